@@ -1,0 +1,7 @@
+// Command bookshop runs the Bookshop: `bookshop up` starts the whole
+// system on this machine; `bookshop help` lists the other commands.
+package main
+
+import "github.com/bookshop-go/bookshop/internal/cli"
+
+func main() { cli.Main("bookshop", cli.Run) }

@@ -1,0 +1,110 @@
+// Package bookshop is the domain of Bookshop: books, their categories,
+// recommendations, and the kinds of error the services return.
+//
+// It imports no transport. The gRPC and HTTP adapters convert to and from
+// these types at the edge, and map [Error] codes to gRPC and HTTP statuses
+// there, once.
+package bookshop
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Category is the kind of a book. Its numbers are those of the tutorial's
+// BookCategory enum, so they convert to and from the wire unchanged.
+type Category int32
+
+// The categories of the catalog.
+const (
+	Mystery        Category = 0
+	ScienceFiction Category = 1
+	SelfHelp       Category = 2
+)
+
+// Categories returns every known category, in enum order.
+func Categories() []Category {
+	return []Category{Mystery, ScienceFiction, SelfHelp}
+}
+
+// Valid reports whether c is one of the known categories.
+func (c Category) Valid() bool {
+	return c >= Mystery && c <= SelfHelp
+}
+
+// String returns the category's name as used in files and URLs:
+// "mystery", "science_fiction" or "self_help". An unknown category prints as
+// "category(N)".
+func (c Category) String() string {
+	switch c {
+	case Mystery:
+		return "mystery"
+	case ScienceFiction:
+		return "science_fiction"
+	case SelfHelp:
+		return "self_help"
+	default:
+		return fmt.Sprintf("category(%d)", int32(c))
+	}
+}
+
+// ParseCategory returns the category named s, ignoring case: "mystery",
+// "science_fiction" or "self_help". Otherwise it returns an [Invalid] error
+// that lists the names it accepts.
+func ParseCategory(s string) (Category, error) {
+	for _, c := range Categories() {
+		if strings.EqualFold(s, c.String()) {
+			return c, nil
+		}
+	}
+	return 0, Errorf(Invalid, "unknown category %q: use one of %s", s, CategoryNames())
+}
+
+// CategoryNames returns the names ParseCategory accepts, for messages:
+// "mystery, science_fiction or self_help".
+func CategoryNames() string {
+	cs := Categories()
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.String()
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// Book is one book of the catalog.
+type Book struct {
+	ID       int32
+	Title    string
+	Author   string
+	Year     int
+	Category Category
+}
+
+// RecommendRequest asks for books of one category for one shopper.
+type RecommendRequest struct {
+	// UserID is the shopper asking; zero is an anonymous shopper.
+	UserID int32
+	// Category is the category to recommend from.
+	Category Category
+	// MaxResults is the most books to return; it must not be negative.
+	MaxResults int
+}
+
+// Recommender recommends books.
+type Recommender interface {
+	// Recommend returns min(req.MaxResults, books in the category, a cap set
+	// by the implementation) distinct books of req.Category, in random order.
+	// It returns a NotFound error when the catalog has no book in the
+	// category, an Invalid error when MaxResults is negative, and an
+	// Unavailable error when the books cannot be reached right now.
+	Recommend(ctx context.Context, req RecommendRequest) ([]Book, error)
+}
+
+// BookStore holds the catalog.
+type BookStore interface {
+	// BooksInCategory returns the books of category c, ordered by id. It
+	// returns an empty slice when there are none. The slice may be shared:
+	// callers must not modify it.
+	BooksInCategory(ctx context.Context, c Category) ([]Book, error)
+}

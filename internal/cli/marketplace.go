@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/marketplace"
+)
+
+// DefaultMarketplacePort is the Marketplace's HTTP port.
+const DefaultMarketplacePort = 8080
+
+// marketplaceConfig is the configuration of the Marketplace, apart from
+// where it listens and where Recommendations is.
+type marketplaceConfig struct {
+	recommendTimeout time.Duration
+	drainTimeout     time.Duration
+}
+
+func (c *marketplaceConfig) register(fs *flag.FlagSet) map[string]string {
+	fs.DurationVar(&c.recommendTimeout, "recommendations-timeout", time.Second, "deadline of each call to Recommendations; past it the page is served without recommendations (env RECOMMENDATIONS_TIMEOUT)")
+	return map[string]string{"recommendations-timeout": "RECOMMENDATIONS_TIMEOUT"}
+}
+
+func (c *marketplaceConfig) validate() error {
+	if c.recommendTimeout <= 0 {
+		return usageErrorf("-recommendations-timeout %v: want a positive duration such as 1s", c.recommendTimeout)
+	}
+	if c.drainTimeout <= 0 {
+		return usageErrorf("-shutdown-timeout %v: want a positive duration such as 10s", c.drainTimeout)
+	}
+	return nil
+}
+
+// RunMarketplace is the `marketplace` command: the web front end, alone,
+// calling Recommendations at RECOMMENDATIONS_HOST.
+func RunMarketplace(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	fs := flagSet("marketplace", stderr)
+	var (
+		cfg      marketplaceConfig
+		logc     logConfig
+		port     int
+		recsHost string
+	)
+	fs.IntVar(&port, "port", DefaultMarketplacePort, "TCP port to serve HTTP on, on every interface (env PORT)")
+	fs.StringVar(&recsHost, "recommendations-host", "localhost", "Recommendations service: host or host:port (default port 50051), or a gRPC target such as dns:///host:port (env RECOMMENDATIONS_HOST)")
+	env := withEnv(cfg.register(fs), drainFlag(fs, &cfg.drainTimeout), logEnv,
+		map[string]string{"port": "PORT", "recommendations-host": "RECOMMENDATIONS_HOST"})
+	logc.register(fs)
+	if err := parseFlags(fs, args, getenv, env); err != nil {
+		return err
+	}
+	if err := checkPort("port", port); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	target, err := grpcapi.Target(recsHost, DefaultRecommendationsPort)
+	if err != nil {
+		return usageErrorf("-recommendations-host or RECOMMENDATIONS_HOST: %v", err)
+	}
+	logger, err := logc.logger(stderr)
+	if err != nil {
+		return err
+	}
+	lis, err := listen("", port, "-port or PORT")
+	if err != nil {
+		return err
+	}
+	logger.Info("Marketplace serving HTTP", "addr", lis.Addr().String(), "recommendations", target)
+	return serveMarketplace(ctx, cfg, target, lis, logger)
+}
+
+// serveMarketplace serves the Marketplace on lis, calling Recommendations
+// at target, until ctx is done; then it shuts down gracefully.
+func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string, lis net.Listener, logger *slog.Logger) error {
+	client, err := grpcapi.NewRecommendationsClient(target, cfg.recommendTimeout)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer client.Close()
+
+	handler, err := marketplace.NewServer(marketplace.Config{
+		Logger:           logger,
+		Recommender:      client,
+		RecommendTimeout: cfg.recommendTimeout,
+	})
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      cfg.recommendTimeout + 10*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	return runHTTP(ctx, srv, lis, cfg.drainTimeout, logger)
+}
+
+// runHTTP serves srv on lis until ctx is done or serving fails. At shutdown
+// it stops accepting, lets requests in flight finish for up to
+// drainTimeout, then closes what is left.
+func runHTTP(ctx context.Context, srv *http.Server, lis net.Listener, drainTimeout time.Duration, logger *slog.Logger) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve HTTP on %s: %w", lis.Addr(), err)
+	case <-ctx.Done():
+	}
+	logger.Info("HTTP server shutting down", "addr", lis.Addr().String(), "drain_timeout", drainTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("HTTP drain timed out; closing remaining connections", "addr", lis.Addr().String())
+		srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve HTTP on %s: %w", lis.Addr(), err)
+	}
+	return nil
+}

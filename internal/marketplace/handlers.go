@@ -1,0 +1,146 @@
+package marketplace
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+// siteTitle is the homepage's title, the tutorial's.
+const siteTitle = "Online Books For You"
+
+// Until shoppers sign in, every page is for the tutorial's user 1.
+const shopperID = 1
+
+// recommendationsShown is how many books the homepage shows, as in the
+// tutorial.
+const recommendationsShown = 3
+
+// Notices shown in place of recommendations. Deliberately vague: the
+// details are in the log, not on the page.
+const (
+	noticeUnavailable = "Recommendations are unavailable right now. Please try again in a moment."
+	noticeNoBooks     = "We have no books in this category right now. Please try another one."
+)
+
+// handleHome serves the homepage: recommended books of the category named
+// by the query parameter "category" (mystery when absent). A bad query gets
+// a 400 page. If the recommendations cannot be had in time, the page is
+// still served, with a notice in their place.
+func (s *server) handleHome() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cat, msg := categoryFromQuery(r.URL.RawQuery)
+		if msg != "" {
+			s.renderError(w, r, http.StatusBadRequest, msg)
+			return
+		}
+
+		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		defer cancel()
+		books, err := s.recommender.Recommend(ctx, bookshop.RecommendRequest{
+			UserID:     shopperID,
+			Category:   cat,
+			MaxResults: recommendationsShown,
+		})
+
+		page := homePage{
+			layout:  s.layout(siteTitle, cat),
+			Heading: categoryLabel(cat) + " books you may like",
+			Books:   make([]bookView, len(books)),
+		}
+		for i, b := range books {
+			page.Books[i] = bookView{ID: b.ID, Title: b.Title, Author: b.Author, Year: b.Year}
+		}
+		switch bookshop.ErrorCode(err) {
+		case "":
+		case bookshop.NotFound:
+			page.Notice = noticeNoBooks
+		default:
+			s.logger.WarnContext(r.Context(), "recommendations failed; serving the page without them",
+				"category", cat.String(), "err", err)
+			page.Notice = noticeUnavailable
+		}
+		s.render(w, r, http.StatusOK, s.pages.home, page)
+	})
+}
+
+// categoryFromQuery reads the category of a homepage query string. It
+// returns a message for the shopper when the query is not one we accept.
+func categoryFromQuery(rawQuery string) (bookshop.Category, string) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return 0, "The address has a malformed query string."
+	}
+	values, ok := q["category"]
+	switch {
+	case !ok:
+		return bookshop.Mystery, ""
+	case len(values) != 1:
+		return 0, fmt.Sprintf("Choose one category, not %d.", len(values))
+	}
+	cat, err := bookshop.ParseCategory(values[0])
+	if err != nil {
+		return 0, fmt.Sprintf("%q is not a category we have. Choose %s.", truncate(values[0], 40), bookshop.CategoryNames())
+	}
+	return cat, ""
+}
+
+// handleHealthz answers that the web server is alive.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}
+
+// handleNotFound serves the 404 page for every path no other route takes.
+func (s *server) handleNotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
+	})
+}
+
+// allowMethods answers 405, with an Allow header, to any method but those
+// given.
+func allowMethods(h http.Handler, methods ...string) http.Handler {
+	allow := strings.Join(methods, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range methods {
+			if r.Method == m {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", allow)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	})
+}
+
+// categoryLabel is a category's name for people.
+func categoryLabel(c bookshop.Category) string {
+	switch c {
+	case bookshop.Mystery:
+		return "Mystery"
+	case bookshop.ScienceFiction:
+		return "Science fiction"
+	case bookshop.SelfHelp:
+		return "Self-help"
+	default:
+		return "Other"
+	}
+}
+
+
+// truncate shortens s to at most n runes, for echoing input back safely.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,197 @@
+package marketplace
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// pages are the parsed templates, one per page, each with the layout.
+type pages struct {
+	home  *template.Template
+	error *template.Template
+}
+
+// parsePages parses the embedded templates once, at start.
+func parsePages() (*pages, error) {
+	layout, err := template.ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	page := func(name string) (*template.Template, error) {
+		t, err := layout.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.ParseFS(templateFS, "templates/"+name); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+		return t, nil
+	}
+	var p pages
+	if p.home, err = page("home.html"); err != nil {
+		return nil, err
+	}
+	if p.error, err = page("error.html"); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// layout is what every page shows around its content.
+type layout struct {
+	Title      string
+	Assets     assetURLs
+	Categories []categoryLink
+}
+
+// categoryLink is one entry of the category navigation.
+type categoryLink struct {
+	Label   string
+	URL     string
+	Current bool
+}
+
+// homePage is the data of home.html.
+type homePage struct {
+	layout
+	Heading string
+	Notice  string
+	Books   []bookView
+}
+
+// bookView is one book as the pages show it.
+type bookView struct {
+	ID     int32
+	Title  string
+	Author string
+	Year   int
+}
+
+// errorPage is the data of error.html.
+type errorPage struct {
+	layout
+	Heading string
+	Message string
+}
+
+// layout returns the layout data of a page titled title, with current
+// marked in the navigation (pass an invalid category for none).
+func (s *server) layout(title string, current bookshop.Category) layout {
+	l := layout{Title: title, Assets: s.assets.urls}
+	for _, c := range bookshop.Categories() {
+		l.Categories = append(l.Categories, categoryLink{
+			Label:   categoryLabel(c),
+			URL:     "/?category=" + c.String(),
+			Current: c == current,
+		})
+	}
+	return l
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render executes t with data into a buffer and, only if that succeeds,
+// writes it with the given status, so that a template error never sends
+// half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, data any) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
+		s.logger.ErrorContext(r.Context(), "render page", "err", err)
+		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderError serves the error page with status and a message for the
+// shopper, which must hold no internal details.
+func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	heading := http.StatusText(status)
+	s.render(w, r, status, s.pages.error, errorPage{
+		layout:  s.layout(heading+" · "+siteTitle, -1),
+		Heading: heading,
+		Message: message,
+	})
+}
+
+// assets are the embedded static files, served under /static/ with a
+// version in their URL so that browsers may cache them for good.
+type assets struct {
+	fs      fs.FS
+	version map[string]string // file name -> content hash
+	urls    assetURLs
+}
+
+// assetURLs are the versioned URLs the layout links to.
+type assetURLs struct {
+	Stylesheet string
+	Favicon    string
+}
+
+func newAssets() (*assets, error) {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	a := &assets{fs: sub, version: make(map[string]string)}
+	url := func(name string) (string, error) {
+		b, err := fs.ReadFile(sub, name)
+		if err != nil {
+			return "", fmt.Errorf("read static file: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		v := hex.EncodeToString(sum[:6])
+		a.version[name] = v
+		return "/static/" + name + "?v=" + v, nil
+	}
+	if a.urls.Stylesheet, err = url("style.css"); err != nil {
+		return nil, err
+	}
+	if a.urls.Favicon, err = url("favicon.svg"); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// handleStatic serves the embedded static files. A request that names the
+// current version may be cached for a year; others must revalidate.
+func (s *server) handleStatic() http.Handler {
+	files := http.StripPrefix("/static/", http.FileServerFS(s.assets.fs))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Path[len("/static/"):]
+		v, ok := s.assets.version[name]
+		if !ok {
+			s.handleNotFound().ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Query().Get("v") == v {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", "no-cache")
+		}
+		files.ServeHTTP(w, r)
+	})
+}
