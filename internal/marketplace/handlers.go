@@ -135,7 +135,6 @@ func categoryLabel(c bookshop.Category) string {
 	}
 }
 
-
 // truncate shortens s to at most n runes, for echoing input back safely.
 func truncate(s string, n int) string {
 	r := []rune(s)
