@@ -1,0 +1,134 @@
+package cli_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/cli"
+)
+
+// TestRunRefusesBadConfiguration checks that each command refuses a bad
+// setting at start, with a message that names it.
+func TestRunRefusesBadConfiguration(t *testing.T) {
+	badCatalog := filepath.Join(t.TempDir(), "books.csv")
+	if err := os.WriteFile(badCatalog, []byte("id,category,title,author,year\n1,mystery,The Maltese Falcon,Dashiell Hammett,1930\n2,poetry,Leaves of Grass,Walt Whitman,1855\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string // words the error must hold
+	}{
+		{"no command", nil, nil, "no command"},
+		{"unknown command", []string{"serve"}, nil, `unknown command "serve"`},
+		{"unknown flag", []string{"up", "-colour"}, nil, "colour"},
+		{"stray argument", []string{"recommendations", "extra"}, nil, `unexpected argument "extra"`},
+		{"port out of range", []string{"marketplace", "-port=70000"}, nil, "-port 70000"},
+		{"PORT not a number", []string{"marketplace"}, map[string]string{"PORT": "eighty"}, "PORT"},
+		{"RECOMMENDATIONS_PORT not a number", []string{"recommendations"}, map[string]string{"RECOMMENDATIONS_PORT": "x"}, "RECOMMENDATIONS_PORT"},
+		{"bad RECOMMENDATIONS_HOST", []string{"marketplace", "-port=0"}, map[string]string{"RECOMMENDATIONS_HOST": "recs:0"}, "RECOMMENDATIONS_HOST"},
+		{"bad timeout", []string{"marketplace", "-port=0", "-recommendations-timeout=0s"}, nil, "-recommendations-timeout"},
+		{"bad log format", []string{"recommendations", "-port=0", "-log-format=xml"}, nil, "-log-format"},
+		{"bad LOG_LEVEL", []string{"recommendations", "-port=0"}, map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"missing catalog", []string{"recommendations", "-port=0", "-catalog=/nonexistent/books.csv"}, nil, "/nonexistent/books.csv"},
+		{"bad catalog names line and field", []string{"up", "-port=0", "-recommendations-port=0"}, map[string]string{"CATALOG_FILE": badCatalog}, `books.csv:3: field "category"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := cli.Run(testContext(t, 10*time.Second), tt.args, env(tt.env), &stdout, &stderr)
+			if err == nil {
+				t.Fatalf("Run(%q) = nil, want an error containing %q", tt.args, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Run(%q) = %q, want it to contain %q", tt.args, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := cli.Run(testContext(t, 5*time.Second), []string{"help"}, env(nil), &stdout, io.Discard); err != nil {
+		t.Fatalf("Run(help) = %v", err)
+	}
+	for _, cmd := range []string{"up", "recommendations", "marketplace"} {
+		if !strings.Contains(stdout.String(), cmd) {
+			t.Errorf("help does not list %q:\n%s", cmd, stdout.String())
+		}
+	}
+	var stderr bytes.Buffer
+	err := cli.Run(testContext(t, 5*time.Second), []string{"up", "-h"}, env(nil), io.Discard, &stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("Run(up -h) = %v, want flag.ErrHelp", err)
+	}
+	for _, f := range []string{"-port", "-recommendations-port", "-catalog", "PORT"} {
+		if !strings.Contains(stderr.String(), f) {
+			t.Errorf("up -h does not mention %s:\n%s", f, stderr.String())
+		}
+	}
+}
+
+// TestUpPortInUse checks the advice given when the port is taken.
+func TestUpPortInUse(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	port := lis.Addr().(*net.TCPAddr).Port
+	err = cli.Run(testContext(t, 10*time.Second),
+		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0"},
+		env(map[string]string{"PORT": itoa(port)}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "PORT") {
+		t.Errorf("up on a taken port = %v, want advice that the port is in use and how to change it", err)
+	}
+}
+
+// TestUpServesCustomCatalog checks -catalog end to end: the page shows
+// books from the file given.
+func TestUpServesCustomCatalog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "books.csv")
+	content := "# A tiny catalog\ntitle,author,year,id,category\nA Study in Scarlet,Arthur Conan Doyle,1887,100,mystery\n"
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := startUp(t, "-catalog="+path)
+	body := get(t, url, http.StatusOK)
+	if !strings.Contains(body, "A Study in Scarlet") {
+		t.Errorf("homepage with a one-book catalog does not show it:\n%s", body)
+	}
+	body = get(t, url+"?category=self_help", http.StatusOK)
+	if !strings.Contains(body, "We have no books in this category right now") {
+		t.Errorf("self_help page with no self_help books lacks the notice:\n%s", body)
+	}
+}
+
+// get fetches url and checks its status.
+func get(tb testing.TB, url string, wantStatus int) string {
+	tb.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("GET %s: read body: %v", url, err)
+	}
+	if resp.StatusCode != wantStatus {
+		tb.Fatalf("GET %s = %d, want %d", url, resp.StatusCode, wantStatus)
+	}
+	return string(b)
+}

@@ -1,0 +1,54 @@
+// Package grpcapitest starts real Bookshop gRPC servers on loopback for
+// tests in other packages.
+package grpcapitest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/grpcapi"
+)
+
+// StartRecommendations serves rec as the Recommendations service on
+// 127.0.0.1 at a free port, over real gRPC, until the test ends. It returns
+// the server's address ("127.0.0.1:PORT").
+func StartRecommendations(tb testing.TB, rec bookshop.Recommender) string {
+	tb.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := grpcapi.NewServer(logger, time.Second)
+	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, lis) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("Recommendations server: %v", err)
+		}
+	})
+	return lis.Addr().String()
+}
+
+// ClosedAddr returns the address of a port on 127.0.0.1 that nothing
+// listens on, for tests of a service that is down.
+func ClosedAddr(tb testing.TB) string {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
+}

@@ -1,0 +1,954 @@
+package marketplace_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/recommend"
+)
+
+// Texts the pages must show. They are the site's promises to shoppers, so
+// the tests spell them out rather than import them.
+const (
+	siteTitle         = "Online Books For You"
+	noticeUnavailable = "Recommendations are unavailable right now"
+	noticeNoBooks     = "We have no books in this category right now"
+	categoryNames     = "mystery, science_fiction or self_help"
+	immutableCache    = "public, max-age=31536000, immutable"
+)
+
+// The category navigation every page shows, in order.
+var wantNav = []navLink{
+	{Label: "Mystery", Href: "/?category=mystery"},
+	{Label: "Science fiction", Href: "/?category=science_fiction"},
+	{Label: "Self-help", Href: "/?category=self_help"},
+}
+
+// Words of Go, gRPC and network errors that must never reach a page.
+var internalErrorText = []string{
+	"rpc error", "code =", "desc =", "connection refused", "dial", "transport",
+	"bookshop error", "context deadline", "goroutine", "panic", ".go:",
+	"invalid url escape", "%!",
+}
+
+// testContext returns a context that ends with the test or after 10s.
+func testContext(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// syncBuffer is a bytes.Buffer that a logger may write to while a test
+// reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testLogger returns a logger writing text to a buffer, which is shown if
+// the test fails.
+func testLogger(tb testing.TB) (*slog.Logger, *syncBuffer) {
+	tb.Helper()
+	buf := new(syncBuffer)
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("server log:\n%s", buf)
+		}
+	})
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// builtinCatalog returns the built-in catalog.
+func builtinCatalog(tb testing.TB) *catalog.Catalog {
+	tb.Helper()
+	books, err := catalog.Builtin()
+	if err != nil {
+		tb.Fatalf("catalog.Builtin: %v", err)
+	}
+	return books
+}
+
+// seededRand returns a deterministic random source.
+func seededRand() recommend.Rand {
+	return recommend.NewLockedRand(rand.NewPCG(1, 2))
+}
+
+// grpcRecommender serves rec as the Recommendations service over real gRPC
+// on loopback and returns a client of it, as production wires them. Both
+// are closed when the test ends.
+func grpcRecommender(tb testing.TB, rec bookshop.Recommender) *grpcapi.RecommendationsClient {
+	tb.Helper()
+	return dialRecommendations(tb, grpcapitest.StartRecommendations(tb, rec))
+}
+
+// dialRecommendations returns a client of the Recommendations service at
+// addr, closed when the test ends.
+func dialRecommendations(tb testing.TB, addr string) *grpcapi.RecommendationsClient {
+	tb.Helper()
+	client, err := grpcapi.NewRecommendationsClient(addr, 10*time.Second)
+	if err != nil {
+		tb.Fatalf("grpcapi.NewRecommendationsClient(%q): %v", addr, err)
+	}
+	tb.Cleanup(func() { client.Close() })
+	return client
+}
+
+// startSite serves the Marketplace over rec on a loopback HTTP server until
+// the test ends. A nil cfg.Logger logs to a buffer shown on failure; a zero
+// RecommendTimeout is 5s.
+func startSite(tb testing.TB, cfg marketplace.Config) *httptest.Server {
+	tb.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger, _ = testLogger(tb)
+	}
+	if cfg.RecommendTimeout == 0 {
+		cfg.RecommendTimeout = 5 * time.Second
+	}
+	h, err := marketplace.NewServer(cfg)
+	if err != nil {
+		tb.Fatalf("NewServer: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// startBuiltinSite serves the Marketplace over the built-in catalog, with
+// Recommendations behind real gRPC on loopback.
+func startBuiltinSite(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	rec := grpcRecommender(tb, recommend.New(builtinCatalog(tb), seededRand()))
+	return startSite(tb, marketplace.Config{Recommender: rec})
+}
+
+// response is what a request got back.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// do sends method target (a path with an optional raw query) to srv.
+func do(tb testing.TB, srv *httptest.Server, method, target string) response {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(testContext(tb), method, srv.URL+target, nil)
+	if err != nil {
+		tb.Fatalf("NewRequest(%s %s): %v", method, target, err)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, target, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s: read body: %v", method, target, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+func get(tb testing.TB, srv *httptest.Server, target string) response {
+	tb.Helper()
+	return do(tb, srv, http.MethodGet, target)
+}
+
+// wantHTML fails the test unless r is an HTML page with the given status.
+func wantHTML(tb testing.TB, method, target string, r response, status int) {
+	tb.Helper()
+	if r.status != status {
+		tb.Fatalf("%s %s = %d, want %d; body:\n%s", method, target, r.status, status, r.body)
+	}
+	if got, want := r.header.Get("Content-Type"), "text/html; charset=utf-8"; got != want {
+		tb.Errorf("%s %s Content-Type = %q, want %q", method, target, got, want)
+	}
+}
+
+// wantNoInternalText fails the test if body shows any text of an internal
+// error.
+func wantNoInternalText(tb testing.TB, target, body string) {
+	tb.Helper()
+	lower := strings.ToLower(body)
+	for _, s := range internalErrorText {
+		if strings.Contains(lower, s) {
+			tb.Errorf("GET %s body contains %q, which is internal error text; body:\n%s", target, s, body)
+		}
+	}
+}
+
+// page is what a test reads from an HTML page.
+type page struct {
+	Title      string
+	H1         []string
+	Nav        []navLink
+	Books      []bookItem
+	HasList    bool   // an ol.books is present
+	Notice     string // p.notice text, if any
+	Stylesheet string // href of link rel=stylesheet
+	Favicon    string // href of link rel=icon
+}
+
+type navLink struct {
+	Label   string
+	Href    string
+	Current string // aria-current
+}
+
+type bookItem struct {
+	ID     string // data-book-id
+	Title  string // cite.book-title
+	Author string // span.book-author
+}
+
+// parsePage parses body as HTML and reads the parts tests look at.
+func parsePage(tb testing.TB, body string) page {
+	tb.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		tb.Fatalf("parse HTML: %v\n%s", err, body)
+	}
+	var p page
+	for n := range doc.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		switch n.DataAtom {
+		case atom.Title:
+			p.Title = text(n)
+		case atom.H1:
+			p.H1 = append(p.H1, text(n))
+		case atom.Link:
+			switch attr(n, "rel") {
+			case "stylesheet":
+				p.Stylesheet = attr(n, "href")
+			case "icon":
+				p.Favicon = attr(n, "href")
+			}
+		case atom.Nav:
+			for a := range n.Descendants() {
+				if a.DataAtom == atom.A {
+					p.Nav = append(p.Nav, navLink{Label: text(a), Href: attr(a, "href"), Current: attr(a, "aria-current")})
+				}
+			}
+		case atom.Ol:
+			if hasClass(n, "books") {
+				p.HasList = true
+			}
+		case atom.Li:
+			if hasClass(n, "book") {
+				b := bookItem{ID: attr(n, "data-book-id")}
+				for c := range n.Descendants() {
+					switch {
+					case c.DataAtom == atom.Cite && hasClass(c, "book-title"):
+						b.Title = text(c)
+					case c.DataAtom == atom.Span && hasClass(c, "book-author"):
+						b.Author = text(c)
+					}
+				}
+				p.Books = append(p.Books, b)
+			}
+		case atom.P:
+			if hasClass(n, "notice") {
+				p.Notice = text(n)
+			}
+		}
+	}
+	return p
+}
+
+// attr returns the value of n's attribute key, or "".
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Namespace == "" && a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func hasClass(n *html.Node, class string) bool {
+	return slices.Contains(strings.Fields(attr(n, "class")), class)
+}
+
+// text returns the text in n, with runs of white space made single spaces.
+func text(n *html.Node) string {
+	var b strings.Builder
+	for c := range n.Descendants() {
+		if c.Type == html.TextNode {
+			b.WriteString(c.Data)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// wantNavCurrent fails the test unless p has the category navigation with
+// aria-current="page" on the link labelled current only ("" for none).
+func wantNavCurrent(tb testing.TB, target string, p page, current string) {
+	tb.Helper()
+	want := slices.Clone(wantNav)
+	for i := range want {
+		if want[i].Label == current {
+			want[i].Current = "page"
+		}
+	}
+	if !slices.Equal(p.Nav, want) {
+		tb.Errorf("GET %s nav = %+v, want %+v", target, p.Nav, want)
+	}
+}
+
+// TestHome checks the homepage of each category: recommended books of that
+// category from the real Recommendations service, and the navigation.
+func TestHome(t *testing.T) {
+	books := builtinCatalog(t)
+	byID := make(map[string]bookshop.Book)
+	for _, b := range books.Books() {
+		byID[strconv.Itoa(int(b.ID))] = b
+	}
+	srv := startBuiltinSite(t)
+
+	tests := []struct {
+		target   string
+		category bookshop.Category
+		h1       string
+		current  string
+	}{
+		{"/", bookshop.Mystery, "Mystery books you may like", "Mystery"},
+		{"/?category=mystery", bookshop.Mystery, "Mystery books you may like", "Mystery"},
+		{"/?category=science_fiction", bookshop.ScienceFiction, "Science fiction books you may like", "Science fiction"},
+		{"/?category=self_help", bookshop.SelfHelp, "Self-help books you may like", "Self-help"},
+		{"/?category=MYSTERY", bookshop.Mystery, "Mystery books you may like", "Mystery"},
+		{"/?category=Science_Fiction", bookshop.ScienceFiction, "Science fiction books you may like", "Science fiction"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			r := get(t, srv, tt.target)
+			wantHTML(t, "GET", tt.target, r, http.StatusOK)
+			if got, want := r.header.Get("Cache-Control"), "no-store"; got != want {
+				t.Errorf("GET %s Cache-Control = %q, want %q", tt.target, got, want)
+			}
+			p := parsePage(t, r.body)
+			if p.Title != siteTitle {
+				t.Errorf("GET %s title = %q, want %q", tt.target, p.Title, siteTitle)
+			}
+			if !slices.Equal(p.H1, []string{tt.h1}) {
+				t.Errorf("GET %s h1 = %q, want [%q]", tt.target, p.H1, tt.h1)
+			}
+			if p.Notice != "" {
+				t.Errorf("GET %s notice = %q, want none", tt.target, p.Notice)
+			}
+			wantNavCurrent(t, tt.target, p, tt.current)
+
+			if len(p.Books) != 3 {
+				t.Fatalf("GET %s shows %d books, want 3: %+v", tt.target, len(p.Books), p.Books)
+			}
+			seen := make(map[string]bool)
+			for _, got := range p.Books {
+				if seen[got.ID] {
+					t.Errorf("GET %s shows book %s twice", tt.target, got.ID)
+				}
+				seen[got.ID] = true
+				b, ok := byID[got.ID]
+				if !ok {
+					t.Errorf("GET %s shows book id %q, which is not in the catalog", tt.target, got.ID)
+					continue
+				}
+				if b.Category != tt.category {
+					t.Errorf("GET %s shows book %s of category %v, want %v", tt.target, got.ID, b.Category, tt.category)
+				}
+				if got.Title != b.Title {
+					t.Errorf("GET %s book %s title = %q, want %q", tt.target, got.ID, got.Title, b.Title)
+				}
+				if want := "by " + b.Author; got.Author != want {
+					t.Errorf("GET %s book %s author = %q, want %q", tt.target, got.ID, got.Author, want)
+				}
+			}
+		})
+	}
+}
+
+// TestHomeBadQuery checks that a query the homepage does not accept gets a
+// 400 page that says what was wrong, safely, and nothing internal.
+func TestHomeBadQuery(t *testing.T) {
+	srv := startBuiltinSite(t)
+	long := strings.Repeat("x", 500)
+	injection := "<script>alert(1)</script>"
+
+	tests := []struct {
+		name       string
+		rawQuery   string
+		wantInMsg  []string // the message must hold each
+		notInBody  []string // the raw body must hold none
+		notInMsg   []string // the message must hold none
+		wantInBody []string // the raw body must hold each
+	}{
+		{
+			name:      "unknown category",
+			rawQuery:  "category=romance",
+			wantInMsg: []string{`"romance"`, "is not a category", categoryNames},
+		},
+		{
+			name:      "empty category",
+			rawQuery:  "category=",
+			wantInMsg: []string{`""`, "is not a category", categoryNames},
+		},
+		{
+			name:      "two categories",
+			rawQuery:  "category=mystery&category=self_help",
+			wantInMsg: []string{"one category", "not 2"},
+		},
+		{
+			name:      "malformed query",
+			rawQuery:  "category=%zz",
+			wantInMsg: []string{"malformed query"},
+			notInBody: []string{"%zz"},
+		},
+		{
+			name:      "over-long value",
+			rawQuery:  "category=" + long,
+			wantInMsg: []string{`"` + long[:40] + `…"`, categoryNames},
+			notInMsg:  []string{long[:41]},
+		},
+		{
+			name:       "HTML injection",
+			rawQuery:   "category=" + url.QueryEscape(injection),
+			wantInMsg:  []string{`"` + injection + `"`, categoryNames},
+			notInBody:  []string{"<script", "</script"},
+			wantInBody: []string{"&lt;script&gt;"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := "/?" + tt.rawQuery
+			r := get(t, srv, target)
+			wantHTML(t, "GET", target, r, http.StatusBadRequest)
+			p := parsePage(t, r.body)
+			if want := "Bad Request"; !slices.Equal(p.H1, []string{want}) {
+				t.Errorf("GET %s h1 = %q, want [%q]", target, p.H1, want)
+			}
+			if want := "Bad Request · " + siteTitle; p.Title != want {
+				t.Errorf("GET %s title = %q, want %q", target, p.Title, want)
+			}
+			for _, s := range tt.wantInMsg {
+				if !strings.Contains(p.Notice, s) {
+					t.Errorf("GET %s message = %q, want it to contain %q", target, p.Notice, s)
+				}
+			}
+			for _, s := range tt.notInMsg {
+				if strings.Contains(p.Notice, s) {
+					t.Errorf("GET %s message = %q, want it not to contain %q", target, p.Notice, s)
+				}
+			}
+			for _, s := range tt.notInBody {
+				if strings.Contains(r.body, s) {
+					t.Errorf("GET %s body contains %q; body:\n%s", target, s, r.body)
+				}
+			}
+			for _, s := range tt.wantInBody {
+				if !strings.Contains(r.body, s) {
+					t.Errorf("GET %s body does not contain %q; body:\n%s", target, s, r.body)
+				}
+			}
+			if len(p.Books) != 0 {
+				t.Errorf("GET %s shows %d books, want none", target, len(p.Books))
+			}
+			wantNavCurrent(t, target, p, "")
+			wantNoInternalText(t, target, r.body)
+		})
+	}
+}
+
+// TestHomeRecommendationsDown checks that the homepage is still served,
+// with a notice and no internal details, when Recommendations is down.
+func TestHomeRecommendationsDown(t *testing.T) {
+	logger, logs := testLogger(t)
+	rec := dialRecommendations(t, grpcapitest.ClosedAddr(t))
+	srv := startSite(t, marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: 5 * time.Second})
+
+	for _, target := range []string{"/", "/?category=self_help"} {
+		t.Run(target, func(t *testing.T) {
+			r := get(t, srv, target)
+			wantHTML(t, "GET", target, r, http.StatusOK)
+			p := parsePage(t, r.body)
+			if len(p.H1) != 1 || !strings.HasSuffix(p.H1[0], "books you may like") {
+				t.Errorf("GET %s h1 = %q, want one ending %q", target, p.H1, "books you may like")
+			}
+			if !strings.Contains(p.Notice, noticeUnavailable) {
+				t.Errorf("GET %s notice = %q, want it to contain %q", target, p.Notice, noticeUnavailable)
+			}
+			if p.HasList || len(p.Books) != 0 {
+				t.Errorf("GET %s shows a book list (%d books), want none", target, len(p.Books))
+			}
+			if len(p.Nav) != len(wantNav) {
+				t.Errorf("GET %s nav has %d links, want %d", target, len(p.Nav), len(wantNav))
+			}
+			wantNoInternalText(t, target, r.body)
+		})
+	}
+	// The details are for the log.
+	if got := logs.String(); !strings.Contains(got, "recommendations failed") {
+		t.Errorf("log does not say the recommendations failed:\n%s", got)
+	}
+}
+
+// blockingRecommender answers only when its context is done, and reports
+// whether that context had a deadline.
+type blockingRecommender struct {
+	sawDeadline chan bool // receives one value per call, if there is room
+}
+
+func (f blockingRecommender) Recommend(ctx context.Context, _ bookshop.RecommendRequest) ([]bookshop.Book, error) {
+	_, ok := ctx.Deadline()
+	select {
+	case f.sawDeadline <- ok:
+	default:
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestHomeRecommendationsSlow checks that a Recommendations service that
+// does not answer gets the Marketplace's deadline, and that the page is
+// served without recommendations when it passes.
+func TestHomeRecommendationsSlow(t *testing.T) {
+	fake := blockingRecommender{sawDeadline: make(chan bool, 1)}
+	rec := grpcRecommender(t, fake) // falls back to a 10s timeout; the site must set its own
+	srv := startSite(t, marketplace.Config{Recommender: rec, RecommendTimeout: 200 * time.Millisecond})
+
+	start := time.Now()
+	r := get(t, srv, "/")
+	elapsed := time.Since(start)
+	wantHTML(t, "GET", "/", r, http.StatusOK)
+	p := parsePage(t, r.body)
+	if want := "Mystery books you may like"; !slices.Equal(p.H1, []string{want}) {
+		t.Errorf("GET / h1 = %q, want [%q]", p.H1, want)
+	}
+	if !strings.Contains(p.Notice, noticeUnavailable) {
+		t.Errorf("GET / notice = %q, want it to contain %q", p.Notice, noticeUnavailable)
+	}
+	if len(p.Books) != 0 {
+		t.Errorf("GET / shows %d books, want none", len(p.Books))
+	}
+	wantNoInternalText(t, "/", r.body)
+	// A sanity bound only: well under the client's own 10s fallback.
+	if elapsed > 5*time.Second {
+		t.Errorf("GET / took %v with RecommendTimeout 200ms, want well under 5s", elapsed)
+	}
+
+	select {
+	case ok := <-fake.sawDeadline:
+		if !ok {
+			t.Errorf("Recommend context had no deadline, want one")
+		}
+	case <-testContext(t).Done():
+		t.Fatal("Recommend was never called")
+	}
+}
+
+// TestHomeEmptyCategory checks the notice for a category the catalog has no
+// books in.
+func TestHomeEmptyCategory(t *testing.T) {
+	var books []bookshop.Book
+	for _, b := range builtinCatalog(t).Books() {
+		if b.Category != bookshop.SelfHelp {
+			books = append(books, b)
+		}
+	}
+	rec := grpcRecommender(t, recommend.New(catalog.New(books), seededRand()))
+	srv := startSite(t, marketplace.Config{Recommender: rec})
+
+	const target = "/?category=self_help"
+	r := get(t, srv, target)
+	wantHTML(t, "GET", target, r, http.StatusOK)
+	p := parsePage(t, r.body)
+	if want := "Self-help books you may like"; !slices.Equal(p.H1, []string{want}) {
+		t.Errorf("GET %s h1 = %q, want [%q]", target, p.H1, want)
+	}
+	if !strings.Contains(p.Notice, noticeNoBooks) {
+		t.Errorf("GET %s notice = %q, want it to contain %q", target, p.Notice, noticeNoBooks)
+	}
+	if p.HasList || len(p.Books) != 0 {
+		t.Errorf("GET %s shows a book list (%d books), want none", target, len(p.Books))
+	}
+	wantNavCurrent(t, target, p, "Self-help")
+	wantNoInternalText(t, target, r.body)
+
+	// The other categories still have books.
+	if got := len(parsePage(t, get(t, srv, "/").body).Books); got != 3 {
+		t.Errorf("GET / shows %d books, want 3", got)
+	}
+}
+
+// TestNotFound checks the 404 page.
+func TestNotFound(t *testing.T) {
+	srv := startBuiltinSite(t)
+	for _, target := range []string{"/nope", "/nope/deeper", "/index.html", "/static/missing.css"} {
+		t.Run(target, func(t *testing.T) {
+			r := get(t, srv, target)
+			wantHTML(t, "GET", target, r, http.StatusNotFound)
+			p := parsePage(t, r.body)
+			if want := "Not Found"; !slices.Equal(p.H1, []string{want}) {
+				t.Errorf("GET %s h1 = %q, want [%q]", target, p.H1, want)
+			}
+			if want := "Not Found · " + siteTitle; p.Title != want {
+				t.Errorf("GET %s title = %q, want %q", target, p.Title, want)
+			}
+			if want := "There is no page at this address."; p.Notice != want {
+				t.Errorf("GET %s message = %q, want %q", target, p.Notice, want)
+			}
+			wantNavCurrent(t, target, p, "")
+		})
+	}
+}
+
+// TestMethods checks the methods the homepage takes and refuses.
+func TestMethods(t *testing.T) {
+	srv := startBuiltinSite(t)
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		t.Run(method, func(t *testing.T) {
+			r := do(t, srv, method, "/")
+			if r.status != http.StatusMethodNotAllowed {
+				t.Fatalf("%s / = %d, want %d", method, r.status, http.StatusMethodNotAllowed)
+			}
+			if got, want := r.header.Get("Allow"), "GET, HEAD"; got != want {
+				t.Errorf("%s / Allow = %q, want %q", method, got, want)
+			}
+		})
+	}
+	t.Run("HEAD", func(t *testing.T) {
+		r := do(t, srv, http.MethodHead, "/")
+		wantHTML(t, "HEAD", "/", r, http.StatusOK)
+		if r.body != "" {
+			t.Errorf("HEAD / body = %q, want empty", r.body)
+		}
+	})
+}
+
+// TestHealthz checks the liveness endpoint.
+func TestHealthz(t *testing.T) {
+	// Even with Recommendations down, the web server is alive.
+	srv := startSite(t, marketplace.Config{Recommender: dialRecommendations(t, grpcapitest.ClosedAddr(t))})
+	r := get(t, srv, "/healthz")
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /healthz = %d, want %d", r.status, http.StatusOK)
+	}
+	if r.body != "ok\n" {
+		t.Errorf("GET /healthz body = %q, want %q", r.body, "ok\n")
+	}
+	if got, want := r.header.Get("Content-Type"), "text/plain; charset=utf-8"; got != want {
+		t.Errorf("GET /healthz Content-Type = %q, want %q", got, want)
+	}
+}
+
+// TestStatic checks the static files the pages link to: served with their
+// type, cached for good at the linked (versioned) URL, revalidated
+// otherwise.
+func TestStatic(t *testing.T) {
+	srv := startBuiltinSite(t)
+	p := parsePage(t, get(t, srv, "/").body)
+	unversioned := func(link string) string {
+		t.Helper()
+		u, err := url.Parse(link)
+		if err != nil {
+			t.Fatalf("url.Parse(%q): %v", link, err)
+		}
+		if u.Query().Get("v") == "" {
+			t.Errorf("linked URL %q has no version (?v=)", link)
+		}
+		if !strings.HasPrefix(u.Path, "/static/") {
+			t.Errorf("linked URL %q is not under /static/", link)
+		}
+		return u.Path
+	}
+	css, icon := unversioned(p.Stylesheet), unversioned(p.Favicon)
+
+	tests := []struct {
+		name       string
+		target     string
+		wantType   string
+		wantCache  string
+		wantPrefix string // of the body
+	}{
+		{"stylesheet", p.Stylesheet, "text/css; charset=utf-8", immutableCache, ""},
+		{"favicon", p.Favicon, "image/svg+xml", immutableCache, "<svg"},
+		{"stylesheet without version", css, "text/css; charset=utf-8", "no-cache", ""},
+		{"favicon without version", icon, "image/svg+xml", "no-cache", "<svg"},
+		{"stylesheet with stale version", css + "?v=0123456789ab", "text/css; charset=utf-8", "no-cache", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, srv, tt.target)
+			if r.status != http.StatusOK {
+				t.Fatalf("GET %s = %d, want %d", tt.target, r.status, http.StatusOK)
+			}
+			if got := r.header.Get("Content-Type"); got != tt.wantType {
+				t.Errorf("GET %s Content-Type = %q, want %q", tt.target, got, tt.wantType)
+			}
+			if got := r.header.Get("Cache-Control"); got != tt.wantCache {
+				t.Errorf("GET %s Cache-Control = %q, want %q", tt.target, got, tt.wantCache)
+			}
+			if r.body == "" || !strings.HasPrefix(r.body, tt.wantPrefix) {
+				t.Errorf("GET %s body = %.40q..., want a non-empty file starting %q", tt.target, r.body, tt.wantPrefix)
+			}
+		})
+	}
+
+	t.Run("missing file", func(t *testing.T) {
+		const target = "/static/missing.css"
+		r := get(t, srv, target)
+		wantHTML(t, "GET", target, r, http.StatusNotFound)
+		if got := r.header.Get("Cache-Control"); got == immutableCache {
+			t.Errorf("GET %s Cache-Control = %q, want a 404 not cached for good", target, got)
+		}
+	})
+}
+
+// TestSecurityHeaders checks the headers every response carries, whatever
+// route answers it.
+func TestSecurityHeaders(t *testing.T) {
+	srv := startBuiltinSite(t)
+	tests := []struct {
+		method string
+		target string
+	}{
+		{http.MethodGet, "/"},
+		{http.MethodHead, "/"},
+		{http.MethodGet, "/?category=romance"},
+		{http.MethodPost, "/"},
+		{http.MethodGet, "/nope"},
+		{http.MethodGet, "/healthz"},
+		{http.MethodGet, "/static/style.css"},
+		{http.MethodGet, "/static/missing.css"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
+			wantSecurityHeaders(t, tt.method, tt.target, do(t, srv, tt.method, tt.target))
+		})
+	}
+}
+
+func wantSecurityHeaders(tb testing.TB, method, target string, r response) {
+	tb.Helper()
+	if got := r.header.Get("Content-Security-Policy"); !strings.Contains(got, "default-src 'none'") {
+		tb.Errorf("%s %s Content-Security-Policy = %q, want it to contain %q", method, target, got, "default-src 'none'")
+	}
+	if got, want := r.header.Get("X-Content-Type-Options"), "nosniff"; got != want {
+		tb.Errorf("%s %s X-Content-Type-Options = %q, want %q", method, target, got, want)
+	}
+	if got := r.header.Get("Referrer-Policy"); got == "" || got == "unsafe-url" {
+		tb.Errorf("%s %s Referrer-Policy = %q, want a policy that does not leak URLs", method, target, got)
+	}
+}
+
+// panicOnce panics on its first call and recommends one book after.
+type panicOnce struct {
+	calls atomic.Int32
+}
+
+const panicValue = "recommender exploded: secret-internal-detail"
+
+func (f *panicOnce) Recommend(context.Context, bookshop.RecommendRequest) ([]bookshop.Book, error) {
+	if f.calls.Add(1) == 1 {
+		panic(panicValue)
+	}
+	return []bookshop.Book{{ID: 1, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930}}, nil
+}
+
+// TestPanicRecovery checks that a panic in a handler gets a 500 page with no
+// details, that the details are logged, and that the server goes on serving.
+func TestPanicRecovery(t *testing.T) {
+	logger, logs := testLogger(t)
+	srv := startSite(t, marketplace.Config{Logger: logger, Recommender: new(panicOnce), RecommendTimeout: time.Second})
+
+	r := get(t, srv, "/")
+	wantHTML(t, "GET", "/", r, http.StatusInternalServerError)
+	wantSecurityHeaders(t, "GET", "/", r)
+	p := parsePage(t, r.body)
+	if want := "Internal Server Error"; !slices.Equal(p.H1, []string{want}) {
+		t.Errorf("GET / h1 = %q, want [%q]", p.H1, want)
+	}
+	if p.Notice == "" {
+		t.Errorf("GET / after a panic shows no message")
+	}
+	for _, s := range []string{"secret-internal-detail", "exploded", "panicOnce", "marketplace_test"} {
+		if strings.Contains(r.body, s) {
+			t.Errorf("GET / after a panic: body contains %q; body:\n%s", s, r.body)
+		}
+	}
+	wantNoInternalText(t, "/", r.body)
+
+	log := logs.String()
+	for _, s := range []string{"panic serving request", panicValue, "goroutine", "runtime/debug.Stack", "(*panicOnce).Recommend"} {
+		if !strings.Contains(log, s) {
+			t.Errorf("log after a panic does not contain %q:\n%s", s, log)
+		}
+	}
+
+	// The server goes on serving, the same route included.
+	if r := get(t, srv, "/healthz"); r.status != http.StatusOK {
+		t.Errorf("GET /healthz after a panic = %d, want %d", r.status, http.StatusOK)
+	}
+	r = get(t, srv, "/")
+	wantHTML(t, "GET", "/", r, http.StatusOK)
+	if got := parsePage(t, r.body).Books; len(got) != 1 || got[0].Title != "The Maltese Falcon" {
+		t.Errorf("GET / after a panic shows %+v, want The Maltese Falcon", got)
+	}
+}
+
+// TestNewServerConfig checks that NewServer refuses an incomplete Config
+// with an error naming what is missing.
+func TestNewServerConfig(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	rec := recommend.New(builtinCatalog(t), nil)
+	tests := []struct {
+		name    string
+		cfg     marketplace.Config
+		wantErr string // "" for none
+	}{
+		{"complete", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second}, ""},
+		{"nil Logger", marketplace.Config{Recommender: rec, RecommendTimeout: time.Second}, "Logger"},
+		{"nil Recommender", marketplace.Config{Logger: logger, RecommendTimeout: time.Second}, "Recommender"},
+		{"zero RecommendTimeout", marketplace.Config{Logger: logger, Recommender: rec}, "RecommendTimeout"},
+		{"negative RecommendTimeout", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: -time.Second}, "RecommendTimeout"},
+		{"empty", marketplace.Config{}, "Config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := marketplace.NewServer(tt.cfg)
+			if tt.wantErr == "" {
+				if err != nil || h == nil {
+					t.Fatalf("NewServer(%+v) = %v, %v; want a handler, nil", tt.cfg, h, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("NewServer(%+v) error = nil, want an error about %s", tt.cfg, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("NewServer(%+v) error = %q, want it to name %q", tt.cfg, err, tt.wantErr)
+			}
+			if h != nil {
+				t.Errorf("NewServer(%+v) returned a handler with its error", tt.cfg)
+			}
+		})
+	}
+}
+
+// BenchmarkHome measures the whole homepage as shoppers get it: HTTP over
+// loopback to the Marketplace, which calls the real Recommendations service
+// over loopback gRPC.
+func BenchmarkHome(b *testing.B) {
+	rec := grpcRecommender(b, recommend.New(builtinCatalog(b), nil))
+	srv := startSite(b, marketplace.Config{Logger: slog.New(slog.DiscardHandler), Recommender: rec})
+	transport := srv.Client().Transport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 4 * runtime.GOMAXPROCS(0)
+	b.Cleanup(transport.CloseIdleConnections)
+	client := &http.Client{Transport: transport}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/", nil)
+			if err != nil {
+				cancel()
+				b.Errorf("NewRequest: %v", err)
+				return
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				cancel()
+				b.Errorf("GET /: %v", err)
+				return
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			cancel()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Errorf("GET / = %d (read: %v), want %d", resp.StatusCode, err, http.StatusOK)
+				return
+			}
+		}
+	})
+}
+
+// discardResponseWriter is a ResponseWriter that keeps only the status.
+type discardResponseWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *discardResponseWriter) Header() http.Header { return w.header }
+
+func (w *discardResponseWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *discardResponseWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(p), nil
+}
+
+// BenchmarkHomeInProcess measures the Marketplace's own cost for the
+// homepage (routing, middleware, the handler and rendering), with the
+// recommender called in process and no network.
+func BenchmarkHomeInProcess(b *testing.B) {
+	h, err := marketplace.NewServer(marketplace.Config{
+		Logger:           slog.New(slog.DiscardHandler),
+		Recommender:      recommend.New(builtinCatalog(b), nil),
+		RecommendTimeout: time.Second,
+	})
+	if err != nil {
+		b.Fatalf("NewServer: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	b.Cleanup(cancel)
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	w := &discardResponseWriter{header: make(http.Header)}
+
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.header)
+		w.status = 0
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusOK {
+			b.Fatalf("GET / = %d, want %d", w.status, http.StatusOK)
+		}
+	}
+}
