@@ -8,15 +8,17 @@
 // comments. The first other line is a header naming the five columns, in
 // any order:
 //
-//		id,category,title,author,year
-//		1,mystery,The Maltese Falcon,Dashiell Hammett,1930
-//		35,self_help,"Thinking, Fast and Slow",Daniel Kahneman,2011
+//	id,category,title,author,year
+//	1,mystery,The Maltese Falcon,Dashiell Hammett,1930
+//	35,self_help,"Thinking, Fast and Slow",Daniel Kahneman,2011
 //
-//	  - id: a whole number from 1 to 2147483647, unique in the file.
-//	  - category: mystery, science_fiction or self_help (any case).
-//	  - title: the title, at most 300 characters; quote it if it has a comma.
-//	  - author: the author, at most 200 characters.
-//	  - year: the year of first publication, a whole number from 1 to 9999.
+// The columns are:
+//
+//   - id: a whole number from 1 to 2147483647, unique in the file.
+//   - category: mystery, science_fiction or self_help (any case).
+//   - title: the title, at most 300 characters; quote it if it has a comma.
+//   - author: the author, at most 200 characters.
+//   - year: the year of first publication, a whole number from 1 to 9999.
 //
 // Title and author are trimmed of surrounding spaces and must not be empty;
 // no two books may have the same title and author. A file that breaks any
