@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -50,7 +52,12 @@ func (e *ParseError) Error() string {
 func (e *ParseError) Unwrap() error { return e.Err }
 
 func parse(r io.Reader, name string) ([]bookshop.Book, error) {
-	cr := csv.NewReader(r)
+	// Editors on some systems start UTF-8 files with a byte order mark.
+	br := bufio.NewReader(r)
+	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
+		_, _ = br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1 // checked below, with a clearer message
 	cr.ReuseRecord = true
@@ -69,7 +76,10 @@ func parse(r io.Reader, name string) ([]bookshop.Book, error) {
 	headerLine, _ := cr.FieldPos(0)
 	index := make(map[string]int, len(columns)) // column name -> position
 	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" {
+			return nil, fail(headerLine, fmt.Sprintf("column %d", i+1), "empty column name in header: want the columns %s", strings.Join(columns, ","))
+		}
 		if !slices.Contains(columns, h) {
 			return nil, fail(headerLine, h, "unknown column in header: want the columns %s", strings.Join(columns, ","))
 		}
@@ -133,7 +143,7 @@ func parse(r io.Reader, name string) ([]bookshop.Book, error) {
 		}
 		b.Year = year
 
-		key := strings.ToLower(b.Title) + "\x00" + strings.ToLower(b.Author)
+		key := fold(b.Title) + "\x00" + fold(b.Author)
 		if first, dup := titles[key]; dup {
 			return nil, fail(fieldLine("title"), "title", "%q by %s is already listed on line %d", b.Title, b.Author, first)
 		}
@@ -158,11 +168,24 @@ func checkText(s string, maxLen int) error {
 		return fmt.Errorf("is longer than %d characters", maxLen)
 	}
 	for _, r := range s {
-		if r < ' ' || r == 0x7f {
+		if unicode.IsControl(r) {
 			return fmt.Errorf("contains the control character %U", r)
 		}
 	}
 	return nil
+}
+
+// fold maps s to a key that is the same for two strings exactly when
+// strings.EqualFold finds them equal: each letter becomes the smallest of
+// its Unicode simple case folding orbit (so Σ, σ and ς are one letter).
+func fold(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
 }
 
 // csvError turns an error of encoding/csv, such as a stray quote, into a

@@ -205,4 +205,3 @@ func freePort(tb testing.TB) int {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-

@@ -1,0 +1,21 @@
+# The few commands people run. Each is a thin wrapper: the scripts and the
+# go command work without make.
+.PHONY: run test generate tools fmt bench
+
+run: ## run the whole system on embedded defaults
+	go run ./cmd/bookshop up
+
+test: ## every check and test, as CI runs them
+	./scripts/test.sh
+
+generate: ## regenerate internal/gen from proto/ with the pinned tools
+	./scripts/generate.sh
+
+tools: ## build the pinned tools into ./bin
+	./scripts/tools.sh
+
+fmt: ## gofmt the code
+	gofmt -w cmd internal
+
+bench: ## the go test benchmarks of the hot paths
+	go test -run='^$$' -bench=. -benchmem ./...

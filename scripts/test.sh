@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs every check and every test of Bookshop, as CI does (.ci/run calls
+# this script). On a fresh Debian or Ubuntu machine with only Go, it first
+# installs what the tests need: a C compiler for the race detector, and
+# Chromium for the end-to-end browser test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# install PACKAGE... installs Debian packages, with sudo when not root.
+install() {
+	if ! command -v apt-get >/dev/null 2>&1; then
+		echo "missing: $*; install it with your package manager and run again" >&2
+		exit 1
+	fi
+	local sudo=""
+	if [[ "$(id -u)" -ne 0 ]]; then sudo="sudo"; fi
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+step "Test dependencies"
+if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
+	echo "installing gcc (the race detector needs cgo)"
+	install gcc libc6-dev
+fi
+if [[ -z "${CHROMIUM:-}" ]] && ! command -v chromium >/dev/null 2>&1; then
+	echo "installing chromium (the end-to-end test drives it)"
+	install chromium
+fi
+echo "ok"
+
+step "Tools (pinned in tools/go.mod)"
+scripts/tools.sh
+echo "ok"
+
+step "gofmt"
+unformatted="$(gofmt -l cmd internal)"
+if [[ -n "$unformatted" ]]; then
+	echo "not gofmt-ed (run gofmt -w on them):" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+echo "ok"
+
+step "go mod tidy"
+go mod tidy -diff
+go -C tools mod tidy -diff
+echo "ok"
+
+step "go vet"
+go vet ./...
+echo "ok"
+
+step "staticcheck"
+bin/staticcheck ./...
+echo "ok"
+
+step "buf lint"
+bin/buf lint
+echo "ok"
+
+step "buf breaking (against main)"
+if git rev-parse --verify --quiet main >/dev/null && git cat-file -e main:proto 2>/dev/null; then
+	bin/buf breaking --against '.git#branch=main'
+	echo "ok"
+else
+	echo "no main branch with proto/ to compare against: nothing can break yet"
+fi
+
+step "generated code"
+scripts/generate.sh --check
+
+step "go test -race"
+go test -race -count=1 ./...
+
+printf '\nAll checks and tests passed.\n'
