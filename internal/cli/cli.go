@@ -94,11 +94,16 @@ func usageErrorf(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// flagSet returns a flag set for the named command that reports to stderr
-// and lets settings come from the environment: see parseFlags.
-func flagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// flagSet returns a flag set for the command invoked as usage (for
+// example "bookshop up"), which reports to stderr and prints summary in its
+// help. Settings can also come from the environment: see parseFlags.
+func flagSet(usage, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(usage, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s [flags]\n\n%s\n\nFlags (a flag wins over its environment variable):\n", usage, summary)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 

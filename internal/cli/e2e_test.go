@@ -118,11 +118,16 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("book card border radius = %q, %v; want 8px from the stylesheet", radius, err)
 	}
 
-	png, err := chromedp.Run(tab, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	shot := filepath.Join(t.TempDir(), "homepage.png")
+	// Screenshots go to the test's temp dir, or to $SCREENSHOT_DIR to keep.
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	shot := filepath.Join(dir, "homepage.png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -159,9 +164,21 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || current != "Science fiction" {
 		t.Errorf("current category link = %q, %v; want %q", current, err, "Science fiction")
 	}
-	png, err = chromedp.Run(tab, chromedp.FullScreenshot(90))
+	png, err = chromedp.Run(tab, chromedp.FullScreenshot(100))
 	if err == nil {
-		_ = os.WriteFile(filepath.Join(filepath.Dir(shot), "science-fiction.png"), png, 0o644)
+		_ = os.WriteFile(filepath.Join(dir, "science-fiction.png"), png, 0o644)
+	}
+
+	// On a phone-sized screen the page fits its width: no sideways scroll.
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(375, 812)); err != nil {
+		t.Fatalf("emulate a phone screen: %v", err)
+	}
+	overflow, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil || overflow {
+		t.Errorf("at 375px wide the page scrolls sideways (%v, %v)", overflow, err)
+	}
+	if png, err := chromedp.Run(tab, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "phone.png"), png, 0o644)
 	}
 
 	stopConsole()

@@ -43,7 +43,7 @@ func (c *marketplaceConfig) validate() error {
 // RunMarketplace is the `marketplace` command: the web front end, alone,
 // calling Recommendations at RECOMMENDATIONS_HOST.
 func RunMarketplace(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
-	fs := flagSet("marketplace", stderr)
+	fs := flagSet("marketplace", "Runs the Marketplace web front end, which calls Recommendations over gRPC.", stderr)
 	var (
 		cfg      marketplaceConfig
 		logc     logConfig

@@ -31,7 +31,7 @@ func (c *recommendationsConfig) register(fs *flag.FlagSet) map[string]string {
 // RunRecommendations is the `recommendations` command: the Recommendations
 // gRPC service, alone.
 func RunRecommendations(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
-	fs := flagSet("recommendations", stderr)
+	fs := flagSet("recommendations", "Runs the Recommendations gRPC service (/Recommendations/Recommend), with\nthe standard health service and server reflection.", stderr)
 	var (
 		cfg  recommendationsConfig
 		logc logConfig

@@ -15,7 +15,7 @@ import (
 // their own port and talk real gRPC over loopback, as they would on two
 // machines.
 func RunUp(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flagSet("up", stderr)
+	fs := flagSet("bookshop up", "Runs the whole system on this machine: Recommendations and the Marketplace,\neach on its own port, talking gRPC over loopback. Prints the URL to open.", stderr)
 	var (
 		recsCfg  recommendationsConfig
 		webCfg   marketplaceConfig
