@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,6 +174,34 @@ func TestRecommendInternalError(t *testing.T) {
 	if msg := status.Convert(err).Message(); strings.Contains(msg, "secret") || strings.Contains(msg, "fire") {
 		t.Errorf("Recommend with a failing store: message %q leaks the internal error", msg)
 	}
+}
+
+// TestRecommendPanic checks that a handler that panics answers INTERNAL,
+// without the panic's text, and the server serves the next call.
+func TestRecommendPanic(t *testing.T) {
+	rec := &panickingRecommender{}
+	client := recommendationspb.NewRecommendationsClient(dial(t, grpcapitest.StartRecommendations(t, rec)))
+	_, err := client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: 1})
+	if status.Code(err) != codes.Internal {
+		t.Fatalf("Recommend with a panicking handler: %v, want Internal", err)
+	}
+	if msg := status.Convert(err).Message(); strings.Contains(msg, "boom") || strings.Contains(msg, "goroutine") {
+		t.Errorf("Recommend with a panicking handler: message %q leaks the panic", msg)
+	}
+	resp, err := client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: 1})
+	if err != nil || len(resp.GetRecommendations()) != 1 {
+		t.Errorf("Recommend after a panic = %v, %v; want one book", resp, err)
+	}
+}
+
+// panickingRecommender panics on its first call only.
+type panickingRecommender struct{ calls atomic.Int32 }
+
+func (p *panickingRecommender) Recommend(context.Context, bookshop.RecommendRequest) ([]bookshop.Book, error) {
+	if p.calls.Add(1) == 1 {
+		panic("boom")
+	}
+	return []bookshop.Book{{ID: 1, Title: "The Maltese Falcon"}}, nil
 }
 
 type failingRecommender struct{ err error }

@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 )
 
 // Server is a gRPC server with what every Bookshop server has: the standard
@@ -29,6 +32,10 @@ type Server struct {
 // NewServer returns a Server whose Run waits up to drainTimeout for calls
 // in flight at shutdown before it cuts them off.
 func NewServer(logger *slog.Logger, drainTimeout time.Duration, opts ...grpc.ServerOption) *Server {
+	opts = append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(recoverUnary(logger)),
+		grpc.ChainStreamInterceptor(recoverStream(logger)),
+	}, opts...)
 	s := &Server{
 		Server:       grpc.NewServer(opts...),
 		health:       health.NewServer(),
@@ -82,6 +89,38 @@ func (s *Server) Run(ctx context.Context, lis net.Listener) error {
 		return fmt.Errorf("serve gRPC on %s: %w", lis.Addr(), err)
 	}
 	return nil
+}
+
+// recoverUnary turns a panic in a unary handler into INTERNAL for the
+// caller, with the panic and its stack in the log only, so that one bad
+// call cannot take the server down.
+func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = logPanic(ctx, logger, info.FullMethod, p)
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+// recoverStream is recoverUnary for streaming handlers.
+func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = logPanic(ss.Context(), logger, info.FullMethod, p)
+			}
+		}()
+		return handler(srv, ss)
+	}
+}
+
+func logPanic(ctx context.Context, logger *slog.Logger, method string, p any) error {
+	logger.ErrorContext(ctx, "panic in gRPC handler", "method", method,
+		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
 }
 
 // Target turns a host or host:port, as people write RECOMMENDATIONS_HOST,
