@@ -108,3 +108,61 @@ type BookStore interface {
 	// callers must not modify it.
 	BooksInCategory(ctx context.Context, c Category) ([]Book, error)
 }
+
+// AllCategories, given to [Catalog.ExportBooks], asks for every category.
+const AllCategories Category = -1
+
+// Catalog reads the books of the shop.
+type Catalog interface {
+	// Book returns the book with the given id, or a NotFound error.
+	Book(ctx context.Context, id int32) (Book, error)
+	// ExportBooks calls yield with the books of category c (every book when
+	// c is AllCategories), in id order, in batches of at most batchSize. It
+	// stops at the first error yield returns, and returns it. It returns an
+	// Invalid error for an unknown category.
+	ExportBooks(ctx context.Context, c Category, batchSize int, yield func([]Book) error) error
+}
+
+// ImportItem is one book to import, with the line of the file it came
+// from (0 when unknown), for the report.
+type ImportItem struct {
+	Book Book
+	Line int
+}
+
+// Rejection is a book of an import that was not written.
+type Rejection struct {
+	Index  int    // position in the import, from 0
+	Line   int    // the item's Line
+	Reason string // what was wrong, for people
+}
+
+// ImportResult sums up an import.
+type ImportResult struct {
+	Imported int
+	Rejected []Rejection
+}
+
+// Importer adds books to the catalog.
+type Importer interface {
+	// ImportBooks checks every item (title and author required, a known
+	// category, no id or title and author already in the catalog or earlier
+	// in items; id 0 asks for a new id) and writes the valid ones in one
+	// transaction: all of them or, on error, none.
+	ImportBooks(ctx context.Context, items []ImportItem) (ImportResult, error)
+}
+
+// EventType is what a shopper did, for live recommendations.
+type EventType int
+
+// The events of a shopping session.
+const (
+	Viewed    EventType = 1 // opened a book's page
+	Dismissed EventType = 2 // dismissed a recommended book
+)
+
+// Event is one thing a shopper did to a book.
+type Event struct {
+	Type   EventType
+	BookID int32
+}

@@ -83,12 +83,13 @@ func RunMarketplace(ctx context.Context, args []string, getenv func(string) stri
 // serveMarketplace serves the Marketplace on lis, calling Recommendations
 // at target, until ctx is done; then it shuts down gracefully.
 func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string, lis net.Listener, logger *slog.Logger) error {
-	client, err := grpcapi.NewRecommendationsClient(target, cfg.recommendTimeout)
+	conn, err := grpcapi.Dial(target)
 	if err != nil {
 		lis.Close()
 		return err
 	}
-	defer client.Close()
+	defer conn.Close()
+	client := grpcapi.NewRecommendationsClient(conn, cfg.recommendTimeout)
 
 	handler, err := marketplace.NewServer(marketplace.Config{
 		Logger:           logger,

@@ -54,44 +54,38 @@ func (s *RecommendationsServer) Recommend(ctx context.Context, req *recommendati
 	return resp, nil
 }
 
+// Dial returns a client connection to target (a gRPC target such as
+// "localhost:50051" or "dns:///recommendations:50051") with Bookshop's
+// client settings. It does not connect until the first call. Create one per
+// target, share it between clients, and close it when done.
+func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	conn, err := grpc.NewClient(target, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("gRPC client for %q: %w", target, err)
+	}
+	return conn, nil
+}
+
 // RecommendationsClient is a [bookshop.Recommender] that calls a
-// Recommendations service over gRPC. It holds one long-lived connection;
-// it is safe for concurrent use. Close it when done.
+// Recommendations service over gRPC. It is safe for concurrent use.
 type RecommendationsClient struct {
-	conn    *grpc.ClientConn
 	client  recommendationspb.RecommendationsClient
 	timeout time.Duration
 }
 
-// NewRecommendationsClient returns a client for the Recommendations service
-// at target (a gRPC target such as "localhost:50051" or
-// "dns:///recommendations:50051"). Calls whose context has no deadline get
-// timeout. It does not connect until the first call.
-func NewRecommendationsClient(target string, timeout time.Duration, opts ...grpc.DialOption) (*RecommendationsClient, error) {
-	if timeout <= 0 {
-		return nil, fmt.Errorf("recommendations client: timeout must be positive, got %v", timeout)
-	}
-	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
-	conn, err := grpc.NewClient(target, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("recommendations client for %q: %w", target, err)
-	}
-	return &RecommendationsClient{
-		conn:    conn,
-		client:  recommendationspb.NewRecommendationsClient(conn),
-		timeout: timeout,
-	}, nil
+// NewRecommendationsClient returns a client that calls Recommendations over
+// conn. Calls whose context has no deadline get timeout.
+func NewRecommendationsClient(conn grpc.ClientConnInterface, timeout time.Duration) *RecommendationsClient {
+	return &RecommendationsClient{client: recommendationspb.NewRecommendationsClient(conn), timeout: timeout}
 }
 
 // Recommend implements [bookshop.Recommender] over gRPC. Errors: Invalid and
 // NotFound with the server's message; Unavailable when the service cannot be
 // reached or does not answer in time; Internal otherwise.
 func (c *RecommendationsClient) Recommend(ctx context.Context, req bookshop.RecommendRequest) ([]bookshop.Book, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := withDefaultTimeout(ctx, c.timeout)
+	defer cancel()
 	if req.MaxResults < 0 || req.MaxResults > 1<<31-1 {
 		return nil, bookshop.Errorf(bookshop.Invalid, "max_results must be from 0 to 2147483647, got %d", req.MaxResults)
 	}
@@ -114,9 +108,4 @@ func (c *RecommendationsClient) Recommend(ctx context.Context, req bookshop.Reco
 		}
 	}
 	return books, nil
-}
-
-// Close closes the client's connection.
-func (c *RecommendationsClient) Close() error {
-	return c.conn.Close()
 }

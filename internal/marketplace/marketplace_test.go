@@ -120,12 +120,12 @@ func grpcRecommender(tb testing.TB, rec bookshop.Recommender) *grpcapi.Recommend
 // addr, closed when the test ends.
 func dialRecommendations(tb testing.TB, addr string) *grpcapi.RecommendationsClient {
 	tb.Helper()
-	client, err := grpcapi.NewRecommendationsClient(addr, 10*time.Second)
+	conn, err := grpcapi.Dial(addr)
 	if err != nil {
-		tb.Fatalf("grpcapi.NewRecommendationsClient(%q): %v", addr, err)
+		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
 	}
-	tb.Cleanup(func() { client.Close() })
-	return client
+	tb.Cleanup(func() { conn.Close() })
+	return grpcapi.NewRecommendationsClient(conn, 10*time.Second)
 }
 
 // startSite serves the Marketplace over rec on a loopback HTTP server until
