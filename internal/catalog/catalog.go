@@ -28,6 +28,7 @@ package catalog
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
@@ -45,6 +46,7 @@ var builtin []byte
 // concurrent use.
 type Catalog struct {
 	books      []bookshop.Book
+	byID       map[int32]int // id -> index in books
 	byCategory map[bookshop.Category][]bookshop.Book
 }
 
@@ -53,10 +55,12 @@ type Catalog struct {
 func New(books []bookshop.Book) *Catalog {
 	c := &Catalog{
 		books:      slices.Clone(books),
+		byID:       make(map[int32]int, len(books)),
 		byCategory: make(map[bookshop.Category][]bookshop.Book),
 	}
-	slices.SortFunc(c.books, func(a, b bookshop.Book) int { return int(a.ID) - int(b.ID) })
-	for _, b := range c.books {
+	slices.SortFunc(c.books, func(a, b bookshop.Book) int { return cmp.Compare(a.ID, b.ID) })
+	for i, b := range c.books {
+		c.byID[b.ID] = i
 		c.byCategory[b.Category] = append(c.byCategory[b.Category], b)
 	}
 	for cat, bs := range c.byCategory {
@@ -103,4 +107,39 @@ func (c *Catalog) Books() []bookshop.Book { return c.books }
 // BooksInCategory implements [bookshop.BookStore]. It never fails.
 func (c *Catalog) BooksInCategory(_ context.Context, cat bookshop.Category) ([]bookshop.Book, error) {
 	return c.byCategory[cat], nil
+}
+
+// Book implements [bookshop.Catalog]: the book with the given id, or a
+// NotFound error.
+func (c *Catalog) Book(_ context.Context, id int32) (bookshop.Book, error) {
+	i, ok := c.byID[id]
+	if !ok {
+		return bookshop.Book{}, bookshop.Errorf(bookshop.NotFound, "no book has id %d", id)
+	}
+	return c.books[i], nil
+}
+
+// ExportBooks implements [bookshop.Catalog]. It stops early when ctx ends
+// or yield fails. The batches are slices of the catalog: yield must not
+// modify or keep them.
+func (c *Catalog) ExportBooks(ctx context.Context, cat bookshop.Category, batchSize int, yield func([]bookshop.Book) error) error {
+	books := c.books
+	if cat != bookshop.AllCategories {
+		if !cat.Valid() {
+			return bookshop.Errorf(bookshop.Invalid, "unknown category %d", int32(cat))
+		}
+		books = c.byCategory[cat]
+	}
+	batchSize = max(batchSize, 1)
+	for len(books) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(batchSize, len(books))
+		if err := yield(books[:n:n]); err != nil {
+			return err
+		}
+		books = books[n:]
+	}
+	return nil
 }
