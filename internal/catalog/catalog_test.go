@@ -245,7 +245,7 @@ func TestParseBad(t *testing.T) {
 		{"too few fields", header + "1,mystery,T,A\n", 2, "", "4 fields, want 5"},
 		{"too many fields", header + "1,mystery,T,A,1930,x\n", 2, "", "6 fields, want 5"},
 		{"non-numeric id", header + "x1,mystery,T,A,1930\n", 2, "id", `"x1" is not a whole number`},
-		{"empty id", header + ",mystery,T,A,1930\n", 2, "id", "not a whole number"},
+		{"empty id", header + ",mystery,T,A,1930\n", 2, "id", "needs an id"},
 		{"id 0", header + "0,mystery,T,A,1930\n", 2, "id", `"0" is not a whole number from 1`},
 		{"negative id", header + "-5,mystery,T,A,1930\n", 2, "id", `"-5"`},
 		{"id overflow", header + "2147483648,mystery,T,A,1930\n", 2, "id", `"2147483648"`},

@@ -1,0 +1,320 @@
+// Package sqlite keeps the catalog in an SQLite database, through
+// modernc.org/sqlite, a driver in pure Go (no cgo).
+//
+// The database is one file. Open creates it when it is missing, applies the
+// schema migrations embedded in the binary, and seeds a new database with
+// the books it is given. Reads are served from an immutable in-memory
+// snapshot of the catalog, replaced atomically after each import: a reader
+// sees the catalog before or after an import, never part of one, and reads
+// never wait for a write.
+//
+// The snapshot is taken at Open and after each import through this DB. A
+// second process that writes to the same file is not seen until restart:
+// replicas that share one catalog should share a database server, which a
+// later version brings.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Memory is the path that opens a database in memory, gone at Close.
+const Memory = ":memory:"
+
+// DB is the catalog in SQLite. It implements [bookshop.BookStore],
+// [bookshop.Catalog] and [bookshop.Importer], and is safe for concurrent
+// use.
+type DB struct {
+	db       *sql.DB
+	snapshot atomic.Pointer[catalog.Catalog]
+	importMu sync.Mutex // one import at a time in this process
+}
+
+// Open opens the catalog database at path (or Memory), creating it if
+// needed, and migrates it to the schema this binary knows. A database
+// created by this call is seeded with seed. It fails if the file is not a
+// Bookshop database or has a newer schema than this binary knows.
+func Open(ctx context.Context, path string, seed []bookshop.Book) (*DB, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open catalog database %q: the path must not contain ? or #", path)
+	}
+	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=foreign_keys(on)"
+	if path != Memory {
+		dsn += "&_pragma=journal_mode(wal)&_pragma=synchronous(normal)"
+	}
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
+	}
+	// One connection: SQLite writes one at a time anyway, reads come from
+	// the snapshot, and an in-memory database lives in its connection.
+	sqldb.SetMaxOpenConns(1)
+	sqldb.SetConnMaxIdleTime(0)
+	sqldb.SetConnMaxLifetime(0)
+
+	db := &DB{db: sqldb}
+	created, err := db.migrate(ctx)
+	if err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
+	}
+	if created && len(seed) > 0 {
+		items := make([]bookshop.ImportItem, len(seed))
+		for i, b := range seed {
+			items[i] = bookshop.ImportItem{Book: b}
+		}
+		res, err := db.ImportBooks(ctx, items)
+		if err == nil && len(res.Rejected) > 0 {
+			err = fmt.Errorf("book %d: %s", seed[res.Rejected[0].Index].ID, res.Rejected[0].Reason)
+		}
+		if err != nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("seed catalog database %q: %w", path, err)
+		}
+	}
+	if err := db.reload(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Len returns the number of books in the catalog.
+func (db *DB) Len() int { return db.snapshot.Load().Len() }
+
+// BooksInCategory implements [bookshop.BookStore] from the snapshot.
+func (db *DB) BooksInCategory(ctx context.Context, c bookshop.Category) ([]bookshop.Book, error) {
+	return db.snapshot.Load().BooksInCategory(ctx, c)
+}
+
+// Book implements [bookshop.Catalog] from the snapshot.
+func (db *DB) Book(ctx context.Context, id int32) (bookshop.Book, error) {
+	return db.snapshot.Load().Book(ctx, id)
+}
+
+// ExportBooks implements [bookshop.Catalog] from one snapshot: an import
+// that ends during an export does not show in it.
+func (db *DB) ExportBooks(ctx context.Context, c bookshop.Category, batchSize int, yield func([]bookshop.Book) error) error {
+	return db.snapshot.Load().ExportBooks(ctx, c, batchSize, yield)
+}
+
+// ImportBooks implements [bookshop.Importer]. Each item is trimmed and
+// checked (catalog.Check); the database's constraints find ids and titles
+// and authors already taken, in the catalog or earlier in items. The valid
+// books are written in one transaction; if ctx ends or a write fails,
+// nothing is written. A book with id 0 gets the next free id.
+func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
+	db.importMu.Lock()
+	defer db.importMu.Unlock()
+
+	var res bookshop.ImportResult
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("import: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO books (id, category, title, author, year, match_key)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`)
+	if err != nil {
+		return res, fmt.Errorf("import: prepare: %w", err)
+	}
+	defer insert.Close()
+
+	reject := func(i int, it bookshop.ImportItem, format string, args ...any) {
+		res.Rejected = append(res.Rejected, bookshop.Rejection{Index: i, Line: it.Line, Reason: fmt.Sprintf(format, args...)})
+	}
+	lineOf := make(map[int32]int) // id -> line, for books of this import
+	for i, it := range items {
+		b := it.Book
+		b.Title = strings.TrimSpace(b.Title)
+		b.Author = strings.TrimSpace(b.Author)
+		if p := catalog.Check(b); p != nil {
+			reject(i, it, "%s", p)
+			continue
+		}
+		var id any // NULL asks SQLite for the next id
+		if b.ID != 0 {
+			id = b.ID
+		}
+		var got int32
+		err := insert.QueryRowContext(ctx, id, b.Category.String(), b.Title, b.Author, b.Year, catalog.MatchKey(b)).Scan(&got)
+		if errors.Is(err, sql.ErrNoRows) {
+			reject(i, it, "%s", db.conflict(ctx, tx, b, lineOf))
+			continue
+		}
+		if err != nil {
+			return bookshop.ImportResult{}, fmt.Errorf("import: insert book %d: %w", b.ID, err)
+		}
+		lineOf[got] = it.Line
+		res.Imported++
+	}
+	if err := tx.Commit(); err != nil {
+		return bookshop.ImportResult{}, fmt.Errorf("import: commit: %w", err)
+	}
+	if err := db.reload(context.WithoutCancel(ctx)); err != nil {
+		return res, fmt.Errorf("import: reload catalog: %w", err)
+	}
+	return res, nil
+}
+
+// conflict says which book already holds b's id or title and author.
+func (db *DB) conflict(ctx context.Context, tx *sql.Tx, b bookshop.Book, lineOf map[int32]int) string {
+	var (
+		id            int32
+		title, author string
+	)
+	where := func(id int32) string {
+		if line, ok := lineOf[id]; ok {
+			if line > 0 {
+				return "earlier in this import (line " + strconv.Itoa(line) + ")"
+			}
+			return "earlier in this import"
+		}
+		return "in the catalog"
+	}
+	if b.ID != 0 {
+		err := tx.QueryRowContext(ctx, `SELECT title, author FROM books WHERE id = ?`, b.ID).Scan(&title, &author)
+		if err == nil {
+			return fmt.Sprintf("id: %d is already used by %q by %s, %s", b.ID, title, author, where(b.ID))
+		}
+	}
+	err := tx.QueryRowContext(ctx, `SELECT id FROM books WHERE match_key = ?`, catalog.MatchKey(b)).Scan(&id)
+	if err == nil {
+		return fmt.Sprintf("title: %q by %s is already book %d, %s", b.Title, b.Author, id, where(id))
+	}
+	return "the book conflicts with one already in the catalog"
+}
+
+// reload replaces the snapshot with the books now in the database.
+func (db *DB) reload(ctx context.Context) error {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, category, title, author, year FROM books ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("read books: %w", err)
+	}
+	defer rows.Close()
+	var books []bookshop.Book
+	for rows.Next() {
+		var (
+			b   bookshop.Book
+			cat string
+		)
+		if err := rows.Scan(&b.ID, &cat, &b.Title, &b.Author, &b.Year); err != nil {
+			return fmt.Errorf("read books: %w", err)
+		}
+		if b.Category, err = bookshop.ParseCategory(cat); err != nil {
+			return fmt.Errorf("read book %d: category %q", b.ID, cat)
+		}
+		books = append(books, b)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read books: %w", err)
+	}
+	db.snapshot.Store(catalog.New(books))
+	return nil
+}
+
+// migration is one embedded schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. A file is
+// named NNNN_what.sql.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", e.Name())
+		}
+		b, err := fs.ReadFile(migrationFS, path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction. It reports whether the database was new.
+func (db *DB) migrate(ctx context.Context) (created bool, err error) {
+	ms, err := migrations()
+	if err != nil {
+		return false, err
+	}
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	) STRICT`); err != nil {
+		return false, fmt.Errorf("schema_migrations: %w", err)
+	}
+	var current int
+	if err := db.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return false, fmt.Errorf("schema version: %w", err)
+	}
+	if latest := ms[len(ms)-1].version; current > latest {
+		return false, fmt.Errorf("the database has schema version %d, newer than this binary knows (%d): run a newer bookshop", current, latest)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		if err := db.apply(ctx, m); err != nil {
+			return false, err
+		}
+	}
+	return current == 0, nil
+}
+
+func (db *DB) apply(ctx context.Context, m migration) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	return nil
+}
