@@ -88,7 +88,7 @@ func TestUpPortInUse(t *testing.T) {
 	defer lis.Close()
 	port := lis.Addr().(*net.TCPAddr).Port
 	err = cli.Run(testContext(t, 10*time.Second),
-		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0"},
+		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-db=:memory:"},
 		env(map[string]string{"PORT": itoa(port)}), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "PORT") {
 		t.Errorf("up on a taken port = %v, want advice that the port is in use and how to change it", err)

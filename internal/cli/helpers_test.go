@@ -56,7 +56,7 @@ func startUp(tb testing.TB, args ...string) string {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		args := append([]string{"up", "-port=0", "-recommendations-port=0"}, args...)
+		args := append([]string{"up", "-port=0", "-recommendations-port=0", "-db=:memory:"}, args...)
 		err := cli.Run(ctx, args, env(nil), stdoutW, &stderr)
 		stdoutW.CloseWithError(io.EOF)
 		done <- err

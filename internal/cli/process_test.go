@@ -70,7 +70,10 @@ func start(tb testing.TB, name string, env []string, args ...string) *process {
 		stderr: new(syncBuffer),
 		done:   make(chan error, 1),
 	}
-	p.cmd.Env = append(os.Environ(), env...)
+	// A catalog in memory, and a working directory of the test's own, so
+	// that no test leaves a database file behind.
+	p.cmd.Env = append(append(os.Environ(), "CATALOG_DB=:memory:"), env...)
+	p.cmd.Dir = tb.TempDir()
 	p.cmd.Stdout = p.stdout
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

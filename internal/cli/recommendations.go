@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/catalog"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/recommend"
+	"github.com/bookshop-go/bookshop/internal/sqlite"
 )
 
 // DefaultRecommendationsPort is the tutorial's port for Recommendations.
@@ -19,13 +21,15 @@ const DefaultRecommendationsPort = 50051
 
 // recommendationsConfig is the configuration of the Recommendations service.
 type recommendationsConfig struct {
+	dbPath       string
 	catalogPath  string
 	drainTimeout time.Duration
 }
 
 func (c *recommendationsConfig) register(fs *flag.FlagSet) map[string]string {
-	fs.StringVar(&c.catalogPath, "catalog", "", "catalog CSV file to serve instead of the built-in catalog (env CATALOG_FILE; format in the README)")
-	return map[string]string{"catalog": "CATALOG_FILE"}
+	fs.StringVar(&c.dbPath, "db", "bookshop.db", "catalog database file (SQLite), created and seeded on first start; "+sqlite.Memory+" keeps it in memory (env CATALOG_DB)")
+	fs.StringVar(&c.catalogPath, "catalog", "", "catalog CSV file that seeds a new database, instead of the built-in catalog (env CATALOG_FILE; format in the README)")
+	return map[string]string{"db": "CATALOG_DB", "catalog": "CATALOG_FILE"}
 }
 
 // RunRecommendations is the `recommendations` command: the Recommendations
@@ -51,10 +55,11 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	srv, err := newRecommendationsServer(cfg, logger)
+	srv, err := newRecommendationsServer(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
+	defer srv.close()
 	lis, err := listen("", port, "-port or RECOMMENDATIONS_PORT")
 	if err != nil {
 		return err
@@ -63,30 +68,50 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 	return srv.Run(ctx, lis)
 }
 
-// newRecommendationsServer loads the catalog and returns a gRPC server with
-// the Recommendations service registered, ready to Run.
-func newRecommendationsServer(cfg recommendationsConfig, logger *slog.Logger) (*grpcapi.Server, error) {
+// recommendationsService is the Recommendations process's gRPC server and
+// the catalog database it serves.
+type recommendationsService struct {
+	*grpcapi.Server
+	db *sqlite.DB
+}
+
+// close closes the catalog database; call it after Run returns.
+func (s *recommendationsService) close() error { return s.db.Close() }
+
+// newRecommendationsServer opens the catalog database (creating and seeding
+// it on first start) and returns a gRPC server with the Recommendations,
+// catalog and live-recommendation services registered, ready to Run.
+func newRecommendationsServer(ctx context.Context, cfg recommendationsConfig, logger *slog.Logger) (*recommendationsService, error) {
 	if cfg.drainTimeout <= 0 {
 		return nil, usageErrorf("-shutdown-timeout %v: want a positive duration such as 10s", cfg.drainTimeout)
 	}
+	if cfg.dbPath == "" {
+		return nil, usageErrorf("-db: want a file path, or %s for a catalog that lives in memory", sqlite.Memory)
+	}
 	var (
-		books *catalog.Catalog
-		err   error
+		seed *catalog.Catalog
+		err  error
 	)
 	if cfg.catalogPath == "" {
-		books, err = catalog.Builtin()
+		seed, err = catalog.Builtin()
 	} else {
-		books, err = catalog.Open(cfg.catalogPath)
+		seed, err = catalog.Open(cfg.catalogPath)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load catalog: %w", err)
 	}
-	logger.Info("catalog loaded", "books", books.Len(), "source", cmp(cfg.catalogPath, "built-in"))
+	books, err := sqlite.Open(ctx, cfg.dbPath, seed.Books())
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("catalog database open", "path", cfg.dbPath, "books", books.Len(),
+		"seed", cmp(cfg.catalogPath, "built-in"))
 
 	srv := grpcapi.NewServer(logger, cfg.drainTimeout)
 	recommendationspb.RegisterRecommendationsServer(srv,
 		grpcapi.NewRecommendationsServer(recommend.New(books, nil), logger))
-	return srv, nil
+	catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(books, books, logger))
+	return &recommendationsService{Server: srv, db: books}, nil
 }
 
 // cmp returns s, or def when s is empty.

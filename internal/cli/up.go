@@ -48,10 +48,11 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	recsSrv, err := newRecommendationsServer(recsCfg, logger)
+	recsSrv, err := newRecommendationsServer(ctx, recsCfg, logger)
 	if err != nil {
 		return err
 	}
+	defer recsSrv.close()
 	recsLis, err := listen(host, recsPort, "-recommendations-port or RECOMMENDATIONS_PORT")
 	if err != nil {
 		return err
