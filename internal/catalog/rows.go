@@ -40,7 +40,8 @@ func (r Row) FieldLine(field string) int {
 }
 
 // CSVRows reads the rows of a catalog CSV file one at a time (the format is
-// in the package documentation). An empty id is read as 0.
+// in the package documentation). An empty id, or a header without the id
+// column, reads as id 0, which an import takes as "assign one".
 type CSVRows struct {
 	name   string
 	cr     *csv.Reader
@@ -85,7 +86,7 @@ func NewCSVRows(r io.Reader, name string) (*CSVRows, error) {
 		rows.index[h] = i
 	}
 	for _, c := range columns {
-		if _, ok := rows.index[c]; !ok {
+		if _, ok := rows.index[c]; !ok && c != "id" { // without ids, an import assigns them
 			return nil, fail(headerLine, c, "column missing from header: want the columns %s", strings.Join(columns, ","))
 		}
 	}
@@ -115,10 +116,16 @@ func (r *CSVRows) Next() (Row, error) {
 		return row, nil
 	}
 	row.fieldLines = make(map[string]int, len(columns))
-	for _, c := range columns {
-		row.fieldLines[c], _ = r.cr.FieldPos(r.index[c])
+	for c, i := range r.index {
+		row.fieldLines[c], _ = r.cr.FieldPos(i)
 	}
-	field := func(col string) string { return strings.TrimSpace(rec[r.index[col]]) }
+	field := func(col string) string {
+		i, ok := r.index[col]
+		if !ok {
+			return ""
+		}
+		return strings.TrimSpace(rec[i])
+	}
 	fail := func(col, format string, args ...any) (Row, error) {
 		row.Err = &ParseError{File: r.name, Line: row.FieldLine(col), Field: col, Err: fmt.Errorf(format, args...)}
 		return row, nil

@@ -58,6 +58,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"up", "run the whole system on this machine: Recommendations and the Marketplace", RunUp},
 		{"recommendations", "run the Recommendations gRPC service alone", RunRecommendations},
 		{"marketplace", "run the Marketplace web front end alone", RunMarketplace},
+		{"import", "import the books of a CSV or JSON file into the catalog", RunImport},
+		{"export", "write the catalog, or one category, as CSV or JSON", RunExport},
+		{"demo", "the tutorial's demo services and their clients: the four kinds of gRPC call", RunDemo},
 	}
 	usage := func(w io.Writer) {
 		fmt.Fprintln(w, "Usage: bookshop <command> [flags]\n\nCommands:")
@@ -112,25 +115,39 @@ func flagSet(usage, summary string, stderr io.Writer) *flag.FlagSet {
 // wins over the environment, which wins over the default. Positional
 // arguments are refused.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, env map[string]string) error {
+	rest, err := parseFlagsAndArgs(fs, args, getenv, env)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("unexpected argument %q (run with -h for usage)", rest[0])
+	}
+	return nil
+}
+
+// parseFlagsAndArgs is parseFlags for a command that takes positional
+// arguments, which it returns. They may come before or after the flags.
+func parseFlagsAndArgs(fs *flag.FlagSet, args []string, getenv func(string) string, env map[string]string) ([]string, error) {
 	for flagName, envName := range env {
 		v := getenv(envName)
 		if v == "" {
 			continue
 		}
 		if err := fs.Set(flagName, v); err != nil {
-			return usageErrorf("environment variable %s=%q: %v", envName, v, err)
+			return nil, usageErrorf("environment variable %s=%q: %v", envName, v, err)
 		}
+	}
+	var positional []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		positional, args = append(positional, args[0]), args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return usageErrorf("%v", err)
+		return nil, usageErrorf("%v", err)
 	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected argument %q (run with -h for usage)", fs.Arg(0))
-	}
-	return nil
+	return append(positional, fs.Args()...), nil
 }
 
 // logConfig is how a command logs.

@@ -4,6 +4,7 @@ package grpcapitest
 
 import (
 	"context"
+	"google.golang.org/grpc"
 	"io"
 	"log/slog"
 	"net"
@@ -20,9 +21,22 @@ import (
 // the server's address ("127.0.0.1:PORT").
 func StartRecommendations(tb testing.TB, rec bookshop.Recommender) string {
 	tb.Helper()
+	return Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
+		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
+	})
+}
+
+// Start serves, on 127.0.0.1 at a free port and over real gRPC until the
+// test ends, a Bookshop gRPC server (health and reflection included) with
+// the services that register adds to it. register gets the server's
+// logger, which discards. Start returns the server's address
+// ("127.0.0.1:PORT"). opts are extra server options, such as a test
+// interceptor.
+func Start(tb testing.TB, register func(srv *grpcapi.Server, logger *slog.Logger), opts ...grpc.ServerOption) string {
+	tb.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := grpcapi.NewServer(logger, time.Second)
-	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
+	srv := grpcapi.NewServer(logger, time.Second, opts...)
+	register(srv, logger)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,7 +48,7 @@ func StartRecommendations(tb testing.TB, rec bookshop.Recommender) string {
 	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			tb.Errorf("Recommendations server: %v", err)
+			tb.Errorf("gRPC server: %v", err)
 		}
 	})
 	return lis.Addr().String()
