@@ -196,4 +196,3 @@ func TestImportRefusesBadUsage(t *testing.T) {
 		}
 	}
 }
-

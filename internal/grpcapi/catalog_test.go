@@ -210,7 +210,7 @@ type atomicInt struct {
 }
 
 func (a *atomicInt) Add(d int) { a.mu.Lock(); a.n += d; a.mu.Unlock() }
-func (a *atomicInt) Load() int  { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
+func (a *atomicInt) Load() int { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
 
 func TestImportBooksStream(t *testing.T) {
 	db := openDB(t, builtinBooks(t))
