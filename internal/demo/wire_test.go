@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 )
 
 // The tutorial's method paths, written out here rather than taken from
@@ -18,15 +20,6 @@ const (
 	tutorialUnary         = "/unary.Unary/GetServerResponse"
 	tutorialBidirectional = "/bidirectional.Bidirectional/GetServerResponse"
 )
-
-// describe lists fields as strings, for comparing and printing.
-func describe(fields []wireField) []string {
-	s := make([]string, len(fields))
-	for i, f := range fields {
-		s[i] = f.String()
-	}
-	return s
-}
 
 // TestWireUnary calls the tutorial's unary method with requests written
 // byte by byte and reads the answer byte by byte: message is field 1,
@@ -41,7 +34,7 @@ func TestWireUnary(t *testing.T) {
 		req  []byte
 		want []string
 	}{
-		{"tutorial message", stringField(1, "Hello Server you there?"), []string{
+		{"tutorial message", grpcapitest.StringField(1, "Hello Server you there?"), []string{
 			fmt.Sprintf("field 1 bytes %q", answer("Hello Server you there?")),
 			"field 2 varint 1",
 		}},
@@ -52,7 +45,7 @@ func TestWireUnary(t *testing.T) {
 		}},
 		// A field the server does not know, as a newer client might send,
 		// is skipped.
-		{"unknown field", append(stringField(1, "hi"), protowire.AppendVarint(protowire.AppendTag(nil, 9, protowire.VarintType), 7)...), []string{
+		{"unknown field", append(grpcapitest.StringField(1, "hi"), protowire.AppendVarint(protowire.AppendTag(nil, 9, protowire.VarintType), 7)...), []string{
 			fmt.Sprintf("field 1 bytes %q", answer("hi")),
 			"field 2 varint 1",
 		}},
@@ -60,10 +53,10 @@ func TestWireUnary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var resp []byte
-			if err := conn.Invoke(testContext(t), tutorialUnary, &tt.req, &resp, grpc.ForceCodecV2(rawCodec{})); err != nil {
+			if err := conn.Invoke(testContext(t), tutorialUnary, &tt.req, &resp, grpc.ForceCodecV2(grpcapitest.RawCodec{})); err != nil {
 				t.Fatalf("Invoke(%s, %x): %v", tutorialUnary, tt.req, err)
 			}
-			got := describe(parseFields(t, resp))
+			got := grpcapitest.DescribeFields(t, resp)
 			// Fields may come in any order on the wire; compare them by number.
 			slices.Sort(got)
 			if !slices.Equal(got, tt.want) {
@@ -80,12 +73,12 @@ func TestWireBidirectional(t *testing.T) {
 	conn := startServer(t)
 	ctx := testContext(t)
 	desc := &grpc.StreamDesc{StreamName: "GetServerResponse", ServerStreams: true, ClientStreams: true}
-	stream, err := conn.NewStream(ctx, desc, tutorialBidirectional, grpc.ForceCodecV2(rawCodec{}))
+	stream, err := conn.NewStream(ctx, desc, tutorialBidirectional, grpc.ForceCodecV2(grpcapitest.RawCodec{}))
 	if err != nil {
 		t.Fatalf("NewStream(%s): %v", tutorialBidirectional, err)
 	}
 	for _, m := range []string{"First message", "Second message", "", "Fifth message"} {
-		req := stringField(1, m)
+		req := grpcapitest.StringField(1, m)
 		if m == "" {
 			req = nil // proto3 does not send an empty string
 		}
@@ -100,7 +93,7 @@ func TestWireBidirectional(t *testing.T) {
 		if m != "" {
 			want = []string{fmt.Sprintf("field 1 bytes %q", m)}
 		}
-		if got := describe(parseFields(t, resp)); !slices.Equal(got, want) {
+		if got := grpcapitest.DescribeFields(t, resp); !slices.Equal(got, want) {
 			t.Errorf("echo of %x = %q, want %q", req, got, want)
 		}
 	}
