@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and every test of Bookshop, as CI does (.ci/run calls
 # this script). On a fresh Debian or Ubuntu machine with only Go, it first
-# installs what the tests need: a C compiler for the race detector, and
-# Chromium for the end-to-end browser test.
+# installs what the tests need: a C compiler for the race detector,
+# Chromium for the end-to-end browser tests, and Python's grpcio for the
+# interop tests with the tutorial's Python clients and servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,10 @@ fi
 if [[ -z "${CHROMIUM:-}" ]] && ! command -v chromium >/dev/null 2>&1; then
 	echo "installing chromium (the end-to-end test drives it)"
 	install chromium
+fi
+if [[ -z "${PYTHON:-}" ]] && ! /usr/bin/python3 -c "import grpc, grpc_tools" >/dev/null 2>&1; then
+	echo "installing python3-grpcio and python3-grpc-tools (the interop tests run the tutorial's Python clients and servers)"
+	install python3 python3-grpcio python3-grpc-tools python3-protobuf
 fi
 echo "ok"
 
