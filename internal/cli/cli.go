@@ -51,27 +51,46 @@ func Main(name string, cmd Command) {
 
 // Run is the `bookshop` command: it dispatches to a subcommand.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	commands := []struct {
-		name, summary string
-		run           Command
-	}{
+	return dispatch(ctx, "bookshop", "", []subcommand{
 		{"up", "run the whole system on this machine: Recommendations and the Marketplace", RunUp},
 		{"recommendations", "run the Recommendations gRPC service alone", RunRecommendations},
 		{"marketplace", "run the Marketplace web front end alone", RunMarketplace},
 		{"import", "import the books of a CSV or JSON file into the catalog", RunImport},
 		{"export", "write the catalog, or one category, as CSV or JSON", RunExport},
 		{"demo", "the tutorial's demo services and their clients: the four kinds of gRPC call", RunDemo},
-	}
+	}, args, getenv, stdout, stderr)
+}
+
+// subcommand is one entry of a command's list of subcommands.
+type subcommand struct {
+	name, summary string
+	run           Command
+}
+
+// dispatch runs the subcommand that args[0] names, with the rest of args.
+// name is the command's own name ("bookshop", "bookshop demo"), intro an
+// optional paragraph for its usage text. help, -h or no arguments print
+// the usage.
+func dispatch(ctx context.Context, name, intro string, commands []subcommand, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	usage := func(w io.Writer) {
-		fmt.Fprintln(w, "Usage: bookshop <command> [flags]\n\nCommands:")
-		for _, c := range commands {
-			fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "Usage: %s <command> [flags]\n\n", name)
+		if intro != "" {
+			fmt.Fprintf(w, "%s\n\n", intro)
 		}
-		fmt.Fprintln(w, "\nRun `bookshop <command> -h` for the flags of a command.")
+		fmt.Fprintln(w, "Commands:")
+		for _, c := range commands {
+			fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+		}
+		fmt.Fprintf(w, "\nRun `%s <command> -h` for the flags of a command.\n", name)
+	}
+	// "bookshop demo" says "demo: ..."; main already prefixes "bookshop: ".
+	prefix := strings.TrimPrefix(strings.TrimPrefix(name, "bookshop"), " ")
+	if prefix != "" {
+		prefix += ": "
 	}
 	if len(args) == 0 {
 		usage(stderr)
-		return usageErrorf("no command given")
+		return usageErrorf("%sno command given", prefix)
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -84,7 +103,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	usage(stderr)
-	return usageErrorf("unknown command %q", args[0])
+	return usageErrorf("%sunknown command %q", prefix, args[0])
 }
 
 // usageError is a mistake in the command line or the environment: the

@@ -20,10 +20,7 @@ const DefaultDemoPort = 50051
 // for each of the four kinds of gRPC call, and a client for each. It
 // dispatches to its own subcommands.
 func RunDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	commands := []struct {
-		name, summary string
-		run           Command
-	}{
+	return dispatch(ctx, "bookshop demo", "The tutorial's demo services: one for each of the four kinds of gRPC call.\nRun `bookshop demo serve` in one terminal and a client in another.", []subcommand{
 		{"serve", "serve the four demo services on one port", runDemoServe},
 		{"unary", "call the unary demo: one request, one response", demoClient("unary",
 			"Sends the tutorial's unary request to /unary.Unary/GetServerResponse and\nprints the request and the response.",
@@ -45,30 +42,7 @@ func RunDemo(ctx context.Context, args []string, getenv func(string) string, std
 			func(ctx context.Context, conn grpc.ClientConnInterface, out io.Writer) error {
 				return demo.CallBidirectional(ctx, conn, out, demo.BidirectionalMessages())
 			})},
-	}
-	usage := func(w io.Writer) {
-		fmt.Fprintln(w, "Usage: bookshop demo <command> [flags]\n\nThe tutorial's demo services: one for each of the four kinds of gRPC call.\nRun `bookshop demo serve` in one terminal and a client in another.\n\nCommands:")
-		for _, c := range commands {
-			fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
-		}
-		fmt.Fprintln(w, "\nRun `bookshop demo <command> -h` for the flags of a command.")
-	}
-	if len(args) == 0 {
-		usage(stderr)
-		return usageErrorf("demo: no command given")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		usage(stdout)
-		return nil
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], getenv, stdout, stderr)
-		}
-	}
-	usage(stderr)
-	return usageErrorf("demo: unknown command %q", args[0])
+	}, args, getenv, stdout, stderr)
 }
 
 // runDemoServe is the `bookshop demo serve` command: the four demo

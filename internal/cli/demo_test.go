@@ -1,9 +1,7 @@
 package cli_test
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"regexp"
@@ -27,54 +25,12 @@ var demoListening = regexp.MustCompile(`^Demo server listening on (\S+)$`)
 // it: 127.0.0.1:PORT.
 func startDemo(tb testing.TB) string {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	stdoutR, stdoutW := io.Pipe()
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		err := cli.Run(ctx, []string{"demo", "serve", "-port=0"}, env(nil), stdoutW, &stderr)
-		stdoutW.CloseWithError(io.EOF)
-		done <- err
-	}()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("bookshop demo serve returned %v after shutdown, want nil", err)
-			}
-		case <-time.After(15 * time.Second):
-			tb.Errorf("bookshop demo serve did not stop within 15s of shutdown")
-		}
-		if tb.Failed() {
-			tb.Logf("bookshop demo serve log:\n%s", stderr.String())
-		}
-	})
-
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdoutR)
-		sent := false
-		for sc.Scan() { // read to the end, so that the server never blocks on stdout
-			if m := demoListening.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-	}()
-	select {
-	case addr := <-found:
-		_, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			tb.Fatalf("bookshop demo serve printed address %q: %v", addr, err)
-		}
-		return net.JoinHostPort("127.0.0.1", port)
-	case err := <-done:
-		tb.Fatalf("bookshop demo serve stopped before printing its address: %v", err)
-	case <-time.After(15 * time.Second):
-		tb.Fatal("bookshop demo serve printed no address within 15s")
+	addr := startCommand(tb, []string{"demo", "serve", "-port=0"}, demoListening)[1]
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		tb.Fatalf("bookshop demo serve printed address %q: %v", addr, err)
 	}
-	return ""
+	return net.JoinHostPort("127.0.0.1", port)
 }
 
 // TestDemo runs `bookshop demo serve` and each client command against it,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,55 +52,59 @@ var marketplaceURL = regexp.MustCompile(`http://\S+/`)
 // ports, until the test ends. It returns the Marketplace URL it prints.
 func startUp(tb testing.TB, args ...string) string {
 	tb.Helper()
+	args = append([]string{"up", "-port=0", "-recommendations-port=0", "-db=:memory:"}, args...)
+	return startCommand(tb, args, marketplaceURL)[0]
+}
+
+// startCommand runs the bookshop command args until the test ends, and
+// waits for it to print a line that matches ready. It returns the match
+// and its submatches. It fails the test if the command stops first, prints
+// no such line within 15s, or does not stop cleanly at the end.
+func startCommand(tb testing.TB, args []string, ready *regexp.Regexp) []string {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := io.Pipe()
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		args := append([]string{"up", "-port=0", "-recommendations-port=0", "-db=:memory:"}, args...)
 		err := cli.Run(ctx, args, env(nil), stdoutW, &stderr)
 		stdoutW.CloseWithError(io.EOF)
 		done <- err
 	}()
+	name := "bookshop " + strings.Join(args[:min(2, len(args))], " ")
 	tb.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				tb.Errorf("bookshop up returned %v after shutdown, want nil", err)
+				tb.Errorf("%s returned %v after shutdown, want nil", name, err)
 			}
 		case <-time.After(15 * time.Second):
-			tb.Errorf("bookshop up did not stop within 15s of shutdown")
+			tb.Errorf("%s did not stop within 15s of shutdown", name)
 		}
 		if tb.Failed() {
-			tb.Logf("bookshop up log:\n%s", stderr.String())
+			tb.Logf("%s log:\n%s", name, stderr.String())
 		}
 	})
-	return waitForURL(tb, stdoutR, done)
-}
 
-// waitForURL reads r until it prints the Marketplace URL, then keeps
-// draining it in the background.
-func waitForURL(tb testing.TB, r io.Reader, done <-chan error) string {
-	tb.Helper()
-	found := make(chan string, 1)
+	found := make(chan []string, 1)
 	go func() {
-		sc := bufio.NewScanner(r)
+		sc := bufio.NewScanner(stdoutR)
 		sent := false
-		for sc.Scan() {
-			if u := marketplaceURL.FindString(sc.Text()); u != "" && !sent {
-				found <- u
+		for sc.Scan() { // read to the end, so that the command never blocks on stdout
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m
 				sent = true
 			}
 		}
 	}()
 	select {
-	case u := <-found:
-		return u
+	case m := <-found:
+		return m
 	case err := <-done:
-		tb.Fatalf("bookshop up stopped before printing its URL: %v", err)
+		tb.Fatalf("%s stopped before it was ready: %v", name, err)
 	case <-time.After(15 * time.Second):
-		tb.Fatal("bookshop up printed no URL within 15s")
+		tb.Fatalf("%s printed no line matching %q within 15s", name, ready)
 	}
-	return ""
+	return nil
 }
