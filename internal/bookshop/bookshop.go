@@ -166,3 +166,32 @@ type Event struct {
 	Type   EventType
 	BookID int32
 }
+
+// LiveRecommender keeps a shopper's recommendations up to date with what
+// they do, over one stream per shopping session.
+type LiveRecommender interface {
+	// Open starts a session for shopper userID (zero is anonymous) whose
+	// lists hold at most maxResults books. The session lasts until ctx ends
+	// or the stream is closed. Errors: Invalid for a maxResults the service
+	// does not accept; Unavailable when the service cannot be reached.
+	Open(ctx context.Context, userID int32, maxResults int) (LiveStream, error)
+}
+
+// LiveStream is one open session of a [LiveRecommender]. For each event
+// sent, the service answers with a list of books: none that the shopper
+// viewed or dismissed in the session, books of the categories they look at
+// first.
+type LiveStream interface {
+	// Send sends one event. It is safe to call from several goroutines.
+	// Errors: Invalid for an unknown event type; Unavailable when the
+	// stream has ended (Recv tells why).
+	Send(ev Event) error
+	// Recv waits for the next list. Call it from one goroutine at a time.
+	// It returns io.EOF when the service ended the stream normally;
+	// otherwise Invalid (an event the service refused, which ends the
+	// stream), Unavailable or Internal.
+	Recv() ([]Book, error)
+	// Close ends the session. It may be called more than once, and while
+	// Send or Recv run; they then return errors.
+	Close()
+}

@@ -95,6 +95,9 @@ func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string,
 		Logger:           logger,
 		Recommender:      client,
 		RecommendTimeout: cfg.recommendTimeout,
+		Catalog:          grpcapi.NewCatalogClient(conn, cfg.recommendTimeout),
+		Live:             grpcapi.NewLiveClient(conn),
+		Shutdown:         ctx.Done(), // ends the live event streams, which never finish on their own
 	})
 	if err != nil {
 		lis.Close()

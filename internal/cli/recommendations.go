@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/recommend"
@@ -110,6 +111,8 @@ func newRecommendationsServer(ctx context.Context, cfg recommendationsConfig, lo
 	srv := grpcapi.NewServer(logger, cfg.drainTimeout)
 	recommendationspb.RegisterRecommendationsServer(srv,
 		grpcapi.NewRecommendationsServer(recommend.New(books, nil), logger))
+	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, grpcapi.NewLiveServer(
+		func() grpcapi.LiveSession { return recommend.NewSession(books, nil) }, logger))
 	catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(books, books, logger))
 	return &recommendationsService{Server: srv, db: books}, nil
 }

@@ -239,10 +239,14 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 		t.Errorf("Recommend of category 5 from the Python server = %v, want NotFound", err)
 	}
 
-	// Our Marketplace in front of the tutorial's Python Recommendations.
+	// Our Marketplace in front of the tutorial's Python Recommendations,
+	// which has only the tutorial's service: the homepage works, the book
+	// pages degrade.
 	handler, err := marketplace.NewServer(marketplace.Config{
 		Logger:           slog.New(slog.DiscardHandler),
 		Recommender:      client,
+		Catalog:          grpcapi.NewCatalogClient(conn, 10*time.Second),
+		Live:             grpcapi.NewLiveClient(conn),
 		RecommendTimeout: 10 * time.Second,
 	})
 	if err != nil {

@@ -48,9 +48,11 @@ func (s *server) handleHome() http.Handler {
 		})
 
 		page := homePage{
-			layout:  s.layout(siteTitle, cat),
-			Heading: categoryLabel(cat) + " books you may like",
-			Books:   make([]bookView, len(books)),
+			layout:      s.layout(siteTitle, cat),
+			Heading:     categoryLabel(cat) + " books you may like",
+			Books:       make([]bookView, len(books)),
+			SeeAll:      "See all " + strings.ToLower(categoryLabel(cat)) + " books",
+			CategoryURL: categoryURL(cat),
 		}
 		for i, b := range books {
 			page.Books[i] = bookView{ID: b.ID, Title: b.Title, Author: b.Author, Year: b.Year}

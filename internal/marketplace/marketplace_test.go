@@ -130,7 +130,8 @@ func dialRecommendations(tb testing.TB, addr string) *grpcapi.RecommendationsCli
 
 // startSite serves the Marketplace over rec on a loopback HTTP server until
 // the test ends. A nil cfg.Logger logs to a buffer shown on failure; a zero
-// RecommendTimeout is 5s.
+// RecommendTimeout is 5s; a nil Catalog or Live is the built-in catalog's,
+// served over real gRPC on loopback.
 func startSite(tb testing.TB, cfg marketplace.Config) *httptest.Server {
 	tb.Helper()
 	if cfg.Logger == nil {
@@ -138,6 +139,15 @@ func startSite(tb testing.TB, cfg marketplace.Config) *httptest.Server {
 	}
 	if cfg.RecommendTimeout == 0 {
 		cfg.RecommendTimeout = 5 * time.Second
+	}
+	if cfg.Catalog == nil || cfg.Live == nil {
+		svc := startServices(tb, builtinCatalog(tb), seededRand())
+		if cfg.Catalog == nil {
+			cfg.Catalog = svc.catalog
+		}
+		if cfg.Live == nil {
+			cfg.Live = svc.live
+		}
 	}
 	h, err := marketplace.NewServer(cfg)
 	if err != nil {
@@ -832,17 +842,25 @@ func TestPanicRecovery(t *testing.T) {
 // with an error naming what is missing.
 func TestNewServerConfig(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	rec := recommend.New(builtinCatalog(t), nil)
+	books := builtinCatalog(t)
+	rec := recommend.New(books, nil)
+	live := noLive{}
 	tests := []struct {
 		name    string
 		cfg     marketplace.Config
 		wantErr string // "" for none
 	}{
-		{"complete", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second}, ""},
-		{"nil Logger", marketplace.Config{Recommender: rec, RecommendTimeout: time.Second}, "Logger"},
-		{"nil Recommender", marketplace.Config{Logger: logger, RecommendTimeout: time.Second}, "Recommender"},
-		{"zero RecommendTimeout", marketplace.Config{Logger: logger, Recommender: rec}, "RecommendTimeout"},
-		{"negative RecommendTimeout", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: -time.Second}, "RecommendTimeout"},
+		{"complete", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live}, ""},
+		{"complete with live settings", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live,
+			MaxLiveSessions: 1, LiveHeartbeat: time.Millisecond, Shutdown: make(chan struct{})}, ""},
+		{"nil Logger", marketplace.Config{Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live}, "Logger"},
+		{"nil Recommender", marketplace.Config{Logger: logger, RecommendTimeout: time.Second, Catalog: books, Live: live}, "Recommender"},
+		{"zero RecommendTimeout", marketplace.Config{Logger: logger, Recommender: rec, Catalog: books, Live: live}, "RecommendTimeout"},
+		{"negative RecommendTimeout", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: -time.Second, Catalog: books, Live: live}, "RecommendTimeout"},
+		{"nil Catalog", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Live: live}, "Catalog"},
+		{"nil Live", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books}, "Live"},
+		{"negative MaxLiveSessions", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, MaxLiveSessions: -1}, "MaxLiveSessions"},
+		{"negative LiveHeartbeat", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, LiveHeartbeat: -time.Second}, "LiveHeartbeat"},
 		{"empty", marketplace.Config{}, "Config"},
 	}
 	for _, tt := range tests {
@@ -929,10 +947,13 @@ func (w *discardResponseWriter) Write(p []byte) (int, error) {
 // homepage (routing, middleware, the handler and rendering), with the
 // recommender called in process and no network.
 func BenchmarkHomeInProcess(b *testing.B) {
+	books := builtinCatalog(b)
 	h, err := marketplace.NewServer(marketplace.Config{
 		Logger:           slog.New(slog.DiscardHandler),
-		Recommender:      recommend.New(builtinCatalog(b), nil),
+		Recommender:      recommend.New(books, nil),
 		RecommendTimeout: time.Second,
+		Catalog:          books,
+		Live:             noLive{},
 	})
 	if err != nil {
 		b.Fatalf("NewServer: %v", err)

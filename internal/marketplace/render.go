@@ -23,8 +23,10 @@ var staticFS embed.FS
 
 // pages are the parsed templates, one per page, each with the layout.
 type pages struct {
-	home  *template.Template
-	error *template.Template
+	home     *template.Template
+	book     *template.Template
+	category *template.Template
+	error    *template.Template
 }
 
 // parsePages parses the embedded templates once, at start.
@@ -47,6 +49,12 @@ func parsePages() (*pages, error) {
 	if p.home, err = page("home.html"); err != nil {
 		return nil, err
 	}
+	if p.book, err = page("book.html"); err != nil {
+		return nil, err
+	}
+	if p.category, err = page("category.html"); err != nil {
+		return nil, err
+	}
 	if p.error, err = page("error.html"); err != nil {
 		return nil, err
 	}
@@ -58,6 +66,7 @@ type layout struct {
 	Title      string
 	Assets     assetURLs
 	Categories []categoryLink
+	Script     string // URL of the page's script, if it has one
 }
 
 // categoryLink is one entry of the category navigation.
@@ -70,9 +79,32 @@ type categoryLink struct {
 // homePage is the data of home.html.
 type homePage struct {
 	layout
-	Heading string
-	Notice  string
-	Books   []bookView
+	Heading     string
+	Notice      string
+	Books       []bookView
+	SeeAll      string // "See all mystery books"
+	CategoryURL string
+}
+
+// bookPage is the data of book.html: one book, and the "you may also like"
+// panel.
+type bookPage struct {
+	layout
+	Book            bookView
+	CategoryLabel   string
+	CategoryURL     string
+	Recommendations []bookView
+	PanelNotice     string
+}
+
+// categoryPage is the data of category.html: every book of a category.
+type categoryPage struct {
+	layout
+	Heading   string
+	Notice    string
+	Books     []bookView
+	Truncated bool // the category has more books than the page shows
+	MaxBooks  int
 }
 
 // bookView is one book as the pages show it.
@@ -145,10 +177,11 @@ type assets struct {
 	urls    assetURLs
 }
 
-// assetURLs are the versioned URLs the layout links to.
+// assetURLs are the versioned URLs the pages link to.
 type assetURLs struct {
 	Stylesheet string
 	Favicon    string
+	LiveScript string
 }
 
 func newAssets() (*assets, error) {
@@ -171,6 +204,9 @@ func newAssets() (*assets, error) {
 		return nil, err
 	}
 	if a.urls.Favicon, err = url("favicon.svg"); err != nil {
+		return nil, err
+	}
+	if a.urls.LiveScript, err = url("live.js"); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -4,12 +4,13 @@ package grpcapitest
 
 import (
 	"context"
-	"google.golang.org/grpc"
 	"io"
 	"log/slog"
 	"net"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"

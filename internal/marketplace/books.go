@@ -1,0 +1,259 @@
+package marketplace
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+// livePanelSize is how many books the "you may also like" panel shows.
+const livePanelSize = 4
+
+// maxCategoryBooks is the most books a category page shows, so that a
+// huge catalog cannot make one page huge.
+const maxCategoryBooks = 5000
+
+// Notices and messages about the catalog, as vague as the others: the
+// details are in the log.
+const (
+	noticeCatalogUnavailable = "The catalog is unavailable right now. Please try again in a moment."
+	noticeNothingMore        = "We have nothing more to recommend right now."
+	messageNoSuchBook        = "We have no book with this id."
+)
+
+// handleBook serves a book's page: the book, with a "You may also like"
+// panel of other books of its category. The panel's first list comes from
+// the Recommender, so the page works without JavaScript; live.js then keeps
+// it up to date over /live. A path id that is not a book id gets a 400
+// page, an unknown book 404, and a catalog that cannot be reached 503. If
+// the recommendations cannot be had, the page is served with a notice in
+// the panel.
+func (s *server) handleBook() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, msg := bookIDFromPath(r.PathValue("id"))
+		if msg != "" {
+			s.renderError(w, r, http.StatusBadRequest, msg)
+			return
+		}
+		book, err := s.book(r.Context(), id)
+		switch bookshop.ErrorCode(err) {
+		case "":
+		case bookshop.NotFound:
+			s.renderError(w, r, http.StatusNotFound, messageNoSuchBook)
+			return
+		default:
+			s.logger.WarnContext(r.Context(), "catalog failed; cannot serve the book page", "book", id, "err", err)
+			s.renderError(w, r, http.StatusServiceUnavailable, noticeCatalogUnavailable)
+			return
+		}
+
+		page := bookPage{
+			layout:        s.layout(book.Title+" · "+siteTitle, -1),
+			Book:          viewOf(book),
+			CategoryLabel: categoryLabel(book.Category),
+			CategoryURL:   categoryURL(book.Category),
+		}
+		page.Script = s.assets.urls.LiveScript
+
+		recs, err := s.alsoLike(r.Context(), book)
+		switch bookshop.ErrorCode(err) {
+		case "", bookshop.NotFound:
+		default:
+			s.logger.WarnContext(r.Context(), "recommendations failed; serving the book page without them",
+				"book", id, "err", err)
+			page.PanelNotice = noticeUnavailable
+		}
+		for _, b := range recs {
+			page.Recommendations = append(page.Recommendations, viewOf(b))
+		}
+		if err == nil && len(recs) == 0 {
+			page.PanelNotice = noticeNothingMore
+		}
+		s.render(w, r, http.StatusOK, s.pages.book, page)
+	})
+}
+
+// alsoLike returns up to livePanelSize recommended books of book's
+// category, book itself left out.
+func (s *server) alsoLike(ctx context.Context, book bookshop.Book) ([]bookshop.Book, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.recommendTimeout)
+	defer cancel()
+	recs, err := s.recommender.Recommend(ctx, bookshop.RecommendRequest{
+		UserID:     shopperID,
+		Category:   book.Category,
+		MaxResults: livePanelSize + 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bookshop.Book, 0, livePanelSize)
+	for _, b := range recs {
+		if b.ID != book.ID && len(out) < livePanelSize {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// book asks the catalog for one book, within the site's deadline.
+func (s *server) book(ctx context.Context, id int32) (bookshop.Book, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.recommendTimeout)
+	defer cancel()
+	return s.catalog.Book(ctx, id)
+}
+
+// bookJSON is a book as the site's scripts read it.
+type bookJSON struct {
+	ID     int32  `json:"id"`
+	Title  string `json:"title"`
+	Author string `json:"author"`
+	Year   int    `json:"year"`
+}
+
+// bookDetailJSON is a book with its category, for the book page's script.
+type bookDetailJSON struct {
+	bookJSON
+	Category      string `json:"category"`       // "science_fiction"
+	CategoryLabel string `json:"category_label"` // "Science fiction"
+	CategoryURL   string `json:"category_url"`   // "/categories/science_fiction"
+}
+
+// handleBookJSON serves a book as JSON, for live.js to load another book
+// into the page without a reload. Errors, as JSON {"error": message}: 400
+// for a path id that is not a book id, 404 for an unknown book, 503 when
+// the catalog cannot be reached.
+func (s *server) handleBookJSON() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, msg := bookIDFromPath(r.PathValue("id"))
+		if msg != "" {
+			writeJSONError(w, http.StatusBadRequest, msg)
+			return
+		}
+		book, err := s.book(r.Context(), id)
+		switch bookshop.ErrorCode(err) {
+		case "":
+		case bookshop.NotFound:
+			writeJSONError(w, http.StatusNotFound, messageNoSuchBook)
+			return
+		default:
+			s.logger.WarnContext(r.Context(), "catalog failed; cannot serve the book", "book", id, "err", err)
+			writeJSONError(w, http.StatusServiceUnavailable, noticeCatalogUnavailable)
+			return
+		}
+		writeJSON(w, http.StatusOK, bookDetailJSON{
+			bookJSON:      jsonOf(book),
+			Category:      book.Category.String(),
+			CategoryLabel: categoryLabel(book.Category),
+			CategoryURL:   categoryURL(book.Category),
+		})
+	})
+}
+
+// errEnoughBooks stops an export once the category page is full.
+var errEnoughBooks = errors.New("enough books for one page")
+
+// handleCategory serves a category's page: every book of the category, in
+// id order, streamed from the catalog (at most maxCategoryBooks, with a
+// note when there are more). An unknown category name gets a 400 page. If
+// the catalog cannot be read in time, the page is served with a notice in
+// place of the books.
+func (s *server) handleCategory() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		cat, err := bookshop.ParseCategory(name)
+		if err != nil {
+			s.renderError(w, r, http.StatusBadRequest,
+				fmt.Sprintf("%q is not a category we have. Choose %s.", truncate(name, 40), bookshop.CategoryNames()))
+			return
+		}
+		heading := categoryLabel(cat) + " books"
+		page := categoryPage{
+			layout:   s.layout(heading+" · "+siteTitle, -1),
+			Heading:  heading,
+			MaxBooks: maxCategoryBooks,
+		}
+
+		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		defer cancel()
+		err = s.catalog.ExportBooks(ctx, cat, 500, func(batch []bookshop.Book) error {
+			for _, b := range batch {
+				if len(page.Books) == maxCategoryBooks {
+					return errEnoughBooks
+				}
+				page.Books = append(page.Books, viewOf(b))
+			}
+			return nil
+		})
+		switch {
+		case err == nil:
+			if len(page.Books) == 0 {
+				page.Notice = noticeNoBooks
+			}
+		case errors.Is(err, errEnoughBooks):
+			page.Truncated = true
+		default:
+			s.logger.WarnContext(r.Context(), "catalog failed; serving the category page without books",
+				"category", cat.String(), "err", err)
+			page.Books = nil // a part of the list would mislead
+			page.Notice = noticeCatalogUnavailable
+		}
+		s.render(w, r, http.StatusOK, s.pages.category, page)
+	})
+}
+
+// bookIDFromPath reads a book id from a path segment. It returns a message
+// for the shopper when the segment is not an id (a whole number from 1).
+func bookIDFromPath(s string) (int32, string) {
+	id, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || id < 1 {
+		return 0, fmt.Sprintf("%q is not a book id: a book id is a whole number from 1.", truncate(s, 40))
+	}
+	return int32(id), ""
+}
+
+// categoryURL is the address of a category's page.
+func categoryURL(c bookshop.Category) string {
+	return "/categories/" + c.String()
+}
+
+// viewOf converts a book for the templates.
+func viewOf(b bookshop.Book) bookView {
+	return bookView{ID: b.ID, Title: b.Title, Author: b.Author, Year: b.Year}
+}
+
+// jsonOf converts a book for the scripts.
+func jsonOf(b bookshop.Book) bookJSON {
+	return bookJSON{ID: b.ID, Title: b.Title, Author: b.Author, Year: b.Year}
+}
+
+// writeJSON writes v as a JSON response with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only our own types are written; they always marshal.
+		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// errorJSON is the body of a JSON error response.
+type errorJSON struct {
+	Error string `json:"error"`
+}
+
+// writeJSONError writes a JSON error with a message for the shopper, which
+// must hold no internal details.
+func writeJSONError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, errorJSON{Error: message})
+}

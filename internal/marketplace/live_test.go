@@ -1,0 +1,879 @@
+package marketplace_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+	"google.golang.org/grpc"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/recommend"
+)
+
+// noLive is a LiveRecommender that is never reachable, for tests that do
+// not use the live panel.
+type noLive struct{}
+
+func (noLive) Open(context.Context, int32, int) (bookshop.LiveStream, error) {
+	return nil, bookshop.Errorf(bookshop.Unavailable, "no live recommendations in this test")
+}
+
+// countingLive is the real LiveServer, counting the streams it serves.
+type countingLive struct {
+	*grpcapi.LiveServer
+	open atomic.Int32
+}
+
+func (c *countingLive) LiveRecommend(stream grpc.BidiStreamingServer[recommendationsv1.LiveRecommendRequest, recommendationsv1.LiveRecommendResponse]) error {
+	c.open.Add(1)
+	defer c.open.Add(-1)
+	return c.LiveServer.LiveRecommend(stream)
+}
+
+// waitOpen waits until the server has want streams open.
+func (c *countingLive) waitOpen(tb testing.TB, want int32) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.open.Load() != want {
+		if time.Now().After(deadline) {
+			tb.Fatalf("the Live server has %d streams open, want %d", c.open.Load(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// services are the gRPC services behind the Marketplace, and clients of
+// them over one connection, as production wires them.
+type services struct {
+	rec     *grpcapi.RecommendationsClient
+	catalog *grpcapi.CatalogClient
+	live    *grpcapi.LiveClient
+	streams *countingLive
+}
+
+// startServices serves Recommendations, Catalog and Live over books on one
+// gRPC server on loopback, as `bookshop recommendations` does, and returns
+// clients of them. The Catalog service imports nothing in these tests, so
+// it has no Importer.
+func startServices(tb testing.TB, books *catalog.Catalog, r recommend.Rand) *services {
+	tb.Helper()
+	streams := new(countingLive)
+	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
+		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommend.New(books, r), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(books, nil, logger))
+		streams.LiveServer = grpcapi.NewLiveServer(func() grpcapi.LiveSession { return recommend.NewSession(books, r) }, logger)
+		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, streams)
+	})
+	conn, err := grpcapi.Dial(addr)
+	if err != nil {
+		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return &services{
+		rec:     grpcapi.NewRecommendationsClient(conn, 10*time.Second),
+		catalog: grpcapi.NewCatalogClient(conn, 10*time.Second),
+		live:    grpcapi.NewLiveClient(conn),
+		streams: streams,
+	}
+}
+
+// startLiveSite serves the Marketplace over the built-in catalog, with
+// every service behind real gRPC on loopback. Fields of cfg that are set
+// win.
+func startLiveSite(tb testing.TB, cfg marketplace.Config) (*httptest.Server, *services) {
+	tb.Helper()
+	svc := startServices(tb, builtinCatalog(tb), seededRand())
+	if cfg.Recommender == nil {
+		cfg.Recommender = svc.rec
+	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = svc.catalog
+	}
+	if cfg.Live == nil {
+		cfg.Live = svc.live
+	}
+	return startSite(tb, cfg), svc
+}
+
+// parseHTML parses body, failing the test if it cannot.
+func parseHTML(tb testing.TB, body string) *html.Node {
+	tb.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		tb.Fatalf("parse HTML: %v\n%s", err, body)
+	}
+	return doc
+}
+
+// byID returns the element of doc with the given id, or nil.
+func byID(doc *html.Node, id string) *html.Node {
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && attr(n, "id") == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// bookLinks returns the href of the link of each li.book of doc, in order.
+func bookLinks(doc *html.Node) []string {
+	var out []string
+	for n := range doc.Descendants() {
+		if n.DataAtom != atom.Li || !hasClass(n, "book") {
+			continue
+		}
+		for a := range n.Descendants() {
+			if a.DataAtom == atom.A {
+				out = append(out, attr(a, "href"))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestBookPage checks a book's page: the book, a link to its category, the
+// panel of other books of its category, and the live script.
+func TestBookPage(t *testing.T) {
+	books := builtinCatalog(t)
+	srv, _ := startLiveSite(t, marketplace.Config{})
+	for _, id := range []int32{1, 4, 35, books.Books()[books.Len()-1].ID} {
+		book, err := books.Book(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := fmt.Sprintf("/books/%d", id)
+		t.Run(target, func(t *testing.T) {
+			r := get(t, srv, target)
+			wantHTML(t, "GET", target, r, http.StatusOK)
+			wantSecurityHeaders(t, "GET", target, r)
+			p := parsePage(t, r.body)
+			doc := parseHTML(t, r.body)
+			if want := book.Title + " · " + siteTitle; p.Title != want {
+				t.Errorf("GET %s title = %q, want %q", target, p.Title, want)
+			}
+			if !slices.Equal(p.H1, []string{book.Title}) {
+				t.Errorf("GET %s h1 = %q, want [%q]", target, p.H1, book.Title)
+			}
+			wantNavCurrent(t, target, p, "")
+			for id, want := range map[string]string{
+				"book-author":   book.Author,
+				"book-year":     strconv.Itoa(book.Year),
+				"book-category": categoryLabels[book.Category],
+			} {
+				if n := byID(doc, id); n == nil || text(n) != want {
+					t.Errorf("GET %s #%s = %v, want %q", target, id, n, want)
+				}
+			}
+			if n := byID(doc, "book-category"); n == nil || attr(n, "href") != "/categories/"+book.Category.String() {
+				t.Errorf("GET %s category link = %v, want href /categories/%s", target, n, book.Category)
+			}
+
+			panel := byID(doc, "live-panel")
+			if panel == nil || attr(panel, "aria-live") != "polite" {
+				t.Fatalf("GET %s has no #live-panel with aria-live=polite", target)
+			}
+			if len(p.Books) != 4 {
+				t.Fatalf("GET %s panel shows %d books, want 4: %+v", target, len(p.Books), p.Books)
+			}
+			for i, got := range p.Books {
+				if got.ID == strconv.Itoa(int(id)) {
+					t.Errorf("GET %s panel shows the book itself", target)
+				}
+				n, _ := strconv.Atoi(got.ID)
+				b, err := books.Book(context.Background(), int32(n))
+				if err != nil || b.Category != book.Category || got.Title != b.Title {
+					t.Errorf("GET %s panel book %+v, want a %v book of the catalog (%v)", target, got, book.Category, err)
+				}
+				if want := "/books/" + got.ID; bookLinks(doc)[i] != want {
+					t.Errorf("GET %s panel book %s links to %q, want %q", target, got.ID, bookLinks(doc)[i], want)
+				}
+			}
+			for n := range doc.Descendants() {
+				if n.DataAtom == atom.Button && hasClass(n, "dismiss") && !strings.HasPrefix(attr(n, "aria-label"), "Dismiss ") {
+					t.Errorf("GET %s dismiss button aria-label = %q, want it to name the book", target, attr(n, "aria-label"))
+				}
+			}
+
+			var scripts []string
+			for n := range doc.Descendants() {
+				if n.DataAtom == atom.Script {
+					scripts = append(scripts, attr(n, "src"))
+					if n.FirstChild != nil {
+						t.Errorf("GET %s has an inline script", target)
+					}
+				}
+			}
+			if len(scripts) != 1 || !strings.HasPrefix(scripts[0], "/static/live.js?v=") {
+				t.Errorf("GET %s scripts = %q, want [/static/live.js?v=...]", target, scripts)
+			}
+		})
+	}
+}
+
+// categoryLabels are the categories' names on the pages.
+var categoryLabels = map[bookshop.Category]string{
+	bookshop.Mystery:        "Mystery",
+	bookshop.ScienceFiction: "Science fiction",
+	bookshop.SelfHelp:       "Self-help",
+}
+
+// TestBookPageErrors checks the pages of ids that are not books.
+func TestBookPageErrors(t *testing.T) {
+	srv, _ := startLiveSite(t, marketplace.Config{})
+	tests := []struct {
+		target    string
+		status    int
+		wantInMsg string
+	}{
+		{"/books/9999", http.StatusNotFound, "no book with this id"},
+		{"/books/2147483647", http.StatusNotFound, "no book with this id"},
+		{"/books/abc", http.StatusBadRequest, `"abc" is not a book id`},
+		{"/books/0", http.StatusBadRequest, `"0" is not a book id`},
+		{"/books/-1", http.StatusBadRequest, "is not a book id"},
+		{"/books/1.5", http.StatusBadRequest, "is not a book id"},
+		{"/books/2147483648", http.StatusBadRequest, "is not a book id"},
+		{"/books/%3Cscript%3E", http.StatusBadRequest, `"<script>" is not a book id`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			r := get(t, srv, tt.target)
+			wantHTML(t, "GET", tt.target, r, tt.status)
+			p := parsePage(t, r.body)
+			if want := http.StatusText(tt.status); !slices.Equal(p.H1, []string{want}) {
+				t.Errorf("GET %s h1 = %q, want [%q]", tt.target, p.H1, want)
+			}
+			if !strings.Contains(p.Notice, tt.wantInMsg) {
+				t.Errorf("GET %s message = %q, want it to contain %q", tt.target, p.Notice, tt.wantInMsg)
+			}
+			if strings.Contains(r.body, "<script>") {
+				t.Errorf("GET %s body holds <script>, unescaped", tt.target)
+			}
+			wantNoInternalText(t, tt.target, r.body)
+		})
+	}
+	// Only GET and HEAD.
+	if r := do(t, srv, http.MethodPost, "/books/1"); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("POST /books/1 = %d, want %d", r.status, http.StatusMethodNotAllowed)
+	}
+}
+
+// TestBookPageServicesDown checks the book page when the catalog is down
+// (503, with a safe message) and when only recommendations are (the page,
+// with a notice in the panel).
+func TestBookPageServicesDown(t *testing.T) {
+	down := grpcapi.NewCatalogClient(mustDial(t, grpcapitest.ClosedAddr(t)), 5*time.Second)
+	srv, _ := startLiveSite(t, marketplace.Config{Catalog: down})
+	for _, target := range []string{"/books/1", "/categories/mystery"} {
+		r := get(t, srv, target)
+		if target == "/books/1" {
+			wantHTML(t, "GET", target, r, http.StatusServiceUnavailable)
+		} else {
+			wantHTML(t, "GET", target, r, http.StatusOK)
+		}
+		if p := parsePage(t, r.body); !strings.Contains(p.Notice, "catalog is unavailable") || len(p.Books) != 0 {
+			t.Errorf("GET %s notice = %q with %d books, want the catalog notice and none", target, p.Notice, len(p.Books))
+		}
+		wantNoInternalText(t, target, r.body)
+	}
+
+	srv, _ = startLiveSite(t, marketplace.Config{Recommender: dialRecommendations(t, grpcapitest.ClosedAddr(t))})
+	r := get(t, srv, "/books/1")
+	wantHTML(t, "GET", "/books/1", r, http.StatusOK)
+	p := parsePage(t, r.body)
+	if !slices.Equal(p.H1, []string{"The Maltese Falcon"}) || !strings.Contains(p.Notice, noticeUnavailable) || len(p.Books) != 0 {
+		t.Errorf("GET /books/1 without recommendations: h1 %q, notice %q, %d books; want the book, the notice, none", p.H1, p.Notice, len(p.Books))
+	}
+	wantNoInternalText(t, "/books/1", r.body)
+}
+
+// mustDial returns a connection to addr, closed when the test ends.
+func mustDial(tb testing.TB, addr string) *grpc.ClientConn {
+	tb.Helper()
+	conn, err := grpcapi.Dial(addr)
+	if err != nil {
+		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// TestBookJSON checks the JSON of a book, which live.js loads.
+func TestBookJSON(t *testing.T) {
+	srv, _ := startLiveSite(t, marketplace.Config{})
+	r := get(t, srv, "/api/books/6")
+	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /api/books/6 = %d %q, want 200 application/json; body %s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.body), &got); err != nil {
+		t.Fatalf("GET /api/books/6 body %q: %v", r.body, err)
+	}
+	want := map[string]any{
+		"id": 6.0, "title": "The Dune Chronicles", "author": "Frank Herbert", "year": 1965.0,
+		"category": "science_fiction", "category_label": "Science fiction", "category_url": "/categories/science_fiction",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("GET /api/books/6 = %v, want %v", got, want)
+	}
+	for target, status := range map[string]int{"/api/books/9999": 404, "/api/books/x": 400} {
+		r := get(t, srv, target)
+		var e struct{ Error string }
+		if r.status != status || json.Unmarshal([]byte(r.body), &e) != nil || e.Error == "" {
+			t.Errorf("GET %s = %d %q, want %d with a JSON error", target, r.status, r.body, status)
+		}
+	}
+}
+
+// TestCategoryPage checks that a category page lists exactly the books of
+// its category, in id order, each linking to its page.
+func TestCategoryPage(t *testing.T) {
+	books := builtinCatalog(t)
+	srv, _ := startLiveSite(t, marketplace.Config{})
+	for _, cat := range bookshop.Categories() {
+		for _, name := range []string{cat.String(), strings.ToUpper(cat.String())} {
+			target := "/categories/" + name
+			t.Run(target, func(t *testing.T) {
+				r := get(t, srv, target)
+				wantHTML(t, "GET", target, r, http.StatusOK)
+				p := parsePage(t, r.body)
+				heading := categoryLabels[cat] + " books"
+				if !slices.Equal(p.H1, []string{heading}) || p.Title != heading+" · "+siteTitle {
+					t.Errorf("GET %s h1 %q, title %q; want %q", target, p.H1, p.Title, heading)
+				}
+				if p.Notice != "" {
+					t.Errorf("GET %s notice = %q, want none", target, p.Notice)
+				}
+				want := inCategory(t, books, cat)
+				if len(p.Books) != len(want) {
+					t.Fatalf("GET %s shows %d books, want %d", target, len(p.Books), len(want))
+				}
+				links := bookLinks(parseHTML(t, r.body))
+				for i, b := range want {
+					got := p.Books[i]
+					if got.ID != strconv.Itoa(int(b.ID)) || got.Title != b.Title || got.Author != "by "+b.Author {
+						t.Errorf("GET %s book %d = %+v, want %+v", target, i, got, b)
+					}
+					if want := fmt.Sprintf("/books/%d", b.ID); links[i] != want {
+						t.Errorf("GET %s book %d links to %q, want %q", target, i, links[i], want)
+					}
+				}
+			})
+		}
+	}
+
+	for _, name := range []string{"romance", "category(3)", "%3Cb%3E"} {
+		target := "/categories/" + name
+		r := get(t, srv, target)
+		wantHTML(t, "GET", target, r, http.StatusBadRequest)
+		if p := parsePage(t, r.body); !strings.Contains(p.Notice, "is not a category we have") || !strings.Contains(p.Notice, categoryNames) {
+			t.Errorf("GET %s message = %q, want the homepage's", target, p.Notice)
+		}
+		wantNoInternalText(t, target, r.body)
+	}
+}
+
+// inCategory returns the books of cat in books, by id.
+func inCategory(tb testing.TB, books *catalog.Catalog, cat bookshop.Category) []bookshop.Book {
+	tb.Helper()
+	var out []bookshop.Book
+	err := books.ExportBooks(context.Background(), cat, 100, func(batch []bookshop.Book) error {
+		out = append(out, batch...)
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("ExportBooks(%v): %v", cat, err)
+	}
+	return out
+}
+
+// TestHomeLinks checks the homepage's links to the book and category pages.
+func TestHomeLinks(t *testing.T) {
+	srv, _ := startLiveSite(t, marketplace.Config{})
+	for target, want := range map[string]string{
+		"/":                          "See all mystery books",
+		"/?category=science_fiction": "See all science fiction books",
+		"/?category=self_help":       "See all self-help books",
+	} {
+		r := get(t, srv, target)
+		doc := parseHTML(t, r.body)
+		var seeAll []string
+		for n := range doc.Descendants() {
+			if n.DataAtom == atom.A && strings.HasPrefix(attr(n, "href"), "/categories/") {
+				seeAll = append(seeAll, text(n)+" -> "+attr(n, "href"))
+			}
+		}
+		cat := strings.TrimPrefix(target, "/?category=")
+		if cat == "/" {
+			cat = "mystery"
+		}
+		if w := want + " -> /categories/" + cat; !slices.Equal(seeAll, []string{w}) {
+			t.Errorf("GET %s category links = %q, want [%q]", target, seeAll, w)
+		}
+		p := parsePage(t, r.body)
+		links := bookLinks(doc)
+		if len(links) != len(p.Books) || len(links) == 0 {
+			t.Fatalf("GET %s: %d book links for %d books", target, len(links), len(p.Books))
+		}
+		for i, b := range p.Books {
+			if links[i] != "/books/"+b.ID {
+				t.Errorf("GET %s book %s links to %q, want /books/%s", target, b.ID, links[i], b.ID)
+			}
+		}
+	}
+}
+
+// TestLiveScript checks that the script is served as JavaScript, cached
+// for good at its versioned URL.
+func TestLiveScript(t *testing.T) {
+	srv, _ := startLiveSite(t, marketplace.Config{})
+	doc := parseHTML(t, get(t, srv, "/books/1").body)
+	var src string
+	for n := range doc.Descendants() {
+		if n.DataAtom == atom.Script {
+			src = attr(n, "src")
+		}
+	}
+	r := get(t, srv, src)
+	if r.status != http.StatusOK || r.header.Get("Content-Type") != "text/javascript; charset=utf-8" || r.header.Get("Cache-Control") != immutableCache {
+		t.Errorf("GET %s = %d, %q, %q; want 200, JavaScript, cached for good", src, r.status, r.header.Get("Content-Type"), r.header.Get("Cache-Control"))
+	}
+	if strings.Contains(r.body, ".innerHTML") || strings.Contains(r.body, "insertAdjacentHTML") {
+		t.Errorf("GET %s: the script uses innerHTML", src)
+	}
+	csp := r.header.Get("Content-Security-Policy")
+	for _, want := range []string{"script-src 'self'", "connect-src 'self'", "default-src 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy = %q, want it to contain %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe") {
+		t.Errorf("Content-Security-Policy = %q, want nothing unsafe", csp)
+	}
+}
+
+// sseEvent is one event of an event stream, or a comment.
+type sseEvent struct {
+	comment bool
+	name    string
+	id      string
+	data    string
+}
+
+// sseStream reads an open GET /live.
+type sseStream struct {
+	events chan sseEvent // closed when the stream ends
+	cancel context.CancelFunc
+}
+
+// openLive opens GET /live on srv, checks its headers, and reads its events
+// in the background until the test ends or close is called.
+func openLive(tb testing.TB, srv *httptest.Server) *sseStream {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(testContext(tb))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/live", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		tb.Fatalf("GET /live: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET /live = %d, want 200", resp.StatusCode)
+	}
+	for k, want := range map[string]string{"Content-Type": "text/event-stream", "Cache-Control": "no-store"} {
+		if got := resp.Header.Get(k); got != want {
+			tb.Errorf("GET /live %s = %q, want %q", k, got, want)
+		}
+	}
+	s := &sseStream{events: make(chan sseEvent), cancel: cancel}
+	go func() {
+		defer close(s.events)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		send := func(e sseEvent) bool {
+			select {
+			case s.events <- e:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev != (sseEvent{}) && !send(ev) {
+					return
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, ":"):
+				if !send(sseEvent{comment: true, data: line}) {
+					return
+				}
+			default:
+				field, value, _ := strings.Cut(line, ":")
+				value = strings.TrimPrefix(value, " ")
+				switch field {
+				case "event":
+					ev.name = value
+				case "id":
+					ev.id = value
+				case "data":
+					ev.data = value
+				}
+			}
+		}
+	}()
+	tb.Cleanup(cancel)
+	return s
+}
+
+// next returns the next event that is not a comment.
+func (s *sseStream) next(tb testing.TB) sseEvent {
+	tb.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				tb.Fatal("the event stream ended, want another event")
+			}
+			if !ev.comment {
+				return ev
+			}
+		case <-timeout:
+			tb.Fatal("no event within 5s")
+		}
+	}
+}
+
+// session reads the session event.
+func (s *sseStream) session(tb testing.TB) string {
+	tb.Helper()
+	ev := s.next(tb)
+	if ev.name != "session" || len(ev.data) < 20 {
+		tb.Fatalf("first event = %+v, want a session event with an id", ev)
+	}
+	return ev.data
+}
+
+// liveBook is a book of a live list, as the stream sends it.
+type liveBook struct {
+	ID     int32  `json:"id"`
+	Title  string `json:"title"`
+	Author string `json:"author"`
+	Year   int    `json:"year"`
+}
+
+// books reads the next list.
+func (s *sseStream) books(tb testing.TB) ([]liveBook, string) {
+	tb.Helper()
+	ev := s.next(tb)
+	if ev.name != "books" {
+		tb.Fatalf("event = %+v, want a books event", ev)
+	}
+	var books []liveBook
+	if err := json.Unmarshal([]byte(ev.data), &books); err != nil {
+		tb.Fatalf("books event data %q: %v", ev.data, err)
+	}
+	return books, ev.id
+}
+
+// postEvent posts body to the events of session, as JSON.
+func postEvent(tb testing.TB, srv *httptest.Server, session, body string) response {
+	tb.Helper()
+	return postEventAs(tb, srv, session, body, "application/json")
+}
+
+func postEventAs(tb testing.TB, srv *httptest.Server, session, body, contentType string) response {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(testContext(tb), http.MethodPost, srv.URL+"/live/"+session+"/events", strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		tb.Fatalf("POST events: %v", err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
+	return response{status: resp.StatusCode, header: resp.Header, body: b.String()}
+}
+
+// TestLive drives one live session as a browser does: open the stream,
+// read the session, post events, and read a list after each, which never
+// holds a book viewed or dismissed.
+func TestLive(t *testing.T) {
+	books := builtinCatalog(t)
+	srv, svc := startLiveSite(t, marketplace.Config{})
+	stream := openLive(t, srv)
+	session := stream.session(t)
+	svc.streams.waitOpen(t, 1)
+
+	seen := make(map[int32]bool)
+	ev := func(typ string, id int32) {
+		t.Helper()
+		seen[id] = true
+		body := fmt.Sprintf(`{"type": %q, "book_id": %d}`, typ, id)
+		if r := postEvent(t, srv, session, body); r.status != http.StatusNoContent {
+			t.Fatalf("POST %s = %d %s, want 204", body, r.status, r.body)
+		}
+	}
+	ev("viewed", 6) // The Dune Chronicles: science fiction
+	list, id := stream.books(t)
+	if len(list) != 4 || id != "1" {
+		t.Fatalf("first list = %+v (id %q), want 4 books, id 1", list, id)
+	}
+	for n := 2; n <= 12; n++ {
+		for _, b := range list {
+			if seen[b.ID] {
+				t.Fatalf("list %d holds book %d, which was viewed or dismissed", n-1, b.ID)
+			}
+			want, err := books.Book(context.Background(), b.ID)
+			if err != nil || b != (liveBook{want.ID, want.Title, want.Author, want.Year}) {
+				t.Errorf("list %d: book %+v, want %+v", n-1, b, want)
+			}
+		}
+		// Follow the first recommendation; dismiss the second, now and then.
+		if n%3 == 0 {
+			ev("dismissed", list[1].ID)
+		} else {
+			ev("viewed", list[0].ID)
+		}
+		list, id = stream.books(t)
+		if id != strconv.Itoa(n) {
+			t.Errorf("list id = %q, want %d", id, n)
+		}
+	}
+
+	if r := postEvent(t, srv, "nosuchsession", `{"type": "viewed", "book_id": 1}`); r.status != http.StatusNotFound {
+		t.Errorf("POST to an unknown session = %d, want 404", r.status)
+	}
+}
+
+// TestLiveEventErrors checks what POST /live/{session}/events refuses.
+func TestLiveEventErrors(t *testing.T) {
+	srv, _ := startLiveSite(t, marketplace.Config{})
+	stream := openLive(t, srv)
+	session := stream.session(t)
+	tests := []struct {
+		name        string
+		session     string
+		body        string
+		contentType string
+		status      int
+		wantInMsg   string
+	}{
+		{"unknown session", "AAAAAAAAAAAAAAAAAAAAAAAAAA", `{"type": "viewed", "book_id": 1}`, "", http.StatusNotFound, "no live session"},
+		{"not JSON", session, `type=viewed&book_id=1`, "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType, "JSON"},
+		{"malformed JSON", session, `{"type": "viewed", `, "", http.StatusBadRequest, "JSON"},
+		{"two objects", session, `{"type": "viewed", "book_id": 1} {}`, "", http.StatusBadRequest, "JSON"},
+		{"unknown field", session, `{"type": "viewed", "book_id": 1, "admin": true}`, "", http.StatusBadRequest, "JSON"},
+		{"unknown type", session, `{"type": "bought", "book_id": 1}`, "", http.StatusBadRequest, `"bought" is not an event type`},
+		{"no type", session, `{"book_id": 1}`, "", http.StatusBadRequest, `"" is not an event type`},
+		{"no book", session, `{"type": "viewed"}`, "", http.StatusBadRequest, "0 is not a book id"},
+		{"book too large", session, `{"type": "viewed", "book_id": 2147483648}`, "", http.StatusBadRequest, "is not a book id"},
+		{"book not a number", session, `{"type": "viewed", "book_id": "1"}`, "", http.StatusBadRequest, "JSON"},
+		{"unknown book", session, `{"type": "dismissed", "book_id": 9999}`, "", http.StatusBadRequest, "no book with id 9999"},
+		{"too large", session, `{"type": "viewed", "book_id": 1, "x": "` + strings.Repeat("x", 2000) + `"}`, "", http.StatusRequestEntityTooLarge, "1 KiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ct := tt.contentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			r := postEventAs(t, srv, tt.session, tt.body, ct)
+			var e struct{ Error string }
+			if r.status != tt.status {
+				t.Fatalf("POST %s = %d %s, want %d", tt.body, r.status, r.body, tt.status)
+			}
+			if err := json.Unmarshal([]byte(r.body), &e); err != nil || !strings.Contains(e.Error, tt.wantInMsg) {
+				t.Errorf("POST %s body = %s, want a JSON error containing %q", tt.body, r.body, tt.wantInMsg)
+			}
+			wantNoInternalText(t, "/live/.../events", r.body)
+		})
+	}
+	// None of that reached the stream: the session still works.
+	if r := postEvent(t, srv, session, `{"type": "viewed", "book_id": 1}`); r.status != http.StatusNoContent {
+		t.Fatalf("POST a good event after bad ones = %d %s, want 204", r.status, r.body)
+	}
+	if list, id := stream.books(t); len(list) != 4 || id != "1" {
+		t.Errorf("list after a good event = %+v (id %q), want 4 books, id 1", list, id)
+	}
+	if r := get(t, srv, "/live/"+session+"/events"); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("GET events = %d, want 405", r.status)
+	}
+}
+
+// TestLiveClosesStream checks that the gRPC stream of a session is closed,
+// and the session forgotten, when the browser goes away, and that no
+// goroutine is left once the site and the services stop.
+func TestLiveClosesStream(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) }) // the first cleanup runs last
+	srv, svc := startLiveSite(t, marketplace.Config{})
+	a, b := openLive(t, srv), openLive(t, srv)
+	sessionA, sessionB := a.session(t), b.session(t)
+	if sessionA == sessionB {
+		t.Fatalf("two sessions have the same id %q", sessionA)
+	}
+	svc.streams.waitOpen(t, 2)
+
+	a.cancel() // the browser goes away
+	svc.streams.waitOpen(t, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for postEvent(t, srv, sessionA, `{"type": "viewed", "book_id": 1}`).status != http.StatusNotFound {
+		if time.Now().After(deadline) {
+			t.Fatal("the session of a closed stream still takes events")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The other session goes on.
+	if r := postEvent(t, srv, sessionB, `{"type": "viewed", "book_id": 1}`); r.status != http.StatusNoContent {
+		t.Fatalf("POST to the other session = %d, want 204", r.status)
+	}
+	b.books(t)
+	b.cancel()
+	svc.streams.waitOpen(t, 0)
+}
+
+// TestLiveShutdown checks that closing Config.Shutdown ends the event
+// streams and closes their gRPC streams.
+func TestLiveShutdown(t *testing.T) {
+	shutdown := make(chan struct{})
+	srv, svc := startLiveSite(t, marketplace.Config{Shutdown: shutdown})
+	stream := openLive(t, srv)
+	stream.session(t)
+	svc.streams.waitOpen(t, 1)
+	close(shutdown)
+	timeout := time.After(5 * time.Second)
+	for ended := false; !ended; {
+		select {
+		case _, ok := <-stream.events:
+			ended = !ok
+		case <-timeout:
+			t.Fatal("the event stream did not end at shutdown")
+		}
+	}
+	svc.streams.waitOpen(t, 0)
+}
+
+// TestLiveHeartbeat checks that an idle stream sends comments.
+func TestLiveHeartbeat(t *testing.T) {
+	srv, _ := startLiveSite(t, marketplace.Config{LiveHeartbeat: 20 * time.Millisecond})
+	stream := openLive(t, srv)
+	stream.session(t)
+	for range 3 {
+		select {
+		case ev := <-stream.events:
+			if !ev.comment {
+				t.Fatalf("event %+v on an idle stream, want a heartbeat comment", ev)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no heartbeat within 5s")
+		}
+	}
+}
+
+// TestLiveOutlivesServerTimeouts checks that an event stream lives past
+// the HTTP server's read and write timeouts, as cli sets them.
+func TestLiveOutlivesServerTimeouts(t *testing.T) {
+	svc := startServices(t, builtinCatalog(t), seededRand())
+	logger, _ := testLogger(t)
+	h, err := marketplace.NewServer(marketplace.Config{
+		Logger: logger, Recommender: svc.rec, RecommendTimeout: 5 * time.Second,
+		Catalog: svc.catalog, Live: svc.live, LiveHeartbeat: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Config.WriteTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	stream := openLive(t, srv)
+	session := stream.session(t)
+	time.Sleep(600 * time.Millisecond)
+	if r := postEvent(t, srv, session, `{"type": "viewed", "book_id": 1}`); r.status != http.StatusNoContent {
+		t.Fatalf("POST after the timeouts = %d %s, want 204", r.status, r.body)
+	}
+	if list, _ := stream.books(t); len(list) != 4 {
+		t.Errorf("list after the timeouts = %+v, want 4 books", list)
+	}
+	svc.streams.waitOpen(t, 1)
+}
+
+// TestLiveSessionCap checks that sessions past MaxLiveSessions are refused
+// with 503, and that a closed session frees its place.
+func TestLiveSessionCap(t *testing.T) {
+	srv, svc := startLiveSite(t, marketplace.Config{MaxLiveSessions: 1})
+	first := openLive(t, srv)
+	first.session(t)
+	r := get(t, srv, "/live")
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "Too many shoppers") {
+		t.Errorf("GET /live past the cap = %d %q, want 503", r.status, r.body)
+	}
+	first.cancel()
+	svc.streams.waitOpen(t, 0)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(testContext(t), http.MethodGet, srv.URL+"/live", nil)
+		ctx, cancel := context.WithCancel(req.Context())
+		resp, err := srv.Client().Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := resp.StatusCode
+		cancel()
+		resp.Body.Close()
+		if status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /live after the first session closed = %d, want 200", status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLiveUnavailable checks that /live answers 503, safely, when the Live
+// service cannot be reached.
+func TestLiveUnavailable(t *testing.T) {
+	down := grpcapi.NewLiveClient(mustDial(t, grpcapitest.ClosedAddr(t)))
+	srv, _ := startLiveSite(t, marketplace.Config{Live: down})
+	r := get(t, srv, "/live")
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "unavailable") {
+		t.Errorf("GET /live with Live down = %d %q, want 503", r.status, r.body)
+	}
+	wantNoInternalText(t, "/live", r.body)
+}
