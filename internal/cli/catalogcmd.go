@@ -38,7 +38,7 @@ func (c *catalogClientFlags) dial() (*grpcapi.CatalogClient, func() error, error
 	if err != nil {
 		return nil, nil, usageErrorf("-recommendations-host or RECOMMENDATIONS_HOST: %v", err)
 	}
-	conn, err := grpcapi.Dial(target)
+	conn, err := grpcapi.Dial(target, grpcapi.ClientConfig{})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -71,7 +71,7 @@ func runDemoServe(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	srv := grpcapi.NewServer(logger, drain)
+	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: drain})
 	demo.Register(srv)
 	lis, err := listen("", port, "-port or DEMO_PORT")
 	if err != nil {

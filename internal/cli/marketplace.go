@@ -83,7 +83,7 @@ func RunMarketplace(ctx context.Context, args []string, getenv func(string) stri
 // serveMarketplace serves the Marketplace on lis, calling Recommendations
 // at target, until ctx is done; then it shuts down gracefully.
 func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string, lis net.Listener, logger *slog.Logger) error {
-	conn, err := grpcapi.Dial(target)
+	conn, err := grpcapi.Dial(target, grpcapi.ClientConfig{})
 	if err != nil {
 		lis.Close()
 		return err

@@ -108,7 +108,7 @@ func newRecommendationsServer(ctx context.Context, cfg recommendationsConfig, lo
 	logger.Info("catalog database open", "path", cfg.dbPath, "books", books.Len(),
 		"seed", cmp(cfg.catalogPath, "built-in"))
 
-	srv := grpcapi.NewServer(logger, cfg.drainTimeout)
+	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: cfg.drainTimeout})
 	recommendationspb.RegisterRecommendationsServer(srv,
 		grpcapi.NewRecommendationsServer(recommend.New(books, nil), logger))
 	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, grpcapi.NewLiveServer(

@@ -147,7 +147,7 @@ func TestExportCancelled(t *testing.T) {
 	}
 	exporting := &watchedCatalog{Catalog: catalog.New(books), done: make(chan error, 1)}
 	logger := slog.New(slog.DiscardHandler)
-	srv := grpcapi.NewServer(logger, time.Second)
+	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: time.Second})
 	catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(exporting, nil, logger))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -157,7 +157,7 @@ func TestExportCancelled(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Run(ctx, lis) }()
 
-	conn, err := grpcapi.Dial(lis.Addr().String())
+	conn, err := grpcapi.Dial(lis.Addr().String(), grpcapi.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

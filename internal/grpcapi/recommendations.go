@@ -2,12 +2,10 @@ package grpcapi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
@@ -52,19 +50,6 @@ func (s *RecommendationsServer) Recommend(ctx context.Context, req *recommendati
 		}
 	}
 	return resp, nil
-}
-
-// Dial returns a client connection to target (a gRPC target such as
-// "localhost:50051" or "dns:///recommendations:50051") with Bookshop's
-// client settings. It does not connect until the first call. Create one per
-// target, share it between clients, and close it when done.
-func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
-	conn, err := grpc.NewClient(target, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("gRPC client for %q: %w", target, err)
-	}
-	return conn, nil
 }
 
 // RecommendationsClient is a [bookshop.Recommender] that calls a

@@ -302,6 +302,10 @@ func TestTarget(t *testing.T) {
 		{"host:http", "", true},
 		{":50051", "", true},
 		{"http://host/path", "", true},
+		{"a,b:6000", "static:///a:50051,b:6000", false},
+		{" a:1 , b:2 ,c:3", "static:///a:1,b:2,c:3", false},
+		{"a,,b", "", true},
+		{"a,b:0", "", true},
 	}
 	for _, tt := range tests {
 		got, err := grpcapi.Target(tt.in, 50051)

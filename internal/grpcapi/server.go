@@ -2,63 +2,129 @@ package grpcapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 )
 
-// Server is a gRPC server with what every Bookshop server has: the standard
-// health service (grpc.health.v1) and server reflection. Register services
-// on it as on a *grpc.Server, then call Run.
+// Defaults of a ServerConfig.
+const (
+	DefaultDrainTimeout       = 10 * time.Second
+	DefaultMaxConnectionAge   = 5 * time.Minute
+	DefaultMaxRecvMessageSize = 4 << 20
+)
+
+// ServerConfig is what every Bookshop gRPC server is made of. The zero
+// value of each field but Logger means its default.
+type ServerConfig struct {
+	// Logger receives the access log and errors. Required.
+	Logger *slog.Logger
+	// DrainTimeout bounds a graceful shutdown: calls still running after it
+	// are cut off.
+	DrainTimeout time.Duration
+	// TLS, when set, makes the server speak TLS only; mutual TLS when it
+	// requires client certificates (see ServerTLS).
+	TLS *tls.Config
+	// Interceptors run after the built-in ones (access log, recovery,
+	// validation): authorization, for one.
+	UnaryInterceptors  []grpc.UnaryServerInterceptor
+	StreamInterceptors []grpc.StreamServerInterceptor
+	// MaxConnectionAge closes each client connection after about this long
+	// (with a grace period for calls in flight), so that clients re-resolve
+	// and spread their calls over replicas that started since.
+	MaxConnectionAge time.Duration
+	// MaxRecvMessageSize is the largest message the server accepts.
+	MaxRecvMessageSize int
+}
+
+// Server is a gRPC server with what every Bookshop server has: the
+// interceptors, keepalive, message limits, the standard health service
+// (grpc.health.v1) and server reflection. Register services on it as on a
+// *grpc.Server, then call Run.
 type Server struct {
 	*grpc.Server
 	health       *health.Server
+	healthWatch  *drainingHealth
 	logger       *slog.Logger
 	drainTimeout time.Duration
 }
 
-// NewServer returns a Server whose Run waits up to drainTimeout for calls
-// in flight at shutdown before it cuts them off.
-func NewServer(logger *slog.Logger, drainTimeout time.Duration, opts ...grpc.ServerOption) *Server {
-	opts = append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(recoverUnary(logger)),
-		grpc.ChainStreamInterceptor(recoverStream(logger)),
-	}, opts...)
-	s := &Server{
-		Server:       grpc.NewServer(opts...),
-		health:       health.NewServer(),
-		logger:       logger,
-		drainTimeout: drainTimeout,
+// NewServer returns a Server made as cfg says; opts are passed on to
+// grpc.NewServer after Bookshop's own.
+func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
 	}
+	if cfg.MaxConnectionAge <= 0 {
+		cfg.MaxConnectionAge = DefaultMaxConnectionAge
+	}
+	if cfg.MaxRecvMessageSize <= 0 {
+		cfg.MaxRecvMessageSize = DefaultMaxRecvMessageSize
+	}
+	unary := append([]grpc.UnaryServerInterceptor{logUnary(cfg.Logger), recoverUnary(cfg.Logger), validateUnary()}, cfg.UnaryInterceptors...)
+	stream := append([]grpc.StreamServerInterceptor{logStream(cfg.Logger), recoverStream(cfg.Logger), validateStream()}, cfg.StreamInterceptors...)
+	base := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMessageSize),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionAge:      cfg.MaxConnectionAge,
+			MaxConnectionAgeGrace: cfg.DrainTimeout,
+			Time:                  time.Minute, // ping an idle client after a minute
+			Timeout:               20 * time.Second,
+		}),
+		// Clients may ping every 20s (ours ping every 30s), even without calls.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
+	}
+	if cfg.TLS != nil {
+		base = append(base, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	s := &Server{
+		Server:       grpc.NewServer(append(base, opts...)...),
+		health:       health.NewServer(),
+		logger:       cfg.Logger,
+		drainTimeout: cfg.DrainTimeout,
+	}
+	s.healthWatch = &drainingHealth{Server: s.health, stopping: make(chan struct{})}
 	// Nothing is served until Run: probes see NOT_SERVING until then.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	healthpb.RegisterHealthServer(s.Server, s.health)
+	healthpb.RegisterHealthServer(s.Server, s.healthWatch)
 	reflection.Register(s.Server)
 	return s
 }
 
+// SetServing marks the whole server and each registered service SERVING
+// or NOT_SERVING, as health probes and client-side health checks see it.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	for name := range s.GetServiceInfo() {
+		s.health.SetServingStatus(name, st)
+	}
+	s.health.SetServingStatus("", st)
+}
+
 // Run serves on lis until ctx is done or serving fails. At the start it
 // marks every registered service SERVING. When ctx is done it marks them
-// NOT_SERVING, lets calls in flight finish for up to the drain timeout, then
+// NOT_SERVING and ends health watches, so that balancers stop sending
+// calls, lets calls in flight finish for up to the drain timeout, then
 // stops hard. It returns nil after a shutdown asked for by ctx.
 func (s *Server) Run(ctx context.Context, lis net.Listener) error {
-	for name := range s.GetServiceInfo() {
-		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
-	}
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-
+	s.SetServing(true)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
 
@@ -71,6 +137,7 @@ func (s *Server) Run(ctx context.Context, lis net.Listener) error {
 
 	s.logger.Info("gRPC server shutting down", "addr", lis.Addr().String(), "drain_timeout", s.drainTimeout)
 	s.health.Shutdown()
+	s.healthWatch.stop()
 	stopped := make(chan struct{})
 	go func() {
 		s.GracefulStop()
@@ -91,62 +158,64 @@ func (s *Server) Run(ctx context.Context, lis net.Listener) error {
 	return nil
 }
 
-// recoverUnary turns a panic in a unary handler into INTERNAL for the
-// caller, with the panic and its stack in the log only, so that one bad
-// call cannot take the server down.
-func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = logPanic(ctx, logger, info.FullMethod, p)
-			}
-		}()
-		return handler(ctx, req)
+// RunHealth serves only the health service, in plaintext, on lis until ctx
+// is done: for probes that cannot present a client certificate, such as
+// Kubernetes' grpc probe, when the main port requires mutual TLS. It shows
+// the same statuses as the main port.
+func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
+	hs := grpc.NewServer()
+	healthpb.RegisterHealthServer(hs, s.healthWatch)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(lis) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve health on %s: %w", lis.Addr(), err)
+	case <-ctx.Done():
+	}
+	hs.Stop() // health calls are short and watches end at shutdown
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serve health on %s: %w", lis.Addr(), err)
+	}
+	return nil
+}
+
+// drainingHealth is the standard health server, except that its watches
+// end at shutdown, after telling the watcher NOT_SERVING. A watch is a call
+// like any other, and a client-side health check keeps one open on every
+// connection: without this, each would hold a graceful stop open until the
+// drain timeout.
+type drainingHealth struct {
+	*health.Server
+	stopping chan struct{}
+}
+
+func (h *drainingHealth) stop() { close(h.stopping) }
+
+// Watch implements grpc.health.v1.Health/Watch.
+func (h *drainingHealth) Watch(req *healthpb.HealthCheckRequest, stream grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := h.Server.Watch(req, &watchStream{ServerStreamingServer: stream, ctx: ctx})
+	select {
+	case <-h.stopping:
+		// The inner watch may have ended before it sent the last status.
+		_ = stream.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING})
+		return status.Error(codes.Unavailable, "the server is shutting down")
+	default:
+		return err
 	}
 }
 
-// recoverStream is recoverUnary for streaming handlers.
-func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = logPanic(ss.Context(), logger, info.FullMethod, p)
-			}
-		}()
-		return handler(srv, ss)
-	}
+type watchStream struct {
+	grpc.ServerStreamingServer[healthpb.HealthCheckResponse]
+	ctx context.Context
 }
 
-func logPanic(ctx context.Context, logger *slog.Logger, method string, p any) error {
-	logger.ErrorContext(ctx, "panic in gRPC handler", "method", method,
-		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-	return status.Error(codes.Internal, "internal error")
-}
-
-// Target turns a host or host:port, as people write RECOMMENDATIONS_HOST,
-// into a gRPC target, adding defaultPort when no port is given. A value that
-// already names a resolver scheme ("dns:///host:port", "passthrough:///...")
-// is returned as it is.
-func Target(hostport string, defaultPort int) (string, error) {
-	hostport = strings.TrimSpace(hostport)
-	if hostport == "" {
-		return "", errors.New("empty address: want host or host:port")
-	}
-	if strings.Contains(hostport, ":///") {
-		return hostport, nil
-	}
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		// No port: a bare host name, IPv4 address, or IPv6 address with or
-		// without brackets.
-		host = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
-		port = strconv.Itoa(defaultPort)
-	}
-	if host == "" || strings.ContainsAny(host, " /?#@") {
-		return "", fmt.Errorf("%q is not a host or host:port", hostport)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("%q: port must be a number from 1 to 65535", hostport)
-	}
-	return net.JoinHostPort(host, port), nil
-}
+func (w *watchStream) Context() context.Context { return w.ctx }

@@ -22,8 +22,17 @@ import (
 func runServer(t *testing.T, rec bookshop.Recommender, drain time.Duration) (addr string, stop func(), wait func() error) {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := grpcapi.NewServer(logger, drain)
-	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
+	return runServerWith(t, grpcapi.ServerConfig{Logger: logger, DrainTimeout: drain}, func(srv *grpcapi.Server) {
+		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
+	})
+}
+
+// runServerWith runs a Server made by cfg, with the services register
+// adds, until stop is called; wait returns Run's result.
+func runServerWith(t *testing.T, cfg grpcapi.ServerConfig, register func(*grpcapi.Server)) (addr string, stop func(), wait func() error) {
+	t.Helper()
+	srv := grpcapi.NewServer(cfg)
+	register(srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -44,12 +53,12 @@ func runServer(t *testing.T, rec bookshop.Recommender, drain time.Duration) (add
 }
 
 // TestServerHealthAtShutdown checks that health turns NOT_SERVING as soon as
-// shutdown starts, before the server stops, so that probes and balancers
-// stop sending calls while the calls in flight drain.
+// shutdown starts, so that probes and balancers stop sending calls, and
+// that health watches then end rather than hold the drain open: Run
+// returns long before its 30s drain timeout.
 func TestServerHealthAtShutdown(t *testing.T) {
-	addr, stop, wait := runServer(t, failingRecommender{}, 5*time.Second)
-	ctx, cancelWatch := context.WithCancel(testContext(t))
-	watch, err := grpc_health_v1.NewHealthClient(dial(t, addr)).Watch(ctx, &grpc_health_v1.HealthCheckRequest{Service: "Recommendations"})
+	addr, stop, wait := runServer(t, failingRecommender{}, 30*time.Second)
+	watch, err := grpc_health_v1.NewHealthClient(dial(t, addr)).Watch(testContext(t), &grpc_health_v1.HealthCheckRequest{Service: "Recommendations"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,12 +69,24 @@ func TestServerHealthAtShutdown(t *testing.T) {
 	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health at shutdown = %v, %v; want NOT_SERVING", resp.GetStatus(), err)
 	}
-	// A watch is a call in flight: the server drains it like any other.
-	// TODO(issue 4): end health watches at shutdown, so that client-side
-	// health checking does not hold the drain open until its timeout.
-	cancelWatch()
-	if err := wait(); err != nil {
-		t.Errorf("Run after shutdown = %v, want nil", err)
+	for {
+		_, err := watch.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Unavailable {
+				t.Errorf("watch ended with %v, want Unavailable", err)
+			}
+			break
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after shutdown = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still draining 5s after shutdown with only a health watch open")
 	}
 }
 

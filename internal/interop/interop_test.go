@@ -214,7 +214,7 @@ func TestPythonClientCallsOurRecommendations(t *testing.T) {
 // Python server and calls it with our client, and with our Marketplace.
 func TestOurClientCallsPythonRecommendations(t *testing.T) {
 	addr := startPythonServer(t, "recommendations_server.py")
-	conn, err := grpcapi.Dial(addr)
+	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestPythonDemoClientsCallOurDemoServer(t *testing.T) {
 
 func TestOurDemoClientsCallPythonDemoServer(t *testing.T) {
 	addr := startPythonServer(t, "demo_server.py")
-	conn, err := grpcapi.Dial(addr)
+	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func startServices(tb testing.TB, books *catalog.Catalog, r recommend.Rand) *ser
 		streams.LiveServer = grpcapi.NewLiveServer(func() grpcapi.LiveSession { return recommend.NewSession(books, r) }, logger)
 		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, streams)
 	})
-	conn, err := grpcapi.Dial(addr)
+	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
 	if err != nil {
 		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
 	}
@@ -311,7 +311,7 @@ func TestBookPageServicesDown(t *testing.T) {
 // mustDial returns a connection to addr, closed when the test ends.
 func mustDial(tb testing.TB, addr string) *grpc.ClientConn {
 	tb.Helper()
-	conn, err := grpcapi.Dial(addr)
+	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
 	if err != nil {
 		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
 	}

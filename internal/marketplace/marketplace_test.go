@@ -120,7 +120,7 @@ func grpcRecommender(tb testing.TB, rec bookshop.Recommender) *grpcapi.Recommend
 // addr, closed when the test ends.
 func dialRecommendations(tb testing.TB, addr string) *grpcapi.RecommendationsClient {
 	tb.Helper()
-	conn, err := grpcapi.Dial(addr)
+	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
 	if err != nil {
 		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
 	}

@@ -36,7 +36,7 @@ func StartRecommendations(tb testing.TB, rec bookshop.Recommender) string {
 func Start(tb testing.TB, register func(srv *grpcapi.Server, logger *slog.Logger), opts ...grpc.ServerOption) string {
 	tb.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := grpcapi.NewServer(logger, time.Second, opts...)
+	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: time.Second}, opts...)
 	register(srv, logger)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

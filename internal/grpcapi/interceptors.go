@@ -1,0 +1,188 @@
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/reqid"
+)
+
+// The server interceptors run in this order, outermost first: the access
+// log (which also takes or makes the request id), panic recovery, then
+// request validation; any others the server is given (authorization) run
+// after those.
+
+// logUnary writes one access log line per call: method, status code,
+// duration, peer and request id. It takes the caller's request id from the
+// x-request-id metadata, or makes one, puts it in the context for the
+// handler and its outgoing calls, and returns it in the response header.
+func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		ctx = withRequestID(ctx)
+		resp, err := handler(ctx, req)
+		logCall(ctx, logger, info.FullMethod, "unary", start, err)
+		return resp, err
+	}
+}
+
+// logStream is logUnary for streaming calls: one line when the stream ends.
+func logStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		start := time.Now()
+		ctx := withRequestID(ss.Context())
+		err := handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
+		logCall(ctx, logger, info.FullMethod, "stream", start, err)
+		return err
+	}
+}
+
+// withRequestID returns ctx with the caller's request id, or a new one,
+// and sends it back in the response header.
+func withRequestID(ctx context.Context) context.Context {
+	id := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(reqid.Key); len(v) > 0 && reqid.Valid(v[0]) {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		id = reqid.New()
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(reqid.Key, id))
+	return reqid.With(ctx, id)
+}
+
+func logCall(ctx context.Context, logger *slog.Logger, method, kind string, start time.Time, err error) {
+	code := status.Code(err)
+	level := slog.LevelInfo
+	switch code {
+	case codes.OK, codes.Canceled, codes.InvalidArgument, codes.NotFound, codes.PermissionDenied, codes.Unauthenticated:
+	default:
+		level = slog.LevelWarn
+	}
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	addr := ""
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		addr = p.Addr.String()
+	}
+	logger.LogAttrs(ctx, level, "rpc",
+		slog.String("method", method),
+		slog.String("kind", kind),
+		slog.String("code", code.String()),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("peer", addr),
+		slog.String("request_id", reqid.From(ctx)))
+}
+
+// recoverUnary turns a panic in a unary handler into INTERNAL for the
+// caller, with the panic and its stack in the log only, so that one bad
+// call cannot take the server down.
+func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = logPanic(ctx, logger, info.FullMethod, p)
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+// recoverStream is recoverUnary for streaming handlers.
+func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = logPanic(ss.Context(), logger, info.FullMethod, p)
+			}
+		}()
+		return handler(srv, ss)
+	}
+}
+
+func logPanic(ctx context.Context, logger *slog.Logger, method string, p any) error {
+	logger.ErrorContext(ctx, "panic in gRPC handler", "method", method,
+		"request_id", reqid.From(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}
+
+// validateUnary answers INVALID_ARGUMENT, saying what is wrong, to a
+// request that breaks its method's rules (see validators), before the
+// handler sees it.
+func validateUnary() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := validate(info.FullMethod, req); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// validateStream checks each message a streaming handler receives: a bad
+// one makes RecvMsg fail with INVALID_ARGUMENT, which ends the call.
+func validateStream() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if _, ok := validators[info.FullMethod]; !ok {
+			return handler(srv, ss)
+		}
+		return handler(srv, &validatingStream{ServerStream: ss, method: info.FullMethod})
+	}
+}
+
+type validatingStream struct {
+	grpc.ServerStream
+	method string
+}
+
+func (s *validatingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return validate(s.method, m)
+}
+
+// contextStream is a ServerStream with another context.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
+
+// clientUnary passes the request id of the context on to the server, and
+// gives a call without a deadline the default one, so that no call of a
+// Bookshop client can hang.
+func clientUnary(defaultTimeout time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, cancel := withDefaultTimeout(outgoingRequestID(ctx), defaultTimeout)
+		defer cancel()
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+// clientStream passes the request id on. Streams last as long as their
+// context allows: a live stream may rightly last an hour.
+func clientStream() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return streamer(outgoingRequestID(ctx), desc, cc, method, opts...)
+	}
+}
+
+func outgoingRequestID(ctx context.Context) context.Context {
+	if id := reqid.From(ctx); id != "" {
+		return metadata.AppendToOutgoingContext(ctx, reqid.Key, id)
+	}
+	return ctx
+}
