@@ -80,4 +80,18 @@ scripts/generate.sh --check
 step "go test -race"
 go test -race -count=1 ./...
 
+step "fuzz (brief)"
+# Each fuzz target for a few seconds, past its committed seed corpus
+# (testdata/fuzz); go test -fuzz takes one target at a time. For a longer
+# run of one: go test -run='^$' -fuzz='^FuzzRecommend$' ./internal/recommend
+for target in \
+	./internal/catalog:FuzzParse \
+	./internal/catalog:FuzzJSONRows \
+	./internal/recommend:FuzzRecommend \
+	./internal/marketplace:FuzzCategoryFromQuery \
+	./internal/marketplace:FuzzBookIDFromPath; do
+	go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime=3s "${target%%:*}"
+done
+echo "ok"
+
 printf '\nAll checks and tests passed.\n'

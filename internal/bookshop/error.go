@@ -16,6 +16,9 @@ const (
 	Invalid Code = "invalid"
 	// NotFound means the thing asked for does not exist.
 	NotFound Code = "not_found"
+	// Forbidden means the caller may not do this: its identity is not
+	// allowed, or it has none.
+	Forbidden Code = "forbidden"
 	// Unavailable means a dependency cannot be reached right now; a retry
 	// later may succeed.
 	Unavailable Code = "unavailable"

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -603,6 +604,114 @@ func FuzzParse(f *testing.F) {
 		}
 		if !slices.Equal(again.Books(), c.Books()) {
 			t.Errorf("Parse(serialised) = %v, want %v", again.Books(), c.Books())
+		}
+	})
+}
+
+// FuzzJSONRows checks the JSON rows reader: it never panics; every error,
+// of NewJSONRows, of Next and of a row, is a *ParseError; Next always moves
+// on; every row it accepts passes Check; and the accepted books, written
+// out again, read back the same.
+func FuzzJSONRows(f *testing.F) {
+	var builtinJSON bytes.Buffer
+	w := catalog.NewJSONWriter(&builtinJSON)
+	for _, b := range builtin(f).Books()[:5] {
+		if err := w.Write(b); err != nil {
+			f.Fatalf("Write(%v): %v", b, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		f.Fatalf("Close: %v", err)
+	}
+	f.Add(builtinJSON.Bytes())
+	for _, s := range []string{
+		"", "[]", "[", "]", "{}", "null", "[{}]", "[1, \"a\", null, []]", "\uFEFF[]",
+		`[{"id":1,"category":"mystery","title":"T","author":"A","year":1930}]`,
+		`[{"category":" SELF_HELP ","title":" T ","author":"A","year":9999}]`,
+		`[{"id":-1,"category":"mystery","title":"T","author":"A","year":1930}]`,
+		`[{"id":2147483648,"category":"mystery","title":"T","author":"A","year":1930}]`,
+		`[{"id":1,"category":"mystery","title":"T\u0000","author":"A","year":1930}]`,
+		`[{"id":1,"category":"mystery","title":"T","author":"A","year":"1930"}]`,
+		`[{"id":1,"category":"mystery","title":"T","author":"A","year":1930,"isbn":"x"}]`,
+		`[{"id":1,"category":"mystery","title":"T","author":"A","year":1930},` + "\n" + `{"id":2`,
+		`[{"id":1,"category":"mystery","title":"T","author":"A","year":1930}] trailing`,
+		`[{"id":1,"id":2,"category":"mystery","title":"T","author":"A","year":1930}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		wantParseError := func(what string, err error) {
+			t.Helper()
+			pe, ok := errors.AsType[*catalog.ParseError](err)
+			if !ok {
+				t.Fatalf("%s of %q: error %v (%T), want a *catalog.ParseError", what, data, err, err)
+			}
+			if pe.Line < 0 {
+				t.Errorf("%s of %q: error line %d, want >= 0", what, data, pe.Line)
+			}
+			_ = err.Error()
+		}
+		rows, err := catalog.NewJSONRows(bytes.NewReader(data), "fuzz")
+		if err != nil {
+			wantParseError("NewJSONRows", err)
+			return
+		}
+		var accepted []bookshop.Book
+		line := 1
+		for n := 0; ; n++ {
+			if n > len(data) {
+				t.Fatalf("Next of %q: more rows than bytes; Next does not move on", data)
+			}
+			row, err := rows.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				wantParseError("Next", err)
+				return
+			}
+			if row.Line < line {
+				t.Errorf("Next of %q: row on line %d after one on line %d", data, row.Line, line)
+			}
+			line = row.Line
+			if row.Err != nil {
+				wantParseError("row", row.Err)
+				continue
+			}
+			if p := catalog.Check(row.Book); p != nil {
+				t.Errorf("Next of %q accepted %+v, which Check refuses: %v", data, row.Book, p)
+			}
+			accepted = append(accepted, row.Book)
+		}
+
+		var out bytes.Buffer
+		w := catalog.NewJSONWriter(&out)
+		for _, b := range accepted {
+			if err := w.Write(b); err != nil {
+				t.Fatalf("Write(%+v): %v", b, err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		again, err := catalog.NewJSONRows(&out, "again")
+		if err != nil {
+			t.Fatalf("NewJSONRows(written %v): %v", accepted, err)
+		}
+		for i := 0; ; i++ {
+			row, err := again.Next()
+			if errors.Is(err, io.EOF) {
+				if i != len(accepted) {
+					t.Errorf("read back %d books of %d written", i, len(accepted))
+				}
+				break
+			}
+			if err != nil || row.Err != nil {
+				t.Fatalf("read back book %d of %v: %v, %v", i, accepted, err, row.Err)
+			}
+			if i >= len(accepted) || row.Book != accepted[i] {
+				t.Fatalf("read back book %d = %+v, want %+v", i, row.Book, accepted)
+			}
 		}
 	})
 }

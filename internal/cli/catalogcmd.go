@@ -21,12 +21,13 @@ import (
 type catalogClientFlags struct {
 	host    string
 	timeout time.Duration
+	tls     clientTLSFlags
 }
 
 func (c *catalogClientFlags) register(fs *flag.FlagSet) map[string]string {
 	fs.StringVar(&c.host, "recommendations-host", "localhost", "the Recommendations service that holds the catalog: host or host:port (default port 50051) (env RECOMMENDATIONS_HOST)")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up after this long")
-	return map[string]string{"recommendations-host": "RECOMMENDATIONS_HOST"}
+	return withEnv(c.tls.register(fs), map[string]string{"recommendations-host": "RECOMMENDATIONS_HOST"})
 }
 
 // dial connects to the catalog service; the caller closes the returned func.
@@ -38,7 +39,11 @@ func (c *catalogClientFlags) dial() (*grpcapi.CatalogClient, func() error, error
 	if err != nil {
 		return nil, nil, usageErrorf("-recommendations-host or RECOMMENDATIONS_HOST: %v", err)
 	}
-	conn, err := grpcapi.Dial(target, grpcapi.ClientConfig{})
+	ccfg := grpcapi.ClientConfig{CallTimeout: c.timeout}
+	if err := c.tls.apply(&ccfg); err != nil {
+		return nil, nil, err
+	}
+	conn, err := grpcapi.Dial(target, ccfg)
 	if err != nil {
 		return nil, nil, err
 	}

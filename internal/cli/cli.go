@@ -58,6 +58,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"import", "import the books of a CSV or JSON file into the catalog", RunImport},
 		{"export", "write the catalog, or one category, as CSV or JSON", RunExport},
 		{"demo", "the tutorial's demo services and their clients: the four kinds of gRPC call", RunDemo},
+		{"certs", "make a CA and server and client certificates for TLS and mutual TLS", RunCerts},
 	}, args, getenv, stdout, stderr)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -131,4 +132,46 @@ func get(tb testing.TB, url string, wantStatus int) string {
 		tb.Fatalf("GET %s = %d, want %d", url, resp.StatusCode, wantStatus)
 	}
 	return string(b)
+}
+
+// TestUpWithMutualTLS makes certificates with `bookshop certs`, runs the
+// system with mutual TLS between the services, and loads the page.
+func TestUpWithMutualTLS(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	if err := cli.Run(testContext(t, 30*time.Second), []string{"certs", dir}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatalf("bookshop certs: %v", err)
+	}
+	url := startUp(t, "-tls-dir", dir, "-replicas", "2")
+	body := get(t, url, http.StatusOK)
+	if !strings.Contains(body, `class="book"`) || strings.Contains(body, "unavailable") {
+		t.Errorf("homepage over mutual TLS shows no books:\n%s", body)
+	}
+}
+
+// TestMarketplaceWithoutCertificate runs Recommendations with mutual TLS
+// and a Marketplace that trusts its CA but has no certificate of its own:
+// the page still answers, with the note, and the log says why.
+func TestMarketplaceWithoutCertificate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	if err := cli.Run(testContext(t, 30*time.Second), []string{"certs", dir}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatalf("bookshop certs: %v", err)
+	}
+	recsPort := freePort(t)
+	startCommand(t, []string{"recommendations", "-port", itoa(recsPort), "-db=:memory:",
+		"-tls-cert", filepath.Join(dir, "server.crt"), "-tls-key", filepath.Join(dir, "server.key"),
+		"-tls-client-ca", filepath.Join(dir, "ca.crt"), "-log-level=debug"}, nil)
+	webPort := freePort(t)
+	startCommand(t, []string{"marketplace", "-port", itoa(webPort), "-recommendations-host", "localhost:" + itoa(recsPort),
+		"-tls-ca", filepath.Join(dir, "ca.crt")}, nil)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
+	waitFor(t, "the Marketplace", func() bool {
+		resp, err := http.Get(url + "healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	if body := get(t, url, http.StatusOK); !strings.Contains(body, "Recommendations are unavailable right now") {
+		t.Errorf("a Marketplace without a client certificate shows books, or no note:\n%s", body)
+	}
 }

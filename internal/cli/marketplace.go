@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 )
@@ -21,13 +23,20 @@ const DefaultMarketplacePort = 8080
 // marketplaceConfig is the configuration of the Marketplace, apart from
 // where it listens and where Recommendations is.
 type marketplaceConfig struct {
+	tls              clientTLSFlags
 	recommendTimeout time.Duration
 	drainTimeout     time.Duration
+	rateLimit        float64
+	rateBurst        int
+	trustedProxies   int
 }
 
 func (c *marketplaceConfig) register(fs *flag.FlagSet) map[string]string {
 	fs.DurationVar(&c.recommendTimeout, "recommendations-timeout", time.Second, "deadline of each call to Recommendations; past it the page is served without recommendations (env RECOMMENDATIONS_TIMEOUT)")
-	return map[string]string{"recommendations-timeout": "RECOMMENDATIONS_TIMEOUT"}
+	fs.Float64Var(&c.rateLimit, "rate-limit", float64(marketplace.DefaultRateLimit), "requests a second each client may make on average; 0 turns limiting off (env RATE_LIMIT)")
+	fs.IntVar(&c.rateBurst, "rate-burst", marketplace.DefaultRateBurst, "requests each client may make at once (env RATE_BURST)")
+	fs.IntVar(&c.trustedProxies, "trusted-proxies", 0, "how many reverse proxies, each adding to X-Forwarded-For, stand in front of the Marketplace; 0 ignores X-Forwarded-For (env TRUSTED_PROXIES)")
+	return map[string]string{"recommendations-timeout": "RECOMMENDATIONS_TIMEOUT", "rate-limit": "RATE_LIMIT", "rate-burst": "RATE_BURST", "trusted-proxies": "TRUSTED_PROXIES"}
 }
 
 func (c *marketplaceConfig) validate() error {
@@ -36,6 +45,9 @@ func (c *marketplaceConfig) validate() error {
 	}
 	if c.drainTimeout <= 0 {
 		return usageErrorf("-shutdown-timeout %v: want a positive duration such as 10s", c.drainTimeout)
+	}
+	if c.rateLimit < 0 || c.rateBurst < 1 || c.trustedProxies < 0 {
+		return usageErrorf("-rate-limit %v, -rate-burst %d, -trusted-proxies %d: want a rate of 0 (off) or more, a burst of 1 or more, and 0 or more proxies", c.rateLimit, c.rateBurst, c.trustedProxies)
 	}
 	return nil
 }
@@ -52,7 +64,7 @@ func RunMarketplace(ctx context.Context, args []string, getenv func(string) stri
 	)
 	fs.IntVar(&port, "port", DefaultMarketplacePort, "TCP port to serve HTTP on, on every interface (env PORT)")
 	fs.StringVar(&recsHost, "recommendations-host", "localhost", "Recommendations service: host or host:port (default port 50051), or a gRPC target such as dns:///host:port (env RECOMMENDATIONS_HOST)")
-	env := withEnv(cfg.register(fs), drainFlag(fs, &cfg.drainTimeout), logEnv,
+	env := withEnv(cfg.register(fs), drainFlag(fs, &cfg.drainTimeout), cfg.tls.register(fs), logEnv,
 		map[string]string{"port": "PORT", "recommendations-host": "RECOMMENDATIONS_HOST"})
 	logc.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
@@ -83,13 +95,22 @@ func RunMarketplace(ctx context.Context, args []string, getenv func(string) stri
 // serveMarketplace serves the Marketplace on lis, calling Recommendations
 // at target, until ctx is done; then it shuts down gracefully.
 func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string, lis net.Listener, logger *slog.Logger) error {
-	conn, err := grpcapi.Dial(target, grpcapi.ClientConfig{})
+	ccfg := grpcapi.ClientConfig{CallTimeout: cfg.recommendTimeout}
+	if err := cfg.tls.apply(&ccfg); err != nil {
+		lis.Close()
+		return err
+	}
+	conn, err := grpcapi.Dial(target, ccfg)
 	if err != nil {
 		lis.Close()
 		return err
 	}
 	defer conn.Close()
 	client := grpcapi.NewRecommendationsClient(conn, cfg.recommendTimeout)
+	limit := rate.Limit(cfg.rateLimit)
+	if cfg.rateLimit == 0 {
+		limit = rate.Inf
+	}
 
 	handler, err := marketplace.NewServer(marketplace.Config{
 		Logger:           logger,
@@ -98,6 +119,10 @@ func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string,
 		Catalog:          grpcapi.NewCatalogClient(conn, cfg.recommendTimeout),
 		Live:             grpcapi.NewLiveClient(conn),
 		Shutdown:         ctx.Done(), // ends the live event streams, which never finish on their own
+		Ready:            grpcapi.HealthReady(conn, "Recommendations"),
+		RateLimit:        limit,
+		RateBurst:        cfg.rateBurst,
+		TrustedProxies:   cfg.trustedProxies,
 	})
 	if err != nil {
 		lis.Close()
@@ -107,7 +132,7 @@ func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string,
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      cfg.recommendTimeout + 10*time.Second,
+		WriteTimeout:      2*cfg.recommendTimeout + 10*time.Second, // a book page makes two calls, one after the other
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

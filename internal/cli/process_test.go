@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -208,3 +209,66 @@ func freePort(tb testing.TB) int {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestReplicaSIGTERMUnderLoad runs two Recommendations processes behind
+// one Marketplace process, loads the homepage from 10 clients at once, and
+// sends SIGTERM to one replica half-way: it drains and exits 0, and no page
+// load fails or loses its books.
+func TestReplicaSIGTERMUnderLoad(t *testing.T) {
+	ports := []int{freePort(t), freePort(t)}
+	var replicas []*process
+	for _, p := range ports {
+		replicas = append(replicas, start(t, "recommendations", []string{"RECOMMENDATIONS_PORT=" + itoa(p)}))
+	}
+	webPort := freePort(t)
+	start(t, "marketplace", []string{
+		"PORT=" + itoa(webPort),
+		fmt.Sprintf("RECOMMENDATIONS_HOST=localhost:%d,localhost:%d", ports[0], ports[1]),
+		"RATE_LIMIT=0", // all the load comes from one address
+	})
+	url := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	served := func() bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(b.String(), `class="book"`)
+	}
+	waitFor(t, "the Marketplace to show books", served)
+
+	const total, half = 600, 300
+	var (
+		next     atomic.Int64
+		failures atomic.Int64
+		wg       sync.WaitGroup
+		stopped  = make(chan int, 1)
+	)
+	for range 10 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= total {
+					return
+				}
+				if i == half {
+					go func() { stopped <- replicas[0].stop(t, syscall.SIGTERM) }()
+				}
+				if !served() {
+					failures.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if code := <-stopped; code != 0 {
+		t.Errorf("replica exited %d after SIGTERM, want 0", code)
+	}
+	t.Logf("%d page loads, %d failed, one replica stopped with SIGTERM half-way", total, failures.Load())
+	if n := failures.Load(); n != 0 {
+		t.Errorf("%d of %d page loads failed or lost their books while a replica drained", n, total)
+	}
+}

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/catalog"
@@ -22,6 +24,8 @@ const DefaultRecommendationsPort = 50051
 
 // recommendationsConfig is the configuration of the Recommendations service.
 type recommendationsConfig struct {
+	tls          serverTLSFlags
+	healthAddr   string
 	dbPath       string
 	catalogPath  string
 	drainTimeout time.Duration
@@ -43,8 +47,9 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 		port int
 	)
 	fs.IntVar(&port, "port", DefaultRecommendationsPort, "TCP port to serve gRPC on, on every interface (env RECOMMENDATIONS_PORT)")
-	env := withEnv(cfg.register(fs), drainFlag(fs, &cfg.drainTimeout), logEnv,
-		map[string]string{"port": "RECOMMENDATIONS_PORT"})
+	fs.StringVar(&cfg.healthAddr, "health-addr", "", "also serve the health service alone, in plaintext, on this address (such as :8086), for probes that cannot use the main port's mutual TLS (env HEALTH_ADDR)")
+	env := withEnv(cfg.register(fs), drainFlag(fs, &cfg.drainTimeout), cfg.tls.register(fs), logEnv,
+		map[string]string{"port": "RECOMMENDATIONS_PORT", "health-addr": "HEALTH_ADDR"})
 	logc.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
@@ -56,36 +61,26 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	srv, err := newRecommendationsServer(ctx, cfg, logger)
+	books, err := openCatalog(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer srv.close()
+	defer books.Close()
+	srv, err := newRecommendationsServer(books, cfg, logger)
+	if err != nil {
+		return err
+	}
 	lis, err := listen("", port, "-port or RECOMMENDATIONS_PORT")
 	if err != nil {
 		return err
 	}
 	logger.Info("Recommendations serving gRPC", "addr", lis.Addr().String())
-	return srv.Run(ctx, lis)
+	return runRecommendations(ctx, srv, lis, cfg.healthAddr, logger)
 }
 
-// recommendationsService is the Recommendations process's gRPC server and
-// the catalog database it serves.
-type recommendationsService struct {
-	*grpcapi.Server
-	db *sqlite.DB
-}
-
-// close closes the catalog database; call it after Run returns.
-func (s *recommendationsService) close() error { return s.db.Close() }
-
-// newRecommendationsServer opens the catalog database (creating and seeding
-// it on first start) and returns a gRPC server with the Recommendations,
-// catalog and live-recommendation services registered, ready to Run.
-func newRecommendationsServer(ctx context.Context, cfg recommendationsConfig, logger *slog.Logger) (*recommendationsService, error) {
-	if cfg.drainTimeout <= 0 {
-		return nil, usageErrorf("-shutdown-timeout %v: want a positive duration such as 10s", cfg.drainTimeout)
-	}
+// openCatalog opens the catalog database (creating and seeding it on
+// first start).
+func openCatalog(ctx context.Context, cfg recommendationsConfig, logger *slog.Logger) (*sqlite.DB, error) {
 	if cfg.dbPath == "" {
 		return nil, usageErrorf("-db: want a file path, or %s for a catalog that lives in memory", sqlite.Memory)
 	}
@@ -107,14 +102,48 @@ func newRecommendationsServer(ctx context.Context, cfg recommendationsConfig, lo
 	}
 	logger.Info("catalog database open", "path", cfg.dbPath, "books", books.Len(),
 		"seed", cmp(cfg.catalogPath, "built-in"))
+	return books, nil
+}
 
-	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: cfg.drainTimeout})
+// newRecommendationsServer returns a gRPC server with the Recommendations,
+// catalog and live-recommendation services registered over books, ready
+// to Run.
+func newRecommendationsServer(books *sqlite.DB, cfg recommendationsConfig, logger *slog.Logger) (*grpcapi.Server, error) {
+	if cfg.drainTimeout <= 0 {
+		return nil, usageErrorf("-shutdown-timeout %v: want a positive duration such as 10s", cfg.drainTimeout)
+	}
+	scfg := grpcapi.ServerConfig{Logger: logger, DrainTimeout: cfg.drainTimeout}
+	if err := cfg.tls.apply(&scfg); err != nil {
+		return nil, err
+	}
+	srv := grpcapi.NewServer(scfg)
 	recommendationspb.RegisterRecommendationsServer(srv,
 		grpcapi.NewRecommendationsServer(recommend.New(books, nil), logger))
 	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, grpcapi.NewLiveServer(
 		func() grpcapi.LiveSession { return recommend.NewSession(books, nil) }, logger))
 	catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(books, books, logger))
-	return &recommendationsService{Server: srv, db: books}, nil
+	return srv, nil
+}
+
+// runRecommendations serves srv on lis, and its health alone on healthAddr
+// when that is set, until ctx is done.
+func runRecommendations(ctx context.Context, srv *grpcapi.Server, lis net.Listener, healthAddr string, logger *slog.Logger) error {
+	if healthAddr == "" {
+		return srv.Run(ctx, lis)
+	}
+	hlis, err := net.Listen("tcp", healthAddr)
+	if err != nil {
+		lis.Close()
+		return fmt.Errorf("listen for health on %s: %w", healthAddr, err)
+	}
+	logger.Info("health serving in plaintext", "addr", hlis.Addr().String())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	healthDone := make(chan error, 1)
+	go func() { healthDone <- srv.RunHealth(ctx, hlis) }()
+	err = srv.Run(ctx, lis)
+	cancel()
+	return errors.Join(err, <-healthDone)
 }
 
 // cmp returns s, or def when s is empty.

@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
+
+	"github.com/bookshop-go/bookshop/internal/grpcapi"
 )
 
 // RunUp is the `bookshop up` command: the whole system in one process on
@@ -17,18 +20,22 @@ import (
 func RunUp(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flagSet("bookshop up", "Runs the whole system on this machine: Recommendations and the Marketplace,\neach on its own port, talking gRPC over loopback. Prints the URL to open.", stderr)
 	var (
-		recsCfg  recommendationsConfig
-		webCfg   marketplaceConfig
-		logc     logConfig
-		host     string
-		port     int
-		recsPort int
+		recsCfg    recommendationsConfig
+		webCfg     marketplaceConfig
+		logc       logConfig
+		host       string
+		port       int
+		recsPort   int
+		replicas   int
+		tlsDirName string
 	)
 	fs.StringVar(&host, "host", "localhost", "interface to listen on; use 0.0.0.0 to be reachable from other machines")
 	fs.IntVar(&port, "port", DefaultMarketplacePort, "Marketplace HTTP port (env PORT)")
-	fs.IntVar(&recsPort, "recommendations-port", DefaultRecommendationsPort, "Recommendations gRPC port (env RECOMMENDATIONS_PORT)")
+	fs.IntVar(&recsPort, "recommendations-port", DefaultRecommendationsPort, "Recommendations gRPC port; with -replicas, the first of consecutive ports (env RECOMMENDATIONS_PORT)")
+	fs.StringVar(&tlsDirName, "tls-dir", "", "run with mutual TLS between the services, with the certificates made by bookshop certs DIR (env TLS_DIR)")
+	fs.IntVar(&replicas, "replicas", 1, "how many Recommendations replicas to run; the Marketplace balances its calls over them (env RECOMMENDATIONS_REPLICAS)")
 	env := withEnv(recsCfg.register(fs), webCfg.register(fs), drainFlag(fs, &recsCfg.drainTimeout), logEnv,
-		map[string]string{"port": "PORT", "recommendations-port": "RECOMMENDATIONS_PORT"})
+		map[string]string{"port": "PORT", "recommendations-port": "RECOMMENDATIONS_PORT", "replicas": "RECOMMENDATIONS_REPLICAS", "tls-dir": "TLS_DIR"})
 	logc.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
@@ -48,35 +55,77 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	recsSrv, err := newRecommendationsServer(ctx, recsCfg, logger)
+	if tlsDirName != "" {
+		recsCfg.tls, webCfg.tls = tlsDir(tlsDirName, "marketplace")
+	}
+	if replicas < 1 || replicas > 32 {
+		return usageErrorf("-replicas %d: want 1 to 32", replicas)
+	}
+
+	// The replicas share one catalog database: an import through any of
+	// them is seen by all.
+	books, err := openCatalog(ctx, recsCfg, logger)
 	if err != nil {
 		return err
 	}
-	defer recsSrv.close()
-	recsLis, err := listen(host, recsPort, "-recommendations-port or RECOMMENDATIONS_PORT")
-	if err != nil {
-		return err
+	defer books.Close()
+	var (
+		servers []*grpcapi.Server
+		lis     []net.Listener
+		addrs   []string
+	)
+	closeAll := func() {
+		for _, l := range lis {
+			l.Close()
+		}
+	}
+	for i := range replicas {
+		srv, err := newRecommendationsServer(books, recsCfg, logger)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		p := recsPort
+		if p != 0 {
+			p += i // replicas take the ports that follow
+		}
+		l, err := listen(host, p, "-recommendations-port or RECOMMENDATIONS_PORT")
+		if err != nil {
+			closeAll()
+			return err
+		}
+		servers, lis, addrs = append(servers, srv), append(lis, l), append(addrs, loopbackAddr(l.Addr()))
 	}
 	webLis, err := listen(host, port, "-port or PORT")
 	if err != nil {
-		recsLis.Close()
+		closeAll()
 		return err
 	}
-	target := loopbackAddr(recsLis.Addr())
+	target, err := grpcapi.Target(strings.Join(addrs, ","), DefaultRecommendationsPort)
+	if err != nil {
+		closeAll()
+		webLis.Close()
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan error, 2)
-	go func() { done <- recsSrv.Run(ctx, recsLis) }()
+	done := make(chan error, replicas+1)
+	for i, srv := range servers {
+		go func() { done <- srv.Run(ctx, lis[i]) }()
+	}
 	go func() { done <- serveMarketplace(ctx, webCfg, target, webLis, logger) }()
 
 	fmt.Fprintf(stdout, "Bookshop is up.\n  Marketplace:     http://%s/\n  Recommendations: %s (gRPC)\nPress Ctrl-C to stop.\n",
-		loopbackAddr(webLis.Addr()), target)
+		loopbackAddr(webLis.Addr()), strings.Join(addrs, ", "))
 
-	// When either service stops, for a signal or a failure, stop the other.
-	first := <-done
+	// When any service stops, for a signal or a failure, stop the others.
+	errs := []error{<-done}
 	cancel()
-	return errors.Join(first, <-done)
+	for range replicas {
+		errs = append(errs, <-done)
+	}
+	return errors.Join(errs...)
 }
 
 // listen listens on TCP host:port ("" host: every interface), turning the

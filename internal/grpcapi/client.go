@@ -143,9 +143,18 @@ func (staticResolver) Scheme() string { return staticScheme }
 func (staticResolver) Build(t resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
 	var addrs []resolver.Address
 	for _, a := range strings.Split(t.Endpoint(), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			addrs = append(addrs, resolver.Address{Addr: a})
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
 		}
+		// Each replica is its own authority: TLS checks its certificate
+		// against its own host name, not against the whole list. The list
+		// comes from the operator's configuration, which is trusted.
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("static target %q: %w", t.URL.String(), err)
+		}
+		addrs = append(addrs, resolver.Address{Addr: a, ServerName: host})
 	}
 	if len(addrs) == 0 {
 		return nil, fmt.Errorf("static target %q lists no address", t.URL.String())

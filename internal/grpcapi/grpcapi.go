@@ -19,6 +19,7 @@ import (
 var codeOf = map[bookshop.Code]codes.Code{
 	bookshop.Invalid:     codes.InvalidArgument,
 	bookshop.NotFound:    codes.NotFound,
+	bookshop.Forbidden:   codes.PermissionDenied,
 	bookshop.Unavailable: codes.Unavailable,
 	bookshop.Internal:    codes.Internal,
 }
@@ -40,7 +41,8 @@ func toStatus(ctx context.Context, logger *slog.Logger, method string, err error
 
 // fromStatus converts an error of a gRPC call into a domain error. The
 // server's message is kept for the codes that say something about the
-// request (INVALID_ARGUMENT, NOT_FOUND); the others become Unavailable or
+// request (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
+// UNAUTHENTICATED); the others become Unavailable or
 // Internal with a generic message, the original kept in the chain for logs.
 func fromStatus(err error) error {
 	if err == nil {
@@ -53,6 +55,8 @@ func fromStatus(err error) error {
 		de = bookshop.Errorf(bookshop.Invalid, "%s", st.Message())
 	case codes.NotFound:
 		de = bookshop.Errorf(bookshop.NotFound, "%s", st.Message())
+	case codes.PermissionDenied, codes.Unauthenticated:
+		de = bookshop.Errorf(bookshop.Forbidden, "%s", st.Message())
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Canceled:
 		de = bookshop.Errorf(bookshop.Unavailable, "the service is unavailable right now")
 	default:

@@ -17,9 +17,8 @@ import (
 )
 
 // The server interceptors run in this order, outermost first: the access
-// log (which also takes or makes the request id), panic recovery, then
-// request validation; any others the server is given (authorization) run
-// after those.
+// log (which also takes or makes the request id), panic recovery, those the
+// server is given (authorization), then request validation.
 
 // logUnary writes one access log line per call: method, status code,
 // duration, peer and request id. It takes the caller's request id from the
@@ -83,7 +82,15 @@ func logCall(ctx context.Context, logger *slog.Logger, method, kind string, star
 		slog.String("code", code.String()),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("peer", addr),
+		slog.String("identity", identityOrNone(ctx)),
 		slog.String("request_id", reqid.From(ctx)))
+}
+
+// identityOrNone is the caller's certificate identity, or "" without
+// mutual TLS.
+func identityOrNone(ctx context.Context) string {
+	id, _ := Identity(ctx)
+	return id
 }
 
 // recoverUnary turns a panic in a unary handler into INTERNAL for the

@@ -37,8 +37,8 @@ type ServerConfig struct {
 	// TLS, when set, makes the server speak TLS only; mutual TLS when it
 	// requires client certificates (see ServerTLS).
 	TLS *tls.Config
-	// Interceptors run after the built-in ones (access log, recovery,
-	// validation): authorization, for one.
+	// Interceptors run after the access log and recovery and before
+	// validation: authorization, for one.
 	UnaryInterceptors  []grpc.UnaryServerInterceptor
 	StreamInterceptors []grpc.StreamServerInterceptor
 	// MaxConnectionAge closes each client connection after about this long
@@ -73,8 +73,13 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 	if cfg.MaxRecvMessageSize <= 0 {
 		cfg.MaxRecvMessageSize = DefaultMaxRecvMessageSize
 	}
-	unary := append([]grpc.UnaryServerInterceptor{logUnary(cfg.Logger), recoverUnary(cfg.Logger), validateUnary()}, cfg.UnaryInterceptors...)
-	stream := append([]grpc.StreamServerInterceptor{logStream(cfg.Logger), recoverStream(cfg.Logger), validateStream()}, cfg.StreamInterceptors...)
+	// Outermost first: the access log, recovery, the given interceptors
+	// (authorization: an unauthorized caller learns nothing of the rules of
+	// the requests), then validation.
+	unary := append([]grpc.UnaryServerInterceptor{logUnary(cfg.Logger), recoverUnary(cfg.Logger)}, cfg.UnaryInterceptors...)
+	unary = append(unary, validateUnary())
+	stream := append([]grpc.StreamServerInterceptor{logStream(cfg.Logger), recoverStream(cfg.Logger)}, cfg.StreamInterceptors...)
+	stream = append(stream, validateStream())
 	base := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),

@@ -207,10 +207,12 @@ func (s *server) handleCategory() http.Handler {
 }
 
 // bookIDFromPath reads a book id from a path segment. It returns a message
-// for the shopper when the segment is not an id (a whole number from 1).
+// for the shopper when the segment is not an id: a whole number from 1 to
+// 2147483647, in decimal digits without a sign or leading zeros, so that
+// each book has one address ("/books/01" and "/books/+1" are not book 1's).
 func bookIDFromPath(s string) (int32, string) {
 	id, err := strconv.ParseInt(s, 10, 32)
-	if err != nil || id < 1 {
+	if err != nil || id < 1 || strconv.FormatInt(id, 10) != s {
 		return 0, fmt.Sprintf("%q is not a book id: a book id is a whole number from 1.", truncate(s, 40))
 	}
 	return int32(id), ""

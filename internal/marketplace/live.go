@@ -1,6 +1,7 @@
 package marketplace
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -15,10 +16,6 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
-
-// maxEventBytes is the largest body POST /live/{session}/events reads: an
-// event is a few dozen bytes.
-const maxEventBytes = 1 << 10
 
 // liveRetry is how long a browser waits before it reconnects a live event
 // stream that ended, as the stream tells it.
@@ -206,7 +203,7 @@ func (s *server) handleLiveEvent() http.Handler {
 			writeJSONError(w, http.StatusUnsupportedMediaType, messageBadEvent)
 			return
 		}
-		ev, status, msg := readEvent(w, r)
+		ev, status, msg := readEvent(r)
 		if status != 0 {
 			writeJSONError(w, status, msg)
 			return
@@ -235,18 +232,23 @@ func (s *server) handleLiveEvent() http.Handler {
 
 // readEvent reads and checks the event in r's body. On failure it returns
 // the status to answer with and a message for the shopper.
-func readEvent(w http.ResponseWriter, r *http.Request) (bookshop.Event, int, string) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEventBytes))
+func readEvent(r *http.Request) (bookshop.Event, int, string) {
+	dec := json.NewDecoder(r.Body) // at most maxBodyBytes: see middleware
 	dec.DisallowUnknownFields()
 	var in eventJSON
-	if err := dec.Decode(&in); err != nil {
+	err := dec.Decode(&in)
+	if err == nil {
+		// Nothing may follow the object.
+		if _, after := dec.Token(); !errors.Is(after, io.EOF) {
+			err = cmp.Or(after, errors.New("more after the object"))
+		}
+	}
+	if err != nil {
+		// The limit may be passed in the object or after it.
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return bookshop.Event{}, http.StatusRequestEntityTooLarge, "An event is at most 1 KiB."
 		}
 		return bookshop.Event{}, http.StatusBadRequest, messageBadEvent
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return bookshop.Event{}, http.StatusBadRequest, messageBadEvent // more after the object
 	}
 	var ev bookshop.Event
 	switch in.Type {

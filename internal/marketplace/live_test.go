@@ -254,6 +254,8 @@ func TestBookPageErrors(t *testing.T) {
 		{"/books/-1", http.StatusBadRequest, "is not a book id"},
 		{"/books/1.5", http.StatusBadRequest, "is not a book id"},
 		{"/books/2147483648", http.StatusBadRequest, "is not a book id"},
+		{"/books/01", http.StatusBadRequest, `"01" is not a book id`}, // one address a book
+		{"/books/+1", http.StatusBadRequest, `"+1" is not a book id`},
 		{"/books/%3Cscript%3E", http.StatusBadRequest, `"<script>" is not a book id`},
 	}
 	for _, tt := range tests {

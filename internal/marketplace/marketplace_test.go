@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+	"golang.org/x/time/rate"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
@@ -861,6 +863,14 @@ func TestNewServerConfig(t *testing.T) {
 		{"nil Live", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books}, "Live"},
 		{"negative MaxLiveSessions", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, MaxLiveSessions: -1}, "MaxLiveSessions"},
 		{"negative LiveHeartbeat", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, LiveHeartbeat: -time.Second}, "LiveHeartbeat"},
+		{"complete with readiness and rate settings", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live,
+			Ready: func(context.Context) error { return nil }, RateLimit: 1, RateBurst: 1, MaxRateClients: 1, TrustedProxies: 1}, ""},
+		{"no rate limit", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateLimit: rate.Inf}, ""},
+		{"negative RateLimit", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateLimit: -1}, "RateLimit"},
+		{"NaN RateLimit", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateLimit: rate.Limit(math.NaN())}, "RateLimit"},
+		{"negative RateBurst", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateBurst: -1}, "RateBurst"},
+		{"negative MaxRateClients", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, MaxRateClients: -1}, "MaxRateClients"},
+		{"negative TrustedProxies", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, TrustedProxies: -1}, "TrustedProxies"},
 		{"empty", marketplace.Config{}, "Config"},
 	}
 	for _, tt := range tests {
@@ -890,7 +900,8 @@ func TestNewServerConfig(t *testing.T) {
 // over loopback gRPC.
 func BenchmarkHome(b *testing.B) {
 	rec := grpcRecommender(b, recommend.New(builtinCatalog(b), nil))
-	srv := startSite(b, marketplace.Config{Logger: slog.New(slog.DiscardHandler), Recommender: rec})
+	// One client, as fast as it can: not limited, or it would measure 429s.
+	srv := startSite(b, marketplace.Config{Logger: slog.New(slog.DiscardHandler), Recommender: rec, RateLimit: rate.Inf})
 	transport := srv.Client().Transport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 4 * runtime.GOMAXPROCS(0)
 	b.Cleanup(transport.CloseIdleConnections)
@@ -954,6 +965,7 @@ func BenchmarkHomeInProcess(b *testing.B) {
 		RecommendTimeout: time.Second,
 		Catalog:          books,
 		Live:             noLive{},
+		RateLimit:        rate.Inf,
 	})
 	if err != nil {
 		b.Fatalf("NewServer: %v", err)

@@ -20,7 +20,8 @@ var securityHeaders = map[string]string{
 }
 
 // middleware wraps the site in what every request gets: security headers,
-// an access log line, and recovery from panics.
+// a limit of maxBodyBytes on the body, an access log line, and recovery
+// from panics.
 func (s *server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -28,6 +29,10 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		for k, v := range securityHeaders {
 			w.Header().Set(k, v)
 		}
+		// Given the server's own writer, MaxBytesReader also tells it to
+		// close the connection rather than read the rest of a body that
+		// is too large.
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {

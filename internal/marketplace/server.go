@@ -10,11 +10,14 @@
 package marketplace
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
@@ -42,8 +45,33 @@ type Config struct {
 	// so that proxies keep the connection. Zero means DefaultLiveHeartbeat.
 	LiveHeartbeat time.Duration
 	// Shutdown, once closed, ends every live event stream, which would
-	// otherwise hold a graceful shutdown until its timeout. Optional.
+	// otherwise hold a graceful shutdown until its timeout, and turns
+	// /readyz to 503. Optional.
 	Shutdown <-chan struct{}
+	// Ready reports whether Recommendations can be reached, for /readyz,
+	// which calls it with a deadline of 1s and answers 503 when it returns
+	// an error: one that wraps context.DeadlineExceeded says it did not
+	// answer in time. It must return when its context is done. Optional:
+	// nil means ready whenever the web server runs, as /healthz.
+	Ready func(ctx context.Context) error
+
+	// RateLimit is how many requests a second each client may make, on
+	// average, and RateBurst how many it may make at once; a client past
+	// them gets 429, with a Retry-After header. /healthz, /readyz and the
+	// static files are not limited. Zero means DefaultRateLimit and
+	// DefaultRateBurst; a RateLimit of rate.Inf turns limiting off.
+	RateLimit rate.Limit
+	RateBurst int
+	// MaxRateClients caps the clients whose rate is tracked at once; past
+	// it, the least recently seen is forgotten. Zero means
+	// DefaultMaxRateClients.
+	MaxRateClients int
+	// TrustedProxies is the number of reverse proxies in front of the
+	// Marketplace, each of which adds the address it got a request from to
+	// X-Forwarded-For. Zero, the default, ignores X-Forwarded-For, which
+	// any client can write, and takes the client from the connection: set
+	// it only when every request comes through that many proxies.
+	TrustedProxies int
 }
 
 // The defaults of the live panel's settings.
@@ -51,6 +79,11 @@ const (
 	DefaultMaxLiveSessions = 10_000
 	DefaultLiveHeartbeat   = 15 * time.Second
 )
+
+// maxBodyBytes is the largest request body the site reads, whatever the
+// route: only POST /live/{session}/events takes a body, a JSON event of a
+// few dozen bytes. A handler reading past it gets an *http.MaxBytesError.
+const maxBodyBytes = 1 << 10
 
 // server holds the dependencies of the handlers.
 type server struct {
@@ -62,6 +95,9 @@ type server struct {
 	sessions         *liveSessions
 	liveHeartbeat    time.Duration
 	shutdown         <-chan struct{}
+	readiness        *readiness
+	limiter          *clientLimiter // nil when requests are not limited
+	trustedProxies   int
 	pages            *pages
 	assets           *assets
 	mux              *http.ServeMux
@@ -85,6 +121,14 @@ func NewServer(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("marketplace: Config.MaxLiveSessions must be zero or more, got %d", cfg.MaxLiveSessions)
 	case cfg.LiveHeartbeat < 0:
 		return nil, fmt.Errorf("marketplace: Config.LiveHeartbeat must be zero or more, got %v", cfg.LiveHeartbeat)
+	case !(cfg.RateLimit >= 0): // NaN too
+		return nil, fmt.Errorf("marketplace: Config.RateLimit must be zero or more, got %v", cfg.RateLimit)
+	case cfg.RateBurst < 0:
+		return nil, fmt.Errorf("marketplace: Config.RateBurst must be zero or more, got %d", cfg.RateBurst)
+	case cfg.MaxRateClients < 0:
+		return nil, fmt.Errorf("marketplace: Config.MaxRateClients must be zero or more, got %d", cfg.MaxRateClients)
+	case cfg.TrustedProxies < 0:
+		return nil, fmt.Errorf("marketplace: Config.TrustedProxies must be zero or more, got %d", cfg.TrustedProxies)
 	}
 	maxSessions := cfg.MaxLiveSessions
 	if maxSessions == 0 {
@@ -93,6 +137,20 @@ func NewServer(cfg Config) (http.Handler, error) {
 	heartbeat := cfg.LiveHeartbeat
 	if heartbeat == 0 {
 		heartbeat = DefaultLiveHeartbeat
+	}
+	var limiter *clientLimiter
+	if cfg.RateLimit != rate.Inf {
+		limit, burst, maxClients := cfg.RateLimit, cfg.RateBurst, cfg.MaxRateClients
+		if limit == 0 {
+			limit = DefaultRateLimit
+		}
+		if burst == 0 {
+			burst = DefaultRateBurst
+		}
+		if maxClients == 0 {
+			maxClients = DefaultMaxRateClients
+		}
+		limiter = newClientLimiter(limit, burst, maxClients, time.Now)
 	}
 	assets, err := newAssets()
 	if err != nil {
@@ -111,6 +169,9 @@ func NewServer(cfg Config) (http.Handler, error) {
 		sessions:         newLiveSessions(maxSessions),
 		liveHeartbeat:    heartbeat,
 		shutdown:         cfg.Shutdown,
+		readiness:        newReadiness(cfg.Ready, cfg.Logger),
+		limiter:          limiter,
+		trustedProxies:   cfg.TrustedProxies,
 		pages:            pages,
 		assets:           assets,
 		mux:              http.NewServeMux(),

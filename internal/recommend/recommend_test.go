@@ -430,6 +430,71 @@ func TestLockedRandSequence(t *testing.T) {
 	}
 }
 
+// FuzzRecommend checks the rules of Recommend for any category number,
+// max_results and random source: it never panics; it answers Invalid for a
+// negative max_results, NotFound for a category that is not one or has no
+// books, and otherwise min(max_results, books in the category,
+// MaxResultsCap) distinct books of the category. large picks a catalog
+// with more books in a category than the cap (and none in self-help)
+// instead of the built-in one.
+func FuzzRecommend(f *testing.F) {
+	f.Add(int32(0), 3, uint64(1), false)
+	f.Add(int32(1), 0, uint64(2), false)
+	f.Add(int32(2), 15, uint64(3), false)
+	f.Add(int32(2), 16, uint64(4), false)
+	f.Add(int32(0), -1, uint64(5), false)
+	f.Add(int32(3), 3, uint64(6), false)
+	f.Add(int32(-1), -1, uint64(7), false)
+	f.Add(int32(math.MaxInt32), math.MaxInt, uint64(8), false)
+	f.Add(int32(1), recommend.MaxResultsCap+1, uint64(9), true)
+	f.Add(int32(2), 1, uint64(10), true)
+	f.Add(int32(0), math.MinInt, uint64(11), true)
+
+	builtinBooks := builtin(f)
+	var many []bookshop.Book
+	for i := range 150 {
+		many = append(many, bookshop.Book{ID: int32(i + 1), Category: bookshop.ScienceFiction, Title: fmt.Sprintf("Book %d", i+1), Author: "A", Year: 2000})
+	}
+	many = append(many, bookshop.Book{ID: 1000, Category: bookshop.Mystery, Title: "Other", Author: "A", Year: 2000})
+	large := catalog.New(many)
+
+	f.Fuzz(func(t *testing.T, category int32, maxResults int, seed uint64, useLarge bool) {
+		var store bookshop.BookStore = builtinBooks
+		if useLarge {
+			store = large
+		}
+		req := bookshop.RecommendRequest{UserID: 1, Category: bookshop.Category(category), MaxResults: maxResults}
+		svc := recommend.New(store, recommend.NewLockedRand(rand.NewPCG(seed, ^seed)))
+		got, err := svc.Recommend(context.Background(), req)
+
+		var from []bookshop.Book
+		var wantCode bookshop.Code
+		switch {
+		case maxResults < 0:
+			wantCode = bookshop.Invalid
+		case !req.Category.Valid():
+			wantCode = bookshop.NotFound
+		default:
+			if from = inCategory(t, store, req.Category); len(from) == 0 {
+				wantCode = bookshop.NotFound
+			}
+		}
+		if wantCode != "" {
+			if code := bookshop.ErrorCode(err); code != wantCode || got != nil {
+				t.Fatalf("Recommend(%+v) = %v, %v (code %q); want nil and a %q error", req, ids(got), err, code, wantCode)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Recommend(%+v) error: %v", req, err)
+		}
+		if want := min(maxResults, len(from), recommend.MaxResultsCap); len(got) != want {
+			t.Errorf("Recommend(%+v) = %d books, want %d", req, len(got), want)
+		}
+		checkPicked(t, req, got, from)
+	})
+}
+
 func BenchmarkRecommend(b *testing.B) {
 	books := builtin(b)
 	req := bookshop.RecommendRequest{UserID: 1, Category: bookshop.Mystery, MaxResults: 3}

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/certs"
+)
+
+// maxCertDays bounds -days: a hundred years is more than anyone needs, and
+// keeps the validity within a time.Duration.
+const maxCertDays = 36500
+
+// RunCerts is the `bookshop certs DIR` command: it makes a CA, a server
+// certificate and a client certificate for each identity (see package
+// certs), writes them into DIR, and lists what it wrote. It refuses to
+// replace files DIR already holds unless given -force.
+func RunCerts(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flagSet("bookshop certs DIR", "Makes a CA, a server certificate for every name a Bookshop server answers to\n(localhost, 127.0.0.1, ::1, the service names, and their Kubernetes names),\nand a client certificate for each identity, named spiffe://bookshop/<identity>,\nfor TLS and mutual TLS. Writes them into DIR, private keys readable by\ntheir owner only. The CA's key is not kept. For development and tests.", stderr)
+	var (
+		namespace  string
+		identities string
+		days       int
+		force      bool
+	)
+	fs.StringVar(&namespace, "namespace", certs.DefaultNamespace, "the Kubernetes namespace whose service names the server certificate covers")
+	fs.StringVar(&identities, "identities", strings.Join(certs.DefaultIdentities(), ","), "client identities, comma-separated: one client certificate each")
+	fs.IntVar(&days, "days", 365, "how many days the certificates are valid")
+	fs.BoolVar(&force, "force", false, "replace the files if DIR already holds them")
+	dirs, err := parseFlagsAndArgs(fs, args, getenv, nil)
+	if err != nil {
+		return err
+	}
+	if len(dirs) != 1 {
+		return usageErrorf("want one directory: bookshop certs DIR (got %d arguments)", len(dirs))
+	}
+	dir := dirs[0]
+	if days < 1 || days > maxCertDays {
+		return usageErrorf("-days %d: want a number of days from 1 to %d", days, maxCertDays)
+	}
+	var ids []string
+	for id := range strings.SplitSeq(identities, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return usageErrorf("-identities %q: want at least one identity, such as marketplace", identities)
+	}
+	opts := certs.Options{
+		Namespace:  namespace,
+		Identities: ids,
+		Validity:   time.Duration(days) * 24 * time.Hour,
+		Overwrite:  force,
+	}
+	if err := opts.Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+
+	set, err := certs.Generate(opts)
+	if err != nil {
+		return err
+	}
+	if err := set.WriteDir(dir); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%w; use -force to replace them", err)
+		}
+		return err
+	}
+
+	fmt.Fprintf(stdout, "Wrote a CA and certificates for TLS and mutual TLS to %s, valid until %s:\n",
+		dir, set.CA.Certificate.NotAfter.UTC().Format(time.DateOnly))
+	in := func(name string) string { return filepath.Join(dir, name) }
+	files := set.Files()
+	width := 0
+	for _, f := range files {
+		width = max(width, len(in(f.Name)))
+	}
+	for _, f := range files {
+		fmt.Fprintf(stdout, "  %-*s  %s\n", width, in(f.Name), f.About)
+	}
+	fmt.Fprintf(stdout, "The CA's private key was not kept: to add an identity, make a new set.\n"+
+		"Servers: -tls-cert %s -tls-key %s -tls-client-ca %s\n"+
+		"Clients: -tls-ca %s -tls-cert %s -tls-key %s\n",
+		in("server.crt"), in("server.key"), in("ca.crt"),
+		in("ca.crt"), in(ids[0]+".crt"), in(ids[0]+".key"))
+	return nil
+}

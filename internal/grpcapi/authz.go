@@ -1,0 +1,170 @@
+package grpcapi
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/certs"
+	"github.com/bookshop-go/bookshop/internal/gen/bidirectionalpb"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	demov1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/demo/v1"
+	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/gen/unarypb"
+)
+
+// Identity returns the identity of the caller of the call ctx belongs to:
+// the <identity> of the URI SAN spiffe://bookshop/<identity> of the
+// client certificate that the server verified in the TLS handshake (see
+// certs.IdentityOf). Only a verified certificate counts, so ok is false
+// on a connection without TLS, without a client certificate, or with one
+// the server did not verify, as well as for a certificate without exactly
+// one such URI.
+func Identity(ctx context.Context) (identity string, ok bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return "", false
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+		return "", false
+	}
+	// Every verified chain starts with the same leaf: the peer's.
+	return certs.IdentityOf(info.State.VerifiedChains[0][0])
+}
+
+// Anyone, in a Policy's list of identities, lets every caller through,
+// with or without a verified identity.
+const Anyone = "*"
+
+// Policy says which identities may call which methods. A key is either a
+// full method name ("/bookshop.catalog.v1.CatalogService/ImportBooks") or
+// a whole service: its name between slashes
+// ("/bookshop.catalog.v1.CatalogService/"). Its value lists the
+// identities allowed, or holds Anyone.
+//
+// A method's own entry wins over its service's, so one method of a
+// service can be narrowed or opened. A method that the policy names in
+// neither way is denied to everyone: the policy denies by default, so a
+// method added to a service stays closed until the policy names it.
+type Policy map[string][]string
+
+// allowed returns the list of identities of method's own entry, else of
+// its service's entry; nil when there is neither.
+func (p Policy) allowed(method string) []string {
+	if ids, ok := p[method]; ok {
+		return ids
+	}
+	if i := strings.LastIndexByte(method, '/'); i > 0 {
+		return p[method[:i+1]]
+	}
+	return nil
+}
+
+// Allows reports whether a caller with identity may call method (a full
+// method name, such as "/Recommendations/Recommend"). The identity of a
+// caller without a verified certificate is "", which only Anyone lets in.
+func (p Policy) Allows(identity, method string) bool {
+	ids := p.allowed(method)
+	return slices.Contains(ids, Anyone) || identity != "" && slices.Contains(ids, identity)
+}
+
+// check returns nil if the caller of ctx may call method. Errors:
+// UNAUTHENTICATED for a caller without a verified identity, when the
+// method is not open to Anyone; PERMISSION_DENIED for an identity the
+// policy does not allow.
+func (p Policy) check(ctx context.Context, method string) error {
+	if p.Allows("", method) {
+		return nil
+	}
+	id, ok := Identity(ctx)
+	if !ok {
+		return status.Errorf(codes.Unauthenticated, "%s needs a verified client certificate", method)
+	}
+	if !p.Allows(id, method) {
+		return status.Errorf(codes.PermissionDenied, "identity %q may not call %s", id, method)
+	}
+	return nil
+}
+
+// AuthorizeUnary returns a server interceptor that lets a unary call
+// through only if p allows the caller's identity (see Identity) to call
+// the method. Errors, before the handler runs: UNAUTHENTICATED when the
+// caller has no verified identity and the method is not open to Anyone;
+// PERMISSION_DENIED ("identity X may not call M") when p does not allow
+// the identity, or does not name the method.
+func AuthorizeUnary(p Policy) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := p.check(ctx, info.FullMethod); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// AuthorizeStream is AuthorizeUnary for streaming calls: a refused stream
+// ends with the error before the handler reads or sends anything.
+func AuthorizeStream(p Policy) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := p.check(ss.Context(), info.FullMethod); err != nil {
+			return err
+		}
+		return handler(srv, ss)
+	}
+}
+
+// The identities of Bookshop's callers, as certs.DefaultIdentities issues
+// them.
+const (
+	// IdentityMarketplace is the Marketplace's identity.
+	IdentityMarketplace = "marketplace"
+	// IdentityAdmin is an operator's identity: imports, and tools such
+	// as grpcurl.
+	IdentityAdmin = "admin"
+)
+
+// DefaultPolicy returns Bookshop's authorization policy:
+//
+//   - Recommendations/Recommend, the whole LiveRecommendationsService,
+//     and CatalogService's GetBook and ExportBooks: marketplace and admin;
+//   - CatalogService/ImportBooks: admin only;
+//   - server reflection (v1 and v1alpha): admin only. It shows the
+//     contracts, which are no secret, but only people use it, with grpcurl,
+//     and the Marketplace has no need of it;
+//   - grpc.health.v1.Health: anyone, with or without a certificate, so that
+//     probes and load balancers can check health;
+//   - the four demo services: anyone. They are demos of the kinds of call,
+//     with nothing to protect.
+//
+// Anything else, including any method added later to the catalog service,
+// is denied until the policy names it.
+func DefaultPolicy() Policy {
+	shop := []string{IdentityMarketplace, IdentityAdmin}
+	return Policy{
+		recommendationspb.Recommendations_Recommend_FullMethodName:           shop,
+		serviceKey(recommendationsv1.LiveRecommendationsService_ServiceDesc): shop,
+		catalogv1.CatalogService_GetBook_FullMethodName:                      shop,
+		catalogv1.CatalogService_ExportBooks_FullMethodName:                  shop,
+		catalogv1.CatalogService_ImportBooks_FullMethodName:                  {IdentityAdmin},
+
+		"/grpc.reflection.v1.ServerReflection/":      {IdentityAdmin},
+		"/grpc.reflection.v1alpha.ServerReflection/": {IdentityAdmin},
+		serviceKey(healthpb.Health_ServiceDesc):      {Anyone},
+
+		serviceKey(unarypb.Unary_ServiceDesc):                 {Anyone},
+		serviceKey(demov1.ServerStreamingService_ServiceDesc): {Anyone},
+		serviceKey(demov1.ClientStreamingService_ServiceDesc): {Anyone},
+		serviceKey(bidirectionalpb.Bidirectional_ServiceDesc): {Anyone},
+	}
+}
+
+// serviceKey returns the Policy key of a whole service: "/<name>/".
+func serviceKey(desc grpc.ServiceDesc) string { return "/" + desc.ServiceName + "/" }

@@ -1,0 +1,196 @@
+package marketplace_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/recommend"
+)
+
+// maxEchoRunes is the most runes of the shopper's input that a message
+// quotes back; longer input is cut there, and "…" added.
+const maxEchoRunes = 40
+
+// fuzzHandler returns the Marketplace's handler over the built-in catalog,
+// called in process: a fuzz test makes thousands of requests a second, too
+// many for loopback gRPC to be the point. Requests are not rate limited.
+func fuzzHandler(tb testing.TB) http.Handler {
+	tb.Helper()
+	books := builtinCatalog(tb)
+	h, err := marketplace.NewServer(marketplace.Config{
+		Logger:           slog.New(slog.DiscardHandler),
+		Recommender:      recommend.New(books, seededRand()),
+		RecommendTimeout: 5 * time.Second,
+		Catalog:          books,
+		Live:             noLive{},
+		RateLimit:        rate.Inf,
+	})
+	if err != nil {
+		tb.Fatalf("NewServer: %v", err)
+	}
+	return h
+}
+
+// wantEcho fails the test unless msg is input, quoted and cut to
+// maxEchoRunes, followed by exactly suffix: so a message never quotes more
+// of the input than that, and is valid UTF-8 whatever the input.
+func wantEcho(tb testing.TB, msg, input, suffix string) {
+	tb.Helper()
+	if !utf8.ValidString(msg) {
+		tb.Errorf("message %q is not valid UTF-8", msg)
+	}
+	quoted, err := strconv.QuotedPrefix(msg)
+	if err != nil {
+		tb.Fatalf("message %q does not start with the quoted input: %v", msg, err)
+	}
+	echo, err := strconv.Unquote(quoted)
+	if err != nil {
+		tb.Fatalf("strconv.Unquote(%s): %v", quoted, err)
+	}
+	want := input
+	if r := []rune(input); len(r) > maxEchoRunes {
+		want = string(r[:maxEchoRunes]) + "…"
+	}
+	if echo != want {
+		tb.Errorf("message %q quotes %q, want %q", msg, echo, want)
+	}
+	if rest := msg[len(quoted):]; rest != suffix {
+		tb.Errorf("message %q ends %q, want %q", msg, rest, suffix)
+	}
+}
+
+// wantPage serves req with h and fails the test unless the answer has
+// status and, for an error page, shows exactly msg as its message: the
+// page escapes the input it quotes, so none of it is read as markup.
+func wantPage(tb testing.TB, h http.Handler, req *http.Request, status int, msg string) {
+	tb.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != status {
+		tb.Fatalf("GET %s = %d, want %d; body:\n%s", req.URL, w.Code, status, w.Body)
+	}
+	if status == http.StatusOK {
+		return
+	}
+	p := parsePage(tb, w.Body.String())
+	if want := strings.Join(strings.Fields(msg), " "); p.Notice != want {
+		tb.Errorf("GET %s shows the message %q, want %q", req.URL, p.Notice, want)
+	}
+}
+
+// FuzzCategoryFromQuery checks the homepage's query parsing: it never
+// panics, accepts exactly the queries with no category or one that names a
+// category (in any case), and otherwise answers 400 with a message that
+// quotes at most maxEchoRunes of the input, shown on the page as it is.
+func FuzzCategoryFromQuery(f *testing.F) {
+	for _, q := range []string{
+		"", "category=mystery", "category=MYSTERY", "category=Science_Fiction", "category=self_help",
+		"other=1", "category=mystery&other=1", "category=romance", "category=", "category",
+		"category=mystery&category=self_help", "category=%zz", "category=mystery;other=1",
+		"category=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "category=" + strings.Repeat("x", 500),
+		"category=%FF%FE", "category=%E2%80%AE", "category=%C5%BFelf_help", "category=a%20%20b",
+	} {
+		f.Add(q)
+	}
+	h := fuzzHandler(f)
+	const notCategory = " is not a category we have. Choose mystery, science_fiction or self_help."
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		cat, msg := marketplace.CategoryFromQuery(rawQuery)
+
+		q, err := url.ParseQuery(rawQuery)
+		values, named := q["category"]
+		var want bookshop.Category = -1
+		switch {
+		case err != nil:
+			if want := "The address has a malformed query string."; msg != want {
+				t.Errorf("CategoryFromQuery(%q) message = %q, want %q", rawQuery, msg, want)
+			}
+		case !named:
+			want = bookshop.Mystery
+		case len(values) != 1:
+			if want := "Choose one category, not " + strconv.Itoa(len(values)) + "."; msg != want {
+				t.Errorf("CategoryFromQuery(%q) message = %q, want %q", rawQuery, msg, want)
+			}
+		default:
+			for _, c := range bookshop.Categories() {
+				if strings.EqualFold(values[0], c.String()) {
+					want = c
+				}
+			}
+			if want == -1 {
+				wantEcho(t, msg, values[0], notCategory)
+			}
+		}
+		if want != -1 && (msg != "" || cat != want) {
+			t.Errorf("CategoryFromQuery(%q) = %v, %q; want %v, no message", rawQuery, cat, msg, want)
+		}
+		if want == -1 && msg == "" {
+			t.Errorf("CategoryFromQuery(%q) = %v with no message, want a message", rawQuery, cat)
+		}
+
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.RawQuery = rawQuery
+		status := http.StatusOK
+		if msg != "" {
+			status = http.StatusBadRequest
+		}
+		wantPage(t, h, req, status, msg)
+	})
+}
+
+// FuzzBookIDFromPath checks the parsing of the id in /books/{id}: it never
+// panics, accepts exactly the ids written in decimal digits without a sign
+// or leading zeros, from 1 to 2147483647, and otherwise answers 400 with a
+// message that quotes at most maxEchoRunes of the input, shown on the page
+// as it is.
+func FuzzBookIDFromPath(f *testing.F) {
+	for _, s := range []string{
+		"1", "9", "10", "2147483647", "2147483648", "9999999999", "99999999999", "0", "00", "01", "+1", "-1",
+		"1.5", "1e3", "0x10", " 1", "1 ", "abc", "", "<script>", strings.Repeat("9", 100), "١", "\xff",
+	} {
+		f.Add(s)
+	}
+	h := fuzzHandler(f)
+	const notID = " is not a book id: a book id is a whole number from 1."
+	f.Fuzz(func(t *testing.T, s string) {
+		id, msg := marketplace.BookIDFromPath(s)
+		valid := s != "" && s[0] != '0' && len(s) <= 10 && strings.Trim(s, "0123456789") == "" &&
+			(len(s) < 10 || s <= "2147483647")
+		switch {
+		case valid && (msg != "" || strconv.Itoa(int(id)) != s):
+			t.Errorf("BookIDFromPath(%q) = %d, %q; want %s, no message", s, id, msg, s)
+		case !valid && msg == "":
+			t.Errorf("BookIDFromPath(%q) = %d with no message, want a message", s, id)
+		case !valid:
+			wantEcho(t, msg, s, notID)
+		}
+
+		// Through the site, for a segment the router takes as it is.
+		if s == "" || s == "." || s == ".." || strings.Contains(s, "/") || !utf8.ValidString(s) {
+			return
+		}
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path = "/books/" + s
+		if valid {
+			// A book of the catalog, or not: 200 or 404, never 400.
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK && w.Code != http.StatusNotFound {
+				t.Errorf("GET /books/%s = %d, want 200 or 404", s, w.Code)
+			}
+			return
+		}
+		wantPage(t, h, req, http.StatusBadRequest, msg)
+	})
+}
