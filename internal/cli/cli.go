@@ -59,6 +59,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"export", "write the catalog, or one category, as CSV or JSON", RunExport},
 		{"demo", "the tutorial's demo services and their clients: the four kinds of gRPC call", RunDemo},
 		{"certs", "make a CA and server and client certificates for TLS and mutual TLS", RunCerts},
+		{"health", "check once whether a service is healthy, for container health checks", RunHealth},
 	}, args, getenv, stdout, stderr)
 }
 

@@ -175,3 +175,36 @@ func TestMarketplaceWithoutCertificate(t *testing.T) {
 		t.Errorf("a Marketplace without a client certificate shows books, or no note:\n%s", body)
 	}
 }
+
+// TestHealthCommand checks `bookshop health` against a running system:
+// healthy over gRPC and HTTP, unhealthy against a closed port.
+func TestHealthCommand(t *testing.T) {
+	recsPort := freePort(t)
+	startCommand(t, []string{"recommendations", "-port", itoa(recsPort), "-db=:memory:"}, nil)
+	addr := "127.0.0.1:" + itoa(recsPort)
+	waitFor(t, "Recommendations", func() bool {
+		return cli.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", addr}, env(nil), io.Discard, io.Discard) == nil
+	})
+	var out bytes.Buffer
+	if err := cli.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", addr, "-service", "Recommendations"}, env(nil), &out, io.Discard); err != nil || !strings.Contains(out.String(), "SERVING") {
+		t.Errorf("health -grpc %s -service Recommendations = %v, %q; want healthy", addr, err, out.String())
+	}
+	if err := cli.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", addr, "-service", "NoSuchService"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Error("health of an unknown service succeeded, want unhealthy")
+	}
+	closed := "127.0.0.1:" + itoa(freePort(t))
+	if err := cli.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", closed, "-timeout", "500ms"}, env(nil), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unhealthy") {
+		t.Errorf("health -grpc of a closed port = %v, want unhealthy", err)
+	}
+
+	url := startUp(t)
+	if err := cli.Run(testContext(t, 5*time.Second), []string{"health", "-http", url + "readyz"}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Errorf("health -http %sreadyz = %v, want healthy", url, err)
+	}
+	if err := cli.Run(testContext(t, 5*time.Second), []string{"health", "-http", url + "nope"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Errorf("health -http of a 404 succeeded, want unhealthy")
+	}
+	if err := cli.Run(testContext(t, 5*time.Second), []string{"health"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Error("health with no target succeeded, want a usage error")
+	}
+}
