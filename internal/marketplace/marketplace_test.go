@@ -29,6 +29,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/recommend"
+	"github.com/bookshop-go/bookshop/internal/reqid"
 )
 
 // Texts the pages must show. They are the site's promises to shoppers, so
@@ -984,4 +985,65 @@ func BenchmarkHomeInProcess(b *testing.B) {
 			b.Fatalf("GET / = %d, want %d", w.status, http.StatusOK)
 		}
 	}
+}
+
+// TestRequestID checks that a page load's request id reaches the
+// Recommendations call it makes, comes back in X-Request-Id, and is made
+// when the browser sends none or a bad one.
+func TestRequestID(t *testing.T) {
+	rec := &idRecorder{}
+	site := startSite(t, marketplace.Config{Recommender: grpcRecommender(t, rec)})
+	get := func(header string) string {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, site.URL+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if header != "" {
+			req.Header.Set("X-Request-Id", header)
+		}
+		resp, err := site.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Request-Id")
+	}
+	if got := get("page-load-7"); got != "page-load-7" {
+		t.Errorf("X-Request-Id answered %q, want page-load-7", got)
+	}
+	if got := rec.last(); got != "page-load-7" {
+		t.Errorf("Recommendations saw request id %q, want page-load-7", got)
+	}
+	for _, bad := range []string{"", "has spaces", strings.Repeat("x", 65)} {
+		got := get(bad)
+		if got == "" || got == bad {
+			t.Errorf("X-Request-Id %q answered %q, want a new id", bad, got)
+		}
+		if seen := rec.last(); seen != got {
+			t.Errorf("Recommendations saw request id %q, want the new %q", seen, got)
+		}
+	}
+}
+
+// idRecorder is a Recommender that records the request id of each call.
+type idRecorder struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *idRecorder) Recommend(ctx context.Context, _ bookshop.RecommendRequest) ([]bookshop.Book, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, reqid.From(ctx))
+	return []bookshop.Book{{ID: 1, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930}}, nil
+}
+
+func (r *idRecorder) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ids) == 0 {
+		return ""
+	}
+	return r.ids[len(r.ids)-1]
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/bookshop-go/bookshop/internal/reqid"
 )
 
 // securityHeaders are set on every response. The pages load nothing from
@@ -19,12 +21,24 @@ var securityHeaders = map[string]string{
 	"X-Frame-Options":        "DENY",
 }
 
-// middleware wraps the site in what every request gets: security headers,
-// a limit of maxBodyBytes on the body, an access log line, and recovery
-// from panics.
+// middleware wraps the site in what every request gets: a request id,
+// security headers, a limit of maxBodyBytes on the body, an access log
+// line, and recovery from panics.
+//
+// The request id comes from the X-Request-Id header when it is a valid
+// one, else it is made here; it is sent back in X-Request-Id, logged, and
+// passed on to every gRPC call the request makes (package grpcapi sends it
+// as x-request-id metadata), so that one page load can be followed in the
+// logs of every service.
 func (s *server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := r.Header.Get(reqid.Key)
+		if !reqid.Valid(id) {
+			id = reqid.New()
+		}
+		w.Header().Set(reqid.Key, id)
+		r = r.WithContext(reqid.With(r.Context(), id))
 		rec := &statusRecorder{ResponseWriter: w}
 		for k, v := range securityHeaders {
 			w.Header().Set(k, v)
@@ -52,7 +66,8 @@ func (s *server) middleware(next http.Handler) http.Handler {
 				"status", rec.statusCode(),
 				"bytes", rec.bytes,
 				"duration", time.Since(start),
-				"remote", r.RemoteAddr)
+				"remote", r.RemoteAddr,
+				"request_id", id)
 		}()
 		next.ServeHTTP(rec, r)
 	})
