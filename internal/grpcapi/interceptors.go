@@ -23,7 +23,7 @@ import (
 // logUnary writes one access log line per call: method, status code,
 // duration, peer and request id. It takes the caller's request id from the
 // x-request-id metadata, or makes one, puts it in the context for the
-// handler and its outgoing calls, and returns it in the response header.
+// handler and its outgoing calls, and returns it in the response trailer.
 func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
@@ -46,7 +46,9 @@ func logStream(logger *slog.Logger) grpc.StreamServerInterceptor {
 }
 
 // withRequestID returns ctx with the caller's request id, or a new one,
-// and sends it back in the response header.
+// and sends it back in the response trailer. Not in the header: a header
+// sent with a failed call commits it, and the client could no longer retry
+// it (gRPC retries only calls that have received nothing).
 func withRequestID(ctx context.Context) context.Context {
 	id := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
@@ -57,7 +59,7 @@ func withRequestID(ctx context.Context) context.Context {
 	if id == "" {
 		id = reqid.New()
 	}
-	_ = grpc.SetHeader(ctx, metadata.Pairs(reqid.Key, id))
+	_ = grpc.SetTrailer(ctx, metadata.Pairs(reqid.Key, id))
 	return reqid.With(ctx, id)
 }
 

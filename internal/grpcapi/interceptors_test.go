@@ -54,7 +54,7 @@ func (b *logBuffer) records(t *testing.T, msg string) []map[string]any {
 
 // TestAccessLogAndRequestID checks the access log line of a call and that
 // the request id of the client's context reaches the server, its log, and
-// comes back in the response header.
+// comes back in the response trailer.
 func TestAccessLogAndRequestID(t *testing.T) {
 	var log logBuffer
 	logger := slog.New(slog.NewJSONHandler(&log, nil))
@@ -70,15 +70,15 @@ func TestAccessLogAndRequestID(t *testing.T) {
 	client := recommendationspb.NewRecommendationsClient(conn)
 
 	ctx := reqid.With(testContext(t), "shopper-42")
-	var header metadata.MD
-	if _, err := client.Recommend(ctx, &recommendationspb.RecommendationRequest{MaxResults: 1}, grpc.Header(&header)); err != nil {
+	var trailer metadata.MD
+	if _, err := client.Recommend(ctx, &recommendationspb.RecommendationRequest{MaxResults: 1}, grpc.Trailer(&trailer)); err != nil {
 		t.Fatal(err)
 	}
 	if got := rec.id(); got != "shopper-42" {
 		t.Errorf("handler saw request id %q, want shopper-42", got)
 	}
-	if got := header.Get(reqid.Key); len(got) != 1 || got[0] != "shopper-42" {
-		t.Errorf("response header %s = %q, want shopper-42", reqid.Key, got)
+	if got := trailer.Get(reqid.Key); len(got) != 1 || got[0] != "shopper-42" {
+		t.Errorf("response trailer %s = %q, want shopper-42", reqid.Key, got)
 	}
 	_, err = client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: -1})
 	if status.Code(err) != codes.InvalidArgument {

@@ -34,10 +34,17 @@ type replica struct {
 	stop  context.CancelFunc
 	done  chan error
 	once  sync.Once
+	// flaky makes every other call fail with UNAVAILABLE; failed counts them.
+	flaky  atomic.Bool
+	failed atomic.Int64
 }
 
 func (r *replica) Recommend(ctx context.Context, req bookshop.RecommendRequest) ([]bookshop.Book, error) {
-	r.calls.Add(1)
+	n := r.calls.Add(1)
+	if r.flaky.Load() && n%2 == 1 {
+		r.failed.Add(1)
+		return nil, bookshop.Errorf(bookshop.Unavailable, "try again")
+	}
 	if d := time.Duration(r.delay.Load()); d > 0 {
 		select {
 		case <-time.After(d):
@@ -299,5 +306,69 @@ func TestSlowReplicas(t *testing.T) {
 	}
 	if budget := timeout + time.Second; slowest > budget {
 		t.Errorf("slowest page load took %v with a %v deadline, want under %v", slowest, timeout, budget)
+	}
+}
+
+// TestNotServingReplicaGetsNoCalls marks one of three replicas NOT_SERVING,
+// as a replica that is starting or draining is: client-side health
+// checking takes it out of rotation, and it gets no calls until it is
+// SERVING again.
+func TestNotServingReplicaGetsNoCalls(t *testing.T) {
+	rs := startReplicas(t, 3)
+	s := startSite(t, rs, 2*time.Second)
+	warm(t, s, rs)
+
+	rs[0].srv.SetServing(false)
+	// The health watch tells the client at once; give it a moment.
+	time.Sleep(200 * time.Millisecond)
+	for _, r := range rs {
+		r.calls.Store(0)
+	}
+	counts, _ := s.run(300, 10, nil)
+	if counts[served] != 300 {
+		t.Errorf("%d of 300 page loads served books with one replica NOT_SERVING, want all", counts[served])
+	}
+	if n := rs[0].calls.Load(); n != 0 {
+		t.Errorf("the NOT_SERVING replica got %d calls, want none", n)
+	}
+	checkSpread(t, "with one replica NOT_SERVING, the others", []int64{rs[1].calls.Load(), rs[2].calls.Load()})
+
+	rs[0].srv.SetServing(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for rs[0].calls.Load() == 0 && time.Now().Before(deadline) {
+		s.load()
+	}
+	if rs[0].calls.Load() == 0 {
+		t.Error("the replica got no calls within 5s of turning SERVING again")
+	}
+}
+
+// TestRetryOfUnavailable checks the retry policy of the service config: a
+// call that fails with UNAVAILABLE is tried again, and the page gets its
+// books; and retry throttling: when most calls keep failing, the client
+// stops retrying rather than double the load on a failing service.
+func TestRetryOfUnavailable(t *testing.T) {
+	rs := startReplicas(t, 1)
+	s := startSite(t, rs, 2*time.Second)
+	warm(t, s, rs)
+	rs[0].flaky.Store(true) // every other call fails: each first attempt
+	for i := range 4 {
+		if o, _ := s.load(); o != served {
+			t.Fatalf("page load %d, whose first Recommend call failed with UNAVAILABLE, got outcome %d, want its books", i, o)
+		}
+	}
+	if got := rs[0].calls.Load(); got != 8 {
+		t.Errorf("4 page loads made %d calls, want 8: each failed once and was retried", got)
+	}
+	// Each failure costs a token and each success gives a tenth back: past
+	// half the tokens (10), retries stop.
+	counts, _ := s.run(40, 1, nil)
+	t.Logf("40 more page loads against a service failing half its calls: %d served, %d degraded; %d calls in all",
+		counts[served], counts[degraded], rs[0].calls.Load())
+	if counts[degraded] == 0 {
+		t.Error("retries never stopped although the service kept failing; want retry throttling")
+	}
+	if counts[failed] != 0 {
+		t.Errorf("%d page loads failed, want them served or degraded", counts[failed])
 	}
 }
