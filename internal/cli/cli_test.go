@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +11,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	"github.com/bookshop-go/bookshop/internal/cli"
 )
@@ -207,4 +213,61 @@ func TestHealthCommand(t *testing.T) {
 	if err := cli.Run(testContext(t, 5*time.Second), []string{"health"}, env(nil), io.Discard, io.Discard); err == nil {
 		t.Error("health with no target succeeded, want a usage error")
 	}
+}
+
+// TestReflectionListsEveryService lists the services of the real
+// Recommendations and demo servers through server reflection, as grpcurl
+// does.
+func TestReflectionListsEveryService(t *testing.T) {
+	recsPort := freePort(t)
+	startCommand(t, []string{"recommendations", "-port", itoa(recsPort), "-db=:memory:"}, nil)
+	demoAddr := startDemo(t)
+	for addr, want := range map[string][]string{
+		"127.0.0.1:" + itoa(recsPort): {"Recommendations", "bookshop.catalog.v1.CatalogService",
+			"bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		demoAddr: {"unary.Unary", "bidirectional.Bidirectional", "bookshop.demo.v1.ServerStreamingService",
+			"bookshop.demo.v1.ClientStreamingService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+	} {
+		var got []string
+		waitFor(t, "reflection at "+addr, func() bool {
+			got = listServices(t, addr)
+			return got != nil
+		})
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("reflection at %s lists %v, want %s among them", addr, got, w)
+			}
+		}
+	}
+}
+
+// listServices asks the server at addr for its services by reflection; nil
+// if it cannot be reached yet.
+func listServices(t *testing.T, addr string) []string {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	stream, err := grpc_reflection_v1.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return nil
+	}
+	if err := stream.Send(&grpc_reflection_v1.ServerReflectionRequest{
+		MessageRequest: &grpc_reflection_v1.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		return nil
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	return names
 }

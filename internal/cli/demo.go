@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/bookshop-go/bookshop/internal/demo"
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
@@ -51,12 +50,13 @@ func RunDemo(ctx context.Context, args []string, getenv func(string) string, std
 func runDemoServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flagSet("bookshop demo serve", "Serves the four demo services on one port: the tutorial's\n/unary.Unary and /bidirectional.Bidirectional, and\nbookshop.demo.v1's ServerStreamingService and ClientStreamingService,\nwith the standard health service and server reflection.", stderr)
 	var (
-		logc  logConfig
-		port  int
-		drain time.Duration
+		logc     logConfig
+		port     int
+		drain    time.Duration
+		tlsFlags serverTLSFlags
 	)
 	fs.IntVar(&port, "port", DefaultDemoPort, "TCP port to serve gRPC on, on every interface (env DEMO_PORT)")
-	env := withEnv(drainFlag(fs, &drain), logEnv, map[string]string{"port": "DEMO_PORT"})
+	env := withEnv(drainFlag(fs, &drain), tlsFlags.register(fs), logEnv, map[string]string{"port": "DEMO_PORT"})
 	logc.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
@@ -71,7 +71,11 @@ func runDemoServe(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: drain})
+	scfg := grpcapi.ServerConfig{Logger: logger, DrainTimeout: drain}
+	if err := tlsFlags.apply(&scfg); err != nil {
+		return err
+	}
+	srv := grpcapi.NewServer(scfg)
 	demo.Register(srv)
 	lis, err := listen("", port, "-port or DEMO_PORT")
 	if err != nil {
@@ -93,12 +97,13 @@ func demoClient(name, summary string, call demoCall) Command {
 	return func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 		fs := flagSet("bookshop demo "+name, summary, stderr)
 		var (
-			addr    string
-			timeout time.Duration
+			addr     string
+			timeout  time.Duration
+			tlsFlags clientTLSFlags
 		)
 		fs.StringVar(&addr, "addr", fmt.Sprintf("localhost:%d", DefaultDemoPort), "demo server: host or host:port (default port 50051), or a gRPC target such as dns:///host:port (env DEMO_ADDR)")
 		fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of the call (env DEMO_TIMEOUT)")
-		env := map[string]string{"addr": "DEMO_ADDR", "timeout": "DEMO_TIMEOUT"}
+		env := withEnv(tlsFlags.register(fs), map[string]string{"addr": "DEMO_ADDR", "timeout": "DEMO_TIMEOUT"})
 		if err := parseFlags(fs, args, getenv, env); err != nil {
 			return err
 		}
@@ -109,9 +114,13 @@ func demoClient(name, summary string, call demoCall) Command {
 		if err != nil {
 			return usageErrorf("-addr or DEMO_ADDR: %v", err)
 		}
-		// Plaintext, as the tutorial's demos talk; TLS comes in a later
-		// issue.
-		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		// Plaintext unless -tls-ca says otherwise, as the tutorial's demos
+		// talk.
+		ccfg := grpcapi.ClientConfig{CallTimeout: timeout}
+		if err := tlsFlags.apply(&ccfg); err != nil {
+			return err
+		}
+		conn, err := grpcapi.Dial(target, ccfg)
 		if err != nil {
 			return fmt.Errorf("demo client for %q: %w", target, err)
 		}

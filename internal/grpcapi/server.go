@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -56,6 +57,7 @@ type ServerConfig struct {
 type Server struct {
 	*grpc.Server
 	health       *health.Server
+	healthInit   sync.Once
 	healthWatch  *drainingHealth
 	logger       *slog.Logger
 	drainTimeout time.Duration
@@ -123,12 +125,20 @@ func (s *Server) SetServing(serving bool) {
 	s.health.SetServingStatus("", st)
 }
 
+// initHealth marks every registered service NOT_SERVING, once, before
+// either port serves: services are registered by then, and a probe that
+// asks for one before Run must hear "not yet", not "unknown service".
+func (s *Server) initHealth() {
+	s.healthInit.Do(func() { s.SetServing(false) })
+}
+
 // Run serves on lis until ctx is done or serving fails. At the start it
 // marks every registered service SERVING. When ctx is done it marks them
 // NOT_SERVING and ends health watches, so that balancers stop sending
 // calls, lets calls in flight finish for up to the drain timeout, then
 // stops hard. It returns nil after a shutdown asked for by ctx.
 func (s *Server) Run(ctx context.Context, lis net.Listener) error {
+	s.initHealth()
 	s.SetServing(true)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
@@ -168,6 +178,7 @@ func (s *Server) Run(ctx context.Context, lis net.Listener) error {
 // Kubernetes' grpc probe, when the main port requires mutual TLS. It shows
 // the same statuses as the main port.
 func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
+	s.initHealth()
 	hs := grpc.NewServer()
 	healthpb.RegisterHealthServer(hs, s.healthWatch)
 	served := make(chan error, 1)

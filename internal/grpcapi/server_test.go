@@ -150,3 +150,56 @@ func (g *gatedRecommender) Recommend(ctx context.Context, _ bookshop.RecommendRe
 		return nil, ctx.Err()
 	}
 }
+
+// TestHealthPortThroughLifecycle watches health on the plaintext health
+// port through a server's life: NOT_SERVING before Run (not ready yet),
+// SERVING while it runs, NOT_SERVING once shutdown begins.
+func TestHealthPortThroughLifecycle(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: time.Second})
+	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(failingRecommender{}, logger))
+	hlis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthCtx, stopHealth := context.WithCancel(context.Background())
+	healthDone := make(chan error, 1)
+	go func() { healthDone <- srv.RunHealth(healthCtx, hlis) }()
+	defer func() {
+		stopHealth()
+		if err := <-healthDone; err != nil {
+			t.Error(err)
+		}
+	}()
+	health := grpc_health_v1.NewHealthClient(dial(t, hlis.Addr().String()))
+	check := func(when string, want grpc_health_v1.HealthCheckResponse_ServingStatus) {
+		t.Helper()
+		resp, err := health.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{Service: "Recommendations"})
+		if err != nil || resp.GetStatus() != want {
+			t.Errorf("health %s = %v, %v; want %v", when, resp.GetStatus(), err, want)
+		}
+	}
+	check("before Run", grpc_health_v1.HealthCheckResponse_NOT_SERVING)
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, lis) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := health.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{Service: "Recommendations"})
+		if err == nil && resp.GetStatus() == grpc_health_v1.HealthCheckResponse_SERVING {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	check("while running", grpc_health_v1.HealthCheckResponse_SERVING)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	check("after shutdown", grpc_health_v1.HealthCheckResponse_NOT_SERVING)
+}
