@@ -115,7 +115,8 @@ func RunImport(ctx context.Context, args []string, getenv func(string) string, s
 	defer cancel()
 	res, err := cat.ImportBooks(ctx, items)
 	if err != nil {
-		return fmt.Errorf("import: %s", bookshop.ErrorMessage(err))
+		// The operator sees the cause: the gRPC status and address.
+		return fmt.Errorf("import into %s: %w", client.host, err)
 	}
 
 	fmt.Fprintf(stdout, "Imported %d of %d books from %s.\n", res.Imported, len(items)+len(local), file)
@@ -208,12 +209,15 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer closeConn()
 
+	// A file is written beside its final name and renamed over it only
+	// when the export is complete: a failed export leaves the old file.
 	w := stdout
 	var file *os.File
 	if out != "" {
-		if file, err = os.Create(out); err != nil {
+		if file, err = os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp"); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
+		defer os.Remove(file.Name()) // fails harmlessly after the rename
 		defer file.Close()
 		w = file
 	}
@@ -236,16 +240,20 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 		return nil
 	})
 	if err != nil {
-		if code := bookshop.ErrorCode(err); code != bookshop.Internal {
-			return fmt.Errorf("export: %s", bookshop.ErrorMessage(err))
-		}
-		return fmt.Errorf("export: %w", err)
+		// The operator sees the cause: the gRPC status and address.
+		return fmt.Errorf("export from %s: %w", client.host, err)
 	}
 	if err := bw.Close(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	if file != nil {
+		if err := file.Chmod(0o644); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
 		if err := file.Close(); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		if err := os.Rename(file.Name(), out); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
 		fmt.Fprintf(stderr, "Exported %d books to %s.\n", n, out)

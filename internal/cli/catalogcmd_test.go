@@ -187,12 +187,32 @@ func TestImportRefusesBadUsage(t *testing.T) {
 		{[]string{"import", "a.csv", "b.csv"}, "want one file"},
 		{[]string{"import", "/nonexistent/books.csv"}, "no such file"},
 		{[]string{"import", good, "-format", "xml"}, `-format "xml"`},
-		{[]string{"import", good}, "unavailable"},
+		{[]string{"import", good}, "code = Unavailable"},
 	}
 	for _, tt := range tests {
 		_, err := runCmd(t, addr, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Run(%q) = %v, want an error containing %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestExportFailureKeepsFile checks that an export that fails leaves the
+// file it would have replaced as it was, and says why it failed.
+func TestExportFailureKeepsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.csv")
+	if err := os.WriteFile(path, []byte("id,category,title,author,year\n1,mystery,T,A,2000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runCmd(t, grpcapitest.ClosedAddr(t), "export", "-o", path, "-timeout", "2s")
+	if err == nil || !strings.Contains(err.Error(), "Unavailable") {
+		t.Errorf("export to a closed port = %v, want an error with the gRPC cause", err)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "1,mystery,T,A,2000") {
+		t.Errorf("a failed export changed the file to %q", b)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("a failed export left %d files in the directory, want only the original", len(entries))
 	}
 }
