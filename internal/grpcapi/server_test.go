@@ -153,11 +153,13 @@ func (g *gatedRecommender) Recommend(ctx context.Context, _ bookshop.RecommendRe
 
 // TestHealthPortThroughLifecycle watches health on the plaintext health
 // port through a server's life: NOT_SERVING before Run (not ready yet),
-// SERVING while it runs, NOT_SERVING once shutdown begins.
+// SERVING while it runs, NOT_SERVING as soon as shutdown begins, while a
+// call in flight still drains.
 func TestHealthPortThroughLifecycle(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: time.Second})
-	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(failingRecommender{}, logger))
+	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: 10 * time.Second})
+	rec := &gatedRecommender{started: make(chan struct{}), release: make(chan struct{})}
+	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
 	hlis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +199,33 @@ func TestHealthPortThroughLifecycle(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	check("while running", grpc_health_v1.HealthCheckResponse_SERVING)
+
+	call := make(chan error, 1)
+	go func() {
+		_, err := recommendationspb.NewRecommendationsClient(dial(t, lis.Addr().String())).Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: 1})
+		call <- err
+	}()
+	<-rec.started
 	stop()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		resp, err := health.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{Service: "Recommendations"})
+		if err == nil && resp.GetStatus() == grpc_health_v1.HealthCheckResponse_NOT_SERVING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health still %v, %v 5s after shutdown began", resp.GetStatus(), err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned (%v) while a call was still in flight", err)
+	default: // still draining, and already NOT_SERVING
+	}
+	close(rec.release)
+	if err := <-call; err != nil {
+		t.Errorf("the call in flight at shutdown: %v, want success", err)
+	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

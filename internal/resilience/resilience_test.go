@@ -319,8 +319,21 @@ func TestNotServingReplicaGetsNoCalls(t *testing.T) {
 	warm(t, s, rs)
 
 	rs[0].srv.SetServing(false)
-	// The health watch tells the client at once; give it a moment.
-	time.Sleep(200 * time.Millisecond)
+	// The health watch tells the client at once; wait until the replica
+	// has been out of rotation for 30 page loads in a row.
+	deadline := time.Now().Add(10 * time.Second)
+	for quiet := 0; quiet < 30; {
+		if time.Now().After(deadline) {
+			t.Fatal("the NOT_SERVING replica still got calls 10s later")
+		}
+		before := rs[0].calls.Load()
+		s.load()
+		if rs[0].calls.Load() == before {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
 	for _, r := range rs {
 		r.calls.Store(0)
 	}
@@ -334,7 +347,7 @@ func TestNotServingReplicaGetsNoCalls(t *testing.T) {
 	checkSpread(t, "with one replica NOT_SERVING, the others", []int64{rs[1].calls.Load(), rs[2].calls.Load()})
 
 	rs[0].srv.SetServing(true)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for rs[0].calls.Load() == 0 && time.Now().Before(deadline) {
 		s.load()
 	}
