@@ -80,6 +80,19 @@ scripts/generate.sh --check
 step "go test -race"
 go test -race -count=1 ./...
 
+step "deploy: the Dockerfile, compose.yaml and Kubernetes manifests (module deploy/)"
+# A module of its own, so that kustomize, the Kubernetes API types,
+# compose-go and BuildKit's parser stay out of the main module.
+unformatted="$(gofmt -l deploy)"
+if [[ -n "$unformatted" ]]; then
+	echo "not gofmt-ed (run gofmt -w on them):" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go -C deploy mod tidy -diff
+go -C deploy vet ./...
+go -C deploy test -count=1 ./...
+
 step "fuzz (brief)"
 # Each fuzz target for a few seconds, past its committed seed corpus
 # (testdata/fuzz); go test -fuzz takes one target at a time. For a longer

@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+
+# The Bookshop image: one static binary, /bookshop, that runs any of the
+# services (bookshop recommendations, bookshop marketplace, bookshop demo
+# serve) and the tools (certs, import, export, health), on distroless
+# static, as a user that is not root. Build it from the repository root:
+#
+#	docker build -t bookshop .
+#
+# With no arguments it runs the whole system in one container:
+#
+#	docker run --rm -p 8080:8080 bookshop
+#
+# compose.yaml and deploy/k8s run each service in a container of its own,
+# from this same image. deploy/dockerfile_test.go checks this file.
+
+ARG GO_VERSION=1.26.8
+
+# The build stage runs on the builder's own platform and cross-compiles for
+# the target's, so that a multi-platform build (docker buildx build
+# --platform linux/amd64,linux/arm64 .) needs no emulation.
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+WORKDIR /src
+# The modules first, in a layer of their own that stays cached until
+# go.mod or go.sum change.
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+# Only the Go sources: .dockerignore keeps tests, test data and anything
+# secret out of the context.
+COPY cmd/ cmd/
+COPY internal/ internal/
+ARG TARGETOS TARGETARCH
+# CGO_ENABLED=0: a static binary, which needs no C library (SQLite is pure
+# Go). -trimpath: no paths of the build machine in it. -s -w: no symbol
+# table and debug information; stack traces keep their functions and lines.
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags="-s -w" -o /out/bookshop ./cmd/bookshop
+# Empty directories for the catalog database and the certificates: a new
+# Docker volume mounted on one of them takes its owner, the user below.
+RUN mkdir /out/data /out/certs
+
+# distroless static: CA certificates, time zone data, /etc/passwd with the
+# user nonroot (65532), /tmp; no shell, no package manager.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/bookshop /bookshop
+COPY --from=build --chown=65532:65532 /out/data /data
+COPY --from=build --chown=65532:65532 /out/certs /certs
+# Numeric, so that Kubernetes' runAsNonRoot can check it.
+USER 65532:65532
+# `bookshop up` and `bookshop recommendations` keep bookshop.db in the
+# working directory unless told otherwise (CATALOG_DB).
+WORKDIR /data
+# The Marketplace's and Recommendations' default ports.
+EXPOSE 8080 50051
+ENTRYPOINT ["/bookshop"]
+CMD ["up", "-host", "0.0.0.0"]

@@ -1,0 +1,339 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// repoRoot is the repository: this module is its deploy directory.
+const repoRoot = ".."
+
+// scratch is a directory for the whole run of the tests, removed at the
+// end: the binary and its build context are made once, in there.
+var scratch string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bookshop-deploy-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	scratch = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// bookshopBinary returns the path of the bookshop binary, built once as
+// the Dockerfile builds it (see buildAsDockerfile).
+func bookshopBinary(tb testing.TB) string {
+	tb.Helper()
+	built.once.Do(func() {
+		built.path, built.err = buildAsDockerfile(filepath.Join(scratch, "build"))
+	})
+	if built.err != nil {
+		tb.Fatalf("build bookshop as the Dockerfile does: %v", built.err)
+	}
+	return built.path
+}
+
+// runResult is what a run of the binary did.
+type runResult struct {
+	stdout, stderr string
+	exitCode       int
+}
+
+// runBookshop runs the binary with args and no environment but env, and
+// waits for it to exit, for at most 30 s.
+func runBookshop(tb testing.TB, env map[string]string, args ...string) runResult {
+	tb.Helper()
+	bin := bookshopBinary(tb) // built before the clock starts
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = []string{} // not the test's environment: only env
+	cmd.Dir = scratch    // where a command that writes files would write them
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := runResult{stdout: stdout.String(), stderr: stderr.String()}
+	if err != nil {
+		exitErr, ok := err.(*exec.ExitError)
+		if !ok {
+			tb.Fatalf("run bookshop %s: %v", strings.Join(args, " "), err)
+		}
+		res.exitCode = exitErr.ExitCode()
+	}
+	return res
+}
+
+// flagDef is one flag of a command, as its -h output lists it.
+type flagDef struct {
+	Name    string
+	Type    string // "int", "string", "duration", "value", ...; "" for a bool
+	Default string // the default, unquoted; "" when -h shows none (the zero value)
+	Env     string // the environment variable that sets it, from "(env NAME)"; "" for none
+	Usage   string
+}
+
+// command is a command of the binary, with its flags.
+type command struct {
+	path   []string // such as ["recommendations"] or ["demo", "serve"]
+	flags  map[string]flagDef
+	ofEnv  map[string]flagDef // by environment variable
+	output string             // the -h output, for messages
+}
+
+func (c *command) String() string { return "bookshop " + strings.Join(c.path, " ") }
+
+var commandCache struct {
+	sync.Mutex
+	m map[string]*command
+}
+
+// commandOf returns the command at path, with its flags parsed from the
+// output of `bookshop PATH -h`.
+func commandOf(tb testing.TB, path ...string) *command {
+	tb.Helper()
+	key := strings.Join(path, " ")
+	commandCache.Lock()
+	defer commandCache.Unlock()
+	if c, ok := commandCache.m[key]; ok {
+		return c
+	}
+	res := runBookshop(tb, nil, append(slices.Clone(path), "-h")...)
+	if res.exitCode != 0 {
+		tb.Fatalf("bookshop %s -h: exit status %d\n%s%s", key, res.exitCode, res.stdout, res.stderr)
+	}
+	c, err := parseHelp(path, res.stderr)
+	if err != nil {
+		tb.Fatalf("bookshop %s -h: %v\n%s", key, err, res.stderr)
+	}
+	if commandCache.m == nil {
+		commandCache.m = make(map[string]*command)
+	}
+	commandCache.m[key] = c
+	return c
+}
+
+var (
+	flagLine   = regexp.MustCompile(`^  -([A-Za-z0-9][-A-Za-z0-9_]*)(?: (\S+))?$`)
+	envInUsage = regexp.MustCompile(`\(env ([A-Z][A-Z0-9_]*)`)
+	defInUsage = regexp.MustCompile(`^.*\(default (.*)\)$`) // the last "(default"
+)
+
+// parseHelp reads the flags from the output of flag.PrintDefaults: a line
+// "  -name type" for each flag, then its usage on lines that start with
+// "    \t", the last ending in "(default ...)" unless the default is the
+// zero value.
+func parseHelp(path []string, help string) (*command, error) {
+	c := &command{path: path, flags: make(map[string]flagDef), ofEnv: make(map[string]flagDef), output: help}
+	var cur *flagDef
+	done := func() error {
+		if cur == nil {
+			return nil
+		}
+		cur.Usage = strings.TrimSpace(cur.Usage)
+		if m := defInUsage.FindStringSubmatch(cur.Usage); m != nil {
+			cur.Default = m[1]
+			if s, err := strconv.Unquote(m[1]); err == nil {
+				cur.Default = s
+			}
+		}
+		if m := envInUsage.FindStringSubmatch(cur.Usage); m != nil {
+			cur.Env = m[1]
+			if other, dup := c.ofEnv[cur.Env]; dup {
+				return fmt.Errorf("-%s and -%s both say (env %s)", other.Name, cur.Name, cur.Env)
+			}
+			c.ofEnv[cur.Env] = *cur
+		}
+		c.flags[cur.Name] = *cur
+		cur = nil
+		return nil
+	}
+	for line := range strings.SplitSeq(help, "\n") {
+		if m := flagLine.FindStringSubmatch(line); m != nil {
+			if err := done(); err != nil {
+				return nil, err
+			}
+			cur = &flagDef{Name: m[1], Type: m[2]}
+			continue
+		}
+		if cur != nil && strings.HasPrefix(line, "    \t") {
+			cur.Usage += " " + strings.TrimPrefix(line, "    \t")
+		}
+	}
+	if err := done(); err != nil {
+		return nil, err
+	}
+	if len(c.flags) == 0 {
+		return nil, fmt.Errorf("no flags found")
+	}
+	return c, nil
+}
+
+// setting returns the value that the flag name of c takes when the command
+// runs with args after its path and with env: a flag in args wins over its
+// environment variable, which wins over the default.
+func (c *command) setting(tb testing.TB, name string, args []string, env map[string]string) string {
+	tb.Helper()
+	f, ok := c.flags[name]
+	if !ok {
+		tb.Fatalf("%s has no flag -%s; its flags:\n%s", c, name, c.output)
+	}
+	v := f.Default
+	if f.Env != "" {
+		if e, ok := env[f.Env]; ok && e != "" {
+			v = e
+		}
+	}
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimLeft(args[i], "-")
+		if !strings.HasPrefix(args[i], "-") {
+			continue
+		}
+		n, val, hasVal := strings.Cut(a, "=")
+		if n != name {
+			continue
+		}
+		switch {
+		case hasVal:
+			v = val
+		case f.Type == "":
+			v = "true"
+		case i+1 < len(args):
+			v = args[i+1]
+			i++
+		}
+	}
+	return v
+}
+
+// checkEnvAccepted checks that every variable of env is one that c reads,
+// and that c accepts its value: `bookshop PATH ARGS -h` with env exits 0
+// (a bad value of a flag's variable stops the command with status 2).
+func (c *command) checkEnvAccepted(tb testing.TB, where string, args []string, env map[string]string) {
+	tb.Helper()
+	for k := range env {
+		if _, ok := c.ofEnv[k]; !ok {
+			tb.Errorf("%s: %s=%q: %s reads no such variable; it reads %s", where, k, env[k], c, strings.Join(sortedKeys(c.ofEnv), ", "))
+		}
+	}
+	full := append(append(slices.Clone(c.path), args...), "-h")
+	if res := runBookshop(tb, env, full...); res.exitCode != 0 {
+		tb.Errorf("%s: bookshop %s with its environment: exit status %d:\n%s", where, strings.Join(full, " "), res.exitCode, lastLines(res.stderr, 3))
+	}
+}
+
+// subcommands returns the names of the subcommands of `bookshop PATH`, as
+// its -h lists them, or nil if it has none. (-h, not help: a command that
+// takes arguments would take "help" for one.)
+func subcommands(tb testing.TB, path ...string) []string {
+	tb.Helper()
+	res := runBookshop(tb, nil, append(slices.Clone(path), "-h")...)
+	_, list, ok := strings.Cut(res.stdout, "Commands:\n")
+	if res.exitCode != 0 || !ok {
+		return nil
+	}
+	var names []string
+	for line := range strings.SplitSeq(list, "\n") {
+		if !strings.HasPrefix(line, "  ") {
+			break
+		}
+		names = append(names, strings.Fields(line)[0])
+	}
+	return names
+}
+
+// commandPath returns the leading words of args that name a command of the
+// binary ("recommendations", or "demo serve"), and the rest.
+func commandPath(tb testing.TB, args []string) (path, rest []string) {
+	tb.Helper()
+	for len(args) > 0 && slices.Contains(subcommands(tb, path...), args[0]) {
+		path, args = append(path, args[0]), args[1:]
+	}
+	if len(path) == 0 {
+		tb.Fatalf("%q does not start with a command of bookshop (%s)", args, strings.Join(subcommands(tb), ", "))
+	}
+	if subcommands(tb, path...) != nil {
+		tb.Fatalf("%q names the group of commands bookshop %s, not one of them", path, strings.Join(path, " "))
+	}
+	return path, args
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestParseHelp checks parseHelp on the output of Go's own
+// flag.PrintDefaults, with the shapes the binary's flags have.
+func TestParseHelp(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	fs.Int("port", 50051, "TCP port to serve gRPC on (env RECOMMENDATIONS_PORT)")
+	fs.String("recommendations-host", "localhost", "host or host:port (default port 50051), or a gRPC target (env RECOMMENDATIONS_HOST)")
+	fs.String("health-addr", "", "serve health alone on this address (env HEALTH_ADDR)")
+	fs.Duration("shutdown-timeout", 10*time.Second, "drain timeout (env SHUTDOWN_TIMEOUT)")
+	fs.Bool("force", false, "replace the files")
+	fs.String("catalog", "", "seeds a new database (env CATALOG_FILE; format in the README)\nsecond line")
+	fs.PrintDefaults()
+	c, err := parseHelp([]string{"x"}, out.String())
+	if err != nil {
+		t.Fatalf("parseHelp: %v\n%s", err, out.String())
+	}
+	for _, want := range []flagDef{
+		{Name: "port", Type: "int", Default: "50051", Env: "RECOMMENDATIONS_PORT"},
+		{Name: "recommendations-host", Type: "string", Default: "localhost", Env: "RECOMMENDATIONS_HOST"},
+		{Name: "health-addr", Type: "string", Default: "", Env: "HEALTH_ADDR"},
+		{Name: "shutdown-timeout", Type: "duration", Default: "10s", Env: "SHUTDOWN_TIMEOUT"},
+		{Name: "force", Type: "", Default: "", Env: ""},
+		{Name: "catalog", Type: "string", Default: "", Env: "CATALOG_FILE"},
+	} {
+		got := c.flags[want.Name]
+		got.Usage = ""
+		if got != want {
+			t.Errorf("parseHelp: -%s = %+v, want %+v", want.Name, got, want)
+		}
+	}
+	if got := c.setting(t, "port", []string{"-port=1", "x"}, map[string]string{"RECOMMENDATIONS_PORT": "2"}); got != "1" {
+		t.Errorf("setting(port) with -port=1 and RECOMMENDATIONS_PORT=2 = %s, want 1", got)
+	}
+	if got := c.setting(t, "port", nil, map[string]string{"RECOMMENDATIONS_PORT": "2"}); got != "2" {
+		t.Errorf("setting(port) with RECOMMENDATIONS_PORT=2 = %s, want 2", got)
+	}
+	if got := c.setting(t, "force", []string{"-force", "/certs"}, nil); got != "true" {
+		t.Errorf("setting(force) with -force = %s, want true", got)
+	}
+}

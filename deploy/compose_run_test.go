@@ -1,0 +1,290 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// TestComposeRunsOnLoopback runs the services of compose.yaml as processes
+// of the binary, in the order their depends_on gives, each with its own
+// command and environment, and waits for each as Compose would: the
+// one-shot certs to exit 0, each server's health check, run as Compose
+// runs it, to pass. With no engine, three things differ: a directory
+// stands for each volume, each server gets free loopback ports (given as
+// flags, which win over its environment), and a name that the Compose
+// network resolves is replaced by the loopback address of the first
+// service that answers to it. Then a page of the Marketplace must carry
+// books, which Recommendations served over mutual TLS, and the admin
+// service must export the catalog.
+func TestComposeRunsOnLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole system")
+	}
+	p := loadCompose(t)
+	services := composeServices(t, p)
+	byName := make(map[string]*composeService)
+	for _, s := range services {
+		byName[s.name] = s
+	}
+	volumes := make(map[string]string) // volume -> the directory that stands for it
+	for name := range p.Volumes {
+		volumes[name] = filepath.Join(t.TempDir(), name)
+		if err := os.MkdirAll(volumes[name], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ports := make(map[string]map[string]string) // service -> its port -> the port it gets here
+	for _, s := range services {
+		ports[s.name] = make(map[string]string)
+		for _, port := range s.listenPorts(t) {
+			ports[s.name][port] = freePort(t)
+		}
+	}
+
+	// local rewrites one word of a service's command or environment.
+	local := func(s *composeService, word string) string {
+		for _, v := range s.svc.Volumes {
+			if v.Type == types.VolumeTypeVolume && (word == v.Target || strings.HasPrefix(word, v.Target+"/")) {
+				return volumes[v.Source] + strings.TrimPrefix(word, v.Target)
+			}
+		}
+		if u, err := url.Parse(word); err == nil && u.Scheme == "dns" {
+			host, port, err := net.SplitHostPort(strings.TrimPrefix(u.Path, "/"))
+			if err == nil {
+				for _, other := range services {
+					if slices.Contains(other.names(), host) && ports[other.name][port] != "" {
+						return "localhost:" + ports[other.name][port]
+					}
+				}
+			}
+		}
+		if u, err := url.Parse(word); err == nil && u.Scheme == "http" && u.Hostname() == "localhost" && ports[s.name][u.Port()] != "" {
+			u.Host = "localhost:" + ports[s.name][u.Port()]
+			return u.String()
+		}
+		if host, port, err := net.SplitHostPort(word); err == nil && host == "localhost" && ports[s.name][port] != "" {
+			return "localhost:" + ports[s.name][port]
+		}
+		return word
+	}
+	envOf := func(s *composeService) map[string]string {
+		env := make(map[string]string)
+		for k, v := range s.env {
+			env[k] = local(s, v)
+		}
+		return env
+	}
+	argsOf := func(s *composeService, words []string) []string {
+		var args []string
+		for _, w := range words {
+			args = append(args, local(s, w))
+		}
+		return args
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	procs := make(map[string]*process)
+	t.Cleanup(func() {
+		for _, name := range sortedKeys(procs) {
+			if procs[name].exited() {
+				continue // a one-shot, or reported already
+			}
+			if err := procs[name].stop(); err != nil {
+				t.Errorf("service %s after SIGTERM: %v (want a graceful stop, exit status 0)\n%s", name, err, procs[name].log())
+			}
+		}
+	})
+
+	var start func(name string)
+	start = func(name string) {
+		s := byName[name]
+		if _, ok := procs[name]; ok || len(s.svc.Profiles) > 0 { // profiles: not started by docker compose up
+			return
+		}
+		for _, dep := range sortedKeys(s.svc.DependsOn) {
+			start(dep)
+			switch cond := s.svc.DependsOn[dep].Condition; cond {
+			case types.ServiceConditionCompletedSuccessfully:
+				if err := procs[dep].wait(ctx); err != nil {
+					t.Fatalf("service %s: %v\n%s", dep, err, procs[dep].log())
+				}
+			case types.ServiceConditionHealthy:
+				d := byName[dep]
+				procs[dep].waitHealthy(ctx, t, d.svc.HealthCheck, argsOf(d, d.svc.HealthCheck.Test[2:]), envOf(d))
+			}
+		}
+		args := argsOf(s, s.svc.Command)
+		for port, here := range ports[name] {
+			if port == s.setting(t, "port") {
+				args = append(args, "-port", here)
+			} else {
+				args = append(args, "-health-addr", "127.0.0.1:"+here)
+			}
+		}
+		procs[name] = startProcess(t, name, args, envOf(s))
+	}
+	for _, s := range services {
+		start(s.name)
+	}
+	for _, s := range services {
+		if pr, ok := procs[s.name]; ok && longRunning(s) {
+			pr.waitHealthy(ctx, t, s.svc.HealthCheck, argsOf(s, s.svc.HealthCheck.Test[2:]), envOf(s))
+		}
+	}
+
+	for _, m := range running(services, "marketplace") {
+		page := "http://localhost:" + ports[m.name][m.setting(t, "port")] + "/"
+		if body := get(ctx, t, page); !strings.Contains(body, `href="/books/`) {
+			t.Errorf("service %s: %s shows no books from Recommendations:\n%s", m.name, page, body)
+		}
+	}
+	for _, a := range running(services, "export") {
+		cmd := exec.CommandContext(ctx, bookshopBinary(t), argsOf(a, a.svc.Command)...)
+		cmd.Env = envSlice(envOf(a))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil || bytes.Count(out, []byte("\n")) < 10 {
+			t.Errorf("service %s, %q: %v\n%s%s", a.name, a.svc.Command, err, out, stderr.String())
+		}
+	}
+}
+
+// process is a service's process.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan struct{} // closed when it has exited
+	err    error         // how it exited
+}
+
+func startProcess(tb testing.TB, name string, args []string, env map[string]string) *process {
+	tb.Helper()
+	p := &process{name: name, done: make(chan struct{})}
+	p.cmd = exec.Command(bookshopBinary(tb), args...)
+	p.cmd.Dir = tb.TempDir()
+	p.cmd.Stdout, p.cmd.Stderr = io.Discard, &p.stderr
+	p.cmd.Env = envSlice(env)
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return p
+}
+
+// log is the end of what the process wrote to stderr: safe once it has
+// exited.
+func (p *process) log() string { return lastLines(p.stderr.String(), 10) }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits for the process to exit, and returns how it exited.
+func (p *process) wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop ends the process with SIGTERM, as docker compose stop does, unless
+// it has exited, and returns how it exited.
+func (p *process) stop() error {
+	if !p.exited() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("still running 30 s after SIGTERM")
+	}
+}
+
+// waitHealthy runs the health check, the words after [CMD, /bookshop], as
+// Compose does in the container, until it passes, or until Compose would
+// call the service unhealthy: after the start period, and as many more
+// intervals as the retries.
+func (p *process) waitHealthy(ctx context.Context, t *testing.T, hc *types.HealthCheckConfig, check []string, env map[string]string) {
+	t.Helper()
+	every, patience := 200*time.Millisecond, 30*time.Second
+	if hc.StartPeriod != nil && hc.Interval != nil && hc.Retries != nil {
+		patience = time.Duration(*hc.StartPeriod) + time.Duration(*hc.Retries)*time.Duration(*hc.Interval)
+	}
+	ctx, cancel := context.WithTimeout(ctx, patience)
+	defer cancel()
+	var last string
+	for ctx.Err() == nil && !p.exited() {
+		cmd := exec.CommandContext(ctx, bookshopBinary(t), check...)
+		cmd.Env = envSlice(env)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return
+		}
+		last = fmt.Sprintf("%v: %s", err, out)
+		time.Sleep(every)
+	}
+	if p.exited() {
+		t.Fatalf("service %s exited: %v\n%s", p.name, p.err, p.log())
+	}
+	t.Fatalf("service %s did not pass its health check %q in %v: %s", p.name, check, patience, last)
+}
+
+func freePort(tb testing.TB) string {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer lis.Close()
+	return strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
+}
+
+func get(ctx context.Context, tb testing.TB, u string) string {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %s %v", u, resp.Status, err)
+	}
+	return string(body)
+}

@@ -1,0 +1,463 @@
+package deploy
+
+import (
+	"context"
+	"crypto/x509"
+	"net"
+	"net/url"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// loadCompose loads compose.yaml with the Compose Go library, as `docker
+// compose` does: schema validation (an unknown key fails), interpolation,
+// merges of the x- anchors, every profile.
+func loadCompose(tb testing.TB) *types.Project {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "compose.yaml")},
+		cli.WithWorkingDirectory(root), cli.WithProfiles([]string{"*"}), cli.WithEnv([]string{}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := opts.LoadProject(ctx)
+	if err != nil {
+		tb.Fatalf("load compose.yaml: %v", err)
+	}
+	return p
+}
+
+// composeService is a service of compose.yaml, with the command of the
+// binary it runs.
+type composeService struct {
+	name string
+	svc  types.ServiceConfig
+	cmd  *command
+	args []string          // the arguments after the command's path
+	env  map[string]string // its environment
+}
+
+func (s *composeService) setting(tb testing.TB, flag string) string {
+	tb.Helper()
+	return s.cmd.setting(tb, flag, s.args, s.env)
+}
+
+// replicas is how many containers the service runs.
+func (s *composeService) replicas() int {
+	switch {
+	case s.svc.Scale != nil:
+		return *s.svc.Scale
+	case s.svc.Deploy != nil && s.svc.Deploy.Replicas != nil:
+		return *s.svc.Deploy.Replicas
+	}
+	return 1
+}
+
+// names are the names that the service's containers answer to on the
+// default network: its own and its aliases.
+func (s *composeService) names() []string {
+	names := []string{s.name}
+	if n := s.svc.Networks["default"]; n != nil {
+		names = append(names, n.Aliases...)
+	}
+	return names
+}
+
+// listenPorts are the ports the service's server listens on: -port, and
+// -health-addr's when set.
+func (s *composeService) listenPorts(tb testing.TB) []string {
+	tb.Helper()
+	var ports []string
+	if _, ok := s.cmd.flags["port"]; ok {
+		ports = append(ports, s.setting(tb, "port"))
+	}
+	if _, ok := s.cmd.flags["health-addr"]; ok {
+		if addr := s.setting(tb, "health-addr"); addr != "" {
+			_, p, err := net.SplitHostPort(addr)
+			if err != nil {
+				tb.Errorf("%s: -health-addr %q: %v", s.name, addr, err)
+			}
+			ports = append(ports, p)
+		}
+	}
+	return ports
+}
+
+// mountOf returns the volume mounted on the directory that holds file, or
+// nil.
+func (s *composeService) mountOf(file string) *types.ServiceVolumeConfig {
+	for i, v := range s.svc.Volumes {
+		if strings.HasPrefix(path.Clean(file), path.Clean(v.Target)+"/") {
+			return &s.svc.Volumes[i]
+		}
+	}
+	return nil
+}
+
+func composeServices(tb testing.TB, p *types.Project) []*composeService {
+	tb.Helper()
+	var out []*composeService
+	for _, name := range sortedKeys(p.Services) {
+		svc := p.Services[name]
+		if len(svc.Command) == 0 {
+			tb.Fatalf("service %s has no command: the image would run its default, bookshop up", name)
+		}
+		cmdPath, rest := commandPath(tb, svc.Command)
+		env := make(map[string]string)
+		for k, v := range svc.Environment {
+			if v != nil {
+				env[k] = *v
+			}
+		}
+		out = append(out, &composeService{name: name, svc: svc, cmd: commandOf(tb, cmdPath...), args: rest, env: env})
+	}
+	return out
+}
+
+// running returns the services that run the command path.
+func running(services []*composeService, path ...string) []*composeService {
+	var out []*composeService
+	for _, s := range services {
+		if slices.Equal(s.cmd.path, path) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// longRunning reports whether a service is a server, not a one-shot or a
+// tool run by hand.
+func longRunning(s *composeService) bool {
+	return s.svc.Restart != "no" && s.svc.Restart != ""
+}
+
+// TestCompose checks compose.yaml against the binary: the commands, flags
+// and environment variables of its services, their ports, health checks,
+// volumes and certificates.
+func TestCompose(t *testing.T) {
+	p := loadCompose(t)
+	services := composeServices(t, p)
+	df := mustParseDockerfile(t)
+	entrypoint, err := df.entrypoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("the whole system", func(t *testing.T) {
+		n := 0
+		for _, s := range running(services, "recommendations") {
+			n += s.replicas()
+		}
+		if n < 2 {
+			t.Errorf("%d Recommendations replicas, want 2 or more", n)
+		}
+		for _, path := range [][]string{{"marketplace"}, {"demo", "serve"}, {"certs"}} {
+			if len(running(services, path...)) == 0 {
+				t.Errorf("no service runs bookshop %s", strings.Join(path, " "))
+			}
+		}
+	})
+
+	t.Run("commands and environment", func(t *testing.T) {
+		for _, s := range services {
+			if s.cmd.path[0] == "certs" {
+				continue // it takes no environment; its flags are checked below
+			}
+			s.cmd.checkEnvAccepted(t, "service "+s.name, s.args, s.env)
+		}
+	})
+
+	t.Run("one image, hardened", func(t *testing.T) {
+		for _, s := range services {
+			if s.svc.Image != services[0].svc.Image {
+				t.Errorf("service %s runs %s, service %s %s: want the one image", s.name, s.svc.Image, services[0].name, services[0].svc.Image)
+			}
+			if b := s.svc.Build; b == nil || filepath.Clean(b.Context) != filepath.Clean(p.WorkingDir) {
+				t.Errorf("service %s: want build: . (the repository, with its Dockerfile)", s.name)
+			}
+			if !s.svc.ReadOnly {
+				t.Errorf("service %s: want read_only: true", s.name)
+			}
+			if !slices.Contains(s.svc.CapDrop, "ALL") {
+				t.Errorf("service %s: cap_drop %v, want ALL", s.name, s.svc.CapDrop)
+			}
+			if !slices.Contains(s.svc.SecurityOpt, "no-new-privileges:true") {
+				t.Errorf("service %s: security_opt %v, want no-new-privileges:true", s.name, s.svc.SecurityOpt)
+			}
+			if u := s.svc.User; u != "" {
+				t.Errorf("service %s: user %q: leave it to the image's non-root USER", s.name, u)
+			}
+			if len(s.svc.Entrypoint) > 0 {
+				t.Errorf("service %s: entrypoint %v: leave it to the image's", s.name, s.svc.Entrypoint)
+			}
+		}
+	})
+
+	t.Run("health checks", func(t *testing.T) {
+		for _, s := range services {
+			if !longRunning(s) {
+				continue
+			}
+			hc := s.svc.HealthCheck
+			if hc == nil || hc.Disable || len(hc.Test) == 0 {
+				t.Errorf("service %s has no health check", s.name)
+				continue
+			}
+			// distroless has no shell: CMD, not CMD-SHELL, running the binary.
+			if hc.Test[0] != "CMD" || len(hc.Test) < 3 || hc.Test[1] != entrypoint[0] {
+				t.Errorf("service %s: health check %q, want [CMD, %s, command, ...]: the image has no shell", s.name, hc.Test, entrypoint[0])
+				continue
+			}
+			hpath, hargs := commandPath(t, hc.Test[2:])
+			hcmd := commandOf(t, hpath...)
+			// The check runs in the container, with its environment.
+			full := append(append(slices.Clone(hpath), hargs...), "-h")
+			if res := runBookshop(t, s.env, full...); res.exitCode != 0 {
+				t.Errorf("service %s: health check %q with the service's environment: exit status %d\n%s", s.name, hc.Test, res.exitCode, lastLines(res.stderr, 3))
+			}
+			// It probes a port the service listens on.
+			var target string
+			for _, f := range []string{"grpc", "http", "addr", "recommendations-host"} {
+				if _, ok := hcmd.flags[f]; ok {
+					if v := hcmd.setting(t, f, hargs, nil); v != "" {
+						target = v
+						break
+					}
+				}
+			}
+			port := portOf(target)
+			if port == "" || !slices.Contains(s.listenPorts(t), port) {
+				t.Errorf("service %s: health check %q probes %q, want localhost on one of its ports %v", s.name, hc.Test, target, s.listenPorts(t))
+			}
+			// A plaintext probe must not pick up the server's own certificate from
+			// TLS_CERT and TLS_KEY as a client certificate.
+			if hcmd.setting(t, "tls-ca", hargs, s.env) == "" && hcmd.setting(t, "tls-cert", hargs, s.env) != "" {
+				t.Errorf("service %s: health check %q takes TLS_CERT=%s from the container as its client certificate, with no CA: give -tls-cert= -tls-key=", s.name, hc.Test, s.env["TLS_CERT"])
+			}
+			if hc.Timeout == nil || hc.Interval == nil || time.Duration(*hc.Timeout) >= time.Duration(*hc.Interval) {
+				t.Errorf("service %s: health check timeout %v, interval %v: want both, the timeout shorter", s.name, hc.Timeout, hc.Interval)
+			}
+		}
+	})
+
+	t.Run("stop grace period exceeds the drain timeout", func(t *testing.T) {
+		for _, s := range services {
+			if _, ok := s.cmd.flags["shutdown-timeout"]; !ok || !longRunning(s) {
+				continue
+			}
+			drain, err := time.ParseDuration(s.setting(t, "shutdown-timeout"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			grace := 10 * time.Second // Docker's default
+			if s.svc.StopGracePeriod != nil {
+				grace = time.Duration(*s.svc.StopGracePeriod)
+			}
+			if grace <= drain {
+				t.Errorf("service %s: stop_grace_period %v, want more than its drain timeout (-shutdown-timeout) %v", s.name, grace, drain)
+			}
+		}
+	})
+
+	t.Run("published ports", func(t *testing.T) {
+		for _, s := range services {
+			for _, pc := range s.svc.Ports {
+				if target := strconv.Itoa(int(pc.Target)); !slices.Contains(s.listenPorts(t), target) {
+					t.Errorf("service %s publishes %s:%d, but listens on %v", s.name, pc.Published, pc.Target, s.listenPorts(t))
+				}
+			}
+		}
+		for _, path := range [][]string{{"marketplace"}, {"demo", "serve"}} {
+			for _, s := range running(services, path...) {
+				if len(s.svc.Ports) == 0 {
+					t.Errorf("service %s publishes no port", s.name)
+				}
+			}
+		}
+	})
+
+	t.Run("Marketplace balances over the Recommendations replicas", func(t *testing.T) {
+		replicas := running(services, "recommendations")
+		for _, m := range running(services, "marketplace") {
+			host := m.setting(t, "recommendations-host")
+			u, err := url.Parse(host)
+			if err != nil || u.Scheme != "dns" {
+				t.Errorf("service %s: RECOMMENDATIONS_HOST=%s, want dns:///NAME:PORT, so that it finds every replica", m.name, host)
+				continue
+			}
+			name, port, err := net.SplitHostPort(strings.TrimPrefix(u.Path, "/"))
+			if err != nil {
+				t.Errorf("service %s: RECOMMENDATIONS_HOST=%s: %v", m.name, host, err)
+				continue
+			}
+			for _, r := range replicas {
+				if !slices.Contains(r.names(), name) {
+					t.Errorf("service %s calls %s, but replica %s answers to %v", m.name, name, r.name, r.names())
+				}
+				if !slices.Contains(r.listenPorts(t), port) {
+					t.Errorf("service %s calls port %s, but replica %s listens on %v", m.name, port, r.name, r.listenPorts(t))
+				}
+				if d, ok := m.svc.DependsOn[r.name]; !ok || d.Condition != types.ServiceConditionHealthy {
+					t.Errorf("service %s: want depends_on %s with condition service_healthy, so that its first lookup finds every replica", m.name, r.name)
+				}
+			}
+		}
+	})
+
+	t.Run("catalog volume", func(t *testing.T) {
+		replicas := running(services, "recommendations")
+		var first *composeService
+		for _, r := range replicas {
+			db := r.setting(t, "db")
+			m := r.mountOf(db)
+			if m == nil || m.Type != types.VolumeTypeVolume || m.ReadOnly {
+				t.Errorf("service %s: CATALOG_DB=%s is not on a writable named volume", r.name, db)
+				continue
+			}
+			if _, ok := p.Volumes[m.Source]; !ok {
+				t.Errorf("service %s mounts volume %s, which volumes: does not declare", r.name, m.Source)
+			}
+			// Two first starts at once on one new file would both create the
+			// database: one replica starts first, the others once it is healthy.
+			if d, ok := r.svc.DependsOn[replicas[0].name]; r != replicas[0] && (!ok || d.Condition != types.ServiceConditionHealthy) {
+				t.Errorf("service %s shares the catalog file of %s: want depends_on %s with condition service_healthy", r.name, replicas[0].name, replicas[0].name)
+			}
+			if first == nil {
+				first = r
+			} else if fm := first.mountOf(first.setting(t, "db")); fm.Source != m.Source {
+				t.Errorf("services %s and %s keep the catalog on volumes %s and %s: want one", first.name, r.name, fm.Source, m.Source)
+			}
+		}
+	})
+
+	t.Run("mutual TLS", func(t *testing.T) {
+		certsSvc := running(services, "certs")
+		if len(certsSvc) != 1 {
+			t.Fatalf("%d services run bookshop certs, want 1", len(certsSvc))
+		}
+		maker := certsSvc[0]
+		if len(maker.args) == 0 || strings.HasPrefix(maker.args[len(maker.args)-1], "-") {
+			t.Fatalf("service %s: %q names no directory", maker.name, maker.svc.Command)
+		}
+		dir := maker.args[len(maker.args)-1]
+		m := maker.mountOf(dir + "/x")
+		if m == nil || m.Type != types.VolumeTypeVolume || m.ReadOnly {
+			t.Fatalf("service %s writes to %s, which is no writable named volume", maker.name, dir)
+		}
+		if maker.cmd.setting(t, "force", maker.args, nil) != "true" {
+			t.Errorf("service %s: %q without -force fails at the second docker compose up, when the files are there", maker.name, maker.svc.Command)
+		}
+		ns := maker.cmd.setting(t, "namespace", maker.args, nil)
+		set := certsFor(t, ns)
+
+		// file checks that env[key] names a file of the set in the certs
+		// volume, and returns its name in the set.
+		file := func(s *composeService, key string) string {
+			v := s.env[key]
+			if v == "" {
+				t.Errorf("service %s: no %s: want mutual TLS", s.name, key)
+				return ""
+			}
+			mv := s.mountOf(v)
+			if mv == nil || mv.Source != m.Source || path.Dir(v) != path.Clean(mv.Target) {
+				t.Errorf("service %s: %s=%s is not in the volume %s that %s writes", s.name, key, v, m.Source, maker.name)
+				return ""
+			}
+			if !set.has(path.Base(v)) {
+				t.Errorf("service %s: %s=%s: bookshop certs writes no such file (it writes %v)", s.name, key, v, set.files)
+				return ""
+			}
+			if !waitsFor(p, s.name, maker.name, types.ServiceConditionCompletedSuccessfully) {
+				t.Errorf("service %s reads %s, but does not wait (depends_on) for %s to complete successfully", s.name, v, maker.name)
+			}
+			return path.Base(v)
+		}
+		for _, r := range running(services, "recommendations") {
+			if f := file(r, "TLS_CERT"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
+				t.Errorf("service %s: TLS_CERT %s is not a server certificate", r.name, f)
+			}
+			file(r, "TLS_KEY")
+			if f := file(r, "TLS_CLIENT_CA"); f != "" && !set.isCA(t, f) {
+				t.Errorf("service %s: TLS_CLIENT_CA %s is not the CA", r.name, f)
+			}
+		}
+		for _, c := range slices.Concat(running(services, "marketplace"), running(services, "export"), running(services, "import")) {
+			if f := file(c, "TLS_CA"); f != "" && !set.isCA(t, f) {
+				t.Errorf("service %s: TLS_CA %s is not the CA", c.name, f)
+			}
+			cert := file(c, "TLS_CERT")
+			file(c, "TLS_KEY")
+			if cert == "" {
+				continue
+			}
+			if !set.usage(t, cert, x509.ExtKeyUsageClientAuth) {
+				t.Errorf("service %s: TLS_CERT %s is not a client certificate", c.name, cert)
+			}
+			want := "admin"
+			if c.cmd.path[0] == "marketplace" {
+				want = "marketplace"
+			}
+			if id := set.identity(t, cert); id != want {
+				t.Errorf("service %s presents identity %q, want %q", c.name, id, want)
+			}
+			u, err := url.Parse(c.setting(t, "recommendations-host"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			host, _, _ := net.SplitHostPort(strings.TrimPrefix(u.Path, "/"))
+			for _, r := range running(services, "recommendations") {
+				if sc := path.Base(r.env["TLS_CERT"]); set.has(sc) && !set.coversName(t, sc, host) {
+					t.Errorf("service %s calls %s, a name that the server certificate of %s does not cover", c.name, host, r.name)
+				}
+			}
+		}
+	})
+}
+
+// waitsFor reports whether service name starts only once service dep has
+// met condition, directly or through the services it waits for.
+func waitsFor(p *types.Project, name, dep, condition string) bool {
+	seen := make(map[string]bool)
+	var visit func(string) bool
+	visit = func(name string) bool {
+		if seen[name] {
+			return false
+		}
+		seen[name] = true
+		for d, cfg := range p.Services[name].DependsOn {
+			if d == dep && cfg.Condition == condition || d != dep && visit(d) {
+				return true
+			}
+		}
+		return false
+	}
+	return visit(name)
+}
+
+// portOf returns the port of a host:port, a URL, or a dns:/// target.
+func portOf(target string) string {
+	if u, err := url.Parse(target); err == nil && u.Scheme != "" && u.Host != "" {
+		return u.Port()
+	}
+	if u, err := url.Parse(target); err == nil && u.Scheme == "dns" {
+		target = strings.TrimPrefix(u.Path, "/")
+	}
+	_, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return ""
+	}
+	return port
+}

@@ -1,0 +1,812 @@
+package deploy
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// overlays are the kustomize overlays under k8s/overlays.
+var overlays = []string{"dev", "prod"}
+
+// secretsMadeByHand are the Secrets that the manifests use but do not
+// hold, as the README says to create them: the certificates of `bookshop
+// certs`, which are not committed.
+var secretsMadeByHand = []string{"bookshop-tls"}
+
+// cluster is what `kustomize build` of an overlay makes, decoded into the
+// Kubernetes API types.
+type cluster struct {
+	overlay     string
+	namespaces  []*corev1.Namespace
+	deployments []*appsv1.Deployment
+	services    []*corev1.Service
+	configMaps  map[string]*corev1.ConfigMap
+	pdbs        []*policyv1.PodDisruptionBudget
+	hpas        []*autoscalingv2.HorizontalPodAutoscaler
+	netpols     []*networkingv1.NetworkPolicy
+	ingresses   []*networkingv1.Ingress
+	objects     []metav1.Object
+}
+
+// buildOverlay runs kustomize (its Go API, as `kubectl apply -k` does) on
+// the overlay, and decodes each object strictly: an unknown or duplicate
+// field, or a kind the test does not know, fails.
+func buildOverlay(tb testing.TB, overlay string) *cluster {
+	tb.Helper()
+	dir, err := filepath.Abs(filepath.Join("k8s", "overlays", overlay))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		tb.Fatalf("kustomize build %s: %v", overlay, err)
+	}
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, policyv1.AddToScheme, autoscalingv2.AddToScheme, networkingv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	decoder := kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme, scheme, kjson.SerializerOptions{Strict: true})
+	c := &cluster{overlay: overlay, configMaps: make(map[string]*corev1.ConfigMap)}
+	for _, r := range resMap.Resources() {
+		data, err := r.MarshalJSON()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		obj, gvk, err := decoder.Decode(data, nil, nil)
+		if err != nil {
+			tb.Errorf("%s: %s %s: %v", overlay, r.GetKind(), r.GetName(), err)
+			continue
+		}
+		switch o := obj.(type) {
+		case *corev1.Namespace:
+			c.namespaces = append(c.namespaces, o)
+		case *appsv1.Deployment:
+			c.deployments = append(c.deployments, o)
+		case *corev1.Service:
+			c.services = append(c.services, o)
+		case *corev1.ConfigMap:
+			c.configMaps[o.Name] = o
+		case *policyv1.PodDisruptionBudget:
+			c.pdbs = append(c.pdbs, o)
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			c.hpas = append(c.hpas, o)
+		case *networkingv1.NetworkPolicy:
+			c.netpols = append(c.netpols, o)
+		case *networkingv1.Ingress:
+			c.ingresses = append(c.ingresses, o)
+		default:
+			tb.Errorf("%s: %s %s: a kind the test does not check", overlay, gvk, r.GetName())
+			continue
+		}
+		c.objects = append(c.objects, obj.(metav1.Object))
+	}
+	if len(c.deployments) == 0 {
+		tb.Fatalf("%s: no Deployments", overlay)
+	}
+	return c
+}
+
+// pod is a container of a Deployment, with the command it runs and its
+// environment, resolved from its env and its ConfigMaps.
+type pod struct {
+	dep  *appsv1.Deployment
+	c    *corev1.Container
+	cmd  *command
+	args []string
+	env  map[string]string
+}
+
+func (p *pod) String() string {
+	return fmt.Sprintf("Deployment %s, container %s", p.dep.Name, p.c.Name)
+}
+
+func (p *pod) setting(tb testing.TB, flag string) string {
+	tb.Helper()
+	return p.cmd.setting(tb, flag, p.args, p.env)
+}
+
+// listenPorts are the ports its server listens on: -port, and
+// -health-addr's when set.
+func (p *pod) listenPorts(tb testing.TB) []int32 {
+	tb.Helper()
+	var ports []int32
+	add := func(s string) {
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil {
+			tb.Errorf("%s: port %q: %v", p, s, err)
+		}
+		ports = append(ports, int32(n))
+	}
+	if _, ok := p.cmd.flags["port"]; ok {
+		add(p.setting(tb, "port"))
+	}
+	if _, ok := p.cmd.flags["health-addr"]; ok {
+		if addr := p.setting(tb, "health-addr"); addr != "" {
+			_, port, _ := net.SplitHostPort(addr)
+			add(port)
+		}
+	}
+	return ports
+}
+
+// containerPort returns the port of the container that port (a number or
+// a name) names, or 0.
+func (p *pod) containerPort(port intstr.IntOrString) int32 {
+	for _, cp := range p.c.Ports {
+		if port.Type == intstr.String && cp.Name == port.StrVal || port.Type == intstr.Int && cp.ContainerPort == port.IntVal {
+			return cp.ContainerPort
+		}
+	}
+	return 0
+}
+
+// mountOf returns the volume mounted on the directory that holds file.
+func (p *pod) mountOf(file string) (*corev1.VolumeMount, *corev1.Volume) {
+	for i, m := range p.c.VolumeMounts {
+		if path.Dir(path.Clean(file)) == path.Clean(m.MountPath) || strings.HasPrefix(path.Clean(file), path.Clean(m.MountPath)+"/") {
+			for j, v := range p.dep.Spec.Template.Spec.Volumes {
+				if v.Name == m.Name {
+					return &p.c.VolumeMounts[i], &p.dep.Spec.Template.Spec.Volumes[j]
+				}
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (c *cluster) pods(tb testing.TB) []*pod {
+	tb.Helper()
+	var pods []*pod
+	for _, d := range c.deployments {
+		for i := range d.Spec.Template.Spec.Containers {
+			ct := &d.Spec.Template.Spec.Containers[i]
+			if len(ct.Command) > 0 {
+				tb.Errorf("%s: Deployment %s, container %s: command %q: leave the image's ENTRYPOINT, give args", c.overlay, d.Name, ct.Name, ct.Command)
+			}
+			path, rest := commandPath(tb, ct.Args)
+			env := make(map[string]string)
+			for _, from := range ct.EnvFrom {
+				if from.ConfigMapRef == nil {
+					tb.Errorf("%s: Deployment %s: envFrom other than a ConfigMap", c.overlay, d.Name)
+					continue
+				}
+				cm, ok := c.configMaps[from.ConfigMapRef.Name]
+				if !ok {
+					tb.Errorf("%s: Deployment %s: envFrom ConfigMap %s, which the overlay does not make", c.overlay, d.Name, from.ConfigMapRef.Name)
+					continue
+				}
+				for k, v := range cm.Data {
+					env[from.Prefix+k] = v
+				}
+			}
+			for _, e := range ct.Env {
+				if e.ValueFrom != nil {
+					tb.Errorf("%s: Deployment %s: env %s from %v: the test reads only values", c.overlay, d.Name, e.Name, e.ValueFrom)
+				}
+				env[e.Name] = e.Value
+			}
+			pods = append(pods, &pod{dep: d, c: ct, cmd: commandOf(tb, path...), args: rest, env: env})
+		}
+	}
+	return pods
+}
+
+// running returns the containers that run the command path.
+func runningIn(pods []*pod, path ...string) []*pod {
+	var out []*pod
+	for _, p := range pods {
+		if slices.Equal(p.cmd.path, path) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func selects(sel map[string]string, pod map[string]string) bool {
+	return len(sel) > 0 && labels.SelectorFromSet(sel).Matches(labels.Set(pod))
+}
+
+func selectsLS(tb testing.TB, sel *metav1.LabelSelector, pod map[string]string) bool {
+	tb.Helper()
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		tb.Errorf("selector %v: %v", sel, err)
+		return false
+	}
+	return !s.Empty() && s.Matches(labels.Set(pod))
+}
+
+// TestKubernetes checks every overlay: each object decodes strictly into
+// the API types, and the invariants hold between the objects and with the
+// binary's flags.
+func TestKubernetes(t *testing.T) {
+	for _, overlay := range overlays {
+		t.Run(overlay, func(t *testing.T) {
+			c := buildOverlay(t, overlay)
+			pods := c.pods(t)
+			recs, markets := runningIn(pods, "recommendations"), runningIn(pods, "marketplace")
+			if len(recs) != 1 || len(markets) != 1 {
+				t.Fatalf("%d Deployments run Recommendations and %d the Marketplace, want 1 each", len(recs), len(markets))
+			}
+
+			t.Run("one namespace", func(t *testing.T) {
+				if len(c.namespaces) != 1 {
+					t.Fatalf("%d Namespaces, want 1", len(c.namespaces))
+				}
+				ns := c.namespaces[0]
+				if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+					t.Errorf("Namespace %s: want the label pod-security.kubernetes.io/enforce: restricted", ns.Name)
+				}
+				for _, o := range c.objects {
+					if _, isNS := o.(*corev1.Namespace); !isNS && o.GetNamespace() != ns.Name {
+						t.Errorf("%T %s is in namespace %q, want %s", o, o.GetName(), o.GetNamespace(), ns.Name)
+					}
+				}
+			})
+
+			t.Run("selectors match pod labels", func(t *testing.T) {
+				for _, d := range c.deployments {
+					if !selectsLS(t, d.Spec.Selector, d.Spec.Template.Labels) {
+						t.Errorf("Deployment %s: selector %v does not match its pods' labels %v", d.Name, d.Spec.Selector.MatchLabels, d.Spec.Template.Labels)
+					}
+					for _, other := range c.deployments {
+						if other != d && selectsLS(t, d.Spec.Selector, other.Spec.Template.Labels) {
+							t.Errorf("Deployment %s's selector also matches the pods of %s", d.Name, other.Name)
+						}
+					}
+				}
+				for _, s := range c.services {
+					if n := len(c.selectedBy(func(l map[string]string) bool { return selects(s.Spec.Selector, l) })); n != 1 {
+						t.Errorf("Service %s: selector %v matches the pods of %d Deployments, want 1", s.Name, s.Spec.Selector, n)
+					}
+				}
+				for _, pdb := range c.pdbs {
+					if n := len(c.selectedBy(func(l map[string]string) bool { return selectsLS(t, pdb.Spec.Selector, l) })); n != 1 {
+						t.Errorf("PodDisruptionBudget %s matches the pods of %d Deployments, want 1", pdb.Name, n)
+					}
+				}
+				for _, np := range c.netpols {
+					if n := len(c.selectedBy(func(l map[string]string) bool { return selectsLS(t, &np.Spec.PodSelector, l) })); n != 1 {
+						t.Errorf("NetworkPolicy %s matches the pods of %d Deployments, want 1", np.Name, n)
+					}
+				}
+				for _, h := range c.hpas {
+					if c.deployment(h.Spec.ScaleTargetRef.Name) == nil || h.Spec.ScaleTargetRef.Kind != "Deployment" {
+						t.Errorf("HorizontalPodAutoscaler %s scales %s %s, which the overlay does not make", h.Name, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name)
+					}
+				}
+			})
+
+			t.Run("container ports are the servers' ports", func(t *testing.T) {
+				for _, p := range pods {
+					listen := p.listenPorts(t)
+					var declared []int32
+					for _, cp := range p.c.Ports {
+						declared = append(declared, cp.ContainerPort)
+						if cp.Name == "" {
+							t.Errorf("%s: containerPort %d has no name", p, cp.ContainerPort)
+						}
+					}
+					slices.Sort(listen)
+					slices.Sort(declared)
+					if !slices.Equal(listen, declared) {
+						t.Errorf("%s: containerPorts %v, but the server listens on %v (%s -h)", p, declared, listen, p.cmd)
+					}
+				}
+			})
+
+			t.Run("Service target ports exist on the containers", func(t *testing.T) {
+				for _, s := range c.services {
+					for _, p := range pods {
+						if !selects(s.Spec.Selector, p.dep.Spec.Template.Labels) {
+							continue
+						}
+						for _, sp := range s.Spec.Ports {
+							target := sp.TargetPort
+							if target.Type == intstr.Int && target.IntVal == 0 {
+								target = intstr.FromInt32(sp.Port)
+							}
+							cp := p.containerPort(target)
+							switch {
+							case cp == 0:
+								t.Errorf("Service %s: port %s targets %s, which %s does not declare", s.Name, sp.Name, target.String(), p)
+							case s.Spec.ClusterIP == corev1.ClusterIPNone && cp != sp.Port:
+								t.Errorf("headless Service %s: port %d, but clients dial the pods directly, on %d", s.Name, sp.Port, cp)
+							}
+						}
+					}
+				}
+			})
+
+			t.Run("probes", func(t *testing.T) {
+				for _, p := range pods {
+					probes := map[string]*corev1.Probe{"startup": p.c.StartupProbe, "readiness": p.c.ReadinessProbe, "liveness": p.c.LivenessProbe}
+					for kind, pr := range probes {
+						if pr == nil {
+							t.Errorf("%s: no %s probe", p, kind)
+							continue
+						}
+						var port intstr.IntOrString
+						switch {
+						case pr.GRPC != nil:
+							port = intstr.FromInt32(pr.GRPC.Port)
+						case pr.HTTPGet != nil:
+							port = pr.HTTPGet.Port
+						default:
+							t.Errorf("%s: %s probe is neither grpc nor httpGet: the image has no shell for exec", p, kind)
+							continue
+						}
+						cp := p.containerPort(port)
+						if cp == 0 {
+							t.Errorf("%s: %s probe on port %s, which the container does not declare", p, kind, port.String())
+						}
+						if pr.GRPC != nil {
+							// The kubelet's gRPC probe has no client certificate: it needs
+							// the plaintext health port when the main port requires one.
+							if p.setting(t, "tls-client-ca") != "" && strconv.Itoa(int(cp)) == p.setting(t, "port") {
+								t.Errorf("%s: %s probe on the main port, which requires client certificates: probe -health-addr's port", p, kind)
+							}
+						}
+					}
+				}
+				rp := recs[0]
+				for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
+					if pr != nil && pr.GRPC == nil {
+						t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
+					}
+				}
+			})
+
+			t.Run("containers are hardened and bounded", func(t *testing.T) {
+				for _, p := range pods {
+					spec := p.dep.Spec.Template.Spec
+					sc, psc := p.c.SecurityContext, spec.SecurityContext
+					if sc == nil {
+						sc = &corev1.SecurityContext{}
+					}
+					if psc == nil {
+						psc = &corev1.PodSecurityContext{}
+					}
+					if !isTrue(sc.RunAsNonRoot) && !isTrue(psc.RunAsNonRoot) {
+						t.Errorf("%s: no runAsNonRoot", p)
+					}
+					if !isTrue(sc.ReadOnlyRootFilesystem) {
+						t.Errorf("%s: no readOnlyRootFilesystem", p)
+					}
+					if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+						t.Errorf("%s: want allowPrivilegeEscalation: false", p)
+					}
+					if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
+						t.Errorf("%s: want capabilities: drop [ALL], add none", p)
+					}
+					if (sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault) &&
+						(psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault) {
+						t.Errorf("%s: want seccompProfile RuntimeDefault", p)
+					}
+					for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+						req, okReq := p.c.Resources.Requests[res]
+						lim, okLim := p.c.Resources.Limits[res]
+						if !okReq || !okLim {
+							t.Errorf("%s: want requests and limits of %s", p, res)
+						} else if req.Cmp(lim) > 0 {
+							t.Errorf("%s: %s request %s above its limit %s", p, res, req.String(), lim.String())
+						}
+					}
+					if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+						t.Errorf("%s: want automountServiceAccountToken: false: the services call no Kubernetes API", p)
+					}
+					// A Service's environment variables (RECOMMENDATIONS_PORT=tcp://...)
+					// would be read as the binary's settings.
+					if spec.EnableServiceLinks == nil || *spec.EnableServiceLinks {
+						t.Errorf("%s: want enableServiceLinks: false", p)
+					}
+				}
+			})
+
+			t.Run("commands and environment", func(t *testing.T) {
+				var image string
+				for _, p := range pods {
+					p.cmd.checkEnvAccepted(t, c.overlay+": "+p.String(), p.args, p.env)
+					if image == "" {
+						image = p.c.Image
+					} else if p.c.Image != image {
+						t.Errorf("%s runs %s, others %s: want the one image", p, p.c.Image, image)
+					}
+					if tag := image[strings.LastIndex(image, ":")+1:]; !strings.Contains(image, ":") || tag == "latest" {
+						t.Errorf("%s: image %s: want a version tag", p, image)
+					}
+				}
+			})
+
+			t.Run("writable files are on volumes", func(t *testing.T) {
+				for _, p := range recs {
+					db := p.setting(t, "db")
+					if _, v := p.mountOf(db); v == nil || v.EmptyDir == nil {
+						t.Errorf("%s: CATALOG_DB=%s is on the read-only root file system: want an emptyDir mounted there", p, db)
+					}
+				}
+				for _, p := range pods {
+					if _, v := p.mountOf("/tmp/x"); v == nil || v.EmptyDir == nil {
+						t.Errorf("%s: want an emptyDir on /tmp, for the temporary files of the Go runtime and SQLite", p)
+					}
+				}
+			})
+
+			t.Run("grace period exceeds the drain timeout", func(t *testing.T) {
+				for _, p := range pods {
+					drain, err := time.ParseDuration(p.setting(t, "shutdown-timeout"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+					if g := p.dep.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
+						grace = *g
+					}
+					var pause time.Duration
+					if l := p.c.Lifecycle; l != nil && l.PreStop != nil {
+						if l.PreStop.Sleep == nil {
+							t.Errorf("%s: preStop other than sleep: the image has no shell", p)
+						} else {
+							pause = time.Duration(l.PreStop.Sleep.Seconds) * time.Second
+						}
+					}
+					if time.Duration(grace)*time.Second <= drain+pause {
+						t.Errorf("%s: terminationGracePeriodSeconds %d, want more than preStop %v plus -shutdown-timeout %v", p, grace, pause, drain)
+					}
+				}
+			})
+
+			t.Run("Marketplace balances over a headless Service", func(t *testing.T) {
+				m, r := markets[0], recs[0]
+				host := m.setting(t, "recommendations-host")
+				u, err := url.Parse(host)
+				if err != nil || u.Scheme != "dns" || u.Host != "" {
+					t.Fatalf("%s: RECOMMENDATIONS_HOST=%s, want dns:///NAME:PORT (round_robin over the addresses of a headless Service)", m, host)
+				}
+				name, port, err := net.SplitHostPort(strings.TrimPrefix(u.Path, "/"))
+				if err != nil {
+					t.Fatalf("%s: RECOMMENDATIONS_HOST=%s: %v", m, host, err)
+				}
+				svc := c.serviceOfDNS(name)
+				if svc == nil {
+					t.Fatalf("%s calls %s, which is no Service of the overlay (want SERVICE.NAMESPACE.svc.cluster.local)", m, name)
+				}
+				if svc.Spec.ClusterIP != corev1.ClusterIPNone {
+					t.Errorf("Service %s: clusterIP %q: want None (headless), so that DNS gives each pod's address and calls spread over them", svc.Name, svc.Spec.ClusterIP)
+				}
+				if !selects(svc.Spec.Selector, r.dep.Spec.Template.Labels) {
+					t.Errorf("Service %s does not select the Recommendations pods", svc.Name)
+				}
+				if port != r.setting(t, "port") {
+					t.Errorf("%s calls port %s; Recommendations serves on %s", m, port, r.setting(t, "port"))
+				}
+			})
+
+			t.Run("only the Marketplace reaches Recommendations", func(t *testing.T) {
+				r, m := recs[0], markets[0]
+				main := intstr.FromString("")
+				for _, cp := range r.c.Ports {
+					if strconv.Itoa(int(cp.ContainerPort)) == r.setting(t, "port") {
+						main = intstr.FromString(cp.Name)
+					}
+				}
+				var policies []*networkingv1.NetworkPolicy
+				for _, np := range c.netpols {
+					if selectsLS(t, &np.Spec.PodSelector, r.dep.Spec.Template.Labels) {
+						policies = append(policies, np)
+					}
+				}
+				if len(policies) == 0 {
+					t.Fatalf("no NetworkPolicy selects the Recommendations pods")
+				}
+				probePorts := make(map[int32]bool)
+				for _, pr := range []*corev1.Probe{r.c.StartupProbe, r.c.ReadinessProbe, r.c.LivenessProbe} {
+					if pr != nil && pr.GRPC != nil {
+						probePorts[pr.GRPC.Port] = true
+					}
+				}
+				for _, np := range policies {
+					if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+						t.Errorf("NetworkPolicy %s: policyTypes %v: want Ingress", np.Name, np.Spec.PolicyTypes)
+					}
+					for i, rule := range np.Spec.Ingress {
+						var ports []int32
+						for _, pp := range rule.Ports {
+							if pp.Port == nil {
+								t.Errorf("NetworkPolicy %s: rule %d allows every port", np.Name, i)
+								continue
+							}
+							ports = append(ports, r.containerPort(*pp.Port))
+						}
+						if len(rule.Ports) == 0 {
+							t.Errorf("NetworkPolicy %s: rule %d allows every port", np.Name, i)
+						}
+						fromMarketplaceOnly := len(rule.From) > 0
+						for _, from := range rule.From {
+							if from.PodSelector == nil || from.IPBlock != nil || from.NamespaceSelector != nil || !selectsLS(t, from.PodSelector, m.dep.Spec.Template.Labels) {
+								fromMarketplaceOnly = false
+							}
+						}
+						for _, port := range ports {
+							if port == r.containerPort(main) && !fromMarketplaceOnly {
+								t.Errorf("NetworkPolicy %s: rule %d lets others than the Marketplace reach the gRPC port", np.Name, i)
+							}
+							if !fromMarketplaceOnly && len(rule.From) == 0 {
+								delete(probePorts, port)
+							}
+						}
+					}
+				}
+				for port := range probePorts {
+					t.Errorf("the kubelet's probes (from the node, not a pod) reach port %d only if the NetworkPolicy lets anyone reach it", port)
+				}
+			})
+
+			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
+				for _, d := range c.deployments {
+					hpa := c.hpaOf(d.Name)
+					switch {
+					case hpa != nil && d.Spec.Replicas != nil:
+						t.Errorf("Deployment %s sets replicas, and HorizontalPodAutoscaler %s does too: each apply would reset the count", d.Name, hpa.Name)
+					case hpa == nil && d.Spec.Replicas == nil:
+						t.Errorf("Deployment %s: no replicas and no HorizontalPodAutoscaler", d.Name)
+					}
+					var budget bool
+					for _, pdb := range c.pdbs {
+						if selectsLS(t, pdb.Spec.Selector, d.Spec.Template.Labels) {
+							budget = true
+							if pdb.Spec.MinAvailable != nil {
+								t.Errorf("PodDisruptionBudget %s: minAvailable blocks node drains when replicas are few: use maxUnavailable", pdb.Name)
+							}
+						}
+					}
+					if !budget {
+						t.Errorf("Deployment %s has no PodDisruptionBudget", d.Name)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestKubernetesDev checks what is particular to the dev overlay: one
+// replica of each service, plaintext.
+func TestKubernetesDev(t *testing.T) {
+	c := buildOverlay(t, "dev")
+	for _, d := range c.deployments {
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+			t.Errorf("Deployment %s: replicas %v, want 1", d.Name, d.Spec.Replicas)
+		}
+	}
+	if len(c.hpas) > 0 {
+		t.Errorf("%d HorizontalPodAutoscalers, want none in dev", len(c.hpas))
+	}
+	for _, p := range c.pods(t) {
+		for _, f := range []string{"tls-cert", "tls-key", "tls-ca", "tls-client-ca"} {
+			if _, ok := p.cmd.flags[f]; ok && p.setting(t, f) != "" {
+				t.Errorf("%s: -%s is set: dev is plaintext", p, f)
+			}
+		}
+	}
+}
+
+// TestKubernetesProd checks what is particular to the prod overlay: mutual
+// TLS on both sides with the certificates of `bookshop certs`, the health
+// port apart, autoscaling from two replicas, and an Ingress.
+func TestKubernetesProd(t *testing.T) {
+	c := buildOverlay(t, "prod")
+	pods := c.pods(t)
+	recs, markets := runningIn(pods, "recommendations"), runningIn(pods, "marketplace")
+	if len(recs) != 1 || len(markets) != 1 {
+		t.Fatalf("%d Deployments run Recommendations and %d the Marketplace, want 1 each", len(recs), len(markets))
+	}
+	r, m := recs[0], markets[0]
+	set := certsFor(t, c.namespaces[0].Name)
+
+	// file checks that flag names a file of set in a Secret volume that
+	// holds it, and returns its name in the set.
+	file := func(p *pod, flag string) string {
+		v := p.setting(t, flag)
+		if v == "" {
+			t.Errorf("%s: -%s (%s) is not set: want mutual TLS", p, flag, p.cmd.flags[flag].Env)
+			return ""
+		}
+		mnt, vol := p.mountOf(v)
+		if vol == nil || vol.Secret == nil {
+			t.Errorf("%s: -%s %s is on no Secret volume", p, flag, v)
+			return ""
+		}
+		if !mnt.ReadOnly {
+			t.Errorf("%s: the Secret volume %s is mounted read-write", p, vol.Name)
+		}
+		// Readable by the pod's group (fsGroup); written and run by no one, read by no one else.
+		var fsGroup *int64
+		if psc := p.dep.Spec.Template.Spec.SecurityContext; psc != nil {
+			fsGroup = psc.FSGroup
+		}
+		if mode := vol.Secret.DefaultMode; mode == nil || *mode&0o037 != 0 || *mode&0o040 == 0 || fsGroup == nil {
+			t.Errorf("%s: the Secret volume %s: defaultMode %#o, fsGroup %v: want the files readable by the pod's fsGroup and no one else", p, vol.Name, deref(mode), deref(fsGroup))
+		}
+		if !slices.Contains(secretsMadeByHand, vol.Secret.SecretName) {
+			t.Errorf("%s: Secret %s: the README says to create %v", p, vol.Secret.SecretName, secretsMadeByHand)
+		}
+		name := path.Base(v)
+		var key string
+		for _, it := range vol.Secret.Items {
+			if path.Clean(it.Path) == name {
+				key = it.Key
+			}
+		}
+		if len(vol.Secret.Items) > 0 && key == "" {
+			t.Errorf("%s: -%s %s: the Secret volume %s does not project it", p, flag, v, vol.Name)
+			return ""
+		}
+		if key == "" {
+			key = name
+		}
+		if !set.has(key) {
+			t.Errorf("%s: -%s: key %s of Secret %s: bookshop certs writes no such file (it writes %v)", p, flag, key, vol.Secret.SecretName, set.files)
+			return ""
+		}
+		return key
+	}
+
+	t.Run("Recommendations requires client certificates", func(t *testing.T) {
+		if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
+			t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
+		}
+		file(r, "tls-key")
+		if f := file(r, "tls-client-ca"); f != "" && !set.isCA(t, f) {
+			t.Errorf("%s: -tls-client-ca %s is not the CA", r, f)
+		}
+		health := r.setting(t, "health-addr")
+		_, hp, _ := net.SplitHostPort(health)
+		if health == "" || hp == r.setting(t, "port") {
+			t.Errorf("%s: -health-addr %q: want a port of its own, for the kubelet's probes", r, health)
+		}
+	})
+
+	t.Run("the Marketplace presents its identity", func(t *testing.T) {
+		if f := file(m, "tls-ca"); f != "" && !set.isCA(t, f) {
+			t.Errorf("%s: -tls-ca %s is not the CA", m, f)
+		}
+		if f := file(m, "tls-cert"); f != "" {
+			if id := set.identity(t, f); id != "marketplace" {
+				t.Errorf("%s presents identity %q, want marketplace", m, id)
+			}
+		}
+		file(m, "tls-key")
+		u, err := url.Parse(m.setting(t, "recommendations-host"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, _, _ := net.SplitHostPort(strings.TrimPrefix(u.Path, "/"))
+		if sc := path.Base(r.setting(t, "tls-cert")); set.has(sc) && !set.coversName(t, sc, host) {
+			t.Errorf("%s calls %s, which the server certificate of bookshop certs -namespace %s does not cover", m, host, c.namespaces[0].Name)
+		}
+	})
+
+	t.Run("autoscaling from two replicas", func(t *testing.T) {
+		for _, d := range c.deployments {
+			h := c.hpaOf(d.Name)
+			if h == nil {
+				t.Errorf("Deployment %s has no HorizontalPodAutoscaler", d.Name)
+				continue
+			}
+			if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 2 || h.Spec.MaxReplicas < *h.Spec.MinReplicas {
+				t.Errorf("HorizontalPodAutoscaler %s: %v to %d replicas, want 2 or more", h.Name, h.Spec.MinReplicas, h.Spec.MaxReplicas)
+			}
+		}
+	})
+
+	t.Run("Ingress to the Marketplace", func(t *testing.T) {
+		if len(c.ingresses) == 0 {
+			t.Fatal("no Ingress")
+		}
+		for _, ing := range c.ingresses {
+			for _, rule := range ing.Spec.Rules {
+				for _, p := range rule.HTTP.Paths {
+					b := p.Backend.Service
+					svc := c.service(b.Name)
+					if svc == nil || !selects(svc.Spec.Selector, m.dep.Spec.Template.Labels) {
+						t.Errorf("Ingress %s: backend %s is not a Service of the Marketplace", ing.Name, b.Name)
+						continue
+					}
+					if !slices.ContainsFunc(svc.Spec.Ports, func(sp corev1.ServicePort) bool {
+						return b.Port.Name != "" && sp.Name == b.Port.Name || b.Port.Number != 0 && sp.Port == b.Port.Number
+					}) {
+						t.Errorf("Ingress %s: Service %s has no port %v", ing.Name, b.Name, b.Port)
+					}
+				}
+			}
+		}
+		// The Ingress controller adds the client's address to X-Forwarded-For.
+		if got := m.setting(t, "trusted-proxies"); got != "1" {
+			t.Errorf("%s: TRUSTED_PROXIES=%s behind an Ingress, want 1", m, got)
+		}
+	})
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func (c *cluster) deployment(name string) *appsv1.Deployment {
+	for _, d := range c.deployments {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+func (c *cluster) service(name string) *corev1.Service {
+	for _, s := range c.services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// serviceOfDNS returns the Service whose DNS name is name: SERVICE,
+// SERVICE.NAMESPACE, or with .svc or .svc.cluster.local after.
+func (c *cluster) serviceOfDNS(name string) *corev1.Service {
+	for _, s := range c.services {
+		full := s.Name + "." + s.Namespace + ".svc.cluster.local"
+		if name == s.Name || strings.HasPrefix(full, name) && strings.HasPrefix(name, s.Name+"."+s.Namespace) && (len(name) == len(full) || full[len(name)] == '.') {
+			return s
+		}
+	}
+	return nil
+}
+
+func (c *cluster) hpaOf(deployment string) *autoscalingv2.HorizontalPodAutoscaler {
+	for _, h := range c.hpas {
+		if h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == deployment {
+			return h
+		}
+	}
+	return nil
+}
+
+// selectedBy returns the Deployments whose pods match.
+func (c *cluster) selectedBy(match func(podLabels map[string]string) bool) []*appsv1.Deployment {
+	var out []*appsv1.Deployment
+	for _, d := range c.deployments {
+		if match(d.Spec.Template.Labels) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
