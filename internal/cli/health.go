@@ -27,8 +27,12 @@ func RunHealth(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&service, "service", "", "the service whose health to ask; empty for the whole server")
 	fs.StringVar(&url, "http", "", "URL to fetch instead, such as http://localhost:8080/readyz")
 	fs.DurationVar(&timeout, "timeout", 2*time.Second, "give up after this long")
-	env := tlsFlags.register(fs)
-	if err := parseFlags(fs, args, getenv, env); err != nil {
+	// TLS settings come from flags only: in a server's container, TLS_CERT
+	// and TLS_KEY name the server's certificate, not a client's.
+	fs.StringVar(&tlsFlags.ca, "tls-ca", "", "check over TLS, trusting servers certified by this CA (PEM)")
+	fs.StringVar(&tlsFlags.cert, "tls-cert", "", "for mutual TLS, present this client certificate (PEM)")
+	fs.StringVar(&tlsFlags.key, "tls-key", "", "the private key of -tls-cert (PEM)")
+	if err := parseFlags(fs, args, getenv, nil); err != nil {
 		return err
 	}
 	if (grpcAddr == "") == (url == "") {
