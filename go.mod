@@ -3,6 +3,7 @@ module github.com/bookshop-go/bookshop
 go 1.26.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.2.0
 	github.com/chromedp/chromedp v0.23.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.60.0

@@ -736,3 +736,14 @@ func BenchmarkBooksInCategory(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkBook(b *testing.B) {
+	c := builtin(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if book, err := c.Book(ctx, 9); err != nil || book.ID != 9 {
+			b.Fatalf("Book(9) = %+v, %v", book, err)
+		}
+	}
+}

@@ -80,10 +80,11 @@ func RunMarketplace(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return usageErrorf("-recommendations-host or RECOMMENDATIONS_HOST: %v", err)
 	}
-	logger, err := logc.logger(stderr)
+	logger, closeLog, err := logc.serviceLogger(stderr)
 	if err != nil {
 		return err
 	}
+	defer closeLog()
 	lis, err := listen("", port, "-port or PORT")
 	if err != nil {
 		return err

@@ -57,10 +57,11 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 	if err := checkPort("port", port); err != nil {
 		return err
 	}
-	logger, err := logc.logger(stderr)
+	logger, closeLog, err := logc.serviceLogger(stderr)
 	if err != nil {
 		return err
 	}
+	defer closeLog()
 	books, err := openCatalog(ctx, cfg, logger)
 	if err != nil {
 		return err

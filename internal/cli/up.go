@@ -50,10 +50,11 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := webCfg.validate(); err != nil {
 		return err
 	}
-	logger, err := logc.logger(stderr)
+	logger, closeLog, err := logc.serviceLogger(stderr)
 	if err != nil {
 		return err
 	}
+	defer closeLog()
 
 	if tlsDirName != "" {
 		recsCfg.tls, webCfg.tls = tlsDir(tlsDirName, "marketplace")

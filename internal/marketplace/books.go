@@ -53,12 +53,12 @@ func (s *server) handleBook() http.Handler {
 		}
 
 		page := bookPage{
-			layout:        s.layout(book.Title+" · "+siteTitle, -1),
+			Layout:        s.layout(book.Title+" · "+siteTitle, -1),
 			Book:          viewOf(book),
 			CategoryLabel: categoryLabel(book.Category),
 			CategoryURL:   categoryURL(book.Category),
 		}
-		page.Script = s.assets.urls.LiveScript
+		page.Layout.Script = s.assets.urls.LiveScript
 
 		recs, err := s.alsoLike(r.Context(), book)
 		switch bookshop.ErrorCode(err) {
@@ -100,11 +100,16 @@ func (s *server) alsoLike(ctx context.Context, book bookshop.Book) ([]bookshop.B
 	return out, nil
 }
 
-// book asks the catalog for one book, within the site's deadline.
+// book asks the catalog for one book, within the site's deadline, and
+// remembers that it exists (see knownBooks).
 func (s *server) book(ctx context.Context, id int32) (bookshop.Book, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.recommendTimeout)
 	defer cancel()
-	return s.catalog.Book(ctx, id)
+	b, err := s.catalog.Book(ctx, id)
+	if err == nil {
+		s.known.add(id)
+	}
+	return b, err
 }
 
 // bookJSON is a book as the site's scripts read it.
@@ -173,25 +178,26 @@ func (s *server) handleCategory() http.Handler {
 		}
 		heading := categoryLabel(cat) + " books"
 		page := categoryPage{
-			layout:   s.layout(heading+" · "+siteTitle, -1),
+			Layout:   s.layout(heading+" · "+siteTitle, -1),
 			Heading:  heading,
 			MaxBooks: maxCategoryBooks,
 		}
 
 		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 		defer cancel()
+		var views []bookView
 		err = s.catalog.ExportBooks(ctx, cat, 500, func(batch []bookshop.Book) error {
 			for _, b := range batch {
-				if len(page.Books) == maxCategoryBooks {
+				if len(views) == maxCategoryBooks {
 					return errEnoughBooks
 				}
-				page.Books = append(page.Books, viewOf(b))
+				views = append(views, viewOf(b))
 			}
 			return nil
 		})
 		switch {
 		case err == nil:
-			if len(page.Books) == 0 {
+			if len(views) == 0 {
 				page.Notice = noticeNoBooks
 			}
 		case errors.Is(err, errEnoughBooks):
@@ -199,8 +205,12 @@ func (s *server) handleCategory() http.Handler {
 		default:
 			s.logger.WarnContext(r.Context(), "catalog failed; serving the category page without books",
 				"category", cat.String(), "err", err)
-			page.Books = nil // a part of the list would mislead
+			views = nil // a part of the list would mislead
 			page.Notice = noticeCatalogUnavailable
+		}
+		if page.Books, err = s.pages.items.list(views); err != nil {
+			s.renderFailed(w, r, err)
+			return
 		}
 		s.render(w, r, http.StatusOK, s.pages.category, page)
 	})

@@ -47,15 +47,21 @@ func (s *server) handleHome() http.Handler {
 			MaxResults: recommendationsShown,
 		})
 
+		views := make([]bookView, len(books))
+		for i, b := range books {
+			views[i] = viewOf(b)
+		}
+		items, renderErr := s.pages.items.list(views)
+		if renderErr != nil {
+			s.renderFailed(w, r, renderErr)
+			return
+		}
 		page := homePage{
-			layout:      s.layout(siteTitle, cat),
+			Layout:      s.layout(siteTitle, cat),
 			Heading:     categoryLabel(cat) + " books you may like",
-			Books:       make([]bookView, len(books)),
+			Books:       items,
 			SeeAll:      "See all " + strings.ToLower(categoryLabel(cat)) + " books",
 			CategoryURL: categoryURL(cat),
-		}
-		for i, b := range books {
-			page.Books[i] = bookView{ID: b.ID, Title: b.Title, Author: b.Author, Year: b.Year}
 		}
 		switch bookshop.ErrorCode(err) {
 		case "":

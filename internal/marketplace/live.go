@@ -209,16 +209,19 @@ func (s *server) handleLiveEvent() http.Handler {
 			return
 		}
 		// Refuse a book the catalog does not have here: the stream would
-		// end on it.
-		switch _, err := s.book(r.Context(), ev.BookID); bookshop.ErrorCode(err) {
-		case "":
-		case bookshop.NotFound:
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("We have no book with id %d.", ev.BookID))
-			return
-		default:
-			s.logger.WarnContext(r.Context(), "live: catalog failed; refusing an event", "book", ev.BookID, "err", err)
-			writeJSONError(w, http.StatusServiceUnavailable, noticeCatalogUnavailable)
-			return
+		// end on it. A book the catalog has confirmed before is not asked
+		// about again (see knownBooks).
+		if !s.known.has(ev.BookID) {
+			switch _, err := s.book(r.Context(), ev.BookID); bookshop.ErrorCode(err) {
+			case "":
+			case bookshop.NotFound:
+				writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("We have no book with id %d.", ev.BookID))
+				return
+			default:
+				s.logger.WarnContext(r.Context(), "live: catalog failed; refusing an event", "book", ev.BookID, "err", err)
+				writeJSONError(w, http.StatusServiceUnavailable, noticeCatalogUnavailable)
+				return
+			}
 		}
 		if err := stream.Send(ev); err != nil {
 			s.logger.WarnContext(r.Context(), "live: cannot send an event", "err", err)

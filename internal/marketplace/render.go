@@ -21,16 +21,19 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// pages are the parsed templates, one per page, each with the layout.
+// pages are the parsed templates, one per page, each with the layout,
+// and the parts of pages rendered once (see fragments.go).
 type pages struct {
 	home     *template.Template
 	book     *template.Template
 	category *template.Template
 	error    *template.Template
+	*fragments
 }
 
-// parsePages parses the embedded templates once, at start.
-func parsePages() (*pages, error) {
+// parsePages parses the embedded templates once, at start, and renders
+// the fragments, whose links are urls.
+func parsePages(urls assetURLs) (*pages, error) {
 	layout, err := template.ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
@@ -58,15 +61,21 @@ func parsePages() (*pages, error) {
 	if p.error, err = page("error.html"); err != nil {
 		return nil, err
 	}
+	if p.fragments, err = parseFragments(urls); err != nil {
+		return nil, err
+	}
 	return &p, nil
 }
 
-// layout is what every page shows around its content.
+// layout is what every page shows around its content. Each page's data
+// holds it as the field Layout, not embedded: text/template finds the
+// fields of an embedded struct by a slow search (reflect's
+// FieldByNameFunc), with allocations, for every action on every page.
 type layout struct {
-	Title      string
-	Assets     assetURLs
-	Categories []categoryLink
-	Script     string // URL of the page's script, if it has one
+	Title  string
+	Head   template.HTML // the head's links (fragment "head-links")
+	Nav    template.HTML // the category navigation (fragment "nav")
+	Script string        // URL of the page's script, if it has one
 }
 
 // categoryLink is one entry of the category navigation.
@@ -78,18 +87,18 @@ type categoryLink struct {
 
 // homePage is the data of home.html.
 type homePage struct {
-	layout
+	Layout      layout
 	Heading     string
 	Notice      string
-	Books       []bookView
-	SeeAll      string // "See all mystery books"
+	Books       template.HTML // the list's items: fragments "book-item"
+	SeeAll      string        // "See all mystery books"
 	CategoryURL string
 }
 
 // bookPage is the data of book.html: one book, and the "you may also like"
 // panel.
 type bookPage struct {
-	layout
+	Layout          layout
 	Book            bookView
 	CategoryLabel   string
 	CategoryURL     string
@@ -99,11 +108,11 @@ type bookPage struct {
 
 // categoryPage is the data of category.html: every book of a category.
 type categoryPage struct {
-	layout
+	Layout    layout
 	Heading   string
 	Notice    string
-	Books     []bookView
-	Truncated bool // the category has more books than the page shows
+	Books     template.HTML // the list's items: fragments "book-item"
+	Truncated bool          // the category has more books than the page shows
 	MaxBooks  int
 }
 
@@ -117,7 +126,7 @@ type bookView struct {
 
 // errorPage is the data of error.html.
 type errorPage struct {
-	layout
+	Layout  layout
 	Heading string
 	Message string
 }
@@ -125,15 +134,7 @@ type errorPage struct {
 // layout returns the layout data of a page titled title, with current
 // marked in the navigation (pass an invalid category for none).
 func (s *server) layout(title string, current bookshop.Category) layout {
-	l := layout{Title: title, Assets: s.assets.urls}
-	for _, c := range bookshop.Categories() {
-		l.Categories = append(l.Categories, categoryLink{
-			Label:   categoryLabel(c),
-			URL:     "/?category=" + c.String(),
-			Current: c == current,
-		})
-	}
-	return l
+	return layout{Title: title, Head: s.pages.head, Nav: s.pages.navFor(current)}
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -146,8 +147,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, t *t
 	buf.Reset()
 	defer bufPool.Put(buf)
 	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
-		s.logger.ErrorContext(r.Context(), "render page", "err", err)
-		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		s.renderFailed(w, r, err)
 		return
 	}
 	h := w.Header()
@@ -158,12 +158,19 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, t *t
 	_, _ = w.Write(buf.Bytes())
 }
 
+// renderFailed answers 500, in plain text, for a page that could not be
+// rendered: a bug in a template, which the log tells.
+func (s *server) renderFailed(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.ErrorContext(r.Context(), "render page", "err", err)
+	http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+}
+
 // renderError serves the error page with status and a message for the
 // shopper, which must hold no internal details.
 func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
 	heading := http.StatusText(status)
 	s.render(w, r, status, s.pages.error, errorPage{
-		layout:  s.layout(heading+" · "+siteTitle, -1),
+		Layout:  s.layout(heading+" · "+siteTitle, -1),
 		Heading: heading,
 		Message: message,
 	})

@@ -93,6 +93,7 @@ type server struct {
 	catalog          bookshop.Catalog
 	live             bookshop.LiveRecommender
 	sessions         *liveSessions
+	known            knownBooks // books the catalog has confirmed
 	liveHeartbeat    time.Duration
 	shutdown         <-chan struct{}
 	readiness        *readiness
@@ -156,7 +157,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marketplace: %w", err)
 	}
-	pages, err := parsePages()
+	pages, err := parsePages(assets.urls)
 	if err != nil {
 		return nil, fmt.Errorf("marketplace: %w", err)
 	}

@@ -1,0 +1,327 @@
+// Package loadgen puts Bookshop's services under load and measures them:
+// the engine of `bookshop bench`.
+//
+// A run is a closed loop: Concurrency workers, each with one call in
+// flight, each making its next call as soon as its last one is answered
+// (after a pause of Interval, when one is set). So the load follows what
+// the server can take, and a slower server is offered fewer calls, not a
+// growing queue. The latency of every successful call is recorded in an
+// HdrHistogram (github.com/HdrHistogram/hdrhistogram-go), to three
+// significant digits, from a microsecond to a minute.
+//
+// What a worker calls is a [Target]'s business: Recommend over gRPC, the
+// homepage over HTTP, an export or import stream, or one live
+// recommendation session held open for the whole run (see the targets in
+// grpc.go and http.go).
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Target makes the workers of a run.
+type Target interface {
+	// Worker opens worker i of a run: a stream or a session it holds, or
+	// nothing but a handle on shared connections. ctx lasts as long as the
+	// worker: a stream opened with it stays open until Close.
+	Worker(ctx context.Context, i int) (Worker, error)
+	// Close releases what the target shares between its workers, such as
+	// connections.
+	Close() error
+}
+
+// Worker makes calls, one at a time.
+type Worker interface {
+	// Call makes one call, within ctx's deadline, and returns how many
+	// items it moved: books for an export or import, one for a page or a
+	// unary call, the books of the fresh list for a live update.
+	Call(ctx context.Context) (items int, err error)
+	// Close ends what the worker holds. It is called once, after its last
+	// call.
+	Close() error
+}
+
+// Options say how much load a run puts on its target.
+type Options struct {
+	// Concurrency is the number of workers, each with one call in flight.
+	Concurrency int
+	// Duration is how long calls are measured, after Warmup. A run ends
+	// after Duration or Count, whichever comes first; at least one must
+	// be set.
+	Duration time.Duration
+	// Count is how many calls the workers make in all; zero means no
+	// limit.
+	Count int64
+	// Warmup is how long calls are made, and not measured, before the
+	// measured Duration starts: connections, pools and the server's caches
+	// settle.
+	Warmup time.Duration
+	// Interval is how long each worker waits between the end of a call
+	// and the start of the next: a shopper's pause between two clicks.
+	// Zero makes each worker call again at once. Workers start at random
+	// moments within the first Interval, so that they do not call in step.
+	Interval time.Duration
+	// Timeout is the deadline of each call. Zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is the deadline of a call when Options.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// maxOpening is how many workers open at once: a thousand live sessions
+// opened all at once would measure the server's accept queue.
+const maxOpening = 64
+
+// The range of the latency histogram, in microseconds, and its precision.
+const (
+	minLatencyMicros = 1
+	maxLatencyMicros = int64(time.Minute / time.Microsecond)
+	latencyDigits    = 3
+)
+
+// Result is what a run measured.
+type Result struct {
+	// Concurrency is the number of workers of the run.
+	Concurrency int
+	// Calls counts the successful calls, Errors the failed ones, both
+	// within the measured time.
+	Calls, Errors int64
+	// Items counts the items the successful calls moved.
+	Items int64
+	// Elapsed is the measured time.
+	Elapsed time.Duration
+	// Latency holds the latency of each successful call, in microseconds.
+	Latency *hdrhistogram.Histogram
+	// ErrorSamples are the first few distinct errors, with how often each
+	// occurred.
+	ErrorSamples []ErrorCount
+}
+
+// ErrorCount is one kind of error of a run, and how often it occurred.
+type ErrorCount struct {
+	Message string
+	Count   int64
+}
+
+// Rate returns the successful calls per second.
+func (r *Result) Rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Calls) / r.Elapsed.Seconds()
+}
+
+// ItemRate returns the items moved per second.
+func (r *Result) ItemRate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Items) / r.Elapsed.Seconds()
+}
+
+// Percentile returns the latency below which p percent of the successful
+// calls fell (p from 0 to 100), or 0 when there were none.
+func (r *Result) Percentile(p float64) time.Duration {
+	if r.Latency.TotalCount() == 0 {
+		return 0
+	}
+	return time.Duration(r.Latency.ValueAtPercentile(p)) * time.Microsecond
+}
+
+// Max returns the highest latency of a successful call.
+func (r *Result) Max() time.Duration {
+	return time.Duration(r.Latency.Max()) * time.Microsecond
+}
+
+// Run opens opts.Concurrency workers of t, then runs them as a closed loop
+// until opts.Duration has been measured or opts.Count calls were made, or
+// ctx ends. Workers are all opened before the first call, so that a run of
+// many live sessions measures updates to sessions already held, not the
+// opening of them.
+//
+// Errors: when opts are invalid, when a worker cannot be opened, or when
+// ctx ended first. A call that fails is not an error of Run: it is counted
+// in Result.Errors.
+func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
+	switch {
+	case opts.Concurrency < 1:
+		return nil, fmt.Errorf("concurrency %d: want 1 or more", opts.Concurrency)
+	case opts.Duration < 0 || opts.Count < 0 || opts.Warmup < 0 || opts.Interval < 0 || opts.Timeout < 0:
+		return nil, errors.New("durations and counts must not be negative")
+	case opts.Duration == 0 && opts.Count == 0:
+		return nil, errors.New("set a duration, a count, or both")
+	case opts.Count > 0 && opts.Warmup > 0:
+		// Calls of the warmup would count against Count and not be measured.
+		return nil, errors.New("a run of a count of calls has no warmup: give a duration for a warmup")
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
+
+	lifeCtx, endWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer endWorkers()
+	workers, err := open(ctx, lifeCtx, t, opts.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, w := range workers {
+			w.Close()
+		}
+	}()
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	rec := newRecorder()
+	var started atomic.Int64
+	begin := time.Now()
+	measureFrom := begin.Add(opts.Warmup)
+	if opts.Duration > 0 {
+		timer := time.AfterFunc(opts.Warmup+opts.Duration, stop)
+		defer timer.Stop()
+	}
+
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(func() {
+			if opts.Interval > 0 && !sleep(runCtx, rand.N(opts.Interval)) {
+				return
+			}
+			for runCtx.Err() == nil {
+				if opts.Count > 0 && started.Add(1) > opts.Count {
+					return
+				}
+				callCtx, cancel := context.WithTimeout(runCtx, opts.Timeout)
+				t0 := time.Now()
+				items, err := w.Call(callCtx)
+				took := time.Since(t0)
+				cancel()
+				if err != nil && runCtx.Err() != nil {
+					return // cut off by the end of the run: not a failure
+				}
+				if !t0.Before(measureFrom) {
+					rec.record(took, items, err)
+				}
+				if opts.Interval > 0 && !sleep(runCtx, opts.Interval) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	end := time.Now()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("run stopped after %v: %w", end.Sub(begin).Round(time.Millisecond), ctx.Err())
+	}
+	elapsed := end.Sub(measureFrom)
+	if opts.Duration > 0 && opts.Count == 0 {
+		elapsed = opts.Duration // calls cut off at the end were not counted either
+	}
+	return rec.result(opts.Concurrency, elapsed), nil
+}
+
+// open opens n workers of t, maxOpening at a time, each with lifeCtx. On
+// any error it closes those it opened.
+func open(ctx, lifeCtx context.Context, t Target, n int) ([]Worker, error) {
+	workers := make([]Worker, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, maxOpening)
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			workers[i], errs[i] = t.Worker(lifeCtx, i)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, w := range workers {
+			if w != nil {
+				w.Close()
+			}
+		}
+		return nil, fmt.Errorf("open worker %d of %d: %w", i+1, n, err)
+	}
+	return workers, nil
+}
+
+// sleep waits for d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// maxErrorSamples is how many distinct errors a Result keeps.
+const maxErrorSamples = 5
+
+// recorder collects the calls of a run. One lock is enough: a call takes
+// tens of microseconds at the least, recording one well under one.
+type recorder struct {
+	mu      sync.Mutex
+	latency *hdrhistogram.Histogram
+	calls   int64
+	errors  int64
+	items   int64
+	samples []ErrorCount
+}
+
+func newRecorder() *recorder {
+	return &recorder{latency: hdrhistogram.New(minLatencyMicros, maxLatencyMicros, latencyDigits)}
+}
+
+func (r *recorder) record(took time.Duration, items int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.errors++
+		msg := err.Error()
+		if i := slices.IndexFunc(r.samples, func(e ErrorCount) bool { return e.Message == msg }); i >= 0 {
+			r.samples[i].Count++
+		} else if len(r.samples) < maxErrorSamples {
+			r.samples = append(r.samples, ErrorCount{Message: msg, Count: 1})
+		}
+		return
+	}
+	r.calls++
+	r.items += int64(items)
+	us := min(max(took.Microseconds(), minLatencyMicros), maxLatencyMicros)
+	_ = r.latency.RecordValue(us) // within range: cannot fail
+}
+
+func (r *recorder) result(concurrency int, elapsed time.Duration) *Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return &Result{
+		Concurrency:  concurrency,
+		Calls:        r.calls,
+		Errors:       r.errors,
+		Items:        r.items,
+		Elapsed:      elapsed,
+		Latency:      r.latency,
+		ErrorSamples: r.samples,
+	}
+}

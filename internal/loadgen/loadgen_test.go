@@ -1,0 +1,366 @@
+package loadgen_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/loadgen"
+	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/recommend"
+	"github.com/bookshop-go/bookshop/internal/sqlite"
+)
+
+// testContext returns a context that ends with the test or after 30s.
+func testContext(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// fakeTarget counts what Run does with its workers. Every fail-th call
+// fails (none when fail is 0); each call takes delay.
+type fakeTarget struct {
+	fail    int64
+	delay   time.Duration
+	openErr error
+
+	opened, closed, calls atomic.Int64
+}
+
+func (t *fakeTarget) Worker(ctx context.Context, i int) (loadgen.Worker, error) {
+	if t.openErr != nil && i == 2 {
+		return nil, t.openErr
+	}
+	t.opened.Add(1)
+	return fakeWorker{t}, nil
+}
+
+func (t *fakeTarget) Close() error { return nil }
+
+type fakeWorker struct{ t *fakeTarget }
+
+func (w fakeWorker) Call(ctx context.Context) (int, error) {
+	n := w.t.calls.Add(1)
+	if w.t.delay > 0 {
+		select {
+		case <-time.After(w.t.delay):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	if w.t.fail > 0 && n%w.t.fail == 0 {
+		return 0, errors.New("planned failure")
+	}
+	return 2, nil
+}
+
+func (w fakeWorker) Close() error {
+	w.t.closed.Add(1)
+	return nil
+}
+
+func TestRunCount(t *testing.T) {
+	target := &fakeTarget{fail: 10}
+	res, err := loadgen.Run(testContext(t), target, loadgen.Options{Concurrency: 4, Count: 100})
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if res.Calls != 90 || res.Errors != 10 || res.Items != 180 {
+		t.Errorf("Run(100 calls, every 10th failing) = %d calls, %d errors, %d items; want 90, 10, 180", res.Calls, res.Errors, res.Items)
+	}
+	if got := target.calls.Load(); got != 100 {
+		t.Errorf("the workers made %d calls, want 100", got)
+	}
+	if target.opened.Load() != 4 || target.closed.Load() != 4 {
+		t.Errorf("opened %d workers and closed %d, want 4 and 4", target.opened.Load(), target.closed.Load())
+	}
+	if len(res.ErrorSamples) != 1 || res.ErrorSamples[0].Count != 10 || res.ErrorSamples[0].Message != "planned failure" {
+		t.Errorf("ErrorSamples = %+v, want planned failure × 10", res.ErrorSamples)
+	}
+	if res.Latency.TotalCount() != 90 {
+		t.Errorf("the histogram holds %d calls, want the 90 that succeeded", res.Latency.TotalCount())
+	}
+}
+
+func TestRunDuration(t *testing.T) {
+	target := &fakeTarget{delay: time.Millisecond}
+	res, err := loadgen.Run(testContext(t), target, loadgen.Options{Concurrency: 2, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if res.Elapsed != 300*time.Millisecond {
+		t.Errorf("Elapsed = %v, want the measured 300ms", res.Elapsed)
+	}
+	if res.Errors != 0 {
+		t.Errorf("Errors = %d, want 0: calls cut off by the end of the run are not failures", res.Errors)
+	}
+	// Each worker makes at most one call a millisecond.
+	if res.Calls < 50 || res.Calls > 600 || res.Calls >= target.calls.Load() {
+		t.Errorf("Calls = %d of %d made, want about 2 a millisecond for 300ms, the warmup's left out", res.Calls, target.calls.Load())
+	}
+	if p50 := res.Percentile(50); p50 < time.Millisecond || p50 > 100*time.Millisecond {
+		t.Errorf("p50 = %v, want about 1ms", p50)
+	}
+	if res.Rate() <= 0 {
+		t.Errorf("Rate() = %v, want more than 0", res.Rate())
+	}
+}
+
+func TestRunInterval(t *testing.T) {
+	target := &fakeTarget{}
+	res, err := loadgen.Run(testContext(t), target, loadgen.Options{Concurrency: 5, Duration: 450 * time.Millisecond, Interval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	// Five workers, each at most one call per 100ms after a random start.
+	if res.Calls < 5 || res.Calls > 25 {
+		t.Errorf("Calls = %d, want about 4 per worker of 5", res.Calls)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	ctx := testContext(t)
+	for _, tt := range []struct {
+		name string
+		opts loadgen.Options
+	}{
+		{"no workers", loadgen.Options{Count: 1}},
+		{"no end", loadgen.Options{Concurrency: 1}},
+		{"negative duration", loadgen.Options{Concurrency: 1, Duration: -time.Second}},
+		{"warmup with a count", loadgen.Options{Concurrency: 1, Count: 5, Warmup: time.Second}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := loadgen.Run(ctx, &fakeTarget{}, tt.opts); err == nil {
+				t.Errorf("Run(%+v) = nil error, want one", tt.opts)
+			}
+		})
+	}
+	t.Run("a worker that cannot open", func(t *testing.T) {
+		target := &fakeTarget{openErr: errors.New("refused")}
+		_, err := loadgen.Run(ctx, target, loadgen.Options{Concurrency: 4, Count: 10})
+		if err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("Run = %v, want the open error", err)
+		}
+		if target.calls.Load() != 0 || target.opened.Load() != target.closed.Load() {
+			t.Errorf("made %d calls, opened %d workers and closed %d; want no call and every worker closed",
+				target.calls.Load(), target.opened.Load(), target.closed.Load())
+		}
+	})
+	t.Run("context ends", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		if _, err := loadgen.Run(ctx, &fakeTarget{delay: time.Millisecond}, loadgen.Options{Concurrency: 2, Duration: time.Minute}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Run with a context that ends = %v, want DeadlineExceeded", err)
+		}
+	})
+}
+
+// stack is the whole system on loopback: Recommendations with the catalog
+// and live services over a catalog database, and a Marketplace calling it.
+type stack struct {
+	grpcAddr string
+	siteURL  string
+	db       *sqlite.DB
+}
+
+func startStack(tb testing.TB) stack {
+	tb.Helper()
+	seed, err := catalog.Builtin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := sqlite.Open(testContext(tb), sqlite.Memory, seed.Books())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
+		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommend.New(db, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(db, db, logger))
+		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, grpcapi.NewLiveServer(
+			func() grpcapi.LiveSession { return recommend.NewSession(db, nil) }, logger))
+	})
+	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	shutdown := make(chan struct{})
+	site, err := marketplace.NewServer(marketplace.Config{
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Recommender:      grpcapi.NewRecommendationsClient(conn, 5*time.Second),
+		RecommendTimeout: 5 * time.Second,
+		Catalog:          grpcapi.NewCatalogClient(conn, 5*time.Second),
+		Live:             grpcapi.NewLiveClient(conn),
+		Shutdown:         shutdown,
+		RateLimit:        rate.Inf,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	web := httptest.NewServer(site)
+	tb.Cleanup(func() {
+		close(shutdown) // ends the live event streams
+		web.Close()
+	})
+	return stack{grpcAddr: addr, siteURL: web.URL + "/", db: db}
+}
+
+// TestTargets runs each target for a few calls against the real services
+// and checks that every call succeeded and moved what it should.
+func TestTargets(t *testing.T) {
+	s := startStack(t)
+	ctx := testContext(t)
+	g := loadgen.GRPCConfig{Addr: s.grpcAddr, Conns: 2}
+	all := catalogv1.Category_CATEGORY_UNSPECIFIED
+	for _, tt := range []struct {
+		target       string
+		new          func() (loadgen.Target, error)
+		concurrency  int
+		count        int64
+		itemsPerCall int64 // at least, or exactly with itemsExactly
+		itemsExactly bool
+		booksAdded   int
+	}{
+		{"recommend", func() (loadgen.Target, error) { return loadgen.NewRecommend(g, 1, 3) }, 4, 40, 1, true, 0},
+		{"export", func() (loadgen.Target, error) { return loadgen.NewExport(g, all, 45) }, 2, 4, 45, false, 0},
+		{"import", func() (loadgen.Target, error) { return loadgen.NewImport(g, 100) }, 2, 4, 100, true, 400},
+		{"live", func() (loadgen.Target, error) { return loadgen.NewLive(g, 45) }, 8, 40, 0, false, 0},
+		{"home", func() (loadgen.Target, error) { return loadgen.NewPage(s.siteURL, 4) }, 4, 40, 1, true, 0},
+		{"live-web", func() (loadgen.Target, error) { return loadgen.NewLiveWeb(s.siteURL, 45, 4) }, 8, 40, 1, true, 0},
+	} {
+		t.Run(tt.target, func(t *testing.T) {
+			before := s.db.Len()
+			target, err := tt.new()
+			if err != nil {
+				t.Fatalf("new %s target: %v", tt.target, err)
+			}
+			defer target.Close()
+			res, err := loadgen.Run(ctx, target, loadgen.Options{Concurrency: tt.concurrency, Count: tt.count, Timeout: 10 * time.Second})
+			if err != nil {
+				t.Fatalf("Run(%s) = %v", tt.target, err)
+			}
+			if res.Calls != tt.count || res.Errors != 0 {
+				t.Fatalf("Run(%s, %d calls) = %d calls, %d errors %+v; want every call to succeed", tt.target, tt.count, res.Calls, res.Errors, res.ErrorSamples)
+			}
+			if min := tt.count * tt.itemsPerCall; res.Items < min || (tt.itemsExactly && res.Items != min) {
+				t.Errorf("Run(%s) moved %d items, want %d", tt.target, res.Items, min)
+			}
+			if got := s.db.Len() - before; got != tt.booksAdded {
+				t.Errorf("Run(%s) added %d books to the catalog, want %d", tt.target, got, tt.booksAdded)
+			}
+		})
+	}
+}
+
+// TestTargetFailures checks that calls to a service that is not there
+// fail, each counted, rather than stop the run.
+func TestTargetFailures(t *testing.T) {
+	target, err := loadgen.NewRecommend(loadgen.GRPCConfig{Addr: grpcapitest.ClosedAddr(t)}, 0, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	res, err := loadgen.Run(testContext(t), target, loadgen.Options{Concurrency: 2, Count: 10, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if res.Calls != 0 || res.Errors != 10 || len(res.ErrorSamples) == 0 {
+		t.Errorf("Run against a closed port = %d calls, %d errors, samples %v; want 10 errors", res.Calls, res.Errors, res.ErrorSamples)
+	}
+	if _, err := loadgen.NewPage("localhost:8080", 1); err == nil {
+		t.Error("NewPage(a URL without a scheme) = nil error, want one")
+	}
+	if _, err := loadgen.NewImport(loadgen.GRPCConfig{Addr: "localhost:1"}, 0); err == nil {
+		t.Error("NewImport(0 books) = nil error, want one")
+	}
+}
+
+func TestRecordsAndChart(t *testing.T) {
+	res, err := loadgen.Run(testContext(t), &fakeTarget{}, loadgen.Options{Concurrency: 1, Count: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file bytes.Buffer
+	for _, label := range []string{"ours", "minimal <gRPC> & co"} {
+		for _, c := range []int{1, 4, 16} {
+			rec := loadgen.NewRecord(label, "recommend", res)
+			rec.Concurrency, rec.Rate, rec.P50, rec.P99 = c, float64(1000*c), 0.1*float64(c), 0.3*float64(c)
+			if err := loadgen.WriteRecord(&file, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := loadgen.WriteRecord(&file, loadgen.NewRecord("ours", "home", res)); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := loadgen.ReadRecords(&file)
+	if err != nil {
+		t.Fatalf("ReadRecords = %v", err)
+	}
+	if len(recs) != 7 || recs[0].Label != "ours" || recs[0].Calls != 20 || recs[6].Target != "home" {
+		t.Fatalf("ReadRecords = %+v, want the 7 records written", recs)
+	}
+
+	var svg bytes.Buffer
+	if err := loadgen.WriteChart(&svg, "Latency & load", "recommend", recs); err != nil {
+		t.Fatalf("WriteChart = %v", err)
+	}
+	// Well-formed XML, with two series of two lines each, labels escaped.
+	dec := xml.NewDecoder(bytes.NewReader(svg.Bytes()))
+	polylines := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the chart is not well-formed XML: %v\n%s", err, svg.String())
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			polylines++
+		}
+	}
+	if polylines != 4 {
+		t.Errorf("the chart has %d lines, want 4 (p50 and p99 of two labels)", polylines)
+	}
+	if !strings.Contains(svg.String(), "minimal &lt;gRPC&gt; &amp; co p99") {
+		t.Error("the chart's legend lacks the escaped label")
+	}
+	if err := loadgen.WriteChart(io.Discard, "", "export", recs); err == nil {
+		t.Error("WriteChart(a target without records) = nil error, want one")
+	}
+}
+
+// TestRunConcurrentRecord checks, under the race detector, that workers
+// record into one result safely.
+func TestRunConcurrentRecord(t *testing.T) {
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if _, err := loadgen.Run(testContext(t), &fakeTarget{fail: 3}, loadgen.Options{Concurrency: 16, Count: 2000}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,322 @@
+#!/usr/bin/env bash
+# Measures Bookshop against its performance targets (issue 6) and prints
+# one table: our figure, the comparison's, the ratio, and pass or fail.
+#
+# It builds bookshop and the two comparison servers: bench/fixedgrpc, a
+# minimal grpc-go server of the same contract that answers one precomputed
+# response, and bench/fixedweb, a minimal net/http page that calls it and
+# executes one template. It runs every server on one core and the load
+# generator (`bookshop bench`) on the other, with taskset, and measures
+# each pair in turn, round after round, in the same run: absolute numbers
+# drift by a third from run to run on a shared machine, so each ratio is
+# the median of the rounds' ratios, each round's two figures measured one
+# after the other. All traffic goes to 127.0.0.1. It takes about four
+# minutes, the soak one of them, and exits 1 when a target is missed.
+#
+# Settings (environment): SERVER_CPU and LOAD_CPU (0 and 1), ROUNDS (5)
+# and ROUND (3s) for the paired loads, SOAK (60s), CHART (docs/latency.svg;
+# empty for none), KEEP=1 to keep the work directory with every log and
+# record.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+ROUNDS=${ROUNDS:-5}
+ROUND=${ROUND:-3s}
+SOAK=${SOAK:-60s}
+CHART=${CHART-docs/latency.svg}
+
+for tool in taskset go awk; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "bench.sh: $tool is missing (taskset is in Debian's util-linux)" >&2
+		exit 1
+	fi
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bookshop-bench.XXXXXX")
+bin=$work/bin
+records=$work/records.jsonl
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [[ "${KEEP:-}" == 1 ]]; then
+		echo "Logs and records kept in $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+
+step() { printf '==> %s\n' "$*" >&2; }
+
+# pick_port prints a TCP port of 127.0.0.1 that nothing listens on.
+pick_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		if ! port_open "$p"; then
+			echo "$p"
+			return
+		fi
+	done
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# serve NAME CMD... starts a server on SERVER_CPU, its output in
+# $work/NAME.log, and sets pid to its process id.
+serve() {
+	local name=$1
+	shift
+	taskset -c "$SERVER_CPU" "$@" >"$work/$name.log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+}
+
+# wait_ready WHAT CHECK... retries CHECK for up to 15s.
+wait_ready() {
+	local what=$1
+	shift
+	for _ in $(seq 300); do
+		if "$@" >/dev/null 2>&1; then
+			return
+		fi
+		sleep 0.05
+	done
+	echo "bench.sh: $what did not get ready within 15s; its log is in $work" >&2
+	KEEP=1
+	exit 1
+}
+
+# rss_mib PID FIELD prints FIELD of /proc/PID/status (VmRSS, or VmHWM:
+# the peak of VmRSS) in MiB.
+rss_mib() { awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# load ARGS... runs `bookshop bench` on LOAD_CPU, recording its results.
+# A failed call is in the record (and fails its target), not the script.
+load() {
+	taskset -c "$LOAD_CPU" "$bin/bookshop" bench -record "$records" "$@" >>"$work/bench.out" 2>&1 || true
+}
+
+# field LABEL KEY prints KEY of the last record labelled LABEL (0 if none).
+field() {
+	local v
+	v=$(grep -F "\"label\":\"$1\"" "$records" | tail -n 1 | sed -E "s/.*\"$2\":([-0-9.]+).*/\1/")
+	echo "${v:-0}"
+}
+
+# median prints the median of its arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# rounds A B KEY prints, over the rounds r, the median of A-r's KEY, of
+# B-r's, and of their ratio A-r/B-r.
+rounds() {
+	local a=() b=() q=() x y
+	for r in $(seq "$ROUNDS"); do
+		x=$(field "$1-$r" "$3")
+		y=$(field "$2-$r" "$3")
+		a+=("$x")
+		b+=("$y")
+		q+=("$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.4f", (y > 0) ? x / y : 0 }')")
+	done
+	echo "$(median "${a[@]}") $(median "${b[@]}") $(median "${q[@]}")"
+}
+
+# errors PREFIX prints the failed calls of the records labelled PREFIX...
+errors() {
+	grep -F "\"label\":\"$1" "$records" | sed -E 's/.*"errors":([0-9]+).*/\1/' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+step "Build"
+mkdir -p "$bin"
+go build -o "$bin/" ./cmd/bookshop ./bench/fixedgrpc ./bench/fixedweb
+"$bin/bookshop" certs "$work/certs" >/dev/null
+
+step "Start the servers on CPU $SERVER_CPU (the load runs on CPU $LOAD_CPU)"
+# Our servers run as they are deployed: default flags, the access log at
+# info (to a file), a catalog database file. The rate limit stays on, so
+# that its cost is measured, at a rate that load from one address does
+# not reach.
+recs_port=$(pick_port)
+serve recommendations "$bin/bookshop" recommendations -port "$recs_port" -db "$work/catalog.db"
+recs_pid=$pid
+wait_ready Recommendations "$bin/bookshop" health -grpc "127.0.0.1:$recs_port"
+web_port=$(pick_port)
+serve marketplace "$bin/bookshop" marketplace -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
+	-rate-limit 1000000000 -rate-burst 1000000
+web_pid=$pid
+wait_ready Marketplace "$bin/bookshop" health -http "http://127.0.0.1:$web_port/readyz"
+certs=$work/certs
+tls_port=$(pick_port)
+serve recommendations-mtls "$bin/bookshop" recommendations -port "$tls_port" -db "$work/catalog-mtls.db" \
+	-tls-cert "$certs/server.crt" -tls-key "$certs/server.key" -tls-client-ca "$certs/ca.crt"
+wait_ready "Recommendations (mutual TLS)" "$bin/bookshop" health -grpc "127.0.0.1:$tls_port" \
+	-tls-ca "$certs/ca.crt" -tls-cert "$certs/admin.crt" -tls-key "$certs/admin.key"
+fixg_port=$(pick_port)
+serve fixedgrpc "$bin/fixedgrpc" -addr "127.0.0.1:$fixg_port"
+wait_ready fixedgrpc port_open "$fixg_port"
+fixw_port=$(pick_port)
+serve fixedweb "$bin/fixedweb" -addr "127.0.0.1:$fixw_port" -recommendations "127.0.0.1:$fixg_port"
+wait_ready fixedweb port_open "$fixw_port"
+sleep 2
+recs_idle=$(rss_mib "$recs_pid" VmRSS)
+web_idle=$(rss_mib "$web_pid" VmRSS)
+
+mtls=(-tls-ca "$certs/ca.crt" -tls-cert "$certs/marketplace.crt" -tls-key "$certs/marketplace.key")
+for r in $(seq "$ROUNDS"); do
+	step "Round $r of $ROUNDS, $ROUND each: Recommend (ours, minimal, ours with mutual TLS), homepage (ours, minimal)"
+	load -target recommend -c 50 -d "$ROUND" -warmup 500ms -addr "127.0.0.1:$recs_port" -label "recommend-ours-$r"
+	load -target recommend -c 50 -d "$ROUND" -warmup 500ms -addr "127.0.0.1:$fixg_port" -label "recommend-min-$r"
+	load -target recommend -c 50 -d "$ROUND" -warmup 500ms -addr "127.0.0.1:$tls_port" "${mtls[@]}" -label "recommend-mtls-$r"
+	load -target home -c 50 -d "$ROUND" -warmup 500ms -url "http://127.0.0.1:$web_port/" -label "home-ours-$r"
+	load -target home -c 50 -d "$ROUND" -warmup 500ms -url "http://127.0.0.1:$fixw_port/" -label "home-min-$r"
+done
+
+if [[ -n "$CHART" ]]; then
+	step "Latency against load, Recommend, ours and minimal, for the chart"
+	sweep=$work/sweep.jsonl
+	mkdir -p "$(dirname "$CHART")"
+	# Level by level, the two servers in turn; the last run draws the chart
+	# from every record of the sweep.
+	for c in 1 4 16 50 100; do
+		taskset -c "$LOAD_CPU" "$bin/bookshop" bench -target recommend -c "$c" -d 2s -warmup 500ms \
+			-addr "127.0.0.1:$fixg_port" -label "minimal grpc-go" -record "$sweep" >>"$work/bench.out" 2>&1 || true
+		chart=()
+		if ((c == 100)); then
+			chart=(-chart "$CHART" -chart-title "Recommend over gRPC, server on one core: latency against load")
+		fi
+		taskset -c "$LOAD_CPU" "$bin/bookshop" bench -target recommend -c "$c" -d 2s -warmup 500ms \
+			-addr "127.0.0.1:$recs_port" -label "Bookshop" -record "$sweep" "${chart[@]}" >>"$work/bench.out" 2>&1 || true
+	done
+fi
+
+step "Soak: the homepage, 50 in flight, for $SOAK"
+soak_s=${SOAK%s}
+samples=$work/soak-rss.txt
+taskset -c "$LOAD_CPU" "$bin/bookshop" bench -target home -c 50 -d "$SOAK" -warmup 0s -url "http://127.0.0.1:$web_port/" \
+	-label soak -record "$records" >>"$work/bench.out" 2>&1 &
+soak_pid=$!
+pids+=("$soak_pid")
+for t in $(seq 5 5 "$soak_s"); do
+	sleep 5
+	echo "$t $(rss_mib "$recs_pid" VmRSS) $(rss_mib "$web_pid" VmRSS)" >>"$samples"
+done
+wait "$soak_pid" || true
+# The peaks of every load so far: Recommend, the homepage and the soak.
+recs_peak=$(rss_mib "$recs_pid" VmHWM)
+web_peak=$(rss_mib "$web_pid" VmHWM)
+# Growth: the last sample against the one after the first quarter, once
+# the heap's goal and the pools have settled.
+settle=$(((soak_s / 4 + 4) / 5 * 5))
+read -r recs_soak0 web_soak0 < <(awk -v t="$settle" '$1 == t { print $2, $3 }' "$samples")
+read -r recs_soak1 web_soak1 < <(tail -n 1 "$samples" | awk '{ print $2, $3 }')
+
+step "Live recommendations: 1,000 sessions through the Marketplace, then 1,000 streams, an event a second each"
+load -target live-web -c 1000 -interval 1s -d 10s -warmup 2s -url "http://127.0.0.1:$web_port/" -label live-web
+web_live=$(rss_mib "$web_pid" VmHWM)
+load -target live -c 1000 -interval 1s -d 10s -warmup 2s -addr "127.0.0.1:$recs_port" -label live-grpc
+recs_live=$(rss_mib "$recs_pid" VmHWM)
+
+step "Start-up: bookshop up in an empty directory, to its first page with recommendations, three times"
+startups=()
+for i in 1 2 3; do
+	dir=$work/up-$i
+	mkdir -p "$dir"
+	up_port=$(pick_port)
+	up_recs=$(pick_port)
+	t0=$(date +%s%N)
+	(cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin/bookshop" up -port "$up_port" -recommendations-port "$up_recs" >up.log 2>&1) &
+	up_pid=$!
+	pids+=("$up_pid")
+	# Ready (Recommendations answers its health checks), then the page.
+	until taskset -c "$LOAD_CPU" "$bin/bookshop" health -http "http://127.0.0.1:$up_port/readyz" -timeout 1s >/dev/null 2>&1 &&
+		taskset -c "$LOAD_CPU" "$bin/bookshop" health -http "http://127.0.0.1:$up_port/" -timeout 1s >/dev/null 2>&1; do
+		if (($(date +%s%N) - t0 > 10000000000)); then
+			break
+		fi
+	done
+	startups+=($((($(date +%s%N) - t0) / 1000000)))
+	kill "$up_pid" 2>/dev/null || true
+	wait "$up_pid" 2>/dev/null || true
+done
+startup=$(median "${startups[@]}")
+
+step "Streams: import 100,000 books, then export them and the rest five times"
+streams_port=$(pick_port)
+serve recommendations-streams "$bin/bookshop" recommendations -port "$streams_port" -db "$work/streams.db"
+wait_ready "Recommendations (streams)" "$bin/bookshop" health -grpc "127.0.0.1:$streams_port"
+load -target import -books 100000 -c 1 -n 1 -d 0 -timeout 1m -addr "127.0.0.1:$streams_port" -label import
+load -target export -c 1 -n 5 -d 0 -addr "127.0.0.1:$streams_port" -label export
+export_books=$(awk -v c="$(field export calls)" -v i="$(field export items)" 'BEGIN { printf "%d", (c > 0) ? i / c : 0 }')
+
+# The table.
+fails=0
+met=0
+rows=()
+fmt='%-2s  %-50s  %-16s  %-24s  %-5s  %-9s  %s'
+# row TARGET MEASURE OURS COMPARISON RATIO GOAL PASS, where PASS is 1
+# (met), 0 (missed) or "info" (no target of its own).
+row() {
+	local verdict=pass
+	case "$7" in
+	1) met=$((met + 1)) ;;
+	info) verdict=info ;;
+	*)
+		verdict=FAIL
+		fails=$((fails + 1))
+		;;
+	esac
+	rows+=("$(printf "$fmt" "$1" "$2" "$3" "$4" "$5" "$6" "$verdict")")
+}
+ok() { awk "BEGIN { print ($1) ? 1 : 0 }"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+num() { printf '%.0f' "$1" | sed -E ':a;s/^([0-9]+)([0-9]{3})/\1,\2/;ta'; }
+fix() { printf '%.2f' "$1"; }
+
+read -r rec_ours rec_min rec_q < <(rounds recommend-ours recommend-min calls_per_s)
+read -r p99_ours p99_min p99_q < <(rounds recommend-ours recommend-min p99_ms)
+read -r home_ours home_min home_q < <(rounds home-ours home-min calls_per_s)
+read -r hp99_ours hp99_min hp99_q < <(rounds home-ours home-min p99_ms)
+read -r mtls_rate plain_rate mtls_q < <(rounds recommend-mtls recommend-ours calls_per_s)
+errs_rec=$(errors recommend-ours) errs_home=$(errors home-ours) errs_mtls=$(errors recommend-mtls) errs_soak=$(errors soak)
+
+row 1 "Recommend calls/s, 50 in flight" "$(num "$rec_ours")" "$(num "$rec_min") minimal gRPC" "$(fix "$rec_q")" ">= 0.80" "$(ok "$rec_q >= 0.80 && $errs_rec == 0")"
+row 1 "Recommend p99 latency, 50 in flight" "$(fix "$p99_ours") ms" "$(fix "$p99_min") ms" "$(fix "$p99_q")" "<= 1.5" "$(ok "$p99_q <= 1.5 && $p99_ours > 0")"
+row 2 "Homepage pages/s, 50 in flight, both on one core" "$(num "$home_ours")" "$(num "$home_min") minimal web" "$(fix "$home_q")" ">= 0.80" "$(ok "$home_q >= 0.80 && $errs_home == 0")"
+row 2 "Homepage p99 latency" "$(fix "$hp99_ours") ms" "$(fix "$hp99_min") ms" "$(fix "$hp99_q")" "<= 1.5" "$(ok "$hp99_q <= 1.5 && $hp99_ours > 0")"
+row 3 "Recommendations RSS, idle" "$recs_idle MiB" "" "" "< 30 MiB" "$(ok "$recs_idle < 30")"
+row 3 "Marketplace RSS, idle" "$web_idle MiB" "" "" "< 30 MiB" "$(ok "$web_idle < 30")"
+row 3 "Recommendations RSS, peak under the loads of 1, 2" "$recs_peak MiB" "" "" "< 100 MiB" "$(ok "$recs_peak < 100")"
+row 3 "Marketplace RSS, peak under the loads of 1, 2" "$web_peak MiB" "" "" "< 100 MiB" "$(ok "$web_peak < 100")"
+r=$(ratio "$recs_soak1" "$recs_soak0")
+row 3 "Soak $SOAK: Recommendations RSS, at ${settle}s -> end" "$recs_soak0 -> $recs_soak1" "" "$r" "<= 1.10" "$(ok "$r > 0 && $r <= 1.10 && $errs_soak == 0")"
+r=$(ratio "$web_soak1" "$web_soak0")
+row 3 "Soak $SOAK: Marketplace RSS, at ${settle}s -> end" "$web_soak0 -> $web_soak1" "" "$r" "<= 1.10" "$(ok "$r > 0 && $r <= 1.10 && $errs_soak == 0")"
+row 4 "bookshop up: start to first page (median of 3)" "$startup ms" "" "" "< 1000 ms" "$(ok "$startup < 1000")"
+imp=$(field import max_ms)
+row 5 "Import 100,000 books, one stream" "$(num "$imp") ms" "" "" "< 5000 ms" "$(ok "$imp > 0 && $imp < 5000 && $(errors import) == 0")"
+exp=$(field export p50_ms)
+row 5 "Export $(num "$export_books") books (median of 5)" "$(num "$exp") ms" "" "" "< 1000 ms" "$(ok "$exp > 0 && $exp < 1000 && $export_books >= 100000 && $(errors export) == 0")"
+lp99=$(field live-web p99_ms)
+row 5 "1,000 live sessions (web): update p99" "$(fix "$lp99") ms" "$(num "$(field live-web calls)") updates" "" "< 20 ms" "$(ok "$lp99 > 0 && $lp99 < 20 && $(errors live-web) == 0")"
+gp99=$(field live-grpc p99_ms)
+row 5 "1,000 live streams (gRPC): update p99" "$(fix "$gp99") ms" "$(num "$(field live-grpc calls)") updates" "" "< 20 ms" "$(ok "$gp99 > 0 && $gp99 < 20 && $(errors live-grpc) == 0")"
+row 5 "Marketplace RSS, peak with 1,000 live sessions" "$web_live MiB" "" "" "" info
+row 5 "Recommendations RSS, peak with 1,000 live streams" "$recs_live MiB" "" "" "" info
+row 6 "Recommend calls/s with mutual TLS" "$(num "$mtls_rate")" "$(num "$plain_rate") plaintext" "$(fix "$mtls_q")" ">= 0.70" "$(ok "$mtls_q >= 0.70 && $errs_mtls == 0")"
+
+echo
+printf "$fmt\n" "#" "Measure" "Bookshop" "Comparison" "Ratio" "Goal" "Result"
+printf '%s\n' "${rows[@]}"
+echo
+echo "$met of $((met + fails)) targets met. Servers on CPU $SERVER_CPU, load on CPU $LOAD_CPU;" \
+	"paired figures are medians of $ROUNDS rounds of $ROUND, ratios medians of the rounds' ratios."
+if [[ -n "$CHART" ]]; then
+	echo "Chart: $CHART"
+fi
+if ((fails > 0)); then
+	exit 1
+fi
