@@ -60,6 +60,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"demo", "the tutorial's demo services and their clients: the four kinds of gRPC call", RunDemo},
 		{"certs", "make a CA and server and client certificates for TLS and mutual TLS", RunCerts},
 		{"health", "check once whether a service is healthy, for container health checks", RunHealth},
+		{"bench", "put a running service under load and print calls/s and latency percentiles", RunBench},
 	}, args, getenv, stdout, stderr)
 }
 

@@ -38,7 +38,10 @@ type ClientConfig struct {
 //     (starting, draining, or failed) gets no calls;
 //   - retries of UNAVAILABLE, the status of a call that did not reach a
 //     healthy server, up to 3 attempts with backoff, with retry throttling
-//     so that retries cannot pile on a service that is down.
+//     so that retries cannot pile on a service that is down: each failure
+//     costs a token, each success gives a tenth back, and retries stop
+//     below half of 100 tokens, so that a replica dying with a few dozen
+//     calls in flight does not use them up.
 const serviceConfig = `{
   "loadBalancingConfig": [{"round_robin": {}}],
   "healthCheckConfig": {"serviceName": ""},
@@ -52,7 +55,7 @@ const serviceConfig = `{
       "retryableStatusCodes": ["UNAVAILABLE"]
     }
   }],
-  "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+  "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1}
 }`
 
 // Dial returns a client connection to target with Bookshop's client

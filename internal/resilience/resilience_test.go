@@ -373,10 +373,10 @@ func TestRetryOfUnavailable(t *testing.T) {
 	if got := rs[0].calls.Load(); got != 8 {
 		t.Errorf("4 page loads made %d calls, want 8: each failed once and was retried", got)
 	}
-	// Each failure costs a token and each success gives a tenth back: past
-	// half the tokens (10), retries stop.
-	counts, _ := s.run(40, 1, nil)
-	t.Logf("40 more page loads against a service failing half its calls: %d served, %d degraded; %d calls in all",
+	// Each failure costs a token and each success gives a tenth back: below
+	// half the tokens (100), retries stop: after about 55 such page loads.
+	counts, _ := s.run(100, 1, nil)
+	t.Logf("100 more page loads against a service failing half its calls: %d served, %d degraded; %d calls in all",
 		counts[served], counts[degraded], rs[0].calls.Load())
 	if counts[degraded] == 0 {
 		t.Error("retries never stopped although the service kept failing; want retry throttling")
