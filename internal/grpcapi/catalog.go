@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
@@ -22,6 +23,11 @@ const ExportBatchSize = 500
 // MaxImportBooks is the most books one ImportBooks stream may send: the
 // server holds them in memory until the stream ends.
 const MaxImportBooks = 1_000_000
+
+// maxImportMessageBytes bounds one book of an import: a title of 300
+// characters and an author of 200, at up to 4 bytes each, and the rest.
+// With MaxImportBooks it bounds what one import may hold in memory.
+const maxImportMessageBytes = 4 << 10
 
 // CatalogServer serves a [bookshop.Catalog] and a [bookshop.Importer] as
 // bookshop.catalog.v1.CatalogService.
@@ -93,6 +99,11 @@ func (s *CatalogServer) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.
 		}
 		if err != nil {
 			return err // the stream broke off: nothing was written
+		}
+		// A book is a few hundred bytes; refuse a message that is not one
+		// before holding it until the stream ends.
+		if n := proto.Size(req); n > maxImportMessageBytes {
+			return status.Errorf(codes.InvalidArgument, "message %d of the import is %d bytes: a book takes at most %d", len(items)+1, n, maxImportMessageBytes)
 		}
 		if len(items) == MaxImportBooks {
 			return status.Errorf(codes.ResourceExhausted, "an import may hold at most %d books: split the file", MaxImportBooks)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -322,5 +323,26 @@ func TestImportDuringRecommendLoad(t *testing.T) {
 	}
 	if err != nil || res.Imported != n {
 		t.Fatalf("import under load = %+v, %v; want %d imported", res.Imported, err, n)
+	}
+}
+
+// TestImportRefusesOversizedMessage checks that a message far larger than
+// any book ends the import before the server holds it.
+func TestImportRefusesOversizedMessage(t *testing.T) {
+	db := openDB(t, builtinBooks(t))
+	client := catalogv1.NewCatalogServiceClient(startCatalog(t, db))
+	stream, err := client.ImportBooks(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := &catalogv1.ImportBooksRequest{Book: &catalogv1.Book{
+		Category: catalogv1.Category_CATEGORY_MYSTERY, Title: strings.Repeat("x", 100_000), Author: "A", Year: 2000,
+	}}
+	_ = stream.Send(big)
+	if _, err := stream.CloseAndRecv(); status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "bytes") {
+		t.Errorf("import of a 100 kB book = %v, want InvalidArgument about its size", err)
+	}
+	if db.Len() != 45 {
+		t.Errorf("catalog holds %d books after a refused import, want 45", db.Len())
 	}
 }

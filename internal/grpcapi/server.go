@@ -98,8 +98,12 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMessageSize),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
-			MaxConnectionAge:      cfg.MaxConnectionAge,
-			MaxConnectionAgeGrace: cfg.DrainTimeout,
+			MaxConnectionAge: cfg.MaxConnectionAge,
+			// New calls go to a new connection at once; calls in flight,
+			// live streams among them, may finish on the old one for up
+			// to half an hour, rather than every shopper's live panel
+			// being cut every few minutes.
+			MaxConnectionAgeGrace: 30 * time.Minute,
 			Time:                  time.Minute, // ping an idle client after a minute
 			Timeout:               20 * time.Second,
 		}),
