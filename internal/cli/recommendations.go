@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -102,7 +103,7 @@ func openCatalog(ctx context.Context, cfg recommendationsConfig, logger *slog.Lo
 		return nil, err
 	}
 	logger.Info("catalog database open", "path", cfg.dbPath, "books", books.Len(),
-		"seed", cmp(cfg.catalogPath, "built-in"))
+		"seed", cmp.Or(cfg.catalogPath, "built-in"))
 	return books, nil
 }
 
@@ -145,12 +146,4 @@ func runRecommendations(ctx context.Context, srv *grpcapi.Server, lis net.Listen
 	err = srv.Run(ctx, lis)
 	cancel()
 	return errors.Join(err, <-healthDone)
-}
-
-// cmp returns s, or def when s is empty.
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
