@@ -19,7 +19,7 @@ import (
 // running `bookshop up`, and checks its report, its record file and its
 // chart.
 func TestBench(t *testing.T) {
-	m := startCommand(t, []string{"up", "-port=0", "-recommendations-port=0", "-db=:memory:", "-rate-limit=0"},
+	m := startCommand(t, []string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=", "-db=:memory:", "-rate-limit=0"},
 		regexp.MustCompile(`Recommendations: (\S+) \(gRPC\)`))
 	grpcAddr := m[1]
 	siteURL := startUp(t, "-rate-limit=0")

@@ -48,7 +48,7 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"bad log format", []string{"recommendations", "-port=0", "-log-format=xml"}, nil, "-log-format"},
 		{"bad LOG_LEVEL", []string{"recommendations", "-port=0"}, map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"missing catalog", []string{"recommendations", "-port=0", "-catalog=/nonexistent/books.csv"}, nil, "/nonexistent/books.csv"},
-		{"bad catalog names line and field", []string{"up", "-port=0", "-recommendations-port=0"}, map[string]string{"CATALOG_FILE": badCatalog}, `books.csv:3: field "category"`},
+		{"bad catalog names line and field", []string{"up", "-port=0", "-recommendations-port=0", "-admin-addr="}, map[string]string{"CATALOG_FILE": badCatalog}, `books.csv:3: field "category"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestUpPortInUse(t *testing.T) {
 	defer lis.Close()
 	port := lis.Addr().(*net.TCPAddr).Port
 	err = cli.Run(testContext(t, 10*time.Second),
-		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-db=:memory:"},
+		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-admin-addr=", "-db=:memory:"},
 		env(map[string]string{"PORT": itoa(port)}), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "PORT") {
 		t.Errorf("up on a taken port = %v, want advice that the port is in use and how to change it", err)

@@ -52,7 +52,7 @@ var marketplaceURL = regexp.MustCompile(`http://\S+/`)
 // ports, until the test ends. It returns the Marketplace URL it prints.
 func startUp(tb testing.TB, args ...string) string {
 	tb.Helper()
-	args = append([]string{"up", "-port=0", "-recommendations-port=0", "-db=:memory:"}, args...)
+	args = append([]string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=127.0.0.1:0", "-db=:memory:"}, args...)
 	return startCommand(tb, args, marketplaceURL)[0]
 }
 

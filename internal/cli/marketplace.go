@@ -15,6 +15,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // DefaultMarketplacePort is the Marketplace's HTTP port.
@@ -58,13 +59,14 @@ func RunMarketplace(ctx context.Context, args []string, getenv func(string) stri
 	fs := flagSet("marketplace", "Runs the Marketplace web front end, which calls Recommendations over gRPC.", stderr)
 	var (
 		cfg      marketplaceConfig
+		obsf     observeFlags
 		logc     logConfig
 		port     int
 		recsHost string
 	)
 	fs.IntVar(&port, "port", DefaultMarketplacePort, "TCP port to serve HTTP on, on every interface (env PORT)")
 	fs.StringVar(&recsHost, "recommendations-host", "localhost", "Recommendations service: host or host:port (default port 50051), or a gRPC target such as dns:///host:port (env RECOMMENDATIONS_HOST)")
-	env := withEnv(cfg.register(fs), drainFlag(fs, &cfg.drainTimeout), cfg.tls.register(fs), logEnv,
+	env := withEnv(cfg.register(fs), drainFlag(fs, &cfg.drainTimeout), cfg.tls.register(fs), obsf.register(fs, ""), logEnv,
 		map[string]string{"port": "PORT", "recommendations-host": "RECOMMENDATIONS_HOST"})
 	logc.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
@@ -85,18 +87,34 @@ func RunMarketplace(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	defer closeLog()
+	obs, err := newObserver(obsf, getenv)
+	if err != nil {
+		return err
+	}
+	tracing, err := obs.tracing(ctx, "marketplace")
+	if err != nil {
+		obs.close(ctx, logger)
+		return err
+	}
+	logger = obs.logger(logger)
+	defer obs.close(ctx, logger)
 	lis, err := listen("", port, "-port or PORT")
 	if err != nil {
 		return err
 	}
-	logger.Info("Marketplace serving HTTP", "addr", lis.Addr().String(), "recommendations", target)
-	return serveMarketplace(ctx, cfg, target, lis, logger)
+	logger.Info("Marketplace serving HTTP", "addr", lis.Addr().String(), "recommendations", target, "tracing", tracing != nil)
+	return runAll(ctx,
+		func(ctx context.Context) error {
+			return serveMarketplace(ctx, cfg, target, lis, logger, obs.metrics, tracing)
+		},
+		func(ctx context.Context) error { return obs.serveAdmin(ctx, logger) })
 }
 
 // serveMarketplace serves the Marketplace on lis, calling Recommendations
-// at target, until ctx is done; then it shuts down gracefully.
-func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string, lis net.Listener, logger *slog.Logger) error {
-	ccfg := grpcapi.ClientConfig{CallTimeout: cfg.recommendTimeout}
+// at target, until ctx is done; then it shuts down gracefully. metrics and
+// tracing are optional.
+func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string, lis net.Listener, logger *slog.Logger, metrics *telemetry.Metrics, tracing *telemetry.Tracing) error {
+	ccfg := grpcapi.ClientConfig{CallTimeout: cfg.recommendTimeout, Metrics: metrics, Tracing: tracing}
 	if err := cfg.tls.apply(&ccfg); err != nil {
 		lis.Close()
 		return err
@@ -124,6 +142,8 @@ func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string,
 		RateLimit:        limit,
 		RateBurst:        cfg.rateBurst,
 		TrustedProxies:   cfg.trustedProxies,
+		Metrics:          metrics,
+		Tracing:          tracing,
 	})
 	if err != nil {
 		lis.Close()

@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/recommend"
 	"github.com/bookshop-go/bookshop/internal/sqlite"
+	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // DefaultRecommendationsPort is the tutorial's port for Recommendations.
@@ -44,12 +44,13 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 	fs := flagSet("recommendations", "Runs the Recommendations gRPC service (/Recommendations/Recommend), with\nthe standard health service and server reflection.", stderr)
 	var (
 		cfg  recommendationsConfig
+		obsf observeFlags
 		logc logConfig
 		port int
 	)
 	fs.IntVar(&port, "port", DefaultRecommendationsPort, "TCP port to serve gRPC on, on every interface (env RECOMMENDATIONS_PORT)")
 	fs.StringVar(&cfg.healthAddr, "health-addr", "", "also serve the health service alone, in plaintext, on this address (such as :8086), for probes that cannot use the main port's mutual TLS (env HEALTH_ADDR)")
-	env := withEnv(cfg.register(fs), drainFlag(fs, &cfg.drainTimeout), cfg.tls.register(fs), logEnv,
+	env := withEnv(cfg.register(fs), drainFlag(fs, &cfg.drainTimeout), cfg.tls.register(fs), obsf.register(fs, ""), logEnv,
 		map[string]string{"port": "RECOMMENDATIONS_PORT", "health-addr": "HEALTH_ADDR"})
 	logc.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
@@ -63,12 +64,23 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 		return err
 	}
 	defer closeLog()
+	obs, err := newObserver(obsf, getenv)
+	if err != nil {
+		return err
+	}
+	tracing, err := obs.tracing(ctx, "recommendations")
+	if err != nil {
+		obs.close(ctx, logger)
+		return err
+	}
+	logger = obs.logger(logger)
+	defer obs.close(ctx, logger)
 	books, err := openCatalog(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer books.Close()
-	srv, err := newRecommendationsServer(books, cfg, logger)
+	srv, err := newRecommendationsServer(books, cfg, logger, obs.metrics, tracing)
 	if err != nil {
 		return err
 	}
@@ -76,8 +88,8 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	logger.Info("Recommendations serving gRPC", "addr", lis.Addr().String())
-	return runRecommendations(ctx, srv, lis, cfg.healthAddr, logger)
+	logger.Info("Recommendations serving gRPC", "addr", lis.Addr().String(), "tracing", tracing != nil)
+	return runRecommendations(ctx, srv, lis, cfg.healthAddr, obs, logger)
 }
 
 // openCatalog opens the catalog database (creating and seeding it on
@@ -109,41 +121,39 @@ func openCatalog(ctx context.Context, cfg recommendationsConfig, logger *slog.Lo
 
 // newRecommendationsServer returns a gRPC server with the Recommendations,
 // catalog and live-recommendation services registered over books, ready
-// to Run.
-func newRecommendationsServer(books *sqlite.DB, cfg recommendationsConfig, logger *slog.Logger) (*grpcapi.Server, error) {
+// to Run. metrics and tracing are optional.
+func newRecommendationsServer(books *sqlite.DB, cfg recommendationsConfig, logger *slog.Logger, metrics *telemetry.Metrics, tracing *telemetry.Tracing) (*grpcapi.Server, error) {
 	if cfg.drainTimeout <= 0 {
 		return nil, usageErrorf("-shutdown-timeout %v: want a positive duration such as 10s", cfg.drainTimeout)
 	}
-	scfg := grpcapi.ServerConfig{Logger: logger, DrainTimeout: cfg.drainTimeout}
+	scfg := grpcapi.ServerConfig{Logger: logger, DrainTimeout: cfg.drainTimeout, Metrics: metrics, Tracing: tracing}
 	if err := cfg.tls.apply(&scfg); err != nil {
 		return nil, err
 	}
 	srv := grpcapi.NewServer(scfg)
 	recommendationspb.RegisterRecommendationsServer(srv,
-		grpcapi.NewRecommendationsServer(recommend.New(books, nil), logger))
+		grpcapi.NewRecommendationsServer(metrics.Recommender(recommend.New(books, nil)), logger))
 	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, grpcapi.NewLiveServer(
 		func() grpcapi.LiveSession { return recommend.NewSession(books, nil) }, logger))
-	catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(books, books, logger))
+	catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(books, metrics.Importer(books), logger))
 	return srv, nil
 }
 
-// runRecommendations serves srv on lis, and its health alone on healthAddr
-// when that is set, until ctx is done.
-func runRecommendations(ctx context.Context, srv *grpcapi.Server, lis net.Listener, healthAddr string, logger *slog.Logger) error {
-	if healthAddr == "" {
-		return srv.Run(ctx, lis)
+// runRecommendations serves srv on lis, its health alone on healthAddr
+// when that is set, and the admin endpoints of obs, until ctx is done.
+func runRecommendations(ctx context.Context, srv *grpcapi.Server, lis net.Listener, healthAddr string, obs *observer, logger *slog.Logger) error {
+	run := []func(context.Context) error{
+		func(ctx context.Context) error { return srv.Run(ctx, lis) },
+		func(ctx context.Context) error { return obs.serveAdmin(ctx, logger) },
 	}
-	hlis, err := net.Listen("tcp", healthAddr)
-	if err != nil {
-		lis.Close()
-		return fmt.Errorf("listen for health on %s: %w", healthAddr, err)
+	if healthAddr != "" {
+		hlis, err := net.Listen("tcp", healthAddr)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("listen for health on %s: %w", healthAddr, err)
+		}
+		logger.Info("health serving in plaintext", "addr", hlis.Addr().String())
+		run = append(run, func(ctx context.Context) error { return srv.RunHealth(ctx, hlis) })
 	}
-	logger.Info("health serving in plaintext", "addr", hlis.Addr().String())
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	healthDone := make(chan error, 1)
-	go func() { healthDone <- srv.RunHealth(ctx, hlis) }()
-	err = srv.Run(ctx, lis)
-	cancel()
-	return errors.Join(err, <-healthDone)
+	return runAll(ctx, run...)
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // RunUp is the `bookshop up` command: the whole system in one process on
@@ -22,6 +23,7 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	var (
 		recsCfg    recommendationsConfig
 		webCfg     marketplaceConfig
+		obsf       observeFlags
 		logc       logConfig
 		host       string
 		port       int
@@ -34,7 +36,7 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.IntVar(&recsPort, "recommendations-port", DefaultRecommendationsPort, "Recommendations gRPC port; with -replicas, the first of consecutive ports (env RECOMMENDATIONS_PORT)")
 	fs.StringVar(&tlsDirName, "tls-dir", "", "run with mutual TLS between the services, with the certificates made by bookshop certs DIR (env TLS_DIR)")
 	fs.IntVar(&replicas, "replicas", 1, "how many Recommendations replicas to run; the Marketplace balances its calls over them (env RECOMMENDATIONS_REPLICAS)")
-	env := withEnv(recsCfg.register(fs), webCfg.register(fs), drainFlag(fs, &recsCfg.drainTimeout), logEnv,
+	env := withEnv(recsCfg.register(fs), webCfg.register(fs), drainFlag(fs, &recsCfg.drainTimeout), obsf.register(fs, "localhost:9464"), logEnv,
 		map[string]string{"port": "PORT", "recommendations-port": "RECOMMENDATIONS_PORT", "replicas": "RECOMMENDATIONS_REPLICAS", "tls-dir": "TLS_DIR"})
 	logc.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
@@ -62,6 +64,22 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	if replicas < 1 || replicas > 32 {
 		return usageErrorf("-replicas %d: want 1 to 32", replicas)
 	}
+	var webTracing *telemetry.Tracing
+	obs, err := newObserver(obsf, getenv)
+	if err != nil {
+		return err
+	}
+	// One process, two services: each traces under its own name.
+	recsTracing, err := obs.tracing(ctx, "recommendations")
+	if err == nil {
+		webTracing, err = obs.tracing(ctx, "marketplace")
+	}
+	if err != nil {
+		obs.close(ctx, logger)
+		return err
+	}
+	logger = obs.logger(logger)
+	defer obs.close(ctx, logger)
 
 	// The replicas share one catalog database: an import through any of
 	// them is seen by all.
@@ -81,7 +99,7 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	for i := range replicas {
-		srv, err := newRecommendationsServer(books, recsCfg, logger)
+		srv, err := newRecommendationsServer(books, recsCfg, logger, obs.metrics, recsTracing)
 		if err != nil {
 			closeAll()
 			return err
@@ -109,24 +127,24 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, replicas+1)
+	run := []func(context.Context) error{
+		func(ctx context.Context) error {
+			return serveMarketplace(ctx, webCfg, target, webLis, logger, obs.metrics, webTracing)
+		},
+		func(ctx context.Context) error { return obs.serveAdmin(ctx, logger) },
+	}
 	for i, srv := range servers {
-		go func() { done <- srv.Run(ctx, lis[i]) }()
+		run = append(run, func(ctx context.Context) error { return srv.Run(ctx, lis[i]) })
 	}
-	go func() { done <- serveMarketplace(ctx, webCfg, target, webLis, logger) }()
 
-	fmt.Fprintf(stdout, "Bookshop is up.\n  Marketplace:     http://%s/\n  Recommendations: %s (gRPC)\nPress Ctrl-C to stop.\n",
+	fmt.Fprintf(stdout, "Bookshop is up.\n  Marketplace:     http://%s/\n  Recommendations: %s (gRPC)\n",
 		loopbackAddr(webLis.Addr()), strings.Join(addrs, ", "))
-
-	// When any service stops, for a signal or a failure, stop the others.
-	errs := []error{<-done}
-	cancel()
-	for range replicas {
-		errs = append(errs, <-done)
+	if obs.admin != nil {
+		fmt.Fprintf(stdout, "  Metrics:         http://%s/metrics\n", loopbackAddr(obs.admin.Addr()))
 	}
-	return errors.Join(errs...)
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+	// When any service stops, for a signal or a failure, the others stop.
+	return runAll(ctx, run...)
 }
 
 // listen listens on TCP host:port ("" host: every interface), turning the

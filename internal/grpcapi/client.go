@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/resolver"
+
+	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // DefaultCallTimeout is the deadline of a unary call whose context has
@@ -28,6 +30,13 @@ type ClientConfig struct {
 	TLS *tls.Config
 	// CallTimeout is the deadline of a unary call whose context has none.
 	CallTimeout time.Duration
+	// Metrics, when set, counts every call, by method and status code,
+	// and times it. Optional.
+	Metrics *telemetry.Metrics
+	// Tracing, when set, makes a client span of each call and passes its
+	// trace context on to the server. Optional: without it, no tracing
+	// work is done.
+	Tracing *telemetry.Tracing
 }
 
 // serviceConfig is the service config of every Bookshop client:
@@ -73,13 +82,23 @@ func Dial(target string, cfg ClientConfig, opts ...grpc.DialOption) (*grpc.Clien
 	if cfg.TLS != nil {
 		creds = credentials.NewTLS(cfg.TLS)
 	}
+	unary := []grpc.UnaryClientInterceptor{clientUnary(cfg.CallTimeout)}
+	stream := []grpc.StreamClientInterceptor{clientStream()}
+	if cfg.Metrics != nil {
+		// Outermost: a call's time is all of it, retries included.
+		u, s := cfg.Metrics.ClientInterceptors()
+		unary, stream = append([]grpc.UnaryClientInterceptor{u}, unary...), append([]grpc.StreamClientInterceptor{s}, stream...)
+	}
 	base := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithResolvers(staticResolver{}),
 		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.WithChainUnaryInterceptor(clientUnary(cfg.CallTimeout)),
-		grpc.WithChainStreamInterceptor(clientStream()),
+		grpc.WithChainUnaryInterceptor(unary...),
+		grpc.WithChainStreamInterceptor(stream...),
+	}
+	if cfg.Tracing != nil {
+		base = append(base, grpc.WithStatsHandler(cfg.Tracing.ClientHandler()))
 	}
 	conn, err := grpc.NewClient(target, append(base, opts...)...)
 	if err != nil {

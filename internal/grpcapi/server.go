@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // Defaults of a ServerConfig.
@@ -59,6 +61,12 @@ type ServerConfig struct {
 	MaxConnectionAge time.Duration
 	// MaxRecvMessageSize is the largest message the server accepts.
 	MaxRecvMessageSize int
+	// Metrics, when set, counts every call, by method and status code,
+	// and times it. Optional.
+	Metrics *telemetry.Metrics
+	// Tracing, when set, makes a server span of each call, the child of
+	// the caller's span. Optional: without it, no tracing work is done.
+	Tracing *telemetry.Tracing
 }
 
 // Server is a gRPC server with what every Bookshop server has: the
@@ -70,6 +78,7 @@ type Server struct {
 	health       *health.Server
 	healthInit   sync.Once
 	healthWatch  *drainingHealth
+	metrics      *telemetry.Metrics
 	logger       *slog.Logger
 	drainTimeout time.Duration
 }
@@ -86,13 +95,21 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 	if cfg.MaxRecvMessageSize <= 0 {
 		cfg.MaxRecvMessageSize = DefaultMaxRecvMessageSize
 	}
-	// Outermost first: the access log, recovery, the given interceptors
-	// (authorization: an unauthorized caller learns nothing of the rules of
-	// the requests), then validation.
-	unary := append([]grpc.UnaryServerInterceptor{logUnary(cfg.Logger), recoverUnary(cfg.Logger)}, cfg.UnaryInterceptors...)
-	unary = append(unary, validateUnary())
-	stream := append([]grpc.StreamServerInterceptor{logStream(cfg.Logger), recoverStream(cfg.Logger)}, cfg.StreamInterceptors...)
-	stream = append(stream, validateStream())
+	// Outermost first: the metrics, the access log, recovery, the given
+	// interceptors (authorization: an unauthorized caller learns nothing
+	// of the rules of the requests), then validation.
+	var (
+		unary  []grpc.UnaryServerInterceptor
+		stream []grpc.StreamServerInterceptor
+	)
+	if cfg.Metrics != nil {
+		u, s := cfg.Metrics.ServerInterceptors()
+		unary, stream = append(unary, u), append(stream, s)
+	}
+	unary = append(unary, logUnary(cfg.Logger), recoverUnary(cfg.Logger))
+	unary = append(append(unary, cfg.UnaryInterceptors...), validateUnary())
+	stream = append(stream, logStream(cfg.Logger), recoverStream(cfg.Logger))
+	stream = append(append(stream, cfg.StreamInterceptors...), validateStream())
 	base := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
@@ -114,9 +131,15 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 	if cfg.TLS != nil {
 		base = append(base, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
+	if cfg.Tracing != nil {
+		// A stats handler, not an interceptor: it sees the call before the
+		// interceptors do, so that the access log has the trace id.
+		base = append(base, grpc.StatsHandler(cfg.Tracing.ServerHandler()))
+	}
 	s := &Server{
 		Server:       grpc.NewServer(append(base, opts...)...),
 		health:       health.NewServer(),
+		metrics:      cfg.Metrics,
 		logger:       cfg.Logger,
 		drainTimeout: cfg.DrainTimeout,
 	}
@@ -143,9 +166,13 @@ func (s *Server) SetServing(serving bool) {
 
 // initHealth marks every registered service NOT_SERVING, once, before
 // either port serves: services are registered by then, and a probe that
-// asks for one before Run must hear "not yet", not "unknown service".
+// asks for one before Run must hear "not yet", not "unknown service". Their
+// methods appear in the metrics, at zero, from then on.
 func (s *Server) initHealth() {
-	s.healthInit.Do(func() { s.SetServing(false) })
+	s.healthInit.Do(func() {
+		s.SetServing(false)
+		s.metrics.InitServer(s.Server)
+	})
 }
 
 // Run serves on lis until ctx is done or serving fails. At the start it

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // liveRetry is how long a browser waits before it reconnects a live event
@@ -32,18 +33,20 @@ const (
 // liveSessions are the live sessions open at once, each a stream of the
 // LiveRecommender, by session id. It is safe for concurrent use.
 type liveSessions struct {
-	mu   sync.Mutex
-	max  int
-	byID map[string]bookshop.LiveStream
+	mu      sync.Mutex
+	max     int
+	byID    map[string]bookshop.LiveStream // nil while the stream opens
+	metrics *telemetry.Metrics
 }
 
-func newLiveSessions(max int) *liveSessions {
-	return &liveSessions{max: max, byID: make(map[string]bookshop.LiveStream)}
+func newLiveSessions(max int, metrics *telemetry.Metrics) *liveSessions {
+	return &liveSessions{max: max, byID: make(map[string]bookshop.LiveStream), metrics: metrics}
 }
 
-// add registers stream under a new random id. It returns false when max
-// sessions are already open.
-func (l *liveSessions) add(stream bookshop.LiveStream) (string, bool) {
+// reserve takes a place for a new session, before its stream is opened,
+// so that no more than max streams are ever open, and returns the
+// session's new random id. It returns false when max sessions are open.
+func (l *liveSessions) reserve() (string, bool) {
 	// 128 bits from crypto/rand: ids cannot be guessed, so an id is all
 	// the proof a request needs that it comes from the session's page.
 	id := rand.Text()
@@ -52,23 +55,36 @@ func (l *liveSessions) add(stream bookshop.LiveStream) (string, bool) {
 	if len(l.byID) >= l.max {
 		return "", false
 	}
-	l.byID[id] = stream
+	l.byID[id] = nil
+	l.metrics.LiveSessionOpened()
 	return id, true
 }
 
-// get returns the stream of session id.
+// attach gives reserved session id its stream.
+func (l *liveSessions) attach(id string, stream bookshop.LiveStream) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.byID[id]; ok {
+		l.byID[id] = stream
+	}
+}
+
+// get returns the stream of session id, if it is open.
 func (l *liveSessions) get(id string) (bookshop.LiveStream, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s, ok := l.byID[id]
-	return s, ok
+	s := l.byID[id]
+	return s, s != nil
 }
 
-// remove forgets session id.
+// remove forgets session id, and frees its place.
 func (l *liveSessions) remove(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.byID, id)
+	if _, ok := l.byID[id]; ok {
+		delete(l.byID, id)
+		l.metrics.LiveSessionClosed()
+	}
 }
 
 // handleLive serves GET /live, the event stream (Server-Sent Events) of one
@@ -96,6 +112,13 @@ func (s *server) handleLive() http.Handler {
 			s.logger.WarnContext(r.Context(), "live: cannot lift the read deadline", "err", err)
 		}
 
+		id, ok := s.sessions.reserve()
+		if !ok {
+			s.logger.WarnContext(r.Context(), "live: too many sessions; refusing one", "max", s.sessions.max)
+			writePlain(w, http.StatusServiceUnavailable, messageLiveBusy)
+			return
+		}
+		defer s.sessions.remove(id)
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		stream, err := s.live.Open(ctx, shopperID, livePanelSize)
@@ -105,13 +128,7 @@ func (s *server) handleLive() http.Handler {
 			return
 		}
 		defer stream.Close()
-		id, ok := s.sessions.add(stream)
-		if !ok {
-			s.logger.WarnContext(ctx, "live: too many sessions; refusing one", "max", s.sessions.max)
-			writePlain(w, http.StatusServiceUnavailable, messageLiveBusy)
-			return
-		}
-		defer s.sessions.remove(id)
+		s.sessions.attach(id, stream)
 
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/reqid"
+	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // securityHeaders are set on every response. The pages load nothing from
@@ -24,7 +25,8 @@ var securityHeaders = map[string]string{
 
 // middleware wraps the site in what every request gets: a request id,
 // security headers, a limit of maxBodyBytes on the body, an access log
-// line, and recovery from panics.
+// line, metrics, the route in the name of the trace's span, and recovery
+// from panics.
 //
 // The request id comes from the X-Request-Id header when it is a valid
 // one, else it is made here; it is sent back in X-Request-Id, logged, and
@@ -61,6 +63,9 @@ func (s *server) middleware(next http.Handler) http.Handler {
 						"Something went wrong on our side. Please try again.")
 				}
 			}
+			// The mux has set r.Pattern, the route that matched.
+			telemetry.SetRoute(r.Context(), r.Method, r.Pattern)
+			s.metrics.ObserveHTTP(r.Context(), r.Method, r.Pattern, rec.statusCode(), time.Since(start))
 			s.logRequest(r, rec, start, id)
 		}()
 		next.ServeHTTP(rec, r)

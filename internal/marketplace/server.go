@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // Config is what the Marketplace needs to run.
@@ -72,6 +74,17 @@ type Config struct {
 	// any client can write, and takes the client from the connection: set
 	// it only when every request comes through that many proxies.
 	TrustedProxies int
+
+	// Metrics, when set, times every request, by method, route and status
+	// code, and counts the live sessions open. Optional.
+	Metrics *telemetry.Metrics
+	// Tracing, when set, makes a server span of each request, the child
+	// of the caller's when the request carries a traceparent header, and
+	// the parent of the calls the request makes, when the clients of
+	// Recommender, Catalog and Live trace them too. The health checks and
+	// static files are not traced. Optional: without it, no tracing work
+	// is done.
+	Tracing *telemetry.Tracing
 }
 
 // The defaults of the live panel's settings.
@@ -101,6 +114,7 @@ type server struct {
 	trustedProxies   int
 	pages            *pages
 	assets           *assets
+	metrics          *telemetry.Metrics
 	mux              *http.ServeMux
 }
 
@@ -167,7 +181,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 		recommendTimeout: cfg.RecommendTimeout,
 		catalog:          cfg.Catalog,
 		live:             cfg.Live,
-		sessions:         newLiveSessions(maxSessions),
+		sessions:         newLiveSessions(maxSessions, cfg.Metrics),
 		liveHeartbeat:    heartbeat,
 		shutdown:         cfg.Shutdown,
 		readiness:        newReadiness(cfg.Ready, cfg.Logger),
@@ -175,8 +189,21 @@ func NewServer(cfg Config) (http.Handler, error) {
 		trustedProxies:   cfg.TrustedProxies,
 		pages:            pages,
 		assets:           assets,
+		metrics:          cfg.Metrics,
 		mux:              http.NewServeMux(),
 	}
 	s.routes()
-	return s.middleware(s.mux), nil
+	h := s.middleware(s.mux)
+	if cfg.Tracing != nil {
+		// Outside the middleware, so that its log line has the trace id.
+		h = cfg.Tracing.HTTPHandler(h, untraced)
+	}
+	return h, nil
+}
+
+// untraced reports whether a request is left out of traces: the probes'
+// health checks, made every few seconds, and the static files.
+func untraced(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/healthz" || p == "/readyz" || strings.HasPrefix(p, "/static/")
 }

@@ -1,0 +1,12 @@
+// Package telemetry is how Bookshop's services observe themselves:
+// Prometheus metrics ([Metrics]), OpenTelemetry tracing with W3C trace
+// context ([Tracing]), trace ids in the logs ([LogHandler]), and the admin
+// HTTP handler that serves /metrics and pprof ([AdminHandler]), on a port
+// of its own, never on a public one.
+//
+// Each part is optional and passed in: a nil *Metrics counts nothing and a
+// nil *Tracing traces nothing, at no cost on the hot path, so that the
+// servers and clients of packages grpcapi and marketplace take them as
+// plain configuration. Nothing here is global: no default registry, no
+// global tracer provider.
+package telemetry
