@@ -57,7 +57,7 @@ func startUp(tb testing.TB, args ...string) string {
 }
 
 // startCommand runs the bookshop command args until the test ends, and
-// waits for it to print a line that matches ready. It returns the match
+// waits for it to print lines that match ready. It returns the match
 // and its submatches; with a nil ready it returns at once, nil. It fails the test if the command stops first, prints
 // no such line within 15s, or does not stop cleanly at the end.
 func startCommand(tb testing.TB, args []string, ready *regexp.Regexp) []string {
@@ -91,11 +91,15 @@ func startCommand(tb testing.TB, args []string, ready *regexp.Regexp) []string {
 	go func() {
 		sc := bufio.NewScanner(stdoutR)
 		sent := false
-		for sc.Scan() { // read to the end, so that the command never blocks on stdout
-			if ready == nil {
+		// What was printed so far: ready may span lines. The loop reads to
+		// the end, so that the command never blocks on stdout.
+		var out strings.Builder
+		for sc.Scan() {
+			if ready == nil || sent {
 				continue
 			}
-			if m := ready.FindStringSubmatch(sc.Text()); m != nil && !sent {
+			out.WriteString(sc.Text() + "\n")
+			if m := ready.FindStringSubmatch(out.String()); m != nil {
 				found <- m
 				sent = true
 			}

@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/sqlite"
+	"github.com/bookshop-go/bookshop/internal/telemetry"
+)
+
+// TestOneTraceAcrossServices serves Recommendations and the Marketplace
+// as `bookshop up` does, with tracing into an in-memory exporter, loads the
+// homepage once, and checks that it made one trace: the Marketplace's
+// server span, its client span for /Recommendations/Recommend, and the
+// Recommendations server span as that client span's child; and that the
+// log lines of both services for the request carry the trace's id.
+func TestOneTraceAcrossServices(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	defer tp.Shutdown(context.Background())
+	tracing := telemetry.NewTracing(tp)
+	var logs lockedBuffer
+	logger := slog.New(telemetry.LogHandler(slog.NewJSONHandler(&logs, nil)))
+
+	seed, err := catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	books, err := sqlite.Open(ctx, sqlite.Memory, seed.Books())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer books.Close()
+	srv, err := newRecommendationsServer(books, recommendationsConfig{drainTimeout: time.Second}, logger, nil, tracing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recsLis := listenLoopback(t)
+	webLis := listenLoopback(t)
+	serveCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 2)
+	go func() { done <- srv.Run(serveCtx, recsLis) }()
+	go func() {
+		cfg := marketplaceConfig{recommendTimeout: 5 * time.Second, drainTimeout: time.Second, rateBurst: 1}
+		done <- serveMarketplace(serveCtx, cfg, recsLis.Addr().String(), webLis, logger, nil, tracing)
+	}()
+	defer func() {
+		stop()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("server returned %v after shutdown", err)
+			}
+		}
+	}()
+
+	resp, err := http.Get("http://" + webLis.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / = %d, want 200", resp.StatusCode)
+	}
+	requestID := resp.Header.Get("X-Request-Id")
+
+	// The page's span ends just after the response is written.
+	var page tracetest.SpanStub
+	waitUntil(t, "the page's span", func() bool {
+		for _, s := range spans.GetSpans() {
+			if s.SpanKind == trace.SpanKindServer && s.Name == "GET /{$}" {
+				page = s
+				return true
+			}
+		}
+		return false
+	})
+	traceID := page.SpanContext.TraceID()
+	var inTrace []tracetest.SpanStub
+	for _, s := range spans.GetSpans() {
+		if s.SpanContext.TraceID() == traceID {
+			inTrace = append(inTrace, s)
+		}
+	}
+	find := func(kind trace.SpanKind, name string) tracetest.SpanStub {
+		t.Helper()
+		var found []tracetest.SpanStub
+		for _, s := range inTrace {
+			if s.SpanKind == kind && s.Name == name {
+				found = append(found, s)
+			}
+		}
+		if len(found) != 1 {
+			t.Fatalf("trace has %d %v spans named %q, want 1; spans: %v", len(found), kind, name, spanNames(inTrace))
+		}
+		return found[0]
+	}
+	client := find(trace.SpanKindClient, "Recommendations/Recommend")
+	server := find(trace.SpanKindServer, "Recommendations/Recommend")
+	if page.Parent.IsValid() {
+		t.Errorf("page span has parent %v, want it to be the trace's root", page.Parent.SpanID())
+	}
+	if client.Parent.SpanID() != page.SpanContext.SpanID() {
+		t.Errorf("client span's parent = %v, want the page's span %v", client.Parent.SpanID(), page.SpanContext.SpanID())
+	}
+	if server.Parent.SpanID() != client.SpanContext.SpanID() || !server.Parent.IsRemote() {
+		t.Errorf("Recommendations span's parent = %v (remote %v), want the client span %v, remote",
+			server.Parent.SpanID(), server.Parent.IsRemote(), client.SpanContext.SpanID())
+	}
+	if len(inTrace) != 3 {
+		t.Errorf("trace has %d spans, want 3: %v", len(inTrace), spanNames(inTrace))
+	}
+	if got := attr(page, "http.route"); got != "/{$}" {
+		t.Errorf("page span's http.route = %q, want /{$}", got)
+	}
+
+	// Both services logged the request, each line with the trace id and
+	// its own span.
+	wantSpans := map[string]string{
+		"http request": page.SpanContext.SpanID().String(),
+		"rpc":          server.SpanContext.SpanID().String(),
+	}
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if line["request_id"] != requestID {
+			continue
+		}
+		msg, _ := line["msg"].(string)
+		seen[msg] = true
+		if line["trace_id"] != traceID.String() {
+			t.Errorf("log line %q has trace_id %v, want %v", msg, line["trace_id"], traceID)
+		}
+		if want, ok := wantSpans[msg]; ok && line["span_id"] != want {
+			t.Errorf("log line %q has span_id %v, want %v", msg, line["span_id"], want)
+		}
+	}
+	for msg := range wantSpans {
+		if !seen[msg] {
+			t.Errorf("no %q log line for request %s in:\n%s", msg, requestID, logs.String())
+		}
+	}
+}
+
+func listenLoopback(tb testing.TB) net.Listener {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return lis
+}
+
+func waitUntil(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func spanNames(spans []tracetest.SpanStub) []string {
+	var names []string
+	for _, s := range spans {
+		names = append(names, s.SpanKind.String()+" "+s.Name)
+	}
+	return names
+}
+
+func attr(s tracetest.SpanStub, key string) string {
+	for _, kv := range s.Attributes {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
