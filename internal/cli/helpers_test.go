@@ -62,12 +62,18 @@ func startUp(tb testing.TB, args ...string) string {
 // no such line within 15s, or does not stop cleanly at the end.
 func startCommand(tb testing.TB, args []string, ready *regexp.Regexp) []string {
 	tb.Helper()
+	return startCommandEnv(tb, nil, args, ready)
+}
+
+// startCommandEnv is startCommand with the environment variables vars.
+func startCommandEnv(tb testing.TB, vars map[string]string, args []string, ready *regexp.Regexp) []string {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := io.Pipe()
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		err := cli.Run(ctx, args, env(nil), stdoutW, &stderr)
+		err := cli.Run(ctx, args, env(vars), stdoutW, &stderr)
 		stdoutW.CloseWithError(io.EOF)
 		done <- err
 	}()

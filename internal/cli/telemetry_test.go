@@ -1,17 +1,24 @@
 package cli_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -176,4 +183,101 @@ func metricValue(families map[string]*dto.MetricFamily, name string, labels map[
 		return float64(m.GetHistogram().GetSampleCount()), true
 	}
 	return 0, false
+}
+
+// collector is an OTLP trace receiver, as an OpenTelemetry Collector
+// runs one: it keeps the spans it is sent.
+type collector struct {
+	coltracepb.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans []receivedSpan
+}
+
+type receivedSpan struct {
+	service string
+	span    *tracepb.Span
+}
+
+func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range req.GetResourceSpans() {
+		service := ""
+		for _, kv := range rs.GetResource().GetAttributes() {
+			if kv.GetKey() == "service.name" {
+				service = kv.GetValue().GetStringValue()
+			}
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			for _, s := range ss.GetSpans() {
+				c.spans = append(c.spans, receivedSpan{service, s})
+			}
+		}
+	}
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// find returns the span of service named name in trace traceID.
+func (c *collector) find(service, name string, traceID []byte) *tracepb.Span {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.spans {
+		if s.service == service && s.span.GetName() == name && bytes.Equal(s.span.GetTraceId(), traceID) {
+			return s.span
+		}
+	}
+	return nil
+}
+
+// TestTracesExportedOverOTLP runs `bookshop up` with the standard
+// OTEL_EXPORTER_OTLP_ENDPOINT naming an OTLP receiver, loads the homepage
+// as a caller that is itself traced (a traceparent header), and checks
+// that both services export their spans, under their own names, in the
+// caller's trace.
+func TestTracesExportedOverOTLP(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50") // ms: export at once rather than every 5 s
+	col := &collector{}
+	srv := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(srv, col)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+
+	web := startCommandEnv(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + lis.Addr().String()},
+		[]string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=", "-db=:memory:"}, marketplaceURL)[0]
+
+	const (
+		callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+		callerSpan  = "00f067aa0ba902b7"
+	)
+	req, err := http.NewRequest(http.MethodGet, web, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("traceparent", "00-"+callerTrace+"-"+callerSpan+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / = %d, want 200", resp.StatusCode)
+	}
+
+	traceID, _ := hex.DecodeString(callerTrace)
+	var page, recs *tracepb.Span
+	waitFor(t, "both services' spans at the collector", func() bool {
+		page = col.find("marketplace", "GET /{$}", traceID)
+		recs = col.find("recommendations", "Recommendations/Recommend", traceID)
+		return page != nil && recs != nil
+	})
+	if got := hex.EncodeToString(page.GetParentSpanId()); got != callerSpan {
+		t.Errorf("page span's parent = %s, want the caller's span %s", got, callerSpan)
+	}
+	if page.GetKind() != tracepb.Span_SPAN_KIND_SERVER || recs.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
+		t.Errorf("span kinds %v and %v, want SERVER", page.GetKind(), recs.GetKind())
+	}
 }
