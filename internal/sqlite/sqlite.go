@@ -77,24 +77,9 @@ func Open(ctx context.Context, path string, seed []bookshop.Book) (*DB, error) {
 	sqldb.SetConnMaxLifetime(0)
 
 	db := &DB{db: sqldb}
-	created, err := db.migrate(ctx)
-	if err != nil {
+	if err := db.migrate(ctx, seed); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
-	}
-	if created && len(seed) > 0 {
-		items := make([]bookshop.ImportItem, len(seed))
-		for i, b := range seed {
-			items[i] = bookshop.ImportItem{Book: b}
-		}
-		res, err := db.ImportBooks(ctx, items)
-		if err == nil && len(res.Rejected) > 0 {
-			err = fmt.Errorf("book %d: %s", seed[res.Rejected[0].Index].ID, res.Rejected[0].Reason)
-		}
-		if err != nil {
-			sqldb.Close()
-			return nil, fmt.Errorf("seed catalog database %q: %w", path, err)
-		}
 	}
 	if err := db.reload(ctx); err != nil {
 		sqldb.Close()
@@ -134,20 +119,39 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 	db.importMu.Lock()
 	defer db.importMu.Unlock()
 
-	var res bookshop.ImportResult
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
-		return res, fmt.Errorf("import: begin: %w", err)
+		return bookshop.ImportResult{}, fmt.Errorf("import: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	res, added, err := importBooks(ctx, tx, items)
+	if err != nil {
+		return bookshop.ImportResult{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return bookshop.ImportResult{}, fmt.Errorf("import: commit: %w", err)
+	}
+	// The new snapshot is the old one and the books just written, as they
+	// were written: imports through this DB are the only writes it sees
+	// (see the package documentation), one at a time. Reading the whole
+	// table back instead took longer than writing 100,000 books.
+	if old := db.snapshot.Load(); old != nil && len(added) > 0 {
+		db.snapshot.Store(catalog.New(slices.Concat(old.Books(), added)))
+	}
+	return res, nil
+}
 
+// importBooks writes the valid items in tx, and returns the report and the
+// books written, with their ids. The caller commits.
+func importBooks(ctx context.Context, tx *sql.Tx, items []bookshop.ImportItem) (bookshop.ImportResult, []bookshop.Book, error) {
+	var res bookshop.ImportResult
 	// An insert that conflicts with a book already there changes no row;
 	// one that goes in tells its id by LastInsertId. (A RETURNING clause
 	// would say the same, at the cost of a temporary table per row.)
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO books (id, category, title, author, year, match_key)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	if err != nil {
-		return res, fmt.Errorf("import: prepare: %w", err)
+		return res, nil, fmt.Errorf("import: prepare: %w", err)
 	}
 	defer insert.Close()
 
@@ -166,7 +170,7 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 	for i, it := range items {
 		if i%cancelCheckRows == 0 {
 			if err := ctx.Err(); err != nil {
-				return bookshop.ImportResult{}, fmt.Errorf("import: %w", err)
+				return bookshop.ImportResult{}, nil, fmt.Errorf("import: %w", err)
 			}
 		}
 		b := it.Book
@@ -189,10 +193,10 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 			got, err = r.LastInsertId()
 		}
 		if err != nil {
-			return bookshop.ImportResult{}, fmt.Errorf("import: insert book %d: %w", b.ID, err)
+			return bookshop.ImportResult{}, nil, fmt.Errorf("import: insert book %d: %w", b.ID, err)
 		}
 		if changed == 0 {
-			reject(i, it, "%s", db.conflict(rowCtx, tx, b, lineOf))
+			reject(i, it, "%s", conflict(rowCtx, tx, b, lineOf))
 			continue
 		}
 		b.ID = int32(got)
@@ -200,23 +204,11 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 		added = append(added, b)
 		res.Imported++
 	}
-	if err := tx.Commit(); err != nil {
-		return bookshop.ImportResult{}, fmt.Errorf("import: commit: %w", err)
-	}
-	// The new snapshot is the old one and the books just written, as they
-	// were written: imports through this DB are the only writes it sees
-	// (see the package documentation), one at a time. Reading the whole
-	// table back instead took longer than writing 100,000 books. (The
-	// seeding import of Open runs before the first snapshot, which Open
-	// then reads.)
-	if old := db.snapshot.Load(); old != nil && len(added) > 0 {
-		db.snapshot.Store(catalog.New(slices.Concat(old.Books(), added)))
-	}
-	return res, nil
+	return res, added, nil
 }
 
 // conflict says which book already holds b's id or title and author.
-func (db *DB) conflict(ctx context.Context, tx *sql.Tx, b bookshop.Book, lineOf map[int32]int) string {
+func conflict(ctx context.Context, tx *sql.Tx, b bookshop.Book, lineOf map[int32]int) string {
 	var (
 		id            int32
 		title, author string
@@ -302,53 +294,86 @@ func migrations() ([]migration, error) {
 	return ms, nil
 }
 
-// migrate applies the migrations the database lacks, each in its own
-// transaction. It reports whether the database was new.
-func (db *DB) migrate(ctx context.Context) (created bool, err error) {
+// migrate brings the database to the schema this binary knows and, when
+// it was new, seeds it with seed, all in one transaction: a crash half-way
+// leaves the file as it was, and a second process that opens the same new
+// file waits for the first (the transaction takes the write lock at once,
+// _txlock=immediate) and then finds it migrated and seeded. It refuses a
+// file that holds tables but no schema_migrations: some other program's
+// database, which it must not write into.
+func (db *DB) migrate(ctx context.Context, seed []bookshop.Book) error {
 	ms, err := migrations()
 	if err != nil {
-		return false, err
+		return err
 	}
-	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	var tables []string
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("read the schema: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("read the schema: %w", err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the schema: %w", err)
+	}
+	if len(tables) > 0 && !slices.Contains(tables, "schema_migrations") {
+		return fmt.Errorf("not a Bookshop catalog: the file has tables (%s) but no schema_migrations; give -db a new file", strings.Join(tables, ", "))
+	}
+
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at TEXT NOT NULL
 	) STRICT`); err != nil {
-		return false, fmt.Errorf("schema_migrations: %w", err)
+		return fmt.Errorf("schema_migrations: %w", err)
 	}
 	var current int
-	if err := db.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return false, fmt.Errorf("schema version: %w", err)
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("schema version: %w", err)
 	}
 	if latest := ms[len(ms)-1].version; current > latest {
-		return false, fmt.Errorf("the database has schema version %d, newer than this binary knows (%d): run a newer bookshop", current, latest)
+		return fmt.Errorf("the database has schema version %d, newer than this binary knows (%d): run a newer bookshop", current, latest)
 	}
 	for _, m := range ms {
 		if m.version <= current {
 			continue
 		}
-		if err := db.apply(ctx, m); err != nil {
-			return false, err
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
-	return current == 0, nil
-}
-
-func (db *DB) apply(ctx context.Context, m migration) error {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
+	if current == 0 && len(seed) > 0 {
+		items := make([]bookshop.ImportItem, len(seed))
+		for i, b := range seed {
+			items[i] = bookshop.ImportItem{Book: b}
+		}
+		res, _, err := importBooks(ctx, tx, items)
+		if err == nil && len(res.Rejected) > 0 {
+			err = fmt.Errorf("book %d: %s", seed[res.Rejected[0].Index].ID, res.Rejected[0].Reason)
+		}
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
+		return fmt.Errorf("migrate: commit: %w", err)
 	}
 	return nil
 }

@@ -112,6 +112,74 @@ func TestOpenRefusesNonDatabase(t *testing.T) {
 	}
 }
 
+// TestOpenRefusesForeignDatabase checks that Open does not write into an
+// SQLite file of some other program.
+func TestOpenRefusesForeignDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	_, err = sqlite.Open(testContext(t), path, builtin(t))
+	if err == nil || !strings.Contains(err.Error(), "not a Bookshop catalog") || !strings.Contains(err.Error(), "users") {
+		t.Fatalf("Open of another program's database = %v, want an error saying it is not a catalog", err)
+	}
+	raw, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the file has %d tables after the refusal (%v), want its 1 alone", n, err)
+	}
+}
+
+// TestOpenSeedIsAtomic checks that a seed that fails leaves the file
+// unmigrated, so that the next Open migrates and seeds it: a database is
+// never left migrated but empty.
+func TestOpenSeedIsAtomic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	bad := append(builtin(t), bookshop.Book{ID: 1, Category: bookshop.Mystery, Title: "Twice", Author: "Again", Year: 2000})
+	if _, err := sqlite.Open(testContext(t), path, bad); err == nil || !strings.Contains(err.Error(), "seed") {
+		t.Fatalf("Open with a seed that reuses id 1 = %v, want a seed error", err)
+	}
+	db := open(t, path, builtin(t))
+	if got := db.Len(); got != len(builtin(t)) {
+		t.Errorf("after a failed seed, the next Open holds %d books, want the %d of its seed", got, len(builtin(t)))
+	}
+}
+
+// TestOpenConcurrentlySeedsOnce opens one new file from several
+// connections at once, as replicas starting together do: every Open
+// succeeds and the catalog is seeded exactly once.
+func TestOpenConcurrentlySeedsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	seed := builtin(t)
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	dbs := make([]*sqlite.DB, n)
+	for i := range n {
+		wg.Go(func() { dbs[i], errs[i] = sqlite.Open(testContext(t), path, seed) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("Open %d: %v", i, errs[i])
+			continue
+		}
+		if got := dbs[i].Len(); got != len(seed) {
+			t.Errorf("Open %d holds %d books, want %d", i, got, len(seed))
+		}
+		dbs[i].Close()
+	}
+}
+
 // TestImportBooks checks every rule of an import and that rejected books
 // are reported with their index and line.
 func TestImportBooks(t *testing.T) {
