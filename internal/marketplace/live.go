@@ -31,31 +31,44 @@ const (
 )
 
 // liveSessions are the live sessions open at once, each a stream of the
-// LiveRecommender, by session id. It is safe for concurrent use.
+// LiveRecommender, by session id, with a cap on all of them and another on
+// those of one client, so that one client cannot take every place. It is
+// safe for concurrent use.
 type liveSessions struct {
-	mu      sync.Mutex
-	max     int
-	byID    map[string]bookshop.LiveStream // nil while the stream opens
-	metrics *telemetry.Metrics
+	mu        sync.Mutex
+	max       int
+	perClient int
+	byID      map[string]*liveSession
+	byClient  map[string]int // sessions open by client key
+	metrics   *telemetry.Metrics
 }
 
-func newLiveSessions(max int, metrics *telemetry.Metrics) *liveSessions {
-	return &liveSessions{max: max, byID: make(map[string]bookshop.LiveStream), metrics: metrics}
+// liveSession is one place of liveSessions.
+type liveSession struct {
+	stream bookshop.LiveStream // nil while it opens
+	client string
 }
 
-// reserve takes a place for a new session, before its stream is opened,
-// so that no more than max streams are ever open, and returns the
-// session's new random id. It returns false when max sessions are open.
-func (l *liveSessions) reserve() (string, bool) {
+func newLiveSessions(max, perClient int, metrics *telemetry.Metrics) *liveSessions {
+	return &liveSessions{max: max, perClient: perClient, metrics: metrics,
+		byID: make(map[string]*liveSession), byClient: make(map[string]int)}
+}
+
+// reserve takes a place for a new session of client, before its stream is
+// opened, so that no more than the caps are ever open, and returns the
+// session's new random id. It returns false when max sessions, or
+// perClient of client's, are open.
+func (l *liveSessions) reserve(client string) (string, bool) {
 	// 128 bits from crypto/rand: ids cannot be guessed, so an id is all
 	// the proof a request needs that it comes from the session's page.
 	id := rand.Text()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.byID) >= l.max {
+	if len(l.byID) >= l.max || l.byClient[client] >= l.perClient {
 		return "", false
 	}
-	l.byID[id] = nil
+	l.byID[id] = &liveSession{client: client}
+	l.byClient[client]++
 	l.metrics.LiveSessionOpened()
 	return id, true
 }
@@ -64,8 +77,8 @@ func (l *liveSessions) reserve() (string, bool) {
 func (l *liveSessions) attach(id string, stream bookshop.LiveStream) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.byID[id]; ok {
-		l.byID[id] = stream
+	if s, ok := l.byID[id]; ok {
+		s.stream = stream
 	}
 }
 
@@ -73,18 +86,25 @@ func (l *liveSessions) attach(id string, stream bookshop.LiveStream) {
 func (l *liveSessions) get(id string) (bookshop.LiveStream, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := l.byID[id]
-	return s, s != nil
+	if s, ok := l.byID[id]; ok && s.stream != nil {
+		return s.stream, true
+	}
+	return nil, false
 }
 
 // remove forgets session id, and frees its place.
 func (l *liveSessions) remove(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.byID[id]; ok {
-		delete(l.byID, id)
-		l.metrics.LiveSessionClosed()
+	s, ok := l.byID[id]
+	if !ok {
+		return
 	}
+	delete(l.byID, id)
+	if l.byClient[s.client]--; l.byClient[s.client] <= 0 {
+		delete(l.byClient, s.client)
+	}
+	l.metrics.LiveSessionClosed()
 }
 
 // handleLive serves GET /live, the event stream (Server-Sent Events) of one
@@ -112,9 +132,11 @@ func (s *server) handleLive() http.Handler {
 			s.logger.WarnContext(r.Context(), "live: cannot lift the read deadline", "err", err)
 		}
 
-		id, ok := s.sessions.reserve()
+		client := clientKey(r, s.trustedProxies)
+		id, ok := s.sessions.reserve(client)
 		if !ok {
-			s.logger.WarnContext(r.Context(), "live: too many sessions; refusing one", "max", s.sessions.max)
+			s.logger.WarnContext(r.Context(), "live: too many sessions; refusing one",
+				"max", s.sessions.max, "max_per_client", s.sessions.perClient, "client", client)
 			writePlain(w, http.StatusServiceUnavailable, messageLiveBusy)
 			return
 		}

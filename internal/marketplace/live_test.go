@@ -868,6 +868,40 @@ func TestLiveSessionCap(t *testing.T) {
 	}
 }
 
+// TestLiveSessionCapPerClient checks that one client cannot take more than
+// MaxLiveSessionsPerClient places, while another still gets one.
+func TestLiveSessionCapPerClient(t *testing.T) {
+	srv, _ := startLiveSite(t, marketplace.Config{MaxLiveSessionsPerClient: 2, TrustedProxies: 1})
+	from := func(client string) (int, func()) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(testContext(t))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/live", nil)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, func() { cancel(); resp.Body.Close() }
+	}
+	for i := range 2 {
+		status, done := from("203.0.113.7")
+		defer done()
+		if status != http.StatusOK {
+			t.Fatalf("session %d of one client = %d, want 200", i+1, status)
+		}
+	}
+	status, done := from("203.0.113.7")
+	done()
+	if status != http.StatusServiceUnavailable {
+		t.Errorf("third session of one client = %d, want 503", status)
+	}
+	status, done = from("198.51.100.9")
+	defer done()
+	if status != http.StatusOK {
+		t.Errorf("first session of another client = %d, want 200", status)
+	}
+}
+
 // TestLiveUnavailable checks that /live answers 503, safely, when the Live
 // service cannot be reached.
 func TestLiveUnavailable(t *testing.T) {

@@ -40,9 +40,12 @@ type Config struct {
 	// Live keeps the "you may also like" panel of the book pages up to
 	// date: one stream per browser session. Required.
 	Live bookshop.LiveRecommender
-	// MaxLiveSessions caps the live sessions open at once; past it, new
-	// ones are refused with 503. Zero means DefaultMaxLiveSessions.
-	MaxLiveSessions int
+	// MaxLiveSessions caps the live sessions open at once, and
+	// MaxLiveSessionsPerClient those of one client (as the rate limit
+	// tells clients apart); past either, new ones are refused with 503.
+	// Zero means DefaultMaxLiveSessions and DefaultMaxLiveSessionsPerClient.
+	MaxLiveSessions          int
+	MaxLiveSessionsPerClient int
 	// LiveHeartbeat is how often an idle live event stream sends a comment,
 	// so that proxies keep the connection. Zero means DefaultLiveHeartbeat.
 	LiveHeartbeat time.Duration
@@ -90,7 +93,10 @@ type Config struct {
 // The defaults of the live panel's settings.
 const (
 	DefaultMaxLiveSessions = 10_000
-	DefaultLiveHeartbeat   = 15 * time.Second
+	// A shopper has a session per open book page; an office behind one
+	// address has many shoppers.
+	DefaultMaxLiveSessionsPerClient = 50
+	DefaultLiveHeartbeat            = 15 * time.Second
 )
 
 // maxBodyBytes is the largest request body the site reads, whatever the
@@ -134,6 +140,8 @@ func NewServer(cfg Config) (http.Handler, error) {
 		return nil, errors.New("marketplace: Config.Live is nil")
 	case cfg.MaxLiveSessions < 0:
 		return nil, fmt.Errorf("marketplace: Config.MaxLiveSessions must be zero or more, got %d", cfg.MaxLiveSessions)
+	case cfg.MaxLiveSessionsPerClient < 0:
+		return nil, fmt.Errorf("marketplace: Config.MaxLiveSessionsPerClient must be zero or more, got %d", cfg.MaxLiveSessionsPerClient)
 	case cfg.LiveHeartbeat < 0:
 		return nil, fmt.Errorf("marketplace: Config.LiveHeartbeat must be zero or more, got %v", cfg.LiveHeartbeat)
 	case !(cfg.RateLimit >= 0): // NaN too
@@ -148,6 +156,10 @@ func NewServer(cfg Config) (http.Handler, error) {
 	maxSessions := cfg.MaxLiveSessions
 	if maxSessions == 0 {
 		maxSessions = DefaultMaxLiveSessions
+	}
+	perClient := cfg.MaxLiveSessionsPerClient
+	if perClient == 0 {
+		perClient = DefaultMaxLiveSessionsPerClient
 	}
 	heartbeat := cfg.LiveHeartbeat
 	if heartbeat == 0 {
@@ -181,7 +193,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 		recommendTimeout: cfg.RecommendTimeout,
 		catalog:          cfg.Catalog,
 		live:             cfg.Live,
-		sessions:         newLiveSessions(maxSessions, cfg.Metrics),
+		sessions:         newLiveSessions(maxSessions, perClient, cfg.Metrics),
 		liveHeartbeat:    heartbeat,
 		shutdown:         cfg.Shutdown,
 		readiness:        newReadiness(cfg.Ready, cfg.Logger),
