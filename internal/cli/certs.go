@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -28,11 +30,13 @@ func RunCerts(_ context.Context, args []string, getenv func(string) string, stdo
 		identities string
 		days       int
 		force      bool
+		keep       bool
 	)
 	fs.StringVar(&namespace, "namespace", certs.DefaultNamespace, "the Kubernetes namespace whose service names the server certificate covers")
 	fs.StringVar(&identities, "identities", strings.Join(certs.DefaultIdentities(), ","), "client identities, comma-separated: one client certificate each")
 	fs.IntVar(&days, "days", 365, "how many days the certificates are valid")
 	fs.BoolVar(&force, "force", false, "replace the files if DIR already holds them")
+	fs.BoolVar(&keep, "keep", false, "keep the set DIR already holds when it is complete and valid for 30 more days, else write a new one: for a job that runs at every start, such as Compose's certs service")
 	dirs, err := parseFlagsAndArgs(fs, args, getenv, nil)
 	if err != nil {
 		return err
@@ -61,6 +65,18 @@ func RunCerts(_ context.Context, args []string, getenv func(string) string, stdo
 	}
 	if err := opts.Validate(); err != nil {
 		return usageErrorf("%v", err)
+	}
+	if keep && force {
+		return usageErrorf("-keep and -force: choose one")
+	}
+	if keep {
+		until, err := validSet(dir, ids, namespace, time.Now().Add(30*24*time.Hour))
+		if err == nil {
+			fmt.Fprintf(stdout, "Kept the certificates in %s, valid until %s.\n", dir, until.UTC().Format(time.DateOnly))
+			return nil
+		}
+		fmt.Fprintf(stdout, "Making a new set: %v.\n", err)
+		opts.Overwrite = true
 	}
 
 	set, err := certs.Generate(opts)
@@ -91,4 +107,52 @@ func RunCerts(_ context.Context, args []string, getenv func(string) string, stdo
 		in("server.crt"), in("server.key"), in("ca.crt"),
 		in("ca.crt"), in(ids[0]+".crt"), in(ids[0]+".key"))
 	return nil
+}
+
+// validSet checks that dir holds a set of certificates as RunCerts would
+// write it: a CA, a server certificate for the names of namespace, and a
+// client certificate for each identity, all signed by the CA, each with
+// its key, and all valid until at least until. It returns when the first
+// of them expires.
+func validSet(dir string, identities []string, namespace string, until time.Time) (time.Time, error) {
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return time.Time{}, errors.New("no CA certificate")
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return time.Time{}, errors.New("ca.crt holds no certificate")
+	}
+	expires := time.Time{}
+	check := func(name string, usage x509.ExtKeyUsage, dnsName string) error {
+		pair, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		cert := pair.Leaf
+		if cert == nil {
+			if cert, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: dnsName, CurrentTime: until,
+			KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+			return fmt.Errorf("%s is not valid until %s: %w", name, until.UTC().Format(time.DateOnly), err)
+		}
+		if expires.IsZero() || cert.NotAfter.Before(expires) {
+			expires = cert.NotAfter
+		}
+		return nil
+	}
+	for _, name := range certs.ServerDNSNames(namespace) {
+		if err := check("server", x509.ExtKeyUsageServerAuth, name); err != nil {
+			return time.Time{}, err
+		}
+	}
+	for _, id := range identities {
+		if err := check(id, x509.ExtKeyUsageClientAuth, ""); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return expires, nil
 }

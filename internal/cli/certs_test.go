@@ -77,6 +77,51 @@ func TestCerts(t *testing.T) {
 	}
 }
 
+// TestCertsKeep checks -keep: a complete, valid set is kept as it is; a
+// set that lacks a file, or expires within 30 days, is replaced.
+func TestCertsKeep(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	run := func(args ...string) string {
+		t.Helper()
+		var stdout bytes.Buffer
+		if err := cli.RunCerts(testContext(t, 10*time.Second), append(args, dir), env(nil), &stdout, io.Discard); err != nil {
+			t.Fatalf("RunCerts(%q): %v", args, err)
+		}
+		return stdout.String()
+	}
+	run("-keep") // an empty directory: a new set
+	ca := readCert(t, filepath.Join(dir, "ca.crt"))
+	if out := run("-keep"); !strings.Contains(out, "Kept") {
+		t.Errorf("second -keep printed %q, want it to keep the set", out)
+	}
+	if got := readCert(t, filepath.Join(dir, "ca.crt")); !got.Equal(ca) {
+		t.Fatal("-keep replaced a valid set")
+	}
+
+	if err := os.Remove(filepath.Join(dir, "admin.key")); err != nil {
+		t.Fatal(err)
+	}
+	if out := run("-keep"); !strings.Contains(out, "admin") {
+		t.Errorf("-keep with admin.key gone printed %q, want the reason for a new set", out)
+	}
+	renewed := readCert(t, filepath.Join(dir, "ca.crt"))
+	if renewed.Equal(ca) {
+		t.Error("-keep kept a set that lacked admin.key")
+	}
+
+	run("-force", "-days", "10") // expires within 30 days
+	short := readCert(t, filepath.Join(dir, "ca.crt"))
+	run("-keep")
+	if got := readCert(t, filepath.Join(dir, "ca.crt")); got.Equal(short) {
+		t.Error("-keep kept a set that expires within 30 days")
+	}
+
+	err := cli.RunCerts(testContext(t, 10*time.Second), []string{"-keep", "-force", dir}, env(nil), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "choose one") {
+		t.Errorf("RunCerts -keep -force = %v, want a usage error", err)
+	}
+}
+
 // readCert reads the first certificate of a PEM file.
 func readCert(tb testing.TB, path string) *x509.Certificate {
 	tb.Helper()
