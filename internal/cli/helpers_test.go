@@ -105,7 +105,11 @@ func startCommandEnv(tb testing.TB, vars map[string]string, args []string, ready
 				continue
 			}
 			out.WriteString(sc.Text() + "\n")
-			if m := ready.FindStringSubmatch(out.String()); m != nil {
+			m := ready.FindStringSubmatch(sc.Text())
+			if m == nil {
+				m = ready.FindStringSubmatch(out.String())
+			}
+			if m != nil {
 				found <- m
 				sent = true
 			}

@@ -35,11 +35,7 @@ func (f *serverTLSFlags) apply(cfg *grpcapi.ServerConfig) error {
 		return err
 	}
 	cfg.TLS = tlsCfg
-	if f.clientCA != "" {
-		policy := grpcapi.DefaultPolicy()
-		cfg.UnaryInterceptors = append(cfg.UnaryInterceptors, grpcapi.AuthorizeUnary(policy))
-		cfg.StreamInterceptors = append(cfg.StreamInterceptors, grpcapi.AuthorizeStream(policy))
-	}
+	grpcapi.Authorize(cfg, grpcapi.DefaultPolicy()) // with -tls-client-ca: mutual TLS
 	return nil
 }
 

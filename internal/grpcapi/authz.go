@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"crypto/tls"
 	"slices"
 	"strings"
 
@@ -167,4 +168,17 @@ func DefaultPolicy() Policy {
 }
 
 // serviceKey returns the Policy key of a whole service: "/<name>/".
+// Authorize adds to cfg the interceptors that authorize every call by p,
+// when cfg's TLS requires and verifies client certificates: only then do
+// callers have identities. Without mutual TLS it leaves cfg as it is, and
+// the server serves every caller that reaches it, as in plaintext: TLS
+// alone encrypts, it does not say who calls.
+func Authorize(cfg *ServerConfig, p Policy) {
+	if cfg.TLS == nil || cfg.TLS.ClientAuth != tls.RequireAndVerifyClientCert {
+		return
+	}
+	cfg.UnaryInterceptors = append(cfg.UnaryInterceptors, AuthorizeUnary(p))
+	cfg.StreamInterceptors = append(cfg.StreamInterceptors, AuthorizeStream(p))
+}
+
 func serviceKey(desc grpc.ServiceDesc) string { return "/" + desc.ServiceName + "/" }
