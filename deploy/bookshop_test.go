@@ -3,12 +3,14 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,20 +232,47 @@ func (c *command) setting(tb testing.TB, name string, args []string, env map[str
 	return v
 }
 
+// sdkEnv are the environment variables that no flag reads but a library
+// linked into the binary does, by the module that reads them: the
+// OpenTelemetry SDK's standard variables.
+var sdkEnv = map[string]string{
+	"OTEL_EXPORTER_OTLP_ENDPOINT": "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc",
+	"OTEL_SERVICE_NAME":           "go.opentelemetry.io/otel/sdk",
+}
+
 // checkEnvAccepted checks that every variable of env is one that c reads,
-// and that c accepts its value: `bookshop PATH ARGS -h` with env exits 0
-// (a bad value of a flag's variable stops the command with status 2).
+// or one of sdkEnv with its module in the binary, and that c accepts its
+// value: `bookshop PATH ARGS -h` with env exits 0 (a bad value of a flag's
+// variable stops the command with status 2).
 func (c *command) checkEnvAccepted(tb testing.TB, where string, args []string, env map[string]string) {
 	tb.Helper()
 	for k := range env {
-		if _, ok := c.ofEnv[k]; !ok {
-			tb.Errorf("%s: %s=%q: %s reads no such variable; it reads %s", where, k, env[k], c, strings.Join(sortedKeys(c.ofEnv), ", "))
+		if _, ok := c.ofEnv[k]; ok {
+			continue
 		}
+		if mod, ok := sdkEnv[k]; ok {
+			if !linksModule(tb, mod) {
+				tb.Errorf("%s: %s=%q: read by %s, which the binary does not link", where, k, env[k], mod)
+			}
+			continue
+		}
+		tb.Errorf("%s: %s=%q: %s reads no such variable; it reads %s", where, k, env[k], c, strings.Join(sortedKeys(c.ofEnv), ", "))
 	}
 	full := append(append(slices.Clone(c.path), args...), "-h")
 	if res := runBookshop(tb, env, full...); res.exitCode != 0 {
 		tb.Errorf("%s: bookshop %s with its environment: exit status %d:\n%s", where, strings.Join(full, " "), res.exitCode, lastLines(res.stderr, 3))
 	}
+}
+
+// linksModule reports whether the binary was built with the module path,
+// as its build information (`go version -m`) lists it.
+func linksModule(tb testing.TB, path string) bool {
+	tb.Helper()
+	info, err := buildinfo.ReadFile(bookshopBinary(tb))
+	if err != nil {
+		tb.Fatalf("read the binary's build information: %v", err)
+	}
+	return slices.ContainsFunc(info.Deps, func(m *debug.Module) bool { return m.Path == path })
 }
 
 // subcommands returns the names of the subcommands of `bookshop PATH`, as

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +21,9 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // TestComposeRunsOnLoopback runs the services of compose.yaml as processes
@@ -30,8 +35,9 @@ import (
 // flags, which win over its environment), and a name that the Compose
 // network resolves is replaced by the loopback address of the first
 // service that answers to it. Then a page of the Marketplace must carry
-// books, which Recommendations served over mutual TLS, and the admin
-// service must export the catalog.
+// books, which Recommendations served over mutual TLS, the admin service
+// must export the catalog, and the admin ports (ADMIN_ADDR) must serve
+// every metric that the Grafana dashboards show.
 func TestComposeRunsOnLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole system")
@@ -131,11 +137,11 @@ func TestComposeRunsOnLoopback(t *testing.T) {
 			}
 		}
 		args := argsOf(s, s.svc.Command)
-		for port, here := range ports[name] {
-			if port == s.setting(t, "port") {
-				args = append(args, "-port", here)
+		for _, l := range s.listeners(t) {
+			if l.flag == "port" {
+				args = append(args, "-port", ports[name][l.port])
 			} else {
-				args = append(args, "-health-addr", "127.0.0.1:"+here)
+				args = append(args, "-"+l.flag, "127.0.0.1:"+ports[name][l.port])
 			}
 		}
 		procs[name] = startProcess(t, name, args, envOf(s))
@@ -150,9 +156,16 @@ func TestComposeRunsOnLoopback(t *testing.T) {
 	}
 
 	for _, m := range running(services, "marketplace") {
-		page := "http://localhost:" + ports[m.name][m.setting(t, "port")] + "/"
-		if body := get(ctx, t, page); !strings.Contains(body, `href="/books/`) {
-			t.Errorf("service %s: %s shows no books from Recommendations:\n%s", m.name, page, body)
+		site := "http://localhost:" + ports[m.name][m.setting(t, "port")]
+		body := get(ctx, t, site+"/")
+		if !strings.Contains(body, `href="/books/`) {
+			t.Errorf("service %s: %s/ shows no books from Recommendations:\n%s", m.name, site, body)
+		}
+		// A book and a category too, for traffic on more routes and methods.
+		for _, re := range []*regexp.Regexp{regexp.MustCompile(`href="(/books/[^"]+)"`), regexp.MustCompile(`href="(/categories/[^"]+)"`)} {
+			if link := re.FindStringSubmatch(body); link != nil {
+				get(ctx, t, site+html.UnescapeString(link[1]))
+			}
 		}
 	}
 	for _, a := range running(services, "export") {
@@ -165,6 +178,69 @@ func TestComposeRunsOnLoopback(t *testing.T) {
 			t.Errorf("service %s, %q: %v\n%s%s", a.name, a.svc.Command, err, out, stderr.String())
 		}
 	}
+
+	// After that traffic, the services' admin ports serve every metric that
+	// the dashboards show, as Prometheus would scrape them.
+	t.Run("metrics of the dashboards", func(t *testing.T) {
+		families := make(map[string]dto.MetricType)
+		for _, s := range services {
+			if _, ok := procs[s.name]; !ok || !longRunning(s) {
+				continue
+			}
+			port := s.adminPort(t)
+			if port == "" {
+				if s.env["ADMIN_ADDR"] != "" {
+					t.Errorf("service %s sets ADMIN_ADDR=%s, but %s has no -admin-addr: it serves no metrics", s.name, s.env["ADMIN_ADDR"], s.cmd)
+				}
+				continue
+			}
+			for name, typ := range scrapeMetrics(ctx, t, "http://127.0.0.1:"+ports[s.name][port]+"/metrics") {
+				families[name] = typ
+			}
+		}
+		for _, series := range dashboardSeries(t) {
+			name, typ := series, dto.MetricType(-1)
+			if def, sfx, ok := seriesDef(series); ok && sfx != "" {
+				name, typ = def.name, dto.MetricType_HISTOGRAM
+			}
+			got, ok := families[name]
+			switch {
+			case !ok:
+				t.Errorf("a dashboard shows %s, but no service serves %s on its admin port", series, name)
+			case typ != -1 && got != typ:
+				t.Errorf("a dashboard shows %s, but %s is a %s", series, name, got)
+			}
+		}
+	})
+}
+
+// scrapeMetrics gets u as Prometheus scrapes it, in the text format, and
+// returns its metric families by name, with their types.
+func scrapeMetrics(ctx context.Context, tb testing.TB, u string) map[string]dto.MetricType {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %s", u, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", u, err)
+	}
+	out := make(map[string]dto.MetricType)
+	for name, f := range fams {
+		out[name] = f.GetType()
+	}
+	return out
 }
 
 // process is a service's process.

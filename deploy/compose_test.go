@@ -19,8 +19,16 @@ import (
 
 // loadCompose loads compose.yaml with the Compose Go library, as `docker
 // compose` does: schema validation (an unknown key fails), interpolation,
-// merges of the x- anchors, every profile.
+// merges of the x- anchors, every profile, and no variable set.
 func loadCompose(tb testing.TB) *types.Project {
+	tb.Helper()
+	return loadComposeWith(tb, []string{"*"}, nil)
+}
+
+// loadComposeWith loads compose.yaml as `docker compose --profile P ...`
+// does for each of profiles ("*" for all), with env ("NAME=value") as the
+// variables of the shell it runs in.
+func loadComposeWith(tb testing.TB, profiles, env []string) *types.Project {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -29,7 +37,7 @@ func loadCompose(tb testing.TB) *types.Project {
 		tb.Fatal(err)
 	}
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "compose.yaml")},
-		cli.WithWorkingDirectory(root), cli.WithProfiles([]string{"*"}), cli.WithEnv([]string{}))
+		cli.WithWorkingDirectory(root), cli.WithProfiles(profiles), cli.WithEnv(append([]string{}, env...)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -76,24 +84,59 @@ func (s *composeService) names() []string {
 	return names
 }
 
-// listenPorts are the ports the service's server listens on: -port, and
-// -health-addr's when set.
+// listener is a port that a server listens on, and the flag that sets it.
+type listener struct {
+	flag string // "port", or an address flag such as "health-addr"
+	port string
+}
+
+// addrFlags are the flags that give a server more addresses to listen on
+// than -port: health alone, and the admin server (/metrics, pprof).
+var addrFlags = []string{"health-addr", "admin-addr"}
+
+// listeners are the ports the service's server listens on: -port, and
+// those of -health-addr and -admin-addr when set.
+func (s *composeService) listeners(tb testing.TB) []listener {
+	tb.Helper()
+	var ls []listener
+	if _, ok := s.cmd.flags["port"]; ok {
+		ls = append(ls, listener{"port", s.setting(tb, "port")})
+	}
+	for _, f := range addrFlags {
+		if _, ok := s.cmd.flags[f]; !ok {
+			continue
+		}
+		if addr := s.setting(tb, f); addr != "" {
+			_, p, err := net.SplitHostPort(addr)
+			if err != nil {
+				tb.Errorf("%s: -%s %q: %v", s.name, f, addr, err)
+			}
+			ls = append(ls, listener{f, p})
+		}
+	}
+	return ls
+}
+
+// listenPorts are the ports of its listeners.
 func (s *composeService) listenPorts(tb testing.TB) []string {
 	tb.Helper()
 	var ports []string
-	if _, ok := s.cmd.flags["port"]; ok {
-		ports = append(ports, s.setting(tb, "port"))
-	}
-	if _, ok := s.cmd.flags["health-addr"]; ok {
-		if addr := s.setting(tb, "health-addr"); addr != "" {
-			_, p, err := net.SplitHostPort(addr)
-			if err != nil {
-				tb.Errorf("%s: -health-addr %q: %v", s.name, addr, err)
-			}
-			ports = append(ports, p)
-		}
+	for _, l := range s.listeners(tb) {
+		ports = append(ports, l.port)
 	}
 	return ports
+}
+
+// adminPort is the port of its admin server (-admin-addr), or "" when it
+// has none.
+func (s *composeService) adminPort(tb testing.TB) string {
+	tb.Helper()
+	for _, l := range s.listeners(tb) {
+		if l.flag == "admin-addr" {
+			return l.port
+		}
+	}
+	return ""
 }
 
 // mountOf returns the volume mounted on the directory that holds file, or
@@ -107,11 +150,23 @@ func (s *composeService) mountOf(file string) *types.ServiceVolumeConfig {
 	return nil
 }
 
+// builtHere reports whether the service runs the image of the repository's
+// Dockerfile (build: .), the bookshop binary, rather than another
+// project's image (the profile observability's).
+func builtHere(p *types.Project, svc types.ServiceConfig) bool {
+	return svc.Build != nil && filepath.Clean(svc.Build.Context) == filepath.Clean(p.WorkingDir)
+}
+
+// composeServices returns the services that run the bookshop binary, with
+// its commands; observability_test.go checks the others.
 func composeServices(tb testing.TB, p *types.Project) []*composeService {
 	tb.Helper()
 	var out []*composeService
 	for _, name := range sortedKeys(p.Services) {
 		svc := p.Services[name]
+		if !builtHere(p, svc) {
+			continue
+		}
 		if len(svc.Command) == 0 {
 			tb.Fatalf("service %s has no command: the image would run its default, bookshop up", name)
 		}
@@ -357,8 +412,11 @@ func TestCompose(t *testing.T) {
 		if m == nil || m.Type != types.VolumeTypeVolume || m.ReadOnly {
 			t.Fatalf("service %s writes to %s, which is no writable named volume", maker.name, dir)
 		}
-		if maker.cmd.setting(t, "force", maker.args, nil) != "true" {
-			t.Errorf("service %s: %q without -force fails at the second docker compose up, when the files are there", maker.name, maker.svc.Command)
+		// At the second docker compose up the files are there: without
+		// -keep (or -force, which would make a new CA each time) the
+		// service would fail.
+		if maker.cmd.setting(t, "keep", maker.args, nil) != "true" {
+			t.Errorf("service %s: %q without -keep fails at the second docker compose up, when the files are there", maker.name, maker.svc.Command)
 		}
 		ns := maker.cmd.setting(t, "namespace", maker.args, nil)
 		set := certsFor(t, ns)

@@ -129,8 +129,8 @@ func (p *pod) setting(tb testing.TB, flag string) string {
 	return p.cmd.setting(tb, flag, p.args, p.env)
 }
 
-// listenPorts are the ports its server listens on: -port, and
-// -health-addr's when set.
+// listenPorts are the ports its server listens on: -port, and those of
+// -health-addr and -admin-addr when set.
 func (p *pod) listenPorts(tb testing.TB) []int32 {
 	tb.Helper()
 	var ports []int32
@@ -144,13 +144,26 @@ func (p *pod) listenPorts(tb testing.TB) []int32 {
 	if _, ok := p.cmd.flags["port"]; ok {
 		add(p.setting(tb, "port"))
 	}
-	if _, ok := p.cmd.flags["health-addr"]; ok {
-		if addr := p.setting(tb, "health-addr"); addr != "" {
-			_, port, _ := net.SplitHostPort(addr)
-			add(port)
+	for _, f := range addrFlags {
+		if _, ok := p.cmd.flags[f]; ok {
+			if addr := p.setting(tb, f); addr != "" {
+				_, port, _ := net.SplitHostPort(addr)
+				add(port)
+			}
 		}
 	}
 	return ports
+}
+
+// adminPort is the port of its admin server (-admin-addr: /metrics and
+// pprof), or "" when it has none.
+func (p *pod) adminPort(tb testing.TB) string {
+	tb.Helper()
+	if _, ok := p.cmd.flags["admin-addr"]; !ok {
+		return ""
+	}
+	_, port, _ := net.SplitHostPort(p.setting(tb, "admin-addr"))
+	return port
 }
 
 // containerPort returns the port of the container that port (a number or
@@ -566,6 +579,92 @@ func TestKubernetes(t *testing.T) {
 				}
 			})
 
+			t.Run("metrics for Prometheus", func(t *testing.T) {
+				for _, p := range slices.Concat(recs, markets) {
+					if _, ok := p.cmd.flags["admin-addr"]; !ok {
+						t.Errorf("%s: %s has no -admin-addr, so ADMIN_ADDR serves no metrics", p, p.cmd)
+						continue
+					}
+					admin := p.adminPort(t)
+					if admin == "" {
+						t.Errorf("%s: no ADMIN_ADDR: its metrics are not served", p)
+						continue
+					}
+					var metrics *corev1.ContainerPort
+					for i, cp := range p.c.Ports {
+						if cp.Name == metricsPortName {
+							metrics = &p.c.Ports[i]
+						}
+					}
+					if metrics == nil || strconv.Itoa(int(metrics.ContainerPort)) != admin {
+						t.Errorf("%s: want a containerPort named %s, %s (ADMIN_ADDR)", p, metricsPortName, admin)
+					}
+					if admin == p.setting(t, "port") {
+						t.Errorf("%s: the admin port is the public port %s: metrics and pprof must be apart", p, admin)
+					}
+					ann := p.dep.Spec.Template.Annotations
+					for k, want := range map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": admin, "prometheus.io/path": "/metrics"} {
+						if ann[k] != want {
+							t.Errorf("%s: pod annotation %s: %q, want %q", p, k, ann[k], want)
+						}
+					}
+					for _, svc := range c.services {
+						if !selects(svc.Spec.Selector, p.dep.Spec.Template.Labels) {
+							continue
+						}
+						for _, sp := range svc.Spec.Ports {
+							if cp := p.containerPort(sp.TargetPort); cp != 0 && strconv.Itoa(int(cp)) == admin {
+								t.Errorf("Service %s exposes the admin port of %s: the services' ports never serve metrics and pprof", svc.Name, p)
+							}
+						}
+					}
+				}
+			})
+
+			t.Run("who reaches which port", func(t *testing.T) {
+				// Pods that try to connect: the scraper in its namespace, every
+				// Deployment's pods, and pods elsewhere (the Ingress controller's,
+				// anyone's).
+				scraper := podOf(scraperNamespace, map[string]string{"app.kubernetes.io/name": "prometheus"})
+				ingress := podOf("ingress-nginx", map[string]string{"app.kubernetes.io/name": "ingress-nginx"})
+				stranger := podOf("default", map[string]string{"app": "curl"})
+				ns := c.namespaces[0]
+				neighbours := []peer{{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: map[string]string{"app": "debug"}}}
+				for _, d := range c.deployments {
+					neighbours = append(neighbours, peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: d.Spec.Template.Labels})
+				}
+				marketplace := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: markets[0].dep.Spec.Template.Labels}
+
+				check := func(p *pod, portName string, from peer, want bool) {
+					t.Helper()
+					var cp *corev1.ContainerPort
+					for i := range p.c.Ports {
+						if p.c.Ports[i].Name == portName {
+							cp = &p.c.Ports[i]
+						}
+					}
+					if cp == nil {
+						t.Errorf("%s: no containerPort %s", p, portName)
+						return
+					}
+					if got := c.reaches(t, from, p, *cp); got != want {
+						t.Errorf("a pod in namespace %s with labels %v reaches port %s of %s: %v, want %v", from.namespace, from.podLabels, portName, p, got, want)
+					}
+				}
+				for _, p := range slices.Concat(recs, markets) {
+					check(p, metricsPortName, scraper, true)
+					for _, other := range append(neighbours, ingress, stranger) {
+						check(p, metricsPortName, other, false)
+					}
+				}
+				check(markets[0], "http", ingress, true)
+				check(markets[0], "http", stranger, true)
+				check(recs[0], "grpc", marketplace, true)
+				for _, other := range []peer{scraper, ingress, stranger} {
+					check(recs[0], "grpc", other, false)
+				}
+			})
+
 			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
 				for _, d := range c.deployments {
 					hpa := c.hpaOf(d.Name)
@@ -749,6 +848,104 @@ func TestKubernetesProd(t *testing.T) {
 			t.Errorf("%s: TRUSTED_PROXIES=%s behind an Ingress, want 1", m, got)
 		}
 	})
+}
+
+// metricsPortName is the name of the containerPort of the admin server.
+const metricsPortName = "metrics"
+
+// scraperNamespace is the namespace whose pods may scrape the admin ports
+// (Prometheus's, in most clusters): the NetworkPolicies open those ports to
+// it alone.
+const scraperNamespace = "monitoring"
+
+// peer is a pod that connects to another, as a NetworkPolicy sees it: its
+// namespace, that namespace's labels and its own.
+type peer struct {
+	namespace string
+	nsLabels  map[string]string
+	podLabels map[string]string
+}
+
+// podOf returns a pod with podLabels in a namespace with no labels but the
+// one Kubernetes gives each namespace, its name.
+func podOf(namespace string, podLabels map[string]string) peer {
+	return peer{namespace: namespace, nsLabels: withName(namespace, nil), podLabels: podLabels}
+}
+
+// withName returns a namespace's labels with kubernetes.io/metadata.name,
+// which the API server sets to its name.
+func withName(namespace string, l map[string]string) map[string]string {
+	out := map[string]string{"kubernetes.io/metadata.name": namespace}
+	for k, v := range l {
+		out[k] = v
+	}
+	return out
+}
+
+// matchesLS reports whether sel selects l, as a NetworkPolicy reads it: an
+// empty selector selects everything.
+func matchesLS(tb testing.TB, sel *metav1.LabelSelector, l map[string]string) bool {
+	tb.Helper()
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		tb.Errorf("selector %v: %v", sel, err)
+		return false
+	}
+	return s.Matches(labels.Set(l))
+}
+
+// reaches reports whether from may open a TCP connection to port of p's
+// pods under the overlay's NetworkPolicies, as Kubernetes defines them:
+// any connection while no policy selects the pods for Ingress; otherwise
+// one that a rule of one of those policies allows, by port and by peer.
+// An ipBlock peer counts as allowing any pod, to err on the side of
+// reaching.
+func (c *cluster) reaches(tb testing.TB, from peer, p *pod, port corev1.ContainerPort) bool {
+	tb.Helper()
+	isolated := false
+	for _, np := range c.netpols {
+		ingress := len(np.Spec.PolicyTypes) == 0 || slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+		if np.Namespace != p.dep.Namespace || !ingress || !matchesLS(tb, &np.Spec.PodSelector, p.dep.Spec.Template.Labels) {
+			continue
+		}
+		isolated = true
+		for _, rule := range np.Spec.Ingress {
+			portOK := len(rule.Ports) == 0
+			for _, pp := range rule.Ports {
+				if pp.Protocol != nil && *pp.Protocol != corev1.ProtocolTCP {
+					continue
+				}
+				switch {
+				case pp.Port == nil:
+					portOK = true
+				case pp.Port.Type == intstr.String && pp.Port.StrVal == port.Name:
+					portOK = true
+				case pp.Port.Type == intstr.Int && pp.Port.IntVal <= port.ContainerPort &&
+					(pp.Port.IntVal == port.ContainerPort || pp.EndPort != nil && port.ContainerPort <= *pp.EndPort):
+					portOK = true
+				}
+			}
+			peerOK := len(rule.From) == 0
+			for _, f := range rule.From {
+				if f.IPBlock != nil {
+					peerOK = true
+					continue
+				}
+				nsOK := from.namespace == np.Namespace
+				if f.NamespaceSelector != nil {
+					nsOK = matchesLS(tb, f.NamespaceSelector, from.nsLabels)
+				}
+				podOK := f.PodSelector == nil || matchesLS(tb, f.PodSelector, from.podLabels)
+				if nsOK && podOK {
+					peerOK = true
+				}
+			}
+			if portOK && peerOK {
+				return true
+			}
+		}
+	}
+	return !isolated
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
