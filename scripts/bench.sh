@@ -142,16 +142,19 @@ fi
 
 step "Start the servers on CPU $SERVER_CPU (the load runs on CPU $LOAD_CPU)"
 # Our servers run as they are deployed: default flags, the access log at
-# info (to a file), a catalog database file. The rate limit stays on, so
-# that its cost is measured, at a rate that load from one address does
-# not reach.
+# info (to a file), a catalog database file, the metrics of an admin port
+# (as ADMIN_ADDR in compose.yaml and deploy/k8s), no tracing. The rate
+# limit stays on, so that its cost is measured, at a rate that load from
+# one address does not reach; so does the cap on one client's live
+# sessions, all of which come from 127.0.0.1 here.
 recs_port=$(pick_port)
-serve recommendations "$bin/bookshop" recommendations -port "$recs_port" -db "$work/catalog.db"
+serve recommendations "$bin/bookshop" recommendations -port "$recs_port" -db "$work/catalog.db" \
+	-admin-addr "127.0.0.1:$(pick_port)"
 recs_pid=$pid
 wait_ready Recommendations "$bin/bookshop" health -grpc "127.0.0.1:$recs_port"
 web_port=$(pick_port)
 serve marketplace "$bin/bookshop" marketplace -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
-	-rate-limit 1000000000 -rate-burst 1000000
+	-rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -admin-addr "127.0.0.1:$(pick_port)"
 web_pid=$pid
 wait_ready Marketplace "$bin/bookshop" health -http "http://127.0.0.1:$web_port/readyz"
 certs=$work/certs
@@ -233,7 +236,8 @@ for i in 1 2 3; do
 	up_port=$(pick_port)
 	up_recs=$(pick_port)
 	t0=$(date +%s%N)
-	(cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin/bookshop" up -port "$up_port" -recommendations-port "$up_recs" >up.log 2>&1) &
+	(cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin/bookshop" up -port "$up_port" -recommendations-port "$up_recs" \
+		-admin-addr "127.0.0.1:$(pick_port)" >up.log 2>&1) &
 	up_pid=$!
 	pids+=("$up_pid")
 	# Ready (Recommendations answers its health checks), then the page.

@@ -30,14 +30,16 @@ type marketplaceConfig struct {
 	rateLimit        float64
 	rateBurst        int
 	trustedProxies   int
+	livePerClient    int
 }
 
 func (c *marketplaceConfig) register(fs *flag.FlagSet) map[string]string {
 	fs.DurationVar(&c.recommendTimeout, "recommendations-timeout", time.Second, "deadline of each call to Recommendations; past it the page is served without recommendations (env RECOMMENDATIONS_TIMEOUT)")
 	fs.Float64Var(&c.rateLimit, "rate-limit", float64(marketplace.DefaultRateLimit), "requests a second each client may make on average; 0 turns limiting off (env RATE_LIMIT)")
 	fs.IntVar(&c.rateBurst, "rate-burst", marketplace.DefaultRateBurst, "requests each client may make at once (env RATE_BURST)")
+	fs.IntVar(&c.livePerClient, "live-sessions-per-client", marketplace.DefaultMaxLiveSessionsPerClient, "live panels (open book pages) each client may have at once (env LIVE_SESSIONS_PER_CLIENT)")
 	fs.IntVar(&c.trustedProxies, "trusted-proxies", 0, "how many reverse proxies, each adding to X-Forwarded-For, stand in front of the Marketplace; 0 ignores X-Forwarded-For (env TRUSTED_PROXIES)")
-	return map[string]string{"recommendations-timeout": "RECOMMENDATIONS_TIMEOUT", "rate-limit": "RATE_LIMIT", "rate-burst": "RATE_BURST", "trusted-proxies": "TRUSTED_PROXIES"}
+	return map[string]string{"recommendations-timeout": "RECOMMENDATIONS_TIMEOUT", "rate-limit": "RATE_LIMIT", "rate-burst": "RATE_BURST", "trusted-proxies": "TRUSTED_PROXIES", "live-sessions-per-client": "LIVE_SESSIONS_PER_CLIENT"}
 }
 
 func (c *marketplaceConfig) validate() error {
@@ -46,6 +48,9 @@ func (c *marketplaceConfig) validate() error {
 	}
 	if c.drainTimeout <= 0 {
 		return usageErrorf("-shutdown-timeout %v: want a positive duration such as 10s", c.drainTimeout)
+	}
+	if c.livePerClient < 1 {
+		return usageErrorf("-live-sessions-per-client %d: want 1 or more", c.livePerClient)
 	}
 	if c.rateLimit < 0 || c.rateBurst < 1 || c.trustedProxies < 0 {
 		return usageErrorf("-rate-limit %v, -rate-burst %d, -trusted-proxies %d: want a rate of 0 (off) or more, a burst of 1 or more, and 0 or more proxies", c.rateLimit, c.rateBurst, c.trustedProxies)
@@ -132,18 +137,19 @@ func serveMarketplace(ctx context.Context, cfg marketplaceConfig, target string,
 	}
 
 	handler, err := marketplace.NewServer(marketplace.Config{
-		Logger:           logger,
-		Recommender:      client,
-		RecommendTimeout: cfg.recommendTimeout,
-		Catalog:          grpcapi.NewCatalogClient(conn, cfg.recommendTimeout),
-		Live:             grpcapi.NewLiveClient(conn),
-		Shutdown:         ctx.Done(), // ends the live event streams, which never finish on their own
-		Ready:            grpcapi.HealthReady(conn, "Recommendations"),
-		RateLimit:        limit,
-		RateBurst:        cfg.rateBurst,
-		TrustedProxies:   cfg.trustedProxies,
-		Metrics:          metrics,
-		Tracing:          tracing,
+		Logger:                   logger,
+		Recommender:              client,
+		RecommendTimeout:         cfg.recommendTimeout,
+		Catalog:                  grpcapi.NewCatalogClient(conn, cfg.recommendTimeout),
+		Live:                     grpcapi.NewLiveClient(conn),
+		Shutdown:                 ctx.Done(), // ends the live event streams, which never finish on their own
+		Ready:                    grpcapi.HealthReady(conn, "Recommendations"),
+		RateLimit:                limit,
+		RateBurst:                cfg.rateBurst,
+		TrustedProxies:           cfg.trustedProxies,
+		MaxLiveSessionsPerClient: cfg.livePerClient,
+		Metrics:                  metrics,
+		Tracing:                  tracing,
 	})
 	if err != nil {
 		lis.Close()

@@ -128,6 +128,10 @@ func TestOneTraceAcrossServices(t *testing.T) {
 	if got := attr(page, "http.route"); got != "/{$}" {
 		t.Errorf("page span's http.route = %q, want /{$}", got)
 	}
+	t.Logf("trace %s:\n  %s %q span %s\n    %s %q span %s, parent %s\n      %s %q span %s, parent %s", traceID,
+		page.SpanKind, page.Name, page.SpanContext.SpanID(),
+		client.SpanKind, client.Name, client.SpanContext.SpanID(), client.Parent.SpanID(),
+		server.SpanKind, server.Name, server.SpanContext.SpanID(), server.Parent.SpanID())
 
 	// Both services logged the request, each line with the trace id and
 	// its own span.
