@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,8 +27,8 @@ var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 //   - gRPC servers: grpc_server_started_total, grpc_server_handled_total
 //     (by grpc_type, grpc_service, grpc_method and grpc_code),
 //     grpc_server_msg_received_total, grpc_server_msg_sent_total, and the
-//     histogram grpc_server_handling_seconds, for unary and streaming calls
-//     (go-grpc-middleware's Prometheus provider);
+//     histogram grpc_server_handling_seconds, for unary and streaming calls,
+//     as go-grpc-prometheus named them (see grpcMetrics);
 //   - gRPC clients: the same, grpc_client_*;
 //   - the Marketplace: the histogram http_request_duration_seconds by
 //     method, route (the pattern that matched, such as /books/{id}) and
@@ -46,8 +45,8 @@ var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 // A nil *Metrics is valid and counts nothing.
 type Metrics struct {
 	registry     *prometheus.Registry
-	grpcServer   *grpcprom.ServerMetrics
-	grpcClient   *grpcprom.ClientMetrics
+	grpcServer   *grpcMetrics
+	grpcClient   *grpcMetrics
 	httpDuration *prometheus.HistogramVec
 	recommended  *prometheus.CounterVec
 	imported     prometheus.Counter
@@ -61,11 +60,9 @@ type Metrics struct {
 // clients.
 func NewMetrics() *Metrics {
 	m := &Metrics{
-		registry: prometheus.NewRegistry(),
-		grpcServer: grpcprom.NewServerMetrics(
-			grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(latencyBuckets))),
-		grpcClient: grpcprom.NewClientMetrics(
-			grpcprom.WithClientHandlingTimeHistogram(grpcprom.WithHistogramBuckets(latencyBuckets))),
+		registry:   prometheus.NewRegistry(),
+		grpcServer: newGRPCMetrics("server"),
+		grpcClient: newGRPCMetrics("client"),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "http_request_duration_seconds",
 			Help:    "Time the Marketplace took to answer an HTTP request, by method, route and status code.",
@@ -95,9 +92,10 @@ func NewMetrics() *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpcServer, m.grpcClient, m.httpDuration,
-		m.recommended, m.imported, m.rejected, m.liveStreams, m.liveSessions,
+		m.httpDuration, m.recommended, m.imported, m.rejected, m.liveStreams, m.liveSessions,
 	)
+	m.registry.MustRegister(m.grpcServer.collectors()...)
+	m.registry.MustRegister(m.grpcClient.collectors()...)
 	return m
 }
 
@@ -131,17 +129,15 @@ func exemplar(ctx context.Context) prometheus.Labels {
 // authorization or validation too. They also keep bookshop_live_streams.
 // Call InitServer once the services are registered.
 func (m *Metrics) ServerInterceptors() (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
-	unary := m.grpcServer.UnaryServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))
-	stream := m.grpcServer.StreamServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))
 	liveStream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if info.FullMethod != recommendationsv1.LiveRecommendationsService_LiveRecommend_FullMethodName {
-			return stream(srv, ss, info, handler)
+			return m.grpcServer.streamServer(srv, ss, info, handler)
 		}
 		m.liveStreams.Inc()
 		defer m.liveStreams.Dec()
-		return stream(srv, ss, info, handler)
+		return m.grpcServer.streamServer(srv, ss, info, handler)
 	}
-	return unary, liveStream
+	return m.grpcServer.unaryServer, liveStream
 }
 
 // InitServer makes every method of srv's services appear in the metrics,
@@ -149,7 +145,7 @@ func (m *Metrics) ServerInterceptors() (grpc.UnaryServerInterceptor, grpc.Stream
 // the start.
 func (m *Metrics) InitServer(srv *grpc.Server) {
 	if m != nil {
-		m.grpcServer.InitializeMetrics(srv)
+		m.grpcServer.init(srv)
 	}
 }
 
@@ -157,8 +153,7 @@ func (m *Metrics) InitServer(srv *grpc.Server) {
 // calls. A call is counted once, with the status it ended with, however
 // many times it was retried.
 func (m *Metrics) ClientInterceptors() (grpc.UnaryClientInterceptor, grpc.StreamClientInterceptor) {
-	return m.grpcClient.UnaryClientInterceptor(grpcprom.WithExemplarFromContext(exemplar)),
-		m.grpcClient.StreamClientInterceptor(grpcprom.WithExemplarFromContext(exemplar))
+	return m.grpcClient.unaryClient, m.grpcClient.streamClient
 }
 
 // ObserveHTTP records a request that the Marketplace answered. route is
@@ -205,18 +200,24 @@ func (m *Metrics) Recommender(r bookshop.Recommender) bookshop.Recommender {
 	if m == nil {
 		return r
 	}
-	return &countingRecommender{next: r, served: m.recommended}
+	c := &countingRecommender{next: r}
+	for cat := range c.served {
+		c.served[cat] = m.recommended.WithLabelValues(bookshop.Category(cat).String())
+	}
+	return c
 }
 
+// countingRecommender counts into series looked up once per category, not
+// at every call.
 type countingRecommender struct {
 	next   bookshop.Recommender
-	served *prometheus.CounterVec
+	served [bookshop.SelfHelp + 1]prometheus.Counter // by category
 }
 
 func (c *countingRecommender) Recommend(ctx context.Context, req bookshop.RecommendRequest) ([]bookshop.Book, error) {
 	books, err := c.next.Recommend(ctx, req)
-	if err == nil && len(books) > 0 {
-		c.served.WithLabelValues(req.Category.String()).Add(float64(len(books)))
+	if err == nil && len(books) > 0 && req.Category.Valid() {
+		c.served[req.Category].Add(float64(len(books)))
 	}
 	return books, err
 }
