@@ -92,17 +92,12 @@ func RunMarketplace(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	defer closeLog()
-	obs, err := newObserver(obsf, getenv)
+	obs, logger, err := newObserver(ctx, obsf, getenv, logger, "marketplace")
 	if err != nil {
 		return err
 	}
-	tracing, err := obs.tracing(ctx, "marketplace")
-	if err != nil {
-		obs.close(ctx, logger)
-		return err
-	}
-	logger = obs.logger(logger)
 	defer obs.close(ctx, logger)
+	tracing := obs.tracing("marketplace")
 	lis, err := listen("", port, "-port or PORT")
 	if err != nil {
 		return err

@@ -64,17 +64,12 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 		return err
 	}
 	defer closeLog()
-	obs, err := newObserver(obsf, getenv)
+	obs, logger, err := newObserver(ctx, obsf, getenv, logger, "recommendations")
 	if err != nil {
 		return err
 	}
-	tracing, err := obs.tracing(ctx, "recommendations")
-	if err != nil {
-		obs.close(ctx, logger)
-		return err
-	}
-	logger = obs.logger(logger)
 	defer obs.close(ctx, logger)
+	tracing := obs.tracing("recommendations")
 	books, err := openCatalog(ctx, cfg, logger)
 	if err != nil {
 		return err

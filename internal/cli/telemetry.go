@@ -34,53 +34,55 @@ func (f *observeFlags) register(fs *flag.FlagSet, defaultAddr string) map[string
 type observer struct {
 	metrics  *telemetry.Metrics
 	admin    net.Listener
-	tracings []*telemetry.Tracing
-	getenv   func(string) string
+	tracings map[string]*telemetry.Tracing // by service name
 }
 
-// newObserver listens on the admin address, if any. Call close when done.
-func newObserver(f observeFlags, getenv func(string) string) (*observer, error) {
-	o := &observer{getenv: getenv}
-	if f.adminAddr == "" {
-		return o, nil
+// newObserver sets up how a process that runs services observes itself:
+// it listens on the admin address, if any, and makes the tracing of each
+// service as the environment asks for it. It returns logger with the
+// trace and span ids in its lines when tracing is on. Call close when
+// done.
+func newObserver(ctx context.Context, f observeFlags, getenv func(string) string, logger *slog.Logger, services ...string) (*observer, *slog.Logger, error) {
+	o := &observer{tracings: make(map[string]*telemetry.Tracing)}
+	for _, service := range services {
+		t, err := telemetry.TracingFromEnv(ctx, service, version(), getenv)
+		if err != nil {
+			o.close(ctx, logger)
+			return nil, nil, usageErrorf("%v", err)
+		}
+		if t != nil {
+			o.tracings[service] = t
+		}
 	}
-	if _, _, err := net.SplitHostPort(f.adminAddr); err != nil {
-		return nil, usageErrorf("-admin-addr or ADMIN_ADDR %q: want host:port or :port, such as :9464", f.adminAddr)
+	if f.adminAddr != "" {
+		if _, _, err := net.SplitHostPort(f.adminAddr); err != nil {
+			o.close(ctx, logger)
+			return nil, nil, usageErrorf("-admin-addr or ADMIN_ADDR %q: want host:port or :port, such as :9464", f.adminAddr)
+		}
+		lis, err := net.Listen("tcp", f.adminAddr)
+		if err != nil {
+			o.close(ctx, logger)
+			return nil, nil, fmt.Errorf("listen for the admin endpoints on %s (-admin-addr or ADMIN_ADDR): %w", f.adminAddr, err)
+		}
+		var opts []telemetry.MetricsOption
+		if len(o.tracings) > 0 {
+			opts = append(opts, telemetry.WithExemplars())
+		}
+		o.admin, o.metrics = lis, telemetry.NewMetrics(opts...)
 	}
-	lis, err := net.Listen("tcp", f.adminAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for the admin endpoints on %s (-admin-addr or ADMIN_ADDR): %w", f.adminAddr, err)
-	}
-	o.admin, o.metrics = lis, telemetry.NewMetrics()
-	return o, nil
-}
-
-// tracing returns the tracing of service, as the environment asks for it:
-// nil when it asks for none.
-func (o *observer) tracing(ctx context.Context, service string) (*telemetry.Tracing, error) {
-	t, err := telemetry.TracingFromEnv(ctx, service, version(), o.getenv)
-	if err != nil {
-		return nil, usageErrorf("%v", err)
-	}
-	if t != nil {
-		o.tracings = append(o.tracings, t)
-	}
-	return t, nil
-}
-
-// logger returns logger, with the trace and span ids in its lines when
-// some service of the process traces.
-func (o *observer) logger(logger *slog.Logger) *slog.Logger {
 	if len(o.tracings) == 0 {
-		return logger
+		return o, logger, nil
 	}
 	// The exporter tells of its failures only through OpenTelemetry's
 	// global handler; without this, they would go to the standard log.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		logger.Warn("OpenTelemetry: cannot export spans", "err", err)
 	}))
-	return slog.New(telemetry.LogHandler(logger.Handler()))
+	return o, slog.New(telemetry.LogHandler(logger.Handler())), nil
 }
+
+// tracing is the tracing of service: nil when it is off.
+func (o *observer) tracing(service string) *telemetry.Tracing { return o.tracings[service] }
 
 // serveAdmin serves the admin endpoints until ctx is done (with no admin
 // port, it only waits for that).

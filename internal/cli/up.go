@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // RunUp is the `bookshop up` command: the whole system in one process on
@@ -64,22 +63,13 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	if replicas < 1 || replicas > 32 {
 		return usageErrorf("-replicas %d: want 1 to 32", replicas)
 	}
-	var webTracing *telemetry.Tracing
-	obs, err := newObserver(obsf, getenv)
-	if err != nil {
-		return err
-	}
 	// One process, two services: each traces under its own name.
-	recsTracing, err := obs.tracing(ctx, "recommendations")
-	if err == nil {
-		webTracing, err = obs.tracing(ctx, "marketplace")
-	}
+	obs, logger, err := newObserver(ctx, obsf, getenv, logger, "recommendations", "marketplace")
 	if err != nil {
-		obs.close(ctx, logger)
 		return err
 	}
-	logger = obs.logger(logger)
 	defer obs.close(ctx, logger)
+	recsTracing, webTracing := obs.tracing("recommendations"), obs.tracing("marketplace")
 
 	// The replicas share one catalog database: an import through any of
 	// them is seen by all.

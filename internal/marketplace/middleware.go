@@ -64,7 +64,9 @@ func (s *server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			// The mux has set r.Pattern, the route that matched.
-			telemetry.SetRoute(r.Context(), r.Method, r.Pattern)
+			if s.traced {
+				telemetry.SetRoute(r.Context(), r.Method, r.Pattern)
+			}
 			s.metrics.ObserveHTTP(r.Context(), r.Method, r.Pattern, rec.statusCode(), time.Since(start))
 			s.logRequest(r, rec, start, id)
 		}()

@@ -121,6 +121,7 @@ type server struct {
 	pages            *pages
 	assets           *assets
 	metrics          *telemetry.Metrics
+	traced           bool // requests have spans
 	mux              *http.ServeMux
 }
 
@@ -202,6 +203,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 		pages:            pages,
 		assets:           assets,
 		metrics:          cfg.Metrics,
+		traced:           cfg.Tracing != nil,
 		mux:              http.NewServeMux(),
 	}
 	s.routes()

@@ -44,6 +44,7 @@ type grpcMetrics struct {
 	started, handled, received, sent *prometheus.CounterVec
 	handling                         *prometheus.HistogramVec
 	methods                          sync.Map // full method name -> *methodMetrics
+	exemplars                        bool     // see WithExemplars
 }
 
 // methodMetrics are the series of one method.
@@ -51,6 +52,7 @@ type methodMetrics struct {
 	started, received, sent prometheus.Counter
 	handled                 [numCodes]prometheus.Counter
 	handling                prometheus.Observer
+	exemplars               bool
 }
 
 func newGRPCMetrics(side string) *grpcMetrics {
@@ -83,10 +85,11 @@ func (g *grpcMetrics) method(fullMethod, typ string) *methodMetrics {
 	}
 	service, name, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
 	m := &methodMetrics{
-		started:  g.started.WithLabelValues(typ, service, name),
-		received: g.received.WithLabelValues(typ, service, name),
-		sent:     g.sent.WithLabelValues(typ, service, name),
-		handling: g.handling.WithLabelValues(typ, service, name),
+		started:   g.started.WithLabelValues(typ, service, name),
+		received:  g.received.WithLabelValues(typ, service, name),
+		sent:      g.sent.WithLabelValues(typ, service, name),
+		handling:  g.handling.WithLabelValues(typ, service, name),
+		exemplars: g.exemplars,
 	}
 	for c := range m.handled {
 		m.handled[c] = g.handled.WithLabelValues(typ, service, name, codes.Code(c).String())
@@ -119,7 +122,11 @@ func callType(clientStreams, serverStreams bool) string {
 }
 
 // inc adds one to c, with ctx's trace as its exemplar when it has one.
-func inc(ctx context.Context, c prometheus.Counter) {
+func (m *methodMetrics) inc(ctx context.Context, c prometheus.Counter) {
+	if !m.exemplars {
+		c.Inc()
+		return
+	}
 	if ex := exemplar(ctx); ex != nil {
 		c.(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
 		return
@@ -134,6 +141,11 @@ func (m *methodMetrics) done(ctx context.Context, err error, start time.Time) {
 		code = codes.Unknown
 	}
 	d := time.Since(start).Seconds()
+	if !m.exemplars {
+		m.handled[code].Inc()
+		m.handling.Observe(d)
+		return
+	}
 	if ex := exemplar(ctx); ex != nil {
 		m.handled[code].(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
 		m.handling.(prometheus.ExemplarObserver).ObserveWithExemplar(d, ex)
@@ -146,7 +158,7 @@ func (m *methodMetrics) done(ctx context.Context, err error, start time.Time) {
 func (g *grpcMetrics) unaryServer(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	m := g.method(info.FullMethod, unary)
-	inc(ctx, m.started)
+	m.inc(ctx, m.started)
 	m.received.Inc()
 	resp, err := handler(ctx, req)
 	if err == nil {
@@ -160,7 +172,7 @@ func (g *grpcMetrics) streamServer(srv any, ss grpc.ServerStream, info *grpc.Str
 	start := time.Now()
 	ctx := ss.Context()
 	m := g.method(info.FullMethod, callType(info.IsClientStream, info.IsServerStream))
-	inc(ctx, m.started)
+	m.inc(ctx, m.started)
 	err := handler(srv, &countingServerStream{ServerStream: ss, m: m})
 	m.done(ctx, err, start)
 	return err
@@ -191,7 +203,7 @@ func (s *countingServerStream) RecvMsg(msg any) error {
 func (g *grpcMetrics) unaryClient(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	start := time.Now()
 	m := g.method(method, unary)
-	inc(ctx, m.started)
+	m.inc(ctx, m.started)
 	m.sent.Inc() // the request, handed to gRPC
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if err == nil {
@@ -204,7 +216,7 @@ func (g *grpcMetrics) unaryClient(ctx context.Context, method string, req, reply
 func (g *grpcMetrics) streamClient(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	start := time.Now()
 	m := g.method(method, callType(desc.ClientStreams, desc.ServerStreams))
-	inc(ctx, m.started)
+	m.inc(ctx, m.started)
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	if err != nil {
 		m.done(ctx, err, start)

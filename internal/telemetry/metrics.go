@@ -39,8 +39,9 @@ var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 //     bookshop_live_sessions (Marketplace);
 //   - the Go runtime (go_*) and the process (process_*).
 //
-// When a call or request is traced, its latency and count carry the trace
-// id as an exemplar, which links a point of a dashboard to its trace.
+// With WithExemplars, when a call or request is traced, its latency and
+// count carry the trace id as an exemplar, which links a point of a
+// dashboard to its trace.
 //
 // A nil *Metrics is valid and counts nothing.
 type Metrics struct {
@@ -53,12 +54,27 @@ type Metrics struct {
 	rejected     prometheus.Counter
 	liveStreams  prometheus.Gauge
 	liveSessions prometheus.Gauge
+	exemplars    bool
+}
+
+// MetricsOption is an option of NewMetrics.
+type MetricsOption func(*Metrics)
+
+// WithExemplars makes the metrics of traced calls and requests carry
+// their trace ids. Without it, the metrics do not look for a trace at all:
+// give it when the process traces.
+func WithExemplars() MetricsOption {
+	return func(m *Metrics) {
+		m.exemplars = true
+		m.grpcServer.exemplars = true
+		m.grpcClient.exemplars = true
+	}
 }
 
 // NewMetrics returns the metrics of a process, registered in a new
 // registry. One process makes one, and shares it between its servers and
 // clients.
-func NewMetrics() *Metrics {
+func NewMetrics(opts ...MetricsOption) *Metrics {
 	m := &Metrics{
 		registry:   prometheus.NewRegistry(),
 		grpcServer: newGRPCMetrics("server"),
@@ -94,6 +110,9 @@ func NewMetrics() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpDuration, m.recommended, m.imported, m.rejected, m.liveStreams, m.liveSessions,
 	)
+	for _, o := range opts {
+		o(m)
+	}
 	m.registry.MustRegister(m.grpcServer.collectors()...)
 	m.registry.MustRegister(m.grpcClient.collectors()...)
 	return m
@@ -173,6 +192,10 @@ func (m *Metrics) ObserveHTTP(ctx context.Context, method, route string, code in
 		route = "none"
 	}
 	obs := m.httpDuration.WithLabelValues(method, route, strconv.Itoa(code))
+	if !m.exemplars {
+		obs.Observe(d.Seconds())
+		return
+	}
 	if ex := exemplar(ctx); ex != nil {
 		obs.(prometheus.ExemplarObserver).ObserveWithExemplar(d.Seconds(), ex)
 		return

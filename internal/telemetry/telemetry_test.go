@@ -140,3 +140,34 @@ func TestAdminHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestExemplars checks that, with WithExemplars, a traced request's
+// latency carries its trace id, as OpenMetrics shows it, and that without
+// it none does.
+func TestExemplars(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewNoopExporter()))
+	defer tp.Shutdown(context.Background())
+	ctx, span := tp.Tracer("test").Start(context.Background(), "request")
+	defer span.End()
+	traceID := span.SpanContext().TraceID().String()
+	for _, tc := range []struct {
+		name string
+		opts []telemetry.MetricsOption
+		want bool
+	}{
+		{"with", []telemetry.MetricsOption{telemetry.WithExemplars()}, true},
+		{"without", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := telemetry.NewMetrics(tc.opts...)
+			m.ObserveHTTP(ctx, http.MethodGet, "/{$}", 200, 3*time.Millisecond)
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+			rec := httptest.NewRecorder()
+			m.Handler().ServeHTTP(rec, req)
+			if got := strings.Contains(rec.Body.String(), `trace_id="`+traceID+`"`); got != tc.want {
+				t.Errorf("exemplar with the trace id in the OpenMetrics scrape: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
