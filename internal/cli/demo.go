@@ -54,9 +54,10 @@ func runDemoServe(ctx context.Context, args []string, getenv func(string) string
 		port     int
 		drain    time.Duration
 		tlsFlags serverTLSFlags
+		obsf     observeFlags
 	)
 	fs.IntVar(&port, "port", DefaultDemoPort, "TCP port to serve gRPC on, on every interface (env DEMO_PORT)")
-	env := withEnv(drainFlag(fs, &drain), tlsFlags.register(fs), logEnv, map[string]string{"port": "DEMO_PORT"})
+	env := withEnv(drainFlag(fs, &drain), tlsFlags.register(fs), obsf.register(fs, ""), logEnv, map[string]string{"port": "DEMO_PORT"})
 	logc.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
@@ -71,7 +72,12 @@ func runDemoServe(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	scfg := grpcapi.ServerConfig{Logger: logger, DrainTimeout: drain}
+	obs, logger, err := newObserver(ctx, obsf, getenv, logger, "demo")
+	if err != nil {
+		return err
+	}
+	defer obs.close(ctx, logger)
+	scfg := grpcapi.ServerConfig{Logger: logger, DrainTimeout: drain, Metrics: obs.metrics, Tracing: obs.tracing("demo")}
 	if err := tlsFlags.apply(&scfg); err != nil {
 		return err
 	}
@@ -83,7 +89,9 @@ func runDemoServe(ctx context.Context, args []string, getenv func(string) string
 	}
 	logger.Info("demo services serving gRPC", "addr", lis.Addr().String())
 	fmt.Fprintf(stdout, "Demo server listening on %s\n", lis.Addr())
-	return srv.Run(ctx, lis)
+	return runAll(ctx,
+		func(ctx context.Context) error { return srv.Run(ctx, lis) },
+		func(ctx context.Context) error { return obs.serveAdmin(ctx, logger) })
 }
 
 // demoCall is one demo client's call: it writes what it sends and receives

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/bookshop-go/bookshop/internal/cli"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 )
 
@@ -279,5 +281,27 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	}
 	if page.GetKind() != tracepb.Span_SPAN_KIND_SERVER || recs.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
 		t.Errorf("span kinds %v and %v, want SERVER", page.GetKind(), recs.GetKind())
+	}
+}
+
+// TestDemoServeMetrics checks that the demo server, too, counts its calls
+// on its admin port.
+func TestDemoServeMetrics(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := lis.Addr().String()
+	lis.Close()
+	addr := startCommand(t, []string{"demo", "serve", "-port=0", "-admin-addr=" + admin}, demoListening)[1]
+	_, port, _ := net.SplitHostPort(addr)
+	var out strings.Builder
+	if err := cli.Run(testContext(t, 10*time.Second), []string{"demo", "unary", "-addr", "localhost:" + port}, env(nil), &out, io.Discard); err != nil {
+		t.Fatalf("demo unary: %v", err)
+	}
+	families := scrape(t, "http://"+admin+"/metrics")
+	labels := map[string]string{"grpc_service": "unary.Unary", "grpc_method": "GetServerResponse", "grpc_code": "OK"}
+	if v, ok := metricValue(families, "grpc_server_handled_total", labels); !ok || v != 1 {
+		t.Errorf("grpc_server_handled_total%v = %v (found %v), want 1", labels, v, ok)
 	}
 }
