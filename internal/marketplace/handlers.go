@@ -56,23 +56,22 @@ func (s *server) handleHome() http.Handler {
 			s.renderFailed(w, r, renderErr)
 			return
 		}
-		page := homePage{
-			Layout:      s.layout(siteTitle, cat),
-			Heading:     categoryLabel(cat) + " books you may like",
-			Books:       items,
-			SeeAll:      "See all " + strings.ToLower(categoryLabel(cat)) + " books",
-			CategoryURL: categoryURL(cat),
-		}
+		key := shellKey{category: cat, books: items != ""}
 		switch bookshop.ErrorCode(err) {
 		case "":
 		case bookshop.NotFound:
-			page.Notice = noticeNoBooks
+			key.notice = noticeNoBooks
 		default:
 			s.logger.WarnContext(r.Context(), "recommendations failed; serving the page without them",
 				"category", cat.String(), "err", err)
-			page.Notice = noticeUnavailable
+			key.notice = noticeUnavailable
 		}
-		s.render(w, r, http.StatusOK, s.pages.home, page)
+		sh, renderErr := s.homeShells.get(key)
+		if renderErr != nil {
+			s.renderFailed(w, r, renderErr)
+			return
+		}
+		sh.write(w, items)
 	})
 }
 

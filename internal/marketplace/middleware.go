@@ -2,6 +2,7 @@ package marketplace
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -117,6 +118,17 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 		r.WriteHeader(http.StatusOK)
 	}
 	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+// WriteString writes s without copying it to a []byte first, when the
+// underlying writer can (net/http's can).
+func (r *statusRecorder) WriteString(s string) (int, error) {
+	if !r.wroteHeader {
+		r.WriteHeader(http.StatusOK)
+	}
+	n, err := io.WriteString(r.ResponseWriter, s)
 	r.bytes += n
 	return n, err
 }

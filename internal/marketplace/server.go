@@ -119,6 +119,7 @@ type server struct {
 	limiter          *clientLimiter // nil when requests are not limited
 	trustedProxies   int
 	pages            *pages
+	homeShells       *shells
 	assets           *assets
 	metrics          *telemetry.Metrics
 	traced           bool // requests have spans
@@ -206,6 +207,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 		traced:           cfg.Tracing != nil,
 		mux:              http.NewServeMux(),
 	}
+	s.homeShells = newShells(pages.home, func(c bookshop.Category) layout { return s.layout(siteTitle, c) })
 	s.routes()
 	h := s.middleware(s.mux)
 	if cfg.Tracing != nil {
