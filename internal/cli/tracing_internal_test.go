@@ -21,22 +21,20 @@ import (
 	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
-// TestOneTraceAcrossServices serves Recommendations and the Marketplace
-// as `bookshop up` does, with tracing into an in-memory exporter, loads the
-// homepage once, and checks that it made one trace: the Marketplace's
-// server span, its client span for /Recommendations/Recommend, and the
-// Recommendations server span as that client span's child; and that the
-// log lines of both services for the request carry the trace's id.
-func TestOneTraceAcrossServices(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// startTracedShop serves Recommendations and the Marketplace as `bookshop
+// up` does, both tracing into one in-memory exporter and logging JSON to
+// one buffer, until the test ends. It returns the Marketplace's URL.
+func startTracedShop(t *testing.T) (string, *tracetest.InMemoryExporter, *lockedBuffer) {
+	t.Helper()
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
-	defer tp.Shutdown(context.Background())
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	tracing := telemetry.NewTracing(tp)
-	var logs lockedBuffer
-	logger := slog.New(telemetry.LogHandler(slog.NewJSONHandler(&logs, nil)))
+	logs := &lockedBuffer{}
+	logger := slog.New(telemetry.LogHandler(slog.NewJSONHandler(logs, nil)))
 
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
 	seed, err := catalog.Builtin()
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +43,6 @@ func TestOneTraceAcrossServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer books.Close()
 	srv, err := newRecommendationsServer(books, recommendationsConfig{drainTimeout: time.Second}, logger, nil, tracing)
 	if err != nil {
 		t.Fatal(err)
@@ -59,16 +56,27 @@ func TestOneTraceAcrossServices(t *testing.T) {
 		cfg := marketplaceConfig{recommendTimeout: 5 * time.Second, drainTimeout: time.Second, rateBurst: 1}
 		done <- serveMarketplace(serveCtx, cfg, recsLis.Addr().String(), webLis, logger, nil, tracing)
 	}()
-	defer func() {
+	t.Cleanup(func() {
 		stop()
 		for range 2 {
 			if err := <-done; err != nil {
 				t.Errorf("server returned %v after shutdown", err)
 			}
 		}
-	}()
+		books.Close()
+	})
+	return "http://" + webLis.Addr().String(), spans, logs
+}
 
-	resp, err := http.Get("http://" + webLis.Addr().String() + "/")
+// TestOneTraceAcrossServices serves Recommendations and the Marketplace
+// as `bookshop up` does, with tracing into an in-memory exporter, loads the
+// homepage once, and checks that it made one trace: the Marketplace's
+// server span, its client span for /Recommendations/Recommend, and the
+// Recommendations server span as that client span's child; and that the
+// log lines of both services for the request carry the trace's id.
+func TestOneTraceAcrossServices(t *testing.T) {
+	web, spans, logs := startTracedShop(t)
+	resp, err := http.Get(web + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +170,56 @@ func TestOneTraceAcrossServices(t *testing.T) {
 		if !seen[msg] {
 			t.Errorf("no %q log line for request %s in:\n%s", msg, requestID, logs.String())
 		}
+	}
+}
+
+// TestLiveTraceAcrossServices checks the same of a streaming call: a book
+// page's live panel (GET /live, Server-Sent Events) is one trace with the
+// bidirectional LiveRecommend stream, its client span under the page's
+// span and the Recommendations server span under that.
+func TestLiveTraceAcrossServices(t *testing.T) {
+	web, spans, _ := startTracedShop(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, web+"/live", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /live = %d, want 200", resp.StatusCode)
+	}
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "retry:") {
+		t.Fatalf("first line of /live = %q, %v; want the event stream", line, err)
+	}
+	cancel() // the shopper leaves: the stream ends, and its spans with it
+	resp.Body.Close()
+
+	const method = "bookshop.recommendations.v1.LiveRecommendationsService/LiveRecommend"
+	var page, client, server tracetest.SpanStub
+	waitUntil(t, "the live session's spans", func() bool {
+		var found int
+		for _, s := range spans.GetSpans() {
+			switch {
+			case s.SpanKind == trace.SpanKindServer && s.Name == "GET /live":
+				page, found = s, found+1
+			case s.SpanKind == trace.SpanKindClient && s.Name == method:
+				client, found = s, found+1
+			case s.SpanKind == trace.SpanKindServer && s.Name == method:
+				server, found = s, found+1
+			}
+		}
+		return found == 3
+	})
+	if client.Parent.SpanID() != page.SpanContext.SpanID() || client.SpanContext.TraceID() != page.SpanContext.TraceID() {
+		t.Errorf("stream's client span has parent %v in trace %v, want the page's span %v in %v",
+			client.Parent.SpanID(), client.SpanContext.TraceID(), page.SpanContext.SpanID(), page.SpanContext.TraceID())
+	}
+	if server.Parent.SpanID() != client.SpanContext.SpanID() || server.SpanContext.TraceID() != page.SpanContext.TraceID() {
+		t.Errorf("stream's server span has parent %v, want the client span %v", server.Parent.SpanID(), client.SpanContext.SpanID())
 	}
 }
 
