@@ -14,6 +14,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // catalogClientFlags are the flags of the commands that call the catalog
@@ -30,8 +31,9 @@ func (c *catalogClientFlags) register(fs *flag.FlagSet) map[string]string {
 	return withEnv(c.tls.register(fs), map[string]string{"recommendations-host": "RECOMMENDATIONS_HOST"})
 }
 
-// dial connects to the catalog service; the caller closes the returned func.
-func (c *catalogClientFlags) dial() (*grpcapi.CatalogClient, func() error, error) {
+// dial connects to the catalog service, tracing the calls when tracing is
+// not nil; the caller closes the returned func.
+func (c *catalogClientFlags) dial(tracing *telemetry.Tracing) (*grpcapi.CatalogClient, func() error, error) {
 	if c.timeout <= 0 {
 		return nil, nil, usageErrorf("-timeout %v: want a positive duration", c.timeout)
 	}
@@ -39,7 +41,7 @@ func (c *catalogClientFlags) dial() (*grpcapi.CatalogClient, func() error, error
 	if err != nil {
 		return nil, nil, usageErrorf("-recommendations-host or RECOMMENDATIONS_HOST: %v", err)
 	}
-	ccfg := grpcapi.ClientConfig{CallTimeout: c.timeout}
+	ccfg := grpcapi.ClientConfig{CallTimeout: c.timeout, Tracing: tracing}
 	if err := c.tls.apply(&ccfg); err != nil {
 		return nil, nil, err
 	}
@@ -106,7 +108,12 @@ func RunImport(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("import: %w", err)
 	}
 
-	cat, closeConn, err := client.dial()
+	tracing, flush, err := clientTracing(ctx, "bookshop-import", getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	cat, closeConn, err := client.dial(tracing)
 	if err != nil {
 		return err
 	}
@@ -203,7 +210,12 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 		}
 	}
 
-	cat, closeConn, err := client.dial()
+	tracing, flush, err := clientTracing(ctx, "bookshop-export", getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	cat, closeConn, err := client.dial(tracing)
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,12 @@ func demoClient(name, summary string, call demoCall) Command {
 		}
 		// Plaintext unless -tls-ca says otherwise, as the tutorial's demos
 		// talk.
-		ccfg := grpcapi.ClientConfig{CallTimeout: timeout}
+		tracing, flush, err := clientTracing(ctx, "bookshop-demo", getenv, stderr)
+		if err != nil {
+			return err
+		}
+		defer flush()
+		ccfg := grpcapi.ClientConfig{CallTimeout: timeout, Tracing: tracing}
 		if err := tlsFlags.apply(&ccfg); err != nil {
 			return err
 		}

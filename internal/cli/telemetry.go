@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,6 +84,25 @@ func newObserver(ctx context.Context, f observeFlags, getenv func(string) string
 
 // tracing is the tracing of service: nil when it is off.
 func (o *observer) tracing(service string) *telemetry.Tracing { return o.tracings[service] }
+
+// clientTracing is the tracing of a command that only calls services, such
+// as bookshop import, as the environment asks for it (nil for none): each
+// call is then a trace of its own, continued by the server. Call the
+// returned func before the command returns: it exports the spans, for up
+// to 5 seconds.
+func clientTracing(ctx context.Context, name string, getenv func(string) string, stderr io.Writer) (*telemetry.Tracing, func(), error) {
+	t, err := telemetry.TracingFromEnv(ctx, name, version(), getenv)
+	if err != nil {
+		return nil, nil, usageErrorf("%v", err)
+	}
+	return t, func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := t.Shutdown(ctx); err != nil {
+			fmt.Fprintf(stderr, "OpenTelemetry: spans lost: %v\n", err)
+		}
+	}, nil
+}
 
 // serveAdmin serves the admin endpoints until ctx is done (with no admin
 // port, it only waits for that).

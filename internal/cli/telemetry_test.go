@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -248,8 +249,10 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	go srv.Serve(lis)
 	defer srv.Stop()
 
-	web := startCommandEnv(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + lis.Addr().String()},
-		[]string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=", "-db=:memory:"}, marketplaceURL)[0]
+	endpoint := "http://" + lis.Addr().String()
+	m := startCommandEnv(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint},
+		[]string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=", "-db=:memory:"}, upServices)
+	web, recs := m[1], m[2]
 
 	const (
 		callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -270,18 +273,50 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	}
 
 	traceID, _ := hex.DecodeString(callerTrace)
-	var page, recs *tracepb.Span
+	var page, recsSpan *tracepb.Span
 	waitFor(t, "both services' spans at the collector", func() bool {
 		page = col.find("marketplace", "GET /{$}", traceID)
-		recs = col.find("recommendations", "Recommendations/Recommend", traceID)
-		return page != nil && recs != nil
+		recsSpan = col.find("recommendations", "Recommendations/Recommend", traceID)
+		return page != nil && recsSpan != nil
 	})
 	if got := hex.EncodeToString(page.GetParentSpanId()); got != callerSpan {
 		t.Errorf("page span's parent = %s, want the caller's span %s", got, callerSpan)
 	}
-	if page.GetKind() != tracepb.Span_SPAN_KIND_SERVER || recs.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
-		t.Errorf("span kinds %v and %v, want SERVER", page.GetKind(), recs.GetKind())
+	if page.GetKind() != tracepb.Span_SPAN_KIND_SERVER || recsSpan.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
+		t.Errorf("span kinds %v and %v, want SERVER", page.GetKind(), recsSpan.GetKind())
 	}
+
+	// A command that only calls, bookshop export, traces its call too, and
+	// exports its span before it exits.
+	var out strings.Builder
+	err = cli.Run(testContext(t, 30*time.Second), []string{"export", "-category", "mystery"},
+		env(map[string]string{"RECOMMENDATIONS_HOST": recs, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}), &out, io.Discard)
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	const exportMethod = "bookshop.catalog.v1.CatalogService/ExportBooks"
+	var exportSpan *tracepb.Span
+	for _, s := range col.all() {
+		if s.service == "bookshop-export" && s.span.GetName() == exportMethod {
+			exportSpan = s.span
+		}
+	}
+	if exportSpan == nil {
+		t.Fatalf("no %s span of service bookshop-export at the collector when export returned", exportMethod)
+	}
+	waitFor(t, "the server's span of the export", func() bool {
+		return col.find("recommendations", exportMethod, exportSpan.GetTraceId()) != nil
+	})
+}
+
+// upServices matches what `bookshop up` prints: the Marketplace URL and
+// the first replica's address.
+var upServices = regexp.MustCompile(`(?s)Marketplace:\s+(http://\S+/).*Recommendations:\s+([^ ,]+)\S* \(gRPC\)`)
+
+func (c *collector) all() []receivedSpan {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.spans)
 }
 
 // TestDemoServeMetrics checks that the demo server, too, counts its calls
