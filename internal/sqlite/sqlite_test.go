@@ -336,3 +336,30 @@ func BenchmarkImport100k(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestOpenWhileAnotherWrites checks that a database that is up to date
+// opens while another connection holds the write lock.
+func TestOpenWhileAnotherWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	open(t, path, builtin(t)).Close()
+	raw, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	tx, err := raw.Begin() // takes the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	db, err := sqlite.Open(ctx, path, builtin(t))
+	if err != nil {
+		t.Fatalf("Open while another connection writes: %v", err)
+	}
+	defer db.Close()
+	if got := db.Len(); got != len(builtin(t)) {
+		t.Errorf("Open holds %d books, want %d", got, len(builtin(t)))
+	}
+}

@@ -222,12 +222,20 @@ func (g *grpcMetrics) streamClient(ctx context.Context, desc *grpc.StreamDesc, c
 		m.done(ctx, err, start)
 		return nil, err
 	}
-	return &countingClientStream{ClientStream: cs, ctx: ctx, m: m, start: start, serverStreams: desc.ServerStreams}, nil
+	s := &countingClientStream{ClientStream: cs, ctx: ctx, m: m, start: start, serverStreams: desc.ServerStreams}
+	// A caller may also end a stream by cancelling its context, without
+	// another receive: the call ends then, with the context's status.
+	stop := context.AfterFunc(ctx, func() { s.end(status.FromContextError(ctx.Err()).Err()) })
+	s.mu.Lock()
+	s.stopWatch = stop
+	s.mu.Unlock()
+	return s, nil
 }
 
 // countingClientStream counts the messages of a call, and records its end
-// once: when a receive fails (io.EOF is the server's OK), or, for a call
-// with one response, when that response arrives.
+// once: when a receive fails (io.EOF is the server's OK), for a call with
+// one response when that response arrives, or when the caller's context
+// ends first.
 type countingClientStream struct {
 	grpc.ClientStream
 	ctx           context.Context
@@ -235,6 +243,9 @@ type countingClientStream struct {
 	start         time.Time
 	serverStreams bool
 	ended         atomic.Bool
+
+	mu        sync.Mutex
+	stopWatch func() bool // stops watching ctx; set just after the stream is made
 }
 
 func (s *countingClientStream) SendMsg(msg any) error {
@@ -263,6 +274,12 @@ func (s *countingClientStream) RecvMsg(msg any) error {
 
 func (s *countingClientStream) end(err error) {
 	if s.ended.CompareAndSwap(false, true) {
+		s.mu.Lock()
+		stop := s.stopWatch
+		s.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
 		s.m.done(s.ctx, err, s.start)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/bookshop-go/bookshop/internal/demo"
+	"github.com/bookshop-go/bookshop/internal/gen/bidirectionalpb"
 )
 
 // TestGRPCMetricsEveryKind makes one call of each kind, through the
@@ -101,5 +102,52 @@ func TestGRPCMetricsEveryKind(t *testing.T) {
 	}
 	if got := testutil.CollectAndCount(m.grpcClient.handling); got != 4 {
 		t.Errorf("client latency series = %d, want 4 (a method each)", got)
+	}
+}
+
+// TestGRPCMetricsClientStreamCancelled checks that a client stream that
+// its caller ends by cancelling its context, without receiving again, is
+// counted as ended, Canceled, on the client too.
+func TestGRPCMetricsClientStreamCancelled(t *testing.T) {
+	m := NewMetrics()
+	su, ss := m.ServerInterceptors()
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(su), grpc.ChainStreamInterceptor(ss))
+	demo.Register(srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+	cu, cs := m.ClientInterceptors()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(cu), grpc.WithChainStreamInterceptor(cs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := bidirectionalpb.NewBidirectionalClient(conn).GetServerResponse(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&bidirectionalpb.Message{Message: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	handled := m.grpcClient.handled.WithLabelValues(bidiStream, "bidirectional.Bidirectional", "GetServerResponse", "Canceled")
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(handled) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("client handled Canceled = %v after the caller cancelled, want 1", testutil.ToFloat64(handled))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := testutil.CollectAndCount(m.grpcClient.handling); got != 1 {
+		t.Errorf("client latency series = %d, want 1", got)
 	}
 }
