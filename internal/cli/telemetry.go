@@ -75,7 +75,9 @@ func newObserver(ctx context.Context, f observeFlags, getenv func(string) string
 		return o, logger, nil
 	}
 	// The exporter tells of its failures only through OpenTelemetry's
-	// global handler; without this, they would go to the standard log.
+	// global error handler, the one global of the telemetry: without this,
+	// they would go to the standard log, unformatted. The last observer
+	// made in a process wins, which is the process's own.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		logger.Warn("OpenTelemetry: cannot export spans", "err", err)
 	}))

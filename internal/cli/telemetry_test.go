@@ -235,8 +235,8 @@ func (c *collector) find(service, name string, traceID []byte) *tracepb.Span {
 // TestTracesExportedOverOTLP runs `bookshop up` with the standard
 // OTEL_EXPORTER_OTLP_ENDPOINT naming an OTLP receiver, loads the homepage
 // as a caller that is itself traced (a traceparent header), and checks
-// that both services export their spans, under their own names, in the
-// caller's trace.
+// that both services export their spans, under their own names, in one
+// trace linked to the caller's.
 func TestTracesExportedOverOTLP(t *testing.T) {
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50") // ms: export at once rather than every 5 s
 	col := &collector{}
@@ -272,15 +272,28 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 		t.Fatalf("GET / = %d, want 200", resp.StatusCode)
 	}
 
-	traceID, _ := hex.DecodeString(callerTrace)
+	// The Marketplace is a public endpoint: the page starts a trace of its
+	// own, linked to the caller's span, which the services continue.
+	callerTraceID, _ := hex.DecodeString(callerTrace)
 	var page, recsSpan *tracepb.Span
 	waitFor(t, "both services' spans at the collector", func() bool {
-		page = col.find("marketplace", "GET /{$}", traceID)
-		recsSpan = col.find("recommendations", "Recommendations/Recommend", traceID)
-		return page != nil && recsSpan != nil
+		for _, s := range col.all() {
+			if s.service == "marketplace" && s.span.GetName() == "GET /{$}" {
+				page = s.span
+			}
+		}
+		if page == nil {
+			return false
+		}
+		recsSpan = col.find("recommendations", "Recommendations/Recommend", page.GetTraceId())
+		return recsSpan != nil
 	})
-	if got := hex.EncodeToString(page.GetParentSpanId()); got != callerSpan {
-		t.Errorf("page span's parent = %s, want the caller's span %s", got, callerSpan)
+	if len(page.GetParentSpanId()) != 0 || bytes.Equal(page.GetTraceId(), callerTraceID) {
+		t.Errorf("page span continues the caller's trace (parent %x); want a new trace", page.GetParentSpanId())
+	}
+	links := page.GetLinks()
+	if len(links) != 1 || !bytes.Equal(links[0].GetTraceId(), callerTraceID) || hex.EncodeToString(links[0].GetSpanId()) != callerSpan {
+		t.Errorf("page span links %v, want one link to the caller's span %s in trace %s", links, callerSpan, callerTrace)
 	}
 	if page.GetKind() != tracepb.Span_SPAN_KIND_SERVER || recsSpan.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
 		t.Errorf("span kinds %v and %v, want SERVER", page.GetKind(), recsSpan.GetKind())

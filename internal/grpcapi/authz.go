@@ -167,18 +167,22 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// serviceKey returns the Policy key of a whole service: "/<name>/".
 // Authorize adds to cfg the interceptors that authorize every call by p,
-// when cfg's TLS requires and verifies client certificates: only then do
-// callers have identities. Without mutual TLS it leaves cfg as it is, and
-// the server serves every caller that reaches it, as in plaintext: TLS
-// alone encrypts, it does not say who calls.
+// when cfg's TLS verifies client certificates (ServerTLS with a client CA
+// requires them): only then do callers have identities. Without mutual
+// TLS it leaves cfg as it is, and the server serves every caller that
+// reaches it, as in plaintext: TLS alone encrypts, it does not say who
+// calls.
 func Authorize(cfg *ServerConfig, p Policy) {
-	if cfg.TLS == nil || cfg.TLS.ClientAuth != tls.RequireAndVerifyClientCert {
+	// Any verification of client certificates counts, so that a server
+	// that merely asks for them fails closed (UNAUTHENTICATED for a caller
+	// without one), not open.
+	if cfg.TLS == nil || (cfg.TLS.ClientAuth == tls.NoClientCert && cfg.TLS.ClientCAs == nil) {
 		return
 	}
 	cfg.UnaryInterceptors = append(cfg.UnaryInterceptors, AuthorizeUnary(p))
 	cfg.StreamInterceptors = append(cfg.StreamInterceptors, AuthorizeStream(p))
 }
 
+// serviceKey returns the Policy key of a whole service: "/<name>/".
 func serviceKey(desc grpc.ServiceDesc) string { return "/" + desc.ServiceName + "/" }

@@ -178,3 +178,28 @@ func TestIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizeWhenCallersHaveIdentities checks when Authorize adds the
+// policy: whenever client certificates are verified, so that a server
+// that only asks for them fails closed.
+func TestAuthorizeWhenCallersHaveIdentities(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tls  *tls.Config
+		want bool
+	}{
+		{"plaintext", nil, false},
+		{"TLS only", &tls.Config{}, false},
+		{"client certificates if given", &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven}, true},
+		{"mutual TLS", &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert}, true},
+		{"a client CA", &tls.Config{ClientCAs: x509.NewCertPool()}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := grpcapi.ServerConfig{TLS: tc.tls}
+			grpcapi.Authorize(&cfg, grpcapi.DefaultPolicy())
+			if got := len(cfg.UnaryInterceptors) == 1 && len(cfg.StreamInterceptors) == 1; got != tc.want {
+				t.Errorf("Authorize added the policy: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

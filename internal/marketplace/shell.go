@@ -45,20 +45,18 @@ type shell struct {
 type shells struct {
 	t      *template.Template
 	layout func(cat bookshop.Category) layout
-	mu     sync.Mutex
-	byKey  map[shellKey]*shell
+	byKey  sync.Map // shellKey -> *shell; written a few times, read on every homepage
 }
 
 func newShells(t *template.Template, layout func(bookshop.Category) layout) *shells {
-	return &shells{t: t, layout: layout, byKey: make(map[shellKey]*shell)}
+	return &shells{t: t, layout: layout}
 }
 
-// get returns the shell of key, rendering it the first time.
+// get returns the shell of key, rendering it the first time. (Two requests
+// may both render a new one; they render the same bytes.)
 func (s *shells) get(key shellKey) (*shell, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sh, ok := s.byKey[key]; ok {
-		return sh, nil
+	if sh, ok := s.byKey.Load(key); ok {
+		return sh.(*shell), nil
 	}
 	page := homePage{
 		Layout:      s.layout(key.category),
@@ -78,9 +76,8 @@ func (s *shells) get(key shellKey) (*shell, error) {
 	if found != key.books || bytes.Contains(after, []byte(booksMarker)) {
 		return nil, fmt.Errorf("render the homepage: the books' marker appears %d times", bytes.Count(buf.Bytes(), []byte(booksMarker)))
 	}
-	sh := &shell{before: before, after: after}
-	s.byKey[key] = sh
-	return sh, nil
+	sh, _ := s.byKey.LoadOrStore(key, &shell{before: before, after: after})
+	return sh.(*shell), nil
 }
 
 // write sends a homepage: sh around items.

@@ -4,7 +4,26 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 )
+
+// maxProfileSeconds bounds how long one CPU profile or execution trace
+// may run: whoever can reach the admin port (Prometheus's namespace, on
+// Kubernetes) cannot keep the profiler on for hours.
+const maxProfileSeconds = 120
+
+// boundSeconds refuses a profile or trace longer than maxProfileSeconds.
+func boundSeconds(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.FormValue("seconds"); v != "" {
+			if n, err := strconv.ParseFloat(v, 64); err != nil || !(n > 0 && n <= maxProfileSeconds) {
+				http.Error(w, fmt.Sprintf("seconds=%q: want a number of seconds, at most %d", v, maxProfileSeconds), http.StatusBadRequest)
+				return
+			}
+		}
+		h(w, r)
+	})
+}
 
 // AdminHandler serves what operators and their tools ask a service, on an
 // admin port of its own, which must never be the public port:
@@ -19,9 +38,9 @@ func AdminHandler(m *Metrics) http.Handler {
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, ...
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.Handle("/debug/pprof/profile", boundSeconds(pprof.Profile))
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/pprof/trace", boundSeconds(pprof.Trace))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, "Bookshop admin\n\n/metrics        Prometheus metrics\n/debug/pprof/   Go profiler\n")

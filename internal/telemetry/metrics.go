@@ -43,7 +43,11 @@ var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 // count carry the trace id as an exemplar, which links a point of a
 // dashboard to its trace.
 //
-// A nil *Metrics is valid and counts nothing.
+// A nil *Metrics counts nothing: the methods that servers call as they
+// serve (ObserveHTTP, LiveSessionOpened and Closed, InitServer) do nothing
+// on it, and Recommender and Importer return what they are given. Those
+// that set a server or client up (ServerInterceptors, ClientInterceptors,
+// Handler, Registry) need a real one.
 type Metrics struct {
 	registry     *prometheus.Registry
 	grpcServer   *grpcMetrics

@@ -131,6 +131,9 @@ func TestAdminHandler(t *testing.T) {
 		{"/debug/pprof/", "goroutine", http.StatusOK},
 		{"/debug/pprof/heap?debug=1", "heap profile", http.StatusOK},
 		{"/", "/metrics", http.StatusOK},
+		{"/debug/pprof/profile?seconds=100000", "at most", http.StatusBadRequest},
+		{"/debug/pprof/trace?seconds=-1", "seconds", http.StatusBadRequest},
+		{"/debug/pprof/trace?seconds=0.05", "", http.StatusOK},
 		{"/elsewhere", "", http.StatusNotFound},
 	} {
 		rec := httptest.NewRecorder()

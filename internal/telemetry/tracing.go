@@ -23,9 +23,10 @@ import (
 
 // Tracing makes the spans of one service: a server span for each call or
 // request it serves, a client span for each call it makes, with W3C trace
-// context (traceparent, tracestate, and baggage) passed on in gRPC metadata
-// and read from HTTP headers, so that a page load and the calls it makes
-// are one trace.
+// context (traceparent, tracestate, and baggage) passed on in gRPC
+// metadata, so that a page load and the calls it makes are one trace. At
+// the public HTTP edge a caller's traceparent is linked, not continued
+// (see HTTPHandler).
 //
 // A nil *Tracing traces nothing: the servers and clients are then built
 // without the OpenTelemetry handlers at all, so that tracing costs nothing
@@ -93,8 +94,9 @@ func TracingFromEnv(ctx context.Context, service, version string, getenv func(st
 	// version, which win.
 	res, err := resource.New(ctx, resource.WithTelemetrySDK(), resource.WithFromEnv(),
 		resource.WithAttributes(semconv.ServiceName(service), semconv.ServiceVersion(version)))
-	if err != nil && res == nil {
-		return nil, fmt.Errorf("OpenTelemetry resource: %w", err)
+	if err != nil {
+		_ = exp.Shutdown(ctx)
+		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES or OTEL_SERVICE_NAME: %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	t := NewTracing(tp)
@@ -160,14 +162,19 @@ func (t *Tracing) ClientHandler() stats.Handler {
 	return otelgrpc.NewClientHandler(t.grpcOptions()...)
 }
 
-// HTTPHandler returns h wrapped in a server span for each request, the
-// child of the caller's span when the request's traceparent header names
-// one. The span is named after the method until the route is known; see
-// SetRoute. Requests for which skip returns true are not traced.
+// HTTPHandler returns h wrapped in a server span for each request, for a
+// public endpoint: each request starts a trace of its own, linked to the
+// caller's span when its traceparent header names one, rather than
+// continuing it, so that a client on the internet can neither choose the
+// trace ids in our logs nor force sampling; and the caller's baggage is
+// not read, so that none of it travels on to the services behind. The
+// span is named after the method until the route is known; see SetRoute.
+// Requests for which skip returns true are not traced.
 func (t *Tracing) HTTPHandler(h http.Handler, skip func(*http.Request) bool) http.Handler {
 	return otelhttp.NewHandler(h, "http",
 		otelhttp.WithTracerProvider(t.provider),
-		otelhttp.WithPropagators(t.propagator),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
 		otelhttp.WithFilter(func(r *http.Request) bool { return !skip(r) }),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
