@@ -98,13 +98,19 @@ func TestOneTraceAcrossServices(t *testing.T) {
 		}
 		return false
 	})
+	// The server's span of the call may end a moment after the client has
+	// its answer, and the page its response.
 	traceID := page.SpanContext.TraceID()
 	var inTrace []tracetest.SpanStub
-	for _, s := range spans.GetSpans() {
-		if s.SpanContext.TraceID() == traceID {
-			inTrace = append(inTrace, s)
+	waitUntil(t, "the trace's three spans", func() bool {
+		inTrace = inTrace[:0]
+		for _, s := range spans.GetSpans() {
+			if s.SpanContext.TraceID() == traceID {
+				inTrace = append(inTrace, s)
+			}
 		}
-	}
+		return len(inTrace) >= 3
+	})
 	find := func(kind trace.SpanKind, name string) tracetest.SpanStub {
 		t.Helper()
 		var found []tracetest.SpanStub
