@@ -47,7 +47,7 @@ var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 // serve (ObserveHTTP, LiveSessionOpened and Closed, InitServer) do nothing
 // on it, and Recommender and Importer return what they are given. Those
 // that set a server or client up (ServerInterceptors, ClientInterceptors,
-// Handler, Registry) need a real one.
+// Handler) need a real one.
 type Metrics struct {
 	registry     *prometheus.Registry
 	grpcServer   *grpcMetrics
@@ -121,10 +121,6 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 	m.registry.MustRegister(m.grpcClient.collectors()...)
 	return m
 }
-
-// Registry is where the metrics are registered, for a caller that adds
-// its own.
-func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 
 // Handler serves the metrics in the Prometheus text format, or in
 // OpenMetrics, with exemplars, to a scraper that asks for it.

@@ -126,9 +126,6 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 	return t.shutdown(ctx)
 }
 
-// TracerProvider is where the spans go.
-func (t *Tracing) TracerProvider() trace.TracerProvider { return t.provider }
-
 // untraced reports whether a gRPC method is left out of traces: the health
 // checks, which every balancer and probe makes all the time, and server
 // reflection.
