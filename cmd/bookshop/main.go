@@ -2,6 +2,6 @@
 // system on this machine; `bookshop help` lists the other commands.
 package main
 
-import "github.com/bookshop-go/bookshop/internal/cli"
+import "github.com/bookshop-go/bookshop/internal/tool"
 
-func main() { cli.Main("bookshop", cli.Run) }
+func main() { tool.Main("bookshop", tool.Run) }

@@ -3,6 +3,6 @@
 // RECOMMENDATIONS_HOST: see `marketplace -h`.
 package main
 
-import "github.com/bookshop-go/bookshop/internal/cli"
+import "github.com/bookshop-go/bookshop/internal/tool"
 
-func main() { cli.Main("marketplace", cli.RunMarketplace) }
+func main() { tool.Main("marketplace", tool.RunMarketplace) }

@@ -2,6 +2,6 @@
 // port 50051 unless told otherwise: see `recommendations -h`.
 package main
 
-import "github.com/bookshop-go/bookshop/internal/cli"
+import "github.com/bookshop-go/bookshop/internal/tool"
 
-func main() { cli.Main("recommendations", cli.RunRecommendations) }
+func main() { tool.Main("recommendations", tool.RunRecommendations) }

@@ -141,6 +141,8 @@ type Rejection struct {
 type ImportResult struct {
 	Imported int
 	Rejected []Rejection
+	// Books are the books written, with their ids, in the order written.
+	Books []Book
 }
 
 // Importer adds books to the catalog.

@@ -1,145 +1,156 @@
-// Package catalog holds the books Bookshop sells: the built-in catalog, a
-// parser for catalog files, and an in-memory [Catalog] that serves them as a
-// [bookshop.BookStore].
+// Package catalog is the Catalog service: it owns the books of the shop,
+// their rules, imports and exports, and tells the services that keep a
+// copy of the books (Recommendations) of every change.
 //
-// # File format
-//
-// A catalog file is CSV (RFC 4180) in UTF-8. Lines that start with # are
-// comments. The first other line is a header naming the five columns, in
-// any order:
-//
-//	id,category,title,author,year
-//	1,mystery,The Maltese Falcon,Dashiell Hammett,1930
-//	35,self_help,"Thinking, Fast and Slow",Daniel Kahneman,2011
-//
-// The columns are:
-//
-//   - id: a whole number from 1 to 2147483647, unique in the file.
-//   - category: mystery, science_fiction or self_help (any case).
-//   - title: the title, at most 300 characters; quote it if it has a comma.
-//   - author: the author, at most 200 characters.
-//   - year: the year of first publication, a whole number from 1 to 9999.
-//
-// Title and author are trimmed of surrounding spaces and must not be empty;
-// no two books may have the same title and author. A file that breaks any
-// rule is refused as a whole with a [*ParseError] naming the line and the
-// field.
+// The slice: the rules and the feed of changes here ([Service]); the gRPC
+// server of bookshop.catalog.v1.CatalogService (server.go), with its
+// request rules and its authorization entries ([Policy]); its metrics;
+// [Config] and [Run]; its storage in package sqlite; its file formats in
+// package catalogfile; and, for callers, package catalogclient.
 package catalog
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	_ "embed"
-	"fmt"
-	"io"
-	"os"
-	"slices"
+	"sync"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
 
-//go:embed books.csv
-var builtin []byte
-
-// Catalog is an immutable, in-memory set of books. It is safe for
-// concurrent use.
-type Catalog struct {
-	books      []bookshop.Book
-	byID       map[int32]int // id -> index in books
-	byCategory map[bookshop.Category][]bookshop.Book
+// Store is where the Service keeps its books; *sqlite.DB is one.
+type Store interface {
+	bookshop.Catalog
+	bookshop.Importer
+	// All returns every book, in id order. The slice is shared and never
+	// changes.
+	All() []bookshop.Book
 }
 
-// New returns a catalog of the given books, which must be valid (as Parse
-// checks); it keeps its own copy.
-func New(books []bookshop.Book) *Catalog {
-	c := &Catalog{
-		books:      slices.Clone(books),
-		byID:       make(map[int32]int, len(books)),
-		byCategory: make(map[bookshop.Category][]bookshop.Book),
-	}
-	slices.SortFunc(c.books, func(a, b bookshop.Book) int { return cmp.Compare(a.ID, b.ID) })
-	for i, b := range c.books {
-		c.byID[b.ID] = i
-		c.byCategory[b.Category] = append(c.byCategory[b.Category], b)
-	}
-	for cat, bs := range c.byCategory {
-		// Cap the capacity so that no caller's append can write into the next
-		// book of the shared backing array.
-		c.byCategory[cat] = bs[:len(bs):len(bs)]
-	}
-	return c
+// DefaultMaxFeedBooks is the most books of recent imports the Service
+// keeps for watchers that have not caught up; see NewService.
+const DefaultMaxFeedBooks = 200_000
+
+// Service is the Catalog: a Store, with the imports counted and told to
+// watchers. It is safe for concurrent use.
+type Service struct {
+	store   Store
+	metrics *metrics
+
+	// importMu orders imports against the start of watches, so that a
+	// watcher's snapshot holds exactly the imports before its place in
+	// the feed.
+	importMu sync.Mutex
+
+	mu       sync.Mutex
+	feed     [][]bookshop.Book // the books of recent imports, oldest first
+	first    uint64            // the number of feed[0] among all imports
+	feedLen  int               // books in feed
+	maxFeed  int
+	changed  chan struct{} // closed, and replaced, at each import
+	stopping chan struct{} // closed by StopWatches
+	stopOnce sync.Once
 }
 
-// Builtin returns the catalog embedded in the binary: the tutorial's nine
-// books and more, at least twelve in each category.
-func Builtin() (*Catalog, error) {
-	return Parse(bytes.NewReader(builtin), "built-in catalog")
+// NewService returns the Catalog over store. It keeps the books of recent
+// imports, up to maxFeedBooks of them (at least the last import, whatever
+// its size; DefaultMaxFeedBooks when 0), for watchers that are sending
+// them: a watcher that falls further behind is ended, and starts again
+// from a snapshot. m may be nil.
+func NewService(store Store, maxFeedBooks int, m *metrics) *Service {
+	if maxFeedBooks <= 0 {
+		maxFeedBooks = DefaultMaxFeedBooks
+	}
+	return &Service{store: store, metrics: m, maxFeed: maxFeedBooks, changed: make(chan struct{}), stopping: make(chan struct{})}
 }
 
-// Open reads and parses the catalog file at path.
-func Open(path string) (*Catalog, error) {
-	f, err := os.Open(path)
+// Book implements [bookshop.Catalog].
+func (s *Service) Book(ctx context.Context, id int32) (bookshop.Book, error) {
+	return s.store.Book(ctx, id)
+}
+
+// ExportBooks implements [bookshop.Catalog].
+func (s *Service) ExportBooks(ctx context.Context, c bookshop.Category, batchSize int, yield func([]bookshop.Book) error) error {
+	return s.store.ExportBooks(ctx, c, batchSize, yield)
+}
+
+// ImportBooks implements [bookshop.Importer]: the Store's import, whose
+// books, once committed, go to every watcher.
+func (s *Service) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
+	s.importMu.Lock()
+	defer s.importMu.Unlock()
+	res, err := s.store.ImportBooks(ctx, items)
 	if err != nil {
-		return nil, fmt.Errorf("open catalog: %w", err)
+		return res, err
 	}
-	defer f.Close()
-	return Parse(f, path)
-}
-
-// Parse reads a catalog in the package's file format from r. name is used
-// in error messages. It returns a *ParseError for the first rule the input
-// breaks.
-func Parse(r io.Reader, name string) (*Catalog, error) {
-	books, err := parse(r, name)
-	if err != nil {
-		return nil, err
+	s.metrics.imported(res)
+	if len(res.Books) > 0 {
+		s.publish(res.Books)
 	}
-	return New(books), nil
+	return res, nil
 }
 
-// Len returns the number of books in the catalog.
-func (c *Catalog) Len() int { return len(c.books) }
-
-// Books returns every book, ordered by id. Callers must not modify it.
-func (c *Catalog) Books() []bookshop.Book { return c.books }
-
-// BooksInCategory implements [bookshop.BookStore]. It never fails.
-func (c *Catalog) BooksInCategory(_ context.Context, cat bookshop.Category) ([]bookshop.Book, error) {
-	return c.byCategory[cat], nil
-}
-
-// Book implements [bookshop.Catalog]: the book with the given id, or a
-// NotFound error.
-func (c *Catalog) Book(_ context.Context, id int32) (bookshop.Book, error) {
-	i, ok := c.byID[id]
-	if !ok {
-		return bookshop.Book{}, bookshop.Errorf(bookshop.NotFound, "no book has id %d", id)
+// publish adds the books of one import to the feed and wakes watchers.
+func (s *Service) publish(books []bookshop.Book) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.feed = append(s.feed, books)
+	s.feedLen += len(books)
+	for len(s.feed) > 1 && s.feedLen > s.maxFeed {
+		s.feedLen -= len(s.feed[0])
+		s.feed[0] = nil
+		s.feed = s.feed[1:]
+		s.first++
 	}
-	return c.books[i], nil
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
-// ExportBooks implements [bookshop.Catalog]. It stops early when ctx ends
-// or yield fails. The batches are slices of the catalog: yield must not
-// modify or keep them.
-func (c *Catalog) ExportBooks(ctx context.Context, cat bookshop.Category, batchSize int, yield func([]bookshop.Book) error) error {
-	books := c.books
-	if cat != bookshop.AllCategories {
-		if !cat.Valid() {
-			return bookshop.Errorf(bookshop.Invalid, "unknown category %d", int32(cat))
+// StopWatches ends every watch, now and later, with an Unavailable error:
+// at shutdown, so that watchers go to another replica and the server's
+// graceful stop need not wait for streams that never end by themselves.
+func (s *Service) StopWatches() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+// Watch calls snapshot once with every book, then added with the books of
+// each import after it, as each commits, until ctx ends (it returns ctx's
+// error), StopWatches is called, or the watcher falls more than the feed
+// holds behind (both Unavailable: watch again), or a callback fails (its
+// error). The slices are shared: callbacks must not modify them.
+func (s *Service) Watch(ctx context.Context, snapshot, added func([]bookshop.Book) error) error {
+	s.importMu.Lock()
+	books := s.store.All()
+	s.mu.Lock()
+	next := s.first + uint64(len(s.feed))
+	s.mu.Unlock()
+	s.importMu.Unlock()
+	if err := snapshot(books); err != nil {
+		return err
+	}
+	for {
+		s.mu.Lock()
+		var batch []bookshop.Book
+		switch {
+		case next < s.first:
+			s.mu.Unlock()
+			return bookshop.Errorf(bookshop.Unavailable, "the watch fell behind the catalog's changes: watch again")
+		case next < s.first+uint64(len(s.feed)):
+			batch = s.feed[next-s.first]
+			next++
 		}
-		books = c.byCategory[cat]
-	}
-	batchSize = max(batchSize, 1)
-	for len(books) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
+		changed := s.changed
+		s.mu.Unlock()
+		if batch != nil {
+			if err := added(batch); err != nil {
+				return err
+			}
+			continue
 		}
-		n := min(batchSize, len(books))
-		if err := yield(books[:n:n]); err != nil {
-			return err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stopping:
+			return bookshop.Errorf(bookshop.Unavailable, "the catalog is shutting down: watch another replica")
+		case <-changed:
 		}
-		books = books[n:]
 	}
-	return nil
 }

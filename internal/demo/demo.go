@@ -42,6 +42,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/gen/bidirectionalpb"
 	demov1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/demo/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/unarypb"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // DefaultTimeout is the deadline the clients give a call whose context has
@@ -116,4 +117,16 @@ func format(m proto.Message) string {
 		}
 	}
 	return b.String()
+}
+
+// Policy returns who may call the demo services: anyone, with or without
+// a certificate. They are demos of the kinds of call, with nothing to
+// protect.
+func Policy() rpc.Policy {
+	return rpc.Policy{
+		rpc.ServiceKey(unarypb.Unary_ServiceDesc):                 {rpc.Anyone},
+		rpc.ServiceKey(demov1.ServerStreamingService_ServiceDesc): {rpc.Anyone},
+		rpc.ServiceKey(demov1.ClientStreamingService_ServiceDesc): {rpc.Anyone},
+		rpc.ServiceKey(bidirectionalpb.Bidirectional_ServiceDesc): {rpc.Anyone},
+	}
 }

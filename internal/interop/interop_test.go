@@ -20,12 +20,12 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/demo"
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
-	"github.com/bookshop-go/bookshop/internal/recommend"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // pythonEnv is a Python with grpcio, and a directory of the tutorial's
@@ -169,9 +169,9 @@ func startPythonServer(tb testing.TB, script string) string {
 	return "127.0.0.1:" + strconv.Itoa(port)
 }
 
-func builtin(tb testing.TB) *catalog.Catalog {
+func builtin(tb testing.TB) *catalogfile.Catalog {
 	tb.Helper()
-	c, err := catalog.Builtin()
+	c, err := catalogfile.Builtin()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func builtin(tb testing.TB) *catalog.Catalog {
 
 // titles returns the "id: title" lines of a category, as the Python client
 // prints them.
-func titles(c *catalog.Catalog, cat bookshop.Category) []string {
+func titles(c *catalogfile.Catalog, cat bookshop.Category) []string {
 	books, _ := c.BooksInCategory(context.Background(), cat)
 	var out []string
 	for _, b := range books {
@@ -193,7 +193,7 @@ func titles(c *catalog.Catalog, cat bookshop.Category) []string {
 // Python client, built from the tutorial's contract, against our server.
 func TestPythonClientCallsOurRecommendations(t *testing.T) {
 	books := builtin(t)
-	addr := grpcapitest.StartRecommendations(t, recommend.New(books, nil))
+	addr := grpcapitest.StartRecommendations(t, recommendations.New(books, nil))
 
 	lines := runPython(t, "recommendations_client.py", addr, "SCIENCE_FICTION", "3")
 	if len(lines) != 3 {
@@ -242,7 +242,7 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 	// Our Marketplace in front of the tutorial's Python Recommendations,
 	// which has only the tutorial's service: the homepage works, the book
 	// pages degrade.
-	handler, err := marketplace.NewServer(marketplace.Config{
+	handler, err := marketplace.NewServer(marketplace.Options{
 		Logger:           slog.New(slog.DiscardHandler),
 		Recommender:      client,
 		Catalog:          grpcapi.NewCatalogClient(conn, 10*time.Second),

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
@@ -24,8 +24,8 @@ import (
 	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/loadgen"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
-	"github.com/bookshop-go/bookshop/internal/recommend"
-	"github.com/bookshop-go/bookshop/internal/sqlite"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 )
 
 // testContext returns a context that ends with the test or after 30s.
@@ -184,7 +184,7 @@ type stack struct {
 
 func startStack(tb testing.TB) stack {
 	tb.Helper()
-	seed, err := catalog.Builtin()
+	seed, err := catalogfile.Builtin()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -194,10 +194,10 @@ func startStack(tb testing.TB) stack {
 	}
 	tb.Cleanup(func() { db.Close() })
 	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
-		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommend.New(db, nil), logger))
+		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommendations.New(db, nil), logger))
 		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(db, db, logger))
 		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, grpcapi.NewLiveServer(
-			func() grpcapi.LiveSession { return recommend.NewSession(db, nil) }, logger))
+			func() grpcapi.LiveSession { return recommendations.NewSession(db, nil) }, logger))
 	})
 	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
 	if err != nil {
@@ -205,7 +205,7 @@ func startStack(tb testing.TB) stack {
 	}
 	tb.Cleanup(func() { conn.Close() })
 	shutdown := make(chan struct{})
-	site, err := marketplace.NewServer(marketplace.Config{
+	site, err := marketplace.NewServer(marketplace.Options{
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Recommender:      grpcapi.NewRecommendationsClient(conn, 5*time.Second),
 		RecommendTimeout: 5 * time.Second,

@@ -15,7 +15,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
-	"github.com/bookshop-go/bookshop/internal/recommend"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // maxEchoRunes is the most runes of the shopper's input that a message
@@ -28,9 +28,9 @@ const maxEchoRunes = 40
 func fuzzHandler(tb testing.TB) http.Handler {
 	tb.Helper()
 	books := builtinCatalog(tb)
-	h, err := marketplace.NewServer(marketplace.Config{
+	h, err := marketplace.NewServer(marketplace.Options{
 		Logger:           slog.New(slog.DiscardHandler),
-		Recommender:      recommend.New(books, seededRand()),
+		Recommender:      recommendations.New(books, seededRand()),
 		RecommendTimeout: 5 * time.Second,
 		Catalog:          books,
 		Live:             noLive{},

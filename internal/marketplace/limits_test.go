@@ -61,7 +61,7 @@ func wantRetryAfter(tb testing.TB, target string, r response, most int) {
 // Retry-After header, the security headers, and nothing cached.
 func TestRateLimit(t *testing.T) {
 	const burst = 3
-	srv, _ := startLiveSite(t, marketplace.Config{RateLimit: slowRate, RateBurst: burst})
+	srv, _ := startLiveSite(t, marketplace.Options{RateLimit: slowRate, RateBurst: burst})
 	for i := range burst {
 		if r := get(t, srv, "/"); r.status != http.StatusOK {
 			t.Fatalf("GET / number %d of a burst of %d = %d, want 200", i+1, burst, r.status)
@@ -122,7 +122,7 @@ func TestRateLimit(t *testing.T) {
 // TestRateLimitRefills checks that a client is let through again once its
 // bucket holds a token, and that Retry-After said when that would be.
 func TestRateLimitRefills(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{RateLimit: rate.Every(time.Second), RateBurst: 1})
+	srv, _ := startLiveSite(t, marketplace.Options{RateLimit: rate.Every(time.Second), RateBurst: 1})
 	if r := get(t, srv, "/nope"); r.status != http.StatusNotFound {
 		t.Fatalf("GET /nope = %d, want 404", r.status)
 	}
@@ -140,7 +140,7 @@ func TestRateLimitRefills(t *testing.T) {
 // TestRateLimitExempt checks that the health checks and the static files
 // are never limited, even for a client past its rate.
 func TestRateLimitExempt(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{RateLimit: slowRate, RateBurst: 1})
+	srv, _ := startLiveSite(t, marketplace.Options{RateLimit: slowRate, RateBurst: 1})
 	get(t, srv, "/nope")
 	if r := get(t, srv, "/nope"); r.status != http.StatusTooManyRequests {
 		t.Fatalf("GET /nope past the burst = %d, want 429", r.status)
@@ -159,7 +159,7 @@ func TestRateLimitExempt(t *testing.T) {
 
 // limitedHandler returns the Marketplace's handler, for requests served in
 // process with a RemoteAddr of the test's choosing.
-func limitedHandler(tb testing.TB, cfg marketplace.Config) http.Handler {
+func limitedHandler(tb testing.TB, cfg marketplace.Options) http.Handler {
 	tb.Helper()
 	cfg.Logger, _ = testLogger(tb)
 	cfg.RecommendTimeout = 5 * time.Second
@@ -190,7 +190,7 @@ func serveAs(tb testing.TB, h http.Handler, target, remoteAddr, forwardedFor str
 // bucket per IPv4 address, whatever the port, and one per IPv6 /64.
 func TestRateLimitClients(t *testing.T) {
 	const burst = 2
-	h := limitedHandler(t, marketplace.Config{RateLimit: slowRate, RateBurst: burst})
+	h := limitedHandler(t, marketplace.Options{RateLimit: slowRate, RateBurst: burst})
 	// Each step, in order: a client, and whether its next request is let
 	// through.
 	steps := []struct {
@@ -225,7 +225,7 @@ func TestRateLimitClients(t *testing.T) {
 // before them.
 func TestRateLimitForwardedFor(t *testing.T) {
 	t.Run("not behind a proxy", func(t *testing.T) {
-		srv, _ := startLiveSite(t, marketplace.Config{RateLimit: slowRate, RateBurst: 2})
+		srv, _ := startLiveSite(t, marketplace.Options{RateLimit: slowRate, RateBurst: 2})
 		// A client that names a fresh address each time is still one client.
 		for i := range 5 {
 			xff := fmt.Sprintf("203.0.113.%d", i+1)
@@ -270,7 +270,7 @@ func TestRateLimitForwardedFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, _ := startLiveSite(t, marketplace.Config{RateLimit: slowRate, RateBurst: 2, TrustedProxies: tt.proxies})
+			srv, _ := startLiveSite(t, marketplace.Options{RateLimit: slowRate, RateBurst: 2, TrustedProxies: tt.proxies})
 			for i, s := range tt.steps {
 				r := doAs(t, srv, http.MethodGet, "/", s.xff)
 				if got := r.status != http.StatusTooManyRequests; got != s.want {
@@ -286,7 +286,7 @@ func TestRateLimitForwardedFor(t *testing.T) {
 // with a full bucket.
 func TestRateLimitBounded(t *testing.T) {
 	const maxClients = 100
-	h := limitedHandler(t, marketplace.Config{RateLimit: slowRate, RateBurst: 1, MaxRateClients: maxClients})
+	h := limitedHandler(t, marketplace.Options{RateLimit: slowRate, RateBurst: 1, MaxRateClients: maxClients})
 	first := "192.0.2.1:1000"
 	serveAs(t, h, "/nope", first, "")
 	if got := serveAs(t, h, "/nope", first, ""); got != http.StatusTooManyRequests {
@@ -399,7 +399,7 @@ func postBody(tb testing.TB, srv *httptest.Server, session string, body io.Reade
 // 1 KiB is read, one byte more gets 413, with a Content-Length or without
 // one (chunked), and so does a body far larger.
 func TestBodyLimit(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{})
+	srv, _ := startLiveSite(t, marketplace.Options{})
 	stream := openLive(t, srv)
 	session := stream.session(t)
 	event := `{"type": "viewed", "book_id": 1}`

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"math"
 	"mime"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/telemetry"
 )
 
 // liveRetry is how long a browser waits before it reconnects a live event
@@ -39,8 +39,8 @@ type liveSessions struct {
 	max       int
 	perClient int
 	byID      map[string]*liveSession
-	byClient  map[string]int // sessions open by client key
-	metrics   *telemetry.Metrics
+	byClient  map[string]int   // sessions open by client key
+	open      prometheus.Gauge // bookshop_live_sessions
 }
 
 // liveSession is one place of liveSessions.
@@ -49,8 +49,8 @@ type liveSession struct {
 	client string
 }
 
-func newLiveSessions(max, perClient int, metrics *telemetry.Metrics) *liveSessions {
-	return &liveSessions{max: max, perClient: perClient, metrics: metrics,
+func newLiveSessions(max, perClient int, open prometheus.Gauge) *liveSessions {
+	return &liveSessions{max: max, perClient: perClient, open: open,
 		byID: make(map[string]*liveSession), byClient: make(map[string]int)}
 }
 
@@ -69,7 +69,7 @@ func (l *liveSessions) reserve(client string) (string, bool) {
 	}
 	l.byID[id] = &liveSession{client: client}
 	l.byClient[client]++
-	l.metrics.LiveSessionOpened()
+	l.open.Inc()
 	return id, true
 }
 
@@ -104,7 +104,7 @@ func (l *liveSessions) remove(id string) {
 	if l.byClient[s.client]--; l.byClient[s.client] <= 0 {
 		delete(l.byClient, s.client)
 	}
-	l.metrics.LiveSessionClosed()
+	l.open.Dec()
 }
 
 // handleLive serves GET /live, the event stream (Server-Sent Events) of one

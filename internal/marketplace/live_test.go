@@ -21,14 +21,14 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
-	"github.com/bookshop-go/bookshop/internal/recommend"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // noLive is a LiveRecommender that is never reachable, for tests that do
@@ -76,13 +76,13 @@ type services struct {
 // gRPC server on loopback, as `bookshop recommendations` does, and returns
 // clients of them. The Catalog service imports nothing in these tests, so
 // it has no Importer.
-func startServices(tb testing.TB, books *catalog.Catalog, r recommend.Rand) *services {
+func startServices(tb testing.TB, books *catalogfile.Catalog, r recommendations.Rand) *services {
 	tb.Helper()
 	streams := new(countingLive)
 	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
-		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommend.New(books, r), logger))
+		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommendations.New(books, r), logger))
 		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(books, nil, logger))
-		streams.LiveServer = grpcapi.NewLiveServer(func() grpcapi.LiveSession { return recommend.NewSession(books, r) }, logger)
+		streams.LiveServer = grpcapi.NewLiveServer(func() grpcapi.LiveSession { return recommendations.NewSession(books, r) }, logger)
 		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, streams)
 	})
 	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
@@ -101,7 +101,7 @@ func startServices(tb testing.TB, books *catalog.Catalog, r recommend.Rand) *ser
 // startLiveSite serves the Marketplace over the built-in catalog, with
 // every service behind real gRPC on loopback. Fields of cfg that are set
 // win.
-func startLiveSite(tb testing.TB, cfg marketplace.Config) (*httptest.Server, *services) {
+func startLiveSite(tb testing.TB, cfg marketplace.Options) (*httptest.Server, *services) {
 	tb.Helper()
 	svc := startServices(tb, builtinCatalog(tb), seededRand())
 	if cfg.Recommender == nil {
@@ -157,7 +157,7 @@ func bookLinks(doc *html.Node) []string {
 // panel of other books of its category, and the live script.
 func TestBookPage(t *testing.T) {
 	books := builtinCatalog(t)
-	srv, _ := startLiveSite(t, marketplace.Config{})
+	srv, _ := startLiveSite(t, marketplace.Options{})
 	for _, id := range []int32{1, 4, 35, books.Books()[books.Len()-1].ID} {
 		book, err := books.Book(context.Background(), id)
 		if err != nil {
@@ -241,7 +241,7 @@ var categoryLabels = map[bookshop.Category]string{
 
 // TestBookPageErrors checks the pages of ids that are not books.
 func TestBookPageErrors(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{})
+	srv, _ := startLiveSite(t, marketplace.Options{})
 	tests := []struct {
 		target    string
 		status    int
@@ -286,7 +286,7 @@ func TestBookPageErrors(t *testing.T) {
 // with a notice in the panel).
 func TestBookPageServicesDown(t *testing.T) {
 	down := grpcapi.NewCatalogClient(mustDial(t, grpcapitest.ClosedAddr(t)), 5*time.Second)
-	srv, _ := startLiveSite(t, marketplace.Config{Catalog: down})
+	srv, _ := startLiveSite(t, marketplace.Options{Catalog: down})
 	for _, target := range []string{"/books/1", "/categories/mystery"} {
 		r := get(t, srv, target)
 		if target == "/books/1" {
@@ -300,7 +300,7 @@ func TestBookPageServicesDown(t *testing.T) {
 		wantNoInternalText(t, target, r.body)
 	}
 
-	srv, _ = startLiveSite(t, marketplace.Config{Recommender: dialRecommendations(t, grpcapitest.ClosedAddr(t))})
+	srv, _ = startLiveSite(t, marketplace.Options{Recommender: dialRecommendations(t, grpcapitest.ClosedAddr(t))})
 	r := get(t, srv, "/books/1")
 	wantHTML(t, "GET", "/books/1", r, http.StatusOK)
 	p := parsePage(t, r.body)
@@ -323,7 +323,7 @@ func mustDial(tb testing.TB, addr string) *grpc.ClientConn {
 
 // TestBookJSON checks the JSON of a book, which live.js loads.
 func TestBookJSON(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{})
+	srv, _ := startLiveSite(t, marketplace.Options{})
 	r := get(t, srv, "/api/books/6")
 	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("GET /api/books/6 = %d %q, want 200 application/json; body %s", r.status, r.header.Get("Content-Type"), r.body)
@@ -352,7 +352,7 @@ func TestBookJSON(t *testing.T) {
 // its category, in id order, each linking to its page.
 func TestCategoryPage(t *testing.T) {
 	books := builtinCatalog(t)
-	srv, _ := startLiveSite(t, marketplace.Config{})
+	srv, _ := startLiveSite(t, marketplace.Options{})
 	for _, cat := range bookshop.Categories() {
 		for _, name := range []string{cat.String(), strings.ToUpper(cat.String())} {
 			target := "/categories/" + name
@@ -397,7 +397,7 @@ func TestCategoryPage(t *testing.T) {
 }
 
 // inCategory returns the books of cat in books, by id.
-func inCategory(tb testing.TB, books *catalog.Catalog, cat bookshop.Category) []bookshop.Book {
+func inCategory(tb testing.TB, books *catalogfile.Catalog, cat bookshop.Category) []bookshop.Book {
 	tb.Helper()
 	var out []bookshop.Book
 	err := books.ExportBooks(context.Background(), cat, 100, func(batch []bookshop.Book) error {
@@ -412,7 +412,7 @@ func inCategory(tb testing.TB, books *catalog.Catalog, cat bookshop.Category) []
 
 // TestHomeLinks checks the homepage's links to the book and category pages.
 func TestHomeLinks(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{})
+	srv, _ := startLiveSite(t, marketplace.Options{})
 	for target, want := range map[string]string{
 		"/":                          "See all mystery books",
 		"/?category=science_fiction": "See all science fiction books",
@@ -449,7 +449,7 @@ func TestHomeLinks(t *testing.T) {
 // TestLiveScript checks that the script is served as JavaScript, cached
 // for good at its versioned URL.
 func TestLiveScript(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{})
+	srv, _ := startLiveSite(t, marketplace.Options{})
 	doc := parseHTML(t, get(t, srv, "/books/1").body)
 	var src string
 	for n := range doc.Descendants() {
@@ -634,7 +634,7 @@ func postEventAs(tb testing.TB, srv *httptest.Server, session, body, contentType
 // holds a book viewed or dismissed.
 func TestLive(t *testing.T) {
 	books := builtinCatalog(t)
-	srv, svc := startLiveSite(t, marketplace.Config{})
+	srv, svc := startLiveSite(t, marketplace.Options{})
 	stream := openLive(t, srv)
 	session := stream.session(t)
 	svc.streams.waitOpen(t, 1)
@@ -682,7 +682,7 @@ func TestLive(t *testing.T) {
 
 // TestLiveEventErrors checks what POST /live/{session}/events refuses.
 func TestLiveEventErrors(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{})
+	srv, _ := startLiveSite(t, marketplace.Options{})
 	stream := openLive(t, srv)
 	session := stream.session(t)
 	tests := []struct {
@@ -741,7 +741,7 @@ func TestLiveEventErrors(t *testing.T) {
 func TestLiveClosesStream(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, before) }) // the first cleanup runs last
-	srv, svc := startLiveSite(t, marketplace.Config{})
+	srv, svc := startLiveSite(t, marketplace.Options{})
 	a, b := openLive(t, srv), openLive(t, srv)
 	sessionA, sessionB := a.session(t), b.session(t)
 	if sessionA == sessionB {
@@ -771,7 +771,7 @@ func TestLiveClosesStream(t *testing.T) {
 // streams and closes their gRPC streams.
 func TestLiveShutdown(t *testing.T) {
 	shutdown := make(chan struct{})
-	srv, svc := startLiveSite(t, marketplace.Config{Shutdown: shutdown})
+	srv, svc := startLiveSite(t, marketplace.Options{Shutdown: shutdown})
 	stream := openLive(t, srv)
 	stream.session(t)
 	svc.streams.waitOpen(t, 1)
@@ -790,7 +790,7 @@ func TestLiveShutdown(t *testing.T) {
 
 // TestLiveHeartbeat checks that an idle stream sends comments.
 func TestLiveHeartbeat(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{LiveHeartbeat: 20 * time.Millisecond})
+	srv, _ := startLiveSite(t, marketplace.Options{LiveHeartbeat: 20 * time.Millisecond})
 	stream := openLive(t, srv)
 	stream.session(t)
 	for range 3 {
@@ -810,7 +810,7 @@ func TestLiveHeartbeat(t *testing.T) {
 func TestLiveOutlivesServerTimeouts(t *testing.T) {
 	svc := startServices(t, builtinCatalog(t), seededRand())
 	logger, _ := testLogger(t)
-	h, err := marketplace.NewServer(marketplace.Config{
+	h, err := marketplace.NewServer(marketplace.Options{
 		Logger: logger, Recommender: svc.rec, RecommendTimeout: 5 * time.Second,
 		Catalog: svc.catalog, Live: svc.live, LiveHeartbeat: 50 * time.Millisecond,
 	})
@@ -838,7 +838,7 @@ func TestLiveOutlivesServerTimeouts(t *testing.T) {
 // TestLiveSessionCap checks that sessions past MaxLiveSessions are refused
 // with 503, and that a closed session frees its place.
 func TestLiveSessionCap(t *testing.T) {
-	srv, svc := startLiveSite(t, marketplace.Config{MaxLiveSessions: 1})
+	srv, svc := startLiveSite(t, marketplace.Options{MaxLiveSessions: 1})
 	first := openLive(t, srv)
 	first.session(t)
 	r := get(t, srv, "/live")
@@ -871,7 +871,7 @@ func TestLiveSessionCap(t *testing.T) {
 // TestLiveSessionCapPerClient checks that one client cannot take more than
 // MaxLiveSessionsPerClient places, while another still gets one.
 func TestLiveSessionCapPerClient(t *testing.T) {
-	srv, _ := startLiveSite(t, marketplace.Config{MaxLiveSessionsPerClient: 2, TrustedProxies: 1})
+	srv, _ := startLiveSite(t, marketplace.Options{MaxLiveSessionsPerClient: 2, TrustedProxies: 1})
 	from := func(client string) (int, func()) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(testContext(t))
@@ -906,7 +906,7 @@ func TestLiveSessionCapPerClient(t *testing.T) {
 // service cannot be reached.
 func TestLiveUnavailable(t *testing.T) {
 	down := grpcapi.NewLiveClient(mustDial(t, grpcapitest.ClosedAddr(t)))
-	srv, _ := startLiveSite(t, marketplace.Config{Live: down})
+	srv, _ := startLiveSite(t, marketplace.Options{Live: down})
 	r := get(t, srv, "/live")
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "unavailable") {
 		t.Errorf("GET /live with Live down = %d %q, want 503", r.status, r.body)

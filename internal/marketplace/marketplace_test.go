@@ -24,12 +24,12 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
-	"github.com/bookshop-go/bookshop/internal/recommend"
-	"github.com/bookshop-go/bookshop/internal/reqid"
+	"github.com/bookshop-go/bookshop/internal/platform/reqid"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // Texts the pages must show. They are the site's promises to shoppers, so
@@ -97,18 +97,18 @@ func testLogger(tb testing.TB) (*slog.Logger, *syncBuffer) {
 }
 
 // builtinCatalog returns the built-in catalog.
-func builtinCatalog(tb testing.TB) *catalog.Catalog {
+func builtinCatalog(tb testing.TB) *catalogfile.Catalog {
 	tb.Helper()
-	books, err := catalog.Builtin()
+	books, err := catalogfile.Builtin()
 	if err != nil {
-		tb.Fatalf("catalog.Builtin: %v", err)
+		tb.Fatalf("catalogfile.Builtin: %v", err)
 	}
 	return books
 }
 
 // seededRand returns a deterministic random source.
-func seededRand() recommend.Rand {
-	return recommend.NewLockedRand(rand.NewPCG(1, 2))
+func seededRand() recommendations.Rand {
+	return recommendations.NewLockedRand(rand.NewPCG(1, 2))
 }
 
 // grpcRecommender serves rec as the Recommendations service over real gRPC
@@ -135,7 +135,7 @@ func dialRecommendations(tb testing.TB, addr string) *grpcapi.RecommendationsCli
 // the test ends. A nil cfg.Logger logs to a buffer shown on failure; a zero
 // RecommendTimeout is 5s; a nil Catalog or Live is the built-in catalog's,
 // served over real gRPC on loopback.
-func startSite(tb testing.TB, cfg marketplace.Config) *httptest.Server {
+func startSite(tb testing.TB, cfg marketplace.Options) *httptest.Server {
 	tb.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger, _ = testLogger(tb)
@@ -165,8 +165,8 @@ func startSite(tb testing.TB, cfg marketplace.Config) *httptest.Server {
 // Recommendations behind real gRPC on loopback.
 func startBuiltinSite(tb testing.TB) *httptest.Server {
 	tb.Helper()
-	rec := grpcRecommender(tb, recommend.New(builtinCatalog(tb), seededRand()))
-	return startSite(tb, marketplace.Config{Recommender: rec})
+	rec := grpcRecommender(tb, recommendations.New(builtinCatalog(tb), seededRand()))
+	return startSite(tb, marketplace.Options{Recommender: rec})
 }
 
 // response is what a request got back.
@@ -509,7 +509,7 @@ func TestHomeBadQuery(t *testing.T) {
 func TestHomeRecommendationsDown(t *testing.T) {
 	logger, logs := testLogger(t)
 	rec := dialRecommendations(t, grpcapitest.ClosedAddr(t))
-	srv := startSite(t, marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: 5 * time.Second})
+	srv := startSite(t, marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: 5 * time.Second})
 
 	for _, target := range []string{"/", "/?category=self_help"} {
 		t.Run(target, func(t *testing.T) {
@@ -559,7 +559,7 @@ func (f blockingRecommender) Recommend(ctx context.Context, _ bookshop.Recommend
 func TestHomeRecommendationsSlow(t *testing.T) {
 	fake := blockingRecommender{sawDeadline: make(chan bool, 1)}
 	rec := grpcRecommender(t, fake) // falls back to a 10s timeout; the site must set its own
-	srv := startSite(t, marketplace.Config{Recommender: rec, RecommendTimeout: 200 * time.Millisecond})
+	srv := startSite(t, marketplace.Options{Recommender: rec, RecommendTimeout: 200 * time.Millisecond})
 
 	start := time.Now()
 	r := get(t, srv, "/")
@@ -600,8 +600,8 @@ func TestHomeEmptyCategory(t *testing.T) {
 			books = append(books, b)
 		}
 	}
-	rec := grpcRecommender(t, recommend.New(catalog.New(books), seededRand()))
-	srv := startSite(t, marketplace.Config{Recommender: rec})
+	rec := grpcRecommender(t, recommendations.New(catalogfile.New(books), seededRand()))
+	srv := startSite(t, marketplace.Options{Recommender: rec})
 
 	const target = "/?category=self_help"
 	r := get(t, srv, target)
@@ -673,7 +673,7 @@ func TestMethods(t *testing.T) {
 // TestHealthz checks the liveness endpoint.
 func TestHealthz(t *testing.T) {
 	// Even with Recommendations down, the web server is alive.
-	srv := startSite(t, marketplace.Config{Recommender: dialRecommendations(t, grpcapitest.ClosedAddr(t))})
+	srv := startSite(t, marketplace.Options{Recommender: dialRecommendations(t, grpcapitest.ClosedAddr(t))})
 	r := get(t, srv, "/healthz")
 	if r.status != http.StatusOK {
 		t.Fatalf("GET /healthz = %d, want %d", r.status, http.StatusOK)
@@ -804,7 +804,7 @@ func (f *panicOnce) Recommend(context.Context, bookshop.RecommendRequest) ([]boo
 // details, that the details are logged, and that the server goes on serving.
 func TestPanicRecovery(t *testing.T) {
 	logger, logs := testLogger(t)
-	srv := startSite(t, marketplace.Config{Logger: logger, Recommender: new(panicOnce), RecommendTimeout: time.Second})
+	srv := startSite(t, marketplace.Options{Logger: logger, Recommender: new(panicOnce), RecommendTimeout: time.Second})
 
 	r := get(t, srv, "/")
 	wantHTML(t, "GET", "/", r, http.StatusInternalServerError)
@@ -846,33 +846,33 @@ func TestPanicRecovery(t *testing.T) {
 func TestNewServerConfig(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	books := builtinCatalog(t)
-	rec := recommend.New(books, nil)
+	rec := recommendations.New(books, nil)
 	live := noLive{}
 	tests := []struct {
 		name    string
-		cfg     marketplace.Config
+		cfg     marketplace.Options
 		wantErr string // "" for none
 	}{
-		{"complete", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live}, ""},
-		{"complete with live settings", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live,
+		{"complete", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live}, ""},
+		{"complete with live settings", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live,
 			MaxLiveSessions: 1, LiveHeartbeat: time.Millisecond, Shutdown: make(chan struct{})}, ""},
-		{"nil Logger", marketplace.Config{Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live}, "Logger"},
-		{"nil Recommender", marketplace.Config{Logger: logger, RecommendTimeout: time.Second, Catalog: books, Live: live}, "Recommender"},
-		{"zero RecommendTimeout", marketplace.Config{Logger: logger, Recommender: rec, Catalog: books, Live: live}, "RecommendTimeout"},
-		{"negative RecommendTimeout", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: -time.Second, Catalog: books, Live: live}, "RecommendTimeout"},
-		{"nil Catalog", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Live: live}, "Catalog"},
-		{"nil Live", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books}, "Live"},
-		{"negative MaxLiveSessions", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, MaxLiveSessions: -1}, "MaxLiveSessions"},
-		{"negative LiveHeartbeat", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, LiveHeartbeat: -time.Second}, "LiveHeartbeat"},
-		{"complete with readiness and rate settings", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live,
+		{"nil Logger", marketplace.Options{Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live}, "Logger"},
+		{"nil Recommender", marketplace.Options{Logger: logger, RecommendTimeout: time.Second, Catalog: books, Live: live}, "Recommender"},
+		{"zero RecommendTimeout", marketplace.Options{Logger: logger, Recommender: rec, Catalog: books, Live: live}, "RecommendTimeout"},
+		{"negative RecommendTimeout", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: -time.Second, Catalog: books, Live: live}, "RecommendTimeout"},
+		{"nil Catalog", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Live: live}, "Catalog"},
+		{"nil Live", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books}, "Live"},
+		{"negative MaxLiveSessions", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, MaxLiveSessions: -1}, "MaxLiveSessions"},
+		{"negative LiveHeartbeat", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, LiveHeartbeat: -time.Second}, "LiveHeartbeat"},
+		{"complete with readiness and rate settings", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live,
 			Ready: func(context.Context) error { return nil }, RateLimit: 1, RateBurst: 1, MaxRateClients: 1, TrustedProxies: 1}, ""},
-		{"no rate limit", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateLimit: rate.Inf}, ""},
-		{"negative RateLimit", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateLimit: -1}, "RateLimit"},
-		{"NaN RateLimit", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateLimit: rate.Limit(math.NaN())}, "RateLimit"},
-		{"negative RateBurst", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateBurst: -1}, "RateBurst"},
-		{"negative MaxRateClients", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, MaxRateClients: -1}, "MaxRateClients"},
-		{"negative TrustedProxies", marketplace.Config{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, TrustedProxies: -1}, "TrustedProxies"},
-		{"empty", marketplace.Config{}, "Config"},
+		{"no rate limit", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateLimit: rate.Inf}, ""},
+		{"negative RateLimit", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateLimit: -1}, "RateLimit"},
+		{"NaN RateLimit", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateLimit: rate.Limit(math.NaN())}, "RateLimit"},
+		{"negative RateBurst", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateBurst: -1}, "RateBurst"},
+		{"negative MaxRateClients", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, MaxRateClients: -1}, "MaxRateClients"},
+		{"negative TrustedProxies", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, TrustedProxies: -1}, "TrustedProxies"},
+		{"empty", marketplace.Options{}, "Config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -900,9 +900,9 @@ func TestNewServerConfig(t *testing.T) {
 // loopback to the Marketplace, which calls the real Recommendations service
 // over loopback gRPC.
 func BenchmarkHome(b *testing.B) {
-	rec := grpcRecommender(b, recommend.New(builtinCatalog(b), nil))
+	rec := grpcRecommender(b, recommendations.New(builtinCatalog(b), nil))
 	// One client, as fast as it can: not limited, or it would measure 429s.
-	srv := startSite(b, marketplace.Config{Logger: slog.New(slog.DiscardHandler), Recommender: rec, RateLimit: rate.Inf})
+	srv := startSite(b, marketplace.Options{Logger: slog.New(slog.DiscardHandler), Recommender: rec, RateLimit: rate.Inf})
 	transport := srv.Client().Transport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 4 * runtime.GOMAXPROCS(0)
 	b.Cleanup(transport.CloseIdleConnections)
@@ -960,9 +960,9 @@ func (w *discardResponseWriter) Write(p []byte) (int, error) {
 // recommender called in process and no network.
 func BenchmarkHomeInProcess(b *testing.B) {
 	books := builtinCatalog(b)
-	h, err := marketplace.NewServer(marketplace.Config{
+	h, err := marketplace.NewServer(marketplace.Options{
 		Logger:           slog.New(slog.DiscardHandler),
-		Recommender:      recommend.New(books, nil),
+		Recommender:      recommendations.New(books, nil),
 		RecommendTimeout: time.Second,
 		Catalog:          books,
 		Live:             noLive{},
@@ -992,7 +992,7 @@ func BenchmarkHomeInProcess(b *testing.B) {
 // when the browser sends none or a bad one.
 func TestRequestID(t *testing.T) {
 	rec := &idRecorder{}
-	site := startSite(t, marketplace.Config{Recommender: grpcRecommender(t, rec)})
+	site := startSite(t, marketplace.Options{Recommender: grpcRecommender(t, rec)})
 	get := func(header string) string {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodGet, site.URL+"/", nil)

@@ -8,8 +8,8 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/bookshop-go/bookshop/internal/reqid"
-	"github.com/bookshop-go/bookshop/internal/telemetry"
+	"github.com/bookshop-go/bookshop/internal/platform/reqid"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
 // securityHeaders are set on every response. The pages load nothing from

@@ -17,7 +17,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
-	"github.com/bookshop-go/bookshop/internal/recommend"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // Answers of /readyz.
@@ -94,7 +94,7 @@ func TestReadyz(t *testing.T) {
 	}{
 		{"no check", func(testing.TB) func(context.Context) error { return nil }, http.StatusOK, readyzReady},
 		{"SERVING", func(tb testing.TB) func(context.Context) error {
-			addr := grpcapitest.StartRecommendations(tb, recommend.New(builtinCatalog(tb), seededRand()))
+			addr := grpcapitest.StartRecommendations(tb, recommendations.New(builtinCatalog(tb), seededRand()))
 			return grpcapi.HealthReady(mustDial(tb, addr), "Recommendations")
 		}, http.StatusOK, readyzReady},
 		{"NOT_SERVING", func(tb testing.TB) func(context.Context) error {
@@ -110,7 +110,7 @@ func TestReadyz(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logger, logs := testLogger(t)
-			srv, _ := startLiveSite(t, marketplace.Config{Logger: logger, Ready: tt.ready(t)})
+			srv, _ := startLiveSite(t, marketplace.Options{Logger: logger, Ready: tt.ready(t)})
 			start := time.Now()
 			r := get(t, srv, "/readyz")
 			elapsed := time.Since(start)
@@ -134,7 +134,7 @@ func TestReadyz(t *testing.T) {
 func TestReadyzRecovers(t *testing.T) {
 	hs := health.NewServer()
 	hs.SetServingStatus("Recommendations", healthpb.HealthCheckResponse_NOT_SERVING)
-	srv, _ := startLiveSite(t, marketplace.Config{Ready: healthReady(t, hs)})
+	srv, _ := startLiveSite(t, marketplace.Options{Ready: healthReady(t, hs)})
 	wantReadyz(t, get(t, srv, "/readyz"), http.StatusServiceUnavailable, readyzUnavailable)
 
 	hs.SetServingStatus("Recommendations", healthpb.HealthCheckResponse_SERVING)
@@ -156,7 +156,7 @@ func TestReadyzRecovers(t *testing.T) {
 // is closed, while /healthz still answers ok.
 func TestReadyzShutdown(t *testing.T) {
 	shutdown := make(chan struct{})
-	srv, _ := startLiveSite(t, marketplace.Config{Shutdown: shutdown, Ready: func(context.Context) error { return nil }})
+	srv, _ := startLiveSite(t, marketplace.Options{Shutdown: shutdown, Ready: func(context.Context) error { return nil }})
 	wantReadyz(t, get(t, srv, "/readyz"), http.StatusOK, readyzReady)
 	close(shutdown)
 	wantReadyz(t, get(t, srv, "/readyz"), http.StatusServiceUnavailable, readyzShuttingDown)
@@ -187,7 +187,7 @@ func (c *countingReady) ready(ctx context.Context) error {
 // for a moment.
 func TestReadyzSharesChecks(t *testing.T) {
 	check := new(countingReady)
-	srv, _ := startLiveSite(t, marketplace.Config{Ready: check.ready})
+	srv, _ := startLiveSite(t, marketplace.Options{Ready: check.ready})
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {

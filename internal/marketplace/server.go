@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -21,11 +22,11 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/telemetry"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
-// Config is what the Marketplace needs to run.
-type Config struct {
+// Options are what the Marketplace's handler is made of (see NewServer).
+type Options struct {
 	// Logger receives the access log and every error. Required.
 	Logger *slog.Logger
 	// Recommender answers the homepage's recommendations, and the first
@@ -128,32 +129,32 @@ type server struct {
 
 // NewServer returns the Marketplace's HTTP handler. It fails only when cfg
 // is incomplete or the embedded templates are broken.
-func NewServer(cfg Config) (http.Handler, error) {
+func NewServer(cfg Options) (http.Handler, error) {
 	switch {
 	case cfg.Logger == nil:
-		return nil, errors.New("marketplace: Config.Logger is nil")
+		return nil, errors.New("marketplace: Options.Logger is nil")
 	case cfg.Recommender == nil:
-		return nil, errors.New("marketplace: Config.Recommender is nil")
+		return nil, errors.New("marketplace: Options.Recommender is nil")
 	case cfg.RecommendTimeout <= 0:
-		return nil, fmt.Errorf("marketplace: Config.RecommendTimeout must be positive, got %v", cfg.RecommendTimeout)
+		return nil, fmt.Errorf("marketplace: Options.RecommendTimeout must be positive, got %v", cfg.RecommendTimeout)
 	case cfg.Catalog == nil:
-		return nil, errors.New("marketplace: Config.Catalog is nil")
+		return nil, errors.New("marketplace: Options.Catalog is nil")
 	case cfg.Live == nil:
-		return nil, errors.New("marketplace: Config.Live is nil")
+		return nil, errors.New("marketplace: Options.Live is nil")
 	case cfg.MaxLiveSessions < 0:
-		return nil, fmt.Errorf("marketplace: Config.MaxLiveSessions must be zero or more, got %d", cfg.MaxLiveSessions)
+		return nil, fmt.Errorf("marketplace: Options.MaxLiveSessions must be zero or more, got %d", cfg.MaxLiveSessions)
 	case cfg.MaxLiveSessionsPerClient < 0:
-		return nil, fmt.Errorf("marketplace: Config.MaxLiveSessionsPerClient must be zero or more, got %d", cfg.MaxLiveSessionsPerClient)
+		return nil, fmt.Errorf("marketplace: Options.MaxLiveSessionsPerClient must be zero or more, got %d", cfg.MaxLiveSessionsPerClient)
 	case cfg.LiveHeartbeat < 0:
-		return nil, fmt.Errorf("marketplace: Config.LiveHeartbeat must be zero or more, got %v", cfg.LiveHeartbeat)
+		return nil, fmt.Errorf("marketplace: Options.LiveHeartbeat must be zero or more, got %v", cfg.LiveHeartbeat)
 	case !(cfg.RateLimit >= 0): // NaN too
-		return nil, fmt.Errorf("marketplace: Config.RateLimit must be zero or more, got %v", cfg.RateLimit)
+		return nil, fmt.Errorf("marketplace: Options.RateLimit must be zero or more, got %v", cfg.RateLimit)
 	case cfg.RateBurst < 0:
-		return nil, fmt.Errorf("marketplace: Config.RateBurst must be zero or more, got %d", cfg.RateBurst)
+		return nil, fmt.Errorf("marketplace: Options.RateBurst must be zero or more, got %d", cfg.RateBurst)
 	case cfg.MaxRateClients < 0:
-		return nil, fmt.Errorf("marketplace: Config.MaxRateClients must be zero or more, got %d", cfg.MaxRateClients)
+		return nil, fmt.Errorf("marketplace: Options.MaxRateClients must be zero or more, got %d", cfg.MaxRateClients)
 	case cfg.TrustedProxies < 0:
-		return nil, fmt.Errorf("marketplace: Config.TrustedProxies must be zero or more, got %d", cfg.TrustedProxies)
+		return nil, fmt.Errorf("marketplace: Options.TrustedProxies must be zero or more, got %d", cfg.TrustedProxies)
 	}
 	maxSessions := cfg.MaxLiveSessions
 	if maxSessions == 0 {
@@ -195,7 +196,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 		recommendTimeout: cfg.RecommendTimeout,
 		catalog:          cfg.Catalog,
 		live:             cfg.Live,
-		sessions:         newLiveSessions(maxSessions, perClient, cfg.Metrics),
+		sessions:         newLiveSessions(maxSessions, perClient, telemetry.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "bookshop_live_sessions", Help: "Live recommendation sessions of shoppers' browsers open on the Marketplace."}))),
 		liveHeartbeat:    heartbeat,
 		shutdown:         cfg.Shutdown,
 		readiness:        newReadiness(cfg.Ready, cfg.Logger),

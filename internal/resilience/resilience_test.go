@@ -16,12 +16,12 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
-	"github.com/bookshop-go/bookshop/internal/recommend"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // replica is one Recommendations server of a test, counting its calls.
@@ -77,14 +77,14 @@ func (r *replica) shutdown() {
 // test ends.
 func startReplicas(t *testing.T, n int) []*replica {
 	t.Helper()
-	books, err := catalog.Builtin()
+	books, err := catalogfile.Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
 	var rs []*replica
 	for range n {
-		r := &replica{rec: recommend.New(books, nil), done: make(chan error, 1)}
+		r := &replica{rec: recommendations.New(books, nil), done: make(chan error, 1)}
 		r.srv = grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: 2 * time.Second})
 		recommendationspb.RegisterRecommendationsServer(r.srv, grpcapi.NewRecommendationsServer(r, logger))
 		catalogv1.RegisterCatalogServiceServer(r.srv, grpcapi.NewCatalogServer(books, nil, logger))
@@ -124,7 +124,7 @@ func startSite(t *testing.T, rs []*replica, timeout time.Duration) *site {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	handler, err := marketplace.NewServer(marketplace.Config{
+	handler, err := marketplace.NewServer(marketplace.Options{
 		Logger:           slog.New(slog.DiscardHandler),
 		Recommender:      grpcapi.NewRecommendationsClient(conn, timeout),
 		Catalog:          grpcapi.NewCatalogClient(conn, timeout),

@@ -522,6 +522,100 @@ func (x *Rejection) GetReason() string {
 	return ""
 }
 
+// WatchBooksRequest asks for the catalog and its changes. It has no fields
+// yet: every watcher gets every book.
+type WatchBooksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchBooksRequest) Reset() {
+	*x = WatchBooksRequest{}
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchBooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchBooksRequest) ProtoMessage() {}
+
+func (x *WatchBooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchBooksRequest.ProtoReflect.Descriptor instead.
+func (*WatchBooksRequest) Descriptor() ([]byte, []int) {
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{8}
+}
+
+// WatchBooksResponse is one batch of a WatchBooks stream.
+type WatchBooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Books of the snapshot, or added since it, in id order within the batch.
+	Books []*Book `protobuf:"bytes,1,rep,name=books,proto3" json:"books,omitempty"`
+	// True on the last batch of the snapshot: from here on the client holds
+	// the whole catalog, and every later batch is an addition to it.
+	SnapshotComplete bool `protobuf:"varint,2,opt,name=snapshot_complete,json=snapshotComplete,proto3" json:"snapshot_complete,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *WatchBooksResponse) Reset() {
+	*x = WatchBooksResponse{}
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchBooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchBooksResponse) ProtoMessage() {}
+
+func (x *WatchBooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchBooksResponse.ProtoReflect.Descriptor instead.
+func (*WatchBooksResponse) Descriptor() ([]byte, []int) {
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *WatchBooksResponse) GetBooks() []*Book {
+	if x != nil {
+		return x.Books
+	}
+	return nil
+}
+
+func (x *WatchBooksResponse) GetSnapshotComplete() bool {
+	if x != nil {
+		return x.SnapshotComplete
+	}
+	return false
+}
+
 var File_bookshop_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_bookshop_catalog_v1_catalog_proto_rawDesc = "" +
@@ -550,16 +644,22 @@ const file_bookshop_catalog_v1_catalog_proto_rawDesc = "" +
 	"\tRejection\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason*p\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x13\n" +
+	"\x11WatchBooksRequest\"r\n" +
+	"\x12WatchBooksResponse\x12/\n" +
+	"\x05books\x18\x01 \x03(\v2\x19.bookshop.catalog.v1.BookR\x05books\x12+\n" +
+	"\x11snapshot_complete\x18\x02 \x01(\bR\x10snapshotComplete*p\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CATEGORY_MYSTERY\x10\x01\x12\x1c\n" +
 	"\x18CATEGORY_SCIENCE_FICTION\x10\x02\x12\x16\n" +
-	"\x12CATEGORY_SELF_HELP\x10\x032\xae\x02\n" +
+	"\x12CATEGORY_SELF_HELP\x10\x032\x8f\x03\n" +
 	"\x0eCatalogService\x12T\n" +
 	"\aGetBook\x12#.bookshop.catalog.v1.GetBookRequest\x1a$.bookshop.catalog.v1.GetBookResponse\x12b\n" +
 	"\vExportBooks\x12'.bookshop.catalog.v1.ExportBooksRequest\x1a(.bookshop.catalog.v1.ExportBooksResponse0\x01\x12b\n" +
-	"\vImportBooks\x12'.bookshop.catalog.v1.ImportBooksRequest\x1a(.bookshop.catalog.v1.ImportBooksResponse(\x01BLZJgithub.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1;catalogv1b\x06proto3"
+	"\vImportBooks\x12'.bookshop.catalog.v1.ImportBooksRequest\x1a(.bookshop.catalog.v1.ImportBooksResponse(\x01\x12_\n" +
+	"\n" +
+	"WatchBooks\x12&.bookshop.catalog.v1.WatchBooksRequest\x1a'.bookshop.catalog.v1.WatchBooksResponse0\x01BLZJgithub.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1;catalogv1b\x06proto3"
 
 var (
 	file_bookshop_catalog_v1_catalog_proto_rawDescOnce sync.Once
@@ -574,7 +674,7 @@ func file_bookshop_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_bookshop_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookshop_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_bookshop_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_bookshop_catalog_v1_catalog_proto_goTypes = []any{
 	(Category)(0),               // 0: bookshop.catalog.v1.Category
 	(*Book)(nil),                // 1: bookshop.catalog.v1.Book
@@ -585,25 +685,30 @@ var file_bookshop_catalog_v1_catalog_proto_goTypes = []any{
 	(*ImportBooksRequest)(nil),  // 6: bookshop.catalog.v1.ImportBooksRequest
 	(*ImportBooksResponse)(nil), // 7: bookshop.catalog.v1.ImportBooksResponse
 	(*Rejection)(nil),           // 8: bookshop.catalog.v1.Rejection
+	(*WatchBooksRequest)(nil),   // 9: bookshop.catalog.v1.WatchBooksRequest
+	(*WatchBooksResponse)(nil),  // 10: bookshop.catalog.v1.WatchBooksResponse
 }
 var file_bookshop_catalog_v1_catalog_proto_depIdxs = []int32{
-	0, // 0: bookshop.catalog.v1.Book.category:type_name -> bookshop.catalog.v1.Category
-	1, // 1: bookshop.catalog.v1.GetBookResponse.book:type_name -> bookshop.catalog.v1.Book
-	0, // 2: bookshop.catalog.v1.ExportBooksRequest.category:type_name -> bookshop.catalog.v1.Category
-	1, // 3: bookshop.catalog.v1.ExportBooksResponse.books:type_name -> bookshop.catalog.v1.Book
-	1, // 4: bookshop.catalog.v1.ImportBooksRequest.book:type_name -> bookshop.catalog.v1.Book
-	8, // 5: bookshop.catalog.v1.ImportBooksResponse.rejected:type_name -> bookshop.catalog.v1.Rejection
-	2, // 6: bookshop.catalog.v1.CatalogService.GetBook:input_type -> bookshop.catalog.v1.GetBookRequest
-	4, // 7: bookshop.catalog.v1.CatalogService.ExportBooks:input_type -> bookshop.catalog.v1.ExportBooksRequest
-	6, // 8: bookshop.catalog.v1.CatalogService.ImportBooks:input_type -> bookshop.catalog.v1.ImportBooksRequest
-	3, // 9: bookshop.catalog.v1.CatalogService.GetBook:output_type -> bookshop.catalog.v1.GetBookResponse
-	5, // 10: bookshop.catalog.v1.CatalogService.ExportBooks:output_type -> bookshop.catalog.v1.ExportBooksResponse
-	7, // 11: bookshop.catalog.v1.CatalogService.ImportBooks:output_type -> bookshop.catalog.v1.ImportBooksResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: bookshop.catalog.v1.Book.category:type_name -> bookshop.catalog.v1.Category
+	1,  // 1: bookshop.catalog.v1.GetBookResponse.book:type_name -> bookshop.catalog.v1.Book
+	0,  // 2: bookshop.catalog.v1.ExportBooksRequest.category:type_name -> bookshop.catalog.v1.Category
+	1,  // 3: bookshop.catalog.v1.ExportBooksResponse.books:type_name -> bookshop.catalog.v1.Book
+	1,  // 4: bookshop.catalog.v1.ImportBooksRequest.book:type_name -> bookshop.catalog.v1.Book
+	8,  // 5: bookshop.catalog.v1.ImportBooksResponse.rejected:type_name -> bookshop.catalog.v1.Rejection
+	1,  // 6: bookshop.catalog.v1.WatchBooksResponse.books:type_name -> bookshop.catalog.v1.Book
+	2,  // 7: bookshop.catalog.v1.CatalogService.GetBook:input_type -> bookshop.catalog.v1.GetBookRequest
+	4,  // 8: bookshop.catalog.v1.CatalogService.ExportBooks:input_type -> bookshop.catalog.v1.ExportBooksRequest
+	6,  // 9: bookshop.catalog.v1.CatalogService.ImportBooks:input_type -> bookshop.catalog.v1.ImportBooksRequest
+	9,  // 10: bookshop.catalog.v1.CatalogService.WatchBooks:input_type -> bookshop.catalog.v1.WatchBooksRequest
+	3,  // 11: bookshop.catalog.v1.CatalogService.GetBook:output_type -> bookshop.catalog.v1.GetBookResponse
+	5,  // 12: bookshop.catalog.v1.CatalogService.ExportBooks:output_type -> bookshop.catalog.v1.ExportBooksResponse
+	7,  // 13: bookshop.catalog.v1.CatalogService.ImportBooks:output_type -> bookshop.catalog.v1.ImportBooksResponse
+	10, // 14: bookshop.catalog.v1.CatalogService.WatchBooks:output_type -> bookshop.catalog.v1.WatchBooksResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_bookshop_catalog_v1_catalog_proto_init() }
@@ -617,7 +722,7 @@ func file_bookshop_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookshop_catalog_v1_catalog_proto_rawDesc), len(file_bookshop_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	CatalogService_GetBook_FullMethodName     = "/bookshop.catalog.v1.CatalogService/GetBook"
 	CatalogService_ExportBooks_FullMethodName = "/bookshop.catalog.v1.CatalogService/ExportBooks"
 	CatalogService_ImportBooks_FullMethodName = "/bookshop.catalog.v1.CatalogService/ImportBooks"
+	CatalogService_WatchBooks_FullMethodName  = "/bookshop.catalog.v1.CatalogService/WatchBooks"
 )
 
 // CatalogServiceClient is the client API for CatalogService service.
@@ -43,6 +44,15 @@ type CatalogServiceClient interface {
 	// breaks off or is cancelled writes nothing. RESOURCE_EXHAUSTED past
 	// 1,000,000 books in one stream.
 	ImportBooks(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportBooksRequest, ImportBooksResponse], error)
+	// WatchBooks streams the whole catalog, then each change to it, for
+	// services that keep the books in memory (Recommendations answers
+	// Recommend from such a copy). The first responses hold every book, in
+	// batches, in id order; the last of them has snapshot_complete set (it
+	// holds no book when the catalog is empty). Each later response holds
+	// the books that one import added, once it has committed. The stream
+	// lasts until the client cancels it or the server stops (UNAVAILABLE);
+	// a client that calls again gets the whole catalog again.
+	WatchBooks(ctx context.Context, in *WatchBooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBooksResponse], error)
 }
 
 type catalogServiceClient struct {
@@ -95,6 +105,25 @@ func (c *catalogServiceClient) ImportBooks(ctx context.Context, opts ...grpc.Cal
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CatalogService_ImportBooksClient = grpc.ClientStreamingClient[ImportBooksRequest, ImportBooksResponse]
 
+func (c *catalogServiceClient) WatchBooks(ctx context.Context, in *WatchBooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBooksResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CatalogService_ServiceDesc.Streams[2], CatalogService_WatchBooks_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchBooksRequest, WatchBooksResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CatalogService_WatchBooksClient = grpc.ServerStreamingClient[WatchBooksResponse]
+
 // CatalogServiceServer is the server API for CatalogService service.
 // All implementations must embed UnimplementedCatalogServiceServer
 // for forward compatibility.
@@ -111,6 +140,15 @@ type CatalogServiceServer interface {
 	// breaks off or is cancelled writes nothing. RESOURCE_EXHAUSTED past
 	// 1,000,000 books in one stream.
 	ImportBooks(grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]) error
+	// WatchBooks streams the whole catalog, then each change to it, for
+	// services that keep the books in memory (Recommendations answers
+	// Recommend from such a copy). The first responses hold every book, in
+	// batches, in id order; the last of them has snapshot_complete set (it
+	// holds no book when the catalog is empty). Each later response holds
+	// the books that one import added, once it has committed. The stream
+	// lasts until the client cancels it or the server stops (UNAVAILABLE);
+	// a client that calls again gets the whole catalog again.
+	WatchBooks(*WatchBooksRequest, grpc.ServerStreamingServer[WatchBooksResponse]) error
 	mustEmbedUnimplementedCatalogServiceServer()
 }
 
@@ -129,6 +167,9 @@ func (UnimplementedCatalogServiceServer) ExportBooks(*ExportBooksRequest, grpc.S
 }
 func (UnimplementedCatalogServiceServer) ImportBooks(grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]) error {
 	return status.Error(codes.Unimplemented, "method ImportBooks not implemented")
+}
+func (UnimplementedCatalogServiceServer) WatchBooks(*WatchBooksRequest, grpc.ServerStreamingServer[WatchBooksResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchBooks not implemented")
 }
 func (UnimplementedCatalogServiceServer) mustEmbedUnimplementedCatalogServiceServer() {}
 func (UnimplementedCatalogServiceServer) testEmbeddedByValue()                        {}
@@ -187,6 +228,17 @@ func _CatalogService_ImportBooks_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CatalogService_ImportBooksServer = grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]
 
+func _CatalogService_WatchBooks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchBooksRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CatalogServiceServer).WatchBooks(m, &grpc.GenericServerStream[WatchBooksRequest, WatchBooksResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CatalogService_WatchBooksServer = grpc.ServerStreamingServer[WatchBooksResponse]
+
 // CatalogService_ServiceDesc is the grpc.ServiceDesc for CatalogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -209,6 +261,11 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "ImportBooks",
 			Handler:       _CatalogService_ImportBooks_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchBooks",
+			Handler:       _CatalogService_WatchBooks_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "bookshop/catalog/v1/catalog.proto",

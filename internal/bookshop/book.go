@@ -1,0 +1,86 @@
+package bookshop
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The limits of a book's fields.
+const (
+	MaxTitleLen  = 300
+	MaxAuthorLen = 200
+	MinYear      = 1
+	MaxYear      = 9999
+)
+
+// FieldError is a rule of a book that it breaks.
+type FieldError struct {
+	Field   string // "id", "category", "title", "author" or "year"
+	Message string // what is wrong
+}
+
+// Error returns "field: what is wrong".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Validate returns a *FieldError for the first rule b breaks, or nil:
+// title and author present, not too long, without control characters; a
+// year from 1 to 9999; a known category; an id that is not negative. An id
+// of 0 passes: in an import it asks for a new id. Validate does not trim:
+// callers trim first.
+func (b Book) Validate() error {
+	if b.ID < 0 {
+		return &FieldError{"id", fmt.Sprintf("%d is negative: use a whole number from 1 to 2147483647", b.ID)}
+	}
+	if !b.Category.Valid() {
+		return &FieldError{"category", "missing or unknown: use " + CategoryNames()}
+	}
+	if msg := checkText(b.Title, MaxTitleLen); msg != "" {
+		return &FieldError{"title", msg}
+	}
+	if msg := checkText(b.Author, MaxAuthorLen); msg != "" {
+		return &FieldError{"author", msg}
+	}
+	if b.Year < MinYear || b.Year > MaxYear {
+		return &FieldError{"year", fmt.Sprintf("%d is not a year from %d to %d", b.Year, MinYear, MaxYear)}
+	}
+	return nil
+}
+
+// checkText says what is wrong with a title or author, or "".
+func checkText(s string, maxLen int) string {
+	switch {
+	case s == "":
+		return "must not be empty"
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case utf8.RuneCountInString(s) > maxLen:
+		return fmt.Sprintf("is longer than %d characters", maxLen)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("contains the control character %U", r)
+		}
+	}
+	return ""
+}
+
+// MatchKey returns the key under which two books count as the same book: their
+// title and author, with case ignored as strings.EqualFold ignores it.
+func (b Book) MatchKey() string {
+	return fold(b.Title) + "\x00" + fold(b.Author)
+}
+
+// fold maps s to a key that is the same for two strings exactly when
+// strings.EqualFold finds them equal: each letter becomes the smallest of
+// its Unicode simple case folding orbit (so Σ, σ and ς are one letter).
+func fold(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
+}

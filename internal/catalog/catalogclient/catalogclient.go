@@ -1,0 +1,166 @@
+// Package catalogclient is the Catalog service's contract in Go terms: a
+// client of bookshop.catalog.v1.CatalogService that speaks the kernel's
+// types, converting protobuf messages and status codes at the edge. Other
+// services, the Marketplace and the bookshop tool call the Catalog
+// through it; it imports nothing of the service's own internals, so that
+// calling the Catalog never pulls in its storage.
+package catalogclient
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// The Client's promises, checked by the compiler.
+var (
+	_ bookshop.Catalog  = (*Client)(nil)
+	_ bookshop.Importer = (*Client)(nil)
+)
+
+// Client is a [bookshop.Catalog] and [bookshop.Importer] that calls
+// CatalogService over gRPC, and follows the catalog with Watch. It is safe for concurrent use.
+type Client struct {
+	client  catalogv1.CatalogServiceClient
+	timeout time.Duration
+}
+
+// New returns a client that calls CatalogService over conn.
+// Unary calls whose context has no deadline get timeout; streams run as
+// long as their context allows.
+func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
+	return &Client{client: catalogv1.NewCatalogServiceClient(conn), timeout: timeout}
+}
+
+// Book implements [bookshop.Catalog]. Errors: NotFound, Unavailable,
+// Internal.
+func (c *Client) Book(ctx context.Context, id int32) (bookshop.Book, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.GetBook(ctx, &catalogv1.GetBookRequest{Id: id})
+	if err != nil {
+		return bookshop.Book{}, rpc.FromStatus(err)
+	}
+	return BookFromProto(resp.GetBook()), nil
+}
+
+// ExportBooks implements [bookshop.Catalog] over the ExportBooks stream;
+// batches are as the server sends them, whatever batchSize says.
+func (c *Client) ExportBooks(ctx context.Context, cat bookshop.Category, _ int, yield func([]bookshop.Book) error) error {
+	req := &catalogv1.ExportBooksRequest{}
+	if cat != bookshop.AllCategories {
+		if !cat.Valid() {
+			return bookshop.Errorf(bookshop.Invalid, "unknown category %d", int32(cat))
+		}
+		req.Category = CategoryToProto(cat)
+	}
+	ctx, cancel := context.WithCancel(ctx) // ends the stream if yield fails
+	defer cancel()
+	stream, err := c.client.ExportBooks(ctx, req)
+	if err != nil {
+		return rpc.FromStatus(err)
+	}
+	var batch []bookshop.Book
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return rpc.FromStatus(err)
+		}
+		batch = batch[:0]
+		for _, b := range resp.GetBooks() {
+			batch = append(batch, BookFromProto(b))
+		}
+		if err := yield(batch); err != nil {
+			return err
+		}
+	}
+}
+
+// ImportBooks implements [bookshop.Importer] over the ImportBooks stream.
+func (c *Client) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.client.ImportBooks(ctx)
+	if err != nil {
+		return bookshop.ImportResult{}, rpc.FromStatus(err)
+	}
+	for _, it := range items {
+		if err := stream.Send(&catalogv1.ImportBooksRequest{Book: BookToProto(it.Book), Line: int32(it.Line)}); err != nil {
+			// The server ended the stream; CloseAndRecv tells why.
+			break
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return bookshop.ImportResult{}, rpc.FromStatus(err)
+	}
+	res := bookshop.ImportResult{Imported: int(resp.GetImported())}
+	for _, r := range resp.GetRejected() {
+		res.Rejected = append(res.Rejected, bookshop.Rejection{Index: int(r.GetIndex()), Line: int(r.GetLine()), Reason: r.GetReason()})
+	}
+	return res, nil
+}
+
+// Watch follows the catalog over the WatchBooks stream: it calls snapshot
+// once with every book, when the server has sent them all, then added with
+// the books of each import as it commits, until ctx ends or the stream
+// breaks off. It returns the error that ended the stream (a domain error:
+// Unavailable when the server stopped or cannot be reached), or the first
+// error a callback returns; ctx's own error when ctx ended it. Callbacks
+// run on the caller's goroutine, one at a time, and own the slices they
+// are given. A caller that wants to keep following calls
+// Watch again: it starts with a whole snapshot again.
+func (c *Client) Watch(ctx context.Context, snapshot, added func([]bookshop.Book) error) error {
+	ctx, cancel := context.WithCancel(ctx) // ends the stream if a callback fails
+	defer cancel()
+	stream, err := c.client.WatchBooks(ctx, &catalogv1.WatchBooksRequest{})
+	if err != nil {
+		return rpc.FromStatus(err)
+	}
+	var (
+		books    []bookshop.Book
+		complete bool
+	)
+	for {
+		resp, err := stream.Recv()
+		if err == nil && len(books)+len(resp.GetBooks()) > MaxWatchBooks {
+			return bookshop.Errorf(bookshop.Unavailable, "the catalog holds more than %d books, more than a copy in memory may", MaxWatchBooks)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, io.EOF):
+			return bookshop.Errorf(bookshop.Unavailable, "the catalog ended the watch")
+		case err != nil:
+			return rpc.FromStatus(err)
+		}
+		for _, b := range resp.GetBooks() {
+			books = append(books, BookFromProto(b))
+		}
+		switch {
+		case complete:
+			err, books = added(books), nil
+		case resp.GetSnapshotComplete():
+			complete = true
+			err, books = snapshot(books), nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// MaxWatchBooks is the most books Watch holds for a snapshot: past it the
+// watch fails rather than grow without bound. It is the import limit, so
+// any catalog built by imports fits.
+const MaxWatchBooks = 1_000_000

@@ -1,0 +1,43 @@
+package catalog
+
+import (
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	"github.com/bookshop-go/bookshop/internal/platform/config"
+)
+
+// DefaultPort is the Catalog's gRPC port.
+const DefaultPort = 50060
+
+// Config is the Catalog's own configuration; see Flags for each setting.
+type Config struct {
+	Port int    // the gRPC port
+	DB   string // the database file, or sqlite.Memory
+	File string // a CSV file that seeds a new database; "" for the built-in catalog
+	// MaxFeedBooks bounds the books of recent imports kept for watchers
+	// (see NewService). Not a flag: the default fits the memory budget.
+	MaxFeedBooks int
+}
+
+// DefaultConfig returns the Catalog's defaults.
+func DefaultConfig() Config {
+	return Config{Port: DefaultPort, DB: "catalog.db", MaxFeedBooks: DefaultMaxFeedBooks}
+}
+
+// Flags declares the Catalog's settings on s, namespace "catalog", with
+// c's values as defaults.
+func (c *Config) Flags(s *config.Set) {
+	s.Port(&c.Port, "port", c.Port, "the Catalog's gRPC port")
+	s.String(&c.DB, "db", c.DB, "the catalog's database file (SQLite), created and seeded on first start; "+sqlite.Memory+" keeps it in memory")
+	s.String(&c.File, "file", c.File, "a catalog CSV file that seeds a new database, instead of the built-in catalog (format in docs/configuration.md)")
+}
+
+// Validate checks c after parsing, naming the setting at fault through s.
+func (c *Config) Validate(s *config.Set) error {
+	if err := s.CheckPort("port", c.Port); err != nil {
+		return err
+	}
+	if c.DB == "" {
+		return config.UsageErrorf("%s: want a file path, or %s for a catalog that lives in memory", s.Setting("db"), sqlite.Memory)
+	}
+	return nil
+}

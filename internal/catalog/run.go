@@ -1,0 +1,86 @@
+package catalog
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// Run runs the Catalog on deps.Listener until ctx is done: it opens the
+// database (creating and seeding it on first start), serves
+// CatalogService with health and reflection, then shuts down gracefully,
+// ending the watches first.
+func Run(ctx context.Context, cfg Config, deps process.Deps) error {
+	if err := deps.Validate(); err != nil {
+		deps.Close()
+		return err
+	}
+	db, err := Open(ctx, cfg, deps)
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	defer db.Close()
+	svc := NewService(db, cfg.MaxFeedBooks, newMetrics(deps.Metrics))
+	srv := NewGRPCServer(svc, deps)
+	deps.Logger.Info("Catalog serving gRPC", "addr", deps.Listener.Addr().String(), "books", db.Len(), "tracing", deps.Tracing != nil)
+	go func() {
+		<-ctx.Done()
+		svc.StopWatches()
+	}()
+	return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
+}
+
+// Open opens the Catalog's database as cfg says, creating it and seeding
+// it, from cfg.File or the built-in catalog, on first start.
+func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error) {
+	var (
+		seed *catalogfile.Catalog
+		err  error
+	)
+	if cfg.File == "" {
+		seed, err = catalogfile.Builtin()
+	} else {
+		seed, err = catalogfile.Open(cfg.File)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load catalog: %w", err)
+	}
+	db, err := sqlite.Open(ctx, cfg.DB, seed.Books())
+	if err != nil {
+		return nil, err
+	}
+	deps.Logger.Info("catalog database open", "path", cfg.DB, "books", db.Len(), "seed", cmp.Or(cfg.File, "built-in"))
+	return db, nil
+}
+
+// NewGRPCServer returns a gRPC server with CatalogService registered over
+// svc, authorized by Policy when deps' TLS verifies client certificates.
+func NewGRPCServer(svc *Service, deps process.Deps) *rpc.Server {
+	scfg := rpc.ServerConfig{
+		Logger:       deps.Logger,
+		DrainTimeout: deps.DrainTimeout,
+		TLS:          deps.ServerTLS,
+		Metrics:      deps.Metrics,
+		Tracing:      deps.Tracing,
+		Validators:   Validators(),
+	}
+	rpc.Authorize(&scfg, rpc.Merge(rpc.CommonPolicy(), Policy()))
+	srv := rpc.NewServer(scfg)
+	catalogv1.RegisterCatalogServiceServer(srv, NewServer(svc, deps.Logger))
+	return srv
+}
+
+// The Service's promises, checked by the compiler.
+var (
+	_ bookshop.Catalog  = (*Service)(nil)
+	_ bookshop.Importer = (*Service)(nil)
+	_ Store             = (*sqlite.DB)(nil)
+)

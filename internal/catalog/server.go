@@ -1,0 +1,164 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// ExportBatchSize is how many books one ExportBooks message carries.
+// Batches keep the per-message cost of gRPC small for large exports.
+const ExportBatchSize = 500
+
+// MaxImportBooks is the most books one ImportBooks stream may send: the
+// server holds them in memory until the stream ends.
+const MaxImportBooks = 1_000_000
+
+// maxImportMessageBytes bounds one book of an import: a title of 300
+// characters and an author of 200, at up to 4 bytes each, and the rest.
+// With MaxImportBooks it bounds what one import may hold in memory.
+const maxImportMessageBytes = 4 << 10
+
+// Server serves a [Service] as bookshop.catalog.v1.CatalogService.
+type Server struct {
+	catalogv1.UnimplementedCatalogServiceServer
+	catalog *Service
+	logger  *slog.Logger
+}
+
+var _ catalogv1.CatalogServiceServer = (*Server)(nil)
+
+// NewServer returns a CatalogService server over catalog, logging
+// internal errors to logger.
+func NewServer(catalog *Service, logger *slog.Logger) *Server {
+	return &Server{catalog: catalog, logger: logger}
+}
+
+// GetBook returns one book. Errors: NOT_FOUND for an unknown id.
+func (s *Server) GetBook(ctx context.Context, req *catalogv1.GetBookRequest) (*catalogv1.GetBookResponse, error) {
+	b, err := s.catalog.Book(ctx, req.GetId())
+	if err != nil {
+		return nil, rpc.ToStatus(ctx, s.logger, catalogv1.CatalogService_GetBook_FullMethodName, err)
+	}
+	return &catalogv1.GetBookResponse{Book: catalogclient.BookToProto(b)}, nil
+}
+
+// ExportBooks streams the books of a category (all for
+// CATEGORY_UNSPECIFIED) in id order, ExportBatchSize at a time. It stops
+// as soon as the client goes away. Errors: INVALID_ARGUMENT for an unknown
+// category.
+func (s *Server) ExportBooks(req *catalogv1.ExportBooksRequest, stream grpc.ServerStreamingServer[catalogv1.ExportBooksResponse]) error {
+	ctx := stream.Context()
+	c := bookshop.AllCategories
+	if req.GetCategory() != catalogv1.Category_CATEGORY_UNSPECIFIED {
+		var ok bool
+		if c, ok = catalogclient.CategoryFromProto(req.GetCategory()); !ok {
+			return status.Errorf(codes.InvalidArgument, "unknown category %d: use CATEGORY_MYSTERY, CATEGORY_SCIENCE_FICTION, CATEGORY_SELF_HELP, or CATEGORY_UNSPECIFIED for all", int32(req.GetCategory()))
+		}
+	}
+	err := s.catalog.ExportBooks(ctx, c, ExportBatchSize, func(batch []bookshop.Book) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		resp := &catalogv1.ExportBooksResponse{Books: make([]*catalogv1.Book, len(batch))}
+		for i, b := range batch {
+			resp.Books[i] = catalogclient.BookToProto(b)
+		}
+		return stream.Send(resp)
+	})
+	if err != nil {
+		if _, ok := status.FromError(err); ok && status.Code(err) != codes.Unknown {
+			return err // a failed Send already carries its status
+		}
+		return rpc.ToStatus(ctx, s.logger, catalogv1.CatalogService_ExportBooks_FullMethodName, err)
+	}
+	return nil
+}
+
+// ImportBooks reads the client's books until the stream ends, then imports
+// the valid ones in one transaction and answers with a summary. If the
+// stream breaks off or is cancelled, nothing is written. Errors:
+// RESOURCE_EXHAUSTED past MaxImportBooks.
+func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportBooksRequest, catalogv1.ImportBooksResponse]) error {
+	ctx := stream.Context()
+	var items []bookshop.ImportItem
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err // the stream broke off: nothing was written
+		}
+		// A book is a few hundred bytes; refuse a message that is not one
+		// before holding it until the stream ends.
+		if n := proto.Size(req); n > maxImportMessageBytes {
+			return status.Errorf(codes.InvalidArgument, "message %d of the import is %d bytes: a book takes at most %d", len(items)+1, n, maxImportMessageBytes)
+		}
+		if len(items) == MaxImportBooks {
+			return status.Errorf(codes.ResourceExhausted, "an import may hold at most %d books: split the file", MaxImportBooks)
+		}
+		items = append(items, bookshop.ImportItem{Book: catalogclient.BookFromProto(req.GetBook()), Line: int(req.GetLine())})
+	}
+	res, err := s.catalog.ImportBooks(ctx, items)
+	if err != nil {
+		return rpc.ToStatus(ctx, s.logger, catalogv1.CatalogService_ImportBooks_FullMethodName, err)
+	}
+	resp := &catalogv1.ImportBooksResponse{
+		Imported: int32(res.Imported),
+		Rejected: make([]*catalogv1.Rejection, len(res.Rejected)),
+	}
+	for i, r := range res.Rejected {
+		resp.Rejected[i] = &catalogv1.Rejection{Index: int32(r.Index), Line: int32(r.Line), Reason: r.Reason}
+	}
+	return stream.SendAndClose(resp)
+}
+
+// WatchBooks sends the whole catalog, ExportBatchSize books a message,
+// the last of them marked snapshot_complete, then the books of each
+// import as it commits, until the client goes away. Errors: UNAVAILABLE
+// when the server shuts down or the client falls too far behind (either
+// way it should watch again, from a new snapshot).
+func (s *Server) WatchBooks(_ *catalogv1.WatchBooksRequest, stream grpc.ServerStreamingServer[catalogv1.WatchBooksResponse]) error {
+	ctx := stream.Context()
+	s.catalog.metrics.watchOpened()
+	defer s.catalog.metrics.watchClosed()
+	send := func(books []bookshop.Book, last bool) error {
+		for {
+			n := min(len(books), ExportBatchSize)
+			resp := &catalogv1.WatchBooksResponse{Books: make([]*catalogv1.Book, n)}
+			for i, b := range books[:n] {
+				resp.Books[i] = catalogclient.BookToProto(b)
+			}
+			books = books[n:]
+			resp.SnapshotComplete = last && len(books) == 0
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+			if len(books) == 0 {
+				return nil
+			}
+		}
+	}
+	err := s.catalog.Watch(ctx,
+		func(books []bookshop.Book) error { return send(books, true) },
+		func(books []bookshop.Book) error { return send(books, false) })
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok && status.Code(err) != codes.Unknown && status.Code(err) != codes.OK {
+		return err // a failed Send already carries its status
+	}
+	return rpc.ToStatus(ctx, s.logger, catalogv1.CatalogService_WatchBooks_FullMethodName, err)
+}

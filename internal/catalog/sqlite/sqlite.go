@@ -1,0 +1,391 @@
+// Package sqlite keeps the catalog in an SQLite database, through
+// modernc.org/sqlite, a driver in pure Go (no cgo).
+//
+// The database is one file. Open creates it when it is missing, applies the
+// schema migrations embedded in the binary, and seeds a new database with
+// the books it is given. Reads are served from an immutable in-memory
+// snapshot of the catalog, replaced atomically after each import: a reader
+// sees the catalog before or after an import, never part of one, and reads
+// never wait for a write.
+//
+// The snapshot is taken at Open and after each import through this DB. A
+// second process that writes to the same file is not seen until restart:
+// replicas that share one catalog should share a database server, which a
+// later version brings.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Memory is the path that opens a database in memory, gone at Close.
+const Memory = ":memory:"
+
+// cancelCheckRows is how often, in rows, an import checks whether its
+// context has ended.
+const cancelCheckRows = 1000
+
+// DB is the catalog in SQLite. It implements [bookshop.BookStore],
+// [bookshop.Catalog] and [bookshop.Importer], and is safe for concurrent
+// use.
+type DB struct {
+	db       *sql.DB
+	snapshot atomic.Pointer[catalogfile.Catalog]
+	importMu sync.Mutex // one import at a time in this process
+}
+
+// Open opens the catalog database at path (or Memory), creating it if
+// needed, and migrates it to the schema this binary knows. A database
+// created by this call is seeded with seed. It fails if the file is not a
+// Bookshop database or has a newer schema than this binary knows.
+func Open(ctx context.Context, path string, seed []bookshop.Book) (*DB, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open catalog database %q: the path must not contain ? or #", path)
+	}
+	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=foreign_keys(on)"
+	if path != Memory {
+		dsn += "&_pragma=journal_mode(wal)&_pragma=synchronous(normal)"
+	}
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
+	}
+	// One connection: SQLite writes one at a time anyway, reads come from
+	// the snapshot, and an in-memory database lives in its connection.
+	sqldb.SetMaxOpenConns(1)
+	sqldb.SetConnMaxIdleTime(0)
+	sqldb.SetConnMaxLifetime(0)
+
+	db := &DB{db: sqldb}
+	if err := db.migrate(ctx, seed); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
+	}
+	if err := db.reload(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Len returns the number of books in the catalog.
+func (db *DB) Len() int { return db.snapshot.Load().Len() }
+
+// All returns every book of the snapshot, in id order. The slice is shared
+// and never changes: callers must not modify it.
+func (db *DB) All() []bookshop.Book { return db.snapshot.Load().Books() }
+
+// BooksInCategory implements [bookshop.BookStore] from the snapshot.
+func (db *DB) BooksInCategory(ctx context.Context, c bookshop.Category) ([]bookshop.Book, error) {
+	return db.snapshot.Load().BooksInCategory(ctx, c)
+}
+
+// Book implements [bookshop.Catalog] from the snapshot.
+func (db *DB) Book(ctx context.Context, id int32) (bookshop.Book, error) {
+	return db.snapshot.Load().Book(ctx, id)
+}
+
+// ExportBooks implements [bookshop.Catalog] from one snapshot: an import
+// that ends during an export does not show in it.
+func (db *DB) ExportBooks(ctx context.Context, c bookshop.Category, batchSize int, yield func([]bookshop.Book) error) error {
+	return db.snapshot.Load().ExportBooks(ctx, c, batchSize, yield)
+}
+
+// ImportBooks implements [bookshop.Importer]. Each item is trimmed and
+// checked (Book.Validate); the database's constraints find ids and titles
+// and authors already taken, in the catalog or earlier in items. The valid
+// books are written in one transaction; if ctx ends or a write fails,
+// nothing is written. A book with id 0 gets the next free id.
+func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
+	db.importMu.Lock()
+	defer db.importMu.Unlock()
+
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return bookshop.ImportResult{}, fmt.Errorf("import: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	res, added, err := importBooks(ctx, tx, items)
+	if err != nil {
+		return bookshop.ImportResult{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return bookshop.ImportResult{}, fmt.Errorf("import: commit: %w", err)
+	}
+	// The new snapshot is the old one and the books just written, as they
+	// were written: imports through this DB are the only writes it sees
+	// (see the package documentation), one at a time. Reading the whole
+	// table back instead took longer than writing 100,000 books.
+	if old := db.snapshot.Load(); old != nil && len(added) > 0 {
+		db.snapshot.Store(catalogfile.New(slices.Concat(old.Books(), added)))
+	}
+	res.Books = added
+	return res, nil
+}
+
+// importBooks writes the valid items in tx, and returns the report and the
+// books written, with their ids. The caller commits.
+func importBooks(ctx context.Context, tx *sql.Tx, items []bookshop.ImportItem) (bookshop.ImportResult, []bookshop.Book, error) {
+	var res bookshop.ImportResult
+	// An insert that conflicts with a book already there changes no row;
+	// one that goes in tells its id by LastInsertId. (A RETURNING clause
+	// would say the same, at the cost of a temporary table per row.)
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO books (id, category, title, author, year, match_key)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return res, nil, fmt.Errorf("import: prepare: %w", err)
+	}
+	defer insert.Close()
+
+	// The rows are written with a context that is never cancelled: given
+	// one that can be, the driver starts a goroutine to watch it for each
+	// statement, which costs more than the insert. The transaction still
+	// watches ctx (database/sql rolls it back when ctx ends), and the loop
+	// checks ctx every cancelCheckRows rows, so a cancelled import stops
+	// soon and writes nothing.
+	rowCtx := context.WithoutCancel(ctx)
+	reject := func(i int, it bookshop.ImportItem, format string, args ...any) {
+		res.Rejected = append(res.Rejected, bookshop.Rejection{Index: i, Line: it.Line, Reason: fmt.Sprintf(format, args...)})
+	}
+	lineOf := make(map[int32]int) // id -> line, for books of this import
+	var added []bookshop.Book     // as written, with their ids
+	for i, it := range items {
+		if i%cancelCheckRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return bookshop.ImportResult{}, nil, fmt.Errorf("import: %w", err)
+			}
+		}
+		b := it.Book
+		b.Title = strings.TrimSpace(b.Title)
+		b.Author = strings.TrimSpace(b.Author)
+		if err := b.Validate(); err != nil {
+			reject(i, it, "%s", err)
+			continue
+		}
+		var id any // NULL asks SQLite for the next id
+		if b.ID != 0 {
+			id = b.ID
+		}
+		r, err := insert.ExecContext(rowCtx, id, b.Category.String(), b.Title, b.Author, b.Year, b.MatchKey())
+		var changed, got int64
+		if err == nil {
+			changed, err = r.RowsAffected()
+		}
+		if err == nil && changed == 1 {
+			got, err = r.LastInsertId()
+		}
+		if err != nil {
+			return bookshop.ImportResult{}, nil, fmt.Errorf("import: insert book %d: %w", b.ID, err)
+		}
+		if changed == 0 {
+			reject(i, it, "%s", conflict(rowCtx, tx, b, lineOf))
+			continue
+		}
+		b.ID = int32(got)
+		lineOf[b.ID] = it.Line
+		added = append(added, b)
+		res.Imported++
+	}
+	return res, added, nil
+}
+
+// conflict says which book already holds b's id or title and author.
+func conflict(ctx context.Context, tx *sql.Tx, b bookshop.Book, lineOf map[int32]int) string {
+	var (
+		id            int32
+		title, author string
+	)
+	where := func(id int32) string {
+		if line, ok := lineOf[id]; ok {
+			if line > 0 {
+				return "earlier in this import (line " + strconv.Itoa(line) + ")"
+			}
+			return "earlier in this import"
+		}
+		return "in the catalog"
+	}
+	if b.ID != 0 {
+		err := tx.QueryRowContext(ctx, `SELECT title, author FROM books WHERE id = ?`, b.ID).Scan(&title, &author)
+		if err == nil {
+			return fmt.Sprintf("id: %d is already used by %q by %s, %s", b.ID, title, author, where(b.ID))
+		}
+	}
+	err := tx.QueryRowContext(ctx, `SELECT id FROM books WHERE match_key = ?`, b.MatchKey()).Scan(&id)
+	if err == nil {
+		return fmt.Sprintf("title: %q by %s is already book %d, %s", b.Title, b.Author, id, where(id))
+	}
+	return "the book conflicts with one already in the catalog"
+}
+
+// reload replaces the snapshot with the books now in the database.
+func (db *DB) reload(ctx context.Context) error {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, category, title, author, year FROM books ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("read books: %w", err)
+	}
+	defer rows.Close()
+	var books []bookshop.Book
+	for rows.Next() {
+		var (
+			b   bookshop.Book
+			cat string
+		)
+		if err := rows.Scan(&b.ID, &cat, &b.Title, &b.Author, &b.Year); err != nil {
+			return fmt.Errorf("read books: %w", err)
+		}
+		if b.Category, err = bookshop.ParseCategory(cat); err != nil {
+			return fmt.Errorf("read book %d: category %q", b.ID, cat)
+		}
+		books = append(books, b)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read books: %w", err)
+	}
+	db.snapshot.Store(catalogfile.New(books))
+	return nil
+}
+
+// migration is one embedded schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. A file is
+// named NNNN_what.sql.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", e.Name())
+		}
+		b, err := fs.ReadFile(migrationFS, path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate brings the database to the schema this binary knows and, when
+// it was new, seeds it with seed, all in one transaction: a crash half-way
+// leaves the file as it was, and a second process that opens the same new
+// file waits for the first (the transaction takes the write lock at once,
+// _txlock=immediate) and then finds it migrated and seeded. It refuses a
+// file that holds tables but no schema_migrations: some other program's
+// database, which it must not write into.
+func (db *DB) migrate(ctx context.Context, seed []bookshop.Book) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	// A database that is up to date, the usual case, needs no write lock:
+	// a writer elsewhere must not hold up a start. (The transaction below
+	// checks again, under the lock, before it changes anything.)
+	var current int
+	err = db.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current)
+	if err == nil && current == ms[len(ms)-1].version {
+		return nil
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	var tables []string
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("read the schema: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("read the schema: %w", err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the schema: %w", err)
+	}
+	if len(tables) > 0 && !slices.Contains(tables, "schema_migrations") {
+		return fmt.Errorf("not a Bookshop catalog: the file has tables (%s) but no schema_migrations; give -db a new file", strings.Join(tables, ", "))
+	}
+
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("schema_migrations: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	if latest := ms[len(ms)-1].version; current > latest {
+		return fmt.Errorf("the database has schema version %d, newer than this binary knows (%d): run a newer bookshop", current, latest)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	if current == 0 && len(seed) > 0 {
+		items := make([]bookshop.ImportItem, len(seed))
+		for i, b := range seed {
+			items[i] = bookshop.ImportItem{Book: b}
+		}
+		res, _, err := importBooks(ctx, tx, items)
+		if err == nil && len(res.Rejected) > 0 {
+			err = fmt.Errorf("book %d: %s", seed[res.Rejected[0].Index].ID, res.Rejected[0].Reason)
+		}
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,365 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+)
+
+func testContext(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+func builtin(tb testing.TB) []bookshop.Book {
+	tb.Helper()
+	c, err := catalogfile.Builtin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c.Books()
+}
+
+// open opens a database at path, closed when the test ends.
+func open(tb testing.TB, path string, seed []bookshop.Book) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(testContext(tb), path, seed)
+	if err != nil {
+		tb.Fatalf("Open(%q): %v", path, err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// all returns every book, through ExportBooks.
+func all(tb testing.TB, db *sqlite.DB) []bookshop.Book {
+	tb.Helper()
+	var books []bookshop.Book
+	err := db.ExportBooks(testContext(tb), bookshop.AllCategories, 7, func(batch []bookshop.Book) error {
+		books = append(books, batch...)
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return books
+}
+
+// TestOpenSeedsOnce checks that a new database gets the seed, and that
+// reopening it keeps what is there rather than seeding again.
+func TestOpenSeedsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	seed := builtin(t)
+	db, err := sqlite.Open(testContext(t), path, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := all(t, db); !slices.Equal(got, seed) {
+		t.Fatalf("new database holds %d books, want the %d of the seed", len(got), len(seed))
+	}
+	extra := bookshop.Book{ID: 1000, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946}
+	if res, err := db.ImportBooks(testContext(t), []bookshop.ImportItem{{Book: extra}}); err != nil || res.Imported != 1 {
+		t.Fatalf("ImportBooks = %+v, %v; want 1 imported", res, err)
+	}
+	db.Close()
+
+	db2 := open(t, path, []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "Other", Author: "Other", Year: 2000}})
+	got := all(t, db2)
+	if len(got) != len(seed)+1 || got[len(got)-1] != extra {
+		t.Errorf("reopened database holds %d books (last %+v), want the seed and the import (%d)", len(got), got[len(got)-1], len(seed)+1)
+	}
+	if b, err := db2.Book(testContext(t), 1); err != nil || b.Title != "The Maltese Falcon" {
+		t.Errorf("reopened Book(1) = %+v, %v; want the seed's, not a new seed", b, err)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	open(t, path, nil).Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	_, err = sqlite.Open(testContext(t), path, nil)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a database from the future = %v, want an error saying its schema is newer", err)
+	}
+}
+
+func TestOpenRefusesNonDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	if err := writeFile(path, strings.Repeat("not a database\n", 100)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(testContext(t), path, nil); err == nil {
+		t.Error("Open of a text file succeeded, want an error")
+	}
+}
+
+// TestOpenRefusesForeignDatabase checks that Open does not write into an
+// SQLite file of some other program.
+func TestOpenRefusesForeignDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	_, err = sqlite.Open(testContext(t), path, builtin(t))
+	if err == nil || !strings.Contains(err.Error(), "not a Bookshop catalog") || !strings.Contains(err.Error(), "users") {
+		t.Fatalf("Open of another program's database = %v, want an error saying it is not a catalog", err)
+	}
+	raw, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the file has %d tables after the refusal (%v), want its 1 alone", n, err)
+	}
+}
+
+// TestOpenSeedIsAtomic checks that a seed that fails leaves the file
+// unmigrated, so that the next Open migrates and seeds it: a database is
+// never left migrated but empty.
+func TestOpenSeedIsAtomic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	bad := append(builtin(t), bookshop.Book{ID: 1, Category: bookshop.Mystery, Title: "Twice", Author: "Again", Year: 2000})
+	if _, err := sqlite.Open(testContext(t), path, bad); err == nil || !strings.Contains(err.Error(), "seed") {
+		t.Fatalf("Open with a seed that reuses id 1 = %v, want a seed error", err)
+	}
+	db := open(t, path, builtin(t))
+	if got := db.Len(); got != len(builtin(t)) {
+		t.Errorf("after a failed seed, the next Open holds %d books, want the %d of its seed", got, len(builtin(t)))
+	}
+}
+
+// TestOpenConcurrentlySeedsOnce opens one new file from several
+// connections at once, as replicas starting together do: every Open
+// succeeds and the catalog is seeded exactly once.
+func TestOpenConcurrentlySeedsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	seed := builtin(t)
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	dbs := make([]*sqlite.DB, n)
+	for i := range n {
+		wg.Go(func() { dbs[i], errs[i] = sqlite.Open(testContext(t), path, seed) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("Open %d: %v", i, errs[i])
+			continue
+		}
+		if got := dbs[i].Len(); got != len(seed) {
+			t.Errorf("Open %d holds %d books, want %d", i, got, len(seed))
+		}
+		dbs[i].Close()
+	}
+}
+
+// TestImportBooks checks every rule of an import and that rejected books
+// are reported with their index and line.
+func TestImportBooks(t *testing.T) {
+	db := open(t, sqlite.Memory, builtin(t))
+	before := db.Len()
+	items := []bookshop.ImportItem{
+		{Line: 2, Book: bookshop.Book{ID: 100, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946}},
+		{Line: 3, Book: bookshop.Book{Category: bookshop.SelfHelp, Title: "  Essentialism ", Author: "Greg McKeown", Year: 2014}},
+		{Line: 4, Book: bookshop.Book{ID: 101, Category: bookshop.Mystery, Title: "", Author: "Nobody", Year: 2000}},
+		{Line: 5, Book: bookshop.Book{ID: 102, Category: bookshop.Category(7), Title: "T", Author: "A", Year: 2000}},
+		{Line: 6, Book: bookshop.Book{ID: 1, Category: bookshop.Mystery, Title: "Taken Id", Author: "A", Year: 2000}},
+		{Line: 7, Book: bookshop.Book{ID: 103, Category: bookshop.Mystery, Title: "the maltese FALCON", Author: "Dashiell Hammett", Year: 1930}},
+		{Line: 8, Book: bookshop.Book{ID: 100, Category: bookshop.Mystery, Title: "Same Id As Line 2", Author: "A", Year: 2000}},
+		{Line: 9, Book: bookshop.Book{ID: 104, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946}},
+		{Line: 10, Book: bookshop.Book{ID: 105, Category: bookshop.Mystery, Title: "T", Author: "", Year: 2000}},
+		{Line: 11, Book: bookshop.Book{ID: 106, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 0}},
+		{Line: 12, Book: bookshop.Book{ID: -5, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 2000}},
+	}
+	res, err := db.ImportBooks(testContext(t), items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Imported != 2 {
+		t.Errorf("imported %d, want 2", res.Imported)
+	}
+	want := map[int]string{ // line -> words of the reason
+		4:  "title: must not be empty",
+		5:  "category",
+		6:  "id: 1 is already used",
+		7:  "already book 1, in the catalog",
+		8:  "earlier in this import (line 2)",
+		9:  "earlier in this import (line 2)",
+		10: "author: must not be empty",
+		11: "year",
+		12: "negative",
+	}
+	if len(res.Rejected) != len(want) {
+		t.Fatalf("rejected %d: %+v, want %d", len(res.Rejected), res.Rejected, len(want))
+	}
+	for _, r := range res.Rejected {
+		if words, ok := want[r.Line]; !ok || !strings.Contains(r.Reason, words) {
+			t.Errorf("rejection at line %d (index %d) = %q, want it to contain %q", r.Line, r.Index, r.Reason, want[r.Line])
+		}
+		if items[r.Index].Line != r.Line {
+			t.Errorf("rejection index %d has line %d, want %d", r.Index, r.Line, items[r.Index].Line)
+		}
+	}
+	if db.Len() != before+2 {
+		t.Errorf("catalog has %d books, want %d", db.Len(), before+2)
+	}
+	b, err := db.Book(testContext(t), 100)
+	if err != nil || b.Title != "The Big Clock" {
+		t.Errorf("Book(100) = %+v, %v; want The Big Clock", b, err)
+	}
+	// The book without id got the next free one, trimmed.
+	books := all(t, db)
+	last := books[len(books)-1]
+	if last.Title != "Essentialism" || last.ID != 101 {
+		t.Errorf("the book imported without an id is %+v, want Essentialism with id 101", last)
+	}
+}
+
+// TestImportCancelledWritesNothing checks that an import whose context
+// ends writes nothing, whatever was valid.
+func TestImportCancelledWritesNothing(t *testing.T) {
+	db := open(t, sqlite.Memory, builtin(t))
+	before := all(t, db)
+	ctx, cancel := context.WithCancel(testContext(t))
+	cancel()
+	_, err := db.ImportBooks(ctx, []bookshop.ImportItem{{Book: bookshop.Book{ID: 500, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 2000}}})
+	if err == nil {
+		t.Fatal("ImportBooks with a cancelled context succeeded, want an error")
+	}
+	if after := all(t, db); !slices.Equal(after, before) {
+		t.Errorf("a cancelled import changed the catalog: %d books, want %d", len(after), len(before))
+	}
+}
+
+// TestReadsDuringImport checks that readers see the catalog before or
+// after an import, never part of one, and never fail.
+func TestReadsDuringImport(t *testing.T) {
+	db := open(t, sqlite.Memory, builtin(t))
+	before := db.Len()
+	const n = 5000
+	items := make([]bookshop.ImportItem, n)
+	for i := range items {
+		items[i] = bookshop.ImportItem{Book: bookshop.Book{Category: bookshop.ScienceFiction, Title: fmt.Sprintf("Generated %d", i), Author: "Test", Year: 2020}}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				books, err := db.BooksInCategory(context.Background(), bookshop.ScienceFiction)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if l := len(books); l != 15 && l != 15+n {
+					errs <- fmt.Errorf("a reader saw %d science fiction books, want 15 or %d", l, 15+n)
+					return
+				}
+			}
+		})
+	}
+	res, err := db.ImportBooks(testContext(t), items)
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err != nil || res.Imported != n {
+		t.Fatalf("ImportBooks = %d imported, %v; want %d", res.Imported, err, n)
+	}
+	if db.Len() != before+n {
+		t.Errorf("catalog has %d books, want %d", db.Len(), before+n)
+	}
+}
+
+func TestBookNotFound(t *testing.T) {
+	db := open(t, sqlite.Memory, builtin(t))
+	_, err := db.Book(testContext(t), 9999)
+	if bookshop.ErrorCode(err) != bookshop.NotFound {
+		t.Errorf("Book(9999) = %v, want NotFound", err)
+	}
+}
+
+func BenchmarkImport100k(b *testing.B) {
+	items := make([]bookshop.ImportItem, 100_000)
+	for i := range items {
+		items[i] = bookshop.ImportItem{Book: bookshop.Book{ID: int32(i + 1), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Book %d", i), Author: "Benchmark", Year: 2000}}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		db, err := sqlite.Open(context.Background(), sqlite.Memory, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := db.ImportBooks(context.Background(), items)
+		if err != nil || res.Imported != len(items) {
+			b.Fatalf("ImportBooks = %d, %v", res.Imported, err)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+}
+
+// TestOpenWhileAnotherWrites checks that a database that is up to date
+// opens while another connection holds the write lock.
+func TestOpenWhileAnotherWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	open(t, path, builtin(t)).Close()
+	raw, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	tx, err := raw.Begin() // takes the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	db, err := sqlite.Open(ctx, path, builtin(t))
+	if err != nil {
+		t.Fatalf("Open while another connection writes: %v", err)
+	}
+	defer db.Close()
+	if got := db.Len(); got != len(builtin(t)) {
+		t.Errorf("Open holds %d books, want %d", got, len(builtin(t)))
+	}
+}

@@ -1,0 +1,83 @@
+package marketplace
+
+import (
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/platform/config"
+)
+
+// DefaultPort is the Marketplace's HTTP port.
+const DefaultPort = 8080
+
+// The default ports of the services the Marketplace calls, when their
+// hosts name none (this slice may not import theirs).
+const (
+	DefaultRecommendationsPort = 50051
+	DefaultCatalogPort         = 50060
+)
+
+// Config is the Marketplace's own configuration; see Flags.
+type Config struct {
+	Port int // the HTTP port
+	// RecommendationsHost and CatalogHost are the services the
+	// Marketplace calls: host, host:port or a gRPC target.
+	RecommendationsHost string
+	CatalogHost         string
+	CallTimeout         time.Duration
+	RateLimit           float64
+	RateBurst           int
+	TrustedProxies      int
+	LivePerClient       int
+}
+
+// DefaultConfig returns the Marketplace's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Port:                DefaultPort,
+		RecommendationsHost: "localhost",
+		CatalogHost:         "localhost",
+		CallTimeout:         time.Second,
+		RateLimit:           float64(DefaultRateLimit),
+		RateBurst:           DefaultRateBurst,
+		LivePerClient:       DefaultMaxLiveSessionsPerClient,
+	}
+}
+
+// Flags declares the Marketplace's own settings on s, namespace
+// "marketplace", with c's values as defaults.
+func (c *Config) Flags(s *config.Set) {
+	s.Port(&c.Port, "port", c.Port, "the Marketplace's HTTP port")
+	s.Duration(&c.CallTimeout, "call-timeout", c.CallTimeout, "deadline of each call to Recommendations and the Catalog; past it the page is served without what it asked for, with a notice")
+	s.Float64(&c.RateLimit, "rate-limit", c.RateLimit, "requests a second each client may make on average; 0 turns limiting off")
+	s.Int(&c.RateBurst, "rate-burst", c.RateBurst, "requests each client may make at once")
+	s.Int(&c.LivePerClient, "live-sessions-per-client", c.LivePerClient, "live panels (open book pages) each client may have at once")
+	s.Int(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "how many reverse proxies, each adding to X-Forwarded-For, stand in front of the Marketplace; 0 ignores X-Forwarded-For")
+}
+
+// Dependencies declares, on the process's set, where the services the
+// Marketplace calls are: RECOMMENDATIONS_HOST and CATALOG_HOST. `bookshop
+// up` wires them itself and does not declare them.
+func (c *Config) Dependencies(s *config.Set) {
+	s.String(&c.RecommendationsHost, "recommendations-host", c.RecommendationsHost, "the Recommendations service: host or host:port (default port 50051), or a gRPC target such as dns:///host:port")
+	s.String(&c.CatalogHost, "catalog-host", c.CatalogHost, "the Catalog service: host or host:port (default port 50060), or a gRPC target such as dns:///host:port")
+}
+
+// Validate checks c after parsing, naming the setting at fault through s.
+func (c *Config) Validate(s *config.Set) error {
+	if err := s.CheckPort("port", c.Port); err != nil {
+		return err
+	}
+	switch {
+	case c.CallTimeout <= 0:
+		return config.UsageErrorf("%s %v: want a positive duration such as 1s", s.Setting("call-timeout"), c.CallTimeout)
+	case c.LivePerClient < 1:
+		return config.UsageErrorf("%s %d: want 1 or more", s.Setting("live-sessions-per-client"), c.LivePerClient)
+	case c.RateLimit < 0:
+		return config.UsageErrorf("%s %v: want 0 (off) or more", s.Setting("rate-limit"), c.RateLimit)
+	case c.RateBurst < 1:
+		return config.UsageErrorf("%s %d: want 1 or more", s.Setting("rate-burst"), c.RateBurst)
+	case c.TrustedProxies < 0:
+		return config.UsageErrorf("%s %d: want 0 or more", s.Setting("trusted-proxies"), c.TrustedProxies)
+	}
+	return nil
+}

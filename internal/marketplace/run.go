@@ -1,0 +1,78 @@
+package marketplace
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"golang.org/x/time/rate"
+
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/web"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
+)
+
+// Run runs the Marketplace on deps.Listener until ctx is done, calling
+// Recommendations and the Catalog where cfg says, then shuts down
+// gracefully: it stops accepting, ends the live event streams, and lets
+// requests in flight finish.
+func Run(ctx context.Context, cfg Config, deps process.Deps) error {
+	if err := deps.Validate(); err != nil {
+		deps.Close()
+		return err
+	}
+	ccfg := rpc.ClientConfig{TLS: deps.ClientTLS, CallTimeout: cfg.CallTimeout, Metrics: deps.Metrics, Tracing: deps.Tracing}
+	recs, err := dial(cfg.RecommendationsHost, DefaultRecommendationsPort, ccfg)
+	if err != nil {
+		deps.Close()
+		return fmt.Errorf("Recommendations: %w", err)
+	}
+	defer recs.Close()
+	books, err := dial(cfg.CatalogHost, DefaultCatalogPort, ccfg)
+	if err != nil {
+		deps.Close()
+		return fmt.Errorf("Catalog: %w", err)
+	}
+	defer books.Close()
+	limit := rate.Limit(cfg.RateLimit)
+	if cfg.RateLimit == 0 {
+		limit = rate.Inf
+	}
+	handler, err := NewServer(Options{
+		Logger:                   deps.Logger,
+		Recommender:              recommendationsclient.New(recs, cfg.CallTimeout),
+		RecommendTimeout:         cfg.CallTimeout,
+		Catalog:                  catalogclient.New(books, cfg.CallTimeout),
+		Live:                     recommendationsclient.NewLiveClient(recs),
+		Shutdown:                 ctx.Done(), // ends the live event streams, which never finish on their own
+		Ready:                    rpc.HealthReady(recs, "Recommendations"),
+		RateLimit:                limit,
+		RateBurst:                cfg.RateBurst,
+		TrustedProxies:           cfg.TrustedProxies,
+		MaxLiveSessionsPerClient: cfg.LivePerClient,
+		Metrics:                  deps.Metrics,
+		Tracing:                  deps.Tracing,
+	})
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	deps.Logger.Info("Marketplace serving HTTP", "addr", deps.Listener.Addr().String(),
+		"recommendations", cfg.RecommendationsHost, "catalog", cfg.CatalogHost, "tracing", deps.Tracing != nil)
+	// A book page makes two calls, one after the other.
+	srv := web.NewServer(ctx, handler, 2*cfg.CallTimeout+10*time.Second, deps.Logger)
+	return web.Serve(ctx, srv, deps.Listener, deps.DrainTimeout, deps.Logger)
+}
+
+// dial makes the one client connection to the service at host.
+func dial(host string, defaultPort int, cfg rpc.ClientConfig) (*grpc.ClientConn, error) {
+	target, err := rpc.Target(host, defaultPort)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Dial(target, cfg)
+}

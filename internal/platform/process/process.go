@@ -1,0 +1,91 @@
+// Package process is what a service gets from the process that runs it,
+// whether that is its own command or `bookshop up` running every service
+// at once: a logger, the process's metrics and tracing, TLS, how long to
+// drain, and where to listen. A slice's Run takes a Deps and needs
+// nothing global.
+package process
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+)
+
+// Deps are what a process gives each service it runs.
+type Deps struct {
+	// Logger receives the service's logs. Required.
+	Logger *slog.Logger
+	// Metrics is the process's registry and its gRPC and HTTP metrics.
+	// Optional: nil counts nothing.
+	Metrics *telemetry.Metrics
+	// Tracing traces the service's calls, under its own name. Optional:
+	// nil traces nothing and costs nothing.
+	Tracing *telemetry.Tracing
+	// ServerTLS, when set, makes the service serve TLS only; mutual TLS,
+	// with callers authorized by identity, when it verifies client
+	// certificates.
+	ServerTLS *tls.Config
+	// ClientTLS, when set, is how the service calls others: the CA it
+	// trusts and the certificate of its own identity.
+	ClientTLS *tls.Config
+	// DrainTimeout bounds a graceful shutdown: requests still running
+	// after it are cut off.
+	DrainTimeout time.Duration
+	// Listener is where the service serves. Required; the service closes
+	// it.
+	Listener net.Listener
+	// HealthListener, when set, is where a gRPC service serves its health
+	// alone, in plaintext, for probes that cannot do mutual TLS.
+	HealthListener net.Listener
+}
+
+// Validate returns an error naming what is missing from d.
+func (d Deps) Validate() error {
+	switch {
+	case d.Logger == nil:
+		return errors.New("process.Deps: no Logger")
+	case d.Listener == nil:
+		return errors.New("process.Deps: no Listener")
+	case d.DrainTimeout <= 0:
+		return errors.New("process.Deps: DrainTimeout must be positive")
+	}
+	return nil
+}
+
+// Close closes the listeners of d, for a service that fails before it
+// serves.
+func (d Deps) Close() {
+	if d.Listener != nil {
+		d.Listener.Close()
+	}
+	if d.HealthListener != nil {
+		d.HealthListener.Close()
+	}
+}
+
+// RunAll runs every fn at once with a context that ends when ctx does or
+// when any fn returns, for whatever reason, so that when one part of a
+// process stops the others stop with it. It waits for all of them and
+// returns their errors, joined.
+func RunAll(ctx context.Context, fns ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, len(fns))
+	for _, fn := range fns {
+		go func() {
+			err := fn(ctx)
+			cancel()
+			done <- err
+		}()
+	}
+	var errs []error
+	for range fns {
+		errs = append(errs, <-done)
+	}
+	return errors.Join(errs...)
+}

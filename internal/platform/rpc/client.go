@@ -1,0 +1,191 @@
+package rpc
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/resolver"
+
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+)
+
+// DefaultCallTimeout is the deadline of a unary call whose context has
+// none.
+const DefaultCallTimeout = 5 * time.Second
+
+// ClientConfig is what every Bookshop gRPC client is made of. The zero
+// value is a plaintext client with the defaults.
+type ClientConfig struct {
+	// TLS, when set, makes the client speak TLS; with a client certificate
+	// it can talk to a server that requires mutual TLS (see ClientTLS).
+	TLS *tls.Config
+	// CallTimeout is the deadline of a unary call whose context has none.
+	CallTimeout time.Duration
+	// Metrics, when set, counts every call, by method and status code,
+	// and times it. Optional.
+	Metrics *telemetry.Metrics
+	// Tracing, when set, makes a client span of each call and passes its
+	// trace context on to the server. Optional: without it, no tracing
+	// work is done.
+	Tracing *telemetry.Tracing
+}
+
+// serviceConfig is the service config of every Bookshop client:
+//   - round_robin over every address the target resolves to, so that the
+//     calls of one client spread over all the replicas of a service, not
+//     only the one its first connection reached;
+//   - client-side health checking: a replica whose health is not SERVING
+//     (starting, draining, or failed) gets no calls;
+//   - retries of UNAVAILABLE, the status of a call that did not reach a
+//     healthy server, up to 3 attempts with backoff, with retry throttling
+//     so that retries cannot pile on a service that is down: each failure
+//     costs a token, each success gives a tenth back, and retries stop
+//     below half of 100 tokens, so that a replica dying with a few dozen
+//     calls in flight does not use them up.
+const serviceConfig = `{
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": ""},
+  "methodConfig": [{
+    "name": [{}],
+    "retryPolicy": {
+      "maxAttempts": 3,
+      "initialBackoff": "0.05s",
+      "maxBackoff": "0.5s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }],
+  "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1}
+}`
+
+// Dial returns a client connection to target with Bookshop's client
+// settings (see serviceConfig), keepalive, a request id and a default
+// deadline on every call. target is a gRPC target ("localhost:50051",
+// "dns:///recommendations:50051") or, to spread calls over a fixed set of
+// replicas, "static:///host1:port1,host2:port2". It does not connect until
+// the first call. Create one per target, share it between clients, and
+// close it when done.
+func Dial(target string, cfg ClientConfig, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	creds := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		creds = credentials.NewTLS(cfg.TLS)
+	}
+	unary := []grpc.UnaryClientInterceptor{clientUnary(cfg.CallTimeout)}
+	stream := []grpc.StreamClientInterceptor{clientStream()}
+	if cfg.Metrics != nil {
+		// Outermost: a call's time is all of it, retries included.
+		u, s := cfg.Metrics.ClientInterceptors()
+		unary, stream = append([]grpc.UnaryClientInterceptor{u}, unary...), append([]grpc.StreamClientInterceptor{s}, stream...)
+	}
+	base := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithResolvers(staticResolver{}),
+		grpc.WithDefaultServiceConfig(serviceConfig),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.WithChainUnaryInterceptor(unary...),
+		grpc.WithChainStreamInterceptor(stream...),
+	}
+	if cfg.Tracing != nil {
+		base = append(base, grpc.WithStatsHandler(cfg.Tracing.ClientHandler()))
+	}
+	conn, err := grpc.NewClient(target, append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("gRPC client for %q: %w", target, err)
+	}
+	return conn, nil
+}
+
+// Target turns what people write in RECOMMENDATIONS_HOST into a gRPC
+// target: a host or host:port (defaultPort is added when there is none);
+// several, separated by commas, for a static list of replicas; or a target
+// that already names a resolver ("dns:///host:port"), returned as it is.
+func Target(hosts string, defaultPort int) (string, error) {
+	hosts = strings.TrimSpace(hosts)
+	if hosts == "" {
+		return "", errors.New("empty address: want host or host:port")
+	}
+	if strings.Contains(hosts, ":///") {
+		return hosts, nil
+	}
+	parts := strings.Split(hosts, ",")
+	for i, p := range parts {
+		addr, err := hostPort(strings.TrimSpace(p), defaultPort)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = addr
+	}
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	return staticScheme + ":///" + strings.Join(parts, ","), nil
+}
+
+// hostPort checks one host or host:port and adds defaultPort if needed.
+func hostPort(hostport string, defaultPort int) (string, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		// No port: a bare host name, IPv4 address, or IPv6 address with or
+		// without brackets.
+		host = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
+		port = strconv.Itoa(defaultPort)
+	}
+	if host == "" || strings.ContainsAny(host, " /?#@") {
+		return "", fmt.Errorf("%q is not a host or host:port", hostport)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("%q: port must be a number from 1 to 65535", hostport)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// staticScheme is the resolver scheme of a fixed list of addresses.
+const staticScheme = "static"
+
+// staticResolver resolves "static:///a:1,b:2" to those addresses, once:
+// the list of replicas for local runs (bookshop up -replicas N) and for
+// deployments without DNS. It is given to each client with
+// grpc.WithResolvers, not registered globally.
+type staticResolver struct{}
+
+func (staticResolver) Scheme() string { return staticScheme }
+
+func (staticResolver) Build(t resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
+	var addrs []resolver.Address
+	for _, a := range strings.Split(t.Endpoint(), ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		// Each replica is its own authority: TLS checks its certificate
+		// against its own host name, not against the whole list. The list
+		// comes from the operator's configuration, which is trusted.
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("static target %q: %w", t.URL.String(), err)
+		}
+		addrs = append(addrs, resolver.Address{Addr: a, ServerName: host})
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("static target %q lists no address", t.URL.String())
+	}
+	if err := cc.UpdateState(resolver.State{Addresses: addrs}); err != nil {
+		return nil, err
+	}
+	return staticResolver{}, nil
+}
+
+func (staticResolver) ResolveNow(resolver.ResolveNowOptions) {}
+func (staticResolver) Close()                                {}

@@ -1,0 +1,101 @@
+// Package rpc is what every Bookshop gRPC server and client is made of,
+// whatever service it serves or calls: the interceptors (access log,
+// request ids, panic recovery, validation), health and reflection,
+// keepalive and message limits, TLS and the authorization mechanism
+// (Policy), retries and balancing over replicas, graceful stop, and the
+// one mapping between the kernel's error kinds and gRPC status codes.
+//
+// It knows no service: each slice registers its own services on a
+// Server, and gives its own Policy entries and Validators.
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+// codeOf maps domain error codes to gRPC codes.
+var codeOf = map[bookshop.Code]codes.Code{
+	bookshop.Invalid:     codes.InvalidArgument,
+	bookshop.NotFound:    codes.NotFound,
+	bookshop.Forbidden:   codes.PermissionDenied,
+	bookshop.Unavailable: codes.Unavailable,
+	bookshop.Internal:    codes.Internal,
+}
+
+// ToStatus converts an error of the domain into a gRPC status error for the
+// caller. The message of a *bookshop.Error is passed on; any other error is
+// logged and answered with a bare INTERNAL, so that internal details stay in
+// the log.
+func ToStatus(ctx context.Context, logger *slog.Logger, method string, err error) error {
+	if _, ok := errors.AsType[*bookshop.Error](err); ok {
+		return status.Error(codeOf[bookshop.ErrorCode(err)], bookshop.ErrorMessage(err))
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err).Err()
+	}
+	logger.ErrorContext(ctx, "rpc failed", "method", method, "err", err)
+	return status.Error(codes.Internal, "internal error")
+}
+
+// FromStatus converts an error of a gRPC call into a domain error. The
+// server's message is kept for the codes that say something about the
+// request (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
+// UNAUTHENTICATED); the others become Unavailable or
+// Internal with a generic message, the original kept in the chain for logs.
+func FromStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	st := status.Convert(err)
+	var de *bookshop.Error
+	switch st.Code() {
+	case codes.InvalidArgument, codes.OutOfRange:
+		de = bookshop.Errorf(bookshop.Invalid, "%s", st.Message())
+	case codes.NotFound:
+		de = bookshop.Errorf(bookshop.NotFound, "%s", st.Message())
+	case codes.PermissionDenied, codes.Unauthenticated:
+		de = bookshop.Errorf(bookshop.Forbidden, "%s", st.Message())
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Canceled:
+		de = bookshop.Errorf(bookshop.Unavailable, "the service is unavailable right now")
+	default:
+		de = bookshop.Errorf(bookshop.Internal, "internal error")
+	}
+	return &callError{domain: de, cause: err}
+}
+
+// callError is a failed call: a domain error for the caller, with the
+// gRPC error it came from for the log.
+type callError struct {
+	domain *bookshop.Error
+	cause  error
+}
+
+func (e *callError) Error() string { return e.cause.Error() }
+
+// Unwrap returns both the domain error and the gRPC error, so that
+// errors.As finds either.
+func (e *callError) Unwrap() []error { return []error{e.domain, e.cause} }
+
+// WithDefaultTimeout gives ctx a deadline of d from now unless it has one,
+// for clients whose every call must have a deadline.
+func WithDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// CallError returns an error of a call that failed for cause, which the
+// caller sees as domain (errors.As finds either): for a client that knows
+// better than the status what went wrong, such as a stream that ended.
+func CallError(domain *bookshop.Error, cause error) error {
+	return &callError{domain: domain, cause: cause}
+}

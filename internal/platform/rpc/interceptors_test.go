@@ -1,0 +1,195 @@
+package rpc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/platform/reqid"
+)
+
+// logBuffer is a JSON log, safe for concurrent use, read line by line.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the log lines whose msg is msg.
+func (b *logBuffer) records(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestAccessLogAndRequestID checks the access log line of a call and that
+// the request id of the client's context reaches the server, its log, and
+// comes back in the response trailer.
+func TestAccessLogAndRequestID(t *testing.T) {
+	var log logBuffer
+	logger := slog.New(slog.NewJSONHandler(&log, nil))
+	rec := &idRecorder{}
+	addr := startServer(t, logger, func(srv *grpcapi.Server) {
+		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
+	})
+	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := recommendationspb.NewRecommendationsClient(conn)
+
+	ctx := reqid.With(testContext(t), "shopper-42")
+	var trailer metadata.MD
+	if _, err := client.Recommend(ctx, &recommendationspb.RecommendationRequest{MaxResults: 1}, grpc.Trailer(&trailer)); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.id(); got != "shopper-42" {
+		t.Errorf("handler saw request id %q, want shopper-42", got)
+	}
+	if got := trailer.Get(reqid.Key); len(got) != 1 || got[0] != "shopper-42" {
+		t.Errorf("response trailer %s = %q, want shopper-42", reqid.Key, got)
+	}
+	_, err = client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: -1})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("Recommend(max_results -1) = %v, want InvalidArgument", err)
+	}
+	if rec.calls() != 1 {
+		t.Errorf("handler ran %d times, want once: validation refuses the bad request first", rec.calls())
+	}
+
+	lines := log.records(t, "rpc")
+	if len(lines) != 2 {
+		t.Fatalf("access log has %d lines, want 2:\n%v", len(lines), lines)
+	}
+	first, second := lines[0], lines[1]
+	for k, want := range map[string]any{"method": "/Recommendations/Recommend", "kind": "unary", "code": "OK", "request_id": "shopper-42"} {
+		if first[k] != want {
+			t.Errorf("access log %s = %v, want %v", k, first[k], want)
+		}
+	}
+	if p, _ := first["peer"].(string); !strings.HasPrefix(p, "127.0.0.1:") {
+		t.Errorf("access log peer = %v, want 127.0.0.1:PORT", first["peer"])
+	}
+	if _, ok := first["duration"]; !ok {
+		t.Error("access log has no duration")
+	}
+	if second["code"] != "InvalidArgument" {
+		t.Errorf("second access log code = %v, want InvalidArgument", second["code"])
+	}
+	if id, _ := second["request_id"].(string); !reqid.Valid(id) || id == "shopper-42" {
+		t.Errorf("a call without a request id got %q in the log, want a new one", id)
+	}
+}
+
+// idRecorder records the request id each call's context carries.
+type idRecorder struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *idRecorder) Recommend(ctx context.Context, _ bookshop.RecommendRequest) ([]bookshop.Book, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, reqid.From(ctx))
+	return []bookshop.Book{{ID: 1, Title: "The Maltese Falcon"}}, nil
+}
+
+func (r *idRecorder) id() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ids) == 0 {
+		return ""
+	}
+	return r.ids[0]
+}
+
+func (r *idRecorder) calls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.ids)
+}
+
+// startServer runs a grpcapi.Server with logger and the services register
+// adds, on loopback, until the test ends.
+func startServer(t *testing.T, logger *slog.Logger, register func(*grpcapi.Server)) string {
+	t.Helper()
+	addr, stop, wait := runServerWith(t, grpcapi.ServerConfig{Logger: logger, DrainTimeout: time.Second}, register)
+	t.Cleanup(func() {
+		stop()
+		if err := wait(); err != nil {
+			t.Error(err)
+		}
+	})
+	return addr
+}
+
+func TestValidation(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	addr := startServer(t, logger, func(srv *grpcapi.Server) {
+		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(nil, nil, logger))
+	})
+	client := catalogv1.NewCatalogServiceClient(dial(t, addr))
+	_, err := client.GetBook(testContext(t), &catalogv1.GetBookRequest{Id: 0})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "id must be 1 or more, got 0") {
+		t.Errorf("GetBook(0) = %v, want InvalidArgument saying what is wrong", err)
+	}
+	stream, err := client.ImportBooks(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&catalogv1.ImportBooksRequest{Line: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.CloseAndRecv(); status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "must hold a book") {
+		t.Errorf("ImportBooks with a message without a book = %v, want InvalidArgument saying what is wrong", err)
+	}
+}
+
+// TestClientDefaultDeadline checks that a unary call without a deadline
+// gets the client's default one.
+func TestClientDefaultDeadline(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	addr := startServer(t, logger, func(srv *grpcapi.Server) {
+		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(blockingRecommender{}, logger))
+	})
+	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{CallTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = recommendationspb.NewRecommendationsClient(conn).Recommend(context.Background(), &recommendationspb.RecommendationRequest{MaxResults: 1})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("a call without a deadline to a server that never answers = %v, want DeadlineExceeded", err)
+	}
+}

@@ -1,0 +1,124 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
+)
+
+// serveHealthOnly serves hs as the only service of a plain gRPC server on
+// loopback until the test ends, and returns a client connection to it.
+func serveHealthOnly(tb testing.TB, hs healthpb.HealthServer) *grpc.ClientConn {
+	tb.Helper()
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	tb.Cleanup(srv.Stop)
+	return readyConn(tb, lis.Addr().String())
+}
+
+// readyConn returns a client connection to addr, closed when the test ends.
+func readyConn(tb testing.TB, addr string) *grpc.ClientConn {
+	tb.Helper()
+	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	if err != nil {
+		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// hangingHealth is a health service whose Check never answers. Its Watch,
+// which clients use for client-side health checking, says SERVING.
+type hangingHealth struct {
+	healthpb.UnimplementedHealthServer
+}
+
+func (hangingHealth) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (hangingHealth) Watch(_ *healthpb.HealthCheckRequest, stream grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
+	if err := stream.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}); err != nil {
+		return err
+	}
+	<-stream.Context().Done()
+	return nil
+}
+
+// TestHealthReady checks HealthReady against a Bookshop server, a server
+// whose health says NOT_SERVING and then SERVING, a service the server
+// does not know, and a port nothing listens on.
+func TestHealthReady(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	t.Run("Bookshop server", func(t *testing.T) {
+		books, err := catalogfile.Builtin()
+		if err != nil {
+			t.Fatalf("catalogfile.Builtin: %v", err)
+		}
+		conn := readyConn(t, grpcapitest.StartRecommendations(t, recommendations.New(books, nil)))
+		for _, service := range []string{"Recommendations", ""} {
+			if err := grpcapi.HealthReady(conn, service)(ctx); err != nil {
+				t.Errorf("HealthReady(%q) = %v, want nil", service, err)
+			}
+		}
+		err = grpcapi.HealthReady(conn, "NoSuchService")(ctx)
+		if got := status.Code(err); got != codes.NotFound {
+			t.Errorf("HealthReady(%q) = %v (code %v), want an error wrapping NOT_FOUND", "NoSuchService", err, got)
+		}
+	})
+
+	t.Run("NOT_SERVING, then SERVING", func(t *testing.T) {
+		hs := health.NewServer()
+		hs.SetServingStatus("Recommendations", healthpb.HealthCheckResponse_NOT_SERVING)
+		ready := grpcapi.HealthReady(serveHealthOnly(t, hs), "Recommendations")
+		err := ready(ctx)
+		if err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
+			t.Errorf("HealthReady while NOT_SERVING = %v, want an error naming NOT_SERVING", err)
+		}
+		hs.SetServingStatus("Recommendations", healthpb.HealthCheckResponse_SERVING)
+		if err := ready(ctx); err != nil {
+			t.Errorf("HealthReady once SERVING = %v, want nil", err)
+		}
+	})
+
+	t.Run("closed port", func(t *testing.T) {
+		err := grpcapi.HealthReady(readyConn(t, grpcapitest.ClosedAddr(t)), "Recommendations")(ctx)
+		if got := status.Code(err); got != codes.Unavailable {
+			t.Errorf("HealthReady of a closed port = %v (code %v), want an error wrapping UNAVAILABLE", err, got)
+		}
+	})
+
+	t.Run("no answer, no deadline", func(t *testing.T) {
+		ready := grpcapi.HealthReady(serveHealthOnly(t, hangingHealth{}), "Recommendations")
+		start := time.Now()
+		err := ready(context.Background()) // HealthReady sets its own deadline
+		if got := status.Code(err); got != codes.DeadlineExceeded || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("HealthReady of a server that never answers = %v (code %v), want an error wrapping DEADLINE_EXCEEDED and context.DeadlineExceeded", err, got)
+		}
+		if elapsed := time.Since(start); elapsed > 5*time.Second {
+			t.Errorf("HealthReady of a server that never answers took %v, want about 1s", elapsed)
+		}
+	})
+}

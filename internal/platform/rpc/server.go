@@ -1,0 +1,314 @@
+package rpc
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+)
+
+// Defaults of a ServerConfig.
+const (
+	DefaultDrainTimeout       = 10 * time.Second
+	DefaultMaxConnectionAge   = 5 * time.Minute
+	DefaultMaxRecvMessageSize = 4 << 20
+)
+
+// streamWorkers is how many goroutines a server keeps to run calls. By
+// default grpc-go starts a goroutine for each call, whose stack then grows,
+// by copying, as deep as the handler and the interceptors go: under load,
+// a fifth of the server's CPU time (profile in the README, "Performance").
+// A worker's stack stays grown from one call to the next. A call that
+// finds every worker busy, such as one that arrives while the workers hold
+// long streams, gets a goroutine of its own, as without workers. 64 is
+// more than the calls one core has in flight at full load. (An option that
+// grpc-go marks experimental; without it, calls are served as before.)
+const streamWorkers = 64
+
+// ServerConfig is what every Bookshop gRPC server is made of. The zero
+// value of each field but Logger means its default.
+type ServerConfig struct {
+	// Logger receives the access log and errors. Required.
+	Logger *slog.Logger
+	// DrainTimeout bounds a graceful shutdown: calls still running after it
+	// are cut off.
+	DrainTimeout time.Duration
+	// TLS, when set, makes the server speak TLS only; mutual TLS when it
+	// requires client certificates (see ServerTLS).
+	TLS *tls.Config
+	// Interceptors run after the access log and recovery and before
+	// validation: authorization, for one.
+	UnaryInterceptors  []grpc.UnaryServerInterceptor
+	StreamInterceptors []grpc.StreamServerInterceptor
+	// Ready, when set, holds the services NOT_SERVING after Run starts,
+	// until it is closed: for a service that must load something first.
+	// Optional: without it, Run marks them SERVING at once.
+	Ready <-chan struct{}
+	// Validators are the request rules of the services served, checked
+	// after the interceptors above. Optional.
+	Validators Validators
+	// MaxConnectionAge closes each client connection after about this long
+	// (with a grace period for calls in flight), so that clients re-resolve
+	// and spread their calls over replicas that started since.
+	MaxConnectionAge time.Duration
+	// MaxRecvMessageSize is the largest message the server accepts.
+	MaxRecvMessageSize int
+	// Metrics, when set, counts every call, by method and status code,
+	// and times it. Optional.
+	Metrics *telemetry.Metrics
+	// Tracing, when set, makes a server span of each call, the child of
+	// the caller's span. Optional: without it, no tracing work is done.
+	Tracing *telemetry.Tracing
+}
+
+// Server is a gRPC server with what every Bookshop server has: the
+// interceptors, keepalive, message limits, the standard health service
+// (grpc.health.v1) and server reflection. Register services on it as on a
+// *grpc.Server, then call Run.
+type Server struct {
+	*grpc.Server
+	health       *health.Server
+	healthInit   sync.Once
+	healthWatch  *drainingHealth
+	metrics      *telemetry.Metrics
+	logger       *slog.Logger
+	drainTimeout time.Duration
+	ready        <-chan struct{}
+}
+
+// NewServer returns a Server made as cfg says; opts are passed on to
+// grpc.NewServer after Bookshop's own.
+func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.MaxConnectionAge <= 0 {
+		cfg.MaxConnectionAge = DefaultMaxConnectionAge
+	}
+	if cfg.MaxRecvMessageSize <= 0 {
+		cfg.MaxRecvMessageSize = DefaultMaxRecvMessageSize
+	}
+	// Outermost first: the metrics, the access log, recovery, the given
+	// interceptors (authorization: an unauthorized caller learns nothing
+	// of the rules of the requests), then validation.
+	var (
+		unary  []grpc.UnaryServerInterceptor
+		stream []grpc.StreamServerInterceptor
+	)
+	if cfg.Metrics != nil {
+		u, s := cfg.Metrics.ServerInterceptors()
+		unary, stream = append(unary, u), append(stream, s)
+	}
+	unary = append(unary, logUnary(cfg.Logger), recoverUnary(cfg.Logger))
+	unary = append(append(unary, cfg.UnaryInterceptors...), validateUnary(cfg.Validators))
+	stream = append(stream, logStream(cfg.Logger), recoverStream(cfg.Logger))
+	stream = append(append(stream, cfg.StreamInterceptors...), validateStream(cfg.Validators))
+	base := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMessageSize),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionAge: cfg.MaxConnectionAge,
+			// New calls go to a new connection at once; calls in flight,
+			// live streams among them, may finish on the old one for up
+			// to half an hour, rather than every shopper's live panel
+			// being cut every few minutes.
+			MaxConnectionAgeGrace: 30 * time.Minute,
+			Time:                  time.Minute, // ping an idle client after a minute
+			Timeout:               20 * time.Second,
+		}),
+		// Clients may ping every 20s (ours ping every 30s), even without calls.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
+		grpc.NumStreamWorkers(streamWorkers),
+	}
+	if cfg.TLS != nil {
+		base = append(base, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	if cfg.Tracing != nil {
+		// A stats handler, not an interceptor: it sees the call before the
+		// interceptors do, so that the access log has the trace id.
+		base = append(base, grpc.StatsHandler(cfg.Tracing.ServerHandler()))
+	}
+	s := &Server{
+		Server:       grpc.NewServer(append(base, opts...)...),
+		health:       health.NewServer(),
+		metrics:      cfg.Metrics,
+		logger:       cfg.Logger,
+		drainTimeout: cfg.DrainTimeout,
+		ready:        cfg.Ready,
+	}
+	s.healthWatch = &drainingHealth{Server: s.health, stopping: make(chan struct{})}
+	// Nothing is served until Run: probes see NOT_SERVING until then.
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(s.Server, s.healthWatch)
+	reflection.Register(s.Server)
+	return s
+}
+
+// SetServing marks the whole server and each registered service SERVING
+// or NOT_SERVING, as health probes and client-side health checks see it.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	for name := range s.GetServiceInfo() {
+		s.health.SetServingStatus(name, st)
+	}
+	s.health.SetServingStatus("", st)
+}
+
+// initHealth marks every registered service NOT_SERVING, once, before
+// either port serves: services are registered by then, and a probe that
+// asks for one before Run must hear "not yet", not "unknown service". Their
+// methods appear in the metrics, at zero, from then on.
+func (s *Server) initHealth() {
+	s.healthInit.Do(func() {
+		s.SetServing(false)
+		s.metrics.InitServer(s.Server)
+	})
+}
+
+// Run serves on lis until ctx is done or serving fails. At the start it
+// marks every registered service SERVING (or once ServerConfig.Ready is
+// closed). When ctx is done it marks them
+// NOT_SERVING and ends health watches, so that balancers stop sending
+// calls, lets calls in flight finish for up to the drain timeout, then
+// stops hard. It returns nil after a shutdown asked for by ctx.
+func (s *Server) Run(ctx context.Context, lis net.Listener) error {
+	s.initHealth()
+	if s.ready == nil {
+		s.SetServing(true)
+	} else {
+		go func() {
+			select {
+			case <-s.ready:
+				s.SetServing(true) // after shutdown began, the health server ignores it
+			case <-ctx.Done():
+			}
+		}()
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(lis) }()
+
+	select {
+	case err := <-served:
+		s.health.Shutdown()
+		return fmt.Errorf("serve gRPC on %s: %w", lis.Addr(), err)
+	case <-ctx.Done():
+	}
+
+	s.logger.Info("gRPC server shutting down", "addr", lis.Addr().String(), "drain_timeout", s.drainTimeout)
+	s.health.Shutdown()
+	s.healthWatch.stop()
+	stopped := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(s.drainTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		s.logger.Warn("gRPC drain timed out; closing remaining calls", "addr", lis.Addr().String())
+		s.Stop()
+		<-stopped
+	}
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serve gRPC on %s: %w", lis.Addr(), err)
+	}
+	return nil
+}
+
+// RunWithHealth runs the server on lis and, when healthLis is not nil, its
+// health alone on healthLis (see RunHealth), until ctx is done or either
+// fails.
+func (s *Server) RunWithHealth(ctx context.Context, lis, healthLis net.Listener) error {
+	if healthLis == nil {
+		return s.Run(ctx, lis)
+	}
+	s.logger.Info("health serving in plaintext", "addr", healthLis.Addr().String())
+	return process.RunAll(ctx,
+		func(ctx context.Context) error { return s.Run(ctx, lis) },
+		func(ctx context.Context) error { return s.RunHealth(ctx, healthLis) })
+}
+
+// RunHealth serves only the health service, in plaintext, on lis until ctx
+// is done: for probes that cannot present a client certificate, such as
+// Kubernetes' grpc probe, when the main port requires mutual TLS. It shows
+// the same statuses as the main port.
+func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
+	s.initHealth()
+	hs := grpc.NewServer()
+	healthpb.RegisterHealthServer(hs, s.healthWatch)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(lis) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve health on %s: %w", lis.Addr(), err)
+	case <-ctx.Done():
+	}
+	hs.Stop() // health calls are short and watches end at shutdown
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serve health on %s: %w", lis.Addr(), err)
+	}
+	return nil
+}
+
+// drainingHealth is the standard health server, except that its watches
+// end at shutdown, after telling the watcher NOT_SERVING. A watch is a call
+// like any other, and a client-side health check keeps one open on every
+// connection: without this, each would hold a graceful stop open until the
+// drain timeout.
+type drainingHealth struct {
+	*health.Server
+	stopping chan struct{}
+}
+
+func (h *drainingHealth) stop() { close(h.stopping) }
+
+// Watch implements grpc.health.v1.Health/Watch.
+func (h *drainingHealth) Watch(req *healthpb.HealthCheckRequest, stream grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := h.Server.Watch(req, &watchStream{ServerStreamingServer: stream, ctx: ctx})
+	select {
+	case <-h.stopping:
+		// The inner watch may have ended before it sent the last status.
+		_ = stream.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING})
+		return status.Error(codes.Unavailable, "the server is shutting down")
+	default:
+		return err
+	}
+}
+
+type watchStream struct {
+	grpc.ServerStreamingServer[healthpb.HealthCheckResponse]
+	ctx context.Context
+}
+
+func (w *watchStream) Context() context.Context { return w.ctx }

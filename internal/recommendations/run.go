@@ -1,0 +1,83 @@
+package recommendations
+
+import (
+	"context"
+	"errors"
+
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// Deps are what Run needs from the process: the common ones, and where
+// the books come from.
+type Deps struct {
+	process.Deps
+	// Books is the feed of the catalog's books. Optional: without it, Run
+	// follows the Catalog at Config.CatalogHost.
+	Books BookFeed
+}
+
+// Run runs Recommendations on deps.Listener until ctx is done: it follows
+// the catalog's books into memory, serves the tutorial's Recommend and
+// LiveRecommendationsService from them, with health and reflection, and
+// then shuts down gracefully. Its health is NOT_SERVING until it holds a
+// whole snapshot of the catalog.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if err := deps.Validate(); err != nil {
+		deps.Close()
+		return err
+	}
+	feed := deps.Books
+	if feed == nil {
+		if cfg.CatalogHost == "" {
+			deps.Close()
+			return errors.New("recommendations: no books: name a Catalog (CatalogHost) or give a feed (Deps.Books)")
+		}
+		target, err := rpc.Target(cfg.CatalogHost, DefaultCatalogPort)
+		if err != nil {
+			deps.Close()
+			return err
+		}
+		conn, err := rpc.Dial(target, rpc.ClientConfig{TLS: deps.ClientTLS, Metrics: deps.Metrics, Tracing: deps.Tracing})
+		if err != nil {
+			deps.Close()
+			return err
+		}
+		defer conn.Close()
+		feed = catalogclient.New(conn, rpc.DefaultCallTimeout)
+		deps.Logger.Info("following the Catalog", "target", target)
+	}
+	books := NewBooks()
+	books.metrics = newMetrics(deps.Metrics)
+	srv := NewGRPCServer(books, deps.Deps, books.metrics)
+	deps.Logger.Info("Recommendations serving gRPC", "addr", deps.Listener.Addr().String(), "tracing", deps.Tracing != nil)
+	return process.RunAll(ctx,
+		func(ctx context.Context) error { books.Follow(ctx, feed, deps.Logger); return nil },
+		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) })
+}
+
+// NewGRPCServer returns a gRPC server with Recommend and
+// LiveRecommendationsService registered over books, authorized by Policy
+// when deps' TLS verifies client certificates. It is SERVING once books
+// is ready. m may be nil.
+func NewGRPCServer(books *Books, deps process.Deps, m *metrics) *rpc.Server {
+	scfg := rpc.ServerConfig{
+		Logger:       deps.Logger,
+		DrainTimeout: deps.DrainTimeout,
+		TLS:          deps.ServerTLS,
+		Metrics:      deps.Metrics,
+		Tracing:      deps.Tracing,
+		Validators:   Validators(),
+		Ready:        books.Ready(),
+	}
+	rpc.Authorize(&scfg, rpc.Merge(rpc.CommonPolicy(), Policy()))
+	srv := rpc.NewServer(scfg)
+	recommendationspb.RegisterRecommendationsServer(srv, NewServer(m.counting(New(books, nil)), deps.Logger))
+	live := NewLiveServer(func() *Session { return NewSession(books, nil) }, deps.Logger)
+	live.metrics = m
+	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, live)
+	return srv
+}

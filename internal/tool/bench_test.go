@@ -1,0 +1,101 @@
+package tool_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/tool"
+	"github.com/bookshop-go/bookshop/internal/loadgen"
+)
+
+// TestBench runs `bookshop bench` briefly against each target of a
+// running `bookshop up`, and checks its report, its record file and its
+// chart.
+func TestBench(t *testing.T) {
+	m := startCommand(t, []string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=", "-db=:memory:", "-rate-limit=0"},
+		regexp.MustCompile(`Recommendations: (\S+) \(gRPC\)`))
+	grpcAddr := m[1]
+	siteURL := startUp(t, "-rate-limit=0")
+	dir := t.TempDir()
+	record := filepath.Join(dir, "records.jsonl")
+	chart := filepath.Join(dir, "latency.svg")
+
+	for _, args := range [][]string{
+		{"-target", "recommend", "-addr", grpcAddr, "-c", "1,4", "-d", "200ms", "-warmup", "50ms", "-record", record, "-chart", chart, "-label", "test"},
+		{"-target", "home", "-url", siteURL, "-c", "2", "-n", "20", "-d", "0"},
+		{"-target", "export", "-addr", grpcAddr, "-n", "2", "-d", "0"},
+		{"-target", "import", "-addr", grpcAddr, "-books", "50", "-n", "2", "-d", "0"},
+		{"-target", "live", "-addr", grpcAddr, "-c", "10", "-n", "30", "-d", "0"},
+		{"-target", "live-web", "-url", siteURL, "-c", "10", "-n", "30", "-d", "0"},
+	} {
+		t.Run(args[1], func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := tool.RunBench(testContext(t, 30*time.Second), args, env(nil), &stdout, &stderr); err != nil {
+				t.Fatalf("bench %q = %v\nstdout:\n%s\nstderr:\n%s", args, err, &stdout, &stderr)
+			}
+			out := stdout.String()
+			for _, want := range []string{"calls/s", "p50", "p90", "p99", "p99.9", "errors"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("bench %q printed no %s column:\n%s", args, want, out)
+				}
+			}
+		})
+	}
+
+	f, err := os.Open(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := loadgen.ReadRecords(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Concurrency != 1 || recs[1].Concurrency != 4 || recs[0].Label != "test" || recs[0].Calls == 0 {
+		t.Errorf("record file = %+v, want one record for each of 1 and 4 in flight", recs)
+	}
+	svg, err := os.ReadFile(chart)
+	if err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
+		t.Errorf("chart file = %.40q, %v; want an SVG", svg, err)
+	}
+}
+
+// TestBenchFailures checks that calls that fail make bench fail, after
+// its report, and that bad flags are usage errors.
+func TestBenchFailures(t *testing.T) {
+	ctx := testContext(t, 30*time.Second)
+	var stdout bytes.Buffer
+	err := tool.RunBench(ctx, []string{"-addr", "127.0.0.1:1", "-c", "1", "-n", "3", "-d", "0"}, env(nil), &stdout, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "3 of 3 calls failed") {
+		t.Errorf("bench against a closed port = %v, want 3 of 3 calls failed", err)
+	}
+	if !strings.Contains(stdout.String(), "Unavailable") {
+		t.Errorf("bench against a closed port printed no error sample:\n%s", &stdout)
+	}
+
+	for _, tt := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"-target", "nope"}, "-target"},
+		{[]string{"-c", "0"}, "-c"},
+		{[]string{"-c", "1,x"}, "-c"},
+		{[]string{"-d", "0"}, "-d 0 needs -n"},
+		{[]string{"-chart", "x.svg"}, "-record"},
+		{[]string{"-books", "0"}, "-books"},
+		{[]string{"-timeout", "0"}, "-timeout"},
+		{[]string{"extra"}, "unexpected argument"},
+	} {
+		err := tool.RunBench(ctx, tt.args, env(nil), new(bytes.Buffer), new(bytes.Buffer))
+		if err == nil || errors.Is(err, flag.ErrHelp) || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("bench %q = %v, want an error about %s", tt.args, err, tt.wantErr)
+		}
+	}
+}

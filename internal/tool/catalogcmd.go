@@ -1,0 +1,275 @@
+package tool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+)
+
+// catalogClientFlags are the flags of the commands that call the Catalog.
+type catalogClientFlags struct {
+	host    string
+	timeout time.Duration
+	tls     clientTLSFlags
+}
+
+func (c *catalogClientFlags) register(fs *config.FlagSet) map[string]string {
+	fs.StringVar(&c.host, "catalog-host", "localhost", "the Catalog service: host or host:port (default port 50060) (env CATALOG_HOST)")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up after this long")
+	return withEnv(c.tls.register(fs), map[string]string{"catalog-host": "CATALOG_HOST"})
+}
+
+// dial connects to the catalog service, tracing the calls when tracing is
+// not nil; the caller closes the returned func.
+func (c *catalogClientFlags) dial(tracing *telemetry.Tracing) (*catalogclient.Client, func() error, error) {
+	if c.timeout <= 0 {
+		return nil, nil, usageErrorf("-timeout %v: want a positive duration", c.timeout)
+	}
+	target, err := rpc.Target(c.host, catalog.DefaultPort)
+	if err != nil {
+		return nil, nil, usageErrorf("-catalog-host or CATALOG_HOST: %v", err)
+	}
+	ccfg := rpc.ClientConfig{CallTimeout: c.timeout, Tracing: tracing}
+	if err := c.tls.apply(&ccfg); err != nil {
+		return nil, nil, err
+	}
+	conn, err := rpc.Dial(target, ccfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return catalogclient.New(conn, c.timeout), conn.Close, nil
+}
+
+// formatFlag reads -format, or guesses it from a file name.
+func fileFormat(format, name string) (string, error) {
+	if format == "" {
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".json":
+			format = "json"
+		default:
+			format = "csv"
+		}
+	}
+	switch format = strings.ToLower(format); format {
+	case "csv", "json":
+		return format, nil
+	default:
+		return "", usageErrorf("-format %q: want csv or json", format)
+	}
+}
+
+// errRejected is returned by import when some books were not imported.
+var errRejected = errors.New("some books were rejected")
+
+// RunImport is the `bookshop import FILE` command: it streams the books of
+// a CSV or JSON file to the catalog (client streaming), then reports what
+// was imported and every rejected book with its line. It fails, after the
+// report, when any book was rejected.
+func RunImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flagSet("bookshop import FILE", "Imports the books of a CSV or JSON file (formats in the README) into the\ncatalog of a running Recommendations service, in one transaction.", stderr)
+	var (
+		client catalogClientFlags
+		format string
+	)
+	fs.StringVar(&format, "format", "", "csv or json (default: from the file name; .json is json, else csv)")
+	env := client.register(fs)
+	files, err := parseFlagsAndArgs(fs, args, getenv, env)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		return usageErrorf("want one file: bookshop import FILE (got %d arguments)", len(files))
+	}
+	file := files[0]
+	format, err = fileFormat(format, file)
+	if err != nil {
+		return err
+	}
+
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	items, local, err := readRows(f, file, format)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+
+	tracing, flush, err := clientTracing(ctx, "bookshop-import", getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	cat, closeConn, err := client.dial(tracing)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	ctx, cancel := context.WithTimeout(ctx, client.timeout)
+	defer cancel()
+	res, err := cat.ImportBooks(ctx, items)
+	if err != nil {
+		// The operator sees the cause: the gRPC status and address.
+		return fmt.Errorf("import into %s: %w", client.host, err)
+	}
+
+	fmt.Fprintf(stdout, "Imported %d of %d books from %s.\n", res.Imported, len(items)+len(local), file)
+	rejected := len(local) + len(res.Rejected)
+	if rejected == 0 {
+		return nil
+	}
+	fmt.Fprintf(stdout, "Rejected %d:\n", rejected)
+	for _, pe := range local {
+		fmt.Fprintf(stdout, "  %v\n", pe)
+	}
+	for _, r := range res.Rejected {
+		fmt.Fprintf(stdout, "  %s:%d: %s\n", file, r.Line, r.Reason)
+	}
+	return fmt.Errorf("import: %w: %d of %d", errRejected, rejected, len(items)+len(local))
+}
+
+// rowReader is what CSVRows and JSONRows have in common.
+type rowReader interface {
+	Next() (catalogfile.Row, error)
+}
+
+// readRows reads every row of a file: the books to send, and the rows that
+// cannot be sent, with what is wrong.
+func readRows(r io.Reader, name, format string) ([]bookshop.ImportItem, []error, error) {
+	var (
+		rows rowReader
+		err  error
+	)
+	if format == "json" {
+		rows, err = catalogfile.NewJSONRows(r, name)
+	} else {
+		rows, err = catalogfile.NewCSVRows(r, name)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		items []bookshop.ImportItem
+		bad   []error
+	)
+	for {
+		row, err := rows.Next()
+		if errors.Is(err, io.EOF) {
+			return items, bad, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if row.Err != nil {
+			bad = append(bad, row.Err)
+			continue
+		}
+		items = append(items, bookshop.ImportItem{Book: row.Book, Line: row.Line})
+	}
+}
+
+// RunExport is the `bookshop export` command: it streams the books of a
+// category, or all of them, from the catalog (server streaming) and writes
+// them as CSV or JSON, in the format import reads.
+func RunExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flagSet("bookshop export", "Writes the catalog of a running Recommendations service, or one category\nof it, as CSV or JSON: what `bookshop import` reads back.", stderr)
+	var (
+		client   catalogClientFlags
+		format   string
+		category string
+		out      string
+	)
+	fs.StringVar(&format, "format", "", "csv or json (default: from -o's name; csv for stdout)")
+	fs.StringVar(&category, "category", "all", "mystery, science_fiction, self_help, or all")
+	fs.StringVar(&out, "o", "", "write to this file instead of stdout")
+	env := client.register(fs)
+	if err := parseFlags(fs, args, getenv, env); err != nil {
+		return err
+	}
+	format, err := fileFormat(format, out)
+	if err != nil {
+		return err
+	}
+	which := bookshop.AllCategories
+	if category != "all" {
+		if which, err = bookshop.ParseCategory(category); err != nil {
+			return usageErrorf("-category: %s, or all", bookshop.ErrorMessage(err))
+		}
+	}
+
+	tracing, flush, err := clientTracing(ctx, "bookshop-export", getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	cat, closeConn, err := client.dial(tracing)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+
+	// A file is written beside its final name and renamed over it only
+	// when the export is complete: a failed export leaves the old file.
+	w := stdout
+	var file *os.File
+	if out != "" {
+		if file, err = os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp"); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		defer os.Remove(file.Name()) // fails harmlessly after the rename
+		defer file.Close()
+		w = file
+	}
+	var bw catalogfile.Writer
+	if format == "json" {
+		bw = catalogfile.NewJSONWriter(w)
+	} else {
+		bw = catalogfile.NewCSVWriter(w)
+	}
+	ctx, cancel := context.WithTimeout(ctx, client.timeout)
+	defer cancel()
+	n := 0
+	err = cat.ExportBooks(ctx, which, catalog.ExportBatchSize, func(batch []bookshop.Book) error {
+		for _, b := range batch {
+			if err := bw.Write(b); err != nil {
+				return err
+			}
+		}
+		n += len(batch)
+		return nil
+	})
+	if err != nil {
+		// The operator sees the cause: the gRPC status and address.
+		return fmt.Errorf("export from %s: %w", client.host, err)
+	}
+	if err := bw.Close(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if file != nil {
+		if err := file.Chmod(0o644); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		if err := file.Close(); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		if err := os.Rename(file.Name(), out); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		fmt.Fprintf(stderr, "Exported %d books to %s.\n", n, out)
+	}
+	return nil
+}

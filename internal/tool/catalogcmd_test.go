@@ -1,0 +1,218 @@
+package tool_test
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/tool"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+)
+
+// startCatalogService serves an in-memory catalog database seeded with
+// seed over gRPC on loopback, and returns it and its address.
+func startCatalogService(tb testing.TB, seed []bookshop.Book) (*sqlite.DB, string) {
+	tb.Helper()
+	db, err := sqlite.Open(testContext(tb, 30*time.Second), sqlite.Memory, seed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
+		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(db, db, logger))
+	})
+	return db, addr
+}
+
+// runCmd runs a bookshop command against the service at addr.
+func runCmd(tb testing.TB, addr string, args ...string) (stdout string, err error) {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	err = tool.Run(testContext(tb, 60*time.Second), args, env(map[string]string{"RECOMMENDATIONS_HOST": addr}), &out, &errOut)
+	return out.String(), err
+}
+
+// TestExportImportRoundTrip exports a catalog, imports the file into an
+// empty one, and exports that: the two files are the same, in both
+// formats.
+func TestExportImportRoundTrip(t *testing.T) {
+	c, err := catalogfile.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := append(c.Books(),
+		bookshop.Book{ID: 900, Category: bookshop.Mystery, Title: `The "Quoted", Comma'd Title`, Author: "Ünïcödé Writer", Year: 1},
+		bookshop.Book{ID: 901, Category: bookshop.SelfHelp, Title: "星の王子さま", Author: "Antoine de Saint-Exupéry", Year: 9999},
+	)
+	for _, format := range []string{"csv", "json"} {
+		t.Run(format, func(t *testing.T) {
+			_, from := startCatalogService(t, seed)
+			into, to := startCatalogService(t, nil)
+			dir := t.TempDir()
+			first := filepath.Join(dir, "first."+format)
+			second := filepath.Join(dir, "second."+format)
+
+			if _, err := runCmd(t, from, "export", "-o", first); err != nil {
+				t.Fatalf("export: %v", err)
+			}
+			out, err := runCmd(t, to, "import", first)
+			if err != nil {
+				t.Fatalf("import: %v\n%s", err, out)
+			}
+			if want := "Imported 47 of 47 books"; !strings.Contains(out, want) {
+				t.Errorf("import printed %q, want %q", out, want)
+			}
+			if into.Len() != len(seed) {
+				t.Errorf("the new catalog holds %d books, want %d", into.Len(), len(seed))
+			}
+			if _, err := runCmd(t, to, "export", "-o", second); err != nil {
+				t.Fatalf("second export: %v", err)
+			}
+			a, _ := os.ReadFile(first)
+			b, _ := os.ReadFile(second)
+			if !bytes.Equal(a, b) || len(a) == 0 {
+				t.Errorf("export, import, export changed the file:\n%s\n---\n%s", a, b)
+			}
+		})
+	}
+}
+
+func TestExportCategoryToStdout(t *testing.T) {
+	c, err := catalogfile.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startCatalogService(t, c.Books())
+	out, err := runCmd(t, addr, "export", "-category", "science_fiction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if lines[0] != "id,category,title,author,year" || len(lines) != 16 {
+		t.Fatalf("export of science fiction = %d lines starting %q, want a header and 15 books", len(lines), lines[0])
+	}
+	if lines[1] != "4,science_fiction,The Hitchhiker's Guide To The Galaxy,Douglas Adams,1979" {
+		t.Errorf("first book = %q", lines[1])
+	}
+	if _, err := runCmd(t, addr, "export", "-category", "poetry"); err == nil || !strings.Contains(err.Error(), "poetry") {
+		t.Errorf("export -category poetry = %v, want an error naming it", err)
+	}
+}
+
+// TestImportReportsRejects checks that every bad row is reported with its
+// line, the good ones are imported, and the command fails.
+func TestImportReportsRejects(t *testing.T) {
+	c, err := catalogfile.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, addr := startCatalogService(t, c.Books())
+	tests := []struct {
+		name    string
+		content string
+		want    []string
+	}{
+		{"books.csv", "# new books\ntitle,author,year,category\n" +
+			"The Big Clock,Kenneth Fearing,1946,mystery\n" + // 3: good
+			"Bad Year,Someone,19x5,mystery\n" + // 4
+			",No Title,2000,mystery\n" + // 5
+			"The Maltese Falcon,Dashiell Hammett,1930,mystery\n" + // 6: in the catalog
+			"Poems,Someone,2000,poetry\n" + // 7
+			"The Big Clock,Kenneth Fearing,1946,mystery\n", // 8: earlier in this file
+			[]string{
+				"Imported 1 of 6 books",
+				`books.csv:4: field "year"`,
+				`books.csv:5: field "title": must not be empty`,
+				`books.csv:6: title: "The Maltese Falcon" by Dashiell Hammett is already book 1`,
+				`books.csv:7: field "category"`,
+				"books.csv:8: title:",
+				"earlier in this import (line 3)",
+			}},
+		{"books.json", "[\n" +
+			`{"title":"Essentialism","author":"Greg McKeown","year":2014,"category":"self_help"},` + "\n" + // 2: good
+			`{"title":"Bad","author":"A","year":"1999","category":"self_help"},` + "\n" + // 3
+			`{"title":"Ok?","author":"A","year":1999,"category":"self_help","isbn":"x"},` + "\n" + // 4
+			`{"id":7,"title":"Taken","author":"A","year":1999,"category":"self_help"}` + "\n" + // 5
+			"]\n",
+			[]string{
+				"Imported 1 of 4 books",
+				`books.json:3: field "year"`,
+				`books.json:4: field "isbn": unknown field`,
+				"books.json:5: id: 7 is already used",
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := db.Len()
+			path := filepath.Join(t.TempDir(), tt.name)
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := runCmd(t, addr, "import", path)
+			if err == nil || !strings.Contains(err.Error(), "rejected") {
+				t.Errorf("import with bad rows = %v, want an error saying books were rejected", err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("import output lacks %q:\n%s", want, out)
+				}
+			}
+			if db.Len() != before+1 {
+				t.Errorf("catalog grew by %d, want 1", db.Len()-before)
+			}
+		})
+	}
+}
+
+func TestImportRefusesBadUsage(t *testing.T) {
+	addr := grpcapitest.ClosedAddr(t)
+	good := filepath.Join(t.TempDir(), "books.csv")
+	if err := os.WriteFile(good, []byte("title,author,year,category\nT,A,2000,mystery\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import"}, "want one file"},
+		{[]string{"import", "a.csv", "b.csv"}, "want one file"},
+		{[]string{"import", "/nonexistent/books.csv"}, "no such file"},
+		{[]string{"import", good, "-format", "xml"}, `-format "xml"`},
+		{[]string{"import", good}, "code = Unavailable"},
+	}
+	for _, tt := range tests {
+		_, err := runCmd(t, addr, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Run(%q) = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// TestExportFailureKeepsFile checks that an export that fails leaves the
+// file it would have replaced as it was, and says why it failed.
+func TestExportFailureKeepsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.csv")
+	if err := os.WriteFile(path, []byte("id,category,title,author,year\n1,mystery,T,A,2000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runCmd(t, grpcapitest.ClosedAddr(t), "export", "-o", path, "-timeout", "2s")
+	if err == nil || !strings.Contains(err.Error(), "Unavailable") {
+		t.Errorf("export to a closed port = %v, want an error with the gRPC cause", err)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "1,mystery,T,A,2000") {
+		t.Errorf("a failed export changed the file to %q", b)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("a failed export left %d files in the directory, want only the original", len(entries))
+	}
+}

@@ -1,0 +1,273 @@
+package tool_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/reflection/grpc_reflection_v1"
+
+	"github.com/bookshop-go/bookshop/internal/tool"
+)
+
+// TestRunRefusesBadConfiguration checks that each command refuses a bad
+// setting at start, with a message that names it.
+func TestRunRefusesBadConfiguration(t *testing.T) {
+	badCatalog := filepath.Join(t.TempDir(), "books.csv")
+	if err := os.WriteFile(badCatalog, []byte("id,category,title,author,year\n1,mystery,The Maltese Falcon,Dashiell Hammett,1930\n2,poetry,Leaves of Grass,Walt Whitman,1855\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string // words the error must hold
+	}{
+		{"no command", nil, nil, "no command"},
+		{"unknown command", []string{"serve"}, nil, `unknown command "serve"`},
+		{"unknown flag", []string{"up", "-colour"}, nil, "colour"},
+		{"stray argument", []string{"recommendations", "extra"}, nil, `unexpected argument "extra"`},
+		{"port out of range", []string{"marketplace", "-port=70000"}, nil, "-port 70000"},
+		{"PORT not a number", []string{"marketplace"}, map[string]string{"PORT": "eighty"}, "PORT"},
+		{"RECOMMENDATIONS_PORT not a number", []string{"recommendations"}, map[string]string{"RECOMMENDATIONS_PORT": "x"}, "RECOMMENDATIONS_PORT"},
+		{"bad RECOMMENDATIONS_HOST", []string{"marketplace", "-port=0"}, map[string]string{"RECOMMENDATIONS_HOST": "recs:0"}, "RECOMMENDATIONS_HOST"},
+		{"bad timeout", []string{"marketplace", "-port=0", "-recommendations-timeout=0s"}, nil, "-recommendations-timeout"},
+		{"bad log format", []string{"recommendations", "-port=0", "-log-format=xml"}, nil, "-log-format"},
+		{"bad LOG_LEVEL", []string{"recommendations", "-port=0"}, map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"missing catalog", []string{"recommendations", "-port=0", "-catalog=/nonexistent/books.csv"}, nil, "/nonexistent/books.csv"},
+		{"bad catalog names line and field", []string{"up", "-port=0", "-recommendations-port=0", "-admin-addr="}, map[string]string{"CATALOG_FILE": badCatalog}, `books.csv:3: field "category"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := tool.Run(testContext(t, 10*time.Second), tt.args, env(tt.env), &stdout, &stderr)
+			if err == nil {
+				t.Fatalf("Run(%q) = nil, want an error containing %q", tt.args, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Run(%q) = %q, want it to contain %q", tt.args, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := tool.Run(testContext(t, 5*time.Second), []string{"help"}, env(nil), &stdout, io.Discard); err != nil {
+		t.Fatalf("Run(help) = %v", err)
+	}
+	for _, cmd := range []string{"up", "recommendations", "marketplace"} {
+		if !strings.Contains(stdout.String(), cmd) {
+			t.Errorf("help does not list %q:\n%s", cmd, stdout.String())
+		}
+	}
+	var stderr bytes.Buffer
+	err := tool.Run(testContext(t, 5*time.Second), []string{"up", "-h"}, env(nil), io.Discard, &stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("Run(up -h) = %v, want flag.ErrHelp", err)
+	}
+	for _, f := range []string{"-port", "-recommendations-port", "-catalog", "PORT"} {
+		if !strings.Contains(stderr.String(), f) {
+			t.Errorf("up -h does not mention %s:\n%s", f, stderr.String())
+		}
+	}
+}
+
+// TestUpPortInUse checks the advice given when the port is taken.
+func TestUpPortInUse(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	port := lis.Addr().(*net.TCPAddr).Port
+	err = tool.Run(testContext(t, 10*time.Second),
+		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-admin-addr=", "-db=:memory:"},
+		env(map[string]string{"PORT": itoa(port)}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "PORT") {
+		t.Errorf("up on a taken port = %v, want advice that the port is in use and how to change it", err)
+	}
+}
+
+// TestUpServesCustomCatalog checks -catalog end to end: the page shows
+// books from the file given.
+func TestUpServesCustomCatalog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "books.csv")
+	content := "# A tiny catalog\ntitle,author,year,id,category\nA Study in Scarlet,Arthur Conan Doyle,1887,100,mystery\n"
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := startUp(t, "-catalog="+path)
+	body := get(t, url, http.StatusOK)
+	if !strings.Contains(body, "A Study in Scarlet") {
+		t.Errorf("homepage with a one-book catalog does not show it:\n%s", body)
+	}
+	body = get(t, url+"?category=self_help", http.StatusOK)
+	if !strings.Contains(body, "We have no books in this category right now") {
+		t.Errorf("self_help page with no self_help books lacks the notice:\n%s", body)
+	}
+}
+
+// get fetches url and checks its status.
+func get(tb testing.TB, url string, wantStatus int) string {
+	tb.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("GET %s: read body: %v", url, err)
+	}
+	if resp.StatusCode != wantStatus {
+		tb.Fatalf("GET %s = %d, want %d", url, resp.StatusCode, wantStatus)
+	}
+	return string(b)
+}
+
+// TestUpWithMutualTLS makes certificates with `bookshop certs`, runs the
+// system with mutual TLS between the services, and loads the page.
+func TestUpWithMutualTLS(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	if err := tool.Run(testContext(t, 30*time.Second), []string{"certs", dir}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatalf("bookshop certs: %v", err)
+	}
+	url := startUp(t, "-tls-dir", dir, "-replicas", "2")
+	body := get(t, url, http.StatusOK)
+	if !strings.Contains(body, `class="book"`) || strings.Contains(body, "unavailable") {
+		t.Errorf("homepage over mutual TLS shows no books:\n%s", body)
+	}
+}
+
+// TestMarketplaceWithoutCertificate runs Recommendations with mutual TLS
+// and a Marketplace that trusts its CA but has no certificate of its own:
+// the page still answers, with the note, and the log says why.
+func TestMarketplaceWithoutCertificate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	if err := tool.Run(testContext(t, 30*time.Second), []string{"certs", dir}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatalf("bookshop certs: %v", err)
+	}
+	recsPort := freePort(t)
+	startCommand(t, []string{"recommendations", "-port", itoa(recsPort), "-db=:memory:",
+		"-tls-cert", filepath.Join(dir, "server.crt"), "-tls-key", filepath.Join(dir, "server.key"),
+		"-tls-client-ca", filepath.Join(dir, "ca.crt"), "-log-level=debug"}, nil)
+	webPort := freePort(t)
+	startCommand(t, []string{"marketplace", "-port", itoa(webPort), "-recommendations-host", "localhost:" + itoa(recsPort),
+		"-tls-ca", filepath.Join(dir, "ca.crt")}, nil)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
+	waitFor(t, "the Marketplace", func() bool {
+		resp, err := http.Get(url + "healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	if body := get(t, url, http.StatusOK); !strings.Contains(body, "Recommendations are unavailable right now") {
+		t.Errorf("a Marketplace without a client certificate shows books, or no note:\n%s", body)
+	}
+}
+
+// TestHealthCommand checks `bookshop health` against a running system:
+// healthy over gRPC and HTTP, unhealthy against a closed port.
+func TestHealthCommand(t *testing.T) {
+	recsPort := freePort(t)
+	startCommand(t, []string{"recommendations", "-port", itoa(recsPort), "-db=:memory:"}, nil)
+	addr := "127.0.0.1:" + itoa(recsPort)
+	waitFor(t, "Recommendations", func() bool {
+		return tool.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", addr}, env(nil), io.Discard, io.Discard) == nil
+	})
+	var out bytes.Buffer
+	if err := tool.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", addr, "-service", "Recommendations"}, env(nil), &out, io.Discard); err != nil || !strings.Contains(out.String(), "SERVING") {
+		t.Errorf("health -grpc %s -service Recommendations = %v, %q; want healthy", addr, err, out.String())
+	}
+	if err := tool.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", addr, "-service", "NoSuchService"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Error("health of an unknown service succeeded, want unhealthy")
+	}
+	closed := "127.0.0.1:" + itoa(freePort(t))
+	if err := tool.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", closed, "-timeout", "500ms"}, env(nil), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unhealthy") {
+		t.Errorf("health -grpc of a closed port = %v, want unhealthy", err)
+	}
+
+	url := startUp(t)
+	if err := tool.Run(testContext(t, 5*time.Second), []string{"health", "-http", url + "readyz"}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Errorf("health -http %sreadyz = %v, want healthy", url, err)
+	}
+	if err := tool.Run(testContext(t, 5*time.Second), []string{"health", "-http", url + "nope"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Errorf("health -http of a 404 succeeded, want unhealthy")
+	}
+	if err := tool.Run(testContext(t, 5*time.Second), []string{"health"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Error("health with no target succeeded, want a usage error")
+	}
+}
+
+// TestReflectionListsEveryService lists the services of the real
+// Recommendations and demo servers through server reflection, as grpcurl
+// does.
+func TestReflectionListsEveryService(t *testing.T) {
+	recsPort := freePort(t)
+	startCommand(t, []string{"recommendations", "-port", itoa(recsPort), "-db=:memory:"}, nil)
+	demoAddr := startDemo(t)
+	for addr, want := range map[string][]string{
+		"127.0.0.1:" + itoa(recsPort): {"Recommendations", "bookshop.catalog.v1.CatalogService",
+			"bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		demoAddr: {"unary.Unary", "bidirectional.Bidirectional", "bookshop.demo.v1.ServerStreamingService",
+			"bookshop.demo.v1.ClientStreamingService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+	} {
+		var got []string
+		waitFor(t, "reflection at "+addr, func() bool {
+			got = listServices(t, addr)
+			return got != nil
+		})
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("reflection at %s lists %v, want %s among them", addr, got, w)
+			}
+		}
+	}
+}
+
+// listServices asks the server at addr for its services by reflection; nil
+// if it cannot be reached yet.
+func listServices(t *testing.T, addr string) []string {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	stream, err := grpc_reflection_v1.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return nil
+	}
+	if err := stream.Send(&grpc_reflection_v1.ServerReflectionRequest{
+		MessageRequest: &grpc_reflection_v1.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		return nil
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	return names
+}

@@ -1,0 +1,130 @@
+package tool_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/tool"
+)
+
+// testContext returns a context that ends with the test or after d.
+func testContext(tb testing.TB, d time.Duration) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// env returns a getenv that reads only vars, so tests do not depend on the
+// environment they run in.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use: a command's log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var marketplaceURL = regexp.MustCompile(`http://\S+/`)
+
+// startUp runs `bookshop up` as the README's first command does, on free
+// ports, until the test ends. It returns the Marketplace URL it prints.
+func startUp(tb testing.TB, args ...string) string {
+	tb.Helper()
+	args = append([]string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=127.0.0.1:0", "-db=:memory:"}, args...)
+	return startCommand(tb, args, marketplaceURL)[0]
+}
+
+// startCommand runs the bookshop command args until the test ends, and
+// waits for it to print lines that match ready. It returns the match
+// and its submatches; with a nil ready it returns at once, nil. It fails the test if the command stops first, prints
+// no such line within 15s, or does not stop cleanly at the end.
+func startCommand(tb testing.TB, args []string, ready *regexp.Regexp) []string {
+	tb.Helper()
+	return startCommandEnv(tb, nil, args, ready)
+}
+
+// startCommandEnv is startCommand with the environment variables vars.
+func startCommandEnv(tb testing.TB, vars map[string]string, args []string, ready *regexp.Regexp) []string {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdoutR, stdoutW := io.Pipe()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		err := tool.Run(ctx, args, env(vars), stdoutW, &stderr)
+		stdoutW.CloseWithError(io.EOF)
+		done <- err
+	}()
+	name := "bookshop " + strings.Join(args[:min(2, len(args))], " ")
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("%s returned %v after shutdown, want nil", name, err)
+			}
+		case <-time.After(15 * time.Second):
+			tb.Errorf("%s did not stop within 15s of shutdown", name)
+		}
+		if tb.Failed() {
+			tb.Logf("%s log:\n%s", name, stderr.String())
+		}
+	})
+
+	found := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdoutR)
+		sent := false
+		// What was printed so far: ready may span lines. The loop reads to
+		// the end, so that the command never blocks on stdout.
+		var out strings.Builder
+		for sc.Scan() {
+			if ready == nil || sent {
+				continue
+			}
+			out.WriteString(sc.Text() + "\n")
+			m := ready.FindStringSubmatch(sc.Text())
+			if m == nil {
+				m = ready.FindStringSubmatch(out.String())
+			}
+			if m != nil {
+				found <- m
+				sent = true
+			}
+		}
+	}()
+	if ready == nil {
+		return nil
+	}
+	select {
+	case m := <-found:
+		return m
+	case err := <-done:
+		tb.Fatalf("%s stopped before it was ready: %v", name, err)
+	case <-time.After(15 * time.Second):
+		tb.Fatalf("%s printed no line matching %q within 15s", name, ready)
+	}
+	return nil
+}

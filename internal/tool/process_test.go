@@ -1,0 +1,274 @@
+package tool_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binaries builds the three commands once for the process tests.
+var binaries = struct {
+	once sync.Once
+	dir  string
+	err  error
+}{}
+
+func buildBinaries(tb testing.TB) string {
+	tb.Helper()
+	binaries.once.Do(func() {
+		dir, err := os.MkdirTemp("", "bookshop-bin-")
+		if err != nil {
+			binaries.err = err
+			return
+		}
+		binaries.dir = dir
+		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+			"../../cmd/bookshop", "../../cmd/recommendations", "../../cmd/marketplace")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binaries.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binaries.err != nil {
+		tb.Fatal(binaries.err)
+	}
+	return binaries.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaries.dir != "" {
+		os.RemoveAll(binaries.dir)
+	}
+	os.Exit(code)
+}
+
+// process is a command started for a test.
+type process struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan error
+}
+
+// start runs the built binary name with args and extra environment.
+func start(tb testing.TB, name string, env []string, args ...string) *process {
+	tb.Helper()
+	p := &process{
+		cmd:    exec.Command(filepath.Join(buildBinaries(tb), name), args...),
+		stdout: new(syncBuffer),
+		stderr: new(syncBuffer),
+		done:   make(chan error, 1),
+	}
+	// A catalog in memory, and a working directory of the test's own, so
+	// that no test leaves a database file behind.
+	p.cmd.Env = append(append(os.Environ(), "CATALOG_DB=:memory:"), env...)
+	p.cmd.Dir = tb.TempDir()
+	p.cmd.Stdout = p.stdout
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	tb.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if tb.Failed() {
+			tb.Logf("%s stdout:\n%s\n%s stderr:\n%s", name, p.stdout, name, p.stderr)
+		}
+	})
+	return p
+}
+
+// stop sends sig and returns the exit code, failing the test if the
+// process does not exit within 15s.
+func (p *process) stop(tb testing.TB, sig os.Signal) int {
+	tb.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		tb.Fatalf("signal: %v", err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		if exit, ok := errors.AsType[*exec.ExitError](err); ok {
+			return exit.ExitCode()
+		}
+		if err != nil {
+			tb.Fatalf("wait: %v", err)
+		}
+		return 0
+	case <-time.After(15 * time.Second):
+		tb.Fatalf("process did not exit within 15s of %v", sig)
+		return -1
+	}
+}
+
+// waitFor polls until cond holds or 15s pass.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	tb.Fatalf("timed out waiting for %s", what)
+}
+
+// TestBinaryUpStopsOnSignal runs the built `bookshop up` as a user does,
+// loads the page, and stops it with SIGTERM and with SIGINT: it must exit 0.
+func TestBinaryUpStopsOnSignal(t *testing.T) {
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := start(t, "bookshop", nil, "up", "-port=0", "-recommendations-port=0", "-admin-addr=127.0.0.1:0")
+			var url string
+			waitFor(t, "the URL on stdout", func() bool {
+				url = marketplaceURL.FindString(p.stdout.String())
+				return url != ""
+			})
+			if body := get(t, url, http.StatusOK); !strings.Contains(body, "Mystery books you may like") {
+				t.Errorf("homepage lacks the heading:\n%s", body)
+			}
+			if code := p.stop(t, sig); code != 0 {
+				t.Errorf("bookshop up exited %d after %v, want 0", code, sig)
+			}
+			if log := p.stderr.String(); !strings.Contains(log, "shutting down") {
+				t.Errorf("log shows no graceful shutdown:\n%s", log)
+			}
+		})
+	}
+}
+
+// TestBinaryServicesAlone runs each service as its own process, as they
+// are deployed: the Marketplace finds Recommendations through
+// RECOMMENDATIONS_HOST.
+func TestBinaryServicesAlone(t *testing.T) {
+	recsPort, webPort := freePort(t), freePort(t)
+	recs := start(t, "recommendations", []string{"RECOMMENDATIONS_PORT=" + itoa(recsPort)})
+	web := start(t, "marketplace", []string{"PORT=" + itoa(webPort), "RECOMMENDATIONS_HOST=localhost:" + itoa(recsPort)})
+
+	url := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
+	waitFor(t, "the Marketplace to show books", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(b.String(), `class="book"`)
+	})
+	if body := get(t, url+"healthz", http.StatusOK); body != "ok\n" {
+		t.Errorf("GET /healthz = %q, want %q", body, "ok\n")
+	}
+
+	// With Recommendations gone, the page still renders, with a notice.
+	if code := recs.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("recommendations exited %d after SIGTERM, want 0", code)
+	}
+	if body := get(t, url, http.StatusOK); !strings.Contains(body, "Recommendations are unavailable right now") {
+		t.Errorf("with Recommendations down the page lacks the notice:\n%s", body)
+	}
+	if code := web.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("marketplace exited %d after SIGTERM, want 0", code)
+	}
+}
+
+// TestBinaryUsageError checks the exit status of a bad command line.
+func TestBinaryUsageError(t *testing.T) {
+	cmd := exec.CommandContext(testContext(t, 30*time.Second), filepath.Join(buildBinaries(t), "bookshop"), "up", "-port=-1")
+	out, err := cmd.CombinedOutput()
+	exit, ok := errors.AsType[*exec.ExitError](err)
+	if !ok || exit.ExitCode() != 2 {
+		t.Fatalf("bookshop up -port=-1: %v, want exit status 2", err)
+	}
+	if !strings.Contains(string(out), "-port -1") {
+		t.Errorf("bookshop up -port=-1 printed %q, want the bad setting named", out)
+	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().(*net.TCPAddr).Port
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestReplicaSIGTERMUnderLoad runs two Recommendations processes behind
+// one Marketplace process, loads the homepage from 10 clients at once, and
+// sends SIGTERM to one replica half-way: it drains and exits 0, and no page
+// load fails or loses its books.
+func TestReplicaSIGTERMUnderLoad(t *testing.T) {
+	ports := []int{freePort(t), freePort(t)}
+	var replicas []*process
+	for _, p := range ports {
+		replicas = append(replicas, start(t, "recommendations", []string{"RECOMMENDATIONS_PORT=" + itoa(p)}))
+	}
+	webPort := freePort(t)
+	start(t, "marketplace", []string{
+		"PORT=" + itoa(webPort),
+		fmt.Sprintf("RECOMMENDATIONS_HOST=localhost:%d,localhost:%d", ports[0], ports[1]),
+		"RATE_LIMIT=0", // all the load comes from one address
+	})
+	url := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	served := func() bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(b.String(), `class="book"`)
+	}
+	waitFor(t, "the Marketplace to show books", served)
+
+	const total, half = 600, 300
+	var (
+		next     atomic.Int64
+		failures atomic.Int64
+		wg       sync.WaitGroup
+		stopped  = make(chan int, 1)
+	)
+	for range 10 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= total {
+					return
+				}
+				if i == half {
+					go func() { stopped <- replicas[0].stop(t, syscall.SIGTERM) }()
+				}
+				if !served() {
+					failures.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if code := <-stopped; code != 0 {
+		t.Errorf("replica exited %d after SIGTERM, want 0", code)
+	}
+	t.Logf("%d page loads, %d failed, one replica stopped with SIGTERM half-way", total, failures.Load())
+	if n := failures.Load(); n != 0 {
+		t.Errorf("%d of %d page loads failed or lost their books while a replica drained", n, total)
+	}
+}
