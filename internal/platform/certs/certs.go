@@ -44,9 +44,10 @@ const DefaultValidity = 365 * 24 * time.Hour
 
 // DefaultIdentities returns the identities that get a client certificate
 // when Options.Identities is empty: "marketplace", the Marketplace's
-// identity when it calls Recommendations, and "admin", an operator's, for
-// imports and tools such as grpcurl.
-func DefaultIdentities() []string { return []string{"marketplace", "admin"} }
+// identity when it calls Recommendations and the Catalog;
+// "recommendations", Recommendations' when it follows the Catalog; and
+// "admin", an operator's, for imports and tools such as grpcurl.
+func DefaultIdentities() []string { return []string{"marketplace", "recommendations", "admin"} }
 
 // Options says what Generate makes. The zero value makes the default set.
 type Options struct {
@@ -168,18 +169,23 @@ func IdentityOf(cert *x509.Certificate) (identity string, ok bool) {
 
 // ServerDNSNames returns the DNS names the server certificate covers, for
 // services running in namespace: localhost; the bare service names
-// (recommendations, marketplace, demo), as Docker Compose and `bookshop
-// up` reach them; and Recommendations' Kubernetes names
-// (recommendations.<ns>, recommendations.<ns>.svc,
-// recommendations.<ns>.svc.cluster.local), with a wildcard for the pods of
-// a headless service (*.recommendations.<ns>.svc.cluster.local), which a
-// client that balances over the pods dials one by one.
+// (catalog, recommendations, marketplace, demo), as Docker Compose and
+// `bookshop up` reach them; and the Kubernetes names of the gRPC services
+// (catalog.<ns>, ..., recommendations.<ns>.svc.cluster.local), with a
+// wildcard for the pods of a headless service
+// (*.recommendations.<ns>.svc.cluster.local), which a client that balances
+// over the pods dials one by one.
 func ServerDNSNames(namespace string) []string {
 	return []string{
 		"localhost",
+		"catalog",
 		"recommendations",
 		"marketplace",
 		"demo",
+		"catalog." + namespace,
+		"catalog." + namespace + ".svc",
+		"catalog." + namespace + ".svc.cluster.local",
+		"*.catalog." + namespace + ".svc.cluster.local",
 		"recommendations." + namespace,
 		"recommendations." + namespace + ".svc",
 		"recommendations." + namespace + ".svc.cluster.local",
