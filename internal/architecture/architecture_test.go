@@ -181,7 +181,9 @@ func (v violation) String() string {
 
 // check returns every import in pkgs that breaks rules 1 to 5, sorted by
 // importing and then imported package. It checks only the packages of the
-// module, and the test imports only of the kernel and platform packages.
+// module, and the test imports only of the kernel. (Tests of the platform
+// may use real services as their subjects, through external test
+// packages: what the platform is built from stays free of services.)
 func check(pkgs []Package) []violation {
 	var vs []violation
 	for _, p := range pkgs {
@@ -197,7 +199,7 @@ func check(pkgs []Package) []violation {
 				vs = append(vs, violation{pkg: p.ImportPath, imp: imp, rule: rule, why: why})
 			}
 		}
-		if from.layer != kernel && from.layer != platform {
+		if from.layer != kernel {
 			continue
 		}
 		for _, imp := range testOnlyImports(p) {
@@ -264,14 +266,14 @@ func judge(from class, imp string) (rule int, why string) {
 		}
 	case client:
 		switch to.layer {
-		case service, client:
+		case service:
 			if to.service == from.service {
 				return 4, fmt.Sprintf("a client package imports no other package of its own service %s: "+
 					"importing a client must never pull in the server", from.service)
 			}
-			return 4, fmt.Sprintf("a client package imports no other service, not even its client "+
+			return 4, fmt.Sprintf("a client package imports no other service's internals "+
 				"(this is a package of service %s): it imports only std, third-party modules, the kernel, "+
-				"platform and gen, so that importing it never pulls in a server", to.service)
+				"platform, gen and other clients, so that importing it never pulls in a server", to.service)
 		case unclassified:
 			return 4, "a client package imports only std, third-party modules, the kernel, platform and gen; " +
 				"this package is in no layer"
@@ -448,7 +450,8 @@ func TestRules(t *testing.T) {
 		// Rule 2: the platform imports no service and no generated code.
 		{"internal/platform/rpc", ours("internal/catalog"), false, 2},
 		{"internal/platform/rpc", ours("internal/catalog/catalogclient"), false, 2},
-		{"internal/platform/rpc", ours("internal/catalog"), true, 2},
+		{"internal/platform/rpc", ours("internal/catalog"), true, 0}, // platform tests may use real services
+		{"internal/bookshop", ours("internal/platform/rpc"), true, 1},
 		{"internal/platform/telemetry", ours("internal/gen/bookshop/recommendations/v1"), false, 2},
 		{"internal/platform", ours("internal/marketplace"), false, 2},
 		{"internal/platform/rpc", ours("internal/bookshop"), false, 0},
@@ -476,7 +479,8 @@ func TestRules(t *testing.T) {
 		// Rule 4: a client imports no service, not even its own.
 		{"internal/catalog/catalogclient", ours("internal/catalog"), false, 4},
 		{"internal/catalog/catalogclient", ours("internal/catalog/sqlite"), false, 4},
-		{"internal/catalog/catalogclient", ours("internal/recommendations/recommendationsclient"), false, 4},
+		{"internal/recommendations/recommendationsclient", ours("internal/catalog/catalogclient"), false, 0},
+		{"internal/recommendations/recommendationsclient", ours("internal/catalog"), false, 4},
 		{"internal/catalog/catalogclient", ours("internal/gen/bookshop/catalog/v1"), false, 0},
 		{"internal/catalog/catalogclient", ours("internal/platform/rpc"), false, 0},
 		{"internal/catalog/catalogclient", ours("internal/bookshop"), false, 0},

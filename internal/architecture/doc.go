@@ -40,19 +40,24 @@
 //     modules, the kernel, platform, gen, any package of its own service,
 //     and another service's client package; nothing else of another service.
 //  4. A client package imports only the standard library, third-party
-//     modules, the kernel, platform and gen; not even its own service's
-//     other packages, so that importing a client never pulls in a server.
+//     modules, the kernel, platform, gen and other services' client
+//     packages (a contract may embed another's messages, as
+//     LiveRecommendResponse holds catalog.v1 books); not even its own
+//     service's other packages, so that importing a client never pulls in
+//     a server.
 //  5. No package except a composition root imports a composition root.
 //  6. The graph has the kernel, at least one platform package, and the
 //     services catalog, recommendations and marketplace, so that a broken
 //     `go list` or a rename cannot make the test pass with nothing to check.
 //
 // Rules 1 to 5 are checked on each package's non-test imports (the Imports
-// field of `go list`). For the kernel and platform packages, the imports of
-// their _test.go files (TestImports and XTestImports) are checked too,
-// against the same rules; those violations are marked "(in tests)". Test
-// imports of service and client packages are not checked: a service's
-// tests may start other services.
+// field of `go list`). For the kernel, the imports of its _test.go files
+// (TestImports and XTestImports) are checked too, against the same rules;
+// those violations are marked "(in tests)". Other packages' test imports
+// are not checked: a service's tests may start other services, and the
+// platform's tests use real services as their subjects, through external
+// test packages, so that what the platform is built from stays free of
+// them.
 //
 // # Reading a failure
 //
