@@ -147,19 +147,23 @@ step "Start the servers on CPU $SERVER_CPU (the load runs on CPU $LOAD_CPU)"
 # limit stays on, so that its cost is measured, at a rate that load from
 # one address does not reach; so does the cap on one client's live
 # sessions, all of which come from 127.0.0.1 here.
+cat_port=$(pick_port)
+serve catalog "$bin/bookshop" catalog -port "$cat_port" -db "$work/catalog.db" -admin-addr "127.0.0.1:$(pick_port)"
+wait_ready Catalog "$bin/bookshop" health -grpc "127.0.0.1:$cat_port"
 recs_port=$(pick_port)
-serve recommendations "$bin/bookshop" recommendations -port "$recs_port" -db "$work/catalog.db" \
+serve recommendations "$bin/bookshop" recommendations -port "$recs_port" -catalog-host "127.0.0.1:$cat_port" \
 	-admin-addr "127.0.0.1:$(pick_port)"
 recs_pid=$pid
 wait_ready Recommendations "$bin/bookshop" health -grpc "127.0.0.1:$recs_port"
 web_port=$(pick_port)
 serve marketplace "$bin/bookshop" marketplace -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
+	-catalog-host "127.0.0.1:$cat_port" \
 	-rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -admin-addr "127.0.0.1:$(pick_port)"
 web_pid=$pid
 wait_ready Marketplace "$bin/bookshop" health -http "http://127.0.0.1:$web_port/readyz"
 certs=$work/certs
 tls_port=$(pick_port)
-serve recommendations-mtls "$bin/bookshop" recommendations -port "$tls_port" -db "$work/catalog-mtls.db" \
+serve recommendations-mtls "$bin/bookshop" recommendations -port "$tls_port" -catalog-host "127.0.0.1:$cat_port" \
 	-tls-cert "$certs/server.crt" -tls-key "$certs/server.key" -tls-client-ca "$certs/ca.crt"
 wait_ready "Recommendations (mutual TLS)" "$bin/bookshop" health -grpc "127.0.0.1:$tls_port" \
 	-tls-ca "$certs/ca.crt" -tls-cert "$certs/admin.crt" -tls-key "$certs/admin.key"
@@ -236,7 +240,8 @@ for i in 1 2 3; do
 	up_port=$(pick_port)
 	up_recs=$(pick_port)
 	t0=$(date +%s%N)
-	(cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin/bookshop" up -port "$up_port" -recommendations-port "$up_recs" \
+	(cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin/bookshop" up -marketplace-port "$up_port" -recommendations-port "$up_recs" \
+		-catalog-port "$(pick_port)" \
 		-admin-addr "127.0.0.1:$(pick_port)" >up.log 2>&1) &
 	up_pid=$!
 	pids+=("$up_pid")
@@ -255,8 +260,8 @@ startup=$(median "${startups[@]}")
 
 step "Streams: import 100,000 books, then export them and the rest five times"
 streams_port=$(pick_port)
-serve recommendations-streams "$bin/bookshop" recommendations -port "$streams_port" -db "$work/streams.db"
-wait_ready "Recommendations (streams)" "$bin/bookshop" health -grpc "127.0.0.1:$streams_port"
+serve catalog-streams "$bin/bookshop" catalog -port "$streams_port" -db "$work/streams.db"
+wait_ready "Catalog (streams)" "$bin/bookshop" health -grpc "127.0.0.1:$streams_port"
 load -target import -books 100000 -c 1 -n 1 -d 0 -timeout 1m -addr "127.0.0.1:$streams_port" -label import
 load -target export -c 1 -n 5 -d 0 -addr "127.0.0.1:$streams_port" -label export
 export_books=$(awk -v c="$(field export calls)" -v i="$(field export items)" 'BEGIN { printf "%d", (c > 0) ? i / c : 0 }')

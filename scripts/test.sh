@@ -96,11 +96,11 @@ go -C deploy test -count=1 ./...
 step "fuzz (brief)"
 # Each fuzz target for a few seconds, past its committed seed corpus
 # (testdata/fuzz); go test -fuzz takes one target at a time. For a longer
-# run of one: go test -run='^$' -fuzz='^FuzzRecommend$' ./internal/recommend
+# run of one: go test -run='^$' -fuzz='^FuzzRecommend$' ./internal/recommendations
 for target in \
-	./internal/catalog:FuzzParse \
-	./internal/catalog:FuzzJSONRows \
-	./internal/recommend:FuzzRecommend \
+	./internal/catalog/catalogfile:FuzzParse \
+	./internal/catalog/catalogfile:FuzzJSONRows \
+	./internal/recommendations:FuzzRecommend \
 	./internal/marketplace:FuzzCategoryFromQuery \
 	./internal/marketplace:FuzzBookIDFromPath; do
 	go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime=3s "${target%%:*}"
