@@ -1,7 +1,12 @@
-// Package bookshop is the domain of Bookshop: books, their categories,
-// recommendations, and the kinds of error the services return.
+// Package bookshop is the shared kernel of Bookshop: what every service
+// speaks. Books and their rules ([Book.Validate]), categories, [Money]
+// (integer minor units and a currency, never a float), ids ([NewID]), the
+// kinds of error the services return ([Error], [Code]), and the
+// interfaces through which one slice asks another ([Recommender],
+// [Catalog], [LiveRecommender]).
 //
-// It imports no transport. The gRPC and HTTP adapters convert to and from
+// It imports no transport, and no other package of Bookshop: the
+// architecture test (internal/architecture) keeps it so. The gRPC and HTTP adapters convert to and from
 // these types at the edge, and map [Error] codes to gRPC and HTTP statuses
 // there, once.
 package bookshop
