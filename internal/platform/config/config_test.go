@@ -1,0 +1,82 @@
+package config_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/bookshop-go/bookshop/internal/platform/config"
+)
+
+// One setting, declared once, named for each way the service runs.
+func ExampleFlagSet_Service() {
+	env := map[string]string{"CATALOG_PORT": "6000"}
+	for _, alone := range []bool{true, false} {
+		fs := config.NewFlagSet("example", "", io.Discard)
+		var port int
+		set := fs.Service("catalog", alone)
+		set.Int(&port, "port", 50060, "the Catalog's gRPC port")
+		_ = fs.Parse(nil, func(k string) string { return env[k] })
+		fmt.Println(set.Setting("port"), "=", port)
+	}
+	// Output:
+	// -port or CATALOG_PORT = 6000
+	// -catalog-port or CATALOG_PORT = 6000
+}
+
+func TestPrecedence(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "default"},
+		{nil, map[string]string{"MARKETPLACE_MODE": "from-env"}, "from-env"},
+		{[]string{"-mode", "from-flag"}, map[string]string{"MARKETPLACE_MODE": "from-env"}, "from-flag"},
+	}
+	for _, tt := range tests {
+		fs := config.NewFlagSet("t", "", io.Discard)
+		var mode string
+		fs.Service("marketplace", true).String(&mode, "mode", "default", "a mode")
+		if err := fs.Parse(tt.args, func(k string) string { return tt.env[k] }); err != nil {
+			t.Fatalf("Parse(%q, %v): %v", tt.args, tt.env, err)
+		}
+		if mode != tt.want {
+			t.Errorf("Parse(%q, %v): mode = %q, want %q", tt.args, tt.env, mode, tt.want)
+		}
+	}
+}
+
+func TestUsageNamesTheVariable(t *testing.T) {
+	var out strings.Builder
+	fs := config.NewFlagSet("t", "summary", &out)
+	var d string
+	fs.Service("recommendations", false).String(&d, "catalog-host", "", "where the Catalog is")
+	fs.Process().String(&d, "log-format", "text", "log format")
+	fs.Usage()
+	for _, want := range []string{"-recommendations-catalog-host", "(env RECOMMENDATIONS_CATALOG_HOST)", "-log-format", "(env LOG_FORMAT)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestBadValuesAreUsageErrors(t *testing.T) {
+	fs := config.NewFlagSet("t", "", io.Discard)
+	var n int
+	fs.Service("catalog", true).Port(&n, "port", 1, "a port")
+	err := fs.Parse(nil, func(k string) string { return map[string]string{"CATALOG_PORT": "many"}[k] })
+	var ue *config.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "CATALOG_PORT") {
+		t.Errorf("Parse with CATALOG_PORT=many: %v, want a UsageError naming CATALOG_PORT", err)
+	}
+	if err := fs.Parse([]string{"extra"}, func(string) string { return "" }); !errors.As(err, &ue) {
+		t.Errorf("Parse with a positional argument: %v, want a UsageError", err)
+	}
+	set := fs.Service("catalog", true)
+	if err := set.CheckPort("port", 70000); !errors.As(err, &ue) || !strings.Contains(err.Error(), "-port or CATALOG_PORT") {
+		t.Errorf("CheckPort(70000) = %v, want a UsageError naming -port or CATALOG_PORT", err)
+	}
+}
