@@ -1,9 +1,9 @@
 # syntax=docker/dockerfile:1
 
 # The Bookshop image: one static binary, /bookshop, that runs any of the
-# services (bookshop recommendations, bookshop marketplace, bookshop demo
-# serve) and the tools (certs, import, export, health), on distroless
-# static, as a user that is not root. Build it from the repository root:
+# services (bookshop catalog, bookshop recommendations, bookshop
+# marketplace, bookshop demo serve) and the tools (certs, import, export,
+# health), on distroless static, as a user that is not root. Build it from the repository root:
 #
 #	docker build -t bookshop .
 #
@@ -47,10 +47,10 @@ COPY --from=build --chown=65532:65532 /out/data /data
 COPY --from=build --chown=65532:65532 /out/certs /certs
 # Numeric, so that Kubernetes' runAsNonRoot can check it.
 USER 65532:65532
-# `bookshop up` and `bookshop recommendations` keep bookshop.db in the
-# working directory unless told otherwise (CATALOG_DB).
+# `bookshop up` and `bookshop catalog` keep the catalog database,
+# catalog.db, in the working directory unless told otherwise (CATALOG_DB).
 WORKDIR /data
-# The Marketplace's and Recommendations' default ports.
-EXPOSE 8080 50051
+# The default ports of the Marketplace, Recommendations and the Catalog.
+EXPOSE 8080 50051 50060
 ENTRYPOINT ["/bookshop"]
 CMD ["up", "-host", "0.0.0.0"]

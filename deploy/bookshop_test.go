@@ -6,6 +6,8 @@ import (
 	"debug/buildinfo"
 	"flag"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,6 +311,50 @@ func commandPath(tb testing.TB, args []string) (path, rest []string) {
 		tb.Fatalf("%q names the group of commands bookshop %s, not one of them", path, strings.Join(path, " "))
 	}
 	return path, args
+}
+
+// calls are the flags that name a service that a command calls, with the
+// command that runs that service: -recommendations-host the
+// Recommendations service, -catalog-host the Catalog.
+var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog"}
+
+// callerIdentity is the identity that each command presents, with a
+// client certificate of `bookshop certs`, when it calls a service: the
+// servers authorize their callers by it (the Catalog lets marketplace,
+// recommendations and admin read, recommendations and admin watch, admin
+// alone import; Recommendations answers marketplace and admin).
+var callerIdentity = map[string]string{
+	"marketplace":     "marketplace",
+	"recommendations": "recommendations",
+	"import":          "admin",
+	"export":          "admin",
+}
+
+// clientCertFlags returns the flags of c that name the client certificate
+// and key it presents when it calls a service: -tls-client-cert and
+// -tls-client-key; or, in a command that only calls (no -tls-client-ca,
+// so no server of its own), -tls-cert and -tls-key beside -tls-ca. "" when
+// it has neither.
+func clientCertFlags(c *command) (cert, key string) {
+	if _, ok := c.flags["tls-client-cert"]; ok {
+		return "tls-client-cert", "tls-client-key"
+	}
+	_, ca := c.flags["tls-ca"]
+	_, server := c.flags["tls-client-ca"]
+	if _, ok := c.flags["tls-cert"]; ok && ca && !server {
+		return "tls-cert", "tls-key"
+	}
+	return "", ""
+}
+
+// hostPortOf returns the host and port of a host setting: host:port, or a
+// gRPC target such as dns:///host:port. ok is false when it names no port.
+func hostPortOf(target string) (host, port string, ok bool) {
+	if u, err := url.Parse(target); err == nil && u.Scheme == "dns" {
+		target = strings.TrimPrefix(u.Path, "/")
+	}
+	host, port, err := net.SplitHostPort(target)
+	return host, port, err == nil && host != "" && port != ""
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -35,9 +35,11 @@ import (
 // flags, which win over its environment), and a name that the Compose
 // network resolves is replaced by the loopback address of the first
 // service that answers to it. Then a page of the Marketplace must carry
-// books, which Recommendations served over mutual TLS, the admin service
-// must export the catalog, and the admin ports (ADMIN_ADDR) must serve
-// every metric that the Grafana dashboards show.
+// books, from Recommendations and the Catalog over mutual TLS (the
+// Recommendations replicas healthy only once they have the Catalog's
+// books), the admin service must export the catalog from the Catalog,
+// and the admin ports (ADMIN_ADDR) must serve every metric that the
+// Grafana dashboards show.
 func TestComposeRunsOnLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole system")
@@ -77,6 +79,14 @@ func TestComposeRunsOnLoopback(t *testing.T) {
 					if slices.Contains(other.names(), host) && ports[other.name][port] != "" {
 						return "localhost:" + ports[other.name][port]
 					}
+				}
+			}
+		}
+		// NAME:PORT, a service that the Compose network resolves.
+		if host, port, err := net.SplitHostPort(word); err == nil && host != "" && host != "localhost" {
+			for _, other := range services {
+				if slices.Contains(other.names(), host) && ports[other.name][port] != "" {
+					return "localhost:" + ports[other.name][port]
 				}
 			}
 		}

@@ -219,6 +219,14 @@ func TestCompose(t *testing.T) {
 		if n < 2 {
 			t.Errorf("%d Recommendations replicas, want 2 or more", n)
 		}
+		// The Catalog is the one writer of its SQLite database.
+		n = 0
+		for _, s := range running(services, "catalog") {
+			n += s.replicas()
+		}
+		if n != 1 {
+			t.Errorf("%d Catalog containers, want 1: it is the one writer of the catalog database", n)
+		}
 		for _, path := range [][]string{{"marketplace"}, {"demo", "serve"}, {"certs"}} {
 			if len(running(services, path...)) == 0 {
 				t.Errorf("no service runs bookshop %s", strings.Join(path, " "))
@@ -372,28 +380,56 @@ func TestCompose(t *testing.T) {
 		}
 	})
 
+	t.Run("every caller finds the services it calls", func(t *testing.T) {
+		for _, s := range services {
+			for _, flag := range sortedKeys(calls) {
+				if _, ok := s.cmd.flags[flag]; !ok {
+					continue
+				}
+				env := s.cmd.flags[flag].Env
+				target := s.setting(t, flag)
+				host, port, ok := hostPortOf(target)
+				if !ok {
+					t.Errorf("service %s: %s=%q, want NAME:PORT or dns:///NAME:PORT, a service of this file", s.name, env, target)
+					continue
+				}
+				servers := running(services, calls[flag])
+				if len(servers) == 0 {
+					t.Errorf("service %s: %s=%s, but no service runs bookshop %s", s.name, env, target, calls[flag])
+				}
+				for _, srv := range servers {
+					if !slices.Contains(srv.names(), host) {
+						t.Errorf("service %s: %s=%s, but service %s answers to %v", s.name, env, target, srv.name, srv.names())
+					}
+					if !slices.Contains(srv.listenPorts(t), port) {
+						t.Errorf("service %s: %s=%s, but service %s listens on %v", s.name, env, target, srv.name, srv.listenPorts(t))
+					}
+					if !waitsFor(p, s.name, srv.name, types.ServiceConditionHealthy) {
+						t.Errorf("service %s calls %s, but does not wait (depends_on) for it to be healthy", s.name, srv.name)
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("catalog volume", func(t *testing.T) {
-		replicas := running(services, "recommendations")
-		var first *composeService
-		for _, r := range replicas {
-			db := r.setting(t, "db")
-			m := r.mountOf(db)
+		for _, c := range running(services, "catalog") {
+			db := c.setting(t, "db")
+			m := c.mountOf(db)
 			if m == nil || m.Type != types.VolumeTypeVolume || m.ReadOnly {
-				t.Errorf("service %s: CATALOG_DB=%s is not on a writable named volume", r.name, db)
+				t.Errorf("service %s: CATALOG_DB=%s is not on a writable named volume", c.name, db)
 				continue
 			}
 			if _, ok := p.Volumes[m.Source]; !ok {
-				t.Errorf("service %s mounts volume %s, which volumes: does not declare", r.name, m.Source)
+				t.Errorf("service %s mounts volume %s, which volumes: does not declare", c.name, m.Source)
 			}
-			// Two first starts at once on one new file would both create the
-			// database: one replica starts first, the others once it is healthy.
-			if d, ok := r.svc.DependsOn[replicas[0].name]; r != replicas[0] && (!ok || d.Condition != types.ServiceConditionHealthy) {
-				t.Errorf("service %s shares the catalog file of %s: want depends_on %s with condition service_healthy", r.name, replicas[0].name, replicas[0].name)
-			}
-			if first == nil {
-				first = r
-			} else if fm := first.mountOf(first.setting(t, "db")); fm.Source != m.Source {
-				t.Errorf("services %s and %s keep the catalog on volumes %s and %s: want one", first.name, r.name, fm.Source, m.Source)
+			// The Catalog alone holds the database: the others ask it.
+			for _, other := range services {
+				for _, v := range other.svc.Volumes {
+					if other != c && v.Type == types.VolumeTypeVolume && v.Source == m.Source {
+						t.Errorf("service %s mounts the catalog volume %s too: the Catalog alone holds the database", other.name, m.Source)
+					}
+				}
 			}
 		}
 	})
@@ -421,21 +457,26 @@ func TestCompose(t *testing.T) {
 		ns := maker.cmd.setting(t, "namespace", maker.args, nil)
 		set := certsFor(t, ns)
 
-		// file checks that env[key] names a file of the set in the certs
-		// volume, and returns its name in the set.
-		file := func(s *composeService, key string) string {
-			v := s.env[key]
+		// file checks that flag names a file of the set in the certs volume,
+		// and returns its name in the set.
+		file := func(s *composeService, flag string) string {
+			f, ok := s.cmd.flags[flag]
+			if !ok {
+				t.Errorf("service %s: %s has no -%s", s.name, s.cmd, flag)
+				return ""
+			}
+			v := s.setting(t, flag)
 			if v == "" {
-				t.Errorf("service %s: no %s: want mutual TLS", s.name, key)
+				t.Errorf("service %s: no %s (-%s): want mutual TLS", s.name, f.Env, flag)
 				return ""
 			}
 			mv := s.mountOf(v)
 			if mv == nil || mv.Source != m.Source || path.Dir(v) != path.Clean(mv.Target) {
-				t.Errorf("service %s: %s=%s is not in the volume %s that %s writes", s.name, key, v, m.Source, maker.name)
+				t.Errorf("service %s: %s=%s is not in the volume %s that %s writes", s.name, f.Env, v, m.Source, maker.name)
 				return ""
 			}
 			if !set.has(path.Base(v)) {
-				t.Errorf("service %s: %s=%s: bookshop certs writes no such file (it writes %v)", s.name, key, v, set.files)
+				t.Errorf("service %s: %s=%s: bookshop certs writes no such file (it writes %v)", s.name, f.Env, v, set.files)
 				return ""
 			}
 			if !waitsFor(p, s.name, maker.name, types.ServiceConditionCompletedSuccessfully) {
@@ -443,42 +484,54 @@ func TestCompose(t *testing.T) {
 			}
 			return path.Base(v)
 		}
-		for _, r := range running(services, "recommendations") {
-			if f := file(r, "TLS_CERT"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
+
+		// The servers: their certificate, and client certificates required.
+		for _, r := range slices.Concat(running(services, "catalog"), running(services, "recommendations")) {
+			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("service %s: TLS_CERT %s is not a server certificate", r.name, f)
 			}
-			file(r, "TLS_KEY")
-			if f := file(r, "TLS_CLIENT_CA"); f != "" && !set.isCA(t, f) {
+			file(r, "tls-key")
+			if f := file(r, "tls-client-ca"); f != "" && !set.isCA(t, f) {
 				t.Errorf("service %s: TLS_CLIENT_CA %s is not the CA", r.name, f)
 			}
 		}
-		for _, c := range slices.Concat(running(services, "marketplace"), running(services, "export"), running(services, "import")) {
-			if f := file(c, "TLS_CA"); f != "" && !set.isCA(t, f) {
-				t.Errorf("service %s: TLS_CA %s is not the CA", c.name, f)
+
+		// The callers: the CA, their own identity, and servers whose
+		// certificate covers the names they call.
+		for _, c := range services {
+			var called []string
+			for _, flag := range sortedKeys(calls) {
+				if _, ok := c.cmd.flags[flag]; ok {
+					called = append(called, flag)
+				}
 			}
-			cert := file(c, "TLS_CERT")
-			file(c, "TLS_KEY")
-			if cert == "" {
+			if len(called) == 0 {
 				continue
 			}
-			if !set.usage(t, cert, x509.ExtKeyUsageClientAuth) {
-				t.Errorf("service %s: TLS_CERT %s is not a client certificate", c.name, cert)
+			if f := file(c, "tls-ca"); f != "" && !set.isCA(t, f) {
+				t.Errorf("service %s: TLS_CA %s is not the CA", c.name, f)
 			}
-			want := "admin"
-			if c.cmd.path[0] == "marketplace" {
-				want = "marketplace"
+			certFlag, keyFlag := clientCertFlags(c.cmd)
+			if certFlag == "" {
+				t.Errorf("service %s: %s has no flag for a client certificate: it cannot call with mutual TLS", c.name, c.cmd)
+				continue
 			}
-			if id := set.identity(t, cert); id != want {
-				t.Errorf("service %s presents identity %q, want %q", c.name, id, want)
+			cert := file(c, certFlag)
+			file(c, keyFlag)
+			if cert != "" {
+				if !set.usage(t, cert, x509.ExtKeyUsageClientAuth) {
+					t.Errorf("service %s: %s %s is not a client certificate", c.name, c.cmd.flags[certFlag].Env, cert)
+				}
+				if id, want := set.identity(t, cert), callerIdentity[c.cmd.path[0]]; id != want {
+					t.Errorf("service %s presents identity %q, want %q", c.name, id, want)
+				}
 			}
-			u, err := url.Parse(c.setting(t, "recommendations-host"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			host, _, _ := net.SplitHostPort(strings.TrimPrefix(u.Path, "/"))
-			for _, r := range running(services, "recommendations") {
-				if sc := path.Base(r.env["TLS_CERT"]); set.has(sc) && !set.coversName(t, sc, host) {
-					t.Errorf("service %s calls %s, a name that the server certificate of %s does not cover", c.name, host, r.name)
+			for _, flag := range called {
+				host, _, _ := hostPortOf(c.setting(t, flag))
+				for _, srv := range running(services, calls[flag]) {
+					if sc := path.Base(srv.setting(t, "tls-cert")); set.has(sc) && !set.coversName(t, sc, host) {
+						t.Errorf("service %s calls %s, a name that the server certificate of %s does not cover", c.name, host, srv.name)
+					}
 				}
 			}
 		}

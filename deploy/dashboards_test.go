@@ -39,18 +39,22 @@ type metricDef struct {
 // exportedMetrics are the metric families that the services serve on
 // their admin port (ADMIN_ADDR, /metrics), with their labels: the
 // dashboards may use these and no others. The list mirrors what
-// internal/telemetry, internal/grpcapi and internal/marketplace register
-// (the gRPC ones through go-grpc-middleware's providers/prometheus);
+// internal/platform/telemetry, internal/platform/rpc and each service's
+// own metrics (internal/catalog, internal/recommendations,
+// internal/marketplace) register (the gRPC ones through
+// go-grpc-middleware's providers/prometheus);
 // TestComposeRunsOnLoopback checks the names that the dashboards use
 // against a live scrape of the services. Keep it here, in one place.
 var exportedMetrics = []metricDef{
-	// gRPC server: Recommendations (and the Marketplace's health).
+	// gRPC server: the Catalog and Recommendations (and the Marketplace's
+	// health).
 	{"grpc_server_started_total", counter, grpcLabels},
 	{"grpc_server_handled_total", counter, append(slices.Clone(grpcLabels), "grpc_code")},
 	{"grpc_server_msg_received_total", counter, grpcLabels},
 	{"grpc_server_msg_sent_total", counter, grpcLabels},
 	{"grpc_server_handling_seconds", histogram, grpcLabels},
-	// gRPC client: the Marketplace's calls to Recommendations.
+	// gRPC client: the Marketplace's calls to Recommendations and the
+	// Catalog, and Recommendations' to the Catalog.
 	{"grpc_client_started_total", counter, grpcLabels},
 	{"grpc_client_handled_total", counter, append(slices.Clone(grpcLabels), "grpc_code")},
 	{"grpc_client_msg_received_total", counter, grpcLabels},
@@ -60,10 +64,12 @@ var exportedMetrics = []metricDef{
 	{"http_request_duration_seconds", histogram, []string{"method", "route", "code"}},
 	// Bookshop's own.
 	{"bookshop_recommendations_served_total", counter, []string{"category"}},
-	{"bookshop_books_imported_total", counter, []string{}},
-	{"bookshop_books_rejected_total", counter, []string{}},
-	{"bookshop_live_streams", gauge, []string{}},  // Recommendations: open live gRPC streams
-	{"bookshop_live_sessions", gauge, []string{}}, // Marketplace: open browser live sessions
+	{"bookshop_books_imported_total", counter, []string{}}, // Catalog
+	{"bookshop_books_rejected_total", counter, []string{}}, // Catalog
+	{"bookshop_catalog_watches", gauge, []string{}},        // Catalog: open WatchBooks streams
+	{"bookshop_recommendations_books", gauge, []string{}},  // Recommendations: books of its copy of the catalog
+	{"bookshop_live_streams", gauge, []string{}},           // Recommendations: open live gRPC streams
+	{"bookshop_live_sessions", gauge, []string{}},          // Marketplace: open browser live sessions
 }
 
 var grpcLabels = []string{"grpc_type", "grpc_service", "grpc_method"}

@@ -489,6 +489,7 @@ func TestDockerfile(t *testing.T) {
 		want := []string{
 			commandOf(t, "marketplace").flags["port"].Default,
 			commandOf(t, "recommendations").flags["port"].Default,
+			commandOf(t, "catalog").flags["port"].Default,
 		}
 		for _, p := range want {
 			if !slices.Contains(exposed, p) {
@@ -508,13 +509,13 @@ func TestDockerignore(t *testing.T) {
 	for _, p := range []string{
 		".git/config", ".env", "deploy/.env", "certs/server.key", "certs/ca.crt", "internal/x/tls.pem",
 		"bookshop.db", "bookshop.db-wal", "bin/buf", "deploy/k8s/base/kustomization.yaml",
-		"internal/catalog/testdata/x.csv", "internal/cli/cli_test.go",
+		"internal/catalog/catalogfile/testdata/x.csv", "internal/tool/cli_test.go",
 	} {
 		if excluded, err := pm.MatchesOrParentMatches(p); err != nil || !excluded {
 			t.Errorf(".dockerignore lets %s into the build context", p)
 		}
 	}
-	for _, p := range []string{"go.mod", "go.sum", "cmd/bookshop/main.go", "internal/catalog/books.csv", "internal/marketplace/templates/x.html"} {
+	for _, p := range []string{"go.mod", "go.sum", "cmd/bookshop/main.go", "internal/catalog/catalogfile/books.csv", "internal/marketplace/templates/x.html"} {
 		if excluded, err := pm.MatchesOrParentMatches(p); err != nil || excluded {
 			t.Errorf(".dockerignore keeps %s, which the build needs, out of the build context", p)
 		}

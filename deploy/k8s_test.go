@@ -43,6 +43,7 @@ type cluster struct {
 	deployments []*appsv1.Deployment
 	services    []*corev1.Service
 	configMaps  map[string]*corev1.ConfigMap
+	pvcs        []*corev1.PersistentVolumeClaim
 	pdbs        []*policyv1.PodDisruptionBudget
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
 	netpols     []*networkingv1.NetworkPolicy
@@ -90,6 +91,8 @@ func buildOverlay(tb testing.TB, overlay string) *cluster {
 			c.services = append(c.services, o)
 		case *corev1.ConfigMap:
 			c.configMaps[o.Name] = o
+		case *corev1.PersistentVolumeClaim:
+			c.pvcs = append(c.pvcs, o)
 		case *policyv1.PodDisruptionBudget:
 			c.pdbs = append(c.pdbs, o)
 		case *autoscalingv2.HorizontalPodAutoscaler:
@@ -261,9 +264,9 @@ func TestKubernetes(t *testing.T) {
 		t.Run(overlay, func(t *testing.T) {
 			c := buildOverlay(t, overlay)
 			pods := c.pods(t)
-			recs, markets := runningIn(pods, "recommendations"), runningIn(pods, "marketplace")
-			if len(recs) != 1 || len(markets) != 1 {
-				t.Fatalf("%d Deployments run Recommendations and %d the Marketplace, want 1 each", len(recs), len(markets))
+			recs, markets, catalogs := runningIn(pods, "recommendations"), runningIn(pods, "marketplace"), runningIn(pods, "catalog")
+			if len(recs) != 1 || len(markets) != 1 || len(catalogs) != 1 {
+				t.Fatalf("%d Deployments run Recommendations, %d the Marketplace and %d the Catalog, want 1 each", len(recs), len(markets), len(catalogs))
 			}
 
 			t.Run("one namespace", func(t *testing.T) {
@@ -386,10 +389,11 @@ func TestKubernetes(t *testing.T) {
 						}
 					}
 				}
-				rp := recs[0]
-				for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
-					if pr != nil && pr.GRPC == nil {
-						t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
+				for _, rp := range []*pod{recs[0], catalogs[0]} {
+					for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
+						if pr != nil && pr.GRPC == nil {
+							t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
+						}
 					}
 				}
 			})
@@ -456,10 +460,31 @@ func TestKubernetes(t *testing.T) {
 			})
 
 			t.Run("writable files are on volumes", func(t *testing.T) {
-				for _, p := range recs {
+				for _, p := range catalogs {
 					db := p.setting(t, "db")
-					if _, v := p.mountOf(db); v == nil || v.EmptyDir == nil {
-						t.Errorf("%s: CATALOG_DB=%s is on the read-only root file system: want an emptyDir mounted there", p, db)
+					mnt, v := p.mountOf(db)
+					switch {
+					case v == nil:
+						t.Errorf("%s: CATALOG_DB=%s is on the read-only root file system: want a volume mounted there", p, db)
+					case mnt.ReadOnly:
+						t.Errorf("%s: CATALOG_DB=%s is on the volume %s, mounted read-only", p, db, v.Name)
+					case v.PersistentVolumeClaim != nil:
+						claim := c.pvc(v.PersistentVolumeClaim.ClaimName)
+						if claim == nil {
+							t.Errorf("%s: volume %s: PersistentVolumeClaim %s, which the overlay does not make", p, v.Name, v.PersistentVolumeClaim.ClaimName)
+							break
+						}
+						if _, ok := claim.Spec.Resources.Requests[corev1.ResourceStorage]; !ok {
+							t.Errorf("PersistentVolumeClaim %s requests no storage", claim.Name)
+						}
+						// A rolling update would start the new pod, on the same file
+						// (or waiting for a ReadWriteOnce volume held by the old pod),
+						// before the old one stops.
+						if p.dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+							t.Errorf("%s keeps the database on PersistentVolumeClaim %s: want strategy Recreate, so that two pods never open the file", p.dep.Name, claim.Name)
+						}
+					case v.EmptyDir == nil:
+						t.Errorf("%s: CATALOG_DB=%s is on volume %s: want a PersistentVolumeClaim or an emptyDir", p, db, v.Name)
 					}
 				}
 				for _, p := range pods {
@@ -519,68 +544,46 @@ func TestKubernetes(t *testing.T) {
 				}
 			})
 
-			t.Run("only the Marketplace reaches Recommendations", func(t *testing.T) {
-				r, m := recs[0], markets[0]
-				main := intstr.FromString("")
-				for _, cp := range r.c.Ports {
-					if strconv.Itoa(int(cp.ContainerPort)) == r.setting(t, "port") {
-						main = intstr.FromString(cp.Name)
+			t.Run("callers find the Catalog", func(t *testing.T) {
+				cat := catalogs[0]
+				for _, p := range slices.Concat(recs, markets) {
+					target := p.setting(t, "catalog-host")
+					name, port, ok := hostPortOf(target)
+					if !ok {
+						t.Errorf("%s: CATALOG_HOST=%q, want NAME:PORT or dns:///NAME:PORT, the Catalog's Service", p, target)
+						continue
 					}
-				}
-				var policies []*networkingv1.NetworkPolicy
-				for _, np := range c.netpols {
-					if selectsLS(t, &np.Spec.PodSelector, r.dep.Spec.Template.Labels) {
-						policies = append(policies, np)
+					svc := c.serviceOfDNS(name)
+					if svc == nil {
+						t.Errorf("%s calls %s, which is no Service of the overlay (want SERVICE.NAMESPACE.svc.cluster.local)", p, name)
+						continue
 					}
-				}
-				if len(policies) == 0 {
-					t.Fatalf("no NetworkPolicy selects the Recommendations pods")
-				}
-				probePorts := make(map[int32]bool)
-				for _, pr := range []*corev1.Probe{r.c.StartupProbe, r.c.ReadinessProbe, r.c.LivenessProbe} {
-					if pr != nil && pr.GRPC != nil {
-						probePorts[pr.GRPC.Port] = true
+					if !selects(svc.Spec.Selector, cat.dep.Spec.Template.Labels) {
+						t.Errorf("%s calls Service %s, which does not select the Catalog pods", p, svc.Name)
 					}
-				}
-				for _, np := range policies {
-					if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
-						t.Errorf("NetworkPolicy %s: policyTypes %v: want Ingress", np.Name, np.Spec.PolicyTypes)
-					}
-					for i, rule := range np.Spec.Ingress {
-						var ports []int32
-						for _, pp := range rule.Ports {
-							if pp.Port == nil {
-								t.Errorf("NetworkPolicy %s: rule %d allows every port", np.Name, i)
-								continue
-							}
-							ports = append(ports, r.containerPort(*pp.Port))
+					var reached bool
+					for _, sp := range svc.Spec.Ports {
+						target := sp.TargetPort
+						if target.Type == intstr.Int && target.IntVal == 0 {
+							target = intstr.FromInt32(sp.Port)
 						}
-						if len(rule.Ports) == 0 {
-							t.Errorf("NetworkPolicy %s: rule %d allows every port", np.Name, i)
-						}
-						fromMarketplaceOnly := len(rule.From) > 0
-						for _, from := range rule.From {
-							if from.PodSelector == nil || from.IPBlock != nil || from.NamespaceSelector != nil || !selectsLS(t, from.PodSelector, m.dep.Spec.Template.Labels) {
-								fromMarketplaceOnly = false
-							}
-						}
-						for _, port := range ports {
-							if port == r.containerPort(main) && !fromMarketplaceOnly {
-								t.Errorf("NetworkPolicy %s: rule %d lets others than the Marketplace reach the gRPC port", np.Name, i)
-							}
-							if !fromMarketplaceOnly && len(rule.From) == 0 {
-								delete(probePorts, port)
-							}
+						if strconv.Itoa(int(sp.Port)) == port && strconv.Itoa(int(cat.containerPort(target))) == cat.setting(t, "port") {
+							reached = true
 						}
 					}
-				}
-				for port := range probePorts {
-					t.Errorf("the kubelet's probes (from the node, not a pod) reach port %d only if the NetworkPolicy lets anyone reach it", port)
+					if !reached {
+						t.Errorf("%s calls port %s of Service %s, which does not lead to the Catalog's port %s", p, port, svc.Name, cat.setting(t, "port"))
+					}
 				}
 			})
 
+			t.Run("only its callers reach each gRPC service", func(t *testing.T) {
+				c.onlyCallersReach(t, recs[0], markets...)
+				c.onlyCallersReach(t, catalogs[0], slices.Concat(markets, recs)...)
+			})
+
 			t.Run("metrics for Prometheus", func(t *testing.T) {
-				for _, p := range slices.Concat(recs, markets) {
+				for _, p := range slices.Concat(catalogs, recs, markets) {
 					if _, ok := p.cmd.flags["admin-addr"]; !ok {
 						t.Errorf("%s: %s has no -admin-addr, so ADMIN_ADDR serves no metrics", p, p.cmd)
 						continue
@@ -634,6 +637,9 @@ func TestKubernetes(t *testing.T) {
 					neighbours = append(neighbours, peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: d.Spec.Template.Labels})
 				}
 				marketplace := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: markets[0].dep.Spec.Template.Labels}
+				recommendations := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: recs[0].dep.Spec.Template.Labels}
+				catalog := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: catalogs[0].dep.Spec.Template.Labels}
+				debug := neighbours[0]
 
 				check := func(p *pod, portName string, from peer, want bool) {
 					t.Helper()
@@ -651,7 +657,7 @@ func TestKubernetes(t *testing.T) {
 						t.Errorf("a pod in namespace %s with labels %v reaches port %s of %s: %v, want %v", from.namespace, from.podLabels, portName, p, got, want)
 					}
 				}
-				for _, p := range slices.Concat(recs, markets) {
+				for _, p := range slices.Concat(catalogs, recs, markets) {
 					check(p, metricsPortName, scraper, true)
 					for _, other := range append(neighbours, ingress, stranger) {
 						check(p, metricsPortName, other, false)
@@ -660,12 +666,22 @@ func TestKubernetes(t *testing.T) {
 				check(markets[0], "http", ingress, true)
 				check(markets[0], "http", stranger, true)
 				check(recs[0], "grpc", marketplace, true)
-				for _, other := range []peer{scraper, ingress, stranger} {
+				for _, other := range []peer{catalog, debug, scraper, ingress, stranger} {
 					check(recs[0], "grpc", other, false)
+				}
+				check(catalogs[0], "grpc", marketplace, true)
+				check(catalogs[0], "grpc", recommendations, true)
+				for _, other := range []peer{debug, scraper, ingress, stranger} {
+					check(catalogs[0], "grpc", other, false)
 				}
 			})
 
 			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
+				// The Catalog is the one writer of its SQLite database: one pod,
+				// never scaled.
+				if d := catalogs[0].dep; d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || c.hpaOf(d.Name) != nil {
+					t.Errorf("Deployment %s runs the Catalog: want replicas: 1 and no HorizontalPodAutoscaler", d.Name)
+				}
 				for _, d := range c.deployments {
 					hpa := c.hpaOf(d.Name)
 					switch {
@@ -705,7 +721,7 @@ func TestKubernetesDev(t *testing.T) {
 		t.Errorf("%d HorizontalPodAutoscalers, want none in dev", len(c.hpas))
 	}
 	for _, p := range c.pods(t) {
-		for _, f := range []string{"tls-cert", "tls-key", "tls-ca", "tls-client-ca"} {
+		for _, f := range []string{"tls-cert", "tls-key", "tls-ca", "tls-client-ca", "tls-client-cert", "tls-client-key"} {
 			if _, ok := p.cmd.flags[f]; ok && p.setting(t, f) != "" {
 				t.Errorf("%s: -%s is set: dev is plaintext", p, f)
 			}
@@ -714,16 +730,17 @@ func TestKubernetesDev(t *testing.T) {
 }
 
 // TestKubernetesProd checks what is particular to the prod overlay: mutual
-// TLS on both sides with the certificates of `bookshop certs`, the health
-// port apart, autoscaling from two replicas, and an Ingress.
+// TLS on both sides of every call with the certificates of `bookshop
+// certs`, each caller with its own identity, the health ports apart,
+// autoscaling from two replicas but for the Catalog, and an Ingress.
 func TestKubernetesProd(t *testing.T) {
 	c := buildOverlay(t, "prod")
 	pods := c.pods(t)
-	recs, markets := runningIn(pods, "recommendations"), runningIn(pods, "marketplace")
-	if len(recs) != 1 || len(markets) != 1 {
-		t.Fatalf("%d Deployments run Recommendations and %d the Marketplace, want 1 each", len(recs), len(markets))
+	recs, markets, catalogs := runningIn(pods, "recommendations"), runningIn(pods, "marketplace"), runningIn(pods, "catalog")
+	if len(recs) != 1 || len(markets) != 1 || len(catalogs) != 1 {
+		t.Fatalf("%d Deployments run Recommendations, %d the Marketplace and %d the Catalog, want 1 each", len(recs), len(markets), len(catalogs))
 	}
-	r, m := recs[0], markets[0]
+	m := markets[0]
 	set := certsFor(t, c.namespaces[0].Name)
 
 	// file checks that flag names a file of set in a Secret volume that
@@ -774,43 +791,67 @@ func TestKubernetesProd(t *testing.T) {
 		return key
 	}
 
-	t.Run("Recommendations requires client certificates", func(t *testing.T) {
-		if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
-			t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
-		}
-		file(r, "tls-key")
-		if f := file(r, "tls-client-ca"); f != "" && !set.isCA(t, f) {
-			t.Errorf("%s: -tls-client-ca %s is not the CA", r, f)
-		}
-		health := r.setting(t, "health-addr")
-		_, hp, _ := net.SplitHostPort(health)
-		if health == "" || hp == r.setting(t, "port") {
-			t.Errorf("%s: -health-addr %q: want a port of its own, for the kubelet's probes", r, health)
+	t.Run("the gRPC services require client certificates", func(t *testing.T) {
+		for _, r := range slices.Concat(catalogs, recs) {
+			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
+				t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
+			}
+			file(r, "tls-key")
+			if f := file(r, "tls-client-ca"); f != "" && !set.isCA(t, f) {
+				t.Errorf("%s: -tls-client-ca %s is not the CA", r, f)
+			}
+			health := r.setting(t, "health-addr")
+			_, hp, _ := net.SplitHostPort(health)
+			if health == "" || hp == r.setting(t, "port") {
+				t.Errorf("%s: -health-addr %q: want a port of its own, for the kubelet's probes", r, health)
+			}
 		}
 	})
 
-	t.Run("the Marketplace presents its identity", func(t *testing.T) {
-		if f := file(m, "tls-ca"); f != "" && !set.isCA(t, f) {
-			t.Errorf("%s: -tls-ca %s is not the CA", m, f)
-		}
-		if f := file(m, "tls-cert"); f != "" {
-			if id := set.identity(t, f); id != "marketplace" {
-				t.Errorf("%s presents identity %q, want marketplace", m, id)
+	t.Run("callers present their identity", func(t *testing.T) {
+		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0]}
+		for _, p := range pods {
+			var called []string
+			for _, flag := range sortedKeys(calls) {
+				if _, ok := p.cmd.flags[flag]; ok {
+					called = append(called, flag)
+				}
 			}
-		}
-		file(m, "tls-key")
-		u, err := url.Parse(m.setting(t, "recommendations-host"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		host, _, _ := net.SplitHostPort(strings.TrimPrefix(u.Path, "/"))
-		if sc := path.Base(r.setting(t, "tls-cert")); set.has(sc) && !set.coversName(t, sc, host) {
-			t.Errorf("%s calls %s, which the server certificate of bookshop certs -namespace %s does not cover", m, host, c.namespaces[0].Name)
+			if len(called) == 0 {
+				continue
+			}
+			if f := file(p, "tls-ca"); f != "" && !set.isCA(t, f) {
+				t.Errorf("%s: -tls-ca %s is not the CA", p, f)
+			}
+			certFlag, keyFlag := clientCertFlags(p.cmd)
+			if certFlag == "" {
+				t.Errorf("%s: %s has no flag for a client certificate", p, p.cmd)
+				continue
+			}
+			if f := file(p, certFlag); f != "" {
+				if !set.usage(t, f, x509.ExtKeyUsageClientAuth) {
+					t.Errorf("%s: -%s %s is not a client certificate", p, certFlag, f)
+				}
+				if id, want := set.identity(t, f), callerIdentity[p.cmd.path[0]]; id != want {
+					t.Errorf("%s presents identity %q, want %q", p, id, want)
+				}
+			}
+			file(p, keyFlag)
+			for _, flag := range called {
+				host, _, _ := hostPortOf(p.setting(t, flag))
+				srv := servers[calls[flag]]
+				if sc := path.Base(srv.setting(t, "tls-cert")); set.has(sc) && !set.coversName(t, sc, host) {
+					t.Errorf("%s calls %s (-%s), which the server certificate of bookshop certs -namespace %s does not cover", p, host, flag, c.namespaces[0].Name)
+				}
+			}
 		}
 	})
 
 	t.Run("autoscaling from two replicas", func(t *testing.T) {
 		for _, d := range c.deployments {
+			if d == catalogs[0].dep {
+				continue // one pod: the one writer of its SQLite database
+			}
 			h := c.hpaOf(d.Name)
 			if h == nil {
 				t.Errorf("Deployment %s has no HorizontalPodAutoscaler", d.Name)
@@ -845,7 +886,7 @@ func TestKubernetesProd(t *testing.T) {
 		}
 		// The Ingress controller adds the client's address to X-Forwarded-For.
 		if got := m.setting(t, "trusted-proxies"); got != "1" {
-			t.Errorf("%s: TRUSTED_PROXIES=%s behind an Ingress, want 1", m, got)
+			t.Errorf("%s: %s=%s behind an Ingress, want 1", m, m.cmd.flags["trusted-proxies"].Env, got)
 		}
 	})
 }
@@ -986,6 +1027,108 @@ func (c *cluster) serviceOfDNS(name string) *corev1.Service {
 		}
 	}
 	return nil
+}
+
+func (c *cluster) pvc(name string) *corev1.PersistentVolumeClaim {
+	for _, p := range c.pvcs {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// onlyCallersReach checks the NetworkPolicies of server's pods: each rule
+// that opens its gRPC port (-port) lets in only pods of the callers'
+// Deployments, named by pod selectors in its own namespace that select no
+// other Deployment's pods; every rule names its ports; and the ports of
+// its grpc probes are open to all, as the kubelet probes from the node.
+func (c *cluster) onlyCallersReach(t *testing.T, server *pod, callers ...*pod) {
+	t.Helper()
+	var callerDeps []*appsv1.Deployment
+	for _, p := range callers {
+		callerDeps = append(callerDeps, p.dep)
+	}
+	main := intstr.FromString("")
+	for _, cp := range server.c.Ports {
+		if strconv.Itoa(int(cp.ContainerPort)) == server.setting(t, "port") {
+			main = intstr.FromString(cp.Name)
+		}
+	}
+	var policies []*networkingv1.NetworkPolicy
+	for _, np := range c.netpols {
+		if selectsLS(t, &np.Spec.PodSelector, server.dep.Spec.Template.Labels) {
+			policies = append(policies, np)
+		}
+	}
+	if len(policies) == 0 {
+		t.Errorf("no NetworkPolicy selects the pods of %s", server.dep.Name)
+		return
+	}
+	probePorts := make(map[int32]bool)
+	for _, pr := range []*corev1.Probe{server.c.StartupProbe, server.c.ReadinessProbe, server.c.LivenessProbe} {
+		if pr != nil && pr.GRPC != nil {
+			probePorts[pr.GRPC.Port] = true
+		}
+	}
+	for _, np := range policies {
+		if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+			t.Errorf("NetworkPolicy %s: policyTypes %v: want Ingress", np.Name, np.Spec.PolicyTypes)
+		}
+		for i, rule := range np.Spec.Ingress {
+			var ports []int32
+			for _, pp := range rule.Ports {
+				if pp.Port == nil {
+					t.Errorf("NetworkPolicy %s: rule %d allows every port", np.Name, i)
+					continue
+				}
+				ports = append(ports, server.containerPort(*pp.Port))
+			}
+			if len(rule.Ports) == 0 {
+				t.Errorf("NetworkPolicy %s: rule %d allows every port", np.Name, i)
+			}
+			fromCallersOnly := len(rule.From) > 0
+			for _, from := range rule.From {
+				if from.PodSelector == nil || from.IPBlock != nil || from.NamespaceSelector != nil {
+					fromCallersOnly = false
+					continue
+				}
+				for _, d := range c.selectedBy(func(l map[string]string) bool { return selectsLS(t, from.PodSelector, l) }) {
+					if !slices.Contains(callerDeps, d) {
+						fromCallersOnly = false
+					}
+				}
+			}
+			for _, port := range ports {
+				if port == server.containerPort(main) && !fromCallersOnly {
+					t.Errorf("NetworkPolicy %s: rule %d lets others than its callers reach the gRPC port of %s", np.Name, i, server.dep.Name)
+				}
+				if !fromCallersOnly && len(rule.From) == 0 {
+					delete(probePorts, port)
+				}
+			}
+		}
+	}
+	for port := range probePorts {
+		t.Errorf("%s: the kubelet's probes (from the node, not a pod) reach port %d only if the NetworkPolicy lets anyone reach it", server, port)
+	}
+	// Each caller is let in: the simulation of "who reaches which port"
+	// checks it by connection; here, that some rule names it.
+	for _, caller := range callers {
+		var named bool
+		for _, np := range policies {
+			for _, rule := range np.Spec.Ingress {
+				for _, from := range rule.From {
+					if from.PodSelector != nil && from.NamespaceSelector == nil && selectsLS(t, from.PodSelector, caller.dep.Spec.Template.Labels) {
+						named = true
+					}
+				}
+			}
+		}
+		if !named {
+			t.Errorf("no NetworkPolicy of %s names the pods of its caller %s", server.dep.Name, caller.dep.Name)
+		}
+	}
 }
 
 func (c *cluster) hpaOf(deployment string) *autoscalingv2.HorizontalPodAutoscaler {

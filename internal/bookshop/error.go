@@ -6,8 +6,8 @@ import (
 )
 
 // Code is the kind of an [Error]. Adapters map each code to a transport
-// status: gRPC codes in package grpcapi, HTTP statuses in package
-// marketplace.
+// status: gRPC codes in package rpc (internal/platform/rpc), HTTP
+// statuses in package marketplace.
 type Code string
 
 // The error codes of the domain.

@@ -25,6 +25,12 @@ type Store interface {
 	All() []bookshop.Book
 }
 
+// MaxWatches is the most WatchBooks streams one Catalog serves at once:
+// each follower is a service replica, not a shopper, so a few dozen is
+// plenty, and the cap keeps a misbehaving client from holding streams
+// without end.
+const MaxWatches = 256
+
 // DefaultMaxFeedBooks is the most books of recent imports the Service
 // keeps for watchers that have not caught up; see NewService.
 const DefaultMaxFeedBooks = 200_000
@@ -48,6 +54,7 @@ type Service struct {
 	changed  chan struct{} // closed, and replaced, at each import
 	stopping chan struct{} // closed by StopWatches
 	stopOnce sync.Once
+	watches  int // Watch calls running
 }
 
 // NewService returns the Catalog over store. It keeps the books of recent
@@ -115,8 +122,20 @@ func (s *Service) StopWatches() {
 // each import after it, as each commits, until ctx ends (it returns ctx's
 // error), StopWatches is called, or the watcher falls more than the feed
 // holds behind (both Unavailable: watch again), or a callback fails (its
-// error). The slices are shared: callbacks must not modify them.
+// error). Past MaxWatches at once, it returns Unavailable at once. The slices are shared: callbacks must not modify them.
 func (s *Service) Watch(ctx context.Context, snapshot, added func([]bookshop.Book) error) error {
+	s.mu.Lock()
+	if s.watches >= MaxWatches {
+		s.mu.Unlock()
+		return bookshop.Errorf(bookshop.Unavailable, "the catalog serves %d watches already: try another replica, or later", MaxWatches)
+	}
+	s.watches++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.watches--
+		s.mu.Unlock()
+	}()
 	s.importMu.Lock()
 	books := s.store.All()
 	s.mu.Lock()

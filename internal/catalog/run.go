@@ -25,6 +25,9 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	db, err := Open(ctx, cfg, deps)
 	if err != nil {
 		deps.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while opening: nothing was served, nothing lost
+		}
 		return err
 	}
 	defer db.Close()

@@ -18,13 +18,15 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
-	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 )
 
 // openDB opens an in-memory catalog database seeded with seed.
@@ -47,13 +49,13 @@ func builtinBooks(tb testing.TB) []bookshop.Book {
 	return c.Books()
 }
 
-// startCatalog serves db as CatalogService and Recommendations on loopback
-// and returns a client connection to it.
+// startCatalog serves db as CatalogService and, straight from db,
+// Recommendations on loopback and returns a client connection to it.
 func startCatalog(tb testing.TB, db *sqlite.DB) *grpc.ClientConn {
 	tb.Helper()
-	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
-		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(db, db, logger))
-		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommendations.New(db, nil), logger))
+	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
 	})
 	return dial(tb, addr)
 }
@@ -93,8 +95,8 @@ func exportAll(tb testing.TB, client catalogv1.CatalogServiceClient, c catalogv1
 		if err != nil {
 			return nil, 0, err
 		}
-		if n := len(resp.GetBooks()); n == 0 || n > grpcapi.ExportBatchSize {
-			tb.Errorf("a batch holds %d books, want 1 to %d", n, grpcapi.ExportBatchSize)
+		if n := len(resp.GetBooks()); n == 0 || n > catalog.ExportBatchSize {
+			tb.Errorf("a batch holds %d books, want 1 to %d", n, catalog.ExportBatchSize)
 		}
 		books = append(books, resp.GetBooks()...)
 		batches++
@@ -146,10 +148,15 @@ func TestExportCancelled(t *testing.T) {
 	for i := range 100_000 {
 		books = append(books, bookshop.Book{ID: int32(i + 1), Category: bookshop.Mystery, Title: fmt.Sprintf("Book %d", i), Author: "Test", Year: 2000})
 	}
-	exporting := &watchedCatalog{Catalog: catalogfile.New(books), done: make(chan error, 1)}
+	db, err := sqlite.Open(testContext(t), sqlite.Memory, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close() // before goleak looks
+	exporting := &watchedCatalog{DB: db, exported: catalogfile.New(books), done: make(chan error, 1)}
 	logger := slog.New(slog.DiscardHandler)
-	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: time.Second})
-	catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(exporting, nil, logger))
+	srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second})
+	catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(exporting, 0, nil), logger))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +165,7 @@ func TestExportCancelled(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Run(ctx, lis) }()
 
-	conn, err := grpcapi.Dial(lis.Addr().String(), grpcapi.ClientConfig{})
+	conn, err := rpc.Dial(lis.Addr().String(), rpc.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,15 +196,18 @@ func TestExportCancelled(t *testing.T) {
 	}
 }
 
-// watchedCatalog reports when ExportBooks returns and how far it got.
+// watchedCatalog is a catalog.Store whose ExportBooks exports the books
+// of exported, from memory (seeding SQLite with 100,000 books is slow under
+// the race detector), and reports when it returns and how far it got.
 type watchedCatalog struct {
-	*catalogfile.Catalog
-	done    chan error
-	batches atomicInt
+	*sqlite.DB
+	exported *catalogfile.Catalog
+	done     chan error
+	batches  atomicInt
 }
 
 func (w *watchedCatalog) ExportBooks(ctx context.Context, c bookshop.Category, size int, yield func([]bookshop.Book) error) error {
-	err := w.Catalog.ExportBooks(ctx, c, size, func(b []bookshop.Book) error {
+	err := w.exported.ExportBooks(ctx, c, size, func(b []bookshop.Book) error {
 		w.batches.Add(1)
 		return yield(b)
 	})
@@ -215,7 +225,7 @@ func (a *atomicInt) Load() int { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
 
 func TestImportBooksStream(t *testing.T) {
 	db := openDB(t, builtinBooks(t))
-	client := grpcapi.NewCatalogClient(startCatalog(t, db), 10*time.Second)
+	client := catalogclient.New(startCatalog(t, db), 10*time.Second)
 	res, err := client.ImportBooks(testContext(t), []bookshop.ImportItem{
 		{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946}},
 		{Line: 3, Book: bookshop.Book{Category: bookshop.Category(-100), Title: "No Category", Author: "A", Year: 2000}},
@@ -243,8 +253,8 @@ func TestImportBooksStream(t *testing.T) {
 func TestImportCutOff(t *testing.T) {
 	db := openDB(t, builtinBooks(t))
 	finished := make(chan error, 1)
-	addr := grpcapitest.Start(t, func(srv *grpcapi.Server, logger *slog.Logger) {
-		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(db, db, logger))
+	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
 	}, grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		err := handler(srv, ss)
 		finished <- err
@@ -314,7 +324,7 @@ func TestImportDuringRecommendLoad(t *testing.T) {
 			}
 		})
 	}
-	res, err := grpcapi.NewCatalogClient(conn, 30*time.Second).ImportBooks(testContext(t), items)
+	res, err := catalogclient.New(conn, 30*time.Second).ImportBooks(testContext(t), items)
 	close(stop)
 	calls.Wait()
 	close(errs)

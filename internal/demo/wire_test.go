@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
 // The tutorial's method paths, written out here rather than taken from
@@ -34,7 +34,7 @@ func TestWireUnary(t *testing.T) {
 		req  []byte
 		want []string
 	}{
-		{"tutorial message", grpcapitest.StringField(1, "Hello Server you there?"), []string{
+		{"tutorial message", rpctest.StringField(1, "Hello Server you there?"), []string{
 			fmt.Sprintf("field 1 bytes %q", answer("Hello Server you there?")),
 			"field 2 varint 1",
 		}},
@@ -45,7 +45,7 @@ func TestWireUnary(t *testing.T) {
 		}},
 		// A field the server does not know, as a newer client might send,
 		// is skipped.
-		{"unknown field", append(grpcapitest.StringField(1, "hi"), protowire.AppendVarint(protowire.AppendTag(nil, 9, protowire.VarintType), 7)...), []string{
+		{"unknown field", append(rpctest.StringField(1, "hi"), protowire.AppendVarint(protowire.AppendTag(nil, 9, protowire.VarintType), 7)...), []string{
 			fmt.Sprintf("field 1 bytes %q", answer("hi")),
 			"field 2 varint 1",
 		}},
@@ -53,10 +53,10 @@ func TestWireUnary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var resp []byte
-			if err := conn.Invoke(testContext(t), tutorialUnary, &tt.req, &resp, grpc.ForceCodecV2(grpcapitest.RawCodec{})); err != nil {
+			if err := conn.Invoke(testContext(t), tutorialUnary, &tt.req, &resp, grpc.ForceCodecV2(rpctest.RawCodec{})); err != nil {
 				t.Fatalf("Invoke(%s, %x): %v", tutorialUnary, tt.req, err)
 			}
-			got := grpcapitest.DescribeFields(t, resp)
+			got := rpctest.DescribeFields(t, resp)
 			// Fields may come in any order on the wire; compare them by number.
 			slices.Sort(got)
 			if !slices.Equal(got, tt.want) {
@@ -73,12 +73,12 @@ func TestWireBidirectional(t *testing.T) {
 	conn := startServer(t)
 	ctx := testContext(t)
 	desc := &grpc.StreamDesc{StreamName: "GetServerResponse", ServerStreams: true, ClientStreams: true}
-	stream, err := conn.NewStream(ctx, desc, tutorialBidirectional, grpc.ForceCodecV2(grpcapitest.RawCodec{}))
+	stream, err := conn.NewStream(ctx, desc, tutorialBidirectional, grpc.ForceCodecV2(rpctest.RawCodec{}))
 	if err != nil {
 		t.Fatalf("NewStream(%s): %v", tutorialBidirectional, err)
 	}
 	for _, m := range []string{"First message", "Second message", "", "Fifth message"} {
-		req := grpcapitest.StringField(1, m)
+		req := rpctest.StringField(1, m)
 		if m == "" {
 			req = nil // proto3 does not send an empty string
 		}
@@ -93,7 +93,7 @@ func TestWireBidirectional(t *testing.T) {
 		if m != "" {
 			want = []string{fmt.Sprintf("field 1 bytes %q", m)}
 		}
-		if got := grpcapitest.DescribeFields(t, resp); !slices.Equal(got, want) {
+		if got := rpctest.DescribeFields(t, resp); !slices.Equal(got, want) {
 			t.Errorf("echo of %x = %q, want %q", req, got, want)
 		}
 	}

@@ -20,12 +20,15 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/demo"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // pythonEnv is a Python with grpcio, and a directory of the tutorial's
@@ -189,11 +192,48 @@ func titles(c *catalogfile.Catalog, cat bookshop.Category) []string {
 	return out
 }
 
+// startRecommendations serves Recommendations over the books of c, as the
+// standalone recommendations command does without a Catalog (validators,
+// health and all), on loopback until the test ends, and returns its
+// address once it holds the books.
+func startRecommendations(tb testing.TB, c *catalogfile.Catalog) string {
+	tb.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithCancel(context.Background())
+	books := recommendations.NewBooks()
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		books.Follow(ctx, recommendations.StaticBooks(c.Books()), logger)
+	}()
+	srv := recommendations.NewGRPCServer(books, process.Deps{Logger: logger, DrainTimeout: time.Second}, nil)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, lis) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("Recommendations: %v", err)
+		}
+		<-followed
+	})
+	select {
+	case <-books.Ready():
+	case <-time.After(10 * time.Second):
+		tb.Fatal("Recommendations did not take the books within 10s")
+	}
+	return lis.Addr().String()
+}
+
 // TestPythonClientCallsOurRecommendations runs the tutorial's kind of
 // Python client, built from the tutorial's contract, against our server.
 func TestPythonClientCallsOurRecommendations(t *testing.T) {
 	books := builtin(t)
-	addr := grpcapitest.StartRecommendations(t, recommendations.New(books, nil))
+	addr := startRecommendations(t, books)
 
 	lines := runPython(t, "recommendations_client.py", addr, "SCIENCE_FICTION", "3")
 	if len(lines) != 3 {
@@ -214,12 +254,12 @@ func TestPythonClientCallsOurRecommendations(t *testing.T) {
 // Python server and calls it with our client, and with our Marketplace.
 func TestOurClientCallsPythonRecommendations(t *testing.T) {
 	addr := startPythonServer(t, "recommendations_server.py")
-	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	client := grpcapi.NewRecommendationsClient(conn, 10*time.Second)
+	client := recommendationsclient.New(conn, 10*time.Second)
 
 	got, err := client.Recommend(context.Background(), bookshop.RecommendRequest{UserID: 1, Category: bookshop.SelfHelp, MaxResults: 2})
 	if err != nil {
@@ -245,8 +285,8 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 	handler, err := marketplace.NewServer(marketplace.Options{
 		Logger:           slog.New(slog.DiscardHandler),
 		Recommender:      client,
-		Catalog:          grpcapi.NewCatalogClient(conn, 10*time.Second),
-		Live:             grpcapi.NewLiveClient(conn),
+		Catalog:          catalogclient.New(conn, 10*time.Second),
+		Live:             recommendationsclient.NewLiveClient(conn),
 		RecommendTimeout: 10 * time.Second,
 	})
 	if err != nil {
@@ -273,7 +313,7 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 // startDemo serves our four demo services on loopback.
 func startDemo(tb testing.TB) string {
 	tb.Helper()
-	return grpcapitest.Start(tb, func(srv *grpcapi.Server, _ *slog.Logger) { demo.Register(srv) })
+	return rpctest.Start(tb, func(srv *rpc.Server, _ *slog.Logger) { demo.Register(srv) })
 }
 
 func TestPythonDemoClientsCallOurDemoServer(t *testing.T) {
@@ -298,7 +338,7 @@ func TestPythonDemoClientsCallOurDemoServer(t *testing.T) {
 
 func TestOurDemoClientsCallPythonDemoServer(t *testing.T) {
 	addr := startPythonServer(t, "demo_server.py")
-	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,16 +16,19 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/loadgen"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
-	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // testContext returns a context that ends with the test or after 30s.
@@ -174,8 +177,9 @@ func TestRunErrors(t *testing.T) {
 	})
 }
 
-// stack is the whole system on loopback: Recommendations with the catalog
-// and live services over a catalog database, and a Marketplace calling it.
+// stack is the whole system on loopback: one gRPC server with the
+// Catalog, Recommendations and the live service over one catalog
+// database, and a Marketplace calling it.
 type stack struct {
 	grpcAddr string
 	siteURL  string
@@ -193,13 +197,13 @@ func startStack(tb testing.TB) stack {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
-		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommendations.New(db, nil), logger))
-		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(db, db, logger))
-		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, grpcapi.NewLiveServer(
-			func() grpcapi.LiveSession { return recommendations.NewSession(db, nil) }, logger))
+	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, recommendations.NewLiveServer(
+			func() *recommendations.Session { return recommendations.NewSession(db, nil) }, logger))
 	})
-	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -207,10 +211,10 @@ func startStack(tb testing.TB) stack {
 	shutdown := make(chan struct{})
 	site, err := marketplace.NewServer(marketplace.Options{
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Recommender:      grpcapi.NewRecommendationsClient(conn, 5*time.Second),
+		Recommender:      recommendationsclient.New(conn, 5*time.Second),
 		RecommendTimeout: 5 * time.Second,
-		Catalog:          grpcapi.NewCatalogClient(conn, 5*time.Second),
-		Live:             grpcapi.NewLiveClient(conn),
+		Catalog:          catalogclient.New(conn, 5*time.Second),
+		Live:             recommendationsclient.NewLiveClient(conn),
 		Shutdown:         shutdown,
 		RateLimit:        rate.Inf,
 	})
@@ -275,7 +279,7 @@ func TestTargets(t *testing.T) {
 // TestTargetFailures checks that calls to a service that is not there
 // fail, each counted, rather than stop the run.
 func TestTargetFailures(t *testing.T) {
-	target, err := loadgen.NewRecommend(loadgen.GRPCConfig{Addr: grpcapitest.ClosedAddr(t)}, 0, 3)
+	target, err := loadgen.NewRecommend(loadgen.GRPCConfig{Addr: rpctest.ClosedAddr(t)}, 0, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

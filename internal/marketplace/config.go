@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // DefaultPort is the Marketplace's HTTP port.
@@ -66,6 +67,12 @@ func (c *Config) Dependencies(s *config.Set) {
 func (c *Config) Validate(s *config.Set) error {
 	if err := s.CheckPort("port", c.Port); err != nil {
 		return err
+	}
+	if _, err := rpc.Target(c.RecommendationsHost, DefaultRecommendationsPort); err != nil {
+		return config.UsageErrorf("-recommendations-host or RECOMMENDATIONS_HOST: %v", err)
+	}
+	if _, err := rpc.Target(c.CatalogHost, DefaultCatalogPort); err != nil {
+		return config.UsageErrorf("-catalog-host or CATALOG_HOST: %v", err)
 	}
 	switch {
 	case c.CallTimeout <= 0:

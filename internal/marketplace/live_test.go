@@ -21,14 +21,18 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // noLive is a LiveRecommender that is never reachable, for tests that do
@@ -41,7 +45,7 @@ func (noLive) Open(context.Context, int32, int) (bookshop.LiveStream, error) {
 
 // countingLive is the real LiveServer, counting the streams it serves.
 type countingLive struct {
-	*grpcapi.LiveServer
+	*recommendations.LiveServer
 	open atomic.Int32
 }
 
@@ -66,34 +70,36 @@ func (c *countingLive) waitOpen(tb testing.TB, want int32) {
 // services are the gRPC services behind the Marketplace, and clients of
 // them over one connection, as production wires them.
 type services struct {
-	rec     *grpcapi.RecommendationsClient
-	catalog *grpcapi.CatalogClient
-	live    *grpcapi.LiveClient
+	rec     *recommendationsclient.Client
+	catalog *catalogclient.Client
+	live    *recommendationsclient.LiveClient
 	streams *countingLive
 }
 
-// startServices serves Recommendations, Catalog and Live over books on one
-// gRPC server on loopback, as `bookshop recommendations` does, and returns
-// clients of them. The Catalog service imports nothing in these tests, so
-// it has no Importer.
+// startServices serves Recommendations and Live over books, and the
+// Catalog over an in-memory database seeded with them, on one gRPC server
+// on loopback, and returns clients of them over one connection.
 func startServices(tb testing.TB, books *catalogfile.Catalog, r recommendations.Rand) *services {
 	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := sqlite.Open(ctx, sqlite.Memory, books.Books())
+	if err != nil {
+		tb.Fatalf("sqlite.Open: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
 	streams := new(countingLive)
-	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
-		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommendations.New(books, r), logger))
-		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(books, nil, logger))
-		streams.LiveServer = grpcapi.NewLiveServer(func() grpcapi.LiveSession { return recommendations.NewSession(books, r) }, logger)
+	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(books, r), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		streams.LiveServer = recommendations.NewLiveServer(func() *recommendations.Session { return recommendations.NewSession(books, r) }, logger)
 		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, streams)
 	})
-	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
-	if err != nil {
-		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
-	}
-	tb.Cleanup(func() { conn.Close() })
+	conn := mustDial(tb, addr)
 	return &services{
-		rec:     grpcapi.NewRecommendationsClient(conn, 10*time.Second),
-		catalog: grpcapi.NewCatalogClient(conn, 10*time.Second),
-		live:    grpcapi.NewLiveClient(conn),
+		rec:     recommendationsclient.New(conn, 10*time.Second),
+		catalog: catalogclient.New(conn, 10*time.Second),
+		live:    recommendationsclient.NewLiveClient(conn),
 		streams: streams,
 	}
 }
@@ -285,7 +291,7 @@ func TestBookPageErrors(t *testing.T) {
 // (503, with a safe message) and when only recommendations are (the page,
 // with a notice in the panel).
 func TestBookPageServicesDown(t *testing.T) {
-	down := grpcapi.NewCatalogClient(mustDial(t, grpcapitest.ClosedAddr(t)), 5*time.Second)
+	down := catalogclient.New(mustDial(t, rpctest.ClosedAddr(t)), 5*time.Second)
 	srv, _ := startLiveSite(t, marketplace.Options{Catalog: down})
 	for _, target := range []string{"/books/1", "/categories/mystery"} {
 		r := get(t, srv, target)
@@ -300,7 +306,7 @@ func TestBookPageServicesDown(t *testing.T) {
 		wantNoInternalText(t, target, r.body)
 	}
 
-	srv, _ = startLiveSite(t, marketplace.Options{Recommender: dialRecommendations(t, grpcapitest.ClosedAddr(t))})
+	srv, _ = startLiveSite(t, marketplace.Options{Recommender: dialRecommendations(t, rpctest.ClosedAddr(t))})
 	r := get(t, srv, "/books/1")
 	wantHTML(t, "GET", "/books/1", r, http.StatusOK)
 	p := parsePage(t, r.body)
@@ -313,9 +319,9 @@ func TestBookPageServicesDown(t *testing.T) {
 // mustDial returns a connection to addr, closed when the test ends.
 func mustDial(tb testing.TB, addr string) *grpc.ClientConn {
 	tb.Helper()
-	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
-		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
+		tb.Fatalf("rpc.Dial(%q): %v", addr, err)
 	}
 	tb.Cleanup(func() { conn.Close() })
 	return conn
@@ -767,7 +773,7 @@ func TestLiveClosesStream(t *testing.T) {
 	svc.streams.waitOpen(t, 0)
 }
 
-// TestLiveShutdown checks that closing Config.Shutdown ends the event
+// TestLiveShutdown checks that closing Options.Shutdown ends the event
 // streams and closes their gRPC streams.
 func TestLiveShutdown(t *testing.T) {
 	shutdown := make(chan struct{})
@@ -905,7 +911,7 @@ func TestLiveSessionCapPerClient(t *testing.T) {
 // TestLiveUnavailable checks that /live answers 503, safely, when the Live
 // service cannot be reached.
 func TestLiveUnavailable(t *testing.T) {
-	down := grpcapi.NewLiveClient(mustDial(t, grpcapitest.ClosedAddr(t)))
+	down := recommendationsclient.NewLiveClient(mustDial(t, rpctest.ClosedAddr(t)))
 	srv, _ := startLiveSite(t, marketplace.Options{Live: down})
 	r := get(t, srv, "/live")
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "unavailable") {

@@ -25,11 +25,13 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/platform/reqid"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // Texts the pages must show. They are the site's promises to shoppers, so
@@ -111,24 +113,33 @@ func seededRand() recommendations.Rand {
 	return recommendations.NewLockedRand(rand.NewPCG(1, 2))
 }
 
+// startRecommendations serves rec as the tutorial's Recommendations over
+// real gRPC on loopback until the test ends, and returns its address.
+func startRecommendations(tb testing.TB, rec bookshop.Recommender) string {
+	tb.Helper()
+	return rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
+	})
+}
+
 // grpcRecommender serves rec as the Recommendations service over real gRPC
 // on loopback and returns a client of it, as production wires them. Both
 // are closed when the test ends.
-func grpcRecommender(tb testing.TB, rec bookshop.Recommender) *grpcapi.RecommendationsClient {
+func grpcRecommender(tb testing.TB, rec bookshop.Recommender) *recommendationsclient.Client {
 	tb.Helper()
-	return dialRecommendations(tb, grpcapitest.StartRecommendations(tb, rec))
+	return dialRecommendations(tb, startRecommendations(tb, rec))
 }
 
 // dialRecommendations returns a client of the Recommendations service at
 // addr, closed when the test ends.
-func dialRecommendations(tb testing.TB, addr string) *grpcapi.RecommendationsClient {
+func dialRecommendations(tb testing.TB, addr string) *recommendationsclient.Client {
 	tb.Helper()
-	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
-		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
+		tb.Fatalf("rpc.Dial(%q): %v", addr, err)
 	}
 	tb.Cleanup(func() { conn.Close() })
-	return grpcapi.NewRecommendationsClient(conn, 10*time.Second)
+	return recommendationsclient.New(conn, 10*time.Second)
 }
 
 // startSite serves the Marketplace over rec on a loopback HTTP server until
@@ -508,7 +519,7 @@ func TestHomeBadQuery(t *testing.T) {
 // with a notice and no internal details, when Recommendations is down.
 func TestHomeRecommendationsDown(t *testing.T) {
 	logger, logs := testLogger(t)
-	rec := dialRecommendations(t, grpcapitest.ClosedAddr(t))
+	rec := dialRecommendations(t, rpctest.ClosedAddr(t))
 	srv := startSite(t, marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: 5 * time.Second})
 
 	for _, target := range []string{"/", "/?category=self_help"} {
@@ -673,7 +684,7 @@ func TestMethods(t *testing.T) {
 // TestHealthz checks the liveness endpoint.
 func TestHealthz(t *testing.T) {
 	// Even with Recommendations down, the web server is alive.
-	srv := startSite(t, marketplace.Options{Recommender: dialRecommendations(t, grpcapitest.ClosedAddr(t))})
+	srv := startSite(t, marketplace.Options{Recommender: dialRecommendations(t, rpctest.ClosedAddr(t))})
 	r := get(t, srv, "/healthz")
 	if r.status != http.StatusOK {
 		t.Fatalf("GET /healthz = %d, want %d", r.status, http.StatusOK)
@@ -841,9 +852,9 @@ func TestPanicRecovery(t *testing.T) {
 	}
 }
 
-// TestNewServerConfig checks that NewServer refuses an incomplete Config
+// TestNewServerOptions checks that NewServer refuses an incomplete Options
 // with an error naming what is missing.
-func TestNewServerConfig(t *testing.T) {
+func TestNewServerOptions(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	books := builtinCatalog(t)
 	rec := recommendations.New(books, nil)
@@ -872,7 +883,7 @@ func TestNewServerConfig(t *testing.T) {
 		{"negative RateBurst", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, RateBurst: -1}, "RateBurst"},
 		{"negative MaxRateClients", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, MaxRateClients: -1}, "MaxRateClients"},
 		{"negative TrustedProxies", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, TrustedProxies: -1}, "TrustedProxies"},
-		{"empty", marketplace.Options{}, "Config"},
+		{"empty", marketplace.Options{}, "Options"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

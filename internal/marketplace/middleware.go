@@ -31,7 +31,7 @@ var securityHeaders = map[string]string{
 //
 // The request id comes from the X-Request-Id header when it is a valid
 // one, else it is made here; it is sent back in X-Request-Id, logged, and
-// passed on to every gRPC call the request makes (package grpcapi sends it
+// passed on to every gRPC call the request makes (package rpc sends it
 // as x-request-id metadata), so that one page load can be followed in the
 // logs of every service.
 func (s *server) middleware(next http.Handler) http.Handler {

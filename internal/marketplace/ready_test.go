@@ -14,9 +14,9 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
@@ -41,7 +41,7 @@ func healthReady(tb testing.TB, hs healthpb.HealthServer) func(context.Context) 
 	}
 	go func() { _ = srv.Serve(lis) }()
 	tb.Cleanup(srv.Stop)
-	return grpcapi.HealthReady(mustDial(tb, lis.Addr().String()), "Recommendations")
+	return rpc.HealthReady(mustDial(tb, lis.Addr().String()), "Recommendations")
 }
 
 // silentHealth is a health service whose Check never answers. Its Watch,
@@ -94,14 +94,14 @@ func TestReadyz(t *testing.T) {
 	}{
 		{"no check", func(testing.TB) func(context.Context) error { return nil }, http.StatusOK, readyzReady},
 		{"SERVING", func(tb testing.TB) func(context.Context) error {
-			addr := grpcapitest.StartRecommendations(tb, recommendations.New(builtinCatalog(tb), seededRand()))
-			return grpcapi.HealthReady(mustDial(tb, addr), "Recommendations")
+			addr := startRecommendations(tb, recommendations.New(builtinCatalog(tb), seededRand()))
+			return rpc.HealthReady(mustDial(tb, addr), "Recommendations")
 		}, http.StatusOK, readyzReady},
 		{"NOT_SERVING", func(tb testing.TB) func(context.Context) error {
 			return healthReady(tb, notServing)
 		}, http.StatusServiceUnavailable, readyzUnavailable},
 		{"closed port", func(tb testing.TB) func(context.Context) error {
-			return grpcapi.HealthReady(mustDial(tb, grpcapitest.ClosedAddr(tb)), "Recommendations")
+			return rpc.HealthReady(mustDial(tb, rpctest.ClosedAddr(tb)), "Recommendations")
 		}, http.StatusServiceUnavailable, readyzUnavailable},
 		{"no answer", func(tb testing.TB) func(context.Context) error {
 			return healthReady(tb, silentHealth{})
@@ -152,7 +152,7 @@ func TestReadyzRecovers(t *testing.T) {
 	}
 }
 
-// TestReadyzShutdown checks that /readyz answers 503 once Config.Shutdown
+// TestReadyzShutdown checks that /readyz answers 503 once Options.Shutdown
 // is closed, while /healthz still answers ok.
 func TestReadyzShutdown(t *testing.T) {
 	shutdown := make(chan struct{})

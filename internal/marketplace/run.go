@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/platform/process"

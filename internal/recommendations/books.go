@@ -39,7 +39,7 @@ func (s StaticBooks) Watch(ctx context.Context, snapshot, _ func([]bookshop.Book
 // shelf, swapped in at once. It is safe for concurrent use.
 type Books struct {
 	shelf     atomic.Pointer[shelf]
-	ready     chan struct{} // closed at the first snapshot
+	readyCh   chan struct{} // closed at the first snapshot
 	readyOnce sync.Once
 	metrics   *metrics
 }
@@ -57,25 +57,47 @@ var (
 
 // NewBooks returns an empty Books; Follow fills it.
 func NewBooks() *Books {
-	b := &Books{ready: make(chan struct{})}
+	b := &Books{readyCh: make(chan struct{})}
 	b.shelf.Store(&shelf{byID: map[int32]bookshop.Book{}, byCategory: map[bookshop.Category][]bookshop.Book{}})
 	return b
 }
 
 // Ready is closed once Books holds a whole snapshot of the catalog.
-func (b *Books) Ready() <-chan struct{} { return b.ready }
+func (b *Books) Ready() <-chan struct{} { return b.readyCh }
 
 // Len returns the number of books.
 func (b *Books) Len() int { return len(b.shelf.Load().byID) }
 
+// errNotReady answers reads before the first snapshot: the books are not
+// known yet, which is not the same as there being none.
+var errNotReady = bookshop.Errorf(bookshop.Unavailable, "the catalog has not been loaded yet: try again in a moment")
+
+// ready reports whether b holds a whole snapshot.
+func (b *Books) ready() bool {
+	select {
+	case <-b.readyCh:
+		return true
+	default:
+		return false
+	}
+}
+
 // BooksInCategory implements [bookshop.BookStore]. The slice is shared:
-// callers must not modify it.
+// callers must not modify it. Before the first snapshot it returns an
+// Unavailable error.
 func (b *Books) BooksInCategory(_ context.Context, c bookshop.Category) ([]bookshop.Book, error) {
+	if !b.ready() {
+		return nil, errNotReady
+	}
 	return b.shelf.Load().byCategory[c], nil
 }
 
-// Book implements [LiveStore]: the book with the given id, or NotFound.
+// Book implements [LiveStore]: the book with the given id, or NotFound;
+// before the first snapshot, Unavailable.
 func (b *Books) Book(_ context.Context, id int32) (bookshop.Book, error) {
+	if !b.ready() {
+		return bookshop.Book{}, errNotReady
+	}
 	book, ok := b.shelf.Load().byID[id]
 	if !ok {
 		return bookshop.Book{}, bookshop.Errorf(bookshop.NotFound, "no book has id %d", id)
@@ -89,7 +111,7 @@ func (b *Books) replace(books []bookshop.Book) error {
 	s.add(books)
 	b.shelf.Store(s)
 	b.metrics.setBooks(len(s.byID))
-	b.readyOnce.Do(func() { close(b.ready) })
+	b.readyOnce.Do(func() { close(b.readyCh) })
 	return nil
 }
 

@@ -2,6 +2,7 @@ package recommendations
 
 import (
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // DefaultPort is the tutorial's port for Recommendations.
@@ -37,5 +38,10 @@ func (c *Config) Dependencies(s *config.Set) {
 
 // Validate checks c after parsing, naming the setting at fault through s.
 func (c *Config) Validate(s *config.Set) error {
+	if c.CatalogHost != "" {
+		if _, err := rpc.Target(c.CatalogHost, DefaultCatalogPort); err != nil {
+			return config.UsageErrorf("-catalog-host or CATALOG_HOST: %v", err)
+		}
+	}
 	return s.CheckPort("port", c.Port)
 }

@@ -19,9 +19,10 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // builtinCatalog returns the built-in catalog.
@@ -37,7 +38,7 @@ func builtinCatalog(tb testing.TB) *catalogfile.Catalog {
 // trackedLive is the real LiveServer, counting the handlers that run and
 // reporting each one's return.
 type trackedLive struct {
-	*grpcapi.LiveServer
+	*recommendations.LiveServer
 	open  atomic.Int32
 	ended chan error // one value per handler that returns
 }
@@ -52,11 +53,11 @@ func (t *trackedLive) LiveRecommend(stream grpc.BidiStreamingServer[recommendati
 
 // startLive serves live recommendations with sessions from newSession over
 // real gRPC on loopback, and returns the address and the tracker.
-func startLive(tb testing.TB, newSession func() grpcapi.LiveSession) (string, *trackedLive) {
+func startLive(tb testing.TB, newSession func() *recommendations.Session) (string, *trackedLive) {
 	tb.Helper()
 	live := &trackedLive{ended: make(chan error, 100)}
-	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
-		live.LiveServer = grpcapi.NewLiveServer(newSession, logger)
+	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		live.LiveServer = recommendations.NewLiveServer(newSession, logger)
 		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, live)
 	})
 	return addr, live
@@ -66,7 +67,7 @@ func startLive(tb testing.TB, newSession func() grpcapi.LiveSession) (string, *t
 func startBuiltinLive(tb testing.TB) (string, *trackedLive) {
 	tb.Helper()
 	books := builtinCatalog(tb)
-	return startLive(tb, func() grpcapi.LiveSession { return recommendations.NewSession(books, nil) })
+	return startLive(tb, func() *recommendations.Session { return recommendations.NewSession(books, nil) })
 }
 
 // waitEnded waits for one handler of live to return, and returns its error.
@@ -230,13 +231,18 @@ func TestLiveRecommendInvalid(t *testing.T) {
 	}
 }
 
-// blockingSession blocks in Apply until its context is done.
-type blockingSession struct{ applying chan struct{} }
+// blockingStore is a LiveStore whose Book blocks until its context is
+// done, so that a Session over it blocks in Apply.
+type blockingStore struct{ applying chan struct{} }
 
-func (s blockingSession) Apply(ctx context.Context, _ bookshop.Event, _ int) ([]bookshop.Book, error) {
+func (s blockingStore) Book(ctx context.Context, _ int32) (bookshop.Book, error) {
 	close(s.applying)
 	<-ctx.Done()
-	return nil, ctx.Err()
+	return bookshop.Book{}, ctx.Err()
+}
+
+func (s blockingStore) BooksInCategory(context.Context, bookshop.Category) ([]bookshop.Book, error) {
+	return nil, nil
 }
 
 // verifyNoLeaks checks, once the test and all its cleanups are done (the
@@ -275,7 +281,9 @@ func TestLiveRecommendClientGoesAway(t *testing.T) {
 	t.Run("busy with an event", func(t *testing.T) {
 		verifyNoLeaks(t)
 		applying := make(chan struct{})
-		addr, live := startLive(t, func() grpcapi.LiveSession { return blockingSession{applying: applying} })
+		addr, live := startLive(t, func() *recommendations.Session {
+			return recommendations.NewSession(blockingStore{applying: applying}, nil)
+		})
 		client := recommendationsv1.NewLiveRecommendationsServiceClient(dial(t, addr))
 		ctx, cancel := context.WithCancel(testContext(t))
 		stream, err := client.LiveRecommend(ctx)
@@ -300,7 +308,7 @@ func TestLiveRecommendClientGoesAway(t *testing.T) {
 // out, the viewed books left out, and Close ending the server's handler.
 func TestLiveClient(t *testing.T) {
 	addr, live := startBuiltinLive(t)
-	client := grpcapi.NewLiveClient(dial(t, addr))
+	client := recommendationsclient.NewLiveClient(dial(t, addr))
 	stream, err := client.Open(testContext(t), 1, 3)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -351,7 +359,7 @@ func TestLiveClient(t *testing.T) {
 // call, refused by the server, and a service that is down.
 func TestLiveClientErrors(t *testing.T) {
 	addr, _ := startBuiltinLive(t)
-	client := grpcapi.NewLiveClient(dial(t, addr))
+	client := recommendationsclient.NewLiveClient(dial(t, addr))
 
 	for _, max := range []int{0, -1, 21} {
 		if s, err := client.Open(testContext(t), 1, max); bookshop.ErrorCode(err) != bookshop.Invalid {
@@ -377,7 +385,7 @@ func TestLiveClientErrors(t *testing.T) {
 	}
 
 	// A service that is down.
-	down := grpcapi.NewLiveClient(dial(t, grpcapitest.ClosedAddr(t)))
+	down := recommendationsclient.NewLiveClient(dial(t, rpctest.ClosedAddr(t)))
 	s, err := down.Open(testContext(t), 1, 4)
 	if err == nil {
 		// The stream may open before the connection fails; then the
@@ -398,7 +406,7 @@ func TestLiveClientErrors(t *testing.T) {
 // receives, as the Marketplace does (run with -race).
 func TestLiveClientConcurrentSend(t *testing.T) {
 	addr, _ := startBuiltinLive(t)
-	client := grpcapi.NewLiveClient(dial(t, addr))
+	client := recommendationsclient.NewLiveClient(dial(t, addr))
 	stream, err := client.Open(testContext(t), 0, 2)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

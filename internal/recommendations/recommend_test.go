@@ -10,20 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
-
-// testContext returns a context that ends with the test or after 10s.
-func testContext(tb testing.TB) context.Context {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	tb.Cleanup(cancel)
-	return ctx
-}
 
 // builtin returns the built-in catalog, failing the test if it does not parse.
 func builtin(tb testing.TB) *catalogfile.Catalog {

@@ -3,6 +3,7 @@ package recommendations_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -10,36 +11,26 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
-// testContext returns a context that ends with the test or after 10s.
-func testContext(tb testing.TB) context.Context {
+// startRecommendations serves rec as the tutorial's Recommendations over
+// real gRPC on loopback, and returns the server's address. The server has
+// no request validators: the rules checked here are rec's own.
+func startRecommendations(tb testing.TB, rec bookshop.Recommender) string {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	tb.Cleanup(cancel)
-	return ctx
-}
-
-// dial returns a client connection to addr, closed when the test ends.
-func dial(tb testing.TB, addr string) *grpc.ClientConn {
-	tb.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		tb.Fatalf("grpc.NewClient(%q): %v", addr, err)
-	}
-	tb.Cleanup(func() { conn.Close() })
-	return conn
+	return rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
+	})
 }
 
 // startBuiltin serves the built-in catalog over real gRPC on loopback.
@@ -49,12 +40,12 @@ func startBuiltin(tb testing.TB, r recommendations.Rand) string {
 	if err != nil {
 		tb.Fatalf("catalogfile.Builtin: %v", err)
 	}
-	return grpcapitest.StartRecommendations(tb, recommendations.New(books, r))
+	return startRecommendations(tb, recommendations.New(books, r))
 }
 
-// TestRecommend checks every rule of Recommend through a real gRPC server
-// and the generated client.
-func TestRecommend(t *testing.T) {
+// TestServerRecommend checks every rule of Recommend through a real gRPC
+// server and the generated client.
+func TestServerRecommend(t *testing.T) {
 	books, err := catalogfile.Builtin()
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +156,7 @@ func TestRecommendDeterministic(t *testing.T) {
 // TestRecommendInternalError checks that an unexpected error reaches the
 // caller as a bare INTERNAL, its text kept out of the reply.
 func TestRecommendInternalError(t *testing.T) {
-	addr := grpcapitest.StartRecommendations(t, failingRecommender{errors.New("disk on fire at /var/lib/secret")})
+	addr := startRecommendations(t, failingRecommender{errors.New("disk on fire at /var/lib/secret")})
 	client := recommendationspb.NewRecommendationsClient(dial(t, addr))
 	_, err := client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: 3})
 	if status.Code(err) != codes.Internal {
@@ -180,7 +171,7 @@ func TestRecommendInternalError(t *testing.T) {
 // without the panic's text, and the server serves the next call.
 func TestRecommendPanic(t *testing.T) {
 	rec := &panickingRecommender{}
-	client := recommendationspb.NewRecommendationsClient(dial(t, grpcapitest.StartRecommendations(t, rec)))
+	client := recommendationspb.NewRecommendationsClient(dial(t, startRecommendations(t, rec)))
 	_, err := client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: 1})
 	if status.Code(err) != codes.Internal {
 		t.Fatalf("Recommend with a panicking handler: %v, want Internal", err)
@@ -214,7 +205,7 @@ func (f failingRecommender) Recommend(context.Context, bookshop.RecommendRequest
 // domain types in and out, server errors mapped to domain codes.
 func TestRecommendationsClient(t *testing.T) {
 	addr := startBuiltin(t, nil)
-	client := grpcapi.NewRecommendationsClient(dial(t, addr), 5*time.Second)
+	client := recommendationsclient.New(dial(t, addr), 5*time.Second)
 
 	books, err := client.Recommend(testContext(t), bookshop.RecommendRequest{UserID: 1, Category: bookshop.SelfHelp, MaxResults: 3})
 	if err != nil {
@@ -249,13 +240,13 @@ func TestRecommendationsClient(t *testing.T) {
 // or too slow, is Unavailable to the caller, with a message that holds no
 // transport details.
 func TestRecommendationsClientUnavailable(t *testing.T) {
-	slow := grpcapitest.StartRecommendations(t, blockingRecommender{})
+	slow := startRecommendations(t, blockingRecommender{})
 	for name, addr := range map[string]string{
-		"down": grpcapitest.ClosedAddr(t),
+		"down": rpctest.ClosedAddr(t),
 		"slow": slow,
 	} {
 		t.Run(name, func(t *testing.T) {
-			client := grpcapi.NewRecommendationsClient(dial(t, addr), 200*time.Millisecond)
+			client := recommendationsclient.New(dial(t, addr), 200*time.Millisecond)
 			// The client's own timeout applies: this context has none.
 			_, err := client.Recommend(context.Background(), bookshop.RecommendRequest{MaxResults: 3})
 			if got := bookshop.ErrorCode(err); got != bookshop.Unavailable {
@@ -308,7 +299,7 @@ func TestTarget(t *testing.T) {
 		{"a,b:0", "", true},
 	}
 	for _, tt := range tests {
-		got, err := grpcapi.Target(tt.in, 50051)
+		got, err := rpc.Target(tt.in, 50051)
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("Target(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}

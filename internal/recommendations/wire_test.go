@@ -6,11 +6,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -18,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
 // tutorialContract is the tutorial's recommendations.proto, written out by
@@ -221,19 +220,19 @@ func TestWireRecommend(t *testing.T) {
 	conn := dial(t, startBuiltin(t, firstRand{}))
 	call := func(req []byte) ([]byte, error) {
 		var resp []byte
-		err := conn.Invoke(testContext(t), "/Recommendations/Recommend", &req, &resp, grpc.ForceCodecV2(grpcapitest.RawCodec{}))
+		err := conn.Invoke(testContext(t), "/Recommendations/Recommend", &req, &resp, grpc.ForceCodecV2(rpctest.RawCodec{}))
 		return resp, err
 	}
 	req := slices.Concat(
-		grpcapitest.VarintField(1, 1), // user_id
-		grpcapitest.VarintField(2, 1), // category SCIENCE_FICTION
-		grpcapitest.VarintField(3, 2), // max_results
+		rpctest.VarintField(1, 1), // user_id
+		rpctest.VarintField(2, 1), // category SCIENCE_FICTION
+		rpctest.VarintField(3, 2), // max_results
 	)
 	resp, err := call(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	books := grpcapitest.ParseFields(t, resp)
+	books := rpctest.ParseFields(t, resp)
 	want := [][]string{
 		{"field 1 varint 4", `field 2 bytes "The Hitchhiker's Guide To The Galaxy"`, `field 3 bytes "Douglas Adams"`, "field 4 varint 1979"},
 		{"field 1 varint 5", `field 2 bytes "Ender's Game"`, `field 3 bytes "Orson Scott Card"`, "field 4 varint 1985"},
@@ -245,19 +244,19 @@ func TestWireRecommend(t *testing.T) {
 		if b.Num != 1 || b.Type != protowire.BytesType {
 			t.Fatalf("response field %d is %v, want field 1, a message", i, b)
 		}
-		if got := grpcapitest.DescribeFields(t, b.Bytes); !slices.Equal(got, want[i]) {
+		if got := rpctest.DescribeFields(t, b.Bytes); !slices.Equal(got, want[i]) {
 			t.Errorf("book %d on the wire = %q, want %q", i, got, want[i])
 		}
 	}
 
 	// A negative int32 is a ten-byte varint on the wire.
-	negative := slices.Concat(grpcapitest.VarintField(2, 0), grpcapitest.VarintField(3, uint64(1<<64-1)))
+	negative := slices.Concat(rpctest.VarintField(2, 0), rpctest.VarintField(3, uint64(1<<64-1)))
 	if _, err := call(negative); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("max_results -1 on the wire: %v, want InvalidArgument", err)
 	}
 	// An enum number the contract does not have is kept by proto3, and is
 	// a category the catalog does not have.
-	unknown := slices.Concat(grpcapitest.VarintField(2, 7), grpcapitest.VarintField(3, 3))
+	unknown := slices.Concat(rpctest.VarintField(2, 7), rpctest.VarintField(3, 3))
 	if _, err := call(unknown); status.Code(err) != codes.NotFound {
 		t.Errorf("category 7 on the wire: %v, want NotFound", err)
 	}

@@ -16,17 +16,22 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // replica is one Recommendations server of a test, counting its calls.
 type replica struct {
-	srv   *grpcapi.Server
+	srv   *rpc.Server
 	addr  string
 	calls atomic.Int64
 	delay atomic.Int64 // nanoseconds each call waits, for a slow replica
@@ -85,9 +90,8 @@ func startReplicas(t *testing.T, n int) []*replica {
 	var rs []*replica
 	for range n {
 		r := &replica{rec: recommendations.New(books, nil), done: make(chan error, 1)}
-		r.srv = grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: 2 * time.Second})
-		recommendationspb.RegisterRecommendationsServer(r.srv, grpcapi.NewRecommendationsServer(r, logger))
-		catalogv1.RegisterCatalogServiceServer(r.srv, grpcapi.NewCatalogServer(books, nil, logger))
+		r.srv = rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: 2 * time.Second, Validators: recommendations.Validators()})
+		recommendationspb.RegisterRecommendationsServer(r.srv, recommendations.NewServer(r, logger))
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -102,8 +106,28 @@ func startReplicas(t *testing.T, n int) []*replica {
 	return rs
 }
 
+// startCatalog serves the built-in catalog from an in-memory database
+// over gRPC on loopback, until the test ends, and returns its address.
+func startCatalog(t *testing.T) string {
+	t.Helper()
+	seed, err := catalogfile.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sqlite.Open(ctx, sqlite.Memory, seed.Books())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+	})
+}
+
 // site is a Marketplace in front of the replicas, balancing over them as
-// the Marketplace command does.
+// the Marketplace command does, and calling a Catalog of its own.
 type site struct {
 	url    string
 	client *http.Client
@@ -115,20 +139,25 @@ func startSite(t *testing.T, rs []*replica, timeout time.Duration) *site {
 	for _, r := range rs {
 		addrs = append(addrs, r.addr)
 	}
-	target, err := grpcapi.Target(strings.Join(addrs, ","), 50051)
+	target, err := rpc.Target(strings.Join(addrs, ","), recommendations.DefaultPort)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpcapi.Dial(target, grpcapi.ClientConfig{})
+	conn, err := rpc.Dial(target, rpc.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	catConn, err := rpc.Dial(startCatalog(t), rpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { catConn.Close() })
 	handler, err := marketplace.NewServer(marketplace.Options{
 		Logger:           slog.New(slog.DiscardHandler),
-		Recommender:      grpcapi.NewRecommendationsClient(conn, timeout),
-		Catalog:          grpcapi.NewCatalogClient(conn, timeout),
-		Live:             grpcapi.NewLiveClient(conn),
+		Recommender:      recommendationsclient.New(conn, timeout),
+		Catalog:          catalogclient.New(catConn, timeout),
+		Live:             recommendationsclient.NewLiveClient(conn),
 		RecommendTimeout: timeout,
 		RateLimit:        rate.Inf, // one client sends all the load
 	})

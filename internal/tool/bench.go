@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/catalog"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/loadgen"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
-	"github.com/bookshop-go/bookshop/internal/loadgen"
 )
 
 // benchTargets are what `bookshop bench` can load, with what each calls

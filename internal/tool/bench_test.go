@@ -6,23 +6,22 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bookshop-go/bookshop/internal/tool"
 	"github.com/bookshop-go/bookshop/internal/loadgen"
+	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
 // TestBench runs `bookshop bench` briefly against each target of a
 // running `bookshop up`, and checks its report, its record file and its
 // chart.
 func TestBench(t *testing.T) {
-	m := startCommand(t, []string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=", "-db=:memory:", "-rate-limit=0"},
-		regexp.MustCompile(`Recommendations: (\S+) \(gRPC\)`))
-	grpcAddr := m[1]
-	siteURL := startUp(t, "-rate-limit=0")
+	m := startCommand(t, upArgs("-admin-addr=", "-marketplace-rate-limit=0"), upServices)
+	grpcAddr, catalogAddr := m[2], m[3]
+	waitServing(t, grpcAddr, "Recommendations") // it holds the Catalog's books
+	siteURL := startUp(t, "-marketplace-rate-limit=0")
 	dir := t.TempDir()
 	record := filepath.Join(dir, "records.jsonl")
 	chart := filepath.Join(dir, "latency.svg")
@@ -30,8 +29,8 @@ func TestBench(t *testing.T) {
 	for _, args := range [][]string{
 		{"-target", "recommend", "-addr", grpcAddr, "-c", "1,4", "-d", "200ms", "-warmup", "50ms", "-record", record, "-chart", chart, "-label", "test"},
 		{"-target", "home", "-url", siteURL, "-c", "2", "-n", "20", "-d", "0"},
-		{"-target", "export", "-addr", grpcAddr, "-n", "2", "-d", "0"},
-		{"-target", "import", "-addr", grpcAddr, "-books", "50", "-n", "2", "-d", "0"},
+		{"-target", "export", "-addr", catalogAddr, "-n", "2", "-d", "0"},
+		{"-target", "import", "-addr", catalogAddr, "-books", "50", "-n", "2", "-d", "0"},
 		{"-target", "live", "-addr", grpcAddr, "-c", "10", "-n", "30", "-d", "0"},
 		{"-target", "live-web", "-url", siteURL, "-c", "10", "-n", "30", "-d", "0"},
 	} {

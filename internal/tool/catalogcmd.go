@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
@@ -79,7 +79,7 @@ var errRejected = errors.New("some books were rejected")
 // was imported and every rejected book with its line. It fails, after the
 // report, when any book was rejected.
 func RunImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flagSet("bookshop import FILE", "Imports the books of a CSV or JSON file (formats in the README) into the\ncatalog of a running Recommendations service, in one transaction.", stderr)
+	fs := flagSet("bookshop import FILE", "Imports the books of a CSV or JSON file (formats in docs/configuration.md)\ninto a running Catalog, in one transaction.", stderr)
 	var (
 		client catalogClientFlags
 		format string
@@ -186,7 +186,7 @@ func readRows(r io.Reader, name, format string) ([]bookshop.ImportItem, []error,
 // category, or all of them, from the catalog (server streaming) and writes
 // them as CSV or JSON, in the format import reads.
 func RunExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flagSet("bookshop export", "Writes the catalog of a running Recommendations service, or one category\nof it, as CSV or JSON: what `bookshop import` reads back.", stderr)
+	fs := flagSet("bookshop export", "Writes the books of a running Catalog, or of one category, as CSV or JSON:\nwhat `bookshop import` reads back.", stderr)
 	var (
 		client   catalogClientFlags
 		format   string

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
-	"github.com/bookshop-go/bookshop/internal/tool"
-	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
 // startCatalogService serves an in-memory catalog database seeded with
@@ -27,17 +28,17 @@ func startCatalogService(tb testing.TB, seed []bookshop.Book) (*sqlite.DB, strin
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	addr := grpcapitest.Start(tb, func(srv *grpcapi.Server, logger *slog.Logger) {
-		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(db, db, logger))
+	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
 	})
 	return db, addr
 }
 
-// runCmd runs a bookshop command against the service at addr.
+// runCmd runs a bookshop command against the Catalog at addr.
 func runCmd(tb testing.TB, addr string, args ...string) (stdout string, err error) {
 	tb.Helper()
 	var out, errOut bytes.Buffer
-	err = tool.Run(testContext(tb, 60*time.Second), args, env(map[string]string{"RECOMMENDATIONS_HOST": addr}), &out, &errOut)
+	err = tool.Run(testContext(tb, 60*time.Second), args, env(map[string]string{"CATALOG_HOST": addr}), &out, &errOut)
 	return out.String(), err
 }
 
@@ -174,7 +175,7 @@ func TestImportReportsRejects(t *testing.T) {
 }
 
 func TestImportRefusesBadUsage(t *testing.T) {
-	addr := grpcapitest.ClosedAddr(t)
+	addr := rpctest.ClosedAddr(t)
 	good := filepath.Join(t.TempDir(), "books.csv")
 	if err := os.WriteFile(good, []byte("title,author,year,category\nT,A,2000,mystery\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -204,7 +205,7 @@ func TestExportFailureKeepsFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("id,category,title,author,year\n1,mystery,T,A,2000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := runCmd(t, grpcapitest.ClosedAddr(t), "export", "-o", path, "-timeout", "2s")
+	_, err := runCmd(t, rpctest.ClosedAddr(t), "export", "-o", path, "-timeout", "2s")
 	if err == nil || !strings.Contains(err.Error(), "Unavailable") {
 		t.Errorf("export to a closed port = %v, want an error with the gRPC cause", err)
 	}

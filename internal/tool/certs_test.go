@@ -37,8 +37,10 @@ func TestCerts(t *testing.T) {
 			t.Fatalf("%s: %v", id, err)
 		}
 		if id == "server" {
-			if err := pair.Leaf.VerifyHostname("recommendations.shop.svc.cluster.local"); err != nil {
-				t.Errorf("-namespace shop: %v", err)
+			for _, host := range []string{"catalog.shop.svc.cluster.local", "recommendations.shop.svc.cluster.local"} {
+				if err := pair.Leaf.VerifyHostname(host); err != nil {
+					t.Errorf("-namespace shop: %v", err)
+				}
 			}
 		} else if got, _ := certs.IdentityOf(pair.Leaf); got != id {
 			t.Errorf("%s.crt carries identity %q", id, got)
@@ -151,7 +153,8 @@ func TestCertsThroughRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bookshop certs %s: %v", dir, err)
 	}
-	for _, name := range []string{"ca.crt", "server.crt", "server.key", "marketplace.crt", "marketplace.key", "admin.crt", "admin.key"} {
+	for _, name := range []string{"ca.crt", "server.crt", "server.key", "marketplace.crt", "marketplace.key",
+		"recommendations.crt", "recommendations.key", "admin.crt", "admin.key"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("bookshop certs wrote no %s: %v", name, err)
 		}

@@ -13,11 +13,12 @@
 package tool
 
 import (
-	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"context"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/bookshop-go/bookshop/internal/platform/config"
 )
 
 // Command is the shape of every command (see config.Command).

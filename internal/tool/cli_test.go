@@ -40,15 +40,21 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"unknown command", []string{"serve"}, nil, `unknown command "serve"`},
 		{"unknown flag", []string{"up", "-colour"}, nil, "colour"},
 		{"stray argument", []string{"recommendations", "extra"}, nil, `unexpected argument "extra"`},
-		{"port out of range", []string{"marketplace", "-port=70000"}, nil, "-port 70000"},
-		{"PORT not a number", []string{"marketplace"}, map[string]string{"PORT": "eighty"}, "PORT"},
+		{"port out of range", []string{"marketplace", "-port=70000"}, nil, "-port or MARKETPLACE_PORT 70000"},
+		{"MARKETPLACE_PORT not a number", []string{"marketplace"}, map[string]string{"MARKETPLACE_PORT": "eighty"}, "MARKETPLACE_PORT"},
+		{"CATALOG_PORT not a number", []string{"catalog"}, map[string]string{"CATALOG_PORT": "x"}, "CATALOG_PORT"},
 		{"RECOMMENDATIONS_PORT not a number", []string{"recommendations"}, map[string]string{"RECOMMENDATIONS_PORT": "x"}, "RECOMMENDATIONS_PORT"},
 		{"bad RECOMMENDATIONS_HOST", []string{"marketplace", "-port=0"}, map[string]string{"RECOMMENDATIONS_HOST": "recs:0"}, "RECOMMENDATIONS_HOST"},
-		{"bad timeout", []string{"marketplace", "-port=0", "-recommendations-timeout=0s"}, nil, "-recommendations-timeout"},
+		{"bad CATALOG_HOST", []string{"marketplace", "-port=0"}, map[string]string{"CATALOG_HOST": "catalog:0"}, "CATALOG_HOST"},
+		{"bad timeout", []string{"marketplace", "-port=0", "-call-timeout=0s"}, nil, "-call-timeout"},
+		{"bad MARKETPLACE_CALL_TIMEOUT", []string{"marketplace", "-port=0"}, map[string]string{"MARKETPLACE_CALL_TIMEOUT": "soon"}, "MARKETPLACE_CALL_TIMEOUT"},
 		{"bad log format", []string{"recommendations", "-port=0", "-log-format=xml"}, nil, "-log-format"},
 		{"bad LOG_LEVEL", []string{"recommendations", "-port=0"}, map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
-		{"missing catalog", []string{"recommendations", "-port=0", "-catalog=/nonexistent/books.csv"}, nil, "/nonexistent/books.csv"},
-		{"bad catalog names line and field", []string{"up", "-port=0", "-recommendations-port=0", "-admin-addr="}, map[string]string{"CATALOG_FILE": badCatalog}, `books.csv:3: field "category"`},
+		{"removed flag", []string{"recommendations", "-port=0", "-db=:memory:"}, nil, "db"},
+		{"missing catalog file", []string{"catalog", "-port=0", "-db=:memory:", "-file=/nonexistent/books.csv"}, nil, "/nonexistent/books.csv"},
+		{"empty catalog db", []string{"catalog", "-port=0", "-db="}, nil, "-db"},
+		{"bad catalog names line and field", upArgs("-admin-addr="), map[string]string{"CATALOG_FILE": badCatalog}, `books.csv:3: field "category"`},
+		{"bad replicas", upArgs("-admin-addr=", "-recommendations-replicas=0"), nil, "-recommendations-replicas"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,7 +75,7 @@ func TestRunHelp(t *testing.T) {
 	if err := tool.Run(testContext(t, 5*time.Second), []string{"help"}, env(nil), &stdout, io.Discard); err != nil {
 		t.Fatalf("Run(help) = %v", err)
 	}
-	for _, cmd := range []string{"up", "recommendations", "marketplace"} {
+	for _, cmd := range []string{"up", "catalog", "recommendations", "marketplace", "import", "export"} {
 		if !strings.Contains(stdout.String(), cmd) {
 			t.Errorf("help does not list %q:\n%s", cmd, stdout.String())
 		}
@@ -79,7 +85,7 @@ func TestRunHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("Run(up -h) = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-port", "-recommendations-port", "-catalog", "PORT"} {
+	for _, f := range []string{"-marketplace-port", "-recommendations-port", "-recommendations-replicas", "-catalog-port", "-catalog-db", "-catalog-file", "MARKETPLACE_PORT", "CATALOG_PORT"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("up -h does not mention %s:\n%s", f, stderr.String())
 		}
@@ -95,14 +101,14 @@ func TestUpPortInUse(t *testing.T) {
 	defer lis.Close()
 	port := lis.Addr().(*net.TCPAddr).Port
 	err = tool.Run(testContext(t, 10*time.Second),
-		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-admin-addr=", "-db=:memory:"},
-		env(map[string]string{"PORT": itoa(port)}), io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "PORT") {
+		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-catalog-port=0", "-admin-addr=", "-catalog-db=:memory:"},
+		env(map[string]string{"MARKETPLACE_PORT": itoa(port)}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "MARKETPLACE_PORT") {
 		t.Errorf("up on a taken port = %v, want advice that the port is in use and how to change it", err)
 	}
 }
 
-// TestUpServesCustomCatalog checks -catalog end to end: the page shows
+// TestUpServesCustomCatalog checks -catalog-file end to end: the page shows
 // books from the file given.
 func TestUpServesCustomCatalog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "books.csv")
@@ -110,7 +116,7 @@ func TestUpServesCustomCatalog(t *testing.T) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	url := startUp(t, "-catalog="+path)
+	url := startUp(t, "-catalog-file="+path)
 	body := get(t, url, http.StatusOK)
 	if !strings.Contains(body, "A Study in Scarlet") {
 		t.Errorf("homepage with a one-book catalog does not show it:\n%s", body)
@@ -147,7 +153,7 @@ func TestUpWithMutualTLS(t *testing.T) {
 	if err := tool.Run(testContext(t, 30*time.Second), []string{"certs", dir}, env(nil), io.Discard, io.Discard); err != nil {
 		t.Fatalf("bookshop certs: %v", err)
 	}
-	url := startUp(t, "-tls-dir", dir, "-replicas", "2")
+	url := startUp(t, "-tls-dir", dir, "-recommendations-replicas", "2")
 	body := get(t, url, http.StatusOK)
 	if !strings.Contains(body, `class="book"`) || strings.Contains(body, "unavailable") {
 		t.Errorf("homepage over mutual TLS shows no books:\n%s", body)
@@ -163,12 +169,12 @@ func TestMarketplaceWithoutCertificate(t *testing.T) {
 		t.Fatalf("bookshop certs: %v", err)
 	}
 	recsPort := freePort(t)
-	startCommand(t, []string{"recommendations", "-port", itoa(recsPort), "-db=:memory:",
+	startCommand(t, []string{"recommendations", "-port", itoa(recsPort),
 		"-tls-cert", filepath.Join(dir, "server.crt"), "-tls-key", filepath.Join(dir, "server.key"),
 		"-tls-client-ca", filepath.Join(dir, "ca.crt"), "-log-level=debug"}, nil)
 	webPort := freePort(t)
 	startCommand(t, []string{"marketplace", "-port", itoa(webPort), "-recommendations-host", "localhost:" + itoa(recsPort),
-		"-tls-ca", filepath.Join(dir, "ca.crt")}, nil)
+		"-catalog-host", "localhost:" + itoa(freePort(t)), "-tls-ca", filepath.Join(dir, "ca.crt")}, nil)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
 	waitFor(t, "the Marketplace", func() bool {
 		resp, err := http.Get(url + "healthz")
@@ -186,7 +192,7 @@ func TestMarketplaceWithoutCertificate(t *testing.T) {
 // healthy over gRPC and HTTP, unhealthy against a closed port.
 func TestHealthCommand(t *testing.T) {
 	recsPort := freePort(t)
-	startCommand(t, []string{"recommendations", "-port", itoa(recsPort), "-db=:memory:"}, nil)
+	startCommand(t, []string{"recommendations", "-port", itoa(recsPort)}, nil)
 	addr := "127.0.0.1:" + itoa(recsPort)
 	waitFor(t, "Recommendations", func() bool {
 		return tool.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", addr}, env(nil), io.Discard, io.Discard) == nil
@@ -216,15 +222,17 @@ func TestHealthCommand(t *testing.T) {
 }
 
 // TestReflectionListsEveryService lists the services of the real
-// Recommendations and demo servers through server reflection, as grpcurl
-// does.
+// Catalog, Recommendations and demo servers through server reflection, as
+// grpcurl does.
 func TestReflectionListsEveryService(t *testing.T) {
-	recsPort := freePort(t)
-	startCommand(t, []string{"recommendations", "-port", itoa(recsPort), "-db=:memory:"}, nil)
+	catPort, recsPort := freePort(t), freePort(t)
+	startCommand(t, []string{"catalog", "-port", itoa(catPort), "-db=:memory:"}, nil)
+	startCommand(t, []string{"recommendations", "-port", itoa(recsPort)}, nil)
 	demoAddr := startDemo(t)
 	for addr, want := range map[string][]string{
-		"127.0.0.1:" + itoa(recsPort): {"Recommendations", "bookshop.catalog.v1.CatalogService",
-			"bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(catPort): {"bookshop.catalog.v1.CatalogService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(recsPort): {"Recommendations", "bookshop.recommendations.v1.LiveRecommendationsService",
+			"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
 		demoAddr: {"unary.Unary", "bidirectional.Bidirectional", "bookshop.demo.v1.ServerStreamingService",
 			"bookshop.demo.v1.ClientStreamingService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
 	} {

@@ -147,7 +147,7 @@ func TestDemoRefusesBadConfiguration(t *testing.T) {
 		{"no command", []string{"demo"}, nil, "no command"},
 		{"unknown command", []string{"demo", "streaming"}, nil, `unknown command "streaming"`},
 		{"stray argument", []string{"demo", "unary", "extra"}, nil, `unexpected argument "extra"`},
-		{"port out of range", []string{"demo", "serve", "-port=70000"}, nil, "-port 70000"},
+		{"port out of range", []string{"demo", "serve", "-port=70000"}, nil, "-port or DEMO_PORT 70000"},
 		{"DEMO_PORT not a number", []string{"demo", "serve"}, map[string]string{"DEMO_PORT": "x"}, "DEMO_PORT"},
 		{"bad shutdown timeout", []string{"demo", "serve", "-port=0", "-shutdown-timeout=0s"}, nil, "-shutdown-timeout"},
 		{"bad DEMO_ADDR", []string{"demo", "client-streaming"}, map[string]string{"DEMO_ADDR": "demo:0"}, "DEMO_ADDR"},

@@ -52,8 +52,35 @@ var marketplaceURL = regexp.MustCompile(`http://\S+/`)
 // ports, until the test ends. It returns the Marketplace URL it prints.
 func startUp(tb testing.TB, args ...string) string {
 	tb.Helper()
-	args = append([]string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=127.0.0.1:0", "-db=:memory:"}, args...)
-	return startCommand(tb, args, marketplaceURL)[0]
+	args = append(upArgs("-admin-addr=127.0.0.1:0"), args...)
+	url := startCommand(tb, args, marketplaceURL)[0]
+	waitReady(tb, url)
+	return url
+}
+
+// waitReady waits until the Marketplace at url is ready: its /readyz
+// answers 200 once Recommendations is SERVING, which it is once it holds
+// the Catalog's books. Until then a page would have no recommendations.
+func waitReady(tb testing.TB, url string) {
+	tb.Helper()
+	waitFor(tb, "the Marketplace at "+url+" to be ready", func() bool {
+		return tool.Run(testContext(tb, 5*time.Second), []string{"health", "-http", url + "readyz", "-timeout", "1s"}, env(nil), io.Discard, io.Discard) == nil
+	})
+}
+
+// waitServing waits until the gRPC service at addr reports service
+// SERVING, as `bookshop health -grpc` sees it.
+func waitServing(tb testing.TB, addr, service string) {
+	tb.Helper()
+	waitFor(tb, service+" at "+addr+" to be SERVING", func() bool {
+		return tool.Run(testContext(tb, 5*time.Second), []string{"health", "-grpc", addr, "-service", service, "-timeout", "1s"}, env(nil), io.Discard, io.Discard) == nil
+	})
+}
+
+// upArgs returns the arguments of `bookshop up` on free ports with a
+// catalog in memory, then extra.
+func upArgs(extra ...string) []string {
+	return append([]string{"up", "-marketplace-port=0", "-recommendations-port=0", "-catalog-port=0", "-catalog-db=:memory:"}, extra...)
 }
 
 // startCommand runs the bookshop command args until the test ends, and
@@ -122,6 +149,7 @@ func startCommandEnv(tb testing.TB, vars map[string]string, args []string, ready
 	case m := <-found:
 		return m
 	case err := <-done:
+		done <- nil // for the cleanup: the failure is reported here
 		tb.Fatalf("%s stopped before it was ready: %v", name, err)
 	case <-time.After(15 * time.Second):
 		tb.Fatalf("%s printed no line matching %q within 15s", name, ready)

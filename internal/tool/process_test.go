@@ -2,6 +2,7 @@ package tool_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 )
 
 // binaries builds the three commands once for the process tests.
@@ -130,7 +137,7 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 func TestBinaryUpStopsOnSignal(t *testing.T) {
 	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
 		t.Run(sig.String(), func(t *testing.T) {
-			p := start(t, "bookshop", nil, "up", "-port=0", "-recommendations-port=0", "-admin-addr=127.0.0.1:0")
+			p := start(t, "bookshop", nil, "up", "-marketplace-port=0", "-recommendations-port=0", "-catalog-port=0", "-admin-addr=127.0.0.1:0")
 			var url string
 			waitFor(t, "the URL on stdout", func() bool {
 				url = marketplaceURL.FindString(p.stdout.String())
@@ -150,12 +157,15 @@ func TestBinaryUpStopsOnSignal(t *testing.T) {
 }
 
 // TestBinaryServicesAlone runs each service as its own process, as they
-// are deployed: the Marketplace finds Recommendations through
-// RECOMMENDATIONS_HOST.
+// are deployed: Recommendations follows the Catalog at CATALOG_HOST, and
+// the Marketplace finds both through RECOMMENDATIONS_HOST and
+// CATALOG_HOST.
 func TestBinaryServicesAlone(t *testing.T) {
-	recsPort, webPort := freePort(t), freePort(t)
-	recs := start(t, "recommendations", []string{"RECOMMENDATIONS_PORT=" + itoa(recsPort)})
-	web := start(t, "marketplace", []string{"PORT=" + itoa(webPort), "RECOMMENDATIONS_HOST=localhost:" + itoa(recsPort)})
+	catPort, recsPort, webPort := freePort(t), freePort(t), freePort(t)
+	cat := start(t, "bookshop", []string{"CATALOG_PORT=" + itoa(catPort)}, "catalog")
+	recs := start(t, "recommendations", []string{"RECOMMENDATIONS_PORT=" + itoa(recsPort), "CATALOG_HOST=localhost:" + itoa(catPort)})
+	web := start(t, "marketplace", []string{"MARKETPLACE_PORT=" + itoa(webPort),
+		"RECOMMENDATIONS_HOST=localhost:" + itoa(recsPort), "CATALOG_HOST=localhost:" + itoa(catPort)})
 
 	url := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
 	waitFor(t, "the Marketplace to show books", func() bool {
@@ -171,6 +181,10 @@ func TestBinaryServicesAlone(t *testing.T) {
 	if body := get(t, url+"healthz", http.StatusOK); body != "ok\n" {
 		t.Errorf("GET /healthz = %q, want %q", body, "ok\n")
 	}
+	// A book page asks the Catalog for its book.
+	if body := get(t, url+"books/1", http.StatusOK); !strings.Contains(body, "The Maltese Falcon") {
+		t.Errorf("GET /books/1 lacks the book's title from the Catalog:\n%s", body)
+	}
 
 	// With Recommendations gone, the page still renders, with a notice.
 	if code := recs.stop(t, syscall.SIGTERM); code != 0 {
@@ -182,18 +196,21 @@ func TestBinaryServicesAlone(t *testing.T) {
 	if code := web.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("marketplace exited %d after SIGTERM, want 0", code)
 	}
+	if code := cat.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("bookshop catalog exited %d after SIGTERM, want 0", code)
+	}
 }
 
 // TestBinaryUsageError checks the exit status of a bad command line.
 func TestBinaryUsageError(t *testing.T) {
-	cmd := exec.CommandContext(testContext(t, 30*time.Second), filepath.Join(buildBinaries(t), "bookshop"), "up", "-port=-1")
+	cmd := exec.CommandContext(testContext(t, 30*time.Second), filepath.Join(buildBinaries(t), "bookshop"), "up", "-marketplace-port=-1")
 	out, err := cmd.CombinedOutput()
 	exit, ok := errors.AsType[*exec.ExitError](err)
 	if !ok || exit.ExitCode() != 2 {
-		t.Fatalf("bookshop up -port=-1: %v, want exit status 2", err)
+		t.Fatalf("bookshop up -marketplace-port=-1: %v, want exit status 2", err)
 	}
-	if !strings.Contains(string(out), "-port -1") {
-		t.Errorf("bookshop up -port=-1 printed %q, want the bad setting named", out)
+	if !strings.Contains(string(out), "-marketplace-port or MARKETPLACE_PORT -1") {
+		t.Errorf("bookshop up -marketplace-port=-1 printed %q, want the bad setting named", out)
 	}
 }
 
@@ -222,9 +239,10 @@ func TestReplicaSIGTERMUnderLoad(t *testing.T) {
 	}
 	webPort := freePort(t)
 	start(t, "marketplace", []string{
-		"PORT=" + itoa(webPort),
+		"MARKETPLACE_PORT=" + itoa(webPort),
 		fmt.Sprintf("RECOMMENDATIONS_HOST=localhost:%d,localhost:%d", ports[0], ports[1]),
-		"RATE_LIMIT=0", // all the load comes from one address
+		"CATALOG_HOST=localhost:" + itoa(freePort(t)), // the homepage does not call the Catalog
+		"MARKETPLACE_RATE_LIMIT=0",                    // all the load comes from one address
 	})
 	url := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
@@ -270,5 +288,83 @@ func TestReplicaSIGTERMUnderLoad(t *testing.T) {
 	t.Logf("%d page loads, %d failed, one replica stopped with SIGTERM half-way", total, failures.Load())
 	if n := failures.Load(); n != 0 {
 		t.Errorf("%d of %d page loads failed or lost their books while a replica drained", n, total)
+	}
+}
+
+// TestCatalogAndRecommendationsProcesses runs `bookshop catalog` and a
+// `bookshop recommendations` that follows it as processes of their own,
+// imports a book into the Catalog with `bookshop import`, and checks that
+// Recommendations starts recommending it, without a restart.
+func TestCatalogAndRecommendationsProcesses(t *testing.T) {
+	catPort, recsPort := freePort(t), freePort(t)
+	catAddr := "localhost:" + itoa(catPort)
+	start(t, "bookshop", nil, "catalog", "-port", itoa(catPort), "-db", ":memory:")
+	start(t, "bookshop", nil, "recommendations", "-port", itoa(recsPort), "-catalog-host", catAddr)
+
+	conn, err := grpc.NewClient("127.0.0.1:"+itoa(recsPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	recs := recommendationspb.NewRecommendationsClient(conn)
+	// A category of the built-in catalog has 15 books; with the new one,
+	// 16: ask for more than that, so that every book in it comes back.
+	const maxResults = 50
+	recommendMystery := func() ([]*recommendationspb.BookRecommendation, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		resp, err := recs.Recommend(ctx, &recommendationspb.RecommendationRequest{
+			UserId: 1, Category: recommendationspb.BookCategory_MYSTERY, MaxResults: maxResults})
+		return resp.GetRecommendations(), err
+	}
+	var before []*recommendationspb.BookRecommendation
+	waitFor(t, "Recommendations to answer from the Catalog's books", func() bool {
+		before, err = recommendMystery()
+		return err == nil
+	})
+	health := grpc_health_v1.NewHealthClient(conn)
+	if resp, err := health.Check(testContext(t, 5*time.Second), &grpc_health_v1.HealthCheckRequest{Service: "Recommendations"}); err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
+		t.Errorf("Health.Check(Recommendations) = %v, %v; want SERVING", resp.GetStatus(), err)
+	}
+	const title = "The Clockwork Alibi"
+	if len(before) != 15 {
+		t.Errorf("Recommend(mystery, max_results %d) = %d books before the import, want the built-in 15", maxResults, len(before))
+	}
+	for _, b := range before {
+		if b.GetTitle() == title {
+			t.Fatalf("Recommend(mystery) recommends %q before it is imported", title)
+		}
+	}
+
+	csv := filepath.Join(t.TempDir(), "books.csv")
+	if err := os.WriteFile(csv, []byte("title,author,year,category\n"+title+",Ada Marsh,2024,mystery\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	imp := exec.CommandContext(testContext(t, 30*time.Second), filepath.Join(buildBinaries(t), "bookshop"), "import", "-catalog-host", catAddr, csv)
+	out, err := imp.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Imported 1 of 1 books") {
+		t.Fatalf("bookshop import -catalog-host %s = %v, printed %q; want 1 of 1 imported", catAddr, err, out)
+	}
+
+	var after []*recommendationspb.BookRecommendation
+	deadline := time.Now().Add(15 * time.Second)
+	for found := false; !found; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Recommend(mystery, max_results %d) = %d books %v, 15s after the import; want %q among them", maxResults, len(after), after, title)
+		}
+		if after, err = recommendMystery(); err != nil {
+			continue
+		}
+		for _, b := range after {
+			if b.GetTitle() == title {
+				if b.GetAuthor() != "Ada Marsh" || b.GetYear() != 2024 {
+					t.Errorf("Recommend recommends %v, want %q by Ada Marsh, 2024", b, title)
+				}
+				found = true
+			}
+		}
+	}
+	if len(after) != 16 {
+		t.Errorf("Recommend(mystery, max_results %d) = %d books after the import, want 16", maxResults, len(after))
 	}
 }

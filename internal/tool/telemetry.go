@@ -23,7 +23,6 @@ type observeFlags struct {
 	adminAddr string
 }
 
-
 // observer is how one process observes itself: its metrics, served on the
 // admin port (nil when there is none), and the tracing of each service it
 // runs (nil when tracing is off).

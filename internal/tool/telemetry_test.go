@@ -26,21 +26,22 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/bookshop-go/bookshop/internal/tool"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
 // upObserved matches what `bookshop up` prints when it serves the admin
-// endpoints: the Marketplace URL, the first replica's address and the
-// metrics URL.
-var upObserved = regexp.MustCompile(`(?s)Marketplace:\s+(http://\S+/).*Recommendations:\s+([^ ,]+)\S* \(gRPC\).*Metrics:\s+(http://\S+)/metrics`)
+// endpoints: the Marketplace URL, the first replica's address, the
+// Catalog's address and the metrics URL.
+var upObserved = regexp.MustCompile(`(?s)Marketplace:\s+(http://\S+/).*Recommendations:\s+([^ ,]+)\S* \(gRPC\).*Catalog:\s+(\S+) \(gRPC\).*Metrics:\s+(http://\S+)/metrics`)
 
 // TestMetricsAfterTraffic runs `bookshop up` with its admin port, makes
 // pages, unary and streaming calls, good and bad, then scrapes /metrics and
 // checks the counters and histograms of exactly those calls.
 func TestMetricsAfterTraffic(t *testing.T) {
-	m := startCommand(t, []string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=127.0.0.1:0", "-db=:memory:", "-rate-limit=0"}, upObserved)
-	web, recs, admin := m[1], m[2], m[3]
+	m := startCommand(t, upArgs("-admin-addr=127.0.0.1:0", "-marketplace-rate-limit=0"), upObserved)
+	web, recs, catalog, admin := m[1], m[2], m[3], m[4]
+	waitServing(t, recs, "Recommendations") // it holds the Catalog's books
 
 	const homepages = 5
 	for range homepages {
@@ -62,14 +63,19 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		t.Fatalf("Recommend(max_results -1) = %v, want INVALID_ARGUMENT", err)
 	}
 
-	// A client-streaming import: one book added, one refused by the
-	// service (the catalog has it already).
+	// A client-streaming import into the Catalog: one book added, one
+	// refused by the service (the catalog has it already).
 	csv := filepath.Join(t.TempDir(), "books.csv")
 	content := "category,title,author,year\nmystery,The Clockwork Alibi,Ada Marsh,2024\nmystery,The Maltese Falcon,Dashiell Hammett,1930\n"
 	if err := os.WriteFile(csv, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = runCmd(t, recs, "import", csv) // it fails, naming the refused line
+	_, _ = runCmd(t, catalog, "import", csv) // it fails, naming the refused line
+	// Recommendations follows the Catalog: the new book reaches its copy.
+	waitFor(t, "Recommendations to hold the imported book", func() bool {
+		v, ok := metricValue(scrape(t, admin+"/metrics"), "bookshop_recommendations_books", nil)
+		return ok && v == 46
+	})
 
 	families := scrape(t, admin+"/metrics")
 	checks := []struct {
@@ -107,6 +113,10 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		{"bookshop_books_imported_total", nil, func(v float64) bool { return v == 1 }, "1"},
 		{"bookshop_books_rejected_total", nil, func(v float64) bool { return v == 1 }, "1"},
 		{"bookshop_live_sessions", nil, func(v float64) bool { return v == 0 }, "0"},
+		{"bookshop_live_streams", nil, func(v float64) bool { return v == 0 }, "0"},
+		{"bookshop_catalog_watches", nil, func(v float64) bool { return v == 1 }, "1 (the one replica of Recommendations)"},
+		{"grpc_server_handled_total", map[string]string{"grpc_service": "bookshop.catalog.v1.CatalogService", "grpc_method": "WatchBooks", "grpc_type": "server_stream", "grpc_code": "OK"},
+			func(v float64) bool { return v == 0 }, "0 (the watch is still open)"},
 		{"go_goroutines", nil, func(v float64) bool { return v > 0 }, "> 0"},
 		{"process_resident_memory_bytes", nil, func(v float64) bool { return v > 0 }, "> 0"},
 	}
@@ -251,8 +261,9 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 
 	endpoint := "http://" + lis.Addr().String()
 	m := startCommandEnv(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint},
-		[]string{"up", "-port=0", "-recommendations-port=0", "-admin-addr=", "-db=:memory:"}, upServices)
-	web, recs := m[1], m[2]
+		upArgs("-admin-addr="), upServices)
+	web, catalog := m[1], m[3]
+	waitReady(t, web)
 
 	const (
 		callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -303,7 +314,7 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	// exports its span before it exits.
 	var out strings.Builder
 	err = tool.Run(testContext(t, 30*time.Second), []string{"export", "-category", "mystery"},
-		env(map[string]string{"RECOMMENDATIONS_HOST": recs, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}), &out, io.Discard)
+		env(map[string]string{"CATALOG_HOST": catalog, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}), &out, io.Discard)
 	if err != nil {
 		t.Fatalf("export: %v", err)
 	}
@@ -318,13 +329,13 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 		t.Fatalf("no %s span of service bookshop-export at the collector when export returned", exportMethod)
 	}
 	waitFor(t, "the server's span of the export", func() bool {
-		return col.find("recommendations", exportMethod, exportSpan.GetTraceId()) != nil
+		return col.find("catalog", exportMethod, exportSpan.GetTraceId()) != nil
 	})
 }
 
-// upServices matches what `bookshop up` prints: the Marketplace URL and
-// the first replica's address.
-var upServices = regexp.MustCompile(`(?s)Marketplace:\s+(http://\S+/).*Recommendations:\s+([^ ,]+)\S* \(gRPC\)`)
+// upServices matches what `bookshop up` prints: the Marketplace URL, the
+// first replica's address and the Catalog's address.
+var upServices = regexp.MustCompile(`(?s)Marketplace:\s+(http://\S+/).*Recommendations:\s+([^ ,]+)\S* \(gRPC\).*Catalog:\s+(\S+) \(gRPC\)`)
 
 func (c *collector) all() []receivedSpan {
 	c.mu.Lock()

@@ -2,6 +2,7 @@ package tool
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,14 +18,19 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
-// startTracedShop serves Recommendations and the Marketplace as `bookshop
-// up` does, both tracing into one in-memory exporter and logging JSON to
-// one buffer, until the test ends. It returns the Marketplace's URL.
+// startTracedShop serves the Catalog, Recommendations and the Marketplace
+// as `bookshop up` does, each with its own listener and talking gRPC over
+// loopback, all tracing into one in-memory exporter and logging JSON to
+// one buffer, until the test ends. It returns the Marketplace's URL once
+// the Marketplace is ready (Recommendations holds the catalog).
 func startTracedShop(t *testing.T) (string, *tracetest.InMemoryExporter, *lockedBuffer) {
 	t.Helper()
 	spans := tracetest.NewInMemoryExporter()
@@ -35,37 +42,65 @@ func startTracedShop(t *testing.T) (string, *tracetest.InMemoryExporter, *locked
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	seed, err := catalogfile.Builtin()
-	if err != nil {
-		t.Fatal(err)
+	catLis, recsLis, webLis := listenLoopback(t), listenLoopback(t), listenLoopback(t)
+	deps := func(service string, lis net.Listener) process.Deps {
+		return process.Deps{Logger: logger.With("service", service), Tracing: tracing, DrainTimeout: time.Second, Listener: lis}
 	}
-	books, err := sqlite.Open(ctx, sqlite.Memory, seed.Books())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := newRecommendationsServer(books, recommendationsConfig{drainTimeout: time.Second}, logger, nil, tracing)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recsLis := listenLoopback(t)
-	webLis := listenLoopback(t)
+	cat := catalog.DefaultConfig()
+	cat.DB = sqlite.Memory
+	recs := recommendations.DefaultConfig()
+	recs.CatalogHost = catLis.Addr().String()
+	web := marketplace.DefaultConfig()
+	web.RecommendationsHost = recsLis.Addr().String()
+	web.CatalogHost = catLis.Addr().String()
+	web.CallTimeout = 5 * time.Second
+	web.RateLimit = 0
+
 	serveCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 2)
-	go func() { done <- srv.Run(serveCtx, recsLis) }()
+	done := make(chan error, 1)
 	go func() {
-		cfg := marketplaceConfig{recommendTimeout: 5 * time.Second, drainTimeout: time.Second, rateBurst: 1}
-		done <- serveMarketplace(serveCtx, cfg, recsLis.Addr().String(), webLis, logger, nil, tracing)
+		done <- process.RunAll(serveCtx,
+			func(ctx context.Context) error { return catalog.Run(ctx, cat, deps("catalog", catLis)) },
+			func(ctx context.Context) error {
+				return recommendations.Run(ctx, recs, recommendations.Deps{Deps: deps("recommendations", recsLis)})
+			},
+			func(ctx context.Context) error { return marketplace.Run(ctx, web, deps("marketplace", webLis)) })
 	}()
 	t.Cleanup(func() {
 		stop()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("server returned %v after shutdown", err)
-			}
+		if err := <-done; err != nil {
+			t.Errorf("services returned %v after shutdown", err)
 		}
-		books.Close()
 	})
-	return "http://" + webLis.Addr().String(), spans, logs
+	url := "http://" + webLis.Addr().String()
+	waitUntil(t, "the Marketplace to be ready", func() bool {
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return url, spans, logs
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use: the services'
+// log.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestOneTraceAcrossServices serves Recommendations and the Marketplace

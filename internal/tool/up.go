@@ -31,7 +31,7 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		web        = marketplace.DefaultConfig()
 	)
 	proc := fs.Process()
-	proc.String(&host, "host", "localhost", "interface to listen on; use 0.0.0.0 to be reachable from other machines")
+	fs.StringVar(&host, "host", "localhost", "interface to listen on; use 0.0.0.0 to be reachable from other machines")
 	proc.String(&tlsDirName, "tls-dir", "", "run with mutual TLS between the services, with the certificates made by bookshop certs DIR")
 	catSet, recsSet, webSet := fs.Service("catalog", false), fs.Service("recommendations", false), fs.Service("marketplace", false)
 	cat.Flags(catSet)
@@ -111,8 +111,9 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	web.RecommendationsHost = strings.Join(recsAddrs, ",")
 
 	var run []func(context.Context) error
-	srv, cli := tlsOf("catalog")
-	catDeps, err := r.deps("catalog", catLis, srv, cli)
+	// The Catalog calls no service: it has no client certificate.
+	srv, _ := tlsOf("catalog")
+	catDeps, err := r.deps("catalog", catLis, srv, clientTLSFlags{})
 	if err != nil {
 		closeAll()
 		return err
@@ -129,7 +130,7 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 			return recommendations.Run(ctx, recs, recommendations.Deps{Deps: d})
 		})
 	}
-	srv, cli = tlsOf("marketplace")
+	_, cli := tlsOf("marketplace")
 	webDeps, err := r.deps("marketplace", webLis, serverTLSFlags{}, cli)
 	if err != nil {
 		closeAll()

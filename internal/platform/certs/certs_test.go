@@ -96,8 +96,13 @@ func TestGenerateServer(t *testing.T) {
 // for clients only.
 func TestGenerateClients(t *testing.T) {
 	set := generate(t, certs.Options{})
-	if len(set.Clients) != 2 {
-		t.Fatalf("Generate made %d client certificates, want 2: marketplace and admin", len(set.Clients))
+	// The callers of Bookshop's services: the Marketplace, Recommendations
+	// (which watches the Catalog) and the operators.
+	if got, want := certs.DefaultIdentities(), []string{"marketplace", "recommendations", "admin"}; !slices.Equal(got, want) {
+		t.Errorf("DefaultIdentities() = %v, want %v", got, want)
+	}
+	if want := len(certs.DefaultIdentities()); len(set.Clients) != want {
+		t.Fatalf("Generate made %d client certificates, want %d: %v", len(set.Clients), want, certs.DefaultIdentities())
 	}
 	for _, id := range certs.DefaultIdentities() {
 		c, ok := set.Client(id)
@@ -244,8 +249,8 @@ func TestIssueClient(t *testing.T) {
 	if err := verify(set, c.Certificate, x509.ExtKeyUsageClientAuth, "", time.Time{}); !errors.As(err, &invalid) || invalid.Reason != x509.Expired {
 		t.Errorf("issued certificate after it expired: %v, want an expired error", err)
 	}
-	if len(set.Clients) != 2 {
-		t.Errorf("IssueClient changed the set: %d clients, want 2", len(set.Clients))
+	if want := len(certs.DefaultIdentities()); len(set.Clients) != want {
+		t.Errorf("IssueClient changed the set: %d clients, want %d", len(set.Clients), want)
 	}
 	if _, err := set.IssueClient("Bad Name", start, start.Add(time.Hour)); err == nil {
 		t.Error(`IssueClient("Bad Name") = nil error, want one`)

@@ -17,13 +17,15 @@ import (
 
 // wantFiles are the files a default set writes, with their modes.
 var wantFiles = map[string]fs.FileMode{
-	"ca.crt":          0o644,
-	"server.crt":      0o644,
-	"server.key":      0o600,
-	"marketplace.crt": 0o644,
-	"marketplace.key": 0o600,
-	"admin.crt":       0o644,
-	"admin.key":       0o600,
+	"ca.crt":              0o644,
+	"server.crt":          0o644,
+	"server.key":          0o600,
+	"marketplace.crt":     0o644,
+	"marketplace.key":     0o600,
+	"recommendations.crt": 0o644,
+	"recommendations.key": 0o600,
+	"admin.crt":           0o644,
+	"admin.key":           0o600,
 }
 
 // readDir returns the name and content of every entry of dir.
@@ -68,7 +70,7 @@ func TestWriteDir(t *testing.T) {
 	if !bytes.Equal(files["ca.crt"], set.CA.CertPEM) || !bytes.Equal(files["server.key"], set.Server.KeyPEM) {
 		t.Error("the files do not hold the set's certificates and keys")
 	}
-	for _, name := range []string{"server", "marketplace", "admin"} {
+	for _, name := range append([]string{"server"}, certs.DefaultIdentities()...) {
 		if _, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")); err != nil {
 			t.Errorf("tls.LoadX509KeyPair(%s): %v", name, err)
 		}
@@ -105,11 +107,15 @@ func TestWriteDirRefusesToOverwrite(t *testing.T) {
 		t.Errorf("admin.key after overwrite: mode %v, want 0600", info.Mode().Perm())
 	}
 
+	before := readDir(t, dir)
+	if len(before) != len(wantFiles) || !bytes.Equal(before["ca.crt"], first.CA.CertPEM) {
+		t.Errorf("after WriteDir with Overwrite the directory holds %v, want %v with the new CA", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(wantFiles)))
+	}
 	err = generate(t, certs.Options{}).WriteDir(dir)
 	if !errors.Is(err, fs.ErrExist) {
 		t.Errorf("second WriteDir without Overwrite = %v, want fs.ErrExist", err)
 	}
-	if got := readDir(t, dir); !bytes.Equal(got["ca.crt"], first.CA.CertPEM) || len(got) != len(wantFiles) {
-		t.Error("a refused WriteDir changed the files")
+	if got := readDir(t, dir); !maps.EqualFunc(got, before, bytes.Equal) {
+		t.Errorf("a refused WriteDir changed the files: the directory holds %v, want %v as they were", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(before)))
 	}
 }

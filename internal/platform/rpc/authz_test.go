@@ -13,24 +13,35 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 
+	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/demo"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
-// TestDefaultPolicy checks Bookshop's policy, method by method.
-func TestDefaultPolicy(t *testing.T) {
+// shopPolicy returns the policy of a server that serves every Bookshop
+// slice: the common entries and those of Recommendations, the Catalog and
+// the demos.
+func shopPolicy() rpc.Policy {
+	return rpc.Merge(rpc.CommonPolicy(), recommendations.Policy(), catalog.Policy(), demo.Policy())
+}
+
+// TestMergedPolicy checks the policy of a server of every slice, method
+// by method.
+func TestMergedPolicy(t *testing.T) {
 	const (
 		recommend    = "/Recommendations/Recommend"
 		live         = "/bookshop.recommendations.v1.LiveRecommendationsService/LiveRecommend"
 		getBook      = "/bookshop.catalog.v1.CatalogService/GetBook"
 		export       = "/bookshop.catalog.v1.CatalogService/ExportBooks"
 		imports      = "/bookshop.catalog.v1.CatalogService/ImportBooks"
+		watchBooks   = "/bookshop.catalog.v1.CatalogService/WatchBooks"
 		health       = "/grpc.health.v1.Health/Check"
-		watch        = "/grpc.health.v1.Health/Watch"
+		healthWatch  = "/grpc.health.v1.Health/Watch"
 		reflect      = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 		reflectAlpha = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 		unary        = "/unary.Unary/GetServerResponse"
@@ -40,85 +51,131 @@ func TestDefaultPolicy(t *testing.T) {
 		newMethod    = "/bookshop.catalog.v1.CatalogService/DeleteBook"
 		unknown      = "/other.Service/Method"
 	)
-	// Who may call each method: marketplace, admin, another identity,
-	// and a caller without one.
+	// Who may call each method: marketplace, recommendations, admin,
+	// another identity, and a caller without one.
 	tests := []struct {
-		method                            string
-		marketplace, admin, other, nobody bool
+		method                                             string
+		marketplace, recommendations, admin, other, nobody bool
 	}{
-		{recommend, true, true, false, false},
-		{live, true, true, false, false},
-		{getBook, true, true, false, false},
-		{export, true, true, false, false},
-		{imports, false, true, false, false},
-		{health, true, true, true, true},
-		{watch, true, true, true, true},
-		{reflect, false, true, false, false},
-		{reflectAlpha, false, true, false, false},
-		{unary, true, true, true, true},
-		{bidi, true, true, true, true},
-		{collect, true, true, true, true},
-		{replies, true, true, true, true},
-		{newMethod, false, false, false, false},
-		{unknown, false, false, false, false},
-		{"", false, false, false, false},
+		{recommend, true, false, true, false, false},
+		{live, true, false, true, false, false},
+		{getBook, true, true, true, false, false},
+		{export, true, true, true, false, false},
+		{imports, false, false, true, false, false},
+		{watchBooks, false, true, true, false, false},
+		{health, true, true, true, true, true},
+		{healthWatch, true, true, true, true, true},
+		{reflect, false, false, true, false, false},
+		{reflectAlpha, false, false, true, false, false},
+		{unary, true, true, true, true, true},
+		{bidi, true, true, true, true, true},
+		{collect, true, true, true, true, true},
+		{replies, true, true, true, true, true},
+		{newMethod, false, false, false, false, false},
+		{unknown, false, false, false, false, false},
+		{"", false, false, false, false, false},
 	}
-	p := grpcapi.DefaultPolicy()
+	p := shopPolicy()
 	for _, tt := range tests {
 		for _, c := range []struct {
 			identity string
 			want     bool
 		}{
 			{"marketplace", tt.marketplace},
+			{"recommendations", tt.recommendations},
 			{"admin", tt.admin},
 			{"reporting", tt.other},
 			{"", tt.nobody},
 		} {
 			if got := p.Allows(c.identity, tt.method); got != c.want {
-				t.Errorf("DefaultPolicy().Allows(%q, %q) = %v, want %v", c.identity, tt.method, got, c.want)
+				t.Errorf("shopPolicy().Allows(%q, %q) = %v, want %v", c.identity, tt.method, got, c.want)
 			}
 		}
 	}
 }
 
-// TestDefaultPolicyNamesEveryMethod checks that every method of every
-// service a Bookshop server registers is open to someone: the policy
-// denies by default, so a method it forgets (or misspells) would be closed
-// to all.
-func TestDefaultPolicyNamesEveryMethod(t *testing.T) {
+// TestPolicyNamesEveryMethod checks, for the server of each slice (the
+// services it registers, with health and reflection) and for one serving
+// them all, that every method the server registers is open to someone
+// under the slice's policy merged with the common one: the policy denies
+// by default, so a method it forgets (or misspells) would be closed to
+// all. It checks too that each policy names only identities `bookshop
+// certs` issues.
+func TestPolicyNamesEveryMethod(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger})
-	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(nil, logger))
-	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, grpcapi.NewLiveServer(nil, logger))
-	catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(nil, nil, logger))
-	demo.Register(srv)
+	registerRecommendations := func(srv *rpc.Server) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(nil, logger))
+		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, recommendations.NewLiveServer(nil, logger))
+	}
+	registerCatalog := func(srv *rpc.Server) {
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(nil, logger))
+	}
+	registerDemo := func(srv *rpc.Server) { demo.Register(srv) }
+	for _, tc := range []struct {
+		name     string
+		policy   rpc.Policy
+		register []func(*rpc.Server)
+	}{
+		{"recommendations", rpc.Merge(rpc.CommonPolicy(), recommendations.Policy()), []func(*rpc.Server){registerRecommendations}},
+		{"catalog", rpc.Merge(rpc.CommonPolicy(), catalog.Policy()), []func(*rpc.Server){registerCatalog}},
+		{"demo", rpc.Merge(rpc.CommonPolicy(), demo.Policy()), []func(*rpc.Server){registerDemo}},
+		{"all", shopPolicy(), []func(*rpc.Server){registerRecommendations, registerCatalog, registerDemo}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := rpc.NewServer(rpc.ServerConfig{Logger: logger})
+			for _, register := range tc.register {
+				register(srv)
+			}
+			p := tc.policy
+			identities := append(certs.DefaultIdentities(), "")
+			methods := 0
+			for service, info := range srv.GetServiceInfo() {
+				for _, m := range info.Methods {
+					methods++
+					method := "/" + service + "/" + m.Name
+					if !slices.ContainsFunc(identities, func(id string) bool { return p.Allows(id, method) }) {
+						t.Errorf("policy lets no one call %s", method)
+					}
+				}
+			}
+			if methods == 0 {
+				t.Fatal("the server registers no methods")
+			}
+			for key, ids := range p {
+				for _, id := range ids {
+					if id != rpc.Anyone && !slices.Contains(certs.DefaultIdentities(), id) {
+						t.Errorf("policy[%q] names %q, which certs.DefaultIdentities does not issue", key, id)
+					}
+				}
+			}
+		})
+	}
+}
 
-	p := grpcapi.DefaultPolicy()
-	identities := append(certs.DefaultIdentities(), "")
-	for service, info := range srv.GetServiceInfo() {
-		for _, m := range info.Methods {
-			method := "/" + service + "/" + m.Name
-			if !slices.ContainsFunc(identities, func(id string) bool { return p.Allows(id, method) }) {
-				t.Errorf("DefaultPolicy lets no one call %s", method)
-			}
-		}
+// TestMergePanicsOnDisagreement checks that Merge refuses two policies
+// that name different callers for one key.
+func TestMergePanicsOnDisagreement(t *testing.T) {
+	a := rpc.Policy{"/shop.Books/Get": {"reader"}, "/shop.Books/Count": {rpc.Anyone}}
+	b := rpc.Policy{"/shop.Books/Get": {"reader"}, "/shop.Books/Delete": {rpc.IdentityAdmin}}
+	merged := rpc.Merge(a, b)
+	if len(merged) != 3 || !merged.Allows("reader", "/shop.Books/Get") || !merged.Allows(rpc.IdentityAdmin, "/shop.Books/Delete") {
+		t.Errorf("Merge(a, b) = %v, want the three entries of a and b", merged)
 	}
-	for key, ids := range p {
-		for _, id := range ids {
-			if id != grpcapi.Anyone && !slices.Contains(certs.DefaultIdentities(), id) {
-				t.Errorf("DefaultPolicy()[%q] names %q, which certs.DefaultIdentities does not issue", key, id)
-			}
+	defer func() {
+		if recover() == nil {
+			t.Error("Merge of policies that disagree on /shop.Books/Get did not panic")
 		}
-	}
+	}()
+	rpc.Merge(a, rpc.Policy{"/shop.Books/Get": {rpc.IdentityAdmin}})
 }
 
 // TestPolicyMethodWinsOverService checks that a method's own entry wins
 // over its service's.
 func TestPolicyMethodWinsOverService(t *testing.T) {
-	p := grpcapi.Policy{
+	p := rpc.Policy{
 		"/shop.Books/":       {"reader"},
 		"/shop.Books/Delete": {"admin"},
-		"/shop.Books/Count":  {grpcapi.Anyone},
+		"/shop.Books/Count":  {rpc.Anyone},
 		"/shop.Books/Hidden": nil,
 	}
 	tests := []struct {
@@ -172,7 +229,7 @@ func TestIdentity(t *testing.T) {
 		{"certificate without identity", peer.NewContext(context.Background(), &peer.Peer{Addr: addr, AuthInfo: credentials.TLSInfo{State: noURI}}), "", false},
 	}
 	for _, tt := range tests {
-		got, ok := grpcapi.Identity(tt.ctx)
+		got, ok := rpc.Identity(tt.ctx)
 		if got != tt.want || ok != tt.wantOK {
 			t.Errorf("%s: Identity = %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.wantOK)
 		}
@@ -195,8 +252,8 @@ func TestAuthorizeWhenCallersHaveIdentities(t *testing.T) {
 		{"a client CA", &tls.Config{ClientCAs: x509.NewCertPool()}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := grpcapi.ServerConfig{TLS: tc.tls}
-			grpcapi.Authorize(&cfg, grpcapi.DefaultPolicy())
+			cfg := rpc.ServerConfig{TLS: tc.tls}
+			rpc.Authorize(&cfg, shopPolicy())
 			if got := len(cfg.UnaryInterceptors) == 1 && len(cfg.StreamInterceptors) == 1; got != tc.want {
 				t.Errorf("Authorize added the policy: %v, want %v", got, tc.want)
 			}

@@ -16,10 +16,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/platform/reqid"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // logBuffer is a JSON log, safe for concurrent use, read line by line.
@@ -59,10 +61,10 @@ func TestAccessLogAndRequestID(t *testing.T) {
 	var log logBuffer
 	logger := slog.New(slog.NewJSONHandler(&log, nil))
 	rec := &idRecorder{}
-	addr := startServer(t, logger, func(srv *grpcapi.Server) {
-		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
+	addr := startServer(t, logger, recommendations.Validators(), func(srv *rpc.Server) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
 	})
-	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +142,12 @@ func (r *idRecorder) calls() int {
 	return len(r.ids)
 }
 
-// startServer runs a grpcapi.Server with logger and the services register
-// adds, on loopback, until the test ends.
-func startServer(t *testing.T, logger *slog.Logger, register func(*grpcapi.Server)) string {
+// startServer runs an rpc.Server with logger, the request validators v
+// (nil for none) and the services register adds, on loopback, until the
+// test ends.
+func startServer(t *testing.T, logger *slog.Logger, v rpc.Validators, register func(*rpc.Server)) string {
 	t.Helper()
-	addr, stop, wait := runServerWith(t, grpcapi.ServerConfig{Logger: logger, DrainTimeout: time.Second}, register)
+	addr, stop, wait := runServerWith(t, rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second, Validators: v}, register)
 	t.Cleanup(func() {
 		stop()
 		if err := wait(); err != nil {
@@ -156,8 +159,10 @@ func startServer(t *testing.T, logger *slog.Logger, register func(*grpcapi.Serve
 
 func TestValidation(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	addr := startServer(t, logger, func(srv *grpcapi.Server) {
-		catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(nil, nil, logger))
+	addr := startServer(t, logger, catalog.Validators(), func(srv *rpc.Server) {
+		// No service behind the server: the validators refuse every
+		// request of this test before a handler reads it.
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(nil, logger))
 	})
 	client := catalogv1.NewCatalogServiceClient(dial(t, addr))
 	_, err := client.GetBook(testContext(t), &catalogv1.GetBookRequest{Id: 0})
@@ -180,10 +185,10 @@ func TestValidation(t *testing.T) {
 // gets the client's default one.
 func TestClientDefaultDeadline(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	addr := startServer(t, logger, func(srv *grpcapi.Server) {
-		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(blockingRecommender{}, logger))
+	addr := startServer(t, logger, nil, func(srv *rpc.Server) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(blockingRecommender{}, logger))
 	})
-	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{CallTimeout: 100 * time.Millisecond})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{CallTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,4 +197,12 @@ func TestClientDefaultDeadline(t *testing.T) {
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Errorf("a call without a deadline to a server that never answers = %v, want DeadlineExceeded", err)
 	}
+}
+
+// blockingRecommender answers only when its caller gives up.
+type blockingRecommender struct{}
+
+func (blockingRecommender) Recommend(ctx context.Context, _ bookshop.RecommendRequest) ([]bookshop.Book, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
 }

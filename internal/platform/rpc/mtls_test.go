@@ -22,12 +22,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // identities records the identity that Identity finds in each call that
@@ -38,7 +40,7 @@ type identities struct {
 }
 
 func (r *identities) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	id, _ := grpcapi.Identity(ctx)
+	id, _ := rpc.Identity(ctx)
 	r.mu.Lock()
 	r.ids = append(r.ids, id)
 	r.mu.Unlock()
@@ -55,22 +57,24 @@ func (r *identities) last() string {
 }
 
 // startSecure serves, on 127.0.0.1 until the test ends, a Bookshop gRPC
-// server made as production makes it, with TLS config cfg and, when it is
-// mutual TLS, DefaultPolicy: Recommendations, live recommendations and the
-// catalog, over the built-in books in an in-memory database.
+// server made as production makes each slice's, with TLS config cfg and,
+// when it is mutual TLS, the common policy merged with the policies of
+// the slices it serves: Recommendations and live recommendations, and the
+// Catalog, over the built-in books in an in-memory database.
 func startSecure(t *testing.T, cfg *tls.Config) (string, *identities) {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	seen := &identities{}
-	scfg := grpcapi.ServerConfig{Logger: logger, DrainTimeout: time.Second, TLS: cfg}
-	grpcapi.Authorize(&scfg, grpcapi.DefaultPolicy())
+	scfg := rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second, TLS: cfg}
+	rpc.Authorize(&scfg, rpc.Merge(rpc.CommonPolicy(), recommendations.Policy(), catalog.Policy()))
 	scfg.UnaryInterceptors = append(scfg.UnaryInterceptors, seen.unary)
-	srv := grpcapi.NewServer(scfg)
+	srv := rpc.NewServer(scfg)
 	db := openDB(t, builtinBooks(t))
-	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(recommendations.New(db, nil), logger))
-	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, grpcapi.NewLiveServer(
-		func() grpcapi.LiveSession { return recommendations.NewSession(db, nil) }, logger))
-	catalogv1.RegisterCatalogServiceServer(srv, grpcapi.NewCatalogServer(db, db, logger))
+	recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
+	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, recommendations.NewLiveServer(
+		func() *recommendations.Session { return recommendations.NewSession(db, nil) }, logger))
+	svc := catalog.NewService(db, 0, nil)
+	catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(svc, logger))
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -80,6 +84,7 @@ func startSecure(t *testing.T, cfg *tls.Config) (string, *identities) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, lis) }()
 	t.Cleanup(func() {
+		svc.StopWatches() // as catalog.Run does, so that no watch holds up the stop
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("gRPC server: %v", err)
@@ -100,10 +105,10 @@ func tlsConn(tb testing.TB, addr string, cfg *tls.Config) *grpc.ClientConn {
 	return conn
 }
 
-// clientTLS calls grpcapi.ClientTLS and fails the test on an error.
+// clientTLS calls rpc.ClientTLS and fails the test on an error.
 func clientTLS(tb testing.TB, caFile, certFile, keyFile string) *tls.Config {
 	tb.Helper()
-	cfg, err := grpcapi.ClientTLS(caFile, certFile, keyFile)
+	cfg, err := rpc.ClientTLS(caFile, certFile, keyFile)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -140,6 +145,18 @@ func checkHealth(tb testing.TB, conn grpc.ClientConnInterface) error {
 	return err
 }
 
+// firstWatch opens a WatchBooks stream and returns its first message.
+func firstWatch(tb testing.TB, conn grpc.ClientConnInterface) (*catalogv1.WatchBooksResponse, error) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(testContext(tb))
+	defer cancel()
+	stream, err := catalogv1.NewCatalogServiceClient(conn).WatchBooks(ctx, &catalogv1.WatchBooksRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return stream.Recv()
+}
+
 // listServices lists the services through server reflection.
 func listServices(tb testing.TB, conn grpc.ClientConnInterface) ([]string, error) {
 	tb.Helper()
@@ -163,18 +180,19 @@ func listServices(tb testing.TB, conn grpc.ClientConnInterface) ([]string, error
 }
 
 // TestMutualTLS runs a server that requires client certificates of its CA
-// and authorizes by DefaultPolicy, and calls it as the README's clients
+// and authorizes by the slices' policies, and calls it as the README's clients
 // would, and as clients it must refuse.
 func TestMutualTLS(t *testing.T) {
 	dir, set := writeCerts(t, certs.Options{})
 	in := func(name string) string { return filepath.Join(dir, name) }
-	serverCfg, err := grpcapi.ServerTLS(in("server.crt"), in("server.key"), in("ca.crt"))
+	serverCfg, err := rpc.ServerTLS(in("server.crt"), in("server.key"), in("ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr, seen := startSecure(t, serverCfg)
 	marketplace := tlsConn(t, addr, clientTLS(t, in("ca.crt"), in("marketplace.crt"), in("marketplace.key")))
 	admin := tlsConn(t, addr, clientTLS(t, in("ca.crt"), in("admin.crt"), in("admin.key")))
+	recs := tlsConn(t, addr, clientTLS(t, in("ca.crt"), in("recommendations.crt"), in("recommendations.key")))
 
 	t.Run("marketplace is served", func(t *testing.T) {
 		if err := callRecommend(t, marketplace); err != nil {
@@ -183,11 +201,11 @@ func TestMutualTLS(t *testing.T) {
 		if got := seen.last(); got != "marketplace" {
 			t.Errorf("the handler saw identity %q, want marketplace", got)
 		}
-		catalog := catalogv1.NewCatalogServiceClient(marketplace)
-		if _, err := catalog.GetBook(testContext(t), &catalogv1.GetBookRequest{Id: 1}); err != nil {
+		catalogClient := catalogv1.NewCatalogServiceClient(marketplace)
+		if _, err := catalogClient.GetBook(testContext(t), &catalogv1.GetBookRequest{Id: 1}); err != nil {
 			t.Errorf("GetBook as marketplace: %v", err)
 		}
-		if books, _, err := exportAll(t, catalog, catalogv1.Category_CATEGORY_MYSTERY); err != nil || len(books) == 0 {
+		if books, _, err := exportAll(t, catalogClient, catalogv1.Category_CATEGORY_MYSTERY); err != nil || len(books) == 0 {
 			t.Errorf("ExportBooks as marketplace = %d books, %v; want the mystery books", len(books), err)
 		}
 		live, err := recommendationsv1.NewLiveRecommendationsServiceClient(marketplace).LiveRecommend(testContext(t))
@@ -203,16 +221,48 @@ func TestMutualTLS(t *testing.T) {
 		live.CloseSend()
 	})
 
-	t.Run("marketplace through grpcapi.Dial", func(t *testing.T) {
-		conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{TLS: clientTLS(t, in("ca.crt"), in("marketplace.crt"), in("marketplace.key"))})
+	t.Run("marketplace through rpc.Dial", func(t *testing.T) {
+		conn, err := rpc.Dial(addr, rpc.ClientConfig{TLS: clientTLS(t, in("ca.crt"), in("marketplace.crt"), in("marketplace.key"))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		books, err := grpcapi.NewRecommendationsClient(conn, 5*time.Second).Recommend(testContext(t),
+		books, err := recommendationsclient.New(conn, 5*time.Second).Recommend(testContext(t),
 			bookshop.RecommendRequest{UserID: 1, Category: bookshop.Mystery, MaxResults: 3})
 		if err != nil || len(books) != 3 {
 			t.Errorf("RecommendationsClient.Recommend over mutual TLS = %d books, %v; want 3", len(books), err)
+		}
+	})
+
+	t.Run("marketplace may not watch the catalog", func(t *testing.T) {
+		_, err := firstWatch(t, marketplace)
+		want := `identity "marketplace" may not call /bookshop.catalog.v1.CatalogService/WatchBooks`
+		if status.Code(err) != codes.PermissionDenied || !strings.Contains(status.Convert(err).Message(), want) {
+			t.Errorf("WatchBooks as marketplace = %v, want PermissionDenied: %s", err, want)
+		}
+	})
+
+	t.Run("recommendations reads and watches the catalog", func(t *testing.T) {
+		if _, err := catalogv1.NewCatalogServiceClient(recs).GetBook(testContext(t), &catalogv1.GetBookRequest{Id: 1}); err != nil {
+			t.Errorf("GetBook as recommendations: %v", err)
+		}
+		if got := seen.last(); got != "recommendations" {
+			t.Errorf("the handler saw identity %q, want recommendations", got)
+		}
+		resp, err := firstWatch(t, recs)
+		if err != nil || len(resp.GetBooks()) == 0 {
+			t.Errorf("WatchBooks as recommendations = %v, %v; want the first books of the snapshot", resp, err)
+		}
+	})
+
+	t.Run("recommendations may not recommend or import", func(t *testing.T) {
+		err := callRecommend(t, recs)
+		want := `identity "recommendations" may not call /Recommendations/Recommend`
+		if status.Code(err) != codes.PermissionDenied || !strings.Contains(status.Convert(err).Message(), want) {
+			t.Errorf("Recommend as recommendations = %v, want PermissionDenied: %s", err, want)
+		}
+		if _, err := importOne(t, recs, "Piranesi"); status.Code(err) != codes.PermissionDenied {
+			t.Errorf("ImportBooks as recommendations = %v, want PermissionDenied", err)
 		}
 	})
 
@@ -239,7 +289,7 @@ func TestMutualTLS(t *testing.T) {
 	})
 
 	t.Run("health is reachable", func(t *testing.T) {
-		for name, conn := range map[string]*grpc.ClientConn{"marketplace": marketplace, "admin": admin} {
+		for name, conn := range map[string]*grpc.ClientConn{"marketplace": marketplace, "recommendations": recs, "admin": admin} {
 			if err := checkHealth(t, conn); err != nil {
 				t.Errorf("health as %s: %v", name, err)
 			}
@@ -308,7 +358,7 @@ func TestMutualTLS(t *testing.T) {
 func TestTLSWithoutClientCertificates(t *testing.T) {
 	dir, _ := writeCerts(t, certs.Options{})
 	in := func(name string) string { return filepath.Join(dir, name) }
-	serverCfg, err := grpcapi.ServerTLS(in("server.crt"), in("server.key"), "")
+	serverCfg, err := rpc.ServerTLS(in("server.crt"), in("server.key"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
-	"github.com/bookshop-go/bookshop/internal/grpcapi/grpcapitest"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
@@ -38,9 +38,9 @@ func serveHealthOnly(tb testing.TB, hs healthpb.HealthServer) *grpc.ClientConn {
 // readyConn returns a client connection to addr, closed when the test ends.
 func readyConn(tb testing.TB, addr string) *grpc.ClientConn {
 	tb.Helper()
-	conn, err := grpcapi.Dial(addr, grpcapi.ClientConfig{})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
-		tb.Fatalf("grpcapi.Dial(%q): %v", addr, err)
+		tb.Fatalf("rpc.Dial(%q): %v", addr, err)
 	}
 	tb.Cleanup(func() { conn.Close() })
 	return conn
@@ -77,13 +77,13 @@ func TestHealthReady(t *testing.T) {
 		if err != nil {
 			t.Fatalf("catalogfile.Builtin: %v", err)
 		}
-		conn := readyConn(t, grpcapitest.StartRecommendations(t, recommendations.New(books, nil)))
+		conn := readyConn(t, startRecommendations(t, recommendations.New(books, nil)))
 		for _, service := range []string{"Recommendations", ""} {
-			if err := grpcapi.HealthReady(conn, service)(ctx); err != nil {
+			if err := rpc.HealthReady(conn, service)(ctx); err != nil {
 				t.Errorf("HealthReady(%q) = %v, want nil", service, err)
 			}
 		}
-		err = grpcapi.HealthReady(conn, "NoSuchService")(ctx)
+		err = rpc.HealthReady(conn, "NoSuchService")(ctx)
 		if got := status.Code(err); got != codes.NotFound {
 			t.Errorf("HealthReady(%q) = %v (code %v), want an error wrapping NOT_FOUND", "NoSuchService", err, got)
 		}
@@ -92,7 +92,7 @@ func TestHealthReady(t *testing.T) {
 	t.Run("NOT_SERVING, then SERVING", func(t *testing.T) {
 		hs := health.NewServer()
 		hs.SetServingStatus("Recommendations", healthpb.HealthCheckResponse_NOT_SERVING)
-		ready := grpcapi.HealthReady(serveHealthOnly(t, hs), "Recommendations")
+		ready := rpc.HealthReady(serveHealthOnly(t, hs), "Recommendations")
 		err := ready(ctx)
 		if err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
 			t.Errorf("HealthReady while NOT_SERVING = %v, want an error naming NOT_SERVING", err)
@@ -104,14 +104,14 @@ func TestHealthReady(t *testing.T) {
 	})
 
 	t.Run("closed port", func(t *testing.T) {
-		err := grpcapi.HealthReady(readyConn(t, grpcapitest.ClosedAddr(t)), "Recommendations")(ctx)
+		err := rpc.HealthReady(readyConn(t, rpctest.ClosedAddr(t)), "Recommendations")(ctx)
 		if got := status.Code(err); got != codes.Unavailable {
 			t.Errorf("HealthReady of a closed port = %v (code %v), want an error wrapping UNAVAILABLE", err, got)
 		}
 	})
 
 	t.Run("no answer, no deadline", func(t *testing.T) {
-		ready := grpcapi.HealthReady(serveHealthOnly(t, hangingHealth{}), "Recommendations")
+		ready := rpc.HealthReady(serveHealthOnly(t, hangingHealth{}), "Recommendations")
 		start := time.Now()
 		err := ready(context.Background()) // HealthReady sets its own deadline
 		if got := status.Code(err); got != codes.DeadlineExceeded || !errors.Is(err, context.DeadlineExceeded) {

@@ -14,7 +14,8 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // runServer runs a Server with rec registered until stop is called; wait
@@ -22,16 +23,16 @@ import (
 func runServer(t *testing.T, rec bookshop.Recommender, drain time.Duration) (addr string, stop func(), wait func() error) {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return runServerWith(t, grpcapi.ServerConfig{Logger: logger, DrainTimeout: drain}, func(srv *grpcapi.Server) {
-		recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
+	return runServerWith(t, rpc.ServerConfig{Logger: logger, DrainTimeout: drain}, func(srv *rpc.Server) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
 	})
 }
 
 // runServerWith runs a Server made by cfg, with the services register
 // adds, until stop is called; wait returns Run's result.
-func runServerWith(t *testing.T, cfg grpcapi.ServerConfig, register func(*grpcapi.Server)) (addr string, stop func(), wait func() error) {
+func runServerWith(t *testing.T, cfg rpc.ServerConfig, register func(*rpc.Server)) (addr string, stop func(), wait func() error) {
 	t.Helper()
-	srv := grpcapi.NewServer(cfg)
+	srv := rpc.NewServer(cfg)
 	register(srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -157,9 +158,9 @@ func (g *gatedRecommender) Recommend(ctx context.Context, _ bookshop.RecommendRe
 // call in flight still drains.
 func TestHealthPortThroughLifecycle(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: 10 * time.Second})
+	srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: 10 * time.Second})
 	rec := &gatedRecommender{started: make(chan struct{}), release: make(chan struct{})}
-	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(rec, logger))
+	recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
 	hlis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
@@ -50,8 +50,8 @@ func startObserved(tb testing.TB, metrics *telemetry.Metrics, tracing *telemetry
 	}
 	seen := &seenContext{next: recommendations.New(books, nil)}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := grpcapi.NewServer(grpcapi.ServerConfig{Logger: logger, DrainTimeout: time.Second, Metrics: metrics, Tracing: tracing})
-	recommendationspb.RegisterRecommendationsServer(srv, grpcapi.NewRecommendationsServer(seen, logger))
+	srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second, Metrics: metrics, Tracing: tracing})
+	recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(seen, logger))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -59,7 +59,7 @@ func startObserved(tb testing.TB, metrics *telemetry.Metrics, tracing *telemetry
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, lis) }()
-	conn, err := grpcapi.Dial(lis.Addr().String(), grpcapi.ClientConfig{Metrics: metrics, Tracing: tracing})
+	conn, err := rpc.Dial(lis.Addr().String(), rpc.ClientConfig{Metrics: metrics, Tracing: tracing})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookshop-go/bookshop/internal/grpcapi"
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // writeCerts generates a set of certificates as opts says and writes it to
@@ -41,7 +41,7 @@ func TestServerTLS(t *testing.T) {
 	dir, _ := writeCerts(t, certs.Options{})
 	in := func(name string) string { return filepath.Join(dir, name) }
 
-	cfg, err := grpcapi.ServerTLS(in("server.crt"), in("server.key"), in("ca.crt"))
+	cfg, err := rpc.ServerTLS(in("server.crt"), in("server.key"), in("ca.crt"))
 	if err != nil {
 		t.Fatalf("ServerTLS: %v", err)
 	}
@@ -50,7 +50,7 @@ func TestServerTLS(t *testing.T) {
 			cfg.MinVersion, len(cfg.Certificates), cfg.ClientAuth, cfg.ClientCAs)
 	}
 
-	cfg, err = grpcapi.ServerTLS(in("server.crt"), in("server.key"), "")
+	cfg, err = rpc.ServerTLS(in("server.crt"), in("server.key"), "")
 	if err != nil {
 		t.Fatalf("ServerTLS without a client CA: %v", err)
 	}
@@ -63,17 +63,17 @@ func TestClientTLS(t *testing.T) {
 	dir, _ := writeCerts(t, certs.Options{})
 	in := func(name string) string { return filepath.Join(dir, name) }
 
-	cfg, err := grpcapi.ClientTLS(in("ca.crt"), in("marketplace.crt"), in("marketplace.key"))
+	cfg, err := rpc.ClientTLS(in("ca.crt"), in("marketplace.crt"), in("marketplace.key"))
 	if err != nil {
 		t.Fatalf("ClientTLS: %v", err)
 	}
 	if cfg.MinVersion != tls.VersionTLS13 || cfg.RootCAs == nil || len(cfg.Certificates) != 1 {
 		t.Errorf("ClientTLS = MinVersion %x, RootCAs %v, %d certificates; want TLS 1.3, the CA, 1", cfg.MinVersion, cfg.RootCAs, len(cfg.Certificates))
 	}
-	if cfg, err := grpcapi.ClientTLS(in("ca.crt"), "", ""); err != nil || len(cfg.Certificates) != 0 {
+	if cfg, err := rpc.ClientTLS(in("ca.crt"), "", ""); err != nil || len(cfg.Certificates) != 0 {
 		t.Errorf("ClientTLS without a certificate = %v, %v; want no certificate, no error", cfg, err)
 	}
-	if cfg, err := grpcapi.ClientTLS("", "", ""); err != nil || cfg.RootCAs != nil {
+	if cfg, err := rpc.ClientTLS("", "", ""); err != nil || cfg.RootCAs != nil {
 		t.Errorf("ClientTLS without a CA = %v, %v; want the system's roots (nil RootCAs), no error", cfg, err)
 	}
 }
@@ -95,52 +95,52 @@ func TestTLSErrors(t *testing.T) {
 		load    func() (*tls.Config, error)
 		wantErr []string // words the error must hold
 	}{
-		{"server: missing certificate", func() (*tls.Config, error) { return grpcapi.ServerTLS(missing, in("server.key"), "") },
+		{"server: missing certificate", func() (*tls.Config, error) { return rpc.ServerTLS(missing, in("server.key"), "") },
 			[]string{"missing.crt", "no such file"}},
-		{"server: certificate file not PEM", func() (*tls.Config, error) { return grpcapi.ServerTLS(notPEM, in("server.key"), "") },
+		{"server: certificate file not PEM", func() (*tls.Config, error) { return rpc.ServerTLS(notPEM, in("server.key"), "") },
 			[]string{"notpem.crt", "no PEM certificate"}},
-		{"server: a key where the certificate should be", func() (*tls.Config, error) { return grpcapi.ServerTLS(keyOnly, in("server.key"), "") },
+		{"server: a key where the certificate should be", func() (*tls.Config, error) { return rpc.ServerTLS(keyOnly, in("server.key"), "") },
 			[]string{"key-only.crt", "no PEM certificate"}},
-		{"server: key file not PEM", func() (*tls.Config, error) { return grpcapi.ServerTLS(in("server.crt"), notPEM, "") },
+		{"server: key file not PEM", func() (*tls.Config, error) { return rpc.ServerTLS(in("server.crt"), notPEM, "") },
 			[]string{"notpem.crt", "no PEM private key"}},
-		{"server: missing key", func() (*tls.Config, error) { return grpcapi.ServerTLS(in("server.crt"), missing, "") },
+		{"server: missing key", func() (*tls.Config, error) { return rpc.ServerTLS(in("server.crt"), missing, "") },
 			[]string{"missing.crt", "no such file"}},
-		{"server: key of another certificate", func() (*tls.Config, error) { return grpcapi.ServerTLS(in("server.crt"), in("admin.key"), "") },
+		{"server: key of another certificate", func() (*tls.Config, error) { return rpc.ServerTLS(in("server.crt"), in("admin.key"), "") },
 			[]string{"admin.key", "does not match", "server.crt"}},
 		{"server: expired certificate", func() (*tls.Config, error) {
-			return grpcapi.ServerTLS(filepath.Join(expired, "server.crt"), filepath.Join(expired, "server.key"), "")
+			return rpc.ServerTLS(filepath.Join(expired, "server.crt"), filepath.Join(expired, "server.key"), "")
 		}, []string{expired, "server.crt", "expired"}},
 		{"server: certificate not valid yet", func() (*tls.Config, error) {
-			return grpcapi.ServerTLS(filepath.Join(future, "server.crt"), filepath.Join(future, "server.key"), "")
+			return rpc.ServerTLS(filepath.Join(future, "server.crt"), filepath.Join(future, "server.key"), "")
 		}, []string{"server.crt", "not valid until"}},
 		{"server: a client certificate", func() (*tls.Config, error) {
-			return grpcapi.ServerTLS(in("marketplace.crt"), in("marketplace.key"), "")
+			return rpc.ServerTLS(in("marketplace.crt"), in("marketplace.key"), "")
 		}, []string{"marketplace.crt", "not for servers"}},
-		{"server: missing client CA", func() (*tls.Config, error) { return grpcapi.ServerTLS(in("server.crt"), in("server.key"), missing) },
+		{"server: missing client CA", func() (*tls.Config, error) { return rpc.ServerTLS(in("server.crt"), in("server.key"), missing) },
 			[]string{"client CA", "missing.crt", "no such file"}},
-		{"server: client CA not PEM", func() (*tls.Config, error) { return grpcapi.ServerTLS(in("server.crt"), in("server.key"), notPEM) },
+		{"server: client CA not PEM", func() (*tls.Config, error) { return rpc.ServerTLS(in("server.crt"), in("server.key"), notPEM) },
 			[]string{"client CA", "notpem.crt", "no PEM certificate"}},
 		{"server: expired client CA", func() (*tls.Config, error) {
-			return grpcapi.ServerTLS(in("server.crt"), in("server.key"), filepath.Join(expired, "ca.crt"))
+			return rpc.ServerTLS(in("server.crt"), in("server.key"), filepath.Join(expired, "ca.crt"))
 		}, []string{"ca.crt", "expired"}},
-		{"server: no key file", func() (*tls.Config, error) { return grpcapi.ServerTLS(in("server.crt"), "", "") },
+		{"server: no key file", func() (*tls.Config, error) { return rpc.ServerTLS(in("server.crt"), "", "") },
 			[]string{"key file"}},
-		{"client: missing CA", func() (*tls.Config, error) { return grpcapi.ClientTLS(missing, "", "") },
+		{"client: missing CA", func() (*tls.Config, error) { return rpc.ClientTLS(missing, "", "") },
 			[]string{"CA", "missing.crt", "no such file"}},
-		{"client: expired CA", func() (*tls.Config, error) { return grpcapi.ClientTLS(filepath.Join(expired, "ca.crt"), "", "") },
+		{"client: expired CA", func() (*tls.Config, error) { return rpc.ClientTLS(filepath.Join(expired, "ca.crt"), "", "") },
 			[]string{"ca.crt", "expired"}},
 		{"client: expired certificate", func() (*tls.Config, error) {
-			return grpcapi.ClientTLS(in("ca.crt"), filepath.Join(expired, "marketplace.crt"), filepath.Join(expired, "marketplace.key"))
+			return rpc.ClientTLS(in("ca.crt"), filepath.Join(expired, "marketplace.crt"), filepath.Join(expired, "marketplace.key"))
 		}, []string{"marketplace.crt", "expired"}},
 		{"client: key of another certificate", func() (*tls.Config, error) {
-			return grpcapi.ClientTLS(in("ca.crt"), in("marketplace.crt"), in("admin.key"))
+			return rpc.ClientTLS(in("ca.crt"), in("marketplace.crt"), in("admin.key"))
 		}, []string{"admin.key", "does not match", "marketplace.crt"}},
 		{"client: the server certificate", func() (*tls.Config, error) {
-			return grpcapi.ClientTLS(in("ca.crt"), in("server.crt"), in("server.key"))
+			return rpc.ClientTLS(in("ca.crt"), in("server.crt"), in("server.key"))
 		}, []string{"server.crt", "not for clients"}},
-		{"client: certificate without key", func() (*tls.Config, error) { return grpcapi.ClientTLS(in("ca.crt"), in("admin.crt"), "") },
+		{"client: certificate without key", func() (*tls.Config, error) { return rpc.ClientTLS(in("ca.crt"), in("admin.crt"), "") },
 			[]string{"needs both", "admin.crt"}},
-		{"client: key without certificate", func() (*tls.Config, error) { return grpcapi.ClientTLS(in("ca.crt"), "", in("admin.key")) },
+		{"client: key without certificate", func() (*tls.Config, error) { return rpc.ClientTLS(in("ca.crt"), "", in("admin.key")) },
 			[]string{"needs both", "admin.key"}},
 	}
 	for _, tt := range tests {
