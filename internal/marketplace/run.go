@@ -28,13 +28,13 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	recs, err := dial(cfg.RecommendationsHost, DefaultRecommendationsPort, ccfg)
 	if err != nil {
 		deps.Close()
-		return fmt.Errorf("Recommendations: %w", err)
+		return fmt.Errorf("dial recommendations: %w", err)
 	}
 	defer recs.Close()
 	books, err := dial(cfg.CatalogHost, DefaultCatalogPort, ccfg)
 	if err != nil {
 		deps.Close()
-		return fmt.Errorf("Catalog: %w", err)
+		return fmt.Errorf("dial catalog: %w", err)
 	}
 	defer books.Close()
 	limit := rate.Limit(cfg.RateLimit)

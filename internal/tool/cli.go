@@ -29,18 +29,19 @@ func Main(name string, cmd Command) { config.Main(name, cmd) }
 
 // Run is the `bookshop` command: it dispatches to a subcommand.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "bookshop", "", []subcommand{
-		{"up", "run the whole system on this machine: every service, one process", RunUp},
-		{"catalog", "run the Catalog gRPC service alone", RunCatalog},
-		{"recommendations", "run the Recommendations gRPC service alone", RunRecommendations},
-		{"marketplace", "run the Marketplace web front end alone", RunMarketplace},
-		{"import", "import the books of a CSV or JSON file into the catalog", RunImport},
-		{"export", "write the catalog, or one category, as CSV or JSON", RunExport},
-		{"demo", "the tutorial's demo services and their clients: the four kinds of gRPC call", RunDemo},
-		{"certs", "make a CA and server and client certificates for TLS and mutual TLS", RunCerts},
-		{"health", "check once whether a service is healthy, for container health checks", RunHealth},
-		{"bench", "put a running service under load and print calls/s and latency percentiles", RunBench},
-	}, args, getenv, stdout, stderr)
+	commands := []subcommand{{"up", "run the whole system on this machine: every service, one process", RunUp}}
+	for _, s := range services() {
+		commands = append(commands, subcommand{s.name, s.summary, RunService(s.name)})
+	}
+	commands = append(commands,
+		subcommand{"import", "import the books of a CSV or JSON file into the Catalog", RunImport},
+		subcommand{"export", "write the books of the Catalog, or of one category, as CSV or JSON", RunExport},
+		subcommand{"demo", "the tutorial's demo services and their clients: the four kinds of gRPC call", RunDemo},
+		subcommand{"certs", "make a CA and server and client certificates for TLS and mutual TLS", RunCerts},
+		subcommand{"health", "check once whether a service is healthy, for container health checks", RunHealth},
+		subcommand{"bench", "put a running service under load and print calls/s and latency percentiles", RunBench},
+	)
+	return dispatch(ctx, "bookshop", "", commands, args, getenv, stdout, stderr)
 }
 
 // subcommand is one entry of a command's list of subcommands.

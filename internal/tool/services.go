@@ -2,223 +2,98 @@ package tool
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"path/filepath"
-	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
-	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
-// processFlags are the settings of a process that runs services, which
-// belong to no service: logging, draining, the admin endpoints, health in
-// plaintext, and TLS.
-type processFlags struct {
-	logging    config.Logging
-	drain      time.Duration
-	adminAddr  string
-	healthAddr string
-	server     serverTLSFlags
-	client     clientTLSFlags
+// A service is one of the shop's services as the tool runs it: alone, as
+// `bookshop NAME` (and cmd/NAME), and with the others in `bookshop up`.
+// Its functions close over the service's own Config: the tool reads a
+// service's settings only through them, under the service's namespace,
+// so that adding a service adds no setting to another.
+type service struct {
+	name    string // the subcommand, and the namespace of the settings
+	title   string // the name people read: "Catalog"
+	summary string // one line, for `bookshop help`
+	about   string // what `bookshop NAME -h` says it does
+
+	serves   bool   // serves gRPC: takes a server certificate and a health port
+	identity string // the identity it presents when it calls others; "" if it calls none
+	http     bool   // serves HTTP: up prints its address as a URL
+	scales   bool   // up can run several replicas of it (-NAME-replicas)
+
+	// flags declares the service's own settings on own.
+	flags func(own *config.Set)
+	// dependencies declares, when it runs alone, where the services it
+	// calls are, on the process's set (CATALOG_HOST); up wires them
+	// instead, with wire. Nil for a service that calls none.
+	dependencies func(proc *config.Set)
+	// wire tells the service, in up, where the others listen: their
+	// addresses by name, each a comma-separated list of host:port.
+	wire func(addrs map[string]string)
+	// validate checks the settings once parsed.
+	validate func(own *config.Set) error
+	// port is the port it listens on (the first, with replicas).
+	port func() int
+	// run runs it on deps until ctx is done.
+	run func(ctx context.Context, deps process.Deps) error
 }
 
-// register declares the settings on s: those of a server when server is
-// set, those of a caller of other services when client is.
-func (p *processFlags) register(s *config.Set, server, client bool, adminDefault string) {
-	p.logging.Flags(s)
-	s.Duration(&p.drain, "shutdown-timeout", 10*time.Second, "how long to let requests in flight finish at shutdown before cutting them off")
-	s.String(&p.adminAddr, "admin-addr", adminDefault, "serve the admin endpoints, /metrics (Prometheus) and /debug/pprof/, in plaintext on this address, such as :9464; never expose it publicly; empty turns them off")
-	if server {
-		s.String(&p.healthAddr, "health-addr", "", "also serve the health service alone, in plaintext, on this address (such as :8086), for probes that cannot use the main port's mutual TLS")
-		s.String(&p.server.cert, "tls-cert", "", "serve TLS with this certificate (PEM); needs -tls-key")
-		s.String(&p.server.key, "tls-key", "", "the private key of -tls-cert (PEM)")
-		s.String(&p.server.clientCA, "tls-client-ca", "", "require client certificates from this CA (mutual TLS), and authorize callers by their identity")
-	}
-	if client {
-		s.String(&p.client.ca, "tls-ca", "", "call other services over TLS, trusting servers certified by this CA (PEM)")
-		s.String(&p.client.cert, "tls-client-cert", "", "for mutual TLS, present this client certificate (PEM), which carries this service's identity; needs -tls-client-key")
-		s.String(&p.client.key, "tls-client-key", "", "the private key of -tls-client-cert (PEM)")
-	}
+// services returns the shop's services with their defaults, in the order
+// up starts them: a service before those that call it. Each call makes
+// new ones, with settings of their own.
+//
+// Adding a service is one entry here, and a function like those below.
+func services() []*service {
+	return []*service{catalogService(), recommendationsService(), marketplaceService()}
 }
 
-// serverTLSFlags are the files of a server's TLS.
-type serverTLSFlags struct{ cert, key, clientCA string }
-
-// config loads the files: nil for plaintext.
-func (f serverTLSFlags) config() (*tls.Config, error) {
-	if f.cert == "" && f.key == "" && f.clientCA == "" {
-		return nil, nil
+// serviceNamed returns the service called name, or nil.
+func serviceNamed(name string) *service {
+	for _, s := range services() {
+		if s.name == name {
+			return s
+		}
 	}
-	if f.cert == "" || f.key == "" {
-		return nil, usageErrorf("-tls-cert and -tls-key go together (env TLS_CERT, TLS_KEY)")
-	}
-	return rpc.ServerTLS(f.cert, f.key, f.clientCA)
+	return nil
 }
 
-// clientTLSFlags are the files of a client's TLS: the CA it trusts and,
-// for mutual TLS, its own certificate, which carries its identity.
-type clientTLSFlags struct{ ca, cert, key string }
-
-// config loads the files: nil for plaintext.
-func (f clientTLSFlags) config() (*tls.Config, error) {
-	if f.ca == "" && f.cert == "" && f.key == "" {
-		return nil, nil
-	}
-	if f.ca == "" {
-		return nil, usageErrorf("-tls-ca is needed to call over TLS (env TLS_CA)")
-	}
-	if (f.cert == "") != (f.key == "") {
-		return nil, usageErrorf("a client certificate and its key go together")
-	}
-	return rpc.ClientTLS(f.ca, f.cert, f.key)
-}
-
-// tlsDir returns both sides' files from a directory made by `bookshop
-// certs`: the server certificate, with the CA as client CA, and the
-// certificate of identity.
-func tlsDir(dir, identity string) (serverTLSFlags, clientTLSFlags) {
-	at := func(name string) string { return filepath.Join(dir, name) }
-	return serverTLSFlags{cert: at("server.crt"), key: at("server.key"), clientCA: at("ca.crt")},
-		clientTLSFlags{ca: at("ca.crt"), cert: at(identity + ".crt"), key: at(identity + ".key")}
-}
-
-// running is a process that runs services, once its settings are read.
-type running struct {
-	logger   *slog.Logger
-	closeLog func()
-	obs      *observer
-	flags    *processFlags
-	drain    time.Duration
-}
-
-// start makes the logger and the observer of a process that runs the
-// named services. Call close at the end.
-func (p *processFlags) start(ctx context.Context, getenv func(string) string, stderr io.Writer, services ...string) (*running, error) {
-	if p.drain <= 0 {
-		return nil, usageErrorf("-shutdown-timeout %v: want a positive duration such as 10s", p.drain)
-	}
-	logger, closeLog, err := p.logging.ServiceLogger(stderr)
-	if err != nil {
-		return nil, err
-	}
-	obs, logger, err := newObserver(ctx, observeFlags{adminAddr: p.adminAddr}, getenv, logger, services...)
-	if err != nil {
-		closeLog()
-		return nil, err
-	}
-	return &running{logger: logger, closeLog: closeLog, obs: obs, flags: p, drain: p.drain}, nil
-}
-
-func (r *running) close(ctx context.Context) {
-	r.obs.close(ctx, r.logger)
-	r.closeLog()
-}
-
-// deps returns what the process gives service, serving on lis, with the
-// TLS files of server and client (either may be empty: plaintext).
-func (r *running) deps(service string, lis net.Listener, server serverTLSFlags, client clientTLSFlags) (process.Deps, error) {
-	d := process.Deps{
-		Logger:       r.logger.With("service", service),
-		Metrics:      r.obs.metrics,
-		Tracing:      r.obs.tracing(service),
-		DrainTimeout: r.drain,
-		Listener:     lis,
-	}
-	var err error
-	if d.ServerTLS, err = server.config(); err != nil {
-		return d, err
-	}
-	if d.ClientTLS, err = client.config(); err != nil {
-		return d, err
-	}
-	return d, nil
-}
-
-// healthListener listens on the -health-addr, if there is one.
-func (r *running) healthListener() (net.Listener, error) {
-	if r.flags.healthAddr == "" {
-		return nil, nil
-	}
-	lis, err := net.Listen("tcp", r.flags.healthAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for health on %s (-health-addr or HEALTH_ADDR): %w", r.flags.healthAddr, err)
-	}
-	return lis, nil
-}
-
-// runAlone is the shared body of the commands that run one service
-// alone: it reads the process's and the service's settings, listens on
-// the service's port, and calls run with the Deps of the process.
-func runAlone(ctx context.Context, name, summary string, args []string, getenv func(string) string, stderr io.Writer,
-	server, client bool, declare func(fs *config.FlagSet, own *config.Set), validate func(own *config.Set) error, port func() int,
-	run func(ctx context.Context, deps process.Deps) error) error {
-	fs := flagSet(name, summary, stderr)
-	var pf processFlags
-	own := fs.Service(name, true)
-	declare(fs, own)
-	pf.register(fs.Process(), server, client, "")
-	if err := fs.Parse(args, getenv); err != nil {
-		return err
-	}
-	if err := validate(own); err != nil {
-		return err
-	}
-	r, err := pf.start(ctx, getenv, stderr, name)
-	if err != nil {
-		return err
-	}
-	defer r.close(ctx)
-	lis, err := listen("", port(), own.Setting("port"))
-	if err != nil {
-		return err
-	}
-	deps, err := r.deps(name, lis, pf.server, pf.client)
-	if err != nil {
-		lis.Close()
-		return err
-	}
-	if deps.HealthListener, err = r.healthListener(); err != nil {
-		lis.Close()
-		return err
-	}
-	return process.RunAll(ctx,
-		func(ctx context.Context) error { return run(ctx, deps) },
-		func(ctx context.Context) error { return r.obs.serveAdmin(ctx, r.logger) })
-}
-
-// RunCatalog is the `catalog` command: the Catalog gRPC service, alone.
-func RunCatalog(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+func catalogService() *service {
 	cfg := catalog.DefaultConfig()
-	return runAlone(ctx, "catalog", "Runs the Catalog gRPC service (bookshop.catalog.v1.CatalogService), with\nthe standard health service and server reflection.", args, getenv, stderr, true, false,
-		func(_ *config.FlagSet, own *config.Set) { cfg.Flags(own) },
-		func(own *config.Set) error { return cfg.Validate(own) },
-		func() int { return cfg.Port },
-		func(ctx context.Context, deps process.Deps) error { return catalog.Run(ctx, cfg, deps) })
+	return &service{
+		name:     "catalog",
+		title:    "Catalog",
+		summary:  "run the Catalog gRPC service alone",
+		about:    "Runs the Catalog gRPC service (bookshop.catalog.v1.CatalogService), with\nthe standard health service and server reflection.",
+		serves:   true,
+		flags:    cfg.Flags,
+		validate: cfg.Validate,
+		port:     func() int { return cfg.Port },
+		run:      func(ctx context.Context, deps process.Deps) error { return catalog.Run(ctx, cfg, deps) },
+	}
 }
 
-// RunRecommendations is the `recommendations` command: the
-// Recommendations gRPC service, alone. Without a Catalog to follow
-// (CATALOG_HOST), it serves the built-in catalog from memory, as the
-// tutorial's service does.
-func RunRecommendations(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+func recommendationsService() *service {
 	cfg := recommendations.DefaultConfig()
-	return runAlone(ctx, "recommendations", "Runs the Recommendations gRPC service (/Recommendations/Recommend and\nLiveRecommend), with the standard health service and server reflection.", args, getenv, stderr, true, true,
-		func(fs *config.FlagSet, own *config.Set) { cfg.Flags(own); cfg.Dependencies(fs.Process()) },
-		func(own *config.Set) error { return cfg.Validate(own) },
-		func() int { return cfg.Port },
-		func(ctx context.Context, deps process.Deps) error {
+	return &service{
+		name:         "recommendations",
+		title:        "Recommendations",
+		summary:      "run the Recommendations gRPC service alone",
+		about:        "Runs the Recommendations gRPC service (/Recommendations/Recommend and\nLiveRecommend), with the standard health service and server reflection.\nWithout a Catalog to follow, it serves the built-in catalog from memory.",
+		serves:       true,
+		identity:     "recommendations",
+		scales:       true,
+		flags:        cfg.Flags,
+		dependencies: cfg.Dependencies,
+		wire:         func(addrs map[string]string) { cfg.CatalogHost = addrs["catalog"] },
+		validate:     cfg.Validate,
+		port:         func() int { return cfg.Port },
+		run: func(ctx context.Context, deps process.Deps) error {
 			rdeps := recommendations.Deps{Deps: deps}
 			if cfg.CatalogHost == "" {
 				books, err := catalogfile.Builtin()
@@ -229,58 +104,26 @@ func RunRecommendations(ctx context.Context, args []string, getenv func(string) 
 				rdeps.Books = recommendations.StaticBooks(books.Books())
 			}
 			return recommendations.Run(ctx, cfg, rdeps)
-		})
+		},
+	}
 }
 
-// RunMarketplace is the `marketplace` command: the web front end, alone,
-// calling Recommendations at RECOMMENDATIONS_HOST and the Catalog at
-// CATALOG_HOST.
-func RunMarketplace(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+func marketplaceService() *service {
 	cfg := marketplace.DefaultConfig()
-	return runAlone(ctx, "marketplace", "Runs the Marketplace web front end, which calls Recommendations and the\nCatalog over gRPC.", args, getenv, stderr, false, true,
-		func(fs *config.FlagSet, own *config.Set) { cfg.Flags(own); cfg.Dependencies(fs.Process()) },
-		func(own *config.Set) error { return cfg.Validate(own) },
-		func() int { return cfg.Port },
-		func(ctx context.Context, deps process.Deps) error { return marketplace.Run(ctx, cfg, deps) })
-}
-
-// listen listens on TCP host:port ("" host: every interface), turning the
-// common "address already in use" into advice naming the setting to change.
-func listen(host string, port int, setting string) (net.Listener, error) {
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	lis, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("listen on %s: port %d is already in use; stop what uses it or choose another port with %s", addr, port, setting)
+	return &service{
+		name:         "marketplace",
+		title:        "Marketplace",
+		summary:      "run the Marketplace web front end alone",
+		about:        "Runs the Marketplace web front end, which calls Recommendations and the\nCatalog over gRPC.",
+		identity:     "marketplace",
+		http:         true,
+		flags:        cfg.Flags,
+		dependencies: cfg.Dependencies,
+		wire: func(addrs map[string]string) {
+			cfg.RecommendationsHost, cfg.CatalogHost = addrs["recommendations"], addrs["catalog"]
+		},
+		validate: cfg.Validate,
+		port:     func() int { return cfg.Port },
+		run:      func(ctx context.Context, deps process.Deps) error { return marketplace.Run(ctx, cfg, deps) },
 	}
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return lis, nil
-}
-
-// loopbackAddr is addr as a client on this machine reaches it: "localhost"
-// with addr's port.
-func loopbackAddr(addr net.Addr) string {
-	port := addr.(*net.TCPAddr).Port
-	return net.JoinHostPort("localhost", strconv.Itoa(port))
-}
-
-// register declares the TLS flags of a command that only calls: -tls-ca,
-// -tls-cert and -tls-key (TLS_CA, TLS_CERT, TLS_KEY), the certificate of
-// the caller's identity.
-func (f *clientTLSFlags) register(fs *config.FlagSet) map[string]string {
-	fs.StringVar(&f.ca, "tls-ca", "", "call over TLS, trusting servers certified by this CA (PEM) (env TLS_CA)")
-	fs.StringVar(&f.cert, "tls-cert", "", "for mutual TLS, present this client certificate (PEM); needs -tls-key (env TLS_CERT)")
-	fs.StringVar(&f.key, "tls-key", "", "the private key of -tls-cert (PEM) (env TLS_KEY)")
-	return map[string]string{"tls-ca": "TLS_CA", "tls-cert": "TLS_CERT", "tls-key": "TLS_KEY"}
-}
-
-// apply loads the files into cfg.
-func (f *clientTLSFlags) apply(cfg *rpc.ClientConfig) error {
-	c, err := f.config()
-	if err != nil {
-		return err
-	}
-	cfg.TLS = c
-	return nil
 }

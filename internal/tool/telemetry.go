@@ -162,24 +162,3 @@ func version() string {
 	}
 	return "dev"
 }
-
-// runAll runs each fn with a context that is cancelled when ctx is done or
-// when any fn returns, so that one server stopping, for a failure, stops
-// the others. It waits for all of them and returns their errors.
-func runAll(ctx context.Context, fns ...func(context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, len(fns))
-	for _, fn := range fns {
-		go func() {
-			err := fn(ctx)
-			cancel()
-			done <- err
-		}()
-	}
-	var errs []error
-	for range fns {
-		errs = append(errs, <-done)
-	}
-	return errors.Join(errs...)
-}
