@@ -33,7 +33,7 @@ func RunCerts(_ context.Context, args []string, getenv func(string) string, stdo
 		keep       bool
 	)
 	fs.StringVar(&namespace, "namespace", certs.DefaultNamespace, "the Kubernetes namespace whose service names the server certificate covers")
-	fs.StringVar(&identities, "identities", strings.Join(certs.DefaultIdentities(), ","), "client identities, comma-separated: one client certificate each")
+	fs.StringVar(&identities, "identities", strings.Join(shopIdentities(), ","), "client identities, comma-separated: one client certificate each")
 	fs.IntVar(&days, "days", 365, "how many days the certificates are valid")
 	fs.BoolVar(&force, "force", false, "replace the files if DIR already holds them")
 	fs.BoolVar(&keep, "keep", false, "keep the set DIR already holds when it is complete and valid for 30 more days, else write a new one: for a job that runs at every start, such as Compose's certs service")
@@ -59,6 +59,7 @@ func RunCerts(_ context.Context, args []string, getenv func(string) string, stdo
 	}
 	opts := certs.Options{
 		Namespace:  namespace,
+		Services:   shopNames(),
 		Identities: ids,
 		Validity:   time.Duration(days) * 24 * time.Hour,
 		Overwrite:  force,
@@ -144,7 +145,7 @@ func validSet(dir string, identities []string, namespace string, until time.Time
 		}
 		return nil
 	}
-	for _, name := range certs.ServerDNSNames(namespace) {
+	for _, name := range certs.ServerDNSNames(namespace, shopNames()) {
 		if err := check("server", x509.ExtKeyUsageServerAuth, name); err != nil {
 			return time.Time{}, err
 		}

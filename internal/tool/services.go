@@ -8,6 +8,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
@@ -42,6 +43,9 @@ type service struct {
 	port func() int
 	// run runs it on deps until ctx is done.
 	run func(ctx context.Context, deps process.Deps) error
+	// policy is who may call which of its gRPC methods; nil for a service
+	// that serves no gRPC.
+	policy func() rpc.Policy
 }
 
 // services returns the shop's services with their defaults, in the order
@@ -51,6 +55,28 @@ type service struct {
 // Adding a service is one entry here, and a function like those below.
 func services() []*service {
 	return []*service{catalogService(), recommendationsService(), marketplaceService()}
+}
+
+// shopIdentities returns the identities `bookshop certs` issues by
+// default: each service's that calls others, and the operators'.
+func shopIdentities() []string {
+	var ids []string
+	for _, s := range services() {
+		if s.identity != "" {
+			ids = append(ids, s.identity)
+		}
+	}
+	return append(ids, rpc.IdentityAdmin)
+}
+
+// shopNames returns the names the server certificate covers: every
+// service's, and the demo server's.
+func shopNames() []string {
+	var names []string
+	for _, s := range services() {
+		names = append(names, s.name)
+	}
+	return append(names, "demo")
 }
 
 // serviceNamed returns the service called name, or nil.
@@ -75,6 +101,7 @@ func catalogService() *service {
 		validate: cfg.Validate,
 		port:     func() int { return cfg.Port },
 		run:      func(ctx context.Context, deps process.Deps) error { return catalog.Run(ctx, cfg, deps) },
+		policy:   catalog.Policy,
 	}
 }
 
@@ -105,6 +132,7 @@ func recommendationsService() *service {
 			}
 			return recommendations.Run(ctx, cfg, rdeps)
 		},
+		policy: recommendations.Policy,
 	}
 }
 

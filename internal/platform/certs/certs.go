@@ -42,24 +42,24 @@ const DefaultNamespace = "bookshop"
 // nothing: one year.
 const DefaultValidity = 365 * 24 * time.Hour
 
-// DefaultIdentities returns the identities that get a client certificate
-// when Options.Identities is empty: "marketplace", the Marketplace's
-// identity when it calls Recommendations and the Catalog;
-// "recommendations", Recommendations' when it follows the Catalog; and
-// "admin", an operator's, for imports and tools such as grpcurl.
-func DefaultIdentities() []string { return []string{"marketplace", "recommendations", "admin"} }
-
-// Options says what Generate makes. The zero value makes the default set.
+// Options says what Generate makes. The package knows no service: its
+// caller (the bookshop tool, from its list of services) names the
+// services and the identities.
 type Options struct {
 	// Namespace is the Kubernetes namespace the services run in; the
 	// server certificate covers their cluster names there (see
 	// ServerDNSNames). Default: DefaultNamespace.
 	Namespace string
 
+	// Services are the names of the services the server certificate is
+	// for, each a DNS label (see ServerDNSNames). Without any, it covers
+	// localhost alone.
+	Services []string
+
 	// Identities are the client identities to issue a certificate for,
 	// one each: lower-case letters, digits and hyphens, starting with a
 	// letter, at most 63 characters; not "ca" or "server", whose file
-	// names are taken. Default: DefaultIdentities().
+	// names are taken. Default: AdminIdentity alone.
 	Identities []string
 
 	// Validity is how long the certificates are valid, from NotBefore.
@@ -87,6 +87,11 @@ type Options struct {
 func (o Options) Validate() error {
 	if o.Namespace != "" && !isDNSLabel(o.Namespace) {
 		return fmt.Errorf("namespace %q: want a Kubernetes namespace: lower-case letters, digits and hyphens, at most 63 characters, starting and ending with a letter or digit", o.Namespace)
+	}
+	for _, name := range o.Services {
+		if !isDNSLabel(name) {
+			return fmt.Errorf("service %q: want a DNS label: lower-case letters, digits and hyphens, at most 63 characters", name)
+		}
 	}
 	seen := make(map[string]bool)
 	for _, id := range o.Identities {
@@ -167,30 +172,30 @@ func IdentityOf(cert *x509.Certificate) (identity string, ok bool) {
 	return identity, true
 }
 
+// AdminIdentity is the operators' identity: imports, and tools such as
+// grpcurl.
+const AdminIdentity = "admin"
+
 // ServerDNSNames returns the DNS names the server certificate covers, for
-// services running in namespace: localhost; the bare service names
-// (catalog, recommendations, marketplace, demo), as Docker Compose and
-// `bookshop up` reach them; and the Kubernetes names of the gRPC services
-// (catalog.<ns>, ..., recommendations.<ns>.svc.cluster.local), with a
+// the named services running in namespace: localhost; each service's bare
+// name, as Docker Compose and `bookshop up` reach it; and its Kubernetes
+// names (NAME.<ns>, NAME.<ns>.svc, NAME.<ns>.svc.cluster.local), with a
 // wildcard for the pods of a headless service
-// (*.recommendations.<ns>.svc.cluster.local), which a client that balances
-// over the pods dials one by one.
-func ServerDNSNames(namespace string) []string {
-	return []string{
-		"localhost",
-		"catalog",
-		"recommendations",
-		"marketplace",
-		"demo",
-		"catalog." + namespace,
-		"catalog." + namespace + ".svc",
-		"catalog." + namespace + ".svc.cluster.local",
-		"*.catalog." + namespace + ".svc.cluster.local",
-		"recommendations." + namespace,
-		"recommendations." + namespace + ".svc",
-		"recommendations." + namespace + ".svc.cluster.local",
-		"*.recommendations." + namespace + ".svc.cluster.local",
+// (*.NAME.<ns>.svc.cluster.local), which a client that balances over the
+// pods dials one by one.
+func ServerDNSNames(namespace string, services []string) []string {
+	names := []string{"localhost"}
+	for _, s := range services {
+		names = append(names, s)
 	}
+	for _, s := range services {
+		names = append(names,
+			s+"."+namespace,
+			s+"."+namespace+".svc",
+			s+"."+namespace+".svc.cluster.local",
+			"*."+s+"."+namespace+".svc.cluster.local")
+	}
+	return names
 }
 
 // KeyPair is a certificate and its private key, parsed and in PEM.
@@ -232,7 +237,7 @@ func Generate(opts Options) (*Set, error) {
 		opts.Namespace = DefaultNamespace
 	}
 	if len(opts.Identities) == 0 {
-		opts.Identities = DefaultIdentities()
+		opts.Identities = []string{AdminIdentity}
 	}
 	if opts.Validity == 0 {
 		opts.Validity = DefaultValidity
@@ -268,7 +273,7 @@ func Generate(opts Options) (*Set, error) {
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		DNSNames:              ServerDNSNames(opts.Namespace),
+		DNSNames:              ServerDNSNames(opts.Namespace, opts.Services),
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}, &s.CA)
 	if err != nil {

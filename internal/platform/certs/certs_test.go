@@ -15,6 +15,18 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
 )
 
+// The services and identities the tests make certificates for, as the
+// bookshop tool names them.
+var (
+	testServices   = []string{"catalog", "recommendations", "marketplace", "demo"}
+	testIdentities = []string{"marketplace", "recommendations", "admin"}
+)
+
+// shop returns Options for testServices and testIdentities.
+func shop() certs.Options {
+	return certs.Options{Services: testServices, Identities: testIdentities}
+}
+
 // generate calls certs.Generate and fails the test on an error.
 func generate(tb testing.TB, opts certs.Options) *certs.Set {
 	tb.Helper()
@@ -39,7 +51,7 @@ func verify(set *certs.Set, cert *x509.Certificate, usage x509.ExtKeyUsage, name
 
 // TestGenerateCA checks that the CA is a CA that may sign leaves only.
 func TestGenerateCA(t *testing.T) {
-	ca := generate(t, certs.Options{}).CA.Certificate
+	ca := generate(t, shop()).CA.Certificate
 	if !ca.IsCA || !ca.BasicConstraintsValid {
 		t.Errorf("CA: IsCA = %v, BasicConstraintsValid = %v; want both true", ca.IsCA, ca.BasicConstraintsValid)
 	}
@@ -57,9 +69,9 @@ func TestGenerateCA(t *testing.T) {
 // TestGenerateServer checks that the server certificate verifies for
 // every name a Bookshop server answers to, for servers only.
 func TestGenerateServer(t *testing.T) {
-	set := generate(t, certs.Options{})
+	set := generate(t, shop())
 	server := set.Server.Certificate
-	names := append(certs.ServerDNSNames(certs.DefaultNamespace),
+	names := append(certs.ServerDNSNames(certs.DefaultNamespace, testServices),
 		"recommendations-0.recommendations.bookshop.svc.cluster.local", // a pod of a headless service
 		"127.0.0.1", "::1")
 	for _, name := range []string{
@@ -95,16 +107,13 @@ func TestGenerateServer(t *testing.T) {
 // each identity, which carries it as its URI and CommonName, and verifies
 // for clients only.
 func TestGenerateClients(t *testing.T) {
-	set := generate(t, certs.Options{})
+	set := generate(t, shop())
 	// The callers of Bookshop's services: the Marketplace, Recommendations
 	// (which watches the Catalog) and the operators.
-	if got, want := certs.DefaultIdentities(), []string{"marketplace", "recommendations", "admin"}; !slices.Equal(got, want) {
-		t.Errorf("DefaultIdentities() = %v, want %v", got, want)
+	if want := len(testIdentities); len(set.Clients) != want {
+		t.Fatalf("Generate made %d client certificates, want %d: %v", len(set.Clients), want, testIdentities)
 	}
-	if want := len(certs.DefaultIdentities()); len(set.Clients) != want {
-		t.Fatalf("Generate made %d client certificates, want %d: %v", len(set.Clients), want, certs.DefaultIdentities())
-	}
-	for _, id := range certs.DefaultIdentities() {
+	for _, id := range testIdentities {
 		c, ok := set.Client(id)
 		if !ok {
 			t.Errorf("no client certificate for %q", id)
@@ -145,7 +154,7 @@ func isIncompatibleUsage(err error) bool {
 // serial numbers (random, positive, at most 128 bits) and the default
 // validity of a year.
 func TestGenerateKeysAndSerials(t *testing.T) {
-	set := generate(t, certs.Options{})
+	set := generate(t, shop())
 	pairs := append([]certs.KeyPair{set.CA, set.Server}, set.Clients...)
 	serials := make(map[string]bool)
 	for _, p := range pairs {
@@ -190,7 +199,7 @@ func TestGenerateKeysAndSerials(t *testing.T) {
 // TestGenerateOptions checks the namespace, identities and validity
 // options.
 func TestGenerateOptions(t *testing.T) {
-	set := generate(t, certs.Options{Namespace: "shop", Identities: []string{"reporting"}, Validity: 48 * time.Hour})
+	set := generate(t, certs.Options{Namespace: "shop", Services: testServices, Identities: []string{"reporting"}, Validity: 48 * time.Hour})
 	if err := verify(set, set.Server.Certificate, x509.ExtKeyUsageServerAuth, "recommendations.shop.svc.cluster.local", time.Time{}); err != nil {
 		t.Errorf("namespace shop: %v", err)
 	}
@@ -210,7 +219,9 @@ func TestGenerateOptions(t *testing.T) {
 func TestGenerateExpired(t *testing.T) {
 	notBefore := time.Now().AddDate(-1, 0, 0)
 	notAfter := notBefore.Add(24 * time.Hour)
-	set := generate(t, certs.Options{NotBefore: notBefore, NotAfter: notAfter})
+	opts := shop()
+	opts.NotBefore, opts.NotAfter = notBefore, notAfter
+	set := generate(t, opts)
 	mp, _ := set.Client("marketplace")
 	for _, c := range []struct {
 		name  string
@@ -236,7 +247,9 @@ func TestGenerateExpired(t *testing.T) {
 // TestIssueClient checks a client certificate issued later from the same
 // CA: an expired one for tests.
 func TestIssueClient(t *testing.T) {
-	set := generate(t, certs.Options{NotBefore: time.Now().Add(-72 * time.Hour)})
+	opts := shop()
+	opts.NotBefore = time.Now().Add(-72 * time.Hour)
+	set := generate(t, opts)
 	start := time.Now().Add(-48 * time.Hour)
 	c, err := set.IssueClient("marketplace", start, start.Add(time.Hour))
 	if err != nil {
@@ -249,7 +262,7 @@ func TestIssueClient(t *testing.T) {
 	if err := verify(set, c.Certificate, x509.ExtKeyUsageClientAuth, "", time.Time{}); !errors.As(err, &invalid) || invalid.Reason != x509.Expired {
 		t.Errorf("issued certificate after it expired: %v, want an expired error", err)
 	}
-	if want := len(certs.DefaultIdentities()); len(set.Clients) != want {
+	if want := len(testIdentities); len(set.Clients) != want {
 		t.Errorf("IssueClient changed the set: %d clients, want %d", len(set.Clients), want)
 	}
 	if _, err := set.IssueClient("Bad Name", start, start.Add(time.Hour)); err == nil {
@@ -321,5 +334,23 @@ func TestIdentityOf(t *testing.T) {
 		if got != tt.want || ok != tt.wantOK {
 			t.Errorf("IdentityOf(URIs %v) = %q, %v; want %q, %v", tt.uris, got, ok, tt.want, tt.wantOK)
 		}
+	}
+}
+
+// TestGenerateDefaults checks what the zero Options make: a server
+// certificate for localhost alone, and the operators' identity.
+func TestGenerateDefaults(t *testing.T) {
+	set := generate(t, certs.Options{})
+	if got := set.Server.Certificate.DNSNames; !slices.Equal(got, []string{"localhost"}) {
+		t.Errorf("server DNS names = %v, want [localhost]", got)
+	}
+	if len(set.Clients) != 1 {
+		t.Fatalf("Generate made %d client certificates, want 1 (admin)", len(set.Clients))
+	}
+	if _, ok := set.Client(certs.AdminIdentity); !ok {
+		t.Errorf("no client certificate for %q", certs.AdminIdentity)
+	}
+	if _, err := certs.Generate(certs.Options{Services: []string{"Not A Label"}}); err == nil {
+		t.Error("Generate with a service name that is no DNS label = nil error, want one")
 	}
 }

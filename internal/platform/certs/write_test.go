@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/bookshop-go/bookshop/internal/platform/certs"
 )
 
 // wantFiles are the files a default set writes, with their modes.
@@ -49,7 +47,7 @@ func readDir(tb testing.TB, dir string) map[string][]byte {
 // TestWriteDir checks the files, their modes and that each pair loads.
 func TestWriteDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new", "certs") // WriteDir creates it
-	set := generate(t, certs.Options{})
+	set := generate(t, shop())
 	if err := set.WriteDir(dir); err != nil {
 		t.Fatalf("WriteDir: %v", err)
 	}
@@ -70,7 +68,7 @@ func TestWriteDir(t *testing.T) {
 	if !bytes.Equal(files["ca.crt"], set.CA.CertPEM) || !bytes.Equal(files["server.key"], set.Server.KeyPEM) {
 		t.Error("the files do not hold the set's certificates and keys")
 	}
-	for _, name := range append([]string{"server"}, certs.DefaultIdentities()...) {
+	for _, name := range append([]string{"server"}, testIdentities...) {
 		if _, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")); err != nil {
 			t.Errorf("tls.LoadX509KeyPair(%s): %v", name, err)
 		}
@@ -84,7 +82,7 @@ func TestWriteDirRefusesToOverwrite(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "admin.key"), []byte("keep me"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := generate(t, certs.Options{}).WriteDir(dir)
+	err := generate(t, shop()).WriteDir(dir)
 	if !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "admin.key") {
 		t.Errorf("WriteDir into a directory with admin.key = %v, want an error that wraps fs.ErrExist and names admin.key", err)
 	}
@@ -93,7 +91,9 @@ func TestWriteDirRefusesToOverwrite(t *testing.T) {
 		t.Errorf("after a refused WriteDir the directory holds %v, want admin.key unchanged and nothing else", slices.Sorted(maps.Keys(files)))
 	}
 
-	first := generate(t, certs.Options{Overwrite: true})
+	opts := shop()
+	opts.Overwrite = true
+	first := generate(t, opts)
 	if err := first.WriteDir(dir); err != nil {
 		t.Fatalf("WriteDir with Overwrite: %v", err)
 	}
@@ -111,7 +111,7 @@ func TestWriteDirRefusesToOverwrite(t *testing.T) {
 	if len(before) != len(wantFiles) || !bytes.Equal(before["ca.crt"], first.CA.CertPEM) {
 		t.Errorf("after WriteDir with Overwrite the directory holds %v, want %v with the new CA", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(wantFiles)))
 	}
-	err = generate(t, certs.Options{}).WriteDir(dir)
+	err = generate(t, shop()).WriteDir(dir)
 	if !errors.Is(err, fs.ErrExist) {
 		t.Errorf("second WriteDir without Overwrite = %v, want fs.ErrExist", err)
 	}

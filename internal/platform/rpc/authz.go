@@ -153,7 +153,7 @@ func CommonPolicy() Policy {
 
 // IdentityAdmin is the operators' identity: imports, and tools such as
 // grpcurl. A slice names the identities of its callers in its own policy.
-const IdentityAdmin = "admin"
+const IdentityAdmin = certs.AdminIdentity
 
 // Authorize adds to cfg the interceptors that authorize every call by p,
 // when cfg's TLS verifies client certificates (ServerTLS with a client CA

@@ -127,7 +127,7 @@ func TestPolicyNamesEveryMethod(t *testing.T) {
 				register(srv)
 			}
 			p := tc.policy
-			identities := append(certs.DefaultIdentities(), "")
+			identities := append(testIdentities, "")
 			methods := 0
 			for service, info := range srv.GetServiceInfo() {
 				for _, m := range info.Methods {
@@ -143,8 +143,8 @@ func TestPolicyNamesEveryMethod(t *testing.T) {
 			}
 			for key, ids := range p {
 				for _, id := range ids {
-					if id != rpc.Anyone && !slices.Contains(certs.DefaultIdentities(), id) {
-						t.Errorf("policy[%q] names %q, which certs.DefaultIdentities does not issue", key, id)
+					if id != rpc.Anyone && !slices.Contains(testIdentities, id) {
+						t.Errorf("policy[%q] names %q, which bookshop certs does not issue", key, id)
 					}
 				}
 			}
@@ -201,7 +201,7 @@ func TestPolicyMethodWinsOverService(t *testing.T) {
 // TestIdentity checks that only a verified client certificate names the
 // caller.
 func TestIdentity(t *testing.T) {
-	set, err := certs.Generate(certs.Options{})
+	set, err := certs.Generate(testCerts())
 	if err != nil {
 		t.Fatal(err)
 	}

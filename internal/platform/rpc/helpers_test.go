@@ -17,6 +17,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
@@ -136,4 +137,16 @@ func exportAll(tb testing.TB, client catalogv1.CatalogServiceClient, c catalogv1
 		books = append(books, resp.GetBooks()...)
 		batches++
 	}
+}
+
+// The identities and services of the test certificates, as the bookshop
+// tool names them.
+var (
+	testIdentities = []string{"marketplace", "recommendations", "admin"}
+	testServices   = []string{"catalog", "recommendations", "marketplace", "demo"}
+)
+
+// testCerts returns the certs.Options of the shop's certificates.
+func testCerts() certs.Options {
+	return certs.Options{Services: testServices, Identities: testIdentities}
 }

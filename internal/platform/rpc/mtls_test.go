@@ -183,7 +183,7 @@ func listServices(tb testing.TB, conn grpc.ClientConnInterface) ([]string, error
 // and authorizes by the slices' policies, and calls it as the README's clients
 // would, and as clients it must refuse.
 func TestMutualTLS(t *testing.T) {
-	dir, set := writeCerts(t, certs.Options{})
+	dir, set := writeCerts(t, testCerts())
 	in := func(name string) string { return filepath.Join(dir, name) }
 	serverCfg, err := rpc.ServerTLS(in("server.crt"), in("server.key"), in("ca.crt"))
 	if err != nil {
@@ -298,7 +298,7 @@ func TestMutualTLS(t *testing.T) {
 
 	// Every refused client is refused in the handshake, before any
 	// method: the call fails as the connection does, with UNAVAILABLE.
-	other, err := certs.Generate(certs.Options{})
+	other, err := certs.Generate(testCerts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestMutualTLS(t *testing.T) {
 // caller that speaks TLS is served, with or without a certificate, which
 // the server never asks for; a plaintext caller is not.
 func TestTLSWithoutClientCertificates(t *testing.T) {
-	dir, _ := writeCerts(t, certs.Options{})
+	dir, _ := writeCerts(t, testCerts())
 	in := func(name string) string { return filepath.Join(dir, name) }
 	serverCfg, err := rpc.ServerTLS(in("server.crt"), in("server.key"), "")
 	if err != nil {

@@ -38,7 +38,7 @@ func writeFile(tb testing.TB, dir, name string, data []byte) string {
 }
 
 func TestServerTLS(t *testing.T) {
-	dir, _ := writeCerts(t, certs.Options{})
+	dir, _ := writeCerts(t, testCerts())
 	in := func(name string) string { return filepath.Join(dir, name) }
 
 	cfg, err := rpc.ServerTLS(in("server.crt"), in("server.key"), in("ca.crt"))
@@ -60,7 +60,7 @@ func TestServerTLS(t *testing.T) {
 }
 
 func TestClientTLS(t *testing.T) {
-	dir, _ := writeCerts(t, certs.Options{})
+	dir, _ := writeCerts(t, testCerts())
 	in := func(name string) string { return filepath.Join(dir, name) }
 
 	cfg, err := rpc.ClientTLS(in("ca.crt"), in("marketplace.crt"), in("marketplace.key"))
@@ -81,10 +81,13 @@ func TestClientTLS(t *testing.T) {
 // TestTLSErrors checks that each mistake with the files gets an error that
 // names the file and says what is wrong.
 func TestTLSErrors(t *testing.T) {
-	dir, _ := writeCerts(t, certs.Options{})
+	dir, _ := writeCerts(t, testCerts())
 	in := func(name string) string { return filepath.Join(dir, name) }
-	expired, _ := writeCerts(t, certs.Options{NotBefore: time.Now().AddDate(-1, 0, 0), NotAfter: time.Now().Add(-time.Hour)})
-	future, _ := writeCerts(t, certs.Options{NotBefore: time.Now().Add(24 * time.Hour)})
+	expiredOpts, futureOpts := testCerts(), testCerts()
+	expiredOpts.NotBefore, expiredOpts.NotAfter = time.Now().AddDate(-1, 0, 0), time.Now().Add(-time.Hour)
+	futureOpts.NotBefore = time.Now().Add(24 * time.Hour)
+	expired, _ := writeCerts(t, expiredOpts)
+	future, _ := writeCerts(t, futureOpts)
 	other := t.TempDir()
 	notPEM := writeFile(t, other, "notpem.crt", []byte("this is not PEM\n"))
 	keyOnly := writeFile(t, other, "key-only.crt", mustRead(t, in("server.key")))
