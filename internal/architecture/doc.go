@@ -8,8 +8,8 @@
 // Every package of the module github.com/bookshop-go/bookshop is in one
 // layer, decided by its path alone (paths here are relative to the module):
 //
-//   - kernel: internal/bookshop, exactly. The domain: books, categories,
-//     money, ids, error kinds, the service interfaces.
+//   - kernel: internal/bookshop and anything under it. The domain: books,
+//     categories, money, ids, error kinds, the service interfaces.
 //   - platform: internal/platform and everything under it. Serving gRPC and
 //     HTTP, flags, telemetry, TLS, request ids: what every service runs on.
 //   - gen: internal/gen and everything under it. Generated protobuf and
@@ -31,8 +31,9 @@
 // # Rules
 //
 //  1. The kernel imports only the standard library (an import path whose
-//     first element has no dot), and not net/http, net/rpc or anything under
-//     them: it is the transport-free domain every other package depends on.
+//     first element has no dot) and its own packages, and not net/http,
+//     net/rpc or anything under them: it is the transport-free domain every
+//     other package depends on.
 //  2. A platform package imports no service package and no generated code.
 //     It may import the kernel, other platform packages, the standard
 //     library and third-party modules.

@@ -3,6 +3,8 @@ package catalog
 import (
 	"fmt"
 
+	"google.golang.org/grpc"
+
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
@@ -30,6 +32,12 @@ func Policy() rpc.Policy {
 		catalogv1.CatalogService_WatchBooks_FullMethodName:  {identityRecommendations, rpc.IdentityAdmin},
 		catalogv1.CatalogService_ImportBooks_FullMethodName: {rpc.IdentityAdmin},
 	}
+}
+
+// Contracts returns the gRPC services the Catalog serves, whose every
+// method Policy must name.
+func Contracts() []*grpc.ServiceDesc {
+	return []*grpc.ServiceDesc{&catalogv1.CatalogService_ServiceDesc}
 }
 
 // Validators returns the rules of CatalogService's requests that need no

@@ -42,12 +42,17 @@ func TestPolicyNamesEveryMethod(t *testing.T) {
 		}
 	}
 	// It merges with the entries every server has.
-	rpc.Merge(rpc.CommonPolicy(), p)
+	if _, err := rpc.Merge(rpc.CommonPolicy(), p); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestPolicy checks who may call each method of CatalogService.
 func TestPolicy(t *testing.T) {
-	p := rpc.Merge(rpc.CommonPolicy(), catalog.Policy())
+	p, err := rpc.Merge(rpc.CommonPolicy(), catalog.Policy())
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		method  string
 		allowed []string

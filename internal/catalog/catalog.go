@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
 // Store is where the Service keeps its books; *sqlite.DB is one.
@@ -61,12 +62,13 @@ type Service struct {
 // imports, up to maxFeedBooks of them (at least the last import, whatever
 // its size; DefaultMaxFeedBooks when 0), for watchers that are sending
 // them: a watcher that falls further behind is ended, and starts again
-// from a snapshot. m may be nil.
-func NewService(store Store, maxFeedBooks int, m *metrics) *Service {
+// from a snapshot. It counts its imports and watches in m, which may be
+// nil.
+func NewService(store Store, maxFeedBooks int, m *telemetry.Metrics) *Service {
 	if maxFeedBooks <= 0 {
 		maxFeedBooks = DefaultMaxFeedBooks
 	}
-	return &Service{store: store, metrics: m, maxFeed: maxFeedBooks, changed: make(chan struct{}), stopping: make(chan struct{})}
+	return &Service{store: store, metrics: newMetrics(m), maxFeed: maxFeedBooks, changed: make(chan struct{}), stopping: make(chan struct{})}
 }
 
 // Book implements [bookshop.Catalog].
@@ -118,12 +120,25 @@ func (s *Service) StopWatches() {
 	s.stopOnce.Do(func() { close(s.stopping) })
 }
 
+// stopped returns the error of a watch after StopWatches, or nil.
+func (s *Service) stopped() error {
+	select {
+	case <-s.stopping:
+		return bookshop.Errorf(bookshop.Unavailable, "the catalog is shutting down: watch another replica")
+	default:
+		return nil
+	}
+}
+
 // Watch calls snapshot once with every book, then added with the books of
 // each import after it, as each commits, until ctx ends (it returns ctx's
 // error), StopWatches is called, or the watcher falls more than the feed
 // holds behind (both Unavailable: watch again), or a callback fails (its
 // error). Past MaxWatches at once, it returns Unavailable at once. The slices are shared: callbacks must not modify them.
 func (s *Service) Watch(ctx context.Context, snapshot, added func([]bookshop.Book) error) error {
+	if err := s.stopped(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.watches >= MaxWatches {
 		s.mu.Unlock()
@@ -146,6 +161,12 @@ func (s *Service) Watch(ctx context.Context, snapshot, added func([]bookshop.Boo
 		return err
 	}
 	for {
+		if err := s.stopped(); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		s.mu.Lock()
 		var batch []bookshop.Book
 		switch {
@@ -168,7 +189,7 @@ func (s *Service) Watch(ctx context.Context, snapshot, added func([]bookshop.Boo
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.stopping:
-			return bookshop.Errorf(bookshop.Unavailable, "the catalog is shutting down: watch another replica")
+			return s.stopped()
 		case <-changed:
 		}
 	}

@@ -1,12 +1,13 @@
 package catalog
 
 import (
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 )
 
-// DefaultPort is the Catalog's gRPC port.
-const DefaultPort = 50060
+// DefaultPort is the Catalog's gRPC port, as its callers know it.
+const DefaultPort = catalogclient.DefaultPort
 
 // Config is the Catalog's own configuration; see Flags for each setting.
 type Config struct {

@@ -31,13 +31,17 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	defer db.Close()
-	svc := NewService(db, cfg.MaxFeedBooks, newMetrics(deps.Metrics))
-	srv := NewGRPCServer(svc, deps)
+	svc := NewService(db, cfg.MaxFeedBooks, deps.Metrics)
+	srv, err := NewGRPCServer(svc, deps)
+	if err != nil {
+		deps.Close()
+		return err
+	}
 	deps.Logger.Info("Catalog serving gRPC", "addr", deps.Listener.Addr().String(), "books", db.Len(), "tracing", deps.Tracing != nil)
-	go func() {
-		<-ctx.Done()
-		svc.StopWatches()
-	}()
+	// The watches never end by themselves: end them as shutdown begins, so
+	// that followers go elsewhere and the graceful stop need not wait.
+	stop := context.AfterFunc(ctx, svc.StopWatches)
+	defer stop()
 	return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
 }
 
@@ -66,7 +70,11 @@ func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error
 
 // NewGRPCServer returns a gRPC server with CatalogService registered over
 // svc, authorized by Policy when deps' TLS verifies client certificates.
-func NewGRPCServer(svc *Service, deps process.Deps) *rpc.Server {
+func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
+	policy, err := rpc.Merge(rpc.CommonPolicy(), Policy())
+	if err != nil {
+		return nil, err
+	}
 	scfg := rpc.ServerConfig{
 		Logger:       deps.Logger,
 		DrainTimeout: deps.DrainTimeout,
@@ -75,10 +83,10 @@ func NewGRPCServer(svc *Service, deps process.Deps) *rpc.Server {
 		Tracing:      deps.Tracing,
 		Validators:   Validators(),
 	}
-	rpc.Authorize(&scfg, rpc.Merge(rpc.CommonPolicy(), Policy()))
+	rpc.Authorize(&scfg, policy)
 	srv := rpc.NewServer(scfg)
 	catalogv1.RegisterCatalogServiceServer(srv, NewServer(svc, deps.Logger))
-	return srv
+	return srv, nil
 }
 
 // The Service's promises, checked by the compiler.

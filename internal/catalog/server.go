@@ -127,14 +127,16 @@ func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportB
 
 // WatchBooks sends the whole catalog, ExportBatchSize books a message,
 // the last of them marked snapshot_complete, then the books of each
-// import as it commits, until the client goes away. Errors: UNAVAILABLE
-// when the server shuts down or the client falls too far behind (either
+// import as it commits, the last message of each marked change_complete,
+// until the client goes away. Errors: UNAVAILABLE when the server shuts
+// down, when the client falls too far behind, or past MaxWatches (either
 // way it should watch again, from a new snapshot).
 func (s *Server) WatchBooks(_ *catalogv1.WatchBooksRequest, stream grpc.ServerStreamingServer[catalogv1.WatchBooksResponse]) error {
 	ctx := stream.Context()
 	s.catalog.metrics.watchOpened()
 	defer s.catalog.metrics.watchClosed()
-	send := func(books []bookshop.Book, last bool) error {
+	// send sends books in batches; the last one is marked with mark.
+	send := func(books []bookshop.Book, mark func(*catalogv1.WatchBooksResponse)) error {
 		for {
 			n := min(len(books), ExportBatchSize)
 			resp := &catalogv1.WatchBooksResponse{Books: make([]*catalogv1.Book, n)}
@@ -142,7 +144,9 @@ func (s *Server) WatchBooks(_ *catalogv1.WatchBooksRequest, stream grpc.ServerSt
 				resp.Books[i] = catalogclient.BookToProto(b)
 			}
 			books = books[n:]
-			resp.SnapshotComplete = last && len(books) == 0
+			if len(books) == 0 {
+				mark(resp)
+			}
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
@@ -152,8 +156,12 @@ func (s *Server) WatchBooks(_ *catalogv1.WatchBooksRequest, stream grpc.ServerSt
 		}
 	}
 	err := s.catalog.Watch(ctx,
-		func(books []bookshop.Book) error { return send(books, true) },
-		func(books []bookshop.Book) error { return send(books, false) })
+		func(books []bookshop.Book) error {
+			return send(books, func(r *catalogv1.WatchBooksResponse) { r.SnapshotComplete = true })
+		},
+		func(books []bookshop.Book) error {
+			return send(books, func(r *catalogv1.WatchBooksResponse) { r.ChangeComplete = true })
+		})
 	if err == nil {
 		return nil
 	}

@@ -352,3 +352,63 @@ func TestServiceMaxWatches(t *testing.T) {
 		receive(t, done, "end of a watch")
 	}
 }
+
+// TestWatchBooksLargeImport checks that an import larger than one message
+// comes as several, only the last marked change_complete, and that the
+// client hands it to its follower whole, in one call.
+func TestWatchBooksLargeImport(t *testing.T) {
+	svc := catalog.NewService(openDB(t, builtinBooks(t)), 0, nil)
+	addr := startService(t, svc)
+
+	raw, err := catalogv1.NewCatalogServiceClient(dial(t, addr)).WatchBooks(testContext(t), &catalogv1.WatchBooksRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		resp, err := raw.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetSnapshotComplete() {
+			break
+		}
+	}
+
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	snapshotted := make(chan struct{})
+	var got [][]bookshop.Book
+	watched := make(chan error, 1)
+	go func() {
+		watched <- catalogclient.New(dial(t, addr), time.Second).Watch(ctx,
+			func([]bookshop.Book) error { close(snapshotted); return nil },
+			func(books []bookshop.Book) error { got = append(got, books); cancel(); return nil })
+	}()
+	<-snapshotted
+
+	const n = 2*catalog.ExportBatchSize + 200
+	res := importBooks(t, svc, newBooks("Large", n))
+	if res.Imported != n {
+		t.Fatalf("imported %d, want %d", res.Imported, n)
+	}
+	for messages, books := 1, 0; books < n; messages++ {
+		resp, err := raw.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		books += len(resp.GetBooks())
+		if last := books == n; resp.GetChangeComplete() != last {
+			t.Errorf("message %d (%d of %d books): change_complete %v, want %v", messages, books, n, resp.GetChangeComplete(), last)
+		}
+	}
+	if err := <-watched; !errors.Is(err, context.Canceled) {
+		t.Errorf("Watch = %v, want context.Canceled", err)
+	}
+	if len(got) != 1 || len(got[0]) != n {
+		var sizes []int
+		for _, g := range got {
+			sizes = append(sizes, len(g))
+		}
+		t.Errorf("added was called with batches of %v books, want one of %d", sizes, n)
+	}
+}

@@ -200,13 +200,17 @@ func startRecommendations(tb testing.TB, c *catalogfile.Catalog) string {
 	tb.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
-	books := recommendations.NewBooks()
+	books := recommendations.NewBooks(0)
 	followed := make(chan struct{})
 	go func() {
 		defer close(followed)
 		books.Follow(ctx, recommendations.StaticBooks(c.Books()), logger)
 	}()
-	srv := recommendations.NewGRPCServer(books, process.Deps{Logger: logger, DrainTimeout: time.Second}, nil)
+	srv, err := recommendations.NewGRPCServer(books, process.Deps{Logger: logger, DrainTimeout: time.Second})
+	if err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cancel()

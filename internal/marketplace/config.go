@@ -3,19 +3,14 @@ package marketplace
 import (
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // DefaultPort is the Marketplace's HTTP port.
 const DefaultPort = 8080
-
-// The default ports of the services the Marketplace calls, when their
-// hosts name none (this slice may not import theirs).
-const (
-	DefaultRecommendationsPort = 50051
-	DefaultCatalogPort         = 50060
-)
 
 // Config is the Marketplace's own configuration; see Flags.
 type Config struct {
@@ -68,10 +63,10 @@ func (c *Config) Validate(s *config.Set) error {
 	if err := s.CheckPort("port", c.Port); err != nil {
 		return err
 	}
-	if _, err := rpc.Target(c.RecommendationsHost, DefaultRecommendationsPort); err != nil {
+	if _, err := rpc.Target(c.RecommendationsHost, recommendationsclient.DefaultPort); err != nil {
 		return config.UsageErrorf("-recommendations-host or RECOMMENDATIONS_HOST: %v", err)
 	}
-	if _, err := rpc.Target(c.CatalogHost, DefaultCatalogPort); err != nil {
+	if _, err := rpc.Target(c.CatalogHost, catalogclient.DefaultPort); err != nil {
 		return config.UsageErrorf("-catalog-host or CATALOG_HOST: %v", err)
 	}
 	switch {

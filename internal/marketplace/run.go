@@ -25,13 +25,13 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	ccfg := rpc.ClientConfig{TLS: deps.ClientTLS, CallTimeout: cfg.CallTimeout, Metrics: deps.Metrics, Tracing: deps.Tracing}
-	recs, err := dial(cfg.RecommendationsHost, DefaultRecommendationsPort, ccfg)
+	recs, err := dial(cfg.RecommendationsHost, recommendationsclient.DefaultPort, ccfg)
 	if err != nil {
 		deps.Close()
 		return fmt.Errorf("dial recommendations: %w", err)
 	}
 	defer recs.Close()
-	books, err := dial(cfg.CatalogHost, DefaultCatalogPort, ccfg)
+	books, err := dial(cfg.CatalogHost, catalogclient.DefaultPort, ccfg)
 	if err != nil {
 		deps.Close()
 		return fmt.Errorf("dial catalog: %w", err)

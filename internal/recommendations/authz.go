@@ -3,6 +3,8 @@ package recommendations
 import (
 	"fmt"
 
+	"google.golang.org/grpc"
+
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -21,6 +23,15 @@ func Policy() rpc.Policy {
 	return rpc.Policy{
 		recommendationspb.Recommendations_Recommend_FullMethodName:               shop,
 		rpc.ServiceKey(recommendationsv1.LiveRecommendationsService_ServiceDesc): shop,
+	}
+}
+
+// Contracts returns the gRPC services Recommendations serves, whose every
+// method Policy must name.
+func Contracts() []*grpc.ServiceDesc {
+	return []*grpc.ServiceDesc{
+		&recommendationspb.Recommendations_ServiceDesc,
+		&recommendationsv1.LiveRecommendationsService_ServiceDesc,
 	}
 }
 

@@ -32,7 +32,10 @@ func methodsOf(descs ...grpc.ServiceDesc) []string {
 // method the policy does not name would be closed to everyone.
 func TestPolicy(t *testing.T) {
 	p := recommendations.Policy()
-	merged := rpc.Merge(rpc.CommonPolicy(), p) // panics if the slices disagree
+	merged, err := rpc.Merge(rpc.CommonPolicy(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	methods := methodsOf(recommendationspb.Recommendations_ServiceDesc, recommendationsv1.LiveRecommendationsService_ServiceDesc)
 	if len(methods) != 2 {
 		t.Errorf("Recommendations serves %d methods (%v); check that Policy's documentation still says who may call each", len(methods), methods)

@@ -3,7 +3,11 @@ package recommendations
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,6 +46,7 @@ type Books struct {
 	readyCh   chan struct{} // closed at the first snapshot
 	readyOnce sync.Once
 	metrics   *metrics
+	maxBooks  int
 }
 
 // shelf is one immutable state of Books.
@@ -55,9 +60,13 @@ var (
 	_ LiveStore          = (*Books)(nil)
 )
 
-// NewBooks returns an empty Books; Follow fills it.
-func NewBooks() *Books {
-	b := &Books{readyCh: make(chan struct{})}
+// NewBooks returns an empty Books, which holds at most maxBooks books
+// (DefaultMaxBooks when 0); Follow fills it.
+func NewBooks(maxBooks int) *Books {
+	if maxBooks <= 0 {
+		maxBooks = DefaultMaxBooks
+	}
+	b := &Books{readyCh: make(chan struct{}), maxBooks: maxBooks}
 	b.shelf.Store(&shelf{byID: map[int32]bookshop.Book{}, byCategory: map[bookshop.Category][]bookshop.Book{}})
 	return b
 }
@@ -107,6 +116,9 @@ func (b *Books) Book(_ context.Context, id int32) (bookshop.Book, error) {
 
 // replace makes books the whole catalog.
 func (b *Books) replace(books []bookshop.Book) error {
+	if len(books) > b.maxBooks {
+		return &overBudgetError{books: len(books), max: b.maxBooks}
+	}
 	s := &shelf{byID: make(map[int32]bookshop.Book, len(books)), byCategory: map[bookshop.Category][]bookshop.Book{}}
 	s.add(books)
 	b.shelf.Store(s)
@@ -115,16 +127,18 @@ func (b *Books) replace(books []bookshop.Book) error {
 	return nil
 }
 
-// add adds books to the catalog, on a new shelf: the old one's readers
-// carry on undisturbed.
+// add adds the books of one import to the catalog, on a new shelf: the
+// old one's readers carry on undisturbed. It costs a copy of the index by
+// id, once per import, and the new books; the category lists grow in
+// place past their old ends, which no reader of the old shelf sees.
 func (b *Books) add(books []bookshop.Book) error {
 	old := b.shelf.Load()
-	s := &shelf{byID: make(map[int32]bookshop.Book, len(old.byID)+len(books)), byCategory: make(map[bookshop.Category][]bookshop.Book, len(old.byCategory))}
-	for id, book := range old.byID {
-		s.byID[id] = book
+	if n := len(old.byID) + len(books); n > b.maxBooks {
+		return &overBudgetError{books: n, max: b.maxBooks}
 	}
+	s := &shelf{byID: maps.Clone(old.byID), byCategory: make(map[bookshop.Category][]bookshop.Book, len(old.byCategory))}
 	for c, bs := range old.byCategory {
-		s.byCategory[c] = slices.Clip(bs) // add appends to a copy, never into the old shelf
+		s.byCategory[c] = slices.Clip(bs) // an append copies: the old shelf's lists never change
 	}
 	s.add(books)
 	b.shelf.Store(s)
@@ -133,28 +147,50 @@ func (b *Books) add(books []bookshop.Book) error {
 }
 
 // add puts books on s, which no reader sees yet, keeping each category in
-// id order; a book already there (same id) is replaced.
+// id order; a book already there (same id) is replaced. Books come in id
+// order but for an import that gave ids of its own, so a category is
+// sorted again only when an id arrives below its last one.
 func (s *shelf) add(books []bookshop.Book) {
-	changed := map[bookshop.Category]bool{}
+	unsorted := map[bookshop.Category]bool{}
 	for _, book := range books {
 		if old, ok := s.byID[book.ID]; ok {
 			s.byCategory[old.Category] = slices.DeleteFunc(slices.Clone(s.byCategory[old.Category]), func(x bookshop.Book) bool { return x.ID == book.ID })
 		}
 		s.byID[book.ID] = book
-		s.byCategory[book.Category] = append(s.byCategory[book.Category], book)
-		changed[book.Category] = true
+		list := s.byCategory[book.Category]
+		if n := len(list); n > 0 && list[n-1].ID > book.ID {
+			unsorted[book.Category] = true
+		}
+		s.byCategory[book.Category] = append(list, book)
 	}
-	for c := range changed {
-		bs := s.byCategory[c]
-		slices.SortFunc(bs, func(a, b bookshop.Book) int { return cmp.Compare(a.ID, b.ID) })
-		s.byCategory[c] = slices.Clip(bs)
+	for c := range unsorted {
+		slices.SortFunc(s.byCategory[c], func(a, b bookshop.Book) int { return cmp.Compare(a.ID, b.ID) })
 	}
+	for c, list := range s.byCategory {
+		s.byCategory[c] = slices.Clip(list) // no reader's append may write past a list's end
+	}
+}
+
+// DefaultMaxBooks is how many books Recommendations holds in memory by
+// default: about 60 MB of books at the catalog's sizes, twice that for a
+// moment while a new copy replaces the old, which fits the 256 MiB a
+// replica is given in deploy/k8s with room for its streams.
+const DefaultMaxBooks = 250_000
+
+// overBudgetError is a catalog larger than the copy may be.
+type overBudgetError struct{ books, max int }
+
+func (e *overBudgetError) Error() string {
+	return fmt.Sprintf("the catalog has %d books, more than this replica may hold in memory (%d): raise -max-books (RECOMMENDATIONS_MAX_BOOKS) with the memory limit", e.books, e.max)
 }
 
 // Follow keeps b a copy of feed's books until ctx ends: it watches the
 // feed and, whenever the watch ends (the Catalog restarted, or cannot be
 // reached), waits a moment and watches again, which starts from a whole
-// snapshot. Meanwhile b answers from the books it has. It returns when ctx
+// snapshot. Meanwhile b answers from the books it has. The waits grow
+// from 100 ms to 10 s, with jitter, so that the replicas of a Catalog
+// that restarts do not all come back at once; a catalog over the budget
+// is logged as an error and tried again each minute. It returns when ctx
 // is done.
 func (b *Books) Follow(ctx context.Context, feed BookFeed, logger *slog.Logger) {
 	backoff := 100 * time.Millisecond
@@ -167,11 +203,17 @@ func (b *Books) Follow(ctx context.Context, feed BookFeed, logger *slog.Logger) 
 		if time.Since(start) > time.Minute {
 			backoff = 100 * time.Millisecond // it had worked for a while
 		}
-		logger.Warn("the catalog's feed ended; following it again", "err", err, "retry_in", backoff, "books", b.Len())
+		wait := backoff/2 + rand.N(backoff/2+1)
+		if over, ok := errors.AsType[*overBudgetError](err); ok {
+			wait = time.Minute
+			logger.Error("the catalog does not fit in this replica's memory budget; serving the books it has", "err", over, "books", b.Len())
+		} else {
+			logger.Warn("the catalog's feed ended; following it again", "err", err, "retry_in", wait, "books", b.Len())
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}

@@ -67,7 +67,10 @@ func (c *catalogServer) start() {
 	}
 	c.addr = lis.Addr().String()
 	c.svc = catalog.NewService(c.db, 0, nil)
-	srv := catalog.NewGRPCServer(c.svc, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
+	srv, err := catalog.NewGRPCServer(c.svc, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
+	if err != nil {
+		c.tb.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, lis) }()
@@ -106,7 +109,7 @@ func (c *catalogServer) importBooks(prefix string, cat bookshop.Category, n int)
 // ends, and waits until it is ready.
 func follow(tb testing.TB, addr string) *recommendations.Books {
 	tb.Helper()
-	books := recommendations.NewBooks()
+	books := recommendations.NewBooks(0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -231,7 +234,7 @@ func TestBooksFollowWatchesAgain(t *testing.T) {
 		{ID: 2, Category: bookshop.Mystery, Title: "B", Author: "X", Year: 2000},
 	}
 	feed := &scriptedFeed{scripts: make(chan func(snapshot, added func([]bookshop.Book) error) error, 2)}
-	books := recommendations.NewBooks()
+	books := recommendations.NewBooks(0)
 	ctx, cancel := context.WithCancel(testContext(t))
 	done := make(chan struct{})
 	go func() { defer close(done); books.Follow(ctx, feed, discard) }()
@@ -312,8 +315,11 @@ func TestGRPCServerHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	books := recommendations.NewBooks()
-	srv := recommendations.NewGRPCServer(books, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis}, nil)
+	books := recommendations.NewBooks(0)
+	srv, err := recommendations.NewGRPCServer(books, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(testContext(t))
 	served := make(chan error, 1)
 	go func() { served <- srv.Run(ctx, lis) }()
@@ -386,7 +392,7 @@ func (errFeed) Watch(context.Context, func([]bookshop.Book) error, func([]booksh
 // snapshot leaves Books not ready and empty, and Follow returns when its
 // context ends.
 func TestBooksNotReadyWithoutSnapshot(t *testing.T) {
-	books := recommendations.NewBooks()
+	books := recommendations.NewBooks(0)
 	ctx, cancel := context.WithTimeout(testContext(t), 300*time.Millisecond)
 	defer cancel()
 	books.Follow(ctx, errFeed{}, discard)

@@ -36,7 +36,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			deps.Close()
 			return errors.New("recommendations: no books: name a Catalog (CatalogHost) or give a feed (Deps.Books)")
 		}
-		target, err := rpc.Target(cfg.CatalogHost, DefaultCatalogPort)
+		target, err := rpc.Target(cfg.CatalogHost, catalogclient.DefaultPort)
 		if err != nil {
 			deps.Close()
 			return err
@@ -50,9 +50,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		feed = catalogclient.New(conn, rpc.DefaultCallTimeout)
 		deps.Logger.Info("following the Catalog", "target", target)
 	}
-	books := NewBooks()
+	books := NewBooks(cfg.MaxBooks)
 	books.metrics = newMetrics(deps.Metrics)
-	srv := NewGRPCServer(books, deps.Deps, books.metrics)
+	srv, err := NewGRPCServer(books, deps.Deps)
+	if err != nil {
+		deps.Close()
+		return err
+	}
 	deps.Logger.Info("Recommendations serving gRPC", "addr", deps.Listener.Addr().String(), "tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,
 		func(ctx context.Context) error { books.Follow(ctx, feed, deps.Logger); return nil },
@@ -61,9 +65,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 // NewGRPCServer returns a gRPC server with Recommend and
 // LiveRecommendationsService registered over books, authorized by Policy
-// when deps' TLS verifies client certificates. It is SERVING once books
-// is ready. m may be nil.
-func NewGRPCServer(books *Books, deps process.Deps, m *metrics) *rpc.Server {
+// when deps' TLS verifies client certificates, counted in deps.Metrics. It
+// is SERVING once books is ready.
+func NewGRPCServer(books *Books, deps process.Deps) (*rpc.Server, error) {
+	m := newMetrics(deps.Metrics)
+	policy, err := rpc.Merge(rpc.CommonPolicy(), Policy())
+	if err != nil {
+		return nil, err
+	}
 	scfg := rpc.ServerConfig{
 		Logger:       deps.Logger,
 		DrainTimeout: deps.DrainTimeout,
@@ -73,11 +82,11 @@ func NewGRPCServer(books *Books, deps process.Deps, m *metrics) *rpc.Server {
 		Validators:   Validators(),
 		Ready:        books.Ready(),
 	}
-	rpc.Authorize(&scfg, rpc.Merge(rpc.CommonPolicy(), Policy()))
+	rpc.Authorize(&scfg, policy)
 	srv := rpc.NewServer(scfg)
 	recommendationspb.RegisterRecommendationsServer(srv, NewServer(m.counting(New(books, nil)), deps.Logger))
 	live := NewLiveServer(func() *Session { return NewSession(books, nil) }, deps.Logger)
 	live.metrics = m
 	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, live)
-	return srv
+	return srv, nil
 }

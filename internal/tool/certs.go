@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // maxCertDays bounds -days: a hundred years is more than anyone needs, and
@@ -102,11 +104,19 @@ func RunCerts(_ context.Context, args []string, getenv func(string) string, stdo
 	for _, f := range files {
 		fmt.Fprintf(stdout, "  %-*s  %s\n", width, in(f.Name), f.About)
 	}
+	// An example identity of each kind: a service that calls others, and
+	// a tool (admin, when it is among them).
+	svc, tool := ids[0], ids[len(ids)-1]
+	if slices.Contains(ids, rpc.IdentityAdmin) {
+		tool = rpc.IdentityAdmin
+	}
 	fmt.Fprintf(stdout, "The CA's private key was not kept: to add an identity, make a new set.\n"+
-		"Servers: -tls-cert %s -tls-key %s -tls-client-ca %s\n"+
-		"Clients: -tls-ca %s -tls-cert %s -tls-key %s\n",
+		"Servers:  -tls-cert %s -tls-key %s -tls-client-ca %s\n"+
+		"Services that call others, as identity %s:  -tls-ca %s -tls-client-cert %s -tls-client-key %s\n"+
+		"Tools (import, export, health, bench), as identity %s:  -tls-ca %s -tls-cert %s -tls-key %s\n",
 		in("server.crt"), in("server.key"), in("ca.crt"),
-		in("ca.crt"), in(ids[0]+".crt"), in(ids[0]+".key"))
+		svc, in("ca.crt"), in(svc+".crt"), in(svc+".key"),
+		tool, in("ca.crt"), in(tool+".crt"), in(tool+".key"))
 	return nil
 }
 

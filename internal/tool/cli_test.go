@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/reflection/grpc_reflection_v1"
 
+	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
@@ -35,26 +36,31 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		args    []string
 		env     map[string]string
 		wantErr string // words the error must hold
+		usage   bool   // a mistake in the settings: exit status 2
 	}{
-		{"no command", nil, nil, "no command"},
-		{"unknown command", []string{"serve"}, nil, `unknown command "serve"`},
-		{"unknown flag", []string{"up", "-colour"}, nil, "colour"},
-		{"stray argument", []string{"recommendations", "extra"}, nil, `unexpected argument "extra"`},
-		{"port out of range", []string{"marketplace", "-port=70000"}, nil, "-port or MARKETPLACE_PORT 70000"},
-		{"MARKETPLACE_PORT not a number", []string{"marketplace"}, map[string]string{"MARKETPLACE_PORT": "eighty"}, "MARKETPLACE_PORT"},
-		{"CATALOG_PORT not a number", []string{"catalog"}, map[string]string{"CATALOG_PORT": "x"}, "CATALOG_PORT"},
-		{"RECOMMENDATIONS_PORT not a number", []string{"recommendations"}, map[string]string{"RECOMMENDATIONS_PORT": "x"}, "RECOMMENDATIONS_PORT"},
-		{"bad RECOMMENDATIONS_HOST", []string{"marketplace", "-port=0"}, map[string]string{"RECOMMENDATIONS_HOST": "recs:0"}, "RECOMMENDATIONS_HOST"},
-		{"bad CATALOG_HOST", []string{"marketplace", "-port=0"}, map[string]string{"CATALOG_HOST": "catalog:0"}, "CATALOG_HOST"},
-		{"bad timeout", []string{"marketplace", "-port=0", "-call-timeout=0s"}, nil, "-call-timeout"},
-		{"bad MARKETPLACE_CALL_TIMEOUT", []string{"marketplace", "-port=0"}, map[string]string{"MARKETPLACE_CALL_TIMEOUT": "soon"}, "MARKETPLACE_CALL_TIMEOUT"},
-		{"bad log format", []string{"recommendations", "-port=0", "-log-format=xml"}, nil, "-log-format"},
-		{"bad LOG_LEVEL", []string{"recommendations", "-port=0"}, map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
-		{"removed flag", []string{"recommendations", "-port=0", "-db=:memory:"}, nil, "db"},
-		{"missing catalog file", []string{"catalog", "-port=0", "-db=:memory:", "-file=/nonexistent/books.csv"}, nil, "/nonexistent/books.csv"},
-		{"empty catalog db", []string{"catalog", "-port=0", "-db="}, nil, "-db"},
-		{"bad catalog names line and field", upArgs("-admin-addr="), map[string]string{"CATALOG_FILE": badCatalog}, `books.csv:3: field "category"`},
-		{"bad replicas", upArgs("-admin-addr=", "-recommendations-replicas=0"), nil, "-recommendations-replicas"},
+		{"no command", nil, nil, "no command", true},
+		{"unknown command", []string{"serve"}, nil, `unknown command "serve"`, true},
+		{"unknown flag", []string{"up", "-colour"}, nil, "colour", true},
+		{"stray argument", []string{"recommendations", "extra"}, nil, `unexpected argument "extra"`, true},
+		{"port out of range", []string{"marketplace", "-port=70000"}, nil, "-port or MARKETPLACE_PORT 70000", true},
+		{"MARKETPLACE_PORT not a number", []string{"marketplace"}, map[string]string{"MARKETPLACE_PORT": "eighty"}, "MARKETPLACE_PORT", true},
+		{"CATALOG_PORT not a number", []string{"catalog"}, map[string]string{"CATALOG_PORT": "x"}, "CATALOG_PORT", true},
+		{"RECOMMENDATIONS_PORT not a number", []string{"recommendations"}, map[string]string{"RECOMMENDATIONS_PORT": "x"}, "RECOMMENDATIONS_PORT", true},
+		{"bad RECOMMENDATIONS_HOST", []string{"marketplace", "-port=0"}, map[string]string{"RECOMMENDATIONS_HOST": "recs:0"}, "RECOMMENDATIONS_HOST", true},
+		{"bad CATALOG_HOST", []string{"marketplace", "-port=0"}, map[string]string{"CATALOG_HOST": "catalog:0"}, "CATALOG_HOST", true},
+		{"bad timeout", []string{"marketplace", "-port=0", "-call-timeout=0s"}, nil, "-call-timeout", true},
+		{"bad MARKETPLACE_CALL_TIMEOUT", []string{"marketplace", "-port=0"}, map[string]string{"MARKETPLACE_CALL_TIMEOUT": "soon"}, "MARKETPLACE_CALL_TIMEOUT", true},
+		{"bad log format", []string{"recommendations", "-port=0", "-log-format=xml"}, nil, "-log-format", true},
+		{"bad LOG_LEVEL", []string{"recommendations", "-port=0"}, map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL", true},
+		{"removed flag", []string{"recommendations", "-port=0", "-db=:memory:"}, nil, "db", true},
+		{"missing catalog file", []string{"catalog", "-port=0", "-db=:memory:", "-file=/nonexistent/books.csv"}, nil, "/nonexistent/books.csv", false},
+		{"empty catalog db", []string{"catalog", "-port=0", "-db="}, nil, "-db", true},
+		{"bad catalog names line and field", upArgs("-admin-addr="), map[string]string{"CATALOG_FILE": badCatalog}, `books.csv:3: field "category"`, false},
+		{"bad replicas", upArgs("-admin-addr=", "-recommendations-replicas=0"), nil, "-recommendations-replicas", true},
+		{"bad max books", []string{"recommendations", "-port=0", "-max-books=0"}, nil, "-max-books or RECOMMENDATIONS_MAX_BOOKS", true},
+		{"bad SHUTDOWN_TIMEOUT", []string{"catalog", "-port=0"}, map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT", true},
+		{"incomplete TLS_DIR", upArgs("-admin-addr="), map[string]string{"TLS_DIR": t.TempDir()}, "bookshop certs -force", true},
+		{"client certificate without its key", []string{"marketplace", "-port=0", "-tls-ca=/x/ca.crt", "-tls-client-cert=/x/m.crt"}, nil, "-tls-client-cert and -tls-client-key go together", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +71,9 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("Run(%q) = %q, want it to contain %q", tt.args, err, tt.wantErr)
+			}
+			if isUsage := errors.As(err, new(*config.UsageError)); isUsage != tt.usage {
+				t.Errorf("Run(%q) = %v: a usage error (exit status 2) %v, want %v", tt.args, err, isUsage, tt.usage)
 			}
 		})
 	}

@@ -74,7 +74,11 @@ func runDemoServe(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	scfg := rpc.ServerConfig{Logger: logger, DrainTimeout: pf.drain, TLS: tlsCfg, Metrics: obs.metrics, Tracing: obs.tracing("demo")}
-	rpc.Authorize(&scfg, rpc.Merge(rpc.CommonPolicy(), demo.Policy()))
+	policy, err := rpc.Merge(rpc.CommonPolicy(), demo.Policy())
+	if err != nil {
+		return err
+	}
+	rpc.Authorize(&scfg, policy)
 	srv := rpc.NewServer(scfg)
 	demo.Register(srv)
 	lis, err := listen("", port, "-port or DEMO_PORT")

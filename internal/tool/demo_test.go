@@ -34,7 +34,7 @@ func startDemo(tb testing.TB) string {
 }
 
 // TestDemo runs `bookshop demo serve` and each client command against it,
-// as the README shows, and checks what each prints.
+// as docs/contracts.md shows, and checks what each prints.
 func TestDemo(t *testing.T) {
 	addr := startDemo(t)
 	tests := []struct {

@@ -64,8 +64,14 @@ func (f serverTLSFlags) config() (*tls.Config, error) {
 }
 
 // clientTLSFlags are the files of a client's TLS: the CA it trusts and,
-// for mutual TLS, its own certificate, which carries its identity.
-type clientTLSFlags struct{ ca, cert, key string }
+// for mutual TLS, its own certificate, which carries its identity. A
+// service names the certificate -tls-client-cert and -tls-client-key (its
+// -tls-cert is its server's); a tool, which only calls, -tls-cert and
+// -tls-key.
+type clientTLSFlags struct {
+	ca, cert, key string
+	tool          bool // the flags are the tool's: -tls-cert, -tls-key
+}
 
 // config loads the files: nil for plaintext.
 func (f clientTLSFlags) config() (*tls.Config, error) {
@@ -76,7 +82,10 @@ func (f clientTLSFlags) config() (*tls.Config, error) {
 		return nil, usageErrorf("-tls-ca is needed to call over TLS (env TLS_CA)")
 	}
 	if (f.cert == "") != (f.key == "") {
-		return nil, usageErrorf("a client certificate and its key go together")
+		if f.tool {
+			return nil, usageErrorf("-tls-cert and -tls-key go together (env TLS_CERT, TLS_KEY)")
+		}
+		return nil, usageErrorf("-tls-client-cert and -tls-client-key go together (env TLS_CLIENT_CERT, TLS_CLIENT_KEY)")
 	}
 	return rpc.ClientTLS(f.ca, f.cert, f.key)
 }
@@ -103,7 +112,7 @@ type running struct {
 // named services. Call close at the end.
 func (p *processFlags) start(ctx context.Context, getenv func(string) string, stderr io.Writer, services ...string) (*running, error) {
 	if p.drain <= 0 {
-		return nil, usageErrorf("-shutdown-timeout %v: want a positive duration such as 10s", p.drain)
+		return nil, usageErrorf("-shutdown-timeout or SHUTDOWN_TIMEOUT %v: want a positive duration such as 10s", p.drain)
 	}
 	logger, closeLog, err := p.logging.ServiceLogger(stderr)
 	if err != nil {
@@ -254,6 +263,7 @@ func loopbackAddr(addr net.Addr) string {
 // -tls-cert and -tls-key (TLS_CA, TLS_CERT, TLS_KEY), the certificate of
 // the caller's identity.
 func (f *clientTLSFlags) register(fs *config.FlagSet) map[string]string {
+	f.tool = true
 	fs.StringVar(&f.ca, "tls-ca", "", "call over TLS, trusting servers certified by this CA (PEM) (env TLS_CA)")
 	fs.StringVar(&f.cert, "tls-cert", "", "for mutual TLS, present this client certificate (PEM); needs -tls-key (env TLS_CERT)")
 	fs.StringVar(&f.key, "tls-key", "", "the private key of -tls-cert (PEM) (env TLS_KEY)")

@@ -3,6 +3,8 @@ package tool
 import (
 	"context"
 
+	"google.golang.org/grpc"
+
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
@@ -43,9 +45,10 @@ type service struct {
 	port func() int
 	// run runs it on deps until ctx is done.
 	run func(ctx context.Context, deps process.Deps) error
-	// policy is who may call which of its gRPC methods; nil for a service
-	// that serves no gRPC.
-	policy func() rpc.Policy
+	// policy is who may call which of its gRPC methods, and contracts the
+	// gRPC services it serves; both nil for a service that serves no gRPC.
+	policy    func() rpc.Policy
+	contracts func() []*grpc.ServiceDesc
 }
 
 // services returns the shop's services with their defaults, in the order
@@ -92,16 +95,17 @@ func serviceNamed(name string) *service {
 func catalogService() *service {
 	cfg := catalog.DefaultConfig()
 	return &service{
-		name:     "catalog",
-		title:    "Catalog",
-		summary:  "run the Catalog gRPC service alone",
-		about:    "Runs the Catalog gRPC service (bookshop.catalog.v1.CatalogService), with\nthe standard health service and server reflection.",
-		serves:   true,
-		flags:    cfg.Flags,
-		validate: cfg.Validate,
-		port:     func() int { return cfg.Port },
-		run:      func(ctx context.Context, deps process.Deps) error { return catalog.Run(ctx, cfg, deps) },
-		policy:   catalog.Policy,
+		name:      "catalog",
+		title:     "Catalog",
+		summary:   "run the Catalog gRPC service alone",
+		about:     "Runs the Catalog gRPC service (bookshop.catalog.v1.CatalogService), with\nthe standard health service and server reflection.",
+		serves:    true,
+		flags:     cfg.Flags,
+		validate:  cfg.Validate,
+		port:      func() int { return cfg.Port },
+		run:       func(ctx context.Context, deps process.Deps) error { return catalog.Run(ctx, cfg, deps) },
+		policy:    catalog.Policy,
+		contracts: catalog.Contracts,
 	}
 }
 
@@ -132,7 +136,8 @@ func recommendationsService() *service {
 			}
 			return recommendations.Run(ctx, cfg, rdeps)
 		},
-		policy: recommendations.Policy,
+		policy:    recommendations.Policy,
+		contracts: recommendations.Contracts,
 	}
 }
 

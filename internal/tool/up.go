@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -50,6 +53,11 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 			return usageErrorf("%s %d: want 1 to 32", sets[i].Setting("replicas"), replicas[i])
 		}
 	}
+	if tlsDirName != "" {
+		if err := checkTLSDir(tlsDirName, all); err != nil {
+			return err
+		}
+	}
 	names := make([]string, len(all))
 	for i, s := range all {
 		names[i] = s.name
@@ -59,6 +67,7 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer r.close(ctx)
+	warnOldDatabase(r.logger, fs)
 
 	// Listen for every replica of every service first, so that each can be
 	// told where the others are.
@@ -126,4 +135,41 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	// When any service stops, for a signal or a failure, the others stop.
 	return process.RunAll(ctx, run...)
+}
+
+// warnOldDatabase warns when the working directory holds the catalog
+// database of a Bookshop from before the Catalog was a service of its own
+// (bookshop.db) and up was not told to use it: its imports would
+// otherwise seem lost.
+func warnOldDatabase(logger *slog.Logger, fs *config.FlagSet) {
+	f := fs.Lookup("catalog-db")
+	if f == nil || f.Value.String() != f.DefValue {
+		return
+	}
+	if _, err := os.Stat("bookshop.db"); err != nil {
+		return
+	}
+	if _, err := os.Stat(f.DefValue); err == nil {
+		return
+	}
+	logger.Warn("bookshop.db is the catalog of an earlier Bookshop; the Catalog now keeps its books in " + f.DefValue +
+		": start with -catalog-db bookshop.db (or CATALOG_DB=bookshop.db) to keep the books imported there")
+}
+
+// checkTLSDir refuses a -tls-dir that lacks a file the services need,
+// such as a set made before a service with an identity of its own was
+// added, with advice on making a new one.
+func checkTLSDir(dir string, all []*service) error {
+	need := []string{"ca.crt", "server.crt", "server.key"}
+	for _, s := range all {
+		if s.identity != "" {
+			need = append(need, s.identity+".crt", s.identity+".key")
+		}
+	}
+	for _, name := range need {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return usageErrorf("-tls-dir or TLS_DIR %s: no %s; make a complete set with bookshop certs -force %s", dir, name, dir)
+		}
+	}
+	return nil
 }

@@ -19,6 +19,10 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
+// DefaultPort is the Catalog's gRPC port: where callers look for it when
+// its host names no port.
+const DefaultPort = 50060
+
 // The Client's promises, checked by the compiler.
 var (
 	_ bookshop.Catalog  = (*Client)(nil)
@@ -112,14 +116,16 @@ func (c *Client) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (
 }
 
 // Watch follows the catalog over the WatchBooks stream: it calls snapshot
-// once with every book, when the server has sent them all, then added with
-// the books of each import as it commits, until ctx ends or the stream
-// breaks off. It returns the error that ended the stream (a domain error:
-// Unavailable when the server stopped or cannot be reached), or the first
-// error a callback returns; ctx's own error when ctx ended it. Callbacks
-// run on the caller's goroutine, one at a time, and own the slices they
-// are given. A caller that wants to keep following calls
-// Watch again: it starts with a whole snapshot again.
+// once with every book, when the server has sent them all, then added
+// with the books of each import, whole, as it commits, until ctx ends or
+// the stream breaks off. It returns the error that ended the stream (a
+// domain error: Unavailable when the server stopped, cannot be reached,
+// or ended the watch), or the first error a callback returns; ctx's own
+// error when ctx ended it. Callbacks run on the caller's goroutine, one
+// at a time, and own the slices they are given. A caller that wants to
+// keep following calls Watch again: it starts with a whole snapshot
+// again. Past MaxWatchBooks books at once (a snapshot, or one import),
+// Watch fails with an Invalid error, rather than hold more.
 func (c *Client) Watch(ctx context.Context, snapshot, added func([]bookshop.Book) error) error {
 	ctx, cancel := context.WithCancel(ctx) // ends the stream if a callback fails
 	defer cancel()
@@ -128,14 +134,11 @@ func (c *Client) Watch(ctx context.Context, snapshot, added func([]bookshop.Book
 		return rpc.FromStatus(err)
 	}
 	var (
-		books    []bookshop.Book
-		complete bool
+		books    []bookshop.Book // of the snapshot, or of the import being received
+		complete bool            // the snapshot is in
 	)
 	for {
 		resp, err := stream.Recv()
-		if err == nil && len(books)+len(resp.GetBooks()) > MaxWatchBooks {
-			return bookshop.Errorf(bookshop.Unavailable, "the catalog holds more than %d books, more than a copy in memory may", MaxWatchBooks)
-		}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -143,16 +146,18 @@ func (c *Client) Watch(ctx context.Context, snapshot, added func([]bookshop.Book
 			return bookshop.Errorf(bookshop.Unavailable, "the catalog ended the watch")
 		case err != nil:
 			return rpc.FromStatus(err)
+		case len(books)+len(resp.GetBooks()) > MaxWatchBooks:
+			return bookshop.Errorf(bookshop.Invalid, "the catalog sent more than %d books at once, more than a copy in memory may hold", MaxWatchBooks)
 		}
 		for _, b := range resp.GetBooks() {
 			books = append(books, BookFromProto(b))
 		}
 		switch {
-		case complete:
-			err, books = added(books), nil
-		case resp.GetSnapshotComplete():
+		case !complete && resp.GetSnapshotComplete():
 			complete = true
 			err, books = snapshot(books), nil
+		case complete && resp.GetChangeComplete():
+			err, books = added(books), nil
 		}
 		if err != nil {
 			return err
@@ -160,7 +165,8 @@ func (c *Client) Watch(ctx context.Context, snapshot, added func([]bookshop.Book
 	}
 }
 
-// MaxWatchBooks is the most books Watch holds for a snapshot: past it the
-// watch fails rather than grow without bound. It is the import limit, so
-// any catalog built by imports fits.
-const MaxWatchBooks = 1_000_000
+// MaxWatchBooks is the most books Watch holds before it hands them over:
+// a whole snapshot, or one import. It bounds what a Catalog can make a
+// client hold; a follower such as Recommendations keeps a tighter budget
+// of its own.
+const MaxWatchBooks = 2_000_000

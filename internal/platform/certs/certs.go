@@ -184,10 +184,7 @@ const AdminIdentity = "admin"
 // (*.NAME.<ns>.svc.cluster.local), which a client that balances over the
 // pods dials one by one.
 func ServerDNSNames(namespace string, services []string) []string {
-	names := []string{"localhost"}
-	for _, s := range services {
-		names = append(names, s)
-	}
+	names := append([]string{"localhost"}, services...)
 	for _, s := range services {
 		names = append(names,
 			s+"."+namespace,

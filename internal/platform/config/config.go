@@ -181,6 +181,7 @@ func (s *Set) CheckPort(name string, port int) error {
 // process exits with status 2.
 type UsageError struct{ msg string }
 
+// Error returns the message, which names the setting and what it wants.
 func (e *UsageError) Error() string { return e.msg }
 
 // UsageErrorf returns a *UsageError with a formatted message.

@@ -31,7 +31,7 @@ func (c *Logging) Logger(w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	default:
-		return nil, UsageErrorf("-log-format %q: want text or json", c.Format)
+		return nil, UsageErrorf("-log-format or LOG_FORMAT %q: want text or json", c.Format)
 	}
 }
 

@@ -119,20 +119,19 @@ func AuthorizeStream(p Policy) grpc.StreamServerInterceptor {
 
 // Merge returns one policy holding the entries of every policy given, for
 // a server that serves the services of several slices. A key present in
-// more than one must list the same identities: Merge panics otherwise, as
-// two slices disagreeing on who may call one method is a programming
-// error found at start, not a choice to make quietly.
-func Merge(policies ...Policy) Policy {
+// more than one must list the same identities: two slices that disagree
+// on who may call one method are an error, not a choice to make quietly.
+func Merge(policies ...Policy) (Policy, error) {
 	all := make(Policy)
 	for _, p := range policies {
 		for k, ids := range p {
 			if old, ok := all[k]; ok && !slices.Equal(old, ids) {
-				panic(fmt.Sprintf("rpc.Merge: %s allowed to %v and to %v", k, old, ids))
+				return nil, fmt.Errorf("authorization policies disagree on %s: %v or %v", k, old, ids)
 			}
 			all[k] = ids
 		}
 	}
-	return all
+	return all, nil
 }
 
 // CommonPolicy returns the entries every Bookshop server has, whatever it

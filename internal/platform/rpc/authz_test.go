@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/credentials"
@@ -27,7 +28,7 @@ import (
 // slice: the common entries and those of Recommendations, the Catalog and
 // the demos.
 func shopPolicy() rpc.Policy {
-	return rpc.Merge(rpc.CommonPolicy(), recommendations.Policy(), catalog.Policy(), demo.Policy())
+	return mustMerge(rpc.CommonPolicy(), recommendations.Policy(), catalog.Policy(), demo.Policy())
 }
 
 // TestMergedPolicy checks the policy of a server of every slice, method
@@ -116,9 +117,9 @@ func TestPolicyNamesEveryMethod(t *testing.T) {
 		policy   rpc.Policy
 		register []func(*rpc.Server)
 	}{
-		{"recommendations", rpc.Merge(rpc.CommonPolicy(), recommendations.Policy()), []func(*rpc.Server){registerRecommendations}},
-		{"catalog", rpc.Merge(rpc.CommonPolicy(), catalog.Policy()), []func(*rpc.Server){registerCatalog}},
-		{"demo", rpc.Merge(rpc.CommonPolicy(), demo.Policy()), []func(*rpc.Server){registerDemo}},
+		{"recommendations", mustMerge(rpc.CommonPolicy(), recommendations.Policy()), []func(*rpc.Server){registerRecommendations}},
+		{"catalog", mustMerge(rpc.CommonPolicy(), catalog.Policy()), []func(*rpc.Server){registerCatalog}},
+		{"demo", mustMerge(rpc.CommonPolicy(), demo.Policy()), []func(*rpc.Server){registerDemo}},
 		{"all", shopPolicy(), []func(*rpc.Server){registerRecommendations, registerCatalog, registerDemo}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,21 +153,21 @@ func TestPolicyNamesEveryMethod(t *testing.T) {
 	}
 }
 
-// TestMergePanicsOnDisagreement checks that Merge refuses two policies
+// TestMergeRefusesDisagreement checks that Merge refuses two policies
 // that name different callers for one key.
-func TestMergePanicsOnDisagreement(t *testing.T) {
+func TestMergeRefusesDisagreement(t *testing.T) {
 	a := rpc.Policy{"/shop.Books/Get": {"reader"}, "/shop.Books/Count": {rpc.Anyone}}
 	b := rpc.Policy{"/shop.Books/Get": {"reader"}, "/shop.Books/Delete": {rpc.IdentityAdmin}}
-	merged := rpc.Merge(a, b)
+	merged, err := rpc.Merge(a, b)
+	if err != nil {
+		t.Fatalf("Merge(a, b): %v", err)
+	}
 	if len(merged) != 3 || !merged.Allows("reader", "/shop.Books/Get") || !merged.Allows(rpc.IdentityAdmin, "/shop.Books/Delete") {
 		t.Errorf("Merge(a, b) = %v, want the three entries of a and b", merged)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Merge of policies that disagree on /shop.Books/Get did not panic")
-		}
-	}()
-	rpc.Merge(a, rpc.Policy{"/shop.Books/Get": {rpc.IdentityAdmin}})
+	if _, err := rpc.Merge(a, rpc.Policy{"/shop.Books/Get": {rpc.IdentityAdmin}}); err == nil || !strings.Contains(err.Error(), "/shop.Books/Get") {
+		t.Errorf("Merge of policies that disagree on /shop.Books/Get = %v, want an error naming it", err)
+	}
 }
 
 // TestPolicyMethodWinsOverService checks that a method's own entry wins

@@ -150,3 +150,12 @@ var (
 func testCerts() certs.Options {
 	return certs.Options{Services: testServices, Identities: testIdentities}
 }
+
+// mustMerge is rpc.Merge for policies that must agree.
+func mustMerge(policies ...rpc.Policy) rpc.Policy {
+	p, err := rpc.Merge(policies...)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}

@@ -66,7 +66,7 @@ func startSecure(t *testing.T, cfg *tls.Config) (string, *identities) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	seen := &identities{}
 	scfg := rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second, TLS: cfg}
-	rpc.Authorize(&scfg, rpc.Merge(rpc.CommonPolicy(), recommendations.Policy(), catalog.Policy()))
+	rpc.Authorize(&scfg, mustMerge(rpc.CommonPolicy(), recommendations.Policy(), catalog.Policy()))
 	scfg.UnaryInterceptors = append(scfg.UnaryInterceptors, seen.unary)
 	srv := rpc.NewServer(scfg)
 	db := openDB(t, builtinBooks(t))
@@ -180,7 +180,7 @@ func listServices(tb testing.TB, conn grpc.ClientConnInterface) ([]string, error
 }
 
 // TestMutualTLS runs a server that requires client certificates of its CA
-// and authorizes by the slices' policies, and calls it as the README's clients
+// and authorizes by the slices' policies, and calls it as docs/security.md's clients
 // would, and as clients it must refuse.
 func TestMutualTLS(t *testing.T) {
 	dir, set := writeCerts(t, testCerts())

@@ -33,7 +33,7 @@ const (
 // streamWorkers is how many goroutines a server keeps to run calls. By
 // default grpc-go starts a goroutine for each call, whose stack then grows,
 // by copying, as deep as the handler and the interceptors go: under load,
-// a fifth of the server's CPU time (profile in the README, "Performance").
+// a fifth of the server's CPU time (profile in docs/performance.md).
 // A worker's stack stays grown from one call to the next. A call that
 // finds every worker busy, such as one that arrives while the workers hold
 // long streams, gets a goroutine of its own, as without workers. 64 is

@@ -15,8 +15,8 @@ const maxPendingLog = 1 << 20
 // writes whatever has gathered, as soon as it can. When the service is
 // idle a line goes out at once; under load, many lines go out in one
 // write. The access log writes a line for every call and page, and a
-// system call for each line cost more than making the line (see the
-// README, "Performance"). Lines keep their order. Close writes what is
+// system call for each line cost more than making the line (see
+// docs/performance.md). Lines keep their order. Close writes what is
 // left; a Write after Close goes straight to w.
 type LogWriter struct {
 	w    io.Writer

@@ -172,8 +172,10 @@ func (m *Metrics) ObserveHTTP(ctx context.Context, method, route string, code in
 // registered already, as when one process runs several replicas of a
 // service, it returns that one, so that the replicas count together. On a
 // nil *Metrics it returns c, registered nowhere, which counts in vain.
-// It panics when c clashes with a different collector of the same name: a
-// programming error, found at start.
+// It panics when c clashes with a different collector of the same name,
+// as prometheus.MustRegister does: the names are constants of the code,
+// so a clash is a programming error that the first test of the slice
+// finds, not a condition a running service could meet.
 func Register[C prometheus.Collector](m *Metrics, c C) C {
 	if m == nil {
 		return c

@@ -29,6 +29,10 @@ var (
 	_ bookshop.LiveStream      = (*LiveStream)(nil)
 )
 
+// DefaultPort is Recommendations' gRPC port, the tutorial's: where callers
+// look for it when its host names no port.
+const DefaultPort = 50051
+
 // MaxLiveResults is the longest live list the contract allows a caller to
 // ask for (max_results of LiveRecommendRequest).
 const MaxLiveResults = 20

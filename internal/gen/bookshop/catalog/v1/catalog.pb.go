@@ -563,13 +563,16 @@ func (*WatchBooksRequest) Descriptor() ([]byte, []int) {
 // WatchBooksResponse is one batch of a WatchBooks stream.
 type WatchBooksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Books of the snapshot, or added since it, in id order within the batch.
+	// Books of the snapshot, in id order, or added by an import since it, in
+	// the order the import wrote them.
 	Books []*Book `protobuf:"bytes,1,rep,name=books,proto3" json:"books,omitempty"`
 	// True on the last batch of the snapshot: from here on the client holds
 	// the whole catalog, and every later batch is an addition to it.
 	SnapshotComplete bool `protobuf:"varint,2,opt,name=snapshot_complete,json=snapshotComplete,proto3" json:"snapshot_complete,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// True on the last batch of one import's books, after the snapshot.
+	ChangeComplete bool `protobuf:"varint,3,opt,name=change_complete,json=changeComplete,proto3" json:"change_complete,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WatchBooksResponse) Reset() {
@@ -616,6 +619,13 @@ func (x *WatchBooksResponse) GetSnapshotComplete() bool {
 	return false
 }
 
+func (x *WatchBooksResponse) GetChangeComplete() bool {
+	if x != nil {
+		return x.ChangeComplete
+	}
+	return false
+}
+
 var File_bookshop_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_bookshop_catalog_v1_catalog_proto_rawDesc = "" +
@@ -645,10 +655,11 @@ const file_bookshop_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x13\n" +
-	"\x11WatchBooksRequest\"r\n" +
+	"\x11WatchBooksRequest\"\x9b\x01\n" +
 	"\x12WatchBooksResponse\x12/\n" +
 	"\x05books\x18\x01 \x03(\v2\x19.bookshop.catalog.v1.BookR\x05books\x12+\n" +
-	"\x11snapshot_complete\x18\x02 \x01(\bR\x10snapshotComplete*p\n" +
+	"\x11snapshot_complete\x18\x02 \x01(\bR\x10snapshotComplete\x12'\n" +
+	"\x0fchange_complete\x18\x03 \x01(\bR\x0echangeComplete*p\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CATEGORY_MYSTERY\x10\x01\x12\x1c\n" +

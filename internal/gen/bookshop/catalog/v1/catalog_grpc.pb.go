@@ -48,10 +48,15 @@ type CatalogServiceClient interface {
 	// services that keep the books in memory (Recommendations answers
 	// Recommend from such a copy). The first responses hold every book, in
 	// batches, in id order; the last of them has snapshot_complete set (it
-	// holds no book when the catalog is empty). Each later response holds
-	// the books that one import added, once it has committed. The stream
-	// lasts until the client cancels it or the server stops (UNAVAILABLE);
-	// a client that calls again gets the whole catalog again.
+	// holds no book when the catalog is empty). Then each import that adds
+	// books, once it has committed, comes as one or more responses, the last
+	// of them with change_complete set: a client applies the books of one
+	// import at once. The stream lasts until the client cancels it; it ends
+	// with UNAVAILABLE when the server stops, when the client has fallen so
+	// far behind that the server no longer holds the changes it has not
+	// read, or at once when the server already serves as many watches as it
+	// allows. Whatever the cause, a client that calls again gets the whole
+	// catalog again.
 	WatchBooks(ctx context.Context, in *WatchBooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBooksResponse], error)
 }
 
@@ -144,10 +149,15 @@ type CatalogServiceServer interface {
 	// services that keep the books in memory (Recommendations answers
 	// Recommend from such a copy). The first responses hold every book, in
 	// batches, in id order; the last of them has snapshot_complete set (it
-	// holds no book when the catalog is empty). Each later response holds
-	// the books that one import added, once it has committed. The stream
-	// lasts until the client cancels it or the server stops (UNAVAILABLE);
-	// a client that calls again gets the whole catalog again.
+	// holds no book when the catalog is empty). Then each import that adds
+	// books, once it has committed, comes as one or more responses, the last
+	// of them with change_complete set: a client applies the books of one
+	// import at once. The stream lasts until the client cancels it; it ends
+	// with UNAVAILABLE when the server stops, when the client has fallen so
+	// far behind that the server no longer holds the changes it has not
+	// read, or at once when the server already serves as many watches as it
+	// allows. Whatever the cause, a client that calls again gets the whole
+	// catalog again.
 	WatchBooks(*WatchBooksRequest, grpc.ServerStreamingServer[WatchBooksResponse]) error
 	mustEmbedUnimplementedCatalogServiceServer()
 }
