@@ -1,5 +1,6 @@
 // Package bookshop is the shared kernel of Bookshop: what every service
-// speaks. Books and their rules ([Book.Validate]), categories, [Money]
+// speaks. Books and their rules ([Book.Validate]), categories, books in
+// memory ([Shelf]), [Money]
 // (integer minor units and a currency, never a float), ids ([NewID]), the
 // kinds of error the services return ([Error], [Code]), and the
 // interfaces through which one slice asks another ([Recommender],

@@ -49,7 +49,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 // it, from cfg.File or the built-in catalog, on first start.
 func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error) {
 	var (
-		seed *catalogfile.Catalog
+		seed *bookshop.Shelf
 		err  error
 	)
 	if cfg.File == "" {

@@ -153,7 +153,7 @@ func TestExportCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close() // before goleak looks
-	exporting := &watchedCatalog{DB: db, exported: catalogfile.New(books), done: make(chan error, 1)}
+	exporting := &watchedCatalog{DB: db, exported: bookshop.NewShelf(books), done: make(chan error, 1)}
 	logger := slog.New(slog.DiscardHandler)
 	srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second})
 	catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(exporting, 0, nil), logger))
@@ -201,7 +201,7 @@ func TestExportCancelled(t *testing.T) {
 // the race detector), and reports when it returns and how far it got.
 type watchedCatalog struct {
 	*sqlite.DB
-	exported *catalogfile.Catalog
+	exported *bookshop.Shelf
 	done     chan error
 	batches  atomicInt
 }

@@ -172,7 +172,7 @@ func startPythonServer(tb testing.TB, script string) string {
 	return "127.0.0.1:" + strconv.Itoa(port)
 }
 
-func builtin(tb testing.TB) *catalogfile.Catalog {
+func builtin(tb testing.TB) *bookshop.Shelf {
 	tb.Helper()
 	c, err := catalogfile.Builtin()
 	if err != nil {
@@ -183,7 +183,7 @@ func builtin(tb testing.TB) *catalogfile.Catalog {
 
 // titles returns the "id: title" lines of a category, as the Python client
 // prints them.
-func titles(c *catalogfile.Catalog, cat bookshop.Category) []string {
+func titles(c *bookshop.Shelf, cat bookshop.Category) []string {
 	books, _ := c.BooksInCategory(context.Background(), cat)
 	var out []string
 	for _, b := range books {
@@ -196,7 +196,7 @@ func titles(c *catalogfile.Catalog, cat bookshop.Category) []string {
 // standalone recommendations command does without a Catalog (validators,
 // health and all), on loopback until the test ends, and returns its
 // address once it holds the books.
-func startRecommendations(tb testing.TB, c *catalogfile.Catalog) string {
+func startRecommendations(tb testing.TB, c *bookshop.Shelf) string {
 	tb.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())

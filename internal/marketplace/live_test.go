@@ -23,7 +23,6 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
-	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
@@ -79,7 +78,7 @@ type services struct {
 // startServices serves Recommendations and Live over books, and the
 // Catalog over an in-memory database seeded with them, on one gRPC server
 // on loopback, and returns clients of them over one connection.
-func startServices(tb testing.TB, books *catalogfile.Catalog, r recommendations.Rand) *services {
+func startServices(tb testing.TB, books *bookshop.Shelf, r recommendations.Rand) *services {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -403,7 +402,7 @@ func TestCategoryPage(t *testing.T) {
 }
 
 // inCategory returns the books of cat in books, by id.
-func inCategory(tb testing.TB, books *catalogfile.Catalog, cat bookshop.Category) []bookshop.Book {
+func inCategory(tb testing.TB, books *bookshop.Shelf, cat bookshop.Category) []bookshop.Book {
 	tb.Helper()
 	var out []bookshop.Book
 	err := books.ExportBooks(context.Background(), cat, 100, func(batch []bookshop.Book) error {

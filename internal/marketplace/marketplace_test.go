@@ -99,7 +99,7 @@ func testLogger(tb testing.TB) (*slog.Logger, *syncBuffer) {
 }
 
 // builtinCatalog returns the built-in catalog.
-func builtinCatalog(tb testing.TB) *catalogfile.Catalog {
+func builtinCatalog(tb testing.TB) *bookshop.Shelf {
 	tb.Helper()
 	books, err := catalogfile.Builtin()
 	if err != nil {
@@ -611,7 +611,7 @@ func TestHomeEmptyCategory(t *testing.T) {
 			books = append(books, b)
 		}
 	}
-	rec := grpcRecommender(t, recommendations.New(catalogfile.New(books), seededRand()))
+	rec := grpcRecommender(t, recommendations.New(bookshop.NewShelf(books), seededRand()))
 	srv := startSite(t, marketplace.Options{Recommender: rec})
 
 	const target = "/?category=self_help"

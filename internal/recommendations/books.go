@@ -1,12 +1,10 @@
 package recommendations
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -42,17 +40,11 @@ func (s StaticBooks) Watch(ctx context.Context, snapshot, _ func([]bookshop.Book
 // Follow keeps it fresh. Readers never wait: each change makes a new
 // shelf, swapped in at once. It is safe for concurrent use.
 type Books struct {
-	shelf     atomic.Pointer[shelf]
+	shelf     atomic.Pointer[bookshop.Shelf]
 	readyCh   chan struct{} // closed at the first snapshot
 	readyOnce sync.Once
 	metrics   *metrics
 	maxBooks  int
-}
-
-// shelf is one immutable state of Books.
-type shelf struct {
-	byID       map[int32]bookshop.Book
-	byCategory map[bookshop.Category][]bookshop.Book // each in id order
 }
 
 var (
@@ -67,7 +59,7 @@ func NewBooks(maxBooks int) *Books {
 		maxBooks = DefaultMaxBooks
 	}
 	b := &Books{readyCh: make(chan struct{}), maxBooks: maxBooks}
-	b.shelf.Store(&shelf{byID: map[int32]bookshop.Book{}, byCategory: map[bookshop.Category][]bookshop.Book{}})
+	b.shelf.Store(bookshop.NewShelf(nil))
 	return b
 }
 
@@ -75,7 +67,7 @@ func NewBooks(maxBooks int) *Books {
 func (b *Books) Ready() <-chan struct{} { return b.readyCh }
 
 // Len returns the number of books.
-func (b *Books) Len() int { return len(b.shelf.Load().byID) }
+func (b *Books) Len() int { return b.shelf.Load().Len() }
 
 // errNotReady answers reads before the first snapshot: the books are not
 // known yet, which is not the same as there being none.
@@ -94,24 +86,20 @@ func (b *Books) ready() bool {
 // BooksInCategory implements [bookshop.BookStore]. The slice is shared:
 // callers must not modify it. Before the first snapshot it returns an
 // Unavailable error.
-func (b *Books) BooksInCategory(_ context.Context, c bookshop.Category) ([]bookshop.Book, error) {
+func (b *Books) BooksInCategory(ctx context.Context, c bookshop.Category) ([]bookshop.Book, error) {
 	if !b.ready() {
 		return nil, errNotReady
 	}
-	return b.shelf.Load().byCategory[c], nil
+	return b.shelf.Load().BooksInCategory(ctx, c)
 }
 
 // Book implements [LiveStore]: the book with the given id, or NotFound;
 // before the first snapshot, Unavailable.
-func (b *Books) Book(_ context.Context, id int32) (bookshop.Book, error) {
+func (b *Books) Book(ctx context.Context, id int32) (bookshop.Book, error) {
 	if !b.ready() {
 		return bookshop.Book{}, errNotReady
 	}
-	book, ok := b.shelf.Load().byID[id]
-	if !ok {
-		return bookshop.Book{}, bookshop.Errorf(bookshop.NotFound, "no book has id %d", id)
-	}
-	return book, nil
+	return b.shelf.Load().Book(ctx, id)
 }
 
 // replace makes books the whole catalog.
@@ -119,56 +107,24 @@ func (b *Books) replace(books []bookshop.Book) error {
 	if len(books) > b.maxBooks {
 		return &overBudgetError{books: len(books), max: b.maxBooks}
 	}
-	s := &shelf{byID: make(map[int32]bookshop.Book, len(books)), byCategory: map[bookshop.Category][]bookshop.Book{}}
-	s.add(books)
-	b.shelf.Store(s)
-	b.metrics.setBooks(len(s.byID))
+	shelf := bookshop.NewShelf(books)
+	b.shelf.Store(shelf)
+	b.metrics.setBooks(shelf.Len())
 	b.readyOnce.Do(func() { close(b.readyCh) })
 	return nil
 }
 
 // add adds the books of one import to the catalog, on a new shelf: the
-// old one's readers carry on undisturbed. It costs a copy of the index by
-// id, once per import, and the new books; the category lists grow in
-// place past their old ends, which no reader of the old shelf sees.
+// old one's readers carry on undisturbed (see bookshop.Shelf.With).
 func (b *Books) add(books []bookshop.Book) error {
 	old := b.shelf.Load()
-	if n := len(old.byID) + len(books); n > b.maxBooks {
+	if n := old.Len() + len(books); n > b.maxBooks {
 		return &overBudgetError{books: n, max: b.maxBooks}
 	}
-	s := &shelf{byID: maps.Clone(old.byID), byCategory: make(map[bookshop.Category][]bookshop.Book, len(old.byCategory))}
-	for c, bs := range old.byCategory {
-		s.byCategory[c] = slices.Clip(bs) // an append copies: the old shelf's lists never change
-	}
-	s.add(books)
-	b.shelf.Store(s)
-	b.metrics.setBooks(len(s.byID))
+	shelf := old.With(books)
+	b.shelf.Store(shelf)
+	b.metrics.setBooks(shelf.Len())
 	return nil
-}
-
-// add puts books on s, which no reader sees yet, keeping each category in
-// id order; a book already there (same id) is replaced. Books come in id
-// order but for an import that gave ids of its own, so a category is
-// sorted again only when an id arrives below its last one.
-func (s *shelf) add(books []bookshop.Book) {
-	unsorted := map[bookshop.Category]bool{}
-	for _, book := range books {
-		if old, ok := s.byID[book.ID]; ok {
-			s.byCategory[old.Category] = slices.DeleteFunc(slices.Clone(s.byCategory[old.Category]), func(x bookshop.Book) bool { return x.ID == book.ID })
-		}
-		s.byID[book.ID] = book
-		list := s.byCategory[book.Category]
-		if n := len(list); n > 0 && list[n-1].ID > book.ID {
-			unsorted[book.Category] = true
-		}
-		s.byCategory[book.Category] = append(list, book)
-	}
-	for c := range unsorted {
-		slices.SortFunc(s.byCategory[c], func(a, b bookshop.Book) int { return cmp.Compare(a.ID, b.ID) })
-	}
-	for c, list := range s.byCategory {
-		s.byCategory[c] = slices.Clip(list) // no reader's append may write past a list's end
-	}
 }
 
 // DefaultMaxBooks is how many books Recommendations holds in memory by

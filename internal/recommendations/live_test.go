@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
@@ -20,7 +19,7 @@ func dismissed(id int32) bookshop.Event { return bookshop.Event{Type: bookshop.D
 
 // smallCatalog has four mystery books (ids 1-4), three science fiction (11-13)
 // and two self-help (21-22).
-func smallCatalog() *catalogfile.Catalog {
+func smallCatalog() *bookshop.Shelf {
 	var books []bookshop.Book
 	add := func(c bookshop.Category, ids ...int32) {
 		for _, id := range ids {
@@ -30,7 +29,7 @@ func smallCatalog() *catalogfile.Catalog {
 	add(bookshop.Mystery, 1, 2, 3, 4)
 	add(bookshop.ScienceFiction, 11, 12, 13)
 	add(bookshop.SelfHelp, 21, 22)
-	return catalogfile.New(books)
+	return bookshop.NewShelf(books)
 }
 
 // apply applies ev to s and fails the test on error.
@@ -206,7 +205,7 @@ func TestSessionBounded(t *testing.T) {
 	for i := range n {
 		many = append(many, bookshop.Book{ID: int32(i + 1), Category: bookshop.Mystery, Title: fmt.Sprint("Book ", i+1), Author: "A", Year: 2000})
 	}
-	s := recommendations.NewSession(catalogfile.New(many), constRand{})
+	s := recommendations.NewSession(bookshop.NewShelf(many), constRand{})
 	var got []bookshop.Book
 	for id := range int32(recommendations.MaxSessionBooks) {
 		got = apply(t, s, viewed(id+1), 3)
@@ -276,7 +275,7 @@ func TestSessionErrors(t *testing.T) {
 // failingLiveStore is a LiveStore whose BooksInCategory fails once failing
 // is set.
 type failingLiveStore struct {
-	*catalogfile.Catalog
+	*bookshop.Shelf
 	failing bool
 	err     error
 }
@@ -285,14 +284,14 @@ func (s *failingLiveStore) BooksInCategory(ctx context.Context, c bookshop.Categ
 	if s.failing {
 		return nil, s.err
 	}
-	return s.Catalog.BooksInCategory(ctx, c)
+	return s.Shelf.BooksInCategory(ctx, c)
 }
 
 // TestSessionStoreError checks that a store failure is returned, wrapped,
 // and leaves the session as it was.
 func TestSessionStoreError(t *testing.T) {
 	errDown := errors.New("database is down")
-	store := &failingLiveStore{Catalog: smallCatalog(), err: errDown}
+	store := &failingLiveStore{Shelf: smallCatalog(), err: errDown}
 	s := recommendations.NewSession(store, constRand{})
 	apply(t, s, viewed(11), 4)
 
@@ -330,19 +329,19 @@ func BenchmarkSessionApply(b *testing.B) {
 // recordingLiveStore is a LiveStore that remembers which categories were
 // asked for.
 type recordingLiveStore struct {
-	*catalogfile.Catalog
+	*bookshop.Shelf
 	asked []bookshop.Category
 }
 
 func (s *recordingLiveStore) BooksInCategory(ctx context.Context, c bookshop.Category) ([]bookshop.Book, error) {
 	s.asked = append(s.asked, c)
-	return s.Catalog.BooksInCategory(ctx, c)
+	return s.Shelf.BooksInCategory(ctx, c)
 }
 
 // TestSessionReadsOnlyWhatItNeeds checks that Apply reads the categories of
 // less interest only when the ones before do not fill the list.
 func TestSessionReadsOnlyWhatItNeeds(t *testing.T) {
-	store := &recordingLiveStore{Catalog: smallCatalog()}
+	store := &recordingLiveStore{Shelf: smallCatalog()}
 	s := recommendations.NewSession(store, constRand{})
 	apply(t, s, viewed(11), 2)
 	if want := []bookshop.Category{bookshop.ScienceFiction}; !slices.Equal(store.asked, want) {

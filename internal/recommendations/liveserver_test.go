@@ -26,7 +26,7 @@ import (
 )
 
 // builtinCatalog returns the built-in catalog.
-func builtinCatalog(tb testing.TB) *catalogfile.Catalog {
+func builtinCatalog(tb testing.TB) *bookshop.Shelf {
 	tb.Helper()
 	books, err := catalogfile.Builtin()
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 )
 
 // builtin returns the built-in catalog, failing the test if it does not parse.
-func builtin(tb testing.TB) *catalogfile.Catalog {
+func builtin(tb testing.TB) *bookshop.Shelf {
 	tb.Helper()
 	c, err := catalogfile.Builtin()
 	if err != nil {
@@ -163,7 +163,7 @@ func TestRecommend(t *testing.T) {
 }
 
 func TestRecommendEmptyCategory(t *testing.T) {
-	store := catalogfile.New([]bookshop.Book{
+	store := bookshop.NewShelf([]bookshop.Book{
 		{ID: 1, Category: bookshop.Mystery, Title: "A", Author: "A", Year: 2000},
 		{ID: 2, Category: bookshop.ScienceFiction, Title: "B", Author: "B", Year: 2000},
 	})
@@ -192,7 +192,7 @@ func TestRecommendCap(t *testing.T) {
 		many = append(many, bookshop.Book{ID: int32(i + 1), Category: bookshop.ScienceFiction, Title: fmt.Sprintf("Book %d", i+1), Author: "A", Year: 2000})
 	}
 	many = append(many, bookshop.Book{ID: 1000, Category: bookshop.Mystery, Title: "Other", Author: "A", Year: 2000})
-	store := catalogfile.New(many)
+	store := bookshop.NewShelf(many)
 	all := inCategory(t, store, bookshop.ScienceFiction)
 
 	for _, maxResults := range []int{recommendations.MaxResultsCap + 1, 150, 1000, 1 << 30} {
@@ -447,7 +447,7 @@ func FuzzRecommend(f *testing.F) {
 		many = append(many, bookshop.Book{ID: int32(i + 1), Category: bookshop.ScienceFiction, Title: fmt.Sprintf("Book %d", i+1), Author: "A", Year: 2000})
 	}
 	many = append(many, bookshop.Book{ID: 1000, Category: bookshop.Mystery, Title: "Other", Author: "A", Year: 2000})
-	large := catalogfile.New(many)
+	large := bookshop.NewShelf(many)
 
 	f.Fuzz(func(t *testing.T, category int32, maxResults int, seed uint64, useLarge bool) {
 		var store bookshop.BookStore = builtinBooks

@@ -1,6 +1,7 @@
-// Package catalogfile holds the books Bookshop sells: the built-in catalog, a
-// parser for catalog files, and an in-memory [Catalog] that serves them as a
-// [bookshop.BookStore].
+// Package catalogfile reads and writes the files of the catalog, CSV and
+// JSON, and holds the built-in catalog, which seeds a new Catalog and
+// serves Recommendations run alone. What it reads comes as a
+// [bookshop.Shelf].
 //
 // # File format
 //
@@ -28,13 +29,10 @@ package catalogfile
 
 import (
 	"bytes"
-	"cmp"
-	"context"
 	_ "embed"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
@@ -42,43 +40,14 @@ import (
 //go:embed books.csv
 var builtin []byte
 
-// Catalog is an immutable, in-memory set of books. It is safe for
-// concurrent use.
-type Catalog struct {
-	books      []bookshop.Book
-	byID       map[int32]int // id -> index in books
-	byCategory map[bookshop.Category][]bookshop.Book
-}
-
-// New returns a catalog of the given books, which must be valid (as Parse
-// checks); it keeps its own copy.
-func New(books []bookshop.Book) *Catalog {
-	c := &Catalog{
-		books:      slices.Clone(books),
-		byID:       make(map[int32]int, len(books)),
-		byCategory: make(map[bookshop.Category][]bookshop.Book),
-	}
-	slices.SortFunc(c.books, func(a, b bookshop.Book) int { return cmp.Compare(a.ID, b.ID) })
-	for i, b := range c.books {
-		c.byID[b.ID] = i
-		c.byCategory[b.Category] = append(c.byCategory[b.Category], b)
-	}
-	for cat, bs := range c.byCategory {
-		// Cap the capacity so that no caller's append can write into the next
-		// book of the shared backing array.
-		c.byCategory[cat] = bs[:len(bs):len(bs)]
-	}
-	return c
-}
-
 // Builtin returns the catalog embedded in the binary: the tutorial's nine
 // books and more, at least twelve in each category.
-func Builtin() (*Catalog, error) {
+func Builtin() (*bookshop.Shelf, error) {
 	return Parse(bytes.NewReader(builtin), "built-in catalog")
 }
 
 // Open reads and parses the catalog file at path.
-func Open(path string) (*Catalog, error) {
+func Open(path string) (*bookshop.Shelf, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
@@ -90,56 +59,10 @@ func Open(path string) (*Catalog, error) {
 // Parse reads a catalog in the package's file format from r. name is used
 // in error messages. It returns a *ParseError for the first rule the input
 // breaks.
-func Parse(r io.Reader, name string) (*Catalog, error) {
+func Parse(r io.Reader, name string) (*bookshop.Shelf, error) {
 	books, err := parse(r, name)
 	if err != nil {
 		return nil, err
 	}
-	return New(books), nil
-}
-
-// Len returns the number of books in the catalog.
-func (c *Catalog) Len() int { return len(c.books) }
-
-// Books returns every book, ordered by id. Callers must not modify it.
-func (c *Catalog) Books() []bookshop.Book { return c.books }
-
-// BooksInCategory implements [bookshop.BookStore]. It never fails.
-func (c *Catalog) BooksInCategory(_ context.Context, cat bookshop.Category) ([]bookshop.Book, error) {
-	return c.byCategory[cat], nil
-}
-
-// Book implements [bookshop.Catalog]: the book with the given id, or a
-// NotFound error.
-func (c *Catalog) Book(_ context.Context, id int32) (bookshop.Book, error) {
-	i, ok := c.byID[id]
-	if !ok {
-		return bookshop.Book{}, bookshop.Errorf(bookshop.NotFound, "no book has id %d", id)
-	}
-	return c.books[i], nil
-}
-
-// ExportBooks implements [bookshop.Catalog]. It stops early when ctx ends
-// or yield fails. The batches are slices of the catalog: yield must not
-// modify or keep them.
-func (c *Catalog) ExportBooks(ctx context.Context, cat bookshop.Category, batchSize int, yield func([]bookshop.Book) error) error {
-	books := c.books
-	if cat != bookshop.AllCategories {
-		if !cat.Valid() {
-			return bookshop.Errorf(bookshop.Invalid, "unknown category %d", int32(cat))
-		}
-		books = c.byCategory[cat]
-	}
-	batchSize = max(batchSize, 1)
-	for len(books) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := min(batchSize, len(books))
-		if err := yield(books[:n:n]); err != nil {
-			return err
-		}
-		books = books[n:]
-	}
-	return nil
+	return bookshop.NewShelf(books), nil
 }

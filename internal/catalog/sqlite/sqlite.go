@@ -32,7 +32,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 )
 
 //go:embed migrations/*.sql
@@ -50,7 +49,7 @@ const cancelCheckRows = 1000
 // use.
 type DB struct {
 	db       *sql.DB
-	snapshot atomic.Pointer[catalogfile.Catalog]
+	snapshot atomic.Pointer[bookshop.Shelf]
 	importMu sync.Mutex // one import at a time in this process
 }
 
@@ -140,7 +139,7 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 	// (see the package documentation), one at a time. Reading the whole
 	// table back instead took longer than writing 100,000 books.
 	if old := db.snapshot.Load(); old != nil && len(added) > 0 {
-		db.snapshot.Store(catalogfile.New(slices.Concat(old.Books(), added)))
+		db.snapshot.Store(old.With(added))
 	}
 	res.Books = added
 	return res, nil
@@ -264,7 +263,7 @@ func (db *DB) reload(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read books: %w", err)
 	}
-	db.snapshot.Store(catalogfile.New(books))
+	db.snapshot.Store(bookshop.NewShelf(books))
 	return nil
 }
 

@@ -47,7 +47,7 @@ func dial(tb testing.TB, addr string) *grpc.ClientConn {
 }
 
 // builtin returns the built-in catalog.
-func builtin(tb testing.TB) *catalogfile.Catalog {
+func builtin(tb testing.TB) *bookshop.Shelf {
 	tb.Helper()
 	c, err := catalogfile.Builtin()
 	if err != nil {
