@@ -71,19 +71,10 @@ func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error
 // NewGRPCServer returns a gRPC server with CatalogService registered over
 // svc, authorized by Policy when deps' TLS verifies client certificates.
 func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
-	policy, err := rpc.Merge(rpc.CommonPolicy(), Policy())
+	scfg, err := rpc.ServiceConfig(deps, Policy(), Validators())
 	if err != nil {
 		return nil, err
 	}
-	scfg := rpc.ServerConfig{
-		Logger:       deps.Logger,
-		DrainTimeout: deps.DrainTimeout,
-		TLS:          deps.ServerTLS,
-		Metrics:      deps.Metrics,
-		Tracing:      deps.Tracing,
-		Validators:   Validators(),
-	}
-	rpc.Authorize(&scfg, policy)
 	srv := rpc.NewServer(scfg)
 	catalogv1.RegisterCatalogServiceServer(srv, NewServer(svc, deps.Logger))
 	return srv, nil

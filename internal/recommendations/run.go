@@ -69,20 +69,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 // is SERVING once books is ready.
 func NewGRPCServer(books *Books, deps process.Deps) (*rpc.Server, error) {
 	m := newMetrics(deps.Metrics)
-	policy, err := rpc.Merge(rpc.CommonPolicy(), Policy())
+	scfg, err := rpc.ServiceConfig(deps, Policy(), Validators())
 	if err != nil {
 		return nil, err
 	}
-	scfg := rpc.ServerConfig{
-		Logger:       deps.Logger,
-		DrainTimeout: deps.DrainTimeout,
-		TLS:          deps.ServerTLS,
-		Metrics:      deps.Metrics,
-		Tracing:      deps.Tracing,
-		Validators:   Validators(),
-		Ready:        books.Ready(),
-	}
-	rpc.Authorize(&scfg, policy)
+	scfg.Ready = books.Ready()
 	srv := rpc.NewServer(scfg)
 	recommendationspb.RegisterRecommendationsServer(srv, NewServer(m.counting(New(books, nil)), deps.Logger))
 	live := NewLiveServer(func() *Session { return NewSession(books, nil) }, deps.Logger)

@@ -53,6 +53,22 @@ func (c *catalogClientFlags) dial(tracing *telemetry.Tracing) (*catalogclient.Cl
 	return catalogclient.New(conn, c.timeout), conn.Close, nil
 }
 
+// connect dials the Catalog as the command name, tracing its calls when
+// OTEL_EXPORTER_OTLP_ENDPOINT says so; the returned func closes the
+// connection and sends the spans.
+func (c *catalogClientFlags) connect(ctx context.Context, name string, getenv func(string) string, stderr io.Writer) (*catalogclient.Client, func(), error) {
+	tracing, flush, err := clientTracing(ctx, name, getenv, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, closeConn, err := c.dial(tracing)
+	if err != nil {
+		flush()
+		return nil, nil, err
+	}
+	return cat, func() { closeConn(); flush() }, nil
+}
+
 // formatFlag reads -format, or guesses it from a file name.
 func fileFormat(format, name string) (string, error) {
 	if format == "" {
@@ -109,12 +125,7 @@ func RunImport(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("import: %w", err)
 	}
 
-	tracing, flush, err := clientTracing(ctx, "bookshop-import", getenv, stderr)
-	if err != nil {
-		return err
-	}
-	defer flush()
-	cat, closeConn, err := client.dial(tracing)
+	cat, closeConn, err := client.connect(ctx, "bookshop-import", getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -211,12 +222,7 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 		}
 	}
 
-	tracing, flush, err := clientTracing(ctx, "bookshop-export", getenv, stderr)
-	if err != nil {
-		return err
-	}
-	defer flush()
-	cat, closeConn, err := client.dial(tracing)
+	cat, closeConn, err := client.connect(ctx, "bookshop-export", getenv, stderr)
 	if err != nil {
 		return err
 	}

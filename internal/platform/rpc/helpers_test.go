@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
@@ -26,25 +25,12 @@ import (
 // The tests of the platform's gRPC server and client use the real
 // services of the slices as their subjects.
 
-// testContext returns a context that ends with the test or after 10s.
-func testContext(tb testing.TB) context.Context {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	tb.Cleanup(cancel)
-	return ctx
-}
-
-// dial returns a plaintext client connection to addr, closed when the
-// test ends.
-func dial(tb testing.TB, addr string) *grpc.ClientConn {
-	tb.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		tb.Fatalf("grpc.NewClient(%q): %v", addr, err)
-	}
-	tb.Cleanup(func() { conn.Close() })
-	return conn
-}
+// The helpers of every test here: a context that ends with the test, and
+// a plaintext connection closed with it.
+var (
+	testContext = rpctest.Context
+	dial        = rpctest.Dial
+)
 
 // builtin returns the built-in catalog.
 func builtin(tb testing.TB) *bookshop.Shelf {

@@ -77,6 +77,28 @@ type ServerConfig struct {
 	Tracing *telemetry.Tracing
 }
 
+// ServiceConfig returns the ServerConfig of a slice's server in a
+// process: the process's logger, drain timeout, TLS, metrics and tracing,
+// the slice's request rules, and, when the TLS verifies client
+// certificates, authorization by the slice's policy merged with
+// CommonPolicy. Errors: the policies disagree (see Merge).
+func ServiceConfig(deps process.Deps, policy Policy, validators Validators) (ServerConfig, error) {
+	merged, err := Merge(CommonPolicy(), policy)
+	if err != nil {
+		return ServerConfig{}, err
+	}
+	cfg := ServerConfig{
+		Logger:       deps.Logger,
+		DrainTimeout: deps.DrainTimeout,
+		TLS:          deps.ServerTLS,
+		Metrics:      deps.Metrics,
+		Tracing:      deps.Tracing,
+		Validators:   validators,
+	}
+	Authorize(&cfg, merged)
+	return cfg, nil
+}
+
 // Server is a gRPC server with what every Bookshop server has: the
 // interceptors, keepalive, message limits, the standard health service
 // (grpc.health.v1) and server reflection. Register services on it as on a

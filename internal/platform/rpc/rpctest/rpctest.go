@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
@@ -55,4 +56,25 @@ func ClosedAddr(tb testing.TB) string {
 	addr := lis.Addr().String()
 	lis.Close()
 	return addr
+}
+
+// Context returns a context that ends with the test, or after 10 s: no
+// call of a test waits without end.
+func Context(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// Dial returns a plaintext client connection to addr, with opts, closed
+// when the test ends.
+func Dial(tb testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+	tb.Helper()
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	if err != nil {
+		tb.Fatalf("grpc.NewClient(%q): %v", addr, err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return conn
 }
