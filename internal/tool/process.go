@@ -123,6 +123,7 @@ func (p *processFlags) start(ctx context.Context, getenv func(string) string, st
 		closeLog()
 		return nil, err
 	}
+	process.TuneRuntime(getenv, logger)
 	return &running{logger: logger, closeLog: closeLog, obs: obs, flags: p, drain: p.drain}, nil
 }
 

@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -68,5 +71,49 @@ func TestDepsValidate(t *testing.T) {
 		if err := d.Validate(); err == nil {
 			t.Errorf("%s: Validate = nil, want an error", name)
 		}
+	}
+}
+
+func TestContainerMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name  string
+		files []string
+		want  int64
+		ok    bool
+	}{
+		{"cgroup v2 limit", []string{write("v2", "268435456\n")}, 268435456, true},
+		{"cgroup v2 no limit", []string{write("v2max", "max\n")}, 0, false},
+		{"cgroup v1 no limit", []string{write("v1", "9223372036854771712\n")}, 0, false},
+		{"missing, then v1", []string{filepath.Join(dir, "none"), write("v1b", "104857600")}, 104857600, true},
+		{"garbage", []string{write("bad", "lots")}, 0, false},
+		{"none", []string{filepath.Join(dir, "none")}, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := process.ContainerMemoryLimit(tt.files)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s: containerMemoryLimit = %d, %v; want %d, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestTuneRuntimeLeavesGOGCAlone(t *testing.T) {
+	old, oldLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
+	defer func() { debug.SetGCPercent(old); debug.SetMemoryLimit(oldLimit) }()
+	logger := slog.New(slog.DiscardHandler)
+	process.TuneRuntime(func(k string) string { return map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}[k] }, logger)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, the GC target became %d, want 100 left alone", got)
+	}
+	process.TuneRuntime(func(string) string { return "" }, logger)
+	if got := debug.SetGCPercent(100); got != process.DefaultGCPercent {
+		t.Errorf("without GOGC, the GC target is %d, want %d", got, process.DefaultGCPercent)
 	}
 }

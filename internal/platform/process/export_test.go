@@ -1,0 +1,4 @@
+package process
+
+// ContainerMemoryLimit is containerMemoryLimit, for the tests.
+var ContainerMemoryLimit = containerMemoryLimit
