@@ -13,8 +13,8 @@ import (
 // new Shelf (With), which readers of the old one never see. It is safe
 // for concurrent use.
 type Shelf struct {
-	books      []Book // every book, in id order
-	byID       map[int32]Book
+	books      []Book              // every book, in id order
+	byID       map[int32]int32     // id -> index in books
 	byCategory map[Category][]Book // each in id order
 }
 
@@ -24,17 +24,34 @@ var (
 	_ Catalog   = (*Shelf)(nil)
 )
 
-// NewShelf returns a shelf of the given books, which must be valid and
-// have distinct ids; it keeps its own copy.
+// NewShelf returns a shelf of the given books, which must be valid; of
+// two with one id, the later is kept. It keeps its own copy.
 func NewShelf(books []Book) *Shelf {
-	s := &Shelf{books: slices.Clone(books), byID: make(map[int32]Book, len(books)), byCategory: make(map[Category][]Book)}
+	latest := make(map[int32]int, len(books)) // id -> index in books of its last
+	for i, b := range books {
+		latest[b.ID] = i
+	}
+	s := &Shelf{books: make([]Book, 0, len(latest)), byCategory: make(map[Category][]Book)}
+	for i, b := range books {
+		if latest[b.ID] == i {
+			s.books = append(s.books, b)
+		}
+	}
 	slices.SortFunc(s.books, byID)
+	s.index()
 	for _, b := range s.books {
-		s.byID[b.ID] = b
 		s.byCategory[b.Category] = append(s.byCategory[b.Category], b)
 	}
 	s.clip()
 	return s
+}
+
+// index builds byID from books.
+func (s *Shelf) index() {
+	s.byID = make(map[int32]int32, len(s.books))
+	for i, b := range s.books {
+		s.byID[b.ID] = int32(i)
+	}
 }
 
 func byID(a, b Book) int { return cmp.Compare(a.ID, b.ID) }
@@ -49,24 +66,23 @@ func (s *Shelf) clip() {
 }
 
 // With returns a shelf of s's books and added; s itself is unchanged. A
-// book of added with the id of one of s's replaces it. It costs a copy of
-// the index by id and of the lists added to, and a sort only of a list an
-// id arrives below the end of: imports, whose new ids follow the others,
-// cost little more than the copy.
+// book of added with the id of one of s's, or of an earlier one of added,
+// replaces it. It costs a copy of the index by id, of the list of all
+// books and of the lists added to, and a sort only of a list an id
+// arrives below the end of: an import, whose new ids follow the others,
+// costs about one copy of the shelf.
 func (s *Shelf) With(added []Book) *Shelf {
+	seen := make(map[int32]bool, len(added))
 	for _, b := range added {
-		if _, ok := s.byID[b.ID]; ok {
+		if _, ok := s.byID[b.ID]; ok || seen[b.ID] {
 			// Rare (a whole snapshot comes through NewShelf): rebuild.
-			all := maps.Clone(s.byID)
-			for _, b := range added {
-				all[b.ID] = b
-			}
-			return NewShelf(slices.Collect(maps.Values(all)))
+			return NewShelf(slices.Concat(s.books, added))
 		}
+		seen[b.ID] = true
 	}
 	n := &Shelf{books: s.books, byID: maps.Clone(s.byID), byCategory: maps.Clone(s.byCategory)}
 	if n.byID == nil {
-		n.byID = make(map[int32]Book, len(added))
+		n.byID = make(map[int32]int32, len(added))
 	}
 	if n.byCategory == nil {
 		n.byCategory = make(map[Category][]Book)
@@ -82,10 +98,11 @@ func (s *Shelf) With(added []Book) *Shelf {
 			unsorted[b.Category] = true
 		}
 		n.byCategory[b.Category] = append(n.byCategory[b.Category], b)
-		n.byID[b.ID] = b
+		n.byID[b.ID] = int32(len(n.books) - 1)
 	}
 	if allUnsorted {
 		slices.SortFunc(n.books, byID)
+		n.index()
 	}
 	for c := range unsorted {
 		slices.SortFunc(n.byCategory[c], byID)
@@ -109,11 +126,11 @@ func (s *Shelf) BooksInCategory(_ context.Context, c Category) ([]Book, error) {
 // Book implements [Catalog]: the book with the given id, or a NotFound
 // error.
 func (s *Shelf) Book(_ context.Context, id int32) (Book, error) {
-	b, ok := s.byID[id]
+	i, ok := s.byID[id]
 	if !ok {
 		return Book{}, Errorf(NotFound, "no book has id %d", id)
 	}
-	return b, nil
+	return s.books[i], nil
 }
 
 // ExportBooks implements [Catalog]. It stops early when ctx ends or yield

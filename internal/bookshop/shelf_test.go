@@ -50,6 +50,17 @@ func TestNewShelfCopiesAndSorts(t *testing.T) {
 	}
 }
 
+func TestNewShelfKeepsTheLaterOfOneID(t *testing.T) {
+	later := book(2, bookshop.SelfHelp)
+	s := bookshop.NewShelf([]bookshop.Book{book(2, bookshop.Mystery), book(1, bookshop.Mystery), later})
+	if got := ids(s.Books()); !slices.Equal(got, []int32{1, 2}) {
+		t.Errorf("NewShelf with id 2 twice: Books() = %v, want 1 2", got)
+	}
+	if got := ids(inCategory(t, s, bookshop.Mystery)); !slices.Equal(got, []int32{1}) {
+		t.Errorf("NewShelf with id 2 twice: mysteries %v, want 1 (the later book 2 is self_help)", got)
+	}
+}
+
 func TestShelfWith(t *testing.T) {
 	old := bookshop.NewShelf([]bookshop.Book{book(1, bookshop.Mystery), book(2, bookshop.SelfHelp), book(5, bookshop.Mystery)})
 	tests := []struct {
@@ -60,6 +71,7 @@ func TestShelfWith(t *testing.T) {
 		{"new ids after the others", []bookshop.Book{book(6, bookshop.Mystery), book(7, bookshop.ScienceFiction)}, []int32{1, 2, 5, 6, 7}, []int32{1, 5, 6}},
 		{"an id below the others", []bookshop.Book{book(3, bookshop.Mystery)}, []int32{1, 2, 3, 5}, []int32{1, 3, 5}},
 		{"an id it has: replaced", []bookshop.Book{book(2, bookshop.Mystery)}, []int32{1, 2, 5}, []int32{1, 2, 5}},
+		{"one new id twice: the later kept", []bookshop.Book{book(6, bookshop.SelfHelp), book(6, bookshop.Mystery)}, []int32{1, 2, 5, 6}, []int32{1, 5, 6}},
 		{"nothing", nil, []int32{1, 2, 5}, []int32{1, 5}},
 	}
 	for _, tt := range tests {
@@ -80,6 +92,22 @@ func TestShelfWith(t *testing.T) {
 			}
 			if got := ids(inCategory(t, old, bookshop.Mystery)); !slices.Equal(got, []int32{1, 5}) {
 				t.Errorf("after With, the old shelf's mysteries are %v, want 1 5", got)
+			}
+			if b, _ := old.Book(context.Background(), 2); b.Category != bookshop.SelfHelp {
+				t.Errorf("after With, the old shelf's book 2 is a %v, want self_help", b.Category)
+			}
+			// Every book is in the list of its own category, and only there.
+			total := 0
+			for _, c := range bookshop.Categories() {
+				for _, b := range inCategory(t, n, c) {
+					total++
+					if got, _ := n.Book(context.Background(), b.ID); got.Category != c {
+						t.Errorf("With(%v): book %d is listed under %v but is a %v", ids(tt.added), b.ID, c, got.Category)
+					}
+				}
+			}
+			if total != n.Len() {
+				t.Errorf("With(%v): the categories list %d books, the shelf holds %d", ids(tt.added), total, n.Len())
 			}
 		})
 	}

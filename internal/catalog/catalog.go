@@ -146,7 +146,9 @@ func (s *Service) Watch(ctx context.Context, snapshot, added func([]bookshop.Boo
 	}
 	s.watches++
 	s.mu.Unlock()
+	s.metrics.watchOpened()
 	defer func() {
+		s.metrics.watchClosed()
 		s.mu.Lock()
 		s.watches--
 		s.mu.Unlock()

@@ -133,8 +133,6 @@ func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportB
 // way it should watch again, from a new snapshot).
 func (s *Server) WatchBooks(_ *catalogv1.WatchBooksRequest, stream grpc.ServerStreamingServer[catalogv1.WatchBooksResponse]) error {
 	ctx := stream.Context()
-	s.catalog.metrics.watchOpened()
-	defer s.catalog.metrics.watchClosed()
 	// send sends books in batches; the last one is marked with mark.
 	send := func(books []bookshop.Book, mark func(*catalogv1.WatchBooksResponse)) error {
 		for {

@@ -412,3 +412,17 @@ func TestWatchBooksLargeImport(t *testing.T) {
 		t.Errorf("added was called with batches of %v books, want one of %d", sizes, n)
 	}
 }
+
+// TestWatchLimit checks that a client with a limit stops as soon as the
+// catalog sends more books at once than it may hold.
+func TestWatchLimit(t *testing.T) {
+	svc := catalog.NewService(openDB(t, builtinBooks(t)), 0, nil)
+	client := catalogclient.New(dial(t, startService(t, svc)), time.Second).WithWatchLimit(10)
+	err := client.Watch(testContext(t),
+		func([]bookshop.Book) error { t.Error("snapshot called past the limit"); return nil },
+		func([]bookshop.Book) error { return nil })
+	var tooMany *catalogclient.TooManyBooksError
+	if !errors.As(err, &tooMany) || tooMany.Limit != 10 {
+		t.Errorf("Watch with a limit of 10 over %d books = %v, want a TooManyBooksError of 10", len(builtinBooks(t)), err)
+	}
+}

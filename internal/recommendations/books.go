@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 )
 
 // BookFeed is where Recommendations gets its books: Watch calls snapshot
@@ -128,9 +129,12 @@ func (b *Books) add(books []bookshop.Book) error {
 }
 
 // DefaultMaxBooks is how many books Recommendations holds in memory by
-// default: about 60 MB of books at the catalog's sizes, twice that for a
-// moment while a new copy replaces the old, which fits the 256 MiB a
-// replica is given in deploy/k8s with room for its streams.
+// default: about 200 bytes a book at the catalog's sizes (the shelf's
+// indexes, 140 bytes, and the title and author), some 50 MB, and two and a
+// half times that for a moment while a new snapshot arrives and replaces
+// the old (the old shelf, the books received, the new shelf): about
+// 125 MB, which fits the 256 MiB a replica is given in deploy/k8s with room
+// for its streams.
 const DefaultMaxBooks = 250_000
 
 // overBudgetError is a catalog larger than the copy may be.
@@ -160,10 +164,16 @@ func (b *Books) Follow(ctx context.Context, feed BookFeed, logger *slog.Logger) 
 			backoff = 100 * time.Millisecond // it had worked for a while
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
-		if over, ok := errors.AsType[*overBudgetError](err); ok {
+		_, over := errors.AsType[*overBudgetError](err)
+		_, tooMany := errors.AsType[*catalogclient.TooManyBooksError](err)
+		switch {
+		case (over || tooMany) && b.ready():
 			wait = time.Minute
-			logger.Error("the catalog does not fit in this replica's memory budget; serving the books it has", "err", over, "books", b.Len())
-		} else {
+			logger.Error("the catalog does not fit in this replica's memory budget (-max-books); serving the books it has", "err", err, "books", b.Len(), "retry_in", wait)
+		case over || tooMany:
+			wait = time.Minute
+			logger.Error("the catalog does not fit in this replica's memory budget (-max-books); not serving until it does", "err", err, "retry_in", wait)
+		default:
 			logger.Warn("the catalog's feed ended; following it again", "err", err, "retry_in", wait, "books", b.Len())
 		}
 		select {

@@ -113,3 +113,24 @@ func BenchmarkBooksImport(b *testing.B) {
 		followImports(books, 0, 10_000)
 	}
 }
+
+// TestBooksFirstSnapshotOverBudget checks that a first snapshot larger
+// than the budget leaves the copy empty and not ready: the replica stays
+// NOT_SERVING rather than serve nothing as if it were the catalog.
+func TestBooksFirstSnapshotOverBudget(t *testing.T) {
+	books := recommendations.NewBooks(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	feed := feedFunc(func(ctx context.Context, snapshot, _ func([]bookshop.Book) error) error {
+		cancel()
+		return snapshot(makeBooks(1, 101))
+	})
+	books.Follow(ctx, feed, slog.New(slog.DiscardHandler))
+	select {
+	case <-books.Ready():
+		t.Error("Books is ready after a snapshot over its budget")
+	default:
+	}
+	if _, err := books.BooksInCategory(context.Background(), bookshop.Mystery); bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Errorf("BooksInCategory before any snapshot fit = %v, want unavailable", err)
+	}
+}

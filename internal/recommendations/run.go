@@ -47,7 +47,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			return err
 		}
 		defer conn.Close()
-		feed = catalogclient.New(conn, rpc.DefaultCallTimeout)
+		feed = catalogclient.New(conn, rpc.DefaultCallTimeout).WithWatchLimit(cfg.MaxBooks)
 		deps.Logger.Info("following the Catalog", "target", target)
 	}
 	books := NewBooks(cfg.MaxBooks)

@@ -104,19 +104,19 @@ func RunCerts(_ context.Context, args []string, getenv func(string) string, stdo
 	for _, f := range files {
 		fmt.Fprintf(stdout, "  %-*s  %s\n", width, in(f.Name), f.About)
 	}
-	// An example identity of each kind: a service that calls others, and
-	// a tool (admin, when it is among them).
-	svc, tool := ids[0], ids[len(ids)-1]
-	if slices.Contains(ids, rpc.IdentityAdmin) {
-		tool = rpc.IdentityAdmin
-	}
 	fmt.Fprintf(stdout, "The CA's private key was not kept: to add an identity, make a new set.\n"+
-		"Servers:  -tls-cert %s -tls-key %s -tls-client-ca %s\n"+
-		"Services that call others, as identity %s:  -tls-ca %s -tls-client-cert %s -tls-client-key %s\n"+
-		"Tools (import, export, health, bench), as identity %s:  -tls-ca %s -tls-cert %s -tls-key %s\n",
-		in("server.crt"), in("server.key"), in("ca.crt"),
-		svc, in("ca.crt"), in(svc+".crt"), in(svc+".key"),
-		tool, in("ca.crt"), in(tool+".crt"), in(tool+".key"))
+		"Servers:  -tls-cert %s -tls-key %s -tls-client-ca %s\n",
+		in("server.crt"), in("server.key"), in("ca.crt"))
+	// How to use a client certificate, for an identity of each kind given:
+	// a service that calls others, and the operators' tools.
+	if i := slices.IndexFunc(ids, func(id string) bool { return id != rpc.IdentityAdmin }); i >= 0 {
+		fmt.Fprintf(stdout, "Services that call others, as identity %s:  -tls-ca %s -tls-client-cert %s -tls-client-key %s\n",
+			ids[i], in("ca.crt"), in(ids[i]+".crt"), in(ids[i]+".key"))
+	}
+	if slices.Contains(ids, rpc.IdentityAdmin) {
+		fmt.Fprintf(stdout, "Tools (import, export, health, bench), as identity %s:  -tls-ca %s -tls-cert %s -tls-key %s\n",
+			rpc.IdentityAdmin, in("ca.crt"), in(rpc.IdentityAdmin+".crt"), in(rpc.IdentityAdmin+".key"))
+	}
 	return nil
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
-var update = flag.Bool("update", false, "rewrite docs/configuration-reference.md from the commands' flags")
+var update = flag.Bool("update", false, "rewrite the generated docs (configuration-reference.md, authorization-reference.md) from the code")
 
 // referenceCommands are the commands whose settings the reference lists,
 // in its order.
@@ -126,8 +126,8 @@ func TestAuthorizationReference(t *testing.T) {
 func TestPoliciesNameEveryMethod(t *testing.T) {
 	callers := append(shopIdentities(), "")
 	for _, s := range services() {
-		if (s.policy == nil) != (s.contracts == nil) {
-			t.Errorf("%s has a policy or contracts but not both", s.name)
+		if (s.policy == nil) != (s.contracts == nil) || s.serves != (s.policy != nil) {
+			t.Errorf("%s serves gRPC %v, has a policy %v, contracts %v: a gRPC service needs both, others neither", s.name, s.serves, s.policy != nil, s.contracts != nil)
 			continue
 		}
 		if s.policy == nil {

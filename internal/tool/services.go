@@ -51,9 +51,10 @@ type service struct {
 	contracts func() []*grpc.ServiceDesc
 }
 
-// services returns the shop's services with their defaults, in the order
-// up starts them: a service before those that call it. Each call makes
-// new ones, with settings of their own.
+// services returns the shop's services with their defaults, a service
+// before those that call it (up starts them all at once; callers wait
+// for their dependencies' health). Each call makes new ones, with
+// settings of their own.
 //
 // Adding a service is one entry here, and a function like those below.
 func services() []*service {

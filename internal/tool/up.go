@@ -20,7 +20,8 @@ import (
 // talk real gRPC over loopback, as they would on several machines. Each
 // service's settings are its own, under its own prefix (-catalog-port,
 // CATALOG_PORT): up takes the services from the list of services, and
-// tells each where the others listen. It knows no service by name.
+// tells each where the others listen; it names none of them, but for
+// warning of a catalog database of an earlier version.
 func RunUp(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	all := services()
 	fs := flagSet("bookshop up", "Runs the whole system on this machine: every service of the shop, each on\nits own port, talking gRPC over loopback. Prints the URL to open.", stderr)

@@ -9,6 +9,7 @@ package catalogclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -32,15 +33,35 @@ var (
 // Client is a [bookshop.Catalog] and [bookshop.Importer] that calls
 // CatalogService over gRPC, and follows the catalog with Watch. It is safe for concurrent use.
 type Client struct {
-	client  catalogv1.CatalogServiceClient
-	timeout time.Duration
+	client     catalogv1.CatalogServiceClient
+	timeout    time.Duration
+	watchLimit int
 }
 
 // New returns a client that calls CatalogService over conn.
 // Unary calls whose context has no deadline get timeout; streams run as
 // long as their context allows.
 func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
-	return &Client{client: catalogv1.NewCatalogServiceClient(conn), timeout: timeout}
+	return &Client{client: catalogv1.NewCatalogServiceClient(conn), timeout: timeout, watchLimit: MaxWatchBooks}
+}
+
+// WithWatchLimit returns a copy of c whose Watch holds at most limit books
+// at once (a snapshot, or one import; at most MaxWatchBooks): a follower
+// with a memory budget stops receiving as soon as the catalog passes it,
+// rather than after holding it all.
+func (c *Client) WithWatchLimit(limit int) *Client {
+	d := *c
+	d.watchLimit = min(max(limit, 1), MaxWatchBooks)
+	return &d
+}
+
+// TooManyBooksError is the error of a Watch that the catalog sent more
+// books at once than its limit.
+type TooManyBooksError struct{ Limit int }
+
+// Error says what the limit is.
+func (e *TooManyBooksError) Error() string {
+	return fmt.Sprintf("the catalog sent more than %d books at once, more than this copy may hold", e.Limit)
 }
 
 // Book implements [bookshop.Catalog]. Errors: NotFound, Unavailable,
@@ -124,8 +145,9 @@ func (c *Client) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (
 // error when ctx ended it. Callbacks run on the caller's goroutine, one
 // at a time, and own the slices they are given. A caller that wants to
 // keep following calls Watch again: it starts with a whole snapshot
-// again. Past MaxWatchBooks books at once (a snapshot, or one import),
-// Watch fails with an Invalid error, rather than hold more.
+// again. Past its limit at once (a snapshot, or one import; see
+// WithWatchLimit), Watch fails with a *TooManyBooksError, rather than hold
+// more.
 func (c *Client) Watch(ctx context.Context, snapshot, added func([]bookshop.Book) error) error {
 	ctx, cancel := context.WithCancel(ctx) // ends the stream if a callback fails
 	defer cancel()
@@ -146,8 +168,8 @@ func (c *Client) Watch(ctx context.Context, snapshot, added func([]bookshop.Book
 			return bookshop.Errorf(bookshop.Unavailable, "the catalog ended the watch")
 		case err != nil:
 			return rpc.FromStatus(err)
-		case len(books)+len(resp.GetBooks()) > MaxWatchBooks:
-			return bookshop.Errorf(bookshop.Invalid, "the catalog sent more than %d books at once, more than a copy in memory may hold", MaxWatchBooks)
+		case len(books)+len(resp.GetBooks()) > c.watchLimit:
+			return &TooManyBooksError{Limit: c.watchLimit}
 		}
 		for _, b := range resp.GetBooks() {
 			books = append(books, BookFromProto(b))

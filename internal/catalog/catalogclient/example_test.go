@@ -31,8 +31,9 @@ func Example() {
 	defer db.Close()
 	srv, _ := catalog.NewGRPCServer(catalog.NewService(db, 0, nil), process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis})
 	serving, stop := context.WithCancel(ctx)
-	defer stop()
-	go srv.Run(serving, lis)
+	served := make(chan error, 1)
+	go func() { served <- srv.Run(serving, lis) }()
+	defer func() { stop(); <-served }() // before the database closes
 
 	conn, _ := rpc.Dial(lis.Addr().String(), rpc.ClientConfig{})
 	defer conn.Close()

@@ -1,4 +1,8 @@
 package process
 
-// ContainerMemoryLimit is containerMemoryLimit, for the tests.
-var ContainerMemoryLimit = containerMemoryLimit
+// ContainerMemoryLimit and TuneRuntimeWith are containerMemoryLimit and
+// tuneRuntime, for the tests.
+var (
+	ContainerMemoryLimit = containerMemoryLimit
+	TuneRuntimeWith      = tuneRuntime
+)

@@ -104,16 +104,21 @@ func TestContainerMemoryLimit(t *testing.T) {
 	}
 }
 
-func TestTuneRuntimeLeavesGOGCAlone(t *testing.T) {
-	old, oldLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
-	defer func() { debug.SetGCPercent(old); debug.SetMemoryLimit(oldLimit) }()
+func TestTuneRuntime(t *testing.T) {
+	oldLimit := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(oldLimit)
 	logger := slog.New(slog.DiscardHandler)
-	process.TuneRuntime(func(k string) string { return map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}[k] }, logger)
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("with GOGC set, the GC target became %d, want 100 left alone", got)
+	limit := filepath.Join(t.TempDir(), "memory.max")
+	if err := os.WriteFile(limit, []byte("268435456\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	process.TuneRuntime(func(string) string { return "" }, logger)
-	if got := debug.SetGCPercent(100); got != process.DefaultGCPercent {
-		t.Errorf("without GOGC, the GC target is %d, want %d", got, process.DefaultGCPercent)
+	set := map[string]string{"GOMEMLIMIT": "1GiB"}
+	process.TuneRuntimeWith(func(k string) string { return set[k] }, logger, []string{limit})
+	if got := debug.SetMemoryLimit(-1); got != oldLimit {
+		t.Errorf("with GOMEMLIMIT set, the memory limit became %d, want it left alone", got)
+	}
+	process.TuneRuntimeWith(func(string) string { return "" }, logger, []string{limit})
+	if got, want := debug.SetMemoryLimit(-1), int64(268435456/10*9); got != want {
+		t.Errorf("without GOMEMLIMIT, under a limit of 256 MiB, the memory limit is %d, want %d", got, want)
 	}
 }

@@ -3,40 +3,45 @@ package process
 import (
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
 )
 
-// DefaultGCPercent is the garbage collector's target of a service process
-// when GOGC does not say: the next collection when the heap has grown
-// fivefold. The services' heaps are small (tens of MiB, against budgets of
-// hundreds), and under load Go's default of 100 spent a fifth of
-// Recommendations' CPU collecting; 400 gave it about a tenth more calls a
-// second (docs/performance.md). A memory limit (TuneRuntime) keeps the
-// larger target from costing memory the process does not have.
-const DefaultGCPercent = 400
-
-// cgroupLimitFiles are where Linux says how much memory the process's
-// container may use: cgroup v2, then v1.
-var cgroupLimitFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
-
-// TuneRuntime sets the Go runtime for a service process, leaving alone
-// what the environment sets itself: the garbage collector's target to
-// DefaultGCPercent unless GOGC is set, and, unless GOMEMLIMIT is set and
-// the process runs in a container with a memory limit, a soft memory limit
-// of nine tenths of it, so that the collector works harder as the process
-// nears the limit rather than let the container be killed. It logs what
-// it set.
-func TuneRuntime(getenv func(string) string, logger *slog.Logger) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(DefaultGCPercent)
-		logger.Debug("Go runtime: garbage collector target set", "gc_percent", DefaultGCPercent)
+// cgroupLimitFiles returns where Linux says how much memory the process
+// may use, most specific first: the memory.max of its own cgroup (v2, as
+// /proc/self/cgroup names it), that of the root of the cgroup file system
+// (a container's, with a cgroup namespace), then cgroup v1's.
+func cgroupLimitFiles() []string {
+	var files []string
+	if b, err := os.ReadFile("/proc/self/cgroup"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if path, ok := strings.CutPrefix(line, "0::"); ok && path != "/" {
+				files = append(files, filepath.Join("/sys/fs/cgroup", path, "memory.max"))
+			}
+		}
 	}
+	return append(files, "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+}
+
+// TuneRuntime sets the Go runtime for a service process: when GOMEMLIMIT
+// is unset and the process has a memory limit (a container's, or a
+// systemd unit's), a soft memory limit of nine tenths of it, so that the
+// garbage collector works harder as the process nears the limit rather
+// than let it be killed. It logs what it set. The collector's target
+// stays Go's (GOGC): raising it bought Recommendations about a tenth more
+// calls a second for half as much memory again (docs/performance.md), a
+// trade for each deployment to make.
+func TuneRuntime(getenv func(string) string, logger *slog.Logger) {
+	tuneRuntime(getenv, logger, cgroupLimitFiles())
+}
+
+func tuneRuntime(getenv func(string) string, logger *slog.Logger, limitFiles []string) {
 	if getenv("GOMEMLIMIT") == "" {
-		if l, ok := containerMemoryLimit(cgroupLimitFiles); ok {
+		if l, ok := containerMemoryLimit(limitFiles); ok {
 			debug.SetMemoryLimit(l / 10 * 9)
-			logger.Info("Go runtime: soft memory limit set from the container's", "container_limit", l, "memory_limit", l/10*9)
+			logger.Info("Go runtime: soft memory limit set from the process's limit", "limit", l, "memory_limit", l/10*9)
 		}
 	}
 }

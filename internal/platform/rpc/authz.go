@@ -125,10 +125,10 @@ func Merge(policies ...Policy) (Policy, error) {
 	all := make(Policy)
 	for _, p := range policies {
 		for k, ids := range p {
-			if old, ok := all[k]; ok && !slices.Equal(old, ids) {
+			if old, ok := all[k]; ok && !slices.Equal(slices.Sorted(slices.Values(old)), slices.Sorted(slices.Values(ids))) {
 				return nil, fmt.Errorf("authorization policies disagree on %s: %v or %v", k, old, ids)
 			}
-			all[k] = ids
+			all[k] = slices.Clone(ids)
 		}
 	}
 	return all, nil

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
@@ -16,10 +17,16 @@ import (
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv := rpc.NewServer(rpc.ServerConfig{Logger: slog.New(slog.DiscardHandler), DrainTimeout: time.Second})
-	// A slice registers its services here, with its Validators and,
-	// under mutual TLS, rpc.Authorize with its Policy.
 	lis, _ := net.Listen("tcp", "127.0.0.1:0")
+	// What the process gives the slice, the slice's policy and request
+	// rules (none here), then the slice's services registered on srv.
+	deps := process.Deps{Logger: slog.New(slog.DiscardHandler), DrainTimeout: time.Second, Listener: lis}
+	cfg, err := rpc.ServiceConfig(deps, rpc.Policy{}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := rpc.NewServer(cfg)
 	serving, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(serving, lis) }()

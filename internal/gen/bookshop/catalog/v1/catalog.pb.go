@@ -569,7 +569,9 @@ type WatchBooksResponse struct {
 	// True on the last batch of the snapshot: from here on the client holds
 	// the whole catalog, and every later batch is an addition to it.
 	SnapshotComplete bool `protobuf:"varint,2,opt,name=snapshot_complete,json=snapshotComplete,proto3" json:"snapshot_complete,omitempty"`
-	// True on the last batch of one import's books, after the snapshot.
+	// True on the last batch of one import's books, after the snapshot. A
+	// Catalog from before this field never sets it, and a client that waits
+	// for it would wait for ever: roll out the Catalog before its followers.
 	ChangeComplete bool `protobuf:"varint,3,opt,name=change_complete,json=changeComplete,proto3" json:"change_complete,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
