@@ -85,6 +85,10 @@ type Book struct {
 	Author   string
 	Year     int
 	Category Category
+	// Price is what the shop sells the book for. The zero Money means no
+	// price is known (a book from a server that sends none): such a book
+	// is shown but cannot be bought.
+	Price Money
 }
 
 // RecommendRequest asks for books of one category for one shopper.

@@ -3,6 +3,7 @@ package bookshop
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is the kind of an [Error]. Adapters map each code to a transport
@@ -19,6 +20,19 @@ const (
 	// Forbidden means the caller may not do this: its identity is not
 	// allowed, or it has none.
 	Forbidden Code = "forbidden"
+	// Unauthenticated means the caller did not prove who it is: a wrong
+	// email or password, or a session that has ended.
+	Unauthenticated Code = "unauthenticated"
+	// Exists means the thing to create already exists, such as an account
+	// for an email that has one.
+	Exists Code = "already_exists"
+	// Conflict means the request is well formed but the state of what it
+	// acts on does not allow it, such as a cart that holds as many lines as
+	// it may.
+	Conflict Code = "conflict"
+	// Exhausted means the caller has used up a quota, such as sign-in
+	// attempts; Error.RetryAfter says when it may try again.
+	Exhausted Code = "exhausted"
 	// Unavailable means a dependency cannot be reached right now; a retry
 	// later may succeed.
 	Unavailable Code = "unavailable"
@@ -33,6 +47,9 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+	// RetryAfter, for Exhausted, is how long the caller should wait before
+	// it tries again; zero when unknown.
+	RetryAfter time.Duration
 }
 
 // Errorf returns an *Error with the given code and a formatted message.
@@ -68,4 +85,13 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// RetryAfter returns the RetryAfter of the first *Error in err's chain, or
+// zero.
+func RetryAfter(err error) time.Duration {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.RetryAfter
+	}
+	return 0
 }

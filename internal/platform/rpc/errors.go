@@ -15,8 +15,10 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
@@ -25,9 +27,13 @@ import (
 var codeOf = map[bookshop.Code]codes.Code{
 	bookshop.Invalid:     codes.InvalidArgument,
 	bookshop.NotFound:    codes.NotFound,
-	bookshop.Forbidden:   codes.PermissionDenied,
-	bookshop.Unavailable: codes.Unavailable,
-	bookshop.Internal:    codes.Internal,
+	bookshop.Forbidden:       codes.PermissionDenied,
+	bookshop.Unauthenticated: codes.Unauthenticated,
+	bookshop.Exists:          codes.AlreadyExists,
+	bookshop.Conflict:        codes.FailedPrecondition,
+	bookshop.Exhausted:       codes.ResourceExhausted,
+	bookshop.Unavailable:     codes.Unavailable,
+	bookshop.Internal:        codes.Internal,
 }
 
 // ToStatus converts an error of the domain into a gRPC status error for the
@@ -35,8 +41,14 @@ var codeOf = map[bookshop.Code]codes.Code{
 // logged and answered with a bare INTERNAL, so that internal details stay in
 // the log.
 func ToStatus(ctx context.Context, logger *slog.Logger, method string, err error) error {
-	if _, ok := errors.AsType[*bookshop.Error](err); ok {
-		return status.Error(codeOf[bookshop.ErrorCode(err)], bookshop.ErrorMessage(err))
+	if de, ok := errors.AsType[*bookshop.Error](err); ok {
+		st := status.New(codeOf[de.Code], de.Message)
+		if de.RetryAfter > 0 {
+			if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(de.RetryAfter)}); err == nil {
+				st = withInfo
+			}
+		}
+		return st.Err()
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return status.FromContextError(err).Err()
@@ -47,9 +59,15 @@ func ToStatus(ctx context.Context, logger *slog.Logger, method string, err error
 
 // FromStatus converts an error of a gRPC call into a domain error. The
 // server's message is kept for the codes that say something about the
-// request (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
-// UNAUTHENTICATED); the others become Unavailable or
-// Internal with a generic message, the original kept in the chain for logs.
+// request (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED,
+// ALREADY_EXISTS, FAILED_PRECONDITION, and RESOURCE_EXHAUSTED with a
+// RetryInfo detail: a quota the caller used up, with RetryAfter set); the
+// others become Unavailable or Internal with a generic message, the
+// original kept in the chain for logs.
+//
+// UNAUTHENTICATED stays Unauthenticated: a service's own answer (a wrong
+// password) and a refused client certificate both say the caller did not
+// prove who it is.
 func FromStatus(err error) error {
 	if err == nil {
 		return nil
@@ -61,14 +79,36 @@ func FromStatus(err error) error {
 		de = bookshop.Errorf(bookshop.Invalid, "%s", st.Message())
 	case codes.NotFound:
 		de = bookshop.Errorf(bookshop.NotFound, "%s", st.Message())
-	case codes.PermissionDenied, codes.Unauthenticated:
+	case codes.PermissionDenied:
 		de = bookshop.Errorf(bookshop.Forbidden, "%s", st.Message())
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Canceled:
+	case codes.Unauthenticated:
+		de = bookshop.Errorf(bookshop.Unauthenticated, "%s", st.Message())
+	case codes.AlreadyExists:
+		de = bookshop.Errorf(bookshop.Exists, "%s", st.Message())
+	case codes.FailedPrecondition:
+		de = bookshop.Errorf(bookshop.Conflict, "%s", st.Message())
+	case codes.ResourceExhausted:
+		if after := retryDelay(st); after > 0 {
+			de = &bookshop.Error{Code: bookshop.Exhausted, Message: st.Message(), RetryAfter: after}
+			break
+		}
+		de = bookshop.Errorf(bookshop.Unavailable, "the service is unavailable right now")
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.Canceled:
 		de = bookshop.Errorf(bookshop.Unavailable, "the service is unavailable right now")
 	default:
 		de = bookshop.Errorf(bookshop.Internal, "internal error")
 	}
 	return &callError{domain: de, cause: err}
+}
+
+// retryDelay returns the delay of st's RetryInfo detail, or zero.
+func retryDelay(st *status.Status) time.Duration {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.RetryInfo); ok && info.GetRetryDelay().IsValid() {
+			return info.GetRetryDelay().AsDuration()
+		}
+	}
+	return 0
 }
 
 // callError is a failed call: a domain error for the caller, with the
