@@ -25,8 +25,8 @@ import (
 
 // codeOf maps domain error codes to gRPC codes.
 var codeOf = map[bookshop.Code]codes.Code{
-	bookshop.Invalid:     codes.InvalidArgument,
-	bookshop.NotFound:    codes.NotFound,
+	bookshop.Invalid:         codes.InvalidArgument,
+	bookshop.NotFound:        codes.NotFound,
 	bookshop.Forbidden:       codes.PermissionDenied,
 	bookshop.Unauthenticated: codes.Unauthenticated,
 	bookshop.Exists:          codes.AlreadyExists,
