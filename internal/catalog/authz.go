@@ -18,6 +18,7 @@ const (
 // Policy returns who may call which method of CatalogService:
 //
 //   - GetBook and ExportBooks: marketplace, recommendations and admin;
+//   - GetBooks: marketplace and admin;
 //   - WatchBooks: recommendations (which keeps the books in memory) and
 //     admin;
 //   - ImportBooks: admin only.
@@ -28,6 +29,7 @@ func Policy() rpc.Policy {
 	readers := []string{identityMarketplace, identityRecommendations, rpc.IdentityAdmin}
 	return rpc.Policy{
 		catalogv1.CatalogService_GetBook_FullMethodName:     readers,
+		catalogv1.CatalogService_GetBooks_FullMethodName:    {identityMarketplace, rpc.IdentityAdmin},
 		catalogv1.CatalogService_ExportBooks_FullMethodName: readers,
 		catalogv1.CatalogService_WatchBooks_FullMethodName:  {identityRecommendations, rpc.IdentityAdmin},
 		catalogv1.CatalogService_ImportBooks_FullMethodName: {rpc.IdentityAdmin},
@@ -47,6 +49,18 @@ func Validators() rpc.Validators {
 		catalogv1.CatalogService_GetBook_FullMethodName: func(req any) string {
 			if id := req.(*catalogv1.GetBookRequest).GetId(); id < 1 {
 				return fmt.Sprintf("id must be 1 or more, got %d", id)
+			}
+			return ""
+		},
+		catalogv1.CatalogService_GetBooks_FullMethodName: func(req any) string {
+			ids := req.(*catalogv1.GetBooksRequest).GetIds()
+			if len(ids) > MaxGetBooks {
+				return fmt.Sprintf("%d ids: ask for at most %d books at once", len(ids), MaxGetBooks)
+			}
+			for _, id := range ids {
+				if id < 1 {
+					return fmt.Sprintf("ids must be 1 or more, got %d", id)
+				}
 			}
 			return ""
 		},

@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bookshop-go/bookshop/internal/catalog"
@@ -22,7 +23,7 @@ func TestPolicyNamesEveryMethod(t *testing.T) {
 	for _, s := range desc.Streams {
 		methods = append(methods, "/"+desc.ServiceName+"/"+s.StreamName)
 	}
-	if len(methods) != 4 {
+	if len(methods) != 5 {
 		t.Errorf("CatalogService has %d methods (%v); check that Policy's documentation still says who may call each", len(methods), methods)
 	}
 	for _, m := range methods {
@@ -58,6 +59,7 @@ func TestPolicy(t *testing.T) {
 		allowed []string
 	}{
 		{catalogv1.CatalogService_GetBook_FullMethodName, []string{"marketplace", "recommendations", "admin"}},
+		{catalogv1.CatalogService_GetBooks_FullMethodName, []string{"marketplace", "admin"}},
 		{catalogv1.CatalogService_ExportBooks_FullMethodName, []string{"marketplace", "recommendations", "admin"}},
 		{catalogv1.CatalogService_WatchBooks_FullMethodName, []string{"recommendations", "admin"}},
 		{catalogv1.CatalogService_ImportBooks_FullMethodName, []string{"admin"}},
@@ -68,6 +70,36 @@ func TestPolicy(t *testing.T) {
 			if got := p.Allows(id, tt.method); got != want {
 				t.Errorf("Allows(%q, %s) = %v, want %v", id, tt.method, got, want)
 			}
+		}
+	}
+}
+
+// TestValidators checks the rules of requests that Validators applies
+// before a handler runs.
+func TestValidators(t *testing.T) {
+	v := catalog.Validators()
+	many := make([]int32, catalog.MaxGetBooks+1)
+	for i := range many {
+		many[i] = int32(i + 1)
+	}
+	tests := []struct {
+		method string
+		req    any
+		want   string // words of the message; "" for a valid request
+	}{
+		{catalogv1.CatalogService_GetBook_FullMethodName, &catalogv1.GetBookRequest{Id: 1}, ""},
+		{catalogv1.CatalogService_GetBook_FullMethodName, &catalogv1.GetBookRequest{}, "id must be 1 or more, got 0"},
+		{catalogv1.CatalogService_GetBooks_FullMethodName, &catalogv1.GetBooksRequest{}, ""},
+		{catalogv1.CatalogService_GetBooks_FullMethodName, &catalogv1.GetBooksRequest{Ids: many[:catalog.MaxGetBooks]}, ""},
+		{catalogv1.CatalogService_GetBooks_FullMethodName, &catalogv1.GetBooksRequest{Ids: many}, "at most 100"},
+		{catalogv1.CatalogService_GetBooks_FullMethodName, &catalogv1.GetBooksRequest{Ids: []int32{3, 0}}, "ids must be 1 or more, got 0"},
+		{catalogv1.CatalogService_GetBooks_FullMethodName, &catalogv1.GetBooksRequest{Ids: []int32{-1}}, "got -1"},
+		{catalogv1.CatalogService_ImportBooks_FullMethodName, &catalogv1.ImportBooksRequest{}, "must hold a book"},
+	}
+	for _, tt := range tests {
+		got := v[tt.method](tt.req)
+		if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("Validators()[%s](%v) = %q, want %q", tt.method, tt.req, got, tt.want)
 		}
 	}
 }

@@ -11,9 +11,11 @@ package catalog
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
@@ -74,6 +76,36 @@ func NewService(store Store, maxFeedBooks int, m *telemetry.Metrics) *Service {
 // Book implements [bookshop.Catalog].
 func (s *Service) Book(ctx context.Context, id int32) (bookshop.Book, error) {
 	return s.store.Book(ctx, id)
+}
+
+// MaxGetBooks is the most ids one Books call may ask for.
+const MaxGetBooks = catalogclient.MaxGetBooks
+
+// Books returns the books of ids that exist, in the order of ids, each
+// once: an id with no book is left out. Errors: Invalid for more than
+// MaxGetBooks ids or an id under 1.
+func (s *Service) Books(ctx context.Context, ids []int32) ([]bookshop.Book, error) {
+	if len(ids) > MaxGetBooks {
+		return nil, bookshop.Errorf(bookshop.Invalid, "%d ids: ask for at most %d books at once", len(ids), MaxGetBooks)
+	}
+	books := make([]bookshop.Book, 0, len(ids))
+	for i, id := range ids {
+		if id < 1 {
+			return nil, bookshop.Errorf(bookshop.Invalid, "id %d: ids are 1 or more", id)
+		}
+		if slices.Contains(ids[:i], id) {
+			continue // answered once; at most 100 ids, so a scan is cheap
+		}
+		b, err := s.store.Book(ctx, id)
+		if bookshop.ErrorCode(err) == bookshop.NotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		books = append(books, b)
+	}
+	return books, nil
 }
 
 // ExportBooks implements [bookshop.Catalog].

@@ -54,6 +54,21 @@ func (s *Server) GetBook(ctx context.Context, req *catalogv1.GetBookRequest) (*c
 	return &catalogv1.GetBookResponse{Book: catalogclient.BookToProto(b)}, nil
 }
 
+// GetBooks returns the books of up to MaxGetBooks ids, in the order asked,
+// leaving out ids with no book. Errors: INVALID_ARGUMENT for too many ids
+// or an id under 1.
+func (s *Server) GetBooks(ctx context.Context, req *catalogv1.GetBooksRequest) (*catalogv1.GetBooksResponse, error) {
+	books, err := s.catalog.Books(ctx, req.GetIds())
+	if err != nil {
+		return nil, rpc.ToStatus(ctx, s.logger, catalogv1.CatalogService_GetBooks_FullMethodName, err)
+	}
+	resp := &catalogv1.GetBooksResponse{Books: make([]*catalogv1.Book, len(books))}
+	for i, b := range books {
+		resp.Books[i] = catalogclient.BookToProto(b)
+	}
+	return resp, nil
+}
+
 // ExportBooks streams the books of a category (all for
 // CATEGORY_UNSPECIFIED) in id order, ExportBatchSize at a time. It stops
 // as soon as the client goes away. Errors: INVALID_ARGUMENT for an unknown

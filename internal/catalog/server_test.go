@@ -76,6 +76,60 @@ func TestGetBook(t *testing.T) {
 	}
 }
 
+// TestGetBooks checks the batch read, through the client: the books found,
+// in the order asked, each once, ids without a book left out, and the
+// bounds refused with INVALID_ARGUMENT by the service itself (no
+// validators run on this server).
+func TestGetBooks(t *testing.T) {
+	client := catalogclient.New(startCatalog(t, openDB(t, builtinBooks(t))), 10*time.Second)
+	tooMany := make([]int32, catalog.MaxGetBooks+1) // 1 to 101
+	for i := range tooMany {
+		tooMany[i] = int32(i + 1)
+	}
+	builtinIDs := tooMany[:45] // the built-in catalog's ids
+	tests := []struct {
+		name    string
+		ids     []int32
+		want    []int32 // ids of the books returned
+		wantErr bool
+	}{
+		{"in the order asked", []int32{5, 1, 3}, []int32{5, 1, 3}, false},
+		{"unknown ids left out", []int32{999, 2, 1000}, []int32{2}, false},
+		{"repeated id once", []int32{4, 4, 2, 4}, []int32{4, 2}, false},
+		{"none found", []int32{999}, nil, false},
+		{"no ids", nil, nil, false},
+		{"as many as allowed", tooMany[:catalog.MaxGetBooks], builtinIDs, false},
+		{"too many", tooMany, nil, true},
+		{"id 0", []int32{1, 0}, nil, true},
+		{"negative id", []int32{-3}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			books, err := client.Books(testContext(t), tt.ids)
+			if tt.wantErr {
+				if bookshop.ErrorCode(err) != bookshop.Invalid {
+					t.Errorf("Books(%v) error = %v, want Invalid", tt.ids, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Books(%v): %v", tt.ids, err)
+			}
+			var got []int32
+			for _, b := range books {
+				got = append(got, b.ID)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("Books(%v) = ids %v, want %v", tt.ids, got, tt.want)
+			}
+		})
+	}
+	books, err := client.Books(testContext(t), []int32{5})
+	if err != nil || len(books) != 1 || books[0].Title != "Ender's Game" || books[0].Category != bookshop.ScienceFiction {
+		t.Errorf("Books([5]) = %+v, %v; want Ender's Game, science fiction", books, err)
+	}
+}
+
 // exportAll reads a whole ExportBooks stream.
 func exportAll(tb testing.TB, client catalogv1.CatalogServiceClient, c catalogv1.Category) ([]*catalogv1.Book, int, error) {
 	tb.Helper()

@@ -3,6 +3,7 @@ package catalogclient
 import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	moneyv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
 )
 
 // BookToProto converts a domain book to its message.
@@ -13,6 +14,7 @@ func BookToProto(b bookshop.Book) *catalogv1.Book {
 		Author:   b.Author,
 		Year:     int32(b.Year),
 		Category: CategoryToProto(b.Category),
+		Price:    MoneyToProto(b.Price),
 	}
 }
 
@@ -29,7 +31,25 @@ func BookFromProto(b *catalogv1.Book) bookshop.Book {
 		Author:   b.GetAuthor(),
 		Year:     int(b.GetYear()),
 		Category: c,
+		Price:    MoneyFromProto(b.GetPrice()),
 	}
+}
+
+// MoneyToProto converts an amount to its message; the zero Money (no
+// amount) becomes nil, an unset field. Every contract carries money as
+// bookshop.money.v1.Money, so clients of other services that carry books
+// or amounts convert with it too.
+func MoneyToProto(m bookshop.Money) *moneyv1.Money {
+	if m == (bookshop.Money{}) {
+		return nil
+	}
+	return &moneyv1.Money{Units: m.Units, Currency: m.Currency}
+}
+
+// MoneyFromProto converts a message to an amount; nil becomes the zero
+// Money. It checks nothing: the receiver's rules do (Book.Validate).
+func MoneyFromProto(m *moneyv1.Money) bookshop.Money {
+	return bookshop.Money{Units: m.GetUnits(), Currency: m.GetCurrency()}
 }
 
 // invalidCategory stands for a missing or unknown category of a message.

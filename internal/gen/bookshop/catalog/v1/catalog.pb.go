@@ -10,6 +10,7 @@
 package catalogv1
 
 import (
+	v1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -93,7 +94,13 @@ type Book struct {
 	// Year of first publication, 1 to 9999.
 	Year int32 `protobuf:"varint,4,opt,name=year,proto3" json:"year,omitempty"`
 	// The category: required.
-	Category      Category `protobuf:"varint,5,opt,name=category,proto3,enum=bookshop.catalog.v1.Category" json:"category,omitempty"`
+	Category Category `protobuf:"varint,5,opt,name=category,proto3,enum=bookshop.catalog.v1.Category" json:"category,omitempty"`
+	// What the shop sells the book for, in the shop's one currency (the
+	// Catalog's -currency setting). Required in an import: more than zero,
+	// at most 10,000 in major units, in the shop's currency. In a response,
+	// unset for a book the Catalog has no price for (from a database of an
+	// earlier version): such a book cannot be bought.
+	Price         *v1.Money `protobuf:"bytes,6,opt,name=price,proto3" json:"price,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +168,13 @@ func (x *Book) GetCategory() Category {
 		return x.Category
 	}
 	return Category_CATEGORY_UNSPECIFIED
+}
+
+func (x *Book) GetPrice() *v1.Money {
+	if x != nil {
+		return x.Price
+	}
+	return nil
 }
 
 // GetBookRequest names a book.
@@ -255,6 +269,99 @@ func (x *GetBookResponse) GetBook() *Book {
 	return nil
 }
 
+// GetBooksRequest names up to 100 books.
+type GetBooksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The books' ids: at most 100, each 1 or more. An id given twice is
+	// answered once.
+	Ids           []int32 `protobuf:"varint,1,rep,packed,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBooksRequest) Reset() {
+	*x = GetBooksRequest{}
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBooksRequest) ProtoMessage() {}
+
+func (x *GetBooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBooksRequest.ProtoReflect.Descriptor instead.
+func (*GetBooksRequest) Descriptor() ([]byte, []int) {
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetBooksRequest) GetIds() []int32 {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// GetBooksResponse holds the books found.
+type GetBooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The books of the ids asked for that exist, in the order asked.
+	Books         []*Book `protobuf:"bytes,1,rep,name=books,proto3" json:"books,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBooksResponse) Reset() {
+	*x = GetBooksResponse{}
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBooksResponse) ProtoMessage() {}
+
+func (x *GetBooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBooksResponse.ProtoReflect.Descriptor instead.
+func (*GetBooksResponse) Descriptor() ([]byte, []int) {
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetBooksResponse) GetBooks() []*Book {
+	if x != nil {
+		return x.Books
+	}
+	return nil
+}
+
 // ExportBooksRequest chooses the books to export.
 type ExportBooksRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -266,7 +373,7 @@ type ExportBooksRequest struct {
 
 func (x *ExportBooksRequest) Reset() {
 	*x = ExportBooksRequest{}
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[3]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +385,7 @@ func (x *ExportBooksRequest) String() string {
 func (*ExportBooksRequest) ProtoMessage() {}
 
 func (x *ExportBooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[3]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +398,7 @@ func (x *ExportBooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportBooksRequest.ProtoReflect.Descriptor instead.
 func (*ExportBooksRequest) Descriptor() ([]byte, []int) {
-	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{3}
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ExportBooksRequest) GetCategory() Category {
@@ -312,7 +419,7 @@ type ExportBooksResponse struct {
 
 func (x *ExportBooksResponse) Reset() {
 	*x = ExportBooksResponse{}
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[4]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -324,7 +431,7 @@ func (x *ExportBooksResponse) String() string {
 func (*ExportBooksResponse) ProtoMessage() {}
 
 func (x *ExportBooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[4]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -337,7 +444,7 @@ func (x *ExportBooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportBooksResponse.ProtoReflect.Descriptor instead.
 func (*ExportBooksResponse) Descriptor() ([]byte, []int) {
-	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{4}
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExportBooksResponse) GetBooks() []*Book {
@@ -361,7 +468,7 @@ type ImportBooksRequest struct {
 
 func (x *ImportBooksRequest) Reset() {
 	*x = ImportBooksRequest{}
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[5]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +480,7 @@ func (x *ImportBooksRequest) String() string {
 func (*ImportBooksRequest) ProtoMessage() {}
 
 func (x *ImportBooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[5]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,7 +493,7 @@ func (x *ImportBooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportBooksRequest.ProtoReflect.Descriptor instead.
 func (*ImportBooksRequest) Descriptor() ([]byte, []int) {
-	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{5}
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ImportBooksRequest) GetBook() *Book {
@@ -416,7 +523,7 @@ type ImportBooksResponse struct {
 
 func (x *ImportBooksResponse) Reset() {
 	*x = ImportBooksResponse{}
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[6]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -428,7 +535,7 @@ func (x *ImportBooksResponse) String() string {
 func (*ImportBooksResponse) ProtoMessage() {}
 
 func (x *ImportBooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[6]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -441,7 +548,7 @@ func (x *ImportBooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportBooksResponse.ProtoReflect.Descriptor instead.
 func (*ImportBooksResponse) Descriptor() ([]byte, []int) {
-	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{6}
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ImportBooksResponse) GetImported() int32 {
@@ -473,7 +580,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[7]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +592,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[7]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +605,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{7}
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Rejection) GetIndex() int32 {
@@ -532,7 +639,7 @@ type WatchBooksRequest struct {
 
 func (x *WatchBooksRequest) Reset() {
 	*x = WatchBooksRequest{}
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[8]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +651,7 @@ func (x *WatchBooksRequest) String() string {
 func (*WatchBooksRequest) ProtoMessage() {}
 
 func (x *WatchBooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[8]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +664,7 @@ func (x *WatchBooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBooksRequest.ProtoReflect.Descriptor instead.
 func (*WatchBooksRequest) Descriptor() ([]byte, []int) {
-	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{8}
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{10}
 }
 
 // WatchBooksResponse is one batch of a WatchBooks stream.
@@ -579,7 +686,7 @@ type WatchBooksResponse struct {
 
 func (x *WatchBooksResponse) Reset() {
 	*x = WatchBooksResponse{}
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[9]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +698,7 @@ func (x *WatchBooksResponse) String() string {
 func (*WatchBooksResponse) ProtoMessage() {}
 
 func (x *WatchBooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[9]
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +711,7 @@ func (x *WatchBooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBooksResponse.ProtoReflect.Descriptor instead.
 func (*WatchBooksResponse) Descriptor() ([]byte, []int) {
-	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{9}
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchBooksResponse) GetBooks() []*Book {
@@ -632,17 +739,22 @@ var File_bookshop_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_bookshop_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"!bookshop/catalog/v1/catalog.proto\x12\x13bookshop.catalog.v1\"\x93\x01\n" +
+	"!bookshop/catalog/v1/catalog.proto\x12\x13bookshop.catalog.v1\x1a\x1dbookshop/money/v1/money.proto\"\xc3\x01\n" +
 	"\x04Book\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n" +
 	"\x06author\x18\x03 \x01(\tR\x06author\x12\x12\n" +
 	"\x04year\x18\x04 \x01(\x05R\x04year\x129\n" +
-	"\bcategory\x18\x05 \x01(\x0e2\x1d.bookshop.catalog.v1.CategoryR\bcategory\" \n" +
+	"\bcategory\x18\x05 \x01(\x0e2\x1d.bookshop.catalog.v1.CategoryR\bcategory\x12.\n" +
+	"\x05price\x18\x06 \x01(\v2\x18.bookshop.money.v1.MoneyR\x05price\" \n" +
 	"\x0eGetBookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\"@\n" +
 	"\x0fGetBookResponse\x12-\n" +
-	"\x04book\x18\x01 \x01(\v2\x19.bookshop.catalog.v1.BookR\x04book\"O\n" +
+	"\x04book\x18\x01 \x01(\v2\x19.bookshop.catalog.v1.BookR\x04book\"#\n" +
+	"\x0fGetBooksRequest\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\x05R\x03ids\"C\n" +
+	"\x10GetBooksResponse\x12/\n" +
+	"\x05books\x18\x01 \x03(\v2\x19.bookshop.catalog.v1.BookR\x05books\"O\n" +
 	"\x12ExportBooksRequest\x129\n" +
 	"\bcategory\x18\x01 \x01(\x0e2\x1d.bookshop.catalog.v1.CategoryR\bcategory\"F\n" +
 	"\x13ExportBooksResponse\x12/\n" +
@@ -666,9 +778,10 @@ const file_bookshop_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CATEGORY_MYSTERY\x10\x01\x12\x1c\n" +
 	"\x18CATEGORY_SCIENCE_FICTION\x10\x02\x12\x16\n" +
-	"\x12CATEGORY_SELF_HELP\x10\x032\x8f\x03\n" +
+	"\x12CATEGORY_SELF_HELP\x10\x032\xe8\x03\n" +
 	"\x0eCatalogService\x12T\n" +
-	"\aGetBook\x12#.bookshop.catalog.v1.GetBookRequest\x1a$.bookshop.catalog.v1.GetBookResponse\x12b\n" +
+	"\aGetBook\x12#.bookshop.catalog.v1.GetBookRequest\x1a$.bookshop.catalog.v1.GetBookResponse\x12W\n" +
+	"\bGetBooks\x12$.bookshop.catalog.v1.GetBooksRequest\x1a%.bookshop.catalog.v1.GetBooksResponse\x12b\n" +
 	"\vExportBooks\x12'.bookshop.catalog.v1.ExportBooksRequest\x1a(.bookshop.catalog.v1.ExportBooksResponse0\x01\x12b\n" +
 	"\vImportBooks\x12'.bookshop.catalog.v1.ImportBooksRequest\x1a(.bookshop.catalog.v1.ImportBooksResponse(\x01\x12_\n" +
 	"\n" +
@@ -687,41 +800,48 @@ func file_bookshop_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_bookshop_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookshop_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_bookshop_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_bookshop_catalog_v1_catalog_proto_goTypes = []any{
 	(Category)(0),               // 0: bookshop.catalog.v1.Category
 	(*Book)(nil),                // 1: bookshop.catalog.v1.Book
 	(*GetBookRequest)(nil),      // 2: bookshop.catalog.v1.GetBookRequest
 	(*GetBookResponse)(nil),     // 3: bookshop.catalog.v1.GetBookResponse
-	(*ExportBooksRequest)(nil),  // 4: bookshop.catalog.v1.ExportBooksRequest
-	(*ExportBooksResponse)(nil), // 5: bookshop.catalog.v1.ExportBooksResponse
-	(*ImportBooksRequest)(nil),  // 6: bookshop.catalog.v1.ImportBooksRequest
-	(*ImportBooksResponse)(nil), // 7: bookshop.catalog.v1.ImportBooksResponse
-	(*Rejection)(nil),           // 8: bookshop.catalog.v1.Rejection
-	(*WatchBooksRequest)(nil),   // 9: bookshop.catalog.v1.WatchBooksRequest
-	(*WatchBooksResponse)(nil),  // 10: bookshop.catalog.v1.WatchBooksResponse
+	(*GetBooksRequest)(nil),     // 4: bookshop.catalog.v1.GetBooksRequest
+	(*GetBooksResponse)(nil),    // 5: bookshop.catalog.v1.GetBooksResponse
+	(*ExportBooksRequest)(nil),  // 6: bookshop.catalog.v1.ExportBooksRequest
+	(*ExportBooksResponse)(nil), // 7: bookshop.catalog.v1.ExportBooksResponse
+	(*ImportBooksRequest)(nil),  // 8: bookshop.catalog.v1.ImportBooksRequest
+	(*ImportBooksResponse)(nil), // 9: bookshop.catalog.v1.ImportBooksResponse
+	(*Rejection)(nil),           // 10: bookshop.catalog.v1.Rejection
+	(*WatchBooksRequest)(nil),   // 11: bookshop.catalog.v1.WatchBooksRequest
+	(*WatchBooksResponse)(nil),  // 12: bookshop.catalog.v1.WatchBooksResponse
+	(*v1.Money)(nil),            // 13: bookshop.money.v1.Money
 }
 var file_bookshop_catalog_v1_catalog_proto_depIdxs = []int32{
 	0,  // 0: bookshop.catalog.v1.Book.category:type_name -> bookshop.catalog.v1.Category
-	1,  // 1: bookshop.catalog.v1.GetBookResponse.book:type_name -> bookshop.catalog.v1.Book
-	0,  // 2: bookshop.catalog.v1.ExportBooksRequest.category:type_name -> bookshop.catalog.v1.Category
-	1,  // 3: bookshop.catalog.v1.ExportBooksResponse.books:type_name -> bookshop.catalog.v1.Book
-	1,  // 4: bookshop.catalog.v1.ImportBooksRequest.book:type_name -> bookshop.catalog.v1.Book
-	8,  // 5: bookshop.catalog.v1.ImportBooksResponse.rejected:type_name -> bookshop.catalog.v1.Rejection
-	1,  // 6: bookshop.catalog.v1.WatchBooksResponse.books:type_name -> bookshop.catalog.v1.Book
-	2,  // 7: bookshop.catalog.v1.CatalogService.GetBook:input_type -> bookshop.catalog.v1.GetBookRequest
-	4,  // 8: bookshop.catalog.v1.CatalogService.ExportBooks:input_type -> bookshop.catalog.v1.ExportBooksRequest
-	6,  // 9: bookshop.catalog.v1.CatalogService.ImportBooks:input_type -> bookshop.catalog.v1.ImportBooksRequest
-	9,  // 10: bookshop.catalog.v1.CatalogService.WatchBooks:input_type -> bookshop.catalog.v1.WatchBooksRequest
-	3,  // 11: bookshop.catalog.v1.CatalogService.GetBook:output_type -> bookshop.catalog.v1.GetBookResponse
-	5,  // 12: bookshop.catalog.v1.CatalogService.ExportBooks:output_type -> bookshop.catalog.v1.ExportBooksResponse
-	7,  // 13: bookshop.catalog.v1.CatalogService.ImportBooks:output_type -> bookshop.catalog.v1.ImportBooksResponse
-	10, // 14: bookshop.catalog.v1.CatalogService.WatchBooks:output_type -> bookshop.catalog.v1.WatchBooksResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	13, // 1: bookshop.catalog.v1.Book.price:type_name -> bookshop.money.v1.Money
+	1,  // 2: bookshop.catalog.v1.GetBookResponse.book:type_name -> bookshop.catalog.v1.Book
+	1,  // 3: bookshop.catalog.v1.GetBooksResponse.books:type_name -> bookshop.catalog.v1.Book
+	0,  // 4: bookshop.catalog.v1.ExportBooksRequest.category:type_name -> bookshop.catalog.v1.Category
+	1,  // 5: bookshop.catalog.v1.ExportBooksResponse.books:type_name -> bookshop.catalog.v1.Book
+	1,  // 6: bookshop.catalog.v1.ImportBooksRequest.book:type_name -> bookshop.catalog.v1.Book
+	10, // 7: bookshop.catalog.v1.ImportBooksResponse.rejected:type_name -> bookshop.catalog.v1.Rejection
+	1,  // 8: bookshop.catalog.v1.WatchBooksResponse.books:type_name -> bookshop.catalog.v1.Book
+	2,  // 9: bookshop.catalog.v1.CatalogService.GetBook:input_type -> bookshop.catalog.v1.GetBookRequest
+	4,  // 10: bookshop.catalog.v1.CatalogService.GetBooks:input_type -> bookshop.catalog.v1.GetBooksRequest
+	6,  // 11: bookshop.catalog.v1.CatalogService.ExportBooks:input_type -> bookshop.catalog.v1.ExportBooksRequest
+	8,  // 12: bookshop.catalog.v1.CatalogService.ImportBooks:input_type -> bookshop.catalog.v1.ImportBooksRequest
+	11, // 13: bookshop.catalog.v1.CatalogService.WatchBooks:input_type -> bookshop.catalog.v1.WatchBooksRequest
+	3,  // 14: bookshop.catalog.v1.CatalogService.GetBook:output_type -> bookshop.catalog.v1.GetBookResponse
+	5,  // 15: bookshop.catalog.v1.CatalogService.GetBooks:output_type -> bookshop.catalog.v1.GetBooksResponse
+	7,  // 16: bookshop.catalog.v1.CatalogService.ExportBooks:output_type -> bookshop.catalog.v1.ExportBooksResponse
+	9,  // 17: bookshop.catalog.v1.CatalogService.ImportBooks:output_type -> bookshop.catalog.v1.ImportBooksResponse
+	12, // 18: bookshop.catalog.v1.CatalogService.WatchBooks:output_type -> bookshop.catalog.v1.WatchBooksResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_bookshop_catalog_v1_catalog_proto_init() }
@@ -735,7 +855,7 @@ func file_bookshop_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookshop_catalog_v1_catalog_proto_rawDesc), len(file_bookshop_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	CatalogService_GetBook_FullMethodName     = "/bookshop.catalog.v1.CatalogService/GetBook"
+	CatalogService_GetBooks_FullMethodName    = "/bookshop.catalog.v1.CatalogService/GetBooks"
 	CatalogService_ExportBooks_FullMethodName = "/bookshop.catalog.v1.CatalogService/ExportBooks"
 	CatalogService_ImportBooks_FullMethodName = "/bookshop.catalog.v1.CatalogService/ImportBooks"
 	CatalogService_WatchBooks_FullMethodName  = "/bookshop.catalog.v1.CatalogService/WatchBooks"
@@ -36,6 +37,11 @@ const (
 type CatalogServiceClient interface {
 	// GetBook returns one book. NOT_FOUND if there is no book with that id.
 	GetBook(ctx context.Context, in *GetBookRequest, opts ...grpc.CallOption) (*GetBookResponse, error)
+	// GetBooks returns the books of up to 100 ids at once, in the order
+	// asked, each once; an id with no book is left out rather than failing
+	// the call, and no ids get no books. INVALID_ARGUMENT for more than 100
+	// ids or an id under 1.
+	GetBooks(ctx context.Context, in *GetBooksRequest, opts ...grpc.CallOption) (*GetBooksResponse, error)
 	// ExportBooks streams the books of a category, or of every category, in
 	// id order, in batches. INVALID_ARGUMENT for an unknown category.
 	ExportBooks(ctx context.Context, in *ExportBooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportBooksResponse], error)
@@ -72,6 +78,16 @@ func (c *catalogServiceClient) GetBook(ctx context.Context, in *GetBookRequest, 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetBookResponse)
 	err := c.cc.Invoke(ctx, CatalogService_GetBook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) GetBooks(ctx context.Context, in *GetBooksRequest, opts ...grpc.CallOption) (*GetBooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBooksResponse)
+	err := c.cc.Invoke(ctx, CatalogService_GetBooks_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +153,11 @@ type CatalogService_WatchBooksClient = grpc.ServerStreamingClient[WatchBooksResp
 type CatalogServiceServer interface {
 	// GetBook returns one book. NOT_FOUND if there is no book with that id.
 	GetBook(context.Context, *GetBookRequest) (*GetBookResponse, error)
+	// GetBooks returns the books of up to 100 ids at once, in the order
+	// asked, each once; an id with no book is left out rather than failing
+	// the call, and no ids get no books. INVALID_ARGUMENT for more than 100
+	// ids or an id under 1.
+	GetBooks(context.Context, *GetBooksRequest) (*GetBooksResponse, error)
 	// ExportBooks streams the books of a category, or of every category, in
 	// id order, in batches. INVALID_ARGUMENT for an unknown category.
 	ExportBooks(*ExportBooksRequest, grpc.ServerStreamingServer[ExportBooksResponse]) error
@@ -171,6 +192,9 @@ type UnimplementedCatalogServiceServer struct{}
 
 func (UnimplementedCatalogServiceServer) GetBook(context.Context, *GetBookRequest) (*GetBookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBook not implemented")
+}
+func (UnimplementedCatalogServiceServer) GetBooks(context.Context, *GetBooksRequest) (*GetBooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBooks not implemented")
 }
 func (UnimplementedCatalogServiceServer) ExportBooks(*ExportBooksRequest, grpc.ServerStreamingServer[ExportBooksResponse]) error {
 	return status.Error(codes.Unimplemented, "method ExportBooks not implemented")
@@ -220,6 +244,24 @@ func _CatalogService_GetBook_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_GetBooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).GetBooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_GetBooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).GetBooks(ctx, req.(*GetBooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CatalogService_ExportBooks_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(ExportBooksRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -259,6 +301,10 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBook",
 			Handler:    _CatalogService_GetBook_Handler,
+		},
+		{
+			MethodName: "GetBooks",
+			Handler:    _CatalogService_GetBooks_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
