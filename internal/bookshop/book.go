@@ -13,11 +13,28 @@ const (
 	MaxAuthorLen = 200
 	MinYear      = 1
 	MaxYear      = 9999
+	// MaxPrice is the most a book may cost, in major units of the shop's
+	// currency (euros, not cents): 10,000, which is 1,000,000 minor units
+	// in EUR and 10,000 in JPY (see MaxPriceUnits).
+	MaxPrice = 10_000
 )
+
+// DefaultCurrency is the shop's currency unless it is set otherwise.
+const DefaultCurrency = "EUR"
+
+// MaxPriceUnits returns MaxPrice in the minor units of currency:
+// 1,000,000 for EUR.
+func MaxPriceUnits(currency string) int64 {
+	units := int64(MaxPrice)
+	for range MinorDigits(currency) {
+		units *= 10
+	}
+	return units
+}
 
 // FieldError is a rule of a book that it breaks.
 type FieldError struct {
-	Field   string // "id", "category", "title", "author" or "year"
+	Field   string // "id", "category", "title", "author", "year" or "price"
 	Message string // what is wrong
 }
 
@@ -26,9 +43,12 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Validate returns a *FieldError for the first rule b breaks, or nil:
 // title and author present, not too long, without control characters; a
-// year from 1 to 9999; a known category; an id that is not negative. An id
-// of 0 passes: in an import it asks for a new id. Validate does not trim:
-// callers trim first.
+// year from 1 to 9999; a known category; an id that is not negative; a
+// price, more than zero and at most MaxPrice, in a valid currency. An id
+// of 0 passes: in an import it asks for a new id. A book without a price
+// (the zero Money) fails: Validate is the rule of what the shop takes in,
+// and it sells every book it takes. Validate does not trim: callers trim
+// first, and check that the price is in the shop's currency.
 func (b Book) Validate() error {
 	if b.ID < 0 {
 		return &FieldError{"id", fmt.Sprintf("%d is negative: use a whole number from 1 to 2147483647", b.ID)}
@@ -45,7 +65,25 @@ func (b Book) Validate() error {
 	if b.Year < MinYear || b.Year > MaxYear {
 		return &FieldError{"year", fmt.Sprintf("%d is not a year from %d to %d", b.Year, MinYear, MaxYear)}
 	}
+	if msg := checkPrice(b.Price); msg != "" {
+		return &FieldError{"price", msg}
+	}
 	return nil
+}
+
+// checkPrice says what is wrong with a book's price, or "".
+func checkPrice(p Money) string {
+	switch {
+	case p == Money{}:
+		return "missing: every book needs a price, such as 12.99"
+	case CheckCurrency(p.Currency) != nil:
+		return ErrorMessage(CheckCurrency(p.Currency))
+	case p.Units <= 0:
+		return fmt.Sprintf("%s is not more than zero", p.Decimal())
+	case p.Units > MaxPriceUnits(p.Currency):
+		return fmt.Sprintf("%s is more than %d, the most a book may cost", p.Decimal(), MaxPrice)
+	}
+	return ""
 }
 
 // checkText says what is wrong with a title or author, or "".

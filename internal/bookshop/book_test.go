@@ -9,7 +9,11 @@ import (
 )
 
 func TestBookValidate(t *testing.T) {
-	good := bookshop.Book{ID: 1, Title: "Dune", Author: "Frank Herbert", Year: 1965, Category: bookshop.ScienceFiction}
+	good := bookshop.Book{ID: 1, Title: "Dune", Author: "Frank Herbert", Year: 1965, Category: bookshop.ScienceFiction,
+		Price: bookshop.Money{Units: 1299, Currency: "EUR"}}
+	price := func(units int64, currency string) func(*bookshop.Book) {
+		return func(b *bookshop.Book) { b.Price = bookshop.Money{Units: units, Currency: currency} }
+	}
 	tests := []struct {
 		name  string
 		edit  func(*bookshop.Book)
@@ -25,6 +29,18 @@ func TestBookValidate(t *testing.T) {
 		{"invalid UTF-8", func(b *bookshop.Book) { b.Author = "\xff" }, "author"},
 		{"year 0", func(b *bookshop.Book) { b.Year = 0 }, "year"},
 		{"year 10000", func(b *bookshop.Book) { b.Year = 10000 }, "year"},
+		{"no price", price(0, ""), "price"},
+		{"price 0", price(0, "EUR"), "price"},
+		{"negative price", price(-1, "EUR"), "price"},
+		{"price of one cent", price(1, "EUR"), ""},
+		{"price of 10,000", price(1_000_000, "EUR"), ""},
+		{"price over 10,000", price(1_000_001, "EUR"), "price"},
+		{"price of 10,000 yen", price(10_000, "JPY"), ""},
+		{"price over 10,000 yen", price(10_001, "JPY"), "price"},
+		{"price of 10,000 dinars", price(10_000_000, "KWD"), ""},
+		{"price without currency", price(1299, ""), "price"},
+		{"price in lower-case currency", price(1299, "eur"), "price"},
+		{"price in another valid currency", price(1299, "USD"), ""},
 	}
 	for _, tt := range tests {
 		b := good
@@ -36,6 +52,14 @@ func TestBookValidate(t *testing.T) {
 			t.Errorf("%s: Validate(%+v) = %v, want nil", tt.name, b, err)
 		case tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field):
 			t.Errorf("%s: Validate(%+v) = %v, want a FieldError of %s", tt.name, b, err, tt.field)
+		}
+	}
+}
+
+func TestMaxPriceUnits(t *testing.T) {
+	for currency, want := range map[string]int64{"EUR": 1_000_000, "JPY": 10_000, "KWD": 10_000_000} {
+		if got := bookshop.MaxPriceUnits(currency); got != want {
+			t.Errorf("MaxPriceUnits(%q) = %d, want %d", currency, got, want)
 		}
 	}
 }
