@@ -1,0 +1,464 @@
+// Package cart is the Cart service: it keeps each shopper's cart, and
+// prices it from the Catalog's current prices whenever it is shown.
+//
+// The slice: the rules of a cart and the [Service] here; the gRPC server
+// of bookshop.cart.v1.CartService (server.go), with its request rules and
+// its authorization entries ([Policy]); its metrics; [Config] and [Run];
+// its storage in package sqlite; and, for callers, package cartclient.
+//
+// The Cart keeps, for each line, only the book's id and how many copies;
+// never a price. The prices, titles and authors come from the Catalog each
+// time a cart is returned, so a cart always shows what the Catalog sells
+// now.
+package cart
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+)
+
+// MaxIDLen is the longest cart id.
+const MaxIDLen = 64
+
+// GuestPrefix starts the id of a guest's cart, as the Marketplace names
+// them ("g-" and a random token): the carts that SweepGuests deletes once
+// they have not changed for a while. A customer's cart ("c-" and the
+// customer's id) is never swept.
+const GuestPrefix = "g-"
+
+// DefaultGuestTTL is how long a guest's cart is kept after its last
+// change.
+const DefaultGuestTTL = 30 * 24 * time.Hour
+
+// CheckID returns an Invalid error unless id is a cart id: 1 to MaxIDLen
+// characters of A-Z, a-z, 0-9, '-' and '_'.
+func CheckID(id string) error {
+	if id == "" || len(id) > MaxIDLen {
+		return bookshop.Errorf(bookshop.Invalid, "cart id %q: want 1 to %d characters", truncate(id), MaxIDLen)
+	}
+	for i := range len(id) {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return bookshop.Errorf(bookshop.Invalid, "cart id %q: only letters A to Z, digits, '-' and '_' are allowed", truncate(id))
+		}
+	}
+	return nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string) string {
+	if len(s) > MaxIDLen+8 {
+		return s[:MaxIDLen] + "..."
+	}
+	return s
+}
+
+// checkBookID returns an Invalid error for a book id under 1.
+func checkBookID(id int32) error {
+	if id < 1 {
+		return bookshop.Errorf(bookshop.Invalid, "book id %d: want 1 or more", id)
+	}
+	return nil
+}
+
+// CheckAdd returns an Invalid error unless a book id and a quantity could
+// be added to a cart: a book id from 1, a quantity from 1. (A quantity
+// that the line cannot hold is a Conflict, for Added to find.)
+func CheckAdd(bookID int32, quantity int) error {
+	if err := checkBookID(bookID); err != nil {
+		return err
+	}
+	if quantity < 1 {
+		return bookshop.Errorf(bookshop.Invalid, "quantity %d: add 1 or more copies", quantity)
+	}
+	return nil
+}
+
+// CheckSetQuantity returns an Invalid error unless a book id and a
+// quantity could be set: a book id from 1, a quantity from 0 (which
+// removes the line) to bookshop.MaxQuantity.
+func CheckSetQuantity(bookID int32, quantity int) error {
+	if err := checkBookID(bookID); err != nil {
+		return err
+	}
+	if quantity < 0 || quantity > bookshop.MaxQuantity {
+		return bookshop.Errorf(bookshop.Invalid, "quantity %d: want 0 (to remove the book) to %d", quantity, bookshop.MaxQuantity)
+	}
+	return nil
+}
+
+// The rules below work on the lines of a cart as the Cart keeps them: each
+// a Book with only its ID set, and a Quantity; in the order the books were
+// added. They never change the slice they are given.
+
+// Added returns lines with quantity more copies of book bookID: on its
+// line, or on a new line at the end. Errors: Invalid (see CheckAdd);
+// Conflict when the line would hold more than bookshop.MaxQuantity
+// copies, or the cart more than bookshop.MaxCartLines books.
+func Added(lines []bookshop.CartLine, bookID int32, quantity int) ([]bookshop.CartLine, error) {
+	if err := CheckAdd(bookID, quantity); err != nil {
+		return nil, err
+	}
+	i := lineOf(lines, bookID)
+	if i < 0 {
+		if len(lines) >= bookshop.MaxCartLines {
+			return nil, bookshop.Errorf(bookshop.Conflict, "a cart holds at most %d different books: remove one first", bookshop.MaxCartLines)
+		}
+		if quantity > bookshop.MaxQuantity {
+			return nil, bookshop.Errorf(bookshop.Conflict, "at most %d copies of one book", bookshop.MaxQuantity)
+		}
+		return append(slices.Clip(lines), bookshop.CartLine{Book: bookshop.Book{ID: bookID}, Quantity: quantity}), nil
+	}
+	if have := lines[i].Quantity; quantity > bookshop.MaxQuantity-have {
+		return nil, bookshop.Errorf(bookshop.Conflict, "at most %d copies of one book: the cart already holds %d", bookshop.MaxQuantity, have)
+	}
+	out := slices.Clone(lines)
+	out[i].Quantity += quantity
+	return out, nil
+}
+
+// WithQuantity returns lines with quantity copies of book bookID, and
+// without its line for 0. Errors: Invalid (see CheckSetQuantity);
+// NotFound when no line holds the book.
+func WithQuantity(lines []bookshop.CartLine, bookID int32, quantity int) ([]bookshop.CartLine, error) {
+	if err := CheckSetQuantity(bookID, quantity); err != nil {
+		return nil, err
+	}
+	i := lineOf(lines, bookID)
+	if i < 0 {
+		return nil, bookshop.Errorf(bookshop.NotFound, "the cart holds no copy of book %d", bookID)
+	}
+	if quantity == 0 {
+		return slices.Delete(slices.Clone(lines), i, i+1), nil
+	}
+	out := slices.Clone(lines)
+	out[i].Quantity = quantity
+	return out, nil
+}
+
+// Merged returns the lines of cart into with those of cart from: the
+// quantities of a book in both added, capped at bookshop.MaxQuantity; the
+// books of from that into lacks after into's own, in from's order, until
+// the cart holds bookshop.MaxCartLines books (the rest are dropped).
+func Merged(into, from []bookshop.CartLine) []bookshop.CartLine {
+	out := slices.Clone(into)
+	for _, l := range from {
+		switch i := lineOf(out, l.Book.ID); {
+		case i >= 0:
+			out[i].Quantity = min(out[i].Quantity+l.Quantity, bookshop.MaxQuantity)
+		case len(out) < bookshop.MaxCartLines:
+			out = append(out, bookshop.CartLine{Book: bookshop.Book{ID: l.Book.ID}, Quantity: min(l.Quantity, bookshop.MaxQuantity)})
+		}
+	}
+	return out
+}
+
+// lineOf returns the index of book bookID's line, or -1.
+func lineOf(lines []bookshop.CartLine, bookID int32) int {
+	return slices.IndexFunc(lines, func(l bookshop.CartLine) bool { return l.Book.ID == bookID })
+}
+
+// Priced returns the cart id of lines, priced from books (by id): each
+// line's book as the Catalog has it, its total, and the subtotal of the
+// lines. A line whose book is missing from books, or has no price, is
+// kept with only the book's id, no price and no total, out of the
+// subtotal: the Catalog no longer sells it. Count counts every line.
+// Errors: Internal when the prices have different currencies or the sum
+// does not fit (the Catalog has one currency and bounded prices, so
+// neither should happen).
+func Priced(id string, lines []bookshop.CartLine, books map[int32]bookshop.Book) (bookshop.Cart, error) {
+	c := bookshop.Cart{ID: id, Lines: make([]bookshop.CartLine, 0, len(lines))}
+	for _, l := range lines {
+		c.Count += l.Quantity
+		b, ok := books[l.Book.ID]
+		if !ok || b.Price == (bookshop.Money{}) {
+			c.Lines = append(c.Lines, bookshop.CartLine{Book: bookshop.Book{ID: l.Book.ID}, Quantity: l.Quantity})
+			continue
+		}
+		total, err := b.Price.Mul(int64(l.Quantity))
+		if err == nil {
+			if c.Subtotal == (bookshop.Money{}) {
+				c.Subtotal = total
+			} else {
+				c.Subtotal, err = c.Subtotal.Add(total)
+			}
+		}
+		if err != nil {
+			// Not %w: the kernel's Invalid would reach the caller, who
+			// did nothing wrong.
+			return bookshop.Cart{}, fmt.Errorf("price cart %s: book %d: %v", id, b.ID, err)
+		}
+		c.Lines = append(c.Lines, bookshop.CartLine{Book: b, Quantity: l.Quantity, Total: total})
+	}
+	return c, nil
+}
+
+// Store is where the Service keeps the carts; *sqlite.DB is one. Lines
+// are as the rules above take them. A cart with no lines is empty, not
+// missing.
+type Store interface {
+	// Lines returns the lines of cart id, in the order they were added.
+	Lines(ctx context.Context, id string) ([]bookshop.CartLine, error)
+	// Count returns the sum of the quantities of cart id.
+	Count(ctx context.Context, id string) (int, error)
+	// Update reads the lines of cart id and replaces them with what change
+	// returns, in one transaction that no other change interleaves with:
+	// nothing is written when change fails (its error is returned). It
+	// returns the lines written.
+	Update(ctx context.Context, id string, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error)
+	// Merge reads the lines of carts from and into, replaces into's with
+	// what merge returns and empties from, in one transaction. It returns
+	// into's lines as written.
+	Merge(ctx context.Context, from, into string, merge func(into, from []bookshop.CartLine) []bookshop.CartLine) ([]bookshop.CartLine, error)
+	// DeleteIdle deletes the carts whose id starts with prefix and that
+	// have not changed since before, and returns how many.
+	DeleteIdle(ctx context.Context, prefix string, before time.Time) (int, error)
+}
+
+// Catalog is what the Cart needs of the Catalog: the books of some ids,
+// with their current prices, leaving out the ids it has no book for.
+// *catalogclient.Client is one.
+type Catalog interface {
+	Books(ctx context.Context, ids []int32) ([]bookshop.Book, error)
+}
+
+// Service is the Cart: carts kept in a Store, priced from a Catalog. It
+// implements [bookshop.Carts] and is safe for concurrent use.
+//
+// A change (Add, SetQuantity, Merge) fetches the books of the carts it
+// touches from the Catalog before it writes anything: when the Catalog
+// cannot be reached, the call fails with Unavailable and nothing has
+// changed, so a caller may retry it (Add, unlike the others, is not
+// idempotent: it must not fail after it has written).
+type Service struct {
+	store    Store
+	catalog  Catalog
+	logger   *slog.Logger
+	metrics  *metrics
+	guestTTL time.Duration
+}
+
+// NewService returns the Cart over store, pricing from catalog. It logs
+// failures of the Catalog to logger, and counts in m, which may be nil.
+// Guest carts are kept guestTTL after their last change (DefaultGuestTTL
+// when 0); see SweepGuests.
+func NewService(store Store, catalog Catalog, logger *slog.Logger, m *telemetry.Metrics, guestTTL time.Duration) *Service {
+	if guestTTL <= 0 {
+		guestTTL = DefaultGuestTTL
+	}
+	return &Service{store: store, catalog: catalog, logger: logger, metrics: newMetrics(m), guestTTL: guestTTL}
+}
+
+// Cart implements [bookshop.Carts]. Errors: Invalid for a malformed id;
+// Unavailable when the Catalog cannot be reached.
+func (s *Service) Cart(ctx context.Context, id string) (bookshop.Cart, error) {
+	if err := CheckID(id); err != nil {
+		return bookshop.Cart{}, err
+	}
+	lines, err := s.store.Lines(ctx, id)
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	books, err := s.books(ctx, lines)
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	return Priced(id, lines, books)
+}
+
+// Count implements [bookshop.Carts] from the Store alone: it needs no
+// Catalog. Errors: Invalid for a malformed id.
+func (s *Service) Count(ctx context.Context, id string) (int, error) {
+	if err := CheckID(id); err != nil {
+		return 0, err
+	}
+	return s.store.Count(ctx, id)
+}
+
+// Add implements [bookshop.Carts]. Errors: Invalid for a malformed id, a
+// book id under 1 or a quantity under 1; NotFound for a book the Catalog
+// does not have, or has no price for; Conflict past the limits (see
+// Added); Unavailable when the Catalog cannot be reached, before anything
+// is written.
+func (s *Service) Add(ctx context.Context, id string, bookID int32, quantity int) (bookshop.Cart, error) {
+	if err := CheckID(id); err != nil {
+		return bookshop.Cart{}, err
+	}
+	if err := CheckAdd(bookID, quantity); err != nil {
+		return bookshop.Cart{}, err
+	}
+	lines, err := s.store.Lines(ctx, id)
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	books, err := s.books(ctx, lines, bookID)
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	switch b := books[bookID]; {
+	case b.Title == "": // the stand-in of a book the Catalog lacks (see books)
+		return bookshop.Cart{}, bookshop.Errorf(bookshop.NotFound, "book %d is not in the catalog", bookID)
+	case b.Price == (bookshop.Money{}):
+		return bookshop.Cart{}, bookshop.Errorf(bookshop.NotFound, "book %d is not for sale: it has no price", bookID)
+	}
+	lines, err = s.store.Update(ctx, id, func(lines []bookshop.CartLine) ([]bookshop.CartLine, error) {
+		return Added(lines, bookID, quantity)
+	})
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	s.metrics.added(quantity)
+	return s.pricedAfterChange(ctx, id, lines, books)
+}
+
+// SetQuantity implements [bookshop.Carts]. Errors: Invalid for a
+// malformed id, a book id under 1 or a quantity outside 0 to
+// bookshop.MaxQuantity; NotFound when the cart holds no line for the
+// book; Unavailable when the Catalog cannot be reached, before anything
+// is written.
+func (s *Service) SetQuantity(ctx context.Context, id string, bookID int32, quantity int) (bookshop.Cart, error) {
+	if err := CheckID(id); err != nil {
+		return bookshop.Cart{}, err
+	}
+	if err := CheckSetQuantity(bookID, quantity); err != nil {
+		return bookshop.Cart{}, err
+	}
+	lines, err := s.store.Lines(ctx, id)
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	books, err := s.books(ctx, lines)
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	lines, err = s.store.Update(ctx, id, func(lines []bookshop.CartLine) ([]bookshop.CartLine, error) {
+		return WithQuantity(lines, bookID, quantity)
+	})
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	return s.pricedAfterChange(ctx, id, lines, books)
+}
+
+// Merge implements [bookshop.Carts] (see Merged for the rules). Errors:
+// Invalid for a malformed id, or from and into the same cart; Unavailable
+// when the Catalog cannot be reached, before anything is written.
+func (s *Service) Merge(ctx context.Context, from, into string) (bookshop.Cart, error) {
+	if err := CheckID(from); err != nil {
+		return bookshop.Cart{}, err
+	}
+	if err := CheckID(into); err != nil {
+		return bookshop.Cart{}, err
+	}
+	if from == into {
+		return bookshop.Cart{}, bookshop.Errorf(bookshop.Invalid, "cannot merge cart %s into itself", from)
+	}
+	fromLines, err := s.store.Lines(ctx, from)
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	intoLines, err := s.store.Lines(ctx, into)
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	books, err := s.books(ctx, append(slices.Clip(intoLines), fromLines...))
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	moved := 0
+	lines, err := s.store.Merge(ctx, from, into, func(into, from []bookshop.CartLine) []bookshop.CartLine {
+		moved = len(from)
+		return Merged(into, from)
+	})
+	if err != nil {
+		return bookshop.Cart{}, err
+	}
+	if moved > 0 {
+		s.metrics.merged()
+	}
+	return s.pricedAfterChange(ctx, into, lines, books)
+}
+
+// SweepGuests deletes the guests' carts (GuestPrefix) that have not
+// changed for the Service's guest lifetime before now, and returns how
+// many.
+func (s *Service) SweepGuests(ctx context.Context, now time.Time) (int, error) {
+	n, err := s.store.DeleteIdle(ctx, GuestPrefix, now.Add(-s.guestTTL))
+	s.metrics.swept(n)
+	return n, err
+}
+
+// books fetches from the Catalog the books of lines and of extra ids, by
+// id; an id the Catalog has no book for maps to a Book with only that id,
+// which Priced shows as unavailable. Errors: ctx's own when it ends;
+// otherwise Unavailable, whatever the Catalog's error (logged), for the
+// caller can do nothing about it but wait.
+func (s *Service) books(ctx context.Context, lines []bookshop.CartLine, extra ...int32) (map[int32]bookshop.Book, error) {
+	ids := make([]int32, 0, len(lines)+len(extra))
+	for _, l := range lines {
+		ids = append(ids, l.Book.ID)
+	}
+	ids = append(ids, extra...)
+	books := make(map[int32]bookshop.Book, len(ids))
+	if len(ids) == 0 {
+		return books, nil
+	}
+	found, err := s.catalog.Books(ctx, ids)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		s.metrics.catalogUnavailable()
+		s.logger.WarnContext(ctx, "cannot price a cart: the Catalog failed", "err", err)
+		return nil, &unavailableError{cause: err}
+	}
+	for _, id := range ids {
+		books[id] = bookshop.Book{ID: id}
+	}
+	for _, b := range found {
+		books[b.ID] = b
+	}
+	return books, nil
+}
+
+// pricedAfterChange prices the lines of cart id that a change has
+// written, from books fetched before it. A line added meanwhile by
+// another call, whose book was not fetched, is fetched now; if that fails
+// the line shows as unavailable rather than fail a call whose change is
+// written (see Service).
+func (s *Service) pricedAfterChange(ctx context.Context, id string, lines []bookshop.CartLine, books map[int32]bookshop.Book) (bookshop.Cart, error) {
+	var missing []bookshop.CartLine
+	for _, l := range lines {
+		if _, ok := books[l.Book.ID]; !ok {
+			missing = append(missing, l)
+		}
+	}
+	if len(missing) > 0 {
+		if more, err := s.books(ctx, missing); err == nil {
+			for id, b := range more {
+				books[id] = b
+			}
+		}
+	}
+	return Priced(id, lines, books)
+}
+
+// unavailableError is an Unavailable error for the caller, with the
+// Catalog's error kept for errors.Is and errors.As.
+type unavailableError struct{ cause error }
+
+var errCatalogUnavailable = bookshop.Errorf(bookshop.Unavailable, "the catalog cannot be reached to price the cart: try again shortly")
+
+func (e *unavailableError) Error() string { return "price cart: " + e.cause.Error() }
+
+// Unwrap returns the domain error first, so that its code is the one
+// found, and then the Catalog's.
+func (e *unavailableError) Unwrap() []error { return []error{errCatalogUnavailable, e.cause} }
+
+var _ bookshop.Carts = (*Service)(nil)

@@ -1,0 +1,109 @@
+// Package cartclient is the Cart service's contract in Go terms: a client
+// of bookshop.cart.v1.CartService that speaks the kernel's types
+// ([bookshop.Carts]), converting protobuf messages and status codes at the
+// edge. The Marketplace calls the Cart through it; it imports nothing of
+// the service's own internals.
+package cartclient
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// DefaultPort is the Cart's gRPC port: where callers look for it when its
+// host names no port.
+const DefaultPort = 50080
+
+// Client is a [bookshop.Carts] that calls CartService over gRPC. It is
+// safe for concurrent use.
+type Client struct {
+	client  cartv1.CartServiceClient
+	timeout time.Duration
+}
+
+var _ bookshop.Carts = (*Client)(nil)
+
+// New returns a client that calls CartService over conn. Calls whose
+// context has no deadline get timeout.
+func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
+	return &Client{client: cartv1.NewCartServiceClient(conn), timeout: timeout}
+}
+
+// Cart implements [bookshop.Carts]. A line whose book the Catalog no
+// longer sells has only its Book.ID and Quantity: no title, no price, no
+// total (see [Available]). Errors: Invalid, Unavailable, Internal.
+func (c *Client) Cart(ctx context.Context, id string) (bookshop.Cart, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.GetCart(ctx, &cartv1.GetCartRequest{CartId: id})
+	if err != nil {
+		return bookshop.Cart{}, rpc.FromStatus(err)
+	}
+	return CartFromProto(resp.GetCart()), nil
+}
+
+// Count implements [bookshop.Carts]; it works while the Catalog is down.
+// Errors: Invalid, Unavailable, Internal.
+func (c *Client) Count(ctx context.Context, id string) (int, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.CountItems(ctx, &cartv1.CountItemsRequest{CartId: id})
+	if err != nil {
+		return 0, rpc.FromStatus(err)
+	}
+	return int(resp.GetCount()), nil
+}
+
+// Add implements [bookshop.Carts]. Errors: Invalid, NotFound, Conflict
+// (the message says which limit, for the shopper), Unavailable, Internal.
+func (c *Client) Add(ctx context.Context, id string, bookID int32, quantity int) (bookshop.Cart, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.AddItem(ctx, &cartv1.AddItemRequest{CartId: id, BookId: bookID, Quantity: clamp(quantity)})
+	if err != nil {
+		return bookshop.Cart{}, rpc.FromStatus(err)
+	}
+	return CartFromProto(resp.GetCart()), nil
+}
+
+// SetQuantity implements [bookshop.Carts]. Errors: Invalid, NotFound,
+// Unavailable, Internal.
+func (c *Client) SetQuantity(ctx context.Context, id string, bookID int32, quantity int) (bookshop.Cart, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.SetQuantity(ctx, &cartv1.SetQuantityRequest{CartId: id, BookId: bookID, Quantity: clamp(quantity)})
+	if err != nil {
+		return bookshop.Cart{}, rpc.FromStatus(err)
+	}
+	return CartFromProto(resp.GetCart()), nil
+}
+
+// Merge implements [bookshop.Carts]. Errors: Invalid (a malformed id, or
+// from and into the same), Unavailable, Internal.
+func (c *Client) Merge(ctx context.Context, from, into string) (bookshop.Cart, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.MergeCarts(ctx, &cartv1.MergeCartsRequest{FromCartId: from, IntoCartId: into})
+	if err != nil {
+		return bookshop.Cart{}, rpc.FromStatus(err)
+	}
+	return CartFromProto(resp.GetCart()), nil
+}
+
+// Available reports whether a line of a cart can be bought: whether the
+// Catalog still sells its book, at a price. A line that cannot stays in
+// the cart, counted in Cart.Count but not in the subtotal, until it is
+// removed.
+func Available(l bookshop.CartLine) bool { return l.Book.Price != (bookshop.Money{}) }
+
+// clamp fits a quantity into the message's int32, so that a huge one is
+// refused by the server as too large rather than wrapped around.
+func clamp(n int) int32 {
+	return int32(max(min(n, 1<<31-1), -1<<31))
+}

@@ -1,0 +1,102 @@
+package cart
+
+import (
+	"context"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/cart/sqlite"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// SweepInterval is how often Run deletes the guests' carts that have
+// outlived Config.GuestTTL.
+const SweepInterval = time.Hour
+
+// Run runs the Cart on deps.Listener until ctx is done: it opens the
+// database (creating it on first start), connects to the Catalog at
+// cfg.CatalogHost (it serves while the Catalog is down: counts work,
+// pricing fails with UNAVAILABLE), serves CartService with health and
+// reflection, sweeps the idle guests' carts every SweepInterval, and then
+// shuts down gracefully.
+func Run(ctx context.Context, cfg Config, deps process.Deps) error {
+	if err := deps.Validate(); err != nil {
+		deps.Close()
+		return err
+	}
+	target, err := rpc.Target(cfg.CatalogHost, catalogclient.DefaultPort)
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	db, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		deps.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while opening: nothing was served, nothing lost
+		}
+		return err
+	}
+	defer db.Close()
+	deps.Logger.Info("cart database open", "path", cfg.DB)
+	conn, err := rpc.Dial(target, rpc.ClientConfig{TLS: deps.ClientTLS, Metrics: deps.Metrics, Tracing: deps.Tracing})
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	defer conn.Close()
+	svc := NewService(db, catalogclient.New(conn, rpc.DefaultCallTimeout), deps.Logger, deps.Metrics, cfg.GuestTTL)
+	srv, err := NewGRPCServer(svc, deps)
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	deps.Logger.Info("Cart serving gRPC", "addr", deps.Listener.Addr().String(), "catalog", target, "tracing", deps.Tracing != nil)
+	return process.RunAll(ctx,
+		func(ctx context.Context) error { sweep(ctx, svc, deps); return nil },
+		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) })
+}
+
+// sweep deletes the idle guests' carts at once and then every
+// SweepInterval, until ctx is done. A failed sweep is logged and tried
+// again at the next.
+func sweep(ctx context.Context, svc *Service, deps process.Deps) {
+	ticker := time.NewTicker(SweepInterval)
+	defer ticker.Stop()
+	for {
+		n, err := svc.SweepGuests(ctx, time.Now())
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			deps.Logger.Error("sweep guests' carts", "err", err)
+		case n > 0:
+			deps.Logger.Info("swept idle guests' carts", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// NewGRPCServer returns a gRPC server with CartService registered over
+// svc, authorized by Policy when deps' TLS verifies client certificates.
+func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
+	scfg, err := rpc.ServiceConfig(deps, Policy(), Validators())
+	if err != nil {
+		return nil, err
+	}
+	srv := rpc.NewServer(scfg)
+	cartv1.RegisterCartServiceServer(srv, NewServer(svc, deps.Logger))
+	return srv, nil
+}
+
+// The promises of the Cart's parts, checked by the compiler.
+var (
+	_ Store   = (*sqlite.DB)(nil)
+	_ Catalog = (*catalogclient.Client)(nil)
+)
