@@ -78,7 +78,7 @@ func search(tb testing.TB, x *Index, text string) ([]int32, int) {
 
 func TestSearchFolding(t *testing.T) {
 	x := New(catalog(
-		"Jane Eyre / Charlotte Brontë",    // 1
+		"Jane Eyre / Charlotte Brontë",     // 1
 		"Wuthering Heights / Emily Bronte", // 2: no diaeresis in the catalog
 		"Gödel, Escher, Bach / Douglas Hofstadter",
 		"Ærø: an island guide / Ann Lee",
@@ -122,8 +122,8 @@ func TestSearchFolding(t *testing.T) {
 func TestSearchRanking(t *testing.T) {
 	x := New(catalog(
 		"Murder on the Orient Express / Agatha Christie", // 1
-		"The Murder of Roger Ackroyd / Agatha Christie",   // 2
-		"Agatha Christie: A Biography / Janet Morgan",     // 3
+		"The Murder of Roger Ackroyd / Agatha Christie",  // 2
+		"Agatha Christie: A Biography / Janet Morgan",    // 3
 		"The Mysterious Affair at Styles / Agatha Christie",
 		"Agatha / Christie Smith", // 5: one word in each field
 		"Dune / Frank Herbert",    // 6
