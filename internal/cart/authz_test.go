@@ -1,0 +1,68 @@
+package cart_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bookshop-go/bookshop/internal/cart"
+	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// TestPolicy checks who may call each method of CartService: the
+// Marketplace, for its shoppers, and admin; no one else, and no one
+// without an identity.
+func TestPolicy(t *testing.T) {
+	p, err := rpc.Merge(rpc.CommonPolicy(), cart.Policy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := cartv1.CartService_ServiceDesc
+	if len(desc.Methods) != 5 || len(desc.Streams) != 0 {
+		t.Errorf("CartService has %d methods and %d streams; check that Policy's documentation still says who may call each", len(desc.Methods), len(desc.Streams))
+	}
+	for _, m := range desc.Methods {
+		method := "/" + desc.ServiceName + "/" + m.MethodName
+		for _, id := range []string{"", "marketplace", "admin", "recommendations", "cart", "accounts", "stranger"} {
+			want := slices.Contains([]string{"marketplace", "admin"}, id)
+			if got := p.Allows(id, method); got != want {
+				t.Errorf("Allows(%q, %s) = %v, want %v", id, method, got, want)
+			}
+		}
+	}
+}
+
+// TestValidators checks the rules that refuse a request before its
+// handler runs.
+func TestValidators(t *testing.T) {
+	v := cart.Validators()
+	for _, tc := range []struct {
+		method string
+		req    any
+		want   string // a part of the message; "" for none
+	}{
+		{cartv1.CartService_GetCart_FullMethodName, &cartv1.GetCartRequest{CartId: "c-1"}, ""},
+		{cartv1.CartService_GetCart_FullMethodName, &cartv1.GetCartRequest{}, "want 1 to 64 characters"},
+		{cartv1.CartService_CountItems_FullMethodName, &cartv1.CountItemsRequest{CartId: "g-a.b"}, "only letters"},
+		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: 1, Quantity: 1}, ""},
+		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: 1, Quantity: 11}, ""}, // a Conflict, for the rules
+		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: -1, Quantity: 1}, "book id -1"},
+		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: 1, Quantity: -5}, "add 1 or more"},
+		{cartv1.CartService_SetQuantity_FullMethodName, &cartv1.SetQuantityRequest{CartId: "c-1", BookId: 1}, ""},
+		{cartv1.CartService_SetQuantity_FullMethodName, &cartv1.SetQuantityRequest{CartId: "c-1", BookId: 1, Quantity: 10}, ""},
+		{cartv1.CartService_SetQuantity_FullMethodName, &cartv1.SetQuantityRequest{CartId: "c-1", BookId: 1, Quantity: 11}, "to 10"},
+		{cartv1.CartService_MergeCarts_FullMethodName, &cartv1.MergeCartsRequest{FromCartId: "g-1", IntoCartId: "c-1"}, ""},
+		{cartv1.CartService_MergeCarts_FullMethodName, &cartv1.MergeCartsRequest{FromCartId: "g-1", IntoCartId: "c 1"}, "only letters"},
+	} {
+		check, ok := v[tc.method]
+		if !ok {
+			t.Errorf("no validator for %s", tc.method)
+			continue
+		}
+		got := check(tc.req)
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("validate %s(%v) = %q, want %q", tc.method, tc.req, got, tc.want)
+		}
+	}
+}
