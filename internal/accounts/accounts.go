@@ -1,0 +1,470 @@
+// Package accounts is the Accounts service: it keeps the shop's customers
+// and their signed-in sessions. It opens accounts, checks passwords,
+// starts and ends sessions, and says who holds a session.
+//
+// The slice: the rules of an account ([NormalizeAccount]), password
+// hashing (argon2id, PHC strings), the throttling of failed sign-ins
+// ([Limits]) and the sessions here ([Service]); the gRPC server of
+// bookshop.accounts.v1.AccountsService (server.go), with its request rules
+// and its authorization entries ([Policy]); its metrics; [Config] and
+// [Run]; its storage in package sqlite; and, for callers, package
+// accountsclient.
+//
+// Secrets: a password is kept only as its argon2id hash, and a session
+// token only as its SHA-256; neither is ever logged, traced, or put in an
+// error. The memory of the service is bounded: password hashes run a few
+// at a time ([DefaultMaxHashes]), and the throttling counts a bounded
+// number of keys ([Limits.MaxKeys]).
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+)
+
+// Store is where the Service keeps customers and sessions; *sqlite.DB is
+// one. A session is known by the SHA-256 of its token: the token itself is
+// never stored. Every method that changes something returns once the
+// change is durable.
+type Store interface {
+	// AddCustomer stores a new customer (its ID chosen by the store, from 1,
+	// never reused) with its password hash, and its first session, which
+	// starts at c.Created and ends at expires, in one transaction, and
+	// returns the customer with its ID. Errors: Exists when c.Email has an
+	// account.
+	AddCustomer(ctx context.Context, c bookshop.Customer, passwordHash string, tokenHash [sha256.Size]byte, expires time.Time) (bookshop.Customer, error)
+	// CustomerByEmail returns the customer whose email is email, and its
+	// password hash. Errors: NotFound.
+	CustomerByEmail(ctx context.Context, email string) (bookshop.Customer, string, error)
+	// SetPasswordHash replaces the password hash of customer id.
+	SetPasswordHash(ctx context.Context, id int32, passwordHash string) error
+	// AddSession stores a session of customer id, from created to expires,
+	// then ends the oldest sessions of the customer past the newest
+	// maxPerCustomer, in one transaction; it returns how many it ended.
+	AddSession(ctx context.Context, id int32, tokenHash [sha256.Size]byte, created, expires time.Time, maxPerCustomer int) (int, error)
+	// Session returns the session whose token has the hash tokenHash, with
+	// its customer, and no Token. Expired sessions are returned too.
+	// Errors: NotFound.
+	Session(ctx context.Context, tokenHash [sha256.Size]byte) (bookshop.Session, error)
+	// DeleteSession deletes the session whose token has the hash
+	// tokenHash, and reports whether there was one.
+	DeleteSession(ctx context.Context, tokenHash [sha256.Size]byte) (bool, error)
+	// DeleteExpired deletes the sessions that expire at or before t, and
+	// returns how many.
+	DeleteExpired(ctx context.Context, t time.Time) (int, error)
+	// CountSessions returns the number of sessions that expire after t.
+	CountSessions(ctx context.Context, t time.Time) (int, error)
+}
+
+// The defaults of the Options of a Service.
+const (
+	// DefaultSessionTTL is how long a session lasts.
+	DefaultSessionTTL = 30 * 24 * time.Hour
+	// DefaultMaxSessions is the most sessions one customer holds at once
+	// (browsers and devices): past it, a sign-in ends the oldest.
+	DefaultMaxSessions = 20
+)
+
+// tokenBytes is the size of a session's secret: 256 random bits.
+const tokenBytes = 32
+
+// tokenLen is the length of a token as it is written: unpadded base64url.
+var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
+
+// Options are what a Service is made with. The zero value of each field
+// means its default.
+type Options struct {
+	// SessionTTL is how long a session lasts from sign-in; DefaultSessionTTL.
+	SessionTTL time.Duration
+	// MaxSessions is the most sessions per customer; DefaultMaxSessions.
+	MaxSessions int
+	// Hash are the argon2id parameters of new hashes; DefaultHashParams.
+	Hash HashParams
+	// MaxHashes is how many hashes run at once; DefaultMaxHashes.
+	MaxHashes int
+	// Limits bound failed sign-ins; DefaultLimits (each field on its own).
+	Limits Limits
+	// Now is the clock; time.Now. For tests.
+	Now func() time.Time
+	// Logger receives what goes wrong that the caller is not told: a hash
+	// that could not be renewed. Never a password or a token. Optional.
+	Logger *slog.Logger
+	// Metrics is where the Service counts sign-ups, sign-ins and sessions.
+	// Optional.
+	Metrics *telemetry.Metrics
+}
+
+// The messages of the errors that must not differ with the email: one for
+// a wrong email or password, one for a client or account that has failed
+// too often.
+const (
+	msgWrongCredentials = "wrong email or password"
+	msgNotSignedIn      = "not signed in: the session is unknown, has expired or has ended"
+)
+
+// Service is the Accounts service: it implements [bookshop.Accounts] over
+// a Store. It is safe for concurrent use.
+type Service struct {
+	store       Store
+	hasher      *hasher
+	accounts    *limiter // failed sign-ins, by email
+	clients     *limiter // failures, by client
+	ttl         time.Duration
+	maxSessions int
+	now         func() time.Time
+	logger      *slog.Logger
+	metrics     *metrics
+}
+
+// NewService returns the Accounts service over store, made as opts say.
+// It computes one password hash before it returns (see hasher.dummy), and
+// counts the sessions in store for its gauge. Errors: invalid hash
+// parameters; a failure of the store.
+func NewService(ctx context.Context, store Store, opts Options) (*Service, error) {
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = DefaultSessionTTL
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
+	if opts.Hash == (HashParams{}) {
+		opts.Hash = DefaultHashParams
+	}
+	if opts.MaxHashes <= 0 {
+		opts.MaxHashes = DefaultMaxHashes
+	}
+	l := opts.Limits
+	if l.Window <= 0 {
+		l.Window = DefaultLimits.Window
+	}
+	if l.PerAccount <= 0 {
+		l.PerAccount = DefaultLimits.PerAccount
+	}
+	if l.PerClient <= 0 {
+		l.PerClient = DefaultLimits.PerClient
+	}
+	if l.MaxKeys <= 0 {
+		l.MaxKeys = DefaultLimits.MaxKeys
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	h, err := newHasher(opts.Hash, opts.MaxHashes)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		store:       store,
+		hasher:      h,
+		accounts:    newLimiter(l.PerAccount, l.Window, l.MaxKeys),
+		clients:     newLimiter(l.PerClient, l.Window, l.MaxKeys),
+		ttl:         opts.SessionTTL,
+		maxSessions: opts.MaxSessions,
+		now:         opts.Now,
+		logger:      opts.Logger,
+		metrics:     newMetrics(opts.Metrics),
+	}
+	n, err := store.CountSessions(ctx, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("count sessions: %w", err)
+	}
+	s.metrics.setSessions(n)
+	return s, nil
+}
+
+// newToken returns a new session token and its hash.
+func newToken() (string, [sha256.Size]byte) {
+	b := make([]byte, tokenBytes)
+	rand.Read(b) // never fails (crypto/rand, Go 1.24 and later)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	return token, sha256.Sum256([]byte(token))
+}
+
+// hashToken returns the hash of token, and false when token cannot be one
+// that newToken made: then there is nothing to look up.
+func hashToken(token string) ([sha256.Size]byte, bool) {
+	if len(token) != tokenLen {
+		return [sha256.Size]byte{}, false
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(token); err != nil {
+		return [sha256.Size]byte{}, false
+	}
+	return sha256.Sum256([]byte(token)), true
+}
+
+// exhausted is the error of a refused attempt: the same whether the
+// account, the client or both have failed too often, and whether or not
+// the email has an account. RetryAfter is rounded up to whole seconds, as
+// an HTTP Retry-After header says it.
+func exhausted(wait time.Duration) error {
+	wait = max(time.Second, (wait + time.Second - 1).Truncate(time.Second))
+	return &bookshop.Error{
+		Code:       bookshop.Exhausted,
+		Message:    fmt.Sprintf("too many failed attempts: try again in %s", wait),
+		RetryAfter: wait,
+	}
+}
+
+// checkClient refuses an empty or over-long client, which would make the
+// throttling count nobody, or everybody, as one.
+func checkClient(client string) error {
+	if client == "" || len(client) > MaxClientLen {
+		return bookshop.Errorf(bookshop.Invalid, "client: want the caller's network address, 1 to %d bytes", MaxClientLen)
+	}
+	return nil
+}
+
+// MaxClientLen is the longest client a caller may pass: an IPv6 address
+// with a zone, and room to spare.
+const MaxClientLen = 128
+
+// SignUp implements [bookshop.Accounts]: it opens an account and starts
+// its first session. Errors: Invalid for a field that breaks a rule of
+// NormalizeAccount, or a missing client; Exists when the email has an
+// account, which counts as a failure of the client; Exhausted when the
+// client has failed too often.
+func (s *Service) SignUp(ctx context.Context, a bookshop.NewAccount, client string) (bookshop.Session, error) {
+	if err := checkClient(client); err != nil {
+		return bookshop.Session{}, err
+	}
+	now := s.now()
+	// Counted before the work, given back unless the email was taken:
+	// someone who tries many emails to learn which have accounts is
+	// stopped as someone who tries many passwords is.
+	if wait, ok := s.clients.take(client, now); !ok {
+		return bookshop.Session{}, exhausted(wait)
+	}
+	sess, err := s.signUp(ctx, a, now)
+	if bookshop.ErrorCode(err) != bookshop.Exists {
+		s.clients.refund(client)
+	}
+	if err == nil {
+		s.metrics.signedUp()
+		s.metrics.sessionsChanged(1)
+	}
+	return sess, err
+}
+
+func (s *Service) signUp(ctx context.Context, a bookshop.NewAccount, now time.Time) (bookshop.Session, error) {
+	a, err := NormalizeAccount(a)
+	if err != nil {
+		return bookshop.Session{}, err
+	}
+	// A taken email is refused before a hash is spent on it; the store
+	// refuses it again if another sign-up takes it meanwhile.
+	switch _, _, err := s.store.CustomerByEmail(ctx, a.Email); {
+	case err == nil:
+		return bookshop.Session{}, errEmailTaken
+	case bookshop.ErrorCode(err) != bookshop.NotFound:
+		return bookshop.Session{}, err
+	}
+	hash, err := s.hasher.hash(ctx, a.Password)
+	if err != nil {
+		return bookshop.Session{}, err
+	}
+	token, tokenHash := newToken()
+	expires := now.Add(s.ttl)
+	c, err := s.store.AddCustomer(ctx, bookshop.Customer{Email: a.Email, Name: a.Name, Created: now}, hash, tokenHash, expires)
+	if err != nil {
+		if bookshop.ErrorCode(err) == bookshop.Exists {
+			return bookshop.Session{}, errEmailTaken
+		}
+		return bookshop.Session{}, err
+	}
+	return bookshop.Session{Token: token, Customer: c, Expires: expires}, nil
+}
+
+// errEmailTaken is SignUp's error for an email that has an account.
+var errEmailTaken = bookshop.Errorf(bookshop.Exists, "an account with this email already exists: sign in instead")
+
+// SignIn implements [bookshop.Accounts]: it checks the email and password
+// and starts a new session, with a new token. Errors: Unauthenticated,
+// with the same message and after the same work, for an email without an
+// account and for a wrong password; Exhausted, before any work, when the
+// email or the client has failed too often in the window (see Limits);
+// Invalid for a missing client.
+func (s *Service) SignIn(ctx context.Context, email, password, client string) (bookshop.Session, error) {
+	if err := checkClient(client); err != nil {
+		return bookshop.Session{}, err
+	}
+	email = NormalizeEmail(email)
+	now := s.now()
+	waitAccount, okAccount := s.accounts.take(email, now)
+	waitClient, okClient := s.clients.take(client, now)
+	if !okAccount || !okClient {
+		if okAccount {
+			s.accounts.refund(email)
+		}
+		if okClient {
+			s.clients.refund(client)
+		}
+		s.metrics.signedIn(resultThrottled)
+		return bookshop.Session{}, exhausted(max(waitAccount, waitClient))
+	}
+	sess, err := s.signIn(ctx, email, password, now)
+	switch bookshop.ErrorCode(err) {
+	case "":
+		s.accounts.forget(email)
+		s.clients.refund(client)
+		s.metrics.signedIn(resultOK)
+	case bookshop.Unauthenticated:
+		s.metrics.signedIn(resultWrong)
+	default:
+		// Not the caller's failure (the store, a deadline): given back.
+		s.accounts.refund(email)
+		s.clients.refund(client)
+	}
+	return sess, err
+}
+
+// signIn checks the credentials and starts the session; its caller counts
+// the attempt.
+func (s *Service) signIn(ctx context.Context, email, password string, now time.Time) (bookshop.Session, error) {
+	wrong := bookshop.Errorf(bookshop.Unauthenticated, msgWrongCredentials)
+	c, hash, err := s.store.CustomerByEmail(ctx, email)
+	if err != nil && bookshop.ErrorCode(err) != bookshop.NotFound {
+		return bookshop.Session{}, err
+	}
+	p, possible := normalizeSignInPassword(password)
+	if !possible {
+		// No account has this password (too short, too long): no hash can
+		// match, and skipping it tells nothing of the email.
+		return bookshop.Session{}, wrong
+	}
+	if err != nil { // NotFound: as long as a wrong password takes
+		if err := s.hasher.spend(ctx, p); err != nil {
+			return bookshop.Session{}, err
+		}
+		return bookshop.Session{}, wrong
+	}
+	match, stale, err := s.hasher.verify(ctx, hash, p)
+	if err != nil {
+		return bookshop.Session{}, fmt.Errorf("sign in customer %d: %w", c.ID, err)
+	}
+	if !match {
+		return bookshop.Session{}, wrong
+	}
+	if stale {
+		s.renewHash(ctx, c.ID, p)
+	}
+	return s.startSession(ctx, c, now)
+}
+
+// renewHash hashes the password of customer id anew with the current
+// parameters. A failure is only logged: the old hash still verifies, and
+// the next sign-in tries again.
+func (s *Service) renewHash(ctx context.Context, id int32, password string) {
+	hash, err := s.hasher.hash(ctx, password)
+	if err == nil {
+		err = s.store.SetPasswordHash(ctx, id, hash)
+	}
+	if err != nil {
+		s.logger.WarnContext(ctx, "renew password hash", "customer", id, "err", err)
+	}
+}
+
+// startSession stores a new session of c, ending its oldest past
+// maxSessions.
+func (s *Service) startSession(ctx context.Context, c bookshop.Customer, now time.Time) (bookshop.Session, error) {
+	token, tokenHash := newToken()
+	expires := now.Add(s.ttl)
+	ended, err := s.store.AddSession(ctx, c.ID, tokenHash, now, expires, s.maxSessions)
+	if err != nil {
+		return bookshop.Session{}, err
+	}
+	s.metrics.sessionsChanged(1 - ended)
+	return bookshop.Session{Token: token, Customer: c, Expires: expires}, nil
+}
+
+// Session implements [bookshop.Accounts]. Errors: Unauthenticated for a
+// token that names no session, or one that has expired or ended.
+func (s *Service) Session(ctx context.Context, token string) (bookshop.Session, error) {
+	h, ok := hashToken(token)
+	if !ok {
+		return bookshop.Session{}, bookshop.Errorf(bookshop.Unauthenticated, msgNotSignedIn)
+	}
+	sess, err := s.store.Session(ctx, h)
+	switch {
+	case bookshop.ErrorCode(err) == bookshop.NotFound:
+		return bookshop.Session{}, bookshop.Errorf(bookshop.Unauthenticated, msgNotSignedIn)
+	case err != nil:
+		return bookshop.Session{}, err
+	case !s.now().Before(sess.Expires):
+		return bookshop.Session{}, bookshop.Errorf(bookshop.Unauthenticated, msgNotSignedIn)
+	}
+	sess.Token = token
+	return sess, nil
+}
+
+// SignOut implements [bookshop.Accounts]: the session of token ends, and
+// its token is refused from then on. A token that names no session is not
+// an error.
+func (s *Service) SignOut(ctx context.Context, token string) error {
+	h, ok := hashToken(token)
+	if !ok {
+		return nil
+	}
+	deleted, err := s.store.DeleteSession(ctx, h)
+	if err != nil {
+		return err
+	}
+	if deleted {
+		s.metrics.sessionsChanged(-1)
+	}
+	return nil
+}
+
+// SweepInterval is how often Run deletes the sessions that have expired.
+// They are refused from the moment they expire; the sweep only frees
+// their rows.
+const SweepInterval = 10 * time.Minute
+
+// Sweep deletes the sessions that have expired, and returns how many. It
+// also sets the gauge of live sessions from the store's count.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	now := s.now()
+	n, err := s.store.DeleteExpired(ctx, now)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", err)
+	}
+	live, err := s.store.CountSessions(ctx, now)
+	if err != nil {
+		return n, fmt.Errorf("count sessions: %w", err)
+	}
+	s.metrics.setSessions(live)
+	return n, nil
+}
+
+// RunSweeper calls Sweep every interval until ctx ends, logging failures;
+// it returns nil then.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := s.Sweep(ctx)
+		switch {
+		case err != nil && !errors.Is(err, context.Canceled):
+			s.logger.WarnContext(ctx, "sweep sessions", "err", err)
+		case n > 0:
+			s.logger.InfoContext(ctx, "expired sessions deleted", "sessions", n)
+		}
+	}
+}

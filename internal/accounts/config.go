@@ -1,0 +1,57 @@
+package accounts
+
+import (
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
+	"github.com/bookshop-go/bookshop/internal/accounts/sqlite"
+	"github.com/bookshop-go/bookshop/internal/platform/config"
+)
+
+// DefaultPort is the Accounts service's gRPC port, as its callers know it.
+const DefaultPort = accountsclient.DefaultPort
+
+// MaxSessionTTL bounds -session-ttl: a year.
+const MaxSessionTTL = 365 * 24 * time.Hour
+
+// Config is the Accounts service's own configuration; see Flags for each
+// setting. The rest of the Service's Options (hashing, throttling, the cap
+// of sessions per customer) take their defaults, which fit the memory
+// budget.
+type Config struct {
+	Port       int           // the gRPC port
+	DB         string        // the database file, or sqlite.Memory
+	SessionTTL time.Duration // how long a session lasts
+}
+
+// DefaultConfig returns the Accounts service's defaults.
+func DefaultConfig() Config {
+	return Config{Port: DefaultPort, DB: "accounts.db", SessionTTL: DefaultSessionTTL}
+}
+
+// Flags declares the Accounts service's settings on s, namespace
+// "accounts", with c's values as defaults.
+func (c *Config) Flags(s *config.Set) {
+	s.Port(&c.Port, "port", c.Port, "the Accounts service's gRPC port")
+	s.String(&c.DB, "db", c.DB, "the accounts database file (SQLite), created on first start; "+sqlite.Memory+" keeps it in memory, and loses every account at exit")
+	s.Duration(&c.SessionTTL, "session-ttl", c.SessionTTL, "how long a session lasts from sign-in, up to a year; expired sessions are refused, and deleted every "+SweepInterval.String())
+}
+
+// Validate checks c after parsing, naming the setting at fault through s.
+func (c *Config) Validate(s *config.Set) error {
+	if err := s.CheckPort("port", c.Port); err != nil {
+		return err
+	}
+	if c.DB == "" {
+		return config.UsageErrorf("%s: want a file path, or %s for accounts that live in memory", s.Setting("db"), sqlite.Memory)
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > MaxSessionTTL {
+		return config.UsageErrorf("%s %s: want from 1m to %s (such as 720h for 30 days)", s.Setting("session-ttl"), c.SessionTTL, MaxSessionTTL)
+	}
+	return nil
+}
+
+// options returns the Service's Options for c.
+func (c *Config) options() Options {
+	return Options{SessionTTL: c.SessionTTL}
+}

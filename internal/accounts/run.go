@@ -1,0 +1,71 @@
+package accounts
+
+import (
+	"context"
+
+	"github.com/bookshop-go/bookshop/internal/accounts/sqlite"
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	accountsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/accounts/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// Run runs the Accounts service on deps.Listener until ctx is done: it
+// opens the database (creating it on first start), serves AccountsService
+// with health and reflection, deletes expired sessions every
+// SweepInterval, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config, deps process.Deps) error {
+	if err := deps.Validate(); err != nil {
+		deps.Close()
+		return err
+	}
+	db, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		deps.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while opening: nothing was served, nothing lost
+		}
+		return err
+	}
+	defer db.Close()
+	opts := cfg.options()
+	opts.Logger, opts.Metrics = deps.Logger, deps.Metrics
+	svc, err := NewService(ctx, db, opts)
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	srv, err := NewGRPCServer(svc, deps)
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	customers, err := db.CountCustomers(ctx)
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	deps.Logger.Info("Accounts serving gRPC", "addr", deps.Listener.Addr().String(), "db", cfg.DB, "customers", customers,
+		"session_ttl", cfg.SessionTTL.String(), "tracing", deps.Tracing != nil)
+	return process.RunAll(ctx,
+		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) },
+		func(ctx context.Context) error { return svc.RunSweeper(ctx, SweepInterval) })
+}
+
+// NewGRPCServer returns a gRPC server with AccountsService registered over
+// svc, authorized by Policy when deps' TLS verifies client certificates.
+func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
+	scfg, err := rpc.ServiceConfig(deps, Policy(), Validators())
+	if err != nil {
+		return nil, err
+	}
+	srv := rpc.NewServer(scfg)
+	accountsv1.RegisterAccountsServiceServer(srv, NewServer(svc, deps.Logger))
+	return srv, nil
+}
+
+// The Service's promises, checked by the compiler.
+var (
+	_ bookshop.Accounts = (*Service)(nil)
+	_ Store             = (*sqlite.DB)(nil)
+)

@@ -1,0 +1,113 @@
+package accounts
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// TestLimiterWindow checks that a key is allowed limit attempts in a
+// window, then refused with the time until the window closes, then
+// allowed again once it has.
+func TestLimiterWindow(t *testing.T) {
+	l := newLimiter(3, 15*time.Minute, 100)
+	for i := range 3 {
+		if wait, ok := l.take("ada@example.com", t0.Add(time.Duration(i)*time.Minute)); !ok {
+			t.Fatalf("attempt %d refused (wait %v), want allowed", i+1, wait)
+		}
+	}
+	wait, ok := l.take("ada@example.com", t0.Add(5*time.Minute))
+	if ok || wait != 10*time.Minute {
+		t.Errorf("attempt 4, 5 minutes into the window = %v, %v; want refused for 10m", wait, ok)
+	}
+	if _, ok := l.take("bob@example.com", t0.Add(5*time.Minute)); !ok {
+		t.Error("another key refused: keys must count apart")
+	}
+	if wait, ok := l.take("ada@example.com", t0.Add(15*time.Minute-time.Second)); ok || wait != time.Second {
+		t.Errorf("attempt a second before the window closes = %v, %v; want refused for 1s", wait, ok)
+	}
+	if _, ok := l.take("ada@example.com", t0.Add(15*time.Minute)); !ok {
+		t.Error("attempt as the window closes refused, want a new window")
+	}
+}
+
+// TestLimiterRefundAndForget checks that a refunded attempt can be made
+// again, and that a forgotten key starts afresh.
+func TestLimiterRefundAndForget(t *testing.T) {
+	l := newLimiter(2, time.Minute, 100)
+	l.take("k", t0)
+	l.take("k", t0)
+	if _, ok := l.take("k", t0); ok {
+		t.Fatal("third attempt of two allowed")
+	}
+	l.refund("k")
+	if _, ok := l.take("k", t0); !ok {
+		t.Error("attempt after a refund refused")
+	}
+	l.forget("k")
+	for i := range 2 {
+		if _, ok := l.take("k", t0); !ok {
+			t.Errorf("attempt %d after forget refused", i+1)
+		}
+	}
+	l.refund("unknown") // no panic, no entry
+	if n := l.len(); n != 1 {
+		t.Errorf("len = %d after refunding an unknown key, want 1", n)
+	}
+}
+
+// TestLimiterCap checks that the limiter holds at most maxKeys keys,
+// dropping closed windows first, then the oldest open one.
+func TestLimiterCap(t *testing.T) {
+	l := newLimiter(1, time.Minute, 3)
+	l.take("a", t0)
+	l.take("b", t0.Add(10*time.Second))
+	l.take("c", t0.Add(20*time.Second))
+	// Full: d drops a, the oldest window, still open.
+	l.take("d", t0.Add(30*time.Second))
+	if n := l.len(); n != 3 {
+		t.Fatalf("len = %d, want the cap, 3", n)
+	}
+	if _, ok := l.take("a", t0.Add(31*time.Second)); !ok {
+		t.Error("a, dropped at the cap, is still refused")
+	}
+	if _, ok := l.take("c", t0.Add(32*time.Second)); ok {
+		t.Error("c, newer than the one dropped, was dropped too")
+	}
+	// Much later every window has closed: a new key drops them all.
+	l.take("e", t0.Add(10*time.Minute))
+	if n := l.len(); n != 1 {
+		t.Errorf("len = %d after every window closed, want 1", n)
+	}
+}
+
+// TestLimiterMemory measures what a limiter holds per key, which Limits'
+// documentation states (about 100 bytes): it must stay under 150.
+func TestLimiterMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the heap")
+	}
+	const n = 50_000
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("customer-%d@example.com", i)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	l := newLimiter(5, time.Minute, n)
+	for i, k := range keys {
+		l.take(k, t0.Add(time.Duration(i)))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%.0f bytes per key", per)
+	if per > 150 {
+		t.Errorf("a limiter holds %.0f bytes per key, want at most 150 (Limits.MaxKeys says about 100)", per)
+	}
+	runtime.KeepAlive(l)
+}
