@@ -173,9 +173,11 @@ func NewService(ctx context.Context, store Store, opts Options) (*Service, error
 		clients:     newLimiter(l.PerClient, l.Window, l.MaxKeys),
 		ttl:         opts.SessionTTL,
 		maxSessions: opts.MaxSessions,
-		now:         opts.Now,
-		logger:      opts.Logger,
-		metrics:     newMetrics(opts.Metrics),
+		// To the millisecond, in UTC: as a Store keeps times, so that a
+		// session returned at sign-in is the one read back later.
+		now:     func() time.Time { return opts.Now().UTC().Truncate(time.Millisecond) },
+		logger:  opts.Logger,
+		metrics: newMetrics(opts.Metrics),
 	}
 	n, err := store.CountSessions(ctx, s.now())
 	if err != nil {
