@@ -87,9 +87,15 @@ func TestClient(t *testing.T) {
 			_, err := c.SignUp(ctx, bookshop.NewAccount{Email: "d@example.com", Name: "D", Password: "short"}, "192.0.2.8")
 			return err
 		}, bookshop.Invalid},
-		{"wrong password", func() error { _, err := c.SignIn(ctx, "charles@example.com", "wrong-password", "192.0.2.9"); return err }, bookshop.Unauthenticated},
+		{"wrong password", func() error {
+			_, err := c.SignIn(ctx, "charles@example.com", "wrong-password", "192.0.2.9")
+			return err
+		}, bookshop.Unauthenticated},
 		{"unknown email", func() error { _, err := c.SignIn(ctx, "nobody@example.com", "wrong-password", "192.0.2.9"); return err }, bookshop.Unauthenticated},
-		{"wrong again", func() error { _, err := c.SignIn(ctx, "charles@example.com", "wrong-password", "192.0.2.9"); return err }, bookshop.Unauthenticated},
+		{"wrong again", func() error {
+			_, err := c.SignIn(ctx, "charles@example.com", "wrong-password", "192.0.2.9")
+			return err
+		}, bookshop.Unauthenticated},
 		{"throttled", func() error { _, err := c.SignIn(ctx, "charles@example.com", pw, "192.0.2.9"); return err }, bookshop.Exhausted},
 	} {
 		if err := tt.call(); bookshop.ErrorCode(err) != tt.want {
