@@ -22,7 +22,7 @@ const modulePath = "github.com/bookshop-go/bookshop"
 
 // wantServices are the services the final layout has; rule 6 fails if one is
 // missing from the graph.
-var wantServices = []string{"catalog", "recommendations", "marketplace"}
+var wantServices = []string{"catalog", "recommendations", "accounts", "marketplace"}
 
 // roots are the directories, relative to the module, whose packages are
 // composition roots: they may import anything and nothing may import them.
@@ -589,6 +589,7 @@ func TestCheckLayout(t *testing.T) {
 		{ImportPath: ours("internal/platform/rpc")},
 		{ImportPath: ours("internal/catalog")},
 		{ImportPath: ours("internal/recommendations")},
+		{ImportPath: ours("internal/accounts")},
 		{ImportPath: ours("internal/marketplace")},
 		{ImportPath: ours("cmd/bookshop")},
 		{ImportPath: "context"},
@@ -615,6 +616,7 @@ func TestCheckLayout(t *testing.T) {
 			"layout: no platform package",
 			"layout: no package of service catalog",
 			"layout: no package of service recommendations",
+			"layout: no package of service accounts",
 			"layout: no package of service marketplace",
 		}},
 	}

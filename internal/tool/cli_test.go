@@ -59,6 +59,8 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"bad replicas", upArgs("-admin-addr=", "-recommendations-replicas=0"), nil, "-recommendations-replicas", true},
 		{"bad max books", []string{"recommendations", "-port=0", "-max-books=0"}, nil, "-max-books or RECOMMENDATIONS_MAX_BOOKS", true},
 		{"bad SHUTDOWN_TIMEOUT", []string{"catalog", "-port=0"}, map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT", true},
+		{"bad ACCOUNTS_SESSION_TTL", []string{"accounts", "-port=0", "-db=:memory:"}, map[string]string{"ACCOUNTS_SESSION_TTL": "10s"}, "-session-ttl or ACCOUNTS_SESSION_TTL 10s", true},
+		{"empty accounts db", []string{"accounts", "-port=0", "-db="}, nil, "-db or ACCOUNTS_DB", true},
 		{"incomplete TLS_DIR", upArgs("-admin-addr="), map[string]string{"TLS_DIR": t.TempDir()}, "bookshop certs -force", true},
 		{"client certificate without its key", []string{"marketplace", "-port=0", "-tls-ca=/x/ca.crt", "-tls-client-cert=/x/m.crt"}, nil, "-tls-client-cert and -tls-client-key go together", true},
 	}
@@ -110,7 +112,7 @@ func TestUpPortInUse(t *testing.T) {
 	defer lis.Close()
 	port := lis.Addr().(*net.TCPAddr).Port
 	err = tool.Run(testContext(t, 10*time.Second),
-		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-catalog-port=0", "-admin-addr=", "-catalog-db=:memory:"},
+		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-catalog-port=0", "-admin-addr=", "-catalog-db=:memory:", "-accounts-port=0", "-accounts-db=:memory:"},
 		env(map[string]string{"MARKETPLACE_PORT": itoa(port)}), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "MARKETPLACE_PORT") {
 		t.Errorf("up on a taken port = %v, want advice that the port is in use and how to change it", err)
@@ -231,15 +233,17 @@ func TestHealthCommand(t *testing.T) {
 }
 
 // TestReflectionListsEveryService lists the services of the real
-// Catalog, Recommendations and demo servers through server reflection, as
-// grpcurl does.
+// Catalog, Recommendations, Accounts and demo servers through server
+// reflection, as grpcurl does.
 func TestReflectionListsEveryService(t *testing.T) {
-	catPort, recsPort := freePort(t), freePort(t)
+	catPort, recsPort, accountsPort := freePort(t), freePort(t), freePort(t)
 	startCommand(t, []string{"catalog", "-port", itoa(catPort), "-db=:memory:"}, nil)
+	startCommand(t, []string{"accounts", "-port", itoa(accountsPort), "-db=:memory:"}, nil)
 	startCommand(t, []string{"recommendations", "-port", itoa(recsPort)}, nil)
 	demoAddr := startDemo(t)
 	for addr, want := range map[string][]string{
-		"127.0.0.1:" + itoa(catPort): {"bookshop.catalog.v1.CatalogService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(catPort):      {"bookshop.catalog.v1.CatalogService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(accountsPort): {"bookshop.accounts.v1.AccountsService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
 		"127.0.0.1:" + itoa(recsPort): {"Recommendations", "bookshop.recommendations.v1.LiveRecommendationsService",
 			"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
 		demoAddr: {"unary.Unary", "bidirectional.Bidirectional", "bookshop.demo.v1.ServerStreamingService",

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/bookshop-go/bookshop/internal/accounts"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
@@ -58,7 +59,7 @@ type service struct {
 //
 // Adding a service is one entry here, and a function like those below.
 func services() []*service {
-	return []*service{catalogService(), recommendationsService(), marketplaceService()}
+	return []*service{catalogService(), recommendationsService(), accountsService(), marketplaceService()}
 }
 
 // shopIdentities returns the identities `bookshop certs` issues by
@@ -107,6 +108,23 @@ func catalogService() *service {
 		run:       func(ctx context.Context, deps process.Deps) error { return catalog.Run(ctx, cfg, deps) },
 		policy:    catalog.Policy,
 		contracts: catalog.Contracts,
+	}
+}
+
+func accountsService() *service {
+	cfg := accounts.DefaultConfig()
+	return &service{
+		name:      "accounts",
+		title:     "Accounts",
+		summary:   "run the Accounts gRPC service alone",
+		about:     "Runs the Accounts gRPC service (bookshop.accounts.v1.AccountsService):\ncustomers' accounts, sign-in and sessions, with the standard health\nservice and server reflection.",
+		serves:    true,
+		flags:     cfg.Flags,
+		validate:  cfg.Validate,
+		port:      func() int { return cfg.Port },
+		run:       func(ctx context.Context, deps process.Deps) error { return accounts.Run(ctx, cfg, deps) },
+		policy:    accounts.Policy,
+		contracts: accounts.Contracts,
 	}
 }
 
