@@ -33,6 +33,9 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	svc, err := NewService(ctx, db, opts)
 	if err != nil {
 		deps.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	srv, err := NewGRPCServer(svc, deps)
@@ -43,6 +46,9 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	customers, err := db.CountCustomers(ctx)
 	if err != nil {
 		deps.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	deps.Logger.Info("Accounts serving gRPC", "addr", deps.Listener.Addr().String(), "db", cfg.DB, "customers", customers,
