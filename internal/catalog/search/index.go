@@ -64,6 +64,8 @@ import (
 type Index struct {
 	mu    sync.Mutex // one Add at a time
 	state atomic.Pointer[state]
+	// general ranks every query from the books' words: see matcher.
+	general bool
 }
 
 // state is the index at one moment: searches take it whole.
@@ -128,7 +130,7 @@ func (x *Index) Search(q bookshop.SearchQuery) (Result, error) {
 		return Result{}, nil
 	}
 	top := topHits{keep: q.Offset + q.Limit}
-	var m matcher
+	m := matcher{general: x.general}
 	for _, seg := range x.state.Load().segs {
 		m.search(seg, words, &top)
 	}
@@ -161,7 +163,17 @@ type segment struct {
 	terms    []string // term -> word, sorted
 	postAt   []uint32 // term t's docs are docs[postAt[t]:postAt[t+1]]
 	docs     []uint32 // the docs of each term, each once, in order
+	// where says where each doc of docs has the term: postTitle,
+	// postAuthor, postAlone. A query of one word is ranked from it alone.
+	where []uint8
 }
+
+// Where a doc has a term, as bits of segment.where.
+const (
+	postTitle  uint8 = 1 << iota // in the title
+	postAuthor                   // in the author
+	postAlone                    // the title is this word alone
+)
 
 func (s *segment) len() int { return len(s.ids) }
 
@@ -303,17 +315,29 @@ func (s *segment) post() {
 		s.postAt[t+1] += s.postAt[t]
 	}
 	s.docs = make([]uint32, s.postAt[len(s.terms)])
-	fill := slices.Clone(s.postAt[:len(s.terms)])
+	s.where = make([]uint8, len(s.docs))
+	fill := slices.Clone(s.postAt[:len(s.terms)]) // where each term's next doc goes
 	for i := range last {
 		last[i] = -1
 	}
 	for d := range s.ids {
-		for _, t := range s.words[s.starts[d]:s.starts[d+1]] {
+		words := s.words[s.starts[d]:s.starts[d+1]]
+		tl := int(s.titleLen[d])
+		for p, t := range words {
 			if last[t] != int32(d) {
 				last[t] = int32(d)
 				s.docs[fill[t]] = uint32(d)
 				fill[t]++
 			}
+			// fill[t]-1 is this doc's entry for t.
+			if p < tl {
+				s.where[fill[t]-1] |= postTitle
+			} else {
+				s.where[fill[t]-1] |= postAuthor
+			}
+		}
+		if tl == 1 {
+			s.where[fill[words[0]]-1] |= postAlone
 		}
 	}
 }

@@ -14,6 +14,7 @@ const (
 	titlePrefix
 	authorWhole
 	authorPrefix
+	titleAlone // the title is the word, whole, alone: for single
 )
 
 // The ranks of a match (see the package documentation), as bits of a
@@ -40,6 +41,9 @@ type matcher struct {
 	slots  []slot
 	flags  []uint8  // what each slot matched in the book being scored
 	seen   []uint64 // a set of docs, for a prefix of many terms
+	// general ranks queries of one word as those of more, from each
+	// book's words, for tests: they must rank alike.
+	general bool
 }
 
 // search adds to top every doc of s that matches words (folded, at least
@@ -72,6 +76,10 @@ func (m *matcher) search(s *segment, words []string, top *topHits) {
 		m.slots = append(m.slots, slot{term: lastTerm, prefix: true})
 	}
 	m.flags = slices.Grow(m.flags[:0], len(m.slots))[:len(m.slots)]
+	if n == 1 && !m.general {
+		m.single(s, top)
+		return
+	}
 
 	// The candidates are the docs of the word with the fewest; every
 	// match is among them. A prefix's are those of every term it starts.
@@ -110,6 +118,76 @@ func (m *matcher) search(s *segment, words []string, top *topHits) {
 			}
 		}
 	}
+}
+
+// single adds to top every doc of s that matches a query of one word,
+// ranked from the lists of docs alone (segment.where), as score ranks it
+// from the docs' words: a phrase of one word is the word. A doc may have
+// several of the terms the word starts: their bits are joined first.
+func (m *matcher) single(s *segment, top *topHits) {
+	// matched converts the bits of where of term t.
+	matched := func(t uint32, where uint8) uint8 {
+		var f uint8
+		if where&postTitle != 0 {
+			f |= titlePrefix
+		}
+		if where&postAuthor != 0 {
+			f |= authorPrefix
+		}
+		if t == m.wid[0] {
+			f >>= 1 // the prefix bits, made whole
+			if where&postAlone != 0 {
+				f |= titleAlone
+			}
+		}
+		return f
+	}
+	if m.hi-m.lo == 1 {
+		at := s.postAt[m.lo]
+		for i, d := range s.postings(m.lo) {
+			top.add(hit{key: singleKey(matched(m.lo, s.where[int(at)+i])), id: s.ids[d]})
+		}
+		return
+	}
+	joined := make([]uint8, s.len())
+	for t := m.lo; t < m.hi; t++ {
+		at := s.postAt[t]
+		for i, d := range s.postings(t) {
+			joined[d] |= matched(t, s.where[int(at)+i])
+		}
+	}
+	for d, f := range joined {
+		if f != 0 {
+			top.add(hit{key: singleKey(f), id: s.ids[d]})
+		}
+	}
+}
+
+// singleKey ranks a match of a query of one word, from what it matched.
+func singleKey(f uint8) uint64 {
+	var key uint64
+	switch {
+	case f&titleWhole != 0:
+		key |= 1 << 24
+	case f&titlePrefix != 0:
+		key |= 1 << 16
+	}
+	switch {
+	case f&authorWhole != 0:
+		key |= 1 << 8
+	case f&authorPrefix != 0:
+		key |= 1
+	}
+	if f&(titleWhole|titlePrefix) != 0 {
+		key |= rankAllTitle | rankTitlePhrase
+		if f&titleAlone != 0 {
+			key |= rankExactTitle
+		}
+	}
+	if f&(authorWhole|authorPrefix) != 0 {
+		key |= rankAllAuthor | rankAuthorPhrase
+	}
+	return key
 }
 
 // score adds doc d of s to top, ranked, if it has every word of the query.

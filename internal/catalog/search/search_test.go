@@ -349,3 +349,42 @@ func TestSearchWhileAdding(t *testing.T) {
 		t.Errorf("Search(batch) = %d books, want 2000", total)
 	}
 }
+
+// TestSingleWordRanking checks that a query of one word, ranked from the
+// lists of docs alone, ranks as the general way ranks it from the books'
+// words: whole words, prefixes of one term and of many, in titles alone
+// and in both fields.
+func TestSingleWordRanking(t *testing.T) {
+	books := append(catalog(
+		"Dune / Frank Herbert",
+		"Dune Dunes / Dune Dunesson",
+		"Dunes / Dune",
+		"Herbert / Herbert",
+		"Herbert Herbertson / Frank",
+	), generate(5000, 11)...)
+	for i := range books {
+		books[i].ID = int32(i + 1)
+	}
+	fast, general := New(books[:2000]), New(books[:2000])
+	general.general = true
+	fast.Add(books[2000:])
+	general.Add(books[2000:])
+	queries := []string{"dune", "dun", "d", "herbert", "herb", "h", "frank", "the", "t", "café", "brontë", "s", "zzz", "1"}
+	for _, w := range titleWords[:40] {
+		queries = append(queries, w, w[:1+len(w)/2])
+	}
+	for _, q := range queries {
+		sq := bookshop.SearchQuery{Text: q, Offset: 0, Limit: bookshop.MaxSearchLimit}
+		want, err := general.Search(sq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fast.Search(sq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.IDs, want.IDs) || got.Total != want.Total {
+			t.Errorf("Search(%q) = %v… (total %d), ranked from the words %v… (total %d)", q, head(got.IDs), got.Total, head(want.IDs), want.Total)
+		}
+	}
+}
