@@ -13,12 +13,13 @@ import (
 const (
 	identityMarketplace     = "marketplace"
 	identityRecommendations = "recommendations"
+	identityCart            = "cart"
 )
 
 // Policy returns who may call which method of CatalogService:
 //
 //   - GetBook and ExportBooks: marketplace, recommendations and admin;
-//   - GetBooks: marketplace and admin;
+//   - GetBooks: marketplace, cart (which prices carts with it) and admin;
 //   - WatchBooks: recommendations (which keeps the books in memory) and
 //     admin;
 //   - ImportBooks: admin only.
@@ -29,7 +30,7 @@ func Policy() rpc.Policy {
 	readers := []string{identityMarketplace, identityRecommendations, rpc.IdentityAdmin}
 	return rpc.Policy{
 		catalogv1.CatalogService_GetBook_FullMethodName:     readers,
-		catalogv1.CatalogService_GetBooks_FullMethodName:    {identityMarketplace, rpc.IdentityAdmin},
+		catalogv1.CatalogService_GetBooks_FullMethodName:    {identityMarketplace, identityCart, rpc.IdentityAdmin},
 		catalogv1.CatalogService_ExportBooks_FullMethodName: readers,
 		catalogv1.CatalogService_WatchBooks_FullMethodName:  {identityRecommendations, rpc.IdentityAdmin},
 		catalogv1.CatalogService_ImportBooks_FullMethodName: {rpc.IdentityAdmin},

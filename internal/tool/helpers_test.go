@@ -78,10 +78,10 @@ func waitServing(tb testing.TB, addr, service string) {
 }
 
 // upArgs returns the arguments of `bookshop up` on free ports with a
-// catalog and accounts in memory, then extra.
+// catalog, the accounts and the carts in memory, then extra.
 func upArgs(extra ...string) []string {
 	return append([]string{"up", "-marketplace-port=0", "-recommendations-port=0", "-catalog-port=0", "-catalog-db=:memory:",
-		"-accounts-port=0", "-accounts-db=:memory:"}, extra...)
+		"-accounts-port=0", "-accounts-db=:memory:", "-cart-port=0", "-cart-db=:memory:"}, extra...)
 }
 
 // startCommand runs the bookshop command args until the test ends, and

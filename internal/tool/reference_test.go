@@ -24,6 +24,7 @@ var update = flag.Bool("update", false, "rewrite the generated docs (configurati
 var referenceCommands = [][]string{
 	{"up"},
 	{"catalog"},
+	{"cart"},
 	{"accounts"},
 	{"recommendations"},
 	{"marketplace"},

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/internal/accounts"
+	"github.com/bookshop-go/bookshop/internal/cart"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
@@ -59,7 +60,7 @@ type service struct {
 //
 // Adding a service is one entry here, and a function like those below.
 func services() []*service {
-	return []*service{catalogService(), recommendationsService(), accountsService(), marketplaceService()}
+	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), marketplaceService()}
 }
 
 // shopIdentities returns the identities `bookshop certs` issues by
@@ -125,6 +126,26 @@ func accountsService() *service {
 		run:       func(ctx context.Context, deps process.Deps) error { return accounts.Run(ctx, cfg, deps) },
 		policy:    accounts.Policy,
 		contracts: accounts.Contracts,
+	}
+}
+
+func cartService() *service {
+	cfg := cart.DefaultConfig()
+	return &service{
+		name:         "cart",
+		title:        "Cart",
+		summary:      "run the Cart gRPC service alone",
+		about:        "Runs the Cart gRPC service (bookshop.cart.v1.CartService): the shoppers'\ncarts, priced from the Catalog, with the standard health service and\nserver reflection.",
+		serves:       true,
+		identity:     "cart",
+		flags:        cfg.Flags,
+		dependencies: cfg.Dependencies,
+		wire:         func(addrs map[string]string) { cfg.CatalogHost = addrs["catalog"] },
+		validate:     cfg.Validate,
+		port:         func() int { return cfg.Port },
+		run:          func(ctx context.Context, deps process.Deps) error { return cart.Run(ctx, cfg, deps) },
+		policy:       cart.Policy,
+		contracts:    cart.Contracts,
 	}
 }
 
