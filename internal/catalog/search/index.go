@@ -28,22 +28,25 @@
 //     author;
 //  7. the lower book id, so that every order is stable.
 //
-// So a title match ranks above an author match, a whole word above a
-// prefix, a book that matches in both fields above one that matches in
-// one, and a phrase above scattered words.
+// So a title match ranks above an author match, a phrase above the same
+// words apart, a book that matches in both fields above one that matches
+// in one, and, other things equal, a whole word above a word begun.
 //
 // # How it is kept
 //
 // The index is a few immutable segments, each an index of some of the
-// books: a sorted dictionary of words, a list of books for each word, and
-// each book's words in order. Searches read the segments without locks.
-// Each import adds a segment of its own books, and merges the newest
-// segments whenever one would be at least half the size of the one before
-// it: segments shrink by more than half from oldest to newest, so there
-// are at most about log2 of the books of them, and each book is indexed
-// again only when its segment at least half as large again, a few dozen
-// times in all. An import of k books costs about the time of indexing k
-// books, whatever the catalog's size; never a rebuild of the whole index.
+// books: a sorted dictionary of words, for each word the books that have
+// it (and whether in the title, the author, or as the whole title), and
+// each book's words in order, for phrases. Searches read the segments
+// without locks. Each import adds a segment of its own books, then merges
+// the newest segments, in one pass, as far back as a segment holds at
+// most twice the books of those after it: segments more than halve from
+// oldest to newest, so there are at most about log2 of the books of them,
+// and a book is indexed again only when its segment merges into one at
+// least half as large again, a few dozen times in all. An import of k
+// books costs about the time of indexing k books, whatever the catalog's
+// size, never a rebuild of the whole index. 100,000 books take about 66
+// bytes each (BenchmarkIndex100k).
 package search
 
 import (
