@@ -53,7 +53,7 @@ func (s *server) handleBook() http.Handler {
 		}
 
 		page := bookPage{
-			Layout:        s.layout(book.Title+" · "+siteTitle, -1),
+			Layout:        s.layout(r, book.Title+" · "+siteTitle, noCategory),
 			Book:          viewOf(book),
 			CategoryLabel: categoryLabel(book.Category),
 			CategoryURL:   categoryURL(book.Category),
@@ -84,7 +84,7 @@ func (s *server) alsoLike(ctx context.Context, book bookshop.Book) ([]bookshop.B
 	ctx, cancel := context.WithTimeout(ctx, s.recommendTimeout)
 	defer cancel()
 	recs, err := s.recommender.Recommend(ctx, bookshop.RecommendRequest{
-		UserID:     shopperID,
+		UserID:     visitorIn(ctx).userID(),
 		Category:   book.Category,
 		MaxResults: livePanelSize + 1,
 	})
@@ -178,7 +178,7 @@ func (s *server) handleCategory() http.Handler {
 		}
 		heading := categoryLabel(cat) + " books"
 		page := categoryPage{
-			Layout:   s.layout(heading+" · "+siteTitle, -1),
+			Layout:   s.layout(r, heading+" · "+siteTitle, noCategory),
 			Heading:  heading,
 			MaxBooks: maxCategoryBooks,
 		}

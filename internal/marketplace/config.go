@@ -1,8 +1,11 @@
 package marketplace
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
+	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -15,10 +18,12 @@ const DefaultPort = 8080
 // Config is the Marketplace's own configuration; see Flags.
 type Config struct {
 	Port int // the HTTP port
-	// RecommendationsHost and CatalogHost are the services the
-	// Marketplace calls: host, host:port or a gRPC target.
+	// RecommendationsHost, CatalogHost, AccountsHost and CartHost are the
+	// services the Marketplace calls: host, host:port or a gRPC target.
 	RecommendationsHost string
 	CatalogHost         string
+	AccountsHost        string
+	CartHost            string
 	CallTimeout         time.Duration
 	RateLimit           float64
 	RateBurst           int
@@ -32,6 +37,8 @@ func DefaultConfig() Config {
 		Port:                DefaultPort,
 		RecommendationsHost: "localhost",
 		CatalogHost:         "localhost",
+		AccountsHost:        "localhost",
+		CartHost:            "localhost",
 		CallTimeout:         time.Second,
 		RateLimit:           float64(DefaultRateLimit),
 		RateBurst:           DefaultRateBurst,
@@ -43,7 +50,7 @@ func DefaultConfig() Config {
 // "marketplace", with c's values as defaults.
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Marketplace's HTTP port")
-	s.Duration(&c.CallTimeout, "call-timeout", c.CallTimeout, "deadline of each call to Recommendations and the Catalog; past it the page is served without what it asked for, with a notice")
+	s.Duration(&c.CallTimeout, "call-timeout", c.CallTimeout, "deadline of each call to the services (three times it for a sign-in, which hashes a password); past it the page is served without what it asked for, with a notice")
 	s.Float64(&c.RateLimit, "rate-limit", c.RateLimit, "requests a second each client may make on average; 0 turns limiting off")
 	s.Int(&c.RateBurst, "rate-burst", c.RateBurst, "requests each client may make at once")
 	s.Int(&c.LivePerClient, "live-sessions-per-client", c.LivePerClient, "live panels (open book pages) each client may have at once")
@@ -51,11 +58,14 @@ func (c *Config) Flags(s *config.Set) {
 }
 
 // Dependencies declares, on the process's set, where the services the
-// Marketplace calls are: RECOMMENDATIONS_HOST and CATALOG_HOST. `bookshop
-// up` wires them itself and does not declare them.
+// Marketplace calls are: RECOMMENDATIONS_HOST, CATALOG_HOST, ACCOUNTS_HOST
+// and CART_HOST. `bookshop up` wires them itself and does not declare
+// them.
 func (c *Config) Dependencies(s *config.Set) {
 	s.String(&c.RecommendationsHost, "recommendations-host", c.RecommendationsHost, "the Recommendations service: host or host:port (default port 50051), or a gRPC target such as dns:///host:port")
 	s.String(&c.CatalogHost, "catalog-host", c.CatalogHost, "the Catalog service: host or host:port (default port 50060), or a gRPC target such as dns:///host:port")
+	s.String(&c.AccountsHost, "accounts-host", c.AccountsHost, fmt.Sprintf("the Accounts service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", accountsclient.DefaultPort))
+	s.String(&c.CartHost, "cart-host", c.CartHost, fmt.Sprintf("the Cart service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", cartclient.DefaultPort))
 }
 
 // Validate checks c after parsing, naming the setting at fault through s.
@@ -68,6 +78,12 @@ func (c *Config) Validate(s *config.Set) error {
 	}
 	if _, err := rpc.Target(c.CatalogHost, catalogclient.DefaultPort); err != nil {
 		return config.UsageErrorf("-catalog-host or CATALOG_HOST: %v", err)
+	}
+	if _, err := rpc.Target(c.AccountsHost, accountsclient.DefaultPort); err != nil {
+		return config.UsageErrorf("-accounts-host or ACCOUNTS_HOST: %v", err)
+	}
+	if _, err := rpc.Target(c.CartHost, cartclient.DefaultPort); err != nil {
+		return config.UsageErrorf("-cart-host or CART_HOST: %v", err)
 	}
 	switch {
 	case c.CallTimeout <= 0:

@@ -37,3 +37,7 @@ func (l *ClientLimiter) Tracked() int {
 	defer l.mu.Unlock()
 	return len(l.byKey)
 }
+
+// PageLinks exposes pageLinks: the links between the pages of a search's
+// results.
+var PageLinks = pageLinks

@@ -13,9 +13,6 @@ import (
 // siteTitle is the homepage's title, the tutorial's.
 const siteTitle = "Online Books For You"
 
-// Until shoppers sign in, every page is for the tutorial's user 1.
-const shopperID = 1
-
 // recommendationsShown is how many books the homepage shows, as in the
 // tutorial.
 const recommendationsShown = 3
@@ -42,7 +39,7 @@ func (s *server) handleHome() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 		defer cancel()
 		books, err := s.recommender.Recommend(ctx, bookshop.RecommendRequest{
-			UserID:     shopperID,
+			UserID:     visitorOf(r).userID(),
 			Category:   cat,
 			MaxResults: recommendationsShown,
 		})
@@ -71,7 +68,7 @@ func (s *server) handleHome() http.Handler {
 			s.renderFailed(w, r, renderErr)
 			return
 		}
-		sh.write(w, items)
+		sh.write(w, s.accountBar(r), items)
 	})
 }
 

@@ -164,7 +164,8 @@ func limitedHandler(tb testing.TB, cfg marketplace.Options) http.Handler {
 	cfg.Logger, _ = testLogger(tb)
 	cfg.RecommendTimeout = 5 * time.Second
 	svc := startServices(tb, builtinCatalog(tb), seededRand())
-	cfg.Recommender, cfg.Catalog, cfg.Live = svc.rec, svc.catalog, svc.live
+	cfg.Recommender, cfg.Catalog, cfg.Live, cfg.Searcher = svc.rec, svc.catalog, svc.live, svc.catalog
+	cfg.Accounts, cfg.Carts = downShop(tb)
 	h, err := marketplace.NewServer(cfg)
 	if err != nil {
 		tb.Fatalf("NewServer: %v", err)

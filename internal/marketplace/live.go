@@ -144,7 +144,7 @@ func (s *server) handleLive() http.Handler {
 		defer s.sessions.remove(id)
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		stream, err := s.live.Open(ctx, shopperID, livePanelSize)
+		stream, err := s.live.Open(ctx, visitorOf(r).userID(), livePanelSize)
 		if err != nil {
 			s.logger.WarnContext(ctx, "live: cannot open a stream", "err", err)
 			writePlain(w, http.StatusServiceUnavailable, messageLiveUnavailable)
@@ -243,7 +243,7 @@ func (s *server) handleLiveEvent() http.Handler {
 			writeJSONError(w, http.StatusUnsupportedMediaType, messageBadEvent)
 			return
 		}
-		ev, status, msg := readEvent(r)
+		ev, status, msg := readEvent(w, r)
 		if status != 0 {
 			writeJSONError(w, status, msg)
 			return
@@ -275,8 +275,8 @@ func (s *server) handleLiveEvent() http.Handler {
 
 // readEvent reads and checks the event in r's body. On failure it returns
 // the status to answer with and a message for the shopper.
-func readEvent(r *http.Request) (bookshop.Event, int, string) {
-	dec := json.NewDecoder(r.Body) // at most maxBodyBytes: see middleware
+func readEvent(w http.ResponseWriter, r *http.Request) (bookshop.Event, int, string) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEventBytes))
 	dec.DisallowUnknownFields()
 	var in eventJSON
 	err := dec.Decode(&in)

@@ -69,10 +69,11 @@ func (c *countingLive) waitOpen(tb testing.TB, want int32) {
 // services are the gRPC services behind the Marketplace, and clients of
 // them over one connection, as production wires them.
 type services struct {
-	rec     *recommendationsclient.Client
-	catalog *catalogclient.Client
-	live    *recommendationsclient.LiveClient
-	streams *countingLive
+	catalogAddr string // where the Catalog (and the others) listen
+	rec         *recommendationsclient.Client
+	catalog     *catalogclient.Client
+	live        *recommendationsclient.LiveClient
+	streams     *countingLive
 }
 
 // startServices serves Recommendations and Live over books, and the
@@ -90,16 +91,17 @@ func startServices(tb testing.TB, books *bookshop.Shelf, r recommendations.Rand)
 	streams := new(countingLive)
 	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
 		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(books, r), logger))
-		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, "", 0, nil), logger))
 		streams.LiveServer = recommendations.NewLiveServer(func() *recommendations.Session { return recommendations.NewSession(books, r) }, logger)
 		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, streams)
 	})
 	conn := mustDial(tb, addr)
 	return &services{
-		rec:     recommendationsclient.New(conn, 10*time.Second),
-		catalog: catalogclient.New(conn, 10*time.Second),
-		live:    recommendationsclient.NewLiveClient(conn),
-		streams: streams,
+		catalogAddr: addr,
+		rec:         recommendationsclient.New(conn, 10*time.Second),
+		catalog:     catalogclient.New(conn, 10*time.Second),
+		live:        recommendationsclient.NewLiveClient(conn),
+		streams:     streams,
 	}
 }
 
@@ -114,6 +116,9 @@ func startLiveSite(tb testing.TB, cfg marketplace.Options) (*httptest.Server, *s
 	}
 	if cfg.Catalog == nil {
 		cfg.Catalog = svc.catalog
+	}
+	if cfg.Searcher == nil {
+		cfg.Searcher = svc.catalog
 	}
 	if cfg.Live == nil {
 		cfg.Live = svc.live
@@ -230,8 +235,8 @@ func TestBookPage(t *testing.T) {
 					}
 				}
 			}
-			if len(scripts) != 1 || !strings.HasPrefix(scripts[0], "/static/live.js?v=") {
-				t.Errorf("GET %s scripts = %q, want [/static/live.js?v=...]", target, scripts)
+			if len(scripts) != 2 || !strings.HasPrefix(scripts[0], "/static/cart.js?v=") || !strings.HasPrefix(scripts[1], "/static/live.js?v=") {
+				t.Errorf("GET %s scripts = %q, want [/static/cart.js?v=... /static/live.js?v=...]", target, scripts)
 			}
 		})
 	}
@@ -814,10 +819,12 @@ func TestLiveHeartbeat(t *testing.T) {
 // the HTTP server's read and write timeouts, as cli sets them.
 func TestLiveOutlivesServerTimeouts(t *testing.T) {
 	svc := startServices(t, builtinCatalog(t), seededRand())
+	accounts, carts := downShop(t)
 	logger, _ := testLogger(t)
 	h, err := marketplace.NewServer(marketplace.Options{
 		Logger: logger, Recommender: svc.rec, RecommendTimeout: 5 * time.Second,
-		Catalog: svc.catalog, Live: svc.live, LiveHeartbeat: 50 * time.Millisecond,
+		Catalog: svc.catalog, Searcher: svc.catalog, Live: svc.live, LiveHeartbeat: 50 * time.Millisecond,
+		Accounts: accounts, Carts: carts,
 	})
 	if err != nil {
 		t.Fatal(err)

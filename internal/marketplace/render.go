@@ -28,6 +28,14 @@ type pages struct {
 	book     *template.Template
 	category *template.Template
 	error    *template.Template
+	search   *template.Template
+	signIn   *template.Template
+	account  *template.Template
+	cart     *template.Template
+	// header renders the account bar of templates/header.html, and
+	// guestBar is the bar of a guest with no cart, rendered once.
+	header   *template.Template
+	guestBar template.HTML
 	*fragments
 }
 
@@ -61,9 +69,33 @@ func parsePages(urls assetURLs) (*pages, error) {
 	if p.error, err = page("error.html"); err != nil {
 		return nil, err
 	}
+	if p.search, err = page("search.html"); err != nil {
+		return nil, err
+	}
+	if p.signIn, err = page("signin.html"); err != nil {
+		return nil, err
+	}
+	if p.account, err = page("account.html"); err != nil {
+		return nil, err
+	}
+	if p.cart, err = page("cart.html"); err != nil {
+		return nil, err
+	}
 	if p.fragments, err = parseFragments(urls); err != nil {
 		return nil, err
 	}
+	if p.header, err = template.ParseFS(templateFS, "templates/header.html"); err != nil {
+		return nil, fmt.Errorf("parse header.html: %w", err)
+	}
+	if p.guestBar, err = renderFragment(p.header, "account-bar", accountBar{}); err != nil {
+		return nil, err
+	}
+	// Every page may add to the cart: its script goes in every head.
+	cartScript, err := renderFragment(p.header, "cart-script", urls.CartScript)
+	if err != nil {
+		return nil, err
+	}
+	p.head += "\n" + cartScript
 	return &p, nil
 }
 
@@ -72,10 +104,12 @@ func parsePages(urls assetURLs) (*pages, error) {
 // fields of an embedded struct by a slow search (reflect's
 // FieldByNameFunc), with allocations, for every action on every page.
 type layout struct {
-	Title  string
-	Head   template.HTML // the head's links (fragment "head-links")
-	Nav    template.HTML // the category navigation (fragment "nav")
-	Script string        // URL of the page's script, if it has one
+	Title   string
+	Head    template.HTML // the head's links (fragment "head-links")
+	Nav     template.HTML // the category navigation (fragment "nav")
+	Account template.HTML // who is signed in, and the cart (see accountBar)
+	Query   string        // the text of the header's search box: a search page's query
+	Script  string        // URL of the page's script, if it has one
 }
 
 // categoryLink is one entry of the category navigation.
@@ -131,10 +165,11 @@ type errorPage struct {
 	Message string
 }
 
-// layout returns the layout data of a page titled title, with current
-// marked in the navigation (pass an invalid category for none).
-func (s *server) layout(title string, current bookshop.Category) layout {
-	return layout{Title: title, Head: s.pages.head, Nav: s.pages.navFor(current)}
+// layout returns the layout data of r's page, titled title, with current
+// marked in the navigation (noCategory for none), and the visitor's
+// account bar.
+func (s *server) layout(r *http.Request, title string, current bookshop.Category) layout {
+	return layout{Title: title, Head: s.pages.head, Nav: s.pages.navFor(current), Account: s.accountBar(r)}
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -170,7 +205,7 @@ func (s *server) renderFailed(w http.ResponseWriter, r *http.Request, err error)
 func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
 	heading := http.StatusText(status)
 	s.render(w, r, status, s.pages.error, errorPage{
-		Layout:  s.layout(heading+" · "+siteTitle, -1),
+		Layout:  s.layout(r, heading+" · "+siteTitle, noCategory),
 		Heading: heading,
 		Message: message,
 	})
@@ -189,6 +224,7 @@ type assetURLs struct {
 	Stylesheet string
 	Favicon    string
 	LiveScript string
+	CartScript string
 }
 
 func newAssets() (*assets, error) {
@@ -214,6 +250,9 @@ func newAssets() (*assets, error) {
 		return nil, err
 	}
 	if a.urls.LiveScript, err = url("live.js"); err != nil {
+		return nil, err
+	}
+	if a.urls.CartScript, err = url("cart.js"); err != nil {
 		return nil, err
 	}
 	return a, nil

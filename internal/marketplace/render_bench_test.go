@@ -49,7 +49,7 @@ func BenchmarkRender(b *testing.B) {
 				b.Fatal(err)
 			}
 			s.render(w, r, http.StatusOK, p.home, homePage{
-				Layout:      s.layout(siteTitle, bookshop.Mystery),
+				Layout:      s.layout(r, siteTitle, bookshop.Mystery),
 				Heading:     "Mystery books you may like",
 				Books:       items,
 				SeeAll:      "See all mystery books",
@@ -66,7 +66,7 @@ func BenchmarkRender(b *testing.B) {
 				b.Fatal(err)
 			}
 			s.render(w, r, http.StatusOK, p.category, categoryPage{
-				Layout:  s.layout("Mystery books · "+siteTitle, -1),
+				Layout:  s.layout(r, "Mystery books · "+siteTitle, noCategory),
 				Heading: "Mystery books",
 				Books:   items,
 			})

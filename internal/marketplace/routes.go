@@ -7,13 +7,32 @@ import "net/http"
 // of the scripts with plain text. The health checks are not limited, so
 // that probes are never refused, nor are the static files, which a page
 // that was let through needs and which cost nothing to serve.
+//
+// The pages, and the routes that change the cart or the account, first
+// find who is asking (withVisitor). Every POST must come from the site's
+// own pages: NewServer puts the whole mux behind Go's
+// http.CrossOriginProtection, which refuses a request whose browser says
+// (Sec-Fetch-Site, or Origin) that another site sent it. That needs no
+// token in the forms, so pages and their parts stay the same for every
+// visitor and are rendered once; see docs/security.md.
 func (s *server) routes() {
-	s.mux.Handle("/{$}", s.limitPage(allowMethods(s.handleHome(), http.MethodGet, http.MethodHead)))
-	s.mux.Handle("/books/{id}", s.limitPage(allowMethods(s.handleBook(), http.MethodGet, http.MethodHead)))
+	page := func(h http.Handler, methods ...string) http.Handler {
+		return s.limitPage(s.withVisitor(allowMethods(h, methods...)))
+	}
+	s.mux.Handle("/{$}", page(s.handleHome(), http.MethodGet, http.MethodHead))
+	s.mux.Handle("/books/{id}", page(s.handleBook(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/api/books/{id}", s.limitScript(allowMethods(s.handleBookJSON(), http.MethodGet, http.MethodHead)))
-	s.mux.Handle("/categories/{name}", s.limitPage(allowMethods(s.handleCategory(), http.MethodGet, http.MethodHead)))
-	s.mux.Handle("/live", s.limitScript(allowMethods(s.handleLive(), http.MethodGet)))
+	s.mux.Handle("/categories/{name}", page(s.handleCategory(), http.MethodGet, http.MethodHead))
+	s.mux.Handle("/search", page(s.handleSearch(), http.MethodGet, http.MethodHead))
+	s.mux.Handle("/live", s.limitScript(s.withVisitor(allowMethods(s.handleLive(), http.MethodGet))))
 	s.mux.Handle("/live/{session}/events", s.limitScript(allowMethods(s.handleLiveEvent(), http.MethodPost)))
+	s.mux.Handle("/signin", page(s.handleSignIn(), http.MethodGet, http.MethodHead, http.MethodPost))
+	s.mux.Handle("/signup", page(s.handleSignUp(), http.MethodGet, http.MethodHead, http.MethodPost))
+	s.mux.Handle("/signout", page(s.handleSignOut(), http.MethodPost))
+	s.mux.Handle("/account", page(s.handleAccount(), http.MethodGet, http.MethodHead))
+	s.mux.Handle("/cart", page(s.handleCart(), http.MethodGet, http.MethodHead))
+	s.mux.Handle("/cart/items", page(s.handleAddToCart(), http.MethodPost))
+	s.mux.Handle("/cart/items/{id}", page(s.handleSetQuantity(), http.MethodPost))
 	s.mux.Handle("GET /healthz", handleHealthz())
 	s.mux.Handle("GET /readyz", s.handleReadyz())
 	s.mux.Handle("GET /static/", s.handleStatic())

@@ -8,6 +8,8 @@ import (
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 
+	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
+	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -37,6 +39,18 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return fmt.Errorf("dial catalog: %w", err)
 	}
 	defer books.Close()
+	accounts, err := dial(cfg.AccountsHost, accountsclient.DefaultPort, ccfg)
+	if err != nil {
+		deps.Close()
+		return fmt.Errorf("dial accounts: %w", err)
+	}
+	defer accounts.Close()
+	carts, err := dial(cfg.CartHost, cartclient.DefaultPort, ccfg)
+	if err != nil {
+		deps.Close()
+		return fmt.Errorf("dial cart: %w", err)
+	}
+	defer carts.Close()
 	limit := rate.Limit(cfg.RateLimit)
 	if cfg.RateLimit == 0 {
 		limit = rate.Inf
@@ -46,6 +60,9 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		Recommender:              recommendationsclient.New(recs, cfg.CallTimeout),
 		RecommendTimeout:         cfg.CallTimeout,
 		Catalog:                  catalogclient.New(books, cfg.CallTimeout),
+		Accounts:                 accountsclient.New(accounts, 3*cfg.CallTimeout),
+		Carts:                    cartclient.New(carts, cfg.CallTimeout),
+		Searcher:                 catalogclient.New(books, cfg.CallTimeout),
 		Live:                     recommendationsclient.NewLiveClient(recs),
 		Shutdown:                 ctx.Done(), // ends the live event streams, which never finish on their own
 		Ready:                    rpc.HealthReady(recs, "Recommendations"),
@@ -61,9 +78,11 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	deps.Logger.Info("Marketplace serving HTTP", "addr", deps.Listener.Addr().String(),
-		"recommendations", cfg.RecommendationsHost, "catalog", cfg.CatalogHost, "tracing", deps.Tracing != nil)
-	// A book page makes two calls, one after the other.
-	srv := web.NewServer(ctx, handler, 2*cfg.CallTimeout+10*time.Second, deps.Logger)
+		"recommendations", cfg.RecommendationsHost, "catalog", cfg.CatalogHost,
+		"accounts", cfg.AccountsHost, "cart", cfg.CartHost, "tracing", deps.Tracing != nil)
+	// A page makes at most five calls, one after the other (a sign-in's
+	// counts three).
+	srv := web.NewServer(ctx, handler, 5*cfg.CallTimeout+10*time.Second, deps.Logger)
 	return web.Serve(ctx, srv, deps.Listener, deps.DrainTimeout, deps.Logger)
 }
 

@@ -38,6 +38,15 @@ type Options struct {
 	RecommendTimeout time.Duration
 	// Catalog serves the book pages and the category pages. Required.
 	Catalog bookshop.Catalog
+	// Accounts signs shoppers up, in and out, and tells who holds a
+	// session cookie. Required.
+	Accounts bookshop.Accounts
+	// Carts keeps the shoppers' carts, and counts them for the header of
+	// every page. Required.
+	Carts bookshop.Carts
+	// Searcher answers the search page, /search. Required: the Catalog's
+	// client is one.
+	Searcher bookshop.Searcher
 	// Live keeps the "you may also like" panel of the book pages up to
 	// date: one stream per browser session. Required.
 	Live bookshop.LiveRecommender
@@ -101,9 +110,14 @@ const (
 )
 
 // maxBodyBytes is the largest request body the site reads, whatever the
-// route: only POST /live/{session}/events takes a body, a JSON event of a
-// few dozen bytes. A handler reading past it gets an *http.MaxBytesError.
-const maxBodyBytes = 1 << 10
+// route: the largest is the sign-up form, under 2 KiB even with every
+// field at its longest and escaped. A handler reading past it gets an
+// *http.MaxBytesError. POST /live/{session}/events, a JSON event of a few
+// dozen bytes, reads at most maxEventBytes.
+const (
+	maxBodyBytes  = 8 << 10
+	maxEventBytes = 1 << 10
+)
 
 // server holds the dependencies of the handlers.
 type server struct {
@@ -111,6 +125,9 @@ type server struct {
 	recommender      bookshop.Recommender
 	recommendTimeout time.Duration
 	catalog          bookshop.Catalog
+	accounts         bookshop.Accounts
+	carts            bookshop.Carts
+	searcher         bookshop.Searcher
 	live             bookshop.LiveRecommender
 	sessions         *liveSessions
 	known            knownBooks // books the catalog has confirmed
@@ -139,8 +156,14 @@ func NewServer(cfg Options) (http.Handler, error) {
 		return nil, fmt.Errorf("marketplace: Options.RecommendTimeout must be positive, got %v", cfg.RecommendTimeout)
 	case cfg.Catalog == nil:
 		return nil, errors.New("marketplace: Options.Catalog is nil")
+	case cfg.Searcher == nil:
+		return nil, errors.New("marketplace: Options.Searcher is nil")
 	case cfg.Live == nil:
 		return nil, errors.New("marketplace: Options.Live is nil")
+	case cfg.Accounts == nil:
+		return nil, errors.New("marketplace: Options.Accounts is nil")
+	case cfg.Carts == nil:
+		return nil, errors.New("marketplace: Options.Carts is nil")
 	case cfg.MaxLiveSessions < 0:
 		return nil, fmt.Errorf("marketplace: Options.MaxLiveSessions must be zero or more, got %d", cfg.MaxLiveSessions)
 	case cfg.MaxLiveSessionsPerClient < 0:
@@ -195,6 +218,9 @@ func NewServer(cfg Options) (http.Handler, error) {
 		recommender:      cfg.Recommender,
 		recommendTimeout: cfg.RecommendTimeout,
 		catalog:          cfg.Catalog,
+		accounts:         cfg.Accounts,
+		carts:            cfg.Carts,
+		searcher:         cfg.Searcher,
 		live:             cfg.Live,
 		sessions:         newLiveSessions(maxSessions, perClient, telemetry.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "bookshop_live_sessions", Help: "Live recommendation sessions of shoppers' browsers open on the Marketplace."}))),
 		liveHeartbeat:    heartbeat,
@@ -208,14 +234,26 @@ func NewServer(cfg Options) (http.Handler, error) {
 		traced:           cfg.Tracing != nil,
 		mux:              http.NewServeMux(),
 	}
-	s.homeShells = newShells(pages.home, func(c bookshop.Category) layout { return s.layout(siteTitle, c) })
+	s.homeShells = newShells(pages.home, s.shellLayout)
 	s.routes()
-	h := s.middleware(s.mux)
+	// Every request that changes something (a POST) must come from the
+	// site's own pages: see routes.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, http.StatusForbidden, messageCrossOrigin)
+	}))
+	h := s.middleware(csrf.Handler(s.mux))
 	if cfg.Tracing != nil {
 		// Outside the middleware, so that its log line has the trace id.
 		h = cfg.Tracing.HTTPHandler(h, untraced)
 	}
 	return h, nil
+}
+
+// shellLayout is the layout of the homepage's shells: the account bar is
+// put in for each page (see shell.go).
+func (s *server) shellLayout(c bookshop.Category) layout {
+	return layout{Title: siteTitle, Head: s.pages.head, Nav: s.pages.navFor(c), Account: accountMarker}
 }
 
 // untraced reports whether a request is left out of traces: the probes'
@@ -224,3 +262,7 @@ func untraced(r *http.Request) bool {
 	p := r.URL.Path
 	return p == "/healthz" || p == "/readyz" || strings.HasPrefix(p, "/static/")
 }
+
+// messageCrossOrigin answers a POST that another site made the browser
+// send.
+const messageCrossOrigin = "This request came from another site, so we did not act on it. Please use the form on our page."

@@ -14,19 +14,23 @@ import (
 )
 
 // A homepage differs from the next of its category only by its list of
-// books: everything else (the head, the navigation, the heading, the link
-// to the category, a notice) depends on the category and the notice
-// alone. So the page around the list, its shell, is rendered once for each
-// category and notice, by html/template with a marker where the books go,
-// and kept as the bytes before and after the marker; a homepage is then
-// the two halves around the list's items, themselves rendered once per
-// book (fragments.go). Executing the page's template was a fifth of the
+// books and the header's account bar: everything else (the head, the
+// navigation, the heading, the link to the category, a notice) depends on
+// the category and the notice alone. So the page around them, its shell,
+// is rendered once for each category and notice, by html/template with
+// markers where the bar and the books go, and kept as the bytes between
+// the markers; a homepage is then those parts around the visitor's bar
+// (rendered once for guests, see accountBar) and the list's items,
+// themselves rendered once per book (fragments.go). Executing the page's template was a fifth of the
 // Marketplace's CPU time per homepage, most of it html/template calling
 // its escapers by reflection, with allocations, for every value printed.
 
 // booksMarker stands for the books in a shell while it is rendered. It is
 // template.HTML, so html/template writes it as it is.
 const booksMarker template.HTML = "<!--bookshop:books-->"
+
+// accountMarker stands for the account bar in a shell.
+const accountMarker template.HTML = "<!--bookshop:account-->"
 
 // shellKey names a shell.
 type shellKey struct {
@@ -35,9 +39,9 @@ type shellKey struct {
 	books    bool // whether the page lists books: without any, there is no list
 }
 
-// shell is a homepage around its list of books.
+// shell is a homepage around its account bar and its list of books.
 type shell struct {
-	before, after []byte
+	head, middle, tail []byte // before the bar, between it and the books, after them
 }
 
 // shells renders and keeps the shells of the homepage. There are a few
@@ -72,22 +76,32 @@ func (s *shells) get(key shellKey) (*shell, error) {
 	if err := s.t.ExecuteTemplate(&buf, "layout", page); err != nil {
 		return nil, fmt.Errorf("render the homepage: %w", err)
 	}
-	before, after, found := bytes.Cut(buf.Bytes(), []byte(booksMarker))
-	if found != key.books || bytes.Contains(after, []byte(booksMarker)) {
-		return nil, fmt.Errorf("render the homepage: the books' marker appears %d times", bytes.Count(buf.Bytes(), []byte(booksMarker)))
+	rendered := buf.Bytes()
+	if n := bytes.Count(rendered, []byte(accountMarker)); n != 1 {
+		return nil, fmt.Errorf("render the homepage: the account bar's marker appears %d times", n)
 	}
-	sh, _ := s.byKey.LoadOrStore(key, &shell{before: before, after: after})
+	if n := bytes.Count(rendered, []byte(booksMarker)); n != 1 && key.books || n != 0 && !key.books {
+		return nil, fmt.Errorf("render the homepage: the books' marker appears %d times", n)
+	}
+	head, rest, _ := bytes.Cut(rendered, []byte(accountMarker))
+	middle, tail, found := bytes.Cut(rest, []byte(booksMarker))
+	if !found {
+		middle, tail = rest, nil
+	}
+	sh, _ := s.byKey.LoadOrStore(key, &shell{head: head, middle: middle, tail: tail})
 	return sh.(*shell), nil
 }
 
-// write sends a homepage: sh around items.
-func (sh *shell) write(w http.ResponseWriter, items template.HTML) {
+// write sends a homepage: sh around the account bar and the items.
+func (sh *shell) write(w http.ResponseWriter, account, items template.HTML) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(sh.before)+len(items)+len(sh.after)))
+	h.Set("Content-Length", strconv.Itoa(len(sh.head)+len(account)+len(sh.middle)+len(items)+len(sh.tail)))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(sh.before)
+	_, _ = w.Write(sh.head)
+	_, _ = io.WriteString(w, string(account))
+	_, _ = w.Write(sh.middle)
 	_, _ = io.WriteString(w, string(items))
-	_, _ = w.Write(sh.after)
+	_, _ = w.Write(sh.tail)
 }

@@ -2,6 +2,7 @@ package marketplace
 
 import (
 	"bytes"
+	"html/template"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -23,7 +24,11 @@ func TestShellsRenderAsTheTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &server{pages: p}
-	shells := newShells(p.home, func(c bookshop.Category) layout { return s.layout(siteTitle, c) })
+	shells := newShells(p.home, s.shellLayout)
+	customerBar, err := renderFragment(p.header, "account-bar", accountBar{Name: "Ada <&> Lovelace", Count: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
 	items, err := p.items.list([]bookView{{ID: 1, Title: "The <Maltese> Falcon", Author: "Dashiell Hammett & co", Year: 1930}, {ID: 2, Title: "Rebecca", Author: "Daphne du Maurier", Year: 1938}})
 	if err != nil {
 		t.Fatal(err)
@@ -31,36 +36,40 @@ func TestShellsRenderAsTheTemplate(t *testing.T) {
 	for _, cat := range bookshop.Categories() {
 		for _, notice := range []string{"", noticeNoBooks, noticeUnavailable} {
 			for _, books := range []bool{true, false} {
-				key := shellKey{category: cat, notice: notice, books: books}
-				page := homePage{
-					Layout:      s.layout(siteTitle, cat),
-					Heading:     categoryLabel(cat) + " books you may like",
-					Notice:      notice,
-					SeeAll:      "See all " + strings.ToLower(categoryLabel(cat)) + " books",
-					CategoryURL: categoryURL(cat),
-				}
-				if books {
-					page.Books = items
-				}
-				var want bytes.Buffer
-				if err := p.home.ExecuteTemplate(&want, "layout", page); err != nil {
-					t.Fatal(err)
-				}
-				sh, err := shells.get(key)
-				if err != nil {
-					t.Fatalf("shell %+v: %v", key, err)
-				}
-				rec := httptest.NewRecorder()
-				if books {
-					sh.write(rec, items)
-				} else {
-					sh.write(rec, "")
-				}
-				if got := rec.Body.String(); got != want.String() {
-					t.Errorf("homepage %+v from its shell differs from the template's:\n%s\nwant:\n%s", key, got, want.String())
-				}
-				if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(want.Len()) {
-					t.Errorf("homepage %+v: Content-Length %s, want %d", key, cl, want.Len())
+				for _, bar := range []template.HTML{p.guestBar, customerBar} {
+					key := shellKey{category: cat, notice: notice, books: books}
+					lay := s.shellLayout(cat)
+					lay.Account = bar
+					page := homePage{
+						Layout:      lay,
+						Heading:     categoryLabel(cat) + " books you may like",
+						Notice:      notice,
+						SeeAll:      "See all " + strings.ToLower(categoryLabel(cat)) + " books",
+						CategoryURL: categoryURL(cat),
+					}
+					if books {
+						page.Books = items
+					}
+					var want bytes.Buffer
+					if err := p.home.ExecuteTemplate(&want, "layout", page); err != nil {
+						t.Fatal(err)
+					}
+					sh, err := shells.get(key)
+					if err != nil {
+						t.Fatalf("shell %+v: %v", key, err)
+					}
+					rec := httptest.NewRecorder()
+					if books {
+						sh.write(rec, bar, items)
+					} else {
+						sh.write(rec, bar, "")
+					}
+					if got := rec.Body.String(); got != want.String() {
+						t.Errorf("homepage %+v from its shell differs from the template's:\n%s\nwant:\n%s", key, got, want.String())
+					}
+					if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(want.Len()) {
+						t.Errorf("homepage %+v: Content-Length %s, want %d", key, cl, want.Len())
+					}
 				}
 			}
 		}

@@ -187,13 +187,14 @@ func marketplaceService() *service {
 		name:         "marketplace",
 		title:        "Marketplace",
 		summary:      "run the Marketplace web front end alone",
-		about:        "Runs the Marketplace web front end, which calls Recommendations and the\nCatalog over gRPC.",
+		about:        "Runs the Marketplace web front end, which calls Recommendations, the\nCatalog, Accounts and Cart over gRPC.",
 		identity:     "marketplace",
 		http:         true,
 		flags:        cfg.Flags,
 		dependencies: cfg.Dependencies,
 		wire: func(addrs map[string]string) {
 			cfg.RecommendationsHost, cfg.CatalogHost = addrs["recommendations"], addrs["catalog"]
+			cfg.AccountsHost, cfg.CartHost = addrs["accounts"], addrs["cart"]
 		},
 		validate: cfg.Validate,
 		port:     func() int { return cfg.Port },

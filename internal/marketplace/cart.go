@@ -1,0 +1,230 @@
+package marketplace
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+// Messages of the cart. The Cart service's own messages, for a cart past
+// its limits, are shown as they come: they are written for shoppers.
+const (
+	noticeCartUnavailable = "Your cart is unavailable right now. Please try again in a moment."
+	messageNotForSale     = "We have no such book for sale."
+	messageBadQuantity    = "Choose a quantity from 0 to 10."
+	messageBadBook        = "Choose a book to add."
+)
+
+// cartPage is the data of cart.html.
+type cartPage struct {
+	Layout         layout
+	Lines          []cartLineView
+	Count          int
+	Subtotal       string
+	MaxQuantity    int
+	Notice         string // the cart could not be shown
+	Message        string // what happened to the last change
+	MessageIsError bool
+}
+
+// cartLineView is a line of the cart as the page shows it.
+type cartLineView struct {
+	ID       int32
+	Title    string
+	Author   string
+	Price    string
+	Quantity int
+	Total    string
+}
+
+// handleCart serves the visitor's cart, priced by the Cart service from
+// the Catalog's current prices. If it cannot be had, the page says so,
+// with 503.
+func (s *server) handleCart() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page := cartPage{MaxQuantity: bookshop.MaxQuantity}
+		status := http.StatusOK
+		if id := visitorOf(r).cartID(); id != "" {
+			ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+			cart, err := s.carts.Cart(ctx, id)
+			cancel()
+			if err != nil {
+				s.logger.WarnContext(r.Context(), "cart failed; cannot show the cart", "err", err)
+				page.Notice, status = noticeCartUnavailable, http.StatusServiceUnavailable
+			} else {
+				page.setCart(cart)
+			}
+		}
+		page.Layout = s.layout(r, "Your cart · "+siteTitle, noCategory)
+		s.render(w, r, status, s.pages.cart, page)
+	})
+}
+
+// setCart puts cart's lines and totals on the page.
+func (p *cartPage) setCart(cart bookshop.Cart) {
+	p.Lines = p.Lines[:0]
+	for _, l := range cart.Lines {
+		p.Lines = append(p.Lines, cartLineView{
+			ID:       l.Book.ID,
+			Title:    l.Book.Title,
+			Author:   l.Book.Author,
+			Price:    l.Book.Price.Format(),
+			Quantity: l.Quantity,
+			Total:    l.Total.Format(),
+		})
+	}
+	p.Count = cart.Count
+	p.Subtotal = cart.Subtotal.Format()
+}
+
+// cartChange is the answer to a change of the cart made by a script
+// (Accept: application/json): the header's new count, and what happened,
+// in words.
+type cartChange struct {
+	Count   int    `json:"count"`
+	Message string `json:"message"`
+}
+
+// handleAddToCart adds a book to the visitor's cart (POST, fields "book"
+// and, optionally, "quantity", 1 by default). A guest without a cart gets
+// one, and its cookie. A form is answered with a redirect to the cart; a
+// script asking for JSON, with the new count, so that the page need not
+// reload.
+func (s *server) handleAddToCart() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			s.cartFailed(w, r, http.StatusBadRequest, messageBadForm)
+			return
+		}
+		book, err := strconv.ParseInt(r.PostForm.Get("book"), 10, 32)
+		if err != nil || book < 1 {
+			s.cartFailed(w, r, http.StatusBadRequest, messageBadBook)
+			return
+		}
+		quantity := 1
+		if q := r.PostForm.Get("quantity"); q != "" {
+			if quantity, err = strconv.Atoi(q); err != nil || quantity < 1 || quantity > bookshop.MaxQuantity {
+				s.cartFailed(w, r, http.StatusBadRequest, "Choose a quantity from 1 to 10.")
+				return
+			}
+		}
+		v := visitorOf(r)
+		id := v.cartID()
+		if id == "" {
+			v.guestToken = newToken()
+			id = v.cartID()
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		defer cancel()
+		cart, err := s.carts.Add(ctx, id, int32(book), quantity)
+		if s.cartChangeFailed(w, r, err) {
+			return
+		}
+		if v.customer == nil {
+			s.setCookie(w, r, cartCookieName, v.guestToken, time.Now().Add(guestCartLifetime))
+		}
+		title := "the book"
+		for _, l := range cart.Lines {
+			if l.Book.ID == int32(book) {
+				title = "“" + l.Book.Title + "”"
+			}
+		}
+		s.cartChanged(w, r, cart, "Added "+title+" to your cart.")
+	})
+}
+
+// handleSetQuantity sets the quantity of a line of the visitor's cart
+// (POST, field "quantity"; 0 removes the line), then sends the shopper
+// back to the cart.
+func (s *server) handleSetQuantity() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		book, msg := bookIDFromPath(r.PathValue("id"))
+		if msg != "" {
+			s.cartFailed(w, r, http.StatusBadRequest, msg)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			s.cartFailed(w, r, http.StatusBadRequest, messageBadForm)
+			return
+		}
+		quantity, err := strconv.Atoi(r.PostForm.Get("quantity"))
+		if err != nil || quantity < 0 || quantity > bookshop.MaxQuantity {
+			s.cartFailed(w, r, http.StatusBadRequest, messageBadQuantity)
+			return
+		}
+		id := visitorOf(r).cartID()
+		if id == "" {
+			s.cartFailed(w, r, http.StatusNotFound, "Your cart is empty.")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		defer cancel()
+		cart, err := s.carts.SetQuantity(ctx, id, book, quantity)
+		if s.cartChangeFailed(w, r, err) {
+			return
+		}
+		message := "Updated the quantity."
+		if quantity == 0 {
+			message = "Removed the book from your cart."
+		}
+		s.cartChanged(w, r, cart, message)
+	})
+}
+
+// cartChanged answers a change that was made: JSON for a script, else a
+// redirect to the cart (post, redirect, get: a reload does not repeat it).
+func (s *server) cartChanged(w http.ResponseWriter, r *http.Request, cart bookshop.Cart, message string) {
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, cartChange{Count: cart.Count, Message: message})
+		return
+	}
+	http.Redirect(w, r, "/cart", http.StatusSeeOther)
+}
+
+// cartChangeFailed answers a change the Cart service refused or could
+// not make, and reports whether err was one.
+func (s *server) cartChangeFailed(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch bookshop.ErrorCode(err) {
+	case "":
+		return false
+	case bookshop.NotFound:
+		s.cartFailed(w, r, http.StatusNotFound, messageNotForSale)
+	case bookshop.Invalid:
+		s.cartFailed(w, r, http.StatusBadRequest, bookshop.ErrorMessage(err))
+	case bookshop.Conflict:
+		s.cartFailed(w, r, http.StatusConflict, bookshop.ErrorMessage(err))
+	default:
+		s.logger.WarnContext(r.Context(), "cart failed; cannot change the cart", "err", err)
+		s.cartFailed(w, r, http.StatusServiceUnavailable, noticeCartUnavailable)
+	}
+	return true
+}
+
+// cartFailed answers a change of the cart that was not made: JSON for a
+// script; for a form, the cart page with the message (and the cart as it
+// is, when it can be had).
+func (s *server) cartFailed(w http.ResponseWriter, r *http.Request, status int, message string) {
+	if wantsJSON(r) {
+		writeJSON(w, status, cartChange{Count: -1, Message: message})
+		return
+	}
+	page := cartPage{MaxQuantity: bookshop.MaxQuantity, Message: message, MessageIsError: true}
+	if id := visitorOf(r).cartID(); id != "" && status != http.StatusServiceUnavailable {
+		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		if cart, err := s.carts.Cart(ctx, id); err == nil {
+			page.setCart(cart)
+		}
+		cancel()
+	}
+	page.Layout = s.layout(r, "Your cart · "+siteTitle, noCategory)
+	s.render(w, r, status, s.pages.cart, page)
+}
+
+// wantsJSON reports whether r was sent by the site's script, which asks
+// for JSON.
+func wantsJSON(r *http.Request) bool {
+	return r.Header.Get("Accept") == "application/json"
+}

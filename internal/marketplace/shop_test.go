@@ -1,0 +1,525 @@
+package marketplace_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/marketplace"
+)
+
+// The shop's pages: accounts and the cart, over real Accounts, Cart and
+// Catalog services on loopback (see startShop).
+
+// shopper is a browser: it keeps cookies, and does not follow redirects,
+// so that tests see them.
+type shopper struct {
+	tb     testing.TB
+	site   *httptest.Server
+	client *http.Client
+}
+
+func newShopper(tb testing.TB, site *httptest.Server) *shopper {
+	tb.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &shopper{tb: tb, site: site, client: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// send sends req and reads the response.
+func (s *shopper) send(req *http.Request) response {
+	s.tb.Helper()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.tb.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+func (s *shopper) get(target string) response {
+	s.tb.Helper()
+	req, err := http.NewRequestWithContext(testContext(s.tb), http.MethodGet, s.site.URL+target, nil)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return s.send(req)
+}
+
+// post sends a form as the site's own pages do (same origin).
+func (s *shopper) post(target string, form url.Values, header ...string) response {
+	s.tb.Helper()
+	req, err := http.NewRequestWithContext(testContext(s.tb), http.MethodPost, s.site.URL+target, strings.NewReader(form.Encode()))
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return s.send(req)
+}
+
+// cookie returns the value of the site's cookie name, or "".
+func (s *shopper) cookie(name string) string {
+	u, _ := url.Parse(s.site.URL)
+	for _, c := range s.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// setCookie sets a cookie as another site or an attacker could have.
+func (s *shopper) setCookie(name, value string) {
+	u, _ := url.Parse(s.site.URL)
+	s.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+// signUp opens an account and signs in, and fails the test unless it
+// worked.
+func (s *shopper) signUp(email, name string) {
+	s.tb.Helper()
+	r := s.post("/signup", url.Values{"email": {email}, "name": {name}, "password": {testPassword}})
+	if r.status != http.StatusSeeOther {
+		s.tb.Fatalf("POST /signup: status %d, want 303; body:\n%s", r.status, r.body)
+	}
+}
+
+// add adds a book to the cart with the plain form, and fails the test
+// unless it worked.
+func (s *shopper) add(book int32, quantity int) {
+	s.tb.Helper()
+	r := s.post("/cart/items", url.Values{"book": {strconv.Itoa(int(book))}, "quantity": {strconv.Itoa(quantity)}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/cart" {
+		s.tb.Fatalf("POST /cart/items: status %d, Location %q, want 303 to /cart; body:\n%s", r.status, r.header.Get("Location"), r.body)
+	}
+}
+
+const testPassword = "correct horse battery staple"
+
+var cartCountRE = regexp.MustCompile(`id="cart-count">([^<]*)`)
+
+// headerCount returns what the header says the cart holds.
+func headerCount(tb testing.TB, body string) string {
+	tb.Helper()
+	m := cartCountRE.FindStringSubmatch(body)
+	if m == nil {
+		tb.Fatalf("no cart count in the page:\n%s", body)
+	}
+	return m[1]
+}
+
+func TestSignUpSignOut(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+
+	form := b.get("/signup")
+	wantHTML(t, "GET", "/signup", form, http.StatusOK)
+	for _, want := range []string{`name="email"`, `name="name"`, `name="password"`, `autocomplete="new-password"`} {
+		if !strings.Contains(form.body, want) {
+			t.Errorf("GET /signup: no %s in the form", want)
+		}
+	}
+
+	r := b.post("/signup", url.Values{"email": {"  Ada@Example.COM "}, "name": {"Ada Lovelace"}, "password": {testPassword}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
+		t.Fatalf("POST /signup: status %d, Location %q, want 303 to /; body:\n%s", r.status, r.header.Get("Location"), r.body)
+	}
+	cookie := setCookieNamed(t, r, "bookshop_session")
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" || cookie.Secure {
+		t.Errorf("session cookie %+v: want HttpOnly, SameSite=Lax, Path=/, not Secure over plain HTTP", cookie)
+	}
+	if strings.Contains(r.body, testPassword) {
+		t.Error("the answer to the sign-up holds the password")
+	}
+	token := cookie.Value
+
+	account := b.get("/account")
+	wantHTML(t, "GET", "/account", account, http.StatusOK)
+	for _, want := range []string{"Ada Lovelace", "ada@example.com", `action="/signout"`} {
+		if !strings.Contains(account.body, want) {
+			t.Errorf("GET /account: no %q in the page", want)
+		}
+	}
+	if home := b.get("/"); !strings.Contains(home.body, `href="/account">Ada Lovelace</a>`) {
+		t.Errorf("GET /: the header does not name the customer:\n%s", home.body)
+	}
+
+	out := b.post("/signout", nil)
+	if out.status != http.StatusSeeOther || out.header.Get("Location") != "/" {
+		t.Fatalf("POST /signout: status %d, Location %q, want 303 to /", out.status, out.header.Get("Location"))
+	}
+	if c := setCookieNamed(t, out, "bookshop_session"); c.MaxAge >= 0 {
+		t.Errorf("POST /signout: session cookie %+v not dropped", c)
+	}
+	if r := b.get("/account"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/signin") {
+		t.Errorf("GET /account signed out: status %d, Location %q, want 303 to /signin", r.status, r.header.Get("Location"))
+	}
+
+	// The session is revoked, not only forgotten by the browser.
+	b.setCookie("bookshop_session", token)
+	if r := b.get("/account"); r.status != http.StatusSeeOther {
+		t.Errorf("GET /account with the signed-out session's token: status %d, want 303 to /signin", r.status)
+	}
+	if _, err := shop.accounts.Session(testContext(t), token); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
+		t.Errorf("Session(signed-out token) = %v, want Unauthenticated", err)
+	}
+}
+
+func TestSignInErrorsTellNothing(t *testing.T) {
+	shop := startShop(t)
+	newShopper(t, shop.site).signUp("grace@example.com", "Grace")
+
+	b := newShopper(t, shop.site)
+	wrong := b.post("/signin", url.Values{"email": {"grace@example.com"}, "password": {"not the password!"}})
+	unknown := b.post("/signin", url.Values{"email": {"nobody@example.com"}, "password": {"not the password!"}})
+	for name, r := range map[string]response{"wrong password": wrong, "unknown email": unknown} {
+		wantHTML(t, "POST", "/signin", r, http.StatusUnauthorized)
+		if !strings.Contains(r.body, "The email or the password is wrong.") {
+			t.Errorf("%s: the page does not say the email or the password is wrong:\n%s", name, r.body)
+		}
+		if strings.Contains(r.body, "not the password!") {
+			t.Errorf("%s: the page shows the password", name)
+		}
+	}
+	strip := func(s string) string { return strings.ReplaceAll(s, "nobody@example.com", "grace@example.com") }
+	if strip(unknown.body) != wrong.body {
+		t.Error("the page for an unknown email differs from the page for a wrong password")
+	}
+
+	ok := b.post("/signin", url.Values{"email": {"GRACE@example.com"}, "password": {testPassword}, "next": {"/cart"}})
+	if ok.status != http.StatusSeeOther || ok.header.Get("Location") != "/cart" {
+		t.Errorf("POST /signin: status %d, Location %q, want 303 to /cart", ok.status, ok.header.Get("Location"))
+	}
+}
+
+func TestSignInNextStaysOnTheSite(t *testing.T) {
+	shop := startShop(t)
+	newShopper(t, shop.site).signUp("next@example.com", "Next")
+	for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)", "cart"} {
+		b := newShopper(t, shop.site)
+		r := b.post("/signin", url.Values{"email": {"next@example.com"}, "password": {testPassword}, "next": {next}})
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
+			t.Errorf("sign in with next=%q: status %d, Location %q, want 303 to /", next, r.status, r.header.Get("Location"))
+		}
+	}
+}
+
+func TestSignInThrottled(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	var last response
+	for range 30 {
+		last = b.post("/signin", url.Values{"email": {"victim@example.com"}, "password": {"guessing-again"}})
+		if last.status == http.StatusTooManyRequests {
+			break
+		}
+		if last.status != http.StatusUnauthorized {
+			t.Fatalf("POST /signin: status %d, want 401 until throttled", last.status)
+		}
+	}
+	wantHTML(t, "POST", "/signin", last, http.StatusTooManyRequests)
+	if s, err := strconv.Atoi(last.header.Get("Retry-After")); err != nil || s < 1 {
+		t.Errorf("Retry-After %q, want a number of seconds", last.header.Get("Retry-After"))
+	}
+	if !strings.Contains(last.body, "Too many failed attempts") {
+		t.Errorf("the 429 page does not say why:\n%s", last.body)
+	}
+}
+
+func TestSignInMakesANewSession(t *testing.T) {
+	shop := startShop(t)
+	newShopper(t, shop.site).signUp("fix@example.com", "Fix")
+
+	// An attacker plants a session cookie of their own choosing, then the
+	// victim signs in: the site must not adopt the planted token.
+	b := newShopper(t, shop.site)
+	planted := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	b.setCookie("bookshop_session", planted)
+	r := b.post("/signin", url.Values{"email": {"fix@example.com"}, "password": {testPassword}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("POST /signin: status %d", r.status)
+	}
+	got := b.cookie("bookshop_session")
+	if got == "" || got == planted {
+		t.Fatalf("session cookie after sign-in = %q, want a new token", got)
+	}
+	if _, err := shop.accounts.Session(testContext(t), planted); err == nil {
+		t.Error("the planted token is a session")
+	}
+
+	// Two sign-ins, two sessions.
+	again := newShopper(t, shop.site)
+	again.post("/signin", url.Values{"email": {"fix@example.com"}, "password": {testPassword}})
+	if again.cookie("bookshop_session") == got {
+		t.Error("two sign-ins got the same token")
+	}
+}
+
+func TestSecureCookiesBehindHTTPS(t *testing.T) {
+	shop := startShop(t, func(o *marketplace.Options) { o.TrustedProxies = 1 })
+	b := newShopper(t, shop.site)
+	r := b.post("/signup", url.Values{"email": {"sec@example.com"}, "name": {"Sec"}, "password": {testPassword}},
+		"X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.9")
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("POST /signup: status %d; body:\n%s", r.status, r.body)
+	}
+	c := setCookieNamed(t, r, "__Host-bookshop_session")
+	if !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
+		t.Errorf("cookie %+v: want Secure, HttpOnly, Path=/ and no Domain", c)
+	}
+}
+
+func TestCrossOriginPostsRefused(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	form := url.Values{"book": {"1"}}
+	for _, header := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+		{"Sec-Fetch-Site", "", "Origin", "https://evil.example"},
+	} {
+		for _, target := range []string{"/cart/items", "/signin", "/signup", "/signout", "/cart/items/1"} {
+			r := b.post(target, form, header...)
+			wantHTML(t, "POST", target, r, http.StatusForbidden)
+		}
+	}
+	if b.cookie("bookshop_cart") != "" {
+		t.Error("a refused cross-origin POST made a cart")
+	}
+	// Sent by the site's own page, the same form works.
+	b.add(1, 1)
+}
+
+func TestGuestCartMergedAtSignIn(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	if got := headerCount(t, b.get("/").body); got != "0" {
+		t.Errorf("a new guest's header count = %q, want 0", got)
+	}
+	b.add(1, 2)
+	b.add(2, 1)
+	if b.cookie("bookshop_cart") == "" {
+		t.Fatal("adding as a guest set no cart cookie")
+	}
+	if got := headerCount(t, b.get("/").body); !strings.HasPrefix(got, "3") {
+		t.Errorf("guest header count = %q, want 3", got)
+	}
+
+	b.signUp("merge@example.com", "Merge")
+	home := b.get("/")
+	if got := headerCount(t, home.body); !strings.HasPrefix(got, "3") {
+		t.Errorf("header count after sign-up = %q, want 3 (the guest cart merged)", got)
+	}
+	if b.cookie("bookshop_cart") != "" {
+		t.Error("the guest cart cookie is still there after the merge")
+	}
+	customer := shop.customer(t, b)
+	cart, err := shop.carts.Cart(testContext(t), "c-"+strconv.Itoa(int(customer.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cart.Count != 3 || len(cart.Lines) != 2 {
+		t.Errorf("the customer's cart = %+v, want the guest's 2 lines, 3 books", cart)
+	}
+
+	// Signed out and in again elsewhere, the cart is the customer's.
+	other := newShopper(t, shop.site)
+	other.add(3, 1)
+	other.post("/signin", url.Values{"email": {"merge@example.com"}, "password": {testPassword}})
+	if got := headerCount(t, other.get("/").body); !strings.HasPrefix(got, "4") {
+		t.Errorf("header count after the second sign-in = %q, want 4", got)
+	}
+}
+
+func TestCartPage(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	empty := b.get("/cart")
+	wantHTML(t, "GET", "/cart", empty, http.StatusOK)
+	if !strings.Contains(empty.body, "Your cart is empty") {
+		t.Errorf("an empty cart page does not say so:\n%s", empty.body)
+	}
+
+	// The form may say anything about the price: the server takes the
+	// Catalog's.
+	b.post("/cart/items", url.Values{"book": {"1"}, "quantity": {"2"}, "price": {"0.01"}})
+	b.add(4, 1)
+	book1, err := shop.catalog.Book(testContext(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	book4, err := shop.catalog.Book(testContext(t), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := b.get("/cart")
+	wantHTML(t, "GET", "/cart", page, http.StatusOK)
+	line1, _ := book1.Price.Mul(2)
+	subtotal, _ := line1.Add(book4.Price)
+	for _, want := range []string{book1.Title, book4.Title, book1.Price.Format(), line1.Format(), subtotal.Format()} {
+		if !strings.Contains(page.body, template(want)) {
+			t.Errorf("GET /cart: no %q in the page", want)
+		}
+	}
+
+	// Change a quantity, then remove a line.
+	if r := b.post("/cart/items/1", url.Values{"quantity": {"3"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("set quantity: status %d:\n%s", r.status, r.body)
+	}
+	if got := headerCount(t, b.get("/cart").body); !strings.HasPrefix(got, "4") {
+		t.Errorf("count after setting 3 copies = %q, want 4", got)
+	}
+	if r := b.post("/cart/items/4", url.Values{"quantity": {"0"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("remove: status %d:\n%s", r.status, r.body)
+	}
+	page = b.get("/cart")
+	if strings.Contains(page.body, template(book4.Title)) || !strings.HasPrefix(headerCount(t, page.body), "3") {
+		t.Errorf("after removing book 4 the cart still shows it, or the count is wrong:\n%s", page.body)
+	}
+}
+
+// template escapes s as html/template prints text.
+func template(s string) string {
+	return strings.NewReplacer("&", "&amp;", "'", "&#39;", "<", "&lt;", ">", "&gt;", `"`, "&#34;").Replace(s)
+}
+
+func TestCartLimits(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	tests := []struct {
+		form   url.Values
+		status int
+		want   string
+	}{
+		{url.Values{"book": {"1"}, "quantity": {"11"}}, http.StatusBadRequest, "Choose a quantity from 1 to 10."},
+		{url.Values{"book": {"1"}, "quantity": {"0"}}, http.StatusBadRequest, "Choose a quantity from 1 to 10."},
+		{url.Values{"book": {"x"}}, http.StatusBadRequest, "Choose a book to add."},
+		{url.Values{"book": {"99999"}}, http.StatusNotFound, "We have no such book for sale."},
+	}
+	for _, tt := range tests {
+		r := b.post("/cart/items", tt.form)
+		wantHTML(t, "POST", "/cart/items", r, tt.status)
+		if !strings.Contains(r.body, tt.want) {
+			t.Errorf("POST %v: no %q in the page:\n%s", tt.form, tt.want, r.body)
+		}
+	}
+	b.add(1, 10)
+	over := b.post("/cart/items", url.Values{"book": {"1"}})
+	wantHTML(t, "POST", "/cart/items", over, http.StatusConflict)
+	if !strings.Contains(over.body, "10") {
+		t.Errorf("past 10 copies: the page does not say the limit:\n%s", over.body)
+	}
+	// The script's JSON says the same.
+	js := b.post("/cart/items", url.Values{"book": {"1"}}, "Accept", "application/json")
+	if js.status != http.StatusConflict || js.header.Get("Content-Type") != "application/json" || !strings.Contains(js.body, `"count":-1`) {
+		t.Errorf("past 10 copies, JSON: status %d, %s", js.status, js.body)
+	}
+	ok := b.post("/cart/items", url.Values{"book": {"2"}}, "Accept", "application/json")
+	if ok.status != http.StatusOK || !strings.Contains(ok.body, `"count":11`) {
+		t.Errorf("add with JSON: status %d, %s; want 200 and count 11", ok.status, ok.body)
+	}
+	bad := b.post("/cart/items/1", url.Values{"quantity": {"-1"}})
+	wantHTML(t, "POST", "/cart/items/1", bad, http.StatusBadRequest)
+}
+
+func TestRecommendationsAreTheCustomers(t *testing.T) {
+	rec := &recordingRecommender{}
+	shop := startShop(t, func(o *marketplace.Options) { o.Recommender = rec })
+	b := newShopper(t, shop.site)
+	b.get("/")
+	b.signUp("rec@example.com", "Rec")
+	b.get("/")
+	customer := shop.customer(t, b)
+	if got := rec.userIDs(); !slices.Equal(got, []int32{0, customer.ID}) {
+		t.Errorf("Recommend's user ids = %v, want [0 %d]: a guest, then the customer", got, customer.ID)
+	}
+}
+
+// recordingRecommender recommends the first books of the built-in
+// catalog and records who asked.
+type recordingRecommender struct {
+	mu  sync.Mutex
+	ids []int32
+}
+
+func (r *recordingRecommender) Recommend(_ context.Context, req bookshop.RecommendRequest) ([]bookshop.Book, error) {
+	r.mu.Lock()
+	r.ids = append(r.ids, req.UserID)
+	r.mu.Unlock()
+	return []bookshop.Book{{ID: 1, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930, Category: req.Category}}, nil
+}
+
+func (r *recordingRecommender) userIDs() []int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.ids)
+}
+
+func TestPagesWithTheShopDown(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.signUp("down@example.com", "Down")
+	b.add(1, 1)
+
+	shop.stopCart()
+	home := b.get("/")
+	wantHTML(t, "GET", "/", home, http.StatusOK)
+	if got := headerCount(t, home.body); got != "unavailable" {
+		t.Errorf("header count with Cart down = %q, want unavailable", got)
+	}
+	cart := b.get("/cart")
+	wantHTML(t, "GET", "/cart", cart, http.StatusServiceUnavailable)
+	if !strings.Contains(cart.body, "Your cart is unavailable right now.") {
+		t.Errorf("the cart page with Cart down does not say so:\n%s", cart.body)
+	}
+	add := b.post("/cart/items", url.Values{"book": {"2"}})
+	wantHTML(t, "POST", "/cart/items", add, http.StatusServiceUnavailable)
+
+	shop.stopAccounts()
+	home = b.get("/")
+	wantHTML(t, "GET", "/", home, http.StatusOK)
+	if !strings.Contains(home.body, "Accounts are unavailable") {
+		t.Errorf("the header with Accounts down does not say so:\n%s", home.body)
+	}
+	in := newShopper(t, shop.site).post("/signin", url.Values{"email": {"down@example.com"}, "password": {testPassword}})
+	wantHTML(t, "POST", "/signin", in, http.StatusServiceUnavailable)
+	for _, r := range []response{home, cart, add, in} {
+		wantNoInternalText(t, "shop down", r.body)
+	}
+}
+
+// setCookieNamed returns the cookie name that r sets, failing the test if
+// it sets none.
+func setCookieNamed(tb testing.TB, r response, name string) *http.Cookie {
+	tb.Helper()
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	tb.Fatalf("no Set-Cookie %s in %v", name, r.header.Values("Set-Cookie"))
+	return nil
+}

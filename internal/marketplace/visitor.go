@@ -1,0 +1,242 @@
+package marketplace
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+// A visitor is who is asking for a page: a signed-in customer, or a guest.
+// Two cookies say who, both HttpOnly and SameSite=Lax, and Secure with the
+// __Host- prefix when the site is served over HTTPS (the prefix needs
+// Secure, so over plain HTTP, as on a developer's machine, the names are
+// bare):
+//
+//   - the session cookie holds the token of a session of the Accounts
+//     service, which keeps only its hash; the Marketplace holds nothing;
+//   - the cart cookie holds the random token of a guest's cart. At sign-in
+//     that cart is merged into the customer's and the cookie is dropped.
+//
+// Neither cookie is read for a request that does not show a page: the
+// static files and the health checks cost no call.
+const (
+	sessionCookieName = "bookshop_session"
+	cartCookieName    = "bookshop_cart"
+	// guestCartLifetime is how long a guest's cart cookie lasts; the Cart
+	// service forgets carts untouched for longer.
+	guestCartLifetime = 30 * 24 * time.Hour
+)
+
+// visitor is who is asking for a page.
+type visitor struct {
+	customer *bookshop.Customer // nil for a guest
+	token    string             // the session's token, when signed in
+	// guestToken is the token of a guest cart the visitor's browser holds,
+	// or "". A signed-in visitor holds one only until it is merged.
+	guestToken string
+	// accountsDown says the visitor holds a session cookie that could not
+	// be checked: the Accounts service did not answer.
+	accountsDown bool
+}
+
+// cartID returns the id of the visitor's cart in the Cart service, or ""
+// for a guest who has none yet.
+func (v *visitor) cartID() string {
+	switch {
+	case v.customer != nil:
+		return customerCartID(v.customer.ID)
+	case v.guestToken != "":
+		return "g-" + v.guestToken
+	}
+	return ""
+}
+
+// userID is the user_id the visitor's recommendations are asked for: the
+// customer's id, or 0, an anonymous shopper.
+func (v *visitor) userID() int32 {
+	if v.customer != nil {
+		return v.customer.ID
+	}
+	return 0
+}
+
+func customerCartID(id int32) string { return "c-" + strconv.FormatInt(int64(id), 10) }
+
+type visitorKey struct{}
+
+// visitorOf returns the visitor withVisitor found for r, or a guest.
+func visitorOf(r *http.Request) *visitor { return visitorIn(r.Context()) }
+
+// visitorIn returns the visitor of the request ctx belongs to, or a guest.
+func visitorIn(ctx context.Context) *visitor {
+	if v, ok := ctx.Value(visitorKey{}).(*visitor); ok {
+		return v
+	}
+	return &visitor{}
+}
+
+// withVisitor finds who is asking for a page before h serves it: it checks
+// the session cookie with the Accounts service (a cookie whose session has
+// ended is dropped), and merges a guest cart the browser still holds into
+// a signed-in customer's cart.
+func (s *server) withVisitor(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := &visitor{}
+		secure := s.isSecure(r)
+		if c, err := r.Cookie(cookieName(cartCookieName, secure)); err == nil && validToken(c.Value) {
+			v.guestToken = c.Value
+		}
+		if c, err := r.Cookie(cookieName(sessionCookieName, secure)); err == nil && validToken(c.Value) {
+			ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+			session, err := s.accounts.Session(ctx, c.Value)
+			cancel()
+			switch bookshop.ErrorCode(err) {
+			case "":
+				v.customer, v.token = &session.Customer, c.Value
+			case bookshop.Unauthenticated:
+				s.clearCookie(w, r, sessionCookieName)
+			default:
+				s.logger.WarnContext(r.Context(), "accounts failed; serving the page as a guest's", "err", err)
+				v.accountsDown = true
+			}
+		}
+		if v.customer != nil && v.guestToken != "" {
+			s.mergeGuestCart(w, r, v)
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), visitorKey{}, v)))
+	})
+}
+
+// mergeGuestCart moves v's guest cart into the customer's cart and drops
+// the guest cart cookie. If the Cart service cannot be reached, the cookie
+// stays, and the next page tries again.
+func (s *server) mergeGuestCart(w http.ResponseWriter, r *http.Request, v *visitor) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+	defer cancel()
+	if _, err := s.carts.Merge(ctx, "g-"+v.guestToken, customerCartID(v.customer.ID)); err != nil {
+		s.logger.WarnContext(r.Context(), "cart failed; the guest cart is merged later", "err", err)
+		return
+	}
+	v.guestToken = ""
+	s.clearCookie(w, r, cartCookieName)
+}
+
+// isSecure reports whether r came over HTTPS: to the Marketplace itself,
+// or, behind trusted proxies, to the nearest of them as it says in
+// X-Forwarded-Proto.
+func (s *server) isSecure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return s.trustedProxies > 0 && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// cookieName is the name of a cookie of the site: with the __Host- prefix,
+// which browsers accept only from HTTPS, for the whole site, and without a
+// Domain, when secure.
+func cookieName(name string, secure bool) string {
+	if secure {
+		return "__Host-" + name
+	}
+	return name
+}
+
+// setCookie sets one of the site's cookies, value until expires.
+func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
+	secure := s.isSecure(r)
+	http.SetCookie(w, &http.Cookie{
+		Name:     cookieName(name, secure),
+		Value:    value,
+		Path:     "/",
+		Expires:  expires,
+		MaxAge:   int(time.Until(expires).Seconds()),
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// clearCookie tells the browser to drop one of the site's cookies.
+func (s *server) clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+	secure := s.isSecure(r)
+	http.SetCookie(w, &http.Cookie{
+		Name:     cookieName(name, secure),
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// newToken returns 32 random bytes in base64url: a guest cart's token.
+func newToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// validToken reports whether s may be a token of ours: base64url, of a
+// sane length. Anything else in a cookie is ignored without a call.
+func validToken(s string) bool {
+	if len(s) < 16 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// accountBar returns the part of the header that depends on the visitor:
+// who is signed in, with links to sign in or to the account, and the
+// number of books in the cart (asked of the Cart service, which answers it
+// from its own database alone). When a service cannot answer, the header
+// says so in place of what it would show.
+func (s *server) accountBar(r *http.Request) template.HTML {
+	v := visitorOf(r)
+	var bar accountBar
+	switch {
+	case v.customer != nil:
+		bar.Name = v.customer.Name
+	case v.accountsDown:
+		bar.AccountsDown = true
+	}
+	if id := v.cartID(); id != "" {
+		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		n, err := s.carts.Count(ctx, id)
+		cancel()
+		if err != nil {
+			s.logger.WarnContext(r.Context(), "cart failed; serving the page without the count", "err", err)
+			bar.CartDown = true
+		}
+		bar.Count = n
+	}
+	if bar == (accountBar{}) {
+		return s.pages.guestBar // the same for every guest with no cart
+	}
+	html, err := renderFragment(s.pages.header, "account-bar", bar)
+	if err != nil {
+		s.logger.ErrorContext(r.Context(), "render the account bar", "err", err)
+		return ""
+	}
+	return html
+}
+
+// accountBar is the data of the header's "account-bar" fragment.
+type accountBar struct {
+	Name         string // the customer's name; "" for a guest
+	AccountsDown bool
+	Count        int
+	CartDown     bool
+}
