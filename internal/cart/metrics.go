@@ -31,7 +31,7 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 		})),
 		sweptTotal: telemetry.Register(m, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bookshop_cart_guest_carts_swept_total",
-			Help: "Guests' carts deleted after going unchanged for the guest lifetime (-cart-guest-ttl).",
+			Help: "Guests' carts deleted after going unchanged for the guest lifetime (CART_GUEST_TTL).",
 		})),
 	}
 }
