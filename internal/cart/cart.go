@@ -400,13 +400,14 @@ func (s *Service) SweepGuests(ctx context.Context, now time.Time) (int, error) {
 // otherwise Unavailable, whatever the Catalog's error (logged), for the
 // caller can do nothing about it but wait.
 func (s *Service) books(ctx context.Context, lines []bookshop.CartLine, extra ...int32) (map[int32]bookshop.Book, error) {
+	books := make(map[int32]bookshop.Book, len(lines)+len(extra))
 	ids := make([]int32, 0, len(lines)+len(extra))
 	for _, l := range lines {
 		ids = append(ids, l.Book.ID)
 	}
 	ids = append(ids, extra...)
-	books := make(map[int32]bookshop.Book, len(ids))
-	if len(ids) == 0 {
+	slices.Sort(ids)
+	if ids = slices.Compact(ids); len(ids) == 0 {
 		return books, nil
 	}
 	found, err := s.catalog.Books(ctx, ids)
