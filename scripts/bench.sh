@@ -266,6 +266,13 @@ load -target import -books 100000 -c 1 -n 1 -d 0 -timeout 1m -addr "127.0.0.1:$s
 load -target export -c 1 -n 5 -d 0 -addr "127.0.0.1:$streams_port" -label export
 export_books=$(awk -v c="$(field export calls)" -v i="$(field export items)" 'BEGIN { printf "%d", (c > 0) ? i / c : 0 }')
 
+# The same Catalog: its 100,000 imported books and the built-in ones. The
+# queries take turns (loadgen.SearchQueries): words of the built-in books,
+# a phrase, a prefix, a few imported books, and all of them, the most work
+# a query makes.
+step "Search: $ROUND of queries over those books, 8 in flight"
+load -target search -c 8 -d "$ROUND" -warmup 500ms -addr "127.0.0.1:$streams_port" -label search
+
 # The table.
 fails=0
 met=0
@@ -321,6 +328,8 @@ row 5 "1,000 live streams (gRPC): update p99" "$(fix "$gp99") ms" "$(num "$(fiel
 row 5 "Marketplace RSS, peak with 1,000 live sessions" "$web_live MiB" "" "" "" info
 row 5 "Recommendations RSS, peak with 1,000 live streams" "$recs_live MiB" "" "" "" info
 row 6 "Recommend calls/s with mutual TLS" "$(num "$mtls_rate")" "$(num "$plain_rate") plaintext" "$(fix "$mtls_q")" ">= 0.70" "$(ok "$mtls_q >= 0.70 && $errs_mtls == 0")"
+sp99=$(field search p99_ms)
+row 13 "Search over 100k books, 8 in flight: p99" "$(fix "$sp99") ms" "$(num "$(field search calls_per_s)") queries/s" "" "< 20 ms" "$(ok "$sp99 > 0 && $sp99 < 20 && $(errors search) == 0")"
 
 echo
 printf "$fmt\n" "#" "Measure" "Bookshop" "Comparison" "Ratio" "Goal" "Result"

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
@@ -20,6 +21,7 @@ const (
 //
 //   - GetBook and ExportBooks: marketplace, recommendations and admin;
 //   - GetBooks: marketplace, cart (which prices carts with it) and admin;
+//   - SearchBooks: marketplace (for its search page) and admin;
 //   - WatchBooks: recommendations (which keeps the books in memory) and
 //     admin;
 //   - ImportBooks: admin only.
@@ -34,6 +36,7 @@ func Policy() rpc.Policy {
 		catalogv1.CatalogService_ExportBooks_FullMethodName: readers,
 		catalogv1.CatalogService_WatchBooks_FullMethodName:  {identityRecommendations, rpc.IdentityAdmin},
 		catalogv1.CatalogService_ImportBooks_FullMethodName: {rpc.IdentityAdmin},
+		catalogv1.CatalogService_SearchBooks_FullMethodName: {identityMarketplace, rpc.IdentityAdmin},
 	}
 }
 
@@ -70,6 +73,9 @@ func Validators() rpc.Validators {
 				return "each message of an import must hold a book"
 			}
 			return ""
+		},
+		catalogv1.CatalogService_SearchBooks_FullMethodName: func(req any) string {
+			return bookshop.ErrorMessage(searchQuery(req.(*catalogv1.SearchBooksRequest)).Validate())
 		},
 	}
 }

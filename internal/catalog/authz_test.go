@@ -23,7 +23,7 @@ func TestPolicyNamesEveryMethod(t *testing.T) {
 	for _, s := range desc.Streams {
 		methods = append(methods, "/"+desc.ServiceName+"/"+s.StreamName)
 	}
-	if len(methods) != 5 {
+	if len(methods) != 6 {
 		t.Errorf("CatalogService has %d methods (%v); check that Policy's documentation still says who may call each", len(methods), methods)
 	}
 	for _, m := range methods {
@@ -63,6 +63,7 @@ func TestPolicy(t *testing.T) {
 		{catalogv1.CatalogService_ExportBooks_FullMethodName, []string{"marketplace", "recommendations", "admin"}},
 		{catalogv1.CatalogService_WatchBooks_FullMethodName, []string{"recommendations", "admin"}},
 		{catalogv1.CatalogService_ImportBooks_FullMethodName, []string{"admin"}},
+		{catalogv1.CatalogService_SearchBooks_FullMethodName, []string{"marketplace", "admin"}},
 	}
 	for _, tt := range tests {
 		for _, id := range []string{"", "marketplace", "recommendations", "cart", "admin", "demo", "stranger"} {
@@ -95,6 +96,14 @@ func TestValidators(t *testing.T) {
 		{catalogv1.CatalogService_GetBooks_FullMethodName, &catalogv1.GetBooksRequest{Ids: []int32{3, 0}}, "ids must be 1 or more, got 0"},
 		{catalogv1.CatalogService_GetBooks_FullMethodName, &catalogv1.GetBooksRequest{Ids: []int32{-1}}, "got -1"},
 		{catalogv1.CatalogService_ImportBooks_FullMethodName, &catalogv1.ImportBooksRequest{}, "must hold a book"},
+		{catalogv1.CatalogService_SearchBooks_FullMethodName, &catalogv1.SearchBooksRequest{Query: "christie"}, ""},
+		{catalogv1.CatalogService_SearchBooks_FullMethodName, &catalogv1.SearchBooksRequest{Query: "a", Offset: 10000, Limit: 100}, ""},
+		{catalogv1.CatalogService_SearchBooks_FullMethodName, &catalogv1.SearchBooksRequest{}, "Type words"},
+		{catalogv1.CatalogService_SearchBooks_FullMethodName, &catalogv1.SearchBooksRequest{Query: strings.Repeat("x", 201)}, "at most 200"},
+		{catalogv1.CatalogService_SearchBooks_FullMethodName, &catalogv1.SearchBooksRequest{Query: "--"}, "letters or digits"},
+		{catalogv1.CatalogService_SearchBooks_FullMethodName, &catalogv1.SearchBooksRequest{Query: "a", Offset: -1}, "offset -1"},
+		{catalogv1.CatalogService_SearchBooks_FullMethodName, &catalogv1.SearchBooksRequest{Query: "a", Limit: 101}, "limit 101"},
+		{catalogv1.CatalogService_SearchBooks_FullMethodName, &catalogv1.SearchBooksRequest{Query: "a", Limit: -1}, "limit -1"},
 	}
 	for _, tt := range tests {
 		got := v[tt.method](tt.req)

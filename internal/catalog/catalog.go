@@ -16,6 +16,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/catalog/search"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
@@ -43,6 +44,9 @@ const DefaultMaxFeedBooks = 200_000
 type Service struct {
 	store   Store
 	metrics *metrics
+	// index finds books by words (see Search): of the store's books at
+	// the start, and of each import's, added as it commits.
+	index *search.Index
 
 	// importMu orders imports against the start of watches, so that a
 	// watcher's snapshot holds exactly the imports before its place in
@@ -65,12 +69,13 @@ type Service struct {
 // its size; DefaultMaxFeedBooks when 0), for watchers that are sending
 // them: a watcher that falls further behind is ended, and starts again
 // from a snapshot. It counts its imports and watches in m, which may be
-// nil.
+// nil. It indexes the store's books for Search, as they are now: books
+// written to the store other than through ImportBooks are not found.
 func NewService(store Store, maxFeedBooks int, m *telemetry.Metrics) *Service {
 	if maxFeedBooks <= 0 {
 		maxFeedBooks = DefaultMaxFeedBooks
 	}
-	return &Service{store: store, metrics: newMetrics(m), maxFeed: maxFeedBooks, changed: make(chan struct{}), stopping: make(chan struct{})}
+	return &Service{store: store, metrics: newMetrics(m), index: search.New(store.All()), maxFeed: maxFeedBooks, changed: make(chan struct{}), stopping: make(chan struct{})}
 }
 
 // Book implements [bookshop.Catalog].
@@ -124,6 +129,7 @@ func (s *Service) ImportBooks(ctx context.Context, items []bookshop.ImportItem) 
 	}
 	s.metrics.imported(res)
 	if len(res.Books) > 0 {
+		s.index.Add(res.Books)
 		s.publish(res.Books)
 	}
 	return res, nil

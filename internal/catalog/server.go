@@ -183,3 +183,31 @@ func (s *Server) WatchBooks(_ *catalogv1.WatchBooksRequest, stream grpc.ServerSt
 	}
 	return rpc.ToStatus(ctx, s.logger, catalogv1.CatalogService_WatchBooks_FullMethodName, err)
 }
+
+// DefaultSearchLimit is the page of a SearchBooks request that sets no
+// limit.
+const DefaultSearchLimit = 20
+
+// searchQuery converts a SearchBooks request, its limit defaulted.
+func searchQuery(req *catalogv1.SearchBooksRequest) bookshop.SearchQuery {
+	limit := int(req.GetLimit())
+	if limit == 0 {
+		limit = DefaultSearchLimit
+	}
+	return bookshop.SearchQuery{Text: req.GetQuery(), Offset: int(req.GetOffset()), Limit: limit}
+}
+
+// SearchBooks returns one page of the books whose title or author has
+// every word of the query, best first, and how many match in all.
+// Errors: INVALID_ARGUMENT for a query or bounds out of range.
+func (s *Server) SearchBooks(ctx context.Context, req *catalogv1.SearchBooksRequest) (*catalogv1.SearchBooksResponse, error) {
+	res, err := s.catalog.Search(ctx, searchQuery(req))
+	if err != nil {
+		return nil, rpc.ToStatus(ctx, s.logger, catalogv1.CatalogService_SearchBooks_FullMethodName, err)
+	}
+	resp := &catalogv1.SearchBooksResponse{Books: make([]*catalogv1.Book, len(res.Books)), Total: int32(res.Total)}
+	for i, b := range res.Books {
+		resp.Books[i] = catalogclient.BookToProto(b)
+	}
+	return resp, nil
+}

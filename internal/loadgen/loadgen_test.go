@@ -214,6 +214,7 @@ func startStack(tb testing.TB) stack {
 		Recommender:      recommendationsclient.New(conn, 5*time.Second),
 		RecommendTimeout: 5 * time.Second,
 		Catalog:          catalogclient.New(conn, 5*time.Second),
+		Searcher:         catalogclient.New(conn, 5*time.Second),
 		Live:             recommendationsclient.NewLiveClient(conn),
 		Shutdown:         shutdown,
 		RateLimit:        rate.Inf,
@@ -248,6 +249,8 @@ func TestTargets(t *testing.T) {
 		{"recommend", func() (loadgen.Target, error) { return loadgen.NewRecommend(g, 1, 3) }, 4, 40, 1, true, 0},
 		{"export", func() (loadgen.Target, error) { return loadgen.NewExport(g, all, 45) }, 2, 4, 45, false, 0},
 		{"import", func() (loadgen.Target, error) { return loadgen.NewImport(g, 100) }, 2, 4, 100, true, 400},
+		// After the import, whose books two of the queries find.
+		{"search", func() (loadgen.Target, error) { return loadgen.NewSearch(g, nil, 20) }, 3, 27, 1, true, 0},
 		{"live", func() (loadgen.Target, error) { return loadgen.NewLive(g, 45) }, 8, 40, 0, false, 0},
 		{"home", func() (loadgen.Target, error) { return loadgen.NewPage(s.siteURL, 4) }, 4, 40, 1, true, 0},
 		{"live-web", func() (loadgen.Target, error) { return loadgen.NewLiveWeb(s.siteURL, 45, 4) }, 8, 40, 1, true, 0},
@@ -296,6 +299,9 @@ func TestTargetFailures(t *testing.T) {
 	}
 	if _, err := loadgen.NewImport(loadgen.GRPCConfig{Addr: "localhost:1"}, 0); err == nil {
 		t.Error("NewImport(0 books) = nil error, want one")
+	}
+	if _, err := loadgen.NewSearch(loadgen.GRPCConfig{Addr: "localhost:1"}, []string{}, 20); err == nil {
+		t.Error("NewSearch(no queries) = nil error, want one")
 	}
 }
 

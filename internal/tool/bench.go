@@ -28,6 +28,7 @@ var benchTargets = []struct {
 	{"home", "the homepage, GET -url", 50},
 	{"export", "CatalogService/ExportBooks, server streaming, at -addr", 1},
 	{"import", "CatalogService/ImportBooks, client streaming, -books new books a call, at -addr", 1},
+	{"search", "CatalogService/SearchBooks, unary, at -addr: a page of 20 books a call, queries in turn (the built-in books', and import's)", 8},
 	{"live", "LiveRecommend, bidirectional, at -addr: one stream a worker, one event a call", 1000},
 	{"live-web", "the Marketplace's live panel at -url: one event stream a worker, one event posted a call, timed until its list arrives", 1000},
 }
@@ -56,9 +57,9 @@ type benchConfig struct {
 
 func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.target, "target", "recommend", "what to load: "+targetNames())
-	fs.StringVar(&c.addr, "addr", "localhost:50051", "the gRPC server, host:port, for recommend, export, import and live")
+	fs.StringVar(&c.addr, "addr", "localhost:50051", "the gRPC server, host:port, for recommend, export, import, search and live")
 	fs.StringVar(&c.url, "url", "http://localhost:8080/", "the Marketplace, for home (the page to get) and live-web (the site)")
-	fs.StringVar(&c.concurrency, "c", "", "calls in flight (workers); a list such as 1,4,16,64 runs each in turn (default: 50 for recommend and home, 1 for export and import, 1000 for live and live-web)")
+	fs.StringVar(&c.concurrency, "c", "", "calls in flight (workers); a list such as 1,4,16,64 runs each in turn (default: 50 for recommend and home, 1 for export and import, 8 for search, 1000 for live and live-web)")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to measure each level (0 with -n: until -n calls)")
 	fs.Int64Var(&c.count, "n", 0, "stop after this many calls in all, instead of after -d (0: no limit)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "how long to call, unmeasured, before each level is measured (not with -n)")
@@ -254,6 +255,8 @@ func (c *benchConfig) newTarget() (loadgen.Target, string, error) {
 		t, err = loadgen.NewExport(g, cat, 1)
 	case "import":
 		t, err = loadgen.NewImport(g, c.books)
+	case "search":
+		t, err = loadgen.NewSearch(g, nil, 20)
 	case "live":
 		t, err = loadgen.NewLive(g, int32(c.maxBook))
 	}

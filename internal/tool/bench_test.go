@@ -31,6 +31,8 @@ func TestBench(t *testing.T) {
 		{"-target", "home", "-url", siteURL, "-c", "2", "-n", "20", "-d", "0"},
 		{"-target", "export", "-addr", catalogAddr, "-n", "2", "-d", "0"},
 		{"-target", "import", "-addr", catalogAddr, "-books", "50", "-n", "2", "-d", "0"},
+		// After the import: its books are among what the queries find.
+		{"-target", "search", "-addr", catalogAddr, "-c", "2", "-n", "30", "-d", "0"},
 		{"-target", "live", "-addr", grpcAddr, "-c", "10", "-n", "30", "-d", "0"},
 		{"-target", "live-web", "-url", siteURL, "-c", "10", "-n", "30", "-d", "0"},
 	} {

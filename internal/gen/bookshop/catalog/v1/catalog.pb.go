@@ -735,6 +735,127 @@ func (x *WatchBooksResponse) GetChangeComplete() bool {
 	return false
 }
 
+// SearchBooksRequest asks for one page of the books that match a query.
+type SearchBooksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the shopper typed: 1 to 200 characters, leading and trailing
+	// spaces aside, with at least one letter or digit.
+	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	// How many of the best results to skip: 0 to 10,000.
+	Offset int32 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The most books to return: 1 to 100; 0 asks for 20.
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchBooksRequest) Reset() {
+	*x = SearchBooksRequest{}
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchBooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchBooksRequest) ProtoMessage() {}
+
+func (x *SearchBooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchBooksRequest.ProtoReflect.Descriptor instead.
+func (*SearchBooksRequest) Descriptor() ([]byte, []int) {
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SearchBooksRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchBooksRequest) GetOffset() int32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *SearchBooksRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// SearchBooksResponse is one page of a search.
+type SearchBooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The books of the page, best first. Empty when the offset is past the
+	// last result.
+	Books []*Book `protobuf:"bytes,1,rep,name=books,proto3" json:"books,omitempty"`
+	// How many books match the query in all, on every page.
+	Total         int32 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchBooksResponse) Reset() {
+	*x = SearchBooksResponse{}
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchBooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchBooksResponse) ProtoMessage() {}
+
+func (x *SearchBooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookshop_catalog_v1_catalog_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchBooksResponse.ProtoReflect.Descriptor instead.
+func (*SearchBooksResponse) Descriptor() ([]byte, []int) {
+	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SearchBooksResponse) GetBooks() []*Book {
+	if x != nil {
+		return x.Books
+	}
+	return nil
+}
+
+func (x *SearchBooksResponse) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
 var File_bookshop_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_bookshop_catalog_v1_catalog_proto_rawDesc = "" +
@@ -773,19 +894,27 @@ const file_bookshop_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x12WatchBooksResponse\x12/\n" +
 	"\x05books\x18\x01 \x03(\v2\x19.bookshop.catalog.v1.BookR\x05books\x12+\n" +
 	"\x11snapshot_complete\x18\x02 \x01(\bR\x10snapshotComplete\x12'\n" +
-	"\x0fchange_complete\x18\x03 \x01(\bR\x0echangeComplete*p\n" +
+	"\x0fchange_complete\x18\x03 \x01(\bR\x0echangeComplete\"X\n" +
+	"\x12SearchBooksRequest\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x05R\x06offset\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"\\\n" +
+	"\x13SearchBooksResponse\x12/\n" +
+	"\x05books\x18\x01 \x03(\v2\x19.bookshop.catalog.v1.BookR\x05books\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x05R\x05total*p\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CATEGORY_MYSTERY\x10\x01\x12\x1c\n" +
 	"\x18CATEGORY_SCIENCE_FICTION\x10\x02\x12\x16\n" +
-	"\x12CATEGORY_SELF_HELP\x10\x032\xe8\x03\n" +
+	"\x12CATEGORY_SELF_HELP\x10\x032\xca\x04\n" +
 	"\x0eCatalogService\x12T\n" +
 	"\aGetBook\x12#.bookshop.catalog.v1.GetBookRequest\x1a$.bookshop.catalog.v1.GetBookResponse\x12W\n" +
 	"\bGetBooks\x12$.bookshop.catalog.v1.GetBooksRequest\x1a%.bookshop.catalog.v1.GetBooksResponse\x12b\n" +
 	"\vExportBooks\x12'.bookshop.catalog.v1.ExportBooksRequest\x1a(.bookshop.catalog.v1.ExportBooksResponse0\x01\x12b\n" +
 	"\vImportBooks\x12'.bookshop.catalog.v1.ImportBooksRequest\x1a(.bookshop.catalog.v1.ImportBooksResponse(\x01\x12_\n" +
 	"\n" +
-	"WatchBooks\x12&.bookshop.catalog.v1.WatchBooksRequest\x1a'.bookshop.catalog.v1.WatchBooksResponse0\x01BLZJgithub.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1;catalogv1b\x06proto3"
+	"WatchBooks\x12&.bookshop.catalog.v1.WatchBooksRequest\x1a'.bookshop.catalog.v1.WatchBooksResponse0\x01\x12`\n" +
+	"\vSearchBooks\x12'.bookshop.catalog.v1.SearchBooksRequest\x1a(.bookshop.catalog.v1.SearchBooksResponseBLZJgithub.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1;catalogv1b\x06proto3"
 
 var (
 	file_bookshop_catalog_v1_catalog_proto_rawDescOnce sync.Once
@@ -800,7 +929,7 @@ func file_bookshop_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_bookshop_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookshop_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_bookshop_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_bookshop_catalog_v1_catalog_proto_goTypes = []any{
 	(Category)(0),               // 0: bookshop.catalog.v1.Category
 	(*Book)(nil),                // 1: bookshop.catalog.v1.Book
@@ -815,11 +944,13 @@ var file_bookshop_catalog_v1_catalog_proto_goTypes = []any{
 	(*Rejection)(nil),           // 10: bookshop.catalog.v1.Rejection
 	(*WatchBooksRequest)(nil),   // 11: bookshop.catalog.v1.WatchBooksRequest
 	(*WatchBooksResponse)(nil),  // 12: bookshop.catalog.v1.WatchBooksResponse
-	(*v1.Money)(nil),            // 13: bookshop.money.v1.Money
+	(*SearchBooksRequest)(nil),  // 13: bookshop.catalog.v1.SearchBooksRequest
+	(*SearchBooksResponse)(nil), // 14: bookshop.catalog.v1.SearchBooksResponse
+	(*v1.Money)(nil),            // 15: bookshop.money.v1.Money
 }
 var file_bookshop_catalog_v1_catalog_proto_depIdxs = []int32{
 	0,  // 0: bookshop.catalog.v1.Book.category:type_name -> bookshop.catalog.v1.Category
-	13, // 1: bookshop.catalog.v1.Book.price:type_name -> bookshop.money.v1.Money
+	15, // 1: bookshop.catalog.v1.Book.price:type_name -> bookshop.money.v1.Money
 	1,  // 2: bookshop.catalog.v1.GetBookResponse.book:type_name -> bookshop.catalog.v1.Book
 	1,  // 3: bookshop.catalog.v1.GetBooksResponse.books:type_name -> bookshop.catalog.v1.Book
 	0,  // 4: bookshop.catalog.v1.ExportBooksRequest.category:type_name -> bookshop.catalog.v1.Category
@@ -827,21 +958,24 @@ var file_bookshop_catalog_v1_catalog_proto_depIdxs = []int32{
 	1,  // 6: bookshop.catalog.v1.ImportBooksRequest.book:type_name -> bookshop.catalog.v1.Book
 	10, // 7: bookshop.catalog.v1.ImportBooksResponse.rejected:type_name -> bookshop.catalog.v1.Rejection
 	1,  // 8: bookshop.catalog.v1.WatchBooksResponse.books:type_name -> bookshop.catalog.v1.Book
-	2,  // 9: bookshop.catalog.v1.CatalogService.GetBook:input_type -> bookshop.catalog.v1.GetBookRequest
-	4,  // 10: bookshop.catalog.v1.CatalogService.GetBooks:input_type -> bookshop.catalog.v1.GetBooksRequest
-	6,  // 11: bookshop.catalog.v1.CatalogService.ExportBooks:input_type -> bookshop.catalog.v1.ExportBooksRequest
-	8,  // 12: bookshop.catalog.v1.CatalogService.ImportBooks:input_type -> bookshop.catalog.v1.ImportBooksRequest
-	11, // 13: bookshop.catalog.v1.CatalogService.WatchBooks:input_type -> bookshop.catalog.v1.WatchBooksRequest
-	3,  // 14: bookshop.catalog.v1.CatalogService.GetBook:output_type -> bookshop.catalog.v1.GetBookResponse
-	5,  // 15: bookshop.catalog.v1.CatalogService.GetBooks:output_type -> bookshop.catalog.v1.GetBooksResponse
-	7,  // 16: bookshop.catalog.v1.CatalogService.ExportBooks:output_type -> bookshop.catalog.v1.ExportBooksResponse
-	9,  // 17: bookshop.catalog.v1.CatalogService.ImportBooks:output_type -> bookshop.catalog.v1.ImportBooksResponse
-	12, // 18: bookshop.catalog.v1.CatalogService.WatchBooks:output_type -> bookshop.catalog.v1.WatchBooksResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	1,  // 9: bookshop.catalog.v1.SearchBooksResponse.books:type_name -> bookshop.catalog.v1.Book
+	2,  // 10: bookshop.catalog.v1.CatalogService.GetBook:input_type -> bookshop.catalog.v1.GetBookRequest
+	4,  // 11: bookshop.catalog.v1.CatalogService.GetBooks:input_type -> bookshop.catalog.v1.GetBooksRequest
+	6,  // 12: bookshop.catalog.v1.CatalogService.ExportBooks:input_type -> bookshop.catalog.v1.ExportBooksRequest
+	8,  // 13: bookshop.catalog.v1.CatalogService.ImportBooks:input_type -> bookshop.catalog.v1.ImportBooksRequest
+	11, // 14: bookshop.catalog.v1.CatalogService.WatchBooks:input_type -> bookshop.catalog.v1.WatchBooksRequest
+	13, // 15: bookshop.catalog.v1.CatalogService.SearchBooks:input_type -> bookshop.catalog.v1.SearchBooksRequest
+	3,  // 16: bookshop.catalog.v1.CatalogService.GetBook:output_type -> bookshop.catalog.v1.GetBookResponse
+	5,  // 17: bookshop.catalog.v1.CatalogService.GetBooks:output_type -> bookshop.catalog.v1.GetBooksResponse
+	7,  // 18: bookshop.catalog.v1.CatalogService.ExportBooks:output_type -> bookshop.catalog.v1.ExportBooksResponse
+	9,  // 19: bookshop.catalog.v1.CatalogService.ImportBooks:output_type -> bookshop.catalog.v1.ImportBooksResponse
+	12, // 20: bookshop.catalog.v1.CatalogService.WatchBooks:output_type -> bookshop.catalog.v1.WatchBooksResponse
+	14, // 21: bookshop.catalog.v1.CatalogService.SearchBooks:output_type -> bookshop.catalog.v1.SearchBooksResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_bookshop_catalog_v1_catalog_proto_init() }
@@ -855,7 +989,7 @@ func file_bookshop_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookshop_catalog_v1_catalog_proto_rawDesc), len(file_bookshop_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

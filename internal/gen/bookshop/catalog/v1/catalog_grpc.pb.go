@@ -27,6 +27,7 @@ const (
 	CatalogService_ExportBooks_FullMethodName = "/bookshop.catalog.v1.CatalogService/ExportBooks"
 	CatalogService_ImportBooks_FullMethodName = "/bookshop.catalog.v1.CatalogService/ImportBooks"
 	CatalogService_WatchBooks_FullMethodName  = "/bookshop.catalog.v1.CatalogService/WatchBooks"
+	CatalogService_SearchBooks_FullMethodName = "/bookshop.catalog.v1.CatalogService/SearchBooks"
 )
 
 // CatalogServiceClient is the client API for CatalogService service.
@@ -64,6 +65,16 @@ type CatalogServiceClient interface {
 	// allows. Whatever the cause, a client that calls again gets the whole
 	// catalog again.
 	WatchBooks(ctx context.Context, in *WatchBooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBooksResponse], error)
+	// SearchBooks finds books by words of their title or author, ignoring
+	// case and accents ("bronte" finds Brontë): a book matches when every
+	// word of the query is a word of its title or author; the last word may
+	// also be the start of one ("agat" finds Agatha). Results come best
+	// first: title matches above author matches, whole words above begun
+	// ones, the query's words together and in order above the same words
+	// apart, then by id. One page a call. INVALID_ARGUMENT for a query that
+	// is empty, longer than 200 characters or has no letter or digit, an
+	// offset outside 0 to 10,000 or a limit over 100.
+	SearchBooks(ctx context.Context, in *SearchBooksRequest, opts ...grpc.CallOption) (*SearchBooksResponse, error)
 }
 
 type catalogServiceClient struct {
@@ -145,6 +156,16 @@ func (c *catalogServiceClient) WatchBooks(ctx context.Context, in *WatchBooksReq
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CatalogService_WatchBooksClient = grpc.ServerStreamingClient[WatchBooksResponse]
 
+func (c *catalogServiceClient) SearchBooks(ctx context.Context, in *SearchBooksRequest, opts ...grpc.CallOption) (*SearchBooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchBooksResponse)
+	err := c.cc.Invoke(ctx, CatalogService_SearchBooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CatalogServiceServer is the server API for CatalogService service.
 // All implementations must embed UnimplementedCatalogServiceServer
 // for forward compatibility.
@@ -180,6 +201,16 @@ type CatalogServiceServer interface {
 	// allows. Whatever the cause, a client that calls again gets the whole
 	// catalog again.
 	WatchBooks(*WatchBooksRequest, grpc.ServerStreamingServer[WatchBooksResponse]) error
+	// SearchBooks finds books by words of their title or author, ignoring
+	// case and accents ("bronte" finds Brontë): a book matches when every
+	// word of the query is a word of its title or author; the last word may
+	// also be the start of one ("agat" finds Agatha). Results come best
+	// first: title matches above author matches, whole words above begun
+	// ones, the query's words together and in order above the same words
+	// apart, then by id. One page a call. INVALID_ARGUMENT for a query that
+	// is empty, longer than 200 characters or has no letter or digit, an
+	// offset outside 0 to 10,000 or a limit over 100.
+	SearchBooks(context.Context, *SearchBooksRequest) (*SearchBooksResponse, error)
 	mustEmbedUnimplementedCatalogServiceServer()
 }
 
@@ -204,6 +235,9 @@ func (UnimplementedCatalogServiceServer) ImportBooks(grpc.ClientStreamingServer[
 }
 func (UnimplementedCatalogServiceServer) WatchBooks(*WatchBooksRequest, grpc.ServerStreamingServer[WatchBooksResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchBooks not implemented")
+}
+func (UnimplementedCatalogServiceServer) SearchBooks(context.Context, *SearchBooksRequest) (*SearchBooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchBooks not implemented")
 }
 func (UnimplementedCatalogServiceServer) mustEmbedUnimplementedCatalogServiceServer() {}
 func (UnimplementedCatalogServiceServer) testEmbeddedByValue()                        {}
@@ -291,6 +325,24 @@ func _CatalogService_WatchBooks_Handler(srv interface{}, stream grpc.ServerStrea
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CatalogService_WatchBooksServer = grpc.ServerStreamingServer[WatchBooksResponse]
 
+func _CatalogService_SearchBooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchBooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).SearchBooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_SearchBooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).SearchBooks(ctx, req.(*SearchBooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CatalogService_ServiceDesc is the grpc.ServiceDesc for CatalogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -305,6 +357,10 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBooks",
 			Handler:    _CatalogService_GetBooks_Handler,
+		},
+		{
+			MethodName: "SearchBooks",
+			Handler:    _CatalogService_SearchBooks_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
