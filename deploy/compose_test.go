@@ -219,13 +219,16 @@ func TestCompose(t *testing.T) {
 		if n < 2 {
 			t.Errorf("%d Recommendations replicas, want 2 or more", n)
 		}
-		// The Catalog is the one writer of its SQLite database.
-		n = 0
-		for _, s := range running(services, "catalog") {
-			n += s.replicas()
-		}
-		if n != 1 {
-			t.Errorf("%d Catalog containers, want 1: it is the one writer of the catalog database", n)
+		// The Catalog and Accounts are each the one writer of their SQLite
+		// database.
+		for _, cmd := range []string{"catalog", "accounts"} {
+			n = 0
+			for _, s := range running(services, cmd) {
+				n += s.replicas()
+			}
+			if n != 1 {
+				t.Errorf("%d containers run bookshop %s, want 1: it is the one writer of its database", n, cmd)
+			}
 		}
 		for _, path := range [][]string{{"marketplace"}, {"demo", "serve"}, {"certs"}} {
 			if len(running(services, path...)) == 0 {
@@ -412,22 +415,22 @@ func TestCompose(t *testing.T) {
 		}
 	})
 
-	t.Run("catalog volume", func(t *testing.T) {
-		for _, c := range running(services, "catalog") {
+	t.Run("database volumes", func(t *testing.T) {
+		for _, c := range slices.Concat(running(services, "catalog"), running(services, "accounts")) {
 			db := c.setting(t, "db")
 			m := c.mountOf(db)
 			if m == nil || m.Type != types.VolumeTypeVolume || m.ReadOnly {
-				t.Errorf("service %s: CATALOG_DB=%s is not on a writable named volume", c.name, db)
+				t.Errorf("service %s: %s=%s is not on a writable named volume", c.name, c.cmd.flags["db"].Env, db)
 				continue
 			}
 			if _, ok := p.Volumes[m.Source]; !ok {
 				t.Errorf("service %s mounts volume %s, which volumes: does not declare", c.name, m.Source)
 			}
-			// The Catalog alone holds the database: the others ask it.
+			// The service alone holds its database: the others ask it.
 			for _, other := range services {
 				for _, v := range other.svc.Volumes {
 					if other != c && v.Type == types.VolumeTypeVolume && v.Source == m.Source {
-						t.Errorf("service %s mounts the catalog volume %s too: the Catalog alone holds the database", other.name, m.Source)
+						t.Errorf("service %s mounts the volume %s of %s's database too: %s alone holds it", other.name, m.Source, c.name, c.name)
 					}
 				}
 			}
@@ -486,7 +489,7 @@ func TestCompose(t *testing.T) {
 		}
 
 		// The servers: their certificate, and client certificates required.
-		for _, r := range slices.Concat(running(services, "catalog"), running(services, "recommendations")) {
+		for _, r := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "recommendations")) {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("service %s: TLS_CERT %s is not a server certificate", r.name, f)
 			}

@@ -41,7 +41,7 @@ type metricDef struct {
 // dashboards may use these and no others. The list mirrors what
 // internal/platform/telemetry, internal/platform/rpc and each service's
 // own metrics (internal/catalog, internal/recommendations,
-// internal/marketplace) register (the gRPC ones through
+// internal/accounts, internal/marketplace) register (the gRPC ones through
 // go-grpc-middleware's providers/prometheus);
 // TestComposeRunsOnLoopback checks the names that the dashboards use
 // against a live scrape of the services. Keep it here, in one place.
@@ -64,12 +64,15 @@ var exportedMetrics = []metricDef{
 	{"http_request_duration_seconds", histogram, []string{"method", "route", "code"}},
 	// Bookshop's own.
 	{"bookshop_recommendations_served_total", counter, []string{"category"}},
-	{"bookshop_books_imported_total", counter, []string{}}, // Catalog
-	{"bookshop_books_rejected_total", counter, []string{}}, // Catalog
-	{"bookshop_catalog_watches", gauge, []string{}},        // Catalog: open WatchBooks streams
-	{"bookshop_recommendations_books", gauge, []string{}},  // Recommendations: books of its copy of the catalog
-	{"bookshop_live_streams", gauge, []string{}},           // Recommendations: open live gRPC streams
-	{"bookshop_live_sessions", gauge, []string{}},          // Marketplace: open browser live sessions
+	{"bookshop_books_imported_total", counter, []string{}},           // Catalog
+	{"bookshop_books_rejected_total", counter, []string{}},           // Catalog
+	{"bookshop_catalog_watches", gauge, []string{}},                  // Catalog: open WatchBooks streams
+	{"bookshop_recommendations_books", gauge, []string{}},            // Recommendations: books of its copy of the catalog
+	{"bookshop_live_streams", gauge, []string{}},                     // Recommendations: open live gRPC streams
+	{"bookshop_live_sessions", gauge, []string{}},                    // Marketplace: open browser live sessions
+	{"bookshop_accounts_signups_total", counter, []string{}},         // Accounts: accounts opened
+	{"bookshop_accounts_signins_total", counter, []string{"result"}}, // Accounts: sign-ins by result
+	{"bookshop_accounts_sessions", gauge, []string{}},                // Accounts: sessions not ended
 }
 
 var grpcLabels = []string{"grpc_type", "grpc_service", "grpc_method"}
@@ -83,10 +86,11 @@ var runtimeMetricPrefixes = []string{"go_", "process_"}
 // compares one of these labels with = or != must name one of them.
 var labelValues = map[string][]string{
 	"grpc_type":    {"unary", "client_stream", "server_stream", "bidi_stream"},
-	"grpc_service": {"Recommendations", "bookshop.catalog.v1.CatalogService", "bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health"},
+	"grpc_service": {"Recommendations", "bookshop.catalog.v1.CatalogService", "bookshop.accounts.v1.AccountsService", "bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health"},
 	"grpc_code": {"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists", "PermissionDenied",
 		"ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"},
-	"route": {"/{$}", "/books/{id}", "/api/books/{id}", "/categories/{name}", "/live", "/live/{session}/events", "/static/", "/healthz", "/readyz", "/"},
+	"result": {"ok", "wrong", "throttled"},
+	"route":  {"/{$}", "/books/{id}", "/api/books/{id}", "/categories/{name}", "/live", "/live/{session}/events", "/static/", "/healthz", "/readyz", "/"},
 }
 
 // targetLabels are the labels that Prometheus gives every series it

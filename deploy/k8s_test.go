@@ -268,6 +268,10 @@ func TestKubernetes(t *testing.T) {
 			if len(recs) != 1 || len(markets) != 1 || len(catalogs) != 1 {
 				t.Fatalf("%d Deployments run Recommendations, %d the Marketplace and %d the Catalog, want 1 each", len(recs), len(markets), len(catalogs))
 			}
+			accts := runningIn(pods, "accounts")
+			if len(accts) != 1 {
+				t.Fatalf("%d Deployments run Accounts, want 1", len(accts))
+			}
 
 			t.Run("one namespace", func(t *testing.T) {
 				if len(c.namespaces) != 1 {
@@ -389,7 +393,7 @@ func TestKubernetes(t *testing.T) {
 						}
 					}
 				}
-				for _, rp := range []*pod{recs[0], catalogs[0]} {
+				for _, rp := range []*pod{recs[0], catalogs[0], accts[0]} {
 					for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
 						if pr != nil && pr.GRPC == nil {
 							t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
@@ -460,14 +464,14 @@ func TestKubernetes(t *testing.T) {
 			})
 
 			t.Run("writable files are on volumes", func(t *testing.T) {
-				for _, p := range catalogs {
-					db := p.setting(t, "db")
+				for _, p := range slices.Concat(catalogs, accts) {
+					db, env := p.setting(t, "db"), p.cmd.flags["db"].Env
 					mnt, v := p.mountOf(db)
 					switch {
 					case v == nil:
-						t.Errorf("%s: CATALOG_DB=%s is on the read-only root file system: want a volume mounted there", p, db)
+						t.Errorf("%s: %s=%s is on the read-only root file system: want a volume mounted there", p, env, db)
 					case mnt.ReadOnly:
-						t.Errorf("%s: CATALOG_DB=%s is on the volume %s, mounted read-only", p, db, v.Name)
+						t.Errorf("%s: %s=%s is on the volume %s, mounted read-only", p, env, db, v.Name)
 					case v.PersistentVolumeClaim != nil:
 						claim := c.pvc(v.PersistentVolumeClaim.ClaimName)
 						if claim == nil {
@@ -484,7 +488,7 @@ func TestKubernetes(t *testing.T) {
 							t.Errorf("%s keeps the database on PersistentVolumeClaim %s: want strategy Recreate, so that two pods never open the file", p.dep.Name, claim.Name)
 						}
 					case v.EmptyDir == nil:
-						t.Errorf("%s: CATALOG_DB=%s is on volume %s: want a PersistentVolumeClaim or an emptyDir", p, db, v.Name)
+						t.Errorf("%s: %s=%s is on volume %s: want a PersistentVolumeClaim or an emptyDir", p, env, db, v.Name)
 					}
 				}
 				for _, p := range pods {
@@ -580,10 +584,11 @@ func TestKubernetes(t *testing.T) {
 			t.Run("only its callers reach each gRPC service", func(t *testing.T) {
 				c.onlyCallersReach(t, recs[0], markets...)
 				c.onlyCallersReach(t, catalogs[0], slices.Concat(markets, recs)...)
+				c.onlyCallersReach(t, accts[0], markets...)
 			})
 
 			t.Run("metrics for Prometheus", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, recs, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, markets) {
 					if _, ok := p.cmd.flags["admin-addr"]; !ok {
 						t.Errorf("%s: %s has no -admin-addr, so ADMIN_ADDR serves no metrics", p, p.cmd)
 						continue
@@ -657,7 +662,7 @@ func TestKubernetes(t *testing.T) {
 						t.Errorf("a pod in namespace %s with labels %v reaches port %s of %s: %v, want %v", from.namespace, from.podLabels, portName, p, got, want)
 					}
 				}
-				for _, p := range slices.Concat(catalogs, recs, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, markets) {
 					check(p, metricsPortName, scraper, true)
 					for _, other := range append(neighbours, ingress, stranger) {
 						check(p, metricsPortName, other, false)
@@ -674,13 +679,19 @@ func TestKubernetes(t *testing.T) {
 				for _, other := range []peer{debug, scraper, ingress, stranger} {
 					check(catalogs[0], "grpc", other, false)
 				}
+				check(accts[0], "grpc", marketplace, true)
+				for _, other := range []peer{catalog, recommendations, debug, scraper, ingress, stranger} {
+					check(accts[0], "grpc", other, false)
+				}
 			})
 
 			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
-				// The Catalog is the one writer of its SQLite database: one pod,
-				// never scaled.
-				if d := catalogs[0].dep; d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || c.hpaOf(d.Name) != nil {
-					t.Errorf("Deployment %s runs the Catalog: want replicas: 1 and no HorizontalPodAutoscaler", d.Name)
+				// The Catalog and Accounts are each the one writer of their
+				// SQLite database: one pod, never scaled.
+				for _, p := range slices.Concat(catalogs, accts) {
+					if d := p.dep; d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || c.hpaOf(d.Name) != nil {
+						t.Errorf("Deployment %s runs %s, the writer of an SQLite database: want replicas: 1 and no HorizontalPodAutoscaler", d.Name, p.cmd)
+					}
 				}
 				for _, d := range c.deployments {
 					hpa := c.hpaOf(d.Name)
@@ -732,13 +743,18 @@ func TestKubernetesDev(t *testing.T) {
 // TestKubernetesProd checks what is particular to the prod overlay: mutual
 // TLS on both sides of every call with the certificates of `bookshop
 // certs`, each caller with its own identity, the health ports apart,
-// autoscaling from two replicas but for the Catalog, and an Ingress.
+// autoscaling from two replicas but for the Catalog and Accounts, and an
+// Ingress.
 func TestKubernetesProd(t *testing.T) {
 	c := buildOverlay(t, "prod")
 	pods := c.pods(t)
 	recs, markets, catalogs := runningIn(pods, "recommendations"), runningIn(pods, "marketplace"), runningIn(pods, "catalog")
 	if len(recs) != 1 || len(markets) != 1 || len(catalogs) != 1 {
 		t.Fatalf("%d Deployments run Recommendations, %d the Marketplace and %d the Catalog, want 1 each", len(recs), len(markets), len(catalogs))
+	}
+	accts := runningIn(pods, "accounts")
+	if len(accts) != 1 {
+		t.Fatalf("%d Deployments run Accounts, want 1", len(accts))
 	}
 	m := markets[0]
 	set := certsFor(t, c.namespaces[0].Name)
@@ -792,7 +808,7 @@ func TestKubernetesProd(t *testing.T) {
 	}
 
 	t.Run("the gRPC services require client certificates", func(t *testing.T) {
-		for _, r := range slices.Concat(catalogs, recs) {
+		for _, r := range slices.Concat(catalogs, recs, accts) {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
 			}
@@ -809,7 +825,7 @@ func TestKubernetesProd(t *testing.T) {
 	})
 
 	t.Run("callers present their identity", func(t *testing.T) {
-		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0]}
+		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0]}
 		for _, p := range pods {
 			var called []string
 			for _, flag := range sortedKeys(calls) {
@@ -849,7 +865,7 @@ func TestKubernetesProd(t *testing.T) {
 
 	t.Run("autoscaling from two replicas", func(t *testing.T) {
 		for _, d := range c.deployments {
-			if d == catalogs[0].dep {
+			if d == catalogs[0].dep || d == accts[0].dep {
 				continue // one pod: the one writer of its SQLite database
 			}
 			h := c.hpaOf(d.Name)

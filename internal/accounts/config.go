@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
@@ -34,7 +35,7 @@ func DefaultConfig() Config {
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Accounts service's gRPC port")
 	s.String(&c.DB, "db", c.DB, "the accounts database file (SQLite), created on first start; "+sqlite.Memory+" keeps it in memory, and loses every account at exit")
-	s.Duration(&c.SessionTTL, "session-ttl", c.SessionTTL, "how long a session lasts from sign-in, up to a year; expired sessions are refused, and deleted every "+SweepInterval.String())
+	s.Duration(&c.SessionTTL, "session-ttl", c.SessionTTL, fmt.Sprintf("how long a session lasts from sign-in, from 1m to a year; expired sessions are refused, and deleted every %.0f minutes", SweepInterval.Minutes()))
 }
 
 // Validate checks c after parsing, naming the setting at fault through s.
