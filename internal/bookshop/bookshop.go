@@ -157,10 +157,11 @@ type ImportResult struct {
 
 // Importer adds books to the catalog.
 type Importer interface {
-	// ImportBooks checks every item (title and author required, a known
-	// category, no id or title and author already in the catalog or earlier
-	// in items; id 0 asks for a new id) and writes the valid ones in one
-	// transaction: all of them or, on error, none.
+	// ImportBooks checks every item (Book.Validate: title, author and a
+	// price required, a known category; no id or title and author already
+	// in the catalog or earlier in items; id 0 asks for a new id) and
+	// writes the valid ones in one transaction: all of them or, on error,
+	// none.
 	ImportBooks(ctx context.Context, items []ImportItem) (ImportResult, error)
 }
 

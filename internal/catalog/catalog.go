@@ -11,6 +11,7 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -42,8 +43,9 @@ const DefaultMaxFeedBooks = 200_000
 // Service is the Catalog: a Store, with the imports counted and told to
 // watchers. It is safe for concurrent use.
 type Service struct {
-	store   Store
-	metrics *metrics
+	store    Store
+	currency string // the shop's: every price imported is in it
+	metrics  *metrics
 	// index finds books by words (see Search): of the store's books at
 	// the start, and of each import's, added as it commits.
 	index *search.Index
@@ -64,19 +66,27 @@ type Service struct {
 	watches  int // Watch calls running
 }
 
-// NewService returns the Catalog over store. It keeps the books of recent
-// imports, up to maxFeedBooks of them (at least the last import, whatever
-// its size; DefaultMaxFeedBooks when 0), for watchers that are sending
-// them: a watcher that falls further behind is ended, and starts again
-// from a snapshot. It counts its imports and watches in m, which may be
-// nil. It indexes the store's books for Search, as they are now: books
-// written to the store other than through ImportBooks are not found.
-func NewService(store Store, maxFeedBooks int, m *telemetry.Metrics) *Service {
+// NewService returns the Catalog over store, selling in currency, the
+// shop's one currency (bookshop.DefaultCurrency when ""): an import takes
+// prices in it only. It keeps the books of recent imports, up to
+// maxFeedBooks of them (at least the last import, whatever its size;
+// DefaultMaxFeedBooks when 0), for watchers that are sending them: a
+// watcher that falls further behind is ended, and starts again from a
+// snapshot. It counts its imports and watches in m, which may be nil.
+// It indexes the store's books for Search, as they are now: books written
+// to the store other than through ImportBooks are not found.
+func NewService(store Store, currency string, maxFeedBooks int, m *telemetry.Metrics) *Service {
 	if maxFeedBooks <= 0 {
 		maxFeedBooks = DefaultMaxFeedBooks
 	}
-	return &Service{store: store, metrics: newMetrics(m), index: search.New(store.All()), maxFeed: maxFeedBooks, changed: make(chan struct{}), stopping: make(chan struct{})}
+	if currency == "" {
+		currency = bookshop.DefaultCurrency
+	}
+	return &Service{store: store, currency: currency, metrics: newMetrics(m), index: search.New(store.All()), maxFeed: maxFeedBooks, changed: make(chan struct{}), stopping: make(chan struct{})}
 }
+
+// Currency returns the shop's currency: that of every price it imports.
+func (s *Service) Currency() string { return s.currency }
 
 // Book implements [bookshop.Catalog].
 func (s *Service) Book(ctx context.Context, id int32) (bookshop.Book, error) {
@@ -119,13 +129,23 @@ func (s *Service) ExportBooks(ctx context.Context, c bookshop.Category, batchSiz
 }
 
 // ImportBooks implements [bookshop.Importer]: the Store's import, whose
-// books, once committed, go to every watcher.
+// books, once committed, go to every watcher. A book priced in another
+// currency than the shop's is rejected (field price), whatever else it
+// holds: the Catalog converts no currency.
 func (s *Service) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
 	s.importMu.Lock()
 	defer s.importMu.Unlock()
+	items, foreign, kept := s.splitForeign(items)
 	res, err := s.store.ImportBooks(ctx, items)
 	if err != nil {
 		return res, err
+	}
+	if len(foreign) > 0 {
+		for i := range res.Rejected {
+			res.Rejected[i].Index = kept[res.Rejected[i].Index]
+		}
+		res.Rejected = append(res.Rejected, foreign...)
+		slices.SortFunc(res.Rejected, func(a, b bookshop.Rejection) int { return a.Index - b.Index })
 	}
 	s.metrics.imported(res)
 	if len(res.Books) > 0 {
@@ -133,6 +153,27 @@ func (s *Service) ImportBooks(ctx context.Context, items []bookshop.ImportItem) 
 		s.publish(res.Books)
 	}
 	return res, nil
+}
+
+// splitForeign returns the items priced in the shop's currency, or
+// without a price (the Store refuses those as Validate does), the
+// rejections of the others, and the index in items of each item kept. When
+// every item is kept, it returns items itself and no indexes.
+func (s *Service) splitForeign(items []bookshop.ImportItem) (same []bookshop.ImportItem, foreign []bookshop.Rejection, kept []int) {
+	isForeign := func(p bookshop.Money) bool { return p != (bookshop.Money{}) && p.Currency != s.currency }
+	if !slices.ContainsFunc(items, func(it bookshop.ImportItem) bool { return isForeign(it.Book.Price) }) {
+		return items, nil, nil
+	}
+	for i, it := range items {
+		if isForeign(it.Book.Price) {
+			reason := (&bookshop.FieldError{Field: "price", Message: fmt.Sprintf("%s is not in the shop's currency, %s", it.Book.Price, s.currency)}).Error()
+			foreign = append(foreign, bookshop.Rejection{Index: i, Line: it.Line, Reason: reason})
+			continue
+		}
+		same = append(same, it)
+		kept = append(kept, i)
+	}
+	return same, foreign, kept
 }
 
 // publish adds the books of one import to the feed and wakes watchers.

@@ -1,7 +1,9 @@
 package catalog
 
 import (
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 )
@@ -14,6 +16,9 @@ type Config struct {
 	Port int    // the gRPC port
 	DB   string // the database file, or sqlite.Memory
 	File string // a CSV file that seeds a new database; "" for the built-in catalog
+	// Currency is the shop's one currency, an ISO 4217 code: every price
+	// is in it, and an import priced in another is refused.
+	Currency string
 	// MaxFeedBooks bounds the books of recent imports kept for watchers
 	// (see NewService). Not a flag: the default fits the memory budget.
 	MaxFeedBooks int
@@ -21,7 +26,7 @@ type Config struct {
 
 // DefaultConfig returns the Catalog's defaults.
 func DefaultConfig() Config {
-	return Config{Port: DefaultPort, DB: "catalog.db", MaxFeedBooks: DefaultMaxFeedBooks}
+	return Config{Port: DefaultPort, DB: "catalog.db", Currency: bookshop.DefaultCurrency, MaxFeedBooks: DefaultMaxFeedBooks}
 }
 
 // Flags declares the Catalog's settings on s, namespace "catalog", with
@@ -29,7 +34,8 @@ func DefaultConfig() Config {
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Catalog's gRPC port")
 	s.String(&c.DB, "db", c.DB, "the catalog's database file (SQLite), created and seeded on first start; "+sqlite.Memory+" keeps it in memory")
-	s.String(&c.File, "file", c.File, "a catalog CSV file that seeds a new database, instead of the built-in catalog (format in docs/configuration.md)")
+	s.String(&c.File, "file", c.File, "a catalog CSV file that seeds a new database, instead of the built-in catalog (format in docs/configuration.md); its prices are in -currency")
+	s.String(&c.Currency, "currency", c.Currency, "the shop's currency, an ISO 4217 code such as EUR: every price is in it, and imports priced in another are refused")
 }
 
 // Validate checks c after parsing, naming the setting at fault through s.
@@ -39,6 +45,12 @@ func (c *Config) Validate(s *config.Set) error {
 	}
 	if c.DB == "" {
 		return config.UsageErrorf("%s: want a file path, or %s for a catalog that lives in memory", s.Setting("db"), sqlite.Memory)
+	}
+	if err := bookshop.CheckCurrency(c.Currency); err != nil {
+		return config.UsageErrorf("%s: %s", s.Setting("currency"), bookshop.ErrorMessage(err))
+	}
+	if c.Currency != catalogfile.BuiltinCurrency && c.File == "" {
+		return config.UsageErrorf("%s is %s, but the built-in catalog is priced in %s: give %s a catalog priced in %s", s.Setting("currency"), c.Currency, catalogfile.BuiltinCurrency, s.Setting("file"), c.Currency)
 	}
 	return nil
 }

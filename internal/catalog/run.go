@@ -31,7 +31,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	defer db.Close()
-	svc := NewService(db, cfg.MaxFeedBooks, deps.Metrics)
+	svc := NewService(db, cfg.Currency, cfg.MaxFeedBooks, deps.Metrics)
 	srv, err := NewGRPCServer(svc, deps)
 	if err != nil {
 		deps.Close()
@@ -47,15 +47,24 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 
 // Open opens the Catalog's database as cfg says, creating it and seeding
 // it, from cfg.File or the built-in catalog, on first start.
+//
+// A database of an earlier version has books without a price: they are
+// served without one (shown, not sold), and Open logs how many. So it
+// does for books priced in another currency than cfg.Currency (the shop's
+// currency changed): a cart cannot add their prices to the others'.
 func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error) {
+	currency := cmp.Or(cfg.Currency, bookshop.DefaultCurrency)
 	var (
 		seed *bookshop.Shelf
 		err  error
 	)
-	if cfg.File == "" {
+	switch {
+	case cfg.File != "":
+		seed, err = catalogfile.Open(cfg.File, currency)
+	case currency != catalogfile.BuiltinCurrency:
+		err = fmt.Errorf("the built-in catalog is priced in %s, not %s: seed the catalog from a file priced in %s", catalogfile.BuiltinCurrency, currency, currency)
+	default:
 		seed, err = catalogfile.Builtin()
-	} else {
-		seed, err = catalogfile.Open(cfg.File)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load catalog: %w", err)
@@ -64,7 +73,22 @@ func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error
 	if err != nil {
 		return nil, err
 	}
-	deps.Logger.Info("catalog database open", "path", cfg.DB, "books", db.Len(), "seed", cmp.Or(cfg.File, "built-in"))
+	deps.Logger.Info("catalog database open", "path", cfg.DB, "books", db.Len(), "seed", cmp.Or(cfg.File, "built-in"), "currency", currency)
+	var unpriced, foreign int
+	for _, b := range db.All() {
+		switch {
+		case b.Price == (bookshop.Money{}):
+			unpriced++
+		case b.Price.Currency != currency:
+			foreign++
+		}
+	}
+	if unpriced > 0 {
+		deps.Logger.Warn("books without a price, from an earlier version: they are shown but cannot be bought; re-import them with a price (export the catalog, fill in the price column, and seed a new database from it with -file)", "books", unpriced)
+	}
+	if foreign > 0 {
+		deps.Logger.Warn("books priced in another currency than the shop's: they cannot be bought with the others; re-import them priced in the shop's currency", "books", foreign, "currency", currency)
+	}
 	return db, nil
 }
 

@@ -54,7 +54,7 @@ func builtinBooks(tb testing.TB) []bookshop.Book {
 func startCatalog(tb testing.TB, db *sqlite.DB) *grpc.ClientConn {
 	tb.Helper()
 	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
-		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, "", 0, nil), logger))
 		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
 	})
 	return dial(tb, addr)
@@ -160,7 +160,7 @@ func exportAll(tb testing.TB, client catalogv1.CatalogServiceClient, c catalogv1
 func TestExportBooks(t *testing.T) {
 	seed := builtinBooks(t)
 	for i := range 1200 {
-		seed = append(seed, bookshop.Book{ID: int32(1000 + i), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Generated %d", i), Author: "Test", Year: 2000})
+		seed = append(seed, bookshop.Book{ID: int32(1000 + i), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Generated %d", i), Author: "Test", Year: 2000, Price: testPrice})
 	}
 	client := catalogv1.NewCatalogServiceClient(startCatalog(t, openDB(t, seed)))
 
@@ -200,7 +200,7 @@ func TestExportCancelled(t *testing.T) {
 
 	var books []bookshop.Book
 	for i := range 100_000 {
-		books = append(books, bookshop.Book{ID: int32(i + 1), Category: bookshop.Mystery, Title: fmt.Sprintf("Book %d", i), Author: "Test", Year: 2000})
+		books = append(books, bookshop.Book{ID: int32(i + 1), Category: bookshop.Mystery, Title: fmt.Sprintf("Book %d", i), Author: "Test", Year: 2000, Price: testPrice})
 	}
 	db, err := sqlite.Open(testContext(t), sqlite.Memory, nil)
 	if err != nil {
@@ -210,7 +210,7 @@ func TestExportCancelled(t *testing.T) {
 	exporting := &watchedCatalog{DB: db, exported: bookshop.NewShelf(books), done: make(chan error, 1)}
 	logger := slog.New(slog.DiscardHandler)
 	srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second})
-	catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(exporting, 0, nil), logger))
+	catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(exporting, "", 0, nil), logger))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -281,9 +281,9 @@ func TestImportBooksStream(t *testing.T) {
 	db := openDB(t, builtinBooks(t))
 	client := catalogclient.New(startCatalog(t, db), 10*time.Second)
 	res, err := client.ImportBooks(testContext(t), []bookshop.ImportItem{
-		{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946}},
-		{Line: 3, Book: bookshop.Book{Category: bookshop.Category(-100), Title: "No Category", Author: "A", Year: 2000}},
-		{Line: 4, Book: bookshop.Book{ID: 2, Category: bookshop.Mystery, Title: "Taken", Author: "A", Year: 2000}},
+		{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946, Price: testPrice}},
+		{Line: 3, Book: bookshop.Book{Category: bookshop.Category(-100), Title: "No Category", Author: "A", Year: 2000, Price: testPrice}},
+		{Line: 4, Book: bookshop.Book{ID: 2, Category: bookshop.Mystery, Title: "Taken", Author: "A", Year: 2000, Price: testPrice}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -302,13 +302,47 @@ func TestImportBooksStream(t *testing.T) {
 	}
 }
 
+// TestImportForeignCurrency checks that a book priced in another currency
+// than the shop's is rejected, with its line and the field price, and that
+// the other books of the import, and their rejections, keep their places.
+func TestImportForeignCurrency(t *testing.T) {
+	db := openDB(t, builtinBooks(t))
+	svc := catalog.NewService(db, "EUR", 0, nil)
+	usd := bookshop.Money{Units: 1299, Currency: "USD"}
+	res, err := svc.ImportBooks(testContext(t), []bookshop.ImportItem{
+		{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "In Dollars", Author: "A", Year: 2000, Price: usd}},
+		{Line: 3, Book: bookshop.Book{Category: bookshop.Mystery, Title: "In Euros", Author: "A", Year: 2000, Price: testPrice}},
+		{Line: 4, Book: bookshop.Book{Category: bookshop.Mystery, Title: "", Author: "A", Year: 2000, Price: testPrice}},
+		{Line: 5, Book: bookshop.Book{Category: bookshop.Mystery, Title: "In Dollars Too", Author: "A", Year: 2000, Price: usd}},
+		{Line: 6, Book: bookshop.Book{Category: bookshop.Mystery, Title: "No Price", Author: "A", Year: 2000}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bookshop.Rejection{
+		{Index: 0, Line: 2, Reason: "price: 12.99 USD is not in the shop's currency, EUR"},
+		{Index: 2, Line: 4, Reason: "title: must not be empty"},
+		{Index: 3, Line: 5, Reason: "price: 12.99 USD is not in the shop's currency, EUR"},
+		{Index: 4, Line: 6, Reason: "price: missing: every book needs a price, such as 12.99"},
+	}
+	if res.Imported != 1 || fmt.Sprint(res.Rejected) != fmt.Sprint(want) {
+		t.Errorf("import = %d imported, rejected %+v; want 1, rejected %+v", res.Imported, res.Rejected, want)
+	}
+	if len(res.Books) != 1 || res.Books[0].Title != "In Euros" || res.Books[0].Price != testPrice {
+		t.Errorf("books written = %+v, want In Euros at %v", res.Books, testPrice)
+	}
+	if got := catalog.NewService(db, "", 0, nil).Currency(); got != "EUR" {
+		t.Errorf(`NewService(db, "", ...).Currency() = %q, want the default, EUR`, got)
+	}
+}
+
 // TestImportCutOff checks that a stream that breaks off half-way writes
 // nothing, however many valid books it sent.
 func TestImportCutOff(t *testing.T) {
 	db := openDB(t, builtinBooks(t))
 	finished := make(chan error, 1)
 	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
-		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, "", 0, nil), logger))
 	}, grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		err := handler(srv, ss)
 		finished <- err
@@ -353,7 +387,7 @@ func TestImportDuringRecommendLoad(t *testing.T) {
 	const n = 80
 	items := make([]bookshop.ImportItem, n)
 	for i := range items {
-		items[i] = bookshop.ImportItem{Book: bookshop.Book{Category: bookshop.SelfHelp, Title: fmt.Sprintf("Load %d", i), Author: "Test", Year: 2021}}
+		items[i] = bookshop.ImportItem{Book: bookshop.Book{Category: bookshop.SelfHelp, Title: fmt.Sprintf("Load %d", i), Author: "Test", Year: 2021, Price: testPrice}}
 	}
 	stop := make(chan struct{})
 	errs := make(chan error, 8)

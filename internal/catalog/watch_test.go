@@ -37,7 +37,7 @@ func newBooks(prefix string, n int) []bookshop.ImportItem {
 	items := make([]bookshop.ImportItem, n)
 	for i := range items {
 		items[i] = bookshop.ImportItem{Line: i + 2, Book: bookshop.Book{
-			Category: bookshop.Category(i % 3), Title: fmt.Sprintf("%s %d", prefix, i), Author: "Watch Test", Year: 2001,
+			Category: bookshop.Category(i % 3), Title: fmt.Sprintf("%s %d", prefix, i), Author: "Watch Test", Year: 2001, Price: testPrice,
 		}}
 	}
 	return items
@@ -94,10 +94,10 @@ func bookIDs(books []bookshop.Book) []int32 {
 func TestWatchBooks(t *testing.T) {
 	seed := builtinBooks(t)
 	for i := range 1200 {
-		seed = append(seed, bookshop.Book{ID: int32(1000 + i), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Seeded %d", i), Author: "Test", Year: 2000})
+		seed = append(seed, bookshop.Book{ID: int32(1000 + i), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Seeded %d", i), Author: "Test", Year: 2000, Price: testPrice})
 	}
 	db := openDB(t, seed)
-	svc := catalog.NewService(db, 0, nil)
+	svc := catalog.NewService(db, "", 0, nil)
 	client := catalogclient.New(dial(t, startService(t, svc)), time.Second)
 
 	ctx, cancel := context.WithCancel(testContext(t))
@@ -139,10 +139,10 @@ func TestWatchBooks(t *testing.T) {
 func TestWatchBooksMessages(t *testing.T) {
 	seed := builtinBooks(t)
 	for i := range 1200 {
-		seed = append(seed, bookshop.Book{ID: int32(1000 + i), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Seeded %d", i), Author: "Test", Year: 2000})
+		seed = append(seed, bookshop.Book{ID: int32(1000 + i), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Seeded %d", i), Author: "Test", Year: 2000, Price: testPrice})
 	}
 	db := openDB(t, seed)
-	svc := catalog.NewService(db, 0, nil)
+	svc := catalog.NewService(db, "", 0, nil)
 	stream, err := catalogv1.NewCatalogServiceClient(dial(t, startService(t, svc))).WatchBooks(testContext(t), &catalogv1.WatchBooksRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestWatchBooksMessages(t *testing.T) {
 // TestWatchBooksEmptyCatalog checks that an empty catalog is one empty
 // message marked snapshot_complete, and that imports follow it.
 func TestWatchBooksEmptyCatalog(t *testing.T) {
-	svc := catalog.NewService(openDB(t, nil), 0, nil)
+	svc := catalog.NewService(openDB(t, nil), "", 0, nil)
 	stream, err := catalogv1.NewCatalogServiceClient(dial(t, startService(t, svc))).WatchBooks(testContext(t), &catalogv1.WatchBooksRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func TestWatchBooksEmptyCatalog(t *testing.T) {
 	}
 
 	// The client hands the empty snapshot on as such.
-	client := catalogclient.New(dial(t, startService(t, catalog.NewService(openDB(t, nil), 0, nil))), time.Second)
+	client := catalogclient.New(dial(t, startService(t, catalog.NewService(openDB(t, nil), "", 0, nil))), time.Second)
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
 	snapshots, _, _ := watch(ctx, client)
@@ -228,7 +228,7 @@ func TestWatchBooksEmptyCatalog(t *testing.T) {
 // last import; two more imports then leave the watcher behind.
 func TestWatchBooksFallsBehind(t *testing.T) {
 	db := openDB(t, builtinBooks(t))
-	svc := catalog.NewService(db, 1, nil)
+	svc := catalog.NewService(db, "", 1, nil)
 	conn := dial(t, startService(t, svc), grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
 	stream, err := catalogv1.NewCatalogServiceClient(conn).WatchBooks(testContext(t), &catalogv1.WatchBooksRequest{})
 	if err != nil {
@@ -249,7 +249,7 @@ func TestWatchBooksFallsBehind(t *testing.T) {
 	for i := range big {
 		big[i] = bookshop.ImportItem{Book: bookshop.Book{
 			Category: bookshop.Mystery, Title: fmt.Sprintf("%d %s", i, strings.Repeat("t", bookshop.MaxTitleLen-10)),
-			Author: strings.Repeat("a", bookshop.MaxAuthorLen), Year: 1999,
+			Author: strings.Repeat("a", bookshop.MaxAuthorLen), Year: 1999, Price: testPrice,
 		}}
 	}
 	importBooks(t, svc, big)
@@ -276,7 +276,7 @@ func TestWatchBooksFallsBehind(t *testing.T) {
 // itself: a watcher blocked in its snapshot callback during two imports,
 // with a feed of one book, cannot catch up.
 func TestServiceWatchFallsBehind(t *testing.T) {
-	svc := catalog.NewService(openDB(t, builtinBooks(t)), 1, nil)
+	svc := catalog.NewService(openDB(t, builtinBooks(t)), "", 1, nil)
 	inSnapshot, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	var added [][]bookshop.Book
@@ -301,7 +301,7 @@ func TestServiceWatchFallsBehind(t *testing.T) {
 // TestStopWatches checks that StopWatches ends a watch in progress, and
 // any later one, with Unavailable, through the client.
 func TestStopWatches(t *testing.T) {
-	svc := catalog.NewService(openDB(t, builtinBooks(t)), 0, nil)
+	svc := catalog.NewService(openDB(t, builtinBooks(t)), "", 0, nil)
 	client := catalogclient.New(dial(t, startService(t, svc)), time.Second)
 	snapshots, _, done := watch(testContext(t), client)
 	receive(t, snapshots, "snapshot")
@@ -318,7 +318,7 @@ func TestStopWatches(t *testing.T) {
 // TestServiceMaxWatches checks that past MaxWatches at once a watch is
 // refused with Unavailable, and that a watch that ends makes room.
 func TestServiceMaxWatches(t *testing.T) {
-	svc := catalog.NewService(openDB(t, builtinBooks(t)), 0, nil)
+	svc := catalog.NewService(openDB(t, builtinBooks(t)), "", 0, nil)
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
 	snapshots, done := make(chan struct{}, catalog.MaxWatches), make(chan error, catalog.MaxWatches)
@@ -357,7 +357,7 @@ func TestServiceMaxWatches(t *testing.T) {
 // comes as several, only the last marked change_complete, and that the
 // client hands it to its follower whole, in one call.
 func TestWatchBooksLargeImport(t *testing.T) {
-	svc := catalog.NewService(openDB(t, builtinBooks(t)), 0, nil)
+	svc := catalog.NewService(openDB(t, builtinBooks(t)), "", 0, nil)
 	addr := startService(t, svc)
 
 	raw, err := catalogv1.NewCatalogServiceClient(dial(t, addr)).WatchBooks(testContext(t), &catalogv1.WatchBooksRequest{})
@@ -416,7 +416,7 @@ func TestWatchBooksLargeImport(t *testing.T) {
 // TestWatchLimit checks that a client with a limit stops as soon as the
 // catalog sends more books at once than it may hold.
 func TestWatchLimit(t *testing.T) {
-	svc := catalog.NewService(openDB(t, builtinBooks(t)), 0, nil)
+	svc := catalog.NewService(openDB(t, builtinBooks(t)), "", 0, nil)
 	client := catalogclient.New(dial(t, startService(t, svc)), time.Second).WithWatchLimit(10)
 	err := client.Watch(testContext(t),
 		func([]bookshop.Book) error { t.Error("snapshot called past the limit"); return nil },

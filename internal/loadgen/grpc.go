@@ -15,7 +15,9 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	moneyv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 )
@@ -228,6 +230,7 @@ func (w *importWorker) Call(ctx context.Context) (int, error) {
 			Author:   "Bookshop Bench",
 			Year:     2000 + int32(i%26),
 			Category: catalogv1.Category(1 + i%3),
+			Price:    &moneyv1.Money{Units: 799 + int64(i%13)*100, Currency: bookshop.DefaultCurrency},
 		}
 		req.Line = int32(i + 1)
 		if err := stream.Send(req); err != nil {

@@ -199,7 +199,7 @@ func startStack(tb testing.TB) stack {
 	tb.Cleanup(func() { db.Close() })
 	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
 		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
-		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, "", 0, nil), logger))
 		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, recommendations.NewLiveServer(
 			func() *recommendations.Session { return recommendations.NewSession(db, nil) }, logger))
 	})

@@ -66,7 +66,7 @@ func (c *catalogServer) start() {
 		c.tb.Fatalf("listen: %v", err)
 	}
 	c.addr = lis.Addr().String()
-	c.svc = catalog.NewService(c.db, 0, nil)
+	c.svc = catalog.NewService(c.db, "", 0, nil)
 	srv, err := catalog.NewGRPCServer(c.svc, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
 	if err != nil {
 		c.tb.Fatal(err)
@@ -96,7 +96,8 @@ func (c *catalogServer) importBooks(prefix string, cat bookshop.Category, n int)
 	c.tb.Helper()
 	items := make([]bookshop.ImportItem, n)
 	for i := range items {
-		items[i] = bookshop.ImportItem{Book: bookshop.Book{Category: cat, Title: fmt.Sprintf("%s %d", prefix, i), Author: "Follow Test", Year: 2020}}
+		items[i] = bookshop.ImportItem{Book: bookshop.Book{Category: cat, Title: fmt.Sprintf("%s %d", prefix, i), Author: "Follow Test", Year: 2020,
+			Price: bookshop.Money{Units: 1299, Currency: "EUR"}}}
 	}
 	res, err := c.svc.ImportBooks(testContext(c.tb), items)
 	if err != nil || res.Imported != n {

@@ -122,7 +122,7 @@ func startCatalog(t *testing.T) string {
 	}
 	t.Cleanup(func() { db.Close() })
 	return rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
-		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, "", 0, nil), logger))
 	})
 }
 

@@ -97,14 +97,19 @@ var errRejected = errors.New("some books were rejected")
 func RunImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flagSet("bookshop import FILE", "Imports the books of a CSV or JSON file (formats in docs/configuration.md)\ninto a running Catalog, in one transaction.", stderr)
 	var (
-		client catalogClientFlags
-		format string
+		client   catalogClientFlags
+		format   string
+		currency string
 	)
 	fs.StringVar(&format, "format", "", "csv or json (default: from the file name; .json is json, else csv)")
-	env := client.register(fs)
+	fs.StringVar(&currency, "currency", bookshop.DefaultCurrency, "the currency of the file's prices: the Catalog's own (-currency), which refuses books priced in another (env CATALOG_CURRENCY)")
+	env := withEnv(client.register(fs), map[string]string{"currency": "CATALOG_CURRENCY"})
 	files, err := parseFlagsAndArgs(fs, args, getenv, env)
 	if err != nil {
 		return err
+	}
+	if err := bookshop.CheckCurrency(currency); err != nil {
+		return usageErrorf("-currency or CATALOG_CURRENCY: %s", bookshop.ErrorMessage(err))
 	}
 	if len(files) != 1 {
 		return usageErrorf("want one file: bookshop import FILE (got %d arguments)", len(files))
@@ -120,7 +125,7 @@ func RunImport(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("import: %w", err)
 	}
 	defer f.Close()
-	items, local, err := readRows(f, file, format)
+	items, local, err := readRows(f, file, format, currency)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -158,17 +163,17 @@ type rowReader interface {
 	Next() (catalogfile.Row, error)
 }
 
-// readRows reads every row of a file: the books to send, and the rows that
-// cannot be sent, with what is wrong.
-func readRows(r io.Reader, name, format string) ([]bookshop.ImportItem, []error, error) {
+// readRows reads every row of a file, its prices in currency: the books
+// to send, and the rows that cannot be sent, with what is wrong.
+func readRows(r io.Reader, name, format, currency string) ([]bookshop.ImportItem, []error, error) {
 	var (
 		rows rowReader
 		err  error
 	)
 	if format == "json" {
-		rows, err = catalogfile.NewJSONRows(r, name)
+		rows, err = catalogfile.NewJSONRows(r, name, currency)
 	} else {
-		rows, err = catalogfile.NewCSVRows(r, name)
+		rows, err = catalogfile.NewCSVRows(r, name, currency)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func startCatalogService(tb testing.TB, seed []bookshop.Book) (*sqlite.DB, strin
 	}
 	tb.Cleanup(func() { db.Close() })
 	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
-		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, "", 0, nil), logger))
 	})
 	return db, addr
 }
@@ -43,16 +44,18 @@ func runCmd(tb testing.TB, addr string, args ...string) (stdout string, err erro
 }
 
 // TestExportImportRoundTrip exports a catalog, imports the file into an
-// empty one, and exports that: the two files are the same, in both
-// formats.
+// empty one, and exports that: the two files are the same, byte for byte,
+// prices included, in both formats.
 func TestExportImportRoundTrip(t *testing.T) {
 	c, err := catalogfile.Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed := append(c.Books(),
-		bookshop.Book{ID: 900, Category: bookshop.Mystery, Title: `The "Quoted", Comma'd Title`, Author: "Ünïcödé Writer", Year: 1},
-		bookshop.Book{ID: 901, Category: bookshop.SelfHelp, Title: "星の王子さま", Author: "Antoine de Saint-Exupéry", Year: 9999},
+		bookshop.Book{ID: 900, Category: bookshop.Mystery, Title: `The "Quoted", Comma'd Title`, Author: "Ünïcödé Writer", Year: 1,
+			Price: bookshop.Money{Units: 1, Currency: "EUR"}},
+		bookshop.Book{ID: 901, Category: bookshop.SelfHelp, Title: "星の王子さま", Author: "Antoine de Saint-Exupéry", Year: 9999,
+			Price: bookshop.Money{Units: 1_000_000, Currency: "EUR"}},
 	)
 	for _, format := range []string{"csv", "json"} {
 		t.Run(format, func(t *testing.T) {
@@ -83,6 +86,9 @@ func TestExportImportRoundTrip(t *testing.T) {
 			if !bytes.Equal(a, b) || len(a) == 0 {
 				t.Errorf("export, import, export changed the file:\n%s\n---\n%s", a, b)
 			}
+			if !slices.Equal(into.All(), seed) {
+				t.Errorf("the new catalog holds %v, want the books exported, prices included: %v", into.All(), seed)
+			}
 		})
 	}
 }
@@ -98,10 +104,10 @@ func TestExportCategoryToStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if lines[0] != "id,category,title,author,year" || len(lines) != 16 {
+	if lines[0] != "id,category,title,author,year,price" || len(lines) != 16 {
 		t.Fatalf("export of science fiction = %d lines starting %q, want a header and 15 books", len(lines), lines[0])
 	}
-	if lines[1] != "4,science_fiction,The Hitchhiker's Guide To The Galaxy,Douglas Adams,1979" {
+	if lines[1] != "4,science_fiction,The Hitchhiker's Guide To The Galaxy,Douglas Adams,1979,10.49" {
 		t.Errorf("first book = %q", lines[1])
 	}
 	if _, err := runCmd(t, addr, "export", "-category", "poetry"); err == nil || !strings.Contains(err.Error(), "poetry") {
@@ -118,37 +124,55 @@ func TestImportReportsRejects(t *testing.T) {
 	}
 	db, addr := startCatalogService(t, c.Books())
 	tests := []struct {
-		name    string
-		content string
-		want    []string
+		name     string
+		content  string
+		imported int
+		want     []string
 	}{
-		{"books.csv", "# new books\ntitle,author,year,category\n" +
-			"The Big Clock,Kenneth Fearing,1946,mystery\n" + // 3: good
-			"Bad Year,Someone,19x5,mystery\n" + // 4
-			",No Title,2000,mystery\n" + // 5
-			"The Maltese Falcon,Dashiell Hammett,1930,mystery\n" + // 6: in the catalog
-			"Poems,Someone,2000,poetry\n" + // 7
-			"The Big Clock,Kenneth Fearing,1946,mystery\n", // 8: earlier in this file
+		{"books.csv", "# new books\ntitle,author,year,category,price\n" +
+			"The Big Clock,Kenneth Fearing,1946,mystery,11.99\n" + // 3: good
+			"Bad Year,Someone,19x5,mystery,9.99\n" + // 4
+			",No Title,2000,mystery,9.99\n" + // 5
+			"The Maltese Falcon,Dashiell Hammett,1930,mystery,9.99\n" + // 6: in the catalog
+			"Poems,Someone,2000,poetry,9.99\n" + // 7
+			"The Big Clock,Kenneth Fearing,1946,mystery,11.99\n" + // 8: earlier in this file
+			"Free,Someone,2000,mystery,0\n" + // 9
+			"Sub-cent,Someone,2000,mystery,9.999\n" + // 10
+			"Unpriced,Someone,2000,mystery,\n", // 11
+			1,
 			[]string{
-				"Imported 1 of 6 books",
+				"Imported 1 of 9 books",
 				`books.csv:4: field "year"`,
 				`books.csv:5: field "title": must not be empty`,
 				`books.csv:6: title: "The Maltese Falcon" by Dashiell Hammett is already book 1`,
 				`books.csv:7: field "category"`,
 				"books.csv:8: title:",
 				"earlier in this import (line 3)",
+				`books.csv:9: field "price": 0.00 is not more than zero`,
+				`books.csv:10: field "price": amount "9.999": EUR has 2 digits after the point, not 3`,
+				`books.csv:11: field "price": missing`,
 			}},
 		{"books.json", "[\n" +
-			`{"title":"Essentialism","author":"Greg McKeown","year":2014,"category":"self_help"},` + "\n" + // 2: good
-			`{"title":"Bad","author":"A","year":"1999","category":"self_help"},` + "\n" + // 3
-			`{"title":"Ok?","author":"A","year":1999,"category":"self_help","isbn":"x"},` + "\n" + // 4
-			`{"id":7,"title":"Taken","author":"A","year":1999,"category":"self_help"}` + "\n" + // 5
+			`{"title":"Essentialism","author":"Greg McKeown","year":2014,"category":"self_help","price":"14.99"},` + "\n" + // 2: good
+			`{"title":"Bad","author":"A","year":"1999","category":"self_help","price":"9.99"},` + "\n" + // 3
+			`{"title":"Ok?","author":"A","year":1999,"category":"self_help","isbn":"x","price":"9.99"},` + "\n" + // 4
+			`{"id":7,"title":"Taken","author":"A","year":1999,"category":"self_help","price":"9.99"},` + "\n" + // 5
+			`{"title":"Float","author":"A","year":1999,"category":"self_help","price":9.99}` + "\n" + // 6
 			"]\n",
+			1,
 			[]string{
-				"Imported 1 of 4 books",
+				"Imported 1 of 5 books",
 				`books.json:3: field "year"`,
 				`books.json:4: field "isbn": unknown field`,
 				"books.json:5: id: 7 is already used",
+				`books.json:6: field "price": want a decimal in a string`,
+			}},
+		{"dollars.csv", "title,author,year,category,price\n" +
+			"In Dollars,Someone,2000,mystery,12.99\n", // 2: good, but not in the shop's currency
+			0,
+			[]string{
+				"Imported 0 of 1 books",
+				"dollars.csv:2: price: 12.99 USD is not in the shop's currency, EUR",
 			}},
 	}
 	for _, tt := range tests {
@@ -158,7 +182,11 @@ func TestImportReportsRejects(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := runCmd(t, addr, "import", path)
+			args := []string{"import", path}
+			if tt.name == "dollars.csv" {
+				args = append(args, "-currency", "USD")
+			}
+			out, err := runCmd(t, addr, args...)
 			if err == nil || !strings.Contains(err.Error(), "rejected") {
 				t.Errorf("import with bad rows = %v, want an error saying books were rejected", err)
 			}
@@ -167,8 +195,8 @@ func TestImportReportsRejects(t *testing.T) {
 					t.Errorf("import output lacks %q:\n%s", want, out)
 				}
 			}
-			if db.Len() != before+1 {
-				t.Errorf("catalog grew by %d, want 1", db.Len()-before)
+			if db.Len() != before+tt.imported {
+				t.Errorf("catalog grew by %d, want %d", db.Len()-before, tt.imported)
 			}
 		})
 	}
@@ -177,7 +205,7 @@ func TestImportReportsRejects(t *testing.T) {
 func TestImportRefusesBadUsage(t *testing.T) {
 	addr := rpctest.ClosedAddr(t)
 	good := filepath.Join(t.TempDir(), "books.csv")
-	if err := os.WriteFile(good, []byte("title,author,year,category\nT,A,2000,mystery\n"), 0o644); err != nil {
+	if err := os.WriteFile(good, []byte("title,author,year,category,price\nT,A,2000,mystery,9.99\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -188,6 +216,7 @@ func TestImportRefusesBadUsage(t *testing.T) {
 		{[]string{"import", "a.csv", "b.csv"}, "want one file"},
 		{[]string{"import", "/nonexistent/books.csv"}, "no such file"},
 		{[]string{"import", good, "-format", "xml"}, `-format "xml"`},
+		{[]string{"import", good, "-currency", "euro"}, `-currency or CATALOG_CURRENCY: currency "euro": want an ISO 4217 code`},
 		{[]string{"import", good}, "code = Unavailable"},
 	}
 	for _, tt := range tests {
@@ -202,14 +231,14 @@ func TestImportRefusesBadUsage(t *testing.T) {
 // file it would have replaced as it was, and says why it failed.
 func TestExportFailureKeepsFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "catalog.csv")
-	if err := os.WriteFile(path, []byte("id,category,title,author,year\n1,mystery,T,A,2000\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("id,category,title,author,year,price\n1,mystery,T,A,2000,9.99\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := runCmd(t, rpctest.ClosedAddr(t), "export", "-o", path, "-timeout", "2s")
 	if err == nil || !strings.Contains(err.Error(), "Unavailable") {
 		t.Errorf("export to a closed port = %v, want an error with the gRPC cause", err)
 	}
-	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "1,mystery,T,A,2000") {
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "1,mystery,T,A,2000,9.99") {
 		t.Errorf("a failed export changed the file to %q", b)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))

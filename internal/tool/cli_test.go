@@ -28,7 +28,7 @@ import (
 // setting at start, with a message that names it.
 func TestRunRefusesBadConfiguration(t *testing.T) {
 	badCatalog := filepath.Join(t.TempDir(), "books.csv")
-	if err := os.WriteFile(badCatalog, []byte("id,category,title,author,year\n1,mystery,The Maltese Falcon,Dashiell Hammett,1930\n2,poetry,Leaves of Grass,Walt Whitman,1855\n"), 0o644); err != nil {
+	if err := os.WriteFile(badCatalog, []byte("id,category,title,author,year,price\n1,mystery,The Maltese Falcon,Dashiell Hammett,1930,10.99\n2,poetry,Leaves of Grass,Walt Whitman,1855,9.99\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -45,6 +45,8 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"port out of range", []string{"marketplace", "-port=70000"}, nil, "-port or MARKETPLACE_PORT 70000", true},
 		{"MARKETPLACE_PORT not a number", []string{"marketplace"}, map[string]string{"MARKETPLACE_PORT": "eighty"}, "MARKETPLACE_PORT", true},
 		{"CATALOG_PORT not a number", []string{"catalog"}, map[string]string{"CATALOG_PORT": "x"}, "CATALOG_PORT", true},
+		{"bad CATALOG_CURRENCY", []string{"catalog"}, map[string]string{"CATALOG_CURRENCY": "euro"}, `-currency or CATALOG_CURRENCY: currency "euro"`, true},
+		{"another currency than the built-in catalog's", []string{"catalog", "-currency=USD"}, nil, "the built-in catalog is priced in EUR", true},
 		{"RECOMMENDATIONS_PORT not a number", []string{"recommendations"}, map[string]string{"RECOMMENDATIONS_PORT": "x"}, "RECOMMENDATIONS_PORT", true},
 		{"bad RECOMMENDATIONS_HOST", []string{"marketplace", "-port=0"}, map[string]string{"RECOMMENDATIONS_HOST": "recs:0"}, "RECOMMENDATIONS_HOST", true},
 		{"bad CATALOG_HOST", []string{"marketplace", "-port=0"}, map[string]string{"CATALOG_HOST": "catalog:0"}, "CATALOG_HOST", true},
@@ -123,7 +125,7 @@ func TestUpPortInUse(t *testing.T) {
 // books from the file given.
 func TestUpServesCustomCatalog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "books.csv")
-	content := "# A tiny catalog\ntitle,author,year,id,category\nA Study in Scarlet,Arthur Conan Doyle,1887,100,mystery\n"
+	content := "# A tiny catalog\ntitle,author,year,id,category,price\nA Study in Scarlet,Arthur Conan Doyle,1887,100,mystery,8.99\n"
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -337,7 +337,7 @@ func TestCatalogAndRecommendationsProcesses(t *testing.T) {
 	}
 
 	csv := filepath.Join(t.TempDir(), "books.csv")
-	if err := os.WriteFile(csv, []byte("title,author,year,category\n"+title+",Ada Marsh,2024,mystery\n"), 0o644); err != nil {
+	if err := os.WriteFile(csv, []byte("title,author,year,category,price\n"+title+",Ada Marsh,2024,mystery,15.99\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	imp := exec.CommandContext(testContext(t, 30*time.Second), filepath.Join(buildBinaries(t), "bookshop"), "import", "-catalog-host", catAddr, csv)

@@ -66,7 +66,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	// A client-streaming import into the Catalog: one book added, one
 	// refused by the service (the catalog has it already).
 	csv := filepath.Join(t.TempDir(), "books.csv")
-	content := "category,title,author,year\nmystery,The Clockwork Alibi,Ada Marsh,2024\nmystery,The Maltese Falcon,Dashiell Hammett,1930\n"
+	content := "category,title,author,year,price\nmystery,The Clockwork Alibi,Ada Marsh,2024,15.99\nmystery,The Maltese Falcon,Dashiell Hammett,1930,10.99\n"
 	if err := os.WriteFile(csv, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 )
 
 // header is the header line of the built-in file's column order.
-const header = "id,category,title,author,year\n"
+const header = "id,category,title,author,year,price\n"
 
 // builtin returns the built-in catalog, failing the test if it does not parse.
 func builtin(tb testing.TB) *bookshop.Shelf {
@@ -49,11 +49,11 @@ func serialise(tb testing.TB, books []bookshop.Book) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	if err := w.Write([]string{"id", "category", "title", "author", "year"}); err != nil {
+	if err := w.Write([]string{"id", "category", "title", "author", "year", "price"}); err != nil {
 		tb.Fatalf("csv.Write header: %v", err)
 	}
 	for _, b := range books {
-		rec := []string{strconv.Itoa(int(b.ID)), b.Category.String(), b.Title, b.Author, strconv.Itoa(b.Year)}
+		rec := []string{strconv.Itoa(int(b.ID)), b.Category.String(), b.Title, b.Author, strconv.Itoa(b.Year), b.Price.Decimal()}
 		if err := w.Write(rec); err != nil {
 			tb.Fatalf("csv.Write(%v): %v", rec, err)
 		}
@@ -95,6 +95,9 @@ func checkInvariants(tb testing.TB, c *bookshop.Shelf) {
 		checkText(tb, b.ID, "author", b.Author, 200)
 		if b.Year < 1 || b.Year > 9999 {
 			tb.Errorf("book %d: Year = %d, want 1 to 9999", b.ID, b.Year)
+		}
+		if b.Price.Currency != "EUR" || b.Price.Units < 1 || b.Price.Units > 1_000_000 {
+			tb.Errorf("book %d: Price = %#v, want 0.01 to 10000.00 EUR", b.ID, b.Price)
 		}
 		// Case is ignored as strings.EqualFold ignores it.
 		for _, prev := range books[:i] {
@@ -206,7 +209,7 @@ func TestBuiltinInvariants(t *testing.T) {
 
 func TestBuiltinRoundTrip(t *testing.T) {
 	c := builtin(t)
-	again, err := catalogfile.Parse(bytes.NewReader(serialise(t, c.Books())), "round trip")
+	again, err := catalogfile.Parse(bytes.NewReader(serialise(t, c.Books())), "round trip", "EUR")
 	if err != nil {
 		t.Fatalf("Parse(serialised Builtin()) error: %v", err)
 	}
@@ -237,48 +240,48 @@ func TestParseBad(t *testing.T) {
 		{"empty file", "", 0, "", "no header line"},
 		{"only comments", "# a comment\n# another\n", 0, "", "no header line"},
 		{"only blank lines", "\n\n\n", 0, "", "no header line"},
-		{"missing header", "1,mystery,The Maltese Falcon,Dashiell Hammett,1930\n", 1, "1", "unknown column"},
-		{"unknown column", "id,category,title,writer,year\n1,mystery,T,A,1930\n", 1, "writer", "unknown column"},
+		{"missing header", "1,mystery,The Maltese Falcon,Dashiell Hammett,1930,9.99\n", 1, "1", "unknown column"},
+		{"unknown column", "id,category,title,writer,year\n1,mystery,T,A,1930,9.99\n", 1, "writer", "unknown column"},
 		{"unknown column after comments", "# one\n# two\nid,category,title,author,year,isbn\n", 3, "isbn", "unknown column"},
 		{"empty column name", "id,category,title,author,year,\n1,mystery,T,A,1930,\n", 1, "column 6", "empty column name"},
 		{"duplicate column", "id,category,title,author,year,ID\n", 1, "id", "twice"},
 		{"missing column", "id,category,title,author\n1,mystery,T,A\n", 1, "year", "missing"},
-		{"too few fields", header + "1,mystery,T,A\n", 2, "", "4 fields, want 5"},
-		{"too many fields", header + "1,mystery,T,A,1930,x\n", 2, "", "6 fields, want 5"},
-		{"non-numeric id", header + "x1,mystery,T,A,1930\n", 2, "id", `"x1" is not a whole number`},
-		{"empty id", header + ",mystery,T,A,1930\n", 2, "id", "needs an id"},
-		{"id 0", header + "0,mystery,T,A,1930\n", 2, "id", `"0" is not a whole number from 1`},
-		{"negative id", header + "-5,mystery,T,A,1930\n", 2, "id", `"-5"`},
-		{"id overflow", header + "2147483648,mystery,T,A,1930\n", 2, "id", `"2147483648"`},
-		{"duplicate id", header + "1,mystery,T,A,1930\n# between\n1,mystery,U,B,1931\n", 4, "id", "already used on line 2"},
-		{"unknown category", header + "1,romance,T,A,1930\n", 2, "category", `"romance" is not a category`},
-		{"empty category", header + "1,,T,A,1930\n", 2, "category", "is not a category"},
-		{"empty title", header + "1,mystery,   ,A,1930\n", 2, "title", "must not be empty"},
-		{"empty author", header + "1,mystery,T,,1930\n", 2, "author", "must not be empty"},
-		{"title too long", header + "1,mystery," + strings.Repeat("é", 301) + ",A,1930\n", 2, "title", "longer than 300"},
-		{"author too long", header + "1,mystery,T," + strings.Repeat("é", 201) + ",1930\n", 2, "author", "longer than 200"},
-		{"tab in title", header + "1,mystery,Tab\there,A,1930\n", 2, "title", "U+0009"},
-		{"C1 control in author", header + "1,mystery,T,A\u0085B,1930\n", 2, "author", "U+0085"},
-		{"DEL in title", header + "1,mystery,Del\x7fhere,A,1930\n", 2, "title", "U+007F"},
-		{"newline in quoted title", header + "1,mystery,\"Two\nlines\",A,1930\n", 2, "title", "U+000A"},
-		{"invalid UTF-8 in author", header + "1,mystery,T,A\xff,1930\n", 2, "author", "not valid UTF-8"},
-		{"non-numeric year", header + "1,mystery,T,A,19x0\n", 2, "year", `"19x0" is not a year`},
-		{"empty year", header + "1,mystery,T,A,\n", 2, "year", "is not a year"},
-		{"year 0", header + "1,mystery,T,A,0\n", 2, "year", `"0" is not a year from 1 to 9999`},
-		{"year 10000", header + "1,mystery,T,A,10000\n", 2, "year", `"10000"`},
-		{"duplicate title and author", header + "1,mystery,The Maltese Falcon,Dashiell Hammett,1930\n2,mystery,THE MALTESE FALCON,dashiell hammett,1931\n", 3, "title", "already listed on line 2"},
-		{"error after blank lines", header + "\n\n1,mystery,T,A,nope\n", 4, "year", `"nope"`},
-		{"error on a later line", header + "1,mystery,T,A,1930\n2,mystery,U,A,1930\n3,horror,V,A,1930\n", 4, "category", `"horror"`},
-		{"year after a multi-line id", header + "\"1\n\",mystery,T,A,nope\n", 3, "year", `"nope"`},
-		{"duplicate of a multi-line id", header + "\"\n1\",mystery,T,A,1930\n1,mystery,U,A,1930\n", 4, "id", "already used on line 2"},
-		{"bare quote", header + "1,mystery,The \"Falcon\",A,1930\n", 2, "", `bare "`},
+		{"too few fields", header + "1,mystery,T,A,1930\n", 2, "", "5 fields, want 6"},
+		{"too many fields", header + "1,mystery,T,A,1930,9.99,x\n", 2, "", "7 fields, want 6"},
+		{"non-numeric id", header + "x1,mystery,T,A,1930,9.99\n", 2, "id", `"x1" is not a whole number`},
+		{"empty id", header + ",mystery,T,A,1930,9.99\n", 2, "id", "needs an id"},
+		{"id 0", header + "0,mystery,T,A,1930,9.99\n", 2, "id", `"0" is not a whole number from 1`},
+		{"negative id", header + "-5,mystery,T,A,1930,9.99\n", 2, "id", `"-5"`},
+		{"id overflow", header + "2147483648,mystery,T,A,1930,9.99\n", 2, "id", `"2147483648"`},
+		{"duplicate id", header + "1,mystery,T,A,1930,9.99\n# between\n1,mystery,U,B,1931,9.99\n", 4, "id", "already used on line 2"},
+		{"unknown category", header + "1,romance,T,A,1930,9.99\n", 2, "category", `"romance" is not a category`},
+		{"empty category", header + "1,,T,A,1930,9.99\n", 2, "category", "is not a category"},
+		{"empty title", header + "1,mystery,   ,A,1930,9.99\n", 2, "title", "must not be empty"},
+		{"empty author", header + "1,mystery,T,,1930,9.99\n", 2, "author", "must not be empty"},
+		{"title too long", header + "1,mystery," + strings.Repeat("é", 301) + ",A,1930,9.99\n", 2, "title", "longer than 300"},
+		{"author too long", header + "1,mystery,T," + strings.Repeat("é", 201) + ",1930,9.99\n", 2, "author", "longer than 200"},
+		{"tab in title", header + "1,mystery,Tab\there,A,1930,9.99\n", 2, "title", "U+0009"},
+		{"C1 control in author", header + "1,mystery,T,A\u0085B,1930,9.99\n", 2, "author", "U+0085"},
+		{"DEL in title", header + "1,mystery,Del\x7fhere,A,1930,9.99\n", 2, "title", "U+007F"},
+		{"newline in quoted title", header + "1,mystery,\"Two\nlines\",A,1930,9.99\n", 2, "title", "U+000A"},
+		{"invalid UTF-8 in author", header + "1,mystery,T,A\xff,1930,9.99\n", 2, "author", "not valid UTF-8"},
+		{"non-numeric year", header + "1,mystery,T,A,19x0,9.99\n", 2, "year", `"19x0" is not a year`},
+		{"empty year", header + "1,mystery,T,A,,9.99\n", 2, "year", "is not a year"},
+		{"year 0", header + "1,mystery,T,A,0,9.99\n", 2, "year", `"0" is not a year from 1 to 9999`},
+		{"year 10000", header + "1,mystery,T,A,10000,9.99\n", 2, "year", `"10000"`},
+		{"duplicate title and author", header + "1,mystery,The Maltese Falcon,Dashiell Hammett,1930,9.99\n2,mystery,THE MALTESE FALCON,dashiell hammett,1931,9.99\n", 3, "title", "already listed on line 2"},
+		{"error after blank lines", header + "\n\n1,mystery,T,A,nope,9.99\n", 4, "year", `"nope"`},
+		{"error on a later line", header + "1,mystery,T,A,1930,9.99\n2,mystery,U,A,1930,9.99\n3,horror,V,A,1930,9.99\n", 4, "category", `"horror"`},
+		{"year after a multi-line id", header + "\"1\n\",mystery,T,A,nope,9.99\n", 3, "year", `"nope"`},
+		{"duplicate of a multi-line id", header + "\"\n1\",mystery,T,A,1930,9.99\n1,mystery,U,A,1930,9.99\n", 4, "id", "already used on line 2"},
+		{"bare quote", header + "1,mystery,The \"Falcon\",A,1930,9.99\n", 2, "", `bare "`},
 		{"unterminated quote in header", "id,\"category,title,author,year\n", 1, "", `extraneous or missing "`},
-		{"bare quote after comment", "# c\n" + header + "1,mystery,T,A,1930\n2,mystery,U\"x,A,1930\n", 4, "", `bare "`},
+		{"bare quote after comment", "# c\n" + header + "1,mystery,T,A,1930,9.99\n2,mystery,U\"x,A,1930,9.99\n", 4, "", `bare "`},
 		{"only comments and header", "# c\n" + header + "# no books\n", 0, "", "lists no books"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := catalogfile.Parse(strings.NewReader(tt.in), name)
+			c, err := catalogfile.Parse(strings.NewReader(tt.in), name, "EUR")
 			if err == nil {
 				t.Fatalf("Parse(%q) = %v, nil, want an error", tt.in, c.Books())
 			}
@@ -314,7 +317,7 @@ func TestParseBad(t *testing.T) {
 }
 
 func TestParseErrorText(t *testing.T) {
-	_, err := catalogfile.Parse(strings.NewReader(header+"x1,mystery,T,A,1930\n"), "books.csv")
+	_, err := catalogfile.Parse(strings.NewReader(header+"x1,mystery,T,A,1930,9.99\n"), "books.csv", "EUR")
 	want := `books.csv:2: field "id": "x1" is not a whole number from 1 to 2147483647`
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse(bad id) error = %v, want %q", err, want)
@@ -322,7 +325,7 @@ func TestParseErrorText(t *testing.T) {
 }
 
 func TestParseErrorUnwrapsCSVError(t *testing.T) {
-	_, err := catalogfile.Parse(strings.NewReader(header+"1,mystery,The \"Falcon\",A,1930\n"), "q.csv")
+	_, err := catalogfile.Parse(strings.NewReader(header+"1,mystery,The \"Falcon\",A,1930,9.99\n"), "q.csv", "EUR")
 	if !errors.Is(err, csv.ErrBareQuote) {
 		t.Errorf("Parse(bare quote) error = %v, want it to wrap csv.ErrBareQuote", err)
 	}
@@ -336,102 +339,102 @@ func TestParseGood(t *testing.T) {
 	}{
 		{
 			name: "built-in column order",
-			in:   header + "1,mystery,The Maltese Falcon,Dashiell Hammett,1930\n",
-			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930}},
+			in:   header + "1,mystery,The Maltese Falcon,Dashiell Hammett,1930,9.99\n",
+			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930, Price: eur(999)}},
 		},
 		{
 			name: "columns in another order",
-			in:   "year,author,title,category,id\n1930,Dashiell Hammett,The Maltese Falcon,mystery,1\n1965,Frank Herbert,The Dune Chronicles,science_fiction,6\n",
+			in:   "year,author,title,category,id,price\n1930,Dashiell Hammett,The Maltese Falcon,mystery,1,9.99\n1965,Frank Herbert,The Dune Chronicles,science_fiction,6,9.99\n",
 			want: []bookshop.Book{
-				{ID: 1, Category: bookshop.Mystery, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930},
-				{ID: 6, Category: bookshop.ScienceFiction, Title: "The Dune Chronicles", Author: "Frank Herbert", Year: 1965},
+				{ID: 1, Category: bookshop.Mystery, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930, Price: eur(999)},
+				{ID: 6, Category: bookshop.ScienceFiction, Title: "The Dune Chronicles", Author: "Frank Herbert", Year: 1965, Price: eur(999)},
 			},
 		},
 		{
 			name: "header in other case with spaces",
-			in:   " ID , Category,TITLE,Author ,year\n1,mystery,T,A,1930\n",
-			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930}},
+			in:   " ID , Category,TITLE,Author ,year, Price \n1,mystery,T,A,1930,9.99\n",
+			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930, Price: eur(999)}},
 		},
 		{
 			name: "a UTF-8 BOM before a comment",
-			in:   "\uFEFF# Saved by an editor that adds a BOM\n" + header + "1,mystery,T,A,1930\n",
-			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930}},
+			in:   "\uFEFF# Saved by an editor that adds a BOM\n" + header + "1,mystery,T,A,1930,9.99\n",
+			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930, Price: eur(999)}},
 		},
 		{
 			name: "header with a UTF-8 BOM",
-			in:   "\uFEFF" + header + "1,mystery,T,A,1930\n",
-			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930}},
+			in:   "\uFEFF" + header + "1,mystery,T,A,1930,9.99\n",
+			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930, Price: eur(999)}},
 		},
 		{
 			name: "comments before, between and after",
-			in:   "# top\n# more\n" + header + "# a comment\n1,mystery,T,A,1930\n#x,y\n2,self_help,U,B,2000\n# end\n",
+			in:   "# top\n# more\n" + header + "# a comment\n1,mystery,T,A,1930,9.99\n#x,y\n2,self_help,U,B,2000,9.99\n# end\n",
 			want: []bookshop.Book{
-				{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930},
-				{ID: 2, Category: bookshop.SelfHelp, Title: "U", Author: "B", Year: 2000},
+				{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930, Price: eur(999)},
+				{ID: 2, Category: bookshop.SelfHelp, Title: "U", Author: "B", Year: 2000, Price: eur(999)},
 			},
 		},
 		{
 			name: "quoted title with commas and quotes",
-			in:   header + "35,self_help,\"Thinking, Fast and Slow\",Daniel Kahneman,2011\n36,mystery,\"The \"\"Quoted\"\" One, Again\",\"Doe, Jane\",1999\n",
+			in:   header + "35,self_help,\"Thinking, Fast and Slow\",Daniel Kahneman,2011,9.99\n36,mystery,\"The \"\"Quoted\"\" One, Again\",\"Doe, Jane\",1999,9.99\n",
 			want: []bookshop.Book{
-				{ID: 35, Category: bookshop.SelfHelp, Title: "Thinking, Fast and Slow", Author: "Daniel Kahneman", Year: 2011},
-				{ID: 36, Category: bookshop.Mystery, Title: `The "Quoted" One, Again`, Author: "Doe, Jane", Year: 1999},
+				{ID: 35, Category: bookshop.SelfHelp, Title: "Thinking, Fast and Slow", Author: "Daniel Kahneman", Year: 2011, Price: eur(999)},
+				{ID: 36, Category: bookshop.Mystery, Title: `The "Quoted" One, Again`, Author: "Doe, Jane", Year: 1999, Price: eur(999)},
 			},
 		},
 		{
 			name: "category in any case",
-			in:   header + "1,MYSTERY,T,A,1930\n2,Science_Fiction,U,A,1930\n3,SELF_help,V,A,1930\n",
+			in:   header + "1,MYSTERY,T,A,1930,9.99\n2,Science_Fiction,U,A,1930,9.99\n3,SELF_help,V,A,1930,9.99\n",
 			want: []bookshop.Book{
-				{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930},
-				{ID: 2, Category: bookshop.ScienceFiction, Title: "U", Author: "A", Year: 1930},
-				{ID: 3, Category: bookshop.SelfHelp, Title: "V", Author: "A", Year: 1930},
+				{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930, Price: eur(999)},
+				{ID: 2, Category: bookshop.ScienceFiction, Title: "U", Author: "A", Year: 1930, Price: eur(999)},
+				{ID: 3, Category: bookshop.SelfHelp, Title: "V", Author: "A", Year: 1930, Price: eur(999)},
 			},
 		},
 		{
 			name: "surrounding spaces trimmed",
-			in:   header + " 7 ,  self_help , The 7 Habits  ,\t Stephen R. Covey ,  1989 \n",
-			want: []bookshop.Book{{ID: 7, Category: bookshop.SelfHelp, Title: "The 7 Habits", Author: "Stephen R. Covey", Year: 1989}},
+			in:   header + " 7 ,  self_help , The 7 Habits  ,\t Stephen R. Covey ,  1989 ,9.99\n",
+			want: []bookshop.Book{{ID: 7, Category: bookshop.SelfHelp, Title: "The 7 Habits", Author: "Stephen R. Covey", Year: 1989, Price: eur(999)}},
 		},
 		{
 			name: "CRLF line endings",
-			in:   "# c\r\nid,category,title,author,year\r\n1,mystery,T,A,1930\r\n",
-			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930}},
+			in:   "# c\r\nid,category,title,author,year,price\r\n1,mystery,T,A,1930,9.99\r\n",
+			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930, Price: eur(999)}},
 		},
 		{
 			name: "no final newline",
-			in:   header + "1,mystery,T,A,1930",
-			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930}},
+			in:   header + "1,mystery,T,A,1930,9.99",
+			want: []bookshop.Book{{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930, Price: eur(999)}},
 		},
 		{
 			name: "limits",
-			in: header + "2147483647,mystery," + strings.Repeat("é", 300) + "," + strings.Repeat("ü", 200) + ",9999\n" +
-				"1,mystery,T,A,1\n",
+			in: header + "2147483647,mystery," + strings.Repeat("é", 300) + "," + strings.Repeat("ü", 200) + ",9999,10000\n" +
+				"1,mystery,T,A,1,9.99\n",
 			want: []bookshop.Book{
-				{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1},
-				{ID: 2147483647, Category: bookshop.Mystery, Title: strings.Repeat("é", 300), Author: strings.Repeat("ü", 200), Year: 9999},
+				{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1, Price: eur(999)},
+				{ID: 2147483647, Category: bookshop.Mystery, Title: strings.Repeat("é", 300), Author: strings.Repeat("ü", 200), Year: 9999, Price: eur(1_000_000)},
 			},
 		},
 		{
 			name: "ordered by id whatever the file order",
-			in:   header + "30,mystery,C,A,1930\n10,self_help,A,A,1930\n20,mystery,B,A,1930\n",
+			in:   header + "30,mystery,C,A,1930,9.99\n10,self_help,A,A,1930,9.99\n20,mystery,B,A,1930,9.99\n",
 			want: []bookshop.Book{
-				{ID: 10, Category: bookshop.SelfHelp, Title: "A", Author: "A", Year: 1930},
-				{ID: 20, Category: bookshop.Mystery, Title: "B", Author: "A", Year: 1930},
-				{ID: 30, Category: bookshop.Mystery, Title: "C", Author: "A", Year: 1930},
+				{ID: 10, Category: bookshop.SelfHelp, Title: "A", Author: "A", Year: 1930, Price: eur(999)},
+				{ID: 20, Category: bookshop.Mystery, Title: "B", Author: "A", Year: 1930, Price: eur(999)},
+				{ID: 30, Category: bookshop.Mystery, Title: "C", Author: "A", Year: 1930, Price: eur(999)},
 			},
 		},
 		{
 			name: "same title by different authors",
-			in:   header + "1,mystery,Rebecca,Daphne du Maurier,1938\n2,mystery,Rebecca,Someone Else,1990\n",
+			in:   header + "1,mystery,Rebecca,Daphne du Maurier,1938,9.99\n2,mystery,Rebecca,Someone Else,1990,9.99\n",
 			want: []bookshop.Book{
-				{ID: 1, Category: bookshop.Mystery, Title: "Rebecca", Author: "Daphne du Maurier", Year: 1938},
-				{ID: 2, Category: bookshop.Mystery, Title: "Rebecca", Author: "Someone Else", Year: 1990},
+				{ID: 1, Category: bookshop.Mystery, Title: "Rebecca", Author: "Daphne du Maurier", Year: 1938, Price: eur(999)},
+				{ID: 2, Category: bookshop.Mystery, Title: "Rebecca", Author: "Someone Else", Year: 1990, Price: eur(999)},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := catalogfile.Parse(strings.NewReader(tt.in), "good.csv")
+			c, err := catalogfile.Parse(strings.NewReader(tt.in), "good.csv", "EUR")
 			if err != nil {
 				t.Fatalf("Parse(%q) error: %v", tt.in, err)
 			}
@@ -456,22 +459,22 @@ func writeFile(tb testing.TB, content string) string {
 
 func TestOpen(t *testing.T) {
 	t.Run("good", func(t *testing.T) {
-		path := writeFile(t, header+"1,mystery,T,A,1930\n2,self_help,U,B,1931\n")
-		c, err := catalogfile.Open(path)
+		path := writeFile(t, header+"1,mystery,T,A,1930,9.99\n2,self_help,U,B,1931,9.99\n")
+		c, err := catalogfile.Open(path, "EUR")
 		if err != nil {
 			t.Fatalf("Open(%q) error: %v", path, err)
 		}
 		want := []bookshop.Book{
-			{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930},
-			{ID: 2, Category: bookshop.SelfHelp, Title: "U", Author: "B", Year: 1931},
+			{ID: 1, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 1930, Price: eur(999)},
+			{ID: 2, Category: bookshop.SelfHelp, Title: "U", Author: "B", Year: 1931, Price: eur(999)},
 		}
 		if got := c.Books(); !slices.Equal(got, want) {
 			t.Errorf("Open(%q) = %v, want %v", path, got, want)
 		}
 	})
 	t.Run("bad", func(t *testing.T) {
-		path := writeFile(t, header+"1,mystery,T,A,1930\n2,mystery,U,B,year\n")
-		c, err := catalogfile.Open(path)
+		path := writeFile(t, header+"1,mystery,T,A,1930,9.99\n2,mystery,U,B,year,9.99\n")
+		c, err := catalogfile.Open(path, "EUR")
 		var pe *catalogfile.ParseError
 		if !errors.As(err, &pe) {
 			t.Fatalf("Open(%q) = %v, %v, want a *catalogfile.ParseError", path, c, err)
@@ -485,7 +488,7 @@ func TestOpen(t *testing.T) {
 	})
 	t.Run("missing", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "no-such-file.csv")
-		c, err := catalogfile.Open(path)
+		c, err := catalogfile.Open(path, "EUR")
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Open(%q) = %v, %v, want an error wrapping fs.ErrNotExist", path, c, err)
 		}
@@ -495,7 +498,7 @@ func TestOpen(t *testing.T) {
 	})
 	t.Run("directory", func(t *testing.T) {
 		dir := t.TempDir()
-		if c, err := catalogfile.Open(dir); err == nil {
+		if c, err := catalogfile.Open(dir, "EUR"); err == nil {
 			t.Errorf("Open(%q) = %v, nil, want an error for a directory", dir, c.Books())
 		}
 	})
@@ -510,13 +513,14 @@ func FuzzParse(f *testing.F) {
 	f.Add(serialise(f, c.Books()[:3]))
 	f.Add([]byte(""))
 	f.Add([]byte(header))
-	f.Add([]byte(header + "1,mystery,T,A,1930\n"))
-	f.Add([]byte("\uFEFF# c\n" + header + "1,MYSTERY, \"T, x\" ,A,1930\r\n2,self_help,T,A,1930\n"))
-	f.Add([]byte("year,author,title,category,id\n1930,A,T,science_fiction,2147483647\n"))
-	f.Add([]byte(header + "1,mystery,T,A,1930\n1,mystery,T,A,1930\n"))
-	f.Add([]byte(header + "1,mystery,\"a\"b,A,1930\n"))
+	f.Add([]byte(header + "1,mystery,T,A,1930,12.99\n"))
+	f.Add([]byte("\uFEFF# c\n" + header + "1,MYSTERY, \"T, x\" ,A,1930, 12.5 \r\n2,self_help,T,A,1930,12\n"))
+	f.Add([]byte("price,year,author,title,category,id\n10000,1930,A,T,science_fiction,2147483647\n"))
+	f.Add([]byte(header + "1,mystery,T,A,1930,0.01\n1,mystery,T,A,1930,0.01\n"))
+	f.Add([]byte(header + "1,mystery,\"a\"b,A,1930,1\n"))
+	f.Add([]byte(header + "1,mystery,T,A,1930,10000.01\n2,mystery,U,A,1930,\"12,99\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := catalogfile.Parse(bytes.NewReader(data), "fuzz")
+		c, err := catalogfile.Parse(bytes.NewReader(data), "fuzz", "EUR")
 		if err != nil {
 			if c != nil {
 				t.Errorf("Parse(%q) returned a catalog and error %v", data, err)
@@ -533,7 +537,7 @@ func FuzzParse(f *testing.F) {
 		}
 		checkInvariants(t, c)
 		// What Parse accepts, written out again, reads back the same.
-		again, err := catalogfile.Parse(bytes.NewReader(serialise(t, c.Books())), "again")
+		again, err := catalogfile.Parse(bytes.NewReader(serialise(t, c.Books())), "again", "EUR")
 		if err != nil {
 			t.Fatalf("Parse(serialised %v) error: %v", c.Books(), err)
 		}
@@ -561,8 +565,12 @@ func FuzzJSONRows(f *testing.F) {
 	f.Add(builtinJSON.Bytes())
 	for _, s := range []string{
 		"", "[]", "[", "]", "{}", "null", "[{}]", "[1, \"a\", null, []]", "\uFEFF[]",
+		`[{"id":1,"category":"mystery","title":"T","author":"A","year":1930,"price":"12.99"}]`,
+		`[{"category":" SELF_HELP ","title":" T ","author":"A","year":9999,"price":" 10000 "}]`,
+		`[{"id":1,"category":"mystery","title":"T","author":"A","year":1930,"price":12.99}]`,
+		`[{"id":1,"category":"mystery","title":"T","author":"A","year":1930,"price":"12.999"}]`,
+		`[{"id":1,"category":"mystery","title":"T","author":"A","year":1930,"price":""}]`,
 		`[{"id":1,"category":"mystery","title":"T","author":"A","year":1930}]`,
-		`[{"category":" SELF_HELP ","title":" T ","author":"A","year":9999}]`,
 		`[{"id":-1,"category":"mystery","title":"T","author":"A","year":1930}]`,
 		`[{"id":2147483648,"category":"mystery","title":"T","author":"A","year":1930}]`,
 		`[{"id":1,"category":"mystery","title":"T\u0000","author":"A","year":1930}]`,
@@ -586,7 +594,7 @@ func FuzzJSONRows(f *testing.F) {
 			}
 			_ = err.Error()
 		}
-		rows, err := catalogfile.NewJSONRows(bytes.NewReader(data), "fuzz")
+		rows, err := catalogfile.NewJSONRows(bytes.NewReader(data), "fuzz", "EUR")
 		if err != nil {
 			wantParseError("NewJSONRows", err)
 			return
@@ -629,7 +637,7 @@ func FuzzJSONRows(f *testing.F) {
 		if err := w.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		again, err := catalogfile.NewJSONRows(&out, "again")
+		again, err := catalogfile.NewJSONRows(&out, "again", "EUR")
 		if err != nil {
 			t.Fatalf("NewJSONRows(written %v): %v", accepted, err)
 		}

@@ -37,8 +37,8 @@ func (e *ParseError) Unwrap() error { return e.Err }
 
 // parse reads a whole catalog file strictly: the first bad row fails it,
 // every book needs an id, and no id or title and author may repeat.
-func parse(r io.Reader, name string) ([]bookshop.Book, error) {
-	rows, err := NewCSVRows(r, name)
+func parse(r io.Reader, name, currency string) ([]bookshop.Book, error) {
+	rows, err := NewCSVRows(r, name, currency)
 	if err != nil {
 		return nil, err
 	}

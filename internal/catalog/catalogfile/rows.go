@@ -17,7 +17,7 @@ import (
 
 // columns are the CSV header's column names, in the order of the built-in
 // file and of exports.
-var columns = []string{"id", "category", "title", "author", "year"}
+var columns = []string{"id", "category", "title", "author", "year", "price"}
 
 // Row is one book read from a file, where it was, and what is wrong with
 // it, if anything. Rows let an import report every bad row of a file
@@ -43,15 +43,20 @@ func (r Row) FieldLine(field string) int {
 // in the package documentation). An empty id, or a header without the id
 // column, reads as id 0, which an import takes as "assign one".
 type CSVRows struct {
-	name   string
-	cr     *csv.Reader
-	header []string
-	index  map[string]int // column name -> position
+	name     string
+	currency string // of the prices
+	cr       *csv.Reader
+	header   []string
+	index    map[string]int // column name -> position
 }
 
-// NewCSVRows reads the header of a catalog CSV file from r. It returns a
-// *ParseError for a bad header; name is used in error messages.
-func NewCSVRows(r io.Reader, name string) (*CSVRows, error) {
+// NewCSVRows reads the header of a catalog CSV file from r, whose prices
+// are amounts of currency (the shop's). It returns a *ParseError for a bad
+// header or currency; name is used in error messages.
+func NewCSVRows(r io.Reader, name, currency string) (*CSVRows, error) {
+	if err := bookshop.CheckCurrency(currency); err != nil {
+		return nil, &ParseError{File: name, Err: err}
+	}
 	br := bufio.NewReader(r)
 	// Editors on some systems start UTF-8 files with a byte order mark.
 	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
@@ -60,7 +65,7 @@ func NewCSVRows(r io.Reader, name string) (*CSVRows, error) {
 	cr := csv.NewReader(br)
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1 // checked in Next, with a clearer message
-	rows := &CSVRows{name: name, cr: cr, index: make(map[string]int, len(columns))}
+	rows := &CSVRows{name: name, currency: currency, cr: cr, index: make(map[string]int, len(columns))}
 	fail := func(line int, field, format string, args ...any) error {
 		return &ParseError{File: name, Line: line, Field: field, Err: fmt.Errorf(format, args...)}
 	}
@@ -150,6 +155,11 @@ func (r *CSVRows) Next() (Row, error) {
 		return fail("year", "%q is not a year from %d to %d", field("year"), bookshop.MinYear, bookshop.MaxYear)
 	}
 	row.Book.Year = year
+	if s := field("price"); s != "" { // an empty price is Validate's "missing"
+		if row.Book.Price, err = bookshop.ParseMoney(s, r.currency); err != nil {
+			return fail("price", "%s", bookshop.ErrorMessage(err))
+		}
+	}
 	if p, ok := errors.AsType[*bookshop.FieldError](row.Book.Validate()); ok {
 		if p.Field == "year" {
 			return fail("year", "%q is not a year from %d to %d", field("year"), bookshop.MinYear, bookshop.MaxYear)
@@ -173,22 +183,32 @@ func csvError(name string, err error) error {
 const MaxJSONFileSize = 512 << 20
 
 // JSONRows reads the rows of a catalog JSON file: an array of objects with
-// the keys id (optional), category, title, author and year, for example
+// the keys id (optional), category, title, author, year and price, for
+// example
 //
 //	[
-//	{"id":1,"category":"mystery","title":"The Maltese Falcon","author":"Dashiell Hammett","year":1930}
+//	{"id":1,"category":"mystery","title":"The Maltese Falcon","author":"Dashiell Hammett","year":1930,"price":"12.99"}
 //	]
+//
+// The price is a JSON string holding a decimal, as in CSV: a JSON number
+// is refused, because most JSON readers hold numbers as floats.
 type JSONRows struct {
-	name string
-	data []byte
-	dec  *json.Decoder
-	line int // the line of data[lineOff]
-	off  int
+	name     string
+	currency string // of the prices
+	data     []byte
+	dec      *json.Decoder
+	line     int // the line of data[lineOff]
+	off      int
 }
 
-// NewJSONRows reads a catalog JSON file from r. It returns a *ParseError if
-// the file does not start a JSON array; name is used in error messages.
-func NewJSONRows(r io.Reader, name string) (*JSONRows, error) {
+// NewJSONRows reads a catalog JSON file from r, whose prices are amounts of
+// currency (the shop's). It returns a *ParseError if the file does not
+// start a JSON array, or for a bad currency; name is used in error
+// messages.
+func NewJSONRows(r io.Reader, name, currency string) (*JSONRows, error) {
+	if err := bookshop.CheckCurrency(currency); err != nil {
+		return nil, &ParseError{File: name, Err: err}
+	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxJSONFileSize+1))
 	if err != nil {
 		return nil, &ParseError{File: name, Err: err}
@@ -197,7 +217,7 @@ func NewJSONRows(r io.Reader, name string) (*JSONRows, error) {
 		return nil, &ParseError{File: name, Err: fmt.Errorf("the file is larger than %d MiB: split it", MaxJSONFileSize>>20)}
 	}
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
-	rows := &JSONRows{name: name, data: data, dec: json.NewDecoder(bytes.NewReader(data)), line: 1}
+	rows := &JSONRows{name: name, currency: currency, data: data, dec: json.NewDecoder(bytes.NewReader(data)), line: 1}
 	tok, err := rows.dec.Token()
 	if d, ok := tok.(json.Delim); err != nil || !ok || d != '[' {
 		return nil, &ParseError{File: name, Line: rows.lineAt(int(rows.dec.InputOffset())), Err: errors.New("a JSON catalog is an array of books: it must start with [")}
@@ -223,6 +243,9 @@ type jsonBook struct {
 	Title    string `json:"title"`
 	Author   string `json:"author"`
 	Year     int    `json:"year"`
+	// Price is a decimal in a string, "12.99"; omitted for a book without
+	// a price, which an import refuses.
+	Price string `json:"price,omitempty"`
 }
 
 // Next returns the next row, as CSVRows.Next does.
@@ -252,9 +275,12 @@ func (r *JSONRows) Next() (Row, error) {
 		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 			field = te.Field
 			err = fmt.Errorf("want a %s, got a JSON %s", te.Type, te.Value)
+			if field == "price" {
+				err = fmt.Errorf(`want a decimal in a string, such as "12.99", got a JSON %s`, te.Value)
+			}
 		} else if _, ok := err.(*json.SyntaxError); !ok && strings.HasPrefix(err.Error(), "json: unknown field ") {
 			field = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			err = errors.New("unknown field: the fields are id, category, title, author and year")
+			err = errors.New("unknown field: the fields are id, category, title, author, year and price")
 		} else if raw[0] != '{' {
 			err = errors.New("each book is a JSON object")
 		}
@@ -267,6 +293,12 @@ func (r *JSONRows) Next() (Row, error) {
 		return row, nil
 	}
 	row.Book = bookshop.Book{ID: jb.ID, Category: cat, Title: strings.TrimSpace(jb.Title), Author: strings.TrimSpace(jb.Author), Year: jb.Year}
+	if s := strings.TrimSpace(jb.Price); s != "" { // an empty price is Validate's "missing"
+		if row.Book.Price, err = bookshop.ParseMoney(s, r.currency); err != nil {
+			row.Err = &ParseError{File: r.name, Line: row.Line, Field: "price", Err: errors.New(bookshop.ErrorMessage(err))}
+			return row, nil
+		}
+	}
 	if p, ok := errors.AsType[*bookshop.FieldError](row.Book.Validate()); ok {
 		row.Err = &ParseError{File: r.name, Line: row.Line, Field: p.Field, Err: errors.New(p.Message)}
 	}

@@ -12,7 +12,10 @@ import (
 )
 
 // Writer writes books in one of the catalog file formats. What it writes,
-// the matching Rows reader reads back unchanged.
+// the matching Rows reader reads back unchanged, in the currency of the
+// books' prices: a file holds no currency, only decimals (see the package
+// documentation). A book without a price is written with an empty price,
+// which an import refuses.
 type Writer interface {
 	// Write writes one book.
 	Write(b bookshop.Book) error
@@ -29,7 +32,7 @@ func NewCSVWriter(w io.Writer) Writer {
 type csvWriter struct {
 	w       *csv.Writer
 	started bool
-	rec     [5]string
+	rec     [6]string
 }
 
 func (c *csvWriter) Write(b bookshop.Book) error {
@@ -39,7 +42,7 @@ func (c *csvWriter) Write(b bookshop.Book) error {
 			return err
 		}
 	}
-	c.rec = [5]string{strconv.Itoa(int(b.ID)), b.Category.String(), b.Title, b.Author, strconv.Itoa(b.Year)}
+	c.rec = [6]string{strconv.Itoa(int(b.ID)), b.Category.String(), b.Title, b.Author, strconv.Itoa(b.Year), price(b.Price)}
 	return c.w.Write(c.rec[:])
 }
 
@@ -71,13 +74,22 @@ func (j *jsonWriter) Write(b bookshop.Book) error {
 		sep = "[\n"
 	}
 	j.count++
-	data, err := json.Marshal(jsonBook{ID: b.ID, Category: b.Category.String(), Title: b.Title, Author: b.Author, Year: b.Year})
+	data, err := json.Marshal(jsonBook{ID: b.ID, Category: b.Category.String(), Title: b.Title, Author: b.Author, Year: b.Year, Price: price(b.Price)})
 	if err != nil {
 		return fmt.Errorf("encode book %d: %w", b.ID, err)
 	}
 	j.w.WriteString(sep)
 	_, err = j.w.Write(data)
 	return err
+}
+
+// price writes a book's price as the files hold it: a decimal, "12.99",
+// in the currency of the catalog; "" for a book without one.
+func price(m bookshop.Money) string {
+	if m == (bookshop.Money{}) {
+		return ""
+	}
+	return m.Decimal()
 }
 
 func (j *jsonWriter) Close() error {

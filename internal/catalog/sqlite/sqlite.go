@@ -114,10 +114,12 @@ func (db *DB) ExportBooks(ctx context.Context, c bookshop.Category, batchSize in
 }
 
 // ImportBooks implements [bookshop.Importer]. Each item is trimmed and
-// checked (Book.Validate); the database's constraints find ids and titles
-// and authors already taken, in the catalog or earlier in items. The valid
-// books are written in one transaction; if ctx ends or a write fails,
-// nothing is written. A book with id 0 gets the next free id.
+// checked (Book.Validate, which requires a price); the database's
+// constraints find ids and titles and authors already taken, in the
+// catalog or earlier in items. The valid books are written in one
+// transaction; if ctx ends or a write fails, nothing is written. A book
+// with id 0 gets the next free id. Prices are kept in the currency they
+// come in: which currency the shop takes is the caller's rule.
 func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
 	db.importMu.Lock()
 	defer db.importMu.Unlock()
@@ -152,8 +154,8 @@ func importBooks(ctx context.Context, tx *sql.Tx, items []bookshop.ImportItem) (
 	// An insert that conflicts with a book already there changes no row;
 	// one that goes in tells its id by LastInsertId. (A RETURNING clause
 	// would say the same, at the cost of a temporary table per row.)
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO books (id, category, title, author, year, match_key)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO books (id, category, title, author, year, match_key, price, currency)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return res, nil, fmt.Errorf("import: prepare: %w", err)
 	}
@@ -188,7 +190,7 @@ func importBooks(ctx context.Context, tx *sql.Tx, items []bookshop.ImportItem) (
 		if b.ID != 0 {
 			id = b.ID
 		}
-		r, err := insert.ExecContext(rowCtx, id, b.Category.String(), b.Title, b.Author, b.Year, b.MatchKey())
+		r, err := insert.ExecContext(rowCtx, id, b.Category.String(), b.Title, b.Author, b.Year, b.MatchKey(), b.Price.Units, b.Price.Currency)
 		var changed, got int64
 		if err == nil {
 			changed, err = r.RowsAffected()
@@ -241,7 +243,7 @@ func conflict(ctx context.Context, tx *sql.Tx, b bookshop.Book, lineOf map[int32
 
 // reload replaces the snapshot with the books now in the database.
 func (db *DB) reload(ctx context.Context) error {
-	rows, err := db.db.QueryContext(ctx, `SELECT id, category, title, author, year FROM books ORDER BY id`)
+	rows, err := db.db.QueryContext(ctx, `SELECT id, category, title, author, year, price, currency FROM books ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("read books: %w", err)
 	}
@@ -252,7 +254,8 @@ func (db *DB) reload(ctx context.Context) error {
 			b   bookshop.Book
 			cat string
 		)
-		if err := rows.Scan(&b.ID, &cat, &b.Title, &b.Author, &b.Year); err != nil {
+		// A price of 0 and currency '' is no price: the zero Money.
+		if err := rows.Scan(&b.ID, &cat, &b.Title, &b.Author, &b.Year, &b.Price.Units, &b.Price.Currency); err != nil {
 			return fmt.Errorf("read books: %w", err)
 		}
 		if b.Category, err = bookshop.ParseCategory(cat); err != nil {

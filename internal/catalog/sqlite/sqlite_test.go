@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +16,9 @@ import (
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 )
+
+// price is the price of the books the tests import.
+var price = bookshop.Money{Units: 999, Currency: "EUR"}
 
 func testContext(tb testing.TB) context.Context {
 	tb.Helper()
@@ -69,7 +73,7 @@ func TestOpenSeedsOnce(t *testing.T) {
 	if got := all(t, db); !slices.Equal(got, seed) {
 		t.Fatalf("new database holds %d books, want the %d of the seed", len(got), len(seed))
 	}
-	extra := bookshop.Book{ID: 1000, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946}
+	extra := bookshop.Book{ID: 1000, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946, Price: price}
 	if res, err := db.ImportBooks(testContext(t), []bookshop.ImportItem{{Book: extra}}); err != nil || res.Imported != 1 {
 		t.Fatalf("ImportBooks = %+v, %v; want 1 imported", res, err)
 	}
@@ -144,7 +148,7 @@ func TestOpenRefusesForeignDatabase(t *testing.T) {
 // never left migrated but empty.
 func TestOpenSeedIsAtomic(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "catalog.db")
-	bad := append(builtin(t), bookshop.Book{ID: 1, Category: bookshop.Mystery, Title: "Twice", Author: "Again", Year: 2000})
+	bad := append(builtin(t), bookshop.Book{ID: 1, Category: bookshop.Mystery, Title: "Twice", Author: "Again", Year: 2000, Price: price})
 	if _, err := sqlite.Open(testContext(t), path, bad); err == nil || !strings.Contains(err.Error(), "seed") {
 		t.Fatalf("Open with a seed that reuses id 1 = %v, want a seed error", err)
 	}
@@ -186,17 +190,19 @@ func TestImportBooks(t *testing.T) {
 	db := open(t, sqlite.Memory, builtin(t))
 	before := db.Len()
 	items := []bookshop.ImportItem{
-		{Line: 2, Book: bookshop.Book{ID: 100, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946}},
-		{Line: 3, Book: bookshop.Book{Category: bookshop.SelfHelp, Title: "  Essentialism ", Author: "Greg McKeown", Year: 2014}},
-		{Line: 4, Book: bookshop.Book{ID: 101, Category: bookshop.Mystery, Title: "", Author: "Nobody", Year: 2000}},
-		{Line: 5, Book: bookshop.Book{ID: 102, Category: bookshop.Category(7), Title: "T", Author: "A", Year: 2000}},
-		{Line: 6, Book: bookshop.Book{ID: 1, Category: bookshop.Mystery, Title: "Taken Id", Author: "A", Year: 2000}},
-		{Line: 7, Book: bookshop.Book{ID: 103, Category: bookshop.Mystery, Title: "the maltese FALCON", Author: "Dashiell Hammett", Year: 1930}},
-		{Line: 8, Book: bookshop.Book{ID: 100, Category: bookshop.Mystery, Title: "Same Id As Line 2", Author: "A", Year: 2000}},
-		{Line: 9, Book: bookshop.Book{ID: 104, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946}},
-		{Line: 10, Book: bookshop.Book{ID: 105, Category: bookshop.Mystery, Title: "T", Author: "", Year: 2000}},
-		{Line: 11, Book: bookshop.Book{ID: 106, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 0}},
-		{Line: 12, Book: bookshop.Book{ID: -5, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 2000}},
+		{Line: 2, Book: bookshop.Book{ID: 100, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946, Price: price}},
+		{Line: 3, Book: bookshop.Book{Category: bookshop.SelfHelp, Title: "  Essentialism ", Author: "Greg McKeown", Year: 2014, Price: price}},
+		{Line: 4, Book: bookshop.Book{ID: 101, Category: bookshop.Mystery, Title: "", Author: "Nobody", Year: 2000, Price: price}},
+		{Line: 5, Book: bookshop.Book{ID: 102, Category: bookshop.Category(7), Title: "T", Author: "A", Year: 2000, Price: price}},
+		{Line: 6, Book: bookshop.Book{ID: 1, Category: bookshop.Mystery, Title: "Taken Id", Author: "A", Year: 2000, Price: price}},
+		{Line: 7, Book: bookshop.Book{ID: 103, Category: bookshop.Mystery, Title: "the maltese FALCON", Author: "Dashiell Hammett", Year: 1930, Price: price}},
+		{Line: 8, Book: bookshop.Book{ID: 100, Category: bookshop.Mystery, Title: "Same Id As Line 2", Author: "A", Year: 2000, Price: price}},
+		{Line: 9, Book: bookshop.Book{ID: 104, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946, Price: price}},
+		{Line: 10, Book: bookshop.Book{ID: 105, Category: bookshop.Mystery, Title: "T", Author: "", Year: 2000, Price: price}},
+		{Line: 11, Book: bookshop.Book{ID: 106, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 0, Price: price}},
+		{Line: 12, Book: bookshop.Book{ID: -5, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 2000, Price: price}},
+		{Line: 13, Book: bookshop.Book{ID: 107, Category: bookshop.Mystery, Title: "No Price", Author: "A", Year: 2000}},
+		{Line: 14, Book: bookshop.Book{ID: 108, Category: bookshop.Mystery, Title: "Dear", Author: "A", Year: 2000, Price: bookshop.Money{Units: 1_000_001, Currency: "EUR"}}},
 	}
 	res, err := db.ImportBooks(testContext(t), items)
 	if err != nil {
@@ -215,6 +221,8 @@ func TestImportBooks(t *testing.T) {
 		10: "author: must not be empty",
 		11: "year",
 		12: "negative",
+		13: "price: missing",
+		14: "price: 10000.01 is more than 10000",
 	}
 	if len(res.Rejected) != len(want) {
 		t.Fatalf("rejected %d: %+v, want %d", len(res.Rejected), res.Rejected, len(want))
@@ -249,7 +257,7 @@ func TestImportCancelledWritesNothing(t *testing.T) {
 	before := all(t, db)
 	ctx, cancel := context.WithCancel(testContext(t))
 	cancel()
-	_, err := db.ImportBooks(ctx, []bookshop.ImportItem{{Book: bookshop.Book{ID: 500, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 2000}}})
+	_, err := db.ImportBooks(ctx, []bookshop.ImportItem{{Book: bookshop.Book{ID: 500, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 2000, Price: price}}})
 	if err == nil {
 		t.Fatal("ImportBooks with a cancelled context succeeded, want an error")
 	}
@@ -266,7 +274,7 @@ func TestReadsDuringImport(t *testing.T) {
 	const n = 5000
 	items := make([]bookshop.ImportItem, n)
 	for i := range items {
-		items[i] = bookshop.ImportItem{Book: bookshop.Book{Category: bookshop.ScienceFiction, Title: fmt.Sprintf("Generated %d", i), Author: "Test", Year: 2020}}
+		items[i] = bookshop.ImportItem{Book: bookshop.Book{Category: bookshop.ScienceFiction, Title: fmt.Sprintf("Generated %d", i), Author: "Test", Year: 2020, Price: price}}
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -317,7 +325,7 @@ func TestBookNotFound(t *testing.T) {
 func BenchmarkImport100k(b *testing.B) {
 	items := make([]bookshop.ImportItem, 100_000)
 	for i := range items {
-		items[i] = bookshop.ImportItem{Book: bookshop.Book{ID: int32(i + 1), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Book %d", i), Author: "Benchmark", Year: 2000}}
+		items[i] = bookshop.ImportItem{Book: bookshop.Book{ID: int32(i + 1), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Book %d", i), Author: "Benchmark", Year: 2000, Price: price}}
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -361,5 +369,74 @@ func TestOpenWhileAnotherWrites(t *testing.T) {
 	defer db.Close()
 	if got := db.Len(); got != len(builtin(t)) {
 		t.Errorf("Open holds %d books, want %d", got, len(builtin(t)))
+	}
+}
+
+// TestPricesKept checks that prices are written and read back exactly, in
+// minor units and currency, across a reopen.
+func TestPricesKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	db := open(t, path, builtin(t))
+	want := []bookshop.Book{
+		{ID: 100, Category: bookshop.Mystery, Title: "Cheap", Author: "A", Year: 2000, Price: bookshop.Money{Units: 1, Currency: "EUR"}},
+		{ID: 101, Category: bookshop.Mystery, Title: "Dear", Author: "A", Year: 2000, Price: bookshop.Money{Units: 1_000_000, Currency: "EUR"}},
+		{ID: 102, Category: bookshop.Mystery, Title: "Yen", Author: "A", Year: 2000, Price: bookshop.Money{Units: 1500, Currency: "JPY"}},
+	}
+	var items []bookshop.ImportItem
+	for _, b := range want {
+		items = append(items, bookshop.ImportItem{Book: b})
+	}
+	if res, err := db.ImportBooks(testContext(t), items); err != nil || res.Imported != len(want) {
+		t.Fatalf("ImportBooks = %+v, %v; want %d imported", res, err, len(want))
+	}
+	db.Close()
+	got := all(t, open(t, path, nil))
+	if !slices.Equal(got[len(got)-len(want):], want) {
+		t.Errorf("reopened, the imported books are %+v, want %+v", got[len(got)-len(want):], want)
+	}
+	if b := got[0]; b.Price != (bookshop.Money{Units: 1099, Currency: "EUR"}) {
+		t.Errorf("reopened, book 1 costs %v, want the built-in 10.99 EUR", b.Price)
+	}
+}
+
+// TestMigrateBooksWithoutPrices opens a database of the first schema,
+// from before prices: its books are kept, without a price, and new books
+// come with theirs.
+func TestMigrateBooksWithoutPrices(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	schema, err := os.ReadFile("migrations/0001_books.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`,
+		`INSERT INTO schema_migrations VALUES (1, '0001_books.sql', '2025-01-01T00:00:00Z')`,
+		string(schema),
+		`INSERT INTO books (id, category, title, author, year, match_key) VALUES (1, 'mystery', 'Old', 'Author', 1990, 'old' || char(0) || 'author')`,
+	} {
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	raw.Close()
+
+	db := open(t, path, builtin(t))
+	b, err := db.Book(testContext(t), 1)
+	if err != nil || b.Title != "Old" || b.Price != (bookshop.Money{}) {
+		t.Errorf("Book(1) of a database from before prices = %+v, %v; want Old, without a price", b, err)
+	}
+	if db.Len() != 1 {
+		t.Errorf("the migrated database holds %d books, want its 1 (no seed)", db.Len())
+	}
+	added := bookshop.Book{ID: 2, Category: bookshop.Mystery, Title: "New", Author: "Author", Year: 2020, Price: price}
+	if res, err := db.ImportBooks(testContext(t), []bookshop.ImportItem{{Book: added}}); err != nil || res.Imported != 1 {
+		t.Fatalf("ImportBooks = %+v, %v; want 1 imported", res, err)
+	}
+	if got := all(t, db); len(got) != 2 || got[1] != added {
+		t.Errorf("after an import, the books are %+v, want Old and %+v", got, added)
 	}
 }

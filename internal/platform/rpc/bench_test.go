@@ -11,6 +11,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	moneyv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 )
 
@@ -109,7 +110,8 @@ func BenchmarkImportBooks(b *testing.B) {
 		}
 		prefix := fmt.Sprintf("Import %d book", round)
 		for i := range n {
-			book := &catalogv1.Book{Title: prefix + " " + strconv.Itoa(i), Author: "Benchmark", Year: 2000, Category: catalogv1.Category(1 + i%3)}
+			book := &catalogv1.Book{Title: prefix + " " + strconv.Itoa(i), Author: "Benchmark", Year: 2000, Category: catalogv1.Category(1 + i%3),
+				Price: &moneyv1.Money{Units: 999, Currency: "EUR"}}
 			if err := stream.Send(&catalogv1.ImportBooksRequest{Book: book, Line: int32(i + 1)}); err != nil {
 				b.Fatalf("ImportBooks: Send: %v", err)
 			}

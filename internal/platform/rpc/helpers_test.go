@@ -84,7 +84,7 @@ func openDB(tb testing.TB, seed []bookshop.Book) *sqlite.DB {
 func startCatalog(tb testing.TB, db *sqlite.DB) *grpc.ClientConn {
 	tb.Helper()
 	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
-		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, 0, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, "", 0, nil), logger))
 		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
 	})
 	return dial(tb, addr)

@@ -24,6 +24,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	moneyv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
@@ -73,7 +74,7 @@ func startSecure(t *testing.T, cfg *tls.Config) (string, *identities) {
 	recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
 	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, recommendations.NewLiveServer(
 		func() *recommendations.Session { return recommendations.NewSession(db, nil) }, logger))
-	svc := catalog.NewService(db, 0, nil)
+	svc := catalog.NewService(db, "", 0, nil)
 	catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(svc, logger))
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -132,6 +133,7 @@ func importOne(tb testing.TB, conn grpc.ClientConnInterface, title string) (*cat
 	// A refused stream may already be over: CloseAndRecv has its status.
 	_ = stream.Send(&catalogv1.ImportBooksRequest{Line: 2, Book: &catalogv1.Book{
 		Title: title, Author: "Susanna Clarke", Year: 2020, Category: catalogv1.Category_CATEGORY_MYSTERY,
+		Price: &moneyv1.Money{Units: 1099, Currency: "EUR"},
 	}})
 	return stream.CloseAndRecv()
 }

@@ -1,0 +1,70 @@
+package catalog_test
+
+import (
+	"bytes"
+	"database/sql"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+)
+
+// TestOpenLogsBooksWithoutPrice opens a database from before prices: its
+// books are served without one, and Open says how many there are and
+// what to do.
+func TestOpenLogsBooksWithoutPrice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	schema, err := os.ReadFile("sqlite/migrations/0001_books.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`,
+		`INSERT INTO schema_migrations VALUES (1, '0001_books.sql', '2025-01-01T00:00:00Z')`,
+		string(schema),
+		`INSERT INTO books (id, category, title, author, year, match_key) VALUES (1, 'mystery', 'Old', 'A', 1990, 'old' || char(0) || 'a')`,
+		`INSERT INTO books (id, category, title, author, year, match_key) VALUES (2, 'mystery', 'Older', 'A', 1980, 'older' || char(0) || 'a')`,
+	} {
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	raw.Close()
+
+	var logs bytes.Buffer
+	cfg := catalog.DefaultConfig()
+	cfg.DB = path
+	db, err := catalog.Open(testContext(t), cfg, process.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if b, err := db.Book(testContext(t), 1); err != nil || b.Price != (bookshop.Money{}) {
+		t.Errorf("Book(1) = %+v, %v; want it without a price", b, err)
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="books without a price`) || !strings.Contains(logs.String(), "re-import them with a price") || !strings.Contains(logs.String(), "books=2") {
+		t.Errorf("Open logged:\n%s\nwant a warning that 2 books have no price, saying what to do", logs.String())
+	}
+}
+
+// TestOpenRefusesBuiltinInAnotherCurrency checks that a Catalog in another
+// currency than the built-in catalog's does not seed from it: it would
+// read euros as dollars.
+func TestOpenRefusesBuiltinInAnotherCurrency(t *testing.T) {
+	cfg := catalog.DefaultConfig()
+	cfg.DB = filepath.Join(t.TempDir(), "catalog.db")
+	cfg.Currency = "USD"
+	_, err := catalog.Open(testContext(t), cfg, process.Deps{Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "priced in EUR, not USD") {
+		t.Errorf("Open in USD from the built-in catalog = %v, want an error saying it is priced in EUR", err)
+	}
+}
