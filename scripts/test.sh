@@ -78,6 +78,10 @@ step "generated code"
 scripts/generate.sh --check
 
 step "go test -race"
+# The browser tests keep their screenshots (the homepage, a book page, the
+# cart) here, for people to look at after a run.
+export SCREENSHOT_DIR="${SCREENSHOT_DIR:-$PWD/test-artifacts}"
+mkdir -p "$SCREENSHOT_DIR"
 go test -race -count=1 ./...
 
 step "deploy: the Dockerfile, compose.yaml and Kubernetes manifests (module deploy/)"
