@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
@@ -47,6 +48,7 @@ func (s *Server) Recommend(ctx context.Context, req *recommendationspb.Recommend
 			Title:  b.Title,
 			Author: b.Author,
 			Year:   int32(b.Year),
+			Price:  catalogclient.MoneyToProto(b.Price),
 		}
 	}
 	return resp, nil

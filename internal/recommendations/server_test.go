@@ -109,6 +109,9 @@ func TestServerRecommend(t *testing.T) {
 					t.Errorf("Recommend(%v) book %d = %q by %q (%d), want %q by %q (%d)",
 						tt.req, r.GetId(), r.GetTitle(), r.GetAuthor(), r.GetYear(), b.Title, b.Author, b.Year)
 				}
+				if p := r.GetPrice(); p.GetUnits() != b.Price.Units || p.GetCurrency() != b.Price.Currency || p.GetUnits() <= 0 {
+					t.Errorf("Recommend(%v) book %d costs %v, want %v", tt.req, r.GetId(), p, b.Price)
+				}
 			}
 		})
 	}
@@ -214,9 +217,16 @@ func TestRecommendationsClient(t *testing.T) {
 	if len(books) != 3 {
 		t.Fatalf("Recommend(self_help, 3) returned %d books, want 3", len(books))
 	}
+	builtin, err := catalogfile.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, b := range books {
 		if b.Category != bookshop.SelfHelp || b.Title == "" || b.Author == "" || b.Year == 0 {
 			t.Errorf("Recommend(self_help, 3) returned %+v, want a complete self_help book", b)
+		}
+		if want, _ := builtin.Book(testContext(t), b.ID); b != want {
+			t.Errorf("Recommend(self_help, 3) returned %+v, want %+v, price included", b, want)
 		}
 	}
 

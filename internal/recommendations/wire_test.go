@@ -1,6 +1,7 @@
 package recommendations_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -215,7 +216,8 @@ func (firstRand) IntN(int) int { return 0 }
 // byte by byte and reads the answer byte by byte, as a client in another
 // language sees it: the request's fields 1, 2 and 3 are varints; the answer
 // is field 1 repeated, each a message with id (1, varint), title (2,
-// bytes), and our additions author (3, bytes) and year (4, varint).
+// bytes), and our additions author (3, bytes), year (4, varint) and price
+// (5, a message of units, 1, varint, and currency, 2, bytes).
 func TestWireRecommend(t *testing.T) {
 	conn := dial(t, startBuiltin(t, firstRand{}))
 	call := func(req []byte) ([]byte, error) {
@@ -233,9 +235,12 @@ func TestWireRecommend(t *testing.T) {
 		t.Fatal(err)
 	}
 	books := rpctest.ParseFields(t, resp)
+	price := func(cents uint64) string { // field 5, bytes: a bookshop.money.v1.Money
+		return fmt.Sprintf("field 5 bytes %q", slices.Concat(rpctest.VarintField(1, cents), rpctest.StringField(2, "EUR")))
+	}
 	want := [][]string{
-		{"field 1 varint 4", `field 2 bytes "The Hitchhiker's Guide To The Galaxy"`, `field 3 bytes "Douglas Adams"`, "field 4 varint 1979"},
-		{"field 1 varint 5", `field 2 bytes "Ender's Game"`, `field 3 bytes "Orson Scott Card"`, "field 4 varint 1985"},
+		{"field 1 varint 4", `field 2 bytes "The Hitchhiker's Guide To The Galaxy"`, `field 3 bytes "Douglas Adams"`, "field 4 varint 1979", price(1049)},
+		{"field 1 varint 5", `field 2 bytes "Ender's Game"`, `field 3 bytes "Orson Scott Card"`, "field 4 varint 1985", price(1199)},
 	}
 	if len(books) != len(want) {
 		t.Fatalf("response has %d fields, want %d books", len(books), len(want))

@@ -16,6 +16,7 @@
 package recommendationspb
 
 import (
+	v1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -160,7 +161,11 @@ type BookRecommendation struct {
 	// The book's author. Added by Bookshop; tutorial clients ignore it.
 	Author string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
 	// The year the book was first published. Added by Bookshop.
-	Year          int32 `protobuf:"varint,4,opt,name=year,proto3" json:"year,omitempty"`
+	Year int32 `protobuf:"varint,4,opt,name=year,proto3" json:"year,omitempty"`
+	// What the shop sells the book for, in its one currency. Added by
+	// Bookshop; unset for a book the Catalog has no price for (such a book
+	// cannot be bought). Tutorial clients ignore it.
+	Price         *v1.Money `protobuf:"bytes,5,opt,name=price,proto3" json:"price,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -223,6 +228,13 @@ func (x *BookRecommendation) GetYear() int32 {
 	return 0
 }
 
+func (x *BookRecommendation) GetPrice() *v1.Money {
+	if x != nil {
+		return x.Price
+	}
+	return nil
+}
+
 // RecommendationResponse holds the recommended books, distinct and in random
 // order.
 type RecommendationResponse struct {
@@ -275,17 +287,18 @@ var File_recommendations_proto protoreflect.FileDescriptor
 
 const file_recommendations_proto_rawDesc = "" +
 	"\n" +
-	"\x15recommendations.proto\"|\n" +
+	"\x15recommendations.proto\x1a\x1dbookshop/money/v1/money.proto\"|\n" +
 	"\x15RecommendationRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x05R\x06userId\x12)\n" +
 	"\bcategory\x18\x02 \x01(\x0e2\r.BookCategoryR\bcategory\x12\x1f\n" +
 	"\vmax_results\x18\x03 \x01(\x05R\n" +
-	"maxResults\"f\n" +
+	"maxResults\"\x96\x01\n" +
 	"\x12BookRecommendation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n" +
 	"\x06author\x18\x03 \x01(\tR\x06author\x12\x12\n" +
-	"\x04year\x18\x04 \x01(\x05R\x04year\"W\n" +
+	"\x04year\x18\x04 \x01(\x05R\x04year\x12.\n" +
+	"\x05price\x18\x05 \x01(\v2\x18.bookshop.money.v1.MoneyR\x05price\"W\n" +
 	"\x16RecommendationResponse\x12=\n" +
 	"\x0frecommendations\x18\x01 \x03(\v2\x13.BookRecommendationR\x0frecommendations*?\n" +
 	"\fBookCategory\x12\v\n" +
@@ -314,17 +327,19 @@ var file_recommendations_proto_goTypes = []any{
 	(*RecommendationRequest)(nil),  // 1: RecommendationRequest
 	(*BookRecommendation)(nil),     // 2: BookRecommendation
 	(*RecommendationResponse)(nil), // 3: RecommendationResponse
+	(*v1.Money)(nil),               // 4: bookshop.money.v1.Money
 }
 var file_recommendations_proto_depIdxs = []int32{
 	0, // 0: RecommendationRequest.category:type_name -> BookCategory
-	2, // 1: RecommendationResponse.recommendations:type_name -> BookRecommendation
-	1, // 2: Recommendations.Recommend:input_type -> RecommendationRequest
-	3, // 3: Recommendations.Recommend:output_type -> RecommendationResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 1: BookRecommendation.price:type_name -> bookshop.money.v1.Money
+	2, // 2: RecommendationResponse.recommendations:type_name -> BookRecommendation
+	1, // 3: Recommendations.Recommend:input_type -> RecommendationRequest
+	3, // 4: Recommendations.Recommend:output_type -> RecommendationResponse
+	4, // [4:5] is the sub-list for method output_type
+	3, // [3:4] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_recommendations_proto_init() }

@@ -75,6 +75,7 @@ func (c *Client) Recommend(ctx context.Context, req bookshop.RecommendRequest) (
 			Author:   r.GetAuthor(),
 			Year:     int(r.GetYear()),
 			Category: req.Category,
+			Price:    catalogclient.MoneyFromProto(r.GetPrice()),
 		}
 	}
 	return books, nil

@@ -154,7 +154,8 @@ func (x *LiveRecommendRequest) GetMaxResults() int32 {
 // LiveRecommendResponse is the recommendation list after an event.
 type LiveRecommendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The recommended books, best first.
+	// The recommended books, best first, each as the Catalog has it, its
+	// price included.
 	Books []*v1.Book `protobuf:"bytes,1,rep,name=books,proto3" json:"books,omitempty"`
 	// How many events the server has applied in this session.
 	Events        int32 `protobuf:"varint,2,opt,name=events,proto3" json:"events,omitempty"`
