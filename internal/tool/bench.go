@@ -26,6 +26,8 @@ var benchTargets = []struct {
 }{
 	{"recommend", "/Recommendations/Recommend, unary, at -addr", 50},
 	{"home", "the homepage, GET -url", 50},
+	{"home-customer", "the homepage as a signed-in customer with 3 books in the cart, GET -url (signs up at start)", 50},
+	{"add-to-cart", "POST /cart/items at -url as the page's script does, one copy a call, books 1 to 40 in turn, a new guest cart every 400", 50},
 	{"export", "CatalogService/ExportBooks, server streaming, at -addr", 1},
 	{"import", "CatalogService/ImportBooks, client streaming, -books new books a call, at -addr", 1},
 	{"search", "CatalogService/SearchBooks, unary, at -addr: a page of 20 books a call, queries in turn (the built-in books', and import's)", 8},
@@ -221,6 +223,12 @@ func (c *benchConfig) newTarget() (loadgen.Target, string, error) {
 	switch c.target {
 	case "home":
 		t, err = loadgen.NewPage(c.url, idle)
+		return t, c.url, err
+	case "home-customer":
+		t, err = loadgen.NewCustomerPage(c.url, 3, idle)
+		return t, c.url, err
+	case "add-to-cart":
+		t, err = loadgen.NewAddToCart(c.url, idle)
 		return t, c.url, err
 	case "live-web":
 		t, err = loadgen.NewLiveWeb(c.url, int32(c.maxBook), 256)

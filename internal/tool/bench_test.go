@@ -29,6 +29,9 @@ func TestBench(t *testing.T) {
 	for _, args := range [][]string{
 		{"-target", "recommend", "-addr", grpcAddr, "-c", "1,4", "-d", "200ms", "-warmup", "50ms", "-record", record, "-chart", chart, "-label", "test"},
 		{"-target", "home", "-url", siteURL, "-c", "2", "-n", "20", "-d", "0"},
+		{"-target", "home-customer", "-url", siteURL, "-c", "2", "-n", "20", "-d", "0"},
+		// 450 calls: past the 400 that a worker adds to one cart.
+		{"-target", "add-to-cart", "-url", siteURL, "-c", "1", "-n", "450", "-d", "0"},
 		{"-target", "export", "-addr", catalogAddr, "-n", "2", "-d", "0"},
 		{"-target", "import", "-addr", catalogAddr, "-books", "50", "-n", "2", "-d", "0"},
 		// After the import: its books are among what the queries find.

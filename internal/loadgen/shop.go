@@ -1,0 +1,222 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// The shop's targets act as a browser on the site's own pages does: their
+// POSTs say Sec-Fetch-Site: same-origin, which the Marketplace's
+// cross-origin protection asks of a browser, and they carry the session
+// and cart cookies the site sets.
+
+// CustomerPage is the target of the homepage as a signed-in customer with
+// a cart sees it: the customer is signed up, and puts books in the cart,
+// when the first worker starts; then each call gets the homepage with the
+// customer's session cookie, which costs the Marketplace a check of the
+// session (Accounts) and the cart's count (Cart) besides the page's
+// recommendations.
+type CustomerPage struct {
+	base   string
+	client *http.Client
+	books  int32 // books put in the cart
+
+	once   sync.Once
+	cookie string // "name=token" of the session
+	err    error
+}
+
+// NewCustomerPage returns a CustomerPage target of the site at siteURL
+// whose customer's cart holds books 1 to books. The workers share up to
+// idleConns connections.
+func NewCustomerPage(siteURL string, books int32, idleConns int) (*CustomerPage, error) {
+	base, err := parseBase(siteURL)
+	if err != nil {
+		return nil, err
+	}
+	if books < 0 {
+		return nil, fmt.Errorf("books in the cart %d: want 0 or more", books)
+	}
+	return &CustomerPage{base: base, client: &http.Client{Transport: newTransport(idleConns)}, books: books}, nil
+}
+
+// Worker implements [Target]. The first one signs the customer up.
+func (t *CustomerPage) Worker(ctx context.Context, _ int) (Worker, error) {
+	t.once.Do(func() { t.cookie, t.err = t.signUp(ctx) })
+	if t.err != nil {
+		return nil, t.err
+	}
+	return customerPageWorker{t}, nil
+}
+
+// signUp opens an account for the load, fills its cart, and returns its
+// session cookie.
+func (t *CustomerPage) signUp(ctx context.Context) (string, error) {
+	email := "load-" + rand.Text() + "@example.com"
+	resp, err := post(ctx, t.client, t.base+"signup", "", url.Values{
+		"email": {email}, "name": {"Load"}, "password": {"a long load-test passphrase " + rand.Text()},
+	})
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusSeeOther {
+		return "", fmt.Errorf("POST /signup: %s", resp.Status)
+	}
+	cookie := sessionCookie(resp)
+	if cookie == "" {
+		return "", fmt.Errorf("POST /signup: no session cookie")
+	}
+	for id := int32(1); id <= t.books; id++ {
+		resp, err := post(ctx, t.client, t.base+"cart/items", cookie, url.Values{"book": {strconv.Itoa(int(id))}})
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("POST /cart/items book %d: %s", id, resp.Status)
+		}
+	}
+	return cookie, nil
+}
+
+// Close implements [Target].
+func (t *CustomerPage) Close() error {
+	t.client.CloseIdleConnections()
+	return nil
+}
+
+type customerPageWorker struct{ t *CustomerPage }
+
+func (w customerPageWorker) Call(ctx context.Context) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.t.base, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Cookie", w.t.cookie)
+	resp, err := w.t.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /: %s", resp.Status)
+	}
+	// A page served as a guest's, or with the cart's count unavailable,
+	// would be a cheaper page than the one measured.
+	if !strings.Contains(string(body), `class="account-link" href="/account"`) || strings.Contains(string(body), ">unavailable<") {
+		return 0, fmt.Errorf("GET /: not the signed-in customer's page with the cart's count")
+	}
+	return 1, nil
+}
+
+func (customerPageWorker) Close() error { return nil }
+
+// addsPerCart is how many books an AddToCart worker adds to one cart
+// before it starts another: below the cart's limits (50 lines of at most
+// 10 copies), which would refuse more.
+const addsPerCart = 400
+
+// AddToCart is the target of the cart's "Add to cart" button as the site's
+// script presses it (POST /cart/items, asking for JSON): each worker is a
+// guest, each call adds one copy of one of books 1 to 40 in turn, and
+// every addsPerCart calls the worker drops its cart's cookie and starts a
+// new cart, as a new guest.
+type AddToCart struct {
+	base   string
+	client *http.Client
+}
+
+// NewAddToCart returns an AddToCart target of the site at siteURL whose
+// workers share up to idleConns connections. The catalog must have books 1
+// to 40, with prices.
+func NewAddToCart(siteURL string, idleConns int) (*AddToCart, error) {
+	base, err := parseBase(siteURL)
+	if err != nil {
+		return nil, err
+	}
+	return &AddToCart{base: base, client: &http.Client{Transport: newTransport(idleConns)}}, nil
+}
+
+// Worker implements [Target].
+func (t *AddToCart) Worker(context.Context, int) (Worker, error) { return &addToCartWorker{t: t}, nil }
+
+// Close implements [Target].
+func (t *AddToCart) Close() error {
+	t.client.CloseIdleConnections()
+	return nil
+}
+
+type addToCartWorker struct {
+	t      *AddToCart
+	cookie string // the guest cart's cookie, once the site has set it
+	calls  int
+}
+
+func (w *addToCartWorker) Call(ctx context.Context) (int, error) {
+	if w.calls%addsPerCart == 0 {
+		w.cookie = ""
+	}
+	book := w.calls%40 + 1
+	w.calls++
+	resp, err := post(ctx, w.t.client, w.t.base+"cart/items", w.cookie, url.Values{"book": {strconv.Itoa(book)}})
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("POST /cart/items book %d: %s", book, resp.Status)
+	}
+	if c := cartCookie(resp); c != "" {
+		w.cookie = c
+	}
+	return 1, nil
+}
+
+func (w *addToCartWorker) Close() error { return nil }
+
+// post sends form to target as the site's script does, with cookie ("" for
+// none), reads the answer to the end and returns it, body closed.
+func post(ctx context.Context, client *http.Client, target, cookie string, form url.Values) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	// A redirect is an answer here, not something to follow.
+	client = &http.Client{Transport: client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp, err
+}
+
+// sessionCookie and cartCookie return "name=value" of the cookie that resp
+// sets, or "". The names may carry the __Host- prefix (over HTTPS).
+func sessionCookie(resp *http.Response) string { return cookieNamed(resp, "bookshop_session") }
+func cartCookie(resp *http.Response) string    { return cookieNamed(resp, "bookshop_cart") }
+
+func cookieNamed(resp *http.Response, name string) string {
+	for _, c := range resp.Cookies() {
+		if strings.TrimPrefix(c.Name, "__Host-") == name && c.Value != "" {
+			return c.Name + "=" + c.Value
+		}
+	}
+	return ""
+}
