@@ -41,7 +41,9 @@ type Session struct {
 type Accounts interface {
 	// SignUp opens an account and signs it in. Errors: Invalid for a bad
 	// email, name or password (too short, or too common); Exists when the
-	// email already has an account.
+	// email already has an account; Exhausted, with RetryAfter, when the
+	// client has failed too often (each Exists counts, so that no one can
+	// test many emails for accounts).
 	SignUp(ctx context.Context, account NewAccount, client string) (Session, error)
 	// SignIn checks an email and a password and starts a new session.
 	// Errors: Unauthenticated for a wrong email or password, the same for
