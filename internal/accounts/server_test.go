@@ -3,6 +3,7 @@ package accounts_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -207,8 +210,9 @@ func TestServerThrottleCarriesRetryInfo(t *testing.T) {
 }
 
 // TestRunKeepsNoSecrets runs the service as its command does, with a
-// database file and a log at debug level, drives every method with a
-// password and its tokens, then reads the whole log and every byte of the
+// database file, a log at debug level and every span traced, drives every
+// method with a password and its tokens, then reads the whole log, every
+// span (names, attributes, events, status) and every byte of the
 // database's files: the password and the tokens appear in none of them.
 // (The email appears in the database, which shows that the search would
 // find what is there.)
@@ -226,12 +230,16 @@ func TestRunKeepsNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics := telemetry.NewMetrics()
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	defer tp.Shutdown(context.Background())
 	cfg := accounts.DefaultConfig()
 	cfg.DB = filepath.Join(dir, "accounts.db")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- accounts.Run(ctx, cfg, process.Deps{Logger: logger, Metrics: metrics, DrainTimeout: time.Second, Listener: lis, HealthListener: health})
+		done <- accounts.Run(ctx, cfg, process.Deps{Logger: logger, Metrics: metrics, Tracing: telemetry.NewTracing(tp),
+			DrainTimeout: time.Second, Listener: lis, HealthListener: health})
 	}()
 	// stop stops Run, once, and returns its error.
 	stop := sync.OnceValue(func() error {
@@ -312,6 +320,16 @@ func TestRunKeepsNoSecrets(t *testing.T) {
 	for what, s := range secrets {
 		if strings.Contains(logs.String(), s) {
 			t.Errorf("the log holds the %s", what)
+		}
+	}
+	traced := fmt.Sprintf("%+v", spans.GetSpans())
+	// The spans' names and attributes' values are in the text searched.
+	if !strings.Contains(traced, "Name:bookshop.accounts.v1.AccountsService/SignUp") || !strings.Contains(traced, `"rpc.response.status_code":"UNAUTHENTICATED"`) {
+		t.Fatalf("no span of SignUp, or no attribute of the failed SignIn, among %d spans:\n%s", len(spans.GetSpans()), traced)
+	}
+	for what, s := range secrets {
+		if strings.Contains(traced, s) {
+			t.Errorf("a span holds the %s", what)
 		}
 	}
 }
