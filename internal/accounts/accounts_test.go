@@ -435,3 +435,32 @@ func TestSignInGivesBackOnCancel(t *testing.T) {
 		t.Errorf("SignIn after 3 cancelled attempts of 2 allowed = %v, want signed in", err)
 	}
 }
+
+// TestRunSweeper checks that the sweeper deletes expired sessions on its
+// own, and stops when its context ends.
+func TestRunSweeper(t *testing.T) {
+	c := newClock()
+	db := openDB(t)
+	s := newService(t, db, c, accounts.Options{SessionTTL: time.Hour})
+	signUp(t, s)
+	c.Advance(2 * time.Hour)
+	ctx, cancel := context.WithCancel(testContext(t))
+	done := make(chan error, 1)
+	go func() { done <- s.RunSweeper(ctx, 10*time.Millisecond) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n, err := db.CountSessions(ctx, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweeper never deleted the expired session")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("RunSweeper after its context ended = %v, want nil", err)
+	}
+}
