@@ -104,6 +104,7 @@ step "fuzz (brief)"
 for target in \
 	./internal/catalog/catalogfile:FuzzParse \
 	./internal/catalog/catalogfile:FuzzJSONRows \
+	./internal/catalog/search:FuzzSearch \
 	./internal/recommendations:FuzzRecommend \
 	./internal/marketplace:FuzzCategoryFromQuery \
 	./internal/marketplace:FuzzBookIDFromPath; do
