@@ -315,17 +315,19 @@ func commandPath(tb testing.TB, args []string) (path, rest []string) {
 
 // calls are the flags that name a service that a command calls, with the
 // command that runs that service: -recommendations-host the
-// Recommendations service, -catalog-host the Catalog.
-var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog"}
+// Recommendations service, -catalog-host the Catalog, -cart-host the Cart.
+var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart"}
 
 // callerIdentity is the identity that each command presents, with a
 // client certificate of `bookshop certs`, when it calls a service: the
 // servers authorize their callers by it (the Catalog lets marketplace,
-// recommendations and admin read, recommendations and admin watch, admin
-// alone import; Recommendations answers marketplace and admin).
+// recommendations and admin read, cart price carts, recommendations and
+// admin watch, admin alone import; Recommendations and the Cart answer
+// marketplace and admin).
 var callerIdentity = map[string]string{
 	"marketplace":     "marketplace",
 	"recommendations": "recommendations",
+	"cart":            "cart",
 	"import":          "admin",
 	"export":          "admin",
 }

@@ -272,6 +272,10 @@ func TestKubernetes(t *testing.T) {
 			if len(accts) != 1 {
 				t.Fatalf("%d Deployments run Accounts, want 1", len(accts))
 			}
+			carts := runningIn(pods, "cart")
+			if len(carts) != 1 {
+				t.Fatalf("%d Deployments run the Cart, want 1", len(carts))
+			}
 
 			t.Run("one namespace", func(t *testing.T) {
 				if len(c.namespaces) != 1 {
@@ -393,7 +397,7 @@ func TestKubernetes(t *testing.T) {
 						}
 					}
 				}
-				for _, rp := range []*pod{recs[0], catalogs[0], accts[0]} {
+				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0]} {
 					for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
 						if pr != nil && pr.GRPC == nil {
 							t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
@@ -464,7 +468,7 @@ func TestKubernetes(t *testing.T) {
 			})
 
 			t.Run("writable files are on volumes", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, accts) {
+				for _, p := range slices.Concat(catalogs, accts, carts) {
 					db, env := p.setting(t, "db"), p.cmd.flags["db"].Env
 					mnt, v := p.mountOf(db)
 					switch {
@@ -550,7 +554,7 @@ func TestKubernetes(t *testing.T) {
 
 			t.Run("callers find the Catalog", func(t *testing.T) {
 				cat := catalogs[0]
-				for _, p := range slices.Concat(recs, markets) {
+				for _, p := range slices.Concat(recs, carts, markets) {
 					target := p.setting(t, "catalog-host")
 					name, port, ok := hostPortOf(target)
 					if !ok {
@@ -583,12 +587,13 @@ func TestKubernetes(t *testing.T) {
 
 			t.Run("only its callers reach each gRPC service", func(t *testing.T) {
 				c.onlyCallersReach(t, recs[0], markets...)
-				c.onlyCallersReach(t, catalogs[0], slices.Concat(markets, recs)...)
+				c.onlyCallersReach(t, catalogs[0], slices.Concat(markets, recs, carts)...)
 				c.onlyCallersReach(t, accts[0], markets...)
+				c.onlyCallersReach(t, carts[0], markets...)
 			})
 
 			t.Run("metrics for Prometheus", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, recs, accts, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, markets) {
 					if _, ok := p.cmd.flags["admin-addr"]; !ok {
 						t.Errorf("%s: %s has no -admin-addr, so ADMIN_ADDR serves no metrics", p, p.cmd)
 						continue
@@ -644,6 +649,7 @@ func TestKubernetes(t *testing.T) {
 				marketplace := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: markets[0].dep.Spec.Template.Labels}
 				recommendations := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: recs[0].dep.Spec.Template.Labels}
 				catalog := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: catalogs[0].dep.Spec.Template.Labels}
+				cart := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: carts[0].dep.Spec.Template.Labels}
 				debug := neighbours[0]
 
 				check := func(p *pod, portName string, from peer, want bool) {
@@ -662,7 +668,7 @@ func TestKubernetes(t *testing.T) {
 						t.Errorf("a pod in namespace %s with labels %v reaches port %s of %s: %v, want %v", from.namespace, from.podLabels, portName, p, got, want)
 					}
 				}
-				for _, p := range slices.Concat(catalogs, recs, accts, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, markets) {
 					check(p, metricsPortName, scraper, true)
 					for _, other := range append(neighbours, ingress, stranger) {
 						check(p, metricsPortName, other, false)
@@ -671,24 +677,29 @@ func TestKubernetes(t *testing.T) {
 				check(markets[0], "http", ingress, true)
 				check(markets[0], "http", stranger, true)
 				check(recs[0], "grpc", marketplace, true)
-				for _, other := range []peer{catalog, debug, scraper, ingress, stranger} {
+				for _, other := range []peer{catalog, cart, debug, scraper, ingress, stranger} {
 					check(recs[0], "grpc", other, false)
 				}
 				check(catalogs[0], "grpc", marketplace, true)
 				check(catalogs[0], "grpc", recommendations, true)
+				check(catalogs[0], "grpc", cart, true)
 				for _, other := range []peer{debug, scraper, ingress, stranger} {
 					check(catalogs[0], "grpc", other, false)
 				}
 				check(accts[0], "grpc", marketplace, true)
-				for _, other := range []peer{catalog, recommendations, debug, scraper, ingress, stranger} {
+				for _, other := range []peer{catalog, recommendations, cart, debug, scraper, ingress, stranger} {
 					check(accts[0], "grpc", other, false)
+				}
+				check(carts[0], "grpc", marketplace, true)
+				for _, other := range []peer{catalog, recommendations, debug, scraper, ingress, stranger} {
+					check(carts[0], "grpc", other, false)
 				}
 			})
 
 			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
-				// The Catalog and Accounts are each the one writer of their
-				// SQLite database: one pod, never scaled.
-				for _, p := range slices.Concat(catalogs, accts) {
+				// The Catalog, Accounts and the Cart are each the one writer
+				// of their SQLite database: one pod, never scaled.
+				for _, p := range slices.Concat(catalogs, accts, carts) {
 					if d := p.dep; d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || c.hpaOf(d.Name) != nil {
 						t.Errorf("Deployment %s runs %s, the writer of an SQLite database: want replicas: 1 and no HorizontalPodAutoscaler", d.Name, p.cmd)
 					}
@@ -743,8 +754,8 @@ func TestKubernetesDev(t *testing.T) {
 // TestKubernetesProd checks what is particular to the prod overlay: mutual
 // TLS on both sides of every call with the certificates of `bookshop
 // certs`, each caller with its own identity, the health ports apart,
-// autoscaling from two replicas but for the Catalog and Accounts, and an
-// Ingress.
+// autoscaling from two replicas but for the Catalog, Accounts and the
+// Cart, and an Ingress.
 func TestKubernetesProd(t *testing.T) {
 	c := buildOverlay(t, "prod")
 	pods := c.pods(t)
@@ -755,6 +766,10 @@ func TestKubernetesProd(t *testing.T) {
 	accts := runningIn(pods, "accounts")
 	if len(accts) != 1 {
 		t.Fatalf("%d Deployments run Accounts, want 1", len(accts))
+	}
+	carts := runningIn(pods, "cart")
+	if len(carts) != 1 {
+		t.Fatalf("%d Deployments run the Cart, want 1", len(carts))
 	}
 	m := markets[0]
 	set := certsFor(t, c.namespaces[0].Name)
@@ -808,7 +823,7 @@ func TestKubernetesProd(t *testing.T) {
 	}
 
 	t.Run("the gRPC services require client certificates", func(t *testing.T) {
-		for _, r := range slices.Concat(catalogs, recs, accts) {
+		for _, r := range slices.Concat(catalogs, recs, accts, carts) {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
 			}
@@ -825,7 +840,7 @@ func TestKubernetesProd(t *testing.T) {
 	})
 
 	t.Run("callers present their identity", func(t *testing.T) {
-		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0]}
+		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0], "cart": carts[0]}
 		for _, p := range pods {
 			var called []string
 			for _, flag := range sortedKeys(calls) {
@@ -865,7 +880,7 @@ func TestKubernetesProd(t *testing.T) {
 
 	t.Run("autoscaling from two replicas", func(t *testing.T) {
 		for _, d := range c.deployments {
-			if d == catalogs[0].dep || d == accts[0].dep {
+			if d == catalogs[0].dep || d == accts[0].dep || d == carts[0].dep {
 				continue // one pod: the one writer of its SQLite database
 			}
 			h := c.hpaOf(d.Name)
