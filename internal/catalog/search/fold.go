@@ -24,39 +24,36 @@ import (
 // Thai) come out as one word a run: they are found by their first
 // characters, as a prefix, but not by a word in the middle.
 func Fold(s string) string {
-	var f folder
-	return string(f.appendWords(nil, s))
-}
-
-// folder folds text; it keeps a buffer across calls, so that folding the
-// titles and authors of a whole catalog allocates little. Its zero value
-// is ready; it is not safe for concurrent use.
-type folder struct {
-	nfkd []byte
+	return string(appendWords(nil, s))
 }
 
 // appendWords appends the folded words of s to dst, each followed by one
-// space (see Fold), and returns the extended slice.
-func (f *folder) appendWords(dst []byte, s string) []byte {
+// space (see Fold), and returns the extended slice. It decomposes one
+// rune at a time, from the tables of package norm, rather than the whole
+// text at once (norm.NFKD.AppendString): that allocates nothing, and
+// folding a catalog's titles and authors allocated more than indexing
+// them. The order of the marks, which the whole-text form would
+// normalize, does not matter once they are dropped.
+func appendWords(dst []byte, s string) []byte {
 	w := wordWriter{dst: dst}
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			w.ascii(c)
+			i++
+			continue
 		}
-	}
-	if ascii {
-		for i := 0; i < len(s); i++ {
-			w.ascii(s[i])
+		p := norm.NFKD.PropertiesString(s[i:])
+		if d := p.Decomposition(); d != nil {
+			for len(d) > 0 {
+				r, n := utf8.DecodeRune(d)
+				w.rune(r)
+				d = d[n:]
+			}
+		} else {
+			r, _ := utf8.DecodeRuneInString(s[i:]) // utf8.RuneError, a separator, for a bad byte
+			w.rune(r)
 		}
-		return w.end()
-	}
-	f.nfkd = norm.NFKD.AppendString(f.nfkd[:0], s)
-	for b := f.nfkd; len(b) > 0; {
-		r, n := utf8.DecodeRune(b)
-		b = b[n:]
-		w.rune(r)
+		i += max(p.Size(), 1)
 	}
 	return w.end()
 }

@@ -50,6 +50,7 @@
 package search
 
 import (
+	"bytes"
 	"slices"
 	"sort"
 	"strings"
@@ -189,29 +190,24 @@ func build(books []bookshop.Book) *segment {
 	}
 	dict := make(map[string]uint32) // word -> term number, in order of first use
 	var (
-		f     folder
-		buf   []byte
+		buf   []byte // the folded words of a field, reused
 		terms []string
 	)
 	// field appends the terms of text to s.words and returns how many.
 	field := func(text string) uint8 {
-		buf = f.appendWords(buf[:0], text)
+		buf = appendWords(buf[:0], text)
 		n := 0
-		for len(buf) > 0 && n < maxFieldWords {
-			i := 0
-			for buf[i] != ' ' {
-				i++
-			}
-			t, ok := dict[string(buf[:i])] // no allocation for a word seen before
+		for rest := buf; len(rest) > 0 && n < maxFieldWords; n++ {
+			i := bytes.IndexByte(rest, ' ')
+			t, ok := dict[string(rest[:i])] // no allocation for a word seen before
 			if !ok {
 				t = uint32(len(terms))
-				w := string(buf[:i])
+				w := string(rest[:i])
 				dict[w] = t
 				terms = append(terms, w)
 			}
 			s.words = append(s.words, t)
-			buf = buf[i+1:]
-			n++
+			rest = rest[i+1:]
 		}
 		return uint8(n)
 	}
