@@ -315,15 +315,16 @@ func commandPath(tb testing.TB, args []string) (path, rest []string) {
 
 // calls are the flags that name a service that a command calls, with the
 // command that runs that service: -recommendations-host the
-// Recommendations service, -catalog-host the Catalog, -cart-host the Cart.
-var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart"}
+// Recommendations service, -catalog-host the Catalog, -cart-host the Cart,
+// -accounts-host the Accounts service.
+var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart", "accounts-host": "accounts"}
 
 // callerIdentity is the identity that each command presents, with a
 // client certificate of `bookshop certs`, when it calls a service: the
 // servers authorize their callers by it (the Catalog lets marketplace,
 // recommendations and admin read, cart price carts, recommendations and
-// admin watch, admin alone import; Recommendations and the Cart answer
-// marketplace and admin).
+// admin watch, admin alone import; Recommendations, the Cart and Accounts
+// answer marketplace and admin).
 var callerIdentity = map[string]string{
 	"marketplace":     "marketplace",
 	"recommendations": "recommendations",

@@ -552,35 +552,46 @@ func TestKubernetes(t *testing.T) {
 				}
 			})
 
-			t.Run("callers find the Catalog", func(t *testing.T) {
-				cat := catalogs[0]
-				for _, p := range slices.Concat(recs, carts, markets) {
-					target := p.setting(t, "catalog-host")
-					name, port, ok := hostPortOf(target)
-					if !ok {
-						t.Errorf("%s: CATALOG_HOST=%q, want NAME:PORT or dns:///NAME:PORT, the Catalog's Service", p, target)
-						continue
-					}
-					svc := c.serviceOfDNS(name)
-					if svc == nil {
-						t.Errorf("%s calls %s, which is no Service of the overlay (want SERVICE.NAMESPACE.svc.cluster.local)", p, name)
-						continue
-					}
-					if !selects(svc.Spec.Selector, cat.dep.Spec.Template.Labels) {
-						t.Errorf("%s calls Service %s, which does not select the Catalog pods", p, svc.Name)
-					}
-					var reached bool
-					for _, sp := range svc.Spec.Ports {
-						target := sp.TargetPort
-						if target.Type == intstr.Int && target.IntVal == 0 {
-							target = intstr.FromInt32(sp.Port)
+			t.Run("callers find the services they call", func(t *testing.T) {
+				for _, p := range pods {
+					for _, flag := range sortedKeys(calls) {
+						if _, ok := p.cmd.flags[flag]; !ok {
+							continue
 						}
-						if strconv.Itoa(int(sp.Port)) == port && strconv.Itoa(int(cat.containerPort(target))) == cat.setting(t, "port") {
-							reached = true
+						env := p.cmd.flags[flag].Env
+						servers := runningIn(pods, calls[flag])
+						if len(servers) != 1 {
+							t.Errorf("%s: %s: %d Deployments run bookshop %s, want 1", p, env, len(servers), calls[flag])
+							continue
 						}
-					}
-					if !reached {
-						t.Errorf("%s calls port %s of Service %s, which does not lead to the Catalog's port %s", p, port, svc.Name, cat.setting(t, "port"))
+						srv := servers[0]
+						target := p.setting(t, flag)
+						name, port, ok := hostPortOf(target)
+						if !ok {
+							t.Errorf("%s: %s=%q, want NAME:PORT or dns:///NAME:PORT, the Service of %s", p, env, target, srv.dep.Name)
+							continue
+						}
+						svc := c.serviceOfDNS(name)
+						if svc == nil {
+							t.Errorf("%s calls %s, which is no Service of the overlay (want SERVICE.NAMESPACE.svc.cluster.local)", p, name)
+							continue
+						}
+						if !selects(svc.Spec.Selector, srv.dep.Spec.Template.Labels) {
+							t.Errorf("%s: %s: Service %s does not select the pods of %s", p, env, svc.Name, srv.dep.Name)
+						}
+						var reached bool
+						for _, sp := range svc.Spec.Ports {
+							target := sp.TargetPort
+							if target.Type == intstr.Int && target.IntVal == 0 {
+								target = intstr.FromInt32(sp.Port)
+							}
+							if strconv.Itoa(int(sp.Port)) == port && strconv.Itoa(int(srv.containerPort(target))) == srv.setting(t, "port") {
+								reached = true
+							}
+						}
+						if !reached {
+							t.Errorf("%s calls port %s of Service %s, which does not lead to the port of %s, %s", p, port, svc.Name, srv.dep.Name, srv.setting(t, "port"))
+						}
 					}
 				}
 			})
