@@ -118,6 +118,16 @@ type bookJSON struct {
 	Title  string `json:"title"`
 	Author string `json:"author"`
 	Year   int    `json:"year"`
+	// Price is null for a book the Catalog has no price for.
+	Price *priceJSON `json:"price"`
+}
+
+// priceJSON is an amount as the site's scripts read it: integer minor
+// units and a currency, never a float, and the text to show.
+type priceJSON struct {
+	Units     int64  `json:"units"`     // 1299
+	Currency  string `json:"currency"`  // "EUR"
+	Formatted string `json:"formatted"` // "€12.99"
 }
 
 // bookDetailJSON is a book with its category, for the book page's script.
@@ -235,12 +245,20 @@ func categoryURL(c bookshop.Category) string {
 
 // viewOf converts a book for the templates.
 func viewOf(b bookshop.Book) bookView {
-	return bookView{ID: b.ID, Title: b.Title, Author: b.Author, Year: b.Year}
+	v := bookView{ID: b.ID, Title: b.Title, Author: b.Author, Year: b.Year}
+	if b.Price != (bookshop.Money{}) {
+		v.Price = b.Price.Format()
+	}
+	return v
 }
 
 // jsonOf converts a book for the scripts.
 func jsonOf(b bookshop.Book) bookJSON {
-	return bookJSON{ID: b.ID, Title: b.Title, Author: b.Author, Year: b.Year}
+	j := bookJSON{ID: b.ID, Title: b.Title, Author: b.Author, Year: b.Year}
+	if b.Price != (bookshop.Money{}) {
+		j.Price = &priceJSON{Units: b.Price.Units, Currency: b.Price.Currency, Formatted: b.Price.Format()}
+	}
+	return j
 }
 
 // writeJSON writes v as a JSON response with status.

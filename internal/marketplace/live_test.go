@@ -191,6 +191,7 @@ func TestBookPage(t *testing.T) {
 				"book-author":   book.Author,
 				"book-year":     strconv.Itoa(book.Year),
 				"book-category": categoryLabels[book.Category],
+				"book-price":    book.Price.Format(),
 			} {
 				if n := byID(doc, id); n == nil || text(n) != want {
 					t.Errorf("GET %s #%s = %v, want %q", target, id, n, want)
@@ -213,8 +214,8 @@ func TestBookPage(t *testing.T) {
 				}
 				n, _ := strconv.Atoi(got.ID)
 				b, err := books.Book(context.Background(), int32(n))
-				if err != nil || b.Category != book.Category || got.Title != b.Title {
-					t.Errorf("GET %s panel book %+v, want a %v book of the catalog (%v)", target, got, book.Category, err)
+				if err != nil || b.Category != book.Category || got.Title != b.Title || got.Price != b.Price.Format() {
+					t.Errorf("GET %s panel book %+v, want a %v book of the catalog, with its price (%v)", target, got, book.Category, err)
 				}
 				if want := "/books/" + got.ID; bookLinks(doc)[i] != want {
 					t.Errorf("GET %s panel book %s links to %q, want %q", target, got.ID, bookLinks(doc)[i], want)
@@ -345,6 +346,7 @@ func TestBookJSON(t *testing.T) {
 	want := map[string]any{
 		"id": 6.0, "title": "The Dune Chronicles", "author": "Frank Herbert", "year": 1965.0,
 		"category": "science_fiction", "category_label": "Science fiction", "category_url": "/categories/science_fiction",
+		"price": map[string]any{"units": 1999.0, "currency": "EUR", "formatted": "€19.99"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("GET /api/books/6 = %v, want %v", got, want)

@@ -266,6 +266,7 @@ type bookItem struct {
 	ID     string // data-book-id
 	Title  string // cite.book-title
 	Author string // span.book-author
+	Price  string // p.book-price; "" when there is none
 }
 
 // parsePage parses body as HTML and reads the parts tests look at.
@@ -314,6 +315,8 @@ func parsePage(tb testing.TB, body string) page {
 						b.Title = text(c)
 					case c.DataAtom == atom.Span && hasClass(c, "book-author"):
 						b.Author = text(c)
+					case c.DataAtom == atom.P && hasClass(c, "book-price"):
+						b.Price = text(c)
 					}
 				}
 				p.Books = append(p.Books, b)
@@ -431,6 +434,9 @@ func TestHome(t *testing.T) {
 				}
 				if want := "by " + b.Author; got.Author != want {
 					t.Errorf("GET %s book %s author = %q, want %q", tt.target, got.ID, got.Author, want)
+				}
+				if want := b.Price.Format(); got.Price != want || !strings.HasPrefix(got.Price, "€") {
+					t.Errorf("GET %s book %s price = %q, want %q", tt.target, got.ID, got.Price, want)
 				}
 			}
 		})

@@ -156,6 +156,9 @@ type bookView struct {
 	Title  string
 	Author string
 	Year   int
+	// Price is the price for a shopper, "€12.99"; "" for a book the
+	// Catalog has no price for, which shows none.
+	Price string
 }
 
 // errorPage is the data of error.html.

@@ -20,9 +20,11 @@ type livePage struct {
 	Book    int32    `json:"book"`    // the book in the main section
 	Title   string   `json:"title"`   // its h1
 	Author  string   `json:"author"`  // #book-author
+	Price   string   `json:"price"`   // #book-price, "" when hidden
 	Path    string   `json:"path"`    // location.pathname
 	Doc     string   `json:"doc"`     // document.title
 	Panel   []int32  `json:"panel"`   // the ids of the panel's books, in order
+	Prices  []string `json:"prices"`  // the price shown on each of them
 	Labels  []string `json:"labels"`  // the aria-labels of the panel's buttons
 	Live    string   `json:"live"`    // the panel's aria-live
 	Sent    int      `json:"sent"`    // events the page sent in its session
@@ -37,9 +39,11 @@ const readLivePage = `(() => {
     book: Number(document.getElementById("book").dataset.bookId),
     title: document.getElementById("book-title").textContent,
     author: document.getElementById("book-author").textContent,
+    price: document.getElementById("book-price").hidden ? "" : document.getElementById("book-price").textContent,
     path: location.pathname,
     doc: document.title,
     panel: [...panel.querySelectorAll("li.book")].map(li => Number(li.dataset.bookId)),
+    prices: [...panel.querySelectorAll("li.book")].map(li => li.querySelector(".book-price")?.textContent ?? ""),
     labels: [...panel.querySelectorAll("button.dismiss")].filter(b => !b.hidden).map(b => b.getAttribute("aria-label")),
     live: panel.getAttribute("aria-live"),
     sent: Number(panel.dataset.sent || 0),
@@ -124,8 +128,8 @@ func TestLiveEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Book != want || p.Title != book.Title || p.Author != book.Author {
-			t.Errorf("%s: main section shows book %d %q by %q, want %d %q by %q", what, p.Book, p.Title, p.Author, want, book.Title, book.Author)
+		if p.Book != want || p.Title != book.Title || p.Author != book.Author || p.Price != book.Price.Format() {
+			t.Errorf("%s: main section shows book %d %q by %q at %q, want %d %q by %q at %q", what, p.Book, p.Title, p.Author, p.Price, want, book.Title, book.Author, book.Price.Format())
 		}
 		if wantPath := fmt.Sprintf("/books/%d", want); p.Path != wantPath {
 			t.Errorf("%s: path = %q, want %q", what, p.Path, wantPath)
@@ -139,9 +143,12 @@ func TestLiveEndToEnd(t *testing.T) {
 		if len(p.Panel) != 4 {
 			t.Errorf("%s: panel shows %d books %v, want 4", what, len(p.Panel), p.Panel)
 		}
-		for _, id := range p.Panel {
+		for i, id := range p.Panel {
 			if excluded[id] {
 				t.Errorf("%s: panel %v shows book %d, which was viewed or dismissed", what, p.Panel, id)
+			}
+			if b, _ := books.Book(context.Background(), id); i >= len(p.Prices) || p.Prices[i] != b.Price.Format() {
+				t.Errorf("%s: panel prices %q for books %v, want book %d at %s", what, p.Prices, p.Panel, id, b.Price.Format())
 			}
 		}
 		if p.Live != "polite" {

@@ -100,11 +100,15 @@
       if (b.year) {
         meta.append(", ", element("span", "book-year", String(b.year)));
       }
+      item.append(link, meta);
+      if (b.price) {
+        item.append(element("p", "book-price", b.price.formatted));
+      }
       const dismiss = element("button", "dismiss", "Dismiss");
       dismiss.type = "button";
       dismiss.dataset.bookId = String(b.id);
       dismiss.setAttribute("aria-label", "Dismiss " + b.title);
-      item.append(link, meta, dismiss);
+      item.append(dismiss);
       list.append(item);
     }
     panel.replaceChildren(list);
@@ -124,6 +128,11 @@
     document.getElementById("book-title").textContent = book.title;
     document.getElementById("book-author").textContent = book.author;
     document.getElementById("book-year").textContent = book.year ? String(book.year) : "unknown";
+    // A book without a price shows none, not a zero.
+    const price = document.getElementById("book-price");
+    price.textContent = book.price ? book.price.formatted : "";
+    price.hidden = !book.price;
+    document.getElementById("book-price-label").hidden = !book.price;
     const category = document.getElementById("book-category");
     category.textContent = book.category_label;
     category.href = book.category_url;
