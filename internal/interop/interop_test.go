@@ -19,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/demo"
@@ -290,7 +292,10 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 		Logger:           slog.New(slog.DiscardHandler),
 		Recommender:      client,
 		Catalog:          catalogclient.New(conn, 10*time.Second),
+		Searcher:         catalogclient.New(conn, 10*time.Second),
 		Live:             recommendationsclient.NewLiveClient(conn),
+		Accounts:         accountsclient.New(conn, 10*time.Second),
+		Carts:            cartclient.New(conn, 10*time.Second),
 		RecommendTimeout: 10 * time.Second,
 	})
 	if err != nil {

@@ -16,10 +16,18 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/bookshop-go/bookshop/internal/accounts"
+	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
+	accountssqlite "github.com/bookshop-go/bookshop/internal/accounts/sqlite"
+	"github.com/bookshop-go/bookshop/internal/cart"
+	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
+	cartsqlite "github.com/bookshop-go/bookshop/internal/cart/sqlite"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	accountsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/accounts/v1"
+	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
@@ -197,9 +205,26 @@ func startStack(tb testing.TB) stack {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	accountsDB, err := accountssqlite.Open(testContext(tb), accountssqlite.Memory)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { accountsDB.Close() })
+	accountsSvc, err := accounts.NewService(testContext(tb), accountsDB, accounts.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cartDB, err := cartsqlite.Open(testContext(tb), cartsqlite.Memory)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cartDB.Close() })
+	books := catalog.NewService(db, "", 0, nil)
 	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
 		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
-		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(db, "", 0, nil), logger))
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(books, logger))
+		accountsv1.RegisterAccountsServiceServer(srv, accounts.NewServer(accountsSvc, logger))
+		cartv1.RegisterCartServiceServer(srv, cart.NewServer(cart.NewService(cartDB, books, logger, nil, 0), logger))
 		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, recommendations.NewLiveServer(
 			func() *recommendations.Session { return recommendations.NewSession(db, nil) }, logger))
 	})
@@ -216,6 +241,8 @@ func startStack(tb testing.TB) stack {
 		Catalog:          catalogclient.New(conn, 5*time.Second),
 		Searcher:         catalogclient.New(conn, 5*time.Second),
 		Live:             recommendationsclient.NewLiveClient(conn),
+		Accounts:         accountsclient.New(conn, 5*time.Second),
+		Carts:            cartclient.New(conn, 5*time.Second),
 		Shutdown:         shutdown,
 		RateLimit:        rate.Inf,
 	})
@@ -253,6 +280,9 @@ func TestTargets(t *testing.T) {
 		{"search", func() (loadgen.Target, error) { return loadgen.NewSearch(g, nil, 20) }, 3, 27, 1, true, 0},
 		{"live", func() (loadgen.Target, error) { return loadgen.NewLive(g, 45) }, 8, 40, 0, false, 0},
 		{"home", func() (loadgen.Target, error) { return loadgen.NewPage(s.siteURL, 4) }, 4, 40, 1, true, 0},
+		{"home-customer", func() (loadgen.Target, error) { return loadgen.NewCustomerPage(s.siteURL, 3, 4) }, 4, 40, 1, true, 0},
+		// Past the 400 adds to one cart, after which a worker starts another.
+		{"add-to-cart", func() (loadgen.Target, error) { return loadgen.NewAddToCart(s.siteURL, 4) }, 1, 450, 1, true, 0},
 		{"live-web", func() (loadgen.Target, error) { return loadgen.NewLiveWeb(s.siteURL, 45, 4) }, 8, 40, 1, true, 0},
 	} {
 		t.Run(tt.target, func(t *testing.T) {
