@@ -170,6 +170,7 @@ func (s *server) renderSign(w http.ResponseWriter, r *http.Request, status int, 
 func (s *server) handleSignOut() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v := visitorOf(r); v.token != "" {
+			s.signedIn.forget(v.token)
 			ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 			defer cancel()
 			if err := s.accounts.SignOut(ctx, v.token); err != nil {
@@ -177,6 +178,7 @@ func (s *server) handleSignOut() http.Handler {
 			}
 		}
 		s.clearCookie(w, r, sessionCookieName)
+		s.clearCookie(w, r, countCookieName)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 }

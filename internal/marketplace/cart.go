@@ -1,12 +1,14 @@
 package marketplace
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 )
 
 // Messages of the cart. The Cart service's own messages, for a cart past
@@ -38,6 +40,9 @@ type cartLineView struct {
 	Price    string
 	Quantity int
 	Total    string
+	// Unavailable marks a book the Catalog no longer sells: it is in the
+	// count, not in the subtotal.
+	Unavailable bool
 }
 
 // handleCart serves the visitor's cart, priced by the Cart service from
@@ -47,7 +52,8 @@ func (s *server) handleCart() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		page := cartPage{MaxQuantity: bookshop.MaxQuantity}
 		status := http.StatusOK
-		if id := visitorOf(r).cartID(); id != "" {
+		v := visitorOf(r)
+		if id := v.cartID(); id != "" {
 			ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 			cart, err := s.carts.Cart(ctx, id)
 			cancel()
@@ -56,6 +62,7 @@ func (s *server) handleCart() http.Handler {
 				page.Notice, status = noticeCartUnavailable, http.StatusServiceUnavailable
 			} else {
 				page.setCart(cart)
+				s.setCount(w, r, v, cart.Count) // the header agrees with the page
 			}
 		}
 		page.Layout = s.layout(r, "Your cart · "+siteTitle, noCategory)
@@ -63,22 +70,31 @@ func (s *server) handleCart() http.Handler {
 	})
 }
 
-// setCart puts cart's lines and totals on the page.
+// setCart puts cart's lines and totals on the page. A line whose book the
+// Catalog no longer sells stays, marked so, out of the subtotal, for the
+// shopper to remove.
 func (p *cartPage) setCart(cart bookshop.Cart) {
 	p.Lines = p.Lines[:0]
 	for _, l := range cart.Lines {
-		p.Lines = append(p.Lines, cartLineView{
-			ID:       l.Book.ID,
-			Title:    l.Book.Title,
-			Author:   l.Book.Author,
-			Price:    l.Book.Price.Format(),
-			Quantity: l.Quantity,
-			Total:    l.Total.Format(),
-		})
+		line := cartLineView{ID: l.Book.ID, Title: l.Book.Title, Author: l.Book.Author, Quantity: l.Quantity,
+			Price: noPrice, Total: noPrice}
+		if cartclient.Available(l) {
+			line.Price, line.Total = l.Book.Price.Format(), l.Total.Format()
+		} else {
+			line.Unavailable = true
+			line.Title = cmp.Or(line.Title, "A book we no longer sell")
+		}
+		p.Lines = append(p.Lines, line)
 	}
 	p.Count = cart.Count
-	p.Subtotal = cart.Subtotal.Format()
+	p.Subtotal = noPrice
+	if cart.Subtotal.Currency != "" {
+		p.Subtotal = cart.Subtotal.Format()
+	}
 }
+
+// noPrice stands for a price the cart does not have.
+const noPrice = "—"
 
 // cartChange is the answer to a change of the cart made by a script
 // (Accept: application/json): the header's new count, and what happened,
@@ -177,6 +193,7 @@ func (s *server) handleSetQuantity() http.Handler {
 // cartChanged answers a change that was made: JSON for a script, else a
 // redirect to the cart (post, redirect, get: a reload does not repeat it).
 func (s *server) cartChanged(w http.ResponseWriter, r *http.Request, cart bookshop.Cart, message string) {
+	s.setCount(w, r, visitorOf(r), cart.Count)
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, cartChange{Count: cart.Count, Message: message})
 		return

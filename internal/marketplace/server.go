@@ -130,6 +130,7 @@ type server struct {
 	searcher         bookshop.Searcher
 	live             bookshop.LiveRecommender
 	sessions         *liveSessions
+	signedIn         *signedIn  // sessions Accounts vouched for lately
 	known            knownBooks // books the catalog has confirmed
 	liveHeartbeat    time.Duration
 	shutdown         <-chan struct{}
@@ -219,6 +220,7 @@ func NewServer(cfg Options) (http.Handler, error) {
 		recommendTimeout: cfg.RecommendTimeout,
 		catalog:          cfg.Catalog,
 		accounts:         cfg.Accounts,
+		signedIn:         newSignedIn(time.Now),
 		carts:            cfg.Carts,
 		searcher:         cfg.Searcher,
 		live:             cfg.Live,

@@ -483,12 +483,23 @@ func TestPagesWithTheShopDown(t *testing.T) {
 	b := newShopper(t, shop.site)
 	b.signUp("down@example.com", "Down")
 	b.add(1, 1)
+	// A customer whose session this Marketplace has not checked yet: it
+	// keeps those it checked for a few seconds (see signedIn).
+	unchecked := newShopper(t, shop.site)
+	unchecked.signUp("unchecked@example.com", "Unchecked")
 
 	shop.stopCart()
-	home := b.get("/")
+	// The header's count comes from a cookie while it is fresh; a browser
+	// without one asks the Cart.
+	if got := headerCount(t, b.get("/").body); !strings.HasPrefix(got, "1") {
+		t.Errorf("header count from the count cookie with Cart down = %q, want 1", got)
+	}
+	other := newShopper(t, shop.site)
+	other.setCookie("bookshop_session", b.cookie("bookshop_session"))
+	home := other.get("/")
 	wantHTML(t, "GET", "/", home, http.StatusOK)
 	if got := headerCount(t, home.body); got != "unavailable" {
-		t.Errorf("header count with Cart down = %q, want unavailable", got)
+		t.Errorf("header count with Cart down and no count cookie = %q, want unavailable", got)
 	}
 	cart := b.get("/cart")
 	wantHTML(t, "GET", "/cart", cart, http.StatusServiceUnavailable)
@@ -499,7 +510,7 @@ func TestPagesWithTheShopDown(t *testing.T) {
 	wantHTML(t, "POST", "/cart/items", add, http.StatusServiceUnavailable)
 
 	shop.stopAccounts()
-	home = b.get("/")
+	home = unchecked.get("/")
 	wantHTML(t, "GET", "/", home, http.StatusOK)
 	if !strings.Contains(home.body, "Accounts are unavailable") {
 		t.Errorf("the header with Accounts down does not say so:\n%s", home.body)
@@ -508,6 +519,38 @@ func TestPagesWithTheShopDown(t *testing.T) {
 	wantHTML(t, "POST", "/signin", in, http.StatusServiceUnavailable)
 	for _, r := range []response{home, cart, add, in} {
 		wantNoInternalText(t, "shop down", r.body)
+	}
+}
+
+func TestHeaderCountCookie(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.add(1, 2)
+	count := b.cookie("bookshop_count")
+	if !strings.HasPrefix(count, "2.") {
+		t.Fatalf("count cookie after adding 2 = %q, want 2.<tag>", count)
+	}
+	// Edited, it fools only this header; the cart page says the truth and
+	// puts it back.
+	b.setCookie("bookshop_count", "7."+strings.TrimPrefix(count, "2."))
+	if got := headerCount(t, b.get("/").body); !strings.HasPrefix(got, "7") {
+		t.Errorf("header count with an edited cookie = %q, want 7 (it is only what the header shows)", got)
+	}
+	if got := headerCount(t, b.get("/cart").body); !strings.HasPrefix(got, "2") {
+		t.Errorf("header count on the cart page = %q, want 2", got)
+	}
+	if got := b.cookie("bookshop_count"); got != count {
+		t.Errorf("count cookie after the cart page = %q, want %q", got, count)
+	}
+	// A cookie of another cart is not this one's count.
+	b.setCookie("bookshop_count", "9.AAAAAAAA")
+	if got := headerCount(t, b.get("/").body); !strings.HasPrefix(got, "2") {
+		t.Errorf("header count with another cart's cookie = %q, want 2 from the Cart", got)
+	}
+	// Signing in changes the cart: the guest's count is not the customer's.
+	b.signUp("count@example.com", "Count")
+	if got := headerCount(t, b.get("/").body); !strings.HasPrefix(got, "2") {
+		t.Errorf("header count after sign-up = %q, want 2 (the guest's cart merged)", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package marketplace
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"html/template"
 	"net/http"
@@ -44,6 +45,12 @@ type visitor struct {
 	// accountsDown says the visitor holds a session cookie that could not
 	// be checked: the Accounts service did not answer.
 	accountsDown bool
+
+	// The cart's count for the header, once resolveCount has found it:
+	// countKnown, or cartDown when the Cart could not say.
+	count      int
+	countKnown bool
+	cartDown   bool
 }
 
 // cartID returns the id of the visitor's cart in the Cart service, or ""
@@ -94,24 +101,39 @@ func (s *server) withVisitor(h http.Handler) http.Handler {
 			v.guestToken = c.Value
 		}
 		if c, err := r.Cookie(cookieName(sessionCookieName, secure)); err == nil && validToken(c.Value) {
-			ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
-			session, err := s.accounts.Session(ctx, c.Value)
-			cancel()
-			switch bookshop.ErrorCode(err) {
-			case "":
-				v.customer, v.token = &session.Customer, c.Value
-			case bookshop.Unauthenticated:
-				s.clearCookie(w, r, sessionCookieName)
-			default:
-				s.logger.WarnContext(r.Context(), "accounts failed; serving the page as a guest's", "err", err)
-				v.accountsDown = true
-			}
+			s.checkSession(w, r, v, c.Value)
 		}
 		if v.customer != nil && v.guestToken != "" {
 			s.mergeGuestCart(w, r, v)
 		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			s.resolveCount(w, r, v)
+		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), visitorKey{}, v)))
 	})
+}
+
+// checkSession finds whose session token is, from the sessions Accounts
+// vouched for in the last few seconds (see signedIn) or else from
+// Accounts. A token whose session has ended loses its cookie.
+func (s *server) checkSession(w http.ResponseWriter, r *http.Request, v *visitor, token string) {
+	if customer, ok := s.signedIn.get(token); ok {
+		v.customer, v.token = &customer, token
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+	session, err := s.accounts.Session(ctx, token)
+	cancel()
+	switch bookshop.ErrorCode(err) {
+	case "":
+		s.signedIn.put(session)
+		v.customer, v.token = &session.Customer, token
+	case bookshop.Unauthenticated:
+		s.clearCookie(w, r, sessionCookieName)
+	default:
+		s.logger.WarnContext(r.Context(), "accounts failed; serving the page as a guest's", "err", err)
+		v.accountsDown = true
+	}
 }
 
 // mergeGuestCart moves v's guest cart into the customer's cart and drops
@@ -120,12 +142,83 @@ func (s *server) withVisitor(h http.Handler) http.Handler {
 func (s *server) mergeGuestCart(w http.ResponseWriter, r *http.Request, v *visitor) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 	defer cancel()
-	if _, err := s.carts.Merge(ctx, "g-"+v.guestToken, customerCartID(v.customer.ID)); err != nil {
+	cart, err := s.carts.Merge(ctx, "g-"+v.guestToken, customerCartID(v.customer.ID))
+	if err != nil {
 		s.logger.WarnContext(r.Context(), "cart failed; the guest cart is merged later", "err", err)
 		return
 	}
 	v.guestToken = ""
 	s.clearCookie(w, r, cartCookieName)
+	s.setCount(w, r, v, cart.Count)
+}
+
+// The header's count of the cart comes from a cookie the Marketplace sets
+// whenever it learns the count (a change of the cart, the cart page, a
+// merge), so that a page costs no call to the Cart: its value is the
+// count and a tag of the cart it counts (a sign-in, which changes the
+// cart, makes it stale). It lasts countCookieLifetime, after which the
+// next page asks the Cart again: a change made in another browser of the
+// same customer shows within that time. It is only what the header shows:
+// nothing reads it to decide anything, so a shopper who edits it fools
+// only their own header.
+const (
+	countCookieName     = "bookshop_count"
+	countCookieLifetime = time.Minute
+)
+
+// resolveCount finds the count of v's cart for the header: from the count
+// cookie when it is of this cart, else from the Cart service, and then
+// sets the cookie (unless w is nil).
+func (s *server) resolveCount(w http.ResponseWriter, r *http.Request, v *visitor) {
+	id := v.cartID()
+	if id == "" {
+		v.count, v.countKnown = 0, true
+		return
+	}
+	if c, err := r.Cookie(cookieName(countCookieName, s.isSecure(r))); err == nil {
+		if n, ok := parseCount(c.Value, id); ok {
+			v.count, v.countKnown = n, true
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+	n, err := s.carts.Count(ctx, id)
+	cancel()
+	if err != nil {
+		s.logger.WarnContext(r.Context(), "cart failed; serving the page without the count", "err", err)
+		v.cartDown = true
+		return
+	}
+	if w != nil {
+		s.setCount(w, r, v, n)
+	}
+	v.count, v.countKnown = n, true
+}
+
+// setCount records n as the count of v's cart: for this page's header,
+// and in the count cookie for the next pages'.
+func (s *server) setCount(w http.ResponseWriter, r *http.Request, v *visitor, n int) {
+	v.count, v.countKnown, v.cartDown = n, true, false
+	s.setCookie(w, r, countCookieName, strconv.Itoa(n)+"."+cartTag(v.cartID()), time.Now().Add(countCookieLifetime))
+}
+
+// parseCount reads a count cookie's value, if it counts cart id.
+func parseCount(value, id string) (int, bool) {
+	count, tag, ok := strings.Cut(value, ".")
+	if !ok || tag != cartTag(id) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 0 || n > bookshop.MaxCartLines*bookshop.MaxQuantity {
+		return 0, false
+	}
+	return n, true
+}
+
+// cartTag names a cart in the count cookie without spelling its id.
+func cartTag(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:6])
 }
 
 // isSecure reports whether r came over HTTPS: to the Marketplace itself,
@@ -212,16 +305,10 @@ func (s *server) accountBar(r *http.Request) template.HTML {
 	case v.accountsDown:
 		bar.AccountsDown = true
 	}
-	if id := v.cartID(); id != "" {
-		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
-		n, err := s.carts.Count(ctx, id)
-		cancel()
-		if err != nil {
-			s.logger.WarnContext(r.Context(), "cart failed; serving the page without the count", "err", err)
-			bar.CartDown = true
-		}
-		bar.Count = n
+	if !v.countKnown && !v.cartDown {
+		s.resolveCount(nil, r, v) // a page answering a POST
 	}
+	bar.Count, bar.CartDown = v.count, v.cartDown
 	if bar == (accountBar{}) {
 		return s.pages.guestBar // the same for every guest with no cart
 	}

@@ -133,6 +133,11 @@
     price.textContent = book.price ? book.price.formatted : "";
     price.hidden = !book.price;
     document.getElementById("book-price-label").hidden = !book.price;
+    // The "Add to cart" form adds the book shown, and only one for sale.
+    const add = document.getElementById("add-to-cart");
+    document.getElementById("add-to-cart-book").value = String(book.id);
+    add.hidden = !book.price;
+    add.querySelector(".add-status")?.remove();
     const category = document.getElementById("book-category");
     category.textContent = book.category_label;
     category.href = book.category_url;

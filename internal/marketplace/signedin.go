@@ -1,0 +1,98 @@
+package marketplace
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+// Every page a signed-in customer opens would ask the Accounts service
+// whose session its cookie holds: a call, and a query of Accounts'
+// database, which together cost more than the rest of the page. So the
+// Marketplace keeps what Accounts answered for a few seconds
+// (sessionCacheTTL), for a bounded number of sessions (maxCachedSessions).
+//
+// What that costs: a session signed out through another replica of the
+// Marketplace is still honoured by this one for at most sessionCacheTTL.
+// Signing out through this replica forgets the session here at once, and
+// Accounts refuses it everywhere from then on. A session is never kept
+// past its own expiry.
+const (
+	sessionCacheTTL   = 5 * time.Second
+	maxCachedSessions = 10_000 // about 250 bytes each: a few MiB at most
+)
+
+// signedIn is the Marketplace's short memory of the sessions Accounts
+// vouched for, keyed by the SHA-256 of their token, so that the tokens
+// themselves are not kept. It is safe for concurrent use.
+type signedIn struct {
+	now func() time.Time
+
+	mu   sync.Mutex
+	byID map[[sha256.Size]byte]cachedSession
+}
+
+type cachedSession struct {
+	customer bookshop.Customer
+	until    time.Time // the earlier of the session's expiry and the cache's
+}
+
+func newSignedIn(now func() time.Time) *signedIn {
+	return &signedIn{now: now, byID: make(map[[sha256.Size]byte]cachedSession)}
+}
+
+// get returns the customer of token's session if it was vouched for
+// within the last sessionCacheTTL.
+func (c *signedIn) get(token string) (bookshop.Customer, bool) {
+	key := sha256.Sum256([]byte(token))
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byID[key]
+	if !ok {
+		return bookshop.Customer{}, false
+	}
+	if !now.Before(e.until) {
+		delete(c.byID, key)
+		return bookshop.Customer{}, false
+	}
+	return e.customer, true
+}
+
+// put remembers session, which Accounts just vouched for.
+func (c *signedIn) put(session bookshop.Session) {
+	key := sha256.Sum256([]byte(session.Token))
+	until := c.now().Add(sessionCacheTTL)
+	if !session.Expires.IsZero() && session.Expires.Before(until) {
+		until = session.Expires
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byID[key]; !ok && len(c.byID) >= maxCachedSessions {
+		// Full: forget one, whichever the map yields first (Go's map
+		// iteration starts at random), which is O(1) and, under churn,
+		// as good as the oldest.
+		for k := range c.byID {
+			delete(c.byID, k)
+			break
+		}
+	}
+	c.byID[key] = cachedSession{customer: session.Customer, until: until}
+}
+
+// forget drops token's session, signed out.
+func (c *signedIn) forget(token string) {
+	key := sha256.Sum256([]byte(token))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byID, key)
+}
+
+// len returns how many sessions are kept.
+func (c *signedIn) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byID)
+}
