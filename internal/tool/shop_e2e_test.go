@@ -1,0 +1,228 @@
+package tool_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+)
+
+// cartView is what the cart page shows, read in the browser.
+type cartView struct {
+	Count    string   `json:"count"`    // the header's count
+	Titles   []string `json:"titles"`   // the lines' titles, in order
+	Totals   []string `json:"totals"`   // the lines' totals
+	Subtotal string   `json:"subtotal"` // the cart's subtotal
+}
+
+const readCart = `(() => ({
+  count: document.getElementById("cart-count").firstChild.textContent.trim(),
+  titles: [...document.querySelectorAll("#cart tbody .book-title")].map(e => e.textContent),
+  totals: [...document.querySelectorAll("#cart tbody .line-total")].map(e => e.textContent),
+  subtotal: (document.getElementById("cart-subtotal") || {}).textContent || "",
+}))()`
+
+// TestShopEndToEnd is a shopper's first visit, in a real browser against
+// the system as the README's first command starts it: search for a book
+// and add it from the results, add two more from a book page and the
+// homepage, all as a guest and without a reload; sign up, and find the
+// guest's cart merged; change a quantity and remove a line. The header's
+// count and the cart's totals are checked at each step against the
+// built-in catalog's prices.
+func TestShopEndToEnd(t *testing.T) {
+	books, err := catalogfile.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bookNamed := func(title string) bookshop.Book {
+		t.Helper()
+		for _, b := range books.Books() {
+			if b.Title == title {
+				return b
+			}
+		}
+		t.Fatalf("no book %q in the built-in catalog", title)
+		return bookshop.Book{}
+	}
+	orient := bookNamed("Murder on the Orient Express")
+	falcon := bookNamed("The Maltese Falcon")
+
+	url := startUp(t)
+	tab := newBrowser(t)
+	console := watchConsole(tab)
+
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(tab, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(what, js string) {
+		t.Helper()
+		if _, err := chromedp.Run(tab, chromedp.Evaluate[chromedp.Void](js)); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// poll evaluates js until it is true, for up to 10s, and reports
+	// whether it became true. A navigation may interrupt an evaluation:
+	// that one is tried again.
+	poll := func(js string) bool {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](js)); err == nil && ok {
+				return true
+			}
+		}
+		return false
+	}
+	// waitCount waits until the header's count is want, without a reload
+	// when marked (the page's window.__shopMark survives only in the same
+	// document).
+	waitCount := func(what, want string, sameDocument bool) {
+		t.Helper()
+		js := fmt.Sprintf(`(document.getElementById("cart-count") || {textContent: ""}).textContent.trim().startsWith(%q)`, want)
+		if sameDocument {
+			js += ` && window.__shopMark === 1`
+		}
+		if !poll(js) {
+			got, _ := chromedp.Run(tab, chromedp.Evaluate[string](`(document.getElementById("cart-count") || {textContent: "none"}).textContent + " mark " + window.__shopMark`))
+			t.Fatalf("%s: the header's count is %q, want %s (same page: %v)", what, got, want, sameDocument)
+		}
+	}
+	waitPath := func(what, path string) {
+		t.Helper()
+		if !poll(fmt.Sprintf(`location.pathname === %q && document.readyState === "complete"`, path)) {
+			got, _ := chromedp.Run(tab, chromedp.Evaluate[string](`location.href`))
+			t.Fatalf("%s: never got to %s (at %s)", what, path, got)
+		}
+	}
+
+	// Search from the header, and add the book from the results.
+	run("open the homepage", chromedp.Navigate(url))
+	waitCount("a new guest", "0", false)
+	run("search for orient",
+		chromedp.SendKeys(`form[role="search"] input[name="q"]`, "orient", chromedp.NodeVisible),
+		chromedp.Submit(`form[role="search"] input[name="q"]`),
+	)
+	waitPath("search", "/search")
+	found, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".book-title")].map(e => e.textContent)`))
+	if err != nil || len(found) == 0 || found[0] != orient.Title {
+		t.Fatalf("search for orient found %q (%v), want %q first", found, err, orient.Title)
+	}
+	eval("mark the page", `window.__shopMark = 1`)
+	run("add from the results", chromedp.Click(fmt.Sprintf(`li.book[data-book-id="%d"] form.add-to-cart button`, orient.ID), chromedp.NodeVisible))
+	waitCount("added from the search results", "1", true)
+
+	// Add from a book page, twice the same book as a line's quantity.
+	run("open a book page", chromedp.Navigate(fmt.Sprintf("%sbooks/%d", url, falcon.ID)))
+	waitPath("book page", fmt.Sprintf("/books/%d", falcon.ID))
+	eval("mark the page", `window.__shopMark = 1`)
+	run("add from the book page", chromedp.Click(`#book form.add-to-cart button`, chromedp.NodeVisible))
+	waitCount("added from the book page", "2", true)
+
+	// Add a third from a card of the homepage.
+	run("open the homepage", chromedp.Navigate(url+"?category=science_fiction"))
+	waitPath("homepage", "/")
+	third, err := chromedp.Run(tab, chromedp.Evaluate[int32](`Number(document.querySelector("ol.books li.book").dataset.bookId)`))
+	if err != nil {
+		t.Fatalf("read the first card: %v", err)
+	}
+	eval("mark the page", `window.__shopMark = 1`)
+	run("add from a card", chromedp.Click(fmt.Sprintf(`ol.books li.book[data-book-id="%d"] form.add-to-cart button`, third), chromedp.NodeVisible))
+	waitCount("added from a card", "3", true)
+	thirdBook, err := books.Book(context.Background(), third)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Sign up: the guest's cart becomes the customer's.
+	run("open the sign-up page", chromedp.Navigate(url+"signup"))
+	waitPath("sign-up page", "/signup")
+	run("sign up",
+		chromedp.SendKeys(`#email`, "reader@example.com"),
+		chromedp.SendKeys(`#name`, "Reader"),
+		chromedp.SendKeys(`#password`, "a long and unusual passphrase"),
+		chromedp.Submit(`#password`),
+	)
+	waitPath("signed up", "/")
+	waitCount("signed up", "3", false)
+	name, err := chromedp.Run(tab, chromedp.Text(`.account-link`))
+	if err != nil || name != "Reader" {
+		t.Errorf("header after sign-up names %q (%v), want Reader", name, err)
+	}
+
+	// The cart page, its lines and totals.
+	checkCart := func(what string, lines []bookshop.Book, quantities []int64) {
+		t.Helper()
+		view, err := chromedp.Run(tab, chromedp.Evaluate[cartView](readCart))
+		if err != nil {
+			t.Fatalf("%s: read the cart: %v", what, err)
+		}
+		var subtotal bookshop.Money
+		var count int64
+		var titles, totals []string
+		for i, b := range lines {
+			total, err := b.Price.Mul(quantities[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				subtotal = total
+			} else if subtotal, err = subtotal.Add(total); err != nil {
+				t.Fatal(err)
+			}
+			count += quantities[i]
+			titles = append(titles, b.Title)
+			totals = append(totals, total.Format())
+		}
+		want := cartView{Count: fmt.Sprint(count), Titles: titles, Totals: totals, Subtotal: subtotal.Format()}
+		if fmt.Sprint(view) != fmt.Sprint(want) {
+			t.Errorf("%s: the cart shows %+v, want %+v", what, view, want)
+		}
+	}
+	run("open the cart", chromedp.Navigate(url+"cart"))
+	waitPath("cart", "/cart")
+	checkCart("merged cart", []bookshop.Book{orient, falcon, thirdBook}, []int64{1, 1, 1})
+
+	run("set two copies of the falcon",
+		chromedp.SetValue(fmt.Sprintf(`#quantity-%d`, falcon.ID), "2"),
+		chromedp.Click(fmt.Sprintf(`tr[data-book-id="%d"] .quantity-form button`, falcon.ID)),
+	)
+	waitCount("two copies", "4", false)
+	checkCart("two copies", []bookshop.Book{orient, falcon, thirdBook}, []int64{1, 2, 1})
+
+	run("remove the search result", chromedp.Click(fmt.Sprintf(`tr[data-book-id="%d"] button.remove`, orient.ID)))
+	waitCount("removed", "3", false)
+	checkCart("removed", []bookshop.Book{falcon, thirdBook}, []int64{2, 1})
+
+	// The cart page, kept: $SCREENSHOT_DIR, which ./scripts/test.sh sets to
+	// test-artifacts/, or the test's temp dir.
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	shot := filepath.Join(dir, "cart.png")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+
+	for _, m := range console() {
+		if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+			t.Errorf("browser console: %s (%s)", m, m.URL)
+		}
+	}
+}
