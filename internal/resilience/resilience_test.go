@@ -15,7 +15,9 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
@@ -154,10 +156,16 @@ func startSite(t *testing.T, rs []*replica, timeout time.Duration) *site {
 	}
 	t.Cleanup(func() { catConn.Close() })
 	handler, err := marketplace.NewServer(marketplace.Options{
-		Logger:           slog.New(slog.DiscardHandler),
-		Recommender:      recommendationsclient.New(conn, timeout),
-		Catalog:          catalogclient.New(catConn, timeout),
-		Live:             recommendationsclient.NewLiveClient(conn),
+		Logger:      slog.New(slog.DiscardHandler),
+		Recommender: recommendationsclient.New(conn, timeout),
+		Catalog:     catalogclient.New(catConn, timeout),
+		Searcher:    catalogclient.New(catConn, timeout),
+		Live:        recommendationsclient.NewLiveClient(conn),
+		// The pages of a guest with no cart, which these tests load,
+		// never call Accounts or Cart: clients of a server that has
+		// neither.
+		Accounts:         accountsclient.New(catConn, timeout),
+		Carts:            cartclient.New(catConn, timeout),
 		RecommendTimeout: timeout,
 		RateLimit:        rate.Inf, // one client sends all the load
 	})
