@@ -1,15 +1,18 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // The shop's targets act as a browser on the site's own pages does: their
@@ -20,17 +23,36 @@ import (
 // CustomerPage is the target of the homepage as a signed-in customer with
 // a cart sees it: the customer is signed up, and puts books in the cart,
 // when the first worker starts; then each call gets the homepage with the
-// customer's session cookie, which costs the Marketplace a check of the
-// session (Accounts) and the cart's count (Cart) besides the page's
-// recommendations.
+// cookies the site set, as a browser does (one browser: the workers are
+// its tabs). That costs the Marketplace the customer's session, which it
+// checks with Accounts now and then, and the cart's count, which the
+// count cookie holds while it is fresh, besides a guest's page.
 type CustomerPage struct {
 	base   string
-	client *http.Client
-	books  int32 // books put in the cart
+	client *http.Client // with the customer's cookie jar, for the sign-up
+	pages  *http.Client // the calls', which send cookies() themselves
+	books  int32        // books put in the cart
 
-	once   sync.Once
-	cookie string // "name=token" of the session
-	err    error
+	once sync.Once
+	err  error
+	// header is the Cookie header of the jar's cookies, made again when
+	// the site sets one (the jar is costly to ask on every call).
+	header atomic.Pointer[string]
+}
+
+// cookies returns the Cookie header to send.
+func (t *CustomerPage) cookies() string {
+	if h := t.header.Load(); h != nil {
+		return *h
+	}
+	u, _ := url.Parse(t.base)
+	var parts []string
+	for _, c := range t.client.Jar.Cookies(u) {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	h := strings.Join(parts, "; ")
+	t.header.Store(&h)
+	return h
 }
 
 // NewCustomerPage returns a CustomerPage target of the site at siteURL
@@ -44,50 +66,51 @@ func NewCustomerPage(siteURL string, books int32, idleConns int) (*CustomerPage,
 	if books < 0 {
 		return nil, fmt.Errorf("books in the cart %d: want 0 or more", books)
 	}
-	return &CustomerPage{base: base, client: &http.Client{Transport: newTransport(idleConns)}, books: books}, nil
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	tr := newTransport(idleConns)
+	return &CustomerPage{base: base, client: &http.Client{Transport: tr, Jar: jar}, pages: &http.Client{Transport: tr}, books: books}, nil
 }
 
 // Worker implements [Target]. The first one signs the customer up.
 func (t *CustomerPage) Worker(ctx context.Context, _ int) (Worker, error) {
-	t.once.Do(func() { t.cookie, t.err = t.signUp(ctx) })
+	t.once.Do(func() { t.err = t.signUp(ctx) })
 	if t.err != nil {
 		return nil, t.err
 	}
 	return customerPageWorker{t}, nil
 }
 
-// signUp opens an account for the load, fills its cart, and returns its
-// session cookie.
-func (t *CustomerPage) signUp(ctx context.Context) (string, error) {
+// signUp opens an account for the load and fills its cart; the client's
+// jar keeps the cookies.
+func (t *CustomerPage) signUp(ctx context.Context) error {
 	email := "load-" + rand.Text() + "@example.com"
 	resp, err := post(ctx, t.client, t.base+"signup", "", url.Values{
 		"email": {email}, "name": {"Load"}, "password": {"a long load-test passphrase " + rand.Text()},
 	})
 	if err != nil {
-		return "", err
+		return err
 	}
-	if resp.StatusCode != http.StatusSeeOther {
-		return "", fmt.Errorf("POST /signup: %s", resp.Status)
-	}
-	cookie := sessionCookie(resp)
-	if cookie == "" {
-		return "", fmt.Errorf("POST /signup: no session cookie")
+	if resp.StatusCode != http.StatusSeeOther || sessionCookie(resp) == "" {
+		return fmt.Errorf("POST /signup: %s, without a session cookie", resp.Status)
 	}
 	for id := int32(1); id <= t.books; id++ {
-		resp, err := post(ctx, t.client, t.base+"cart/items", cookie, url.Values{"book": {strconv.Itoa(int(id))}})
+		resp, err := post(ctx, t.client, t.base+"cart/items", "", url.Values{"book": {strconv.Itoa(int(id))}})
 		if err != nil {
-			return "", err
+			return err
 		}
 		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("POST /cart/items book %d: %s", id, resp.Status)
+			return fmt.Errorf("POST /cart/items book %d: %s", id, resp.Status)
 		}
 	}
-	return cookie, nil
+	return nil
 }
 
 // Close implements [Target].
 func (t *CustomerPage) Close() error {
-	t.client.CloseIdleConnections()
+	t.pages.CloseIdleConnections()
 	return nil
 }
 
@@ -98,12 +121,19 @@ func (w customerPageWorker) Call(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Cookie", w.t.cookie)
-	resp, err := w.t.client.Do(req)
+	req.Header.Set("Cookie", w.t.cookies())
+	resp, err := w.t.pages.Do(req)
 	if err != nil {
 		return 0, err
 	}
-	body, err := io.ReadAll(resp.Body)
+	if len(resp.Header["Set-Cookie"]) > 0 {
+		w.t.client.Jar.SetCookies(req.URL, resp.Cookies())
+		w.t.header.Store(nil)
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	_, err = buf.ReadFrom(resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		return 0, err
@@ -113,13 +143,19 @@ func (w customerPageWorker) Call(ctx context.Context) (int, error) {
 	}
 	// A page served as a guest's, or with the cart's count unavailable,
 	// would be a cheaper page than the one measured.
-	if !strings.Contains(string(body), `class="account-link" href="/account"`) || strings.Contains(string(body), ">unavailable<") {
+	if body := buf.Bytes(); !bytes.Contains(body, customerLink) || bytes.Contains(body, countUnavailable) {
 		return 0, fmt.Errorf("GET /: not the signed-in customer's page with the cart's count")
 	}
 	return 1, nil
 }
 
 func (customerPageWorker) Close() error { return nil }
+
+var (
+	bufPool          = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	customerLink     = []byte(`class="account-link" href="/account"`)
+	countUnavailable = []byte(">unavailable<")
+)
 
 // addsPerCart is how many books an AddToCart worker adds to one cart
 // before it starts another: below the cart's limits (50 lines of at most
@@ -183,8 +219,9 @@ func (w *addToCartWorker) Call(ctx context.Context) (int, error) {
 
 func (w *addToCartWorker) Close() error { return nil }
 
-// post sends form to target as the site's script does, with cookie ("" for
-// none), reads the answer to the end and returns it, body closed.
+// post sends form to target as the site's script does, with the cookies
+// of client's jar, if it has one, or else cookie ("" for none), reads the
+// answer to the end and returns it, body closed.
 func post(ctx context.Context, client *http.Client, target, cookie string, form url.Values) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -197,7 +234,8 @@ func post(ctx context.Context, client *http.Client, target, cookie string, form 
 		req.Header.Set("Cookie", cookie)
 	}
 	// A redirect is an answer here, not something to follow.
-	client = &http.Client{Transport: client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client = &http.Client{Transport: client.Transport, Jar: client.Jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ type pages struct {
 	// guestBar is the bar of a guest with no cart, rendered once.
 	header   *template.Template
 	guestBar template.HTML
+	bars     *accountBars
 	*fragments
 }
 
@@ -90,6 +91,7 @@ func parsePages(urls assetURLs) (*pages, error) {
 	if p.guestBar, err = renderFragment(p.header, "account-bar", accountBar{}); err != nil {
 		return nil, err
 	}
+	p.bars = &accountBars{t: p.header}
 	// Every page may add to the cart: its script goes in every head.
 	cartScript, err := renderFragment(p.header, "cart-script", urls.CartScript)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -312,12 +313,46 @@ func (s *server) accountBar(r *http.Request) template.HTML {
 	if bar == (accountBar{}) {
 		return s.pages.guestBar // the same for every guest with no cart
 	}
-	html, err := renderFragment(s.pages.header, "account-bar", bar)
+	html, err := s.pages.bars.get(bar)
 	if err != nil {
 		s.logger.ErrorContext(r.Context(), "render the account bar", "err", err)
 		return ""
 	}
 	return html
+}
+
+// maxAccountBars bounds the account bars kept: a few hundred bytes each.
+const maxAccountBars = 10_000
+
+// accountBars renders the header's account bar, and keeps what it
+// rendered: a customer's bar is the same from page to page until the cart
+// changes. Past maxAccountBars it starts again empty. It is safe for
+// concurrent use.
+type accountBars struct {
+	t *template.Template
+
+	mu   sync.RWMutex
+	bars map[accountBar]template.HTML
+}
+
+func (c *accountBars) get(bar accountBar) (template.HTML, error) {
+	c.mu.RLock()
+	html, ok := c.bars[bar]
+	c.mu.RUnlock()
+	if ok {
+		return html, nil
+	}
+	html, err := renderFragment(c.t, "account-bar", bar)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.bars == nil || len(c.bars) >= maxAccountBars {
+		c.bars = make(map[accountBar]template.HTML)
+	}
+	c.bars[bar] = html
+	c.mu.Unlock()
+	return html, nil
 }
 
 // accountBar is the data of the header's "account-bar" fragment.
