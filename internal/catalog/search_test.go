@@ -44,6 +44,11 @@ func TestSearchBooks(t *testing.T) {
 		{"murder christie", []string{"Murder on the Orient Express", "The Murder of Roger Ackroyd"}},
 		{"ender's game", []string{"Ender's Game"}},
 		{"enders", []string{"Ender's Game"}},
+		// Accents, folded both ways.
+		{"nesbø", []string{"The Snowman"}},
+		{"nesbo", []string{"The Snowman"}},
+		{"HOEG smilla", []string{"Smilla's Sense of Snow"}},
+		{"stanislaw lem", []string{"Solaris"}},
 		{"no such book", nil},
 	}
 	for _, tt := range tests {
