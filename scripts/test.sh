@@ -104,10 +104,13 @@ step "fuzz (brief)"
 for target in \
 	./internal/catalog/catalogfile:FuzzParse \
 	./internal/catalog/catalogfile:FuzzJSONRows \
+	./internal/catalog/catalogfile:FuzzParsePrice \
+	./internal/accounts:FuzzNormalizeAccount \
 	./internal/catalog/search:FuzzSearch \
 	./internal/recommendations:FuzzRecommend \
 	./internal/marketplace:FuzzCategoryFromQuery \
-	./internal/marketplace:FuzzBookIDFromPath; do
+	./internal/marketplace:FuzzBookIDFromPath \
+	./internal/marketplace:FuzzSignUpForm; do
 	go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime=3s "${target%%:*}"
 done
 echo "ok"

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
@@ -56,6 +57,10 @@ func (s *server) handleSignIn() http.Handler {
 			return
 		}
 		page := signPage{Email: r.PostForm.Get("email"), Next: localPath(r.PostForm.Get("next"))}
+		if !validText(r.PostForm) {
+			s.renderSign(w, r, http.StatusBadRequest, signPage{Message: messageBadForm})
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.signInTimeout())
 		defer cancel()
 		session, err := s.accounts.SignIn(ctx, page.Email, r.PostForm.Get("password"), clientKey(r, s.trustedProxies))
@@ -75,6 +80,10 @@ func (s *server) handleSignUp() http.Handler {
 			return
 		}
 		if err := r.ParseForm(); err != nil {
+			s.renderSign(w, r, http.StatusBadRequest, signPage{SignUp: true, Message: messageBadForm})
+			return
+		}
+		if !validText(r.PostForm) {
 			s.renderSign(w, r, http.StatusBadRequest, signPage{SignUp: true, Message: messageBadForm})
 			return
 		}
@@ -98,6 +107,20 @@ func signUpForm(form url.Values) bookshop.NewAccount {
 		Name:     form.Get("name"),
 		Password: form.Get("password"),
 	}
+}
+
+// validText reports whether every value of form is valid UTF-8, which is
+// all a contract's string may hold: a form that is not was not sent by a
+// browser from our page, and gets 400 without a call.
+func validText(form url.Values) bool {
+	for _, values := range form {
+		for _, v := range values {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // signInTimeout bounds a sign-in or a sign-up: the Accounts service hashes

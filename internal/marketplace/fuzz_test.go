@@ -198,3 +198,69 @@ func FuzzBookIDFromPath(f *testing.F) {
 		wantPage(t, h, req, http.StatusBadRequest, msg)
 	})
 }
+
+// FuzzSignUpForm posts any body to /signup, as a browser's form would,
+// against a real Accounts service: the site never fails (no 500), answers
+// one of the statuses a sign-up has, never shows the password it was
+// sent or internal text, and sets a session cookie exactly when it
+// signed someone up.
+func FuzzSignUpForm(f *testing.F) {
+	for _, body := range []string{
+		"email=ada%40example.com&name=Ada&password=correct+horse+battery",
+		"email=ada%40example.com&name=Ada&password=short",
+		"email=ada%40example.com&name=Ada&password=password123",
+		"email=not-an-email&name=Ada&password=correct+horse+battery",
+		"email=&name=&password=",
+		"email=ada%40example.com&name=%00%01&password=correct+horse+battery",
+		"email=ada%40example.com&name=" + strings.Repeat("x", 200) + "&password=correct+horse+battery",
+		"email=ada%40example.com&email=bob%40example.com&name=A&password=correct+horse+battery",
+		"email=%zz", "%", "&&&", "next=%2F%2Fevil.example&email=a%40b.co&name=A&password=correct+horse+battery",
+		"email=ada%40example.com&name=%E2%80%AEAda&password=%F0%9F%94%91%F0%9F%94%91%F0%9F%94%91%F0%9F%94%91%F0%9F%94%91",
+	} {
+		f.Add(body)
+	}
+	shop := startShop(f)
+	h := shop.site.Config.Handler
+	// What the sign-up page says whatever was posted, which a password
+	// may happen to contain.
+	blank := httptest.NewRecorder()
+	h.ServeHTTP(blank, httptest.NewRequest(http.MethodGet, "/signup", nil))
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		switch w.Code {
+		case http.StatusSeeOther, http.StatusBadRequest, http.StatusConflict, http.StatusTooManyRequests:
+		default:
+			t.Fatalf("POST /signup %q = %d, want 303, 400, 409 or 429:\n%s", body, w.Code, w.Body)
+		}
+		signedUp := false
+		for _, c := range w.Result().Cookies() {
+			if c.Name == "bookshop_session" && c.Value != "" {
+				signedUp = true
+			}
+		}
+		if signedUp != (w.Code == http.StatusSeeOther) {
+			t.Errorf("POST /signup %q = %d with a session cookie: %v", body, w.Code, signedUp)
+		}
+		if w.Code == http.StatusSeeOther {
+			if loc := w.Header().Get("Location"); !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
+				t.Errorf("POST /signup %q redirects to %q, off the site", body, loc)
+			}
+			return
+		}
+		page := w.Body.String()
+		wantNoInternalText(t, "POST /signup", page)
+		if form, err := url.ParseQuery(body); err == nil {
+			// (A password that is also in what the page may echo, the email
+			// and the name, or in the page's own text, proves nothing.)
+			p := form.Get("password")
+			echoed := form.Get("email") + form.Get("name")
+			if len(p) >= 8 && !strings.Contains(echoed, p) && !strings.Contains(blank.Body.String(), template(p)) && strings.Contains(page, template(p)) {
+				t.Errorf("POST /signup %q: the page shows the password", body)
+			}
+		}
+	})
+}
