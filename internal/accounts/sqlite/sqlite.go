@@ -6,7 +6,9 @@
 // the schema migrations embedded in the binary. Every write is one
 // transaction, committed with synchronous=FULL: when a method returns, its
 // change is on the disk, and a sign-up or sign-in acknowledged to the
-// shopper survives a crash or a power cut.
+// shopper survives a crash or a power cut. Writes take turns on one
+// connection; reads go through a pool of read-only connections, and do not
+// wait for writes.
 //
 // One process writes the file: the Accounts service runs as one replica.
 package sqlite
@@ -19,34 +21,27 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"slices"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
-
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
 // Memory is the path that opens a database in memory, gone at Close.
-const Memory = ":memory:"
+const Memory = sqlitedb.Memory
 
-// maxConns is how many connections a database file gets: reads (a
-// session's lookup, on every page a signed-in shopper opens) run beside
-// each other and beside a write, which WAL allows; writes take turns
-// (_txlock=immediate with a busy timeout).
-const maxConns = 4
+// readers is the most read-only connections open at once to a file:
+// reads (a session's lookup, on every page a signed-in shopper opens) run
+// beside each other and beside a write, which WAL allows.
+const readers = 4
 
 // DB is the accounts database. It implements the Accounts service's Store
 // (internal/accounts) and is safe for concurrent use.
 type DB struct {
-	db *sql.DB
+	pools *sqlitedb.DB // writes through Write, one at a time; reads through Read
 }
 
 // Open opens the accounts database at path (or Memory), creating it if
@@ -54,39 +49,26 @@ type DB struct {
 // file is not a Bookshop accounts database or has a newer schema than this
 // binary knows.
 func Open(ctx context.Context, path string) (*DB, error) {
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open accounts database %q: the path must not contain ? or #", path)
-	}
-	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=foreign_keys(on)"
-	if path != Memory {
-		// FULL, not NORMAL: in WAL mode NORMAL may lose the last
-		// transactions at a power cut, and a customer told "account
-		// opened" must find the account.
-		dsn += "&_pragma=journal_mode(wal)&_pragma=synchronous(full)"
-	}
-	sqldb, err := sql.Open("sqlite", dsn)
+	ms, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("open accounts database %q: %w", path, err)
 	}
-	if path == Memory {
-		sqldb.SetMaxOpenConns(1) // an in-memory database lives in its connection
-	} else {
-		sqldb.SetMaxOpenConns(maxConns)
-	}
-	sqldb.SetMaxIdleConns(maxConns)
-	sqldb.SetConnMaxIdleTime(0)
-	sqldb.SetConnMaxLifetime(0)
-
-	db := &DB{db: sqldb}
-	if err := db.migrate(ctx); err != nil {
-		sqldb.Close()
+	// FULL, not NORMAL: in WAL mode NORMAL may lose the last transactions
+	// at a power cut, and a customer told "account opened" must find the
+	// account.
+	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: readers})
+	if err != nil {
 		return nil, fmt.Errorf("open accounts database %q: %w", path, err)
 	}
-	return db, nil
+	if err := sqlitedb.Migrate(ctx, pools, sqlitedb.Schema{Name: "accounts database", Migrations: ms}); err != nil {
+		pools.Close()
+		return nil, fmt.Errorf("open accounts database %q: %w", path, err)
+	}
+	return &DB{pools: pools}, nil
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error { return db.pools.Close() }
 
 // millis and fromMillis convert times to and from the database's Unix
 // milliseconds.
@@ -96,7 +78,7 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // AddCustomer implements the Accounts service's Store.
 func (db *DB) AddCustomer(ctx context.Context, c bookshop.Customer, passwordHash string, tokenHash [sha256.Size]byte, expires time.Time) (bookshop.Customer, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.pools.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return bookshop.Customer{}, fmt.Errorf("add customer: begin: %w", err)
 	}
@@ -143,7 +125,7 @@ func (db *DB) CustomerByEmail(ctx context.Context, email string) (bookshop.Custo
 		hash    string
 		created int64
 	)
-	err := db.db.QueryRowContext(ctx, `SELECT id, email, name, password_hash, created FROM customers WHERE email = ?`, email).
+	err := db.pools.Read.QueryRowContext(ctx, `SELECT id, email, name, password_hash, created FROM customers WHERE email = ?`, email).
 		Scan(&c.ID, &c.Email, &c.Name, &hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bookshop.Customer{}, "", bookshop.Errorf(bookshop.NotFound, "no account with this email")
@@ -157,7 +139,7 @@ func (db *DB) CustomerByEmail(ctx context.Context, email string) (bookshop.Custo
 
 // SetPasswordHash implements the Accounts service's Store.
 func (db *DB) SetPasswordHash(ctx context.Context, id int32, passwordHash string) error {
-	if _, err := db.db.ExecContext(ctx, `UPDATE customers SET password_hash = ? WHERE id = ?`, passwordHash, id); err != nil {
+	if _, err := db.pools.Write.ExecContext(ctx, `UPDATE customers SET password_hash = ? WHERE id = ?`, passwordHash, id); err != nil {
 		return fmt.Errorf("set password hash of customer %d: %w", id, err)
 	}
 	return nil
@@ -165,7 +147,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, id int32, passwordHash string
 
 // AddSession implements the Accounts service's Store.
 func (db *DB) AddSession(ctx context.Context, id int32, tokenHash [sha256.Size]byte, created, expires time.Time, maxPerCustomer int) (int, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.pools.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("add session: begin: %w", err)
 	}
@@ -194,7 +176,7 @@ func (db *DB) Session(ctx context.Context, tokenHash [sha256.Size]byte) (booksho
 		s                bookshop.Session
 		expires, created int64
 	)
-	err := db.db.QueryRowContext(ctx, `SELECT s.expires, c.id, c.email, c.name, c.created
+	err := db.pools.Read.QueryRowContext(ctx, `SELECT s.expires, c.id, c.email, c.name, c.created
 		FROM sessions s JOIN customers c ON c.id = s.customer_id WHERE s.token_hash = ?`, tokenHash[:]).
 		Scan(&expires, &s.Customer.ID, &s.Customer.Email, &s.Customer.Name, &created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -209,7 +191,7 @@ func (db *DB) Session(ctx context.Context, tokenHash [sha256.Size]byte) (booksho
 
 // DeleteSession implements the Accounts service's Store.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash [sha256.Size]byte) (bool, error) {
-	r, err := db.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash[:])
+	r, err := db.pools.Write.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash[:])
 	if err != nil {
 		return false, fmt.Errorf("delete session: %w", err)
 	}
@@ -222,7 +204,7 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash [sha256.Size]byte) (b
 
 // DeleteExpired implements the Accounts service's Store.
 func (db *DB) DeleteExpired(ctx context.Context, t time.Time) (int, error) {
-	r, err := db.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires <= ?`, millis(t))
+	r, err := db.pools.Write.ExecContext(ctx, `DELETE FROM sessions WHERE expires <= ?`, millis(t))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
@@ -236,7 +218,7 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) (int, error) {
 // CountSessions implements the Accounts service's Store.
 func (db *DB) CountSessions(ctx context.Context, t time.Time) (int, error) {
 	var n int
-	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE expires > ?`, millis(t)).Scan(&n); err != nil {
+	if err := db.pools.Read.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE expires > ?`, millis(t)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count sessions: %w", err)
 	}
 	return n, nil
@@ -245,111 +227,8 @@ func (db *DB) CountSessions(ctx context.Context, t time.Time) (int, error) {
 // CountCustomers returns the number of accounts, for the log at start.
 func (db *DB) CountCustomers(ctx context.Context) (int, error) {
 	var n int
-	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&n); err != nil {
+	if err := db.pools.Read.QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count customers: %w", err)
 	}
 	return n, nil
-}
-
-// migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. A file is
-// named NNNN_what.sql.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", e.Name())
-		}
-		b, err := fs.ReadFile(migrationFS, path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
-
-// migrate brings the database to the schema this binary knows, in one
-// transaction: a crash half-way leaves the file as it was. It refuses a
-// file that holds tables but no schema_migrations: some other program's
-// database, which it must not write into.
-func (db *DB) migrate(ctx context.Context) error {
-	ms, err := migrations()
-	if err != nil {
-		return err
-	}
-	// A database that is up to date, the usual case, needs no write lock.
-	var current int
-	err = db.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current)
-	if err == nil && current == ms[len(ms)-1].version {
-		return nil
-	}
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-
-	var tables []string
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
-	if err != nil {
-		return fmt.Errorf("read the schema: %w", err)
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return fmt.Errorf("read the schema: %w", err)
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the schema: %w", err)
-	}
-	if len(tables) > 0 && !slices.Contains(tables, "schema_migrations") {
-		return fmt.Errorf("not a Bookshop accounts database: the file has tables (%s) but no schema_migrations; give -db a new file", strings.Join(tables, ", "))
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at TEXT NOT NULL
-	) STRICT`); err != nil {
-		return fmt.Errorf("schema_migrations: %w", err)
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("schema version: %w", err)
-	}
-	if latest := ms[len(ms)-1].version; current > latest {
-		return fmt.Errorf("the database has schema version %d, newer than this binary knows (%d): run a newer bookshop", current, latest)
-	}
-	for _, m := range ms {
-		if m.version <= current {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate: commit: %w", err)
-	}
-	return nil
 }

@@ -22,23 +22,19 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
-
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
 // Memory is the path that opens a database in memory, gone at Close.
-const Memory = ":memory:"
+const Memory = sqlitedb.Memory
 
 // maxReaders is the most read-only connections open at once.
 const maxReaders = 4
@@ -49,8 +45,7 @@ const sweepBatch = 500
 
 // DB is the carts in SQLite. It is safe for concurrent use.
 type DB struct {
-	write *sql.DB // one connection: every change
-	read  *sql.DB // read-only connections; write itself for Memory
+	pools *sqlitedb.DB // Write: one connection, every change; Read: the reads
 }
 
 // Open opens the cart database at path (or Memory), creating it if
@@ -58,66 +53,36 @@ type DB struct {
 // the file is not a Bookshop cart database or has a newer schema than
 // this binary knows.
 func Open(ctx context.Context, path string) (*DB, error) {
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open cart database %q: the path must not contain ? or #", path)
-	}
-	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=foreign_keys(on)"
-	if path != Memory {
-		dsn += "&_pragma=journal_mode(wal)&_pragma=synchronous(full)"
-	}
-	write, err := sql.Open("sqlite", dsn)
+	ms, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("open cart database %q: %w", path, err)
 	}
-	// One connection: SQLite writes one at a time anyway, and an
-	// in-memory database lives in its connection.
-	write.SetMaxOpenConns(1)
-	write.SetConnMaxIdleTime(0)
-	write.SetConnMaxLifetime(0)
-	db := &DB{write: write, read: write}
-	if err := db.migrate(ctx); err != nil {
-		write.Close()
+	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: maxReaders})
+	if err != nil {
 		return nil, fmt.Errorf("open cart database %q: %w", path, err)
 	}
-	if path != Memory {
-		// Opened after the migration, which set the file's journal mode
-		// to WAL: readers see the last commit and do not block the writer.
-		read, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
-		if err != nil {
-			write.Close()
-			return nil, fmt.Errorf("open cart database %q: %w", path, err)
-		}
-		read.SetMaxOpenConns(maxReaders)
-		read.SetMaxIdleConns(maxReaders)
-		db.read = read
+	if err := sqlitedb.Migrate(ctx, pools, sqlitedb.Schema{Name: "cart database", Migrations: ms}); err != nil {
+		pools.Close()
+		return nil, fmt.Errorf("open cart database %q: %w", path, err)
 	}
-	return db, nil
+	return &DB{pools: pools}, nil
 }
 
 // Close closes the database.
-func (db *DB) Close() error {
-	var err error
-	if db.read != db.write {
-		err = db.read.Close()
-	}
-	if werr := db.write.Close(); err == nil {
-		err = werr
-	}
-	return err
-}
+func (db *DB) Close() error { return db.pools.Close() }
 
 // Lines returns the lines of cart id, in the order their books were first
 // added: each a Book with only its ID, and a Quantity. An unknown cart
 // has none.
 func (db *DB) Lines(ctx context.Context, id string) ([]bookshop.CartLine, error) {
-	lines, _, err := readLines(ctx, db.read, id)
+	lines, _, err := readLines(ctx, db.pools.Read, id)
 	return lines, err
 }
 
 // Count returns how many copies cart id holds: 0 for an unknown cart.
 func (db *DB) Count(ctx context.Context, id string) (int, error) {
 	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT coalesce(sum(quantity), 0) FROM cart_lines WHERE cart_id = ?`, id).Scan(&n)
+	err := db.pools.Read.QueryRowContext(ctx, `SELECT coalesce(sum(quantity), 0) FROM cart_lines WHERE cart_id = ?`, id).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count cart %s: %w", id, err)
 	}
@@ -129,7 +94,7 @@ func (db *DB) Count(ctx context.Context, id string) (int, error) {
 // change fails, nothing is written and its error is returned. It returns
 // the lines as written. A change that changes nothing writes nothing.
 func (db *DB) Update(ctx context.Context, id string, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.pools.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("update cart %s: begin: %w", id, err)
 	}
@@ -156,7 +121,7 @@ func (db *DB) Update(ctx context.Context, id string, change func([]bookshop.Cart
 // empty, nothing changes and merge is not called. It returns into's lines
 // as written.
 func (db *DB) Merge(ctx context.Context, from, into string, merge func(into, from []bookshop.CartLine) []bookshop.CartLine) ([]bookshop.CartLine, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.pools.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("merge cart %s into %s: begin: %w", from, into, err)
 	}
@@ -192,7 +157,7 @@ func (db *DB) DeleteIdle(ctx context.Context, prefix string, before time.Time) (
 	}
 	deleted := 0
 	for {
-		res, err := db.write.ExecContext(ctx, `DELETE FROM carts WHERE id IN (
+		res, err := db.pools.Write.ExecContext(ctx, `DELETE FROM carts WHERE id IN (
 			SELECT id FROM carts WHERE updated_at < ? AND id GLOB ? LIMIT ?)`,
 			before.Unix(), prefix+"*", sweepBatch)
 		if err != nil {
@@ -296,112 +261,6 @@ func writeLines(ctx context.Context, tx *sql.Tx, id string, old, lines []booksho
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. A file is
-// named NNNN_what.sql.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", e.Name())
-		}
-		b, err := fs.ReadFile(migrationFS, path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
-
-// migrate brings the database to the schema this binary knows, in one
-// transaction that takes the write lock at once: a crash half-way leaves
-// the file as it was, and a second process that opens the same new file
-// waits for the first. It refuses a file that holds tables but no
-// schema_migrations: some other program's database, which it must not
-// write into.
-func (db *DB) migrate(ctx context.Context) error {
-	ms, err := migrations()
-	if err != nil {
-		return err
-	}
-	latest := ms[len(ms)-1].version
-	// An up-to-date database, the usual case, needs no write lock.
-	var current int
-	err = db.write.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current)
-	if err == nil && current == latest {
-		return nil
-	}
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-
-	var tables []string
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
-	if err != nil {
-		return fmt.Errorf("read the schema: %w", err)
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return fmt.Errorf("read the schema: %w", err)
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the schema: %w", err)
-	}
-	if len(tables) > 0 && !slices.Contains(tables, "schema_migrations") {
-		return fmt.Errorf("not a Bookshop cart database: the file has tables (%s) but no schema_migrations; give -db a new file", strings.Join(tables, ", "))
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at TEXT NOT NULL
-	) STRICT`); err != nil {
-		return fmt.Errorf("schema_migrations: %w", err)
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("schema version: %w", err)
-	}
-	if current > latest {
-		return fmt.Errorf("the database has schema version %d, newer than this binary knows (%d): run a newer bookshop", current, latest)
-	}
-	for _, m := range ms {
-		if m.version <= current {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate: commit: %w", err)
 	}
 	return nil
 }

@@ -20,25 +20,20 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
 // Memory is the path that opens a database in memory, gone at Close.
-const Memory = ":memory:"
+const Memory = sqlitedb.Memory
 
 // cancelCheckRows is how often, in rows, an import checks whether its
 // context has ended.
@@ -48,7 +43,7 @@ const cancelCheckRows = 1000
 // [bookshop.Catalog] and [bookshop.Importer], and is safe for concurrent
 // use.
 type DB struct {
-	db       *sql.DB
+	pools    *sqlitedb.DB // Write alone: reads come from the snapshot
 	snapshot atomic.Pointer[bookshop.Shelf]
 	importMu sync.Mutex // one import at a time in this process
 }
@@ -58,37 +53,31 @@ type DB struct {
 // created by this call is seeded with seed. It fails if the file is not a
 // Bookshop database or has a newer schema than this binary knows.
 func Open(ctx context.Context, path string, seed []bookshop.Book) (*DB, error) {
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open catalog database %q: the path must not contain ? or #", path)
-	}
-	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=foreign_keys(on)"
-	if path != Memory {
-		dsn += "&_pragma=journal_mode(wal)&_pragma=synchronous(normal)"
-	}
-	sqldb, err := sql.Open("sqlite", dsn)
+	s, err := schema(seed)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
 	}
-	// One connection: SQLite writes one at a time anyway, reads come from
-	// the snapshot, and an in-memory database lives in its connection.
-	sqldb.SetMaxOpenConns(1)
-	sqldb.SetConnMaxIdleTime(0)
-	sqldb.SetConnMaxLifetime(0)
-
-	db := &DB{db: sqldb}
-	if err := db.migrate(ctx, seed); err != nil {
-		sqldb.Close()
+	// No readers: reads come from the snapshot. NORMAL, the Catalog's
+	// choice: a crash of the process loses nothing; a power cut may lose
+	// the last imports, which their files can bring again.
+	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: sqlitedb.SyncNormal})
+	if err != nil {
+		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
+	}
+	db := &DB{pools: pools}
+	if err := sqlitedb.Migrate(ctx, pools, s); err != nil {
+		pools.Close()
 		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
 	}
 	if err := db.reload(ctx); err != nil {
-		sqldb.Close()
+		pools.Close()
 		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
 	}
 	return db, nil
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error { return db.pools.Close() }
 
 // Len returns the number of books in the catalog.
 func (db *DB) Len() int { return db.snapshot.Load().Len() }
@@ -124,7 +113,7 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 	db.importMu.Lock()
 	defer db.importMu.Unlock()
 
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.pools.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return bookshop.ImportResult{}, fmt.Errorf("import: begin: %w", err)
 	}
@@ -243,7 +232,7 @@ func conflict(ctx context.Context, tx *sql.Tx, b bookshop.Book, lineOf map[int32
 
 // reload replaces the snapshot with the books now in the database.
 func (db *DB) reload(ctx context.Context) error {
-	rows, err := db.db.QueryContext(ctx, `SELECT id, category, title, author, year, price, currency FROM books ORDER BY id`)
+	rows, err := db.pools.Write.QueryContext(ctx, `SELECT id, category, title, author, year, price, currency FROM books ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("read books: %w", err)
 	}
@@ -270,124 +259,33 @@ func (db *DB) reload(ctx context.Context) error {
 	return nil
 }
 
-// migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
+// schema is the catalog's: its migrations and, for a new database, the
+// seed.
+func schema(seed []bookshop.Book) (sqlitedb.Schema, error) {
+	ms, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return sqlitedb.Schema{}, err
+	}
+	s := sqlitedb.Schema{Name: "catalog", Migrations: ms}
+	if len(seed) > 0 {
+		s.Seed = func(ctx context.Context, tx *sql.Tx) error { return seedBooks(ctx, tx, seed) }
+	}
+	return s, nil
 }
 
-// migrations returns the embedded migrations in version order. A file is
-// named NNNN_what.sql.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
+// seedBooks writes seed in tx, the transaction that migrates a new
+// database: a crash half-way leaves the file as it was, and a second
+// process that opens the same new file waits for the first and then finds
+// it migrated and seeded. A book that the rules of an import reject fails
+// the seed.
+func seedBooks(ctx context.Context, tx *sql.Tx, seed []bookshop.Book) error {
+	items := make([]bookshop.ImportItem, len(seed))
+	for i, b := range seed {
+		items[i] = bookshop.ImportItem{Book: b}
 	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", e.Name())
-		}
-		b, err := fs.ReadFile(migrationFS, path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	res, _, err := importBooks(ctx, tx, items)
+	if err == nil && len(res.Rejected) > 0 {
+		err = fmt.Errorf("book %d: %s", seed[res.Rejected[0].Index].ID, res.Rejected[0].Reason)
 	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
-
-// migrate brings the database to the schema this binary knows and, when
-// it was new, seeds it with seed, all in one transaction: a crash half-way
-// leaves the file as it was, and a second process that opens the same new
-// file waits for the first (the transaction takes the write lock at once,
-// _txlock=immediate) and then finds it migrated and seeded. It refuses a
-// file that holds tables but no schema_migrations: some other program's
-// database, which it must not write into.
-func (db *DB) migrate(ctx context.Context, seed []bookshop.Book) error {
-	ms, err := migrations()
-	if err != nil {
-		return err
-	}
-	// A database that is up to date, the usual case, needs no write lock:
-	// a writer elsewhere must not hold up a start. (The transaction below
-	// checks again, under the lock, before it changes anything.)
-	var current int
-	err = db.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current)
-	if err == nil && current == ms[len(ms)-1].version {
-		return nil
-	}
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-
-	var tables []string
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
-	if err != nil {
-		return fmt.Errorf("read the schema: %w", err)
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return fmt.Errorf("read the schema: %w", err)
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the schema: %w", err)
-	}
-	if len(tables) > 0 && !slices.Contains(tables, "schema_migrations") {
-		return fmt.Errorf("not a Bookshop catalog: the file has tables (%s) but no schema_migrations; give -db a new file", strings.Join(tables, ", "))
-	}
-
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at TEXT NOT NULL
-	) STRICT`); err != nil {
-		return fmt.Errorf("schema_migrations: %w", err)
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("schema version: %w", err)
-	}
-	if latest := ms[len(ms)-1].version; current > latest {
-		return fmt.Errorf("the database has schema version %d, newer than this binary knows (%d): run a newer bookshop", current, latest)
-	}
-	for _, m := range ms {
-		if m.version <= current {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-	}
-	if current == 0 && len(seed) > 0 {
-		items := make([]bookshop.ImportItem, len(seed))
-		for i, b := range seed {
-			items[i] = bookshop.ImportItem{Book: b}
-		}
-		res, _, err := importBooks(ctx, tx, items)
-		if err == nil && len(res.Rejected) > 0 {
-			err = fmt.Errorf("book %d: %s", seed[res.Rejected[0].Index].ID, res.Rejected[0].Reason)
-		}
-		if err != nil {
-			return fmt.Errorf("seed: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate: commit: %w", err)
-	}
-	return nil
+	return err
 }

@@ -89,33 +89,6 @@ func TestOpenSeedsOnce(t *testing.T) {
 	}
 }
 
-func TestOpenRefusesNewerSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "catalog.db")
-	open(t, path, nil).Close()
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')`); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
-	_, err = sqlite.Open(testContext(t), path, nil)
-	if err == nil || !strings.Contains(err.Error(), "newer") {
-		t.Errorf("Open of a database from the future = %v, want an error saying its schema is newer", err)
-	}
-}
-
-func TestOpenRefusesNonDatabase(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "notes.txt")
-	if err := writeFile(path, strings.Repeat("not a database\n", 100)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqlite.Open(testContext(t), path, nil); err == nil {
-		t.Error("Open of a text file succeeded, want an error")
-	}
-}
-
 // TestOpenRefusesForeignDatabase checks that Open does not write into an
 // SQLite file of some other program.
 func TestOpenRefusesForeignDatabase(t *testing.T) {
@@ -347,33 +320,6 @@ func BenchmarkImport100k(b *testing.B) {
 		b.StopTimer()
 		db.Close()
 		b.StartTimer()
-	}
-}
-
-// TestOpenWhileAnotherWrites checks that a database that is up to date
-// opens while another connection holds the write lock.
-func TestOpenWhileAnotherWrites(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "catalog.db")
-	open(t, path, builtin(t)).Close()
-	raw, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	tx, err := raw.Begin() // takes the write lock
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	db, err := sqlite.Open(ctx, path, builtin(t))
-	if err != nil {
-		t.Fatalf("Open while another connection writes: %v", err)
-	}
-	defer db.Close()
-	if got := db.Len(); got != len(builtin(t)) {
-		t.Errorf("Open holds %d books, want %d", got, len(builtin(t)))
 	}
 }
 

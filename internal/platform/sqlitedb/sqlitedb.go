@@ -1,0 +1,142 @@
+// Package sqlitedb opens the SQLite databases the services keep their data
+// in, through modernc.org/sqlite, a driver in pure Go (no cgo), and brings
+// them to the schema of the binary with the migrations a service embeds.
+//
+// What is the same for every service is here: the connection settings
+// (write-ahead log, a busy timeout, foreign keys, transactions that take the
+// write lock as they begin), one writing connection beside a pool of
+// read-only ones, the in-memory case, and versioned migrations recorded in
+// a table named schema_migrations. What differs is an [Options] field or
+// stays in the service: its schema and migrations, its queries, how
+// durable a commit must be, and whether it reads through the database at
+// all.
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Memory is the path that opens a database in memory, gone at Close.
+const Memory = ":memory:"
+
+// busyTimeout is how long, in milliseconds, a connection waits for a lock
+// that another process holds before it gives up.
+const busyTimeout = "5000"
+
+// Synchronous is how a commit to a database file waits for the disk: the
+// value of SQLite's synchronous setting for the writing connection.
+type Synchronous int
+
+const (
+	// SyncFull syncs the write-ahead log at every commit: a change is on
+	// the disk when the commit returns, and survives a power cut, not only
+	// a crash of the process. It is the zero value.
+	SyncFull Synchronous = iota
+	// SyncNormal syncs at checkpoints only: a crash of the process loses
+	// nothing, but a power cut may lose the last commits. It suits data
+	// that can be imported again.
+	SyncNormal
+)
+
+// pragma returns s as the value of SQLite's synchronous setting.
+func (s Synchronous) pragma() (string, error) {
+	switch s {
+	case SyncFull:
+		return "full", nil
+	case SyncNormal:
+		return "normal", nil
+	}
+	return "", fmt.Errorf("synchronous %d: want SyncFull or SyncNormal", int(s))
+}
+
+// Options are what a service chooses when it opens its database.
+type Options struct {
+	// Synchronous is how a commit to a file waits for the disk. An
+	// in-memory database has no disk and ignores it.
+	Synchronous Synchronous
+	// Readers is the most read-only connections open at once to a file,
+	// beside the writing one. With 0, or in memory, DB.Read is DB.Write.
+	Readers int
+}
+
+// DB is an open database: a pool to write through and one to read
+// through. Both are safe for concurrent use.
+type DB struct {
+	// Write has one connection, for every change. Its transactions take
+	// the database's write lock as they begin (BEGIN IMMEDIATE), so that
+	// what a transaction reads holds until it commits, against other
+	// goroutines and other processes; writes from this process wait for
+	// the connection, in turn.
+	Write *sql.DB
+	// Read has up to Options.Readers read-only connections, which see the
+	// last commit and neither wait for the writer nor hold it up. It is
+	// Write itself when Options.Readers is 0 and for Memory.
+	Read *sql.DB
+}
+
+// Open opens the database file at path, creating it if it is missing, or a
+// new database in memory if path is Memory. A file is put in write-ahead
+// log mode. Open does not migrate: see [Migrate]. It fails if path holds ?
+// or #, or if the file cannot be opened as an SQLite database. Its errors
+// do not name path: callers say which database they opened.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, errors.New("the path must not contain ? or #")
+	}
+	if opts.Readers < 0 {
+		return nil, fmt.Errorf("%d readers: want 0 or more", opts.Readers)
+	}
+	syncMode, err := opts.Synchronous.pragma()
+	if err != nil {
+		return nil, err
+	}
+	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(" + busyTimeout + ")&_pragma=foreign_keys(on)"
+	if path != Memory {
+		dsn += "&_pragma=journal_mode(wal)&_pragma=synchronous(" + syncMode + ")"
+	}
+	write, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	// One connection: SQLite writes one at a time anyway, and an in-memory
+	// database lives in its connection, which must therefore stay open.
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+	// Connect now: a file that is not a database fails here, and the file
+	// is in WAL mode before a reader opens it.
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
+	db := &DB{Write: write, Read: write}
+	if path != Memory && opts.Readers > 0 {
+		read, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout("+busyTimeout+")&_pragma=query_only(1)")
+		if err != nil {
+			write.Close()
+			return nil, err
+		}
+		read.SetMaxOpenConns(opts.Readers)
+		read.SetMaxIdleConns(opts.Readers)
+		db.Read = read
+	}
+	return db, nil
+}
+
+// Close closes both pools, and returns the first error.
+func (db *DB) Close() error {
+	var err error
+	if db.Read != db.Write {
+		err = db.Read.Close()
+	}
+	if werr := db.Write.Close(); err == nil {
+		err = werr
+	}
+	return err
+}
