@@ -17,17 +17,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Memory is the path that opens a database in memory, gone at Close.
 const Memory = ":memory:"
 
-// busyTimeout is how long, in milliseconds, a connection waits for a lock
-// that another process holds before it gives up.
-const busyTimeout = "5000"
+// busyTimeout is how long a connection waits for a lock that another
+// process holds before it gives up.
+const busyTimeout = 5 * time.Second
 
 // Synchronous is how a commit to a database file waits for the disk: the
 // value of SQLite's synchronous setting for the writing connection.
@@ -96,7 +99,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(" + busyTimeout + ")&_pragma=foreign_keys(on)"
+	busy := "&_pragma=busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")"
+	dsn := "file:" + path + "?_txlock=immediate" + busy + "&_pragma=foreign_keys(on)"
 	if path != Memory {
 		dsn += "&_pragma=journal_mode(wal)&_pragma=synchronous(" + syncMode + ")"
 	}
@@ -111,13 +115,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetConnMaxLifetime(0)
 	// Connect now: a file that is not a database fails here, and the file
 	// is in WAL mode before a reader opens it.
-	if err := write.PingContext(ctx); err != nil {
+	if err := connect(ctx, write); err != nil {
 		write.Close()
 		return nil, err
 	}
 	db := &DB{Write: write, Read: write}
 	if path != Memory && opts.Readers > 0 {
-		read, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout("+busyTimeout+")&_pragma=query_only(1)")
+		read, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)"+busy)
 		if err != nil {
 			write.Close()
 			return nil, err
@@ -127,6 +131,31 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Read = read
 	}
 	return db, nil
+}
+
+// connect opens write's connection. When two processes open a new file at
+// once, both switch it to WAL, and SQLite answers one of them SQLITE_BUSY
+// at once instead of waiting the busy timeout (waiting could deadlock):
+// connect tries again, for as long as the busy timeout would have waited,
+// and finds the file switched.
+func connect(ctx context.Context, write *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	pause := time.Millisecond
+	for {
+		err := write.PingContext(ctx)
+		var serr *sqlite.Error
+		if err == nil || !errors.As(err, &serr) || serr.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
 }
 
 // Close closes both pools, and returns the first error.
