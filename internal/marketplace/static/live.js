@@ -102,7 +102,7 @@
       }
       item.append(link, meta);
       if (b.price) {
-        item.append(element("p", "book-price", b.price.formatted));
+        item.append(element("p", "book-price", b.price.formatted), addToCart(b));
       }
       const dismiss = element("button", "dismiss", "Dismiss");
       dismiss.type = "button";
@@ -112,6 +112,23 @@
       list.append(item);
     }
     panel.replaceChildren(list);
+  }
+
+  // addToCart returns the "Add to cart" form of a book of the panel, as
+  // the server renders it on the other cards (cart.js sends it).
+  function addToCart(b) {
+    const form = element("form", "add-to-cart");
+    form.method = "post";
+    form.action = "/cart/items";
+    const input = document.createElement("input");
+    input.type = "hidden";
+    input.name = "book";
+    input.value = String(b.id);
+    const button = element("button", "button", "Add to cart");
+    button.type = "submit";
+    button.append(element("span", "visually-hidden", ": " + b.title));
+    form.append(input, button);
+    return form;
   }
 
   function removeFromPanel(bookID) {
