@@ -22,6 +22,7 @@ const (
 	messageAccountExists = "An account with this email already exists. Sign in instead."
 	messageBadForm       = "The form could not be read. Please try again."
 	messageTooManyTries  = "Too many failed attempts. Please try again in %s."
+	messageSignOutFailed = "We could not sign you out just now, so you are still signed in. Please try again in a moment."
 )
 
 // signPage is the data of signin.html, for signing in or up.
@@ -168,8 +169,18 @@ func waitText(seconds int) string {
 }
 
 // startSession sets the session cookie of a new session and sends the
-// shopper on to next: a guest cart is merged on that next page.
+// shopper on to next: a guest cart is merged on that next page. A session
+// the browser held before (signing in again, or as someone else) is ended
+// first, so that a sign-in never leaves a session behind.
 func (s *server) startSession(w http.ResponseWriter, r *http.Request, session bookshop.Session, next string) {
+	if old := visitorOf(r).token; old != "" && old != session.Token {
+		s.signedIn.forget(old)
+		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		if err := s.accounts.SignOut(ctx, old); err != nil {
+			s.logger.WarnContext(r.Context(), "accounts failed; the session before the sign-in ends at its expiry", "err", err)
+		}
+		cancel()
+	}
 	s.setCookie(w, r, sessionCookieName, session.Token, session.Expires)
 	if next == "" {
 		next = "/"
@@ -188,8 +199,10 @@ func (s *server) renderSign(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 // handleSignOut ends the session (POST only): the Accounts service
-// revokes it, and the cookie is dropped, even when the service cannot be
-// reached (the session then ends at its expiry).
+// revokes it, the cookies go, and the shopper is sent home. If Accounts
+// cannot be reached the session would live on, so the shopper is told,
+// with 503, and stays signed in: a sign-out that only forgot the cookie
+// would leave a session that whoever copied it could still use.
 func (s *server) handleSignOut() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v := visitorOf(r); v.token != "" {
@@ -197,7 +210,9 @@ func (s *server) handleSignOut() http.Handler {
 			ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 			defer cancel()
 			if err := s.accounts.SignOut(ctx, v.token); err != nil {
-				s.logger.WarnContext(r.Context(), "accounts failed; the session was not revoked", "err", err)
+				s.logger.WarnContext(r.Context(), "accounts failed; cannot sign out", "err", err)
+				s.renderError(w, r, http.StatusServiceUnavailable, messageSignOutFailed)
+				return
 			}
 		}
 		s.clearCookie(w, r, sessionCookieName)

@@ -17,14 +17,14 @@ import "net/http"
 // visitor and are rendered once; see docs/security.md.
 func (s *server) routes() {
 	page := func(h http.Handler, methods ...string) http.Handler {
-		return s.limitPage(s.withVisitor(allowMethods(h, methods...)))
+		return s.limitPage(allowMethods(s.withVisitor(h), methods...))
 	}
 	s.mux.Handle("/{$}", page(s.handleHome(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/books/{id}", page(s.handleBook(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/api/books/{id}", s.limitScript(allowMethods(s.handleBookJSON(), http.MethodGet, http.MethodHead)))
 	s.mux.Handle("/categories/{name}", page(s.handleCategory(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/search", page(s.handleSearch(), http.MethodGet, http.MethodHead))
-	s.mux.Handle("/live", s.limitScript(s.withVisitor(allowMethods(s.handleLive(), http.MethodGet))))
+	s.mux.Handle("/live", s.limitScript(allowMethods(s.withVisitor(s.handleLive()), http.MethodGet)))
 	s.mux.Handle("/live/{session}/events", s.limitScript(allowMethods(s.handleLiveEvent(), http.MethodPost)))
 	s.mux.Handle("/signin", page(s.handleSignIn(), http.MethodGet, http.MethodHead, http.MethodPost))
 	s.mux.Handle("/signup", page(s.handleSignUp(), http.MethodGet, http.MethodHead, http.MethodPost))

@@ -130,19 +130,22 @@ type server struct {
 	searcher         bookshop.Searcher
 	live             bookshop.LiveRecommender
 	sessions         *liveSessions
-	signedIn         *signedIn  // sessions Accounts vouched for lately
-	known            knownBooks // books the catalog has confirmed
-	liveHeartbeat    time.Duration
-	shutdown         <-chan struct{}
-	readiness        *readiness
-	limiter          *clientLimiter // nil when requests are not limited
-	trustedProxies   int
-	pages            *pages
-	homeShells       *shells
-	assets           *assets
-	metrics          *telemetry.Metrics
-	traced           bool // requests have spans
-	mux              *http.ServeMux
+	signedIn         *signedIn // sessions Accounts vouched for lately
+	// accountsOutage and cartOutage remember a failure of Accounts or
+	// Cart for a few seconds (see outage).
+	accountsOutage, cartOutage outage
+	known                      knownBooks // books the catalog has confirmed
+	liveHeartbeat              time.Duration
+	shutdown                   <-chan struct{}
+	readiness                  *readiness
+	limiter                    *clientLimiter // nil when requests are not limited
+	trustedProxies             int
+	pages                      *pages
+	homeShells                 *shells
+	assets                     *assets
+	metrics                    *telemetry.Metrics
+	traced                     bool // requests have spans
+	mux                        *http.ServeMux
 }
 
 // NewServer returns the Marketplace's HTTP handler. It fails only when cfg

@@ -2,6 +2,7 @@ package marketplace_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -565,4 +566,84 @@ func setCookieNamed(tb testing.TB, r response, name string) *http.Cookie {
 	}
 	tb.Fatalf("no Set-Cookie %s in %v", name, r.header.Values("Set-Cookie"))
 	return nil
+}
+
+func TestSignOutWithAccountsDown(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.signUp("stay@example.com", "Stay")
+	token := b.cookie("bookshop_session")
+	b.get("/") // the Marketplace now holds the session for a few seconds
+	shop.stopAccounts()
+	r := b.post("/signout", nil)
+	wantHTML(t, "POST", "/signout", r, http.StatusServiceUnavailable)
+	if !strings.Contains(r.body, "still signed in") {
+		t.Errorf("a sign-out that could not reach Accounts does not say so:\n%s", r.body)
+	}
+	if b.cookie("bookshop_session") != token {
+		t.Error("a sign-out that could not revoke the session dropped its cookie")
+	}
+}
+
+func TestSignInEndsTheSessionBefore(t *testing.T) {
+	shop := startShop(t)
+	newShopper(t, shop.site).signUp("twice@example.com", "Twice")
+	b := newShopper(t, shop.site)
+	b.post("/signin", url.Values{"email": {"twice@example.com"}, "password": {testPassword}})
+	first := b.cookie("bookshop_session")
+	b.post("/signin", url.Values{"email": {"twice@example.com"}, "password": {testPassword}})
+	if second := b.cookie("bookshop_session"); second == first || second == "" {
+		t.Fatalf("the second sign-in kept the token %q", second)
+	}
+	if _, err := shop.accounts.Session(testContext(t), first); err == nil {
+		t.Error("the session before the second sign-in is still live")
+	}
+}
+
+func TestShopCookies(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("https=%v", secure), func(t *testing.T) {
+			shop := startShop(t, func(o *marketplace.Options) { o.TrustedProxies = 1 })
+			b := newShopper(t, shop.site)
+			var header []string
+			prefix := ""
+			if secure {
+				header, prefix = []string{"X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.7"}, "__Host-"
+			}
+			r := b.post("/cart/items", url.Values{"book": {"1"}}, header...)
+			if r.status != http.StatusSeeOther {
+				t.Fatalf("POST /cart/items: status %d", r.status)
+			}
+			for _, name := range []string{"bookshop_cart", "bookshop_count"} {
+				c := setCookieNamed(t, r, prefix+name)
+				if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" || c.Secure != secure {
+					t.Errorf("cookie %+v: want HttpOnly, SameSite=Lax, Path=/, no Domain, Secure %v", c, secure)
+				}
+			}
+		})
+	}
+}
+
+func TestGuestCartTokenStaysInTheBrowser(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.add(1, 2)
+	token := b.cookie("bookshop_cart")
+	if token == "" {
+		t.Fatal("no cart cookie")
+	}
+	// The Cart knows the cart by another id than the cookie's secret.
+	if n, err := shop.carts.Count(testContext(t), "g-"+token); err != nil || n != 0 {
+		t.Errorf("Count(g-<the cookie's token>) = %d, %v; want an empty cart: the Cart must not know the token", n, err)
+	}
+	if got := headerCount(t, b.get("/").body); !strings.HasPrefix(got, "2") {
+		t.Errorf("header count = %q, want 2", got)
+	}
+
+	// A cookie that is not a token of ours is ignored without a call.
+	odd := newShopper(t, shop.site)
+	odd.setCookie("bookshop_cart", strings.Repeat("A", 64))
+	if got := headerCount(t, odd.get("/").body); !strings.HasPrefix(got, "0") {
+		t.Errorf("header count with a malformed cart cookie = %q, want 0", got)
+	}
 }

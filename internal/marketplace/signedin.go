@@ -37,6 +37,9 @@ type signedIn struct {
 type cachedSession struct {
 	customer bookshop.Customer
 	until    time.Time // the earlier of the session's expiry and the cache's
+	// signedOut marks a session signed out here, kept until until so that
+	// a request that checked it just before cannot put it back.
+	signedOut bool
 }
 
 func newSignedIn(now func() time.Time) *signedIn {
@@ -58,7 +61,7 @@ func (c *signedIn) get(token string) (bookshop.Customer, bool) {
 		delete(c.byID, key)
 		return bookshop.Customer{}, false
 	}
-	return e.customer, true
+	return e.customer, !e.signedOut
 }
 
 // put remembers session, which Accounts just vouched for.
@@ -70,7 +73,11 @@ func (c *signedIn) put(session bookshop.Session) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.byID[key]; !ok && len(c.byID) >= maxCachedSessions {
+	e, ok := c.byID[key]
+	if ok && e.signedOut && c.now().Before(e.until) {
+		return // signed out here a moment ago
+	}
+	if !ok && len(c.byID) >= maxCachedSessions {
 		// Full: forget one, whichever the map yields first (Go's map
 		// iteration starts at random), which is O(1) and, under churn,
 		// as good as the oldest.
@@ -82,12 +89,14 @@ func (c *signedIn) put(session bookshop.Session) {
 	c.byID[key] = cachedSession{customer: session.Customer, until: until}
 }
 
-// forget drops token's session, signed out.
+// forget drops token's session, signed out, and for sessionCacheTTL
+// refuses to take it back.
 func (c *signedIn) forget(token string) {
 	key := sha256.Sum256([]byte(token))
+	until := c.now().Add(sessionCacheTTL)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.byID, key)
+	c.byID[key] = cachedSession{until: until, signedOut: true}
 }
 
 // len returns how many sessions are kept.

@@ -32,11 +32,16 @@ func TestSignedIn(t *testing.T) {
 		t.Error("a session was kept past its expiry")
 	}
 
-	// Signed out here: forgotten at once.
+	// Signed out here: forgotten at once, and not taken back from a
+	// request that checked it just before.
 	c.put(ada)
 	c.forget(ada.Token)
 	if _, ok := c.get(ada.Token); ok {
 		t.Error("a forgotten session was found")
+	}
+	c.put(ada)
+	if _, ok := c.get(ada.Token); ok {
+		t.Error("a session signed out a moment ago was put back")
 	}
 
 	// Bounded.

@@ -61,9 +61,17 @@ func (v *visitor) cartID() string {
 	case v.customer != nil:
 		return customerCartID(v.customer.ID)
 	case v.guestToken != "":
-		return "g-" + v.guestToken
+		return guestCartID(v.guestToken)
 	}
 	return ""
+}
+
+// guestCartID is the id in the Cart service of the guest cart whose token
+// a browser holds: "g-" and the token's SHA-256, so that the secret itself
+// never leaves the Marketplace (Cart's logs and errors may name an id).
+func guestCartID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "g-" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // userID is the user_id the visitor's recommendations are asked for: the
@@ -122,6 +130,10 @@ func (s *server) checkSession(w http.ResponseWriter, r *http.Request, v *visitor
 		v.customer, v.token = &customer, token
 		return
 	}
+	if s.accountsOutage.down(time.Now()) {
+		v.accountsDown = true
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 	session, err := s.accounts.Session(ctx, token)
 	cancel()
@@ -129,10 +141,11 @@ func (s *server) checkSession(w http.ResponseWriter, r *http.Request, v *visitor
 	case "":
 		s.signedIn.put(session)
 		v.customer, v.token = &session.Customer, token
-	case bookshop.Unauthenticated:
+	case bookshop.NotFound, bookshop.Unauthenticated:
 		s.clearCookie(w, r, sessionCookieName)
 	default:
 		s.logger.WarnContext(r.Context(), "accounts failed; serving the page as a guest's", "err", err)
+		s.accountsOutage.failed(time.Now())
 		v.accountsDown = true
 	}
 }
@@ -141,11 +154,17 @@ func (s *server) checkSession(w http.ResponseWriter, r *http.Request, v *visitor
 // the guest cart cookie. If the Cart service cannot be reached, the cookie
 // stays, and the next page tries again.
 func (s *server) mergeGuestCart(w http.ResponseWriter, r *http.Request, v *visitor) {
+	if s.cartOutage.down(time.Now()) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 	defer cancel()
-	cart, err := s.carts.Merge(ctx, "g-"+v.guestToken, customerCartID(v.customer.ID))
+	cart, err := s.carts.Merge(ctx, guestCartID(v.guestToken), customerCartID(v.customer.ID))
 	if err != nil {
 		s.logger.WarnContext(r.Context(), "cart failed; the guest cart is merged later", "err", err)
+		if bookshop.ErrorCode(err) == bookshop.Unavailable {
+			s.cartOutage.failed(time.Now())
+		}
 		return
 	}
 	v.guestToken = ""
@@ -182,11 +201,18 @@ func (s *server) resolveCount(w http.ResponseWriter, r *http.Request, v *visitor
 			return
 		}
 	}
+	if s.cartOutage.down(time.Now()) {
+		v.cartDown = true
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 	n, err := s.carts.Count(ctx, id)
 	cancel()
 	if err != nil {
 		s.logger.WarnContext(r.Context(), "cart failed; serving the page without the count", "err", err)
+		if bookshop.ErrorCode(err) == bookshop.Unavailable {
+			s.cartOutage.failed(time.Now())
+		}
 		v.cartDown = true
 		return
 	}
@@ -277,10 +303,15 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// validToken reports whether s may be a token of ours: base64url, of a
-// sane length. Anything else in a cookie is ignored without a call.
+// tokenLen is the length of the tokens of the site's cookies: 32 bytes,
+// in base64url without padding, as newToken makes them and Accounts makes
+// sessions'.
+var tokenLen = base64.RawURLEncoding.EncodedLen(32)
+
+// validToken reports whether s may be a token of ours: tokenLen characters
+// of base64url. Anything else in a cookie is ignored without a call.
 func validToken(s string) bool {
-	if len(s) < 16 || len(s) > 64 {
+	if len(s) != tokenLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -1,0 +1,26 @@
+package marketplace
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// outageMemory is how long the Marketplace stops asking a service for
+// what a page only decorates itself with (the header's count, the
+// session of a cookie) once the service has failed to answer: without
+// it, while the service is down, every page would wait for a call's
+// deadline first. The pages that need the service (the cart page, adding
+// to the cart, signing in) still ask it every time.
+const outageMemory = 5 * time.Second
+
+// outage remembers when a service last failed to answer. It is safe for
+// concurrent use; the zero outage has seen no failure.
+type outage struct {
+	until atomic.Int64 // unix nanoseconds until which the service counts as down
+}
+
+// down reports whether the service failed within the last outageMemory.
+func (o *outage) down(now time.Time) bool { return now.UnixNano() < o.until.Load() }
+
+// failed records that the service failed to answer at now.
+func (o *outage) failed(now time.Time) { o.until.Store(now.Add(outageMemory).UnixNano()) }
