@@ -165,7 +165,7 @@ wait_ready Recommendations "$bin/bookshop" health -grpc "127.0.0.1:$recs_port"
 web_port=$(pick_port)
 serve marketplace "$bin/bookshop" marketplace -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
 	-catalog-host "127.0.0.1:$cat_port" -accounts-host "127.0.0.1:$acc_port" -cart-host "127.0.0.1:$cart_port" \
-	-rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -admin-addr "127.0.0.1:$(pick_port)"
+	-trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -admin-addr "127.0.0.1:$(pick_port)"
 web_pid=$pid
 wait_ready Marketplace "$bin/bookshop" health -http "http://127.0.0.1:$web_port/readyz"
 certs=$work/certs
@@ -192,8 +192,11 @@ for r in $(seq "$ROUNDS"); do
 	load -target recommend -c 50 -d "$ROUND" -warmup 500ms -addr "127.0.0.1:$tls_port" "${mtls[@]}" -label "recommend-mtls-$r"
 	load -target home -c 50 -d "$ROUND" -warmup 500ms -url "http://127.0.0.1:$web_port/" -label "home-ours-$r"
 	load -target home -c 50 -d "$ROUND" -warmup 500ms -url "http://127.0.0.1:$fixw_port/" -label "home-min-$r"
-	# A signed-in customer's, with 3 books in the cart: the session checked
-	# with Accounts and the count asked of Cart, on every page.
+	# Signed-in customers', 50 of them (one a worker, each from an address
+	# of its own, which -trusted-proxies 1 lets the Marketplace see), each
+	# with 3 books in the cart, asking for pages back to back: the
+	# Marketplace checks each session with Accounts every 5 s and keeps the
+	# count in a cookie for a minute (docs/security.md).
 	load -target home-customer -c 50 -d "$ROUND" -warmup 500ms -url "http://127.0.0.1:$web_port/" -label "home-customer-$r"
 done
 

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // The shop's targets act as a browser on the site's own pages does: their
@@ -20,43 +19,24 @@ import (
 // cross-origin protection asks of a browser, and they carry the session
 // and cart cookies the site sets.
 
-// CustomerPage is the target of the homepage as a signed-in customer with
-// a cart sees it: the customer is signed up, and puts books in the cart,
-// when the first worker starts; then each call gets the homepage with the
-// cookies the site set, as a browser does (one browser: the workers are
-// its tabs). That costs the Marketplace the customer's session, which it
-// checks with Accounts now and then, and the cart's count, which the
-// count cookie holds while it is fresh, besides a guest's page.
+// CustomerPage is the target of the homepage as signed-in customers with a
+// cart see it: each worker is a customer of its own, in a browser of its
+// own, from an address of its own (an X-Forwarded-For of 10.x.y.z, which
+// the Marketplace reads when it runs with -trusted-proxies 1, as Accounts'
+// limits on sign-ups are per address). It signs up and puts books in its
+// cart when it starts; then each call gets the homepage with the cookies
+// the site set. Each page costs the Marketplace a check of the customer's
+// session (kept 5 s: one call to Accounts per customer every 5 s at most)
+// and the cart's count (held by the count cookie for a minute), besides a
+// guest's page.
 type CustomerPage struct {
 	base   string
-	client *http.Client // with the customer's cookie jar, for the sign-up
-	pages  *http.Client // the calls', which send cookies() themselves
-	books  int32        // books put in the cart
-
-	once sync.Once
-	err  error
-	// header is the Cookie header of the jar's cookies, made again when
-	// the site sets one (the jar is costly to ask on every call).
-	header atomic.Pointer[string]
-}
-
-// cookies returns the Cookie header to send.
-func (t *CustomerPage) cookies() string {
-	if h := t.header.Load(); h != nil {
-		return *h
-	}
-	u, _ := url.Parse(t.base)
-	var parts []string
-	for _, c := range t.client.Jar.Cookies(u) {
-		parts = append(parts, c.Name+"="+c.Value)
-	}
-	h := strings.Join(parts, "; ")
-	t.header.Store(&h)
-	return h
+	client *http.Client
+	books  int32 // books put in each cart
 }
 
 // NewCustomerPage returns a CustomerPage target of the site at siteURL
-// whose customer's cart holds books 1 to books. The workers share up to
+// whose customers' carts hold books 1 to books. The workers share up to
 // idleConns connections.
 func NewCustomerPage(siteURL string, books int32, idleConns int) (*CustomerPage, error) {
 	base, err := parseBase(siteURL)
@@ -66,69 +46,85 @@ func NewCustomerPage(siteURL string, books int32, idleConns int) (*CustomerPage,
 	if books < 0 {
 		return nil, fmt.Errorf("books in the cart %d: want 0 or more", books)
 	}
+	return &CustomerPage{base: base, client: &http.Client{Transport: newTransport(idleConns)}, books: books}, nil
+}
+
+// Worker implements [Target]: it signs its customer up and fills the cart.
+func (t *CustomerPage) Worker(ctx context.Context, i int) (Worker, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return nil, err
 	}
-	tr := newTransport(idleConns)
-	return &CustomerPage{base: base, client: &http.Client{Transport: tr, Jar: jar}, pages: &http.Client{Transport: tr}, books: books}, nil
-}
-
-// Worker implements [Target]. The first one signs the customer up.
-func (t *CustomerPage) Worker(ctx context.Context, _ int) (Worker, error) {
-	t.once.Do(func() { t.err = t.signUp(ctx) })
-	if t.err != nil {
-		return nil, t.err
+	w := &customerPageWorker{
+		t:      t,
+		jar:    jar,
+		client: &http.Client{Transport: t.client.Transport, Jar: jar},
+		from:   fmt.Sprintf("10.%d.%d.%d", 1+i>>16&0xff, i>>8&0xff, i&0xff),
 	}
-	return customerPageWorker{t}, nil
-}
-
-// signUp opens an account for the load and fills its cart; the client's
-// jar keeps the cookies.
-func (t *CustomerPage) signUp(ctx context.Context) error {
+	w.base, _ = url.Parse(t.base)
 	email := "load-" + rand.Text() + "@example.com"
-	resp, err := post(ctx, t.client, t.base+"signup", "", url.Values{
+	resp, err := postFrom(ctx, w.client, t.base+"signup", "", w.from, url.Values{
 		"email": {email}, "name": {"Load"}, "password": {"a long load-test passphrase " + rand.Text()},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusSeeOther || sessionCookie(resp) == "" {
-		return fmt.Errorf("POST /signup: %s, without a session cookie", resp.Status)
+		return nil, fmt.Errorf("POST /signup: %s, without a session cookie", resp.Status)
 	}
 	for id := int32(1); id <= t.books; id++ {
-		resp, err := post(ctx, t.client, t.base+"cart/items", "", url.Values{"book": {strconv.Itoa(int(id))}})
+		resp, err := postFrom(ctx, w.client, t.base+"cart/items", "", w.from, url.Values{"book": {strconv.Itoa(int(id))}})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("POST /cart/items book %d: %s", id, resp.Status)
+			return nil, fmt.Errorf("POST /cart/items book %d: %s", id, resp.Status)
 		}
 	}
-	return nil
+	w.header = w.cookies()
+	return w, nil
 }
 
 // Close implements [Target].
 func (t *CustomerPage) Close() error {
-	t.pages.CloseIdleConnections()
+	t.client.CloseIdleConnections()
 	return nil
 }
 
-type customerPageWorker struct{ t *CustomerPage }
+type customerPageWorker struct {
+	t      *CustomerPage
+	jar    *cookiejar.Jar
+	client *http.Client // with jar, for the sign-up
+	base   *url.URL
+	from   string // the customer's address
+	// header is the Cookie header of the jar's cookies, made again when
+	// the site sets one (the jar is costly to ask on every call).
+	header string
+}
 
-func (w customerPageWorker) Call(ctx context.Context) (int, error) {
+// cookies returns the Cookie header of the jar's cookies.
+func (w *customerPageWorker) cookies() string {
+	var parts []string
+	for _, c := range w.jar.Cookies(w.base) {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (w *customerPageWorker) Call(ctx context.Context) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.t.base, nil)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Cookie", w.t.cookies())
-	resp, err := w.t.pages.Do(req)
+	req.Header.Set("Cookie", w.header)
+	req.Header.Set("X-Forwarded-For", w.from)
+	resp, err := w.t.client.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	if len(resp.Header["Set-Cookie"]) > 0 {
-		w.t.client.Jar.SetCookies(req.URL, resp.Cookies())
-		w.t.header.Store(nil)
+		w.jar.SetCookies(w.base, resp.Cookies())
+		w.header = w.cookies()
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
@@ -149,7 +145,7 @@ func (w customerPageWorker) Call(ctx context.Context) (int, error) {
 	return 1, nil
 }
 
-func (customerPageWorker) Close() error { return nil }
+func (*customerPageWorker) Close() error { return nil }
 
 var (
 	bufPool          = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -223,6 +219,12 @@ func (w *addToCartWorker) Close() error { return nil }
 // of client's jar, if it has one, or else cookie ("" for none), reads the
 // answer to the end and returns it, body closed.
 func post(ctx context.Context, client *http.Client, target, cookie string, form url.Values) (*http.Response, error) {
+	return postFrom(ctx, client, target, cookie, "", form)
+}
+
+// postFrom is post from the address from ("" for none), which it sends as
+// X-Forwarded-For.
+func postFrom(ctx context.Context, client *http.Client, target, cookie, from string, form url.Values) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
@@ -232,6 +234,9 @@ func post(ctx context.Context, client *http.Client, target, cookie string, form 
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
+	}
+	if from != "" {
+		req.Header.Set("X-Forwarded-For", from)
 	}
 	// A redirect is an answer here, not something to follow.
 	client = &http.Client{Transport: client.Transport, Jar: client.Jar,
