@@ -86,8 +86,9 @@ type Book struct {
 	Year     int
 	Category Category
 	// Price is what the shop sells the book for. The zero Money means no
-	// price is known (a book from a server that sends none): such a book
-	// is shown but cannot be bought.
+	// price is known (a book from a server that sends none, or whose
+	// price is not in the shop's currency): such a book is shown but
+	// cannot be bought.
 	Price Money
 }
 

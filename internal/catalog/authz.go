@@ -57,16 +57,7 @@ func Validators() rpc.Validators {
 			return ""
 		},
 		catalogv1.CatalogService_GetBooks_FullMethodName: func(req any) string {
-			ids := req.(*catalogv1.GetBooksRequest).GetIds()
-			if len(ids) > MaxGetBooks {
-				return fmt.Sprintf("%d ids: ask for at most %d books at once", len(ids), MaxGetBooks)
-			}
-			for _, id := range ids {
-				if id < 1 {
-					return fmt.Sprintf("ids must be 1 or more, got %d", id)
-				}
-			}
-			return ""
+			return bookshop.ErrorMessage(CheckBookIDs(req.(*catalogv1.GetBooksRequest).GetIds()))
 		},
 		catalogv1.CatalogService_ImportBooks_FullMethodName: func(req any) string {
 			if req.(*catalogv1.ImportBooksRequest).GetBook() == nil {

@@ -42,6 +42,12 @@ const DefaultMaxFeedBooks = 200_000
 
 // Service is the Catalog: a Store, with the imports counted and told to
 // watchers. It is safe for concurrent use.
+//
+// Its reads for shoppers (Book, Books, Search, Watch) serve a book priced
+// in another currency than the shop's (kept from before the shop's
+// currency changed) as a book without a price, the zero Money: shown, not
+// sold, since a cart cannot add its price to the others'. ExportBooks
+// serves the prices as stored, so that an export imports again as it was.
 type Service struct {
 	store    Store
 	currency string // the shop's: every price imported is in it
@@ -64,6 +70,16 @@ type Service struct {
 	stopping chan struct{} // closed by StopWatches
 	stopOnce sync.Once
 	watches  int // Watch calls running
+
+	// snapMu guards snap: the last snapshot a watch was given, when it
+	// had prices to take off (see servedSnapshot).
+	snapMu sync.Mutex
+	snap   servedSnapshot
+}
+
+// servedSnapshot is a store snapshot (All) and the same books as served.
+type servedSnapshot struct {
+	all, served []bookshop.Book
 }
 
 // NewService returns the Catalog over store, selling in currency, the
@@ -88,26 +104,87 @@ func NewService(store Store, currency string, maxFeedBooks int, m *telemetry.Met
 // Currency returns the shop's currency: that of every price it imports.
 func (s *Service) Currency() string { return s.currency }
 
-// Book implements [bookshop.Catalog].
+// Book implements [bookshop.Catalog]: the book, without its price when it
+// is not in the shop's currency.
 func (s *Service) Book(ctx context.Context, id int32) (bookshop.Book, error) {
-	return s.store.Book(ctx, id)
+	b, err := s.store.Book(ctx, id)
+	return s.served(b), err
+}
+
+// foreign reports whether p is a price, in another currency than the
+// shop's.
+func (s *Service) foreign(p bookshop.Money) bool {
+	return p != (bookshop.Money{}) && p.Currency != s.currency
+}
+
+// served returns b as shoppers are served it: without its price when the
+// price is in another currency than the shop's.
+func (s *Service) served(b bookshop.Book) bookshop.Book {
+	if s.foreign(b.Price) {
+		b.Price = bookshop.Money{}
+	}
+	return b
+}
+
+// servedBooks returns books as shoppers are served them: books itself when
+// every price is in the shop's currency (or none), else a copy with the
+// other prices taken off. books is not modified.
+func (s *Service) servedBooks(books []bookshop.Book) []bookshop.Book {
+	if !slices.ContainsFunc(books, func(b bookshop.Book) bool { return s.foreign(b.Price) }) {
+		return books
+	}
+	out := make([]bookshop.Book, len(books))
+	for i, b := range books {
+		out[i] = s.served(b)
+	}
+	return out
+}
+
+// servedSnapshot returns all, a snapshot of the store, as served. When
+// prices must be taken off, the copy is kept for the next watches of the
+// same snapshot, so that replicas that watch at once share one; when none
+// must, all itself is served and nothing is kept.
+func (s *Service) servedSnapshot(all []bookshop.Book) []bookshop.Book {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if len(all) > 0 && len(all) == len(s.snap.all) && &all[0] == &s.snap.all[0] {
+		return s.snap.served // the store's snapshots never change
+	}
+	served := s.servedBooks(all)
+	s.snap = servedSnapshot{}
+	if len(all) > 0 && &served[0] != &all[0] {
+		s.snap = servedSnapshot{all: all, served: served}
+	}
+	return served
 }
 
 // MaxGetBooks is the most ids one Books call may ask for.
 const MaxGetBooks = catalogclient.MaxGetBooks
 
-// Books returns the books of ids that exist, in the order of ids, each
-// once: an id with no book is left out. Errors: Invalid for more than
-// MaxGetBooks ids or an id under 1.
-func (s *Service) Books(ctx context.Context, ids []int32) ([]bookshop.Book, error) {
+// CheckBookIDs returns an Invalid error, saying what is wrong, for more
+// than MaxGetBooks ids or an id under 1: the rule of the ids of one Books
+// call (GetBooks), which the request's validator and Books both apply.
+func CheckBookIDs(ids []int32) error {
 	if len(ids) > MaxGetBooks {
-		return nil, bookshop.Errorf(bookshop.Invalid, "%d ids: ask for at most %d books at once", len(ids), MaxGetBooks)
+		return bookshop.Errorf(bookshop.Invalid, "%d ids: ask for at most %d books at once", len(ids), MaxGetBooks)
+	}
+	for _, id := range ids {
+		if id < 1 {
+			return bookshop.Errorf(bookshop.Invalid, "ids must be 1 or more, got %d", id)
+		}
+	}
+	return nil
+}
+
+// Books returns the books of ids that exist, in the order of ids, each
+// once, each without its price when it is not in the shop's currency: an
+// id with no book is left out. Errors: Invalid, as CheckBookIDs says.
+func (s *Service) Books(ctx context.Context, ids []int32) ([]bookshop.Book, error) {
+	if err := CheckBookIDs(ids); err != nil {
+		return nil, err
 	}
 	books := make([]bookshop.Book, 0, len(ids))
 	for i, id := range ids {
-		if id < 1 {
-			return nil, bookshop.Errorf(bookshop.Invalid, "id %d: ids are 1 or more", id)
-		}
 		if slices.Contains(ids[:i], id) {
 			continue // answered once; at most 100 ids, so a scan is cheap
 		}
@@ -118,12 +195,14 @@ func (s *Service) Books(ctx context.Context, ids []int32) ([]bookshop.Book, erro
 		if err != nil {
 			return nil, err
 		}
-		books = append(books, b)
+		books = append(books, s.served(b))
 	}
 	return books, nil
 }
 
-// ExportBooks implements [bookshop.Catalog].
+// ExportBooks implements [bookshop.Catalog]: the books as stored, prices
+// in another currency than the shop's included, so that an export
+// imported again (into a shop of that currency) is the same book for book.
 func (s *Service) ExportBooks(ctx context.Context, c bookshop.Category, batchSize int, yield func([]bookshop.Book) error) error {
 	return s.store.ExportBooks(ctx, c, batchSize, yield)
 }
@@ -150,7 +229,9 @@ func (s *Service) ImportBooks(ctx context.Context, items []bookshop.ImportItem) 
 	s.metrics.imported(res)
 	if len(res.Books) > 0 {
 		s.index.Add(res.Books)
-		s.publish(res.Books)
+		// Every book imported is in the shop's currency (splitForeign);
+		// servedBooks keeps the rule of Watch whatever the Store returns.
+		s.publish(s.servedBooks(res.Books))
 	}
 	return res, nil
 }
@@ -160,12 +241,11 @@ func (s *Service) ImportBooks(ctx context.Context, items []bookshop.ImportItem) 
 // rejections of the others, and the index in items of each item kept. When
 // every item is kept, it returns items itself and no indexes.
 func (s *Service) splitForeign(items []bookshop.ImportItem) (same []bookshop.ImportItem, foreign []bookshop.Rejection, kept []int) {
-	isForeign := func(p bookshop.Money) bool { return p != (bookshop.Money{}) && p.Currency != s.currency }
-	if !slices.ContainsFunc(items, func(it bookshop.ImportItem) bool { return isForeign(it.Book.Price) }) {
+	if !slices.ContainsFunc(items, func(it bookshop.ImportItem) bool { return s.foreign(it.Book.Price) }) {
 		return items, nil, nil
 	}
 	for i, it := range items {
-		if isForeign(it.Book.Price) {
+		if s.foreign(it.Book.Price) {
 			reason := (&bookshop.FieldError{Field: "price", Message: fmt.Sprintf("%s is not in the shop's currency, %s", it.Book.Price, s.currency)}).Error()
 			foreign = append(foreign, bookshop.Rejection{Index: i, Line: it.Line, Reason: reason})
 			continue
@@ -213,7 +293,9 @@ func (s *Service) stopped() error {
 // each import after it, as each commits, until ctx ends (it returns ctx's
 // error), StopWatches is called, or the watcher falls more than the feed
 // holds behind (both Unavailable: watch again), or a callback fails (its
-// error). Past MaxWatches at once, it returns Unavailable at once. The slices are shared: callbacks must not modify them.
+// error). Past MaxWatches at once, it returns Unavailable at once. A book
+// priced in another currency than the shop's comes without its price. The
+// slices are shared: callbacks must not modify them.
 func (s *Service) Watch(ctx context.Context, snapshot, added func([]bookshop.Book) error) error {
 	if err := s.stopped(); err != nil {
 		return err
@@ -238,7 +320,7 @@ func (s *Service) Watch(ctx context.Context, snapshot, added func([]bookshop.Boo
 	next := s.first + uint64(len(s.feed))
 	s.mu.Unlock()
 	s.importMu.Unlock()
-	if err := snapshot(books); err != nil {
+	if err := snapshot(s.servedSnapshot(books)); err != nil {
 		return err
 	}
 	for {

@@ -51,7 +51,8 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 // A database of an earlier version has books without a price: they are
 // served without one (shown, not sold), and Open logs how many. So it
 // does for books priced in another currency than cfg.Currency (the shop's
-// currency changed): a cart cannot add their prices to the others'.
+// currency changed): the Service serves them without a price too, since a
+// cart cannot add their prices to the others', and exports them with it.
 func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error) {
 	currency := cmp.Or(cfg.Currency, bookshop.DefaultCurrency)
 	var (
@@ -87,7 +88,7 @@ func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error
 		deps.Logger.Warn("books without a price, from an earlier version: they are shown but cannot be bought; re-import them with a price (export the catalog, fill in the price column, and seed a new database from it with -file)", "books", unpriced)
 	}
 	if foreign > 0 {
-		deps.Logger.Warn("books priced in another currency than the shop's: they cannot be bought with the others; re-import them priced in the shop's currency", "books", foreign, "currency", currency)
+		deps.Logger.Warn("books priced in another currency than the shop's: they are shown without a price and cannot be bought; re-import them priced in the shop's currency (export the catalog, convert the price column, and seed a new database from it with -file)", "books", foreign, "currency", currency)
 	}
 	return db, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 )
 
@@ -66,5 +67,36 @@ func TestOpenRefusesBuiltinInAnotherCurrency(t *testing.T) {
 	_, err := catalog.Open(testContext(t), cfg, process.Deps{Logger: slog.New(slog.DiscardHandler)})
 	if err == nil || !strings.Contains(err.Error(), "priced in EUR, not USD") {
 		t.Errorf("Open in USD from the built-in catalog = %v, want an error saying it is priced in EUR", err)
+	}
+}
+
+// TestOpenLogsBooksInAnotherCurrency opens a database that holds books
+// priced in another currency than the shop's, as after the shop's currency
+// changed: Open says how many there are, that they are shown without a
+// price, and what to do.
+func TestOpenLogsBooksInAnotherCurrency(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	usd := bookshop.Money{Units: 1299, Currency: "USD"}
+	db, err := sqlite.Open(testContext(t), path, []bookshop.Book{
+		{ID: 1, Category: bookshop.Mystery, Title: "In Dollars", Author: "A", Year: 1990, Price: usd},
+		{ID: 2, Category: bookshop.Mystery, Title: "In Euros", Author: "A", Year: 1990, Price: testPrice},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	var logs bytes.Buffer
+	cfg := catalog.DefaultConfig()
+	cfg.DB = path
+	db, err = catalog.Open(testContext(t), cfg, process.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, want := range []string{`level=WARN msg="books priced in another currency than the shop's: they are shown without a price`, "re-import them priced in the shop's currency", "books=1", "currency=EUR"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("Open logged:\n%s\nwant %q", logs.String(), want)
+		}
 	}
 }

@@ -98,8 +98,11 @@ type Book struct {
 	// What the shop sells the book for, in the shop's one currency (the
 	// Catalog's -currency setting). Required in an import: more than zero,
 	// at most 10,000 in major units, in the shop's currency. In a response,
-	// unset for a book the Catalog has no price for (from a database of an
-	// earlier version): such a book cannot be bought.
+	// always in the shop's currency, or unset for a book the Catalog has no
+	// price in it for (from a database of an earlier version, or priced in
+	// another currency before the shop's changed): such a book is shown but
+	// cannot be bought. ExportBooks alone sends the price as stored, in
+	// whatever currency, so that an export imports again as it was.
 	Price         *v1.Money `protobuf:"bytes,6,opt,name=price,proto3" json:"price,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
