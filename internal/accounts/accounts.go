@@ -3,8 +3,8 @@
 // starts and ends sessions, and says who holds a session.
 //
 // The slice: the rules of an account ([NormalizeAccount]), password
-// hashing (argon2id, PHC strings), the throttling of failed sign-ins
-// ([Limits]) and the sessions here ([Service]); the gRPC server of
+// hashing (argon2id, PHC strings), the throttling of failed sign-ins and
+// of sign-ups ([Limits]) and the sessions here ([Service]); the gRPC server of
 // bookshop.accounts.v1.AccountsService (server.go), with its request rules
 // and its authorization entries ([Policy]); its metrics; [Config] and
 // [Run]; its storage in package sqlite; and, for callers, package
@@ -13,8 +13,8 @@
 // Secrets: a password is kept only as its argon2id hash, and a session
 // token only as its SHA-256; neither is ever logged, traced, or put in an
 // error. The memory of the service is bounded: password hashes run a few
-// at a time ([DefaultMaxHashes]), and the throttling counts a bounded
-// number of keys ([Limits.MaxKeys]).
+// at a time ([DefaultMaxHashes]), one of them kept for sign-ins, and the
+// throttling counts a bounded number of keys ([Limits.MaxKeys]).
 package accounts
 
 import (
@@ -90,9 +90,12 @@ type Options struct {
 	MaxSessions int
 	// Hash are the argon2id parameters of new hashes; DefaultHashParams.
 	Hash HashParams
-	// MaxHashes is how many hashes run at once; DefaultMaxHashes.
+	// MaxHashes is how many hashes run at once; DefaultMaxHashes. Sign-ups
+	// take at most MaxHashes-1 of them (1 when MaxHashes is 1): the last is
+	// kept for sign-ins.
 	MaxHashes int
-	// Limits bound failed sign-ins; DefaultLimits (each field on its own).
+	// Limits bound failed sign-ins and sign-ups; DefaultLimits (each field
+	// on its own).
 	Limits Limits
 	// Now is the clock; time.Now. For tests.
 	Now func() time.Time
@@ -105,11 +108,10 @@ type Options struct {
 }
 
 // The messages of the errors that must not differ with the email: one for
-// a wrong email or password, one for a client or account that has failed
-// too often.
+// a wrong email or password, one for a token that names no live session.
 const (
 	msgWrongCredentials = "wrong email or password"
-	msgNotSignedIn      = "not signed in: the session is unknown, has expired or has ended"
+	msgNoSession        = "no such session: the token is unknown, or its session has expired or has ended"
 )
 
 // Service is the Accounts service: it implements [bookshop.Accounts] over
@@ -119,6 +121,7 @@ type Service struct {
 	hasher      *hasher
 	accounts    *limiter // failed sign-ins, by email
 	clients     *limiter // failures, by client
+	signUps     *limiter // sign-ups, by client
 	ttl         time.Duration
 	maxSessions int
 	now         func() time.Time
@@ -153,6 +156,12 @@ func NewService(ctx context.Context, store Store, opts Options) (*Service, error
 	if l.PerClient <= 0 {
 		l.PerClient = DefaultLimits.PerClient
 	}
+	if l.SignUpWindow <= 0 {
+		l.SignUpWindow = DefaultLimits.SignUpWindow
+	}
+	if l.SignUpsPerClient <= 0 {
+		l.SignUpsPerClient = DefaultLimits.SignUpsPerClient
+	}
 	if l.MaxKeys <= 0 {
 		l.MaxKeys = DefaultLimits.MaxKeys
 	}
@@ -171,6 +180,7 @@ func NewService(ctx context.Context, store Store, opts Options) (*Service, error
 		hasher:      h,
 		accounts:    newLimiter(l.PerAccount, l.Window, l.MaxKeys),
 		clients:     newLimiter(l.PerClient, l.Window, l.MaxKeys),
+		signUps:     newLimiter(l.SignUpsPerClient, l.SignUpWindow, l.MaxKeys),
 		ttl:         opts.SessionTTL,
 		maxSessions: opts.MaxSessions,
 		// To the millisecond, in UTC: as a Store keeps times, so that a
@@ -207,15 +217,24 @@ func hashToken(token string) ([sha256.Size]byte, bool) {
 	return sha256.Sum256([]byte(token)), true
 }
 
-// exhausted is the error of a refused attempt: the same whether the
-// account, the client or both have failed too often, and whether or not
-// the email has an account. RetryAfter is rounded up to whole seconds, as
-// an HTTP Retry-After header says it.
-func exhausted(wait time.Duration) error {
+// The reasons of a refused attempt, as exhausted words them.
+const (
+	// tooManyFailures: the same whether the account, the client or both
+	// have failed too often, and whether or not the email has an account.
+	tooManyFailures = "too many failed attempts"
+	// tooManySignUps: the client has used its sign-ups of the window,
+	// which says nothing of any email.
+	tooManySignUps = "too many sign-ups from this network address"
+)
+
+// exhausted is the error of an attempt refused for reason, to be tried
+// again after wait. RetryAfter is rounded up to whole seconds, as an HTTP
+// Retry-After header says it.
+func exhausted(reason string, wait time.Duration) error {
 	wait = max(time.Second, (wait + time.Second - 1).Truncate(time.Second))
 	return &bookshop.Error{
 		Code:       bookshop.Exhausted,
-		Message:    fmt.Sprintf("too many failed attempts: try again in %s", wait),
+		Message:    fmt.Sprintf("%s: try again in %s", reason, wait),
 		RetryAfter: wait,
 	}
 }
@@ -234,24 +253,46 @@ func checkClient(client string) error {
 const MaxClientLen = 128
 
 // SignUp implements [bookshop.Accounts]: it opens an account and starts
-// its first session. Errors: Invalid for a field that breaks a rule of
-// NormalizeAccount, or a missing client; Exists when the email has an
-// account, which counts as a failure of the client; Exhausted when the
-// client has failed too often.
+// its first session. Every attempt counts against the client's sign-ups
+// (Limits.SignUpsPerClient), whatever its outcome, but for one that fails
+// for no fault of the caller's (the store, the context). Errors: Invalid
+// for a field that breaks a rule of NormalizeAccount, or a missing
+// client; Exists when the email has an account, which also counts as a
+// failure of the client; Exhausted, before any work, when the client has
+// used its sign-ups of the window or has failed too often.
 func (s *Service) SignUp(ctx context.Context, a bookshop.NewAccount, client string) (bookshop.Session, error) {
 	if err := checkClient(client); err != nil {
 		return bookshop.Session{}, err
 	}
 	now := s.now()
-	// Counted before the work, given back unless the email was taken:
-	// someone who tries many emails to learn which have accounts is
-	// stopped as someone who tries many passwords is.
-	if wait, ok := s.clients.take(client, now); !ok {
-		return bookshop.Session{}, exhausted(wait)
+	// Both counted before the work, so that a burst of sign-ups at once
+	// gets no more than the limits. The failure is given back unless the
+	// email was taken: someone who tries many emails to learn which have
+	// accounts is stopped as someone who tries many passwords is.
+	waitSignUps, okSignUps := s.signUps.take(client, now)
+	waitFailures, okFailures := s.clients.take(client, now)
+	if !okSignUps || !okFailures {
+		if okSignUps {
+			s.signUps.refund(client)
+		}
+		if okFailures {
+			s.clients.refund(client)
+		}
+		if !okFailures {
+			return bookshop.Session{}, exhausted(tooManyFailures, max(waitSignUps, waitFailures))
+		}
+		return bookshop.Session{}, exhausted(tooManySignUps, waitSignUps)
 	}
 	sess, err := s.signUp(ctx, a, now)
-	if bookshop.ErrorCode(err) != bookshop.Exists {
+	switch bookshop.ErrorCode(err) {
+	case "", bookshop.Invalid:
+		s.clients.refund(client) // a sign-up, not a failure
+	case bookshop.Exists:
+		// Both: a sign-up, and a failure.
+	default:
+		// Not the caller's doing (the store, a deadline): given back.
 		s.clients.refund(client)
+		s.signUps.refund(client)
 	}
 	if err == nil {
 		s.metrics.signedUp()
@@ -273,7 +314,7 @@ func (s *Service) signUp(ctx context.Context, a bookshop.NewAccount, now time.Ti
 	case bookshop.ErrorCode(err) != bookshop.NotFound:
 		return bookshop.Session{}, err
 	}
-	hash, err := s.hasher.hash(ctx, a.Password)
+	hash, err := s.hasher.hashSignUp(ctx, a.Password)
 	if err != nil {
 		return bookshop.Session{}, err
 	}
@@ -314,7 +355,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (b
 			s.clients.refund(client)
 		}
 		s.metrics.signedIn(resultThrottled)
-		return bookshop.Session{}, exhausted(max(waitAccount, waitClient))
+		return bookshop.Session{}, exhausted(tooManyFailures, max(waitAccount, waitClient))
 	}
 	sess, err := s.signIn(ctx, email, password, now)
 	switch bookshop.ErrorCode(err) {
@@ -391,21 +432,25 @@ func (s *Service) startSession(ctx context.Context, c bookshop.Customer, now tim
 	return bookshop.Session{Token: token, Customer: c, Expires: expires}, nil
 }
 
-// Session implements [bookshop.Accounts]. Errors: Unauthenticated for a
-// token that names no session, or one that has expired or ended.
+// Session implements [bookshop.Accounts]. Errors: NotFound for a token
+// that names no session (malformed, unknown, or whose session has expired
+// or ended), with one message for all. Not Unauthenticated: the caller
+// proved who it is; the token it asks about is data, and the answer that
+// it names no session must not be mistaken for a refusal of the caller.
 func (s *Service) Session(ctx context.Context, token string) (bookshop.Session, error) {
+	noSession := bookshop.Errorf(bookshop.NotFound, msgNoSession)
 	h, ok := hashToken(token)
 	if !ok {
-		return bookshop.Session{}, bookshop.Errorf(bookshop.Unauthenticated, msgNotSignedIn)
+		return bookshop.Session{}, noSession
 	}
 	sess, err := s.store.Session(ctx, h)
 	switch {
 	case bookshop.ErrorCode(err) == bookshop.NotFound:
-		return bookshop.Session{}, bookshop.Errorf(bookshop.Unauthenticated, msgNotSignedIn)
+		return bookshop.Session{}, noSession
 	case err != nil:
 		return bookshop.Session{}, err
 	case !s.now().Before(sess.Expires):
-		return bookshop.Session{}, bookshop.Errorf(bookshop.Unauthenticated, msgNotSignedIn)
+		return bookshop.Session{}, noSession
 	}
 	sess.Token = token
 	return sess, nil

@@ -118,8 +118,8 @@ func TestSessionExpiry(t *testing.T) {
 		t.Errorf("Session a millisecond before expiry = %v, want live", err)
 	}
 	c.Advance(time.Millisecond)
-	if _, err := s.Session(testContext(t), old.Token); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
-		t.Errorf("Session at expiry = %v, want Unauthenticated", err)
+	if _, err := s.Session(testContext(t), old.Token); bookshop.ErrorCode(err) != bookshop.NotFound {
+		t.Errorf("Session at expiry = %v, want NotFound", err)
 	}
 	n, err := s.Sweep(testContext(t))
 	if err != nil || n != 1 {
@@ -145,8 +145,8 @@ func TestSignOutRevokes(t *testing.T) {
 	if err := s.SignOut(testContext(t), first.Token); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Session(testContext(t), first.Token); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
-		t.Errorf("Session after SignOut = %v, want Unauthenticated", err)
+	if _, err := s.Session(testContext(t), first.Token); bookshop.ErrorCode(err) != bookshop.NotFound {
+		t.Errorf("Session after SignOut = %v, want NotFound", err)
 	}
 	if _, err := s.Session(testContext(t), second.Token); err != nil {
 		t.Errorf("Session of another session after SignOut = %v, want live", err)
@@ -163,8 +163,8 @@ func TestSessionRefusesMalformedTokens(t *testing.T) {
 	sess := signUp(t, s)
 	for _, tok := range []string{"", "x", sess.Token + "A", sess.Token[:42] + "=", sess.Token[:42] + "+", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
 		_, err := s.Session(testContext(t), tok)
-		if bookshop.ErrorCode(err) != bookshop.Unauthenticated {
-			t.Errorf("Session(%q) = %v, want Unauthenticated", tok, err)
+		if bookshop.ErrorCode(err) != bookshop.NotFound {
+			t.Errorf("Session(%q) = %v, want NotFound", tok, err)
 		}
 	}
 }
@@ -335,11 +335,12 @@ func TestThrottleCountsBursts(t *testing.T) {
 }
 
 // TestSignUpThrottlesEmailProbing checks that sign-ups for emails that
-// have accounts count against the client, so that a client cannot test
-// many emails for accounts; sign-ups that succeed or are refused for
-// their form do not count.
+// have accounts count against the client's failures, so that a client
+// cannot test many emails for accounts; sign-ups that succeed or are
+// refused for their form are not failures (the limit of sign-ups is set
+// high here, to see the failures alone).
 func TestSignUpThrottlesEmailProbing(t *testing.T) {
-	s := newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{PerAccount: 100, PerClient: 3}})
+	s := newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{PerAccount: 100, PerClient: 3, SignUpsPerClient: 100}})
 	signUp(t, s)
 	for i := range 5 {
 		a := bookshop.NewAccount{Email: fmt.Sprintf("new%d@example.com", i), Name: "New", Password: adaPassword}
@@ -358,6 +359,118 @@ func TestSignUpThrottlesEmailProbing(t *testing.T) {
 	_, err := s.SignUp(testContext(t), bookshop.NewAccount{Email: "new@example.com", Name: "New", Password: adaPassword}, client2)
 	if bookshop.ErrorCode(err) != bookshop.Exhausted || bookshop.RetryAfter(err) <= 0 {
 		t.Errorf("SignUp after 3 emails found taken = %v, want Exhausted with a RetryAfter", err)
+	}
+}
+
+// newAccount returns a new account of email that passes every rule.
+func newAccount(email string) bookshop.NewAccount {
+	return bookshop.NewAccount{Email: email, Name: "New", Password: adaPassword}
+}
+
+// TestSignUpThrottledPerClient checks that every sign-up of a client
+// counts, whether it opens an account, is refused for its form or finds
+// its email taken; that past SignUpsPerClient in the window the client is
+// refused, before any work, with a RetryAfter to the end of the window;
+// that other clients, and the client's sign-ins, are not; and that the
+// window's end lets the client in again.
+func TestSignUpThrottledPerClient(t *testing.T) {
+	c := newClock()
+	db := openDB(t)
+	s := newService(t, db, c, accounts.Options{Limits: accounts.Limits{SignUpWindow: time.Hour, SignUpsPerClient: 4, PerClient: 100}})
+	signUp(t, s) // Ada, from client1: the first of its 4
+	for i, tt := range []struct {
+		a    bookshop.NewAccount
+		want bookshop.Code
+	}{
+		{newAccount("bob@example.com"), ""},
+		{newAccount("not an email"), bookshop.Invalid},
+		{newAccount(adaEmail), bookshop.Exists},
+	} {
+		if _, err := s.SignUp(testContext(t), tt.a, client1); bookshop.ErrorCode(err) != tt.want {
+			t.Fatalf("sign-up %d of 4 = %v, want %q", i+2, err, tt.want)
+		}
+	}
+	c.Advance(10 * time.Minute)
+	for _, a := range []bookshop.NewAccount{newAccount("carol@example.com"), newAccount("not an email")} {
+		_, err := s.SignUp(testContext(t), a, client1)
+		if bookshop.ErrorCode(err) != bookshop.Exhausted || bookshop.RetryAfter(err) != 50*time.Minute ||
+			bookshop.ErrorMessage(err) != "too many sign-ups from this network address: try again in 50m0s" {
+			t.Errorf("SignUp(%s) past 4 sign-ups = %v (retry after %v), want Exhausted, retry after 50m", a.Email, err, bookshop.RetryAfter(err))
+		}
+	}
+	if _, _, err := db.CustomerByEmail(testContext(t), "carol@example.com"); bookshop.ErrorCode(err) != bookshop.NotFound {
+		t.Errorf("the refused sign-up's email: CustomerByEmail = %v, want NotFound: no account opened", err)
+	}
+	if _, err := s.SignUp(testContext(t), newAccount("dave@example.com"), client2); err != nil {
+		t.Errorf("SignUp from another client = %v, want an account", err)
+	}
+	if _, err := s.SignIn(testContext(t), adaEmail, adaPassword, client1); err != nil {
+		t.Errorf("SignIn from the client out of sign-ups = %v, want signed in", err)
+	}
+	c.Advance(50 * time.Minute)
+	if _, err := s.SignUp(testContext(t), newAccount("carol@example.com"), client1); err != nil {
+		t.Errorf("SignUp once the window has passed = %v, want an account", err)
+	}
+}
+
+// TestSignUpDefaultLimit checks the default that Options{} gives: 10
+// sign-ups of one client an hour.
+func TestSignUpDefaultLimit(t *testing.T) {
+	s := newService(t, openDB(t), newClock(), accounts.Options{})
+	for i := range 10 {
+		if _, err := s.SignUp(testContext(t), newAccount(fmt.Sprintf("new%d@example.com", i)), client1); err != nil {
+			t.Fatalf("SignUp %d of 10 = %v", i+1, err)
+		}
+	}
+	_, err := s.SignUp(testContext(t), newAccount("eleventh@example.com"), client1)
+	if bookshop.ErrorCode(err) != bookshop.Exhausted || bookshop.RetryAfter(err) != time.Hour {
+		t.Errorf("11th SignUp in an hour = %v (retry after %v), want Exhausted, retry after 1h", err, bookshop.RetryAfter(err))
+	}
+}
+
+// TestSignUpThrottleCountsBursts checks that concurrent sign-ups are
+// counted before their hashes run: of a burst of 20 at once from one
+// client, no more than the limit open accounts.
+func TestSignUpThrottleCountsBursts(t *testing.T) {
+	db := openDB(t)
+	s := newService(t, db, newClock(), accounts.Options{Limits: accounts.Limits{SignUpsPerClient: 5}})
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		counts = map[bookshop.Code]int{}
+	)
+	for i := range 20 {
+		wg.Go(func() {
+			_, err := s.SignUp(testContext(t), newAccount(fmt.Sprintf("burst%d@example.com", i)), client1)
+			mu.Lock()
+			counts[bookshop.ErrorCode(err)]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if counts[""] != 5 || counts[bookshop.Exhausted] != 15 {
+		t.Errorf("a burst of 20 sign-ups: %v, want 5 accounts opened and 15 refused (exhausted)", counts)
+	}
+	if n, err := db.CountCustomers(testContext(t)); err != nil || n != 5 {
+		t.Errorf("CountCustomers = %d, %v; want 5", n, err)
+	}
+}
+
+// TestSignUpGivesBackOnCancel checks that a sign-up that fails for its
+// own context, not for what it asked, does not count against the client.
+func TestSignUpGivesBackOnCancel(t *testing.T) {
+	s := newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{SignUpsPerClient: 2}})
+	ctx, cancel := context.WithCancel(testContext(t))
+	cancel()
+	for range 3 {
+		if _, err := s.SignUp(ctx, newAccount("new@example.com"), client1); !errors.Is(err, context.Canceled) {
+			t.Fatalf("SignUp with a cancelled context = %v, want context.Canceled", err)
+		}
+	}
+	for i := range 2 {
+		if _, err := s.SignUp(testContext(t), newAccount(fmt.Sprintf("new%d@example.com", i)), client1); err != nil {
+			t.Errorf("SignUp %d of 2 after 3 cancelled = %v, want an account", i+1, err)
+		}
 	}
 }
 
@@ -384,8 +497,8 @@ func TestSessionSurvivesRestart(t *testing.T) {
 	if err != nil || got != second {
 		t.Errorf("Session after a restart = %+v, %v; want %+v", got, err, second)
 	}
-	if _, err := s.Session(testContext(t), first.Token); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
-		t.Errorf("Session signed out before the restart = %v, want Unauthenticated", err)
+	if _, err := s.Session(testContext(t), first.Token); bookshop.ErrorCode(err) != bookshop.NotFound {
+		t.Errorf("Session signed out before the restart = %v, want NotFound", err)
 	}
 	if _, err := s.SignIn(testContext(t), adaEmail, adaPassword, client1); err != nil {
 		t.Errorf("SignIn after a restart = %v", err)

@@ -33,8 +33,9 @@ var DefaultHashParams = HashParams{Memory: 19 * 1024, Time: 2, Threads: 1}
 
 // DefaultMaxHashes is how many password hashes a Service computes at once
 // by default: with DefaultHashParams, 38 MiB at most, however many
-// sign-ins arrive together. The others wait their turn (within their
-// deadline).
+// sign-ins and sign-ups arrive together. The others wait their turn
+// (within their deadline). Sign-ups may take all of them but one, which
+// is kept for sign-ins (see hasher.hashSignUp).
 const DefaultMaxHashes = 2
 
 // The sizes of a hash, and the bounds of the parameters a hash may have:
@@ -118,9 +119,17 @@ func decodeHash(encoded string) (p HashParams, salt, key []byte, err error) {
 // hasher computes argon2id hashes, a few at a time: each holds
 // HashParams.Memory for as long as it runs, so the number at once bounds
 // the memory of a burst of sign-ins.
+//
+// Sign-ups take at most all the slots but one (when there are two or
+// more): however many sign-ups arrive, one slot is always free for a
+// sign-in, or held by one, so that a sign-in waits for other sign-ins at
+// most, never for a queue of sign-ups past its deadline.
 type hasher struct {
 	params HashParams
 	slots  chan struct{} // one token per hash running
+	// signUps holds one token per sign-up's hash running or about to run:
+	// it has room for one fewer than slots (at least one).
+	signUps chan struct{}
 	// dummy is the hash of a random password, which a sign-in for an
 	// email without an account verifies against, so that it takes as long
 	// as one with an account.
@@ -133,7 +142,8 @@ func newHasher(params HashParams, concurrency int) (*hasher, error) {
 	if err := params.validate(); err != nil {
 		return nil, err
 	}
-	h := &hasher{params: params, slots: make(chan struct{}, max(concurrency, 1))}
+	concurrency = max(concurrency, 1)
+	h := &hasher{params: params, slots: make(chan struct{}, concurrency), signUps: make(chan struct{}, max(concurrency-1, 1))}
 	h.dummy = h.compute(rand.Text())
 	return h, nil
 }
@@ -166,6 +176,19 @@ func (h *hasher) hash(ctx context.Context, password string) (string, error) {
 	}
 	defer h.release()
 	return h.compute(password), nil
+}
+
+// hashSignUp is hash for a sign-up: it waits first for one of the slots
+// that sign-ups may take, then for a slot, so that one slot stays for
+// sign-ins. Errors: ctx's, if it ends first.
+func (h *hasher) hashSignUp(ctx context.Context, password string) (string, error) {
+	select {
+	case h.signUps <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-h.signUps }()
+	return h.hash(ctx, password)
 }
 
 // verify reports whether password is the one encoded hashes, comparing in

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/bookshop-go/bookshop/internal/accounts/sqlite"
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
 
 // cheap are argon2id parameters that cost little, for tests of what does
@@ -207,5 +210,77 @@ func TestCommonPasswordList(t *testing.T) {
 	}
 	if commonPassword("correct-zebra-staple") {
 		t.Error(`commonPassword("correct-zebra-staple") = true, want false`)
+	}
+}
+
+// TestHasherKeepsASlotForSignIns checks that sign-ups take at most all
+// the slots but one: with one sign-up's hash running in a hasher of two
+// slots, another sign-up waits (and gives up when its context ends),
+// while a sign-in's verify and renewal still find a slot. With one slot,
+// sign-ups may take it.
+func TestHasherKeepsASlotForSignIns(t *testing.T) {
+	h := newTestHasher(t, cheap, 2)
+	ctx := testContext(t)
+	// A sign-up's hash, running: as hashSignUp holds it.
+	h.signUps <- struct{}{}
+	if err := h.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := h.hashSignUp(short, "a second sign-up"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("hashSignUp with a sign-up running in a hasher of 2 = %v, want the context's deadline", err)
+	}
+	if match, _, err := h.verify(ctx, h.dummy, "a sign-in"); err != nil || match {
+		t.Errorf("verify (a sign-in) with a sign-up running = %v, %v; want no match, no error", match, err)
+	}
+	if _, err := h.hash(ctx, "a sign-in's renewal"); err != nil {
+		t.Errorf("hash (a sign-in's renewal) with a sign-up running = %v", err)
+	}
+	h.release()
+	<-h.signUps
+	if _, err := h.hashSignUp(ctx, "a sign-up, once the first is done"); err != nil {
+		t.Errorf("hashSignUp once no sign-up runs = %v", err)
+	}
+
+	one := newTestHasher(t, cheap, 1)
+	if _, err := one.hashSignUp(ctx, "the only slot"); err != nil {
+		t.Errorf("hashSignUp in a hasher of 1 = %v: with one slot, sign-ups must share it", err)
+	}
+}
+
+// TestServiceSignUpsLeaveASlot checks that the Service hashes sign-ups
+// through the slots of sign-ups and sign-ins through all: while sign-ups
+// hold all they may (MaxHashes-1), a sign-up waits past its deadline, and
+// a sign-in goes through.
+func TestServiceSignUpsLeaveASlot(t *testing.T) {
+	ctx := testContext(t)
+	db, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := NewService(ctx, db, Options{Hash: cheap, MaxHashes: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "analytical-engine-1843"
+	if _, err := s.SignUp(ctx, bookshop.NewAccount{Email: "ada@example.com", Name: "Ada", Password: pw}, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	// Two sign-ups' hashes running, of the three slots.
+	for range 2 {
+		s.hasher.signUps <- struct{}{}
+		if err := s.hasher.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.SignUp(short, bookshop.NewAccount{Email: "bob@example.com", Name: "Bob", Password: pw}, "192.0.2.1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("SignUp while sign-ups hold 2 slots of 3 = %v, want the context's deadline", err)
+	}
+	if _, err := s.SignIn(ctx, "ada@example.com", pw, "192.0.2.1"); err != nil {
+		t.Errorf("SignIn while sign-ups hold 2 slots of 3 = %v, want signed in: the third is kept for sign-ins", err)
 	}
 }

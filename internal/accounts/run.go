@@ -52,7 +52,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	deps.Logger.Info("Accounts serving gRPC", "addr", deps.Listener.Addr().String(), "db", cfg.DB, "customers", customers,
-		"session_ttl", cfg.SessionTTL.String(), "tracing", deps.Tracing != nil)
+		"session_ttl", cfg.SessionTTL.String(), "signups_per_hour", cfg.SignUpsPerHour, "tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,
 		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) },
 		func(ctx context.Context) error { return svc.RunSweeper(ctx, SweepInterval) })

@@ -48,8 +48,8 @@ func (s *Server) SignIn(ctx context.Context, req *accountsv1.SignInRequest) (*ac
 	return &accountsv1.SignInResponse{Session: accountsclient.SessionToProto(sess)}, nil
 }
 
-// GetSession returns the live session of a token. Errors:
-// UNAUTHENTICATED.
+// GetSession returns the live session of a token. Errors: NOT_FOUND when
+// the token names no live session (unknown, expired or ended).
 func (s *Server) GetSession(ctx context.Context, req *accountsv1.GetSessionRequest) (*accountsv1.GetSessionResponse, error) {
 	sess, err := s.accounts.Session(ctx, req.GetToken())
 	if err != nil {

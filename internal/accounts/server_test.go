@@ -105,8 +105,8 @@ func TestServerSignUpSignInSignOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = client.GetSession(ctx, &accountsv1.GetSessionRequest{Token: in.GetSession().GetToken()})
-	if status.Code(err) != codes.Unauthenticated {
-		t.Errorf("GetSession after SignOut = %v, want UNAUTHENTICATED", err)
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("GetSession after SignOut = %v, want NOT_FOUND", err)
 	}
 	if _, err := client.SignOut(ctx, &accountsv1.SignOutRequest{Token: in.GetSession().GetToken()}); err != nil {
 		t.Errorf("SignOut again = %v, want OK", err)
@@ -170,7 +170,11 @@ func TestServerErrors(t *testing.T) {
 		{"get-session with an unknown token", func() error {
 			_, err := client.GetSession(ctx, &accountsv1.GetSessionRequest{Token: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})
 			return err
-		}, codes.Unauthenticated, "not signed in"},
+		}, codes.NotFound, "no such session"},
+		{"get-session with a malformed token", func() error {
+			_, err := client.GetSession(ctx, &accountsv1.GetSessionRequest{Token: "not a token"})
+			return err
+		}, codes.NotFound, "no such session"},
 		{"sign-out with an over-long token", func() error {
 			_, err := client.SignOut(ctx, &accountsv1.SignOutRequest{Token: long})
 			return err
@@ -184,28 +188,47 @@ func TestServerErrors(t *testing.T) {
 	}
 }
 
-// TestServerThrottleCarriesRetryInfo checks that a throttled sign-in is
-// RESOURCE_EXHAUSTED with a RetryInfo detail that says when to retry.
+// TestServerThrottleCarriesRetryInfo checks that a throttled sign-in, and
+// a throttled sign-up, is RESOURCE_EXHAUSTED with a RetryInfo detail that
+// says when to retry.
 func TestServerThrottleCarriesRetryInfo(t *testing.T) {
-	client := startServer(t, newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{Window: 15 * time.Minute, PerAccount: 1, PerClient: 100}}))
+	client := startServer(t, newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{
+		Window: 15 * time.Minute, PerAccount: 1, PerClient: 100, SignUpWindow: time.Hour, SignUpsPerClient: 1}}))
 	ctx := testContext(t)
-	req := &accountsv1.SignInRequest{Email: adaEmail, Password: "wrong-password", Client: client1}
-	if _, err := client.SignIn(ctx, req); status.Code(err) != codes.Unauthenticated {
-		t.Fatalf("first failure = %v, want UNAUTHENTICATED", err)
+	signIn := func() error {
+		_, err := client.SignIn(ctx, &accountsv1.SignInRequest{Email: adaEmail, Password: "wrong-password", Client: client1})
+		return err
 	}
-	_, err := client.SignIn(ctx, req)
-	st := status.Convert(err)
-	if st.Code() != codes.ResourceExhausted {
-		t.Fatalf("SignIn past the limit = %v, want RESOURCE_EXHAUSTED", err)
+	signUp := func() error {
+		_, err := client.SignUp(ctx, &accountsv1.SignUpRequest{Email: "new@example.com", Name: "New", Password: adaPassword, Client: client2})
+		return err
 	}
-	var delay time.Duration
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.RetryInfo); ok {
-			delay = info.GetRetryDelay().AsDuration()
+	for _, tt := range []struct {
+		name  string
+		call  func() error
+		first codes.Code // the answer within the limit
+		delay time.Duration
+	}{
+		{"sign-in", signIn, codes.Unauthenticated, 15 * time.Minute},
+		{"sign-up", signUp, codes.OK, time.Hour},
+	} {
+		if err := tt.call(); status.Code(err) != tt.first {
+			t.Fatalf("first %s = %v, want %s", tt.name, err, tt.first)
 		}
-	}
-	if delay != 15*time.Minute {
-		t.Errorf("RetryInfo delay = %v, want 15m", delay)
+		st := status.Convert(tt.call())
+		if st.Code() != codes.ResourceExhausted {
+			t.Errorf("%s past the limit = %v, want RESOURCE_EXHAUSTED", tt.name, st.Err())
+			continue
+		}
+		var delay time.Duration
+		for _, d := range st.Details() {
+			if info, ok := d.(*errdetails.RetryInfo); ok {
+				delay = info.GetRetryDelay().AsDuration()
+			}
+		}
+		if delay != tt.delay {
+			t.Errorf("%s: RetryInfo delay = %v, want %v", tt.name, delay, tt.delay)
+		}
 	}
 }
 
@@ -273,8 +296,8 @@ func TestRunKeepsNoSecrets(t *testing.T) {
 	if _, err := client.SignOut(call, &accountsv1.SignOutRequest{Token: up.GetSession().GetToken()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.GetSession(call, &accountsv1.GetSessionRequest{Token: up.GetSession().GetToken()}); status.Code(err) != codes.Unauthenticated {
-		t.Errorf("GetSession after SignOut = %v", err)
+	if _, err := client.GetSession(call, &accountsv1.GetSessionRequest{Token: up.GetSession().GetToken()}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetSession after SignOut = %v, want NOT_FOUND", err)
 	}
 
 	// The metrics count what happened.

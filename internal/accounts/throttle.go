@@ -7,32 +7,49 @@ import (
 	"time"
 )
 
-// Limits bound the failed sign-ins that a Service accepts before it
-// refuses more for a while: per account (the email, whether or not it has
-// an account) and per client (the network address the caller passes).
+// Limits bound the attempts that a Service accepts before it refuses
+// more for a while: failed sign-ins per account (the email, whether or
+// not it has an account) and per client (the network address the caller
+// passes), and sign-ups per client, failed or not.
 //
-// Each limiter counts in fixed windows: the first failure of a key opens
-// a window of Window, and past the limit the key is refused until the
-// window closes. The counts live in memory, in this process: with several
+// Each limiter counts in fixed windows: the first attempt of a key opens
+// a window, and past the limit the key is refused until the window
+// closes. The counts live in memory, in this process: with several
 // replicas each counts alone, and a restart forgets them.
 type Limits struct {
-	// Window is how long a count lasts.
+	// Window is how long a count of failures lasts.
 	Window time.Duration
-	// PerAccount is the most failed sign-ins of one email in a window.
+	// PerAccount is the most failed sign-ins of one email in a Window.
 	PerAccount int
-	// PerClient is the most failures of one client in a window: sign-ins
+	// PerClient is the most failures of one client in a Window: sign-ins
 	// that fail, and sign-ups for an email that has an account.
 	PerClient int
-	// MaxKeys is the most emails, and the most clients, counted at once:
-	// past it the oldest window is forgotten. An entry takes about 100
-	// bytes (a 64-bit hash of the key, not the key itself), so the
-	// default, 100,000 of each, bounds both limiters to some 20 MB.
+	// SignUpWindow is how long a count of sign-ups lasts.
+	SignUpWindow time.Duration
+	// SignUpsPerClient is the most sign-ups one client may attempt in a
+	// SignUpWindow, whether they open an account or are refused: each that
+	// succeeds costs a password hash and a row that stays, so a client
+	// cannot open accounts without end, nor keep the hashes busy that
+	// sign-ins wait for. Shoppers behind one address (an office, a
+	// carrier's NAT) share it.
+	SignUpsPerClient int
+	// MaxKeys is the most emails, and the most clients, each limiter
+	// counts at once: past it the oldest window is forgotten. An entry
+	// takes about 100 bytes (a 64-bit hash of the key, not the key
+	// itself), so the default, 100,000 of each, bounds the three limiters
+	// to some 30 MB.
 	MaxKeys int
 }
 
 // DefaultLimits are those of OWASP's Authentication Cheat Sheet, more or
-// less: 5 failures per account and 20 per client in 15 minutes.
-var DefaultLimits = Limits{Window: 15 * time.Minute, PerAccount: 5, PerClient: 20, MaxKeys: 100_000}
+// less: 5 failures per account and 20 per client in 15 minutes; and 10
+// sign-ups per client in an hour, plenty for the people of one household
+// or office, and a bound on what one address costs the service.
+var DefaultLimits = Limits{
+	Window: 15 * time.Minute, PerAccount: 5, PerClient: 20,
+	SignUpWindow: time.Hour, SignUpsPerClient: 10,
+	MaxKeys: 100_000,
+}
 
 // limiter counts the attempts of keys in fixed windows, for at most
 // maxKeys keys at once. It is safe for concurrent use.

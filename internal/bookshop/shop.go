@@ -42,16 +42,20 @@ type Accounts interface {
 	// SignUp opens an account and signs it in. Errors: Invalid for a bad
 	// email, name or password (too short, or too common); Exists when the
 	// email already has an account; Exhausted, with RetryAfter, when the
-	// client has failed too often (each Exists counts, so that no one can
-	// test many emails for accounts).
+	// client has made too many sign-ups recently (every attempt counts), or
+	// has failed too often (each Exists counts, so that no one can test
+	// many emails for accounts).
 	SignUp(ctx context.Context, account NewAccount, client string) (Session, error)
 	// SignIn checks an email and a password and starts a new session.
 	// Errors: Unauthenticated for a wrong email or password, the same for
 	// both; Exhausted, with RetryAfter, when the account or the client has
 	// failed too often.
 	SignIn(ctx context.Context, email, password, client string) (Session, error)
-	// Session returns the live session of token. Errors: Unauthenticated
-	// when there is none (unknown, expired or signed out).
+	// Session returns the live session of token. Errors: NotFound when
+	// there is none (unknown, expired or signed out): the shopper is no
+	// longer signed in. Not Unauthenticated, which a remote implementation
+	// returns only when it refused the caller itself (its certificate),
+	// and which must not sign anyone out.
 	Session(ctx context.Context, token string) (Session, error)
 	// SignOut ends the session of token. Ending a session that has already
 	// ended is not an error.

@@ -39,7 +39,8 @@ func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
 }
 
 // SignUp implements [bookshop.Accounts]. Errors: Invalid, Exists,
-// Exhausted (with RetryAfter), Unavailable, Internal.
+// Exhausted (with RetryAfter: too many sign-ups or failures from client),
+// Unavailable, Internal.
 func (c *Client) SignUp(ctx context.Context, a bookshop.NewAccount, client string) (bookshop.Session, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
@@ -62,11 +63,15 @@ func (c *Client) SignIn(ctx context.Context, email, password, client string) (bo
 	return SessionFromProto(resp.GetSession()), nil
 }
 
-// Session implements [bookshop.Accounts]. Errors: Unauthenticated,
-// Unavailable, Internal. An empty token is Unauthenticated without a call.
+// Session implements [bookshop.Accounts]. Errors: NotFound when token
+// names no live session (unknown, expired or signed out), the one answer
+// that means the shopper is signed out; an empty token is NotFound
+// without a call. Unavailable, Internal, and Unauthenticated or Forbidden
+// when the Accounts service refused this caller's certificate (mutual
+// TLS): a fault of the deployment, which says nothing of the session.
 func (c *Client) Session(ctx context.Context, token string) (bookshop.Session, error) {
 	if token == "" {
-		return bookshop.Session{}, bookshop.Errorf(bookshop.Unauthenticated, "not signed in")
+		return bookshop.Session{}, bookshop.Errorf(bookshop.NotFound, "no session: the token is empty")
 	}
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()

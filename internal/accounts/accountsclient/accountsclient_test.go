@@ -7,11 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/bookshop-go/bookshop/internal/accounts"
 	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
 	"github.com/bookshop-go/bookshop/internal/accounts/sqlite"
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	accountsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/accounts/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
@@ -76,8 +80,9 @@ func TestClient(t *testing.T) {
 		call func() error
 		want bookshop.Code
 	}{
-		{"session signed out", func() error { _, err := c.Session(ctx, up.Token); return err }, bookshop.Unauthenticated},
-		{"empty token", func() error { _, err := c.Session(ctx, ""); return err }, bookshop.Unauthenticated},
+		{"session signed out", func() error { _, err := c.Session(ctx, up.Token); return err }, bookshop.NotFound},
+		{"unknown token", func() error { _, err := c.Session(ctx, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); return err }, bookshop.NotFound},
+		{"empty token", func() error { _, err := c.Session(ctx, ""); return err }, bookshop.NotFound},
 		{"sign out of no session", func() error { return c.SignOut(ctx, "") }, ""},
 		{"email taken", func() error {
 			_, err := c.SignUp(ctx, bookshop.NewAccount{Email: "charles@example.com", Name: "C", Password: pw}, "192.0.2.8")
@@ -105,6 +110,45 @@ func TestClient(t *testing.T) {
 	_, err = c.SignIn(ctx, "charles@example.com", pw, "192.0.2.9")
 	if after := bookshop.RetryAfter(err); after <= 59*time.Minute || after > time.Hour {
 		t.Errorf("RetryAfter of a throttled sign-in = %v, want about an hour", after)
+	}
+}
+
+// TestClientSessionEndedIsNotARefusedCaller checks the two answers a
+// caller must tell apart: a session that has ended is NotFound (the
+// shopper is signed out), while a service that refuses the caller itself,
+// as its authorization does for a caller without a verified certificate,
+// is Unauthenticated, which says nothing of the session.
+func TestClientSessionEndedIsNotARefusedCaller(t *testing.T) {
+	c := startAccounts(t, accounts.Limits{})
+	ctx := rpctest.Context(t)
+	sess, err := c.SignUp(ctx, bookshop.NewAccount{Email: "grace@example.com", Name: "Grace", Password: "compiler-a0-1952"}, "192.0.2.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SignOut(ctx, sess.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Session(ctx, sess.Token); bookshop.ErrorCode(err) != bookshop.NotFound {
+		t.Errorf("Session of an ended session = %v, want NotFound", err)
+	}
+
+	// The same service behind its authorization, which sees no
+	// certificate on a plaintext connection.
+	db, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc, err := accounts.NewService(ctx, db, accounts.Options{Hash: accounts.HashParams{Memory: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
+		accountsv1.RegisterAccountsServiceServer(srv, accounts.NewServer(svc, logger))
+	}, grpc.ChainUnaryInterceptor(rpc.AuthorizeUnary(accounts.Policy())))
+	refused := accountsclient.New(rpctest.Dial(t, addr), 5*time.Second)
+	if _, err := refused.Session(ctx, sess.Token); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
+		t.Errorf("Session from a caller without a certificate = %v, want Unauthenticated", err)
 	}
 }
 

@@ -39,7 +39,8 @@ func Example() {
 	defer conn.Close()
 	client := accountsclient.New(conn, 5*time.Second)
 
-	// The client is the shopper's address, for the throttling of sign-ins.
+	// The client is the shopper's address, for the throttling of sign-ins
+	// and sign-ups.
 	sess, _ := client.SignUp(ctx, bookshop.NewAccount{Email: "Ada@Example.com", Name: "Ada", Password: "analytical-engine-1843"}, "192.0.2.1")
 	fmt.Println("signed up:", sess.Customer.Email, "customer", sess.Customer.ID)
 
@@ -56,5 +57,5 @@ func Example() {
 	// signed up: ada@example.com customer 1
 	// the cookie's token is Ada
 	// unauthenticated: wrong email or password
-	// after sign-out: unauthenticated
+	// after sign-out: not_found
 }

@@ -185,8 +185,8 @@ type SignUpRequest struct {
 	// stored: only its argon2id hash is.
 	Password string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
 	// Who is asking, for throttling: the shopper's network address (an IP
-	// address, or an IPv6 /64 prefix), as the Marketplace sees it. 1 to 128
-	// bytes. Required.
+	// address, or an IPv6 /64 prefix), as the Marketplace sees it. Sign-ups
+	// and failures are counted per client. 1 to 128 bytes. Required.
 	Client        string `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

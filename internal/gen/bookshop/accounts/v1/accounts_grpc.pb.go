@@ -53,9 +53,11 @@ type AccountsServiceClient interface {
 	// most common passwords, or the same as the email or the name (the
 	// message says which, and never repeats the password); ALREADY_EXISTS
 	// when the email already has an account; RESOURCE_EXHAUSTED, with a
-	// google.rpc.RetryInfo detail, when the client has failed too often (an
-	// email already taken counts as a failure, so that nobody can test many
-	// emails for accounts).
+	// google.rpc.RetryInfo detail saying when to try again, before any work,
+	// when the client has made too many sign-ups recently (every attempt
+	// counts, whatever its answer; 10 an hour by default) or has failed too
+	// often (an email already taken counts as a failure, so that nobody can
+	// test many emails for accounts).
 	SignUp(ctx context.Context, in *SignUpRequest, opts ...grpc.CallOption) (*SignUpResponse, error)
 	// SignIn checks an email and a password and starts a new session, with a
 	// new token: a token the client held before is not reused. Errors:
@@ -66,8 +68,11 @@ type AccountsServiceClient interface {
 	// has an account).
 	SignIn(ctx context.Context, in *SignInRequest, opts ...grpc.CallOption) (*SignInResponse, error)
 	// GetSession returns the session of a token, with its customer. Errors:
-	// UNAUTHENTICATED when the token names no live session: unknown, expired
-	// or signed out.
+	// NOT_FOUND when the token names no live session: unknown, expired or
+	// signed out. The token is data, not the caller's credentials: an
+	// UNAUTHENTICATED or PERMISSION_DENIED from this method comes only from
+	// the refusal of the caller's own certificate (mutual TLS), and says
+	// nothing of the session.
 	GetSession(ctx context.Context, in *GetSessionRequest, opts ...grpc.CallOption) (*GetSessionResponse, error)
 	// SignOut ends the session of a token at once: the token is refused from
 	// then on. Ending a session that has already ended, or that never was,
@@ -142,9 +147,11 @@ type AccountsServiceServer interface {
 	// most common passwords, or the same as the email or the name (the
 	// message says which, and never repeats the password); ALREADY_EXISTS
 	// when the email already has an account; RESOURCE_EXHAUSTED, with a
-	// google.rpc.RetryInfo detail, when the client has failed too often (an
-	// email already taken counts as a failure, so that nobody can test many
-	// emails for accounts).
+	// google.rpc.RetryInfo detail saying when to try again, before any work,
+	// when the client has made too many sign-ups recently (every attempt
+	// counts, whatever its answer; 10 an hour by default) or has failed too
+	// often (an email already taken counts as a failure, so that nobody can
+	// test many emails for accounts).
 	SignUp(context.Context, *SignUpRequest) (*SignUpResponse, error)
 	// SignIn checks an email and a password and starts a new session, with a
 	// new token: a token the client held before is not reused. Errors:
@@ -155,8 +162,11 @@ type AccountsServiceServer interface {
 	// has an account).
 	SignIn(context.Context, *SignInRequest) (*SignInResponse, error)
 	// GetSession returns the session of a token, with its customer. Errors:
-	// UNAUTHENTICATED when the token names no live session: unknown, expired
-	// or signed out.
+	// NOT_FOUND when the token names no live session: unknown, expired or
+	// signed out. The token is data, not the caller's credentials: an
+	// UNAUTHENTICATED or PERMISSION_DENIED from this method comes only from
+	// the refusal of the caller's own certificate (mutual TLS), and says
+	// nothing of the session.
 	GetSession(context.Context, *GetSessionRequest) (*GetSessionResponse, error)
 	// SignOut ends the session of a token at once: the token is refused from
 	// then on. Ending a session that has already ended, or that never was,
