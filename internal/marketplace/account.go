@@ -22,6 +22,7 @@ const (
 	messageAccountExists = "An account with this email already exists. Sign in instead."
 	messageBadForm       = "The form could not be read. Please try again."
 	messageTooManyTries  = "Too many failed attempts. Please try again in %s."
+	messageTooManySignUp = "Too many accounts were opened from your network lately. Please try again in %s."
 	messageSignOutFailed = "We could not sign you out just now, so you are still signed in. Please try again in a moment."
 )
 
@@ -147,6 +148,9 @@ func (s *server) signFailed(w http.ResponseWriter, r *http.Request, page signPag
 		wait := max(1, int(math.Ceil(bookshop.RetryAfter(err).Seconds())))
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		page.Message = fmt.Sprintf(messageTooManyTries, waitText(wait))
+		if page.SignUp {
+			page.Message = fmt.Sprintf(messageTooManySignUp, waitText(wait))
+		}
 		s.renderSign(w, r, http.StatusTooManyRequests, page)
 	default:
 		s.logger.WarnContext(r.Context(), "accounts failed; cannot sign in", "err", err)

@@ -54,7 +54,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Float64(&c.RateLimit, "rate-limit", c.RateLimit, "requests a second each client may make on average; 0 turns limiting off")
 	s.Int(&c.RateBurst, "rate-burst", c.RateBurst, "requests each client may make at once")
 	s.Int(&c.LivePerClient, "live-sessions-per-client", c.LivePerClient, "live panels (open book pages) each client may have at once")
-	s.Int(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "how many reverse proxies, each adding to X-Forwarded-For, stand in front of the Marketplace; 0 ignores X-Forwarded-For")
+	s.Int(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "how many reverse proxies, each adding to X-Forwarded-For, stand in front of the Marketplace; 0 ignores X-Forwarded-For and X-Forwarded-Proto (which, from a proxy, says the site is served over HTTPS: then cookies are Secure, with the __Host- prefix)")
 }
 
 // Dependencies declares, on the process's set, where the services the

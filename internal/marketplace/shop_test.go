@@ -184,8 +184,8 @@ func TestSignUpSignOut(t *testing.T) {
 	if r := b.get("/account"); r.status != http.StatusSeeOther {
 		t.Errorf("GET /account with the signed-out session's token: status %d, want 303 to /signin", r.status)
 	}
-	if _, err := shop.accounts.Session(testContext(t), token); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
-		t.Errorf("Session(signed-out token) = %v, want Unauthenticated", err)
+	if _, err := shop.accounts.Session(testContext(t), token); bookshop.ErrorCode(err) != bookshop.NotFound {
+		t.Errorf("Session(signed-out token) = %v, want NotFound", err)
 	}
 }
 

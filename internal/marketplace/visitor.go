@@ -141,7 +141,7 @@ func (s *server) checkSession(w http.ResponseWriter, r *http.Request, v *visitor
 	case "":
 		s.signedIn.put(session)
 		v.customer, v.token = &session.Customer, token
-	case bookshop.NotFound, bookshop.Unauthenticated:
+	case bookshop.NotFound: // ended: unknown, expired or signed out
 		s.clearCookie(w, r, sessionCookieName)
 	default:
 		s.logger.WarnContext(r.Context(), "accounts failed; serving the page as a guest's", "err", err)
