@@ -119,7 +119,7 @@ func TestShopEndToEnd(t *testing.T) {
 	run("add from the results", chromedp.Click(fmt.Sprintf(`li.book[data-book-id="%d"] form.add-to-cart button`, orient.ID), chromedp.NodeVisible))
 	waitCount("added from the search results", "1", true)
 
-	// Add from a book page, twice the same book as a line's quantity.
+	// Add from a book page.
 	run("open a book page", chromedp.Navigate(fmt.Sprintf("%sbooks/%d", url, falcon.ID)))
 	waitPath("book page", fmt.Sprintf("/books/%d", falcon.ID))
 	eval("mark the page", `window.__shopMark = 1`)
@@ -139,22 +139,6 @@ func TestShopEndToEnd(t *testing.T) {
 	thirdBook, err := books.Book(context.Background(), third)
 	if err != nil {
 		t.Fatal(err)
-	}
-
-	// Sign up: the guest's cart becomes the customer's.
-	run("open the sign-up page", chromedp.Navigate(url+"signup"))
-	waitPath("sign-up page", "/signup")
-	run("sign up",
-		chromedp.SendKeys(`#email`, "reader@example.com"),
-		chromedp.SendKeys(`#name`, "Reader"),
-		chromedp.SendKeys(`#password`, "a long and unusual passphrase"),
-		chromedp.Submit(`#password`),
-	)
-	waitPath("signed up", "/")
-	waitCount("signed up", "3", false)
-	name, err := chromedp.Run(tab, chromedp.Text(`.account-link`))
-	if err != nil || name != "Reader" {
-		t.Errorf("header after sign-up names %q (%v), want Reader", name, err)
 	}
 
 	// The cart page, its lines and totals.
@@ -186,6 +170,26 @@ func TestShopEndToEnd(t *testing.T) {
 			t.Errorf("%s: the cart shows %+v, want %+v", what, view, want)
 		}
 	}
+	run("open the guest's cart", chromedp.Navigate(url+"cart"))
+	waitPath("guest's cart", "/cart")
+	checkCart("the guest's cart", []bookshop.Book{orient, falcon, thirdBook}, []int64{1, 1, 1})
+
+	// Sign up: the guest's cart becomes the customer's.
+	run("open the sign-up page", chromedp.Navigate(url+"signup"))
+	waitPath("sign-up page", "/signup")
+	run("sign up",
+		chromedp.SendKeys(`#email`, "reader@example.com"),
+		chromedp.SendKeys(`#name`, "Reader"),
+		chromedp.SendKeys(`#password`, "a long and unusual passphrase"),
+		chromedp.Submit(`#password`),
+	)
+	waitPath("signed up", "/")
+	waitCount("signed up", "3", false)
+	name, err := chromedp.Run(tab, chromedp.Text(`.account-link`))
+	if err != nil || name != "Reader" {
+		t.Errorf("header after sign-up names %q (%v), want Reader", name, err)
+	}
+
 	run("open the cart", chromedp.Navigate(url+"cart"))
 	waitPath("cart", "/cart")
 	checkCart("merged cart", []bookshop.Book{orient, falcon, thirdBook}, []int64{1, 1, 1})
