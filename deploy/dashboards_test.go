@@ -74,6 +74,7 @@ var exportedMetrics = []metricDef{
 	{"bookshop_accounts_signins_total", counter, []string{"result"}}, // Accounts: sign-ins by result
 	{"bookshop_accounts_sessions", gauge, []string{}},                // Accounts: sessions not ended
 	{"bookshop_cart_items_added_total", counter, []string{}},         // Cart: copies added
+	{"bookshop_cart_add_retries_total", counter, []string{}},         // Cart: adds that a key had already done
 	{"bookshop_cart_merges_total", counter, []string{}},              // Cart: guests' carts merged at sign-in
 	{"bookshop_cart_catalog_unavailable_total", counter, []string{}}, // Cart: carts it could not price
 	{"bookshop_cart_guest_carts_swept_total", counter, []string{}},   // Cart: idle guests' carts deleted

@@ -101,11 +101,19 @@ type Carts interface {
 	// Count returns how many copies the cart holds, without pricing it: for
 	// the count in the header of every page.
 	Count(ctx context.Context, id string) (int, error)
-	// Add adds quantity copies of a book. Errors: NotFound for a book the
-	// Catalog does not have (or cannot sell: no price); Invalid for a
-	// quantity under 1; Conflict when the line would exceed MaxQuantity or
-	// the cart MaxCartLines.
-	Add(ctx context.Context, id string, bookID int32, quantity int) (Cart, error)
+	// Add adds quantity copies of a book. Key, when not "", is an
+	// idempotency key that makes the addition happen at most once, so
+	// that a caller may retry it: 1 to 64 characters of A-Z, a-z, 0-9,
+	// '-' and '_', new for each addition. For 24 hours after an Add with
+	// a key succeeds, an Add with the same key on the same cart adds
+	// nothing: with the same book and quantity it returns the cart as it
+	// is now; with another, it fails with Conflict. With key "", nothing
+	// protects the cart from an Add retried after it was done. Errors:
+	// NotFound for a book the Catalog does not have (or cannot sell: no
+	// price); Invalid for a quantity under 1 or a malformed key; Conflict
+	// when the line would exceed MaxQuantity or the cart MaxCartLines, or
+	// for a key used on the cart for another book or quantity.
+	Add(ctx context.Context, id string, bookID int32, quantity int, key string) (Cart, error)
 	// SetQuantity sets how many copies of a book the cart holds; 0 removes
 	// the line. Errors: Invalid for a quantity outside 0 to MaxQuantity;
 	// NotFound when the cart has no line for the book.

@@ -29,7 +29,7 @@ func Contracts() []*grpc.ServiceDesc {
 
 // Validators returns the rules of CartService's requests that need no
 // data, checked before the handlers run: the domain's own (CheckID,
-// CheckAdd, CheckSetQuantity), in its words.
+// CheckAdd, CheckKey, CheckSetQuantity), in its words.
 func Validators() rpc.Validators {
 	check := func(errs ...error) string {
 		for _, err := range errs {
@@ -48,7 +48,7 @@ func Validators() rpc.Validators {
 		},
 		cartv1.CartService_AddItem_FullMethodName: func(req any) string {
 			r := req.(*cartv1.AddItemRequest)
-			return check(CheckID(r.GetCartId()), CheckAdd(r.GetBookId(), int(r.GetQuantity())))
+			return check(CheckID(r.GetCartId()), CheckAdd(r.GetBookId(), int(r.GetQuantity())), CheckKey(r.GetIdempotencyKey()))
 		},
 		cartv1.CartService_SetQuantity_FullMethodName: func(req any) string {
 			r := req.(*cartv1.SetQuantityRequest)

@@ -49,6 +49,9 @@ func TestValidators(t *testing.T) {
 		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: 1, Quantity: 11}, ""}, // a Conflict, for the rules
 		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: -1, Quantity: 1}, "book id -1"},
 		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: 1, Quantity: -5}, "add 1 or more"},
+		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: 1, Quantity: 1, IdempotencyKey: "add-Zq_9"}, ""},
+		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: 1, Quantity: 1, IdempotencyKey: strings.Repeat("k", 65)}, "idempotency key"},
+		{cartv1.CartService_AddItem_FullMethodName, &cartv1.AddItemRequest{CartId: "c-1", BookId: 1, Quantity: 1, IdempotencyKey: "k/1"}, "idempotency key \"k/1\": only letters"},
 		{cartv1.CartService_SetQuantity_FullMethodName, &cartv1.SetQuantityRequest{CartId: "c-1", BookId: 1}, ""},
 		{cartv1.CartService_SetQuantity_FullMethodName, &cartv1.SetQuantityRequest{CartId: "c-1", BookId: 1, Quantity: 10}, ""},
 		{cartv1.CartService_SetQuantity_FullMethodName, &cartv1.SetQuantityRequest{CartId: "c-1", BookId: 1, Quantity: 11}, "to 10"},

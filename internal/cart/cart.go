@@ -10,6 +10,11 @@
 // never a price. The prices, titles and authors come from the Catalog each
 // time a cart is returned, so a cart always shows what the Catalog sells
 // now.
+//
+// An addition may carry an idempotency key, which makes it happen at most
+// once (see [Service.Add]): the Cart keeps the key for [KeyTTL], in the
+// transaction that adds, so that a client's retry of an addition already
+// done adds nothing.
 package cart
 
 import (
@@ -36,16 +41,40 @@ const GuestPrefix = "g-"
 // change.
 const DefaultGuestTTL = 30 * 24 * time.Hour
 
+// MaxKeyLen is the longest idempotency key.
+const MaxKeyLen = 64
+
+// KeyTTL is how long an idempotency key counts after the addition that
+// used it: a retry within it adds nothing. The sweeper deletes the older
+// keys (SweepKeys).
+const KeyTTL = 24 * time.Hour
+
 // CheckID returns an Invalid error unless id is a cart id: 1 to MaxIDLen
 // characters of A-Z, a-z, 0-9, '-' and '_'.
 func CheckID(id string) error {
-	if id == "" || len(id) > MaxIDLen {
-		return bookshop.Errorf(bookshop.Invalid, "cart id %q: want 1 to %d characters", truncate(id), MaxIDLen)
+	return checkName("cart id", id, MaxIDLen)
+}
+
+// CheckKey returns an Invalid error unless key is "" (no key) or an
+// idempotency key: 1 to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and
+// '_'.
+func CheckKey(key string) error {
+	if key == "" {
+		return nil
 	}
-	for i := range len(id) {
-		c := id[i]
+	return checkName("idempotency key", key, MaxKeyLen)
+}
+
+// checkName returns an Invalid error, about what, unless name has 1 to
+// maxLen characters of A-Z, a-z, 0-9, '-' and '_'.
+func checkName(what, name string, maxLen int) error {
+	if name == "" || len(name) > maxLen {
+		return bookshop.Errorf(bookshop.Invalid, "%s %q: want 1 to %d characters", what, truncate(name), maxLen)
+	}
+	for i := range len(name) {
+		c := name[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return bookshop.Errorf(bookshop.Invalid, "cart id %q: only letters A to Z, digits, '-' and '_' are allowed", truncate(id))
+			return bookshop.Errorf(bookshop.Invalid, "%s %q: only letters A to Z, digits, '-' and '_' are allowed", what, truncate(name))
 		}
 	}
 	return nil
@@ -201,7 +230,8 @@ func Priced(id string, lines []bookshop.CartLine, books map[int32]bookshop.Book)
 
 // Store is where the Service keeps the carts; *sqlite.DB is one. Lines
 // are as the rules above take them. A cart with no lines is empty, not
-// missing.
+// missing. A change records now, the Service's clock, as the time the
+// cart last changed.
 type Store interface {
 	// Lines returns the lines of cart id, in the order they were added.
 	Lines(ctx context.Context, id string) ([]bookshop.CartLine, error)
@@ -211,14 +241,25 @@ type Store interface {
 	// returns, in one transaction that no other change interleaves with:
 	// nothing is written when change fails (its error is returned). It
 	// returns the lines written.
-	Update(ctx context.Context, id string, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error)
+	Update(ctx context.Context, id string, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error)
+	// AddOnce is Update under idempotency key key of cart id, for an
+	// addition of add (a Book with only its ID, and a Quantity), in one
+	// transaction with the key's record: when the cart has a record of
+	// key made at or after since, it changes nothing, calls no change and
+	// returns the cart's lines and the record (what that addition added);
+	// otherwise it does as Update and, when change succeeds, records key
+	// with add and now, and returns a nil prior.
+	AddOnce(ctx context.Context, id, key string, add bookshop.CartLine, now, since time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) (lines []bookshop.CartLine, prior *bookshop.CartLine, err error)
 	// Merge reads the lines of carts from and into, replaces into's with
 	// what merge returns and empties from, in one transaction. It returns
 	// into's lines as written.
-	Merge(ctx context.Context, from, into string, merge func(into, from []bookshop.CartLine) []bookshop.CartLine) ([]bookshop.CartLine, error)
+	Merge(ctx context.Context, from, into string, now time.Time, merge func(into, from []bookshop.CartLine) []bookshop.CartLine) ([]bookshop.CartLine, error)
 	// DeleteIdle deletes the carts whose id starts with prefix and that
 	// have not changed since before, and returns how many.
 	DeleteIdle(ctx context.Context, prefix string, before time.Time) (int, error)
+	// DeleteKeys deletes the records of the idempotency keys made before
+	// before, and returns how many.
+	DeleteKeys(ctx context.Context, before time.Time) (int, error)
 }
 
 // Catalog is what the Cart needs of the Catalog: the books of some ids,
@@ -234,25 +275,47 @@ type Catalog interface {
 // A change (Add, SetQuantity, Merge) fetches the books of the carts it
 // touches from the Catalog before it writes anything: when the Catalog
 // cannot be reached, the call fails with Unavailable and nothing has
-// changed, so a caller may retry it (Add, unlike the others, is not
-// idempotent: it must not fail after it has written).
+// changed. Once written, a change does not fail (see pricedAfterChange).
+// A caller whose call was done but who never heard so may retry it:
+// SetQuantity and Merge are idempotent by themselves, and Add is with an
+// idempotency key.
 type Service struct {
 	store    Store
 	catalog  Catalog
 	logger   *slog.Logger
 	metrics  *metrics
 	guestTTL time.Duration
+	now      func() time.Time
 }
 
-// NewService returns the Cart over store, pricing from catalog. It logs
-// failures of the Catalog to logger, and counts in m, which may be nil.
-// Guest carts are kept guestTTL after their last change (DefaultGuestTTL
-// when 0); see SweepGuests.
-func NewService(store Store, catalog Catalog, logger *slog.Logger, m *telemetry.Metrics, guestTTL time.Duration) *Service {
-	if guestTTL <= 0 {
-		guestTTL = DefaultGuestTTL
+// Options are what a Service is made with besides its Store and its
+// Catalog. The zero value of each field means its default.
+type Options struct {
+	// Logger receives the failures of the Catalog; discarded when nil.
+	Logger *slog.Logger
+	// Metrics is where the Service counts; nothing is counted when nil.
+	Metrics *telemetry.Metrics
+	// GuestTTL is how long a guest's cart is kept after its last change;
+	// DefaultGuestTTL. See SweepGuests.
+	GuestTTL time.Duration
+	// Now is the clock, for the times of the changes and of the keys;
+	// time.Now. For tests.
+	Now func() time.Time
+}
+
+// NewService returns the Cart over store, pricing from catalog, made as
+// opts say.
+func NewService(store Store, catalog Catalog, opts Options) *Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, catalog: catalog, logger: logger, metrics: newMetrics(m), guestTTL: guestTTL}
+	if opts.GuestTTL <= 0 {
+		opts.GuestTTL = DefaultGuestTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{store: store, catalog: catalog, logger: opts.Logger, metrics: newMetrics(opts.Metrics), guestTTL: opts.GuestTTL, now: opts.Now}
 }
 
 // Cart implements [bookshop.Carts]. Errors: Invalid for a malformed id;
@@ -281,35 +344,67 @@ func (s *Service) Count(ctx context.Context, id string) (int, error) {
 	return s.store.Count(ctx, id)
 }
 
-// Add implements [bookshop.Carts]. Errors: Invalid for a malformed id, a
-// book id under 1 or a quantity under 1; NotFound for a book the Catalog
-// does not have, or has no price for; Conflict past the limits (see
-// Added); Unavailable when the Catalog cannot be reached, before anything
-// is written.
-func (s *Service) Add(ctx context.Context, id string, bookID int32, quantity int) (bookshop.Cart, error) {
+// Add implements [bookshop.Carts].
+//
+// With a key (not ""), the addition happens at most once: the key is
+// recorded with the book and the quantity in the transaction that adds,
+// and for KeyTTL after, an Add of the same key on the same cart writes
+// nothing. If it asks for the same book and quantity, it is a retry and
+// returns the cart as it is now; if not, it fails with Conflict. An Add
+// that fails records no key, so its retry is judged anew. The key is
+// checked after the Catalog is asked for the books (so a retry while the
+// Catalog is down fails with Unavailable, as the first call would) but
+// before the book is: a retry succeeds even when the Catalog no longer
+// sells the book.
+//
+// Errors: Invalid for a malformed id or key, a book id under 1 or a
+// quantity under 1; NotFound for a book the Catalog does not have, or has
+// no price for; Conflict past the limits (see Added), or for a key used
+// on the cart for another book or quantity; Unavailable when the Catalog
+// cannot be reached, before anything is written.
+func (s *Service) Add(ctx context.Context, id string, bookID int32, quantity int, key string) (bookshop.Cart, error) {
 	if err := CheckID(id); err != nil {
 		return bookshop.Cart{}, err
 	}
 	if err := CheckAdd(bookID, quantity); err != nil {
 		return bookshop.Cart{}, err
 	}
+	if err := CheckKey(key); err != nil {
+		return bookshop.Cart{}, err
+	}
 	lines, err := s.store.Lines(ctx, id)
 	if err != nil {
 		return bookshop.Cart{}, err
 	}
-	books, err := s.books(ctx, lines, bookID)
+	books, found, err := s.fetch(ctx, lines, bookID)
 	if err != nil {
 		return bookshop.Cart{}, err
 	}
-	switch b := books[bookID]; {
-	case b.Title == "": // the stand-in of a book the Catalog lacks (see books)
-		return bookshop.Cart{}, bookshop.Errorf(bookshop.NotFound, "book %d is not in the catalog", bookID)
-	case b.Price == (bookshop.Money{}):
-		return bookshop.Cart{}, bookshop.Errorf(bookshop.NotFound, "book %d is not for sale: it has no price", bookID)
-	}
-	lines, err = s.store.Update(ctx, id, func(lines []bookshop.CartLine) ([]bookshop.CartLine, error) {
+	add := func(lines []bookshop.CartLine) ([]bookshop.CartLine, error) {
+		switch {
+		case !found[bookID]:
+			return nil, bookshop.Errorf(bookshop.NotFound, "book %d is not in the catalog", bookID)
+		case books[bookID].Price == (bookshop.Money{}):
+			return nil, bookshop.Errorf(bookshop.NotFound, "book %d is not for sale: it has no price", bookID)
+		}
 		return Added(lines, bookID, quantity)
-	})
+	}
+	now := s.now()
+	if key == "" {
+		lines, err = s.store.Update(ctx, id, now, add)
+	} else {
+		var prior *bookshop.CartLine
+		asked := bookshop.CartLine{Book: bookshop.Book{ID: bookID}, Quantity: quantity}
+		lines, prior, err = s.store.AddOnce(ctx, id, key, asked, now, now.Add(-KeyTTL), add)
+		if err == nil && prior != nil {
+			if prior.Book.ID != bookID || prior.Quantity != quantity {
+				return bookshop.Cart{}, bookshop.Errorf(bookshop.Conflict,
+					"idempotency key %q was used on this cart to add %d of book %d: use a new key for each addition", key, prior.Quantity, prior.Book.ID)
+			}
+			s.metrics.replayed()
+			return s.pricedAfterChange(ctx, id, lines, books)
+		}
+	}
 	if err != nil {
 		return bookshop.Cart{}, err
 	}
@@ -337,7 +432,7 @@ func (s *Service) SetQuantity(ctx context.Context, id string, bookID int32, quan
 	if err != nil {
 		return bookshop.Cart{}, err
 	}
-	lines, err = s.store.Update(ctx, id, func(lines []bookshop.CartLine) ([]bookshop.CartLine, error) {
+	lines, err = s.store.Update(ctx, id, s.now(), func(lines []bookshop.CartLine) ([]bookshop.CartLine, error) {
 		return WithQuantity(lines, bookID, quantity)
 	})
 	if err != nil {
@@ -346,9 +441,11 @@ func (s *Service) SetQuantity(ctx context.Context, id string, bookID int32, quan
 	return s.pricedAfterChange(ctx, id, lines, books)
 }
 
-// Merge implements [bookshop.Carts] (see Merged for the rules). Errors:
-// Invalid for a malformed id, or from and into the same cart; Unavailable
-// when the Catalog cannot be reached, before anything is written.
+// Merge implements [bookshop.Carts] (see Merged for the rules). It is
+// idempotent: a Merge done leaves from empty, so that a retry moves
+// nothing and returns into as it is. Errors: Invalid for a malformed id,
+// or from and into the same cart; Unavailable when the Catalog cannot be
+// reached, before anything is written.
 func (s *Service) Merge(ctx context.Context, from, into string) (bookshop.Cart, error) {
 	if err := CheckID(from); err != nil {
 		return bookshop.Cart{}, err
@@ -372,7 +469,7 @@ func (s *Service) Merge(ctx context.Context, from, into string) (bookshop.Cart, 
 		return bookshop.Cart{}, err
 	}
 	moved := 0
-	lines, err := s.store.Merge(ctx, from, into, func(into, from []bookshop.CartLine) []bookshop.CartLine {
+	lines, err := s.store.Merge(ctx, from, into, s.now(), func(into, from []bookshop.CartLine) []bookshop.CartLine {
 		moved = len(from)
 		return Merged(into, from)
 	})
@@ -394,13 +491,27 @@ func (s *Service) SweepGuests(ctx context.Context, now time.Time) (int, error) {
 	return n, err
 }
 
+// SweepKeys deletes the idempotency keys used more than KeyTTL before
+// now, which no longer count, and returns how many: so that the keys
+// kept are those of the last KeyTTL and the sweep interval at most.
+func (s *Service) SweepKeys(ctx context.Context, now time.Time) (int, error) {
+	return s.store.DeleteKeys(ctx, now.Add(-KeyTTL))
+}
+
 // books fetches from the Catalog the books of lines and of extra ids, by
 // id; an id the Catalog has no book for maps to a Book with only that id,
-// which Priced shows as unavailable. Errors: ctx's own when it ends;
-// otherwise Unavailable, whatever the Catalog's error (logged), for the
-// caller can do nothing about it but wait.
+// which Priced shows as unavailable. Errors: see fetch.
 func (s *Service) books(ctx context.Context, lines []bookshop.CartLine, extra ...int32) (map[int32]bookshop.Book, error) {
-	books := make(map[int32]bookshop.Book, len(lines)+len(extra))
+	books, _, err := s.fetch(ctx, lines, extra...)
+	return books, err
+}
+
+// fetch is books, and also returns the set of the ids the Catalog has a
+// book for. Errors: ctx's own when it ends; otherwise Unavailable,
+// whatever the Catalog's error (logged), for the caller can do nothing
+// about it but wait.
+func (s *Service) fetch(ctx context.Context, lines []bookshop.CartLine, extra ...int32) (books map[int32]bookshop.Book, found map[int32]bool, err error) {
+	books = make(map[int32]bookshop.Book, len(lines)+len(extra))
 	ids := make([]int32, 0, len(lines)+len(extra))
 	for _, l := range lines {
 		ids = append(ids, l.Book.ID)
@@ -408,24 +519,26 @@ func (s *Service) books(ctx context.Context, lines []bookshop.CartLine, extra ..
 	ids = append(ids, extra...)
 	slices.Sort(ids)
 	if ids = slices.Compact(ids); len(ids) == 0 {
-		return books, nil
+		return books, nil, nil
 	}
-	found, err := s.catalog.Books(ctx, ids)
+	got, err := s.catalog.Books(ctx, ids)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		s.metrics.catalogUnavailable()
 		s.logger.WarnContext(ctx, "cannot price a cart: the Catalog failed", "err", err)
-		return nil, &unavailableError{cause: err}
+		return nil, nil, &unavailableError{cause: err}
 	}
 	for _, id := range ids {
 		books[id] = bookshop.Book{ID: id}
 	}
-	for _, b := range found {
+	found = make(map[int32]bool, len(got))
+	for _, b := range got {
 		books[b.ID] = b
+		found[b.ID] = true
 	}
-	return books, nil
+	return books, found, nil
 }
 
 // pricedAfterChange prices the lines of cart id that a change has

@@ -7,10 +7,11 @@ import (
 )
 
 // metrics are the Cart's own: bookshop_cart_items_added_total,
-// bookshop_cart_merges_total, bookshop_cart_catalog_unavailable_total and
+// bookshop_cart_add_retries_total, bookshop_cart_merges_total,
+// bookshop_cart_catalog_unavailable_total and
 // bookshop_cart_guest_carts_swept_total. A nil *metrics counts nothing.
 type metrics struct {
-	addedTotal, mergesTotal, unavailableTotal, sweptTotal prometheus.Counter
+	addedTotal, retriesTotal, mergesTotal, unavailableTotal, sweptTotal prometheus.Counter
 }
 
 // newMetrics registers the Cart's metrics with m (see
@@ -20,6 +21,10 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 		addedTotal: telemetry.Register(m, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bookshop_cart_items_added_total",
 			Help: "Copies of books added to carts (AddItem calls that succeeded, by their quantities).",
+		})),
+		retriesTotal: telemetry.Register(m, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bookshop_cart_add_retries_total",
+			Help: "AddItem calls that added nothing because their idempotency key had already added: retries of an addition done.",
 		})),
 		mergesTotal: telemetry.Register(m, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bookshop_cart_merges_total",
@@ -39,6 +44,12 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 func (m *metrics) added(quantity int) {
 	if m != nil {
 		m.addedTotal.Add(float64(quantity))
+	}
+}
+
+func (m *metrics) replayed() {
+	if m != nil {
+		m.retriesTotal.Inc()
 	}
 }
 

@@ -12,15 +12,15 @@ import (
 )
 
 // SweepInterval is how often Run deletes the guests' carts that have
-// outlived Config.GuestTTL.
+// outlived Config.GuestTTL, and the idempotency keys older than KeyTTL.
 const SweepInterval = time.Hour
 
 // Run runs the Cart on deps.Listener until ctx is done: it opens the
 // database (creating it on first start), connects to the Catalog at
 // cfg.CatalogHost (it serves while the Catalog is down: counts work,
 // pricing fails with UNAVAILABLE), serves CartService with health and
-// reflection, sweeps the idle guests' carts every SweepInterval, and then
-// shuts down gracefully.
+// reflection, sweeps the idle guests' carts and the idempotency keys past
+// KeyTTL every SweepInterval, and then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
@@ -47,7 +47,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	defer conn.Close()
-	svc := NewService(db, catalogclient.New(conn, rpc.DefaultCallTimeout), deps.Logger, deps.Metrics, cfg.GuestTTL)
+	svc := NewService(db, catalogclient.New(conn, rpc.DefaultCallTimeout), Options{Logger: deps.Logger, Metrics: deps.Metrics, GuestTTL: cfg.GuestTTL})
 	srv, err := NewGRPCServer(svc, deps)
 	if err != nil {
 		deps.Close()
@@ -59,14 +59,15 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) })
 }
 
-// sweep deletes the idle guests' carts at once and then every
-// SweepInterval, until ctx is done. A failed sweep is logged and tried
-// again at the next.
+// sweep deletes the idle guests' carts and the old idempotency keys at
+// once and then every SweepInterval, until ctx is done. A failed sweep is
+// logged and tried again at the next.
 func sweep(ctx context.Context, svc *Service, deps process.Deps) {
 	ticker := time.NewTicker(SweepInterval)
 	defer ticker.Stop()
 	for {
-		n, err := svc.SweepGuests(ctx, time.Now())
+		now := time.Now()
+		n, err := svc.SweepGuests(ctx, now)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -74,6 +75,15 @@ func sweep(ctx context.Context, svc *Service, deps process.Deps) {
 			deps.Logger.Error("sweep guests' carts", "err", err)
 		case n > 0:
 			deps.Logger.Info("swept idle guests' carts", "deleted", n)
+		}
+		n, err = svc.SweepKeys(ctx, now)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			deps.Logger.Error("sweep idempotency keys", "err", err)
+		case n > 0:
+			deps.Logger.Info("swept old idempotency keys", "deleted", n)
 		}
 		select {
 		case <-ctx.Done():

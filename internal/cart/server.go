@@ -46,10 +46,11 @@ func (s *Server) CountItems(ctx context.Context, req *cartv1.CountItemsRequest) 
 	return &cartv1.CountItemsResponse{Count: int32(n)}, nil
 }
 
-// AddItem adds copies of a book. Errors: INVALID_ARGUMENT, NOT_FOUND (the
-// book), FAILED_PRECONDITION (a limit), UNAVAILABLE (the Catalog).
+// AddItem adds copies of a book, at most once for an idempotency key.
+// Errors: INVALID_ARGUMENT, NOT_FOUND (the book), FAILED_PRECONDITION (a
+// limit, or a key used for another addition), UNAVAILABLE (the Catalog).
 func (s *Server) AddItem(ctx context.Context, req *cartv1.AddItemRequest) (*cartv1.AddItemResponse, error) {
-	c, err := s.carts.Add(ctx, req.GetCartId(), req.GetBookId(), int(req.GetQuantity()))
+	c, err := s.carts.Add(ctx, req.GetCartId(), req.GetBookId(), int(req.GetQuantity()), req.GetIdempotencyKey())
 	if err != nil {
 		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_AddItem_FullMethodName, err)
 	}

@@ -275,6 +275,32 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
+// TestAddItemWithAKey sends AddItem with an idempotency key over gRPC:
+// the same request again (a retry) adds nothing and answers the cart; the
+// key reused for another book is refused; a malformed key is refused by
+// the request's rules.
+func TestAddItemWithAKey(t *testing.T) {
+	ctx := testContext(t)
+	catalogAddr, _ := serveCatalog(t, "127.0.0.1:0", catalogBooks(5, price))
+	client, _ := runCart(t, ":memory:", catalogAddr)
+	req := &cartv1.AddItemRequest{CartId: "g-k", BookId: 2, Quantity: 3, IdempotencyKey: "2f9c1e7a-add"}
+	want := &cartv1.Cart{Id: "g-k", Lines: []*cartv1.CartLine{line(2, 3, price)}, Count: 3, Subtotal: money(eur(3 * 299))}
+	for _, call := range []string{"AddItem", "AddItem again"} {
+		resp, err := client.AddItem(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", call, err)
+		}
+		wantCart(t, call, resp.GetCart(), want)
+	}
+	_, err := client.AddItem(ctx, &cartv1.AddItemRequest{CartId: "g-k", BookId: 3, Quantity: 3, IdempotencyKey: "2f9c1e7a-add"})
+	wantCode(t, "AddItem(the key, another book)", err, codes.FailedPrecondition, "was used on this cart to add 3 of book 2")
+	_, err = client.AddItem(ctx, &cartv1.AddItemRequest{CartId: "g-k", BookId: 3, Quantity: 1, IdempotencyKey: "no spaces"})
+	wantCode(t, "AddItem(a malformed key)", err, codes.InvalidArgument, "idempotency key")
+	if n, err := client.CountItems(ctx, &cartv1.CountItemsRequest{CartId: "g-k"}); err != nil || n.GetCount() != 3 {
+		t.Errorf("CountItems = %v, %v; want 3", n, err)
+	}
+}
+
 // TestMergeAtSignIn merges a guest's cart into a customer's, as the
 // Marketplace does when the guest signs in.
 func TestMergeAtSignIn(t *testing.T) {

@@ -224,7 +224,7 @@ func startStack(tb testing.TB) stack {
 		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
 		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(books, logger))
 		accountsv1.RegisterAccountsServiceServer(srv, accounts.NewServer(accountsSvc, logger))
-		cartv1.RegisterCartServiceServer(srv, cart.NewServer(cart.NewService(cartDB, books, logger, nil, 0), logger))
+		cartv1.RegisterCartServiceServer(srv, cart.NewServer(cart.NewService(cartDB, books, cart.Options{Logger: logger}), logger))
 		recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, recommendations.NewLiveServer(
 			func() *recommendations.Session { return recommendations.NewSession(db, nil) }, logger))
 	})

@@ -135,7 +135,7 @@ func (s *server) handleAddToCart() http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
 		defer cancel()
-		cart, err := s.carts.Add(ctx, id, int32(book), quantity)
+		cart, err := s.carts.Add(ctx, id, int32(book), quantity, r.PostForm.Get("key"))
 		if s.cartChangeFailed(w, r, err) {
 			return
 		}

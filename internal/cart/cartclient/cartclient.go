@@ -60,12 +60,15 @@ func (c *Client) Count(ctx context.Context, id string) (int, error) {
 	return int(resp.GetCount()), nil
 }
 
-// Add implements [bookshop.Carts]. Errors: Invalid, NotFound, Conflict
-// (the message says which limit, for the shopper), Unavailable, Internal.
-func (c *Client) Add(ctx context.Context, id string, bookID int32, quantity int) (bookshop.Cart, error) {
+// Add implements [bookshop.Carts], sending key as the request's
+// idempotency_key: with a key, the retries of the connection (UNAVAILABLE)
+// and the caller's own add at most once. Errors: Invalid, NotFound,
+// Conflict (the message says which limit, or a key reused, for the
+// shopper), Unavailable, Internal.
+func (c *Client) Add(ctx context.Context, id string, bookID int32, quantity int, key string) (bookshop.Cart, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.client.AddItem(ctx, &cartv1.AddItemRequest{CartId: id, BookId: bookID, Quantity: clamp(quantity)})
+	resp, err := c.client.AddItem(ctx, &cartv1.AddItemRequest{CartId: id, BookId: bookID, Quantity: clamp(quantity), IdempotencyKey: key})
 	if err != nil {
 		return bookshop.Cart{}, rpc.FromStatus(err)
 	}

@@ -7,14 +7,22 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/cart"
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
+	cartsqlite "github.com/bookshop-go/bookshop/internal/cart/sqlite"
 	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	catalogsqlite "github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
@@ -50,6 +58,24 @@ func serve(tb testing.TB, run func(ctx context.Context, lis net.Listener) error)
 	return lis.Addr().String()
 }
 
+// serveCatalog runs a real Catalog over books until the test ends, and
+// returns its address.
+func serveCatalog(tb testing.TB) string {
+	tb.Helper()
+	db, err := catalogsqlite.Open(rpctest.Context(tb), catalogsqlite.Memory, books)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return serve(tb, func(ctx context.Context, lis net.Listener) error {
+		srv, err := catalog.NewGRPCServer(catalog.NewService(db, "EUR", 0, nil), process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
+		if err != nil {
+			return err
+		}
+		return srv.Run(ctx, lis)
+	})
+}
+
 // newClient runs a real Catalog over books and a real Cart in front of
 // it, and returns a client of the Cart. With catalogDown, the Cart's
 // Catalog is an address nothing listens on.
@@ -57,18 +83,7 @@ func newClient(tb testing.TB, catalogDown bool) *cartclient.Client {
 	tb.Helper()
 	catalogAddr := rpctest.ClosedAddr(tb)
 	if !catalogDown {
-		db, err := catalogsqlite.Open(rpctest.Context(tb), catalogsqlite.Memory, books)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { db.Close() })
-		catalogAddr = serve(tb, func(ctx context.Context, lis net.Listener) error {
-			srv, err := catalog.NewGRPCServer(catalog.NewService(db, "EUR", 0, nil), process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
-			if err != nil {
-				return err
-			}
-			return srv.Run(ctx, lis)
-		})
+		catalogAddr = serveCatalog(tb)
 	}
 	cfg := cart.DefaultConfig()
 	cfg.DB, cfg.CatalogHost = ":memory:", catalogAddr
@@ -83,7 +98,7 @@ func TestClient(t *testing.T) {
 	client := newClient(t, false)
 	falcon, dune := books[0], books[1]
 
-	c, err := client.Add(ctx, "g-guest", 2, 3)
+	c, err := client.Add(ctx, "g-guest", 2, 3, "")
 	if err != nil {
 		t.Fatalf("Add: %v", err)
 	}
@@ -94,7 +109,7 @@ func TestClient(t *testing.T) {
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Add(2, 3) = %+v, want %+v", c, want)
 	}
-	if _, err := client.Add(ctx, "c-1", 1, 1); err != nil {
+	if _, err := client.Add(ctx, "c-1", 1, 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	c, err = client.Merge(ctx, "g-guest", "c-1")
@@ -139,7 +154,7 @@ func TestClient(t *testing.T) {
 func TestClientErrors(t *testing.T) {
 	ctx := rpctest.Context(t)
 	client := newClient(t, false)
-	if _, err := client.Add(ctx, "c-1", 1, 9); err != nil {
+	if _, err := client.Add(ctx, "c-1", 1, 9, ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -148,9 +163,9 @@ func TestClientErrors(t *testing.T) {
 		code bookshop.Code
 		msg  string
 	}{
-		{"past 10 copies", func() error { _, err := client.Add(ctx, "c-1", 1, 2); return err }, bookshop.Conflict, "at most 10 copies of one book: the cart already holds 9"},
-		{"a huge quantity", func() error { _, err := client.Add(ctx, "c-2", 1, 1<<40); return err }, bookshop.Conflict, "at most 10 copies of one book"},
-		{"an unknown book", func() error { _, err := client.Add(ctx, "c-1", 7, 1); return err }, bookshop.NotFound, "book 7 is not in the catalog"},
+		{"past 10 copies", func() error { _, err := client.Add(ctx, "c-1", 1, 2, ""); return err }, bookshop.Conflict, "at most 10 copies of one book: the cart already holds 9"},
+		{"a huge quantity", func() error { _, err := client.Add(ctx, "c-2", 1, 1<<40, ""); return err }, bookshop.Conflict, "at most 10 copies of one book"},
+		{"an unknown book", func() error { _, err := client.Add(ctx, "c-1", 7, 1, ""); return err }, bookshop.NotFound, "book 7 is not in the catalog"},
 		{"a bad cart id", func() error { _, err := client.Cart(ctx, "c/1"); return err }, bookshop.Invalid, "only letters"},
 		{"a bad quantity", func() error { _, err := client.SetQuantity(ctx, "c-1", 1, -1); return err }, bookshop.Invalid, "want 0 (to remove the book) to 10"},
 		{"no such line", func() error { _, err := client.SetQuantity(ctx, "c-1", 2, 1); return err }, bookshop.NotFound, "the cart holds no copy of book 2"},
@@ -165,10 +180,74 @@ func TestClientErrors(t *testing.T) {
 	}
 }
 
+// loseAnswers is a server interceptor that, while lose is set, lets
+// AddItem run (and write) but answers UNAVAILABLE in its place, once, as
+// a server would whose answer is lost: it died, or the connection broke,
+// after the commit.
+func loseAnswers(lose *atomic.Bool) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err == nil && info.FullMethod == cartv1.CartService_AddItem_FullMethodName && lose.CompareAndSwap(true, false) {
+			return nil, status.Error(codes.Unavailable, "the answer was lost")
+		}
+		return resp, err
+	}
+}
+
+// TestAddRetriedAfterItWasDone loses the answer of an AddItem that was
+// done, so that the client's connection retries it (platform/rpc retries
+// UNAVAILABLE on every method): with a key, the books are added once;
+// without one, twice, which is why the Marketplace sends a key.
+func TestAddRetriedAfterItWasDone(t *testing.T) {
+	ctx := rpctest.Context(t)
+	catalogConn := rpctest.Dial(t, serveCatalog(t))
+	cartDB, err := cartsqlite.Open(ctx, cartsqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cartDB.Close() })
+	var lose atomic.Bool
+	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
+		svc := cart.NewService(cartDB, catalogclient.New(catalogConn, 5*time.Second), cart.Options{Logger: logger})
+		cartv1.RegisterCartServiceServer(srv, cart.NewServer(svc, logger))
+	}, grpc.ChainUnaryInterceptor(loseAnswers(&lose)))
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{}) // with the retries of every Bookshop client
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := cartclient.New(conn, 5*time.Second)
+
+	for _, tc := range []struct {
+		name, cart, key string
+		want            int
+	}{
+		{"with a key", "g-keyed", "add-1c4e", 2},
+		{"without a key", "g-unkeyed", "", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lose.Store(true)
+			c, err := client.Add(ctx, tc.cart, 2, 2, tc.key)
+			if err != nil {
+				t.Fatalf("Add(2 copies, its answer lost once) = %v, want the retry's answer", err)
+			}
+			if lose.Load() {
+				t.Fatal("the answer was not lost: nothing was retried")
+			}
+			if c.Count != tc.want {
+				t.Errorf("Add(2 copies, retried) = a cart of %d copies, want %d", c.Count, tc.want)
+			}
+			if n, err := client.Count(ctx, tc.cart); n != tc.want || err != nil {
+				t.Errorf("Count = %d, %v; want %d", n, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestClientCatalogDown(t *testing.T) {
 	ctx := rpctest.Context(t)
 	client := newClient(t, true)
-	if _, err := client.Add(ctx, "g-1", 1, 1); bookshop.ErrorCode(err) != bookshop.Unavailable {
+	if _, err := client.Add(ctx, "g-1", 1, 1, ""); bookshop.ErrorCode(err) != bookshop.Unavailable {
 		t.Errorf("Add, the Catalog down: %v, want Unavailable", err)
 	}
 	if n, err := client.Count(ctx, "g-1"); n != 0 || err != nil {
@@ -216,14 +295,18 @@ func Example() {
 	defer conn.Close()
 	carts := cartclient.New(conn, time.Second)
 
-	carts.Add(ctx, "g-3k2j9", 2, 2) // a guest: two copies of Dune
-	carts.Add(ctx, "c-42", 1, 1)    // customer 42, earlier
+	// A guest adds two copies of Dune. The key, new for each addition
+	// the shopper asks for, makes the call safe to retry: sent again, as
+	// after a lost answer, it adds nothing.
+	carts.Add(ctx, "g-3k2j9", 2, 2, "add-5Fq0")
+	carts.Add(ctx, "g-3k2j9", 2, 2, "add-5Fq0")
+	carts.Add(ctx, "c-42", 1, 1, "add-9Tz4") // customer 42, earlier
 	c, _ := carts.Merge(ctx, "g-3k2j9", "c-42")
 	for _, l := range c.Lines {
 		fmt.Printf("%d × %s at %s: %s\n", l.Quantity, l.Book.Title, l.Book.Price.Format(), l.Total.Format())
 	}
 	fmt.Println("subtotal", c.Subtotal.Format())
-	_, err := carts.Add(ctx, "c-42", 2, 9)
+	_, err := carts.Add(ctx, "c-42", 2, 9, "")
 	fmt.Println(bookshop.ErrorCode(err), "-", bookshop.ErrorMessage(err))
 	// Output:
 	// 1 × The Maltese Falcon at €12.50: €12.50

@@ -5,6 +5,9 @@
 // applies the schema migrations embedded in the binary. A cart is its
 // lines: for each book, its id, how many copies and when it was first
 // added; and, for the cart, when it last changed. No price is kept.
+// Beside the carts, the idempotency keys of recent additions (AddOnce):
+// for each, the cart, the book, the quantity and when. The times are the
+// caller's: each change takes its now, so that tests can set the clock.
 //
 // Changes are serialized: one connection writes, and each change is one
 // transaction that takes SQLite's write lock as it begins (BEGIN
@@ -20,6 +23,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -90,24 +94,18 @@ func (db *DB) Count(ctx context.Context, id string) (int, error) {
 }
 
 // Update reads the lines of cart id and replaces them with those change
-// returns, in one transaction (see the package documentation). When
-// change fails, nothing is written and its error is returned. It returns
-// the lines as written. A change that changes nothing writes nothing.
-func (db *DB) Update(ctx context.Context, id string, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
+// returns, in one transaction (see the package documentation), recording
+// now as the time of the cart's last change. When change fails, nothing
+// is written and its error is returned. It returns the lines as written.
+// A change that changes nothing writes nothing.
+func (db *DB) Update(ctx context.Context, id string, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
 	tx, err := db.pools.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("update cart %s: begin: %w", id, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	old, next, err := readLines(ctx, tx, id)
+	lines, err := update(ctx, tx, id, now, change)
 	if err != nil {
-		return nil, err
-	}
-	lines, err := change(old)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeLines(ctx, tx, id, old, lines, next); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -116,11 +114,69 @@ func (db *DB) Update(ctx context.Context, id string, change func([]bookshop.Cart
 	return lines, nil
 }
 
+// AddOnce is Update for an addition to cart id under an idempotency key
+// (not ""): add is what the addition adds (a Book with only its ID, and
+// a Quantity), and the key's record is read and written in the same
+// transaction as the lines. When the cart has a record of key made at or
+// after since, AddOnce calls no change, writes nothing, and returns the
+// cart's lines and the record (what the keyed addition added, as add).
+// Otherwise it does as Update and, when change succeeds, records key with
+// add and now, replacing a record older than since; prior is nil.
+func (db *DB) AddOnce(ctx context.Context, id, key string, add bookshop.CartLine, now, since time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) (lines []bookshop.CartLine, prior *bookshop.CartLine, err error) {
+	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("add to cart %s: begin: %w", id, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var rec bookshop.CartLine
+	err = tx.QueryRowContext(ctx, `SELECT book_id, quantity FROM cart_add_keys WHERE cart_id = ? AND key = ? AND created_at >= ?`,
+		id, key, since.Unix()).Scan(&rec.Book.ID, &rec.Quantity)
+	switch {
+	case err == nil:
+		lines, _, err := readLines(ctx, tx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		return lines, &rec, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, nil, fmt.Errorf("add to cart %s: read key: %w", id, err)
+	}
+	lines, err = update(ctx, tx, id, now, change)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cart_add_keys (cart_id, key, book_id, quantity, created_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (cart_id, key) DO UPDATE SET book_id = excluded.book_id, quantity = excluded.quantity, created_at = excluded.created_at`,
+		id, key, add.Book.ID, add.Quantity, now.Unix()); err != nil {
+		return nil, nil, fmt.Errorf("add to cart %s: record key: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, fmt.Errorf("add to cart %s: commit: %w", id, err)
+	}
+	return lines, nil, nil
+}
+
+// update is the body of Update and AddOnce, in tx.
+func update(ctx context.Context, tx *sql.Tx, id string, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
+	old, next, err := readLines(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := change(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeLines(ctx, tx, id, old, lines, next, now); err != nil {
+		return nil, err
+	}
+	return lines, nil
+}
+
 // Merge reads the lines of carts from and into, replaces into's with
-// those merge returns and deletes from, in one transaction. When from is
-// empty, nothing changes and merge is not called. It returns into's lines
-// as written.
-func (db *DB) Merge(ctx context.Context, from, into string, merge func(into, from []bookshop.CartLine) []bookshop.CartLine) ([]bookshop.CartLine, error) {
+// those merge returns and deletes from, in one transaction, recording now
+// as the time of into's last change. When from is empty, nothing changes
+// and merge is not called. It returns into's lines as written.
+func (db *DB) Merge(ctx context.Context, from, into string, now time.Time, merge func(into, from []bookshop.CartLine) []bookshop.CartLine) ([]bookshop.CartLine, error) {
 	tx, err := db.pools.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("merge cart %s into %s: begin: %w", from, into, err)
@@ -135,7 +191,7 @@ func (db *DB) Merge(ctx context.Context, from, into string, merge func(into, fro
 		return intoLines, err
 	}
 	lines := merge(intoLines, fromLines)
-	if err := writeLines(ctx, tx, into, intoLines, lines, next); err != nil {
+	if err := writeLines(ctx, tx, into, intoLines, lines, next, now); err != nil {
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM carts WHERE id = ?`, from); err != nil {
@@ -155,17 +211,41 @@ func (db *DB) DeleteIdle(ctx context.Context, prefix string, before time.Time) (
 	if strings.ContainsAny(prefix, "*?[]") {
 		return 0, fmt.Errorf("delete idle carts: prefix %q: want letters, digits, '-' and '_'", prefix)
 	}
+	n, err := db.deleteInBatches(ctx, `DELETE FROM carts WHERE id IN (
+		SELECT id FROM carts WHERE updated_at < ? AND id GLOB ? LIMIT ?)`,
+		before.Unix(), prefix+"*", sweepBatch)
+	if err != nil {
+		return n, fmt.Errorf("delete idle carts: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteKeys deletes the records of the idempotency keys made before
+// before (see AddOnce), a few hundred per transaction, and returns how
+// many it deleted. It stops early, with ctx's error, when ctx ends.
+func (db *DB) DeleteKeys(ctx context.Context, before time.Time) (int, error) {
+	n, err := db.deleteInBatches(ctx, `DELETE FROM cart_add_keys WHERE (cart_id, key) IN (
+		SELECT cart_id, key FROM cart_add_keys WHERE created_at < ? LIMIT ?)`,
+		before.Unix(), sweepBatch)
+	if err != nil {
+		return n, fmt.Errorf("delete old idempotency keys: %w", err)
+	}
+	return n, nil
+}
+
+// deleteInBatches runs query, a DELETE of at most sweepBatch rows (its
+// last argument), until it deletes fewer, and returns how many rows it
+// deleted in all.
+func (db *DB) deleteInBatches(ctx context.Context, query string, args ...any) (int, error) {
 	deleted := 0
 	for {
-		res, err := db.pools.Write.ExecContext(ctx, `DELETE FROM carts WHERE id IN (
-			SELECT id FROM carts WHERE updated_at < ? AND id GLOB ? LIMIT ?)`,
-			before.Unix(), prefix+"*", sweepBatch)
+		res, err := db.pools.Write.ExecContext(ctx, query, args...)
 		if err != nil {
-			return deleted, fmt.Errorf("delete idle carts: %w", err)
+			return deleted, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return deleted, fmt.Errorf("delete idle carts: %w", err)
+			return deleted, err
 		}
 		deleted += int(n)
 		if n < sweepBatch {
@@ -211,9 +291,10 @@ func readLines(ctx context.Context, q querier, id string) ([]bookshop.CartLine, 
 // writeLines changes the lines of cart id in tx from old to lines: it
 // deletes the lines of books that lines lacks, updates the quantities
 // that changed, and adds the new books after the others (from seq next),
-// in the order of lines. It records the time of the change, or deletes
-// the cart when lines is empty. It writes nothing when nothing changes.
-func writeLines(ctx context.Context, tx *sql.Tx, id string, old, lines []bookshop.CartLine, next int64) error {
+// in the order of lines. It records now as the time of the change, or
+// deletes the cart when lines is empty. It writes nothing when nothing
+// changes.
+func writeLines(ctx context.Context, tx *sql.Tx, id string, old, lines []bookshop.CartLine, next int64, now time.Time) error {
 	if slices.Equal(old, lines) {
 		return nil
 	}
@@ -230,7 +311,7 @@ func writeLines(ctx context.Context, tx *sql.Tx, id string, old, lines []booksho
 		return exec(`DELETE FROM carts WHERE id = ?`, id) // its lines go with it
 	}
 	if err := exec(`INSERT INTO carts (id, updated_at) VALUES (?, ?)
-		ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at`, id, time.Now().Unix()); err != nil {
+		ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at`, id, now.Unix()); err != nil {
 		return err
 	}
 	had := make(map[int32]int, len(old))

@@ -45,7 +45,7 @@ func lines(pairs ...int) []bookshop.CartLine {
 
 // add adds through the rules, as the Service does.
 func add(ctx context.Context, db *sqlite.DB, id string, book int32, quantity int) error {
-	_, err := db.Update(ctx, id, func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) {
+	_, err := db.Update(ctx, id, time.Now(), func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) {
 		return cart.Added(ls, book, quantity)
 	})
 	return err
@@ -92,7 +92,7 @@ func TestUpdateKeepsOrder(t *testing.T) {
 	// Remove the first line, then add its book again: it goes last.
 	set := func(book int32, n int) {
 		t.Helper()
-		if _, err := db.Update(ctx, "c-1", func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) {
+		if _, err := db.Update(ctx, "c-1", time.Now(), func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) {
 			return cart.WithQuantity(ls, book, n)
 		}); err != nil {
 			t.Fatalf("set book %d to %d: %v", book, n, err)
@@ -226,7 +226,7 @@ func TestMerge(t *testing.T) {
 	}
 	merge := func() []bookshop.CartLine {
 		t.Helper()
-		got, err := db.Merge(ctx, "g-guest", "c-1", cart.Merged)
+		got, err := db.Merge(ctx, "g-guest", "c-1", time.Now(), cart.Merged)
 		if err != nil {
 			t.Fatalf("Merge: %v", err)
 		}
@@ -300,5 +300,135 @@ func TestOpenRefusesAnotherProgramsDatabase(t *testing.T) {
 	_, err = sqlite.Open(testContext(t), path)
 	if err == nil || !strings.Contains(err.Error(), "not a Bookshop cart database") {
 		t.Errorf("Open(another program's database) = %v, want an error saying it is not a cart database", err)
+	}
+}
+
+// TestChangesRecordTheCallersTime changes carts at a time long past: the
+// time recorded is the one given, not the machine's clock, as the sweep
+// of idle carts shows.
+func TestChangesRecordTheCallersTime(t *testing.T) {
+	ctx := testContext(t)
+	db := open(t, sqlite.Memory)
+	then := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	added := func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) { return cart.Added(ls, 1, 1) }
+	if _, err := db.Update(ctx, "g-update", then, added); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.AddOnce(ctx, "g-addonce", "k", lines(1, 1)[0], then, then.Add(-time.Hour), added); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Update(ctx, "g-from", then, added); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Merge(ctx, "g-from", "g-merge", then, cart.Merged); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.DeleteIdle(ctx, "g-", then); n != 0 || err != nil {
+		t.Errorf("DeleteIdle(before the changes) = %d, %v; want 0", n, err)
+	}
+	if n, err := db.DeleteIdle(ctx, "g-", then.Add(time.Second)); n != 3 || err != nil {
+		t.Errorf("DeleteIdle(a second after the changes) = %d, %v; want 3", n, err)
+	}
+}
+
+// TestAddOnce adds under idempotency keys: a key recorded is found again
+// in its window, whatever became of the cart, and only then.
+func TestAddOnce(t *testing.T) {
+	ctx := testContext(t)
+	db := open(t, sqlite.Memory)
+	t0 := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	calls := 0
+	addOnce := func(id, key string, book int32, n int, now time.Time) ([]bookshop.CartLine, *bookshop.CartLine, error) {
+		t.Helper()
+		return db.AddOnce(ctx, id, key, lines(int(book), n)[0], now, now.Add(-24*time.Hour), func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) {
+			calls++
+			return cart.Added(ls, book, n)
+		})
+	}
+	// The first use of a key adds, and records it.
+	got, prior, err := addOnce("g-1", "key-a", 3, 2, t0)
+	if err != nil || prior != nil || !slices.Equal(got, lines(3, 2)) || calls != 1 {
+		t.Fatalf("AddOnce(key-a, new) = %v, %v, %v (%d changes); want [3×2], no record, one change", got, prior, err, calls)
+	}
+	// Another key adds too.
+	if _, prior, err := addOnce("g-1", "key-b", 4, 1, t0); err != nil || prior != nil {
+		t.Fatalf("AddOnce(key-b) = %v, %v", prior, err)
+	}
+	// The same key again, even for another book: no change, the record.
+	for _, book := range []int32{3, 5} {
+		calls = 0
+		got, prior, err = addOnce("g-1", "key-a", book, 1, t0.Add(time.Hour))
+		if err != nil || prior == nil || *prior != lines(3, 2)[0] || !slices.Equal(got, lines(3, 2, 4, 1)) || calls != 0 {
+			t.Errorf("AddOnce(key-a again, book %d) = %v, %v, %v (%d changes); want the cart as it is, the record 3×2, no change", book, got, prior, err, calls)
+		}
+	}
+	check(t, db, "g-1", lines(3, 2, 4, 1))
+	// The key belongs to its cart: on another, it is new.
+	if _, prior, err := addOnce("g-2", "key-a", 3, 2, t0); err != nil || prior != nil {
+		t.Errorf("AddOnce(key-a on another cart) = %v, %v; want a new addition", prior, err)
+	}
+	check(t, db, "g-2", lines(3, 2))
+
+	// A change that fails records no key: the next try is new.
+	if _, _, err := addOnce("g-1", "key-c", 3, 9, t0); bookshop.ErrorCode(err) != bookshop.Conflict {
+		t.Fatalf("AddOnce(past the limit) = %v, want a Conflict", err)
+	}
+	if _, prior, err := addOnce("g-1", "key-c", 3, 1, t0); err != nil || prior != nil {
+		t.Errorf("AddOnce(key-c, after its failure) = %v, %v; want a new addition", prior, err)
+	}
+	check(t, db, "g-1", lines(3, 3, 4, 1))
+
+	// The key outlives the cart's lines: emptied, the cart is not added
+	// to again by the key.
+	if _, err := db.Update(ctx, "g-2", t0, func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, prior, err := addOnce("g-2", "key-a", 3, 2, t0.Add(time.Minute)); err != nil || prior == nil || len(got) != 0 {
+		t.Errorf("AddOnce(key-a on the emptied cart) = %v, %v, %v; want the empty cart and the record", got, prior, err)
+	}
+	check(t, db, "g-2", nil)
+
+	// Past its window, the key is new again, and recorded anew.
+	later := t0.Add(24*time.Hour + time.Second)
+	if _, prior, err := addOnce("g-1", "key-a", 5, 1, later); err != nil || prior != nil {
+		t.Errorf("AddOnce(key-a, a day later) = %v, %v; want a new addition", prior, err)
+	}
+	if _, prior, err := addOnce("g-1", "key-a", 9, 9, later.Add(time.Hour)); err != nil || prior == nil || *prior != lines(5, 1)[0] {
+		t.Errorf("AddOnce(key-a, after its renewal) = %v, %v; want the new record 5×1", prior, err)
+	}
+	check(t, db, "g-1", lines(3, 3, 4, 1, 5, 1))
+}
+
+func TestDeleteKeys(t *testing.T) {
+	ctx := testContext(t)
+	db := open(t, sqlite.Memory)
+	t0 := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	const keys = 1234 // more than one batch
+	for i := range keys {
+		at := t0
+		if i%2 == 1 {
+			at = t0.Add(time.Hour)
+		}
+		if _, _, err := db.AddOnce(ctx, "g-"+strconv.Itoa(i%7), "k"+strconv.Itoa(i), lines(1, 1)[0], at, at, func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) {
+			return ls, nil // no change to the lines: only the key is written
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := db.DeleteKeys(ctx, t0); n != 0 || err != nil {
+		t.Errorf("DeleteKeys(the first's time) = %d, %v; want 0", n, err)
+	}
+	if n, err := db.DeleteKeys(ctx, t0.Add(time.Minute)); n != keys/2 || err != nil {
+		t.Errorf("DeleteKeys(a minute on) = %d, %v; want %d", n, err, keys/2)
+	}
+	// The keys deleted are new again; the others are not.
+	for i, wantPrior := range []bool{false, true} {
+		_, prior, err := db.AddOnce(ctx, "g-"+strconv.Itoa(i%7), "k"+strconv.Itoa(i), lines(1, 1)[0], t0.Add(time.Hour), t0, func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) { return ls, nil })
+		if err != nil || (prior != nil) != wantPrior {
+			t.Errorf("AddOnce(key k%d) after the sweep: record %v, %v; want a record: %t", i, prior, err, wantPrior)
+		}
+	}
+	if n, err := db.DeleteKeys(ctx, t0.Add(2*time.Hour)); n != keys/2+1 || err != nil {
+		t.Errorf("DeleteKeys(two hours on) = %d, %v; want %d", n, err, keys/2+1)
 	}
 }

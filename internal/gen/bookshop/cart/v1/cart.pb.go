@@ -397,9 +397,25 @@ type AddItemRequest struct {
 	// The book's id in the Catalog, 1 or more.
 	BookId int32 `protobuf:"varint,2,opt,name=book_id,json=bookId,proto3" json:"book_id,omitempty"`
 	// How many copies to add, 1 or more; the line may hold at most 10.
-	Quantity      int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Quantity int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// Optional: a key that makes the addition happen at most once, so that
+	// the call may be retried when its answer is lost. Empty for none (and
+	// no such protection); otherwise 1 to 64 characters of A-Z, a-z, 0-9,
+	// '-' and '_', chosen by the caller, new for each addition the shopper
+	// asks for (a random token, say). The key is recorded on the cart with
+	// the book and the quantity, in the transaction that adds, and kept for
+	// 24 hours. Within those 24 hours, a request with the same key on the
+	// same cart adds nothing: with the same book_id and quantity it is a
+	// retry and returns the cart as it is now (the first addition included,
+	// unless changed since); with another book_id or quantity it is refused
+	// with FAILED_PRECONDITION, as a key reused by mistake. A key is recorded
+	// only when the addition succeeds: a request refused, which changed
+	// nothing, is judged anew when retried. The same key on another cart is
+	// another key. After 24 hours the key is forgotten (and deleted within
+	// the hour), and a request with it adds again.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AddItemRequest) Reset() {
@@ -451,6 +467,13 @@ func (x *AddItemRequest) GetQuantity() int32 {
 		return x.Quantity
 	}
 	return 0
+}
+
+func (x *AddItemRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
 }
 
 // AddItemResponse holds the cart after the addition.
@@ -737,11 +760,12 @@ const file_bookshop_cart_v1_cart_proto_rawDesc = "" +
 	"\x11CountItemsRequest\x12\x17\n" +
 	"\acart_id\x18\x01 \x01(\tR\x06cartId\"*\n" +
 	"\x12CountItemsResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x05R\x05count\"^\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\"\x87\x01\n" +
 	"\x0eAddItemRequest\x12\x17\n" +
 	"\acart_id\x18\x01 \x01(\tR\x06cartId\x12\x17\n" +
 	"\abook_id\x18\x02 \x01(\x05R\x06bookId\x12\x1a\n" +
-	"\bquantity\x18\x03 \x01(\x05R\bquantity\"=\n" +
+	"\bquantity\x18\x03 \x01(\x05R\bquantity\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"=\n" +
 	"\x0fAddItemResponse\x12*\n" +
 	"\x04cart\x18\x01 \x01(\v2\x16.bookshop.cart.v1.CartR\x04cart\"b\n" +
 	"\x12SetQuantityRequest\x12\x17\n" +

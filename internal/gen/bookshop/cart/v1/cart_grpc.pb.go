@@ -44,8 +44,16 @@ const (
 // A cart holds at most 50 different books, and 1 to 10 copies of each.
 // Requests carry no prices: the server prices each cart it returns from
 // the Catalog's current prices. Every change is on disk before it is
-// answered, and a call that fails (UNAVAILABLE included) has changed
-// nothing, so a caller may retry it.
+// answered.
+//
+// Retries. A call refused with an error has changed nothing. A client may
+// also retry a call whose answer it never got (UNAVAILABLE: the server
+// may have written the change and then died), and each call is safe to
+// retry: GetCart and CountItems change nothing; SetQuantity sets a
+// quantity, which a retry sets again; MergeCarts leaves the first cart
+// empty, which a retry finds so; and AddItem, which adds, does so at most
+// once for each idempotency_key (see AddItemRequest): a retried AddItem
+// without a key may add twice.
 type CartServiceClient interface {
 	// GetCart returns a cart, priced. INVALID_ARGUMENT for a malformed cart
 	// id; UNAVAILABLE when the Catalog cannot be reached to price it.
@@ -55,28 +63,37 @@ type CartServiceClient interface {
 	// for a malformed cart id.
 	CountItems(ctx context.Context, in *CountItemsRequest, opts ...grpc.CallOption) (*CountItemsResponse, error)
 	// AddItem adds copies of a book to a cart: a new line at the end, or
-	// more copies on the book's line. INVALID_ARGUMENT for a malformed cart
-	// id, a book id under 1 or a quantity under 1; NOT_FOUND for a book the
-	// Catalog does not have or does not sell (no price); FAILED_PRECONDITION
-	// when the line would hold more than 10 copies or the cart more than 50
-	// books (the message says which); UNAVAILABLE when the Catalog cannot be
-	// reached.
+	// more copies on the book's line. With an idempotency_key it adds at
+	// most once: a retry with the same key returns the cart as it is now and
+	// adds nothing (see AddItemRequest.idempotency_key). INVALID_ARGUMENT
+	// for a malformed cart id or key, a book id under 1 or a quantity under
+	// 1; NOT_FOUND for a book the Catalog does not have or does not sell (no
+	// price); FAILED_PRECONDITION when the line would hold more than 10
+	// copies or the cart more than 50 books, or when the key was used on
+	// the cart for another book or quantity (the message says which);
+	// UNAVAILABLE when the Catalog cannot be reached, and nothing was added.
 	AddItem(ctx context.Context, in *AddItemRequest, opts ...grpc.CallOption) (*AddItemResponse, error)
 	// SetQuantity sets how many copies of a book a cart holds; 0 removes
-	// the book's line. INVALID_ARGUMENT for a malformed cart id, a book id
-	// under 1 or a quantity outside 0 to 10; NOT_FOUND when the cart holds
-	// no line for the book; UNAVAILABLE when the Catalog cannot be reached
-	// to price the cart.
+	// the book's line. A retry sets the same quantity again; but a retried
+	// removal whose first attempt was done answers NOT_FOUND, the line being
+	// gone. INVALID_ARGUMENT for a malformed cart id, a book id under 1 or a
+	// quantity outside 0 to 10; NOT_FOUND when the cart holds no line for
+	// the book; UNAVAILABLE when the Catalog cannot be reached to price the
+	// cart, and nothing was changed.
 	SetQuantity(ctx context.Context, in *SetQuantityRequest, opts ...grpc.CallOption) (*SetQuantityResponse, error)
 	// MergeCarts moves every line of one cart into another, at sign-in: a
 	// guest's cart into the customer's. The quantities of a book in both
 	// are added, capped at 10; the books of the first that are not in the
 	// second follow the second's, in the order they were added, until it
-	// holds 50 (the rest are dropped); the first is left empty. Merging an
-	// empty or unknown cart changes nothing, so a merge repeated is
-	// harmless. Returns the merged cart, priced. INVALID_ARGUMENT for a
-	// malformed cart id or a cart merged into itself; UNAVAILABLE when the
-	// Catalog cannot be reached to price the cart.
+	// holds 50 (the rest are dropped); the first is left empty, in the same
+	// transaction. Merging an empty or unknown cart changes nothing: so it
+	// needs no idempotency key, for a retry of a merge that was done finds
+	// the first cart empty, moves nothing, and returns the second as it is.
+	// (A book added to the first cart between the two is moved by the
+	// retry, as by any later merge.) Returns the merged cart, priced.
+	// INVALID_ARGUMENT for a malformed cart id or a cart merged into itself;
+	// UNAVAILABLE when the Catalog cannot be reached to price the cart, and
+	// nothing was moved.
 	MergeCarts(ctx context.Context, in *MergeCartsRequest, opts ...grpc.CallOption) (*MergeCartsResponse, error)
 }
 
@@ -153,8 +170,16 @@ func (c *cartServiceClient) MergeCarts(ctx context.Context, in *MergeCartsReques
 // A cart holds at most 50 different books, and 1 to 10 copies of each.
 // Requests carry no prices: the server prices each cart it returns from
 // the Catalog's current prices. Every change is on disk before it is
-// answered, and a call that fails (UNAVAILABLE included) has changed
-// nothing, so a caller may retry it.
+// answered.
+//
+// Retries. A call refused with an error has changed nothing. A client may
+// also retry a call whose answer it never got (UNAVAILABLE: the server
+// may have written the change and then died), and each call is safe to
+// retry: GetCart and CountItems change nothing; SetQuantity sets a
+// quantity, which a retry sets again; MergeCarts leaves the first cart
+// empty, which a retry finds so; and AddItem, which adds, does so at most
+// once for each idempotency_key (see AddItemRequest): a retried AddItem
+// without a key may add twice.
 type CartServiceServer interface {
 	// GetCart returns a cart, priced. INVALID_ARGUMENT for a malformed cart
 	// id; UNAVAILABLE when the Catalog cannot be reached to price it.
@@ -164,28 +189,37 @@ type CartServiceServer interface {
 	// for a malformed cart id.
 	CountItems(context.Context, *CountItemsRequest) (*CountItemsResponse, error)
 	// AddItem adds copies of a book to a cart: a new line at the end, or
-	// more copies on the book's line. INVALID_ARGUMENT for a malformed cart
-	// id, a book id under 1 or a quantity under 1; NOT_FOUND for a book the
-	// Catalog does not have or does not sell (no price); FAILED_PRECONDITION
-	// when the line would hold more than 10 copies or the cart more than 50
-	// books (the message says which); UNAVAILABLE when the Catalog cannot be
-	// reached.
+	// more copies on the book's line. With an idempotency_key it adds at
+	// most once: a retry with the same key returns the cart as it is now and
+	// adds nothing (see AddItemRequest.idempotency_key). INVALID_ARGUMENT
+	// for a malformed cart id or key, a book id under 1 or a quantity under
+	// 1; NOT_FOUND for a book the Catalog does not have or does not sell (no
+	// price); FAILED_PRECONDITION when the line would hold more than 10
+	// copies or the cart more than 50 books, or when the key was used on
+	// the cart for another book or quantity (the message says which);
+	// UNAVAILABLE when the Catalog cannot be reached, and nothing was added.
 	AddItem(context.Context, *AddItemRequest) (*AddItemResponse, error)
 	// SetQuantity sets how many copies of a book a cart holds; 0 removes
-	// the book's line. INVALID_ARGUMENT for a malformed cart id, a book id
-	// under 1 or a quantity outside 0 to 10; NOT_FOUND when the cart holds
-	// no line for the book; UNAVAILABLE when the Catalog cannot be reached
-	// to price the cart.
+	// the book's line. A retry sets the same quantity again; but a retried
+	// removal whose first attempt was done answers NOT_FOUND, the line being
+	// gone. INVALID_ARGUMENT for a malformed cart id, a book id under 1 or a
+	// quantity outside 0 to 10; NOT_FOUND when the cart holds no line for
+	// the book; UNAVAILABLE when the Catalog cannot be reached to price the
+	// cart, and nothing was changed.
 	SetQuantity(context.Context, *SetQuantityRequest) (*SetQuantityResponse, error)
 	// MergeCarts moves every line of one cart into another, at sign-in: a
 	// guest's cart into the customer's. The quantities of a book in both
 	// are added, capped at 10; the books of the first that are not in the
 	// second follow the second's, in the order they were added, until it
-	// holds 50 (the rest are dropped); the first is left empty. Merging an
-	// empty or unknown cart changes nothing, so a merge repeated is
-	// harmless. Returns the merged cart, priced. INVALID_ARGUMENT for a
-	// malformed cart id or a cart merged into itself; UNAVAILABLE when the
-	// Catalog cannot be reached to price the cart.
+	// holds 50 (the rest are dropped); the first is left empty, in the same
+	// transaction. Merging an empty or unknown cart changes nothing: so it
+	// needs no idempotency key, for a retry of a merge that was done finds
+	// the first cart empty, moves nothing, and returns the second as it is.
+	// (A book added to the first cart between the two is moved by the
+	// retry, as by any later merge.) Returns the merged cart, priced.
+	// INVALID_ARGUMENT for a malformed cart id or a cart merged into itself;
+	// UNAVAILABLE when the Catalog cannot be reached to price the cart, and
+	// nothing was moved.
 	MergeCarts(context.Context, *MergeCartsRequest) (*MergeCartsResponse, error)
 	mustEmbedUnimplementedCartServiceServer()
 }
