@@ -129,12 +129,14 @@ func (b *Books) add(books []bookshop.Book) error {
 }
 
 // DefaultMaxBooks is how many books Recommendations holds in memory by
-// default: about 200 bytes a book at the catalog's sizes (the shelf's
-// indexes, 140 bytes, and the title and author), some 50 MB, and two and a
-// half times that for a moment while a new snapshot arrives and replaces
-// the old (the old shelf, the books received, the new shelf): about
-// 125 MB, which fits the 256 MiB a replica is given in deploy/k8s with room
-// for its streams.
+// default: about 220 bytes a book at the catalog's sizes (the shelf's
+// indexes, 180 bytes: the list of books and the lists by category, 80
+// bytes a book each, and the index by id; and the title, author and
+// currency), some 55 MB, and about two and a half times that for a moment
+// while a new snapshot arrives and replaces the old (the old shelf, the
+// books received, 135 bytes each, and the new shelf's indexes): about
+// 135 MB, which fits the 256 MiB a replica is given in deploy/k8s with room
+// for its streams. BenchmarkBooksMemory measures the bytes a book.
 const DefaultMaxBooks = 250_000
 
 // overBudgetError is a catalog larger than the copy may be.

@@ -28,7 +28,7 @@ func DefaultConfig() Config { return Config{Port: DefaultPort, MaxBooks: Default
 // "recommendations", with c's values as defaults.
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Recommendations gRPC port; with -recommendations-replicas in bookshop up, the first of consecutive ports")
-	s.Int(&c.MaxBooks, "max-books", c.MaxBooks, "the most books a replica holds in memory, its copy of the catalog: about 200 bytes each, two and a half times that while a new snapshot replaces the old; raise it with the memory limit")
+	s.Int(&c.MaxBooks, "max-books", c.MaxBooks, "the most books a replica holds in memory, its copy of the catalog: about 220 bytes each, two and a half times that while a new snapshot replaces the old; raise it with the memory limit")
 }
 
 // Dependencies declares, on the process's set, where the services that
