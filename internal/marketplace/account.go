@@ -127,7 +127,7 @@ func validText(form url.Values) bool {
 
 // signInTimeout bounds a sign-in or a sign-up: the Accounts service hashes
 // the password on purpose slowly, and may wait for its turn to.
-func (s *server) signInTimeout() time.Duration { return 3 * s.recommendTimeout }
+func (s *server) signInTimeout() time.Duration { return 3 * s.callTimeout }
 
 // signFailed answers a sign-in or sign-up that failed with err, and
 // reports whether it did; a nil err is not a failure.
@@ -179,7 +179,7 @@ func waitText(seconds int) string {
 func (s *server) startSession(w http.ResponseWriter, r *http.Request, session bookshop.Session, next string) {
 	if old := visitorOf(r).token; old != "" && old != session.Token {
 		s.signedIn.forget(old)
-		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		if err := s.accounts.SignOut(ctx, old); err != nil {
 			s.logger.WarnContext(r.Context(), "accounts failed; the session before the sign-in ends at its expiry", "err", err)
 		}
@@ -211,7 +211,7 @@ func (s *server) handleSignOut() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v := visitorOf(r); v.token != "" {
 			s.signedIn.forget(v.token)
-			ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+			ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 			defer cancel()
 			if err := s.accounts.SignOut(ctx, v.token); err != nil {
 				s.logger.WarnContext(r.Context(), "accounts failed; cannot sign out", "err", err)

@@ -81,7 +81,7 @@ func (s *server) handleBook() http.Handler {
 // alsoLike returns up to livePanelSize recommended books of book's
 // category, book itself left out.
 func (s *server) alsoLike(ctx context.Context, book bookshop.Book) ([]bookshop.Book, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.recommendTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
 	defer cancel()
 	recs, err := s.recommender.Recommend(ctx, bookshop.RecommendRequest{
 		UserID:     visitorIn(ctx).userID(),
@@ -103,7 +103,7 @@ func (s *server) alsoLike(ctx context.Context, book bookshop.Book) ([]bookshop.B
 // book asks the catalog for one book, within the site's deadline, and
 // remembers that it exists (see knownBooks).
 func (s *server) book(ctx context.Context, id int32) (bookshop.Book, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.recommendTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
 	defer cancel()
 	b, err := s.catalog.Book(ctx, id)
 	if err == nil {
@@ -193,7 +193,7 @@ func (s *server) handleCategory() http.Handler {
 			MaxBooks: maxCategoryBooks,
 		}
 
-		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
 		var views []bookView
 		err = s.catalog.ExportBooks(ctx, cat, 500, func(batch []bookshop.Book) error {

@@ -3,6 +3,7 @@ package marketplace
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,8 +17,13 @@ import (
 const (
 	noticeCartUnavailable = "Your cart is unavailable right now. Please try again in a moment."
 	messageNotForSale     = "We have no such book for sale."
-	messageBadQuantity    = "Choose a quantity from 0 to 10."
 	messageBadBook        = "Choose a book to add."
+)
+
+// The messages of a quantity out of bookshop's limits.
+var (
+	messageBadQuantity    = fmt.Sprintf("Choose a quantity from 0 to %d.", bookshop.MaxQuantity)
+	messageBadAddQuantity = fmt.Sprintf("Choose a quantity from 1 to %d.", bookshop.MaxQuantity)
 )
 
 // cartPage is the data of cart.html.
@@ -53,8 +59,12 @@ func (s *server) handleCart() http.Handler {
 		page := cartPage{MaxQuantity: bookshop.MaxQuantity}
 		status := http.StatusOK
 		v := visitorOf(r)
-		if id := v.cartID(); id != "" {
-			ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		if v.accountsDown {
+			// A signed-in shopper whose session cannot be checked: their
+			// cart is the customer's, which we cannot name.
+			page.Notice, status = noticeCartUnavailable, http.StatusServiceUnavailable
+		} else if id := v.cartID(); id != "" {
+			ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 			cart, err := s.carts.Cart(ctx, id)
 			cancel()
 			if err != nil {
@@ -123,17 +133,21 @@ func (s *server) handleAddToCart() http.Handler {
 		quantity := 1
 		if q := r.PostForm.Get("quantity"); q != "" {
 			if quantity, err = strconv.Atoi(q); err != nil || quantity < 1 || quantity > bookshop.MaxQuantity {
-				s.cartFailed(w, r, http.StatusBadRequest, "Choose a quantity from 1 to 10.")
+				s.cartFailed(w, r, http.StatusBadRequest, messageBadAddQuantity)
 				return
 			}
 		}
 		v := visitorOf(r)
+		if v.accountsDown { // not a guest's cart to make: the customer's, which we cannot name
+			s.cartFailed(w, r, http.StatusServiceUnavailable, noticeCartUnavailable)
+			return
+		}
 		id := v.cartID()
 		if id == "" {
 			v.guestToken = newToken()
 			id = v.cartID()
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
 		cart, err := s.carts.Add(ctx, id, int32(book), quantity, r.PostForm.Get("key"))
 		if s.cartChangeFailed(w, r, err) {
@@ -171,12 +185,17 @@ func (s *server) handleSetQuantity() http.Handler {
 			s.cartFailed(w, r, http.StatusBadRequest, messageBadQuantity)
 			return
 		}
-		id := visitorOf(r).cartID()
+		v := visitorOf(r)
+		if v.accountsDown {
+			s.cartFailed(w, r, http.StatusServiceUnavailable, noticeCartUnavailable)
+			return
+		}
+		id := v.cartID()
 		if id == "" {
 			s.cartFailed(w, r, http.StatusNotFound, "Your cart is empty.")
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
 		cart, err := s.carts.SetQuantity(ctx, id, book, quantity)
 		if s.cartChangeFailed(w, r, err) {
@@ -230,7 +249,7 @@ func (s *server) cartFailed(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	page := cartPage{MaxQuantity: bookshop.MaxQuantity, Message: message, MessageIsError: true}
 	if id := visitorOf(r).cartID(); id != "" && status != http.StatusServiceUnavailable {
-		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		if cart, err := s.carts.Cart(ctx, id); err == nil {
 			page.setCart(cart)
 		}

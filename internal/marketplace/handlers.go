@@ -36,7 +36,7 @@ func (s *server) handleHome() http.Handler {
 			return
 		}
 
-		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
 		books, err := s.recommender.Recommend(ctx, bookshop.RecommendRequest{
 			UserID:     visitorOf(r).userID(),

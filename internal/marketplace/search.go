@@ -74,7 +74,7 @@ func (s *server) handleSearch() http.Handler {
 		quoted := "“" + truncate(page.Layout.Query, 60) + "”"
 		page.Layout.Title = quoted + " · Search · " + siteTitle
 
-		ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
 		offset := (num - 1) * searchPageSize
 		res, err := s.searcher.Search(ctx, bookshop.SearchQuery{Text: text, Offset: offset, Limit: searchPageSize})

@@ -32,9 +32,12 @@ type Options struct {
 	// Recommender answers the homepage's recommendations, and the first
 	// list of a book page's panel. Required.
 	Recommender bookshop.Recommender
-	// RecommendTimeout bounds each call to Recommender, and each call to
-	// Catalog. If it passes, the page is served without recommendations,
-	// or with a notice in place of the books. Required.
+	// RecommendTimeout bounds each call the site makes to a service:
+	// Recommender, Catalog, Searcher, Accounts (three times it for a
+	// sign-in or sign-up, which hash a password) and Carts. If it passes,
+	// the page is served without what it asked for, with a notice in its
+	// place. Required. (Its name is from when Recommender was the only
+	// service; it is kept so as not to break callers.)
 	RecommendTimeout time.Duration
 	// Catalog serves the book pages and the category pages. Required.
 	Catalog bookshop.Catalog
@@ -121,16 +124,16 @@ const (
 
 // server holds the dependencies of the handlers.
 type server struct {
-	logger           *slog.Logger
-	recommender      bookshop.Recommender
-	recommendTimeout time.Duration
-	catalog          bookshop.Catalog
-	accounts         bookshop.Accounts
-	carts            bookshop.Carts
-	searcher         bookshop.Searcher
-	live             bookshop.LiveRecommender
-	sessions         *liveSessions
-	signedIn         *signedIn // sessions Accounts vouched for lately
+	logger      *slog.Logger
+	recommender bookshop.Recommender
+	callTimeout time.Duration
+	catalog     bookshop.Catalog
+	accounts    bookshop.Accounts
+	carts       bookshop.Carts
+	searcher    bookshop.Searcher
+	live        bookshop.LiveRecommender
+	sessions    *liveSessions
+	signedIn    *signedIn // sessions Accounts vouched for lately
 	// accountsOutage and cartOutage remember a failure of Accounts or
 	// Cart for a few seconds (see outage).
 	accountsOutage, cartOutage outage
@@ -218,26 +221,26 @@ func NewServer(cfg Options) (http.Handler, error) {
 		return nil, fmt.Errorf("marketplace: %w", err)
 	}
 	s := &server{
-		logger:           cfg.Logger,
-		recommender:      cfg.Recommender,
-		recommendTimeout: cfg.RecommendTimeout,
-		catalog:          cfg.Catalog,
-		accounts:         cfg.Accounts,
-		signedIn:         newSignedIn(time.Now),
-		carts:            cfg.Carts,
-		searcher:         cfg.Searcher,
-		live:             cfg.Live,
-		sessions:         newLiveSessions(maxSessions, perClient, telemetry.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "bookshop_live_sessions", Help: "Live recommendation sessions of shoppers' browsers open on the Marketplace."}))),
-		liveHeartbeat:    heartbeat,
-		shutdown:         cfg.Shutdown,
-		readiness:        newReadiness(cfg.Ready, cfg.Logger),
-		limiter:          limiter,
-		trustedProxies:   cfg.TrustedProxies,
-		pages:            pages,
-		assets:           assets,
-		metrics:          cfg.Metrics,
-		traced:           cfg.Tracing != nil,
-		mux:              http.NewServeMux(),
+		logger:         cfg.Logger,
+		recommender:    cfg.Recommender,
+		callTimeout:    cfg.RecommendTimeout,
+		catalog:        cfg.Catalog,
+		accounts:       cfg.Accounts,
+		signedIn:       newSignedIn(time.Now),
+		carts:          cfg.Carts,
+		searcher:       cfg.Searcher,
+		live:           cfg.Live,
+		sessions:       newLiveSessions(maxSessions, perClient, telemetry.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "bookshop_live_sessions", Help: "Live recommendation sessions of shoppers' browsers open on the Marketplace."}))),
+		liveHeartbeat:  heartbeat,
+		shutdown:       cfg.Shutdown,
+		readiness:      newReadiness(cfg.Ready, cfg.Logger),
+		limiter:        limiter,
+		trustedProxies: cfg.TrustedProxies,
+		pages:          pages,
+		assets:         assets,
+		metrics:        cfg.Metrics,
+		traced:         cfg.Tracing != nil,
+		mux:            http.NewServeMux(),
 	}
 	s.homeShells = newShells(pages.home, s.shellLayout)
 	s.routes()

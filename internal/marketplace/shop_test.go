@@ -516,9 +516,20 @@ func TestPagesWithTheShopDown(t *testing.T) {
 	if !strings.Contains(home.body, "Accounts are unavailable") {
 		t.Errorf("the header with Accounts down does not say so:\n%s", home.body)
 	}
+	// A customer whose session cannot be checked is not shown, nor given,
+	// a guest's cart.
+	theirs := unchecked.get("/cart")
+	wantHTML(t, "GET", "/cart", theirs, http.StatusServiceUnavailable)
+	if strings.Contains(theirs.body, "Your cart is empty") {
+		t.Errorf("the cart page of a customer Accounts cannot vouch for says it is empty:\n%s", theirs.body)
+	}
+	unchecked.post("/cart/items", url.Values{"book": {"1"}})
+	if unchecked.cookie("bookshop_cart") != "" {
+		t.Error("adding to the cart while Accounts is down made a guest cart for a signed-in customer")
+	}
 	in := newShopper(t, shop.site).post("/signin", url.Values{"email": {"down@example.com"}, "password": {testPassword}})
 	wantHTML(t, "POST", "/signin", in, http.StatusServiceUnavailable)
-	for _, r := range []response{home, cart, add, in} {
+	for _, r := range []response{home, cart, add, in, theirs} {
 		wantNoInternalText(t, "shop down", r.body)
 	}
 }

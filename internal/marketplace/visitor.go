@@ -134,7 +134,7 @@ func (s *server) checkSession(w http.ResponseWriter, r *http.Request, v *visitor
 		v.accountsDown = true
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 	session, err := s.accounts.Session(ctx, token)
 	cancel()
 	switch bookshop.ErrorCode(err) {
@@ -157,7 +157,7 @@ func (s *server) mergeGuestCart(w http.ResponseWriter, r *http.Request, v *visit
 	if s.cartOutage.down(time.Now()) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 	defer cancel()
 	cart, err := s.carts.Merge(ctx, guestCartID(v.guestToken), customerCartID(v.customer.ID))
 	if err != nil {
@@ -205,7 +205,7 @@ func (s *server) resolveCount(w http.ResponseWriter, r *http.Request, v *visitor
 		v.cartDown = true
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.recommendTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 	n, err := s.carts.Count(ctx, id)
 	cancel()
 	if err != nil {

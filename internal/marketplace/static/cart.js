@@ -5,7 +5,13 @@
 // script. With it, the form is sent with fetch, asking for JSON: the
 // answer holds the cart's new count, which goes in the header, and a
 // message, which is announced next to the button (an aria-live region).
-// If the request cannot be made at all, the form is submitted as usual.
+// If no answer can be read, the form is submitted as usual.
+//
+// Each click carries an idempotency key (the form's "key" field): if the
+// fetch did reach the server and the form is then submitted again, or the
+// Marketplace retries the call, the book is added once. Clicks are sent
+// one at a time, in order, so that a new guest's first two clicks do not
+// make two carts.
 //
 // The DOM is changed with textContent only: no data ever goes through
 // innerHTML.
@@ -38,12 +44,40 @@
     return status;
   }
 
-  document.addEventListener("submit", async (event) => {
+  // newKey returns 128 random bits in hex (crypto.randomUUID needs a
+  // secure context; getRandomValues does not).
+  function newKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function keyField(form) {
+    let field = form.querySelector('input[name="key"]');
+    if (!field) {
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "key";
+      form.append(field);
+    }
+    return field;
+  }
+
+  let queue = Promise.resolve(); // one add at a time, in order
+
+  document.addEventListener("submit", (event) => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.classList.contains("add-to-cart")) {
       return;
     }
     event.preventDefault();
+    // The form as it is now, with this click's key: a second click on the
+    // same button while this one waits its turn is another add.
+    const body = new URLSearchParams(new FormData(form));
+    body.set("key", newKey());
+    queue = queue.then(() => add(form, body));
+  });
+
+  async function add(form, body) {
     const button = form.querySelector("button");
     if (button) {
       button.disabled = true;
@@ -51,7 +85,7 @@
     try {
       const response = await fetch(form.action, {
         method: "POST",
-        body: new URLSearchParams(new FormData(form)),
+        body,
         headers: { Accept: "application/json" },
         credentials: "same-origin",
       });
@@ -61,11 +95,14 @@
       status.textContent = answer.message || "";
       status.classList.toggle("add-status-error", !response.ok);
     } catch {
-      form.submit(); // no answer we can read: let the browser do it
+      // No answer we can read: the browser sends the form, with the same
+      // key, so that an add the server did make is not made twice.
+      keyField(form).value = body.get("key");
+      form.submit();
     } finally {
       if (button) {
         button.disabled = false;
       }
     }
-  });
+  }
 })();
