@@ -658,3 +658,18 @@ func TestGuestCartTokenStaysInTheBrowser(t *testing.T) {
 		t.Errorf("header count with a malformed cart cookie = %q, want 0", got)
 	}
 }
+
+func TestAddToCartTwiceWithOneKey(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	form := url.Values{"book": {"1"}, "key": {"0123456789abcdef0123456789abcdef"}}
+	for range 3 {
+		if r := b.post("/cart/items", form, "Accept", "application/json"); r.status != http.StatusOK || !strings.Contains(r.body, `"count":1`) {
+			t.Fatalf("POST /cart/items with one key: status %d, %s; want 200 and count 1 each time", r.status, r.body)
+		}
+	}
+	form.Set("key", "another-key")
+	if r := b.post("/cart/items", form, "Accept", "application/json"); !strings.Contains(r.body, `"count":2`) {
+		t.Errorf("POST /cart/items with another key: %s, want count 2", r.body)
+	}
+}
