@@ -123,6 +123,9 @@ type Order struct {
 	Subtotal   Money
 	Discount   Money
 	Total      Money
+	// Promotions are the codes of the promotions that gave the
+	// discount, in the order they were applied; none without one.
+	Promotions []string
 	PaymentID  string
 	Shipping   Address
 	// State is "placed" (paid, stock committed) or "cancelled".
