@@ -71,13 +71,23 @@ type Card struct {
 // Charge is money taken from a card.
 type Charge struct {
 	// ID names the charge: not guessable.
-	ID     string
+	ID string
+	// Key is the idempotency key the charge was made with.
+	Key    string
 	Amount Money
 	Brand  string // "visa", "mastercard", ...
 	Last4  string
-	// State is "approved" or "refunded".
-	State   string
-	Created time.Time
+	// State is "approved" or "refunded"; or "declined" for a card the
+	// processor refused, which took nothing (Charge answers a decline with
+	// an error; a lookup or a refund by key returns the record of it).
+	State string
+	// DeclineReason says why a declined charge was declined, for the
+	// shopper ("insufficient funds"); "" for the others.
+	DeclineReason string
+	Created       time.Time
+	// Refunded is when a refunded charge was refunded; zero for the
+	// others.
+	Refunded time.Time
 }
 
 // Payments charges cards and refunds charges.
