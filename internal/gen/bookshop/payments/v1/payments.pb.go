@@ -3,9 +3,9 @@
 // real one (it moves no money), for the Checkout to call.
 //
 // Card data: a card's number and CVC travel only in ChargeRequest. The
-// service keeps and logs only the card's brand, its last four digits and
-// its expiry; no message it sends, error messages included, holds the
-// number or the CVC.
+// service keeps and logs only the card's brand and its last four digits;
+// no message it sends, error messages included, holds the number or the
+// CVC.
 //
 // Test cards. Any card that passes the checks is approved, except these
 // numbers (with any expiry in the future and any CVC of the right length):
@@ -97,9 +97,9 @@ func (ChargeState) EnumDescriptor() ([]byte, []int) {
 	return file_bookshop_payments_v1_payments_proto_rawDescGZIP(), []int{0}
 }
 
-// Card is a payment card as the shopper typed it. Its number and CVC are
-// checked and never kept: the service keeps the brand, the last four
-// digits and the expiry.
+// Card is a payment card as the shopper typed it. It is checked, and
+// never kept: the service keeps its brand and the last four digits of its
+// number.
 type Card struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The card number: 13 to 19 digits, spaces allowed between them (at
@@ -202,19 +202,15 @@ type Charge struct {
 	Brand string `protobuf:"bytes,4,opt,name=brand,proto3" json:"brand,omitempty"`
 	// The last four digits of the card's number.
 	Last4 string `protobuf:"bytes,5,opt,name=last4,proto3" json:"last4,omitempty"`
-	// The card's expiry month, 1 to 12.
-	ExpMonth int32 `protobuf:"varint,6,opt,name=exp_month,json=expMonth,proto3" json:"exp_month,omitempty"`
-	// The card's expiry year, four digits.
-	ExpYear int32 `protobuf:"varint,7,opt,name=exp_year,json=expYear,proto3" json:"exp_year,omitempty"`
 	// Where the charge is.
-	State ChargeState `protobuf:"varint,8,opt,name=state,proto3,enum=bookshop.payments.v1.ChargeState" json:"state,omitempty"`
+	State ChargeState `protobuf:"varint,6,opt,name=state,proto3,enum=bookshop.payments.v1.ChargeState" json:"state,omitempty"`
 	// Why the card was declined, for the shopper, such as "insufficient
 	// funds"; empty unless state is CHARGE_STATE_DECLINED.
-	DeclineReason string `protobuf:"bytes,9,opt,name=decline_reason,json=declineReason,proto3" json:"decline_reason,omitempty"`
+	DeclineReason string `protobuf:"bytes,7,opt,name=decline_reason,json=declineReason,proto3" json:"decline_reason,omitempty"`
 	// When the charge was made.
-	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When it was refunded; unset unless state is CHARGE_STATE_REFUNDED.
-	RefundTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=refund_time,json=refundTime,proto3" json:"refund_time,omitempty"`
+	RefundTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=refund_time,json=refundTime,proto3" json:"refund_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -282,20 +278,6 @@ func (x *Charge) GetLast4() string {
 		return x.Last4
 	}
 	return ""
-}
-
-func (x *Charge) GetExpMonth() int32 {
-	if x != nil {
-		return x.ExpMonth
-	}
-	return 0
-}
-
-func (x *Charge) GetExpYear() int32 {
-	if x != nil {
-		return x.ExpYear
-	}
-	return 0
 }
 
 func (x *Charge) GetState() ChargeState {
@@ -723,21 +705,18 @@ const file_bookshop_payments_v1_payments_proto_rawDesc = "" +
 	"\texp_month\x18\x02 \x01(\x05R\bexpMonth\x12\x19\n" +
 	"\bexp_year\x18\x03 \x01(\x05R\aexpYear\x12\x10\n" +
 	"\x03cvc\x18\x04 \x01(\tR\x03cvc\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"\xb1\x03\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"\xf9\x02\n" +
 	"\x06Charge\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x120\n" +
 	"\x06amount\x18\x03 \x01(\v2\x18.bookshop.money.v1.MoneyR\x06amount\x12\x14\n" +
 	"\x05brand\x18\x04 \x01(\tR\x05brand\x12\x14\n" +
-	"\x05last4\x18\x05 \x01(\tR\x05last4\x12\x1b\n" +
-	"\texp_month\x18\x06 \x01(\x05R\bexpMonth\x12\x19\n" +
-	"\bexp_year\x18\a \x01(\x05R\aexpYear\x127\n" +
-	"\x05state\x18\b \x01(\x0e2!.bookshop.payments.v1.ChargeStateR\x05state\x12%\n" +
-	"\x0edecline_reason\x18\t \x01(\tR\rdeclineReason\x12;\n" +
-	"\vcreate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"\x05last4\x18\x05 \x01(\tR\x05last4\x127\n" +
+	"\x05state\x18\x06 \x01(\x0e2!.bookshop.payments.v1.ChargeStateR\x05state\x12%\n" +
+	"\x0edecline_reason\x18\a \x01(\tR\rdeclineReason\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
-	"\vrefund_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"\vrefund_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"refundTime\"\x9a\x01\n" +
 	"\rChargeRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x120\n" +

@@ -3,9 +3,9 @@
 // real one (it moves no money), for the Checkout to call.
 //
 // Card data: a card's number and CVC travel only in ChargeRequest. The
-// service keeps and logs only the card's brand, its last four digits and
-// its expiry; no message it sends, error messages included, holds the
-// number or the CVC.
+// service keeps and logs only the card's brand and its last four digits;
+// no message it sends, error messages included, holds the number or the
+// CVC.
 //
 // Test cards. Any card that passes the checks is approved, except these
 // numbers (with any expiry in the future and any CVC of the right length):
@@ -52,13 +52,15 @@ const (
 // every key with what it did. A Charge with a key already used does no
 // work: with the same amount and card it is a retry, and answers as the
 // first call did (the same charge, or the same decline); with another
-// amount or card it is refused with FAILED_PRECONDITION. So a caller
-// whose call timed out, or who crashed before it heard the answer, may
-// send the same Charge again, and is charged once at most. A Charge
-// refused for a bad request (INVALID_ARGUMENT) or one the processor could
-// not take (UNAVAILABLE) records nothing: its retry is judged anew.
-// Refunds are idempotent by themselves: refunding a refunded charge
-// returns it.
+// amount or card (another brand or last four digits: the service keeps
+// nothing else of a card) it is refused with FAILED_PRECONDITION, and
+// charges nothing. So a caller whose call timed out, or who crashed
+// before it heard the answer, may send the same Charge again, and is
+// charged once at most. A Charge refused for a bad request
+// (INVALID_ARGUMENT) or one the processor could not take (UNAVAILABLE)
+// records nothing: its retry is judged anew. Keys are global (not per
+// caller) and never forgotten. Refunds are idempotent by themselves:
+// refunding a refunded charge returns it.
 //
 // Every change is on disk before it is answered.
 //
@@ -147,13 +149,15 @@ func (c *paymentsServiceClient) GetCharge(ctx context.Context, in *GetChargeRequ
 // every key with what it did. A Charge with a key already used does no
 // work: with the same amount and card it is a retry, and answers as the
 // first call did (the same charge, or the same decline); with another
-// amount or card it is refused with FAILED_PRECONDITION. So a caller
-// whose call timed out, or who crashed before it heard the answer, may
-// send the same Charge again, and is charged once at most. A Charge
-// refused for a bad request (INVALID_ARGUMENT) or one the processor could
-// not take (UNAVAILABLE) records nothing: its retry is judged anew.
-// Refunds are idempotent by themselves: refunding a refunded charge
-// returns it.
+// amount or card (another brand or last four digits: the service keeps
+// nothing else of a card) it is refused with FAILED_PRECONDITION, and
+// charges nothing. So a caller whose call timed out, or who crashed
+// before it heard the answer, may send the same Charge again, and is
+// charged once at most. A Charge refused for a bad request
+// (INVALID_ARGUMENT) or one the processor could not take (UNAVAILABLE)
+// records nothing: its retry is judged anew. Keys are global (not per
+// caller) and never forgotten. Refunds are idempotent by themselves:
+// refunding a refunded charge returns it.
 //
 // Every change is on disk before it is answered.
 //

@@ -1,0 +1,330 @@
+package payments
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+)
+
+// The rules of a card and of a charge. None of their messages repeats a
+// card's number or CVC, or its holder's name: they say what is wrong, so
+// that they may be shown, logged and traced.
+
+// The brands of the cards the processor takes.
+const (
+	BrandVisa       = "visa"
+	BrandMastercard = "mastercard"
+	BrandAmex       = "amex"
+)
+
+// The limits of a card's fields and of a charge.
+const (
+	// MaxNumberLen is the most characters of a card number, spaces
+	// included: 19 digits and room for the spaces between groups.
+	MaxNumberLen = 32
+	// MaxNameLen is the most characters of a cardholder's name.
+	MaxNameLen = 100
+	// MaxYearsAhead is how far ahead an expiry may be.
+	MaxYearsAhead = 20
+	// MaxAmountUnits is the most one charge may take, in the currency's
+	// minor units: 999,999.99 EUR (as processors cap a charge at eight
+	// digits).
+	MaxAmountUnits = 99_999_999
+	// MaxKeyLen is the longest idempotency key.
+	MaxKeyLen = 64
+)
+
+// What the processor answers for the test cards (paymentsclient's
+// TestCard...), by their digits.
+var (
+	declinedDigits    = strings.ReplaceAll(paymentsclient.TestCardDeclined, " ", "")
+	unavailableDigits = strings.ReplaceAll(paymentsclient.TestCardUnavailable, " ", "")
+)
+
+// DeclineInsufficientFunds is the reason the processor gives for the
+// declined test card.
+const DeclineInsufficientFunds = "insufficient funds"
+
+// card is what the service knows of a card that passed its checks: the
+// digits of its number (never kept, never logged), its brand and its last
+// four digits.
+type card struct {
+	digits string
+	brand  string
+	last4  string
+}
+
+// String hides the digits, so that a card printed by mistake shows only
+// what may be shown.
+func (c card) String() string { return c.brand + " ending " + c.last4 }
+
+// problem returns a problem of field for a message: "field: text".
+func problem(field, format string, args ...any) string {
+	return field + ": " + fmt.Sprintf(format, args...)
+}
+
+// invalid returns an Invalid error whose message is problems, joined as
+// paymentsclient.CardErrors reads them.
+func invalid(problems []string) error {
+	return bookshop.Errorf(bookshop.Invalid, "%s", strings.Join(problems, paymentsclient.Separator))
+}
+
+// CheckCard returns an Invalid error listing every problem of c that does
+// not depend on the date, each naming its field (see
+// paymentsclient.CardErrors): the number (digits and spaces, 13 to 19
+// digits, the Luhn check, a brand taken: Visa, Mastercard or American
+// Express, and the brand's length), the expiry's month (1 to 12) and year
+// (four digits), the CVC (3 digits, 4 for American Express) and the
+// cardholder's name (optional, at most MaxNameLen characters, printable).
+// See CheckExpiry for the date.
+func CheckCard(c bookshop.Card) error {
+	if _, problems := checkCard(c, time.Time{}, false); len(problems) > 0 {
+		return invalid(problems)
+	}
+	return nil
+}
+
+// checkCard is CheckCard, and also CheckExpiry at now when dated: it
+// returns the card, when its number is good, and the problems, in the
+// order of the fields.
+func checkCard(c bookshop.Card, now time.Time, dated bool) (card, []string) {
+	var problems []string
+	info, p := checkNumber(c.Number)
+	if p != "" {
+		problems = append(problems, p)
+	}
+	p = checkExpiryFields(c.ExpMonth, c.ExpYear)
+	if dated {
+		p = checkExpiry(c.ExpMonth, c.ExpYear, now)
+	}
+	if p != "" {
+		problems = append(problems, p)
+	}
+	if p := checkCVC(c.CVC, info.brand); p != "" {
+		problems = append(problems, p)
+	}
+	if p := checkName(c.Name); p != "" {
+		problems = append(problems, p)
+	}
+	return info, problems
+}
+
+// checkNumber returns the card of number, or a problem.
+func checkNumber(number string) (card, string) {
+	const field = paymentsclient.FieldNumber
+	if strings.TrimLeft(number, " ") == "" {
+		return card{}, problem(field, "required")
+	}
+	if len(number) > MaxNumberLen {
+		return card{}, problem(field, "too long: a card number has at most 19 digits")
+	}
+	digits := make([]byte, 0, 19)
+	for i := range len(number) {
+		switch c := number[i]; {
+		case c == ' ':
+		case '0' <= c && c <= '9':
+			digits = append(digits, c)
+		default:
+			return card{}, problem(field, "only digits and spaces, please")
+		}
+	}
+	n := len(digits)
+	if n < 13 || n > 19 {
+		return card{}, problem(field, "want 13 to 19 digits, not %d", n)
+	}
+	if !Luhn(string(digits)) {
+		return card{}, problem(field, "the number is not valid: check the digits")
+	}
+	brand := Brand(string(digits))
+	switch {
+	case brand == "":
+		return card{}, problem(field, "only Visa, Mastercard and American Express cards are taken")
+	case brand == BrandVisa && n != 13 && n != 16 && n != 19:
+		return card{}, problem(field, "a Visa card number has 13, 16 or 19 digits, not %d", n)
+	case brand == BrandMastercard && n != 16:
+		return card{}, problem(field, "a Mastercard number has 16 digits, not %d", n)
+	case brand == BrandAmex && n != 15:
+		return card{}, problem(field, "an American Express card number has 15 digits, not %d", n)
+	}
+	return card{digits: string(digits), brand: brand, last4: string(digits[n-4:])}, ""
+}
+
+// Luhn reports whether digits, a string of the digits 0 to 9 only, ends in
+// the right check digit (ISO/IEC 7812's Luhn algorithm): from the right,
+// every second digit is doubled (less 9 past 9), and the sum is a
+// multiple of 10. It is false for anything but digits, and for "".
+func Luhn(digits string) bool {
+	if digits == "" {
+		return false
+	}
+	sum := 0
+	for i := range len(digits) {
+		d := int(digits[len(digits)-1-i]) - '0'
+		if d < 0 || d > 9 {
+			return false
+		}
+		if i%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
+// Brand returns the brand of a card number (digits only) from its first
+// digits: BrandVisa for 4; BrandMastercard for 51 to 55 and 2221 to 2720;
+// BrandAmex for 34 and 37; "" for any other.
+func Brand(digits string) string {
+	prefix := func(n int) int {
+		if len(digits) < n {
+			return -1
+		}
+		v := 0
+		for i := range n {
+			v = v*10 + int(digits[i]-'0')
+		}
+		return v
+	}
+	switch p2, p4 := prefix(2), prefix(4); {
+	case len(digits) > 0 && digits[0] == '4':
+		return BrandVisa
+	case p2 == 34 || p2 == 37:
+		return BrandAmex
+	case 51 <= p2 && p2 <= 55, 2221 <= p4 && p4 <= 2720:
+		return BrandMastercard
+	}
+	return ""
+}
+
+// checkExpiryFields returns a problem with the month or the year of an
+// expiry, or "".
+func checkExpiryFields(month, year int) string {
+	const field = paymentsclient.FieldExpiry
+	switch {
+	case month < 1 || month > 12:
+		return problem(field, "month %d: want 1 to 12", month)
+	case year < 1000 || year > 9999:
+		return problem(field, "year %d: want the year in four digits, such as 2031", year)
+	}
+	return ""
+}
+
+// CheckExpiry returns an Invalid error, naming the field "expiry", unless
+// a card that expires in month of year is good at now: until the end of
+// its month, in UTC, and for at most MaxYearsAhead years. It checks the
+// fields too (see CheckCard).
+func CheckExpiry(month, year int, now time.Time) error {
+	if p := checkExpiry(month, year, now); p != "" {
+		return invalid([]string{p})
+	}
+	return nil
+}
+
+// checkExpiry returns the problem of CheckExpiry, or "".
+func checkExpiry(month, year int, now time.Time) string {
+	if p := checkExpiryFields(month, year); p != "" {
+		return p
+	}
+	now = now.UTC()
+	switch {
+	case year < now.Year() || year == now.Year() && time.Month(month) < now.Month():
+		return problem(paymentsclient.FieldExpiry, "the card expired at the end of %02d/%d", month, year)
+	case year > now.Year()+MaxYearsAhead:
+		return problem(paymentsclient.FieldExpiry, "%d is more than %d years ahead: check the year", year, MaxYearsAhead)
+	}
+	return ""
+}
+
+// checkCVC returns a problem with a CVC for a card of brand (or "" when
+// the number is bad), or "".
+func checkCVC(cvc, brand string) string {
+	const field = paymentsclient.FieldCVC
+	if cvc == "" {
+		return problem(field, "required")
+	}
+	digits := len(cvc) <= 4 && strings.IndexFunc(cvc, func(r rune) bool { return r < '0' || r > '9' }) < 0
+	switch {
+	case brand == BrandAmex && (!digits || len(cvc) != 4):
+		return problem(field, "want the 4 digits on the front of the card")
+	case brand == BrandAmex:
+	case brand != "" && (!digits || len(cvc) != 3):
+		return problem(field, "want the 3 digits on the back of the card")
+	case !digits || len(cvc) < 3:
+		return problem(field, "want 3 digits (4 for American Express)")
+	}
+	return ""
+}
+
+// checkName returns a problem with a cardholder's name, or "".
+func checkName(name string) string {
+	const field = paymentsclient.FieldName
+	switch {
+	case !utf8.ValidString(name) || strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return problem(field, "only letters, spaces and punctuation, please")
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return problem(field, "at most %d characters", MaxNameLen)
+	}
+	return ""
+}
+
+// CheckAmount returns an Invalid error, naming the field "amount", unless
+// amount can be charged: more than zero, at most MaxAmountUnits minor
+// units, in a currency of three capital letters.
+func CheckAmount(amount bookshop.Money) error {
+	if amount == (bookshop.Money{}) {
+		return bookshop.Errorf(bookshop.Invalid, "amount: required")
+	}
+	if err := bookshop.CheckCurrency(amount.Currency); err != nil {
+		return bookshop.Errorf(bookshop.Invalid, "amount: %s", bookshop.ErrorMessage(err))
+	}
+	switch most := (bookshop.Money{Units: MaxAmountUnits, Currency: amount.Currency}); {
+	case amount.Units <= 0:
+		return bookshop.Errorf(bookshop.Invalid, "amount: want more than zero, not %s", amount)
+	case amount.Units > MaxAmountUnits:
+		return bookshop.Errorf(bookshop.Invalid, "amount: at most %s in one charge, not %s", most, amount)
+	}
+	return nil
+}
+
+// CheckKey returns an Invalid error, naming the field "idempotency key",
+// unless key is one: 1 to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and
+// '_'.
+func CheckKey(key string) error {
+	return checkToken("idempotency key", key, MaxKeyLen)
+}
+
+// CheckChargeID returns an Invalid error, naming the field "charge id",
+// unless id could name a charge: "ch_" and 22 characters of A-Z, a-z,
+// 0-9, '-' and '_'.
+func CheckChargeID(id string) error {
+	rest, ok := strings.CutPrefix(id, chargeIDPrefix)
+	if !ok || len(rest) != chargeIDRandLen || checkToken("charge id", rest, chargeIDRandLen) != nil {
+		return bookshop.Errorf(bookshop.Invalid, "charge id: want %q and %d letters, digits, '-' or '_'", chargeIDPrefix, chargeIDRandLen)
+	}
+	return nil
+}
+
+// checkToken returns an Invalid error about what unless s has 1 to maxLen
+// characters of A-Z, a-z, 0-9, '-' and '_'.
+func checkToken(what, s string, maxLen int) error {
+	if s == "" {
+		return bookshop.Errorf(bookshop.Invalid, "%s: required", what)
+	}
+	if len(s) > maxLen {
+		return bookshop.Errorf(bookshop.Invalid, "%s: at most %d characters", what, maxLen)
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return bookshop.Errorf(bookshop.Invalid, "%s: only letters A to Z, digits, '-' and '_'", what)
+		}
+	}
+	return nil
+}
