@@ -14,14 +14,17 @@
 // An addition may carry an idempotency key, which makes it happen at most
 // once (see [Service.Add]): the Cart keeps the key for [KeyTTL], in the
 // transaction that adds, so that a client's retry of an addition already
-// done adds nothing.
+// done adds nothing. A removal of the copies a shopper has bought
+// ([Service.RemoveLines], for Checkout) must carry one.
 package cart
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -122,6 +125,29 @@ func CheckSetQuantity(bookID int32, quantity int) error {
 	return nil
 }
 
+// CheckRemove returns an Invalid error unless lines could be taken out of
+// a cart: 1 to bookshop.MaxCartLines lines, each of another book (an id
+// from 1), with a quantity from 1 to bookshop.MaxQuantity.
+func CheckRemove(lines []bookshop.StockLine) error {
+	if len(lines) == 0 || len(lines) > bookshop.MaxCartLines {
+		return bookshop.Errorf(bookshop.Invalid, "%d lines to remove: want 1 to %d", len(lines), bookshop.MaxCartLines)
+	}
+	seen := make(map[int32]bool, len(lines))
+	for _, l := range lines {
+		if err := checkBookID(l.BookID); err != nil {
+			return err
+		}
+		if seen[l.BookID] {
+			return bookshop.Errorf(bookshop.Invalid, "book %d is in the lines to remove twice", l.BookID)
+		}
+		seen[l.BookID] = true
+		if l.Quantity < 1 || l.Quantity > bookshop.MaxQuantity {
+			return bookshop.Errorf(bookshop.Invalid, "quantity %d of book %d to remove: want 1 to %d", l.Quantity, l.BookID, bookshop.MaxQuantity)
+		}
+	}
+	return nil
+}
+
 // The rules below work on the lines of a cart as the Cart keeps them: each
 // a Book with only its ID set, and a Quantity; in the order the books were
 // added. They never change the slice they are given.
@@ -183,6 +209,25 @@ func Merged(into, from []bookshop.CartLine) []bookshop.CartLine {
 			out[i].Quantity = min(out[i].Quantity+l.Quantity, bookshop.MaxQuantity)
 		case len(out) < bookshop.MaxCartLines:
 			out = append(out, bookshop.CartLine{Book: bookshop.Book{ID: l.Book.ID}, Quantity: min(l.Quantity, bookshop.MaxQuantity)})
+		}
+	}
+	return out
+}
+
+// Removed returns lines with the copies of remove taken out: each book's
+// line loses the quantity of its book in remove, and goes when no copy is
+// left. A book of remove that lines lacks is skipped; the other lines
+// keep their order.
+func Removed(lines []bookshop.CartLine, remove []bookshop.StockLine) []bookshop.CartLine {
+	take := make(map[int32]int, len(remove))
+	for _, r := range remove {
+		take[r.BookID] += r.Quantity
+	}
+	out := make([]bookshop.CartLine, 0, len(lines))
+	for _, l := range lines {
+		l.Quantity -= take[l.Book.ID]
+		if l.Quantity > 0 {
+			out = append(out, l)
 		}
 	}
 	return out
@@ -250,6 +295,14 @@ type Store interface {
 	// otherwise it does as Update and, when change succeeds, records key
 	// with add and now, and returns a nil prior.
 	AddOnce(ctx context.Context, id, key string, add bookshop.CartLine, now, since time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) (lines []bookshop.CartLine, prior *bookshop.CartLine, err error)
+	// RemoveOnce is Update under idempotency key key of cart id, for a
+	// removal described by what, in one transaction with the key's
+	// record: when the cart has a record of key made at or after since, it
+	// changes nothing, calls no change and returns the cart's lines and
+	// the record's what as prior; otherwise it does as Update and, when
+	// change succeeds, records key with what and now, and returns prior
+	// "".
+	RemoveOnce(ctx context.Context, id, key, what string, now, since time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) (lines []bookshop.CartLine, prior string, err error)
 	// Merge reads the lines of carts from and into, replaces into's with
 	// what merge returns and empties from, in one transaction. It returns
 	// into's lines as written.
@@ -480,6 +533,61 @@ func (s *Service) Merge(ctx context.Context, from, into string) (bookshop.Cart, 
 		s.metrics.merged()
 	}
 	return s.pricedAfterChange(ctx, into, lines, books)
+}
+
+// RemoveLines takes the copies of lines out of cart id, at most once for
+// key (see Removed for the rules): for Checkout, which takes out what a
+// shopper has bought, and leaves what was added meanwhile. It returns how
+// many copies the cart holds after, and needs no Catalog.
+//
+// The key, required, is recorded with the lines in the transaction that
+// removes, and for KeyTTL after, a RemoveLines of the same key on the same
+// cart writes nothing: with the same lines it is a retry, and returns the
+// count as it is now; with others it fails with Conflict.
+//
+// Errors: Invalid for a malformed id or key (or none), or lines that
+// CheckRemove refuses; Conflict for a key used on the cart for other
+// lines.
+func (s *Service) RemoveLines(ctx context.Context, id string, lines []bookshop.StockLine, key string) (int, error) {
+	if err := CheckID(id); err != nil {
+		return 0, err
+	}
+	if key == "" {
+		return 0, bookshop.Errorf(bookshop.Invalid, "an idempotency key is required to remove lines")
+	}
+	if err := CheckKey(key); err != nil {
+		return 0, err
+	}
+	if err := CheckRemove(lines); err != nil {
+		return 0, err
+	}
+	what := removalText(lines)
+	now := s.now()
+	left, prior, err := s.store.RemoveOnce(ctx, id, key, what, now, now.Add(-KeyTTL), func(have []bookshop.CartLine) ([]bookshop.CartLine, error) {
+		return Removed(have, lines), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if prior != "" && prior != what {
+		return 0, bookshop.Errorf(bookshop.Conflict, "idempotency key %q was used on this cart to remove other lines: use a new key for each removal", key)
+	}
+	n := 0
+	for _, l := range left {
+		n += l.Quantity
+	}
+	return n, nil
+}
+
+// removalText describes the lines of a removal for its key's record:
+// "BOOK:QUANTITY" for each, in book order, joined by ",".
+func removalText(lines []bookshop.StockLine) string {
+	sorted := slices.SortedFunc(slices.Values(lines), func(a, b bookshop.StockLine) int { return cmp.Compare(a.BookID, b.BookID) })
+	parts := make([]string, len(sorted))
+	for i, l := range sorted {
+		parts[i] = fmt.Sprintf("%d:%d", l.BookID, l.Quantity)
+	}
+	return strings.Join(parts, ",")
 }
 
 // SweepGuests deletes the guests' carts (GuestPrefix) that have not

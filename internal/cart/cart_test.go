@@ -215,3 +215,74 @@ func TestPriced(t *testing.T) {
 		})
 	}
 }
+
+// removal makes the lines of a removal from pairs of book id and
+// quantity.
+func removal(pairs ...int) []bookshop.StockLine {
+	var ls []bookshop.StockLine
+	for i := 0; i < len(pairs); i += 2 {
+		ls = append(ls, bookshop.StockLine{BookID: int32(pairs[i]), Quantity: pairs[i+1]})
+	}
+	return ls
+}
+
+func TestRemoved(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		lines  []bookshop.CartLine
+		remove []bookshop.StockLine
+		want   []bookshop.CartLine
+	}{
+		{name: "every copy bought", lines: lines(1, 2, 2, 1), remove: removal(1, 2, 2, 1), want: lines()},
+		{name: "copies added since stay", lines: lines(1, 3, 2, 1), remove: removal(1, 2, 2, 1), want: lines(1, 1)},
+		{name: "books added since stay, in order", lines: lines(5, 1, 1, 2, 9, 4), remove: removal(1, 2), want: lines(5, 1, 9, 4)},
+		{name: "fewer copies now than bought", lines: lines(1, 1), remove: removal(1, 3), want: lines()},
+		{name: "a book no longer in the cart", lines: lines(1, 1), remove: removal(7, 2), want: lines(1, 1)},
+		{name: "an empty cart", remove: removal(1, 1), want: lines()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := slices.Clone(tc.lines)
+			if got := cart.Removed(tc.lines, tc.remove); !slices.Equal(got, tc.want) {
+				t.Errorf("Removed(%v, %v) = %v, want %v", tc.lines, tc.remove, got, tc.want)
+			}
+			if !slices.Equal(tc.lines, before) {
+				t.Errorf("Removed changed its argument: %v, was %v", tc.lines, before)
+			}
+		})
+	}
+}
+
+func TestCheckRemove(t *testing.T) {
+	tooMany := make([]bookshop.StockLine, bookshop.MaxCartLines+1)
+	for i := range tooMany {
+		tooMany[i] = bookshop.StockLine{BookID: int32(i + 1), Quantity: 1}
+	}
+	for _, tc := range []struct {
+		name  string
+		lines []bookshop.StockLine
+		want  string // a part of the message; "" for none
+	}{
+		{"one line", removal(1, 1), ""},
+		{"fifty lines", tooMany[:bookshop.MaxCartLines], ""},
+		{"ten copies", removal(1, 10), ""},
+		{"no lines", nil, "0 lines to remove: want 1 to 50"},
+		{"fifty-one lines", tooMany, "51 lines to remove"},
+		{"a book twice", removal(1, 1, 2, 1, 1, 2), "book 1 is in the lines to remove twice"},
+		{"no copy", removal(1, 0), "quantity 0 of book 1"},
+		{"eleven copies", removal(1, 11), "quantity 11 of book 1"},
+		{"a book id under 1", removal(0, 1), "book id 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := cart.CheckRemove(tc.lines)
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("CheckRemove = %v, want nil", err)
+				}
+				return
+			}
+			if bookshop.ErrorCode(err) != bookshop.Invalid || !strings.Contains(bookshop.ErrorMessage(err), tc.want) {
+				t.Errorf("CheckRemove = %v, want Invalid with %q", err, tc.want)
+			}
+		})
+	}
+}

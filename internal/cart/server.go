@@ -10,11 +10,20 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
-// Server serves a [bookshop.Carts] (the [Service]) as
-// bookshop.cart.v1.CartService.
+// Carts is what a Server serves: the kernel's [bookshop.Carts], and
+// RemoveLines (see [Service.RemoveLines]), which Checkout calls. The
+// [Service] is one.
+type Carts interface {
+	bookshop.Carts
+	RemoveLines(ctx context.Context, id string, lines []bookshop.StockLine, key string) (int, error)
+}
+
+var _ Carts = (*Service)(nil)
+
+// Server serves [Carts] (the [Service]) as bookshop.cart.v1.CartService.
 type Server struct {
 	cartv1.UnimplementedCartServiceServer
-	carts  bookshop.Carts
+	carts  Carts
 	logger *slog.Logger
 }
 
@@ -22,7 +31,7 @@ var _ cartv1.CartServiceServer = (*Server)(nil)
 
 // NewServer returns a CartService server over carts, logging internal
 // errors to logger.
-func NewServer(carts bookshop.Carts, logger *slog.Logger) *Server {
+func NewServer(carts Carts, logger *slog.Logger) *Server {
 	return &Server{carts: carts, logger: logger}
 }
 
@@ -76,4 +85,15 @@ func (s *Server) MergeCarts(ctx context.Context, req *cartv1.MergeCartsRequest) 
 		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_MergeCarts_FullMethodName, err)
 	}
 	return &cartv1.MergeCartsResponse{Cart: cartclient.CartToProto(c)}, nil
+}
+
+// RemoveLines takes copies of books out of a cart, at most once for its
+// idempotency key, and answers how many copies are left. Errors:
+// INVALID_ARGUMENT, FAILED_PRECONDITION (a key used for other lines).
+func (s *Server) RemoveLines(ctx context.Context, req *cartv1.RemoveLinesRequest) (*cartv1.RemoveLinesResponse, error) {
+	n, err := s.carts.RemoveLines(ctx, req.GetCartId(), cartclient.RemovalsFromProto(req.GetLines()), req.GetIdempotencyKey())
+	if err != nil {
+		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_RemoveLines_FullMethodName, err)
+	}
+	return &cartv1.RemoveLinesResponse{Count: int32(n)}, nil
 }

@@ -99,6 +99,27 @@ func (c *Client) Merge(ctx context.Context, from, into string) (bookshop.Cart, e
 	return CartFromProto(resp.GetCart()), nil
 }
 
+// RemoveLines takes the copies of lines out of cart id, at most once for
+// key (required: 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_', new
+// for each removal), and returns how many copies the cart holds after:
+// for Checkout, which takes out what a shopper has bought. Each book's
+// line loses the quantity asked for, and goes when none is left; a book
+// the cart does not hold is skipped. For 24 hours, a call with the same
+// key and lines removes nothing again, so that it may be retried.
+// Errors: Invalid (a malformed id or key, or 0 or more than 50 lines, a
+// book twice, a quantity outside 1 to 10); Conflict (the key was used for
+// other lines); Forbidden (an identity the Cart does not let call it);
+// Unavailable; Internal.
+func (c *Client) RemoveLines(ctx context.Context, id string, lines []bookshop.StockLine, key string) (int, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.RemoveLines(ctx, &cartv1.RemoveLinesRequest{CartId: id, Lines: RemovalsToProto(lines), IdempotencyKey: key})
+	if err != nil {
+		return 0, rpc.FromStatus(err)
+	}
+	return int(resp.GetCount()), nil
+}
+
 // Available reports whether a line of a cart can be bought: whether the
 // Catalog still sells its book, at a price. A line that cannot stays in
 // the cart, counted in Cart.Count but not in the subtotal, until it is

@@ -7,6 +7,7 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,13 +182,15 @@ func TestClientErrors(t *testing.T) {
 }
 
 // loseAnswers is a server interceptor that, while lose is set, lets
-// AddItem run (and write) but answers UNAVAILABLE in its place, once, as
+// AddItem or RemoveLines run (and write) but answers UNAVAILABLE in its
+// place, once, as
 // a server would whose answer is lost: it died, or the connection broke,
 // after the commit.
 func loseAnswers(lose *atomic.Bool) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		resp, err := handler(ctx, req)
-		if err == nil && info.FullMethod == cartv1.CartService_AddItem_FullMethodName && lose.CompareAndSwap(true, false) {
+		changes := info.FullMethod == cartv1.CartService_AddItem_FullMethodName || info.FullMethod == cartv1.CartService_RemoveLines_FullMethodName
+		if err == nil && changes && lose.CompareAndSwap(true, false) {
 			return nil, status.Error(codes.Unavailable, "the answer was lost")
 		}
 		return resp, err
@@ -242,6 +245,104 @@ func TestAddRetriedAfterItWasDone(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRemoveLines takes out of a cart what Checkout has sold from it: the
+// copies bought go, those added since stay; the removal happens once for
+// its key, even when its answer is lost and the connection retries it;
+// and it needs no Catalog.
+func TestRemoveLines(t *testing.T) {
+	ctx := rpctest.Context(t)
+	catalogAddr, stopCatalog := serveCatalogStoppable(t)
+	cartDB, err := cartsqlite.Open(ctx, cartsqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cartDB.Close() })
+	var lose atomic.Bool
+	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
+		svc := cart.NewService(cartDB, catalogclient.New(rpctest.Dial(t, catalogAddr), 5*time.Second), cart.Options{Logger: logger})
+		cartv1.RegisterCartServiceServer(srv, cart.NewServer(svc, logger))
+	}, grpc.ChainUnaryInterceptor(loseAnswers(&lose)))
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{}) // with the retries of every Bookshop client
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := cartclient.New(conn, 5*time.Second)
+	if _, err := client.Add(ctx, "c-7", 1, 3, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Add(ctx, "c-7", 2, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	stopCatalog() // the removal needs no Catalog
+	bought := []bookshop.StockLine{{BookID: 1, Quantity: 2}, {BookID: 2, Quantity: 1}}
+
+	lose.Store(true)
+	n, err := client.RemoveLines(ctx, "c-7", bought, "co-1-cart")
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveLines(2 of book 1, 1 of book 2; its answer lost once) = %d, %v; want 1 copy left", n, err)
+	}
+	if lose.Load() {
+		t.Fatal("the answer was not lost: nothing was retried")
+	}
+	for _, tc := range []struct {
+		name  string
+		cart  string
+		lines []bookshop.StockLine
+		key   string
+		count int
+		code  bookshop.Code
+		msg   string
+	}{
+		{name: "a retry removes nothing", cart: "c-7", lines: bought, key: "co-1-cart", count: 1},
+		{name: "the key for other lines", cart: "c-7", lines: bought[:1], key: "co-1-cart", code: bookshop.Conflict, msg: "was used on this cart to remove other lines"},
+		{name: "no key", cart: "c-7", lines: bought, code: bookshop.Invalid, msg: "an idempotency key is required"},
+		{name: "no lines", cart: "c-7", key: "co-2-cart", code: bookshop.Invalid, msg: "0 lines to remove"},
+		{name: "a new key removes", cart: "c-7", lines: bought[:1], key: "co-3-cart", count: 0},
+		{name: "an empty cart", cart: "c-8", lines: bought, key: "co-4-cart", count: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := client.RemoveLines(ctx, tc.cart, tc.lines, tc.key)
+			if bookshop.ErrorCode(err) != tc.code || !strings.Contains(bookshop.ErrorMessage(err), tc.msg) || n != tc.count {
+				t.Errorf("RemoveLines(%s, %v, %q) = %d, %v; want %d, code %q with %q", tc.cart, tc.lines, tc.key, n, err, tc.count, tc.code, tc.msg)
+			}
+		})
+	}
+	if n, err := client.Count(ctx, "c-7"); n != 0 || err != nil {
+		t.Errorf("Count = %d, %v; want 0", n, err)
+	}
+}
+
+// serveCatalogStoppable is serveCatalog, with a function that stops the
+// Catalog before the test ends.
+func serveCatalogStoppable(tb testing.TB) (string, func()) {
+	tb.Helper()
+	db, err := catalogsqlite.Open(rpctest.Context(tb), catalogsqlite.Memory, books)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := catalog.NewGRPCServer(catalog.NewService(db, "EUR", 0, nil), process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, lis) }()
+	stop := sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Error(err)
+		}
+	})
+	tb.Cleanup(stop)
+	return lis.Addr().String(), stop
 }
 
 func TestClientCatalogDown(t *testing.T) {

@@ -52,3 +52,22 @@ func CartFromProto(m *cartv1.Cart) bookshop.Cart {
 	}
 	return c
 }
+
+// RemovalsToProto converts the lines of a removal (RemoveLines) to their
+// messages.
+func RemovalsToProto(lines []bookshop.StockLine) []*cartv1.LineRemoval {
+	m := make([]*cartv1.LineRemoval, len(lines))
+	for i, l := range lines {
+		m[i] = &cartv1.LineRemoval{BookId: l.BookID, Quantity: clamp(l.Quantity)}
+	}
+	return m
+}
+
+// RemovalsFromProto converts the messages of a removal's lines.
+func RemovalsFromProto(m []*cartv1.LineRemoval) []bookshop.StockLine {
+	lines := make([]bookshop.StockLine, len(m))
+	for i, l := range m {
+		lines[i] = bookshop.StockLine{BookID: l.GetBookId(), Quantity: int(l.GetQuantity())}
+	}
+	return lines
+}

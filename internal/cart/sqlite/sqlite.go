@@ -6,7 +6,8 @@
 // lines: for each book, its id, how many copies and when it was first
 // added; and, for the cart, when it last changed. No price is kept.
 // Beside the carts, the idempotency keys of recent additions (AddOnce):
-// for each, the cart, the book, the quantity and when. The times are the
+// for each, the cart, the book, the quantity and when; and of recent
+// removals (RemoveOnce): the cart, what was removed and when. The times are the
 // caller's: each change takes its now, so that tests can set the clock.
 //
 // Changes are serialized: one connection writes, and each change is one
@@ -156,7 +157,48 @@ func (db *DB) AddOnce(ctx context.Context, id, key string, add bookshop.CartLine
 	return lines, nil, nil
 }
 
-// update is the body of Update and AddOnce, in tx.
+// RemoveOnce is Update for a removal from cart id under an idempotency
+// key (not ""): what says what the removal takes out (any text that tells
+// one removal from another), and the key's record is read and written in
+// the same transaction as the lines. When the cart has a record of key
+// made at or after since, RemoveOnce calls no change, writes nothing, and
+// returns the cart's lines and the record's what as prior. Otherwise it
+// does as Update and, when change succeeds, records key with what and
+// now, replacing a record older than since; prior is "".
+func (db *DB) RemoveOnce(ctx context.Context, id, key, what string, now, since time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) (lines []bookshop.CartLine, prior string, err error) {
+	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("remove from cart %s: begin: %w", id, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	err = tx.QueryRowContext(ctx, `SELECT lines FROM cart_remove_keys WHERE cart_id = ? AND key = ? AND created_at >= ?`,
+		id, key, since.Unix()).Scan(&prior)
+	switch {
+	case err == nil:
+		lines, _, err := readLines(ctx, tx, id)
+		if err != nil {
+			return nil, "", err
+		}
+		return lines, prior, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, "", fmt.Errorf("remove from cart %s: read key: %w", id, err)
+	}
+	lines, err = update(ctx, tx, id, now, change)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cart_remove_keys (cart_id, key, lines, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (cart_id, key) DO UPDATE SET lines = excluded.lines, created_at = excluded.created_at`,
+		id, key, what, now.Unix()); err != nil {
+		return nil, "", fmt.Errorf("remove from cart %s: record key: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, "", fmt.Errorf("remove from cart %s: commit: %w", id, err)
+	}
+	return lines, "", nil
+}
+
+// update is the body of Update, AddOnce and RemoveOnce, in tx.
 func update(ctx context.Context, tx *sql.Tx, id string, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
 	old, next, err := readLines(ctx, tx, id)
 	if err != nil {
@@ -221,16 +263,21 @@ func (db *DB) DeleteIdle(ctx context.Context, prefix string, before time.Time) (
 }
 
 // DeleteKeys deletes the records of the idempotency keys made before
-// before (see AddOnce), a few hundred per transaction, and returns how
-// many it deleted. It stops early, with ctx's error, when ctx ends.
+// before (see AddOnce and RemoveOnce), a few hundred per transaction, and
+// returns how many it deleted. It stops early, with ctx's error, when ctx
+// ends.
 func (db *DB) DeleteKeys(ctx context.Context, before time.Time) (int, error) {
-	n, err := db.deleteInBatches(ctx, `DELETE FROM cart_add_keys WHERE (cart_id, key) IN (
-		SELECT cart_id, key FROM cart_add_keys WHERE created_at < ? LIMIT ?)`,
-		before.Unix(), sweepBatch)
-	if err != nil {
-		return n, fmt.Errorf("delete old idempotency keys: %w", err)
+	deleted := 0
+	for _, table := range []string{"cart_add_keys", "cart_remove_keys"} {
+		n, err := db.deleteInBatches(ctx, `DELETE FROM `+table+` WHERE (cart_id, key) IN (
+			SELECT cart_id, key FROM `+table+` WHERE created_at < ? LIMIT ?)`,
+			before.Unix(), sweepBatch)
+		deleted += n
+		if err != nil {
+			return deleted, fmt.Errorf("delete old idempotency keys: %w", err)
+		}
 	}
-	return n, nil
+	return deleted, nil
 }
 
 // deleteInBatches runs query, a DELETE of at most sweepBatch rows (its

@@ -432,3 +432,59 @@ func TestDeleteKeys(t *testing.T) {
 		t.Errorf("DeleteKeys(two hours on) = %d, %v; want %d", n, err, keys/2+1)
 	}
 }
+
+func TestRemoveOnce(t *testing.T) {
+	ctx := testContext(t)
+	db := open(t, sqlite.Memory)
+	t0 := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, l := range lines(1, 3, 2, 1, 3, 2) {
+		if err := add(ctx, db, "c-1", l.Book.ID, l.Quantity); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := 0
+	removeOnce := func(id, key string, remove []bookshop.StockLine, what string, now time.Time) ([]bookshop.CartLine, string, error) {
+		t.Helper()
+		return db.RemoveOnce(ctx, id, key, what, now, now.Add(-24*time.Hour), func(ls []bookshop.CartLine) ([]bookshop.CartLine, error) {
+			calls++
+			return cart.Removed(ls, remove), nil
+		})
+	}
+	bought := []bookshop.StockLine{{BookID: 1, Quantity: 2}, {BookID: 2, Quantity: 1}}
+	got, prior, err := removeOnce("c-1", "rm-a", bought, "1:2,2:1", t0)
+	if err != nil || prior != "" || !slices.Equal(got, lines(1, 1, 3, 2)) || calls != 1 {
+		t.Fatalf("RemoveOnce(rm-a, new) = %v, %q, %v (%d changes); want [1×1 3×2], no record, one change", got, prior, err, calls)
+	}
+	// Again with the key: nothing removed, whatever the lines; the record.
+	for _, what := range []string{"1:2,2:1", "3:2"} {
+		calls = 0
+		got, prior, err = removeOnce("c-1", "rm-a", []bookshop.StockLine{{BookID: 3, Quantity: 2}}, what, t0.Add(time.Hour))
+		if err != nil || prior != "1:2,2:1" || !slices.Equal(got, lines(1, 1, 3, 2)) || calls != 0 {
+			t.Errorf("RemoveOnce(rm-a again, %s) = %v, %q, %v (%d changes); want the cart as it is, the record, no change", what, got, prior, err, calls)
+		}
+	}
+	check(t, db, "c-1", lines(1, 1, 3, 2))
+	// The key outlives the cart's row, emptied by a removal.
+	if _, prior, err := removeOnce("c-1", "rm-b", []bookshop.StockLine{{BookID: 1, Quantity: 1}, {BookID: 3, Quantity: 2}}, "1:1,3:2", t0); err != nil || prior != "" {
+		t.Fatalf("RemoveOnce(rm-b) = %q, %v", prior, err)
+	}
+	check(t, db, "c-1", nil)
+	if err := add(ctx, db, "c-1", 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, prior, err := removeOnce("c-1", "rm-b", []bookshop.StockLine{{BookID: 1, Quantity: 1}}, "1:1,3:2", t0.Add(time.Minute)); err != nil || prior != "1:1,3:2" || !slices.Equal(got, lines(1, 1)) {
+		t.Errorf("RemoveOnce(rm-b on the emptied cart) = %v, %q, %v; want the book added since kept, and the record", got, prior, err)
+	}
+	// The key belongs to its cart; and past its window it is new again.
+	if _, prior, err := removeOnce("c-2", "rm-a", bought, "1:2,2:1", t0); err != nil || prior != "" {
+		t.Errorf("RemoveOnce(rm-a on another cart) = %q, %v; want a new removal", prior, err)
+	}
+	if _, prior, err := removeOnce("c-1", "rm-a", bought, "1:2,2:1", t0.Add(25*time.Hour)); err != nil || prior != "" {
+		t.Errorf("RemoveOnce(rm-a, a day later) = %q, %v; want a new removal", prior, err)
+	}
+	check(t, db, "c-1", nil)
+	// DeleteKeys deletes the removals' keys too.
+	if n, err := db.DeleteKeys(ctx, t0.Add(time.Hour)); n != 2 || err != nil {
+		t.Errorf("DeleteKeys = %d, %v; want 2 (rm-b on c-1, rm-a on c-2)", n, err)
+	}
+}

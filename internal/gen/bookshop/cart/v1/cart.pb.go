@@ -733,6 +733,177 @@ func (x *MergeCartsResponse) GetCart() *Cart {
 	return nil
 }
 
+// RemoveLinesRequest takes copies of books out of a cart.
+type RemoveLinesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cart's id.
+	CartId string `protobuf:"bytes,1,opt,name=cart_id,json=cartId,proto3" json:"cart_id,omitempty"`
+	// The copies to take out: 1 to 50 lines, each of another book.
+	Lines []*LineRemoval `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
+	// What makes the removal happen at most once, so that the call may be
+	// retried when its answer is lost: 1 to 64 characters of A-Z, a-z, 0-9,
+	// '-' and '_', chosen by the caller, new for each removal. Required. The
+	// key is recorded on the cart with the lines, in the transaction that
+	// removes, and kept for 24 hours (see RemoveLines). The same key on
+	// another cart is another key.
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RemoveLinesRequest) Reset() {
+	*x = RemoveLinesRequest{}
+	mi := &file_bookshop_cart_v1_cart_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveLinesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveLinesRequest) ProtoMessage() {}
+
+func (x *RemoveLinesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookshop_cart_v1_cart_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveLinesRequest.ProtoReflect.Descriptor instead.
+func (*RemoveLinesRequest) Descriptor() ([]byte, []int) {
+	return file_bookshop_cart_v1_cart_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RemoveLinesRequest) GetCartId() string {
+	if x != nil {
+		return x.CartId
+	}
+	return ""
+}
+
+func (x *RemoveLinesRequest) GetLines() []*LineRemoval {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *RemoveLinesRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+// LineRemoval is how many copies of one book to take out of a cart.
+type LineRemoval struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The book's id, 1 or more.
+	BookId int32 `protobuf:"varint,1,opt,name=book_id,json=bookId,proto3" json:"book_id,omitempty"`
+	// How many copies to take out, 1 to 10; the book's line goes when it
+	// holds no more than that.
+	Quantity      int32 `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineRemoval) Reset() {
+	*x = LineRemoval{}
+	mi := &file_bookshop_cart_v1_cart_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineRemoval) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineRemoval) ProtoMessage() {}
+
+func (x *LineRemoval) ProtoReflect() protoreflect.Message {
+	mi := &file_bookshop_cart_v1_cart_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineRemoval.ProtoReflect.Descriptor instead.
+func (*LineRemoval) Descriptor() ([]byte, []int) {
+	return file_bookshop_cart_v1_cart_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LineRemoval) GetBookId() int32 {
+	if x != nil {
+		return x.BookId
+	}
+	return 0
+}
+
+func (x *LineRemoval) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+// RemoveLinesResponse says what the cart holds after the removal.
+type RemoveLinesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many copies the cart holds now: the sum of its lines' quantities.
+	Count         int32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveLinesResponse) Reset() {
+	*x = RemoveLinesResponse{}
+	mi := &file_bookshop_cart_v1_cart_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveLinesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveLinesResponse) ProtoMessage() {}
+
+func (x *RemoveLinesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookshop_cart_v1_cart_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveLinesResponse.ProtoReflect.Descriptor instead.
+func (*RemoveLinesResponse) Descriptor() ([]byte, []int) {
+	return file_bookshop_cart_v1_cart_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RemoveLinesResponse) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_bookshop_cart_v1_cart_proto protoreflect.FileDescriptor
 
 const file_bookshop_cart_v1_cart_proto_rawDesc = "" +
@@ -780,7 +951,16 @@ const file_bookshop_cart_v1_cart_proto_rawDesc = "" +
 	"\finto_cart_id\x18\x02 \x01(\tR\n" +
 	"intoCartId\"@\n" +
 	"\x12MergeCartsResponse\x12*\n" +
-	"\x04cart\x18\x01 \x01(\v2\x16.bookshop.cart.v1.CartR\x04cart2\xbb\x03\n" +
+	"\x04cart\x18\x01 \x01(\v2\x16.bookshop.cart.v1.CartR\x04cart\"\x8b\x01\n" +
+	"\x12RemoveLinesRequest\x12\x17\n" +
+	"\acart_id\x18\x01 \x01(\tR\x06cartId\x123\n" +
+	"\x05lines\x18\x02 \x03(\v2\x1d.bookshop.cart.v1.LineRemovalR\x05lines\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"B\n" +
+	"\vLineRemoval\x12\x17\n" +
+	"\abook_id\x18\x01 \x01(\x05R\x06bookId\x12\x1a\n" +
+	"\bquantity\x18\x02 \x01(\x05R\bquantity\"+\n" +
+	"\x13RemoveLinesResponse\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count2\x97\x04\n" +
 	"\vCartService\x12N\n" +
 	"\aGetCart\x12 .bookshop.cart.v1.GetCartRequest\x1a!.bookshop.cart.v1.GetCartResponse\x12W\n" +
 	"\n" +
@@ -788,7 +968,8 @@ const file_bookshop_cart_v1_cart_proto_rawDesc = "" +
 	"\aAddItem\x12 .bookshop.cart.v1.AddItemRequest\x1a!.bookshop.cart.v1.AddItemResponse\x12Z\n" +
 	"\vSetQuantity\x12$.bookshop.cart.v1.SetQuantityRequest\x1a%.bookshop.cart.v1.SetQuantityResponse\x12W\n" +
 	"\n" +
-	"MergeCarts\x12#.bookshop.cart.v1.MergeCartsRequest\x1a$.bookshop.cart.v1.MergeCartsResponseBFZDgithub.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1;cartv1b\x06proto3"
+	"MergeCarts\x12#.bookshop.cart.v1.MergeCartsRequest\x1a$.bookshop.cart.v1.MergeCartsResponse\x12Z\n" +
+	"\vRemoveLines\x12$.bookshop.cart.v1.RemoveLinesRequest\x1a%.bookshop.cart.v1.RemoveLinesResponseBFZDgithub.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1;cartv1b\x06proto3"
 
 var (
 	file_bookshop_cart_v1_cart_proto_rawDescOnce sync.Once
@@ -802,7 +983,7 @@ func file_bookshop_cart_v1_cart_proto_rawDescGZIP() []byte {
 	return file_bookshop_cart_v1_cart_proto_rawDescData
 }
 
-var file_bookshop_cart_v1_cart_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_bookshop_cart_v1_cart_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_bookshop_cart_v1_cart_proto_goTypes = []any{
 	(*Cart)(nil),                // 0: bookshop.cart.v1.Cart
 	(*CartLine)(nil),            // 1: bookshop.cart.v1.CartLine
@@ -816,32 +997,38 @@ var file_bookshop_cart_v1_cart_proto_goTypes = []any{
 	(*SetQuantityResponse)(nil), // 9: bookshop.cart.v1.SetQuantityResponse
 	(*MergeCartsRequest)(nil),   // 10: bookshop.cart.v1.MergeCartsRequest
 	(*MergeCartsResponse)(nil),  // 11: bookshop.cart.v1.MergeCartsResponse
-	(*v1.Money)(nil),            // 12: bookshop.money.v1.Money
+	(*RemoveLinesRequest)(nil),  // 12: bookshop.cart.v1.RemoveLinesRequest
+	(*LineRemoval)(nil),         // 13: bookshop.cart.v1.LineRemoval
+	(*RemoveLinesResponse)(nil), // 14: bookshop.cart.v1.RemoveLinesResponse
+	(*v1.Money)(nil),            // 15: bookshop.money.v1.Money
 }
 var file_bookshop_cart_v1_cart_proto_depIdxs = []int32{
 	1,  // 0: bookshop.cart.v1.Cart.lines:type_name -> bookshop.cart.v1.CartLine
-	12, // 1: bookshop.cart.v1.Cart.subtotal:type_name -> bookshop.money.v1.Money
-	12, // 2: bookshop.cart.v1.CartLine.unit_price:type_name -> bookshop.money.v1.Money
-	12, // 3: bookshop.cart.v1.CartLine.line_total:type_name -> bookshop.money.v1.Money
+	15, // 1: bookshop.cart.v1.Cart.subtotal:type_name -> bookshop.money.v1.Money
+	15, // 2: bookshop.cart.v1.CartLine.unit_price:type_name -> bookshop.money.v1.Money
+	15, // 3: bookshop.cart.v1.CartLine.line_total:type_name -> bookshop.money.v1.Money
 	0,  // 4: bookshop.cart.v1.GetCartResponse.cart:type_name -> bookshop.cart.v1.Cart
 	0,  // 5: bookshop.cart.v1.AddItemResponse.cart:type_name -> bookshop.cart.v1.Cart
 	0,  // 6: bookshop.cart.v1.SetQuantityResponse.cart:type_name -> bookshop.cart.v1.Cart
 	0,  // 7: bookshop.cart.v1.MergeCartsResponse.cart:type_name -> bookshop.cart.v1.Cart
-	2,  // 8: bookshop.cart.v1.CartService.GetCart:input_type -> bookshop.cart.v1.GetCartRequest
-	4,  // 9: bookshop.cart.v1.CartService.CountItems:input_type -> bookshop.cart.v1.CountItemsRequest
-	6,  // 10: bookshop.cart.v1.CartService.AddItem:input_type -> bookshop.cart.v1.AddItemRequest
-	8,  // 11: bookshop.cart.v1.CartService.SetQuantity:input_type -> bookshop.cart.v1.SetQuantityRequest
-	10, // 12: bookshop.cart.v1.CartService.MergeCarts:input_type -> bookshop.cart.v1.MergeCartsRequest
-	3,  // 13: bookshop.cart.v1.CartService.GetCart:output_type -> bookshop.cart.v1.GetCartResponse
-	5,  // 14: bookshop.cart.v1.CartService.CountItems:output_type -> bookshop.cart.v1.CountItemsResponse
-	7,  // 15: bookshop.cart.v1.CartService.AddItem:output_type -> bookshop.cart.v1.AddItemResponse
-	9,  // 16: bookshop.cart.v1.CartService.SetQuantity:output_type -> bookshop.cart.v1.SetQuantityResponse
-	11, // 17: bookshop.cart.v1.CartService.MergeCarts:output_type -> bookshop.cart.v1.MergeCartsResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	13, // 8: bookshop.cart.v1.RemoveLinesRequest.lines:type_name -> bookshop.cart.v1.LineRemoval
+	2,  // 9: bookshop.cart.v1.CartService.GetCart:input_type -> bookshop.cart.v1.GetCartRequest
+	4,  // 10: bookshop.cart.v1.CartService.CountItems:input_type -> bookshop.cart.v1.CountItemsRequest
+	6,  // 11: bookshop.cart.v1.CartService.AddItem:input_type -> bookshop.cart.v1.AddItemRequest
+	8,  // 12: bookshop.cart.v1.CartService.SetQuantity:input_type -> bookshop.cart.v1.SetQuantityRequest
+	10, // 13: bookshop.cart.v1.CartService.MergeCarts:input_type -> bookshop.cart.v1.MergeCartsRequest
+	12, // 14: bookshop.cart.v1.CartService.RemoveLines:input_type -> bookshop.cart.v1.RemoveLinesRequest
+	3,  // 15: bookshop.cart.v1.CartService.GetCart:output_type -> bookshop.cart.v1.GetCartResponse
+	5,  // 16: bookshop.cart.v1.CartService.CountItems:output_type -> bookshop.cart.v1.CountItemsResponse
+	7,  // 17: bookshop.cart.v1.CartService.AddItem:output_type -> bookshop.cart.v1.AddItemResponse
+	9,  // 18: bookshop.cart.v1.CartService.SetQuantity:output_type -> bookshop.cart.v1.SetQuantityResponse
+	11, // 19: bookshop.cart.v1.CartService.MergeCarts:output_type -> bookshop.cart.v1.MergeCartsResponse
+	14, // 20: bookshop.cart.v1.CartService.RemoveLines:output_type -> bookshop.cart.v1.RemoveLinesResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_bookshop_cart_v1_cart_proto_init() }
@@ -855,7 +1042,7 @@ func file_bookshop_cart_v1_cart_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookshop_cart_v1_cart_proto_rawDesc), len(file_bookshop_cart_v1_cart_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

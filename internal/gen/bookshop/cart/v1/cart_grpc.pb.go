@@ -27,6 +27,7 @@ const (
 	CartService_AddItem_FullMethodName     = "/bookshop.cart.v1.CartService/AddItem"
 	CartService_SetQuantity_FullMethodName = "/bookshop.cart.v1.CartService/SetQuantity"
 	CartService_MergeCarts_FullMethodName  = "/bookshop.cart.v1.CartService/MergeCarts"
+	CartService_RemoveLines_FullMethodName = "/bookshop.cart.v1.CartService/RemoveLines"
 )
 
 // CartServiceClient is the client API for CartService service.
@@ -51,9 +52,10 @@ const (
 // may have written the change and then died), and each call is safe to
 // retry: GetCart and CountItems change nothing; SetQuantity sets a
 // quantity, which a retry sets again; MergeCarts leaves the first cart
-// empty, which a retry finds so; and AddItem, which adds, does so at most
+// empty, which a retry finds so; AddItem, which adds, does so at most
 // once for each idempotency_key (see AddItemRequest): a retried AddItem
-// without a key may add twice.
+// without a key may add twice; and RemoveLines, which takes away, does so
+// at most once for its idempotency_key, which it requires.
 type CartServiceClient interface {
 	// GetCart returns a cart, priced. INVALID_ARGUMENT for a malformed cart
 	// id; UNAVAILABLE when the Catalog cannot be reached to price it.
@@ -95,6 +97,19 @@ type CartServiceClient interface {
 	// UNAVAILABLE when the Catalog cannot be reached to price the cart, and
 	// nothing was moved.
 	MergeCarts(ctx context.Context, in *MergeCartsRequest, opts ...grpc.CallOption) (*MergeCartsResponse, error)
+	// RemoveLines takes copies of books out of a cart, at most once for its
+	// idempotency key: for Checkout, which takes out the copies a shopper
+	// has just bought, and leaves in the cart what was added meanwhile. Each
+	// book's line loses the quantity asked for, and goes when no copy is
+	// left; a book the cart does not hold is skipped. It needs no Catalog,
+	// and returns how many copies the cart holds after it. With a key
+	// already used on the cart in the last 24 hours, it takes nothing away
+	// again: for the same lines it is a retry, and returns the count as it
+	// is now; for other lines it is refused with FAILED_PRECONDITION.
+	// INVALID_ARGUMENT for a malformed cart id or key, no lines or more
+	// than 50, a book id under 1, a book twice, or a quantity outside 1 to
+	// 10.
+	RemoveLines(ctx context.Context, in *RemoveLinesRequest, opts ...grpc.CallOption) (*RemoveLinesResponse, error)
 }
 
 type cartServiceClient struct {
@@ -155,6 +170,16 @@ func (c *cartServiceClient) MergeCarts(ctx context.Context, in *MergeCartsReques
 	return out, nil
 }
 
+func (c *cartServiceClient) RemoveLines(ctx context.Context, in *RemoveLinesRequest, opts ...grpc.CallOption) (*RemoveLinesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveLinesResponse)
+	err := c.cc.Invoke(ctx, CartService_RemoveLines_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CartServiceServer is the server API for CartService service.
 // All implementations must embed UnimplementedCartServiceServer
 // for forward compatibility.
@@ -177,9 +202,10 @@ func (c *cartServiceClient) MergeCarts(ctx context.Context, in *MergeCartsReques
 // may have written the change and then died), and each call is safe to
 // retry: GetCart and CountItems change nothing; SetQuantity sets a
 // quantity, which a retry sets again; MergeCarts leaves the first cart
-// empty, which a retry finds so; and AddItem, which adds, does so at most
+// empty, which a retry finds so; AddItem, which adds, does so at most
 // once for each idempotency_key (see AddItemRequest): a retried AddItem
-// without a key may add twice.
+// without a key may add twice; and RemoveLines, which takes away, does so
+// at most once for its idempotency_key, which it requires.
 type CartServiceServer interface {
 	// GetCart returns a cart, priced. INVALID_ARGUMENT for a malformed cart
 	// id; UNAVAILABLE when the Catalog cannot be reached to price it.
@@ -221,6 +247,19 @@ type CartServiceServer interface {
 	// UNAVAILABLE when the Catalog cannot be reached to price the cart, and
 	// nothing was moved.
 	MergeCarts(context.Context, *MergeCartsRequest) (*MergeCartsResponse, error)
+	// RemoveLines takes copies of books out of a cart, at most once for its
+	// idempotency key: for Checkout, which takes out the copies a shopper
+	// has just bought, and leaves in the cart what was added meanwhile. Each
+	// book's line loses the quantity asked for, and goes when no copy is
+	// left; a book the cart does not hold is skipped. It needs no Catalog,
+	// and returns how many copies the cart holds after it. With a key
+	// already used on the cart in the last 24 hours, it takes nothing away
+	// again: for the same lines it is a retry, and returns the count as it
+	// is now; for other lines it is refused with FAILED_PRECONDITION.
+	// INVALID_ARGUMENT for a malformed cart id or key, no lines or more
+	// than 50, a book id under 1, a book twice, or a quantity outside 1 to
+	// 10.
+	RemoveLines(context.Context, *RemoveLinesRequest) (*RemoveLinesResponse, error)
 	mustEmbedUnimplementedCartServiceServer()
 }
 
@@ -245,6 +284,9 @@ func (UnimplementedCartServiceServer) SetQuantity(context.Context, *SetQuantityR
 }
 func (UnimplementedCartServiceServer) MergeCarts(context.Context, *MergeCartsRequest) (*MergeCartsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MergeCarts not implemented")
+}
+func (UnimplementedCartServiceServer) RemoveLines(context.Context, *RemoveLinesRequest) (*RemoveLinesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveLines not implemented")
 }
 func (UnimplementedCartServiceServer) mustEmbedUnimplementedCartServiceServer() {}
 func (UnimplementedCartServiceServer) testEmbeddedByValue()                     {}
@@ -357,6 +399,24 @@ func _CartService_MergeCarts_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CartService_RemoveLines_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveLinesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CartServiceServer).RemoveLines(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CartService_RemoveLines_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CartServiceServer).RemoveLines(ctx, req.(*RemoveLinesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CartService_ServiceDesc is the grpc.ServiceDesc for CartService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -383,6 +443,10 @@ var CartService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MergeCarts",
 			Handler:    _CartService_MergeCarts_Handler,
+		},
+		{
+			MethodName: "RemoveLines",
+			Handler:    _CartService_RemoveLines_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
