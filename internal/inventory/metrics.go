@@ -21,7 +21,7 @@ var outcomes = []string{Held, outcomeSoldOut, outcomeReplayed, Committed, Releas
 // by outcome, and bookshop_inventory_stockouts_total. A nil *metrics
 // counts nothing.
 type metrics struct {
-	reservations *prometheus.CounterVec
+	reservations   *prometheus.CounterVec
 	stockOutsTotal prometheus.Counter
 }
 
