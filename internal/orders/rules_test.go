@@ -29,7 +29,9 @@ func TestChecked(t *testing.T) {
 		{"a free book", func(o *bookshop.Order) { o.Lines = append(o.Lines, line(3, 0, 1)) }, ""},
 		{"50 lines", func(o *bookshop.Order) { *o = newOrder(7, lines(50)...) }, ""},
 		{"a second address line", func(o *bookshop.Order) { o.Shipping.Line2 = "Flat 2" }, ""},
-		{"accents in the texts", func(o *bookshop.Order) { o.Shipping.City, o.Lines[0].Title = "Zürich", "Frøken Smillas fornemmelse for sne" }, ""},
+		{"accents in the texts", func(o *bookshop.Order) {
+			o.Shipping.City, o.Lines[0].Title = "Zürich", "Frøken Smillas fornemmelse for sne"
+		}, ""},
 		{"the fields the service sets are ignored", func(o *bookshop.Order) {
 			o.ID, o.State, o.Created = "o_whatever", "cancelled", time.Unix(5, 0)
 		}, ""},
