@@ -248,6 +248,8 @@ func declined(reason string) error {
 	return bookshop.Errorf(bookshop.Conflict, "card declined: %s", reason)
 }
 
+var errKeyCancelled = bookshop.Errorf(bookshop.NotFound, "no charge was made with this idempotency key: the key is cancelled, and will charge nothing")
+
 var errProcessorUnavailable = bookshop.Errorf(bookshop.Unavailable, "the card processor cannot be reached: nothing was charged; try again shortly")
 
 // Refund implements [bookshop.Payments]: it gives charge id back, whole.
@@ -280,17 +282,18 @@ func (s *Service) RefundKey(ctx context.Context, key string) (bookshop.Charge, e
 	if err := CheckKey(key); err != nil {
 		return bookshop.Charge{}, err
 	}
-	c, _, err := s.store.ChargeByKey(ctx, key)
-	if err == nil && c == nil {
-		c, err = s.store.CancelKey(ctx, key, s.now().UTC())
-		if err == nil && c == nil {
+	c, cancelled, err := s.store.ChargeByKey(ctx, key)
+	if err == nil && c == nil && !cancelled {
+		if c, err = s.store.CancelKey(ctx, key, s.now().UTC()); err == nil && c == nil {
 			s.metrics.cancelled()
 			s.logger.InfoContext(ctx, "idempotency key cancelled before any charge", "key", key)
-			return bookshop.Charge{}, bookshop.Errorf(bookshop.NotFound, "no charge was made with this idempotency key: the key is cancelled, and will charge nothing")
 		}
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return bookshop.Charge{}, err
+	case c == nil:
+		return bookshop.Charge{}, errKeyCancelled
 	}
 	return s.refund(ctx, *c)
 }
