@@ -208,7 +208,9 @@ func TestChargeSameKeyAtOnce(t *testing.T) {
 		errs    [n]error
 	)
 	for i := range n {
-		wg.Go(func() { charges[i], errs[i] = svc.Charge(ctx, "double-click", eur(4200), card(paymentsclient.TestCardApproved)) })
+		wg.Go(func() {
+			charges[i], errs[i] = svc.Charge(ctx, "double-click", eur(4200), card(paymentsclient.TestCardApproved))
+		})
 	}
 	wg.Wait()
 	for i := range n {
