@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	paymentsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/payments/v1"
 	moneyv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
+	paymentsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/payments/v1"
 	"github.com/bookshop-go/bookshop/internal/payments"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )

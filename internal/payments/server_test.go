@@ -122,9 +122,11 @@ func TestClient(t *testing.T) {
 		t.Fatalf("Charge = %+v, %v; want an approved amex 0005 of 45.99 EUR", c, err)
 	}
 	for name, get := range map[string]func() (bookshop.Charge, error){
-		"Charge again": func() (bookshop.Charge, error) { return client.Charge(ctx, "client-1", eur(4599), card("378282246310005")) },
-		"ChargeByID":   func() (bookshop.Charge, error) { return client.ChargeByID(ctx, c.ID) },
-		"ChargeByKey":  func() (bookshop.Charge, error) { return client.ChargeByKey(ctx, "client-1") },
+		"Charge again": func() (bookshop.Charge, error) {
+			return client.Charge(ctx, "client-1", eur(4599), card("378282246310005"))
+		},
+		"ChargeByID":  func() (bookshop.Charge, error) { return client.ChargeByID(ctx, c.ID) },
+		"ChargeByKey": func() (bookshop.Charge, error) { return client.ChargeByKey(ctx, "client-1") },
 	} {
 		if got, err := get(); err != nil || got != c {
 			t.Errorf("%s = %+v, %v; want %+v", name, got, err, c)
@@ -149,8 +151,14 @@ func TestClient(t *testing.T) {
 		call func() error
 		code bookshop.Code
 	}{
-		{"declined", func() error { _, err := client.Charge(ctx, "client-3", eur(100), card(paymentsclient.TestCardDeclined)); return err }, bookshop.Conflict},
-		{"unavailable", func() error { _, err := client.Charge(ctx, "client-4", eur(100), card(paymentsclient.TestCardUnavailable)); return err }, bookshop.Unavailable},
+		{"declined", func() error {
+			_, err := client.Charge(ctx, "client-3", eur(100), card(paymentsclient.TestCardDeclined))
+			return err
+		}, bookshop.Conflict},
+		{"unavailable", func() error {
+			_, err := client.Charge(ctx, "client-4", eur(100), card(paymentsclient.TestCardUnavailable))
+			return err
+		}, bookshop.Unavailable},
 		{"unknown charge", func() error { _, err := client.Refund(ctx, "ch_"+strings.Repeat("0", 22)); return err }, bookshop.NotFound},
 		{"cancelled key", func() error { _, err := client.RefundKey(ctx, "client-4"); return err }, bookshop.NotFound},
 		{"bad id", func() error { _, err := client.ChargeByID(ctx, "nope"); return err }, bookshop.Invalid},
