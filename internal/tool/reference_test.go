@@ -26,6 +26,7 @@ var referenceCommands = [][]string{
 	{"catalog"},
 	{"cart"},
 	{"accounts"},
+	{"orders"},
 	{"recommendations"},
 	{"marketplace"},
 	{"import"},

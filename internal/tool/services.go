@@ -10,6 +10,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/orders"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -60,7 +61,7 @@ type service struct {
 //
 // Adding a service is one entry here, and a function like those below.
 func services() []*service {
-	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), marketplaceService()}
+	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), ordersService(), marketplaceService()}
 }
 
 // shopIdentities returns the identities `bookshop certs` issues by
@@ -126,6 +127,23 @@ func accountsService() *service {
 		run:       func(ctx context.Context, deps process.Deps) error { return accounts.Run(ctx, cfg, deps) },
 		policy:    accounts.Policy,
 		contracts: accounts.Contracts,
+	}
+}
+
+func ordersService() *service {
+	cfg := orders.DefaultConfig()
+	return &service{
+		name:      "orders",
+		title:     "Orders",
+		summary:   "run the Orders gRPC service alone",
+		about:     "Runs the Orders gRPC service (bookshop.orders.v1.OrdersService): the\nshop's orders, the transaction database, with the standard health\nservice and server reflection.",
+		serves:    true,
+		flags:     cfg.Flags,
+		validate:  cfg.Validate,
+		port:      func() int { return cfg.Port },
+		run:       func(ctx context.Context, deps process.Deps) error { return orders.Run(ctx, cfg, deps) },
+		policy:    orders.Policy,
+		contracts: orders.Contracts,
 	}
 }
 
