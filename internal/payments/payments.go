@@ -178,6 +178,7 @@ func (s *Service) Charge(ctx context.Context, key string, amount bookshop.Money,
 	}
 
 	// The processor.
+	s.logger.DebugContext(ctx, "charge sent to the processor", "key", key, "amount", amount.String(), "card", info.String())
 	if err := s.wait(ctx); err != nil {
 		return bookshop.Charge{}, err
 	}
