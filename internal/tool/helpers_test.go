@@ -81,7 +81,8 @@ func waitServing(tb testing.TB, addr, service string) {
 // catalog, the accounts and the carts in memory, then extra.
 func upArgs(extra ...string) []string {
 	return append([]string{"up", "-marketplace-port=0", "-recommendations-port=0", "-catalog-port=0", "-catalog-db=:memory:",
-		"-accounts-port=0", "-accounts-db=:memory:", "-cart-port=0", "-cart-db=:memory:"}, extra...)
+		"-accounts-port=0", "-accounts-db=:memory:", "-cart-port=0", "-cart-db=:memory:",
+		"-inventory-port=0", "-inventory-db=:memory:"}, extra...)
 }
 
 // startCommand runs the bookshop command args until the test ends, and

@@ -9,6 +9,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/cart"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/inventory"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/orders"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
@@ -61,7 +62,7 @@ type service struct {
 //
 // Adding a service is one entry here, and a function like those below.
 func services() []*service {
-	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), ordersService(), marketplaceService()}
+	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), inventoryService(), ordersService(), marketplaceService()}
 }
 
 // shopIdentities returns the identities `bookshop certs` issues by
@@ -144,6 +145,23 @@ func ordersService() *service {
 		run:       func(ctx context.Context, deps process.Deps) error { return orders.Run(ctx, cfg, deps) },
 		policy:    orders.Policy,
 		contracts: orders.Contracts,
+	}
+}
+
+func inventoryService() *service {
+	cfg := inventory.DefaultConfig()
+	return &service{
+		name:      "inventory",
+		title:     "Inventory",
+		summary:   "run the Inventory gRPC service alone",
+		about:     "Runs the Inventory gRPC service (bookshop.inventory.v1.InventoryService):\nthe stock of every book and the checkouts' reservations, with the\nstandard health service and server reflection.",
+		serves:    true,
+		flags:     cfg.Flags,
+		validate:  cfg.Validate,
+		port:      func() int { return cfg.Port },
+		run:       func(ctx context.Context, deps process.Deps) error { return inventory.Run(ctx, cfg, deps) },
+		policy:    inventory.Policy,
+		contracts: inventory.Contracts,
 	}
 }
 

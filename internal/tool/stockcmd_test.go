@@ -1,0 +1,104 @@
+package tool_test
+
+import (
+	"bytes"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/tool"
+)
+
+// runStock runs `bookshop stock args` with env, and returns what it
+// printed.
+func runStock(tb testing.TB, vars map[string]string, args ...string) (string, error) {
+	tb.Helper()
+	var out bytes.Buffer
+	err := tool.Run(testContext(tb, 30*time.Second), append([]string{"stock"}, args...), env(vars), &out, io.Discard)
+	return out.String(), err
+}
+
+// TestStockCommand runs `bookshop inventory` on a new database, seeded
+// with the built-in books' stock, and reads and sets it with `bookshop
+// stock`.
+func TestStockCommand(t *testing.T) {
+	port := itoa(freePort(t))
+	startCommand(t, []string{"inventory", "-port", port, "-db=:memory:"}, nil)
+	addr := "127.0.0.1:" + port
+	waitServing(t, addr, "bookshop.inventory.v1.InventoryService")
+	vars := map[string]string{"INVENTORY_HOST": addr}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-book", "5"}, "Book 5: 3 on hand, 0 held by checkouts, 3 available.\n"},
+		{[]string{"-book", "5", "-set", "12"}, "Book 5: 12 on hand, 0 held by checkouts, 12 available.\n"},
+		{[]string{"-book", "5,12, 99"}, "Book 5: 12 on hand, 0 held by checkouts, 12 available.\n" +
+			"Book 12: 0 on hand, 0 held by checkouts, 0 available.\n" +
+			"Book 99: 0 on hand, 0 held by checkouts, 0 available.\n"},
+		{[]string{"-book", "99", "-set=0"}, "Book 99: 0 on hand, 0 held by checkouts, 0 available.\n"},
+	} {
+		out, err := runStock(t, vars, tc.args...)
+		if err != nil || out != tc.want {
+			t.Errorf("bookshop stock %s = %q, %v; want %q", strings.Join(tc.args, " "), out, err, tc.want)
+		}
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "-book: which book?"},
+		{[]string{"-book", "five"}, `"five" is not a book id`},
+		{[]string{"-book", "0"}, `"0" is not a book id`},
+		{[]string{"-book", "1,2", "-set", "3"}, "-set sets the stock of one book"},
+		{[]string{"-book", "1", "-set", "many"}, `"many": want a whole number`},
+		{[]string{"-book", "1", "-set", "-1"}, "book 1: -1 copies on hand: want 0 to 1000000"},
+		{[]string{"-book", "1", "-inventory-host", "localhost:99999"}, "-inventory-host or INVENTORY_HOST"},
+		{[]string{"-book", "1", "-timeout", "0s"}, "-timeout 0s"},
+	} {
+		out, err := runStock(t, vars, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" {
+			t.Errorf("bookshop stock %s = %q, %v; want an error with %q and no output", strings.Join(tc.args, " "), out, err, tc.want)
+		}
+	}
+}
+
+// TestStockCommandMutualTLS runs the Inventory with mutual TLS: admin
+// sets the stock; the Marketplace's identity may read it but not set it.
+func TestStockCommandMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	if err := tool.RunCerts(testContext(t, 10*time.Second), []string{dir}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	at := func(name string) string { return filepath.Join(dir, name) }
+	port := itoa(freePort(t))
+	startCommand(t, []string{"inventory", "-port", port, "-db=:memory:", "-health-addr=127.0.0.1:0",
+		"-tls-cert", at("server.crt"), "-tls-key", at("server.key"), "-tls-client-ca", at("ca.crt")}, nil)
+	as := func(identity string) map[string]string {
+		return map[string]string{"INVENTORY_HOST": "localhost:" + port, "TLS_CA": at("ca.crt"), "TLS_CERT": at(identity + ".crt"), "TLS_KEY": at(identity + ".key")}
+	}
+	var (
+		out string
+		err error
+	)
+	waitFor(t, "the Inventory to answer admin", func() bool {
+		out, err = runStock(t, as("admin"), "-book", "7", "-set", "4")
+		return err == nil
+	})
+	if want := "Book 7: 4 on hand, 0 held by checkouts, 4 available.\n"; out != want {
+		t.Errorf("stock -set as admin = %q, want %q", out, want)
+	}
+	if out, err := runStock(t, as("marketplace"), "-book", "7"); err != nil || !strings.HasPrefix(out, "Book 7: 4 on hand") {
+		t.Errorf("stock as marketplace = %q, %v; want the stock", out, err)
+	}
+	if _, err := runStock(t, as("marketplace"), "-book", "7", "-set", "40"); err == nil || !strings.Contains(err.Error(), `identity "marketplace" may not call`) {
+		t.Errorf("stock -set as marketplace = %v, want PERMISSION_DENIED", err)
+	}
+	if _, err := runStock(t, map[string]string{"INVENTORY_HOST": "localhost:" + port, "TLS_CA": at("ca.crt")}, "-book", "7"); err == nil {
+		t.Error("stock without a client certificate succeeded, want it refused")
+	}
+}
