@@ -12,6 +12,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/inventory"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/orders"
+	"github.com/bookshop-go/bookshop/internal/payments"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -62,7 +63,7 @@ type service struct {
 //
 // Adding a service is one entry here, and a function like those below.
 func services() []*service {
-	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), inventoryService(), ordersService(), marketplaceService()}
+	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), inventoryService(), ordersService(), paymentsService(), marketplaceService()}
 }
 
 // shopIdentities returns the identities `bookshop certs` issues by
@@ -162,6 +163,23 @@ func inventoryService() *service {
 		run:       func(ctx context.Context, deps process.Deps) error { return inventory.Run(ctx, cfg, deps) },
 		policy:    inventory.Policy,
 		contracts: inventory.Contracts,
+	}
+}
+
+func paymentsService() *service {
+	cfg := payments.DefaultConfig()
+	return &service{
+		name:      "payments",
+		title:     "Payments",
+		summary:   "run the Payments gRPC service alone",
+		about:     "Runs the Payments gRPC service (bookshop.payments.v1.PaymentsService): a\nfake card processor with a real one's rules, that charges each\nidempotency key once and keeps only a card's brand and last four digits,\nwith the standard health service and server reflection.",
+		serves:    true,
+		flags:     cfg.Flags,
+		validate:  cfg.Validate,
+		port:      func() int { return cfg.Port },
+		run:       func(ctx context.Context, deps process.Deps) error { return payments.Run(ctx, cfg, deps) },
+		policy:    payments.Policy,
+		contracts: payments.Contracts,
 	}
 }
 
