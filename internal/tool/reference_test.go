@@ -28,6 +28,7 @@ var referenceCommands = [][]string{
 	{"accounts"},
 	{"inventory"},
 	{"orders"},
+	{"payments"},
 	{"recommendations"},
 	{"marketplace"},
 	{"import"},
