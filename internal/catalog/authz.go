@@ -15,12 +15,14 @@ const (
 	identityMarketplace     = "marketplace"
 	identityRecommendations = "recommendations"
 	identityCart            = "cart"
+	identityCheckout        = "checkout"
 )
 
 // Policy returns who may call which method of CatalogService:
 //
 //   - GetBook and ExportBooks: marketplace, recommendations and admin;
-//   - GetBooks: marketplace, cart (which prices carts with it) and admin;
+//   - GetBooks: marketplace, cart (which prices carts with it), checkout
+//     (which prices the orders it places) and admin;
 //   - SearchBooks: marketplace (for its search page) and admin;
 //   - WatchBooks: recommendations (which keeps the books in memory) and
 //     admin;
@@ -32,7 +34,7 @@ func Policy() rpc.Policy {
 	readers := []string{identityMarketplace, identityRecommendations, rpc.IdentityAdmin}
 	return rpc.Policy{
 		catalogv1.CatalogService_GetBook_FullMethodName:     readers,
-		catalogv1.CatalogService_GetBooks_FullMethodName:    {identityMarketplace, identityCart, rpc.IdentityAdmin},
+		catalogv1.CatalogService_GetBooks_FullMethodName:    {identityMarketplace, identityCart, identityCheckout, rpc.IdentityAdmin},
 		catalogv1.CatalogService_ExportBooks_FullMethodName: readers,
 		catalogv1.CatalogService_WatchBooks_FullMethodName:  {identityRecommendations, rpc.IdentityAdmin},
 		catalogv1.CatalogService_ImportBooks_FullMethodName: {rpc.IdentityAdmin},

@@ -59,14 +59,14 @@ func TestPolicy(t *testing.T) {
 		allowed []string
 	}{
 		{catalogv1.CatalogService_GetBook_FullMethodName, []string{"marketplace", "recommendations", "admin"}},
-		{catalogv1.CatalogService_GetBooks_FullMethodName, []string{"marketplace", "cart", "admin"}},
+		{catalogv1.CatalogService_GetBooks_FullMethodName, []string{"marketplace", "cart", "checkout", "admin"}},
 		{catalogv1.CatalogService_ExportBooks_FullMethodName, []string{"marketplace", "recommendations", "admin"}},
 		{catalogv1.CatalogService_WatchBooks_FullMethodName, []string{"recommendations", "admin"}},
 		{catalogv1.CatalogService_ImportBooks_FullMethodName, []string{"admin"}},
 		{catalogv1.CatalogService_SearchBooks_FullMethodName, []string{"marketplace", "admin"}},
 	}
 	for _, tt := range tests {
-		for _, id := range []string{"", "marketplace", "recommendations", "cart", "admin", "demo", "stranger"} {
+		for _, id := range []string{"", "marketplace", "recommendations", "cart", "checkout", "admin", "demo", "stranger"} {
 			want := slices.Contains(tt.allowed, id)
 			if got := p.Allows(id, tt.method); got != want {
 				t.Errorf("Allows(%q, %s) = %v, want %v", id, tt.method, got, want)

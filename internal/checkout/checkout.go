@@ -1,0 +1,324 @@
+// Package checkout is the Checkout service: the one place that places an
+// order. It reads the shopper's cart (Cart), prices every line from the
+// Catalog, holds the stock (Inventory), charges the card (Payments), takes
+// the stock held for good, records the order (Orders) and takes the books
+// bought out of the cart; when a step fails, it undoes what was done (the
+// hold released, the charge refunded) and leaves the cart as it was.
+//
+// The slice: the rules of a checkout here; the [Service], which runs
+// checkouts as sagas and recovers the unfinished ones (service.go), over
+// the records of package saga;
+// the gRPC server of bookshop.checkout.v1.CheckoutService (server.go), with
+// its request rules and authorization entries ([Policy]); its metrics;
+// [Config] and [Run]; the saga log in package sqlite; and, for callers,
+// package checkoutclient.
+//
+// # The saga
+//
+// A checkout is recorded in the saga log (a saga.Record in the [Store],
+// synced to disk at each change) before any other service is asked to do
+// anything, and each step's outcome is recorded before the next step
+// acts on it. Every call to another service carries an idempotency key
+// made from the checkout's own random id (saga.Record's HoldKey, PayKey,
+// OrderKey and CartKey), so that doing a
+// step again, after a crash or a lost answer, does it once. The states:
+//
+//   - Reserving: recorded, with the lines priced and the total the
+//     shopper confirmed. Next: hold the stock, then charge the card. The
+//     card is never recorded, so only the request that carries it can
+//     charge: a checkout found in this state by anyone else (the
+//     recoverer, after a crash) is finished if its charge went through
+//     (Payments is asked by key), and undone otherwise, the charge's key
+//     cancelled so that a charge still in flight takes nothing.
+//   - Charged: the hold's id and the charge's id recorded. Next: take
+//     the stock held for good (Commit), then record the order, then empty
+//     the cart's lines bought. The stock is taken before the order is
+//     recorded, so that no order exists without its stock: a hold that
+//     expired meanwhile cannot be taken, and the charge is refunded.
+//   - Ordered: the order recorded, the cart's lines not yet taken out
+//     (the Cart could not be reached). The order is placed.
+//   - Undoing: a step failed for good (a book sold out, a card
+//     declined); the error for the shopper is recorded. Next: refund the
+//     charge and release the hold, whichever were done.
+//   - Done and Failed: ended, with the order or the error.
+//
+// A checkout that cannot go on now (a service it needs is down) stays in
+// its state, and the recoverer ([Service.Recover]) takes it up again: when
+// the service starts, and every few seconds. So these hold, whatever is
+// killed when: no charge stays without an order (or a refund); no order
+// is recorded without its stock taken; no hold outlives its expiry (the
+// Inventory ends it by itself); no order is recorded twice.
+package checkout
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+// MaxKeyLen is the longest idempotency key of a checkout, and the
+// longest cart id.
+const MaxKeyLen = 64
+
+// KeyTTL is how long the record of an ended checkout is kept, and so its
+// key: a request with the key within it returns the checkout's outcome;
+// the sweeper deletes the older records.
+const KeyTTL = 24 * time.Hour
+
+// CheckKey returns an Invalid error unless key is an idempotency key: 1
+// to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_'.
+func CheckKey(key string) error { return checkName("idempotency key", key) }
+
+// CheckCartID returns an Invalid error unless id could name a cart: 1 to
+// MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_', as the Cart
+// service's ids are.
+func CheckCartID(id string) error { return checkName("cart id", id) }
+
+// CheckCustomer returns an Invalid error for a customer id under 1.
+func CheckCustomer(id int32) error {
+	if id < 1 {
+		return bookshop.Errorf(bookshop.Invalid, "customer id %d: want 1 or more", id)
+	}
+	return nil
+}
+
+// checkName returns an Invalid error, about what, unless name has 1 to
+// MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_'.
+func checkName(what, name string) error {
+	if name == "" || len(name) > MaxKeyLen {
+		return bookshop.Errorf(bookshop.Invalid, "%s %q: want 1 to %d characters", what, truncate(name), MaxKeyLen)
+	}
+	for i := range len(name) {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return bookshop.Errorf(bookshop.Invalid, "%s %q: only letters A to Z, digits, '-' and '_' are allowed", what, truncate(name))
+		}
+	}
+	return nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string) string {
+	if len(s) > MaxKeyLen+8 {
+		return s[:MaxKeyLen] + "..."
+	}
+	return s
+}
+
+// The limits of a shipping address, as Orders keeps one.
+const (
+	maxNameLen   = 100
+	maxLineLen   = 200
+	maxCityLen   = 100
+	maxPostalLen = 20
+)
+
+// CheckAddress returns an Invalid error unless a is a complete shipping
+// address: a name (1 to 100 characters), a first line (1 to 200), an
+// optional second line (up to 200), a city (1 to 100), a postal code (1 to
+// 20), and a country of two capital letters (ISO 3166-1 alpha-2); no
+// control characters, none only spaces. The message starts with
+// "shipping address: " and names the field.
+func CheckAddress(a bookshop.Address) error {
+	for _, f := range []struct {
+		name, value string
+		max         int
+		optional    bool
+	}{
+		{"name", a.Name, maxNameLen, false},
+		{"address", a.Line1, maxLineLen, false},
+		{"second address line", a.Line2, maxLineLen, true},
+		{"city", a.City, maxCityLen, false},
+		{"postal code", a.PostalCode, maxPostalLen, false},
+	} {
+		switch n := utf8.RuneCountInString(f.value); {
+		case f.optional && f.value == "":
+		case strings.TrimSpace(f.value) == "":
+			return bookshop.Errorf(bookshop.Invalid, "shipping address: %s: required", f.name)
+		case n > f.max:
+			return bookshop.Errorf(bookshop.Invalid, "shipping address: %s: at most %d characters, not %d", f.name, f.max, n)
+		case !utf8.ValidString(f.value) || strings.IndexFunc(f.value, unicode.IsControl) >= 0:
+			return bookshop.Errorf(bookshop.Invalid, "shipping address: %s: only printable characters", f.name)
+		}
+	}
+	if len(a.Country) != 2 || strings.IndexFunc(a.Country, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+		return bookshop.Errorf(bookshop.Invalid, "shipping address: country: want a code of two capital letters, such as DE")
+	}
+	return nil
+}
+
+// The limits of a card's fields as Checkout lets them through to
+// Payments, whose rules they are: Checkout only refuses what could be no
+// card at all, before it holds any stock.
+const (
+	maxCardNumberLen = 32
+	maxCVCLen        = 4
+	maxCardNameLen   = 100
+)
+
+// CheckCard returns an Invalid error for a card whose fields could not be
+// a card's at all: a number missing or over 32 characters, an expiry
+// month outside 1 to 12 or a year not of four digits, a CVC missing or
+// over 4 characters, a name over 100 characters. The rest (Luhn, the
+// brand, the expiry in the future) is the Payments service's to check.
+// The message names the field as Payments does ("card number: ...").
+func CheckCard(c bookshop.Card) error {
+	switch {
+	case strings.TrimSpace(c.Number) == "":
+		return bookshop.Errorf(bookshop.Invalid, "card number: required")
+	case len(c.Number) > maxCardNumberLen:
+		return bookshop.Errorf(bookshop.Invalid, "card number: at most %d characters", maxCardNumberLen)
+	case c.ExpMonth < 1 || c.ExpMonth > 12:
+		return bookshop.Errorf(bookshop.Invalid, "expiry: the month is 1 to 12")
+	case c.ExpYear < 1000 || c.ExpYear > 9999:
+		return bookshop.Errorf(bookshop.Invalid, "expiry: the year has four digits")
+	case c.CVC == "":
+		return bookshop.Errorf(bookshop.Invalid, "cvc: required")
+	case len(c.CVC) > maxCVCLen:
+		return bookshop.Errorf(bookshop.Invalid, "cvc: at most %d digits", maxCVCLen)
+	case utf8.RuneCountInString(c.Name) > maxCardNameLen:
+		return bookshop.Errorf(bookshop.Invalid, "cardholder name: at most %d characters", maxCardNameLen)
+	}
+	return nil
+}
+
+// CheckPlace returns an Invalid error unless req could be placed: a key,
+// a customer, a cart id, a total more than zero in a currency, a complete
+// shipping address and a card (see CheckCard). Whether the total is the
+// cart's is for Place to find.
+func CheckPlace(req bookshop.PlaceOrder) error {
+	if err := CheckKey(req.Key); err != nil {
+		return err
+	}
+	if err := CheckCustomer(req.CustomerID); err != nil {
+		return err
+	}
+	if err := CheckCartID(req.CartID); err != nil {
+		return err
+	}
+	if err := bookshop.CheckCurrency(req.Total.Currency); err != nil {
+		return bookshop.Errorf(bookshop.Invalid, "total: %s", bookshop.ErrorMessage(err))
+	}
+	if req.Total.Units <= 0 {
+		return bookshop.Errorf(bookshop.Invalid, "total %s: want more than zero", req.Total)
+	}
+	if err := CheckAddress(req.Shipping); err != nil {
+		return err
+	}
+	return CheckCard(req.Card)
+}
+
+// Fingerprint returns what tells one checkout request from another under
+// the same key: a hash of its cart, its total and its shipping address,
+// not of its card, which is never kept.
+func Fingerprint(req bookshop.PlaceOrder) string {
+	h := sha256.New()
+	for _, s := range []string{
+		req.CartID, strconv.FormatInt(req.Total.Units, 10), req.Total.Currency,
+		req.Shipping.Name, req.Shipping.Line1, req.Shipping.Line2, req.Shipping.City, req.Shipping.PostalCode, req.Shipping.Country,
+	} {
+		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Priced returns the quote of a cart's lines, each priced from books (by
+// id): the Catalog's current price times the line's quantity, in the
+// cart's order; the subtotal, no discount, and the total. A line whose
+// book is missing from books, or has no price, is quoted with its id, its
+// quantity and the title known (the book's, else the cart's), but no
+// price, out of the subtotal, and is returned in unsold: the Catalog does
+// not sell it. A quote of no priced line has zero amounts. Errors:
+// Internal when the prices have different currencies or the sum does not
+// fit (the Catalog has one currency and bounded prices, so neither should
+// happen).
+func Priced(lines []bookshop.CartLine, books map[int32]bookshop.Book) (q bookshop.Quote, unsold []int32, err error) {
+	q.Lines = make([]bookshop.OrderLine, 0, len(lines))
+	for _, l := range lines {
+		b, ok := books[l.Book.ID]
+		if !ok || b.Price == (bookshop.Money{}) {
+			q.Lines = append(q.Lines, bookshop.OrderLine{BookID: l.Book.ID, Title: cmp.Or(b.Title, l.Book.Title), Quantity: l.Quantity})
+			unsold = append(unsold, l.Book.ID)
+			continue
+		}
+		total, err := b.Price.Mul(int64(l.Quantity))
+		if err == nil {
+			if q.Subtotal == (bookshop.Money{}) {
+				q.Subtotal = total
+			} else {
+				q.Subtotal, err = q.Subtotal.Add(total)
+			}
+		}
+		if err != nil {
+			// Not %w: the kernel's Invalid would reach the caller, who did
+			// nothing wrong.
+			return bookshop.Quote{}, nil, fmt.Errorf("price book %d: %v", b.ID, err)
+		}
+		q.Lines = append(q.Lines, bookshop.OrderLine{BookID: b.ID, Title: b.Title, UnitPrice: b.Price, Quantity: l.Quantity, Total: total})
+	}
+	if q.Subtotal != (bookshop.Money{}) {
+		q.Discount = bookshop.Money{Currency: q.Subtotal.Currency}
+		q.Total = q.Subtotal // subtotal minus a discount of 0
+	}
+	return q, unsold, nil
+}
+
+// Short returns the lines of q that cannot be bought as they are: those
+// of unsold, with 0 available, and those with fewer copies available in
+// stock than their quantity; in q's order.
+func Short(q bookshop.Quote, unsold []int32, stock map[int32]int) []bookshop.SoldOut {
+	var short []bookshop.SoldOut
+	for _, l := range q.Lines {
+		switch {
+		case contains(unsold, l.BookID):
+			short = append(short, bookshop.SoldOut{BookID: l.BookID, Available: 0})
+		case stock[l.BookID] < l.Quantity:
+			short = append(short, bookshop.SoldOut{BookID: l.BookID, Available: max(stock[l.BookID], 0)})
+		}
+	}
+	return short
+}
+
+func contains(ids []int32, id int32) bool {
+	for _, i := range ids {
+		if i == id {
+			return true
+		}
+	}
+	return false
+}
+
+// SoldOutMessage says, for the shopper, which books of lines have too few
+// copies: short are the books and the copies left, as the Inventory
+// answers a hold it refused. It starts with "sold out: ".
+func SoldOutMessage(lines []bookshop.OrderLine, short []bookshop.SoldOut) string {
+	parts := make([]string, 0, len(short))
+	for _, s := range short {
+		title := fmt.Sprintf("book %d", s.BookID)
+		for _, l := range lines {
+			if l.BookID == s.BookID && l.Title != "" {
+				title = strconv.Quote(l.Title)
+			}
+		}
+		switch s.Available {
+		case 0:
+			parts = append(parts, title+" has no copy left")
+		case 1:
+			parts = append(parts, title+" has only 1 copy left")
+		default:
+			parts = append(parts, fmt.Sprintf("%s has only %d copies left", title, s.Available))
+		}
+	}
+	if len(parts) == 0 {
+		return "sold out: a book in your cart has too few copies left; change your cart to check out"
+	}
+	return "sold out: " + strings.Join(parts, ", ") + "; change your cart to check out"
+}

@@ -1,0 +1,132 @@
+package checkout
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
+	"github.com/bookshop-go/bookshop/internal/checkout/sqlite"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// DefaultPort is the Checkout's gRPC port, as its callers know it.
+const DefaultPort = checkoutclient.DefaultPort
+
+// DefaultRecoverInterval is how often the recoverer looks for unfinished
+// checkouts, by default.
+const DefaultRecoverInterval = 10 * time.Second
+
+// The bounds of the settings.
+const (
+	MinHoldTTL      = time.Second
+	MaxHoldTTL      = time.Hour // the Inventory's longest hold
+	MaxPlaceTimeout = 5 * time.Minute
+	MaxCallTimeout  = time.Minute
+	MaxCheckouts    = 10_000
+)
+
+// Config is the Checkout's own configuration; see Flags for each setting.
+type Config struct {
+	Port int    // the gRPC port
+	DB   string // the saga log's database file, or sqlite.Memory
+	// HoldTTL, PlaceTimeout, CallTimeout and MaxCheckouts are the
+	// Service's Options of those names.
+	HoldTTL      time.Duration
+	PlaceTimeout time.Duration
+	CallTimeout  time.Duration
+	MaxCheckouts int
+	// RecoverInterval is how often the unfinished checkouts are taken up.
+	RecoverInterval time.Duration
+	// CartHost, CatalogHost, InventoryHost, PaymentsHost and OrdersHost
+	// are where the services the Checkout calls are: host, host:port or a
+	// gRPC target each.
+	CartHost, CatalogHost, InventoryHost, PaymentsHost, OrdersHost string
+}
+
+// DefaultConfig returns the Checkout's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Port: DefaultPort, DB: "checkout.db",
+		HoldTTL: DefaultHoldTTL, PlaceTimeout: DefaultPlaceTimeout, CallTimeout: DefaultCallTimeout,
+		MaxCheckouts: DefaultMaxCheckouts, RecoverInterval: DefaultRecoverInterval,
+		CartHost: "localhost", CatalogHost: "localhost", InventoryHost: "localhost", PaymentsHost: "localhost", OrdersHost: "localhost",
+	}
+}
+
+// Flags declares the Checkout's settings on s, namespace "checkout", with
+// c's values as defaults.
+func (c *Config) Flags(s *config.Set) {
+	s.Port(&c.Port, "port", c.Port, "the Checkout's gRPC port")
+	s.String(&c.DB, "db", c.DB, "the saga log's database file (SQLite), created on first start: every checkout's steps, so that one cut off by a crash is finished or undone at the next start; "+sqlite.Memory+" keeps it in memory, and loses that at exit")
+	s.Duration(&c.HoldTTL, "hold-ttl", c.HoldTTL, fmt.Sprintf("how long a checkout holds the stock it buys (the Inventory's reservation), from %s to %s and longer than -place-timeout: a checkout that could not finish within it is refunded", MinHoldTTL, MaxHoldTTL))
+	s.Duration(&c.PlaceTimeout, "place-timeout", c.PlaceTimeout, fmt.Sprintf("the longest a checkout runs, its steps and their undoing included, up to %s; a caller that stops waiting sooner gets UNAVAILABLE, and the checkout goes on", MaxPlaceTimeout))
+	s.Duration(&c.CallTimeout, "call-timeout", c.CallTimeout, fmt.Sprintf("the deadline of each call to another service, up to %s and no more than -place-timeout", MaxCallTimeout))
+	s.Int(&c.MaxCheckouts, "max-checkouts", c.MaxCheckouts, fmt.Sprintf("the most checkouts run at once, 1 to %d; more wait for one to end", MaxCheckouts))
+	s.Duration(&c.RecoverInterval, "recover-interval", c.RecoverInterval, "how often the checkouts left unfinished (by a crash, or a service down) are finished or undone, from 100ms to 1h; also at start")
+}
+
+// Dependencies declares, on the process's set, where the services that
+// the Checkout calls are: CART_HOST, CATALOG_HOST, INVENTORY_HOST,
+// PAYMENTS_HOST and ORDERS_HOST. `bookshop up` wires them itself and does
+// not declare them.
+func (c *Config) Dependencies(s *config.Set) {
+	for _, d := range c.dependencies() {
+		s.String(d.host, d.name+"-host", *d.host, fmt.Sprintf("%s: host or host:port (default port %d), or a gRPC target such as dns:///%s:%[2]d", d.what, d.port, d.name))
+	}
+}
+
+// dependency is a service the Checkout calls, and where it is.
+type dependency struct {
+	name, what string
+	host       *string
+	port       int
+}
+
+func (c *Config) dependencies() []dependency {
+	return []dependency{
+		{"cart", "the Cart, whose carts are checked out", &c.CartHost, cartclient.DefaultPort},
+		{"catalog", "the Catalog, which prices every line", &c.CatalogHost, catalogclient.DefaultPort},
+		{"inventory", "the Inventory, which holds the stock", &c.InventoryHost, inventoryclient.DefaultPort},
+		{"payments", "the Payments service, which charges the cards", &c.PaymentsHost, paymentsclient.DefaultPort},
+		{"orders", "the Orders service, which records the orders", &c.OrdersHost, ordersclient.DefaultPort},
+	}
+}
+
+// Validate checks c after parsing, naming the setting at fault through s.
+func (c *Config) Validate(s *config.Set) error {
+	if err := s.CheckPort("port", c.Port); err != nil {
+		return err
+	}
+	switch {
+	case c.DB == "":
+		return config.UsageErrorf("%s: want a file path, or %s for a saga log that lives in memory", s.Setting("db"), sqlite.Memory)
+	case c.PlaceTimeout < time.Second || c.PlaceTimeout > MaxPlaceTimeout:
+		return config.UsageErrorf("%s %s: want from 1s to %s, such as 30s", s.Setting("place-timeout"), c.PlaceTimeout, MaxPlaceTimeout)
+	case c.CallTimeout < 10*time.Millisecond || c.CallTimeout > min(MaxCallTimeout, c.PlaceTimeout):
+		return config.UsageErrorf("%s %s: want from 10ms to %s (and -place-timeout at most), such as 5s", s.Setting("call-timeout"), c.CallTimeout, MaxCallTimeout)
+	case c.HoldTTL < MinHoldTTL || c.HoldTTL > MaxHoldTTL || c.HoldTTL <= c.PlaceTimeout:
+		return config.UsageErrorf("%s %s: want from %s to %s, and longer than -place-timeout (%s), such as 10m", s.Setting("hold-ttl"), c.HoldTTL, MinHoldTTL, MaxHoldTTL, c.PlaceTimeout)
+	case c.MaxCheckouts < 1 || c.MaxCheckouts > MaxCheckouts:
+		return config.UsageErrorf("%s %d: want from 1 to %d", s.Setting("max-checkouts"), c.MaxCheckouts, MaxCheckouts)
+	case c.RecoverInterval < 100*time.Millisecond || c.RecoverInterval > time.Hour:
+		return config.UsageErrorf("%s %s: want from 100ms to 1h, such as 10s", s.Setting("recover-interval"), c.RecoverInterval)
+	}
+	for _, d := range c.dependencies() {
+		if _, err := rpc.Target(*d.host, d.port); err != nil {
+			return config.UsageErrorf("-%s-host or %s_HOST: %v", d.name, strings.ToUpper(d.name), err)
+		}
+	}
+	return nil
+}
+
+// options returns the Service's Options for c.
+func (c *Config) options() Options {
+	return Options{HoldTTL: c.HoldTTL, PlaceTimeout: c.PlaceTimeout, CallTimeout: c.CallTimeout, MaxCheckouts: c.MaxCheckouts}
+}

@@ -1,0 +1,159 @@
+package checkout
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/checkout/sqlite"
+	checkoutv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/checkout/v1"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/platform/fault"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// SweepInterval is how often Run deletes the records of the checkouts
+// that ended more than KeyTTL ago.
+const SweepInterval = time.Hour
+
+// Run runs the Checkout on deps.Listener until ctx is done: it opens the
+// saga log (creating it on first start), connects to the Cart, the
+// Catalog, the Inventory, Payments and Orders at cfg's hosts (it serves
+// while they are down: a checkout that needs one fails with UNAVAILABLE,
+// or waits for it, recorded), serves CheckoutService with health and
+// reflection, takes up the unfinished checkouts at once and then every
+// cfg.RecoverInterval, deletes the records of the checkouts ended more
+// than KeyTTL ago every SweepInterval, and then shuts down gracefully,
+// giving the checkouts running deps.DrainTimeout to end.
+func Run(ctx context.Context, cfg Config, deps process.Deps) error {
+	if err := deps.Validate(); err != nil {
+		deps.Close()
+		return err
+	}
+	targets := make(map[string]string)
+	for _, d := range cfg.dependencies() {
+		t, err := rpc.Target(*d.host, d.port)
+		if err != nil {
+			deps.Close()
+			return err
+		}
+		targets[d.name] = t
+	}
+	db, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		deps.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while opening: nothing was served, nothing lost
+		}
+		return err
+	}
+	defer db.Close()
+	deps.Logger.Info("checkout database open", "path", cfg.DB)
+	conns := make(map[string]*grpc.ClientConn, len(targets))
+	for name, t := range targets {
+		conn, err := rpc.Dial(t, rpc.ClientConfig{TLS: deps.ClientTLS, Metrics: deps.Metrics, Tracing: deps.Tracing})
+		if err != nil {
+			deps.Close()
+			return err
+		}
+		defer conn.Close()
+		conns[name] = conn
+	}
+	timeout := cfg.CallTimeout
+	opts := cfg.options()
+	opts.Logger, opts.Metrics = deps.Logger, deps.Metrics
+	svc := NewService(Deps{
+		Carts:     cartclient.New(conns["cart"], timeout),
+		Catalog:   catalogclient.New(conns["catalog"], timeout),
+		Inventory: inventoryclient.New(conns["inventory"], timeout),
+		Payments:  paymentsclient.New(conns["payments"], timeout),
+		Orders:    ordersclient.New(conns["orders"], timeout),
+		Store:     db,
+	}, opts)
+	srv, err := NewGRPCServer(svc, deps)
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	if armed := fault.Armed(); len(armed) > 0 {
+		deps.Logger.Warn("fault points armed: the process kills itself at them; for tests only", "env", fault.EnvVar, "points", armed)
+	}
+	deps.Logger.Info("Checkout serving gRPC", "addr", deps.Listener.Addr().String(), "cart", targets["cart"], "catalog", targets["catalog"],
+		"inventory", targets["inventory"], "payments", targets["payments"], "orders", targets["orders"], "tracing", deps.Tracing != nil)
+	return process.RunAll(ctx,
+		func(ctx context.Context) error { recoverLoop(ctx, svc, cfg.RecoverInterval, deps); return nil },
+		func(ctx context.Context) error {
+			err := srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
+			drain, cancel := context.WithTimeout(context.Background(), deps.DrainTimeout)
+			defer cancel()
+			svc.Wait(drain)
+			return err
+		})
+}
+
+// recoverLoop takes up the unfinished checkouts at once and then every
+// interval, and deletes the records of the old ended ones every
+// SweepInterval, until ctx is done. A failure is logged and tried again
+// at the next turn.
+func recoverLoop(ctx context.Context, svc *Service, interval time.Duration, deps process.Deps) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	var swept time.Time
+	for {
+		n, err := svc.Recover(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			deps.Logger.Error("take up unfinished checkouts", "err", err)
+		case n > 0:
+			deps.Logger.Info("unfinished checkouts taken up", "checkouts", n)
+		}
+		if now := time.Now(); now.Sub(swept) >= SweepInterval {
+			swept = now
+			n, err := svc.SweepEnded(ctx, now)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				deps.Logger.Error("delete the records of old checkouts", "err", err)
+			case n > 0:
+				deps.Logger.Info("records of old checkouts deleted", "deleted", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// NewGRPCServer returns a gRPC server with CheckoutService registered
+// over svc, authorized by Policy when deps' TLS verifies client
+// certificates.
+func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
+	scfg, err := rpc.ServiceConfig(deps, Policy(), Validators())
+	if err != nil {
+		return nil, err
+	}
+	srv := rpc.NewServer(scfg)
+	checkoutv1.RegisterCheckoutServiceServer(srv, NewServer(svc, deps.Logger))
+	return srv, nil
+}
+
+// The promises of the Checkout's parts, checked by the compiler.
+var (
+	_ Store     = (*sqlite.DB)(nil)
+	_ Carts     = (*cartclient.Client)(nil)
+	_ Catalog   = (*catalogclient.Client)(nil)
+	_ Inventory = (*inventoryclient.Client)(nil)
+	_ Payments  = (*paymentsclient.Client)(nil)
+	_ Orders    = (*ordersclient.Client)(nil)
+)

@@ -1,0 +1,116 @@
+// Package saga holds the records of the Checkout's saga log: a
+// checkout's [Record], its [State], and the idempotency keys of its calls
+// to the other services, shared by the Service (package checkout) and the
+// log's storage (package sqlite). See package checkout for the steps.
+package saga
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+// ErrKeyTaken is the error of a log whose record of a key is not the one
+// the caller expected.
+var ErrKeyTaken = errors.New("the checkout's key has another record")
+
+// State is where a checkout is; see package checkout.
+type State string
+
+// The states of a checkout.
+const (
+	Reserving State = "reserving"
+	Charged   State = "charged"
+	Ordered   State = "ordered"
+	Undoing   State = "undoing"
+	Done      State = "done"
+	Failed    State = "failed"
+)
+
+// Ended reports whether s is a state a checkout ends in: Done or Failed.
+func (s State) Ended() bool { return s == Done || s == Failed }
+
+// Record is a checkout as the saga log keeps it: what the shopper
+// confirmed and how far the checkout has gone. It holds nothing of the
+// card.
+type Record struct {
+	// CustomerID and Key name the checkout: the request's customer and
+	// idempotency key.
+	CustomerID int32
+	Key        string
+	// ID is the attempt's own random id, from which the idempotency keys
+	// of its calls to the other services are made; a new attempt under
+	// the same key (after one that failed with Unavailable) has a new ID.
+	ID string
+	// Request is the fingerprint of the request (see Fingerprint).
+	Request string
+	State   State
+	CartID  string
+	// Lines, Subtotal, Discount and Total are the cart as it was priced
+	// and confirmed.
+	Lines                     []bookshop.OrderLine
+	Subtotal, Discount, Total bookshop.Money
+	Shipping                  bookshop.Address
+	// ReservationID is the Inventory's hold, and ChargeID the Payments
+	// charge, once known (Charged on).
+	ReservationID string
+	ChargeID      string
+	// ChargeTried is set when the card may have been charged: an Undoing
+	// checkout with it set refunds (by the charge's key) before it ends.
+	ChargeTried bool
+	// Order is the order recorded (Ordered and Done).
+	Order bookshop.Order
+	// ErrCode and ErrMessage are the error the checkout failed with
+	// (Undoing and Failed): the shopper's answer.
+	ErrCode    bookshop.Code
+	ErrMessage string
+	// Created is when the checkout was recorded, Updated when it last
+	// changed.
+	Created, Updated time.Time
+}
+
+// The idempotency keys of a checkout's calls: the hold (Inventory), the
+// charge (Payments), the order (Orders) and the removal of the lines
+// bought (Cart). Each is "co-", the checkout's ID, and the step.
+func (r *Record) HoldKey() string  { return "co-" + r.ID + "-hold" }
+func (r *Record) PayKey() string   { return "co-" + r.ID + "-pay" }
+func (r *Record) OrderKey() string { return "co-" + r.ID + "-order" }
+func (r *Record) CartKey() string  { return "co-" + r.ID + "-cart" }
+
+// StockLines returns the books and quantities of r's lines, for the hold
+// and for the Cart's removal.
+func (r *Record) StockLines() []bookshop.StockLine {
+	lines := make([]bookshop.StockLine, len(r.Lines))
+	for i, l := range r.Lines {
+		lines[i] = bookshop.StockLine{BookID: l.BookID, Quantity: l.Quantity}
+	}
+	return lines
+}
+
+// Err returns the error r failed with (Undoing, Failed), or nil.
+func (r *Record) Err() error {
+	if r.ErrCode == "" {
+		return nil
+	}
+	return &bookshop.Error{Code: r.ErrCode, Message: r.ErrMessage}
+}
+
+// Retryable reports whether a request with r's key may try again: r
+// failed with Unavailable, which undid everything.
+func (r *Record) Retryable() bool { return r.State == Failed && r.ErrCode == bookshop.Unavailable }
+
+// NewOrder returns the order of r, to record: its customer, lines,
+// amounts, charge and shipping address.
+func (r *Record) NewOrder() bookshop.Order {
+	return bookshop.Order{
+		CustomerID: r.CustomerID,
+		Lines:      slices.Clone(r.Lines),
+		Subtotal:   r.Subtotal,
+		Discount:   r.Discount,
+		Total:      r.Total,
+		PaymentID:  r.ChargeID,
+		Shipping:   r.Shipping,
+	}
+}

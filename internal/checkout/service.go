@@ -1,0 +1,847 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/checkout/saga"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/platform/fault"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+)
+
+// Carts is what Checkout needs of the Cart: a cart's lines, and the
+// removal of the lines bought. *cartclient.Client is one.
+type Carts interface {
+	Cart(ctx context.Context, id string) (bookshop.Cart, error)
+	RemoveLines(ctx context.Context, id string, lines []bookshop.StockLine, key string) (int, error)
+}
+
+// Catalog is what Checkout needs of the Catalog: the books of some ids,
+// with their current prices, leaving out the ids it has no book for.
+// *catalogclient.Client is one.
+type Catalog interface {
+	Books(ctx context.Context, ids []int32) ([]bookshop.Book, error)
+}
+
+// Inventory is what Checkout needs of the Inventory: the stock, and holds
+// reserved, committed and released (see [bookshop.Inventory]).
+// *inventoryclient.Client is one.
+type Inventory interface {
+	Stock(ctx context.Context, ids []int32) (map[int32]int, error)
+	Reserve(ctx context.Context, key string, lines []bookshop.StockLine, ttl time.Duration) (bookshop.Reservation, error)
+	Commit(ctx context.Context, id string) (bookshop.Reservation, error)
+	Release(ctx context.Context, id string) (bookshop.Reservation, error)
+}
+
+// Payments is what Checkout needs of the Payments service: a charge once
+// for a key, the charge a key made, and the refund of a key's charge,
+// which cancels a key that made none (see paymentsclient.Client).
+type Payments interface {
+	Charge(ctx context.Context, key string, amount bookshop.Money, card bookshop.Card) (bookshop.Charge, error)
+	ChargeByKey(ctx context.Context, key string) (bookshop.Charge, error)
+	RefundKey(ctx context.Context, key string) (bookshop.Charge, error)
+}
+
+// Orders is what Checkout needs of the Orders service: an order recorded
+// once for a key. *ordersclient.Client is one.
+type Orders interface {
+	Create(ctx context.Context, key string, order bookshop.Order) (bookshop.Order, error)
+}
+
+// Store is the saga log: where the Service records its checkouts, each
+// change on disk before it returns. *sqlite.DB is one.
+type Store interface {
+	// Get returns the record of a customer's key, or nil when there is
+	// none.
+	Get(ctx context.Context, customerID int32, key string) (*saga.Record, error)
+	// Begin records r as the checkout of its customer and key. When the
+	// key has a record already, it replaces only one that failed with
+	// Unavailable (see saga.Record.Retryable), and fails with saga.ErrKeyTaken for
+	// any other.
+	Begin(ctx context.Context, r *saga.Record) error
+	// Save writes r over the record of its customer, key and ID. It fails
+	// with saga.ErrKeyTaken when there is no such record.
+	Save(ctx context.Context, r *saga.Record) error
+	// Unfinished returns at most limit records that have not ended, those
+	// changed least recently first.
+	Unfinished(ctx context.Context, limit int) ([]*saga.Record, error)
+	// DeleteEnded deletes the records that ended (Done or Failed) before
+	// before, and returns how many.
+	DeleteEnded(ctx context.Context, before time.Time) (int, error)
+}
+
+// Deps are the services and the saga log a Service works with.
+type Deps struct {
+	Carts     Carts
+	Catalog   Catalog
+	Inventory Inventory
+	Payments  Payments
+	Orders    Orders
+	Store     Store
+}
+
+// The defaults of Options.
+const (
+	DefaultHoldTTL      = 10 * time.Minute
+	DefaultPlaceTimeout = 30 * time.Second
+	DefaultCallTimeout  = 5 * time.Second
+	DefaultMaxCheckouts = 64
+)
+
+// recoverBatch is the most unfinished checkouts one Recover takes up.
+const recoverBatch = 100
+
+// cartWindow is how long after a checkout began the Service still takes
+// its lines out of the cart: less than the Cart keeps the removal's key
+// (24 hours), so that a removal done again is still recognised and done
+// once. A checkout whose cart could not be reached for so long keeps its
+// lines in the cart, and says so in the log.
+const cartWindow = 12 * time.Hour
+
+// Options are what a Service is made with besides its Deps. The zero value
+// of each field means its default.
+type Options struct {
+	// Logger receives what the checkouts do; discarded when nil.
+	Logger *slog.Logger
+	// Metrics is where the Service counts; nothing is counted when nil.
+	Metrics *telemetry.Metrics
+	// HoldTTL is how long a checkout's hold on the stock lasts, if it is
+	// neither committed nor released: DefaultHoldTTL.
+	HoldTTL time.Duration
+	// PlaceTimeout bounds a checkout from start to end, its steps and
+	// their undoing included: DefaultPlaceTimeout. A caller that gives up
+	// sooner does not stop the checkout.
+	PlaceTimeout time.Duration
+	// CallTimeout bounds each call to another service:
+	// DefaultCallTimeout.
+	CallTimeout time.Duration
+	// MaxCheckouts is the most checkouts run at once; more wait for one to
+	// end: DefaultMaxCheckouts.
+	MaxCheckouts int
+	// Now is the clock, for the records' times; time.Now. For tests.
+	Now func() time.Time
+}
+
+// Service is the Checkout: it quotes carts, places orders as sagas over
+// the other services, and finishes or undoes the checkouts left
+// unfinished. It implements [bookshop.Checkout] and is safe for
+// concurrent use.
+type Service struct {
+	deps    Deps
+	logger  *slog.Logger
+	metrics *metrics
+	opts    Options
+
+	slots   chan struct{}  // one for each checkout running
+	running sync.WaitGroup // the checkouts running, for Wait
+
+	mu     sync.Mutex
+	claims map[claimKey]chan struct{} // the checkouts worked on, closed when done
+}
+
+// claimKey names a checkout: its customer and key.
+type claimKey struct {
+	customer int32
+	key      string
+}
+
+// NewService returns the Checkout over deps, made as opts say.
+func NewService(deps Deps, opts Options) *Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.HoldTTL <= 0 {
+		opts.HoldTTL = DefaultHoldTTL
+	}
+	if opts.PlaceTimeout <= 0 {
+		opts.PlaceTimeout = DefaultPlaceTimeout
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.MaxCheckouts <= 0 {
+		opts.MaxCheckouts = DefaultMaxCheckouts
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{
+		deps:    deps,
+		logger:  opts.Logger,
+		metrics: newMetrics(opts.Metrics),
+		opts:    opts,
+		slots:   make(chan struct{}, opts.MaxCheckouts),
+		claims:  make(map[claimKey]chan struct{}),
+	}
+}
+
+var _ bookshop.Checkout = (*Service)(nil)
+
+// The errors of a checkout whose outcome the caller cannot know yet.
+var (
+	errUnsure = bookshop.Errorf(bookshop.Unavailable,
+		"the checkout did not finish in time: send the same order again (the same key) to learn whether it was placed; you will not be charged twice")
+	errBusy = bookshop.Errorf(bookshop.Unavailable,
+		"the checkout is busy: try again in a moment; nothing was charged")
+	errPaymentUnsure = bookshop.Errorf(bookshop.Unavailable,
+		"the payment service could not be reached to confirm your payment: send the same order again in a moment to learn whether it was placed; you will not be charged twice")
+	errCompleting = bookshop.Errorf(bookshop.Unavailable,
+		"your payment went through, and your order is being completed: it will be in your orders within minutes, or, if it cannot be, your payment will be refunded")
+)
+
+// Quote implements [bookshop.Checkout]: the cart's lines priced from the
+// Catalog now, the subtotal, the discount (none yet) and the total, and
+// the lines that cannot be bought as they are (Short: too few copies in
+// stock, or a book no longer sold). An empty cart has a Quote without
+// lines and zero amounts. Errors: Invalid for a customer id under 1 or a
+// malformed cart id; Unavailable when the Cart, the Catalog or the
+// Inventory cannot be reached.
+func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (bookshop.Quote, error) {
+	if err := CheckCustomer(customerID); err != nil {
+		return bookshop.Quote{}, err
+	}
+	if err := CheckCartID(cartID); err != nil {
+		return bookshop.Quote{}, err
+	}
+	q, unsold, err := s.price(ctx, cartID)
+	if err != nil || len(q.Lines) == 0 {
+		return q, err
+	}
+	ids := make([]int32, len(q.Lines))
+	for i, l := range q.Lines {
+		ids[i] = l.BookID
+	}
+	cctx, cancel := s.call(ctx)
+	stock, err := s.deps.Inventory.Stock(cctx, ids)
+	cancel()
+	if err != nil {
+		return bookshop.Quote{}, s.dependency(ctx, "the stock service", err)
+	}
+	q.Short = Short(q, unsold, stock)
+	return q, nil
+}
+
+// price reads cart cartID and prices its lines from the Catalog (see
+// Priced). Errors: Unavailable when the Cart or the Catalog cannot be
+// reached.
+func (s *Service) price(ctx context.Context, cartID string) (bookshop.Quote, []int32, error) {
+	cctx, cancel := s.call(ctx)
+	c, err := s.deps.Carts.Cart(cctx, cartID)
+	cancel()
+	if err != nil {
+		return bookshop.Quote{}, nil, s.dependency(ctx, "the cart service", err)
+	}
+	if len(c.Lines) == 0 {
+		return bookshop.Quote{}, nil, nil
+	}
+	ids := make([]int32, len(c.Lines))
+	for i, l := range c.Lines {
+		ids[i] = l.Book.ID
+	}
+	cctx, cancel = s.call(ctx)
+	books, err := s.deps.Catalog.Books(cctx, ids)
+	cancel()
+	if err != nil {
+		return bookshop.Quote{}, nil, s.dependency(ctx, "the catalog", err)
+	}
+	byID := make(map[int32]bookshop.Book, len(books))
+	for _, b := range books {
+		byID[b.ID] = b
+	}
+	return Priced(c.Lines, byID)
+}
+
+// Place implements [bookshop.Checkout]: it places the order of req's
+// cart, once for req.Key (see the package documentation for the steps).
+//
+// The checkout runs apart from ctx: if ctx ends first, Place answers
+// Unavailable at once (the outcome is not known yet), and the checkout
+// goes on to its end, within the Service's PlaceTimeout, so that a
+// request again with the key finds it. A request with a key whose
+// checkout is running waits for it; one whose checkout ended gets its
+// outcome (the order, or the error), but after an Unavailable failure,
+// which did nothing in the end, when it tries again; one whose checkout
+// was left unfinished (the process died) finishes or undoes it, and then
+// answers as above. A request refused before the checkout is recorded
+// (see below) records nothing.
+//
+// Errors, with messages for the shopper: Invalid for a malformed request
+// (CheckPlace), or a card Payments refuses ("card number: ..."); Conflict,
+// nothing charged, for an empty cart, a book no longer sold, a total that
+// is not the cart's now ("the total is now ..."), a book sold out ("sold
+// out: ..."), a declined card ("card declined: ..."), or a key used for
+// another request; Unavailable when a service could not be reached, or
+// the checkout did not end in time; Internal.
+func (s *Service) Place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.Order, error) {
+	if err := CheckPlace(req); err != nil {
+		s.metrics.outcome(outcomeInvalid)
+		return bookshop.Order{}, err
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return bookshop.Order{}, errBusy
+	}
+	type result struct {
+		order bookshop.Order
+		err   error
+	}
+	done := make(chan result, 1)
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		defer func() { <-s.slots }()
+		var res result
+		defer func() {
+			if p := recover(); p != nil {
+				s.logger.ErrorContext(ctx, "checkout panicked", "panic", p, "stack", string(debug.Stack()))
+				res = result{err: fmt.Errorf("checkout panicked: %v", p)}
+			}
+			done <- res
+		}()
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.PlaceTimeout)
+		defer cancel()
+		res.order, res.err = s.place(wctx, req)
+	}()
+	select {
+	case res := <-done:
+		return res.order, res.err
+	case <-ctx.Done():
+		return bookshop.Order{}, errUnsure
+	}
+}
+
+// place is Place's checkout, run apart from its caller.
+func (s *Service) place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.Order, error) {
+	k := claimKey{req.CustomerID, req.Key}
+	release, err := s.claim(ctx, k)
+	if err != nil {
+		return bookshop.Order{}, errUnsure
+	}
+	defer release()
+	fp := Fingerprint(req)
+	r, err := s.deps.Store.Get(ctx, req.CustomerID, req.Key)
+	if err != nil {
+		return bookshop.Order{}, err
+	}
+	if r != nil {
+		if r.Request != fp {
+			s.metrics.outcome(outcomeInvalid)
+			return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict,
+				"this checkout's key was used for another order (another cart, total or address): start the checkout again")
+		}
+		if !r.State.Ended() {
+			s.logger.InfoContext(ctx, "checkout found unfinished: taken up", "checkout", r.ID, "state", r.State)
+			s.advance(ctx, r, nil)
+		}
+		if !r.Retryable() {
+			return s.answer(r)
+		}
+	}
+	return s.attempt(ctx, req, fp, r)
+}
+
+// attempt prices req's cart, records a new checkout (replacing prior, a
+// checkout of the key that failed with Unavailable) and runs it.
+func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, fp string, prior *saga.Record) (bookshop.Order, error) {
+	q, unsold, err := s.price(ctx, req.CartID)
+	switch {
+	case err != nil:
+		s.metrics.outcome(outcomeUnavailable)
+		return bookshop.Order{}, err
+	case len(q.Lines) == 0:
+		s.metrics.outcome(outcomeRefused)
+		return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict, "your cart is empty: nothing to check out")
+	case len(unsold) > 0:
+		s.metrics.outcome(outcomeSoldOut)
+		short := make([]bookshop.SoldOut, len(unsold))
+		for i, id := range unsold {
+			short[i] = bookshop.SoldOut{BookID: id}
+		}
+		return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
+	case q.Total != req.Total:
+		s.metrics.outcome(outcomeTotalChanged)
+		return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict,
+			"the total is now %s, not the %s you confirmed: a price or your cart changed; check the new total and confirm it", q.Total.Format(), req.Total.Format())
+	}
+	now := s.opts.Now().UTC()
+	r := &saga.Record{
+		CustomerID: req.CustomerID, Key: req.Key, ID: bookshop.NewID(), Request: fp, State: saga.Reserving,
+		CartID: req.CartID, Lines: q.Lines, Subtotal: q.Subtotal, Discount: q.Discount, Total: q.Total,
+		Shipping: req.Shipping, Created: now, Updated: now,
+	}
+	if err := s.deps.Store.Begin(ctx, r); err != nil {
+		// saga.ErrKeyTaken: another process recorded the key meanwhile, which
+		// one Checkout per database never does.
+		return bookshop.Order{}, fmt.Errorf("begin checkout (after %v): %w", prior != nil, err)
+	}
+	fault.Point("checkout/after-begin")
+	s.advance(ctx, r, &req.Card)
+	return s.answer(r)
+}
+
+// answer returns what a request of r's key is answered with, as far as r
+// has gone.
+func (s *Service) answer(r *saga.Record) (bookshop.Order, error) {
+	switch r.State {
+	case saga.Done, saga.Ordered:
+		return r.Order, nil
+	case saga.Failed, saga.Undoing:
+		return bookshop.Order{}, r.Err()
+	case saga.Charged:
+		return bookshop.Order{}, errCompleting
+	default:
+		return bookshop.Order{}, errPaymentUnsure
+	}
+}
+
+// claim waits until no one else works on checkout k, and then claims it:
+// until release is called, claim waits, and tryClaim fails, for k.
+// Errors: ctx's, when it ends first.
+func (s *Service) claim(ctx context.Context, k claimKey) (release func(), err error) {
+	for {
+		release, busy := s.tryClaim(k)
+		if busy == nil {
+			return release, nil
+		}
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// tryClaim claims checkout k if no one works on it; otherwise it returns
+// a channel closed when the one who does is done.
+func (s *Service) tryClaim(k claimKey) (release func(), busy <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch, ok := s.claims[k]; ok {
+		return nil, ch
+	}
+	ch := make(chan struct{})
+	s.claims[k] = ch
+	return func() {
+		s.mu.Lock()
+		delete(s.claims, k)
+		s.mu.Unlock()
+		close(ch)
+	}, nil
+}
+
+// errStalled is what a step returns when it cannot go on now: a service
+// it needs did not answer, or the record could not be written. The
+// checkout stays as it was recorded, for the recoverer.
+var errStalled = errors.New("the checkout cannot go on now")
+
+// advance takes r through its steps until it ends, or until a step cannot
+// go on now. card is the card to charge, from the request; nil for a
+// checkout taken up without its request (see holdAndCharge). Each step
+// records where it got to before the next acts on it.
+func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Card) {
+	for {
+		var err error
+		switch r.State {
+		case saga.Reserving:
+			err = s.holdAndCharge(ctx, r, card)
+		case saga.Charged:
+			err = s.complete(ctx, r)
+		case saga.Ordered:
+			err = s.emptyCart(ctx, r)
+		case saga.Undoing:
+			err = s.undo(ctx, r)
+		default:
+			return
+		}
+		if err != nil {
+			s.logger.WarnContext(ctx, "checkout stalled: it goes on later", "checkout", r.ID, "state", r.State, "err", err)
+			return
+		}
+	}
+}
+
+// save records next as the checkout r is now, and then makes r next; if
+// it cannot, r stays as it was and save returns errStalled.
+func (s *Service) save(ctx context.Context, r *saga.Record, next saga.Record) error {
+	next.Updated = s.opts.Now().UTC()
+	if err := s.deps.Store.Save(ctx, &next); err != nil {
+		return fmt.Errorf("%w: record %s: %w", errStalled, next.State, err)
+	}
+	*r = next
+	return nil
+}
+
+// fail records r as failed with err, through Undoing when anything may
+// need undoing: a hold made (hold: its id, or "" when only its key may
+// have made one) or a charge tried.
+func (s *Service) fail(ctx context.Context, r *saga.Record, err *bookshop.Error, outcome string, undo bool, holdID string, chargeTried bool) error {
+	next := *r
+	next.ErrCode, next.ErrMessage = err.Code, err.Message
+	next.State = saga.Failed
+	if undo {
+		next.State = saga.Undoing
+		next.ReservationID = holdID
+		next.ChargeTried = next.ChargeTried || chargeTried
+	}
+	if e := s.save(ctx, r, next); e != nil {
+		return e
+	}
+	s.metrics.outcome(outcome)
+	s.logger.InfoContext(ctx, "checkout failed", "checkout", r.ID, "code", err.Code, "reason", err.Message, "undo", undo)
+	return nil
+}
+
+// holdAndCharge is the step of a Reserving checkout: it holds the stock,
+// then, with the card, charges it. Without the card (a checkout taken up
+// after its request is gone), it cannot charge: it finishes the checkout
+// if the charge went through (Payments is asked by its key), and undoes
+// it otherwise, the key cancelled so that a charge still in flight takes
+// nothing.
+func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *bookshop.Card) error {
+	resumed := card == nil
+	cctx, cancel := s.call(ctx)
+	hold, err := s.deps.Inventory.Reserve(cctx, r.HoldKey(), r.StockLines(), s.opts.HoldTTL)
+	cancel()
+	fault.Point("checkout/after-reserve")
+	switch code := bookshop.ErrorCode(err); {
+	case err == nil:
+	case code == bookshop.Conflict && len(inventoryclient.SoldOutOf(err)) > 0:
+		// Nothing held. A checkout taken up might have charged only after
+		// a hold its key made, which the Inventory would have returned:
+		// the key is cancelled all the same.
+		if resumed {
+			return s.fail(ctx, r, errInterrupted, outcomeUnavailable, true, "", true)
+		}
+		return s.fail(ctx, r, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(r.Lines, inventoryclient.SoldOutOf(err))), outcomeSoldOut, false, "", false)
+	case code == bookshop.Invalid || code == bookshop.Conflict:
+		s.logger.ErrorContext(ctx, "the Inventory refused a checkout's hold", "checkout", r.ID, "err", err)
+		return s.fail(ctx, r, errInternal, outcomeInternal, resumed, "", resumed)
+	case resumed:
+		return fmt.Errorf("%w: hold: %w", errStalled, err)
+	default:
+		// The hold may have been made, and its answer lost: undone by its
+		// key. Nothing was charged.
+		return s.fail(ctx, r, errStockUnavailable, outcomeUnavailable, true, "", false)
+	}
+	if resumed {
+		return s.settleCharge(ctx, r, hold.ID, errInterrupted)
+	}
+	cctx, cancel = s.call(ctx)
+	charge, err := s.deps.Payments.Charge(cctx, r.PayKey(), r.Total, *card)
+	cancel()
+	fault.Point("checkout/after-charge")
+	switch bookshop.ErrorCode(err) {
+	case "":
+		return s.charged(ctx, r, hold.ID, charge.ID)
+	case bookshop.Invalid:
+		// A card that fails its checks: nothing charged, nothing recorded.
+		return s.fail(ctx, r, domainError(err), outcomeInvalid, true, hold.ID, false)
+	case bookshop.Conflict:
+		// A declined card: nothing taken.
+		return s.fail(ctx, r, domainError(err), outcomeDeclined, true, hold.ID, false)
+	}
+	// Not known: the charge may have been made and its answer lost.
+	s.logger.WarnContext(ctx, "a charge's outcome is not known: asking Payments", "checkout", r.ID, "err", err)
+	return s.settleCharge(ctx, r, hold.ID, errPaymentUnavailable)
+}
+
+// settleCharge finds out from Payments whether r's charge was made, for
+// a checkout whose charge's outcome is not known: it goes on with the
+// charge if so (hold is the hold's id), and is undone otherwise, with
+// notMade for the shopper.
+func (s *Service) settleCharge(ctx context.Context, r *saga.Record, hold string, notMade *bookshop.Error) error {
+	cctx, cancel := s.call(ctx)
+	charge, err := s.deps.Payments.ChargeByKey(cctx, r.PayKey())
+	cancel()
+	switch {
+	case err == nil && charge.State == paymentsclient.StateApproved:
+		return s.charged(ctx, r, hold, charge.ID)
+	case err == nil && charge.State == paymentsclient.StateDeclined:
+		return s.fail(ctx, r, bookshop.Errorf(bookshop.Conflict, "card declined: %s", charge.DeclineReason), outcomeDeclined, true, hold, true)
+	case err == nil || bookshop.ErrorCode(err) == bookshop.NotFound:
+		// Not charged (or refunded already): undone, the key cancelled.
+		return s.fail(ctx, r, notMade, outcomeUnavailable, true, hold, true)
+	}
+	return fmt.Errorf("%w: ask Payments for the charge: %w", errStalled, err)
+}
+
+// charged records r's hold and charge, and that it is charged.
+func (s *Service) charged(ctx context.Context, r *saga.Record, hold, charge string) error {
+	next := *r
+	next.State, next.ReservationID, next.ChargeID, next.ChargeTried = saga.Charged, hold, charge, true
+	return s.save(ctx, r, next)
+}
+
+// complete is the step of a Charged checkout: it takes the stock held for
+// good, records the order, and takes the lines bought out of the cart.
+// The stock is taken first, so that no order is recorded without it: a
+// hold that ended meanwhile (it expired) cannot be taken, and the charge
+// is refunded.
+func (s *Service) complete(ctx context.Context, r *saga.Record) error {
+	cctx, cancel := s.call(ctx)
+	_, err := s.deps.Inventory.Commit(cctx, r.ReservationID)
+	cancel()
+	switch bookshop.ErrorCode(err) {
+	case "":
+	case bookshop.Conflict, bookshop.NotFound:
+		s.logger.WarnContext(ctx, "a checkout's hold ended before its stock was taken: refunding", "checkout", r.ID, "err", err)
+		return s.fail(ctx, r, errHoldEnded, outcomeUnavailable, true, r.ReservationID, true)
+	default:
+		return fmt.Errorf("%w: take the stock: %w", errStalled, err)
+	}
+	fault.Point("checkout/after-commit")
+	cctx, cancel = s.call(ctx)
+	order, err := s.deps.Orders.Create(cctx, r.OrderKey(), r.NewOrder())
+	cancel()
+	switch bookshop.ErrorCode(err) {
+	case "":
+	case bookshop.Invalid, bookshop.Conflict:
+		// A bug: refunded, and the stock taken stays taken (the hold can
+		// no longer be released), for an operator to set right.
+		s.logger.ErrorContext(ctx, "Orders refused a paid checkout's order: refunding; its stock stays taken", "checkout", r.ID, "err", err)
+		return s.fail(ctx, r, errInternal, outcomeInternal, true, r.ReservationID, true)
+	default:
+		return fmt.Errorf("%w: record the order: %w", errStalled, err)
+	}
+	fault.Point("checkout/after-order")
+	next := *r
+	next.Order = order
+	if err := s.removeLines(ctx, r); err != nil {
+		next.State = saga.Ordered
+		if e := s.save(ctx, r, next); e != nil {
+			return e
+		}
+		s.metrics.outcome(outcomePlaced)
+		return err
+	}
+	fault.Point("checkout/after-cart")
+	next.State = saga.Done
+	if err := s.save(ctx, r, next); err != nil {
+		return err
+	}
+	s.metrics.outcome(outcomePlaced)
+	s.logger.InfoContext(ctx, "order placed", "checkout", r.ID, "order", order.ID, "total", r.Total.String())
+	return nil
+}
+
+// emptyCart is the step of an Ordered checkout: it takes the lines bought
+// out of the cart, if that is still safe (see cartWindow).
+func (s *Service) emptyCart(ctx context.Context, r *saga.Record) error {
+	if s.opts.Now().Sub(r.Created) > cartWindow {
+		s.logger.WarnContext(ctx, "a checkout's lines stay in the cart: it could not be reached in time", "checkout", r.ID, "cart", r.CartID)
+	} else if err := s.removeLines(ctx, r); err != nil {
+		return err
+	}
+	fault.Point("checkout/after-cart")
+	next := *r
+	next.State = saga.Done
+	return s.save(ctx, r, next)
+}
+
+// removeLines takes r's lines out of its cart. A refusal (which should
+// not happen) is logged and counts as done: the order is placed, and the
+// shopper may remove the lines themselves.
+func (s *Service) removeLines(ctx context.Context, r *saga.Record) error {
+	cctx, cancel := s.call(ctx)
+	_, err := s.deps.Carts.RemoveLines(cctx, r.CartID, r.StockLines(), r.CartKey())
+	cancel()
+	switch bookshop.ErrorCode(err) {
+	case "":
+		return nil
+	case bookshop.Invalid, bookshop.Conflict, bookshop.NotFound:
+		s.logger.ErrorContext(ctx, "the Cart refused to take out a checkout's lines: they stay in the cart", "checkout", r.ID, "err", err)
+		return nil
+	}
+	return fmt.Errorf("%w: take the lines out of the cart: %w", errStalled, err)
+}
+
+// undo is the step of an Undoing checkout: it refunds the charge (by its
+// key, which cancels a key that made none), if one was tried, and releases
+// the hold, if one may have been made (known by its key when its id is
+// not); then the checkout has failed.
+func (s *Service) undo(ctx context.Context, r *saga.Record) error {
+	if r.ChargeTried || r.ChargeID != "" {
+		cctx, cancel := s.call(ctx)
+		_, err := s.deps.Payments.RefundKey(cctx, r.PayKey())
+		cancel()
+		if err != nil && bookshop.ErrorCode(err) != bookshop.NotFound {
+			return fmt.Errorf("%w: refund: %w", errStalled, err)
+		}
+		fault.Point("checkout/after-refund")
+	}
+	hold := r.ReservationID
+	if hold == "" {
+		// The hold's answer was lost, or the checkout was taken up: its
+		// key returns it, if it was made (and if not, makes one, released
+		// at once).
+		cctx, cancel := s.call(ctx)
+		res, err := s.deps.Inventory.Reserve(cctx, r.HoldKey(), r.StockLines(), s.opts.HoldTTL)
+		cancel()
+		switch bookshop.ErrorCode(err) {
+		case "":
+			hold = res.ID
+		case bookshop.Conflict, bookshop.Invalid: // nothing held under the key
+		default:
+			return fmt.Errorf("%w: find the hold: %w", errStalled, err)
+		}
+	}
+	if hold != "" {
+		cctx, cancel := s.call(ctx)
+		_, err := s.deps.Inventory.Release(cctx, hold)
+		cancel()
+		switch bookshop.ErrorCode(err) {
+		case "", bookshop.NotFound:
+		case bookshop.Conflict:
+			s.logger.ErrorContext(ctx, "a checkout undone had its stock taken for good: it stays taken", "checkout", r.ID, "hold", hold)
+		default:
+			return fmt.Errorf("%w: release the hold: %w", errStalled, err)
+		}
+	}
+	fault.Point("checkout/after-release")
+	next := *r
+	next.State = saga.Failed
+	if err := s.save(ctx, r, next); err != nil {
+		return err
+	}
+	s.logger.InfoContext(ctx, "checkout undone", "checkout", r.ID, "refunded", r.ChargeTried || r.ChargeID != "", "released", hold)
+	return nil
+}
+
+// The errors of checkouts that failed, for the shopper.
+var (
+	errInterrupted = bookshop.Errorf(bookshop.Unavailable,
+		"your checkout was interrupted before it was paid for: nothing was charged; please try again")
+	errStockUnavailable = bookshop.Errorf(bookshop.Unavailable,
+		"the stock service cannot be reached right now: nothing was charged; please try again in a moment")
+	errPaymentUnavailable = bookshop.Errorf(bookshop.Unavailable,
+		"the payment service could not take your payment: nothing was charged; please try again in a moment")
+	errHoldEnded = bookshop.Errorf(bookshop.Unavailable,
+		"your books could not be kept for you until your payment was confirmed: your payment was refunded; please try again")
+	errInternal = bookshop.Errorf(bookshop.Internal,
+		"your order could not be placed: anything charged was refunded")
+)
+
+// domainError returns the *bookshop.Error of err, for a record.
+func domainError(err error) *bookshop.Error {
+	if e, ok := errors.AsType[*bookshop.Error](err); ok {
+		return e
+	}
+	return errInternal
+}
+
+// call returns the context of one call to another service: ctx, with a
+// deadline of CallTimeout at most.
+func (s *Service) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opts.CallTimeout)
+}
+
+// dependency returns the error of a call to another service (what, for
+// the shopper) that failed with err: ctx's own when ctx ended; otherwise
+// Unavailable, the original kept in the chain for the log, unless err is
+// one the caller may fix (Invalid, NotFound).
+func (s *Service) dependency(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return errUnsure
+	}
+	switch bookshop.ErrorCode(err) {
+	case bookshop.Invalid, bookshop.NotFound:
+		return err
+	}
+	s.logger.WarnContext(ctx, "a service the checkout needs failed", "service", what, "err", err)
+	return &dependencyError{domain: bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: nothing was charged; please try again in a moment", what), cause: err}
+}
+
+// dependencyError is an Unavailable error for the caller, with the error
+// of the service that failed kept for the log.
+type dependencyError struct {
+	domain *bookshop.Error
+	cause  error
+}
+
+func (e *dependencyError) Error() string { return e.domain.Message + ": " + e.cause.Error() }
+
+// Unwrap returns the domain error first, so that its code is the one
+// found, and then the service's.
+func (e *dependencyError) Unwrap() []error { return []error{e.domain, e.cause} }
+
+// Recover finishes or undoes the checkouts left unfinished that no one is
+// working on (their process died, or a service they need was down), at
+// most a hundred at a time, the longest waiting first, and returns how
+// many it took up. A checkout in its first state, whose charge only its
+// request could make, is finished if its charge went through, and undone
+// otherwise. A checkout that still cannot go on stays as it is, for the
+// next Recover.
+func (s *Service) Recover(ctx context.Context) (int, error) {
+	recs, err := s.deps.Store.Unfinished(ctx, recoverBatch)
+	if err != nil {
+		return 0, err
+	}
+	s.metrics.unfinished(len(recs))
+	n := 0
+	for _, stale := range recs {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		release, busy := s.tryClaim(claimKey{stale.CustomerID, stale.Key})
+		if busy != nil {
+			continue // a request is working on it
+		}
+		if s.recoverOne(ctx, stale) {
+			n++
+		}
+		release()
+	}
+	return n, nil
+}
+
+// recoverOne takes up the checkout of stale, claimed, as it is recorded
+// now, and reports whether it was still unfinished.
+func (s *Service) recoverOne(ctx context.Context, stale *saga.Record) bool {
+	r, err := s.deps.Store.Get(ctx, stale.CustomerID, stale.Key)
+	if err != nil || r == nil || r.State.Ended() {
+		return false
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.opts.PlaceTimeout)
+	defer cancel()
+	from := r.State
+	s.advance(rctx, r, nil)
+	switch {
+	case r.State == saga.Done:
+		s.metrics.recovered(recoveredFinished)
+	case r.State == saga.Failed:
+		s.metrics.recovered(recoveredUndone)
+	default:
+		s.metrics.recovered(recoveredStalled)
+	}
+	s.logger.InfoContext(ctx, "unfinished checkout taken up", "checkout", r.ID, "from", from, "to", r.State)
+	return true
+}
+
+// SweepEnded deletes the records of the checkouts that ended more than
+// KeyTTL before now, and returns how many: their keys are forgotten.
+func (s *Service) SweepEnded(ctx context.Context, now time.Time) (int, error) {
+	return s.deps.Store.DeleteEnded(ctx, now.Add(-KeyTTL))
+}
+
+// Wait waits until the checkouts running have ended, or ctx has; a
+// checkout cut off is taken up by the recoverer at the next start.
+func (s *Service) Wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		s.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,240 @@
+// Package sqlite keeps the Checkout's saga log in an SQLite database,
+// through modernc.org/sqlite, a driver in pure Go (no cgo).
+//
+// The database is one file. Open creates it when it is missing and
+// applies the schema migrations embedded in the binary. A checkout is one
+// row (see the migrations): its customer and key, its attempt's id, the
+// fingerprint of its request, its state, and the rest of its record as
+// JSON. The card is never in it.
+//
+// Every change is on disk before it returns: the write-ahead log is
+// synced at each commit (synchronous=FULL), so that a step recorded
+// survives a power cut, not only a crash. Changes are serialized on one
+// writing connection; reads go through a pool of read-only connections.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/checkout/saga"
+	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Memory is the path that opens a database in memory, gone at Close.
+const Memory = sqlitedb.Memory
+
+// maxReaders is the most read-only connections open at once.
+const maxReaders = 4
+
+// sweepBatch is how many rows DeleteEnded deletes in one transaction, so
+// that a large sweep holds the write lock only briefly at a time.
+const sweepBatch = 500
+
+// DB is the saga log in SQLite. It is safe for concurrent use.
+type DB struct {
+	pools *sqlitedb.DB // Write: one connection, every change; Read: the reads
+}
+
+// Open opens the checkout database at path (or Memory), creating it if
+// needed, and migrates it to the schema this binary knows. It fails if
+// the file is not a Bookshop checkout database or has a newer schema than
+// this binary knows.
+func Open(ctx context.Context, path string) (*DB, error) {
+	ms, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("open checkout database %q: %w", path, err)
+	}
+	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: maxReaders})
+	if err != nil {
+		return nil, fmt.Errorf("open checkout database %q: %w", path, err)
+	}
+	if err := sqlitedb.Migrate(ctx, pools, sqlitedb.Schema{Name: "checkout database", Migrations: ms}); err != nil {
+		pools.Close()
+		return nil, fmt.Errorf("open checkout database %q: %w", path, err)
+	}
+	return &DB{pools: pools}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.pools.Close() }
+
+// data is the record column's JSON: the Record but its other columns.
+type data struct {
+	CartID                    string
+	Lines                     []bookshop.OrderLine
+	Subtotal, Discount, Total bookshop.Money
+	Shipping                  bookshop.Address
+	ReservationID             string          `json:",omitempty"`
+	ChargeID                  string          `json:",omitempty"`
+	ChargeTried               bool            `json:",omitempty"`
+	Order                     *bookshop.Order `json:",omitempty"`
+	ErrCode                   bookshop.Code   `json:",omitempty"`
+	ErrMessage                string          `json:",omitempty"`
+}
+
+// encode returns the JSON of the record column of r.
+func encode(r *saga.Record) (string, error) {
+	d := data{
+		CartID: r.CartID, Lines: r.Lines, Subtotal: r.Subtotal, Discount: r.Discount, Total: r.Total,
+		Shipping: r.Shipping, ReservationID: r.ReservationID, ChargeID: r.ChargeID, ChargeTried: r.ChargeTried,
+		ErrCode: r.ErrCode, ErrMessage: r.ErrMessage,
+	}
+	if r.Order.ID != "" {
+		d.Order = &r.Order
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "", fmt.Errorf("encode checkout %s: %w", r.ID, err)
+	}
+	return string(b), nil
+}
+
+// decode fills r from the JSON of its record column.
+func decode(r *saga.Record, js string) error {
+	var d data
+	if err := json.Unmarshal([]byte(js), &d); err != nil {
+		return fmt.Errorf("decode checkout %s: %w", r.ID, err)
+	}
+	r.CartID, r.Lines, r.Subtotal, r.Discount, r.Total = d.CartID, d.Lines, d.Subtotal, d.Discount, d.Total
+	r.Shipping, r.ReservationID, r.ChargeID, r.ChargeTried = d.Shipping, d.ReservationID, d.ChargeID, d.ChargeTried
+	r.ErrCode, r.ErrMessage = d.ErrCode, d.ErrMessage
+	if d.Order != nil {
+		r.Order = *d.Order
+	}
+	return nil
+}
+
+// columns are the columns a Record is read from, in scan's order.
+const columns = `customer_id, key, id, request, state, record, created_at, updated_at`
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scan reads a Record from the columns of a row.
+func scan(s scanner) (*saga.Record, error) {
+	var (
+		r                saga.Record
+		state, js        string
+		created, updated int64
+	)
+	if err := s.Scan(&r.CustomerID, &r.Key, &r.ID, &r.Request, &state, &js, &created, &updated); err != nil {
+		return nil, err
+	}
+	r.State = saga.State(state)
+	r.Created, r.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	if err := decode(&r, js); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Get returns the record of a customer's key, or nil when there is none.
+func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Record, error) {
+	r, err := scan(db.pools.Read.QueryRowContext(ctx, `SELECT `+columns+` FROM checkouts WHERE customer_id = ? AND key = ?`, customerID, key))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read checkout %d/%s: %w", customerID, key, err)
+	}
+	return r, nil
+}
+
+// Begin records r as the checkout of its customer and key, replacing a
+// record of the key that failed with Unavailable, and no other: for any
+// other, it fails with saga.ErrKeyTaken.
+func (db *DB) Begin(ctx context.Context, r *saga.Record) error {
+	data, err := encode(r)
+	if err != nil {
+		return err
+	}
+	res, err := db.pools.Write.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (customer_id, key) DO UPDATE SET
+			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
+			created_at = excluded.created_at, updated_at = excluded.updated_at
+		WHERE checkouts.state = 'failed' AND json_extract(checkouts.record, '$.ErrCode') = 'unavailable'`,
+		r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("record checkout %s: %w", r.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("record checkout %s: %w", r.ID, saga.ErrKeyTaken)
+	}
+	return nil
+}
+
+// Save writes r over the record of its customer, key and ID. It fails
+// with saga.ErrKeyTaken when there is none.
+func (db *DB) Save(ctx context.Context, r *saga.Record) error {
+	data, err := encode(r)
+	if err != nil {
+		return err
+	}
+	res, err := db.pools.Write.ExecContext(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?
+		WHERE customer_id = ? AND key = ? AND id = ?`,
+		string(r.State), data, r.Updated.UnixMilli(), r.CustomerID, r.Key, r.ID)
+	if err != nil {
+		return fmt.Errorf("record checkout %s: %w", r.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("record checkout %s: %w", r.ID, saga.ErrKeyTaken)
+	}
+	return nil
+}
+
+// Unfinished returns at most limit records that have not ended, those
+// changed least recently first.
+func (db *DB) Unfinished(ctx context.Context, limit int) ([]*saga.Record, error) {
+	rows, err := db.pools.Read.QueryContext(ctx, `SELECT `+columns+` FROM checkouts
+		WHERE state NOT IN ('done', 'failed') ORDER BY updated_at LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read unfinished checkouts: %w", err)
+	}
+	defer rows.Close()
+	var recs []*saga.Record
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read unfinished checkouts: %w", err)
+		}
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read unfinished checkouts: %w", err)
+	}
+	return recs, nil
+}
+
+// DeleteEnded deletes the records of the checkouts that ended (done or
+// failed) before before, a few hundred per transaction, and returns how
+// many it deleted. It stops early, with ctx's error, when ctx ends.
+func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
+	deleted := 0
+	for {
+		res, err := db.pools.Write.ExecContext(ctx, `DELETE FROM checkouts WHERE (customer_id, key) IN (
+			SELECT customer_id, key FROM checkouts WHERE state IN ('done', 'failed') AND updated_at < ? LIMIT ?)`,
+			before.UnixMilli(), sweepBatch)
+		if err != nil {
+			return deleted, fmt.Errorf("delete ended checkouts: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return deleted, fmt.Errorf("delete ended checkouts: %w", err)
+		}
+		deleted += int(n)
+		if n < sweepBatch {
+			return deleted, nil
+		}
+	}
+}
