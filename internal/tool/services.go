@@ -9,6 +9,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/cart"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/checkout"
 	"github.com/bookshop-go/bookshop/internal/inventory"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/orders"
@@ -63,7 +64,7 @@ type service struct {
 //
 // Adding a service is one entry here, and a function like those below.
 func services() []*service {
-	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), inventoryService(), ordersService(), paymentsService(), marketplaceService()}
+	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), inventoryService(), ordersService(), paymentsService(), checkoutService(), marketplaceService()}
 }
 
 // shopIdentities returns the identities `bookshop certs` issues by
@@ -180,6 +181,29 @@ func paymentsService() *service {
 		run:       func(ctx context.Context, deps process.Deps) error { return payments.Run(ctx, cfg, deps) },
 		policy:    payments.Policy,
 		contracts: payments.Contracts,
+	}
+}
+
+func checkoutService() *service {
+	cfg := checkout.DefaultConfig()
+	return &service{
+		name:         "checkout",
+		title:        "Checkout",
+		summary:      "run the Checkout gRPC service alone",
+		about:        "Runs the Checkout gRPC service (bookshop.checkout.v1.CheckoutService),\nwhich places orders: it prices a cart from the Catalog, holds the stock,\ncharges the card, records the order and empties the cart, as a saga\nrecorded step by step and finished or undone after a crash; with the\nstandard health service and server reflection.",
+		serves:       true,
+		identity:     checkout.Identity,
+		flags:        cfg.Flags,
+		dependencies: cfg.Dependencies,
+		wire: func(addrs map[string]string) {
+			cfg.CartHost, cfg.CatalogHost, cfg.InventoryHost = addrs["cart"], addrs["catalog"], addrs["inventory"]
+			cfg.PaymentsHost, cfg.OrdersHost = addrs["payments"], addrs["orders"]
+		},
+		validate:  cfg.Validate,
+		port:      func() int { return cfg.Port },
+		run:       func(ctx context.Context, deps process.Deps) error { return checkout.Run(ctx, cfg, deps) },
+		policy:    checkout.Policy,
+		contracts: checkout.Contracts,
 	}
 }
 
