@@ -316,8 +316,8 @@ func commandPath(tb testing.TB, args []string) (path, rest []string) {
 // calls are the flags that name a service that a command calls, with the
 // command that runs that service: -recommendations-host the
 // Recommendations service, -catalog-host the Catalog, -cart-host the Cart,
-// -accounts-host the Accounts service.
-var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart", "accounts-host": "accounts"}
+// -accounts-host the Accounts service, -orders-host Orders.
+var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart", "accounts-host": "accounts", "orders-host": "orders"}
 
 // callerIdentity is the identity that each command presents, with a
 // client certificate of `bookshop certs`, when it calls a service: the

@@ -41,7 +41,7 @@ type metricDef struct {
 // dashboards may use these and no others. The list mirrors what
 // internal/platform/telemetry, internal/platform/rpc and each service's
 // own metrics (internal/catalog, internal/recommendations,
-// internal/accounts, internal/cart, internal/marketplace) register (the gRPC ones through
+// internal/accounts, internal/cart, internal/orders, internal/marketplace) register (the gRPC ones through
 // go-grpc-middleware's providers/prometheus);
 // TestComposeRunsOnLoopback checks the names that the dashboards use
 // against a live scrape of the services. Keep it here, in one place.
@@ -64,20 +64,25 @@ var exportedMetrics = []metricDef{
 	{"http_request_duration_seconds", histogram, []string{"method", "route", "code"}},
 	// Bookshop's own.
 	{"bookshop_recommendations_served_total", counter, []string{"category"}},
-	{"bookshop_books_imported_total", counter, []string{}},           // Catalog
-	{"bookshop_books_rejected_total", counter, []string{}},           // Catalog
-	{"bookshop_catalog_watches", gauge, []string{}},                  // Catalog: open WatchBooks streams
-	{"bookshop_recommendations_books", gauge, []string{}},            // Recommendations: books of its copy of the catalog
-	{"bookshop_live_streams", gauge, []string{}},                     // Recommendations: open live gRPC streams
-	{"bookshop_live_sessions", gauge, []string{}},                    // Marketplace: open browser live sessions
-	{"bookshop_accounts_signups_total", counter, []string{}},         // Accounts: accounts opened
-	{"bookshop_accounts_signins_total", counter, []string{"result"}}, // Accounts: sign-ins by result
-	{"bookshop_accounts_sessions", gauge, []string{}},                // Accounts: sessions not ended
-	{"bookshop_cart_items_added_total", counter, []string{}},         // Cart: copies added
-	{"bookshop_cart_add_retries_total", counter, []string{}},         // Cart: adds that a key had already done
-	{"bookshop_cart_merges_total", counter, []string{}},              // Cart: guests' carts merged at sign-in
-	{"bookshop_cart_catalog_unavailable_total", counter, []string{}}, // Cart: carts it could not price
-	{"bookshop_cart_guest_carts_swept_total", counter, []string{}},   // Cart: idle guests' carts deleted
+	{"bookshop_books_imported_total", counter, []string{}},                     // Catalog
+	{"bookshop_books_rejected_total", counter, []string{}},                     // Catalog
+	{"bookshop_catalog_watches", gauge, []string{}},                            // Catalog: open WatchBooks streams
+	{"bookshop_recommendations_books", gauge, []string{}},                      // Recommendations: books of its copy of the catalog
+	{"bookshop_live_streams", gauge, []string{}},                               // Recommendations: open live gRPC streams
+	{"bookshop_live_sessions", gauge, []string{}},                              // Marketplace: open browser live sessions
+	{"bookshop_accounts_signups_total", counter, []string{}},                   // Accounts: accounts opened
+	{"bookshop_accounts_signins_total", counter, []string{"result"}},           // Accounts: sign-ins by result
+	{"bookshop_accounts_sessions", gauge, []string{}},                          // Accounts: sessions not ended
+	{"bookshop_cart_items_added_total", counter, []string{}},                   // Cart: copies added
+	{"bookshop_cart_add_retries_total", counter, []string{}},                   // Cart: adds that a key had already done
+	{"bookshop_cart_merges_total", counter, []string{}},                        // Cart: guests' carts merged at sign-in
+	{"bookshop_cart_catalog_unavailable_total", counter, []string{}},           // Cart: carts it could not price
+	{"bookshop_cart_guest_carts_swept_total", counter, []string{}},             // Cart: idle guests' carts deleted
+	{"bookshop_orders_created_total", counter, []string{}},                     // Orders: orders recorded
+	{"bookshop_orders_create_replays_total", counter, []string{}},              // Orders: creations a key had already done
+	{"bookshop_orders_create_refused_total", counter, []string{}},              // Orders: creations refused
+	{"bookshop_orders_cancelled_total", counter, []string{}},                   // Orders: orders cancelled
+	{"bookshop_orders_sales_minor_units_total", counter, []string{"currency"}}, // Orders: the totals recorded
 }
 
 var grpcLabels = []string{"grpc_type", "grpc_service", "grpc_method"}
@@ -91,7 +96,7 @@ var runtimeMetricPrefixes = []string{"go_", "process_"}
 // compares one of these labels with = or != must name one of them.
 var labelValues = map[string][]string{
 	"grpc_type":    {"unary", "client_stream", "server_stream", "bidi_stream"},
-	"grpc_service": {"Recommendations", "bookshop.catalog.v1.CatalogService", "bookshop.accounts.v1.AccountsService", "bookshop.cart.v1.CartService", "bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health"},
+	"grpc_service": {"Recommendations", "bookshop.catalog.v1.CatalogService", "bookshop.accounts.v1.AccountsService", "bookshop.cart.v1.CartService", "bookshop.orders.v1.OrdersService", "bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health"},
 	"grpc_code": {"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists", "PermissionDenied",
 		"ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"},
 	"result": {"ok", "wrong", "throttled"},

@@ -276,6 +276,12 @@ func TestKubernetes(t *testing.T) {
 			if len(carts) != 1 {
 				t.Fatalf("%d Deployments run the Cart, want 1", len(carts))
 			}
+			ords := runningIn(pods, "orders")
+			if len(ords) != 1 {
+				t.Fatalf("%d Deployments run Orders, want 1", len(ords))
+			}
+			// Checkout records the orders: its pods, if the overlay runs it.
+			checkouts := runningIn(pods, "checkout")
 
 			t.Run("one namespace", func(t *testing.T) {
 				if len(c.namespaces) != 1 {
@@ -397,7 +403,7 @@ func TestKubernetes(t *testing.T) {
 						}
 					}
 				}
-				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0]} {
+				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0], ords[0]} {
 					for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
 						if pr != nil && pr.GRPC == nil {
 							t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
@@ -468,7 +474,7 @@ func TestKubernetes(t *testing.T) {
 			})
 
 			t.Run("writable files are on volumes", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, accts, carts) {
+				for _, p := range slices.Concat(catalogs, accts, carts, ords) {
 					db, env := p.setting(t, "db"), p.cmd.flags["db"].Env
 					mnt, v := p.mountOf(db)
 					switch {
@@ -601,10 +607,11 @@ func TestKubernetes(t *testing.T) {
 				c.onlyCallersReach(t, catalogs[0], slices.Concat(markets, recs, carts)...)
 				c.onlyCallersReach(t, accts[0], markets...)
 				c.onlyCallersReach(t, carts[0], markets...)
+				c.onlyCallersReach(t, ords[0], slices.Concat(markets, checkouts)...)
 			})
 
 			t.Run("metrics for Prometheus", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, markets) {
 					if _, ok := p.cmd.flags["admin-addr"]; !ok {
 						t.Errorf("%s: %s has no -admin-addr, so ADMIN_ADDR serves no metrics", p, p.cmd)
 						continue
@@ -661,6 +668,7 @@ func TestKubernetes(t *testing.T) {
 				recommendations := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: recs[0].dep.Spec.Template.Labels}
 				catalog := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: catalogs[0].dep.Spec.Template.Labels}
 				cart := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: carts[0].dep.Spec.Template.Labels}
+				checkout := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: map[string]string{"app.kubernetes.io/name": "checkout", "app.kubernetes.io/part-of": "bookshop"}}
 				debug := neighbours[0]
 
 				check := func(p *pod, portName string, from peer, want bool) {
@@ -679,7 +687,7 @@ func TestKubernetes(t *testing.T) {
 						t.Errorf("a pod in namespace %s with labels %v reaches port %s of %s: %v, want %v", from.namespace, from.podLabels, portName, p, got, want)
 					}
 				}
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, markets) {
 					check(p, metricsPortName, scraper, true)
 					for _, other := range append(neighbours, ingress, stranger) {
 						check(p, metricsPortName, other, false)
@@ -705,12 +713,17 @@ func TestKubernetes(t *testing.T) {
 				for _, other := range []peer{catalog, recommendations, debug, scraper, ingress, stranger} {
 					check(carts[0], "grpc", other, false)
 				}
+				check(ords[0], "grpc", marketplace, true)
+				check(ords[0], "grpc", checkout, true)
+				for _, other := range []peer{catalog, recommendations, cart, debug, scraper, ingress, stranger} {
+					check(ords[0], "grpc", other, false)
+				}
 			})
 
 			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
-				// The Catalog, Accounts and the Cart are each the one writer
-				// of their SQLite database: one pod, never scaled.
-				for _, p := range slices.Concat(catalogs, accts, carts) {
+				// The Catalog, Accounts, the Cart and Orders are each the one
+				// writer of their SQLite database: one pod, never scaled.
+				for _, p := range slices.Concat(catalogs, accts, carts, ords) {
 					if d := p.dep; d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || c.hpaOf(d.Name) != nil {
 						t.Errorf("Deployment %s runs %s, the writer of an SQLite database: want replicas: 1 and no HorizontalPodAutoscaler", d.Name, p.cmd)
 					}
@@ -765,8 +778,8 @@ func TestKubernetesDev(t *testing.T) {
 // TestKubernetesProd checks what is particular to the prod overlay: mutual
 // TLS on both sides of every call with the certificates of `bookshop
 // certs`, each caller with its own identity, the health ports apart,
-// autoscaling from two replicas but for the Catalog, Accounts and the
-// Cart, and an Ingress.
+// autoscaling from two replicas but for the Catalog, Accounts, the Cart
+// and Orders, and an Ingress.
 func TestKubernetesProd(t *testing.T) {
 	c := buildOverlay(t, "prod")
 	pods := c.pods(t)
@@ -781,6 +794,10 @@ func TestKubernetesProd(t *testing.T) {
 	carts := runningIn(pods, "cart")
 	if len(carts) != 1 {
 		t.Fatalf("%d Deployments run the Cart, want 1", len(carts))
+	}
+	ords := runningIn(pods, "orders")
+	if len(ords) != 1 {
+		t.Fatalf("%d Deployments run Orders, want 1", len(ords))
 	}
 	m := markets[0]
 	set := certsFor(t, c.namespaces[0].Name)
@@ -834,7 +851,7 @@ func TestKubernetesProd(t *testing.T) {
 	}
 
 	t.Run("the gRPC services require client certificates", func(t *testing.T) {
-		for _, r := range slices.Concat(catalogs, recs, accts, carts) {
+		for _, r := range slices.Concat(catalogs, recs, accts, carts, ords) {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
 			}
@@ -851,7 +868,7 @@ func TestKubernetesProd(t *testing.T) {
 	})
 
 	t.Run("callers present their identity", func(t *testing.T) {
-		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0], "cart": carts[0]}
+		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0], "cart": carts[0], "orders": ords[0]}
 		for _, p := range pods {
 			var called []string
 			for _, flag := range sortedKeys(calls) {
@@ -891,7 +908,7 @@ func TestKubernetesProd(t *testing.T) {
 
 	t.Run("autoscaling from two replicas", func(t *testing.T) {
 		for _, d := range c.deployments {
-			if d == catalogs[0].dep || d == accts[0].dep || d == carts[0].dep {
+			if d == catalogs[0].dep || d == accts[0].dep || d == carts[0].dep || d == ords[0].dep {
 				continue // one pod: the one writer of its SQLite database
 			}
 			h := c.hpaOf(d.Name)

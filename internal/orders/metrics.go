@@ -8,7 +8,8 @@ import (
 )
 
 // metrics are the Orders service's own: bookshop_orders_created_total,
-// bookshop_orders_sales_minor_units_total (by currency),
+// bookshop_orders_sales_minor_units_total (by currency; the series of
+// bookshop.DefaultCurrency from the start),
 // bookshop_orders_create_replays_total,
 // bookshop_orders_create_refused_total and
 // bookshop_orders_cancelled_total. A nil *metrics counts nothing.
@@ -20,7 +21,7 @@ type metrics struct {
 // newMetrics registers the Orders service's metrics with m (see
 // telemetry.Register); a nil m counts in vain.
 func newMetrics(m *telemetry.Metrics) *metrics {
-	return &metrics{
+	ms := &metrics{
 		createdTotal: telemetry.Register(m, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bookshop_orders_created_total",
 			Help: "Orders recorded (CreateOrder calls that recorded a new order).",
@@ -42,6 +43,10 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 			Help: "Orders cancelled (CancelOrder calls that cancelled a placed order).",
 		})),
 	}
+	// The shop's usual currency has its series from the start, at 0, so
+	// that a dashboard shows the sales before the first order.
+	ms.salesTotal.WithLabelValues(bookshop.DefaultCurrency)
+	return ms
 }
 
 func (m *metrics) recorded(o bookshop.Order) {
