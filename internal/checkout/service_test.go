@@ -1,0 +1,513 @@
+package checkout_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/checkout"
+	"github.com/bookshop-go/bookshop/internal/checkout/saga"
+	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+)
+
+// TestPlace checks out a cart of two books: the quote prices them from
+// the Catalog, the order is placed at that total, paid, its stock taken,
+// and the cart emptied of what was bought, keeping what was added since.
+func TestPlace(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	s.fill(t, "c-1", 1, 2, 3, 1)
+	before := s.levels(t, 1, 3)
+
+	q, err := c.client.Quote(ctx, 1, "c-1")
+	if err != nil {
+		t.Fatalf("Quote: %v", err)
+	}
+	wantQuote := bookshop.Quote{
+		Lines: []bookshop.OrderLine{
+			{BookID: 1, Title: "The Maltese Falcon", UnitPrice: eur(1250), Quantity: 2, Total: eur(2500)},
+			{BookID: 3, Title: "Solaris", UnitPrice: eur(900), Quantity: 1, Total: eur(900)},
+		},
+		Subtotal: eur(3400), Discount: eur(0), Total: eur(3400),
+	}
+	if !reflect.DeepEqual(q, wantQuote) {
+		t.Errorf("Quote = %+v, want %+v", q, wantQuote)
+	}
+	o, err := c.client.Place(ctx, order(1, "k-place", q.Total, paymentsclient.TestCardApproved))
+	if err != nil {
+		t.Fatalf("Place: %v", err)
+	}
+	if !strings.HasPrefix(o.ID, "o_") || o.CustomerID != 1 || o.Total != eur(3400) || o.State != ordersclient.StatePlaced ||
+		!reflect.DeepEqual(o.Lines, wantQuote.Lines) || o.Shipping != address || o.PaymentID == "" {
+		t.Errorf("Place = %+v, want the order of the quote, placed, shipped to %+v", o, address)
+	}
+	r := c.invariants(t, s, 1, "k-place", before, 3)
+	if r.State != saga.Done {
+		t.Errorf("checkout is %s, want done", r.State)
+	}
+	if got, err := s.orderBook.Order(ctx, 1, o.ID); err != nil || !reflect.DeepEqual(got, o) {
+		t.Errorf("Orders has %+v, %v; want %+v", got, err, o)
+	}
+	// The same key again, as a reload of the POST: the same order, and
+	// nothing more.
+	again, err := c.client.Place(ctx, order(1, "k-place", q.Total, paymentsclient.TestCardApproved))
+	if err != nil || !reflect.DeepEqual(again, o) {
+		t.Errorf("Place again = %+v, %v; want %+v", again, err, o)
+	}
+	c.invariants(t, s, 1, "k-place", before, 3)
+}
+
+// TestPlaceRefused checks the checkouts refused, each with a message for
+// the shopper: nothing charged, no order, no stock held, the cart kept.
+func TestPlaceRefused(t *testing.T) {
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	for _, tc := range []struct {
+		name     string
+		customer int32
+		fill     []int
+		change   func(*bookshop.PlaceOrder)
+		code     bookshop.Code
+		msg      string
+		recorded bool // whether the saga log records it
+	}{
+		{name: "a total no longer the cart's", customer: 11, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Total = eur(1000) },
+			code: bookshop.Conflict, msg: "the total is now €12.50, not the €10.00 you confirmed"},
+		{name: "an empty cart", customer: 12, change: func(p *bookshop.PlaceOrder) { p.Total = eur(1000) },
+			code: bookshop.Conflict, msg: "your cart is empty"},
+		{name: "too few copies", customer: 13, fill: []int{3, 3},
+			code: bookshop.Conflict, msg: `sold out: "Solaris" has only 2 copies left`, recorded: true},
+		{name: "a declined card", customer: 14, fill: []int{1, 1, 2, 1}, change: func(p *bookshop.PlaceOrder) { p.Card = card(paymentsclient.TestCardDeclined) },
+			code: bookshop.Conflict, msg: "card declined: insufficient funds", recorded: true},
+		{name: "a card that fails Luhn", customer: 15, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Card = card("4242 4242 4242 4241") },
+			code: bookshop.Invalid, msg: "card number: ", recorded: true},
+		{name: "an expired card", customer: 16, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Card.ExpYear = 2001 },
+			code: bookshop.Invalid, msg: "expiry: ", recorded: true},
+		{name: "no card number", customer: 17, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Card.Number = " " },
+			code: bookshop.Invalid, msg: "card number: required"},
+		{name: "no city", customer: 18, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Shipping.City = "" },
+			code: bookshop.Invalid, msg: "shipping address: city: required"},
+		{name: "a bad country", customer: 19, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Shipping.Country = "Germany" },
+			code: bookshop.Invalid, msg: "shipping address: country: want a code of two capital letters"},
+		{name: "a malformed key", customer: 20, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Key = "k/1" },
+			code: bookshop.Invalid, msg: `idempotency key "k/1"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			s.fill(t, cartOf(tc.customer), tc.fill...)
+			before := s.levels(t, 1, 2, 3)
+			var total bookshop.Money
+			if len(tc.fill) > 0 {
+				q, err := c.client.Quote(ctx, tc.customer, cartOf(tc.customer))
+				if err != nil {
+					t.Fatal(err)
+				}
+				total = q.Total
+			}
+			req := order(tc.customer, fmt.Sprintf("k-refused-%d", tc.customer), total, paymentsclient.TestCardApproved)
+			if tc.change != nil {
+				tc.change(&req)
+			}
+			_, placeErr := c.client.Place(ctx, req)
+			if bookshop.ErrorCode(placeErr) != tc.code || !strings.Contains(bookshop.ErrorMessage(placeErr), tc.msg) {
+				t.Fatalf("Place = %v, want %s with %q", placeErr, tc.code, tc.msg)
+			}
+			count := 0
+			for i := 1; i < len(tc.fill); i += 2 {
+				count += tc.fill[i]
+			}
+			r, err := c.log.Get(ctx, tc.customer, req.Key)
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case (r != nil) != tc.recorded:
+				t.Fatalf("the saga log's record: %+v, want one: %v", r, tc.recorded)
+			case r != nil:
+				checkInvariants(t, s, r, before, count)
+				if r.State != saga.Failed || r.ErrCode != tc.code {
+					t.Errorf("checkout is %s (%s), want failed with %s", r.State, r.ErrCode, tc.code)
+				}
+				// The same key again: the same answer, nothing done again.
+				if _, again := c.client.Place(ctx, req); bookshop.ErrorMessage(again) != bookshop.ErrorMessage(placeErr) {
+					t.Errorf("Place again = %v, want %v", again, placeErr)
+				}
+			default:
+				if n, _ := s.carts.Count(ctx, cartOf(tc.customer)); n != count {
+					t.Errorf("the cart holds %d copies, want %d", n, count)
+				}
+			}
+		})
+	}
+}
+
+// TestKeyUsedForAnotherOrder sends a key again with another total and
+// another address: refused, and the first order stands alone.
+func TestKeyUsedForAnotherOrder(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	s.fill(t, "c-2", 2, 1)
+	req := order(2, "k-reused", eur(1099), paymentsclient.TestCardApproved)
+	if _, err := c.client.Place(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	s.fill(t, "c-2", 2, 1)
+	for _, change := range []func(*bookshop.PlaceOrder){
+		func(p *bookshop.PlaceOrder) { p.Total = eur(2198) },
+		func(p *bookshop.PlaceOrder) { p.Shipping.City = "Paris" },
+	} {
+		other := req
+		change(&other)
+		if _, err := c.client.Place(ctx, other); bookshop.ErrorCode(err) != bookshop.Conflict || !strings.Contains(bookshop.ErrorMessage(err), "was used for another order") {
+			t.Errorf("Place(the key, another request) = %v, want a Conflict", err)
+		}
+	}
+	if page, err := s.orderBook.List(ctx, 2, "", 10); err != nil || len(page.Orders) != 1 {
+		t.Errorf("orders = %+v, %v; want one", page.Orders, err)
+	}
+}
+
+// TestQuoteShort quotes a cart with more copies than the stock has: the
+// line is short, with the copies left, and Place refuses it.
+func TestQuoteShort(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	s.fill(t, "c-3", 5, 4, 1, 1)
+	q, err := c.client.Quote(ctx, 3, "c-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bookshop.SoldOut{{BookID: 5, Available: 3}}; !reflect.DeepEqual(q.Short, want) || q.Total != eur(4*700+1250) {
+		t.Errorf("Quote = %+v, want short %+v and total €40.50", q, want)
+	}
+	if q, err := c.client.Quote(ctx, 3, "c-empty"); err != nil || len(q.Lines) != 0 || q.Total != (bookshop.Money{}) {
+		t.Errorf("Quote(an empty cart) = %+v, %v; want no lines", q, err)
+	}
+	for _, tc := range []struct {
+		customer int32
+		cart     string
+		msg      string
+	}{
+		{0, "c-3", "customer id 0"},
+		{3, "", "cart id"},
+		{3, "c 3", "cart id"},
+	} {
+		if _, err := c.client.Quote(ctx, tc.customer, tc.cart); bookshop.ErrorCode(err) != bookshop.Invalid || !strings.Contains(bookshop.ErrorMessage(err), tc.msg) {
+			t.Errorf("Quote(%d, %q) = %v, want Invalid with %q", tc.customer, tc.cart, err, tc.msg)
+		}
+	}
+}
+
+// TestDoubleSubmit posts the same checkout ten times at once, as a double
+// click and reloads do: one order, one charge, and every answer is that
+// order.
+func TestDoubleSubmit(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	s.fill(t, "c-4", 1, 1, 2, 2)
+	before := s.levels(t, 1, 2)
+	req := order(4, "k-double", eur(1250+2*1099), paymentsclient.TestCardApproved)
+	const n = 10
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		placed = make(map[string]int)
+	)
+	for range n {
+		wg.Go(func() {
+			o, err := c.client.Place(ctx, req)
+			if err != nil {
+				t.Errorf("Place: %v", err)
+				return
+			}
+			mu.Lock()
+			placed[o.ID]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(placed) != 1 {
+		t.Errorf("10 identical Place = orders %v, want one order answered ten times", placed)
+	}
+	r := c.invariants(t, s, 4, "k-double", before, 3)
+	t.Logf("10 identical requests at once: %d order(s), answered %v; charge key %s", len(placed), placed, r.PayKey())
+}
+
+// TestLastCopies has many customers check out the last copies of a book
+// at once: exactly as many orders as copies, the others told it sold out,
+// the stock at 0 and nothing held.
+func TestLastCopies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		book    int32
+		buyers  int
+		copies  int
+		startID int32
+	}{
+		{"1 copy, 50 buyers", 4, 50, 1, 100},
+		{"3 copies, 20 buyers", 5, 20, 3, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			s := startShop(t, shopOptions{})
+			c := startCheckout(t, s, checkout.Options{})
+			price := books[tc.book-1].Price
+			for i := range tc.buyers {
+				s.fill(t, cartOf(tc.startID+int32(i)), int(tc.book), 1)
+			}
+			var (
+				wg              sync.WaitGroup
+				mu              sync.Mutex
+				orders, soldOut int
+				others          []error
+			)
+			start := time.Now()
+			for i := range tc.buyers {
+				customer := tc.startID + int32(i)
+				wg.Go(func() {
+					_, err := c.client.Place(ctx, order(customer, "k-last", price, paymentsclient.TestCardApproved))
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						orders++
+					case bookshop.ErrorCode(err) == bookshop.Conflict && strings.HasPrefix(bookshop.ErrorMessage(err), "sold out: "):
+						soldOut++
+					default:
+						others = append(others, err)
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			if orders != tc.copies || soldOut != tc.buyers-tc.copies || len(others) > 0 {
+				t.Errorf("%d buyers of %d copies: %d orders, %d sold out, others %v; want %d orders, %d sold out", tc.buyers, tc.copies, orders, soldOut, others, tc.copies, tc.buyers-tc.copies)
+			}
+			if l := s.levels(t, tc.book)[tc.book]; l.OnHand != 0 || l.Held != 0 || l.Available != 0 {
+				t.Errorf("stock after = %+v, want 0 on hand, 0 held", l)
+			}
+			total := 0
+			for i := range tc.buyers {
+				page, err := s.orderBook.List(ctx, tc.startID+int32(i), "", 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				total += len(page.Orders)
+			}
+			if total != tc.copies {
+				t.Errorf("Orders has %d orders, want %d", total, tc.copies)
+			}
+			t.Logf("%d buyers of %d copies at once: %d orders, %d sold out, in %v", tc.buyers, tc.copies, orders, soldOut, elapsed.Round(time.Millisecond))
+		})
+	}
+}
+
+// TestPaymentsUnavailable charges the test card that the processor cannot
+// take: the shopper is told at once that nothing was charged, the hold is
+// released, and the same form sent again (the same key) with another
+// card places the order.
+func TestPaymentsUnavailable(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	s.fill(t, "c-5", 2, 1)
+	before := s.levels(t, 2)
+	req := order(5, "k-unavailable", eur(1099), paymentsclient.TestCardUnavailable)
+	start := time.Now()
+	_, err := c.client.Place(ctx, req)
+	if bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Fatalf("Place(the unavailable card) = %v, want Unavailable", err)
+	}
+	t.Logf("the processor unavailable: answered in %v", time.Since(start).Round(time.Millisecond))
+	r := c.invariants(t, s, 5, req.Key, before, 1)
+	if r.State != saga.Failed || !strings.Contains(r.ErrMessage, "nothing was charged") {
+		t.Errorf("checkout is %s (%q), want failed: nothing was charged", r.State, r.ErrMessage)
+	}
+	req.Card = card(paymentsclient.TestCardApproved)
+	o, err := c.client.Place(ctx, req)
+	if err != nil {
+		t.Fatalf("Place again, with another card: %v", err)
+	}
+	if r2 := c.invariants(t, s, 5, req.Key, before, 1); r2.ID == r.ID || r2.Order.ID != o.ID {
+		t.Errorf("the second try is checkout %s (order %s), want a new one, of order %s", r2.ID, r2.Order.ID, o.ID)
+	}
+	// The first try's charge key is cancelled: it can never charge.
+	if _, err := s.charges.Charge(ctx, r.PayKey(), eur(1099), card(paymentsclient.TestCardApproved)); bookshop.ErrorCode(err) != bookshop.Conflict {
+		t.Errorf("Charge with the first try's key = %v, want it refused", err)
+	}
+}
+
+// TestPaymentsSlow has a processor slower than the Checkout waits for: the
+// shopper gets an answer within the call's deadline and a little more,
+// nothing is charged (the charge's key cancelled, so that the slow charge
+// takes nothing), and the hold is released.
+func TestPaymentsSlow(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{paymentsLatency: 3 * time.Second})
+	c := startCheckout(t, s, checkout.Options{CallTimeout: 500 * time.Millisecond})
+	s.fill(t, "c-6", 1, 1)
+	before := s.levels(t, 1)
+	start := time.Now()
+	_, err := c.client.Place(ctx, order(6, "k-slow", eur(1250), paymentsclient.TestCardApproved))
+	elapsed := time.Since(start)
+	if bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Errorf("Place, Payments slow = %v, want Unavailable", err)
+	}
+	if elapsed > 2*time.Second {
+		t.Errorf("Place, Payments slow, answered in %v, want within 2s", elapsed)
+	}
+	t.Logf("Payments slower (3s) than the call timeout (500ms): answered in %v", elapsed.Round(time.Millisecond))
+	time.Sleep(3 * time.Second) // the slow charge has had its time
+	if r := c.invariants(t, s, 6, "k-slow", before, 1); !strings.Contains(r.ErrMessage, "nothing was charged") {
+		t.Errorf("checkout failed with %q, want: nothing was charged", r.ErrMessage)
+	}
+}
+
+// TestPaymentsDown checks out while Payments is down: the shopper is told
+// the outcome is not known yet; the checkout waits, recorded, its stock
+// held; once Payments is back, the recoverer undoes it (nothing was
+// charged), and the same form sent again places the order.
+func TestPaymentsDown(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{CallTimeout: time.Second})
+	s.fill(t, "c-7", 3, 1)
+	before := s.levels(t, 3)
+	s.payments.stop()
+	req := order(7, "k-down", eur(900), paymentsclient.TestCardApproved)
+	start := time.Now()
+	_, err := c.client.Place(ctx, req)
+	if bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Fatalf("Place, Payments down = %v, want Unavailable", err)
+	}
+	t.Logf("Payments down: answered %q in %v", bookshop.ErrorMessage(err), time.Since(start).Round(time.Millisecond))
+	if r, _ := c.log.Get(ctx, 7, req.Key); r == nil || r.State.Ended() {
+		t.Fatalf("checkout = %+v, want it unfinished, for the recoverer", r)
+	}
+	if n, err := c.svc.Recover(ctx); n != 1 || err != nil {
+		t.Errorf("Recover, Payments still down = %d, %v; want 1 taken up (and stalled)", n, err)
+	}
+	if r, _ := c.log.Get(ctx, 7, req.Key); r == nil || r.State != saga.Reserving {
+		t.Fatalf("checkout = %+v, want it still waiting for Payments", r)
+	}
+	s.payments.start()
+	c.recoverUntilEnded(t, 7, req.Key)
+	if r := c.invariants(t, s, 7, req.Key, before, 1); r.State != saga.Failed {
+		t.Errorf("checkout is %s, want failed: undone", r.State)
+	}
+	if _, err := c.client.Place(ctx, req); err != nil {
+		t.Fatalf("Place again, Payments back: %v", err)
+	}
+	c.invariants(t, s, 7, req.Key, before, 1)
+}
+
+// TestOrdersDown checks out while Orders is down: the card is charged and
+// the stock taken, the shopper told the order is being completed; once
+// Orders is back, the recoverer records the order and empties the cart.
+func TestOrdersDown(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{CallTimeout: time.Second})
+	s.fill(t, "c-8", 1, 1)
+	before := s.levels(t, 1)
+	s.orders.stop()
+	req := order(8, "k-orders-down", eur(1250), paymentsclient.TestCardApproved)
+	_, err := c.client.Place(ctx, req)
+	if bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Fatalf("Place, Orders down = %v, want Unavailable", err)
+	}
+	if r, _ := c.log.Get(ctx, 8, req.Key); r == nil || r.State != saga.Charged {
+		t.Fatalf("checkout = %+v, want it charged, waiting for Orders", r)
+	}
+	s.orders.start()
+	c.recoverUntilEnded(t, 8, req.Key)
+	if r := c.invariants(t, s, 8, req.Key, before, 1); r.State != saga.Done {
+		t.Errorf("checkout is %s, want done", r.State)
+	}
+	o, err := c.client.Place(ctx, req)
+	if err != nil || o.PaymentID == "" {
+		t.Errorf("Place again = %+v, %v; want the order", o, err)
+	}
+}
+
+// TestCartDown places an order while the Cart cannot take its lines out
+// (it goes down while the card is charged): the order is placed all the
+// same, and the lines are taken out once the Cart is back.
+func TestCartDown(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{paymentsLatency: time.Second})
+	c := startCheckout(t, s, checkout.Options{CallTimeout: 3 * time.Second})
+	s.fill(t, "c-9", 2, 2)
+	before := s.levels(t, 2)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the cart read, the card being charged
+		s.cart.stop()
+	}()
+	o, err := c.client.Place(ctx, order(9, "k-cart-down", eur(2198), paymentsclient.TestCardApproved))
+	if err != nil {
+		t.Fatalf("Place, the Cart down after it was read = %v, want the order", err)
+	}
+	if r, _ := c.log.Get(ctx, 9, "k-cart-down"); r == nil || r.State != saga.Ordered || r.Order.ID != o.ID {
+		t.Fatalf("checkout = %+v, want it ordered, its lines still in the cart", r)
+	}
+	s.cart.start()
+	c.recoverUntilEnded(t, 9, "k-cart-down")
+	if r := c.invariants(t, s, 9, "k-cart-down", before, 2); r.State != saga.Done {
+		t.Errorf("checkout is %s, want done", r.State)
+	}
+}
+
+// TestHoldEndsBeforePayment has the hold expire while the card is charged
+// (the processor slower than the hold): the stock cannot be taken, so the
+// charge is refunded and no order recorded.
+func TestHoldEndsBeforePayment(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{paymentsLatency: 1500 * time.Millisecond})
+	c := startCheckout(t, s, checkout.Options{HoldTTL: time.Second, CallTimeout: 5 * time.Second})
+	s.fill(t, "c-10", 1, 1)
+	before := s.levels(t, 1)
+	_, err := c.client.Place(ctx, order(10, "k-expired", eur(1250), paymentsclient.TestCardApproved))
+	if bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Fatalf("Place, the hold expired = %v, want Unavailable", err)
+	}
+	r := c.invariants(t, s, 10, "k-expired", before, 1)
+	if !strings.Contains(r.ErrMessage, "your payment was refunded") {
+		t.Errorf("checkout failed with %q, want: refunded", r.ErrMessage)
+	}
+	if ch, err := s.charges.ChargeByKey(ctx, r.PayKey()); err != nil || ch.State != paymentsclient.StateRefunded {
+		t.Errorf("the charge = %+v, %v; want it refunded", ch, err)
+	}
+}
+
+// TestPlaceOutlivesItsCaller gives up on a checkout before it ends: the
+// caller is told the outcome is not known, the checkout ends all the
+// same, and the same request then gets the order.
+func TestPlaceOutlivesItsCaller(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{paymentsLatency: time.Second})
+	c := startCheckout(t, s, checkout.Options{})
+	s.fill(t, "c-11", 2, 1)
+	before := s.levels(t, 2)
+	req := order(11, "k-impatient", eur(1099), paymentsclient.TestCardApproved)
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.client.Place(short, req); bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Fatalf("Place, given up on = %v, want Unavailable", err)
+	}
+	o, err := c.client.Place(ctx, req) // waits for the checkout running
+	if err != nil {
+		t.Fatalf("Place again: %v", err)
+	}
+	if r := c.invariants(t, s, 11, req.Key, before, 1); r.Order.ID != o.ID {
+		t.Errorf("Place again = order %s, want %s", o.ID, r.Order.ID)
+	}
+}
