@@ -51,7 +51,9 @@ const (
 //
 // Errors common to every method: INVALID_ARGUMENT for a malformed field
 // (each method says which), before any work; UNAVAILABLE when the service
-// is shutting down or its database is busy.
+// is shutting down; DEADLINE_EXCEEDED when the caller's deadline passes
+// first (a CreateOrder may then have recorded its order: call again with
+// its key).
 type OrdersServiceClient interface {
 	// CreateOrder records an order, in the state ORDER_STATE_PLACED, with a
 	// new id and the time now, and returns it. Its idempotency_key makes it
@@ -165,7 +167,9 @@ func (c *ordersServiceClient) CancelOrder(ctx context.Context, in *CancelOrderRe
 //
 // Errors common to every method: INVALID_ARGUMENT for a malformed field
 // (each method says which), before any work; UNAVAILABLE when the service
-// is shutting down or its database is busy.
+// is shutting down; DEADLINE_EXCEEDED when the caller's deadline passes
+// first (a CreateOrder may then have recorded its order: call again with
+// its key).
 type OrdersServiceServer interface {
 	// CreateOrder records an order, in the state ORDER_STATE_PLACED, with a
 	// new id and the time now, and returns it. Its idempotency_key makes it
