@@ -359,7 +359,7 @@ func TestRefundKeyCancels(t *testing.T) {
 func TestRefundKeyWhileCharging(t *testing.T) {
 	ctx := testContext(t)
 	m := telemetry.NewMetrics()
-	svc := newService(t, payments.Options{Metrics: m, Latency: 300 * time.Millisecond})
+	svc := newService(t, payments.Options{Metrics: m, Latency: time.Second})
 	charged := make(chan error, 1)
 	go func() {
 		_, err := svc.Charge(ctx, "in-flight", eur(100), card(paymentsclient.TestCardApproved))
@@ -400,7 +400,7 @@ func TestRefundKeyOfACharge(t *testing.T) {
 // its context's error and is charged nothing.
 func TestLatency(t *testing.T) {
 	ctx := testContext(t)
-	const latency = 200 * time.Millisecond
+	const latency = 400 * time.Millisecond
 	svc := newService(t, payments.Options{Latency: latency})
 	start := time.Now()
 	c, err := svc.Charge(ctx, "slow", eur(100), card(paymentsclient.TestCardApproved))
