@@ -114,7 +114,7 @@ func TestUpPortInUse(t *testing.T) {
 	defer lis.Close()
 	port := lis.Addr().(*net.TCPAddr).Port
 	err = tool.Run(testContext(t, 10*time.Second),
-		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-catalog-port=0", "-admin-addr=", "-catalog-db=:memory:", "-accounts-port=0", "-accounts-db=:memory:", "-cart-port=0", "-cart-db=:memory:", "-inventory-port=0", "-inventory-db=:memory:", "-payments-port=0", "-payments-db=:memory:", "-orders-port=0", "-orders-db=:memory:"},
+		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-catalog-port=0", "-admin-addr=", "-catalog-db=:memory:", "-accounts-port=0", "-accounts-db=:memory:", "-cart-port=0", "-cart-db=:memory:", "-inventory-port=0", "-inventory-db=:memory:", "-payments-port=0", "-payments-db=:memory:", "-orders-port=0", "-orders-db=:memory:", "-checkout-port=0", "-checkout-db=:memory:"},
 		env(map[string]string{"MARKETPLACE_PORT": itoa(port)}), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "MARKETPLACE_PORT") {
 		t.Errorf("up on a taken port = %v, want advice that the port is in use and how to change it", err)
