@@ -317,7 +317,7 @@ func commandPath(tb testing.TB, args []string) (path, rest []string) {
 // command that runs that service: -recommendations-host the
 // Recommendations service, -catalog-host the Catalog, -cart-host the Cart,
 // -accounts-host the Accounts service, -orders-host Orders.
-var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart", "accounts-host": "accounts", "orders-host": "orders"}
+var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart", "accounts-host": "accounts", "orders-host": "orders", "inventory-host": "inventory"}
 
 // callerIdentity is the identity that each command presents, with a
 // client certificate of `bookshop certs`, when it calls a service: the
@@ -331,6 +331,7 @@ var callerIdentity = map[string]string{
 	"cart":            "cart",
 	"import":          "admin",
 	"export":          "admin",
+	"stock":           "admin",
 }
 
 // clientCertFlags returns the flags of c that name the client certificate

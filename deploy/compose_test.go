@@ -221,7 +221,7 @@ func TestCompose(t *testing.T) {
 		}
 		// The Catalog, Accounts, the Cart and Orders are each the one
 		// writer of their SQLite database.
-		for _, cmd := range []string{"catalog", "accounts", "cart", "orders", "payments"} {
+		for _, cmd := range []string{"catalog", "accounts", "cart", "inventory", "orders", "payments"} {
 			n = 0
 			for _, s := range running(services, cmd) {
 				n += s.replicas()
@@ -416,7 +416,7 @@ func TestCompose(t *testing.T) {
 	})
 
 	t.Run("database volumes", func(t *testing.T) {
-		for _, c := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "cart"), running(services, "orders"), running(services, "payments")) {
+		for _, c := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "cart"), running(services, "inventory"), running(services, "orders"), running(services, "payments")) {
 			db := c.setting(t, "db")
 			m := c.mountOf(db)
 			if m == nil || m.Type != types.VolumeTypeVolume || m.ReadOnly {
@@ -489,7 +489,7 @@ func TestCompose(t *testing.T) {
 		}
 
 		// The servers: their certificate, and client certificates required.
-		for _, r := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "cart"), running(services, "orders"), running(services, "payments"), running(services, "recommendations")) {
+		for _, r := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "cart"), running(services, "inventory"), running(services, "orders"), running(services, "payments"), running(services, "recommendations")) {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("service %s: TLS_CERT %s is not a server certificate", r.name, f)
 			}

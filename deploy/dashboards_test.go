@@ -41,7 +41,7 @@ type metricDef struct {
 // dashboards may use these and no others. The list mirrors what
 // internal/platform/telemetry, internal/platform/rpc and each service's
 // own metrics (internal/catalog, internal/recommendations,
-// internal/accounts, internal/cart, internal/orders, internal/payments,
+// internal/accounts, internal/cart, internal/orders, internal/payments, internal/inventory,
 // internal/marketplace) register (the gRPC ones through
 // go-grpc-middleware's providers/prometheus);
 // TestComposeRunsOnLoopback checks the names that the dashboards use
@@ -87,6 +87,8 @@ var exportedMetrics = []metricDef{
 	{"bookshop_payments_charges_total", counter, []string{"result"}},           // Payments: charges by result
 	{"bookshop_payments_refunds_total", counter, []string{}},                   // Payments: charges refunded
 	{"bookshop_payments_keys_cancelled_total", counter, []string{}},            // Payments: keys cancelled before any charge
+	{"bookshop_inventory_reservations_total", counter, []string{"outcome"}},    // Inventory: reservations by outcome
+	{"bookshop_inventory_stockouts_total", counter, []string{}},                // Inventory: books whose last copy was reserved
 }
 
 var grpcLabels = []string{"grpc_type", "grpc_service", "grpc_method"}
@@ -100,13 +102,15 @@ var runtimeMetricPrefixes = []string{"go_", "process_"}
 // compares one of these labels with = or != must name one of them.
 var labelValues = map[string][]string{
 	"grpc_type":    {"unary", "client_stream", "server_stream", "bidi_stream"},
-	"grpc_service": {"Recommendations", "bookshop.catalog.v1.CatalogService", "bookshop.accounts.v1.AccountsService", "bookshop.cart.v1.CartService", "bookshop.orders.v1.OrdersService", "bookshop.payments.v1.PaymentsService", "bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health"},
+	"grpc_service": {"Recommendations", "bookshop.catalog.v1.CatalogService", "bookshop.accounts.v1.AccountsService", "bookshop.cart.v1.CartService", "bookshop.orders.v1.OrdersService", "bookshop.payments.v1.PaymentsService", "bookshop.inventory.v1.InventoryService", "bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health"},
 	"grpc_code": {"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists", "PermissionDenied",
 		"ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"},
 	// Accounts' sign-ins (bookshop_accounts_signins_total), then Payments'
 	// charges (bookshop_payments_charges_total).
 	"result": {"ok", "wrong", "throttled", "approved", "declined", "unavailable", "retry", "conflict"},
-	"route":  {"/{$}", "/books/{id}", "/api/books/{id}", "/categories/{name}", "/live", "/live/{session}/events", "/static/", "/healthz", "/readyz", "/"},
+	// The Inventory's reservations (bookshop_inventory_reservations_total).
+	"outcome": {"held", "sold_out", "replayed", "committed", "released", "expired"},
+	"route":   {"/{$}", "/books/{id}", "/api/books/{id}", "/categories/{name}", "/live", "/live/{session}/events", "/static/", "/healthz", "/readyz", "/"},
 }
 
 // targetLabels are the labels that Prometheus gives every series it

@@ -284,6 +284,10 @@ func TestKubernetes(t *testing.T) {
 			if len(pays) != 1 {
 				t.Fatalf("%d Deployments run Payments, want 1", len(pays))
 			}
+			invs := runningIn(pods, "inventory")
+			if len(invs) != 1 {
+				t.Fatalf("%d Deployments run the Inventory, want 1", len(invs))
+			}
 			// Checkout records the orders: its pods, if the overlay runs it.
 			checkouts := runningIn(pods, "checkout")
 
@@ -407,7 +411,7 @@ func TestKubernetes(t *testing.T) {
 						}
 					}
 				}
-				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0], ords[0], pays[0]} {
+				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0], ords[0], pays[0], invs[0]} {
 					for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
 						if pr != nil && pr.GRPC == nil {
 							t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
@@ -478,7 +482,7 @@ func TestKubernetes(t *testing.T) {
 			})
 
 			t.Run("writable files are on volumes", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, accts, carts, ords, pays) {
+				for _, p := range slices.Concat(catalogs, accts, carts, ords, pays, invs) {
 					db, env := p.setting(t, "db"), p.cmd.flags["db"].Env
 					mnt, v := p.mountOf(db)
 					switch {
@@ -613,10 +617,11 @@ func TestKubernetes(t *testing.T) {
 				c.onlyCallersReach(t, carts[0], markets...)
 				c.onlyCallersReach(t, ords[0], slices.Concat(markets, checkouts)...)
 				c.onlyCallersReach(t, pays[0], checkouts...)
+				c.onlyCallersReach(t, invs[0], slices.Concat(markets, checkouts)...)
 			})
 
 			t.Run("metrics for Prometheus", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, pays, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, pays, invs, markets) {
 					if _, ok := p.cmd.flags["admin-addr"]; !ok {
 						t.Errorf("%s: %s has no -admin-addr, so ADMIN_ADDR serves no metrics", p, p.cmd)
 						continue
@@ -692,7 +697,7 @@ func TestKubernetes(t *testing.T) {
 						t.Errorf("a pod in namespace %s with labels %v reaches port %s of %s: %v, want %v", from.namespace, from.podLabels, portName, p, got, want)
 					}
 				}
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, pays, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, pays, invs, markets) {
 					check(p, metricsPortName, scraper, true)
 					for _, other := range append(neighbours, ingress, stranger) {
 						check(p, metricsPortName, other, false)
@@ -728,12 +733,17 @@ func TestKubernetes(t *testing.T) {
 				for _, other := range []peer{marketplace, catalog, recommendations, cart, debug, scraper, ingress, stranger} {
 					check(pays[0], "grpc", other, false)
 				}
+				check(invs[0], "grpc", marketplace, true)
+				check(invs[0], "grpc", checkout, true)
+				for _, other := range []peer{catalog, recommendations, cart, debug, scraper, ingress, stranger} {
+					check(invs[0], "grpc", other, false)
+				}
 			})
 
 			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
 				// The Catalog, Accounts, the Cart and Orders are each the one
 				// writer of their SQLite database: one pod, never scaled.
-				for _, p := range slices.Concat(catalogs, accts, carts, ords, pays) {
+				for _, p := range slices.Concat(catalogs, accts, carts, ords, pays, invs) {
 					if d := p.dep; d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || c.hpaOf(d.Name) != nil {
 						t.Errorf("Deployment %s runs %s, the writer of an SQLite database: want replicas: 1 and no HorizontalPodAutoscaler", d.Name, p.cmd)
 					}
@@ -813,6 +823,10 @@ func TestKubernetesProd(t *testing.T) {
 	if len(pays) != 1 {
 		t.Fatalf("%d Deployments run Payments, want 1", len(pays))
 	}
+	invs := runningIn(pods, "inventory")
+	if len(invs) != 1 {
+		t.Fatalf("%d Deployments run the Inventory, want 1", len(invs))
+	}
 	m := markets[0]
 	set := certsFor(t, c.namespaces[0].Name)
 
@@ -865,7 +879,7 @@ func TestKubernetesProd(t *testing.T) {
 	}
 
 	t.Run("the gRPC services require client certificates", func(t *testing.T) {
-		for _, r := range slices.Concat(catalogs, recs, accts, carts, ords, pays) {
+		for _, r := range slices.Concat(catalogs, recs, accts, carts, ords, pays, invs) {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
 			}
@@ -882,7 +896,7 @@ func TestKubernetesProd(t *testing.T) {
 	})
 
 	t.Run("callers present their identity", func(t *testing.T) {
-		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0], "cart": carts[0], "orders": ords[0], "payments": pays[0]}
+		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0], "cart": carts[0], "orders": ords[0], "payments": pays[0], "inventory": invs[0]}
 		for _, p := range pods {
 			var called []string
 			for _, flag := range sortedKeys(calls) {
@@ -922,7 +936,7 @@ func TestKubernetesProd(t *testing.T) {
 
 	t.Run("autoscaling from two replicas", func(t *testing.T) {
 		for _, d := range c.deployments {
-			if d == catalogs[0].dep || d == accts[0].dep || d == carts[0].dep || d == ords[0].dep || d == pays[0].dep {
+			if d == catalogs[0].dep || d == accts[0].dep || d == carts[0].dep || d == ords[0].dep || d == pays[0].dep || d == invs[0].dep {
 				continue // one pod: the one writer of its SQLite database
 			}
 			h := c.hpaOf(d.Name)

@@ -537,7 +537,7 @@ func TestTracingEnvironment(t *testing.T) {
 	} {
 		p := loadComposeWith(t, []string{observabilityProfile}, tc.env)
 		services := composeServices(t, p)
-		for _, s := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "cart"), running(services, "orders"), running(services, "payments"), running(services, "recommendations"), running(services, "marketplace")) {
+		for _, s := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "cart"), running(services, "inventory"), running(services, "orders"), running(services, "payments"), running(services, "recommendations"), running(services, "marketplace")) {
 			v, ok := s.svc.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
 			switch {
 			case !ok || v == nil:
@@ -754,7 +754,7 @@ func TestPrometheusConfig(t *testing.T) {
 			t.Errorf("service %s serves /metrics on %s, but %s scrapes it in no job", s.name, s.adminPort(t), f)
 		}
 	}
-	for _, path := range [][]string{{"catalog"}, {"accounts"}, {"cart"}, {"orders"}, {"payments"}, {"recommendations"}, {"marketplace"}} {
+	for _, path := range [][]string{{"catalog"}, {"accounts"}, {"cart"}, {"inventory"}, {"orders"}, {"payments"}, {"recommendations"}, {"marketplace"}} {
 		if len(running(services, path...)) == 0 {
 			t.Errorf("no service runs bookshop %s", strings.Join(path, " "))
 		}
