@@ -106,6 +106,7 @@ for target in \
 	./internal/catalog/catalogfile:FuzzJSONRows \
 	./internal/catalog/catalogfile:FuzzParsePrice \
 	./internal/accounts:FuzzNormalizeAccount \
+	./internal/payments:FuzzCheckCard \
 	./internal/catalog/search:FuzzSearch \
 	./internal/recommendations:FuzzRecommend \
 	./internal/marketplace:FuzzCategoryFromQuery \

@@ -15,8 +15,13 @@ import (
 const livePanelSize = 4
 
 // maxCategoryBooks is the most books a category page shows, so that a
-// huge catalog cannot make one page huge.
-const maxCategoryBooks = 5000
+// huge catalog cannot make one page huge; the first
+// maxStockedCategoryBooks of them say how many copies are left (a call to
+// Inventory for each hundred).
+const (
+	maxCategoryBooks        = 5000
+	maxStockedCategoryBooks = 500
+)
 
 // Notices and messages about the catalog, as vague as the others: the
 // details are in the log.
@@ -54,7 +59,7 @@ func (s *server) handleBook() http.Handler {
 
 		page := bookPage{
 			Layout:        s.layout(r, book.Title+" · "+siteTitle, noCategory),
-			Book:          viewOf(book),
+			Book:          s.views(r.Context(), []bookshop.Book{book})[0],
 			CategoryLabel: categoryLabel(book.Category),
 			CategoryURL:   categoryURL(book.Category),
 		}
@@ -68,9 +73,7 @@ func (s *server) handleBook() http.Handler {
 				"book", id, "err", err)
 			page.PanelNotice = noticeUnavailable
 		}
-		for _, b := range recs {
-			page.Recommendations = append(page.Recommendations, viewOf(b))
-		}
+		page.Recommendations = s.views(r.Context(), recs)
 		if err == nil && len(recs) == 0 {
 			page.PanelNotice = noticeNothingMore
 		}
@@ -120,6 +123,10 @@ type bookJSON struct {
 	Year   int    `json:"year"`
 	// Price is null for a book the Catalog has no price for.
 	Price *priceJSON `json:"price"`
+	// Stock says how many copies are left ("Only 2 left"), "" when
+	// unknown; SoldOut, that none are (no "Add to cart").
+	Stock   string `json:"stock"`
+	SoldOut bool   `json:"sold_out"`
 }
 
 // priceJSON is an amount as the site's scripts read it: integer minor
@@ -161,7 +168,7 @@ func (s *server) handleBookJSON() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, bookDetailJSON{
-			bookJSON:      jsonOf(book),
+			bookJSON:      s.jsonOf(r.Context(), []bookshop.Book{book})[0],
 			Category:      book.Category.String(),
 			CategoryLabel: categoryLabel(book.Category),
 			CategoryURL:   categoryURL(book.Category),
@@ -197,11 +204,16 @@ func (s *server) handleCategory() http.Handler {
 		defer cancel()
 		var views []bookView
 		err = s.catalog.ExportBooks(ctx, cat, 500, func(batch []bookshop.Book) error {
-			for _, b := range batch {
-				if len(views) == maxCategoryBooks {
-					return errEnoughBooks
+			batch = batch[:min(len(batch), maxCategoryBooks-len(views))]
+			if len(views) < maxStockedCategoryBooks {
+				views = append(views, s.views(ctx, batch)...) // with stock labels
+			} else {
+				for _, b := range batch {
+					views = append(views, viewOf(b))
 				}
-				views = append(views, viewOf(b))
+			}
+			if len(views) == maxCategoryBooks {
+				return errEnoughBooks
 			}
 			return nil
 		})
@@ -250,6 +262,19 @@ func viewOf(b bookshop.Book) bookView {
 		v.Price = b.Price.Format()
 	}
 	return v
+}
+
+// jsonOf converts books for the scripts, with what is left of each.
+func (s *server) jsonOf(ctx context.Context, books []bookshop.Book) []bookJSON {
+	stock := s.stockOf(ctx, books)
+	out := make([]bookJSON, len(books))
+	for i, b := range books {
+		out[i] = jsonOf(b)
+		if n, ok := stock[b.ID]; ok && out[i].Price != nil {
+			out[i].Stock, out[i].SoldOut = stockLabel(n), n <= 0
+		}
+	}
+	return out
 }
 
 // jsonOf converts a book for the scripts.

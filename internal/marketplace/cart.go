@@ -49,6 +49,8 @@ type cartLineView struct {
 	// Unavailable marks a book the Catalog no longer sells: it is in the
 	// count, not in the subtotal.
 	Unavailable bool
+	// Warning says the line holds more copies than are left.
+	Warning string
 }
 
 // handleCart serves the visitor's cart, priced by the Cart service from
@@ -72,6 +74,7 @@ func (s *server) handleCart() http.Handler {
 				page.Notice, status = noticeCartUnavailable, http.StatusServiceUnavailable
 			} else {
 				page.setCart(cart)
+				page.warnStock(s.stockOf(r.Context(), cartBooks(cart)))
 				s.setCount(w, r, v, cart.Count) // the header agrees with the page
 			}
 		}
@@ -100,6 +103,30 @@ func (p *cartPage) setCart(cart bookshop.Cart) {
 	p.Subtotal = noPrice
 	if cart.Subtotal.Currency != "" {
 		p.Subtotal = cart.Subtotal.Format()
+	}
+}
+
+// cartBooks returns the books of cart's lines.
+func cartBooks(cart bookshop.Cart) []bookshop.Book {
+	books := make([]bookshop.Book, len(cart.Lines))
+	for i, l := range cart.Lines {
+		books[i] = l.Book
+	}
+	return books
+}
+
+// warnStock marks the lines that hold more copies than are left.
+func (p *cartPage) warnStock(stock map[int32]int) {
+	for i := range p.Lines {
+		l := &p.Lines[i]
+		n, ok := stock[l.ID]
+		switch {
+		case !ok || l.Unavailable || l.Quantity <= n:
+		case n <= 0:
+			l.Warning = "Out of stock: remove it to check out."
+		default:
+			l.Warning = fmt.Sprintf("Only %d left: lower the quantity to check out.", n)
+		}
 	}
 }
 

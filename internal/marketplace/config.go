@@ -7,6 +7,9 @@ import (
 	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
@@ -18,12 +21,15 @@ const DefaultPort = 8080
 // Config is the Marketplace's own configuration; see Flags.
 type Config struct {
 	Port int // the HTTP port
-	// RecommendationsHost, CatalogHost, AccountsHost and CartHost are the
-	// services the Marketplace calls: host, host:port or a gRPC target.
+	// The services the Marketplace calls: host, host:port or a gRPC
+	// target each.
 	RecommendationsHost string
 	CatalogHost         string
 	AccountsHost        string
 	CartHost            string
+	InventoryHost       string
+	CheckoutHost        string
+	OrdersHost          string
 	CallTimeout         time.Duration
 	RateLimit           float64
 	RateBurst           int
@@ -39,6 +45,9 @@ func DefaultConfig() Config {
 		CatalogHost:         "localhost",
 		AccountsHost:        "localhost",
 		CartHost:            "localhost",
+		InventoryHost:       "localhost",
+		CheckoutHost:        "localhost",
+		OrdersHost:          "localhost",
 		CallTimeout:         time.Second,
 		RateLimit:           float64(DefaultRateLimit),
 		RateBurst:           DefaultRateBurst,
@@ -58,14 +67,17 @@ func (c *Config) Flags(s *config.Set) {
 }
 
 // Dependencies declares, on the process's set, where the services the
-// Marketplace calls are: RECOMMENDATIONS_HOST, CATALOG_HOST, ACCOUNTS_HOST
-// and CART_HOST. `bookshop up` wires them itself and does not declare
-// them.
+// Marketplace calls are: RECOMMENDATIONS_HOST, CATALOG_HOST, ACCOUNTS_HOST,
+// CART_HOST, INVENTORY_HOST, CHECKOUT_HOST and ORDERS_HOST. `bookshop up`
+// wires them itself and does not declare them.
 func (c *Config) Dependencies(s *config.Set) {
 	s.String(&c.RecommendationsHost, "recommendations-host", c.RecommendationsHost, "the Recommendations service: host or host:port (default port 50051), or a gRPC target such as dns:///host:port")
 	s.String(&c.CatalogHost, "catalog-host", c.CatalogHost, "the Catalog service: host or host:port (default port 50060), or a gRPC target such as dns:///host:port")
 	s.String(&c.AccountsHost, "accounts-host", c.AccountsHost, fmt.Sprintf("the Accounts service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", accountsclient.DefaultPort))
 	s.String(&c.CartHost, "cart-host", c.CartHost, fmt.Sprintf("the Cart service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", cartclient.DefaultPort))
+	s.String(&c.InventoryHost, "inventory-host", c.InventoryHost, fmt.Sprintf("the Inventory service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", inventoryclient.DefaultPort))
+	s.String(&c.CheckoutHost, "checkout-host", c.CheckoutHost, fmt.Sprintf("the Checkout service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", checkoutclient.DefaultPort))
+	s.String(&c.OrdersHost, "orders-host", c.OrdersHost, fmt.Sprintf("the Orders service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", ordersclient.DefaultPort))
 }
 
 // Validate checks c after parsing, naming the setting at fault through s.
@@ -82,8 +94,18 @@ func (c *Config) Validate(s *config.Set) error {
 	if _, err := rpc.Target(c.AccountsHost, accountsclient.DefaultPort); err != nil {
 		return config.UsageErrorf("-accounts-host or ACCOUNTS_HOST: %v", err)
 	}
-	if _, err := rpc.Target(c.CartHost, cartclient.DefaultPort); err != nil {
-		return config.UsageErrorf("-cart-host or CART_HOST: %v", err)
+	for _, h := range []struct {
+		host, flag, env string
+		port            int
+	}{
+		{c.CartHost, "-cart-host", "CART_HOST", cartclient.DefaultPort},
+		{c.InventoryHost, "-inventory-host", "INVENTORY_HOST", inventoryclient.DefaultPort},
+		{c.CheckoutHost, "-checkout-host", "CHECKOUT_HOST", checkoutclient.DefaultPort},
+		{c.OrdersHost, "-orders-host", "ORDERS_HOST", ordersclient.DefaultPort},
+	} {
+		if _, err := rpc.Target(h.host, h.port); err != nil {
+			return config.UsageErrorf("%s or %s: %v", h.flag, h.env, err)
+		}
 	}
 	switch {
 	case c.CallTimeout <= 0:

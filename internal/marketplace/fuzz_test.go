@@ -28,18 +28,17 @@ const maxEchoRunes = 40
 func fuzzHandler(tb testing.TB) http.Handler {
 	tb.Helper()
 	books := builtinCatalog(tb)
-	accounts, carts := downShop(tb)
-	h, err := marketplace.NewServer(marketplace.Options{
+	o := marketplace.Options{
 		Logger:           slog.New(slog.DiscardHandler),
 		Recommender:      recommendations.New(books, seededRand()),
 		RecommendTimeout: 5 * time.Second,
 		Catalog:          books,
 		Searcher:         noSearch{},
 		Live:             noLive{},
-		Accounts:         accounts,
-		Carts:            carts,
 		RateLimit:        rate.Inf,
-	})
+	}
+	downShop(tb, &o)
+	h, err := marketplace.NewServer(o)
 	if err != nil {
 		tb.Fatalf("NewServer: %v", err)
 	}

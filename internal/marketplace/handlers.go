@@ -44,11 +44,7 @@ func (s *server) handleHome() http.Handler {
 			MaxResults: recommendationsShown,
 		})
 
-		views := make([]bookView, len(books))
-		for i, b := range books {
-			views[i] = viewOf(b)
-		}
-		items, renderErr := s.pages.items.list(views)
+		items, renderErr := s.pages.items.list(s.views(r.Context(), books))
 		if renderErr != nil {
 			s.renderFailed(w, r, renderErr)
 			return

@@ -165,7 +165,7 @@ func limitedHandler(tb testing.TB, cfg marketplace.Options) http.Handler {
 	cfg.RecommendTimeout = 5 * time.Second
 	svc := startServices(tb, builtinCatalog(tb), seededRand())
 	cfg.Recommender, cfg.Catalog, cfg.Live, cfg.Searcher = svc.rec, svc.catalog, svc.live, svc.catalog
-	cfg.Accounts, cfg.Carts = downShop(tb)
+	downShop(tb, &cfg)
 	h, err := marketplace.NewServer(cfg)
 	if err != nil {
 		tb.Fatalf("NewServer: %v", err)

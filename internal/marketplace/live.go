@@ -197,11 +197,7 @@ func (s *server) handleLive() http.Handler {
 				}
 				return
 			case books := <-lists:
-				out := make([]bookJSON, len(books))
-				for i, b := range books {
-					out[i] = jsonOf(b)
-				}
-				data, err := json.Marshal(out)
+				data, err := json.Marshal(s.jsonOf(ctx, books))
 				if err != nil {
 					s.logger.ErrorContext(ctx, "live: encode a list", "err", err)
 					return

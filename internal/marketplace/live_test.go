@@ -347,6 +347,8 @@ func TestBookJSON(t *testing.T) {
 		"id": 6.0, "title": "The Dune Chronicles", "author": "Frank Herbert", "year": 1965.0,
 		"category": "science_fiction", "category_label": "Science fiction", "category_url": "/categories/science_fiction",
 		"price": map[string]any{"units": 1999.0, "currency": "EUR", "formatted": "€19.99"},
+		// The Inventory's seed has more than three copies of it.
+		"stock": "In stock", "sold_out": false,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("GET /api/books/6 = %v, want %v", got, want)
@@ -821,13 +823,13 @@ func TestLiveHeartbeat(t *testing.T) {
 // the HTTP server's read and write timeouts, as cli sets them.
 func TestLiveOutlivesServerTimeouts(t *testing.T) {
 	svc := startServices(t, builtinCatalog(t), seededRand())
-	accounts, carts := downShop(t)
 	logger, _ := testLogger(t)
-	h, err := marketplace.NewServer(marketplace.Options{
+	o := marketplace.Options{
 		Logger: logger, Recommender: svc.rec, RecommendTimeout: 5 * time.Second,
 		Catalog: svc.catalog, Searcher: svc.catalog, Live: svc.live, LiveHeartbeat: 50 * time.Millisecond,
-		Accounts: accounts, Carts: carts,
-	})
+	}
+	downShop(t, &o)
+	h, err := marketplace.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package marketplace_test
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -156,7 +155,7 @@ func startSite(tb testing.TB, cfg marketplace.Options) *httptest.Server {
 	if cfg.RecommendTimeout == 0 {
 		cfg.RecommendTimeout = 5 * time.Second
 	}
-	if cfg.Catalog == nil || cfg.Live == nil || cfg.Searcher == nil || cfg.Accounts == nil || cfg.Carts == nil {
+	if cfg.Catalog == nil || cfg.Live == nil || cfg.Searcher == nil || cfg.Accounts == nil || cfg.Carts == nil || cfg.Checkout == nil {
 		svc := startServices(tb, builtinCatalog(tb), seededRand())
 		if cfg.Catalog == nil {
 			cfg.Catalog = svc.catalog
@@ -168,9 +167,7 @@ func startSite(tb testing.TB, cfg marketplace.Options) *httptest.Server {
 			cfg.Live = svc.live
 		}
 		if cfg.Accounts == nil || cfg.Carts == nil {
-			accounts, carts, _, _ := startAccountsAndCart(tb, svc.catalogAddr)
-			cfg.Accounts = cmp.Or[bookshop.Accounts](cfg.Accounts, accounts)
-			cfg.Carts = cmp.Or[bookshop.Carts](cfg.Carts, carts)
+			startShopServices(tb, svc.catalogAddr).options(&cfg)
 		}
 	}
 	h, err := marketplace.NewServer(cfg)
@@ -878,33 +875,38 @@ func TestNewServerOptions(t *testing.T) {
 	books := builtinCatalog(t)
 	rec := recommendations.New(books, nil)
 	live := noLive{}
-	accounts, carts := downShop(t)
+	var down marketplace.Options
+	downShop(t, &down)
+	accounts, carts := down.Accounts, down.Carts
 	tests := []struct {
 		name    string
 		cfg     marketplace.Options
 		wantErr string // "" for none
 	}{
-		{"complete", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}}, ""},
-		{"complete with live settings", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{},
+		{"complete", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}}, ""},
+		{"complete with live settings", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{},
 			MaxLiveSessions: 1, LiveHeartbeat: time.Millisecond, Shutdown: make(chan struct{})}, ""},
 		{"nil Logger", marketplace.Options{Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live}, "Logger"},
 		{"nil Recommender", marketplace.Options{Logger: logger, RecommendTimeout: time.Second, Catalog: books, Live: live}, "Recommender"},
-		{"zero RecommendTimeout", marketplace.Options{Logger: logger, Recommender: rec, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}}, "RecommendTimeout"},
-		{"negative RecommendTimeout", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: -time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}}, "RecommendTimeout"},
-		{"nil Catalog", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}}, "Catalog"},
+		{"zero RecommendTimeout", marketplace.Options{Logger: logger, Recommender: rec, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}}, "RecommendTimeout"},
+		{"negative RecommendTimeout", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: -time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}}, "RecommendTimeout"},
+		{"nil Catalog", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}}, "Catalog"},
 		{"nil Live", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Searcher: noSearch{}}, "Live"},
 		{"nil Accounts", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Searcher: noSearch{}, Live: live}, "Accounts"},
 		{"nil Carts", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Searcher: noSearch{}, Live: live, Accounts: accounts}, "Carts"},
-		{"negative MaxLiveSessions", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}, MaxLiveSessions: -1}, "MaxLiveSessions"},
-		{"negative LiveHeartbeat", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}, LiveHeartbeat: -time.Second}, "LiveHeartbeat"},
-		{"complete with readiness and rate settings", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{},
+		{"nil Inventory", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Searcher: noSearch{}, Live: live, Accounts: accounts, Carts: carts}, "Inventory"},
+		{"nil Checkout", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Searcher: noSearch{}, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory}, "Checkout"},
+		{"nil Orders", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Searcher: noSearch{}, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout}, "Orders"},
+		{"negative MaxLiveSessions", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}, MaxLiveSessions: -1}, "MaxLiveSessions"},
+		{"negative LiveHeartbeat", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}, LiveHeartbeat: -time.Second}, "LiveHeartbeat"},
+		{"complete with readiness and rate settings", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{},
 			Ready: func(context.Context) error { return nil }, RateLimit: 1, RateBurst: 1, MaxRateClients: 1, TrustedProxies: 1}, ""},
-		{"no rate limit", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}, RateLimit: rate.Inf}, ""},
-		{"negative RateLimit", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}, RateLimit: -1}, "RateLimit"},
-		{"NaN RateLimit", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}, RateLimit: rate.Limit(math.NaN())}, "RateLimit"},
-		{"negative RateBurst", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}, RateBurst: -1}, "RateBurst"},
-		{"negative MaxRateClients", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}, MaxRateClients: -1}, "MaxRateClients"},
-		{"negative TrustedProxies", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Searcher: noSearch{}, TrustedProxies: -1}, "TrustedProxies"},
+		{"no rate limit", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}, RateLimit: rate.Inf}, ""},
+		{"negative RateLimit", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}, RateLimit: -1}, "RateLimit"},
+		{"NaN RateLimit", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}, RateLimit: rate.Limit(math.NaN())}, "RateLimit"},
+		{"negative RateBurst", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}, RateBurst: -1}, "RateBurst"},
+		{"negative MaxRateClients", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}, MaxRateClients: -1}, "MaxRateClients"},
+		{"negative TrustedProxies", marketplace.Options{Logger: logger, Recommender: rec, RecommendTimeout: time.Second, Catalog: books, Live: live, Accounts: accounts, Carts: carts, Inventory: down.Inventory, Checkout: down.Checkout, Orders: down.Orders, Searcher: noSearch{}, TrustedProxies: -1}, "TrustedProxies"},
 		{"empty", marketplace.Options{}, "Options"},
 	}
 	for _, tt := range tests {

@@ -32,6 +32,9 @@ type pages struct {
 	signIn   *template.Template
 	account  *template.Template
 	cart     *template.Template
+	checkout *template.Template
+	orders   *template.Template
+	order    *template.Template
 	// header renders the account bar of templates/header.html, and
 	// guestBar is the bar of a guest with no cart, rendered once.
 	header   *template.Template
@@ -43,7 +46,7 @@ type pages struct {
 // parsePages parses the embedded templates once, at start, and renders
 // the fragments, whose links are urls.
 func parsePages(urls assetURLs) (*pages, error) {
-	layout, err := template.ParseFS(templateFS, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
@@ -82,6 +85,15 @@ func parsePages(urls assetURLs) (*pages, error) {
 	if p.cart, err = page("cart.html"); err != nil {
 		return nil, err
 	}
+	if p.checkout, err = page("checkout.html"); err != nil {
+		return nil, err
+	}
+	if p.orders, err = page("orders.html"); err != nil {
+		return nil, err
+	}
+	if p.order, err = page("order.html"); err != nil {
+		return nil, err
+	}
 	if p.fragments, err = parseFragments(urls); err != nil {
 		return nil, err
 	}
@@ -99,6 +111,19 @@ func parsePages(urls assetURLs) (*pages, error) {
 	}
 	p.head += "\n" + cartScript
 	return &p, nil
+}
+
+// pageFuncs are the functions the pages' templates call.
+var pageFuncs = template.FuncMap{"field": newFormField}
+
+// formField is one field of a form, as the template "field" of
+// checkout.html shows it: its label, its value, and what is wrong with it.
+type formField struct {
+	Name, Label, Value, Autocomplete, Error string
+}
+
+func newFormField(name, label, value, autocomplete string, errs map[string]string) formField {
+	return formField{Name: name, Label: label, Value: value, Autocomplete: autocomplete, Error: errs[name]}
 }
 
 // layout is what every page shows around its content. Each page's data
@@ -161,6 +186,10 @@ type bookView struct {
 	// Price is the price for a shopper, "€12.99"; "" for a book the
 	// Catalog has no price for, which shows none.
 	Price string
+	// Stock says how many copies are left ("Only 2 left"); "" when
+	// Inventory could not say. SoldOut hides "Add to cart".
+	Stock   string
+	SoldOut bool
 }
 
 // errorPage is the data of error.html.

@@ -11,6 +11,9 @@ import (
 	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/web"
@@ -51,17 +54,39 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return fmt.Errorf("dial cart: %w", err)
 	}
 	defer carts.Close()
+	inventory, err := dial(cfg.InventoryHost, inventoryclient.DefaultPort, ccfg)
+	if err != nil {
+		deps.Close()
+		return fmt.Errorf("dial inventory: %w", err)
+	}
+	defer inventory.Close()
+	checkout, err := dial(cfg.CheckoutHost, checkoutclient.DefaultPort, ccfg)
+	if err != nil {
+		deps.Close()
+		return fmt.Errorf("dial checkout: %w", err)
+	}
+	defer checkout.Close()
+	orders, err := dial(cfg.OrdersHost, ordersclient.DefaultPort, ccfg)
+	if err != nil {
+		deps.Close()
+		return fmt.Errorf("dial orders: %w", err)
+	}
+	defer orders.Close()
 	limit := rate.Limit(cfg.RateLimit)
 	if cfg.RateLimit == 0 {
 		limit = rate.Inf
 	}
 	handler, err := NewServer(Options{
-		Logger:                   deps.Logger,
-		Recommender:              recommendationsclient.New(recs, cfg.CallTimeout),
-		RecommendTimeout:         cfg.CallTimeout,
-		Catalog:                  catalogclient.New(books, cfg.CallTimeout),
-		Accounts:                 accountsclient.New(accounts, 3*cfg.CallTimeout),
-		Carts:                    cartclient.New(carts, cfg.CallTimeout),
+		Logger:           deps.Logger,
+		Recommender:      recommendationsclient.New(recs, cfg.CallTimeout),
+		RecommendTimeout: cfg.CallTimeout,
+		Catalog:          catalogclient.New(books, cfg.CallTimeout),
+		Accounts:         accountsclient.New(accounts, 3*cfg.CallTimeout),
+		Carts:            cartclient.New(carts, cfg.CallTimeout),
+		Inventory:        inventoryclient.New(inventory, cfg.CallTimeout),
+		// A checkout calls five services in turn: its client waits for them.
+		Checkout:                 checkoutclient.New(checkout, checkoutCalls*cfg.CallTimeout),
+		Orders:                   ordersclient.New(orders, cfg.CallTimeout),
 		Searcher:                 catalogclient.New(books, cfg.CallTimeout),
 		Live:                     recommendationsclient.NewLiveClient(recs),
 		Shutdown:                 ctx.Done(), // ends the live event streams, which never finish on their own
@@ -79,10 +104,11 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	}
 	deps.Logger.Info("Marketplace serving HTTP", "addr", deps.Listener.Addr().String(),
 		"recommendations", cfg.RecommendationsHost, "catalog", cfg.CatalogHost,
-		"accounts", cfg.AccountsHost, "cart", cfg.CartHost, "tracing", deps.Tracing != nil)
-	// A page makes at most five calls, one after the other (a sign-in's
-	// counts three).
-	srv := web.NewServer(ctx, handler, 5*cfg.CallTimeout+10*time.Second, deps.Logger)
+		"accounts", cfg.AccountsHost, "cart", cfg.CartHost, "inventory", cfg.InventoryHost,
+		"checkout", cfg.CheckoutHost, "orders", cfg.OrdersHost, "tracing", deps.Tracing != nil)
+	// A page makes a few calls, one after the other; a checkout waits for
+	// checkoutCalls of them.
+	srv := web.NewServer(ctx, handler, (checkoutCalls+5)*cfg.CallTimeout+10*time.Second, deps.Logger)
 	return web.Serve(ctx, srv, deps.Listener, deps.DrainTimeout, deps.Logger)
 }
 

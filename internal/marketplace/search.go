@@ -108,11 +108,7 @@ func (s *server) handleSearch() http.Handler {
 		default:
 			page.Heading = resultCount(res.Total) + " for " + quoted
 		}
-		views := make([]bookView, len(res.Books))
-		for i, b := range res.Books {
-			views[i] = viewOf(b)
-		}
-		if page.Books, err = s.pages.items.list(views); err != nil {
+		if page.Books, err = s.pages.items.list(s.views(r.Context(), res.Books)); err != nil {
 			s.renderFailed(w, r, err)
 			return
 		}

@@ -47,6 +47,13 @@ type Options struct {
 	// Carts keeps the shoppers' carts, and counts them for the header of
 	// every page. Required.
 	Carts bookshop.Carts
+	// Inventory says how many copies of each book are left, for the pages
+	// and the cart. Required.
+	Inventory bookshop.Inventory
+	// Checkout prices a cart for the checkout page and places orders, and
+	// Orders shows a customer's orders. Required.
+	Checkout bookshop.Checkout
+	Orders   bookshop.Orders
 	// Searcher answers the search page, /search. Required: the Catalog's
 	// client is one.
 	Searcher bookshop.Searcher
@@ -130,25 +137,29 @@ type server struct {
 	catalog     bookshop.Catalog
 	accounts    bookshop.Accounts
 	carts       bookshop.Carts
+	inventory   bookshop.Inventory
+	checkout    bookshop.Checkout
+	orders      bookshop.Orders
+	stocks      *stockCache // what Inventory said lately
 	searcher    bookshop.Searcher
 	live        bookshop.LiveRecommender
 	sessions    *liveSessions
 	signedIn    *signedIn // sessions Accounts vouched for lately
-	// accountsOutage and cartOutage remember a failure of Accounts or
-	// Cart for a few seconds (see outage).
-	accountsOutage, cartOutage outage
-	known                      knownBooks // books the catalog has confirmed
-	liveHeartbeat              time.Duration
-	shutdown                   <-chan struct{}
-	readiness                  *readiness
-	limiter                    *clientLimiter // nil when requests are not limited
-	trustedProxies             int
-	pages                      *pages
-	homeShells                 *shells
-	assets                     *assets
-	metrics                    *telemetry.Metrics
-	traced                     bool // requests have spans
-	mux                        *http.ServeMux
+	// accountsOutage, cartOutage and inventoryOutage remember a failure of
+	// Accounts, Cart or Inventory for a few seconds (see outage).
+	accountsOutage, cartOutage, inventoryOutage outage
+	known                                       knownBooks // books the catalog has confirmed
+	liveHeartbeat                               time.Duration
+	shutdown                                    <-chan struct{}
+	readiness                                   *readiness
+	limiter                                     *clientLimiter // nil when requests are not limited
+	trustedProxies                              int
+	pages                                       *pages
+	homeShells                                  *shells
+	assets                                      *assets
+	metrics                                     *telemetry.Metrics
+	traced                                      bool // requests have spans
+	mux                                         *http.ServeMux
 }
 
 // NewServer returns the Marketplace's HTTP handler. It fails only when cfg
@@ -171,6 +182,12 @@ func NewServer(cfg Options) (http.Handler, error) {
 		return nil, errors.New("marketplace: Options.Accounts is nil")
 	case cfg.Carts == nil:
 		return nil, errors.New("marketplace: Options.Carts is nil")
+	case cfg.Inventory == nil:
+		return nil, errors.New("marketplace: Options.Inventory is nil")
+	case cfg.Checkout == nil:
+		return nil, errors.New("marketplace: Options.Checkout is nil")
+	case cfg.Orders == nil:
+		return nil, errors.New("marketplace: Options.Orders is nil")
 	case cfg.MaxLiveSessions < 0:
 		return nil, fmt.Errorf("marketplace: Options.MaxLiveSessions must be zero or more, got %d", cfg.MaxLiveSessions)
 	case cfg.MaxLiveSessionsPerClient < 0:
@@ -228,6 +245,10 @@ func NewServer(cfg Options) (http.Handler, error) {
 		accounts:       cfg.Accounts,
 		signedIn:       newSignedIn(time.Now),
 		carts:          cfg.Carts,
+		inventory:      cfg.Inventory,
+		checkout:       cfg.Checkout,
+		orders:         cfg.Orders,
+		stocks:         newStockCache(time.Now),
 		searcher:       cfg.Searcher,
 		live:           cfg.Live,
 		sessions:       newLiveSessions(maxSessions, perClient, telemetry.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "bookshop_live_sessions", Help: "Live recommendation sessions of shoppers' browsers open on the Marketplace."}))),

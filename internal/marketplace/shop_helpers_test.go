@@ -10,13 +10,23 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/bookshop-go/bookshop/internal/accounts"
 	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/cart"
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/checkout"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
+	"github.com/bookshop-go/bookshop/internal/inventory"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/orders"
+	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/payments"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
@@ -27,13 +37,29 @@ import (
 // Accounts and Cart services as their commands run them (their Run, on
 // loopback, with their databases in memory).
 type shop struct {
-	site     *httptest.Server
-	accounts *accountsclient.Client
-	carts    *cartclient.Client
-	catalog  *catalogclient.Client
-	// stopCart and stopAccounts stop those services, for tests of the
-	// pages when they are down.
-	stopCart, stopAccounts func()
+	site    *httptest.Server
+	catalog *catalogclient.Client
+	*shopServices
+}
+
+// shopServices are the services of the shop behind the Marketplace, run as
+// their commands run them (their Run, on loopback, databases in memory),
+// with clients of them.
+type shopServices struct {
+	accounts  *accountsclient.Client
+	carts     *cartclient.Client
+	inventory *inventoryclient.Client
+	checkout  *checkoutclient.Client
+	orders    *ordersclient.Client
+	payments  *paymentsclient.Client
+	// stopCart, stopAccounts and the others stop those services, for tests
+	// of the pages when they are down.
+	stopCart, stopAccounts, stopInventory, stopCheckout, stopOrders, stopPayments func()
+}
+
+// options sets the Marketplace's options for the services.
+func (s *shopServices) options(o *marketplace.Options) {
+	o.Accounts, o.Carts, o.Inventory, o.Checkout, o.Orders = s.accounts, s.carts, s.inventory, s.checkout, s.orders
 }
 
 // startShop starts a shop until the test ends; opts change the
@@ -41,19 +67,17 @@ type shop struct {
 func startShop(tb testing.TB, opts ...func(*marketplace.Options)) *shop {
 	tb.Helper()
 	svc := startServices(tb, builtinCatalog(tb), seededRand())
-	s := &shop{catalog: svc.catalog}
-	s.accounts, s.carts, s.stopAccounts, s.stopCart = startAccountsAndCart(tb, svc.catalogAddr)
+	s := &shop{catalog: svc.catalog, shopServices: startShopServices(tb, svc.catalogAddr)}
 	o := marketplace.Options{
 		Recommender: grpcRecommender(tb, recommendations.New(builtinCatalog(tb), seededRand())),
 		Catalog:     svc.catalog,
 		Searcher:    svc.catalog,
 		Live:        svc.live,
-		Accounts:    s.accounts,
-		Carts:       s.carts,
 		// The shop's tests are one client that makes many requests.
 		RateLimit: 1000,
 		RateBurst: 1000,
 	}
+	s.options(&o)
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -61,12 +85,13 @@ func startShop(tb testing.TB, opts ...func(*marketplace.Options)) *shop {
 	return s
 }
 
-// startAccountsAndCart runs the Accounts and Cart services as their
-// commands do (their Run), with their databases in memory, the Cart
-// pricing from the Catalog at catalogAddr, until the test ends or their
-// stop functions are called, and returns clients of them.
-func startAccountsAndCart(tb testing.TB, catalogAddr string) (*accountsclient.Client, *cartclient.Client, func(), func()) {
+// startShopServices runs Accounts, Cart, Inventory, Payments, Orders and
+// Checkout as their commands do (their Run), with their databases in
+// memory, the Cart and the Checkout calling the Catalog at catalogAddr,
+// until the test ends or their stop functions are called.
+func startShopServices(tb testing.TB, catalogAddr string) *shopServices {
 	tb.Helper()
+	var s shopServices
 	accountsAddr, stopAccounts := runService(tb, "accounts", func(ctx context.Context, deps process.Deps) error {
 		cfg := accounts.DefaultConfig()
 		cfg.DB = ":memory:"
@@ -77,9 +102,36 @@ func startAccountsAndCart(tb testing.TB, catalogAddr string) (*accountsclient.Cl
 		cfg.DB, cfg.CatalogHost = ":memory:", catalogAddr
 		return cart.Run(ctx, cfg, deps)
 	})
-	return accountsclient.New(rpctest.Dial(tb, accountsAddr), 10*time.Second),
-		cartclient.New(rpctest.Dial(tb, cartAddr), 10*time.Second),
-		stopAccounts, stopCart
+	inventoryAddr, stopInventory := runService(tb, "inventory", func(ctx context.Context, deps process.Deps) error {
+		cfg := inventory.DefaultConfig()
+		cfg.DB = ":memory:"
+		return inventory.Run(ctx, cfg, deps)
+	})
+	paymentsAddr, stopPayments := runService(tb, "payments", func(ctx context.Context, deps process.Deps) error {
+		cfg := payments.DefaultConfig()
+		cfg.DB = ":memory:"
+		return payments.Run(ctx, cfg, deps)
+	})
+	ordersAddr, stopOrders := runService(tb, "orders", func(ctx context.Context, deps process.Deps) error {
+		cfg := orders.DefaultConfig()
+		cfg.DB = ":memory:"
+		return orders.Run(ctx, cfg, deps)
+	})
+	checkoutAddr, stopCheckout := runService(tb, "checkout", func(ctx context.Context, deps process.Deps) error {
+		cfg := checkout.DefaultConfig()
+		cfg.DB = ":memory:"
+		cfg.CartHost, cfg.CatalogHost, cfg.InventoryHost, cfg.PaymentsHost, cfg.OrdersHost = cartAddr, catalogAddr, inventoryAddr, paymentsAddr, ordersAddr
+		return checkout.Run(ctx, cfg, deps)
+	})
+	s.accounts = accountsclient.New(rpctest.Dial(tb, accountsAddr), 10*time.Second)
+	s.carts = cartclient.New(rpctest.Dial(tb, cartAddr), 10*time.Second)
+	s.inventory = inventoryclient.New(rpctest.Dial(tb, inventoryAddr), 10*time.Second)
+	s.payments = paymentsclient.New(rpctest.Dial(tb, paymentsAddr), 10*time.Second)
+	s.orders = ordersclient.New(rpctest.Dial(tb, ordersAddr), 10*time.Second)
+	s.checkout = checkoutclient.New(rpctest.Dial(tb, checkoutAddr), 30*time.Second)
+	s.stopAccounts, s.stopCart, s.stopInventory, s.stopPayments, s.stopOrders, s.stopCheckout =
+		stopAccounts, stopCart, stopInventory, stopPayments, stopOrders, stopCheckout
+	return &s
 }
 
 // runService runs a service's Run on a loopback port until the test ends
@@ -115,11 +167,16 @@ func (s *shop) customer(tb testing.TB, b *shopper) bookshop.Customer {
 	return session.Customer
 }
 
-// downShop returns clients of Accounts and Cart services that are down:
-// for the tests of pages that never call them (a guest's, with no cart),
-// where any call would fail as it does in production when they are down.
-func downShop(tb testing.TB) (*accountsclient.Client, *cartclient.Client) {
+// downShop sets o's Accounts, Carts, Inventory, Checkout and Orders to
+// clients of services that are down: for the tests of pages that never
+// need them (a guest's, with no cart), where any call fails as it does in
+// production when they are down.
+func downShop(tb testing.TB, o *marketplace.Options) {
 	tb.Helper()
-	return accountsclient.New(rpctest.Dial(tb, rpctest.ClosedAddr(tb)), time.Second),
-		cartclient.New(rpctest.Dial(tb, rpctest.ClosedAddr(tb)), time.Second)
+	down := func() *grpc.ClientConn { return rpctest.Dial(tb, rpctest.ClosedAddr(tb)) }
+	o.Accounts = accountsclient.New(down(), time.Second)
+	o.Carts = cartclient.New(down(), time.Second)
+	o.Inventory = inventoryclient.New(down(), time.Second)
+	o.Checkout = checkoutclient.New(down(), time.Second)
+	o.Orders = ordersclient.New(down(), time.Second)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 )
 
 // The shop's pages: accounts and the cart, over real Accounts, Cart and
@@ -671,5 +672,173 @@ func TestAddToCartTwiceWithOneKey(t *testing.T) {
 	form.Set("key", "another-key")
 	if r := b.post("/cart/items", form, "Accept", "application/json"); !strings.Contains(r.body, `"count":2`) {
 		t.Errorf("POST /cart/items with another key: %s, want count 2", r.body)
+	}
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(key|total_units|currency)" value="([^"]*)">`)
+
+// checkoutForm GETs the checkout page and returns its form, filled in
+// with an address and card.
+func (s *shopper) checkoutForm(card string) url.Values {
+	s.tb.Helper()
+	r := s.get("/checkout")
+	if r.status != http.StatusOK {
+		s.tb.Fatalf("GET /checkout: status %d:\n%s", r.status, r.body)
+	}
+	form := url.Values{
+		"name": {"Ada Lovelace"}, "line1": {"12 Analytical Row"}, "city": {"London"}, "postal_code": {"N1 7AA"},
+		"country": {"GB"}, "card_number": {card}, "exp_month": {"12"}, "exp_year": {"2040"}, "cvc": {"123"},
+		"card_name": {"Ada Lovelace"},
+	}
+	for _, m := range hiddenRE.FindAllStringSubmatch(r.body, -1) {
+		form.Set(m[1], m[2])
+	}
+	if form.Get("key") == "" || form.Get("total_units") == "" {
+		s.tb.Fatalf("GET /checkout: no key or total in the form:\n%s", r.body)
+	}
+	return form
+}
+
+func TestCheckout(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.signUp("buyer@example.com", "Buyer")
+	b.add(1, 2)
+	b.add(4, 1)
+
+	form := b.checkoutForm(paymentsclient.TestCardApproved)
+	r := b.post("/checkout", form)
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/orders/") {
+		t.Fatalf("POST /checkout: status %d, Location %q, want 303 to the order:\n%s", r.status, r.header.Get("Location"), r.body)
+	}
+	confirmation := b.get(r.header.Get("Location"))
+	wantHTML(t, "GET", "confirmation", confirmation, http.StatusOK)
+	if !strings.Contains(confirmation.body, "Thank you for your order") {
+		t.Errorf("the confirmation does not thank the shopper:\n%s", confirmation.body)
+	}
+	customer := shop.customer(t, b)
+	list, err := shop.orders.List(testContext(t), customer.ID, "", 10)
+	if err != nil || len(list.Orders) != 1 {
+		t.Fatalf("the customer's orders = %+v, %v; want one", list, err)
+	}
+	order := list.Orders[0]
+	if got := order.Total.Units; strconv.FormatInt(got, 10) != form.Get("total_units") {
+		t.Errorf("the order's total = %d, want the %s the shopper confirmed", got, form.Get("total_units"))
+	}
+	if got := headerCount(t, b.get("/").body); !strings.HasPrefix(got, "0") {
+		t.Errorf("header count after the order = %q, want 0: the cart is emptied", got)
+	}
+	history := b.get("/orders")
+	if !strings.Contains(history.body, order.ID) {
+		t.Errorf("the history does not list the order %s:\n%s", order.ID, history.body)
+	}
+
+	// The same form again (a reload of the POST): the same order.
+	again := b.post("/checkout", form)
+	if again.status != http.StatusSeeOther || again.header.Get("Location") != r.header.Get("Location") {
+		t.Errorf("the same checkout again: status %d, Location %q; want 303 to the same order", again.status, again.header.Get("Location"))
+	}
+	if list, _ := shop.orders.List(testContext(t), customer.ID, "", 10); len(list.Orders) != 1 {
+		t.Errorf("after the same checkout again the customer has %d orders, want 1", len(list.Orders))
+	}
+
+	// Another customer's order is a 404, as an unknown one is.
+	other := newShopper(t, shop.site)
+	other.signUp("other@example.com", "Other")
+	for _, target := range []string{"/orders/" + order.ID, "/orders/o_nosuchorder"} {
+		r := other.get(target)
+		wantHTML(t, "GET", target, r, http.StatusNotFound)
+		if !strings.Contains(r.body, messageNoSuchOrderText) {
+			t.Errorf("GET %s: %q not in the page", target, messageNoSuchOrderText)
+		}
+	}
+	// A guest is sent to sign in.
+	guest := newShopper(t, shop.site)
+	if r := guest.get("/checkout"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/signin") {
+		t.Errorf("a guest's GET /checkout: status %d, Location %q; want 303 to /signin", r.status, r.header.Get("Location"))
+	}
+}
+
+const messageNoSuchOrderText = "We have no order of yours with this number."
+
+func TestCheckoutRefusals(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.signUp("refused@example.com", "Refused")
+	b.add(2, 1)
+
+	// Declined: a message, nothing charged, the cart kept.
+	declined := b.post("/checkout", b.checkoutForm(paymentsclient.TestCardDeclined))
+	wantHTML(t, "POST", "/checkout", declined, http.StatusConflict)
+	if !strings.Contains(declined.body, "insufficient funds") {
+		t.Errorf("a declined card: the page does not say why:\n%s", declined.body)
+	}
+	if got := headerCount(t, b.get("/cart").body); !strings.HasPrefix(got, "1") {
+		t.Errorf("after a declined card the cart holds %q, want 1", got)
+	}
+
+	// A card number that is not one: beside its field.
+	bad := b.checkoutForm("4242 4242 4242 4241")
+	r := b.post("/checkout", bad)
+	wantHTML(t, "POST", "/checkout", r, http.StatusBadRequest)
+	if !strings.Contains(r.body, `id="e-card_number"`) || !strings.Contains(r.body, `aria-invalid="true"`) {
+		t.Errorf("a bad card number is not marked beside its field:\n%s", r.body)
+	}
+	if strings.Contains(r.body, "4242 4242 4242 4241") {
+		t.Error("the page shows the card number back")
+	}
+
+	// Missing fields: each named, and no call.
+	empty := b.checkoutForm(paymentsclient.TestCardApproved)
+	empty.Del("city")
+	empty.Del("cvc")
+	r = b.post("/checkout", empty)
+	wantHTML(t, "POST", "/checkout", r, http.StatusBadRequest)
+	for _, id := range []string{`id="e-city"`, `id="e-cvc"`} {
+		if !strings.Contains(r.body, id) {
+			t.Errorf("a missing field has no message %s:\n%s", id, r.body)
+		}
+	}
+
+	// A total the shopper was not shown: nothing charged, the new total.
+	stale := b.checkoutForm(paymentsclient.TestCardApproved)
+	stale.Set("total_units", "1")
+	r = b.post("/checkout", stale)
+	wantHTML(t, "POST", "/checkout", r, http.StatusConflict)
+	if !strings.Contains(r.body, "total") {
+		t.Errorf("a changed total: the page does not say so:\n%s", r.body)
+	}
+	customer := shop.customer(t, b)
+	if list, _ := shop.orders.List(testContext(t), customer.ID, "", 10); len(list.Orders) != 0 {
+		t.Errorf("after refusals the customer has %d orders, want none", len(list.Orders))
+	}
+	for _, r := range []response{declined, r} {
+		wantNoInternalText(t, "checkout refused", r.body)
+	}
+}
+
+func TestStockLabels(t *testing.T) {
+	shop := startShop(t)
+	ctx := testContext(t)
+	for id, n := range map[int32]int{1: 0, 2: 2, 3: 50} {
+		if err := shop.inventory.SetStock(ctx, id, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newShopper(t, shop.site)
+	for id, want := range map[int32]string{1: "Out of stock", 2: "Only 2 left", 3: "In stock"} {
+		page := b.get("/books/" + strconv.Itoa(int(id)))
+		if !strings.Contains(page.body, `id="book-stock" class="stock`) || !strings.Contains(page.body, ">"+want+"</dd>") {
+			t.Errorf("GET /books/%d: no %q:\n%s", id, want, page.body)
+		}
+		form := `<form class="add-to-cart" id="add-to-cart" method="post" action="/cart/items" hidden>`
+		if soldOut := strings.Contains(page.body, form); soldOut != (id == 1) {
+			t.Errorf("GET /books/%d: the Add to cart form hidden = %v, want %v", id, soldOut, id == 1)
+		}
+	}
+	// The cart warns of a line past what is left.
+	b.add(2, 3)
+	if page := b.get("/cart"); !strings.Contains(page.body, "Only 2 left") {
+		t.Errorf("the cart does not warn that 2 are left of 3 asked:\n%s", page.body)
 	}
 }

@@ -140,7 +140,10 @@ func TestOneTraceAcrossServices(t *testing.T) {
 	waitUntil(t, "the trace's three spans", func() bool {
 		inTrace = inTrace[:0]
 		for _, s := range spans.GetSpans() {
-			if s.SpanContext.TraceID() == traceID {
+			// The page also asks Inventory for its books' stock, which
+			// is not run here: those calls fail, are retried, and are not
+			// what this test is about.
+			if s.SpanContext.TraceID() == traceID && !strings.Contains(s.Name, "InventoryService") {
 				inTrace = append(inTrace, s)
 			}
 		}

@@ -102,7 +102,13 @@
       }
       item.append(link, meta);
       if (b.price) {
-        item.append(element("p", "book-price", b.price.formatted), addToCart(b));
+        item.append(element("p", "book-price", b.price.formatted));
+        if (b.stock) {
+          item.append(element("p", b.sold_out ? "stock stock-out" : "stock", b.stock));
+        }
+        if (!b.sold_out) {
+          item.append(addToCart(b));
+        }
       }
       const dismiss = element("button", "dismiss", "Dismiss");
       dismiss.type = "button";
@@ -150,10 +156,15 @@
     price.textContent = book.price ? book.price.formatted : "";
     price.hidden = !book.price;
     document.getElementById("book-price-label").hidden = !book.price;
+    const stock = document.getElementById("book-stock");
+    stock.textContent = book.stock || "";
+    stock.className = book.sold_out ? "stock stock-out" : "stock";
+    stock.hidden = !book.stock;
+    document.getElementById("book-stock-label").hidden = !book.stock;
     // The "Add to cart" form adds the book shown, and only one for sale.
     const add = document.getElementById("add-to-cart");
     document.getElementById("add-to-cart-book").value = String(book.id);
-    add.hidden = !book.price;
+    add.hidden = !book.price || book.sold_out;
     add.querySelector(".add-status")?.remove();
     const category = document.getElementById("book-category");
     category.textContent = book.category_label;

@@ -1,0 +1,299 @@
+package marketplace
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+)
+
+// Messages of the checkout.
+const (
+	messageCheckoutUnavailable = "We cannot take orders right now. Please try again in a moment. You have not been charged."
+	messageCheckoutUnsure      = "We could not confirm your order in time. Please send the form again: you will not be charged twice, and an order that was placed will be in your orders."
+	messageFixFields           = "Please correct the fields marked below."
+	messageCheckoutShort       = "Some books in your cart have fewer copies left than you chose: change them in your cart to check out."
+	messageTotalChanged        = "The total has changed since you saw it. Please check the new total and confirm again."
+)
+
+// checkoutPage is the data of checkout.html.
+type checkoutPage struct {
+	Layout   layout
+	Lines    []cartLineView
+	Subtotal string
+	Discount string // "" for none
+	Total    string
+	// TotalUnits and Currency are the total the shopper confirms, sent
+	// back with the form: Checkout refuses to charge any other.
+	TotalUnits int64
+	Currency   string
+	Short      bool   // a line has fewer copies left than asked: no form
+	Key        string // the order's idempotency key
+	Message    string
+	Form       checkoutForm
+	Errors     map[string]string // field name -> what is wrong with it
+}
+
+// checkoutForm is what the shopper typed, shown again when the form comes
+// back. The card's number and code are never sent back to the browser.
+type checkoutForm struct {
+	Name, Line1, Line2, City, PostalCode, Country string
+	CardName, ExpMonth, ExpYear                   string
+}
+
+// The limits of the address fields.
+var addressFields = []struct {
+	name, label string
+	max         int
+	required    bool
+}{
+	{"name", "Name", 100, true},
+	{"line1", "Address", 200, true},
+	{"line2", "Address (second line)", 200, false},
+	{"city", "City", 100, true},
+	{"postal_code", "Postal code", 20, true},
+	{"country", "Country", 2, true},
+}
+
+// handleCheckout serves the checkout page (GET): the cart priced now, its
+// total to confirm, and the form for the address and the card. A guest is
+// sent to sign in first.
+func (s *server) handleCheckout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, ok := s.checkoutVisitor(w, r)
+		if !ok {
+			return
+		}
+		page := checkoutPage{Key: newToken(), Form: checkoutForm{Country: "DE"}}
+		s.renderCheckout(w, r, v, http.StatusOK, page)
+	})
+}
+
+// checkoutVisitor returns the signed-in visitor of a checkout request, or
+// answers for it: a guest is sent to sign in, and when Accounts cannot say
+// who it is, the page says so.
+func (s *server) checkoutVisitor(w http.ResponseWriter, r *http.Request) (*visitor, bool) {
+	v := visitorOf(r)
+	switch {
+	case v.customer != nil:
+		return v, true
+	case v.accountsDown:
+		s.renderError(w, r, http.StatusServiceUnavailable, messageAccountsDown)
+	default:
+		http.Redirect(w, r, "/signin?next=%2Fcheckout", http.StatusSeeOther)
+	}
+	return nil, false
+}
+
+// renderCheckout quotes v's cart and serves the checkout page with it. An
+// empty cart sends the shopper back to the cart.
+func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visitor, status int, page checkoutPage) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout*3)
+	quote, err := s.checkout.Quote(ctx, v.customer.ID, v.cartID())
+	cancel()
+	if err != nil {
+		s.logger.WarnContext(r.Context(), "checkout failed; cannot quote the cart", "err", err)
+		s.renderError(w, r, http.StatusServiceUnavailable, messageCheckoutUnavailable)
+		return
+	}
+	if len(quote.Lines) == 0 {
+		http.Redirect(w, r, "/cart", http.StatusSeeOther)
+		return
+	}
+	page.Lines = page.Lines[:0]
+	for _, l := range quote.Lines {
+		page.Lines = append(page.Lines, cartLineView{ID: l.BookID, Title: l.Title, Price: l.UnitPrice.Format(), Quantity: l.Quantity, Total: l.Total.Format()})
+	}
+	short := make(map[int32]int)
+	for _, sh := range quote.Short {
+		short[sh.BookID] = sh.Available
+	}
+	for i := range page.Lines {
+		if n, ok := short[page.Lines[i].ID]; ok {
+			page.Short = true
+			if n <= 0 {
+				page.Lines[i].Warning = "Out of stock."
+			} else {
+				page.Lines[i].Warning = "Only " + strconv.Itoa(n) + " left."
+			}
+		}
+	}
+	if page.Short && page.Message == "" {
+		page.Message = messageCheckoutShort
+	}
+	page.Subtotal, page.Total = quote.Subtotal.Format(), quote.Total.Format()
+	if quote.Discount.Units != 0 {
+		page.Discount = "−" + quote.Discount.Format()
+	}
+	page.TotalUnits, page.Currency = quote.Total.Units, quote.Total.Currency
+	page.Layout = s.layout(r, "Checkout · "+siteTitle, noCategory)
+	s.render(w, r, status, s.pages.checkout, page)
+}
+
+// handlePlaceOrder places the order the checkout form confirms (POST):
+// the total the shopper saw, the shipping address and the card. Placed, it
+// sends the shopper to the order's page. Otherwise the form comes back,
+// with what went wrong: a field (beside it), a total that changed (the new
+// one, to confirm), a book sold out, a card declined; the cart is kept.
+func (s *server) handlePlaceOrder() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, ok := s.checkoutVisitor(w, r)
+		if !ok {
+			return
+		}
+		if err := r.ParseForm(); err != nil || !validText(r.PostForm) {
+			s.renderCheckout(w, r, v, http.StatusBadRequest, checkoutPage{Key: newToken(), Message: messageBadForm})
+			return
+		}
+		f := r.PostForm
+		page := checkoutPage{
+			Key: f.Get("key"),
+			Form: checkoutForm{
+				Name: f.Get("name"), Line1: f.Get("line1"), Line2: f.Get("line2"), City: f.Get("city"),
+				PostalCode: f.Get("postal_code"), Country: strings.ToUpper(strings.TrimSpace(f.Get("country"))),
+				CardName: f.Get("card_name"), ExpMonth: f.Get("exp_month"), ExpYear: f.Get("exp_year"),
+			},
+			Errors: checkFields(f),
+		}
+		total, terr := formTotal(f)
+		if !validToken(page.Key) || terr != nil {
+			page.Key = newToken()
+			s.renderCheckout(w, r, v, http.StatusBadRequest, withMessage(page, messageBadForm))
+			return
+		}
+		if len(page.Errors) > 0 {
+			s.renderCheckout(w, r, v, http.StatusBadRequest, withMessage(page, messageFixFields))
+			return
+		}
+		month, _ := strconv.Atoi(page.Form.ExpMonth)
+		year, _ := strconv.Atoi(page.Form.ExpYear)
+		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout*checkoutCalls)
+		order, err := s.checkout.Place(ctx, bookshop.PlaceOrder{
+			Key:        page.Key,
+			CustomerID: v.customer.ID,
+			CartID:     v.cartID(),
+			Total:      total,
+			Shipping: bookshop.Address{
+				Name: page.Form.Name, Line1: page.Form.Line1, Line2: page.Form.Line2, City: page.Form.City,
+				PostalCode: page.Form.PostalCode, Country: page.Form.Country,
+			},
+			Card: bookshop.Card{Number: f.Get("card_number"), ExpMonth: month, ExpYear: year, CVC: f.Get("cvc"), Name: page.Form.CardName},
+		})
+		cancel()
+		switch bookshop.ErrorCode(err) {
+		case "":
+			s.clearCookie(w, r, countCookieName) // the cart changed
+			http.Redirect(w, r, "/orders/"+url.PathEscape(order.ID)+"?placed=1", http.StatusSeeOther)
+			return
+		case bookshop.Invalid:
+			// A field the services found wrong ("card number: ..."), or the
+			// request: the message is for the shopper. A checkout that
+			// failed is done with its key: the next try is another.
+			page.Key = newToken()
+			msg := bookshop.ErrorMessage(err)
+			if fields := cardFieldErrors(err); len(fields) > 0 {
+				page.Errors, msg = fields, messageFixFields
+			}
+			s.renderCheckout(w, r, v, http.StatusBadRequest, withMessage(page, msg))
+		case bookshop.Conflict:
+			// The total changed, a book sold out, or the card was declined:
+			// the page shows the cart as it is now, and a new total.
+			page.Key = newToken()
+			s.renderCheckout(w, r, v, http.StatusConflict, withMessage(page, bookshop.ErrorMessage(err)))
+		default:
+			// Not known to have failed: the form keeps its key, so that
+			// sending it again cannot place a second order.
+			s.logger.WarnContext(r.Context(), "checkout failed; the order's outcome is not known", "err", err)
+			page.Message = messageCheckoutUnsure
+			page.Layout = s.layout(r, "Checkout · "+siteTitle, noCategory)
+			s.renderCheckout(w, r, v, http.StatusServiceUnavailable, page)
+		}
+	})
+}
+
+// checkoutCalls is how many call timeouts a checkout may take: it calls
+// Cart, the Catalog, Inventory, Payments and Orders in turn.
+const checkoutCalls = 6
+
+func withMessage(p checkoutPage, msg string) checkoutPage {
+	p.Message = msg
+	return p
+}
+
+// checkFields checks the address and the card's fields for what the
+// Marketplace can tell alone: present, and not too long. The card's rules
+// (its number, its expiry) are the Payments service's.
+func checkFields(f url.Values) map[string]string {
+	errs := make(map[string]string)
+	for _, a := range addressFields {
+		v := strings.TrimSpace(f.Get(a.name))
+		switch {
+		case a.required && v == "":
+			errs[a.name] = a.label + " is required."
+		case utf8.RuneCountInString(v) > a.max:
+			errs[a.name] = a.label + " is too long: at most " + strconv.Itoa(a.max) + " characters."
+		}
+	}
+	if c := strings.TrimSpace(f.Get("country")); c != "" && (len(c) != 2 || strings.IndexFunc(strings.ToUpper(c), func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0) {
+		errs["country"] = "Country: use its two-letter code, such as DE or FR."
+	}
+	if strings.TrimSpace(f.Get("card_number")) == "" {
+		errs["card_number"] = "Card number is required."
+	}
+	if m, err := strconv.Atoi(f.Get("exp_month")); err != nil || m < 1 || m > 12 {
+		errs["exp_month"] = "Expiry month: a number from 1 to 12."
+	}
+	if y, err := strconv.Atoi(f.Get("exp_year")); err != nil || y < 2000 || y > 2100 {
+		errs["exp_year"] = "Expiry year: four digits, such as 2030."
+	}
+	if strings.TrimSpace(f.Get("cvc")) == "" {
+		errs["cvc"] = "Security code is required."
+	}
+	if strings.TrimSpace(f.Get("card_name")) == "" {
+		errs["card_name"] = "Name on the card is required."
+	}
+	return errs
+}
+
+// formTotal reads the total the shopper confirmed.
+func formTotal(f url.Values) (bookshop.Money, error) {
+	units, err := strconv.ParseInt(f.Get("total_units"), 10, 64)
+	if err != nil || units < 0 {
+		return bookshop.Money{}, bookshop.Errorf(bookshop.Invalid, "bad total")
+	}
+	currency := f.Get("currency")
+	if err := bookshop.CheckCurrency(currency); err != nil {
+		return bookshop.Money{}, err
+	}
+	return bookshop.Money{Units: units, Currency: currency}, nil
+}
+
+// cardFormFields are the form's fields of the card, by the name Payments
+// gives them in its errors.
+var cardFormFields = map[string]struct{ field, label string }{
+	paymentsclient.FieldNumber: {"card_number", "Card number"},
+	paymentsclient.FieldExpiry: {"exp_month", "Expiry"},
+	paymentsclient.FieldCVC:    {"cvc", "Security code"},
+	paymentsclient.FieldName:   {"card_name", "Name on the card"},
+}
+
+// cardFieldErrors returns what Payments found wrong with the card, by the
+// form's field, each to show beside its field.
+func cardFieldErrors(err error) map[string]string {
+	problems := paymentsclient.CardErrors(err)
+	if len(problems) == 0 {
+		return nil
+	}
+	errs := make(map[string]string, len(problems))
+	for field, text := range problems {
+		if f, ok := cardFormFields[field]; ok {
+			errs[f.field] = f.label + ": " + text
+		}
+	}
+	return errs
+}
