@@ -316,8 +316,10 @@ func commandPath(tb testing.TB, args []string) (path, rest []string) {
 // calls are the flags that name a service that a command calls, with the
 // command that runs that service: -recommendations-host the
 // Recommendations service, -catalog-host the Catalog, -cart-host the Cart,
-// -accounts-host the Accounts service, -orders-host Orders.
-var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart", "accounts-host": "accounts", "orders-host": "orders", "inventory-host": "inventory"}
+// -accounts-host the Accounts service, -orders-host Orders,
+// -inventory-host the Inventory, -payments-host Payments, -checkout-host
+// the Checkout.
+var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart", "accounts-host": "accounts", "orders-host": "orders", "inventory-host": "inventory", "payments-host": "payments", "checkout-host": "checkout"}
 
 // callerIdentity is the identity that each command presents, with a
 // client certificate of `bookshop certs`, when it calls a service: the
@@ -329,6 +331,7 @@ var callerIdentity = map[string]string{
 	"marketplace":     "marketplace",
 	"recommendations": "recommendations",
 	"cart":            "cart",
+	"checkout":        "checkout",
 	"import":          "admin",
 	"export":          "admin",
 	"stock":           "admin",

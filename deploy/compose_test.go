@@ -219,8 +219,8 @@ func TestCompose(t *testing.T) {
 		if n < 2 {
 			t.Errorf("%d Recommendations replicas, want 2 or more", n)
 		}
-		// The Catalog, Accounts, the Cart and Orders are each the one
-		// writer of their SQLite database.
+		// The Catalog, Accounts, the Cart, the Inventory, Orders and
+		// Payments are each the one writer of their SQLite database.
 		for _, cmd := range []string{"catalog", "accounts", "cart", "inventory", "orders", "payments"} {
 			n = 0
 			for _, s := range running(services, cmd) {

@@ -41,8 +41,8 @@ type metricDef struct {
 // dashboards may use these and no others. The list mirrors what
 // internal/platform/telemetry, internal/platform/rpc and each service's
 // own metrics (internal/catalog, internal/recommendations,
-// internal/accounts, internal/cart, internal/orders, internal/payments, internal/inventory,
-// internal/marketplace) register (the gRPC ones through
+// internal/accounts, internal/cart, internal/orders, internal/inventory,
+// internal/payments, internal/marketplace) register (the gRPC ones through
 // go-grpc-middleware's providers/prometheus);
 // TestComposeRunsOnLoopback checks the names that the dashboards use
 // against a live scrape of the services. Keep it here, in one place.
@@ -84,11 +84,14 @@ var exportedMetrics = []metricDef{
 	{"bookshop_orders_create_refused_total", counter, []string{}},              // Orders: creations refused
 	{"bookshop_orders_cancelled_total", counter, []string{}},                   // Orders: orders cancelled
 	{"bookshop_orders_sales_minor_units_total", counter, []string{"currency"}}, // Orders: the totals recorded
+	{"bookshop_inventory_reservations_total", counter, []string{"outcome"}},    // Inventory: reservations by outcome
+	{"bookshop_inventory_stockouts_total", counter, []string{}},                // Inventory: books whose last copy was reserved
 	{"bookshop_payments_charges_total", counter, []string{"result"}},           // Payments: charges by result
 	{"bookshop_payments_refunds_total", counter, []string{}},                   // Payments: charges refunded
 	{"bookshop_payments_keys_cancelled_total", counter, []string{}},            // Payments: keys cancelled before any charge
-	{"bookshop_inventory_reservations_total", counter, []string{"outcome"}},    // Inventory: reservations by outcome
-	{"bookshop_inventory_stockouts_total", counter, []string{}},                // Inventory: books whose last copy was reserved
+	{"bookshop_checkout_checkouts_total", counter, []string{"outcome"}},        // Checkout: checkouts ended, by outcome
+	{"bookshop_checkout_recovered_total", counter, []string{"result"}},         // Checkout: unfinished checkouts taken up, by result
+	{"bookshop_checkout_unfinished", gauge, []string{}},                        // Checkout: checkouts not ended
 }
 
 var grpcLabels = []string{"grpc_type", "grpc_service", "grpc_method"}
@@ -102,14 +105,16 @@ var runtimeMetricPrefixes = []string{"go_", "process_"}
 // compares one of these labels with = or != must name one of them.
 var labelValues = map[string][]string{
 	"grpc_type":    {"unary", "client_stream", "server_stream", "bidi_stream"},
-	"grpc_service": {"Recommendations", "bookshop.catalog.v1.CatalogService", "bookshop.accounts.v1.AccountsService", "bookshop.cart.v1.CartService", "bookshop.orders.v1.OrdersService", "bookshop.payments.v1.PaymentsService", "bookshop.inventory.v1.InventoryService", "bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health"},
+	"grpc_service": {"Recommendations", "bookshop.catalog.v1.CatalogService", "bookshop.accounts.v1.AccountsService", "bookshop.cart.v1.CartService", "bookshop.orders.v1.OrdersService", "bookshop.inventory.v1.InventoryService", "bookshop.payments.v1.PaymentsService", "bookshop.recommendations.v1.LiveRecommendationsService", "grpc.health.v1.Health"},
 	"grpc_code": {"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists", "PermissionDenied",
 		"ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"},
-	// Accounts' sign-ins (bookshop_accounts_signins_total), then Payments'
-	// charges (bookshop_payments_charges_total).
-	"result": {"ok", "wrong", "throttled", "approved", "declined", "unavailable", "retry", "conflict"},
-	// The Inventory's reservations (bookshop_inventory_reservations_total).
-	"outcome": {"held", "sold_out", "replayed", "committed", "released", "expired"},
+	// Accounts' sign-ins (bookshop_accounts_signins_total), Payments'
+	// charges (bookshop_payments_charges_total), then the Checkout's
+	// recoveries (bookshop_checkout_recovered_total).
+	"result": {"ok", "wrong", "throttled", "approved", "declined", "unavailable", "retry", "conflict", "finished", "undone", "stalled"},
+	// The Inventory's reservations (bookshop_inventory_reservations_total),
+	// then the Checkout's checkouts (bookshop_checkout_checkouts_total).
+	"outcome": {"held", "sold_out", "replayed", "committed", "released", "expired", "placed", "declined", "total_changed", "refused", "invalid", "unavailable", "internal"},
 	"route":   {"/{$}", "/books/{id}", "/api/books/{id}", "/categories/{name}", "/live", "/live/{session}/events", "/static/", "/healthz", "/readyz", "/"},
 }
 

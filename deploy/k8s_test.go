@@ -280,16 +280,18 @@ func TestKubernetes(t *testing.T) {
 			if len(ords) != 1 {
 				t.Fatalf("%d Deployments run Orders, want 1", len(ords))
 			}
-			pays := runningIn(pods, "payments")
-			if len(pays) != 1 {
-				t.Fatalf("%d Deployments run Payments, want 1", len(pays))
-			}
 			invs := runningIn(pods, "inventory")
 			if len(invs) != 1 {
 				t.Fatalf("%d Deployments run the Inventory, want 1", len(invs))
 			}
-			// Checkout records the orders: its pods, if the overlay runs it.
+			pays := runningIn(pods, "payments")
+			if len(pays) != 1 {
+				t.Fatalf("%d Deployments run Payments, want 1", len(pays))
+			}
 			checkouts := runningIn(pods, "checkout")
+			if len(checkouts) != 1 {
+				t.Fatalf("%d Deployments run the Checkout, want 1", len(checkouts))
+			}
 
 			t.Run("one namespace", func(t *testing.T) {
 				if len(c.namespaces) != 1 {
@@ -411,7 +413,7 @@ func TestKubernetes(t *testing.T) {
 						}
 					}
 				}
-				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0], ords[0], pays[0], invs[0]} {
+				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0], ords[0], invs[0], pays[0], checkouts[0]} {
 					for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
 						if pr != nil && pr.GRPC == nil {
 							t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
@@ -482,7 +484,7 @@ func TestKubernetes(t *testing.T) {
 			})
 
 			t.Run("writable files are on volumes", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, accts, carts, ords, pays, invs) {
+				for _, p := range slices.Concat(catalogs, accts, carts, ords, invs, pays, checkouts) {
 					db, env := p.setting(t, "db"), p.cmd.flags["db"].Env
 					mnt, v := p.mountOf(db)
 					switch {
@@ -612,16 +614,17 @@ func TestKubernetes(t *testing.T) {
 
 			t.Run("only its callers reach each gRPC service", func(t *testing.T) {
 				c.onlyCallersReach(t, recs[0], markets...)
-				c.onlyCallersReach(t, catalogs[0], slices.Concat(markets, recs, carts)...)
+				c.onlyCallersReach(t, catalogs[0], slices.Concat(markets, recs, carts, checkouts)...)
 				c.onlyCallersReach(t, accts[0], markets...)
-				c.onlyCallersReach(t, carts[0], markets...)
+				c.onlyCallersReach(t, carts[0], slices.Concat(markets, checkouts)...)
+				c.onlyCallersReach(t, checkouts[0], markets...)
 				c.onlyCallersReach(t, ords[0], slices.Concat(markets, checkouts)...)
-				c.onlyCallersReach(t, pays[0], checkouts...)
 				c.onlyCallersReach(t, invs[0], slices.Concat(markets, checkouts)...)
+				c.onlyCallersReach(t, pays[0], checkouts...)
 			})
 
 			t.Run("metrics for Prometheus", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, pays, invs, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, checkouts, markets) {
 					if _, ok := p.cmd.flags["admin-addr"]; !ok {
 						t.Errorf("%s: %s has no -admin-addr, so ADMIN_ADDR serves no metrics", p, p.cmd)
 						continue
@@ -678,7 +681,7 @@ func TestKubernetes(t *testing.T) {
 				recommendations := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: recs[0].dep.Spec.Template.Labels}
 				catalog := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: catalogs[0].dep.Spec.Template.Labels}
 				cart := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: carts[0].dep.Spec.Template.Labels}
-				checkout := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: map[string]string{"app.kubernetes.io/name": "checkout", "app.kubernetes.io/part-of": "bookshop"}}
+				checkout := peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: checkouts[0].dep.Spec.Template.Labels}
 				debug := neighbours[0]
 
 				check := func(p *pod, portName string, from peer, want bool) {
@@ -697,7 +700,7 @@ func TestKubernetes(t *testing.T) {
 						t.Errorf("a pod in namespace %s with labels %v reaches port %s of %s: %v, want %v", from.namespace, from.podLabels, portName, p, got, want)
 					}
 				}
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, pays, invs, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, checkouts, markets) {
 					check(p, metricsPortName, scraper, true)
 					for _, other := range append(neighbours, ingress, stranger) {
 						check(p, metricsPortName, other, false)
@@ -706,20 +709,22 @@ func TestKubernetes(t *testing.T) {
 				check(markets[0], "http", ingress, true)
 				check(markets[0], "http", stranger, true)
 				check(recs[0], "grpc", marketplace, true)
-				for _, other := range []peer{catalog, cart, debug, scraper, ingress, stranger} {
+				for _, other := range []peer{catalog, cart, checkout, debug, scraper, ingress, stranger} {
 					check(recs[0], "grpc", other, false)
 				}
 				check(catalogs[0], "grpc", marketplace, true)
 				check(catalogs[0], "grpc", recommendations, true)
 				check(catalogs[0], "grpc", cart, true)
+				check(catalogs[0], "grpc", checkout, true)
 				for _, other := range []peer{debug, scraper, ingress, stranger} {
 					check(catalogs[0], "grpc", other, false)
 				}
 				check(accts[0], "grpc", marketplace, true)
-				for _, other := range []peer{catalog, recommendations, cart, debug, scraper, ingress, stranger} {
+				for _, other := range []peer{catalog, recommendations, cart, checkout, debug, scraper, ingress, stranger} {
 					check(accts[0], "grpc", other, false)
 				}
 				check(carts[0], "grpc", marketplace, true)
+				check(carts[0], "grpc", checkout, true)
 				for _, other := range []peer{catalog, recommendations, debug, scraper, ingress, stranger} {
 					check(carts[0], "grpc", other, false)
 				}
@@ -728,22 +733,28 @@ func TestKubernetes(t *testing.T) {
 				for _, other := range []peer{catalog, recommendations, cart, debug, scraper, ingress, stranger} {
 					check(ords[0], "grpc", other, false)
 				}
-				// Payments: the Checkout alone; not the Marketplace.
-				check(pays[0], "grpc", checkout, true)
-				for _, other := range []peer{marketplace, catalog, recommendations, cart, debug, scraper, ingress, stranger} {
-					check(pays[0], "grpc", other, false)
-				}
 				check(invs[0], "grpc", marketplace, true)
 				check(invs[0], "grpc", checkout, true)
 				for _, other := range []peer{catalog, recommendations, cart, debug, scraper, ingress, stranger} {
 					check(invs[0], "grpc", other, false)
 				}
+				// The Checkout: the Marketplace alone.
+				check(checkouts[0], "grpc", marketplace, true)
+				for _, other := range []peer{catalog, recommendations, cart, debug, scraper, ingress, stranger} {
+					check(checkouts[0], "grpc", other, false)
+				}
+				// Payments: the Checkout alone; not the Marketplace.
+				check(pays[0], "grpc", checkout, true)
+				for _, other := range []peer{marketplace, catalog, recommendations, cart, debug, scraper, ingress, stranger} {
+					check(pays[0], "grpc", other, false)
+				}
 			})
 
 			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
-				// The Catalog, Accounts, the Cart and Orders are each the one
-				// writer of their SQLite database: one pod, never scaled.
-				for _, p := range slices.Concat(catalogs, accts, carts, ords, pays, invs) {
+				// The Catalog, Accounts, the Cart, Orders, the Inventory,
+				// Payments and the Checkout are each the one writer of their
+				// SQLite database: one pod, never scaled.
+				for _, p := range slices.Concat(catalogs, accts, carts, ords, invs, pays, checkouts) {
 					if d := p.dep; d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || c.hpaOf(d.Name) != nil {
 						t.Errorf("Deployment %s runs %s, the writer of an SQLite database: want replicas: 1 and no HorizontalPodAutoscaler", d.Name, p.cmd)
 					}
@@ -798,8 +809,8 @@ func TestKubernetesDev(t *testing.T) {
 // TestKubernetesProd checks what is particular to the prod overlay: mutual
 // TLS on both sides of every call with the certificates of `bookshop
 // certs`, each caller with its own identity, the health ports apart,
-// autoscaling from two replicas but for the Catalog, Accounts, the Cart
-// and Orders, and an Ingress.
+// autoscaling from two replicas but for the Catalog, Accounts, the Cart,
+// Orders, the Inventory and Payments, and an Ingress.
 func TestKubernetesProd(t *testing.T) {
 	c := buildOverlay(t, "prod")
 	pods := c.pods(t)
@@ -819,13 +830,17 @@ func TestKubernetesProd(t *testing.T) {
 	if len(ords) != 1 {
 		t.Fatalf("%d Deployments run Orders, want 1", len(ords))
 	}
+	invs := runningIn(pods, "inventory")
+	if len(invs) != 1 {
+		t.Fatalf("%d Deployments run the Inventory, want 1", len(invs))
+	}
 	pays := runningIn(pods, "payments")
 	if len(pays) != 1 {
 		t.Fatalf("%d Deployments run Payments, want 1", len(pays))
 	}
-	invs := runningIn(pods, "inventory")
-	if len(invs) != 1 {
-		t.Fatalf("%d Deployments run the Inventory, want 1", len(invs))
+	checkouts := runningIn(pods, "checkout")
+	if len(checkouts) != 1 {
+		t.Fatalf("%d Deployments run the Checkout, want 1", len(checkouts))
 	}
 	m := markets[0]
 	set := certsFor(t, c.namespaces[0].Name)
@@ -879,7 +894,7 @@ func TestKubernetesProd(t *testing.T) {
 	}
 
 	t.Run("the gRPC services require client certificates", func(t *testing.T) {
-		for _, r := range slices.Concat(catalogs, recs, accts, carts, ords, pays, invs) {
+		for _, r := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, checkouts) {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
 			}
@@ -896,7 +911,7 @@ func TestKubernetesProd(t *testing.T) {
 	})
 
 	t.Run("callers present their identity", func(t *testing.T) {
-		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0], "cart": carts[0], "orders": ords[0], "payments": pays[0], "inventory": invs[0]}
+		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0], "cart": carts[0], "orders": ords[0], "inventory": invs[0], "payments": pays[0], "checkout": checkouts[0]}
 		for _, p := range pods {
 			var called []string
 			for _, flag := range sortedKeys(calls) {
@@ -936,7 +951,7 @@ func TestKubernetesProd(t *testing.T) {
 
 	t.Run("autoscaling from two replicas", func(t *testing.T) {
 		for _, d := range c.deployments {
-			if d == catalogs[0].dep || d == accts[0].dep || d == carts[0].dep || d == ords[0].dep || d == pays[0].dep || d == invs[0].dep {
+			if d == catalogs[0].dep || d == accts[0].dep || d == carts[0].dep || d == ords[0].dep || d == invs[0].dep || d == pays[0].dep || d == checkouts[0].dep {
 				continue // one pod: the one writer of its SQLite database
 			}
 			h := c.hpaOf(d.Name)
