@@ -199,6 +199,7 @@ func dial(tb testing.TB, addr string) *grpc.ClientConn {
 type checkoutUnderTest struct {
 	svc    *checkout.Service
 	log    *checkoutsqlite.DB
+	path   string // the saga log's file
 	client *checkoutclient.Client
 }
 
@@ -206,7 +207,8 @@ type checkoutUnderTest struct {
 // its saga log in a file of the test's, until the test ends.
 func startCheckout(tb testing.TB, s *shop, opts checkout.Options) *checkoutUnderTest {
 	tb.Helper()
-	db, err := checkoutsqlite.Open(testContext(tb), filepath.Join(tb.TempDir(), "checkout.db"))
+	path := filepath.Join(tb.TempDir(), "checkout.db")
+	db, err := checkoutsqlite.Open(testContext(tb), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -223,14 +225,18 @@ func startCheckout(tb testing.TB, s *shop, opts checkout.Options) *checkoutUnder
 		Store:     db,
 	}, opts)
 	srv := serve(tb, func(ctx context.Context, lis net.Listener) error {
-		g, err := checkout.NewGRPCServer(svc, deps(lis))
+		d := deps(lis)
+		if opts.Logger != nil {
+			d.Logger = opts.Logger
+		}
+		g, err := checkout.NewGRPCServer(svc, d)
 		if err != nil {
 			return err
 		}
 		return g.Run(ctx, lis)
 	})
 	tb.Cleanup(func() { svc.Wait(context.Background()) })
-	return &checkoutUnderTest{svc: svc, log: db, client: checkoutclient.New(rpctest.Dial(tb, srv.addr), 30*time.Second)}
+	return &checkoutUnderTest{svc: svc, log: db, path: path, client: checkoutclient.New(rpctest.Dial(tb, srv.addr), 30*time.Second)}
 }
 
 // fill adds books to cart id: pairs of book id and quantity.

@@ -3,6 +3,9 @@ package checkout_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -509,5 +512,52 @@ func TestPlaceOutlivesItsCaller(t *testing.T) {
 	}
 	if r := c.invariants(t, s, 11, req.Key, before, 1); r.Order.ID != o.ID {
 		t.Errorf("Place again = order %s, want %s", o.ID, r.Order.ID)
+	}
+}
+
+// TestNoCardDataKept places orders with cards of every kind (approved,
+// declined, refused, unavailable) and then reads the Checkout's log and
+// every file of its saga log, write-ahead log included: no card number is
+// in them, in any form, and no field of a card.
+func TestNoCardDataKept(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	var logs syncBuffer
+	c := startCheckout(t, s, checkout.Options{Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	numbers := []string{paymentsclient.TestCardApproved, paymentsclient.TestCardDeclined, paymentsclient.TestCardUnavailable, "4242 4242 4242 4241", "5555 5555 5555 4444"}
+	for i, number := range numbers {
+		customer := int32(300 + i)
+		s.fill(t, cartOf(customer), 1, 1)
+		_, _ = c.client.Place(ctx, order(customer, "k-card", eur(1250), number))
+	}
+	c.svc.Wait(ctx)
+	files, err := filepath.Glob(c.path + "*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the saga log's files: %v, %v", files, err)
+	}
+	kept := map[string]string{"the log": logs.String()}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept[f] = string(b)
+	}
+	for where, text := range kept {
+		for _, number := range numbers {
+			for _, form := range []string{number, strings.ReplaceAll(number, " ", "")} {
+				if strings.Contains(text, form) {
+					t.Errorf("%s holds the card number %s", where, form)
+				}
+			}
+		}
+		for _, field := range []string{"CVC", "ExpMonth", "\"Card\""} {
+			if strings.Contains(text, field) {
+				t.Errorf("%s holds a card's field %s", where, field)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "order placed") {
+		t.Errorf("the log shows no order placed; is it the Checkout's?\n%s", logs.String())
 	}
 }
