@@ -121,7 +121,9 @@ func TestFingerprint(t *testing.T) {
 		func(p *bookshop.PlaceOrder) { p.Total.Currency = "GBP" },
 		func(p *bookshop.PlaceOrder) { p.Shipping.Line2 = "Flat 3" },
 		// The fields' bounds count: "ab"+"c" is not "a"+"bc".
-		func(p *bookshop.PlaceOrder) { p.Shipping.Name, p.Shipping.Line1 = p.Shipping.Name+"1", p.Shipping.Line1[1:] },
+		func(p *bookshop.PlaceOrder) {
+			p.Shipping.Name, p.Shipping.Line1 = p.Shipping.Name+"1", p.Shipping.Line1[1:]
+		},
 	} {
 		other := base
 		change(&other)
