@@ -265,7 +265,7 @@ func marketplaceService() *service {
 		name:         "marketplace",
 		title:        "Marketplace",
 		summary:      "run the Marketplace web front end alone",
-		about:        "Runs the Marketplace web front end, which calls Recommendations, the\nCatalog, Accounts and Cart over gRPC.",
+		about:        "Runs the Marketplace web front end, which calls Recommendations, the\nCatalog, Accounts, Cart, Inventory, Checkout and Orders over gRPC.",
 		identity:     "marketplace",
 		http:         true,
 		flags:        cfg.Flags,
@@ -273,6 +273,7 @@ func marketplaceService() *service {
 		wire: func(addrs map[string]string) {
 			cfg.RecommendationsHost, cfg.CatalogHost = addrs["recommendations"], addrs["catalog"]
 			cfg.AccountsHost, cfg.CartHost = addrs["accounts"], addrs["cart"]
+			cfg.InventoryHost, cfg.CheckoutHost, cfg.OrdersHost = addrs["inventory"], addrs["checkout"], addrs["orders"]
 		},
 		validate: cfg.Validate,
 		port:     func() int { return cfg.Port },
