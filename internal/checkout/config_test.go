@@ -22,7 +22,7 @@ func TestConfig(t *testing.T) {
 	}{
 		{name: "defaults", check: func(c checkout.Config) bool {
 			return c.Port == 50120 && c.DB == "checkout.db" && c.HoldTTL == 10*time.Minute && c.PlaceTimeout == 30*time.Second &&
-				c.CallTimeout == 5*time.Second && c.MaxCheckouts == 64 && c.RecoverInterval == 10*time.Second && c.PaymentsHost == "localhost"
+				c.CallTimeout == 3*time.Second && c.MaxCheckouts == 64 && c.RecoverInterval == 10*time.Second && c.PaymentsHost == "localhost"
 		}},
 		{name: "from the environment", env: map[string]string{"CHECKOUT_HOLD_TTL": "20m", "PAYMENTS_HOST": "payments:50100", "CHECKOUT_RECOVER_INTERVAL": "1s"},
 			check: func(c checkout.Config) bool {

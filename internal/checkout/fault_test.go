@@ -69,12 +69,11 @@ func TestMain(m *testing.M) {
 
 // proc is a process of the bookshop binary started for a test.
 type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	out    *syncBuffer // its standard output and error
-	done   chan struct{}
-	waitFn func() error
-	err    error // Wait's, once done is closed
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer // its standard output and error
+	done chan struct{}
+	err  error // Wait's, once done is closed
 }
 
 // syncBuffer is a bytes buffer that two goroutines may use.
@@ -227,8 +226,7 @@ func startProcessShop(tb testing.TB, paymentsEnv ...string) *processShop {
 // addr returns the address of the service name.
 func (ps *processShop) addr(name string) string { return "127.0.0.1:" + strconv.Itoa(ps.ports[name]) }
 
-// restart kills service name with SIGKILL, or starts it again if it is
-// not running, on the same port and database.
+// kill kills service name with SIGKILL, and waits for it to end.
 func (ps *processShop) kill(tb testing.TB, name string) {
 	tb.Helper()
 	_ = ps.procs[name].cmd.Process.Kill()
@@ -401,7 +399,9 @@ func TestPaymentsKilledWhileCharging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	killed := make(chan struct{})
 	go func() {
+		defer close(killed)
 		time.Sleep(time.Second)
 		ps.kill(t, "payments")
 	}()
@@ -413,6 +413,7 @@ func TestPaymentsKilledWhileCharging(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("Place, Payments killed, answered in %v, want within 5s", elapsed)
 	}
+	<-killed
 	ps.restart(t, "payments")
 	var r *saga.Record
 	waitUntil(t, "the recoverer to end the checkout", func() bool {

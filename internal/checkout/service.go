@@ -92,7 +92,7 @@ type Deps struct {
 const (
 	DefaultHoldTTL      = 10 * time.Minute
 	DefaultPlaceTimeout = 30 * time.Second
-	DefaultCallTimeout  = 5 * time.Second
+	DefaultCallTimeout  = 3 * time.Second
 	DefaultMaxCheckouts = 64
 )
 
@@ -804,8 +804,16 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 }
 
 // recoverOne takes up the checkout of stale, claimed, as it is recorded
-// now, and reports whether it was still unfinished.
-func (s *Service) recoverOne(ctx context.Context, stale *saga.Record) bool {
+// now, and reports whether it was still unfinished. A panic (a bug) is
+// logged, and leaves the checkout as it is, so that one checkout cannot
+// stop the recoverer for the others.
+func (s *Service) recoverOne(ctx context.Context, stale *saga.Record) (took bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.ErrorContext(ctx, "taking up a checkout panicked", "checkout", stale.ID, "panic", p, "stack", string(debug.Stack()))
+			took = false
+		}
+	}()
 	r, err := s.deps.Store.Get(ctx, stale.CustomerID, stale.Key)
 	if err != nil || r == nil || r.State.Ended() {
 		return false
