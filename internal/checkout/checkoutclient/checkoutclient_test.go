@@ -23,7 +23,7 @@ func TestConvert(t *testing.T) {
 				{BookID: 9, Title: "Gone", Quantity: 1}, // no longer sold: no price
 			},
 			Subtotal: eur(3297), Discount: eur(0), Total: eur(3297),
-			Short:    []bookshop.SoldOut{{BookID: 2, Available: 1}, {BookID: 9, Available: 0}},
+			Short: []bookshop.SoldOut{{BookID: 2, Available: 1}, {BookID: 9, Available: 0}},
 		},
 		{Lines: []bookshop.OrderLine{}}, // an empty cart
 	} {
