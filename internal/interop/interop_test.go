@@ -24,8 +24,11 @@ import (
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	"github.com/bookshop-go/bookshop/internal/demo"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
@@ -296,6 +299,9 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 		Live:             recommendationsclient.NewLiveClient(conn),
 		Accounts:         accountsclient.New(conn, 10*time.Second),
 		Carts:            cartclient.New(conn, 10*time.Second),
+		Inventory:        inventoryclient.New(conn, 10*time.Second),
+		Checkout:         checkoutclient.New(conn, 10*time.Second),
+		Orders:           ordersclient.New(conn, 10*time.Second),
 		RecommendTimeout: 10 * time.Second,
 	})
 	if err != nil {

@@ -22,9 +22,12 @@ import (
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
@@ -166,6 +169,9 @@ func startSite(t *testing.T, rs []*replica, timeout time.Duration) *site {
 		// neither.
 		Accounts:         accountsclient.New(catConn, timeout),
 		Carts:            cartclient.New(catConn, timeout),
+		Inventory:        inventoryclient.New(catConn, timeout),
+		Checkout:         checkoutclient.New(catConn, timeout),
+		Orders:           ordersclient.New(catConn, timeout),
 		RecommendTimeout: timeout,
 		RateLimit:        rate.Inf, // one client sends all the load
 	})

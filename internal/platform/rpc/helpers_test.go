@@ -128,7 +128,7 @@ func exportAll(tb testing.TB, client catalogv1.CatalogServiceClient, c catalogv1
 // The identities and services of the test certificates, as the bookshop
 // tool names them.
 var (
-	testIdentities = []string{"marketplace", "recommendations", "cart", "admin"}
+	testIdentities = []string{"marketplace", "recommendations", "cart", "checkout", "admin"}
 	testServices   = []string{"catalog", "recommendations", "marketplace", "demo"}
 )
 
