@@ -11,8 +11,7 @@ import (
 // The identities that call the Orders service, as `bookshop certs` issues
 // them.
 const (
-	// identityCheckout is Checkout's, which records the orders it places
-	// and cancels those it undoes.
+	// identityCheckout is Checkout's, which records the orders it places.
 	identityCheckout = "checkout"
 	// identityMarketplace is the Marketplace's, which shows a customer
 	// their orders.
@@ -20,19 +19,19 @@ const (
 )
 
 // Policy returns who may call which method of OrdersService: Checkout
-// records orders (CreateOrder), reads them back (GetOrder) and cancels
-// them (CancelOrder); the Marketplace shows a customer an order or their
-// list (GetOrder, ListOrders); admin may call every method, and is alone
-// in listing every customer's orders (ListAllOrders). A method added to
+// records orders (CreateOrder) and nothing else; the Marketplace shows a
+// customer an order or their list (GetOrder, ListOrders); admin may call
+// every method, and is alone in listing every customer's orders
+// (ListAllOrders) and in cancelling one (CancelOrder). A method added to
 // the service stays closed to everyone until it is named here: the policy
 // denies by default.
 func Policy() rpc.Policy {
 	return rpc.Policy{
 		ordersv1.OrdersService_CreateOrder_FullMethodName:   {identityCheckout, rpc.IdentityAdmin},
-		ordersv1.OrdersService_GetOrder_FullMethodName:      {identityCheckout, identityMarketplace, rpc.IdentityAdmin},
+		ordersv1.OrdersService_GetOrder_FullMethodName:      {identityMarketplace, rpc.IdentityAdmin},
 		ordersv1.OrdersService_ListOrders_FullMethodName:    {identityMarketplace, rpc.IdentityAdmin},
 		ordersv1.OrdersService_ListAllOrders_FullMethodName: {rpc.IdentityAdmin},
-		ordersv1.OrdersService_CancelOrder_FullMethodName:   {identityCheckout, rpc.IdentityAdmin},
+		ordersv1.OrdersService_CancelOrder_FullMethodName:   {rpc.IdentityAdmin},
 	}
 }
 

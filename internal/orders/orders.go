@@ -200,9 +200,10 @@ func (s *Service) list(ctx context.Context, customerID int32, page string, limit
 }
 
 // Cancel marks order id "cancelled" and returns it; an order cancelled
-// already is returned as it is. Checkout cancels the order of a checkout
-// it undoes. Errors: Invalid for a malformed id; NotFound when there is no
-// order id.
+// already is returned as it is. Only an operator (identity admin) may ask
+// for it: the Checkout never cancels an order, as it records one only
+// once the charge is made and the stock committed. Errors: Invalid for a
+// malformed id; NotFound when there is no order id.
 func (s *Service) Cancel(ctx context.Context, id string) (bookshop.Order, error) {
 	if err := CheckOrderID(id); err != nil {
 		return bookshop.Order{}, err

@@ -37,7 +37,7 @@ const (
 	OrderState_ORDER_STATE_UNSPECIFIED OrderState = 0
 	// Paid, and its stock taken: what CreateOrder records.
 	OrderState_ORDER_STATE_PLACED OrderState = 1
-	// Undone: its charge refunded and its stock given back (CancelOrder).
+	// Cancelled by an operator (CancelOrder).
 	OrderState_ORDER_STATE_CANCELLED OrderState = 2
 )
 

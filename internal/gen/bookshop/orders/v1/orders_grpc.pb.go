@@ -82,8 +82,10 @@ type OrdersServiceClient interface {
 	// page_token that this method did not return.
 	ListAllOrders(ctx context.Context, in *ListAllOrdersRequest, opts ...grpc.CallOption) (*ListAllOrdersResponse, error)
 	// CancelOrder marks an order ORDER_STATE_CANCELLED, and returns it: for
-	// Checkout, which cancels the order of a checkout it undoes (its charge
-	// refunded), and for operators. Nothing else of the order changes.
+	// operators only (the Checkout records an order once its charge is made
+	// and its stock committed, and never cancels one). Nothing else of the
+	// order changes: refunding its charge and giving back its stock are
+	// Payments' and the Inventory's, asked separately.
 	// Cancelling a cancelled order returns it as it is. Errors:
 	// INVALID_ARGUMENT for a malformed order id; NOT_FOUND for an id that
 	// names no order.
@@ -198,8 +200,10 @@ type OrdersServiceServer interface {
 	// page_token that this method did not return.
 	ListAllOrders(context.Context, *ListAllOrdersRequest) (*ListAllOrdersResponse, error)
 	// CancelOrder marks an order ORDER_STATE_CANCELLED, and returns it: for
-	// Checkout, which cancels the order of a checkout it undoes (its charge
-	// refunded), and for operators. Nothing else of the order changes.
+	// operators only (the Checkout records an order once its charge is made
+	// and its stock committed, and never cancels one). Nothing else of the
+	// order changes: refunding its charge and giving back its stock are
+	// Payments' and the Inventory's, asked separately.
 	// Cancelling a cancelled order returns it as it is. Errors:
 	// INVALID_ARGUMENT for a malformed order id; NOT_FOUND for an id that
 	// names no order.
