@@ -15,7 +15,8 @@ import (
 // Messages of the checkout.
 const (
 	messageCheckoutUnavailable = "We cannot take orders right now. Please try again in a moment. You have not been charged."
-	messageCheckoutUnsure      = "We could not confirm your order in time. Please send the form again: you will not be charged twice, and an order that was placed will be in your orders."
+	messageCheckoutUnsure      = "We could not confirm your order in time. Please type your card again and send the form as it is: you will not be charged twice, and an order that was placed will be in your orders."
+	messageCheckoutFailed      = "We could not place your order. Please try again in a moment. A charge for an order that was not placed is refunded."
 	messageFixFields           = "Please correct the fields marked below."
 	messageCheckoutShort       = "Some books in your cart have fewer copies left than you chose: change them in your cart to check out."
 	messageTotalChanged        = "The total has changed since you saw it. Please check the new total and confirm again."
@@ -37,6 +38,11 @@ type checkoutPage struct {
 	Message    string
 	Form       checkoutForm
 	Errors     map[string]string // field name -> what is wrong with it
+	// Confirmed, when set, is the total the shopper confirmed in a form
+	// whose outcome is not known yet: the page sends it back as it was,
+	// not a new quote, so that sending the form again is the same
+	// checkout.
+	Confirmed *bookshop.Money
 }
 
 // checkoutForm is what the shopper typed, shown again when the form comes
@@ -98,10 +104,14 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 	cancel()
 	if err != nil {
 		s.logger.WarnContext(r.Context(), "checkout failed; cannot quote the cart", "err", err)
-		s.renderError(w, r, http.StatusServiceUnavailable, messageCheckoutUnavailable)
+		msg := messageCheckoutUnavailable
+		if page.Confirmed != nil {
+			msg = messageCheckoutUnsure // a checkout may be under way: no promise about charges
+		}
+		s.renderError(w, r, http.StatusServiceUnavailable, msg)
 		return
 	}
-	if len(quote.Lines) == 0 {
+	if len(quote.Lines) == 0 && page.Confirmed == nil {
 		http.Redirect(w, r, "/cart", http.StatusSeeOther)
 		return
 	}
@@ -131,6 +141,9 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 		page.Discount = "−" + quote.Discount.Format()
 	}
 	page.TotalUnits, page.Currency = quote.Total.Units, quote.Total.Currency
+	if c := page.Confirmed; c != nil {
+		page.TotalUnits, page.Currency, page.Total = c.Units, c.Currency, c.Format()
+	}
 	page.Layout = s.layout(r, "Checkout · "+siteTitle, noCategory)
 	s.render(w, r, status, s.pages.checkout, page)
 }
@@ -154,9 +167,9 @@ func (s *server) handlePlaceOrder() http.Handler {
 		page := checkoutPage{
 			Key: f.Get("key"),
 			Form: checkoutForm{
-				Name: f.Get("name"), Line1: f.Get("line1"), Line2: f.Get("line2"), City: f.Get("city"),
-				PostalCode: f.Get("postal_code"), Country: strings.ToUpper(strings.TrimSpace(f.Get("country"))),
-				CardName: f.Get("card_name"), ExpMonth: f.Get("exp_month"), ExpYear: f.Get("exp_year"),
+				Name: trimmed(f, "name"), Line1: trimmed(f, "line1"), Line2: trimmed(f, "line2"), City: trimmed(f, "city"),
+				PostalCode: trimmed(f, "postal_code"), Country: strings.ToUpper(trimmed(f, "country")),
+				CardName: trimmed(f, "card_name"), ExpMonth: trimmed(f, "exp_month"), ExpYear: trimmed(f, "exp_year"),
 			},
 			Errors: checkFields(f),
 		}
@@ -205,16 +218,26 @@ func (s *server) handlePlaceOrder() http.Handler {
 			// the page shows the cart as it is now, and a new total.
 			page.Key = newToken()
 			s.renderCheckout(w, r, v, http.StatusConflict, withMessage(page, bookshop.ErrorMessage(err)))
-		default:
-			// Not known to have failed: the form keeps its key, so that
-			// sending it again cannot place a second order.
+		case bookshop.Unavailable:
+			// Not known to have failed (a deadline passed, a service did
+			// not answer): the checkout may be under way. The form comes
+			// back with its key and the total confirmed, so that sending it
+			// again is the same checkout, which the Checkout finishes or
+			// answers from its record, and never a second one.
 			s.logger.WarnContext(r.Context(), "checkout failed; the order's outcome is not known", "err", err)
-			page.Message = messageCheckoutUnsure
-			page.Layout = s.layout(r, "Checkout · "+siteTitle, noCategory)
+			page.Message, page.Confirmed = messageCheckoutUnsure, &total
 			s.renderCheckout(w, r, v, http.StatusServiceUnavailable, page)
+		default:
+			// Failed for good on our side: the Checkout undoes what it did.
+			s.logger.ErrorContext(r.Context(), "checkout failed", "err", err)
+			page.Key = newToken()
+			s.renderCheckout(w, r, v, http.StatusServiceUnavailable, withMessage(page, messageCheckoutFailed))
 		}
 	})
 }
+
+// trimmed returns the form's field name without spaces around it.
+func trimmed(f url.Values, name string) string { return strings.TrimSpace(f.Get(name)) }
 
 // checkoutCalls is how many call timeouts a checkout may take: it calls
 // Cart, the Catalog, Inventory, Payments and Orders in turn.

@@ -28,17 +28,17 @@ type orderPage struct {
 
 // orderView is an order as the pages show it.
 type orderView struct {
-	ID       string
-	URL      string
-	Date     string
-	State    string
-	Lines    []cartLineView
-	Count    int
-	Subtotal string
-	Discount string // "" for none
-	Total    string
-	Card     string // "visa ending 4242", when known
-	Shipping bookshop.Address
+	ID         string
+	URL        string
+	Date       string
+	StateLabel string // "Placed and paid", "Cancelled"
+	Cancelled  bool
+	Lines      []cartLineView
+	Count      int
+	Subtotal   string
+	Discount   string // "" for none
+	Total      string
+	Shipping   bookshop.Address
 }
 
 func orderViewOf(o bookshop.Order) orderView {
@@ -46,13 +46,18 @@ func orderViewOf(o bookshop.Order) orderView {
 		ID:       o.ID,
 		URL:      "/orders/" + o.ID,
 		Date:     o.Created.Format("2 January 2006, 15:04 MST"),
-		State:    o.State,
 		Subtotal: o.Subtotal.Format(),
 		Total:    o.Total.Format(),
 		Shipping: o.Shipping,
 	}
 	if o.Discount.Units != 0 {
 		v.Discount = "−" + o.Discount.Format()
+	}
+	switch o.State {
+	case "cancelled":
+		v.StateLabel, v.Cancelled = "Cancelled", true
+	default:
+		v.StateLabel = "Placed and paid"
 	}
 	for _, l := range o.Lines {
 		v.Lines = append(v.Lines, cartLineView{ID: l.BookID, Title: l.Title, Price: l.UnitPrice.Format(), Quantity: l.Quantity, Total: l.Total.Format()})

@@ -842,3 +842,80 @@ func TestStockLabels(t *testing.T) {
 		t.Errorf("the cart does not warn that 2 are left of 3 asked:\n%s", page.body)
 	}
 }
+
+func TestCheckoutSubmittedTenTimesAtOnce(t *testing.T) {
+	logger, logs := testLogger(t)
+	shop := startShop(t, func(o *marketplace.Options) { o.Logger = logger })
+	b := newShopper(t, shop.site)
+	b.signUp("tenfold@example.com", "Tenfold")
+	b.add(7, 2)
+	before, err := shop.inventory.Stock(testContext(t), []int32{7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := b.checkoutForm(paymentsclient.TestCardApproved)
+
+	var wg sync.WaitGroup
+	answers := make([]response, 10)
+	for i := range answers {
+		wg.Go(func() { answers[i] = b.post("/checkout", form) })
+	}
+	wg.Wait()
+	where := answers[0].header.Get("Location")
+	for i, r := range answers {
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != where || !strings.HasPrefix(where, "/orders/") {
+			t.Errorf("submit %d: status %d, Location %q; want 303 to the one order %q", i, r.status, r.header.Get("Location"), where)
+		}
+	}
+	customer := shop.customer(t, b)
+	if list, _ := shop.orders.List(testContext(t), customer.ID, "", 10); len(list.Orders) != 1 {
+		t.Errorf("ten submits of one form placed %d orders, want 1", len(list.Orders))
+	}
+	after, err := shop.inventory.Stock(testContext(t), []int32{7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after[7] != before[7]-2 {
+		t.Errorf("stock of book 7 went from %d to %d, want 2 taken, once", before[7], after[7])
+	}
+	// The card's number never reaches the Marketplace's log.
+	for _, n := range []string{"4242424242424242", "4242 4242 4242 4242", "4242+4242"} {
+		if strings.Contains(logs.String(), n) {
+			t.Errorf("the Marketplace's log holds the card number (%q)", n)
+		}
+	}
+}
+
+func TestShopPagesWithPartTwoDown(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.signUp("parttwo@example.com", "Part Two")
+	b.add(1, 1)
+
+	shop.stopInventory()
+	page := b.get("/books/2")
+	wantHTML(t, "GET", "/books/2", page, http.StatusOK)
+	if strings.Contains(page.body, `id="book-stock" class="stock"`) && !strings.Contains(page.body, `id="book-stock" class="stock" hidden`) {
+		t.Errorf("with Inventory down the book page still shows a stock label:\n%s", page.body)
+	}
+	if strings.Contains(page.body, `id="add-to-cart" method="post" action="/cart/items" hidden`) {
+		t.Error("with Inventory down the book page hides Add to cart")
+	}
+
+	shop.stopOrders()
+	orders := b.get("/orders")
+	wantHTML(t, "GET", "/orders", orders, http.StatusServiceUnavailable)
+	if !strings.Contains(orders.body, "Your orders are unavailable right now") {
+		t.Errorf("/orders with Orders down does not say so:\n%s", orders.body)
+	}
+
+	shop.stopCheckout()
+	checkout := b.get("/checkout")
+	wantHTML(t, "GET", "/checkout", checkout, http.StatusServiceUnavailable)
+	if !strings.Contains(checkout.body, "We cannot take orders right now") {
+		t.Errorf("/checkout with Checkout down does not say so:\n%s", checkout.body)
+	}
+	for _, r := range []response{page, orders, checkout} {
+		wantNoInternalText(t, "part two down", r.body)
+	}
+}

@@ -2,7 +2,6 @@ package marketplace
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -51,12 +50,14 @@ func (c *stockCache) stock(ids []int32) (map[int32]int, []int32) {
 	now := c.now()
 	known := make(map[int32]int, len(ids))
 	var missing []int32
+	asked := make(map[int32]bool, len(ids))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
 		if e, ok := c.books[id]; ok && now.Sub(e.at) < stockCacheTTL {
 			known[id] = e.available
-		} else if !slices.Contains(missing, id) { // a page lists a book once or twice
+		} else if !asked[id] { // a page may list a book twice
+			asked[id] = true
 			missing = append(missing, id)
 		}
 	}
