@@ -193,6 +193,11 @@ func running(services []*composeService, path ...string) []*composeService {
 	return out
 }
 
+// stateful are the commands of the services with state: each is the one
+// writer of its SQLite database, on a volume of its own, and serves with
+// mutual TLS.
+var stateful = []string{"catalog", "accounts", "cart", "inventory", "orders", "payments", "checkout"}
+
 // longRunning reports whether a service is a server, not a one-shot or a
 // tool run by hand.
 func longRunning(s *composeService) bool {
@@ -219,9 +224,10 @@ func TestCompose(t *testing.T) {
 		if n < 2 {
 			t.Errorf("%d Recommendations replicas, want 2 or more", n)
 		}
-		// The Catalog, Accounts, the Cart, the Inventory, Orders and
-		// Payments are each the one writer of their SQLite database.
-		for _, cmd := range []string{"catalog", "accounts", "cart", "inventory", "orders", "payments"} {
+		// The Catalog, Accounts, the Cart, the Inventory, Orders, Payments
+		// and the Checkout are each the one writer of their SQLite
+		// database.
+		for _, cmd := range stateful {
 			n = 0
 			for _, s := range running(services, cmd) {
 				n += s.replicas()
@@ -416,7 +422,11 @@ func TestCompose(t *testing.T) {
 	})
 
 	t.Run("database volumes", func(t *testing.T) {
-		for _, c := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "cart"), running(services, "inventory"), running(services, "orders"), running(services, "payments")) {
+		var withState []*composeService
+		for _, cmd := range stateful {
+			withState = append(withState, running(services, cmd)...)
+		}
+		for _, c := range withState {
 			db := c.setting(t, "db")
 			m := c.mountOf(db)
 			if m == nil || m.Type != types.VolumeTypeVolume || m.ReadOnly {
@@ -489,7 +499,11 @@ func TestCompose(t *testing.T) {
 		}
 
 		// The servers: their certificate, and client certificates required.
-		for _, r := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "cart"), running(services, "inventory"), running(services, "orders"), running(services, "payments"), running(services, "recommendations")) {
+		var servers []*composeService
+		for _, cmd := range append(slices.Clone(stateful), "recommendations") {
+			servers = append(servers, running(services, cmd)...)
+		}
+		for _, r := range servers {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("service %s: TLS_CERT %s is not a server certificate", r.name, f)
 			}

@@ -537,7 +537,11 @@ func TestTracingEnvironment(t *testing.T) {
 	} {
 		p := loadComposeWith(t, []string{observabilityProfile}, tc.env)
 		services := composeServices(t, p)
-		for _, s := range slices.Concat(running(services, "catalog"), running(services, "accounts"), running(services, "cart"), running(services, "inventory"), running(services, "orders"), running(services, "payments"), running(services, "recommendations"), running(services, "marketplace")) {
+		var traced []*composeService
+		for _, cmd := range append(slices.Clone(stateful), "recommendations", "marketplace") {
+			traced = append(traced, running(services, cmd)...)
+		}
+		for _, s := range traced {
 			v, ok := s.svc.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
 			switch {
 			case !ok || v == nil:
@@ -754,11 +758,11 @@ func TestPrometheusConfig(t *testing.T) {
 			t.Errorf("service %s serves /metrics on %s, but %s scrapes it in no job", s.name, s.adminPort(t), f)
 		}
 	}
-	for _, path := range [][]string{{"catalog"}, {"accounts"}, {"cart"}, {"inventory"}, {"orders"}, {"payments"}, {"recommendations"}, {"marketplace"}} {
-		if len(running(services, path...)) == 0 {
-			t.Errorf("no service runs bookshop %s", strings.Join(path, " "))
+	for _, cmd := range append(slices.Clone(stateful), "recommendations", "marketplace") {
+		if len(running(services, cmd)) == 0 {
+			t.Errorf("no service runs bookshop %s", cmd)
 		}
-		for _, s := range running(services, path...) {
+		for _, s := range running(services, cmd) {
 			if s.adminPort(t) == "" {
 				t.Errorf("service %s: no ADMIN_ADDR: its metrics are not served", s.name)
 			}
