@@ -3,7 +3,6 @@ package cart
 import (
 	"google.golang.org/grpc"
 
-	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -40,28 +39,20 @@ func Contracts() []*grpc.ServiceDesc {
 // data, checked before the handlers run: the domain's own (CheckID,
 // CheckAdd, CheckKey, CheckSetQuantity, CheckRemove), in its words.
 func Validators() rpc.Validators {
-	check := func(errs ...error) string {
-		for _, err := range errs {
-			if err != nil {
-				return bookshop.ErrorMessage(err)
-			}
-		}
-		return ""
-	}
 	return rpc.Validators{
 		cartv1.CartService_GetCart_FullMethodName: func(req any) string {
-			return check(CheckID(req.(*cartv1.GetCartRequest).GetCartId()))
+			return rpc.Check(CheckID(req.(*cartv1.GetCartRequest).GetCartId()))
 		},
 		cartv1.CartService_CountItems_FullMethodName: func(req any) string {
-			return check(CheckID(req.(*cartv1.CountItemsRequest).GetCartId()))
+			return rpc.Check(CheckID(req.(*cartv1.CountItemsRequest).GetCartId()))
 		},
 		cartv1.CartService_AddItem_FullMethodName: func(req any) string {
 			r := req.(*cartv1.AddItemRequest)
-			return check(CheckID(r.GetCartId()), CheckAdd(r.GetBookId(), int(r.GetQuantity())), CheckKey(r.GetIdempotencyKey()))
+			return rpc.Check(CheckID(r.GetCartId()), CheckAdd(r.GetBookId(), int(r.GetQuantity())), CheckKey(r.GetIdempotencyKey()))
 		},
 		cartv1.CartService_SetQuantity_FullMethodName: func(req any) string {
 			r := req.(*cartv1.SetQuantityRequest)
-			return check(CheckID(r.GetCartId()), CheckSetQuantity(r.GetBookId(), int(r.GetQuantity())))
+			return rpc.Check(CheckID(r.GetCartId()), CheckSetQuantity(r.GetBookId(), int(r.GetQuantity())))
 		},
 		cartv1.CartService_RemoveLines_FullMethodName: func(req any) string {
 			r := req.(*cartv1.RemoveLinesRequest)
@@ -69,11 +60,11 @@ func Validators() rpc.Validators {
 			if key == "" {
 				return "an idempotency key is required to remove lines"
 			}
-			return check(CheckID(r.GetCartId()), CheckKey(key), CheckRemove(cartclient.RemovalsFromProto(r.GetLines())))
+			return rpc.Check(CheckID(r.GetCartId()), CheckKey(key), CheckRemove(cartclient.RemovalsFromProto(r.GetLines())))
 		},
 		cartv1.CartService_MergeCarts_FullMethodName: func(req any) string {
 			r := req.(*cartv1.MergeCartsRequest)
-			return check(CheckID(r.GetFromCartId()), CheckID(r.GetIntoCartId()))
+			return rpc.Check(CheckID(r.GetFromCartId()), CheckID(r.GetIntoCartId()))
 		},
 	}
 }

@@ -3,7 +3,6 @@ package checkout
 import (
 	"google.golang.org/grpc"
 
-	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	checkoutv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/checkout/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -37,21 +36,13 @@ func Contracts() []*grpc.ServiceDesc {
 // data, checked before the handlers run: the domain's own (CheckCustomer,
 // CheckCartID, CheckPlace), in its words.
 func Validators() rpc.Validators {
-	check := func(errs ...error) string {
-		for _, err := range errs {
-			if err != nil {
-				return bookshop.ErrorMessage(err)
-			}
-		}
-		return ""
-	}
 	return rpc.Validators{
 		checkoutv1.CheckoutService_GetQuote_FullMethodName: func(req any) string {
 			r := req.(*checkoutv1.GetQuoteRequest)
-			return check(CheckCustomer(r.GetCustomerId()), CheckCartID(r.GetCartId()))
+			return rpc.Check(CheckCustomer(r.GetCustomerId()), CheckCartID(r.GetCartId()))
 		},
 		checkoutv1.CheckoutService_PlaceOrder_FullMethodName: func(req any) string {
-			return check(CheckPlace(checkoutclient.PlaceOrderFromProto(req.(*checkoutv1.PlaceOrderRequest))))
+			return rpc.Check(CheckPlace(checkoutclient.PlaceOrderFromProto(req.(*checkoutv1.PlaceOrderRequest))))
 		},
 	}
 }

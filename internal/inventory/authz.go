@@ -3,7 +3,6 @@ package inventory
 import (
 	"google.golang.org/grpc"
 
-	"github.com/bookshop-go/bookshop/internal/bookshop"
 	inventoryv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/inventory/v1"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -45,32 +44,24 @@ func Contracts() []*grpc.ServiceDesc {
 // CheckLines, CheckTTL, CheckStockIDs, CheckReservationID,
 // CheckSetStock), in its words.
 func Validators() rpc.Validators {
-	check := func(errs ...error) string {
-		for _, err := range errs {
-			if err != nil {
-				return bookshop.ErrorMessage(err)
-			}
-		}
-		return ""
-	}
 	return rpc.Validators{
 		inventoryv1.InventoryService_GetStock_FullMethodName: func(req any) string {
-			return check(CheckStockIDs(req.(*inventoryv1.GetStockRequest).GetBookIds()))
+			return rpc.Check(CheckStockIDs(req.(*inventoryv1.GetStockRequest).GetBookIds()))
 		},
 		inventoryv1.InventoryService_Reserve_FullMethodName: func(req any) string {
 			r := req.(*inventoryv1.ReserveRequest)
 			_, ttlErr := ttlOf(r.GetTtl())
-			return check(CheckKey(r.GetIdempotencyKey()), CheckLines(inventoryclient.LinesFromProto(r.GetLines())), ttlErr)
+			return rpc.Check(CheckKey(r.GetIdempotencyKey()), CheckLines(inventoryclient.LinesFromProto(r.GetLines())), ttlErr)
 		},
 		inventoryv1.InventoryService_Commit_FullMethodName: func(req any) string {
-			return check(CheckReservationID(req.(*inventoryv1.CommitRequest).GetReservationId()))
+			return rpc.Check(CheckReservationID(req.(*inventoryv1.CommitRequest).GetReservationId()))
 		},
 		inventoryv1.InventoryService_Release_FullMethodName: func(req any) string {
-			return check(CheckReservationID(req.(*inventoryv1.ReleaseRequest).GetReservationId()))
+			return rpc.Check(CheckReservationID(req.(*inventoryv1.ReleaseRequest).GetReservationId()))
 		},
 		inventoryv1.InventoryService_SetStock_FullMethodName: func(req any) string {
 			r := req.(*inventoryv1.SetStockRequest)
-			return check(CheckSetStock(r.GetBookId(), int(r.GetOnHand())))
+			return rpc.Check(CheckSetStock(r.GetBookId(), int(r.GetOnHand())))
 		},
 	}
 }

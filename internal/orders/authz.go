@@ -3,7 +3,6 @@ package orders
 import (
 	"google.golang.org/grpc"
 
-	"github.com/bookshop-go/bookshop/internal/bookshop"
 	ordersv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/orders/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
@@ -47,35 +46,27 @@ func Contracts() []*grpc.ServiceDesc {
 // CheckPageSize). The rules of an order itself are the Service's
 // (Checked), which names the field at fault.
 func Validators() rpc.Validators {
-	check := func(errs ...error) string {
-		for _, err := range errs {
-			if err != nil {
-				return bookshop.ErrorMessage(err)
-			}
-		}
-		return ""
-	}
 	return rpc.Validators{
 		ordersv1.OrdersService_CreateOrder_FullMethodName: func(req any) string {
 			r := req.(*ordersv1.CreateOrderRequest)
 			if r.GetOrder() == nil {
 				return "order is required"
 			}
-			return check(CheckKey(r.GetIdempotencyKey()), CheckCustomerID(r.GetOrder().GetCustomerId()))
+			return rpc.Check(CheckKey(r.GetIdempotencyKey()), CheckCustomerID(r.GetOrder().GetCustomerId()))
 		},
 		ordersv1.OrdersService_GetOrder_FullMethodName: func(req any) string {
 			r := req.(*ordersv1.GetOrderRequest)
-			return check(CheckCustomerID(r.GetCustomerId()), CheckOrderID(r.GetOrderId()))
+			return rpc.Check(CheckCustomerID(r.GetCustomerId()), CheckOrderID(r.GetOrderId()))
 		},
 		ordersv1.OrdersService_ListOrders_FullMethodName: func(req any) string {
 			r := req.(*ordersv1.ListOrdersRequest)
-			return check(CheckCustomerID(r.GetCustomerId()), CheckPageSize(int(r.GetPageSize()), MaxPageSize))
+			return rpc.Check(CheckCustomerID(r.GetCustomerId()), CheckPageSize(int(r.GetPageSize()), MaxPageSize))
 		},
 		ordersv1.OrdersService_ListAllOrders_FullMethodName: func(req any) string {
-			return check(CheckPageSize(int(req.(*ordersv1.ListAllOrdersRequest).GetPageSize()), MaxAllPageSize))
+			return rpc.Check(CheckPageSize(int(req.(*ordersv1.ListAllOrdersRequest).GetPageSize()), MaxAllPageSize))
 		},
 		ordersv1.OrdersService_CancelOrder_FullMethodName: func(req any) string {
-			return check(CheckOrderID(req.(*ordersv1.CancelOrderRequest).GetOrderId()))
+			return rpc.Check(CheckOrderID(req.(*ordersv1.CancelOrderRequest).GetOrderId()))
 		},
 	}
 }

@@ -38,33 +38,25 @@ func Contracts() []*grpc.ServiceDesc {
 // problem of the card at once, its expiry's included); the charge id or
 // key of a refund or a lookup.
 func Validators() rpc.Validators {
-	check := func(errs ...error) string {
-		for _, err := range errs {
-			if err != nil {
-				return bookshop.ErrorMessage(err)
-			}
-		}
-		return ""
-	}
 	return rpc.Validators{
 		paymentsv1.PaymentsService_Charge_FullMethodName: func(req any) string {
 			r := req.(*paymentsv1.ChargeRequest)
 			if r.GetCard() == nil {
-				return check(CheckKey(r.GetIdempotencyKey()), checkAmount(r), bookshop.Errorf(bookshop.Invalid, "card: required"))
+				return rpc.Check(CheckKey(r.GetIdempotencyKey()), checkAmount(r), bookshop.Errorf(bookshop.Invalid, "card: required"))
 			}
-			return check(CheckKey(r.GetIdempotencyKey()), checkAmount(r))
+			return rpc.Check(CheckKey(r.GetIdempotencyKey()), checkAmount(r))
 		},
 		paymentsv1.PaymentsService_Refund_FullMethodName: func(req any) string {
 			r := req.(*paymentsv1.RefundRequest)
 			_, byID := r.GetCharge().(*paymentsv1.RefundRequest_ChargeId)
 			_, byKey := r.GetCharge().(*paymentsv1.RefundRequest_IdempotencyKey)
-			return check(checkChargeName(r.GetChargeId(), r.GetIdempotencyKey(), byID, byKey))
+			return rpc.Check(checkChargeName(r.GetChargeId(), r.GetIdempotencyKey(), byID, byKey))
 		},
 		paymentsv1.PaymentsService_GetCharge_FullMethodName: func(req any) string {
 			r := req.(*paymentsv1.GetChargeRequest)
 			_, byID := r.GetCharge().(*paymentsv1.GetChargeRequest_ChargeId)
 			_, byKey := r.GetCharge().(*paymentsv1.GetChargeRequest_IdempotencyKey)
-			return check(checkChargeName(r.GetChargeId(), r.GetIdempotencyKey(), byID, byKey))
+			return rpc.Check(checkChargeName(r.GetChargeId(), r.GetIdempotencyKey(), byID, byKey))
 		},
 	}
 }

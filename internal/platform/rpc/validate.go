@@ -3,6 +3,8 @@ package rpc
 import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
 
 // Validators hold rules of requests that need no data to check: ranges and
@@ -26,4 +28,17 @@ func (v Validators) validate(method string, req any) error {
 		return status.Error(codes.InvalidArgument, msg)
 	}
 	return nil
+}
+
+// Check returns the message of the first of errs that is not nil, in the
+// domain's words (bookshop.ErrorMessage), or "" when all are nil: what a
+// Validators function returns when it checks a request with the domain's
+// own rules, the first rule broken saying what is wrong.
+func Check(errs ...error) string {
+	for _, err := range errs {
+		if err != nil {
+			return bookshop.ErrorMessage(err)
+		}
+	}
+	return ""
 }
