@@ -107,6 +107,7 @@ for target in \
 	./internal/catalog/catalogfile:FuzzParsePrice \
 	./internal/accounts:FuzzNormalizeAccount \
 	./internal/payments:FuzzCheckCard \
+	./internal/bookshop:FuzzBuyTwoGetOneFree \
 	./internal/catalog/search:FuzzSearch \
 	./internal/recommendations:FuzzRecommend \
 	./internal/marketplace:FuzzCategoryFromQuery \
