@@ -68,7 +68,7 @@ func (c *Client) Count(ctx context.Context, id string) (int, error) {
 func (c *Client) Add(ctx context.Context, id string, bookID int32, quantity int, key string) (bookshop.Cart, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.client.AddItem(ctx, &cartv1.AddItemRequest{CartId: id, BookId: bookID, Quantity: clamp(quantity), IdempotencyKey: key})
+	resp, err := c.client.AddItem(ctx, &cartv1.AddItemRequest{CartId: id, BookId: bookID, Quantity: rpc.Int32(quantity), IdempotencyKey: key})
 	if err != nil {
 		return bookshop.Cart{}, rpc.FromStatus(err)
 	}
@@ -80,7 +80,7 @@ func (c *Client) Add(ctx context.Context, id string, bookID int32, quantity int,
 func (c *Client) SetQuantity(ctx context.Context, id string, bookID int32, quantity int) (bookshop.Cart, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.client.SetQuantity(ctx, &cartv1.SetQuantityRequest{CartId: id, BookId: bookID, Quantity: clamp(quantity)})
+	resp, err := c.client.SetQuantity(ctx, &cartv1.SetQuantityRequest{CartId: id, BookId: bookID, Quantity: rpc.Int32(quantity)})
 	if err != nil {
 		return bookshop.Cart{}, rpc.FromStatus(err)
 	}
@@ -125,9 +125,3 @@ func (c *Client) RemoveLines(ctx context.Context, id string, lines []bookshop.St
 // the cart, counted in Cart.Count but not in the subtotal, until it is
 // removed.
 func Available(l bookshop.CartLine) bool { return l.Book.Price != (bookshop.Money{}) }
-
-// clamp fits a quantity into the message's int32, so that a huge one is
-// refused by the server as too large rather than wrapped around.
-func clamp(n int) int32 {
-	return int32(max(min(n, 1<<31-1), -1<<31))
-}

@@ -4,6 +4,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // CartToProto converts a priced cart to its message. A line is available
@@ -58,7 +59,7 @@ func CartFromProto(m *cartv1.Cart) bookshop.Cart {
 func RemovalsToProto(lines []bookshop.StockLine) []*cartv1.LineRemoval {
 	m := make([]*cartv1.LineRemoval, len(lines))
 	for i, l := range lines {
-		m[i] = &cartv1.LineRemoval{BookId: l.BookID, Quantity: clamp(l.Quantity)}
+		m[i] = &cartv1.LineRemoval{BookId: l.BookID, Quantity: rpc.Int32(l.Quantity)}
 	}
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	ordersv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/orders/v1"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // QuoteToProto converts a quote to its message. Amounts convert with
@@ -21,7 +22,7 @@ func QuoteToProto(q bookshop.Quote) *checkoutv1.Quote {
 		ShortLines: make([]*checkoutv1.ShortLine, len(q.Short)),
 	}
 	for i, s := range q.Short {
-		m.ShortLines[i] = &checkoutv1.ShortLine{BookId: s.BookID, Available: clamp(s.Available)}
+		m.ShortLines[i] = &checkoutv1.ShortLine{BookId: s.BookID, Available: rpc.Int32(s.Available)}
 	}
 	return m
 }
@@ -50,7 +51,7 @@ func LinesToProto(lines []bookshop.OrderLine) []*ordersv1.OrderLine {
 			BookId:    l.BookID,
 			Title:     l.Title,
 			UnitPrice: catalogclient.MoneyToProto(l.UnitPrice),
-			Quantity:  clamp(l.Quantity),
+			Quantity:  rpc.Int32(l.Quantity),
 			LineTotal: catalogclient.MoneyToProto(l.Total),
 		}
 	}
@@ -105,8 +106,3 @@ func OrderToProto(o bookshop.Order) *ordersv1.Order { return ordersclient.OrderT
 // OrderFromProto converts Orders' message of an order (see
 // ordersclient.OrderFromProto).
 func OrderFromProto(m *ordersv1.Order) bookshop.Order { return ordersclient.OrderFromProto(m) }
-
-// clamp fits a count into a message's int32.
-func clamp(n int) int32 {
-	return int32(max(min(n, 1<<31-1), -1<<31))
-}

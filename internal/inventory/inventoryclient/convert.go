@@ -5,6 +5,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	inventoryv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/inventory/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // The states of a reservation, as bookshop.Reservation.State names them.
@@ -35,7 +36,7 @@ var (
 func LinesToProto(lines []bookshop.StockLine) []*inventoryv1.StockLine {
 	m := make([]*inventoryv1.StockLine, len(lines))
 	for i, l := range lines {
-		m[i] = &inventoryv1.StockLine{BookId: l.BookID, Quantity: clamp(l.Quantity)}
+		m[i] = &inventoryv1.StockLine{BookId: l.BookID, Quantity: rpc.Int32(l.Quantity)}
 	}
 	return m
 }
@@ -75,7 +76,7 @@ func ReservationFromProto(m *inventoryv1.Reservation) bookshop.Reservation {
 
 // LevelToProto converts a book's stock to its message.
 func LevelToProto(l Level) *inventoryv1.BookStock {
-	return &inventoryv1.BookStock{BookId: l.BookID, Available: clamp(l.Available), OnHand: clamp(l.OnHand), Held: clamp(l.Held)}
+	return &inventoryv1.BookStock{BookId: l.BookID, Available: rpc.Int32(l.Available), OnHand: rpc.Int32(l.OnHand), Held: rpc.Int32(l.Held)}
 }
 
 // LevelFromProto converts a message to a book's stock.

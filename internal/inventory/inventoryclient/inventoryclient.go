@@ -150,7 +150,7 @@ func (c *Client) SetStock(ctx context.Context, bookID int32, onHand int) error {
 func (c *Client) SetStockLevel(ctx context.Context, bookID int32, onHand int) (Level, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.client.SetStock(ctx, &inventoryv1.SetStockRequest{BookId: bookID, OnHand: clamp(onHand)})
+	resp, err := c.client.SetStock(ctx, &inventoryv1.SetStockRequest{BookId: bookID, OnHand: rpc.Int32(onHand)})
 	if err != nil {
 		return Level{}, rpc.FromStatus(err)
 	}
@@ -168,10 +168,4 @@ func unique(ids []int32) []int32 {
 		}
 	}
 	return out
-}
-
-// clamp fits a number into the message's int32, so that a huge one is
-// refused by the server as too large rather than wrapped around.
-func clamp(n int) int32 {
-	return int32(max(min(n, 1<<31-1), -1<<31))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	ordersv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/orders/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // The states of an order, as bookshop.Order.State holds them.
@@ -55,7 +56,7 @@ func OrderToProto(o bookshop.Order) *ordersv1.Order {
 			BookId:    l.BookID,
 			Title:     l.Title,
 			UnitPrice: catalogclient.MoneyToProto(l.UnitPrice),
-			Quantity:  clamp(l.Quantity),
+			Quantity:  rpc.Int32(l.Quantity),
 			LineTotal: catalogclient.MoneyToProto(l.Total),
 		}
 	}
@@ -148,10 +149,4 @@ func timeFromProto(ts *timestamppb.Timestamp) time.Time {
 		return time.Time{}
 	}
 	return ts.AsTime()
-}
-
-// clamp fits a number into the message's int32, so that a huge one is
-// refused by the server as too large rather than wrapped around.
-func clamp(n int) int32 {
-	return int32(max(min(n, 1<<31-1), -1<<31))
 }

@@ -74,7 +74,7 @@ func (c *Client) Order(ctx context.Context, customerID int32, id string) (booksh
 func (c *Client) List(ctx context.Context, customerID int32, page string, limit int) (bookshop.OrderPage, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.client.ListOrders(ctx, &ordersv1.ListOrdersRequest{CustomerId: customerID, PageSize: clamp(limit), PageToken: page})
+	resp, err := c.client.ListOrders(ctx, &ordersv1.ListOrdersRequest{CustomerId: customerID, PageSize: rpc.Int32(limit), PageToken: page})
 	if err != nil {
 		return bookshop.OrderPage{}, rpc.FromStatus(err)
 	}
@@ -88,7 +88,7 @@ func (c *Client) List(ctx context.Context, customerID int32, page string, limit 
 func (c *Client) ListAll(ctx context.Context, page string, limit int) (bookshop.OrderPage, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.client.ListAllOrders(ctx, &ordersv1.ListAllOrdersRequest{PageSize: clamp(limit), PageToken: page})
+	resp, err := c.client.ListAllOrders(ctx, &ordersv1.ListAllOrdersRequest{PageSize: rpc.Int32(limit), PageToken: page})
 	if err != nil {
 		return bookshop.OrderPage{}, rpc.FromStatus(err)
 	}

@@ -1,7 +1,6 @@
 package paymentsclient
 
 import (
-	"math"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -9,6 +8,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	paymentsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/payments/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // states maps the kernel's states of a charge to the contract's.
@@ -59,7 +59,7 @@ func ChargeFromProto(m *paymentsv1.Charge) bookshop.Charge {
 // not fit the message's int32 is clamped, so that the server refuses it
 // as out of range rather than a wrapped value.
 func CardToProto(c bookshop.Card) *paymentsv1.Card {
-	return &paymentsv1.Card{Number: c.Number, ExpMonth: clamp(c.ExpMonth), ExpYear: clamp(c.ExpYear), Cvc: c.CVC, Name: c.Name}
+	return &paymentsv1.Card{Number: c.Number, ExpMonth: rpc.Int32(c.ExpMonth), ExpYear: rpc.Int32(c.ExpYear), Cvc: c.CVC, Name: c.Name}
 }
 
 // CardFromProto converts a message to a card.
@@ -83,9 +83,4 @@ func timestampFromProto(ts *timestamppb.Timestamp) time.Time {
 		return time.Time{}
 	}
 	return ts.AsTime()
-}
-
-// clamp fits n into an int32.
-func clamp(n int) int32 {
-	return int32(max(min(n, math.MaxInt32), math.MinInt32))
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -21,6 +22,14 @@ import (
 // DefaultCallTimeout is the deadline of a unary call whose context has
 // none.
 const DefaultCallTimeout = 5 * time.Second
+
+// Int32 fits n into a message's int32 field: n itself when it fits, else
+// the nearest of math.MinInt32 and math.MaxInt32, so that a number too
+// large for the field reaches the server as too large, to be refused
+// there, rather than wrapped around to a small or negative one.
+func Int32(n int) int32 {
+	return int32(max(min(n, math.MaxInt32), math.MinInt32))
+}
 
 // ClientConfig is what every Bookshop gRPC client is made of. The zero
 // value is a plaintext client with the defaults.
