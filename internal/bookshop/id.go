@@ -27,3 +27,34 @@ func ValidID(s string) bool {
 	_, err := idEncoding.DecodeString(s)
 	return err == nil
 }
+
+// MaxKeyLen is the longest idempotency key, and the longest id that a
+// caller chooses in the same form (a cart's, a reservation's).
+const MaxKeyLen = 64
+
+// CheckKey returns an Invalid error, whose message starts with what,
+// unless key is an idempotency key: 1 to MaxKeyLen characters of A-Z,
+// a-z, 0-9, '-' and '_'. Every service takes its keys by this one rule,
+// and the ids that callers choose ("cart id", "reservation id") too, so
+// that a key one service makes can be passed to another as it is.
+func CheckKey(what, key string) error {
+	if key == "" || len(key) > MaxKeyLen {
+		return Errorf(Invalid, "%s %q: want 1 to %d characters", what, shorten(key), MaxKeyLen)
+	}
+	for i := range len(key) {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return Errorf(Invalid, "%s %q: only letters A to Z, digits, '-' and '_' are allowed", what, shorten(key))
+		}
+	}
+	return nil
+}
+
+// shorten cuts a key too long to be one down to MaxKeyLen bytes and
+// "...", for an error message.
+func shorten(s string) string {
+	if len(s) > MaxKeyLen+8 {
+		return s[:MaxKeyLen] + "..."
+	}
+	return s
+}

@@ -31,9 +31,6 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
-// MaxIDLen is the longest cart id.
-const MaxIDLen = 64
-
 // GuestPrefix starts the id of a guest's cart, as the Marketplace names
 // them ("g-" and a random token): the carts that SweepGuests deletes once
 // they have not changed for a while. A customer's cart ("c-" and the
@@ -44,51 +41,23 @@ const GuestPrefix = "g-"
 // change.
 const DefaultGuestTTL = 30 * 24 * time.Hour
 
-// MaxKeyLen is the longest idempotency key.
-const MaxKeyLen = 64
-
 // KeyTTL is how long an idempotency key counts after the addition that
 // used it: a retry within it adds nothing. The sweeper deletes the older
 // keys (SweepKeys).
 const KeyTTL = 24 * time.Hour
 
-// CheckID returns an Invalid error unless id is a cart id: 1 to MaxIDLen
-// characters of A-Z, a-z, 0-9, '-' and '_'.
-func CheckID(id string) error {
-	return checkName("cart id", id, MaxIDLen)
-}
+// CheckID returns an Invalid error unless id is a cart id: an id of the
+// form of an idempotency key (see bookshop.CheckKey), which the caller
+// chooses.
+func CheckID(id string) error { return bookshop.CheckKey("cart id", id) }
 
 // CheckKey returns an Invalid error unless key is "" (no key) or an
-// idempotency key: 1 to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and
-// '_'.
+// idempotency key (see bookshop.CheckKey).
 func CheckKey(key string) error {
 	if key == "" {
 		return nil
 	}
-	return checkName("idempotency key", key, MaxKeyLen)
-}
-
-// checkName returns an Invalid error, about what, unless name has 1 to
-// maxLen characters of A-Z, a-z, 0-9, '-' and '_'.
-func checkName(what, name string, maxLen int) error {
-	if name == "" || len(name) > maxLen {
-		return bookshop.Errorf(bookshop.Invalid, "%s %q: want 1 to %d characters", what, truncate(name), maxLen)
-	}
-	for i := range len(name) {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return bookshop.Errorf(bookshop.Invalid, "%s %q: only letters A to Z, digits, '-' and '_' are allowed", what, truncate(name))
-		}
-	}
-	return nil
-}
-
-// truncate shortens s for an error message.
-func truncate(s string) string {
-	if len(s) > MaxIDLen+8 {
-		return s[:MaxIDLen] + "..."
-	}
-	return s
+	return bookshop.CheckKey("idempotency key", key)
 }
 
 // checkBookID returns an Invalid error for a book id under 1.

@@ -42,9 +42,6 @@ const (
 
 // The limits of the requests.
 const (
-	// MaxKeyLen is the longest idempotency key, and the longest
-	// reservation id.
-	MaxKeyLen = 64
 	// MaxLines is the most lines of a reservation: the books a cart may
 	// hold.
 	MaxLines = bookshop.MaxCartLines
@@ -69,36 +66,14 @@ const (
 	RecordTTL = 7 * 24 * time.Hour
 )
 
-// CheckKey returns an Invalid error unless key is an idempotency key: 1
-// to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_'.
-func CheckKey(key string) error { return checkName("idempotency key", key) }
+// CheckKey returns an Invalid error unless key is an idempotency key (see
+// bookshop.CheckKey).
+func CheckKey(key string) error { return bookshop.CheckKey("idempotency key", key) }
 
 // CheckReservationID returns an Invalid error unless id could name a
-// reservation: 1 to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_'.
-func CheckReservationID(id string) error { return checkName("reservation id", id) }
-
-// checkName returns an Invalid error, about what, unless name has 1 to
-// MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_'.
-func checkName(what, name string) error {
-	if name == "" || len(name) > MaxKeyLen {
-		return bookshop.Errorf(bookshop.Invalid, "%s %q: want 1 to %d characters", what, truncate(name), MaxKeyLen)
-	}
-	for i := range len(name) {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return bookshop.Errorf(bookshop.Invalid, "%s %q: only letters A to Z, digits, '-' and '_' are allowed", what, truncate(name))
-		}
-	}
-	return nil
-}
-
-// truncate shortens s for an error message.
-func truncate(s string) string {
-	if len(s) > MaxKeyLen+8 {
-		return s[:MaxKeyLen] + "..."
-	}
-	return s
-}
+// reservation: an id of the form of an idempotency key (see
+// bookshop.CheckKey), as NewReservationID makes them.
+func CheckReservationID(id string) error { return bookshop.CheckKey("reservation id", id) }
 
 // checkBookID returns an Invalid error for a book id under 1.
 func checkBookID(id int32) error {
@@ -295,8 +270,9 @@ type Options struct {
 	TTL time.Duration
 	// Now is the clock; time.Now. For tests.
 	Now func() time.Time
-	// NewID returns a new reservation id, 1 to MaxKeyLen characters of
-	// A-Z, a-z, 0-9, '-' and '_', never the same twice and not guessable;
+	// NewID returns a new reservation id, 1 to bookshop.MaxKeyLen
+	// characters of A-Z, a-z, 0-9, '-' and '_', never the same twice and
+	// not guessable;
 	// NewReservationID. For tests.
 	NewID func() string
 }

@@ -52,7 +52,7 @@ func TestValidators(t *testing.T) {
 	}{
 		{ordersv1.OrdersService_CreateOrder_FullMethodName, createRequest("k", 7), ""},
 		{ordersv1.OrdersService_CreateOrder_FullMethodName, &ordersv1.CreateOrderRequest{IdempotencyKey: "k"}, "order is required"},
-		{ordersv1.OrdersService_CreateOrder_FullMethodName, createRequest(strings.Repeat("k", 129), 7), "idempotency key"},
+		{ordersv1.OrdersService_CreateOrder_FullMethodName, createRequest(strings.Repeat("k", 65), 7), "idempotency key"},
 		{ordersv1.OrdersService_CreateOrder_FullMethodName, createRequest("k", -1), "customer id -1"},
 		{ordersv1.OrdersService_GetOrder_FullMethodName, &ordersv1.GetOrderRequest{CustomerId: 7, OrderId: id}, ""},
 		{ordersv1.OrdersService_GetOrder_FullMethodName, &ordersv1.GetOrderRequest{OrderId: id}, "customer id 0"},

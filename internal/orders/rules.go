@@ -26,8 +26,6 @@ const (
 	MaxLines = bookshop.MaxCartLines
 	// MaxQuantity is the most copies of a book on a line: a cart's most.
 	MaxQuantity = bookshop.MaxQuantity
-	// MaxKeyLen is the longest idempotency key.
-	MaxKeyLen = 128
 	// MaxPaymentIDLen is the longest payment id.
 	MaxPaymentIDLen = 64
 	// MaxPromotions is the most promotions an order has.
@@ -73,17 +71,9 @@ func CheckCustomerID(id int32) error {
 	return nil
 }
 
-// CheckKey returns an Invalid error unless key is an idempotency key: 1 to
-// MaxKeyLen characters of A-Z, a-z, 0-9, '-', '_', '.' and ':'.
-func CheckKey(key string) error {
-	if key == "" || len(key) > MaxKeyLen {
-		return bookshop.Errorf(bookshop.Invalid, "idempotency key %q: want 1 to %d characters", truncate(key), MaxKeyLen)
-	}
-	if !allOf(key, "-_.:") {
-		return bookshop.Errorf(bookshop.Invalid, "idempotency key %q: only letters A to Z, digits, '-', '_', '.' and ':' are allowed", truncate(key))
-	}
-	return nil
-}
+// CheckKey returns an Invalid error unless key is an idempotency key (see
+// bookshop.CheckKey).
+func CheckKey(key string) error { return bookshop.CheckKey("idempotency key", key) }
 
 // CheckPageSize returns an Invalid error unless size is 0 (the default) or
 // from 1 to most.
@@ -280,10 +270,12 @@ func allOf(s, extra string) bool {
 	return true
 }
 
-// truncate shortens s for an error message.
+// truncate shortens s, a field too long to be valid, for an error
+// message: to its first 64 bytes and "...".
 func truncate(s string) string {
-	if len(s) > MaxKeyLen+8 {
-		return s[:MaxKeyLen] + "..."
+	const most = 64
+	if len(s) > most+8 {
+		return s[:most] + "..."
 	}
 	return s
 }

@@ -46,7 +46,7 @@ func TestServerErrors(t *testing.T) {
 		{"no order", func() error { _, err := client.CreateOrder(ctx, noOrder); return err },
 			codes.InvalidArgument, "order is required"},
 		{"no key", func() error { _, err := client.CreateOrder(ctx, createRequest("", 7)); return err },
-			codes.InvalidArgument, `idempotency key "": want 1 to 128 characters`},
+			codes.InvalidArgument, `idempotency key "": want 1 to 64 characters`},
 		{"no customer", func() error { _, err := client.CreateOrder(ctx, createRequest("k4", 0)); return err },
 			codes.InvalidArgument, "customer id 0"},
 		{"a key used for another order", func() error { _, err := client.CreateOrder(ctx, createRequest("k1", 8)); return err },

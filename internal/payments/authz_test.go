@@ -50,8 +50,8 @@ func TestValidators(t *testing.T) {
 		want   string // the message; "" for none
 	}{
 		{paymentsv1.PaymentsService_Charge_FullMethodName, &paymentsv1.ChargeRequest{IdempotencyKey: "k", Amount: eur(1), Card: card}, ""},
-		{paymentsv1.PaymentsService_Charge_FullMethodName, &paymentsv1.ChargeRequest{Amount: eur(1), Card: card}, "idempotency key: required"},
-		{paymentsv1.PaymentsService_Charge_FullMethodName, &paymentsv1.ChargeRequest{IdempotencyKey: "k/1", Amount: eur(1), Card: card}, "idempotency key: only letters A to Z, digits, '-' and '_'"},
+		{paymentsv1.PaymentsService_Charge_FullMethodName, &paymentsv1.ChargeRequest{Amount: eur(1), Card: card}, `idempotency key "": want 1 to 64 characters`},
+		{paymentsv1.PaymentsService_Charge_FullMethodName, &paymentsv1.ChargeRequest{IdempotencyKey: "k/1", Amount: eur(1), Card: card}, `idempotency key "k/1": only letters A to Z, digits, '-' and '_' are allowed`},
 		{paymentsv1.PaymentsService_Charge_FullMethodName, &paymentsv1.ChargeRequest{IdempotencyKey: "k", Card: card}, "amount: required"},
 		{paymentsv1.PaymentsService_Charge_FullMethodName, &paymentsv1.ChargeRequest{IdempotencyKey: "k", Amount: eur(0), Card: card}, "amount: want more than zero, not 0.00 EUR"},
 		{paymentsv1.PaymentsService_Charge_FullMethodName, &paymentsv1.ChargeRequest{IdempotencyKey: "k", Amount: &moneyv1.Money{Units: 1}, Card: card}, `amount: currency "": want an ISO 4217 code of three capital letters, such as EUR`},
@@ -60,10 +60,10 @@ func TestValidators(t *testing.T) {
 		{paymentsv1.PaymentsService_Refund_FullMethodName, &paymentsv1.RefundRequest{Charge: &paymentsv1.RefundRequest_IdempotencyKey{IdempotencyKey: "k"}}, ""},
 		{paymentsv1.PaymentsService_Refund_FullMethodName, &paymentsv1.RefundRequest{}, "charge: name it by its charge_id or its idempotency_key"},
 		{paymentsv1.PaymentsService_Refund_FullMethodName, &paymentsv1.RefundRequest{Charge: &paymentsv1.RefundRequest_ChargeId{}}, `charge id: want "ch_" and 22 letters, digits, '-' or '_'`},
-		{paymentsv1.PaymentsService_Refund_FullMethodName, &paymentsv1.RefundRequest{Charge: &paymentsv1.RefundRequest_IdempotencyKey{}}, "idempotency key: required"},
+		{paymentsv1.PaymentsService_Refund_FullMethodName, &paymentsv1.RefundRequest{Charge: &paymentsv1.RefundRequest_IdempotencyKey{}}, `idempotency key "": want 1 to 64 characters`},
 		{paymentsv1.PaymentsService_GetCharge_FullMethodName, &paymentsv1.GetChargeRequest{Charge: &paymentsv1.GetChargeRequest_ChargeId{ChargeId: id}}, ""},
 		{paymentsv1.PaymentsService_GetCharge_FullMethodName, &paymentsv1.GetChargeRequest{Charge: &paymentsv1.GetChargeRequest_ChargeId{ChargeId: "x"}}, `charge id: want "ch_" and 22 letters, digits, '-' or '_'`},
-		{paymentsv1.PaymentsService_GetCharge_FullMethodName, &paymentsv1.GetChargeRequest{Charge: &paymentsv1.GetChargeRequest_IdempotencyKey{IdempotencyKey: strings.Repeat("k", 65)}}, "idempotency key: at most 64 characters"},
+		{paymentsv1.PaymentsService_GetCharge_FullMethodName, &paymentsv1.GetChargeRequest{Charge: &paymentsv1.GetChargeRequest_IdempotencyKey{IdempotencyKey: strings.Repeat("k", 65)}}, `idempotency key "` + strings.Repeat("k", 65) + `": want 1 to 64 characters`},
 		{paymentsv1.PaymentsService_GetCharge_FullMethodName, &paymentsv1.GetChargeRequest{}, "charge: name it by its charge_id or its idempotency_key"},
 	} {
 		check, ok := v[tc.method]

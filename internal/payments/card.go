@@ -35,8 +35,6 @@ const (
 	// minor units: 999,999.99 EUR (as processors cap a charge at eight
 	// digits).
 	MaxAmountUnits = 99_999_999
-	// MaxKeyLen is the longest idempotency key.
-	MaxKeyLen = 64
 )
 
 // What the processor answers for the test cards (paymentsclient's
@@ -294,37 +292,16 @@ func CheckAmount(amount bookshop.Money) error {
 }
 
 // CheckKey returns an Invalid error, naming the field "idempotency key",
-// unless key is one: 1 to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and
-// '_'.
-func CheckKey(key string) error {
-	return checkToken("idempotency key", key, MaxKeyLen)
-}
+// unless key is one (see bookshop.CheckKey).
+func CheckKey(key string) error { return bookshop.CheckKey("idempotency key", key) }
 
 // CheckChargeID returns an Invalid error, naming the field "charge id",
 // unless id could name a charge: "ch_" and 22 characters of A-Z, a-z,
 // 0-9, '-' and '_'.
 func CheckChargeID(id string) error {
 	rest, ok := strings.CutPrefix(id, chargeIDPrefix)
-	if !ok || len(rest) != chargeIDRandLen || checkToken("charge id", rest, chargeIDRandLen) != nil {
+	if !ok || len(rest) != chargeIDRandLen || bookshop.CheckKey("charge id", rest) != nil {
 		return bookshop.Errorf(bookshop.Invalid, "charge id: want %q and %d letters, digits, '-' or '_'", chargeIDPrefix, chargeIDRandLen)
-	}
-	return nil
-}
-
-// checkToken returns an Invalid error about what unless s has 1 to maxLen
-// characters of A-Z, a-z, 0-9, '-' and '_'.
-func checkToken(what, s string, maxLen int) error {
-	if s == "" {
-		return bookshop.Errorf(bookshop.Invalid, "%s: required", what)
-	}
-	if len(s) > maxLen {
-		return bookshop.Errorf(bookshop.Invalid, "%s: at most %d characters", what, maxLen)
-	}
-	for i := range len(s) {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return bookshop.Errorf(bookshop.Invalid, "%s: only letters A to Z, digits, '-' and '_'", what)
-		}
 	}
 	return nil
 }

@@ -226,9 +226,9 @@ func TestCheckKeyAndChargeID(t *testing.T) {
 	}{
 		{"a key", payments.CheckKey("checkout-42_pay-1"), ""},
 		{"a key of 64", payments.CheckKey(strings.Repeat("k", 64)), ""},
-		{"no key", payments.CheckKey(""), "idempotency key: required"},
-		{"a key of 65", payments.CheckKey(strings.Repeat("k", 65)), "idempotency key: at most 64 characters"},
-		{"a key with a slash", payments.CheckKey("a/b"), "idempotency key: only letters A to Z, digits, '-' and '_'"},
+		{"no key", payments.CheckKey(""), `idempotency key "": want 1 to 64 characters`},
+		{"a key of 65", payments.CheckKey(strings.Repeat("k", 65)), `idempotency key "` + strings.Repeat("k", 65) + `": want 1 to 64 characters`},
+		{"a key with a slash", payments.CheckKey("a/b"), `idempotency key "a/b": only letters A to Z, digits, '-' and '_' are allowed`},
 		{"an id", payments.CheckChargeID("ch_" + strings.Repeat("A", 22)), ""},
 		{"an id of 21", payments.CheckChargeID("ch_" + strings.Repeat("A", 21)), `charge id: want "ch_" and 22 letters, digits, '-' or '_'`},
 		{"an id without its prefix", payments.CheckChargeID(strings.Repeat("A", 25)), `charge id: want "ch_" and 22 letters, digits, '-' or '_'`},

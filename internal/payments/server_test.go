@@ -72,7 +72,7 @@ func TestServerAnswers(t *testing.T) {
 		{"no amount", charge("fourth", nil, cardProto(paymentsclient.TestCardApproved)), codes.InvalidArgument, "amount: required"},
 		{"too much", charge("fourth", eur(100_000_000), cardProto(paymentsclient.TestCardApproved)), codes.InvalidArgument,
 			"amount: at most 999999.99 EUR in one charge, not 1000000.00 EUR"},
-		{"no key", charge("", eur(1), cardProto(paymentsclient.TestCardApproved)), codes.InvalidArgument, "idempotency key: required"},
+		{"no key", charge("", eur(1), cardProto(paymentsclient.TestCardApproved)), codes.InvalidArgument, `idempotency key "": want 1 to 64 characters`},
 		{"get by id", func() (proto.Message, error) {
 			return srv.raw.GetCharge(ctx, &paymentsv1.GetChargeRequest{Charge: &paymentsv1.GetChargeRequest_ChargeId{ChargeId: id}})
 		}, codes.OK, ""},

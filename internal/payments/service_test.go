@@ -315,8 +315,8 @@ func TestRefundErrors(t *testing.T) {
 		{"ChargeByID of an unknown id", func() (bookshop.Charge, error) { return svc.ChargeByID(ctx, unknown) }, bookshop.NotFound, "no charge " + unknown},
 		{"ChargeByKey of an unused key", func() (bookshop.Charge, error) { return svc.ChargeByKey(ctx, "unused") }, bookshop.NotFound, "no charge was made with this idempotency key"},
 		{"Refund of a malformed id", func() (bookshop.Charge, error) { return svc.Refund(ctx, "ch_1") }, bookshop.Invalid, `charge id: want "ch_" and 22 letters, digits, '-' or '_'`},
-		{"RefundKey of a malformed key", func() (bookshop.Charge, error) { return svc.RefundKey(ctx, "a b") }, bookshop.Invalid, "idempotency key: only letters A to Z, digits, '-' and '_'"},
-		{"ChargeByKey of no key", func() (bookshop.Charge, error) { return svc.ChargeByKey(ctx, "") }, bookshop.Invalid, "idempotency key: required"},
+		{"RefundKey of a malformed key", func() (bookshop.Charge, error) { return svc.RefundKey(ctx, "a b") }, bookshop.Invalid, `idempotency key "a b": only letters A to Z, digits, '-' and '_' are allowed`},
+		{"ChargeByKey of no key", func() (bookshop.Charge, error) { return svc.ChargeByKey(ctx, "") }, bookshop.Invalid, `idempotency key "": want 1 to 64 characters`},
 	} {
 		c, err := tt.call()
 		if bookshop.ErrorCode(err) != tt.code || bookshop.ErrorMessage(err) != tt.msg {
@@ -476,7 +476,7 @@ func TestChargeNamesEveryProblem(t *testing.T) {
 		amount bookshop.Money
 		want   string
 	}{
-		{"", eur(100), "idempotency key: required"},
+		{"", eur(100), `idempotency key "": want 1 to 64 characters`},
 		{"k", eur(0), "amount: want more than zero, not 0.00 EUR"},
 		{"k", bookshop.Money{}, "amount: required"},
 	} {

@@ -425,9 +425,10 @@ func (x *Address) GetCountryCode() string {
 // CreateOrderRequest records an order.
 type CreateOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The key that makes the creation happen at most once: 1 to 128
-	// characters of A-Z, a-z, 0-9, '-', '_', '.' and ':', chosen by the
-	// caller and new for each order (Checkout uses its checkout's key).
+	// The key that makes the creation happen at most once: 1 to 64
+	// characters of A-Z, a-z, 0-9, '-' and '_', as every Bookshop service's
+	// keys, chosen by the caller and new for each order (Checkout derives
+	// it from its checkout's).
 	// Required. It is recorded with the order, for as long as the order is
 	// kept: a request with the same key and the same order, at any time
 	// later, returns that order; with another order it is refused with
