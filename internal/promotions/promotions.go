@@ -1,0 +1,497 @@
+// Package promotions is the Promotions service: it runs the shop's
+// promotion, "buy two books, get the third free", once per customer.
+//
+// The slice: the rules of a request and of a claim, and the [Service],
+// here; the gRPC server of bookshop.promotions.v1.PromotionsService
+// (server.go), with its request rules and its authorization entries
+// ([Policy]); its metrics; [Config] and [Run]; its storage in package
+// sqlite; and, for callers, package promotionsclient. The promotion's
+// rule itself, which carts earn which discount, is the kernel's
+// ([bookshop.BuyTwoGetOneFree]), so that every caller agrees on it.
+//
+// The campaign runs between two times (settings; by default from the
+// service's first start on its database, recorded there, and without
+// end). Outside them there is no banner and no discount.
+//
+// A customer may use the promotion for one order. A checkout claims the
+// customer's use under a key of its own, with the discount its order
+// gets; the claim holds the use until the checkout confirms it (the order
+// was placed: the use is spent for good) or releases it (it was not), or
+// until it expires by itself, when a checkout that died neither confirms
+// nor releases. Each claim, confirmation and release is one transaction of
+// the one writing connection, and a unique index lets at most one claim
+// of a customer be held or confirmed: of any number of checkouts of one
+// customer claiming at once, one gets the discount, across processes and
+// restarts.
+package promotions
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+	"github.com/bookshop-go/bookshop/internal/promotions/sqlite"
+)
+
+// The states of a claim.
+const (
+	Held      = sqlite.Held
+	Confirmed = sqlite.Confirmed
+	Released  = sqlite.Released
+	Expired   = sqlite.Expired
+)
+
+// Claim is a checkout's claim of its customer's one use of the promotion.
+type Claim = sqlite.Claim
+
+// Usage is what a customer has done with their use of the promotion.
+type Usage = sqlite.Usage
+
+// The limits of the requests and of the claims.
+const (
+	// MaxKeyLen is the longest idempotency key.
+	MaxKeyLen = 64
+	// MaxLines is the most lines a cart to price has: the books a cart
+	// may hold.
+	MaxLines = bookshop.MaxCartLines
+	// MaxLineQuantity is the most copies of one book on a line: the
+	// copies a cart may hold.
+	MaxLineQuantity = bookshop.MaxQuantity
+	// MinClaimTTL and MaxClaimTTL bound how long a claim holds a
+	// customer's use before it expires.
+	MinClaimTTL = time.Second
+	MaxClaimTTL = 24 * time.Hour
+	// DefaultClaimTTL is how long a claim holds a customer's use when the
+	// setting does not say: the default of -claim-ttl.
+	DefaultClaimTTL = 15 * time.Minute
+	// RecordTTL is how long the record of a claim released or expired is
+	// kept: for so long, Confirm answers for it. The sweeper deletes the
+	// older ones, which bounds the database to the customers' uses and
+	// the claims of a week. Confirmed claims are kept for good.
+	RecordTTL = 7 * 24 * time.Hour
+)
+
+// Banner is the text of the promotion's banner.
+const Banner = "Buy two books, get the third free: with three or more books in your cart, the cheapest one is free. " +
+	"One free book per order, on your first order with the offer."
+
+// CheckKey returns an Invalid error unless key is an idempotency key: 1
+// to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_'.
+func CheckKey(key string) error {
+	if key == "" || len(key) > MaxKeyLen {
+		return bookshop.Errorf(bookshop.Invalid, "idempotency key %q: want 1 to %d characters", truncate(key), MaxKeyLen)
+	}
+	for i := range len(key) {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return bookshop.Errorf(bookshop.Invalid, "idempotency key %q: only letters A to Z, digits, '-' and '_' are allowed", truncate(key))
+		}
+	}
+	return nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string) string {
+	if len(s) > MaxKeyLen+8 {
+		return s[:MaxKeyLen] + "..."
+	}
+	return s
+}
+
+// CheckShopper returns an Invalid error for a negative customer id: a
+// shopper is a customer (1 or more) or a guest (0).
+func CheckShopper(id int32) error {
+	if id < 0 {
+		return bookshop.Errorf(bookshop.Invalid, "customer id %d: want 1 or more, or 0 for a guest", id)
+	}
+	return nil
+}
+
+// CheckCustomer returns an Invalid error for a customer id under 1: only
+// a customer may claim the promotion, not a guest.
+func CheckCustomer(id int32) error {
+	if id < 1 {
+		return bookshop.Errorf(bookshop.Invalid, "customer id %d: want 1 or more (a guest cannot claim the promotion: sign in first)", id)
+	}
+	return nil
+}
+
+// CheckLines returns an Invalid error unless lines could be a cart: at
+// most MaxLines lines, each of a book id from 1, given once, 1 to
+// MaxLineQuantity copies, and a unit price that is either none (the zero
+// Money) or 0 or more in an ISO 4217 currency.
+func CheckLines(lines []bookshop.PromoLine) error {
+	if len(lines) > MaxLines {
+		return bookshop.Errorf(bookshop.Invalid, "%d lines: a cart holds at most %d books", len(lines), MaxLines)
+	}
+	for i, l := range lines {
+		if l.BookID < 1 {
+			return bookshop.Errorf(bookshop.Invalid, "book id %d: want 1 or more", l.BookID)
+		}
+		if l.Quantity < 1 || l.Quantity > MaxLineQuantity {
+			return bookshop.Errorf(bookshop.Invalid, "book %d: quantity %d: want 1 to %d", l.BookID, l.Quantity, MaxLineQuantity)
+		}
+		if l.UnitPrice != (bookshop.Money{}) {
+			if err := bookshop.CheckCurrency(l.UnitPrice.Currency); err != nil {
+				return bookshop.Errorf(bookshop.Invalid, "book %d: unit price: %s", l.BookID, bookshop.ErrorMessage(err))
+			}
+			if l.UnitPrice.Units < 0 {
+				return bookshop.Errorf(bookshop.Invalid, "book %d: unit price %s: want 0 or more", l.BookID, l.UnitPrice)
+			}
+		}
+		if slices.ContainsFunc(lines[:i], func(o bookshop.PromoLine) bool { return o.BookID == l.BookID }) {
+			return bookshop.Errorf(bookshop.Invalid, "book %d is on two lines: give each book once, with all its copies", l.BookID)
+		}
+	}
+	return nil
+}
+
+// Store is where the Service keeps the claims; *sqlite.DB is one.
+type Store interface {
+	// FirstStart returns when the service first started on the store:
+	// now, recorded, the first time; what was recorded, ever after.
+	FirstStart(ctx context.Context, now time.Time) (time.Time, error)
+	// Usage returns what a customer has done with their use at now.
+	Usage(ctx context.Context, customerID int32, now time.Time) (Usage, error)
+	// Update changes the claim of a customer's key in one transaction,
+	// which no other change interleaves with: it records the customer's
+	// claims held past their expiry at now as expired, and writes the
+	// claim that decide returns given the key's claim and the customer's
+	// live one (see sqlite.Decide). It returns the claim as it leaves it
+	// and how many it expired; it writes nothing when decide fails.
+	Update(ctx context.Context, customerID int32, key string, now time.Time, decide sqlite.Decide) (Claim, int, error)
+	// Expire records as expired the claims held past their expiry at now,
+	// and returns how many.
+	Expire(ctx context.Context, now time.Time) (int, error)
+	// DeleteEnded deletes the claims released or expired before before,
+	// and returns how many.
+	DeleteEnded(ctx context.Context, before time.Time) (int, error)
+}
+
+// Service is the Promotions service: the campaign, and the claims kept in
+// a Store. It implements [bookshop.Promotions] and is safe for concurrent
+// use.
+type Service struct {
+	store    Store
+	logger   *slog.Logger
+	metrics  *metrics
+	campaign bookshop.Campaign
+	ttl      time.Duration
+	now      func() time.Time
+}
+
+// Options are what a Service is made with besides its Store. The zero
+// value of each field means its default.
+type Options struct {
+	// Logger receives what the sweeper does and the failures it meets;
+	// discarded when nil.
+	Logger *slog.Logger
+	// Metrics is where the Service counts; nothing is counted when nil.
+	Metrics *telemetry.Metrics
+	// Campaign is when the promotion runs. A zero Starts is the store's
+	// first start (FirstStart, at NewService's first call that needs it);
+	// a zero Ends never ends.
+	Campaign bookshop.Campaign
+	// ClaimTTL is how long a claim holds a customer's use; DefaultClaimTTL.
+	ClaimTTL time.Duration
+	// Now is the clock; time.Now. For tests.
+	Now func() time.Time
+}
+
+// NewService returns the Promotions service over store, made as opts say.
+// When opts.Campaign has no start, it reads (or records) the store's first
+// start. Errors: the store's.
+func NewService(ctx context.Context, store Store, opts Options) (*Service, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ClaimTTL <= 0 {
+		opts.ClaimTTL = DefaultClaimTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Campaign.Starts.IsZero() {
+		start, err := store.FirstStart(ctx, opts.Now())
+		if err != nil {
+			return nil, err
+		}
+		opts.Campaign.Starts = start
+	}
+	return &Service{
+		store: store, logger: opts.Logger, metrics: newMetrics(opts.Metrics),
+		campaign: opts.Campaign, ttl: opts.ClaimTTL, now: opts.Now,
+	}, nil
+}
+
+var _ bookshop.Promotions = (*Service)(nil)
+
+// Campaign returns when the promotion runs.
+func (s *Service) Campaign() bookshop.Campaign { return s.campaign }
+
+// Offer implements [bookshop.Promotions]: the offer as customerID (0 for
+// a guest) is shown it now. A guest is always eligible; a customer until
+// a claim of theirs is confirmed (a claim held by a checkout in progress
+// does not hide the banner). Errors: Invalid for a negative customer id.
+func (s *Service) Offer(ctx context.Context, customerID int32) (bookshop.Offer, error) {
+	if err := CheckShopper(customerID); err != nil {
+		return bookshop.Offer{}, err
+	}
+	now := s.now()
+	o := bookshop.Offer{
+		Code: bookshop.BuyTwoGetOneFreeCode, Banner: Banner, Active: s.campaign.Active(now), Eligible: true,
+		Starts: s.campaign.Starts, Ends: s.campaign.Ends,
+	}
+	if customerID > 0 {
+		u, err := s.store.Usage(ctx, customerID, now)
+		if err != nil {
+			return bookshop.Offer{}, err
+		}
+		o.Eligible = !u.Spent
+	}
+	switch {
+	case !o.Active:
+		s.metrics.offered(offerInactive)
+	case !o.Eligible:
+		s.metrics.offered(offerUsed)
+	default:
+		s.metrics.offered(offerShown)
+	}
+	return o, nil
+}
+
+// Price implements [bookshop.Promotions]: the discount lines would get
+// now, when the campaign runs, the lines earn it and customerID may use
+// it (has not, and no claim of theirs holds it); a guest (0) may. It
+// holds nothing. Errors: Invalid for a negative customer id or malformed
+// lines (CheckLines).
+func (s *Service) Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	if err := CheckShopper(customerID); err != nil {
+		return bookshop.Discount{}, false, err
+	}
+	if err := CheckLines(lines); err != nil {
+		return bookshop.Discount{}, false, err
+	}
+	now := s.now()
+	d, ok := bookshop.BuyTwoGetOneFree(lines)
+	if !ok || !s.campaign.Active(now) {
+		return bookshop.Discount{}, false, nil
+	}
+	if customerID > 0 {
+		u, err := s.store.Usage(ctx, customerID, now)
+		if err != nil {
+			return bookshop.Discount{}, false, err
+		}
+		if u.Spent || u.Held {
+			return bookshop.Discount{}, false, nil
+		}
+	}
+	return d, true, nil
+}
+
+// Claim implements [bookshop.Promotions]: it takes customerID's use for
+// the checkout of key, with the discount lines get, in one transaction.
+//
+// The answer, by what the transaction finds: a claim of key confirmed
+// returns its discount (a retry after the order); otherwise, when the
+// campaign does not run or lines earn nothing, false (and a claim of key
+// held is released); when another claim of the customer is confirmed or
+// held, false; otherwise key holds the use, with lines' discount, for
+// the Service's claim TTL from now: a new claim, a claim of key held
+// (priced anew, its expiry put off), or one released or expired (held
+// again).
+//
+// Errors: Invalid for a customer id under 1 (CheckCustomer), a malformed
+// key (CheckKey) or malformed lines (CheckLines).
+func (s *Service) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	if err := CheckCustomer(customerID); err != nil {
+		return bookshop.Discount{}, false, err
+	}
+	if err := CheckKey(key); err != nil {
+		return bookshop.Discount{}, false, err
+	}
+	if err := CheckLines(lines); err != nil {
+		return bookshop.Discount{}, false, err
+	}
+	now := s.now()
+	d, earns := bookshop.BuyTwoGetOneFree(lines)
+	active := s.campaign.Active(now)
+	var (
+		outcome           string
+		claimed, released bool
+	)
+	c, expired, err := s.store.Update(ctx, customerID, key, now, func(own, live *Claim) (Claim, error) {
+		var keep Claim // own as it is: nothing to write
+		if own != nil {
+			keep = *own
+		}
+		switch {
+		case own != nil && own.State == Confirmed:
+			outcome, claimed = claimReplayed, true
+			return keep, nil
+		case !active || !earns:
+			outcome = claimNoDiscount
+			if !active {
+				outcome = claimInactive
+			}
+			if own != nil && own.State == Held {
+				released = true
+				keep.State = Released
+			}
+			return keep, nil
+		case live != nil && live.Key != key:
+			outcome = claimTaken
+			if live.State == Confirmed {
+				outcome = claimUsed
+			}
+			return keep, nil
+		}
+		outcome, claimed = claimClaimed, true
+		if own != nil && own.State == Held {
+			outcome = claimReplayed
+		}
+		return Claim{CustomerID: customerID, Key: key, State: Held, Discount: d, Expires: now.Add(s.ttl)}, nil
+	})
+	s.metrics.claimsExpired(expired)
+	if err != nil {
+		return bookshop.Discount{}, false, err
+	}
+	s.metrics.claimed(outcome)
+	if released {
+		s.metrics.claimed(Released)
+	}
+	if !claimed {
+		return bookshop.Discount{}, false, nil
+	}
+	return c.Discount, true, nil
+}
+
+// Confirm implements [bookshop.Promotions]. Errors: see ConfirmClaim.
+func (s *Service) Confirm(ctx context.Context, customerID int32, key string) error {
+	_, err := s.ConfirmClaim(ctx, customerID, key)
+	return err
+}
+
+// ConfirmClaim records that the order of customerID's claim under key was
+// placed: the use is spent for good. It returns the claim, confirmed.
+// Confirming again changes nothing; a claim released or expired is
+// confirmed all the same when no other claim of the customer holds or
+// spent the use. Errors: Invalid for a customer id under 1 or a malformed
+// key; NotFound when key made no claim (or its record is gone, RecordTTL
+// after it ended); Conflict when another claim of the customer holds or
+// spent the use.
+func (s *Service) ConfirmClaim(ctx context.Context, customerID int32, key string) (Claim, error) {
+	if err := CheckCustomer(customerID); err != nil {
+		return Claim{}, err
+	}
+	if err := CheckKey(key); err != nil {
+		return Claim{}, err
+	}
+	now := s.now()
+	var confirmed bool
+	c, expired, err := s.store.Update(ctx, customerID, key, now, func(own, live *Claim) (Claim, error) {
+		switch {
+		case own == nil:
+			return Claim{}, bookshop.Errorf(bookshop.NotFound, "customer %d has no claim under key %q", customerID, key)
+		case own.State == Confirmed:
+			return *own, nil
+		case live != nil && live.Key != key:
+			return Claim{}, bookshop.Errorf(bookshop.Conflict,
+				"the claim under key %q was %s, and another checkout of customer %d has %s the promotion since", key, own.State, customerID, map[string]string{Held: "claimed", Confirmed: "used"}[live.State])
+		}
+		confirmed = true
+		next := *own
+		next.State = Confirmed
+		return next, nil
+	})
+	s.metrics.claimsExpired(expired)
+	if err != nil {
+		if bookshop.ErrorCode(err) == bookshop.Conflict {
+			s.logger.WarnContext(ctx, "promotion confirmed after its claim ended, and another checkout took it", "customer", customerID, "err", err)
+		}
+		return Claim{}, err
+	}
+	if confirmed {
+		s.metrics.confirmed(c.Discount)
+	}
+	return c, nil
+}
+
+// Release implements [bookshop.Promotions]: it gives back the use that
+// customerID's claim under key holds. Releasing a claim released or
+// expired, or a key that made none, changes nothing. Errors: Invalid for
+// a customer id under 1 or a malformed key; Conflict for a confirmed
+// claim, whose order was placed.
+func (s *Service) Release(ctx context.Context, customerID int32, key string) error {
+	if err := CheckCustomer(customerID); err != nil {
+		return err
+	}
+	if err := CheckKey(key); err != nil {
+		return err
+	}
+	var released bool
+	_, expired, err := s.store.Update(ctx, customerID, key, s.now(), func(own, _ *Claim) (Claim, error) {
+		switch {
+		case own == nil:
+			return Claim{}, nil
+		case own.State == Confirmed:
+			return Claim{}, bookshop.Errorf(bookshop.Conflict, "the claim under key %q was confirmed: its order was placed, and the promotion used", key)
+		case own.State != Held:
+			return *own, nil
+		}
+		released = true
+		next := *own
+		next.State = Released
+		return next, nil
+	})
+	s.metrics.claimsExpired(expired)
+	if err != nil {
+		return err
+	}
+	if released {
+		s.metrics.claimed(Released)
+	}
+	return nil
+}
+
+// Sweep records as expired the claims held past their expiry (they hold
+// nothing from then, swept or not: this keeps the records true), and
+// deletes the records of those released or expired more than RecordTTL
+// ago. It returns how many it expired and how many it deleted.
+func (s *Service) Sweep(ctx context.Context) (expired, deleted int, err error) {
+	now := s.now()
+	expired, err = s.store.Expire(ctx, now)
+	s.metrics.claimsExpired(expired)
+	if err != nil {
+		return expired, 0, err
+	}
+	deleted, err = s.store.DeleteEnded(ctx, now.Add(-RecordTTL))
+	return expired, deleted, err
+}
+
+// RunSweeper calls Sweep at once and then every interval until ctx ends,
+// logging what it does and its failures (each tried again at the next);
+// it returns nil then.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		expired, deleted, err := s.Sweep(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			s.logger.WarnContext(ctx, "sweep claims", "err", err)
+		case expired > 0 || deleted > 0:
+			s.logger.InfoContext(ctx, "claims swept", "expired", expired, "records_deleted", deleted)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

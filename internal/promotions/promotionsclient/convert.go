@@ -1,0 +1,83 @@
+package promotionsclient
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
+)
+
+// LinesToProto converts the lines of a cart to their messages.
+func LinesToProto(lines []bookshop.PromoLine) []*promotionsv1.CartLine {
+	m := make([]*promotionsv1.CartLine, len(lines))
+	for i, l := range lines {
+		m[i] = &promotionsv1.CartLine{BookId: l.BookID, UnitPrice: catalogclient.MoneyToProto(l.UnitPrice), Quantity: clamp(l.Quantity)}
+	}
+	return m
+}
+
+// LinesFromProto converts messages to the lines of a cart.
+func LinesFromProto(m []*promotionsv1.CartLine) []bookshop.PromoLine {
+	lines := make([]bookshop.PromoLine, len(m))
+	for i, l := range m {
+		lines[i] = bookshop.PromoLine{BookID: l.GetBookId(), UnitPrice: catalogclient.MoneyFromProto(l.GetUnitPrice()), Quantity: int(l.GetQuantity())}
+	}
+	return lines
+}
+
+// DiscountToProto converts a discount to its message; the zero Discount
+// (none) to nil.
+func DiscountToProto(d bookshop.Discount) *promotionsv1.Discount {
+	if d == (bookshop.Discount{}) {
+		return nil
+	}
+	return &promotionsv1.Discount{Amount: catalogclient.MoneyToProto(d.Amount), BookId: d.BookID, Code: d.Code}
+}
+
+// DiscountFromProto converts a message to a discount, and reports whether
+// there was one: nil is none.
+func DiscountFromProto(m *promotionsv1.Discount) (bookshop.Discount, bool) {
+	if m == nil {
+		return bookshop.Discount{}, false
+	}
+	return bookshop.Discount{Amount: catalogclient.MoneyFromProto(m.GetAmount()), BookID: m.GetBookId(), Code: m.GetCode()}, true
+}
+
+// OfferToProto converts an offer to its message: a zero Ends (no end)
+// leaves end_time unset.
+func OfferToProto(o bookshop.Offer) *promotionsv1.Offer {
+	m := &promotionsv1.Offer{Code: o.Code, Banner: o.Banner, Active: o.Active, Eligible: o.Eligible}
+	if !o.Starts.IsZero() {
+		m.StartTime = timestamppb.New(o.Starts)
+	}
+	if !o.Ends.IsZero() {
+		m.EndTime = timestamppb.New(o.Ends)
+	}
+	return m
+}
+
+// OfferFromProto converts a message to an offer, its times in UTC; an
+// unset time is the zero time.
+func OfferFromProto(m *promotionsv1.Offer) bookshop.Offer {
+	return bookshop.Offer{
+		Code: m.GetCode(), Banner: m.GetBanner(), Active: m.GetActive(), Eligible: m.GetEligible(),
+		Starts: timeOf(m.GetStartTime()), Ends: timeOf(m.GetEndTime()),
+	}
+}
+
+// timeOf is t's time in UTC, or the zero time for nil.
+func timeOf(t *timestamppb.Timestamp) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.AsTime()
+}
+
+// clamp fits a number into the message's int32, so that a huge one is
+// refused by the server as too large rather than wrapped around.
+func clamp(n int) int32 {
+	return int32(max(min(n, 1<<31-1), -1<<31))
+}

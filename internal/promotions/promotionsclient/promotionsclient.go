@@ -1,0 +1,104 @@
+// Package promotionsclient is the Promotions service's contract in Go
+// terms: a client of bookshop.promotions.v1.PromotionsService that speaks
+// the kernel's types ([bookshop.Promotions]), converting protobuf
+// messages and status codes at the edge. The Marketplace (the banner, the
+// cart's discount) and Checkout (the order's discount, and the claim of
+// the customer's one use) call the Promotions service through it; it
+// imports nothing of the service's own internals.
+package promotionsclient
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+)
+
+// DefaultPort is the Promotions service's gRPC port: where callers look
+// for it when its host names no port.
+const DefaultPort = 50130
+
+// Client is a [bookshop.Promotions] that calls PromotionsService over
+// gRPC. It is safe for concurrent use.
+type Client struct {
+	client  promotionsv1.PromotionsServiceClient
+	timeout time.Duration
+}
+
+var _ bookshop.Promotions = (*Client)(nil)
+
+// New returns a client that calls PromotionsService over conn. Calls
+// whose context has no deadline get timeout.
+func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
+	return &Client{client: promotionsv1.NewPromotionsServiceClient(conn), timeout: timeout}
+}
+
+// Offer implements [bookshop.Promotions]: the offer as customerID (0 for
+// a guest) sees it now. Errors: Invalid (a negative id), Forbidden,
+// Unavailable, Internal. A caller that shows a banner shows none on an
+// error: no promotion is better than a page that fails.
+func (c *Client) Offer(ctx context.Context, customerID int32) (bookshop.Offer, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.GetOffer(ctx, &promotionsv1.GetOfferRequest{CustomerId: customerID})
+	if err != nil {
+		return bookshop.Offer{}, rpc.FromStatus(err)
+	}
+	return OfferFromProto(resp.GetOffer()), nil
+}
+
+// Price implements [bookshop.Promotions]: the discount lines would get
+// now, and true; false when none. Errors: Invalid (a negative id,
+// malformed lines), Forbidden, Unavailable, Internal.
+func (c *Client) Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.PriceCart(ctx, &promotionsv1.PriceCartRequest{CustomerId: customerID, Lines: LinesToProto(lines)})
+	if err != nil {
+		return bookshop.Discount{}, false, rpc.FromStatus(err)
+	}
+	d, ok := DiscountFromProto(resp.GetDiscount())
+	return d, ok, nil
+}
+
+// Claim implements [bookshop.Promotions], sending key as the request's
+// idempotency_key: the retries of the connection (UNAVAILABLE) and the
+// caller's own claim at most once. Errors: Invalid (an id under 1, a
+// malformed key or lines), Forbidden, Unavailable (the claim may or may
+// not have been made: claim again with the key, or release it), Internal.
+func (c *Client) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.Claim(ctx, &promotionsv1.ClaimRequest{CustomerId: customerID, IdempotencyKey: key, Lines: LinesToProto(lines)})
+	if err != nil {
+		return bookshop.Discount{}, false, rpc.FromStatus(err)
+	}
+	if !resp.GetClaimed() {
+		return bookshop.Discount{}, false, nil
+	}
+	d, _ := DiscountFromProto(resp.GetDiscount())
+	return d, true, nil
+}
+
+// Confirm implements [bookshop.Promotions]. Errors: Invalid, NotFound (the
+// key made no claim), Conflict (another checkout of the customer holds or
+// spent the use), Forbidden, Unavailable, Internal.
+func (c *Client) Confirm(ctx context.Context, customerID int32, key string) error {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	_, err := c.client.Confirm(ctx, &promotionsv1.ConfirmRequest{CustomerId: customerID, IdempotencyKey: key})
+	return rpc.FromStatus(err)
+}
+
+// Release implements [bookshop.Promotions]. Errors: Invalid, Conflict (the
+// claim was confirmed), Forbidden, Unavailable, Internal.
+func (c *Client) Release(ctx context.Context, customerID int32, key string) error {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	_, err := c.client.Release(ctx, &promotionsv1.ReleaseRequest{CustomerId: customerID, IdempotencyKey: key})
+	return rpc.FromStatus(err)
+}

@@ -1,0 +1,85 @@
+package promotions
+
+import (
+	"context"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/promotions/sqlite"
+)
+
+// SweepInterval is how often Run records the claims past their expiry as
+// expired, and deletes the records of those that ended more than
+// RecordTTL ago. An expired claim holds nothing from its expiry time,
+// swept or not.
+const SweepInterval = 30 * time.Second
+
+// Run runs the Promotions service on deps.Listener until ctx is done: it
+// opens the database (creating it on first start, and recording that
+// start, the campaign's by default), serves PromotionsService with health
+// and reflection, sweeps the claims at once and every SweepInterval, and
+// then shuts down gracefully.
+func Run(ctx context.Context, cfg Config, deps process.Deps) error {
+	if err := deps.Validate(); err != nil {
+		deps.Close()
+		return err
+	}
+	db, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		deps.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while opening: nothing was served, nothing lost
+		}
+		return err
+	}
+	defer db.Close()
+	svc, err := NewService(ctx, db, Options{
+		Logger: deps.Logger, Metrics: deps.Metrics, ClaimTTL: cfg.ClaimTTL,
+		Campaign: bookshop.Campaign{Starts: cfg.Starts, Ends: cfg.Ends},
+	})
+	if err != nil {
+		deps.Close()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	srv, err := NewGRPCServer(svc, deps)
+	if err != nil {
+		deps.Close()
+		return err
+	}
+	c := svc.Campaign()
+	ends := "never"
+	if !c.Ends.IsZero() {
+		ends = c.Ends.UTC().Format(time.RFC3339)
+	}
+	deps.Logger.Info("Promotions serving gRPC", "addr", deps.Listener.Addr().String(), "db", cfg.DB,
+		"campaign_starts", c.Starts.UTC().Format(time.RFC3339), "campaign_ends", ends,
+		"claim_ttl", cfg.ClaimTTL.String(), "tracing", deps.Tracing != nil)
+	return process.RunAll(ctx,
+		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) },
+		func(ctx context.Context) error { return svc.RunSweeper(ctx, SweepInterval) })
+}
+
+// NewGRPCServer returns a gRPC server with PromotionsService registered
+// over svc, authorized by Policy when deps' TLS verifies client
+// certificates.
+func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
+	scfg, err := rpc.ServiceConfig(deps, Policy(), Validators())
+	if err != nil {
+		return nil, err
+	}
+	srv := rpc.NewServer(scfg)
+	promotionsv1.RegisterPromotionsServiceServer(srv, NewServer(svc, deps.Logger))
+	return srv, nil
+}
+
+// The promises of the Promotions service's parts, checked by the compiler.
+var (
+	_ bookshop.Promotions = (*Service)(nil)
+	_ Store               = (*sqlite.DB)(nil)
+)
