@@ -35,6 +35,7 @@ var referenceCommands = [][]string{
 	{"import"},
 	{"export"},
 	{"stock"},
+	{"report", "promotion"},
 	{"certs"},
 	{"health"},
 	{"bench"},
