@@ -1,0 +1,66 @@
+package promotions_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/promotions"
+)
+
+// TestConfig checks the Promotions service's settings: their defaults,
+// flags and environment variables, and the refusal of bad ones, naming
+// the setting.
+func TestConfig(t *testing.T) {
+	march := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(promotions.Config) bool
+		wantErr string // words of the error, of parsing or of Validate
+	}{
+		{name: "defaults", check: func(c promotions.Config) bool {
+			return c.Port == 50130 && c.DB == "promotions.db" && c.Starts.IsZero() && c.Ends.IsZero() && c.ClaimTTL == 15*time.Minute
+		}},
+		{name: "from the environment", env: map[string]string{"PROMOTIONS_STARTS": "2026-03-01T01:00:00+01:00", "PROMOTIONS_ENDS": "2026-04-01T00:00:00Z", "PROMOTIONS_CLAIM_TTL": "5m"},
+			check: func(c promotions.Config) bool {
+				return c.Starts.Equal(march) && c.Starts.Location() == time.UTC && c.Ends.Equal(march.AddDate(0, 1, 0)) && c.ClaimTTL == 5*time.Minute
+			}},
+		{name: "a flag wins", args: []string{"-ends", "2026-05-01T00:00:00Z"}, env: map[string]string{"PROMOTIONS_ENDS": "2026-04-01T00:00:00Z"},
+			check: func(c promotions.Config) bool { return c.Ends.Equal(march.AddDate(0, 2, 0)) }},
+		{name: "an empty time is none", args: []string{"-starts", ""}, env: map[string]string{"PROMOTIONS_STARTS": "2026-04-01T00:00:00Z"},
+			check: func(c promotions.Config) bool { return c.Starts.IsZero() }},
+		{name: "an end alone", args: []string{"-ends", "2026-04-01T00:00:00Z"},
+			check: func(c promotions.Config) bool { return c.Starts.IsZero() && c.Ends.Equal(march.AddDate(0, 1, 0)) }},
+		{name: "a date without a time", args: []string{"-starts", "2026-03-01"}, wantErr: `"2026-03-01": want a time in RFC 3339, such as 2026-03-01T00:00:00Z`},
+		{name: "an end before the start", args: []string{"-starts", "2026-04-01T00:00:00Z", "-ends", "2026-03-01T00:00:00Z"},
+			wantErr: "-ends or PROMOTIONS_ENDS 2026-03-01T00:00:00Z is not after -starts or PROMOTIONS_STARTS 2026-04-01T00:00:00Z"},
+		{name: "an end at the start", args: []string{"-starts", "2026-03-01T00:00:00Z", "-ends", "2026-03-01T00:00:00Z"}, wantErr: "the campaign would never run"},
+		{name: "no database", args: []string{"-db", ""}, wantErr: "-db or PROMOTIONS_DB: want a file path"},
+		{name: "a claim TTL too short", args: []string{"-claim-ttl", "10ms"}, wantErr: "-claim-ttl or PROMOTIONS_CLAIM_TTL 10ms: want 1s to 24h0m0s"},
+		{name: "a claim TTL too long", args: []string{"-claim-ttl", "48h"}, wantErr: "-claim-ttl or PROMOTIONS_CLAIM_TTL 48h0m0s"},
+		{name: "a bad port", args: []string{"-port", "70000"}, wantErr: "-port or PROMOTIONS_PORT 70000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := config.NewFlagSet("bookshop promotions", "", io.Discard)
+			set := fs.Service("promotions", true)
+			cfg := promotions.DefaultConfig()
+			cfg.Flags(set)
+			err := fs.Parse(tc.args, func(k string) string { return tc.env[k] })
+			if err == nil {
+				err = cfg.Validate(set)
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("Parse and Validate = %v, want nil", err)
+			case tc.wantErr == "" && !tc.check(cfg):
+				t.Errorf("Config = %+v, not as it should be", cfg)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("Parse and Validate = %v, want an error saying %q", err, tc.wantErr)
+			}
+		})
+	}
+}

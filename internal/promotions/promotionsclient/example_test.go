@@ -1,0 +1,59 @@
+package promotionsclient_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/promotions"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
+)
+
+// A checkout dials the Promotions service once, then speaks the kernel's
+// types: it claims the customer's one use for its order, under its own
+// key, with the order's lines; confirms it once the order is placed (or
+// releases it if the order fails); and a second order of the customer
+// gets nothing.
+func Example() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// A Promotions service on loopback, its claims in memory.
+	lis, _ := net.Listen("tcp", "127.0.0.1:0")
+	cfg := promotions.DefaultConfig()
+	cfg.DB = ":memory:"
+	serving, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- promotions.Run(serving, cfg, process.Deps{Logger: slog.New(slog.DiscardHandler), DrainTimeout: time.Second, Listener: lis})
+	}()
+	defer func() { stop(); <-done }()
+
+	conn, _ := rpc.Dial(lis.Addr().String(), rpc.ClientConfig{})
+	defer conn.Close()
+	promos := promotionsclient.New(conn, time.Second)
+
+	// Three books: two copies of one, and a cheaper one, which is free.
+	order := []bookshop.PromoLine{
+		{BookID: 5, UnitPrice: bookshop.Money{Units: 1299, Currency: "EUR"}, Quantity: 2},
+		{BookID: 16, UnitPrice: bookshop.Money{Units: 899, Currency: "EUR"}, Quantity: 1},
+	}
+	d, ok, _ := promos.Claim(ctx, 42, "checkout-7Hq2", order)
+	fmt.Println(ok, d.Amount.Format(), "off: book", d.BookID, "is free")
+	_ = promos.Confirm(ctx, 42, "checkout-7Hq2")
+
+	// The customer's next order: the promotion is used.
+	_, ok, _ = promos.Claim(ctx, 42, "checkout-9Kd1", order)
+	fmt.Println(ok)
+	offer, _ := promos.Offer(ctx, 42)
+	fmt.Println("banner shown:", offer.Active && offer.Eligible)
+	// Output:
+	// true €8.99 off: book 16 is free
+	// false
+	// banner shown: false
+}

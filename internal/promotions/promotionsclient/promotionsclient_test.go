@@ -1,0 +1,161 @@
+package promotionsclient_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/promotions"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
+)
+
+var discard = slog.New(slog.DiscardHandler)
+
+// newClient runs a real Promotions service as cfg says, its database in
+// memory, until the test ends, and returns a client of it.
+func newClient(tb testing.TB, cfg promotions.Config) *promotionsclient.Client {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.DB = ":memory:"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- promotions.Run(ctx, cfg, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Error(err)
+		}
+	})
+	return promotionsclient.New(rpctest.Dial(tb, lis.Addr().String()), 5*time.Second)
+}
+
+func eur(units int64) bookshop.Money { return bookshop.Money{Units: units, Currency: "EUR"} }
+
+// TestClient runs the kernel's Promotions interface through the client
+// against the real server: the offer, a price, a claim and its retry, a
+// release, a confirmation, and the errors in the kernel's codes.
+func TestClient(t *testing.T) {
+	ctx := rpctest.Context(t)
+	var p bookshop.Promotions = newClient(t, promotions.DefaultConfig())
+
+	o, err := p.Offer(ctx, 0)
+	if err != nil || !o.Active || !o.Eligible || o.Code != bookshop.BuyTwoGetOneFreeCode || o.Banner != promotions.Banner ||
+		o.Starts.IsZero() || o.Starts.After(time.Now()) || !o.Ends.IsZero() || o.Starts.Location() != time.UTC {
+		t.Errorf("Offer(guest) = %+v, %v; want it active and eligible, from the service's start in UTC, without end", o, err)
+	}
+
+	lines := []bookshop.PromoLine{
+		{BookID: 3, UnitPrice: eur(1299), Quantity: 2},
+		{BookID: 8, UnitPrice: eur(450), Quantity: 1},
+		{BookID: 9, Quantity: 1}, // no price: counts for nothing
+	}
+	want := bookshop.Discount{Amount: eur(450), BookID: 8, Code: bookshop.BuyTwoGetOneFreeCode}
+	if d, ok, err := p.Price(ctx, 0, lines); err != nil || !ok || d != want {
+		t.Errorf("Price(guest) = %+v, %v, %v; want %+v", d, ok, err, want)
+	}
+	if d, ok, err := p.Price(ctx, 4, lines[1:]); err != nil || ok || d != (bookshop.Discount{}) {
+		t.Errorf("Price(4, one book) = %+v, %v, %v; want none", d, ok, err)
+	}
+
+	for range 2 { // the second is a retry
+		if d, ok, err := p.Claim(ctx, 4, "checkout-1", lines); err != nil || !ok || d != want {
+			t.Errorf("Claim(4, checkout-1) = %+v, %v, %v; want %+v", d, ok, err, want)
+		}
+	}
+	if d, ok, err := p.Claim(ctx, 4, "checkout-2", lines); err != nil || ok || d != (bookshop.Discount{}) {
+		t.Errorf("Claim(4, checkout-2) while checkout-1 holds it = %+v, %v, %v; want none", d, ok, err)
+	}
+	if err := p.Release(ctx, 4, "checkout-1"); err != nil {
+		t.Errorf("Release(4, checkout-1): %v", err)
+	}
+	if _, ok, err := p.Claim(ctx, 4, "checkout-2", lines); err != nil || !ok {
+		t.Errorf("Claim(4, checkout-2) after the release = %v, %v; want it claimed", ok, err)
+	}
+	for range 2 {
+		if err := p.Confirm(ctx, 4, "checkout-2"); err != nil {
+			t.Errorf("Confirm(4, checkout-2): %v", err)
+		}
+	}
+	if o, err := p.Offer(ctx, 4); err != nil || o.Eligible {
+		t.Errorf("Offer(4) after an order used it = %+v, %v; want not eligible", o, err)
+	}
+
+	for _, tc := range []struct {
+		call string
+		err  error
+		code bookshop.Code
+	}{
+		{"Offer(-1)", func() error { _, err := p.Offer(ctx, -1); return err }(), bookshop.Invalid},
+		{"Price(a book twice)", func() error { _, _, err := p.Price(ctx, 1, append(lines, lines[0])); return err }(), bookshop.Invalid},
+		{"Claim(guest)", func() error { _, _, err := p.Claim(ctx, 0, "k", lines); return err }(), bookshop.Invalid},
+		{"Confirm(never claimed)", p.Confirm(ctx, 4, "checkout-9"), bookshop.NotFound},
+		{"Confirm(released, and used since)", p.Confirm(ctx, 4, "checkout-1"), bookshop.Conflict},
+		{"Release(confirmed)", p.Release(ctx, 4, "checkout-2"), bookshop.Conflict},
+		{"Release(never claimed)", p.Release(ctx, 4, "checkout-9"), ""},
+	} {
+		if got := bookshop.ErrorCode(tc.err); tc.code == "" && tc.err != nil || tc.code != "" && got != tc.code {
+			t.Errorf("%s = %v, want code %q", tc.call, tc.err, tc.code)
+		}
+	}
+}
+
+// TestClientCampaign checks that the client carries the campaign's end,
+// and that outside it nothing is given.
+func TestClientCampaign(t *testing.T) {
+	ctx := rpctest.Context(t)
+	cfg := promotions.DefaultConfig()
+	cfg.Starts = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg.Ends = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	p := newClient(t, cfg)
+	o, err := p.Offer(ctx, 1)
+	if err != nil || o.Active || !o.Eligible || !o.Starts.Equal(cfg.Starts) || !o.Ends.Equal(cfg.Ends) {
+		t.Errorf("Offer(1) after the campaign = %+v, %v; want inactive, from %v to %v", o, err, cfg.Starts, cfg.Ends)
+	}
+	lines := []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(100), Quantity: 3}}
+	if _, ok, err := p.Claim(ctx, 1, "k", lines); ok || err != nil {
+		t.Errorf("Claim after the campaign = %v, %v; want false", ok, err)
+	}
+}
+
+// TestClientUnavailable checks that a service that is down is Unavailable
+// to the caller, which shows no promotion rather than failing.
+func TestClientUnavailable(t *testing.T) {
+	ctx := rpctest.Context(t)
+	p := promotionsclient.New(rpctest.Dial(t, rpctest.ClosedAddr(t)), time.Second)
+	if _, err := p.Offer(ctx, 1); bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Errorf("Offer from a service that is down = %v, want Unavailable", err)
+	}
+	if _, _, err := p.Claim(ctx, 1, "k", nil); bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Errorf("Claim from a service that is down = %v, want Unavailable", err)
+	}
+}
+
+// TestConversions checks that the conversions keep every field, and that
+// none (the zero Discount, a zero time) stays none.
+func TestConversions(t *testing.T) {
+	lines := []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(1299), Quantity: 2}, {BookID: 2, Quantity: 1}}
+	if got := promotionsclient.LinesFromProto(promotionsclient.LinesToProto(lines)); len(got) != 2 || got[0] != lines[0] || got[1] != lines[1] {
+		t.Errorf("lines through their messages = %+v, want %+v", got, lines)
+	}
+	d := bookshop.Discount{Amount: eur(450), BookID: 8, Code: bookshop.BuyTwoGetOneFreeCode}
+	if got, ok := promotionsclient.DiscountFromProto(promotionsclient.DiscountToProto(d)); !ok || got != d {
+		t.Errorf("a discount through its message = %+v, %v; want %+v", got, ok, d)
+	}
+	if m := promotionsclient.DiscountToProto(bookshop.Discount{}); m != nil {
+		t.Errorf("DiscountToProto(none) = %v, want nil", m)
+	}
+	o := bookshop.Offer{Code: "c", Banner: "b", Active: true, Starts: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	if got := promotionsclient.OfferFromProto(promotionsclient.OfferToProto(o)); got != o {
+		t.Errorf("an offer through its message = %+v, want %+v", got, o)
+	}
+}
