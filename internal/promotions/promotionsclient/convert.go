@@ -8,13 +8,14 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // LinesToProto converts the lines of a cart to their messages.
 func LinesToProto(lines []bookshop.PromoLine) []*promotionsv1.CartLine {
 	m := make([]*promotionsv1.CartLine, len(lines))
 	for i, l := range lines {
-		m[i] = &promotionsv1.CartLine{BookId: l.BookID, UnitPrice: catalogclient.MoneyToProto(l.UnitPrice), Quantity: clamp(l.Quantity)}
+		m[i] = &promotionsv1.CartLine{BookId: l.BookID, UnitPrice: catalogclient.MoneyToProto(l.UnitPrice), Quantity: rpc.Int32(l.Quantity)}
 	}
 	return m
 }
@@ -74,10 +75,4 @@ func timeOf(t *timestamppb.Timestamp) time.Time {
 		return time.Time{}
 	}
 	return t.AsTime()
-}
-
-// clamp fits a number into the message's int32, so that a huge one is
-// refused by the server as too large rather than wrapped around.
-func clamp(n int) int32 {
-	return int32(max(min(n, 1<<31-1), -1<<31))
 }
