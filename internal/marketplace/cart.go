@@ -28,14 +28,18 @@ var (
 
 // cartPage is the data of cart.html.
 type cartPage struct {
-	Layout         layout
-	Lines          []cartLineView
-	Count          int
-	Subtotal       string
-	MaxQuantity    int
-	Notice         string // the cart could not be shown
-	Message        string // what happened to the last change
-	MessageIsError bool
+	Layout   layout
+	Lines    []cartLineView
+	Count    int
+	Subtotal string
+	// Discount is the promotion's, "−€7.99", on DiscountBook, and Total
+	// the total after it; DiscountGuest says it applies once signed in.
+	Discount, DiscountBook, Total string
+	DiscountGuest                 bool
+	MaxQuantity                   int
+	Notice                        string // the cart could not be shown
+	Message                       string // what happened to the last change
+	MessageIsError                bool
 }
 
 // cartLineView is a line of the cart as the page shows it.
@@ -75,6 +79,9 @@ func (s *server) handleCart() http.Handler {
 			} else {
 				page.setCart(cart)
 				page.warnStock(s.stockOf(r.Context(), cartBooks(cart)))
+				if d, ok := s.cartDiscount(r.Context(), cart); ok {
+					page.setDiscount(cart, d, v.customer == nil)
+				}
 				s.setCount(w, r, v, cart.Count) // the header agrees with the page
 			}
 		}
@@ -103,6 +110,21 @@ func (p *cartPage) setCart(cart bookshop.Cart) {
 	p.Subtotal = noPrice
 	if cart.Subtotal.Currency != "" {
 		p.Subtotal = cart.Subtotal.Format()
+	}
+}
+
+// setDiscount shows the promotion's discount on the page: the free book,
+// and the total after it.
+func (p *cartPage) setDiscount(cart bookshop.Cart, d bookshop.Discount, guest bool) {
+	total, err := cart.Subtotal.Add(bookshop.Money{Units: -d.Amount.Units, Currency: d.Amount.Currency})
+	if err != nil {
+		return // another currency: no discount shown
+	}
+	p.Discount, p.Total, p.DiscountGuest = "−"+d.Amount.Format(), total.Format(), guest
+	for _, l := range cart.Lines {
+		if l.Book.ID == d.BookID {
+			p.DiscountBook = l.Book.Title
+		}
 	}
 }
 

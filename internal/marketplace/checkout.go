@@ -201,6 +201,7 @@ func (s *server) handlePlaceOrder() http.Handler {
 		switch bookshop.ErrorCode(err) {
 		case "":
 			s.clearCookie(w, r, countCookieName) // the cart changed
+			s.offers.forget(v.customer.ID)       // the promotion may be used
 			http.Redirect(w, r, "/orders/"+url.PathEscape(order.ID)+"?placed=1", http.StatusSeeOther)
 			return
 		case bookshop.Invalid:

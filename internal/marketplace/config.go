@@ -12,6 +12,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
@@ -30,6 +31,7 @@ type Config struct {
 	InventoryHost       string
 	CheckoutHost        string
 	OrdersHost          string
+	PromotionsHost      string
 	CallTimeout         time.Duration
 	RateLimit           float64
 	RateBurst           int
@@ -48,6 +50,7 @@ func DefaultConfig() Config {
 		InventoryHost:       "localhost",
 		CheckoutHost:        "localhost",
 		OrdersHost:          "localhost",
+		PromotionsHost:      "localhost",
 		CallTimeout:         time.Second,
 		RateLimit:           float64(DefaultRateLimit),
 		RateBurst:           DefaultRateBurst,
@@ -68,7 +71,8 @@ func (c *Config) Flags(s *config.Set) {
 
 // Dependencies declares, on the process's set, where the services the
 // Marketplace calls are: RECOMMENDATIONS_HOST, CATALOG_HOST, ACCOUNTS_HOST,
-// CART_HOST, INVENTORY_HOST, CHECKOUT_HOST and ORDERS_HOST. `bookshop up`
+// CART_HOST, INVENTORY_HOST, CHECKOUT_HOST, ORDERS_HOST and
+// PROMOTIONS_HOST. `bookshop up`
 // wires them itself and does not declare them.
 func (c *Config) Dependencies(s *config.Set) {
 	s.String(&c.RecommendationsHost, "recommendations-host", c.RecommendationsHost, "the Recommendations service: host or host:port (default port 50051), or a gRPC target such as dns:///host:port")
@@ -78,6 +82,7 @@ func (c *Config) Dependencies(s *config.Set) {
 	s.String(&c.InventoryHost, "inventory-host", c.InventoryHost, fmt.Sprintf("the Inventory service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", inventoryclient.DefaultPort))
 	s.String(&c.CheckoutHost, "checkout-host", c.CheckoutHost, fmt.Sprintf("the Checkout service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", checkoutclient.DefaultPort))
 	s.String(&c.OrdersHost, "orders-host", c.OrdersHost, fmt.Sprintf("the Orders service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", ordersclient.DefaultPort))
+	s.String(&c.PromotionsHost, "promotions-host", c.PromotionsHost, fmt.Sprintf("the Promotions service: host or host:port (default port %d), or a gRPC target such as dns:///host:port", promotionsclient.DefaultPort))
 }
 
 // Validate checks c after parsing, naming the setting at fault through s.
@@ -102,6 +107,7 @@ func (c *Config) Validate(s *config.Set) error {
 		{c.InventoryHost, "-inventory-host", "INVENTORY_HOST", inventoryclient.DefaultPort},
 		{c.CheckoutHost, "-checkout-host", "CHECKOUT_HOST", checkoutclient.DefaultPort},
 		{c.OrdersHost, "-orders-host", "ORDERS_HOST", ordersclient.DefaultPort},
+		{c.PromotionsHost, "-promotions-host", "PROMOTIONS_HOST", promotionsclient.DefaultPort},
 	} {
 		if _, err := rpc.Target(h.host, h.port); err != nil {
 			return config.UsageErrorf("%s or %s: %v", h.flag, h.env, err)

@@ -64,7 +64,7 @@ func (s *server) handleHome() http.Handler {
 			s.renderFailed(w, r, renderErr)
 			return
 		}
-		sh.write(w, s.accountBar(r), items)
+		sh.write(w, s.accountBar(r), s.banner(r.Context()), items)
 	})
 }
 

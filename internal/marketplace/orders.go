@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
@@ -33,6 +34,7 @@ type orderView struct {
 	Date       string
 	StateLabel string // "Placed and paid", "Cancelled"
 	Cancelled  bool
+	Promo      bool // bought with the promotion
 	Lines      []cartLineView
 	Count      int
 	Subtotal   string
@@ -53,6 +55,7 @@ func orderViewOf(o bookshop.Order) orderView {
 	if o.Discount.Units != 0 {
 		v.Discount = "−" + o.Discount.Format()
 	}
+	v.Promo = slices.Contains(o.Promotions, bookshop.BuyTwoGetOneFreeCode)
 	switch o.State {
 	case "cancelled":
 		v.StateLabel, v.Cancelled = "Cancelled", true

@@ -149,6 +149,7 @@ type categoryLink struct {
 // homePage is the data of home.html.
 type homePage struct {
 	Layout      layout
+	Banner      template.HTML // the promotion's banner, or ""
 	Heading     string
 	Notice      string
 	Books       template.HTML // the list's items: fragments "book-item"

@@ -17,6 +17,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/web"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
@@ -72,6 +73,12 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return fmt.Errorf("dial orders: %w", err)
 	}
 	defer orders.Close()
+	promotions, err := dial(cfg.PromotionsHost, promotionsclient.DefaultPort, ccfg)
+	if err != nil {
+		deps.Close()
+		return fmt.Errorf("dial promotions: %w", err)
+	}
+	defer promotions.Close()
 	limit := rate.Limit(cfg.RateLimit)
 	if cfg.RateLimit == 0 {
 		limit = rate.Inf
@@ -105,7 +112,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	deps.Logger.Info("Marketplace serving HTTP", "addr", deps.Listener.Addr().String(),
 		"recommendations", cfg.RecommendationsHost, "catalog", cfg.CatalogHost,
 		"accounts", cfg.AccountsHost, "cart", cfg.CartHost, "inventory", cfg.InventoryHost,
-		"checkout", cfg.CheckoutHost, "orders", cfg.OrdersHost, "tracing", deps.Tracing != nil)
+		"checkout", cfg.CheckoutHost, "orders", cfg.OrdersHost, "promotions", cfg.PromotionsHost, "tracing", deps.Tracing != nil)
 	// A page makes a few calls, one after the other; a checkout waits for
 	// checkoutCalls of them.
 	srv := web.NewServer(ctx, handler, (checkoutCalls+5)*cfg.CallTimeout+10*time.Second, deps.Logger)

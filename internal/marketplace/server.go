@@ -54,6 +54,9 @@ type Options struct {
 	// Orders shows a customer's orders. Required.
 	Checkout bookshop.Checkout
 	Orders   bookshop.Orders
+	// Promotions says what the promotion's banner shows, and what it
+	// takes off a cart. Required.
+	Promotions bookshop.Promotions
 	// Searcher answers the search page, /search. Required: the Catalog's
 	// client is one.
 	Searcher bookshop.Searcher
@@ -141,25 +144,27 @@ type server struct {
 	checkout    bookshop.Checkout
 	orders      bookshop.Orders
 	stocks      *stockCache // what Inventory said lately
+	promotions  bookshop.Promotions
+	offers      *offers // what Promotions said lately
 	searcher    bookshop.Searcher
 	live        bookshop.LiveRecommender
 	sessions    *liveSessions
 	signedIn    *signedIn // sessions Accounts vouched for lately
 	// accountsOutage, cartOutage and inventoryOutage remember a failure of
 	// Accounts, Cart or Inventory for a few seconds (see outage).
-	accountsOutage, cartOutage, inventoryOutage outage
-	known                                       knownBooks // books the catalog has confirmed
-	liveHeartbeat                               time.Duration
-	shutdown                                    <-chan struct{}
-	readiness                                   *readiness
-	limiter                                     *clientLimiter // nil when requests are not limited
-	trustedProxies                              int
-	pages                                       *pages
-	homeShells                                  *shells
-	assets                                      *assets
-	metrics                                     *telemetry.Metrics
-	traced                                      bool // requests have spans
-	mux                                         *http.ServeMux
+	accountsOutage, cartOutage, inventoryOutage, promotionsOutage outage
+	known                                                         knownBooks // books the catalog has confirmed
+	liveHeartbeat                                                 time.Duration
+	shutdown                                                      <-chan struct{}
+	readiness                                                     *readiness
+	limiter                                                       *clientLimiter // nil when requests are not limited
+	trustedProxies                                                int
+	pages                                                         *pages
+	homeShells                                                    *shells
+	assets                                                        *assets
+	metrics                                                       *telemetry.Metrics
+	traced                                                        bool // requests have spans
+	mux                                                           *http.ServeMux
 }
 
 // NewServer returns the Marketplace's HTTP handler. It fails only when cfg
@@ -188,6 +193,8 @@ func NewServer(cfg Options) (http.Handler, error) {
 		return nil, errors.New("marketplace: Options.Checkout is nil")
 	case cfg.Orders == nil:
 		return nil, errors.New("marketplace: Options.Orders is nil")
+	case cfg.Promotions == nil:
+		return nil, errors.New("marketplace: Options.Promotions is nil")
 	case cfg.MaxLiveSessions < 0:
 		return nil, fmt.Errorf("marketplace: Options.MaxLiveSessions must be zero or more, got %d", cfg.MaxLiveSessions)
 	case cfg.MaxLiveSessionsPerClient < 0:
@@ -249,6 +256,8 @@ func NewServer(cfg Options) (http.Handler, error) {
 		checkout:       cfg.Checkout,
 		orders:         cfg.Orders,
 		stocks:         newStockCache(time.Now),
+		promotions:     cfg.Promotions,
+		offers:         newOffers(time.Now),
 		searcher:       cfg.Searcher,
 		live:           cfg.Live,
 		sessions:       newLiveSessions(maxSessions, perClient, telemetry.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "bookshop_live_sessions", Help: "Live recommendation sessions of shoppers' browsers open on the Marketplace."}))),

@@ -29,8 +29,12 @@ import (
 // template.HTML, so html/template writes it as it is.
 const booksMarker template.HTML = "<!--bookshop:books-->"
 
-// accountMarker stands for the account bar in a shell.
-const accountMarker template.HTML = "<!--bookshop:account-->"
+// accountMarker and bannerMarker stand for the account bar and the
+// promotion's banner in a shell.
+const (
+	accountMarker template.HTML = "<!--bookshop:account-->"
+	bannerMarker  template.HTML = "<!--bookshop:banner-->"
+)
 
 // shellKey names a shell.
 type shellKey struct {
@@ -39,9 +43,11 @@ type shellKey struct {
 	books    bool // whether the page lists books: without any, there is no list
 }
 
-// shell is a homepage around its account bar and its list of books.
+// shell is a homepage around its slots: the account bar, the banner and
+// the list of books, in that order. parts holds the bytes before, between
+// and after them: one more than the slots.
 type shell struct {
-	head, middle, tail []byte // before the bar, between it and the books, after them
+	parts [4][]byte
 }
 
 // shells renders and keeps the shells of the homepage. There are a few
@@ -64,6 +70,7 @@ func (s *shells) get(key shellKey) (*shell, error) {
 	}
 	page := homePage{
 		Layout:      s.layout(key.category),
+		Banner:      bannerMarker,
 		Heading:     categoryLabel(key.category) + " books you may like",
 		Notice:      key.notice,
 		SeeAll:      "See all " + strings.ToLower(categoryLabel(key.category)) + " books",
@@ -76,32 +83,47 @@ func (s *shells) get(key shellKey) (*shell, error) {
 	if err := s.t.ExecuteTemplate(&buf, "layout", page); err != nil {
 		return nil, fmt.Errorf("render the homepage: %w", err)
 	}
-	rendered := buf.Bytes()
-	if n := bytes.Count(rendered, []byte(accountMarker)); n != 1 {
-		return nil, fmt.Errorf("render the homepage: the account bar's marker appears %d times", n)
+	rest := buf.Bytes()
+	var sh shell
+	for i, marker := range []template.HTML{accountMarker, bannerMarker, booksMarker} {
+		want := 1
+		if marker == booksMarker && !key.books {
+			want = 0
+		}
+		if n := bytes.Count(rest, []byte(marker)); n != want {
+			return nil, fmt.Errorf("render the homepage: the marker %s appears %d times, want %d", marker, n, want)
+		}
+		before, after, found := bytes.Cut(rest, []byte(marker))
+		if !found {
+			before, after = rest, nil
+		}
+		sh.parts[i], rest = before, after
 	}
-	if n := bytes.Count(rendered, []byte(booksMarker)); n != 1 && key.books || n != 0 && !key.books {
-		return nil, fmt.Errorf("render the homepage: the books' marker appears %d times", n)
-	}
-	head, rest, _ := bytes.Cut(rendered, []byte(accountMarker))
-	middle, tail, found := bytes.Cut(rest, []byte(booksMarker))
-	if !found {
-		middle, tail = rest, nil
-	}
-	sh, _ := s.byKey.LoadOrStore(key, &shell{head: head, middle: middle, tail: tail})
-	return sh.(*shell), nil
+	sh.parts[3] = rest
+	stored, _ := s.byKey.LoadOrStore(key, &sh)
+	return stored.(*shell), nil
 }
 
-// write sends a homepage: sh around the account bar and the items.
-func (sh *shell) write(w http.ResponseWriter, account, items template.HTML) {
+// write sends a homepage: sh around the account bar, the banner and the
+// items.
+func (sh *shell) write(w http.ResponseWriter, account, banner, items template.HTML) {
+	slots := [3]template.HTML{account, banner, items}
+	n := 0
+	for i, p := range sh.parts {
+		n += len(p)
+		if i < len(slots) {
+			n += len(slots[i])
+		}
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(sh.head)+len(account)+len(sh.middle)+len(items)+len(sh.tail)))
+	h.Set("Content-Length", strconv.Itoa(n))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(sh.head)
-	_, _ = io.WriteString(w, string(account))
-	_, _ = w.Write(sh.middle)
-	_, _ = io.WriteString(w, string(items))
-	_, _ = w.Write(sh.tail)
+	for i, p := range sh.parts {
+		_, _ = w.Write(p)
+		if i < len(slots) {
+			_, _ = io.WriteString(w, string(slots[i]))
+		}
+	}
 }

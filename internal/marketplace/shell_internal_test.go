@@ -29,6 +29,10 @@ func TestShellsRenderAsTheTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	banner, err := renderFragment(p.header, "promo-banner", bannerData{Text: "Buy two <books>, get one free", Guest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	items, err := p.items.list([]bookView{{ID: 1, Title: "The <Maltese> Falcon", Author: "Dashiell Hammett & co", Year: 1930}, {ID: 2, Title: "Rebecca", Author: "Daphne du Maurier", Year: 1938}})
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +46,7 @@ func TestShellsRenderAsTheTemplate(t *testing.T) {
 					lay.Account = bar
 					page := homePage{
 						Layout:      lay,
+						Banner:      banner,
 						Heading:     categoryLabel(cat) + " books you may like",
 						Notice:      notice,
 						SeeAll:      "See all " + strings.ToLower(categoryLabel(cat)) + " books",
@@ -60,9 +65,9 @@ func TestShellsRenderAsTheTemplate(t *testing.T) {
 					}
 					rec := httptest.NewRecorder()
 					if books {
-						sh.write(rec, bar, items)
+						sh.write(rec, bar, banner, items)
 					} else {
-						sh.write(rec, bar, "")
+						sh.write(rec, bar, banner, "")
 					}
 					if got := rec.Body.String(); got != want.String() {
 						t.Errorf("homepage %+v from its shell differs from the template's:\n%s\nwant:\n%s", key, got, want.String())

@@ -29,6 +29,8 @@ import (
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/promotions"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
@@ -52,14 +54,16 @@ type shopServices struct {
 	checkout  *checkoutclient.Client
 	orders    *ordersclient.Client
 	payments  *paymentsclient.Client
+	promos    *promotionsclient.Client
 	// stopCart, stopAccounts and the others stop those services, for tests
 	// of the pages when they are down.
-	stopCart, stopAccounts, stopInventory, stopCheckout, stopOrders, stopPayments func()
+	stopCart, stopAccounts, stopInventory, stopCheckout, stopOrders, stopPayments, stopPromotions func()
 }
 
 // options sets the Marketplace's options for the services.
 func (s *shopServices) options(o *marketplace.Options) {
 	o.Accounts, o.Carts, o.Inventory, o.Checkout, o.Orders = s.accounts, s.carts, s.inventory, s.checkout, s.orders
+	o.Promotions = s.promos
 }
 
 // startShop starts a shop until the test ends; opts change the
@@ -117,6 +121,12 @@ func startShopServices(tb testing.TB, catalogAddr string) *shopServices {
 		cfg.DB = ":memory:"
 		return orders.Run(ctx, cfg, deps)
 	})
+	promotionsAddr, stopPromotions := runService(tb, "promotions", func(ctx context.Context, deps process.Deps) error {
+		cfg := promotions.DefaultConfig()
+		cfg.DB = ":memory:"
+		return promotions.Run(ctx, cfg, deps)
+	})
+	s.promos, s.stopPromotions = promotionsclient.New(rpctest.Dial(tb, promotionsAddr), 10*time.Second), stopPromotions
 	checkoutAddr, stopCheckout := runService(tb, "checkout", func(ctx context.Context, deps process.Deps) error {
 		cfg := checkout.DefaultConfig()
 		cfg.DB = ":memory:"
@@ -179,4 +189,5 @@ func downShop(tb testing.TB, o *marketplace.Options) {
 	o.Inventory = inventoryclient.New(down(), time.Second)
 	o.Checkout = checkoutclient.New(down(), time.Second)
 	o.Orders = ordersclient.New(down(), time.Second)
+	o.Promotions = promotionsclient.New(down(), time.Second)
 }

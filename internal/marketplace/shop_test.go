@@ -919,3 +919,62 @@ func TestShopPagesWithPartTwoDown(t *testing.T) {
 		wantNoInternalText(t, "part two down", r.body)
 	}
 }
+
+func TestPromotionBannerAndCart(t *testing.T) {
+	shop := startShop(t)
+	guest := newShopper(t, shop.site)
+	home := guest.get("/")
+	if !strings.Contains(home.body, `class="promo-banner"`) || !strings.Contains(home.body, "It applies when you sign in.") {
+		t.Errorf("a guest's homepage has no banner:\n%s", home.body)
+	}
+	// Three books: the cheapest is free, "when you sign in".
+	guest.add(1, 2)
+	guest.add(3, 1)
+	book1, _ := shop.catalog.Book(testContext(t), 1)
+	book3, _ := shop.catalog.Book(testContext(t), 3)
+	cheapest := book1
+	if book3.Price.Units < book1.Price.Units || book3.Price.Units == book1.Price.Units && book3.ID < book1.ID {
+		cheapest = book3
+	}
+	cart := guest.get("/cart")
+	if !strings.Contains(cart.body, `id="cart-discount">−`+cheapest.Price.Format()) || !strings.Contains(cart.body, "(applies when you sign in)") {
+		t.Errorf("a guest's cart of three books does not show the cheapest (%s) free, when signed in:\n%s", cheapest.Price.Format(), cart.body)
+	}
+
+	// A customer who has used the promotion sees no banner, and no
+	// discount.
+	used := newShopper(t, shop.site)
+	used.signUp("used@example.com", "Used")
+	customer := shop.customer(t, used)
+	lines := []bookshop.PromoLine{{BookID: 1, UnitPrice: book1.Price, Quantity: 3}}
+	if _, ok, err := shop.promos.Claim(testContext(t), customer.ID, "test-claim", lines); err != nil || !ok {
+		t.Fatalf("Claim = %v, %v", ok, err)
+	}
+	if err := shop.promos.Confirm(testContext(t), customer.ID, "test-claim"); err != nil {
+		t.Fatal(err)
+	}
+	if home := used.get("/"); strings.Contains(home.body, `class="promo-banner"`) {
+		t.Errorf("a customer who used the promotion still sees its banner:\n%s", home.body)
+	}
+	used.add(1, 3)
+	if cart := used.get("/cart"); strings.Contains(cart.body, `id="cart-discount"`) {
+		t.Errorf("a customer who used the promotion still gets its discount:\n%s", cart.body)
+	}
+
+	// With Promotions down: no banner, no discount, the pages still there.
+	// (What it said lately is kept 5 s: a new customer's offer is not.)
+	fresh := newShopper(t, shop.site)
+	fresh.signUp("fresh@example.com", "Fresh")
+	fresh.add(1, 3)
+	shop.stopPromotions()
+	home = fresh.get("/")
+	wantHTML(t, "GET", "/", home, http.StatusOK)
+	if strings.Contains(home.body, `class="promo-banner"`) {
+		t.Error("with Promotions down the homepage shows the banner")
+	}
+	cart = fresh.get("/cart")
+	wantHTML(t, "GET", "/cart", cart, http.StatusOK)
+	if strings.Contains(cart.body, `id="cart-discount"`) {
+		t.Error("with Promotions down the cart shows a discount")
+	}
+}

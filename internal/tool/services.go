@@ -17,6 +17,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
@@ -64,7 +65,7 @@ type service struct {
 //
 // Adding a service is one entry here, and a function like those below.
 func services() []*service {
-	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), inventoryService(), ordersService(), paymentsService(), checkoutService(), marketplaceService()}
+	return []*service{catalogService(), cartService(), recommendationsService(), accountsService(), inventoryService(), ordersService(), paymentsService(), promotionsService(), checkoutService(), marketplaceService()}
 }
 
 // shopIdentities returns the identities `bookshop certs` issues by
@@ -167,6 +168,23 @@ func inventoryService() *service {
 	}
 }
 
+func promotionsService() *service {
+	cfg := promotions.DefaultConfig()
+	return &service{
+		name:      "promotions",
+		title:     "Promotions",
+		summary:   "run the Promotions gRPC service alone",
+		about:     "Runs the Promotions gRPC service (bookshop.promotions.v1.PromotionsService):\nthe promotion \"buy two books, get the third free\", its campaign and each\ncustomer's one use of it, with the standard health service and server\nreflection.",
+		serves:    true,
+		flags:     cfg.Flags,
+		validate:  cfg.Validate,
+		port:      func() int { return cfg.Port },
+		run:       func(ctx context.Context, deps process.Deps) error { return promotions.Run(ctx, cfg, deps) },
+		policy:    promotions.Policy,
+		contracts: promotions.Contracts,
+	}
+}
+
 func paymentsService() *service {
 	cfg := payments.DefaultConfig()
 	return &service{
@@ -265,7 +283,7 @@ func marketplaceService() *service {
 		name:         "marketplace",
 		title:        "Marketplace",
 		summary:      "run the Marketplace web front end alone",
-		about:        "Runs the Marketplace web front end, which calls Recommendations, the\nCatalog, Accounts, Cart, Inventory, Checkout and Orders over gRPC.",
+		about:        "Runs the Marketplace web front end, which calls Recommendations, the\nCatalog, Accounts, Cart, Inventory, Checkout, Orders and Promotions over\ngRPC.",
 		identity:     "marketplace",
 		http:         true,
 		flags:        cfg.Flags,
@@ -274,6 +292,7 @@ func marketplaceService() *service {
 			cfg.RecommendationsHost, cfg.CatalogHost = addrs["recommendations"], addrs["catalog"]
 			cfg.AccountsHost, cfg.CartHost = addrs["accounts"], addrs["cart"]
 			cfg.InventoryHost, cfg.CheckoutHost, cfg.OrdersHost = addrs["inventory"], addrs["checkout"], addrs["orders"]
+			cfg.PromotionsHost = addrs["promotions"]
 		},
 		validate: cfg.Validate,
 		port:     func() int { return cfg.Port },

@@ -1,0 +1,148 @@
+package marketplace
+
+import (
+	"context"
+	"html/template"
+	"sync"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+)
+
+// The promotion ("buy two books, get the third free") is the Promotions
+// service's: the Marketplace only asks it what to show. The homepage shows
+// its banner to guests and to customers who have not used it; the cart
+// shows the discount a cart would get. If Promotions cannot answer, there
+// is no banner and no discount line, and the checkout charges full price
+// (the Checkout asks Promotions itself, and shows the total it will
+// charge).
+//
+// The offer is the same for every guest, and a customer's changes only
+// when they use it, so the Marketplace keeps what Promotions said for
+// offerCacheTTL (at most maxCachedOffers customers'), and forgets a
+// customer's when they place an order.
+const (
+	offerCacheTTL   = 5 * time.Second
+	maxCachedOffers = 10_000
+)
+
+// offers is the Marketplace's short memory of the offers. It is safe for
+// concurrent use.
+type offers struct {
+	now func() time.Time
+
+	mu    sync.Mutex
+	byID  map[int32]cachedOffer // by customer; 0 for guests
+	htmls map[bannerData]template.HTML
+}
+
+type cachedOffer struct {
+	offer bookshop.Offer
+	at    time.Time
+}
+
+// bannerData is the data of the "promo-banner" fragment.
+type bannerData struct {
+	Text  string
+	Guest bool // the discount applies when the shopper signs in
+}
+
+func newOffers(now func() time.Time) *offers {
+	return &offers{now: now, byID: make(map[int32]cachedOffer), htmls: make(map[bannerData]template.HTML)}
+}
+
+func (o *offers) get(customer int32) (bookshop.Offer, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok := o.byID[customer]
+	if !ok || o.now().Sub(e.at) >= offerCacheTTL {
+		return bookshop.Offer{}, false
+	}
+	return e.offer, true
+}
+
+func (o *offers) put(customer int32, offer bookshop.Offer) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.byID) >= maxCachedOffers {
+		clear(o.byID)
+	}
+	o.byID[customer] = cachedOffer{offer: offer, at: o.now()}
+}
+
+// forget drops a customer's offer: they may have just used it.
+func (o *offers) forget(customer int32) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.byID, customer)
+}
+
+// offerFor returns the offer of the visitor of ctx, if Promotions can say.
+func (s *server) offerFor(ctx context.Context) (bookshop.Offer, bool) {
+	id := visitorIn(ctx).userID()
+	if offer, ok := s.offers.get(id); ok {
+		return offer, true
+	}
+	if s.promotionsOutage.down(time.Now()) {
+		return bookshop.Offer{}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
+	defer cancel()
+	offer, err := s.promotions.Offer(ctx, id)
+	if err != nil {
+		s.logger.WarnContext(ctx, "promotions failed; serving the page without the promotion", "err", err)
+		s.promotionsOutage.failed(time.Now())
+		return bookshop.Offer{}, false
+	}
+	s.offers.put(id, offer)
+	return offer, true
+}
+
+// banner returns the promotion's banner for the visitor of ctx: shown
+// while the campaign runs, to guests and to customers who have not used
+// it; "" otherwise, or when Promotions cannot say.
+func (s *server) banner(ctx context.Context) template.HTML {
+	offer, ok := s.offerFor(ctx)
+	if !ok || !offer.Active || offer.Banner == "" {
+		return ""
+	}
+	guest := visitorIn(ctx).customer == nil
+	if !guest && !offer.Eligible {
+		return ""
+	}
+	data := bannerData{Text: offer.Banner, Guest: guest}
+	s.offers.mu.Lock()
+	html, ok := s.offers.htmls[data]
+	s.offers.mu.Unlock()
+	if ok {
+		return html
+	}
+	html, err := renderFragment(s.pages.header, "promo-banner", data)
+	if err != nil {
+		s.logger.ErrorContext(ctx, "render the banner", "err", err)
+		return ""
+	}
+	s.offers.mu.Lock()
+	if len(s.offers.htmls) < 16 { // a banner's text changes with a campaign: a few at most
+		s.offers.htmls[data] = html
+	}
+	s.offers.mu.Unlock()
+	return html
+}
+
+// cartDiscount returns what the promotion takes off cart for the visitor
+// of ctx, if anything and if Promotions can say.
+func (s *server) cartDiscount(ctx context.Context, cart bookshop.Cart) (bookshop.Discount, bool) {
+	if s.promotionsOutage.down(time.Now()) || len(cart.Lines) == 0 {
+		return bookshop.Discount{}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
+	defer cancel()
+	d, ok, err := s.promotions.Price(ctx, visitorIn(ctx).userID(), bookshop.PromoLinesOfCart(cart.Lines))
+	if err != nil {
+		s.logger.WarnContext(ctx, "promotions failed; serving the cart without the discount", "err", err)
+		s.promotionsOutage.failed(time.Now())
+		return bookshop.Discount{}, false
+	}
+	return d, ok
+}
