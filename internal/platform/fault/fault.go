@@ -4,51 +4,45 @@
 // a service names its points ("checkout/after-charge") and calls [Point]
 // at each.
 //
-// A point does nothing unless the process's environment variable
-// BOOKSHOP_FAULT ([EnvVar]) names it: then the process kills itself at
-// once with SIGKILL (on Windows, TerminateProcess), as kill -9 would. No
-// deferred function runs, no buffer is flushed, no connection is closed
-// cleanly: what was on disk is all that is left. BOOKSHOP_FAULT is a
-// comma-separated list of points; a test sets it on the process it means
-// to kill, and only there.
+// # Only in a binary built for tests
 //
-// Never set BOOKSHOP_FAULT in a deployment: it exists for tests alone. A
-// service that finds it set says so in its log when it starts (see
-// [Armed]).
+// The points can kill only in a binary built with the build tag faults
+// (go build -tags faults), as the tests that kill build the bookshop
+// binary. In any other build, the production binary and the images
+// included, [Point] does nothing and [Armed] returns nil, whatever the
+// environment says: no setting of a deployment can make a service kill
+// itself.
+//
+// In a binary built with the tag, a point does nothing unless the
+// process's environment variable BOOKSHOP_FAULT ([EnvVar]) names it: then
+// the process kills itself at once with SIGKILL (on Windows,
+// TerminateProcess), as kill -9 would. No deferred function runs, no
+// buffer is flushed, no connection is closed cleanly: what was on disk is
+// all that is left. BOOKSHOP_FAULT is a comma-separated list of points; a
+// test sets it on the process it means to kill, and only there. A service
+// built with the tag whose points are armed says so in its log when it
+// starts (see [Armed]).
 package fault
 
 import (
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 )
 
-// EnvVar is the environment variable that arms fault points: a
-// comma-separated list of their names.
+// EnvVar is the environment variable that arms fault points, in a binary
+// built with the tag faults: a comma-separated list of their names.
 const EnvVar = "BOOKSHOP_FAULT"
 
-// Point kills the process at once, with SIGKILL, when BOOKSHOP_FAULT names
-// name; otherwise it does nothing. Before it kills, it writes
-// "fault: killed at NAME" to standard error, so that a test can tell
-// which point killed the process. It does not return when it kills.
-func Point(name string) {
-	if !armed(os.Getenv(EnvVar), name) {
-		return
-	}
-	fmt.Fprintf(os.Stderr, "fault: killed at %s\n", name)
-	if p, err := os.FindProcess(os.Getpid()); err == nil {
-		_ = p.Kill()
-	}
-	select {} // the signal is on its way: nothing more of this process runs
-}
+// KilledExitCode is the exit status of a process that a point could not
+// kill with SIGKILL, and that exits with it instead: 128 + 9, what a
+// shell reports for a process killed by SIGKILL.
+const KilledExitCode = 137
 
-// Armed returns the points BOOKSHOP_FAULT names, or nil when it names
-// none: for a service to warn in its log at start that it may kill
-// itself.
-func Armed() []string {
+// points returns the names that env (BOOKSHOP_FAULT's value) lists, or
+// nil when it lists none.
+func points(env string) []string {
 	var names []string
-	for name := range strings.SplitSeq(os.Getenv(EnvVar), ",") {
+	for name := range strings.SplitSeq(env, ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			names = append(names, name)
 		}
@@ -58,8 +52,5 @@ func Armed() []string {
 
 // armed reports whether the list env (BOOKSHOP_FAULT's value) names name.
 func armed(env, name string) bool {
-	if env == "" || name == "" {
-		return false
-	}
-	return slices.ContainsFunc(strings.Split(env, ","), func(s string) bool { return strings.TrimSpace(s) == name })
+	return name != "" && slices.Contains(points(env), name)
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -28,10 +30,16 @@ func TestArmed(t *testing.T) {
 	}
 }
 
+// TestArmedList checks what Armed says of BOOKSHOP_FAULT: the points it
+// names in a build with the tag faults, and nothing in any other.
 func TestArmedList(t *testing.T) {
 	t.Setenv(EnvVar, "a, b,,c ")
-	if got, want := Armed(), []string{"a", "b", "c"}; !slices.Equal(got, want) {
-		t.Errorf("Armed() = %q, want %q", got, want)
+	var want []string
+	if enabled {
+		want = []string{"a", "b", "c"}
+	}
+	if got := Armed(); !slices.Equal(got, want) {
+		t.Errorf("Armed() = %q, want %q (built with the tag faults: %v)", got, want, enabled)
 	}
 	t.Setenv(EnvVar, "")
 	if got := Armed(); got != nil {
@@ -39,9 +47,65 @@ func TestArmedList(t *testing.T) {
 	}
 }
 
-// TestPointKills runs this test binary again as a child that passes an
-// armed point and a point that is not: the child must die of SIGKILL at
-// the armed one, having passed the other.
+// TestPointInertWithoutTag arms a point in this very process, built
+// without the tag faults, and passes it: it must do nothing, as in the
+// production binary. (Were it to kill, the test binary would die.)
+func TestPointInertWithoutTag(t *testing.T) {
+	if enabled {
+		t.Skip("built with the tag faults: the points kill")
+	}
+	t.Setenv(EnvVar, "test/armed")
+	Point("test/armed")
+	if Armed() != nil {
+		t.Errorf("Armed() = %q without the tag faults, want nil", Armed())
+	}
+}
+
+// faultsBinary is this package's test binary built with the tag faults,
+// once.
+var faultsBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// killingTestBinary returns a test binary of this package whose points
+// kill: this one when it was built with the tag faults, and otherwise one
+// built with it.
+func killingTestBinary(tb testing.TB) string {
+	tb.Helper()
+	if enabled {
+		return os.Args[0]
+	}
+	faultsBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "bookshop-fault-test-")
+		if err != nil {
+			faultsBinary.err = err
+			return
+		}
+		faultsBinary.path = filepath.Join(dir, "fault.test")
+		if out, err := exec.Command("go", "test", "-c", "-tags", "faults", "-o", faultsBinary.path, ".").CombinedOutput(); err != nil {
+			faultsBinary.err = errors.New("go test -c -tags faults: " + err.Error() + "\n" + string(out))
+		}
+	})
+	if faultsBinary.err != nil {
+		tb.Fatal(faultsBinary.err)
+	}
+	return faultsBinary.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if faultsBinary.path != "" {
+		os.RemoveAll(filepath.Dir(faultsBinary.path))
+	}
+	os.Exit(code)
+}
+
+// TestPointKills runs this package's test binary, built with the tag
+// faults, as a child that passes an armed point and a point that is not:
+// the child must die of SIGKILL at the armed one, having passed the
+// other.
 func TestPointKills(t *testing.T) {
 	if os.Getenv("FAULT_TEST_CHILD") == "1" {
 		Point("test/not-armed")
@@ -50,7 +114,7 @@ func TestPointKills(t *testing.T) {
 		os.Stdout.WriteString("passed test/armed\n")
 		os.Exit(0)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPointKills$")
+	cmd := exec.Command(killingTestBinary(t), "-test.run=^TestPointKills$")
 	cmd.Env = append(os.Environ(), "FAULT_TEST_CHILD=1", EnvVar+"=test/armed")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
