@@ -92,6 +92,7 @@ var exportedMetrics = []metricDef{
 	{"bookshop_checkout_checkouts_total", counter, []string{"outcome"}},        // Checkout: checkouts ended, by outcome
 	{"bookshop_checkout_recovered_total", counter, []string{"result"}},         // Checkout: unfinished checkouts taken up, by result
 	{"bookshop_checkout_unfinished", gauge, []string{}},                        // Checkout: checkouts not ended
+	{"bookshop_checkout_unfinished_oldest_age_seconds", gauge, []string{}},     // Checkout: the age of the oldest not ended
 }
 
 var grpcLabels = []string{"grpc_type", "grpc_service", "grpc_method"}

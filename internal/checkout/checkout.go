@@ -31,10 +31,16 @@
 //     (Payments is asked by key), and undone otherwise, the charge's key
 //     cancelled so that a charge still in flight takes nothing.
 //   - Charged: the hold's id and the charge's id recorded. Next: take
-//     the stock held for good (Commit), then record the order, then empty
-//     the cart's lines bought. The stock is taken before the order is
-//     recorded, so that no order exists without its stock: a hold that
-//     expired meanwhile cannot be taken, and the charge is refunded.
+//     the stock held for good (Commit). The stock is taken before the
+//     order is recorded, so that no order exists without its stock: a
+//     hold that expired meanwhile cannot be taken, and the charge is
+//     refunded (no order was asked for).
+//   - Committed: the stock taken. Next: record the order (by its key:
+//     once, however often it is asked), then take the lines bought out
+//     of the cart. The stock is never asked for again (the hold's record
+//     may be gone by the time the checkout is taken up), and the charge
+//     is refunded only if Orders refuses the order as malformed, which
+//     records none: never once an order may exist.
 //   - Ordered: the order recorded, the cart's lines not yet taken out
 //     (the Cart could not be reached). The order is placed.
 //   - Undoing: a step failed for good (a book sold out, a card
@@ -44,10 +50,25 @@
 //
 // A checkout that cannot go on now (a service it needs is down) stays in
 // its state, and the recoverer ([Service.Recover]) takes it up again: when
-// the service starts, and every few seconds. So these hold, whatever is
-// killed when: no charge stays without an order (or a refund); no order
-// is recorded without its stock taken; no hold outlives its expiry (the
-// Inventory ends it by itself); no order is recorded twice.
+// the service starts, and every few seconds, the paid ones first, a few at
+// a time, each that stalls again waiting twice as long as before (up to
+// five minutes), so that those stuck on a service down leave the others
+// their turn. So these hold, whatever is killed when: no charge stays
+// without an order (or a refund); no order is recorded without its stock
+// taken; no hold outlives its expiry (the Inventory ends it by itself); no
+// order is recorded twice.
+//
+// # The key
+//
+// The checkout form's key is one checkout: a request with a key whose
+// checkout is under way (running, or unfinished) is answered with that
+// checkout's outcome, whatever cart, total or address it carries, so that
+// a key never starts a second checkout while its first may still charge.
+// Once the checkout has ended, the key answers its outcome; but a
+// checkout undone with nothing charged (Unavailable) lets a request with
+// the key try again, as itself, and a request for another cart, total,
+// address or books (see [Fingerprint]) than the one that placed an order
+// is told that the form placed that order.
 package checkout
 
 import (
@@ -55,6 +76,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -216,10 +239,22 @@ func CheckPlace(req bookshop.PlaceOrder) error {
 	return CheckCard(req.Card)
 }
 
+// fingerprintSep separates a fingerprint's two hashes.
+const fingerprintSep = "/"
+
 // Fingerprint returns what tells one checkout request from another under
-// the same key: a hash of its cart, its total and its shipping address,
-// not of its card, which is never kept.
-func Fingerprint(req bookshop.PlaceOrder) string {
+// the same key: a hash of the request's cart id, total and shipping
+// address, then "/", then a hash of lines, the books and quantities of
+// the cart as read for it (in any order: the same book's quantities are
+// added up). The card is not in it: it is never kept.
+func Fingerprint(req bookshop.PlaceOrder, lines []bookshop.StockLine) string {
+	return requestHash(req) + fingerprintSep + linesHash(lines)
+}
+
+// requestHash returns the hash of req's cart id, total and shipping
+// address, each field's length before it, so that "ab"+"c" is not
+// "a"+"bc".
+func requestHash(req bookshop.PlaceOrder) string {
 	h := sha256.New()
 	for _, s := range []string{
 		req.CartID, strconv.FormatInt(req.Total.Units, 10), req.Total.Currency,
@@ -228,6 +263,40 @@ func Fingerprint(req bookshop.PlaceOrder) string {
 		fmt.Fprintf(h, "%d:%s;", len(s), s)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// linesHash returns the hash of the books and quantities of lines, in
+// the order of the books' ids, each book once with its quantities added
+// up.
+func linesHash(lines []bookshop.StockLine) string {
+	quantities := make(map[int32]int, len(lines))
+	for _, l := range lines {
+		quantities[l.BookID] += l.Quantity
+	}
+	h := sha256.New()
+	for _, id := range slices.Sorted(maps.Keys(quantities)) {
+		fmt.Fprintf(h, "%d:%d;", id, quantities[id])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// cartLines returns the books and quantities of a cart's lines.
+func cartLines(lines []bookshop.CartLine) []bookshop.StockLine {
+	out := make([]bookshop.StockLine, len(lines))
+	for i, l := range lines {
+		out[i] = bookshop.StockLine{BookID: l.Book.ID, Quantity: l.Quantity}
+	}
+	return out
+}
+
+// quoteLines returns the books and quantities of q's lines: those of the
+// cart it priced.
+func quoteLines(q bookshop.Quote) []bookshop.StockLine {
+	out := make([]bookshop.StockLine, len(q.Lines))
+	for i, l := range q.Lines {
+		out[i] = bookshop.StockLine{BookID: l.BookID, Quantity: l.Quantity}
+	}
+	return out
 }
 
 // Priced returns the quote of a cart's lines, each priced from books (by

@@ -109,26 +109,46 @@ func checkError(tb testing.TB, what string, err error, want string) {
 
 func TestFingerprint(t *testing.T) {
 	base := order(1, "k-1", eur(100), "4242 4242 4242 4242")
+	lines := []bookshop.StockLine{{BookID: 1, Quantity: 2}, {BookID: 3, Quantity: 1}}
 	same := base
 	same.Card = card("5555 5555 5555 4444") // the card is not in it
 	same.Key = "k-2"                        // nor the key
-	if checkout.Fingerprint(base) != checkout.Fingerprint(same) {
-		t.Error("Fingerprint differs for another card or key, want the same")
-	}
-	for _, change := range []func(*bookshop.PlaceOrder){
-		func(p *bookshop.PlaceOrder) { p.CartID = "c-2" },
-		func(p *bookshop.PlaceOrder) { p.Total = eur(101) },
-		func(p *bookshop.PlaceOrder) { p.Total.Currency = "GBP" },
-		func(p *bookshop.PlaceOrder) { p.Shipping.Line2 = "Flat 3" },
-		// The fields' bounds count: "ab"+"c" is not "a"+"bc".
-		func(p *bookshop.PlaceOrder) {
-			p.Shipping.Name, p.Shipping.Line1 = p.Shipping.Name+"1", p.Shipping.Line1[1:]
-		},
+	for _, sameLines := range [][]bookshop.StockLine{
+		lines,
+		{{BookID: 3, Quantity: 1}, {BookID: 1, Quantity: 2}},                           // in another order
+		{{BookID: 1, Quantity: 1}, {BookID: 3, Quantity: 1}, {BookID: 1, Quantity: 1}}, // a book in two lines
 	} {
-		other := base
-		change(&other)
-		if checkout.Fingerprint(base) == checkout.Fingerprint(other) {
-			t.Errorf("Fingerprint(%+v) = Fingerprint(%+v), want them different", other, base)
+		if checkout.Fingerprint(base, lines) != checkout.Fingerprint(same, sameLines) {
+			t.Errorf("Fingerprint differs for another card or key, and lines %v, want the same", sameLines)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*bookshop.PlaceOrder)
+		lines  []bookshop.StockLine
+	}{
+		{name: "another cart", change: func(p *bookshop.PlaceOrder) { p.CartID = "c-2" }},
+		{name: "another total", change: func(p *bookshop.PlaceOrder) { p.Total = eur(101) }},
+		{name: "another currency", change: func(p *bookshop.PlaceOrder) { p.Total.Currency = "GBP" }},
+		{name: "another address", change: func(p *bookshop.PlaceOrder) { p.Shipping.Line2 = "Flat 3" }},
+		// The fields' bounds count: "ab"+"c" is not "a"+"bc".
+		{name: "the address's fields shifted", change: func(p *bookshop.PlaceOrder) {
+			p.Shipping.Name, p.Shipping.Line1 = p.Shipping.Name+"1", p.Shipping.Line1[1:]
+		}},
+		{name: "other books", lines: []bookshop.StockLine{{BookID: 2, Quantity: 2}, {BookID: 3, Quantity: 1}}},
+		{name: "another quantity", lines: []bookshop.StockLine{{BookID: 1, Quantity: 1}, {BookID: 3, Quantity: 1}}},
+		{name: "a book more", lines: []bookshop.StockLine{{BookID: 1, Quantity: 2}, {BookID: 3, Quantity: 1}, {BookID: 4, Quantity: 1}}},
+		{name: "no lines", lines: []bookshop.StockLine{}},
+	} {
+		other, otherLines := base, lines
+		if tc.change != nil {
+			tc.change(&other)
+		}
+		if tc.lines != nil {
+			otherLines = tc.lines
+		}
+		if checkout.Fingerprint(base, lines) == checkout.Fingerprint(other, otherLines) {
+			t.Errorf("%s: Fingerprint(%+v, %v) = Fingerprint(%+v, %v), want them different", tc.name, other, otherLines, base, lines)
 		}
 	}
 }

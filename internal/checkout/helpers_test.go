@@ -207,6 +207,14 @@ type checkoutUnderTest struct {
 // its saga log in a file of the test's, until the test ends.
 func startCheckout(tb testing.TB, s *shop, opts checkout.Options) *checkoutUnderTest {
 	tb.Helper()
+	return startCheckoutWith(tb, s, opts, nil)
+}
+
+// startCheckoutWith is startCheckout, with the Deps of the Service changed
+// by change (when not nil) before it is made: a test puts a fake in front
+// of a real service's client.
+func startCheckoutWith(tb testing.TB, s *shop, opts checkout.Options, change func(*checkout.Deps)) *checkoutUnderTest {
+	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "checkout.db")
 	db, err := checkoutsqlite.Open(testContext(tb), path)
 	if err != nil {
@@ -216,14 +224,18 @@ func startCheckout(tb testing.TB, s *shop, opts checkout.Options) *checkoutUnder
 	if opts.CallTimeout == 0 {
 		opts.CallTimeout = 5 * time.Second
 	}
-	svc := checkout.NewService(checkout.Deps{
+	d := checkout.Deps{
 		Carts:     s.carts,
 		Catalog:   catalogclient.New(dial(tb, s.catalog.addr), opts.CallTimeout),
 		Inventory: s.stock,
 		Payments:  s.charges,
 		Orders:    s.orderBook,
 		Store:     db,
-	}, opts)
+	}
+	if change != nil {
+		change(&d)
+	}
+	svc := checkout.NewService(d, opts)
 	srv := serve(tb, func(ctx context.Context, lis net.Listener) error {
 		d := deps(lis)
 		if opts.Logger != nil {

@@ -1,6 +1,8 @@
 package checkout
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
@@ -28,11 +30,14 @@ const (
 )
 
 // metrics are the Checkout's own: bookshop_checkout_checkouts_total by
-// outcome, bookshop_checkout_recovered_total by result, and the gauge
-// bookshop_checkout_unfinished. A nil *metrics counts nothing.
+// outcome, bookshop_checkout_recovered_total by result, and the gauges
+// bookshop_checkout_unfinished and
+// bookshop_checkout_unfinished_oldest_age_seconds. A nil *metrics counts
+// nothing.
 type metrics struct {
 	checkouts, recoveries *prometheus.CounterVec
 	unfinishedGauge       prometheus.Gauge
+	oldestGauge           prometheus.Gauge
 }
 
 // newMetrics registers the Checkout's metrics with m (see
@@ -49,7 +54,11 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 		}, []string{"result"})),
 		unfinishedGauge: telemetry.Register(m, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bookshop_checkout_unfinished",
-			Help: "Checkouts recorded but not ended when the recoverer last looked (at most 100 counted): those running, and those waiting for a service.",
+			Help: "Checkouts recorded but not ended when the recoverer last looked: those running, and those waiting for a service.",
+		})),
+		oldestGauge: telemetry.Register(m, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bookshop_checkout_unfinished_oldest_age_seconds",
+			Help: "How long ago the oldest checkout not ended began, when the recoverer last looked; 0 when none. A checkout older than a few minutes waits for a service that does not answer.",
 		})),
 	}
 	for _, o := range []string{outcomePlaced, outcomeSoldOut, outcomeDeclined, outcomeTotalChanged, outcomeRefused, outcomeInvalid, outcomeUnavailable, outcomeInternal} {
@@ -73,8 +82,9 @@ func (m *metrics) recovered(result string) {
 	}
 }
 
-func (m *metrics) unfinished(n int) {
+func (m *metrics) unfinished(n int, oldest time.Duration) {
 	if m != nil {
 		m.unfinishedGauge.Set(float64(n))
+		m.oldestGauge.Set(oldest.Seconds())
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -70,9 +72,18 @@ type Store interface {
 	// Save writes r over the record of its customer, key and ID. It fails
 	// with saga.ErrKeyTaken when there is no such record.
 	Save(ctx context.Context, r *saga.Record) error
-	// Unfinished returns at most limit records that have not ended, those
-	// changed least recently first.
-	Unfinished(ctx context.Context, limit int) ([]*saga.Record, error)
+	// Unfinished returns at most limit records that have not ended and
+	// are due at now (NextTry zero or not after now): those paid for and
+	// without an order (Charged, Committed) first, then by NextTry, then
+	// those changed least recently first.
+	Unfinished(ctx context.Context, now time.Time, limit int) ([]*saga.Record, error)
+	// Postpone writes r's Attempts and NextTry over the record of its
+	// customer, key and ID in r's state, and nothing else. It fails with
+	// saga.ErrKeyTaken when there is no such record.
+	Postpone(ctx context.Context, r *saga.Record) error
+	// CountUnfinished returns how many records have not ended, and when
+	// the oldest of them was created (zero when none).
+	CountUnfinished(ctx context.Context) (n int, oldest time.Time, err error)
 	// DeleteEnded deletes the records that ended (Done or Failed) before
 	// before, and returns how many.
 	DeleteEnded(ctx context.Context, before time.Time) (int, error)
@@ -96,8 +107,34 @@ const (
 	DefaultMaxCheckouts = 64
 )
 
-// recoverBatch is the most unfinished checkouts one Recover takes up.
-const recoverBatch = 100
+// The recoverer's bounds: the most unfinished checkouts one Recover takes
+// up, and how many at once.
+const (
+	recoverBatch   = 100
+	recoverWorkers = 4
+)
+
+// The recoverer's backoff: a checkout that stalls again waits twice as
+// long as the last time, from firstRetryDelay up to maxRetryDelay, before
+// it is taken up again.
+const (
+	firstRetryDelay = time.Second
+	maxRetryDelay   = 5 * time.Minute
+)
+
+// retryDelay returns how long a checkout that has stalled attempts times
+// in a row (1 or more) waits before the recoverer takes it up again.
+func retryDelay(attempts int) time.Duration {
+	d := firstRetryDelay
+	for i := 1; i < attempts && d < maxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxRetryDelay)
+}
+
+// stuckAge is the age past which an unfinished checkout is warned about,
+// at each Recover, in the log.
+const stuckAge = 15 * time.Minute
 
 // cartWindow is how long after a checkout began the Service still takes
 // its lines out of the cart: less than the Cart keeps the removal's key
@@ -190,7 +227,7 @@ var (
 	errUnsure = bookshop.Errorf(bookshop.Unavailable,
 		"the checkout did not finish in time: send the same order again (the same key) to learn whether it was placed; you will not be charged twice")
 	errBusy = bookshop.Errorf(bookshop.Unavailable,
-		"the checkout is busy: try again in a moment; nothing was charged")
+		"the checkout is busy: send the same order again (the same key) in a moment to learn whether it was placed; you will not be charged twice")
 	errPaymentUnsure = bookshop.Errorf(bookshop.Unavailable,
 		"the payment service could not be reached to confirm your payment: send the same order again in a moment to learn whether it was placed; you will not be charged twice")
 	errCompleting = bookshop.Errorf(bookshop.Unavailable,
@@ -265,21 +302,29 @@ func (s *Service) price(ctx context.Context, cartID string) (bookshop.Quote, []i
 // The checkout runs apart from ctx: if ctx ends first, Place answers
 // Unavailable at once (the outcome is not known yet), and the checkout
 // goes on to its end, within the Service's PlaceTimeout, so that a
-// request again with the key finds it. A request with a key whose
-// checkout is running waits for it; one whose checkout ended gets its
-// outcome (the order, or the error), but after an Unavailable failure,
-// which did nothing in the end, when it tries again; one whose checkout
-// was left unfinished (the process died) finishes or undoes it, and then
-// answers as above. A request refused before the checkout is recorded
-// (see below) records nothing.
+// request again with the key finds it.
+//
+// A key is one checkout. A request whose key's checkout is under way
+// (running, or left unfinished by a crash or a service down) waits for
+// it, or takes it up, and is answered with its outcome, whatever cart,
+// total or address it carries: the key never starts a second checkout
+// while the first may still charge. A request whose key's checkout had
+// ended is answered from its record: the error it failed with; or, when
+// it placed its order, that order if the request is the one that placed
+// it (the same cart, total, address and the same books in the cart; see
+// Fingerprint), and Conflict ("this checkout form already placed order
+// ...") if it is another. After an Unavailable failure, which did nothing
+// in the end, the request is tried anew, as itself. A request refused
+// before the checkout is recorded (see below) records nothing.
 //
 // Errors, with messages for the shopper: Invalid for a malformed request
 // (CheckPlace), or a card Payments refuses ("card number: ..."); Conflict,
 // nothing charged, for an empty cart, a book no longer sold, a total that
 // is not the cart's now ("the total is now ..."), a book sold out ("sold
-// out: ..."), a declined card ("card declined: ..."), or a key used for
-// another request; Unavailable when a service could not be reached, or
-// the checkout did not end in time; Internal.
+// out: ..."), a declined card ("card declined: ..."), or a key whose
+// checkout placed an order for another request; Unavailable when a
+// service could not be reached, or the checkout did not end in time;
+// Internal.
 func (s *Service) Place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.Order, error) {
 	if err := CheckPlace(req); err != nil {
 		s.metrics.outcome(outcomeInvalid)
@@ -322,36 +367,76 @@ func (s *Service) Place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.
 // place is Place's checkout, run apart from its caller.
 func (s *Service) place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.Order, error) {
 	k := claimKey{req.CustomerID, req.Key}
-	release, err := s.claim(ctx, k)
+	release, waited, err := s.claim(ctx, k)
 	if err != nil {
 		return bookshop.Order{}, errUnsure
 	}
 	defer release()
-	fp := Fingerprint(req)
 	r, err := s.deps.Store.Get(ctx, req.CustomerID, req.Key)
 	if err != nil {
 		return bookshop.Order{}, err
 	}
 	if r != nil {
-		if r.Request != fp {
-			s.metrics.outcome(outcomeInvalid)
-			return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict,
-				"this checkout's key was used for another order (another cart, total or address): start the checkout again")
-		}
+		// Under way when the request came (another request or the
+		// recoverer worked on it, or it is unfinished): the key's
+		// checkout, whatever the request says, is answered as it ends.
+		underWay := waited || !r.State.Ended()
 		if !r.State.Ended() {
 			s.logger.InfoContext(ctx, "checkout found unfinished: taken up", "checkout", r.ID, "state", r.State)
 			s.advance(ctx, r, nil)
 		}
-		if !r.Retryable() {
+		switch {
+		case r.Retryable():
+			// Nothing was done in the end: the request is tried anew.
+		case r.State == saga.Done && !underWay:
+			return s.replay(ctx, req, r)
+		default:
 			return s.answer(r)
 		}
 	}
-	return s.attempt(ctx, req, fp, r)
+	return s.attempt(ctx, req, r)
+}
+
+// replay answers req with r's order, placed before req came under its
+// key, if req is the request that placed it: the same cart, total and
+// address (see Fingerprint), and the same books in the cart, which are
+// the cart's now, with those the order took out of it put back (or left
+// there, if they could not be taken out). For another request, it
+// answers Conflict, naming the order. When the cart cannot be read, the
+// request is taken for the one that placed the order.
+func (s *Service) replay(ctx context.Context, req bookshop.PlaceOrder, r *saga.Record) (bookshop.Order, error) {
+	placed, lines, _ := strings.Cut(r.Request, fingerprintSep)
+	if placed != requestHash(req) {
+		return bookshop.Order{}, s.placedAlready(r)
+	}
+	if lines == "" {
+		return r.Order, nil // recorded before the lines were in the fingerprint
+	}
+	cctx, cancel := s.call(ctx)
+	c, err := s.deps.Carts.Cart(cctx, req.CartID)
+	cancel()
+	if err != nil {
+		s.logger.WarnContext(ctx, "a checkout's cart could not be read to tell a request again from another: answered with its order", "checkout", r.ID, "err", err)
+		return r.Order, nil
+	}
+	now := cartLines(c.Lines)
+	if linesHash(now) == lines || linesHash(append(now, r.StockLines()...)) == lines {
+		return r.Order, nil
+	}
+	return bookshop.Order{}, s.placedAlready(r)
+}
+
+// placedAlready returns the Conflict of a request, not the one that
+// placed it, with the key of r, a checkout that placed its order.
+func (s *Service) placedAlready(r *saga.Record) error {
+	s.metrics.outcome(outcomeInvalid)
+	return bookshop.Errorf(bookshop.Conflict,
+		"this checkout form already placed order %s; to buy what is in your cart now, check out again", r.Order.ID)
 }
 
 // attempt prices req's cart, records a new checkout (replacing prior, a
 // checkout of the key that failed with Unavailable) and runs it.
-func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, fp string, prior *saga.Record) (bookshop.Order, error) {
+func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *saga.Record) (bookshop.Order, error) {
 	q, unsold, err := s.price(ctx, req.CartID)
 	switch {
 	case err != nil:
@@ -374,7 +459,7 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, fp strin
 	}
 	now := s.opts.Now().UTC()
 	r := &saga.Record{
-		CustomerID: req.CustomerID, Key: req.Key, ID: bookshop.NewID(), Request: fp, State: saga.Reserving,
+		CustomerID: req.CustomerID, Key: req.Key, ID: bookshop.NewID(), Request: Fingerprint(req, quoteLines(q)), State: saga.Reserving,
 		CartID: req.CartID, Lines: q.Lines, Subtotal: q.Subtotal, Discount: q.Discount, Total: q.Total,
 		Shipping: req.Shipping, Created: now, Updated: now,
 	}
@@ -396,7 +481,7 @@ func (s *Service) answer(r *saga.Record) (bookshop.Order, error) {
 		return r.Order, nil
 	case saga.Failed, saga.Undoing:
 		return bookshop.Order{}, r.Err()
-	case saga.Charged:
+	case saga.Charged, saga.Committed:
 		return bookshop.Order{}, errCompleting
 	default:
 		return bookshop.Order{}, errPaymentUnsure
@@ -405,17 +490,19 @@ func (s *Service) answer(r *saga.Record) (bookshop.Order, error) {
 
 // claim waits until no one else works on checkout k, and then claims it:
 // until release is called, claim waits, and tryClaim fails, for k.
-// Errors: ctx's, when it ends first.
-func (s *Service) claim(ctx context.Context, k claimKey) (release func(), err error) {
+// waited reports whether someone else was working on it. Errors: ctx's,
+// when it ends first.
+func (s *Service) claim(ctx context.Context, k claimKey) (release func(), waited bool, err error) {
 	for {
 		release, busy := s.tryClaim(k)
 		if busy == nil {
-			return release, nil
+			return release, waited, nil
 		}
+		waited = true
 		select {
 		case <-busy:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, waited, ctx.Err()
 		}
 	}
 }
@@ -454,6 +541,8 @@ func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Ca
 		case saga.Reserving:
 			err = s.holdAndCharge(ctx, r, card)
 		case saga.Charged:
+			err = s.commit(ctx, r)
+		case saga.Committed:
 			err = s.complete(ctx, r)
 		case saga.Ordered:
 			err = s.emptyCart(ctx, r)
@@ -469,10 +558,12 @@ func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Ca
 	}
 }
 
-// save records next as the checkout r is now, and then makes r next; if
-// it cannot, r stays as it was and save returns errStalled.
+// save records next as the checkout r is now, moved on (due at once to
+// the recoverer, with no attempt), and then makes r next; if it cannot, r
+// stays as it was and save returns errStalled.
 func (s *Service) save(ctx context.Context, r *saga.Record, next saga.Record) error {
 	next.Updated = s.opts.Now().UTC()
+	next.Attempts, next.NextTry = 0, time.Time{}
 	if err := s.deps.Store.Save(ctx, &next); err != nil {
 		return fmt.Errorf("%w: record %s: %w", errStalled, next.State, err)
 	}
@@ -581,12 +672,14 @@ func (s *Service) charged(ctx context.Context, r *saga.Record, hold, charge stri
 	return s.save(ctx, r, next)
 }
 
-// complete is the step of a Charged checkout: it takes the stock held for
-// good, records the order, and takes the lines bought out of the cart.
-// The stock is taken first, so that no order is recorded without it: a
-// hold that ended meanwhile (it expired) cannot be taken, and the charge
-// is refunded.
-func (s *Service) complete(ctx context.Context, r *saga.Record) error {
+// commit is the step of a Charged checkout: it takes the stock held for
+// good, and records that it did (Committed). The stock is taken before
+// the order is recorded, so that no order is recorded without it: a hold
+// that ended meanwhile (it expired) cannot be taken, and the charge is
+// refunded, no order having been asked for (only a Committed checkout
+// asks). Once Committed, the stock is never asked for again: the hold's
+// record may be gone by the time a checkout is taken up.
+func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	cctx, cancel := s.call(ctx)
 	_, err := s.deps.Inventory.Commit(cctx, r.ReservationID)
 	cancel()
@@ -599,16 +692,33 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 		return fmt.Errorf("%w: take the stock: %w", errStalled, err)
 	}
 	fault.Point("checkout/after-commit")
-	cctx, cancel = s.call(ctx)
+	next := *r
+	next.State = saga.Committed
+	return s.save(ctx, r, next)
+}
+
+// complete is the step of a Committed checkout: it records the order
+// (once, by its key, however often it is asked), and takes the lines
+// bought out of the cart. It refunds only when Orders refuses the order
+// as malformed, which records none; an order that may exist is never
+// refunded.
+func (s *Service) complete(ctx context.Context, r *saga.Record) error {
+	cctx, cancel := s.call(ctx)
 	order, err := s.deps.Orders.Create(cctx, r.OrderKey(), r.NewOrder())
 	cancel()
 	switch bookshop.ErrorCode(err) {
 	case "":
-	case bookshop.Invalid, bookshop.Conflict:
-		// A bug: refunded, and the stock taken stays taken (the hold can
-		// no longer be released), for an operator to set right.
+	case bookshop.Invalid:
+		// A bug, and no order recorded: refunded, and the stock taken stays
+		// taken (the hold can no longer be released), for an operator to
+		// set right.
 		s.logger.ErrorContext(ctx, "Orders refused a paid checkout's order: refunding; its stock stays taken", "checkout", r.ID, "err", err)
 		return s.fail(ctx, r, errInternal, outcomeInternal, true, r.ReservationID, true)
+	case bookshop.Conflict:
+		// The order's key holds another order (a bug): an order exists, so
+		// nothing is refunded; the checkout waits, for an operator.
+		s.logger.ErrorContext(ctx, "Orders holds another order under a paid checkout's key: it waits for an operator", "checkout", r.ID, "err", err)
+		return fmt.Errorf("%w: record the order: %w", errStalled, err)
 	default:
 		return fmt.Errorf("%w: record the order: %w", errStalled, err)
 	}
@@ -773,40 +883,71 @@ func (e *dependencyError) Error() string { return e.domain.Message + ": " + e.ca
 // found, and then the service's.
 func (e *dependencyError) Unwrap() []error { return []error{e.domain, e.cause} }
 
-// Recover finishes or undoes the checkouts left unfinished that no one is
-// working on (their process died, or a service they need was down), at
-// most a hundred at a time, the longest waiting first, and returns how
-// many it took up. A checkout in its first state, whose charge only its
-// request could make, is finished if its charge went through, and undone
-// otherwise. A checkout that still cannot go on stays as it is, for the
-// next Recover.
+// Recover finishes or undoes the checkouts left unfinished that are due
+// and that no one is working on (their process died, or a service they
+// need was down), and returns how many it took up. It takes up at most a
+// hundred, four at a time: those paid for and without an order first
+// (Charged, Committed), then the longest due first. A checkout in its
+// first state, whose charge only its request could make, is finished if
+// its charge went through, and undone otherwise. A checkout that still
+// cannot go on stays as it is, and is due again after a wait that doubles
+// at each stall, from a second up to five minutes: so that checkouts
+// stuck on a service that does not answer leave the others their turn.
+// Recover also counts the unfinished checkouts, for the metrics, and
+// warns in the log when the oldest has been waiting for a while.
 func (s *Service) Recover(ctx context.Context) (int, error) {
-	recs, err := s.deps.Store.Unfinished(ctx, recoverBatch)
+	now := s.opts.Now()
+	count, oldest, err := s.deps.Store.CountUnfinished(ctx)
 	if err != nil {
 		return 0, err
 	}
-	s.metrics.unfinished(len(recs))
-	n := 0
+	var age time.Duration
+	if count > 0 {
+		age = max(now.Sub(oldest), 0)
+	}
+	s.metrics.unfinished(count, age)
+	if age > stuckAge {
+		s.logger.WarnContext(ctx, "checkouts unfinished for long: a service they need may be down", "unfinished", count, "oldest_age", age.Round(time.Second))
+	}
+	recs, err := s.deps.Store.Unfinished(ctx, now, recoverBatch)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		wg      sync.WaitGroup
+		workers = make(chan struct{}, recoverWorkers)
+		took    atomic.Int64
+	)
 	for _, stale := range recs {
+		select {
+		case workers <- struct{}{}:
+		case <-ctx.Done():
+		}
 		if ctx.Err() != nil {
-			return n, ctx.Err()
+			break
 		}
 		release, busy := s.tryClaim(claimKey{stale.CustomerID, stale.Key})
 		if busy != nil {
+			<-workers
 			continue // a request is working on it
 		}
-		if s.recoverOne(ctx, stale) {
-			n++
-		}
-		release()
+		wg.Go(func() {
+			defer func() { <-workers }()
+			defer release()
+			if s.recoverOne(ctx, stale) {
+				took.Add(1)
+			}
+		})
 	}
-	return n, nil
+	wg.Wait()
+	return int(took.Load()), ctx.Err()
 }
 
 // recoverOne takes up the checkout of stale, claimed, as it is recorded
-// now, and reports whether it was still unfinished. A panic (a bug) is
-// logged, and leaves the checkout as it is, so that one checkout cannot
-// stop the recoverer for the others.
+// now, and reports whether it was still unfinished. A checkout that
+// stalls is postponed (see Recover). A panic (a bug) is logged, and
+// leaves the checkout as it is, so that one checkout cannot stop the
+// recoverer for the others.
 func (s *Service) recoverOne(ctx context.Context, stale *saga.Record) (took bool) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -827,11 +968,28 @@ func (s *Service) recoverOne(ctx context.Context, stale *saga.Record) (took bool
 		s.metrics.recovered(recoveredFinished)
 	case r.State == saga.Failed:
 		s.metrics.recovered(recoveredUndone)
+	case ctx.Err() != nil:
+		// Cut off (the service stops): taken up again at the next start.
 	default:
 		s.metrics.recovered(recoveredStalled)
+		s.postpone(ctx, r)
 	}
-	s.logger.InfoContext(ctx, "unfinished checkout taken up", "checkout", r.ID, "from", from, "to", r.State)
+	s.logger.InfoContext(ctx, "unfinished checkout taken up", "checkout", r.ID, "from", from, "to", r.State, "attempts", r.Attempts)
 	return true
+}
+
+// postpone records that r stalled once more, and when the recoverer is to
+// take it up again (see retryDelay). A failure is logged: r is then due
+// again at once.
+func (s *Service) postpone(ctx context.Context, r *saga.Record) {
+	next := *r
+	next.Attempts++
+	next.NextTry = s.opts.Now().Add(retryDelay(next.Attempts)).UTC()
+	if err := s.deps.Store.Postpone(ctx, &next); err != nil {
+		s.logger.ErrorContext(ctx, "record a checkout's next try", "checkout", r.ID, "err", err)
+		return
+	}
+	*r = next
 }
 
 // SweepEnded deletes the records of the checkouts that ended more than

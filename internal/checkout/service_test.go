@@ -137,10 +137,17 @@ func TestPlaceRefused(t *testing.T) {
 				if r.State != saga.Failed || r.ErrCode != tc.code {
 					t.Errorf("checkout is %s (%s), want failed with %s", r.State, r.ErrCode, tc.code)
 				}
-				// The same key again: the same answer, nothing done again.
-				if _, again := c.client.Place(ctx, req); bookshop.ErrorMessage(again) != bookshop.ErrorMessage(placeErr) {
-					t.Errorf("Place again = %v, want %v", again, placeErr)
+				// The same key again: the same answer, nothing done again;
+				// also for another address or total: the key's checkout
+				// ended, and its outcome stands.
+				other := req
+				other.Shipping.City, other.Total = "Paris", eur(other.Total.Units+1)
+				for _, again := range []bookshop.PlaceOrder{req, other} {
+					if _, err := c.client.Place(ctx, again); bookshop.ErrorMessage(err) != bookshop.ErrorMessage(placeErr) {
+						t.Errorf("Place again (%s, %s) = %v, want %v", again.Shipping.City, again.Total, err, placeErr)
+					}
 				}
+				checkInvariants(t, s, r, before, count)
 			default:
 				if n, _ := s.carts.Count(ctx, cartOf(tc.customer)); n != count {
 					t.Errorf("the cart holds %d copies, want %d", n, count)
@@ -150,30 +157,86 @@ func TestPlaceRefused(t *testing.T) {
 	}
 }
 
-// TestKeyUsedForAnotherOrder sends a key again with another total and
-// another address: refused, and the first order stands alone.
-func TestKeyUsedForAnotherOrder(t *testing.T) {
+// TestKeyOfAPlacedOrder sends the key of a checkout that placed its
+// order again: as it was (a reload), it answers the order; with another
+// total, another address, or other books in the cart at the same total,
+// it answers that the form placed that order, and places no other.
+func TestKeyOfAPlacedOrder(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
 	c := startCheckout(t, s, checkout.Options{})
-	s.fill(t, "c-2", 2, 1)
-	req := order(2, "k-reused", eur(1099), paymentsclient.TestCardApproved)
-	if _, err := c.client.Place(ctx, req); err != nil {
+	s.fill(t, "c-2", 5, 2) // 2 × €7.00
+	req := order(2, "k-reused", eur(1400), paymentsclient.TestCardApproved)
+	o, err := c.client.Place(ctx, req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.fill(t, "c-2", 2, 1)
-	for _, change := range []func(*bookshop.PlaceOrder){
-		func(p *bookshop.PlaceOrder) { p.Total = eur(2198) },
-		func(p *bookshop.PlaceOrder) { p.Shipping.City = "Paris" },
+	if again, err := c.client.Place(ctx, req); err != nil || again.ID != o.ID {
+		t.Errorf("Place(the same request again) = %+v, %v; want order %s", again, err, o.ID)
+	}
+	other := func(change func(*bookshop.PlaceOrder)) bookshop.PlaceOrder {
+		p := req
+		change(&p)
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		req  bookshop.PlaceOrder
+		fill []int // added to the cart before
+	}{
+		{name: "another total", req: other(func(p *bookshop.PlaceOrder) { p.Total = eur(2198) })},
+		{name: "another address", req: other(func(p *bookshop.PlaceOrder) { p.Shipping.City = "Paris" })},
+		// The same form, the cart since filled with other books that cost
+		// as much: €5.00 + €9.00.
+		{name: "other books at the same total", req: req, fill: []int{4, 1, 3, 1}},
 	} {
-		other := req
-		change(&other)
-		if _, err := c.client.Place(ctx, other); bookshop.ErrorCode(err) != bookshop.Conflict || !strings.Contains(bookshop.ErrorMessage(err), "was used for another order") {
-			t.Errorf("Place(the key, another request) = %v, want a Conflict", err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			s.fill(t, "c-2", tc.fill...)
+			_, err := c.client.Place(ctx, tc.req)
+			if want := "this checkout form already placed order " + o.ID; bookshop.ErrorCode(err) != bookshop.Conflict || !strings.Contains(bookshop.ErrorMessage(err), want) {
+				t.Errorf("Place = %v, want a Conflict with %q", err, want)
+			}
+		})
 	}
 	if page, err := s.orderBook.List(ctx, 2, "", 10); err != nil || len(page.Orders) != 1 {
 		t.Errorf("orders = %+v, %v; want one", page.Orders, err)
+	}
+}
+
+// TestKeyUnderWay sends a checkout's key again with another address and
+// then another total while the checkout is under way (charged, Orders
+// down), as a shopper does who was told the outcome is not known and
+// changed the form: each is answered from the checkout under way, never
+// as another checkout, and once Orders is back the one order is placed,
+// paid once.
+func TestKeyUnderWay(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{CallTimeout: time.Second})
+	s.fill(t, "c-12", 1, 1)
+	before := s.levels(t, 1)
+	s.orders.stop()
+	req := order(12, "k-under-way", eur(1250), paymentsclient.TestCardApproved)
+	if _, err := c.client.Place(ctx, req); bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Fatalf("Place, Orders down = %v, want Unavailable", err)
+	}
+	moved := req
+	moved.Shipping.City = "Paris"
+	_, err := c.svc.Place(ctx, moved) // the Service's own message, which the client does not pass on
+	if bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(bookshop.ErrorMessage(err), "your payment went through") {
+		t.Errorf("Place(another address), the checkout under way = %v, want Unavailable: being completed", err)
+	}
+	s.orders.start()
+	more := req
+	more.Total = eur(2500)
+	var o bookshop.Order
+	waitUntil(t, "the checkout to be placed", func() bool {
+		o, err = c.client.Place(ctx, more)
+		return err == nil
+	})
+	r := c.invariants(t, s, 12, req.Key, before, 1)
+	if r.State != saga.Done || o.ID != r.Order.ID || o.Shipping.City != address.City || o.Total != eur(1250) {
+		t.Errorf("Place(another total), Orders back = %+v; want the checkout's order %s, as first asked", o, r.Order.ID)
 	}
 }
 
@@ -317,7 +380,7 @@ func TestLastCopies(t *testing.T) {
 // TestPaymentsUnavailable charges the test card that the processor cannot
 // take: the shopper is told at once that nothing was charged, the hold is
 // released, and the same form sent again (the same key) with another
-// card places the order.
+// card and another address places the order, as sent.
 func TestPaymentsUnavailable(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
@@ -335,13 +398,16 @@ func TestPaymentsUnavailable(t *testing.T) {
 	if r.State != saga.Failed || !strings.Contains(r.ErrMessage, "nothing was charged") {
 		t.Errorf("checkout is %s (%q), want failed: nothing was charged", r.State, r.ErrMessage)
 	}
+	// Nothing was charged: the key may try again, as the request it now
+	// is (another card, and another address).
 	req.Card = card(paymentsclient.TestCardApproved)
+	req.Shipping.City = "Paris"
 	o, err := c.client.Place(ctx, req)
 	if err != nil {
-		t.Fatalf("Place again, with another card: %v", err)
+		t.Fatalf("Place again, with another card and address: %v", err)
 	}
-	if r2 := c.invariants(t, s, 5, req.Key, before, 1); r2.ID == r.ID || r2.Order.ID != o.ID {
-		t.Errorf("the second try is checkout %s (order %s), want a new one, of order %s", r2.ID, r2.Order.ID, o.ID)
+	if r2 := c.invariants(t, s, 5, req.Key, before, 1); r2.ID == r.ID || r2.Order.ID != o.ID || o.Shipping.City != "Paris" {
+		t.Errorf("the second try is checkout %s (order %s to %s), want a new one, of order %s, to Paris", r2.ID, r2.Order.ID, o.Shipping.City, o.ID)
 	}
 	// The first try's charge key is cancelled: it can never charge.
 	if _, err := s.charges.Charge(ctx, r.PayKey(), eur(1099), card(paymentsclient.TestCardApproved)); bookshop.ErrorCode(err) != bookshop.Conflict {
@@ -414,8 +480,9 @@ func TestPaymentsDown(t *testing.T) {
 }
 
 // TestOrdersDown checks out while Orders is down: the card is charged and
-// the stock taken, the shopper told the order is being completed; once
-// Orders is back, the recoverer records the order and empties the cart.
+// the stock taken (recorded: committed), the shopper told the order is
+// being completed; once Orders is back, the recoverer records the order
+// and empties the cart.
 func TestOrdersDown(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
@@ -428,8 +495,8 @@ func TestOrdersDown(t *testing.T) {
 	if bookshop.ErrorCode(err) != bookshop.Unavailable {
 		t.Fatalf("Place, Orders down = %v, want Unavailable", err)
 	}
-	if r, _ := c.log.Get(ctx, 8, req.Key); r == nil || r.State != saga.Charged {
-		t.Fatalf("checkout = %+v, want it charged, waiting for Orders", r)
+	if r, _ := c.log.Get(ctx, 8, req.Key); r == nil || r.State != saga.Committed {
+		t.Fatalf("checkout = %+v, want it committed, waiting for Orders", r)
 	}
 	s.orders.start()
 	c.recoverUntilEnded(t, 8, req.Key)
@@ -559,5 +626,41 @@ func TestNoCardDataKept(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "order placed") {
 		t.Errorf("the log shows no order placed; is it the Checkout's?\n%s", logs.String())
+	}
+}
+
+// TestBusy sends a checkout's key again while the only slot is taken by
+// the key's first request, still charging: the second is told to send the
+// same order again to learn the outcome, and not that nothing was
+// charged, which it cannot know; sent again, it gets the one order.
+func TestBusy(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{paymentsLatency: time.Second})
+	c := startCheckout(t, s, checkout.Options{MaxCheckouts: 1})
+	s.fill(t, "c-13", 2, 1)
+	before := s.levels(t, 2)
+	req := order(13, "k-busy", eur(1099), paymentsclient.TestCardApproved)
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.svc.Place(ctx, req)
+		first <- err
+	}()
+	waitUntil(t, "the first request to be charging", func() bool {
+		r, err := c.log.Get(ctx, 13, req.Key)
+		return err == nil && r != nil
+	})
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err := c.svc.Place(short, req)
+	if msg := bookshop.ErrorMessage(err); bookshop.ErrorCode(err) != bookshop.Unavailable ||
+		strings.Contains(msg, "nothing was charged") || !strings.Contains(msg, "send the same order again") {
+		t.Errorf("Place, the slot taken by the key's first request = %v; want Unavailable, to send the same order again, not that nothing was charged", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the first Place: %v", err)
+	}
+	o, err := c.client.Place(ctx, req)
+	if r := c.invariants(t, s, 13, req.Key, before, 1); err != nil || o.ID != r.Order.ID {
+		t.Errorf("Place again = %+v, %v; want order %s", o, err, r.Order.ID)
 	}
 }

@@ -23,6 +23,7 @@ type State string
 const (
 	Reserving State = "reserving"
 	Charged   State = "charged"
+	Committed State = "committed"
 	Ordered   State = "ordered"
 	Undoing   State = "undoing"
 	Done      State = "done"
@@ -44,7 +45,8 @@ type Record struct {
 	// of its calls to the other services are made; a new attempt under
 	// the same key (after one that failed with Unavailable) has a new ID.
 	ID string
-	// Request is the fingerprint of the request (see Fingerprint).
+	// Request is the fingerprint of the request and of the cart's lines
+	// it was for (see checkout.Fingerprint).
 	Request string
 	State   State
 	CartID  string
@@ -54,7 +56,8 @@ type Record struct {
 	Subtotal, Discount, Total bookshop.Money
 	Shipping                  bookshop.Address
 	// ReservationID is the Inventory's hold, and ChargeID the Payments
-	// charge, once known (Charged on).
+	// charge, once known (Charged on; the hold taken for good from
+	// Committed on).
 	ReservationID string
 	ChargeID      string
 	// ChargeTried is set when the card may have been charged: an Undoing
@@ -69,6 +72,12 @@ type Record struct {
 	// Created is when the checkout was recorded, Updated when it last
 	// changed.
 	Created, Updated time.Time
+	// Attempts is how many times in a row the recoverer took the
+	// checkout up and found it could not go on (a service it needs did
+	// not answer), and NextTry when it is to take it up again (zero: at
+	// once). Both are reset when the checkout moves on.
+	Attempts int
+	NextTry  time.Time
 }
 
 // The idempotency keys of a checkout's calls: the hold (Inventory), the

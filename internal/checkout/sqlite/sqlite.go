@@ -4,8 +4,9 @@
 // The database is one file. Open creates it when it is missing and
 // applies the schema migrations embedded in the binary. A checkout is one
 // row (see the migrations): its customer and key, its attempt's id, the
-// fingerprint of its request, its state, and the rest of its record as
-// JSON. The card is never in it.
+// fingerprint of its request, its state, the recoverer's attempts and
+// when it tries next, and the rest of its record as JSON. The card is
+// never in it.
 //
 // Every change is on disk before it returns: the write-ahead log is
 // synced at each commit (synchronous=FULL), so that a step recorded
@@ -116,7 +117,29 @@ func decode(r *saga.Record, js string) error {
 }
 
 // columns are the columns a Record is read from, in scan's order.
-const columns = `customer_id, key, id, request, state, record, created_at, updated_at`
+const columns = `customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at`
+
+// unfinished is the condition of the rows of the checkouts that have not
+// ended, as the partial index checkouts_due has it.
+const unfinished = `state NOT IN ('done', 'failed')`
+
+// millis returns t as the Unix time in milliseconds of a column; 0 for
+// the zero time.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis returns the time of a column's Unix time in milliseconds,
+// in UTC; the zero time for 0.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -124,15 +147,16 @@ type scanner interface{ Scan(dest ...any) error }
 // scan reads a Record from the columns of a row.
 func scan(s scanner) (*saga.Record, error) {
 	var (
-		r                saga.Record
-		state, js        string
-		created, updated int64
+		r                         saga.Record
+		state, js                 string
+		created, updated, nextTry int64
 	)
-	if err := s.Scan(&r.CustomerID, &r.Key, &r.ID, &r.Request, &state, &js, &created, &updated); err != nil {
+	if err := s.Scan(&r.CustomerID, &r.Key, &r.ID, &r.Request, &state, &js, &created, &updated, &r.Attempts, &nextTry); err != nil {
 		return nil, err
 	}
 	r.State = saga.State(state)
 	r.Created, r.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	r.NextTry = fromMillis(nextTry)
 	if err := decode(&r, js); err != nil {
 		return nil, err
 	}
@@ -159,12 +183,13 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record) error {
 	if err != nil {
 		return err
 	}
-	res, err := db.pools.Write.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	res, err := db.pools.Write.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
-			created_at = excluded.created_at, updated_at = excluded.updated_at
+			created_at = excluded.created_at, updated_at = excluded.updated_at,
+			attempts = excluded.attempts, next_try_at = excluded.next_try_at
 		WHERE checkouts.state = 'failed' AND json_extract(checkouts.record, '$.ErrCode') = 'unavailable'`,
-		r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli())
+		r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry))
 	if err != nil {
 		return fmt.Errorf("record checkout %s: %w", r.ID, err)
 	}
@@ -181,9 +206,9 @@ func (db *DB) Save(ctx context.Context, r *saga.Record) error {
 	if err != nil {
 		return err
 	}
-	res, err := db.pools.Write.ExecContext(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?
+	res, err := db.pools.Write.ExecContext(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?, attempts = ?, next_try_at = ?
 		WHERE customer_id = ? AND key = ? AND id = ?`,
-		string(r.State), data, r.Updated.UnixMilli(), r.CustomerID, r.Key, r.ID)
+		string(r.State), data, r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry), r.CustomerID, r.Key, r.ID)
 	if err != nil {
 		return fmt.Errorf("record checkout %s: %w", r.ID, err)
 	}
@@ -193,11 +218,30 @@ func (db *DB) Save(ctx context.Context, r *saga.Record) error {
 	return nil
 }
 
-// Unfinished returns at most limit records that have not ended, those
-// changed least recently first.
-func (db *DB) Unfinished(ctx context.Context, limit int) ([]*saga.Record, error) {
+// Postpone writes r's Attempts and NextTry over the record of its
+// customer, key and ID, in the state r has, and nothing else of it. It
+// fails with saga.ErrKeyTaken when there is no such record.
+func (db *DB) Postpone(ctx context.Context, r *saga.Record) error {
+	res, err := db.pools.Write.ExecContext(ctx, `UPDATE checkouts SET attempts = ?, next_try_at = ?
+		WHERE customer_id = ? AND key = ? AND id = ? AND state = ?`,
+		r.Attempts, millis(r.NextTry), r.CustomerID, r.Key, r.ID, string(r.State))
+	if err != nil {
+		return fmt.Errorf("postpone checkout %s: %w", r.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("postpone checkout %s: %w", r.ID, saga.ErrKeyTaken)
+	}
+	return nil
+}
+
+// Unfinished returns at most limit records that have not ended and are
+// due at now (their NextTry is zero, or not after now): those paid for
+// and without an order (charged, committed) first, then by NextTry, the
+// earliest first, then those changed least recently.
+func (db *DB) Unfinished(ctx context.Context, now time.Time, limit int) ([]*saga.Record, error) {
 	rows, err := db.pools.Read.QueryContext(ctx, `SELECT `+columns+` FROM checkouts
-		WHERE state NOT IN ('done', 'failed') ORDER BY updated_at LIMIT ?`, limit)
+		WHERE `+unfinished+` AND next_try_at <= ?
+		ORDER BY state NOT IN ('charged', 'committed'), next_try_at, updated_at LIMIT ?`, now.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read unfinished checkouts: %w", err)
 	}
@@ -214,6 +258,18 @@ func (db *DB) Unfinished(ctx context.Context, limit int) ([]*saga.Record, error)
 		return nil, fmt.Errorf("read unfinished checkouts: %w", err)
 	}
 	return recs, nil
+}
+
+// CountUnfinished returns how many records have not ended, due or not,
+// and when the oldest of them was created (the zero time when there is
+// none).
+func (db *DB) CountUnfinished(ctx context.Context) (n int, oldest time.Time, err error) {
+	var created int64
+	err = db.pools.Read.QueryRowContext(ctx, `SELECT count(*), coalesce(min(created_at), 0) FROM checkouts WHERE `+unfinished).Scan(&n, &created)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("count unfinished checkouts: %w", err)
+	}
+	return n, fromMillis(created), nil
 }
 
 // DeleteEnded deletes the records of the checkouts that ended (done or

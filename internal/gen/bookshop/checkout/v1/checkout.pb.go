@@ -284,17 +284,31 @@ type PlaceOrderRequest struct {
 	// What makes the checkout happen at most once: 1 to 64 characters of
 	// A-Z, a-z, 0-9, '-' and '_', new for each checkout form the shopper is
 	// shown (a random token). Required. Keys are the customer's own: the
-	// same key of another customer is another key. A request with a key
-	// already used by the customer does not check out again: it returns the
-	// order placed with it; or the error the checkout failed with; or, when
-	// the checkout is still running, waits for it. Two exceptions: a
-	// checkout that failed with UNAVAILABLE did nothing (what it had done
-	// was undone), and a request with its key tries again; and one refused
-	// before its first step (a malformed request, an empty cart, a total no
-	// longer the one confirmed, a service down) was not recorded, and is
-	// judged anew. A key used for another cart, total or address is refused
-	// with FAILED_PRECONDITION. Keys are kept for 24 hours after their
-	// checkout ends.
+	// same key of another customer is another key.
+	//
+	// A key is one checkout. A request with a key already used by the
+	// customer does not check out again:
+	//
+	//   - while the key's checkout is under way (running, or left
+	//     unfinished by a crash or a service down, and perhaps charged), the
+	//     request waits for it, or takes it up, and is answered with its
+	//     outcome, whatever cart, total or address the request carries: a
+	//     key never starts a second checkout while its first may still
+	//     charge;
+	//   - once the key's checkout has ended, the request is answered from
+	//     its record: the error it failed with; or, when it placed an
+	//     order, that order if the request is the one that placed it (the
+	//     same cart, total and address, and the same books and quantities
+	//     in the cart, those the order took out counted in), and
+	//     FAILED_PRECONDITION naming the order if it is another.
+	//
+	// Two exceptions: a checkout that failed with UNAVAILABLE did nothing
+	// (what it had done was undone), and a request with its key tries
+	// again, as itself, with its own cart, total and address; and one
+	// refused before its first step (a malformed request, an empty cart, a
+	// total no longer the one confirmed, a service down) was not recorded,
+	// and is judged anew. Keys are kept for 24 hours after their checkout
+	// ends.
 	IdempotencyKey string `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// The customer who buys: 1 or more. The order is theirs.
 	CustomerId int32 `protobuf:"varint,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`

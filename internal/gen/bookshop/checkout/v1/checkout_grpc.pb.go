@@ -70,8 +70,8 @@ type CheckoutServiceClient interface {
 	GetQuote(ctx context.Context, in *GetQuoteRequest, opts ...grpc.CallOption) (*GetQuoteResponse, error)
 	// PlaceOrder places the order of a customer's cart, and returns it. Its
 	// idempotency_key makes it happen at most once (see PlaceOrderRequest).
-	// Errors, each with a message for the shopper, and then nothing was
-	// charged and the cart is as it was:
+	// Errors, each with a message for the shopper, and then the request
+	// charged nothing and left the cart as it was:
 	//
 	//   - INVALID_ARGUMENT for a malformed request: the message names the
 	//     field ("shipping address: ...", or, from Payments, "card number:
@@ -80,8 +80,9 @@ type CheckoutServiceClient interface {
 	//   - FAILED_PRECONDITION when the cart is empty, when the total is no
 	//     longer the one confirmed ("the total is now ..."), when a book has
 	//     too few copies left ("sold out: ..."), when the card was declined
-	//     ("card declined: ..."), or when the key was used for another
-	//     checkout;
+	//     ("card declined: ..."), or when the key's checkout placed an order
+	//     for another request ("this checkout form already placed order
+	//     ...": that order stands, and nothing more was done);
 	//   - UNAVAILABLE when a service could not be reached, or the checkout
 	//     could not finish in time: the order was not placed, or is not yet
 	//     known to be. Send the same request again (the same key) to learn
@@ -159,8 +160,8 @@ type CheckoutServiceServer interface {
 	GetQuote(context.Context, *GetQuoteRequest) (*GetQuoteResponse, error)
 	// PlaceOrder places the order of a customer's cart, and returns it. Its
 	// idempotency_key makes it happen at most once (see PlaceOrderRequest).
-	// Errors, each with a message for the shopper, and then nothing was
-	// charged and the cart is as it was:
+	// Errors, each with a message for the shopper, and then the request
+	// charged nothing and left the cart as it was:
 	//
 	//   - INVALID_ARGUMENT for a malformed request: the message names the
 	//     field ("shipping address: ...", or, from Payments, "card number:
@@ -169,8 +170,9 @@ type CheckoutServiceServer interface {
 	//   - FAILED_PRECONDITION when the cart is empty, when the total is no
 	//     longer the one confirmed ("the total is now ..."), when a book has
 	//     too few copies left ("sold out: ..."), when the card was declined
-	//     ("card declined: ..."), or when the key was used for another
-	//     checkout;
+	//     ("card declined: ..."), or when the key's checkout placed an order
+	//     for another request ("this checkout form already placed order
+	//     ...": that order stands, and nothing more was done);
 	//   - UNAVAILABLE when a service could not be reached, or the checkout
 	//     could not finish in time: the order was not placed, or is not yet
 	//     known to be. Send the same request again (the same key) to learn
