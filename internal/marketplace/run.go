@@ -94,6 +94,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		// A checkout calls five services in turn: its client waits for them.
 		Checkout:                 checkoutclient.New(checkout, checkoutCalls*cfg.CallTimeout),
 		Orders:                   ordersclient.New(orders, cfg.CallTimeout),
+		Promotions:               promotionsclient.New(promotions, cfg.CallTimeout),
 		Searcher:                 catalogclient.New(books, cfg.CallTimeout),
 		Live:                     recommendationsclient.NewLiveClient(recs),
 		Shutdown:                 ctx.Done(), // ends the live event streams, which never finish on their own
