@@ -50,6 +50,17 @@ type Worker interface {
 	Close() error
 }
 
+// PartTimer is a Worker whose calls have one part timed on its own as
+// well as whole: the POST that places an order, say, within the three
+// requests of a purchase. After each successful call, Run records the
+// call's LastPart in Result.Part.
+type PartTimer interface {
+	Worker
+	// LastPart returns how long the part took in the last call, which
+	// succeeded.
+	LastPart() time.Duration
+}
+
 // Options say how much load a run puts on its target.
 type Options struct {
 	// Concurrency is the number of workers, each with one call in flight.
@@ -101,6 +112,10 @@ type Result struct {
 	Elapsed time.Duration
 	// Latency holds the latency of each successful call, in microseconds.
 	Latency *hdrhistogram.Histogram
+	// Part holds, for workers that are PartTimers, the latency of the
+	// part of each successful call that they time on its own, in
+	// microseconds; nil for other workers.
+	Part *hdrhistogram.Histogram
 	// ErrorSamples are the first few distinct errors, with how often each
 	// occurred.
 	ErrorSamples []ErrorCount
@@ -135,6 +150,15 @@ func (r *Result) Percentile(p float64) time.Duration {
 		return 0
 	}
 	return time.Duration(r.Latency.ValueAtPercentile(p)) * time.Microsecond
+}
+
+// PartPercentile is Percentile of the part of the calls in Part, or 0
+// when there is none.
+func (r *Result) PartPercentile(p float64) time.Duration {
+	if r.Part == nil || r.Part.TotalCount() == 0 {
+		return 0
+	}
+	return time.Duration(r.Part.ValueAtPercentile(p)) * time.Microsecond
 }
 
 // Max returns the highest latency of a successful call.
@@ -182,6 +206,9 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	rec := newRecorder()
+	if _, ok := workers[0].(PartTimer); ok {
+		rec.part = newHistogram()
+	}
 	var started atomic.Int64
 	begin := time.Now()
 	measureFrom := begin.Add(opts.Warmup)
@@ -192,6 +219,7 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 
 	var wg sync.WaitGroup
 	for _, w := range workers {
+		parts, _ := w.(PartTimer)
 		wg.Go(func() {
 			if opts.Interval > 0 && !sleep(runCtx, rand.N(opts.Interval)) {
 				return
@@ -209,7 +237,11 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 					return // cut off by the end of the run: not a failure
 				}
 				if !t0.Before(measureFrom) {
-					rec.record(took, items, err)
+					part := time.Duration(-1)
+					if parts != nil && err == nil {
+						part = parts.LastPart()
+					}
+					rec.record(took, items, err, part)
 				}
 				if opts.Interval > 0 && !sleep(runCtx, opts.Interval) {
 					return
@@ -283,17 +315,22 @@ const maxErrorSamples = 5
 type recorder struct {
 	mu      sync.Mutex
 	latency *hdrhistogram.Histogram
+	part    *hdrhistogram.Histogram // nil unless the workers time a part
 	calls   int64
 	errors  int64
 	items   int64
 	samples []ErrorCount
 }
 
-func newRecorder() *recorder {
-	return &recorder{latency: hdrhistogram.New(minLatencyMicros, maxLatencyMicros, latencyDigits)}
+func newRecorder() *recorder { return &recorder{latency: newHistogram()} }
+
+func newHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(minLatencyMicros, maxLatencyMicros, latencyDigits)
 }
 
-func (r *recorder) record(took time.Duration, items int, err error) {
+// record records a call that took took, moved items and failed with err,
+// and whose part took part (negative: none timed).
+func (r *recorder) record(took time.Duration, items int, err error, part time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
@@ -308,8 +345,15 @@ func (r *recorder) record(took time.Duration, items int, err error) {
 	}
 	r.calls++
 	r.items += int64(items)
-	us := min(max(took.Microseconds(), minLatencyMicros), maxLatencyMicros)
-	_ = r.latency.RecordValue(us) // within range: cannot fail
+	_ = r.latency.RecordValue(micros(took)) // within range: cannot fail
+	if r.part != nil && part >= 0 {
+		_ = r.part.RecordValue(micros(part))
+	}
+}
+
+// micros returns d in microseconds, within the histograms' range.
+func micros(d time.Duration) int64 {
+	return min(max(d.Microseconds(), minLatencyMicros), maxLatencyMicros)
 }
 
 func (r *recorder) result(concurrency int, elapsed time.Duration) *Result {
@@ -322,6 +366,7 @@ func (r *recorder) result(concurrency int, elapsed time.Duration) *Result {
 		Items:        r.items,
 		Elapsed:      elapsed,
 		Latency:      r.latency,
+		Part:         r.part,
 		ErrorSamples: r.samples,
 	}
 }

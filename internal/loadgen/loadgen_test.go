@@ -26,15 +26,35 @@ import (
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	"github.com/bookshop-go/bookshop/internal/checkout"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
+	checkoutsqlite "github.com/bookshop-go/bookshop/internal/checkout/sqlite"
 	accountsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/accounts/v1"
 	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	checkoutv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/checkout/v1"
+	inventoryv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/inventory/v1"
+	ordersv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/orders/v1"
+	paymentsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/payments/v1"
+	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/inventory"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	inventorysqlite "github.com/bookshop-go/bookshop/internal/inventory/sqlite"
 	"github.com/bookshop-go/bookshop/internal/loadgen"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/orders"
+	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	orderssqlite "github.com/bookshop-go/bookshop/internal/orders/sqlite"
+	"github.com/bookshop-go/bookshop/internal/payments"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	paymentssqlite "github.com/bookshop-go/bookshop/internal/payments/sqlite"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/promotions"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
+	promotionssqlite "github.com/bookshop-go/bookshop/internal/promotions/sqlite"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
@@ -187,11 +207,32 @@ func TestRunErrors(t *testing.T) {
 
 // stack is the whole system on loopback: one gRPC server with the
 // Catalog, Recommendations and the live service over one catalog
-// database, and a Marketplace calling it.
+// database, Accounts, the Cart, the Inventory, Payments, Orders and
+// Promotions;
+// another with the Checkout, which calls the first; and a Marketplace
+// calling both, which trusts one proxy (the shop's targets send
+// X-Forwarded-For). Every database is in memory.
 type stack struct {
 	grpcAddr string
 	siteURL  string
 	db       *sqlite.DB
+	stock    *inventorysqlite.DB
+	orders   *orderssqlite.DB
+}
+
+// stackBookCopies is the stack's stock of book 1, which the checkout
+// target buys; the other books have the Inventory's seed.
+const stackBookCopies = 1000
+
+// open opens a store with open and closes it when the test ends.
+func open[T interface{ Close() error }](tb testing.TB, open func() (T, error)) T {
+	tb.Helper()
+	db, err := open()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
 }
 
 func startStack(tb testing.TB) stack {
@@ -219,8 +260,24 @@ func startStack(tb testing.TB) stack {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { cartDB.Close() })
+	ctx := testContext(tb)
+	stock := inventory.SeedStock()
+	stock[1] = stackBookCopies
+	stockDB := open(tb, func() (*inventorysqlite.DB, error) { return inventorysqlite.Open(ctx, inventorysqlite.Memory, stock) })
+	paymentsDB := open(tb, func() (*paymentssqlite.DB, error) { return paymentssqlite.Open(ctx, paymentssqlite.Memory) })
+	ordersDB := open(tb, func() (*orderssqlite.DB, error) { return orderssqlite.Open(ctx, orderssqlite.Memory) })
+	sagaDB := open(tb, func() (*checkoutsqlite.DB, error) { return checkoutsqlite.Open(ctx, checkoutsqlite.Memory) })
+	promotionsDB := open(tb, func() (*promotionssqlite.DB, error) { return promotionssqlite.Open(ctx, promotionssqlite.Memory) })
+	offers, err := promotions.NewService(ctx, promotionsDB, promotions.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	books := catalog.NewService(db, "", 0, nil)
 	addr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		inventoryv1.RegisterInventoryServiceServer(srv, inventory.NewServer(inventory.NewService(stockDB, inventory.Options{Logger: logger}), logger))
+		paymentsv1.RegisterPaymentsServiceServer(srv, payments.NewServer(payments.NewService(paymentsDB, payments.Options{Logger: logger}), logger))
+		ordersv1.RegisterOrdersServiceServer(srv, orders.NewServer(orders.NewService(ordersDB, orders.Options{Logger: logger}), logger))
+		promotionsv1.RegisterPromotionsServiceServer(srv, promotions.NewServer(offers, logger))
 		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(recommendations.New(db, nil), logger))
 		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(books, logger))
 		accountsv1.RegisterAccountsServiceServer(srv, accounts.NewServer(accountsSvc, logger))
@@ -233,6 +290,22 @@ func startStack(tb testing.TB) stack {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
+	checkoutAddr := rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		svc := checkout.NewService(checkout.Deps{
+			Carts:     cartclient.New(conn, 5*time.Second),
+			Catalog:   catalogclient.New(conn, 5*time.Second),
+			Inventory: inventoryclient.New(conn, 5*time.Second),
+			Payments:  paymentsclient.New(conn, 5*time.Second),
+			Orders:    ordersclient.New(conn, 5*time.Second),
+			Store:     sagaDB,
+		}, checkout.Options{Logger: logger})
+		checkoutv1.RegisterCheckoutServiceServer(srv, checkout.NewServer(svc, logger))
+	})
+	checkoutConn, err := rpc.Dial(checkoutAddr, rpc.ClientConfig{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { checkoutConn.Close() })
 	shutdown := make(chan struct{})
 	site, err := marketplace.NewServer(marketplace.Options{
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -243,8 +316,13 @@ func startStack(tb testing.TB) stack {
 		Live:             recommendationsclient.NewLiveClient(conn),
 		Accounts:         accountsclient.New(conn, 5*time.Second),
 		Carts:            cartclient.New(conn, 5*time.Second),
+		Inventory:        inventoryclient.New(conn, 5*time.Second),
+		Checkout:         checkoutclient.New(checkoutConn, 30*time.Second),
+		Orders:           ordersclient.New(conn, 5*time.Second),
+		Promotions:       promotionsclient.New(conn, 5*time.Second),
 		Shutdown:         shutdown,
 		RateLimit:        rate.Inf,
+		TrustedProxies:   1,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -254,7 +332,7 @@ func startStack(tb testing.TB) stack {
 		close(shutdown) // ends the live event streams
 		web.Close()
 	})
-	return stack{grpcAddr: addr, siteURL: web.URL + "/", db: db}
+	return stack{grpcAddr: addr, siteURL: web.URL + "/", db: db, stock: stockDB, orders: ordersDB}
 }
 
 // TestTargets runs each target for a few calls against the real services

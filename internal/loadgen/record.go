@@ -12,7 +12,7 @@ import (
 // scripts and charts: one per run, with its label and target.
 type Record struct {
 	Label       string  `json:"label"`  // what ran: "bookshop", "minimal grpc-go", ...
-	Target      string  `json:"target"` // recommend, home, export, import, live, live-web
+	Target      string  `json:"target"` // recommend, home, checkout, ...
 	Concurrency int     `json:"concurrency"`
 	Calls       int64   `json:"calls"`
 	Errors      int64   `json:"errors"`
@@ -24,12 +24,16 @@ type Record struct {
 	P99         float64 `json:"p99_ms"`
 	P999        float64 `json:"p999_ms"`
 	Max         float64 `json:"max_ms"`
+	// PartP50 and PartP99 are the percentiles of the part of each call
+	// that a PartTimer's workers time on its own; absent for others.
+	PartP50 float64 `json:"part_p50_ms,omitempty"`
+	PartP99 float64 `json:"part_p99_ms,omitempty"`
 }
 
 // NewRecord returns the record of r, a run of target labelled label.
 func NewRecord(label, target string, r *Result) Record {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	return Record{
+	rec := Record{
 		Label:       label,
 		Target:      target,
 		Concurrency: r.Concurrency,
@@ -44,6 +48,10 @@ func NewRecord(label, target string, r *Result) Record {
 		P999:        ms(r.Percentile(99.9)),
 		Max:         ms(r.Max()),
 	}
+	if r.Part != nil {
+		rec.PartP50, rec.PartP99 = ms(r.PartPercentile(50)), ms(r.PartPercentile(99))
+	}
+	return rec
 }
 
 // WriteRecord writes rec to w as one line of JSON.

@@ -51,27 +51,13 @@ func NewCustomerPage(siteURL string, books int32, idleConns int) (*CustomerPage,
 
 // Worker implements [Target]: it signs its customer up and fills the cart.
 func (t *CustomerPage) Worker(ctx context.Context, i int) (Worker, error) {
-	jar, err := cookiejar.New(nil)
+	from := fmt.Sprintf("10.%d.%d.%d", 1+i>>16&0xff, i>>8&0xff, i&0xff)
+	jar, client, err := signUp(ctx, t.base, t.client.Transport, from)
 	if err != nil {
 		return nil, err
 	}
-	w := &customerPageWorker{
-		t:      t,
-		jar:    jar,
-		client: &http.Client{Transport: t.client.Transport, Jar: jar},
-		from:   fmt.Sprintf("10.%d.%d.%d", 1+i>>16&0xff, i>>8&0xff, i&0xff),
-	}
+	w := &customerPageWorker{t: t, jar: jar, client: client, from: from}
 	w.base, _ = url.Parse(t.base)
-	email := "load-" + rand.Text() + "@example.com"
-	resp, err := postFrom(ctx, w.client, t.base+"signup", "", w.from, url.Values{
-		"email": {email}, "name": {"Load"}, "password": {"a long load-test passphrase " + rand.Text()},
-	})
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusSeeOther || sessionCookie(resp) == "" {
-		return nil, fmt.Errorf("POST /signup: %s, without a session cookie", resp.Status)
-	}
 	for id := int32(1); id <= t.books; id++ {
 		resp, err := postFrom(ctx, w.client, t.base+"cart/items", "", w.from, url.Values{"book": {strconv.Itoa(int(id))}})
 		if err != nil {
@@ -214,6 +200,28 @@ func (w *addToCartWorker) Call(ctx context.Context) (int, error) {
 }
 
 func (w *addToCartWorker) Close() error { return nil }
+
+// signUp signs a new customer up at the site at base, from the address
+// from, through transport, and returns the cookie jar that holds the
+// session, and a client of transport with the jar.
+func signUp(ctx context.Context, base string, transport http.RoundTripper, from string) (*cookiejar.Jar, *http.Client, error) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := &http.Client{Transport: transport, Jar: jar}
+	email := "load-" + rand.Text() + "@example.com"
+	resp, err := postFrom(ctx, client, base+"signup", "", from, url.Values{
+		"email": {email}, "name": {"Load"}, "password": {"a long load-test passphrase " + rand.Text()},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusSeeOther || sessionCookie(resp) == "" {
+		return nil, nil, fmt.Errorf("POST /signup: %s, without a session cookie", resp.Status)
+	}
+	return jar, client, nil
+}
 
 // post sends form to target as the site's script does, with the cookies
 // of client's jar, if it has one, or else cookie ("" for none), reads the

@@ -23,16 +23,19 @@ import (
 var benchTargets = []struct {
 	name, what  string
 	concurrency int
+	part        string // what a PartTimer's workers time on their own; "" for none
 }{
-	{"recommend", "/Recommendations/Recommend, unary, at -addr", 50},
-	{"home", "the homepage, GET -url", 50},
-	{"home-customer", "the homepage as a signed-in customer with 3 books in the cart, GET -url (signs up at start)", 50},
-	{"add-to-cart", "POST /cart/items at -url as the page's script does, one copy a call, books 1 to 40 in turn, a new guest cart every 400", 50},
-	{"export", "CatalogService/ExportBooks, server streaming, at -addr", 1},
-	{"import", "CatalogService/ImportBooks, client streaming, -books new books a call, at -addr", 1},
-	{"search", "CatalogService/SearchBooks, unary, at -addr: a page of 20 books a call, queries in turn (the built-in books', and import's)", 8},
-	{"live", "LiveRecommend, bidirectional, at -addr: one stream a worker, one event a call", 1000},
-	{"live-web", "the Marketplace's live panel at -url: one event stream a worker, one event posted a call, timed until its list arrives", 1000},
+	{"recommend", "/Recommendations/Recommend, unary, at -addr", 50, ""},
+	{"home", "the homepage, GET -url", 50, ""},
+	{"home-customer", "the homepage as a signed-in customer with 3 books in the cart, GET -url (signs up at start)", 50, ""},
+	{"add-to-cart", "POST /cart/items at -url as the page's script does, one copy a call, books 1 to 40 in turn, a new guest cart every 400", 50, ""},
+	{"export", "CatalogService/ExportBooks, server streaming, at -addr", 1, ""},
+	{"import", "CatalogService/ImportBooks, client streaming, -books new books a call, at -addr", 1, ""},
+	{"search", "CatalogService/SearchBooks, unary, at -addr: a page of 20 books a call, queries in turn (the built-in books', and import's)", 8, ""},
+	{"live", "LiveRecommend, bidirectional, at -addr: one stream a worker, one event a call", 1000, ""},
+	{"live-web", "the Marketplace's live panel at -url: one event stream a worker, one event posted a call, timed until its list arrives", 1000, ""},
+	{"checkout", "a purchase at -url, one copy of -book: POST /cart/items, GET /checkout, POST /checkout with the approved test card, 303 to the order; a customer a worker (signs up at start), the POST also timed alone", 20, "POST /checkout"},
+	{"checkout-limit", "no server: a purchase's database writes (cart, saga, reservation, charge, order) in one transaction, one SQLite file in TMPDIR, synchronous=FULL", 20, ""},
 }
 
 // benchConfig is the configuration of `bookshop bench`.
@@ -50,6 +53,7 @@ type benchConfig struct {
 	category    string
 	books       int
 	maxBook     int
+	book        int
 	tls         clientTLSFlags
 	label       string
 	record      string
@@ -60,8 +64,8 @@ type benchConfig struct {
 func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.target, "target", "recommend", "what to load: "+targetNames())
 	fs.StringVar(&c.addr, "addr", "localhost:50051", "the gRPC server, host:port, for recommend, export, import, search and live")
-	fs.StringVar(&c.url, "url", "http://localhost:8080/", "the Marketplace, for home (the page to get) and live-web (the site)")
-	fs.StringVar(&c.concurrency, "c", "", "calls in flight (workers); a list such as 1,4,16,64 runs each in turn (default: 50 for recommend and home, 1 for export and import, 8 for search, 1000 for live and live-web)")
+	fs.StringVar(&c.url, "url", "http://localhost:8080/", "the Marketplace, for home (the page to get), and the site of home-customer, add-to-cart, live-web and checkout")
+	fs.StringVar(&c.concurrency, "c", "", "calls in flight (workers); a list such as 1,4,16,64 runs each in turn (default: 50 for recommend and home, 1 for export and import, 8 for search, 1000 for live and live-web, 20 for checkout and checkout-limit)")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to measure each level (0 with -n: until -n calls)")
 	fs.Int64Var(&c.count, "n", 0, "stop after this many calls in all, instead of after -d (0: no limit)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "how long to call, unmeasured, before each level is measured (not with -n)")
@@ -70,6 +74,7 @@ func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.IntVar(&c.conns, "conns", 1, "gRPC connections the workers share")
 	fs.StringVar(&c.category, "category", "", "recommend: the category to ask for (default mystery); export: the category to export (default all)")
 	fs.IntVar(&c.books, "books", 1000, "import: books a call imports (each with a title of its own)")
+	fs.IntVar(&c.book, "book", 1, "checkout, checkout-limit: the book each purchase buys, one copy (the Inventory must have enough)")
 	fs.IntVar(&c.maxBook, "max-book", 45, "live, live-web: events name books 1 to this id, which must all be in the catalog")
 	fs.StringVar(&c.label, "label", "bookshop", "what is being measured, for -record and -chart")
 	fs.StringVar(&c.record, "record", "", "append each level's result to this file as a line of JSON")
@@ -96,7 +101,7 @@ func RunBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	target, where, err := cfg.newTarget()
+	target, where, err := cfg.newTarget(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,6 +138,10 @@ func RunBench(ctx context.Context, args []string, getenv func(string) string, st
 			cpu = fmt.Sprintf("%.0f%%", 100*(cpu1-cpu0).Seconds()/time.Since(wall0).Seconds())
 		}
 		printRow(stdout, res, items, cpu)
+		if res.Part != nil {
+			fmt.Fprintf(stdout, "    %s alone: p50 %s, p90 %s, p99 %s, max %s\n", partName(cfg.target),
+				ms(res.PartPercentile(50)), ms(res.PartPercentile(90)), ms(res.PartPercentile(99)), ms(res.PartPercentile(100)))
+		}
 		for _, e := range res.ErrorSamples {
 			fmt.Fprintf(stdout, "    %s × %s\n", thousands(e.Count), e.Message)
 		}
@@ -190,6 +199,8 @@ func (c *benchConfig) validate() ([]int, error) {
 		return nil, usageErrorf("-conns %d: want 1 or more", c.conns)
 	case c.books < 1 || c.books > catalog.MaxImportBooks:
 		return nil, usageErrorf("-books %d: want 1 to %d", c.books, catalog.MaxImportBooks)
+	case c.book < 1 || int64(c.book) > 1<<31-1:
+		return nil, usageErrorf("-book %d: want a book id from 1", c.book)
 	case c.maxBook < 1 || int64(c.maxBook) > 1<<31-1:
 		return nil, usageErrorf("-max-book %d: want a book id from 1", c.maxBook)
 	case c.chart != "" && c.record == "":
@@ -200,7 +211,7 @@ func (c *benchConfig) validate() ([]int, error) {
 
 // newTarget returns the target of the configuration, and where it is for
 // the report.
-func (c *benchConfig) newTarget() (loadgen.Target, string, error) {
+func (c *benchConfig) newTarget(ctx context.Context) (loadgen.Target, string, error) {
 	grpcCfg := func() (loadgen.GRPCConfig, error) {
 		g := loadgen.GRPCConfig{Addr: c.addr, Conns: c.conns}
 		var ccfg rpc.ClientConfig
@@ -233,6 +244,15 @@ func (c *benchConfig) newTarget() (loadgen.Target, string, error) {
 	case "live-web":
 		t, err = loadgen.NewLiveWeb(c.url, int32(c.maxBook), 256)
 		return t, c.url, err
+	case "checkout":
+		t, err = loadgen.NewCheckout(c.url, int32(c.book), idle)
+		return t, c.url, err
+	case "checkout-limit":
+		limit, err := loadgen.NewCheckoutLimit(ctx, "", int32(c.book))
+		if err != nil {
+			return nil, "", err
+		}
+		return limit, limit.Path(), nil
 	}
 	g, err := grpcCfg()
 	if err != nil {
@@ -304,10 +324,20 @@ func tlsMode(cfg *tls.Config) string {
 	return "TLS"
 }
 
+// partName returns what target's workers time on their own.
+func partName(target string) string {
+	for _, t := range benchTargets {
+		if t.name == target && t.part != "" {
+			return t.part
+		}
+	}
+	return "part"
+}
+
 func targetHelp() string {
 	var b strings.Builder
 	for _, t := range benchTargets {
-		fmt.Fprintf(&b, "  %-10s %s\n", t.name, t.what)
+		fmt.Fprintf(&b, "  %-14s %s\n", t.name, t.what)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

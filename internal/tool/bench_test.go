@@ -38,6 +38,9 @@ func TestBench(t *testing.T) {
 		{"-target", "search", "-addr", catalogAddr, "-c", "2", "-n", "30", "-d", "0"},
 		{"-target", "live", "-addr", grpcAddr, "-c", "10", "-n", "30", "-d", "0"},
 		{"-target", "live-web", "-url", siteURL, "-c", "10", "-n", "30", "-d", "0"},
+		// Book 21, of which the Inventory of up has 25 copies.
+		{"-target", "checkout", "-url", siteURL, "-book", "21", "-c", "2", "-n", "10", "-d", "0"},
+		{"-target", "checkout-limit", "-c", "2", "-n", "20", "-d", "0"},
 	} {
 		t.Run(args[1], func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -49,6 +52,10 @@ func TestBench(t *testing.T) {
 				if !strings.Contains(out, want) {
 					t.Errorf("bench %q printed no %s column:\n%s", args, want, out)
 				}
+			}
+			// The purchase's POST, timed on its own too.
+			if part := "POST /checkout alone: p50 "; (args[1] == "checkout") != strings.Contains(out, part) {
+				t.Errorf("bench %q printed %q: %v, want it for checkout alone:\n%s", args, part, strings.Contains(out, part), out)
 			}
 		})
 	}
@@ -94,6 +101,7 @@ func TestBenchFailures(t *testing.T) {
 		{[]string{"-d", "0"}, "-d 0 needs -n"},
 		{[]string{"-chart", "x.svg"}, "-record"},
 		{[]string{"-books", "0"}, "-books"},
+		{[]string{"-target", "checkout", "-book", "0"}, "-book"},
 		{[]string{"-timeout", "0"}, "-timeout"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
