@@ -22,7 +22,7 @@ const modulePath = "github.com/bookshop-go/bookshop"
 
 // wantServices are the services the final layout has; rule 6 fails if one is
 // missing from the graph.
-var wantServices = []string{"catalog", "recommendations", "accounts", "cart", "payments", "checkout", "marketplace"}
+var wantServices = []string{"catalog", "recommendations", "accounts", "cart", "payments", "promotions", "checkout", "marketplace"}
 
 // roots are the directories, relative to the module, whose packages are
 // composition roots: they may import anything and nothing may import them.
@@ -592,6 +592,7 @@ func TestCheckLayout(t *testing.T) {
 		{ImportPath: ours("internal/accounts")},
 		{ImportPath: ours("internal/cart")},
 		{ImportPath: ours("internal/payments")},
+		{ImportPath: ours("internal/promotions")},
 		{ImportPath: ours("internal/checkout")},
 		{ImportPath: ours("internal/marketplace")},
 		{ImportPath: ours("cmd/bookshop")},
@@ -622,6 +623,7 @@ func TestCheckLayout(t *testing.T) {
 			"layout: no package of service accounts",
 			"layout: no package of service cart",
 			"layout: no package of service payments",
+			"layout: no package of service promotions",
 			"layout: no package of service checkout",
 			"layout: no package of service marketplace",
 		}},

@@ -48,9 +48,9 @@
 //     a server.
 //  5. No package except a composition root imports a composition root.
 //  6. The graph has the kernel, at least one platform package, and the
-//     services catalog, recommendations, accounts, cart, payments, checkout
-//     and marketplace, so that a broken `go list` or a rename cannot make
-//     the test pass with nothing to check.
+//     services catalog, recommendations, accounts, cart, payments,
+//     promotions, checkout and marketplace, so that a broken `go list` or
+//     a rename cannot make the test pass with nothing to check.
 //
 // Rules 1 to 5 are checked on each package's non-test imports (the Imports
 // field of `go list`). For the kernel, the imports of its _test.go files

@@ -40,9 +40,9 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.DB, "db", c.DB, "the promotion's database file (SQLite): the customers' uses and the checkouts' claims, and the service's first start; "+
 		sqlite.Memory+" keeps them in memory, lost at exit")
 	s.Text((*instant)(&c.Starts), "starts", instant(c.Starts),
-		"when the campaign starts, in RFC 3339 such as 2026-03-01T00:00:00Z; empty for the service's first start on its database")
+		"when the campaign starts: a `time` in RFC 3339, such as 2026-03-01T00:00:00Z; empty for the service's first start on its database, recorded there")
 	s.Text((*instant)(&c.Ends), "ends", instant(c.Ends),
-		"when the campaign ends, in RFC 3339 such as 2026-04-01T00:00:00Z; empty for never")
+		"when the campaign ends (no discount from then on): a `time` in RFC 3339, such as 2026-04-01T00:00:00Z; empty for never")
 	s.Duration(&c.ClaimTTL, "claim-ttl", c.ClaimTTL,
 		fmt.Sprintf("how long a checkout's claim of a customer's one use holds it, unless the order is placed or fails before: %v to %v; expired claims are swept every %v", MinClaimTTL, MaxClaimTTL, SweepInterval))
 }

@@ -114,7 +114,7 @@ func TestUpPortInUse(t *testing.T) {
 	defer lis.Close()
 	port := lis.Addr().(*net.TCPAddr).Port
 	err = tool.Run(testContext(t, 10*time.Second),
-		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-catalog-port=0", "-admin-addr=", "-catalog-db=:memory:", "-accounts-port=0", "-accounts-db=:memory:", "-cart-port=0", "-cart-db=:memory:", "-inventory-port=0", "-inventory-db=:memory:", "-payments-port=0", "-payments-db=:memory:", "-orders-port=0", "-orders-db=:memory:", "-checkout-port=0", "-checkout-db=:memory:"},
+		[]string{"up", "-host=127.0.0.1", "-recommendations-port=0", "-catalog-port=0", "-admin-addr=", "-catalog-db=:memory:", "-accounts-port=0", "-accounts-db=:memory:", "-cart-port=0", "-cart-db=:memory:", "-inventory-port=0", "-inventory-db=:memory:", "-payments-port=0", "-payments-db=:memory:", "-orders-port=0", "-orders-db=:memory:", "-promotions-port=0", "-promotions-db=:memory:", "-checkout-port=0", "-checkout-db=:memory:"},
 		env(map[string]string{"MARKETPLACE_PORT": itoa(port)}), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "MARKETPLACE_PORT") {
 		t.Errorf("up on a taken port = %v, want advice that the port is in use and how to change it", err)
@@ -235,12 +235,13 @@ func TestHealthCommand(t *testing.T) {
 }
 
 // TestReflectionListsEveryService lists the services of the real
-// Catalog, Recommendations, Accounts, Cart, Inventory, Payments and demo
-// servers through server reflection, as grpcurl does.
+// Catalog, Recommendations, Accounts, Cart, Inventory, Payments,
+// Promotions and demo servers through server reflection, as grpcurl does.
 func TestReflectionListsEveryService(t *testing.T) {
 	catPort, recsPort, accountsPort, cartPort := freePort(t), freePort(t), freePort(t), freePort(t)
-	inventoryPort, paymentsPort := freePort(t), freePort(t)
+	inventoryPort, paymentsPort, promotionsPort := freePort(t), freePort(t), freePort(t)
 	startCommand(t, []string{"inventory", "-port", itoa(inventoryPort), "-db=:memory:"}, nil)
+	startCommand(t, []string{"promotions", "-port", itoa(promotionsPort), "-db=:memory:"}, nil)
 	startCommand(t, []string{"payments", "-port", itoa(paymentsPort), "-db=:memory:"}, nil)
 	startCommand(t, []string{"catalog", "-port", itoa(catPort), "-db=:memory:"}, nil)
 	startCommand(t, []string{"accounts", "-port", itoa(accountsPort), "-db=:memory:"}, nil)
@@ -248,11 +249,12 @@ func TestReflectionListsEveryService(t *testing.T) {
 	startCommand(t, []string{"recommendations", "-port", itoa(recsPort)}, nil)
 	demoAddr := startDemo(t)
 	for addr, want := range map[string][]string{
-		"127.0.0.1:" + itoa(catPort):       {"bookshop.catalog.v1.CatalogService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
-		"127.0.0.1:" + itoa(accountsPort):  {"bookshop.accounts.v1.AccountsService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
-		"127.0.0.1:" + itoa(cartPort):      {"bookshop.cart.v1.CartService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
-		"127.0.0.1:" + itoa(inventoryPort): {"bookshop.inventory.v1.InventoryService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
-		"127.0.0.1:" + itoa(paymentsPort):  {"bookshop.payments.v1.PaymentsService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(catPort):        {"bookshop.catalog.v1.CatalogService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(accountsPort):   {"bookshop.accounts.v1.AccountsService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(cartPort):       {"bookshop.cart.v1.CartService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(inventoryPort):  {"bookshop.inventory.v1.InventoryService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(paymentsPort):   {"bookshop.payments.v1.PaymentsService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
+		"127.0.0.1:" + itoa(promotionsPort): {"bookshop.promotions.v1.PromotionsService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
 		"127.0.0.1:" + itoa(recsPort): {"Recommendations", "bookshop.recommendations.v1.LiveRecommendationsService",
 			"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"},
 		demoAddr: {"unary.Unary", "bidirectional.Bidirectional", "bookshop.demo.v1.ServerStreamingService",

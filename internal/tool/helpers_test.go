@@ -78,13 +78,13 @@ func waitServing(tb testing.TB, addr, service string) {
 }
 
 // upArgs returns the arguments of `bookshop up` on free ports with a
-// catalog, the accounts, the carts, the stock, the charges and the orders
-// in memory, then extra.
+// catalog, the accounts, the carts, the stock, the charges, the orders,
+// the promotion's uses and the checkouts in memory, then extra.
 func upArgs(extra ...string) []string {
 	return append([]string{"up", "-marketplace-port=0", "-recommendations-port=0", "-catalog-port=0", "-catalog-db=:memory:",
 		"-accounts-port=0", "-accounts-db=:memory:", "-cart-port=0", "-cart-db=:memory:",
 		"-inventory-port=0", "-inventory-db=:memory:", "-payments-port=0", "-payments-db=:memory:",
-		"-orders-port=0", "-orders-db=:memory:", "-checkout-port=0", "-checkout-db=:memory:"}, extra...)
+		"-orders-port=0", "-orders-db=:memory:", "-promotions-port=0", "-promotions-db=:memory:", "-checkout-port=0", "-checkout-db=:memory:"}, extra...)
 }
 
 // startCommand runs the bookshop command args until the test ends, and

@@ -137,7 +137,7 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 func TestBinaryUpStopsOnSignal(t *testing.T) {
 	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
 		t.Run(sig.String(), func(t *testing.T) {
-			p := start(t, "bookshop", nil, "up", "-marketplace-port=0", "-recommendations-port=0", "-catalog-port=0", "-accounts-port=0", "-cart-port=0", "-inventory-port=0", "-payments-port=0", "-orders-port=0", "-checkout-port=0", "-admin-addr=127.0.0.1:0")
+			p := start(t, "bookshop", nil, "up", "-marketplace-port=0", "-recommendations-port=0", "-catalog-port=0", "-accounts-port=0", "-cart-port=0", "-inventory-port=0", "-payments-port=0", "-orders-port=0", "-promotions-port=0", "-checkout-port=0", "-admin-addr=127.0.0.1:0")
 			var url string
 			waitFor(t, "the URL on stdout", func() bool {
 				url = marketplaceURL.FindString(p.stdout.String())

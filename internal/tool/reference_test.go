@@ -29,6 +29,7 @@ var referenceCommands = [][]string{
 	{"inventory"},
 	{"orders"},
 	{"payments"},
+	{"promotions"},
 	{"checkout"},
 	{"recommendations"},
 	{"marketplace"},
