@@ -318,8 +318,8 @@ func commandPath(tb testing.TB, args []string) (path, rest []string) {
 // Recommendations service, -catalog-host the Catalog, -cart-host the Cart,
 // -accounts-host the Accounts service, -orders-host Orders,
 // -inventory-host the Inventory, -payments-host Payments, -checkout-host
-// the Checkout.
-var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart", "accounts-host": "accounts", "orders-host": "orders", "inventory-host": "inventory", "payments-host": "payments", "checkout-host": "checkout"}
+// the Checkout, -promotions-host Promotions.
+var calls = map[string]string{"recommendations-host": "recommendations", "catalog-host": "catalog", "cart-host": "cart", "accounts-host": "accounts", "orders-host": "orders", "inventory-host": "inventory", "payments-host": "payments", "checkout-host": "checkout", "promotions-host": "promotions"}
 
 // callerIdentity is the identity that each command presents, with a
 // client certificate of `bookshop certs`, when it calls a service: the

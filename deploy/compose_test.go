@@ -196,7 +196,7 @@ func running(services []*composeService, path ...string) []*composeService {
 // stateful are the commands of the services with state: each is the one
 // writer of its SQLite database, on a volume of its own, and serves with
 // mutual TLS.
-var stateful = []string{"catalog", "accounts", "cart", "inventory", "orders", "payments", "checkout"}
+var stateful = []string{"catalog", "accounts", "cart", "inventory", "orders", "payments", "promotions", "checkout"}
 
 // longRunning reports whether a service is a server, not a one-shot or a
 // tool run by hand.
@@ -224,9 +224,9 @@ func TestCompose(t *testing.T) {
 		if n < 2 {
 			t.Errorf("%d Recommendations replicas, want 2 or more", n)
 		}
-		// The Catalog, Accounts, the Cart, the Inventory, Orders, Payments
-		// and the Checkout are each the one writer of their SQLite
-		// database.
+		// The Catalog, Accounts, the Cart, the Inventory, Orders, Payments,
+		// Promotions and the Checkout are each the one writer of their
+		// SQLite database.
 		for _, cmd := range stateful {
 			n = 0
 			for _, s := range running(services, cmd) {

@@ -288,6 +288,10 @@ func TestKubernetes(t *testing.T) {
 			if len(pays) != 1 {
 				t.Fatalf("%d Deployments run Payments, want 1", len(pays))
 			}
+			proms := runningIn(pods, "promotions")
+			if len(proms) != 1 {
+				t.Fatalf("%d Deployments run Promotions, want 1", len(proms))
+			}
 			checkouts := runningIn(pods, "checkout")
 			if len(checkouts) != 1 {
 				t.Fatalf("%d Deployments run the Checkout, want 1", len(checkouts))
@@ -413,7 +417,7 @@ func TestKubernetes(t *testing.T) {
 						}
 					}
 				}
-				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0], ords[0], invs[0], pays[0], checkouts[0]} {
+				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0], ords[0], invs[0], pays[0], proms[0], checkouts[0]} {
 					for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
 						if pr != nil && pr.GRPC == nil {
 							t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
@@ -484,7 +488,7 @@ func TestKubernetes(t *testing.T) {
 			})
 
 			t.Run("writable files are on volumes", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, accts, carts, ords, invs, pays, checkouts) {
+				for _, p := range slices.Concat(catalogs, accts, carts, ords, invs, pays, proms, checkouts) {
 					db, env := p.setting(t, "db"), p.cmd.flags["db"].Env
 					mnt, v := p.mountOf(db)
 					switch {
@@ -621,10 +625,11 @@ func TestKubernetes(t *testing.T) {
 				c.onlyCallersReach(t, ords[0], slices.Concat(markets, checkouts)...)
 				c.onlyCallersReach(t, invs[0], slices.Concat(markets, checkouts)...)
 				c.onlyCallersReach(t, pays[0], checkouts...)
+				c.onlyCallersReach(t, proms[0], slices.Concat(markets, checkouts)...)
 			})
 
 			t.Run("metrics for Prometheus", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, checkouts, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, proms, checkouts, markets) {
 					if _, ok := p.cmd.flags["admin-addr"]; !ok {
 						t.Errorf("%s: %s has no -admin-addr, so ADMIN_ADDR serves no metrics", p, p.cmd)
 						continue
@@ -700,7 +705,7 @@ func TestKubernetes(t *testing.T) {
 						t.Errorf("a pod in namespace %s with labels %v reaches port %s of %s: %v, want %v", from.namespace, from.podLabels, portName, p, got, want)
 					}
 				}
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, checkouts, markets) {
+				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, proms, checkouts, markets) {
 					check(p, metricsPortName, scraper, true)
 					for _, other := range append(neighbours, ingress, stranger) {
 						check(p, metricsPortName, other, false)
@@ -748,13 +753,19 @@ func TestKubernetes(t *testing.T) {
 				for _, other := range []peer{marketplace, catalog, recommendations, cart, debug, scraper, ingress, stranger} {
 					check(pays[0], "grpc", other, false)
 				}
+				// Promotions: the Marketplace and the Checkout.
+				check(proms[0], "grpc", marketplace, true)
+				check(proms[0], "grpc", checkout, true)
+				for _, other := range []peer{catalog, recommendations, cart, debug, scraper, ingress, stranger} {
+					check(proms[0], "grpc", other, false)
+				}
 			})
 
 			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
 				// The Catalog, Accounts, the Cart, Orders, the Inventory,
-				// Payments and the Checkout are each the one writer of their
-				// SQLite database: one pod, never scaled.
-				for _, p := range slices.Concat(catalogs, accts, carts, ords, invs, pays, checkouts) {
+				// Payments, Promotions and the Checkout are each the one
+				// writer of their SQLite database: one pod, never scaled.
+				for _, p := range slices.Concat(catalogs, accts, carts, ords, invs, pays, proms, checkouts) {
 					if d := p.dep; d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || c.hpaOf(d.Name) != nil {
 						t.Errorf("Deployment %s runs %s, the writer of an SQLite database: want replicas: 1 and no HorizontalPodAutoscaler", d.Name, p.cmd)
 					}
@@ -810,7 +821,8 @@ func TestKubernetesDev(t *testing.T) {
 // TLS on both sides of every call with the certificates of `bookshop
 // certs`, each caller with its own identity, the health ports apart,
 // autoscaling from two replicas but for the Catalog, Accounts, the Cart,
-// Orders, the Inventory and Payments, and an Ingress.
+// Orders, the Inventory, Payments, Promotions and the Checkout, and an
+// Ingress.
 func TestKubernetesProd(t *testing.T) {
 	c := buildOverlay(t, "prod")
 	pods := c.pods(t)
@@ -837,6 +849,10 @@ func TestKubernetesProd(t *testing.T) {
 	pays := runningIn(pods, "payments")
 	if len(pays) != 1 {
 		t.Fatalf("%d Deployments run Payments, want 1", len(pays))
+	}
+	proms := runningIn(pods, "promotions")
+	if len(proms) != 1 {
+		t.Fatalf("%d Deployments run Promotions, want 1", len(proms))
 	}
 	checkouts := runningIn(pods, "checkout")
 	if len(checkouts) != 1 {
@@ -894,7 +910,7 @@ func TestKubernetesProd(t *testing.T) {
 	}
 
 	t.Run("the gRPC services require client certificates", func(t *testing.T) {
-		for _, r := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, checkouts) {
+		for _, r := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, proms, checkouts) {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
 			}
@@ -911,7 +927,7 @@ func TestKubernetesProd(t *testing.T) {
 	})
 
 	t.Run("callers present their identity", func(t *testing.T) {
-		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0], "cart": carts[0], "orders": ords[0], "inventory": invs[0], "payments": pays[0], "checkout": checkouts[0]}
+		servers := map[string]*pod{"recommendations": recs[0], "catalog": catalogs[0], "accounts": accts[0], "cart": carts[0], "orders": ords[0], "inventory": invs[0], "payments": pays[0], "promotions": proms[0], "checkout": checkouts[0]}
 		for _, p := range pods {
 			var called []string
 			for _, flag := range sortedKeys(calls) {
@@ -951,7 +967,7 @@ func TestKubernetesProd(t *testing.T) {
 
 	t.Run("autoscaling from two replicas", func(t *testing.T) {
 		for _, d := range c.deployments {
-			if d == catalogs[0].dep || d == accts[0].dep || d == carts[0].dep || d == ords[0].dep || d == invs[0].dep || d == pays[0].dep || d == checkouts[0].dep {
+			if d == catalogs[0].dep || d == accts[0].dep || d == carts[0].dep || d == ords[0].dep || d == invs[0].dep || d == pays[0].dep || d == proms[0].dep || d == checkouts[0].dep {
 				continue // one pod: the one writer of its SQLite database
 			}
 			h := c.hpaOf(d.Name)
