@@ -42,8 +42,8 @@ type metricDef struct {
 // internal/platform/telemetry, internal/platform/rpc and each service's
 // own metrics (internal/catalog, internal/recommendations,
 // internal/accounts, internal/cart, internal/orders, internal/inventory,
-// internal/payments, internal/marketplace) register (the gRPC ones through
-// go-grpc-middleware's providers/prometheus);
+// internal/payments, internal/promotions, internal/marketplace) register
+// (the gRPC ones through go-grpc-middleware's providers/prometheus);
 // TestComposeRunsOnLoopback checks the names that the dashboards use
 // against a live scrape of the services. Keep it here, in one place.
 var exportedMetrics = []metricDef{
@@ -93,6 +93,12 @@ var exportedMetrics = []metricDef{
 	{"bookshop_checkout_recovered_total", counter, []string{"result"}},         // Checkout: unfinished checkouts taken up, by result
 	{"bookshop_checkout_unfinished", gauge, []string{}},                        // Checkout: checkouts not ended
 	{"bookshop_checkout_unfinished_oldest_age_seconds", gauge, []string{}},     // Checkout: the age of the oldest not ended
+
+	// Promotions.
+	{"bookshop_promotions_offers_total", counter, []string{"outcome"}},                // offers shown, by outcome
+	{"bookshop_promotions_claims_total", counter, []string{"outcome"}},                // claims of a customer's use, by outcome
+	{"bookshop_promotions_uses_total", counter, []string{}},                           // uses confirmed
+	{"bookshop_promotions_discount_minor_units_total", counter, []string{"currency"}}, // the discount given
 }
 
 var grpcLabels = []string{"grpc_type", "grpc_service", "grpc_method"}
