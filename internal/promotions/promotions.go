@@ -53,7 +53,7 @@ type Usage = sqlite.Usage
 // The limits of the requests and of the claims.
 const (
 	// MaxKeyLen is the longest idempotency key.
-	MaxKeyLen = 64
+	MaxKeyLen = bookshop.MaxKeyLen
 	// MaxLines is the most lines a cart to price has: the books a cart
 	// may hold.
 	MaxLines = bookshop.MaxCartLines
@@ -79,27 +79,9 @@ const Banner = "Buy two books, get the third free: with three or more books in y
 	"One free book per order, on your first order with the offer."
 
 // CheckKey returns an Invalid error unless key is an idempotency key: 1
-// to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_'.
-func CheckKey(key string) error {
-	if key == "" || len(key) > MaxKeyLen {
-		return bookshop.Errorf(bookshop.Invalid, "idempotency key %q: want 1 to %d characters", truncate(key), MaxKeyLen)
-	}
-	for i := range len(key) {
-		c := key[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return bookshop.Errorf(bookshop.Invalid, "idempotency key %q: only letters A to Z, digits, '-' and '_' are allowed", truncate(key))
-		}
-	}
-	return nil
-}
-
-// truncate shortens s for an error message.
-func truncate(s string) string {
-	if len(s) > MaxKeyLen+8 {
-		return s[:MaxKeyLen] + "..."
-	}
-	return s
-}
+// to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_', the shop's one
+// rule of keys (bookshop.CheckKey), so that a checkout's own key passes.
+func CheckKey(key string) error { return bookshop.CheckKey("idempotency key", key) }
 
 // CheckShopper returns an Invalid error for a negative customer id: a
 // shopper is a customer (1 or more) or a guest (0).
