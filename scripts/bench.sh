@@ -160,8 +160,9 @@ serve cart "$bin/bookshop" cart -port "$cart_port" -db "$work/cart.db" -catalog-
 wait_ready Cart "$bin/bookshop" health -grpc "127.0.0.1:$cart_port"
 # The checkout's services (issue 14), each with its database file, as
 # they are deployed: the Inventory, Payments (no processor latency),
-# Orders, and the Checkout, which calls them and the Cart and the Catalog;
-# and Promotions, whose offer the Marketplace shows.
+# Orders, Promotions (whose offer the Marketplace shows, and whose
+# discount the Checkout claims), and the Checkout, which calls them and
+# the Cart and the Catalog.
 inv_port=$(pick_port)
 serve inventory "$bin/bookshop" inventory -port "$inv_port" -db "$work/inventory.db" -admin-addr "127.0.0.1:$(pick_port)"
 wait_ready Inventory "$bin/bookshop" health -grpc "127.0.0.1:$inv_port"
@@ -171,14 +172,14 @@ wait_ready Payments "$bin/bookshop" health -grpc "127.0.0.1:$pay_port"
 ord_port=$(pick_port)
 serve orders "$bin/bookshop" orders -port "$ord_port" -db "$work/orders.db" -admin-addr "127.0.0.1:$(pick_port)"
 wait_ready Orders "$bin/bookshop" health -grpc "127.0.0.1:$ord_port"
-co_port=$(pick_port)
-serve checkout "$bin/bookshop" checkout -port "$co_port" -db "$work/checkout.db" -cart-host "127.0.0.1:$cart_port" \
-	-catalog-host "127.0.0.1:$cat_port" -inventory-host "127.0.0.1:$inv_port" -payments-host "127.0.0.1:$pay_port" \
-	-orders-host "127.0.0.1:$ord_port" -admin-addr "127.0.0.1:$(pick_port)"
-wait_ready Checkout "$bin/bookshop" health -grpc "127.0.0.1:$co_port"
 promo_port=$(pick_port)
 serve promotions "$bin/bookshop" promotions -port "$promo_port" -db "$work/promotions.db" -admin-addr "127.0.0.1:$(pick_port)"
 wait_ready Promotions "$bin/bookshop" health -grpc "127.0.0.1:$promo_port"
+co_port=$(pick_port)
+serve checkout "$bin/bookshop" checkout -port "$co_port" -db "$work/checkout.db" -cart-host "127.0.0.1:$cart_port" \
+	-catalog-host "127.0.0.1:$cat_port" -inventory-host "127.0.0.1:$inv_port" -payments-host "127.0.0.1:$pay_port" \
+	-orders-host "127.0.0.1:$ord_port" -promotions-host "127.0.0.1:$promo_port" -admin-addr "127.0.0.1:$(pick_port)"
+wait_ready Checkout "$bin/bookshop" health -grpc "127.0.0.1:$co_port"
 recs_port=$(pick_port)
 serve recommendations "$bin/bookshop" recommendations -port "$recs_port" -catalog-host "127.0.0.1:$cat_port" \
 	-admin-addr "127.0.0.1:$(pick_port)"

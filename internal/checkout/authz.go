@@ -9,8 +9,8 @@ import (
 )
 
 // Identity is the identity the Checkout presents when it calls the Cart,
-// the Catalog, the Inventory, Payments and Orders, as `bookshop certs`
-// issues it: their policies name it.
+// the Catalog, the Inventory, Payments, Orders and Promotions, as
+// `bookshop certs` issues it: their policies name it.
 const Identity = "checkout"
 
 // identityMarketplace is the identity of the Marketplace, which checks

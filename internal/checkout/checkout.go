@@ -1,9 +1,11 @@
 // Package checkout is the Checkout service: the one place that places an
 // order. It reads the shopper's cart (Cart), prices every line from the
-// Catalog, holds the stock (Inventory), charges the card (Payments), takes
-// the stock held for good, records the order (Orders) and takes the books
-// bought out of the cart; when a step fails, it undoes what was done (the
-// hold released, the charge refunded) and leaves the cart as it was.
+// Catalog, holds the stock (Inventory), claims the customer's one use of
+// the promotion, whose discount the order gets (Promotions), charges the
+// card (Payments), takes the stock held for good, records the order
+// (Orders), confirms the claim and takes the books bought out of the cart;
+// when a step fails, it undoes what was done (the hold released, the
+// charge refunded, the claim released) and leaves the cart as it was.
 //
 // The slice: the rules of a checkout here; the [Service], which runs
 // checkouts as sagas and recovers the unfinished ones (service.go), over
@@ -19,34 +21,65 @@
 // synced to disk at each change) before any other service is asked to do
 // anything, and each step's outcome is recorded before the next step
 // acts on it. Every call to another service carries an idempotency key
-// made from the checkout's own random id (saga.Record's HoldKey, PayKey,
-// OrderKey and CartKey), so that doing a
-// step again, after a crash or a lost answer, does it once. The states:
+// made from the checkout's own random id (saga.Record's HoldKey,
+// PromoKey, PayKey, OrderKey and CartKey), so that doing a step again,
+// after a crash or a lost answer, does it once. The states:
 //
-//   - Reserving: recorded, with the lines priced and the total the
-//     shopper confirmed. Next: hold the stock, then charge the card. The
-//     card is never recorded, so only the request that carries it can
-//     charge: a checkout found in this state by anyone else (the
-//     recoverer, after a crash) is finished if its charge went through
-//     (Payments is asked by key), and undone otherwise, the charge's key
-//     cancelled so that a charge still in flight takes nothing.
+//   - Reserving: recorded, with the lines priced, the total the shopper
+//     confirmed, and whether the checkout claims the promotion (its
+//     lines earn it by the rule, [bookshop.BuyTwoGetOneFree]). Next: hold
+//     the stock; then claim the promotion, if so, and record the answer
+//     (see below); then, if the total is the one the shopper confirmed,
+//     charge the card, and otherwise fail ("the total is now ..."),
+//     undone, nothing charged. The card is never recorded, so only the
+//     request that carries it can charge: a checkout found in this state
+//     by anyone else (the recoverer, after a crash) is finished if its
+//     charge went through (Payments is asked by key), and undone
+//     otherwise, the charge's key cancelled so that a charge still in
+//     flight takes nothing.
 //   - Charged: the hold's id and the charge's id recorded. Next: take
 //     the stock held for good (Commit). The stock is taken before the
 //     order is recorded, so that no order exists without its stock: a
 //     hold that expired meanwhile cannot be taken, and the charge is
 //     refunded (no order was asked for).
 //   - Committed: the stock taken. Next: record the order (by its key:
-//     once, however often it is asked), then take the lines bought out
-//     of the cart. The stock is never asked for again (the hold's record
-//     may be gone by the time the checkout is taken up), and the charge
-//     is refunded only if Orders refuses the order as malformed, which
-//     records none: never once an order may exist.
-//   - Ordered: the order recorded, the cart's lines not yet taken out
-//     (the Cart could not be reached). The order is placed.
+//     once, however often it is asked), then confirm the claim of the
+//     promotion, then take the lines bought out of the cart. The stock
+//     is never asked for again (the hold's record may be gone by the
+//     time the checkout is taken up), and the charge is refunded only if
+//     Orders refuses the order as malformed, which records none: never
+//     once an order may exist.
+//   - Ordered: the order recorded; the claim not yet confirmed, or the
+//     cart's lines not yet taken out (Promotions or the Cart could not be
+//     reached). The order is placed.
 //   - Undoing: a step failed for good (a book sold out, a card
-//     declined); the error for the shopper is recorded. Next: refund the
-//     charge and release the hold, whichever were done.
+//     declined, a total changed); the error for the shopper is recorded.
+//     Next: refund the charge, release the hold and release the claim,
+//     whichever were done.
 //   - Done and Failed: ended, with the order or the error.
+//
+// # The promotion
+//
+// The promotion, "buy two books, get the third free", is the Promotions
+// service's: it says which carts get which discount, and lets each
+// customer use it once. A quote asks it for the cart's discount now; a
+// checkout whose lines earn it claims the customer's one use under its
+// PromoKey, after the hold and before the charge, and records the
+// answer (saga.ClaimState) before it charges anything: Granted, with the
+// discount, which the order records with the promotion's code; Refused
+// (the campaign is over, the customer has used it, or another of their
+// checkouts holds it), no discount; Unanswered (Promotions did not
+// answer in time), no discount, and the claim, which may have been made,
+// released. So a shopper is charged the total they confirmed, or nothing:
+// of two checkouts of one customer at once, each confirming the discount
+// that its quote showed, one gets the claim and the other is told the
+// new total, nothing charged. With Promotions down, carts are quoted and
+// charged at their full price. The claim is confirmed once the order is
+// recorded (the use is spent for good), and released when the checkout is
+// undone, each retried by the recoverer until Promotions answers: a
+// customer's use is spent exactly when an order with its discount is
+// recorded. A claim that the Checkout never settles expires by itself
+// (a setting of the Promotions service).
 //
 // A checkout that cannot go on now (a service it needs is down) stays in
 // its state, and the recoverer ([Service.Recover]) takes it up again: when
@@ -54,9 +87,11 @@
 // a time, each that stalls again waiting twice as long as before (up to
 // five minutes), so that those stuck on a service down leave the others
 // their turn. So these hold, whatever is killed when: no charge stays
-// without an order (or a refund); no order is recorded without its stock
+// without an order (or a refund); no charge is of another total than the
+// one the shopper confirmed; no order is recorded without its stock
 // taken; no hold outlives its expiry (the Inventory ends it by itself); no
-// order is recorded twice.
+// order is recorded twice; a customer's use of the promotion is spent
+// when, and only when, an order with its discount is recorded.
 //
 // # The key
 //

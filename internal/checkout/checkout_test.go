@@ -235,7 +235,7 @@ func TestShortAndSoldOutMessage(t *testing.T) {
 
 func TestRecordKeys(t *testing.T) {
 	r := saga.Record{ID: "abcdefghijklmnopqrstuvwxyz"}
-	keys := []string{r.HoldKey(), r.PayKey(), r.OrderKey(), r.CartKey()}
+	keys := []string{r.HoldKey(), r.PromoKey(), r.PayKey(), r.OrderKey(), r.CartKey()}
 	seen := make(map[string]bool)
 	for _, k := range keys {
 		// Every service takes keys of 1 to 64 characters of A-Z, a-z, 0-9,

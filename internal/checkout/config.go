@@ -14,6 +14,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // DefaultPort is the Checkout's gRPC port, as its callers know it.
@@ -44,10 +45,10 @@ type Config struct {
 	MaxCheckouts int
 	// RecoverInterval is how often the unfinished checkouts are taken up.
 	RecoverInterval time.Duration
-	// CartHost, CatalogHost, InventoryHost, PaymentsHost and OrdersHost
-	// are where the services the Checkout calls are: host, host:port or a
-	// gRPC target each.
-	CartHost, CatalogHost, InventoryHost, PaymentsHost, OrdersHost string
+	// CartHost, CatalogHost, InventoryHost, PaymentsHost, OrdersHost and
+	// PromotionsHost are where the services the Checkout calls are: host,
+	// host:port or a gRPC target each.
+	CartHost, CatalogHost, InventoryHost, PaymentsHost, OrdersHost, PromotionsHost string
 }
 
 // DefaultConfig returns the Checkout's defaults.
@@ -57,6 +58,7 @@ func DefaultConfig() Config {
 		HoldTTL: DefaultHoldTTL, PlaceTimeout: DefaultPlaceTimeout, CallTimeout: DefaultCallTimeout,
 		MaxCheckouts: DefaultMaxCheckouts, RecoverInterval: DefaultRecoverInterval,
 		CartHost: "localhost", CatalogHost: "localhost", InventoryHost: "localhost", PaymentsHost: "localhost", OrdersHost: "localhost",
+		PromotionsHost: "localhost",
 	}
 }
 
@@ -74,8 +76,8 @@ func (c *Config) Flags(s *config.Set) {
 
 // Dependencies declares, on the process's set, where the services that
 // the Checkout calls are: CART_HOST, CATALOG_HOST, INVENTORY_HOST,
-// PAYMENTS_HOST and ORDERS_HOST. `bookshop up` wires them itself and does
-// not declare them.
+// PAYMENTS_HOST, ORDERS_HOST and PROMOTIONS_HOST. `bookshop up` wires them
+// itself and does not declare them.
 func (c *Config) Dependencies(s *config.Set) {
 	for _, d := range c.dependencies() {
 		s.String(d.host, d.name+"-host", *d.host, fmt.Sprintf("%s: host or host:port (default port %d), or a gRPC target such as dns:///%s:%[2]d", d.what, d.port, d.name))
@@ -96,6 +98,7 @@ func (c *Config) dependencies() []dependency {
 		{"inventory", "the Inventory, which holds the stock", &c.InventoryHost, inventoryclient.DefaultPort},
 		{"payments", "the Payments service, which charges the cards", &c.PaymentsHost, paymentsclient.DefaultPort},
 		{"orders", "the Orders service, which records the orders", &c.OrdersHost, ordersclient.DefaultPort},
+		{"promotions", "the Promotions service, which gives an order the promotion's discount, once per customer (while it cannot be reached, carts are quoted and charged at their full price)", &c.PromotionsHost, promotionsclient.DefaultPort},
 	}
 }
 

@@ -22,11 +22,12 @@ func TestConfig(t *testing.T) {
 	}{
 		{name: "defaults", check: func(c checkout.Config) bool {
 			return c.Port == 50120 && c.DB == "checkout.db" && c.HoldTTL == 10*time.Minute && c.PlaceTimeout == 30*time.Second &&
-				c.CallTimeout == 3*time.Second && c.MaxCheckouts == 64 && c.RecoverInterval == 10*time.Second && c.PaymentsHost == "localhost"
+				c.CallTimeout == 3*time.Second && c.MaxCheckouts == 64 && c.RecoverInterval == 10*time.Second && c.PaymentsHost == "localhost" &&
+				c.PromotionsHost == "localhost"
 		}},
-		{name: "from the environment", env: map[string]string{"CHECKOUT_HOLD_TTL": "20m", "PAYMENTS_HOST": "payments:50100", "CHECKOUT_RECOVER_INTERVAL": "1s"},
+		{name: "from the environment", env: map[string]string{"CHECKOUT_HOLD_TTL": "20m", "PAYMENTS_HOST": "payments:50100", "CHECKOUT_RECOVER_INTERVAL": "1s", "PROMOTIONS_HOST": "promotions:50130"},
 			check: func(c checkout.Config) bool {
-				return c.HoldTTL == 20*time.Minute && c.PaymentsHost == "payments:50100" && c.RecoverInterval == time.Second
+				return c.HoldTTL == 20*time.Minute && c.PaymentsHost == "payments:50100" && c.RecoverInterval == time.Second && c.PromotionsHost == "promotions:50130"
 			}},
 		{name: "a flag wins", args: []string{"-place-timeout", "10s"}, env: map[string]string{"CHECKOUT_PLACE_TIMEOUT": "20s"},
 			check: func(c checkout.Config) bool { return c.PlaceTimeout == 10*time.Second }},
@@ -39,6 +40,7 @@ func TestConfig(t *testing.T) {
 		{name: "a recoverer too eager", args: []string{"-recover-interval", "1ms"}, wantErr: "-recover-interval or CHECKOUT_RECOVER_INTERVAL 1ms"},
 		{name: "a bad host", env: map[string]string{"ORDERS_HOST": "orders:99999"}, wantErr: "-orders-host or ORDERS_HOST"},
 		{name: "an empty host", env: map[string]string{"CART_HOST": " "}, wantErr: "-cart-host or CART_HOST"},
+		{name: "a bad promotions host", args: []string{"-promotions-host", "promotions:0"}, wantErr: "-promotions-host or PROMOTIONS_HOST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := config.NewFlagSet("bookshop checkout", "", io.Discard)

@@ -23,6 +23,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/platform/fault"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // The tests here kill real processes: the shop's services run as the
@@ -175,7 +176,7 @@ func waitUntil(tb testing.TB, what string, cond func() bool) {
 
 // processShop is the shop's services but the Checkout, each its own
 // process: the Catalog (the built-in books), the Cart, the Inventory,
-// Payments and Orders.
+// Payments, Orders and Promotions.
 type processShop struct {
 	*shop
 	dir   string
@@ -190,11 +191,11 @@ func startProcessShop(tb testing.TB, paymentsEnv ...string) *processShop {
 	tb.Helper()
 	dir := tb.TempDir()
 	ps := &processShop{shop: &shop{}, dir: dir, ports: make(map[string]int), procs: make(map[string]*proc), env: make(map[string][]string)}
-	for _, name := range []string{"catalog", "cart", "inventory", "payments", "orders", "checkout"} {
+	for _, name := range []string{"catalog", "cart", "inventory", "payments", "orders", "promotions", "checkout"} {
 		ps.ports[name] = freePort(tb)
 	}
 	up := strings.ToUpper
-	for _, name := range []string{"catalog", "cart", "inventory", "payments", "orders"} {
+	for _, name := range []string{"catalog", "cart", "inventory", "payments", "orders", "promotions"} {
 		env := []string{
 			up(name) + "_PORT=" + strconv.Itoa(ps.ports[name]),
 			up(name) + "_DB=" + filepath.Join(dir, name+".db"),
@@ -210,13 +211,15 @@ func startProcessShop(tb testing.TB, paymentsEnv ...string) *processShop {
 	ps.stock = inventoryclient.New(dial(tb, ps.addr("inventory")), 5*time.Second)
 	ps.charges = paymentsclient.New(dial(tb, ps.addr("payments")), 5*time.Second)
 	ps.orderBook = ordersclient.New(dial(tb, ps.addr("orders")), 5*time.Second)
+	ps.promos = promotionsclient.New(dial(tb, ps.addr("promotions")), 5*time.Second)
 	ctx := testContext(tb)
 	waitUntil(tb, "the services to answer", func() bool {
 		_, e1 := ps.carts.Cart(ctx, "c-0") // the Cart and the Catalog
 		_, e2 := ps.stock.Levels(ctx, []int32{1})
 		_, e3 := ps.charges.ChargeByKey(ctx, "none")
 		_, e4 := ps.orderBook.List(ctx, 1, "", 1)
-		return e1 == nil && e2 == nil && bookshop.ErrorCode(e3) == bookshop.NotFound && e4 == nil
+		_, e5 := ps.promos.Offer(ctx, 0)
+		return e1 == nil && e2 == nil && bookshop.ErrorCode(e3) == bookshop.NotFound && e4 == nil && e5 == nil
 	})
 	for _, id := range []int32{1, 2} { // plaintext: no one is refused SetStock
 		if err := ps.stock.SetStock(ctx, id, 100); err != nil {
@@ -255,7 +258,7 @@ func (ps *processShop) startCheckoutProcess(tb testing.TB, db, faults string) (*
 		"CHECKOUT_CALL_TIMEOUT=2s",
 		"CHECKOUT_PLACE_TIMEOUT=10s",
 		"CART_HOST=" + ps.addr("cart"), "CATALOG_HOST=" + ps.addr("catalog"), "INVENTORY_HOST=" + ps.addr("inventory"),
-		"PAYMENTS_HOST=" + ps.addr("payments"), "ORDERS_HOST=" + ps.addr("orders"),
+		"PAYMENTS_HOST=" + ps.addr("payments"), "ORDERS_HOST=" + ps.addr("orders"), "PROMOTIONS_HOST=" + ps.addr("promotions"),
 	}
 	if faults != "" {
 		env = append(env, fault.EnvVar+"="+faults)
@@ -289,8 +292,14 @@ func logRecord(tb testing.TB, db string, customer int32, key string) *saga.Recor
 // TestKilledAtEveryStep kills the Checkout at each step of a checkout, and
 // of its undoing, starts it again, and checks that its recoverer finished
 // or undid the checkout, with every invariant holding: no charge without
-// an order (or a refund), no order without its stock taken, no hold left,
-// no order recorded twice, the cart's lines taken out once, or kept.
+// an order (or a refund), no charge but of the total confirmed, no order
+// without its stock taken, no hold left, no order recorded twice, the
+// cart's lines taken out once, or kept. Each cart holds three books, and
+// each customer may use the promotion: the checkout claims it, and the
+// customer's use is spent when, and only when, an order with its discount
+// is recorded, and held by no claim otherwise: killed between the claim
+// and the charge, the claim is released; between the order and the
+// claim's confirmation, it is confirmed.
 func TestKilledAtEveryStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes: not with -short")
@@ -306,10 +315,12 @@ func TestKilledAtEveryStep(t *testing.T) {
 		// request again places the order.
 		{"checkout/after-begin", paymentsclient.TestCardApproved, saga.Failed, bookshop.Unavailable},
 		{"checkout/after-reserve", paymentsclient.TestCardApproved, saga.Failed, bookshop.Unavailable},
+		{"checkout/after-claim", paymentsclient.TestCardApproved, saga.Failed, bookshop.Unavailable},
 		// Killed once charged: finished.
 		{"checkout/after-charge", paymentsclient.TestCardApproved, saga.Done, ""},
 		{"checkout/after-commit", paymentsclient.TestCardApproved, saga.Done, ""},
 		{"checkout/after-order", paymentsclient.TestCardApproved, saga.Done, ""},
+		{"checkout/after-confirm", paymentsclient.TestCardApproved, saga.Done, ""},
 		{"checkout/after-cart", paymentsclient.TestCardApproved, saga.Done, ""},
 		// Killed while undoing: undone.
 		{"checkout/after-refund", paymentsclient.TestCardUnavailable, saga.Failed, bookshop.Unavailable},
@@ -325,8 +336,8 @@ func TestKilledAtEveryStep(t *testing.T) {
 
 			p, client := ps.startCheckoutProcess(t, db, tc.point)
 			q, err := client.Quote(ctx, customer, cartID)
-			if err != nil {
-				t.Fatal(err)
+			if err != nil || q.Discount == eur(0) {
+				t.Fatalf("Quote = %+v, %v; want the promotion's discount", q, err)
 			}
 			req := order(customer, "k-fault", q.Total, tc.number)
 			start := time.Now()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/promotions"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 var discard = slog.New(slog.DiscardHandler)
@@ -129,16 +132,18 @@ type shopOptions struct {
 // shop is every service a Checkout calls, real, on loopback, each with
 // its database in a file of the test's own, and their clients.
 type shop struct {
-	catalog, cart, inventory, payments, orders *server
+	catalog, cart, inventory, payments, orders, promotions *server
 
 	carts     *cartclient.Client
 	stock     *inventoryclient.Client
 	charges   *paymentsclient.Client
 	orderBook *ordersclient.Client
+	promos    *promotionsclient.Client
 }
 
 // startShop runs the Catalog (books), the Cart, the Inventory (stock),
-// Payments and Orders until the test ends.
+// Payments, Orders and Promotions (its campaign on from its start) until
+// the test ends.
 func startShop(tb testing.TB, opts shopOptions) *shop {
 	tb.Helper()
 	dir := tb.TempDir()
@@ -175,10 +180,16 @@ func startShop(tb testing.TB, opts shopOptions) *shop {
 		cfg.DB = filepath.Join(dir, "orders.db")
 		return orders.Run(ctx, cfg, deps(lis))
 	})
+	s.promotions = serve(tb, func(ctx context.Context, lis net.Listener) error {
+		cfg := promotions.DefaultConfig()
+		cfg.DB = filepath.Join(dir, "promotions.db")
+		return promotions.Run(ctx, cfg, deps(lis))
+	})
 	s.carts = cartclient.New(dial(tb, s.cart.addr), 5*time.Second)
 	s.stock = inventoryclient.New(dial(tb, s.inventory.addr), 5*time.Second)
 	s.charges = paymentsclient.New(dial(tb, s.payments.addr), 5*time.Second)
 	s.orderBook = ordersclient.New(dial(tb, s.orders.addr), 5*time.Second)
+	s.promos = promotionsclient.New(dial(tb, s.promotions.addr), 5*time.Second)
 	return s
 }
 
@@ -225,12 +236,13 @@ func startCheckoutWith(tb testing.TB, s *shop, opts checkout.Options, change fun
 		opts.CallTimeout = 5 * time.Second
 	}
 	d := checkout.Deps{
-		Carts:     s.carts,
-		Catalog:   catalogclient.New(dial(tb, s.catalog.addr), opts.CallTimeout),
-		Inventory: s.stock,
-		Payments:  s.charges,
-		Orders:    s.orderBook,
-		Store:     db,
+		Carts:      s.carts,
+		Catalog:    catalogclient.New(dial(tb, s.catalog.addr), opts.CallTimeout),
+		Inventory:  s.stock,
+		Payments:   s.charges,
+		Orders:     s.orderBook,
+		Promotions: promotionsclient.New(dial(tb, s.promotions.addr), opts.CallTimeout),
+		Store:      db,
 	}
 	if change != nil {
 		change(&d)
@@ -298,10 +310,13 @@ func (s *shop) levels(tb testing.TB, ids ...int32) map[int32]inventoryclient.Lev
 // customer's checkout with key once it has ended: it has ended; its
 // charge, if any, is approved exactly when it placed an order, and is
 // otherwise refunded (or none, or declined); the customer has at most
-// that one order, which was paid by that charge; no hold is left; the
-// stock on hand is what it was (before) less what the order bought; and
-// the cart has lost exactly the lines bought (cartBefore is the count
-// before, extra the copies added since). It returns the record.
+// that one order, which was paid by that charge, of the order's total,
+// the one the shopper confirmed; no hold is left; the stock on hand is
+// what it was (before) less what the order bought; the cart has lost
+// exactly the lines bought (cartBefore is the count before, extra the
+// copies added since); and the customer's use of the promotion is spent
+// exactly when the order has its discount, and is held by no claim
+// otherwise. It returns the record.
 func (c *checkoutUnderTest) invariants(tb testing.TB, s *shop, customer int32, key string, before map[int32]inventoryclient.Level, cartBefore int) *saga.Record {
 	tb.Helper()
 	ctx := testContext(tb)
@@ -341,8 +356,20 @@ func checkInvariants(tb testing.TB, s *shop, r *saga.Record, before map[int32]in
 		tb.Errorf("checkout %s placed order %+v, paid by charge %+v; want an approved charge that paid it", r.ID, page.Orders, charge)
 	case placed && page.Orders[0].ID != r.Order.ID:
 		tb.Errorf("checkout %s recorded order %s, Orders has %s", r.ID, r.Order.ID, page.Orders[0].ID)
+	case placed && (charge.Amount != page.Orders[0].Total || r.Confirmed != (bookshop.Money{}) && charge.Amount != r.Confirmed):
+		tb.Errorf("checkout %s charged %s for order %+v, confirmed %s; want the order's total, the one confirmed", r.ID, charge.Amount, page.Orders[0], r.Confirmed)
 	case !placed && charge.State == paymentsclient.StateApproved:
 		tb.Errorf("checkout %s failed, and its charge %s is approved: a charge without an order", r.ID, charge.ID)
+	}
+	var discounted bool
+	if placed && len(page.Orders) == 1 {
+		discounted = len(page.Orders[0].Promotions) > 0
+		if o := page.Orders[0]; discounted != (o.Discount.Units > 0) || discounted && !reflect.DeepEqual(o.Promotions, []string{bookshop.BuyTwoGetOneFreeCode}) {
+			tb.Errorf("checkout %s placed order %+v: want promotions %q with a discount, or neither", r.ID, o, bookshop.BuyTwoGetOneFreeCode)
+		}
+	}
+	if s.promos != nil {
+		checkPromotion(tb, s.promos, r.CustomerID, discounted)
 	}
 	ids := make([]int32, 0, len(before))
 	for id := range before {
@@ -376,6 +403,31 @@ func checkInvariants(tb testing.TB, s *shop, r *saga.Record, before map[int32]in
 		tb.Errorf("cart %s after checkout %s (%s) holds %d copies, want %d", r.CartID, r.ID, r.State, n, want)
 	}
 	return r
+}
+
+// threeBooks are lines that earn the promotion, to ask Promotions whether
+// a customer may still use it.
+var threeBooks = []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(1250), Quantity: 3}}
+
+// checkPromotion checks that customer's use of the promotion is spent if
+// spent, and otherwise free: neither spent nor held by a claim (the
+// promotion still prices a cart of three books for them).
+func checkPromotion(tb testing.TB, promos *promotionsclient.Client, customer int32, spent bool) {
+	tb.Helper()
+	ctx := testContext(tb)
+	offer, err := promos.Offer(ctx, customer)
+	if err != nil {
+		tb.Fatalf("Offer(%d): %v", customer, err)
+	}
+	if offer.Eligible == spent {
+		tb.Errorf("customer %d may use the promotion: %v, want %v (an order with its discount: %v)", customer, offer.Eligible, !spent, spent)
+	}
+	if spent {
+		return
+	}
+	if _, ok, err := promos.Price(ctx, customer, threeBooks); err != nil || !ok {
+		tb.Errorf("Price(customer %d, three books) = %v, %v; want the discount: no claim left holding their use", customer, ok, err)
+	}
 }
 
 // recoverUntilEnded runs the recoverer until the checkout of customer's

@@ -16,6 +16,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/fault"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // SweepInterval is how often Run deletes the records of the checkouts
@@ -24,9 +25,10 @@ const SweepInterval = time.Hour
 
 // Run runs the Checkout on deps.Listener until ctx is done: it opens the
 // saga log (creating it on first start), connects to the Cart, the
-// Catalog, the Inventory, Payments and Orders at cfg's hosts (it serves
-// while they are down: a checkout that needs one fails with UNAVAILABLE,
-// or waits for it, recorded), serves CheckoutService with health and
+// Catalog, the Inventory, Payments, Orders and Promotions at cfg's hosts
+// (it serves while they are down: a checkout that needs one fails with
+// UNAVAILABLE, or waits for it, recorded; without Promotions, carts are
+// quoted and charged at their full price), serves CheckoutService with health and
 // reflection, takes up the unfinished checkouts at once and then every
 // cfg.RecoverInterval, deletes the records of the checkouts ended more
 // than KeyTTL ago every SweepInterval, and then shuts down gracefully,
@@ -69,12 +71,13 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	opts := cfg.options()
 	opts.Logger, opts.Metrics = deps.Logger, deps.Metrics
 	svc := NewService(Deps{
-		Carts:     cartclient.New(conns["cart"], timeout),
-		Catalog:   catalogclient.New(conns["catalog"], timeout),
-		Inventory: inventoryclient.New(conns["inventory"], timeout),
-		Payments:  paymentsclient.New(conns["payments"], timeout),
-		Orders:    ordersclient.New(conns["orders"], timeout),
-		Store:     db,
+		Carts:      cartclient.New(conns["cart"], timeout),
+		Catalog:    catalogclient.New(conns["catalog"], timeout),
+		Inventory:  inventoryclient.New(conns["inventory"], timeout),
+		Payments:   paymentsclient.New(conns["payments"], timeout),
+		Orders:     ordersclient.New(conns["orders"], timeout),
+		Promotions: promotionsclient.New(conns["promotions"], timeout),
+		Store:      db,
 	}, opts)
 	srv, err := NewGRPCServer(svc, deps)
 	if err != nil {
@@ -85,7 +88,8 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		deps.Logger.Warn("fault points armed: the process kills itself at them; for tests only", "env", fault.EnvVar, "points", armed)
 	}
 	deps.Logger.Info("Checkout serving gRPC", "addr", deps.Listener.Addr().String(), "cart", targets["cart"], "catalog", targets["catalog"],
-		"inventory", targets["inventory"], "payments", targets["payments"], "orders", targets["orders"], "tracing", deps.Tracing != nil)
+		"inventory", targets["inventory"], "payments", targets["payments"], "orders", targets["orders"], "promotions", targets["promotions"],
+		"tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,
 		func(ctx context.Context) error { recoverLoop(ctx, svc, cfg.RecoverInterval, deps); return nil },
 		func(ctx context.Context) error {
@@ -150,10 +154,11 @@ func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
 
 // The promises of the Checkout's parts, checked by the compiler.
 var (
-	_ Store     = (*sqlite.DB)(nil)
-	_ Carts     = (*cartclient.Client)(nil)
-	_ Catalog   = (*catalogclient.Client)(nil)
-	_ Inventory = (*inventoryclient.Client)(nil)
-	_ Payments  = (*paymentsclient.Client)(nil)
-	_ Orders    = (*ordersclient.Client)(nil)
+	_ Store      = (*sqlite.DB)(nil)
+	_ Carts      = (*cartclient.Client)(nil)
+	_ Catalog    = (*catalogclient.Client)(nil)
+	_ Inventory  = (*inventoryclient.Client)(nil)
+	_ Payments   = (*paymentsclient.Client)(nil)
+	_ Orders     = (*ordersclient.Client)(nil)
+	_ Promotions = (*promotionsclient.Client)(nil)
 )

@@ -1,6 +1,7 @@
 package checkout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,32 @@ type Orders interface {
 	Create(ctx context.Context, key string, order bookshop.Order) (bookshop.Order, error)
 }
 
+// Promotions is what Checkout needs of the Promotions service: the
+// discount a cart would get now, and the customer's one use of the
+// promotion claimed, confirmed and released under a checkout's key (see
+// [bookshop.Promotions]). *promotionsclient.Client is one.
+type Promotions interface {
+	Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error)
+	Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error)
+	Confirm(ctx context.Context, customerID int32, key string) error
+	Release(ctx context.Context, customerID int32, key string) error
+}
+
+// noPromotions is the Promotions of a Service made without one: no cart
+// earns a discount.
+type noPromotions struct{}
+
+func (noPromotions) Price(context.Context, int32, []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	return bookshop.Discount{}, false, nil
+}
+
+func (noPromotions) Claim(context.Context, int32, string, []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	return bookshop.Discount{}, false, nil
+}
+
+func (noPromotions) Confirm(context.Context, int32, string) error { return nil }
+func (noPromotions) Release(context.Context, int32, string) error { return nil }
+
 // Store is the saga log: where the Service records its checkouts, each
 // change on disk before it returns. *sqlite.DB is one.
 type Store interface {
@@ -96,7 +123,10 @@ type Deps struct {
 	Inventory Inventory
 	Payments  Payments
 	Orders    Orders
-	Store     Store
+	// Promotions gives the orders their discount; when nil, none does,
+	// and every cart is quoted and charged at its full price.
+	Promotions Promotions
+	Store      Store
 }
 
 // The defaults of Options.
@@ -210,6 +240,9 @@ func NewService(deps Deps, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if deps.Promotions == nil {
+		deps.Promotions = noPromotions{}
+	}
 	return &Service{
 		deps:    deps,
 		logger:  opts.Logger,
@@ -235,12 +268,16 @@ var (
 )
 
 // Quote implements [bookshop.Checkout]: the cart's lines priced from the
-// Catalog now, the subtotal, the discount (none yet) and the total, and
-// the lines that cannot be bought as they are (Short: too few copies in
-// stock, or a book no longer sold). An empty cart has a Quote without
-// lines and zero amounts. Errors: Invalid for a customer id under 1 or a
-// malformed cart id; Unavailable when the Cart, the Catalog or the
-// Inventory cannot be reached.
+// Catalog now, the subtotal, the discount that Promotions gives the
+// customer's cart now (one copy of its cheapest book free, the first time)
+// and the total, subtotal less discount; and the lines that cannot be
+// bought as they are (Short: too few copies in stock, or a book no
+// longer sold). When Promotions cannot answer in time, the cart is quoted
+// at its full price, which Place charges if Promotions still cannot
+// answer then. An empty cart has a Quote without lines and zero amounts.
+// Errors: Invalid for a customer id under 1 or a malformed cart id;
+// Unavailable when the Cart, the Catalog or the Inventory cannot be
+// reached.
 func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (bookshop.Quote, error) {
 	if err := CheckCustomer(customerID); err != nil {
 		return bookshop.Quote{}, err
@@ -256,14 +293,100 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 	for i, l := range q.Lines {
 		ids[i] = l.BookID
 	}
+	// The stock and the discount at once: neither needs the other.
+	var (
+		wg       sync.WaitGroup
+		discount bookshop.Money
+	)
+	wg.Go(func() { discount = s.discount(ctx, customerID, q) })
 	cctx, cancel := s.call(ctx)
 	stock, err := s.deps.Inventory.Stock(cctx, ids)
 	cancel()
+	wg.Wait()
 	if err != nil {
 		return bookshop.Quote{}, s.dependency(ctx, "the stock service", err)
 	}
+	if discount != (bookshop.Money{}) {
+		q.Discount, q.Total = discount, minus(q.Subtotal, discount)
+	}
 	q.Short = Short(q, unsold, stock)
 	return q, nil
+}
+
+// mayEarn reports whether the lines of q may earn the promotion's
+// discount: by its rule, [bookshop.BuyTwoGetOneFree], which every service
+// shares, so that Promotions is asked only about the carts that may; and
+// if the Service has Promotions.
+func (s *Service) mayEarn(q bookshop.Quote) bool {
+	if _, none := s.deps.Promotions.(noPromotions); none {
+		return false
+	}
+	_, ok := bookshop.BuyTwoGetOneFree(bookshop.PromoLinesOfOrder(q.Lines))
+	return ok
+}
+
+// discount returns the amount Promotions takes off q for customerID now:
+// the zero Money when q's lines do not earn it (see mayEarn), when the
+// customer may not use it (used, or held by another of their
+// checkouts), or when Promotions cannot answer in time (logged), so that
+// the shopper is shown the full price.
+func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quote) bookshop.Money {
+	if !s.mayEarn(q) {
+		return bookshop.Money{}
+	}
+	cctx, cancel := s.call(ctx)
+	d, ok, err := s.deps.Promotions.Price(cctx, customerID, bookshop.PromoLinesOfOrder(q.Lines))
+	cancel()
+	switch {
+	case err != nil:
+		s.logger.WarnContext(ctx, "Promotions did not price a cart: quoted at its full price", "err", err)
+		return bookshop.Money{}
+	case !ok:
+		return bookshop.Money{}
+	case !fits(d.Amount, q.Subtotal):
+		s.logger.ErrorContext(ctx, "Promotions priced a cart with a discount that cannot be its: quoted at its full price",
+			"discount", d.Amount.String(), "subtotal", q.Subtotal.String())
+		return bookshop.Money{}
+	}
+	return d.Amount
+}
+
+// fits reports whether discount can be taken off subtotal: more than
+// zero, in its currency, and less than it, so that something is left to
+// pay (a promotion makes one copy free, of three or more).
+func fits(discount, subtotal bookshop.Money) bool {
+	return discount.Currency == subtotal.Currency && discount.Units > 0 && discount.Units < subtotal.Units
+}
+
+// minus returns subtotal less discount, which fits it (see fits).
+func minus(subtotal, discount bookshop.Money) bookshop.Money {
+	return bookshop.Money{Units: subtotal.Units - discount.Units, Currency: subtotal.Currency}
+}
+
+// couldBe reports whether total could be one that a quote of q gave: q's
+// full price, or, when q's lines may earn the promotion, q's full price
+// less one copy of one of its books (the discount that Promotions
+// grants, whichever book it makes free).
+func (s *Service) couldBe(q bookshop.Quote, total bookshop.Money) bool {
+	if total == q.Total {
+		return true
+	}
+	if !s.mayEarn(q) {
+		return false
+	}
+	for _, l := range q.Lines {
+		if fits(l.UnitPrice, q.Subtotal) && total == minus(q.Subtotal, l.UnitPrice) {
+			return true
+		}
+	}
+	return false
+}
+
+// totalChanged returns the Conflict of a checkout whose total is now
+// another than the one the shopper confirmed, and why.
+func totalChanged(now, confirmed bookshop.Money, why string) *bookshop.Error {
+	return bookshop.Errorf(bookshop.Conflict,
+		"the total is now %s, not the %s you confirmed: %s; check the new total and confirm it", now.Format(), confirmed.Format(), why)
 }
 
 // price reads cart cartID and prices its lines from the Catalog (see
@@ -320,7 +443,9 @@ func (s *Service) price(ctx context.Context, cartID string) (bookshop.Quote, []i
 // Errors, with messages for the shopper: Invalid for a malformed request
 // (CheckPlace), or a card Payments refuses ("card number: ..."); Conflict,
 // nothing charged, for an empty cart, a book no longer sold, a total that
-// is not the cart's now ("the total is now ..."), a book sold out ("sold
+// is not the cart's now ("the total is now ...": a price or the cart
+// changed, or the promotion's discount, which the checkout claims before
+// it charges, came or went), a book sold out ("sold
 // out: ..."), a declined card ("card declined: ..."), or a key whose
 // checkout placed an order for another request; Unavailable when a
 // service could not be reached, or the checkout did not end in time;
@@ -452,16 +577,26 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 			short[i] = bookshop.SoldOut{BookID: id}
 		}
 		return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
-	case q.Total != req.Total:
+	case !s.couldBe(q, req.Total):
+		// Neither the full price nor a discount of the promotion: a price
+		// or the cart changed. The shopper is told the total a quote gives
+		// now.
 		s.metrics.outcome(outcomeTotalChanged)
-		return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict,
-			"the total is now %s, not the %s you confirmed: a price or your cart changed; check the new total and confirm it", q.Total.Format(), req.Total.Format())
+		now := q.Total
+		if d := s.discount(ctx, req.CustomerID, q); d != (bookshop.Money{}) {
+			now = minus(q.Subtotal, d)
+		}
+		return bookshop.Order{}, totalChanged(now, req.Total, "a price or your cart changed")
 	}
 	now := s.opts.Now().UTC()
 	r := &saga.Record{
 		CustomerID: req.CustomerID, Key: req.Key, ID: bookshop.NewID(), Request: Fingerprint(req, quoteLines(q)), State: saga.Reserving,
-		CartID: req.CartID, Lines: q.Lines, Subtotal: q.Subtotal, Discount: q.Discount, Total: q.Total,
+		CartID: req.CartID, Lines: q.Lines, Subtotal: q.Subtotal, Discount: q.Discount, Total: q.Total, Confirmed: req.Total,
 		Shipping: req.Shipping, Created: now, Updated: now,
+	}
+	if s.mayEarn(q) {
+		// The claim's key is the record's: recorded before it is made.
+		r.Claim = saga.Claiming
 	}
 	if err := s.deps.Store.Begin(ctx, r); err != nil {
 		// saga.ErrKeyTaken: another process recorded the key meanwhile, which
@@ -545,7 +680,7 @@ func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Ca
 		case saga.Committed:
 			err = s.complete(ctx, r)
 		case saga.Ordered:
-			err = s.emptyCart(ctx, r)
+			err = s.finish(ctx, r)
 		case saga.Undoing:
 			err = s.undo(ctx, r)
 		default:
@@ -592,11 +727,13 @@ func (s *Service) fail(ctx context.Context, r *saga.Record, err *bookshop.Error,
 }
 
 // holdAndCharge is the step of a Reserving checkout: it holds the stock,
-// then, with the card, charges it. Without the card (a checkout taken up
-// after its request is gone), it cannot charge: it finishes the checkout
-// if the charge went through (Payments is asked by its key), and undoes
-// it otherwise, the key cancelled so that a charge still in flight takes
-// nothing.
+// then, with the card, claims the promotion if the checkout is to (see
+// claimPromotion), checks that the total is the one the shopper confirmed,
+// and charges it. Without the card (a checkout taken up after its request
+// is gone), it cannot charge: it finishes the checkout if the charge went
+// through (Payments is asked by its key), and undoes it otherwise, the
+// key cancelled so that a charge still in flight takes nothing, and the
+// claim, if any, released.
 func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *bookshop.Card) error {
 	resumed := card == nil
 	cctx, cancel := s.call(ctx)
@@ -626,6 +763,18 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 	if resumed {
 		return s.settleCharge(ctx, r, hold.ID, errInterrupted)
 	}
+	if r.Claim == saga.Claiming {
+		if err := s.claimPromotion(ctx, r); err != nil {
+			return err
+		}
+	}
+	if r.Confirmed != (bookshop.Money{}) && r.Total != r.Confirmed {
+		why := "the promotion no longer applies: it is for one order per customer, and another order of yours has it, or it cannot be applied right now"
+		if r.Total.Units < r.Confirmed.Units {
+			why = "the promotion now applies to your order"
+		}
+		return s.fail(ctx, r, totalChanged(r.Total, r.Confirmed, why), outcomeTotalChanged, true, hold.ID, false)
+	}
 	cctx, cancel = s.call(ctx)
 	charge, err := s.deps.Payments.Charge(cctx, r.PayKey(), r.Total, *card)
 	cancel()
@@ -643,6 +792,42 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 	// Not known: the charge may have been made and its answer lost.
 	s.logger.WarnContext(ctx, "a charge's outcome is not known: asking Payments", "checkout", r.ID, "err", err)
 	return s.settleCharge(ctx, r, hold.ID, errPaymentUnavailable)
+}
+
+// claimPromotion is the step of a Reserving checkout, its stock held,
+// that claims the promotion (r.Claim is Claiming): it claims the
+// customer's one use at Promotions under r's PromoKey, with r's lines, and
+// records the answer. Granted: the discount is r's, and the total less
+// it. Refused: no discount, nothing held. Unanswered (Promotions did not
+// answer, or granted a discount that cannot be the order's): no discount,
+// and the claim, which may have been made, is released before the
+// checkout ends. The answer is recorded before the card is charged, so
+// that a checkout found Claiming was charged nothing.
+func (s *Service) claimPromotion(ctx context.Context, r *saga.Record) error {
+	cctx, cancel := s.call(ctx)
+	d, ok, err := s.deps.Promotions.Claim(cctx, r.CustomerID, r.PromoKey(), bookshop.PromoLinesOfOrder(r.Lines))
+	cancel()
+	fault.Point("checkout/after-claim")
+	next := *r
+	switch {
+	case err == nil && ok && fits(d.Amount, r.Subtotal):
+		next.Claim, next.Discount, next.Total = saga.Granted, d.Amount, minus(r.Subtotal, d.Amount)
+		next.Promotions = []string{cmp.Or(d.Code, bookshop.BuyTwoGetOneFreeCode)}
+	case err == nil && ok:
+		s.logger.ErrorContext(ctx, "Promotions granted a discount that cannot be the order's: none applied, the claim released",
+			"checkout", r.ID, "discount", d.Amount.String(), "subtotal", r.Subtotal.String())
+		next.Claim = saga.Unanswered
+	case err == nil:
+		next.Claim = saga.Refused
+	case bookshop.ErrorCode(err) == bookshop.Invalid:
+		// Refused before anything is written: nothing held.
+		s.logger.ErrorContext(ctx, "Promotions refused a checkout's claim as malformed: no discount", "checkout", r.ID, "err", err)
+		next.Claim = saga.Refused
+	default:
+		s.logger.WarnContext(ctx, "Promotions did not answer a checkout's claim: no discount", "checkout", r.ID, "err", err)
+		next.Claim = saga.Unanswered
+	}
+	return s.save(ctx, r, next)
 }
 
 // settleCharge finds out from Payments whether r's charge was made, for
@@ -725,36 +910,94 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 	fault.Point("checkout/after-order")
 	next := *r
 	next.Order = order
-	if err := s.removeLines(ctx, r); err != nil {
-		next.State = saga.Ordered
-		if e := s.save(ctx, r, next); e != nil {
-			return e
-		}
-		s.metrics.outcome(outcomePlaced)
-		return err
+	next.State = saga.Ordered
+	err = s.afterOrder(ctx, &next)
+	if err == nil {
+		next.State = saga.Done
 	}
-	fault.Point("checkout/after-cart")
-	next.State = saga.Done
-	if err := s.save(ctx, r, next); err != nil {
-		return err
+	if e := s.save(ctx, r, next); e != nil {
+		return e
 	}
 	s.metrics.outcome(outcomePlaced)
-	s.logger.InfoContext(ctx, "order placed", "checkout", r.ID, "order", order.ID, "total", r.Total.String())
-	return nil
+	if err == nil {
+		s.logger.InfoContext(ctx, "order placed", "checkout", r.ID, "order", order.ID, "total", r.Total.String(), "discount", r.Discount.String())
+	}
+	return err
 }
 
-// emptyCart is the step of an Ordered checkout: it takes the lines bought
-// out of the cart, if that is still safe (see cartWindow).
-func (s *Service) emptyCart(ctx context.Context, r *saga.Record) error {
+// finish is the step of an Ordered checkout: it does what afterOrder has
+// left to do, and then the checkout is done.
+func (s *Service) finish(ctx context.Context, r *saga.Record) error {
+	next := *r
+	err := s.afterOrder(ctx, &next)
+	if err == nil {
+		next.State = saga.Done
+	} else if next.Claim == r.Claim {
+		// Nothing to record: the claim is as it was, and the removal, if
+		// it was done, is done again next time, once, by its key.
+		return err
+	}
+	if e := s.save(ctx, r, next); e != nil {
+		return e
+	}
+	return err
+}
+
+// afterOrder does what follows the order of r, recorded: it confirms the
+// claim of the promotion whose discount the order has (the customer's use
+// is spent), or releases a claim that gave none; and it takes the lines
+// bought out of the cart, if that is still safe (see cartWindow), whether
+// Promotions answered or not. It records in r what it did of the claim
+// (the removal, by its key, is done once however often it is asked), and
+// returns errStalled when it could not do both.
+func (s *Service) afterOrder(ctx context.Context, r *saga.Record) error {
+	var claimErr error
+	if r.Claim.Holds() {
+		var claim saga.ClaimState
+		claim, claimErr = s.settleClaim(ctx, r)
+		r.Claim = claim
+		fault.Point("checkout/after-confirm")
+	}
 	if s.opts.Now().Sub(r.Created) > cartWindow {
 		s.logger.WarnContext(ctx, "a checkout's lines stay in the cart: it could not be reached in time", "checkout", r.ID, "cart", r.CartID)
 	} else if err := s.removeLines(ctx, r); err != nil {
 		return err
 	}
 	fault.Point("checkout/after-cart")
-	next := *r
-	next.State = saga.Done
-	return s.save(ctx, r, next)
+	return claimErr
+}
+
+// settleClaim ends the claim of r, a checkout whose order is recorded:
+// it confirms a Granted one, whose discount the order has, and releases
+// any other that may hold the customer's use; and it returns the claim's
+// state then, Confirmed or Released. A refusal of Promotions (which
+// should not happen) is logged, for an operator, and counts as done: the
+// order stands as it was recorded.
+func (s *Service) settleClaim(ctx context.Context, r *saga.Record) (saga.ClaimState, error) {
+	confirm := r.Claim == saga.Granted
+	cctx, cancel := s.call(ctx)
+	var err error
+	if confirm {
+		err = s.deps.Promotions.Confirm(cctx, r.CustomerID, r.PromoKey())
+	} else {
+		err = s.deps.Promotions.Release(cctx, r.CustomerID, r.PromoKey())
+	}
+	cancel()
+	switch bookshop.ErrorCode(err) {
+	case "":
+	case bookshop.Invalid, bookshop.NotFound, bookshop.Conflict:
+		// Conflict on Confirm: the claim expired before the order was
+		// recorded, and another checkout of the customer took the use
+		// since; the order keeps the discount it was charged with.
+		s.logger.ErrorContext(ctx, "Promotions refused to settle a placed order's claim: the order stands as recorded",
+			"checkout", r.ID, "order", r.Order.ID, "confirm", confirm, "err", err)
+	default:
+		return r.Claim, fmt.Errorf("%w: settle the promotion's claim: %w", errStalled, err)
+	}
+	if confirm {
+		return saga.Confirmed, nil
+	}
+	return saga.Released, nil
 }
 
 // removeLines takes r's lines out of its cart. A refusal (which should
@@ -818,11 +1061,26 @@ func (s *Service) undo(ctx context.Context, r *saga.Record) error {
 	}
 	fault.Point("checkout/after-release")
 	next := *r
+	if r.Claim.Holds() {
+		cctx, cancel := s.call(ctx)
+		err := s.deps.Promotions.Release(cctx, r.CustomerID, r.PromoKey())
+		cancel()
+		switch bookshop.ErrorCode(err) {
+		case "":
+		case bookshop.Invalid, bookshop.Conflict:
+			// Conflict: confirmed, which only an order recorded does; and an
+			// undone checkout recorded none (a bug).
+			s.logger.ErrorContext(ctx, "Promotions refused to release an undone checkout's claim", "checkout", r.ID, "err", err)
+		default:
+			return fmt.Errorf("%w: release the promotion's claim: %w", errStalled, err)
+		}
+		next.Claim = saga.Released
+	}
 	next.State = saga.Failed
 	if err := s.save(ctx, r, next); err != nil {
 		return err
 	}
-	s.logger.InfoContext(ctx, "checkout undone", "checkout", r.ID, "refunded", r.ChargeTried || r.ChargeID != "", "released", hold)
+	s.logger.InfoContext(ctx, "checkout undone", "checkout", r.ID, "refunded", r.ChargeTried || r.ChargeID != "", "released", hold, "claim", next.Claim)
 	return nil
 }
 

@@ -19,9 +19,12 @@ import (
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 )
 
-// TestPlace checks out a cart of two books: the quote prices them from
-// the Catalog, the order is placed at that total, paid, its stock taken,
-// and the cart emptied of what was bought, keeping what was added since.
+// TestPlace checks out a cart of three books, two of one: the quote
+// prices them from the Catalog, with the promotion's discount (the
+// cheapest free: the customer's first order), the order is placed at that
+// total, with the discount and the promotion's code, paid, its stock
+// taken, the customer's use of the promotion spent, and the cart emptied
+// of what was bought. A second order of three books gets no discount.
 func TestPlace(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
@@ -38,7 +41,7 @@ func TestPlace(t *testing.T) {
 			{BookID: 1, Title: "The Maltese Falcon", UnitPrice: eur(1250), Quantity: 2, Total: eur(2500)},
 			{BookID: 3, Title: "Solaris", UnitPrice: eur(900), Quantity: 1, Total: eur(900)},
 		},
-		Subtotal: eur(3400), Discount: eur(0), Total: eur(3400),
+		Subtotal: eur(3400), Discount: eur(900), Total: eur(2500),
 	}
 	if !reflect.DeepEqual(q, wantQuote) {
 		t.Errorf("Quote = %+v, want %+v", q, wantQuote)
@@ -47,13 +50,14 @@ func TestPlace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Place: %v", err)
 	}
-	if !strings.HasPrefix(o.ID, "o_") || o.CustomerID != 1 || o.Total != eur(3400) || o.State != ordersclient.StatePlaced ||
+	if !strings.HasPrefix(o.ID, "o_") || o.CustomerID != 1 || o.Subtotal != eur(3400) || o.Discount != eur(900) || o.Total != eur(2500) ||
+		!reflect.DeepEqual(o.Promotions, []string{bookshop.BuyTwoGetOneFreeCode}) || o.State != ordersclient.StatePlaced ||
 		!reflect.DeepEqual(o.Lines, wantQuote.Lines) || o.Shipping != address || o.PaymentID == "" {
-		t.Errorf("Place = %+v, want the order of the quote, placed, shipped to %+v", o, address)
+		t.Errorf("Place = %+v, want the order of the quote, with its discount, placed, shipped to %+v", o, address)
 	}
 	r := c.invariants(t, s, 1, "k-place", before, 3)
-	if r.State != saga.Done {
-		t.Errorf("checkout is %s, want done", r.State)
+	if r.State != saga.Done || r.Claim != saga.Confirmed {
+		t.Errorf("checkout is %s, its claim %q; want done, confirmed", r.State, r.Claim)
 	}
 	if got, err := s.orderBook.Order(ctx, 1, o.ID); err != nil || !reflect.DeepEqual(got, o) {
 		t.Errorf("Orders has %+v, %v; want %+v", got, err, o)
@@ -65,6 +69,24 @@ func TestPlace(t *testing.T) {
 		t.Errorf("Place again = %+v, %v; want %+v", again, err, o)
 	}
 	c.invariants(t, s, 1, "k-place", before, 3)
+
+	// A second order of three books: the promotion is used, no discount.
+	s.fill(t, "c-1", 1, 1, 2, 2)
+	q, err = c.client.Quote(ctx, 1, "c-1")
+	if err != nil || q.Discount != eur(0) || q.Total != eur(1250+2*1099) {
+		t.Fatalf("Quote, the promotion used = %+v, %v; want no discount, €34.48", q, err)
+	}
+	second, err := c.client.Place(ctx, order(1, "k-place-2", q.Total, paymentsclient.TestCardApproved))
+	if err != nil || second.Discount != eur(0) || second.Total != eur(1250+2*1099) || second.Promotions != nil {
+		t.Fatalf("Place, the promotion used = %+v, %v; want the full price, no promotion", second, err)
+	}
+	r, err = c.log.Get(ctx, 1, "k-place-2")
+	if err != nil || r.Claim != saga.Refused {
+		t.Errorf("the second checkout's claim = %+v, %v; want refused", r, err)
+	}
+	if ch, err := s.charges.ChargeByKey(ctx, r.PayKey()); err != nil || ch.Amount != second.Total {
+		t.Errorf("the second order's charge = %+v, %v; want %s", ch, err, second.Total)
+	}
 }
 
 // TestPlaceRefused checks the checkouts refused, each with a message for
@@ -251,8 +273,9 @@ func TestQuoteShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []bookshop.SoldOut{{BookID: 5, Available: 3}}; !reflect.DeepEqual(q.Short, want) || q.Total != eur(4*700+1250) {
-		t.Errorf("Quote = %+v, want short %+v and total €40.50", q, want)
+	// Five books: one of the cheapest, "Three Left", is free.
+	if want := []bookshop.SoldOut{{BookID: 5, Available: 3}}; !reflect.DeepEqual(q.Short, want) || q.Total != eur(3*700+1250) || q.Discount != eur(700) {
+		t.Errorf("Quote = %+v, want short %+v, a discount of €7.00 and total €33.50", q, want)
 	}
 	if q, err := c.client.Quote(ctx, 3, "c-empty"); err != nil || len(q.Lines) != 0 || q.Total != (bookshop.Money{}) {
 		t.Errorf("Quote(an empty cart) = %+v, %v; want no lines", q, err)
@@ -281,7 +304,7 @@ func TestDoubleSubmit(t *testing.T) {
 	c := startCheckout(t, s, checkout.Options{})
 	s.fill(t, "c-4", 1, 1, 2, 2)
 	before := s.levels(t, 1, 2)
-	req := order(4, "k-double", eur(1250+2*1099), paymentsclient.TestCardApproved)
+	req := order(4, "k-double", eur(1250+1099), paymentsclient.TestCardApproved) // a copy of Dune free
 	const n = 10
 	var (
 		wg     sync.WaitGroup

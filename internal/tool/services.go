@@ -208,14 +208,14 @@ func checkoutService() *service {
 		name:         "checkout",
 		title:        "Checkout",
 		summary:      "run the Checkout gRPC service alone",
-		about:        "Runs the Checkout gRPC service (bookshop.checkout.v1.CheckoutService),\nwhich places orders: it prices a cart from the Catalog, holds the stock,\ncharges the card, records the order and empties the cart, as a saga\nrecorded step by step and finished or undone after a crash; with the\nstandard health service and server reflection.",
+		about:        "Runs the Checkout gRPC service (bookshop.checkout.v1.CheckoutService),\nwhich places orders: it prices a cart from the Catalog and Promotions,\nholds the stock, claims the promotion, charges the card, records the\norder and empties the cart, as a saga recorded step by step and finished\nor undone after a crash; with the standard health service and server\nreflection.",
 		serves:       true,
 		identity:     checkout.Identity,
 		flags:        cfg.Flags,
 		dependencies: cfg.Dependencies,
 		wire: func(addrs map[string]string) {
 			cfg.CartHost, cfg.CatalogHost, cfg.InventoryHost = addrs["cart"], addrs["catalog"], addrs["inventory"]
-			cfg.PaymentsHost, cfg.OrdersHost = addrs["payments"], addrs["orders"]
+			cfg.PaymentsHost, cfg.OrdersHost, cfg.PromotionsHost = addrs["payments"], addrs["orders"], addrs["promotions"]
 		},
 		validate:  cfg.Validate,
 		port:      func() int { return cfg.Port },

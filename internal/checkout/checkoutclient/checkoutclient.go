@@ -38,11 +38,11 @@ func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
 }
 
 // Quote implements [bookshop.Checkout]: the cart priced from the Catalog
-// now, the lines the Inventory has too few copies for (Short), and the
-// total to confirm. An empty cart has a Quote without lines, and zero
-// amounts. Errors: Invalid (a customer id under 1, a malformed cart id);
-// Forbidden; Unavailable (the Checkout, or a service it asks, cannot be
-// reached); Internal.
+// now, the promotion's discount if the customer gets it, the lines the
+// Inventory has too few copies for (Short), and the total to confirm. An
+// empty cart has a Quote without lines, and zero amounts. Errors: Invalid
+// (a customer id under 1, a malformed cart id); Forbidden; Unavailable
+// (the Checkout, or a service it asks, cannot be reached); Internal.
 func (c *Client) Quote(ctx context.Context, customerID int32, cartID string) (bookshop.Quote, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
@@ -60,10 +60,11 @@ func (c *Client) Quote(ctx context.Context, customerID int32, cartID string) (bo
 //     it ("card number: ...": see paymentsclient.CardErrors); an address
 //     field as "shipping address: ...".
 //   - Conflict: nothing was charged, and the cart is as it was: the total
-//     is no longer req.Total ("the total is now ..."), a book has too few
-//     copies left ("sold out: ..."), the cart is empty, the card was
-//     declined ("card declined: ..."), or req.Key was used for another
-//     checkout. The next try needs a new key.
+//     is no longer req.Total ("the total is now ...", the promotion's
+//     discount included), a book has too few copies left ("sold out:
+//     ..."), the cart is empty, the card was declined ("card declined:
+//     ..."), or req.Key was used for another checkout. The next try needs
+//     a new key.
 //   - Unavailable: the order was not placed, or is not known to be yet (a
 //     service could not be reached, or the checkout did not finish within
 //     the deadline). Place again with the same req: it returns the order

@@ -33,6 +33,44 @@ const (
 // Ended reports whether s is a state a checkout ends in: Done or Failed.
 func (s State) Ended() bool { return s == Done || s == Failed }
 
+// ClaimState is where a checkout's claim of the promotion is: the
+// customer's one use of it, claimed at Promotions under the checkout's
+// PromoKey. See package checkout.
+type ClaimState string
+
+// The states of a checkout's claim.
+const (
+	// NoClaim: the checkout claims nothing (its lines earn no discount,
+	// or it was recorded before the promotion).
+	NoClaim ClaimState = ""
+	// Claiming: the checkout is to claim the promotion, or has, and its
+	// answer is not recorded: a claim may be held under the key.
+	Claiming ClaimState = "claiming"
+	// Granted: the claim holds the customer's use for the checkout, and
+	// its discount is in the record's Discount and Total. It is
+	// confirmed once the order is recorded, released if the checkout
+	// fails.
+	Granted ClaimState = "granted"
+	// Refused: Promotions refused the claim (the campaign is over, the
+	// customer has used it, or another of their checkouts holds it): no
+	// discount, and nothing held.
+	Refused ClaimState = "refused"
+	// Unanswered: Promotions did not answer the claim: no discount, and
+	// a claim may be held all the same, released before the checkout
+	// ends.
+	Unanswered ClaimState = "unanswered"
+	// Confirmed: the order was recorded with the discount, and the use
+	// spent for good.
+	Confirmed ClaimState = "confirmed"
+	// Released: whatever the key held was given back.
+	Released ClaimState = "released"
+)
+
+// Holds reports whether a claim in state c may hold the customer's use,
+// and so must be confirmed or released before its checkout ends:
+// Claiming, Granted and Unanswered.
+func (c ClaimState) Holds() bool { return c == Claiming || c == Granted || c == Unanswered }
+
 // Record is a checkout as the saga log keeps it: what the shopper
 // confirmed and how far the checkout has gone. It holds nothing of the
 // card.
@@ -50,11 +88,24 @@ type Record struct {
 	Request string
 	State   State
 	CartID  string
-	// Lines, Subtotal, Discount and Total are the cart as it was priced
-	// and confirmed.
+	// Lines, Subtotal, Discount and Total are the cart as it was priced:
+	// the lines at the Catalog's prices, and the discount of the
+	// promotion once its claim is granted (0 until then, and without
+	// one). Total is what the card is charged.
 	Lines                     []bookshop.OrderLine
 	Subtotal, Discount, Total bookshop.Money
-	Shipping                  bookshop.Address
+	// Confirmed is the total the shopper confirmed. Total must be it
+	// before the card is charged. The zero Money in the records of
+	// checkouts recorded before it was, whose Total was checked before
+	// they were recorded.
+	Confirmed bookshop.Money
+	// Promotions are the codes of the promotions that gave Discount, for
+	// the order: none without a discount.
+	Promotions []string
+	// Claim is where the checkout's claim of the promotion is (see
+	// ClaimState), under PromoKey.
+	Claim    ClaimState
+	Shipping bookshop.Address
 	// ReservationID is the Inventory's hold, and ChargeID the Payments
 	// charge, once known (Charged on; the hold taken for good from
 	// Committed on).
@@ -81,9 +132,11 @@ type Record struct {
 }
 
 // The idempotency keys of a checkout's calls: the hold (Inventory), the
-// charge (Payments), the order (Orders) and the removal of the lines
-// bought (Cart). Each is "co-", the checkout's ID, and the step.
+// claim of the promotion (Promotions), the charge (Payments), the order
+// (Orders) and the removal of the lines bought (Cart). Each is "co-", the
+// checkout's ID, and the step.
 func (r *Record) HoldKey() string  { return "co-" + r.ID + "-hold" }
+func (r *Record) PromoKey() string { return "co-" + r.ID + "-promo" }
 func (r *Record) PayKey() string   { return "co-" + r.ID + "-pay" }
 func (r *Record) OrderKey() string { return "co-" + r.ID + "-order" }
 func (r *Record) CartKey() string  { return "co-" + r.ID + "-cart" }
@@ -111,7 +164,7 @@ func (r *Record) Err() error {
 func (r *Record) Retryable() bool { return r.State == Failed && r.ErrCode == bookshop.Unavailable }
 
 // NewOrder returns the order of r, to record: its customer, lines,
-// amounts, charge and shipping address.
+// amounts, promotions, charge and shipping address.
 func (r *Record) NewOrder() bookshop.Order {
 	return bookshop.Order{
 		CustomerID: r.CustomerID,
@@ -119,6 +172,7 @@ func (r *Record) NewOrder() bookshop.Order {
 		Subtotal:   r.Subtotal,
 		Discount:   r.Discount,
 		Total:      r.Total,
+		Promotions: slices.Clone(r.Promotions),
 		PaymentID:  r.ChargeID,
 		Shipping:   r.Shipping,
 	}

@@ -75,6 +75,9 @@ type data struct {
 	CartID                    string
 	Lines                     []bookshop.OrderLine
 	Subtotal, Discount, Total bookshop.Money
+	Confirmed                 *bookshop.Money `json:",omitempty"`
+	Promotions                []string        `json:",omitempty"`
+	Claim                     saga.ClaimState `json:",omitempty"`
 	Shipping                  bookshop.Address
 	ReservationID             string          `json:",omitempty"`
 	ChargeID                  string          `json:",omitempty"`
@@ -89,7 +92,10 @@ func encode(r *saga.Record) (string, error) {
 	d := data{
 		CartID: r.CartID, Lines: r.Lines, Subtotal: r.Subtotal, Discount: r.Discount, Total: r.Total,
 		Shipping: r.Shipping, ReservationID: r.ReservationID, ChargeID: r.ChargeID, ChargeTried: r.ChargeTried,
-		ErrCode: r.ErrCode, ErrMessage: r.ErrMessage,
+		ErrCode: r.ErrCode, ErrMessage: r.ErrMessage, Promotions: r.Promotions, Claim: r.Claim,
+	}
+	if r.Confirmed != (bookshop.Money{}) {
+		d.Confirmed = &r.Confirmed
 	}
 	if r.Order.ID != "" {
 		d.Order = &r.Order
@@ -110,6 +116,10 @@ func decode(r *saga.Record, js string) error {
 	r.CartID, r.Lines, r.Subtotal, r.Discount, r.Total = d.CartID, d.Lines, d.Subtotal, d.Discount, d.Total
 	r.Shipping, r.ReservationID, r.ChargeID, r.ChargeTried = d.Shipping, d.ReservationID, d.ChargeID, d.ChargeTried
 	r.ErrCode, r.ErrMessage = d.ErrCode, d.ErrMessage
+	r.Promotions, r.Claim = d.Promotions, d.Claim
+	if d.Confirmed != nil {
+		r.Confirmed = *d.Confirmed
+	}
 	if d.Order != nil {
 		r.Order = *d.Order
 	}

@@ -68,12 +68,14 @@ func TestRecordsRoundTrip(t *testing.T) {
 		t.Fatalf("Get(an unknown key) = %+v, want nil", r)
 	}
 	r := record(1, "k", "id1")
+	r.Confirmed, r.Claim = eur(1099), saga.Claiming // the discount the shopper was shown, to claim
 	if err := db.Begin(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	if got := get(t, db, 1, "k"); !reflect.DeepEqual(got, r) {
 		t.Errorf("Get = %+v, want %+v", got, r)
 	}
+	r.Claim, r.Discount, r.Total, r.Promotions = saga.Granted, eur(1099), eur(1099), []string{bookshop.BuyTwoGetOneFreeCode}
 	r.State, r.ReservationID, r.ChargeID, r.ChargeTried, r.Updated = saga.Charged, "res-1", "ch_1", true, t0.Add(time.Second)
 	r.Attempts, r.NextTry = 3, t0.Add(time.Minute)
 	if err := db.Save(ctx, r); err != nil {
@@ -86,9 +88,9 @@ func TestRecordsRoundTrip(t *testing.T) {
 	if err := db.Save(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	r.State, r.Updated = saga.Done, t0.Add(2*time.Second)
+	r.State, r.Updated, r.Claim = saga.Done, t0.Add(2*time.Second), saga.Confirmed
 	r.Order = bookshop.Order{ID: "o_1", CustomerID: 1, Lines: r.Lines, Subtotal: r.Subtotal, Discount: r.Discount, Total: r.Total,
-		PaymentID: "ch_1", Shipping: r.Shipping, State: "placed", Created: t0, Updated: t0}
+		Promotions: r.Promotions, PaymentID: "ch_1", Shipping: r.Shipping, State: "placed", Created: t0, Updated: t0}
 	if err := db.Save(ctx, r); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,386 @@
+package checkout_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/checkout"
+	"github.com/bookshop-go/bookshop/internal/checkout/saga"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+)
+
+// The carts of the promotion's tests: two copies of The Maltese Falcon
+// (€12.50) and one of Dune (€10.99), €35.99 in all; the promotion makes
+// the Dune free, €25.00.
+var (
+	fullPrice  = eur(2*1250 + 1099)
+	discounted = eur(2 * 1250)
+)
+
+// noStock is for invariants whose stock is checked otherwise: two
+// checkouts changed it.
+var noStock = map[int32]inventoryclient.Level{}
+
+// fillThree fills cart id with the three books of the promotion's tests.
+func (s *shop) fillThree(tb testing.TB, id string) { s.fill(tb, id, 1, 2, 2, 1) }
+
+// placeIn returns what customer confirms at checkout for cart: total, with
+// key and the approved card.
+func placeIn(customer int32, cart, key string, total bookshop.Money) bookshop.PlaceOrder {
+	req := order(customer, key, total, paymentsclient.TestCardApproved)
+	req.CartID = cart
+	return req
+}
+
+// TestPromotionOncePerCustomer has one customer check out 20 carts of
+// three books at once, each shopper confirming the discounted total that
+// their quote showed: exactly one order gets the discount, and the other
+// shoppers are told the new total, nothing charged. Each then confirms
+// the new total, and is charged it: every order is paid by one charge of
+// its total, the total that its shopper confirmed, and one alone has the
+// discount.
+func TestPromotionOncePerCustomer(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	for _, id := range []int32{1, 2} {
+		if err := s.stock.SetStock(ctx, id, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const (
+		customer = 60
+		n        = 20
+	)
+	carts := make([]string, n)
+	for i := range carts {
+		carts[i] = fmt.Sprintf("c-%d-%d", customer, i)
+		s.fillThree(t, carts[i])
+		q, err := c.client.Quote(ctx, customer, carts[i])
+		if err != nil || q.Total != discounted || q.Discount != eur(1099) {
+			t.Fatalf("Quote(%s) = %+v, %v; want €25.00, Dune free", carts[i], q, err)
+		}
+	}
+	before := s.levels(t, 1, 2)
+
+	// Round 1: all at once, each confirming the discounted total.
+	type outcome struct {
+		order bookshop.Order
+		err   error
+	}
+	outcomes := make([]outcome, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			o, err := c.client.Place(ctx, placeIn(customer, carts[i], fmt.Sprintf("k-once-%d", i), discounted))
+			outcomes[i] = outcome{o, err}
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	t.Logf("%d checkouts of one customer at once: %v", n, time.Since(began).Round(time.Millisecond))
+	var winners []int
+	for i, oc := range outcomes {
+		r, err := c.log.Get(ctx, customer, fmt.Sprintf("k-once-%d", i))
+		if err != nil || r == nil {
+			t.Fatalf("the saga log's record of checkout %d: %+v, %v", i, r, err)
+		}
+		switch {
+		case oc.err == nil:
+			winners = append(winners, i)
+			if oc.order.Total != discounted || oc.order.Discount != eur(1099) || !reflect.DeepEqual(oc.order.Promotions, []string{bookshop.BuyTwoGetOneFreeCode}) {
+				t.Errorf("checkout %d placed %+v, want the discounted order", i, oc.order)
+			}
+		case bookshop.ErrorCode(oc.err) == bookshop.Conflict &&
+			strings.HasPrefix(bookshop.ErrorMessage(oc.err), "the total is now €35.99, not the €25.00 you confirmed: the promotion no longer applies"):
+			// Nothing charged, nothing held, and nothing claimed.
+			if _, err := s.charges.ChargeByKey(ctx, r.PayKey()); bookshop.ErrorCode(err) != bookshop.NotFound {
+				t.Errorf("checkout %d, refused, has a charge: %v", i, err)
+			}
+			if r.State != saga.Failed || r.Claim != saga.Refused {
+				t.Errorf("checkout %d, refused, is %s, its claim %q; want failed, refused", i, r.State, r.Claim)
+			}
+		default:
+			t.Errorf("checkout %d: Place = %v; want the order, or told the total is now €35.99", i, oc.err)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d checkouts placed their order with the discount (%v), want exactly 1", len(winners), winners)
+	}
+
+	// Round 2: each refused shopper is shown the new total, confirms it,
+	// and is charged it.
+	for i := range n {
+		if i == winners[0] {
+			continue
+		}
+		q, err := c.client.Quote(ctx, customer, carts[i])
+		if err != nil || q.Total != fullPrice || q.Discount != eur(0) {
+			t.Fatalf("Quote(%s), the promotion used = %+v, %v; want €35.99, no discount", carts[i], q, err)
+		}
+		o, err := c.client.Place(ctx, placeIn(customer, carts[i], fmt.Sprintf("k-again-%d", i), q.Total))
+		if err != nil || o.Total != fullPrice || o.Discount != eur(0) || o.Promotions != nil {
+			t.Errorf("Place(%s) at the new total = %+v, %v; want the order at €35.99, no promotion", carts[i], o, err)
+		}
+	}
+
+	// Every order: paid by the one charge of its checkout, of its total,
+	// the total its shopper confirmed; one alone with the discount.
+	page, err := s.orderBook.List(ctx, customer, "", 50)
+	if err != nil || len(page.Orders) != n {
+		t.Fatalf("the customer's orders: %d, %v; want %d", len(page.Orders), err, n)
+	}
+	byID := make(map[string]bookshop.Order, n)
+	withDiscount := 0
+	for _, o := range page.Orders {
+		byID[o.ID] = o
+		if o.Discount.Units > 0 {
+			withDiscount++
+		}
+	}
+	for i := range n {
+		key := fmt.Sprintf("k-again-%d", i)
+		if i == winners[0] {
+			key = fmt.Sprintf("k-once-%d", i)
+		}
+		r, err := c.log.Get(ctx, customer, key)
+		if err != nil || r == nil || r.State != saga.Done {
+			t.Fatalf("checkout %s: %+v, %v; want done", key, r, err)
+		}
+		o, ok := byID[r.Order.ID]
+		charge, err := s.charges.ChargeByKey(ctx, r.PayKey())
+		if !ok || err != nil || charge.State != paymentsclient.StateApproved || charge.ID != o.PaymentID ||
+			charge.Amount != o.Total || charge.Amount != r.Confirmed {
+			t.Errorf("checkout %s: order %+v paid by %+v (%v), confirmed %s; want one approved charge of the order's total, the one confirmed", key, o, charge, err, r.Confirmed)
+		}
+	}
+	if withDiscount != 1 {
+		t.Errorf("%d of the customer's orders have the discount, want 1", withDiscount)
+	}
+	checkPromotion(t, s.promos, customer, true)
+	after := s.levels(t, 1, 2)
+	for id, was := range before {
+		bought := map[int32]int{1: 2 * n, 2: n}[id]
+		if got := after[id]; got.OnHand != was.OnHand-bought || got.Held != 0 {
+			t.Errorf("book %d: %d on hand, %d held; want %d on hand, none held", id, got.OnHand, got.Held, was.OnHand-bought)
+		}
+	}
+}
+
+// TestPromotionsDown checks out while Promotions is down. A shopper who
+// confirmed the discount their quote showed before it went down is told
+// the new total, the full price, with nothing charged; a quote shows the
+// full price, and the shopper who confirms it is charged it. The claims
+// that Promotions could not answer are released once it is back, and
+// neither customer has used the promotion.
+func TestPromotionsDown(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{CallTimeout: time.Second})
+	s.fillThree(t, cartOf(61))
+	s.fillThree(t, cartOf(62))
+	before := s.levels(t, 1, 2)
+	if q, err := c.client.Quote(ctx, 61, cartOf(61)); err != nil || q.Total != discounted {
+		t.Fatalf("Quote = %+v, %v; want the discount", q, err)
+	}
+	s.promotions.stop()
+
+	refused := order(61, "k-promo-down-1", discounted, paymentsclient.TestCardApproved)
+	_, err := c.client.Place(ctx, refused)
+	if want := "the total is now €35.99, not the €25.00 you confirmed"; bookshop.ErrorCode(err) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(err), want) {
+		t.Errorf("Place(the discount), Promotions down = %v; want a Conflict: %q", err, want)
+	}
+	if r, _ := c.log.Get(ctx, 61, refused.Key); r == nil || r.Claim != saga.Unanswered || r.ChargeID != "" || r.State != saga.Undoing {
+		t.Errorf("the refused checkout: %+v; want it undoing, its claim unanswered (to release), nothing charged", r)
+	}
+
+	began := time.Now()
+	q, err := c.client.Quote(ctx, 62, cartOf(62))
+	if err != nil || q.Total != fullPrice || q.Discount != eur(0) {
+		t.Fatalf("Quote, Promotions down = %+v, %v; want the full price, €35.99", q, err)
+	}
+	t.Logf("Promotions down: quoted in %v", time.Since(began).Round(time.Millisecond))
+	placed := order(62, "k-promo-down-2", q.Total, paymentsclient.TestCardApproved)
+	o, err := c.client.Place(ctx, placed)
+	if err != nil || o.Total != fullPrice || o.Discount != eur(0) || o.Promotions != nil {
+		t.Fatalf("Place(the full price), Promotions down = %+v, %v; want the order at the full price", o, err)
+	}
+	if r, _ := c.log.Get(ctx, 62, placed.Key); r == nil || r.State != saga.Ordered || r.Claim != saga.Unanswered {
+		t.Errorf("the placed checkout: %+v; want it ordered, its claim unanswered (to release)", r)
+	}
+	if n, err := s.carts.Count(ctx, cartOf(62)); err != nil || n != 0 {
+		t.Errorf("the cart after the order holds %d copies, %v; want none: the claim waits, not the cart", n, err)
+	}
+
+	s.promotions.start()
+	c.recoverUntilEnded(t, 61, refused.Key)
+	c.recoverUntilEnded(t, 62, placed.Key)
+	// The stock as the placed checkout left it (the refused one held
+	// none: no book is held).
+	if r := c.invariants(t, s, 61, refused.Key, noStock, 3); r.State != saga.Failed || r.Claim != saga.Released {
+		t.Errorf("the refused checkout is %s, its claim %q; want failed, released", r.State, r.Claim)
+	}
+	if r := c.invariants(t, s, 62, placed.Key, before, 3); r.State != saga.Done || r.Claim != saga.Released {
+		t.Errorf("the placed checkout is %s, its claim %q; want done, released", r.State, r.Claim)
+	}
+	// The promotion is still theirs to use.
+	s.fillThree(t, cartOf(62))
+	if q, err := c.client.Quote(ctx, 62, cartOf(62)); err != nil || q.Total != discounted {
+		t.Errorf("Quote, Promotions back = %+v, %v; want the discount", q, err)
+	}
+}
+
+// slowPromotions is Promotions answering later than the Checkout waits:
+// a cart priced after delay, and a claim made at once but answered after
+// delay, as when an answer is lost on the way back.
+type slowPromotions struct {
+	checkout.Promotions
+	delay time.Duration
+}
+
+func (p *slowPromotions) Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	select {
+	case <-time.After(p.delay):
+	case <-ctx.Done():
+		return bookshop.Discount{}, false, bookshop.Errorf(bookshop.Unavailable, "deadline exceeded")
+	}
+	return p.Promotions.Price(ctx, customerID, lines)
+}
+
+func (p *slowPromotions) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	d, ok, err := p.Promotions.Claim(context.WithoutCancel(ctx), customerID, key, lines)
+	select {
+	case <-time.After(p.delay):
+	case <-ctx.Done():
+		return bookshop.Discount{}, false, bookshop.Errorf(bookshop.Unavailable, "deadline exceeded")
+	}
+	return d, ok, err
+}
+
+// TestPromotionsSlow has Promotions answer later than a call's deadline:
+// the quote is given in time, at the full price; the shopper who confirms
+// it is charged it, though the claim was made at Promotions (its answer
+// came too late), and that claim is released: the customer has not used
+// the promotion.
+func TestPromotionsSlow(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckoutWith(t, s, checkout.Options{CallTimeout: 300 * time.Millisecond}, func(d *checkout.Deps) {
+		d.Promotions = &slowPromotions{Promotions: d.Promotions, delay: 2 * time.Second}
+	})
+	s.fillThree(t, cartOf(65))
+	before := s.levels(t, 1, 2)
+	began := time.Now()
+	q, err := c.client.Quote(ctx, 65, cartOf(65))
+	elapsed := time.Since(began)
+	if err != nil || q.Total != fullPrice {
+		t.Fatalf("Quote, Promotions slow = %+v, %v; want the full price", q, err)
+	}
+	if elapsed > time.Second {
+		t.Errorf("Quote, Promotions slow, answered in %v; want within a second", elapsed)
+	}
+	t.Logf("Promotions slower (2s) than a call's deadline (300ms): quoted in %v", elapsed.Round(time.Millisecond))
+	req := order(65, "k-promo-slow", q.Total, paymentsclient.TestCardApproved)
+	o, err := c.client.Place(ctx, req)
+	if err != nil || o.Total != fullPrice || o.Promotions != nil {
+		t.Fatalf("Place(the full price), Promotions slow = %+v, %v; want the order at the full price", o, err)
+	}
+	r := c.invariants(t, s, 65, req.Key, before, 3)
+	if r.State != saga.Done || r.Claim != saga.Released {
+		t.Errorf("checkout is %s, its claim %q; want done, released", r.State, r.Claim)
+	}
+}
+
+// flakyPromotions is Promotions whose Confirm and Release cannot be
+// reached while down is set.
+type flakyPromotions struct {
+	checkout.Promotions
+	down atomic.Bool
+}
+
+func (p *flakyPromotions) Confirm(ctx context.Context, customerID int32, key string) error {
+	if p.down.Load() {
+		return bookshop.Errorf(bookshop.Unavailable, "connection refused")
+	}
+	return p.Promotions.Confirm(ctx, customerID, key)
+}
+
+func (p *flakyPromotions) Release(ctx context.Context, customerID int32, key string) error {
+	if p.down.Load() {
+		return bookshop.Errorf(bookshop.Unavailable, "connection refused")
+	}
+	return p.Promotions.Release(ctx, customerID, key)
+}
+
+// TestPromotionSettledLater has Promotions grant claims and then go down
+// before they can be confirmed or released: an order placed with the
+// discount is answered at once, its claim confirmed by the recoverer once
+// Promotions is back (the use spent); a checkout undone (its card
+// declined) is answered at once, its claim released by the recoverer (the
+// use free again). Until then, the claims hold the customers' uses.
+func TestPromotionSettledLater(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	promos := &flakyPromotions{}
+	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+		promos.Promotions = d.Promotions
+		d.Promotions = promos
+	})
+	s.fillThree(t, cartOf(63))
+	s.fillThree(t, cartOf(64))
+	before := s.levels(t, 1, 2)
+	promos.down.Store(true)
+
+	placed := order(63, "k-confirm-later", discounted, paymentsclient.TestCardApproved)
+	o, err := c.client.Place(ctx, placed)
+	if err != nil || o.Total != discounted || o.Promotions == nil {
+		t.Fatalf("Place, Confirm down = %+v, %v; want the order with the discount", o, err)
+	}
+	if r, _ := c.log.Get(ctx, 63, placed.Key); r == nil || r.State != saga.Ordered || r.Claim != saga.Granted {
+		t.Fatalf("checkout = %+v; want it ordered, its claim granted, to confirm", r)
+	}
+	declined := order(64, "k-release-later", discounted, paymentsclient.TestCardDeclined)
+	if _, err := c.client.Place(ctx, declined); bookshop.ErrorCode(err) != bookshop.Conflict || !strings.Contains(bookshop.ErrorMessage(err), "card declined") {
+		t.Fatalf("Place(a declined card), Release down = %v; want a Conflict: card declined", err)
+	}
+	if r, _ := c.log.Get(ctx, 64, declined.Key); r == nil || r.State != saga.Undoing || r.Claim != saga.Granted {
+		t.Fatalf("checkout = %+v; want it undoing, its claim granted, to release", r)
+	}
+	for _, customer := range []int32{63, 64} {
+		if _, ok, err := s.promos.Price(ctx, customer, threeBooks); err != nil || ok {
+			t.Errorf("Price(customer %d) while their claim is unsettled = %v, %v; want no discount: the claim holds the use", customer, ok, err)
+		}
+	}
+	if n, err := c.svc.Recover(ctx); n != 2 || err != nil {
+		t.Errorf("Recover, Promotions still down = %d, %v; want 2 taken up (and stalled)", n, err)
+	}
+
+	promos.down.Store(false)
+	c.recoverUntilEnded(t, 63, placed.Key)
+	c.recoverUntilEnded(t, 64, declined.Key)
+	// The stock as the placed checkout left it (checked below).
+	if r := c.invariants(t, s, 63, placed.Key, noStock, 3); r.State != saga.Done || r.Claim != saga.Confirmed {
+		t.Errorf("the placed checkout is %s, its claim %q; want done, confirmed", r.State, r.Claim)
+	}
+	if r := c.invariants(t, s, 64, declined.Key, noStock, 3); r.State != saga.Failed || r.Claim != saga.Released {
+		t.Errorf("the declined checkout is %s, its claim %q; want failed, released", r.State, r.Claim)
+	}
+	after := s.levels(t, 1, 2)
+	for id, was := range before {
+		bought := map[int32]int{1: 2, 2: 1}[id]
+		if got := after[id]; got.OnHand != was.OnHand-bought || got.Held != 0 {
+			t.Errorf("book %d: %d on hand, %d held; want %d on hand, none held", id, got.OnHand, got.Held, was.OnHand-bought)
+		}
+	}
+}
