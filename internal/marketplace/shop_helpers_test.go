@@ -131,6 +131,7 @@ func startShopServices(tb testing.TB, catalogAddr string) *shopServices {
 		cfg := checkout.DefaultConfig()
 		cfg.DB = ":memory:"
 		cfg.CartHost, cfg.CatalogHost, cfg.InventoryHost, cfg.PaymentsHost, cfg.OrdersHost = cartAddr, catalogAddr, inventoryAddr, paymentsAddr, ordersAddr
+		cfg.PromotionsHost = promotionsAddr
 		return checkout.Run(ctx, cfg, deps)
 	})
 	s.accounts = accountsclient.New(rpctest.Dial(tb, accountsAddr), 10*time.Second)

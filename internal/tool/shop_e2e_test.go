@@ -380,3 +380,152 @@ func TestCheckoutEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestPromotionEndToEnd is the promotion in a real browser: a guest sees
+// the banner; a new customer buys three books and gets the cheapest free;
+// back on the homepage the banner is gone; a second order of three books
+// has no discount.
+func TestPromotionEndToEnd(t *testing.T) {
+	books, err := catalogfile.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startUp(t)
+	tab := newBrowser(t)
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(tab, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	poll := func(js string) bool {
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](js)); err == nil && ok {
+				return true
+			}
+		}
+		return false
+	}
+	waitPath := func(what, path string) {
+		t.Helper()
+		cond := fmt.Sprintf(`location.pathname === %q`, path)
+		if strings.HasSuffix(path, "/") && path != "/" {
+			cond = fmt.Sprintf(`location.pathname.startsWith(%q)`, path)
+		}
+		if !poll(cond + ` && document.readyState === "complete"`) {
+			got, _ := chromedp.Run(tab, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+			t.Fatalf("%s: never got to %s; at %s", what, path, got)
+		}
+	}
+	has := func(sel string) bool {
+		ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, sel)))
+		return err == nil && ok
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(tab, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	// Three copies in all, of two well-stocked books.
+	buy := func(what string) (subtotal, total string) {
+		t.Helper()
+		for _, b := range []struct {
+			id int
+			n  string
+		}{{1, "2"}, {2, "1"}} {
+			run(what+": add", chromedp.Navigate(fmt.Sprintf("%sbooks/%d", url, b.id)))
+			waitPath(what, fmt.Sprintf("/books/%d", b.id))
+			before := text("#cart-count")
+			run(what+": add", chromedp.Click(`#book form.add-to-cart button`, chromedp.NodeVisible))
+			if !poll(fmt.Sprintf(`document.getElementById("cart-count").textContent !== %q`, before)) {
+				t.Fatalf("%s: adding book %d did not change the count", what, b.id)
+			}
+			if b.n == "2" {
+				before = text("#cart-count")
+				run(what+": add again", chromedp.Click(`#book form.add-to-cart button`, chromedp.NodeVisible))
+				if !poll(fmt.Sprintf(`document.getElementById("cart-count").textContent !== %q`, before)) {
+					t.Fatalf("%s: adding book %d again did not change the count", what, b.id)
+				}
+			}
+		}
+		run(what+": checkout", chromedp.Navigate(url+"checkout"))
+		waitPath(what, "/checkout")
+		total = text("#checkout-total")
+		run(what+": fill in",
+			chromedp.SendKeys(`#f-name`, "Ada Lovelace"),
+			chromedp.SendKeys(`#f-line1`, "12 Analytical Row"),
+			chromedp.SendKeys(`#f-city`, "London"),
+			chromedp.SendKeys(`#f-postal_code`, "N1 7AA"),
+			chromedp.SetValue(`#f-country`, "GB"),
+			chromedp.SendKeys(`#f-card_number`, "4242 4242 4242 4242"),
+			chromedp.SendKeys(`#f-exp_month`, "12"),
+			chromedp.SendKeys(`#f-exp_year`, "2040"),
+			chromedp.SendKeys(`#f-cvc`, "123"),
+			chromedp.SendKeys(`#f-card_name`, "Ada Lovelace"),
+		)
+		run(what+": pay", chromedp.Click(`.checkout-form button[type="submit"]`))
+		waitPath(what, "/orders/")
+		if got := text("#order-total"); got != total {
+			t.Errorf("%s: the order's total %q differs from the confirmed %q", what, got, total)
+		}
+		return subtotal, total
+	}
+
+	run("open the homepage", chromedp.Navigate(url))
+	waitPath("homepage", "/")
+	if !has(".promo-banner") {
+		t.Fatal("a guest's homepage has no promotion banner")
+	}
+	run("open the sign-up page", chromedp.Navigate(url+"signup"))
+	run("sign up",
+		chromedp.SendKeys(`#email`, "promo@example.com"),
+		chromedp.SendKeys(`#name`, "Promo"),
+		chromedp.SendKeys(`#password`, "a long and unusual passphrase"),
+		chromedp.Submit(`#password`),
+	)
+	waitPath("signed up", "/")
+
+	falcon, err := books.Book(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orient, err := books.Book(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cheapest := falcon.Price
+	if orient.Price.Units < cheapest.Units {
+		cheapest = orient.Price
+	}
+	full, _ := falcon.Price.Mul(2)
+	full, _ = full.Add(orient.Price)
+	discounted, _ := full.Add(bookshop.Money{Units: -cheapest.Units, Currency: cheapest.Currency})
+
+	_, total := buy("first order")
+	if total != discounted.Format() {
+		t.Errorf("the first order of three books: total %s, want %s (%s less the cheapest, %s)", total, discounted.Format(), full.Format(), cheapest.Format())
+	}
+	if !has("#order-discount") {
+		t.Error("the first order's page shows no discount")
+	}
+	run("back home", chromedp.Navigate(url))
+	waitPath("homepage", "/")
+	if has(".promo-banner") {
+		t.Error("after using the promotion the homepage still shows its banner")
+	}
+	_, total = buy("second order")
+	if total != full.Format() {
+		t.Errorf("the second order of three books: total %s, want the full %s", total, full.Format())
+	}
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if png, err := chromedp.Run(tab, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.MkdirAll(dir, 0o755)
+		_ = os.WriteFile(filepath.Join(dir, "second-order.png"), png, 0o644)
+	}
+}
