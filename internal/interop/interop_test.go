@@ -32,6 +32,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
@@ -302,6 +303,7 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 		Inventory:        inventoryclient.New(conn, 10*time.Second),
 		Checkout:         checkoutclient.New(conn, 10*time.Second),
 		Orders:           ordersclient.New(conn, 10*time.Second),
+		Promotions:       promotionsclient.New(conn, 10*time.Second),
 		RecommendTimeout: 10 * time.Second,
 	})
 	if err != nil {

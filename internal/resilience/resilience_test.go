@@ -30,6 +30,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
@@ -172,6 +173,7 @@ func startSite(t *testing.T, rs []*replica, timeout time.Duration) *site {
 		Inventory:        inventoryclient.New(catConn, timeout),
 		Checkout:         checkoutclient.New(catConn, timeout),
 		Orders:           ordersclient.New(catConn, timeout),
+		Promotions:       promotionsclient.New(catConn, timeout),
 		RecommendTimeout: timeout,
 		RateLimit:        rate.Inf, // one client sends all the load
 	})
