@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 )
 
@@ -21,10 +22,11 @@ import (
 // of its own (its cookies kept in a jar), from an address of its own (an
 // X-Forwarded-For of 10.128.y.z and up, which the Marketplace reads when
 // it runs with -trusted-proxies 1), who signs up when the worker opens.
-// Each call is one purchase of one copy of one book, three requests:
+// Each call is one purchase of copies of one book, three requests:
 //
 //  1. POST /cart/items, as the page's script does (Accept:
-//     application/json), with a fresh idempotency key: 200;
+//     application/json), the book and its quantity, with a fresh
+//     idempotency key: 200;
 //  2. GET /checkout: 200, the form, whose hidden key, total_units and
 //     currency it reads;
 //  3. POST /checkout, the form with an address and the approved test
@@ -34,16 +36,24 @@ import (
 // that places the order on its own (see [PartTimer]). The Inventory must
 // have copies of the book for every call: a purchase of a book sold out
 // fails.
+//
+// With three copies or more, the order earns the shop's promotion (one
+// book free, once per customer): each customer's first order gets the
+// discount, quoted on the form and claimed when it is placed, and the
+// later ones are quoted and placed at full price, the customer's use
+// spent; the promotion's calls are made on every order either way.
 type Checkout struct {
 	base      string
 	transport http.RoundTripper
 	book      int32
+	copies    string
 }
 
 // NewCheckout returns a Checkout target of the site at siteURL whose
-// purchases buy book (a book of the catalog, with a price). The workers
-// share up to idleConns connections.
-func NewCheckout(siteURL string, book int32, idleConns int) (*Checkout, error) {
+// purchases buy copies (1 to [bookshop.MaxQuantity]) of book (a book of
+// the catalog, with a price). The workers share up to idleConns
+// connections.
+func NewCheckout(siteURL string, book int32, copies, idleConns int) (*Checkout, error) {
 	base, err := parseBase(siteURL)
 	if err != nil {
 		return nil, err
@@ -51,7 +61,10 @@ func NewCheckout(siteURL string, book int32, idleConns int) (*Checkout, error) {
 	if book < 1 {
 		return nil, fmt.Errorf("book %d: want a book id from 1", book)
 	}
-	return &Checkout{base: base, transport: newTransport(idleConns), book: book}, nil
+	if copies < 1 || copies > bookshop.MaxQuantity {
+		return nil, fmt.Errorf("%d copies: want 1 to %d", copies, bookshop.MaxQuantity)
+	}
+	return &Checkout{base: base, transport: newTransport(idleConns), book: book, copies: strconv.Itoa(copies)}, nil
 }
 
 // Worker implements [Target]: it signs its customer up.
@@ -92,12 +105,12 @@ var checkoutForm = url.Values{
 
 func (w *checkoutWorker) Call(ctx context.Context) (int, error) {
 	book := strconv.Itoa(int(w.t.book))
-	status, _, err := w.do(ctx, http.MethodPost, "cart/items", "application/json", url.Values{"book": {book}, "key": {rand.Text()}})
+	status, _, err := w.do(ctx, http.MethodPost, "cart/items", "application/json", url.Values{"book": {book}, "quantity": {w.t.copies}, "key": {rand.Text()}})
 	if err != nil {
 		return 0, err
 	}
 	if status != http.StatusOK {
-		return 0, fmt.Errorf("POST /cart/items book %s: %d %s", book, status, w.notice())
+		return 0, fmt.Errorf("POST /cart/items book %s × %s: %d %s", book, w.t.copies, status, w.notice())
 	}
 
 	status, _, err = w.do(ctx, http.MethodGet, "checkout", "text/html", nil)

@@ -25,7 +25,7 @@ func TestCheckoutTarget(t *testing.T) {
 	s := startStack(t)
 	ctx := testContext(t)
 	const calls = 20
-	target, err := loadgen.NewCheckout(s.siteURL, 1, 4)
+	target, err := loadgen.NewCheckout(s.siteURL, 1, 1, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestCheckoutTarget(t *testing.T) {
 	}
 
 	// A book sold out (12, in the seed): every purchase fails, counted.
-	soldOut, err := loadgen.NewCheckout(s.siteURL, 12, 2)
+	soldOut, err := loadgen.NewCheckout(s.siteURL, 12, 1, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +78,12 @@ func TestCheckoutTarget(t *testing.T) {
 			res.Calls, res.Errors, res.ErrorSamples)
 	}
 
-	for _, book := range []int32{0, -1} {
-		if _, err := loadgen.NewCheckout(s.siteURL, book, 1); err == nil {
-			t.Errorf("NewCheckout(book %d) = nil error, want one", book)
+	for _, tt := range []struct {
+		book   int32
+		copies int
+	}{{0, 1}, {-1, 1}, {1, 0}, {1, 11}} {
+		if _, err := loadgen.NewCheckout(s.siteURL, tt.book, tt.copies, 1); err == nil {
+			t.Errorf("NewCheckout(book %d, %d copies) = nil error, want one", tt.book, tt.copies)
 		}
 	}
 }

@@ -34,7 +34,7 @@ var benchTargets = []struct {
 	{"search", "CatalogService/SearchBooks, unary, at -addr: a page of 20 books a call, queries in turn (the built-in books', and import's)", 8, ""},
 	{"live", "LiveRecommend, bidirectional, at -addr: one stream a worker, one event a call", 1000, ""},
 	{"live-web", "the Marketplace's live panel at -url: one event stream a worker, one event posted a call, timed until its list arrives", 1000, ""},
-	{"checkout", "a purchase at -url, one copy of -book: POST /cart/items, GET /checkout, POST /checkout with the approved test card, 303 to the order; a customer a worker (signs up at start), the POST also timed alone", 20, "POST /checkout"},
+	{"checkout", "a purchase at -url, -copies of -book (3 earn the promotion, each customer's first order only): POST /cart/items, GET /checkout, POST /checkout with the approved test card, 303 to the order; a customer a worker (signs up at start), the POST also timed alone", 20, "POST /checkout"},
 	{"checkout-limit", "no server: a purchase's database writes (cart, saga, reservation, charge, order) in one transaction, one SQLite file in TMPDIR, synchronous=FULL", 20, ""},
 }
 
@@ -54,6 +54,7 @@ type benchConfig struct {
 	books       int
 	maxBook     int
 	book        int
+	copies      int
 	tls         clientTLSFlags
 	label       string
 	record      string
@@ -74,7 +75,8 @@ func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.IntVar(&c.conns, "conns", 1, "gRPC connections the workers share")
 	fs.StringVar(&c.category, "category", "", "recommend: the category to ask for (default mystery); export: the category to export (default all)")
 	fs.IntVar(&c.books, "books", 1000, "import: books a call imports (each with a title of its own)")
-	fs.IntVar(&c.book, "book", 1, "checkout, checkout-limit: the book each purchase buys, one copy (the Inventory must have enough)")
+	fs.IntVar(&c.book, "book", 1, "checkout, checkout-limit: the book each purchase buys (the Inventory must have enough)")
+	fs.IntVar(&c.copies, "copies", 1, fmt.Sprintf("checkout: copies of -book each purchase buys, 1 to %d; 3 or more earn the promotion, which each customer's first order gets", bookshop.MaxQuantity))
 	fs.IntVar(&c.maxBook, "max-book", 45, "live, live-web: events name books 1 to this id, which must all be in the catalog")
 	fs.StringVar(&c.label, "label", "bookshop", "what is being measured, for -record and -chart")
 	fs.StringVar(&c.record, "record", "", "append each level's result to this file as a line of JSON")
@@ -201,6 +203,8 @@ func (c *benchConfig) validate() ([]int, error) {
 		return nil, usageErrorf("-books %d: want 1 to %d", c.books, catalog.MaxImportBooks)
 	case c.book < 1 || int64(c.book) > 1<<31-1:
 		return nil, usageErrorf("-book %d: want a book id from 1", c.book)
+	case c.copies < 1 || c.copies > bookshop.MaxQuantity:
+		return nil, usageErrorf("-copies %d: want 1 to %d", c.copies, bookshop.MaxQuantity)
 	case c.maxBook < 1 || int64(c.maxBook) > 1<<31-1:
 		return nil, usageErrorf("-max-book %d: want a book id from 1", c.maxBook)
 	case c.chart != "" && c.record == "":
@@ -245,7 +249,7 @@ func (c *benchConfig) newTarget(ctx context.Context) (loadgen.Target, string, er
 		t, err = loadgen.NewLiveWeb(c.url, int32(c.maxBook), 256)
 		return t, c.url, err
 	case "checkout":
-		t, err = loadgen.NewCheckout(c.url, int32(c.book), idle)
+		t, err = loadgen.NewCheckout(c.url, int32(c.book), c.copies, idle)
 		return t, c.url, err
 	case "checkout-limit":
 		limit, err := loadgen.NewCheckoutLimit(ctx, "", int32(c.book))

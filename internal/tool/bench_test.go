@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +23,9 @@ func TestBench(t *testing.T) {
 	m := startCommand(t, upArgs("-admin-addr=", "-marketplace-rate-limit=0"), upServices)
 	grpcAddr, catalogAddr := m[2], m[3]
 	waitServing(t, grpcAddr, "Recommendations") // it holds the Catalog's books
-	siteURL := startUp(t, "-marketplace-rate-limit=0")
+	up := startCommand(t, upArgs("-admin-addr=127.0.0.1:0", "-marketplace-rate-limit=0"), upSiteAndStock)
+	siteURL, inventoryAddr := up[1], up[2]
+	waitReady(t, siteURL)
 	dir := t.TempDir()
 	record := filepath.Join(dir, "records.jsonl")
 	chart := filepath.Join(dir, "latency.svg")
@@ -40,6 +44,9 @@ func TestBench(t *testing.T) {
 		{"-target", "live-web", "-url", siteURL, "-c", "10", "-n", "30", "-d", "0"},
 		// Book 21, of which the Inventory of up has 25 copies.
 		{"-target", "checkout", "-url", siteURL, "-book", "21", "-c", "2", "-n", "10", "-d", "0"},
+		// Three copies of book 34, of which it has 24: two customers, each
+		// of whose first order of three has the promotion.
+		{"-target", "checkout", "-url", siteURL, "-book", "34", "-copies", "3", "-c", "2", "-n", "6", "-d", "0"},
 		{"-target", "checkout-limit", "-c", "2", "-n", "20", "-d", "0"},
 	} {
 		t.Run(args[1], func(t *testing.T) {
@@ -60,6 +67,15 @@ func TestBench(t *testing.T) {
 		})
 	}
 
+	// Six orders of three copies each: 18 of book 34's 24 sold.
+	var stock bytes.Buffer
+	if err := tool.Run(testContext(t, 10*time.Second), []string{"stock", "-inventory-host", inventoryAddr, "-book", "34"}, env(nil), &stock, io.Discard); err != nil {
+		t.Fatalf("bookshop stock -book 34 = %v", err)
+	}
+	if want := "Book 34: 6 on hand, 0 held by checkouts, 6 available.\n"; stock.String() != want {
+		t.Errorf("after 6 purchases of 3 copies, bookshop stock -book 34 = %q, want %q", &stock, want)
+	}
+
 	f, err := os.Open(record)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +93,10 @@ func TestBench(t *testing.T) {
 		t.Errorf("chart file = %.40q, %v; want an SVG", svg, err)
 	}
 }
+
+// upSiteAndStock matches what `bookshop up` prints: the Marketplace URL
+// and the Inventory's address.
+var upSiteAndStock = regexp.MustCompile(`(?s)Marketplace:\s+(http://\S+/).*Inventory:\s+(\S+) \(gRPC\)`)
 
 // TestBenchFailures checks that calls that fail make bench fail, after
 // its report, and that bad flags are usage errors.
@@ -102,6 +122,8 @@ func TestBenchFailures(t *testing.T) {
 		{[]string{"-chart", "x.svg"}, "-record"},
 		{[]string{"-books", "0"}, "-books"},
 		{[]string{"-target", "checkout", "-book", "0"}, "-book"},
+		{[]string{"-target", "checkout", "-copies", "0"}, "-copies"},
+		{[]string{"-target", "checkout", "-copies", "11"}, "-copies"},
 		{[]string{"-timeout", "0"}, "-timeout"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
