@@ -2,6 +2,7 @@ package bookshop
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -143,6 +144,12 @@ type Order struct {
 	Created time.Time
 	Updated time.Time
 }
+
+// Used reports whether the order used the promotion code: for "buy two,
+// get one free", the sale's buy_two_get_one_free_promo is
+// order.Used(BuyTwoGetOneFreeCode). An order keeps the codes rather than a
+// flag per campaign, so that the next campaign adds no field.
+func (o Order) Used(code string) bool { return slices.Contains(o.Promotions, code) }
 
 // OrderPage is a page of a customer's orders, newest first.
 type OrderPage struct {

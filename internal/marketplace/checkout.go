@@ -241,8 +241,9 @@ func (s *server) handlePlaceOrder() http.Handler {
 func trimmed(f url.Values, name string) string { return strings.TrimSpace(f.Get(name)) }
 
 // checkoutCalls is how many call timeouts a checkout may take: it calls
-// Cart, the Catalog, Inventory, Payments and Orders in turn.
-const checkoutCalls = 6
+// Cart, the Catalog, Inventory (hold, then commit), Promotions (claim,
+// then confirm), Payments, Orders and the Cart again, in turn.
+const checkoutCalls = 9
 
 func withMessage(p checkoutPage, msg string) checkoutPage {
 	p.Message = msg

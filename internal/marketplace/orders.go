@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"slices"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
@@ -55,7 +54,7 @@ func orderViewOf(o bookshop.Order) orderView {
 	if o.Discount.Units != 0 {
 		v.Discount = "−" + o.Discount.Format()
 	}
-	v.Promo = slices.Contains(o.Promotions, bookshop.BuyTwoGetOneFreeCode)
+	v.Promo = o.Used(bookshop.BuyTwoGetOneFreeCode)
 	switch o.State {
 	case "cancelled":
 		v.StateLabel, v.Cancelled = "Cancelled", true

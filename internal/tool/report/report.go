@@ -17,7 +17,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -416,7 +415,7 @@ func (t *tally) add(o bookshop.Order) error {
 	}
 	i := t.row(o.Created)
 	d, u := &t.days[i], &t.units[i]
-	if slices.Contains(o.Promotions, t.opts.Promotion) {
+	if o.Used(t.opts.Promotion) {
 		d.WithPromotion++
 	} else {
 		d.WithoutPromotion++
