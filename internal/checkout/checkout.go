@@ -74,12 +74,18 @@
 // of two checkouts of one customer at once, each confirming the discount
 // that its quote showed, one gets the claim and the other is told the
 // new total, nothing charged. With Promotions down, carts are quoted and
-// charged at their full price. The claim is confirmed once the order is
-// recorded (the use is spent for good), and released when the checkout is
-// undone, each retried by the recoverer until Promotions answers: a
-// customer's use is spent exactly when an order with its discount is
-// recorded. A claim that the Checkout never settles expires by itself
-// (a setting of the Promotions service).
+// charged at their full price. The claim is confirmed (the use spent for
+// good) after the stock is taken and before the order is recorded, and
+// released when the checkout is undone, each retried by the recoverer
+// until Promotions answers. A claim that the Checkout never settles
+// expires by itself (a setting of the Promotions service); as Orders may
+// be down for longer than that, the order of a checkout whose claim
+// expired is recorded only if Promotions still confirms it (no other
+// checkout of the customer took the use meanwhile): otherwise the charge
+// is refunded and no order recorded. So a customer has at most one order
+// with the discount, and its use is spent when it has one (or, after a
+// failure that should not happen, when Orders refuses the order as
+// malformed, logged).
 //
 // A checkout that cannot go on now (a service it needs is down) stays in
 // its state, and the recoverer ([Service.Recover]) takes it up again: when
@@ -90,8 +96,8 @@
 // without an order (or a refund); no charge is of another total than the
 // one the shopper confirmed; no order is recorded without its stock
 // taken; no hold outlives its expiry (the Inventory ends it by itself); no
-// order is recorded twice; a customer's use of the promotion is spent
-// when, and only when, an order with its discount is recorded.
+// order is recorded twice; a customer has at most one order with the
+// promotion's discount, and its use is spent when they have it.
 //
 // # The key
 //

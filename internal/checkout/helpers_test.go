@@ -127,6 +127,7 @@ func deps(lis net.Listener) process.Deps {
 // shopOptions are how a test's shop differs from the usual.
 type shopOptions struct {
 	paymentsLatency time.Duration
+	claimTTL        time.Duration // Promotions' -claim-ttl; its default when 0
 }
 
 // shop is every service a Checkout calls, real, on loopback, each with
@@ -183,6 +184,9 @@ func startShop(tb testing.TB, opts shopOptions) *shop {
 	s.promotions = serve(tb, func(ctx context.Context, lis net.Listener) error {
 		cfg := promotions.DefaultConfig()
 		cfg.DB = filepath.Join(dir, "promotions.db")
+		if opts.claimTTL > 0 {
+			cfg.ClaimTTL = opts.claimTTL
+		}
 		return promotions.Run(ctx, cfg, deps(lis))
 	})
 	s.carts = cartclient.New(dial(tb, s.cart.addr), 5*time.Second)

@@ -324,11 +324,12 @@ func (p *flakyPromotions) Release(ctx context.Context, customerID int32, key str
 }
 
 // TestPromotionSettledLater has Promotions grant claims and then go down
-// before they can be confirmed or released: an order placed with the
-// discount is answered at once, its claim confirmed by the recoverer once
-// Promotions is back (the use spent); a checkout undone (its card
-// declined) is answered at once, its claim released by the recoverer (the
-// use free again). Until then, the claims hold the customers' uses.
+// before they can be confirmed or released: a checkout charged with the
+// discount is answered that its order is being completed, and its order
+// is recorded by the recoverer once Promotions is back and confirms its
+// claim (the use spent); a checkout undone (its card declined) is
+// answered at once, its claim released by the recoverer (the use free
+// again). Until then, the claims hold the customers' uses.
 func TestPromotionSettledLater(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
@@ -343,12 +344,14 @@ func TestPromotionSettledLater(t *testing.T) {
 	promos.down.Store(true)
 
 	placed := order(63, "k-confirm-later", discounted, paymentsclient.TestCardApproved)
-	o, err := c.client.Place(ctx, placed)
-	if err != nil || o.Total != discounted || o.Promotions == nil {
-		t.Fatalf("Place, Confirm down = %+v, %v; want the order with the discount", o, err)
+	if _, err := c.client.Place(ctx, placed); bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(fmt.Sprint(err), "your payment went through") {
+		t.Fatalf("Place, Confirm down = %v; want Unavailable: your payment went through, the order being completed", err)
 	}
-	if r, _ := c.log.Get(ctx, 63, placed.Key); r == nil || r.State != saga.Ordered || r.Claim != saga.Granted {
-		t.Fatalf("checkout = %+v; want it ordered, its claim granted, to confirm", r)
+	if r, _ := c.log.Get(ctx, 63, placed.Key); r == nil || r.State != saga.Committed || r.Claim != saga.Granted {
+		t.Fatalf("checkout = %+v; want it committed, its claim granted, to confirm before the order", r)
+	}
+	if page, err := s.orderBook.List(ctx, 63, "", 50); err != nil || len(page.Orders) != 0 {
+		t.Fatalf("the customer's orders before the claim is confirmed: %+v, %v; want none", page.Orders, err)
 	}
 	declined := order(64, "k-release-later", discounted, paymentsclient.TestCardDeclined)
 	if _, err := c.client.Place(ctx, declined); bookshop.ErrorCode(err) != bookshop.Conflict || !strings.Contains(bookshop.ErrorMessage(err), "card declined") {
@@ -382,5 +385,141 @@ func TestPromotionSettledLater(t *testing.T) {
 		if got := after[id]; got.OnHand != was.OnHand-bought || got.Held != 0 {
 			t.Errorf("book %d: %d on hand, %d held; want %d on hand, none held", id, got.OnHand, got.Held, was.OnHand-bought)
 		}
+	}
+}
+
+// TestPromotionClaimExpiresBeforeOrder has a checkout charged with the
+// discount whose order cannot be recorded for longer than Promotions
+// keeps a claim held (1 s here), and a second checkout of the same
+// customer meanwhile. Each case ends with exactly one order with the
+// discount, every charge the total of its order or refunded.
+//
+// Orders down: the first checkout's claim was confirmed before its order
+// was asked for, so the second, which confirms the discount its quote
+// showed before, is told the full price, nothing charged, and is charged
+// it when confirmed; both orders are recorded once Orders is back, the
+// first alone with the discount.
+//
+// Confirm down: the first checkout's claim cannot be confirmed, expires,
+// and the second claims the use; once Promotions confirms again, the
+// second's order has the discount, and the first, whose claim was taken,
+// is refunded with no order recorded (its stock, taken, stays taken).
+func TestPromotionClaimExpiresBeforeOrder(t *testing.T) {
+	const ttl = time.Second
+	for _, tc := range []struct {
+		name        string
+		customer    int32
+		ordersDown  bool // else Promotions' Confirm is down
+		firstPlaced bool // the first checkout's order has the discount
+	}{
+		{"orders down", 70, true, true},
+		{"confirm down", 71, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			s := startShop(t, shopOptions{claimTTL: ttl})
+			promos := &flakyPromotions{}
+			c := startCheckoutWith(t, s, checkout.Options{CallTimeout: time.Second}, func(d *checkout.Deps) {
+				promos.Promotions = d.Promotions
+				d.Promotions = promos
+			})
+			first, second := fmt.Sprintf("c-%d-1", tc.customer), fmt.Sprintf("c-%d-2", tc.customer)
+			s.fillThree(t, first)
+			s.fillThree(t, second)
+			before := s.levels(t, 1, 2)
+			if tc.ordersDown {
+				s.orders.stop()
+			} else {
+				promos.down.Store(true)
+			}
+
+			a := placeIn(tc.customer, first, "k-first", discounted)
+			if _, err := c.client.Place(ctx, a); bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(fmt.Sprint(err), "your payment went through") {
+				t.Fatalf("Place(first) = %v; want Unavailable: your payment went through", err)
+			}
+			time.Sleep(ttl + 500*time.Millisecond) // the claim, if held, expires
+
+			b := placeIn(tc.customer, second, "k-second", discounted)
+			_, err := c.client.Place(ctx, b)
+			if tc.firstPlaced {
+				// The use is spent: told the full price, nothing charged.
+				if want := "the total is now €35.99, not the €25.00 you confirmed"; bookshop.ErrorCode(err) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(err), want) {
+					t.Fatalf("Place(second, the discount) = %v; want a Conflict: %q", err, want)
+				}
+				if q, err := c.client.Quote(ctx, tc.customer, second); err != nil || q.Total != fullPrice {
+					t.Fatalf("Quote(second) = %+v, %v; want the full price", q, err)
+				}
+				b = placeIn(tc.customer, second, "k-second-full", fullPrice)
+				_, err = c.client.Place(ctx, b)
+			}
+			if bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(fmt.Sprint(err), "your payment went through") {
+				t.Fatalf("Place(second) = %v; want Unavailable: your payment went through", err)
+			}
+
+			if tc.ordersDown {
+				s.orders.start()
+			} else {
+				promos.down.Store(false)
+			}
+			c.recoverUntilEnded(t, tc.customer, a.Key)
+			c.recoverUntilEnded(t, tc.customer, b.Key)
+
+			page, err := s.orderBook.List(ctx, tc.customer, "", 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := make(map[string]bookshop.Order, len(page.Orders))
+			withDiscount := 0
+			for _, o := range page.Orders {
+				byID[o.ID] = o
+				if o.Discount.Units > 0 || o.Promotions != nil {
+					withDiscount++
+				}
+			}
+			if withDiscount != 1 {
+				t.Errorf("%d of the customer's orders %+v have the discount, want exactly 1", withDiscount, page.Orders)
+			}
+			wantOrders := 1
+			if tc.firstPlaced {
+				wantOrders = 2
+			}
+			if len(page.Orders) != wantOrders {
+				t.Errorf("the customer has %d orders, want %d", len(page.Orders), wantOrders)
+			}
+			for _, key := range []string{a.Key, b.Key} {
+				r, err := c.log.Get(ctx, tc.customer, key)
+				if err != nil || r == nil {
+					t.Fatalf("the record of %s: %+v, %v", key, r, err)
+				}
+				charge, err := s.charges.ChargeByKey(ctx, r.PayKey())
+				if err != nil {
+					t.Fatalf("the charge of %s: %v", key, err)
+				}
+				placed := key == b.Key || tc.firstPlaced
+				if !placed {
+					if r.State != saga.Failed || charge.State != paymentsclient.StateRefunded || r.Order.ID != "" || r.Claim != saga.Released {
+						t.Errorf("checkout %s: %s (%s), claim %q, charge %+v; want failed, refunded, its claim released", key, r.State, r.ErrMessage, r.Claim, charge)
+					}
+					continue
+				}
+				o, ok := byID[r.Order.ID]
+				if r.State != saga.Done || !ok || charge.State != paymentsclient.StateApproved || charge.ID != o.PaymentID || charge.Amount != o.Total || charge.Amount != r.Confirmed {
+					t.Errorf("checkout %s: %s, order %+v paid by %+v, confirmed %s; want done, paid by one charge of its total, the one confirmed", key, r.State, o, charge, r.Confirmed)
+				}
+				if discount := o.Discount.Units > 0; discount != (r.Claim == saga.Confirmed) {
+					t.Errorf("checkout %s: order %+v, claim %q; want the discount with its claim confirmed, or neither", key, o, r.Claim)
+				}
+			}
+			checkPromotion(t, s.promos, tc.customer, true)
+			// The stock of both checkouts is taken: the undone one's had been
+			// taken for good before its claim was found taken.
+			after := s.levels(t, 1, 2)
+			for id, was := range before {
+				bought := map[int32]int{1: 4, 2: 2}[id]
+				if got := after[id]; got.OnHand != was.OnHand-bought || got.Held != 0 {
+					t.Errorf("book %d: %d on hand, %d held; want %d on hand, none held", id, got.OnHand, got.Held, was.OnHand-bought)
+				}
+			}
+		})
 	}
 }

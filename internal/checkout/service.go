@@ -882,12 +882,22 @@ func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	return s.save(ctx, r, next)
 }
 
-// complete is the step of a Committed checkout: it records the order
-// (once, by its key, however often it is asked), and takes the lines
-// bought out of the cart. It refunds only when Orders refuses the order
-// as malformed, which records none; an order that may exist is never
+// complete is the step of a Committed checkout: it confirms the claim of
+// the promotion whose discount the checkout was charged with (see
+// keepDiscount), records the order (once, by its key, however often it
+// is asked), and takes the lines bought out of the cart. It refunds only
+// when the discount cannot be kept, or when Orders refuses the order as
+// malformed, which records none; an order that may exist is never
 // refunded.
 func (s *Service) complete(ctx context.Context, r *saga.Record) error {
+	if r.Claim == saga.Granted {
+		if err := s.keepDiscount(ctx, r); err != nil {
+			return err
+		}
+		if r.State != saga.Committed {
+			return nil // undoing
+		}
+	}
 	cctx, cancel := s.call(ctx)
 	order, err := s.deps.Orders.Create(cctx, r.OrderKey(), r.NewOrder())
 	cancel()
@@ -895,8 +905,9 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 	case "":
 	case bookshop.Invalid:
 		// A bug, and no order recorded: refunded, and the stock taken stays
-		// taken (the hold can no longer be released), for an operator to
-		// set right.
+		// taken (the hold can no longer be released), as does the use of
+		// the promotion if its claim was confirmed, for an operator to set
+		// right.
 		s.logger.ErrorContext(ctx, "Orders refused a paid checkout's order: refunding; its stock stays taken", "checkout", r.ID, "err", err)
 		return s.fail(ctx, r, errInternal, outcomeInternal, true, r.ReservationID, true)
 	case bookshop.Conflict:
@@ -923,6 +934,37 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 		s.logger.InfoContext(ctx, "order placed", "checkout", r.ID, "order", order.ID, "total", r.Total.String(), "discount", r.Discount.String())
 	}
 	return err
+}
+
+// keepDiscount confirms the claim of r, a Committed checkout charged
+// with the promotion's discount (r.Claim is Granted), before its order is
+// recorded, and records it Confirmed: the customer's use is spent for
+// good, so that no other checkout of theirs can claim it however long the
+// order takes (a claim held expires, and Orders may be down for longer
+// than that). A claim that expired meanwhile is confirmed all the same
+// when no other claim of the customer took the use. When one did
+// (Conflict), or the claim's record is gone (NotFound), the discount
+// cannot be kept: no order is recorded, and the checkout is undone, its
+// charge refunded (its stock, taken, stays taken, logged for an
+// operator), so that the shopper may check out again at the full price.
+// Promotions unreachable: the checkout waits, the order unrecorded.
+func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
+	cctx, cancel := s.call(ctx)
+	err := s.deps.Promotions.Confirm(cctx, r.CustomerID, r.PromoKey())
+	cancel()
+	switch bookshop.ErrorCode(err) {
+	case "":
+		fault.Point("checkout/after-confirm")
+		next := *r
+		next.Claim = saga.Confirmed
+		return s.save(ctx, r, next)
+	case bookshop.Conflict, bookshop.NotFound, bookshop.Invalid:
+		s.logger.ErrorContext(ctx, "a paid checkout's claim of the promotion ended, and its discount cannot be kept: refunding, no order recorded",
+			"checkout", r.ID, "err", err)
+		why := "the promotion is for one order per customer, and another order of yours has it; your payment was refunded"
+		return s.fail(ctx, r, totalChanged(r.Subtotal, r.Total, why), outcomeTotalChanged, true, r.ReservationID, true)
+	}
+	return fmt.Errorf("%w: confirm the promotion's claim: %w", errStalled, err)
 }
 
 // finish is the step of an Ordered checkout: it does what afterOrder has
@@ -986,9 +1028,9 @@ func (s *Service) settleClaim(ctx context.Context, r *saga.Record) (saga.ClaimSt
 	switch bookshop.ErrorCode(err) {
 	case "":
 	case bookshop.Invalid, bookshop.NotFound, bookshop.Conflict:
-		// Conflict on Confirm: the claim expired before the order was
-		// recorded, and another checkout of the customer took the use
-		// since; the order keeps the discount it was charged with.
+		// Conflict on Confirm: a claim confirmed before the order was
+		// recorded (see keepDiscount) is not refused; only one of a
+		// checkout recorded before that was, which may have expired.
 		s.logger.ErrorContext(ctx, "Promotions refused to settle a placed order's claim: the order stands as recorded",
 			"checkout", r.ID, "order", r.Order.ID, "confirm", confirm, "err", err)
 	default:

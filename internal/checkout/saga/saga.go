@@ -48,7 +48,7 @@ const (
 	Claiming ClaimState = "claiming"
 	// Granted: the claim holds the customer's use for the checkout, and
 	// its discount is in the record's Discount and Total. It is
-	// confirmed once the order is recorded, released if the checkout
+	// confirmed before the order is recorded, released if the checkout
 	// fails.
 	Granted ClaimState = "granted"
 	// Refused: Promotions refused the claim (the campaign is over, the
@@ -59,8 +59,8 @@ const (
 	// a claim may be held all the same, released before the checkout
 	// ends.
 	Unanswered ClaimState = "unanswered"
-	// Confirmed: the order was recorded with the discount, and the use
-	// spent for good.
+	// Confirmed: the use is spent for good, for the checkout's order
+	// with the discount: recorded, or to be.
 	Confirmed ClaimState = "confirmed"
 	// Released: whatever the key held was given back.
 	Released ClaimState = "released"
