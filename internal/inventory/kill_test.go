@@ -1,19 +1,14 @@
 package inventory_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,74 +26,22 @@ const childDB = "BOOKSHOP_INVENTORY_TEST_CHILD_DB"
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(childDB); path != "" {
-		os.Exit(serveChild(path))
+		os.Exit(rpctest.ServeChild(func(ctx context.Context, lis net.Listener) error {
+			cfg := inventory.DefaultConfig()
+			cfg.DB, cfg.Seed = path, nil
+			return inventory.Run(ctx, cfg, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
+		}))
 	}
 	os.Exit(m.Run())
-}
-
-// serveChild runs the Inventory on path, as a child process of a test.
-func serveChild(path string) int {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Printf("listening on %s\n", lis.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	cfg := inventory.DefaultConfig()
-	cfg.DB, cfg.Seed = path, nil
-	if err := inventory.Run(ctx, cfg, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
-}
-
-// child is an Inventory running in a process of its own.
-type child struct {
-	cmd  *exec.Cmd
-	done chan struct{}
 }
 
 // startChild runs the test binary as an Inventory on the database at
 // path, and returns it and a client of it. The process is killed when the
 // test ends.
-func startChild(tb testing.TB, path string) (*child, inventoryv1.InventoryServiceClient) {
+func startChild(tb testing.TB, path string) (*rpctest.Child, inventoryv1.InventoryServiceClient) {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childDB+"="+path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	c := &child{cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(c.done) }() //nolint:errcheck // killed on purpose
-	tb.Cleanup(c.kill)
-	lines := bufio.NewScanner(out)
-	if !lines.Scan() {
-		tb.Fatalf("the child Inventory printed no address: %v", lines.Err())
-	}
-	addr, ok := strings.CutPrefix(lines.Text(), "listening on ")
-	if !ok {
-		tb.Fatalf("the child Inventory printed %q, want its address", lines.Text())
-	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
-	return c, inventoryv1.NewInventoryServiceClient(rpctest.Dial(tb, addr))
-}
-
-// kill kills the process at once (SIGKILL: no shutdown, no flush) and
-// waits for it to be gone.
-func (c *child) kill() {
-	c.cmd.Process.Kill() //nolint:errcheck // it may have gone already
-	<-c.done
+	proc, addr := rpctest.StartChild(tb, childDB+"="+path)
+	return proc, inventoryv1.NewInventoryServiceClient(rpctest.Dial(tb, addr))
 }
 
 // buyer is one checkout of TestKilled: it reserves one copy of each of
@@ -147,7 +90,7 @@ func TestKilled(t *testing.T) {
 		)
 		ack := func() {
 			if acks.Add(1) == killAfter {
-				killed.Do(proc.kill)
+				killed.Do(func() { _ = proc.Kill() })
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -174,7 +117,7 @@ func TestKilled(t *testing.T) {
 		}
 		wg.Wait()
 		cancel()
-		killed.Do(proc.kill)
+		killed.Do(func() { _ = proc.Kill() })
 		t.Logf("round %d: killed after %d acknowledged calls, of %d at most", round, acks.Load(), 2*workers)
 
 		proc, client = startChild(t, path)

@@ -1,18 +1,14 @@
 package orders_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,27 +41,17 @@ const (
 
 func TestMain(m *testing.M) {
 	if db := os.Getenv(serveEnv); db != "" {
-		if err := serve(db, os.Getenv(killAfterEnv)); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(rpctest.ServeChild(func(ctx context.Context, lis net.Listener) error {
+			return serve(ctx, lis, db, os.Getenv(killAfterEnv))
+		}))
 	}
 	os.Exit(m.Run())
 }
 
-// serve runs the Orders service on db, on a free port of 127.0.0.1 that
-// it prints to stdout ("listening ADDR"), until SIGTERM or SIGKILL: as
-// orders.Run does, or, with killAfter (a number n), over a store that
-// kills the process once its n-th order is committed.
-func serve(db, killAfter string) error {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	fmt.Printf("listening %s\n", lis.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
+// serve runs the Orders service on db and lis until ctx is done or the
+// process is killed: as orders.Run does, or, with killAfter (a number n),
+// over a store that kills the process once its n-th order is committed.
+func serve(ctx context.Context, lis net.Listener, db, killAfter string) error {
 	deps := process.Deps{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), DrainTimeout: time.Second, Listener: lis}
 	if killAfter == "" {
 		cfg := orders.DefaultConfig()
@@ -112,32 +98,10 @@ func (s *killingStore) Create(ctx context.Context, key string, fp [sha256.Size]b
 // startServer starts this test binary as an Orders service on db, with
 // env added to its environment, and returns a client of it and the
 // process.
-func startServer(tb testing.TB, db string, env ...string) (ordersv1.OrdersServiceClient, *exec.Cmd) {
+func startServer(tb testing.TB, db string, env ...string) (ordersv1.OrdersServiceClient, *rpctest.Child) {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), serveEnv+"="+db), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if tb.Failed() {
-			tb.Logf("the Orders process's log:\n%s", stderr.String())
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
-	if err != nil || !ok {
-		tb.Fatalf("the Orders process said %q, %v; want its address", line, err)
-	}
-	return ordersv1.NewOrdersServiceClient(rpctest.Dial(tb, addr)), cmd
+	proc, addr := rpctest.StartChild(tb, append([]string{serveEnv + "=" + db}, env...)...)
+	return ordersv1.NewOrdersServiceClient(rpctest.Dial(tb, addr)), proc
 }
 
 // TestKillAtAnyPoint kills the Orders process with SIGKILL while 8 clients
@@ -158,7 +122,7 @@ func TestKillAtAnyPoint(t *testing.T) {
 		acked = map[string]*ordersv1.Order{}              // key: the order its creation answered
 		tried = map[string]*ordersv1.CreateOrderRequest{} // key: its request, answered or not
 	)
-	client, cmd := startServer(t, db)
+	client, proc := startServer(t, db)
 	for round := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		var (
@@ -187,15 +151,14 @@ func TestKillAtAnyPoint(t *testing.T) {
 		for answered.Load() < 40 && ctx.Err() == nil {
 			time.Sleep(time.Millisecond)
 		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := proc.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		cmd.Wait()
 		wg.Wait()
 		cancel()
 		t.Logf("round %d: killed after %d orders answered; %d keys tried in all, %d answered", round+1, answered.Load(), len(tried), len(acked))
 
-		client, cmd = startServer(t, db)
+		client, proc = startServer(t, db)
 		checkAfterKill(t, client, tried, acked)
 	}
 }
@@ -272,7 +235,7 @@ func TestKillAfterCommit(t *testing.T) {
 	}
 	ctx := testContext(t)
 	db := filepath.Join(t.TempDir(), "orders.db")
-	client, cmd := startServer(t, db, killAfterEnv+"=3")
+	client, proc := startServer(t, db, killAfterEnv+"=3")
 	var answered []*ordersv1.Order
 	for i := range 3 {
 		resp, err := client.CreateOrder(ctx, createRequest(fmt.Sprintf("k%d", i), 7))
@@ -287,7 +250,7 @@ func TestKillAfterCommit(t *testing.T) {
 			t.Fatalf("CreateOrder(k2), killed after its commit: %v, want UNAVAILABLE", err)
 		}
 	}
-	cmd.Wait()
+	proc.Wait()
 
 	client, _ = startServer(t, db)
 	recorded := listAll(t, client)

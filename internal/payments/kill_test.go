@@ -1,21 +1,16 @@
 package payments_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +19,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
 // The environment of the test binary when it runs as the Payments
@@ -36,21 +32,21 @@ const (
 // TestMain runs the tests; or, with PAYMENTS_TEST_SERVE set to a database
 // file, makes the test binary the Payments service, as its command runs
 // it (payments.Run), for the tests that kill it with SIGKILL: it prints
-// its gRPC and health addresses on a line of stdout, logs at debug level
-// to stderr, and serves until it is killed or stopped.
+// its gRPC address ("listening on ADDR") and then its health address on
+// lines of stdout, logs at debug level to stderr, and serves until it is
+// killed or stopped.
 func TestMain(m *testing.M) {
 	if db := os.Getenv(serveEnv); db != "" {
-		if err := serve(db, os.Getenv(latencyEnv)); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(rpctest.ServeChild(func(ctx context.Context, lis net.Listener) error {
+			return serve(ctx, lis, db, os.Getenv(latencyEnv))
+		}))
 	}
 	os.Exit(m.Run())
 }
 
-// serve runs the Payments service on db with the processor's latency.
-func serve(db, latency string) error {
+// serve runs the Payments service on db and lis, with the processor's
+// latency, until ctx is done or the process is killed.
+func serve(ctx context.Context, lis net.Listener, db, latency string) error {
 	cfg := payments.DefaultConfig()
 	cfg.DB = db
 	if latency != "" {
@@ -60,26 +56,19 @@ func serve(db, latency string) error {
 		}
 		cfg.Latency = d
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
 	health, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	fmt.Println(lis.Addr(), health.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	fmt.Println(health.Addr())
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return payments.Run(ctx, cfg, process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis, HealthListener: health})
 }
 
 // child is the Payments service in a process of its own.
 type child struct {
-	cmd    *exec.Cmd
+	*rpctest.Child
 	client *paymentsclient.Client
-	logs   chan string // the lines it logs, until it exits; the oldest dropped when nobody reads
 }
 
 // startChild starts the test binary as the Payments service on db, with
@@ -87,56 +76,22 @@ type child struct {
 // when it ends.
 func startChild(tb testing.TB, db string, latency time.Duration) *child {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), serveEnv+"="+db, latencyEnv+"="+latency.String())
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	c := &child{cmd: cmd, logs: make(chan string, 1000)}
-	go func() {
-		defer close(c.logs)
-		lines := bufio.NewScanner(stderr)
-		for lines.Scan() {
-			select {
-			case c.logs <- lines.Text():
-			default: // nobody reads: drop it
-			}
-		}
-	}()
-	var addr, health string
-	if _, err := fmt.Fscanln(stdout, &addr, &health); err != nil {
-		tb.Fatalf("the Payments process printed no addresses: %v", err)
-	}
-	go io.Copy(io.Discard, stdout) //nolint:errcheck // until it exits
-	waitServing(tb, health)
+	proc, addr := rpctest.StartChild(tb, serveEnv+"="+db, latencyEnv+"="+latency.String())
+	waitServing(tb, proc.Line(tb))
 	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
-	c.client = paymentsclient.New(conn, 5*time.Second)
-	return c
+	return &child{Child: proc, client: paymentsclient.New(conn, 5*time.Second)}
 }
 
 // kill kills the process with SIGKILL, and waits for it.
 func (c *child) kill(tb testing.TB) {
 	tb.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := c.Kill(); err != nil {
 		tb.Fatal(err)
 	}
-	_ = c.cmd.Wait() // "signal: killed"
 }
 
 // waitLog waits until the process logs a line that holds all of words.
@@ -145,7 +100,7 @@ func (c *child) waitLog(tb testing.TB, words ...string) {
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
-		case line, ok := <-c.logs:
+		case line, ok := <-c.Logs():
 			if !ok {
 				tb.Fatalf("the Payments process exited before it logged %q", words)
 			}
