@@ -444,12 +444,19 @@ func TestPromotionEndToEnd(t *testing.T) {
 				t.Fatalf("%s: adding book %d did not change the count", what, b.id)
 			}
 			if b.n == "2" {
+				// The script keeps the button disabled until its answer is in.
+				if !poll(`!document.querySelector("#book form.add-to-cart button").disabled`) {
+					t.Fatalf("%s: the button stayed disabled", what)
+				}
 				before = text("#cart-count")
 				run(what+": add again", chromedp.Click(`#book form.add-to-cart button`, chromedp.NodeVisible))
 				if !poll(fmt.Sprintf(`document.getElementById("cart-count").textContent !== %q`, before)) {
 					t.Fatalf("%s: adding book %d again did not change the count", what, b.id)
 				}
 			}
+		}
+		if !poll(`document.getElementById("cart-count").textContent.trim().startsWith("3")`) {
+			t.Fatalf("%s: the cart does not hold 3 books: %q", what, text("#cart-count"))
 		}
 		run(what+": checkout", chromedp.Navigate(url+"checkout"))
 		waitPath(what, "/checkout")
