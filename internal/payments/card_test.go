@@ -1,6 +1,7 @@
 package payments_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,11 +274,30 @@ func FuzzCheckCard(f *testing.F) {
 		if len(fields) != len(strings.Split(msg, paymentsclient.Separator)) {
 			t.Fatalf("CheckCard(%+v) = %q: CardErrors finds %v, not every problem", c, msg, fields)
 		}
-		if strings.Contains(msg, number) && len(strings.ReplaceAll(number, " ", "")) >= 8 {
+		// The month and the year may be echoed, and may hold the number.
+		rest := strings.NewReplacer(strconv.Itoa(month), "", strconv.Itoa(year), "").Replace(msg)
+		if strings.Contains(rest, number) && len(strings.ReplaceAll(number, " ", "")) >= 8 {
 			t.Fatalf("CheckCard(%+v) = %q repeats the number", c, msg)
 		}
-		if len(cvc) >= 3 && strings.Contains(msg, cvc) {
-			t.Fatalf("CheckCard(%+v) = %q repeats the CVC", c, msg)
+		// A message may echo the month or the year, and a CVC of "123"
+		// may be in "-123": the CVC leaks only if the message changes
+		// with it. Shifting each digit keeps the CVC exactly as valid.
+		if other := shiftDigits(cvc); other != cvc {
+			c.CVC = other
+			if again := bookshop.ErrorMessage(payments.CheckCard(c)); again != msg {
+				t.Fatalf("CheckCard(%+v) = %q, and %q with CVC %q: the message repeats the CVC", c, again, msg, cvc)
+			}
 		}
 	})
+}
+
+// shiftDigits returns s with each ASCII digit d replaced by d+1 (9 by 0).
+func shiftDigits(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if '0' <= c && c <= '9' {
+			b[i] = '0' + (c-'0'+1)%10
+		}
+	}
+	return string(b)
 }
