@@ -78,7 +78,7 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // AddCustomer implements the Accounts service's Store.
 func (db *DB) AddCustomer(ctx context.Context, c bookshop.Customer, passwordHash string, tokenHash [sha256.Size]byte, expires time.Time) (bookshop.Customer, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return bookshop.Customer{}, fmt.Errorf("add customer: begin: %w", err)
 	}
@@ -109,7 +109,7 @@ func (db *DB) AddCustomer(ctx context.Context, c bookshop.Customer, passwordHash
 	return c, nil
 }
 
-func insertSession(ctx context.Context, tx *sql.Tx, id int32, tokenHash [sha256.Size]byte, created, expires time.Time) error {
+func insertSession(ctx context.Context, tx *sqlitedb.Tx, id int32, tokenHash [sha256.Size]byte, created, expires time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, customer_id, created, expires) VALUES (?, ?, ?, ?)`,
 		tokenHash[:], id, millis(created), millis(expires))
 	if err != nil {
@@ -125,7 +125,7 @@ func (db *DB) CustomerByEmail(ctx context.Context, email string) (bookshop.Custo
 		hash    string
 		created int64
 	)
-	err := db.pools.Read.QueryRowContext(ctx, `SELECT id, email, name, password_hash, created FROM customers WHERE email = ?`, email).
+	err := db.pools.QueryRowContext(ctx, `SELECT id, email, name, password_hash, created FROM customers WHERE email = ?`, email).
 		Scan(&c.ID, &c.Email, &c.Name, &hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bookshop.Customer{}, "", bookshop.Errorf(bookshop.NotFound, "no account with this email")
@@ -139,7 +139,7 @@ func (db *DB) CustomerByEmail(ctx context.Context, email string) (bookshop.Custo
 
 // SetPasswordHash implements the Accounts service's Store.
 func (db *DB) SetPasswordHash(ctx context.Context, id int32, passwordHash string) error {
-	if _, err := db.pools.Write.ExecContext(ctx, `UPDATE customers SET password_hash = ? WHERE id = ?`, passwordHash, id); err != nil {
+	if _, err := db.pools.ExecContext(ctx, `UPDATE customers SET password_hash = ? WHERE id = ?`, passwordHash, id); err != nil {
 		return fmt.Errorf("set password hash of customer %d: %w", id, err)
 	}
 	return nil
@@ -147,7 +147,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, id int32, passwordHash string
 
 // AddSession implements the Accounts service's Store.
 func (db *DB) AddSession(ctx context.Context, id int32, tokenHash [sha256.Size]byte, created, expires time.Time, maxPerCustomer int) (int, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("add session: begin: %w", err)
 	}
@@ -176,7 +176,7 @@ func (db *DB) Session(ctx context.Context, tokenHash [sha256.Size]byte) (booksho
 		s                bookshop.Session
 		expires, created int64
 	)
-	err := db.pools.Read.QueryRowContext(ctx, `SELECT s.expires, c.id, c.email, c.name, c.created
+	err := db.pools.QueryRowContext(ctx, `SELECT s.expires, c.id, c.email, c.name, c.created
 		FROM sessions s JOIN customers c ON c.id = s.customer_id WHERE s.token_hash = ?`, tokenHash[:]).
 		Scan(&expires, &s.Customer.ID, &s.Customer.Email, &s.Customer.Name, &created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -191,7 +191,7 @@ func (db *DB) Session(ctx context.Context, tokenHash [sha256.Size]byte) (booksho
 
 // DeleteSession implements the Accounts service's Store.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash [sha256.Size]byte) (bool, error) {
-	r, err := db.pools.Write.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash[:])
+	r, err := db.pools.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash[:])
 	if err != nil {
 		return false, fmt.Errorf("delete session: %w", err)
 	}
@@ -204,7 +204,7 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash [sha256.Size]byte) (b
 
 // DeleteExpired implements the Accounts service's Store.
 func (db *DB) DeleteExpired(ctx context.Context, t time.Time) (int, error) {
-	r, err := db.pools.Write.ExecContext(ctx, `DELETE FROM sessions WHERE expires <= ?`, millis(t))
+	r, err := db.pools.ExecContext(ctx, `DELETE FROM sessions WHERE expires <= ?`, millis(t))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
@@ -218,7 +218,7 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) (int, error) {
 // CountSessions implements the Accounts service's Store.
 func (db *DB) CountSessions(ctx context.Context, t time.Time) (int, error) {
 	var n int
-	if err := db.pools.Read.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE expires > ?`, millis(t)).Scan(&n); err != nil {
+	if err := db.pools.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE expires > ?`, millis(t)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count sessions: %w", err)
 	}
 	return n, nil
@@ -227,7 +227,7 @@ func (db *DB) CountSessions(ctx context.Context, t time.Time) (int, error) {
 // CountCustomers returns the number of accounts, for the log at start.
 func (db *DB) CountCustomers(ctx context.Context) (int, error) {
 	var n int
-	if err := db.pools.Read.QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&n); err != nil {
+	if err := db.pools.QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count customers: %w", err)
 	}
 	return n, nil

@@ -80,14 +80,14 @@ func (db *DB) Close() error { return db.pools.Close() }
 // added: each a Book with only its ID, and a Quantity. An unknown cart
 // has none.
 func (db *DB) Lines(ctx context.Context, id string) ([]bookshop.CartLine, error) {
-	lines, _, err := readLines(ctx, db.pools.Read, id)
+	lines, _, err := readLines(ctx, db.pools, id)
 	return lines, err
 }
 
 // Count returns how many copies cart id holds: 0 for an unknown cart.
 func (db *DB) Count(ctx context.Context, id string) (int, error) {
 	var n int
-	err := db.pools.Read.QueryRowContext(ctx, `SELECT coalesce(sum(quantity), 0) FROM cart_lines WHERE cart_id = ?`, id).Scan(&n)
+	err := db.pools.QueryRowContext(ctx, `SELECT coalesce(sum(quantity), 0) FROM cart_lines WHERE cart_id = ?`, id).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count cart %s: %w", id, err)
 	}
@@ -100,7 +100,7 @@ func (db *DB) Count(ctx context.Context, id string) (int, error) {
 // is written and its error is returned. It returns the lines as written.
 // A change that changes nothing writes nothing.
 func (db *DB) Update(ctx context.Context, id string, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("update cart %s: begin: %w", id, err)
 	}
@@ -124,7 +124,7 @@ func (db *DB) Update(ctx context.Context, id string, now time.Time, change func(
 // Otherwise it does as Update and, when change succeeds, records key with
 // add and now, replacing a record older than since; prior is nil.
 func (db *DB) AddOnce(ctx context.Context, id, key string, add bookshop.CartLine, now, since time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) (lines []bookshop.CartLine, prior *bookshop.CartLine, err error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("add to cart %s: begin: %w", id, err)
 	}
@@ -166,7 +166,7 @@ func (db *DB) AddOnce(ctx context.Context, id, key string, add bookshop.CartLine
 // does as Update and, when change succeeds, records key with what and
 // now, replacing a record older than since; prior is "".
 func (db *DB) RemoveOnce(ctx context.Context, id, key, what string, now, since time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) (lines []bookshop.CartLine, prior string, err error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return nil, "", fmt.Errorf("remove from cart %s: begin: %w", id, err)
 	}
@@ -199,7 +199,7 @@ func (db *DB) RemoveOnce(ctx context.Context, id, key, what string, now, since t
 }
 
 // update is the body of Update, AddOnce and RemoveOnce, in tx.
-func update(ctx context.Context, tx *sql.Tx, id string, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
+func update(ctx context.Context, tx *sqlitedb.Tx, id string, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
 	old, next, err := readLines(ctx, tx, id)
 	if err != nil {
 		return nil, err
@@ -219,7 +219,7 @@ func update(ctx context.Context, tx *sql.Tx, id string, now time.Time, change fu
 // as the time of into's last change. When from is empty, nothing changes
 // and merge is not called. It returns into's lines as written.
 func (db *DB) Merge(ctx context.Context, from, into string, now time.Time, merge func(into, from []bookshop.CartLine) []bookshop.CartLine) ([]bookshop.CartLine, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("merge cart %s into %s: begin: %w", from, into, err)
 	}
@@ -286,7 +286,7 @@ func (db *DB) DeleteKeys(ctx context.Context, before time.Time) (int, error) {
 func (db *DB) deleteInBatches(ctx context.Context, query string, args ...any) (int, error) {
 	deleted := 0
 	for {
-		res, err := db.pools.Write.ExecContext(ctx, query, args...)
+		res, err := db.pools.ExecContext(ctx, query, args...)
 		if err != nil {
 			return deleted, err
 		}
@@ -341,7 +341,7 @@ func readLines(ctx context.Context, q querier, id string) ([]bookshop.CartLine, 
 // in the order of lines. It records now as the time of the change, or
 // deletes the cart when lines is empty. It writes nothing when nothing
 // changes.
-func writeLines(ctx context.Context, tx *sql.Tx, id string, old, lines []bookshop.CartLine, next int64, now time.Time) error {
+func writeLines(ctx context.Context, tx *sqlitedb.Tx, id string, old, lines []bookshop.CartLine, next int64, now time.Time) error {
 	if slices.Equal(old, lines) {
 		return nil
 	}

@@ -16,7 +16,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -113,7 +112,7 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 	db.importMu.Lock()
 	defer db.importMu.Unlock()
 
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return bookshop.ImportResult{}, fmt.Errorf("import: begin: %w", err)
 	}
@@ -138,7 +137,7 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 
 // importBooks writes the valid items in tx, and returns the report and the
 // books written, with their ids. The caller commits.
-func importBooks(ctx context.Context, tx *sql.Tx, items []bookshop.ImportItem) (bookshop.ImportResult, []bookshop.Book, error) {
+func importBooks(ctx context.Context, tx *sqlitedb.Tx, items []bookshop.ImportItem) (bookshop.ImportResult, []bookshop.Book, error) {
 	var res bookshop.ImportResult
 	// An insert that conflicts with a book already there changes no row;
 	// one that goes in tells its id by LastInsertId. (A RETURNING clause
@@ -203,7 +202,7 @@ func importBooks(ctx context.Context, tx *sql.Tx, items []bookshop.ImportItem) (
 }
 
 // conflict says which book already holds b's id or title and author.
-func conflict(ctx context.Context, tx *sql.Tx, b bookshop.Book, lineOf map[int32]int) string {
+func conflict(ctx context.Context, tx *sqlitedb.Tx, b bookshop.Book, lineOf map[int32]int) string {
 	var (
 		id            int32
 		title, author string
@@ -268,7 +267,7 @@ func schema(seed []bookshop.Book) (sqlitedb.Schema, error) {
 	}
 	s := sqlitedb.Schema{Name: "catalog", Migrations: ms}
 	if len(seed) > 0 {
-		s.Seed = func(ctx context.Context, tx *sql.Tx) error { return seedBooks(ctx, tx, seed) }
+		s.Seed = func(ctx context.Context, tx *sqlitedb.Tx) error { return seedBooks(ctx, tx, seed) }
 	}
 	return s, nil
 }
@@ -278,7 +277,7 @@ func schema(seed []bookshop.Book) (sqlitedb.Schema, error) {
 // process that opens the same new file waits for the first and then finds
 // it migrated and seeded. A book that the rules of an import reject fails
 // the seed.
-func seedBooks(ctx context.Context, tx *sql.Tx, seed []bookshop.Book) error {
+func seedBooks(ctx context.Context, tx *sqlitedb.Tx, seed []bookshop.Book) error {
 	items := make([]bookshop.ImportItem, len(seed))
 	for i, b := range seed {
 		items[i] = bookshop.ImportItem{Book: b}

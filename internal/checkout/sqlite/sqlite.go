@@ -175,7 +175,7 @@ func scan(s scanner) (*saga.Record, error) {
 
 // Get returns the record of a customer's key, or nil when there is none.
 func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Record, error) {
-	r, err := scan(db.pools.Read.QueryRowContext(ctx, `SELECT `+columns+` FROM checkouts WHERE customer_id = ? AND key = ?`, customerID, key))
+	r, err := scan(db.pools.QueryRowContext(ctx, `SELECT `+columns+` FROM checkouts WHERE customer_id = ? AND key = ?`, customerID, key))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil
@@ -193,7 +193,7 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record) error {
 	if err != nil {
 		return err
 	}
-	res, err := db.pools.Write.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	res, err := db.pools.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
 			created_at = excluded.created_at, updated_at = excluded.updated_at,
@@ -216,7 +216,7 @@ func (db *DB) Save(ctx context.Context, r *saga.Record) error {
 	if err != nil {
 		return err
 	}
-	res, err := db.pools.Write.ExecContext(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?, attempts = ?, next_try_at = ?
+	res, err := db.pools.ExecContext(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?, attempts = ?, next_try_at = ?
 		WHERE customer_id = ? AND key = ? AND id = ?`,
 		string(r.State), data, r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry), r.CustomerID, r.Key, r.ID)
 	if err != nil {
@@ -232,7 +232,7 @@ func (db *DB) Save(ctx context.Context, r *saga.Record) error {
 // customer, key and ID, in the state r has, and nothing else of it. It
 // fails with saga.ErrKeyTaken when there is no such record.
 func (db *DB) Postpone(ctx context.Context, r *saga.Record) error {
-	res, err := db.pools.Write.ExecContext(ctx, `UPDATE checkouts SET attempts = ?, next_try_at = ?
+	res, err := db.pools.ExecContext(ctx, `UPDATE checkouts SET attempts = ?, next_try_at = ?
 		WHERE customer_id = ? AND key = ? AND id = ? AND state = ?`,
 		r.Attempts, millis(r.NextTry), r.CustomerID, r.Key, r.ID, string(r.State))
 	if err != nil {
@@ -249,7 +249,7 @@ func (db *DB) Postpone(ctx context.Context, r *saga.Record) error {
 // and without an order (charged, committed) first, then by NextTry, the
 // earliest first, then those changed least recently.
 func (db *DB) Unfinished(ctx context.Context, now time.Time, limit int) ([]*saga.Record, error) {
-	rows, err := db.pools.Read.QueryContext(ctx, `SELECT `+columns+` FROM checkouts
+	rows, err := db.pools.QueryContext(ctx, `SELECT `+columns+` FROM checkouts
 		WHERE `+unfinished+` AND next_try_at <= ?
 		ORDER BY state NOT IN ('charged', 'committed'), next_try_at, updated_at LIMIT ?`, now.UnixMilli(), limit)
 	if err != nil {
@@ -275,7 +275,7 @@ func (db *DB) Unfinished(ctx context.Context, now time.Time, limit int) ([]*saga
 // none).
 func (db *DB) CountUnfinished(ctx context.Context) (n int, oldest time.Time, err error) {
 	var created int64
-	err = db.pools.Read.QueryRowContext(ctx, `SELECT count(*), coalesce(min(created_at), 0) FROM checkouts WHERE `+unfinished).Scan(&n, &created)
+	err = db.pools.QueryRowContext(ctx, `SELECT count(*), coalesce(min(created_at), 0) FROM checkouts WHERE `+unfinished).Scan(&n, &created)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("count unfinished checkouts: %w", err)
 	}
@@ -288,7 +288,7 @@ func (db *DB) CountUnfinished(ctx context.Context) (n int, oldest time.Time, err
 func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
 	deleted := 0
 	for {
-		res, err := db.pools.Write.ExecContext(ctx, `DELETE FROM checkouts WHERE (customer_id, key) IN (
+		res, err := db.pools.ExecContext(ctx, `DELETE FROM checkouts WHERE (customer_id, key) IN (
 			SELECT customer_id, key FROM checkouts WHERE state IN ('done', 'failed') AND updated_at < ? LIMIT ?)`,
 			before.UnixMilli(), sweepBatch)
 		if err != nil {

@@ -83,7 +83,7 @@ func Open(ctx context.Context, path string, seed map[int32]int) (*DB, error) {
 	schema := sqlitedb.Schema{
 		Name:       "inventory database",
 		Migrations: ms,
-		Seed: func(ctx context.Context, tx *sql.Tx) error {
+		Seed: func(ctx context.Context, tx *sqlitedb.Tx) error {
 			now := time.Now().UnixMilli()
 			for id, n := range seed {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO stock (book_id, on_hand, updated_at) VALUES (?, ?, ?)`, id, n, now); err != nil {
@@ -114,7 +114,7 @@ type querier interface {
 // (on hand less held, never below 0). A book without a record has every
 // number 0. One statement, so one snapshot.
 func (db *DB) Levels(ctx context.Context, ids []int32, now time.Time) ([]inventoryclient.Level, error) {
-	return levels(ctx, db.pools.Read, ids, now)
+	return levels(ctx, db.pools, ids, now)
 }
 
 // levels is Levels in q.
@@ -174,7 +174,7 @@ func levels(ctx context.Context, q querier, ids []int32, now time.Time) ([]inven
 // lines and their holds only when check returns nil; it returns check's
 // error, having written nothing, otherwise.
 func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, now time.Time, check func(available map[int32]int) error) (got bookshop.Reservation, replayed bool, err error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return bookshop.Reservation{}, false, fmt.Errorf("reserve: begin: %w", err)
 	}
@@ -243,7 +243,7 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 // NotFound for an unknown id; an internal error for a change from a
 // state other than held, which the rules never ask for.
 func (db *DB) Finish(ctx context.Context, id string, now time.Time, decide func(bookshop.Reservation) (string, error)) (bookshop.Reservation, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return bookshop.Reservation{}, fmt.Errorf("end reservation %s: begin: %w", id, err)
 	}
@@ -335,7 +335,7 @@ func readReservation(ctx context.Context, q querier, id string) (bookshop.Reserv
 // after now hold; it returns the book's stock as set. It writes nothing,
 // and returns check's error, when check fails.
 func (db *DB) SetStock(ctx context.Context, bookID int32, onHand int, now time.Time, check func(held int) error) (inventoryclient.Level, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return inventoryclient.Level{}, fmt.Errorf("set stock of book %d: begin: %w", bookID, err)
 	}
@@ -364,7 +364,7 @@ func (db *DB) SetStock(ctx context.Context, bookID int32, onHand int, now time.T
 // their holds; it returns how many. (Their holds counted for nothing
 // since they expired: this makes the records say so.)
 func (db *DB) Expire(ctx context.Context, now time.Time) (int, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("expire reservations: begin: %w", err)
 	}
@@ -396,7 +396,7 @@ func (db *DB) Expire(ctx context.Context, now time.Time) (int, error) {
 func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
 	deleted := 0
 	for {
-		res, err := db.pools.Write.ExecContext(ctx, `DELETE FROM reservations WHERE id IN (
+		res, err := db.pools.ExecContext(ctx, `DELETE FROM reservations WHERE id IN (
 			SELECT id FROM reservations WHERE ended_at < ? LIMIT ?)`, before.UnixMilli(), sweepBatch)
 		if err != nil {
 			return deleted, fmt.Errorf("delete ended reservations: %w", err)

@@ -94,7 +94,7 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 // fingerprint, with created false.
 func (db *DB) Create(ctx context.Context, key string, fingerprint [sha256.Size]byte, o bookshop.Order) (bookshop.Order, [sha256.Size]byte, bool, error) {
 	var none [sha256.Size]byte
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return bookshop.Order{}, none, false, fmt.Errorf("create order: begin: %w", err)
 	}
@@ -127,7 +127,7 @@ func (db *DB) Create(ctx context.Context, key string, fingerprint [sha256.Size]b
 }
 
 // insert writes order o, its lines and its promotions in tx.
-func insert(ctx context.Context, tx *sql.Tx, key string, fingerprint [sha256.Size]byte, o bookshop.Order) error {
+func insert(ctx context.Context, tx *sqlitedb.Tx, key string, fingerprint [sha256.Size]byte, o bookshop.Order) error {
 	a := o.Shipping
 	if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, idempotency_key, fingerprint, customer_id, currency,
 		subtotal, discount, total, payment_id, ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country,
@@ -154,7 +154,7 @@ func insert(ctx context.Context, tx *sql.Tx, key string, fingerprint [sha256.Siz
 // Order implements the Orders service's Store: the order id, of customer
 // customerID unless it is 0. Errors: NotFound.
 func (db *DB) Order(ctx context.Context, customerID int32, id string) (bookshop.Order, error) {
-	tx, err := db.pools.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.pools.BeginRead(ctx)
 	if err != nil {
 		return bookshop.Order{}, fmt.Errorf("read order: begin: %w", err)
 	}
@@ -190,7 +190,7 @@ func (db *DB) List(ctx context.Context, customerID int32, afterCreated time.Time
 	if len(where) > 0 {
 		query = "WHERE " + strings.Join(where, " AND ")
 	}
-	tx, err := db.pools.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.pools.BeginRead(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: begin: %w", err)
 	}
@@ -200,7 +200,7 @@ func (db *DB) List(ctx context.Context, customerID int32, afterCreated time.Time
 
 // Cancel implements the Orders service's Store.
 func (db *DB) Cancel(ctx context.Context, id string, now time.Time) (bookshop.Order, bool, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return bookshop.Order{}, false, fmt.Errorf("cancel order %s: begin: %w", id, err)
 	}
@@ -230,7 +230,7 @@ func (db *DB) Cancel(ctx context.Context, id string, now time.Time) (bookshop.Or
 // CountOrders returns the number of orders, for the log at start.
 func (db *DB) CountOrders(ctx context.Context) (int, error) {
 	var n int
-	if err := db.pools.Read.QueryRowContext(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil {
+	if err := db.pools.QueryRowContext(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count orders: %w", err)
 	}
 	return n, nil
@@ -239,7 +239,7 @@ func (db *DB) CountOrders(ctx context.Context) (int, error) {
 // readOrders returns the orders that the query's clause selects (after
 // WHERE, ORDER BY and LIMIT of the table orders, named o), in its order,
 // each whole: its lines and promotions read in the same transaction.
-func readOrders(ctx context.Context, tx *sql.Tx, clause string, args ...any) ([]bookshop.Order, error) {
+func readOrders(ctx context.Context, tx *sqlitedb.Tx, clause string, args ...any) ([]bookshop.Order, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT o.id, o.customer_id, o.currency, o.subtotal, o.discount, o.total, o.payment_id,
 		o.ship_name, o.ship_line1, o.ship_line2, o.ship_city, o.ship_postal_code, o.ship_country, o.state, o.created, o.updated
 		FROM orders o `+clause, args...)
@@ -292,7 +292,7 @@ func readOrders(ctx context.Context, tx *sql.Tx, clause string, args ...any) ([]
 
 // readLines reads the lines of the orders ids (in, their placeholders)
 // into orders, found by index.
-func readLines(ctx context.Context, tx *sql.Tx, in string, ids []any, orders []bookshop.Order, index map[string]int) error {
+func readLines(ctx context.Context, tx *sqlitedb.Tx, in string, ids []any, orders []bookshop.Order, index map[string]int) error {
 	rows, err := tx.QueryContext(ctx, `SELECT order_id, book_id, title, unit_price, quantity, total
 		FROM order_lines WHERE order_id IN `+in+` ORDER BY order_id, n`, ids...)
 	if err != nil {
@@ -321,7 +321,7 @@ func readLines(ctx context.Context, tx *sql.Tx, in string, ids []any, orders []b
 
 // readPromotions reads the promotion codes of the orders ids (in, their
 // placeholders) into orders, found by index.
-func readPromotions(ctx context.Context, tx *sql.Tx, in string, ids []any, orders []bookshop.Order, index map[string]int) error {
+func readPromotions(ctx context.Context, tx *sqlitedb.Tx, in string, ids []any, orders []bookshop.Order, index map[string]int) error {
 	rows, err := tx.QueryContext(ctx, `SELECT order_id, code FROM order_promotions WHERE order_id IN `+in+` ORDER BY order_id, n`, ids...)
 	if err != nil {
 		return fmt.Errorf("read order promotions: %w", err)

@@ -122,7 +122,7 @@ func byKey(ctx context.Context, q querier, key string) (*bookshop.Charge, bool, 
 
 // ChargeByID returns charge id, or nil when there is none.
 func (db *DB) ChargeByID(ctx context.Context, id string) (*bookshop.Charge, error) {
-	c, err := scan(db.pools.Read.QueryRowContext(ctx, `SELECT `+columns+` FROM charges WHERE id = ?`, id))
+	c, err := scan(db.pools.QueryRowContext(ctx, `SELECT `+columns+` FROM charges WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("read charge %s: %w", id, err)
 	}
@@ -132,7 +132,7 @@ func (db *DB) ChargeByID(ctx context.Context, id string) (*bookshop.Charge, erro
 // ChargeByKey returns the charge made with idempotency key key; or nil,
 // and whether the key was cancelled.
 func (db *DB) ChargeByKey(ctx context.Context, key string) (*bookshop.Charge, bool, error) {
-	c, cancelled, err := byKey(ctx, db.pools.Read, key)
+	c, cancelled, err := byKey(ctx, db.pools, key)
 	if err != nil {
 		return nil, false, fmt.Errorf("read the charge of key %s: %w", key, err)
 	}
@@ -145,7 +145,7 @@ func (db *DB) ChargeByKey(ctx context.Context, key string) (*bookshop.Charge, bo
 // returns that one as prior; when the key was cancelled, it records
 // nothing and returns cancelled.
 func (db *DB) AddCharge(ctx context.Context, c bookshop.Charge) (prior *bookshop.Charge, cancelled bool, err error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("add charge %s: begin: %w", c.ID, err)
 	}
@@ -173,7 +173,7 @@ func (db *DB) AddCharge(ctx context.Context, c bookshop.Charge) (prior *bookshop
 // records nothing; otherwise it records the key cancelled (once: a key
 // cancelled again keeps its first time) and returns nil.
 func (db *DB) CancelKey(ctx context.Context, key string, now time.Time) (*bookshop.Charge, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cancel key %s: begin: %w", key, err)
 	}
@@ -199,7 +199,7 @@ func (db *DB) CancelKey(ctx context.Context, key string, now time.Time) (*booksh
 // call, or earlier), or declined as it was; nil when there is no charge
 // id.
 func (db *DB) Refund(ctx context.Context, id string, now time.Time) (*bookshop.Charge, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("refund charge %s: begin: %w", id, err)
 	}

@@ -28,7 +28,7 @@ type Schema struct {
 	// Seed, if not nil, fills a new database: it runs in the migrating
 	// transaction, after the migrations, when the database had none
 	// applied before. If it fails, nothing is written.
-	Seed func(ctx context.Context, tx *sql.Tx) error
+	Seed func(ctx context.Context, tx *Tx) error
 }
 
 // migration is one schema change.
@@ -142,7 +142,7 @@ func Migrate(ctx context.Context, db *DB, s Schema) error {
 		}
 	}
 	if current == 0 && s.Seed != nil {
-		if err := s.Seed(ctx, tx); err != nil {
+		if err := s.Seed(ctx, &Tx{Tx: tx, stmts: db.writes}); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
 	}

@@ -5,8 +5,9 @@
 // What is the same for every service is here: the connection settings
 // (write-ahead log, a busy timeout, foreign keys, transactions that take the
 // write lock as they begin), one writing connection beside a pool of
-// read-only ones, the in-memory case, and versioned migrations recorded in
-// a table named schema_migrations. What differs is an [Options] field or
+// read-only ones, the in-memory case, each query's statement compiled once
+// and kept (see [Tx], [DB.ExecContext], [DB.QueryContext]), and versioned
+// migrations recorded in a table named schema_migrations. What differs is an [Options] field or
 // stays in the service: its schema and migrations, its queries, how
 // durable a commit must be, and whether it reads through the database at
 // all.
@@ -81,6 +82,8 @@ type DB struct {
 	// last commit and neither wait for the writer nor hold it up. It is
 	// Write itself when Options.Readers is 0 and for Memory.
 	Read *sql.DB
+
+	writes, reads *statements // the prepared statements of Write and Read
 }
 
 // Open opens the database file at path, creating it if it is missing, or a
@@ -119,7 +122,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, err
 	}
-	db := &DB{Write: write, Read: write}
+	db := &DB{Write: write, Read: write, writes: &statements{pool: write}}
+	db.reads = db.writes
 	if path != Memory && opts.Readers > 0 {
 		read, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)"+busy)
 		if err != nil {
@@ -128,7 +132,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		}
 		read.SetMaxOpenConns(opts.Readers)
 		read.SetMaxIdleConns(opts.Readers)
-		db.Read = read
+		db.Read, db.reads = read, &statements{pool: read}
 	}
 	return db, nil
 }
@@ -160,8 +164,10 @@ func connect(ctx context.Context, write *sql.DB) error {
 
 // Close closes both pools, and returns the first error.
 func (db *DB) Close() error {
+	db.writes.close()
 	var err error
 	if db.Read != db.Write {
+		db.reads.close()
 		err = db.Read.Close()
 	}
 	if werr := db.Write.Close(); err == nil {

@@ -274,8 +274,8 @@ func TestVersionTable(t *testing.T) {
 func TestSeed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
 	calls := 0
-	seed := func(fail bool) func(context.Context, *sql.Tx) error {
-		return func(ctx context.Context, tx *sql.Tx) error {
+	seed := func(fail bool) func(context.Context, *sqlitedb.Tx) error {
+		return func(ctx context.Context, tx *sqlitedb.Tx) error {
 			calls++
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('first')`); err != nil {
 				return err
@@ -345,7 +345,7 @@ func TestMigrateConcurrently(t *testing.T) {
 				}
 				defer db.Close()
 				errs[i] = sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV2,
-					Seed: func(context.Context, *sql.Tx) error { mu.Lock(); seeds++; mu.Unlock(); return nil }})
+					Seed: func(context.Context, *sqlitedb.Tx) error { mu.Lock(); seeds++; mu.Unlock(); return nil }})
 			})
 		}
 		wg.Wait()

@@ -119,7 +119,7 @@ func (db *DB) Close() error { return db.pools.Close() }
 // now, recorded, on the first call to a new database; what was recorded
 // then on every later call, across restarts.
 func (db *DB) FirstStart(ctx context.Context, now time.Time) (time.Time, error) {
-	if _, err := db.pools.Write.ExecContext(ctx, `INSERT INTO service_start (id, started_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`,
+	if _, err := db.pools.ExecContext(ctx, `INSERT INTO service_start (id, started_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`,
 		now.UnixMilli()); err != nil {
 		return time.Time{}, fmt.Errorf("record the first start: %w", err)
 	}
@@ -135,7 +135,7 @@ func (db *DB) FirstStart(ctx context.Context, now time.Time) (time.Time, error) 
 // after now. One statement, so one snapshot.
 func (db *DB) Usage(ctx context.Context, customerID int32, now time.Time) (Usage, error) {
 	var u Usage
-	err := db.pools.Read.QueryRowContext(ctx, `SELECT
+	err := db.pools.QueryRowContext(ctx, `SELECT
 		EXISTS (SELECT 1 FROM claims WHERE customer_id = ?1 AND state = 'confirmed'),
 		EXISTS (SELECT 1 FROM claims WHERE customer_id = ?1 AND state = 'held' AND expires_at > ?2)`,
 		customerID, now.UnixMilli()).Scan(&u.Spent, &u.Held)
@@ -161,7 +161,7 @@ type Decide func(own, live *Claim) (Claim, error)
 // nothing, and returns decide's error, when decide fails; the expiries
 // are then not recorded either (a later call records them).
 func (db *DB) Update(ctx context.Context, customerID int32, key string, now time.Time, decide Decide) (Claim, int, error) {
-	tx, err := db.pools.Write.BeginTx(ctx, nil)
+	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return Claim{}, 0, fmt.Errorf("claim of customer %d: begin: %w", customerID, err)
 	}
@@ -218,7 +218,7 @@ func (db *DB) Update(ctx context.Context, customerID int32, key string, now time
 }
 
 // readClaim reads the claim that where selects, or nil when none does.
-func readClaim(ctx context.Context, tx *sql.Tx, where string, args ...any) (*Claim, error) {
+func readClaim(ctx context.Context, tx *sqlitedb.Tx, where string, args ...any) (*Claim, error) {
 	var (
 		c                Claim
 		expires, updated int64
@@ -240,7 +240,7 @@ func readClaim(ctx context.Context, tx *sql.Tx, where string, args ...any) (*Cla
 // Expire records as expired, at now, in one transaction, the claims held
 // whose expiry is at or before now, and returns how many.
 func (db *DB) Expire(ctx context.Context, now time.Time) (int, error) {
-	res, err := db.pools.Write.ExecContext(ctx, `UPDATE claims SET state = 'expired', updated_at = ?1
+	res, err := db.pools.ExecContext(ctx, `UPDATE claims SET state = 'expired', updated_at = ?1
 		WHERE state = 'held' AND expires_at <= ?1`, now.UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("expire claims: %w", err)
@@ -259,7 +259,7 @@ func (db *DB) Expire(ctx context.Context, now time.Time) (int, error) {
 func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
 	deleted := 0
 	for {
-		res, err := db.pools.Write.ExecContext(ctx, `DELETE FROM claims WHERE (customer_id, idempotency_key) IN (
+		res, err := db.pools.ExecContext(ctx, `DELETE FROM claims WHERE (customer_id, idempotency_key) IN (
 			SELECT customer_id, idempotency_key FROM claims WHERE state IN ('released', 'expired') AND updated_at < ? LIMIT ?)`, before.UnixMilli(), sweepBatch)
 		if err != nil {
 			return deleted, fmt.Errorf("delete ended claims: %w", err)

@@ -1,0 +1,188 @@
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"sync/atomic"
+)
+
+// maxStatements is the most statements a pool keeps prepared. A service's
+// queries are constants, a few dozen; a query built with a list of
+// placeholders as long as its input has a text per length, and past the
+// cap runs unprepared, as every query did before the cache.
+const maxStatements = 256
+
+// statements prepares each query once for a pool, and keeps it: SQLite
+// compiles a statement's text at each Exec or Query otherwise, which
+// costs about as much as running the statement.
+type statements struct {
+	pool *sql.DB
+	m    sync.Map // query text -> *sql.Stmt, or nil when it cannot be prepared
+	n    atomic.Int32
+}
+
+// get returns query's statement, or nil when it is not prepared.
+func (c *statements) get(query string) *sql.Stmt {
+	if v, ok := c.m.Load(query); ok {
+		st, _ := v.(*sql.Stmt)
+		return st
+	}
+	return nil
+}
+
+// prepare returns query's statement, preparing it first if it is new and
+// the cache has room; nil when it has none, or when the query cannot be
+// prepared (its error is the query's own, when it runs). It must not be
+// called while the caller holds the pool's only connection, in a
+// transaction: it would wait for it.
+func (c *statements) prepare(ctx context.Context, query string) *sql.Stmt {
+	if v, ok := c.m.Load(query); ok {
+		st, _ := v.(*sql.Stmt)
+		return st
+	}
+	if c.n.Load() >= maxStatements {
+		return nil
+	}
+	st, err := c.pool.PrepareContext(ctx, query)
+	if err != nil {
+		st = nil
+	}
+	if v, loaded := c.m.LoadOrStore(query, st); loaded {
+		// Another goroutine prepared it meanwhile.
+		if st != nil {
+			st.Close()
+		}
+		st, _ = v.(*sql.Stmt)
+		return st
+	}
+	c.n.Add(1)
+	return st
+}
+
+// close closes the statements.
+func (c *statements) close() {
+	c.m.Range(func(_, v any) bool {
+		if st, _ := v.(*sql.Stmt); st != nil {
+			st.Close()
+		}
+		return true
+	})
+}
+
+// Tx is a transaction whose statements are prepared once for the
+// database: its ExecContext, QueryContext and QueryRowContext run a
+// query's prepared statement when there is one, and otherwise run the
+// query as *sql.Tx does and prepare it once the transaction ends (while
+// a transaction of Write holds the only connection, nothing else can be
+// prepared on it). Its other methods are *sql.Tx's.
+type Tx struct {
+	*sql.Tx
+	stmts *statements
+	learn []string // queries run unprepared, to prepare when the transaction ends
+}
+
+// Begin starts a transaction of Write: it takes the database's write lock
+// as it begins (BEGIN IMMEDIATE), waiting for the connection if another
+// transaction has it.
+func (db *DB) Begin(ctx context.Context) (*Tx, error) {
+	tx, err := db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, stmts: db.writes}, nil
+}
+
+// BeginRead starts a read-only transaction of Read: its reads see one
+// snapshot of the database.
+func (db *DB) BeginRead(ctx context.Context) (*Tx, error) {
+	tx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, stmts: db.reads}, nil
+}
+
+// stmt returns query's statement for use in tx, or nil, and then notes
+// the query, to prepare it when tx ends.
+func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st := tx.stmts.get(query); st != nil {
+		return tx.Tx.StmtContext(ctx, st)
+	}
+	if len(tx.learn) < maxStatements {
+		tx.learn = append(tx.learn, query)
+	}
+	return nil
+}
+
+// ExecContext runs query in the transaction.
+func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.Tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs query in the transaction.
+func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := tx.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.Tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs query in the transaction.
+func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// Commit commits the transaction, and then prepares the queries it ran
+// unprepared.
+func (tx *Tx) Commit() error {
+	err := tx.Tx.Commit()
+	tx.prepareLearned()
+	return err
+}
+
+// Rollback aborts the transaction (a no-op, returning sql.ErrTxDone,
+// after Commit), and then prepares the queries it ran unprepared.
+func (tx *Tx) Rollback() error {
+	err := tx.Tx.Rollback()
+	tx.prepareLearned()
+	return err
+}
+
+// prepareLearned prepares the queries tx ran unprepared.
+func (tx *Tx) prepareLearned() {
+	for _, q := range tx.learn {
+		tx.stmts.prepare(context.Background(), q)
+	}
+	tx.learn = nil
+}
+
+// ExecContext runs query on Write, its statement prepared once.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := db.writes.prepare(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return db.Write.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs query on Read, its statement prepared once.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := db.reads.prepare(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return db.Read.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs query on Read, its statement prepared once.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := db.reads.prepare(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.Read.QueryRowContext(ctx, query, args...)
+}
