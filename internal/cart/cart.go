@@ -357,6 +357,16 @@ func (s *Service) Cart(ctx context.Context, id string) (bookshop.Cart, error) {
 	return Priced(id, lines, books)
 }
 
+// Lines returns the lines of cart id, in the order their books were
+// added, from the Store alone: each with its Book.ID and Quantity, without
+// asking the Catalog. Errors: Invalid for a malformed id.
+func (s *Service) Lines(ctx context.Context, id string) ([]bookshop.CartLine, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	return s.store.Lines(ctx, id)
+}
+
 // Count implements [bookshop.Carts] from the Store alone: it needs no
 // Catalog. Errors: Invalid for a malformed id.
 func (s *Service) Count(ctx context.Context, id string) (int, error) {

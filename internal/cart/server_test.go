@@ -1,7 +1,9 @@
 package cart_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +125,20 @@ func TestCatalogDown(t *testing.T) {
 	n, err := client.CountItems(ctx, &cartv1.CountItemsRequest{CartId: "c-1"})
 	if err != nil || n.GetCount() != 4 {
 		t.Errorf("CountItems, the Catalog down = %v, %v; want 4: nothing changed", n, err)
+	}
+	unpriced, err := client.GetCart(ctx, &cartv1.GetCartRequest{CartId: "c-1", Unpriced: true})
+	if err != nil {
+		t.Fatalf("GetCart, unpriced, the Catalog down: %v", err)
+	}
+	var lines []string
+	for _, l := range unpriced.GetCart().GetLines() {
+		if l.GetTitle() != "" || l.GetUnitPrice() != nil || l.GetLineTotal() != nil || l.GetAvailable() {
+			t.Errorf("GetCart, unpriced: line %v has more than its book id and quantity", l)
+		}
+		lines = append(lines, fmt.Sprintf("%d×%d", l.GetBookId(), l.GetQuantity()))
+	}
+	if want := []string{"3×2", "9×2"}; !slices.Equal(lines, want) || unpriced.GetCart().GetSubtotal() != nil || unpriced.GetCart().GetCount() != 4 {
+		t.Errorf("GetCart, unpriced, the Catalog down = lines %v, count %d, subtotal %v; want %v, 4, none", lines, unpriced.GetCart().GetCount(), unpriced.GetCart().GetSubtotal(), want)
 	}
 
 	// The new Catalog: every price doubled, book 9 gone.

@@ -20,10 +20,11 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
-// Carts is what Checkout needs of the Cart: a cart's lines, and the
-// removal of the lines bought. *cartclient.Client is one.
+// Carts is what Checkout needs of the Cart: a cart's lines, unpriced (the
+// Checkout prices them from the Catalog itself), and the removal of the
+// lines bought. *cartclient.Client is one.
 type Carts interface {
-	Cart(ctx context.Context, id string) (bookshop.Cart, error)
+	Lines(ctx context.Context, id string) ([]bookshop.CartLine, error)
 	RemoveLines(ctx context.Context, id string, lines []bookshop.StockLine, key string) (int, error)
 }
 
@@ -394,16 +395,16 @@ func totalChanged(now, confirmed bookshop.Money, why string) *bookshop.Error {
 // reached.
 func (s *Service) price(ctx context.Context, cartID string) (bookshop.Quote, []int32, error) {
 	cctx, cancel := s.call(ctx)
-	c, err := s.deps.Carts.Cart(cctx, cartID)
+	lines, err := s.deps.Carts.Lines(cctx, cartID)
 	cancel()
 	if err != nil {
 		return bookshop.Quote{}, nil, s.dependency(ctx, "the cart service", err)
 	}
-	if len(c.Lines) == 0 {
+	if len(lines) == 0 {
 		return bookshop.Quote{}, nil, nil
 	}
-	ids := make([]int32, len(c.Lines))
-	for i, l := range c.Lines {
+	ids := make([]int32, len(lines))
+	for i, l := range lines {
 		ids[i] = l.Book.ID
 	}
 	cctx, cancel = s.call(ctx)
@@ -416,7 +417,7 @@ func (s *Service) price(ctx context.Context, cartID string) (bookshop.Quote, []i
 	for _, b := range books {
 		byID[b.ID] = b
 	}
-	return Priced(c.Lines, byID)
+	return Priced(lines, byID)
 }
 
 // Place implements [bookshop.Checkout]: it places the order of req's
@@ -538,13 +539,13 @@ func (s *Service) replay(ctx context.Context, req bookshop.PlaceOrder, r *saga.R
 		return r.Order, nil // recorded before the lines were in the fingerprint
 	}
 	cctx, cancel := s.call(ctx)
-	c, err := s.deps.Carts.Cart(cctx, req.CartID)
+	inCart, err := s.deps.Carts.Lines(cctx, req.CartID)
 	cancel()
 	if err != nil {
 		s.logger.WarnContext(ctx, "a checkout's cart could not be read to tell a request again from another: answered with its order", "checkout", r.ID, "err", err)
 		return r.Order, nil
 	}
-	now := cartLines(c.Lines)
+	now := cartLines(inCart)
 	if linesHash(now) == lines || linesHash(append(now, r.StockLines()...)) == lines {
 		return r.Order, nil
 	}

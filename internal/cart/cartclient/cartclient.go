@@ -48,6 +48,19 @@ func (c *Client) Cart(ctx context.Context, id string) (bookshop.Cart, error) {
 	return CartFromProto(resp.GetCart()), nil
 }
 
+// Lines returns the lines of cart id, unpriced: each with its Book.ID and
+// Quantity only, in the order the books were added. It works while the
+// Catalog is down. Errors: Invalid, Unavailable, Internal.
+func (c *Client) Lines(ctx context.Context, id string) ([]bookshop.CartLine, error) {
+	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.client.GetCart(ctx, &cartv1.GetCartRequest{CartId: id, Unpriced: true})
+	if err != nil {
+		return nil, rpc.FromStatus(err)
+	}
+	return CartFromProto(resp.GetCart()).Lines, nil
+}
+
 // Count implements [bookshop.Carts]; it works while the Catalog is down.
 // Errors: Invalid, Unavailable, Internal.
 func (c *Client) Count(ctx context.Context, id string) (int, error) {

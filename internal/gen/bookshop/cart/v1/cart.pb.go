@@ -209,7 +209,13 @@ func (x *CartLine) GetAvailable() bool {
 type GetCartRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The cart's id.
-	CartId        string `protobuf:"bytes,1,opt,name=cart_id,json=cartId,proto3" json:"cart_id,omitempty"`
+	CartId string `protobuf:"bytes,1,opt,name=cart_id,json=cartId,proto3" json:"cart_id,omitempty"`
+	// Only the lines, without asking the Catalog: each line's book id and
+	// quantity, in the order the books were added, and the count; no title,
+	// price, total or subtotal, and available false (not asked). For a
+	// caller that prices the lines itself, as the Checkout does; it works
+	// while the Catalog is down.
+	Unpriced      bool `protobuf:"varint,2,opt,name=unpriced,proto3" json:"unpriced,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -249,6 +255,13 @@ func (x *GetCartRequest) GetCartId() string {
 		return x.CartId
 	}
 	return ""
+}
+
+func (x *GetCartRequest) GetUnpriced() bool {
+	if x != nil {
+		return x.Unpriced
+	}
+	return false
 }
 
 // GetCartResponse holds the cart asked for.
@@ -923,9 +936,10 @@ const file_bookshop_cart_v1_cart_proto_rawDesc = "" +
 	"\bquantity\x18\x05 \x01(\x05R\bquantity\x127\n" +
 	"\n" +
 	"line_total\x18\x06 \x01(\v2\x18.bookshop.money.v1.MoneyR\tlineTotal\x12\x1c\n" +
-	"\tavailable\x18\a \x01(\bR\tavailable\")\n" +
+	"\tavailable\x18\a \x01(\bR\tavailable\"E\n" +
 	"\x0eGetCartRequest\x12\x17\n" +
-	"\acart_id\x18\x01 \x01(\tR\x06cartId\"=\n" +
+	"\acart_id\x18\x01 \x01(\tR\x06cartId\x12\x1a\n" +
+	"\bunpriced\x18\x02 \x01(\bR\bunpriced\"=\n" +
 	"\x0fGetCartResponse\x12*\n" +
 	"\x04cart\x18\x01 \x01(\v2\x16.bookshop.cart.v1.CartR\x04cart\",\n" +
 	"\x11CountItemsRequest\x12\x17\n" +

@@ -57,8 +57,9 @@ const (
 // without a key may add twice; and RemoveLines, which takes away, does so
 // at most once for its idempotency_key, which it requires.
 type CartServiceClient interface {
-	// GetCart returns a cart, priced. INVALID_ARGUMENT for a malformed cart
-	// id; UNAVAILABLE when the Catalog cannot be reached to price it.
+	// GetCart returns a cart, priced (or only its lines, with unpriced).
+	// INVALID_ARGUMENT for a malformed cart id; UNAVAILABLE when the Catalog
+	// cannot be reached to price it.
 	GetCart(ctx context.Context, in *GetCartRequest, opts ...grpc.CallOption) (*GetCartResponse, error)
 	// CountItems returns how many copies a cart holds, from the Cart's own
 	// database alone: it works when the Catalog is down. INVALID_ARGUMENT
@@ -207,8 +208,9 @@ func (c *cartServiceClient) RemoveLines(ctx context.Context, in *RemoveLinesRequ
 // without a key may add twice; and RemoveLines, which takes away, does so
 // at most once for its idempotency_key, which it requires.
 type CartServiceServer interface {
-	// GetCart returns a cart, priced. INVALID_ARGUMENT for a malformed cart
-	// id; UNAVAILABLE when the Catalog cannot be reached to price it.
+	// GetCart returns a cart, priced (or only its lines, with unpriced).
+	// INVALID_ARGUMENT for a malformed cart id; UNAVAILABLE when the Catalog
+	// cannot be reached to price it.
 	GetCart(context.Context, *GetCartRequest) (*GetCartResponse, error)
 	// CountItems returns how many copies a cart holds, from the Cart's own
 	// database alone: it works when the Catalog is down. INVALID_ARGUMENT
