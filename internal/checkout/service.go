@@ -669,7 +669,9 @@ var errStalled = errors.New("the checkout cannot go on now")
 // advance takes r through its steps until it ends, or until a step cannot
 // go on now. card is the card to charge, from the request; nil for a
 // checkout taken up without its request (see holdAndCharge). Each step
-// records where it got to before the next acts on it.
+// records where it got to before the next acts on it, but a step whose
+// outcome a retry by key finds again, which moves on in memory (see
+// moveOn); what is unsaved is recorded when the checkout stops short.
 func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Card) {
 	for {
 		var err error
@@ -685,12 +687,44 @@ func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Ca
 		case saga.Undoing:
 			err = s.undo(ctx, r)
 		default:
+			s.flush(ctx, r)
 			return
 		}
 		if err != nil {
+			s.flush(ctx, r)
 			s.logger.WarnContext(ctx, "checkout stalled: it goes on later", "checkout", r.ID, "state", r.State, "err", err)
 			return
 		}
+	}
+}
+
+// moveOn makes next the checkout r is now, in memory only (Unsaved): for
+// a step whose outcome a retry by its key finds again (the charge made,
+// the stock taken, the claim of the promotion confirmed), so that it is
+// recorded with the next step that must be (the order placed, or the
+// checkout undone), or when the checkout stops short (see advance and
+// flush): two commits to the log a checkout, not five. A crash before
+// then leaves the record where it was; the recoverer takes the
+// checkout up from there, goes through the steps again by their keys,
+// and finds their outcomes (a hold committed is found committed, a charge
+// made is found by its key, an order recorded by its key), for as long as
+// the services keep their records (the Inventory's RecordTTL: days).
+func (s *Service) moveOn(r *saga.Record, next saga.Record) {
+	next.Updated = s.opts.Now().UTC()
+	next.Attempts, next.NextTry = 0, time.Time{}
+	next.Unsaved = true
+	*r = next
+}
+
+// flush records r if it has moved on past its record (see moveOn); a
+// failure is logged, and the record stays where it was, which the
+// recoverer takes up.
+func (s *Service) flush(ctx context.Context, r *saga.Record) {
+	if !r.Unsaved {
+		return
+	}
+	if err := s.save(ctx, r, *r); err != nil {
+		s.logger.ErrorContext(ctx, "record a checkout's progress: the recoverer takes it up from its record", "checkout", r.ID, "state", r.State, "err", err)
 	}
 }
 
@@ -700,6 +734,7 @@ func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Ca
 func (s *Service) save(ctx context.Context, r *saga.Record, next saga.Record) error {
 	next.Updated = s.opts.Now().UTC()
 	next.Attempts, next.NextTry = 0, time.Time{}
+	next.Unsaved = false
 	if err := s.deps.Store.Save(ctx, &next); err != nil {
 		return fmt.Errorf("%w: record %s: %w", errStalled, next.State, err)
 	}
@@ -782,7 +817,7 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 	fault.Point("checkout/after-charge")
 	switch bookshop.ErrorCode(err) {
 	case "":
-		return s.charged(ctx, r, hold.ID, charge.ID)
+		return s.charged(r, hold.ID, charge.ID)
 	case bookshop.Invalid:
 		// A card that fails its checks: nothing charged, nothing recorded.
 		return s.fail(ctx, r, domainError(err), outcomeInvalid, true, hold.ID, false)
@@ -841,7 +876,7 @@ func (s *Service) settleCharge(ctx context.Context, r *saga.Record, hold string,
 	cancel()
 	switch {
 	case err == nil && charge.State == paymentsclient.StateApproved:
-		return s.charged(ctx, r, hold, charge.ID)
+		return s.charged(r, hold, charge.ID)
 	case err == nil && charge.State == paymentsclient.StateDeclined:
 		return s.fail(ctx, r, bookshop.Errorf(bookshop.Conflict, "card declined: %s", charge.DeclineReason), outcomeDeclined, true, hold, true)
 	case err == nil || bookshop.ErrorCode(err) == bookshop.NotFound:
@@ -851,20 +886,24 @@ func (s *Service) settleCharge(ctx context.Context, r *saga.Record, hold string,
 	return fmt.Errorf("%w: ask Payments for the charge: %w", errStalled, err)
 }
 
-// charged records r's hold and charge, and that it is charged.
-func (s *Service) charged(ctx context.Context, r *saga.Record, hold, charge string) error {
+// charged moves r on to Charged, with its hold and charge (see moveOn:
+// the charge is found again by its key).
+func (s *Service) charged(r *saga.Record, hold, charge string) error {
 	next := *r
 	next.State, next.ReservationID, next.ChargeID, next.ChargeTried = saga.Charged, hold, charge, true
-	return s.save(ctx, r, next)
+	s.moveOn(r, next)
+	return nil
 }
 
 // commit is the step of a Charged checkout: it takes the stock held for
-// good, and records that it did (Committed). The stock is taken before
+// good, and moves on to Committed (see moveOn: a committed hold is found
+// committed, for RecordTTL after). The stock is taken before
 // the order is recorded, so that no order is recorded without it: a hold
 // that ended meanwhile (it expired) cannot be taken, and the charge is
 // refunded, no order having been asked for (only a Committed checkout
-// asks). Once Committed, the stock is never asked for again: the hold's
-// record may be gone by the time a checkout is taken up.
+// asks). Once Committed is recorded (the checkout stalled after it), the
+// stock is never asked for again: the hold's record may be gone by the
+// time a checkout is taken up.
 func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	cctx, cancel := s.call(ctx)
 	_, err := s.deps.Inventory.Commit(cctx, r.ReservationID)
@@ -880,7 +919,8 @@ func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	fault.Point("checkout/after-commit")
 	next := *r
 	next.State = saga.Committed
-	return s.save(ctx, r, next)
+	s.moveOn(r, next) // a committed hold is found committed
+	return nil
 }
 
 // complete is the step of a Committed checkout: it confirms the claim of
@@ -958,7 +998,8 @@ func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
 		fault.Point("checkout/after-confirm")
 		next := *r
 		next.Claim = saga.Confirmed
-		return s.save(ctx, r, next)
+		s.moveOn(r, next) // a claim confirmed is confirmed again
+		return nil
 	case bookshop.Conflict, bookshop.NotFound, bookshop.Invalid:
 		s.logger.ErrorContext(ctx, "a paid checkout's claim of the promotion ended, and its discount cannot be kept: refunding, no order recorded",
 			"checkout", r.ID, "err", err)
