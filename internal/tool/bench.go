@@ -35,6 +35,7 @@ var benchTargets = []struct {
 	{"live", "LiveRecommend, bidirectional, at -addr: one stream a worker, one event a call", 1000, ""},
 	{"live-web", "the Marketplace's live panel at -url: one event stream a worker, one event posted a call, timed until its list arrives", 1000, ""},
 	{"checkout", "a purchase at -url, -copies of -book (3 earn the promotion, each customer's first order only): POST /cart/items, GET /checkout, POST /checkout with the approved test card, 303 to the order; a customer a worker (signs up at start), the POST also timed alone", 20, "POST /checkout"},
+	{"first-orders", "a purchase over gRPC, each the first order of a new customer id (3 -copies earn the promotion: claimed and confirmed every time): Cart AddItem at -cart-addr, Checkout GetQuote and PlaceOrder at -addr, approved test card", 20, ""},
 	{"checkout-limit", "no server: a purchase's database writes (cart, saga, reservation, charge, order) in one transaction, one SQLite file in TMPDIR, synchronous=FULL", 20, ""},
 }
 
@@ -42,6 +43,7 @@ var benchTargets = []struct {
 type benchConfig struct {
 	target      string
 	addr        string
+	cartAddr    string
 	url         string
 	concurrency string
 	duration    time.Duration
@@ -64,9 +66,10 @@ type benchConfig struct {
 
 func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.target, "target", "recommend", "what to load: "+targetNames())
-	fs.StringVar(&c.addr, "addr", "localhost:50051", "the gRPC server, host:port, for recommend, export, import, search and live")
+	fs.StringVar(&c.addr, "addr", "localhost:50051", "the gRPC server, host:port, for recommend, export, import, search and live; the Checkout for first-orders")
+	fs.StringVar(&c.cartAddr, "cart-addr", "localhost:50080", "first-orders: the Cart, host:port")
 	fs.StringVar(&c.url, "url", "http://localhost:8080/", "the Marketplace, for home (the page to get), and the site of home-customer, add-to-cart, live-web and checkout")
-	fs.StringVar(&c.concurrency, "c", "", "calls in flight (workers); a list such as 1,4,16,64 runs each in turn (default: 50 for recommend and home, 1 for export and import, 8 for search, 1000 for live and live-web, 20 for checkout and checkout-limit)")
+	fs.StringVar(&c.concurrency, "c", "", "calls in flight (workers); a list such as 1,4,16,64 runs each in turn (default: 50 for recommend and home, 1 for export and import, 8 for search, 1000 for live and live-web, 20 for checkout, first-orders and checkout-limit)")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to measure each level (0 with -n: until -n calls)")
 	fs.Int64Var(&c.count, "n", 0, "stop after this many calls in all, instead of after -d (0: no limit)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "how long to call, unmeasured, before each level is measured (not with -n)")
@@ -75,8 +78,8 @@ func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.IntVar(&c.conns, "conns", 1, "gRPC connections the workers share")
 	fs.StringVar(&c.category, "category", "", "recommend: the category to ask for (default mystery); export: the category to export (default all)")
 	fs.IntVar(&c.books, "books", 1000, "import: books a call imports (each with a title of its own)")
-	fs.IntVar(&c.book, "book", 1, "checkout, checkout-limit: the book each purchase buys (the Inventory must have enough)")
-	fs.IntVar(&c.copies, "copies", 1, fmt.Sprintf("checkout: copies of -book each purchase buys, 1 to %d; 3 or more earn the promotion, which each customer's first order gets", bookshop.MaxQuantity))
+	fs.IntVar(&c.book, "book", 1, "checkout, first-orders, checkout-limit: the book each purchase buys (the Inventory must have enough)")
+	fs.IntVar(&c.copies, "copies", 1, fmt.Sprintf("checkout, first-orders: copies of -book each purchase buys, 1 to %d; 3 or more earn the promotion, which each customer's first order gets", bookshop.MaxQuantity))
 	fs.IntVar(&c.maxBook, "max-book", 45, "live, live-web: events name books 1 to this id, which must all be in the catalog")
 	fs.StringVar(&c.label, "label", "bookshop", "what is being measured, for -record and -chart")
 	fs.StringVar(&c.record, "record", "", "append each level's result to this file as a line of JSON")
@@ -291,6 +294,10 @@ func (c *benchConfig) newTarget(ctx context.Context) (loadgen.Target, string, er
 		t, err = loadgen.NewSearch(g, nil, 20)
 	case "live":
 		t, err = loadgen.NewLive(g, int32(c.maxBook))
+	case "first-orders":
+		cart := g
+		cart.Addr = c.cartAddr
+		t, err = loadgen.NewFirstOrders(cart, g, int32(c.book), int32(c.copies))
 	}
 	return t, where, err
 }

@@ -24,7 +24,7 @@ func TestBench(t *testing.T) {
 	grpcAddr, catalogAddr := m[2], m[3]
 	waitServing(t, grpcAddr, "Recommendations") // it holds the Catalog's books
 	up := startCommand(t, upArgs("-admin-addr=127.0.0.1:0", "-marketplace-rate-limit=0"), upSiteAndStock)
-	siteURL, inventoryAddr := up[1], up[2]
+	siteURL, checkoutAddr, inventoryAddr, cartAddr := up[1], up[2], up[3], up[4]
 	waitReady(t, siteURL)
 	dir := t.TempDir()
 	record := filepath.Join(dir, "records.jsonl")
@@ -47,6 +47,9 @@ func TestBench(t *testing.T) {
 		// Three copies of book 34, of which it has 24: two customers, each
 		// of whose first order of three has the promotion.
 		{"-target", "checkout", "-url", siteURL, "-book", "34", "-copies", "3", "-c", "2", "-n", "6", "-d", "0"},
+		// Two more first orders of three copies of book 34, each a new
+		// customer's, with the promotion.
+		{"-target", "first-orders", "-addr", checkoutAddr, "-cart-addr", cartAddr, "-book", "34", "-copies", "3", "-c", "2", "-n", "2", "-d", "0"},
 		{"-target", "checkout-limit", "-c", "2", "-n", "20", "-d", "0"},
 	} {
 		t.Run(args[1], func(t *testing.T) {
@@ -67,13 +70,13 @@ func TestBench(t *testing.T) {
 		})
 	}
 
-	// Six orders of three copies each: 18 of book 34's 24 sold.
+	// Eight orders of three copies each: 24 of book 34's 24 sold.
 	var stock bytes.Buffer
 	if err := tool.Run(testContext(t, 10*time.Second), []string{"stock", "-inventory-host", inventoryAddr, "-book", "34"}, env(nil), &stock, io.Discard); err != nil {
 		t.Fatalf("bookshop stock -book 34 = %v", err)
 	}
-	if want := "Book 34: 6 on hand, 0 held by checkouts, 6 available.\n"; stock.String() != want {
-		t.Errorf("after 6 purchases of 3 copies, bookshop stock -book 34 = %q, want %q", &stock, want)
+	if want := "Book 34: 0 on hand, 0 held by checkouts, 0 available.\n"; stock.String() != want {
+		t.Errorf("after 8 purchases of 3 copies, bookshop stock -book 34 = %q, want %q", &stock, want)
 	}
 
 	f, err := os.Open(record)
@@ -95,8 +98,8 @@ func TestBench(t *testing.T) {
 }
 
 // upSiteAndStock matches what `bookshop up` prints: the Marketplace URL
-// and the Inventory's address.
-var upSiteAndStock = regexp.MustCompile(`(?s)Marketplace:\s+(http://\S+/).*Inventory:\s+(\S+) \(gRPC\)`)
+// and the addresses of the Checkout, the Inventory and the Cart.
+var upSiteAndStock = regexp.MustCompile(`(?s)Marketplace:\s+(http://\S+/).*Checkout:\s+(\S+) \(gRPC\).*Inventory:\s+(\S+) \(gRPC\).*Cart:\s+(\S+) \(gRPC\)`)
 
 // TestBenchFailures checks that calls that fail make bench fail, after
 // its report, and that bad flags are usage errors.
