@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,13 +14,14 @@ import (
 )
 
 // RunStock is the `bookshop stock` command: it prints the stock of books
-// of a running Inventory (`bookshop stock -book 5`, or -book 5,6,7), or
-// sets the copies on hand of one (`bookshop stock -book 5 -set 12`), which
-// only identity admin may do when the Inventory requires mutual TLS.
+// of a running Inventory (`bookshop stock -book 5`, -book 5,6,7 or a range,
+// -book 46-145), or sets the copies on hand of each first (`bookshop stock
+// -book 46-145 -set 12`: books just imported into the Catalog have none),
+// which only identity admin may do when the Inventory requires mutual TLS.
 func RunStock(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flagSet("bookshop stock -book ID[,ID...] [-set N]", "Prints the stock of books in a running Inventory: copies on hand, held by\n"+
+	fs := flagSet("bookshop stock -book ID[,ID|FIRST-LAST...] [-set N]", "Prints the stock of books in a running Inventory: copies on hand, held by\n"+
 		"checkouts in progress, and available. With -set, sets the copies on hand\n"+
-		"of one book first (identity admin).", stderr)
+		"of each book first (identity admin): say, of the books an import added.", stderr)
 	var (
 		host    string
 		timeout time.Duration
@@ -29,8 +31,8 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 	)
 	fs.StringVar(&host, "inventory-host", "localhost", fmt.Sprintf("the Inventory service: host or host:port (default port %d) (env INVENTORY_HOST)", inventoryclient.DefaultPort))
 	fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
-	fs.StringVar(&books, "book", "", "the id of the book, or ids separated by commas to print several")
-	fs.Func("set", "set the copies on hand of the book to this number, 0 to 1000000, before printing", func(s string) error {
+	fs.StringVar(&books, "book", "", fmt.Sprintf("the id of the book, or ids and ranges (FIRST-LAST) separated by commas: at most %d books", maxStockBooks))
+	fs.Func("set", "set the copies on hand of each book to this number, 0 to 1000000, before printing", func(s string) error {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return fmt.Errorf("%q: want a whole number", s)
@@ -45,9 +47,6 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 	ids, err := bookIDs(books)
 	if err != nil {
 		return err
-	}
-	if set != nil && len(ids) != 1 {
-		return usageErrorf("-set sets the stock of one book: give -book one id (got %d)", len(ids))
 	}
 	if timeout <= 0 {
 		return usageErrorf("-timeout %v: want a positive duration", timeout)
@@ -75,36 +74,76 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	var levels []inventoryclient.Level
 	if set != nil {
-		l, err := inventory.SetStockLevel(ctx, ids[0], *set)
-		if err != nil {
-			// The operator sees the cause: the gRPC status and address.
-			return fmt.Errorf("set the stock of book %d in %s: %w", ids[0], host, err)
+		for i, id := range ids {
+			l, err := inventory.SetStockLevel(ctx, id, *set)
+			if err != nil {
+				// The operator sees the cause (the gRPC status and address)
+				// and what was done.
+				done := ""
+				if i > 0 {
+					done = fmt.Sprintf(" (the %d books before it are set)", i)
+				}
+				return fmt.Errorf("set the stock of book %d in %s%s: %w", id, host, done, err)
+			}
+			printLevel(stdout, l)
 		}
-		levels = []inventoryclient.Level{l}
-	} else if levels, err = inventory.Levels(ctx, ids); err != nil {
-		return fmt.Errorf("read the stock from %s: %w", host, err)
+		return nil
 	}
-	for _, l := range levels {
-		fmt.Fprintf(stdout, "Book %d: %d on hand, %d held by checkouts, %d available.\n", l.BookID, l.OnHand, l.Held, l.Available)
+	for batch := range slices.Chunk(ids, inventoryclient.MaxStockIDs) {
+		levels, err := inventory.Levels(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("read the stock from %s: %w", host, err)
+		}
+		for _, l := range levels {
+			printLevel(stdout, l)
+		}
 	}
 	return nil
 }
 
-// bookIDs parses -book: one id, or ids separated by commas, each 1 or
-// more.
+// printLevel prints one book's stock.
+func printLevel(w io.Writer, l inventoryclient.Level) {
+	fmt.Fprintf(w, "Book %d: %d on hand, %d held by checkouts, %d available.\n", l.BookID, l.OnHand, l.Held, l.Available)
+}
+
+// maxStockBooks is the most books one `bookshop stock` names.
+const maxStockBooks = 100_000
+
+// bookIDs parses -book: ids and ranges of ids (FIRST-LAST, FIRST up to
+// LAST), separated by commas, each id 1 or more, at most maxStockBooks in
+// all, each once, in the order given.
 func bookIDs(s string) ([]int32, error) {
 	if s == "" {
-		return nil, usageErrorf("-book: which book? such as -book 5, or -book 5,6,7")
+		return nil, usageErrorf("-book: which book? such as -book 5, -book 5,6,7 or -book 46-145")
 	}
 	var ids []int32
+	seen := make(map[int32]bool)
 	for part := range strings.SplitSeq(s, ",") {
-		id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 32)
-		if err != nil || id < 1 {
-			return nil, usageErrorf("-book %q: %q is not a book id (a whole number from 1)", s, part)
+		part = strings.TrimSpace(part)
+		first, last, isRange := strings.Cut(part, "-")
+		lo, err1 := strconv.ParseInt(strings.TrimSpace(first), 10, 32)
+		hi, err2 := lo, error(nil)
+		if isRange {
+			hi, err2 = strconv.ParseInt(strings.TrimSpace(last), 10, 32)
 		}
-		ids = append(ids, int32(id))
+		switch {
+		case err1 != nil || err2 != nil || lo < 1 || hi < 1:
+			return nil, usageErrorf("-book %q: %q is not a book id (a whole number from 1) or a range of them (such as 46-145)", s, part)
+		case hi < lo:
+			return nil, usageErrorf("-book %q: the range %q ends before it starts", s, part)
+		case hi-lo >= maxStockBooks || len(ids)+int(hi-lo+1) > maxStockBooks:
+			return nil, usageErrorf("-book %q: more than %d books", s, maxStockBooks)
+		}
+		for id := int32(lo); ; id++ {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+			if int64(id) == hi {
+				break
+			}
+		}
 	}
 	return ids, nil
 }

@@ -40,11 +40,26 @@ func TestStockCommand(t *testing.T) {
 			"Book 12: 0 on hand, 0 held by checkouts, 0 available.\n" +
 			"Book 99: 0 on hand, 0 held by checkouts, 0 available.\n"},
 		{[]string{"-book", "99", "-set=0"}, "Book 99: 0 on hand, 0 held by checkouts, 0 available.\n"},
+		// A range, as after an import, set and then read, a book twice
+		// counted once.
+		{[]string{"-book", "46-48", "-set", "7"}, "Book 46: 7 on hand, 0 held by checkouts, 7 available.\n" +
+			"Book 47: 7 on hand, 0 held by checkouts, 7 available.\n" +
+			"Book 48: 7 on hand, 0 held by checkouts, 7 available.\n"},
+		{[]string{"-book", "47, 46-48,5"}, "Book 47: 7 on hand, 0 held by checkouts, 7 available.\n" +
+			"Book 46: 7 on hand, 0 held by checkouts, 7 available.\n" +
+			"Book 48: 7 on hand, 0 held by checkouts, 7 available.\n" +
+			"Book 5: 12 on hand, 0 held by checkouts, 12 available.\n"},
 	} {
 		out, err := runStock(t, vars, tc.args...)
 		if err != nil || out != tc.want {
 			t.Errorf("bookshop stock %s = %q, %v; want %q", strings.Join(tc.args, " "), out, err, tc.want)
 		}
+	}
+
+	// More books than one GetStock call takes: read in batches.
+	if out, err := runStock(t, vars, "-book", "1-250"); err != nil || strings.Count(out, "\n") != 250 ||
+		!strings.HasPrefix(out, "Book 1: ") || !strings.HasSuffix(out, "Book 250: 0 on hand, 0 held by checkouts, 0 available.\n") {
+		t.Errorf("bookshop stock -book 1-250 = %d lines, %v; want 250, books 1 to 250", strings.Count(out, "\n"), err)
 	}
 
 	for _, tc := range []struct {
@@ -54,7 +69,9 @@ func TestStockCommand(t *testing.T) {
 		{nil, "-book: which book?"},
 		{[]string{"-book", "five"}, `"five" is not a book id`},
 		{[]string{"-book", "0"}, `"0" is not a book id`},
-		{[]string{"-book", "1,2", "-set", "3"}, "-set sets the stock of one book"},
+		{[]string{"-book", "9-3"}, `the range "9-3" ends before it starts`},
+		{[]string{"-book", "1-x"}, `"1-x" is not a book id`},
+		{[]string{"-book", "1-200000"}, "more than 100000 books"},
 		{[]string{"-book", "1", "-set", "many"}, `"many": want a whole number`},
 		{[]string{"-book", "1", "-set", "-1"}, "book 1: -1 copies on hand: want 0 to 1000000"},
 		{[]string{"-book", "1", "-inventory-host", "localhost:99999"}, "-inventory-host or INVENTORY_HOST"},
