@@ -325,7 +325,7 @@ func TestCompose(t *testing.T) {
 		}
 	})
 
-	t.Run("stop grace period exceeds the drain timeout", func(t *testing.T) {
+	t.Run("stop grace period exceeds the grace and the drain timeout", func(t *testing.T) {
 		for _, s := range services {
 			if _, ok := s.cmd.flags["shutdown-timeout"]; !ok || !longRunning(s) {
 				continue
@@ -338,8 +338,15 @@ func TestCompose(t *testing.T) {
 			if s.svc.StopGracePeriod != nil {
 				grace = time.Duration(*s.svc.StopGracePeriod)
 			}
-			if grace <= drain {
-				t.Errorf("service %s: stop_grace_period %v, want more than its drain timeout (-shutdown-timeout) %v", s.name, grace, drain)
+			// The Marketplace serves for -drain-grace before it drains.
+			var serving time.Duration
+			if _, ok := s.cmd.flags["drain-grace"]; ok {
+				if serving, err = time.ParseDuration(s.setting(t, "drain-grace")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if grace <= drain+serving {
+				t.Errorf("service %s: stop_grace_period %v, want more than its -drain-grace %v plus its drain timeout (-shutdown-timeout) %v", s.name, grace, serving, drain)
 			}
 		}
 	})

@@ -522,7 +522,7 @@ func TestKubernetes(t *testing.T) {
 				}
 			})
 
-			t.Run("grace period exceeds the drain timeout", func(t *testing.T) {
+			t.Run("grace period exceeds the pause, the grace and the drain timeout", func(t *testing.T) {
 				for _, p := range pods {
 					drain, err := time.ParseDuration(p.setting(t, "shutdown-timeout"))
 					if err != nil {
@@ -540,8 +540,15 @@ func TestKubernetes(t *testing.T) {
 							pause = time.Duration(l.PreStop.Sleep.Seconds) * time.Second
 						}
 					}
-					if time.Duration(grace)*time.Second <= drain+pause {
-						t.Errorf("%s: terminationGracePeriodSeconds %d, want more than preStop %v plus -shutdown-timeout %v", p, grace, pause, drain)
+					// The Marketplace serves for -drain-grace before it drains.
+					var serving time.Duration
+					if _, ok := p.cmd.flags["drain-grace"]; ok {
+						if serving, err = time.ParseDuration(p.setting(t, "drain-grace")); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if time.Duration(grace)*time.Second <= drain+pause+serving {
+						t.Errorf("%s: terminationGracePeriodSeconds %d, want more than preStop %v plus -drain-grace %v plus -shutdown-timeout %v", p, grace, pause, serving, drain)
 					}
 				}
 			})

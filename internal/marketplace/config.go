@@ -37,6 +37,10 @@ type Config struct {
 	RateBurst           int
 	TrustedProxies      int
 	LivePerClient       int
+	// DrainGrace is how long the Marketplace goes on serving at shutdown,
+	// its /readyz answering 503 and every answer closing its connection,
+	// before it stops accepting (see web.Drain).
+	DrainGrace time.Duration
 }
 
 // DefaultConfig returns the Marketplace's defaults.
@@ -66,6 +70,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Float64(&c.RateLimit, "rate-limit", c.RateLimit, "requests a second each client may make on average; 0 turns limiting off")
 	s.Int(&c.RateBurst, "rate-burst", c.RateBurst, "requests each client may make at once")
 	s.Int(&c.LivePerClient, "live-sessions-per-client", c.LivePerClient, "live panels (open book pages) each client may have at once")
+	s.Duration(&c.DrainGrace, "drain-grace", c.DrainGrace, "at shutdown, serve this long more, /readyz answering 503 and every answer closing its connection, so that keep-alive clients move elsewhere before the listener closes; 0 skips it (a deployment sets it: Kubernetes' preStop pause and terminationGracePeriodSeconds agree with it)")
 	s.Int(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "how many reverse proxies, each adding to X-Forwarded-For, stand in front of the Marketplace; 0 ignores X-Forwarded-For and X-Forwarded-Proto (which, from a proxy, says the site is served over HTTPS: then cookies are Secure, with the __Host- prefix)")
 }
 
@@ -118,6 +123,8 @@ func (c *Config) Validate(s *config.Set) error {
 		return config.UsageErrorf("%s %v: want a positive duration such as 1s", s.Setting("call-timeout"), c.CallTimeout)
 	case c.LivePerClient < 1:
 		return config.UsageErrorf("%s %d: want 1 or more", s.Setting("live-sessions-per-client"), c.LivePerClient)
+	case c.DrainGrace < 0 || c.DrainGrace > time.Minute:
+		return config.UsageErrorf("%s %v: want 0 to 1m, such as 3s", s.Setting("drain-grace"), c.DrainGrace)
 	case c.RateLimit < 0:
 		return config.UsageErrorf("%s %v: want 0 (off) or more", s.Setting("rate-limit"), c.RateLimit)
 	case c.RateBurst < 1:

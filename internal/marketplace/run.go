@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	// A page makes a few calls, one after the other; a checkout waits for
 	// checkoutCalls of them.
 	srv := web.NewServer(ctx, handler, (checkoutCalls+5)*cfg.CallTimeout+10*time.Second, deps.Logger)
-	return web.Serve(ctx, srv, deps.Listener, deps.DrainTimeout, deps.Logger)
+	return srv.Serve(ctx, deps.Listener, web.Drain{Grace: cfg.DrainGrace, Timeout: deps.DrainTimeout}, deps.Logger)
 }
 
 // dial makes the one client connection to the service at host.
