@@ -253,11 +253,14 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	ctx, cancel := context.WithTimeout(ctx, client.timeout)
 	defer cancel()
-	n := 0
+	n, formulas := 0, 0
 	err = cat.ExportBooks(ctx, which, catalog.ExportBatchSize, func(batch []bookshop.Book) error {
 		for _, b := range batch {
 			if err := bw.Write(b); err != nil {
 				return err
+			}
+			if format != "json" && (formulaLike(b.Title) || formulaLike(b.Author)) {
+				formulas++
 			}
 		}
 		n += len(batch)
@@ -271,7 +274,7 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("export: %w", err)
 	}
 	if file != nil {
-		if err := file.Chmod(0o644); err != nil {
+		if err := keepMode(file, out); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
 		if err := file.Close(); err != nil {
@@ -282,5 +285,36 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		fmt.Fprintf(stderr, "Exported %d books to %s.\n", n, out)
 	}
+	if formulas > 0 {
+		fmt.Fprintf(stderr, "Warning: %d of the books have a title or an author that starts with =, +, -, @ or a tab, "+
+			"which a spreadsheet may run as a formula: the file holds them as they are, to import them back byte for byte; "+
+			"open it in a spreadsheet as text (an import with every column as text), not by double-clicking it.\n", formulas)
+	}
 	return nil
+}
+
+// formulaLike reports whether a spreadsheet may take a cell that holds s
+// for a formula: s starts with =, +, -, @, a tab or a carriage return
+// (OWASP's list for CSV injection).
+func formulaLike(s string) bool {
+	return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0]))
+}
+
+// keepMode gives file, the new export about to be renamed over out, the
+// mode (and, where the process may, the owner) of the file out names, so
+// that an export over a file kept private stays private. A new file is
+// 0644 when its directory is readable by all, and 0600 when it is not.
+func keepMode(file *os.File, out string) error {
+	if fi, err := os.Stat(out); err == nil {
+		if err := file.Chmod(fi.Mode().Perm()); err != nil {
+			return err
+		}
+		chownLike(file, fi) // best effort: only root may give a file away
+		return nil
+	}
+	mode := os.FileMode(0o600)
+	if di, err := os.Stat(filepath.Dir(out)); err == nil && di.Mode().Perm()&0o004 != 0 {
+		mode = 0o644
+	}
+	return file.Chmod(mode)
 }

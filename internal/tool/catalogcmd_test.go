@@ -246,3 +246,72 @@ func TestExportFailureKeepsFile(t *testing.T) {
 		t.Errorf("a failed export left %d files in the directory, want only the original", len(entries))
 	}
 }
+
+// TestExportKeepsModeAndWarnsOfFormulas exports over a file kept private
+// (0600): it stays 0600; new files are 0644 in a directory all may read,
+// 0600 in a private one. A catalog with a title a spreadsheet would run
+// as a formula is exported as it is, with a warning.
+func TestExportKeepsModeAndWarnsOfFormulas(t *testing.T) {
+	seed := []bookshop.Book{
+		{ID: 1, Category: bookshop.Mystery, Title: "=HYPERLINK(\"http://evil\",\"x\")", Author: "A. Writer", Year: 2001, Price: bookshop.Money{Units: 999, Currency: "EUR"}},
+		{ID: 2, Category: bookshop.Mystery, Title: "Plain", Author: "@handle", Year: 2002, Price: bookshop.Money{Units: 999, Currency: "EUR"}},
+		{ID: 3, Category: bookshop.Mystery, Title: "Harmless", Author: "B. Writer", Year: 2003, Price: bookshop.Money{Units: 999, Currency: "EUR"}},
+	}
+	_, addr := startCatalogService(t, seed)
+	export := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := tool.Run(testContext(t, 30*time.Second), append([]string{"export"}, args...),
+			env(map[string]string{"CATALOG_HOST": addr}), &out, &errOut)
+		return errOut.String(), err
+	}
+	mode := func(path string) os.FileMode {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+
+	public := t.TempDir()
+	if err := os.Chmod(public, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(public, "private.csv")
+	if err := os.WriteFile(private, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := export("-o", private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := mode(private); m != 0o600 {
+		t.Errorf("export over a 0600 file left it %v, want 0600", m)
+	}
+	if want := "Warning: 2 of the books have a title or an author that starts with"; !strings.Contains(msg, want) {
+		t.Errorf("export printed %q, want %q", msg, want)
+	}
+	if b, _ := os.ReadFile(private); !bytes.Contains(b, []byte(`"=HYPERLINK(""http://evil"",""x"")"`)) || !bytes.Contains(b, []byte("@handle")) {
+		t.Errorf("the export changed the cells:\n%s", b)
+	}
+
+	fresh := filepath.Join(public, "new.csv")
+	if _, err := export("-o", fresh); err != nil {
+		t.Fatal(err)
+	}
+	if m := mode(fresh); m != 0o644 {
+		t.Errorf("a new export in a 0755 directory is %v, want 0644", m)
+	}
+	closed := filepath.Join(t.TempDir(), "mine")
+	if err := os.Mkdir(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := export("-o", filepath.Join(closed, "new.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if m := mode(filepath.Join(closed, "new.csv")); m != 0o600 {
+		t.Errorf("a new export in a 0700 directory is %v, want 0600", m)
+	}
+	if msg, err := export("-format", "json", "-o", filepath.Join(closed, "b.json")); err != nil || strings.Contains(msg, "Warning") {
+		t.Errorf("a JSON export printed %q, %v; want no warning: no spreadsheet runs JSON", msg, err)
+	}
+}
