@@ -19,6 +19,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,7 +107,8 @@ func (db *DB) ExportBooks(ctx context.Context, c bookshop.Category, batchSize in
 // constraints find ids and titles and authors already taken, in the
 // catalog or earlier in items. The valid books are written in one
 // transaction; if ctx ends or a write fails, nothing is written. A book
-// with id 0 gets the next free id. Prices are kept in the currency they
+// with id 0 gets the next id after the catalog's highest and every id the
+// items ask for, so that the order of the items changes nothing. Prices are kept in the currency they
 // come in: which currency the shop takes is the caller's rule.
 func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
 	db.importMu.Lock()
@@ -159,6 +161,17 @@ func importBooks(ctx context.Context, tx *sqlitedb.Tx, items []bookshop.ImportIt
 	reject := func(i int, it bookshop.ImportItem, format string, args ...any) {
 		res.Rejected = append(res.Rejected, bookshop.Rejection{Index: i, Line: it.Line, Reason: fmt.Sprintf(format, args...)})
 	}
+	// A book without an id gets the next id after every id the catalog
+	// and this import's rows hold, so that a row without one never takes
+	// the id that a later row asks for: the result is the same whatever
+	// the order of the rows.
+	var next int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM books`).Scan(&next); err != nil {
+		return res, nil, fmt.Errorf("import: read the highest id: %w", err)
+	}
+	for _, it := range items {
+		next = max(next, int64(it.Book.ID))
+	}
 	lineOf := make(map[int32]int) // id -> line, for books of this import
 	var added []bookshop.Book     // as written, with their ids
 	for i, it := range items {
@@ -174,9 +187,13 @@ func importBooks(ctx context.Context, tx *sqlitedb.Tx, items []bookshop.ImportIt
 			reject(i, it, "%s", err)
 			continue
 		}
-		var id any // NULL asks SQLite for the next id
-		if b.ID != 0 {
-			id = b.ID
+		var id any = b.ID
+		if b.ID == 0 {
+			if next < math.MaxInt32 {
+				id = next + 1
+			} else {
+				id = nil // NULL: SQLite finds a free id below
+			}
 		}
 		r, err := insert.ExecContext(rowCtx, id, b.Category.String(), b.Title, b.Author, b.Year, b.MatchKey(), b.Price.Units, b.Price.Currency)
 		var changed, got int64
@@ -194,6 +211,9 @@ func importBooks(ctx context.Context, tx *sqlitedb.Tx, items []bookshop.ImportIt
 			continue
 		}
 		b.ID = int32(got)
+		if int64(b.ID) > next {
+			next = int64(b.ID)
+		}
 		lineOf[b.ID] = it.Line
 		added = append(added, b)
 		res.Imported++

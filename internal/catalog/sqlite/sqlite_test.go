@@ -215,11 +215,36 @@ func TestImportBooks(t *testing.T) {
 	if err != nil || b.Title != "The Big Clock" {
 		t.Errorf("Book(100) = %+v, %v; want The Big Clock", b, err)
 	}
-	// The book without id got the next free one, trimmed.
+	// The book without id got the id after every id the rows ask for
+	// (108 the highest, though its row was rejected), trimmed.
 	books := all(t, db)
 	last := books[len(books)-1]
-	if last.Title != "Essentialism" || last.ID != 101 {
-		t.Errorf("the book imported without an id is %+v, want Essentialism with id 101", last)
+	if last.Title != "Essentialism" || last.ID != 109 {
+		t.Errorf("the book imported without an id is %+v, want Essentialism with id 109", last)
+	}
+}
+
+// TestImportIDsDoNotDependOnOrder imports a row without an id before a
+// row that asks for the next free id, and the same rows the other way
+// round: both go in, with the same ids, in either order.
+func TestImportIDsDoNotDependOnOrder(t *testing.T) {
+	seed := builtin(t)
+	top := seed[len(seed)-1].ID
+	noID := bookshop.ImportItem{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "No Id", Author: "A", Year: 2000, Price: price}}
+	asks := bookshop.ImportItem{Line: 3, Book: bookshop.Book{ID: top + 1, Category: bookshop.Mystery, Title: "Asks", Author: "B", Year: 2000, Price: price}}
+	for _, items := range [][]bookshop.ImportItem{{noID, asks}, {asks, noID}} {
+		db := open(t, sqlite.Memory, seed)
+		res, err := db.ImportBooks(testContext(t), items)
+		if err != nil || res.Imported != 2 || len(res.Rejected) != 0 {
+			t.Fatalf("import of %s and %s first = %+v, %v; want both imported", items[0].Book.Title, items[1].Book.Title, res, err)
+		}
+		ids := map[string]int32{}
+		for _, b := range res.Books {
+			ids[b.Title] = b.ID
+		}
+		if ids["Asks"] != top+1 || ids["No Id"] != top+2 {
+			t.Errorf("%s first: ids %v, want Asks %d, No Id %d", items[0].Book.Title, ids, top+1, top+2)
+		}
 	}
 }
 
