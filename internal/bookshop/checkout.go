@@ -180,6 +180,14 @@ type Quote struct {
 	Total    Money
 	// Short are the lines with fewer copies left than the cart holds.
 	Short []SoldOut
+	// FreeBookID is the book one copy of which Discount makes free (one
+	// of Lines' books), for the checkout page to name it; 0 without a
+	// discount.
+	FreeBookID int32
+	// Promotions are the codes of the promotions that gave Discount, as
+	// the order records them (Order.Promotions), for the checkout page
+	// to name them; none without a discount.
+	Promotions []string
 }
 
 // PlaceOrder is what a shopper confirms at checkout.

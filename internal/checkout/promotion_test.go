@@ -178,6 +178,50 @@ func TestPromotionOncePerCustomer(t *testing.T) {
 	}
 }
 
+// TestQuoteNamesTheFreeBook checks that a quote says which book its
+// discount makes free, and which promotion gave it, for the checkout page
+// to name them: the cheapest book of a cart of three, of equally cheap
+// books the one with the lowest id; nothing for a cart that earns no
+// discount, or for a customer who has used the promotion.
+func TestQuoteNamesTheFreeBook(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	promo := []string{bookshop.BuyTwoGetOneFreeCode}
+	for _, tc := range []struct {
+		name     string
+		customer int32
+		pairs    []int // book, quantity, ...
+		discount bookshop.Money
+		free     int32
+		promos   []string
+	}{
+		{"two Maltese Falcons and a Dune: the Dune", 80, []int{1, 2, 2, 1}, eur(1099), 2, promo},
+		{"Solaris among dearer books: Solaris", 81, []int{1, 1, 3, 1, 2, 1}, eur(900), 3, promo},
+		{"three copies of one book: that book", 82, []int{2, 3}, eur(1099), 2, promo},
+		{"two books: no free book", 83, []int{1, 1, 2, 1}, eur(0), 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.fill(t, cartOf(tc.customer), tc.pairs...)
+			q, err := c.client.Quote(ctx, tc.customer, cartOf(tc.customer))
+			if err != nil || q.Discount != tc.discount || q.FreeBookID != tc.free || !reflect.DeepEqual(q.Promotions, tc.promos) {
+				t.Errorf("Quote = %+v, %v; want a discount of %s, free book %d, promotions %q", q, err, tc.discount, tc.free, tc.promos)
+			}
+		})
+	}
+	// Once the customer has used the promotion: no free book.
+	lines := []bookshop.PromoLine{{BookID: 2, UnitPrice: eur(1099), Quantity: 3}}
+	if _, ok, err := s.promos.Claim(ctx, 80, "k-used", lines); err != nil || !ok {
+		t.Fatalf("Claim(80) = %v, %v", ok, err)
+	}
+	if err := s.promos.Confirm(ctx, 80, "k-used"); err != nil {
+		t.Fatal(err)
+	}
+	if q, err := c.client.Quote(ctx, 80, cartOf(80)); err != nil || q.Total != fullPrice || q.FreeBookID != 0 || q.Promotions != nil {
+		t.Errorf("Quote, the promotion used = %+v, %v; want the full price, no free book, no promotion", q, err)
+	}
+}
+
 // TestPromotionsDown checks out while Promotions is down. A shopper who
 // confirmed the discount their quote showed before it went down is told
 // the new total, the full price, with nothing charged; a quote shows the
@@ -207,8 +251,8 @@ func TestPromotionsDown(t *testing.T) {
 
 	began := time.Now()
 	q, err := c.client.Quote(ctx, 62, cartOf(62))
-	if err != nil || q.Total != fullPrice || q.Discount != eur(0) {
-		t.Fatalf("Quote, Promotions down = %+v, %v; want the full price, €35.99", q, err)
+	if err != nil || q.Total != fullPrice || q.Discount != eur(0) || q.FreeBookID != 0 || q.Promotions != nil {
+		t.Fatalf("Quote, Promotions down = %+v, %v; want the full price, €35.99, no free book", q, err)
 	}
 	t.Logf("Promotions down: quoted in %v", time.Since(began).Round(time.Millisecond))
 	placed := order(62, "k-promo-down-2", q.Total, paymentsclient.TestCardApproved)

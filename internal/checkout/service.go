@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -270,8 +271,9 @@ var (
 
 // Quote implements [bookshop.Checkout]: the cart's lines priced from the
 // Catalog now, the subtotal, the discount that Promotions gives the
-// customer's cart now (one copy of its cheapest book free, the first time)
-// and the total, subtotal less discount; and the lines that cannot be
+// customer's cart now (one copy of its cheapest book free, the first time:
+// the book in FreeBookID, the promotion's code in Promotions) and the
+// total, subtotal less discount; and the lines that cannot be
 // bought as they are (Short: too few copies in stock, or a book no
 // longer sold). When Promotions cannot answer in time, the cart is quoted
 // at its full price, which Place charges if Promotions still cannot
@@ -297,9 +299,10 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 	// The stock and the discount at once: neither needs the other.
 	var (
 		wg       sync.WaitGroup
-		discount bookshop.Money
+		discount bookshop.Discount
+		earned   bool
 	)
-	wg.Go(func() { discount = s.discount(ctx, customerID, q) })
+	wg.Go(func() { discount, earned = s.discount(ctx, customerID, q) })
 	cctx, cancel := s.call(ctx)
 	stock, err := s.deps.Inventory.Stock(cctx, ids)
 	cancel()
@@ -307,8 +310,12 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 	if err != nil {
 		return bookshop.Quote{}, s.dependency(ctx, "the stock service", err)
 	}
-	if discount != (bookshop.Money{}) {
-		q.Discount, q.Total = discount, minus(q.Subtotal, discount)
+	if earned {
+		q.Discount, q.Total = discount.Amount, minus(q.Subtotal, discount.Amount)
+		q.Promotions = []string{cmp.Or(discount.Code, bookshop.BuyTwoGetOneFreeCode)}
+		if slices.ContainsFunc(q.Lines, func(l bookshop.OrderLine) bool { return l.BookID == discount.BookID }) {
+			q.FreeBookID = discount.BookID
+		}
 	}
 	q.Short = Short(q, unsold, stock)
 	return q, nil
@@ -317,7 +324,11 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 // mayEarn reports whether the lines of q may earn the promotion's
 // discount: by its rule, [bookshop.BuyTwoGetOneFree], which every service
 // shares, so that Promotions is asked only about the carts that may; and
-// if the Service has Promotions.
+// if the Service has Promotions. A cart that may not (one or two books:
+// most carts) is quoted without a call to Promotions and placed without a
+// claim (a call, and a write to the saga log), and alike whether
+// Promotions is up or not. The price of that choice is this one line to
+// change for a campaign with another rule (see package promotions).
 func (s *Service) mayEarn(q bookshop.Quote) bool {
 	if _, none := s.deps.Promotions.(noPromotions); none {
 		return false
@@ -326,14 +337,15 @@ func (s *Service) mayEarn(q bookshop.Quote) bool {
 	return ok
 }
 
-// discount returns the amount Promotions takes off q for customerID now:
-// the zero Money when q's lines do not earn it (see mayEarn), when the
-// customer may not use it (used, or held by another of their
-// checkouts), or when Promotions cannot answer in time (logged), so that
-// the shopper is shown the full price.
-func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quote) bookshop.Money {
+// discount returns the discount Promotions gives q for customerID now
+// (its amount, the book it makes free, the promotion's code), and true;
+// or false when q's lines do not earn it (see mayEarn), when the customer
+// may not use it (used, or held by another of their checkouts), or when
+// Promotions cannot answer in time (logged), so that the shopper is shown
+// the full price.
+func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quote) (bookshop.Discount, bool) {
 	if !s.mayEarn(q) {
-		return bookshop.Money{}
+		return bookshop.Discount{}, false
 	}
 	cctx, cancel := s.call(ctx)
 	d, ok, err := s.deps.Promotions.Price(cctx, customerID, bookshop.PromoLinesOfOrder(q.Lines))
@@ -341,15 +353,15 @@ func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quo
 	switch {
 	case err != nil:
 		s.logger.WarnContext(ctx, "Promotions did not price a cart: quoted at its full price", "err", err)
-		return bookshop.Money{}
+		return bookshop.Discount{}, false
 	case !ok:
-		return bookshop.Money{}
+		return bookshop.Discount{}, false
 	case !fits(d.Amount, q.Subtotal):
 		s.logger.ErrorContext(ctx, "Promotions priced a cart with a discount that cannot be its: quoted at its full price",
 			"discount", d.Amount.String(), "subtotal", q.Subtotal.String())
-		return bookshop.Money{}
+		return bookshop.Discount{}, false
 	}
-	return d.Amount
+	return d, true
 }
 
 // fits reports whether discount can be taken off subtotal: more than
@@ -584,8 +596,8 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		// now.
 		s.metrics.outcome(outcomeTotalChanged)
 		now := q.Total
-		if d := s.discount(ctx, req.CustomerID, q); d != (bookshop.Money{}) {
-			now = minus(q.Subtotal, d)
+		if d, ok := s.discount(ctx, req.CustomerID, q); ok {
+			now = minus(q.Subtotal, d.Amount)
 		}
 		return bookshop.Order{}, totalChanged(now, req.Total, "a price or your cart changed")
 	}

@@ -42,6 +42,7 @@ func TestPlace(t *testing.T) {
 			{BookID: 3, Title: "Solaris", UnitPrice: eur(900), Quantity: 1, Total: eur(900)},
 		},
 		Subtotal: eur(3400), Discount: eur(900), Total: eur(2500),
+		FreeBookID: 3, Promotions: []string{bookshop.BuyTwoGetOneFreeCode}, // Solaris free
 	}
 	if !reflect.DeepEqual(q, wantQuote) {
 		t.Errorf("Quote = %+v, want %+v", q, wantQuote)

@@ -25,6 +25,14 @@ func TestConvert(t *testing.T) {
 			Subtotal: eur(3297), Discount: eur(0), Total: eur(3297),
 			Short: []bookshop.SoldOut{{BookID: 2, Available: 1}, {BookID: 9, Available: 0}},
 		},
+		{
+			Lines: []bookshop.OrderLine{
+				{BookID: 1, Title: "The Maltese Falcon", UnitPrice: eur(1250), Quantity: 2, Total: eur(2500)},
+				{BookID: 2, Title: "Dune", UnitPrice: eur(1099), Quantity: 1, Total: eur(1099)},
+			},
+			Subtotal: eur(3599), Discount: eur(1099), Total: eur(2500),
+			FreeBookID: 2, Promotions: []string{bookshop.BuyTwoGetOneFreeCode}, // the promotion's
+		},
 		{Lines: []bookshop.OrderLine{}}, // an empty cart
 	} {
 		if got := checkoutclient.QuoteFromProto(checkoutclient.QuoteToProto(q)); !reflect.DeepEqual(got, q) {

@@ -20,6 +20,8 @@ func QuoteToProto(q bookshop.Quote) *checkoutv1.Quote {
 		Discount:   catalogclient.MoneyToProto(q.Discount),
 		Total:      catalogclient.MoneyToProto(q.Total),
 		ShortLines: make([]*checkoutv1.ShortLine, len(q.Short)),
+		FreeBookId: q.FreeBookID,
+		Promotions: q.Promotions,
 	}
 	for i, s := range q.Short {
 		m.ShortLines[i] = &checkoutv1.ShortLine{BookId: s.BookID, Available: rpc.Int32(s.Available)}
@@ -31,10 +33,12 @@ func QuoteToProto(q bookshop.Quote) *checkoutv1.Quote {
 // the zero Money.
 func QuoteFromProto(m *checkoutv1.Quote) bookshop.Quote {
 	q := bookshop.Quote{
-		Lines:    LinesFromProto(m.GetLines()),
-		Subtotal: catalogclient.MoneyFromProto(m.GetSubtotal()),
-		Discount: catalogclient.MoneyFromProto(m.GetDiscount()),
-		Total:    catalogclient.MoneyFromProto(m.GetTotal()),
+		Lines:      LinesFromProto(m.GetLines()),
+		Subtotal:   catalogclient.MoneyFromProto(m.GetSubtotal()),
+		Discount:   catalogclient.MoneyFromProto(m.GetDiscount()),
+		Total:      catalogclient.MoneyFromProto(m.GetTotal()),
+		FreeBookID: m.GetFreeBookId(),
+		Promotions: m.GetPromotions(),
 	}
 	for _, s := range m.GetShortLines() {
 		q.Short = append(q.Short, bookshop.SoldOut{BookID: s.GetBookId(), Available: int(s.GetAvailable())})

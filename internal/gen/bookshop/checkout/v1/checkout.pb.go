@@ -152,7 +152,14 @@ type Quote struct {
 	// The lines that cannot be bought as they are: a book with fewer copies
 	// available than the cart holds (perhaps none), or one no longer sold.
 	// PlaceOrder refuses a cart with such a line.
-	ShortLines    []*ShortLine `protobuf:"bytes,5,rep,name=short_lines,json=shortLines,proto3" json:"short_lines,omitempty"`
+	ShortLines []*ShortLine `protobuf:"bytes,5,rep,name=short_lines,json=shortLines,proto3" json:"short_lines,omitempty"`
+	// The book one copy of which the discount makes free, for the page to
+	// name it: the book_id of one of lines; 0 without a discount.
+	FreeBookId int32 `protobuf:"varint,6,opt,name=free_book_id,json=freeBookId,proto3" json:"free_book_id,omitempty"`
+	// The codes of the promotions that gave the discount, as the order
+	// records them (bookshop.orders.v1.Order.promotions), for the page to
+	// name the promotion; empty without a discount.
+	Promotions    []string `protobuf:"bytes,7,rep,name=promotions,proto3" json:"promotions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -218,6 +225,20 @@ func (x *Quote) GetTotal() *v11.Money {
 func (x *Quote) GetShortLines() []*ShortLine {
 	if x != nil {
 		return x.ShortLines
+	}
+	return nil
+}
+
+func (x *Quote) GetFreeBookId() int32 {
+	if x != nil {
+		return x.FreeBookId
+	}
+	return 0
+}
+
+func (x *Quote) GetPromotions() []string {
+	if x != nil {
+		return x.Promotions
 	}
 	return nil
 }
@@ -459,14 +480,19 @@ const file_bookshop_checkout_v1_checkout_proto_rawDesc = "" +
 	"customerId\x12\x17\n" +
 	"\acart_id\x18\x02 \x01(\tR\x06cartId\"E\n" +
 	"\x10GetQuoteResponse\x121\n" +
-	"\x05quote\x18\x01 \x01(\v2\x1b.bookshop.checkout.v1.QuoteR\x05quote\"\x9a\x02\n" +
+	"\x05quote\x18\x01 \x01(\v2\x1b.bookshop.checkout.v1.QuoteR\x05quote\"\xdc\x02\n" +
 	"\x05Quote\x123\n" +
 	"\x05lines\x18\x01 \x03(\v2\x1d.bookshop.orders.v1.OrderLineR\x05lines\x124\n" +
 	"\bsubtotal\x18\x02 \x01(\v2\x18.bookshop.money.v1.MoneyR\bsubtotal\x124\n" +
 	"\bdiscount\x18\x03 \x01(\v2\x18.bookshop.money.v1.MoneyR\bdiscount\x12.\n" +
 	"\x05total\x18\x04 \x01(\v2\x18.bookshop.money.v1.MoneyR\x05total\x12@\n" +
 	"\vshort_lines\x18\x05 \x03(\v2\x1f.bookshop.checkout.v1.ShortLineR\n" +
-	"shortLines\"B\n" +
+	"shortLines\x12 \n" +
+	"\ffree_book_id\x18\x06 \x01(\x05R\n" +
+	"freeBookId\x12\x1e\n" +
+	"\n" +
+	"promotions\x18\a \x03(\tR\n" +
+	"promotions\"B\n" +
 	"\tShortLine\x12\x17\n" +
 	"\abook_id\x18\x01 \x01(\x05R\x06bookId\x12\x1c\n" +
 	"\tavailable\x18\x02 \x01(\x05R\tavailable\"\x9e\x02\n" +
