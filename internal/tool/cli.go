@@ -16,16 +16,31 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"strings"
 
+	"google.golang.org/grpc/grpclog"
+
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
 // Command is the shape of every command (see config.Command).
 type Command = config.Command
 
-// Main runs cmd as the process (see config.Main).
-func Main(name string, cmd Command) { config.Main(name, cmd) }
+// Main runs cmd as the process (see config.Main), with grpc-go's own log
+// going to the process's logger once it has one (see grpcLog).
+func Main(name string, cmd Command) {
+	grpclog.SetLoggerV2(grpcLog) // before any gRPC work: grpc-go reads it without a lock
+	config.Main(name, cmd)
+}
+
+// grpcLog is grpc-go's log in a process that Main runs: errors on stderr
+// until processFlags.start gives it the service's logger. It is global
+// because grpc-go's log is (grpclog.SetLoggerV2); tests, which do not run
+// Main, leave grpc-go's own logger in place.
+var grpcLog = telemetry.NewGRPCLog(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 
 // Run is the `bookshop` command: it dispatches to a subcommand.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

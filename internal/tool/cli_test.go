@@ -65,6 +65,7 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"empty accounts db", []string{"accounts", "-port=0", "-db="}, nil, "-db or ACCOUNTS_DB", true},
 		{"incomplete TLS_DIR", upArgs("-admin-addr="), map[string]string{"TLS_DIR": t.TempDir()}, "bookshop certs -force", true},
 		{"client certificate without its key", []string{"marketplace", "-port=0", "-tls-ca=/x/ca.crt", "-tls-client-cert=/x/m.crt"}, nil, "-tls-client-cert and -tls-client-key go together", true},
+		{"bad TLS_CLIENT_IDENTITY", []string{"recommendations", "-port=0"}, map[string]string{"TLS_CLIENT_IDENTITY": "cn"}, `-tls-client-identity or TLS_CLIENT_IDENTITY: "cn" is not a client identity rule: use spiffe, spiffe-or-cn or any-verified`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

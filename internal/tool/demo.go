@@ -73,7 +73,11 @@ func runDemoServe(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	scfg := rpc.ServerConfig{Logger: logger, DrainTimeout: pf.drain, TLS: tlsCfg, Metrics: obs.metrics, Tracing: obs.tracing("demo")}
+	rule, err := pf.server.rule()
+	if err != nil {
+		return err
+	}
+	scfg := rpc.ServerConfig{Logger: logger, DrainTimeout: pf.drain, TLS: tlsCfg, ClientIdentity: rule, Metrics: obs.metrics, Tracing: obs.tracing("demo")}
 	policy, err := rpc.Merge(rpc.CommonPolicy(), demo.Policy())
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -41,6 +42,7 @@ func (p *processFlags) register(s *config.Set, server, client bool, adminDefault
 		s.String(&p.server.cert, "tls-cert", "", "serve TLS with this certificate (PEM); needs -tls-key")
 		s.String(&p.server.key, "tls-key", "", "the private key of -tls-cert (PEM)")
 		s.String(&p.server.clientCA, "tls-client-ca", "", "require client certificates from this CA (mutual TLS), and authorize callers by their identity")
+		s.String(&p.server.identity, "tls-client-identity", string(certs.SPIFFEOrCommonName), "with -tls-client-ca, what names a caller: spiffe-or-cn (its certificate's URI spiffe://bookshop/<identity>, or its Common Name if it has no spiffe:// URI, as the tutorial's certificates), spiffe (the URI only: for a CA that also signs others' certificates), or any-verified (no identities: every client the CA signed may call every method, as the tutorial's server allows)")
 	}
 	if client {
 		s.String(&p.client.ca, "tls-ca", "", "call other services over TLS, trusting servers certified by this CA (PEM)")
@@ -49,8 +51,9 @@ func (p *processFlags) register(s *config.Set, server, client bool, adminDefault
 	}
 }
 
-// serverTLSFlags are the files of a server's TLS.
-type serverTLSFlags struct{ cert, key, clientCA string }
+// serverTLSFlags are the files of a server's TLS, and how a client
+// certificate names its caller (a certs.IdentityRule; "" is the default).
+type serverTLSFlags struct{ cert, key, clientCA, identity string }
 
 // config loads the files: nil for plaintext.
 func (f serverTLSFlags) config() (*tls.Config, error) {
@@ -61,6 +64,15 @@ func (f serverTLSFlags) config() (*tls.Config, error) {
 		return nil, usageErrorf("-tls-cert and -tls-key go together (env TLS_CERT, TLS_KEY)")
 	}
 	return rpc.ServerTLS(f.cert, f.key, f.clientCA)
+}
+
+// rule returns how a client certificate names its caller.
+func (f serverTLSFlags) rule() (certs.IdentityRule, error) {
+	r, err := certs.ParseIdentityRule(f.identity)
+	if err != nil {
+		return "", usageErrorf("-tls-client-identity or TLS_CLIENT_IDENTITY: %v", err)
+	}
+	return r, nil
 }
 
 // clientTLSFlags are the files of a client's TLS: the CA it trusts and,
@@ -124,6 +136,7 @@ func (p *processFlags) start(ctx context.Context, getenv func(string) string, st
 		return nil, err
 	}
 	process.TuneRuntime(getenv, logger)
+	grpcLog.SetLogger(logger)
 	return &running{logger: logger, closeLog: closeLog, obs: obs, flags: p, drain: p.drain}, nil
 }
 
@@ -144,6 +157,9 @@ func (r *running) deps(service string, lis net.Listener, server serverTLSFlags, 
 	}
 	var err error
 	if d.ServerTLS, err = server.config(); err != nil {
+		return d, err
+	}
+	if d.ClientIdentity, err = server.rule(); err != nil {
 		return d, err
 	}
 	if d.ClientTLS, err = client.config(); err != nil {

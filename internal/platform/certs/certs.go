@@ -26,7 +26,6 @@ import (
 	"math/big"
 	"net"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -150,26 +149,11 @@ func IdentityURI(identity string) *url.URL {
 // URI SAN spiffe://bookshop/<identity>. ok is false when cert has no SPIFFE
 // URI, more than one (a SPIFFE ID must be unique), one of another trust
 // domain, or one whose path is not a single valid identity. It does not
-// verify cert: call it on a verified certificate only.
+// verify cert: call it on a verified certificate only. It reads the URI
+// alone; IdentityRule.Identify is how servers name their callers.
 func IdentityOf(cert *x509.Certificate) (identity string, ok bool) {
-	var id *url.URL
-	for _, u := range cert.URIs {
-		if !strings.EqualFold(u.Scheme, "spiffe") {
-			continue
-		}
-		if id != nil {
-			return "", false
-		}
-		id = u
-	}
-	if id == nil || id.Host != TrustDomain || id.User != nil || id.RawQuery != "" || id.Fragment != "" || id.Opaque != "" {
-		return "", false
-	}
-	identity, found := strings.CutPrefix(id.Path, "/")
-	if !found || CheckIdentity(identity) != nil {
-		return "", false
-	}
-	return identity, true
+	id, err := spiffeIdentity(cert)
+	return id, err == nil
 }
 
 // AdminIdentity is the operators' identity: imports, and tools such as

@@ -354,3 +354,71 @@ func TestGenerateDefaults(t *testing.T) {
 		t.Error("Generate with a service name that is no DNS label = nil error, want one")
 	}
 }
+
+// TestIdentify checks how each rule names the holder of a certificate: by
+// its spiffe:// URI, by its Common Name only when it has no spiffe:// URI
+// and the rule allows it, and otherwise not at all, with the reason.
+func TestIdentify(t *testing.T) {
+	cert := func(cn string, uris ...string) *x509.Certificate {
+		c := &x509.Certificate{}
+		c.Subject.CommonName = cn
+		for _, s := range uris {
+			u, err := url.Parse(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.URIs = append(c.URIs, u)
+		}
+		return c
+	}
+	tests := []struct {
+		name    string
+		cert    *x509.Certificate
+		rule    certs.IdentityRule
+		want    string
+		wantErr string // "" for none
+	}{
+		{"URI", cert("ignored", "spiffe://bookshop/marketplace"), certs.SPIFFEOnly, "marketplace", ""},
+		{"URI over CN", cert("admin", "spiffe://bookshop/marketplace"), certs.SPIFFEOrCommonName, "marketplace", ""},
+		{"the tutorial's client certificate", cert("marketplace"), certs.SPIFFEOrCommonName, "marketplace", ""},
+		{"the zero rule is spiffe-or-cn", cert("marketplace"), "", "marketplace", ""},
+		{"any-verified names as spiffe-or-cn", cert("marketplace"), certs.AnyVerified, "marketplace", ""},
+		{"CN with another URI", cert("marketplace", "https://example.com/"), certs.SPIFFEOrCommonName, "marketplace", ""},
+		{"CN refused by spiffe", cert("marketplace"), certs.SPIFFEOnly, "", "no spiffe:// URI"},
+		{"no CN", cert(""), certs.SPIFFEOrCommonName, "", "no spiffe:// URI, and no Common Name"},
+		{"CN that is no identity", cert("Bookshop server"), certs.SPIFFEOrCommonName, "", `Common Name "Bookshop server" is not an identity`},
+		{"bad URI, no CN fallback", cert("admin", "spiffe://other/admin"), certs.SPIFFEOrCommonName, "", "not of the trust domain"},
+		{"two URIs", cert("admin", "spiffe://bookshop/a", "spiffe://bookshop/b"), certs.SPIFFEOrCommonName, "", "more than one spiffe:// URI"},
+		{"URI without identity", cert("admin", "spiffe://bookshop/Admin"), certs.SPIFFEOrCommonName, "", "names no valid identity"},
+		{"URI with a query", cert("admin", "spiffe://bookshop/admin?x=1"), certs.SPIFFEOrCommonName, "", "is not spiffe://bookshop/<identity>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.rule.Identify(tt.cert)
+			switch {
+			case tt.wantErr == "" && (err != nil || got != tt.want):
+				t.Errorf("%q.Identify = %q, %v; want %q, nil", tt.rule, got, err, tt.want)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || got != ""):
+				t.Errorf("%q.Identify = %q, %v; want an error containing %q", tt.rule, got, err, tt.wantErr)
+			}
+		})
+	}
+	if _, err := certs.SPIFFEOnly.Identify(cert("marketplace")); !errors.Is(err, certs.ErrNoSPIFFE) {
+		t.Errorf("spiffe.Identify(CN only) = %v, want ErrNoSPIFFE", err)
+	}
+}
+
+// TestParseIdentityRule checks the names of the rules.
+func TestParseIdentityRule(t *testing.T) {
+	for _, r := range certs.IdentityRules() {
+		if got, err := certs.ParseIdentityRule(string(r)); got != r || err != nil {
+			t.Errorf("ParseIdentityRule(%q) = %q, %v; want it back", r, got, err)
+		}
+	}
+	if got, err := certs.ParseIdentityRule(""); got != certs.SPIFFEOrCommonName || err != nil {
+		t.Errorf(`ParseIdentityRule("") = %q, %v; want %q`, got, err, certs.SPIFFEOrCommonName)
+	}
+	if _, err := certs.ParseIdentityRule("cn"); err == nil || !strings.Contains(err.Error(), "spiffe-or-cn") {
+		t.Errorf(`ParseIdentityRule("cn") = %v, want an error naming the rules`, err)
+	}
+}

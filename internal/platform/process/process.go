@@ -13,6 +13,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
@@ -30,6 +31,10 @@ type Deps struct {
 	// with callers authorized by identity, when it verifies client
 	// certificates.
 	ServerTLS *tls.Config
+	// ClientIdentity is how the service's server names the caller of a
+	// verified client certificate, with mutual TLS. The zero value is
+	// certs.SPIFFEOrCommonName.
+	ClientIdentity certs.IdentityRule
 	// ClientTLS, when set, is how the service calls others: the CA it
 	// trusts and the certificate of its own identity.
 	ClientTLS *tls.Config

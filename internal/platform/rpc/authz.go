@@ -3,6 +3,8 @@ package rpc
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,24 +19,55 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
 )
 
-// Identity returns the identity of the caller of the call ctx belongs to:
-// the <identity> of the URI SAN spiffe://bookshop/<identity> of the
-// client certificate that the server verified in the TLS handshake (see
-// certs.IdentityOf). Only a verified certificate counts, so ok is false
-// on a connection without TLS, without a client certificate, or with one
-// the server did not verify, as well as for a certificate without exactly
-// one such URI.
+// Identity returns the identity of the caller of the call ctx belongs to,
+// as the default rule names it (certs.SPIFFEOrCommonName): the <identity>
+// of the URI SAN spiffe://bookshop/<identity> of the client certificate
+// that the server verified in the TLS handshake or, for a certificate
+// with no spiffe:// URI, its Common Name. ok is false on a connection
+// without TLS, without a client certificate, or with one the server did
+// not verify, and for a certificate that carries no identity (see
+// IdentityBy).
 func Identity(ctx context.Context) (identity string, ok bool) {
+	id, err := IdentityBy(ctx, certs.SPIFFEOrCommonName)
+	return id, err == nil
+}
+
+// errNoVerifiedCertificate is IdentityBy's error for a caller that
+// presented no certificate the server verified.
+var errNoVerifiedCertificate = errors.New("no verified client certificate")
+
+// IdentityBy returns the identity of the caller of the call ctx belongs
+// to, as rule names it (see certs.IdentityRule.Identify). Only a
+// certificate that the server verified in the TLS handshake counts.
+// Errors: the caller presented no verified certificate (no TLS, no
+// certificate, or one not verified); or the verified certificate carries
+// no identity that rule accepts, saying why ("verified certificate
+// carries no identity we accept: no spiffe:// URI").
+func IdentityBy(ctx context.Context, rule certs.IdentityRule) (string, error) {
+	leaf := verifiedLeaf(ctx)
+	if leaf == nil {
+		return "", errNoVerifiedCertificate
+	}
+	id, err := rule.Identify(leaf)
+	if err != nil {
+		return "", fmt.Errorf("verified certificate carries no identity we accept: %w", err)
+	}
+	return id, nil
+}
+
+// verifiedLeaf returns the client certificate that the server verified
+// for the call ctx belongs to, or nil.
+func verifiedLeaf(ctx context.Context) *x509.Certificate {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
-		return "", false
+		return nil
 	}
 	info, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
-		return "", false
+		return nil
 	}
 	// Every verified chain starts with the same leaf: the peer's.
-	return certs.IdentityOf(info.State.VerifiedChains[0][0])
+	return info.State.VerifiedChains[0][0]
 }
 
 // Anyone, in a Policy's list of identities, lets every caller through,
@@ -73,17 +106,32 @@ func (p Policy) Allows(identity, method string) bool {
 	return slices.Contains(ids, Anyone) || identity != "" && slices.Contains(ids, identity)
 }
 
-// check returns nil if the caller of ctx may call method. Errors:
-// UNAUTHENTICATED for a caller without a verified identity, when the
-// method is not open to Anyone; PERMISSION_DENIED for an identity the
-// policy does not allow.
-func (p Policy) check(ctx context.Context, method string) error {
+// check returns nil if the caller of ctx, named by rule, may call method.
+// Errors: UNAUTHENTICATED for a caller without a verified certificate, or
+// whose verified certificate carries no identity that rule accepts (the
+// message says why), when the method is not open to Anyone;
+// PERMISSION_DENIED for an identity the policy does not allow. By
+// certs.AnyVerified every verified caller may call every method the
+// policy names, and none other.
+func (p Policy) check(ctx context.Context, method string, rule certs.IdentityRule) error {
 	if p.Allows("", method) {
 		return nil
 	}
-	id, ok := Identity(ctx)
-	if !ok {
+	if rule == certs.AnyVerified {
+		if verifiedLeaf(ctx) == nil {
+			return status.Errorf(codes.Unauthenticated, "%s needs a verified client certificate", method)
+		}
+		if len(p.allowed(method)) == 0 {
+			return status.Errorf(codes.PermissionDenied, "no caller may call %s", method)
+		}
+		return nil
+	}
+	id, err := IdentityBy(ctx, rule)
+	switch {
+	case errors.Is(err, errNoVerifiedCertificate):
 		return status.Errorf(codes.Unauthenticated, "%s needs a verified client certificate", method)
+	case err != nil:
+		return status.Errorf(codes.Unauthenticated, "%s: %v", method, err)
 	}
 	if !p.Allows(id, method) {
 		return status.Errorf(codes.PermissionDenied, "identity %q may not call %s", id, method)
@@ -94,23 +142,33 @@ func (p Policy) check(ctx context.Context, method string) error {
 // AuthorizeUnary returns a server interceptor that lets a unary call
 // through only if p allows the caller's identity (see Identity) to call
 // the method. Errors, before the handler runs: UNAUTHENTICATED when the
-// caller has no verified identity and the method is not open to Anyone;
-// PERMISSION_DENIED ("identity X may not call M") when p does not allow
-// the identity, or does not name the method.
+// caller has no verified certificate, or one that carries no identity,
+// and the method is not open to Anyone; PERMISSION_DENIED ("identity X
+// may not call M") when p does not allow the identity, or does not name
+// the method. Authorize adds it with the rule of the server's
+// configuration.
 func AuthorizeUnary(p Policy) grpc.UnaryServerInterceptor {
+	return authorizeUnary(p, certs.SPIFFEOrCommonName)
+}
+
+// AuthorizeStream is AuthorizeUnary for streaming calls: a refused stream
+// ends with the error before the handler reads or sends anything.
+func AuthorizeStream(p Policy) grpc.StreamServerInterceptor {
+	return authorizeStream(p, certs.SPIFFEOrCommonName)
+}
+
+func authorizeUnary(p Policy, rule certs.IdentityRule) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := p.check(ctx, info.FullMethod); err != nil {
+		if err := p.check(ctx, info.FullMethod, rule); err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
 	}
 }
 
-// AuthorizeStream is AuthorizeUnary for streaming calls: a refused stream
-// ends with the error before the handler reads or sends anything.
-func AuthorizeStream(p Policy) grpc.StreamServerInterceptor {
+func authorizeStream(p Policy, rule certs.IdentityRule) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := p.check(ss.Context(), info.FullMethod); err != nil {
+		if err := p.check(ss.Context(), info.FullMethod, rule); err != nil {
 			return err
 		}
 		return handler(srv, ss)
@@ -155,11 +213,11 @@ func CommonPolicy() Policy {
 const IdentityAdmin = certs.AdminIdentity
 
 // Authorize adds to cfg the interceptors that authorize every call by p,
-// when cfg's TLS verifies client certificates (ServerTLS with a client CA
-// requires them): only then do callers have identities. Without mutual
-// TLS it leaves cfg as it is, and the server serves every caller that
-// reaches it, as in plaintext: TLS alone encrypts, it does not say who
-// calls.
+// naming callers by cfg.ClientIdentity, when cfg's TLS verifies client
+// certificates (ServerTLS with a client CA requires them): only then do
+// callers have identities. Without mutual TLS it leaves cfg as it is, and
+// the server serves every caller that reaches it, as in plaintext: TLS
+// alone encrypts, it does not say who calls.
 func Authorize(cfg *ServerConfig, p Policy) {
 	// Any verification of client certificates counts, so that a server
 	// that merely asks for them fails closed (UNAUTHENTICATED for a caller
@@ -167,8 +225,8 @@ func Authorize(cfg *ServerConfig, p Policy) {
 	if cfg.TLS == nil || (cfg.TLS.ClientAuth == tls.NoClientCert && cfg.TLS.ClientCAs == nil) {
 		return
 	}
-	cfg.UnaryInterceptors = append(cfg.UnaryInterceptors, AuthorizeUnary(p))
-	cfg.StreamInterceptors = append(cfg.StreamInterceptors, AuthorizeStream(p))
+	cfg.UnaryInterceptors = append(cfg.UnaryInterceptors, authorizeUnary(p, cfg.ClientIdentity))
+	cfg.StreamInterceptors = append(cfg.StreamInterceptors, authorizeStream(p, cfg.ClientIdentity))
 }
 
 // ServiceKey returns the Policy key of a whole service: "/<name>/".

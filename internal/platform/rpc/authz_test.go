@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
 	"log/slog"
 	"net"
@@ -200,7 +201,7 @@ func TestPolicyMethodWinsOverService(t *testing.T) {
 }
 
 // TestIdentity checks that only a verified client certificate names the
-// caller.
+// caller: by its spiffe:// URI, or by its Common Name when it has none.
 func TestIdentity(t *testing.T) {
 	set, err := certs.Generate(testCerts())
 	if err != nil {
@@ -216,6 +217,13 @@ func TestIdentity(t *testing.T) {
 		PeerCertificates: []*x509.Certificate{set.Server.Certificate},
 		VerifiedChains:   [][]*x509.Certificate{{set.Server.Certificate, set.CA.Certificate}},
 	}
+	// The tutorial's kind: a Common Name, no URI.
+	cnOnly := &x509.Certificate{Subject: pkix.Name{CommonName: "marketplace"}}
+	commonName := tls.ConnectionState{
+		PeerCertificates: []*x509.Certificate{cnOnly},
+		VerifiedChains:   [][]*x509.Certificate{{cnOnly, set.CA.Certificate}},
+	}
+	unverifiedCN := tls.ConnectionState{PeerCertificates: []*x509.Certificate{cnOnly}}
 	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
 	tests := []struct {
 		name   string
@@ -223,6 +231,8 @@ func TestIdentity(t *testing.T) {
 		want   string
 		wantOK bool
 	}{
+		{"verified certificate with a Common Name only", peer.NewContext(context.Background(), &peer.Peer{Addr: addr, AuthInfo: credentials.TLSInfo{State: commonName}}), "marketplace", true},
+		{"unverified certificate with a Common Name only", peer.NewContext(context.Background(), &peer.Peer{Addr: addr, AuthInfo: credentials.TLSInfo{State: unverifiedCN}}), "", false},
 		{"verified certificate", peer.NewContext(context.Background(), &peer.Peer{Addr: addr, AuthInfo: credentials.TLSInfo{State: verified}}), "admin", true},
 		{"no peer", context.Background(), "", false},
 		{"plaintext", peer.NewContext(context.Background(), &peer.Peer{Addr: addr}), "", false},

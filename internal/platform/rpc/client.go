@@ -35,7 +35,10 @@ func Int32(n int) int32 {
 // value is a plaintext client with the defaults.
 type ClientConfig struct {
 	// TLS, when set, makes the client speak TLS; with a client certificate
-	// it can talk to a server that requires mutual TLS (see ClientTLS).
+	// it can talk to a server that requires mutual TLS (see ClientTLS). A
+	// handshake that fails over the server's certificate says what to do
+	// about it: a certificate with a Common Name but no subject
+	// alternative name, which Go refuses, needs one for the host name.
 	TLS *tls.Config
 	// CallTimeout is the deadline of a unary call whose context has none.
 	CallTimeout time.Duration
@@ -89,7 +92,7 @@ func Dial(target string, cfg ClientConfig, opts ...grpc.DialOption) (*grpc.Clien
 	}
 	creds := insecure.NewCredentials()
 	if cfg.TLS != nil {
-		creds = credentials.NewTLS(cfg.TLS)
+		creds = explainingTLS{credentials.NewTLS(cfg.TLS)}
 	}
 	unary := []grpc.UnaryClientInterceptor{clientUnary(cfg.CallTimeout)}
 	stream := []grpc.StreamClientInterceptor{clientStream()}

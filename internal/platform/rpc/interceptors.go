@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/reqid"
 )
 
@@ -21,26 +22,27 @@ import (
 // server is given (authorization), then request validation.
 
 // logUnary writes one access log line per call: method, status code,
-// duration, peer and request id. It takes the caller's request id from the
-// x-request-id metadata, or makes one, puts it in the context for the
-// handler and its outgoing calls, and returns it in the response trailer.
-func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+// duration, peer, the caller's identity as rule names it, and request id.
+// It takes the caller's request id from the x-request-id metadata, or
+// makes one, puts it in the context for the handler and its outgoing
+// calls, and returns it in the response trailer.
+func logUnary(logger *slog.Logger, rule certs.IdentityRule) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		ctx = withRequestID(ctx)
 		resp, err := handler(ctx, req)
-		logCall(ctx, logger, info.FullMethod, "unary", start, err)
+		logCall(ctx, logger, rule, info.FullMethod, "unary", start, err)
 		return resp, err
 	}
 }
 
 // logStream is logUnary for streaming calls: one line when the stream ends.
-func logStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+func logStream(logger *slog.Logger, rule certs.IdentityRule) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
 		ctx := withRequestID(ss.Context())
 		err := handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
-		logCall(ctx, logger, info.FullMethod, "stream", start, err)
+		logCall(ctx, logger, rule, info.FullMethod, "stream", start, err)
 		return err
 	}
 }
@@ -65,7 +67,7 @@ func withRequestID(ctx context.Context) context.Context {
 	return reqid.With(ctx, id)
 }
 
-func logCall(ctx context.Context, logger *slog.Logger, method, kind string, start time.Time, err error) {
+func logCall(ctx context.Context, logger *slog.Logger, rule certs.IdentityRule, method, kind string, start time.Time, err error) {
 	code := status.Code(err)
 	level := slog.LevelInfo
 	switch code {
@@ -91,15 +93,15 @@ func logCall(ctx context.Context, logger *slog.Logger, method, kind string, star
 		slog.String("code", code.String()),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("peer", addr),
-		slog.String("identity", identityOrNone(ctx)),
+		slog.String("identity", identityOrNone(ctx, rule)),
 		slog.String("request_id", reqid.From(ctx)))
 	_ = logger.Handler().Handle(ctx, r) // nowhere to report a failed log write
 }
 
-// identityOrNone is the caller's certificate identity, or "" without
-// mutual TLS.
-func identityOrNone(ctx context.Context) string {
-	id, _ := Identity(ctx)
+// identityOrNone is the caller's certificate identity as rule names it,
+// or "" without mutual TLS or without an identity.
+func identityOrNone(ctx context.Context, rule certs.IdentityRule) string {
+	id, _ := IdentityBy(ctx, rule)
 	return id
 }
 

@@ -64,9 +64,15 @@ func (r *identities) last() string {
 // Catalog, over the built-in books in an in-memory database.
 func startSecure(t *testing.T, cfg *tls.Config) (string, *identities) {
 	t.Helper()
+	return startSecureBy(t, cfg, "")
+}
+
+// startSecureBy is startSecure with callers named by rule.
+func startSecureBy(t *testing.T, cfg *tls.Config, rule certs.IdentityRule) (string, *identities) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	seen := &identities{}
-	scfg := rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second, TLS: cfg}
+	scfg := rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second, TLS: cfg, ClientIdentity: rule}
 	rpc.Authorize(&scfg, mustMerge(rpc.CommonPolicy(), recommendations.Policy(), catalog.Policy()))
 	scfg.UnaryInterceptors = append(scfg.UnaryInterceptors, seen.unary)
 	srv := rpc.NewServer(scfg)

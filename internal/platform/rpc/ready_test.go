@@ -67,7 +67,8 @@ func (hangingHealth) Watch(_ *healthpb.HealthCheckRequest, stream grpc.ServerStr
 
 // TestHealthReady checks HealthReady against a Bookshop server, a server
 // whose health says NOT_SERVING and then SERVING, a service the server
-// does not know, and a port nothing listens on.
+// does not know, a server without the health service, as the tutorial's,
+// and a port nothing listens on.
 func TestHealthReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -100,6 +101,29 @@ func TestHealthReady(t *testing.T) {
 		hs.SetServingStatus("Recommendations", healthpb.HealthCheckResponse_SERVING)
 		if err := ready(ctx); err != nil {
 			t.Errorf("HealthReady once SERVING = %v, want nil", err)
+		}
+	})
+
+	t.Run("no health service", func(t *testing.T) {
+		srv := grpc.NewServer() // serves nothing: every method is UNIMPLEMENTED
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan struct{})
+		go func() { _ = srv.Serve(lis); close(served) }()
+		t.Cleanup(srv.Stop)
+		ready := rpc.HealthReady(readyConn(t, lis.Addr().String()), "Recommendations")
+		for i := range 3 {
+			if err := ready(ctx); err != nil {
+				t.Fatalf("HealthReady of a server without health, check %d = %v, want nil (UNIMPLEMENTED counts as serving)", i+1, err)
+			}
+		}
+		// Readiness then follows whether the server answers at all.
+		srv.Stop()
+		<-served
+		if err := ready(ctx); status.Code(err) != codes.Unavailable {
+			t.Errorf("HealthReady once the server without health stopped = %v, want an error wrapping UNAVAILABLE", err)
 		}
 	})
 

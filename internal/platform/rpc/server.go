@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
@@ -52,6 +53,10 @@ type ServerConfig struct {
 	// TLS, when set, makes the server speak TLS only; mutual TLS when it
 	// requires client certificates (see ServerTLS).
 	TLS *tls.Config
+	// ClientIdentity is how a verified client certificate names its
+	// caller, for authorization (see Authorize) and the access log. The
+	// zero value is certs.SPIFFEOrCommonName.
+	ClientIdentity certs.IdentityRule
 	// Interceptors run after the access log and recovery and before
 	// validation: authorization, for one.
 	UnaryInterceptors  []grpc.UnaryServerInterceptor
@@ -78,22 +83,23 @@ type ServerConfig struct {
 }
 
 // ServiceConfig returns the ServerConfig of a slice's server in a
-// process: the process's logger, drain timeout, TLS, metrics and tracing,
-// the slice's request rules, and, when the TLS verifies client
-// certificates, authorization by the slice's policy merged with
-// CommonPolicy. Errors: the policies disagree (see Merge).
+// process: the process's logger, drain timeout, TLS and rule of client
+// identities, metrics and tracing, the slice's request rules, and, when
+// the TLS verifies client certificates, authorization by the slice's
+// policy merged with CommonPolicy. Errors: the policies disagree (see Merge).
 func ServiceConfig(deps process.Deps, policy Policy, validators Validators) (ServerConfig, error) {
 	merged, err := Merge(CommonPolicy(), policy)
 	if err != nil {
 		return ServerConfig{}, err
 	}
 	cfg := ServerConfig{
-		Logger:       deps.Logger,
-		DrainTimeout: deps.DrainTimeout,
-		TLS:          deps.ServerTLS,
-		Metrics:      deps.Metrics,
-		Tracing:      deps.Tracing,
-		Validators:   validators,
+		Logger:         deps.Logger,
+		DrainTimeout:   deps.DrainTimeout,
+		TLS:            deps.ServerTLS,
+		ClientIdentity: deps.ClientIdentity,
+		Metrics:        deps.Metrics,
+		Tracing:        deps.Tracing,
+		Validators:     validators,
 	}
 	Authorize(&cfg, merged)
 	return cfg, nil
@@ -137,9 +143,9 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 		u, s := cfg.Metrics.ServerInterceptors()
 		unary, stream = append(unary, u), append(stream, s)
 	}
-	unary = append(unary, logUnary(cfg.Logger), recoverUnary(cfg.Logger))
+	unary = append(unary, logUnary(cfg.Logger, cfg.ClientIdentity), recoverUnary(cfg.Logger))
 	unary = append(append(unary, cfg.UnaryInterceptors...), validateUnary(cfg.Validators))
-	stream = append(stream, logStream(cfg.Logger), recoverStream(cfg.Logger))
+	stream = append(stream, logStream(cfg.Logger, cfg.ClientIdentity), recoverStream(cfg.Logger))
 	stream = append(append(stream, cfg.StreamInterceptors...), validateStream(cfg.Validators))
 	base := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),

@@ -2,16 +2,20 @@ package rpc
 
 import (
 	"cmp"
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc/credentials"
 )
 
 // ServerTLS returns the TLS configuration of a Bookshop gRPC server, for
@@ -213,4 +217,56 @@ func readPrivateKey(file string) (crypto.Signer, error) {
 		}
 		return signer, nil
 	}
+}
+
+// explainingTLS is TLS transport credentials whose client handshake
+// errors say what to do about the server certificates that people most
+// often get wrong, such as the tutorial's, which name their host in the
+// Common Name alone. The server name checked, and everything else, is
+// the wrapped credentials'.
+type explainingTLS struct {
+	credentials.TransportCredentials
+}
+
+// ClientHandshake does the wrapped credentials' handshake and explains
+// its error, if any (see explainHandshake).
+func (c explainingTLS) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, raw)
+	if err != nil {
+		return nil, nil, explainHandshake(err)
+	}
+	return conn, info, nil
+}
+
+// Clone returns a copy that explains too.
+func (c explainingTLS) Clone() credentials.TransportCredentials {
+	return explainingTLS{c.TransportCredentials.Clone()}
+}
+
+// explainHandshake returns err, a failed client handshake, with what to
+// do about it when the server's certificate is the cause:
+//
+//   - a certificate without subject alternative names, whose Common Name
+//     Go never checks (the tutorial's, made with openssl): issue it with
+//     a SAN for the host name;
+//   - a certificate of a CA the client does not trust: give the client
+//     that CA.
+//
+// It wraps err, so errors.As still finds the x509 error.
+func explainHandshake(err error) error {
+	if he, ok := errors.AsType[x509.HostnameError](err); ok && he.Certificate != nil &&
+		len(he.Certificate.DNSNames) == 0 && len(he.Certificate.IPAddresses) == 0 {
+		san := "DNS:" + he.Host
+		if net.ParseIP(he.Host) != nil {
+			san = "IP:" + he.Host
+		}
+		return fmt.Errorf("the server's certificate (%s) has no subject alternative name, only a Common Name, and Go checks a server's host name (%s) against subject alternative names only: "+
+			"issue the certificate with one for the host name, such as subjectAltName=%s (docs/security.md shows the one-line fix for certificates made with openssl): %w",
+			he.Certificate.Subject, he.Host, san, err)
+	}
+	if ua, ok := errors.AsType[x509.UnknownAuthorityError](err); ok && ua.Cert != nil {
+		return fmt.Errorf("the server's certificate (%s) is signed by %s, a CA this client does not trust: give the client that CA's certificate (-tls-ca): %w",
+			ua.Cert.Subject, ua.Cert.Issuer, err)
+	}
+	return err
 }

@@ -1,0 +1,139 @@
+package rpc_test
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
+)
+
+// TestMutualTLSWithTutorialCertificates serves with mutual TLS made the
+// tutorial's way (a CA, client certificates whose identity is a Common
+// Name alone) under each rule of naming callers, and calls as the
+// tutorial's Marketplace, as its operator, and as someone whose verified
+// certificate names no identity.
+func TestMutualTLSWithTutorialCertificates(t *testing.T) {
+	pki := rpctest.NewTutorialPKI(t)
+	serverCert, serverKey := pki.Issue(t, "server", "recommendations", "localhost", "127.0.0.1")
+	serverCfg, err := rpc.ServerTLS(serverCert, serverKey, pki.CAFile)
+	if err != nil {
+		t.Fatalf("ServerTLS with the tutorial's certificates (and a SAN): %v", err)
+	}
+	client := func(commonName string) *tls.Config {
+		cert, key := pki.Issue(t, commonName, commonName)
+		return clientTLS(t, pki.CAFile, cert, key)
+	}
+	marketplace, admin, person := client("marketplace"), client("admin"), client("Jane Doe")
+
+	t.Run("spiffe-or-cn, the default", func(t *testing.T) {
+		addr, seen := startSecureBy(t, serverCfg, "")
+		if err := callRecommend(t, tlsConn(t, addr, marketplace)); err != nil {
+			t.Fatalf("Recommend as CN=marketplace: %v", err)
+		}
+		if got := seen.last(); got != "marketplace" {
+			t.Errorf("the handler saw identity %q, want marketplace", got)
+		}
+		if _, err := importOne(t, tlsConn(t, addr, marketplace), "Piranesi"); status.Code(err) != codes.PermissionDenied {
+			t.Errorf("ImportBooks as CN=marketplace = %v, want PermissionDenied", err)
+		}
+		if resp, err := importOne(t, tlsConn(t, addr, admin), "Piranesi"); err != nil || resp.GetImported() != 1 {
+			t.Errorf("ImportBooks as CN=admin = %v, %v; want 1 imported", resp, err)
+		}
+		err := callRecommend(t, tlsConn(t, addr, person))
+		want := `verified certificate carries no identity we accept: no spiffe:// URI, and its Common Name "Jane Doe" is not an identity`
+		if status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), want) {
+			t.Errorf("Recommend as CN=Jane Doe = %v, want Unauthenticated: ...%s...", err, want)
+		}
+	})
+
+	t.Run("spiffe", func(t *testing.T) {
+		addr, _ := startSecureBy(t, serverCfg, certs.SPIFFEOnly)
+		err := callRecommend(t, tlsConn(t, addr, marketplace))
+		want := "/Recommendations/Recommend: verified certificate carries no identity we accept: no spiffe:// URI"
+		if status.Code(err) != codes.Unauthenticated || status.Convert(err).Message() != want {
+			t.Errorf("Recommend as CN=marketplace = %v, want Unauthenticated: %s", err, want)
+		}
+		if err := checkHealth(t, tlsConn(t, addr, marketplace)); err != nil {
+			t.Errorf("health as CN=marketplace: %v, want it open to anyone", err)
+		}
+	})
+
+	t.Run("any-verified", func(t *testing.T) {
+		addr, _ := startSecureBy(t, serverCfg, certs.AnyVerified)
+		if err := callRecommend(t, tlsConn(t, addr, person)); err != nil {
+			t.Errorf("Recommend as CN=Jane Doe = %v, want it served", err)
+		}
+		if resp, err := importOne(t, tlsConn(t, addr, marketplace), "Piranesi"); err != nil || resp.GetImported() != 1 {
+			t.Errorf("ImportBooks as CN=marketplace = %v, %v; want 1 imported: any verified caller may", resp, err)
+		}
+		if _, err := listServices(t, tlsConn(t, addr, person)); err != nil {
+			t.Errorf("reflection as CN=Jane Doe = %v, want it served", err)
+		}
+		// The CA still decides: no certificate, no call.
+		if err := callRecommend(t, tlsConn(t, addr, clientTLS(t, pki.CAFile, "", ""))); status.Code(err) != codes.Unavailable {
+			t.Errorf("Recommend without a certificate = %v, want Unavailable", err)
+		}
+	})
+}
+
+// TestClientExplainsCommonNameOnlyServerCertificate calls a server whose
+// certificate is the tutorial's exactly, a Common Name and no subject
+// alternative name, which Go refuses: the error says why, and how to fix
+// the certificate.
+func TestClientExplainsCommonNameOnlyServerCertificate(t *testing.T) {
+	pki := rpctest.NewTutorialPKI(t)
+	serverCert, serverKey := pki.Issue(t, "server", "localhost")
+	serverCfg, err := rpc.ServerTLS(serverCert, serverKey, "")
+	if err != nil {
+		t.Fatalf("ServerTLS with the tutorial's server certificate: %v", err)
+	}
+	addr, _ := startSecure(t, serverCfg)
+	port := addr[strings.LastIndexByte(addr, ':'):]
+	for _, tc := range []struct{ target, want string }{
+		{"localhost" + port, "subjectAltName=DNS:localhost"},
+		{addr, "subjectAltName=IP:127.0.0.1"},
+	} {
+		t.Run(tc.target, func(t *testing.T) {
+			conn, err := rpc.Dial(tc.target, rpc.ClientConfig{TLS: clientTLS(t, pki.CAFile, "", "")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_, err = recommendationsclient.New(conn, 5*time.Second).Recommend(testContext(t),
+				bookshop.RecommendRequest{UserID: 1, Category: bookshop.Mystery, MaxResults: 3})
+			for _, want := range []string{"the server's certificate (CN=localhost) has no subject alternative name, only a Common Name", tc.want} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("Recommend over TLS to a server with a CN-only certificate = %v\nwant an error containing %q", err, want)
+				}
+			}
+		})
+	}
+
+	t.Run("a CA the client does not trust", func(t *testing.T) {
+		serverCert, serverKey := pki.Issue(t, "server-san", "localhost", "127.0.0.1")
+		serverCfg, err := rpc.ServerTLS(serverCert, serverKey, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, _ := startSecure(t, serverCfg)
+		other := rpctest.NewTutorialPKI(t)
+		conn, err := rpc.Dial(addr, rpc.ClientConfig{TLS: clientTLS(t, other.CAFile, "", "")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		err = checkHealth(t, conn)
+		if want := "is signed by O=me, a CA this client does not trust: give the client that CA's certificate (-tls-ca)"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("health over TLS to a server of another CA = %v\nwant an error containing %q", err, want)
+		}
+	})
+}
