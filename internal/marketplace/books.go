@@ -28,6 +28,7 @@ const (
 const (
 	noticeCatalogUnavailable = "The catalog is unavailable right now. Please try again in a moment."
 	noticeNothingMore        = "We have nothing more to recommend right now."
+	noticeDetailsUnavailable = "We cannot show all of this book's details right now. Please try again in a moment."
 	messageNoSuchBook        = "We have no book with this id."
 )
 
@@ -35,9 +36,12 @@ const (
 // panel of other books of its category. The panel's first list comes from
 // the Recommender, so the page works without JavaScript; live.js then keeps
 // it up to date over /live. A path id that is not a book id gets a 400
-// page, an unknown book 404, and a catalog that cannot be reached 503. If
-// the recommendations cannot be had, the page is served with a notice in
-// the panel.
+// page, and an unknown book 404. When the Catalog cannot give the book (it
+// is down, or absent, as behind the tutorial's Recommendations server), a
+// book that Recommendations recommended is served with what it said of it
+// (its title; no price, so no "Add to cart") and a notice; any other gets
+// a 503 page. If the recommendations cannot be had, the page is served
+// with a notice in the panel.
 func (s *server) handleBook() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, msg := bookIDFromPath(r.PathValue("id"))
@@ -46,20 +50,27 @@ func (s *server) handleBook() http.Handler {
 			return
 		}
 		book, err := s.book(r.Context(), id)
+		notice := ""
 		switch bookshop.ErrorCode(err) {
 		case "":
 		case bookshop.NotFound:
 			s.renderError(w, r, http.StatusNotFound, messageNoSuchBook)
 			return
 		default:
-			s.logger.WarnContext(r.Context(), "catalog failed; cannot serve the book page", "book", id, "err", err)
-			s.renderError(w, r, http.StatusServiceUnavailable, noticeCatalogUnavailable)
-			return
+			known, ok := s.recommended.get(id)
+			if !ok {
+				s.logger.WarnContext(r.Context(), "catalog failed; cannot serve the book page", "book", id, "err", err)
+				s.renderError(w, r, http.StatusServiceUnavailable, noticeCatalogUnavailable)
+				return
+			}
+			s.logger.WarnContext(r.Context(), "catalog failed; serving the book page with what recommendations said of the book", "book", id, "err", err)
+			book, notice = known, noticeDetailsUnavailable
 		}
 
 		page := bookPage{
 			Layout:        s.layout(r, book.Title+" · "+siteTitle, noCategory),
 			Book:          s.views(r.Context(), []bookshop.Book{book})[0],
+			Notice:        notice,
 			CategoryLabel: categoryLabel(book.Category),
 			CategoryURL:   categoryURL(book.Category),
 		}
@@ -94,6 +105,7 @@ func (s *server) alsoLike(ctx context.Context, book bookshop.Book) ([]bookshop.B
 	if err != nil {
 		return nil, err
 	}
+	s.recommended.add(book.Category, recs)
 	out := make([]bookshop.Book, 0, livePanelSize)
 	for _, b := range recs {
 		if b.ID != book.ID && len(out) < livePanelSize {
@@ -117,10 +129,12 @@ func (s *server) book(ctx context.Context, id int32) (bookshop.Book, error) {
 
 // bookJSON is a book as the site's scripts read it.
 type bookJSON struct {
-	ID     int32  `json:"id"`
-	Title  string `json:"title"`
-	Author string `json:"author"`
-	Year   int    `json:"year"`
+	ID    int32  `json:"id"`
+	Title string `json:"title"`
+	// Author and Year are left out when unknown, as for the books of the
+	// tutorial's Recommendations server, which sends neither.
+	Author string `json:"author,omitempty"`
+	Year   int    `json:"year,omitempty"`
 	// Price is null for a book the Catalog has no price for.
 	Price *priceJSON `json:"price"`
 	// Stock says how many copies are left ("Only 2 left"), "" when

@@ -43,6 +43,7 @@ func (s *server) handleHome() http.Handler {
 			Category:   cat,
 			MaxResults: recommendationsShown,
 		})
+		s.recommended.add(cat, books)
 
 		items, renderErr := s.pages.items.list(s.views(r.Context(), books))
 		if renderErr != nil {

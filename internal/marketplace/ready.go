@@ -73,8 +73,10 @@ func (r *readiness) ready(ctx context.Context) error {
 }
 
 // handleReadyz answers, in plain text, whether the Marketplace is ready to
-// serve: 200 "ready" while it runs and Recommendations can be reached; 503
-// with a short reason once it shuts down or when Recommendations cannot be
+// serve: 200 "ready" while it runs and Recommendations can be reached (with
+// rpc.HealthReady, its health says SERVING, or it answers UNIMPLEMENTED
+// for having no health service, as the tutorial's server); 503 with a
+// short reason once it shuts down or when Recommendations cannot be
 // reached in time.
 func (s *server) handleReadyz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -50,13 +50,17 @@ func parsePages(urls assetURLs) (*pages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
-	page := func(name string) (*template.Template, error) {
+	// page parses the page name, with the parts it shares with others,
+	// from the files also, if any.
+	page := func(name string, also ...string) (*template.Template, error) {
 		t, err := layout.Clone()
 		if err != nil {
 			return nil, err
 		}
-		if _, err := t.ParseFS(templateFS, "templates/"+name); err != nil {
-			return nil, fmt.Errorf("parse %s: %w", name, err)
+		for _, file := range append([]string{name}, also...) {
+			if _, err := t.ParseFS(templateFS, "templates/"+file); err != nil {
+				return nil, fmt.Errorf("parse %s: %w", file, err)
+			}
 		}
 		return t, nil
 	}
@@ -64,7 +68,7 @@ func parsePages(urls assetURLs) (*pages, error) {
 	if p.home, err = page("home.html"); err != nil {
 		return nil, err
 	}
-	if p.book, err = page("book.html"); err != nil {
+	if p.book, err = page("book.html", "fragments.html"); err != nil { // its panel shows "book-meta"
 		return nil, err
 	}
 	if p.category, err = page("category.html"); err != nil {
@@ -162,6 +166,7 @@ type homePage struct {
 type bookPage struct {
 	Layout          layout
 	Book            bookView
+	Notice          string // when the book's details could not be had
 	CategoryLabel   string
 	CategoryURL     string
 	Recommendations []bookView
@@ -178,7 +183,9 @@ type categoryPage struct {
 	MaxBooks  int
 }
 
-// bookView is one book as the pages show it.
+// bookView is one book as the pages show it. Author and Year are zero
+// when unknown (the tutorial's Recommendations server sends neither), and
+// the pages then say nothing of them, or "unknown".
 type bookView struct {
 	ID     int32
 	Title  string

@@ -153,7 +153,8 @@ type server struct {
 	// accountsOutage, cartOutage and inventoryOutage remember a failure of
 	// Accounts, Cart or Inventory for a few seconds (see outage).
 	accountsOutage, cartOutage, inventoryOutage, promotionsOutage outage
-	known                                                         knownBooks // books the catalog has confirmed
+	known                                                         knownBooks       // books the catalog has confirmed
+	recommended                                                   recommendedBooks // what Recommendations said of the books it recommended
 	liveHeartbeat                                                 time.Duration
 	shutdown                                                      <-chan struct{}
 	readiness                                                     *readiness

@@ -223,6 +223,43 @@ func TestWriteBookWithoutPrice(t *testing.T) {
 	}
 }
 
+// A book without an author or a year, as the tutorial's Recommendations
+// server sends them, is written with them empty (CSV) or left out (JSON),
+// never as a year 0, and reading refuses it.
+func TestWriteBookWithoutAuthorOrYear(t *testing.T) {
+	price := bookshop.Money{Units: 1299, Currency: "EUR"}
+	books := []bookshop.Book{
+		{ID: 1, Category: bookshop.Mystery, Title: "The Maltese Falcon", Price: price},
+		{ID: 2, Category: bookshop.Mystery, Title: "Murder on the Orient Express", Author: "Agatha Christie", Price: price},
+	}
+	out := write(t, catalogfile.NewCSVWriter, books)
+	if want := header + "1,mystery,The Maltese Falcon,,,12.99\n2,mystery,Murder on the Orient Express,Agatha Christie,,12.99\n"; string(out) != want {
+		t.Errorf("CSV of books without an author or a year = %q, want %q", out, want)
+	}
+	if _, err := catalogfile.Parse(bytes.NewReader(out), "f", "EUR"); err == nil {
+		t.Error("Parse of it = nil error, want the books refused")
+	}
+	out = write(t, catalogfile.NewJSONWriter, books)
+	want := `[
+{"id":1,"category":"mystery","title":"The Maltese Falcon","price":"12.99"},
+{"id":2,"category":"mystery","title":"Murder on the Orient Express","author":"Agatha Christie","price":"12.99"}
+]
+`
+	if string(out) != want {
+		t.Errorf("JSON of books without an author or a year = %s, want %s", out, want)
+	}
+	rows, err := catalogfile.NewJSONRows(bytes.NewReader(out), "f", "EUR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"author", "year"} { // book 1 lacks both, and the author is checked first
+		row, err := rows.Next()
+		if pe, ok := errors.AsType[*catalogfile.ParseError](row.Err); err != nil || !ok || pe.Field != field {
+			t.Errorf("reading it back: row %+v, %v; want the %s refused", row, err, field)
+		}
+	}
+}
+
 // rowReader is what CSVRows and JSONRows have in common.
 type rowReader interface {
 	Next() (catalogfile.Row, error)

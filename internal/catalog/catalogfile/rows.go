@@ -241,8 +241,10 @@ type jsonBook struct {
 	ID       int32  `json:"id"`
 	Category string `json:"category"`
 	Title    string `json:"title"`
-	Author   string `json:"author"`
-	Year     int    `json:"year"`
+	// Author and Year are omitted for a book without them, which an
+	// import refuses.
+	Author string `json:"author,omitempty"`
+	Year   int    `json:"year,omitempty"`
 	// Price is a decimal in a string, "12.99"; omitted for a book without
 	// a price, which an import refuses.
 	Price string `json:"price,omitempty"`

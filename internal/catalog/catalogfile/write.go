@@ -15,7 +15,9 @@ import (
 // the matching Rows reader reads back unchanged, in the currency of the
 // books' prices: a file holds no currency, only decimals (see the package
 // documentation). A book without a price is written with an empty price,
-// which an import refuses.
+// and one without an author or a year (as the tutorial's Recommendations
+// server sends them) with an empty author or year, or in JSON without
+// them: an import refuses all three.
 type Writer interface {
 	// Write writes one book.
 	Write(b bookshop.Book) error
@@ -42,7 +44,7 @@ func (c *csvWriter) Write(b bookshop.Book) error {
 			return err
 		}
 	}
-	c.rec = [6]string{strconv.Itoa(int(b.ID)), b.Category.String(), b.Title, b.Author, strconv.Itoa(b.Year), price(b.Price)}
+	c.rec = [6]string{strconv.Itoa(int(b.ID)), b.Category.String(), b.Title, b.Author, year(b.Year), price(b.Price)}
 	return c.w.Write(c.rec[:])
 }
 
@@ -81,6 +83,15 @@ func (j *jsonWriter) Write(b bookshop.Book) error {
 	j.w.WriteString(sep)
 	_, err = j.w.Write(data)
 	return err
+}
+
+// year writes a book's year as CSV files hold it: "" for a book without
+// one.
+func year(y int) string {
+	if y == 0 {
+		return ""
+	}
+	return strconv.Itoa(y)
 }
 
 // price writes a book's price as the files hold it: a decimal, "12.99",

@@ -95,12 +95,22 @@
       const link = element("a", "book-link");
       link.href = "/books/" + b.id;
       link.append(element("cite", "book-title", b.title));
-      const meta = element("p", "book-meta");
-      meta.append(element("span", "book-author", "by " + b.author));
-      if (b.year) {
-        meta.append(", ", element("span", "book-year", String(b.year)));
+      item.append(link);
+      // A book's author and year as far as they are known: the tutorial's
+      // Recommendations server sends neither.
+      if (b.author || b.year) {
+        const meta = element("p", "book-meta");
+        if (b.author) {
+          meta.append(element("span", "book-author", "by " + b.author));
+        }
+        if (b.author && b.year) {
+          meta.append(", ");
+        }
+        if (b.year) {
+          meta.append(element("span", "book-year", String(b.year)));
+        }
+        item.append(meta);
       }
-      item.append(link, meta);
       if (b.price) {
         item.append(element("p", "book-price", b.price.formatted));
         if (b.stock) {
@@ -149,7 +159,8 @@
   function show(book) {
     article.dataset.bookId = String(book.id);
     document.getElementById("book-title").textContent = book.title;
-    document.getElementById("book-author").textContent = book.author;
+    document.getElementById("book-notice")?.remove(); // this book's details are all here
+    document.getElementById("book-author").textContent = book.author || "unknown";
     document.getElementById("book-year").textContent = book.year ? String(book.year) : "unknown";
     // A book without a price shows none, not a zero.
     const price = document.getElementById("book-price");
