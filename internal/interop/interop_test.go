@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/grpclog"
+
 	"github.com/bookshop-go/bookshop/internal/accounts/accountsclient"
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
@@ -32,6 +36,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
@@ -47,7 +52,12 @@ var pythonEnv struct {
 	cleanupFn func()
 }
 
+// grpcLog is grpc-go's log in these tests, as in a process that
+// tool.Main runs: errors on stderr, unless a test gives it its logger.
+var grpcLog = telemetry.NewGRPCLog(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+
 func TestMain(m *testing.M) {
+	grpclog.SetLoggerV2(grpcLog) // before any gRPC work, as tool.Main does
 	code := m.Run()
 	if pythonEnv.cleanupFn != nil {
 		pythonEnv.cleanupFn()
@@ -124,9 +134,10 @@ func runPython(tb testing.TB, script string, args ...string) []string {
 	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }
 
-// startPythonServer runs a Python server on a free port until the test
-// ends, and returns its address once it is ready.
-func startPythonServer(tb testing.TB, script string) string {
+// startPythonServer runs a Python server on a free port, with args after
+// the port, until the test ends or stop is called, and returns its
+// address once it is ready.
+func startPythonServer(tb testing.TB, script string, args ...string) (addr string, stop func()) {
 	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -135,7 +146,7 @@ func startPythonServer(tb testing.TB, script string) string {
 	port := lis.Addr().(*net.TCPAddr).Port
 	lis.Close()
 
-	cmd := pythonCmd(context.Background(), tb, script, strconv.Itoa(port))
+	cmd := pythonCmd(context.Background(), tb, script, append([]string{strconv.Itoa(port)}, args...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -151,15 +162,19 @@ func startPythonServer(tb testing.TB, script string) string {
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	tb.Cleanup(func() {
-		stdin.Close() // the server stops when its stdin closes
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			stdin.Close() // the server stops when its stdin closes
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	tb.Cleanup(stop)
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -175,7 +190,7 @@ func startPythonServer(tb testing.TB, script string) string {
 	case <-time.After(30 * time.Second):
 		tb.Fatalf("%s not ready after 30s:\n%s", script, stderr.String())
 	}
-	return "127.0.0.1:" + strconv.Itoa(port)
+	return "127.0.0.1:" + strconv.Itoa(port), stop
 }
 
 func builtin(tb testing.TB) *bookshop.Shelf {
@@ -201,8 +216,9 @@ func titles(c *bookshop.Shelf, cat bookshop.Category) []string {
 // startRecommendations serves Recommendations over the books of c, as the
 // standalone recommendations command does without a Catalog (validators,
 // health and all), on loopback until the test ends, and returns its
-// address once it holds the books.
-func startRecommendations(tb testing.TB, c *bookshop.Shelf) string {
+// address once it holds the books. With serverTLS it serves TLS, and
+// authorizes callers by identity when that is mutual TLS.
+func startRecommendations(tb testing.TB, c *bookshop.Shelf, serverTLS *tls.Config) string {
 	tb.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -212,7 +228,7 @@ func startRecommendations(tb testing.TB, c *bookshop.Shelf) string {
 		defer close(followed)
 		books.Follow(ctx, recommendations.StaticBooks(c.Books()), logger)
 	}()
-	srv, err := recommendations.NewGRPCServer(books, process.Deps{Logger: logger, DrainTimeout: time.Second})
+	srv, err := recommendations.NewGRPCServer(books, process.Deps{Logger: logger, DrainTimeout: time.Second, ServerTLS: serverTLS})
 	if err != nil {
 		cancel()
 		tb.Fatal(err)
@@ -243,7 +259,7 @@ func startRecommendations(tb testing.TB, c *bookshop.Shelf) string {
 // Python client, built from the tutorial's contract, against our server.
 func TestPythonClientCallsOurRecommendations(t *testing.T) {
 	books := builtin(t)
-	addr := startRecommendations(t, books)
+	addr := startRecommendations(t, books, nil)
 
 	lines := runPython(t, "recommendations_client.py", addr, "SCIENCE_FICTION", "3")
 	if len(lines) != 3 {
@@ -263,7 +279,7 @@ func TestPythonClientCallsOurRecommendations(t *testing.T) {
 // TestOurClientCallsPythonRecommendations runs the tutorial's kind of
 // Python server and calls it with our client, and with our Marketplace.
 func TestOurClientCallsPythonRecommendations(t *testing.T) {
-	addr := startPythonServer(t, "recommendations_server.py")
+	addr, _ := startPythonServer(t, "recommendations_server.py")
 	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -292,25 +308,7 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 	// Our Marketplace in front of the tutorial's Python Recommendations,
 	// which has only the tutorial's service: the homepage works, the book
 	// pages degrade.
-	handler, err := marketplace.NewServer(marketplace.Options{
-		Logger:           slog.New(slog.DiscardHandler),
-		Recommender:      client,
-		Catalog:          catalogclient.New(conn, 10*time.Second),
-		Searcher:         catalogclient.New(conn, 10*time.Second),
-		Live:             recommendationsclient.NewLiveClient(conn),
-		Accounts:         accountsclient.New(conn, 10*time.Second),
-		Carts:            cartclient.New(conn, 10*time.Second),
-		Inventory:        inventoryclient.New(conn, 10*time.Second),
-		Checkout:         checkoutclient.New(conn, 10*time.Second),
-		Orders:           ordersclient.New(conn, 10*time.Second),
-		Promotions:       promotionsclient.New(conn, 10*time.Second),
-		RecommendTimeout: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	site := httptest.NewServer(handler)
-	t.Cleanup(site.Close)
+	site := startMarketplace(t, conn, slog.New(slog.DiscardHandler))
 	resp, err := http.Get(site.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -325,6 +323,34 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 			t.Errorf("homepage over the Python server lacks %q", title)
 		}
 	}
+}
+
+// startMarketplace serves our Marketplace over HTTP on loopback until the
+// test ends, calling every service over conn, with readiness following
+// Recommendations' health, as marketplace.Run wires it.
+func startMarketplace(tb testing.TB, conn *grpc.ClientConn, logger *slog.Logger) *httptest.Server {
+	tb.Helper()
+	handler, err := marketplace.NewServer(marketplace.Options{
+		Logger:           logger,
+		Recommender:      recommendationsclient.New(conn, 10*time.Second),
+		Catalog:          catalogclient.New(conn, 10*time.Second),
+		Searcher:         catalogclient.New(conn, 10*time.Second),
+		Live:             recommendationsclient.NewLiveClient(conn),
+		Accounts:         accountsclient.New(conn, 10*time.Second),
+		Carts:            cartclient.New(conn, 10*time.Second),
+		Inventory:        inventoryclient.New(conn, 10*time.Second),
+		Checkout:         checkoutclient.New(conn, 10*time.Second),
+		Orders:           ordersclient.New(conn, 10*time.Second),
+		Promotions:       promotionsclient.New(conn, 10*time.Second),
+		RecommendTimeout: 10 * time.Second,
+		Ready:            rpc.HealthReady(conn, "Recommendations"),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	site := httptest.NewServer(handler)
+	tb.Cleanup(site.Close)
+	return site
 }
 
 // startDemo serves our four demo services on loopback.
@@ -354,7 +380,7 @@ func TestPythonDemoClientsCallOurDemoServer(t *testing.T) {
 }
 
 func TestOurDemoClientsCallPythonDemoServer(t *testing.T) {
-	addr := startPythonServer(t, "demo_server.py")
+	addr, _ := startPythonServer(t, "demo_server.py")
 	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)

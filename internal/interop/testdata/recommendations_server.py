@@ -1,9 +1,16 @@
-"""A server of the tutorial's kind: its nine books, chosen with
-random.sample, NOT_FOUND for a category it does not have.
+"""A server of the tutorial's kind: its nine books, with an id and a title
+and nothing else, chosen with random.sample; NOT_FOUND for a category it
+does not have; no health service.
 
-Usage: recommendations_server.py PORT. Prints "listening" when ready and
-serves until stdin closes.
+Usage: recommendations_server.py PORT [CERTDIR [NAME]]
+
+With CERTDIR it serves mutual TLS as the tutorial's published server does:
+its certificate and key CERTDIR/NAME.pem and CERTDIR/NAME.key (NAME is
+"server" unless given), and it requires a client certificate signed by the
+CA of CERTDIR/ca.pem. Prints "listening" when ready and serves until stdin
+closes.
 """
+import os
 import random
 import sys
 from concurrent import futures
@@ -46,12 +53,28 @@ class RecommendationService(recommendations_pb2_grpc.RecommendationsServicer):
         return RecommendationResponse(recommendations=books_to_recommend)
 
 
+def read(path):
+    with open(path, "rb") as fp:
+        return fp.read()
+
+
 def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     recommendations_pb2_grpc.add_RecommendationsServicer_to_server(
         RecommendationService(), server
     )
-    server.add_insecure_port(f"127.0.0.1:{sys.argv[1]}")
+    address = f"127.0.0.1:{sys.argv[1]}"
+    if len(sys.argv) > 2:
+        cert_dir = sys.argv[2]
+        name = sys.argv[3] if len(sys.argv) > 3 else "server"
+        creds = grpc.ssl_server_credentials(
+            [(read(os.path.join(cert_dir, name + ".key")), read(os.path.join(cert_dir, name + ".pem")))],
+            root_certificates=read(os.path.join(cert_dir, "ca.pem")),
+            require_client_auth=True,
+        )
+        server.add_secure_port(address, creds)
+    else:
+        server.add_insecure_port(address)
     server.start()
     print("listening", flush=True)
     sys.stdin.read()
