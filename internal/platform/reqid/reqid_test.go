@@ -45,3 +45,37 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+// TestNewShape checks that ids have crypto/rand.Text's shape, and that
+// every character of the alphabet turns up in every position: no bits are
+// stuck.
+func TestNewShape(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	seen := make([]map[rune]bool, 26)
+	for i := range seen {
+		seen[i] = make(map[rune]bool)
+	}
+	for range 5000 {
+		id := reqid.New()
+		if len(id) != 26 || strings.Trim(id, alphabet) != "" {
+			t.Fatalf("New() = %q, want 26 characters of %s", id, alphabet)
+		}
+		for i, c := range id {
+			seen[i][c] = true
+		}
+	}
+	for i, s := range seen {
+		if len(s) != len(alphabet) {
+			t.Errorf("position %d had %d of the %d characters in 5,000 ids", i, len(s), len(alphabet))
+		}
+	}
+}
+
+// BenchmarkNew measures making a request id, which the services do for
+// every call and page that arrives without one.
+func BenchmarkNew(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = reqid.New()
+	}
+}
