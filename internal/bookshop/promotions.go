@@ -15,6 +15,23 @@ import (
 // the third free", as offers, discounts and orders name it.
 const BuyTwoGetOneFreeCode = "buy_two_get_one_free"
 
+// PromotionName returns the name of the promotion of code, for people,
+// short enough to head a line of a cart or an order ("Buy two, get one
+// free"); "Special offer" for a code it does not know. It is the one
+// place that names the shop's promotions, every one that ran, as orders
+// keep their codes for good: the Promotions service gives the running
+// campaign's name from here in its Offer, and pages, which name a
+// promotion as the offer does when its code is the offer's, fall back on
+// it for the orders of a campaign that is over, or while Promotions
+// cannot answer.
+func PromotionName(code string) string {
+	switch code {
+	case BuyTwoGetOneFreeCode:
+		return "Buy two, get one free"
+	}
+	return "Special offer"
+}
+
 // PromoLine is one line of a cart as a promotion reads it: a book, the
 // price of one copy, and how many copies.
 type PromoLine struct {
@@ -112,6 +129,10 @@ func (c Campaign) Active(t time.Time) bool {
 type Offer struct {
 	// Code names the promotion: BuyTwoGetOneFreeCode.
 	Code string
+	// Name is the promotion's name, for people (see PromotionName): what
+	// pages head the promotion's lines with, on carts, checkouts and the
+	// orders of Code.
+	Name string
 	// Banner is the banner's text, for people: what the promotion gives,
 	// and its limits (one free book per order, once per customer).
 	Banner string

@@ -36,10 +36,13 @@ type cartPage struct {
 	// the total after it; DiscountGuest says it applies once signed in.
 	Discount, DiscountBook, Total string
 	DiscountGuest                 bool
-	MaxQuantity                   int
-	Notice                        string // the cart could not be shown
-	Message                       string // what happened to the last change
-	MessageIsError                bool
+	// DiscountName names the promotion that gives Discount, as
+	// Promotions does (see promotionName).
+	DiscountName   string
+	MaxQuantity    int
+	Notice         string // the cart could not be shown
+	Message        string // what happened to the last change
+	MessageIsError bool
 }
 
 // cartLineView is a line of the cart as the page shows it.
@@ -80,7 +83,7 @@ func (s *server) handleCart() http.Handler {
 				page.setCart(cart)
 				page.warnStock(s.stockOf(r.Context(), cartBooks(cart)))
 				if d, ok := s.cartDiscount(r.Context(), cart); ok {
-					page.setDiscount(cart, d, v.customer == nil)
+					page.setDiscount(cart, d, s.promotionName(r.Context(), d.Code), v.customer == nil)
 				}
 				s.setCount(w, r, v, cart.Count) // the header agrees with the page
 			}
@@ -113,14 +116,14 @@ func (p *cartPage) setCart(cart bookshop.Cart) {
 	}
 }
 
-// setDiscount shows the promotion's discount on the page: the free book,
-// and the total after it.
-func (p *cartPage) setDiscount(cart bookshop.Cart, d bookshop.Discount, guest bool) {
+// setDiscount shows the promotion's discount on the page: the
+// promotion's name, the free book, and the total after it.
+func (p *cartPage) setDiscount(cart bookshop.Cart, d bookshop.Discount, name string, guest bool) {
 	total, err := cart.Subtotal.Add(bookshop.Money{Units: -d.Amount.Units, Currency: d.Amount.Currency})
 	if err != nil {
 		return // another currency: no discount shown
 	}
-	p.Discount, p.Total, p.DiscountGuest = "−"+d.Amount.Format(), total.Format(), guest
+	p.Discount, p.Total, p.DiscountName, p.DiscountGuest = "−"+d.Amount.Format(), total.Format(), name, guest
 	for _, l := range cart.Lines {
 		if l.Book.ID == d.BookID {
 			p.DiscountBook = l.Book.Title

@@ -1,6 +1,7 @@
 package marketplace
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -27,8 +28,11 @@ type checkoutPage struct {
 	Layout   layout
 	Lines    []cartLineView
 	Subtotal string
-	Discount string // "" for none
-	Total    string
+	// Discount is the promotion's, "−€7.99" ("" for none), named
+	// DiscountName, one copy of DiscountBook (a title; "" when the quote
+	// names none of its lines) free.
+	Discount, DiscountName, DiscountBook string
+	Total                                string
 	// TotalUnits and Currency are the total the shopper confirms, sent
 	// back with the form: Checkout refuses to charge any other.
 	TotalUnits int64
@@ -137,8 +141,15 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 		page.Message = messageCheckoutShort
 	}
 	page.Subtotal, page.Total = quote.Subtotal.Format(), quote.Total.Format()
+	page.Discount, page.DiscountName, page.DiscountBook = "", "", ""
 	if quote.Discount.Units != 0 {
 		page.Discount = "−" + quote.Discount.Format()
+		page.DiscountName = cmp.Or(s.promotionNames(r.Context(), quote.Promotions), bookshop.PromotionName(""))
+		for _, l := range quote.Lines {
+			if l.BookID == quote.FreeBookID {
+				page.DiscountBook = l.Title
+			}
+		}
 	}
 	page.TotalUnits, page.Currency = quote.Total.Units, quote.Total.Currency
 	if c := page.Confirmed; c != nil {

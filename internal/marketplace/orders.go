@@ -33,16 +33,19 @@ type orderView struct {
 	Date       string
 	StateLabel string // "Placed and paid", "Cancelled"
 	Cancelled  bool
-	Promo      bool // bought with the promotion
-	Lines      []cartLineView
-	Count      int
-	Subtotal   string
-	Discount   string // "" for none
-	Total      string
-	Shipping   bookshop.Address
+	// PromoName names the promotions the order was bought with (see
+	// promotionNames), whose discount is Discount; "" for none.
+	PromoName string
+	Lines     []cartLineView
+	Count     int
+	Subtotal  string
+	Discount  string // "" for none
+	Total     string
+	Shipping  bookshop.Address
 }
 
-func orderViewOf(o bookshop.Order) orderView {
+// orderViewOf returns o as the pages of the visitor of ctx show it.
+func (s *server) orderViewOf(ctx context.Context, o bookshop.Order) orderView {
 	v := orderView{
 		ID:       o.ID,
 		URL:      "/orders/" + o.ID,
@@ -54,7 +57,7 @@ func orderViewOf(o bookshop.Order) orderView {
 	if o.Discount.Units != 0 {
 		v.Discount = "−" + o.Discount.Format()
 	}
-	v.Promo = o.Used(bookshop.BuyTwoGetOneFreeCode)
+	v.PromoName = s.promotionNames(ctx, o.Promotions)
 	switch o.State {
 	case "cancelled":
 		v.StateLabel, v.Cancelled = "Cancelled", true
@@ -98,7 +101,7 @@ func (s *server) handleOrders() http.Handler {
 			return
 		}
 		for _, o := range list.Orders {
-			page.Orders = append(page.Orders, orderViewOf(o))
+			page.Orders = append(page.Orders, s.orderViewOf(r.Context(), o))
 		}
 		if list.Next != "" {
 			page.Next = "/orders?page=" + list.Next
@@ -135,7 +138,7 @@ func (s *server) handleOrder() http.Handler {
 			s.renderError(w, r, http.StatusServiceUnavailable, "Your order is unavailable right now. Please try again in a moment.")
 			return
 		}
-		page := orderPage{Order: orderViewOf(order), Placed: r.URL.Query().Get("placed") == "1"}
+		page := orderPage{Order: s.orderViewOf(r.Context(), order), Placed: r.URL.Query().Get("placed") == "1"}
 		title := "Order " + order.ID
 		if page.Placed {
 			title = "Thank you for your order"

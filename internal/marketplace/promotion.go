@@ -3,6 +3,7 @@ package marketplace
 import (
 	"context"
 	"html/template"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,12 +11,15 @@ import (
 )
 
 // The promotion ("buy two books, get the third free") is the Promotions
-// service's: the Marketplace only asks it what to show. The homepage shows
-// its banner to guests and to customers who have not used it; the cart
-// shows the discount a cart would get. If Promotions cannot answer, there
-// is no banner and no discount line, and the checkout charges full price
-// (the Checkout asks Promotions itself, and shows the total it will
-// charge).
+// service's: the Marketplace only asks it what to show, and has no words
+// of its own for it. The homepage shows its banner to guests and to
+// customers who have not used it; the cart shows the discount a cart
+// would get; the cart, the checkout and the order pages head the
+// discount's line with the promotion's name, as the offer gives it (see
+// promotionName). If Promotions cannot answer, there is no banner and no
+// discount line, and the checkout charges full price (the Checkout asks
+// Promotions itself, and shows the total it will charge); the order pages
+// name the promotion of an order from its code alone.
 //
 // The offer is the same for every guest, and a customer's changes only
 // when they use it, so the Marketplace keeps what Promotions said for
@@ -145,4 +149,28 @@ func (s *server) cartDiscount(ctx context.Context, cart bookshop.Cart) (bookshop
 		return bookshop.Discount{}, false
 	}
 	return d, ok
+}
+
+// promotionName returns the name of the promotion of code for the pages
+// of the visitor of ctx: as Promotions names it in the visitor's offer
+// when code is the offer's (the campaign running now), so that a
+// campaign's words are the Promotions service's; otherwise, or when
+// Promotions cannot say, as the shop knows the code
+// (bookshop.PromotionName): the orders of a campaign that is over, and
+// every order while Promotions is down, are named from their codes alone.
+func (s *server) promotionName(ctx context.Context, code string) string {
+	if offer, ok := s.offerFor(ctx); ok && offer.Code == code && offer.Name != "" {
+		return offer.Name
+	}
+	return bookshop.PromotionName(code)
+}
+
+// promotionNames returns the names of the promotions of codes (see
+// promotionName), joined by " and "; "" for none.
+func (s *server) promotionNames(ctx context.Context, codes []string) string {
+	names := make([]string, len(codes))
+	for i, c := range codes {
+		names[i] = s.promotionName(ctx, c)
+	}
+	return strings.Join(names, " and ")
 }

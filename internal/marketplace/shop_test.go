@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -976,5 +977,107 @@ func TestPromotionBannerAndCart(t *testing.T) {
 	wantHTML(t, "GET", "/cart", cart, http.StatusOK)
 	if strings.Contains(cart.body, `id="cart-discount"`) {
 		t.Error("with Promotions down the cart shows a discount")
+	}
+}
+
+// renamedPromotions is a Promotions whose offer names the promotion name,
+// and which cannot be reached while down is set.
+type renamedPromotions struct {
+	bookshop.Promotions
+	name string
+	down atomic.Bool
+}
+
+var errPromotionsDown = bookshop.Errorf(bookshop.Unavailable, "connection refused")
+
+func (p *renamedPromotions) Offer(ctx context.Context, customerID int32) (bookshop.Offer, error) {
+	if p.down.Load() {
+		return bookshop.Offer{}, errPromotionsDown
+	}
+	o, err := p.Promotions.Offer(ctx, customerID)
+	o.Name = p.name
+	return o, err
+}
+
+func (p *renamedPromotions) Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	if p.down.Load() {
+		return bookshop.Discount{}, false, errPromotionsDown
+	}
+	return p.Promotions.Price(ctx, customerID, lines)
+}
+
+// TestPromotionNamedOnEveryPage checks that the pages name the promotion
+// as Promotions does, and the book it makes free: a customer's cart, the
+// checkout, the order's page and the list of orders each head the
+// discount's line with the offer's name ("Summer special" here, which the
+// Marketplace has nowhere else), the cart and the checkout with the free
+// book's title. While Promotions cannot answer, an order's page still
+// names its promotion, from the order's code alone.
+func TestPromotionNamedOnEveryPage(t *testing.T) {
+	promos := &renamedPromotions{name: "Summer special"}
+	shop := startShop(t, func(o *marketplace.Options) {
+		promos.Promotions = o.Promotions
+		o.Promotions = promos
+	})
+	book1, _ := shop.catalog.Book(testContext(t), 1)
+	book3, _ := shop.catalog.Book(testContext(t), 3)
+	free := book1
+	if book3.Price.Units < book1.Price.Units || book3.Price.Units == book1.Price.Units && book3.ID < book1.ID {
+		free = book3
+	}
+	discount := "−" + free.Price.Format()
+	line := "Summer special: one <cite>" + template(free.Title) + "</cite> free"
+
+	b := newShopper(t, shop.site)
+	b.signUp("named@example.com", "Named")
+	b.add(1, 2)
+	b.add(3, 1)
+	if cart := b.get("/cart"); !strings.Contains(cart.body, line) || !strings.Contains(cart.body, `id="cart-discount">`+discount) {
+		t.Errorf("the cart does not head its discount (%s) %q:\n%s", discount, line, cart.body)
+	}
+	checkout := b.get("/checkout")
+	wantHTML(t, "GET", "/checkout", checkout, http.StatusOK)
+	if !strings.Contains(checkout.body, line) || !strings.Contains(checkout.body, `id="checkout-discount">`+discount) {
+		t.Errorf("the checkout does not head its discount (%s) %q:\n%s", discount, line, checkout.body)
+	}
+	if strings.Contains(checkout.body, "Buy two") {
+		t.Errorf("the checkout has words of its own for the promotion:\n%s", checkout.body)
+	}
+	r := b.post("/checkout", b.checkoutForm(paymentsclient.TestCardApproved))
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/orders/") {
+		t.Fatalf("POST /checkout: status %d, Location %q, want 303 to the order:\n%s", r.status, r.header.Get("Location"), r.body)
+	}
+	order := b.get(r.header.Get("Location"))
+	wantHTML(t, "GET", "the order", order, http.StatusOK)
+	for _, want := range []string{`id="order-promo">Summer special, ` + discount + "<", "Discount: Summer special<", `id="order-discount">` + discount} {
+		if !strings.Contains(order.body, want) {
+			t.Errorf("the order's page lacks %q:\n%s", want, order.body)
+		}
+	}
+	if list := b.get("/orders"); !strings.Contains(list.body, "(Summer special: "+discount+")") {
+		t.Errorf("the list of orders does not name the order's promotion:\n%s", list.body)
+	}
+
+	// An order without the promotion says so.
+	b.add(1, 1)
+	r = b.post("/checkout", b.checkoutForm(paymentsclient.TestCardApproved))
+	if none := b.get(r.header.Get("Location")); !strings.Contains(none.body, `id="order-promo">none<`) || strings.Contains(none.body, "Summer special") {
+		t.Errorf("an order without the promotion does not say so:\n%s", none.body)
+	}
+
+	// Promotions down: another customer's order is named from its code.
+	other := newShopper(t, shop.site)
+	other.signUp("named-other@example.com", "Named Other")
+	other.add(1, 3)
+	r = other.post("/checkout", other.checkoutForm(paymentsclient.TestCardApproved))
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("POST /checkout: status %d, want 303:\n%s", r.status, r.body)
+	}
+	promos.down.Store(true)
+	order = other.get(r.header.Get("Location"))
+	wantHTML(t, "GET", "the order, Promotions down", order, http.StatusOK)
+	name := bookshop.PromotionName(bookshop.BuyTwoGetOneFreeCode)
+	if !strings.Contains(order.body, `id="order-promo">`+name+", −"+book1.Price.Format()+"<") {
+		t.Errorf("with Promotions down the order's page does not name its promotion %q:\n%s", name, order.body)
 	}
 }

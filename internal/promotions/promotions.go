@@ -23,6 +23,32 @@
 // of a customer be held or confirmed: of any number of checkouts of one
 // customer claiming at once, one gets the discount, across processes and
 // restarts.
+//
+// # What a campaign changes
+//
+// The promotion's words are this service's: GetOffer gives the
+// promotion's name (from the kernel's [bookshop.PromotionName], which
+// also names the codes of the orders of campaigns that are over) and its
+// banner ([Banner]), and the Marketplace, which has no words of its own
+// for it, shows those: on the home page, on the cart's, the checkout's and
+// the orders' lines of the discount. Its dates are this service's
+// settings. Its rule is code: the kernel's [bookshop.BuyTwoGetOneFree],
+// which this service prices and claims by, and which the Checkout calls
+// too (its mayEarn), before it asks this service anything: a cart that
+// cannot earn the discount by the rule (one or two books: most carts) is
+// quoted and placed without a call here, a claim, or the write of a claim
+// to the Checkout's saga log, and is placed alike whether this service is
+// up or not. That is a choice: the call saved on most checkouts, against
+// a campaign with another rule changing the kernel's rule, which both
+// services are built with, and not this service alone. A rule is code, and
+// ships with the services that apply it either way (the Checkout checks
+// that a total it is given is the full price or the full price less one
+// copy of one of the order's books); the words and the dates, which
+// change with every campaign, are here. So the next campaign is a change
+// in this slice and in the kernel's promotions.go (its code, name and
+// rule); one with another rule of the same shape (one copy of a book
+// free) also changes the rule that the Checkout's mayEarn names, one
+// line; the Marketplace does not change.
 package promotions
 
 import (
@@ -224,7 +250,8 @@ func (s *Service) Offer(ctx context.Context, customerID int32) (bookshop.Offer, 
 	}
 	now := s.now()
 	o := bookshop.Offer{
-		Code: bookshop.BuyTwoGetOneFreeCode, Banner: Banner, Active: s.campaign.Active(now), Eligible: true,
+		Code: bookshop.BuyTwoGetOneFreeCode, Name: bookshop.PromotionName(bookshop.BuyTwoGetOneFreeCode), Banner: Banner,
+		Active: s.campaign.Active(now), Eligible: true,
 		Starts: s.campaign.Starts, Ends: s.campaign.Ends,
 	}
 	if customerID > 0 {

@@ -124,9 +124,9 @@ func TestOnce(t *testing.T) {
 	client, _, _ := serveClock(t, bookshop.Campaign{}, m)
 
 	o := offer(t, client, 7)
-	if !o.GetActive() || !o.GetEligible() || o.GetCode() != bookshop.BuyTwoGetOneFreeCode || !strings.Contains(o.GetBanner(), "One free book per order") ||
+	if !o.GetActive() || !o.GetEligible() || o.GetCode() != bookshop.BuyTwoGetOneFreeCode || o.GetName() != "Buy two, get one free" || !strings.Contains(o.GetBanner(), "One free book per order") ||
 		!o.GetStartTime().AsTime().Equal(t0) || o.GetEndTime() != nil {
-		t.Errorf("GetOffer(7) = %v, want active and eligible, the banner, from the first start (%v), no end", o, t0)
+		t.Errorf("GetOffer(7) = %v, want active and eligible, the name and the banner, from the first start (%v), no end", o, t0)
 	}
 	if d := price(t, client, 7, three...); !proto.Equal(d, freeBook2) {
 		t.Errorf("PriceCart(7, three books) = %v, want %v", d, freeBook2)

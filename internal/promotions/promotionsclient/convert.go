@@ -50,7 +50,7 @@ func DiscountFromProto(m *promotionsv1.Discount) (bookshop.Discount, bool) {
 // OfferToProto converts an offer to its message: a zero Ends (no end)
 // leaves end_time unset.
 func OfferToProto(o bookshop.Offer) *promotionsv1.Offer {
-	m := &promotionsv1.Offer{Code: o.Code, Banner: o.Banner, Active: o.Active, Eligible: o.Eligible}
+	m := &promotionsv1.Offer{Code: o.Code, Name: o.Name, Banner: o.Banner, Active: o.Active, Eligible: o.Eligible}
 	if !o.Starts.IsZero() {
 		m.StartTime = timestamppb.New(o.Starts)
 	}
@@ -64,7 +64,7 @@ func OfferToProto(o bookshop.Offer) *promotionsv1.Offer {
 // unset time is the zero time.
 func OfferFromProto(m *promotionsv1.Offer) bookshop.Offer {
 	return bookshop.Offer{
-		Code: m.GetCode(), Banner: m.GetBanner(), Active: m.GetActive(), Eligible: m.GetEligible(),
+		Code: m.GetCode(), Name: m.GetName(), Banner: m.GetBanner(), Active: m.GetActive(), Eligible: m.GetEligible(),
 		Starts: timeOf(m.GetStartTime()), Ends: timeOf(m.GetEndTime()),
 	}
 }

@@ -49,9 +49,9 @@ func TestClient(t *testing.T) {
 	var p bookshop.Promotions = newClient(t, promotions.DefaultConfig())
 
 	o, err := p.Offer(ctx, 0)
-	if err != nil || !o.Active || !o.Eligible || o.Code != bookshop.BuyTwoGetOneFreeCode || o.Banner != promotions.Banner ||
+	if err != nil || !o.Active || !o.Eligible || o.Code != bookshop.BuyTwoGetOneFreeCode || o.Name != bookshop.PromotionName(o.Code) || o.Banner != promotions.Banner ||
 		o.Starts.IsZero() || o.Starts.After(time.Now()) || !o.Ends.IsZero() || o.Starts.Location() != time.UTC {
-		t.Errorf("Offer(guest) = %+v, %v; want it active and eligible, from the service's start in UTC, without end", o, err)
+		t.Errorf("Offer(guest) = %+v, %v; want it active and eligible, named, from the service's start in UTC, without end", o, err)
 	}
 
 	lines := []bookshop.PromoLine{
@@ -154,7 +154,7 @@ func TestConversions(t *testing.T) {
 	if m := promotionsclient.DiscountToProto(bookshop.Discount{}); m != nil {
 		t.Errorf("DiscountToProto(none) = %v, want nil", m)
 	}
-	o := bookshop.Offer{Code: "c", Banner: "b", Active: true, Starts: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	o := bookshop.Offer{Code: "c", Name: "n", Banner: "b", Active: true, Starts: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	if got := promotionsclient.OfferFromProto(promotionsclient.OfferToProto(o)); got != o {
 		t.Errorf("an offer through its message = %+v, want %+v", got, o)
 	}

@@ -46,7 +46,12 @@ type Offer struct {
 	// When the campaign starts.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// When the campaign ends; unset when it does not end.
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The promotion's name, for people: short, to head a line of a cart,
+	// of a checkout or of an order ("Buy two, get one free"). Pages name
+	// the promotion of this code with it, so that a campaign's words come
+	// from this service alone.
+	Name          string `protobuf:"bytes,7,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -121,6 +126,13 @@ func (x *Offer) GetEndTime() *timestamppb.Timestamp {
 		return x.EndTime
 	}
 	return nil
+}
+
+func (x *Offer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 // CartLine is one book of a cart, as a promotion reads it.
@@ -765,7 +777,7 @@ var File_bookshop_promotions_v1_promotions_proto protoreflect.FileDescriptor
 
 const file_bookshop_promotions_v1_promotions_proto_rawDesc = "" +
 	"\n" +
-	"'bookshop/promotions/v1/promotions.proto\x12\x16bookshop.promotions.v1\x1a\x1dbookshop/money/v1/money.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x01\n" +
+	"'bookshop/promotions/v1/promotions.proto\x12\x16bookshop.promotions.v1\x1a\x1dbookshop/money/v1/money.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x01\n" +
 	"\x05Offer\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06banner\x18\x02 \x01(\tR\x06banner\x12\x16\n" +
@@ -773,7 +785,8 @@ const file_bookshop_promotions_v1_promotions_proto_rawDesc = "" +
 	"\beligible\x18\x04 \x01(\bR\beligible\x129\n" +
 	"\n" +
 	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"x\n" +
+	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x12\n" +
+	"\x04name\x18\a \x01(\tR\x04name\"x\n" +
 	"\bCartLine\x12\x17\n" +
 	"\abook_id\x18\x01 \x01(\x05R\x06bookId\x127\n" +
 	"\n" +
