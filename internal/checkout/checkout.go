@@ -2,8 +2,8 @@
 // order. It reads the shopper's cart (Cart), prices every line from the
 // Catalog, holds the stock (Inventory), claims the customer's one use of
 // the promotion, whose discount the order gets (Promotions), charges the
-// card (Payments), takes the stock held for good, records the order
-// (Orders), confirms the claim and takes the books bought out of the cart;
+// card (Payments), takes the stock held for good, confirms the claim,
+// records the order (Orders) and takes the books bought out of the cart;
 // when a step fails, it undoes what was done (the hold released, the
 // charge refunded, the claim released) and leaves the cart as it was.
 //
@@ -42,14 +42,18 @@
 //     order is recorded, so that no order exists without its stock: a
 //     hold that expired meanwhile cannot be taken, and the charge is
 //     refunded (no order was asked for).
-//   - Committed: the stock taken. Next: record the order (by its key:
-//     once, however often it is asked), then confirm the claim of the
-//     promotion, then take the lines bought out of the cart. The stock
-//     is never asked for again (the hold's record may be gone by the
-//     time the checkout is taken up), and the charge is refunded only if
-//     Orders refuses the order as malformed, which records none: never
-//     once an order may exist.
-//   - Ordered: the order recorded; the claim not yet confirmed, or the
+//   - Committed: the stock taken. Next: confirm the claim of the
+//     promotion whose discount was charged (Granted: see below), then
+//     record the order (by its key: once, however often it is asked),
+//     then release a claim that gave no discount (Unanswered) and take
+//     the lines bought out of the cart. The stock is never asked for
+//     again (the hold's record may be gone by the time the checkout is
+//     taken up), and the charge is refunded only if the claim cannot be
+//     confirmed (another checkout of the customer took the use) or
+//     Orders refuses the order as malformed, neither of which records an
+//     order: never once an order may exist. The stock, taken, stays
+//     taken then (logged, for an operator).
+//   - Ordered: the order recorded; a claim not yet released, or the
 //     cart's lines not yet taken out (Promotions or the Cart could not be
 //     reached). The order is placed.
 //   - Undoing: a step failed for good (a book sold out, a card

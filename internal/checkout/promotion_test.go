@@ -447,7 +447,9 @@ func TestPromotionSettledLater(t *testing.T) {
 // Confirm down: the first checkout's claim cannot be confirmed, expires,
 // and the second claims the use; once Promotions confirms again, the
 // second's order has the discount, and the first, whose claim was taken,
-// is refunded with no order recorded (its stock, taken, stays taken).
+// is refunded with no order recorded (its stock, taken, stays taken); its
+// shopper, sending the form again, is told why and that the payment was
+// refunded (FAILED_PRECONDITION, as the contract says).
 func TestPromotionClaimExpiresBeforeOrder(t *testing.T) {
 	const ttl = time.Second
 	for _, tc := range []struct {
@@ -543,6 +545,16 @@ func TestPromotionClaimExpiresBeforeOrder(t *testing.T) {
 				if !placed {
 					if r.State != saga.Failed || charge.State != paymentsclient.StateRefunded || r.Order.ID != "" || r.Claim != saga.Released {
 						t.Errorf("checkout %s: %s (%s), claim %q, charge %+v; want failed, refunded, its claim released", key, r.State, r.ErrMessage, r.Claim, charge)
+					}
+					// Its shopper, sending the form again, is told why, as
+					// the contract says: FAILED_PRECONDITION, the payment
+					// refunded; and a quote shows the total now.
+					_, err := c.client.Place(ctx, a)
+					if want := "the total is now €35.99, not the €25.00 you confirmed: the promotion is for one order per customer, and another order of yours has it; your payment was refunded"; bookshop.ErrorCode(err) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(err), want) {
+						t.Errorf("Place(first) again = %v; want a Conflict: %q", err, want)
+					}
+					if q, err := c.client.Quote(ctx, tc.customer, first); err != nil || q.Total != fullPrice || q.FreeBookID != 0 {
+						t.Errorf("Quote(first) after its refund = %+v, %v; want the full price", q, err)
 					}
 					continue
 				}

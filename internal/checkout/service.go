@@ -1001,6 +1001,14 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 // charge refunded (its stock, taken, stays taken, logged for an
 // operator), so that the shopper may check out again at the full price.
 // Promotions unreachable: the checkout waits, the order unrecorded.
+//
+// The claim is confirmed after the stock is taken, not before, as
+// neither can be undone: confirmed first, a hold that expired before its
+// commit would leave the customer's use spent with no order. Taken first,
+// the case left costs the shop the stock, not the customer; and as
+// Promotions' -claim-ttl is longer than -hold-ttl, a claim outlives the
+// hold, so that it needs Promotions out of reach from the commit on for
+// the difference.
 func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
 	cctx, cancel := s.call(ctx)
 	err := s.deps.Promotions.Confirm(cctx, r.CustomerID, r.PromoKey())

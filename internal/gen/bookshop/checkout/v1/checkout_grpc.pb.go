@@ -52,14 +52,18 @@ const (
 // charges: of two checkouts of one customer at once, one gets the
 // discount, and the other's shopper is told the new total, nothing
 // charged. The order records the discount and the promotion's code; the
-// use is spent once the order is recorded, and given back when the
-// checkout fails. While Promotions cannot be reached, carts are quoted
-// and charged at their full price.
+// use is spent (confirmed) once the stock is taken, before the order is
+// recorded, so that no other checkout of the customer can take it
+// however long the order waits, and given back when the checkout fails;
+// a paid checkout whose claim expired and was taken by another checkout
+// of the customer meanwhile is refunded, with no order. While Promotions
+// cannot be reached, carts are quoted and charged at their full price,
+// and a paid order with the discount waits for it.
 //
 // Steps. PlaceOrder records the checkout on disk, then holds the stock
 // (Inventory), claims the promotion (Promotions), charges the card
-// (Payments), takes the stock held for good, records the order (Orders),
-// confirms the claim and takes the books bought out of the cart,
+// (Payments), takes the stock held for good, confirms the claim, records
+// the order (Orders) and takes the books bought out of the cart,
 // recording each step before it acts on it. Each call to another service
 // carries an idempotency key of the checkout's own, so that doing a step
 // again does it once. When a step fails, the steps done are undone (the
@@ -85,7 +89,9 @@ type CheckoutServiceClient interface {
 	// PlaceOrder places the order of a customer's cart, and returns it. Its
 	// idempotency_key makes it happen at most once (see PlaceOrderRequest).
 	// Errors, each with a message for the shopper, and then the request
-	// charged nothing and left the cart as it was:
+	// left the cart as it was, and charged nothing or refunded what it
+	// charged (a paid checkout that could not be finished: the message
+	// says that the payment was refunded):
 	//
 	//   - INVALID_ARGUMENT for a malformed request: the message names the
 	//     field ("shipping address: ...", or, from Payments, "card number:
@@ -93,8 +99,9 @@ type CheckoutServiceClient interface {
 	//     "; ");
 	//   - FAILED_PRECONDITION when the cart is empty, when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
-	//     cart changed, or the promotion's discount came or went), when a
-	//     book has too few copies left ("sold out: ..."), when the card was
+	//     cart changed, or the promotion's discount came or went, or, the
+	//     order paid, its discount could not be kept: refunded), when a book
+	//     has too few copies left ("sold out: ..."), when the card was
 	//     declined ("card declined: ..."), or when the key's checkout placed
 	//     an order for another request ("this checkout form already placed
 	//     order ...": that order stands, and nothing more was done);
@@ -157,14 +164,18 @@ func (c *checkoutServiceClient) PlaceOrder(ctx context.Context, in *PlaceOrderRe
 // charges: of two checkouts of one customer at once, one gets the
 // discount, and the other's shopper is told the new total, nothing
 // charged. The order records the discount and the promotion's code; the
-// use is spent once the order is recorded, and given back when the
-// checkout fails. While Promotions cannot be reached, carts are quoted
-// and charged at their full price.
+// use is spent (confirmed) once the stock is taken, before the order is
+// recorded, so that no other checkout of the customer can take it
+// however long the order waits, and given back when the checkout fails;
+// a paid checkout whose claim expired and was taken by another checkout
+// of the customer meanwhile is refunded, with no order. While Promotions
+// cannot be reached, carts are quoted and charged at their full price,
+// and a paid order with the discount waits for it.
 //
 // Steps. PlaceOrder records the checkout on disk, then holds the stock
 // (Inventory), claims the promotion (Promotions), charges the card
-// (Payments), takes the stock held for good, records the order (Orders),
-// confirms the claim and takes the books bought out of the cart,
+// (Payments), takes the stock held for good, confirms the claim, records
+// the order (Orders) and takes the books bought out of the cart,
 // recording each step before it acts on it. Each call to another service
 // carries an idempotency key of the checkout's own, so that doing a step
 // again does it once. When a step fails, the steps done are undone (the
@@ -190,7 +201,9 @@ type CheckoutServiceServer interface {
 	// PlaceOrder places the order of a customer's cart, and returns it. Its
 	// idempotency_key makes it happen at most once (see PlaceOrderRequest).
 	// Errors, each with a message for the shopper, and then the request
-	// charged nothing and left the cart as it was:
+	// left the cart as it was, and charged nothing or refunded what it
+	// charged (a paid checkout that could not be finished: the message
+	// says that the payment was refunded):
 	//
 	//   - INVALID_ARGUMENT for a malformed request: the message names the
 	//     field ("shipping address: ...", or, from Payments, "card number:
@@ -198,8 +211,9 @@ type CheckoutServiceServer interface {
 	//     "; ");
 	//   - FAILED_PRECONDITION when the cart is empty, when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
-	//     cart changed, or the promotion's discount came or went), when a
-	//     book has too few copies left ("sold out: ..."), when the card was
+	//     cart changed, or the promotion's discount came or went, or, the
+	//     order paid, its discount could not be kept: refunded), when a book
+	//     has too few copies left ("sold out: ..."), when the card was
 	//     declined ("card declined: ..."), or when the key's checkout placed
 	//     an order for another request ("this checkout form already placed
 	//     order ...": that order stands, and nothing more was done);
