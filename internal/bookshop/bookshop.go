@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Category is the kind of a book. Its numbers are those of the tutorial's
@@ -152,9 +153,17 @@ type Rejection struct {
 type ImportResult struct {
 	Imported int
 	Rejected []Rejection
-	// Books are the books written, with their ids, in the order written.
+	// Books are the books written, with their ids, in the order written;
+	// none for a Replayed import.
 	Books []Book
+	// Replayed is true when the import's key had been used by an import of
+	// the same items: Imported and Rejected are that import's, and
+	// nothing was written now.
+	Replayed bool
 }
+
+// ImportKeyTTL is how long an import's idempotency key is kept.
+const ImportKeyTTL = 7 * 24 * time.Hour
 
 // Importer adds books to the catalog.
 type Importer interface {
@@ -162,8 +171,11 @@ type Importer interface {
 	// price required, a known category; no id or title and author already
 	// in the catalog or earlier in items; id 0 asks for a new id) and
 	// writes the valid ones in one transaction: all of them or, on error,
-	// none.
-	ImportBooks(ctx context.Context, items []ImportItem) (ImportResult, error)
+	// none. Key, when not "", is an idempotency key (see CheckKey): for
+	// ImportKeyTTL after an import with it is written, an import with the
+	// same key writes nothing, and returns the first one's result,
+	// Replayed, for the same items, or fails with Conflict for others.
+	ImportBooks(ctx context.Context, key string, items []ImportItem) (ImportResult, error)
 }
 
 // EventType is what a shopper did, for live recommendations.

@@ -18,6 +18,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/search"
+	"github.com/bookshop-go/bookshop/internal/platform/fault"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
@@ -210,15 +211,23 @@ func (s *Service) ExportBooks(ctx context.Context, c bookshop.Category, batchSiz
 // ImportBooks implements [bookshop.Importer]: the Store's import, whose
 // books, once committed, go to every watcher. A book priced in another
 // currency than the shop's is rejected (field price), whatever else it
-// holds: the Catalog converts no currency.
-func (s *Service) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
+// holds: the Catalog converts no currency. Key, when not "", makes the
+// import happen at most once (see [bookshop.Importer]); Invalid for a
+// malformed one.
+func (s *Service) ImportBooks(ctx context.Context, key string, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
+	if key != "" {
+		if err := bookshop.CheckKey("idempotency key", key); err != nil {
+			return bookshop.ImportResult{}, err
+		}
+	}
 	s.importMu.Lock()
 	defer s.importMu.Unlock()
 	items, foreign, kept := s.splitForeign(items)
-	res, err := s.store.ImportBooks(ctx, items)
+	res, err := s.store.ImportBooks(ctx, key, items)
 	if err != nil {
 		return res, err
 	}
+	fault.Point("catalog/after-import") // committed, not yet answered
 	if len(foreign) > 0 {
 		for i := range res.Rejected {
 			res.Rejected[i].Index = kept[res.Rejected[i].Index]

@@ -107,7 +107,10 @@ func (s *Server) ExportBooks(req *catalogv1.ExportBooksRequest, stream grpc.Serv
 // RESOURCE_EXHAUSTED past MaxImportBooks.
 func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportBooksRequest, catalogv1.ImportBooksResponse]) error {
 	ctx := stream.Context()
-	var items []bookshop.ImportItem
+	var (
+		items []bookshop.ImportItem
+		key   string
+	)
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -124,15 +127,19 @@ func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportB
 		if len(items) == MaxImportBooks {
 			return status.Errorf(codes.ResourceExhausted, "an import may hold at most %d books: split the file", MaxImportBooks)
 		}
+		if len(items) == 0 {
+			key = req.GetIdempotencyKey()
+		}
 		items = append(items, bookshop.ImportItem{Book: catalogclient.BookFromProto(req.GetBook()), Line: int(req.GetLine())})
 	}
-	res, err := s.catalog.ImportBooks(ctx, items)
+	res, err := s.catalog.ImportBooks(ctx, key, items)
 	if err != nil {
 		return rpc.ToStatus(ctx, s.logger, catalogv1.CatalogService_ImportBooks_FullMethodName, err)
 	}
 	resp := &catalogv1.ImportBooksResponse{
 		Imported: int32(res.Imported),
 		Rejected: make([]*catalogv1.Rejection, len(res.Rejected)),
+		Replayed: res.Replayed,
 	}
 	for i, r := range res.Rejected {
 		resp.Rejected[i] = &catalogv1.Rejection{Index: int32(r.Index), Line: int32(r.Line), Reason: r.Reason}

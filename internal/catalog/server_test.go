@@ -280,7 +280,7 @@ func (a *atomicInt) Load() int { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
 func TestImportBooksStream(t *testing.T) {
 	db := openDB(t, builtinBooks(t))
 	client := catalogclient.New(startCatalog(t, db), 10*time.Second)
-	res, err := client.ImportBooks(testContext(t), []bookshop.ImportItem{
+	res, err := client.ImportBooks(testContext(t), "", []bookshop.ImportItem{
 		{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946, Price: testPrice}},
 		{Line: 3, Book: bookshop.Book{Category: bookshop.Category(-100), Title: "No Category", Author: "A", Year: 2000, Price: testPrice}},
 		{Line: 4, Book: bookshop.Book{ID: 2, Category: bookshop.Mystery, Title: "Taken", Author: "A", Year: 2000, Price: testPrice}},
@@ -309,7 +309,7 @@ func TestImportForeignCurrency(t *testing.T) {
 	db := openDB(t, builtinBooks(t))
 	svc := catalog.NewService(db, "EUR", 0, nil)
 	usd := bookshop.Money{Units: 1299, Currency: "USD"}
-	res, err := svc.ImportBooks(testContext(t), []bookshop.ImportItem{
+	res, err := svc.ImportBooks(testContext(t), "", []bookshop.ImportItem{
 		{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "In Dollars", Author: "A", Year: 2000, Price: usd}},
 		{Line: 3, Book: bookshop.Book{Category: bookshop.Mystery, Title: "In Euros", Author: "A", Year: 2000, Price: testPrice}},
 		{Line: 4, Book: bookshop.Book{Category: bookshop.Mystery, Title: "", Author: "A", Year: 2000, Price: testPrice}},
@@ -412,7 +412,7 @@ func TestImportDuringRecommendLoad(t *testing.T) {
 			}
 		})
 	}
-	res, err := catalogclient.New(conn, 30*time.Second).ImportBooks(testContext(t), items)
+	res, err := catalogclient.New(conn, 30*time.Second).ImportBooks(testContext(t), "", items)
 	close(stop)
 	calls.Wait()
 	close(errs)

@@ -47,7 +47,7 @@ func newBooks(prefix string, n int) []bookshop.ImportItem {
 // them are imported.
 func importBooks(tb testing.TB, svc *catalog.Service, items []bookshop.ImportItem) bookshop.ImportResult {
 	tb.Helper()
-	res, err := svc.ImportBooks(testContext(tb), items)
+	res, err := svc.ImportBooks(testContext(tb), "", items)
 	if err != nil {
 		tb.Fatalf("ImportBooks: %v", err)
 	}

@@ -99,7 +99,7 @@ func (c *catalogServer) importBooks(prefix string, cat bookshop.Category, n int)
 		items[i] = bookshop.ImportItem{Book: bookshop.Book{Category: cat, Title: fmt.Sprintf("%s %d", prefix, i), Author: "Follow Test", Year: 2020,
 			Price: bookshop.Money{Units: 1299, Currency: "EUR"}}}
 	}
-	res, err := c.svc.ImportBooks(testContext(c.tb), items)
+	res, err := c.svc.ImportBooks(testContext(c.tb), "", items)
 	if err != nil || res.Imported != n {
 		c.tb.Fatalf("ImportBooks = %+v, %v; want %d imported", res, err, n)
 	}

@@ -1,7 +1,10 @@
 package tool
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -94,14 +97,21 @@ var errRejected = errors.New("some books were rejected")
 // a CSV or JSON file to the catalog (client streaming), then reports what
 // was imported and every rejected book with its line. It fails, after the
 // report, when any book was rejected.
+//
+// The import carries an idempotency key, by default one made from the
+// file's content: when the answer is lost (the Catalog died after it
+// committed, or the connection broke), the same command again gets the
+// first import's report, and writes nothing twice.
 func RunImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flagSet("bookshop import FILE", "Imports the books of a CSV or JSON file (formats in docs/configuration.md)\ninto a running Catalog, in one transaction.", stderr)
 	var (
 		client   catalogClientFlags
 		format   string
 		currency string
+		key      string
 	)
 	fs.StringVar(&format, "format", "", "csv or json (default: from the file name; .json is json, else csv)")
+	fs.StringVar(&key, "key", "", "the import's idempotency key, 1 to 64 of A-Z, a-z, 0-9, - and _ (default: made from the file's content, so that the same command again, after an answer was lost, reports the first import instead of importing twice)")
 	fs.StringVar(&currency, "currency", bookshop.DefaultCurrency, "the currency of the file's prices: the Catalog's own (-currency), which refuses books priced in another (env CATALOG_CURRENCY)")
 	env := withEnv(client.register(fs), map[string]string{"currency": "CATALOG_CURRENCY"})
 	files, err := parseFlagsAndArgs(fs, args, getenv, env)
@@ -120,12 +130,19 @@ func RunImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 
-	f, err := os.Open(file)
+	content, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	defer f.Close()
-	items, local, err := readRows(f, file, format, currency)
+	if key == "" {
+		// The file's content and how it is read: the same command, the
+		// same key.
+		sum := sha256.Sum256(append([]byte(format+"\x00"+currency+"\x00"), content...))
+		key = "file-" + hex.EncodeToString(sum[:20])
+	} else if err := bookshop.CheckKey("-key", key); err != nil {
+		return usageErrorf("%s", bookshop.ErrorMessage(err))
+	}
+	items, local, err := readRows(bytes.NewReader(content), file, format, currency)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -137,12 +154,23 @@ func RunImport(ctx context.Context, args []string, getenv func(string) string, s
 	defer closeConn()
 	ctx, cancel := context.WithTimeout(ctx, client.timeout)
 	defer cancel()
-	res, err := cat.ImportBooks(ctx, items)
-	if err != nil {
-		// The operator sees the cause: the gRPC status and address.
+	res, err := cat.ImportBooks(ctx, key, items)
+	switch code := bookshop.ErrorCode(err); {
+	case code == bookshop.Unavailable || errors.Is(err, context.DeadlineExceeded):
+		// The operator sees the cause (the gRPC status and address) and
+		// what is known.
+		return fmt.Errorf("import into %s: %w\nThe Catalog may have written the import before the answer was lost. "+
+			"Run the same command again: the import's key (%s) makes the Catalog report the first import if it was written, "+
+			"and import the file if it was not; nothing is written twice", client.host, err, key)
+	case code == bookshop.Conflict:
+		return fmt.Errorf("import into %s: %w (a file with other books, or another -key)", client.host, err)
+	case err != nil:
 		return fmt.Errorf("import into %s: %w", client.host, err)
 	}
 
+	if res.Replayed {
+		fmt.Fprintf(stdout, "This file was imported before (key %s), and nothing was written now. That import's report:\n", key)
+	}
 	fmt.Fprintf(stdout, "Imported %d of %d books from %s.\n", res.Imported, len(items)+len(local), file)
 	rejected := len(local) + len(res.Rejected)
 	if rejected == 0 {

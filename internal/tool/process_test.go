@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -23,9 +24,11 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
-// binaries builds the three commands once for the process tests.
+// binaries builds the three commands once for the process tests, with the
+// fault points.
 var binaries = struct {
 	once sync.Once
 	dir  string
@@ -41,7 +44,9 @@ func buildBinaries(tb testing.TB) string {
 			return
 		}
 		binaries.dir = dir
-		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+		// With the fault points (see internal/platform/fault), which do
+		// nothing unless a test arms one in a process's environment.
+		cmd := exec.Command("go", "build", "-tags", "faults", "-o", dir+string(filepath.Separator),
 			"../../cmd/bookshop", "../../cmd/recommendations", "../../cmd/marketplace")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binaries.err = fmt.Errorf("go build: %v\n%s", err, out)
@@ -366,5 +371,59 @@ func TestCatalogAndRecommendationsProcesses(t *testing.T) {
 	}
 	if len(after) != 16 {
 		t.Errorf("Recommend(mystery, max_results %d) = %d books after the import, want 16", maxResults, len(after))
+	}
+}
+
+// TestImportAnswerLost kills the Catalog (SIGKILL, at the fault point
+// catalog/after-import) once it has committed an import and before it
+// answers: `bookshop import` fails, saying the import may have been
+// written and to run the same command again. The Catalog restarted on
+// the same database, the same command reports the first import, and
+// writes nothing twice.
+func TestImportAnswerLost(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "catalog.db")
+	file := filepath.Join(dir, "books.csv")
+	if err := os.WriteFile(file, []byte("id,category,title,author,year,price\n"+
+		",mystery,Lost Answer One,A. Writer,2001,9.99\n"+
+		",mystery,Lost Answer Two,A. Writer,2002,9.99\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	addr := "127.0.0.1:" + itoa(port)
+	vars := map[string]string{"CATALOG_HOST": addr}
+	importFile := func() (string, error) {
+		var out bytes.Buffer
+		err := tool.Run(testContext(t, 30*time.Second), []string{"import", file}, env(vars), &out, io.Discard)
+		return out.String(), err
+	}
+
+	p := start(t, "bookshop", []string{"BOOKSHOP_FAULT=catalog/after-import"}, "catalog", "-port", itoa(port), "-db", db)
+	waitServing(t, addr, "bookshop.catalog.v1.CatalogService")
+	if out, err := importFile(); err == nil || !strings.Contains(err.Error(), "Run the same command again") {
+		t.Fatalf("import, the Catalog killed before it answered = %q, %v; want an error saying to run it again", out, err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		if exit, ok := errors.AsType[*exec.ExitError](err); !ok || exit.ExitCode() != -1 {
+			t.Errorf("the Catalog ended with %v, want killed by SIGKILL", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Catalog was not killed at catalog/after-import")
+	}
+
+	start(t, "bookshop", nil, "catalog", "-port", itoa(port), "-db", db)
+	waitServing(t, addr, "bookshop.catalog.v1.CatalogService")
+	out, err := importFile()
+	if err != nil || !strings.Contains(out, "This file was imported before") || !strings.Contains(out, "Imported 2 of 2 books") {
+		t.Errorf("the same import again = %q, %v; want the first import's report", out, err)
+	}
+	var export bytes.Buffer
+	if err := tool.Run(testContext(t, 30*time.Second), []string{"export"}, env(vars), &export, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(export.String(), "Lost Answer"); n != 2 {
+		t.Errorf("the catalog holds %d of the imported books, want 2, once each:\n%s", n, export.String())
 	}
 }

@@ -135,16 +135,21 @@ func (c *Client) ExportBooks(ctx context.Context, cat bookshop.Category, _ int, 
 	}
 }
 
-// ImportBooks implements [bookshop.Importer] over the ImportBooks stream.
-func (c *Client) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
+// ImportBooks implements [bookshop.Importer] over the ImportBooks stream,
+// key on its first message.
+func (c *Client) ImportBooks(ctx context.Context, key string, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.client.ImportBooks(ctx)
 	if err != nil {
 		return bookshop.ImportResult{}, rpc.FromStatus(err)
 	}
-	for _, it := range items {
-		if err := stream.Send(&catalogv1.ImportBooksRequest{Book: BookToProto(it.Book), Line: int32(it.Line)}); err != nil {
+	for i, it := range items {
+		req := &catalogv1.ImportBooksRequest{Book: BookToProto(it.Book), Line: int32(it.Line)}
+		if i == 0 {
+			req.IdempotencyKey = key
+		}
+		if err := stream.Send(req); err != nil {
 			// The server ended the stream; CloseAndRecv tells why.
 			break
 		}
@@ -153,7 +158,7 @@ func (c *Client) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (
 	if err != nil {
 		return bookshop.ImportResult{}, rpc.FromStatus(err)
 	}
-	res := bookshop.ImportResult{Imported: int(resp.GetImported())}
+	res := bookshop.ImportResult{Imported: int(resp.GetImported()), Replayed: resp.GetReplayed()}
 	for _, r := range resp.GetRejected() {
 		res.Rejected = append(res.Rejected, bookshop.Rejection{Index: int(r.GetIndex()), Line: int(r.GetLine()), Reason: r.GetReason()})
 	}

@@ -45,7 +45,7 @@ func Example() {
 	fmt.Println(b.Title, "by", b.Author, "for", b.Price.Format())
 
 	dune, _ := bookshop.ParseMoney("12.99", "EUR")
-	res, _ := client.ImportBooks(ctx, []bookshop.ImportItem{{Book: bookshop.Book{Title: "Dune", Author: "Frank Herbert", Year: 1965, Category: bookshop.ScienceFiction, Price: dune}}})
+	res, _ := client.ImportBooks(ctx, "", []bookshop.ImportItem{{Book: bookshop.Book{Title: "Dune", Author: "Frank Herbert", Year: 1965, Category: bookshop.ScienceFiction, Price: dune}}})
 	fmt.Println("imported", res.Imported)
 
 	books, _ := client.Books(ctx, []int32{2, 1, 99})

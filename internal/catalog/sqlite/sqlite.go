@@ -15,8 +15,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"database/sql"
 	"embed"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -24,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
@@ -110,7 +117,7 @@ func (db *DB) ExportBooks(ctx context.Context, c bookshop.Category, batchSize in
 // with id 0 gets the next id after the catalog's highest and every id the
 // items ask for, so that the order of the items changes nothing. Prices are kept in the currency they
 // come in: which currency the shop takes is the caller's rule.
-func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
+func (db *DB) ImportBooks(ctx context.Context, key string, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
 	db.importMu.Lock()
 	defer db.importMu.Unlock()
 
@@ -119,9 +126,22 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 		return bookshop.ImportResult{}, fmt.Errorf("import: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var fingerprint [sha256.Size]byte
+	if key != "" {
+		fingerprint = importFingerprint(items)
+		prior, found, err := importByKey(ctx, tx, key, fingerprint)
+		if err != nil || found {
+			return prior, err
+		}
+	}
 	res, added, err := importBooks(ctx, tx, items)
 	if err != nil {
 		return bookshop.ImportResult{}, err
+	}
+	if key != "" {
+		if err := recordImportKey(ctx, tx, key, fingerprint, res); err != nil {
+			return bookshop.ImportResult{}, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return bookshop.ImportResult{}, fmt.Errorf("import: commit: %w", err)
@@ -135,6 +155,100 @@ func (db *DB) ImportBooks(ctx context.Context, items []bookshop.ImportItem) (boo
 	}
 	res.Books = added
 	return res, nil
+}
+
+// importResult is an import's answer as import_keys keeps it.
+type importResult struct {
+	Imported int               `json:"imported"`
+	Rejected []importRejection `json:"rejected"`
+}
+
+// importRejection is a bookshop.Rejection as import_keys keeps it.
+type importRejection struct {
+	Index  int    `json:"index"`
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// importByKey returns the result of the import that key wrote, found
+// true, when there is one: Replayed when it was of the same items (its
+// fingerprint), a Conflict when it was of others.
+func importByKey(ctx context.Context, tx *sqlitedb.Tx, key string, fingerprint [sha256.Size]byte) (bookshop.ImportResult, bool, error) {
+	var (
+		fp     []byte
+		result string
+	)
+	err := tx.QueryRowContext(ctx, `SELECT fingerprint, result FROM import_keys WHERE key = ?`, key).Scan(&fp, &result)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return bookshop.ImportResult{}, false, nil
+	case err != nil:
+		return bookshop.ImportResult{}, false, fmt.Errorf("import: read key: %w", err)
+	case !bytes.Equal(fp, fingerprint[:]):
+		return bookshop.ImportResult{}, true, bookshop.Errorf(bookshop.Conflict,
+			"idempotency key %q was used by an import of other books: use a new key for each import", key)
+	}
+	var r importResult
+	if err := json.Unmarshal([]byte(result), &r); err != nil {
+		return bookshop.ImportResult{}, false, fmt.Errorf("import: read key %q: %w", key, err)
+	}
+	res := bookshop.ImportResult{Imported: r.Imported, Replayed: true}
+	for _, rj := range r.Rejected {
+		res.Rejected = append(res.Rejected, bookshop.Rejection(rj))
+	}
+	return res, true, nil
+}
+
+// recordImportKey records key, the fingerprint of its items and res in
+// tx, and deletes the keys older than bookshop.ImportKeyTTL.
+func recordImportKey(ctx context.Context, tx *sqlitedb.Tx, key string, fingerprint [sha256.Size]byte, res bookshop.ImportResult) error {
+	r := importResult{Imported: res.Imported, Rejected: make([]importRejection, len(res.Rejected))}
+	for i, rj := range res.Rejected {
+		r.Rejected[i] = importRejection(rj)
+	}
+	result, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("import: record key: %w", err)
+	}
+	now := time.Now()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM import_keys WHERE created_at < ?`, now.Add(-bookshop.ImportKeyTTL).UnixMilli()); err != nil {
+		return fmt.Errorf("import: forget old keys: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO import_keys (key, fingerprint, result, created_at) VALUES (?, ?, ?, ?)`,
+		key, fingerprint[:], string(result), now.UnixMilli()); err != nil {
+		return fmt.Errorf("import: record key: %w", err)
+	}
+	return nil
+}
+
+// importFingerprint is the SHA-256 of items: each book's fields and line,
+// length-prefixed, in order.
+func importFingerprint(items []bookshop.ImportItem) [sha256.Size]byte {
+	h := sha256.New()
+	var n [8]byte
+	put := func(v int64) {
+		binary.BigEndian.PutUint64(n[:], uint64(v))
+		h.Write(n[:])
+	}
+	str := func(s string) {
+		put(int64(len(s)))
+		h.Write([]byte(s))
+	}
+	put(int64(len(items)))
+	for _, it := range items {
+		b := it.Book
+		put(int64(b.ID))
+		put(int64(b.Category))
+		str(b.Title)
+		str(b.Author)
+		put(int64(b.Year))
+		put(b.Price.Units)
+		str(b.Price.Currency)
+		put(int64(it.Line))
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // importBooks writes the valid items in tx, and returns the report and the

@@ -74,7 +74,7 @@ func TestOpenSeedsOnce(t *testing.T) {
 		t.Fatalf("new database holds %d books, want the %d of the seed", len(got), len(seed))
 	}
 	extra := bookshop.Book{ID: 1000, Category: bookshop.Mystery, Title: "The Big Clock", Author: "Kenneth Fearing", Year: 1946, Price: price}
-	if res, err := db.ImportBooks(testContext(t), []bookshop.ImportItem{{Book: extra}}); err != nil || res.Imported != 1 {
+	if res, err := db.ImportBooks(testContext(t), "", []bookshop.ImportItem{{Book: extra}}); err != nil || res.Imported != 1 {
 		t.Fatalf("ImportBooks = %+v, %v; want 1 imported", res, err)
 	}
 	db.Close()
@@ -177,7 +177,7 @@ func TestImportBooks(t *testing.T) {
 		{Line: 13, Book: bookshop.Book{ID: 107, Category: bookshop.Mystery, Title: "No Price", Author: "A", Year: 2000}},
 		{Line: 14, Book: bookshop.Book{ID: 108, Category: bookshop.Mystery, Title: "Dear", Author: "A", Year: 2000, Price: bookshop.Money{Units: 1_000_001, Currency: "EUR"}}},
 	}
-	res, err := db.ImportBooks(testContext(t), items)
+	res, err := db.ImportBooks(testContext(t), "", items)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestImportIDsDoNotDependOnOrder(t *testing.T) {
 	asks := bookshop.ImportItem{Line: 3, Book: bookshop.Book{ID: top + 1, Category: bookshop.Mystery, Title: "Asks", Author: "B", Year: 2000, Price: price}}
 	for _, items := range [][]bookshop.ImportItem{{noID, asks}, {asks, noID}} {
 		db := open(t, sqlite.Memory, seed)
-		res, err := db.ImportBooks(testContext(t), items)
+		res, err := db.ImportBooks(testContext(t), "", items)
 		if err != nil || res.Imported != 2 || len(res.Rejected) != 0 {
 			t.Fatalf("import of %s and %s first = %+v, %v; want both imported", items[0].Book.Title, items[1].Book.Title, res, err)
 		}
@@ -255,7 +255,7 @@ func TestImportCancelledWritesNothing(t *testing.T) {
 	before := all(t, db)
 	ctx, cancel := context.WithCancel(testContext(t))
 	cancel()
-	_, err := db.ImportBooks(ctx, []bookshop.ImportItem{{Book: bookshop.Book{ID: 500, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 2000, Price: price}}})
+	_, err := db.ImportBooks(ctx, "", []bookshop.ImportItem{{Book: bookshop.Book{ID: 500, Category: bookshop.Mystery, Title: "T", Author: "A", Year: 2000, Price: price}}})
 	if err == nil {
 		t.Fatal("ImportBooks with a cancelled context succeeded, want an error")
 	}
@@ -302,7 +302,7 @@ func TestReadsDuringImport(t *testing.T) {
 			}
 		})
 	}
-	res, err := db.ImportBooks(testContext(t), items)
+	res, err := db.ImportBooks(testContext(t), "", items)
 	close(stop)
 	wg.Wait()
 	close(errs)
@@ -338,7 +338,7 @@ func BenchmarkImport100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		res, err := db.ImportBooks(context.Background(), items)
+		res, err := db.ImportBooks(context.Background(), "", items)
 		if err != nil || res.Imported != len(items) {
 			b.Fatalf("ImportBooks = %d, %v", res.Imported, err)
 		}
@@ -362,7 +362,7 @@ func TestPricesKept(t *testing.T) {
 	for _, b := range want {
 		items = append(items, bookshop.ImportItem{Book: b})
 	}
-	if res, err := db.ImportBooks(testContext(t), items); err != nil || res.Imported != len(want) {
+	if res, err := db.ImportBooks(testContext(t), "", items); err != nil || res.Imported != len(want) {
 		t.Fatalf("ImportBooks = %+v, %v; want %d imported", res, err, len(want))
 	}
 	db.Close()
@@ -409,10 +409,45 @@ func TestMigrateBooksWithoutPrices(t *testing.T) {
 		t.Errorf("the migrated database holds %d books, want its 1 (no seed)", db.Len())
 	}
 	added := bookshop.Book{ID: 2, Category: bookshop.Mystery, Title: "New", Author: "Author", Year: 2020, Price: price}
-	if res, err := db.ImportBooks(testContext(t), []bookshop.ImportItem{{Book: added}}); err != nil || res.Imported != 1 {
+	if res, err := db.ImportBooks(testContext(t), "", []bookshop.ImportItem{{Book: added}}); err != nil || res.Imported != 1 {
 		t.Fatalf("ImportBooks = %+v, %v; want 1 imported", res, err)
 	}
 	if got := all(t, db); len(got) != 2 || got[1] != added {
 		t.Errorf("after an import, the books are %+v, want Old and %+v", got, added)
+	}
+}
+
+// TestImportKey imports with an idempotency key, then again with the same
+// key: the same items get the first import's result, replayed, and write
+// nothing; other items are refused; without a key, the same items are an
+// import of their own, whose books are duplicates.
+func TestImportKey(t *testing.T) {
+	db := open(t, sqlite.Memory, builtin(t))
+	before := db.Len()
+	items := []bookshop.ImportItem{
+		{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "Keyed", Author: "A", Year: 2000, Price: price}},
+		{Line: 3, Book: bookshop.Book{Category: bookshop.Mystery, Title: "", Author: "A", Year: 2000, Price: price}},
+	}
+	first, err := db.ImportBooks(testContext(t), "k-import-1", items)
+	if err != nil || first.Imported != 1 || len(first.Rejected) != 1 || first.Replayed {
+		t.Fatalf("first import = %+v, %v; want 1 imported, 1 rejected", first, err)
+	}
+	again, err := db.ImportBooks(testContext(t), "k-import-1", items)
+	if err != nil || !again.Replayed || again.Imported != 1 || len(again.Books) != 0 ||
+		!slices.Equal(again.Rejected, first.Rejected) {
+		t.Errorf("the import again = %+v, %v; want the first's result %+v, replayed, no books", again, err, first)
+	}
+	if db.Len() != before+1 {
+		t.Errorf("after the retry the catalog has %d books, want %d", db.Len(), before+1)
+	}
+	other := []bookshop.ImportItem{{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "Other", Author: "A", Year: 2000, Price: price}}}
+	if _, err := db.ImportBooks(testContext(t), "k-import-1", other); bookshop.ErrorCode(err) != bookshop.Conflict {
+		t.Errorf("other books under the key: %v, want Conflict", err)
+	}
+	if res, err := db.ImportBooks(testContext(t), "", items); err != nil || res.Imported != 0 || res.Replayed {
+		t.Errorf("the same items without a key = %+v, %v; want an import of their own, every book refused", res, err)
+	}
+	if db.Len() != before+1 {
+		t.Errorf("the catalog has %d books, want %d", db.Len(), before+1)
 	}
 }

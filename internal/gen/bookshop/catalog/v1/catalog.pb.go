@@ -464,9 +464,16 @@ type ImportBooksRequest struct {
 	Book *Book `protobuf:"bytes,1,opt,name=book,proto3" json:"book,omitempty"`
 	// Where the book came from in the client's file (1-based line), echoed in
 	// rejections; 0 if unknown.
-	Line          int32 `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Line int32 `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
+	// The import's idempotency key, on the stream's first message (ignored
+	// on the others): 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_',
+	// new for each import; empty for none. For 7 days after an import with
+	// a key is written, a stream with the same key writes nothing: with the
+	// same books (and lines) it is a retry, answered as the first import
+	// was, replayed set; with others it fails with FAILED_PRECONDITION.
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ImportBooksRequest) Reset() {
@@ -513,13 +520,24 @@ func (x *ImportBooksRequest) GetLine() int32 {
 	return 0
 }
 
+func (x *ImportBooksRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 // ImportBooksResponse sums up an import.
 type ImportBooksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many books were written.
 	Imported int32 `protobuf:"varint,1,opt,name=imported,proto3" json:"imported,omitempty"`
 	// The books that were not written, and why.
-	Rejected      []*Rejection `protobuf:"bytes,2,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	Rejected []*Rejection `protobuf:"bytes,2,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	// True when the stream's idempotency key had been used by an import of
+	// the same books: this is that import's answer, and nothing was
+	// written now.
+	Replayed      bool `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -566,6 +584,13 @@ func (x *ImportBooksResponse) GetRejected() []*Rejection {
 		return x.Rejected
 	}
 	return nil
+}
+
+func (x *ImportBooksResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
 }
 
 // Rejection is a book of an import stream that was not written.
@@ -882,13 +907,15 @@ const file_bookshop_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x12ExportBooksRequest\x129\n" +
 	"\bcategory\x18\x01 \x01(\x0e2\x1d.bookshop.catalog.v1.CategoryR\bcategory\"F\n" +
 	"\x13ExportBooksResponse\x12/\n" +
-	"\x05books\x18\x01 \x03(\v2\x19.bookshop.catalog.v1.BookR\x05books\"W\n" +
+	"\x05books\x18\x01 \x03(\v2\x19.bookshop.catalog.v1.BookR\x05books\"\x80\x01\n" +
 	"\x12ImportBooksRequest\x12-\n" +
 	"\x04book\x18\x01 \x01(\v2\x19.bookshop.catalog.v1.BookR\x04book\x12\x12\n" +
-	"\x04line\x18\x02 \x01(\x05R\x04line\"m\n" +
+	"\x04line\x18\x02 \x01(\x05R\x04line\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"\x89\x01\n" +
 	"\x13ImportBooksResponse\x12\x1a\n" +
 	"\bimported\x18\x01 \x01(\x05R\bimported\x12:\n" +
-	"\brejected\x18\x02 \x03(\v2\x1e.bookshop.catalog.v1.RejectionR\brejected\"M\n" +
+	"\brejected\x18\x02 \x03(\v2\x1e.bookshop.catalog.v1.RejectionR\brejected\x12\x1a\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"M\n" +
 	"\tRejection\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +

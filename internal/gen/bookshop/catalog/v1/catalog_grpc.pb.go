@@ -48,8 +48,13 @@ type CatalogServiceClient interface {
 	ExportBooks(ctx context.Context, in *ExportBooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportBooksResponse], error)
 	// ImportBooks reads a stream of books, checks each one, and when the
 	// stream ends writes all the valid ones in one transaction. A stream that
-	// breaks off or is cancelled writes nothing. RESOURCE_EXHAUSTED past
-	// 1,000,000 books in one stream.
+	// breaks off or is cancelled writes nothing. With an idempotency key (on
+	// the first message), an import happens at most once: a client that
+	// never got the answer (UNAVAILABLE: the server may have committed and
+	// then died) sends the same stream again and gets the first answer.
+	// RESOURCE_EXHAUSTED past 1,000,000 books in one stream;
+	// INVALID_ARGUMENT for a malformed key; FAILED_PRECONDITION for a key
+	// used by an import of other books.
 	ImportBooks(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportBooksRequest, ImportBooksResponse], error)
 	// WatchBooks streams the whole catalog, then each change to it, for
 	// services that keep the books in memory (Recommendations answers
@@ -184,8 +189,13 @@ type CatalogServiceServer interface {
 	ExportBooks(*ExportBooksRequest, grpc.ServerStreamingServer[ExportBooksResponse]) error
 	// ImportBooks reads a stream of books, checks each one, and when the
 	// stream ends writes all the valid ones in one transaction. A stream that
-	// breaks off or is cancelled writes nothing. RESOURCE_EXHAUSTED past
-	// 1,000,000 books in one stream.
+	// breaks off or is cancelled writes nothing. With an idempotency key (on
+	// the first message), an import happens at most once: a client that
+	// never got the answer (UNAVAILABLE: the server may have committed and
+	// then died) sends the same stream again and gets the first answer.
+	// RESOURCE_EXHAUSTED past 1,000,000 books in one stream;
+	// INVALID_ARGUMENT for a malformed key; FAILED_PRECONDITION for a key
+	// used by an import of other books.
 	ImportBooks(grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]) error
 	// WatchBooks streams the whole catalog, then each change to it, for
 	// services that keep the books in memory (Recommendations answers
