@@ -21,15 +21,17 @@ func (c *Logging) Flags(s *Set) {
 	s.String(&c.Format, "log-format", "text", "log format: text or json")
 }
 
-// Logger returns a logger that writes to w as c says. Errors: a
-// *UsageError for an unknown format.
+// Logger returns a logger that writes to w as c says, in the standard
+// library's text or JSON format (with telemetry's handlers, which write
+// the access log's lines for less). Errors: a *UsageError for an unknown
+// format.
 func (c *Logging) Logger(w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: c.Level}
 	switch strings.ToLower(c.Format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(telemetry.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(telemetry.NewJSONHandler(w, opts)), nil
 	default:
 		return nil, UsageErrorf("-log-format or LOG_FORMAT %q: want text or json", c.Format)
 	}

@@ -2,8 +2,9 @@
 // Prometheus metrics ([Metrics]), OpenTelemetry tracing with W3C trace
 // context ([Tracing]), trace ids in the logs ([LogHandler]), and the admin
 // HTTP handler that serves /metrics and pprof ([AdminHandler]), on a port
-// of its own, never on a public one; and the batching writer of the
-// services' logs ([LogWriter]).
+// of its own, never on a public one; and the services' logs: the handlers
+// that format them ([NewTextHandler], [NewJSONHandler]) and the batching
+// writer that writes them ([LogWriter]).
 //
 // Each part is optional and passed in: a nil *Metrics counts nothing and a
 // nil *Tracing traces nothing, at no cost on the hot path, so that every
