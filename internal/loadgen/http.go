@@ -151,6 +151,7 @@ func (t *LiveWeb) Worker(ctx context.Context, _ int) (Worker, error) {
 	w := &liveWebWorker{
 		t:       t,
 		cancel:  cancel,
+		cookies: resp.Cookies(), // the session's, which its events must bring
 		body:    resp.Body,
 		session: make(chan string, 1),
 		lists:   make(chan struct{}, 1),
@@ -182,6 +183,7 @@ type liveWebWorker struct {
 	t       *LiveWeb
 	cancel  context.CancelFunc
 	body    io.ReadCloser
+	cookies []*http.Cookie
 	id      string
 	session chan string   // the session id, once
 	lists   chan struct{} // a "books" event arrived
@@ -233,6 +235,9 @@ func (w *liveWebWorker) Call(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for _, c := range w.cookies {
+		req.AddCookie(c)
+	}
 	resp, err := w.t.posts.Do(req)
 	if err != nil {
 		return 0, err

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +49,18 @@ type liveSessions struct {
 type liveSession struct {
 	stream bookshop.LiveStream // nil while it opens
 	client string
+	// secret is what the browser that opened the session holds, in the
+	// cookie liveCookieName scoped to the session's events path: an event
+	// post must bring it, so that knowing the id is not enough.
+	secret string
 }
+
+// liveCookieName is the cookie that binds a live session to the browser
+// that opened it. It is set with the event stream, HttpOnly, SameSite=
+// Strict, Secure over HTTPS, for the path of that session's events only
+// (a browser with several book pages open holds one per session), and
+// lasts as long as the browser.
+const liveCookieName = "bookshop_live"
 
 func newLiveSessions(max, perClient int, open prometheus.Gauge) *liveSessions {
 	return &liveSessions{max: max, perClient: perClient, open: open,
@@ -57,21 +69,22 @@ func newLiveSessions(max, perClient int, open prometheus.Gauge) *liveSessions {
 
 // reserve takes a place for a new session of client, before its stream is
 // opened, so that no more than the caps are ever open, and returns the
-// session's new random id. It returns false when max sessions, or
-// perClient of client's, are open.
-func (l *liveSessions) reserve(client string) (string, bool) {
-	// 128 bits from crypto/rand: ids cannot be guessed, so an id is all
-	// the proof a request needs that it comes from the session's page.
-	id := rand.Text()
+// session's new random id and its secret. It returns false when max
+// sessions, or perClient of client's, are open.
+func (l *liveSessions) reserve(client string) (id, secret string, ok bool) {
+	// 128 bits from crypto/rand each: neither can be guessed. The id goes
+	// in URLs (and so may be seen: a proxy's log, a shared screen); the
+	// secret only in the cookie of the browser that opened the session.
+	id, secret = rand.Text(), rand.Text()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.byID) >= l.max || l.byClient[client] >= l.perClient {
-		return "", false
+		return "", "", false
 	}
-	l.byID[id] = &liveSession{client: client}
+	l.byID[id] = &liveSession{client: client, secret: secret}
 	l.byClient[client]++
 	l.open.Inc()
-	return id, true
+	return id, secret, true
 }
 
 // attach gives reserved session id its stream.
@@ -83,11 +96,12 @@ func (l *liveSessions) attach(id string, stream bookshop.LiveStream) {
 	}
 }
 
-// get returns the stream of session id, if it is open.
-func (l *liveSessions) get(id string) (bookshop.LiveStream, bool) {
+// get returns the stream of session id, if it is open and secret is its
+// secret.
+func (l *liveSessions) get(id, secret string) (bookshop.LiveStream, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s, ok := l.byID[id]; ok && s.stream != nil {
+	if s, ok := l.byID[id]; ok && s.stream != nil && subtle.ConstantTimeCompare([]byte(s.secret), []byte(secret)) == 1 {
 		return s.stream, true
 	}
 	return nil, false
@@ -134,7 +148,7 @@ func (s *server) handleLive() http.Handler {
 		}
 
 		client := clientKey(r, s.trustedProxies)
-		id, ok := s.sessions.reserve(client)
+		id, secret, ok := s.sessions.reserve(client)
 		if !ok {
 			s.logger.WarnContext(r.Context(), "live: too many sessions; refusing one",
 				"max", s.sessions.max, "max_per_client", s.sessions.perClient, "client", client)
@@ -153,6 +167,14 @@ func (s *server) handleLive() http.Handler {
 		defer stream.Close()
 		s.sessions.attach(id, stream)
 
+		http.SetCookie(w, &http.Cookie{
+			Name:     liveCookieName,
+			Value:    secret,
+			Path:     "/live/" + id + "/",
+			HttpOnly: true,
+			Secure:   s.isSecure(r),
+			SameSite: http.SameSiteStrictMode,
+		})
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-store")
@@ -225,12 +247,17 @@ type eventJSON struct {
 // of the shopper, a JSON object {"type": "viewed" or "dismissed", "book_id":
 // N}, to the session's stream, whose answer goes out on the session's event
 // stream. It answers 204 when the event is sent. Errors, as JSON {"error":
-// message}: 404 for an unknown session; 415 for a body that is not JSON;
+// message}: 404 for an unknown session, or one that the request's browser
+// did not open (it lacks the session's cookie); 415 for a body that is not JSON;
 // 413 for a body over 1 KiB; 400 for a bad event or a book the catalog does
 // not have; 503 when the catalog or the stream cannot take it.
 func (s *server) handleLiveEvent() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		stream, ok := s.sessions.get(r.PathValue("session"))
+		var secret string
+		if c, err := r.Cookie(liveCookieName); err == nil {
+			secret = c.Value
+		}
+		stream, ok := s.sessions.get(r.PathValue("session"), secret)
 		if !ok {
 			writeJSONError(w, http.StatusNotFound, messageNoSession)
 			return

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -501,6 +502,7 @@ type sseEvent struct {
 type sseStream struct {
 	events chan sseEvent // closed when the stream ends
 	cancel context.CancelFunc
+	cookie *http.Cookie // the session's, set with the stream
 }
 
 // openLive opens GET /live on srv, checks its headers, and reads its events
@@ -526,6 +528,11 @@ func openLive(tb testing.TB, srv *httptest.Server) *sseStream {
 		}
 	}
 	s := &sseStream{events: make(chan sseEvent), cancel: cancel}
+	for _, c := range resp.Cookies() {
+		if c.Name == "bookshop_live" {
+			s.cookie = c
+		}
+	}
 	go func() {
 		defer close(s.events)
 		defer resp.Body.Close()
@@ -588,15 +595,23 @@ func (s *sseStream) next(tb testing.TB) sseEvent {
 	}
 }
 
-// session reads the session event.
+// session reads the session event, and keeps the session's cookie for
+// postEvent, as the browser that opened it does.
 func (s *sseStream) session(tb testing.TB) string {
 	tb.Helper()
 	ev := s.next(tb)
 	if ev.name != "session" || len(ev.data) < 20 {
 		tb.Fatalf("first event = %+v, want a session event with an id", ev)
 	}
+	if s.cookie == nil || s.cookie.Path != "/live/"+ev.data+"/" || !s.cookie.HttpOnly || s.cookie.SameSite != http.SameSiteStrictMode {
+		tb.Fatalf("GET /live set the cookie %v, want bookshop_live for /live/%s/, HttpOnly, SameSite=Strict", s.cookie, ev.data)
+	}
+	liveCookies.Store(ev.data, s.cookie)
 	return ev.data
 }
+
+// liveCookies are the cookies of the sessions the tests opened, by id.
+var liveCookies sync.Map
 
 // liveBook is a book of a live list, as the stream sends it.
 type liveBook struct {
@@ -633,6 +648,9 @@ func postEventAs(tb testing.TB, srv *httptest.Server, session, body, contentType
 		tb.Fatal(err)
 	}
 	req.Header.Set("Content-Type", contentType)
+	if c, ok := liveCookies.Load(session); ok {
+		req.AddCookie(c.(*http.Cookie))
+	}
 	resp, err := srv.Client().Do(req)
 	if err != nil {
 		tb.Fatalf("POST events: %v", err)
@@ -746,6 +764,55 @@ func TestLiveEventErrors(t *testing.T) {
 	}
 	if r := get(t, srv, "/live/"+session+"/events"); r.status != http.StatusMethodNotAllowed {
 		t.Errorf("GET events = %d, want 405", r.status)
+	}
+}
+
+// TestLiveSessionBelongsToItsBrowser posts events to a live session from
+// a browser that did not open it: without the session's cookie, or with
+// another session's, the answer is 404, as for an unknown session, and
+// the stream gets nothing; and no log line holds a session's id.
+func TestLiveSessionBelongsToItsBrowser(t *testing.T) {
+	logger, logs := testLogger(t)
+	srv, _ := startLiveSite(t, marketplace.Options{Logger: logger})
+	mine, other := openLive(t, srv), openLive(t, srv)
+	session, otherSession := mine.session(t), other.session(t)
+	otherCookie, _ := liveCookies.Load(otherSession)
+	for _, tc := range []struct {
+		name   string
+		cookie *http.Cookie
+	}{
+		{"no cookie", nil},
+		{"a wrong secret", &http.Cookie{Name: "bookshop_live", Value: "AAAAAAAAAAAAAAAAAAAAAAAAAA"}},
+		{"another session's cookie", &http.Cookie{Name: "bookshop_live", Value: otherCookie.(*http.Cookie).Value}},
+	} {
+		req, _ := http.NewRequestWithContext(testContext(t), http.MethodPost, srv.URL+"/live/"+session+"/events",
+			strings.NewReader(`{"type": "viewed", "book_id": 1}`))
+		req.Header.Set("Content-Type", "application/json")
+		if tc.cookie != nil {
+			req.AddCookie(tc.cookie)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST to a session, %s = %d, want 404", tc.name, resp.StatusCode)
+		}
+	}
+	if r := postEvent(t, srv, session, `{"type": "viewed", "book_id": 1}`); r.status != http.StatusNoContent {
+		t.Fatalf("POST from the session's browser = %d %s, want 204", r.status, r.body)
+	}
+	if _, id := mine.books(t); id != "1" {
+		t.Errorf("the first list after the events has id %q, want 1: the refused posts reached the stream", id)
+	}
+	for _, id := range []string{session, otherSession} {
+		if strings.Contains(logs.String(), id) {
+			t.Errorf("the log holds session id %s:\n%s", id, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "path=/live/{session}/events") {
+		t.Errorf("the log has no line for the event posts, as their route:\n%s", logs.String())
 	}
 }
 

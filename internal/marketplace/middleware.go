@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/platform/reqid"
@@ -57,7 +58,7 @@ func (s *server) middleware(next http.Handler) http.Handler {
 					panic(p)
 				}
 				s.logger.ErrorContext(r.Context(), "panic serving request",
-					"method", r.Method, "path", r.URL.Path,
+					"method", r.Method, "path", loggedPath(r),
 					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if !rec.wroteHeader {
 					s.renderError(rec, r, http.StatusInternalServerError,
@@ -88,13 +89,23 @@ func (s *server) logRequest(r *http.Request, rec *statusRecorder, start time.Tim
 	record := slog.NewRecord(time.Now(), slog.LevelInfo, "http request", 0)
 	record.AddAttrs(
 		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("path", loggedPath(r)),
 		slog.Int("status", rec.statusCode()),
 		slog.Int("bytes", rec.bytes),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("remote", r.RemoteAddr),
 		slog.String("request_id", id))
 	_ = s.logger.Handler().Handle(ctx, record) // nowhere to report a failed log write
+}
+
+// loggedPath is the path of r as the log says it: the request's own, but
+// for a route whose path holds a secret to those who know it (a live
+// session's id), whose pattern it says instead.
+func loggedPath(r *http.Request) string {
+	if strings.Contains(r.Pattern, "{session}") {
+		return r.Pattern
+	}
+	return r.URL.Path
 }
 
 // statusRecorder remembers the status and size of a response, for the log.
