@@ -212,12 +212,13 @@ func CommonPolicy() Policy {
 // grpcurl. A slice names the identities of its callers in its own policy.
 const IdentityAdmin = certs.AdminIdentity
 
-// Authorize adds to cfg the interceptors that authorize every call by p,
-// naming callers by cfg.ClientIdentity, when cfg's TLS verifies client
-// certificates (ServerTLS with a client CA requires them): only then do
-// callers have identities. Without mutual TLS it leaves cfg as it is, and
-// the server serves every caller that reaches it, as in plaintext: TLS
-// alone encrypts, it does not say who calls.
+// Authorize makes the server of cfg authorize every call by p
+// (ServerConfig.Authorization), naming callers by cfg.ClientIdentity,
+// when cfg's TLS verifies client certificates (ServerTLS with a client CA
+// requires them): only then do callers have identities. Without mutual
+// TLS it leaves cfg as it is, and the server serves every caller that
+// reaches it, as in plaintext: TLS alone encrypts, it does not say who
+// calls.
 func Authorize(cfg *ServerConfig, p Policy) {
 	// Any verification of client certificates counts, so that a server
 	// that merely asks for them fails closed (UNAUTHENTICATED for a caller
@@ -225,8 +226,10 @@ func Authorize(cfg *ServerConfig, p Policy) {
 	if cfg.TLS == nil || (cfg.TLS.ClientAuth == tls.NoClientCert && cfg.TLS.ClientCAs == nil) {
 		return
 	}
-	cfg.UnaryInterceptors = append(cfg.UnaryInterceptors, authorizeUnary(p, cfg.ClientIdentity))
-	cfg.StreamInterceptors = append(cfg.StreamInterceptors, authorizeStream(p, cfg.ClientIdentity))
+	if p == nil {
+		p = Policy{} // names no method: denies every call, as any policy denies what it does not name
+	}
+	cfg.Authorization = p
 }
 
 // ServiceKey returns the Policy key of a whole service: "/<name>/".

@@ -15,35 +15,219 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/reqid"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
-// The server interceptors run in this order, outermost first: the access
-// log (which also takes or makes the request id), panic recovery, those the
-// server is given (authorization), then request validation.
+// A Server does its work around every call in one interceptor of each
+// kind, serverCalls' unary and stream, rather than in a chain of five:
+// grpc-go's chain makes a closure per interceptor for every call, and each
+// link is frames more on a stack that the garbage collector shrinks at
+// every cycle and the next calls grow again. The work is done in this
+// order, outermost first:
+//
+//  1. the metrics (telemetry.ServerMethod), which count every call, those
+//     refused below too;
+//  2. the access log, one line per call when it ends (logCall), and the
+//     request id, taken from the x-request-id metadata or made, put in the
+//     context and sent back in the trailer (withRequestID);
+//  3. recovery: a panic in what follows is INTERNAL for the caller, its
+//     stack in the log only, so that one bad call cannot take the server
+//     down;
+//  4. authorization (see Authorize), so that an unauthorized caller learns
+//     nothing of the rules of the requests;
+//  5. the interceptors the server is given (ServerConfig.UnaryInterceptors
+//     and StreamInterceptors), chained as grpc-go chains them;
+//  6. validation (see Validators): a request that breaks its method's rules
+//     is INVALID_ARGUMENT, saying what is wrong, before the handler sees
+//     it; in a stream, each message received is checked.
+type serverCalls struct {
+	logger     *slog.Logger
+	rule       certs.IdentityRule
+	metrics    *telemetry.Metrics
+	policy     Policy // nil: no authorization
+	unaryNext  grpc.UnaryServerInterceptor
+	streamNext grpc.StreamServerInterceptor
+	validators Validators
+}
 
-// logUnary writes one access log line per call: method, status code,
-// duration, peer, the caller's identity as rule names it, and request id.
-// It takes the caller's request id from the x-request-id metadata, or
-// makes one, puts it in the context for the handler and its outgoing
-// calls, and returns it in the response trailer.
-func logUnary(logger *slog.Logger, rule certs.IdentityRule) grpc.UnaryServerInterceptor {
+// newServerCalls returns the per-call work of a server made as cfg says.
+func newServerCalls(cfg ServerConfig) *serverCalls {
+	c := &serverCalls{
+		logger:     cfg.Logger,
+		rule:       cfg.ClientIdentity,
+		metrics:    cfg.Metrics,
+		policy:     cfg.Authorization,
+		validators: cfg.Validators,
+	}
+	if len(cfg.UnaryInterceptors) > 0 {
+		c.unaryNext = chainUnary(cfg.UnaryInterceptors)
+	}
+	if len(cfg.StreamInterceptors) > 0 {
+		c.streamNext = chainStream(cfg.StreamInterceptors)
+	}
+	return c
+}
+
+// unary is the server's unary interceptor.
+func (c *serverCalls) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	counts := c.metrics.UnaryServerMethod(info.FullMethod)
+	counts.UnaryStarted(ctx)
+	ctx = withRequestID(ctx)
+	resp, err := c.unaryGuarded(ctx, req, info, handler)
+	logCall(ctx, c.logger, c.rule, info.FullMethod, "unary", start, err)
+	counts.UnaryDone(ctx, err, start)
+	return resp, err
+}
+
+// unaryGuarded authorizes, runs the given interceptors, validates and
+// handles a unary call, recovering from a panic in any of them.
+func (c *serverCalls) unaryGuarded(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, logPanic(ctx, c.logger, info.FullMethod, p)
+		}
+	}()
+	if c.policy != nil {
+		if err := c.policy.check(ctx, info.FullMethod, c.rule); err != nil {
+			return nil, err
+		}
+	}
+	if c.unaryNext != nil {
+		return c.unaryNext(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+			if err := c.validators.validate(info.FullMethod, req); err != nil {
+				return nil, err
+			}
+			return handler(ctx, req)
+		})
+	}
+	if err := c.validators.validate(info.FullMethod, req); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+// stream is the server's stream interceptor: one access log line when the
+// stream ends.
+func (c *serverCalls) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	counts := c.metrics.StreamServerMethod(info)
+	ctx := ss.Context()
+	counts.StreamStarted(ctx)
+	ctx = withRequestID(ctx)
+	err := c.streamGuarded(ctx, srv, &callStream{ServerStream: ss, ctx: ctx, counts: counts}, info, handler)
+	logCall(ctx, c.logger, c.rule, info.FullMethod, "stream", start, err)
+	counts.StreamDone(ctx, err, start)
+	return err
+}
+
+// streamGuarded is unaryGuarded for streams: it authorizes, runs the given
+// interceptors and the handler, whose stream checks each message it
+// receives, recovering from a panic in any of them.
+func (c *serverCalls) streamGuarded(ctx context.Context, srv any, cs *callStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = logPanic(ctx, c.logger, info.FullMethod, p)
+		}
+	}()
+	if c.policy != nil {
+		if err := c.policy.check(ctx, info.FullMethod, c.rule); err != nil {
+			return err
+		}
+	}
+	check := c.validators[info.FullMethod]
+	if c.streamNext != nil {
+		// The given interceptors see the stream unchecked, as they saw it
+		// when validation was an interceptor after them.
+		return c.streamNext(srv, cs, info, func(srv any, ss grpc.ServerStream) error {
+			if check == nil {
+				return handler(srv, ss)
+			}
+			return handler(srv, &validatingStream{ServerStream: ss, check: check})
+		})
+	}
+	cs.check = check
+	return handler(srv, cs)
+}
+
+// callStream is the stream a streaming handler gets: the call's context,
+// with its request id, messages counted in the metrics and, when its
+// method has rules, each message received checked.
+type callStream struct {
+	grpc.ServerStream
+	ctx    context.Context
+	counts telemetry.ServerMethod
+	check  func(req any) string // nil: no rules
+}
+
+func (s *callStream) Context() context.Context { return s.ctx }
+
+func (s *callStream) SendMsg(m any) error {
+	err := s.ServerStream.SendMsg(m)
+	if err == nil {
+		s.counts.Sent()
+	}
+	return err
+}
+
+// RecvMsg receives a message and, when it breaks the method's rules, fails
+// with INVALID_ARGUMENT, which ends the call.
+func (s *callStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	s.counts.Received()
+	return checkMessage(s.check, m)
+}
+
+// validatingStream checks each message a stream receives.
+type validatingStream struct {
+	grpc.ServerStream
+	check func(req any) string
+}
+
+func (s *validatingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return checkMessage(s.check, m)
+}
+
+// checkMessage is INVALID_ARGUMENT, saying what is wrong, for a message
+// that check refuses; nil for one it accepts, or when check is nil.
+func checkMessage(check func(req any) string, m any) error {
+	if check == nil {
+		return nil
+	}
+	if msg := check(m); msg != "" {
+		return status.Error(codes.InvalidArgument, msg)
+	}
+	return nil
+}
+
+// chainUnary makes one interceptor of several, the first outermost.
+func chainUnary(interceptors []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	if len(interceptors) == 1 {
+		return interceptors[0]
+	}
+	first, rest := interceptors[0], chainUnary(interceptors[1:])
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		start := time.Now()
-		ctx = withRequestID(ctx)
-		resp, err := handler(ctx, req)
-		logCall(ctx, logger, rule, info.FullMethod, "unary", start, err)
-		return resp, err
+		return first(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+			return rest(ctx, req, info, handler)
+		})
 	}
 }
 
-// logStream is logUnary for streaming calls: one line when the stream ends.
-func logStream(logger *slog.Logger, rule certs.IdentityRule) grpc.StreamServerInterceptor {
+// chainStream makes one interceptor of several, the first outermost.
+func chainStream(interceptors []grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	if len(interceptors) == 1 {
+		return interceptors[0]
+	}
+	first, rest := interceptors[0], chainStream(interceptors[1:])
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		start := time.Now()
-		ctx := withRequestID(ss.Context())
-		err := handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
-		logCall(ctx, logger, rule, info.FullMethod, "stream", start, err)
-		return err
+		return first(srv, ss, info, func(srv any, ss grpc.ServerStream) error {
+			return rest(srv, ss, info, handler)
+		})
 	}
 }
 
@@ -105,81 +289,13 @@ func identityOrNone(ctx context.Context, rule certs.IdentityRule) string {
 	return id
 }
 
-// recoverUnary turns a panic in a unary handler into INTERNAL for the
-// caller, with the panic and its stack in the log only, so that one bad
-// call cannot take the server down.
-func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = logPanic(ctx, logger, info.FullMethod, p)
-			}
-		}()
-		return handler(ctx, req)
-	}
-}
-
-// recoverStream is recoverUnary for streaming handlers.
-func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = logPanic(ss.Context(), logger, info.FullMethod, p)
-			}
-		}()
-		return handler(srv, ss)
-	}
-}
-
+// logPanic logs a panic of a handler, with its stack, and returns what the
+// caller gets: INTERNAL, without details.
 func logPanic(ctx context.Context, logger *slog.Logger, method string, p any) error {
 	logger.ErrorContext(ctx, "panic in gRPC handler", "method", method,
 		"request_id", reqid.From(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 	return status.Error(codes.Internal, "internal error")
 }
-
-// validateUnary answers INVALID_ARGUMENT, saying what is wrong, to a
-// request that breaks its method's rules (see Validators), before the
-// handler sees it.
-func validateUnary(v Validators) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := v.validate(info.FullMethod, req); err != nil {
-			return nil, err
-		}
-		return handler(ctx, req)
-	}
-}
-
-// validateStream checks each message a streaming handler receives: a bad
-// one makes RecvMsg fail with INVALID_ARGUMENT, which ends the call.
-func validateStream(v Validators) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if _, ok := v[info.FullMethod]; !ok {
-			return handler(srv, ss)
-		}
-		return handler(srv, &validatingStream{ServerStream: ss, method: info.FullMethod, validators: v})
-	}
-}
-
-type validatingStream struct {
-	grpc.ServerStream
-	method     string
-	validators Validators
-}
-
-func (s *validatingStream) RecvMsg(m any) error {
-	if err := s.ServerStream.RecvMsg(m); err != nil {
-		return err
-	}
-	return s.validators.validate(s.method, m)
-}
-
-// contextStream is a ServerStream with another context.
-type contextStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (s *contextStream) Context() context.Context { return s.ctx }
 
 // clientUnary passes the request id of the context on to the server, and
 // gives a call without a deadline the default one, so that no call of a

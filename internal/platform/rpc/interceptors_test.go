@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/platform/reqid"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
@@ -205,4 +209,120 @@ type blockingRecommender struct{}
 func (blockingRecommender) Recommend(ctx context.Context, _ bookshop.RecommendRequest) ([]bookshop.Book, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// TestServerCallsInOrder checks the order of a server's work around a
+// call, with interceptors given: the given ones see the request id and
+// run before validation, which still refuses bad requests and bad stream
+// messages; a panic, in a given interceptor or a handler, unary or
+// streaming, is INTERNAL, logged, and the server serves on; and the
+// metrics and the access log count every call, refused ones too.
+func TestServerCallsInOrder(t *testing.T) {
+	var log logBuffer
+	logger := slog.New(slog.NewJSONHandler(&log, nil))
+	metrics := telemetry.NewMetrics()
+	var (
+		mu        sync.Mutex
+		givenSaw  []string // the request ids the given interceptors saw
+		panicNext bool
+	)
+	saw := func(ctx context.Context) {
+		mu.Lock()
+		defer mu.Unlock()
+		givenSaw = append(givenSaw, reqid.From(ctx))
+	}
+	cfg := rpc.ServerConfig{
+		Logger: logger, DrainTimeout: time.Second, Validators: catalog.Validators(), Metrics: metrics,
+		UnaryInterceptors: []grpc.UnaryServerInterceptor{func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			saw(ctx)
+			mu.Lock()
+			p := panicNext
+			panicNext = false
+			mu.Unlock()
+			if p {
+				panic("interceptor boom")
+			}
+			return h(ctx, req)
+		}},
+		StreamInterceptors: []grpc.StreamServerInterceptor{func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			saw(ss.Context())
+			return h(srv, ss)
+		}},
+	}
+	addr, stop, wait := runServerWith(t, cfg, func(srv *rpc.Server) {
+		// No service behind the server: a request that passes validation
+		// makes the handler panic on it.
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(nil, logger))
+	})
+	t.Cleanup(func() {
+		stop()
+		if err := wait(); err != nil {
+			t.Error(err)
+		}
+	})
+	client := catalogv1.NewCatalogServiceClient(dial(t, addr))
+
+	if _, err := client.GetBook(testContext(t), &catalogv1.GetBookRequest{Id: 0}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("GetBook(0) = %v, want InvalidArgument from validation, after the given interceptor", err)
+	}
+	if _, err := client.GetBook(testContext(t), &catalogv1.GetBookRequest{Id: 1}); status.Code(err) != codes.Internal || strings.Contains(err.Error(), "nil") {
+		t.Errorf("GetBook(1) with a handler that panics = %v, want Internal without details", err)
+	}
+	mu.Lock()
+	panicNext = true
+	mu.Unlock()
+	if _, err := client.GetBook(testContext(t), &catalogv1.GetBookRequest{Id: 1}); status.Code(err) != codes.Internal || strings.Contains(err.Error(), "boom") {
+		t.Errorf("GetBook(1) with a given interceptor that panics = %v, want Internal without details", err)
+	}
+	importOne := func(req *catalogv1.ImportBooksRequest) error {
+		stream, err := client.ImportBooks(testContext(t))
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(req); err != nil {
+			return err
+		}
+		_, err = stream.CloseAndRecv()
+		return err
+	}
+	if err := importOne(&catalogv1.ImportBooksRequest{Line: 2}); status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "must hold a book") {
+		t.Errorf("ImportBooks with a message without a book = %v, want InvalidArgument saying what is wrong", err)
+	}
+	book := &catalogv1.Book{Title: "Title", Author: "Author", Year: 2000, Category: catalogv1.Category(1)}
+	if err := importOne(&catalogv1.ImportBooksRequest{Book: book, Line: 1}); status.Code(err) != codes.Internal {
+		t.Errorf("ImportBooks with a handler that panics = %v, want Internal", err)
+	}
+
+	mu.Lock()
+	if len(givenSaw) != 5 {
+		t.Errorf("the given interceptors ran %d times, want 5 (every call)", len(givenSaw))
+	}
+	for _, id := range givenSaw {
+		if !reqid.Valid(id) {
+			t.Errorf("a given interceptor saw request id %q, want one made for the call", id)
+		}
+	}
+	mu.Unlock()
+	codesLogged := map[any]int{}
+	for _, line := range log.records(t, "rpc") {
+		codesLogged[line["code"]]++
+	}
+	if want := map[any]int{"InvalidArgument": 2, "Internal": 3}; !maps.Equal(codesLogged, want) {
+		t.Errorf("access log codes = %v, want %v", codesLogged, want)
+	}
+	if n := len(log.records(t, "panic in gRPC handler")); n != 3 {
+		t.Errorf("%d panics logged, want 3", n)
+	}
+	rec := httptest.NewRecorder()
+	metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`grpc_server_handled_total{grpc_code="InvalidArgument",grpc_method="GetBook",grpc_service="bookshop.catalog.v1.CatalogService",grpc_type="unary"} 1`,
+		`grpc_server_handled_total{grpc_code="Internal",grpc_method="GetBook",grpc_service="bookshop.catalog.v1.CatalogService",grpc_type="unary"} 2`,
+		`grpc_server_handled_total{grpc_code="InvalidArgument",grpc_method="ImportBooks",grpc_service="bookshop.catalog.v1.CatalogService",grpc_type="client_stream"} 1`,
+		`grpc_server_msg_received_total{grpc_method="ImportBooks",grpc_service="bookshop.catalog.v1.CatalogService",grpc_type="client_stream"} 2`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }

@@ -57,8 +57,12 @@ type ServerConfig struct {
 	// caller, for authorization (see Authorize) and the access log. The
 	// zero value is certs.SPIFFEOrCommonName.
 	ClientIdentity certs.IdentityRule
-	// Interceptors run after the access log and recovery and before
-	// validation: authorization, for one.
+	// Authorization, when set, lets a call through only if the policy
+	// allows its caller's identity (named by ClientIdentity) to call the
+	// method, after the access log and recovery and before the
+	// interceptors below. Authorize sets it when callers have identities.
+	Authorization Policy
+	// Interceptors run after authorization and before validation.
 	UnaryInterceptors  []grpc.UnaryServerInterceptor
 	StreamInterceptors []grpc.StreamServerInterceptor
 	// Ready, when set, holds the services NOT_SERVING after Run starts,
@@ -132,24 +136,15 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 	if cfg.MaxRecvMessageSize <= 0 {
 		cfg.MaxRecvMessageSize = DefaultMaxRecvMessageSize
 	}
-	// Outermost first: the metrics, the access log, recovery, the given
-	// interceptors (authorization: an unauthorized caller learns nothing
-	// of the rules of the requests), then validation.
-	var (
-		unary  []grpc.UnaryServerInterceptor
-		stream []grpc.StreamServerInterceptor
-	)
-	if cfg.Metrics != nil {
-		u, s := cfg.Metrics.ServerInterceptors()
-		unary, stream = append(unary, u), append(stream, s)
-	}
-	unary = append(unary, logUnary(cfg.Logger, cfg.ClientIdentity), recoverUnary(cfg.Logger))
-	unary = append(append(unary, cfg.UnaryInterceptors...), validateUnary(cfg.Validators))
-	stream = append(stream, logStream(cfg.Logger, cfg.ClientIdentity), recoverStream(cfg.Logger))
-	stream = append(append(stream, cfg.StreamInterceptors...), validateStream(cfg.Validators))
+	// The metrics, the access log and request id, recovery,
+	// authorization, the given interceptors and validation, in one
+	// interceptor of each kind (see serverCalls). As the only ones in
+	// grpc-go's chains, they are called directly; interceptors that opts
+	// chain run inside them.
+	calls := newServerCalls(cfg)
 	base := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(stream...),
+		grpc.ChainUnaryInterceptor(calls.unary),
+		grpc.ChainStreamInterceptor(calls.stream),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMessageSize),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionAge: cfg.MaxConnectionAge,

@@ -157,25 +157,104 @@ func (m *methodMetrics) done(ctx context.Context, err error, start time.Time) {
 
 func (g *grpcMetrics) unaryServer(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
-	m := g.method(info.FullMethod, unary)
-	m.inc(ctx, m.started)
-	m.received.Inc()
+	m := ServerMethod{g.method(info.FullMethod, unary)}
+	m.UnaryStarted(ctx)
 	resp, err := handler(ctx, req)
-	if err == nil {
-		m.sent.Inc()
-	}
-	m.done(ctx, err, start)
+	m.UnaryDone(ctx, err, start)
 	return resp, err
 }
 
 func (g *grpcMetrics) streamServer(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
 	ctx := ss.Context()
-	m := g.method(info.FullMethod, callType(info.IsClientStream, info.IsServerStream))
-	m.inc(ctx, m.started)
-	err := handler(srv, &countingServerStream{ServerStream: ss, m: m})
-	m.done(ctx, err, start)
+	m := ServerMethod{g.method(info.FullMethod, callType(info.IsClientStream, info.IsServerStream))}
+	m.StreamStarted(ctx)
+	err := handler(srv, m.Messages(ss))
+	m.StreamDone(ctx, err, start)
 	return err
+}
+
+// ServerMethod counts the calls of one method of a server, as the
+// interceptors of Metrics.ServerInterceptors do, for a server that does
+// their work in an interceptor of its own (package rpc's, which does the
+// work of several in one). The zero ServerMethod counts nothing.
+type ServerMethod struct{ m *methodMetrics }
+
+// UnaryServerMethod returns the counts of a unary method of a server,
+// by its full name ("/service/method"); the zero ServerMethod when m is
+// nil.
+func (m *Metrics) UnaryServerMethod(fullMethod string) ServerMethod {
+	if m == nil {
+		return ServerMethod{}
+	}
+	return ServerMethod{m.grpcServer.method(fullMethod, unary)}
+}
+
+// StreamServerMethod returns the counts of the streaming method of info;
+// the zero ServerMethod when m is nil.
+func (m *Metrics) StreamServerMethod(info *grpc.StreamServerInfo) ServerMethod {
+	if m == nil {
+		return ServerMethod{}
+	}
+	return ServerMethod{m.grpcServer.method(info.FullMethod, callType(info.IsClientStream, info.IsServerStream))}
+}
+
+// UnaryStarted counts a unary call started and its request received.
+func (s ServerMethod) UnaryStarted(ctx context.Context) {
+	if s.m == nil {
+		return
+	}
+	s.m.inc(ctx, s.m.started)
+	s.m.received.Inc()
+}
+
+// UnaryDone counts the end of a unary call that started at start: its
+// response sent, when err is nil, its status code and how long it took.
+func (s ServerMethod) UnaryDone(ctx context.Context, err error, start time.Time) {
+	if s.m == nil {
+		return
+	}
+	if err == nil {
+		s.m.sent.Inc()
+	}
+	s.m.done(ctx, err, start)
+}
+
+// StreamStarted counts a streaming call started.
+func (s ServerMethod) StreamStarted(ctx context.Context) {
+	if s.m != nil {
+		s.m.inc(ctx, s.m.started)
+	}
+}
+
+// Messages returns ss, counting the messages sent and received on it.
+func (s ServerMethod) Messages(ss grpc.ServerStream) grpc.ServerStream {
+	if s.m == nil {
+		return ss
+	}
+	return &countingServerStream{ServerStream: ss, m: s.m}
+}
+
+// Sent counts a message sent on a stream.
+func (s ServerMethod) Sent() {
+	if s.m != nil {
+		s.m.sent.Inc()
+	}
+}
+
+// Received counts a message received on a stream.
+func (s ServerMethod) Received() {
+	if s.m != nil {
+		s.m.received.Inc()
+	}
+}
+
+// StreamDone counts the end of a streaming call that started at start:
+// its status code and how long it took.
+func (s ServerMethod) StreamDone(ctx context.Context, err error, start time.Time) {
+	if s.m != nil {
+		s.m.done(ctx, err, start)
+	}
 }
 
 // countingServerStream counts the messages of a call.
