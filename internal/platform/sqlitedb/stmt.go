@@ -3,9 +3,19 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// prepareTimeout bounds the preparing of a statement after a transaction
+// that ran it unprepared: it waits for the writing connection.
+const prepareTimeout = 5 * time.Second
 
 // maxStatements is the most statements a pool keeps prepared. A service's
 // queries are constants, a few dozen; a query built with a list of
@@ -32,10 +42,13 @@ func (c *statements) get(query string) *sql.Stmt {
 }
 
 // prepare returns query's statement, preparing it first if it is new and
-// the cache has room; nil when it has none, or when the query cannot be
-// prepared (its error is the query's own, when it runs). It must not be
-// called while the caller holds the pool's only connection, in a
-// transaction: it would wait for it.
+// the cache has room; nil when it has none, when the query cannot be
+// prepared (its error is the query's own, when it runs: SQLite refuses its
+// text, and it is never tried again), or when preparing failed for a
+// passing reason (ctx ended, the connection was busy past the timeout, a
+// table not there yet: tried again next time). It must not be called
+// while the caller holds the pool's only connection, in a transaction: it
+// would wait for it.
 func (c *statements) prepare(ctx context.Context, query string) *sql.Stmt {
 	if v, ok := c.m.Load(query); ok {
 		st, _ := v.(*sql.Stmt)
@@ -44,9 +57,13 @@ func (c *statements) prepare(ctx context.Context, query string) *sql.Stmt {
 	if c.n.Load() >= maxStatements {
 		return nil
 	}
-	st, err := c.pool.PrepareContext(ctx, query)
-	if err != nil {
-		st = nil
+	// The statement outlives the request that first runs it: the
+	// request's deadline must not decide that it is never prepared.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), prepareTimeout)
+	st, err := c.pool.PrepareContext(pctx, query)
+	cancel()
+	if err != nil && !neverPrepares(err) {
+		return nil
 	}
 	if v, loaded := c.m.LoadOrStore(query, st); loaded {
 		// Another goroutine prepared it meanwhile.
@@ -58,6 +75,18 @@ func (c *statements) prepare(ctx context.Context, query string) *sql.Stmt {
 	}
 	c.n.Add(1)
 	return st
+}
+
+// neverPrepares reports whether err, from preparing a query, says that
+// its text can never be prepared: an SQLite error about the text itself
+// (a syntax error, several statements), not about the moment (busy,
+// interrupted, a table missing now but made by a later migration).
+func neverPrepares(err error) bool {
+	var serr *sqlite.Error
+	if !errors.As(err, &serr) || serr.Code()&0xff != sqlite3.SQLITE_ERROR {
+		return false
+	}
+	return !strings.Contains(serr.Error(), "no such")
 }
 
 // close closes the statements.
@@ -73,9 +102,15 @@ func (c *statements) close() {
 // Tx is a transaction whose statements are prepared once for the
 // database: its ExecContext, QueryContext and QueryRowContext run a
 // query's prepared statement when there is one, and otherwise run the
-// query as *sql.Tx does and prepare it once the transaction ends (while
-// a transaction of Write holds the only connection, nothing else can be
-// prepared on it). Its other methods are *sql.Tx's.
+// query as *sql.Tx does and prepare it once the transaction ends, apart
+// from the caller (while a transaction of Write holds the only
+// connection, nothing else can be prepared on it). Its other methods are
+// *sql.Tx's.
+//
+// One rule more than *sql.Tx's: a query's rows must be closed before the
+// same query text runs again in the transaction, for both runs share the
+// one prepared statement (SQLite answers "bad parameter or other API
+// misuse" otherwise). The stores never nest a query in itself.
 type Tx struct {
 	*sql.Tx
 	stmts *statements
@@ -155,12 +190,20 @@ func (tx *Tx) Rollback() error {
 	return err
 }
 
-// prepareLearned prepares the queries tx ran unprepared.
+// prepareLearned prepares the queries tx ran unprepared, in the
+// background: the caller, whose transaction is over, does not wait for
+// the writing connection again.
 func (tx *Tx) prepareLearned() {
-	for _, q := range tx.learn {
-		tx.stmts.prepare(context.Background(), q)
+	if len(tx.learn) == 0 {
+		return
 	}
+	learn, stmts := tx.learn, tx.stmts
 	tx.learn = nil
+	go func() {
+		for _, q := range learn {
+			stmts.prepare(context.Background(), q)
+		}
+	}()
 }
 
 // ExecContext runs query on Write, its statement prepared once.

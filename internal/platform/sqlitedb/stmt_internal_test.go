@@ -2,17 +2,21 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestStatementsPreparedOnce runs the same queries through transactions
 // and the pools, and checks that each is prepared once, after the first
 // transaction that ran it ends (not while it holds the only writing
 // connection), and answers the same prepared; that a query past the cap
-// still runs, unprepared; and that a statement prepared before the table
-// changes still runs after.
+// still runs, unprepared; that a statement prepared before the table
+// changes still runs after; and that a query that cannot be prepared now
+// (its table is not there yet) is prepared once it can, while one SQLite
+// refuses is never tried again.
 func TestStatementsPreparedOnce(t *testing.T) {
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"), Options{Readers: 2})
@@ -39,9 +43,7 @@ func TestStatementsPreparedOnce(t *testing.T) {
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
 		}
-		if db.writes.get(insert) == nil {
-			t.Errorf("transaction %d: the insert not prepared after the commit", i)
-		}
+		waitPrepared(t, db.writes, insert)
 		var n int
 		if err := db.QueryRowContext(ctx, count).Scan(&n); err != nil || n != i+1 {
 			t.Errorf("after transaction %d: %d notes, %v; want %d", i, n, err, i+1)
@@ -70,5 +72,39 @@ func TestStatementsPreparedOnce(t *testing.T) {
 	}
 	if err := db.QueryRowContext(ctx, count).Scan(&n); err != nil || n != 4 {
 		t.Errorf("after the change: %d notes, %v; want 4", n, err)
+	}
+
+	db.reads.n.Store(0)
+	const later = `SELECT count(*) FROM later`
+	if err := db.QueryRowContext(ctx, later).Scan(&n); err == nil {
+		t.Fatal("a query of a missing table succeeded")
+	}
+	if _, cached := db.reads.m.Load(later); cached {
+		t.Error("a query of a table not made yet is cached as never prepared")
+	}
+	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE later (id INTEGER PRIMARY KEY) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, later).Scan(&n); err != nil || n != 0 || db.reads.get(later) == nil {
+		t.Errorf("the query once its table is made: %d, %v, prepared %v; want 0, prepared", n, err, db.reads.get(later) != nil)
+	}
+	const bad = `SELEKT 1`
+	if err := db.QueryRowContext(ctx, bad).Scan(&n); err == nil {
+		t.Fatal("a syntax error succeeded")
+	}
+	if v, cached := db.reads.m.Load(bad); !cached || v.(*sql.Stmt) != nil {
+		t.Error("a query SQLite refuses is not remembered as never prepared")
+	}
+}
+
+// waitPrepared waits until query is prepared in c, which happens apart
+// from the transaction that first ran it.
+func waitPrepared(tb testing.TB, c *statements, query string) {
+	tb.Helper()
+	for deadline := time.Now().Add(5 * time.Second); c.get(query) == nil; {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%q not prepared within 5s of the transaction that ran it", query)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
