@@ -35,7 +35,8 @@ const checkoutLimitStock = 1_000_000
 // writes set (see [Checkout]): it needs no server. In one process, in one
 // SQLite database file opened as the services open theirs (write-ahead
 // log, synchronous=FULL: each commit synced to the disk before it
-// returns, one writing connection, BEGIN IMMEDIATE), each call writes in
+// returns, one writing connection, BEGIN IMMEDIATE, each statement
+// prepared once and kept), each call writes in
 // ONE transaction every row that one purchase of one copy of a book
 // writes across the services, in their own tables (made by their own
 // migrations: the same columns, constraints and indexes), with the reads
@@ -265,7 +266,7 @@ func (w *checkoutLimitWorker) Call(ctx context.Context) (int, error) {
 		stepFailed = func(step string, err error) (int, error) { return 0, fmt.Errorf("%s: %w", step, err) }
 	)
 
-	tx, err := t.db.Write.BeginTx(ctx, nil)
+	tx, err := t.db.Begin(ctx) // each statement prepared once, as the services prepare theirs
 	if err != nil {
 		return stepFailed("begin", err)
 	}
