@@ -36,8 +36,9 @@ func NewServer(carts Carts, logger *slog.Logger) *Server {
 	return &Server{carts: carts, logger: logger}
 }
 
-// GetCart returns a cart, priced. Errors: INVALID_ARGUMENT, UNAVAILABLE
-// (the Catalog).
+// GetCart returns a cart, priced, or only its lines with unpriced, which
+// needs no Catalog. Errors: INVALID_ARGUMENT, UNAVAILABLE (the Catalog,
+// when pricing).
 func (s *Server) GetCart(ctx context.Context, req *cartv1.GetCartRequest) (*cartv1.GetCartResponse, error) {
 	if req.GetUnpriced() {
 		lines, err := s.carts.Lines(ctx, req.GetCartId())

@@ -301,7 +301,8 @@ func (db *DB) deleteInBatches(ctx context.Context, query string, args ...any) (i
 	}
 }
 
-// querier is what readLines needs: a *sql.DB or a *sql.Tx.
+// querier is what readLines needs: the pools (reads of Read) or a
+// transaction, each query prepared once (see sqlitedb.Tx).
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }

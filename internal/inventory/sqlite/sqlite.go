@@ -103,7 +103,8 @@ func Open(ctx context.Context, path string, seed map[int32]int) (*DB, error) {
 // Close closes the database.
 func (db *DB) Close() error { return db.pools.Close() }
 
-// querier is what the reads need: a *sql.DB or a *sql.Tx.
+// querier is what the reads need: the pools (reads of Read) or a
+// transaction, each query prepared once (see sqlitedb.Tx).
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row

@@ -100,7 +100,8 @@ func scan(row *sql.Row) (*bookshop.Charge, error) {
 	return &c, nil
 }
 
-// querier is what the lookups need: a *sql.DB or a *sql.Tx.
+// querier is what the lookups need: the pools (reads of Read) or a
+// transaction, each query prepared once (see sqlitedb.Tx).
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
