@@ -180,18 +180,22 @@ type Promotions interface {
 	// on disk before Claim returns. Errors: Invalid for a customer id
 	// under 1 (guests cannot claim), a malformed key or malformed lines.
 	Claim(ctx context.Context, customerID int32, key string, lines []PromoLine) (Discount, bool, error)
-	// Confirm records that the checkout of key placed its order: the
-	// customer's use is spent for good. Confirming again is not an error;
+	// Confirm records that the checkout of key was paid with the
+	// discount: the customer's use is spent, for good once its order is
+	// recorded (the checkout releases it if it is undone before that).
+	// Confirming again is not an error;
 	// a claim that was released or expired is confirmed all the same if
 	// no other checkout of the customer holds or spent the use since.
 	// Errors: Invalid for a malformed id or key; NotFound when key never
 	// claimed; Conflict when another checkout of the customer holds or
 	// spent the use.
 	Confirm(ctx context.Context, customerID int32, key string) error
-	// Release gives the use held by the checkout of key back: its order
-	// was not placed. Releasing again, releasing an expired claim, and
+	// Release gives the use held or spent by the checkout of key back:
+	// its order was not recorded. A confirmed claim is released too, so
+	// that a checkout undone after its confirmation (its stock could not
+	// be taken) frees the use; the checkout releases only before it
+	// records its order. Releasing again, releasing an expired claim, and
 	// releasing a key that holds nothing are not errors. Errors: Invalid
-	// for a malformed id or key; Conflict for a confirmed claim (its
-	// order was placed).
+	// for a malformed id or key.
 	Release(ctx context.Context, customerID int32, key string) error
 }

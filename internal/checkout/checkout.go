@@ -2,7 +2,7 @@
 // order. It reads the shopper's cart (Cart), prices every line from the
 // Catalog, holds the stock (Inventory), claims the customer's one use of
 // the promotion, whose discount the order gets (Promotions), charges the
-// card (Payments), takes the stock held for good, confirms the claim,
+// card (Payments), confirms the claim, takes the stock held for good,
 // records the order (Orders) and takes the books bought out of the cart;
 // when a step fails, it undoes what was done (the hold released, the
 // charge refunded, the claim released) and leaves the cart as it was.
@@ -37,22 +37,24 @@
 //     charge went through (Payments is asked by key), and undone
 //     otherwise, the charge's key cancelled so that a charge still in
 //     flight takes nothing.
-//   - Charged: the hold's id and the charge's id recorded. Next: take
-//     the stock held for good (Commit). The stock is taken before the
-//     order is recorded, so that no order exists without its stock: a
-//     hold that expired meanwhile cannot be taken, and the charge is
-//     refunded (no order was asked for).
-//   - Committed: the stock taken. Next: confirm the claim of the
-//     promotion whose discount was charged (Granted: see below), then
-//     record the order (by its key: once, however often it is asked),
-//     then release a claim that gave no discount (Unanswered) and take
-//     the lines bought out of the cart. The stock is never asked for
-//     again (the hold's record may be gone by the time the checkout is
-//     taken up), and the charge is refunded only if the claim cannot be
-//     confirmed (another checkout of the customer took the use) or
-//     Orders refuses the order as malformed, neither of which records an
-//     order: never once an order may exist. The stock, taken, stays
-//     taken then (logged, for an operator).
+//   - Charged: the hold's id and the charge's id recorded. Next: confirm
+//     the claim of the promotion whose discount was charged (Granted: see
+//     below), then take the stock held for good (Commit). Both come
+//     before the order is recorded, so that no order exists without its
+//     stock and its discount kept; and the claim first, as a confirmed
+//     claim can be released and stock taken cannot be given back. A claim
+//     that cannot be kept (another checkout of the customer took the use
+//     after it expired), or a hold that expired meanwhile and cannot be
+//     taken, undoes the checkout: the charge refunded, the hold and the
+//     claim released (no order was asked for), nothing lost.
+//   - Committed: the stock taken. Next: record the order (by its key:
+//     once, however often it is asked), then release a claim that gave no
+//     discount (Unanswered) and take the lines bought out of the cart.
+//     The stock is never asked for again (the hold's record may be gone
+//     by the time the checkout is taken up), and the charge is refunded
+//     only if Orders refuses the order as malformed, which records none
+//     (the stock, taken, stays taken then, logged for an operator): never
+//     once an order may exist.
 //   - Ordered: the order recorded; a claim not yet released, or the
 //     cart's lines not yet taken out (Promotions or the Cart could not be
 //     reached). The order is placed.
@@ -78,18 +80,19 @@
 // of two checkouts of one customer at once, each confirming the discount
 // that its quote showed, one gets the claim and the other is told the
 // new total, nothing charged. With Promotions down, carts are quoted and
-// charged at their full price. The claim is confirmed (the use spent for
-// good) after the stock is taken and before the order is recorded, and
-// released when the checkout is undone, each retried by the recoverer
-// until Promotions answers. A claim that the Checkout never settles
-// expires by itself (a setting of the Promotions service); as Orders may
-// be down for longer than that, the order of a checkout whose claim
-// expired is recorded only if Promotions still confirms it (no other
-// checkout of the customer took the use meanwhile): otherwise the charge
-// is refunded and no order recorded. So a customer has at most one order
-// with the discount, and its use is spent when it has one (or, after a
-// failure that should not happen, when Orders refuses the order as
-// malformed, logged).
+// charged at their full price. The claim is confirmed (the use spent)
+// once the charge went through, before the stock is taken and the order
+// recorded, and released when the checkout is undone, confirmed or not
+// (it is undone only before its order is recorded), each retried by the
+// recoverer until Promotions answers. A claim that the Checkout never
+// settles expires by itself (a setting of the Promotions service); a
+// paid checkout whose claim expired before it could be confirmed
+// (Promotions down) goes on only if Promotions still confirms it (no
+// other checkout of the customer took the use meanwhile): otherwise it is
+// undone, the charge refunded and the hold released. So a customer has
+// at most one order with the discount, its use is spent when it has one,
+// and neither the stock nor the use is lost whichever of the claim and
+// the hold expires first.
 //
 // A checkout that cannot go on now (a service it needs is down) stays in
 // its state, and the recoverer ([Service.Recover]) takes it up again: when

@@ -299,7 +299,8 @@ func logRecord(tb testing.TB, db string, customer int32, key string) *saga.Recor
 // customer's use is spent when, and only when, an order with its discount
 // is recorded, and held by no claim otherwise: killed between the claim
 // and the charge, the claim is released; between the claim's
-// confirmation and the order, the order is recorded.
+// confirmation (once charged, before the stock is taken) and the order,
+// the order is recorded.
 func TestKilledAtEveryStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes: not with -short")
@@ -318,8 +319,8 @@ func TestKilledAtEveryStep(t *testing.T) {
 		{"checkout/after-claim", paymentsclient.TestCardApproved, saga.Failed, bookshop.Unavailable},
 		// Killed once charged: finished.
 		{"checkout/after-charge", paymentsclient.TestCardApproved, saga.Done, ""},
-		{"checkout/after-commit", paymentsclient.TestCardApproved, saga.Done, ""},
 		{"checkout/after-confirm", paymentsclient.TestCardApproved, saga.Done, ""},
+		{"checkout/after-commit", paymentsclient.TestCardApproved, saga.Done, ""},
 		{"checkout/after-order", paymentsclient.TestCardApproved, saga.Done, ""},
 		{"checkout/after-cart", paymentsclient.TestCardApproved, saga.Done, ""},
 		// Killed while undoing: undone.

@@ -391,8 +391,8 @@ func TestPromotionSettledLater(t *testing.T) {
 	if _, err := c.client.Place(ctx, placed); bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(fmt.Sprint(err), "your payment went through") {
 		t.Fatalf("Place, Confirm down = %v; want Unavailable: your payment went through, the order being completed", err)
 	}
-	if r, _ := c.log.Get(ctx, 63, placed.Key); r == nil || r.State != saga.Committed || r.Claim != saga.Granted {
-		t.Fatalf("checkout = %+v; want it committed, its claim granted, to confirm before the order", r)
+	if r, _ := c.log.Get(ctx, 63, placed.Key); r == nil || r.State != saga.Charged || r.Claim != saga.Granted {
+		t.Fatalf("checkout = %+v; want it charged, its claim granted, to confirm before the stock is taken", r)
 	}
 	if page, err := s.orderBook.List(ctx, 63, "", 50); err != nil || len(page.Orders) != 0 {
 		t.Fatalf("the customer's orders before the claim is confirmed: %+v, %v; want none", page.Orders, err)
@@ -447,7 +447,8 @@ func TestPromotionSettledLater(t *testing.T) {
 // Confirm down: the first checkout's claim cannot be confirmed, expires,
 // and the second claims the use; once Promotions confirms again, the
 // second's order has the discount, and the first, whose claim was taken,
-// is refunded with no order recorded (its stock, taken, stays taken); its
+// is refunded with no order recorded and its books given back: its claim
+// is confirmed before its stock is taken, so nothing is lost; its
 // shopper, sending the form again, is told why and that the payment was
 // refunded (FAILED_PRECONDITION, as the contract says).
 func TestPromotionClaimExpiresBeforeOrder(t *testing.T) {
@@ -567,15 +568,47 @@ func TestPromotionClaimExpiresBeforeOrder(t *testing.T) {
 				}
 			}
 			checkPromotion(t, s.promos, tc.customer, true)
-			// The stock of both checkouts is taken: the undone one's had been
-			// taken for good before its claim was found taken.
+			// The stock of the orders recorded is taken, and only theirs: the
+			// undone checkout's hold is released, none is left held.
 			after := s.levels(t, 1, 2)
 			for id, was := range before {
-				bought := map[int32]int{1: 4, 2: 2}[id]
+				bought := map[int32]int{1: 2 * wantOrders, 2: wantOrders}[id]
 				if got := after[id]; got.OnHand != was.OnHand-bought || got.Held != 0 {
 					t.Errorf("book %d: %d on hand, %d held; want %d on hand, none held", id, got.OnHand, got.Held, was.OnHand-bought)
 				}
 			}
 		})
+	}
+}
+
+// TestPromotionHoldEndsBeforeCommit has the hold of a checkout charged
+// with the discount expire while the card is charged (the processor
+// slower than the hold): its claim is confirmed once the charge went
+// through, the stock then cannot be taken, and the checkout is undone:
+// the charge refunded, no order, no stock taken, and the confirmed claim
+// released, so that the customer's use is theirs again and their next
+// checkout gets the discount.
+func TestPromotionHoldEndsBeforeCommit(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{paymentsLatency: 1500 * time.Millisecond})
+	c := startCheckout(t, s, checkout.Options{HoldTTL: time.Second, CallTimeout: 5 * time.Second})
+	const customer = 66
+	s.fillThree(t, cartOf(customer))
+	before := s.levels(t, 1, 2)
+	req := order(customer, "k-hold-ends", discounted, paymentsclient.TestCardApproved)
+	_, err := c.client.Place(ctx, req)
+	if bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(fmt.Sprint(err), "your payment was refunded") {
+		t.Fatalf("Place, the hold expired = %v; want Unavailable, the payment refunded", err)
+	}
+	r := c.invariants(t, s, customer, req.Key, before, 3)
+	if r.State != saga.Failed || r.Claim != saga.Released {
+		t.Errorf("checkout is %s, its claim %q; want failed, released", r.State, r.Claim)
+	}
+	if ch, err := s.charges.ChargeByKey(ctx, r.PayKey()); err != nil || ch.State != paymentsclient.StateRefunded || ch.Amount != discounted {
+		t.Errorf("the charge = %+v, %v; want the discounted total, refunded", ch, err)
+	}
+	// The use is theirs again: a quote shows the discount.
+	if q, err := c.client.Quote(ctx, customer, cartOf(customer)); err != nil || q.Total != discounted {
+		t.Errorf("Quote after the checkout was undone = %+v, %v; want the discount", q, err)
 	}
 }

@@ -907,16 +907,30 @@ func (s *Service) charged(r *saga.Record, hold, charge string) error {
 	return nil
 }
 
-// commit is the step of a Charged checkout: it takes the stock held for
-// good, and moves on to Committed (see moveOn: a committed hold is found
-// committed, for RecordTTL after). The stock is taken before
-// the order is recorded, so that no order is recorded without it: a hold
-// that ended meanwhile (it expired) cannot be taken, and the charge is
-// refunded, no order having been asked for (only a Committed checkout
-// asks). Once Committed is recorded (the checkout stalled after it), the
-// stock is never asked for again: the hold's record may be gone by the
-// time a checkout is taken up.
+// commit is the step of a Charged checkout: it confirms the claim of
+// the promotion whose discount the checkout was charged with (Granted:
+// see keepDiscount), then takes the stock held for good, and moves on to
+// Committed (see moveOn: a claim confirmed is confirmed again, and a
+// committed hold is found committed, for RecordTTL after). Both come
+// before the order is recorded, so that no order is recorded without its
+// stock and its discount kept; and the claim before the stock, as a
+// confirmed claim can be undone (released by its key) and stock taken
+// cannot: a hold that ended meanwhile (it expired) cannot be taken, and
+// the checkout is undone, the charge refunded, the claim released, no
+// order having been asked for (only a Committed checkout asks); a claim
+// that cannot be kept is undone with the hold released, no stock lost.
+// Once Committed is recorded (the checkout stalled after it), the stock
+// is never asked for again: the hold's record may be gone by the time a
+// checkout is taken up.
 func (s *Service) commit(ctx context.Context, r *saga.Record) error {
+	if r.Claim == saga.Granted {
+		if err := s.keepDiscount(ctx, r); err != nil {
+			return err
+		}
+		if r.State != saga.Charged {
+			return nil // undoing
+		}
+	}
 	cctx, cancel := s.call(ctx)
 	_, err := s.deps.Inventory.Commit(cctx, r.ReservationID)
 	cancel()
@@ -935,12 +949,13 @@ func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	return nil
 }
 
-// complete is the step of a Committed checkout: it confirms the claim of
-// the promotion whose discount the checkout was charged with (see
-// keepDiscount), records the order (once, by its key, however often it
-// is asked), and takes the lines bought out of the cart. It refunds only
-// when the discount cannot be kept, or when Orders refuses the order as
-// malformed, which records none; an order that may exist is never
+// complete is the step of a Committed checkout: it records the order
+// (once, by its key, however often it is asked), and takes the lines
+// bought out of the cart. A checkout recorded Committed with its claim
+// Granted (by a Checkout before commit confirmed it) confirms it first
+// (see keepDiscount). It refunds only when Orders refuses the order as
+// malformed, which records none (or, for those older checkouts, when
+// the discount cannot be kept); an order that may exist is never
 // refunded.
 func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 	if r.Claim == saga.Granted {
@@ -957,10 +972,9 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 	switch bookshop.ErrorCode(err) {
 	case "":
 	case bookshop.Invalid:
-		// A bug, and no order recorded: refunded, and the stock taken stays
-		// taken (the hold can no longer be released), as does the use of
-		// the promotion if its claim was confirmed, for an operator to set
-		// right.
+		// A bug, and no order recorded: refunded, the claim released, and
+		// the stock taken stays taken (the hold can no longer be
+		// released), for an operator to set right.
 		s.logger.ErrorContext(ctx, "Orders refused a paid checkout's order: refunding; its stock stays taken", "checkout", r.ID, "err", err)
 		return s.fail(ctx, r, errInternal, outcomeInternal, true, r.ReservationID, true)
 	case bookshop.Conflict:
@@ -989,26 +1003,26 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 	return err
 }
 
-// keepDiscount confirms the claim of r, a Committed checkout charged
-// with the promotion's discount (r.Claim is Granted), before its order is
-// recorded, and records it Confirmed: the customer's use is spent for
-// good, so that no other checkout of theirs can claim it however long the
-// order takes (a claim held expires, and Orders may be down for longer
-// than that). A claim that expired meanwhile is confirmed all the same
-// when no other claim of the customer took the use. When one did
-// (Conflict), or the claim's record is gone (NotFound), the discount
-// cannot be kept: no order is recorded, and the checkout is undone, its
-// charge refunded (its stock, taken, stays taken, logged for an
-// operator), so that the shopper may check out again at the full price.
-// Promotions unreachable: the checkout waits, the order unrecorded.
+// keepDiscount confirms the claim of r, a paid checkout charged with the
+// promotion's discount (r.Claim is Granted), before its stock is taken
+// and its order recorded (see commit), and moves it on Confirmed: the
+// customer's use is spent, so that no other checkout of theirs can claim
+// it however long the order takes (a claim held expires, and Orders may
+// be down for longer than that). A claim that expired meanwhile is
+// confirmed all the same when no other claim of the customer took the
+// use. When one did (Conflict), or the claim's record is gone (NotFound),
+// the discount cannot be kept: the checkout is undone, its charge
+// refunded and its hold released (a Charged checkout's; for one recorded
+// Committed by an earlier Checkout, the stock, taken, stays taken,
+// logged), so that the shopper may check out again at the full price.
+// Promotions unreachable: the checkout waits, nothing taken.
 //
-// The claim is confirmed after the stock is taken, not before, as
-// neither can be undone: confirmed first, a hold that expired before its
-// commit would leave the customer's use spent with no order. Taken first,
-// the case left costs the shop the stock, not the customer; and as
-// Promotions' -claim-ttl is longer than -hold-ttl, a claim outlives the
-// hold, so that it needs Promotions out of reach from the commit on for
-// the difference.
+// Confirmed before the stock is taken, both steps can be undone: a hold
+// that expired before its commit undoes the checkout, and the claim is
+// released by its key (Promotions releases a confirmed claim: the
+// Checkout is the only caller that confirms, and releases only before it
+// records the order). So neither the stock nor the customer's use is lost
+// however the claim's and the hold's TTLs compare.
 func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
 	cctx, cancel := s.call(ctx)
 	err := s.deps.Promotions.Confirm(cctx, r.CustomerID, r.PromoKey())
@@ -1021,7 +1035,7 @@ func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
 		s.moveOn(r, next) // a claim confirmed is confirmed again
 		return nil
 	case bookshop.Conflict, bookshop.NotFound, bookshop.Invalid:
-		s.logger.ErrorContext(ctx, "a paid checkout's claim of the promotion ended, and its discount cannot be kept: refunding, no order recorded",
+		s.logger.WarnContext(ctx, "a paid checkout's claim of the promotion ended, and its discount cannot be kept: refunding, no order recorded",
 			"checkout", r.ID, "err", err)
 		why := "the promotion is for one order per customer, and another order of yours has it; your payment was refunded"
 		return s.fail(ctx, r, totalChanged(r.Subtotal, r.Total, why), outcomeTotalChanged, true, r.ReservationID, true)
@@ -1122,9 +1136,10 @@ func (s *Service) removeLines(ctx context.Context, r *saga.Record) error {
 }
 
 // undo is the step of an Undoing checkout: it refunds the charge (by its
-// key, which cancels a key that made none), if one was tried, and releases
+// key, which cancels a key that made none), if one was tried, releases
 // the hold, if one may have been made (known by its key when its id is
-// not); then the checkout has failed.
+// not), and releases the claim of the promotion, held or confirmed; then
+// the checkout has failed.
 func (s *Service) undo(ctx context.Context, r *saga.Record) error {
 	if r.ChargeTried || r.ChargeID != "" {
 		cctx, cancel := s.call(ctx)
@@ -1165,16 +1180,19 @@ func (s *Service) undo(ctx context.Context, r *saga.Record) error {
 	}
 	fault.Point("checkout/after-release")
 	next := *r
-	if r.Claim.Holds() {
+	if r.Claim.Holds() || r.Claim == saga.Confirmed {
+		// A confirmed claim too: an undone checkout recorded no order, and
+		// the claim, confirmed before the stock was taken, gives the use
+		// back (see keepDiscount).
 		cctx, cancel := s.call(ctx)
 		err := s.deps.Promotions.Release(cctx, r.CustomerID, r.PromoKey())
 		cancel()
 		switch bookshop.ErrorCode(err) {
 		case "":
 		case bookshop.Invalid, bookshop.Conflict:
-			// Conflict: confirmed, which only an order recorded does; and an
-			// undone checkout recorded none (a bug).
-			s.logger.ErrorContext(ctx, "Promotions refused to release an undone checkout's claim", "checkout", r.ID, "err", err)
+			// Conflict: a Promotions from before it released confirmed
+			// claims; the use stays spent, for an operator.
+			s.logger.ErrorContext(ctx, "Promotions refused to release an undone checkout's claim", "checkout", r.ID, "claim", r.Claim, "err", err)
 		default:
 			return fmt.Errorf("%w: release the promotion's claim: %w", errStalled, err)
 		}

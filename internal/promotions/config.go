@@ -24,9 +24,10 @@ type Config struct {
 	// Ends is when the campaign ends; the zero time for never.
 	Ends time.Time
 	// ClaimTTL is how long a checkout's claim holds a customer's use,
-	// unless confirmed or released before: longer than the Checkout's
-	// hold of the stock (its -hold-ttl), so that a claim outlives the hold
-	// of its checkout, which confirms it once the stock is taken.
+	// unless confirmed or released before. Nothing rests on how it
+	// compares with the Checkout's -hold-ttl: a claim that expired is
+	// still confirmed unless another checkout took the use, and one that
+	// cannot be is undone with its checkout, the books released.
 	ClaimTTL time.Duration
 }
 
@@ -46,7 +47,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Text((*instant)(&c.Ends), "ends", instant(c.Ends),
 		"when the campaign ends (no discount from then on): a `time` in RFC 3339, such as 2026-04-01T00:00:00Z; empty for never")
 	s.Duration(&c.ClaimTTL, "claim-ttl", c.ClaimTTL,
-		fmt.Sprintf("how long a checkout's claim of a customer's one use holds it, unless the order is placed or fails before: %v to %v, and longer than the Checkout's -hold-ttl, so that a claim outlives its checkout's hold of the stock; expired claims are swept every %v", MinClaimTTL, MaxClaimTTL, SweepInterval))
+		fmt.Sprintf("how long a checkout's claim of a customer's one use holds it, unless the checkout is paid or fails before: %v to %v; expired claims are swept every %v", MinClaimTTL, MaxClaimTTL, SweepInterval))
 }
 
 // Validate checks c after parsing, naming the setting at fault through s.

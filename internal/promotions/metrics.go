@@ -27,11 +27,14 @@ const (
 	claimTaken      = "taken"       // refused: another checkout of the customer holds it
 	claimNoDiscount = "no_discount" // refused: the lines earn no discount
 	claimInactive   = "inactive"    // refused: the campaign does not run
+	// claimUnconfirmed: a confirmed claim released, its checkout undone
+	// before its order was recorded; it takes back one of uses_total.
+	claimUnconfirmed = "unconfirmed"
 )
 
 // claimOutcomes are every outcome of a claim, so that each is exported at
 // zero from the start.
-var claimOutcomes = []string{claimClaimed, claimReplayed, claimUsed, claimTaken, claimNoDiscount, claimInactive, Released, Expired}
+var claimOutcomes = []string{claimClaimed, claimReplayed, claimUsed, claimTaken, claimNoDiscount, claimInactive, Released, Expired, claimUnconfirmed}
 
 // metrics are the Promotions service's own:
 // bookshop_promotions_offers_total by outcome,
@@ -58,15 +61,18 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 			Name: "bookshop_promotions_claims_total",
 			Help: "Claims of a customer's use of the promotion, by outcome: claimed (a checkout took it), replayed (a retry of a key that holds or spent it), " +
 				"refused as used (spent before), taken (another checkout of the customer holds it), no_discount (the order earns none) or inactive (outside the campaign); " +
-				"and how held claims ended without an order: released, expired.",
+				"and how held claims ended without an order: released, expired; unconfirmed: a confirmed claim released, its checkout undone before its order was recorded " +
+				"(the stock could not be taken), which takes back one of bookshop_promotions_uses_total.",
 		}, []string{"outcome"})),
 		uses: telemetry.Register(m, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bookshop_promotions_uses_total",
-			Help: "Uses of the promotion confirmed: orders placed with its discount, one per customer.",
+			Help: "Uses of the promotion confirmed: paid checkouts with its discount, one per customer; " +
+				"less bookshop_promotions_claims_total{outcome=\"unconfirmed\"}, the orders placed with it.",
 		})),
 		discount: telemetry.Register(m, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bookshop_promotions_discount_minor_units_total",
-			Help: "The discounts of the uses confirmed, in the minor units of their currency (cents for EUR), by currency: what the promotion gave.",
+			Help: "The discounts of the uses confirmed, in the minor units of their currency (cents for EUR), by currency: what the promotion gave " +
+				"(with those of the uses unconfirmed after, rare: see bookshop_promotions_claims_total).",
 		}, []string{"currency"})),
 	}
 	for _, o := range offerOutcomes {

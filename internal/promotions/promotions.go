@@ -15,10 +15,13 @@
 //
 // A customer may use the promotion for one order. A checkout claims the
 // customer's use under a key of its own, with the discount its order
-// gets; the claim holds the use until the checkout confirms it (the order
-// was placed: the use is spent for good) or releases it (it was not), or
-// until it expires by itself, when a checkout that died neither confirms
-// nor releases. Each claim, confirmation and release is one transaction of
+// gets; the claim holds the use until the checkout confirms it (its
+// charge went through: the use is spent) or releases it (no order was
+// recorded: a confirmed claim too, as the Checkout, the only caller that
+// confirms, releases one only before it records the order), or until it
+// expires by itself, when a checkout that died neither confirms nor
+// releases. A claim confirmed late, after it expired, is confirmed
+// unless another claim of the customer took the use meanwhile. Each claim, confirmation and release is one transaction of
 // the one writing connection, and a unique index lets at most one claim
 // of a customer be held or confirmed: of any number of checkouts of one
 // customer claiming at once, one gets the discount, across processes and
@@ -384,8 +387,10 @@ func (s *Service) Confirm(ctx context.Context, customerID int32, key string) err
 	return err
 }
 
-// ConfirmClaim records that the order of customerID's claim under key was
-// placed: the use is spent for good. It returns the claim, confirmed.
+// ConfirmClaim records that the checkout of customerID's claim under key
+// was paid with its discount: the use is spent, for good unless the
+// checkout releases it before it records its order (see Release). It
+// returns the claim, confirmed.
 // Confirming again changes nothing; a claim released or expired is
 // confirmed all the same when no other claim of the customer holds or
 // spent the use. Errors: Invalid for a customer id under 1 or a malformed
@@ -430,10 +435,15 @@ func (s *Service) ConfirmClaim(ctx context.Context, customerID int32, key string
 }
 
 // Release implements [bookshop.Promotions]: it gives back the use that
-// customerID's claim under key holds. Releasing a claim released or
-// expired, or a key that made none, changes nothing. Errors: Invalid for
-// a customer id under 1 or a malformed key; Conflict for a confirmed
-// claim, whose order was placed.
+// customerID's claim under key holds or spent: its checkout did not
+// record its order. A confirmed claim is released too: the Checkout
+// confirms a claim once the order's charge went through, before it takes
+// the stock and records the order, and releases it only when the
+// checkout is undone before the order is recorded (the stock could not
+// be taken), so that both steps can be undone; it is the only caller
+// that confirms. Releasing a claim released or expired, or a key that
+// made none, changes nothing. Errors: Invalid for a customer id under 1
+// or a malformed key.
 func (s *Service) Release(ctx context.Context, customerID int32, key string) error {
 	if err := CheckCustomer(customerID); err != nil {
 		return err
@@ -441,17 +451,15 @@ func (s *Service) Release(ctx context.Context, customerID int32, key string) err
 	if err := CheckKey(key); err != nil {
 		return err
 	}
-	var released bool
+	var was string
 	_, expired, err := s.store.Update(ctx, customerID, key, s.now(), func(own, _ *Claim) (Claim, error) {
 		switch {
 		case own == nil:
 			return Claim{}, nil
-		case own.State == Confirmed:
-			return Claim{}, bookshop.Errorf(bookshop.Conflict, "the claim under key %q was confirmed: its order was placed, and the promotion used", key)
-		case own.State != Held:
+		case own.State != Held && own.State != Confirmed:
 			return *own, nil
 		}
-		released = true
+		was = own.State
 		next := *own
 		next.State = Released
 		return next, nil
@@ -460,8 +468,12 @@ func (s *Service) Release(ctx context.Context, customerID int32, key string) err
 	if err != nil {
 		return err
 	}
-	if released {
+	switch was {
+	case Held:
 		s.metrics.claimed(Released)
+	case Confirmed:
+		s.metrics.claimed(claimUnconfirmed)
+		s.logger.InfoContext(ctx, "a confirmed claim released: its checkout was undone before its order was recorded", "customer", customerID)
 	}
 	return nil
 }

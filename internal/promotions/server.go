@@ -65,8 +65,8 @@ func (s *Server) Confirm(ctx context.Context, req *promotionsv1.ConfirmRequest) 
 	return &promotionsv1.ConfirmResponse{Discount: promotionsclient.DiscountToProto(c.Discount)}, nil
 }
 
-// Release gives back the use a claim holds. Errors: INVALID_ARGUMENT,
-// FAILED_PRECONDITION.
+// Release gives back the use a claim holds, or spent if confirmed.
+// Errors: INVALID_ARGUMENT.
 func (s *Server) Release(ctx context.Context, req *promotionsv1.ReleaseRequest) (*promotionsv1.ReleaseResponse, error) {
 	if err := s.svc.Release(ctx, req.GetCustomerId(), req.GetIdempotencyKey()); err != nil {
 		return nil, rpc.ToStatus(ctx, s.logger, promotionsv1.PromotionsService_Release_FullMethodName, err)

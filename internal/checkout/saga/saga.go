@@ -48,8 +48,8 @@ const (
 	Claiming ClaimState = "claiming"
 	// Granted: the claim holds the customer's use for the checkout, and
 	// its discount is in the record's Discount and Total. It is
-	// confirmed before the order is recorded, released if the checkout
-	// fails.
+	// confirmed once the charge went through, before the stock is taken,
+	// and released if the checkout fails before.
 	Granted ClaimState = "granted"
 	// Refused: Promotions refused the claim (the campaign is over, the
 	// customer has used it, or another of their checkouts holds it): no
@@ -59,8 +59,10 @@ const (
 	// a claim may be held all the same, released before the checkout
 	// ends.
 	Unanswered ClaimState = "unanswered"
-	// Confirmed: the use is spent for good, for the checkout's order
-	// with the discount: recorded, or to be.
+	// Confirmed: the use is spent, for the checkout's order with the
+	// discount: recorded, or to be. Confirmed before the stock is taken,
+	// it is released if the checkout is undone before its order is
+	// recorded (the hold ended first); spent for good once it is.
 	Confirmed ClaimState = "confirmed"
 	// Released: whatever the key held was given back.
 	Released ClaimState = "released"
@@ -68,7 +70,8 @@ const (
 
 // Holds reports whether a claim in state c may hold the customer's use,
 // and so must be confirmed or released before its checkout ends:
-// Claiming, Granted and Unanswered.
+// Claiming, Granted and Unanswered. (A Confirmed claim spent the use: it
+// is released only if its checkout is undone.)
 func (c ClaimState) Holds() bool { return c == Claiming || c == Granted || c == Unanswered }
 
 // Record is a checkout as the saga log keeps it: what the shopper

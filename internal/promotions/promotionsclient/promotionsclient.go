@@ -94,8 +94,8 @@ func (c *Client) Confirm(ctx context.Context, customerID int32, key string) erro
 	return rpc.FromStatus(err)
 }
 
-// Release implements [bookshop.Promotions]. Errors: Invalid, Conflict (the
-// claim was confirmed), Forbidden, Unavailable, Internal.
+// Release implements [bookshop.Promotions]: a claim held or confirmed is
+// released. Errors: Invalid, Forbidden, Unavailable, Internal.
 func (c *Client) Release(ctx context.Context, customerID int32, key string) error {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()

@@ -52,17 +52,18 @@ const (
 // charges: of two checkouts of one customer at once, one gets the
 // discount, and the other's shopper is told the new total, nothing
 // charged. The order records the discount and the promotion's code; the
-// use is spent (confirmed) once the stock is taken, before the order is
-// recorded, so that no other checkout of the customer can take it
-// however long the order waits, and given back when the checkout fails;
-// a paid checkout whose claim expired and was taken by another checkout
-// of the customer meanwhile is refunded, with no order. While Promotions
-// cannot be reached, carts are quoted and charged at their full price,
-// and a paid order with the discount waits for it.
+// use is spent (confirmed) once the charge went through, before the
+// stock is taken and the order recorded, so that no other checkout of the
+// customer can take it however long the order waits, and given back when
+// the checkout fails before its order is recorded; a paid checkout whose
+// claim expired and was taken by another checkout of the customer
+// meanwhile is refunded, its books released, with no order. While
+// Promotions cannot be reached, carts are quoted and charged at their
+// full price, and a paid order with the discount waits for it.
 //
 // Steps. PlaceOrder records the checkout on disk, then holds the stock
 // (Inventory), claims the promotion (Promotions), charges the card
-// (Payments), takes the stock held for good, confirms the claim, records
+// (Payments), confirms the claim, takes the stock held for good, records
 // the order (Orders) and takes the books bought out of the cart,
 // recording each step before it acts on it. Each call to another service
 // carries an idempotency key of the checkout's own, so that doing a step
@@ -164,17 +165,18 @@ func (c *checkoutServiceClient) PlaceOrder(ctx context.Context, in *PlaceOrderRe
 // charges: of two checkouts of one customer at once, one gets the
 // discount, and the other's shopper is told the new total, nothing
 // charged. The order records the discount and the promotion's code; the
-// use is spent (confirmed) once the stock is taken, before the order is
-// recorded, so that no other checkout of the customer can take it
-// however long the order waits, and given back when the checkout fails;
-// a paid checkout whose claim expired and was taken by another checkout
-// of the customer meanwhile is refunded, with no order. While Promotions
-// cannot be reached, carts are quoted and charged at their full price,
-// and a paid order with the discount waits for it.
+// use is spent (confirmed) once the charge went through, before the
+// stock is taken and the order recorded, so that no other checkout of the
+// customer can take it however long the order waits, and given back when
+// the checkout fails before its order is recorded; a paid checkout whose
+// claim expired and was taken by another checkout of the customer
+// meanwhile is refunded, its books released, with no order. While
+// Promotions cannot be reached, carts are quoted and charged at their
+// full price, and a paid order with the discount waits for it.
 //
 // Steps. PlaceOrder records the checkout on disk, then holds the stock
 // (Inventory), claims the promotion (Promotions), charges the card
-// (Payments), takes the stock held for good, confirms the claim, records
+// (Payments), confirms the claim, takes the stock held for good, records
 // the order (Orders) and takes the books bought out of the cart,
 // recording each step before it acts on it. Each call to another service
 // carries an idempotency key of the checkout's own, so that doing a step

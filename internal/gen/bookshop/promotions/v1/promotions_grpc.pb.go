@@ -52,10 +52,12 @@ const (
 //
 // Once per customer. A customer may use the promotion for one order. A
 // checkout claims the customer's use (Claim), which holds it until the
-// checkout confirms it (Confirm: the order was placed, the use is spent
-// for good) or releases it (Release: the order was not placed), or until
-// the claim expires by itself (the service's setting, 15 minutes by
-// default). A customer has at most one claim held or confirmed at a time,
+// checkout confirms it (Confirm: its charge went through, the use is
+// spent) or releases it (Release: its order was not recorded, whether the
+// claim was confirmed or not), or until the claim expires by itself (the
+// service's setting, 15 minutes by default). The checkout confirms before
+// it takes the stock and records the order, and releases only before it
+// records the order, so that a checkout undone at any step frees the use. A customer has at most one claim held or confirmed at a time,
 // under any concurrency: of many checkouts claiming at once, one gets the
 // discount.
 //
@@ -101,8 +103,10 @@ type PromotionsServiceClient interface {
 	// Errors: INVALID_ARGUMENT for a customer id under 1 (a guest cannot
 	// claim), a malformed key, or malformed lines (see PriceCart).
 	Claim(ctx context.Context, in *ClaimRequest, opts ...grpc.CallOption) (*ClaimResponse, error)
-	// Confirm records that the checkout of a claim placed its order: the
-	// customer's use is spent for good, and their banner is hidden.
+	// Confirm records that the checkout of a claim was paid with its
+	// discount: the customer's use is spent, and their banner is hidden,
+	// for good once the checkout records its order (it releases the claim
+	// if it is undone before).
 	// Confirming again changes nothing. A claim that was released, or has
 	// expired, is confirmed all the same when no other checkout of the
 	// customer has held or spent the use since. Errors: INVALID_ARGUMENT for
@@ -111,11 +115,12 @@ type PromotionsServiceClient interface {
 	// expired); FAILED_PRECONDITION when another checkout of the customer
 	// holds or spent the use.
 	Confirm(ctx context.Context, in *ConfirmRequest, opts ...grpc.CallOption) (*ConfirmResponse, error)
-	// Release gives back the use a claim holds: its checkout did not place
-	// the order. Releasing a released or expired claim, or a key that made
-	// no claim, changes nothing and is not an error. Errors:
-	// INVALID_ARGUMENT for a customer id under 1 or a malformed key;
-	// FAILED_PRECONDITION for a confirmed claim, whose order was placed.
+	// Release gives back the use a claim holds, or spent when it was
+	// confirmed: its checkout did not record the order (and will not: a
+	// checkout releases only before it records its order). Releasing a
+	// released or expired claim, or a key that made no claim, changes
+	// nothing and is not an error. Errors: INVALID_ARGUMENT for a customer
+	// id under 1 or a malformed key.
 	Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseResponse, error)
 }
 
@@ -197,10 +202,12 @@ func (c *promotionsServiceClient) Release(ctx context.Context, in *ReleaseReques
 //
 // Once per customer. A customer may use the promotion for one order. A
 // checkout claims the customer's use (Claim), which holds it until the
-// checkout confirms it (Confirm: the order was placed, the use is spent
-// for good) or releases it (Release: the order was not placed), or until
-// the claim expires by itself (the service's setting, 15 minutes by
-// default). A customer has at most one claim held or confirmed at a time,
+// checkout confirms it (Confirm: its charge went through, the use is
+// spent) or releases it (Release: its order was not recorded, whether the
+// claim was confirmed or not), or until the claim expires by itself (the
+// service's setting, 15 minutes by default). The checkout confirms before
+// it takes the stock and records the order, and releases only before it
+// records the order, so that a checkout undone at any step frees the use. A customer has at most one claim held or confirmed at a time,
 // under any concurrency: of many checkouts claiming at once, one gets the
 // discount.
 //
@@ -246,8 +253,10 @@ type PromotionsServiceServer interface {
 	// Errors: INVALID_ARGUMENT for a customer id under 1 (a guest cannot
 	// claim), a malformed key, or malformed lines (see PriceCart).
 	Claim(context.Context, *ClaimRequest) (*ClaimResponse, error)
-	// Confirm records that the checkout of a claim placed its order: the
-	// customer's use is spent for good, and their banner is hidden.
+	// Confirm records that the checkout of a claim was paid with its
+	// discount: the customer's use is spent, and their banner is hidden,
+	// for good once the checkout records its order (it releases the claim
+	// if it is undone before).
 	// Confirming again changes nothing. A claim that was released, or has
 	// expired, is confirmed all the same when no other checkout of the
 	// customer has held or spent the use since. Errors: INVALID_ARGUMENT for
@@ -256,11 +265,12 @@ type PromotionsServiceServer interface {
 	// expired); FAILED_PRECONDITION when another checkout of the customer
 	// holds or spent the use.
 	Confirm(context.Context, *ConfirmRequest) (*ConfirmResponse, error)
-	// Release gives back the use a claim holds: its checkout did not place
-	// the order. Releasing a released or expired claim, or a key that made
-	// no claim, changes nothing and is not an error. Errors:
-	// INVALID_ARGUMENT for a customer id under 1 or a malformed key;
-	// FAILED_PRECONDITION for a confirmed claim, whose order was placed.
+	// Release gives back the use a claim holds, or spent when it was
+	// confirmed: its checkout did not record the order (and will not: a
+	// checkout releases only before it records its order). Releasing a
+	// released or expired claim, or a key that made no claim, changes
+	// nothing and is not an error. Errors: INVALID_ARGUMENT for a customer
+	// id under 1 or a malformed key.
 	Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error)
 	mustEmbedUnimplementedPromotionsServiceServer()
 }
