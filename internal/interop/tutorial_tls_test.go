@@ -10,11 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
@@ -99,7 +99,7 @@ func TestOurMarketplaceCallsTutorialRecommendationsWithMutualTLS(t *testing.T) {
 	}
 
 	t.Run("their server certificate with a SAN", func(t *testing.T) {
-		var logs lockedBuffer
+		var logs logtest.Buffer
 		logger := slog.New(slog.NewTextHandler(&logs, nil))
 		grpcLog.SetLogger(logger)
 		t.Cleanup(func() { grpcLog.SetLogger(slog.New(slog.DiscardHandler)) })
@@ -136,7 +136,7 @@ func TestOurMarketplaceCallsTutorialRecommendationsWithMutualTLS(t *testing.T) {
 		}
 
 		var noHealth, errs []string
-		for _, l := range logs.lines() {
+		for _, l := range logs.Lines() {
 			switch {
 			case strings.Contains(l, "level=ERROR"):
 				errs = append(errs, l)
@@ -146,7 +146,7 @@ func TestOurMarketplaceCallsTutorialRecommendationsWithMutualTLS(t *testing.T) {
 		}
 		if len(noHealth) != 1 || len(errs) != 0 {
 			t.Errorf("the log has %d warnings of the missing health service and errors %q; want 1 and none. Log:\n%s",
-				len(noHealth), errs, strings.Join(logs.lines(), "\n"))
+				len(noHealth), errs, strings.Join(logs.Lines(), "\n"))
 		}
 
 		// Readiness follows whether the server answers.
@@ -198,22 +198,4 @@ func fetch(tb testing.TB, site *httptest.Server, target string) (int, string) {
 		tb.Fatal(err)
 	}
 	return resp.StatusCode, strings.TrimSpace(string(body))
-}
-
-// lockedBuffer is a log's output, safe for concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
 }

@@ -2,15 +2,14 @@ package tool_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
@@ -26,24 +25,6 @@ func testContext(tb testing.TB, d time.Duration) context.Context {
 // environment they run in.
 func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use: a command's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var marketplaceURL = regexp.MustCompile(`http://\S+/`)
@@ -101,7 +82,7 @@ func startCommandEnv(tb testing.TB, vars map[string]string, args []string, ready
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := io.Pipe()
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		err := tool.Run(ctx, args, env(vars), stdoutW, &stderr)

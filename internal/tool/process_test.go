@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
@@ -69,8 +70,8 @@ func TestMain(m *testing.M) {
 // process is a command started for a test.
 type process struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *logtest.Buffer
+	stderr *logtest.Buffer
 	done   chan error
 }
 
@@ -79,8 +80,8 @@ func start(tb testing.TB, name string, env []string, args ...string) *process {
 	tb.Helper()
 	p := &process{
 		cmd:    exec.Command(filepath.Join(buildBinaries(tb), name), args...),
-		stdout: new(syncBuffer),
-		stderr: new(syncBuffer),
+		stdout: new(logtest.Buffer),
+		stderr: new(logtest.Buffer),
 		done:   make(chan error, 1),
 	}
 	// A catalog in memory, and a working directory of the test's own, so

@@ -2,7 +2,6 @@ package tool
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
@@ -31,13 +30,13 @@ import (
 // loopback, all tracing into one in-memory exporter and logging JSON to
 // one buffer, until the test ends. It returns the Marketplace's URL once
 // the Marketplace is ready (Recommendations holds the catalog).
-func startTracedShop(t *testing.T) (string, *tracetest.InMemoryExporter, *lockedBuffer) {
+func startTracedShop(t *testing.T) (string, *tracetest.InMemoryExporter, *logtest.Buffer) {
 	t.Helper()
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	tracing := telemetry.NewTracing(tp)
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(telemetry.LogHandler(slog.NewJSONHandler(logs, nil)))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -82,25 +81,6 @@ func startTracedShop(t *testing.T) (string, *tracetest.InMemoryExporter, *locked
 		return resp.StatusCode == http.StatusOK
 	})
 	return url, spans, logs
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use: the services'
-// log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestOneTraceAcrossServices serves Recommendations and the Marketplace

@@ -1,42 +1,14 @@
 package telemetry_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := strings.TrimSpace(b.buf.String())
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
-// textLogger returns a logger of text lines at level into a new buffer.
-func textLogger(level slog.Level) (*slog.Logger, *lockedBuffer) {
-	buf := &lockedBuffer{}
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level})), buf
-}
 
 // TestGRPCLog checks how grpc-go's lines come out: errors as errors, info
 // and warnings as debug lines, and the error for every connection to a
@@ -54,13 +26,13 @@ func TestGRPCLog(t *testing.T) {
 		wg.Wait()
 	}
 
-	logger, buf := textLogger(slog.LevelInfo)
+	logger, buf := logtest.TextLogger(slog.LevelInfo)
 	g := telemetry.NewGRPCLog(logger)
 	noHealth(g)
 	g.Errorf("[%s] %s", "core", "something went wrong")
 	g.Warningln("[core]", "addrConn.createTransport failed to connect")
 	g.Infof("[core] %s", "channel created")
-	lines := buf.lines()
+	lines := buf.Lines()
 	if len(lines) != 2 {
 		t.Fatalf("GRPCLog at info wrote %d lines, want the warning once and the error:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
@@ -71,13 +43,13 @@ func TestGRPCLog(t *testing.T) {
 		t.Errorf("second line = %s\nwant grpc-go's error", l)
 	}
 
-	debug, dbuf := textLogger(slog.LevelDebug)
+	debug, dbuf := logtest.TextLogger(slog.LevelDebug)
 	g.SetLogger(debug)
 	g.Warningln("[core]", "addrConn.createTransport failed to connect")
 	g.Info("[core] ", "channel created")
 	noHealth(g)
 	noHealth(g)
-	lines = dbuf.lines()
+	lines = dbuf.Lines()
 	if len(lines) != 3 {
 		t.Fatalf("GRPCLog at debug wrote %d lines, want the two debug lines and the warning, said again once:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
