@@ -33,6 +33,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
@@ -217,8 +218,8 @@ func titles(c *bookshop.Shelf, cat bookshop.Category) []string {
 // standalone recommendations command does without a Catalog (validators,
 // health and all), on loopback until the test ends, and returns its
 // address once it holds the books. With serverTLS it serves TLS, and
-// authorizes callers by identity when that is mutual TLS.
-func startRecommendations(tb testing.TB, c *bookshop.Shelf, serverTLS *tls.Config) string {
+// authorizes callers by identity, named by rule, when that is mutual TLS.
+func startRecommendations(tb testing.TB, c *bookshop.Shelf, serverTLS *tls.Config, rule certs.IdentityRule) string {
 	tb.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -228,7 +229,7 @@ func startRecommendations(tb testing.TB, c *bookshop.Shelf, serverTLS *tls.Confi
 		defer close(followed)
 		books.Follow(ctx, recommendations.StaticBooks(c.Books()), logger)
 	}()
-	srv, err := recommendations.NewGRPCServer(books, process.Deps{Logger: logger, DrainTimeout: time.Second, ServerTLS: serverTLS})
+	srv, err := recommendations.NewGRPCServer(books, process.Deps{Logger: logger, DrainTimeout: time.Second, ServerTLS: serverTLS, ClientIdentity: rule})
 	if err != nil {
 		cancel()
 		tb.Fatal(err)
@@ -259,7 +260,7 @@ func startRecommendations(tb testing.TB, c *bookshop.Shelf, serverTLS *tls.Confi
 // Python client, built from the tutorial's contract, against our server.
 func TestPythonClientCallsOurRecommendations(t *testing.T) {
 	books := builtin(t)
-	addr := startRecommendations(t, books, nil)
+	addr := startRecommendations(t, books, nil, "")
 
 	lines := runPython(t, "recommendations_client.py", addr, "SCIENCE_FICTION", "3")
 	if len(lines) != 3 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
@@ -50,7 +51,9 @@ func tutorialPKI(tb testing.TB) *rpctest.TutorialPKI {
 // (grpc.ssl_channel_credentials with the CA, its key and its
 // certificate) against our Recommendations serving mutual TLS with the
 // tutorial's certificates: its certificate names it by Common Name alone,
-// which our default rule accepts; one that names no identity is told so.
+// which our default rule refuses, saying why, and -tls-client-identity
+// spiffe-or-cn accepts, as the README and docs/interop.md say to run it;
+// one that names no identity is told so.
 func TestTutorialMarketplaceCallsOurRecommendationsWithMutualTLS(t *testing.T) {
 	pki := tutorialPKI(t)
 	in := func(name string) string { return pki.Dir + "/" + name }
@@ -58,11 +61,20 @@ func TestTutorialMarketplaceCallsOurRecommendationsWithMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ServerTLS with the tutorial's certificates: %v", err)
 	}
-	addr := startRecommendations(t, builtin(t), serverTLS)
-	_, port, _ := net.SplitHostPort(addr)
-	target := "localhost:" + port // a name of the server's certificate, as the tutorial dials "recommendations"
+	target := func(addr string) string {
+		_, port, _ := net.SplitHostPort(addr)
+		return "localhost:" + port // a name of the server's certificate, as the tutorial dials "recommendations"
+	}
 
-	lines := runPython(t, "recommendations_client.py", target, "MYSTERY", "3", pki.Dir)
+	byDefault := target(startRecommendations(t, builtin(t), serverTLS, ""))
+	lines := runPython(t, "recommendations_client.py", byDefault, "MYSTERY", "3", pki.Dir)
+	wantErr := "error: UNAUTHENTICATED: /Recommendations/Recommend: verified certificate carries no identity we accept: no spiffe:// URI"
+	if len(lines) != 1 || lines[0] != wantErr {
+		t.Errorf("the tutorial's client against our default rule printed %q, want %s", lines, wantErr)
+	}
+
+	byCommonName := target(startRecommendations(t, builtin(t), serverTLS, certs.SPIFFEOrCommonName))
+	lines = runPython(t, "recommendations_client.py", byCommonName, "MYSTERY", "3", pki.Dir)
 	if len(lines) != 3 {
 		t.Fatalf("the tutorial's client over mutual TLS printed %q, want 3 books", lines)
 	}
@@ -73,8 +85,8 @@ func TestTutorialMarketplaceCallsOurRecommendationsWithMutualTLS(t *testing.T) {
 		}
 	}
 
-	lines = runPython(t, "recommendations_client.py", target, "MYSTERY", "3", pki.Dir, "someone")
-	wantErr := `error: UNAUTHENTICATED: /Recommendations/Recommend: verified certificate carries no identity we accept: no spiffe:// URI, and its Common Name "Jane Doe" is not an identity`
+	lines = runPython(t, "recommendations_client.py", byCommonName, "MYSTERY", "3", pki.Dir, "someone")
+	wantErr = `error: UNAUTHENTICATED: /Recommendations/Recommend: verified certificate carries no identity we accept: no spiffe:// URI, and its Common Name "Jane Doe" is not an identity`
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], wantErr) {
 		t.Errorf("a client whose certificate names no identity printed %q, want %s...", lines, wantErr)
 	}

@@ -42,7 +42,7 @@ func (p *processFlags) register(s *config.Set, server, client bool, adminDefault
 		s.String(&p.server.cert, "tls-cert", "", "serve TLS with this certificate (PEM); needs -tls-key")
 		s.String(&p.server.key, "tls-key", "", "the private key of -tls-cert (PEM)")
 		s.String(&p.server.clientCA, "tls-client-ca", "", "require client certificates from this CA (mutual TLS), and authorize callers by their identity")
-		s.String(&p.server.identity, "tls-client-identity", string(certs.SPIFFEOrCommonName), "with -tls-client-ca, what names a caller: spiffe-or-cn (its certificate's URI spiffe://bookshop/<identity>, or its Common Name if it has no spiffe:// URI, as the tutorial's certificates), spiffe (the URI only: for a CA that also signs others' certificates), or any-verified (no identities: every client the CA signed may call every method, as the tutorial's server allows)")
+		s.String(&p.server.identity, "tls-client-identity", "", "with -tls-client-ca, what names a caller: spiffe, the default (its certificate's URI spiffe://bookshop/<identity> alone, as bookshop certs makes them), spiffe-or-cn (the URI, or the Common Name of a certificate without a spiffe:// URI, as the tutorial's: only for a client CA that signs certificates for this shop's services alone, as anyone it signs a certificate CN=admin for is admin), or any-verified (no identities: every client the CA signed may call every method, as the tutorial's server allows)")
 	}
 	if client {
 		s.String(&p.client.ca, "tls-ca", "", "call other services over TLS, trusting servers certified by this CA (PEM)")

@@ -381,7 +381,8 @@ func TestIdentify(t *testing.T) {
 		{"URI", cert("ignored", "spiffe://bookshop/marketplace"), certs.SPIFFEOnly, "marketplace", ""},
 		{"URI over CN", cert("admin", "spiffe://bookshop/marketplace"), certs.SPIFFEOrCommonName, "marketplace", ""},
 		{"the tutorial's client certificate", cert("marketplace"), certs.SPIFFEOrCommonName, "marketplace", ""},
-		{"the zero rule is spiffe-or-cn", cert("marketplace"), "", "marketplace", ""},
+		{"the zero rule is spiffe", cert("marketplace"), "", "", "no spiffe:// URI"},
+		{"a rule of no name is spiffe", cert("marketplace"), "cn", "", "no spiffe:// URI"},
 		{"any-verified names as spiffe-or-cn", cert("marketplace"), certs.AnyVerified, "marketplace", ""},
 		{"CN with another URI", cert("marketplace", "https://example.com/"), certs.SPIFFEOrCommonName, "marketplace", ""},
 		{"CN refused by spiffe", cert("marketplace"), certs.SPIFFEOnly, "", "no spiffe:// URI"},
@@ -415,8 +416,8 @@ func TestParseIdentityRule(t *testing.T) {
 			t.Errorf("ParseIdentityRule(%q) = %q, %v; want it back", r, got, err)
 		}
 	}
-	if got, err := certs.ParseIdentityRule(""); got != certs.SPIFFEOrCommonName || err != nil {
-		t.Errorf(`ParseIdentityRule("") = %q, %v; want %q`, got, err, certs.SPIFFEOrCommonName)
+	if got, err := certs.ParseIdentityRule(""); got != certs.SPIFFEOnly || err != nil {
+		t.Errorf(`ParseIdentityRule("") = %q, %v; want %q`, got, err, certs.SPIFFEOnly)
 	}
 	if _, err := certs.ParseIdentityRule("cn"); err == nil || !strings.Contains(err.Error(), "spiffe-or-cn") {
 		t.Errorf(`ParseIdentityRule("cn") = %v, want an error naming the rules`, err)

@@ -10,7 +10,8 @@ import (
 
 // IdentityRule says how a server names the caller of a verified client
 // certificate, and so what the authorization policy sees. The zero value
-// is SPIFFEOrCommonName.
+// is SPIFFEOnly, the default; so is any name that is not a rule, so that
+// a mistake fails closed.
 type IdentityRule string
 
 // The rules, strictest first.
@@ -19,7 +20,9 @@ const (
 	// of its certificate alone, as `bookshop certs` issues them. For a
 	// client CA that also signs certificates for others (an
 	// organization's CA), where anyone may hold a certificate whose Common
-	// Name is "admin".
+	// Name is "admin". The default: a Common Name is whatever the CA was
+	// asked to write, so it names nobody unless the operator says that
+	// the CA writes only the shop's.
 	SPIFFEOnly IdentityRule = "spiffe"
 
 	// SPIFFEOrCommonName names a caller by its URI
@@ -28,7 +31,10 @@ const (
 	// identity (see CheckIdentity): the certificates the tutorial makes
 	// with openssl ("/CN=marketplace") name their holder that way. A
 	// certificate with a spiffe:// URI is named by it or not at all, never
-	// by its Common Name. The default.
+	// by its Common Name. For a client CA that signs certificates for the
+	// shop's services only: whoever may get a certificate from it with a
+	// Common Name of their choosing may act as that identity, admin
+	// included.
 	SPIFFEOrCommonName IdentityRule = "spiffe-or-cn"
 
 	// AnyVerified lets every caller whose certificate the client CA
@@ -45,15 +51,22 @@ func IdentityRules() []IdentityRule {
 }
 
 // ParseIdentityRule returns the rule named s; "" is the default,
-// SPIFFEOrCommonName. Errors: any other name, with the names to use.
+// SPIFFEOnly. Errors: any other name, with the names to use.
 func ParseIdentityRule(s string) (IdentityRule, error) {
 	switch r := IdentityRule(s); r {
 	case "":
-		return SPIFFEOrCommonName, nil
+		return SPIFFEOnly, nil
 	case SPIFFEOnly, SPIFFEOrCommonName, AnyVerified:
 		return r, nil
 	}
 	return "", fmt.Errorf("%q is not a client identity rule: use %s, %s or %s", s, SPIFFEOnly, SPIFFEOrCommonName, AnyVerified)
+}
+
+// namesByCommonName reports whether r names the holder of a certificate
+// without a spiffe:// URI by its Common Name: SPIFFEOrCommonName and
+// AnyVerified do.
+func (r IdentityRule) namesByCommonName() bool {
+	return r == SPIFFEOrCommonName || r == AnyVerified
 }
 
 // ErrNoSPIFFE is the reason a certificate carries no identity when it
@@ -62,7 +75,8 @@ var ErrNoSPIFFE = errors.New("no spiffe:// URI")
 
 // Identify returns the identity that a verified client certificate
 // carries by rule r (see IdentityRule); AnyVerified names callers as
-// SPIFFEOrCommonName does. It does not verify cert: call it on a verified
+// SPIFFEOrCommonName does, and any other rule, the zero one included, as
+// SPIFFEOnly does. It does not verify cert: call it on a verified
 // certificate only.
 //
 // Errors say why cert carries no identity, for the caller to read: it
@@ -71,7 +85,7 @@ var ErrNoSPIFFE = errors.New("no spiffe:// URI")
 // names no valid identity; it has more than one.
 func (r IdentityRule) Identify(cert *x509.Certificate) (string, error) {
 	id, err := spiffeIdentity(cert)
-	if !errors.Is(err, ErrNoSPIFFE) || r == SPIFFEOnly {
+	if !errors.Is(err, ErrNoSPIFFE) || !r.namesByCommonName() {
 		return id, err
 	}
 	cn := cert.Subject.CommonName

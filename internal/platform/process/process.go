@@ -33,7 +33,7 @@ type Deps struct {
 	ServerTLS *tls.Config
 	// ClientIdentity is how the service's server names the caller of a
 	// verified client certificate, with mutual TLS. The zero value is
-	// certs.SPIFFEOrCommonName.
+	// certs.SPIFFEOnly, the default.
 	ClientIdentity certs.IdentityRule
 	// ClientTLS, when set, is how the service calls others: the CA it
 	// trusts and the certificate of its own identity.

@@ -2,9 +2,11 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -48,6 +50,9 @@ type serverCalls struct {
 	unaryNext  grpc.UnaryServerInterceptor
 	streamNext grpc.StreamServerInterceptor
 	validators Validators
+	// commonNameRefused says, once, how to accept certificates named by
+	// their Common Name (see refused).
+	commonNameRefused sync.Once
 }
 
 // newServerCalls returns the per-call work of a server made as cfg says.
@@ -90,6 +95,7 @@ func (c *serverCalls) unaryGuarded(ctx context.Context, req any, info *grpc.Unar
 	}()
 	if c.policy != nil {
 		if err := c.policy.check(ctx, info.FullMethod, c.rule); err != nil {
+			c.refused(ctx, info.FullMethod)
 			return nil, err
 		}
 	}
@@ -132,6 +138,7 @@ func (c *serverCalls) streamGuarded(ctx context.Context, srv any, cs *callStream
 	}()
 	if c.policy != nil {
 		if err := c.policy.check(ctx, info.FullMethod, c.rule); err != nil {
+			c.refused(ctx, info.FullMethod)
 			return err
 		}
 	}
@@ -148,6 +155,33 @@ func (c *serverCalls) streamGuarded(ctx context.Context, srv any, cs *callStream
 	}
 	cs.check = check
 	return handler(srv, cs)
+}
+
+// refused is called when authorization refuses a call. The first time the
+// caller's verified certificate has no spiffe:// URI but a Common Name
+// that is an identity, as the tutorial's certificates have, and the rule
+// does not name callers by Common Name, it says once, as a warning, what
+// would accept such certificates: the operator who runs the tutorial's
+// code against ours learns the flag from the log, not from the source.
+func (c *serverCalls) refused(ctx context.Context, method string) {
+	leaf := verifiedLeaf(ctx)
+	if leaf == nil {
+		return
+	}
+	if _, err := c.rule.Identify(leaf); !errors.Is(err, certs.ErrNoSPIFFE) {
+		return
+	}
+	cn, err := certs.SPIFFEOrCommonName.Identify(leaf)
+	if err != nil {
+		return
+	}
+	c.commonNameRefused.Do(func() {
+		c.logger.WarnContext(ctx, "refused a verified client certificate without a spiffe:// URI: "+
+			"its Common Name names no caller by -tls-client-identity spiffe, the default; "+
+			"if the client CA signs certificates for this shop's services only (as the tutorial's gen_certs.sh makes them), "+
+			"run with -tls-client-identity spiffe-or-cn (TLS_CLIENT_IDENTITY) to name callers by Common Name (see docs/security.md); "+
+			"said once", "method", method, "common_name", cn)
+	})
 }
 
 // callStream is the stream a streaming handler gets: the call's context,
@@ -238,7 +272,10 @@ func chainStream(interceptors []grpc.StreamServerInterceptor) grpc.StreamServerI
 //
 // It runs on every call, so it reads the one value it needs rather than
 // copying all the metadata (metadata.FromIncomingContext copies it), and
-// builds the trailer directly, its key being lower case already.
+// builds the trailer directly, its key being lower case already, in a map
+// it uses again: the stream copies what SetTrailer gives it into a map of
+// its own (grpc-go merges the trailers of a call with metadata.Join), and
+// a map of one key is some 400 bytes for the collector to reclaim.
 func withRequestID(ctx context.Context) context.Context {
 	id := ""
 	if v := metadata.ValueFromIncomingContext(ctx, reqid.Key); len(v) > 0 && reqid.Valid(v[0]) {
@@ -247,9 +284,17 @@ func withRequestID(ctx context.Context) context.Context {
 	if id == "" {
 		id = reqid.New()
 	}
-	_ = grpc.SetTrailer(ctx, metadata.MD{reqid.Key: []string{id}})
+	md := trailers.Get().(metadata.MD)
+	md[reqid.Key][0] = id
+	_ = grpc.SetTrailer(ctx, md)
+	md[reqid.Key][0] = ""
+	trailers.Put(md)
 	return reqid.With(ctx, id)
 }
+
+// trailers holds the maps withRequestID gives SetTrailer, each with its
+// one key.
+var trailers = sync.Pool{New: func() any { return metadata.MD{reqid.Key: make([]string, 1)} }}
 
 func logCall(ctx context.Context, logger *slog.Logger, rule certs.IdentityRule, method, kind string, start time.Time, err error) {
 	code := status.Code(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -28,16 +27,18 @@ import (
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
+	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // identities records the identity that Identity finds in each call that
-// reaches the services, as a handler would see it.
+// reaches the services, as a handler would see it; and the server's log.
 type identities struct {
 	mu  sync.Mutex
 	ids []string
+	log *logtest.Buffer
 }
 
 func (r *identities) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -70,8 +71,8 @@ func startSecure(t *testing.T, cfg *tls.Config) (string, *identities) {
 // startSecureBy is startSecure with callers named by rule.
 func startSecureBy(t *testing.T, cfg *tls.Config, rule certs.IdentityRule) (string, *identities) {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	seen := &identities{}
+	logger, log := logtest.TextLogger(slog.LevelInfo)
+	seen := &identities{log: log}
 	scfg := rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second, TLS: cfg, ClientIdentity: rule}
 	rpc.Authorize(&scfg, mustMerge(rpc.CommonPolicy(), recommendations.Policy(), catalog.Policy()))
 	scfg.UnaryInterceptors = append(scfg.UnaryInterceptors, seen.unary)

@@ -55,7 +55,7 @@ type ServerConfig struct {
 	TLS *tls.Config
 	// ClientIdentity is how a verified client certificate names its
 	// caller, for authorization (see Authorize) and the access log. The
-	// zero value is certs.SPIFFEOrCommonName.
+	// zero value is certs.SPIFFEOnly, the default.
 	ClientIdentity certs.IdentityRule
 	// Authorization, when set, lets a call through only if the policy
 	// allows its caller's identity (named by ClientIdentity) to call the
