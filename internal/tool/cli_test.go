@@ -66,6 +66,8 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"incomplete TLS_DIR", upArgs("-admin-addr="), map[string]string{"TLS_DIR": t.TempDir()}, "bookshop certs -force", true},
 		{"client certificate without its key", []string{"marketplace", "-port=0", "-tls-ca=/x/ca.crt", "-tls-client-cert=/x/m.crt"}, nil, "-tls-client-cert and -tls-client-key go together", true},
 		{"bad TLS_CLIENT_IDENTITY", []string{"recommendations", "-port=0"}, map[string]string{"TLS_CLIENT_IDENTITY": "cn"}, `-tls-client-identity or TLS_CLIENT_IDENTITY: "cn" is not a client identity rule: use spiffe, spiffe-or-cn or any-verified`, true},
+		{"client identity without a client CA", []string{"recommendations", "-port=0", "-tls-client-identity=spiffe-or-cn"}, nil, `-tls-client-identity or TLS_CLIENT_IDENTITY "spiffe-or-cn" needs -tls-client-ca (TLS_CLIENT_CA)`, true},
+		{"TLS_CLIENT_IDENTITY with TLS but no client CA", []string{"demo", "serve", "-port=0", "-tls-cert=/x/s.crt", "-tls-key=/x/s.key"}, map[string]string{"TLS_CLIENT_IDENTITY": "any-verified"}, `"any-verified" needs -tls-client-ca`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,11 +69,11 @@ func runDemoServe(ctx context.Context, args []string, getenv func(string) string
 	}
 	defer r.close(ctx)
 	logger, obs := r.logger, r.obs
-	tlsCfg, err := pf.server.config()
+	rule, err := pf.server.rule()
 	if err != nil {
 		return err
 	}
-	rule, err := pf.server.rule()
+	tlsCfg, err := pf.server.config()
 	if err != nil {
 		return err
 	}

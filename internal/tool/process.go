@@ -66,11 +66,16 @@ func (f serverTLSFlags) config() (*tls.Config, error) {
 	return rpc.ServerTLS(f.cert, f.key, f.clientCA)
 }
 
-// rule returns how a client certificate names its caller.
+// rule returns how a client certificate names its caller. Errors: a name
+// that is no rule; a rule without -tls-client-ca, where no caller has a
+// certificate to be named by, so that the rule would be silently ignored.
 func (f serverTLSFlags) rule() (certs.IdentityRule, error) {
 	r, err := certs.ParseIdentityRule(f.identity)
 	if err != nil {
 		return "", usageErrorf("-tls-client-identity or TLS_CLIENT_IDENTITY: %v", err)
+	}
+	if f.identity != "" && f.clientCA == "" {
+		return "", usageErrorf("-tls-client-identity or TLS_CLIENT_IDENTITY %q needs -tls-client-ca (TLS_CLIENT_CA): without mutual TLS, callers present no certificate to be named by", f.identity)
 	}
 	return r, nil
 }
@@ -156,10 +161,10 @@ func (r *running) deps(service string, lis net.Listener, server serverTLSFlags, 
 		Listener:     lis,
 	}
 	var err error
-	if d.ServerTLS, err = server.config(); err != nil {
+	if d.ClientIdentity, err = server.rule(); err != nil {
 		return d, err
 	}
-	if d.ClientIdentity, err = server.rule(); err != nil {
+	if d.ServerTLS, err = server.config(); err != nil {
 		return d, err
 	}
 	if d.ClientTLS, err = client.config(); err != nil {
