@@ -612,3 +612,47 @@ func TestPromotionHoldEndsBeforeCommit(t *testing.T) {
 		t.Errorf("Quote after the checkout was undone = %+v, %v; want the discount", q, err)
 	}
 }
+
+// codelessPromotions is Promotions whose discounts name no promotion: a
+// malformed answer.
+type codelessPromotions struct{ checkout.Promotions }
+
+func (p codelessPromotions) Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	d, ok, err := p.Promotions.Price(ctx, customerID, lines)
+	d.Code = ""
+	return d, ok, err
+}
+
+func (p codelessPromotions) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	d, ok, err := p.Promotions.Claim(ctx, customerID, key, lines)
+	d.Code = ""
+	return d, ok, err
+}
+
+// TestPromotionWithoutCode has Promotions answer with discounts that name
+// no promotion: malformed, as one that does not fit the cart. The cart is
+// quoted at its full price, naming no promotion; a checkout charges the
+// full price, records no promotion, and releases the claim it was
+// granted (Unanswered): the customer has not used the promotion.
+func TestPromotionWithoutCode(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+		d.Promotions = codelessPromotions{d.Promotions}
+	})
+	const customer = 67
+	s.fillThree(t, cartOf(customer))
+	before := s.levels(t, 1, 2)
+	q, err := c.client.Quote(ctx, customer, cartOf(customer))
+	if err != nil || q.Total != fullPrice || q.Discount != eur(0) || q.Promotions != nil || q.FreeBookID != 0 {
+		t.Fatalf("Quote, a discount without a code = %+v, %v; want the full price, no promotion", q, err)
+	}
+	req := order(customer, "k-codeless", q.Total, paymentsclient.TestCardApproved)
+	o, err := c.client.Place(ctx, req)
+	if err != nil || o.Total != fullPrice || o.Discount != eur(0) || o.Promotions != nil {
+		t.Fatalf("Place(the full price), a discount without a code = %+v, %v; want the order at the full price, no promotion", o, err)
+	}
+	if r := c.invariants(t, s, customer, req.Key, before, 3); r.State != saga.Done || r.Claim != saga.Released {
+		t.Errorf("checkout is %s, its claim %q; want done, released (unanswered)", r.State, r.Claim)
+	}
+}

@@ -1,7 +1,6 @@
 package checkout
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -312,7 +311,7 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 	}
 	if earned {
 		q.Discount, q.Total = discount.Amount, minus(q.Subtotal, discount.Amount)
-		q.Promotions = []string{cmp.Or(discount.Code, bookshop.BuyTwoGetOneFreeCode)}
+		q.Promotions = []string{discount.Code}
 		if slices.ContainsFunc(q.Lines, func(l bookshop.OrderLine) bool { return l.BookID == discount.BookID }) {
 			q.FreeBookID = discount.BookID
 		}
@@ -356,9 +355,9 @@ func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quo
 		return bookshop.Discount{}, false
 	case !ok:
 		return bookshop.Discount{}, false
-	case !fits(d.Amount, q.Subtotal):
+	case !wellFormed(d, q.Subtotal):
 		s.logger.ErrorContext(ctx, "Promotions priced a cart with a discount that cannot be its: quoted at its full price",
-			"discount", d.Amount.String(), "subtotal", q.Subtotal.String())
+			"discount", d.Amount.String(), "subtotal", q.Subtotal.String(), "code", d.Code)
 		return bookshop.Discount{}, false
 	}
 	return d, true
@@ -369,6 +368,15 @@ func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quo
 // pay (a promotion makes one copy free, of three or more).
 func fits(discount, subtotal bookshop.Money) bool {
 	return discount.Currency == subtotal.Currency && discount.Units > 0 && discount.Units < subtotal.Units
+}
+
+// wellFormed reports whether d can be the discount of an order of
+// subtotal: its amount fits it (see fits), and it names the promotion
+// that gives it, which the order records. A discount without a code is
+// malformed, as one that does not fit: the Checkout cannot tell which
+// promotion it is, and does not guess.
+func wellFormed(d bookshop.Discount, subtotal bookshop.Money) bool {
+	return d.Code != "" && fits(d.Amount, subtotal)
 }
 
 // minus returns subtotal less discount, which fits it (see fits).
@@ -847,7 +855,8 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 // customer's one use at Promotions under r's PromoKey, with r's lines, and
 // records the answer. Granted: the discount is r's, and the total less
 // it. Refused: no discount, nothing held. Unanswered (Promotions did not
-// answer, or granted a discount that cannot be the order's): no discount,
+// answer, or granted a discount that cannot be the order's: one that
+// does not fit its subtotal, or names no promotion): no discount,
 // and the claim, which may have been made, is released before the
 // checkout ends. The answer is recorded before the card is charged, so
 // that a checkout found Claiming was charged nothing.
@@ -858,12 +867,12 @@ func (s *Service) claimPromotion(ctx context.Context, r *saga.Record) error {
 	fault.Point("checkout/after-claim")
 	next := *r
 	switch {
-	case err == nil && ok && fits(d.Amount, r.Subtotal):
+	case err == nil && ok && wellFormed(d, r.Subtotal):
 		next.Claim, next.Discount, next.Total = saga.Granted, d.Amount, minus(r.Subtotal, d.Amount)
-		next.Promotions = []string{cmp.Or(d.Code, bookshop.BuyTwoGetOneFreeCode)}
+		next.Promotions = []string{d.Code}
 	case err == nil && ok:
 		s.logger.ErrorContext(ctx, "Promotions granted a discount that cannot be the order's: none applied, the claim released",
-			"checkout", r.ID, "discount", d.Amount.String(), "subtotal", r.Subtotal.String())
+			"checkout", r.ID, "discount", d.Amount.String(), "subtotal", r.Subtotal.String(), "code", d.Code)
 		next.Claim = saga.Unanswered
 	case err == nil:
 		next.Claim = saga.Refused
