@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -314,4 +315,55 @@ func TestTarget(t *testing.T) {
 			t.Errorf("Target(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
+}
+
+// changingRecommender recommends one book, whose price the test changes.
+type changingRecommender struct{ price atomic.Int64 }
+
+func (c *changingRecommender) Recommend(context.Context, bookshop.RecommendRequest) ([]bookshop.Book, error) {
+	return []bookshop.Book{{ID: 7, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930,
+		Price: bookshop.Money{Units: c.price.Load(), Currency: "EUR"}}}, nil
+}
+
+// TestServerBookMessages checks that the messages a server keeps for the
+// books it recommends follow the books: a book whose price changes is sent
+// with its new price. Calls at once share the messages (run with -race).
+func TestServerBookMessages(t *testing.T) {
+	rec := &changingRecommender{}
+	rec.price.Store(1299)
+	client := recommendationspb.NewRecommendationsClient(dial(t, startRecommendations(t, rec)))
+	price := func() int64 {
+		t.Helper()
+		resp, err := client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: 1})
+		if err != nil || len(resp.GetRecommendations()) != 1 {
+			t.Fatalf("Recommend = %v, %v; want one book", resp, err)
+		}
+		b := resp.GetRecommendations()[0]
+		if b.GetId() != 7 || b.GetTitle() != "The Maltese Falcon" || b.GetAuthor() != "Dashiell Hammett" || b.GetYear() != 1930 || b.GetPrice().GetCurrency() != "EUR" {
+			t.Fatalf("Recommend sent %v, want book 7 as recommended", b)
+		}
+		return b.GetPrice().GetUnits()
+	}
+	if got := price(); got != 1299 {
+		t.Errorf("price = %d, want 1299", got)
+	}
+	if got := price(); got != 1299 {
+		t.Errorf("price the second time = %d, want 1299", got)
+	}
+	rec.price.Store(999)
+	if got := price(); got != 999 {
+		t.Errorf("price after it changed = %d, want 999", got)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: 1}); err != nil {
+					t.Errorf("Recommend: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
