@@ -154,9 +154,32 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 	page.TotalUnits, page.Currency = quote.Total.Units, quote.Total.Currency
 	if c := page.Confirmed; c != nil {
 		page.TotalUnits, page.Currency, page.Total = c.Units, c.Currency, c.Format()
+		confirmedDiscount(&page, quote, *c)
 	}
 	page.Layout = s.layout(r, "Checkout · "+siteTitle, noCategory)
 	s.render(w, r, status, s.pages.checkout, page)
+}
+
+// confirmedDiscount makes page's discount agree with the total c that its
+// shopper confirmed, which the page shows in place of quote's: the
+// checkout being completed holds (or spent) the customer's use of the
+// promotion, so that quote, made now, gives no discount, and its lines
+// add up to more than c. The discount shown is then what the lines add up
+// to less c, headed with quote's promotion if it names one, or the
+// generic name; and none when c is not below the subtotal (the cart
+// changed since: the lines are the cart's now).
+func confirmedDiscount(page *checkoutPage, quote bookshop.Quote, c bookshop.Money) {
+	sub := quote.Subtotal
+	if c.Currency != sub.Currency || c.Units >= sub.Units || c.Units < 0 {
+		page.Discount, page.DiscountName, page.DiscountBook = "", "", ""
+		return
+	}
+	off := bookshop.Money{Units: sub.Units - c.Units, Currency: c.Currency}
+	if off != quote.Discount {
+		page.DiscountBook = "" // the quote's free book is not this discount's
+	}
+	page.Discount = "−" + off.Format()
+	page.DiscountName = cmp.Or(page.DiscountName, bookshop.PromotionName(""))
 }
 
 // handlePlaceOrder places the order the checkout form confirms (POST):

@@ -1081,3 +1081,37 @@ func TestPromotionNamedOnEveryPage(t *testing.T) {
 		t.Errorf("with Promotions down the order's page does not name its promotion %q:\n%s", name, order.body)
 	}
 }
+
+// TestCheckoutBeingCompletedShowsItsDiscount places an order with the
+// promotion's discount while Orders is down: the shopper is told the
+// order is being completed, and the form comes back with the total they
+// confirmed. The page agrees with itself: its lines add up to the
+// subtotal, and the discount line is the subtotal less the total
+// confirmed, though a quote made now gives no discount (the checkout's
+// own claim holds the customer's use).
+func TestCheckoutBeingCompletedShowsItsDiscount(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.signUp("completing@example.com", "Completing")
+	b.add(1, 3)
+	book1, _ := shop.catalog.Book(testContext(t), 1)
+	form := b.checkoutForm(paymentsclient.TestCardApproved)
+	subtotal := bookshop.Money{Units: 3 * book1.Price.Units, Currency: book1.Price.Currency}
+	total := bookshop.Money{Units: 2 * book1.Price.Units, Currency: book1.Price.Currency}
+	if form.Get("total_units") != strconv.FormatInt(total.Units, 10) {
+		t.Fatalf("the checkout's total is %s, want %d: two of three copies", form.Get("total_units"), total.Units)
+	}
+	shop.stopOrders()
+	r := b.post("/checkout", form)
+	wantHTML(t, "POST", "/checkout, Orders down", r, http.StatusServiceUnavailable)
+	for _, want := range []string{
+		`id="checkout-total">` + total.Format() + "<",
+		`<td class="num">` + subtotal.Format() + "</td>",
+		`id="checkout-discount">−` + book1.Price.Format() + "<",
+		`name="total_units" value="` + strconv.FormatInt(total.Units, 10) + `"`,
+	} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the page of the order being completed lacks %q:\n%s", want, r.body)
+		}
+	}
+}
