@@ -21,7 +21,9 @@ type Config struct {
 	// Starts is when the campaign starts; the zero time for the service's
 	// first start on its database, recorded there.
 	Starts time.Time
-	// Ends is when the campaign ends; the zero time for never.
+	// Ends is when the campaign ends; the zero time for never. It must be
+	// after Starts (Validate), or, when Starts is zero, after the first
+	// start recorded in the database (Run).
 	Ends time.Time
 	// ClaimTTL is how long a checkout's claim holds a customer's use,
 	// unless confirmed or released before. Nothing rests on how it

@@ -1,12 +1,17 @@
 package promotions_test
 
 import (
+	"context"
+	"errors"
 	"io"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/promotions"
 )
 
@@ -62,5 +67,32 @@ func TestConfig(t *testing.T) {
 				t.Errorf("Parse and Validate = %v, want an error saying %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestEndsBeforeTheFirstStart runs the service with an end and no start,
+// on a new database: its first start, now, is the campaign's, and an end
+// before it would never let the campaign run, so Run refuses it with a
+// usage error that says so; an end after it is served.
+func TestEndsBeforeTheFirstStart(t *testing.T) {
+	cfg := promotions.DefaultConfig()
+	cfg.DB = filepath.Join(t.TempDir(), "promotions.db")
+	cfg.Ends = time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = promotions.Run(ctx, cfg, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
+	var usage *config.UsageError
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "is not after the campaign's start") || !strings.Contains(err.Error(), "the campaign would never run") {
+		t.Fatalf("Run(-ends an hour ago, no -starts) = %v; want a usage error: the campaign would never run", err)
+	}
+
+	cfg.Ends = time.Now().Add(time.Hour).UTC()
+	client, _ := runWith(t, cfg)
+	if o := offer(t, client, 0); !o.GetActive() {
+		t.Errorf("GetOffer with -ends in an hour = %v, want active", o)
 	}
 }

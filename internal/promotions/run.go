@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/config"
 	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -21,7 +22,9 @@ const SweepInterval = 30 * time.Second
 // opens the database (creating it on first start, and recording that
 // start, the campaign's by default), serves PromotionsService with health
 // and reflection, sweeps the claims at once and every SweepInterval, and
-// then shuts down gracefully.
+// then shuts down gracefully. It refuses (a config.UsageError) an end
+// without a start that is not after the first start recorded: the
+// campaign would never run.
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
@@ -47,12 +50,20 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		return err
 	}
+	c := svc.Campaign()
+	if cfg.Starts.IsZero() && !c.Ends.IsZero() && !c.Ends.After(c.Starts) {
+		// Validate checks -ends against -starts; without -starts, the start
+		// is the first start recorded in the database, known only now.
+		deps.Close()
+		return config.UsageErrorf("-ends or PROMOTIONS_ENDS %s is not after the campaign's start, %s, the service's first start on %s (-starts is empty): "+
+			"the campaign would never run; set -starts, or an -ends after it",
+			c.Ends.UTC().Format(time.RFC3339), c.Starts.UTC().Format(time.RFC3339), cfg.DB)
+	}
 	srv, err := NewGRPCServer(svc, deps)
 	if err != nil {
 		deps.Close()
 		return err
 	}
-	c := svc.Campaign()
 	ends := "never"
 	if !c.Ends.IsZero() {
 		ends = c.Ends.UTC().Format(time.RFC3339)
