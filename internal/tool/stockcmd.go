@@ -74,6 +74,9 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	if set != nil && len(ids) > maxSetBooks {
+		return usageErrorf("-set sets the books one call each: at most %d at once, not %d (split the range)", maxSetBooks, len(ids))
+	}
 	if set != nil {
 		for i, id := range ids {
 			l, err := inventory.SetStockLevel(ctx, id, *set)
@@ -107,8 +110,13 @@ func printLevel(w io.Writer, l inventoryclient.Level) {
 	fmt.Fprintf(w, "Book %d: %d on hand, %d held by checkouts, %d available.\n", l.BookID, l.OnHand, l.Held, l.Available)
 }
 
-// maxStockBooks is the most books one `bookshop stock` names.
-const maxStockBooks = 100_000
+// maxStockBooks is the most books one `bookshop stock` names, and
+// maxSetBooks the most it sets, one call (one write synced to the disk)
+// each, within -timeout.
+const (
+	maxStockBooks = 100_000
+	maxSetBooks   = 1_000
+)
 
 // bookIDs parses -book: ids and ranges of ids (FIRST-LAST, FIRST up to
 // LAST), separated by commas, each id 1 or more, at most maxStockBooks in

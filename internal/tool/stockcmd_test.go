@@ -72,6 +72,7 @@ func TestStockCommand(t *testing.T) {
 		{[]string{"-book", "9-3"}, `the range "9-3" ends before it starts`},
 		{[]string{"-book", "1-x"}, `"1-x" is not a book id`},
 		{[]string{"-book", "1-200000"}, "more than 100000 books"},
+		{[]string{"-book", "1-1001", "-set", "5"}, "at most 1000 at once, not 1001"},
 		{[]string{"-book", "1", "-set", "many"}, `"many": want a whole number`},
 		{[]string{"-book", "1", "-set", "-1"}, "book 1: -1 copies on hand: want 0 to 1000000"},
 		{[]string{"-book", "1", "-inventory-host", "localhost:99999"}, "-inventory-host or INVENTORY_HOST"},
