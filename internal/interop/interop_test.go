@@ -328,12 +328,14 @@ func TestOurClientCallsPythonRecommendations(t *testing.T) {
 
 // startMarketplace serves our Marketplace over HTTP on loopback until the
 // test ends, calling every service over conn, with readiness following
-// Recommendations' health, as marketplace.Run wires it.
+// Recommendations' health, or its Recommend for a server without health,
+// as marketplace.Run wires it.
 func startMarketplace(tb testing.TB, conn *grpc.ClientConn, logger *slog.Logger) *httptest.Server {
 	tb.Helper()
+	recommender := recommendationsclient.New(conn, 10*time.Second)
 	handler, err := marketplace.NewServer(marketplace.Options{
 		Logger:           logger,
-		Recommender:      recommendationsclient.New(conn, 10*time.Second),
+		Recommender:      recommender,
 		Catalog:          catalogclient.New(conn, 10*time.Second),
 		Searcher:         catalogclient.New(conn, 10*time.Second),
 		Live:             recommendationsclient.NewLiveClient(conn),
@@ -344,7 +346,7 @@ func startMarketplace(tb testing.TB, conn *grpc.ClientConn, logger *slog.Logger)
 		Orders:           ordersclient.New(conn, 10*time.Second),
 		Promotions:       promotionsclient.New(conn, 10*time.Second),
 		RecommendTimeout: 10 * time.Second,
-		Ready:            rpc.HealthReady(conn, "Recommendations"),
+		Ready:            marketplace.RecommendationsReady(conn, recommender),
 	})
 	if err != nil {
 		tb.Fatal(err)

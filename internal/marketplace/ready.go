@@ -7,6 +7,11 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // readyTimeout bounds each readiness check.
@@ -25,6 +30,19 @@ const (
 	messageRecsDown     = "not ready: Recommendations is unavailable"
 	messageRecsSlow     = "not ready: Recommendations did not answer within 1s"
 )
+
+// RecommendationsReady returns the Marketplace's readiness check, as Run
+// wires it: Recommendations' health over conn, or, from a server without
+// a health service, such as the tutorial's, whether it recommends one
+// book through r (see rpc.HealthOrProbeReady). So another gRPC server at
+// RECOMMENDATIONS_HOST, which lacks both, leaves the Marketplace not
+// ready, as does the tutorial's server once it fails its calls.
+func RecommendationsReady(conn grpc.ClientConnInterface, r bookshop.Recommender) func(context.Context) error {
+	return rpc.HealthOrProbeReady(conn, "Recommendations", func(ctx context.Context) error {
+		_, err := r.Recommend(ctx, bookshop.RecommendRequest{Category: bookshop.Mystery, MaxResults: 1})
+		return err
+	})
+}
 
 // errReadyTimeout marks a readiness check that ran out of time.
 var errReadyTimeout = errors.New("readiness check timed out")
@@ -74,8 +92,8 @@ func (r *readiness) ready(ctx context.Context) error {
 
 // handleReadyz answers, in plain text, whether the Marketplace is ready to
 // serve: 200 "ready" while it runs and Recommendations can be reached (with
-// rpc.HealthReady, its health says SERVING, or it answers UNIMPLEMENTED
-// for having no health service, as the tutorial's server); 503 with a
+// RecommendationsReady, its health says SERVING or, from a server without
+// a health service, as the tutorial's, a Recommend succeeds); 503 with a
 // short reason once it shuts down or when Recommendations cannot be
 // reached in time.
 func (s *server) handleReadyz() http.Handler {

@@ -2,6 +2,7 @@ package marketplace_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -14,10 +15,13 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
+	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
 
 // Answers of /readyz.
@@ -42,6 +46,27 @@ func healthReady(tb testing.TB, hs healthpb.HealthServer) func(context.Context) 
 	go func() { _ = srv.Serve(lis) }()
 	tb.Cleanup(srv.Stop)
 	return rpc.HealthReady(mustDial(tb, lis.Addr().String()), "Recommendations")
+}
+
+// withoutHealthReady serves, on loopback until the test ends, a plain gRPC
+// server without the health service, as the tutorial's, that serves
+// Recommendations from rec, or nothing at all for a nil rec, as any other
+// gRPC server at the wrong address; and returns the readiness check of
+// the Marketplace over a client of it, as Run wires it.
+func withoutHealthReady(tb testing.TB, rec bookshop.Recommender) func(context.Context) error {
+	tb.Helper()
+	srv := grpc.NewServer()
+	if rec != nil {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, slog.New(slog.DiscardHandler)))
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	tb.Cleanup(srv.Stop)
+	conn := mustDial(tb, lis.Addr().String())
+	return marketplace.RecommendationsReady(conn, recommendationsclient.New(conn, 10*time.Second))
 }
 
 // silentHealth is a health service whose Check never answers. Its Watch,
@@ -80,9 +105,11 @@ func wantReadyz(tb testing.TB, r response, status int, body string) {
 	wantNoInternalText(tb, "/readyz", r.body)
 }
 
-// TestReadyz checks /readyz: 200 when Recommendations' health is SERVING
-// (or with no check configured), 503 with a short reason when it is
-// NOT_SERVING, cannot be reached, or does not answer within 1s.
+// TestReadyz checks /readyz: 200 when Recommendations' health is SERVING,
+// or, from a server without health, when it recommends (or with no check
+// configured); 503 with a short reason when it is NOT_SERVING, cannot be
+// reached, does not answer within 1s, or, without health, does not serve
+// Recommendations either.
 func TestReadyz(t *testing.T) {
 	notServing := health.NewServer()
 	notServing.SetServingStatus("Recommendations", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -106,6 +133,12 @@ func TestReadyz(t *testing.T) {
 		{"no answer", func(tb testing.TB) func(context.Context) error {
 			return healthReady(tb, silentHealth{})
 		}, http.StatusServiceUnavailable, readyzSlow},
+		{"no health service, as the tutorial's", func(tb testing.TB) func(context.Context) error {
+			return withoutHealthReady(tb, recommendations.New(builtinCatalog(tb), seededRand()))
+		}, http.StatusOK, readyzReady},
+		{"no health service and no Recommendations", func(tb testing.TB) func(context.Context) error {
+			return withoutHealthReady(tb, nil)
+		}, http.StatusServiceUnavailable, readyzUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

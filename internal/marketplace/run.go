@@ -83,9 +83,10 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if cfg.RateLimit == 0 {
 		limit = rate.Inf
 	}
+	recommender := recommendationsclient.New(recs, cfg.CallTimeout)
 	handler, err := NewServer(Options{
 		Logger:           deps.Logger,
-		Recommender:      recommendationsclient.New(recs, cfg.CallTimeout),
+		Recommender:      recommender,
 		RecommendTimeout: cfg.CallTimeout,
 		Catalog:          catalogclient.New(books, cfg.CallTimeout),
 		Accounts:         accountsclient.New(accounts, 3*cfg.CallTimeout),
@@ -98,7 +99,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		Searcher:                 catalogclient.New(books, cfg.CallTimeout),
 		Live:                     recommendationsclient.NewLiveClient(recs),
 		Shutdown:                 ctx.Done(), // ends the live event streams, which never finish on their own
-		Ready:                    rpc.HealthReady(recs, "Recommendations"),
+		Ready:                    RecommendationsReady(recs, recommender),
 		RateLimit:                limit,
 		RateBurst:                cfg.RateBurst,
 		TrustedProxies:           cfg.TrustedProxies,

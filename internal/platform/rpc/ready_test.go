@@ -3,6 +3,7 @@ package rpc_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
@@ -124,6 +126,44 @@ func TestHealthReady(t *testing.T) {
 		<-served
 		if err := ready(ctx); status.Code(err) != codes.Unavailable {
 			t.Errorf("HealthReady once the server without health stopped = %v, want an error wrapping UNAVAILABLE", err)
+		}
+	})
+
+	// A server without health checked with a call of the service's own:
+	// ready while it serves the service, not when it lacks it too, as any
+	// gRPC server on the wrong port does.
+	t.Run("no health service, with a probe", func(t *testing.T) {
+		serve := func(t *testing.T, register func(*grpc.Server)) *grpc.ClientConn {
+			srv := grpc.NewServer()
+			register(srv)
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() { _ = srv.Serve(lis) }()
+			t.Cleanup(srv.Stop)
+			return readyConn(t, lis.Addr().String())
+		}
+		probe := func(conn grpc.ClientConnInterface) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := recommendationspb.NewRecommendationsClient(conn).Recommend(ctx,
+					&recommendationspb.RecommendationRequest{UserId: 1, Category: recommendationspb.BookCategory_MYSTERY, MaxResults: 1})
+				return err
+			}
+		}
+
+		withRecs := serve(t, func(srv *grpc.Server) {
+			recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(
+				recommendations.New(openDB(t, builtinBooks(t)), nil), slog.New(slog.DiscardHandler)))
+		})
+		if err := rpc.HealthOrProbeReady(withRecs, "Recommendations", probe(withRecs))(ctx); err != nil {
+			t.Errorf("HealthOrProbeReady of a server with Recommendations but no health = %v, want nil", err)
+		}
+
+		empty := serve(t, func(*grpc.Server) {})
+		err := rpc.HealthOrProbeReady(empty, "Recommendations", probe(empty))(ctx)
+		if status.Code(err) != codes.Unimplemented || !strings.Contains(err.Error(), `"Recommendations" has no health service, and a call of its own failed`) {
+			t.Errorf("HealthOrProbeReady of a server with neither = %v, want an error saying the call failed, wrapping UNIMPLEMENTED", err)
 		}
 	})
 
