@@ -429,8 +429,9 @@ func TestPromotionEndToEnd(t *testing.T) {
 		}
 		return s
 	}
-	// Three copies in all, of two well-stocked books.
-	buy := func(what string) (subtotal, total string) {
+	// Three copies in all, of two well-stocked books. It returns the
+	// checkout's discount ("" for none) and total.
+	buy := func(what string) (discount, total string) {
 		t.Helper()
 		for _, b := range []struct {
 			id int
@@ -461,6 +462,9 @@ func TestPromotionEndToEnd(t *testing.T) {
 		run(what+": checkout", chromedp.Navigate(url+"checkout"))
 		waitPath(what, "/checkout")
 		total = text("#checkout-total")
+		if has("#checkout-discount") {
+			discount = text("#checkout-discount")
+		}
 		run(what+": fill in",
 			chromedp.SendKeys(`#f-name`, "Ada Lovelace"),
 			chromedp.SendKeys(`#f-line1`, "12 Analytical Row"),
@@ -478,7 +482,7 @@ func TestPromotionEndToEnd(t *testing.T) {
 		if got := text("#order-total"); got != total {
 			t.Errorf("%s: the order's total %q differs from the confirmed %q", what, got, total)
 		}
-		return subtotal, total
+		return discount, total
 	}
 
 	run("open the homepage", chromedp.Navigate(url))
@@ -511,21 +515,27 @@ func TestPromotionEndToEnd(t *testing.T) {
 	full, _ = full.Add(orient.Price)
 	discounted, _ := full.Add(bookshop.Money{Units: -cheapest.Units, Currency: cheapest.Currency})
 
-	_, total := buy("first order")
+	discount, total := buy("first order")
 	if total != discounted.Format() {
 		t.Errorf("the first order of three books: total %s, want %s (%s less the cheapest, %s)", total, discounted.Format(), full.Format(), cheapest.Format())
 	}
+	wantDiscount := "−" + cheapest.Format()
+	if discount != wantDiscount {
+		t.Errorf("the first order's checkout shows the discount %q, want %q: the cheapest book's price", discount, wantDiscount)
+	}
 	if !has("#order-discount") {
 		t.Error("the first order's page shows no discount")
+	} else if got := text("#order-discount"); got != wantDiscount {
+		t.Errorf("the first order's page shows the discount %q, want %q: the cheapest book's price", got, wantDiscount)
 	}
 	run("back home", chromedp.Navigate(url))
 	waitPath("homepage", "/")
 	if has(".promo-banner") {
 		t.Error("after using the promotion the homepage still shows its banner")
 	}
-	_, total = buy("second order")
-	if total != full.Format() {
-		t.Errorf("the second order of three books: total %s, want the full %s", total, full.Format())
+	discount, total = buy("second order")
+	if total != full.Format() || discount != "" {
+		t.Errorf("the second order of three books: total %s, discount %q; want the full %s, no discount", total, discount, full.Format())
 	}
 	dir := os.Getenv("SCREENSHOT_DIR")
 	if dir == "" {
