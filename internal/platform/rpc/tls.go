@@ -261,7 +261,8 @@ func explainHandshake(err error) error {
 			san = "IP:" + he.Host
 		}
 		return fmt.Errorf("the server's certificate (%s) has no subject alternative name, only a Common Name, and Go checks a server's host name (%s) against subject alternative names only: "+
-			"issue the certificate with one for the host name, such as subjectAltName=%s (docs/security.md shows the one-line fix for certificates made with openssl): %w",
+			"issue the certificate with one for the host name, such as subjectAltName=%s "+
+			"(the one-line fix for a certificate made with openssl: docs/security.md#a-server-certificate-made-with-openssl-needs-a-subject-alternative-name): %w",
 			he.Certificate.Subject, he.Host, san, err)
 	}
 	if ua, ok := errors.AsType[x509.UnknownAuthorityError](err); ok && ua.Cert != nil {

@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"crypto/tls"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,10 @@ func TestMutualTLSWithTutorialCertificates(t *testing.T) {
 	})
 }
 
+// sanFixPointer is where the error for a server certificate without a
+// subject alternative name sends its reader.
+const sanFixPointer = "(the one-line fix for a certificate made with openssl: docs/security.md#a-server-certificate-made-with-openssl-needs-a-subject-alternative-name)"
+
 // TestClientExplainsCommonNameOnlyServerCertificate calls a server whose
 // certificate is the tutorial's exactly, a Common Name and no subject
 // alternative name, which Go refuses: the error says why, and how to fix
@@ -131,13 +136,26 @@ func TestClientExplainsCommonNameOnlyServerCertificate(t *testing.T) {
 			defer conn.Close()
 			_, err = recommendationsclient.New(conn, 5*time.Second).Recommend(testContext(t),
 				bookshop.RecommendRequest{UserID: 1, Category: bookshop.Mystery, MaxResults: 3})
-			for _, want := range []string{"the server's certificate (CN=localhost) has no subject alternative name, only a Common Name", tc.want} {
+			for _, want := range []string{"the server's certificate (CN=localhost) has no subject alternative name, only a Common Name", tc.want, sanFixPointer} {
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Errorf("Recommend over TLS to a server with a CN-only certificate = %v\nwant an error containing %q", err, want)
 				}
 			}
 		})
 	}
+
+	// Where the error points, the fix is.
+	t.Run("docs/security.md", func(t *testing.T) {
+		doc, err := os.ReadFile("../../../docs/security.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, section, found := strings.Cut(string(doc), "\n### A server certificate made with openssl needs a subject alternative name\n")
+		section, _, _ = strings.Cut(section, "\n#")
+		if !found || !strings.Contains(section, "openssl x509 -req") || !strings.Contains(section, "-extfile /dev/stdin") {
+			t.Errorf("docs/security.md has no section %q with the openssl line that adds a SAN, where the error points", "A server certificate made with openssl needs a subject alternative name")
+		}
+	})
 
 	t.Run("a CA the client does not trust", func(t *testing.T) {
 		serverCert, serverKey := pki.Issue(t, "server-san", "localhost", "127.0.0.1")
