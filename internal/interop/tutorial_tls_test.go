@@ -50,20 +50,23 @@ func tutorialPKI(tb testing.TB) *rpctest.TutorialPKI {
 // Python client shaped like the tutorial's published Marketplace
 // (grpc.ssl_channel_credentials with the CA, its key and its
 // certificate) against our Recommendations serving mutual TLS with the
-// tutorial's certificates: its certificate names it by Common Name alone,
-// which our default rule refuses, saying why, and -tls-client-identity
-// spiffe-or-cn accepts, as the README and docs/interop.md say to run it;
-// one that names no identity is told so.
+// tutorial's certificates, exactly as gen_certs.sh makes them: the
+// server's has a Common Name and no subject alternative name, which
+// Python's gRPC checks the host name against, as Go's does not; the
+// client's names it by Common Name alone, which our default rule refuses,
+// saying why, and -tls-client-identity spiffe-or-cn accepts, as the
+// README and docs/interop.md say to run it; one that names no identity is
+// told so.
 func TestTutorialMarketplaceCallsOurRecommendationsWithMutualTLS(t *testing.T) {
 	pki := tutorialPKI(t)
 	in := func(name string) string { return pki.Dir + "/" + name }
-	serverTLS, err := rpc.ServerTLS(in("server.pem"), in("server.key"), in("ca.pem"))
+	serverTLS, err := rpc.ServerTLS(in("server-cn-only.pem"), in("server-cn-only.key"), in("ca.pem"))
 	if err != nil {
 		t.Fatalf("ServerTLS with the tutorial's certificates: %v", err)
 	}
 	target := func(addr string) string {
 		_, port, _ := net.SplitHostPort(addr)
-		return "localhost:" + port // a name of the server's certificate, as the tutorial dials "recommendations"
+		return "localhost:" + port // the server certificate's Common Name, as the tutorial dials "recommendations"
 	}
 
 	byDefault := target(startRecommendations(t, builtin(t), serverTLS, ""))
