@@ -689,9 +689,7 @@ var errStalled = errors.New("the checkout cannot go on now")
 // advance takes r through its steps until it ends, or until a step cannot
 // go on now. card is the card to charge, from the request; nil for a
 // checkout taken up without its request (see holdAndCharge). Each step
-// records where it got to before the next acts on it, but a step whose
-// outcome a retry by key finds again, which moves on in memory (see
-// moveOn); what is unsaved is recorded when the checkout stops short.
+// records where it got to before the next acts on it.
 func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Card) {
 	for {
 		var err error
@@ -707,44 +705,12 @@ func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Ca
 		case saga.Undoing:
 			err = s.undo(ctx, r)
 		default:
-			s.flush(ctx, r)
 			return
 		}
 		if err != nil {
-			s.flush(ctx, r)
 			s.logger.WarnContext(ctx, "checkout stalled: it goes on later", "checkout", r.ID, "state", r.State, "err", err)
 			return
 		}
-	}
-}
-
-// moveOn makes next the checkout r is now, in memory only (Unsaved): for
-// a step whose outcome a retry by its key finds again (the charge made,
-// the stock taken, the claim of the promotion confirmed), so that it is
-// recorded with the next step that must be (the order placed, or the
-// checkout undone), or when the checkout stops short (see advance and
-// flush): two commits to the log a checkout, not five. A crash before
-// then leaves the record where it was; the recoverer takes the
-// checkout up from there, goes through the steps again by their keys,
-// and finds their outcomes (a hold committed is found committed, a charge
-// made is found by its key, an order recorded by its key), for as long as
-// the services keep their records (the Inventory's RecordTTL: days).
-func (s *Service) moveOn(r *saga.Record, next saga.Record) {
-	next.Updated = s.opts.Now().UTC()
-	next.Attempts, next.NextTry = 0, time.Time{}
-	next.Unsaved = true
-	*r = next
-}
-
-// flush records r if it has moved on past its record (see moveOn); a
-// failure is logged, and the record stays where it was, which the
-// recoverer takes up.
-func (s *Service) flush(ctx context.Context, r *saga.Record) {
-	if !r.Unsaved {
-		return
-	}
-	if err := s.save(ctx, r, *r); err != nil {
-		s.logger.ErrorContext(ctx, "record a checkout's progress: the recoverer takes it up from its record", "checkout", r.ID, "state", r.State, "err", err)
 	}
 }
 
@@ -754,7 +720,6 @@ func (s *Service) flush(ctx context.Context, r *saga.Record) {
 func (s *Service) save(ctx context.Context, r *saga.Record, next saga.Record) error {
 	next.Updated = s.opts.Now().UTC()
 	next.Attempts, next.NextTry = 0, time.Time{}
-	next.Unsaved = false
 	if err := s.deps.Store.Save(ctx, &next); err != nil {
 		return fmt.Errorf("%w: record %s: %w", errStalled, next.State, err)
 	}
@@ -837,7 +802,7 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 	fault.Point("checkout/after-charge")
 	switch bookshop.ErrorCode(err) {
 	case "":
-		return s.charged(r, hold.ID, charge.ID)
+		return s.charged(ctx, r, hold.ID, charge.ID)
 	case bookshop.Invalid:
 		// A card that fails its checks: nothing charged, nothing recorded.
 		return s.fail(ctx, r, domainError(err), outcomeInvalid, true, hold.ID, false)
@@ -897,7 +862,7 @@ func (s *Service) settleCharge(ctx context.Context, r *saga.Record, hold string,
 	cancel()
 	switch {
 	case err == nil && charge.State == paymentsclient.StateApproved:
-		return s.charged(r, hold, charge.ID)
+		return s.charged(ctx, r, hold, charge.ID)
 	case err == nil && charge.State == paymentsclient.StateDeclined:
 		return s.fail(ctx, r, bookshop.Errorf(bookshop.Conflict, "card declined: %s", charge.DeclineReason), outcomeDeclined, true, hold, true)
 	case err == nil || bookshop.ErrorCode(err) == bookshop.NotFound:
@@ -907,20 +872,17 @@ func (s *Service) settleCharge(ctx context.Context, r *saga.Record, hold string,
 	return fmt.Errorf("%w: ask Payments for the charge: %w", errStalled, err)
 }
 
-// charged moves r on to Charged, with its hold and charge (see moveOn:
-// the charge is found again by its key).
-func (s *Service) charged(r *saga.Record, hold, charge string) error {
+// charged records r's hold and charge, and that it is charged.
+func (s *Service) charged(ctx context.Context, r *saga.Record, hold, charge string) error {
 	next := *r
 	next.State, next.ReservationID, next.ChargeID, next.ChargeTried = saga.Charged, hold, charge, true
-	s.moveOn(r, next)
-	return nil
+	return s.save(ctx, r, next)
 }
 
 // commit is the step of a Charged checkout: it confirms the claim of
 // the promotion whose discount the checkout was charged with (Granted:
-// see keepDiscount), then takes the stock held for good, and moves on to
-// Committed (see moveOn: a claim confirmed is confirmed again, and a
-// committed hold is found committed, for RecordTTL after). Both come
+// see keepDiscount), then takes the stock held for good, and records that
+// it did (Committed). Both come
 // before the order is recorded, so that no order is recorded without its
 // stock and its discount kept; and the claim before the stock, as a
 // confirmed claim can be undone (released by its key) and stock taken
@@ -928,9 +890,8 @@ func (s *Service) charged(r *saga.Record, hold, charge string) error {
 // the checkout is undone, the charge refunded, the claim released, no
 // order having been asked for (only a Committed checkout asks); a claim
 // that cannot be kept is undone with the hold released, no stock lost.
-// Once Committed is recorded (the checkout stalled after it), the stock
-// is never asked for again: the hold's record may be gone by the time a
-// checkout is taken up.
+// Once Committed, the stock is never asked for again: the hold's record
+// may be gone by the time a checkout is taken up.
 func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	if r.Claim == saga.Granted {
 		if err := s.keepDiscount(ctx, r); err != nil {
@@ -954,8 +915,7 @@ func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	fault.Point("checkout/after-commit")
 	next := *r
 	next.State = saga.Committed
-	s.moveOn(r, next) // a committed hold is found committed
-	return nil
+	return s.save(ctx, r, next)
 }
 
 // complete is the step of a Committed checkout: it records the order
@@ -1041,8 +1001,7 @@ func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
 		fault.Point("checkout/after-confirm")
 		next := *r
 		next.Claim = saga.Confirmed
-		s.moveOn(r, next) // a claim confirmed is confirmed again
-		return nil
+		return s.save(ctx, r, next)
 	case bookshop.Conflict, bookshop.NotFound, bookshop.Invalid:
 		s.logger.WarnContext(ctx, "a paid checkout's claim of the promotion ended, and its discount cannot be kept: refunding, no order recorded",
 			"checkout", r.ID, "err", err)

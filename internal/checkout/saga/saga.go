@@ -132,10 +132,6 @@ type Record struct {
 	// once). Both are reset when the checkout moves on.
 	Attempts int
 	NextTry  time.Time
-	// Unsaved reports that the checkout has moved on, in memory, past
-	// its record in the log, by steps whose outcome a retry by key finds
-	// again (see Service.moveOn in package checkout). It is never stored.
-	Unsaved bool
 }
 
 // The idempotency keys of a checkout's calls: the hold (Inventory), the
