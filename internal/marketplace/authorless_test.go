@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,10 +161,13 @@ func TestBooksWithoutAuthorOrYear(t *testing.T) {
 // (its title, its category, the "you may also like" panel) with a notice,
 // and nothing to buy; a book never recommended gets the 503 page; the
 // book's JSON, which only the page's script reads, stays a 503, after
-// which the script loads the page.
+// which the script loads the page. The Catalog's absence is one warning
+// in the log, not one per page.
 func TestBookPageWithoutCatalog(t *testing.T) {
 	down := catalogclient.New(mustDial(t, rpctest.ClosedAddr(t)), 5*time.Second)
+	logger, logs := testLogger(t)
 	srv := startSite(t, marketplace.Options{
+		Logger:      logger,
 		Recommender: grpcRecommender(t, tutorialRecommender{}),
 		Catalog:     down,
 	})
@@ -198,6 +202,25 @@ func TestBookPageWithoutCatalog(t *testing.T) {
 	}
 	if r := get(t, srv, "/api/books/1"); r.status != http.StatusServiceUnavailable {
 		t.Errorf("GET /api/books/1 without the Catalog = %d, want 503", r.status)
+	}
+
+	for range 3 {
+		get(t, srv, "/books/2")
+	}
+	warnings, debug := 0, 0
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		if !strings.Contains(l, "catalog failed;") || !strings.Contains(l, "the book page") {
+			continue
+		}
+		switch {
+		case strings.Contains(l, "level=WARN"):
+			warnings++
+		case strings.Contains(l, "level=DEBUG"):
+			debug++
+		}
+	}
+	if warnings != 1 || debug != 5 {
+		t.Errorf("log lines of book pages without the Catalog: %d warnings and %d debug lines, want 1 warning (the outage began) and 5 debug lines (the other pages)", warnings, debug)
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
@@ -57,13 +59,20 @@ func (s *server) handleBook() http.Handler {
 			s.renderError(w, r, http.StatusNotFound, messageNoSuchBook)
 			return
 		default:
+			// Behind the tutorial's Recommendations there is no Catalog at
+			// all: every book page would warn. A warning begins an outage;
+			// the pages during it are debug lines.
+			level := slog.LevelDebug
+			if s.catalogOutage.began(time.Now()) {
+				level = slog.LevelWarn
+			}
 			known, ok := s.recommended.get(id)
 			if !ok {
-				s.logger.WarnContext(r.Context(), "catalog failed; cannot serve the book page", "book", id, "err", err)
+				s.logger.Log(r.Context(), level, "catalog failed; cannot serve the book page", "book", id, "err", err)
 				s.renderError(w, r, http.StatusServiceUnavailable, noticeCatalogUnavailable)
 				return
 			}
-			s.logger.WarnContext(r.Context(), "catalog failed; serving the book page with what recommendations said of the book", "book", id, "err", err)
+			s.logger.Log(r.Context(), level, "catalog failed; serving the book page with what recommendations said of the book", "book", id, "err", err)
 			book, notice = known, noticeDetailsUnavailable
 		}
 

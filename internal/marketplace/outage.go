@@ -24,3 +24,11 @@ func (o *outage) down(now time.Time) bool { return now.UnixNano() < o.until.Load
 
 // failed records that the service failed to answer at now.
 func (o *outage) failed(now time.Time) { o.until.Store(now.Add(outageMemory).UnixNano()) }
+
+// began records that the service failed to answer at now, as failed does,
+// and reports whether that began an outage: whether the service had not
+// failed within the last outageMemory. A failure that many requests see
+// is logged as a warning once per outage, not once per request.
+func (o *outage) began(now time.Time) bool {
+	return o.until.Swap(now.Add(outageMemory).UnixNano()) <= now.UnixNano()
+}

@@ -151,8 +151,10 @@ type server struct {
 	sessions    *liveSessions
 	signedIn    *signedIn // sessions Accounts vouched for lately
 	// accountsOutage, cartOutage and inventoryOutage remember a failure of
-	// Accounts, Cart or Inventory for a few seconds (see outage).
-	accountsOutage, cartOutage, inventoryOutage, promotionsOutage outage
+	// Accounts, Cart or Inventory for a few seconds (see outage);
+	// catalogOutage one of the Catalog for a book's page, only so that it
+	// is logged as a warning once per outage.
+	accountsOutage, cartOutage, inventoryOutage, promotionsOutage, catalogOutage outage
 	known                                                         knownBooks       // books the catalog has confirmed
 	recommended                                                   recommendedBooks // what Recommendations said of the books it recommended
 	liveHeartbeat                                                 time.Duration
