@@ -155,19 +155,19 @@ type server struct {
 	// catalogOutage one of the Catalog for a book's page, only so that it
 	// is logged as a warning once per outage.
 	accountsOutage, cartOutage, inventoryOutage, promotionsOutage, catalogOutage outage
-	known                                                         knownBooks       // books the catalog has confirmed
-	recommended                                                   recommendedBooks // what Recommendations said of the books it recommended
-	liveHeartbeat                                                 time.Duration
-	shutdown                                                      <-chan struct{}
-	readiness                                                     *readiness
-	limiter                                                       *clientLimiter // nil when requests are not limited
-	trustedProxies                                                int
-	pages                                                         *pages
-	homeShells                                                    *shells
-	assets                                                        *assets
-	metrics                                                       *telemetry.Metrics
-	traced                                                        bool // requests have spans
-	mux                                                           *http.ServeMux
+	known                                                                        knownBooks       // books the catalog has confirmed
+	recommended                                                                  recommendedBooks // what Recommendations said of the books it recommended
+	liveHeartbeat                                                                time.Duration
+	shutdown                                                                     <-chan struct{}
+	readiness                                                                    *readiness
+	limiter                                                                      *clientLimiter // nil when requests are not limited
+	trustedProxies                                                               int
+	pages                                                                        *pages
+	homeShells                                                                   *shells
+	assets                                                                       *assets
+	metrics                                                                      *telemetry.Metrics
+	traced                                                                       bool // requests have spans
+	mux                                                                          *http.ServeMux
 }
 
 // NewServer returns the Marketplace's HTTP handler. It fails only when cfg
