@@ -149,9 +149,18 @@ type Rejection struct {
 	Reason string // what was wrong, for people
 }
 
+// MaxRejectionsReported is the most rejections an import reports: the
+// first ones, by index. The books not written are the items less those
+// imported, however many; the report names the first, so that an import
+// of a million rows that are all refused neither holds nor sends a
+// million reasons.
+const MaxRejectionsReported = 10_000
+
 // ImportResult sums up an import.
 type ImportResult struct {
 	Imported int
+	// Rejected are the items not written, and why, by index: all of them
+	// or, past MaxRejectionsReported, the first that many.
 	Rejected []Rejection
 	// Books are the books written, with their ids, in the order written;
 	// none for a Replayed import.
@@ -176,6 +185,37 @@ type Importer interface {
 	// same key writes nothing, and returns the first one's result,
 	// Replayed, for the same items, or fails with Conflict for others.
 	ImportBooks(ctx context.Context, key string, items []ImportItem) (ImportResult, error)
+}
+
+// StreamImporter adds books to the catalog as they come, for imports too
+// large to hold in memory: the same import as [Importer]'s, whose items
+// are given one at a time.
+type StreamImporter interface {
+	// BeginImport starts an import with idempotency key (or "", as for
+	// ImportBooks). It waits, until ctx ends, for an import that runs
+	// already: one writes at a time. The caller adds the items in order
+	// and commits, and closes the import whatever happens.
+	BeginImport(ctx context.Context, key string) (PendingImport, error)
+}
+
+// PendingImport is an import begun and not yet committed: a transaction
+// that its items go to as they come, in batches, so that the memory it
+// holds does not grow with its size. If it is closed before Commit
+// succeeds, or its context ends, nothing of it is written.
+type PendingImport interface {
+	// Add adds the next item, checked and written, or rejected, at
+	// Commit. Errors: the store's.
+	Add(ctx context.Context, it ImportItem) error
+	// Reject adds the next item as refused by a rule of the caller's,
+	// for reason: it is not written, and the report names it at its
+	// index. Errors: the store's.
+	Reject(ctx context.Context, it ImportItem, reason string) error
+	// Commit checks the items and writes the valid ones, as
+	// [Importer.ImportBooks] does, and ends the import.
+	Commit(ctx context.Context) (ImportResult, error)
+	// Close ends the import, writing nothing if Commit has not
+	// succeeded. It may be called more than once, and after Commit.
+	Close()
 }
 
 // EventType is what a shopper did, for live recommendations.

@@ -12,6 +12,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"sync"
 
@@ -26,6 +27,7 @@ import (
 type Store interface {
 	bookshop.Catalog
 	bookshop.Importer
+	bookshop.StreamImporter
 	// All returns every book, in id order. The slice is shared and never
 	// changes.
 	All() []bookshop.Book
@@ -36,6 +38,13 @@ type Store interface {
 // plenty, and the cap keeps a misbehaving client from holding streams
 // without end.
 const MaxWatches = 256
+
+// MaxImports is the most imports one Catalog takes at once: one writes,
+// the others wait for it, their streams unread (the client's sends wait
+// too, as gRPC's flow control has them). Past it, an import is refused
+// with Exhausted: imports come from operators, a few at a time, and each
+// holds a stream and a little memory while it waits.
+const MaxImports = 4
 
 // DefaultMaxFeedBooks is the most books of recent imports the Service
 // keeps for watchers that have not caught up; see NewService.
@@ -57,10 +66,13 @@ type Service struct {
 	// the start, and of each import's, added as it commits.
 	index *search.Index
 
-	// importMu orders imports against the start of watches, so that a
-	// watcher's snapshot holds exactly the imports before its place in
-	// the feed.
+	// importMu orders the commits of imports against the start of
+	// watches, so that a watcher's snapshot holds exactly the imports
+	// before its place in the feed.
 	importMu sync.Mutex
+	// imports holds a value for each import running or waiting, up to
+	// MaxImports.
+	imports chan struct{}
 
 	mu       sync.Mutex
 	feed     [][]bookshop.Book // the books of recent imports, oldest first
@@ -99,7 +111,7 @@ func NewService(store Store, currency string, maxFeedBooks int, m *telemetry.Met
 	if currency == "" {
 		currency = bookshop.DefaultCurrency
 	}
-	return &Service{store: store, currency: currency, metrics: newMetrics(m), index: search.New(store.All()), maxFeed: maxFeedBooks, changed: make(chan struct{}), stopping: make(chan struct{})}
+	return &Service{store: store, currency: currency, metrics: newMetrics(m), index: search.New(store.All()), maxFeed: maxFeedBooks, imports: make(chan struct{}, MaxImports), changed: make(chan struct{}), stopping: make(chan struct{})}
 }
 
 // Currency returns the shop's currency: that of every price it imports.
@@ -208,61 +220,80 @@ func (s *Service) ExportBooks(ctx context.Context, c bookshop.Category, batchSiz
 	return s.store.ExportBooks(ctx, c, batchSize, yield)
 }
 
-// ImportBooks implements [bookshop.Importer]: the Store's import, whose
-// books, once committed, go to every watcher. A book priced in another
-// currency than the shop's is rejected (field price), whatever else it
-// holds: the Catalog converts no currency. Key, when not "", makes the
-// import happen at most once (see [bookshop.Importer]); Invalid for a
-// malformed one.
+// ImportBooks implements [bookshop.Importer]: ImportFrom, with items.
 func (s *Service) ImportBooks(ctx context.Context, key string, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
+	return s.ImportFrom(ctx, key, func(yield func(bookshop.ImportItem, error) bool) {
+		for _, it := range items {
+			if !yield(it, nil) {
+				return
+			}
+		}
+	})
+}
+
+// ImportFrom imports the items of items, in order, as they come: the
+// Store's import ([bookshop.StreamImporter]), whose books, once committed,
+// go to every watcher. The items are not held: the Store takes them in
+// batches, so that an import's memory does not grow with its size. An
+// error from items ends the import, which writes nothing, and is
+// returned as it is. A book priced in another currency than the shop's
+// is rejected (field price), whatever else it holds: the Catalog converts
+// no currency. Key, when not "", makes the import happen at most once
+// (see [bookshop.Importer]). Errors: Invalid for a malformed key;
+// Exhausted when MaxImports imports run or wait already.
+func (s *Service) ImportFrom(ctx context.Context, key string, items iter.Seq2[bookshop.ImportItem, error]) (bookshop.ImportResult, error) {
 	if key != "" {
 		if err := bookshop.CheckKey("idempotency key", key); err != nil {
 			return bookshop.ImportResult{}, err
 		}
 	}
+	select {
+	case s.imports <- struct{}{}:
+		s.metrics.importing(1)
+		defer func() {
+			s.metrics.importing(-1)
+			<-s.imports
+		}()
+	default:
+		return bookshop.ImportResult{}, bookshop.Errorf(bookshop.Exhausted,
+			"%d imports are running or waiting already: try again when one has finished", MaxImports)
+	}
+	im, err := s.store.BeginImport(ctx, key)
+	if err != nil {
+		return bookshop.ImportResult{}, err
+	}
+	defer im.Close()
+	n := 0
+	for it, err := range items {
+		if err != nil {
+			return bookshop.ImportResult{}, err
+		}
+		n++
+		if s.foreign(it.Book.Price) {
+			reason := (&bookshop.FieldError{Field: "price", Message: fmt.Sprintf("%s is not in the shop's currency, %s", it.Book.Price, s.currency)}).Error()
+			err = im.Reject(ctx, it, reason)
+		} else {
+			err = im.Add(ctx, it)
+		}
+		if err != nil {
+			return bookshop.ImportResult{}, err
+		}
+	}
 	s.importMu.Lock()
 	defer s.importMu.Unlock()
-	items, foreign, kept := s.splitForeign(items)
-	res, err := s.store.ImportBooks(ctx, key, items)
+	res, err := im.Commit(ctx)
 	if err != nil {
 		return res, err
 	}
 	fault.Point("catalog/after-import") // committed, not yet answered
-	if len(foreign) > 0 {
-		for i := range res.Rejected {
-			res.Rejected[i].Index = kept[res.Rejected[i].Index]
-		}
-		res.Rejected = append(res.Rejected, foreign...)
-		slices.SortFunc(res.Rejected, func(a, b bookshop.Rejection) int { return a.Index - b.Index })
-	}
-	s.metrics.imported(res)
+	s.metrics.imported(n, res)
 	if len(res.Books) > 0 {
 		s.index.Add(res.Books)
-		// Every book imported is in the shop's currency (splitForeign);
+		// Every book imported is in the shop's currency (see above);
 		// servedBooks keeps the rule of Watch whatever the Store returns.
 		s.publish(s.servedBooks(res.Books))
 	}
 	return res, nil
-}
-
-// splitForeign returns the items priced in the shop's currency, or
-// without a price (the Store refuses those as Validate does), the
-// rejections of the others, and the index in items of each item kept. When
-// every item is kept, it returns items itself and no indexes.
-func (s *Service) splitForeign(items []bookshop.ImportItem) (same []bookshop.ImportItem, foreign []bookshop.Rejection, kept []int) {
-	if !slices.ContainsFunc(items, func(it bookshop.ImportItem) bool { return s.foreign(it.Book.Price) }) {
-		return items, nil, nil
-	}
-	for i, it := range items {
-		if s.foreign(it.Book.Price) {
-			reason := (&bookshop.FieldError{Field: "price", Message: fmt.Sprintf("%s is not in the shop's currency, %s", it.Book.Price, s.currency)}).Error()
-			foreign = append(foreign, bookshop.Rejection{Index: i, Line: it.Line, Reason: reason})
-			continue
-		}
-		same = append(same, it)
-		kept = append(kept, i)
-	}
-	return same, foreign, kept
 }
 
 // publish adds the books of one import to the feed and wakes watchers.

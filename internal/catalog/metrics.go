@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -8,11 +10,11 @@ import (
 )
 
 // metrics are the Catalog's own: bookshop_books_imported_total,
-// bookshop_books_rejected_total and the gauge bookshop_catalog_watches.
-// A nil *metrics counts nothing.
+// bookshop_books_rejected_total and the gauges bookshop_catalog_watches
+// and bookshop_catalog_imports. A nil *metrics counts nothing.
 type metrics struct {
 	importedTotal, rejectedTotal prometheus.Counter
-	watches                      prometheus.Gauge
+	watches, imports             prometheus.Gauge
 }
 
 // newMetrics registers the Catalog's metrics with m (see
@@ -31,13 +33,28 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 			Name: "bookshop_catalog_watches",
 			Help: "WatchBooks streams open on the Catalog: services following the catalog's changes.",
 		})),
+		imports: telemetry.Register(m, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bookshop_catalog_imports",
+			Help: fmt.Sprintf("ImportBooks streams on the Catalog, the one writing and those waiting for it: at most %d, past which imports are refused.", MaxImports),
+		})),
 	}
 }
 
-func (m *metrics) imported(res bookshop.ImportResult) {
-	if m != nil {
+// imported counts an import of items items that res reports. A replayed
+// import wrote nothing now, and counts nothing.
+func (m *metrics) imported(items int, res bookshop.ImportResult) {
+	if m != nil && !res.Replayed {
 		m.importedTotal.Add(float64(res.Imported))
-		m.rejectedTotal.Add(float64(len(res.Rejected)))
+		// The report names at most bookshop.MaxRejectionsReported; every
+		// item not imported was rejected.
+		m.rejectedTotal.Add(float64(items - res.Imported))
+	}
+}
+
+// importing counts an import from its start (+1) to its end (-1).
+func (m *metrics) importing(delta float64) {
+	if m != nil {
+		m.imports.Add(delta)
 	}
 }
 

@@ -21,13 +21,11 @@ import (
 // Batches keep the per-message cost of gRPC small for large exports.
 const ExportBatchSize = 500
 
-// MaxImportBooks is the most books one ImportBooks stream may send: the
-// server holds them in memory until the stream ends.
+// MaxImportBooks is the most books one ImportBooks stream may send.
 const MaxImportBooks = 1_000_000
 
 // maxImportMessageBytes bounds one book of an import: a title of 300
 // characters and an author of 200, at up to 4 bytes each, and the rest.
-// With MaxImportBooks it bounds what one import may hold in memory.
 const maxImportMessageBytes = 4 << 10
 
 // Server serves a [Service] as bookshop.catalog.v1.CatalogService.
@@ -101,39 +99,49 @@ func (s *Server) ExportBooks(req *catalogv1.ExportBooksRequest, stream grpc.Serv
 	return nil
 }
 
-// ImportBooks reads the client's books until the stream ends, then imports
-// the valid ones in one transaction and answers with a summary. If the
-// stream breaks off or is cancelled, nothing is written. Errors:
-// RESOURCE_EXHAUSTED past MaxImportBooks.
+// ImportBooks reads the client's books until the stream ends and imports
+// them in one transaction, which takes them as they come (see
+// Service.ImportFrom): an import of any size holds a few hundred books at
+// a time. It answers with a summary: at most
+// bookshop.MaxRejectionsReported rejections, the first ones. If the stream
+// breaks off or is cancelled, nothing is written. Errors:
+// RESOURCE_EXHAUSTED past MaxImportBooks, or when MaxImports imports run
+// or wait already; INVALID_ARGUMENT for a message larger than any book.
 func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportBooksRequest, catalogv1.ImportBooksResponse]) error {
 	ctx := stream.Context()
-	var (
-		items []bookshop.ImportItem
-		key   string
-	)
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err // the stream broke off: nothing was written
-		}
-		// A book is a few hundred bytes; refuse a message that is not one
-		// before holding it until the stream ends.
-		if n := proto.Size(req); n > maxImportMessageBytes {
-			return status.Errorf(codes.InvalidArgument, "message %d of the import is %d bytes: a book takes at most %d", len(items)+1, n, maxImportMessageBytes)
-		}
-		if len(items) == MaxImportBooks {
-			return status.Errorf(codes.ResourceExhausted, "an import may hold at most %d books: split the file", MaxImportBooks)
-		}
-		if len(items) == 0 {
-			key = req.GetIdempotencyKey()
-		}
-		items = append(items, bookshop.ImportItem{Book: catalogclient.BookFromProto(req.GetBook()), Line: int(req.GetLine())})
+	// The key is on the first message, which the import needs to begin.
+	first, err := stream.Recv()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err // the stream broke off: nothing was written
 	}
-	res, err := s.catalog.ImportBooks(ctx, key, items)
+	items := func(yield func(bookshop.ImportItem, error) bool) {
+		req := first
+		for n := 0; req != nil; n++ {
+			// A book is a few hundred bytes: refuse a message that is not
+			// one.
+			if size := proto.Size(req); size > maxImportMessageBytes {
+				yield(bookshop.ImportItem{}, status.Errorf(codes.InvalidArgument, "message %d of the import is %d bytes: a book takes at most %d", n+1, size, maxImportMessageBytes))
+				return
+			}
+			if n == MaxImportBooks {
+				yield(bookshop.ImportItem{}, status.Errorf(codes.ResourceExhausted, "an import may hold at most %d books: split the file", MaxImportBooks))
+				return
+			}
+			if !yield(bookshop.ImportItem{Book: catalogclient.BookFromProto(req.GetBook()), Line: int(req.GetLine())}, nil) {
+				return
+			}
+			var err error
+			if req, err = stream.Recv(); err != nil && !errors.Is(err, io.EOF) {
+				yield(bookshop.ImportItem{}, err) // the stream broke off: nothing is written
+				return
+			}
+		}
+	}
+	res, err := s.catalog.ImportFrom(ctx, first.GetIdempotencyKey(), items)
 	if err != nil {
+		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+			return err // a refused message, or a broken stream, carries its status
+		}
 		return rpc.ToStatus(ctx, s.logger, catalogv1.CatalogService_ImportBooks_FullMethodName, err)
 	}
 	resp := &catalogv1.ImportBooksResponse{

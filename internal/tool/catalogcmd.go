@@ -172,7 +172,10 @@ func RunImport(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintf(stdout, "This file was imported before (key %s), and nothing was written now. That import's report:\n", key)
 	}
 	fmt.Fprintf(stdout, "Imported %d of %d books from %s.\n", res.Imported, len(items)+len(local), file)
-	rejected := len(local) + len(res.Rejected)
+	// Every book sent and not imported was rejected; the Catalog names
+	// the first bookshop.MaxRejectionsReported.
+	refused := max(len(items)-res.Imported, len(res.Rejected))
+	rejected := len(local) + refused
 	if rejected == 0 {
 		return nil
 	}
@@ -182,6 +185,9 @@ func RunImport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	for _, r := range res.Rejected {
 		fmt.Fprintf(stdout, "  %s:%d: %s\n", file, r.Line, r.Reason)
+	}
+	if more := refused - len(res.Rejected); more > 0 {
+		fmt.Fprintf(stdout, "  and %d more: the Catalog names the first %d\n", more, len(res.Rejected))
 	}
 	return fmt.Errorf("import: %w: %d of %d", errRejected, rejected, len(items)+len(local))
 }

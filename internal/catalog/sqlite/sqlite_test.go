@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -449,5 +450,164 @@ func TestImportKey(t *testing.T) {
 	}
 	if db.Len() != before+1 {
 		t.Errorf("the catalog has %d books, want %d", db.Len(), before+1)
+	}
+}
+
+// TestImportManyBatches imports more items than an import holds at once:
+// every rule holds across its batches, rejections keep their indexes, and
+// the rows without an id get theirs after every id the rows ask for, in
+// the rows' order.
+func TestImportManyBatches(t *testing.T) {
+	db := open(t, sqlite.Memory, builtin(t))
+	before := db.Len()
+	const n = 1000
+	items := make([]bookshop.ImportItem, n)
+	for i := range items {
+		b := bookshop.Book{Category: bookshop.Mystery, Title: fmt.Sprintf("Batch %d", i), Author: "A", Year: 2000, Price: price}
+		if i%2 == 0 {
+			b.ID = int32(1000 + i)
+		}
+		if i%100 == 1 {
+			b.Title = ""
+		}
+		items[i] = bookshop.ImportItem{Line: i + 2, Book: b}
+	}
+	res, err := db.ImportBooks(testContext(t), "", items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Imported != n-10 || len(res.Rejected) != 10 {
+		t.Fatalf("import of %d = %d imported, %d rejected; want %d and 10", n, res.Imported, len(res.Rejected), n-10)
+	}
+	for k, r := range res.Rejected {
+		if r.Index != 100*k+1 || r.Line != r.Index+2 {
+			t.Errorf("rejection %d = index %d, line %d; want index %d, line %d", k, r.Index, r.Line, 100*k+1, 100*k+3)
+		}
+	}
+	next := int32(1000 + n - 2) // the highest id asked for
+	for _, b := range res.Books {
+		var i int
+		fmt.Sscanf(b.Title, "Batch %d", &i)
+		if i%2 == 0 {
+			if b.ID != int32(1000+i) {
+				t.Errorf("%q got id %d, want the %d it asked for", b.Title, b.ID, 1000+i)
+			}
+			continue
+		}
+		if next++; b.ID != next {
+			t.Errorf("%q, without an id, got %d, want %d", b.Title, b.ID, next)
+		}
+	}
+	if db.Len() != before+n-10 {
+		t.Errorf("the catalog holds %d books, want %d", db.Len(), before+n-10)
+	}
+}
+
+// TestImportRejectionsReported checks that an import reports at most
+// bookshop.MaxRejectionsReported rejections, the first ones, and that a
+// retry with its key reports the same.
+func TestImportRejectionsReported(t *testing.T) {
+	db := open(t, sqlite.Memory, builtin(t))
+	n := bookshop.MaxRejectionsReported + 50
+	items := make([]bookshop.ImportItem, n)
+	for i := range items {
+		items[i] = bookshop.ImportItem{Line: i + 2, Book: bookshop.Book{Category: bookshop.Mystery, Author: "A", Year: 2000, Price: price}}
+	}
+	items[n-1].Book.Title = "The One Good Book"
+	for _, try := range []string{"first", "retry"} {
+		res, err := db.ImportBooks(testContext(t), "k-many-rejected", items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Imported != 1 || len(res.Rejected) != bookshop.MaxRejectionsReported || res.Replayed != (try == "retry") {
+			t.Fatalf("%s: %d imported, %d rejections reported, replayed %v; want 1, %d, %v",
+				try, res.Imported, len(res.Rejected), res.Replayed, bookshop.MaxRejectionsReported, try == "retry")
+		}
+		if first, last := res.Rejected[0], res.Rejected[len(res.Rejected)-1]; first.Index != 0 || last.Index != bookshop.MaxRejectionsReported-1 {
+			t.Errorf("%s: rejections from index %d to %d, want the first: 0 to %d", try, first.Index, last.Index, bookshop.MaxRejectionsReported-1)
+		}
+	}
+}
+
+// TestImportHoldsNoItems checks that import_items, where an import holds
+// its items as they come, is empty after an import that commits, one that
+// is closed before it commits, and a retry.
+func TestImportHoldsNoItems(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	db := open(t, path, builtin(t))
+	ctx := testContext(t)
+	items := func(n int) []bookshop.ImportItem {
+		var items []bookshop.ImportItem
+		for i := range n {
+			items = append(items, bookshop.ImportItem{Book: bookshop.Book{Category: bookshop.Mystery, Title: fmt.Sprintf("Held %d", i), Author: "A", Year: 2000, Price: price}})
+		}
+		return items
+	}
+	if _, err := db.ImportBooks(ctx, "k-held", items(600)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ImportBooks(ctx, "k-held", items(600)); err != nil {
+		t.Fatal(err)
+	}
+	im, err := db.BeginImport(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items(700) {
+		if err := im.Add(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	im.Close()
+
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var held int
+	if err := raw.QueryRowContext(ctx, `SELECT count(*) FROM import_items`).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	if held != 0 {
+		t.Errorf("import_items holds %d rows after the imports, want none", held)
+	}
+	if db.Len() != 45+600 {
+		t.Errorf("the catalog holds %d books, want %d: the import closed before its commit wrote some", db.Len(), 45+600)
+	}
+}
+
+// TestImportsOneAtATime checks that an import waits for the one before to
+// end, and gives up when its context ends.
+func TestImportsOneAtATime(t *testing.T) {
+	db := open(t, sqlite.Memory, builtin(t))
+	ctx := testContext(t)
+	first, err := db.BeginImport(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := db.BeginImport(waitCtx, ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("BeginImport while another runs = %v, want it to wait until its context ends", err)
+	}
+	begun := make(chan error, 1)
+	go func() {
+		second, err := db.BeginImport(ctx, "")
+		if err == nil {
+			_, err = second.Commit(ctx)
+		}
+		begun <- err
+	}()
+	select {
+	case err := <-begun:
+		t.Fatalf("a second import began while the first runs (%v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-begun; err != nil {
+		t.Errorf("the second import, once the first committed: %v", err)
 	}
 }

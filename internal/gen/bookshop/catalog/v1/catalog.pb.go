@@ -532,7 +532,9 @@ type ImportBooksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many books were written.
 	Imported int32 `protobuf:"varint,1,opt,name=imported,proto3" json:"imported,omitempty"`
-	// The books that were not written, and why.
+	// The books that were not written, and why, by index: all of them, or
+	// the first 10,000. The books sent less those imported were not
+	// written, however many.
 	Rejected []*Rejection `protobuf:"bytes,2,rep,name=rejected,proto3" json:"rejected,omitempty"`
 	// True when the stream's idempotency key had been used by an import of
 	// the same books: this is that import's answer, and nothing was

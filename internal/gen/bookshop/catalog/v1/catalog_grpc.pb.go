@@ -52,9 +52,12 @@ type CatalogServiceClient interface {
 	// the first message), an import happens at most once: a client that
 	// never got the answer (UNAVAILABLE: the server may have committed and
 	// then died) sends the same stream again and gets the first answer.
-	// RESOURCE_EXHAUSTED past 1,000,000 books in one stream;
-	// INVALID_ARGUMENT for a malformed key; FAILED_PRECONDITION for a key
-	// used by an import of other books.
+	// One import writes at a time; a few more wait for it, their streams
+	// unread until it ends. RESOURCE_EXHAUSTED past 1,000,000 books in one
+	// stream, or when as many imports as the server takes run or wait
+	// already (try again later); INVALID_ARGUMENT for a malformed key or a
+	// message larger than any book; FAILED_PRECONDITION for a key used by
+	// an import of other books.
 	ImportBooks(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportBooksRequest, ImportBooksResponse], error)
 	// WatchBooks streams the whole catalog, then each change to it, for
 	// services that keep the books in memory (Recommendations answers
@@ -193,9 +196,12 @@ type CatalogServiceServer interface {
 	// the first message), an import happens at most once: a client that
 	// never got the answer (UNAVAILABLE: the server may have committed and
 	// then died) sends the same stream again and gets the first answer.
-	// RESOURCE_EXHAUSTED past 1,000,000 books in one stream;
-	// INVALID_ARGUMENT for a malformed key; FAILED_PRECONDITION for a key
-	// used by an import of other books.
+	// One import writes at a time; a few more wait for it, their streams
+	// unread until it ends. RESOURCE_EXHAUSTED past 1,000,000 books in one
+	// stream, or when as many imports as the server takes run or wait
+	// already (try again later); INVALID_ARGUMENT for a malformed key or a
+	// message larger than any book; FAILED_PRECONDITION for a key used by
+	// an import of other books.
 	ImportBooks(grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]) error
 	// WatchBooks streams the whole catalog, then each change to it, for
 	// services that keep the books in memory (Recommendations answers

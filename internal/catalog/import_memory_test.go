@@ -1,0 +1,233 @@
+package catalog_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/memtest"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+)
+
+// importBudget is the most an import may hold in the Catalog's memory,
+// besides the books it adds (docs/capacity.md): a batch of books, the
+// transport's buffers and the database's statements, whatever the size
+// of the import.
+const importBudget = 16 << 20
+
+// largestBook returns the book of an import at its largest: a title of
+// 300 characters and an author of 200, each of 4 bytes in UTF-8, about
+// 2 KB on the wire. Its title starts with i, so that each is new.
+func largestBook(i int) *catalogv1.ImportBooksRequest {
+	title := fmt.Sprintf("%07d ", i)
+	return &catalogv1.ImportBooksRequest{Line: int32(i + 2), Book: &catalogv1.Book{
+		Category: catalogv1.Category_CATEGORY_MYSTERY,
+		Title:    title + strings.Repeat("𝔅", bookshop.MaxTitleLen-len(title)),
+		Author:   strings.Repeat("𝔄", bookshop.MaxAuthorLen),
+		Year:     2000,
+		Price:    catalogclient.MoneyToProto(testPrice),
+	}}
+}
+
+// TestImportMemory checks that an import does not hold its books until it
+// commits: 20,000 books at their largest (40 MB on the wire) keep the
+// Catalog's live heap within importBudget of where it started, whether
+// the stream breaks off (nothing written) or commits (besides the books
+// it adds, which the catalog then holds).
+func TestImportMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 80 MB of books")
+	}
+	const n = 20_000
+	db, err := sqlite.Open(testContext(t), filepath.Join(t.TempDir(), "catalog.db"), builtinBooks(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc := catalog.NewService(db, "", 0, nil)
+	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(svc, slog.New(slog.DiscardHandler)))
+	})
+	client := catalogv1.NewCatalogServiceClient(dial(t, addr))
+
+	// importAll sends n books on a new stream; it ends the stream after
+	// the last, with commit, or breaks it off.
+	importAll := func(commit bool) (*catalogv1.ImportBooksResponse, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		stream, err := client.ImportBooks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for i := range n {
+			if err := stream.Send(largestBook(i)); err != nil {
+				break // the server ended the stream: CloseAndRecv says why
+			}
+		}
+		if !commit {
+			cancel()
+			return nil, nil
+		}
+		return stream.CloseAndRecv()
+	}
+
+	base := memtest.Held()
+	peak := memtest.StartPeak(50 * time.Millisecond)
+	if _, err := importAll(false); err != nil {
+		t.Fatal(err)
+	}
+	// The import has ended, and released its place, once another can
+	// begin and end at once.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := svc.ImportBooks(ctx, "", nil)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an empty import after the broken one still fails after 10s: %v", err)
+		}
+	}
+	held := peak.Stop()
+	t.Logf("an import of %d books broken off: the heap went from %s to %s at the most", n, memtest.MiB(base), memtest.MiB(held))
+	if db.Len() != 45 {
+		t.Errorf("the catalog holds %d books after a broken import, want the 45 it had", db.Len())
+	}
+	if held > base+importBudget {
+		t.Errorf("a broken import of %d books took the heap from %s to %s: more than the %s an import may hold", n, memtest.MiB(base), memtest.MiB(held), memtest.MiB(importBudget))
+	}
+
+	base = memtest.Held()
+	peak = memtest.StartPeak(50 * time.Millisecond)
+	resp, err := importAll(true)
+	held = peak.Stop()
+	if err != nil || resp.GetImported() != n {
+		t.Fatalf("an import of %d books = %v, %v; want all imported", n, resp, err)
+	}
+	after := memtest.Held()
+	t.Logf("an import of %d books committed: the heap went from %s to %s at the most, and %s after", n, memtest.MiB(base), memtest.MiB(held), memtest.MiB(after))
+	if held > after+importBudget {
+		t.Errorf("an import of %d books took the heap to %s: more than the %s an import may hold over the %s after it", n, memtest.MiB(held), memtest.MiB(importBudget), memtest.MiB(after))
+	}
+}
+
+// TestImportsAtOnce checks the cap on imports: with catalog.MaxImports
+// running or waiting (the first holds the database; the others wait for
+// it, their clients sending as fast as gRPC lets them), one more is
+// refused with RESOURCE_EXHAUSTED, and the waiting ones hold no more than
+// importBudget each; once the first commits, the others do, in turn.
+func TestImportsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 40 MB of books")
+	}
+	const n = 5_000 // 10 MB on the wire, each
+	db, err := sqlite.Open(testContext(t), filepath.Join(t.TempDir(), "catalog.db"), builtinBooks(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	metrics := telemetry.NewMetrics()
+	svc := catalog.NewService(db, "", 0, metrics)
+	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
+		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(svc, slog.New(slog.DiscardHandler)))
+	})
+	client := catalogv1.NewCatalogServiceClient(dial(t, addr))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	base := memtest.Held()
+	peak := memtest.StartPeak(50 * time.Millisecond)
+	// The first import sends one book and holds the database until the
+	// test lets it end; the others send all theirs, or as many as they
+	// may.
+	first, err := client.ImportBooks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Send(largestBook(0)); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		resp *catalogv1.ImportBooksResponse
+		err  error
+	}
+	results := make(chan result, catalog.MaxImports-1)
+	for k := 1; k < catalog.MaxImports; k++ {
+		stream, err := client.ImportBooks(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for i := range n {
+				if err := stream.Send(largestBook(k*n + i)); err != nil {
+					break
+				}
+			}
+			resp, err := stream.CloseAndRecv()
+			results <- result{resp, err}
+		}()
+	}
+	// One more is refused once the others hold every place.
+	waitImports(t, metrics, catalog.MaxImports)
+	stream, err := client.ImportBooks(ctx)
+	if err == nil {
+		if err = stream.Send(largestBook(-1)); err == nil {
+			_, err = stream.CloseAndRecv()
+		}
+	}
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("an import past the %d running or waiting = %v, want RESOURCE_EXHAUSTED", catalog.MaxImports, err)
+	}
+	time.Sleep(200 * time.Millisecond) // the waiting clients send what they may
+	held := peak.Stop()
+	t.Logf("%d imports running or waiting: the heap went from %s to %s at the most", catalog.MaxImports, memtest.MiB(base), memtest.MiB(held))
+	if max := base + catalog.MaxImports*importBudget; held > max {
+		t.Errorf("%d imports running or waiting took the heap from %s to %s: more than %s each", catalog.MaxImports, memtest.MiB(base), memtest.MiB(held), memtest.MiB(importBudget))
+	}
+
+	if resp, err := first.CloseAndRecv(); err != nil || resp.GetImported() != 1 {
+		t.Fatalf("the first import = %v, %v; want its one book imported", resp, err)
+	}
+	for range catalog.MaxImports - 1 {
+		if r := <-results; r.err != nil || r.resp.GetImported() != n {
+			t.Errorf("a waiting import = %v, %v; want its %d books imported", r.resp, r.err, n)
+		}
+	}
+}
+
+// waitImports waits until the Catalog of metrics has want imports running
+// or waiting, as its gauge bookshop_catalog_imports says.
+func waitImports(tb testing.TB, metrics *telemetry.Metrics, want int) {
+	tb.Helper()
+	line := fmt.Sprintf("bookshop_catalog_imports %d\n", want)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rec := httptest.NewRecorder()
+		metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if strings.Contains(rec.Body.String(), line) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the Catalog's metrics have no %q after 10s", strings.TrimSpace(line))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

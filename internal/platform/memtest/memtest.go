@@ -1,0 +1,118 @@
+// Package memtest measures the memory that code under test holds, for the
+// tests that keep a service to its memory budget (docs/capacity.md). What
+// it counts is what a service's resident memory grows with: Go's live heap
+// and the stacks of its goroutines, read after a full garbage collection
+// so that garbage not yet collected does not count. (The collector may let
+// the heap grow to twice the live heap before it collects, less as the
+// soft memory limit nears: that headroom is the budget's, not the test's.)
+package memtest
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// The runtime's metrics that Held adds up.
+const (
+	liveHeap = "/gc/heap/live:bytes"
+	stacks   = "/memory/classes/heap/stacks:bytes"
+)
+
+// Held returns the bytes the process holds now: its live heap and its
+// goroutines' stacks, after a full garbage collection.
+func Held() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: liveHeap}, {Name: stacks}}
+	metrics.Read(s)
+	var n uint64
+	for _, v := range s {
+		if v.Value.Kind() == metrics.KindUint64 {
+			n += v.Value.Uint64()
+		}
+	}
+	return n
+}
+
+// RSS returns the resident set size of process pid (0: this one), as
+// Linux reports it (VmRSS in /proc/PID/status), and false where it cannot
+// be read.
+func RSS(pid int) (uint64, bool) {
+	proc := "self"
+	if pid != 0 {
+		proc = strconv.Itoa(pid)
+	}
+	b, err := os.ReadFile("/proc/" + proc + "/status")
+	if err != nil {
+		return 0, false
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest) // "12345", "kB"
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return 0, false
+		}
+		kb, err := strconv.ParseUint(string(f[0]), 10, 64)
+		return kb << 10, err == nil
+	}
+	return 0, false
+}
+
+// Peak follows Held while something runs, for the most it reaches: a
+// goroutine reads it every interval from StartPeak until Stop.
+type Peak struct {
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	max  uint64
+}
+
+// StartPeak reads Held now and then every interval (each read is a full
+// collection: an interval of 50 ms or more keeps their cost small).
+func StartPeak(interval time.Duration) *Peak {
+	p := &Peak{stop: make(chan struct{}), done: make(chan struct{}), max: Held()}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				p.sample()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *Peak) sample() {
+	n := Held()
+	p.mu.Lock()
+	p.max = max(p.max, n)
+	p.mu.Unlock()
+}
+
+// Stop reads Held a last time, stops the readings, and returns the most
+// that any of them found.
+func (p *Peak) Stop() uint64 {
+	close(p.stop)
+	<-p.done
+	p.sample()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.max
+}
+
+// MiB formats n bytes in mebibytes, for test logs.
+func MiB(n uint64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB" }
