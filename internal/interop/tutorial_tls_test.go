@@ -116,8 +116,8 @@ func TestOurMarketplaceCallsTutorialRecommendationsWithMutualTLS(t *testing.T) {
 	t.Run("their server certificate with a SAN", func(t *testing.T) {
 		var logs logtest.Buffer
 		logger := slog.New(slog.NewTextHandler(&logs, nil))
-		grpcLog.SetLogger(logger)
-		t.Cleanup(func() { grpcLog.SetLogger(slog.New(slog.DiscardHandler)) })
+		grpcLog.SetLogger(logger, nil)
+		t.Cleanup(func() { grpcLog.SetLogger(slog.New(slog.DiscardHandler), nil) })
 
 		addr, stop := startPythonServer(t, "recommendations_server.py", pki.Dir)
 		_, port, _ := net.SplitHostPort(addr)

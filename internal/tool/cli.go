@@ -30,10 +30,15 @@ import (
 type Command = config.Command
 
 // Main runs cmd as the process (see config.Main), with grpc-go's own log
-// going to the process's logger once it has one (see grpcLog).
+// going to the process's logger once it has one (see grpcLog), as
+// grpc-go's variables GRPC_GO_LOG_SEVERITY_LEVEL and
+// GRPC_GO_LOG_VERBOSITY_LEVEL say (see telemetry.GRPCLog.ReadEnv).
 func Main(name string, cmd Command) {
 	grpclog.SetLoggerV2(grpcLog) // before any gRPC work: grpc-go reads it without a lock
-	config.Main(name, cmd)
+	config.Main(name, func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+		grpcLog.ReadEnv(getenv)
+		return cmd(ctx, args, getenv, stdout, stderr)
+	})
 }
 
 // grpcLog is grpc-go's log in a process that Main runs: errors on stderr

@@ -141,7 +141,7 @@ func (p *processFlags) start(ctx context.Context, getenv func(string) string, st
 		return nil, err
 	}
 	process.TuneRuntime(getenv, logger)
-	grpcLog.SetLogger(logger)
+	grpcLog.SetLogger(logger, closeLog) // grpc-go's Fatal writes out the log before it exits
 	return &running{logger: logger, closeLog: closeLog, obs: obs, flags: p, drain: p.drain}, nil
 }
 
