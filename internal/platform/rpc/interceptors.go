@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -309,7 +311,7 @@ func logCall(ctx context.Context, logger *slog.Logger, rule certs.IdentityRule, 
 	}
 	addr := ""
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		addr = p.Addr.String()
+		addr = peerNames.name(p.Addr)
 	}
 	// The record is made here rather than by logger.LogAttrs, which would
 	// look up its caller's program counter (runtime.Callers) for a source
@@ -325,6 +327,41 @@ func logCall(ctx context.Context, logger *slog.Logger, rule certs.IdentityRule, 
 		slog.String("identity", identityOrNone(ctx, rule)),
 		slog.String("request_id", reqid.From(ctx)))
 	_ = logger.Handler().Handle(ctx, r) // nowhere to report a failed log write
+}
+
+// peerNames is the text of the addresses of the clients lately seen, for
+// the access log. A connection's calls share its address, and its text
+// took two allocations and a formatting of the IP address for each line.
+var peerNames addrNames
+
+// maxAddrNames bounds the addresses an addrNames keeps: a server has a
+// few clients, each with a connection or a few, which last.
+const maxAddrNames = 256
+
+// addrNames keeps the text of TCP addresses, by address (the one a
+// connection keeps for all its calls); past maxAddrNames it starts again.
+// It is safe for concurrent use.
+type addrNames struct {
+	m sync.Map // *net.TCPAddr -> string
+	n atomic.Int32
+}
+
+// name returns a.String(), kept for a TCP address.
+func (c *addrNames) name(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if s, ok := c.m.Load(tcp); ok {
+		return s.(string)
+	}
+	s := tcp.String()
+	if c.n.Add(1) > maxAddrNames {
+		c.m.Clear()
+		c.n.Store(1)
+	}
+	c.m.Store(tcp, s)
+	return s
 }
 
 // identityOrNone is the caller's certificate identity as rule names it,
