@@ -60,20 +60,26 @@ func (s *Service) Recommend(ctx context.Context, req bookshop.RecommendRequest) 
 	}
 	n := min(req.MaxResults, len(books), MaxResultsCap)
 	picked := make([]bookshop.Book, n)
-	for i, j := range sample(s.rand, len(books), n) {
+	var small [8]int // the homepage's three fit: no allocation
+	idx := small[:0]
+	if n > len(small) {
+		idx = make([]int, 0, n)
+	}
+	for i, j := range sample(idx[:n], s.rand, len(books)) {
 		picked[i] = books[j]
 	}
 	return picked, nil
 }
 
-// sample returns k distinct numbers from [0, n) in random order, k <= n.
+// sample fills out with len(out) distinct numbers from [0, n) in random
+// order, len(out) <= n, and returns it.
 //
 // It runs the first k steps of a Fisher-Yates shuffle of 0..n-1 without
 // materialising the whole permutation: positions that were swapped are kept
 // in a map of at most 2k entries, so the cost is O(k) even when a category
 // holds many books.
-func sample(r Rand, n, k int) []int {
-	out := make([]int, k)
+func sample(out []int, r Rand, n int) []int {
+	k := len(out)
 	swapped := make(map[int]int, 2*k) // position -> value, where not the identity
 	at := func(i int) int {
 		if v, ok := swapped[i]; ok {
