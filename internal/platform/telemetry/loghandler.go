@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -55,7 +56,7 @@ func newLineHandler(w io.Writer, opts *slog.HandlerOptions, json bool) slog.Hand
 	if opts.AddSource || opts.ReplaceAttr != nil {
 		return std
 	}
-	return &lineHandler{json: json, level: opts.Level, w: lw, std: std}
+	return &lineHandler{json: json, level: opts.Level, w: lw, std: std, clock: new(atomic.Pointer[stamp])}
 }
 
 // lineHandler is the handler of NewTextHandler and NewJSONHandler.
@@ -69,6 +70,8 @@ type lineHandler struct {
 	// std is the standard library's handler with the same options and
 	// attributes, for the records this one does not format.
 	std slog.Handler
+	// clock is the text of the last second written, shared with clones.
+	clock *atomic.Pointer[stamp]
 }
 
 // lockedWriter serializes the writes of a handler and its clones, and of
@@ -103,7 +106,7 @@ func (h *lineHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 			return std
 		}
 	}
-	return &lineHandler{json: h.json, level: h.level, w: h.w, attrs: b, std: std}
+	return &lineHandler{json: h.json, level: h.level, w: h.w, attrs: b, std: std, clock: h.clock}
 }
 
 // WithGroup implements slog.Handler: the group's records go to the
@@ -144,17 +147,28 @@ func (h *lineHandler) appendRecord(b []byte, r slog.Record) ([]byte, bool) {
 	if h.json {
 		b = append(b, '{')
 	}
+	// The keys of the built-in attributes, and the names of the four
+	// levels, need no quoting or escaping.
 	if !r.Time.IsZero() {
-		b = h.appendKey(b, slog.TimeKey, first)
+		b = h.appendPlainKey(b, slog.TimeKey, first)
 		first = false
 		var ok bool
 		if b, ok = h.appendTime(b, r.Time.Round(0)); !ok {
 			return b, false
 		}
 	}
-	b = h.appendKey(b, slog.LevelKey, first)
-	b = h.appendString(b, r.Level.String())
-	b = h.appendKey(b, slog.MessageKey, false)
+	b = h.appendPlainKey(b, slog.LevelKey, first)
+	switch r.Level {
+	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+		if h.json {
+			b = append(append(append(b, '"'), r.Level.String()...), '"')
+		} else {
+			b = append(b, r.Level.String()...)
+		}
+	default:
+		b = h.appendString(b, r.Level.String())
+	}
+	b = h.appendPlainKey(b, slog.MessageKey, false)
 	b = h.appendString(b, r.Message)
 	b = append(b, h.attrs...)
 	ok := true
@@ -226,6 +240,24 @@ func (h *lineHandler) appendKey(b []byte, key string, first bool) []byte {
 	return append(b, '=')
 }
 
+// appendPlainKey is appendKey for a key that needs no quoting or
+// escaping.
+func (h *lineHandler) appendPlainKey(b []byte, key string, first bool) []byte {
+	if h.json {
+		if !first {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, key...)
+		return append(b, '"', ':')
+	}
+	if !first {
+		b = append(b, ' ')
+	}
+	b = append(b, key...)
+	return append(b, '=')
+}
+
 // appendString appends s as the standard handlers write a string: in
 // JSON, quoted and escaped; in text, as it is, unless it is empty or holds
 // a space, '=', '"', a control character or anything else that is not
@@ -247,15 +279,78 @@ func (h *lineHandler) appendString(b []byte, s string) []byte {
 // or not at all for a year outside 0 to 9999, which the standard handler
 // reports as an error.
 func (h *lineHandler) appendTime(b []byte, t time.Time) ([]byte, bool) {
+	if st := h.clock.Load(); st != nil && st.sec == t.Unix() && st.loc == t.Location() {
+		return st.append(b, t, h.json), true
+	}
+	n := len(b)
 	if !h.json {
-		return appendRFC3339Millis(b, t), true
+		b = appendRFC3339Millis(b, t)
+		h.remember(t, b[n:])
+		return b, true
 	}
 	if y := t.Year(); y < 0 || y >= 10000 {
 		return b, false
 	}
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
+	h.remember(t, b[n+1:])
 	return append(b, '"'), true
+}
+
+// stamp is a second as the handlers write it: its date and time, to the
+// second, and its zone, which the records of that second share. Made
+// once a second, it saves formatting the whole time (a fifth of a line).
+type stamp struct {
+	sec  int64
+	loc  *time.Location
+	date string // "2006-01-02T15:04:05"
+	zone string // "Z", "+02:00"
+}
+
+// remember keeps the second of t from its text, as appendTime wrote it:
+// the date and time up to the second, and the zone after the fraction,
+// when the year has four digits.
+func (h *lineHandler) remember(t time.Time, text []byte) {
+	const dateLen = len("2006-01-02T15:04:05")
+	if len(text) <= dateLen || text[4] != '-' {
+		return
+	}
+	zone := dateLen
+	if text[zone] == '.' {
+		zone++
+		for zone < len(text) && '0' <= text[zone] && text[zone] <= '9' {
+			zone++
+		}
+	}
+	h.clock.Store(&stamp{sec: t.Unix(), loc: t.Location(), date: string(text[:dateLen]), zone: string(text[zone:])})
+}
+
+// append appends t, a time of st's second, as appendTime does.
+func (st *stamp) append(b []byte, t time.Time, json bool) []byte {
+	ns := t.Nanosecond()
+	if !json {
+		ms := ns / 1e6
+		b = append(b, st.date...)
+		b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+		return append(b, st.zone...)
+	}
+	b = append(b, '"')
+	b = append(b, st.date...)
+	if ns != 0 { // RFC3339Nano: as many digits as it takes, none for none
+		var f [10]byte
+		f[0] = '.'
+		for i := 9; i > 0; i-- {
+			f[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		end := 10
+		for f[end-1] == '0' {
+			end--
+		}
+		b = append(b, f[:end]...)
+	}
+	b = append(b, st.zone...)
+	return append(b, '"')
 }
 
 // appendRFC3339Millis appends t in RFC 3339 with exactly three digits of
@@ -295,7 +390,13 @@ func textNeedsQuoting(s string) bool {
 	if s == "" {
 		return true
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		if byteClass[s[i]]&byteClass[s[i+1]]&byteClass[s[i+2]]&byteClass[s[i+3]]&textPlain == 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if byteClass[s[i]]&textPlain == 0 {
 			return runesNeedQuoting(s[i:])
 		}
@@ -331,6 +432,11 @@ func runesNeedQuoting(s string) bool {
 func appendJSONEscaped(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		if byteClass[s[i]]&byteClass[s[i+1]]&byteClass[s[i+2]]&byteClass[s[i+3]]&jsonPlain == 0 {
+			break
+		}
+	}
 	for i < len(s) && byteClass[s[i]]&jsonPlain != 0 {
 		i++
 	}

@@ -199,6 +199,47 @@ func TestLineHandlersRandomRecords(t *testing.T) {
 	}
 }
 
+// TestLineHandlersTimes logs records of many times through one pair of
+// handlers: the handlers keep the text of the last second, which the next
+// records of that second share, in any zone.
+func TestLineHandlersTimes(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("CEST", 2*3600), time.FixedZone("", -(3*3600 + 30*60)), time.Local}
+	r := rand.New(rand.NewPCG(18, 1))
+	for _, p := range newPairs(nil) {
+		when := at
+		for i := range 3000 {
+			switch r.IntN(4) {
+			case 0: // the same second
+				when = when.Truncate(time.Second).Add(time.Duration(r.Int64N(int64(time.Second))))
+			case 1: // the next
+				when = when.Add(time.Second)
+			case 2: // round values, which RFC3339Nano trims
+				when = when.Truncate(time.Duration([]int64{1, 1e3, 1e6, 1e8, 1e9}[r.IntN(5)]))
+			default:
+				when = when.Add(time.Duration(r.Int64N(int64(48 * time.Hour))))
+			}
+			when = when.In(zones[r.IntN(len(zones))])
+			rec := slog.NewRecord(when, slog.LevelInfo, "tick", 0)
+			rec.AddAttrs(slog.Int("i", i), slog.Time("when", when))
+			if err := p.ours.Handle(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.std.Handle(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := p.oursOut.String(), p.stdO.String(); got != want {
+			gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+			for i := range min(len(gl), len(wl)) {
+				if gl[i] != wl[i] {
+					t.Fatalf("%s, line %d:\n got %q\nwant %q", p.name, i, gl[i], wl[i])
+				}
+			}
+			t.Fatalf("%s: %d lines, want %d", p.name, len(gl), len(wl))
+		}
+	}
+}
+
 func TestLineHandlersEnabled(t *testing.T) {
 	var levelVar slog.LevelVar
 	levelVar.Set(slog.LevelWarn)
