@@ -14,6 +14,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/accounts/sqlite"
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	accountsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/accounts/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
@@ -145,7 +146,7 @@ func TestClientSessionEndedIsNotARefusedCaller(t *testing.T) {
 	}
 	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
 		accountsv1.RegisterAccountsServiceServer(srv, accounts.NewServer(svc, logger))
-	}, grpc.ChainUnaryInterceptor(rpc.AuthorizeUnary(accounts.Policy())))
+	}, grpc.ChainUnaryInterceptor(rpc.AuthorizeUnary(accounts.Policy(), certs.SPIFFEOnly)))
 	refused := accountsclient.New(rpctest.Dial(t, addr), 5*time.Second)
 	if _, err := refused.Session(ctx, sess.Token); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
 		t.Errorf("Session from a caller without a certificate = %v, want Unauthenticated", err)

@@ -19,16 +19,26 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
 )
 
+// identityKey is the context key of the caller's identity, as the
+// server's rule named it when it authorized the call.
+type identityKey struct{}
+
 // Identity returns the identity of the caller of the call ctx belongs to,
-// as the default rule names it (certs.SPIFFEOrCommonName): the <identity>
-// of the URI SAN spiffe://bookshop/<identity> of the client certificate
-// that the server verified in the TLS handshake or, for a certificate
-// with no spiffe:// URI, its Common Name. ok is false on a connection
-// without TLS, without a client certificate, or with one the server did
-// not verify, and for a certificate that carries no identity (see
-// IdentityBy).
+// as the server's rule of client identities (ServerConfig.ClientIdentity)
+// named it when authorization let the call through: the <identity> of
+// the URI SAN spiffe://bookshop/<identity> of the client certificate that
+// the server verified in the TLS handshake, or, by certs.SPIFFEOrCommonName
+// and certs.AnyVerified, the Common Name of one with no spiffe:// URI.
+// For a call that authorization did not name (a method open to Anyone, a
+// server without authorization) it names the caller by the default rule,
+// certs.SPIFFEOnly. ok is false on a connection without TLS, without a
+// client certificate, or with one the server did not verify, and for a
+// certificate that carries no identity (see IdentityBy).
 func Identity(ctx context.Context) (identity string, ok bool) {
-	id, err := IdentityBy(ctx, certs.SPIFFEOrCommonName)
+	if id, ok := ctx.Value(identityKey{}).(string); ok {
+		return id, true
+	}
+	id, err := IdentityBy(ctx, certs.SPIFFEOnly)
 	return id, err == nil
 }
 
@@ -106,74 +116,80 @@ func (p Policy) Allows(identity, method string) bool {
 	return slices.Contains(ids, Anyone) || identity != "" && slices.Contains(ids, identity)
 }
 
-// check returns nil if the caller of ctx, named by rule, may call method.
-// Errors: UNAUTHENTICATED for a caller without a verified certificate, or
-// whose verified certificate carries no identity that rule accepts (the
-// message says why), when the method is not open to Anyone;
-// PERMISSION_DENIED for an identity the policy does not allow. By
-// certs.AnyVerified every verified caller may call every method the
-// policy names, and none other.
-func (p Policy) check(ctx context.Context, method string, rule certs.IdentityRule) error {
+// check returns ctx, with the caller's identity as rule names it when it
+// has one (see Identity), if the caller may call method. Errors:
+// UNAUTHENTICATED for a caller without a verified certificate, or whose
+// verified certificate carries no identity that rule accepts (the message
+// says why), when the method is not open to Anyone; PERMISSION_DENIED for
+// an identity the policy does not allow. By certs.AnyVerified every
+// verified caller may call every method the policy names, and none other.
+func (p Policy) check(ctx context.Context, method string, rule certs.IdentityRule) (context.Context, error) {
 	if p.Allows("", method) {
-		return nil
+		return ctx, nil
 	}
 	if rule == certs.AnyVerified {
 		if verifiedLeaf(ctx) == nil {
-			return status.Errorf(codes.Unauthenticated, "%s needs a verified client certificate", method)
+			return ctx, status.Errorf(codes.Unauthenticated, "%s needs a verified client certificate", method)
 		}
 		if len(p.allowed(method)) == 0 {
-			return status.Errorf(codes.PermissionDenied, "no caller may call %s", method)
+			return ctx, status.Errorf(codes.PermissionDenied, "no caller may call %s", method)
 		}
-		return nil
+		if id, err := IdentityBy(ctx, rule); err == nil {
+			ctx = context.WithValue(ctx, identityKey{}, id)
+		}
+		return ctx, nil
 	}
 	id, err := IdentityBy(ctx, rule)
 	switch {
 	case errors.Is(err, errNoVerifiedCertificate):
-		return status.Errorf(codes.Unauthenticated, "%s needs a verified client certificate", method)
+		return ctx, status.Errorf(codes.Unauthenticated, "%s needs a verified client certificate", method)
 	case err != nil:
-		return status.Errorf(codes.Unauthenticated, "%s: %v", method, err)
+		return ctx, status.Errorf(codes.Unauthenticated, "%s: %v", method, err)
 	}
 	if !p.Allows(id, method) {
-		return status.Errorf(codes.PermissionDenied, "identity %q may not call %s", id, method)
+		return ctx, status.Errorf(codes.PermissionDenied, "identity %q may not call %s", id, method)
 	}
-	return nil
+	return context.WithValue(ctx, identityKey{}, id), nil
 }
 
 // AuthorizeUnary returns a server interceptor that lets a unary call
-// through only if p allows the caller's identity (see Identity) to call
-// the method. Errors, before the handler runs: UNAUTHENTICATED when the
-// caller has no verified certificate, or one that carries no identity,
-// and the method is not open to Anyone; PERMISSION_DENIED ("identity X
-// may not call M") when p does not allow the identity, or does not name
-// the method. Authorize adds it with the rule of the server's
-// configuration.
-func AuthorizeUnary(p Policy) grpc.UnaryServerInterceptor {
-	return authorizeUnary(p, certs.SPIFFEOrCommonName)
-}
-
-// AuthorizeStream is AuthorizeUnary for streaming calls: a refused stream
-// ends with the error before the handler reads or sends anything.
-func AuthorizeStream(p Policy) grpc.StreamServerInterceptor {
-	return authorizeStream(p, certs.SPIFFEOrCommonName)
-}
-
-func authorizeUnary(p Policy, rule certs.IdentityRule) grpc.UnaryServerInterceptor {
+// through only if p allows the caller's identity, as rule names it, to
+// call the method, and gives the handler that identity (see Identity).
+// Errors, before the handler runs: UNAUTHENTICATED when the caller has no
+// verified certificate, or one that carries no identity, and the method
+// is not open to Anyone; PERMISSION_DENIED ("identity X may not call M")
+// when p does not allow the identity, or does not name the method. A
+// Server does this itself for ServerConfig.Authorization, by its
+// ClientIdentity (see Authorize): this is for a plain *grpc.Server.
+func AuthorizeUnary(p Policy, rule certs.IdentityRule) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := p.check(ctx, info.FullMethod, rule); err != nil {
+		ctx, err := p.check(ctx, info.FullMethod, rule)
+		if err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
 	}
 }
 
-func authorizeStream(p Policy, rule certs.IdentityRule) grpc.StreamServerInterceptor {
+// AuthorizeStream is AuthorizeUnary for streaming calls: a refused stream
+// ends with the error before the handler reads or sends anything.
+func AuthorizeStream(p Policy, rule certs.IdentityRule) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := p.check(ss.Context(), info.FullMethod, rule); err != nil {
+		ctx, err := p.check(ss.Context(), info.FullMethod, rule)
+		if err != nil {
 			return err
 		}
-		return handler(srv, ss)
+		return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
 	}
 }
+
+// contextStream is a stream whose context is ctx.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
 
 // Merge returns one policy holding the entries of every policy given, for
 // a server that serves the services of several slices. A key present in

@@ -201,7 +201,9 @@ func TestPolicyMethodWinsOverService(t *testing.T) {
 }
 
 // TestIdentity checks that only a verified client certificate names the
-// caller: by its spiffe:// URI, or by its Common Name when it has none.
+// caller of a call that no authorization named: by its spiffe:// URI, as
+// the default rule names it, never by its Common Name. (How a server's
+// rule names callers for its handlers: TestMutualTLSWithTutorialCertificates.)
 func TestIdentity(t *testing.T) {
 	set, err := certs.Generate(testCerts())
 	if err != nil {
@@ -231,7 +233,7 @@ func TestIdentity(t *testing.T) {
 		want   string
 		wantOK bool
 	}{
-		{"verified certificate with a Common Name only", peer.NewContext(context.Background(), &peer.Peer{Addr: addr, AuthInfo: credentials.TLSInfo{State: commonName}}), "marketplace", true},
+		{"verified certificate with a Common Name only", peer.NewContext(context.Background(), &peer.Peer{Addr: addr, AuthInfo: credentials.TLSInfo{State: commonName}}), "", false},
 		{"unverified certificate with a Common Name only", peer.NewContext(context.Background(), &peer.Peer{Addr: addr, AuthInfo: credentials.TLSInfo{State: unverifiedCN}}), "", false},
 		{"verified certificate", peer.NewContext(context.Background(), &peer.Peer{Addr: addr, AuthInfo: credentials.TLSInfo{State: verified}}), "admin", true},
 		{"no peer", context.Background(), "", false},

@@ -96,10 +96,12 @@ func (c *serverCalls) unaryGuarded(ctx context.Context, req any, info *grpc.Unar
 		}
 	}()
 	if c.policy != nil {
-		if err := c.policy.check(ctx, info.FullMethod, c.rule); err != nil {
+		authorized, err := c.policy.check(ctx, info.FullMethod, c.rule)
+		if err != nil {
 			c.refused(ctx, info.FullMethod)
 			return nil, err
 		}
+		ctx = authorized // with the caller's identity, for Identity
 	}
 	if c.unaryNext != nil {
 		return c.unaryNext(ctx, req, info, func(ctx context.Context, req any) (any, error) {
@@ -139,10 +141,12 @@ func (c *serverCalls) streamGuarded(ctx context.Context, srv any, cs *callStream
 		}
 	}()
 	if c.policy != nil {
-		if err := c.policy.check(ctx, info.FullMethod, c.rule); err != nil {
+		authorized, err := c.policy.check(ctx, info.FullMethod, c.rule)
+		if err != nil {
 			c.refused(ctx, info.FullMethod)
 			return err
 		}
+		cs.ctx = authorized // with the caller's identity, for Identity
 	}
 	check := c.validators[info.FullMethod]
 	if c.streamNext != nil {

@@ -54,8 +54,9 @@ type ServerConfig struct {
 	// requires client certificates (see ServerTLS).
 	TLS *tls.Config
 	// ClientIdentity is how a verified client certificate names its
-	// caller, for authorization (see Authorize) and the access log. The
-	// zero value is certs.SPIFFEOnly, the default.
+	// caller, for authorization (see Authorize), Identity and the access
+	// log. The zero value is certs.SPIFFEOnly, the default; NewServer
+	// logs an error for a rule that is not one, and uses the default.
 	ClientIdentity certs.IdentityRule
 	// Authorization, when set, lets a call through only if the policy
 	// allows its caller's identity (named by ClientIdentity) to call the
@@ -135,6 +136,13 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 	}
 	if cfg.MaxRecvMessageSize <= 0 {
 		cfg.MaxRecvMessageSize = DefaultMaxRecvMessageSize
+	}
+	if _, err := certs.ParseIdentityRule(string(cfg.ClientIdentity)); err != nil {
+		// Such a rule names callers as the default does, the strictest
+		// (see certs.IdentityRule): say so, rather than let the mistake
+		// pass unseen. Commands parse the rule and refuse a bad one.
+		cfg.Logger.Error("unknown rule of client identities: naming callers by spiffe, the default", "err", err)
+		cfg.ClientIdentity = certs.SPIFFEOnly
 	}
 	// The metrics, the access log and request id, recovery,
 	// authorization, the given interceptors and validation, in one

@@ -90,9 +90,18 @@ func TestMutualTLSWithTutorialCertificates(t *testing.T) {
 	})
 
 	t.Run("any-verified", func(t *testing.T) {
-		addr, _ := startSecureBy(t, serverCfg, certs.AnyVerified)
+		addr, seen := startSecureBy(t, serverCfg, certs.AnyVerified)
+		if err := callRecommend(t, tlsConn(t, addr, marketplace)); err != nil {
+			t.Errorf("Recommend as CN=marketplace = %v, want it served", err)
+		}
+		if got := seen.last(); got != "marketplace" {
+			t.Errorf("the handler saw identity %q, want marketplace: any-verified names callers as spiffe-or-cn", got)
+		}
 		if err := callRecommend(t, tlsConn(t, addr, person)); err != nil {
 			t.Errorf("Recommend as CN=Jane Doe = %v, want it served", err)
+		}
+		if got := seen.last(); got != "" {
+			t.Errorf("the handler saw identity %q for CN=Jane Doe, want none", got)
 		}
 		if resp, err := importOne(t, tlsConn(t, addr, marketplace), "Piranesi"); err != nil || resp.GetImported() != 1 {
 			t.Errorf("ImportBooks as CN=marketplace = %v, %v; want 1 imported: any verified caller may", resp, err)
@@ -103,6 +112,18 @@ func TestMutualTLSWithTutorialCertificates(t *testing.T) {
 		// The CA still decides: no certificate, no call.
 		if err := callRecommend(t, tlsConn(t, addr, clientTLS(t, pki.CAFile, "", ""))); status.Code(err) != codes.Unavailable {
 			t.Errorf("Recommend without a certificate = %v, want Unavailable", err)
+		}
+	})
+
+	// A rule that is no rule, which commands refuse but a ServerConfig may
+	// hold: the server says so and names callers as the default does.
+	t.Run("no rule", func(t *testing.T) {
+		addr, seen := startSecureBy(t, serverCfg, "cn")
+		if err := callRecommend(t, tlsConn(t, addr, marketplace)); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("Recommend as CN=marketplace = %v, want Unauthenticated, as by spiffe", err)
+		}
+		if l := seen.log.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, `unknown rule of client identities`) || !strings.Contains(l, `\"cn\" is not a client identity rule`) {
+			t.Errorf("server log = %s\nwant an error naming the rule \"cn\"", l)
 		}
 	})
 }
