@@ -91,7 +91,32 @@ type bookItems struct {
 // list returns the items of books, in order, each on a line of its own:
 // one value for the page's template to print, not one per book.
 func (c *bookItems) list(books []bookView) (template.HTML, error) {
+	var buf [8]template.HTML
+	items, err := c.each(buf[:0], books)
+	if err != nil {
+		return "", err
+	}
+	n := 0
+	for _, item := range items {
+		n += len(itemSep) + len(item)
+	}
 	var out strings.Builder
+	out.Grow(n)
+	for _, item := range items {
+		out.WriteString(itemSep)
+		out.WriteString(string(item))
+	}
+	return template.HTML(out.String()), nil
+}
+
+// itemSep goes before each item of a list.
+const itemSep = "\n  "
+
+// each appends the item of each of books to dst, in order, and returns
+// it: the parts of the list that list joins, for a writer that writes them
+// one after the other (the homepage's shell) and so needs no copy of
+// them all.
+func (c *bookItems) each(dst []template.HTML, books []bookView) ([]template.HTML, error) {
 	for _, b := range books {
 		c.mu.RLock()
 		item, ok := c.items[b]
@@ -99,7 +124,7 @@ func (c *bookItems) list(books []bookView) (template.HTML, error) {
 		if !ok {
 			var err error
 			if item, err = renderFragment(c.t, "book-item", b); err != nil {
-				return "", err
+				return nil, err
 			}
 			c.mu.Lock()
 			if c.items == nil || len(c.items) >= maxBookItems {
@@ -108,8 +133,7 @@ func (c *bookItems) list(books []bookView) (template.HTML, error) {
 			c.items[b] = item
 			c.mu.Unlock()
 		}
-		out.WriteString("\n  ")
-		out.WriteString(string(item))
+		dst = append(dst, item)
 	}
-	return template.HTML(out.String()), nil
+	return dst, nil
 }

@@ -3,6 +3,7 @@ package marketplace
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,12 +46,13 @@ func (s *server) handleHome() http.Handler {
 		})
 		s.recommended.add(cat, books)
 
-		items, renderErr := s.pages.items.list(s.views(r.Context(), books))
+		var buf [recommendationsShown]template.HTML
+		items, renderErr := s.pages.items.each(buf[:0], s.views(r.Context(), books))
 		if renderErr != nil {
 			s.renderFailed(w, r, renderErr)
 			return
 		}
-		key := shellKey{category: cat, books: items != ""}
+		key := shellKey{category: cat, books: len(items) > 0}
 		switch bookshop.ErrorCode(err) {
 		case "":
 		case bookshop.NotFound:

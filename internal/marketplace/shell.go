@@ -105,25 +105,29 @@ func (s *shells) get(key shellKey) (*shell, error) {
 }
 
 // write sends a homepage: sh around the account bar, the banner and the
-// items.
-func (sh *shell) write(w http.ResponseWriter, account, banner, items template.HTML) {
-	slots := [3]template.HTML{account, banner, items}
-	n := 0
-	for i, p := range sh.parts {
+// list of the items, each on a line of its own, as bookItems.list joins
+// them, written one after the other rather than joined first.
+func (sh *shell) write(w http.ResponseWriter, account, banner template.HTML, items []template.HTML) {
+	n := len(account) + len(banner)
+	for _, p := range sh.parts {
 		n += len(p)
-		if i < len(slots) {
-			n += len(slots[i])
-		}
+	}
+	for _, item := range items {
+		n += len(itemSep) + len(item)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(n))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	for i, p := range sh.parts {
-		_, _ = w.Write(p)
-		if i < len(slots) {
-			_, _ = io.WriteString(w, string(slots[i]))
-		}
+	_, _ = w.Write(sh.parts[0])
+	_, _ = io.WriteString(w, string(account))
+	_, _ = w.Write(sh.parts[1])
+	_, _ = io.WriteString(w, string(banner))
+	_, _ = w.Write(sh.parts[2])
+	for _, item := range items {
+		_, _ = io.WriteString(w, itemSep)
+		_, _ = io.WriteString(w, string(item))
 	}
+	_, _ = w.Write(sh.parts[3])
 }
