@@ -83,6 +83,10 @@ type Options struct {
 	Interval time.Duration
 	// Timeout is the deadline of each call. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// ServerCPU, when set, reads the CPU time the servers under load have
+	// used so far (see ProcessesCPU): Run reads it when the measured time
+	// starts and when it ends, for Result.ServerCPU.
+	ServerCPU func() (time.Duration, error)
 }
 
 // DefaultTimeout is the deadline of a call when Options.Timeout is zero.
@@ -119,6 +123,18 @@ type Result struct {
 	// ErrorSamples are the first few distinct errors, with how often each
 	// occurred.
 	ErrorSamples []ErrorCount
+	// ServerCPU is the CPU time the servers used over the measured time,
+	// when Options.ServerCPU was set and could be read; else zero.
+	ServerCPU time.Duration
+}
+
+// ServerCPUPerCall returns the servers' CPU time per call of the measured
+// time, failed ones included, or zero when it was not measured.
+func (r *Result) ServerCPUPerCall() time.Duration {
+	if n := r.Calls + r.Errors; n > 0 {
+		return r.ServerCPU / time.Duration(n)
+	}
+	return 0
 }
 
 // ErrorCount is one kind of error of a run, and how often it occurred.
@@ -216,6 +232,8 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		timer := time.AfterFunc(opts.Warmup+opts.Duration, stop)
 		defer timer.Stop()
 	}
+	cpu := newCPUMeter(opts.ServerCPU, opts.Warmup)
+	defer cpu.stop()
 
 	var wg sync.WaitGroup
 	for _, w := range workers {
@@ -258,7 +276,61 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	if opts.Duration > 0 && opts.Count == 0 {
 		elapsed = opts.Duration // calls cut off at the end were not counted either
 	}
-	return rec.result(opts.Concurrency, elapsed), nil
+	res := rec.result(opts.Concurrency, elapsed)
+	res.ServerCPU = cpu.end()
+	return res, nil
+}
+
+// cpuMeter reads a CPU clock when the measured time starts, after the
+// warmup, and when it ends.
+type cpuMeter struct {
+	read  func() (time.Duration, error)
+	timer *time.Timer
+	start chan time.Duration // the first reading; nothing when it failed
+}
+
+// newCPUMeter starts a meter of read, the measured time starting after
+// warmup; a nil read measures nothing.
+func newCPUMeter(read func() (time.Duration, error), warmup time.Duration) *cpuMeter {
+	m := &cpuMeter{read: read, start: make(chan time.Duration, 1)}
+	if read == nil {
+		return m
+	}
+	first := func() {
+		if d, err := read(); err == nil {
+			m.start <- d
+		}
+		close(m.start)
+	}
+	if warmup <= 0 {
+		first()
+	} else {
+		m.timer = time.AfterFunc(warmup, first)
+	}
+	return m
+}
+
+// end returns the time the clock advanced since the start, or zero when
+// either reading failed or the run ended before the measured time began.
+func (m *cpuMeter) end() time.Duration {
+	if m.read == nil || (m.timer != nil && m.timer.Stop()) {
+		return 0
+	}
+	d0, ok := <-m.start
+	if !ok {
+		return 0
+	}
+	d1, err := m.read()
+	if err != nil || d1 < d0 {
+		return 0
+	}
+	return d1 - d0
+}
+
+func (m *cpuMeter) stop() {
+	if m.timer != nil {
+		m.timer.Stop()
+	}
 }
 
 // open opens n workers of t, maxOpening at a time, each with lifeCtx. On

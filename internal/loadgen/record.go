@@ -28,6 +28,10 @@ type Record struct {
 	// that a PartTimer's workers time on its own; absent for others.
 	PartP50 float64 `json:"part_p50_ms,omitempty"`
 	PartP99 float64 `json:"part_p99_ms,omitempty"`
+	// ServerCPU is the CPU time the servers under load used per call, in
+	// microseconds, when the run measured it (Options.ServerCPU); absent
+	// otherwise.
+	ServerCPU float64 `json:"server_cpu_us,omitempty"`
 }
 
 // NewRecord returns the record of r, a run of target labelled label.
@@ -50,6 +54,9 @@ func NewRecord(label, target string, r *Result) Record {
 	}
 	if r.Part != nil {
 		rec.PartP50, rec.PartP99 = ms(r.PartPercentile(50)), ms(r.PartPercentile(99))
+	}
+	if d := r.ServerCPUPerCall(); d > 0 {
+		rec.ServerCPU = float64(d.Nanoseconds()) / 1000
 	}
 	return rec
 }

@@ -62,6 +62,8 @@ type benchConfig struct {
 	record      string
 	chart       string
 	chartTitle  string
+	serverPIDs  string
+	pids        []int // serverPIDs, parsed by validate
 }
 
 func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
@@ -85,6 +87,7 @@ func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.record, "record", "", "append each level's result to this file as a line of JSON")
 	fs.StringVar(&c.chart, "chart", "", "then draw the -record file's results of this target as an SVG chart of latency against load, to this file")
 	fs.StringVar(&c.chartTitle, "chart-title", "", "the chart's title (default: from the target)")
+	fs.StringVar(&c.serverPIDs, "server-pids", "", "the process ids of the servers under load, such as 123,456: the CPU time they use per call is measured (from /proc, on Linux), printed and recorded")
 	return c.tls.register(fs)
 }
 
@@ -126,9 +129,12 @@ func RunBench(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.count > 0 {
 		opts.Warmup = 0
 	}
+	if len(cfg.pids) > 0 {
+		opts.ServerCPU = func() (time.Duration, error) { return loadgen.ProcessesCPU(cfg.pids) }
+	}
 	fmt.Fprintf(stdout, "%s: %s at %s; %s\n", cfg.target, cfg.label, where, describeRun(opts))
 	items := cfg.target == "export" || cfg.target == "import"
-	printHeader(stdout, items)
+	printHeader(stdout, items, opts.ServerCPU != nil)
 	var failed, calls int64
 	for _, n := range levels {
 		opts.Concurrency = n
@@ -142,7 +148,7 @@ func RunBench(ctx context.Context, args []string, getenv func(string) string, st
 		if cpu1, ok := loadgen.ProcessCPU(); ok && cpuOK {
 			cpu = fmt.Sprintf("%.0f%%", 100*(cpu1-cpu0).Seconds()/time.Since(wall0).Seconds())
 		}
-		printRow(stdout, res, items, cpu)
+		printRow(stdout, res, items, cpu, opts.ServerCPU != nil)
 		if res.Part != nil {
 			fmt.Fprintf(stdout, "    %s alone: p50 %s, p90 %s, p99 %s, max %s\n", partName(cfg.target),
 				ms(res.PartPercentile(50)), ms(res.PartPercentile(90)), ms(res.PartPercentile(99)), ms(res.PartPercentile(100)))
@@ -212,6 +218,19 @@ func (c *benchConfig) validate() ([]int, error) {
 		return nil, usageErrorf("-max-book %d: want a book id from 1", c.maxBook)
 	case c.chart != "" && c.record == "":
 		return nil, usageErrorf("-chart draws the results of -record: give -record FILE too")
+	}
+	c.pids = nil
+	if c.serverPIDs != "" {
+		for s := range strings.SplitSeq(c.serverPIDs, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || pid < 1 {
+				return nil, usageErrorf("-server-pids %q: want process ids, such as 123,456", c.serverPIDs)
+			}
+			c.pids = append(c.pids, pid)
+		}
+		if _, err := loadgen.ProcessesCPU(c.pids); err != nil {
+			return nil, usageErrorf("-server-pids: %v", err)
+		}
 	}
 	return levels, nil
 }
@@ -381,20 +400,30 @@ func describeRun(o loadgen.Options) string {
 	return strings.Join(parts, ", ")
 }
 
-func printHeader(w io.Writer, items bool) {
+func printHeader(w io.Writer, items, serverCPU bool) {
 	fmt.Fprintf(w, "%9s %10s %9s %9s %9s %9s %9s %10s %7s %8s", "in flight", "calls/s", "p50", "p90", "p99", "p99.9", "max", "calls", "errors", "load CPU")
 	if items {
 		fmt.Fprintf(w, " %10s", "books/s")
 	}
+	if serverCPU {
+		fmt.Fprintf(w, " %14s", "server CPU/call")
+	}
 	fmt.Fprintln(w)
 }
 
-func printRow(w io.Writer, r *loadgen.Result, items bool, cpu string) {
+func printRow(w io.Writer, r *loadgen.Result, items bool, cpu string, serverCPU bool) {
 	fmt.Fprintf(w, "%9d %10s %9s %9s %9s %9s %9s %10s %7s %8s", r.Concurrency, thousands(int64(r.Rate()+0.5)),
 		ms(r.Percentile(50)), ms(r.Percentile(90)), ms(r.Percentile(99)), ms(r.Percentile(99.9)), ms(r.Max()),
 		thousands(r.Calls), thousands(r.Errors), cpu)
 	if items {
 		fmt.Fprintf(w, " %10s", thousands(int64(r.ItemRate()+0.5)))
+	}
+	if serverCPU {
+		per := "-"
+		if d := r.ServerCPUPerCall(); d > 0 {
+			per = fmt.Sprintf("%.1fµs", float64(d.Nanoseconds())/1000)
+		}
+		fmt.Fprintf(w, " %14s", per)
 	}
 	fmt.Fprintln(w)
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +115,13 @@ func TestBenchFailures(t *testing.T) {
 	if !strings.Contains(stdout.String(), "Unavailable") {
 		t.Errorf("bench against a closed port printed no error sample:\n%s", &stdout)
 	}
+	// The servers' CPU per call, here this process's, in a column of its
+	// own when asked for.
+	stdout.Reset()
+	_ = tool.RunBench(ctx, []string{"-addr", "127.0.0.1:1", "-c", "1", "-n", "3", "-d", "0", "-server-pids", strconv.Itoa(os.Getpid())}, env(nil), &stdout, new(bytes.Buffer))
+	if runtime.GOOS == "linux" && !strings.Contains(stdout.String(), "server CPU/call") {
+		t.Errorf("bench -server-pids printed no server CPU column:\n%s", &stdout)
+	}
 
 	for _, tt := range []struct {
 		args    []string
@@ -128,6 +137,8 @@ func TestBenchFailures(t *testing.T) {
 		{[]string{"-target", "checkout", "-copies", "0"}, "-copies"},
 		{[]string{"-target", "checkout", "-copies", "11"}, "-copies"},
 		{[]string{"-timeout", "0"}, "-timeout"},
+		{[]string{"-server-pids", "12,x"}, "-server-pids"},
+		{[]string{"-server-pids", "1073741824"}, "-server-pids"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
 		err := tool.RunBench(ctx, tt.args, env(nil), new(bytes.Buffer), new(bytes.Buffer))
