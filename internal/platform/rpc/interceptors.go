@@ -330,6 +330,14 @@ func logCall(ctx context.Context, logger *slog.Logger, rule certs.IdentityRule, 
 		slog.String("peer", addr),
 		slog.String("identity", identityOrNone(ctx, rule)),
 		slog.String("request_id", reqid.From(ctx)))
+	if code == codes.Unauthenticated {
+		// Such a caller has no identity to log: say why, and, when it
+		// presented a certificate the server verified, whose it is.
+		r.AddAttrs(slog.String("reason", status.Convert(err).Message()))
+		if leaf := verifiedLeaf(ctx); leaf != nil {
+			r.AddAttrs(slog.String("subject", leaf.Subject.String()))
+		}
+	}
 	_ = logger.Handler().Handle(ctx, r) // nowhere to report a failed log write
 }
 

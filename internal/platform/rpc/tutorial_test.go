@@ -62,6 +62,19 @@ func TestMutualTLSWithTutorialCertificates(t *testing.T) {
 		if len(said) != 1 || !strings.Contains(said[0], "common_name=marketplace") {
 			t.Errorf("log lines naming -tls-client-identity spiffe-or-cn after three refused calls: %q, want one naming common_name=marketplace", said)
 		}
+		// The access log says why each was refused, and whose certificate.
+		refused := 0
+		for _, l := range seen.log.Lines() {
+			if strings.Contains(l, "msg=rpc") && strings.Contains(l, "code=Unauthenticated") {
+				refused++
+				if !strings.Contains(l, `reason="/`) || !strings.Contains(l, `verified certificate carries no identity we accept: no spiffe:// URI"`) || !strings.Contains(l, `subject="CN=`) {
+					t.Errorf("access log line of a refused call = %s\nwant its reason and subject", l)
+				}
+			}
+		}
+		if refused != 3 {
+			t.Errorf("the access log has %d UNAUTHENTICATED lines, want 3", refused)
+		}
 	})
 
 	t.Run("spiffe-or-cn", func(t *testing.T) {
