@@ -189,7 +189,7 @@ web_port=$(pick_port)
 serve marketplace "$bin/bookshop" marketplace -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
 	-catalog-host "127.0.0.1:$cat_port" -accounts-host "127.0.0.1:$acc_port" -cart-host "127.0.0.1:$cart_port" \
 	-inventory-host "127.0.0.1:$inv_port" -checkout-host "127.0.0.1:$co_port" -orders-host "127.0.0.1:$ord_port" \
-	-promotions-host "127.0.0.1:$promo_port" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -admin-addr "127.0.0.1:$(pick_port)"
+	-promotions-host "127.0.0.1:$promo_port" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -live-sessions-per-network 100000 -admin-addr "127.0.0.1:$(pick_port)"
 web_pid=$pid
 wait_ready Marketplace "$bin/bookshop" health -http "http://127.0.0.1:$web_port/readyz"
 certs=$work/certs
@@ -353,7 +353,7 @@ web_off_port=$(pick_port)
 serve marketplace-off "$bin/bookshop" marketplace -port "$web_off_port" -recommendations-host "127.0.0.1:$recs_port" \
 	-catalog-host "127.0.0.1:$cat_port" -accounts-host "127.0.0.1:$acc_port" -cart-host "127.0.0.1:$cart_port" \
 	-inventory-host "127.0.0.1:$inv_port" -checkout-host "127.0.0.1:$co_off_port" -orders-host "127.0.0.1:$ord_port" \
-	-promotions-host "127.0.0.1:$promo_off_port" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -admin-addr "127.0.0.1:$(pick_port)"
+	-promotions-host "127.0.0.1:$promo_off_port" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -live-sessions-per-network 100000 -admin-addr "127.0.0.1:$(pick_port)"
 wait_ready "Marketplace (campaign over)" "$bin/bookshop" health -http "http://127.0.0.1:$web_off_port/readyz"
 for r in $(seq "$ROUNDS"); do
 	load -target checkout -copies 3 -c 20 -d "$ROUND" -warmup 1s -url "http://127.0.0.1:$web_port/" -label "checkout-promo-$r"

@@ -36,7 +36,11 @@ type Config struct {
 	RateLimit           float64
 	RateBurst           int
 	TrustedProxies      int
-	LivePerClient       int
+	// LiveSessions, LivePerClient and LivePerNetwork cap the live
+	// sessions (see Options.MaxLiveSessions).
+	LiveSessions   int
+	LivePerClient  int
+	LivePerNetwork int
 	// DrainGrace is how long the Marketplace goes on serving at shutdown,
 	// its /readyz answering 503 and every answer closing its connection,
 	// before it stops accepting (see web.Drain).
@@ -58,7 +62,9 @@ func DefaultConfig() Config {
 		CallTimeout:         time.Second,
 		RateLimit:           float64(DefaultRateLimit),
 		RateBurst:           DefaultRateBurst,
+		LiveSessions:        DefaultMaxLiveSessions,
 		LivePerClient:       DefaultMaxLiveSessionsPerClient,
+		LivePerNetwork:      DefaultMaxLiveSessionsPerNetwork,
 	}
 }
 
@@ -69,7 +75,9 @@ func (c *Config) Flags(s *config.Set) {
 	s.Duration(&c.CallTimeout, "call-timeout", c.CallTimeout, "deadline of each call to the services (three times it for a sign-in, which hashes a password); past it the page is served without what it asked for, with a notice")
 	s.Float64(&c.RateLimit, "rate-limit", c.RateLimit, "requests a second each client may make on average; 0 turns limiting off")
 	s.Int(&c.RateBurst, "rate-burst", c.RateBurst, "requests each client may make at once")
-	s.Int(&c.LivePerClient, "live-sessions-per-client", c.LivePerClient, "live panels (open book pages) each client may have at once")
+	s.Int(&c.LiveSessions, "live-sessions", c.LiveSessions, fmt.Sprintf("live panels (open book pages) open at once, each holding about %d KiB: raise it with the memory limit (docs/capacity.md)", LiveSessionBytes>>10))
+	s.Int(&c.LivePerClient, "live-sessions-per-client", c.LivePerClient, "live panels (open book pages) each client (an IPv4 address, an IPv6 /64) may have at once")
+	s.Int(&c.LivePerNetwork, "live-sessions-per-network", c.LivePerNetwork, "live panels (open book pages) the clients of one network (an IPv4 /24, an IPv6 /48) may have at once")
 	s.Duration(&c.DrainGrace, "drain-grace", c.DrainGrace, "at shutdown, serve this long more, /readyz answering 503 and every answer closing its connection, so that keep-alive clients move elsewhere before the listener closes; 0 skips it (a deployment sets it: Kubernetes' preStop pause and terminationGracePeriodSeconds agree with it)")
 	s.Int(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "how many reverse proxies, each adding to X-Forwarded-For, stand in front of the Marketplace; 0 ignores X-Forwarded-For and X-Forwarded-Proto (which, from a proxy, says the site is served over HTTPS: then cookies are Secure, with the __Host- prefix)")
 }
@@ -121,8 +129,12 @@ func (c *Config) Validate(s *config.Set) error {
 	switch {
 	case c.CallTimeout <= 0:
 		return config.UsageErrorf("%s %v: want a positive duration such as 1s", s.Setting("call-timeout"), c.CallTimeout)
+	case c.LiveSessions < 1:
+		return config.UsageErrorf("%s %d: want 1 or more", s.Setting("live-sessions"), c.LiveSessions)
 	case c.LivePerClient < 1:
 		return config.UsageErrorf("%s %d: want 1 or more", s.Setting("live-sessions-per-client"), c.LivePerClient)
+	case c.LivePerNetwork < 1:
+		return config.UsageErrorf("%s %d: want 1 or more", s.Setting("live-sessions-per-network"), c.LivePerNetwork)
 	case c.DrainGrace < 0 || c.DrainGrace > time.Minute:
 		return config.UsageErrorf("%s %v: want 0 to 1m, such as 3s", s.Setting("drain-grace"), c.DrainGrace)
 	case c.RateLimit < 0:

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"mime"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -33,22 +34,31 @@ const (
 )
 
 // liveSessions are the live sessions open at once, each a stream of the
-// LiveRecommender, by session id, with a cap on all of them and another on
-// those of one client, so that one client cannot take every place. It is
-// safe for concurrent use.
+// LiveRecommender, by session id, with a cap on all of them, another on
+// those of one client and a third on those of one network, so that
+// neither one client nor one network of many clients can take every
+// place. It is safe for concurrent use.
 type liveSessions struct {
-	mu        sync.Mutex
-	max       int
-	perClient int
-	byID      map[string]*liveSession
-	byClient  map[string]int   // sessions open by client key
-	open      prometheus.Gauge // bookshop_live_sessions
+	mu         sync.Mutex
+	max        int
+	perClient  int
+	perNetwork int
+	byID       map[string]*liveSession
+	byClient   map[string]int   // sessions open by client key
+	byNetwork  map[string]int   // sessions open by network key
+	open       prometheus.Gauge // bookshop_live_sessions
+
+	// shutdown is done once the server's Shutdown is closed; started by
+	// the first session (see onShutdown).
+	watchShutdown sync.Once
+	shutdown      context.Context
 }
 
 // liveSession is one place of liveSessions.
 type liveSession struct {
-	stream bookshop.LiveStream // nil while it opens
-	client string
+	stream  bookshop.LiveStream // nil while it opens
+	client  string
+	network string
 	// secret is what the browser that opened the session holds, in the
 	// cookie liveCookieName scoped to the session's events path: an event
 	// post must bring it, so that knowing the id is not enough.
@@ -62,29 +72,50 @@ type liveSession struct {
 // lasts as long as the browser.
 const liveCookieName = "bookshop_live"
 
-func newLiveSessions(max, perClient int, open prometheus.Gauge) *liveSessions {
-	return &liveSessions{max: max, perClient: perClient, open: open,
-		byID: make(map[string]*liveSession), byClient: make(map[string]int)}
+func newLiveSessions(max, perClient, perNetwork int, open prometheus.Gauge) *liveSessions {
+	return &liveSessions{max: max, perClient: perClient, perNetwork: perNetwork, open: open,
+		byID: make(map[string]*liveSession), byClient: make(map[string]int), byNetwork: make(map[string]int)}
 }
 
-// reserve takes a place for a new session of client, before its stream is
-// opened, so that no more than the caps are ever open, and returns the
-// session's new random id and its secret. It returns false when max
-// sessions, or perClient of client's, are open.
-func (l *liveSessions) reserve(client string) (id, secret string, ok bool) {
+// reserve takes a place for a new session of client, of network, before
+// its stream is opened, so that no more than the caps are ever open, and
+// returns the session's new random id and its secret. It returns false
+// when max sessions, perClient of client's or perNetwork of network's are
+// open.
+func (l *liveSessions) reserve(client, network string) (id, secret string, ok bool) {
 	// 128 bits from crypto/rand each: neither can be guessed. The id goes
 	// in URLs (and so may be seen: a proxy's log, a shared screen); the
 	// secret only in the cookie of the browser that opened the session.
 	id, secret = rand.Text(), rand.Text()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.byID) >= l.max || l.byClient[client] >= l.perClient {
+	if len(l.byID) >= l.max || l.byClient[client] >= l.perClient || l.byNetwork[network] >= l.perNetwork {
 		return "", "", false
 	}
-	l.byID[id] = &liveSession{client: client, secret: secret}
+	l.byID[id] = &liveSession{client: client, network: network, secret: secret}
 	l.byClient[client]++
+	l.byNetwork[network]++
 	l.open.Inc()
 	return id, secret, true
+}
+
+// onShutdown calls f once shutdown is closed, and returns a function
+// that forgets f (false if f was called). One goroutine, started by the
+// first call, waits for shutdown for every session; a nil shutdown never
+// comes.
+func (l *liveSessions) onShutdown(shutdown <-chan struct{}, f func()) (stop func() bool) {
+	if shutdown == nil {
+		return func() bool { return true }
+	}
+	l.watchShutdown.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		l.shutdown = ctx
+		go func() {
+			<-shutdown
+			cancel()
+		}()
+	})
+	return context.AfterFunc(l.shutdown, f)
 }
 
 // attach gives reserved session id its stream.
@@ -119,8 +150,16 @@ func (l *liveSessions) remove(id string) {
 	if l.byClient[s.client]--; l.byClient[s.client] <= 0 {
 		delete(l.byClient, s.client)
 	}
+	if l.byNetwork[s.network]--; l.byNetwork[s.network] <= 0 {
+		delete(l.byNetwork, s.network)
+	}
 	l.open.Dec()
 }
+
+// liveWriteTimeout bounds each write of a live event stream: a browser
+// that reads nothing for that long, its connection's buffers full, is
+// gone, and its session ends.
+const liveWriteTimeout = 10 * time.Second
 
 // handleLive serves GET /live, the event stream (Server-Sent Events) of one
 // browser session of a book page. It opens one stream of the
@@ -134,6 +173,15 @@ func (l *liveSessions) remove(id string) {
 // It ends, closing the stream, when the browser goes away, when the stream
 // ends, or at shutdown. It answers 503 when the LiveRecommender cannot be
 // reached or too many sessions are open.
+//
+// A session lasts as long as the page is open, and there may be
+// thousands: once the headers and the session event are out, the handler
+// takes the connection over from net/http (a hijack), which frees the
+// request's buffers and goroutines, and serves the rest of the session
+// from a goroutine of its own (see runLive). The body is not chunked: it
+// lasts until the connection closes, as the SSE specification recommends
+// over HTTP/1.1. Where the connection cannot be taken over (HTTP/2), the
+// handler serves the session itself.
 func (s *server) handleLive() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
@@ -147,25 +195,32 @@ func (s *server) handleLive() http.Handler {
 			s.logger.WarnContext(r.Context(), "live: cannot lift the read deadline", "err", err)
 		}
 
-		client := clientKey(r, s.trustedProxies)
-		id, secret, ok := s.sessions.reserve(client)
+		client, network := clientKeys(r, s.trustedProxies)
+		id, secret, ok := s.sessions.reserve(client, network)
 		if !ok {
 			s.logger.WarnContext(r.Context(), "live: too many sessions; refusing one",
-				"max", s.sessions.max, "max_per_client", s.sessions.perClient, "client", client)
+				"max", s.sessions.max, "max_per_client", s.sessions.perClient, "max_per_network", s.sessions.perNetwork,
+				"client", client, "network", network)
 			writePlain(w, http.StatusServiceUnavailable, messageLiveBusy)
 			return
 		}
-		defer s.sessions.remove(id)
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
+		// The session outlives the request when the connection is taken
+		// over: its context keeps the request's values (its id, its
+		// span), not its end. The request's end (the browser gone) ends
+		// it while this handler serves it.
+		ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+		stopRequest := context.AfterFunc(r.Context(), cancel)
 		stream, err := s.live.Open(ctx, visitorOf(r).userID(), livePanelSize)
 		if err != nil {
+			stopRequest()
+			cancel()
+			s.sessions.remove(id)
 			s.logger.WarnContext(ctx, "live: cannot open a stream", "err", err)
 			writePlain(w, http.StatusServiceUnavailable, messageLiveUnavailable)
 			return
 		}
-		defer stream.Close()
 		s.sessions.attach(id, stream)
+		session := &liveRun{id: id, stream: stream, cancel: cancel}
 
 		http.SetCookie(w, &http.Cookie{
 			Name:     liveCookieName,
@@ -179,63 +234,168 @@ func (s *server) handleLive() http.Handler {
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Accel-Buffering", "no") // tells nginx not to buffer
+		// Not chunked: net/http closes the connection after the body,
+		// which ends with the session.
+		h.Set("Transfer-Encoding", "identity")
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprintf(w, "retry: %d\nevent: session\ndata: %s\n\n", liveRetry.Milliseconds(), id)
 		if err := rc.Flush(); err != nil {
+			stopRequest()
+			s.runLive(ctx, session, nil) // ends at once: the browser went away
 			return
 		}
-
-		// Receive in a goroutine of its own, so that this one can watch the
-		// browser, the heartbeat and shutdown. It ends when the stream
-		// does, which the deferred Close ensures.
-		lists := make(chan []bookshop.Book)
-		ended := make(chan error, 1)
-		go func() {
-			for {
-				books, err := stream.Recv()
-				if err != nil {
-					ended <- err
-					return
-				}
-				select {
-				case lists <- books:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-
-		heartbeat := time.NewTicker(s.liveHeartbeat)
-		defer heartbeat.Stop()
-		for n := 1; ; {
-			select {
-			case <-ctx.Done(): // the browser went away
-				return
-			case <-s.shutdown:
-				return
-			case err := <-ended:
-				if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-					s.logger.WarnContext(ctx, "live: the stream ended", "err", err)
-				}
-				return
-			case books := <-lists:
-				data, err := json.Marshal(s.jsonOf(ctx, books))
-				if err != nil {
-					s.logger.ErrorContext(ctx, "live: encode a list", "err", err)
-					return
-				}
-				// JSON has no raw newlines, so the data is one line.
-				fmt.Fprintf(w, "id: %d\nevent: books\ndata: %s\n\n", n, data)
-				n++
-			case <-heartbeat.C:
-				_, _ = io.WriteString(w, ": heartbeat\n\n")
-			}
-			if err := rc.Flush(); err != nil {
-				return // the browser went away
-			}
+		conn, buf, err := rc.Hijack()
+		if err != nil {
+			// HTTP/2, say: serve the session here, where the request's
+			// end is the browser's.
+			defer stopRequest()
+			s.runLive(ctx, session, &responseOut{w: w, rc: rc})
+			return
 		}
+		if !stopRequest() { // the browser went away before the takeover
+			conn.Close()
+			s.runLive(ctx, session, nil)
+			return
+		}
+		// A browser sends nothing more on an event stream's connection:
+		// drop what net/http read ahead, and its buffers with it.
+		buf.Reader.Discard(buf.Reader.Buffered()) //nolint:errcheck // what is buffered is there
+		out := &connOut{conn: conn}
+		go out.watch(cancel)
+		go s.runLive(ctx, session, out)
 	})
 }
+
+// liveRun is a live session being served: what runLive ends.
+type liveRun struct {
+	id     string
+	stream bookshop.LiveStream
+	cancel context.CancelFunc // ends ctx, and with it the stream
+}
+
+// liveOut is where a live session's events go.
+type liveOut interface {
+	// send writes b, whole, to the browser at once, within
+	// liveWriteTimeout.
+	send(b []byte) error
+	// close ends the event stream.
+	close()
+}
+
+// runLive serves session until ctx ends (the browser gone, shutdown),
+// the stream ends, or a write to out fails: each list the stream sends
+// goes out as a "books" event, and a comment every heartbeat. It then
+// closes the stream and out and frees the session's place. A nil out
+// only does the latter.
+//
+// One goroutine, this one, receives the lists and writes them; a timer
+// writes the heartbeat, under the same lock. The session's cost is this
+// goroutine and the stream's.
+func (s *server) runLive(ctx context.Context, session *liveRun, out liveOut) {
+	defer s.sessions.remove(session.id)
+	defer session.stream.Close()
+	defer session.cancel()
+	if out == nil {
+		return
+	}
+	defer out.close()
+	stopShutdown := s.sessions.onShutdown(s.shutdown, session.cancel)
+	defer stopShutdown()
+
+	var (
+		mu    sync.Mutex
+		ended bool
+		beat  *time.Timer
+	)
+	send := func(b []byte) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if ended {
+			return false
+		}
+		if err := out.send(b); err != nil {
+			session.cancel() // the browser went away, or reads nothing
+			return false
+		}
+		return true
+	}
+	beat = time.AfterFunc(s.liveHeartbeat, func() {
+		if send([]byte(": heartbeat\n\n")) {
+			beat.Reset(s.liveHeartbeat)
+		}
+	})
+	defer func() {
+		mu.Lock()
+		ended = true
+		beat.Stop()
+		mu.Unlock()
+	}()
+
+	for n := 1; ; n++ {
+		// Recv returns once ctx ends: the stream's context is ctx's child.
+		books, err := session.stream.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				s.logger.WarnContext(ctx, "live: the stream ended", "err", err)
+			}
+			return
+		}
+		data, err := json.Marshal(s.jsonOf(ctx, books))
+		if err != nil {
+			s.logger.ErrorContext(ctx, "live: encode a list", "err", err)
+			return
+		}
+		// JSON has no raw newlines, so the data is one line.
+		if !send(fmt.Appendf(nil, "id: %d\nevent: books\ndata: %s\n\n", n, data)) {
+			return
+		}
+	}
+}
+
+// connOut is a live session's connection, taken over from net/http.
+type connOut struct{ conn net.Conn }
+
+func (o *connOut) send(b []byte) error {
+	if err := o.conn.SetWriteDeadline(time.Now().Add(liveWriteTimeout)); err != nil {
+		return err
+	}
+	_, err := o.conn.Write(b)
+	return err
+}
+
+func (o *connOut) close() { o.conn.Close() }
+
+// watch reads the connection until it fails, as it does once the
+// browser closes it or the session closes it, and then calls gone: what
+// net/http's own read does for a request it serves.
+func (o *connOut) watch(gone func()) {
+	var b [64]byte
+	for {
+		if _, err := o.conn.Read(b[:]); err != nil {
+			gone()
+			return
+		}
+	}
+}
+
+// responseOut is a live session's response, where the connection cannot
+// be taken over.
+type responseOut struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (o *responseOut) send(b []byte) error {
+	if err := o.rc.SetWriteDeadline(time.Now().Add(liveWriteTimeout)); err != nil {
+		return err
+	}
+	if _, err := o.w.Write(b); err != nil {
+		return err
+	}
+	return o.rc.Flush()
+}
+
+func (o *responseOut) close() {}
 
 // eventJSON is the body of POST /live/{session}/events.
 type eventJSON struct {

@@ -183,6 +183,22 @@ func clientKey(r *http.Request, trustedProxies int) string {
 	return remote
 }
 
+// clientKeys returns the key of r's client, as clientKey does, and that of
+// its network: for IPv4 its /24, for IPv6 its /48, a site's usual share
+// (a /48 holds 65,536 of the /64s that clientKey tells apart), so that a
+// cap on a network's sessions bounds what one site can take. A client
+// that is not an address is its own network.
+func clientKeys(r *http.Request, trustedProxies int) (client, network string) {
+	client = clientKey(r, trustedProxies)
+	if p, err := netip.ParsePrefix(client); err == nil {
+		return client, netip.PrefixFrom(p.Addr(), 48).Masked().String()
+	}
+	if a, err := netip.ParseAddr(client); err == nil && a.Is4() {
+		return client, netip.PrefixFrom(a, 24).Masked().String()
+	}
+	return client, client
+}
+
 // parseAddr reads an IP address, with or without a port.
 func parseAddr(s string) (netip.Addr, bool) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {

@@ -93,19 +93,21 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		Carts:            cartclient.New(carts, cfg.CallTimeout),
 		Inventory:        inventoryclient.New(inventory, cfg.CallTimeout),
 		// A checkout calls five services in turn: its client waits for them.
-		Checkout:                 checkoutclient.New(checkout, checkoutCalls*cfg.CallTimeout),
-		Orders:                   ordersclient.New(orders, cfg.CallTimeout),
-		Promotions:               promotionsclient.New(promotions, cfg.CallTimeout),
-		Searcher:                 catalogclient.New(books, cfg.CallTimeout),
-		Live:                     recommendationsclient.NewLiveClient(recs),
-		Shutdown:                 ctx.Done(), // ends the live event streams, which never finish on their own
-		Ready:                    RecommendationsReady(recs, recommender),
-		RateLimit:                limit,
-		RateBurst:                cfg.RateBurst,
-		TrustedProxies:           cfg.TrustedProxies,
-		MaxLiveSessionsPerClient: cfg.LivePerClient,
-		Metrics:                  deps.Metrics,
-		Tracing:                  deps.Tracing,
+		Checkout:                  checkoutclient.New(checkout, checkoutCalls*cfg.CallTimeout),
+		Orders:                    ordersclient.New(orders, cfg.CallTimeout),
+		Promotions:                promotionsclient.New(promotions, cfg.CallTimeout),
+		Searcher:                  catalogclient.New(books, cfg.CallTimeout),
+		Live:                      recommendationsclient.NewLiveClient(recs),
+		Shutdown:                  ctx.Done(), // ends the live event streams, which never finish on their own
+		Ready:                     RecommendationsReady(recs, recommender),
+		RateLimit:                 limit,
+		RateBurst:                 cfg.RateBurst,
+		TrustedProxies:            cfg.TrustedProxies,
+		MaxLiveSessions:           cfg.LiveSessions,
+		MaxLiveSessionsPerClient:  cfg.LivePerClient,
+		MaxLiveSessionsPerNetwork: cfg.LivePerNetwork,
+		Metrics:                   deps.Metrics,
+		Tracing:                   deps.Tracing,
 	})
 	if err != nil {
 		deps.Close()

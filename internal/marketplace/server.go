@@ -10,6 +10,7 @@
 package marketplace
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,12 +64,17 @@ type Options struct {
 	// Live keeps the "you may also like" panel of the book pages up to
 	// date: one stream per browser session. Required.
 	Live bookshop.LiveRecommender
-	// MaxLiveSessions caps the live sessions open at once, and
+	// MaxLiveSessions caps the live sessions open at once,
 	// MaxLiveSessionsPerClient those of one client (as the rate limit
-	// tells clients apart); past either, new ones are refused with 503.
-	// Zero means DefaultMaxLiveSessions and DefaultMaxLiveSessionsPerClient.
-	MaxLiveSessions          int
-	MaxLiveSessionsPerClient int
+	// tells clients apart: an IPv4 address, an IPv6 /64) and
+	// MaxLiveSessionsPerNetwork those of one network (an IPv4 /24, an
+	// IPv6 /48); past any, new ones are refused with 503. Zero means
+	// DefaultMaxLiveSessions, DefaultMaxLiveSessionsPerClient and
+	// DefaultMaxLiveSessionsPerNetwork. Each session holds about
+	// LiveSessionBytes of memory.
+	MaxLiveSessions           int
+	MaxLiveSessionsPerClient  int
+	MaxLiveSessionsPerNetwork int
 	// LiveHeartbeat is how often an idle live event stream sends a comment,
 	// so that proxies keep the connection. Zero means DefaultLiveHeartbeat.
 	LiveHeartbeat time.Duration
@@ -115,12 +121,26 @@ type Options struct {
 
 // The defaults of the live panel's settings.
 const (
-	DefaultMaxLiveSessions = 10_000
+	// DefaultMaxLiveSessions fits the Marketplace's memory budget: at
+	// LiveSessionBytes each, 6,000 sessions take some 120 MiB, and the
+	// 256 MiB a replica is given in Kubernetes leaves room for the pages
+	// served meanwhile (docs/capacity.md).
+	DefaultMaxLiveSessions = 6_000
 	// A shopper has a session per open book page; an office behind one
 	// address has many shoppers.
 	DefaultMaxLiveSessionsPerClient = 50
-	DefaultLiveHeartbeat            = 15 * time.Second
+	// A network (a site's /48, a /24) holds many clients; with this cap,
+	// it takes 20 networks to fill every place.
+	DefaultMaxLiveSessionsPerNetwork = 300
+	DefaultLiveHeartbeat             = 15 * time.Second
 )
+
+// LiveSessionBytes is the memory one live session holds, at most, on the
+// Marketplace: its goroutines (its own, one reading the connection, and
+// the LiveRecommender stream's), the stream, the connection. Measured:
+// 16 KiB (TestLiveSessionMemory), down from 48 KiB when net/http served
+// the whole session; docs/capacity.md budgets with it.
+const LiveSessionBytes = 20 << 10
 
 // maxBodyBytes is the largest request body the site reads, whatever the
 // route: the largest is the sign-up form, under 2 KiB even with every
@@ -202,6 +222,8 @@ func NewServer(cfg Options) (http.Handler, error) {
 		return nil, fmt.Errorf("marketplace: Options.MaxLiveSessions must be zero or more, got %d", cfg.MaxLiveSessions)
 	case cfg.MaxLiveSessionsPerClient < 0:
 		return nil, fmt.Errorf("marketplace: Options.MaxLiveSessionsPerClient must be zero or more, got %d", cfg.MaxLiveSessionsPerClient)
+	case cfg.MaxLiveSessionsPerNetwork < 0:
+		return nil, fmt.Errorf("marketplace: Options.MaxLiveSessionsPerNetwork must be zero or more, got %d", cfg.MaxLiveSessionsPerNetwork)
 	case cfg.LiveHeartbeat < 0:
 		return nil, fmt.Errorf("marketplace: Options.LiveHeartbeat must be zero or more, got %v", cfg.LiveHeartbeat)
 	case !(cfg.RateLimit >= 0): // NaN too
@@ -217,10 +239,8 @@ func NewServer(cfg Options) (http.Handler, error) {
 	if maxSessions == 0 {
 		maxSessions = DefaultMaxLiveSessions
 	}
-	perClient := cfg.MaxLiveSessionsPerClient
-	if perClient == 0 {
-		perClient = DefaultMaxLiveSessionsPerClient
-	}
+	perClient := cmp.Or(cfg.MaxLiveSessionsPerClient, DefaultMaxLiveSessionsPerClient)
+	perNetwork := cmp.Or(cfg.MaxLiveSessionsPerNetwork, DefaultMaxLiveSessionsPerNetwork)
 	heartbeat := cfg.LiveHeartbeat
 	if heartbeat == 0 {
 		heartbeat = DefaultLiveHeartbeat
@@ -263,7 +283,7 @@ func NewServer(cfg Options) (http.Handler, error) {
 		offers:         newOffers(time.Now),
 		searcher:       cfg.Searcher,
 		live:           cfg.Live,
-		sessions:       newLiveSessions(maxSessions, perClient, telemetry.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "bookshop_live_sessions", Help: "Live recommendation sessions of shoppers' browsers open on the Marketplace."}))),
+		sessions:       newLiveSessions(maxSessions, perClient, perNetwork, telemetry.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "bookshop_live_sessions", Help: "Live recommendation sessions of shoppers' browsers open on the Marketplace."}))),
 		liveHeartbeat:  heartbeat,
 		shutdown:       cfg.Shutdown,
 		readiness:      newReadiness(cfg.Ready, cfg.Logger),

@@ -169,6 +169,10 @@ func (c *Child) Line(tb testing.TB) string {
 // than 1000 wait unread.
 func (c *Child) Logs() <-chan string { return c.logs }
 
+// Pid returns the child's process id, for a test that reads what the
+// system says of it, such as its memory.
+func (c *Child) Pid() int { return c.cmd.Process.Pid }
+
 // Kill kills the child at once with SIGKILL (no shutdown, no flush) and
 // waits until it has exited. It returns an error, os.ErrProcessDone, if
 // the child had exited already.
