@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
@@ -404,5 +407,57 @@ func TestBooksNotReadyWithoutSnapshot(t *testing.T) {
 	}
 	if books.Len() != 0 {
 		t.Errorf("Books holds %d books without a snapshot, want 0", books.Len())
+	}
+}
+
+// TestLiveStreamEndsAtShutdown shuts a Recommendations server down with a
+// LiveRecommend stream open: the stream ends at once with UNAVAILABLE,
+// saying to open it again, and the server stops as soon as it has, not
+// after its 10 s drain timeout.
+func TestLiveStreamEndsAtShutdown(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	books := recommendations.NewBooks(0)
+	srv, err := recommendations.NewGRPCServer(books, process.Deps{Logger: discard, DrainTimeout: 10 * time.Second, Listener: lis})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Run(ctx, lis) }()
+	following := make(chan struct{})
+	go func() { defer close(following); books.Follow(ctx, recommendations.StaticBooks(builtin(t).Books()), discard) }()
+	defer func() { <-following }()
+
+	stream, err := recommendationsv1.NewLiveRecommendationsServiceClient(dial(t, lis.Addr().String())).LiveRecommend(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&recommendationsv1.LiveRecommendRequest{Type: recommendationsv1.EventType_EVENT_TYPE_VIEWED, BookId: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("the first list: %v", err)
+	}
+
+	start := time.Now()
+	cancel()
+	_, err = stream.Recv()
+	if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "open the stream again") {
+		t.Errorf("the stream at shutdown ended with %v, want UNAVAILABLE saying to open it again", err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("the server took %v to stop with a live stream open, want well under its 10s drain timeout", d)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server did not stop")
 	}
 }

@@ -24,6 +24,9 @@ type LiveServer struct {
 	newSession func() *Session
 	logger     *slog.Logger
 	metrics    *metrics
+	// draining, once closed, ends every stream with rpc.ErrDraining: the
+	// server is shutting down (see rpc.Server.Draining). Nil: never.
+	draining <-chan struct{}
 }
 
 var _ recommendationsv1.LiveRecommendationsServiceServer = (*LiveServer)(nil)
@@ -41,18 +44,45 @@ func NewLiveServer(newSession func() *Session, logger *slog.Logger) *LiveServer 
 // outside 0 to 20, or a book that does not exist (the contract names this
 // an invalid argument, not NOT_FOUND: the stream, not a book, is what the
 // client asked for); CANCELLED or DEADLINE_EXCEEDED when the client goes
-// away; INTERNAL for anything unexpected.
+// away; UNAVAILABLE (rpc.ErrDraining) at once when the server shuts down,
+// so that the client opens a new stream elsewhere; INTERNAL for anything
+// unexpected.
 func (s *LiveServer) LiveRecommend(stream grpc.BidiStreamingServer[recommendationsv1.LiveRecommendRequest, recommendationsv1.LiveRecommendResponse]) error {
 	const method = recommendationsv1.LiveRecommendationsService_LiveRecommend_FullMethodName
 	ctx := stream.Context()
 	s.metrics.liveStreamOpened()
 	defer s.metrics.liveStreamClosed()
 	session := s.newSession()
+	// Receive in a goroutine of its own, so that this one can watch for
+	// shutdown: Recv returns only when the client sends, goes away, or
+	// the stream ends, which returning from here makes it do.
+	type received struct {
+		req *recommendationsv1.LiveRecommendRequest
+		err error
+	}
+	in := make(chan received)
+	go func() {
+		for {
+			req, err := stream.Recv()
+			select {
+			case in <- received{req, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	var events int32
 	for {
-		// Recv returns as soon as the client cancels or the server stops,
-		// so the loop watches the stream's context through it.
-		req, err := stream.Recv()
+		var r received
+		select {
+		case r = <-in:
+		case <-s.draining:
+			return rpc.ErrDraining
+		}
+		req, err := r.req, r.err
 		if errors.Is(err, io.EOF) {
 			return nil
 		}

@@ -78,6 +78,7 @@ func NewGRPCServer(books *Books, deps process.Deps) (*rpc.Server, error) {
 	recommendationspb.RegisterRecommendationsServer(srv, NewServer(m.counting(New(books, nil)), deps.Logger))
 	live := NewLiveServer(func() *Session { return NewSession(books, nil) }, deps.Logger)
 	live.metrics = m
+	live.draining = srv.Draining()
 	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, live)
 	return srv, nil
 }

@@ -123,7 +123,22 @@ type Server struct {
 	logger       *slog.Logger
 	drainTimeout time.Duration
 	ready        <-chan struct{}
+	draining     chan struct{} // closed when shutdown begins
+	drainOnce    sync.Once
 }
+
+// ErrDraining is the status a long-lived stream ends with when its server
+// shuts down (see Draining): UNAVAILABLE, which a client takes as "try
+// again", and a message that says to open the stream again, which a
+// client with several servers to choose from does elsewhere.
+var ErrDraining = status.Error(codes.Unavailable, "the server is shutting down: open the stream again")
+
+// Draining returns a channel closed when the server begins to shut down.
+// A handler of a stream that would otherwise last as long as its client
+// stays (a watch, a live session) ends on it with ErrDraining, so that
+// the drain ends as soon as the calls in flight do, rather than waiting
+// the whole drain timeout for the stream and then cutting it off.
+func (s *Server) Draining() <-chan struct{} { return s.draining }
 
 // NewServer returns a Server made as cfg says; opts are passed on to
 // grpc.NewServer after Bookshop's own.
@@ -177,6 +192,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 		base = append(base, grpc.StatsHandler(cfg.Tracing.ServerHandler()))
 	}
 	s := &Server{
+		draining:     make(chan struct{}),
 		Server:       grpc.NewServer(append(base, opts...)...),
 		health:       health.NewServer(),
 		metrics:      cfg.Metrics,
@@ -248,6 +264,7 @@ func (s *Server) Run(ctx context.Context, lis net.Listener) error {
 	s.logger.Info("gRPC server shutting down", "addr", lis.Addr().String(), "drain_timeout", s.drainTimeout)
 	s.health.Shutdown()
 	s.healthWatch.stop()
+	s.drainOnce.Do(func() { close(s.draining) })
 	stopped := make(chan struct{})
 	go func() {
 		s.GracefulStop()
