@@ -76,11 +76,15 @@ trap cleanup EXIT
 
 step() { printf '==> %s\n' "$*" >&2; }
 
+# pick_port prints a TCP port of 127.0.0.1 that nothing listens on and
+# that no server of this run was given (they start after their ports are
+# picked), remembered in $work/ports.
 pick_port() {
 	local p
 	while :; do
 		p=$((20000 + RANDOM % 40000))
-		if ! port_open "$p"; then
+		if ! port_open "$p" && ! grep -qx "$p" "$work/ports" 2>/dev/null; then
+			echo "$p" >>"$work/ports"
 			echo "$p"
 			return
 		fi
@@ -153,7 +157,13 @@ count() {
 	done
 	load "$n" "$@"
 	for p in "${ps[@]}"; do
-		callgrind_control -d "$p" >/dev/null 2>&1
+		# Callgrind itself fails now and then on a signal to a Go program
+		# (an assertion in its signal handling): then there is no count.
+		if ! callgrind_control -d "$p" >/dev/null 2>&1 || ! kill -0 "$p" 2>/dev/null; then
+			echo "instructions.sh: process $p stopped under callgrind; its log is in $work" >&2
+			KEEP=1
+			exit 1
+		fi
 	done
 	for p in "${ps[@]}"; do
 		# The newest dump of the process: callgrind numbers them .1, .2, ...
@@ -174,7 +184,9 @@ per_call() {
 	done
 	shift
 	local counts
-	mapfile -t counts < <(count "$CALLS" "${ps[@]}" -- "$@")
+	# Not in a subshell, so that a failure of count ends the script.
+	count "$CALLS" "${ps[@]}" -- "$@" >"$work/count.out"
+	mapfile -t counts <"$work/count.out"
 	local total=0 parts=() i v
 	for i in "${!ps[@]}"; do
 		v=$((counts[i] / CALLS))
