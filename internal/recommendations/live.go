@@ -24,6 +24,11 @@ const (
 // way may be recommended again.
 const MaxSessionBooks = 1000
 
+// SessionBytes is the most memory a [Session] holds, once it remembers
+// MaxSessionBooks books: TestSessionMemory measures it, docs/capacity.md
+// budgets with it.
+const SessionBytes = 10 << 10
+
 // LiveStore is what a [Session] reads: the books of a category and one book
 // by id. *catalog.Catalog is one.
 type LiveStore interface {
@@ -51,11 +56,15 @@ type LiveStore interface {
 // A Session is not safe for concurrent use: it serves one stream, one
 // event at a time.
 type Session struct {
-	store    LiveStore
-	rand     Rand
-	excluded map[int32]struct{} // viewed or dismissed
-	order    []int32            // the ids of excluded, oldest first, as a ring
-	next     int                // where the ring writes once full
+	store LiveStore
+	rand  Rand
+	// The books viewed or dismissed: their ids in order, oldest first, as
+	// a ring once full, and the same ids sorted, to look one up. Two
+	// slices of MaxSessionBooks ids at most, 8 KB: a map of as many took
+	// three times that, and a server holds thousands of sessions.
+	order    []int32
+	sorted   []int32
+	next     int // where the ring writes once full
 	interest map[bookshop.Category]int
 	events   int
 }
@@ -69,7 +78,6 @@ func NewSession(store LiveStore, r Rand) *Session {
 	return &Session{
 		store:    store,
 		rand:     r,
-		excluded: make(map[int32]struct{}),
 		interest: make(map[bookshop.Category]int),
 	}
 }
@@ -115,8 +123,7 @@ func (s *Session) Apply(ctx context.Context, ev bookshop.Event, maxResults int) 
 		if forgetting && id == forget {
 			return false
 		}
-		_, ok := s.excluded[id]
-		return ok
+		return s.excludes(id)
 	}
 	// Most interest first; the sort is stable, so equal interest keeps the
 	// enum order.
@@ -144,9 +151,16 @@ func (s *Session) Apply(ctx context.Context, ev bookshop.Event, maxResults int) 
 	return picked, nil
 }
 
+// excludes reports whether book id was viewed or dismissed (within the
+// last MaxSessionBooks).
+func (s *Session) excludes(id int32) bool {
+	_, ok := slices.BinarySearch(s.sorted, id)
+	return ok
+}
+
 // forgets returns the book that exclude(id) would forget, if any.
 func (s *Session) forgets(id int32) (int32, bool) {
-	if _, ok := s.excluded[id]; ok || len(s.order) < MaxSessionBooks {
+	if s.excludes(id) || len(s.order) < MaxSessionBooks {
 		return 0, false
 	}
 	return s.order[s.next], true
@@ -155,17 +169,27 @@ func (s *Session) forgets(id int32) (int32, bool) {
 // exclude remembers id as viewed or dismissed, forgetting the oldest
 // remembered book when the session already holds MaxSessionBooks.
 func (s *Session) exclude(id int32) {
-	if _, ok := s.excluded[id]; ok {
+	at, ok := slices.BinarySearch(s.sorted, id)
+	if ok {
 		return
 	}
 	if len(s.order) < MaxSessionBooks {
+		if len(s.order) == cap(s.order) && len(s.order) >= MaxSessionBooks/2 {
+			// The last growth: to MaxSessionBooks exactly, not past it.
+			s.order = append(make([]int32, 0, MaxSessionBooks), s.order...)
+			s.sorted = append(make([]int32, 0, MaxSessionBooks), s.sorted...)
+		}
 		s.order = append(s.order, id)
 	} else {
-		delete(s.excluded, s.order[s.next])
+		old, _ := slices.BinarySearch(s.sorted, s.order[s.next])
+		s.sorted = slices.Delete(s.sorted, old, old+1)
+		if old < at {
+			at--
+		}
 		s.order[s.next] = id
 		s.next = (s.next + 1) % MaxSessionBooks
 	}
-	s.excluded[id] = struct{}{}
+	s.sorted = slices.Insert(s.sorted, at, id)
 }
 
 // pick appends to picked, until it holds max books, books of from that
