@@ -384,6 +384,9 @@ func postBody(tb testing.TB, srv *httptest.Server, session string, body io.Reade
 		tb.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c, ok := liveCookies.Load(session); ok {
+		req.AddCookie(c.(*http.Cookie)) // as the browser that opened it
+	}
 	resp, err := srv.Client().Do(req)
 	if err != nil {
 		tb.Fatalf("POST events: %v", err)

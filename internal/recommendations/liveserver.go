@@ -81,6 +81,8 @@ func (s *LiveServer) LiveRecommend(stream grpc.BidiStreamingServer[recommendatio
 		case r = <-in:
 		case <-s.draining:
 			return rpc.ErrDraining
+		case <-ctx.Done(): // the client went away: the receiver may not say so
+			return status.FromContextError(ctx.Err()).Err()
 		}
 		req, err := r.req, r.err
 		if errors.Is(err, io.EOF) {
