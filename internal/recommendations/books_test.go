@@ -429,7 +429,10 @@ func TestLiveStreamEndsAtShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Run(ctx, lis) }()
 	following := make(chan struct{})
-	go func() { defer close(following); books.Follow(ctx, recommendations.StaticBooks(builtin(t).Books()), discard) }()
+	go func() {
+		defer close(following)
+		books.Follow(ctx, recommendations.StaticBooks(builtin(t).Books()), discard)
+	}()
 	defer func() { <-following }()
 
 	stream, err := recommendationsv1.NewLiveRecommendationsServiceClient(dial(t, lis.Addr().String())).LiveRecommend(testContext(t))
