@@ -1,6 +1,8 @@
 package recommendations
 
 import (
+	"fmt"
+
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -19,16 +21,46 @@ type Config struct {
 	CatalogHost string
 	// MaxBooks is the most books the replica holds in memory.
 	MaxBooks int
+	// MaxLiveStreams caps the LiveRecommend streams the replica serves at
+	// once, and MaxLiveStreamsPerCaller those of one caller (a client
+	// address, under its certificate's identity; 0 is half of
+	// MaxLiveStreams, so that two Marketplace replicas at least share
+	// each Recommendations replica); past either, a stream ends at once
+	// with RESOURCE_EXHAUSTED. Each holds LiveStreamBytes at most.
+	MaxLiveStreams          int
+	MaxLiveStreamsPerCaller int
 }
 
+// DefaultMaxLiveStreams fits a replica's memory budget, with
+// DefaultMaxBooks books (docs/capacity.md).
+const DefaultMaxLiveStreams = 6_000
+
+// perCaller returns the cap on one caller's live streams.
+func (c Config) perCaller() int {
+	if c.MaxLiveStreamsPerCaller > 0 {
+		return c.MaxLiveStreamsPerCaller
+	}
+	return max(1, c.MaxLiveStreams/2)
+}
+
+// LiveStreamBytes is the most memory one LiveRecommend stream holds on the
+// server: its two goroutines, grpc-go's stream and, once it remembers
+// MaxSessionBooks books, its Session (SessionBytes).
+// TestLiveStreamMemory measures it; docs/capacity.md budgets with it.
+const LiveStreamBytes = 32 << 10
+
 // DefaultConfig returns Recommendations' defaults.
-func DefaultConfig() Config { return Config{Port: DefaultPort, MaxBooks: DefaultMaxBooks} }
+func DefaultConfig() Config {
+	return Config{Port: DefaultPort, MaxBooks: DefaultMaxBooks, MaxLiveStreams: DefaultMaxLiveStreams}
+}
 
 // Flags declares Recommendations' own settings on s, namespace
 // "recommendations", with c's values as defaults.
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Recommendations gRPC port; with -recommendations-replicas in bookshop up, the first of consecutive ports")
 	s.Int(&c.MaxBooks, "max-books", c.MaxBooks, "the most books a replica holds in memory, its copy of the catalog: about 220 bytes each, two and a half times that while a new snapshot replaces the old; raise it with the memory limit")
+	s.Int(&c.MaxLiveStreams, "live-streams", c.MaxLiveStreams, fmt.Sprintf("the live recommendation streams (shoppers' open book pages) a replica serves at once, each holding up to %d KiB: raise it with the memory limit (docs/capacity.md)", LiveStreamBytes>>10))
+	s.Int(&c.MaxLiveStreamsPerCaller, "live-streams-per-caller", c.MaxLiveStreamsPerCaller, "the live recommendation streams one caller (a client address, such as a Marketplace replica's) may have open on a replica at once; 0 is half of -live-streams")
 }
 
 // Dependencies declares, on the process's set, where the services that
@@ -47,6 +79,12 @@ func (c *Config) Validate(s *config.Set) error {
 	}
 	if c.MaxBooks < 1 {
 		return config.UsageErrorf("%s %d: want 1 or more", s.Setting("max-books"), c.MaxBooks)
+	}
+	if c.MaxLiveStreams < 1 {
+		return config.UsageErrorf("%s %d: want 1 or more", s.Setting("live-streams"), c.MaxLiveStreams)
+	}
+	if c.MaxLiveStreamsPerCaller < 0 || c.MaxLiveStreamsPerCaller > c.MaxLiveStreams {
+		return config.UsageErrorf("%s %d: want 0 (half of %s) to %d", s.Setting("live-streams-per-caller"), c.MaxLiveStreamsPerCaller, s.Setting("live-streams"), c.MaxLiveStreams)
 	}
 	return s.CheckPort("port", c.Port)
 }

@@ -27,6 +27,8 @@ type LiveServer struct {
 	// draining, once closed, ends every stream with rpc.ErrDraining: the
 	// server is shutting down (see rpc.Server.Draining). Nil: never.
 	draining <-chan struct{}
+	// streams caps the streams open at once. Nil: no cap.
+	streams *liveStreams
 }
 
 var _ recommendationsv1.LiveRecommendationsServiceServer = (*LiveServer)(nil)
@@ -43,13 +45,22 @@ func NewLiveServer(newSession func() *Session, logger *slog.Logger) *LiveServer 
 // INVALID_ARGUMENT for an event without a known type, a max_results
 // outside 0 to 20, or a book that does not exist (the contract names this
 // an invalid argument, not NOT_FOUND: the stream, not a book, is what the
-// client asked for); CANCELLED or DEADLINE_EXCEEDED when the client goes
-// away; UNAVAILABLE (rpc.ErrDraining) at once when the server shuts down,
+// client asked for); RESOURCE_EXHAUSTED at once when the server serves as
+// many streams as it may, in all or of this caller (see
+// Config.MaxLiveStreams); CANCELLED or DEADLINE_EXCEEDED when the client
+// goes away; UNAVAILABLE (rpc.ErrDraining) at once when the server shuts down,
 // so that the client opens a new stream elsewhere; INTERNAL for anything
 // unexpected.
 func (s *LiveServer) LiveRecommend(stream grpc.BidiStreamingServer[recommendationsv1.LiveRecommendRequest, recommendationsv1.LiveRecommendResponse]) error {
 	const method = recommendationsv1.LiveRecommendationsService_LiveRecommend_FullMethodName
 	ctx := stream.Context()
+	if s.streams != nil {
+		release, err := s.streams.acquire(ctx)
+		if err != nil {
+			return rpc.ToStatus(ctx, s.logger, method, err)
+		}
+		defer release()
+	}
 	s.metrics.liveStreamOpened()
 	defer s.metrics.liveStreamClosed()
 	session := s.newSession()

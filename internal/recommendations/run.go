@@ -52,7 +52,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	books := NewBooks(cfg.MaxBooks)
 	books.metrics = newMetrics(deps.Metrics)
-	srv, err := NewGRPCServer(books, deps.Deps)
+	srv, err := newGRPCServer(cfg, books, deps.Deps)
 	if err != nil {
 		deps.Close()
 		return err
@@ -65,20 +65,31 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 // NewGRPCServer returns a gRPC server with Recommend and
 // LiveRecommendationsService registered over books, authorized by Policy
-// when deps' TLS verifies client certificates, counted in deps.Metrics. It
-// is SERVING once books is ready.
+// when deps' TLS verifies client certificates, counted in deps.Metrics,
+// its live streams capped as DefaultConfig says. It is SERVING once books
+// is ready.
 func NewGRPCServer(books *Books, deps process.Deps) (*rpc.Server, error) {
+	return newGRPCServer(DefaultConfig(), books, deps)
+}
+
+// newGRPCServer is NewGRPCServer with cfg's caps on live streams. One
+// connection may hold a caller's every live stream and its other calls
+// besides: a caller past its cap gets RESOURCE_EXHAUSTED, at once, rather
+// than waiting, in its gRPC client, for a place on the connection.
+func newGRPCServer(cfg Config, books *Books, deps process.Deps) (*rpc.Server, error) {
 	m := newMetrics(deps.Metrics)
 	scfg, err := rpc.ServiceConfig(deps, Policy(), Validators())
 	if err != nil {
 		return nil, err
 	}
 	scfg.Ready = books.Ready()
+	scfg.MaxConcurrentStreams = uint32(cfg.perCaller() + rpc.DefaultMaxConcurrentStreams)
 	srv := rpc.NewServer(scfg)
 	recommendationspb.RegisterRecommendationsServer(srv, NewServer(m.counting(New(books, nil)), deps.Logger))
 	live := NewLiveServer(func() *Session { return NewSession(books, nil) }, deps.Logger)
 	live.metrics = m
 	live.draining = srv.Draining()
+	live.streams = newLiveStreams(cfg.MaxLiveStreams, cfg.perCaller())
 	recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, live)
 	return srv, nil
 }

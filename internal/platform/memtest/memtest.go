@@ -10,6 +10,8 @@ package memtest
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -112,6 +114,29 @@ func (p *Peak) Stop() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.max
+}
+
+// Handler answers each request with Held(), in decimal: for a child
+// process that serves what a test measures, so that the test's own
+// clients are not counted (see ReadHeld).
+func Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, strconv.FormatUint(Held(), 10)) //nolint:errcheck // the reader sees a short answer
+	})
+}
+
+// ReadHeld asks the Handler at url for Held() of its process.
+func ReadHeld(url string) (uint64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(string(b), 10, 64)
 }
 
 // MiB formats n bytes in mebibytes, for test logs.

@@ -29,6 +29,14 @@ const (
 	DefaultDrainTimeout       = 10 * time.Second
 	DefaultMaxConnectionAge   = 5 * time.Minute
 	DefaultMaxRecvMessageSize = 4 << 20
+	// DefaultMaxConcurrentStreams caps the calls one client connection
+	// has in flight at once: more than a service's callers run on one
+	// connection (a caller's further calls wait, in its gRPC client, for
+	// one to end), and a bound on what one connection can make a server
+	// hold (a stream and its goroutine are some 13 KiB): without it,
+	// grpc-go takes any number. A server of long-lived streams sets its
+	// own, above the streams it lets one caller open.
+	DefaultMaxConcurrentStreams = 1_000
 )
 
 // streamWorkers is how many goroutines a server keeps to run calls. By
@@ -79,6 +87,11 @@ type ServerConfig struct {
 	MaxConnectionAge time.Duration
 	// MaxRecvMessageSize is the largest message the server accepts.
 	MaxRecvMessageSize int
+	// MaxConcurrentStreams is the most calls one client connection may
+	// have in flight (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS): a client
+	// waits for one to end before it starts another, and the server
+	// refuses a stream past it.
+	MaxConcurrentStreams uint32
 	// Metrics, when set, counts every call, by method and status code,
 	// and times it. Optional.
 	Metrics *telemetry.Metrics
@@ -152,6 +165,9 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 	if cfg.MaxRecvMessageSize <= 0 {
 		cfg.MaxRecvMessageSize = DefaultMaxRecvMessageSize
 	}
+	if cfg.MaxConcurrentStreams == 0 {
+		cfg.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
 	if _, err := certs.ParseIdentityRule(string(cfg.ClientIdentity)); err != nil {
 		// Such a rule names callers as the default does, the strictest
 		// (see certs.IdentityRule): say so, rather than let the mistake
@@ -169,6 +185,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 		grpc.ChainUnaryInterceptor(calls.unary),
 		grpc.ChainStreamInterceptor(calls.stream),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMessageSize),
+		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionAge: cfg.MaxConnectionAge,
 			// New calls go to a new connection at once; calls in flight,

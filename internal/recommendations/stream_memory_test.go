@@ -1,0 +1,209 @@
+package recommendations_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
+	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
+	"github.com/bookshop-go/bookshop/internal/platform/memtest"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
+)
+
+// serveEnv, set in its environment to "streams,per-caller", makes the
+// test binary a child process that runs Recommendations with those caps
+// on live streams (see startChild).
+const serveEnv = "RECOMMENDATIONS_TEST_SERVE"
+
+// childBooks is the catalog of the child process: enough books that a
+// session can remember recommendations.MaxSessionBooks of them.
+const childBooks = 3 * recommendations.MaxSessionBooks
+
+func TestMain(m *testing.M) {
+	if caps := os.Getenv(serveEnv); caps != "" {
+		os.Exit(rpctest.ServeChild(func(ctx context.Context, lis net.Listener) error {
+			cfg := recommendations.DefaultConfig()
+			if _, err := fmt.Sscanf(caps, "%d,%d", &cfg.MaxLiveStreams, &cfg.MaxLiveStreamsPerCaller); err != nil {
+				return fmt.Errorf("%s=%q: %v", serveEnv, caps, err)
+			}
+			// What the child holds, for the parent to read.
+			heldLis, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			go http.Serve(heldLis, memtest.Handler()) //nolint:errcheck // ends with the process
+			fmt.Printf("held http://%s/\n", heldLis.Addr())
+			books := make([]bookshop.Book, childBooks)
+			for i := range books {
+				books[i] = bookshop.Book{ID: int32(i + 1), Category: bookshop.Category(i % 3), Title: fmt.Sprintf("Book %d", i+1), Author: "Author", Year: 2000,
+					Price: bookshop.Money{Units: 999, Currency: bookshop.DefaultCurrency}}
+			}
+			return recommendations.Run(ctx, cfg, recommendations.Deps{
+				Deps: process.Deps{Logger: slog.New(slog.DiscardHandler), Metrics: telemetry.NewMetrics(),
+					DrainTimeout: time.Second, Listener: lis},
+				Books: recommendations.StaticBooks(books),
+			})
+		}))
+	}
+	os.Exit(m.Run())
+}
+
+// child is Recommendations running in a child process of the test, so
+// that what it holds is not mixed with what the test's clients hold.
+type child struct {
+	addr string // its gRPC address
+	held string // the URL of its memtest.Handler
+}
+
+// startChild runs Recommendations in a child process with caps of
+// streams live streams in all and perCaller of one caller, and waits
+// until it serves.
+func startChild(tb testing.TB, streams, perCaller int) child {
+	tb.Helper()
+	proc, addr := rpctest.StartChild(tb, fmt.Sprintf("%s=%d,%d", serveEnv, streams, perCaller))
+	held, ok := strings.CutPrefix(proc.Line(tb), "held ")
+	if !ok {
+		tb.Fatal("the child process did not say where to read what it holds")
+	}
+	c := child{addr: addr, held: held}
+	// Serving once it holds the books.
+	recs := recommendationspb.NewRecommendationsClient(dial(tb, addr))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := recs.Recommend(testContext(tb), &recommendationspb.RecommendationRequest{MaxResults: 1}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("the child's live streams did not answer within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return c
+}
+
+// heldBytes returns what the child holds (memtest.Held).
+func (c child) heldBytes(tb testing.TB) uint64 {
+	tb.Helper()
+	n, err := memtest.ReadHeld(c.held)
+	if err != nil {
+		tb.Fatalf("read what the child holds: %v", err)
+	}
+	return n
+}
+
+// open opens a live stream and sends it one event, and returns the stream
+// once its answer has come, or the stream's error.
+func (c child) open(tb testing.TB, client recommendationsv1.LiveRecommendationsServiceClient) (recommendationsv1.LiveRecommendationsService_LiveRecommendClient, error) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	stream, err := client.LiveRecommend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(&recommendationsv1.LiveRecommendRequest{Type: recommendationsv1.EventType_EVENT_TYPE_VIEWED, BookId: 1}); err != nil {
+		_, err = stream.Recv()
+		return nil, err
+	}
+	if _, err := stream.Recv(); err != nil {
+		return nil, err
+	}
+	return stream, nil
+}
+
+// TestLiveStreamMemory opens live streams on one connection, as the
+// Marketplace does, and checks what each holds on the server: with its
+// Session at its fullest (recommendations.SessionBytes, TestSessionMemory)
+// at most recommendations.LiveStreamBytes, the figure docs/capacity.md
+// budgets with. The server is a child process, so that the test's own
+// clients do not count.
+func TestLiveStreamMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 1,000 streams")
+	}
+	const n = 1000
+	c := startChild(t, recommendations.DefaultMaxLiveStreams, 0)
+	client := recommendationsv1.NewLiveRecommendationsServiceClient(dial(t, c.addr))
+	before := c.heldBytes(t)
+	for i := range n {
+		if _, err := c.open(t, client); err != nil {
+			t.Fatalf("live stream %d: %v", i+1, err)
+		}
+	}
+	each := (c.heldBytes(t) - before) / n
+	t.Logf("%d live streams: %d bytes each on the server, with a session of one event; %d with a full one", n, each, each+recommendations.SessionBytes)
+	if each+recommendations.SessionBytes > recommendations.LiveStreamBytes {
+		t.Errorf("a live stream holds %d bytes, and its session up to %d: more than recommendations.LiveStreamBytes, %d", each, recommendations.SessionBytes, recommendations.LiveStreamBytes)
+	}
+}
+
+// TestLiveStreamCaps checks the caps on live streams: a caller (here a
+// client address) past its own gets RESOURCE_EXHAUSTED at once, another
+// caller opens more up to the cap on all, and a stream that ends gives
+// its place back.
+func TestLiveStreamCaps(t *testing.T) {
+	c := startChild(t, 6, 4)
+	// from dials the child from a loopback address of its own: a caller.
+	from := func(ip string) recommendationsv1.LiveRecommendationsServiceClient {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		conn := dial(t, c.addr, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return d.DialContext(ctx, "tcp", addr)
+		}))
+		return recommendationsv1.NewLiveRecommendationsServiceClient(conn)
+	}
+	a, b := from("127.0.0.1"), from("127.0.0.2")
+	opened := 0
+	open := func(client recommendationsv1.LiveRecommendationsServiceClient, want codes.Code) recommendationsv1.LiveRecommendationsService_LiveRecommendClient {
+		t.Helper()
+		stream, err := c.open(t, client)
+		if status.Code(err) != want {
+			t.Fatalf("a live stream with %d open = %v, want %v", opened, err, want)
+		}
+		if err == nil {
+			opened++
+		} else if !strings.Contains(status.Convert(err).Message(), "live streams") {
+			t.Errorf("a stream past the cap ends with %q, want it to say why", status.Convert(err).Message())
+		}
+		return stream
+	}
+	first := open(a, codes.OK)
+	for range 3 {
+		open(a, codes.OK)
+	}
+	open(a, codes.ResourceExhausted) // its four
+	open(b, codes.OK)
+	open(b, codes.OK)
+	open(b, codes.ResourceExhausted) // six in all
+	if err := first.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Recv(); err == nil {
+		t.Fatal("a stream closed by its client sent more")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := c.open(t, b)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a stream after one ended = %v, want a place", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
