@@ -319,11 +319,18 @@ func (s *server) runLive(ctx context.Context, session *liveRun, out liveOut) {
 		}
 		return true
 	}
+	// The timer is made under mu, which its first beat's send waits for,
+	// so that the callback never reads beat before it is set.
+	mu.Lock()
 	beat = time.AfterFunc(s.liveHeartbeat, func() {
 		if send([]byte(": heartbeat\n\n")) {
-			beat.Reset(s.liveHeartbeat)
+			mu.Lock()
+			t := beat
+			mu.Unlock()
+			t.Reset(s.liveHeartbeat)
 		}
 	})
+	mu.Unlock()
 	defer func() {
 		mu.Lock()
 		ended = true
