@@ -26,9 +26,9 @@ import (
 )
 
 // importBudget is the most an import may hold in the Catalog's memory,
-// besides the books it adds (docs/capacity.md): a batch of books, the
-// transport's buffers and the database's statements, whatever the size
-// of the import.
+// besides the books it adds: a batch of books, the transport's buffers
+// and the database's statements, whatever the size of the import. It is
+// docs/capacity.md's (TestImportsAtOnce checks).
 const importBudget = 16 << 20
 
 // largestBook returns the book of an import at its largest: a title of
@@ -201,6 +201,9 @@ func TestImportsAtOnce(t *testing.T) {
 	t.Logf("%d imports running or waiting: the heap went from %s to %s at the most", catalog.MaxImports, memtest.MiB(base), memtest.MiB(held))
 	if max := base + catalog.MaxImports*importBudget; held > max {
 		t.Errorf("%d imports running or waiting took the heap from %s to %s: more than %s each", catalog.MaxImports, memtest.MiB(base), memtest.MiB(held), memtest.MiB(importBudget))
+	}
+	if count, bytes := memtest.Documented(t, "Catalog", "imports"); count != catalog.MaxImports || bytes != importBudget {
+		t.Errorf("docs/capacity.md budgets %d imports of %d bytes, want catalog.MaxImports, %d, of %d", count, bytes, catalog.MaxImports, importBudget)
 	}
 
 	if resp, err := first.CloseAndRecv(); err != nil || resp.GetImported() != 1 {

@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 				return err
 			}
 			logger := slog.New(slog.DiscardHandler)
-			srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second})
+			// As Recommendations does, a connection may hold more streams
+			// than other calls: the Marketplace's every session.
+			srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second, MaxConcurrentStreams: 10_000})
 			recommendationsv1.RegisterLiveRecommendationsServiceServer(srv, recommendations.NewLiveServer(
 				func() *recommendations.Session { return recommendations.NewSession(books, nil) }, logger))
 			return srv.Run(ctx, lis)
@@ -215,5 +217,8 @@ func TestLiveSessionMemory(t *testing.T) {
 		n, each, memtest.MiB(held-before), (int64(rss)-int64(rssBefore))/n)
 	if each > marketplace.LiveSessionBytes {
 		t.Errorf("a live session holds %d bytes, more than the %d the budget allows (marketplace.LiveSessionBytes)", each, marketplace.LiveSessionBytes)
+	}
+	if count, bytes := memtest.Documented(t, "Marketplace", "live sessions"); count != marketplace.DefaultMaxLiveSessions || bytes != marketplace.LiveSessionBytes {
+		t.Errorf("docs/capacity.md budgets %d live sessions of %d bytes, want the default cap, %d, of marketplace.LiveSessionBytes, %d", count, bytes, marketplace.DefaultMaxLiveSessions, marketplace.LiveSessionBytes)
 	}
 }

@@ -150,6 +150,9 @@ func TestLiveStreamMemory(t *testing.T) {
 	if each+recommendations.SessionBytes > recommendations.LiveStreamBytes {
 		t.Errorf("a live stream holds %d bytes, and its session up to %d: more than recommendations.LiveStreamBytes, %d", each, recommendations.SessionBytes, recommendations.LiveStreamBytes)
 	}
+	if count, bytes := memtest.Documented(t, "Recommendations", "live streams"); count != recommendations.DefaultMaxLiveStreams || bytes != recommendations.LiveStreamBytes {
+		t.Errorf("docs/capacity.md budgets %d live streams of %d bytes, want the default cap, %d, of recommendations.LiveStreamBytes, %d", count, bytes, recommendations.DefaultMaxLiveStreams, recommendations.LiveStreamBytes)
+	}
 }
 
 // TestLiveStreamCaps checks the caps on live streams: a caller (here a

@@ -13,10 +13,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -137,6 +141,61 @@ func ReadHeld(url string) (uint64, error) {
 		return 0, err
 	}
 	return strconv.ParseUint(string(b), 10, 64)
+}
+
+// Documented returns the count and the bytes of one of the items that
+// docs/capacity.md budgets service with: the item whose words hold what,
+// such as "6,000 live sessions × 20 KiB = 117 MiB" for "live sessions",
+// is 6000 and 20480. A test holds its package's caps and budgets to it,
+// as deploy's tests hold it to the memory limits. It fails the test when
+// the document has no such item.
+func Documented(tb testing.TB, service, what string) (count int, each uint64) {
+	tb.Helper()
+	doc, err := os.ReadFile(filepath.Join(moduleRoot(tb), "docs", "capacity.md"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(doc), "\n") {
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if len(cells) != 5 || cells[0] != service {
+			continue
+		}
+		for item := range strings.SplitSeq(cells[3], "; ") {
+			if m := documentedItem.FindStringSubmatch(item); m != nil && strings.Contains(m[2], what) {
+				count, err := strconv.Atoi(strings.ReplaceAll(m[1], ",", ""))
+				n, err2 := strconv.ParseUint(strings.ReplaceAll(m[3], ",", ""), 10, 64)
+				if err != nil || err2 != nil {
+					break
+				}
+				return count, n * map[string]uint64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}[m[4]]
+			}
+		}
+	}
+	tb.Fatalf("docs/capacity.md budgets no %q of %s (an item such as \"6,000 %s × 20 KiB = 117 MiB\")", what, service, what)
+	return 0, 0
+}
+
+// documentedItem is an item of a budget: count, words, bytes each, unit.
+var documentedItem = regexp.MustCompile(`^([0-9][0-9,]*) ([^×]*) × ([0-9][0-9,]*) (B|KiB|MiB) = `)
+
+// moduleRoot returns the directory of the module's go.mod, above the
+// test's own.
+func moduleRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
 }
 
 // MiB formats n bytes in mebibytes, for test logs.

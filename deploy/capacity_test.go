@@ -1,0 +1,160 @@
+package deploy
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// budget is a row of the table of docs/capacity.md: a service's memory
+// limit and what it holds, in bytes.
+type budget struct {
+	service string
+	limit   float64
+	idle    float64
+	items   []string  // "6,000 live sessions × 20 KiB = 117 MiB"
+	values  []float64 // each item's, after its "="
+	worst   float64
+}
+
+// readBudgets reads the table of "## The budgets" in docs/capacity.md.
+func readBudgets(tb testing.TB) []budget {
+	tb.Helper()
+	f, err := os.Open(filepath.Join(repoRoot, "docs", "capacity.md"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var (
+		budgets []budget
+		in      bool
+	)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "## "):
+			in = line == "## The budgets"
+			continue
+		case !in || !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| Service") || strings.HasPrefix(line, "| ---"):
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if len(cells) != 5 {
+			tb.Fatalf("docs/capacity.md: a row of %d cells, want 5: %q", len(cells), line)
+		}
+		b := budget{service: cells[0], limit: bytesOf(tb, cells[1]), idle: bytesOf(tb, cells[2]), worst: bytesOf(tb, cells[4])}
+		for item := range strings.SplitSeq(cells[3], "; ") {
+			_, value, ok := strings.Cut(item, " = ")
+			if !ok {
+				tb.Fatalf("docs/capacity.md, %s: %q says no amount after =", b.service, item)
+			}
+			b.items = append(b.items, item)
+			b.values = append(b.values, bytesOf(tb, value))
+		}
+		budgets = append(budgets, b)
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	if len(budgets) == 0 {
+		tb.Fatal(`docs/capacity.md has no table under "## The budgets"`)
+	}
+	return budgets
+}
+
+// amount is a number of bytes as the budgets write it: "1,234 KiB".
+var amount = regexp.MustCompile(`^([0-9][0-9,]*) (B|KiB|MiB)$`)
+
+// bytesOf reads an amount.
+func bytesOf(tb testing.TB, s string) float64 {
+	tb.Helper()
+	m := amount.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		tb.Fatalf("docs/capacity.md: %q is not an amount such as 12 MiB", s)
+	}
+	return countOf(tb, m[1]) * map[string]float64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}[m[2]]
+}
+
+// countOf reads a number written with thousands separators.
+func countOf(tb testing.TB, s string) float64 {
+	tb.Helper()
+	n, err := strconv.ParseFloat(strings.ReplaceAll(s, ",", ""), 64)
+	if err != nil {
+		tb.Fatalf("docs/capacity.md: %q is not a number", s)
+	}
+	return n
+}
+
+// product is an item that multiplies: "6,000 live sessions × 20 KiB".
+var product = regexp.MustCompile(`^([0-9][0-9,]*) [^×]*× ([0-9][0-9,]* (?:B|KiB|MiB)) = `)
+
+// TestCapacity checks the memory budgets of docs/capacity.md: that each
+// adds up (each product, and the idle process and the items to the worst
+// case, to the MiB the table rounds to), that the worst case at the caps
+// leaves a quarter of the limit to the collector, and that the limit is
+// the one Kubernetes (every overlay) and Compose give the service.
+func TestCapacity(t *testing.T) {
+	const mib = 1 << 20
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1*mib }
+	clusters := make(map[string]*cluster)
+	for _, o := range overlays {
+		clusters[o] = buildOverlay(t, o)
+	}
+	compose := loadCompose(t)
+	for _, b := range readBudgets(t) {
+		t.Run(b.service, func(t *testing.T) {
+			sum := b.idle
+			for i, item := range b.items {
+				sum += b.values[i]
+				if m := product.FindStringSubmatch(item); m != nil {
+					if got := countOf(t, m[1]) * bytesOf(t, m[2]); !near(got, b.values[i]) {
+						t.Errorf("%q: the product is %.1f MiB", item, got/mib)
+					}
+				}
+			}
+			if !near(sum, b.worst) {
+				t.Errorf("the worst case is %.0f MiB, but the idle process and what it holds at the caps add up to %.1f MiB", b.worst/mib, sum/mib)
+			}
+			if b.worst > b.limit*3/4 {
+				t.Errorf("the worst case, %.0f MiB, is more than three quarters of the limit, %.0f MiB: the collector needs room", b.worst/mib, b.limit/mib)
+			}
+
+			name := strings.ToLower(b.service)
+			for o, c := range clusters {
+				d := c.deployment(name)
+				if d == nil {
+					t.Errorf("overlay %s has no Deployment %s", o, name)
+					continue
+				}
+				for _, ctr := range d.Spec.Template.Spec.Containers {
+					lim, ok := ctr.Resources.Limits[corev1.ResourceMemory]
+					if !ok || float64(lim.Value()) != b.limit {
+						t.Errorf("overlay %s: container %s of %s has a memory limit of %s, want %.0f MiB as docs/capacity.md budgets", o, ctr.Name, name, lim.String(), b.limit/mib)
+					}
+				}
+			}
+			found := 0
+			for _, s := range compose.Services {
+				if s.Name != name && !strings.HasPrefix(s.Name, name+"-") {
+					continue
+				}
+				found++
+				if float64(s.MemLimit) != b.limit {
+					t.Errorf("compose.yaml: %s has mem_limit %s, want %.0f MiB as docs/capacity.md budgets", s.Name, fmt.Sprint(s.MemLimit), b.limit/mib)
+				}
+			}
+			if found == 0 {
+				t.Errorf("compose.yaml has no service %s", name)
+			}
+		})
+	}
+}
