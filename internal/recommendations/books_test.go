@@ -434,6 +434,7 @@ func TestLiveStreamEndsAtShutdown(t *testing.T) {
 		books.Follow(ctx, recommendations.StaticBooks(builtin(t).Books()), discard)
 	}()
 	defer func() { <-following }()
+	<-books.Ready() // before, the stream's first event finds no books
 
 	stream, err := recommendationsv1.NewLiveRecommendationsServiceClient(dial(t, lis.Addr().String())).LiveRecommend(testContext(t))
 	if err != nil {
