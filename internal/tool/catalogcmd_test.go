@@ -2,6 +2,7 @@ package tool_test
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -313,5 +314,40 @@ func TestExportKeepsModeAndWarnsOfFormulas(t *testing.T) {
 	}
 	if msg, err := export("-format", "json", "-o", filepath.Join(closed, "b.json")); err != nil || strings.Contains(msg, "Warning") {
 		t.Errorf("a JSON export printed %q, %v; want no warning: no spreadsheet runs JSON", msg, err)
+	}
+}
+
+// TestImportReportsManyRejects imports more refused books than the Catalog
+// names (bookshop.MaxRejectionsReported): the command counts every one,
+// lists those named, and says how many more there were.
+func TestImportReportsManyRejects(t *testing.T) {
+	c, err := catalogfile.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startCatalogService(t, c.Books())
+	n := bookshop.MaxRejectionsReported + 3
+	content := "title,author,year,category,price\n" +
+		strings.Repeat("The Maltese Falcon,Dashiell Hammett,1930,mystery,9.99\n", n) // each in the catalog
+	path := filepath.Join(t.TempDir(), "again.csv")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, addr, "import", path)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d of %d", n, n)) {
+		t.Errorf("import of %d books in the catalog = %v, want an error saying all %d were rejected", n, err, n)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("Imported 0 of %d books", n),
+		fmt.Sprintf("Rejected %d:", n),
+		fmt.Sprintf("again.csv:%d: title:", bookshop.MaxRejectionsReported+1), // the last named
+		fmt.Sprintf("and 3 more: the Catalog names the first %d", bookshop.MaxRejectionsReported),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, fmt.Sprintf("again.csv:%d:", n+1)) {
+		t.Errorf("import output names the row of line %d, past the first %d", n+1, bookshop.MaxRejectionsReported)
 	}
 }
