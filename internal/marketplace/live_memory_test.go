@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -221,4 +222,36 @@ func TestLiveSessionMemory(t *testing.T) {
 	if count, bytes := memtest.Documented(t, "Marketplace", "live sessions"); count != marketplace.DefaultMaxLiveSessions || bytes != marketplace.LiveSessionBytes {
 		t.Errorf("docs/capacity.md budgets %d live sessions of %d bytes, want the default cap, %d, of marketplace.LiveSessionBytes, %d", count, bytes, marketplace.DefaultMaxLiveSessions, marketplace.LiveSessionBytes)
 	}
+}
+
+// TestLiveOverHTTP2 checks a live session where the connection cannot be
+// taken over from net/http (HTTP/2, here over TLS): the handler serves the
+// session itself, events come as over HTTP/1.1, and the session's stream
+// is closed once the browser goes away.
+func TestLiveOverHTTP2(t *testing.T) {
+	plain, svc := startLiveSite(t, marketplace.Options{})
+	srv := httptest.NewUnstartedServer(plain.Config.Handler)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	resp, err := srv.Client().Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the test's server speaks %s, want HTTP/2", resp.Proto)
+	}
+
+	stream := openLive(t, srv)
+	session := stream.session(t)
+	svc.streams.waitOpen(t, 1)
+	if r := postEvent(t, srv, session, `{"type": "viewed", "book_id": 6}`); r.status != http.StatusNoContent {
+		t.Fatalf("POST an event over HTTP/2 = %d %s, want 204", r.status, r.body)
+	}
+	if list, id := stream.books(t); len(list) != 4 || id != "1" {
+		t.Fatalf("the first list over HTTP/2 = %+v (id %q), want 4 books, id 1", list, id)
+	}
+	stream.cancel() // the browser goes away
+	svc.streams.waitOpen(t, 0)
 }
