@@ -36,7 +36,10 @@ type LiveRecommendationsServiceClient interface {
 	// stand: no book the shopper viewed or dismissed in this session, books
 	// of the categories they look at first. The server may also send a list
 	// on its own. INVALID_ARGUMENT for an event without a type, or for a book
-	// that does not exist (the stream ends).
+	// that does not exist (the stream ends). RESOURCE_EXHAUSTED, at once, when
+	// the server serves as many streams as it may, in all or of this caller:
+	// open the stream again later, or on another server. UNAVAILABLE when the
+	// server shuts down: open it again, elsewhere.
 	LiveRecommend(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LiveRecommendRequest, LiveRecommendResponse], error)
 }
 
@@ -72,7 +75,10 @@ type LiveRecommendationsServiceServer interface {
 	// stand: no book the shopper viewed or dismissed in this session, books
 	// of the categories they look at first. The server may also send a list
 	// on its own. INVALID_ARGUMENT for an event without a type, or for a book
-	// that does not exist (the stream ends).
+	// that does not exist (the stream ends). RESOURCE_EXHAUSTED, at once, when
+	// the server serves as many streams as it may, in all or of this caller:
+	// open the stream again later, or on another server. UNAVAILABLE when the
+	// server shuts down: open it again, elsewhere.
 	LiveRecommend(grpc.BidiStreamingServer[LiveRecommendRequest, LiveRecommendResponse]) error
 	mustEmbedUnimplementedLiveRecommendationsServiceServer()
 }
