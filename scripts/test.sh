@@ -84,6 +84,12 @@ export SCREENSHOT_DIR="${SCREENSHOT_DIR:-$PWD/test-artifacts}"
 mkdir -p "$SCREENSHOT_DIR"
 go test -race -count=1 ./...
 
+step "memory budgets"
+# The tests that hold a service to its memory budget (docs/capacity.md),
+# again without -race, whose detector adds to every goroutine and
+# allocation: under -race they skip (memtest.Budgets).
+go test -count=1 -run 'Memory$' ./internal/...
+
 step "deploy: the Dockerfile, compose.yaml and Kubernetes manifests (module deploy/)"
 # A module of its own, so that kustomize, the Kubernetes API types,
 # compose-go and BuildKit's parser stay out of the main module.

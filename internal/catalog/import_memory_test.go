@@ -51,6 +51,7 @@ func largestBook(i int) *catalogv1.ImportBooksRequest {
 // the stream breaks off (nothing written) or commits (besides the books
 // it adds, which the catalog then holds).
 func TestImportMemory(t *testing.T) {
+	memtest.Budgets(t)
 	if testing.Short() {
 		t.Skip("sends 80 MB of books")
 	}

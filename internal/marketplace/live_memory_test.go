@@ -178,6 +178,7 @@ func TestLiveSessionCaps(t *testing.T) {
 // the figure docs/capacity.md budgets with. The cap on all sessions
 // refuses one more.
 func TestLiveSessionMemory(t *testing.T) {
+	memtest.Budgets(t)
 	if testing.Short() {
 		t.Skip("opens 2,000 connections")
 	}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc/connectivity"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
@@ -585,7 +586,23 @@ func (f blockingRecommender) Recommend(ctx context.Context, _ bookshop.Recommend
 // served without recommendations when it passes.
 func TestHomeRecommendationsSlow(t *testing.T) {
 	fake := blockingRecommender{sawDeadline: make(chan bool, 1)}
-	rec := grpcRecommender(t, fake) // falls back to a 10s timeout; the site must set its own
+	addr := startRecommendations(t, fake)
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Connected first, so that the 200 ms times the call, not the
+	// connecting, which takes longer under -race on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn.Connect()
+	for s := conn.GetState(); s != connectivity.Ready; s = conn.GetState() {
+		if !conn.WaitForStateChange(ctx, s) {
+			t.Fatalf("the connection to Recommendations is %v, not ready within 10s", s)
+		}
+	}
+	rec := recommendationsclient.New(conn, 10*time.Second) // falls back to a 10s timeout; the site must set its own
 	srv := startSite(t, marketplace.Options{Recommender: rec, RecommendTimeout: 200 * time.Millisecond})
 
 	start := time.Now()

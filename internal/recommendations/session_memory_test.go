@@ -14,6 +14,7 @@ import (
 // once it remembers recommendations.MaxSessionBooks books: at most
 // recommendations.SessionBytes, which docs/capacity.md budgets with.
 func TestSessionMemory(t *testing.T) {
+	memtest.Budgets(t)
 	if testing.Short() {
 		t.Skip("applies 200,000 events")
 	}

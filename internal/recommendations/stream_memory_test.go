@@ -133,6 +133,7 @@ func (c child) open(tb testing.TB, client recommendationsv1.LiveRecommendationsS
 // budgets with. The server is a child process, so that the test's own
 // clients do not count.
 func TestLiveStreamMemory(t *testing.T) {
+	memtest.Budgets(t)
 	if testing.Short() {
 		t.Skip("opens 1,000 streams")
 	}

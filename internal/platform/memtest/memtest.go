@@ -30,6 +30,18 @@ const (
 	stacks   = "/memory/classes/heap/stacks:bytes"
 )
 
+// Budgets marks tb as a test of a memory budget, which it skips in a
+// binary built with -race: the race detector adds to every goroutine and
+// allocation what no service pays, so its figures are not the service's.
+// scripts/test.sh runs these tests (named ...Memory) a second time without
+// -race, where they are asserted.
+func Budgets(tb testing.TB) {
+	tb.Helper()
+	if raceEnabled {
+		tb.Skip("a memory budget: asserted without -race (scripts/test.sh, step \"memory budgets\")")
+	}
+}
+
 // Held returns the bytes the process holds now: its live heap and its
 // goroutines' stacks, after a full garbage collection.
 func Held() uint64 {
