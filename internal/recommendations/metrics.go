@@ -84,3 +84,21 @@ func (c *countingRecommender) Recommend(ctx context.Context, req bookshop.Recomm
 	}
 	return books, err
 }
+
+// RecommendAppend is Recommend, appending to dst, when the recommender it
+// counts for can (see booksAppender).
+func (c *countingRecommender) RecommendAppend(ctx context.Context, req bookshop.RecommendRequest, dst []bookshop.Book) ([]bookshop.Book, error) {
+	n := len(dst)
+	var err error
+	if a, ok := c.next.(booksAppender); ok {
+		dst, err = a.RecommendAppend(ctx, req, dst)
+	} else {
+		var books []bookshop.Book
+		books, err = c.next.Recommend(ctx, req)
+		dst = append(dst, books...)
+	}
+	if counter, ok := c.served[req.Category]; ok && err == nil && len(dst) > n {
+		counter.Add(float64(len(dst) - n))
+	}
+	return dst, err
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 
@@ -45,30 +46,44 @@ func New(store bookshop.BookStore, r Rand) *Service {
 // random order. Errors: Invalid for a negative MaxResults; NotFound for a
 // category that is unknown or has no books; whatever the store returns.
 func (s *Service) Recommend(ctx context.Context, req bookshop.RecommendRequest) ([]bookshop.Book, error) {
+	return s.RecommendAppend(ctx, req, nil)
+}
+
+// RecommendAppend is Recommend, appending the books to dst: for a caller
+// that keeps none of them past the call, and gives a slice it uses again
+// (the gRPC server), there is nothing to allocate. It returns dst as it
+// was with an error.
+func (s *Service) RecommendAppend(ctx context.Context, req bookshop.RecommendRequest, dst []bookshop.Book) ([]bookshop.Book, error) {
 	if req.MaxResults < 0 {
-		return nil, bookshop.Errorf(bookshop.Invalid, "max_results must be zero or more, got %d", req.MaxResults)
+		return dst, bookshop.Errorf(bookshop.Invalid, "max_results must be zero or more, got %d", req.MaxResults)
 	}
 	if !req.Category.Valid() {
-		return nil, bookshop.Errorf(bookshop.NotFound, "category %d does not exist: the categories are 0 (MYSTERY), 1 (SCIENCE_FICTION) and 2 (SELF_HELP)", int32(req.Category))
+		return dst, bookshop.Errorf(bookshop.NotFound, "category %d does not exist: the categories are 0 (MYSTERY), 1 (SCIENCE_FICTION) and 2 (SELF_HELP)", int32(req.Category))
 	}
 	books, err := s.books.BooksInCategory(ctx, req.Category)
 	if err != nil {
-		return nil, fmt.Errorf("books in category %s: %w", req.Category, err)
+		return dst, fmt.Errorf("books in category %s: %w", req.Category, err)
 	}
 	if len(books) == 0 {
-		return nil, bookshop.Errorf(bookshop.NotFound, "the catalog has no books in category %s", strings.ToUpper(req.Category.String()))
+		return dst, bookshop.Errorf(bookshop.NotFound, "the catalog has no books in category %s", strings.ToUpper(req.Category.String()))
 	}
 	n := min(req.MaxResults, len(books), MaxResultsCap)
-	picked := make([]bookshop.Book, n)
+	dst = slices.Grow(dst, n)
 	var small [8]int // the homepage's three fit: no allocation
 	idx := small[:0]
 	if n > len(small) {
 		idx = make([]int, 0, n)
 	}
-	for i, j := range sample(idx[:n], s.rand, len(books)) {
-		picked[i] = books[j]
+	for _, j := range sample(idx[:n], s.rand, len(books)) {
+		dst = append(dst, books[j])
 	}
-	return picked, nil
+	return dst, nil
+}
+
+// booksAppender is a [bookshop.Recommender] that can append the books it
+// recommends to a slice it is given (see Service.RecommendAppend).
+type booksAppender interface {
+	RecommendAppend(ctx context.Context, req bookshop.RecommendRequest, dst []bookshop.Book) ([]bookshop.Book, error)
 }
 
 // sample fills out with len(out) distinct numbers from [0, n) in random

@@ -526,3 +526,28 @@ func BenchmarkRecommend(b *testing.B) {
 		})
 	})
 }
+
+// TestRecommendAppend checks that RecommendAppend appends what Recommend
+// returns to the slice it is given, keeping what it held, and leaves it as
+// it was on an error.
+func TestRecommendAppend(t *testing.T) {
+	books := builtin(t)
+	svc := recommendations.New(books, nil)
+	first := bookshop.Book{ID: 999, Title: "Already there"}
+	dst := make([]bookshop.Book, 1, 8)
+	dst[0] = first
+	got, err := svc.RecommendAppend(testContext(t), bookshop.RecommendRequest{Category: bookshop.Mystery, MaxResults: 3}, dst)
+	if err != nil || len(got) != 4 || got[0] != first {
+		t.Fatalf("RecommendAppend(3 mystery books, after one) = %v, %v; want the one, then 3", ids(got), err)
+	}
+	mystery := inCategory(t, books, bookshop.Mystery)
+	for _, b := range got[1:] {
+		if !slices.Contains(mystery, b) {
+			t.Errorf("RecommendAppend gave %+v, not a mystery book of the catalog", b)
+		}
+	}
+	got, err = svc.RecommendAppend(testContext(t), bookshop.RecommendRequest{Category: bookshop.Mystery, MaxResults: -1}, dst[:1])
+	if bookshop.ErrorCode(err) != bookshop.Invalid || len(got) != 1 || got[0] != first {
+		t.Errorf("RecommendAppend(max -1) = %v, %v; want the slice as it was and an Invalid error", ids(got), err)
+	}
+}

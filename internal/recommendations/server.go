@@ -34,21 +34,56 @@ func NewServer(rec bookshop.Recommender, logger *slog.Logger) *Server {
 // included), INVALID_ARGUMENT for a negative max_results, INTERNAL for
 // anything unexpected.
 func (s *Server) Recommend(ctx context.Context, req *recommendationspb.RecommendationRequest) (*recommendationspb.RecommendationResponse, error) {
-	books, err := s.rec.Recommend(ctx, bookshop.RecommendRequest{
+	r := bookshop.RecommendRequest{
 		UserID:     req.GetUserId(),
 		Category:   bookshop.Category(req.GetCategory()),
 		MaxResults: int(req.GetMaxResults()),
-	})
+	}
+	var (
+		books []bookshop.Book
+		err   error
+	)
+	if a, ok := s.rec.(booksAppender); ok {
+		// The books are only read here, into the response's messages: a
+		// slice used again saves a slice of them a call.
+		buf := bookBuffers.Get().(*[]bookshop.Book)
+		books, err = a.RecommendAppend(ctx, r, (*buf)[:0])
+		defer func() {
+			clear(books)
+			*buf = books[:0]
+			bookBuffers.Put(buf)
+		}()
+	} else {
+		books, err = s.rec.Recommend(ctx, r)
+	}
 	if err != nil {
 		return nil, rpc.ToStatus(ctx, s.logger, "/Recommendations/Recommend", err)
 	}
-	resp := &recommendationspb.RecommendationResponse{
-		Recommendations: make([]*recommendationspb.BookRecommendation, len(books)),
-	}
+	resp := newResponse(len(books))
 	for i, b := range books {
 		resp.Recommendations[i] = s.books.message(b)
 	}
 	return resp, nil
+}
+
+// bookBuffers holds the slices Recommend has its books appended to.
+var bookBuffers = sync.Pool{New: func() any { return new([]bookshop.Book) }}
+
+// smallResponse is a response of up to 3 books, the homepage's, with its
+// slice of them: one allocation rather than two.
+type smallResponse struct {
+	resp recommendationspb.RecommendationResponse
+	recs [3]*recommendationspb.BookRecommendation
+}
+
+// newResponse returns a response with room for n books.
+func newResponse(n int) *recommendationspb.RecommendationResponse {
+	if n > len(smallResponse{}.recs) {
+		return &recommendationspb.RecommendationResponse{Recommendations: make([]*recommendationspb.BookRecommendation, n)}
+	}
+	r := new(smallResponse)
+	r.resp.Recommendations = r.recs[:n:n]
+	return &r.resp
 }
 
 // maxBookMessages bounds the messages a Server keeps: some 200 bytes
