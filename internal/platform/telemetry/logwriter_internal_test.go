@@ -114,3 +114,22 @@ func TestLogWriterBackPressure(t *testing.T) {
 		t.Errorf("wrote %d bytes, want %d", got, want)
 	}
 }
+
+// TestLogWriterIdleLine checks that a line written while the service is
+// idle goes out at once, without waiting for others to join it.
+func TestLogWriterIdleLine(t *testing.T) {
+	var out lockedBuffer
+	lw := NewLogWriter(&out)
+	defer lw.Close()
+	for i := range 3 {
+		line := fmt.Sprintf("line %d\n", i)
+		fmt.Fprint(lw, line)
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.HasSuffix(out.String(), line) {
+			if time.Now().After(deadline) {
+				t.Fatalf("line %d not written 5s after it was given: %q", i, out.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
