@@ -47,7 +47,14 @@ type Checkout struct {
 	transport http.RoundTripper
 	book      int32
 	copies    string
+	signups   chan struct{} // the sign-ups under way, at most its capacity
 }
+
+// maxSignUps is how many workers sign up at once: a sign-up hashes a
+// password (argon2id, about 19 MiB and tens of milliseconds each), and
+// twenty at once on a loaded core outlast the Marketplace's deadline
+// for it. The sign-ups are before the measured time.
+const maxSignUps = 2
 
 // NewCheckout returns a Checkout target of the site at siteURL whose
 // purchases buy copies (1 to [bookshop.MaxQuantity]) of book (a book of
@@ -64,13 +71,20 @@ func NewCheckout(siteURL string, book int32, copies, idleConns int) (*Checkout, 
 	if copies < 1 || copies > bookshop.MaxQuantity {
 		return nil, fmt.Errorf("%d copies: want 1 to %d", copies, bookshop.MaxQuantity)
 	}
-	return &Checkout{base: base, transport: newTransport(idleConns), book: book, copies: strconv.Itoa(copies)}, nil
+	return &Checkout{base: base, transport: newTransport(idleConns), book: book, copies: strconv.Itoa(copies),
+		signups: make(chan struct{}, maxSignUps)}, nil
 }
 
 // Worker implements [Target]: it signs its customer up.
 func (t *Checkout) Worker(ctx context.Context, i int) (Worker, error) {
 	from := fmt.Sprintf("10.%d.%d.%d", 128+i>>16&0x7f, i>>8&0xff, i&0xff)
+	select {
+	case t.signups <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	_, client, err := signUp(ctx, t.base, t.transport, from)
+	<-t.signups
 	if err != nil {
 		return nil, err
 	}
