@@ -15,16 +15,16 @@
 # from /proc): the cost itself, where calls/s is partly a latency figure.
 # And since all of these move with the machine's load, Recommend and the
 # homepage are also counted in instructions per call, by callgrind
-# (scripts/instructions.sh), which the noise does not move. All traffic
-# goes to 127.0.0.1. It takes about eight minutes, the soak one of them
-# and the instructions three, plus the build (a minute the first time),
+# (scripts/instructions.sh), which the noise barely moves. All traffic
+# goes to 127.0.0.1. It takes about ten minutes, the soak one of them
+# and the instructions five, plus the build (a minute the first time),
 # and exits 1 when a target is missed.
 #
 # Settings (environment): SERVER_CPU and LOAD_CPU (0 and 1), ROUNDS (5)
 # and ROUND (3s) for the paired loads, SOAK (60s), CHART (docs/latency.svg;
-# empty for none), INSTRUCTION_CALLS (10000; 0 skips the count, and fails
-# its targets), KEEP=1 to keep the work directory with every log and
-# record.
+# empty for none), INSTRUCTION_CALLS (20000; fewer make the count
+# quicker and noisier; 0 skips it, and fails its targets), KEEP=1 to keep
+# the work directory with every log and record.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +34,7 @@ ROUNDS=${ROUNDS:-5}
 ROUND=${ROUND:-3s}
 SOAK=${SOAK:-60s}
 CHART=${CHART-docs/latency.svg}
-INSTRUCTION_CALLS=${INSTRUCTION_CALLS:-10000}
+INSTRUCTION_CALLS=${INSTRUCTION_CALLS:-20000}
 
 for tool in taskset go awk; do
 	if ! command -v "$tool" >/dev/null 2>&1; then

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Counts the instructions a server executes per call, with Valgrind's
-# callgrind: a measure of cost that the machine's noise does not move (a
-# count repeats within a few tenths of a percent from run to run, where
-# the calls/s of a shared machine drift by a third). Issue 18's targets
+# callgrind: a measure of cost that the machine's noise barely moves (a
+# count, and the ratio of two, repeat within about 2% from run to run,
+# where the calls/s of a shared machine drift by a third). Issue 18's targets
 # compare them:
 #
 #   recommend  Recommend on Recommendations as deployed (access log,
