@@ -29,6 +29,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
@@ -471,24 +472,16 @@ func (s *Service) Sweep(ctx context.Context) (expired, deleted int, err error) {
 // logging what it does and its failures (each tried again at the next);
 // it returns nil then.
 func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	return process.Every(ctx, interval, func(ctx context.Context) {
 		expired, deleted, err := s.Sweep(ctx)
 		switch {
 		case ctx.Err() != nil:
-			return nil
 		case err != nil:
 			s.logger.WarnContext(ctx, "sweep reservations", "err", err)
 		case expired > 0 || deleted > 0:
 			s.logger.InfoContext(ctx, "reservations swept", "expired", expired, "records_deleted", deleted)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
 }
 
 var _ bookshop.Inventory = (*Service)(nil)

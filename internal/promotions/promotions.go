@@ -61,6 +61,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/promotions/sqlite"
 )
@@ -497,22 +498,14 @@ func (s *Service) Sweep(ctx context.Context) (expired, deleted int, err error) {
 // logging what it does and its failures (each tried again at the next);
 // it returns nil then.
 func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	return process.Every(ctx, interval, func(ctx context.Context) {
 		expired, deleted, err := s.Sweep(ctx)
 		switch {
 		case ctx.Err() != nil:
-			return nil
 		case err != nil:
 			s.logger.WarnContext(ctx, "sweep claims", "err", err)
 		case expired > 0 || deleted > 0:
 			s.logger.InfoContext(ctx, "claims swept", "expired", expired, "records_deleted", deleted)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
 }

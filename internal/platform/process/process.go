@@ -94,3 +94,19 @@ func RunAll(ctx context.Context, fns ...func(context.Context) error) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Every calls do at once and then every interval until ctx ends, and
+// returns nil then: the loop of a service's sweeper, as a part of RunAll.
+// do is given ctx, and is not called again once ctx has ended.
+func Every(ctx context.Context, interval time.Duration, do func(context.Context)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		do(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

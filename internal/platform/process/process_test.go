@@ -122,3 +122,30 @@ func TestTuneRuntime(t *testing.T) {
 		t.Errorf("without GOMEMLIMIT, under a limit of 256 MiB, the memory limit is %d, want %d", got, want)
 	}
 }
+
+// TestEvery checks that Every calls at once, then on each tick, and
+// returns nil once its context ends, calling no more.
+func TestEvery(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- process.Every(ctx, 5*time.Millisecond, func(context.Context) { calls <- struct{}{} })
+	}()
+	for range 3 {
+		select {
+		case <-calls:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Every did not call again within 5s")
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Every after its context ended = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Every did not return once its context ended")
+	}
+}
