@@ -3,6 +3,7 @@ package checkout_test
 import (
 	"errors"
 	"fmt"
+	"github.com/bookshop-go/bookshop/internal/platform/porttest"
 	"net"
 	"os"
 	"os/exec"
@@ -152,16 +153,9 @@ func (p *proc) killedAt(point string) bool {
 	return ok && strings.Contains(exit.String(), "killed") && strings.Contains(p.out.String(), "fault: killed at "+point)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a TCP port that nothing listens on, outside the range
+// the kernel gives outgoing connections (see porttest).
+func freePort(tb testing.TB) int { return porttest.Pick(tb) }
 
 // waitUntil polls cond until it holds, for at most 20 s.
 func waitUntil(tb testing.TB, what string, cond func() bool) {

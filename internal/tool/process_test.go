@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bookshop-go/bookshop/internal/platform/porttest"
 	"io"
 	"net"
 	"net/http"
@@ -220,16 +221,9 @@ func TestBinaryUsageError(t *testing.T) {
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a TCP port that nothing listens on, outside the range
+// the kernel gives outgoing connections (see porttest).
+func freePort(tb testing.TB) int { return porttest.Pick(tb) }
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
