@@ -26,6 +26,9 @@ import (
 type FlagSet struct {
 	*flag.FlagSet
 	env map[string]string // flag name -> environment variable
+	// fallback is the variable read when a flag's own is unset: flag
+	// name -> environment variable (see Set.StringOr).
+	fallback map[string]string
 }
 
 // NewFlagSet returns the flag set of the command invoked as usage (for
@@ -38,7 +41,7 @@ func NewFlagSet(usage, summary string, stderr io.Writer) *FlagSet {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\n%s\n\nFlags (a flag wins over its environment variable):\n", usage, summary)
 		fs.PrintDefaults()
 	}
-	return &FlagSet{FlagSet: fs, env: make(map[string]string)}
+	return &FlagSet{FlagSet: fs, env: make(map[string]string), fallback: make(map[string]string)}
 }
 
 // Process returns the Set of the process's own settings, which have no
@@ -81,6 +84,9 @@ func (f *FlagSet) Parse(args []string, getenv func(string) string) error {
 func (f *FlagSet) ParseWithArgs(args []string, getenv func(string) string) ([]string, error) {
 	for flagName, envName := range f.env {
 		v := getenv(envName)
+		if fb := f.fallback[flagName]; v == "" && fb != "" {
+			envName, v = fb, getenv(fb)
+		}
 		if v == "" {
 			continue
 		}
@@ -136,6 +142,18 @@ func (s *Set) declare(name, usage string) (string, string) {
 func (s *Set) String(p *string, name, value, usage string) {
 	n, u := s.declare(name, usage)
 	s.f.StringVar(p, n, value, u)
+}
+
+// StringOr declares a string setting without a default whose variable,
+// when unset, falls back to the shared variable fallback: a setting every
+// service may take from one place, which one service's own overrides
+// (INVENTORY_DATABASE_URL wins over DATABASE_URL). As it has no default,
+// -h never prints a value, which suits a setting that holds a secret.
+func (s *Set) StringOr(p *string, name, fallback, usage string) {
+	flagName, env := s.Flag(name), s.envName(name)
+	s.f.env[flagName] = env
+	s.f.fallback[flagName] = fallback
+	s.f.StringVar(p, flagName, "", fmt.Sprintf("%s (env %s, or %s)", usage, env, fallback))
 }
 
 // Int declares an int setting.

@@ -80,3 +80,38 @@ func TestBadValuesAreUsageErrors(t *testing.T) {
 		t.Errorf("CheckPort(70000) = %v, want a UsageError naming -port or CATALOG_PORT", err)
 	}
 }
+
+// TestStringOr checks a setting whose own variable wins over a shared
+// one, which wins over nothing, and whose usage shows both names but no
+// value, even once one is set.
+func TestStringOr(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, ""},
+		{nil, map[string]string{"DATABASE_URL": "postgres://shared"}, "postgres://shared"},
+		{nil, map[string]string{"DATABASE_URL": "postgres://shared", "INVENTORY_DATABASE_URL": "postgres://own"}, "postgres://own"},
+		{[]string{"-inventory-database-url", "postgres://flag"}, map[string]string{"INVENTORY_DATABASE_URL": "postgres://own"}, "postgres://flag"},
+	}
+	for _, tt := range tests {
+		var out strings.Builder
+		fs := config.NewFlagSet("t", "", &out)
+		var url string
+		fs.Service("inventory", false).StringOr(&url, "database-url", "DATABASE_URL", "the database")
+		if err := fs.Parse(tt.args, func(k string) string { return tt.env[k] }); err != nil {
+			t.Fatalf("Parse(%q, %v): %v", tt.args, tt.env, err)
+		}
+		if url != tt.want {
+			t.Errorf("Parse(%q, %v): url = %q, want %q", tt.args, tt.env, url, tt.want)
+		}
+		fs.Usage()
+		if !strings.Contains(out.String(), "(env INVENTORY_DATABASE_URL, or DATABASE_URL)") {
+			t.Errorf("usage = %q, want both variables named", out.String())
+		}
+		if tt.want != "" && strings.Contains(out.String(), tt.want) {
+			t.Errorf("usage = %q: it shows the value", out.String())
+		}
+	}
+}

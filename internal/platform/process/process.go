@@ -110,3 +110,26 @@ func Every(ctx context.Context, interval time.Duration, do func(context.Context)
 		}
 	}
 }
+
+// Watch calls check at once and then every interval until ctx ends, each
+// call bounded by interval, and calls changed with check's result the
+// first time and each time it turns from nil to an error or back (not
+// while it stays failing, even with other errors). It returns nil when ctx
+// ends. It is the loop of a readiness check of what a service depends on,
+// such as its database: changed marks the service serving or not (see
+// rpc.Server.Watch) or sets what /readyz answers.
+func Watch(ctx context.Context, interval time.Duration, check func(context.Context) error, changed func(error)) error {
+	first, failing := true, false
+	return Every(ctx, interval, func(ctx context.Context) {
+		cctx, cancel := context.WithTimeout(ctx, interval)
+		err := check(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return // stopping: a check cut short says nothing
+		}
+		if first || failing != (err != nil) {
+			first, failing = false, err != nil
+			changed(err)
+		}
+	})
+}

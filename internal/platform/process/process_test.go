@@ -149,3 +149,34 @@ func TestEvery(t *testing.T) {
 		t.Fatal("Every did not return once its context ended")
 	}
 }
+
+// TestWatch checks that Watch reports the first result of its check and
+// then only its changes between passing and failing.
+func TestWatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	down := errors.New("down")
+	results := []error{nil, nil, down, errors.New("still down"), nil, nil}
+	var calls int
+	var reported []error
+	err := process.Watch(ctx, time.Millisecond, func(context.Context) error {
+		err := results[calls]
+		calls++
+		if calls == len(results) {
+			cancel()
+		}
+		return err
+	}, func(err error) { reported = append(reported, err) })
+	if err != nil {
+		t.Errorf("Watch = %v, want nil", err)
+	}
+	want := []error{nil, down, nil}
+	if len(reported) != len(want) {
+		t.Fatalf("Watch reported %v, want %v", reported, want)
+	}
+	for i := range want {
+		if reported[i] != want[i] {
+			t.Errorf("Watch reported %v, want %v", reported, want)
+		}
+	}
+}

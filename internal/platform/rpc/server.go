@@ -137,7 +137,13 @@ type Server struct {
 	drainTimeout time.Duration
 	ready        <-chan struct{}
 	draining     chan struct{} // closed when shutdown begins
-	drainOnce    sync.Once
+	// The health status is SERVING while both hold (see setState):
+	// running, from Run's start (or Ready) to its shutdown, and no
+	// failing check (see Watch).
+	stateMu   sync.Mutex
+	running   bool
+	checkErr  error
+	drainOnce sync.Once
 }
 
 // ErrDraining is the status a long-lived stream ends with when its server
@@ -238,6 +244,51 @@ func (s *Server) SetServing(serving bool) {
 	s.health.SetServingStatus("", st)
 }
 
+// setState changes the server's state with change, and marks the
+// services SERVING if it is running and no check fails, NOT_SERVING
+// otherwise.
+func (s *Server) setState(change func()) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	change()
+	s.SetServing(s.running && s.checkErr == nil)
+}
+
+// DefaultWatchInterval is how often Watch checks by default: a database
+// that goes away is seen within a few seconds, and a check costs a round
+// trip.
+const DefaultWatchInterval = 3 * time.Second
+
+// Watch checks what the services depend on, such as their database, with
+// check, at once and then every interval (DefaultWatchInterval when 0),
+// until ctx ends: while check fails, the services are NOT_SERVING, so
+// that probes and balancers send their calls to another replica; when it
+// passes again, they are SERVING again (once Run serves, and until it
+// shuts down). It logs each change, with check's error, which must name
+// no secret. It returns nil when ctx ends: run it beside Run, in
+// process.RunAll.
+func (s *Server) Watch(ctx context.Context, interval time.Duration, check func(context.Context) error) error {
+	if interval <= 0 {
+		interval = DefaultWatchInterval
+	}
+	return process.Watch(ctx, interval, check, func(err error) {
+		switch {
+		case err != nil:
+			s.logger.Warn("not ready: a dependency fails its check; serving NOT_SERVING until it passes", "err", err)
+		case s.checkFailed():
+			s.logger.Info("ready again: the dependency passes its check")
+		}
+		s.setState(func() { s.checkErr = err })
+	})
+}
+
+// checkFailed reports whether the last check failed.
+func (s *Server) checkFailed() bool {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.checkErr != nil
+}
+
 // initHealth marks every registered service NOT_SERVING, once, before
 // either port serves: services are registered by then, and a probe that
 // asks for one before Run must hear "not yet", not "unknown service". Their
@@ -258,12 +309,12 @@ func (s *Server) initHealth() {
 func (s *Server) Run(ctx context.Context, lis net.Listener) error {
 	s.initHealth()
 	if s.ready == nil {
-		s.SetServing(true)
+		s.setState(func() { s.running = true })
 	} else {
 		go func() {
 			select {
 			case <-s.ready:
-				s.SetServing(true) // after shutdown began, the health server ignores it
+				s.setState(func() { s.running = true }) // after shutdown began, the health server ignores it
 			case <-ctx.Done():
 			}
 		}()

@@ -1,0 +1,162 @@
+// Package pgdb opens the PostgreSQL database that a service keeps its data
+// in, when it is given one instead of its SQLite file, through a bounded
+// pgx v5 pool, and brings the service's schema to the version of the
+// binary with the migrations the service embeds.
+//
+// What is the same for every service is here: the settings (a URL and the
+// pool's bounds, see [Settings]), a schema per service (every connection's
+// search_path, created if missing), versioned migrations applied at start
+// under an advisory lock so that replicas starting at once migrate once
+// (see [Open]), a transaction helper that makes code written for SQLite's
+// one writer correct on a shared database ([DB.Tx]), a [DB.Ping] for
+// readiness, and [Redact], which every message that names the database
+// goes through so that no password reaches a log or an error. What
+// differs stays in the service: its schema name, migrations and queries.
+package pgdb
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The defaults of Settings: a pool that fits a small server, where each
+// replica of each service has its own (PostgreSQL's max_connections is 100
+// by default: ten services with two replicas at 8 stay under it when idle
+// connections close, and 4 connections keep a service's writes moving).
+const (
+	DefaultMaxConns       = 8
+	DefaultMinConns       = 0
+	DefaultConnectTimeout = 5 * time.Second
+)
+
+// MaxConns bounds Settings.MaxConns: no service needs more from one
+// replica, and a mistyped 10000 must not exhaust the server.
+const MaxConns = 200
+
+// Schema is the part of a service's database that is the service's own:
+// its PostgreSQL schema and the migrations that make it.
+type Schema struct {
+	// Name is the schema's name, such as "inventory": lower-case letters,
+	// digits and _, starting with a letter, at most 63 bytes, not pg_...
+	// Every connection's search_path is it alone, so the service's
+	// queries name their tables unqualified, as with SQLite.
+	Name string
+	// Migrations holds the schema changes, one file per version at its
+	// root, named NNNN_what.sql (NNNN a version from 1, each version once)
+	// and holding SQL statements. A service embeds them (go:embed) and
+	// passes the directory through fs.Sub. A migration, once released, is
+	// never changed: a later change is a new file.
+	Migrations fs.FS
+	// Seed, if not nil, fills a new schema: one with no migration
+	// recorded, which Open makes in one transaction, every migration and
+	// then the seed. If it fails, nothing is recorded, and the next start
+	// makes the schema again, seed and all.
+	Seed func(ctx context.Context, tx pgx.Tx) error
+}
+
+// schemaName is what Schema.Name may be.
+var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// check returns an error unless s names a schema Open may use.
+func (s Schema) check() error {
+	if !schemaName.MatchString(s.Name) || len(s.Name) >= 3 && s.Name[:3] == "pg_" {
+		return fmt.Errorf("schema name %q: want lower-case letters, digits and _, starting with a letter, at most 63, not pg_", s.Name)
+	}
+	return nil
+}
+
+// DB is a service's database: a pool of connections whose search_path is
+// the service's schema. It is safe for concurrent use.
+type DB struct {
+	// Pool is the connections, at most Settings.MaxConns. Each statement
+	// is prepared once per connection and kept (pgx's statement cache).
+	Pool *pgxpool.Pool
+
+	schema string
+	where  string // the URL, redacted
+}
+
+// Open connects to the database at st.URL, creates schema s.Name if it is
+// missing, and migrates it to the latest of s.Migrations (see
+// [DB.migrate]): it returns once the schema is the binary's. It fails if
+// the URL does not parse, if the server cannot be reached or refuses the
+// login (within st.ConnectTimeout), if the schema holds another program's
+// tables, or if its version is newer than the binary knows: a replica with
+// an older binary than the schema refuses to start, naming both versions.
+// Its errors name the database by its redacted URL, never its password.
+func Open(ctx context.Context, st Settings, s Schema) (*DB, error) {
+	where := Redact(st.URL)
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	ms, err := migrations(s.Migrations)
+	if err != nil {
+		return nil, fmt.Errorf("schema %s: %w", s.Name, err)
+	}
+	cfg, err := st.poolConfig(s.Name)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", where, err)
+	}
+	db := &DB{Pool: pool, schema: s.Name, where: where}
+	if err := db.migrate(ctx, ms, s.Seed); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database %s, schema %s: %w", where, s.Name, err)
+	}
+	return db, nil
+}
+
+// poolConfig returns the pool's configuration for st and schema. Errors:
+// a URL that does not parse, or settings out of their bounds; the URL in
+// them is redacted, and pgx's own text, which may quote it, is left out.
+func (st Settings) poolConfig(schema string) (*pgxpool.Config, error) {
+	if err := st.check(); err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(st.URL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL %s does not parse: want postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=MODE, or key=value pairs", Redact(st.URL))
+	}
+	cfg.MaxConns = int32(cmp.Or(st.MaxConns, DefaultMaxConns))
+	cfg.MinConns = int32(st.MinConns)
+	cfg.ConnConfig.ConnectTimeout = cmp.Or(st.ConnectTimeout, DefaultConnectTimeout)
+	params := cfg.ConnConfig.RuntimeParams
+	params["search_path"] = schema
+	if params["application_name"] == "" {
+		params["application_name"] = "bookshop-" + schema
+	}
+	return cfg, nil
+}
+
+// Close closes every connection, waiting for those in use to be given
+// back. It returns nil: a pool has nothing to flush.
+func (db *DB) Close() error {
+	db.Pool.Close()
+	return nil
+}
+
+// Ping returns nil when the database answers a query within ctx, and
+// otherwise an error that names it (redacted): for readiness, which
+// rpc.Server.Watch checks every few seconds.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.Pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database %s: %w", db.where, err)
+	}
+	return nil
+}
+
+// Schema returns the name of the service's schema.
+func (db *DB) Schema() string { return db.schema }
+
+// String names the database for logs: its URL, redacted, and the schema.
+func (db *DB) String() string { return db.where + " schema " + db.schema }

@@ -1,0 +1,321 @@
+package pgdb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
+)
+
+func testContext(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// notes are the migrations of the tests' schema. The second inserts a
+// row: applied twice, it would leave two.
+func notes() fstest.MapFS {
+	return fstest.MapFS{
+		"0001_notes.sql":   {Data: []byte(`CREATE TABLE notes (id bigserial PRIMARY KEY, text text NOT NULL); CREATE TABLE counter (n bigint NOT NULL);`)},
+		"0002_welcome.sql": {Data: []byte(`INSERT INTO notes (text) VALUES ('welcome'); INSERT INTO counter VALUES (0);`)},
+	}
+}
+
+func open(tb testing.TB, st pgdb.Settings, s pgdb.Schema) *pgdb.DB {
+	tb.Helper()
+	db, err := pgdb.Open(testContext(tb), st, s)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func count(tb testing.TB, db *pgdb.DB, query string, args ...any) int {
+	tb.Helper()
+	var n int
+	if err := db.Pool.QueryRow(testContext(tb), query, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// TestOpenMigrates opens a new database: the schema is made, with the
+// migrations' tables in it and each recorded; the unqualified names of
+// the service's queries are its tables. Opened again, nothing more is
+// applied; with a migration more, only it is.
+func TestOpenMigrates(t *testing.T) {
+	st := pgtest.Settings(t)
+	ms := notes()
+	db := open(t, st, pgdb.Schema{Name: "notes", Migrations: ms})
+	if got := count(t, db, `SELECT count(*) FROM notes`); got != 1 {
+		t.Errorf("notes has %d rows, want 1 (the welcome)", got)
+	}
+	if got := count(t, db, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'notes'`); got != 3 {
+		t.Errorf("schema notes has %d tables, want 3 (notes, counter, schema_migrations)", got)
+	}
+	if got := count(t, db, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'`); got != 0 {
+		t.Errorf("schema public has %d tables, want none", got)
+	}
+	if got := count(t, db, `SELECT max(version) FROM schema_migrations`); got != 2 {
+		t.Errorf("schema version %d, want 2", got)
+	}
+	db.Close()
+
+	db = open(t, st, pgdb.Schema{Name: "notes", Migrations: ms})
+	if got := count(t, db, `SELECT count(*) FROM notes`); got != 1 {
+		t.Errorf("opened again, notes has %d rows, want 1", got)
+	}
+	db.Close()
+
+	ms["0003_more.sql"] = &fstest.MapFile{Data: []byte(`ALTER TABLE notes ADD COLUMN done boolean NOT NULL DEFAULT false; INSERT INTO notes (text) VALUES ('v3');`)}
+	db = open(t, st, pgdb.Schema{Name: "notes", Migrations: ms})
+	if got := count(t, db, `SELECT count(*) FROM notes WHERE NOT done`); got != 2 {
+		t.Errorf("after 0003, notes has %d rows, want 2", got)
+	}
+	if got := count(t, db, `SELECT count(*) FROM schema_migrations`); got != 3 {
+		t.Errorf("schema_migrations has %d rows, want 3", got)
+	}
+}
+
+// TestOpenConcurrently starts ten replicas at once on a new database: all
+// of them open it, and each migration is applied once.
+func TestOpenConcurrently(t *testing.T) {
+	st := pgtest.Settings(t)
+	st.MaxConns = 2
+	const replicas = 10
+	var wg sync.WaitGroup
+	dbs := make([]*pgdb.DB, replicas)
+	errs := make([]error, replicas)
+	for i := range replicas {
+		wg.Go(func() {
+			dbs[i], errs[i] = pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: notes()})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: Open: %v", i, err)
+		}
+		t.Cleanup(func() { dbs[i].Close() })
+	}
+	if got := count(t, dbs[0], `SELECT count(*) FROM notes`); got != 1 {
+		t.Errorf("notes has %d rows, want 1: migration 0002 was applied %d times", got, got)
+	}
+	if got := count(t, dbs[0], `SELECT count(*) FROM schema_migrations`); got != 2 {
+		t.Errorf("schema_migrations has %d rows, want 2", got)
+	}
+}
+
+// TestOpenRefusesNewerSchema opens, with a binary that knows one
+// migration, a schema that a newer one took to version 2: Open fails,
+// naming both versions, and writes nothing.
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	st := pgtest.Settings(t)
+	open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()}).Close()
+	older := notes()
+	delete(older, "0002_welcome.sql")
+	_, err := pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: older})
+	if err == nil || !strings.Contains(err.Error(), "version 2, newer than this binary knows (1)") {
+		t.Errorf("Open with an older binary = %v, want a refusal naming versions 2 and 1", err)
+	}
+}
+
+// TestOpenRefusesForeignSchema opens a schema that another program's
+// tables are in: Open refuses to write into it.
+func TestOpenRefusesForeignSchema(t *testing.T) {
+	st := pgtest.Settings(t)
+	other := open(t, st, pgdb.Schema{Name: "other", Migrations: notes()})
+	if _, err := other.Pool.Exec(testContext(t), `CREATE SCHEMA notes; CREATE TABLE notes.theirs (x int)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	if err == nil || !strings.Contains(err.Error(), "not a Bookshop schema: it has tables (theirs)") {
+		t.Errorf("Open(a schema of another program's) = %v, want a refusal", err)
+	}
+}
+
+// TestSeed fills a new schema once, not at the next start. A seed that
+// fails leaves the schema empty, made again with its seed at the next.
+func TestSeed(t *testing.T) {
+	st := pgtest.Settings(t)
+	seeded := 0
+	seed := func(ctx context.Context, tx pgx.Tx) error {
+		seeded++
+		_, err := tx.Exec(ctx, `INSERT INTO notes (text) VALUES ('seed')`)
+		return err
+	}
+	failing := func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO notes (text) VALUES ('half a seed')`); err != nil {
+			return err
+		}
+		return errors.New("out of seeds")
+	}
+	if _, err := pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: notes(), Seed: failing}); err == nil || !strings.Contains(err.Error(), "out of seeds") {
+		t.Fatalf("Open with a failing seed = %v, want its error", err)
+	}
+	db := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes(), Seed: seed})
+	db.Close()
+	db = open(t, st, pgdb.Schema{Name: "notes", Migrations: notes(), Seed: seed})
+	if seeded != 1 {
+		t.Errorf("seeded %d times, want 1", seeded)
+	}
+	if got := count(t, db, `SELECT count(*) FROM notes`); got != 2 {
+		t.Errorf("notes has %d rows, want 2 (the welcome and the seed)", got)
+	}
+}
+
+// TestTx runs read-then-write transactions, the kind SQLite's one writer
+// keeps apart, at once from two pools ("replicas") on one database: Tx
+// retries those that PostgreSQL aborts, and no increment is lost.
+func TestTx(t *testing.T) {
+	st := pgtest.Settings(t)
+	a := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	b := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	const workers, each = 16, 10
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		attempts int
+		failures []error
+	)
+	for w := range workers {
+		db := a
+		if w%2 == 1 {
+			db = b
+		}
+		wg.Go(func() {
+			for range each {
+				err := db.Tx(testContext(t), func(tx pgx.Tx) error {
+					mu.Lock()
+					attempts++
+					mu.Unlock()
+					var n int
+					if err := tx.QueryRow(testContext(t), `SELECT n FROM counter`).Scan(&n); err != nil {
+						return err
+					}
+					_, err := tx.Exec(testContext(t), `UPDATE counter SET n = $1`, n+1)
+					return err
+				})
+				if err != nil {
+					mu.Lock()
+					failures = append(failures, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range failures {
+		t.Errorf("Tx: %v", err)
+	}
+	if got := count(t, a, `SELECT n FROM counter`); got != workers*each-len(failures) {
+		t.Errorf("counter = %d, want %d: increments were lost", got, workers*each-len(failures))
+	}
+	t.Logf("%d increments in %d attempts", workers*each, attempts)
+
+	// fn's own error is returned as it is, and not retried.
+	mine := errors.New("mine")
+	runs := 0
+	if err := a.Tx(testContext(t), func(pgx.Tx) error { runs++; return mine }); err != mine || runs != 1 {
+		t.Errorf("Tx(fn failing) = %v after %d runs, want fn's error after 1", err, runs)
+	}
+}
+
+// TestRedact checks that no form of a connection string keeps its
+// password.
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://shop:s3cret@db:5432/bookshop?sslmode=require", "postgres://shop:xxxxx@db:5432/bookshop?sslmode=require"},
+		{"postgresql://shop@db/bookshop", "postgresql://shop@db/bookshop"},
+		{"postgres://shop:p%40ss@db/bookshop?password=s3cret&sslmode=disable", "postgres://shop:xxxxx@db/bookshop?password=xxxxx&sslmode=disable"},
+		{"postgres://shop:s3cret@db:port/bookshop", "postgres://shop:xxxxx@db:port/bookshop"},
+		{"postgres://shop:s3c@ret@db/bookshop", "postgres://shop:xxxxx@db/bookshop"},
+		{"host=db user=shop password=s3cret dbname=bookshop", "host=db user=shop password=xxxxx dbname=bookshop"},
+		{"host=db password = 's3 cret' dbname=bookshop", "host=db password = xxxxx dbname=bookshop"},
+		{"", ""},
+	} {
+		got := pgdb.Redact(tc.in)
+		if got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if strings.Contains(got, "s3") || strings.Contains(got, "ret") {
+			t.Errorf("Redact(%q) = %q: the password shows", tc.in, got)
+		}
+	}
+}
+
+// TestOpenHidesPassword opens databases that cannot be had, with a
+// password in each URL: no error shows it. No server is needed.
+func TestOpenHidesPassword(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := lis.Addr().String()
+	lis.Close()
+	const password = "Sup3rSecretPassw0rd"
+	st := pgdb.DefaultSettings()
+	st.ConnectTimeout = time.Second
+	for _, u := range []string{
+		fmt.Sprintf("postgres://shop:%s@%s/bookshop", password, closed),
+		fmt.Sprintf("postgres://shop@%s/bookshop?password=%s", closed, password),
+		fmt.Sprintf("host=127.0.0.1 port=%s user=shop password=%s", closed[strings.LastIndex(closed, ":")+1:], password),
+		fmt.Sprintf("postgres://shop:%s@%s:notaport/bookshop", password, closed),
+		fmt.Sprintf("postgres://shop:%s@[::1/bookshop", password),
+		fmt.Sprintf("host=127.0.0.1 password='%s", password),
+	} {
+		st.URL = u
+		_, err := pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: notes()})
+		if err == nil {
+			t.Errorf("Open(%s) = nil, want an error", pgdb.Redact(u))
+			continue
+		}
+		if strings.Contains(err.Error(), password) {
+			t.Errorf("Open(%s) = %q: the error shows the password", pgdb.Redact(u), err)
+		}
+		t.Logf("%v", err)
+	}
+}
+
+// TestPing checks readiness through a proxy that takes the database away
+// and gives it back.
+func TestPing(t *testing.T) {
+	st := pgtest.Settings(t)
+	proxy := pgtest.NewProxy(t, st.URL)
+	st.URL = proxy.URL(st.URL)
+	st.ConnectTimeout = time.Second
+	db := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	if err := db.Ping(testContext(t)); err != nil {
+		t.Fatalf("Ping = %v, want nil", err)
+	}
+	proxy.Down()
+	if err := db.Ping(testContext(t)); err == nil {
+		t.Error("Ping with the database away = nil, want an error")
+	}
+	proxy.Up()
+	if err := db.Ping(testContext(t)); err != nil {
+		t.Errorf("Ping once it is back = %v, want nil", err)
+	}
+}
+
+// TestOpenRefusesSchemaName checks the names a schema may have.
+func TestOpenRefusesSchemaName(t *testing.T) {
+	for _, name := range []string{"", "Inventory", "pg_catalog", "1st", "a-b", "a;DROP", strings.Repeat("a", 64)} {
+		_, err := pgdb.Open(testContext(t), pgdb.Settings{URL: "postgres://localhost/x"}, pgdb.Schema{Name: name, Migrations: notes()})
+		if err == nil || !strings.Contains(err.Error(), "schema name") {
+			t.Errorf("Open(schema %q) = %v, want a refusal of the name", name, err)
+		}
+	}
+}
