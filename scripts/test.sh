@@ -77,6 +77,51 @@ fi
 step "generated code"
 scripts/generate.sh --check
 
+step "PostgreSQL for the tests"
+# The tests of the services' PostgreSQL storage (docs/database.md) run
+# against a real server: unless BOOKSHOP_TEST_DATABASE_URL already names
+# one, a throwaway cluster of the script's own, in a temporary directory,
+# on 127.0.0.1 and a free port, stopped and removed when the script ends,
+# whether the tests pass or not. Without the variable those tests skip;
+# with it, a server that does not answer fails them.
+if [[ -z "${BOOKSHOP_TEST_DATABASE_URL:-}" ]]; then
+	pg_bin() { find /usr/lib/postgresql -path '*/bin/initdb' 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname; }
+	pgbin="$(pg_bin)"
+	if [[ -z "$pgbin" ]]; then
+		echo "installing postgresql (the storage tests run against a real server)"
+		install postgresql
+		pgbin="$(pg_bin)"
+	fi
+	pgdir="$(mktemp -d -t bookshop-pg.XXXXXX)"
+	# initdb refuses to run as root: as root, the cluster is the postgres
+	# user's, which Debian's package makes.
+	as_pg=()
+	if [[ "$(id -u)" -eq 0 ]]; then
+		chown postgres "$pgdir"
+		as_pg=(runuser -u postgres --)
+	fi
+	stop_postgres() {
+		"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true
+		rm -rf "$pgdir"
+	}
+	trap stop_postgres EXIT
+	"${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --no-sync >"$pgdir/initdb.log" 2>&1 ||
+		{ cat "$pgdir/initdb.log" >&2; exit 1; }
+	# A free port: one that nothing answers on (bash's /dev/tcp).
+	for _ in $(seq 20); do
+		pgport=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$pgport") 2>/dev/null; then break; fi
+	done
+	# Durability off: the cluster is thrown away, and the tests go faster.
+	"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 30 \
+		-o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >/dev/null || { cat "$pgdir/server.log" >&2; exit 1; }
+	export BOOKSHOP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable"
+	echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pgport, in $pgdir (removed at exit)"
+else
+	echo "using BOOKSHOP_TEST_DATABASE_URL as set"
+fi
+
 step "go test -race"
 # The browser tests keep their screenshots (the homepage, a book page, the
 # cart) here, for people to look at after a run.
