@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -51,15 +52,31 @@ func NewLiveServer(newSession func() *Session, logger *slog.Logger) *LiveServer 
 // goes away; UNAVAILABLE (rpc.ErrDraining) at once when the server shuts down,
 // so that the client opens a new stream elsewhere; INTERNAL for anything
 // unexpected.
+//
+// A stream that is not refused gets the response headers at once, before
+// any list: a client waits for them to know that its stream was taken
+// (see recommendationsclient.LiveClient.Open). A refused one gets none,
+// only its status.
 func (s *LiveServer) LiveRecommend(stream grpc.BidiStreamingServer[recommendationsv1.LiveRecommendRequest, recommendationsv1.LiveRecommendResponse]) error {
 	const method = recommendationsv1.LiveRecommendationsService_LiveRecommend_FullMethodName
 	ctx := stream.Context()
+	select {
+	case <-s.draining:
+		return rpc.ErrDraining
+	default:
+	}
 	if s.streams != nil {
 		release, err := s.streams.acquire(ctx)
 		if err != nil {
 			return rpc.ToStatus(ctx, s.logger, method, err)
 		}
 		defer release()
+	}
+	// The stream is taken: the headers say so at once, so that the
+	// client knows, before it answers its own caller, that the stream was
+	// not refused (the first list comes only after the first event).
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err // the client went away; err carries the status
 	}
 	s.metrics.liveStreamOpened()
 	defer s.metrics.liveStreamClosed()

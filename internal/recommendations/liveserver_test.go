@@ -448,3 +448,32 @@ func TestLiveClientConcurrentSend(t *testing.T) {
 		t.Fatal("lists did not all arrive")
 	}
 }
+
+// TestLiveClientRefused checks that Open itself tells a stream the server
+// refuses, past its caps, as Exhausted, so that the Marketplace can answer
+// its browser at once rather than after its event stream began; and that
+// a stream it took is open before its first event.
+func TestLiveClientRefused(t *testing.T) {
+	c := startChild(t, 2, 1) // one stream of a caller
+	client := recommendationsclient.NewLiveClient(dial(t, c.addr))
+	first, err := client.Open(testContext(t), 1, 4)
+	if err != nil {
+		t.Fatalf("Open, the first stream: %v", err)
+	}
+	defer first.Close()
+	second, err := client.Open(testContext(t), 1, 4)
+	if err == nil {
+		second.Close()
+		t.Fatal("Open past the caller's cap = a stream, want an Exhausted error")
+	}
+	if bookshop.ErrorCode(err) != bookshop.Exhausted || !strings.Contains(bookshop.ErrorMessage(err), "live streams") {
+		t.Errorf("Open past the caller's cap = %v, want an Exhausted error that says why", err)
+	}
+	// The first still works.
+	if err := first.Send(bookshop.Event{Type: bookshop.Viewed, BookID: 1}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if _, err := first.Recv(); err != nil {
+		t.Fatalf("Recv: %v", err)
+	}
+}

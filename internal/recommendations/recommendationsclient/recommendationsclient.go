@@ -7,6 +7,7 @@
 package recommendationsclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
@@ -94,9 +97,20 @@ func NewLiveClient(conn grpc.ClientConnInterface) *LiveClient {
 	return &LiveClient{client: recommendationsv1.NewLiveRecommendationsServiceClient(conn)}
 }
 
+// openTimeout bounds how long Open waits for the server to say that it
+// took a stream: a server that says nothing until its first list (one
+// older than the promise to send headers at once) still gets its stream,
+// after this long, rather than none.
+const openTimeout = 5 * time.Second
+
 // Open implements [bookshop.LiveRecommender]: it opens one LiveRecommend
-// stream. Errors: Invalid for a maxResults outside 1 to 20; Unavailable
-// when the service cannot be reached.
+// stream, and waits until the server has taken it (it sends its headers
+// at once) or refused it. Errors: Invalid for a maxResults outside 1 to
+// 20; Exhausted when the server serves as many streams as it may (in all
+// or of this caller), so that the caller can refuse its own caller at
+// once, not once its answer has begun; Unavailable when the service
+// cannot be reached or is shutting down (errors.Is(err, rpc.ErrDraining)
+// then).
 func (c *LiveClient) Open(ctx context.Context, userID int32, maxResults int) (bookshop.LiveStream, error) {
 	if maxResults < 1 || maxResults > MaxLiveResults {
 		return nil, bookshop.Errorf(bookshop.Invalid, "max_results must be from 1 to %d, got %d", MaxLiveResults, maxResults)
@@ -107,7 +121,46 @@ func (c *LiveClient) Open(ctx context.Context, userID int32, maxResults int) (bo
 		cancel()
 		return nil, rpc.FromStatus(err)
 	}
+	if err := waitTaken(stream); err != nil {
+		cancel()
+		return nil, err
+	}
 	return &LiveStream{stream: stream, cancel: cancel, userID: userID, maxResults: int32(maxResults)}, nil
+}
+
+// waitTaken waits, at most openTimeout, for stream's headers, which the
+// server sends once it takes the stream, and returns the stream's error
+// if it ended before: Exhausted for RESOURCE_EXHAUSTED, with or without
+// a RetryInfo, what rpc.FromStatus says otherwise.
+func waitTaken(stream grpc.ClientStream) error {
+	taken := make(chan bool, 1)
+	go func() {
+		// Header returns once the headers come, or the stream ends
+		// (nil: Recv has its status), or its context does.
+		md, _ := stream.Header()
+		taken <- md != nil
+	}()
+	t := time.NewTimer(openTimeout)
+	defer t.Stop()
+	select {
+	case ok := <-taken:
+		if ok {
+			return nil
+		}
+	case <-t.C:
+		return nil // an older server: it may still refuse the stream later
+	}
+	err := stream.RecvMsg(new(recommendationsv1.LiveRecommendResponse))
+	if errors.Is(err, io.EOF) || err == nil {
+		return rpc.CallError(bookshop.Errorf(bookshop.Unavailable, "the live recommendations stream ended before it began"), cmp.Or(err, io.ErrUnexpectedEOF))
+	}
+	de := rpc.FromStatus(err)
+	if status.Code(err) == codes.ResourceExhausted && bookshop.ErrorCode(de) != bookshop.Exhausted {
+		// No RetryInfo: the server's caps on streams, not a quota of
+		// the caller's, but Exhausted all the same: try again later.
+		return rpc.CallError(&bookshop.Error{Code: bookshop.Exhausted, Message: status.Convert(err).Message()}, err)
+	}
+	return de
 }
 
 // LiveStream is an open LiveRecommend stream: a [bookshop.LiveStream].
