@@ -99,6 +99,13 @@ func runInventory(tb testing.TB, db string) (inventoryv1.InventoryServiceClient,
 // runWith is runInventory with cfg.
 func runWith(tb testing.TB, cfg inventory.Config) (inventoryv1.InventoryServiceClient, func()) {
 	tb.Helper()
+	addr, stop := runAt(tb, cfg)
+	return inventoryv1.NewInventoryServiceClient(rpctest.Dial(tb, addr)), stop
+}
+
+// runAt is runWith, returning the address the Inventory serves on.
+func runAt(tb testing.TB, cfg inventory.Config) (string, func()) {
+	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -115,5 +122,5 @@ func runWith(tb testing.TB, cfg inventory.Config) (inventoryv1.InventoryServiceC
 		}
 	})
 	tb.Cleanup(stop)
-	return inventoryv1.NewInventoryServiceClient(rpctest.Dial(tb, lis.Addr().String())), stop
+	return lis.Addr().String(), stop
 }

@@ -6,7 +6,9 @@
 // [Service], here; the gRPC server of bookshop.inventory.v1.InventoryService
 // (server.go), with its request rules and its authorization entries
 // ([Policy]); its metrics; [Config] and [Run]; the stock it starts with
-// (seed.go); its storage in package sqlite; and, for callers, package
+// (seed.go); its storage, in package sqlite (the default, a file) or
+// package postgres (a database that replicas share), both held to one
+// contract by package storetest; and, for callers, package
 // inventoryclient.
 //
 // A book has copies on hand. A reservation holds some of them for a
@@ -15,9 +17,9 @@
 // themselves, at its expiry time, whether or not anything has swept it
 // yet). The copies available are those on hand less those the live
 // reservations hold, and every check of them and every change is made in
-// one transaction of the one writing connection: so that a book is never
-// oversold, its stock never goes below zero, and no copy is counted twice,
-// under any concurrency and across processes.
+// one transaction that no other change interleaves with: so that a book
+// is never oversold, its stock never goes below zero, and no copy is
+// counted twice, under any concurrency, across processes and replicas.
 package inventory
 
 import (
@@ -211,10 +213,14 @@ func Releasing(r bookshop.Reservation, now time.Time) (string, error) {
 }
 
 // Store is where the Service keeps the stock and the reservations;
-// *sqlite.DB is one. Each method is one transaction, which no other
-// change interleaves with; the copies a book has available at a time
-// are those on hand less those that the reservations held then, and not
-// expired, hold. Nothing is written when a method fails.
+// *sqlite.DB and *postgres.DB are two (package storetest is the contract
+// both pass). Each method is one transaction, which no other change
+// interleaves with, in this process or another on the same database;
+// the copies a book has available at a time are those on hand less those
+// that the reservations held then, and not expired, hold. Nothing is
+// written when a method fails. A Store may run a transaction again (when
+// its database gave it up for another's sake), and so call its check or
+// decide function more than once: they must only compute their result.
 type Store interface {
 	// Levels returns the stock of each of ids at now, in the order of ids,
 	// each once; a book without a record has every number 0.
@@ -363,6 +369,7 @@ func (s *Service) Reserve(ctx context.Context, key string, lines []bookshop.Stoc
 	}
 	var stockOuts int
 	got, replayed, err := s.store.Reserve(ctx, key, r, now, func(available map[int32]int) error {
+		stockOuts = 0 // a Store may run its transaction, and so this, again
 		if short := Shortages(lines, available); len(short) > 0 {
 			return inventoryclient.NewSoldOutError(short)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	inventoryv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/inventory/v1"
+	"github.com/bookshop-go/bookshop/internal/inventory/postgres"
 	"github.com/bookshop-go/bookshop/internal/inventory/sqlite"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -18,15 +19,17 @@ import (
 const SweepInterval = 30 * time.Second
 
 // Run runs the Inventory on deps.Listener until ctx is done: it opens the
-// database (creating it on first start, with cfg.Seed), serves
-// InventoryService with health and reflection, sweeps the reservations at
-// once and every SweepInterval, and then shuts down gracefully.
+// database, PostgreSQL when cfg.Database has a URL and the SQLite file
+// cfg.DB otherwise (creating it on first start, with cfg.Seed), serves
+// InventoryService with health and reflection, NOT_SERVING while the
+// database does not answer, sweeps the reservations at once and every
+// SweepInterval, and then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
 		return err
 	}
-	db, err := sqlite.Open(ctx, cfg.DB, cfg.Seed)
+	db, where, err := openDatabase(ctx, cfg)
 	if err != nil {
 		deps.Close()
 		if ctx.Err() != nil {
@@ -41,11 +44,39 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		deps.Close()
 		return err
 	}
-	deps.Logger.Info("Inventory serving gRPC", "addr", deps.Listener.Addr().String(), "db", cfg.DB,
+	deps.Logger.Info("Inventory serving gRPC", "addr", deps.Listener.Addr().String(), "db", where,
 		"reservation_ttl", cfg.ReservationTTL.String(), "tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,
 		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) },
+		func(ctx context.Context) error { return srv.Watch(ctx, cfg.ReadyInterval, db.Ping) },
 		func(ctx context.Context) error { return svc.RunSweeper(ctx, SweepInterval) })
+}
+
+// database is where Run keeps the stock: an SQLite file, or PostgreSQL.
+type database interface {
+	Store
+	// Ping returns nil while the database answers: readiness.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// openDatabase opens the PostgreSQL database of cfg.Database when it has
+// a URL, and the SQLite file cfg.DB otherwise, each created and migrated
+// as needed and seeded with cfg.Seed when new. It returns the database
+// and its name for the log, which shows no password.
+func openDatabase(ctx context.Context, cfg Config) (database, string, error) {
+	if cfg.Database.URL != "" {
+		db, err := postgres.Open(ctx, cfg.Database, cfg.Seed)
+		if err != nil {
+			return nil, "", err
+		}
+		return db, db.String(), nil
+	}
+	db, err := sqlite.Open(ctx, cfg.DB, cfg.Seed)
+	if err != nil {
+		return nil, "", err
+	}
+	return db, "SQLite " + cfg.DB, nil
 }
 
 // NewGRPCServer returns a gRPC server with InventoryService registered
@@ -64,5 +95,6 @@ func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
 // The promises of the Inventory's parts, checked by the compiler.
 var (
 	_ bookshop.Inventory = (*Service)(nil)
-	_ Store              = (*sqlite.DB)(nil)
+	_ database           = (*sqlite.DB)(nil)
+	_ database           = (*postgres.DB)(nil)
 )

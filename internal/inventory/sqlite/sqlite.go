@@ -103,6 +103,10 @@ func Open(ctx context.Context, path string, seed map[int32]int) (*DB, error) {
 // Close closes the database.
 func (db *DB) Close() error { return db.pools.Close() }
 
+// Ping returns nil when the database answers, for readiness: a file that
+// is open always does, unless its disk fails.
+func (db *DB) Ping(ctx context.Context) error { return db.pools.Read.PingContext(ctx) }
+
 // querier is what the reads need: the pools (reads of Read) or a
 // transaction, each query prepared once (see sqlitedb.Tx).
 type querier interface {

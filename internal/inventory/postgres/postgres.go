@@ -1,0 +1,362 @@
+// Package postgres keeps the stock and the reservations in PostgreSQL,
+// through pgx v5 (see platform/pgdb), in the schema "inventory": the
+// Inventory's storage when it is given a database URL, where several
+// replicas may share one database.
+//
+// The tables are those of package sqlite, with the same columns and
+// rules (migrations/), so that the data moves between the two as it is.
+// Every change is one pgdb.DB.Tx, a SERIALIZABLE transaction that is run
+// again when PostgreSQL gives it up for another's sake: so that the
+// copies it counts are still there when it writes, whichever replica
+// writes at the same time, as SQLite's one writer ensures there. A book
+// is never oversold and no copy is counted twice, under any concurrency,
+// across replicas. Reads of the stock are one statement, one snapshot.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Schema is the name of the Inventory's schema.
+const Schema = "inventory"
+
+// sweepBatch is how many records DeleteEnded deletes in one statement.
+const sweepBatch = 500
+
+// The states of a reservation, as the database names them.
+const (
+	held      = inventoryclient.Held
+	committed = inventoryclient.Committed
+	expired   = inventoryclient.Expired
+)
+
+// DB is the stock and the reservations in PostgreSQL. It is safe for
+// concurrent use, and other DBs, in this process or others, may use the
+// same database at once.
+type DB struct {
+	db *pgdb.DB
+}
+
+// Open connects to the database of st and migrates schema inventory to
+// the version this binary knows (see pgdb.Open). A new schema starts with
+// seed: the copies on hand of each book, by id (nil for none). It fails
+// if the database cannot be reached, if the schema is newer than this
+// binary knows or is another program's, or if seed holds a book id under
+// 1 or a number outside 0 to 1,000,000. Its errors name the database
+// without its password.
+func Open(ctx context.Context, st pgdb.Settings, seed map[int32]int) (*DB, error) {
+	ms, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("open inventory database: %w", err)
+	}
+	db, err := pgdb.Open(ctx, st, pgdb.Schema{
+		Name:       Schema,
+		Migrations: ms,
+		Seed: func(ctx context.Context, tx pgx.Tx) error {
+			now := time.Now().UnixMilli()
+			for id, n := range seed {
+				if _, err := tx.Exec(ctx, `INSERT INTO stock (book_id, on_hand, updated_at) VALUES ($1, $2, $3)`, id, n, now); err != nil {
+					return fmt.Errorf("book %d: %d copies: %w", id, n, err)
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open inventory database: %w", err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the connections.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Ping returns nil when the database answers, for readiness; otherwise
+// an error that names it, without its password.
+func (db *DB) Ping(ctx context.Context) error { return db.db.Ping(ctx) }
+
+// String names the database for logs, without its password.
+func (db *DB) String() string { return "PostgreSQL " + db.db.String() }
+
+// querier is what the reads need: the pool, or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Levels returns the stock of each of ids at now, in the order of ids,
+// each once: on hand, held by holds that expire after now, and available
+// (on hand less held, never below 0). A book without a record has every
+// number 0. One statement, so one snapshot.
+func (db *DB) Levels(ctx context.Context, ids []int32, now time.Time) ([]inventoryclient.Level, error) {
+	return levels(ctx, db.db.Pool, ids, now)
+}
+
+// levels is Levels in q.
+func levels(ctx context.Context, q querier, ids []int32, now time.Time) ([]inventoryclient.Level, error) {
+	var (
+		order []int32
+		seen  = make(map[int32]bool, len(ids))
+	)
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			order = append(order, id)
+		}
+	}
+	if len(order) == 0 {
+		return nil, nil
+	}
+	rows, err := q.Query(ctx, `SELECT s.book_id, s.on_hand,
+		coalesce((SELECT sum(h.quantity) FROM holds h WHERE h.book_id = s.book_id AND h.expires_at > $1), 0)
+		FROM stock s WHERE s.book_id = ANY($2)`, now.UnixMilli(), order)
+	if err != nil {
+		return nil, fmt.Errorf("read stock: %w", err)
+	}
+	found := make(map[int32]inventoryclient.Level, len(order))
+	var l inventoryclient.Level
+	_, err = pgx.ForEachRow(rows, []any{&l.BookID, &l.OnHand, &l.Held}, func() error {
+		l.Available = max(l.OnHand-l.Held, 0)
+		found[l.BookID] = l
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read stock: %w", err)
+	}
+	out := make([]inventoryclient.Level, len(order))
+	for i, id := range order {
+		l, ok := found[id]
+		if !ok {
+			l = inventoryclient.Level{BookID: id}
+		}
+		out[i] = l
+	}
+	return out, nil
+}
+
+// Reserve records r (held, with its ID, Lines and Expires, to the
+// millisecond) under key, in one transaction, unless key has a record:
+// then it writes nothing and returns the reservation the key made, as
+// recorded, and replayed true. Otherwise it calls check with the copies
+// available at now of each book of r's lines, by id, and records r, its
+// lines and their holds only when check returns nil; it returns check's
+// error, having written nothing, otherwise. check may be called more than
+// once, when the transaction is run again (see pgdb.DB.Tx).
+func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, now time.Time, check func(available map[int32]int) error) (got bookshop.Reservation, replayed bool, err error) {
+	ids := make([]int32, len(r.Lines))
+	for i, l := range r.Lines {
+		ids[i] = l.BookID
+	}
+	expires := r.Expires.UnixMilli()
+	err = db.db.Tx(ctx, func(tx pgx.Tx) error {
+		got, replayed = bookshop.Reservation{}, false
+		var id string
+		err := tx.QueryRow(ctx, `SELECT id FROM reservations WHERE idempotency_key = $1`, key).Scan(&id)
+		switch {
+		case err == nil:
+			replayed = true
+			got, err = readReservation(ctx, tx, id)
+			return err
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("reserve: read key: %w", err)
+		}
+		stock, err := levels(ctx, tx, ids, now)
+		if err != nil {
+			return err
+		}
+		available := make(map[int32]int, len(stock))
+		for _, l := range stock {
+			available[l.BookID] = l.Available
+		}
+		if err := check(available); err != nil {
+			return err
+		}
+		// The writes in one round trip.
+		var b pgx.Batch
+		b.Queue(`INSERT INTO reservations (id, idempotency_key, state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+			r.ID, key, held, now.UnixMilli(), expires)
+		for i, l := range r.Lines {
+			b.Queue(`INSERT INTO reservation_lines (reservation_id, seq, book_id, quantity) VALUES ($1, $2, $3, $4)`, r.ID, i, l.BookID, l.Quantity)
+			b.Queue(`INSERT INTO holds (book_id, reservation_id, quantity, expires_at) VALUES ($1, $2, $3, $4)`, l.BookID, r.ID, l.Quantity, expires)
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("reserve %s: %w", r.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return bookshop.Reservation{}, false, err
+	}
+	if replayed {
+		return got, true, nil
+	}
+	r.State = held
+	r.Expires = time.UnixMilli(expires).UTC()
+	return r, false, nil
+}
+
+// Finish ends reservation id, in one transaction: it calls decide with
+// the reservation as recorded and takes it to the state decide returns,
+// at now. To committed, it takes the reservation's copies off the stock;
+// to any state but held, it deletes the reservation's holds and records
+// when it ended (its expiry time, for expired). It writes nothing when
+// decide fails, whose error it returns, or returns the state recorded.
+// It returns the reservation in the state it leaves it in. decide may be
+// called more than once (see Reserve). Errors: NotFound for an unknown
+// id; an internal error for a change from a state other than held, which
+// the rules never ask for, and for a commit that would take the stock
+// below zero, which the database's CHECK refuses.
+func (db *DB) Finish(ctx context.Context, id string, now time.Time, decide func(bookshop.Reservation) (string, error)) (bookshop.Reservation, error) {
+	var r bookshop.Reservation
+	err := db.db.Tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		r, err = readReservation(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		to, err := decide(r)
+		if err != nil {
+			return err
+		}
+		if to == r.State {
+			return nil
+		}
+		if r.State != held {
+			return fmt.Errorf("end reservation %s: from %s to %s: only a held reservation changes", id, r.State, to)
+		}
+		if to == committed {
+			for _, l := range r.Lines {
+				tag, err := tx.Exec(ctx, `UPDATE stock SET on_hand = on_hand - $1, updated_at = $2 WHERE book_id = $3`, l.Quantity, now.UnixMilli(), l.BookID)
+				if err != nil {
+					return fmt.Errorf("end reservation %s: %w", id, err)
+				}
+				if tag.RowsAffected() != 1 {
+					return fmt.Errorf("end reservation %s: book %d has no stock to take its copies from", id, l.BookID)
+				}
+			}
+		}
+		ended := now.UnixMilli()
+		if to == expired {
+			ended = r.Expires.UnixMilli()
+		}
+		var b pgx.Batch
+		b.Queue(`DELETE FROM holds WHERE reservation_id = $1`, id)
+		b.Queue(`UPDATE reservations SET state = $1, ended_at = $2 WHERE id = $3`, to, ended, id)
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("end reservation %s: %w", id, err)
+		}
+		r.State = to
+		return nil
+	})
+	if err != nil {
+		return bookshop.Reservation{}, err
+	}
+	return r, nil
+}
+
+// readReservation reads reservation id and its lines, in the order of its
+// request. Errors: NotFound for an unknown id.
+func readReservation(ctx context.Context, q querier, id string) (bookshop.Reservation, error) {
+	r := bookshop.Reservation{ID: id}
+	var expires int64
+	err := q.QueryRow(ctx, `SELECT state, expires_at FROM reservations WHERE id = $1`, id).Scan(&r.State, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return bookshop.Reservation{}, bookshop.Errorf(bookshop.NotFound, "no reservation %s", id)
+	}
+	if err != nil {
+		return bookshop.Reservation{}, fmt.Errorf("read reservation %s: %w", id, err)
+	}
+	r.Expires = time.UnixMilli(expires).UTC()
+	rows, err := q.Query(ctx, `SELECT book_id, quantity FROM reservation_lines WHERE reservation_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return bookshop.Reservation{}, fmt.Errorf("read reservation %s: %w", id, err)
+	}
+	var l bookshop.StockLine
+	if _, err := pgx.ForEachRow(rows, []any{&l.BookID, &l.Quantity}, func() error {
+		r.Lines = append(r.Lines, l)
+		return nil
+	}); err != nil {
+		return bookshop.Reservation{}, fmt.Errorf("read reservation %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// SetStock sets the copies on hand of book bookID to onHand at now, in
+// one transaction, after check accepts the copies its holds that expire
+// after now hold; it returns the book's stock as set. It writes nothing,
+// and returns check's error, when check fails. check may be called more
+// than once (see Reserve).
+func (db *DB) SetStock(ctx context.Context, bookID int32, onHand int, now time.Time, check func(held int) error) (inventoryclient.Level, error) {
+	var heldNow int
+	err := db.db.Tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0) FROM holds WHERE book_id = $1 AND expires_at > $2`,
+			bookID, now.UnixMilli()).Scan(&heldNow); err != nil {
+			return fmt.Errorf("set stock of book %d: %w", bookID, err)
+		}
+		if err := check(heldNow); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO stock (book_id, on_hand, updated_at) VALUES ($1, $2, $3)
+			ON CONFLICT (book_id) DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at`,
+			bookID, onHand, now.UnixMilli()); err != nil {
+			return fmt.Errorf("set stock of book %d: %w", bookID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return inventoryclient.Level{}, err
+	}
+	return inventoryclient.Level{BookID: bookID, OnHand: onHand, Held: heldNow, Available: max(onHand-heldNow, 0)}, nil
+}
+
+// Expire records as expired, in one transaction, the reservations held
+// whose expiry time is at or before now, ended at that time, and deletes
+// their holds; it returns how many.
+func (db *DB) Expire(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := db.db.Tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `WITH ended AS (
+				UPDATE reservations SET state = 'expired', ended_at = expires_at
+				WHERE state = 'held' AND expires_at <= $1 RETURNING id),
+			gone AS (DELETE FROM holds WHERE reservation_id IN (SELECT id FROM ended))
+			SELECT count(*) FROM ended`, now.UnixMilli()).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expire reservations: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteEnded deletes the records of the reservations that ended before
+// before, with their lines, a few hundred per statement, and returns how
+// many it deleted. Their keys go with them. It stops early, with ctx's
+// error, when ctx ends.
+func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
+	deleted := 0
+	for {
+		tag, err := db.db.Pool.Exec(ctx, `DELETE FROM reservations WHERE id IN (
+			SELECT id FROM reservations WHERE ended_at < $1 LIMIT $2)`, before.UnixMilli(), sweepBatch)
+		if err != nil {
+			return deleted, fmt.Errorf("delete ended reservations: %w", err)
+		}
+		n := int(tag.RowsAffected())
+		deleted += n
+		if n < sweepBatch {
+			return deleted, nil
+		}
+	}
+}
