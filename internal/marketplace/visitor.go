@@ -39,7 +39,10 @@ const (
 // visitor is who is asking for a page.
 type visitor struct {
 	customer *bookshop.Customer // nil for a guest
-	token    string             // the session's token, when signed in
+	// token is the token of the session cookie: a signed-in customer's,
+	// or, with accountsDown, one that could not be checked (customer nil),
+	// so that a sign-out still tries to revoke it.
+	token string
 	// guestToken is the token of a guest cart the visitor's browser holds,
 	// or "". A signed-in visitor holds one only until it is merged.
 	guestToken string
@@ -124,14 +127,16 @@ func (s *server) withVisitor(h http.Handler) http.Handler {
 
 // checkSession finds whose session token is, from the sessions Accounts
 // vouched for in the last few seconds (see signedIn) or else from
-// Accounts. A token whose session has ended loses its cookie.
+// Accounts. A token whose session has ended loses its cookie. A token
+// that could not be checked is kept in v (with accountsDown) for a
+// sign-out, which must not drop the cookie of a session it did not end.
 func (s *server) checkSession(w http.ResponseWriter, r *http.Request, v *visitor, token string) {
 	if customer, ok := s.signedIn.get(token); ok {
 		v.customer, v.token = &customer, token
 		return
 	}
 	if s.accountsOutage.down(time.Now()) {
-		v.accountsDown = true
+		v.accountsDown, v.token = true, token
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
@@ -146,7 +151,7 @@ func (s *server) checkSession(w http.ResponseWriter, r *http.Request, v *visitor
 	default:
 		s.logger.WarnContext(r.Context(), "accounts failed; serving the page as a guest's", "err", err)
 		s.accountsOutage.failed(time.Now())
-		v.accountsDown = true
+		v.accountsDown, v.token = true, token
 	}
 }
 
