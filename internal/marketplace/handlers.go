@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -108,8 +109,27 @@ func (s *server) handleNotFound() http.Handler {
 	})
 }
 
+// allowPageMethods is allowMethods for a page: its 405 is the error page,
+// with the visitor's header.
+func (s *server) allowPageMethods(h http.Handler, methods ...string) http.Handler {
+	allow := strings.Join(methods, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slices.Contains(methods, r.Method) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Allow", allow)
+		s.renderError(w, r, http.StatusMethodNotAllowed, messageMethodNotAllowed)
+	})
+}
+
+// messageMethodNotAllowed answers a request of a method a page does not
+// take: a form sent to a page that only shows, or a link to one that only
+// acts.
+const messageMethodNotAllowed = "This page cannot be opened that way. Please use the links and buttons of our pages."
+
 // allowMethods answers 405, with an Allow header, to any method but those
-// given.
+// given: for the routes of the scripts (pages use allowPageMethods).
 func allowMethods(h http.Handler, methods ...string) http.Handler {
 	allow := strings.Join(methods, ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -35,11 +35,13 @@ type pages struct {
 	checkout *template.Template
 	orders   *template.Template
 	order    *template.Template
-	// header renders the account bar of templates/header.html, and
-	// guestBar is the bar of a guest with no cart, rendered once.
-	header   *template.Template
-	guestBar template.HTML
-	bars     *accountBars
+	// header renders the account bar of templates/header.html; guestBar
+	// is the bar of a guest with no cart, and unknownBar that of a page
+	// served before the visitor is known, each rendered once.
+	header     *template.Template
+	guestBar   template.HTML
+	unknownBar template.HTML
+	bars       *accountBars
 	*fragments
 }
 
@@ -105,6 +107,9 @@ func parsePages(urls assetURLs) (*pages, error) {
 		return nil, fmt.Errorf("parse header.html: %w", err)
 	}
 	if p.guestBar, err = renderFragment(p.header, "account-bar", accountBar{}); err != nil {
+		return nil, err
+	}
+	if p.unknownBar, err = renderFragment(p.header, "account-bar", accountBar{Unknown: true}); err != nil {
 		return nil, err
 	}
 	p.bars = &accountBars{t: p.header}

@@ -9,15 +9,18 @@ import "net/http"
 // that was let through needs and which cost nothing to serve.
 //
 // The pages, and the routes that change the cart or the account, first
-// find who is asking (withVisitor). Every POST must come from the site's
-// own pages: NewServer puts the whole mux behind Go's
+// find who is asking (withVisitor), so that their error pages (a method
+// they do not take, a path with no page) show the shopper's own header;
+// a request refused before that (past the rate limit, or from another
+// site) gets a header that names no one. Every POST must come from the
+// site's own pages: NewServer puts the whole mux behind Go's
 // http.CrossOriginProtection, which refuses a request whose browser says
 // (Sec-Fetch-Site, or Origin) that another site sent it. That needs no
 // token in the forms, so pages and their parts stay the same for every
 // visitor and are rendered once; see docs/security.md.
 func (s *server) routes() {
 	page := func(h http.Handler, methods ...string) http.Handler {
-		return s.limitPage(allowMethods(s.withVisitor(h), methods...))
+		return s.limitPage(s.withVisitor(s.allowPageMethods(h, methods...)))
 	}
 	s.mux.Handle("/{$}", page(s.handleHome(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/books/{id}", page(s.handleBook(), http.MethodGet, http.MethodHead))
@@ -40,5 +43,5 @@ func (s *server) routes() {
 	s.mux.Handle("GET /healthz", handleHealthz())
 	s.mux.Handle("GET /readyz", s.handleReadyz())
 	s.mux.Handle("GET /static/", s.handleStatic())
-	s.mux.Handle("/", s.limitPage(s.handleNotFound()))
+	s.mux.Handle("/", s.limitPage(s.withVisitor(s.handleNotFound())))
 }

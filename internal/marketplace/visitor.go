@@ -332,9 +332,16 @@ func validToken(s string) bool {
 // who is signed in, with links to sign in or to the account, and the
 // number of books in the cart (asked of the Cart service, which answers it
 // from its own database alone). When a service cannot answer, the header
-// says so in place of what it would show.
+// says so in place of what it would show. A page served outside
+// withVisitor (a request refused before it: past the rate limit, or from
+// another site) knows no visitor: it gets a bar that names no one and
+// counts nothing, rather than a guest's "Sign in" and "Cart 0" that a
+// signed-in customer would take for a lost cart.
 func (s *server) accountBar(r *http.Request) template.HTML {
-	v := visitorOf(r)
+	v, ok := r.Context().Value(visitorKey{}).(*visitor)
+	if !ok {
+		return s.pages.unknownBar
+	}
 	var bar accountBar
 	switch {
 	case v.customer != nil:
@@ -393,6 +400,9 @@ func (c *accountBars) get(bar accountBar) (template.HTML, error) {
 
 // accountBar is the data of the header's "account-bar" fragment.
 type accountBar struct {
+	// Unknown is set for a page served before the visitor is known; the
+	// other fields are then unset.
+	Unknown      bool
 	Name         string // the customer's name; "" for a guest
 	AccountsDown bool
 	Count        int

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -136,3 +137,77 @@ func TestSignOutRightAfterSignUpWithAccountsDown(t *testing.T) {
 	}
 }
 
+// The error pages show a signed-in customer's own header: their name and
+// their cart's count, where the visitor is known (a path with no page, a
+// method a page does not take); and where it cannot be known (a request
+// refused before the Marketplace looks at its cookies: from another site,
+// or past the rate limit), a header that names no one and counts nothing,
+// never a guest's "Sign in" and an empty cart.
+func TestErrorPagesShowTheVisitor(t *testing.T) {
+	const name = "Errol Page"
+	signedInWithCart := func(t *testing.T, shop *shop) *shopper {
+		b := newShopper(t, shop.site)
+		b.signUp("errol@example.com", name)
+		b.add(1, 2)
+		b.add(2, 1)
+		return b
+	}
+	wantCustomer := func(t *testing.T, what string, r response) {
+		t.Helper()
+		if !strings.Contains(r.body, `href="/account">`+name+`</a>`) {
+			t.Errorf("%s: the header does not name the customer:\n%s", what, r.body)
+		}
+		if got := headerCount(t, r.body); got != "3" {
+			t.Errorf("%s: the header counts %q, want 3", what, got)
+		}
+	}
+	wantUnknown := func(t *testing.T, what string, r response) {
+		t.Helper()
+		if !strings.Contains(r.body, `<a class="cart-link" href="/cart">Cart</a>`) {
+			t.Errorf("%s: no link to the cart in the header:\n%s", what, r.body)
+		}
+		for _, bad := range []string{"Sign in", `id="cart-count"`, name} {
+			if strings.Contains(r.body, bad) {
+				t.Errorf("%s: the header of an unknown visitor shows %q:\n%s", what, bad, r.body)
+			}
+		}
+	}
+
+	t.Run("known", func(t *testing.T) {
+		shop := startShop(t)
+		b := signedInWithCart(t, shop)
+
+		r := b.get("/no/such/page")
+		wantHTML(t, "GET", "/no/such/page", r, http.StatusNotFound)
+		wantCustomer(t, "GET /no/such/page", r)
+
+		r = b.get("/cart/items")
+		wantHTML(t, "GET", "/cart/items", r, http.StatusMethodNotAllowed)
+		if got := r.header.Get("Allow"); got != "POST" {
+			t.Errorf("GET /cart/items: Allow %q, want POST", got)
+		}
+		wantCustomer(t, "GET /cart/items", r)
+
+		r = b.post("/books/1", nil)
+		wantHTML(t, "POST", "/books/1", r, http.StatusMethodNotAllowed)
+		wantCustomer(t, "POST /books/1", r)
+	})
+
+	t.Run("cross-site", func(t *testing.T) {
+		shop := startShop(t)
+		b := signedInWithCart(t, shop)
+		r := b.post("/cart/items", url.Values{"book": {"3"}}, "Sec-Fetch-Site", "cross-site")
+		wantHTML(t, "POST", "/cart/items from another site", r, http.StatusForbidden)
+		wantUnknown(t, "POST /cart/items from another site", r)
+	})
+
+	t.Run("rate limited", func(t *testing.T) {
+		// A burst for the sign-up, the two additions and one page.
+		shop := startShop(t, func(o *marketplace.Options) { o.RateLimit, o.RateBurst = 0.001, 4 })
+		b := signedInWithCart(t, shop)
+		wantCustomer(t, "GET /", b.get("/"))
+		r := b.get("/")
+		wantHTML(t, "GET", "/ past the rate limit", r, http.StatusTooManyRequests)
+		wantUnknown(t, "GET / past the rate limit", r)
+	})
+}
