@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,14 +15,15 @@ import (
 
 	inventoryv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/inventory/v1"
 	"github.com/bookshop-go/bookshop/internal/inventory"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
 // childDB, set in a test binary's environment, makes it an Inventory
-// with its database at the value, for the tests that kill it: it prints
-// "listening on ADDR" and serves until it is killed, or stopped by
-// SIGTERM.
+// with its database at the value (a file, or a postgres:// URL), for the
+// tests that kill it: it prints "listening on ADDR" and serves until it is
+// killed, or stopped by SIGTERM.
 const childDB = "BOOKSHOP_INVENTORY_TEST_CHILD_DB"
 
 func TestMain(m *testing.M) {
@@ -29,6 +31,9 @@ func TestMain(m *testing.M) {
 		os.Exit(rpctest.ServeChild(func(ctx context.Context, lis net.Listener) error {
 			cfg := inventory.DefaultConfig()
 			cfg.DB, cfg.Seed = path, nil
+			if strings.HasPrefix(path, "postgres://") {
+				cfg.Database.URL = path
+			}
 			return inventory.Run(ctx, cfg, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
 		}))
 	}
@@ -36,7 +41,7 @@ func TestMain(m *testing.M) {
 }
 
 // startChild runs the test binary as an Inventory on the database at
-// path, and returns it and a client of it. The process is killed when the
+// path (a file, or a postgres:// URL), and returns it and a client of it. The process is killed when the
 // test ends.
 func startChild(tb testing.TB, path string) (*rpctest.Child, inventoryv1.InventoryServiceClient) {
 	tb.Helper()
@@ -68,8 +73,14 @@ const (
 // done (a reservation of two books holds, and a commit takes, both or
 // neither), and once every checkout is finished the stock is exactly what
 // the commits took, with nothing held.
-func TestKilled(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "inventory.db")
+func TestKilled(t *testing.T) { testKilled(t, filepath.Join(t.TempDir(), "inventory.db")) }
+
+// TestKilledOnPostgres is TestKilled with the stock in PostgreSQL: what a
+// killed replica acknowledged was committed, and nothing is half done.
+func TestKilledOnPostgres(t *testing.T) { testKilled(t, pgtest.NewDatabase(t)) }
+
+// testKilled is TestKilled on the database at path.
+func testKilled(t *testing.T, path string) {
 	seed := rand.Uint64()
 	rnd := rand.New(rand.NewPCG(seed, seed))
 	t.Logf("seed %d", seed)

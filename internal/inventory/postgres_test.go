@@ -1,6 +1,11 @@
 package inventory_test
 
 import (
+	"context"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,7 +13,9 @@ import (
 
 	inventoryv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/inventory/v1"
 	"github.com/bookshop-go/bookshop/internal/inventory"
+	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
@@ -62,5 +69,53 @@ func TestRunOnPostgres(t *testing.T) {
 	}
 	if _, err := second.Reserve(ctx, &inventoryv1.ReserveRequest{IdempotencyKey: "buyer-d", Lines: []*inventoryv1.StockLine{line(1, 1)}}); err != nil {
 		t.Errorf("Reserve of the copy added through the other replica: %v", err)
+	}
+}
+
+// TestRunHidesPassword runs the Inventory on a database URL with a
+// password: the log names the database with the password hidden, and so
+// does the error of a start whose database cannot be reached.
+func TestRunHidesPassword(t *testing.T) {
+	const password = "S3cret-Pa55word"
+	st := pgtest.Settings(t)
+	parsed, err := url.Parse(st.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed.User = url.UserPassword(parsed.User.Username(), password) // the test server trusts any
+	logger, logs := logtest.TextLogger(slog.LevelInfo)
+	cfg := inventory.DefaultConfig()
+	cfg.Database = st
+	cfg.Database.URL = parsed.String()
+	ctx, cancel := context.WithCancel(context.Background())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- inventory.Run(ctx, cfg, process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis})
+	}()
+	client := inventoryv1.NewInventoryServiceClient(rpctest.Dial(t, lis.Addr().String()))
+	if _, err := client.GetStock(testContext(t), &inventoryv1.GetStockRequest{BookIds: []int32{1}}); err != nil {
+		t.Errorf("GetStock: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if !strings.Contains(logs.String(), "xxxxx@") || strings.Contains(logs.String(), password) {
+		t.Errorf("the log does not hide the password as xxxxx:\n%s", logs)
+	}
+
+	parsed.Host = rpctest.ClosedAddr(t)
+	cfg.Database.URL, cfg.Database.ConnectTimeout = parsed.String(), time.Second
+	lis, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = inventory.Run(testContext(t), cfg, process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis})
+	if err == nil || strings.Contains(err.Error(), password) || !strings.Contains(err.Error(), "xxxxx@") {
+		t.Errorf("Run without its database = %v, want an error that hides the password as xxxxx", err)
 	}
 }
