@@ -75,7 +75,8 @@ func (db *DB) BeginImport(ctx context.Context, key string) (bookshop.PendingImpo
 // The valid books are written in one transaction; if ctx ends or a write
 // fails, nothing is written. A book with id 0 gets the next id after the
 // catalog's highest and every id the items ask for, so that the order of
-// the items changes nothing. Prices are kept in the currency they come
+// the items changes nothing; when that would pass 2147483647, the highest
+// id, it is rejected, asked to come with an id of its own. Prices are kept in the currency they come
 // in: which currency the shop takes is the caller's rule.
 func (db *DB) ImportBooks(ctx context.Context, key string, items []bookshop.ImportItem) (bookshop.ImportResult, error) {
 	im, err := db.BeginImport(ctx, key)
@@ -316,7 +317,8 @@ func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []booksh
 	// A book without an id gets the next id after every id the catalog
 	// and this import's rows hold, so that a row without one never takes
 	// the id that a later row asks for: the result is the same whatever
-	// the order of the rows.
+	// the order of the rows. Once that is past the highest id, such a
+	// book is refused.
 	var next int64
 	if err := w.tx.QueryRowContext(ctx, `SELECT max(coalesce((SELECT max(id) FROM books), 0),
 		coalesce((SELECT max(id) FROM import_items WHERE reject IS NULL), 0))`).Scan(&next); err != nil {
@@ -344,13 +346,17 @@ func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []booksh
 				reject(s, "%s", err)
 				continue
 			}
-			var id any = b.ID
+			id := int64(b.ID)
 			if b.ID == 0 {
-				if next < math.MaxInt32 {
-					id = next + 1
-				} else {
-					id = nil // NULL: SQLite finds a free id below
+				if next >= math.MaxInt32 {
+					// The ids run up to the highest there is: SQLite would
+					// give the book one past it, which the table refuses.
+					// Refused whatever the order of the rows, as next
+					// counts every id this import's rows ask for.
+					reject(s, "id: no id is left after %d, the highest a catalog has: give the book an id of its own", math.MaxInt32)
+					continue
 				}
+				id = next + 1
 			}
 			r, err := insert.ExecContext(rowCtx, id, b.Category.String(), b.Title, b.Author, b.Year, b.MatchKey(), b.Price.Units, b.Price.Currency)
 			var changed, got int64

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,6 +246,38 @@ func TestImportIDsDoNotDependOnOrder(t *testing.T) {
 		}
 		if ids["Asks"] != top+1 || ids["No Id"] != top+2 {
 			t.Errorf("%s first: ids %v, want Asks %d, No Id %d", items[0].Book.Title, ids, top+1, top+2)
+		}
+	}
+}
+
+// TestImportNoIDLeft imports a row that asks for the highest id there
+// is, 2147483647, beside a row without an id, in either order: the first
+// goes in, the second is refused, saying why, and the rest of the import
+// is written. Before, SQLite gave the row without an id 2147483648, which
+// the table refuses, and the whole import failed.
+func TestImportNoIDLeft(t *testing.T) {
+	noID := bookshop.ImportItem{Line: 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: "No Id", Author: "A", Year: 2000, Price: price}}
+	last := bookshop.ImportItem{Line: 3, Book: bookshop.Book{ID: math.MaxInt32, Category: bookshop.Mystery, Title: "Last", Author: "B", Year: 2000, Price: price}}
+	other := bookshop.ImportItem{Line: 4, Book: bookshop.Book{ID: 500, Category: bookshop.Mystery, Title: "Other", Author: "C", Year: 2000, Price: price}}
+	for _, items := range [][]bookshop.ImportItem{{noID, last, other}, {last, noID, other}} {
+		db := open(t, sqlite.Memory, builtin(t))
+		res, err := db.ImportBooks(testContext(t), "", items)
+		if err != nil {
+			t.Fatalf("import of %s first = %v; want the rows with ids imported", items[0].Book.Title, err)
+		}
+		if res.Imported != 2 || len(res.Rejected) != 1 || res.Rejected[0].Line != noID.Line {
+			t.Fatalf("import of %s first = %+v; want Last and Other imported, No Id refused", items[0].Book.Title, res)
+		}
+		if want := "no id is left after 2147483647"; !strings.Contains(res.Rejected[0].Reason, want) {
+			t.Errorf("the row without an id was refused for %q, want a reason with %q", res.Rejected[0].Reason, want)
+		}
+		if _, err := db.Book(testContext(t), math.MaxInt32); err != nil {
+			t.Errorf("Book(%d) after the import: %v", math.MaxInt32, err)
+		}
+		// Later imports refuse such rows the same way, and write the rest.
+		res, err = db.ImportBooks(testContext(t), "", []bookshop.ImportItem{noID})
+		if err != nil || res.Imported != 0 || len(res.Rejected) != 1 {
+			t.Errorf("a later import of a row without an id = %+v, %v; want it refused", res, err)
 		}
 	}
 }
