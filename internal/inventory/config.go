@@ -43,7 +43,7 @@ func DefaultConfig() Config {
 // with c's values as defaults.
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Inventory's gRPC port")
-	s.String(&c.DB, "db", c.DB, "the stock's database file (SQLite), created on first start with some copies of each built-in book; "+sqlite.Memory+" keeps the stock in memory, lost at exit")
+	s.String(&c.DB, "db", c.DB, "the stock's database file (SQLite), created on first start with some copies of each built-in book; "+sqlite.Memory+" keeps the stock in memory, lost at exit; unused with -"+s.Flag("database-url"))
 	c.Database.Flags(s, postgres.Schema)
 	s.Duration(&c.ReservationTTL, "reservation-ttl", c.ReservationTTL,
 		fmt.Sprintf("how long a checkout's reservation holds its copies, unless committed or released before, when the checkout does not say: %v to %v; expired reservations are swept every %v", MinTTL, MaxTTL, SweepInterval))
