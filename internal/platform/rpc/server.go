@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -49,6 +50,28 @@ const (
 // more than the calls one core has in flight at full load. (An option that
 // grpc-go marks experimental; without it, calls are served as before.)
 const streamWorkers = 64
+
+// The caps of the health service, which a server serves on its own port
+// and, in plaintext, on its health port (RunHealth), where anyone who
+// reaches the port may call it: the kubelet's probes, and whatever else
+// runs in the cluster.
+const (
+	// MaxHealthWatches is the most health watches
+	// (grpc.health.v1.Health/Watch) a server serves at once, on both
+	// ports together: a client-side health check keeps one on each
+	// connection of a client, so a server has about as many as it has
+	// connections from other services, a few dozen. Past it, a watch is
+	// refused with RESOURCE_EXHAUSTED (Check still answers). A watch holds
+	// a stream and its goroutine, some 13 KiB: 13 MiB at the cap.
+	MaxHealthWatches = 1_000
+	// HealthMaxStreams is the most calls one connection to the health port
+	// has in flight at once (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS): a
+	// probe makes one Check at a time, and a client's further calls wait.
+	HealthMaxStreams = 16
+	// healthMaxRecvBytes is the largest message the health port takes: a
+	// HealthCheckRequest is a service's name.
+	healthMaxRecvBytes = 1 << 10
+)
 
 // ServerConfig is what every Bookshop gRPC server is made of. The zero
 // value of each field but Logger means its default.
@@ -136,14 +159,17 @@ type Server struct {
 	logger       *slog.Logger
 	drainTimeout time.Duration
 	ready        <-chan struct{}
-	draining     chan struct{} // closed when shutdown begins
+	// draining ends when shutdown begins: Draining's channel, and what
+	// ends the health watches and, through OnDrain, the streams of the
+	// services that never end by themselves.
+	draining context.Context
+	drain    context.CancelFunc
 	// The health status is SERVING while both hold (see setState):
 	// running, from Run's start (or Ready) to its shutdown, and no
 	// failing check (see Watch).
-	stateMu   sync.Mutex
-	running   bool
-	checkErr  error
-	drainOnce sync.Once
+	stateMu  sync.Mutex
+	running  bool
+	checkErr error
 }
 
 // ErrDraining is the status a long-lived stream ends with when its server
@@ -157,7 +183,13 @@ var ErrDraining = status.Error(codes.Unavailable, "the server is shutting down: 
 // stays (a watch, a live session) ends on it with ErrDraining, so that
 // the drain ends as soon as the calls in flight do, rather than waiting
 // the whole drain timeout for the stream and then cutting it off.
-func (s *Server) Draining() <-chan struct{} { return s.draining }
+func (s *Server) Draining() <-chan struct{} { return s.draining.Done() }
+
+// OnDrain calls f, in a goroutine of its own, when the server begins to
+// shut down: for a service whose long-lived streams end on a call (as the
+// Catalog's watches end on StopWatches) rather than on Draining. It
+// returns a function that cancels the call if it has not begun.
+func (s *Server) OnDrain(f func()) (stop func() bool) { return context.AfterFunc(s.draining, f) }
 
 // NewServer returns a Server made as cfg says; opts are passed on to
 // grpc.NewServer after Bookshop's own.
@@ -214,8 +246,10 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 		// interceptors do, so that the access log has the trace id.
 		base = append(base, grpc.StatsHandler(cfg.Tracing.ServerHandler()))
 	}
+	draining, drain := context.WithCancel(context.Background())
 	s := &Server{
-		draining:     make(chan struct{}),
+		draining:     draining,
+		drain:        drain,
 		Server:       grpc.NewServer(append(base, opts...)...),
 		health:       health.NewServer(),
 		metrics:      cfg.Metrics,
@@ -223,7 +257,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 		drainTimeout: cfg.DrainTimeout,
 		ready:        cfg.Ready,
 	}
-	s.healthWatch = &drainingHealth{Server: s.health, stopping: make(chan struct{})}
+	s.healthWatch = &drainingHealth{Server: s.health, draining: draining}
 	// Nothing is served until Run: probes see NOT_SERVING until then.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(s.Server, s.healthWatch)
@@ -331,8 +365,7 @@ func (s *Server) Run(ctx context.Context, lis net.Listener) error {
 
 	s.logger.Info("gRPC server shutting down", "addr", lis.Addr().String(), "drain_timeout", s.drainTimeout)
 	s.health.Shutdown()
-	s.healthWatch.stop()
-	s.drainOnce.Do(func() { close(s.draining) })
+	s.drain() // health watches end, and the streams that end on Draining
 	stopped := make(chan struct{})
 	go func() {
 		s.GracefulStop()
@@ -369,10 +402,15 @@ func (s *Server) RunWithHealth(ctx context.Context, lis, healthLis net.Listener)
 // RunHealth serves only the health service, in plaintext, on lis until ctx
 // is done: for probes that cannot present a client certificate, such as
 // Kubernetes' grpc probe, when the main port requires mutual TLS. It shows
-// the same statuses as the main port.
+// the same statuses as the main port. Anyone who reaches the port may call
+// it, so it takes small messages and HealthMaxStreams calls a connection,
+// and its watches count with the main port's against MaxHealthWatches.
 func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
 	s.initHealth()
-	hs := grpc.NewServer()
+	hs := grpc.NewServer(
+		grpc.MaxConcurrentStreams(HealthMaxStreams),
+		grpc.MaxRecvMsgSize(healthMaxRecvBytes),
+	)
 	healthpb.RegisterHealthServer(hs, s.healthWatch)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(lis) }()
@@ -389,37 +427,36 @@ func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
 }
 
 // drainingHealth is the standard health server, except that its watches
-// end at shutdown, after telling the watcher NOT_SERVING. A watch is a call
-// like any other, and a client-side health check keeps one open on every
-// connection: without this, each would hold a graceful stop open until the
-// drain timeout.
+// end at shutdown, after telling the watcher NOT_SERVING, and that it
+// serves at most MaxHealthWatches of them at once. A watch is a call like
+// any other, and a client-side health check keeps one open on every
+// connection: without this, each would hold a graceful stop open until
+// the drain timeout.
 type drainingHealth struct {
 	*health.Server
-	stopping chan struct{}
+	draining context.Context // ends when shutdown begins
+	watches  atomic.Int32    // running
 }
 
-func (h *drainingHealth) stop() { close(h.stopping) }
-
-// Watch implements grpc.health.v1.Health/Watch.
+// Watch implements grpc.health.v1.Health/Watch. Errors: RESOURCE_EXHAUSTED
+// past MaxHealthWatches; UNAVAILABLE at shutdown.
 func (h *drainingHealth) Watch(req *healthpb.HealthCheckRequest, stream grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
+	if h.watches.Add(1) > MaxHealthWatches {
+		h.watches.Add(-1)
+		return status.Errorf(codes.ResourceExhausted, "the server serves %d health watches already: use Check, or watch again later", MaxHealthWatches)
+	}
+	defer h.watches.Add(-1)
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	go func() {
-		select {
-		case <-h.stopping:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	// Called by the drain's cancellation, without a goroutine that waits.
+	defer context.AfterFunc(h.draining, cancel)()
 	err := h.Server.Watch(req, &watchStream{ServerStreamingServer: stream, ctx: ctx})
-	select {
-	case <-h.stopping:
+	if h.draining.Err() != nil {
 		// The inner watch may have ended before it sent the last status.
 		_ = stream.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING})
 		return status.Error(codes.Unavailable, "the server is shutting down")
-	default:
-		return err
 	}
+	return err
 }
 
 type watchStream struct {
