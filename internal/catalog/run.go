@@ -38,10 +38,10 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	deps.Logger.Info("Catalog serving gRPC", "addr", deps.Listener.Addr().String(), "books", db.Len(), "tracing", deps.Tracing != nil)
-	// The watches never end by themselves: end them as shutdown begins, so
-	// that followers go elsewhere and the graceful stop need not wait.
-	stop := context.AfterFunc(ctx, svc.StopWatches)
-	defer stop()
+	// The watches never end by themselves: end them as the server's
+	// shutdown begins, so that followers go elsewhere and the graceful
+	// stop need not wait.
+	defer srv.OnDrain(svc.StopWatches)()
 	return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
 }
 

@@ -2,16 +2,23 @@ package catalog_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 )
 
@@ -99,4 +106,49 @@ func TestOpenLogsBooksInAnotherCurrency(t *testing.T) {
 			t.Errorf("Open logged:\n%s\nwant %q", logs.String(), want)
 		}
 	}
+}
+
+// TestRunEndsWatchesAtShutdown runs the Catalog with a watch open: when
+// its shutdown begins, the watch ends at once with UNAVAILABLE (watch
+// another replica), and Run returns long before its drain timeout.
+func TestRunEndsWatchesAtShutdown(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := catalog.DefaultConfig()
+	cfg.DB = sqlite.Memory
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- catalog.Run(ctx, cfg, process.Deps{Logger: slog.New(slog.DiscardHandler), Listener: lis, DrainTimeout: 30 * time.Second})
+	}()
+	watch, err := catalogv1.NewCatalogServiceClient(dial(t, lis.Addr().String())).WatchBooks(testContext(t), &catalogv1.WatchBooksRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		resp, err := watch.Recv()
+		if err != nil {
+			t.Fatalf("WatchBooks before shutdown: %v", err)
+		}
+		if resp.GetSnapshotComplete() {
+			break
+		}
+	}
+	start := time.Now()
+	stop()
+	if _, err := watch.Recv(); status.Code(err) != codes.Unavailable {
+		t.Errorf("the watch at shutdown = %v, want UNAVAILABLE", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still draining 10s after shutdown began, with a watch open")
+	}
+	t.Logf("Run returned %v after shutdown began", time.Since(start).Round(time.Millisecond))
 }
