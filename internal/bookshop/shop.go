@@ -120,9 +120,22 @@ type Carts interface {
 	SetQuantity(ctx context.Context, id string, bookID int32, quantity int) (Cart, error)
 	// Merge moves every line of cart from into cart into, adding
 	// quantities (each capped at MaxQuantity, lines past MaxCartLines
-	// dropped), and empties from. Merging an empty or unknown cart changes
-	// nothing.
-	Merge(ctx context.Context, from, into string) (Cart, error)
+	// dropped), and empties from; it returns into, and what did not fit.
+	// Merging an empty or unknown cart changes nothing.
+	Merge(ctx context.Context, from, into string) (CartMerge, error)
+}
+
+// CartMerge is what Carts.Merge did: the cart it filled, and what of the
+// other cart did not fit in it, which is gone with the other cart's
+// lines, so that the shopper may be told.
+type CartMerge struct {
+	Cart Cart
+	// DroppedLines counts the books of the other cart left out because
+	// the cart already held MaxCartLines books.
+	DroppedLines int
+	// CappedLines counts the books whose copies in both carts came to more
+	// than MaxQuantity, and were cut to it.
+	CappedLines int
 }
 
 // SearchQuery asks the Catalog for books by words of their title or

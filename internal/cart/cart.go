@@ -169,18 +169,28 @@ func WithQuantity(lines []bookshop.CartLine, bookID int32, quantity int) ([]book
 // Merged returns the lines of cart into with those of cart from: the
 // quantities of a book in both added, capped at bookshop.MaxQuantity; the
 // books of from that into lacks after into's own, in from's order, until
-// the cart holds bookshop.MaxCartLines books (the rest are dropped).
-func Merged(into, from []bookshop.CartLine) []bookshop.CartLine {
+// the cart holds bookshop.MaxCartLines books (the rest are dropped). It
+// says what did not fit: dropped, how many books of from were left out,
+// and capped, how many lines lost copies to the cap.
+func Merged(into, from []bookshop.CartLine) (lines []bookshop.CartLine, dropped, capped int) {
 	out := slices.Clone(into)
 	for _, l := range from {
 		switch i := lineOf(out, l.Book.ID); {
 		case i >= 0:
+			if out[i].Quantity+l.Quantity > bookshop.MaxQuantity {
+				capped++
+			}
 			out[i].Quantity = min(out[i].Quantity+l.Quantity, bookshop.MaxQuantity)
 		case len(out) < bookshop.MaxCartLines:
+			if l.Quantity > bookshop.MaxQuantity {
+				capped++
+			}
 			out = append(out, bookshop.CartLine{Book: bookshop.Book{ID: l.Book.ID}, Quantity: min(l.Quantity, bookshop.MaxQuantity)})
+		default:
+			dropped++
 		}
 	}
-	return out
+	return out, dropped, capped
 }
 
 // Removed returns lines with the copies of remove taken out: each book's
@@ -475,43 +485,52 @@ func (s *Service) SetQuantity(ctx context.Context, id string, bookID int32, quan
 
 // Merge implements [bookshop.Carts] (see Merged for the rules). It is
 // idempotent: a Merge done leaves from empty, so that a retry moves
-// nothing and returns into as it is. Errors: Invalid for a malformed id,
-// or from and into the same cart; Unavailable when the Catalog cannot be
-// reached, before anything is written.
-func (s *Service) Merge(ctx context.Context, from, into string) (bookshop.Cart, error) {
+// nothing and returns into as it is (and reports nothing dropped or
+// capped). Errors: Invalid for a malformed id, or from and into the same
+// cart; Unavailable when the Catalog cannot be reached, before anything
+// is written.
+func (s *Service) Merge(ctx context.Context, from, into string) (bookshop.CartMerge, error) {
 	if err := CheckID(from); err != nil {
-		return bookshop.Cart{}, err
+		return bookshop.CartMerge{}, err
 	}
 	if err := CheckID(into); err != nil {
-		return bookshop.Cart{}, err
+		return bookshop.CartMerge{}, err
 	}
 	if from == into {
-		return bookshop.Cart{}, bookshop.Errorf(bookshop.Invalid, "cannot merge cart %s into itself", from)
+		return bookshop.CartMerge{}, bookshop.Errorf(bookshop.Invalid, "cannot merge cart %s into itself", from)
 	}
 	fromLines, err := s.store.Lines(ctx, from)
 	if err != nil {
-		return bookshop.Cart{}, err
+		return bookshop.CartMerge{}, err
 	}
 	intoLines, err := s.store.Lines(ctx, into)
 	if err != nil {
-		return bookshop.Cart{}, err
+		return bookshop.CartMerge{}, err
 	}
 	books, err := s.books(ctx, append(slices.Clip(intoLines), fromLines...))
 	if err != nil {
-		return bookshop.Cart{}, err
+		return bookshop.CartMerge{}, err
 	}
+	var m bookshop.CartMerge
 	moved := 0
 	lines, err := s.store.Merge(ctx, from, into, s.now(), func(into, from []bookshop.CartLine) []bookshop.CartLine {
+		// The store may call this again, should its transaction be
+		// retried: each call says it all.
+		var lines []bookshop.CartLine
 		moved = len(from)
-		return Merged(into, from)
+		lines, m.DroppedLines, m.CappedLines = Merged(into, from)
+		return lines
 	})
 	if err != nil {
-		return bookshop.Cart{}, err
+		return bookshop.CartMerge{}, err
 	}
 	if moved > 0 {
 		s.metrics.merged()
 	}
-	return s.pricedAfterChange(ctx, into, lines, books)
+	if m.Cart, err = s.pricedAfterChange(ctx, into, lines, books); err != nil {
+		return bookshop.CartMerge{}, err
+	}
+	return m, nil
 }
 
 // RemoveLines takes the copies of lines out of cart id, at most once for

@@ -131,24 +131,30 @@ func TestMerged(t *testing.T) {
 	// 48 and four others: one fits, the 50th, and the rest are dropped.
 	guest := lines(100, 1, 48, 2, 101, 1, 102, 1, 103, 1)
 	for _, tc := range []struct {
-		name       string
-		into, from []bookshop.CartLine
-		want       []bookshop.CartLine
+		name            string
+		into, from      []bookshop.CartLine
+		want            []bookshop.CartLine
+		dropped, capped int
 	}{
 		{name: "into an empty cart", from: lines(3, 1, 1, 2), want: lines(3, 1, 1, 2)},
 		{name: "from an empty cart", into: lines(3, 1), want: lines(3, 1)},
 		{name: "both empty"},
 		{name: "quantities added", into: lines(1, 2, 2, 1), from: lines(2, 3), want: lines(1, 2, 2, 4)},
-		{name: "capped at 10", into: lines(1, 7), from: lines(1, 7), want: lines(1, 10)},
+		{name: "up to 10, not capped", into: lines(1, 3), from: lines(1, 7), want: lines(1, 10)},
+		{name: "capped at 10", into: lines(1, 7, 2, 9), from: lines(1, 7, 2, 2), want: lines(1, 10, 2, 10), capped: 2},
 		{name: "new books after into's, in from's order", into: lines(5, 1, 1, 1), from: lines(9, 2, 1, 1, 4, 3), want: lines(5, 1, 1, 2, 9, 2, 4, 3)},
-		{name: "lines past 50 dropped", into: full(48), from: guest, want: append(append(full(47), lines(48, 3)...), lines(100, 1, 101, 1)...)},
-		{name: "a full cart still adds quantities", into: full(50), from: lines(3, 9, 60, 1), want: slices.Concat(full(2), lines(3, 10), full(50)[3:])},
+		{name: "lines past 50 dropped", into: full(48), from: guest, want: append(append(full(47), lines(48, 3)...), lines(100, 1, 101, 1)...), dropped: 2},
+		{name: "a full cart still adds quantities", into: full(50), from: lines(3, 9, 60, 1), want: slices.Concat(full(2), lines(3, 10), full(50)[3:]), dropped: 1},
+		{name: "a full cart, a full guest cart", into: full(50), from: lines(50, 10, 51, 1, 52, 1, 53, 1, 54, 1, 55, 1), want: slices.Concat(full(49), lines(50, 10)), dropped: 5, capped: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			into, from := slices.Clone(tc.into), slices.Clone(tc.from)
-			got := cart.Merged(tc.into, tc.from)
+			got, dropped, capped := cart.Merged(tc.into, tc.from)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("Merged(%v, %v) = %v, want %v", tc.into, tc.from, got, tc.want)
+			}
+			if dropped != tc.dropped || capped != tc.capped {
+				t.Errorf("Merged(%v, %v): %d lines dropped, %d capped; want %d and %d", tc.into, tc.from, dropped, capped, tc.dropped, tc.capped)
 			}
 			if len(got) > bookshop.MaxCartLines {
 				t.Errorf("Merged returned %d lines, more than %d", len(got), bookshop.MaxCartLines)

@@ -93,11 +93,15 @@ func (s *Server) SetQuantity(ctx context.Context, req *cartv1.SetQuantityRequest
 // MergeCarts moves one cart's lines into another. Errors:
 // INVALID_ARGUMENT, UNAVAILABLE (the Catalog).
 func (s *Server) MergeCarts(ctx context.Context, req *cartv1.MergeCartsRequest) (*cartv1.MergeCartsResponse, error) {
-	c, err := s.carts.Merge(ctx, req.GetFromCartId(), req.GetIntoCartId())
+	m, err := s.carts.Merge(ctx, req.GetFromCartId(), req.GetIntoCartId())
 	if err != nil {
 		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_MergeCarts_FullMethodName, err)
 	}
-	return &cartv1.MergeCartsResponse{Cart: cartclient.CartToProto(c)}, nil
+	return &cartv1.MergeCartsResponse{
+		Cart:         cartclient.CartToProto(m.Cart),
+		DroppedLines: rpc.Int32(m.DroppedLines),
+		CappedLines:  rpc.Int32(m.CappedLines),
+	}, nil
 }
 
 // RemoveLines takes copies of books out of a cart, at most once for its

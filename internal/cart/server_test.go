@@ -333,13 +333,13 @@ func TestMergeAtSignIn(t *testing.T) {
 	add("c-42", 6, 1)
 	add("g-guest", 7, 2)
 	add("g-guest", 5, 6) // 7 + 6: capped at 10
-	merge := func() *cartv1.Cart {
+	merge := func() *cartv1.MergeCartsResponse {
 		t.Helper()
 		resp, err := client.MergeCarts(ctx, &cartv1.MergeCartsRequest{FromCartId: "g-guest", IntoCartId: "c-42"})
 		if err != nil {
 			t.Fatalf("MergeCarts: %v", err)
 		}
-		return resp.GetCart()
+		return resp
 	}
 	want := &cartv1.Cart{
 		Id:       "c-42",
@@ -347,12 +347,21 @@ func TestMergeAtSignIn(t *testing.T) {
 		Count:    13,
 		Subtotal: money(eur(10*599 + 699 + 2*799)),
 	}
-	wantCart(t, "MergeCarts", merge(), want)
+	resp := merge()
+	wantCart(t, "MergeCarts", resp.GetCart(), want)
+	if d, c := resp.GetDroppedLines(), resp.GetCappedLines(); d != 0 || c != 1 {
+		t.Errorf("MergeCarts: %d lines dropped, %d capped; want 0 and 1 (book 5)", d, c)
+	}
 	if n, err := client.CountItems(ctx, &cartv1.CountItemsRequest{CartId: "g-guest"}); err != nil || n.GetCount() != 0 {
 		t.Errorf("CountItems(the guest's cart) after the merge = %v, %v; want 0", n, err)
 	}
-	// Merging again, as a retry would, changes nothing.
-	wantCart(t, "MergeCarts again", merge(), want)
+	// Merging again, as a retry would, changes nothing, and drops and
+	// caps nothing.
+	resp = merge()
+	wantCart(t, "MergeCarts again", resp.GetCart(), want)
+	if d, c := resp.GetDroppedLines(), resp.GetCappedLines(); d != 0 || c != 0 {
+		t.Errorf("MergeCarts again: %d lines dropped, %d capped; want 0 and 0", d, c)
+	}
 
 	// A guest's 50 books (1 to 50) into a customer's 45 (11 to 55): the
 	// 40 in both get a copy more, and 5 of the others fit.
@@ -368,6 +377,10 @@ func TestMergeAtSignIn(t *testing.T) {
 	}
 	if got := resp.GetCart(); len(got.GetLines()) != 50 || got.GetCount() != 45+40+5 || got.GetLines()[45].GetBookId() != 1 || got.GetLines()[49].GetBookId() != 5 {
 		t.Errorf("MergeCarts(50 books into 45) = %d lines, %d copies, lines 46 to 50 %v; want 50 lines (45 + books 1 to 5), 90 copies", len(got.GetLines()), got.GetCount(), got.GetLines()[45:])
+	}
+	// Books 6 to 10 did not fit: the answer says so, for the shopper.
+	if d, c := resp.GetDroppedLines(), resp.GetCappedLines(); d != 5 || c != 0 {
+		t.Errorf("MergeCarts(50 books into 45): %d lines dropped, %d capped; want 5 and 0", d, c)
 	}
 }
 

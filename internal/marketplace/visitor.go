@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -55,6 +56,10 @@ type visitor struct {
 	count      int
 	countKnown bool
 	cartDown   bool
+
+	// lost is what of the guest cart did not fit in the customer's at the
+	// merge, for the page to tell once (see mergeGuestCart).
+	lost mergeLoss
 }
 
 // cartID returns the id of the visitor's cart in the Cart service, or ""
@@ -115,6 +120,9 @@ func (s *server) withVisitor(h http.Handler) http.Handler {
 		if c, err := r.Cookie(cookieName(sessionCookieName, secure)); err == nil && validToken(c.Value) {
 			s.checkSession(w, r, v, c.Value)
 		}
+		if r.Method == http.MethodGet {
+			s.takeLoss(w, r, v)
+		}
 		if v.customer != nil && v.guestToken != "" {
 			s.mergeGuestCart(w, r, v)
 		}
@@ -157,14 +165,17 @@ func (s *server) checkSession(w http.ResponseWriter, r *http.Request, v *visitor
 
 // mergeGuestCart moves v's guest cart into the customer's cart and drops
 // the guest cart cookie. If the Cart service cannot be reached, the cookie
-// stays, and the next page tries again.
+// stays, and the next page tries again. What did not fit (books past the
+// cart's limit, copies past a book's) is gone with the guest cart: the
+// shopper is told once, on this page if it is one (a GET), else on the
+// next page, by way of the loss cookie.
 func (s *server) mergeGuestCart(w http.ResponseWriter, r *http.Request, v *visitor) {
 	if s.cartOutage.down(time.Now()) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 	defer cancel()
-	cart, err := s.carts.Merge(ctx, guestCartID(v.guestToken), customerCartID(v.customer.ID))
+	m, err := s.carts.Merge(ctx, guestCartID(v.guestToken), customerCartID(v.customer.ID))
 	if err != nil {
 		s.logger.WarnContext(r.Context(), "cart failed; the guest cart is merged later", "err", err)
 		if bookshop.ErrorCode(err) == bookshop.Unavailable {
@@ -174,7 +185,80 @@ func (s *server) mergeGuestCart(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	v.guestToken = ""
 	s.clearCookie(w, r, cartCookieName)
-	s.setCount(w, r, v, cart.Count)
+	s.setCount(w, r, v, m.Cart.Count)
+	if loss := (mergeLoss{dropped: m.DroppedLines, capped: m.CappedLines}); loss != (mergeLoss{}) {
+		if r.Method == http.MethodGet {
+			v.lost = v.lost.add(loss)
+		} else {
+			s.setCookie(w, r, lossCookieName, loss.String(), time.Now().Add(lossCookieLifetime))
+		}
+	}
+}
+
+// A merge that could not keep every book of the guest cart leaves, when
+// no page shows it at once (the merge was done for a POST, which
+// redirects), a cookie that says what was lost: "dropped.capped". The
+// next page shows it and drops the cookie. As the count cookie, it only
+// says what the page shows.
+const (
+	lossCookieName     = "bookshop_merge_loss"
+	lossCookieLifetime = 10 * time.Minute
+)
+
+// mergeLoss is what of a guest cart did not fit in the customer's cart:
+// books dropped (the cart was full) and books capped (past MaxQuantity).
+type mergeLoss struct{ dropped, capped int }
+
+func (l mergeLoss) add(o mergeLoss) mergeLoss {
+	return mergeLoss{dropped: l.dropped + o.dropped, capped: l.capped + o.capped}
+}
+
+// String is the loss cookie's value.
+func (l mergeLoss) String() string { return strconv.Itoa(l.dropped) + "." + strconv.Itoa(l.capped) }
+
+// parseLoss reads a loss cookie's value.
+func parseLoss(value string) (mergeLoss, bool) {
+	d, c, ok := strings.Cut(value, ".")
+	if !ok {
+		return mergeLoss{}, false
+	}
+	dropped, err1 := strconv.Atoi(d)
+	capped, err2 := strconv.Atoi(c)
+	if err1 != nil || err2 != nil || dropped < 0 || capped < 0 || dropped > bookshop.MaxCartLines || capped > bookshop.MaxCartLines {
+		return mergeLoss{}, false
+	}
+	return mergeLoss{dropped: dropped, capped: capped}, true
+}
+
+// takeLoss moves a loss cookie's news into v, for this page to show, and
+// drops the cookie: the notice is shown once.
+func (s *server) takeLoss(w http.ResponseWriter, r *http.Request, v *visitor) {
+	c, err := r.Cookie(cookieName(lossCookieName, s.isSecure(r)))
+	if err != nil {
+		return
+	}
+	s.clearCookie(w, r, lossCookieName)
+	if loss, ok := parseLoss(c.Value); ok {
+		v.lost = v.lost.add(loss)
+	}
+}
+
+// notice is what the shopper is told of l: "" for no loss.
+func (l mergeLoss) notice() string {
+	var parts []string
+	switch {
+	case l.dropped == 1:
+		parts = append(parts, fmt.Sprintf("1 book from your guest cart did not fit: a cart holds %d different books at most.", bookshop.MaxCartLines))
+	case l.dropped > 1:
+		parts = append(parts, fmt.Sprintf("%d books from your guest cart did not fit: a cart holds %d different books at most.", l.dropped, bookshop.MaxCartLines))
+	}
+	switch {
+	case l.capped == 1:
+		parts = append(parts, fmt.Sprintf("1 book from your guest cart was capped at %d copies, the most a cart holds of one book.", bookshop.MaxQuantity))
+	case l.capped > 1:
+		parts = append(parts, fmt.Sprintf("%d books from your guest cart were capped at %d copies, the most a cart holds of one book.", l.capped, bookshop.MaxQuantity))
+	}
+	return strings.Join(parts, " ")
 }
 
 // The header's count of the cart comes from a cookie the Marketplace sets
@@ -332,7 +416,8 @@ func validToken(s string) bool {
 // who is signed in, with links to sign in or to the account, and the
 // number of books in the cart (asked of the Cart service, which answers it
 // from its own database alone). When a service cannot answer, the header
-// says so in place of what it would show. A page served outside
+// says so in place of what it would show; after a merge that lost books,
+// a notice follows it, once. A page served outside
 // withVisitor (a request refused before it: past the rate limit, or from
 // another site) knows no visitor: it gets a bar that names no one and
 // counts nothing, rather than a guest's "Sign in" and "Cart 0" that a
@@ -353,13 +438,21 @@ func (s *server) accountBar(r *http.Request) template.HTML {
 		s.resolveCount(nil, r, v) // a page answering a POST
 	}
 	bar.Count, bar.CartDown = v.count, v.cartDown
-	if bar == (accountBar{}) {
-		return s.pages.guestBar // the same for every guest with no cart
+	html := s.pages.guestBar // the same for every guest with no cart
+	if bar != (accountBar{}) {
+		var err error
+		if html, err = s.pages.bars.get(bar); err != nil {
+			s.logger.ErrorContext(r.Context(), "render the account bar", "err", err)
+			return ""
+		}
 	}
-	html, err := s.pages.bars.get(bar)
-	if err != nil {
-		s.logger.ErrorContext(r.Context(), "render the account bar", "err", err)
-		return ""
+	if notice := v.lost.notice(); notice != "" {
+		n, err := renderFragment(s.pages.header, "header-notice", notice)
+		if err != nil {
+			s.logger.ErrorContext(r.Context(), "render the merge notice", "err", err)
+			return html
+		}
+		html += n
 	}
 	return html
 }

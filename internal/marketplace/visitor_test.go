@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // The visitor: who is asking for a page, as the header and the sign-out
@@ -209,5 +211,113 @@ func TestErrorPagesShowTheVisitor(t *testing.T) {
 		r := b.get("/")
 		wantHTML(t, "GET", "/ past the rate limit", r, http.StatusTooManyRequests)
 		wantUnknown(t, "GET / past the rate limit", r)
+	})
+}
+
+// startShopOf is startShop over the built-in catalog and books.
+func startShopOf(tb testing.TB, books []bookshop.Book) *shop {
+	tb.Helper()
+	shelf := builtinCatalog(tb).With(books)
+	svc := startServices(tb, shelf, seededRand())
+	s := &shop{catalog: svc.catalog, shopServices: startShopServices(tb, svc.catalogAddr)}
+	o := marketplace.Options{
+		Recommender: grpcRecommender(tb, recommendations.New(shelf, seededRand())),
+		Catalog:     svc.catalog,
+		Searcher:    svc.catalog,
+		Live:        svc.live,
+		RateLimit:   1000,
+		RateBurst:   1000,
+	}
+	s.options(&o)
+	s.site = startSite(tb, o)
+	return s
+}
+
+// moreBooks returns n books more than the built-in catalog's, ids from
+// first on.
+func moreBooks(first int32, n int) []bookshop.Book {
+	books := make([]bookshop.Book, n)
+	for i := range books {
+		id := first + int32(i)
+		books[i] = bookshop.Book{
+			ID: id, Title: "Volume " + strconv.Itoa(int(id)), Author: "A. Writer", Year: 2001,
+			Category: bookshop.Mystery, Price: bookshop.Money{Units: 999, Currency: "EUR"},
+		}
+	}
+	return books
+}
+
+// A guest whose cart does not all fit in the customer's cart at sign-in
+// is told, once, how many books were dropped and how many capped: on the
+// page that merged it, or, when a POST merged it, on the page after.
+func TestMergeLossIsTold(t *testing.T) {
+	shop := startShopOf(t, moreBooks(1001, 60))
+	ctx := testContext(t)
+	// fill gives the customer email a cart of 48 books, 1001 to 1048,
+	// with 9 copies of 1001, and returns a guest's browser that signs in
+	// as them.
+	fill := func(email string) *shopper {
+		t.Helper()
+		c := newShopper(t, shop.site)
+		c.signUp(email, "Full Cart")
+		id := "c-" + strconv.Itoa(int(shop.customer(t, c).ID))
+		for book := int32(1001); book <= 1048; book++ {
+			n := 1
+			if book == 1001 {
+				n = 9
+			}
+			if _, err := shop.carts.Add(ctx, id, book, n, ""); err != nil {
+				t.Fatalf("Add(%s, %d): %v", id, book, err)
+			}
+		}
+		return newShopper(t, shop.site)
+	}
+	signIn := func(b *shopper, email string) {
+		t.Helper()
+		r := b.post("/signin", url.Values{"email": {email}, "password": {testPassword}})
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("POST /signin: status %d, want 303; body:\n%s", r.status, r.body)
+		}
+	}
+	const (
+		dropped = "3 books from your guest cart did not fit: a cart holds 50 different books at most."
+		capped  = "1 book from your guest cart was capped at 10 copies"
+	)
+
+	t.Run("on the page", func(t *testing.T) {
+		b := fill("full@example.com")
+		b.add(1001, 3) // 9 + 3: capped at 10
+		for book := int32(1049); book <= 1053; book++ {
+			b.add(book, 1) // 1049 and 1050 fit; the others do not
+		}
+		signIn(b, "full@example.com")
+		r := b.get("/")
+		wantHTML(t, "GET", "/", r, http.StatusOK)
+		for _, want := range []string{dropped, capped} {
+			if !strings.Contains(r.body, want) {
+				t.Errorf("GET / after the merge: no %q in the page:\n%s", want, r.body)
+			}
+		}
+		if got := headerCount(t, r.body); got != "59" {
+			t.Errorf("GET / after the merge: the header counts %q, want 59 (10 + 47 + 2)", got)
+		}
+		if r := b.get("/"); strings.Contains(r.body, "guest cart") {
+			t.Errorf("GET / again: the notice is shown twice:\n%s", r.body)
+		}
+	})
+
+	t.Run("after a POST", func(t *testing.T) {
+		b := fill("fuller@example.com")
+		b.add(1001, 2)
+		signIn(b, "fuller@example.com")
+		b.add(1002, 1) // the POST merges; its redirect's page tells
+		r := b.get("/cart")
+		wantHTML(t, "GET", "/cart", r, http.StatusOK)
+		if !strings.Contains(r.body, capped) || strings.Contains(r.body, "did not fit") {
+			t.Errorf("GET /cart after a merge by a POST: want %q alone:\n%s", capped, r.body)
+		}
+		if r := b.get("/cart"); strings.Contains(r.body, "guest cart") {
+			t.Errorf("GET /cart again: the notice is shown twice:\n%s", r.body)
+		}
 	})
 }

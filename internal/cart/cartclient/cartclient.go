@@ -100,16 +100,22 @@ func (c *Client) SetQuantity(ctx context.Context, id string, bookID int32, quant
 	return CartFromProto(resp.GetCart()), nil
 }
 
-// Merge implements [bookshop.Carts]. Errors: Invalid (a malformed id, or
-// from and into the same), Unavailable, Internal.
-func (c *Client) Merge(ctx context.Context, from, into string) (bookshop.Cart, error) {
+// Merge implements [bookshop.Carts]. A Cart service from before the merge
+// said what did not fit reports nothing dropped or capped. Errors:
+// Invalid (a malformed id, or from and into the same), Unavailable,
+// Internal.
+func (c *Client) Merge(ctx context.Context, from, into string) (bookshop.CartMerge, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
 	resp, err := c.client.MergeCarts(ctx, &cartv1.MergeCartsRequest{FromCartId: from, IntoCartId: into})
 	if err != nil {
-		return bookshop.Cart{}, rpc.FromStatus(err)
+		return bookshop.CartMerge{}, rpc.FromStatus(err)
 	}
-	return CartFromProto(resp.GetCart()), nil
+	return bookshop.CartMerge{
+		Cart:         CartFromProto(resp.GetCart()),
+		DroppedLines: max(0, int(resp.GetDroppedLines())),
+		CappedLines:  max(0, int(resp.GetCappedLines())),
+	}, nil
 }
 
 // RemoveLines takes the copies of lines out of cart id, at most once for

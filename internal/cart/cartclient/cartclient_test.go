@@ -113,10 +113,14 @@ func TestClient(t *testing.T) {
 	if _, err := client.Add(ctx, "c-1", 1, 1, ""); err != nil {
 		t.Fatal(err)
 	}
-	c, err = client.Merge(ctx, "g-guest", "c-1")
+	m, err := client.Merge(ctx, "g-guest", "c-1")
 	if err != nil {
 		t.Fatalf("Merge: %v", err)
 	}
+	if m.DroppedLines != 0 || m.CappedLines != 0 {
+		t.Errorf("Merge: %d lines dropped, %d capped; want none", m.DroppedLines, m.CappedLines)
+	}
+	c = m.Cart
 	falconInCart := bookshop.Book{ID: falcon.ID, Title: falcon.Title, Author: falcon.Author, Price: falcon.Price}
 	want = bookshop.Cart{
 		ID:       "c-1",
@@ -137,6 +141,16 @@ func TestClient(t *testing.T) {
 	}
 	if cartclient.Available(bookshop.CartLine{Book: bookshop.Book{ID: 9}, Quantity: 1}) {
 		t.Error("Available(a line without a price) = true")
+	}
+	// 10 more copies of Dune, which c-1 holds 3 of: capped, and said so.
+	if _, err := client.Add(ctx, "g-more", 2, 10, ""); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := client.Merge(ctx, "g-more", "c-1"); err != nil || m.DroppedLines != 0 || m.CappedLines != 1 || m.Cart.Count != 11 {
+		t.Errorf("Merge(10 copies of a book into 3) = %d copies, %d lines dropped, %d capped, %v; want 11 copies, 0 and 1", m.Cart.Count, m.DroppedLines, m.CappedLines, err)
+	}
+	if _, err := client.SetQuantity(ctx, "c-1", 2, 3); err != nil {
+		t.Fatal(err)
 	}
 	c, err = client.SetQuantity(ctx, "c-1", 1, 0)
 	if err != nil || c.Count != 3 || len(c.Lines) != 1 {
@@ -402,11 +416,11 @@ func Example() {
 	carts.Add(ctx, "g-3k2j9", 2, 2, "add-5Fq0")
 	carts.Add(ctx, "g-3k2j9", 2, 2, "add-5Fq0")
 	carts.Add(ctx, "c-42", 1, 1, "add-9Tz4") // customer 42, earlier
-	c, _ := carts.Merge(ctx, "g-3k2j9", "c-42")
-	for _, l := range c.Lines {
+	m, _ := carts.Merge(ctx, "g-3k2j9", "c-42")
+	for _, l := range m.Cart.Lines {
 		fmt.Printf("%d × %s at %s: %s\n", l.Quantity, l.Book.Title, l.Book.Price.Format(), l.Total.Format())
 	}
-	fmt.Println("subtotal", c.Subtotal.Format())
+	fmt.Println("subtotal", m.Cart.Subtotal.Format())
 	_, err := carts.Add(ctx, "c-42", 2, 9, "")
 	fmt.Println(bookshop.ErrorCode(err), "-", bookshop.ErrorMessage(err))
 	// Output:

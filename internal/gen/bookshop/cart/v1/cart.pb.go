@@ -700,11 +700,22 @@ func (x *MergeCartsRequest) GetIntoCartId() string {
 	return ""
 }
 
-// MergeCartsResponse holds the merged cart.
+// MergeCartsResponse holds the merged cart, and says what of the first
+// cart did not fit in it: those copies are gone with the first cart's
+// lines, so that the caller may tell the shopper. (dropped_lines and
+// capped_lines were added after the first version of the contract: a
+// server from before leaves them 0.)
 type MergeCartsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The cart named by into_cart_id, priced.
-	Cart          *Cart `protobuf:"bytes,1,opt,name=cart,proto3" json:"cart,omitempty"`
+	Cart *Cart `protobuf:"bytes,1,opt,name=cart,proto3" json:"cart,omitempty"`
+	// How many books of the first cart were left out because the second
+	// already held 50. 0 when every book fitted, and for a retry of a merge
+	// already done, which moves nothing.
+	DroppedLines int32 `protobuf:"varint,2,opt,name=dropped_lines,json=droppedLines,proto3" json:"dropped_lines,omitempty"`
+	// How many books were in both carts with more than 10 copies together,
+	// and so were cut to 10 (or, new to the second cart, had more than 10).
+	CappedLines   int32 `protobuf:"varint,3,opt,name=capped_lines,json=cappedLines,proto3" json:"capped_lines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -744,6 +755,20 @@ func (x *MergeCartsResponse) GetCart() *Cart {
 		return x.Cart
 	}
 	return nil
+}
+
+func (x *MergeCartsResponse) GetDroppedLines() int32 {
+	if x != nil {
+		return x.DroppedLines
+	}
+	return 0
+}
+
+func (x *MergeCartsResponse) GetCappedLines() int32 {
+	if x != nil {
+		return x.CappedLines
+	}
+	return 0
 }
 
 // RemoveLinesRequest takes copies of books out of a cart.
@@ -963,9 +988,11 @@ const file_bookshop_cart_v1_cart_proto_rawDesc = "" +
 	"\ffrom_cart_id\x18\x01 \x01(\tR\n" +
 	"fromCartId\x12 \n" +
 	"\finto_cart_id\x18\x02 \x01(\tR\n" +
-	"intoCartId\"@\n" +
+	"intoCartId\"\x88\x01\n" +
 	"\x12MergeCartsResponse\x12*\n" +
-	"\x04cart\x18\x01 \x01(\v2\x16.bookshop.cart.v1.CartR\x04cart\"\x8b\x01\n" +
+	"\x04cart\x18\x01 \x01(\v2\x16.bookshop.cart.v1.CartR\x04cart\x12#\n" +
+	"\rdropped_lines\x18\x02 \x01(\x05R\fdroppedLines\x12!\n" +
+	"\fcapped_lines\x18\x03 \x01(\x05R\vcappedLines\"\x8b\x01\n" +
 	"\x12RemoveLinesRequest\x12\x17\n" +
 	"\acart_id\x18\x01 \x01(\tR\x06cartId\x123\n" +
 	"\x05lines\x18\x02 \x03(\v2\x1d.bookshop.cart.v1.LineRemovalR\x05lines\x12'\n" +

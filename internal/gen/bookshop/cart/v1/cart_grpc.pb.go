@@ -93,7 +93,8 @@ type CartServiceClient interface {
 	// needs no idempotency key, for a retry of a merge that was done finds
 	// the first cart empty, moves nothing, and returns the second as it is.
 	// (A book added to the first cart between the two is moved by the
-	// retry, as by any later merge.) Returns the merged cart, priced.
+	// retry, as by any later merge.) Returns the merged cart, priced, and
+	// how many books were dropped or capped.
 	// INVALID_ARGUMENT for a malformed cart id or a cart merged into itself;
 	// UNAVAILABLE when the Catalog cannot be reached to price the cart, and
 	// nothing was moved.
@@ -244,7 +245,8 @@ type CartServiceServer interface {
 	// needs no idempotency key, for a retry of a merge that was done finds
 	// the first cart empty, moves nothing, and returns the second as it is.
 	// (A book added to the first cart between the two is moved by the
-	// retry, as by any later merge.) Returns the merged cart, priced.
+	// retry, as by any later merge.) Returns the merged cart, priced, and
+	// how many books were dropped or capped.
 	// INVALID_ARGUMENT for a malformed cart id or a cart merged into itself;
 	// UNAVAILABLE when the Catalog cannot be reached to price the cart, and
 	// nothing was moved.
