@@ -5,12 +5,16 @@
 //
 // The tables are those of package sqlite, with the same columns and
 // rules (migrations/), so that the data moves between the two as it is.
-// Every change is one pgdb.DB.Tx, a SERIALIZABLE transaction that is run
-// again when PostgreSQL gives it up for another's sake: so that the
-// copies it counts are still there when it writes, whichever replica
-// writes at the same time, as SQLite's one writer ensures there. A book
-// is never oversold and no copy is counted twice, under any concurrency,
-// across replicas. Reads of the stock are one statement, one snapshot.
+// Every change is one pgdb.DB.Tx, which first locks the rows its decision
+// rests on: a Reserve, the stock rows of its books (in the order of their
+// ids, so that two never deadlock), before it counts their holds; a
+// Finish, its reservation's row, then the stock rows it takes copies
+// from; a SetStock, its book's stock row. So the copies a change counts
+// are still there when it writes, whichever replica writes at the same
+// time, as SQLite's one writer ensures there: a book is never oversold
+// and no copy is counted twice, under any concurrency, across replicas.
+// Changes to other books do not wait for each other. Reads of the stock
+// are one statement, one snapshot.
 package postgres
 
 import (
@@ -36,6 +40,10 @@ const Schema = "inventory"
 
 // sweepBatch is how many records DeleteEnded deletes in one statement.
 const sweepBatch = 500
+
+// keyConstraint is the unique constraint of the idempotency keys, as
+// PostgreSQL names it.
+const keyConstraint = "reservations_idempotency_key_key"
 
 // The states of a reservation, as the database names them.
 const (
@@ -162,17 +170,20 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 		ids[i] = l.BookID
 	}
 	expires := r.Expires.UnixMilli()
-	err = db.db.Tx(ctx, func(tx pgx.Tx) error {
+	reserve := func(tx pgx.Tx) error {
 		got, replayed = bookshop.Reservation{}, false
 		var id string
 		err := tx.QueryRow(ctx, `SELECT id FROM reservations WHERE idempotency_key = $1`, key).Scan(&id)
 		switch {
 		case err == nil:
 			replayed = true
-			got, err = readReservation(ctx, tx, id)
+			got, err = readReservation(ctx, tx, id, false)
 			return err
 		case !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("reserve: read key: %w", err)
+		}
+		if err := lockStock(ctx, tx, ids); err != nil {
+			return fmt.Errorf("reserve: %w", err)
 		}
 		stock, err := levels(ctx, tx, ids, now)
 		if err != nil {
@@ -197,7 +208,13 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 			return fmt.Errorf("reserve %s: %w", r.ID, err)
 		}
 		return nil
-	})
+	}
+	err = db.db.Tx(ctx, reserve)
+	if pgdb.UniqueViolation(err, keyConstraint) {
+		// Another Reserve of the same key committed since this one looked
+		// for it: run again, it finds that one's reservation.
+		err = db.db.Tx(ctx, reserve)
+	}
 	if err != nil {
 		return bookshop.Reservation{}, false, err
 	}
@@ -224,7 +241,7 @@ func (db *DB) Finish(ctx context.Context, id string, now time.Time, decide func(
 	var r bookshop.Reservation
 	err := db.db.Tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		r, err = readReservation(ctx, tx, id)
+		r, err = readReservation(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
@@ -239,6 +256,13 @@ func (db *DB) Finish(ctx context.Context, id string, now time.Time, decide func(
 			return fmt.Errorf("end reservation %s: from %s to %s: only a held reservation changes", id, r.State, to)
 		}
 		if to == committed {
+			ids := make([]int32, len(r.Lines))
+			for i, l := range r.Lines {
+				ids[i] = l.BookID
+			}
+			if err := lockStock(ctx, tx, ids); err != nil {
+				return fmt.Errorf("end reservation %s: %w", id, err)
+			}
 			for _, l := range r.Lines {
 				tag, err := tx.Exec(ctx, `UPDATE stock SET on_hand = on_hand - $1, updated_at = $2 WHERE book_id = $3`, l.Quantity, now.UnixMilli(), l.BookID)
 				if err != nil {
@@ -268,12 +292,29 @@ func (db *DB) Finish(ctx context.Context, id string, now time.Time, decide func(
 	return r, nil
 }
 
+// lockStock locks the stock rows of ids that exist, in the order of their
+// ids, until the transaction ends: a change that counts a book's copies
+// takes them first, so that no other change of those books interleaves.
+// A book without a row has no copies, and none can be reserved.
+func lockStock(ctx context.Context, tx pgx.Tx, ids []int32) error {
+	if _, err := tx.Exec(ctx, `SELECT book_id FROM stock WHERE book_id = ANY($1) ORDER BY book_id FOR UPDATE`, ids); err != nil {
+		return fmt.Errorf("lock stock: %w", err)
+	}
+	return nil
+}
+
 // readReservation reads reservation id and its lines, in the order of its
-// request. Errors: NotFound for an unknown id.
-func readReservation(ctx context.Context, q querier, id string) (bookshop.Reservation, error) {
+// request; with lock, it locks the reservation's row until the
+// transaction ends, so that no other change of it interleaves. Errors:
+// NotFound for an unknown id.
+func readReservation(ctx context.Context, q querier, id string, lock bool) (bookshop.Reservation, error) {
 	r := bookshop.Reservation{ID: id}
 	var expires int64
-	err := q.QueryRow(ctx, `SELECT state, expires_at FROM reservations WHERE id = $1`, id).Scan(&r.State, &expires)
+	query := `SELECT state, expires_at FROM reservations WHERE id = $1`
+	if lock {
+		query += ` FOR UPDATE`
+	}
+	err := q.QueryRow(ctx, query, id).Scan(&r.State, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return bookshop.Reservation{}, bookshop.Errorf(bookshop.NotFound, "no reservation %s", id)
 	}
@@ -303,6 +344,9 @@ func readReservation(ctx context.Context, q querier, id string) (bookshop.Reserv
 func (db *DB) SetStock(ctx context.Context, bookID int32, onHand int, now time.Time, check func(held int) error) (inventoryclient.Level, error) {
 	var heldNow int
 	err := db.db.Tx(ctx, func(tx pgx.Tx) error {
+		if err := lockStock(ctx, tx, []int32{bookID}); err != nil {
+			return fmt.Errorf("set stock of book %d: %w", bookID, err)
+		}
 		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0) FROM holds WHERE book_id = $1 AND expires_at > $2`,
 			bookID, now.UnixMilli()).Scan(&heldNow); err != nil {
 			return fmt.Errorf("set stock of book %d: %w", bookID, err)

@@ -7,8 +7,10 @@
 // pool's bounds, see [Settings]), a schema per service (every connection's
 // search_path, created if missing), versioned migrations applied at start
 // under an advisory lock so that replicas starting at once migrate once
-// (see [Open]), a transaction helper that makes code written for SQLite's
-// one writer correct on a shared database ([DB.Tx]), a [DB.Ping] for
+// (see [Open]), a transaction helper that runs again what PostgreSQL
+// aborts for another's sake, with the rule for porting code written for
+// SQLite's one writer: lock the rows a decision rests on ([DB.Tx]),
+// a [DB.Ping] for
 // readiness, and [Redact], which every message that names the database
 // goes through so that no password reaches a log or an error. What
 // differs stays in the service: its schema name, migrations and queries.

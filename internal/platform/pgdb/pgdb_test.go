@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -177,8 +178,8 @@ func TestSeed(t *testing.T) {
 }
 
 // TestTx runs read-then-write transactions, the kind SQLite's one writer
-// keeps apart, at once from two pools ("replicas") on one database: Tx
-// retries those that PostgreSQL aborts, and no increment is lost.
+// keeps apart, at once from two pools ("replicas") on one database, each
+// locking the row it reads (FOR UPDATE): no increment is lost.
 func TestTx(t *testing.T) {
 	st := pgtest.Settings(t)
 	a := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
@@ -202,7 +203,7 @@ func TestTx(t *testing.T) {
 					attempts++
 					mu.Unlock()
 					var n int
-					if err := tx.QueryRow(testContext(t), `SELECT n FROM counter`).Scan(&n); err != nil {
+					if err := tx.QueryRow(testContext(t), `SELECT n FROM counter FOR UPDATE`).Scan(&n); err != nil {
 						return err
 					}
 					_, err := tx.Exec(testContext(t), `UPDATE counter SET n = $1`, n+1)
@@ -224,6 +225,46 @@ func TestTx(t *testing.T) {
 		t.Errorf("counter = %d, want %d: increments were lost", got, workers*each-len(failures))
 	}
 	t.Logf("%d increments in %d attempts", workers*each, attempts)
+
+	// A deadlock is run again: two transactions lock two rows in
+	// opposite orders, and one of them gives way.
+	if _, err := a.Pool.Exec(testContext(t), `INSERT INTO notes (text) VALUES ('second')`); err != nil {
+		t.Fatal(err)
+	}
+	var deadlocks atomic.Int32
+	var locked sync.WaitGroup
+	locked.Add(2)
+	wg = sync.WaitGroup{}
+	for i, db := range []*pgdb.DB{a, b} {
+		wg.Go(func() {
+			first := true
+			err := db.Tx(testContext(t), func(tx pgx.Tx) error {
+				order := []string{"ASC", "DESC"}[i]
+				if first {
+					// The first attempt takes one row, waits until the other
+					// has taken the other, then asks for it.
+					first = false
+					if _, err := tx.Exec(testContext(t), `SELECT id FROM notes ORDER BY id `+order+` LIMIT 1 FOR UPDATE`); err != nil {
+						return err
+					}
+					locked.Done()
+					locked.Wait()
+				}
+				_, err := tx.Exec(testContext(t), `SELECT id FROM notes ORDER BY id `+order+` FOR UPDATE`)
+				if pgdb.Retryable(err) {
+					deadlocks.Add(1)
+				}
+				return err
+			})
+			if err != nil {
+				t.Errorf("Tx in a deadlock: %v, want it run again", err)
+			}
+		})
+	}
+	wg.Wait()
+	if deadlocks.Load() != 1 {
+		t.Errorf("%d deadlocks, want 1", deadlocks.Load())
+	}
 
 	// fn's own error is returned as it is, and not retried.
 	mine := errors.New("mine")
@@ -317,5 +358,18 @@ func TestOpenRefusesSchemaName(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "schema name") {
 			t.Errorf("Open(schema %q) = %v, want a refusal of the name", name, err)
 		}
+	}
+}
+
+// TestUniqueViolation inserts a row twice: the second is the unique
+// constraint's refusal, by its name.
+func TestUniqueViolation(t *testing.T) {
+	db := open(t, pgtest.Settings(t), pgdb.Schema{Name: "notes", Migrations: notes()})
+	_, err := db.Pool.Exec(testContext(t), `INSERT INTO notes (id, text) VALUES (1, 'again')`)
+	if !pgdb.UniqueViolation(err, "notes_pkey") || !pgdb.UniqueViolation(err, "") || pgdb.UniqueViolation(err, "other") {
+		t.Errorf("UniqueViolation(%v) is not notes_pkey's", err)
+	}
+	if pgdb.UniqueViolation(errors.New("no"), "") {
+		t.Error("UniqueViolation(another error) = true")
 	}
 }
