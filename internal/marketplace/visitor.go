@@ -126,7 +126,7 @@ func (s *server) withVisitor(h http.Handler) http.Handler {
 		if v.customer != nil && v.guestToken != "" {
 			s.mergeGuestCart(w, r, v)
 		}
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !v.countKnown { // a merge has counted
 			s.resolveCount(w, r, v)
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), visitorKey{}, v)))

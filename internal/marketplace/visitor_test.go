@@ -321,3 +321,30 @@ func TestMergeLossIsTold(t *testing.T) {
 		}
 	})
 }
+
+// The page that merges a guest cart at sign-in counts the cart once: the
+// merge's answer has the count, so the page neither asks the Cart again
+// nor sets the count cookie twice.
+func TestMergeCountsOnce(t *testing.T) {
+	shop := startShop(t)
+	newShopper(t, shop.site).signUp("once@example.com", "Once")
+	b := newShopper(t, shop.site)
+	b.add(1, 2)
+	r := b.post("/signin", url.Values{"email": {"once@example.com"}, "password": {testPassword}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("POST /signin: status %d, want 303", r.status)
+	}
+	r = b.get("/")
+	var counts []string
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == "bookshop_count" {
+			counts = append(counts, c.Value)
+		}
+	}
+	if len(counts) != 1 {
+		t.Errorf("GET / that merged the guest cart sets bookshop_count %d times (%v), want once", len(counts), counts)
+	}
+	if got := headerCount(t, r.body); got != "2" {
+		t.Errorf("GET / that merged the guest cart: the header counts %q, want 2", got)
+	}
+}
