@@ -120,16 +120,50 @@ func (m Money) Mul(quantity int64) (Money, error) {
 }
 
 // Format returns m for a shopper, with the currency's symbol where it has
-// a common one: "€12.99", "£3.50", "$5.00", else "12.99 CHF".
+// a common one, and the whole units in groups of three: "€12.99",
+// "€1,300.00", "£3.50", "$5.00", else "1,300.00 CHF". (Decimal, which
+// ParseMoney reads back, has no grouping.)
 func (m Money) Format() string {
+	amount := groupThousands(m.Decimal())
 	symbol, ok := map[string]string{"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥"}[m.Currency]
 	if !ok {
-		return m.String()
+		return amount + " " + m.Currency
 	}
 	if m.Units < 0 {
-		return "-" + symbol + Money{Units: m.Units, Currency: m.Currency}.Decimal()[1:]
+		return "-" + symbol + amount[1:]
 	}
-	return symbol + m.Decimal()
+	return symbol + amount
+}
+
+// groupThousands puts a comma between each group of three digits of the
+// whole part of decimal, an amount as Decimal writes it: "1300.00" is
+// "1,300.00".
+func groupThousands(decimal string) string {
+	sign := ""
+	if strings.HasPrefix(decimal, "-") {
+		sign, decimal = "-", decimal[1:]
+	}
+	whole, frac, hasPoint := strings.Cut(decimal, ".")
+	if len(whole) <= 3 {
+		return sign + decimal
+	}
+	var b strings.Builder
+	b.Grow(len(sign) + len(decimal) + len(whole)/3)
+	b.WriteString(sign)
+	first := len(whole) % 3
+	if first == 0 {
+		first = 3
+	}
+	b.WriteString(whole[:first])
+	for i := first; i < len(whole); i += 3 {
+		b.WriteByte(',')
+		b.WriteString(whole[i : i+3])
+	}
+	if hasPoint {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return b.String()
 }
 
 var _ fmt.Stringer = Money{}

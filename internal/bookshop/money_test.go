@@ -59,9 +59,16 @@ func TestMoneyDecimalAndFormat(t *testing.T) {
 		{bookshop.Money{Units: 1299, Currency: "EUR"}, "12.99", "€12.99"},
 		{bookshop.Money{Units: 5, Currency: "EUR"}, "0.05", "€0.05"},
 		{bookshop.Money{Units: -50, Currency: "GBP"}, "-0.50", "-£0.50"},
-		{bookshop.Money{Units: 1000, Currency: "JPY"}, "1000", "¥1000"},
+		{bookshop.Money{Units: 99999, Currency: "EUR"}, "999.99", "€999.99"},
+		{bookshop.Money{Units: 130000, Currency: "EUR"}, "1300.00", "€1,300.00"},
+		{bookshop.Money{Units: 123456789, Currency: "USD"}, "1234567.89", "$1,234,567.89"},
+		{bookshop.Money{Units: -100000, Currency: "GBP"}, "-1000.00", "-£1,000.00"},
+		{bookshop.Money{Units: 1000, Currency: "JPY"}, "1000", "¥1,000"},
+		{bookshop.Money{Units: 100000, Currency: "JPY"}, "100000", "¥100,000"},
 		{bookshop.Money{Units: 250, Currency: "CHF"}, "2.50", "2.50 CHF"},
-		{bookshop.Money{Units: math.MinInt64, Currency: "EUR"}, "-92233720368547758.08", "-€92233720368547758.08"},
+		{bookshop.Money{Units: 123450, Currency: "CHF"}, "1234.50", "1,234.50 CHF"},
+		{bookshop.Money{Units: 1234567, Currency: "KWD"}, "1234.567", "1,234.567 KWD"},
+		{bookshop.Money{Units: math.MinInt64, Currency: "EUR"}, "-92233720368547758.08", "-€92,233,720,368,547,758.08"},
 	}
 	for _, tt := range tests {
 		if got := tt.m.Decimal(); got != tt.decimal {
