@@ -159,7 +159,12 @@ type Quote struct {
 	// The codes of the promotions that gave the discount, as the order
 	// records them (bookshop.orders.v1.Order.promotions), for the page to
 	// name the promotion; empty without a discount.
-	Promotions    []string `protobuf:"bytes,7,rep,name=promotions,proto3" json:"promotions,omitempty"`
+	Promotions []string `protobuf:"bytes,7,rep,name=promotions,proto3" json:"promotions,omitempty"`
+	// The discount's line for people, as Promotions words it ("Buy two, get
+	// one free: one Dune free"; see bookshop.promotions.v1.Discount.label),
+	// for the page to show as it is; empty without a discount, or when
+	// Promotions gave none (the page then names the promotion by its code).
+	DiscountLabel string `protobuf:"bytes,8,opt,name=discount_label,json=discountLabel,proto3" json:"discount_label,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,6 +246,13 @@ func (x *Quote) GetPromotions() []string {
 		return x.Promotions
 	}
 	return nil
+}
+
+func (x *Quote) GetDiscountLabel() string {
+	if x != nil {
+		return x.DiscountLabel
+	}
+	return ""
 }
 
 // ShortLine is a line of a cart with fewer copies available than it
@@ -480,7 +492,7 @@ const file_bookshop_checkout_v1_checkout_proto_rawDesc = "" +
 	"customerId\x12\x17\n" +
 	"\acart_id\x18\x02 \x01(\tR\x06cartId\"E\n" +
 	"\x10GetQuoteResponse\x121\n" +
-	"\x05quote\x18\x01 \x01(\v2\x1b.bookshop.checkout.v1.QuoteR\x05quote\"\xdc\x02\n" +
+	"\x05quote\x18\x01 \x01(\v2\x1b.bookshop.checkout.v1.QuoteR\x05quote\"\x83\x03\n" +
 	"\x05Quote\x123\n" +
 	"\x05lines\x18\x01 \x03(\v2\x1d.bookshop.orders.v1.OrderLineR\x05lines\x124\n" +
 	"\bsubtotal\x18\x02 \x01(\v2\x18.bookshop.money.v1.MoneyR\bsubtotal\x124\n" +
@@ -492,7 +504,8 @@ const file_bookshop_checkout_v1_checkout_proto_rawDesc = "" +
 	"freeBookId\x12\x1e\n" +
 	"\n" +
 	"promotions\x18\a \x03(\tR\n" +
-	"promotions\"B\n" +
+	"promotions\x12%\n" +
+	"\x0ediscount_label\x18\b \x01(\tR\rdiscountLabel\"B\n" +
 	"\tShortLine\x12\x17\n" +
 	"\abook_id\x18\x01 \x01(\x05R\x06bookId\x12\x1c\n" +
 	"\tavailable\x18\x02 \x01(\x05R\tavailable\"\x9e\x02\n" +

@@ -45,13 +45,14 @@ const (
 // promotion's discount), nothing is charged and PlaceOrder answers
 // FAILED_PRECONDITION.
 //
-// The promotion. A cart that earns the promotion ("buy two books, get the
-// third free": one copy of its cheapest book free, once per customer) is
-// quoted with its discount when the Promotions service gives it to the
+// The promotion. A cart that earns the promotion (the Promotions
+// service's campaign, such as "buy two books, get the third free", once
+// per customer) is quoted with its discount, and its line in the
+// promotion's words, when the Promotions service gives it to the
 // customer now. PlaceOrder claims the customer's one use of it before it
 // charges: of two checkouts of one customer at once, one gets the
-// discount, and the other's shopper is told the new total, nothing
-// charged. The order records the discount and the promotion's code; the
+// discount, and the other's shopper is told the new total and why,
+// nothing charged. The order records the discount and the promotion's code; the
 // use is spent (confirmed) once the charge went through, before the
 // stock is taken and the order recorded, so that no other checkout of the
 // customer can take it however long the order waits, and given back when
@@ -101,7 +102,13 @@ type CheckoutServiceClient interface {
 	//   - FAILED_PRECONDITION when the cart is empty, when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
 	//     cart changed, or the promotion's discount came or went, or, the
-	//     order paid, its discount could not be kept: refunded), when a book
+	//     order paid, its discount could not be kept: refunded; a discount
+	//     confirmed that the order did not get is told in a sentence of
+	//     why, for the shopper: "The offer was not applied: you have
+	//     already used it.", "...: another checkout of yours, still in
+	//     progress, is using it.", "...: it has ended.", "...: your order
+	//     no longer qualifies for it.", or "The offer could not be applied
+	//     right now." when Promotions did not answer), when a book
 	//     has too few copies left ("sold out: ..."), when the card was
 	//     declined ("card declined: ..."), or when the key's checkout placed
 	//     an order for another request ("this checkout form already placed
@@ -158,13 +165,14 @@ func (c *checkoutServiceClient) PlaceOrder(ctx context.Context, in *PlaceOrderRe
 // promotion's discount), nothing is charged and PlaceOrder answers
 // FAILED_PRECONDITION.
 //
-// The promotion. A cart that earns the promotion ("buy two books, get the
-// third free": one copy of its cheapest book free, once per customer) is
-// quoted with its discount when the Promotions service gives it to the
+// The promotion. A cart that earns the promotion (the Promotions
+// service's campaign, such as "buy two books, get the third free", once
+// per customer) is quoted with its discount, and its line in the
+// promotion's words, when the Promotions service gives it to the
 // customer now. PlaceOrder claims the customer's one use of it before it
 // charges: of two checkouts of one customer at once, one gets the
-// discount, and the other's shopper is told the new total, nothing
-// charged. The order records the discount and the promotion's code; the
+// discount, and the other's shopper is told the new total and why,
+// nothing charged. The order records the discount and the promotion's code; the
 // use is spent (confirmed) once the charge went through, before the
 // stock is taken and the order recorded, so that no other checkout of the
 // customer can take it however long the order waits, and given back when
@@ -214,7 +222,13 @@ type CheckoutServiceServer interface {
 	//   - FAILED_PRECONDITION when the cart is empty, when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
 	//     cart changed, or the promotion's discount came or went, or, the
-	//     order paid, its discount could not be kept: refunded), when a book
+	//     order paid, its discount could not be kept: refunded; a discount
+	//     confirmed that the order did not get is told in a sentence of
+	//     why, for the shopper: "The offer was not applied: you have
+	//     already used it.", "...: another checkout of yours, still in
+	//     progress, is using it.", "...: it has ended.", "...: your order
+	//     no longer qualifies for it.", or "The offer could not be applied
+	//     right now." when Promotions did not answer), when a book
 	//     has too few copies left ("sold out: ..."), when the card was
 	//     declined ("card declined: ..."), or when the key's checkout placed
 	//     an order for another request ("this checkout form already placed

@@ -29,6 +29,71 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ClaimRefusal is why a Claim did not take the customer's use. A
+// checkout tells its shopper, who was shown the discount, why their order
+// does not get it; none of these is an error.
+type ClaimRefusal int32
+
+const (
+	// Not refused (claimed), or refused for a reason not given.
+	ClaimRefusal_CLAIM_REFUSAL_UNSPECIFIED ClaimRefusal = 0
+	// The campaign does not run now: it has not started, or it has ended.
+	ClaimRefusal_CLAIM_REFUSAL_CAMPAIGN_INACTIVE ClaimRefusal = 1
+	// The lines earn no discount by the rule (too few books, no price,
+	// mixed currencies).
+	ClaimRefusal_CLAIM_REFUSAL_NOT_EARNED ClaimRefusal = 2
+	// The customer has used the promotion: a claim of theirs was confirmed.
+	ClaimRefusal_CLAIM_REFUSAL_ALREADY_USED ClaimRefusal = 3
+	// Another checkout of the customer holds their use now, unconfirmed: it
+	// may yet be released (or expire), and a Claim then succeed.
+	ClaimRefusal_CLAIM_REFUSAL_HELD_BY_ANOTHER_CHECKOUT ClaimRefusal = 4
+)
+
+// Enum value maps for ClaimRefusal.
+var (
+	ClaimRefusal_name = map[int32]string{
+		0: "CLAIM_REFUSAL_UNSPECIFIED",
+		1: "CLAIM_REFUSAL_CAMPAIGN_INACTIVE",
+		2: "CLAIM_REFUSAL_NOT_EARNED",
+		3: "CLAIM_REFUSAL_ALREADY_USED",
+		4: "CLAIM_REFUSAL_HELD_BY_ANOTHER_CHECKOUT",
+	}
+	ClaimRefusal_value = map[string]int32{
+		"CLAIM_REFUSAL_UNSPECIFIED":              0,
+		"CLAIM_REFUSAL_CAMPAIGN_INACTIVE":        1,
+		"CLAIM_REFUSAL_NOT_EARNED":               2,
+		"CLAIM_REFUSAL_ALREADY_USED":             3,
+		"CLAIM_REFUSAL_HELD_BY_ANOTHER_CHECKOUT": 4,
+	}
+)
+
+func (x ClaimRefusal) Enum() *ClaimRefusal {
+	p := new(ClaimRefusal)
+	*p = x
+	return p
+}
+
+func (x ClaimRefusal) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ClaimRefusal) Descriptor() protoreflect.EnumDescriptor {
+	return file_bookshop_promotions_v1_promotions_proto_enumTypes[0].Descriptor()
+}
+
+func (ClaimRefusal) Type() protoreflect.EnumType {
+	return &file_bookshop_promotions_v1_promotions_proto_enumTypes[0]
+}
+
+func (x ClaimRefusal) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ClaimRefusal.Descriptor instead.
+func (ClaimRefusal) EnumDescriptor() ([]byte, []int) {
+	return file_bookshop_promotions_v1_promotions_proto_rawDescGZIP(), []int{0}
+}
+
 // Offer is the promotion as a shopper is shown it.
 type Offer struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -51,7 +116,14 @@ type Offer struct {
 	// of a checkout or of an order ("Buy two, get one free"). Pages name
 	// the promotion of this code with it, so that a campaign's words come
 	// from this service alone.
-	Name          string `protobuf:"bytes,7,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,7,opt,name=name,proto3" json:"name,omitempty"`
+	// The fewest books, counting copies, that a cart needs to earn a
+	// discount (3): no cart of fewer earns one, so that a caller may skip
+	// PriceCart and Claim for it, knowing nothing more of the rule. Only a
+	// lower bound: a cart of as many may still earn nothing. 0 when the
+	// service gives no bound (one from before this field): ask about every
+	// cart.
+	MinBooks      int32 `protobuf:"varint,8,opt,name=min_books,json=minBooks,proto3" json:"min_books,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -135,6 +207,13 @@ func (x *Offer) GetName() string {
 	return ""
 }
 
+func (x *Offer) GetMinBooks() int32 {
+	if x != nil {
+		return x.MinBooks
+	}
+	return 0
+}
+
 // CartLine is one book of a cart, as a promotion reads it.
 type CartLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -144,7 +223,11 @@ type CartLine struct {
 	// currency; unset for a book without a price, which counts for nothing.
 	UnitPrice *v1.Money `protobuf:"bytes,2,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
 	// How many copies: 1 to 10.
-	Quantity      int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Quantity int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// The book's title, for the discount's label ("one Dune free"): at most
+	// 300 characters; empty when the caller does not give it (the label
+	// then names no title).
+	Title         string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -200,16 +283,32 @@ func (x *CartLine) GetQuantity() int32 {
 	return 0
 }
 
-// Discount is what the promotion takes off an order: one copy of a book
-// made free.
+func (x *CartLine) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+// Discount is what the promotion takes off an order (for "buy two, get
+// one free": one copy of a book made free), and how to show it.
 type Discount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// What is taken off the subtotal: the price of the copy made free.
+	// What is taken off the subtotal (the price of the copy made free):
+	// more than 0, and less than the subtotal of the lines priced.
 	Amount *v1.Money `protobuf:"bytes,1,opt,name=amount,proto3" json:"amount,omitempty"`
-	// The book one copy of which is free.
+	// The book of the lines that the discount makes a copy of free, for a
+	// page to point at it; 0 for a discount that makes no book free.
 	BookId int32 `protobuf:"varint,2,opt,name=book_id,json=bookId,proto3" json:"book_id,omitempty"`
 	// The promotion's code, "buy_two_get_one_free": what the order records.
-	Code          string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	Code string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	// The discount's line for people, as a cart, a checkout or a quote
+	// shows it: the promotion's name and what it gives ("Buy two, get one
+	// free: one Dune free", with the title the lines gave, or "one book
+	// free" without). Set by PriceCart and Claim; empty in ConfirmResponse,
+	// as a claim's record keeps no words, and from a service from before
+	// this field (a page then heads the line with the offer's name).
+	Label         string `protobuf:"bytes,4,opt,name=label,proto3" json:"label,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -261,6 +360,13 @@ func (x *Discount) GetBookId() int32 {
 func (x *Discount) GetCode() string {
 	if x != nil {
 		return x.Code
+	}
+	return ""
+}
+
+func (x *Discount) GetLabel() string {
+	if x != nil {
+		return x.Label
 	}
 	return ""
 }
@@ -531,7 +637,11 @@ type ClaimResponse struct {
 	// for a claim confirmed): its order gets discount.
 	Claimed bool `protobuf:"varint,1,opt,name=claimed,proto3" json:"claimed,omitempty"`
 	// The discount the order gets, when claimed; unset otherwise.
-	Discount      *Discount `protobuf:"bytes,2,opt,name=discount,proto3" json:"discount,omitempty"`
+	Discount *Discount `protobuf:"bytes,2,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Why claimed is false, for the checkout to tell its shopper;
+	// CLAIM_REFUSAL_UNSPECIFIED when claimed, and from a service from before
+	// this field (refused, for a reason not given).
+	Refusal       ClaimRefusal `protobuf:"varint,3,opt,name=refusal,proto3,enum=bookshop.promotions.v1.ClaimRefusal" json:"refusal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -578,6 +688,13 @@ func (x *ClaimResponse) GetDiscount() *Discount {
 		return x.Discount
 	}
 	return nil
+}
+
+func (x *ClaimResponse) GetRefusal() ClaimRefusal {
+	if x != nil {
+		return x.Refusal
+	}
+	return ClaimRefusal_CLAIM_REFUSAL_UNSPECIFIED
 }
 
 // ConfirmRequest names the claim whose order was placed.
@@ -777,7 +894,7 @@ var File_bookshop_promotions_v1_promotions_proto protoreflect.FileDescriptor
 
 const file_bookshop_promotions_v1_promotions_proto_rawDesc = "" +
 	"\n" +
-	"'bookshop/promotions/v1/promotions.proto\x12\x16bookshop.promotions.v1\x1a\x1dbookshop/money/v1/money.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x01\n" +
+	"'bookshop/promotions/v1/promotions.proto\x12\x16bookshop.promotions.v1\x1a\x1dbookshop/money/v1/money.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x02\n" +
 	"\x05Offer\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06banner\x18\x02 \x01(\tR\x06banner\x12\x16\n" +
@@ -786,16 +903,19 @@ const file_bookshop_promotions_v1_promotions_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x12\n" +
-	"\x04name\x18\a \x01(\tR\x04name\"x\n" +
+	"\x04name\x18\a \x01(\tR\x04name\x12\x1b\n" +
+	"\tmin_books\x18\b \x01(\x05R\bminBooks\"\x8e\x01\n" +
 	"\bCartLine\x12\x17\n" +
 	"\abook_id\x18\x01 \x01(\x05R\x06bookId\x127\n" +
 	"\n" +
 	"unit_price\x18\x02 \x01(\v2\x18.bookshop.money.v1.MoneyR\tunitPrice\x12\x1a\n" +
-	"\bquantity\x18\x03 \x01(\x05R\bquantity\"i\n" +
+	"\bquantity\x18\x03 \x01(\x05R\bquantity\x12\x14\n" +
+	"\x05title\x18\x04 \x01(\tR\x05title\"\x7f\n" +
 	"\bDiscount\x120\n" +
 	"\x06amount\x18\x01 \x01(\v2\x18.bookshop.money.v1.MoneyR\x06amount\x12\x17\n" +
 	"\abook_id\x18\x02 \x01(\x05R\x06bookId\x12\x12\n" +
-	"\x04code\x18\x03 \x01(\tR\x04code\"2\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x14\n" +
+	"\x05label\x18\x04 \x01(\tR\x05label\"2\n" +
 	"\x0fGetOfferRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\x05R\n" +
 	"customerId\"G\n" +
@@ -811,10 +931,11 @@ const file_bookshop_promotions_v1_promotions_proto_rawDesc = "" +
 	"\vcustomer_id\x18\x01 \x01(\x05R\n" +
 	"customerId\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x126\n" +
-	"\x05lines\x18\x03 \x03(\v2 .bookshop.promotions.v1.CartLineR\x05lines\"g\n" +
+	"\x05lines\x18\x03 \x03(\v2 .bookshop.promotions.v1.CartLineR\x05lines\"\xa7\x01\n" +
 	"\rClaimResponse\x12\x18\n" +
 	"\aclaimed\x18\x01 \x01(\bR\aclaimed\x12<\n" +
-	"\bdiscount\x18\x02 \x01(\v2 .bookshop.promotions.v1.DiscountR\bdiscount\"Z\n" +
+	"\bdiscount\x18\x02 \x01(\v2 .bookshop.promotions.v1.DiscountR\bdiscount\x12>\n" +
+	"\arefusal\x18\x03 \x01(\x0e2$.bookshop.promotions.v1.ClaimRefusalR\arefusal\"Z\n" +
 	"\x0eConfirmRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\x05R\n" +
 	"customerId\x12'\n" +
@@ -825,7 +946,13 @@ const file_bookshop_promotions_v1_promotions_proto_rawDesc = "" +
 	"\vcustomer_id\x18\x01 \x01(\x05R\n" +
 	"customerId\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"\x11\n" +
-	"\x0fReleaseResponse2\xe2\x03\n" +
+	"\x0fReleaseResponse*\xbc\x01\n" +
+	"\fClaimRefusal\x12\x1d\n" +
+	"\x19CLAIM_REFUSAL_UNSPECIFIED\x10\x00\x12#\n" +
+	"\x1fCLAIM_REFUSAL_CAMPAIGN_INACTIVE\x10\x01\x12\x1c\n" +
+	"\x18CLAIM_REFUSAL_NOT_EARNED\x10\x02\x12\x1e\n" +
+	"\x1aCLAIM_REFUSAL_ALREADY_USED\x10\x03\x12*\n" +
+	"&CLAIM_REFUSAL_HELD_BY_ANOTHER_CHECKOUT\x10\x042\xe2\x03\n" +
 	"\x11PromotionsService\x12]\n" +
 	"\bGetOffer\x12'.bookshop.promotions.v1.GetOfferRequest\x1a(.bookshop.promotions.v1.GetOfferResponse\x12`\n" +
 	"\tPriceCart\x12(.bookshop.promotions.v1.PriceCartRequest\x1a).bookshop.promotions.v1.PriceCartResponse\x12T\n" +
@@ -845,50 +972,53 @@ func file_bookshop_promotions_v1_promotions_proto_rawDescGZIP() []byte {
 	return file_bookshop_promotions_v1_promotions_proto_rawDescData
 }
 
+var file_bookshop_promotions_v1_promotions_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_bookshop_promotions_v1_promotions_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_bookshop_promotions_v1_promotions_proto_goTypes = []any{
-	(*Offer)(nil),                 // 0: bookshop.promotions.v1.Offer
-	(*CartLine)(nil),              // 1: bookshop.promotions.v1.CartLine
-	(*Discount)(nil),              // 2: bookshop.promotions.v1.Discount
-	(*GetOfferRequest)(nil),       // 3: bookshop.promotions.v1.GetOfferRequest
-	(*GetOfferResponse)(nil),      // 4: bookshop.promotions.v1.GetOfferResponse
-	(*PriceCartRequest)(nil),      // 5: bookshop.promotions.v1.PriceCartRequest
-	(*PriceCartResponse)(nil),     // 6: bookshop.promotions.v1.PriceCartResponse
-	(*ClaimRequest)(nil),          // 7: bookshop.promotions.v1.ClaimRequest
-	(*ClaimResponse)(nil),         // 8: bookshop.promotions.v1.ClaimResponse
-	(*ConfirmRequest)(nil),        // 9: bookshop.promotions.v1.ConfirmRequest
-	(*ConfirmResponse)(nil),       // 10: bookshop.promotions.v1.ConfirmResponse
-	(*ReleaseRequest)(nil),        // 11: bookshop.promotions.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),       // 12: bookshop.promotions.v1.ReleaseResponse
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*v1.Money)(nil),              // 14: bookshop.money.v1.Money
+	(ClaimRefusal)(0),             // 0: bookshop.promotions.v1.ClaimRefusal
+	(*Offer)(nil),                 // 1: bookshop.promotions.v1.Offer
+	(*CartLine)(nil),              // 2: bookshop.promotions.v1.CartLine
+	(*Discount)(nil),              // 3: bookshop.promotions.v1.Discount
+	(*GetOfferRequest)(nil),       // 4: bookshop.promotions.v1.GetOfferRequest
+	(*GetOfferResponse)(nil),      // 5: bookshop.promotions.v1.GetOfferResponse
+	(*PriceCartRequest)(nil),      // 6: bookshop.promotions.v1.PriceCartRequest
+	(*PriceCartResponse)(nil),     // 7: bookshop.promotions.v1.PriceCartResponse
+	(*ClaimRequest)(nil),          // 8: bookshop.promotions.v1.ClaimRequest
+	(*ClaimResponse)(nil),         // 9: bookshop.promotions.v1.ClaimResponse
+	(*ConfirmRequest)(nil),        // 10: bookshop.promotions.v1.ConfirmRequest
+	(*ConfirmResponse)(nil),       // 11: bookshop.promotions.v1.ConfirmResponse
+	(*ReleaseRequest)(nil),        // 12: bookshop.promotions.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),       // 13: bookshop.promotions.v1.ReleaseResponse
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*v1.Money)(nil),              // 15: bookshop.money.v1.Money
 }
 var file_bookshop_promotions_v1_promotions_proto_depIdxs = []int32{
-	13, // 0: bookshop.promotions.v1.Offer.start_time:type_name -> google.protobuf.Timestamp
-	13, // 1: bookshop.promotions.v1.Offer.end_time:type_name -> google.protobuf.Timestamp
-	14, // 2: bookshop.promotions.v1.CartLine.unit_price:type_name -> bookshop.money.v1.Money
-	14, // 3: bookshop.promotions.v1.Discount.amount:type_name -> bookshop.money.v1.Money
-	0,  // 4: bookshop.promotions.v1.GetOfferResponse.offer:type_name -> bookshop.promotions.v1.Offer
-	1,  // 5: bookshop.promotions.v1.PriceCartRequest.lines:type_name -> bookshop.promotions.v1.CartLine
-	2,  // 6: bookshop.promotions.v1.PriceCartResponse.discount:type_name -> bookshop.promotions.v1.Discount
-	1,  // 7: bookshop.promotions.v1.ClaimRequest.lines:type_name -> bookshop.promotions.v1.CartLine
-	2,  // 8: bookshop.promotions.v1.ClaimResponse.discount:type_name -> bookshop.promotions.v1.Discount
-	2,  // 9: bookshop.promotions.v1.ConfirmResponse.discount:type_name -> bookshop.promotions.v1.Discount
-	3,  // 10: bookshop.promotions.v1.PromotionsService.GetOffer:input_type -> bookshop.promotions.v1.GetOfferRequest
-	5,  // 11: bookshop.promotions.v1.PromotionsService.PriceCart:input_type -> bookshop.promotions.v1.PriceCartRequest
-	7,  // 12: bookshop.promotions.v1.PromotionsService.Claim:input_type -> bookshop.promotions.v1.ClaimRequest
-	9,  // 13: bookshop.promotions.v1.PromotionsService.Confirm:input_type -> bookshop.promotions.v1.ConfirmRequest
-	11, // 14: bookshop.promotions.v1.PromotionsService.Release:input_type -> bookshop.promotions.v1.ReleaseRequest
-	4,  // 15: bookshop.promotions.v1.PromotionsService.GetOffer:output_type -> bookshop.promotions.v1.GetOfferResponse
-	6,  // 16: bookshop.promotions.v1.PromotionsService.PriceCart:output_type -> bookshop.promotions.v1.PriceCartResponse
-	8,  // 17: bookshop.promotions.v1.PromotionsService.Claim:output_type -> bookshop.promotions.v1.ClaimResponse
-	10, // 18: bookshop.promotions.v1.PromotionsService.Confirm:output_type -> bookshop.promotions.v1.ConfirmResponse
-	12, // 19: bookshop.promotions.v1.PromotionsService.Release:output_type -> bookshop.promotions.v1.ReleaseResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	14, // 0: bookshop.promotions.v1.Offer.start_time:type_name -> google.protobuf.Timestamp
+	14, // 1: bookshop.promotions.v1.Offer.end_time:type_name -> google.protobuf.Timestamp
+	15, // 2: bookshop.promotions.v1.CartLine.unit_price:type_name -> bookshop.money.v1.Money
+	15, // 3: bookshop.promotions.v1.Discount.amount:type_name -> bookshop.money.v1.Money
+	1,  // 4: bookshop.promotions.v1.GetOfferResponse.offer:type_name -> bookshop.promotions.v1.Offer
+	2,  // 5: bookshop.promotions.v1.PriceCartRequest.lines:type_name -> bookshop.promotions.v1.CartLine
+	3,  // 6: bookshop.promotions.v1.PriceCartResponse.discount:type_name -> bookshop.promotions.v1.Discount
+	2,  // 7: bookshop.promotions.v1.ClaimRequest.lines:type_name -> bookshop.promotions.v1.CartLine
+	3,  // 8: bookshop.promotions.v1.ClaimResponse.discount:type_name -> bookshop.promotions.v1.Discount
+	0,  // 9: bookshop.promotions.v1.ClaimResponse.refusal:type_name -> bookshop.promotions.v1.ClaimRefusal
+	3,  // 10: bookshop.promotions.v1.ConfirmResponse.discount:type_name -> bookshop.promotions.v1.Discount
+	4,  // 11: bookshop.promotions.v1.PromotionsService.GetOffer:input_type -> bookshop.promotions.v1.GetOfferRequest
+	6,  // 12: bookshop.promotions.v1.PromotionsService.PriceCart:input_type -> bookshop.promotions.v1.PriceCartRequest
+	8,  // 13: bookshop.promotions.v1.PromotionsService.Claim:input_type -> bookshop.promotions.v1.ClaimRequest
+	10, // 14: bookshop.promotions.v1.PromotionsService.Confirm:input_type -> bookshop.promotions.v1.ConfirmRequest
+	12, // 15: bookshop.promotions.v1.PromotionsService.Release:input_type -> bookshop.promotions.v1.ReleaseRequest
+	5,  // 16: bookshop.promotions.v1.PromotionsService.GetOffer:output_type -> bookshop.promotions.v1.GetOfferResponse
+	7,  // 17: bookshop.promotions.v1.PromotionsService.PriceCart:output_type -> bookshop.promotions.v1.PriceCartResponse
+	9,  // 18: bookshop.promotions.v1.PromotionsService.Claim:output_type -> bookshop.promotions.v1.ClaimResponse
+	11, // 19: bookshop.promotions.v1.PromotionsService.Confirm:output_type -> bookshop.promotions.v1.ConfirmResponse
+	13, // 20: bookshop.promotions.v1.PromotionsService.Release:output_type -> bookshop.promotions.v1.ReleaseResponse
+	16, // [16:21] is the sub-list for method output_type
+	11, // [11:16] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_bookshop_promotions_v1_promotions_proto_init() }
@@ -901,13 +1031,14 @@ func file_bookshop_promotions_v1_promotions_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookshop_promotions_v1_promotions_proto_rawDesc), len(file_bookshop_promotions_v1_promotions_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bookshop_promotions_v1_promotions_proto_goTypes,
 		DependencyIndexes: file_bookshop_promotions_v1_promotions_proto_depIdxs,
+		EnumInfos:         file_bookshop_promotions_v1_promotions_proto_enumTypes,
 		MessageInfos:      file_bookshop_promotions_v1_promotions_proto_msgTypes,
 	}.Build()
 	File_bookshop_promotions_v1_promotions_proto = out.File

@@ -45,6 +45,12 @@ const (
 // price above zero count, and they must be in one currency (otherwise
 // there is no discount).
 //
+// What a campaign is stays here. Callers know no rule, no code and no
+// words of a campaign: the Offer says which carts may earn a discount
+// (min_books), a Discount says what it takes off and how to show it
+// (label), and an order records the code it was given. The next campaign
+// changes this service alone; its callers show and charge what it says.
+//
 // The campaign runs from its start, included, to its end, excluded (the
 // service's settings; by default from the service's first start, and
 // without end). Outside it there is no banner and no discount, and no
@@ -94,7 +100,8 @@ type PromotionsServiceClient interface {
 	// with the discount its lines get, and holds it until Confirm, Release,
 	// or its expiry. It answers claimed false, and holds nothing, when the
 	// campaign does not run, the lines earn no discount, the customer has
-	// used the promotion, or another of their checkouts holds it.
+	// used the promotion, or another of their checkouts holds it; refusal
+	// says which (see ClaimRefusal).
 	//
 	// With the same key, Claim answers again: a claim held is priced anew
 	// with the lines given (and given up, claimed false, if they no longer
@@ -195,6 +202,12 @@ func (c *promotionsServiceClient) Release(ctx context.Context, in *ReleaseReques
 // price above zero count, and they must be in one currency (otherwise
 // there is no discount).
 //
+// What a campaign is stays here. Callers know no rule, no code and no
+// words of a campaign: the Offer says which carts may earn a discount
+// (min_books), a Discount says what it takes off and how to show it
+// (label), and an order records the code it was given. The next campaign
+// changes this service alone; its callers show and charge what it says.
+//
 // The campaign runs from its start, included, to its end, excluded (the
 // service's settings; by default from the service's first start, and
 // without end). Outside it there is no banner and no discount, and no
@@ -244,7 +257,8 @@ type PromotionsServiceServer interface {
 	// with the discount its lines get, and holds it until Confirm, Release,
 	// or its expiry. It answers claimed false, and holds nothing, when the
 	// campaign does not run, the lines earn no discount, the customer has
-	// used the promotion, or another of their checkouts holds it.
+	// used the promotion, or another of their checkouts holds it; refusal
+	// says which (see ClaimRefusal).
 	//
 	// With the same key, Claim answers again: a claim held is priced anew
 	// with the lines given (and given up, claimed false, if they no longer
