@@ -161,7 +161,7 @@ for target in \
 	./internal/catalog/catalogfile:FuzzParsePrice \
 	./internal/accounts:FuzzNormalizeAccount \
 	./internal/payments:FuzzCheckCard \
-	./internal/bookshop:FuzzBuyTwoGetOneFree \
+	./internal/promotions:FuzzBuyTwoGetOneFree \
 	./internal/catalog/search:FuzzSearch \
 	./internal/recommendations:FuzzRecommend \
 	./internal/marketplace:FuzzCategoryFromQuery \

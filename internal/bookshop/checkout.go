@@ -147,8 +147,8 @@ type Order struct {
 
 // Used reports whether the order used the promotion code: for "buy two,
 // get one free", the sale's buy_two_get_one_free_promo is
-// order.Used(BuyTwoGetOneFreeCode). An order keeps the codes rather than a
-// flag per campaign, so that the next campaign adds no field.
+// order.Used("buy_two_get_one_free"). An order keeps the codes rather
+// than a flag per campaign, so that the next campaign adds no field.
 func (o Order) Used(code string) bool { return slices.Contains(o.Promotions, code) }
 
 // OrderPage is a page of a customer's orders, newest first.
@@ -181,13 +181,17 @@ type Quote struct {
 	// Short are the lines with fewer copies left than the cart holds.
 	Short []SoldOut
 	// FreeBookID is the book one copy of which Discount makes free (one
-	// of Lines' books), for the checkout page to name it; 0 without a
-	// discount.
+	// of Lines' books), for the checkout page to point at it; 0 without a
+	// discount, or one that makes no book free.
 	FreeBookID int32
 	// Promotions are the codes of the promotions that gave Discount, as
 	// the order records them (Order.Promotions), for the checkout page
 	// to name them; none without a discount.
 	Promotions []string
+	// DiscountLabel is Discount's line for people, as the promotion words
+	// it (see Discount.Label), for the checkout page to show as it is; ""
+	// without a discount, or when the promotion gave none.
+	DiscountLabel string
 }
 
 // PlaceOrder is what a shopper confirms at checkout.

@@ -5,32 +5,14 @@ import (
 	"time"
 )
 
-// The promotions: "buy two books, get the third free", once per customer.
-// The rule is a pure function here, so that every service that shows or
-// applies it agrees; the Promotions service (internal/promotions) runs
-// the campaign: when it is on, who has used it, and the claims of the
-// checkouts in progress.
-
-// BuyTwoGetOneFreeCode is the code of the promotion "buy two books, get
-// the third free", as offers, discounts and orders name it.
-const BuyTwoGetOneFreeCode = "buy_two_get_one_free"
-
-// PromotionName returns the name of the promotion of code, for people,
-// short enough to head a line of a cart or an order ("Buy two, get one
-// free"); "Special offer" for a code it does not know. It is the one
-// place that names the shop's promotions, every one that ran, as orders
-// keep their codes for good: the Promotions service gives the running
-// campaign's name from here in its Offer, and pages, which name a
-// promotion as the offer does when its code is the offer's, fall back on
-// it for the orders of a campaign that is over, or while Promotions
-// cannot answer.
-func PromotionName(code string) string {
-	switch code {
-	case BuyTwoGetOneFreeCode:
-		return "Buy two, get one free"
-	}
-	return "Special offer"
-}
+// The promotions: what a campaign of the shop gives, in the words every
+// service speaks. What one campaign is, its code, its words, its rule and
+// its dates, is the Promotions service's alone (internal/promotions):
+// the kernel knows no campaign, so that the next one changes no package
+// but that one. The others learn what they need of it from it, as data:
+// which carts may earn a discount (Offer.MinBooks), what a discount takes
+// off and how to show it (Discount), and why a claim was refused
+// (ClaimOutcome).
 
 // PromoLine is one line of a cart as a promotion reads it: a book, the
 // price of one copy, and how many copies.
@@ -40,6 +22,9 @@ type PromoLine struct {
 	// has none (it cannot be bought, and counts for nothing).
 	UnitPrice Money
 	Quantity  int
+	// Title is the book's title, for the discount's label; "" when not
+	// known.
+	Title string
 }
 
 // PromoLinesOfCart returns the lines of a cart as a promotion reads them,
@@ -47,7 +32,7 @@ type PromoLine struct {
 func PromoLinesOfCart(lines []CartLine) []PromoLine {
 	out := make([]PromoLine, len(lines))
 	for i, l := range lines {
-		out[i] = PromoLine{BookID: l.Book.ID, UnitPrice: l.Book.Price, Quantity: l.Quantity}
+		out[i] = PromoLine{BookID: l.Book.ID, UnitPrice: l.Book.Price, Quantity: l.Quantity, Title: l.Book.Title}
 	}
 	return out
 }
@@ -57,60 +42,36 @@ func PromoLinesOfCart(lines []CartLine) []PromoLine {
 func PromoLinesOfOrder(lines []OrderLine) []PromoLine {
 	out := make([]PromoLine, len(lines))
 	for i, l := range lines {
-		out[i] = PromoLine{BookID: l.BookID, UnitPrice: l.UnitPrice, Quantity: l.Quantity}
+		out[i] = PromoLine{BookID: l.BookID, UnitPrice: l.UnitPrice, Quantity: l.Quantity, Title: l.Title}
 	}
 	return out
 }
 
-// Discount is what a promotion takes off an order: one copy of a book
-// made free.
-type Discount struct {
-	// Amount is what is taken off the order's subtotal: the price of the
-	// copy made free.
-	Amount Money
-	// BookID is the book one copy of which is free.
-	BookID int32
-	// Code is the promotion's code, such as BuyTwoGetOneFreeCode: what
-	// the order records among its Promotions.
-	Code string
+// Copies returns how many copies lines hold in all: what Offer.MinBooks
+// bounds. A negative quantity counts for nothing.
+func Copies(lines []PromoLine) int {
+	n := 0
+	for _, l := range lines {
+		n += max(l.Quantity, 0)
+	}
+	return n
 }
 
-// BuyTwoGetOneFree is the rule of the promotion: a cart of three or more
-// books, counting quantities (two copies of one book and one of another
-// are three), gets one copy of its cheapest book free. It returns that
-// discount, and true; or false when the cart does not earn it.
-//
-// Only lines with a quantity of 1 or more and a price above zero count:
-// a line without a price (the zero Money) or with a negative quantity is
-// not a book that can be bought. The lines that count must all be in one
-// currency; a cart of mixed currencies earns nothing, as their prices
-// cannot be compared. Of books equally cheap, the one with the lowest id
-// is made free, so that the same cart gets the same discount every time,
-// whatever the order of its lines. One copy is free per cart, however
-// many books it holds.
-func BuyTwoGetOneFree(lines []PromoLine) (Discount, bool) {
-	var (
-		cheapest PromoLine
-		found    bool
-		books    int
-	)
-	for _, l := range lines {
-		if l.Quantity < 1 || l.UnitPrice.Units <= 0 || l.UnitPrice.Currency == "" {
-			continue
-		}
-		if found && l.UnitPrice.Currency != cheapest.UnitPrice.Currency {
-			return Discount{}, false
-		}
-		books = min(books+min(l.Quantity, 3), 3) // only "three or more" matters: no overflow
-		if !found || l.UnitPrice.Units < cheapest.UnitPrice.Units ||
-			l.UnitPrice.Units == cheapest.UnitPrice.Units && l.BookID < cheapest.BookID {
-			cheapest, found = l, true
-		}
-	}
-	if books < 3 {
-		return Discount{}, false
-	}
-	return Discount{Amount: cheapest.UnitPrice, BookID: cheapest.BookID, Code: BuyTwoGetOneFreeCode}, true
+// Discount is what a promotion takes off an order, and how to show it.
+type Discount struct {
+	// Amount is what is taken off the order's subtotal.
+	Amount Money
+	// BookID is the book of the order that the discount makes a copy of
+	// free, for a page to point at it; 0 for a discount that makes no
+	// book free.
+	BookID int32
+	// Code is the promotion's code: what the order records among its
+	// Promotions.
+	Code string
+	// Label is the discount's line for people, in the promotion's words
+	// ("Buy two, get one free: one Dune free"): what a page shows as it
+	// is. "" when the promotion gave none (a record keeps no words).
+	Label string
 }
 
 // Campaign is when a promotion runs: from Starts, included, until Ends,
@@ -127,14 +88,13 @@ func (c Campaign) Active(t time.Time) bool {
 // Offer is a promotion as a shopper is shown it, on the home page's
 // banner.
 type Offer struct {
-	// Code names the promotion: BuyTwoGetOneFreeCode.
+	// Code names the promotion, as orders record it.
 	Code string
-	// Name is the promotion's name, for people (see PromotionName): what
-	// pages head the promotion's lines with, on carts, checkouts and the
-	// orders of Code.
+	// Name is the promotion's name, for people: what pages head the
+	// promotion's lines with, on the orders of Code.
 	Name string
 	// Banner is the banner's text, for people: what the promotion gives,
-	// and its limits (one free book per order, once per customer).
+	// and its limits.
 	Banner string
 	// Active is whether the campaign runs now. Outside it, no banner is
 	// shown and no discount is given.
@@ -146,7 +106,39 @@ type Offer struct {
 	// Starts and Ends bound the campaign (see Campaign); a zero Ends never
 	// ends.
 	Starts, Ends time.Time
+	// MinBooks is the fewest copies (see Copies) that a cart needs to earn
+	// a discount: a caller may skip asking about a cart of fewer, knowing
+	// nothing more of the rule. 0 gives no bound: ask about every cart.
+	MinBooks int
 }
+
+// MayEarn reports whether lines may earn the offer's discount, by its
+// MinBooks alone: false only for a cart that cannot.
+func (o Offer) MayEarn(lines []PromoLine) bool { return Copies(lines) >= o.MinBooks }
+
+// ClaimOutcome is what a claim of a customer's use came to: granted, or
+// why it was refused. None of the refusals is an error: the checkout
+// goes on without the discount, and tells its shopper why.
+type ClaimOutcome string
+
+// The outcomes of a claim.
+const (
+	// ClaimGranted: the checkout holds the customer's use, with the
+	// discount.
+	ClaimGranted ClaimOutcome = "granted"
+	// ClaimInactive: the campaign does not run now (not started, or
+	// ended).
+	ClaimInactive ClaimOutcome = "inactive"
+	// ClaimNotEarned: the lines earn no discount.
+	ClaimNotEarned ClaimOutcome = "not_earned"
+	// ClaimUsed: the customer has used the promotion.
+	ClaimUsed ClaimOutcome = "used"
+	// ClaimHeld: another checkout of the customer holds their use now.
+	ClaimHeld ClaimOutcome = "held"
+	// ClaimRefused: refused, for a reason not given (a Promotions service
+	// from before the reasons).
+	ClaimRefused ClaimOutcome = "refused"
+)
 
 // Promotions runs the shop's promotion: it shows its offer, prices carts
 // with it, and lets each customer use it once, with the checkouts
@@ -161,7 +153,7 @@ type Promotions interface {
 	// now. Errors: Invalid for a negative customer id.
 	Offer(ctx context.Context, customerID int32) (Offer, error)
 	// Price returns the discount that lines would get now: true when the
-	// campaign runs, the lines earn it (BuyTwoGetOneFree) and the
+	// campaign runs, the lines earn it by the promotion's rule and the
 	// customer may use it (has not used it, and no other checkout of
 	// theirs holds it). A guest (0) is priced as a customer who may: the
 	// caller shows that discount as one that applies once they sign in.
@@ -169,17 +161,19 @@ type Promotions interface {
 	Price(ctx context.Context, customerID int32, lines []PromoLine) (Discount, bool, error)
 	// Claim takes the customer's one use of the promotion for the
 	// checkout named by key, with the discount that lines get, and
-	// returns that discount and true; the use is held until Confirm or
-	// Release, or until it expires by itself (a setting of the service).
-	// It returns false, and holds nothing, when the campaign does not run,
-	// the lines earn no discount, the customer has used the promotion, or
-	// another of their checkouts holds it. Claiming again with the same
-	// key is safe: a held claim is priced anew with lines (and given up
-	// if they no longer earn it), a confirmed one returns its discount,
-	// and a released or expired one claims again if it can. The claim is
-	// on disk before Claim returns. Errors: Invalid for a customer id
-	// under 1 (guests cannot claim), a malformed key or malformed lines.
-	Claim(ctx context.Context, customerID int32, key string, lines []PromoLine) (Discount, bool, error)
+	// returns that discount and ClaimGranted; the use is held until
+	// Confirm or Release, or until it expires by itself (a setting of the
+	// service). It returns why not, and holds nothing, when the campaign
+	// does not run (ClaimInactive), the lines earn no discount
+	// (ClaimNotEarned), the customer has used the promotion (ClaimUsed),
+	// or another of their checkouts holds it (ClaimHeld). Claiming again
+	// with the same key is safe: a held claim is priced anew with lines
+	// (and given up if they no longer earn it), a confirmed one returns
+	// its discount, and a released or expired one claims again if it can.
+	// The claim is on disk before Claim returns. Errors: Invalid for a
+	// customer id under 1 (guests cannot claim), a malformed key or
+	// malformed lines.
+	Claim(ctx context.Context, customerID int32, key string, lines []PromoLine) (Discount, ClaimOutcome, error)
 	// Confirm records that the checkout of key was paid with the
 	// discount: the customer's use is spent, for good once its order is
 	// recorded (the checkout releases it if it is undone before that).

@@ -27,7 +27,7 @@
 //
 //   - Reserving: recorded, with the lines priced, the total the shopper
 //     confirmed, and whether the checkout claims the promotion (its
-//     lines earn it by the rule, [bookshop.BuyTwoGetOneFree]). Next: hold
+//     lines may earn it: as many copies as the offer's MinBooks). Next: hold
 //     the stock; then claim the promotion, if so, and record the answer
 //     (see below); then, if the total is the one the shopper confirmed,
 //     charge the card, and otherwise fail ("the total is now ..."),
@@ -66,17 +66,24 @@
 //
 // # The promotion
 //
-// The promotion, "buy two books, get the third free", is the Promotions
-// service's: it says which carts get which discount, and lets each
-// customer use it once. A quote asks it for the cart's discount now; a
-// checkout whose lines earn it claims the customer's one use under its
+// The promotion is the Promotions service's: it says which carts get
+// which discount, in which words, and lets each customer use it once.
+// The Checkout knows no campaign: of a cart, it knows only whether it
+// holds as many copies as the offer's MinBooks (the offer is asked once
+// a minute), and asks Promotions about no other. A quote asks it for the
+// cart's discount now, and carries its label for the page; a checkout
+// whose lines may earn it claims the customer's one use under its
 // PromoKey, after the hold and before the charge, and records the
 // answer (saga.ClaimState) before it charges anything: Granted, with the
 // discount, which the order records with the promotion's code; Refused
-// (the campaign is over, the customer has used it, or another of their
-// checkouts holds it), no discount; Unanswered (Promotions did not
-// answer in time), no discount, and the claim, which may have been made,
-// released. So a shopper is charged the total they confirmed, or nothing:
+// (the campaign is over, the order earns nothing, the customer has used
+// it, or another of their checkouts holds it), no discount; Unanswered
+// (Promotions did not answer in time), no discount, and the claim, which
+// may have been made, released. The total charged must be the subtotal
+// less the discount granted, and the one the shopper confirmed: a
+// shopper whose discount is gone is told the new total, and why, in a
+// sentence of the refusal's reason ("The offer was not applied: you have
+// already used it."). So a shopper is charged the total they confirmed, or nothing:
 // of two checkouts of one customer at once, each confirming the discount
 // that its quote showed, one gets the claim and the other is told the
 // new total, nothing charged. With Promotions down, carts are quoted and

@@ -368,8 +368,8 @@ func checkInvariants(tb testing.TB, s *shop, r *saga.Record, before map[int32]in
 	var discounted bool
 	if placed && len(page.Orders) == 1 {
 		discounted = len(page.Orders[0].Promotions) > 0
-		if o := page.Orders[0]; discounted != (o.Discount.Units > 0) || discounted && !reflect.DeepEqual(o.Promotions, []string{bookshop.BuyTwoGetOneFreeCode}) {
-			tb.Errorf("checkout %s placed order %+v: want promotions %q with a discount, or neither", r.ID, o, bookshop.BuyTwoGetOneFreeCode)
+		if o := page.Orders[0]; discounted != (o.Discount.Units > 0) || discounted && !reflect.DeepEqual(o.Promotions, []string{promotionsclient.BuyTwoGetOneFreeCode}) {
+			tb.Errorf("checkout %s placed order %+v: want promotions %q with a discount, or neither", r.ID, o, promotionsclient.BuyTwoGetOneFreeCode)
 		}
 	}
 	if s.promos != nil {

@@ -1,6 +1,7 @@
 package checkout_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // The carts of the promotion's tests: two copies of The Maltese Falcon
@@ -23,6 +25,14 @@ import (
 var (
 	fullPrice  = eur(2*1250 + 1099)
 	discounted = eur(2 * 1250)
+)
+
+// The messages of a checkout whose shopper confirmed the discounted
+// total, €25.00, and whose claim was refused: another checkout of the
+// customer holds the use, or has spent it.
+const (
+	refusedHeld = "the total is now €35.99, not the €25.00 you confirmed. The offer was not applied: another checkout of yours, still in progress, is using it. Check the new total and confirm it."
+	refusedUsed = "the total is now €35.99, not the €25.00 you confirmed. The offer was not applied: you have already used it. Check the new total and confirm it."
 )
 
 // noStock is for invariants whose stock is checked otherwise: two
@@ -99,11 +109,10 @@ func TestPromotionOncePerCustomer(t *testing.T) {
 		switch {
 		case oc.err == nil:
 			winners = append(winners, i)
-			if oc.order.Total != discounted || oc.order.Discount != eur(1099) || !reflect.DeepEqual(oc.order.Promotions, []string{bookshop.BuyTwoGetOneFreeCode}) {
+			if oc.order.Total != discounted || oc.order.Discount != eur(1099) || !reflect.DeepEqual(oc.order.Promotions, []string{promotionsclient.BuyTwoGetOneFreeCode}) {
 				t.Errorf("checkout %d placed %+v, want the discounted order", i, oc.order)
 			}
-		case bookshop.ErrorCode(oc.err) == bookshop.Conflict &&
-			strings.HasPrefix(bookshop.ErrorMessage(oc.err), "the total is now €35.99, not the €25.00 you confirmed: the promotion no longer applies"):
+		case bookshop.ErrorCode(oc.err) == bookshop.Conflict && (bookshop.ErrorMessage(oc.err) == refusedHeld || bookshop.ErrorMessage(oc.err) == refusedUsed):
 			// Nothing charged, nothing held, and nothing claimed.
 			if _, err := s.charges.ChargeByKey(ctx, r.PayKey()); bookshop.ErrorCode(err) != bookshop.NotFound {
 				t.Errorf("checkout %d, refused, has a charge: %v", i, err)
@@ -187,7 +196,7 @@ func TestQuoteNamesTheFreeBook(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
 	c := startCheckout(t, s, checkout.Options{})
-	promo := []string{bookshop.BuyTwoGetOneFreeCode}
+	promo := []string{promotionsclient.BuyTwoGetOneFreeCode}
 	for _, tc := range []struct {
 		name     string
 		customer int32
@@ -211,8 +220,8 @@ func TestQuoteNamesTheFreeBook(t *testing.T) {
 	}
 	// Once the customer has used the promotion: no free book.
 	lines := []bookshop.PromoLine{{BookID: 2, UnitPrice: eur(1099), Quantity: 3}}
-	if _, ok, err := s.promos.Claim(ctx, 80, "k-used", lines); err != nil || !ok {
-		t.Fatalf("Claim(80) = %v, %v", ok, err)
+	if _, outcome, err := s.promos.Claim(ctx, 80, "k-used", lines); err != nil || outcome != bookshop.ClaimGranted {
+		t.Fatalf("Claim(80) = %v, %v", outcome, err)
 	}
 	if err := s.promos.Confirm(ctx, 80, "k-used"); err != nil {
 		t.Fatal(err)
@@ -302,14 +311,14 @@ func (p *slowPromotions) Price(ctx context.Context, customerID int32, lines []bo
 	return p.Promotions.Price(ctx, customerID, lines)
 }
 
-func (p *slowPromotions) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
-	d, ok, err := p.Promotions.Claim(context.WithoutCancel(ctx), customerID, key, lines)
+func (p *slowPromotions) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error) {
+	d, outcome, err := p.Promotions.Claim(context.WithoutCancel(ctx), customerID, key, lines)
 	select {
 	case <-time.After(p.delay):
 	case <-ctx.Done():
-		return bookshop.Discount{}, false, bookshop.Errorf(bookshop.Unavailable, "deadline exceeded")
+		return bookshop.Discount{}, "", bookshop.Errorf(bookshop.Unavailable, "deadline exceeded")
 	}
-	return d, ok, err
+	return d, outcome, err
 }
 
 // TestPromotionsSlow has Promotions answer later than a call's deadline:
@@ -623,10 +632,10 @@ func (p codelessPromotions) Price(ctx context.Context, customerID int32, lines [
 	return d, ok, err
 }
 
-func (p codelessPromotions) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
-	d, ok, err := p.Promotions.Claim(ctx, customerID, key, lines)
+func (p codelessPromotions) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error) {
+	d, outcome, err := p.Promotions.Claim(ctx, customerID, key, lines)
 	d.Code = ""
-	return d, ok, err
+	return d, outcome, err
 }
 
 // TestPromotionWithoutCode has Promotions answer with discounts that name
@@ -654,5 +663,247 @@ func TestPromotionWithoutCode(t *testing.T) {
 	}
 	if r := c.invariants(t, s, customer, req.Key, before, 3); r.State != saga.Done || r.Claim != saga.Released {
 		t.Errorf("checkout is %s, its claim %q; want done, released (unanswered)", r.State, r.Claim)
+	}
+}
+
+// countingPromotions is Promotions that counts what it is asked, and,
+// when minBooks is set, gives an offer with that MinBooks.
+type countingPromotions struct {
+	checkout.Promotions
+	minBooks               *int
+	offers, prices, claims atomic.Int32
+}
+
+func (p *countingPromotions) Offer(ctx context.Context, customerID int32) (bookshop.Offer, error) {
+	p.offers.Add(1)
+	o, err := p.Promotions.Offer(ctx, customerID)
+	if p.minBooks != nil {
+		o.MinBooks = *p.minBooks
+	}
+	return o, err
+}
+
+func (p *countingPromotions) Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	p.prices.Add(1)
+	return p.Promotions.Price(ctx, customerID, lines)
+}
+
+func (p *countingPromotions) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error) {
+	p.claims.Add(1)
+	return p.Promotions.Claim(ctx, customerID, key, lines)
+}
+
+// TestPromotionsAskedByMinBooks checks that the Checkout asks Promotions
+// about the carts its offer's MinBooks says may earn a discount, and no
+// other, knowing nothing more of the campaign: a cart of two books is
+// quoted and placed without a call (and without a claim in its record),
+// one of three is priced and claimed; the offer itself is asked once,
+// and kept. An offer without a bound (MinBooks 0, from a Promotions of
+// before the field) has every cart asked about: two books are priced
+// and claimed, refused, at the full price.
+func TestPromotionsAskedByMinBooks(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	promos := &countingPromotions{}
+	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+		promos.Promotions = d.Promotions
+		d.Promotions = promos
+	})
+	s.fill(t, cartOf(90), 1, 1, 2, 1)
+	q, err := c.client.Quote(ctx, 90, cartOf(90))
+	if err != nil || q.Discount != eur(0) {
+		t.Fatalf("Quote(two books) = %+v, %v; want no discount", q, err)
+	}
+	req := order(90, "k-two", q.Total, paymentsclient.TestCardApproved)
+	if _, err := c.client.Place(ctx, req); err != nil {
+		t.Fatalf("Place(two books) = %v", err)
+	}
+	if r, _ := c.log.Get(ctx, 90, req.Key); r == nil || r.Claim != saga.NoClaim {
+		t.Errorf("the two books' checkout = %+v; want no claim", r)
+	}
+	if n, m := promos.prices.Load(), promos.claims.Load(); n != 0 || m != 0 {
+		t.Errorf("two books: Promotions priced %d carts and took %d claims; want none", n, m)
+	}
+
+	s.fillThree(t, cartOf(91))
+	if q, err := c.client.Quote(ctx, 91, cartOf(91)); err != nil || q.Total != discounted {
+		t.Fatalf("Quote(three books) = %+v, %v; want the discount", q, err)
+	}
+	if _, err := c.client.Place(ctx, order(91, "k-three", discounted, paymentsclient.TestCardApproved)); err != nil {
+		t.Fatalf("Place(three books) = %v", err)
+	}
+	if n, m, o := promos.prices.Load(), promos.claims.Load(), promos.offers.Load(); n != 1 || m != 1 || o != 1 {
+		t.Errorf("three books: Promotions priced %d carts, took %d claims, gave %d offers; want 1, 1 and 1", n, m, o)
+	}
+
+	// No bound: every cart is asked about.
+	none := 0
+	unbound := &countingPromotions{minBooks: &none}
+	c = startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+		unbound.Promotions = d.Promotions
+		d.Promotions = unbound
+	})
+	s.fill(t, cartOf(92), 1, 1, 2, 1)
+	q, err = c.client.Quote(ctx, 92, cartOf(92))
+	if err != nil || q.Discount != eur(0) || unbound.prices.Load() != 1 {
+		t.Fatalf("Quote(two books), no bound = %+v, %v, %d prices; want no discount, asked", q, err, unbound.prices.Load())
+	}
+	req = order(92, "k-unbound", q.Total, paymentsclient.TestCardApproved)
+	if _, err := c.client.Place(ctx, req); err != nil {
+		t.Fatalf("Place(two books), no bound = %v", err)
+	}
+	if r, _ := c.log.Get(ctx, 92, req.Key); r == nil || r.Claim != saga.Refused || unbound.claims.Load() != 1 {
+		t.Errorf("the two books' checkout, no bound = %+v, %d claims; want one claim, refused", r, unbound.claims.Load())
+	}
+}
+
+// TestPromotionsDownFromTheStart starts a Checkout while Promotions is
+// down: it has no offer, so it asks about no cart, and a cart of three
+// books is quoted and placed at the full price, with no claim to release
+// later. Once Promotions is back, the Checkout asks for the offer again
+// (a few seconds after the failed call) and the discount is quoted.
+func TestPromotionsDownFromTheStart(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	var ahead atomic.Int64 // how far the Checkout's clock is ahead
+	now := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	s.promotions.stop()
+	c := startCheckout(t, s, checkout.Options{Now: now, CallTimeout: time.Second})
+	s.fillThree(t, cartOf(93))
+	q, err := c.client.Quote(ctx, 93, cartOf(93))
+	if err != nil || q.Total != fullPrice {
+		t.Fatalf("Quote, Promotions down from the start = %+v, %v; want the full price", q, err)
+	}
+	req := order(93, "k-down", q.Total, paymentsclient.TestCardApproved)
+	if o, err := c.client.Place(ctx, req); err != nil || o.Total != fullPrice || o.Promotions != nil {
+		t.Fatalf("Place, Promotions down from the start = %+v, %v; want the order at the full price", o, err)
+	}
+	if r, _ := c.log.Get(ctx, 93, req.Key); r == nil || r.State != saga.Done || r.Claim != saga.NoClaim {
+		t.Errorf("the checkout = %+v; want it done, with no claim", r)
+	}
+
+	s.promotions.start()
+	s.fillThree(t, cartOf(94))
+	// Each try is a few seconds later on the Checkout's clock: the
+	// connection to Promotions may take a moment to come back.
+	waitUntil(t, "the discount quoted once Promotions is back", func() bool {
+		ahead.Add(int64(10 * time.Second))
+		q, err := c.client.Quote(ctx, 94, cartOf(94))
+		return err == nil && q.Total == discounted
+	})
+}
+
+// refusingPromotions is Promotions whose claims are all refused with
+// outcome, or, when outcome is "", not answered; it claims nothing.
+type refusingPromotions struct {
+	checkout.Promotions
+	outcome bookshop.ClaimOutcome
+}
+
+func (p refusingPromotions) Claim(context.Context, int32, string, []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error) {
+	if p.outcome == "" {
+		return bookshop.Discount{}, "", bookshop.Errorf(bookshop.Unavailable, "connection refused")
+	}
+	return bookshop.Discount{}, p.outcome, nil
+}
+
+// TestPromotionRefusalTold has a shopper confirm the discount their quote
+// showed, and Promotions refuse the claim, for each reason the contract
+// gives (or not answer): nothing is charged, and the shopper is told the
+// new total and, in a sentence for them, why the offer was not applied.
+func TestPromotionRefusalTold(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	for i, tc := range []struct {
+		outcome  bookshop.ClaimOutcome
+		sentence string
+	}{
+		{bookshop.ClaimUsed, "The offer was not applied: you have already used it."},
+		{bookshop.ClaimHeld, "The offer was not applied: another checkout of yours, still in progress, is using it."},
+		{bookshop.ClaimInactive, "The offer was not applied: it has ended."},
+		{bookshop.ClaimNotEarned, "The offer was not applied: your order no longer qualifies for it."},
+		{bookshop.ClaimRefused, "The offer was not applied to your order."},
+		{"", "The offer could not be applied right now."},
+	} {
+		t.Run(string(cmp.Or(tc.outcome, "unanswered")), func(t *testing.T) {
+			c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+				d.Promotions = refusingPromotions{Promotions: d.Promotions, outcome: tc.outcome}
+			})
+			customer := int32(95 + i)
+			s.fillThree(t, cartOf(customer))
+			if q, err := c.client.Quote(ctx, customer, cartOf(customer)); err != nil || q.Total != discounted {
+				t.Fatalf("Quote = %+v, %v; want the discount", q, err)
+			}
+			req := order(customer, "k-refused", discounted, paymentsclient.TestCardApproved)
+			_, err := c.client.Place(ctx, req)
+			want := "the total is now €35.99, not the €25.00 you confirmed. " + tc.sentence + " Check the new total and confirm it."
+			if bookshop.ErrorCode(err) != bookshop.Conflict || bookshop.ErrorMessage(err) != want {
+				t.Errorf("Place = %v; want a Conflict: %q", err, want)
+			}
+			if r, _ := c.log.Get(ctx, customer, req.Key); r == nil || r.ChargeID != "" || r.ChargeTried {
+				t.Errorf("the refused checkout = %+v; want nothing charged", r)
+			}
+		})
+	}
+}
+
+// otherShapePromotions is Promotions whose discounts are of another shape
+// than the shop's campaign: 10% off the lines, making no book free.
+type otherShapePromotions struct{ checkout.Promotions }
+
+// tenPercent returns the discount of otherShapePromotions, d's as
+// Promotions gave it, now 10% of lines.
+func tenPercent(d bookshop.Discount, lines []bookshop.PromoLine) bookshop.Discount {
+	var sub int64
+	for _, l := range lines {
+		sub += l.UnitPrice.Units * int64(l.Quantity)
+	}
+	return bookshop.Discount{Amount: eur(sub / 10), Code: d.Code, Label: "Ten percent off: 10% off your order"}
+}
+
+func (p otherShapePromotions) Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+	d, ok, err := p.Promotions.Price(ctx, customerID, lines)
+	return tenPercent(d, lines), ok, err
+}
+
+func (p otherShapePromotions) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error) {
+	d, outcome, err := p.Promotions.Claim(ctx, customerID, key, lines)
+	if outcome == bookshop.ClaimGranted {
+		d = tenPercent(d, lines)
+	}
+	return d, outcome, err
+}
+
+// TestDiscountOfAnotherShape has Promotions give discounts that are not
+// one copy of a book (10% off the order): the quote shows it, with its
+// label and no free book, and a checkout confirming it is charged it, as
+// its claim was granted. A total that a discount of the shop's own
+// campaign would have left (one copy free) is not the discount granted:
+// refused, nothing charged, the total now told.
+func TestDiscountOfAnotherShape(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+		d.Promotions = otherShapePromotions{d.Promotions}
+	})
+	s.fillThree(t, cartOf(101))
+	q, err := c.client.Quote(ctx, 101, cartOf(101))
+	off, total := eur(359), eur(3599-359)
+	if err != nil || q.Discount != off || q.Total != total || q.FreeBookID != 0 || q.DiscountLabel != "Ten percent off: 10% off your order" {
+		t.Fatalf("Quote = %+v, %v; want %s off, %s, labelled, no free book", q, err, off.Format(), total.Format())
+	}
+	o, err := c.client.Place(ctx, order(101, "k-ten", q.Total, paymentsclient.TestCardApproved))
+	if err != nil || o.Total != total || o.Discount != off {
+		t.Fatalf("Place(the quote's total) = %+v, %v; want the order at %s, %s off", o, err, total.Format(), off.Format())
+	}
+
+	s.fillThree(t, cartOf(102))
+	req := order(102, "k-one-free", discounted, paymentsclient.TestCardApproved)
+	_, err = c.client.Place(ctx, req)
+	if want := "the total is now €32.40, not the €25.00 you confirmed: a price or your cart changed"; bookshop.ErrorCode(err) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(err), want) {
+		t.Errorf("Place(one copy free) = %v; want a Conflict: %q", err, want)
+	}
+	if r, _ := c.log.Get(ctx, 102, req.Key); r == nil || r.ChargeID != "" || r.Claim == saga.Granted && r.State != saga.Undoing && r.State != saga.Failed {
+		t.Errorf("the refused checkout = %+v; want nothing charged, undone", r)
 	}
 }

@@ -60,13 +60,15 @@ type Orders interface {
 	Create(ctx context.Context, key string, order bookshop.Order) (bookshop.Order, error)
 }
 
-// Promotions is what Checkout needs of the Promotions service: the
-// discount a cart would get now, and the customer's one use of the
-// promotion claimed, confirmed and released under a checkout's key (see
+// Promotions is what Checkout needs of the Promotions service: the offer
+// (for its MinBooks: which carts are worth asking about), the discount a
+// cart would get now, and the customer's one use of the promotion
+// claimed, confirmed and released under a checkout's key (see
 // [bookshop.Promotions]). *promotionsclient.Client is one.
 type Promotions interface {
+	Offer(ctx context.Context, customerID int32) (bookshop.Offer, error)
 	Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error)
-	Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error)
+	Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error)
 	Confirm(ctx context.Context, customerID int32, key string) error
 	Release(ctx context.Context, customerID int32, key string) error
 }
@@ -75,12 +77,16 @@ type Promotions interface {
 // earns a discount.
 type noPromotions struct{}
 
+func (noPromotions) Offer(context.Context, int32) (bookshop.Offer, error) {
+	return bookshop.Offer{}, nil
+}
+
 func (noPromotions) Price(context.Context, int32, []bookshop.PromoLine) (bookshop.Discount, bool, error) {
 	return bookshop.Discount{}, false, nil
 }
 
-func (noPromotions) Claim(context.Context, int32, string, []bookshop.PromoLine) (bookshop.Discount, bool, error) {
-	return bookshop.Discount{}, false, nil
+func (noPromotions) Claim(context.Context, int32, string, []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error) {
+	return bookshop.Discount{}, bookshop.ClaimNotEarned, nil
 }
 
 func (noPromotions) Confirm(context.Context, int32, string) error { return nil }
@@ -213,6 +219,8 @@ type Service struct {
 
 	mu     sync.Mutex
 	claims map[claimKey]chan struct{} // the checkouts worked on, closed when done
+
+	offer offerMemory // the promotion's offer, for its MinBooks
 }
 
 // claimKey names a checkout: its customer and key.
@@ -311,7 +319,7 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 	}
 	if earned {
 		q.Discount, q.Total = discount.Amount, minus(q.Subtotal, discount.Amount)
-		q.Promotions = []string{discount.Code}
+		q.Promotions, q.DiscountLabel = []string{discount.Code}, discount.Label
 		if slices.ContainsFunc(q.Lines, func(l bookshop.OrderLine) bool { return l.BookID == discount.BookID }) {
 			q.FreeBookID = discount.BookID
 		}
@@ -320,30 +328,32 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 	return q, nil
 }
 
-// mayEarn reports whether the lines of q may earn the promotion's
-// discount: by its rule, [bookshop.BuyTwoGetOneFree], which every service
-// shares, so that Promotions is asked only about the carts that may; and
-// if the Service has Promotions. A cart that may not (one or two books:
-// most carts) is quoted without a call to Promotions and placed without a
-// claim (a call, and a write to the saga log), and alike whether
-// Promotions is up or not. The price of that choice is this one line to
-// change for a campaign with another rule (see package promotions).
-func (s *Service) mayEarn(q bookshop.Quote) bool {
+// mayEarn reports whether the lines of q may earn a promotion's
+// discount, so that Promotions is asked only about the carts that may:
+// by the offer's MinBooks (see currentOffer), the one thing the Checkout
+// knows of a campaign. A cart of fewer copies (one or two books, for
+// "buy two, get one free": most carts) is quoted without a call to
+// Promotions and placed without a claim (a call, and a write to the saga
+// log), alike whether Promotions is up or not. So is every cart while the
+// Checkout has no offer (Promotions has not answered since it started):
+// no discount could be had then either. False for a Service made without
+// Promotions.
+func (s *Service) mayEarn(ctx context.Context, q bookshop.Quote) bool {
 	if _, none := s.deps.Promotions.(noPromotions); none {
 		return false
 	}
-	_, ok := bookshop.BuyTwoGetOneFree(bookshop.PromoLinesOfOrder(q.Lines))
-	return ok
+	offer, ok := s.currentOffer(ctx)
+	return ok && offer.MayEarn(bookshop.PromoLinesOfOrder(q.Lines))
 }
 
 // discount returns the discount Promotions gives q for customerID now
-// (its amount, the book it makes free, the promotion's code), and true;
-// or false when q's lines do not earn it (see mayEarn), when the customer
-// may not use it (used, or held by another of their checkouts), or when
-// Promotions cannot answer in time (logged), so that the shopper is shown
-// the full price.
+// (its amount, the book it makes free if any, the promotion's code, its
+// label), and true; or false when q's lines do not earn it (see mayEarn),
+// when the customer may not use it (used, or held by another of their
+// checkouts), or when Promotions cannot answer in time (logged), so that
+// the shopper is shown the full price.
 func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quote) (bookshop.Discount, bool) {
-	if !s.mayEarn(q) {
+	if !s.mayEarn(ctx, q) {
 		return bookshop.Discount{}, false
 	}
 	cctx, cancel := s.call(ctx)
@@ -365,7 +375,7 @@ func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quo
 
 // fits reports whether discount can be taken off subtotal: more than
 // zero, in its currency, and less than it, so that something is left to
-// pay (a promotion makes one copy free, of three or more).
+// pay.
 func fits(discount, subtotal bookshop.Money) bool {
 	return discount.Currency == subtotal.Currency && discount.Units > 0 && discount.Units < subtotal.Units
 }
@@ -385,22 +395,17 @@ func minus(subtotal, discount bookshop.Money) bookshop.Money {
 }
 
 // couldBe reports whether total could be one that a quote of q gave: q's
-// full price, or, when q's lines may earn the promotion, q's full price
-// less one copy of one of its books (the discount that Promotions
-// grants, whichever book it makes free).
-func (s *Service) couldBe(q bookshop.Quote, total bookshop.Money) bool {
+// full price; or, when q's lines may earn a discount, any total a
+// discount could leave (more than zero, less than the subtotal, in its
+// currency), whatever the campaign's discount is. Which discount it is,
+// the claim says: the Checkout charges a total below the full price only
+// when it is the subtotal less the discount its claim was granted, as
+// recorded before the charge (see holdAndCharge).
+func couldBe(q bookshop.Quote, total bookshop.Money, mayEarn bool) bool {
 	if total == q.Total {
 		return true
 	}
-	if !s.mayEarn(q) {
-		return false
-	}
-	for _, l := range q.Lines {
-		if fits(l.UnitPrice, q.Subtotal) && total == minus(q.Subtotal, l.UnitPrice) {
-			return true
-		}
-	}
-	return false
+	return mayEarn && total.Currency == q.Subtotal.Currency && total.Units > 0 && total.Units < q.Subtotal.Units
 }
 
 // totalChanged returns the Conflict of a checkout whose total is now
@@ -408,6 +413,42 @@ func (s *Service) couldBe(q bookshop.Quote, total bookshop.Money) bool {
 func totalChanged(now, confirmed bookshop.Money, why string) *bookshop.Error {
 	return bookshop.Errorf(bookshop.Conflict,
 		"the total is now %s, not the %s you confirmed: %s; check the new total and confirm it", now.Format(), confirmed.Format(), why)
+}
+
+// offerNotApplied returns the Conflict of a checkout whose shopper
+// confirmed a discount that its order did not get, with the sentence that
+// says why (see notApplied).
+func offerNotApplied(now, confirmed bookshop.Money, sentence string) *bookshop.Error {
+	return bookshop.Errorf(bookshop.Conflict,
+		"the total is now %s, not the %s you confirmed. %s Check the new total and confirm it.", now.Format(), confirmed.Format(), sentence)
+}
+
+// The sentences that tell a shopper why the offer their total had is not
+// their order's (see notApplied): short, and about them, never about the
+// services.
+const (
+	sentenceUsed       = "The offer was not applied: you have already used it."
+	sentenceHeld       = "The offer was not applied: another checkout of yours, still in progress, is using it."
+	sentenceInactive   = "The offer was not applied: it has ended."
+	sentenceNotEarned  = "The offer was not applied: your order no longer qualifies for it."
+	sentenceRefused    = "The offer was not applied to your order."
+	sentenceUnanswered = "The offer could not be applied right now."
+)
+
+// notApplied returns the sentence for a shopper whose claim Promotions
+// refused with outcome.
+func notApplied(outcome bookshop.ClaimOutcome) string {
+	switch outcome {
+	case bookshop.ClaimUsed:
+		return sentenceUsed
+	case bookshop.ClaimHeld:
+		return sentenceHeld
+	case bookshop.ClaimInactive:
+		return sentenceInactive
+	case bookshop.ClaimNotEarned:
+		return sentenceNotEarned
+	}
+	return sentenceRefused
 }
 
 // price reads cart cartID and prices its lines from the Catalog (see
@@ -598,8 +639,10 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 			short[i] = bookshop.SoldOut{BookID: id}
 		}
 		return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
-	case !s.couldBe(q, req.Total):
-		// Neither the full price nor a discount of the promotion: a price
+	}
+	mayEarn := s.mayEarn(ctx, q)
+	if !couldBe(q, req.Total, mayEarn) {
+		// Neither the full price nor one a discount could leave: a price
 		// or the cart changed. The shopper is told the total a quote gives
 		// now.
 		s.metrics.outcome(outcomeTotalChanged)
@@ -615,7 +658,7 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		CartID: req.CartID, Lines: q.Lines, Subtotal: q.Subtotal, Discount: q.Discount, Total: q.Total, Confirmed: req.Total,
 		Shipping: req.Shipping, Created: now, Updated: now,
 	}
-	if s.mayEarn(q) {
+	if mayEarn {
 		// The claim's key is the record's: recorded before it is made.
 		r.Claim = saga.Claiming
 	}
@@ -784,17 +827,15 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 	if resumed {
 		return s.settleCharge(ctx, r, hold.ID, errInterrupted)
 	}
+	var outcome bookshop.ClaimOutcome
 	if r.Claim == saga.Claiming {
-		if err := s.claimPromotion(ctx, r); err != nil {
+		var err error
+		if outcome, err = s.claimPromotion(ctx, r); err != nil {
 			return err
 		}
 	}
 	if r.Confirmed != (bookshop.Money{}) && r.Total != r.Confirmed {
-		why := "the promotion no longer applies: it is for one order per customer, and another order of yours has it, or it cannot be applied right now"
-		if r.Total.Units < r.Confirmed.Units {
-			why = "the promotion now applies to your order"
-		}
-		return s.fail(ctx, r, totalChanged(r.Total, r.Confirmed, why), outcomeTotalChanged, true, hold.ID, false)
+		return s.fail(ctx, r, changedSinceConfirmed(r, outcome), outcomeTotalChanged, true, hold.ID, false)
 	}
 	cctx, cancel = s.call(ctx)
 	charge, err := s.deps.Payments.Charge(cctx, r.PayKey(), r.Total, *card)
@@ -815,27 +856,48 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 	return s.settleCharge(ctx, r, hold.ID, errPaymentUnavailable)
 }
 
+// changedSinceConfirmed returns the Conflict of r, a checkout whose
+// total, with the answer of its claim recorded (outcome, for a claim
+// refused), is not the one its shopper confirmed, saying why: the
+// discount the claim was granted is another than the one they saw (a
+// price or the cart changed), or the promotion now applies (they
+// confirmed the full price); or their order did not get the discount
+// they confirmed, for the reason Promotions gave (notApplied), or as
+// Promotions did not answer.
+func changedSinceConfirmed(r *saga.Record, outcome bookshop.ClaimOutcome) *bookshop.Error {
+	switch {
+	case r.Claim == saga.Granted && r.Confirmed == r.Subtotal:
+		return totalChanged(r.Total, r.Confirmed, "the promotion now applies to your order")
+	case r.Claim == saga.Refused:
+		return offerNotApplied(r.Total, r.Confirmed, notApplied(outcome))
+	case r.Claim == saga.Unanswered:
+		return offerNotApplied(r.Total, r.Confirmed, sentenceUnanswered)
+	}
+	return totalChanged(r.Total, r.Confirmed, "a price or your cart changed")
+}
+
 // claimPromotion is the step of a Reserving checkout, its stock held,
 // that claims the promotion (r.Claim is Claiming): it claims the
 // customer's one use at Promotions under r's PromoKey, with r's lines, and
-// records the answer. Granted: the discount is r's, and the total less
-// it. Refused: no discount, nothing held. Unanswered (Promotions did not
+// records the answer, and returns what Promotions answered (for a
+// refusal, why). Granted: the discount is r's, and the total less it.
+// Refused: no discount, nothing held. Unanswered (Promotions did not
 // answer, or granted a discount that cannot be the order's: one that
-// does not fit its subtotal, or names no promotion): no discount,
-// and the claim, which may have been made, is released before the
-// checkout ends. The answer is recorded before the card is charged, so
-// that a checkout found Claiming was charged nothing.
-func (s *Service) claimPromotion(ctx context.Context, r *saga.Record) error {
+// does not fit its subtotal, or names no promotion): no discount, and
+// the claim, which may have been made, is released before the checkout
+// ends. The answer is recorded before the card is charged, so that a
+// checkout found Claiming was charged nothing.
+func (s *Service) claimPromotion(ctx context.Context, r *saga.Record) (bookshop.ClaimOutcome, error) {
 	cctx, cancel := s.call(ctx)
-	d, ok, err := s.deps.Promotions.Claim(cctx, r.CustomerID, r.PromoKey(), bookshop.PromoLinesOfOrder(r.Lines))
+	d, outcome, err := s.deps.Promotions.Claim(cctx, r.CustomerID, r.PromoKey(), bookshop.PromoLinesOfOrder(r.Lines))
 	cancel()
 	fault.Point("checkout/after-claim")
 	next := *r
 	switch {
-	case err == nil && ok && wellFormed(d, r.Subtotal):
+	case err == nil && outcome == bookshop.ClaimGranted && wellFormed(d, r.Subtotal):
 		next.Claim, next.Discount, next.Total = saga.Granted, d.Amount, minus(r.Subtotal, d.Amount)
 		next.Promotions = []string{d.Code}
-	case err == nil && ok:
+	case err == nil && outcome == bookshop.ClaimGranted:
 		s.logger.ErrorContext(ctx, "Promotions granted a discount that cannot be the order's: none applied, the claim released",
 			"checkout", r.ID, "discount", d.Amount.String(), "subtotal", r.Subtotal.String(), "code", d.Code)
 		next.Claim = saga.Unanswered
@@ -844,12 +906,12 @@ func (s *Service) claimPromotion(ctx context.Context, r *saga.Record) error {
 	case bookshop.ErrorCode(err) == bookshop.Invalid:
 		// Refused before anything is written: nothing held.
 		s.logger.ErrorContext(ctx, "Promotions refused a checkout's claim as malformed: no discount", "checkout", r.ID, "err", err)
-		next.Claim = saga.Refused
+		next.Claim, outcome = saga.Refused, bookshop.ClaimRefused
 	default:
 		s.logger.WarnContext(ctx, "Promotions did not answer a checkout's claim: no discount", "checkout", r.ID, "err", err)
 		next.Claim = saga.Unanswered
 	}
-	return s.save(ctx, r, next)
+	return outcome, s.save(ctx, r, next)
 }
 
 // settleCharge finds out from Payments whether r's charge was made, for

@@ -17,6 +17,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // TestPlace checks out a cart of three books, two of one: the quote
@@ -42,7 +43,8 @@ func TestPlace(t *testing.T) {
 			{BookID: 3, Title: "Solaris", UnitPrice: eur(900), Quantity: 1, Total: eur(900)},
 		},
 		Subtotal: eur(3400), Discount: eur(900), Total: eur(2500),
-		FreeBookID: 3, Promotions: []string{bookshop.BuyTwoGetOneFreeCode}, // Solaris free
+		FreeBookID: 3, Promotions: []string{promotionsclient.BuyTwoGetOneFreeCode}, // Solaris free
+		DiscountLabel: "Buy two, get one free: one Solaris free", // in the words of Promotions
 	}
 	if !reflect.DeepEqual(q, wantQuote) {
 		t.Errorf("Quote = %+v, want %+v", q, wantQuote)
@@ -52,7 +54,7 @@ func TestPlace(t *testing.T) {
 		t.Fatalf("Place: %v", err)
 	}
 	if !strings.HasPrefix(o.ID, "o_") || o.CustomerID != 1 || o.Subtotal != eur(3400) || o.Discount != eur(900) || o.Total != eur(2500) ||
-		!reflect.DeepEqual(o.Promotions, []string{bookshop.BuyTwoGetOneFreeCode}) || o.State != ordersclient.StatePlaced ||
+		!reflect.DeepEqual(o.Promotions, []string{promotionsclient.BuyTwoGetOneFreeCode}) || o.State != ordersclient.StatePlaced ||
 		!reflect.DeepEqual(o.Lines, wantQuote.Lines) || o.Shipping != address || o.PaymentID == "" {
 		t.Errorf("Place = %+v, want the order of the quote, with its discount, placed, shipped to %+v", o, address)
 	}

@@ -32,13 +32,13 @@ type cartPage struct {
 	Lines    []cartLineView
 	Count    int
 	Subtotal string
-	// Discount is the promotion's, "−€7.99", on DiscountBook, and Total
-	// the total after it; DiscountGuest says it applies once signed in.
-	Discount, DiscountBook, Total string
-	DiscountGuest                 bool
-	// DiscountName names the promotion that gives Discount, as
-	// Promotions does (see promotionName).
-	DiscountName   string
+	// Discount is the promotion's, "−€7.99", and Total the total after
+	// it; DiscountGuest says it applies once signed in.
+	Discount, Total string
+	DiscountGuest   bool
+	// DiscountLine is Discount's line, in the words of Promotions (see
+	// discountLabel).
+	DiscountLine   discountLine
 	MaxQuantity    int
 	Notice         string // the cart could not be shown
 	Message        string // what happened to the last change
@@ -83,7 +83,7 @@ func (s *server) handleCart() http.Handler {
 				page.setCart(cart)
 				page.warnStock(s.stockOf(r.Context(), cartBooks(cart)))
 				if d, ok := s.cartDiscount(r.Context(), cart); ok {
-					page.setDiscount(cart, d, s.promotionName(r.Context(), d.Code), v.customer == nil)
+					page.setDiscount(cart, d, s.discountLabel(r.Context(), d), v.customer == nil)
 				}
 				s.setCount(w, r, v, cart.Count) // the header agrees with the page
 			}
@@ -116,19 +116,22 @@ func (p *cartPage) setCart(cart bookshop.Cart) {
 	}
 }
 
-// setDiscount shows the promotion's discount on the page: the
-// promotion's name, the free book, and the total after it.
-func (p *cartPage) setDiscount(cart bookshop.Cart, d bookshop.Discount, name string, guest bool) {
+// setDiscount shows the promotion's discount on the page: its line, in
+// the words of label (the free book's title, if it names it, marked up),
+// and the total after it.
+func (p *cartPage) setDiscount(cart bookshop.Cart, d bookshop.Discount, label string, guest bool) {
 	total, err := cart.Subtotal.Add(bookshop.Money{Units: -d.Amount.Units, Currency: d.Amount.Currency})
 	if err != nil {
 		return // another currency: no discount shown
 	}
-	p.Discount, p.Total, p.DiscountName, p.DiscountGuest = "−"+d.Amount.Format(), total.Format(), name, guest
+	p.Discount, p.Total, p.DiscountGuest = "−"+d.Amount.Format(), total.Format(), guest
+	title := ""
 	for _, l := range cart.Lines {
-		if l.Book.ID == d.BookID {
-			p.DiscountBook = l.Book.Title
+		if l.Book.ID == d.BookID && d.BookID != 0 {
+			title = l.Book.Title
 		}
 	}
+	p.DiscountLine = lineOf(label, title)
 }
 
 // cartBooks returns the books of cart's lines.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // Messages of the checkout.
@@ -28,11 +29,11 @@ type checkoutPage struct {
 	Layout   layout
 	Lines    []cartLineView
 	Subtotal string
-	// Discount is the promotion's, "−€7.99" ("" for none), named
-	// DiscountName, one copy of DiscountBook (a title; "" when the quote
-	// names none of its lines) free.
-	Discount, DiscountName, DiscountBook string
-	Total                                string
+	// Discount is the promotion's, "−€7.99" ("" for none), on
+	// DiscountLine, in the words of Promotions (the quote's label).
+	Discount     string
+	DiscountLine discountLine
+	Total        string
 	// TotalUnits and Currency are the total the shopper confirms, sent
 	// back with the form: Checkout refuses to charge any other.
 	TotalUnits int64
@@ -141,20 +142,22 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 		page.Message = messageCheckoutShort
 	}
 	page.Subtotal, page.Total = quote.Subtotal.Format(), quote.Total.Format()
-	page.Discount, page.DiscountName, page.DiscountBook = "", "", ""
+	page.Discount, page.DiscountLine = "", discountLine{}
 	if quote.Discount.Units != 0 {
 		page.Discount = "−" + quote.Discount.Format()
-		page.DiscountName = cmp.Or(s.promotionNames(r.Context(), quote.Promotions), bookshop.PromotionName(""))
+		label := cmp.Or(quote.DiscountLabel, s.promotionNames(r.Context(), quote.Promotions), promotionsclient.Name(""))
+		title := ""
 		for _, l := range quote.Lines {
-			if l.BookID == quote.FreeBookID {
-				page.DiscountBook = l.Title
+			if l.BookID == quote.FreeBookID && quote.FreeBookID != 0 {
+				title = l.Title
 			}
 		}
+		page.DiscountLine = lineOf(label, title)
 	}
 	page.TotalUnits, page.Currency = quote.Total.Units, quote.Total.Currency
 	if c := page.Confirmed; c != nil {
 		page.TotalUnits, page.Currency, page.Total = c.Units, c.Currency, c.Format()
-		confirmedDiscount(&page, quote, *c)
+		confirmedDiscount(&page, quote, *c, cmp.Or(s.promotionNames(r.Context(), quote.Promotions), promotionsclient.Name("")))
 	}
 	page.Layout = s.layout(r, "Checkout · "+siteTitle, noCategory)
 	s.render(w, r, status, s.pages.checkout, page)
@@ -165,21 +168,21 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 // checkout being completed holds (or spent) the customer's use of the
 // promotion, so that quote, made now, gives no discount, and its lines
 // add up to more than c. The discount shown is then what the lines add up
-// to less c, headed with quote's promotion if it names one, or the
-// generic name; and none when c is not below the subtotal (the cart
-// changed since: the lines are the cart's now).
-func confirmedDiscount(page *checkoutPage, quote bookshop.Quote, c bookshop.Money) {
+// to less c, on quote's line if it is quote's discount, and otherwise
+// headed with name (quote's promotion's, or the generic one); and none
+// when c is not below the subtotal (the cart changed since: the lines are
+// the cart's now).
+func confirmedDiscount(page *checkoutPage, quote bookshop.Quote, c bookshop.Money, name string) {
 	sub := quote.Subtotal
 	if c.Currency != sub.Currency || c.Units >= sub.Units || c.Units < 0 {
-		page.Discount, page.DiscountName, page.DiscountBook = "", "", ""
+		page.Discount, page.DiscountLine = "", discountLine{}
 		return
 	}
 	off := bookshop.Money{Units: sub.Units - c.Units, Currency: c.Currency}
 	if off != quote.Discount {
-		page.DiscountBook = "" // the quote's free book is not this discount's
+		page.DiscountLine = discountLine{Before: name} // the quote's line is not this discount's
 	}
 	page.Discount = "−" + off.Format()
-	page.DiscountName = cmp.Or(page.DiscountName, bookshop.PromotionName(""))
 }
 
 // handlePlaceOrder places the order the checkout form confirms (POST):

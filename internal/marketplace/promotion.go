@@ -8,18 +8,20 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
-// The promotion ("buy two books, get the third free") is the Promotions
-// service's: the Marketplace only asks it what to show, and has no words
-// of its own for it. The homepage shows its banner to guests and to
-// customers who have not used it; the cart shows the discount a cart
-// would get; the cart, the checkout and the order pages head the
-// discount's line with the promotion's name, as the offer gives it (see
-// promotionName). If Promotions cannot answer, there is no banner and no
-// discount line, and the checkout charges full price (the Checkout asks
-// Promotions itself, and shows the total it will charge); the order pages
-// name the promotion of an order from its code alone.
+// The promotion is the Promotions service's: the Marketplace only asks it
+// what to show, and has no words of its own for it, nor any rule. The
+// homepage shows its banner to guests and to customers who have not used
+// it; the cart shows the discount a cart would get, on a line in the
+// promotion's words (the discount's label), as does the checkout (the
+// quote's, which the Checkout has from Promotions); the order pages name
+// the promotion as the offer does (see promotionName). If Promotions
+// cannot answer, there is no banner and no discount line, and the
+// checkout charges full price (the Checkout asks Promotions itself, and
+// shows the total it will charge); the order pages name the promotion of
+// an order from its code alone (promotionsclient.Name).
 //
 // The offer is the same for every guest, and a customer's changes only
 // when they use it, so the Marketplace keeps what Promotions said for
@@ -155,14 +157,43 @@ func (s *server) cartDiscount(ctx context.Context, cart bookshop.Cart) (bookshop
 // of the visitor of ctx: as Promotions names it in the visitor's offer
 // when code is the offer's (the campaign running now), so that a
 // campaign's words are the Promotions service's; otherwise, or when
-// Promotions cannot say, as the shop knows the code
-// (bookshop.PromotionName): the orders of a campaign that is over, and
+// Promotions cannot say, by the names of every promotion the shop ran
+// (promotionsclient.Name): the orders of a campaign that is over, and
 // every order while Promotions is down, are named from their codes alone.
 func (s *server) promotionName(ctx context.Context, code string) string {
 	if offer, ok := s.offerFor(ctx); ok && offer.Code == code && offer.Name != "" {
 		return offer.Name
 	}
-	return bookshop.PromotionName(code)
+	return promotionsclient.Name(code)
+}
+
+// discountLabel returns the line for people of d, a discount Promotions
+// gave: its label, or, when it has none (a Promotions from before
+// labels), its promotion's name.
+func (s *server) discountLabel(ctx context.Context, d bookshop.Discount) string {
+	if d.Label != "" {
+		return d.Label
+	}
+	return s.promotionName(ctx, d.Code)
+}
+
+// discountLine is the line of a discount as a page shows it: the
+// promotion's words, Before, Title and After, where Title is the title
+// of the book it makes free, which the page marks up as a title, when the
+// words name it.
+type discountLine struct {
+	Before, Title, After string
+}
+
+// lineOf returns label, a discount's words, as a page shows them, title
+// (the free book's; "" for none) marked where label names it, last.
+func lineOf(label, title string) discountLine {
+	if title != "" {
+		if i := strings.LastIndex(label, title); i >= 0 {
+			return discountLine{Before: label[:i], Title: title, After: label[i+len(title):]}
+		}
+	}
+	return discountLine{Before: label}
 }
 
 // promotionNames returns the names of the promotions of codes (see

@@ -70,8 +70,15 @@ func (s *shopServices) options(o *marketplace.Options) {
 // Marketplace's options before it starts.
 func startShop(tb testing.TB, opts ...func(*marketplace.Options)) *shop {
 	tb.Helper()
+	return startShopWith(tb, promotions.Promotion{}, opts...)
+}
+
+// startShopWith is startShop with Promotions running promo (the zero
+// Promotion: the shop's own).
+func startShopWith(tb testing.TB, promo promotions.Promotion, opts ...func(*marketplace.Options)) *shop {
+	tb.Helper()
 	svc := startServices(tb, builtinCatalog(tb), seededRand())
-	s := &shop{catalog: svc.catalog, shopServices: startShopServices(tb, svc.catalogAddr)}
+	s := &shop{catalog: svc.catalog, shopServices: startShopServicesWith(tb, svc.catalogAddr, promo)}
 	o := marketplace.Options{
 		Recommender: grpcRecommender(tb, recommendations.New(builtinCatalog(tb), seededRand())),
 		Catalog:     svc.catalog,
@@ -89,11 +96,18 @@ func startShop(tb testing.TB, opts ...func(*marketplace.Options)) *shop {
 	return s
 }
 
-// startShopServices runs Accounts, Cart, Inventory, Payments, Orders and
-// Checkout as their commands do (their Run), with their databases in
-// memory, the Cart and the Checkout calling the Catalog at catalogAddr,
-// until the test ends or their stop functions are called.
+// startShopServices runs Accounts, Cart, Inventory, Payments, Orders,
+// Promotions and Checkout as their commands do (their Run), with their
+// databases in memory, the Cart and the Checkout calling the Catalog at
+// catalogAddr, until the test ends or their stop functions are called.
 func startShopServices(tb testing.TB, catalogAddr string) *shopServices {
+	tb.Helper()
+	return startShopServicesWith(tb, catalogAddr, promotions.Promotion{})
+}
+
+// startShopServicesWith is startShopServices with Promotions running
+// promo (the zero Promotion: the shop's own).
+func startShopServicesWith(tb testing.TB, catalogAddr string, promo promotions.Promotion) *shopServices {
 	tb.Helper()
 	var s shopServices
 	accountsAddr, stopAccounts := runService(tb, "accounts", func(ctx context.Context, deps process.Deps) error {
@@ -123,7 +137,7 @@ func startShopServices(tb testing.TB, catalogAddr string) *shopServices {
 	})
 	promotionsAddr, stopPromotions := runService(tb, "promotions", func(ctx context.Context, deps process.Deps) error {
 		cfg := promotions.DefaultConfig()
-		cfg.DB = ":memory:"
+		cfg.DB, cfg.Promotion = ":memory:", promo
 		return promotions.Run(ctx, cfg, deps)
 	})
 	s.promos, s.stopPromotions = promotionsclient.New(rpctest.Dial(tb, promotionsAddr), 10*time.Second), stopPromotions

@@ -19,6 +19,8 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/promotions"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // The shop's pages: accounts and the cart, over real Accounts, Cart and
@@ -948,8 +950,8 @@ func TestPromotionBannerAndCart(t *testing.T) {
 	used.signUp("used@example.com", "Used")
 	customer := shop.customer(t, used)
 	lines := []bookshop.PromoLine{{BookID: 1, UnitPrice: book1.Price, Quantity: 3}}
-	if _, ok, err := shop.promos.Claim(testContext(t), customer.ID, "test-claim", lines); err != nil || !ok {
-		t.Fatalf("Claim = %v, %v", ok, err)
+	if _, outcome, err := shop.promos.Claim(testContext(t), customer.ID, "test-claim", lines); err != nil || outcome != bookshop.ClaimGranted {
+		t.Fatalf("Claim = %v, %v", outcome, err)
 	}
 	if err := shop.promos.Confirm(testContext(t), customer.ID, "test-claim"); err != nil {
 		t.Fatal(err)
@@ -980,12 +982,19 @@ func TestPromotionBannerAndCart(t *testing.T) {
 	}
 }
 
-// renamedPromotions is a Promotions whose offer names the promotion name,
-// and which cannot be reached while down is set.
+// renamedPromotions is a Promotions whose words name the promotion name
+// (its offer, and its discounts' labels), and which cannot be reached
+// while down is set.
 type renamedPromotions struct {
 	bookshop.Promotions
 	name string
 	down atomic.Bool
+}
+
+// renamed returns label, a discount's line in the words of the real
+// Promotions, with the promotion named name.
+func renamed(label, name string) string {
+	return strings.Replace(label, promotionsclient.Name(promotionsclient.BuyTwoGetOneFreeCode), name, 1)
 }
 
 var errPromotionsDown = bookshop.Errorf(bookshop.Unavailable, "connection refused")
@@ -1003,21 +1012,40 @@ func (p *renamedPromotions) Price(ctx context.Context, customerID int32, lines [
 	if p.down.Load() {
 		return bookshop.Discount{}, false, errPromotionsDown
 	}
-	return p.Promotions.Price(ctx, customerID, lines)
+	d, ok, err := p.Promotions.Price(ctx, customerID, lines)
+	d.Label = renamed(d.Label, p.name)
+	return d, ok, err
+}
+
+// renamedCheckout is a Checkout whose quotes' discounts are in the words
+// of a renamed Promotions (see renamedPromotions): the real Checkout's,
+// which has them from the real Promotions, with the promotion named name.
+type renamedCheckout struct {
+	bookshop.Checkout
+	name string
+}
+
+func (c renamedCheckout) Quote(ctx context.Context, customerID int32, cartID string) (bookshop.Quote, error) {
+	q, err := c.Checkout.Quote(ctx, customerID, cartID)
+	q.DiscountLabel = renamed(q.DiscountLabel, c.name)
+	return q, err
 }
 
 // TestPromotionNamedOnEveryPage checks that the pages name the promotion
-// as Promotions does, and the book it makes free: a customer's cart, the
-// checkout, the order's page and the list of orders each head the
-// discount's line with the offer's name ("Summer special" here, which the
-// Marketplace has nowhere else), the cart and the checkout with the free
-// book's title. While Promotions cannot answer, an order's page still
-// names its promotion, from the order's code alone.
+// as Promotions does, and the book it makes free: a customer's cart and
+// the checkout show the discount's line as Promotions words it (its
+// label: "Summer special" here, which the Marketplace has nowhere else,
+// and the free book's title, marked up as one), the cart's from
+// Promotions and the checkout's from the Checkout's quote; the order's
+// page and the list of orders head it with the offer's name. While
+// Promotions cannot answer, an order's page still names its promotion,
+// from the order's code alone.
 func TestPromotionNamedOnEveryPage(t *testing.T) {
 	promos := &renamedPromotions{name: "Summer special"}
 	shop := startShop(t, func(o *marketplace.Options) {
 		promos.Promotions = o.Promotions
 		o.Promotions = promos
+		o.Checkout = renamedCheckout{Checkout: o.Checkout, name: promos.name}
 	})
 	book1, _ := shop.catalog.Book(testContext(t), 1)
 	book3, _ := shop.catalog.Book(testContext(t), 3)
@@ -1076,9 +1104,159 @@ func TestPromotionNamedOnEveryPage(t *testing.T) {
 	promos.down.Store(true)
 	order = other.get(r.header.Get("Location"))
 	wantHTML(t, "GET", "the order, Promotions down", order, http.StatusOK)
-	name := bookshop.PromotionName(bookshop.BuyTwoGetOneFreeCode)
+	name := promotionsclient.Name(promotionsclient.BuyTwoGetOneFreeCode)
 	if !strings.Contains(order.body, `id="order-promo">`+name+", −"+book1.Price.Format()+"<") {
 		t.Errorf("with Promotions down the order's page does not name its promotion %q:\n%s", name, order.body)
+	}
+}
+
+// TestPromotionRefusedSaysWhy has shoppers confirm the discount their
+// checkout page showed, and then find it gone when they pay: the customer
+// used the promotion meanwhile (an order from another tab), or another
+// checkout of theirs holds it. Each is charged nothing and shown the new
+// total on the checkout page, with a short sentence that says why the
+// offer was not applied (the reason Promotions gave the Checkout), and
+// no internal text; confirming the new total places the order.
+func TestPromotionRefusedSaysWhy(t *testing.T) {
+	shop := startShop(t)
+	book1, _ := shop.catalog.Book(testContext(t), 1)
+	full := bookshop.Money{Units: 3 * book1.Price.Units, Currency: book1.Price.Currency}
+	for _, tc := range []struct {
+		name     string
+		confirm  bool // the other checkout's claim is confirmed: used, not held
+		sentence string
+	}{
+		{"used", true, "The offer was not applied: you have already used it."},
+		{"held by another checkout", false, "The offer was not applied: another checkout of yours, still in progress, is using it."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newShopper(t, shop.site)
+			b.signUp(strings.ReplaceAll(tc.name, " ", "-")+"@example.com", "Refused "+tc.name)
+			b.add(1, 3)
+			form := b.checkoutForm(paymentsclient.TestCardApproved)
+			if want := strconv.FormatInt(2*book1.Price.Units, 10); form.Get("total_units") != want {
+				t.Fatalf("the checkout's total is %s, want %s: the discount", form.Get("total_units"), want)
+			}
+			customer := shop.customer(t, b)
+			lines := []bookshop.PromoLine{{BookID: 1, UnitPrice: book1.Price, Quantity: 3}}
+			if _, outcome, err := shop.promos.Claim(testContext(t), customer.ID, "another-tab", lines); err != nil || outcome != bookshop.ClaimGranted {
+				t.Fatalf("Claim(another tab) = %v, %v", outcome, err)
+			}
+			if tc.confirm {
+				if err := shop.promos.Confirm(testContext(t), customer.ID, "another-tab"); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			r := b.post("/checkout", form)
+			wantHTML(t, "POST", "/checkout, the offer gone", r, http.StatusConflict)
+			for _, want := range []string{
+				tc.sentence,
+				"the total is now " + full.Format() + ", not the",
+				`id="checkout-total">` + full.Format() + "<",
+				`name="total_units" value="` + strconv.FormatInt(full.Units, 10) + `"`,
+			} {
+				if !strings.Contains(r.body, want) {
+					t.Errorf("the page of a refused offer lacks %q:\n%s", want, r.body)
+				}
+			}
+			if strings.Contains(r.body, `id="checkout-discount"`) {
+				t.Errorf("the page of a refused offer still shows a discount:\n%s", r.body)
+			}
+			wantNoInternalText(t, "checkout, the offer gone", r.body)
+			if list, _ := shop.orders.List(testContext(t), customer.ID, "", 10); len(list.Orders) != 0 {
+				t.Fatalf("after the refusal the customer has %d orders, want none", len(list.Orders))
+			}
+
+			// The new total, confirmed, is charged.
+			again := b.checkoutForm(paymentsclient.TestCardApproved)
+			if r := b.post("/checkout", again); r.status != http.StatusSeeOther {
+				t.Fatalf("POST /checkout at the new total: status %d, want 303:\n%s", r.status, r.body)
+			}
+			if list, _ := shop.orders.List(testContext(t), customer.ID, "", 10); len(list.Orders) != 1 || list.Orders[0].Total != full {
+				t.Errorf("the customer's orders = %+v, want one at %s", list.Orders, full.Format())
+			}
+		})
+	}
+}
+
+// TestAnotherCampaign runs the whole shop with a campaign of another
+// shape than the shop's own, given to the Promotions service alone (a
+// promotions.Promotion, as the next campaign would be written): 10% off
+// an order of three books or more, which makes no book free. The
+// Marketplace and the Checkout, unchanged, show its banner and its
+// discount in its words on the cart and the checkout pages, charge its
+// total, and name it on the order's page; a cart of two books is not
+// offered it.
+func TestAnotherCampaign(t *testing.T) {
+	tenPercent := promotions.Promotion{
+		Code: "ten_percent_off", Name: "Ten percent off", MinBooks: 3,
+		Banner: "Ten percent off: 10% off any order of three books or more.",
+		Rule: func(lines []bookshop.PromoLine) (bookshop.Discount, bool) {
+			var sub bookshop.Money
+			for _, l := range lines {
+				if l.UnitPrice.Currency == "" {
+					continue
+				}
+				if sub.Currency != "" && l.UnitPrice.Currency != sub.Currency {
+					return bookshop.Discount{}, false
+				}
+				sub = bookshop.Money{Units: sub.Units + l.UnitPrice.Units*int64(l.Quantity), Currency: l.UnitPrice.Currency}
+			}
+			if bookshop.Copies(lines) < 3 || sub.Units < 10 {
+				return bookshop.Discount{}, false
+			}
+			return bookshop.Discount{Amount: bookshop.Money{Units: sub.Units / 10, Currency: sub.Currency}, Label: "Ten percent off: 10% off your order"}, true
+		},
+	}
+	shop := startShopWith(t, tenPercent)
+	book1, _ := shop.catalog.Book(testContext(t), 1)
+	book3, _ := shop.catalog.Book(testContext(t), 3)
+	subtotal := 2*book1.Price.Units + book3.Price.Units
+	off := bookshop.Money{Units: subtotal / 10, Currency: book1.Price.Currency}
+	total := bookshop.Money{Units: subtotal - off.Units, Currency: book1.Price.Currency}
+
+	b := newShopper(t, shop.site)
+	if home := b.get("/"); !strings.Contains(home.body, "10% off any order of three books or more.") {
+		t.Errorf("the homepage does not show the campaign's banner:\n%s", home.body)
+	}
+	b.signUp("ten-percent@example.com", "Ten Percent")
+	b.add(1, 2)
+	if cart := b.get("/cart"); strings.Contains(cart.body, `id="cart-discount"`) {
+		t.Errorf("a cart of two books shows a discount:\n%s", cart.body)
+	}
+	b.add(3, 1)
+	cart := b.get("/cart")
+	for _, want := range []string{"Ten percent off: 10% off your order<", `id="cart-discount">−` + off.Format() + "<", `id="cart-total">` + total.Format() + "<"} {
+		if !strings.Contains(cart.body, want) {
+			t.Errorf("the cart lacks %q:\n%s", want, cart.body)
+		}
+	}
+	form := b.checkoutForm(paymentsclient.TestCardApproved)
+	checkout := b.get("/checkout")
+	for _, want := range []string{"Ten percent off: 10% off your order<", `id="checkout-discount">−` + off.Format() + "<", `id="checkout-total">` + total.Format() + "<"} {
+		if !strings.Contains(checkout.body, want) {
+			t.Errorf("the checkout lacks %q:\n%s", want, checkout.body)
+		}
+	}
+	if strings.Contains(checkout.body+cart.body, "Buy two") {
+		t.Errorf("the pages speak of the shop's own campaign:\n%s\n%s", cart.body, checkout.body)
+	}
+	r := b.post("/checkout", form)
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/orders/") {
+		t.Fatalf("POST /checkout: status %d, want 303 to the order:\n%s", r.status, r.body)
+	}
+	order := b.get(r.header.Get("Location"))
+	for _, want := range []string{`id="order-promo">Ten percent off, −` + off.Format() + "<", `id="order-total">` + total.Format() + "<"} {
+		if !strings.Contains(order.body, want) {
+			t.Errorf("the order's page lacks %q:\n%s", want, order.body)
+		}
+	}
+	customer := shop.customer(t, b)
+	list, err := shop.orders.List(testContext(t), customer.ID, "", 10)
+	if err != nil || len(list.Orders) != 1 || list.Orders[0].Total != total || list.Orders[0].Discount != off ||
+		!slices.Equal(list.Orders[0].Promotions, []string{"ten_percent_off"}) {
+		t.Errorf("the customer's orders = %+v, %v; want one of %s, %s off by ten_percent_off", list.Orders, err, total.Format(), off.Format())
 	}
 }
 

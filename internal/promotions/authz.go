@@ -14,18 +14,19 @@ const (
 	// identityMarketplace is the Marketplace's: it shows the banner
 	// (GetOffer) and the cart's discount (PriceCart).
 	identityMarketplace = "marketplace"
-	// identityCheckout is Checkout's: it prices an order (PriceCart) and
-	// claims, confirms and releases the customer's use as it places it.
+	// identityCheckout is Checkout's: it reads the offer's MinBooks
+	// (GetOffer), prices an order (PriceCart) and claims, confirms and
+	// releases the customer's use as it places it.
 	identityCheckout = "checkout"
 )
 
 // Policy returns who may call which method of PromotionsService:
-// GetOffer, marketplace and admin; PriceCart, marketplace, checkout and
-// admin; Claim, Confirm and Release, checkout and admin. A method added
+// GetOffer and PriceCart, marketplace, checkout and admin; Claim,
+// Confirm and Release, checkout and admin. A method added
 // later stays closed until it is named here.
 func Policy() rpc.Policy {
 	return rpc.Policy{
-		promotionsv1.PromotionsService_GetOffer_FullMethodName:  {identityMarketplace, rpc.IdentityAdmin},
+		promotionsv1.PromotionsService_GetOffer_FullMethodName:  {identityMarketplace, identityCheckout, rpc.IdentityAdmin},
 		promotionsv1.PromotionsService_PriceCart_FullMethodName: {identityMarketplace, identityCheckout, rpc.IdentityAdmin},
 		promotionsv1.PromotionsService_Claim_FullMethodName:     {identityCheckout, rpc.IdentityAdmin},
 		promotionsv1.PromotionsService_Confirm_FullMethodName:   {identityCheckout, rpc.IdentityAdmin},

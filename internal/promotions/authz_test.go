@@ -24,7 +24,7 @@ func TestPolicy(t *testing.T) {
 		t.Errorf("PromotionsService has %d methods and %d streams; check that Policy's documentation still says who may call each", len(desc.Methods), len(desc.Streams))
 	}
 	callers := map[string][]string{
-		"GetOffer":  {"marketplace", "admin"},
+		"GetOffer":  {"marketplace", "checkout", "admin"},
 		"PriceCart": {"marketplace", "checkout", "admin"},
 		"Claim":     {"checkout", "admin"},
 		"Confirm":   {"checkout", "admin"},

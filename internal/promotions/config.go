@@ -31,6 +31,10 @@ type Config struct {
 	// still confirmed unless another checkout took the use, and one that
 	// cannot be is undone with its checkout, the books released.
 	ClaimTTL time.Duration
+	// Promotion is the campaign the service runs: not a setting, but the
+	// code of a release (see Promotion); the zero Promotion is the shop's
+	// own, BuyTwoGetOneFree. Tests set another.
+	Promotion Promotion
 }
 
 // DefaultConfig returns the Promotions service's defaults.

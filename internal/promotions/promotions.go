@@ -1,13 +1,14 @@
 // Package promotions is the Promotions service: it runs the shop's
 // promotion, "buy two books, get the third free", once per customer.
 //
-// The slice: the rules of a request and of a claim, and the [Service],
-// here; the gRPC server of bookshop.promotions.v1.PromotionsService
-// (server.go), with its request rules and its authorization entries
-// ([Policy]); its metrics; [Config] and [Run]; its storage in package
-// sqlite; and, for callers, package promotionsclient. The promotion's
-// rule itself, which carts earn which discount, is the kernel's
-// ([bookshop.BuyTwoGetOneFree]), so that every caller agrees on it.
+// The slice: the campaign itself, its code, words and rule ([Promotion],
+// [BuyTwoGetOneFree]), in campaign.go; the rules of a request and of a
+// claim, and the [Service], here; the gRPC server of
+// bookshop.promotions.v1.PromotionsService (server.go), with its request
+// rules and its authorization entries ([Policy]); its metrics; [Config]
+// and [Run]; its storage in package sqlite; and, for callers, package
+// promotionsclient, which also names every promotion the shop ran
+// (promotionsclient.Name), for the orders of campaigns that are over.
 //
 // The campaign runs between two times (settings; by default from the
 // service's first start on its database, recorded there, and without
@@ -25,40 +26,39 @@
 // the one writing connection, and a unique index lets at most one claim
 // of a customer be held or confirmed: of any number of checkouts of one
 // customer claiming at once, one gets the discount, across processes and
-// restarts.
+// restarts. A claim refused says why (a [bookshop.ClaimOutcome]: the
+// campaign does not run, the lines earn nothing, the customer has used
+// the promotion, or another of their checkouts holds it), for the
+// checkout to tell its shopper.
 //
 // # What a campaign changes
 //
-// The promotion's words are this service's: GetOffer gives the
-// promotion's name (from the kernel's [bookshop.PromotionName], which
-// also names the codes of the orders of campaigns that are over) and its
-// banner ([Banner]), and the Marketplace, which has no words of its own
-// for it, shows those: on the home page, on the cart's, the checkout's and
-// the orders' lines of the discount. Its dates are this service's
-// settings. Its rule is code: the kernel's [bookshop.BuyTwoGetOneFree],
-// which this service prices and claims by, and which the Checkout calls
-// too (its mayEarn), before it asks this service anything: a cart that
-// cannot earn the discount by the rule (one or two books: most carts) is
-// quoted and placed without a call here, a claim, or the write of a claim
-// to the Checkout's saga log, and is placed alike whether this service is
-// up or not. That is a choice: the call saved on most checkouts, against
-// a campaign with another rule changing the kernel's rule, which both
-// services are built with, and not this service alone. A rule is code, and
-// ships with the services that apply it either way (the Checkout checks
-// that a total it is given is the full price or the full price less one
-// copy of one of the order's books); the words and the dates, which
-// change with every campaign, are here. So the next campaign is a change
-// in this slice and in the kernel's promotions.go (its code, name and
-// rule); one with another rule of the same shape (one copy of a book
-// free) also changes the rule that the Checkout's mayEarn names, one
-// line; the Marketplace does not change.
+// Everything of a campaign is in this slice, and its callers know none of
+// it. Its code, name, banner and rule are a [Promotion]; its dates are
+// this service's settings. What the others need of it comes through the
+// contract as data: the Offer's name and banner (the home page), its
+// MinBooks (the fewest copies a cart needs to earn a discount: the
+// Checkout asks about no cart of fewer, so that most carts, of one or two
+// books, are quoted and placed without a call here, a claim, or the
+// write of a claim to its saga log, alike whether this service is up or
+// not), and each discount's amount, code and Label (the line that the
+// cart, the checkout and the quote show as it is). The Checkout checks a
+// confirmed total against the discount that its claim was granted, not
+// against a shape of discount it would know. So the next campaign is a
+// new Promotion here, and its name in promotionsclient.Name so that its
+// orders are still named once it is over; see docs/architecture.md,
+// "Adding the next campaign", and the Marketplace's TestAnotherCampaign,
+// which runs the whole shop with a campaign of another shape and no other
+// change.
 package promotions
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
@@ -104,10 +104,6 @@ const (
 	RecordTTL = 7 * 24 * time.Hour
 )
 
-// Banner is the text of the promotion's banner.
-const Banner = "Buy two books, get the third free: with three or more books in your cart, the cheapest one is free. " +
-	"One free book per order, on your first order with the offer."
-
 // CheckKey returns an Invalid error unless key is an idempotency key: 1
 // to MaxKeyLen characters of A-Z, a-z, 0-9, '-' and '_', the shop's one
 // rule of keys (bookshop.CheckKey), so that a checkout's own key passes.
@@ -133,8 +129,9 @@ func CheckCustomer(id int32) error {
 
 // CheckLines returns an Invalid error unless lines could be a cart: at
 // most MaxLines lines, each of a book id from 1, given once, 1 to
-// MaxLineQuantity copies, and a unit price that is either none (the zero
-// Money) or 0 or more in an ISO 4217 currency.
+// MaxLineQuantity copies, a unit price that is either none (the zero
+// Money) or 0 or more in an ISO 4217 currency, and a title of at most
+// bookshop.MaxTitleLen characters.
 func CheckLines(lines []bookshop.PromoLine) error {
 	if len(lines) > MaxLines {
 		return bookshop.Errorf(bookshop.Invalid, "%d lines: a cart holds at most %d books", len(lines), MaxLines)
@@ -153,6 +150,9 @@ func CheckLines(lines []bookshop.PromoLine) error {
 			if l.UnitPrice.Units < 0 {
 				return bookshop.Errorf(bookshop.Invalid, "book %d: unit price %s: want 0 or more", l.BookID, l.UnitPrice)
 			}
+		}
+		if n := utf8.RuneCountInString(l.Title); n > bookshop.MaxTitleLen {
+			return bookshop.Errorf(bookshop.Invalid, "book %d: a title of %d characters: want at most %d", l.BookID, n, bookshop.MaxTitleLen)
 		}
 		if slices.ContainsFunc(lines[:i], func(o bookshop.PromoLine) bool { return o.BookID == l.BookID }) {
 			return bookshop.Errorf(bookshop.Invalid, "book %d is on two lines: give each book once, with all its copies", l.BookID)
@@ -190,6 +190,7 @@ type Service struct {
 	store    Store
 	logger   *slog.Logger
 	metrics  *metrics
+	promo    Promotion
 	campaign bookshop.Campaign
 	ttl      time.Duration
 	now      func() time.Time
@@ -203,6 +204,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics is where the Service counts; nothing is counted when nil.
 	Metrics *telemetry.Metrics
+	// Promotion is the campaign the Service runs; the zero Promotion
+	// means the shop's own, BuyTwoGetOneFree.
+	Promotion Promotion
 	// Campaign is when the promotion runs. A zero Starts is the store's
 	// first start (FirstStart, at NewService's first call that needs it);
 	// a zero Ends never ends.
@@ -215,8 +219,15 @@ type Options struct {
 
 // NewService returns the Promotions service over store, made as opts say.
 // When opts.Campaign has no start, it reads (or records) the store's first
-// start. Errors: the store's.
+// start. Errors: a Promotion without a code, a name or a rule; the
+// store's.
 func NewService(ctx context.Context, store Store, opts Options) (*Service, error) {
+	if opts.Promotion.Code == "" && opts.Promotion.Rule == nil {
+		opts.Promotion = BuyTwoGetOneFree()
+	}
+	if p := opts.Promotion; p.Code == "" || p.Name == "" || p.Rule == nil || p.MinBooks < 0 {
+		return nil, fmt.Errorf("promotion %q: want a code, a name, a rule and a MinBooks of 0 or more", p.Code)
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -234,7 +245,7 @@ func NewService(ctx context.Context, store Store, opts Options) (*Service, error
 		opts.Campaign.Starts = start
 	}
 	return &Service{
-		store: store, logger: opts.Logger, metrics: newMetrics(opts.Metrics),
+		store: store, logger: opts.Logger, metrics: newMetrics(opts.Metrics), promo: opts.Promotion,
 		campaign: opts.Campaign, ttl: opts.ClaimTTL, now: opts.Now,
 	}, nil
 }
@@ -243,6 +254,20 @@ var _ bookshop.Promotions = (*Service)(nil)
 
 // Campaign returns when the promotion runs.
 func (s *Service) Campaign() bookshop.Campaign { return s.campaign }
+
+// Promotion returns the campaign the Service runs.
+func (s *Service) Promotion() Promotion { return s.promo }
+
+// earns returns the discount that lines earn by the promotion's rule,
+// with its code, and true; or false.
+func (s *Service) earns(lines []bookshop.PromoLine) (bookshop.Discount, bool) {
+	d, ok := s.promo.Rule(lines)
+	if !ok {
+		return bookshop.Discount{}, false
+	}
+	d.Code = s.promo.Code
+	return d, true
+}
 
 // Offer implements [bookshop.Promotions]: the offer as customerID (0 for
 // a guest) is shown it now. A guest is always eligible; a customer until
@@ -254,9 +279,9 @@ func (s *Service) Offer(ctx context.Context, customerID int32) (bookshop.Offer, 
 	}
 	now := s.now()
 	o := bookshop.Offer{
-		Code: bookshop.BuyTwoGetOneFreeCode, Name: bookshop.PromotionName(bookshop.BuyTwoGetOneFreeCode), Banner: Banner,
+		Code: s.promo.Code, Name: s.promo.Name, Banner: s.promo.Banner,
 		Active: s.campaign.Active(now), Eligible: true,
-		Starts: s.campaign.Starts, Ends: s.campaign.Ends,
+		Starts: s.campaign.Starts, Ends: s.campaign.Ends, MinBooks: s.promo.MinBooks,
 	}
 	if customerID > 0 {
 		u, err := s.store.Usage(ctx, customerID, now)
@@ -289,7 +314,7 @@ func (s *Service) Price(ctx context.Context, customerID int32, lines []bookshop.
 		return bookshop.Discount{}, false, err
 	}
 	now := s.now()
-	d, ok := bookshop.BuyTwoGetOneFree(lines)
+	d, ok := s.earns(lines)
 	if !ok || !s.campaign.Active(now) {
 		return bookshop.Discount{}, false, nil
 	}
@@ -310,31 +335,34 @@ func (s *Service) Price(ctx context.Context, customerID int32, lines []bookshop.
 //
 // The answer, by what the transaction finds: a claim of key confirmed
 // returns its discount (a retry after the order); otherwise, when the
-// campaign does not run or lines earn nothing, false (and a claim of key
-// held is released); when another claim of the customer is confirmed or
-// held, false; otherwise key holds the use, with lines' discount, for
-// the Service's claim TTL from now: a new claim, a claim of key held
-// (priced anew, its expiry put off), or one released or expired (held
-// again).
+// campaign does not run, ClaimInactive, or when lines earn nothing,
+// ClaimNotEarned (and a claim of key held is released); when another
+// claim of the customer is confirmed, ClaimUsed, or held, ClaimHeld;
+// otherwise key holds the use, with lines' discount, for the Service's
+// claim TTL from now: a new claim, a claim of key held (priced anew, its
+// expiry put off), or one released or expired (held again). A discount
+// granted has its label when lines earn it as recorded (the record keeps
+// no words).
 //
 // Errors: Invalid for a customer id under 1 (CheckCustomer), a malformed
 // key (CheckKey) or malformed lines (CheckLines).
-func (s *Service) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+func (s *Service) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error) {
 	if err := CheckCustomer(customerID); err != nil {
-		return bookshop.Discount{}, false, err
+		return bookshop.Discount{}, "", err
 	}
 	if err := CheckKey(key); err != nil {
-		return bookshop.Discount{}, false, err
+		return bookshop.Discount{}, "", err
 	}
 	if err := CheckLines(lines); err != nil {
-		return bookshop.Discount{}, false, err
+		return bookshop.Discount{}, "", err
 	}
 	now := s.now()
-	d, earns := bookshop.BuyTwoGetOneFree(lines)
+	d, earns := s.earns(lines)
 	active := s.campaign.Active(now)
 	var (
-		outcome           string
-		claimed, released bool
+		outcome  string
+		answer   bookshop.ClaimOutcome
+		released bool
 	)
 	c, expired, err := s.store.Update(ctx, customerID, key, now, func(own, live *Claim) (Claim, error) {
 		var keep Claim // own as it is: nothing to write
@@ -343,12 +371,12 @@ func (s *Service) Claim(ctx context.Context, customerID int32, key string, lines
 		}
 		switch {
 		case own != nil && own.State == Confirmed:
-			outcome, claimed = claimReplayed, true
+			outcome, answer = claimReplayed, bookshop.ClaimGranted
 			return keep, nil
 		case !active || !earns:
-			outcome = claimNoDiscount
+			outcome, answer = claimNoDiscount, bookshop.ClaimNotEarned
 			if !active {
-				outcome = claimInactive
+				outcome, answer = claimInactive, bookshop.ClaimInactive
 			}
 			if own != nil && own.State == Held {
 				released = true
@@ -356,13 +384,13 @@ func (s *Service) Claim(ctx context.Context, customerID int32, key string, lines
 			}
 			return keep, nil
 		case live != nil && live.Key != key:
-			outcome = claimTaken
+			outcome, answer = claimTaken, bookshop.ClaimHeld
 			if live.State == Confirmed {
-				outcome = claimUsed
+				outcome, answer = claimUsed, bookshop.ClaimUsed
 			}
 			return keep, nil
 		}
-		outcome, claimed = claimClaimed, true
+		outcome, answer = claimClaimed, bookshop.ClaimGranted
 		if own != nil && own.State == Held {
 			outcome = claimReplayed
 		}
@@ -370,16 +398,20 @@ func (s *Service) Claim(ctx context.Context, customerID int32, key string, lines
 	})
 	s.metrics.claimsExpired(expired)
 	if err != nil {
-		return bookshop.Discount{}, false, err
+		return bookshop.Discount{}, "", err
 	}
 	s.metrics.claimed(outcome)
 	if released {
 		s.metrics.claimed(Released)
 	}
-	if !claimed {
-		return bookshop.Discount{}, false, nil
+	if answer != bookshop.ClaimGranted {
+		return bookshop.Discount{}, answer, nil
 	}
-	return c.Discount, true, nil
+	granted := c.Discount
+	if earns && granted.Amount == d.Amount && granted.BookID == d.BookID && granted.Code == d.Code {
+		granted.Label = d.Label
+	}
+	return granted, bookshop.ClaimGranted, nil
 }
 
 // Confirm implements [bookshop.Promotions]. Errors: see ConfirmClaim.

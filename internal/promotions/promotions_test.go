@@ -30,6 +30,8 @@ func TestCheckLines(t *testing.T) {
 		{"a negative price", []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(-1), Quantity: 1}}, "want 0 or more"},
 		{"a currency in lower case", []bookshop.PromoLine{{BookID: 1, UnitPrice: bookshop.Money{Units: 1, Currency: "eur"}, Quantity: 1}}, `currency "eur"`},
 		{"a book twice", []bookshop.PromoLine{{BookID: 4, UnitPrice: eur(1), Quantity: 1}, {BookID: 4, UnitPrice: eur(1), Quantity: 2}}, "book 4 is on two lines"},
+		{"a title as long as a book's", []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(1), Quantity: 1, Title: strings.Repeat("é", bookshop.MaxTitleLen)}}, ""},
+		{"a title too long", []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(1), Quantity: 1, Title: strings.Repeat("é", bookshop.MaxTitleLen+1)}}, "book 1: a title of 301 characters: want at most 300"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := promotions.CheckLines(tc.lines)

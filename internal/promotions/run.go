@@ -40,7 +40,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	}
 	defer db.Close()
 	svc, err := NewService(ctx, db, Options{
-		Logger: deps.Logger, Metrics: deps.Metrics, ClaimTTL: cfg.ClaimTTL,
+		Logger: deps.Logger, Metrics: deps.Metrics, ClaimTTL: cfg.ClaimTTL, Promotion: cfg.Promotion,
 		Campaign: bookshop.Campaign{Starts: cfg.Starts, Ends: cfg.Ends},
 	})
 	if err != nil {
@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if !c.Ends.IsZero() {
 		ends = c.Ends.UTC().Format(time.RFC3339)
 	}
-	deps.Logger.Info("Promotions serving gRPC", "addr", deps.Listener.Addr().String(), "db", cfg.DB,
+	deps.Logger.Info("Promotions serving gRPC", "addr", deps.Listener.Addr().String(), "db", cfg.DB, "promotion", svc.Promotion().Code,
 		"campaign_starts", c.Starts.UTC().Format(time.RFC3339), "campaign_ends", ends,
 		"claim_ttl", cfg.ClaimTTL.String(), "tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,

@@ -46,13 +46,13 @@ func (s *Server) PriceCart(ctx context.Context, req *promotionsv1.PriceCartReque
 }
 
 // Claim takes a customer's use of the promotion for a checkout, when it
-// can. Errors: INVALID_ARGUMENT.
+// can, and says why not when it cannot. Errors: INVALID_ARGUMENT.
 func (s *Server) Claim(ctx context.Context, req *promotionsv1.ClaimRequest) (*promotionsv1.ClaimResponse, error) {
-	d, ok, err := s.svc.Claim(ctx, req.GetCustomerId(), req.GetIdempotencyKey(), promotionsclient.LinesFromProto(req.GetLines()))
+	d, outcome, err := s.svc.Claim(ctx, req.GetCustomerId(), req.GetIdempotencyKey(), promotionsclient.LinesFromProto(req.GetLines()))
 	if err != nil {
 		return nil, rpc.ToStatus(ctx, s.logger, promotionsv1.PromotionsService_Claim_FullMethodName, err)
 	}
-	return &promotionsv1.ClaimResponse{Claimed: ok, Discount: discountIf(d, ok)}, nil
+	return promotionsclient.ClaimToProto(d, outcome), nil
 }
 
 // Confirm records that a claim's order was placed. Errors:

@@ -20,6 +20,7 @@ import (
 	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/promotions"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // wantCode fails the test unless err has code, and a message with part.
@@ -42,8 +43,16 @@ func line(book int32, cents int64, quantity int32) *promotionsv1.CartLine {
 // three is a cart of three books, of which book 2 is the cheapest.
 var three = []*promotionsv1.CartLine{line(1, 1299, 1), line(2, 899, 1), line(3, 1500, 1)}
 
-// freeBook2 is three's discount.
-var freeBook2 = &promotionsv1.Discount{Amount: eur(899), BookId: 2, Code: bookshop.BuyTwoGetOneFreeCode}
+// freeBook2 is three's discount: its lines have no titles.
+var freeBook2 = &promotionsv1.Discount{Amount: eur(899), BookId: 2, Code: promotionsclient.BuyTwoGetOneFreeCode, Label: "Buy two, get one free: one book free"}
+
+// recorded is d as a claim's record keeps it, without its words: as
+// Confirm answers it.
+func recorded(d *promotionsv1.Discount) *promotionsv1.Discount {
+	r := proto.CloneOf(d)
+	r.Label = ""
+	return r
+}
 
 // claim claims customer's use under key for lines, failing the test on an
 // error.
@@ -65,12 +74,22 @@ func wantClaim(tb testing.TB, client promotionsv1.PromotionsServiceClient, custo
 	}
 }
 
-// claimed and notClaimed are Claim's answers.
+// claimed and refused are Claim's answers.
 func claimed(d *promotionsv1.Discount) *promotionsv1.ClaimResponse {
 	return &promotionsv1.ClaimResponse{Claimed: true, Discount: d}
 }
 
-var notClaimed = &promotionsv1.ClaimResponse{}
+func refused(why promotionsv1.ClaimRefusal) *promotionsv1.ClaimResponse {
+	return &promotionsv1.ClaimResponse{Refusal: why}
+}
+
+// The refusals of a claim.
+var (
+	inactive  = refused(promotionsv1.ClaimRefusal_CLAIM_REFUSAL_CAMPAIGN_INACTIVE)
+	notEarned = refused(promotionsv1.ClaimRefusal_CLAIM_REFUSAL_NOT_EARNED)
+	used      = refused(promotionsv1.ClaimRefusal_CLAIM_REFUSAL_ALREADY_USED)
+	held      = refused(promotionsv1.ClaimRefusal_CLAIM_REFUSAL_HELD_BY_ANOTHER_CHECKOUT)
+)
 
 // confirm confirms customer's claim under key, failing the test on an
 // error.
@@ -124,7 +143,7 @@ func TestOnce(t *testing.T) {
 	client, _, _ := serveClock(t, bookshop.Campaign{}, m)
 
 	o := offer(t, client, 7)
-	if !o.GetActive() || !o.GetEligible() || o.GetCode() != bookshop.BuyTwoGetOneFreeCode || o.GetName() != "Buy two, get one free" || !strings.Contains(o.GetBanner(), "One free book per order") ||
+	if !o.GetActive() || !o.GetEligible() || o.GetCode() != promotionsclient.BuyTwoGetOneFreeCode || o.GetName() != "Buy two, get one free" || !strings.Contains(o.GetBanner(), "One free book per order") || o.GetMinBooks() != 3 ||
 		!o.GetStartTime().AsTime().Equal(t0) || o.GetEndTime() != nil {
 		t.Errorf("GetOffer(7) = %v, want active and eligible, the name and the banner, from the first start (%v), no end", o, t0)
 	}
@@ -144,18 +163,18 @@ func TestOnce(t *testing.T) {
 	if o := offer(t, client, 7); !o.GetEligible() {
 		t.Errorf("GetOffer(7) while checkout-a holds the use: not eligible; the banner stays until an order uses it")
 	}
-	wantClaim(t, client, 7, "checkout-b", three, notClaimed) // held by checkout-a
+	wantClaim(t, client, 7, "checkout-b", three, held) // held by checkout-a
 	release(t, client, 7, "checkout-a")
 	release(t, client, 7, "checkout-a") // a retry
 	release(t, client, 7, "never-claimed")
 
 	// Another checkout claims it, with other books, and places its order.
 	cart := []*promotionsv1.CartLine{line(10, 2000, 2), line(11, 2000, 1)}
-	freeBook10 := &promotionsv1.Discount{Amount: eur(2000), BookId: 10, Code: bookshop.BuyTwoGetOneFreeCode}
+	freeBook10 := &promotionsv1.Discount{Amount: eur(2000), BookId: 10, Code: promotionsclient.BuyTwoGetOneFreeCode, Label: "Buy two, get one free: one book free"}
 	wantClaim(t, client, 7, "checkout-b", cart, claimed(freeBook10))
 	for range 2 { // the second is a retry
-		if got := confirm(t, client, 7, "checkout-b"); !proto.Equal(got.GetDiscount(), freeBook10) {
-			t.Errorf("Confirm(7, checkout-b) = %v, want the discount %v", got, freeBook10)
+		if got := confirm(t, client, 7, "checkout-b"); !proto.Equal(got.GetDiscount(), recorded(freeBook10)) {
+			t.Errorf("Confirm(7, checkout-b) = %v, want the discount %v", got, recorded(freeBook10))
 		}
 	}
 	wantClaim(t, client, 7, "checkout-b", cart, claimed(freeBook10)) // a late retry: its order has it
@@ -167,8 +186,8 @@ func TestOnce(t *testing.T) {
 	if d := price(t, client, 7, three...); d != nil {
 		t.Errorf("PriceCart(7) after an order used it = %v, want none", d)
 	}
-	wantClaim(t, client, 7, "checkout-c", three, notClaimed)
-	wantClaim(t, client, 7, "checkout-a", three, notClaimed) // the released key, again
+	wantClaim(t, client, 7, "checkout-c", three, used)
+	wantClaim(t, client, 7, "checkout-a", three, used) // the released key, again
 	_, err := client.Confirm(ctx, &promotionsv1.ConfirmRequest{CustomerId: 7, IdempotencyKey: "checkout-a"})
 	wantCode(t, "Confirm(7, checkout-a), released", err, codes.FailedPrecondition, "another checkout of customer 7 has used the promotion")
 	_, err = client.Confirm(ctx, &promotionsv1.ConfirmRequest{CustomerId: 7, IdempotencyKey: "checkout-c"})
@@ -251,13 +270,13 @@ func TestClaimRepriced(t *testing.T) {
 	client, _, _ := serveClock(t, bookshop.Campaign{}, nil)
 	wantClaim(t, client, 3, "k", three, claimed(freeBook2))
 	cheaper := append([]*promotionsv1.CartLine{line(4, 100, 1)}, three...)
-	wantClaim(t, client, 3, "k", cheaper, claimed(&promotionsv1.Discount{Amount: eur(100), BookId: 4, Code: bookshop.BuyTwoGetOneFreeCode}))
-	wantClaim(t, client, 3, "k", three[:2], notClaimed) // two books: the use is given up
+	wantClaim(t, client, 3, "k", cheaper, claimed(&promotionsv1.Discount{Amount: eur(100), BookId: 4, Code: promotionsclient.BuyTwoGetOneFreeCode, Label: freeBook2.GetLabel()}))
+	wantClaim(t, client, 3, "k", three[:2], notEarned) // two books: the use is given up
 	wantClaim(t, client, 3, "other", three, claimed(freeBook2))
 	release(t, client, 3, "other")
 	wantClaim(t, client, 3, "k", three, claimed(freeBook2))
-	if got := confirm(t, client, 3, "k"); !proto.Equal(got.GetDiscount(), freeBook2) {
-		t.Errorf("Confirm(3, k) = %v, want %v, the last claim's", got, freeBook2)
+	if got := confirm(t, client, 3, "k"); !proto.Equal(got.GetDiscount(), recorded(freeBook2)) {
+		t.Errorf("Confirm(3, k) = %v, want %v, the last claim's", got, recorded(freeBook2))
 	}
 }
 
@@ -324,7 +343,7 @@ func TestExpiry(t *testing.T) {
 
 	wantClaim(t, client, 5, "stalled", three, claimed(freeBook2))
 	clk.Advance(promotions.DefaultClaimTTL - time.Millisecond)
-	wantClaim(t, client, 5, "next", three, notClaimed)
+	wantClaim(t, client, 5, "next", three, held)
 	if d := price(t, client, 5, three...); d != nil {
 		t.Errorf("PriceCart(5) before the claim's expiry = %v, want none", d)
 	}
@@ -347,7 +366,7 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("Sweep again = %d expired, %v; want 0", n, err)
 	}
 	confirm(t, client, 6, "slow")
-	wantClaim(t, client, 6, "again", three, notClaimed)
+	wantClaim(t, client, 6, "again", three, used)
 
 	// A claim released after its expiry stays expired; a week after they
 	// ended, released and expired records go; confirmed ones stay.
@@ -379,7 +398,7 @@ func TestCampaign(t *testing.T) {
 	starts, ends := t0.Add(time.Hour), t0.Add(2*time.Hour)
 	client, _, clk := serveClock(t, bookshop.Campaign{Starts: starts, Ends: ends}, m)
 
-	inactive := func(when string) {
+	outside := func(when string) {
 		t.Helper()
 		if o := offer(t, client, 1); o.GetActive() || !o.GetStartTime().AsTime().Equal(starts) || !o.GetEndTime().AsTime().Equal(ends) {
 			t.Errorf("GetOffer %s = %v, want inactive, from %v to %v", when, o, starts, ends)
@@ -387,9 +406,9 @@ func TestCampaign(t *testing.T) {
 		if d := price(t, client, 0, three...); d != nil {
 			t.Errorf("PriceCart %s = %v, want none", when, d)
 		}
-		wantClaim(t, client, 1, "before", three, notClaimed)
+		wantClaim(t, client, 1, "before", three, inactive)
 	}
-	inactive("before the start")
+	outside("before the start")
 	clk.Advance(time.Hour)
 	if o := offer(t, client, 1); !o.GetActive() || !o.GetEligible() {
 		t.Errorf("GetOffer at the start = %v, want active and eligible", o)
@@ -399,8 +418,8 @@ func TestCampaign(t *testing.T) {
 	wantClaim(t, client, 2, "during", three, claimed(freeBook2))
 	confirm(t, client, 2, "during")
 	clk.Advance(time.Minute)
-	inactive("at the end")
-	wantClaim(t, client, 1, "during", three, notClaimed) // held: given up
+	outside("at the end")
+	wantClaim(t, client, 1, "during", three, inactive) // held: given up
 	wantClaim(t, client, 2, "during", three, claimed(freeBook2))
 	if _, err := client.Confirm(ctx, &promotionsv1.ConfirmRequest{CustomerId: 1, IdempotencyKey: "during"}); err != nil {
 		t.Errorf("Confirm(1, during), released at the end and taken by no one: %v; want it confirmed (its order was placed)", err)
@@ -431,10 +450,83 @@ func TestNoDiscount(t *testing.T) {
 			if d := price(t, client, 1, tc.lines...); d != nil {
 				t.Errorf("PriceCart(%v) = %v, want none", tc.lines, d)
 			}
-			wantClaim(t, client, 1, "k", tc.lines, notClaimed)
+			wantClaim(t, client, 1, "k", tc.lines, notEarned)
 		})
 	}
 	wantClaim(t, client, 1, "k", three, claimed(freeBook2))
+}
+
+// TestClaimRefusals checks that a Claim refused says why, each reason
+// of the contract in its case, and holds nothing: the customer's use is
+// still free for the claim that may have it.
+func TestClaimRefusals(t *testing.T) {
+	ctx := testContext(t)
+	client, _, clk := serveClock(t, bookshop.Campaign{Starts: t0, Ends: t0.Add(time.Hour)}, nil)
+	wantClaim(t, client, 1, "placed", three, claimed(freeBook2))
+	confirm(t, client, 1, "placed")
+	wantClaim(t, client, 2, "in-progress", three, claimed(freeBook2))
+	for _, tc := range []struct {
+		name     string
+		customer int32
+		lines    []*promotionsv1.CartLine
+		want     *promotionsv1.ClaimResponse
+	}{
+		{"the lines earn nothing", 3, three[:2], notEarned},
+		{"the customer has used it", 1, three, used},
+		{"another checkout of the customer holds it", 2, three, held},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantClaim(t, client, tc.customer, "refused", tc.lines, tc.want)
+			if _, err := client.Confirm(ctx, &promotionsv1.ConfirmRequest{CustomerId: tc.customer, IdempotencyKey: "refused"}); status.Code(err) != codes.NotFound {
+				t.Errorf("Confirm(%d, refused) = %v, want NOT_FOUND: a refused claim holds nothing", tc.customer, err)
+			}
+		})
+	}
+	wantClaim(t, client, 3, "refused", three, claimed(freeBook2)) // the use was not spent on the refusal
+	clk.Advance(time.Hour)
+	wantClaim(t, client, 4, "refused", three, inactive) // the campaign has ended
+	if got := claim(t, client, 4, "refused", three...); got.GetRefusal().String() != "CLAIM_REFUSAL_CAMPAIGN_INACTIVE" {
+		t.Errorf("Claim after the campaign: refusal %v, want CLAIM_REFUSAL_CAMPAIGN_INACTIVE", got.GetRefusal())
+	}
+}
+
+// TestAnotherPromotion runs the service with a campaign of another shape
+// than the shop's, 10% off three books or more, given as a Promotion and
+// nothing else: its offer, its discounts and its claims are its own, in
+// its own words, through the same contract.
+func TestAnotherPromotion(t *testing.T) {
+	tenPercent := promotions.Promotion{
+		Code: "ten_percent_off", Name: "Ten percent off", Banner: "10% off orders of three books or more.", MinBooks: 3,
+		Rule: func(lines []bookshop.PromoLine) (bookshop.Discount, bool) {
+			var sub bookshop.Money
+			for _, l := range lines {
+				sub.Units += l.UnitPrice.Units * int64(l.Quantity)
+				sub.Currency = l.UnitPrice.Currency
+			}
+			if bookshop.Copies(lines) < 3 || sub.Units < 10 {
+				return bookshop.Discount{}, false
+			}
+			return bookshop.Discount{Amount: bookshop.Money{Units: sub.Units / 10, Currency: sub.Currency}, Label: "Ten percent off: 10% off your order"}, true
+		},
+	}
+	svc, err := promotions.NewService(testContext(t), open(t, ":memory:"), promotions.Options{Promotion: tenPercent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := serve(t, svc)
+	if o := offer(t, client, 0); o.GetCode() != "ten_percent_off" || o.GetName() != "Ten percent off" || o.GetBanner() != tenPercent.Banner || o.GetMinBooks() != 3 {
+		t.Errorf("GetOffer = %v, want the campaign's code, name, banner and MinBooks", o)
+	}
+	want := &promotionsv1.Discount{Amount: eur(369), Code: "ten_percent_off", Label: "Ten percent off: 10% off your order"} // 10% of 36.98
+	if d := price(t, client, 0, three...); !proto.Equal(d, want) {
+		t.Errorf("PriceCart(three) = %v, want %v", d, want)
+	}
+	wantClaim(t, client, 1, "k", three, claimed(want))
+	wantClaim(t, client, 2, "k", three[:2], notEarned)
+
+	if _, err := promotions.NewService(testContext(t), open(t, ":memory:"), promotions.Options{Promotion: promotions.Promotion{Code: "nameless", Rule: tenPercent.Rule}}); err == nil {
+		t.Error("NewService(a promotion without a name) = nil error, want it refused")
+	}
 }
 
 // TestInvalidRequests checks that malformed requests are refused with
@@ -527,8 +619,8 @@ func TestRestart(t *testing.T) {
 	if o := offer(t, client, 1); o.GetEligible() || !o.GetStartTime().AsTime().Equal(first) {
 		t.Errorf("GetOffer(1) after a restart = %v, want not eligible, the campaign from the first start %v", o, first)
 	}
-	wantClaim(t, client, 1, "another", three, notClaimed)
-	wantClaim(t, client, 2, "another", three, notClaimed) // "pending" holds it
+	wantClaim(t, client, 1, "another", three, used)
+	wantClaim(t, client, 2, "another", three, held) // "pending" holds it
 	wantClaim(t, client, 2, "pending", three, claimed(freeBook2))
 	confirm(t, client, 2, "pending")
 }

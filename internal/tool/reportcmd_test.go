@@ -22,6 +22,7 @@ import (
 	platformprocess "github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/promotions"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	promotionsdb "github.com/bookshop-go/bookshop/internal/promotions/sqlite"
 	"github.com/bookshop-go/bookshop/internal/tool"
 	"github.com/bookshop-go/bookshop/internal/tool/report"
@@ -88,7 +89,7 @@ func TestReportPromotion(t *testing.T) {
 		}
 		o.Subtotal, o.Total = eur(subtotal), eur(subtotal)
 		if promo {
-			o.Promotions = []string{bookshop.BuyTwoGetOneFreeCode}
+			o.Promotions = []string{promotionsclient.BuyTwoGetOneFreeCode}
 			o.Discount, o.Total = eur(cheapest), eur(subtotal-cheapest)
 		}
 		var placed bookshop.Order

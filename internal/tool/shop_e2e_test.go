@@ -383,8 +383,10 @@ func TestCheckoutEndToEnd(t *testing.T) {
 
 // TestPromotionEndToEnd is the promotion in a real browser: a guest sees
 // the banner; a new customer buys three books and gets the cheapest free;
-// back on the homepage the banner is gone; a second order of three books
-// has no discount.
+// back on the homepage the banner is gone; a checkout page left open in
+// another tab since before that order, its discount confirmed, is sent:
+// the offer is not applied, the page says why in a sentence and shows the
+// new total; a second order of three books has no discount.
 func TestPromotionEndToEnd(t *testing.T) {
 	books, err := catalogfile.Builtin()
 	if err != nil {
@@ -429,9 +431,23 @@ func TestPromotionEndToEnd(t *testing.T) {
 		}
 		return s
 	}
+	// The checkout form's fields, as the shopper fills them in.
+	fill := []chromedp.Action[chromedp.Void]{
+		chromedp.SendKeys(`#f-name`, "Ada Lovelace"),
+		chromedp.SendKeys(`#f-line1`, "12 Analytical Row"),
+		chromedp.SendKeys(`#f-city`, "London"),
+		chromedp.SendKeys(`#f-postal_code`, "N1 7AA"),
+		chromedp.SetValue(`#f-country`, "GB"),
+		chromedp.SendKeys(`#f-card_number`, "4242 4242 4242 4242"),
+		chromedp.SendKeys(`#f-exp_month`, "12"),
+		chromedp.SendKeys(`#f-exp_year`, "2040"),
+		chromedp.SendKeys(`#f-cvc`, "123"),
+		chromedp.SendKeys(`#f-card_name`, "Ada Lovelace"),
+	}
 	// Three copies in all, of two well-stocked books. It returns the
-	// checkout's discount ("" for none) and total.
-	buy := func(what string) (discount, total string) {
+	// checkout's discount ("" for none) and total. beforePay, if not nil,
+	// runs once the checkout page is filled in, before it is sent.
+	buy := func(what string, beforePay func()) (discount, total string) {
 		t.Helper()
 		for _, b := range []struct {
 			id int
@@ -465,18 +481,10 @@ func TestPromotionEndToEnd(t *testing.T) {
 		if has("#checkout-discount") {
 			discount = text("#checkout-discount")
 		}
-		run(what+": fill in",
-			chromedp.SendKeys(`#f-name`, "Ada Lovelace"),
-			chromedp.SendKeys(`#f-line1`, "12 Analytical Row"),
-			chromedp.SendKeys(`#f-city`, "London"),
-			chromedp.SendKeys(`#f-postal_code`, "N1 7AA"),
-			chromedp.SetValue(`#f-country`, "GB"),
-			chromedp.SendKeys(`#f-card_number`, "4242 4242 4242 4242"),
-			chromedp.SendKeys(`#f-exp_month`, "12"),
-			chromedp.SendKeys(`#f-exp_year`, "2040"),
-			chromedp.SendKeys(`#f-cvc`, "123"),
-			chromedp.SendKeys(`#f-card_name`, "Ada Lovelace"),
-		)
+		run(what+": fill in", fill...)
+		if beforePay != nil {
+			beforePay()
+		}
 		run(what+": pay", chromedp.Click(`.checkout-form button[type="submit"]`))
 		waitPath(what, "/orders/")
 		if got := text("#order-total"); got != total {
@@ -515,7 +523,20 @@ func TestPromotionEndToEnd(t *testing.T) {
 	full, _ = full.Add(orient.Price)
 	discounted, _ := full.Add(bookshop.Money{Units: -cheapest.Units, Currency: cheapest.Currency})
 
-	discount, total := buy("first order")
+	// Another tab of the same browser, opened on the checkout before the
+	// first order is paid: its form confirms the discount.
+	other, closeOther := chromedp.NewContext(tab)
+	defer closeOther()
+	openOther := func() {
+		t.Helper()
+		if err := chromedp.Do(other, append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(url + "checkout")}, fill...)...); err != nil {
+			t.Fatalf("the other tab: open the checkout: %v", err)
+		}
+		if got, err := chromedp.Run(other, chromedp.Text("#checkout-total")); err != nil || got != discounted.Format() {
+			t.Fatalf("the other tab's checkout total = %q, %v; want %s, the discount", got, err, discounted.Format())
+		}
+	}
+	discount, total := buy("first order", openOther)
 	if total != discounted.Format() {
 		t.Errorf("the first order of three books: total %s, want %s (%s less the cheapest, %s)", total, discounted.Format(), full.Format(), cheapest.Format())
 	}
@@ -533,7 +554,32 @@ func TestPromotionEndToEnd(t *testing.T) {
 	if has(".promo-banner") {
 		t.Error("after using the promotion the homepage still shows its banner")
 	}
-	discount, total = buy("second order")
+	// The other tab's form, sent once the second order's cart holds three
+	// books: the promotion is used, so the offer is not applied, and the
+	// page says why, with the new total; nothing is charged.
+	sendOther := func() {
+		t.Helper()
+		if err := chromedp.Do(other, chromedp.Click(`.checkout-form button[type="submit"]`)); err != nil {
+			t.Fatalf("the other tab: pay: %v", err)
+		}
+		var notice string
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if s, err := chromedp.Run(other, chromedp.Evaluate[string](`document.readyState === "complete" && document.querySelector(".notice-error") ? document.querySelector(".notice-error").textContent : ""`)); err == nil && s != "" {
+				notice = s
+				break
+			}
+		}
+		if want := "The offer was not applied: you have already used it."; !strings.Contains(notice, want) {
+			t.Errorf("the other tab, sent after the promotion was used, says %q; want %q", notice, want)
+		}
+		if got, err := chromedp.Run(other, chromedp.Text("#checkout-total")); err != nil || got != full.Format() {
+			t.Errorf("the other tab's new total = %q, %v; want the full %s", got, err, full.Format())
+		}
+		if shown, err := chromedp.Run(other, chromedp.Evaluate[bool](`document.querySelector("#checkout-discount") !== null`)); err != nil || shown {
+			t.Errorf("the other tab still shows a discount (%v)", err)
+		}
+	}
+	discount, total = buy("second order", sendOther)
 	if total != full.Format() || discount != "" {
 		t.Errorf("the second order of three books: total %s, discount %q; want the full %s, no discount", total, discount, full.Format())
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 func eur(cents int64) bookshop.Money { return bookshop.Money{Units: cents, Currency: "EUR"} }
@@ -31,7 +32,8 @@ func TestConvert(t *testing.T) {
 				{BookID: 2, Title: "Dune", UnitPrice: eur(1099), Quantity: 1, Total: eur(1099)},
 			},
 			Subtotal: eur(3599), Discount: eur(1099), Total: eur(2500),
-			FreeBookID: 2, Promotions: []string{bookshop.BuyTwoGetOneFreeCode}, // the promotion's
+			FreeBookID: 2, Promotions: []string{promotionsclient.BuyTwoGetOneFreeCode}, // the promotion's
+			DiscountLabel: "Buy two, get one free: one Dune free",
 		},
 		{Lines: []bookshop.OrderLine{}}, // an empty cart
 	} {

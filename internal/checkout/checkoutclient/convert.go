@@ -15,13 +15,14 @@ import (
 // (none) becomes an unset field.
 func QuoteToProto(q bookshop.Quote) *checkoutv1.Quote {
 	m := &checkoutv1.Quote{
-		Lines:      LinesToProto(q.Lines),
-		Subtotal:   catalogclient.MoneyToProto(q.Subtotal),
-		Discount:   catalogclient.MoneyToProto(q.Discount),
-		Total:      catalogclient.MoneyToProto(q.Total),
-		ShortLines: make([]*checkoutv1.ShortLine, len(q.Short)),
-		FreeBookId: q.FreeBookID,
-		Promotions: q.Promotions,
+		Lines:         LinesToProto(q.Lines),
+		Subtotal:      catalogclient.MoneyToProto(q.Subtotal),
+		Discount:      catalogclient.MoneyToProto(q.Discount),
+		Total:         catalogclient.MoneyToProto(q.Total),
+		ShortLines:    make([]*checkoutv1.ShortLine, len(q.Short)),
+		FreeBookId:    q.FreeBookID,
+		Promotions:    q.Promotions,
+		DiscountLabel: q.DiscountLabel,
 	}
 	for i, s := range q.Short {
 		m.ShortLines[i] = &checkoutv1.ShortLine{BookId: s.BookID, Available: rpc.Int32(s.Available)}
@@ -33,12 +34,13 @@ func QuoteToProto(q bookshop.Quote) *checkoutv1.Quote {
 // the zero Money.
 func QuoteFromProto(m *checkoutv1.Quote) bookshop.Quote {
 	q := bookshop.Quote{
-		Lines:      LinesFromProto(m.GetLines()),
-		Subtotal:   catalogclient.MoneyFromProto(m.GetSubtotal()),
-		Discount:   catalogclient.MoneyFromProto(m.GetDiscount()),
-		Total:      catalogclient.MoneyFromProto(m.GetTotal()),
-		FreeBookID: m.GetFreeBookId(),
-		Promotions: m.GetPromotions(),
+		Lines:         LinesFromProto(m.GetLines()),
+		Subtotal:      catalogclient.MoneyFromProto(m.GetSubtotal()),
+		Discount:      catalogclient.MoneyFromProto(m.GetDiscount()),
+		Total:         catalogclient.MoneyFromProto(m.GetTotal()),
+		FreeBookID:    m.GetFreeBookId(),
+		Promotions:    m.GetPromotions(),
+		DiscountLabel: m.GetDiscountLabel(),
 	}
 	for _, s := range m.GetShortLines() {
 		q.Short = append(q.Short, bookshop.SoldOut{BookID: s.GetBookId(), Available: int(s.GetAvailable())})

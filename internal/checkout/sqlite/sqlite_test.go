@@ -15,6 +15,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
 	"github.com/bookshop-go/bookshop/internal/checkout/sqlite"
 	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 func testContext(tb testing.TB) context.Context {
@@ -75,7 +76,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 	if got := get(t, db, 1, "k"); !reflect.DeepEqual(got, r) {
 		t.Errorf("Get = %+v, want %+v", got, r)
 	}
-	r.Claim, r.Discount, r.Total, r.Promotions = saga.Granted, eur(1099), eur(1099), []string{bookshop.BuyTwoGetOneFreeCode}
+	r.Claim, r.Discount, r.Total, r.Promotions = saga.Granted, eur(1099), eur(1099), []string{promotionsclient.BuyTwoGetOneFreeCode}
 	r.State, r.ReservationID, r.ChargeID, r.ChargeTried, r.Updated = saga.Charged, "res-1", "ch_1", true, t0.Add(time.Second)
 	r.Attempts, r.NextTry = 3, t0.Add(time.Minute)
 	if err := db.Save(ctx, r); err != nil {

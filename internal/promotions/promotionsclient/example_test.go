@@ -15,10 +15,11 @@ import (
 )
 
 // A checkout dials the Promotions service once, then speaks the kernel's
-// types: it claims the customer's one use for its order, under its own
-// key, with the order's lines; confirms it once the order is placed (or
-// releases it if the order fails); and a second order of the customer
-// gets nothing.
+// types: the offer says whether an order may earn a discount at all; it
+// claims the customer's one use for its order, under its own key, with
+// the order's lines, and gets the discount with its line for people;
+// confirms it once the order is placed (or releases it if the order
+// fails); and a second order of the customer is refused, saying why.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -40,20 +41,23 @@ func Example() {
 
 	// Three books: two copies of one, and a cheaper one, which is free.
 	order := []bookshop.PromoLine{
-		{BookID: 5, UnitPrice: bookshop.Money{Units: 1299, Currency: "EUR"}, Quantity: 2},
-		{BookID: 16, UnitPrice: bookshop.Money{Units: 899, Currency: "EUR"}, Quantity: 1},
+		{BookID: 5, UnitPrice: bookshop.Money{Units: 1299, Currency: "EUR"}, Quantity: 2, Title: "Dune"},
+		{BookID: 16, UnitPrice: bookshop.Money{Units: 899, Currency: "EUR"}, Quantity: 1, Title: "Emma"},
 	}
-	d, ok, _ := promos.Claim(ctx, 42, "checkout-7Hq2", order)
-	fmt.Println(ok, d.Amount.Format(), "off: book", d.BookID, "is free")
+	offer, _ := promos.Offer(ctx, 42)
+	fmt.Println("worth asking:", offer.MayEarn(order))
+	d, outcome, _ := promos.Claim(ctx, 42, "checkout-7Hq2", order)
+	fmt.Println(outcome, d.Amount.Format(), "off:", d.Label)
 	_ = promos.Confirm(ctx, 42, "checkout-7Hq2")
 
 	// The customer's next order: the promotion is used.
-	_, ok, _ = promos.Claim(ctx, 42, "checkout-9Kd1", order)
-	fmt.Println(ok)
-	offer, _ := promos.Offer(ctx, 42)
+	_, outcome, _ = promos.Claim(ctx, 42, "checkout-9Kd1", order)
+	fmt.Println(outcome)
+	offer, _ = promos.Offer(ctx, 42)
 	fmt.Println("banner shown:", offer.Active && offer.Eligible)
 	// Output:
-	// true €8.99 off: book 16 is free
-	// false
+	// worth asking: true
+	// granted €8.99 off: Buy two, get one free: one Emma free
+	// used
 	// banner shown: false
 }

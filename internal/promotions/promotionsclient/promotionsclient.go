@@ -2,9 +2,12 @@
 // terms: a client of bookshop.promotions.v1.PromotionsService that speaks
 // the kernel's types ([bookshop.Promotions]), converting protobuf
 // messages and status codes at the edge. The Marketplace (the banner, the
-// cart's discount) and Checkout (the order's discount, and the claim of
-// the customer's one use) call the Promotions service through it; it
-// imports nothing of the service's own internals.
+// cart's discount) and Checkout (the offer's MinBooks, the order's
+// discount, and the claim of the customer's one use, refused with its
+// reason) call the Promotions service through it; it imports nothing of
+// the service's own internals. It also names every promotion the shop
+// ran, by code ([Name]), for the pages of orders whose campaign is over,
+// or while the service cannot answer.
 package promotionsclient
 
 import (
@@ -67,21 +70,19 @@ func (c *Client) Price(ctx context.Context, customerID int32, lines []bookshop.P
 
 // Claim implements [bookshop.Promotions], sending key as the request's
 // idempotency_key: the retries of the connection (UNAVAILABLE) and the
-// caller's own claim at most once. Errors: Invalid (an id under 1, a
-// malformed key or lines), Forbidden, Unavailable (the claim may or may
-// not have been made: claim again with the key, or release it), Internal.
-func (c *Client) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
+// caller's own claim at most once. A refusal comes with its reason (see
+// ClaimFromProto). Errors: Invalid (an id under 1, a malformed key or
+// lines), Forbidden, Unavailable (the claim may or may not have been
+// made: claim again with the key, or release it), Internal.
+func (c *Client) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
 	resp, err := c.client.Claim(ctx, &promotionsv1.ClaimRequest{CustomerId: customerID, IdempotencyKey: key, Lines: LinesToProto(lines)})
 	if err != nil {
-		return bookshop.Discount{}, false, rpc.FromStatus(err)
+		return bookshop.Discount{}, "", rpc.FromStatus(err)
 	}
-	if !resp.GetClaimed() {
-		return bookshop.Discount{}, false, nil
-	}
-	d, _ := DiscountFromProto(resp.GetDiscount())
-	return d, true, nil
+	d, outcome := ClaimFromProto(resp)
+	return d, outcome, nil
 }
 
 // Confirm implements [bookshop.Promotions]. Errors: Invalid, NotFound (the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/promotions"
@@ -49,17 +50,17 @@ func TestClient(t *testing.T) {
 	var p bookshop.Promotions = newClient(t, promotions.DefaultConfig())
 
 	o, err := p.Offer(ctx, 0)
-	if err != nil || !o.Active || !o.Eligible || o.Code != bookshop.BuyTwoGetOneFreeCode || o.Name != bookshop.PromotionName(o.Code) || o.Banner != promotions.Banner ||
+	if err != nil || !o.Active || !o.Eligible || o.Code != promotionsclient.BuyTwoGetOneFreeCode || o.Name != promotionsclient.Name(o.Code) || o.Banner != promotions.Banner || o.MinBooks != 3 ||
 		o.Starts.IsZero() || o.Starts.After(time.Now()) || !o.Ends.IsZero() || o.Starts.Location() != time.UTC {
 		t.Errorf("Offer(guest) = %+v, %v; want it active and eligible, named, from the service's start in UTC, without end", o, err)
 	}
 
 	lines := []bookshop.PromoLine{
-		{BookID: 3, UnitPrice: eur(1299), Quantity: 2},
-		{BookID: 8, UnitPrice: eur(450), Quantity: 1},
+		{BookID: 3, UnitPrice: eur(1299), Quantity: 2, Title: "Dune"},
+		{BookID: 8, UnitPrice: eur(450), Quantity: 1, Title: "Emma"},
 		{BookID: 9, Quantity: 1}, // no price: counts for nothing
 	}
-	want := bookshop.Discount{Amount: eur(450), BookID: 8, Code: bookshop.BuyTwoGetOneFreeCode}
+	want := bookshop.Discount{Amount: eur(450), BookID: 8, Code: promotionsclient.BuyTwoGetOneFreeCode, Label: "Buy two, get one free: one Emma free"}
 	if d, ok, err := p.Price(ctx, 0, lines); err != nil || !ok || d != want {
 		t.Errorf("Price(guest) = %+v, %v, %v; want %+v", d, ok, err, want)
 	}
@@ -68,18 +69,18 @@ func TestClient(t *testing.T) {
 	}
 
 	for range 2 { // the second is a retry
-		if d, ok, err := p.Claim(ctx, 4, "checkout-1", lines); err != nil || !ok || d != want {
-			t.Errorf("Claim(4, checkout-1) = %+v, %v, %v; want %+v", d, ok, err, want)
+		if d, outcome, err := p.Claim(ctx, 4, "checkout-1", lines); err != nil || outcome != bookshop.ClaimGranted || d != want {
+			t.Errorf("Claim(4, checkout-1) = %+v, %v, %v; want %+v", d, outcome, err, want)
 		}
 	}
-	if d, ok, err := p.Claim(ctx, 4, "checkout-2", lines); err != nil || ok || d != (bookshop.Discount{}) {
-		t.Errorf("Claim(4, checkout-2) while checkout-1 holds it = %+v, %v, %v; want none", d, ok, err)
+	if d, outcome, err := p.Claim(ctx, 4, "checkout-2", lines); err != nil || outcome != bookshop.ClaimHeld || d != (bookshop.Discount{}) {
+		t.Errorf("Claim(4, checkout-2) while checkout-1 holds it = %+v, %v, %v; want none, held", d, outcome, err)
 	}
 	if err := p.Release(ctx, 4, "checkout-1"); err != nil {
 		t.Errorf("Release(4, checkout-1): %v", err)
 	}
-	if _, ok, err := p.Claim(ctx, 4, "checkout-2", lines); err != nil || !ok {
-		t.Errorf("Claim(4, checkout-2) after the release = %v, %v; want it claimed", ok, err)
+	if _, outcome, err := p.Claim(ctx, 4, "checkout-2", lines); err != nil || outcome != bookshop.ClaimGranted {
+		t.Errorf("Claim(4, checkout-2) after the release = %v, %v; want it claimed", outcome, err)
 	}
 	for range 2 {
 		if err := p.Confirm(ctx, 4, "checkout-2"); err != nil {
@@ -88,6 +89,12 @@ func TestClient(t *testing.T) {
 	}
 	if o, err := p.Offer(ctx, 4); err != nil || o.Eligible {
 		t.Errorf("Offer(4) after an order used it = %+v, %v; want not eligible", o, err)
+	}
+	if d, outcome, err := p.Claim(ctx, 4, "checkout-3", lines); err != nil || outcome != bookshop.ClaimUsed || d != (bookshop.Discount{}) {
+		t.Errorf("Claim(4, checkout-3) after an order used it = %+v, %v, %v; want none, used", d, outcome, err)
+	}
+	if _, outcome, err := p.Claim(ctx, 5, "checkout-1", lines[1:]); err != nil || outcome != bookshop.ClaimNotEarned {
+		t.Errorf("Claim(5, one book) = %v, %v; want not earned", outcome, err)
 	}
 
 	for _, tc := range []struct {
@@ -125,8 +132,8 @@ func TestClientCampaign(t *testing.T) {
 		t.Errorf("Offer(1) after the campaign = %+v, %v; want inactive, from %v to %v", o, err, cfg.Starts, cfg.Ends)
 	}
 	lines := []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(100), Quantity: 3}}
-	if _, ok, err := p.Claim(ctx, 1, "k", lines); ok || err != nil {
-		t.Errorf("Claim after the campaign = %v, %v; want false", ok, err)
+	if _, outcome, err := p.Claim(ctx, 1, "k", lines); outcome != bookshop.ClaimInactive || err != nil {
+		t.Errorf("Claim after the campaign = %v, %v; want inactive", outcome, err)
 	}
 }
 
@@ -146,19 +153,52 @@ func TestClientUnavailable(t *testing.T) {
 // TestConversions checks that the conversions keep every field, and that
 // none (the zero Discount, a zero time) stays none.
 func TestConversions(t *testing.T) {
-	lines := []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(1299), Quantity: 2}, {BookID: 2, Quantity: 1}}
+	lines := []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(1299), Quantity: 2, Title: "Dune"}, {BookID: 2, Quantity: 1}}
 	if got := promotionsclient.LinesFromProto(promotionsclient.LinesToProto(lines)); len(got) != 2 || got[0] != lines[0] || got[1] != lines[1] {
 		t.Errorf("lines through their messages = %+v, want %+v", got, lines)
 	}
-	d := bookshop.Discount{Amount: eur(450), BookID: 8, Code: bookshop.BuyTwoGetOneFreeCode}
+	d := bookshop.Discount{Amount: eur(450), BookID: 8, Code: promotionsclient.BuyTwoGetOneFreeCode, Label: "Buy two, get one free: one Emma free"}
 	if got, ok := promotionsclient.DiscountFromProto(promotionsclient.DiscountToProto(d)); !ok || got != d {
 		t.Errorf("a discount through its message = %+v, %v; want %+v", got, ok, d)
 	}
 	if m := promotionsclient.DiscountToProto(bookshop.Discount{}); m != nil {
 		t.Errorf("DiscountToProto(none) = %v, want nil", m)
 	}
-	o := bookshop.Offer{Code: "c", Name: "n", Banner: "b", Active: true, Starts: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	o := bookshop.Offer{Code: "c", Name: "n", Banner: "b", Active: true, Starts: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), MinBooks: 3}
 	if got := promotionsclient.OfferFromProto(promotionsclient.OfferToProto(o)); got != o {
 		t.Errorf("an offer through its message = %+v, want %+v", got, o)
+	}
+}
+
+// TestClaimOutcomes checks that every outcome of a claim goes through
+// Claim's answer and comes back as it was, and that an answer refused
+// without a reason (a service from before the reasons) is ClaimRefused.
+func TestClaimOutcomes(t *testing.T) {
+	d := bookshop.Discount{Amount: eur(450), BookID: 8, Code: promotionsclient.BuyTwoGetOneFreeCode, Label: "Buy two, get one free: one Emma free"}
+	for _, outcome := range []bookshop.ClaimOutcome{bookshop.ClaimGranted, bookshop.ClaimInactive, bookshop.ClaimNotEarned, bookshop.ClaimUsed, bookshop.ClaimHeld, bookshop.ClaimRefused} {
+		want := bookshop.Discount{}
+		if outcome == bookshop.ClaimGranted {
+			want = d
+		}
+		m := promotionsclient.ClaimToProto(d, outcome)
+		if got, back := promotionsclient.ClaimFromProto(m); got != want || back != outcome {
+			t.Errorf("ClaimFromProto(ClaimToProto(%v)) = %+v, %v; want %+v, %v", outcome, got, back, want, outcome)
+		}
+	}
+	if _, outcome := promotionsclient.ClaimFromProto(&promotionsv1.ClaimResponse{}); outcome != bookshop.ClaimRefused {
+		t.Errorf("ClaimFromProto(not claimed, no reason) = %v, want %v", outcome, bookshop.ClaimRefused)
+	}
+}
+
+// TestName checks that the promotions the shop ran are named, the one
+// the service runs as its offer names it, and others generically.
+func TestName(t *testing.T) {
+	if got, want := promotionsclient.Name(promotionsclient.BuyTwoGetOneFreeCode), promotions.BuyTwoGetOneFree().Name; got != want || got != "Buy two, get one free" {
+		t.Errorf("Name(%q) = %q, want %q, the service's", promotionsclient.BuyTwoGetOneFreeCode, got, want)
+	}
+	for _, code := range []string{"", "spring_sale"} {
+		if got := promotionsclient.Name(code); got != "Special offer" {
+			t.Errorf("Name(%q) = %q, want %q", code, got, "Special offer")
+		}
 	}
 }

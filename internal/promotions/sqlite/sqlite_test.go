@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func open(tb testing.TB, path string) *sqlite.DB {
 	return db
 }
 
-var discount = bookshop.Discount{Amount: bookshop.Money{Units: 899, Currency: "EUR"}, BookID: 2, Code: bookshop.BuyTwoGetOneFreeCode}
+var discount = bookshop.Discount{Amount: bookshop.Money{Units: 899, Currency: "EUR"}, BookID: 2, Code: "buy_two_get_one_free"}
 
 // held is customer's claim under key, held until expires.
 func held(customer int32, key string, expires time.Time) sqlite.Claim {
@@ -251,5 +252,60 @@ func TestSchemaRefusesTwoUses(t *testing.T) {
 	}
 	if err := insert("d", "released", 0); err == nil {
 		t.Error("a claim of no discount was written")
+	}
+}
+
+// TestMigrateToDiscountsWithoutBook opens a database of the first schema
+// (0001), with a customer's use spent and another's held: migrated, it
+// keeps both, still refuses a second use of a customer, and now records a
+// discount that makes no book free (book 0).
+func TestMigrateToDiscountsWithoutBook(t *testing.T) {
+	ctx := testContext(t)
+	path := filepath.Join(t.TempDir(), "promotions.db")
+	first, err := os.ReadFile(filepath.Join("migrations", "0001_promotions.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`,
+		string(first),
+		`INSERT INTO schema_migrations VALUES (1, '0001_promotions.sql', '2026-03-01T00:00:00Z')`,
+		`INSERT INTO claims VALUES (1, 'placed', 'confirmed', 899, 'EUR', 2, 'buy_two_get_one_free', 0, 0, 0)`,
+		fmt.Sprintf(`INSERT INTO claims VALUES (2, 'pending', 'held', 899, 'EUR', 2, 'buy_two_get_one_free', 0, %d, 0)`, t0.Add(time.Hour).UnixMilli()),
+	} {
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("make a database of schema 1: %v", err)
+		}
+	}
+	raw.Close()
+
+	db := open(t, path)
+	if u := usage(t, db, 1, t0); !u.Spent {
+		t.Errorf("Usage(1) after the migration = %+v, want spent", u)
+	}
+	if u := usage(t, db, 2, t0); !u.Held {
+		t.Errorf("Usage(2) after the migration = %+v, want held", u)
+	}
+	var own, live *sqlite.Claim
+	if _, _, err := db.Update(ctx, 2, "another", t0, to(held(2, "another", t0.Add(time.Hour)), &own, &live)); err == nil {
+		t.Error("a second claim held of customer 2 was written after the migration")
+	}
+	bookless := held(3, "k", t0.Add(time.Hour))
+	bookless.Discount = bookshop.Discount{Amount: bookshop.Money{Units: 370, Currency: "EUR"}, Code: "ten_percent_off"}
+	c, _, err := db.Update(ctx, 3, "k", t0, to(bookless, &own, &live))
+	if err != nil || c.Discount != bookless.Discount {
+		t.Errorf("Update(a discount that makes no book free) = %+v, %v; want it written", c, err)
+	}
+	if _, _, err := db.Update(ctx, 3, "k", t0, func(own, _ *sqlite.Claim) (sqlite.Claim, error) {
+		if own == nil || own.Discount != bookless.Discount {
+			return sqlite.Claim{}, fmt.Errorf("read back %+v, want %+v", own, bookless.Discount)
+		}
+		return *own, nil
+	}); err != nil {
+		t.Error(err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // MaxDays is the most days a report covers: a year, leap or not.
@@ -33,7 +34,8 @@ const PageSize = 100
 // Options say what a report covers.
 type Options struct {
 	// Promotion is the code that an order's Promotions holds when the
-	// order used the promotion, such as bookshop.BuyTwoGetOneFreeCode.
+	// order used the promotion, such as
+	// promotionsclient.BuyTwoGetOneFreeCode.
 	Promotion string
 	// From and To are the first and the last day of the period, both
 	// counted: only their year, month and day matter, read in Location.
@@ -55,7 +57,7 @@ func (o Options) Validate() error {
 	o = o.normal()
 	switch days := o.days(); {
 	case o.Promotion == "":
-		return fmt.Errorf("the promotion's code is empty: name the code that orders record, such as %s", bookshop.BuyTwoGetOneFreeCode)
+		return fmt.Errorf("the promotion's code is empty: name the code that orders record, such as %s", promotionsclient.LatestCode)
 	case o.From.After(o.To):
 		return fmt.Errorf("the period's first day %s is after its last day %s", date(o.From), date(o.To))
 	case days > MaxDays:

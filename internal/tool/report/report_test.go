@@ -12,6 +12,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/tool/report"
 )
 
@@ -54,7 +55,7 @@ func order(tb testing.TB, id, created string, promo bool, prices ...int64) books
 	}
 	o.Subtotal, o.Discount, o.Total = eur(subtotal), eur(0), eur(subtotal)
 	if promo {
-		o.Promotions = []string{"another_one", bookshop.BuyTwoGetOneFreeCode}
+		o.Promotions = []string{"another_one", promotionsclient.BuyTwoGetOneFreeCode}
 		o.Discount, o.Total = eur(cheapest), eur(subtotal-cheapest)
 	}
 	return o
@@ -86,7 +87,7 @@ func knownOrders(tb testing.TB) []bookshop.Order {
 // knownOptions are the options of the report of knownOrders.
 func knownOptions(tb testing.TB) report.Options {
 	return report.Options{
-		Promotion: bookshop.BuyTwoGetOneFreeCode,
+		Promotion: promotionsclient.BuyTwoGetOneFreeCode,
 		From:      day(tb, "2025-06-08"),
 		To:        day(tb, "2025-06-12"),
 		Campaign:  bookshop.Campaign{Starts: at(tb, "2025-06-10 09:00:00.000")},
