@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/bookshop-go/bookshop/internal/platform/porttest"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"

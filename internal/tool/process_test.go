@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/bookshop-go/bookshop/internal/platform/porttest"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
