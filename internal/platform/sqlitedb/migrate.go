@@ -149,6 +149,11 @@ func Migrate(ctx context.Context, db *DB, s Schema) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: commit: %w", err)
 	}
+	if db.wal != nil {
+		if err := db.wal.durable(); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
 	return nil
 }
 

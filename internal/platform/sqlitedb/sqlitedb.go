@@ -38,9 +38,11 @@ const busyTimeout = 5 * time.Second
 type Synchronous int
 
 const (
-	// SyncFull syncs the write-ahead log at every commit: a change is on
-	// the disk when the commit returns, and survives a power cut, not only
-	// a crash of the process. It is the zero value.
+	// SyncFull makes every commit durable before it returns: a change is
+	// on the disk when Tx.Commit or DB.ExecContext returns, and survives a
+	// power cut, not only a crash of the process. The write-ahead log is
+	// synced for groups of commits at once (see walSync), not by each.
+	// It is the zero value.
 	SyncFull Synchronous = iota
 	// SyncNormal syncs at checkpoints only: a crash of the process loses
 	// nothing, but a power cut may lose the last commits. It suits data
@@ -48,12 +50,11 @@ const (
 	SyncNormal
 )
 
-// pragma returns s as the value of SQLite's synchronous setting.
+// pragma returns s as the value of SQLite's synchronous setting: NORMAL
+// for both, SyncFull adding syncs of its own after the commits.
 func (s Synchronous) pragma() (string, error) {
 	switch s {
-	case SyncFull:
-		return "full", nil
-	case SyncNormal:
+	case SyncFull, SyncNormal:
 		return "normal", nil
 	}
 	return "", fmt.Errorf("synchronous %d: want SyncFull or SyncNormal", int(s))
@@ -76,7 +77,9 @@ type DB struct {
 	// the database's write lock as they begin (BEGIN IMMEDIATE), so that
 	// what a transaction reads holds until it commits, against other
 	// goroutines and other processes; writes from this process wait for
-	// the connection, in turn.
+	// the connection, in turn. Change the database through Begin or
+	// DB.ExecContext: with SyncFull, a change made on Write itself is on
+	// the disk only after a later commit's sync.
 	Write *sql.DB
 	// Read has up to Options.Readers read-only connections, which see the
 	// last commit and neither wait for the writer nor hold it up. It is
@@ -84,6 +87,7 @@ type DB struct {
 	Read *sql.DB
 
 	writes, reads *statements // the prepared statements of Write and Read
+	wal           *walSync    // syncs the commits of SyncFull to a file; nil otherwise
 }
 
 // Open opens the database file at path, creating it if it is missing, or a
@@ -123,6 +127,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{Write: write, Read: write, writes: &statements{pool: write}}
+	if path != Memory && opts.Synchronous == SyncFull {
+		db.wal = newWALSync(path)
+	}
 	db.reads = db.writes
 	if path != Memory && opts.Readers > 0 {
 		read, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)"+busy)

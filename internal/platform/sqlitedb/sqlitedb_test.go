@@ -426,7 +426,7 @@ func TestOpen(t *testing.T) {
 		sync    string // 1 NORMAL, 2 FULL
 		oneDB   bool   // Read is Write
 	}{
-		{"file, FULL, readers", false, sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 4}, "wal", "2", false},
+		{"file, FULL (NORMAL and syncs of its own), readers", false, sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 4}, "wal", "1", false},
 		{"file, NORMAL, no readers", false, sqlitedb.Options{Synchronous: sqlitedb.SyncNormal}, "wal", "1", true},
 		{"memory: no WAL, no readers", true, sqlitedb.Options{Synchronous: sqlitedb.SyncNormal, Readers: 4}, "memory", "2", true},
 	}

@@ -114,6 +114,7 @@ func (c *statements) close() {
 type Tx struct {
 	*sql.Tx
 	stmts *statements
+	wal   *walSync // makes a commit durable; nil for reads and without SyncFull
 	learn []string // queries run unprepared, to prepare when the transaction ends
 }
 
@@ -125,7 +126,7 @@ func (db *DB) Begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, stmts: db.writes}, nil
+	return &Tx{Tx: tx, stmts: db.writes, wal: db.wal}, nil
 }
 
 // BeginRead starts a read-only transaction of Read: its reads see one
@@ -174,10 +175,15 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	return tx.Tx.QueryRowContext(ctx, query, args...)
 }
 
-// Commit commits the transaction, and then prepares the queries it ran
-// unprepared.
+// Commit commits the transaction and, with SyncFull, returns once the
+// commit is on the disk (an error then says it may not be, though other
+// connections may have read it); then it prepares the queries the
+// transaction ran unprepared.
 func (tx *Tx) Commit() error {
 	err := tx.Tx.Commit()
+	if err == nil && tx.wal != nil {
+		err = tx.wal.durable()
+	}
 	tx.prepareLearned()
 	return err
 }
@@ -206,12 +212,23 @@ func (tx *Tx) prepareLearned() {
 	}()
 }
 
-// ExecContext runs query on Write, its statement prepared once.
+// ExecContext runs query on Write, its statement prepared once, as a
+// transaction of its own: with SyncFull it returns once the change is on
+// the disk, as Tx.Commit does.
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	var err error
 	if st := db.writes.prepare(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = db.Write.ExecContext(ctx, query, args...)
 	}
-	return db.Write.ExecContext(ctx, query, args...)
+	if err == nil && db.wal != nil {
+		if err = db.wal.durable(); err != nil {
+			return nil, err
+		}
+	}
+	return res, err
 }
 
 // QueryContext runs query on Read, its statement prepared once.

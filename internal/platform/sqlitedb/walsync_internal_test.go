@@ -1,0 +1,186 @@
+package sqlitedb
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncRecord is one call of syncFile, as a test's stand-in records it.
+type syncRecord struct {
+	path       string
+	start, end time.Time
+}
+
+// recordSyncs replaces syncFile for the test with one that syncs for
+// real, takes at least pause, fails with the errors of fail in turn (nil:
+// succeed), and records each call.
+func recordSyncs(t *testing.T, pause time.Duration, fail ...error) func() []syncRecord {
+	t.Helper()
+	real := syncFile
+	var mu sync.Mutex
+	var calls []syncRecord
+	syncFile = func(path string) error {
+		start := time.Now()
+		err := real(path)
+		time.Sleep(pause)
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, syncRecord{path, start, time.Now()})
+		if len(fail) > 0 {
+			if fail[0] != nil {
+				err = fail[0]
+			}
+			fail = fail[1:]
+		}
+		return err
+	}
+	t.Cleanup(func() { syncFile = real })
+	return func() []syncRecord {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]syncRecord(nil), calls...)
+	}
+}
+
+func openNotes(t *testing.T, opts Options) *DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// TestCommitsSyncedInGroups commits from 40 goroutines at once, with a
+// sync of the log that takes 5 ms: every commit is there, each returned
+// only after a sync that began after it was asked to commit and ended
+// before it returned, and the syncs were far fewer than the commits. The
+// directory is synced once, before the first sync of the log.
+func TestCommitsSyncedInGroups(t *testing.T) {
+	syncs := recordSyncs(t, 5*time.Millisecond)
+	db := openNotes(t, Options{Synchronous: SyncFull, Readers: 2})
+	ctx := context.Background()
+
+	const writers = 40
+	type span struct{ asked, returned time.Time }
+	spans := make([]span, writers)
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for i := range writers {
+		wg.Go(func() {
+			spans[i].asked = time.Now()
+			if i%2 == 0 {
+				tx, err := db.Begin(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+				if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES (?)`, "tx"); err != nil {
+					errs <- err
+					return
+				}
+				if err := tx.Commit(); err != nil {
+					errs <- err
+					return
+				}
+			} else if _, err := db.ExecContext(ctx, `INSERT INTO notes (text) VALUES (?)`, "exec"); err != nil {
+				errs <- err
+				return
+			}
+			spans[i].returned = time.Now()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM notes`).Scan(&n); err != nil || n != writers {
+		t.Fatalf("%d notes, %v; want %d", n, err, writers)
+	}
+
+	calls := syncs()
+	var logSyncs []syncRecord
+	for i, c := range calls {
+		if strings.HasSuffix(c.path, "-wal") {
+			logSyncs = append(logSyncs, c)
+		} else if i != 0 {
+			t.Errorf("sync %d of %s: want the directory synced once, first", i, c.path)
+		}
+	}
+	if len(calls) == 0 || strings.HasSuffix(calls[0].path, "-wal") {
+		t.Errorf("first sync %v: want the directory's", calls)
+	}
+	if len(logSyncs) == 0 || len(logSyncs) > writers/4 {
+		t.Errorf("%d syncs of the log for %d commits, want 1 to %d", len(logSyncs), writers, writers/4)
+	}
+	for i, s := range spans {
+		covered := false
+		for _, c := range logSyncs {
+			if !c.start.Before(s.asked) && !c.end.After(s.returned) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			t.Errorf("commit %d (asked %v, returned %v): no sync of the log began after it was asked and ended before it returned",
+				i, s.asked.Format(time.StampMicro), s.returned.Format(time.StampMicro))
+		}
+	}
+}
+
+// TestFailedSyncIsKept fails one sync of the log: that commit returns
+// the error, and so does every later one, though the syncs after succeed:
+// what the disk holds is unknown after a failed sync.
+func TestFailedSyncIsKept(t *testing.T) {
+	disk := errors.New("input/output error")
+	recordSyncs(t, 0, nil, disk) // the directory's sync, then the log's, which fails
+	db := openNotes(t, Options{Synchronous: SyncFull})
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('a')`); !errors.Is(err, disk) {
+		t.Fatalf("commit with a failing sync: %v, want %v", err, disk)
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('b')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); !errors.Is(err, disk) || !strings.Contains(err.Error(), "restart") {
+		t.Fatalf("commit after a failed sync: %v, want %v, saying to restart", err, disk)
+	}
+}
+
+// TestNoSyncsWithoutSyncFull: SyncNormal and memory leave the syncs to
+// SQLite's checkpoints.
+func TestNoSyncsWithoutSyncFull(t *testing.T) {
+	syncs := recordSyncs(t, 0)
+	db := openNotes(t, Options{Synchronous: SyncNormal})
+	if _, err := db.ExecContext(context.Background(), `INSERT INTO notes (text) VALUES ('a')`); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := Open(context.Background(), Memory, Options{Synchronous: SyncFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	if _, err := mem.ExecContext(context.Background(), `CREATE TABLE t (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	if got := syncs(); len(got) != 0 {
+		t.Errorf("syncs %v, want none", got)
+	}
+}
