@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
@@ -495,23 +496,19 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// RunSweeper calls Sweep every interval until ctx ends, logging failures;
-// it returns nil then.
+// RunSweeper calls Sweep at once and then every interval until ctx ends
+// (process.Every), logging failures; it returns nil then. The sweep at
+// start frees at once the rows of the sessions that expired while the
+// service was stopped; it is one indexed DELETE, and a sweep that several
+// replicas make at the same time deletes each row once.
 func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return process.Every(ctx, interval, func(ctx context.Context) {
 		n, err := s.Sweep(ctx)
 		switch {
-		case err != nil && !errors.Is(err, context.Canceled):
+		case err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled):
 			s.logger.WarnContext(ctx, "sweep sessions", "err", err)
 		case n > 0:
 			s.logger.InfoContext(ctx, "expired sessions deleted", "sessions", n)
 		}
-	}
+	})
 }

@@ -2,6 +2,7 @@ package cart
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/cart/sqlite"
@@ -55,41 +56,34 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	}
 	deps.Logger.Info("Cart serving gRPC", "addr", deps.Listener.Addr().String(), "catalog", target, "tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,
-		func(ctx context.Context) error { sweep(ctx, svc, deps); return nil },
+		func(ctx context.Context) error {
+			return process.Every(ctx, SweepInterval, func(ctx context.Context) { sweep(ctx, svc, deps.Logger) })
+		},
 		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) })
 }
 
-// sweep deletes the idle guests' carts and the old idempotency keys at
-// once and then every SweepInterval, until ctx is done. A failed sweep is
-// logged and tried again at the next.
-func sweep(ctx context.Context, svc *Service, deps process.Deps) {
-	ticker := time.NewTicker(SweepInterval)
-	defer ticker.Stop()
-	for {
-		now := time.Now()
-		n, err := svc.SweepGuests(ctx, now)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			deps.Logger.Error("sweep guests' carts", "err", err)
-		case n > 0:
-			deps.Logger.Info("swept idle guests' carts", "deleted", n)
-		}
-		n, err = svc.SweepKeys(ctx, now)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			deps.Logger.Error("sweep idempotency keys", "err", err)
-		case n > 0:
-			deps.Logger.Info("swept old idempotency keys", "deleted", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
+// sweep deletes the idle guests' carts and the old idempotency keys; Run
+// calls it at once and then every SweepInterval (process.Every). A
+// failed sweep is logged and tried again at the next.
+func sweep(ctx context.Context, svc *Service, logger *slog.Logger) {
+	now := time.Now()
+	n, err := svc.SweepGuests(ctx, now)
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil:
+		logger.Error("sweep guests' carts", "err", err)
+	case n > 0:
+		logger.Info("swept idle guests' carts", "deleted", n)
+	}
+	n, err = svc.SweepKeys(ctx, now)
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil:
+		logger.Error("sweep idempotency keys", "err", err)
+	case n > 0:
+		logger.Info("swept old idempotency keys", "deleted", n)
 	}
 }
 

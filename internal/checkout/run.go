@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
@@ -91,7 +92,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		"inventory", targets["inventory"], "payments", targets["payments"], "orders", targets["orders"], "promotions", targets["promotions"],
 		"tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,
-		func(ctx context.Context) error { recoverLoop(ctx, svc, cfg.RecoverInterval, deps); return nil },
+		func(ctx context.Context) error { return recoverLoop(ctx, svc, cfg.RecoverInterval, deps.Logger) },
 		func(ctx context.Context) error {
 			err := srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
 			drain, cancel := context.WithTimeout(context.Background(), deps.DrainTimeout)
@@ -102,22 +103,20 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 }
 
 // recoverLoop takes up the unfinished checkouts at once and then every
-// interval, and deletes the records of the old ended ones every
-// SweepInterval, until ctx is done. A failure is logged and tried again
-// at the next turn.
-func recoverLoop(ctx context.Context, svc *Service, interval time.Duration, deps process.Deps) {
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
+// interval (process.Every), and deletes the records of the old ended ones
+// every SweepInterval, until ctx is done; it returns nil then. A failure
+// is logged and tried again at the next turn.
+func recoverLoop(ctx context.Context, svc *Service, interval time.Duration, logger *slog.Logger) error {
 	var swept time.Time
-	for {
+	return process.Every(ctx, interval, func(ctx context.Context) {
 		n, err := svc.Recover(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
-			deps.Logger.Error("take up unfinished checkouts", "err", err)
+			logger.Error("take up unfinished checkouts", "err", err)
 		case n > 0:
-			deps.Logger.Info("unfinished checkouts taken up", "checkouts", n)
+			logger.Info("unfinished checkouts taken up", "checkouts", n)
 		}
 		if now := time.Now(); now.Sub(swept) >= SweepInterval {
 			swept = now
@@ -126,17 +125,12 @@ func recoverLoop(ctx context.Context, svc *Service, interval time.Duration, deps
 			case ctx.Err() != nil:
 				return
 			case err != nil:
-				deps.Logger.Error("delete the records of old checkouts", "err", err)
+				logger.Error("delete the records of old checkouts", "err", err)
 			case n > 0:
-				deps.Logger.Info("records of old checkouts deleted", "deleted", n)
+				logger.Info("records of old checkouts deleted", "deleted", n)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-	}
+	})
 }
 
 // NewGRPCServer returns a gRPC server with CheckoutService registered
