@@ -24,6 +24,8 @@ const (
 	messageTooManyTries  = "Too many failed attempts. Please try again in %s."
 	messageTooManySignUp = "Too many accounts were opened from your network lately. Please try again in %s."
 	messageSignOutFailed = "We could not sign you out just now, so you are still signed in. Please try again in a moment."
+	messageSignOutByLink = "Signing out takes the button below, not a link, so that no other site can sign you out."
+	messageNotSignedIn   = "You are not signed in."
 )
 
 // signPage is the data of signin.html, for signing in or up.
@@ -207,8 +209,22 @@ func (s *server) renderSign(w http.ResponseWriter, r *http.Request, status int, 
 // cannot be reached the session would live on, so the shopper is told,
 // with 503, and stays signed in: a sign-out that only forgot the cookie
 // would leave a session that whoever copied it could still use.
+//
+// Any other method changes nothing: it answers 405 with the error page
+// and, to a shopper who holds a session (who opened /signout from a link
+// or typed it), the sign-out button.
 func (s *server) handleSignOut() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			page := errorPage{Heading: http.StatusText(http.StatusMethodNotAllowed), Message: messageNotSignedIn}
+			if visitorOf(r).token != "" {
+				page.Message, page.SignOut = messageSignOutByLink, true
+			}
+			page.Layout = s.layout(r, "Sign out · "+siteTitle, noCategory)
+			s.render(w, r, http.StatusMethodNotAllowed, s.pages.error, page)
+			return
+		}
 		if v := visitorOf(r); v.token != "" {
 			s.signedIn.forget(v.token)
 			ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)

@@ -210,6 +210,8 @@ type errorPage struct {
 	Layout  layout
 	Heading string
 	Message string
+	// SignOut shows the sign-out button: for /signout opened as a page.
+	SignOut bool
 }
 
 // layout returns the layout data of r's page, titled title, with current

@@ -31,7 +31,7 @@ func (s *server) routes() {
 	s.mux.Handle("/live/{session}/events", s.limitScript(allowMethods(s.handleLiveEvent(), http.MethodPost)))
 	s.mux.Handle("/signin", page(s.handleSignIn(), http.MethodGet, http.MethodHead, http.MethodPost))
 	s.mux.Handle("/signup", page(s.handleSignUp(), http.MethodGet, http.MethodHead, http.MethodPost))
-	s.mux.Handle("/signout", page(s.handleSignOut(), http.MethodPost))
+	s.mux.Handle("/signout", s.limitPage(s.withVisitor(s.handleSignOut()))) // POST; its own 405
 	s.mux.Handle("/account", page(s.handleAccount(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/cart", page(s.handleCart(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/cart/items", page(s.handleAddToCart(), http.MethodPost))

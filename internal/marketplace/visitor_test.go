@@ -348,3 +348,39 @@ func TestMergeCountsOnce(t *testing.T) {
 		t.Errorf("GET / that merged the guest cart: the header counts %q, want 2", got)
 	}
 }
+
+// A shopper who opens /signout as a page (a link, a typed address) is
+// not signed out by it: they get the error page, with their own header
+// and a sign-out button that works.
+func TestSignOutOpenedAsAPage(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.signUp("link@example.com", "Link Clicker")
+	token := b.cookie("bookshop_session")
+
+	r := b.get("/signout")
+	wantHTML(t, "GET", "/signout", r, http.StatusMethodNotAllowed)
+	if got := r.header.Get("Allow"); got != "POST" {
+		t.Errorf("GET /signout: Allow %q, want POST", got)
+	}
+	for _, want := range []string{`href="/account">Link Clicker</a>`, `<form method="post" action="/signout">`, ">Sign out</button>"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("GET /signout: no %s in the page:\n%s", want, r.body)
+		}
+	}
+	if b.cookie("bookshop_session") != token {
+		t.Fatal("GET /signout changed the session cookie")
+	}
+	if _, err := shop.accounts.Session(testContext(t), token); err != nil {
+		t.Fatalf("GET /signout ended the session: %v", err)
+	}
+	if r := b.post("/signout", nil); r.status != http.StatusSeeOther {
+		t.Errorf("the page's button (POST /signout): status %d, want 303", r.status)
+	}
+
+	guest := b.get("/signout")
+	wantHTML(t, "GET", "/signout as a guest", guest, http.StatusMethodNotAllowed)
+	if strings.Contains(guest.body, `action="/signout"`) || !strings.Contains(guest.body, "You are not signed in.") {
+		t.Errorf("GET /signout as a guest: want no button, and that they are not signed in:\n%s", guest.body)
+	}
+}
