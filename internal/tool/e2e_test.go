@@ -33,6 +33,18 @@ func findChromium(tb testing.TB) string {
 	return ""
 }
 
+// screenshotDir is where the browser tests keep their screenshots:
+// $SCREENSHOT_DIR, which ./scripts/test.sh sets to test-artifacts/, else
+// the test's artifact directory (t.ArtifactDir), which
+// "go test -artifacts" keeps under -outputdir's _artifacts/ and names in
+// its output, and which is otherwise removed after the test.
+func screenshotDir(t *testing.T) string {
+	if dir := os.Getenv("SCREENSHOT_DIR"); dir != "" {
+		return dir
+	}
+	return t.ArtifactDir()
+}
+
 // newBrowser starts headless Chromium for the test and returns a tab.
 func newBrowser(tb testing.TB) context.Context {
 	tb.Helper()
@@ -122,11 +134,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	// Screenshots go to the test's temp dir, or to $SCREENSHOT_DIR to keep.
-	dir := os.Getenv("SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
+	dir := screenshotDir(t)
 	shot := filepath.Join(dir, "homepage.png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)

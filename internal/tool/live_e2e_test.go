@@ -169,10 +169,7 @@ func TestLiveEndToEnd(t *testing.T) {
 	}
 	check(page, "first load", 1, loaded)
 
-	dir := os.Getenv("SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
+	dir := screenshotDir(t)
 	shot := func(name string) {
 		if png, err := chromedp.Run(tab, chromedp.FullScreenshot(100)); err == nil {
 			_ = os.WriteFile(filepath.Join(dir, name), png, 0o644)

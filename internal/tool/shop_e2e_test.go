@@ -207,12 +207,9 @@ func TestShopEndToEnd(t *testing.T) {
 	waitCount("removed", "3", false)
 	checkCart("removed", []bookshop.Book{falcon, thirdBook}, []int64{2, 1})
 
-	// The cart page, kept: $SCREENSHOT_DIR, which ./scripts/test.sh sets to
-	// test-artifacts/, or the test's temp dir.
-	dir := os.Getenv("SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
+	// The cart page, kept (see screenshotDir): test-artifacts/cart.png
+	// after ./scripts/test.sh.
+	dir := screenshotDir(t)
 	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
@@ -361,10 +358,7 @@ func TestCheckoutEndToEnd(t *testing.T) {
 		t.Errorf("after the declined card the history lists %d orders (%v), want 1", n, err)
 	}
 
-	dir := os.Getenv("SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
+	dir := screenshotDir(t)
 	if png, err := chromedp.Run(tab, chromedp.FullScreenshot(100)); err == nil {
 		_ = os.MkdirAll(dir, 0o755)
 		_ = os.WriteFile(filepath.Join(dir, "orders.png"), png, 0o644)
@@ -583,10 +577,7 @@ func TestPromotionEndToEnd(t *testing.T) {
 	if total != full.Format() || discount != "" {
 		t.Errorf("the second order of three books: total %s, discount %q; want the full %s, no discount", total, discount, full.Format())
 	}
-	dir := os.Getenv("SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
+	dir := screenshotDir(t)
 	if png, err := chromedp.Run(tab, chromedp.FullScreenshot(100)); err == nil {
 		_ = os.MkdirAll(dir, 0o755)
 		_ = os.WriteFile(filepath.Join(dir, "second-order.png"), png, 0o644)
