@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	inventoryv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/inventory/v1"
 	"github.com/bookshop-go/bookshop/internal/inventory"
@@ -22,8 +24,8 @@ import (
 // TestRunOnPostgres runs two Inventories, as `bookshop inventory` with a
 // database URL, on one PostgreSQL database, which the first reaches
 // through a proxy: both sell from the same stock; while the proxy is down
-// the first's health is NOT_SERVING, and once it is back, SERVING, and it
-// sells again.
+// the first's health is NOT_SERVING and its calls are answered
+// UNAVAILABLE, and once it is back, SERVING, and it sells again.
 func TestRunOnPostgres(t *testing.T) {
 	st := pgtest.Settings(t)
 	proxy := pgtest.NewProxy(t, st.URL)
@@ -62,6 +64,14 @@ func TestRunOnPostgres(t *testing.T) {
 	waitHealth(grpc_health_v1.HealthCheckResponse_SERVING, "with the database")
 	proxy.Down()
 	waitHealth(grpc_health_v1.HealthCheckResponse_NOT_SERVING, "without the database")
+	// A call that reaches the replica meanwhile is told UNAVAILABLE, which
+	// a caller retries, not INTERNAL.
+	if _, err := first.Reserve(ctx, &inventoryv1.ReserveRequest{IdempotencyKey: "buyer-away", Lines: []*inventoryv1.StockLine{line(1, 1)}}); status.Code(err) != codes.Unavailable {
+		t.Errorf("Reserve without the database = %v, want UNAVAILABLE", err)
+	}
+	if _, err := first.GetStock(ctx, &inventoryv1.GetStockRequest{BookIds: []int32{1}}); status.Code(err) != codes.Unavailable {
+		t.Errorf("GetStock without the database = %v, want UNAVAILABLE", err)
+	}
 	proxy.Up()
 	waitHealth(grpc_health_v1.HealthCheckResponse_SERVING, "once the database is back")
 	if _, err := first.SetStock(ctx, &inventoryv1.SetStockRequest{BookId: 1, OnHand: 3}); err != nil {

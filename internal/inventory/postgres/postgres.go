@@ -15,6 +15,11 @@
 // and no copy is counted twice, under any concurrency, across replicas.
 // Changes to other books do not wait for each other. Reads of the stock
 // are one statement, one snapshot.
+//
+// While the database cannot be reached, or a connection to it is lost,
+// every method fails with the kernel's Unavailable (pgdb.Classify), which
+// a gRPC caller receives as UNAVAILABLE and may retry: a Reserve retried
+// with its key finds what the first did, if it committed.
 package postgres
 
 import (
@@ -109,9 +114,11 @@ type querier interface {
 // Levels returns the stock of each of ids at now, in the order of ids,
 // each once: on hand, held by holds that expire after now, and available
 // (on hand less held, never below 0). A book without a record has every
-// number 0. One statement, so one snapshot.
+// number 0. One statement, so one snapshot. Errors: Unavailable when the
+// database cannot be reached (see pgdb.Classify).
 func (db *DB) Levels(ctx context.Context, ids []int32, now time.Time) ([]inventoryclient.Level, error) {
-	return levels(ctx, db.db.Pool, ids, now)
+	ls, err := levels(ctx, db.db.Pool, ids, now)
+	return ls, pgdb.Classify(err)
 }
 
 // levels is Levels in q.
@@ -395,7 +402,7 @@ func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
 		tag, err := db.db.Pool.Exec(ctx, `DELETE FROM reservations WHERE id IN (
 			SELECT id FROM reservations WHERE ended_at < $1 LIMIT $2)`, before.UnixMilli(), sweepBatch)
 		if err != nil {
-			return deleted, fmt.Errorf("delete ended reservations: %w", err)
+			return deleted, pgdb.Classify(fmt.Errorf("delete ended reservations: %w", err))
 		}
 		n := int(tag.RowsAffected())
 		deleted += n

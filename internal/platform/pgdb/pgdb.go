@@ -11,9 +11,12 @@
 // aborts for another's sake, with the rule for porting code written for
 // SQLite's one writer: lock the rows a decision rests on ([DB.Tx]),
 // a [DB.Ping] for
-// readiness, and [Redact], which every message that names the database
-// goes through so that no password reaches a log or an error. What
-// differs stays in the service: its schema name, migrations and queries.
+// readiness, [Classify], which makes a lost database the kernel's
+// Unavailable (UNAVAILABLE to a gRPC caller, who may retry) rather than an
+// internal error, and [Redact], which every message that names the
+// database goes through so that no password reaches a log or an error.
+// What differs stays in the service: its schema name, migrations and
+// queries.
 package pgdb
 
 import (
@@ -148,11 +151,12 @@ func (db *DB) Close() error {
 }
 
 // Ping returns nil when the database answers a query within ctx, and
-// otherwise an error that names it (redacted): for readiness, which
-// rpc.Server.Watch checks every few seconds.
+// otherwise an error that names it (redacted), Unavailable when it is
+// Unreachable (see Classify): for readiness, which rpc.Server.Watch
+// checks every few seconds.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.Pool.Ping(ctx); err != nil {
-		return fmt.Errorf("database %s: %w", db.where, err)
+		return Classify(fmt.Errorf("database %s: %w", db.where, err))
 	}
 	return nil
 }

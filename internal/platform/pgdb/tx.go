@@ -58,16 +58,21 @@ const (
 // of 1,459 failed even after 12 attempts; with row locks, 733 a second,
 // and none failed.
 //
-// Errors: fn's own error, as it returned it; a *pgconn.PgError, wrapped
-// with the number of attempts, when every attempt failed as above; and
-// the errors of beginning and committing, wrapped.
+// Errors: fn's own error, as it returned it, unless it is Unreachable; a
+// *pgconn.PgError, wrapped with the number of attempts, when every
+// attempt failed as above; the errors of beginning and committing; and,
+// for any of them that says the database could not be reached or the
+// connection was lost (Unreachable), that error as the kernel's
+// Unavailable (see Classify), which a gRPC caller may retry. Such a
+// transaction is not run again here: it may have committed, and only the
+// caller's retry, keyed, can find out.
 func (db *DB) Tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	opts := pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 	backoff := firstBackoff
 	for attempt := 1; ; attempt++ {
 		err := pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
 		if err == nil || !Retryable(err) {
-			return err
+			return Classify(err)
 		}
 		if attempt == TxAttempts {
 			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
