@@ -239,7 +239,9 @@ type LiveRecommender interface {
 	// Open starts a session for shopper userID (zero is anonymous) whose
 	// lists hold at most maxResults books. The session lasts until ctx ends
 	// or the stream is closed. Errors: Invalid for a maxResults the service
-	// does not accept; Unavailable when the service cannot be reached.
+	// does not accept; Exhausted when the service serves as many sessions
+	// as it may (try again later); Unavailable when the service cannot be
+	// reached.
 	Open(ctx context.Context, userID int32, maxResults int) (LiveStream, error)
 }
 

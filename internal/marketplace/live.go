@@ -13,12 +13,14 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // liveRetry is how long a browser waits before it reconnects a live event
@@ -67,10 +69,30 @@ type liveSession struct {
 
 // liveCookieName is the cookie that binds a live session to the browser
 // that opened it. It is set with the event stream, HttpOnly, SameSite=
-// Strict, Secure over HTTPS, for the path of that session's events only
-// (a browser with several book pages open holds one per session), and
-// lasts as long as the browser.
+// Strict, for the path of that session's events only (a browser with
+// several book pages open holds one per session); over HTTPS it is
+// Secure, and named with the __Secure- prefix, which browsers take only
+// from HTTPS (see liveCookie). It lasts as long as a session may (see
+// liveCookieMaxAge), so that a browser does not keep one for every book
+// page it opened until it closes.
 const liveCookieName = "bookshop_live"
+
+// liveCookie returns the name of the live session's cookie: with the
+// __Secure- prefix when secure. (Not __Host-, which asks for the path /:
+// the cookie's path is its session's.)
+func liveCookie(secure bool) string {
+	if secure {
+		return "__Secure-" + liveCookieName
+	}
+	return liveCookieName
+}
+
+// liveCookieMaxAge is how long a live session's cookie lasts: as long as
+// the session may (maxAge, after which runLive ends it at its next
+// heartbeat) and a heartbeat, rounded up to a second.
+func liveCookieMaxAge(maxAge, heartbeat time.Duration) int {
+	return int((maxAge + heartbeat + time.Second - 1) / time.Second)
+}
 
 func newLiveSessions(max, perClient, perNetwork int, open prometheus.Gauge) *liveSessions {
 	return &liveSessions{max: max, perClient: perClient, perNetwork: perNetwork, open: open,
@@ -171,8 +193,11 @@ const liveWriteTimeout = 10 * time.Second
 //   - a comment every heartbeat, so that proxies keep the connection.
 //
 // It ends, closing the stream, when the browser goes away, when the stream
-// ends, or at shutdown. It answers 503 when the LiveRecommender cannot be
-// reached or too many sessions are open.
+// ends, at shutdown, or once it has lasted Options.LiveSessionMaxAge (the
+// browser then opens a new one, as after any break). It answers 503,
+// with a Retry-After of liveRetry and before any event, when too many
+// sessions are open here, when the LiveRecommender serves as many
+// streams as it may (Exhausted), or when it cannot be reached.
 //
 // A session lasts as long as the page is open, and there may be
 // thousands: once the headers and the session event are out, the handler
@@ -201,6 +226,7 @@ func (s *server) handleLive() http.Handler {
 			s.logger.WarnContext(r.Context(), "live: too many sessions; refusing one",
 				"max", s.sessions.max, "max_per_client", s.sessions.perClient, "max_per_network", s.sessions.perNetwork,
 				"client", client, "network", network)
+			retryLater(w)
 			writePlain(w, http.StatusServiceUnavailable, messageLiveBusy)
 			return
 		}
@@ -215,19 +241,33 @@ func (s *server) handleLive() http.Handler {
 			stopRequest()
 			cancel()
 			s.sessions.remove(id)
-			s.logger.WarnContext(ctx, "live: cannot open a stream", "err", err)
-			writePlain(w, http.StatusServiceUnavailable, messageLiveUnavailable)
+			retryLater(w)
+			switch {
+			case bookshop.ErrorCode(err) == bookshop.Exhausted:
+				// Recommendations' caps, which it reports itself: one
+				// line each would flood the log when they are reached.
+				s.logger.DebugContext(ctx, "live: recommendations refused a stream; refusing the session", "err", err)
+				writePlain(w, http.StatusServiceUnavailable, messageLiveBusy)
+			case errors.Is(err, rpc.ErrDraining):
+				s.logger.DebugContext(ctx, "live: recommendations are shutting down; refusing the session", "err", err)
+				writePlain(w, http.StatusServiceUnavailable, messageLiveUnavailable)
+			default:
+				s.logger.WarnContext(ctx, "live: cannot open a stream", "err", err)
+				writePlain(w, http.StatusServiceUnavailable, messageLiveUnavailable)
+			}
 			return
 		}
 		s.sessions.attach(id, stream)
 		session := &liveRun{id: id, stream: stream, cancel: cancel}
 
+		secure := s.isSecure(r)
 		http.SetCookie(w, &http.Cookie{
-			Name:     liveCookieName,
+			Name:     liveCookie(secure),
 			Value:    secret,
 			Path:     "/live/" + id + "/",
+			MaxAge:   liveCookieMaxAge(s.liveMaxAge, s.liveHeartbeat),
 			HttpOnly: true,
-			Secure:   s.isSecure(r),
+			Secure:   secure,
 			SameSite: http.SameSiteStrictMode,
 		})
 		h := w.Header()
@@ -283,79 +323,141 @@ type liveOut interface {
 }
 
 // runLive serves session until ctx ends (the browser gone, shutdown),
-// the stream ends, or a write to out fails: each list the stream sends
-// goes out as a "books" event, and a comment every heartbeat. It then
-// closes the stream and out and frees the session's place. A nil out
-// only does the latter.
+// the stream ends, a write to out fails, or, at a heartbeat, the session
+// has lasted s.liveMaxAge (its cookie is about to expire): each list the
+// stream sends goes out as a "books" event, and a comment every
+// heartbeat. It then closes the stream and out and frees the session's
+// place. A nil out only does the latter.
 //
 // One goroutine, this one, receives the lists and writes them; a timer
-// writes the heartbeat, under the same lock. The session's cost is this
-// goroutine and the stream's.
+// writes the heartbeat, under the same lock (see liveWriter). The
+// session's cost is this goroutine and the stream's. What runLive does
+// with a list, and at the stream's end, is in functions of their own, so
+// that their frames are not on the goroutine's stack while it waits for
+// the next list, which is most of its life: the stack then fits in
+// 4 KiB, not 8 (TestLiveSessionMemory).
 func (s *server) runLive(ctx context.Context, session *liveRun, out liveOut) {
-	defer s.sessions.remove(session.id)
-	defer session.stream.Close()
-	defer session.cancel()
 	if out == nil {
+		s.endLive(session, nil)
 		return
 	}
-	defer out.close()
-	stopShutdown := s.sessions.onShutdown(s.shutdown, session.cancel)
-	defer stopShutdown()
-
-	var (
-		mu    sync.Mutex
-		ended bool
-		beat  *time.Timer
-	)
-	send := func(b []byte) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if ended {
-			return false
-		}
-		if err := out.send(b); err != nil {
-			session.cancel() // the browser went away, or reads nothing
-			return false
-		}
-		return true
-	}
-	// The timer is made under mu, which its first beat's send waits for,
-	// so that the callback never reads beat before it is set.
-	mu.Lock()
-	beat = time.AfterFunc(s.liveHeartbeat, func() {
-		if send([]byte(": heartbeat\n\n")) {
-			mu.Lock()
-			t := beat
-			mu.Unlock()
-			t.Reset(s.liveHeartbeat)
-		}
-	})
-	mu.Unlock()
-	defer func() {
-		mu.Lock()
-		ended = true
-		beat.Stop()
-		mu.Unlock()
-	}()
-
+	w := s.startLiveWriter(session, out)
+	defer s.endLive(session, w)
 	for n := 1; ; n++ {
 		// Recv returns once ctx ends: the stream's context is ctx's child.
 		books, err := session.stream.Recv()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				s.logger.WarnContext(ctx, "live: the stream ended", "err", err)
-			}
+			s.liveEnded(ctx, err)
 			return
 		}
-		data, err := json.Marshal(s.jsonOf(ctx, books))
-		if err != nil {
-			s.logger.ErrorContext(ctx, "live: encode a list", "err", err)
+		if !s.sendBooks(ctx, w, n, books) {
 			return
 		}
-		// JSON has no raw newlines, so the data is one line.
-		if !send(fmt.Appendf(nil, "id: %d\nevent: books\ndata: %s\n\n", n, data)) {
-			return
-		}
+	}
+}
+
+// endLive ends session: its writer w, if any, and its event stream, its
+// stream of the LiveRecommender, and its place.
+func (s *server) endLive(session *liveRun, w *liveWriter) {
+	if w != nil {
+		w.stop()
+		w.out.close()
+	}
+	session.cancel()
+	session.stream.Close()
+	s.sessions.remove(session.id)
+}
+
+// liveWriter writes the events of a live session to its browser, one at
+// a time: the lists that runLive receives, and a heartbeat that a timer
+// writes.
+type liveWriter struct {
+	session   *liveRun
+	out       liveOut
+	heartbeat time.Duration
+	ends      time.Time   // once the session has lasted its max age
+	unwatch   func() bool // forgets the session's end at shutdown
+	mu        sync.Mutex
+	ended     bool
+	beat      *time.Timer
+}
+
+// startLiveWriter returns the writer of session's events to out, its
+// heartbeat started; and has the session end at shutdown.
+func (s *server) startLiveWriter(session *liveRun, out liveOut) *liveWriter {
+	w := &liveWriter{session: session, out: out, heartbeat: s.liveHeartbeat, ends: time.Now().Add(s.liveMaxAge)}
+	w.unwatch = s.sessions.onShutdown(s.shutdown, session.cancel)
+	// The timer is made under mu, which its first beat's send waits for,
+	// so that the callback never reads beat before it is set.
+	w.mu.Lock()
+	w.beat = time.AfterFunc(w.heartbeat, w.beatOnce)
+	w.mu.Unlock()
+	return w
+}
+
+// send writes b, whole, to the browser, and reports whether it went. A
+// failed write (the browser went away, or reads nothing) ends the
+// session.
+func (w *liveWriter) send(b []byte) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ended {
+		return false
+	}
+	if err := w.out.send(b); err != nil {
+		w.session.cancel()
+		return false
+	}
+	return true
+}
+
+// beatOnce, the timer's, writes a heartbeat and sets the next; past the
+// session's max age it ends the session instead, and the browser opens a
+// new one.
+func (w *liveWriter) beatOnce() {
+	if !time.Now().Before(w.ends) {
+		w.session.cancel()
+		return
+	}
+	if w.send([]byte(": heartbeat\n\n")) {
+		w.mu.Lock()
+		t := w.beat
+		w.mu.Unlock()
+		t.Reset(w.heartbeat)
+	}
+}
+
+// stop ends the writer: nothing is written once it returns.
+func (w *liveWriter) stop() {
+	w.unwatch()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ended = true
+	w.beat.Stop()
+}
+
+// sendBooks sends list n, books, with w, and reports whether it went.
+func (s *server) sendBooks(ctx context.Context, w *liveWriter, n int, books []bookshop.Book) bool {
+	data, err := json.Marshal(s.jsonOf(ctx, books))
+	if err != nil {
+		s.logger.ErrorContext(ctx, "live: encode a list", "err", err)
+		return false
+	}
+	// JSON has no raw newlines, so the data is one line.
+	return w.send(fmt.Appendf(nil, "id: %d\nevent: books\ndata: %s\n\n", n, data))
+}
+
+// liveEnded logs why a session's stream ended, err, unless ctx ended it
+// or it ended as streams do.
+func (s *server) liveEnded(ctx context.Context, err error) {
+	switch {
+	case errors.Is(err, io.EOF) || ctx.Err() != nil:
+	case bookshop.ErrorCode(err) == bookshop.Exhausted || errors.Is(err, rpc.ErrDraining):
+		// Recommendations' caps, or its shutdown: the browser opens
+		// the session again.
+		s.logger.DebugContext(ctx, "live: the stream ended", "err", err)
+	default:
+		s.logger.WarnContext(ctx, "live: the stream ended", "err", err)
 	}
 }
 
@@ -417,11 +519,12 @@ type eventJSON struct {
 // message}: 404 for an unknown session, or one that the request's browser
 // did not open (it lacks the session's cookie); 415 for a body that is not JSON;
 // 413 for a body over 1 KiB; 400 for a bad event or a book the catalog does
-// not have; 503 when the catalog or the stream cannot take it.
+// not have; 503, with a Retry-After of liveRetry, when the catalog or the
+// stream cannot take it.
 func (s *server) handleLiveEvent() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var secret string
-		if c, err := r.Cookie(liveCookieName); err == nil {
+		if c, err := r.Cookie(liveCookie(s.isSecure(r))); err == nil {
 			secret = c.Value
 		}
 		stream, ok := s.sessions.get(r.PathValue("session"), secret)
@@ -449,12 +552,14 @@ func (s *server) handleLiveEvent() http.Handler {
 				return
 			default:
 				s.logger.WarnContext(r.Context(), "live: catalog failed; refusing an event", "book", ev.BookID, "err", err)
+				retryLater(w)
 				writeJSONError(w, http.StatusServiceUnavailable, noticeCatalogUnavailable)
 				return
 			}
 		}
 		if err := stream.Send(ev); err != nil {
 			s.logger.WarnContext(r.Context(), "live: cannot send an event", "err", err)
+			retryLater(w)
 			writeJSONError(w, http.StatusServiceUnavailable, messageLiveUnavailable)
 			return
 		}
@@ -497,6 +602,12 @@ func readEvent(w http.ResponseWriter, r *http.Request) (bookshop.Event, int, str
 	}
 	ev.BookID = int32(in.BookID)
 	return ev, 0, ""
+}
+
+// retryLater sets the Retry-After of a 503 of the live routes: as long as
+// a browser waits before it opens an event stream again (liveRetry).
+func retryLater(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(liveRetry/time.Second)))
 }
 
 // writePlain writes a short plain-text response.

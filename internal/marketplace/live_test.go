@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -29,8 +32,10 @@ import (
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 	"github.com/bookshop-go/bookshop/internal/recommendations/recommendationsclient"
 )
@@ -529,7 +534,7 @@ func openLive(tb testing.TB, srv *httptest.Server) *sseStream {
 	}
 	s := &sseStream{events: make(chan sseEvent), cancel: cancel}
 	for _, c := range resp.Cookies() {
-		if c.Name == "bookshop_live" {
+		if c.Name == "bookshop_live" || c.Name == "__Secure-bookshop_live" { // over HTTPS
 			s.cookie = c
 		}
 	}
@@ -603,8 +608,8 @@ func (s *sseStream) session(tb testing.TB) string {
 	if ev.name != "session" || len(ev.data) < 20 {
 		tb.Fatalf("first event = %+v, want a session event with an id", ev)
 	}
-	if s.cookie == nil || s.cookie.Path != "/live/"+ev.data+"/" || !s.cookie.HttpOnly || s.cookie.SameSite != http.SameSiteStrictMode {
-		tb.Fatalf("GET /live set the cookie %v, want bookshop_live for /live/%s/, HttpOnly, SameSite=Strict", s.cookie, ev.data)
+	if s.cookie == nil || s.cookie.Path != "/live/"+ev.data+"/" || !s.cookie.HttpOnly || s.cookie.SameSite != http.SameSiteStrictMode || s.cookie.MaxAge <= 0 {
+		tb.Fatalf("GET /live set the cookie %v, want bookshop_live for /live/%s/, HttpOnly, SameSite=Strict, with a Max-Age", s.cookie, ev.data)
 	}
 	liveCookies.Store(ev.data, s.cookie)
 	return ev.data
@@ -770,10 +775,11 @@ func TestLiveEventErrors(t *testing.T) {
 // TestLiveSessionBelongsToItsBrowser posts events to a live session from
 // a browser that did not open it: without the session's cookie, or with
 // another session's, the answer is 404, as for an unknown session, and
-// the stream gets nothing; and no log line holds a session's id.
+// the stream gets nothing; and no log line holds a session's id, not even
+// the rate limiter's, at Debug, for posts past the client's rate.
 func TestLiveSessionBelongsToItsBrowser(t *testing.T) {
-	logger, logs := testLogger(t)
-	srv, _ := startLiveSite(t, marketplace.Options{Logger: logger})
+	logger, logs := testLogger(t) // at Debug
+	srv, _ := startLiveSite(t, marketplace.Options{Logger: logger, RateLimit: 1})
 	mine, other := openLive(t, srv), openLive(t, srv)
 	session, otherSession := mine.session(t), other.session(t)
 	otherCookie, _ := liveCookies.Load(otherSession)
@@ -805,6 +811,20 @@ func TestLiveSessionBelongsToItsBrowser(t *testing.T) {
 	}
 	if _, id := mine.books(t); id != "1" {
 		t.Errorf("the first list after the events has id %q, want 1: the refused posts reached the stream", id)
+	}
+	// Past its rate (a burst of 50, then one a second), a client's posts
+	// are refused, and the limiter logs them.
+	for i := 0; ; i++ {
+		r := postEventAs(t, srv, otherSession, `{"type": "viewed", "book_id": 1}`, "application/json")
+		if r.status == http.StatusTooManyRequests {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("POST %d times to a session's events: the last = %d, want 429 past the rate", i+1, r.status)
+		}
+	}
+	if !strings.Contains(logs.String(), `msg="rate limit: too many requests"`) {
+		t.Errorf("the log has no line of the rate limit's refusal:\n%s", logs.String())
 	}
 	for _, id := range []string{session, otherSession} {
 		if strings.Contains(logs.String(), id) {
@@ -928,6 +948,7 @@ func TestLiveSessionCap(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "Too many shoppers") {
 		t.Errorf("GET /live past the cap = %d %q, want 503", r.status, r.body)
 	}
+	wantLiveRetryAfter(t, "GET /live past the cap", r)
 	first.cancel()
 	svc.streams.waitOpen(t, 0)
 	deadline := time.Now().Add(5 * time.Second)
@@ -994,5 +1015,210 @@ func TestLiveUnavailable(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "unavailable") {
 		t.Errorf("GET /live with Live down = %d %q, want 503", r.status, r.body)
 	}
+	wantLiveRetryAfter(t, "GET /live with Live down", r)
 	wantNoInternalText(t, "/live", r.body)
+}
+
+// wantLiveRetryAfter fails the test unless r, a 503 of the live routes,
+// says to try again after 2 seconds, as long as the browser waits before
+// it opens an event stream again.
+func wantLiveRetryAfter(tb testing.TB, what string, r response) {
+	tb.Helper()
+	if got := r.header.Get("Retry-After"); got != "2" {
+		tb.Errorf("%s: Retry-After = %q, want 2", what, got)
+	}
+}
+
+// startCappedLive runs Recommendations, as its Run does, over the
+// built-in catalog, taking at most streams live streams, and returns a
+// client of its live streams.
+func startCappedLive(tb testing.TB, streams int) *recommendationsclient.LiveClient {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := recommendations.DefaultConfig()
+	cfg.MaxLiveStreams, cfg.MaxLiveStreamsPerCaller = streams, streams
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- recommendations.Run(ctx, cfg, recommendations.Deps{
+			Deps:  process.Deps{Logger: slog.New(slog.DiscardHandler), DrainTimeout: time.Second, Listener: lis},
+			Books: recommendations.StaticBooks(builtinCatalog(tb).Books()),
+		})
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("Recommendations: %v", err)
+		}
+	})
+	return recommendationsclient.NewLiveClient(mustDial(tb, lis.Addr().String()))
+}
+
+// TestLiveRecommendationsBusy checks that a session Recommendations
+// refuses, past its own caps on live streams, gets 503 at once, with a
+// Retry-After, and not an event stream that ends as soon as it began
+// (which the browser would open again, and again, every 2 s); that the
+// refusal is logged at Debug, not as a warning each; and that the place
+// is free again once a stream ends.
+func TestLiveRecommendationsBusy(t *testing.T) {
+	logger, logs := testLogger(t)
+	srv, _ := startLiveSite(t, marketplace.Options{Logger: logger, Live: startCappedLive(t, 1)})
+	first := openLive(t, srv)
+	first.session(t)
+	r := get(t, srv, "/live")
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "Too many shoppers") {
+		t.Fatalf("GET /live with Recommendations at its cap = %d %q, want 503 before any event", r.status, r.body)
+	}
+	wantLiveRetryAfter(t, "GET /live with Recommendations at its cap", r)
+	wantNoInternalText(t, "/live", r.body)
+	if l := logs.String(); strings.Contains(l, `level=WARN msg="live:`) || !strings.Contains(l, `level=DEBUG msg="live: recommendations refused a stream`) {
+		t.Errorf("the log of a refused stream: want a Debug line and no warning:\n%s", l)
+	}
+	first.cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithCancel(testContext(t))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/live", nil)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := resp.StatusCode
+		cancel()
+		resp.Body.Close()
+		if status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /live after the first session closed = %d, want 200", status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLiveEventCatalogDown checks that an event that cannot be checked,
+// the Catalog down, is refused with 503 and a Retry-After.
+func TestLiveEventCatalogDown(t *testing.T) {
+	down := catalogclient.New(mustDial(t, rpctest.ClosedAddr(t)), time.Second)
+	srv, _ := startLiveSite(t, marketplace.Options{Catalog: down})
+	stream := openLive(t, srv)
+	session := stream.session(t)
+	r := postEvent(t, srv, session, `{"type": "viewed", "book_id": 1}`)
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("POST an event with the Catalog down = %d %s, want 503", r.status, r.body)
+	}
+	wantLiveRetryAfter(t, "POST an event with the Catalog down", r)
+	wantNoInternalText(t, "/live/.../events", r.body)
+}
+
+// TestLiveCookie checks the session's cookie over HTTPS (here behind a
+// proxy that says so): Secure, and named with the __Secure- prefix, which
+// a browser takes only from HTTPS; an event post must bring it by that
+// name.
+func TestLiveCookie(t *testing.T) {
+	srv, _ := startLiveSite(t, marketplace.Options{TrustedProxies: 1})
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/live", nil)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		cookie = c
+	}
+	if cookie == nil || cookie.Name != "__Secure-bookshop_live" || !cookie.Secure || !cookie.HttpOnly || cookie.MaxAge != 12*60*60+15 {
+		t.Fatalf("GET /live over HTTPS set the cookie %v, want __Secure-bookshop_live, Secure, HttpOnly, Max-Age 12 h and a heartbeat", cookie)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var session string
+	for session == "" && sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			session = v
+		}
+	}
+	post := func(name string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(testContext(t), http.MethodPost, srv.URL+"/live/"+session+"/events", strings.NewReader(`{"type": "viewed", "book_id": 1}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.AddCookie(&http.Cookie{Name: name, Value: cookie.Value})
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post("bookshop_live"); got != http.StatusNotFound {
+		t.Errorf("POST an event over HTTPS with the cookie without its prefix = %d, want 404", got)
+	}
+	if got := post("__Secure-bookshop_live"); got != http.StatusNoContent {
+		t.Errorf("POST an event over HTTPS with the session's cookie = %d, want 204", got)
+	}
+}
+
+// TestLiveSessionMaxAge checks that a session ends once it has lasted
+// Options.LiveSessionMaxAge, at a heartbeat, so that it never outlives
+// its cookie, whose Max-Age says as long.
+func TestLiveSessionMaxAge(t *testing.T) {
+	srv, svc := startLiveSite(t, marketplace.Options{LiveSessionMaxAge: 300 * time.Millisecond, LiveHeartbeat: 50 * time.Millisecond})
+	stream := openLive(t, srv)
+	stream.session(t)
+	if stream.cookie.MaxAge != 1 {
+		t.Errorf("the cookie's Max-Age = %d, want 1 (0.35 s, rounded up)", stream.cookie.MaxAge)
+	}
+	start := time.Now()
+	timeout := time.After(5 * time.Second)
+	for ended := false; !ended; {
+		select {
+		case _, ok := <-stream.events:
+			ended = !ok
+		case <-timeout:
+			t.Fatal("the session did not end past its max age")
+		}
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("the session ended after %v, want about 300 ms", d)
+	}
+	svc.streams.waitOpen(t, 0)
+}
+
+// TestLiveTracesHoldNoSessionID checks that, traced, the spans of a live
+// session's requests do not hold its id: the event posts' record their
+// route, /live/{session}/events, as their path.
+func TestLiveTracesHoldNoSessionID(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	srv, _ := startLiveSite(t, marketplace.Options{Tracing: telemetry.NewTracing(tp)})
+	stream := openLive(t, srv)
+	session := stream.session(t)
+	if r := postEvent(t, srv, session, `{"type": "viewed", "book_id": 1}`); r.status != http.StatusNoContent {
+		t.Fatalf("POST an event = %d %s, want 204", r.status, r.body)
+	}
+	stream.books(t)
+	posts := 0
+	for _, span := range rec.Ended() {
+		for _, a := range span.Attributes() {
+			if strings.Contains(a.Value.Emit(), session) {
+				t.Errorf("span %q records %s = %q, which holds the session's id", span.Name(), a.Key, a.Value.Emit())
+			}
+			if a.Key == "url.path" && a.Value.Emit() == "/live/{session}/events" {
+				posts++
+			}
+		}
+		if strings.Contains(span.Name(), session) {
+			t.Errorf("span %q is named with the session's id", span.Name())
+		}
+	}
+	if posts != 1 {
+		t.Errorf("%d spans record the event post's route as their path, want 1", posts)
+	}
 }

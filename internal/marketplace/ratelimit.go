@@ -136,7 +136,7 @@ func (s *server) limit(h http.Handler, tooMany http.HandlerFunc) http.Handler {
 		key := clientKey(r, s.trustedProxies)
 		ok, wait := s.limiter.allow(key)
 		if !ok {
-			s.logger.DebugContext(r.Context(), "rate limit: too many requests", "client", key, "path", r.URL.Path)
+			s.logger.DebugContext(r.Context(), "rate limit: too many requests", "client", key, "path", loggedPath(r))
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 			tooMany(w, r)
 			return

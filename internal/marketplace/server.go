@@ -78,6 +78,12 @@ type Options struct {
 	// LiveHeartbeat is how often an idle live event stream sends a comment,
 	// so that proxies keep the connection. Zero means DefaultLiveHeartbeat.
 	LiveHeartbeat time.Duration
+	// LiveSessionMaxAge is how long a live session may last: at its first
+	// heartbeat past it, its event stream ends, and the browser opens a
+	// new session, as after any break. Its cookie lasts as long, so that a
+	// browser does not keep one for every book page it opened. Zero means
+	// DefaultLiveSessionMaxAge.
+	LiveSessionMaxAge time.Duration
 	// Shutdown, once closed, ends every live event stream, which would
 	// otherwise hold a graceful shutdown until its timeout, and turns
 	// /readyz to 503. Optional.
@@ -133,12 +139,15 @@ const (
 	// it takes 20 networks to fill every place.
 	DefaultMaxLiveSessionsPerNetwork = 300
 	DefaultLiveHeartbeat             = 15 * time.Second
+	// A book page open longer than a working day is rare; one that is
+	// opens a new session after it.
+	DefaultLiveSessionMaxAge = 12 * time.Hour
 )
 
 // LiveSessionBytes is the memory one live session holds, at most, on the
 // Marketplace: its goroutines (its own, one reading the connection, and
 // the LiveRecommender stream's), the stream, the connection. Measured:
-// 16 KiB (TestLiveSessionMemory), down from 48 KiB when net/http served
+// 17 KiB (TestLiveSessionMemory), down from 48 KiB when net/http served
 // the whole session; docs/capacity.md budgets with it.
 const LiveSessionBytes = 20 << 10
 
@@ -178,6 +187,7 @@ type server struct {
 	known                                                                        knownBooks       // books the catalog has confirmed
 	recommended                                                                  recommendedBooks // what Recommendations said of the books it recommended
 	liveHeartbeat                                                                time.Duration
+	liveMaxAge                                                                   time.Duration // of a live session
 	shutdown                                                                     <-chan struct{}
 	readiness                                                                    *readiness
 	limiter                                                                      *clientLimiter // nil when requests are not limited
@@ -226,6 +236,8 @@ func NewServer(cfg Options) (http.Handler, error) {
 		return nil, fmt.Errorf("marketplace: Options.MaxLiveSessionsPerNetwork must be zero or more, got %d", cfg.MaxLiveSessionsPerNetwork)
 	case cfg.LiveHeartbeat < 0:
 		return nil, fmt.Errorf("marketplace: Options.LiveHeartbeat must be zero or more, got %v", cfg.LiveHeartbeat)
+	case cfg.LiveSessionMaxAge < 0:
+		return nil, fmt.Errorf("marketplace: Options.LiveSessionMaxAge must be zero or more, got %v", cfg.LiveSessionMaxAge)
 	case !(cfg.RateLimit >= 0): // NaN too
 		return nil, fmt.Errorf("marketplace: Options.RateLimit must be zero or more, got %v", cfg.RateLimit)
 	case cfg.RateBurst < 0:
@@ -285,6 +297,7 @@ func NewServer(cfg Options) (http.Handler, error) {
 		live:           cfg.Live,
 		sessions:       newLiveSessions(maxSessions, perClient, perNetwork, telemetry.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "bookshop_live_sessions", Help: "Live recommendation sessions of shoppers' browsers open on the Marketplace."}))),
 		liveHeartbeat:  heartbeat,
+		liveMaxAge:     cmp.Or(cfg.LiveSessionMaxAge, DefaultLiveSessionMaxAge),
 		shutdown:       cfg.Shutdown,
 		readiness:      newReadiness(cfg.Ready, cfg.Logger),
 		limiter:        limiter,
@@ -306,7 +319,7 @@ func NewServer(cfg Options) (http.Handler, error) {
 	h := s.middleware(csrf.Handler(s.mux))
 	if cfg.Tracing != nil {
 		// Outside the middleware, so that its log line has the trace id.
-		h = cfg.Tracing.HTTPHandler(h, untraced)
+		h = cfg.Tracing.HTTPHandler(h, untraced, tracedPath)
 	}
 	return h, nil
 }
@@ -322,6 +335,17 @@ func (s *server) shellLayout(c bookshop.Category) layout {
 func untraced(r *http.Request) bool {
 	p := r.URL.Path
 	return p == "/healthz" || p == "/readyz" || strings.HasPrefix(p, "/static/")
+}
+
+// tracedPath is the path that a request's span records: its own, but
+// under /live/, where the one route's paths hold a live session's id,
+// that route's pattern, as the log says it (see loggedPath). A trace
+// must not hold what lets whoever reads it post to a session.
+func tracedPath(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/live/") {
+		return "/live/{session}/events"
+	}
+	return r.URL.Path
 }
 
 // messageCrossOrigin answers a POST that another site made the browser

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,49 @@ func TestExemplars(t *testing.T) {
 				t.Errorf("exemplar with the trace id in the OpenMetrics scrape: %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestHTTPHandlerPath checks that a request's span records its path as
+// HTTPHandler's path function says, so that a secret in a path (a live
+// session's id) stays out of traces, while the handler gets the path as
+// it came.
+func TestHTTPHandlerPath(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	var seen []string
+	h := telemetry.NewTracing(tp).HTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.URL.Path)
+		w.WriteHeader(http.StatusNoContent)
+	}), func(*http.Request) bool { return false }, func(r *http.Request) string {
+		if strings.HasPrefix(r.URL.Path, "/live/") {
+			return "/live/{session}/events"
+		}
+		return r.URL.Path
+	})
+	for _, target := range []string{"/live/SECRETSESSIONID/events", "/books/1"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, target, nil))
+	}
+	if want := []string{"/live/SECRETSESSIONID/events", "/books/1"}; !slices.Equal(seen, want) {
+		t.Errorf("the handler got the paths %q, want %q, as they came", seen, want)
+	}
+	spans := rec.Ended()
+	if len(spans) != 2 {
+		t.Fatalf("%d spans, want 2", len(spans))
+	}
+	for i, want := range []string{"/live/{session}/events", "/books/1"} {
+		var path string
+		for _, a := range spans[i].Attributes() {
+			if a.Key == "url.path" {
+				path = a.Value.Emit()
+			}
+			if strings.Contains(a.Value.Emit(), "SECRET") {
+				t.Errorf("span %d records %s = %q, which holds the secret of the path", i, a.Key, a.Value.Emit())
+			}
+		}
+		if path != want {
+			t.Errorf("span %d records url.path %q, want %q", i, path, want)
+		}
 	}
 }

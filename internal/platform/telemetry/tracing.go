@@ -167,8 +167,24 @@ func (t *Tracing) ClientHandler() stats.Handler {
 // not read, so that none of it travels on to the services behind. The
 // span is named after the method until the route is known; see SetRoute.
 // Requests for which skip returns true are not traced.
-func (t *Tracing) HTTPHandler(h http.Handler, skip func(*http.Request) bool) http.Handler {
-	return otelhttp.NewHandler(h, "http",
+//
+// The span records the request's path (url.path) as path returns it, or
+// as it is when path is nil: for routes whose paths hold what a trace
+// must not (a live session's id, which lets whoever holds it post to the
+// session), path returns their pattern. h gets the request as it came.
+func (t *Tracing) HTTPHandler(h http.Handler, skip func(*http.Request) bool, path func(*http.Request) string) http.Handler {
+	inner := h
+	if path != nil {
+		// The request as it came, under the copy that otelhttp saw.
+		inner = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, ok := r.Context().Value(requestURL{}).(*url.URL); ok {
+				r = r.WithContext(r.Context())
+				r.URL = u
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	traced := otelhttp.NewHandler(inner, "http",
 		otelhttp.WithTracerProvider(t.provider),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
@@ -176,7 +192,28 @@ func (t *Tracing) HTTPHandler(h http.Handler, skip func(*http.Request) bool) htt
 		otelhttp.WithFilter(func(r *http.Request) bool { return !skip(r) }),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
 	)
+	if path == nil {
+		return traced
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := path(r)
+		if p == r.URL.Path {
+			traced.ServeHTTP(w, r)
+			return
+		}
+		// A shallow copy whose URL has the path to record; the request's
+		// own URL goes along in the context, for inner to put back.
+		u := *r.URL
+		u.Path, u.RawPath = p, ""
+		shown := r.WithContext(context.WithValue(r.Context(), requestURL{}, r.URL))
+		shown.URL = &u
+		traced.ServeHTTP(w, shown)
+	})
 }
+
+// requestURL is the context key of a request's own URL, under the copy
+// of the request that HTTPHandler gives otelhttp.
+type requestURL struct{}
 
 // SetRoute names ctx's server span after the route that matched the
 // request, such as "GET /books/{id}", as OpenTelemetry's conventions ask:
