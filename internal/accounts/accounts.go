@@ -7,8 +7,8 @@
 // of sign-ups ([Limits]) and the sessions here ([Service]); the gRPC server of
 // bookshop.accounts.v1.AccountsService (server.go), with its request rules
 // and its authorization entries ([Policy]); its metrics; [Config] and
-// [Run]; its storage in package sqlite; and, for callers, package
-// accountsclient.
+// [Run]; its storage in package sqlite, or in package postgres, which
+// replicas share; and, for callers, package accountsclient.
 //
 // Secrets: a password is kept only as its argon2id hash, and a session
 // token only as its SHA-256; neither is ever logged, traced, or put in an
@@ -33,10 +33,11 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
-// Store is where the Service keeps customers and sessions; *sqlite.DB is
-// one. A session is known by the SHA-256 of its token: the token itself is
-// never stored. Every method that changes something returns once the
-// change is durable.
+// Store is where the Service keeps customers and sessions; *sqlite.DB and
+// *postgres.DB are (package storetest is the contract as tests). A
+// session is known by the SHA-256 of its token: the token itself is never
+// stored. Every method that changes something returns once the change is
+// durable.
 type Store interface {
 	// AddCustomer stores a new customer (its ID chosen by the store, from 1,
 	// never reused) with its password hash, and its first session, which

@@ -93,3 +93,53 @@ func TestRunLimitsSignUps(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigDatabase checks the PostgreSQL settings: DATABASE_URL for
+// every service, ACCOUNTS_DATABASE_URL winning over it, the pool's bounds
+// checked; and -h, with URLs that hold a password, shows none.
+func TestConfigDatabase(t *testing.T) {
+	const password = "S3cret-Pa55word"
+	tests := []struct {
+		args    []string
+		env     map[string]string
+		wantURL string
+		wantMax int
+		wantErr string
+	}{
+		{wantMax: 8},
+		{env: map[string]string{"DATABASE_URL": "postgres://shop@db/shop"}, wantURL: "postgres://shop@db/shop", wantMax: 8},
+		{env: map[string]string{"DATABASE_URL": "postgres://shop@db/shop", "ACCOUNTS_DATABASE_URL": "postgres://acc@db2/acc", "ACCOUNTS_DATABASE_MAX_CONNS": "4"},
+			wantURL: "postgres://acc@db2/acc", wantMax: 4},
+		{args: []string{"-database-max-conns", "1000"}, wantErr: "-database-max-conns or ACCOUNTS_DATABASE_MAX_CONNS 1000: want 1 to 200"},
+	}
+	for _, tt := range tests {
+		fs := config.NewFlagSet("bookshop accounts", "", io.Discard)
+		set := fs.Service("accounts", true)
+		cfg := accounts.DefaultConfig()
+		cfg.Flags(set)
+		err := fs.Parse(tt.args, func(k string) string { return tt.env[k] })
+		if err == nil {
+			err = cfg.Validate(set)
+		}
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("args %q, env %v: Parse and Validate = %v, want nil", tt.args, tt.env, err)
+		case tt.wantErr == "" && (cfg.Database.URL != tt.wantURL || cfg.Database.MaxConns != tt.wantMax):
+			t.Errorf("args %q, env %v: Database = %+v, want URL %q, at most %d", tt.args, tt.env, cfg.Database, tt.wantURL, tt.wantMax)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("args %q, env %v: Parse and Validate = %v, want an error saying %q", tt.args, tt.env, err, tt.wantErr)
+		}
+	}
+
+	var out strings.Builder
+	fs := config.NewFlagSet("bookshop accounts", "", &out)
+	cfg := accounts.DefaultConfig()
+	cfg.Flags(fs.Service("accounts", true))
+	env := map[string]string{"ACCOUNTS_DATABASE_URL": "postgres://acc:" + password + "@db/acc", "DATABASE_URL": "postgres://shop:" + password + "@db/shop"}
+	if err := fs.Parse([]string{"-h"}, func(k string) string { return env[k] }); err == nil {
+		t.Fatal("Parse(-h) = nil, want the help's error")
+	}
+	if !strings.Contains(out.String(), "-database-url") || strings.Contains(out.String(), password) {
+		t.Errorf("-h does not name -database-url, or shows the password:\n%s", out.String())
+	}
+}

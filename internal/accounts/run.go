@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 
+	"github.com/bookshop-go/bookshop/internal/accounts/postgres"
 	"github.com/bookshop-go/bookshop/internal/accounts/sqlite"
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	accountsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/accounts/v1"
@@ -11,15 +12,17 @@ import (
 )
 
 // Run runs the Accounts service on deps.Listener until ctx is done: it
-// opens the database (creating it on first start), serves AccountsService
-// with health and reflection, deletes expired sessions every
+// opens the database, PostgreSQL when cfg.Database has a URL and the
+// SQLite file cfg.DB otherwise (creating it on first start), serves
+// AccountsService with health and reflection, NOT_SERVING while the
+// database does not answer, deletes expired sessions at once and every
 // SweepInterval, then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
 		return err
 	}
-	db, err := sqlite.Open(ctx, cfg.DB)
+	db, where, err := openDatabase(ctx, cfg)
 	if err != nil {
 		deps.Close()
 		if ctx.Err() != nil {
@@ -51,11 +54,42 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		return err
 	}
-	deps.Logger.Info("Accounts serving gRPC", "addr", deps.Listener.Addr().String(), "db", cfg.DB, "customers", customers,
+	deps.Logger.Info("Accounts serving gRPC", "addr", deps.Listener.Addr().String(), "db", where, "customers", customers,
 		"session_ttl", cfg.SessionTTL.String(), "signups_per_hour", cfg.SignUpsPerHour, "tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,
 		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) },
+		func(ctx context.Context) error { return srv.Watch(ctx, cfg.ReadyInterval, db.Ping) },
 		func(ctx context.Context) error { return svc.RunSweeper(ctx, SweepInterval) })
+}
+
+// database is where Run keeps the accounts: an SQLite file, or
+// PostgreSQL.
+type database interface {
+	Store
+	// CountCustomers returns the number of accounts, for the log at start.
+	CountCustomers(ctx context.Context) (int, error)
+	// Ping returns nil while the database answers: readiness.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// openDatabase opens the PostgreSQL database of cfg.Database when it has
+// a URL, and the SQLite file cfg.DB otherwise, each created and migrated
+// as needed. It returns the database and its name for the log, which
+// shows no password.
+func openDatabase(ctx context.Context, cfg Config) (database, string, error) {
+	if cfg.Database.URL != "" {
+		db, err := postgres.Open(ctx, cfg.Database)
+		if err != nil {
+			return nil, "", err
+		}
+		return db, db.String(), nil
+	}
+	db, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, "", err
+	}
+	return db, "SQLite " + cfg.DB, nil
 }
 
 // NewGRPCServer returns a gRPC server with AccountsService registered over
@@ -73,5 +107,6 @@ func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
 // The Service's promises, checked by the compiler.
 var (
 	_ bookshop.Accounts = (*Service)(nil)
-	_ Store             = (*sqlite.DB)(nil)
+	_ database          = (*sqlite.DB)(nil)
+	_ database          = (*postgres.DB)(nil)
 )

@@ -70,6 +70,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (db *DB) Close() error { return db.pools.Close() }
 
+// Ping returns nil when the database answers, for readiness: a file that
+// is open always does, unless its disk fails.
+func (db *DB) Ping(ctx context.Context) error { return db.pools.Read.PingContext(ctx) }
+
 // millis and fromMillis convert times to and from the database's Unix
 // milliseconds.
 func millis(t time.Time) int64 { return t.UnixMilli() }
