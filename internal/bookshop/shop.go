@@ -101,6 +101,10 @@ type Carts interface {
 	// Count returns how many copies the cart holds, without pricing it: for
 	// the count in the header of every page.
 	Count(ctx context.Context, id string) (int, error)
+	// Lines returns the cart's lines without pricing them, from the Cart's
+	// own store: each with only its Book.ID and Quantity, in the order
+	// they were added. It works while the Catalog is down.
+	Lines(ctx context.Context, id string) ([]CartLine, error)
 	// Add adds quantity copies of a book. Key, when not "", is an
 	// idempotency key that makes the addition happen at most once, so
 	// that a caller may retry it: 1 to 64 characters of A-Z, a-z, 0-9,

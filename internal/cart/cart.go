@@ -367,9 +367,10 @@ func (s *Service) Cart(ctx context.Context, id string) (bookshop.Cart, error) {
 	return Priced(id, lines, books)
 }
 
-// Lines returns the lines of cart id, in the order their books were
-// added, from the Store alone: each with its Book.ID and Quantity, without
-// asking the Catalog. Errors: Invalid for a malformed id.
+// Lines implements [bookshop.Carts]: the lines of cart id, in the order
+// their books were added, from the Store alone: each with its Book.ID and
+// Quantity, without asking the Catalog. Errors: Invalid for a malformed
+// id.
 func (s *Service) Lines(ctx context.Context, id string) ([]bookshop.CartLine, error) {
 	if err := CheckID(id); err != nil {
 		return nil, err

@@ -12,12 +12,23 @@ import (
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 )
 
-// Messages of the cart. The Cart service's own messages, for a cart past
-// its limits, are shown as they come: they are written for shoppers.
+// Messages of the cart. A change the Cart refuses as past its limits
+// (Conflict) is said in these words, from the cart as it is (see
+// addRefused): the Cart's own message is written for its callers.
 const (
 	noticeCartUnavailable = "Your cart is unavailable right now. Please try again in a moment."
 	messageNotForSale     = "We have no such book for sale."
+	messageNotInCart      = "That book is not in your cart."
 	messageBadBook        = "Choose a book to add."
+	messageCartChanged    = "Your cart changed in the meantime. Please look at it and try again."
+)
+
+// The messages of an addition past the cart's limits.
+var (
+	messageCartFull     = fmt.Sprintf("Your cart already holds %d different books, the most it can: remove one to add another.", bookshop.MaxCartLines)
+	messageAtMostCopies = fmt.Sprintf("Your cart already holds %%d copies of this book, and holds at most %d of one book: you can add %%d more.", bookshop.MaxQuantity)
+	messageMostCopies   = fmt.Sprintf("Your cart already holds %d copies of this book, the most it can hold of one book.", bookshop.MaxQuantity)
+	messageCartLimits   = fmt.Sprintf("We could not add the book: a cart holds at most %d copies of one book, and %d different books.", bookshop.MaxQuantity, bookshop.MaxCartLines)
 )
 
 // The messages of a quantity out of bookshop's limits.
@@ -205,7 +216,11 @@ func (s *server) handleAddToCart() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
 		cart, err := s.carts.Add(ctx, id, int32(book), quantity, r.PostForm.Get("key"))
-		if s.cartChangeFailed(w, r, err) {
+		if bookshop.ErrorCode(err) == bookshop.Conflict {
+			s.cartFailed(w, r, http.StatusConflict, s.addRefused(ctx, id, int32(book)))
+			return
+		}
+		if s.cartChangeFailed(w, r, err, messageNotForSale) {
 			return
 		}
 		if v.customer == nil {
@@ -253,7 +268,7 @@ func (s *server) handleSetQuantity() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
 		cart, err := s.carts.SetQuantity(ctx, id, book, quantity)
-		if s.cartChangeFailed(w, r, err) {
+		if s.cartChangeFailed(w, r, err, messageNotInCart) {
 			return
 		}
 		message := "Updated the quantity."
@@ -276,22 +291,47 @@ func (s *server) cartChanged(w http.ResponseWriter, r *http.Request, cart booksh
 }
 
 // cartChangeFailed answers a change the Cart service refused or could
-// not make, and reports whether err was one.
-func (s *server) cartChangeFailed(w http.ResponseWriter, r *http.Request, err error) bool {
+// not make, and reports whether err was one; notFound is what a NotFound
+// means for the change (no such book for sale, or none in the cart).
+func (s *server) cartChangeFailed(w http.ResponseWriter, r *http.Request, err error, notFound string) bool {
 	switch bookshop.ErrorCode(err) {
 	case "":
 		return false
 	case bookshop.NotFound:
-		s.cartFailed(w, r, http.StatusNotFound, messageNotForSale)
+		s.cartFailed(w, r, http.StatusNotFound, notFound)
 	case bookshop.Invalid:
 		s.cartFailed(w, r, http.StatusBadRequest, bookshop.ErrorMessage(err))
 	case bookshop.Conflict:
-		s.cartFailed(w, r, http.StatusConflict, bookshop.ErrorMessage(err))
+		s.cartFailed(w, r, http.StatusConflict, messageCartChanged)
 	default:
 		s.logger.WarnContext(r.Context(), "cart failed; cannot change the cart", "err", err)
 		s.cartFailed(w, r, http.StatusServiceUnavailable, noticeCartUnavailable)
 	}
 	return true
+}
+
+// addRefused says, for a shopper, why the Cart refused (Conflict) to add
+// book to cart id, from the cart's lines as they are now (which need no
+// Catalog): the book's line is full, or the cart is; else the cart changed
+// meanwhile (an addition retried with its key, for another quantity).
+func (s *server) addRefused(ctx context.Context, id string, book int32) string {
+	lines, err := s.carts.Lines(ctx, id)
+	if err != nil {
+		return messageCartLimits
+	}
+	for _, l := range lines {
+		if l.Book.ID != book {
+			continue
+		}
+		if l.Quantity >= bookshop.MaxQuantity {
+			return messageMostCopies
+		}
+		return fmt.Sprintf(messageAtMostCopies, l.Quantity, bookshop.MaxQuantity-l.Quantity)
+	}
+	if len(lines) >= bookshop.MaxCartLines {
+		return messageCartFull
+	}
+	return messageCartChanged
 }
 
 // cartFailed answers a change of the cart that was not made: JSON for a

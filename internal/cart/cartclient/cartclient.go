@@ -48,9 +48,10 @@ func (c *Client) Cart(ctx context.Context, id string) (bookshop.Cart, error) {
 	return CartFromProto(resp.GetCart()), nil
 }
 
-// Lines returns the lines of cart id, unpriced: each with its Book.ID and
-// Quantity only, in the order the books were added. It works while the
-// Catalog is down. Errors: Invalid, Unavailable, Internal.
+// Lines implements [bookshop.Carts]: the lines of cart id, unpriced, each
+// with its Book.ID and Quantity only, in the order the books were added.
+// It works while the Catalog is down. Errors: Invalid, Unavailable,
+// Internal.
 func (c *Client) Lines(ctx context.Context, id string) ([]bookshop.CartLine, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)
 	defer cancel()
