@@ -46,9 +46,28 @@ const MaxWatches = 256
 // holds a stream and a little memory while it waits.
 const MaxImports = 4
 
+// The default caps on the catalog's size (Config.MaxBooks and
+// MaxTextMiB), past which an import is refused whole with Exhausted: the
+// Catalog holds every book in memory (its snapshot and the search index),
+// about 200 bytes a book and, for the search index, up to 12 bytes a byte
+// of titles and authors, which the budget of docs/capacity.md counts at
+// these caps (TestCatalogMemory).
+const (
+	// DefaultMaxBooks is as many books as a replica of Recommendations
+	// holds by default (its -max-books), so that what the Catalog takes
+	// its followers take too.
+	DefaultMaxBooks = 250_000
+	// DefaultMaxTextBytes is the most bytes of titles and authors, of all
+	// books together: 8 MiB, 33 bytes a book at DefaultMaxBooks, the
+	// built-in catalog's average.
+	DefaultMaxTextBytes = 8 << 20
+)
+
 // DefaultMaxFeedBooks is the most books of recent imports the Service
-// keeps for watchers that have not caught up; see NewService.
-const DefaultMaxFeedBooks = 200_000
+// keeps for watchers that have not caught up (see NewService): as many as
+// the catalog holds at DefaultMaxBooks, so that the feed keeps an import
+// of them all, which it would keep anyway, being the last.
+const DefaultMaxFeedBooks = DefaultMaxBooks
 
 // Service is the Catalog: a Store, with the imports counted and told to
 // watchers. It is safe for concurrent use.

@@ -11,6 +11,10 @@ import (
 // DefaultPort is the Catalog's gRPC port, as its callers know it.
 const DefaultPort = catalogclient.DefaultPort
 
+// maxTextMiB bounds -max-text-mib: a gibibyte of titles and authors would
+// need some 12 GiB of memory.
+const maxTextMiB = 1 << 10
+
 // Config is the Catalog's own configuration; see Flags for each setting.
 type Config struct {
 	Port int    // the gRPC port
@@ -19,6 +23,11 @@ type Config struct {
 	// Currency is the shop's one currency, an ISO 4217 code: every price
 	// is in it, and an import priced in another is refused.
 	Currency string
+	// MaxBooks and MaxTextMiB cap the catalog's size, in books and in
+	// mebibytes of titles and authors: an import past either is refused.
+	// The memory the Catalog needs grows with both (docs/capacity.md).
+	MaxBooks   int
+	MaxTextMiB int
 	// MaxFeedBooks bounds the books of recent imports kept for watchers
 	// (see NewService). Not a flag: the default fits the memory budget.
 	MaxFeedBooks int
@@ -26,7 +35,13 @@ type Config struct {
 
 // DefaultConfig returns the Catalog's defaults.
 func DefaultConfig() Config {
-	return Config{Port: DefaultPort, DB: "catalog.db", Currency: bookshop.DefaultCurrency, MaxFeedBooks: DefaultMaxFeedBooks}
+	return Config{Port: DefaultPort, DB: "catalog.db", Currency: bookshop.DefaultCurrency,
+		MaxBooks: DefaultMaxBooks, MaxTextMiB: DefaultMaxTextBytes >> 20, MaxFeedBooks: DefaultMaxFeedBooks}
+}
+
+// Limits returns the caps of c as the database holds imports to them.
+func (c Config) Limits() sqlite.Limits {
+	return sqlite.Limits{Books: c.MaxBooks, TextBytes: int64(c.MaxTextMiB) << 20}
 }
 
 // Flags declares the Catalog's settings on s, namespace "catalog", with
@@ -36,6 +51,8 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.DB, "db", c.DB, "the catalog's database file (SQLite), created and seeded on first start; "+sqlite.Memory+" keeps it in memory")
 	s.String(&c.File, "file", c.File, "a catalog CSV file that seeds a new database, instead of the built-in catalog (format in docs/configuration.md); its prices are in -currency")
 	s.String(&c.Currency, "currency", c.Currency, "the shop's currency, an ISO 4217 code such as EUR: every price is in it, and imports priced in another are refused")
+	s.Int(&c.MaxBooks, "max-books", c.MaxBooks, "the most books the catalog holds, all in memory: an import past it is refused; raise it with the memory limit (docs/capacity.md), and Recommendations' -max-books with it")
+	s.Int(&c.MaxTextMiB, "max-text-mib", c.MaxTextMiB, "the most mebibytes of titles and authors the catalog holds, all books together, in memory with the search index: an import past it is refused; raise it with the memory limit (docs/capacity.md)")
 }
 
 // Validate checks c after parsing, naming the setting at fault through s.
@@ -45,6 +62,12 @@ func (c *Config) Validate(s *config.Set) error {
 	}
 	if c.DB == "" {
 		return config.UsageErrorf("%s: want a file path, or %s for a catalog that lives in memory", s.Setting("db"), sqlite.Memory)
+	}
+	if c.MaxBooks < 1 {
+		return config.UsageErrorf("%s %d: want 1 or more", s.Setting("max-books"), c.MaxBooks)
+	}
+	if c.MaxTextMiB < 1 || c.MaxTextMiB > maxTextMiB {
+		return config.UsageErrorf("%s %d: want 1 to %d", s.Setting("max-text-mib"), c.MaxTextMiB, maxTextMiB)
 	}
 	if err := bookshop.CheckCurrency(c.Currency); err != nil {
 		return config.UsageErrorf("%s: %s", s.Setting("currency"), bookshop.ErrorMessage(err))

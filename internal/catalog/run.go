@@ -70,11 +70,16 @@ func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error
 	if err != nil {
 		return nil, fmt.Errorf("load catalog: %w", err)
 	}
-	db, err := sqlite.Open(ctx, cfg.DB, seed.Books())
+	limits := cfg.Limits()
+	db, err := sqlite.OpenLimited(ctx, cfg.DB, seed.Books(), limits)
 	if err != nil {
 		return nil, err
 	}
-	deps.Logger.Info("catalog database open", "path", cfg.DB, "books", db.Len(), "seed", cmp.Or(cfg.File, "built-in"), "currency", currency)
+	deps.Logger.Info("catalog database open", "path", cfg.DB, "books", db.Len(), "text_bytes", db.TextBytes(), "seed", cmp.Or(cfg.File, "built-in"), "currency", currency)
+	if db.Over() {
+		deps.Logger.Warn("the catalog is larger than its caps: it is served as it is, but every import that adds a book is refused; raise -max-books or -max-text-mib with the memory limit (docs/capacity.md)",
+			"books", db.Len(), "max_books", limits.Books, "text_bytes", db.TextBytes(), "max_text_bytes", limits.TextBytes)
+	}
 	var unpriced, foreign int
 	for _, b := range db.All() {
 		switch {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
@@ -151,4 +152,40 @@ func TestRunEndsWatchesAtShutdown(t *testing.T) {
 		t.Fatal("Run still draining 10s after shutdown began, with a watch open")
 	}
 	t.Logf("Run returned %v after shutdown began", time.Since(start).Round(time.Millisecond))
+}
+
+// TestOpenHoldsImportsToCaps opens the Catalog with caps of 46 books and
+// serves it: an import of two new books is refused with
+// RESOURCE_EXHAUSTED, saying how far it would take the catalog and what
+// the cap is, and one of one book goes in. Opened again with a cap of 10,
+// the catalog of 46 books is served as it is, with a warning.
+func TestOpenHoldsImportsToCaps(t *testing.T) {
+	cfg := catalog.DefaultConfig()
+	cfg.DB = filepath.Join(t.TempDir(), "catalog.db")
+	cfg.MaxBooks = 46
+	db, err := catalog.Open(testContext(t), cfg, process.Deps{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := catalog.NewService(db, cfg.Currency, 0, nil)
+	client := catalogclient.New(dial(t, startService(t, svc)), 10*time.Second)
+	_, err = client.ImportBooks(testContext(t), "", newBooks("Capped", 2))
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "would take the catalog to 47, past its cap of 46 books (-max-books)") {
+		t.Errorf("an import past -max-books = %v, want RESOURCE_EXHAUSTED saying 47 and 46", err)
+	}
+	if res, err := client.ImportBooks(testContext(t), "", newBooks("Capped", 1)); err != nil || res.Imported != 1 {
+		t.Errorf("an import up to -max-books = %+v, %v; want its book imported", res, err)
+	}
+	db.Close()
+
+	var logs bytes.Buffer
+	cfg.MaxBooks = 10
+	db, err = catalog.Open(testContext(t), cfg, process.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("Open of 46 books with a cap of 10: %v, want it served as it is", err)
+	}
+	defer db.Close()
+	if !strings.Contains(logs.String(), `level=WARN msg="the catalog is larger than its caps`) || !strings.Contains(logs.String(), "max_books=10") {
+		t.Errorf("Open logged:\n%s\nwant a warning that the catalog is larger than its caps", logs.String())
+	}
 }

@@ -21,8 +21,11 @@ import (
 // Batches keep the per-message cost of gRPC small for large exports.
 const ExportBatchSize = 500
 
-// MaxImportBooks is the most books one ImportBooks stream may send.
-const MaxImportBooks = 1_000_000
+// MaxImportBooks is the most books one ImportBooks stream may send: as
+// many as the catalog holds at most by default (DefaultMaxBooks). An
+// import that would take the catalog past its caps is refused whatever
+// its size; a catalog whose caps are raised takes more in several.
+const MaxImportBooks = DefaultMaxBooks
 
 // maxImportMessageBytes bounds one book of an import: a title of 300
 // characters and an author of 200, at up to 4 bytes each, and the rest.
@@ -105,8 +108,10 @@ func (s *Server) ExportBooks(req *catalogv1.ExportBooksRequest, stream grpc.Serv
 // a time. It answers with a summary: at most
 // bookshop.MaxRejectionsReported rejections, the first ones. If the stream
 // breaks off or is cancelled, nothing is written. Errors:
-// RESOURCE_EXHAUSTED past MaxImportBooks, or when MaxImports imports run
-// or wait already; INVALID_ARGUMENT for a message larger than any book.
+// RESOURCE_EXHAUSTED past MaxImportBooks, when the books would take the
+// catalog past its caps (the store's Limits), or when MaxImports imports
+// run or wait already; INVALID_ARGUMENT for a message larger than any
+// book.
 func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportBooksRequest, catalogv1.ImportBooksResponse]) error {
 	ctx := stream.Context()
 	// The key is on the first message, which the import needs to begin.

@@ -53,7 +53,7 @@ func (db *DB) BeginImport(ctx context.Context, key string) (bookshop.PendingImpo
 		<-db.importing
 		return nil, fmt.Errorf("import: begin: %w", err)
 	}
-	im := &pendingImport{db: db, tx: tx, key: key, items: newItemWriter(tx)}
+	im := &pendingImport{db: db, tx: tx, key: key, items: newItemWriter(tx, db.limits, db.Len(), db.TextBytes())}
 	if key != "" {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM import_keys WHERE key = ?`, key).Scan(&one)
@@ -146,6 +146,7 @@ func (im *pendingImport) Commit(ctx context.Context) (bookshop.ImportResult, err
 	// table back instead took longer than writing 100,000 books.
 	if old := im.db.snapshot.Load(); old != nil && len(added) > 0 {
 		im.db.snapshot.Store(old.With(added))
+		im.db.text.Add(im.items.addedText)
 	}
 	res.Books = added
 	return res, nil
@@ -188,10 +189,18 @@ type itemWriter struct {
 	stage    *sql.Stmt // stageBatch, prepared at the first whole batch
 	hash     hash.Hash
 	num      [8]byte
+	// The catalog's limits, and its books and their text before the
+	// import; write adds addedText.
+	limits    Limits
+	books     int
+	text      int64
+	addedText int64
 }
 
-func newItemWriter(tx *sqlitedb.Tx) *itemWriter {
-	return &itemWriter{tx: tx, hash: sha256.New(), batch: make([]stagedItem, 0, importBatchRows)}
+// newItemWriter returns an itemWriter of tx, for a catalog of books books
+// and text bytes of titles and authors, held to limits.
+func newItemWriter(tx *sqlitedb.Tx, limits Limits, books int, text int64) *itemWriter {
+	return &itemWriter{tx: tx, hash: sha256.New(), batch: make([]stagedItem, 0, importBatchRows), limits: limits, books: books, text: text}
 }
 
 // add takes the next item; reject, when not "", is why the caller
@@ -292,7 +301,10 @@ func (w *itemWriter) fingerprint() [sha256.Size]byte {
 
 // write checks the items held in import_items, in order, writes the valid
 // ones to books, and empties import_items. It returns the report and the
-// books written, with their ids. The caller commits.
+// books written, with their ids. The caller commits. When the books
+// written would take the catalog past its limits, it writes them all, to
+// count them, but holds no more of them, and returns an Exhausted error
+// that says how far: the caller must not commit.
 func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []bookshop.Book, error) {
 	var res bookshop.ImportResult
 	// An insert that conflicts with a book already there changes no row;
@@ -326,6 +338,10 @@ func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []booksh
 	}
 	lineOf := make(map[int32]int) // id -> line, for books of this import
 	var added []bookshop.Book     // as written, with their ids
+	// The catalog as the import leaves it; once past the limits, the
+	// books are written only to be counted, and not held.
+	books, text := w.books, w.text
+	over := false
 	for from := int64(0); from < w.n; from += importBatchRows {
 		if err := ctx.Err(); err != nil {
 			return bookshop.ImportResult{}, nil, fmt.Errorf("import: %w", err)
@@ -377,15 +393,41 @@ func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []booksh
 			if int64(b.ID) > next {
 				next = int64(b.ID)
 			}
+			res.Imported++
+			books++
+			text += textBytes(b)
+			if over = over || w.limits.over(books, text); over {
+				continue
+			}
 			lineOf[b.ID] = s.item.Line
 			added = append(added, b)
-			res.Imported++
 		}
+	}
+	if over {
+		return bookshop.ImportResult{}, nil, w.limitError(res.Imported, books, text)
 	}
 	if _, err := w.tx.ExecContext(rowCtx, `DELETE FROM import_items`); err != nil {
 		return bookshop.ImportResult{}, nil, fmt.Errorf("import: forget the items: %w", err)
 	}
+	w.addedText = text - w.text
 	return res, added, nil
+}
+
+// limitError is the Exhausted error of an import of n books that would
+// take the catalog to books books and text bytes of titles and authors,
+// past its limits.
+func (w *itemWriter) limitError(n, books int, text int64) error {
+	const fix = "nothing was written: import fewer books, or raise the Catalog's cap with its memory limit (docs/capacity.md)"
+	if l := w.limits; l.Books > 0 && books > l.Books {
+		return bookshop.Errorf(bookshop.Exhausted, "the import's %d books would take the catalog to %d, past its cap of %d books (-max-books): %s", n, books, l.Books, fix)
+	}
+	return bookshop.Errorf(bookshop.Exhausted, "the import's %d books would take the titles and authors of the catalog to %s, past its cap of %s (-max-text-mib): %s",
+		n, mib(text), mib(w.limits.TextBytes), fix)
+}
+
+// mib formats n bytes in mebibytes, for people.
+func mib(n int64) string {
+	return strings.TrimSuffix(strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64), ".0") + " MiB"
 }
 
 // read returns up to importBatchRows items of import_items from index
@@ -513,8 +555,8 @@ func conflict(ctx context.Context, tx *sqlitedb.Tx, b bookshop.Book, lineOf map[
 // was, and a second process that opens the same new file waits for the
 // first and then finds it migrated and seeded. A book that the rules of
 // an import reject fails the seed.
-func seedBooks(ctx context.Context, tx *sqlitedb.Tx, seed []bookshop.Book) error {
-	w := newItemWriter(tx)
+func seedBooks(ctx context.Context, tx *sqlitedb.Tx, seed []bookshop.Book, limits Limits) error {
+	w := newItemWriter(tx, limits, 0, 0)
 	for _, b := range seed {
 		if err := w.add(ctx, bookshop.ImportItem{Book: b}, ""); err != nil {
 			return err

@@ -37,17 +37,48 @@ const Memory = sqlitedb.Memory
 type DB struct {
 	pools    *sqlitedb.DB // Write alone: reads come from the snapshot
 	snapshot atomic.Pointer[bookshop.Shelf]
+	limits   Limits
 	// importing holds a value while an import runs: one at a time in
 	// this process, the others waiting (see BeginImport).
 	importing chan struct{}
+	// text is the bytes of the titles and authors of the snapshot's
+	// books; only an import, holding importing, changes it.
+	text atomic.Int64
+}
+
+// Limits bound the catalog a DB holds in memory, whose size grows with
+// its books and with the text of their titles and authors: an import that
+// would take the catalog past either is refused whole, with an Exhausted
+// error that says how far, before it commits. A field of 0 is no limit.
+type Limits struct {
+	// Books is the most books.
+	Books int
+	// TextBytes is the most bytes of titles and authors, of all the books
+	// together, in UTF-8.
+	TextBytes int64
+}
+
+// over reports whether a catalog of books books and text bytes of titles
+// and authors is past l.
+func (l Limits) over(books int, text int64) bool {
+	return (l.Books > 0 && books > l.Books) || (l.TextBytes > 0 && text > l.TextBytes)
 }
 
 // Open opens the catalog database at path (or Memory), creating it if
 // needed, and migrates it to the schema this binary knows. A database
 // created by this call is seeded with seed. It fails if the file is not a
-// Bookshop database or has a newer schema than this binary knows.
+// Bookshop database or has a newer schema than this binary knows. The
+// catalog has no Limits: see OpenLimited.
 func Open(ctx context.Context, path string, seed []bookshop.Book) (*DB, error) {
-	s, err := schema(seed)
+	return OpenLimited(ctx, path, seed, Limits{})
+}
+
+// OpenLimited is Open, with imports held to limits; a seed past them
+// fails. A database that holds more already (its limits were lowered) is
+// opened as it is: Over says so, and every import that adds a book is
+// refused.
+func OpenLimited(ctx context.Context, path string, seed []bookshop.Book, limits Limits) (*DB, error) {
+	s, err := schema(seed, limits)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
 	}
@@ -58,7 +89,7 @@ func Open(ctx context.Context, path string, seed []bookshop.Book) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
 	}
-	db := &DB{pools: pools, importing: make(chan struct{}, 1)}
+	db := &DB{pools: pools, limits: limits, importing: make(chan struct{}, 1)}
 	if err := sqlitedb.Migrate(ctx, pools, s); err != nil {
 		pools.Close()
 		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
@@ -75,6 +106,21 @@ func (db *DB) Close() error { return db.pools.Close() }
 
 // Len returns the number of books in the catalog.
 func (db *DB) Len() int { return db.snapshot.Load().Len() }
+
+// TextBytes returns the bytes of the titles and authors of the catalog's
+// books, which Limits.TextBytes bounds.
+func (db *DB) TextBytes() int64 { return db.text.Load() }
+
+// Limits returns the limits the DB holds imports to.
+func (db *DB) Limits() Limits { return db.limits }
+
+// Over reports whether the catalog is past its limits, as a database
+// written under higher ones may be.
+func (db *DB) Over() bool { return db.limits.over(db.Len(), db.TextBytes()) }
+
+// textBytes returns the bytes of b's title and author, as Limits count
+// them.
+func textBytes(b bookshop.Book) int64 { return int64(len(b.Title) + len(b.Author)) }
 
 // All returns every book of the snapshot, in id order. The slice is shared
 // and never changes: callers must not modify it.
@@ -103,7 +149,10 @@ func (db *DB) reload(ctx context.Context) error {
 		return fmt.Errorf("read books: %w", err)
 	}
 	defer rows.Close()
-	var books []bookshop.Book
+	var (
+		books []bookshop.Book
+		text  int64
+	)
 	for rows.Next() {
 		var (
 			b   bookshop.Book
@@ -117,24 +166,26 @@ func (db *DB) reload(ctx context.Context) error {
 			return fmt.Errorf("read book %d: category %q", b.ID, cat)
 		}
 		books = append(books, b)
+		text += textBytes(b)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read books: %w", err)
 	}
 	db.snapshot.Store(bookshop.NewShelf(books))
+	db.text.Store(text)
 	return nil
 }
 
 // schema is the catalog's: its migrations and, for a new database, the
-// seed.
-func schema(seed []bookshop.Book) (sqlitedb.Schema, error) {
+// seed, held to limits.
+func schema(seed []bookshop.Book, limits Limits) (sqlitedb.Schema, error) {
 	ms, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return sqlitedb.Schema{}, err
 	}
 	s := sqlitedb.Schema{Name: "catalog", Migrations: ms}
 	if len(seed) > 0 {
-		s.Seed = func(ctx context.Context, tx *sqlitedb.Tx) error { return seedBooks(ctx, tx, seed) }
+		s.Seed = func(ctx context.Context, tx *sqlitedb.Tx) error { return seedBooks(ctx, tx, seed, limits) }
 	}
 	return s, nil
 }

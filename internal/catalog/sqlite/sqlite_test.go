@@ -282,6 +282,76 @@ func TestImportNoIDLeft(t *testing.T) {
 	}
 }
 
+// TestImportLimits imports past a catalog's limits: an import that would
+// take it past its books, or past the bytes of its titles and authors, is
+// refused whole with Exhausted, saying how far and what the cap is, and
+// writes nothing; one that reaches them goes in. A seed past them fails
+// Open, and a database that holds more than lower limits opens, Over.
+func TestImportLimits(t *testing.T) {
+	ctx := testContext(t)
+	seed := builtin(t)
+	book := func(i int, title string) bookshop.ImportItem {
+		return bookshop.ImportItem{Line: i + 2, Book: bookshop.Book{Category: bookshop.Mystery, Title: title, Author: "A", Year: 2000, Price: price}}
+	}
+	books := func(n int) []bookshop.ImportItem {
+		var items []bookshop.ImportItem
+		for i := range n {
+			items = append(items, book(i, fmt.Sprintf("Limited %d", i)))
+		}
+		return items
+	}
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	db, err := sqlite.OpenLimited(ctx, path, seed, sqlite.Limits{Books: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Six books, one of them a duplicate that is rejected: five go in.
+	items := append(books(5), books(1)...)
+	if res, err := db.ImportBooks(ctx, "", append(books(6), books(1)...)); bookshop.ErrorCode(err) != bookshop.Exhausted ||
+		!strings.Contains(err.Error(), "the import's 6 books would take the catalog to 51, past its cap of 50 books (-max-books): nothing was written") {
+		t.Errorf("an import past the cap on books = %+v, %v; want Exhausted, saying 6 books, 51 and 50", res, err)
+	}
+	if db.Len() != 45 || db.Over() {
+		t.Errorf("a refused import left %d books (Over %v), want the 45 there were", db.Len(), db.Over())
+	}
+	if res, err := db.ImportBooks(ctx, "", items); err != nil || res.Imported != 5 {
+		t.Fatalf("an import that reaches the cap = %+v, %v; want its 5 new books imported", res, err)
+	}
+	if _, err := db.ImportBooks(ctx, "", []bookshop.ImportItem{book(0, "One More")}); bookshop.ErrorCode(err) != bookshop.Exhausted {
+		t.Errorf("an import of one book at the cap = %v, want Exhausted", err)
+	}
+	text := db.TextBytes()
+	db.Close()
+
+	// Its titles and authors: "Ten Bytes" and "A" are ten.
+	db, err = sqlite.OpenLimited(ctx, path, nil, sqlite.Limits{TextBytes: text + 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ImportBooks(ctx, "", []bookshop.ImportItem{book(0, "Eleven Byte")}); bookshop.ErrorCode(err) != bookshop.Exhausted ||
+		!strings.Contains(err.Error(), "past its cap of") || !strings.Contains(err.Error(), "(-max-text-mib)") {
+		t.Errorf("an import past the cap on text = %v, want Exhausted, naming -max-text-mib", err)
+	}
+	if res, err := db.ImportBooks(ctx, "", []bookshop.ImportItem{book(0, "Ten Bytes")}); err != nil || res.Imported != 1 || db.TextBytes() != text+10 {
+		t.Errorf("an import that reaches the cap on text = %+v, %v, text %d; want it imported, text %d", res, err, db.TextBytes(), text+10)
+	}
+	db.Close()
+
+	db, err = sqlite.OpenLimited(ctx, path, nil, sqlite.Limits{Books: 10})
+	if err != nil {
+		t.Fatalf("open a catalog of 51 books with a cap of 10: %v, want it opened", err)
+	}
+	defer db.Close()
+	if !db.Over() {
+		t.Error("a catalog of 51 books with a cap of 10 is not Over")
+	}
+	if _, err := sqlite.OpenLimited(ctx, sqlite.Memory, seed, sqlite.Limits{Books: 44}); bookshop.ErrorCode(err) != bookshop.Exhausted {
+		t.Errorf("Open with a seed of 45 books and a cap of 44 = %v, want Exhausted", err)
+	}
+}
+
 // TestImportCancelledWritesNothing checks that an import whose context
 // ends writes nothing, whatever was valid.
 func TestImportCancelledWritesNothing(t *testing.T) {
