@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
+	"github.com/bookshop-go/bookshop/internal/promotions/postgres"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/promotions/sqlite"
 )
@@ -17,7 +19,11 @@ const DefaultPort = promotionsclient.DefaultPort
 // each setting.
 type Config struct {
 	Port int    // the gRPC port
-	DB   string // the database file, or sqlite.Memory
+	DB   string // the database file, or sqlite.Memory; unused with Database.URL
+	// Database, when its URL is set, keeps the claims in PostgreSQL, in
+	// schema promotions, instead of the file DB, so that replicas share
+	// them: see pgdb.Settings.
+	Database pgdb.Settings
 	// Starts is when the campaign starts; the zero time for the service's
 	// first start on its database, recorded there.
 	Starts time.Time
@@ -35,11 +41,15 @@ type Config struct {
 	// code of a release (see Promotion); the zero Promotion is the shop's
 	// own, BuyTwoGetOneFree. Tests set another.
 	Promotion Promotion
+	// ReadyInterval is how often the database is checked for readiness
+	// (rpc.Server.Watch); rpc.DefaultWatchInterval when 0. No setting
+	// sets it: for tests.
+	ReadyInterval time.Duration
 }
 
 // DefaultConfig returns the Promotions service's defaults.
 func DefaultConfig() Config {
-	return Config{Port: DefaultPort, DB: "promotions.db", ClaimTTL: DefaultClaimTTL}
+	return Config{Port: DefaultPort, DB: "promotions.db", Database: pgdb.DefaultSettings(), ClaimTTL: DefaultClaimTTL}
 }
 
 // Flags declares the Promotions service's settings on s, namespace
@@ -47,7 +57,8 @@ func DefaultConfig() Config {
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Promotions service's gRPC port")
 	s.String(&c.DB, "db", c.DB, "the promotion's database file (SQLite): the customers' uses and the checkouts' claims, and the service's first start; "+
-		sqlite.Memory+" keeps them in memory, lost at exit")
+		sqlite.Memory+" keeps them in memory, lost at exit; unused with -"+s.Flag("database-url"))
+	c.Database.Flags(s, postgres.Schema)
 	s.Text((*instant)(&c.Starts), "starts", instant(c.Starts),
 		"when the campaign starts: a `time` in RFC 3339, such as 2026-03-01T00:00:00Z; empty for the service's first start on its database, recorded there")
 	s.Text((*instant)(&c.Ends), "ends", instant(c.Ends),
@@ -63,6 +74,9 @@ func (c *Config) Validate(s *config.Set) error {
 	}
 	if c.DB == "" {
 		return config.UsageErrorf("%s: want a file path, or %s for a database that lives in memory", s.Setting("db"), sqlite.Memory)
+	}
+	if err := c.Database.Validate(s); err != nil {
+		return err
 	}
 	if c.ClaimTTL < MinClaimTTL || c.ClaimTTL > MaxClaimTTL {
 		return config.UsageErrorf("%s %v: want %v to %v, such as 15m", s.Setting("claim-ttl"), c.ClaimTTL, MinClaimTTL, MaxClaimTTL)

@@ -45,6 +45,15 @@ func TestConfig(t *testing.T) {
 			wantErr: "-ends or PROMOTIONS_ENDS 2026-03-01T00:00:00Z is not after -starts or PROMOTIONS_STARTS 2026-04-01T00:00:00Z"},
 		{name: "an end at the start", args: []string{"-starts", "2026-03-01T00:00:00Z", "-ends", "2026-03-01T00:00:00Z"}, wantErr: "the campaign would never run"},
 		{name: "no database", args: []string{"-db", ""}, wantErr: "-db or PROMOTIONS_DB: want a file path"},
+		{name: "the shared database", env: map[string]string{"DATABASE_URL": "postgres://shop@db/shop"},
+			check: func(c promotions.Config) bool {
+				return c.Database.URL == "postgres://shop@db/shop" && c.Database.MaxConns == 8
+			}},
+		{name: "its own database wins", env: map[string]string{"DATABASE_URL": "postgres://shop@db/shop", "PROMOTIONS_DATABASE_URL": "postgres://promo@db2/promo", "PROMOTIONS_DATABASE_MAX_CONNS": "4"},
+			check: func(c promotions.Config) bool {
+				return c.Database.URL == "postgres://promo@db2/promo" && c.Database.MaxConns == 4
+			}},
+		{name: "too many connections", args: []string{"-database-max-conns", "1000"}, wantErr: "-database-max-conns or PROMOTIONS_DATABASE_MAX_CONNS 1000: want 1 to 200"},
 		{name: "a claim TTL too short", args: []string{"-claim-ttl", "10ms"}, wantErr: "-claim-ttl or PROMOTIONS_CLAIM_TTL 10ms: want 1s to 24h0m0s"},
 		{name: "a claim TTL too long", args: []string{"-claim-ttl", "48h"}, wantErr: "-claim-ttl or PROMOTIONS_CLAIM_TTL 48h0m0s"},
 		{name: "a bad port", args: []string{"-port", "70000"}, wantErr: "-port or PROMOTIONS_PORT 70000"},
@@ -67,6 +76,23 @@ func TestConfig(t *testing.T) {
 				t.Errorf("Parse and Validate = %v, want an error saying %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestHelpHidesPassword checks that -h, with a database URL holding a
+// password in the environment, does not print it.
+func TestHelpHidesPassword(t *testing.T) {
+	const password = "S3cret-Pa55word"
+	var out strings.Builder
+	fs := config.NewFlagSet("bookshop promotions", "", &out)
+	cfg := promotions.DefaultConfig()
+	cfg.Flags(fs.Service("promotions", true))
+	env := map[string]string{"PROMOTIONS_DATABASE_URL": "postgres://promo:" + password + "@db/promo", "DATABASE_URL": "postgres://shop:" + password + "@db/shop"}
+	if err := fs.Parse([]string{"-h"}, func(k string) string { return env[k] }); err == nil {
+		t.Fatal("Parse(-h) = nil, want the help's error")
+	}
+	if !strings.Contains(out.String(), "-database-url") || strings.Contains(out.String(), password) {
+		t.Errorf("-h does not name -database-url, or shows the password:\n%s", out.String())
 	}
 }
 

@@ -108,6 +108,13 @@ func serveClock(tb testing.TB, c bookshop.Campaign, m *telemetry.Metrics) (promo
 // returns a client of it.
 func runWith(tb testing.TB, cfg promotions.Config) (promotionsv1.PromotionsServiceClient, func()) {
 	tb.Helper()
+	addr, stop := runAt(tb, cfg)
+	return promotionsv1.NewPromotionsServiceClient(rpctest.Dial(tb, addr)), stop
+}
+
+// runAt is runWith, returning the address the service serves on.
+func runAt(tb testing.TB, cfg promotions.Config) (string, func()) {
+	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -124,5 +131,5 @@ func runWith(tb testing.TB, cfg promotions.Config) (promotionsv1.PromotionsServi
 		}
 	})
 	tb.Cleanup(stop)
-	return promotionsv1.NewPromotionsServiceClient(rpctest.Dial(tb, lis.Addr().String())), stop
+	return lis.Addr().String(), stop
 }

@@ -7,21 +7,23 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/promotions"
 )
 
 // childDB, set in a test binary's environment, makes it a Promotions
-// service with its database at the value, for the tests that kill it: it
-// prints "listening on ADDR" and serves until it is killed, or stopped by
-// SIGTERM.
+// service with its database at the value (a file, or a postgres:// URL),
+// for the tests that kill it: it prints "listening on ADDR" and serves
+// until it is killed, or stopped by SIGTERM.
 const childDB = "BOOKSHOP_PROMOTIONS_TEST_CHILD_DB"
 
 func TestMain(m *testing.M) {
@@ -29,15 +31,18 @@ func TestMain(m *testing.M) {
 		os.Exit(rpctest.ServeChild(func(ctx context.Context, lis net.Listener) error {
 			cfg := promotions.DefaultConfig()
 			cfg.DB = path
+			if strings.HasPrefix(path, "postgres://") {
+				cfg.Database.URL = path
+			}
 			return promotions.Run(ctx, cfg, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
 		}))
 	}
 	os.Exit(m.Run())
 }
 
-// startChild runs the test binary as a Promotions service on the database at
-// path, and returns it and a client of it. The process is killed when the
-// test ends.
+// startChild runs the test binary as a Promotions service on the
+// database at path (a file, or a postgres:// URL), and returns it and a
+// client of it. The process is killed when the test ends.
 func startChild(tb testing.TB, path string) (*rpctest.Child, promotionsv1.PromotionsServiceClient) {
 	tb.Helper()
 	proc, addr := rpctest.StartChild(tb, childDB+"="+path)
@@ -65,8 +70,15 @@ type shopper struct {
 // answered still holds the use, a confirmation keeps it spent); and the
 // checkouts retried after the outage with their keys finish as they
 // would have (a confirmation goes through; releases leave the use free).
-func TestKilled(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "promotions.db")
+func TestKilled(t *testing.T) { testKilled(t, filepath.Join(t.TempDir(), "promotions.db")) }
+
+// TestKilledOnPostgres is TestKilled with the claims in PostgreSQL: what
+// a killed replica acknowledged was committed, and a customer's use is
+// still given once.
+func TestKilledOnPostgres(t *testing.T) { testKilled(t, pgtest.NewDatabase(t)) }
+
+// testKilled is TestKilled on the database at path.
+func testKilled(t *testing.T, path string) {
 	seed := rand.Uint64()
 	rnd := rand.New(rand.NewPCG(seed, seed))
 	t.Logf("seed %d", seed)

@@ -6,7 +6,10 @@
 // claim, and the [Service], here; the gRPC server of
 // bookshop.promotions.v1.PromotionsService (server.go), with its request
 // rules and its authorization entries ([Policy]); its metrics; [Config]
-// and [Run]; its storage in package sqlite; and, for callers, package
+// and [Run]; its storage, in package sqlite (a file, the default) or
+// package postgres (a database that replicas share), both keeping the
+// records of package claim by the same rules (package storetest); and,
+// for callers, package
 // promotionsclient, which also names every promotion the shop ran
 // (promotionsclient.Name), for the orders of campaigns that are over.
 //
@@ -22,11 +25,13 @@
 // confirms, releases one only before it records the order), or until it
 // expires by itself, when a checkout that died neither confirms nor
 // releases. A claim confirmed late, after it expired, is confirmed
-// unless another claim of the customer took the use meanwhile. Each claim, confirmation and release is one transaction of
-// the one writing connection, and a unique index lets at most one claim
-// of a customer be held or confirmed: of any number of checkouts of one
-// customer claiming at once, one gets the discount, across processes and
-// restarts. A claim refused says why (a [bookshop.ClaimOutcome]: the
+// unless another claim of the customer took the use meanwhile. Each
+// claim, confirmation and release is one transaction that no other change
+// of the customer's claims interleaves with (SQLite's one writer; on
+// PostgreSQL, the customer's rows locked first), and a unique index lets
+// at most one claim of a customer be held or confirmed: of any number of
+// checkouts of one customer claiming at once, one gets the discount,
+// across processes, replicas and restarts. A claim refused says why (a [bookshop.ClaimOutcome]: the
 // campaign does not run, the lines earn nothing, the customer has used
 // the promotion, or another of their checkouts holds it), for the
 // checkout to tell its shopper.
@@ -63,22 +68,22 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
-	"github.com/bookshop-go/bookshop/internal/promotions/sqlite"
+	"github.com/bookshop-go/bookshop/internal/promotions/claim"
 )
 
 // The states of a claim.
 const (
-	Held      = sqlite.Held
-	Confirmed = sqlite.Confirmed
-	Released  = sqlite.Released
-	Expired   = sqlite.Expired
+	Held      = claim.Held
+	Confirmed = claim.Confirmed
+	Released  = claim.Released
+	Expired   = claim.Expired
 )
 
 // Claim is a checkout's claim of its customer's one use of the promotion.
-type Claim = sqlite.Claim
+type Claim = claim.Claim
 
 // Usage is what a customer has done with their use of the promotion.
-type Usage = sqlite.Usage
+type Usage = claim.Usage
 
 // The limits of the requests and of the claims.
 const (
@@ -161,7 +166,8 @@ func CheckLines(lines []bookshop.PromoLine) error {
 	return nil
 }
 
-// Store is where the Service keeps the claims; *sqlite.DB is one.
+// Store is where the Service keeps the claims; *sqlite.DB and
+// *postgres.DB are two.
 type Store interface {
 	// FirstStart returns when the service first started on the store:
 	// now, recorded, the first time; what was recorded, ever after.
@@ -172,9 +178,11 @@ type Store interface {
 	// which no other change interleaves with: it records the customer's
 	// claims held past their expiry at now as expired, and writes the
 	// claim that decide returns given the key's claim and the customer's
-	// live one (see sqlite.Decide). It returns the claim as it leaves it
-	// and how many it expired; it writes nothing when decide fails.
-	Update(ctx context.Context, customerID int32, key string, now time.Time, decide sqlite.Decide) (Claim, int, error)
+	// live one (see claim.Decide). It returns the claim as it leaves it
+	// and how many it expired; it writes nothing when decide fails. It
+	// may call decide more than once (when it runs its transaction
+	// again), and returns what the last call decided.
+	Update(ctx context.Context, customerID int32, key string, now time.Time, decide claim.Decide) (Claim, int, error)
 	// Expire records as expired the claims held past their expiry at now,
 	// and returns how many.
 	Expire(ctx context.Context, now time.Time) (int, error)
@@ -365,6 +373,8 @@ func (s *Service) Claim(ctx context.Context, customerID int32, key string, lines
 		released bool
 	)
 	c, expired, err := s.store.Update(ctx, customerID, key, now, func(own, live *Claim) (Claim, error) {
+		// Set afresh: the store may call this again.
+		outcome, answer, released = "", "", false
 		var keep Claim // own as it is: nothing to write
 		if own != nil {
 			keep = *own
@@ -440,6 +450,7 @@ func (s *Service) ConfirmClaim(ctx context.Context, customerID int32, key string
 	now := s.now()
 	var confirmed bool
 	c, expired, err := s.store.Update(ctx, customerID, key, now, func(own, live *Claim) (Claim, error) {
+		confirmed = false // set afresh: the store may call this again
 		switch {
 		case own == nil:
 			return Claim{}, bookshop.Errorf(bookshop.NotFound, "customer %d has no claim under key %q", customerID, key)
@@ -486,6 +497,7 @@ func (s *Service) Release(ctx context.Context, customerID int32, key string) err
 	}
 	var was string
 	_, expired, err := s.store.Update(ctx, customerID, key, s.now(), func(own, _ *Claim) (Claim, error) {
+		was = "" // set afresh: the store may call this again
 		switch {
 		case own == nil:
 			return Claim{}, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/promotions/postgres"
 	"github.com/bookshop-go/bookshop/internal/promotions/sqlite"
 )
 
@@ -19,9 +20,11 @@ import (
 const SweepInterval = 30 * time.Second
 
 // Run runs the Promotions service on deps.Listener until ctx is done: it
-// opens the database (creating it on first start, and recording that
-// start, the campaign's by default), serves PromotionsService with health
-// and reflection, sweeps the claims at once and every SweepInterval, and
+// opens the database, PostgreSQL when cfg.Database has a URL and the
+// SQLite file cfg.DB otherwise (creating it on first start, and recording
+// that start, the campaign's by default), serves PromotionsService with
+// health and reflection, NOT_SERVING while the database does not answer,
+// sweeps the claims at once and every SweepInterval, and
 // then shuts down gracefully. It refuses (a config.UsageError) an end
 // without a start that is not after the first start recorded: the
 // campaign would never run.
@@ -30,7 +33,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		deps.Close()
 		return err
 	}
-	db, err := sqlite.Open(ctx, cfg.DB)
+	db, where, err := openDatabase(ctx, cfg)
 	if err != nil {
 		deps.Close()
 		if ctx.Err() != nil {
@@ -57,7 +60,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		deps.Close()
 		return config.UsageErrorf("-ends or PROMOTIONS_ENDS %s is not after the campaign's start, %s, the service's first start on %s (-starts is empty): "+
 			"the campaign would never run; set -starts, or an -ends after it",
-			c.Ends.UTC().Format(time.RFC3339), c.Starts.UTC().Format(time.RFC3339), cfg.DB)
+			c.Ends.UTC().Format(time.RFC3339), c.Starts.UTC().Format(time.RFC3339), where)
 	}
 	srv, err := NewGRPCServer(svc, deps)
 	if err != nil {
@@ -68,12 +71,40 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if !c.Ends.IsZero() {
 		ends = c.Ends.UTC().Format(time.RFC3339)
 	}
-	deps.Logger.Info("Promotions serving gRPC", "addr", deps.Listener.Addr().String(), "db", cfg.DB, "promotion", svc.Promotion().Code,
+	deps.Logger.Info("Promotions serving gRPC", "addr", deps.Listener.Addr().String(), "db", where, "promotion", svc.Promotion().Code,
 		"campaign_starts", c.Starts.UTC().Format(time.RFC3339), "campaign_ends", ends,
 		"claim_ttl", cfg.ClaimTTL.String(), "tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,
 		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) },
+		func(ctx context.Context) error { return srv.Watch(ctx, cfg.ReadyInterval, db.Ping) },
 		func(ctx context.Context) error { return svc.RunSweeper(ctx, SweepInterval) })
+}
+
+// database is where Run keeps the claims: an SQLite file, or PostgreSQL.
+type database interface {
+	Store
+	// Ping returns nil while the database answers: readiness.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// openDatabase opens the PostgreSQL database of cfg.Database when it has
+// a URL, and the SQLite file cfg.DB otherwise, each created and migrated
+// as needed. It returns the database and its name for the log, which
+// shows no password.
+func openDatabase(ctx context.Context, cfg Config) (database, string, error) {
+	if cfg.Database.URL != "" {
+		db, err := postgres.Open(ctx, cfg.Database)
+		if err != nil {
+			return nil, "", err
+		}
+		return db, db.String(), nil
+	}
+	db, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, "", err
+	}
+	return db, "SQLite " + cfg.DB, nil
 }
 
 // NewGRPCServer returns a gRPC server with PromotionsService registered
@@ -92,5 +123,6 @@ func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
 // The promises of the Promotions service's parts, checked by the compiler.
 var (
 	_ bookshop.Promotions = (*Service)(nil)
-	_ Store               = (*sqlite.DB)(nil)
+	_ database            = (*sqlite.DB)(nil)
+	_ database            = (*postgres.DB)(nil)
 )

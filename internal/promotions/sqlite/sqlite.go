@@ -5,9 +5,9 @@
 // applies the schema migrations embedded in the binary. It holds when the
 // service first started (the campaign's start by default), and the
 // claims: each checkout's claim of its customer's one use of the
-// promotion, under the customer and the checkout's key, with the
-// discount it was given. A unique index lets at most one claim of a
-// customer be held or confirmed at a time. The times are the caller's
+// promotion (package claim's records), under the customer and the
+// checkout's key, with the discount it was given. A unique index lets at
+// most one claim of a customer be held or confirmed at a time. The times are the caller's
 // (each method takes its now), in milliseconds, so that tests can set the
 // clock.
 //
@@ -30,8 +30,8 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
+	"github.com/bookshop-go/bookshop/internal/promotions/claim"
 )
 
 //go:embed migrations/*.sql
@@ -46,46 +46,6 @@ const maxReaders = 4
 // sweepBatch is how many records DeleteEnded deletes in one transaction,
 // so that a large sweep holds the write lock only briefly at a time.
 const sweepBatch = 500
-
-// The states of a claim.
-const (
-	// Held: the claim holds its customer's use until it is confirmed or
-	// released, or until Expires.
-	Held = "held"
-	// Confirmed: its order was placed; the customer's use is spent.
-	Confirmed = "confirmed"
-	// Released: its order was not placed; it holds nothing.
-	Released = "released"
-	// Expired: it was held past Expires; it holds nothing.
-	Expired = "expired"
-)
-
-// Claim is a checkout's claim of its customer's one use of the promotion.
-type Claim struct {
-	CustomerID int32
-	// Key is the checkout's idempotency key, which names the claim with
-	// CustomerID.
-	Key string
-	// State is Held, Confirmed, Released or Expired.
-	State string
-	// Discount is what the claim's order gets.
-	Discount bookshop.Discount
-	// Expires is when a held claim expires; for the others, when it would
-	// have.
-	Expires time.Time
-	// Updated is when its state last changed.
-	Updated time.Time
-}
-
-// Usage is what a customer has done with their use of the promotion, at
-// a time.
-type Usage struct {
-	// Spent is whether a claim of theirs was confirmed: an order used it.
-	Spent bool
-	// Held is whether a claim of theirs holds it: held, and not past its
-	// expiry.
-	Held bool
-}
 
 // DB is the promotion's claims in SQLite. It is safe for concurrent use.
 type DB struct {
@@ -115,6 +75,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (db *DB) Close() error { return db.pools.Close() }
 
+// Ping returns nil when the database answers, for readiness.
+func (db *DB) Ping(ctx context.Context) error { return db.pools.Read.PingContext(ctx) }
+
 // FirstStart returns when the service first started on this database:
 // now, recorded, on the first call to a new database; what was recorded
 // then on every later call, across restarts.
@@ -133,24 +96,17 @@ func (db *DB) FirstStart(ctx context.Context, now time.Time) (time.Time, error) 
 // Usage returns what customerID has done with their use at now: whether
 // a claim of theirs was confirmed, and whether one is held and expires
 // after now. One statement, so one snapshot.
-func (db *DB) Usage(ctx context.Context, customerID int32, now time.Time) (Usage, error) {
-	var u Usage
+func (db *DB) Usage(ctx context.Context, customerID int32, now time.Time) (claim.Usage, error) {
+	var u claim.Usage
 	err := db.pools.QueryRowContext(ctx, `SELECT
 		EXISTS (SELECT 1 FROM claims WHERE customer_id = ?1 AND state = 'confirmed'),
 		EXISTS (SELECT 1 FROM claims WHERE customer_id = ?1 AND state = 'held' AND expires_at > ?2)`,
 		customerID, now.UnixMilli()).Scan(&u.Spent, &u.Held)
 	if err != nil {
-		return Usage{}, fmt.Errorf("read the use of customer %d: %w", customerID, err)
+		return claim.Usage{}, fmt.Errorf("read the use of customer %d: %w", customerID, err)
 	}
 	return u, nil
 }
-
-// Decide is the rule of a change of a claim, which Update calls within
-// its transaction: own is the claim of the key (nil when the key made
-// none), and live the customer's claim that holds or spent their use
-// (nil when none; own itself when own is held or confirmed). It returns
-// the claim the key is to have: own, unchanged, to write nothing.
-type Decide func(own, live *Claim) (Claim, error)
 
 // Update changes the claim of customerID's key in one transaction: it
 // records as expired, at now, the customer's claims held past their
@@ -160,10 +116,10 @@ type Decide func(own, live *Claim) (Claim, error)
 // there is none), and how many claims it recorded as expired. It writes
 // nothing, and returns decide's error, when decide fails; the expiries
 // are then not recorded either (a later call records them).
-func (db *DB) Update(ctx context.Context, customerID int32, key string, now time.Time, decide Decide) (Claim, int, error) {
+func (db *DB) Update(ctx context.Context, customerID int32, key string, now time.Time, decide claim.Decide) (claim.Claim, int, error) {
 	tx, err := db.pools.Begin(ctx)
 	if err != nil {
-		return Claim{}, 0, fmt.Errorf("claim of customer %d: begin: %w", customerID, err)
+		return claim.Claim{}, 0, fmt.Errorf("claim of customer %d: begin: %w", customerID, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 
@@ -171,32 +127,32 @@ func (db *DB) Update(ctx context.Context, customerID int32, key string, now time
 	res, err := tx.ExecContext(ctx, `UPDATE claims SET state = 'expired', updated_at = ?2
 		WHERE customer_id = ?1 AND state = 'held' AND expires_at <= ?2`, customerID, at)
 	if err != nil {
-		return Claim{}, 0, fmt.Errorf("claim of customer %d: expire: %w", customerID, err)
+		return claim.Claim{}, 0, fmt.Errorf("claim of customer %d: expire: %w", customerID, err)
 	}
 	expired, err := res.RowsAffected()
 	if err != nil {
-		return Claim{}, 0, fmt.Errorf("claim of customer %d: expire: %w", customerID, err)
+		return claim.Claim{}, 0, fmt.Errorf("claim of customer %d: expire: %w", customerID, err)
 	}
 	own, err := readClaim(ctx, tx, `customer_id = ? AND idempotency_key = ?`, customerID, key)
 	if err != nil {
-		return Claim{}, 0, err
+		return claim.Claim{}, 0, err
 	}
 	live, err := readClaim(ctx, tx, `customer_id = ? AND state IN ('held', 'confirmed')`, customerID)
 	if err != nil {
-		return Claim{}, 0, err
+		return claim.Claim{}, 0, err
 	}
 	next, err := decide(own, live)
 	if err != nil {
-		return Claim{}, 0, err
+		return claim.Claim{}, 0, err
 	}
-	if own != nil && next == *own || own == nil && next == (Claim{}) {
+	if own != nil && next == *own || own == nil && next == (claim.Claim{}) {
 		if err := tx.Commit(); err != nil { // the expiries
-			return Claim{}, 0, fmt.Errorf("claim of customer %d: commit: %w", customerID, err)
+			return claim.Claim{}, 0, fmt.Errorf("claim of customer %d: commit: %w", customerID, err)
 		}
 		return next, int(expired), nil
 	}
 	if next.CustomerID != customerID || next.Key != key {
-		return Claim{}, 0, fmt.Errorf("claim of customer %d: the rule returned the claim of customer %d, key %q", customerID, next.CustomerID, next.Key)
+		return claim.Claim{}, 0, fmt.Errorf("claim of customer %d: the rule returned the claim of customer %d, key %q", customerID, next.CustomerID, next.Key)
 	}
 	d := next.Discount
 	if _, err := tx.ExecContext(ctx, `INSERT INTO claims (customer_id, idempotency_key, state,
@@ -207,10 +163,10 @@ func (db *DB) Update(ctx context.Context, customerID int32, key string, now time
 			discount_book_id = excluded.discount_book_id, discount_code = excluded.discount_code,
 			expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
 		customerID, key, next.State, d.Amount.Units, d.Amount.Currency, d.BookID, d.Code, at, next.Expires.UnixMilli()); err != nil {
-		return Claim{}, 0, fmt.Errorf("claim of customer %d: write: %w", customerID, err)
+		return claim.Claim{}, 0, fmt.Errorf("claim of customer %d: write: %w", customerID, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return Claim{}, 0, fmt.Errorf("claim of customer %d: commit: %w", customerID, err)
+		return claim.Claim{}, 0, fmt.Errorf("claim of customer %d: commit: %w", customerID, err)
 	}
 	next.Expires = time.UnixMilli(next.Expires.UnixMilli()).UTC()
 	next.Updated = time.UnixMilli(at).UTC()
@@ -218,9 +174,9 @@ func (db *DB) Update(ctx context.Context, customerID int32, key string, now time
 }
 
 // readClaim reads the claim that where selects, or nil when none does.
-func readClaim(ctx context.Context, tx *sqlitedb.Tx, where string, args ...any) (*Claim, error) {
+func readClaim(ctx context.Context, tx *sqlitedb.Tx, where string, args ...any) (*claim.Claim, error) {
 	var (
-		c                Claim
+		c                claim.Claim
 		expires, updated int64
 	)
 	err := tx.QueryRowContext(ctx, `SELECT customer_id, idempotency_key, state,
