@@ -2,6 +2,7 @@ package bookshop
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -48,11 +49,17 @@ func PromoLinesOfOrder(lines []OrderLine) []PromoLine {
 }
 
 // Copies returns how many copies lines hold in all: what Offer.MinBooks
-// bounds. A negative quantity counts for nothing.
+// bounds. A negative quantity counts for nothing, and a sum past
+// math.MaxInt is math.MaxInt: it never wraps to a small or negative
+// count, whatever quantities the lines claim.
 func Copies(lines []PromoLine) int {
 	n := 0
 	for _, l := range lines {
-		n += max(l.Quantity, 0)
+		q := max(l.Quantity, 0)
+		if q > math.MaxInt-n {
+			return math.MaxInt
+		}
+		n += q
 	}
 	return n
 }

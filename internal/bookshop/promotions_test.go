@@ -1,6 +1,7 @@
 package bookshop_test
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -83,5 +84,29 @@ func TestOfferMayEarn(t *testing.T) {
 	}
 	if !(bookshop.Offer{}).MayEarn(nil) {
 		t.Error("Offer{}.MayEarn(no lines) = false, want true: an offer without a bound says nothing")
+	}
+}
+
+// TestCopiesSaturates checks that Copies never wraps: quantities that
+// add up past math.MaxInt count as math.MaxInt, so that a cart claiming
+// huge quantities is not taken for a small one.
+func TestCopiesSaturates(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		lines []bookshop.PromoLine
+		want  int
+	}{
+		{"two of the largest", []bookshop.PromoLine{pl(1, eur(100), math.MaxInt), pl(2, eur(100), math.MaxInt)}, math.MaxInt},
+		{"the largest and one more", []bookshop.PromoLine{pl(1, eur(100), math.MaxInt), pl(2, eur(100), 1)}, math.MaxInt},
+		{"the largest exactly", []bookshop.PromoLine{pl(1, eur(100), math.MaxInt-1), pl(2, eur(100), 1)}, math.MaxInt},
+		{"a negative one after the largest", []bookshop.PromoLine{pl(1, eur(100), math.MaxInt), pl(2, eur(100), math.MinInt)}, math.MaxInt},
+	} {
+		if got := bookshop.Copies(tt.lines); got != tt.want {
+			t.Errorf("%s: Copies = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	huge := []bookshop.PromoLine{pl(1, eur(100), math.MaxInt), pl(2, eur(100), math.MaxInt)}
+	if (bookshop.Offer{MinBooks: 3}).MayEarn(huge) != true {
+		t.Error("Offer{MinBooks: 3}.MayEarn(huge quantities) = false, want true: the sum must not wrap")
 	}
 }
