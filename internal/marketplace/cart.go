@@ -17,6 +17,7 @@ import (
 // addRefused): the Cart's own message is written for its callers.
 const (
 	noticeCartUnavailable = "Your cart is unavailable right now. Please try again in a moment."
+	noticeNoPrices        = "Prices are unavailable right now, so your cart cannot be priced or checked out. Please try again in a moment."
 	messageNotForSale     = "We have no such book for sale."
 	messageNotInCart      = "That book is not in your cart."
 	messageBadBook        = "Choose a book to add."
@@ -51,9 +52,12 @@ type cartPage struct {
 	// discountLabel).
 	DiscountLine   discountLine
 	MaxQuantity    int
-	Notice         string // the cart could not be shown
+	Notice         string // the cart could not be shown, or priced
 	Message        string // what happened to the last change
 	MessageIsError bool
+	// Unpriced says the lines are shown without prices (the Catalog could
+	// not price them): no totals, no changes, no checkout.
+	Unpriced bool
 }
 
 // cartLineView is a line of the cart as the page shows it.
@@ -73,7 +77,8 @@ type cartLineView struct {
 
 // handleCart serves the visitor's cart, priced by the Cart service from
 // the Catalog's current prices. If it cannot be had, the page says so,
-// with 503.
+// with 503; if only its prices cannot (the Catalog is down), the page
+// lists its lines without them, with 503 and a notice, and no checkout.
 func (s *server) handleCart() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		page := cartPage{MaxQuantity: bookshop.MaxQuantity}
@@ -86,11 +91,24 @@ func (s *server) handleCart() http.Handler {
 		} else if id := v.cartID(); id != "" {
 			ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 			cart, err := s.carts.Cart(ctx, id)
+			var lines []bookshop.CartLine
+			if bookshop.ErrorCode(err) == bookshop.Unavailable {
+				// Perhaps only the Catalog, which prices the cart, is down:
+				// the lines come from the Cart alone (none if it is the one
+				// down, or the cart is empty).
+				lines, _ = s.carts.Lines(ctx, id)
+			}
 			cancel()
-			if err != nil {
+			switch {
+			case err != nil && len(lines) > 0:
+				s.logger.WarnContext(r.Context(), "cart failed; showing the cart without prices", "err", err)
+				page.setUnpriced(lines, s.recommended.get)
+				page.Notice, status = noticeNoPrices, http.StatusServiceUnavailable
+				s.setCount(w, r, v, page.Count)
+			case err != nil:
 				s.logger.WarnContext(r.Context(), "cart failed; cannot show the cart", "err", err)
 				page.Notice, status = noticeCartUnavailable, http.StatusServiceUnavailable
-			} else {
+			default:
 				page.setCart(cart)
 				page.warnStock(s.stockOf(r.Context(), cartBooks(cart)))
 				if d, ok := s.cartDiscount(r.Context(), cart); ok {
@@ -124,6 +142,21 @@ func (p *cartPage) setCart(cart bookshop.Cart) {
 	p.Subtotal = noPrice
 	if cart.Subtotal.Currency != "" {
 		p.Subtotal = cart.Subtotal.Format()
+	}
+}
+
+// setUnpriced puts lines on the page without prices, for a cart the
+// Catalog could not price: each book's title and author if
+// Recommendations told them (known), else its number, and its quantity.
+func (p *cartPage) setUnpriced(lines []bookshop.CartLine, known func(int32) (bookshop.Book, bool)) {
+	p.Unpriced, p.Lines, p.Count, p.Subtotal = true, p.Lines[:0], 0, noPrice
+	for _, l := range lines {
+		line := cartLineView{ID: l.Book.ID, Title: "Book " + strconv.Itoa(int(l.Book.ID)), Quantity: l.Quantity, Price: noPrice, Total: noPrice}
+		if b, ok := known(l.Book.ID); ok {
+			line.Title, line.Author = b.Title, b.Author
+		}
+		p.Lines = append(p.Lines, line)
+		p.Count += l.Quantity
 	}
 }
 

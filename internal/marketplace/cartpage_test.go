@@ -1,11 +1,23 @@
 package marketplace_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/marketplace"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
 // The cart's refusals, in words for shoppers: a change past the cart's
@@ -64,5 +76,75 @@ func TestCartRefusalsForShoppers(t *testing.T) {
 	r = full.post("/cart/items", url.Values{"book": {"1051"}})
 	if want := "Your cart already holds 50 different books, the most it can: remove one to add another."; r.status != http.StatusConflict || !strings.Contains(r.body, want) {
 		t.Errorf("POST /cart/items of a 51st book = %d, want 409 and %q:\n%s", r.status, want, r.body)
+	}
+}
+
+// With the Catalog down, the cart page still lists the cart's lines,
+// unpriced: each book's title where Recommendations told it, else its
+// number, and its quantity; with a notice, and no checkout.
+func TestCartWithTheCatalogDown(t *testing.T) {
+	catalogAddr, stopCatalog := runService(t, "catalog", func(ctx context.Context, deps process.Deps) error {
+		cfg := catalog.DefaultConfig()
+		cfg.DB = ":memory:"
+		return catalog.Run(ctx, cfg, deps)
+	})
+	books := builtinCatalog(t)
+	live := startServices(t, books, seededRand())
+	services := startShopServices(t, catalogAddr)
+	catalogClient := catalogclient.New(rpctest.Dial(t, catalogAddr), 10*time.Second)
+	o := marketplace.Options{
+		Recommender: grpcRecommender(t, recommendations.New(books, seededRand())),
+		Catalog:     catalogClient,
+		Searcher:    catalogClient,
+		Live:        live.live,
+		RateLimit:   1000,
+		RateBurst:   1000,
+	}
+	services.options(&o)
+	b := newShopper(t, startSite(t, o))
+
+	// One book the homepage recommends, whose title the Marketplace now
+	// knows without the Catalog, and one it does not.
+	home := b.get("/")
+	recommended := map[int32]bool{}
+	for _, m := range regexp.MustCompile(`href="/books/(\d+)"`).FindAllStringSubmatch(home.body, -1) {
+		id, _ := strconv.Atoi(m[1])
+		recommended[int32(id)] = true
+	}
+	var known, unknown bookshop.Book
+	for _, book := range books.Books() {
+		switch {
+		case recommended[book.ID] && known.ID == 0:
+			known = book
+		case !recommended[book.ID] && unknown.ID == 0:
+			unknown = book
+		}
+	}
+	if known.ID == 0 || unknown.ID == 0 {
+		t.Fatalf("the homepage recommends %v: want one book of the catalog recommended and one not", recommended)
+	}
+	b.add(known.ID, 2)
+	b.add(unknown.ID, 1)
+	stopCatalog()
+
+	r := b.get("/cart")
+	wantHTML(t, "GET", "/cart", r, http.StatusServiceUnavailable)
+	for _, want := range []string{
+		"Prices are unavailable right now",
+		fmt.Sprintf(`<tr data-book-id="%d">`, known.ID), template(known.Title), `<td class="line-quantity">2</td>`,
+		fmt.Sprintf(`<tr data-book-id="%d">`, unknown.ID), fmt.Sprintf("Book %d", unknown.ID), `<td class="line-quantity">1</td>`,
+		"Subtotal (3 books)",
+	} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("GET /cart with the Catalog down: no %s in the page:\n%s", want, r.body)
+		}
+	}
+	for _, bad := range []string{`id="checkout"`, "Your cart is empty", "€"} {
+		if strings.Contains(r.body, bad) {
+			t.Errorf("GET /cart with the Catalog down: the page shows %s:\n%s", bad, r.body)
+		}
+	}
+	if got := headerCount(t, r.body); !strings.HasPrefix(got, "3") {
+		t.Errorf("GET /cart with the Catalog down: the header counts %q, want 3", got)
 	}
 }
