@@ -39,12 +39,28 @@ type Store interface {
 // without end.
 const MaxWatches = 256
 
+// WatchBytes is the most memory a watch holds on the server, whose client
+// reads nothing, stalled by gRPC's flow control, as docs/capacity.md
+// budgets it: the 64 KiB of messages gRPC's transport queues for a
+// stream, the message held back and the next (see WatchBatchBooks), its
+// goroutine and the stream's state, measured at about 100 KiB
+// (TestWatchesMemory). Messages of 500 books made it 2.2 MB with books at
+// their largest. The books themselves are the catalog's, shared.
+const WatchBytes = 128 << 10
+
 // MaxImports is the most imports one Catalog takes at once: one writes,
 // the others wait for it, their streams unread (the client's sends wait
 // too, as gRPC's flow control has them). Past it, an import is refused
 // with Exhausted: imports come from operators, a few at a time, and each
 // holds a stream and a little memory while it waits.
 const MaxImports = 4
+
+// ImportBytes is the most memory an import holds while its stream comes,
+// besides the books it adds, as docs/capacity.md budgets it: a batch of
+// its books, the transport's buffers of its stream and the database's
+// statements, whatever its size (TestImportMemory; TestImportsAtOnceMemory
+// for MaxImports at once).
+const ImportBytes = 8 << 20
 
 // The default caps on the catalog's size (Config.MaxBooks and
 // MaxTextMiB), past which an import is refused whole with Exhausted: the

@@ -25,12 +25,6 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
-// importBudget is the most an import may hold in the Catalog's memory,
-// besides the books it adds: a batch of books, the transport's buffers
-// and the database's statements, whatever the size of the import. It is
-// docs/capacity.md's (TestImportsAtOnce checks).
-const importBudget = 16 << 20
-
 // largestBook returns the book of an import at its largest: a title of
 // 300 characters and an author of 200, each of 4 bytes in UTF-8, about
 // 2 KB on the wire. Its title starts with i, so that each is new.
@@ -47,7 +41,7 @@ func largestBook(i int) *catalogv1.ImportBooksRequest {
 
 // TestImportMemory checks that an import does not hold its books until it
 // commits: 20,000 books at their largest (40 MB on the wire) keep the
-// Catalog's live heap within importBudget of where it started, whether
+// Catalog's live heap within catalog.ImportBytes of where it started, whether
 // the stream breaks off (nothing written) or commits (besides the books
 // it adds, which the catalog then holds).
 func TestImportMemory(t *testing.T) {
@@ -112,8 +106,8 @@ func TestImportMemory(t *testing.T) {
 	if db.Len() != 45 {
 		t.Errorf("the catalog holds %d books after a broken import, want the 45 it had", db.Len())
 	}
-	if held > base+importBudget {
-		t.Errorf("a broken import of %d books took the heap from %s to %s: more than the %s an import may hold", n, memtest.MiB(base), memtest.MiB(held), memtest.MiB(importBudget))
+	if held > base+catalog.ImportBytes {
+		t.Errorf("a broken import of %d books took the heap from %s to %s: more than the %s an import may hold", n, memtest.MiB(base), memtest.MiB(held), memtest.MiB(catalog.ImportBytes))
 	}
 
 	base = memtest.Held()
@@ -125,21 +119,31 @@ func TestImportMemory(t *testing.T) {
 	}
 	after := memtest.Held()
 	t.Logf("an import of %d books committed: the heap went from %s to %s at the most, and %s after", n, memtest.MiB(base), memtest.MiB(held), memtest.MiB(after))
-	if held > after+importBudget {
-		t.Errorf("an import of %d books took the heap to %s: more than the %s an import may hold over the %s after it", n, memtest.MiB(held), memtest.MiB(importBudget), memtest.MiB(after))
+	if held > after+catalog.ImportBytes {
+		t.Errorf("an import of %d books took the heap to %s: more than the %s an import may hold over the %s after it", n, memtest.MiB(held), memtest.MiB(catalog.ImportBytes), memtest.MiB(after))
 	}
 }
 
-// TestImportsAtOnce checks the cap on imports: with catalog.MaxImports
-// running or waiting (the first holds the database; the others wait for
-// it, their clients sending as fast as gRPC lets them), one more is
-// refused with RESOURCE_EXHAUSTED, and the waiting ones hold no more than
-// importBudget each; once the first commits, the others do, in turn.
-func TestImportsAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sends 40 MB of books")
-	}
-	const n = 5_000 // 10 MB on the wire, each
+// importsAtOnce is catalog.MaxImports imports running or waiting on one
+// Catalog: the first holds the database, the others wait for it, their
+// clients sending as fast as gRPC lets them.
+type importsAtOnce struct {
+	client  catalogv1.CatalogServiceClient
+	first   catalogv1.CatalogService_ImportBooksClient
+	results chan importsAtOnceResult
+	n       int // books each waiting import sends
+}
+
+type importsAtOnceResult struct {
+	resp *catalogv1.ImportBooksResponse
+	err  error
+}
+
+// startImportsAtOnce starts catalog.MaxImports imports on a new Catalog,
+// the waiting ones of n books at their largest each, and returns once the
+// Catalog counts them all.
+func startImportsAtOnce(t *testing.T, ctx context.Context, n int) *importsAtOnce {
+	t.Helper()
 	db, err := sqlite.Open(testContext(t), filepath.Join(t.TempDir(), "catalog.db"), builtinBooks(t))
 	if err != nil {
 		t.Fatal(err)
@@ -150,29 +154,18 @@ func TestImportsAtOnce(t *testing.T) {
 	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
 		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(svc, slog.New(slog.DiscardHandler)))
 	})
-	client := catalogv1.NewCatalogServiceClient(dial(t, addr))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	base := memtest.Held()
-	peak := memtest.StartPeak(50 * time.Millisecond)
+	a := &importsAtOnce{client: catalogv1.NewCatalogServiceClient(dial(t, addr)), results: make(chan importsAtOnceResult, catalog.MaxImports-1), n: n}
 	// The first import sends one book and holds the database until the
 	// test lets it end; the others send all theirs, or as many as they
 	// may.
-	first, err := client.ImportBooks(ctx)
-	if err != nil {
+	if a.first, err = a.client.ImportBooks(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := first.Send(largestBook(0)); err != nil {
+	if err := a.first.Send(largestBook(0)); err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		resp *catalogv1.ImportBooksResponse
-		err  error
-	}
-	results := make(chan result, catalog.MaxImports-1)
 	for k := 1; k < catalog.MaxImports; k++ {
-		stream, err := client.ImportBooks(ctx)
+		stream, err := a.client.ImportBooks(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,12 +176,35 @@ func TestImportsAtOnce(t *testing.T) {
 				}
 			}
 			resp, err := stream.CloseAndRecv()
-			results <- result{resp, err}
+			a.results <- importsAtOnceResult{resp, err}
 		}()
 	}
-	// One more is refused once the others hold every place.
 	waitImports(t, metrics, catalog.MaxImports)
-	stream, err := client.ImportBooks(ctx)
+	return a
+}
+
+// finish lets the first import commit, and checks that every waiting one
+// then commits, in turn.
+func (a *importsAtOnce) finish(t *testing.T) {
+	t.Helper()
+	if resp, err := a.first.CloseAndRecv(); err != nil || resp.GetImported() != 1 {
+		t.Fatalf("the first import = %v, %v; want its one book imported", resp, err)
+	}
+	for range catalog.MaxImports - 1 {
+		if r := <-a.results; r.err != nil || r.resp.GetImported() != int32(a.n) {
+			t.Errorf("a waiting import = %v, %v; want its %d books imported", r.resp, r.err, a.n)
+		}
+	}
+}
+
+// TestImportsAtOnce checks the cap on imports: with catalog.MaxImports
+// running or waiting, one more is refused with RESOURCE_EXHAUSTED; once
+// the first commits, the others do, in turn.
+func TestImportsAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := startImportsAtOnce(t, ctx, 50)
+	stream, err := a.client.ImportBooks(ctx)
 	if err == nil {
 		if err = stream.Send(largestBook(-1)); err == nil {
 			_, err = stream.CloseAndRecv()
@@ -197,24 +213,33 @@ func TestImportsAtOnce(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("an import past the %d running or waiting = %v, want RESOURCE_EXHAUSTED", catalog.MaxImports, err)
 	}
-	time.Sleep(200 * time.Millisecond) // the waiting clients send what they may
+	a.finish(t)
+}
+
+// TestImportsAtOnceMemory checks what catalog.MaxImports imports hold
+// while running or waiting, their clients sending as fast as gRPC lets
+// them: no more than catalog.ImportBytes each, the figure docs/capacity.md
+// budgets them with.
+func TestImportsAtOnceMemory(t *testing.T) {
+	memtest.Budgets(t)
+	if testing.Short() {
+		t.Skip("sends 40 MB of books")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	base := memtest.Held()
+	peak := memtest.StartPeak(50 * time.Millisecond)
+	a := startImportsAtOnce(t, ctx, 5_000) // 10 MB on the wire, each
+	time.Sleep(200 * time.Millisecond)     // the waiting clients send what they may
 	held := peak.Stop()
 	t.Logf("%d imports running or waiting: the heap went from %s to %s at the most", catalog.MaxImports, memtest.MiB(base), memtest.MiB(held))
-	if max := base + catalog.MaxImports*importBudget; held > max {
-		t.Errorf("%d imports running or waiting took the heap from %s to %s: more than %s each", catalog.MaxImports, memtest.MiB(base), memtest.MiB(held), memtest.MiB(importBudget))
+	if max := base + catalog.MaxImports*catalog.ImportBytes; held > max {
+		t.Errorf("%d imports running or waiting took the heap from %s to %s: more than %s each", catalog.MaxImports, memtest.MiB(base), memtest.MiB(held), memtest.MiB(catalog.ImportBytes))
 	}
-	if count, bytes := memtest.Documented(t, "Catalog", "imports"); count != catalog.MaxImports || bytes != importBudget {
-		t.Errorf("docs/capacity.md budgets %d imports of %d bytes, want catalog.MaxImports, %d, of %d", count, bytes, catalog.MaxImports, importBudget)
+	if count, bytes := memtest.Documented(t, "Catalog", "imports"); count != catalog.MaxImports || bytes != catalog.ImportBytes {
+		t.Errorf("docs/capacity.md budgets %d imports of %d bytes, want catalog.MaxImports, %d, of catalog.ImportBytes, %d", count, bytes, catalog.MaxImports, catalog.ImportBytes)
 	}
-
-	if resp, err := first.CloseAndRecv(); err != nil || resp.GetImported() != 1 {
-		t.Fatalf("the first import = %v, %v; want its one book imported", resp, err)
-	}
-	for range catalog.MaxImports - 1 {
-		if r := <-results; r.err != nil || r.resp.GetImported() != n {
-			t.Errorf("a waiting import = %v, %v; want its %d books imported", r.resp, r.err, n)
-		}
-	}
+	a.finish(t)
 }
 
 // waitImports waits until the Catalog of metrics has want imports running

@@ -160,23 +160,51 @@ func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportB
 	return stream.SendAndClose(resp)
 }
 
-// WatchBooks sends the whole catalog, ExportBatchSize books a message,
-// the last of them marked snapshot_complete, then the books of each
-// import as it commits, the last message of each marked change_complete,
-// until the client goes away. Errors: UNAVAILABLE when the server shuts
-// down, when the client falls too far behind, or past MaxWatches (either
-// way it should watch again, from a new snapshot).
+// The bounds of one message of WatchBooks: at most WatchBatchBooks books
+// and, past its first book, watchBatchBytes on the wire, so that a
+// message fits the smallest of gRPC's pooled buffers that holds it (4 KiB;
+// one of 6 KB takes 16). A watch whose client does not read holds 64 KiB
+// of messages on the server, which gRPC's transport queues for a stream
+// until the client reads, and the next one, encoded, waiting (see
+// WatchBytes).
+const (
+	WatchBatchBooks = 100
+	watchBatchBytes = 4<<10 - 8 // the flags snapshot_complete and change_complete take 2 bytes each
+)
+
+// watchBatch returns the books of a message of WatchBooks from the start
+// of books, as protobuf: at least one, at most WatchBatchBooks, and no more
+// than fit in watchBatchBytes after the first.
+func watchBatch(books []bookshop.Book) []*catalogv1.Book {
+	batch := make([]*catalogv1.Book, 0, min(len(books), WatchBatchBooks))
+	size := 0
+	for _, b := range books[:min(len(books), WatchBatchBooks)] {
+		pb := catalogclient.BookToProto(b)
+		// The book's field in the message: its bytes, a tag and a length.
+		n := proto.Size(pb) + 3
+		if len(batch) > 0 && size+n > watchBatchBytes {
+			break
+		}
+		batch = append(batch, pb)
+		size += n
+	}
+	return batch
+}
+
+// WatchBooks sends the whole catalog, in messages of at most
+// WatchBatchBooks books and some 16 KiB, the last of them marked
+// snapshot_complete, then the books of each import as it commits, the
+// last message of each marked change_complete, until the client goes
+// away. Errors: UNAVAILABLE when the server shuts down, when the client
+// falls too far behind, or past MaxWatches (either way it should watch
+// again, from a new snapshot).
 func (s *Server) WatchBooks(_ *catalogv1.WatchBooksRequest, stream grpc.ServerStreamingServer[catalogv1.WatchBooksResponse]) error {
 	ctx := stream.Context()
 	// send sends books in batches; the last one is marked with mark.
 	send := func(books []bookshop.Book, mark func(*catalogv1.WatchBooksResponse)) error {
 		for {
-			n := min(len(books), ExportBatchSize)
-			resp := &catalogv1.WatchBooksResponse{Books: make([]*catalogv1.Book, n)}
-			for i, b := range books[:n] {
-				resp.Books[i] = catalogclient.BookToProto(b)
-			}
-			books = books[n:]
+			resp := &catalogv1.WatchBooksResponse{Books: watchBatch(books)}
+			books = books[len(resp.Books):]
 			if len(books) == 0 {
 				mark(resp)
 			}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
@@ -134,8 +135,9 @@ func TestWatchBooks(t *testing.T) {
 }
 
 // TestWatchBooksMessages reads the WatchBooks stream itself: the snapshot
-// in batches of at most ExportBatchSize, only the last marked
-// snapshot_complete, then an import in a message of its own.
+// in batches of at most WatchBatchBooks, only the last marked
+// snapshot_complete, then an import in a message of its own; and books at
+// their largest, 2 KB, in messages of at most 4 KiB.
 func TestWatchBooksMessages(t *testing.T) {
 	seed := builtinBooks(t)
 	for i := range 1200 {
@@ -153,15 +155,15 @@ func TestWatchBooksMessages(t *testing.T) {
 		if err != nil {
 			t.Fatalf("message %d: %v", messages, err)
 		}
-		if n := len(resp.GetBooks()); n == 0 || n > catalog.ExportBatchSize {
-			t.Errorf("message %d holds %d books, want 1 to %d", messages, n, catalog.ExportBatchSize)
+		if n := len(resp.GetBooks()); n == 0 || n > catalog.WatchBatchBooks {
+			t.Errorf("message %d holds %d books, want 1 to %d", messages, n, catalog.WatchBatchBooks)
 		}
 		for _, b := range resp.GetBooks() {
 			snapshot = append(snapshot, catalogclient.BookFromProto(b))
 		}
 		if resp.GetSnapshotComplete() {
-			if messages != 3 {
-				t.Errorf("snapshot_complete on message %d, want on the 3rd of %d books", messages, len(seed))
+			if want := (len(seed) + catalog.WatchBatchBooks - 1) / catalog.WatchBatchBooks; messages != want {
+				t.Errorf("snapshot_complete on message %d, want on message %d of %d books", messages, want, len(seed))
 			}
 			break
 		}
@@ -184,6 +186,25 @@ func TestWatchBooksMessages(t *testing.T) {
 	}
 	if want := bookIDs(res.Books); !slices.Equal(got, want) {
 		t.Errorf("message after the import holds ids %v, want %v", got, want)
+	}
+
+	var large []bookshop.ImportItem
+	for i := range 5 {
+		large = append(large, bookshop.ImportItem{Book: catalogclient.BookFromProto(largestBook(i).GetBook())})
+	}
+	importBooks(t, svc, large)
+	for books := 0; books < len(large); {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size := proto.Size(resp); size > 4<<10 || len(resp.GetBooks()) == 0 {
+			t.Errorf("a message of %d of the largest books is %d bytes, want 1 book or more in at most 4 KiB", len(resp.GetBooks()), size)
+		}
+		books += len(resp.GetBooks())
+		if last := books == len(large); resp.GetChangeComplete() != last {
+			t.Errorf("%d of %d large books: change_complete %v, want %v", books, len(large), resp.GetChangeComplete(), last)
+		}
 	}
 }
 

@@ -156,30 +156,44 @@ func ReadHeld(url string) (uint64, error) {
 }
 
 // Documented returns the count and the bytes of one of the items that
-// docs/capacity.md budgets service with: the item whose words hold what,
-// such as "6,000 live sessions × 20 KiB = 117 MiB" for "live sessions",
-// is 6000 and 20480. A test holds its package's caps and budgets to it,
-// as deploy's tests hold it to the memory limits. It fails the test when
-// the document has no such item.
+// docs/capacity.md budgets service with: the item whose words are what,
+// or else the first whose words hold it, such as "6,000 live sessions × 20 KiB = 117 MiB" for "live
+// sessions", is 6000 and 20480; an item of one amount, such as "an
+// import's commit at the caps = 96 MiB" for "commit", is 1 and its
+// amount. A test holds its package's caps and budgets to it, as deploy's
+// tests hold it to the memory limits. It fails the test when the document
+// has no such item.
 func Documented(tb testing.TB, service, what string) (count int, each uint64) {
 	tb.Helper()
 	doc, err := os.ReadFile(filepath.Join(moduleRoot(tb), "docs", "capacity.md"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for line := range strings.SplitSeq(string(doc), "\n") {
-		cells := strings.Split(strings.Trim(line, "| "), " | ")
-		if len(cells) != 5 || cells[0] != service {
-			continue
-		}
-		for item := range strings.SplitSeq(cells[3], "; ") {
-			if m := documentedItem.FindStringSubmatch(item); m != nil && strings.Contains(m[2], what) {
-				count, err := strconv.Atoi(strings.ReplaceAll(m[1], ",", ""))
-				n, err2 := strconv.ParseUint(strings.ReplaceAll(m[3], ",", ""), 10, 64)
-				if err != nil || err2 != nil {
-					break
+	for _, exact := range []bool{true, false} {
+		for line := range strings.SplitSeq(string(doc), "\n") {
+			cells := strings.Split(strings.Trim(line, "| "), " | ")
+			if len(cells) != 5 || cells[0] != service {
+				continue
+			}
+			for item := range strings.SplitSeq(cells[3], "; ") {
+				words, n, number, unit := "", 1, "", ""
+				if m := documentedItem.FindStringSubmatch(item); m != nil {
+					c, err := strconv.Atoi(strings.ReplaceAll(m[1], ",", ""))
+					if err != nil {
+						continue
+					}
+					words, n, number, unit = m[2], c, m[3], m[4]
+				} else if m := documentedAmount.FindStringSubmatch(item); m != nil && !strings.Contains(m[1], "×") {
+					words, number, unit = m[1], m[2], m[3]
+				} else {
+					continue
 				}
-				return count, n * map[string]uint64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}[m[4]]
+				if (exact && words != what) || (!exact && !strings.Contains(words, what)) {
+					continue
+				}
+				if b, err := amount(number, unit); err == nil {
+					return n, b
+				}
 			}
 		}
 	}
@@ -187,8 +201,19 @@ func Documented(tb testing.TB, service, what string) (count int, each uint64) {
 	return 0, 0
 }
 
-// documentedItem is an item of a budget: count, words, bytes each, unit.
-var documentedItem = regexp.MustCompile(`^([0-9][0-9,]*) ([^×]*) × ([0-9][0-9,]*) (B|KiB|MiB) = `)
+// documentedItem is an item of a budget: count, words, bytes each, unit;
+// documentedAmount one of one amount: words, bytes, unit.
+var (
+	documentedItem   = regexp.MustCompile(`^([0-9][0-9,]*) ([^×]*) × ([0-9][0-9,]*) (B|KiB|MiB) = `)
+	documentedAmount = regexp.MustCompile(`^(.*) = ([0-9][0-9,]*) (B|KiB|MiB)$`)
+)
+
+// amount reads an amount of a budget: a number, with thousands separators,
+// and its unit.
+func amount(number, unit string) (uint64, error) {
+	n, err := strconv.ParseUint(strings.ReplaceAll(number, ",", ""), 10, 64)
+	return n * map[string]uint64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}[unit], err
+}
 
 // moduleRoot returns the directory of the module's go.mod, above the
 // test's own.
