@@ -97,6 +97,7 @@ func (s *syncBuffer) String() string {
 // running is a Payments service run as its command runs it (payments.Run).
 type running struct {
 	addr   string
+	health string // the address of the health port
 	client *paymentsclient.Client
 	raw    paymentsv1.PaymentsServiceClient
 	stop   func() error // stops it, once, and returns Run's error
@@ -139,6 +140,7 @@ func runPayments(tb testing.TB, cfg payments.Config, deps process.Deps) *running
 	tb.Cleanup(func() { conn.Close() })
 	return &running{
 		addr:   lis.Addr().String(),
+		health: health.Addr().String(),
 		client: paymentsclient.New(conn, 5*time.Second),
 		raw:    paymentsv1.NewPaymentsServiceClient(rpctest.Dial(tb, lis.Addr().String())),
 		stop:   stop,

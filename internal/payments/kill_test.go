@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/payments"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
@@ -25,12 +28,13 @@ import (
 // The environment of the test binary when it runs as the Payments
 // service, for the tests that kill it (see TestMain).
 const (
-	serveEnv   = "PAYMENTS_TEST_SERVE"   // the database file
+	serveEnv   = "PAYMENTS_TEST_SERVE"   // the database: a file, or a postgres:// URL
 	latencyEnv = "PAYMENTS_TEST_LATENCY" // the processor's latency
 )
 
 // TestMain runs the tests; or, with PAYMENTS_TEST_SERVE set to a database
-// file, makes the test binary the Payments service, as its command runs
+// (a file, or a postgres:// URL), makes the test binary the Payments
+// service, as its command runs
 // it (payments.Run), for the tests that kill it with SIGKILL: it prints
 // its gRPC address ("listening on ADDR") and then its health address on
 // lines of stdout, logs at debug level to stderr, and serves until it is
@@ -44,11 +48,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// serve runs the Payments service on db and lis, with the processor's
-// latency, until ctx is done or the process is killed.
+// serve runs the Payments service on db (a file, or a postgres:// URL)
+// and lis, with the processor's latency, until ctx is done or the process
+// is killed.
 func serve(ctx context.Context, lis net.Listener, db, latency string) error {
 	cfg := payments.DefaultConfig()
 	cfg.DB = db
+	if strings.HasPrefix(db, "postgres://") {
+		cfg.Database.URL = db
+	}
 	if latency != "" {
 		d, err := time.ParseDuration(latency)
 		if err != nil {
@@ -71,9 +79,9 @@ type child struct {
 	client *paymentsclient.Client
 }
 
-// startChild starts the test binary as the Payments service on db, with
-// the processor's latency, and waits until it serves. The test kills it
-// when it ends.
+// startChild starts the test binary as the Payments service on db (a
+// file, or a postgres:// URL), with the processor's latency, and waits
+// until it serves. The test kills it when it ends.
 func startChild(tb testing.TB, db string, latency time.Duration) *child {
 	tb.Helper()
 	proc, addr := rpctest.StartChild(tb, serveEnv+"="+db, latencyEnv+"="+latency.String())
@@ -122,10 +130,26 @@ func allIn(s string, words []string) bool {
 	return true
 }
 
-// checkDatabase opens db (the service stopped) and checks that SQLite
-// finds it sound, and that it holds charges charges, one for each key.
+// checkDatabase opens db (the service stopped) and checks that it holds
+// charges charges, one for each key, and that SQLite finds a file sound.
 func checkDatabase(tb testing.TB, db string, charges int) {
 	tb.Helper()
+	if strings.HasPrefix(db, "postgres://") {
+		ctx := testContext(tb)
+		conn, err := pgx.Connect(ctx, db)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var rows, keys int
+		if err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT idempotency_key) FROM payments.charges`).Scan(&rows, &keys); err != nil {
+			tb.Fatal(err)
+		}
+		if rows != charges || keys != charges {
+			tb.Errorf("the database holds %d charges of %d keys, want %d of as many", rows, keys, charges)
+		}
+		return
+	}
 	conn, err := sql.Open("sqlite", "file:"+db+"?_pragma=query_only(1)")
 	if err != nil {
 		tb.Fatal(err)
@@ -156,7 +180,22 @@ func TestKilledUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the service as a process, twice")
 	}
-	db := filepath.Join(t.TempDir(), "payments.db")
+	testKilledUnderLoad(t, filepath.Join(t.TempDir(), "payments.db"))
+}
+
+// TestKilledUnderLoadOnPostgres is TestKilledUnderLoad with the charges
+// in PostgreSQL: what a killed replica answered was committed, and
+// nothing is charged twice.
+func TestKilledUnderLoadOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the service as a process, twice")
+	}
+	testKilledUnderLoad(t, pgtest.NewDatabase(t))
+}
+
+// testKilledUnderLoad is TestKilledUnderLoad on db, a file or a
+// postgres:// URL.
+func testKilledUnderLoad(t *testing.T, db string) {
 	first := startChild(t, db, 0)
 	ctx := testContext(t)
 
@@ -237,7 +276,21 @@ func TestKilledInTheProcessor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the service as a process, twice")
 	}
-	db := filepath.Join(t.TempDir(), "payments.db")
+	testKilledInTheProcessor(t, filepath.Join(t.TempDir(), "payments.db"))
+}
+
+// TestKilledInTheProcessorOnPostgres is TestKilledInTheProcessor with the
+// charges in PostgreSQL.
+func TestKilledInTheProcessorOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the service as a process, twice")
+	}
+	testKilledInTheProcessor(t, pgtest.NewDatabase(t))
+}
+
+// testKilledInTheProcessor is TestKilledInTheProcessor on db, a file or a
+// postgres:// URL.
+func testKilledInTheProcessor(t *testing.T, db string) {
 	first := startChild(t, db, 10*time.Second)
 	ctx := testContext(t)
 	go func() {

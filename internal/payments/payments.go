@@ -8,8 +8,10 @@
 // [Service] here; the gRPC server of bookshop.payments.v1.PaymentsService
 // (server.go), with its request rules and its authorization entries
 // ([Policy]); its metrics; [Config] and [Run]; its storage in package
-// sqlite; and, for callers, package paymentsclient, which also holds the
-// test cards and the names of a card's fields in the error messages.
+// sqlite, or in package postgres, which replicas share; the Store's
+// contract as tests, run on both, in package storetest; and, for callers,
+// package paymentsclient, which also holds the test cards and the names
+// of a card's fields in the error messages.
 //
 // Card data. A card's number and CVC reach the Service, which checks them
 // and decides, and go no further: the Store is given a charge with the
@@ -47,9 +49,12 @@ const (
 // MaxLatency bounds Options.Latency, and the -latency setting.
 const MaxLatency = time.Minute
 
-// Store is where the Service keeps the charges; *sqlite.DB is one. A
-// charge it keeps has no card number and no CVC: only the brand and the
-// last four digits. A nil charge means none.
+// Store is where the Service keeps the charges; *sqlite.DB and
+// *postgres.DB are two. A charge it keeps has no card number and no CVC:
+// only the brand and the last four digits. A nil charge means none. Its
+// changes hold against every other handle on the same database (another
+// replica's) at once: a key makes one charge at most, is never both
+// charged and cancelled, and a charge is refunded once.
 type Store interface {
 	// ChargeByID returns charge id, or nil.
 	ChargeByID(ctx context.Context, id string) (*bookshop.Charge, error)

@@ -24,6 +24,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/payments"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
@@ -334,8 +335,16 @@ func TestRestartKeepsCharges(t *testing.T) {
 	}
 }
 
+// withURL returns the default database settings with url.
+func withURL(url string) pgdb.Settings {
+	st := pgdb.DefaultSettings()
+	st.URL = url
+	return st
+}
+
 // TestConfig checks the Payments service's settings: their defaults, the
-// flags and environment variables that set them, and the values refused.
+// flags and environment variables that set them (PAYMENTS_DATABASE_URL
+// wins over DATABASE_URL), and the values refused.
 func TestConfig(t *testing.T) {
 	for _, tt := range []struct {
 		args    []string
@@ -343,9 +352,12 @@ func TestConfig(t *testing.T) {
 		want    payments.Config // when valid
 		wantErr string          // words of the usage error
 	}{
-		{want: payments.Config{Port: 50100, DB: "payments.db"}},
-		{args: []string{"-latency", "2s", "-db", ":memory:", "-port", "50101"}, want: payments.Config{Port: 50101, DB: ":memory:", Latency: 2 * time.Second}},
-		{env: map[string]string{"PAYMENTS_LATENCY": "150ms", "PAYMENTS_DB": "/data/payments.db"}, want: payments.Config{Port: 50100, DB: "/data/payments.db", Latency: 150 * time.Millisecond}},
+		{want: payments.Config{Port: 50100, DB: "payments.db", Database: pgdb.DefaultSettings()}},
+		{args: []string{"-latency", "2s", "-db", ":memory:", "-port", "50101"}, want: payments.Config{Port: 50101, DB: ":memory:", Database: pgdb.DefaultSettings(), Latency: 2 * time.Second}},
+		{env: map[string]string{"PAYMENTS_LATENCY": "150ms", "PAYMENTS_DB": "/data/payments.db"}, want: payments.Config{Port: 50100, DB: "/data/payments.db", Database: pgdb.DefaultSettings(), Latency: 150 * time.Millisecond}},
+		{env: map[string]string{"DATABASE_URL": "postgres://shared/shop"}, want: payments.Config{Port: 50100, DB: "payments.db", Database: withURL("postgres://shared/shop")}},
+		{env: map[string]string{"DATABASE_URL": "postgres://shared/shop", "PAYMENTS_DATABASE_URL": "postgres://own/payments"}, want: payments.Config{Port: 50100, DB: "payments.db", Database: withURL("postgres://own/payments")}},
+		{args: []string{"-database-max-conns", "0"}, wantErr: "-database-max-conns or PAYMENTS_DATABASE_MAX_CONNS 0: want 1 to 200"},
 		{args: []string{"-latency", "-1s"}, wantErr: "-latency or PAYMENTS_LATENCY -1s: want from 0 (the default: no delay) to 1m0s"},
 		{args: []string{"-latency", "2m"}, wantErr: "want from 0"},
 		{args: []string{"-db", ""}, wantErr: "-db or PAYMENTS_DB: want a file path"},
