@@ -4,7 +4,8 @@
 // The slice: the rules of a cart and the [Service] here; the gRPC server
 // of bookshop.cart.v1.CartService (server.go), with its request rules and
 // its authorization entries ([Policy]); its metrics; [Config] and [Run];
-// its storage in package sqlite; and, for callers, package cartclient.
+// its storage in package sqlite, or in package postgres, which replicas
+// share; and, for callers, package cartclient.
 //
 // The Cart keeps, for each line, only the book's id and how many copies;
 // never a price. The prices, titles and authors come from the Catalog each
@@ -252,7 +253,8 @@ func Priced(id string, lines []bookshop.CartLine, books map[int32]bookshop.Book)
 	return c, nil
 }
 
-// Store is where the Service keeps the carts; *sqlite.DB is one. Lines
+// Store is where the Service keeps the carts; *sqlite.DB and
+// *postgres.DB are (package storetest is the contract as tests). Lines
 // are as the rules above take them. A cart with no lines is empty, not
 // missing. A change records now, the Service's clock, as the time the
 // cart last changed.

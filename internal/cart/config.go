@@ -4,9 +4,11 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
+	"github.com/bookshop-go/bookshop/internal/cart/postgres"
 	"github.com/bookshop-go/bookshop/internal/cart/sqlite"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
@@ -16,24 +18,32 @@ const DefaultPort = cartclient.DefaultPort
 // Config is the Cart's own configuration; see Flags for each setting.
 type Config struct {
 	Port int    // the gRPC port
-	DB   string // the database file, or sqlite.Memory
+	DB   string // the database file, or sqlite.Memory; unused with Database.URL
 	// GuestTTL is how long a guest's cart is kept after its last change.
 	GuestTTL time.Duration
 	// CatalogHost is the Catalog that prices the carts: host, host:port or
 	// a gRPC target.
 	CatalogHost string
+	// Database, when its URL is set, keeps the carts in PostgreSQL, in
+	// schema cart, instead of the file DB: see pgdb.Settings.
+	Database pgdb.Settings
+	// ReadyInterval is how often the database is checked for readiness
+	// (rpc.Server.Watch); rpc.DefaultWatchInterval when 0. No setting
+	// sets it: for tests.
+	ReadyInterval time.Duration
 }
 
 // DefaultConfig returns the Cart's defaults.
 func DefaultConfig() Config {
-	return Config{Port: DefaultPort, DB: "cart.db", GuestTTL: DefaultGuestTTL, CatalogHost: "localhost"}
+	return Config{Port: DefaultPort, DB: "cart.db", Database: pgdb.DefaultSettings(), GuestTTL: DefaultGuestTTL, CatalogHost: "localhost"}
 }
 
 // Flags declares the Cart's settings on s, namespace "cart", with c's
 // values as defaults.
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Cart's gRPC port")
-	s.String(&c.DB, "db", c.DB, "the carts' database file (SQLite), created on first start; "+sqlite.Memory+" keeps the carts in memory, lost at exit")
+	s.String(&c.DB, "db", c.DB, "the carts' database file (SQLite), created on first start; "+sqlite.Memory+" keeps the carts in memory, lost at exit; unused with -"+s.Flag("database-url"))
+	c.Database.Flags(s, postgres.Schema)
 	s.Duration(&c.GuestTTL, "guest-ttl", c.GuestTTL, "how long a guest's cart is kept after its last change (customers' carts are kept for good); bounds the database to the guests' carts of this period, 50 lines each at most")
 }
 
@@ -51,6 +61,9 @@ func (c *Config) Validate(s *config.Set) error {
 	}
 	if c.DB == "" {
 		return config.UsageErrorf("%s: want a file path, or %s for carts that live in memory", s.Setting("db"), sqlite.Memory)
+	}
+	if err := c.Database.Validate(s); err != nil {
+		return err
 	}
 	if c.GuestTTL < time.Hour {
 		return config.UsageErrorf("%s %v: want 1h or more, such as 720h for 30 days", s.Setting("guest-ttl"), c.GuestTTL)

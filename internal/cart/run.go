@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/cart/postgres"
 	"github.com/bookshop-go/bookshop/internal/cart/sqlite"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
@@ -17,11 +18,13 @@ import (
 const SweepInterval = time.Hour
 
 // Run runs the Cart on deps.Listener until ctx is done: it opens the
-// database (creating it on first start), connects to the Catalog at
-// cfg.CatalogHost (it serves while the Catalog is down: counts work,
+// database, PostgreSQL when cfg.Database has a URL and the SQLite file
+// cfg.DB otherwise (creating it on first start), connects to the Catalog
+// at cfg.CatalogHost (it serves while the Catalog is down: counts work,
 // pricing fails with UNAVAILABLE), serves CartService with health and
-// reflection, sweeps the idle guests' carts and the idempotency keys past
-// KeyTTL every SweepInterval, and then shuts down gracefully.
+// reflection, NOT_SERVING while the database does not answer, sweeps the
+// idle guests' carts and the idempotency keys past KeyTTL at once and
+// every SweepInterval, and then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
@@ -32,7 +35,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		deps.Close()
 		return err
 	}
-	db, err := sqlite.Open(ctx, cfg.DB)
+	db, where, err := openDatabase(ctx, cfg)
 	if err != nil {
 		deps.Close()
 		if ctx.Err() != nil {
@@ -41,7 +44,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	defer db.Close()
-	deps.Logger.Info("cart database open", "path", cfg.DB)
+	deps.Logger.Info("cart database open", "db", where)
 	conn, err := rpc.Dial(target, rpc.ClientConfig{TLS: deps.ClientTLS, Metrics: deps.Metrics, Tracing: deps.Tracing})
 	if err != nil {
 		deps.Close()
@@ -59,7 +62,35 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		func(ctx context.Context) error {
 			return process.Every(ctx, SweepInterval, func(ctx context.Context) { sweep(ctx, svc, deps.Logger) })
 		},
-		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) })
+		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) },
+		func(ctx context.Context) error { return srv.Watch(ctx, cfg.ReadyInterval, db.Ping) })
+}
+
+// database is where Run keeps the carts: an SQLite file, or PostgreSQL.
+type database interface {
+	Store
+	// Ping returns nil while the database answers: readiness.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// openDatabase opens the PostgreSQL database of cfg.Database when it has
+// a URL, and the SQLite file cfg.DB otherwise, each created and migrated
+// as needed. It returns the database and its name for the log, which
+// shows no password.
+func openDatabase(ctx context.Context, cfg Config) (database, string, error) {
+	if cfg.Database.URL != "" {
+		db, err := postgres.Open(ctx, cfg.Database)
+		if err != nil {
+			return nil, "", err
+		}
+		return db, db.String(), nil
+	}
+	db, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, "", err
+	}
+	return db, "SQLite " + cfg.DB, nil
 }
 
 // sweep deletes the idle guests' carts and the old idempotency keys; Run
@@ -101,6 +132,7 @@ func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
 
 // The promises of the Cart's parts, checked by the compiler.
 var (
-	_ Store   = (*sqlite.DB)(nil)
-	_ Catalog = (*catalogclient.Client)(nil)
+	_ database = (*sqlite.DB)(nil)
+	_ database = (*postgres.DB)(nil)
+	_ Catalog  = (*catalogclient.Client)(nil)
 )

@@ -76,6 +76,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (db *DB) Close() error { return db.pools.Close() }
 
+// Ping returns nil when the database answers, for readiness: a file that
+// is open always does, unless its disk fails.
+func (db *DB) Ping(ctx context.Context) error { return db.pools.Read.PingContext(ctx) }
+
 // Lines returns the lines of cart id, in the order their books were first
 // added: each a Book with only its ID, and a Quantity. An unknown cart
 // has none.
