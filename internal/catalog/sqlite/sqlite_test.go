@@ -406,7 +406,11 @@ func TestReadsDuringImport(t *testing.T) {
 			}
 		})
 	}
-	res, err := db.ImportBooks(testContext(t), "", items)
+	// Four readers that never wait, and the race detector, may take the
+	// import past testContext's 30 s on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := db.ImportBooks(ctx, "", items)
 	close(stop)
 	wg.Wait()
 	close(errs)
