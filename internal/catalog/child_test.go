@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
@@ -24,7 +25,8 @@ import (
 
 // serveEnv, set in its environment to "DB", makes the test binary a child
 // process that serves the Catalog of the database file DB (see
-// startChild).
+// startChild), or, as "kill-staged:DB", one that kills itself with
+// SIGKILL once an import has staged its first batch of books.
 const serveEnv = "CATALOG_TEST_SERVE"
 
 func TestMain(m *testing.M) {
@@ -49,12 +51,16 @@ func serveChild(ctx context.Context, lis net.Listener, what string) error {
 	mux.Handle("/metrics", metrics.Handler())
 	go http.Serve(heldLis, mux) //nolint:errcheck // ends with the process
 	fmt.Printf("held http://%s/\n", heldLis.Addr())
-	db, err := sqlite.Open(ctx, what, nil)
+	path, killStaged := strings.CutPrefix(what, "kill-staged:")
+	db, err := sqlite.Open(ctx, path, nil)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	var store catalog.Store = db
+	if killStaged {
+		store = killingStore{db}
+	}
 	logger := slog.New(slog.DiscardHandler)
 	srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: time.Second})
 	catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(catalog.NewService(store, "", 0, metrics), logger))
@@ -70,8 +76,9 @@ type child struct {
 	held string // the URL of its memtest.Handler
 }
 
-// startChild runs the Catalog of the database file what in a child
-// process and waits until it serves.
+// startChild runs the Catalog of the database file path in a child
+// process (as "kill-staged:PATH", one that kills itself once an import
+// has staged a batch) and waits until it serves.
 func startChild(tb testing.TB, what string) child {
 	tb.Helper()
 	proc, addr := rpctest.StartChild(tb, serveEnv+"="+what)
@@ -101,6 +108,42 @@ func (c child) heldBytes(tb testing.TB) uint64 {
 		tb.Fatalf("read what the child holds: %v", err)
 	}
 	return n
+}
+
+// killingStore is a Store whose imports kill the process, with SIGKILL as
+// kill -9 does, once they have staged killAfter books: the first batch
+// written to the database, inside the import's transaction.
+type killingStore struct{ *sqlite.DB }
+
+// killAfter is past the books that sqlite stages in one batch (256).
+const killAfter = 300
+
+func (s killingStore) BeginImport(ctx context.Context, key string) (bookshop.PendingImport, error) {
+	im, err := s.DB.BeginImport(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &killingImport{PendingImport: im}, nil
+}
+
+// killingImport is an import of killingStore.
+type killingImport struct {
+	bookshop.PendingImport
+	n int
+}
+
+func (im *killingImport) Add(ctx context.Context, it bookshop.ImportItem) error {
+	if err := im.PendingImport.Add(ctx, it); err != nil {
+		return err
+	}
+	if im.n++; im.n == killAfter {
+		fmt.Fprintln(os.Stderr, "killed after staging", killAfter, "books")
+		if self, err := os.FindProcess(os.Getpid()); err == nil {
+			self.Kill() //nolint:errcheck // SIGKILL: the process ends here
+		}
+		select {}
+	}
+	return nil
 }
 
 // watches returns the watches the child serves, as its gauge

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -34,8 +35,9 @@ const maxImportMessageBytes = 4 << 10
 // Server serves a [Service] as bookshop.catalog.v1.CatalogService.
 type Server struct {
 	catalogv1.UnimplementedCatalogServiceServer
-	catalog *Service
-	logger  *slog.Logger
+	catalog    *Service
+	logger     *slog.Logger
+	importIdle time.Duration // see SetImportIdleTimeout
 }
 
 var _ catalogv1.CatalogServiceServer = (*Server)(nil)
@@ -43,8 +45,20 @@ var _ catalogv1.CatalogServiceServer = (*Server)(nil)
 // NewServer returns a CatalogService server over catalog, logging
 // internal errors to logger.
 func NewServer(catalog *Service, logger *slog.Logger) *Server {
-	return &Server{catalog: catalog, logger: logger}
+	return &Server{catalog: catalog, logger: logger, importIdle: ImportIdleTimeout}
 }
+
+// ImportIdleTimeout is how long an import waits for its client's next
+// message before it ends the import, writing nothing: an import holds the
+// database's one write transaction and a place among MaxImports, which a
+// client that stopped sending would otherwise hold until its connection
+// closed (up to the server's MaxConnectionAge and its grace, half an
+// hour). A client sends the books of a file as fast as it reads them.
+const ImportIdleTimeout = time.Minute
+
+// SetImportIdleTimeout sets how long an import waits for its client's
+// next message (ImportIdleTimeout by default), before the server serves.
+func (s *Server) SetImportIdleTimeout(d time.Duration) { s.importIdle = d }
 
 // GetBook returns one book. Errors: NOT_FOUND for an unknown id.
 func (s *Server) GetBook(ctx context.Context, req *catalogv1.GetBookRequest) (*catalogv1.GetBookResponse, error) {
@@ -111,11 +125,13 @@ func (s *Server) ExportBooks(req *catalogv1.ExportBooksRequest, stream grpc.Serv
 // RESOURCE_EXHAUSTED past MaxImportBooks, when the books would take the
 // catalog past its caps (the store's Limits), or when MaxImports imports
 // run or wait already; INVALID_ARGUMENT for a message larger than any
-// book.
+// book; ABORTED when no message comes for ImportIdleTimeout.
 func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportBooksRequest, catalogv1.ImportBooksResponse]) error {
 	ctx := stream.Context()
+	r := newImportReceiver(stream, s.importIdle)
+	defer r.close()
 	// The key is on the first message, which the import needs to begin.
-	first, err := stream.Recv()
+	first, err := r.recv()
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err // the stream broke off: nothing was written
 	}
@@ -136,8 +152,8 @@ func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportB
 				return
 			}
 			var err error
-			if req, err = stream.Recv(); err != nil && !errors.Is(err, io.EOF) {
-				yield(bookshop.ImportItem{}, err) // the stream broke off: nothing is written
+			if req, err = r.recv(); err != nil && !errors.Is(err, io.EOF) {
+				yield(bookshop.ImportItem{}, err) // the stream broke off, or paused: nothing is written
 				return
 			}
 		}
@@ -158,6 +174,62 @@ func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportB
 		resp.Rejected[i] = &catalogv1.Rejection{Index: int32(r.Index), Line: int32(r.Line), Reason: r.Reason}
 	}
 	return stream.SendAndClose(resp)
+}
+
+// importReceiver receives the messages of an import's stream in a
+// goroutine of its own, so that the import can stop waiting for the next
+// one after its idle timeout: gRPC's Recv waits as long as the stream
+// lasts.
+type importReceiver struct {
+	msgs  chan importMessage
+	done  chan struct{}
+	idle  time.Duration
+	timer *time.Timer
+}
+
+// importMessage is what one Recv returned.
+type importMessage struct {
+	req *catalogv1.ImportBooksRequest
+	err error
+}
+
+// newImportReceiver starts receiving stream's messages; close stops it.
+// The goroutine ends at the stream's first error (io.EOF at its end), or,
+// when the handler returned first, once gRPC ends the stream.
+func newImportReceiver(stream grpc.ClientStreamingServer[catalogv1.ImportBooksRequest, catalogv1.ImportBooksResponse], idle time.Duration) *importReceiver {
+	r := &importReceiver{msgs: make(chan importMessage), done: make(chan struct{}), idle: idle, timer: time.NewTimer(idle)}
+	go func() {
+		for {
+			req, err := stream.Recv()
+			select {
+			case r.msgs <- importMessage{req, err}:
+			case <-r.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return r
+}
+
+// recv returns the stream's next message, or its error (io.EOF at its
+// end), or ABORTED when none comes within the idle timeout.
+func (r *importReceiver) recv() (*catalogv1.ImportBooksRequest, error) {
+	r.timer.Reset(r.idle)
+	select {
+	case m := <-r.msgs:
+		return m.req, m.err
+	case <-r.timer.C:
+		return nil, status.Errorf(codes.Aborted, "no book came for %v: the import was ended, and nothing of it written; send an import's books without pausing", r.idle)
+	}
+}
+
+// close stops receiving.
+func (r *importReceiver) close() {
+	r.timer.Stop()
+	close(r.done)
 }
 
 // The bounds of one message of WatchBooks: at most WatchBatchBooks books

@@ -53,6 +53,14 @@ func (db *DB) BeginImport(ctx context.Context, key string) (bookshop.PendingImpo
 		<-db.importing
 		return nil, fmt.Errorf("import: begin: %w", err)
 	}
+	// import_items is empty outside an import, as an import empties it
+	// before it commits and a crash rolls it back: emptied here too, so
+	// that no bug of an earlier version can leave rows to this one.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM import_items`); err != nil {
+		tx.Rollback() //nolint:errcheck // the connection's end, if it fails
+		<-db.importing
+		return nil, fmt.Errorf("import: empty import_items: %w", err)
+	}
 	im := &pendingImport{db: db, tx: tx, key: key, items: newItemWriter(tx, db.limits, db.Len(), db.TextBytes())}
 	if key != "" {
 		var one int

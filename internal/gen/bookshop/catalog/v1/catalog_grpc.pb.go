@@ -53,11 +53,14 @@ type CatalogServiceClient interface {
 	// never got the answer (UNAVAILABLE: the server may have committed and
 	// then died) sends the same stream again and gets the first answer.
 	// One import writes at a time; a few more wait for it, their streams
-	// unread until it ends. RESOURCE_EXHAUSTED past 1,000,000 books in one
-	// stream, or when as many imports as the server takes run or wait
-	// already (try again later); INVALID_ARGUMENT for a malformed key or a
-	// message larger than any book; FAILED_PRECONDITION for a key used by
-	// an import of other books.
+	// unread until it ends. RESOURCE_EXHAUSTED past 250,000 books in one
+	// stream, when the books would take the catalog past the server's caps
+	// on its size (its books, and the bytes of their titles and authors;
+	// nothing is written), or when as many imports as the server takes run
+	// or wait already (try again later); INVALID_ARGUMENT for a malformed
+	// key or a message larger than any book; FAILED_PRECONDITION for a key
+	// used by an import of other books; ABORTED when no message comes for a
+	// minute (nothing is written).
 	ImportBooks(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportBooksRequest, ImportBooksResponse], error)
 	// WatchBooks streams the whole catalog, then each change to it, for
 	// services that keep the books in memory (Recommendations answers
@@ -197,11 +200,14 @@ type CatalogServiceServer interface {
 	// never got the answer (UNAVAILABLE: the server may have committed and
 	// then died) sends the same stream again and gets the first answer.
 	// One import writes at a time; a few more wait for it, their streams
-	// unread until it ends. RESOURCE_EXHAUSTED past 1,000,000 books in one
-	// stream, or when as many imports as the server takes run or wait
-	// already (try again later); INVALID_ARGUMENT for a malformed key or a
-	// message larger than any book; FAILED_PRECONDITION for a key used by
-	// an import of other books.
+	// unread until it ends. RESOURCE_EXHAUSTED past 250,000 books in one
+	// stream, when the books would take the catalog past the server's caps
+	// on its size (its books, and the bytes of their titles and authors;
+	// nothing is written), or when as many imports as the server takes run
+	// or wait already (try again later); INVALID_ARGUMENT for a malformed
+	// key or a message larger than any book; FAILED_PRECONDITION for a key
+	// used by an import of other books; ABORTED when no message comes for a
+	// minute (nothing is written).
 	ImportBooks(grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]) error
 	// WatchBooks streams the whole catalog, then each change to it, for
 	// services that keep the books in memory (Recommendations answers
