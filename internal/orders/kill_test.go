@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,13 +24,17 @@ import (
 	ordersv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/orders/v1"
 	"github.com/bookshop-go/bookshop/internal/orders"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/orders/postgres"
 	"github.com/bookshop-go/bookshop/internal/orders/sqlite"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
-// serveEnv, when set to a database path, makes the test binary run the
-// Orders service on it instead of the tests (see TestMain): the process
+// serveEnv, when set to a database (a file, or a postgres:// URL), makes
+// the test binary run the Orders service on it instead of the tests (see
+// TestMain): the process
 // that TestKillAtAnyPoint kills. killAfterEnv, when set to a number n as
 // well, makes that process kill itself (SIGKILL) as soon as the n-th
 // order it records is committed, before it answers: a fault point that
@@ -48,25 +53,37 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// serve runs the Orders service on db and lis until ctx is done or the
-// process is killed: as orders.Run does, or, with killAfter (a number n),
-// over a store that kills the process once its n-th order is committed.
+// serve runs the Orders service on db (a file, or a postgres:// URL) and
+// lis until ctx is done or the process is killed: as orders.Run does, or,
+// with killAfter (a number n), over a store that kills the process once
+// its n-th order is committed.
 func serve(ctx context.Context, lis net.Listener, db, killAfter string) error {
 	deps := process.Deps{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), DrainTimeout: time.Second, Listener: lis}
+	onPostgres := strings.HasPrefix(db, "postgres://")
 	if killAfter == "" {
 		cfg := orders.DefaultConfig()
 		cfg.DB = db
+		if onPostgres {
+			cfg.Database.URL = db
+		}
 		return orders.Run(ctx, cfg, deps)
 	}
 	n, err := strconv.Atoi(killAfter)
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, db)
+	var store orders.Store
+	if onPostgres {
+		st := pgdb.DefaultSettings()
+		st.URL = db
+		store, err = postgres.Open(ctx, st)
+	} else {
+		store, err = sqlite.Open(ctx, db)
+	}
 	if err != nil {
 		return err
 	}
-	srv, err := orders.NewGRPCServer(orders.NewService(&killingStore{DB: store, left: n}, orders.Options{Logger: deps.Logger}), deps)
+	srv, err := orders.NewGRPCServer(orders.NewService(&killingStore{Store: store, left: n}, orders.Options{Logger: deps.Logger}), deps)
 	if err != nil {
 		return err
 	}
@@ -77,13 +94,13 @@ func serve(ctx context.Context, lis net.Listener, db, killAfter string) error {
 // with SIGKILL when its left-th order is committed: between the commit
 // and the answer.
 type killingStore struct {
-	*sqlite.DB
+	orders.Store
 	mu   sync.Mutex
 	left int
 }
 
 func (s *killingStore) Create(ctx context.Context, key string, fp [sha256.Size]byte, o bookshop.Order) (bookshop.Order, [sha256.Size]byte, bool, error) {
-	got, gotFP, created, err := s.DB.Create(ctx, key, fp, o)
+	got, gotFP, created, err := s.Store.Create(ctx, key, fp, o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if created {
@@ -95,9 +112,9 @@ func (s *killingStore) Create(ctx context.Context, key string, fp [sha256.Size]b
 	return got, gotFP, created, err
 }
 
-// startServer starts this test binary as an Orders service on db, with
-// env added to its environment, and returns a client of it and the
-// process.
+// startServer starts this test binary as an Orders service on db (a file,
+// or a postgres:// URL), with env added to its environment, and returns a
+// client of it and the process.
 func startServer(tb testing.TB, db string, env ...string) (ordersv1.OrdersServiceClient, *rpctest.Child) {
 	tb.Helper()
 	proc, addr := rpctest.StartChild(tb, append([]string{serveEnv + "=" + db}, env...)...)
@@ -116,7 +133,22 @@ func TestKillAtAnyPoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills processes")
 	}
-	db := filepath.Join(t.TempDir(), "orders.db")
+	testKillAtAnyPoint(t, filepath.Join(t.TempDir(), "orders.db"))
+}
+
+// TestKillAtAnyPointOnPostgres is TestKillAtAnyPoint with the orders in
+// PostgreSQL: what a killed replica acknowledged was committed, and no
+// order is lost, recorded twice or half-written.
+func TestKillAtAnyPointOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills processes")
+	}
+	testKillAtAnyPoint(t, pgtest.NewDatabase(t))
+}
+
+// testKillAtAnyPoint is TestKillAtAnyPoint on db, a file or a postgres://
+// URL.
+func testKillAtAnyPoint(t *testing.T, db string) {
 	var (
 		mu    sync.Mutex
 		acked = map[string]*ordersv1.Order{}              // key: the order its creation answered
@@ -233,8 +265,22 @@ func TestKillAfterCommit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills processes")
 	}
+	testKillAfterCommit(t, filepath.Join(t.TempDir(), "orders.db"))
+}
+
+// TestKillAfterCommitOnPostgres is TestKillAfterCommit with the orders in
+// PostgreSQL.
+func TestKillAfterCommitOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills processes")
+	}
+	testKillAfterCommit(t, pgtest.NewDatabase(t))
+}
+
+// testKillAfterCommit is TestKillAfterCommit on db, a file or a
+// postgres:// URL.
+func testKillAfterCommit(t *testing.T, db string) {
 	ctx := testContext(t)
-	db := filepath.Join(t.TempDir(), "orders.db")
 	client, proc := startServer(t, db, killAfterEnv+"=3")
 	var answered []*ordersv1.Order
 	for i := range 3 {

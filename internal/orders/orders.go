@@ -7,7 +7,9 @@
 // page tokens of the listings (page.go); the gRPC server of
 // bookshop.orders.v1.OrdersService (server.go), with its request rules and
 // its authorization entries ([Policy]); its metrics; [Config] and [Run];
-// its storage in package sqlite; and, for callers, package ordersclient.
+// its storage in package sqlite, or in package postgres, which replicas
+// share; the Store's contract as tests, run on both, in package
+// storetest; and, for callers, package ordersclient.
 //
 // An order is recorded once: its creation carries an idempotency key,
 // recorded in the same transaction as the order and kept as long as it,
@@ -28,9 +30,12 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
-// Store is where the Service keeps the orders; *sqlite.DB is one. The
-// orders it is given have passed Checked and have their ID, State,
-// Created and Updated set; times are kept to the millisecond.
+// Store is where the Service keeps the orders; *sqlite.DB and
+// *postgres.DB are two. The orders it is given have passed Checked and
+// have their ID, State, Created and Updated set; times are kept to the
+// millisecond. Its promises hold against every other handle on the same
+// database (another replica's) at once: a key records one order, and an
+// order is cancelled once.
 type Store interface {
 	// Create records order, with key and the order's fingerprint, in one
 	// transaction that no other creation interleaves with, unless key is

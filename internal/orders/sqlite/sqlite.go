@@ -14,7 +14,8 @@
 // of a key and the recording of its order are one step against every
 // other goroutine and process. Reads go through a pool of read-only
 // connections, and do not wait for writes. One process writes the file:
-// the Orders service runs as one replica.
+// the Orders service runs as one replica on it. Replicas share a
+// PostgreSQL database instead (package postgres).
 package sqlite
 
 import (
@@ -81,6 +82,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes the database.
 func (db *DB) Close() error { return db.pools.Close() }
+
+// Ping returns nil when the database answers, for readiness: a file that
+// is open always does, unless its disk fails.
+func (db *DB) Ping(ctx context.Context) error { return db.pools.Read.PingContext(ctx) }
 
 // millis and fromMillis convert times to and from the database's Unix
 // milliseconds.
