@@ -161,7 +161,7 @@ for target in \
 	./internal/catalog/catalogfile:FuzzParsePrice \
 	./internal/accounts:FuzzNormalizeAccount \
 	./internal/payments:FuzzCheckCard \
-	./internal/promotions:FuzzBuyTwoGetOneFree \
+	./internal/promotions:FuzzCampaigns \
 	./internal/catalog/search:FuzzSearch \
 	./internal/recommendations:FuzzRecommend \
 	./internal/marketplace:FuzzCategoryFromQuery \

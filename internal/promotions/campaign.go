@@ -10,9 +10,10 @@ import (
 // other services know none of it: they learn from this service, as data,
 // which carts may earn a discount (the Offer's MinBooks), what a discount
 // takes off and how to show it (its amount and Label), and the code an
-// order records. The next campaign is a new Promotion (and, for its
-// orders to keep their name once it is over, a line of
-// promotionsclient.Name); its dates are settings (-starts, -ends).
+// order records. The next campaign is a new Promotion, added last to
+// Campaigns (and, for its orders to keep their name once it is over, its
+// code and name in promotionsclient); its dates are settings (-starts,
+// -ends).
 type Promotion struct {
 	// Code names the promotion in the orders that used it, for good.
 	Code string
@@ -27,12 +28,32 @@ type Promotion struct {
 	MinBooks int
 	// Rule returns the discount that lines earn, and true; false when they
 	// earn none. The discount's amount is more than zero and less than the
-	// lines' subtotal, in their currency; its Label is the line a page
-	// shows; its BookID the book a copy of which it makes free, if any.
-	// The Service sets its Code. Rule is pure: the same lines earn the
-	// same discount, in whatever order they come, and no line counts
-	// twice. Lines come checked by CheckLines.
+	// subtotal of the lines with a price, in their currency (so lines in
+	// more than one currency earn nothing); its Label is the line a page
+	// shows; its BookID the book of a line a copy of which it makes free,
+	// if any. The Service sets its Code, and gives no discount that
+	// breaks this contract (it logs it as an error: a bug of the rule).
+	// Rule is pure: the same lines earn the same discount, in whatever
+	// order they come, and no line counts twice. Lines come checked by
+	// CheckLines. FuzzCampaigns holds every rule of Campaigns to this.
 	Rule func(lines []bookshop.PromoLine) (bookshop.Discount, bool)
+}
+
+// Campaigns returns every campaign the shop has run, oldest first; the
+// last is the one it runs now (Current). The next campaign is added at
+// the end: the service then runs it, and the tests hold it, as every
+// campaign here, to what every rule must keep (FuzzCampaigns).
+func Campaigns() []Promotion {
+	return []Promotion{
+		BuyTwoGetOneFree(),
+	}
+}
+
+// Current returns the campaign the Promotions service runs unless told
+// another (Options.Promotion, for tests): the last of Campaigns.
+func Current() Promotion {
+	all := Campaigns()
+	return all[len(all)-1]
 }
 
 // Banner is the text of the banner of "buy two books, get the third

@@ -38,8 +38,8 @@ type Config struct {
 	// cannot be is undone with its checkout, the books released.
 	ClaimTTL time.Duration
 	// Promotion is the campaign the service runs: not a setting, but the
-	// code of a release (see Promotion); the zero Promotion is the shop's
-	// own, BuyTwoGetOneFree. Tests set another.
+	// code of a release (see Promotion); the zero Promotion is the
+	// current one, Current(). Tests set another.
 	Promotion Promotion
 	// ReadyInterval is how often the database is checked for readiness
 	// (rpc.Server.Watch); rpc.DefaultWatchInterval when 0. No setting

@@ -57,13 +57,16 @@ func open(tb testing.TB, path string) *sqlite.DB {
 	return db
 }
 
-// newService returns a Service over a database in memory, its clock the
-// returned one, its campaign c (a zero Starts: the clock's start), its
-// metrics m's (nil for none).
+// newService returns a Service over a database in memory, running
+// "buy two books, get the third free" (the campaign these tests are
+// of, whichever the shop runs now), its clock the returned one, its
+// campaign c (a zero Starts: the clock's start), its metrics m's (nil
+// for none).
 func newService(tb testing.TB, c bookshop.Campaign, m *telemetry.Metrics) (*promotions.Service, *clock) {
 	tb.Helper()
 	clk := newClock()
-	svc, err := promotions.NewService(testContext(tb), open(tb, ":memory:"), promotions.Options{Now: clk.Now, Metrics: m, Campaign: c})
+	svc, err := promotions.NewService(testContext(tb), open(tb, ":memory:"),
+		promotions.Options{Now: clk.Now, Metrics: m, Campaign: c, Promotion: promotions.BuyTwoGetOneFree()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -112,9 +115,14 @@ func runWith(tb testing.TB, cfg promotions.Config) (promotionsv1.PromotionsServi
 	return promotionsv1.NewPromotionsServiceClient(rpctest.Dial(tb, addr)), stop
 }
 
-// runAt is runWith, returning the address the service serves on.
+// runAt is runWith, returning the address the service serves on. A cfg
+// without a Promotion runs "buy two books, get the third free", the
+// campaign these tests are of, whichever the shop runs now.
 func runAt(tb testing.TB, cfg promotions.Config) (string, func()) {
 	tb.Helper()
+	if cfg.Promotion.Rule == nil {
+		cfg.Promotion = promotions.BuyTwoGetOneFree()
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

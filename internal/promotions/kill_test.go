@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(childDB); path != "" {
 		os.Exit(rpctest.ServeChild(func(ctx context.Context, lis net.Listener) error {
 			cfg := promotions.DefaultConfig()
-			cfg.DB = path
+			cfg.DB, cfg.Promotion = path, promotions.BuyTwoGetOneFree()
 			if strings.HasPrefix(path, "postgres://") {
 				cfg.Database.URL = path
 			}

@@ -1,9 +1,10 @@
 // Package promotions is the Promotions service: it runs the shop's
-// promotion, "buy two books, get the third free", once per customer.
+// promotion campaign ([Current]; the first was "buy two books, get the
+// third free"), once per customer.
 //
-// The slice: the campaign itself, its code, words and rule ([Promotion],
-// [BuyTwoGetOneFree]), in campaign.go; the rules of a request and of a
-// claim, and the [Service], here; the gRPC server of
+// The slice: the campaigns themselves, each its code, words and rule
+// ([Promotion]; every one the shop ran in [Campaigns]), in campaign.go;
+// the rules of a request and of a claim, and the [Service], here; the gRPC server of
 // bookshop.promotions.v1.PromotionsService (server.go), with its request
 // rules and its authorization entries ([Policy]); its metrics; [Config]
 // and [Run]; its storage, in package sqlite (a file, the default) or
@@ -50,17 +51,18 @@
 // cart, the checkout and the quote show as it is). The Checkout checks a
 // confirmed total against the discount that its claim was granted, not
 // against a shape of discount it would know. So the next campaign is a
-// new Promotion here, and its name in promotionsclient.Name so that its
-// orders are still named once it is over; see docs/architecture.md,
-// "Adding the next campaign", and the Marketplace's TestAnotherCampaign,
-// which runs the whole shop with a campaign of another shape and no other
-// change.
+// new Promotion here, added last to [Campaigns], and its code and name in
+// promotionsclient so that its orders are still named once it is over;
+// see docs/architecture.md, "Adding the next campaign", and the
+// Marketplace's TestAnotherCampaign, which runs the whole shop with a
+// campaign of another shape and no other change.
 package promotions
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -213,7 +215,7 @@ type Options struct {
 	// Metrics is where the Service counts; nothing is counted when nil.
 	Metrics *telemetry.Metrics
 	// Promotion is the campaign the Service runs; the zero Promotion
-	// means the shop's own, BuyTwoGetOneFree.
+	// means the current one, Current().
 	Promotion Promotion
 	// Campaign is when the promotion runs. A zero Starts is the store's
 	// first start (FirstStart, at NewService's first call that needs it);
@@ -231,7 +233,7 @@ type Options struct {
 // store's.
 func NewService(ctx context.Context, store Store, opts Options) (*Service, error) {
 	if opts.Promotion.Code == "" && opts.Promotion.Rule == nil {
-		opts.Promotion = BuyTwoGetOneFree()
+		opts.Promotion = Current()
 	}
 	if p := opts.Promotion; p.Code == "" || p.Name == "" || p.Rule == nil || p.MinBooks < 0 {
 		return nil, fmt.Errorf("promotion %q: want a code, a name, a rule and a MinBooks of 0 or more", p.Code)
@@ -267,14 +269,60 @@ func (s *Service) Campaign() bookshop.Campaign { return s.campaign }
 func (s *Service) Promotion() Promotion { return s.promo }
 
 // earns returns the discount that lines earn by the promotion's rule,
-// with its code, and true; or false.
-func (s *Service) earns(lines []bookshop.PromoLine) (bookshop.Discount, bool) {
+// with its code, and true; or false. A discount that breaks the rule's
+// contract (see Promotion.Rule, and CheckDiscount) is a bug of the
+// campaign, not the shopper's: it is logged as an error, and not given.
+func (s *Service) earns(ctx context.Context, lines []bookshop.PromoLine) (bookshop.Discount, bool) {
 	d, ok := s.promo.Rule(lines)
 	if !ok {
 		return bookshop.Discount{}, false
 	}
+	if err := CheckDiscount(d, lines); err != nil {
+		s.logger.ErrorContext(ctx, "the promotion's rule gave a discount that breaks its contract: no discount given", "promotion", s.promo.Code, "err", err)
+		return bookshop.Discount{}, false
+	}
 	d.Code = s.promo.Code
 	return d, true
+}
+
+// CheckDiscount returns an error, which says what is wrong, unless d can
+// be a discount that lines earn, as Promotion.Rule promises: an amount
+// more than zero and less than the subtotal of the lines with a price, in
+// their one currency, and a BookID that is 0 or the book of one of those
+// lines.
+func CheckDiscount(d bookshop.Discount, lines []bookshop.PromoLine) error {
+	var (
+		subtotal bookshop.Money
+		books    = make(map[int32]bool, len(lines))
+	)
+	for _, l := range lines {
+		if l.Quantity < 1 || l.UnitPrice.Units <= 0 || l.UnitPrice.Currency == "" {
+			continue
+		}
+		if subtotal.Currency != "" && l.UnitPrice.Currency != subtotal.Currency {
+			return fmt.Errorf("a discount of %s for lines in %s and %s: lines in more than one currency earn none", d.Amount, subtotal.Currency, l.UnitPrice.Currency)
+		}
+		subtotal.Currency = l.UnitPrice.Currency
+		books[l.BookID] = true
+		if l.UnitPrice.Units > (math.MaxInt64-subtotal.Units)/int64(l.Quantity) {
+			subtotal.Units = math.MaxInt64 // past any amount
+			continue
+		}
+		subtotal.Units += l.UnitPrice.Units * int64(l.Quantity)
+	}
+	switch {
+	case subtotal.Currency == "":
+		return fmt.Errorf("a discount of %s for lines without a price", d.Amount)
+	case d.Amount.Currency != subtotal.Currency:
+		return fmt.Errorf("a discount of %s for lines in %s: want it in their currency", d.Amount, subtotal.Currency)
+	case d.Amount.Units <= 0:
+		return fmt.Errorf("a discount of %s: want more than zero", d.Amount)
+	case d.Amount.Units >= subtotal.Units:
+		return fmt.Errorf("a discount of %s for lines of %s: want less than their subtotal", d.Amount, subtotal)
+	case d.BookID != 0 && !books[d.BookID]:
+		return fmt.Errorf("a discount that makes a copy of book %d free, which no line with a price holds", d.BookID)
+	}
+	return nil
 }
 
 // Offer implements [bookshop.Promotions]: the offer as customerID (0 for
@@ -322,7 +370,7 @@ func (s *Service) Price(ctx context.Context, customerID int32, lines []bookshop.
 		return bookshop.Discount{}, false, err
 	}
 	now := s.now()
-	d, ok := s.earns(lines)
+	d, ok := s.earns(ctx, lines)
 	if !ok || !s.campaign.Active(now) {
 		return bookshop.Discount{}, false, nil
 	}
@@ -365,7 +413,7 @@ func (s *Service) Claim(ctx context.Context, customerID int32, key string, lines
 		return bookshop.Discount{}, "", err
 	}
 	now := s.now()
-	d, earns := s.earns(lines)
+	d, earns := s.earns(ctx, lines)
 	active := s.campaign.Active(now)
 	var (
 		outcome  string

@@ -3,6 +3,7 @@ package promotions_test
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,9 +19,11 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	moneyv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
 	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionstest"
 )
 
 // wantCode fails the test unless err has code, and a message with part.
@@ -495,20 +498,7 @@ func TestClaimRefusals(t *testing.T) {
 // nothing else: its offer, its discounts and its claims are its own, in
 // its own words, through the same contract.
 func TestAnotherPromotion(t *testing.T) {
-	tenPercent := promotions.Promotion{
-		Code: "ten_percent_off", Name: "Ten percent off", Banner: "10% off orders of three books or more.", MinBooks: 3,
-		Rule: func(lines []bookshop.PromoLine) (bookshop.Discount, bool) {
-			var sub bookshop.Money
-			for _, l := range lines {
-				sub.Units += l.UnitPrice.Units * int64(l.Quantity)
-				sub.Currency = l.UnitPrice.Currency
-			}
-			if bookshop.Copies(lines) < 3 || sub.Units < 10 {
-				return bookshop.Discount{}, false
-			}
-			return bookshop.Discount{Amount: bookshop.Money{Units: sub.Units / 10, Currency: sub.Currency}, Label: "Ten percent off: 10% off your order"}, true
-		},
-	}
+	tenPercent := promotionstest.TenPercentOff()
 	svc, err := promotions.NewService(testContext(t), open(t, ":memory:"), promotions.Options{Promotion: tenPercent})
 	if err != nil {
 		t.Fatal(err)
@@ -526,6 +516,44 @@ func TestAnotherPromotion(t *testing.T) {
 
 	if _, err := promotions.NewService(testContext(t), open(t, ":memory:"), promotions.Options{Promotion: promotions.Promotion{Code: "nameless", Rule: tenPercent.Rule}}); err == nil {
 		t.Error("NewService(a promotion without a name) = nil error, want it refused")
+	}
+}
+
+// TestRuleBreakingItsContract runs the service with rules that break the
+// contract of Promotion.Rule, each a bug of a campaign: the whole
+// subtotal off, nothing off, another currency, a free copy of a book the
+// cart does not hold. No such discount is priced or claimed (the cart
+// is at its full price, the claim refused as not earned), and each is
+// logged as an error that names the promotion.
+func TestRuleBreakingItsContract(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		discount bookshop.Discount
+		want     string
+	}{
+		{"the whole subtotal", bookshop.Discount{Amount: bookshop.Money{Units: 3698, Currency: "EUR"}}, "want less than their subtotal"},
+		{"nothing", bookshop.Discount{Amount: bookshop.Money{Units: 0, Currency: "EUR"}}, "want more than zero"},
+		{"less than nothing", bookshop.Discount{Amount: bookshop.Money{Units: -100, Currency: "EUR"}}, "want more than zero"},
+		{"another currency", bookshop.Discount{Amount: bookshop.Money{Units: 100, Currency: "USD"}}, "want it in their currency"},
+		{"a book not in the cart", bookshop.Discount{Amount: bookshop.Money{Units: 100, Currency: "EUR"}, BookID: 9}, "book 9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logger, logs := logtest.TextLogger(slog.LevelInfo)
+			broken := promotions.Promotion{Code: "broken", Name: "Broken", Banner: "A campaign with a bug.", MinBooks: 3,
+				Rule: func([]bookshop.PromoLine) (bookshop.Discount, bool) { return tc.discount, true }}
+			svc, err := promotions.NewService(testContext(t), open(t, ":memory:"), promotions.Options{Promotion: broken, Logger: logger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := serve(t, svc)
+			if d := price(t, client, 0, three...); d != nil {
+				t.Errorf("PriceCart(three) = %v, want no discount", d)
+			}
+			wantClaim(t, client, 1, "k", three, notEarned)
+			if log := logs.String(); !strings.Contains(log, "level=ERROR") || !strings.Contains(log, "promotion=broken") || !strings.Contains(log, tc.want) {
+				t.Errorf("the log does not have an error of promotion broken saying %q:\n%s", tc.want, log)
+			}
+		})
 	}
 }
 

@@ -24,10 +24,11 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	// A Promotions service on loopback, its claims in memory.
+	// A Promotions service on loopback, its claims in memory, running
+	// "buy two books, get the third free".
 	lis, _ := net.Listen("tcp", "127.0.0.1:0")
 	cfg := promotions.DefaultConfig()
-	cfg.DB = ":memory:"
+	cfg.DB, cfg.Promotion = ":memory:", promotions.BuyTwoGetOneFree()
 	serving, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
