@@ -128,6 +128,10 @@ func deps(lis net.Listener) process.Deps {
 type shopOptions struct {
 	paymentsLatency time.Duration
 	claimTTL        time.Duration // Promotions' -claim-ttl; its default when 0
+	// promotion is the campaign Promotions runs; when zero, "buy two
+	// books, get the third free", which the tests' carts and totals are
+	// of, whichever campaign the shop runs now.
+	promotion promotions.Promotion
 }
 
 // shop is every service a Checkout calls, real, on loopback, each with
@@ -183,7 +187,10 @@ func startShop(tb testing.TB, opts shopOptions) *shop {
 	})
 	s.promotions = serve(tb, func(ctx context.Context, lis net.Listener) error {
 		cfg := promotions.DefaultConfig()
-		cfg.DB = filepath.Join(dir, "promotions.db")
+		cfg.DB, cfg.Promotion = filepath.Join(dir, "promotions.db"), opts.promotion
+		if cfg.Promotion.Rule == nil {
+			cfg.Promotion = promotions.BuyTwoGetOneFree()
+		}
 		if opts.claimTTL > 0 {
 			cfg.ClaimTTL = opts.claimTTL
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // How long the Checkout goes by the promotion's offer it last had: it
@@ -31,46 +32,69 @@ type offerMemory struct {
 // currentOffer returns the promotion's offer, and true; or false when
 // Promotions has not answered since the Service started. It asks
 // Promotions once its last answer is offerTTL old (a failed call keeps
-// the offer it had), one call at a time: the others go by the offer
-// known meanwhile, or, when none is, wait for the answer, as long as ctx
-// lets them.
+// the offer it had, and is tried again offerRetry later while there is
+// none), one call at a time, made apart from the caller (see askOffer):
+// callers go by the offer known meanwhile, or, when none is, wait for the
+// answer, as long as ctx lets them.
 func (s *Service) currentOffer(ctx context.Context) (bookshop.Offer, bool) {
 	m := &s.offer
 	m.mu.Lock()
-	if ch := m.ask; ch != nil { // a call is out
+	ch := m.ask
+	if ch == nil { // no call is out: one is due, or not
+		wait := offerRetry
 		if m.known {
+			wait = offerTTL
+		}
+		if !m.asked.IsZero() && s.opts.Now().Sub(m.asked) < wait {
 			defer m.mu.Unlock()
-			return m.offer, true
+			return m.offer, m.known
 		}
-		m.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return bookshop.Offer{}, false
-		}
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		return m.offer, m.known
+		ch = make(chan struct{})
+		m.ask = ch
+		go s.askOffer(context.WithoutCancel(ctx), ch)
 	}
-	wait := offerRetry
 	if m.known {
-		wait = offerTTL
-	}
-	if !m.asked.IsZero() && s.opts.Now().Sub(m.asked) < wait {
 		defer m.mu.Unlock()
-		return m.offer, m.known
+		return m.offer, true
 	}
-	ch := make(chan struct{})
-	m.ask = ch
 	m.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return bookshop.Offer{}, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.offer, m.known
+}
 
+// askOffer asks Promotions for its offer, as a guest is shown it, records
+// the answer, or that the call failed, and closes ch. The call is every
+// waiting caller's, not the one's that started it: ctx carries none of a
+// caller's cancellation or deadline, and the call ends at the Service's
+// call timeout, so that a caller that gives up (its request ended) does
+// not make the others wait again offerRetry for an offer.
+//
+// A Promotions that refuses the call as one it does not serve to the
+// Checkout (promotionsclient.Outdated: a version from before the
+// Checkout asked it for its offer, while a deploy has not reached it
+// yet) gives an offer without a bound (MinBooks 0): every cart is asked
+// about, as before the offer told which, and gets its discount, until
+// Promotions, deployed, gives its offer (asked again offerTTL later).
+func (s *Service) askOffer(ctx context.Context, ch chan struct{}) {
 	cctx, cancel := s.call(ctx)
 	offer, err := s.deps.Promotions.Offer(cctx, 0)
 	cancel()
-	if err != nil {
+	switch {
+	case err == nil:
+	case promotionsclient.Outdated(err):
+		s.logger.WarnContext(ctx, "Promotions does not give the Checkout its offer: a version older than the Checkout's (deploy Promotions first); every cart is asked about meanwhile", "err", err)
+		offer, err = bookshop.Offer{}, nil
+	default:
 		s.logger.WarnContext(ctx, "Promotions did not give its offer: the carts are priced by the last one it gave, or, without one, at their full price", "err", err)
 	}
 
+	m := &s.offer
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ask, m.asked = nil, s.opts.Now()
@@ -78,5 +102,4 @@ func (s *Service) currentOffer(ctx context.Context) (bookshop.Offer, bool) {
 		m.offer, m.known = offer, true
 	}
 	close(ch)
-	return m.offer, m.known
 }

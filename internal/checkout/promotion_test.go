@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -14,9 +16,15 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/checkout"
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
+	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/platform/certs"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionstest"
+	promotionssqlite "github.com/bookshop-go/bookshop/internal/promotions/sqlite"
 )
 
 // The carts of the promotion's tests: two copies of The Maltese Falcon
@@ -847,49 +855,21 @@ func TestPromotionRefusalTold(t *testing.T) {
 	}
 }
 
-// otherShapePromotions is Promotions whose discounts are of another shape
-// than the shop's campaign: 10% off the lines, making no book free.
-type otherShapePromotions struct{ checkout.Promotions }
-
-// tenPercent returns the discount of otherShapePromotions, d's as
-// Promotions gave it, now 10% of lines.
-func tenPercent(d bookshop.Discount, lines []bookshop.PromoLine) bookshop.Discount {
-	var sub int64
-	for _, l := range lines {
-		sub += l.UnitPrice.Units * int64(l.Quantity)
-	}
-	return bookshop.Discount{Amount: eur(sub / 10), Code: d.Code, Label: "Ten percent off: 10% off your order"}
-}
-
-func (p otherShapePromotions) Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
-	d, ok, err := p.Promotions.Price(ctx, customerID, lines)
-	return tenPercent(d, lines), ok, err
-}
-
-func (p otherShapePromotions) Claim(ctx context.Context, customerID int32, key string, lines []bookshop.PromoLine) (bookshop.Discount, bookshop.ClaimOutcome, error) {
-	d, outcome, err := p.Promotions.Claim(ctx, customerID, key, lines)
-	if outcome == bookshop.ClaimGranted {
-		d = tenPercent(d, lines)
-	}
-	return d, outcome, err
-}
-
-// TestDiscountOfAnotherShape has Promotions give discounts that are not
-// one copy of a book (10% off the order): the quote shows it, with its
-// label and no free book, and a checkout confirming it is charged it, as
-// its claim was granted. A total that a discount of the shop's own
-// campaign would have left (one copy free) is not the discount granted:
-// refused, nothing charged, the total now told.
+// TestDiscountOfAnotherShape runs Promotions with a campaign whose
+// discounts are not one copy of a book (promotionstest.TenPercentOff, 10%
+// off the order): the quote shows it, with its label and no free book,
+// and a checkout confirming it is charged it, as its claim was granted. A
+// total that a discount of "buy two, get one free" would have left (one
+// copy free) is not the discount granted: refused, nothing charged, the
+// total now told.
 func TestDiscountOfAnotherShape(t *testing.T) {
 	ctx := testContext(t)
-	s := startShop(t, shopOptions{})
-	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
-		d.Promotions = otherShapePromotions{d.Promotions}
-	})
+	s := startShop(t, shopOptions{promotion: promotionstest.TenPercentOff()})
+	c := startCheckout(t, s, checkout.Options{})
 	s.fillThree(t, cartOf(101))
 	q, err := c.client.Quote(ctx, 101, cartOf(101))
 	off, total := eur(359), eur(3599-359)
-	if err != nil || q.Discount != off || q.Total != total || q.FreeBookID != 0 || q.DiscountLabel != "Ten percent off: 10% off your order" {
+	if err != nil || q.Discount != off || q.Total != total || q.FreeBookID != 0 || q.DiscountLabel != promotionstest.TenPercentOffLabel {
 		t.Fatalf("Quote = %+v, %v; want %s off, %s, labelled, no free book", q, err, off.Format(), total.Format())
 	}
 	o, err := c.client.Place(ctx, order(101, "k-ten", q.Total, paymentsclient.TestCardApproved))
@@ -905,5 +885,166 @@ func TestDiscountOfAnotherShape(t *testing.T) {
 	}
 	if r, _ := c.log.Get(ctx, 102, req.Key); r == nil || r.ChargeID != "" || r.Claim == saga.Granted && r.State != saga.Undoing && r.State != saga.Failed {
 		t.Errorf("the refused checkout = %+v; want nothing charged, undone", r)
+	}
+}
+
+// TestPromotionsOlderThanCheckout runs the Checkout against a Promotions
+// of the version from before the Checkout asked it for its offer, as
+// during a deploy that has reached the Checkout first: over mutual TLS,
+// with that version's policy, which lets identity checkout price carts
+// and claim, but refuses it GetOffer (PERMISSION_DENIED). The Checkout
+// then asks about every cart, as before the offer said which: a cart of
+// three books is quoted with its discount and placed with it; one of two
+// books is quoted and placed at its full price, its claim refused as not
+// earned.
+func TestPromotionsOlderThanCheckout(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	set, err := certs.Generate(certs.Options{Identities: []string{"checkout"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := set.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	in := func(name string) string { return filepath.Join(dir, name) }
+	serverTLS, err := rpc.ServerTLS(in("server.crt"), in("server.key"), in("ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := promotions.Policy()
+	older[promotionsv1.PromotionsService_GetOffer_FullMethodName] = []string{"marketplace", rpc.IdentityAdmin}
+	db, err := promotionssqlite.Open(ctx, promotionssqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc, err := promotions.NewService(ctx, db, promotions.Options{Promotion: promotions.BuyTwoGetOneFree()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := serve(t, func(ctx context.Context, lis net.Listener) error {
+		d := deps(lis)
+		d.ServerTLS = serverTLS
+		cfg, err := rpc.ServiceConfig(d, older, promotions.Validators())
+		if err != nil {
+			return err
+		}
+		srv := rpc.NewServer(cfg)
+		promotionsv1.RegisterPromotionsServiceServer(srv, promotions.NewServer(svc, discard))
+		return srv.Run(ctx, lis)
+	})
+	clientTLS, err := rpc.ClientTLS(in("ca.crt"), in("checkout.crt"), in("checkout.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(old.addr)
+	conn, err := rpc.Dial("localhost:"+port, rpc.ClientConfig{TLS: clientTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	oldClient := promotionsclient.New(conn, 5*time.Second)
+	if _, err := oldClient.Offer(ctx, 0); !promotionsclient.Outdated(err) {
+		t.Fatalf("GetOffer of the older Promotions as checkout = %v, want it refused as outdated (PERMISSION_DENIED)", err)
+	}
+	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) { d.Promotions = oldClient })
+
+	s.fillThree(t, cartOf(110))
+	q, err := c.client.Quote(ctx, 110, cartOf(110))
+	if err != nil || q.Total != discounted || q.Discount != eur(1099) {
+		t.Fatalf("Quote(three books), an older Promotions = %+v, %v; want the discount, €25.00", q, err)
+	}
+	o, err := c.client.Place(ctx, order(110, "k-older-three", discounted, paymentsclient.TestCardApproved))
+	if err != nil || o.Total != discounted || !reflect.DeepEqual(o.Promotions, []string{promotionsclient.BuyTwoGetOneFreeCode}) {
+		t.Fatalf("Place(the discount), an older Promotions = %+v, %v; want the order with the discount", o, err)
+	}
+
+	s.fill(t, cartOf(111), 1, 1, 2, 1)
+	q, err = c.client.Quote(ctx, 111, cartOf(111))
+	if err != nil || q.Discount != eur(0) {
+		t.Fatalf("Quote(two books), an older Promotions = %+v, %v; want no discount", q, err)
+	}
+	req := order(111, "k-older-two", q.Total, paymentsclient.TestCardApproved)
+	if _, err := c.client.Place(ctx, req); err != nil {
+		t.Fatalf("Place(two books), an older Promotions = %v", err)
+	}
+	if r, _ := c.log.Get(ctx, 111, req.Key); r == nil || r.State != saga.Done || r.Claim != saga.Refused {
+		t.Errorf("the two books' checkout, an older Promotions = %+v; want it done, its claim asked and refused", r)
+	}
+}
+
+// TestDiscountConfirmedWithoutOffer has a shopper confirm a discount
+// that another replica quoted them, at a Checkout that has no offer yet
+// (Promotions was down when it asked, a moment ago on its clock): the
+// discount cannot be applied right now, and the shopper is told so, with
+// the new total, the full price; nothing is recorded. Confirmed, the full
+// price is charged.
+func TestDiscountConfirmedWithoutOffer(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	frozen := time.Now()
+	s.promotions.stop()
+	c := startCheckout(t, s, checkout.Options{Now: func() time.Time { return frozen }, CallTimeout: time.Second})
+	s.fillThree(t, cartOf(112))
+	if q, err := c.client.Quote(ctx, 112, cartOf(112)); err != nil || q.Total != fullPrice {
+		t.Fatalf("Quote, Promotions down = %+v, %v; want the full price", q, err)
+	}
+	s.promotions.start()
+	req := order(112, "k-no-offer", discounted, paymentsclient.TestCardApproved)
+	_, err := c.client.Place(ctx, req)
+	want := "the total is now €35.99, not the €25.00 you confirmed. The offer could not be applied right now. Check the new total and confirm it."
+	if bookshop.ErrorCode(err) != bookshop.Conflict || bookshop.ErrorMessage(err) != want {
+		t.Errorf("Place(a discount), no offer = %v; want a Conflict: %q", err, want)
+	}
+	if r, _ := c.log.Get(ctx, 112, req.Key); r != nil {
+		t.Errorf("the refused checkout was recorded: %+v", r)
+	}
+	req = order(112, "k-no-offer-full", fullPrice, paymentsclient.TestCardApproved)
+	if o, err := c.client.Place(ctx, req); err != nil || o.Total != fullPrice {
+		t.Errorf("Place(the full price), no offer = %+v, %v; want the order at the full price", o, err)
+	}
+}
+
+// gatedOffers is Promotions whose Offer answers once open is closed, or
+// fails when its context ends first.
+type gatedOffers struct {
+	checkout.Promotions
+	open chan struct{}
+}
+
+func (p gatedOffers) Offer(ctx context.Context, customerID int32) (bookshop.Offer, error) {
+	select {
+	case <-p.open:
+	case <-ctx.Done():
+		return bookshop.Offer{}, bookshop.Errorf(bookshop.Unavailable, "deadline exceeded")
+	}
+	return p.Promotions.Offer(ctx, customerID)
+}
+
+// TestOfferAskedApartFromCaller has the first quote of a Checkout give up
+// (its deadline ends) while the Checkout waits for Promotions' offer: the
+// call goes on without it, and its answer is kept, so that the next quote
+// has the offer at once, with the discount, rather than going without an
+// offer until the Checkout asks again (its clock stands still).
+func TestOfferAskedApartFromCaller(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	frozen := time.Now()
+	gate := make(chan struct{})
+	c := startCheckoutWith(t, s, checkout.Options{Now: func() time.Time { return frozen }}, func(d *checkout.Deps) {
+		d.Promotions = gatedOffers{Promotions: d.Promotions, open: gate}
+	})
+	s.fillThree(t, cartOf(113))
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	q, err := c.client.Quote(short, 113, cartOf(113))
+	cancel()
+	if err == nil && q.Total != fullPrice {
+		t.Fatalf("Quote, the offer not given in time = %+v; want the full price, or the deadline's error", q)
+	}
+	close(gate)
+	if q, err := c.client.Quote(ctx, 113, cartOf(113)); err != nil || q.Total != discounted {
+		t.Errorf("Quote once the offer is given = %+v, %v; want the discount: the first quote's giving up kept no failed try", q, err)
 	}
 }

@@ -278,9 +278,10 @@ var (
 
 // Quote implements [bookshop.Checkout]: the cart's lines priced from the
 // Catalog now, the subtotal, the discount that Promotions gives the
-// customer's cart now (one copy of its cheapest book free, the first time:
-// the book in FreeBookID, the promotion's code in Promotions) and the
-// total, subtotal less discount; and the lines that cannot be
+// customer's cart now, whatever its campaign (its amount in Discount, its
+// line for people in DiscountLabel, the book it makes a copy of free, if
+// any, in FreeBookID, the promotion's code in Promotions) and the total,
+// subtotal less discount; and the lines that cannot be
 // bought as they are (Short: too few copies in stock, or a book no
 // longer sold). When Promotions cannot answer in time, the cart is quoted
 // at its full price, which Place charges if Promotions still cannot
@@ -336,14 +337,14 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 // Promotions and placed without a claim (a call, and a write to the saga
 // log), alike whether Promotions is up or not. So is every cart while the
 // Checkout has no offer (Promotions has not answered since it started):
-// no discount could be had then either. False for a Service made without
-// Promotions.
-func (s *Service) mayEarn(ctx context.Context, q bookshop.Quote) bool {
+// no discount could be had then either; known is false then. False, and
+// known, for a Service made without Promotions.
+func (s *Service) mayEarn(ctx context.Context, q bookshop.Quote) (may, known bool) {
 	if _, none := s.deps.Promotions.(noPromotions); none {
-		return false
+		return false, true
 	}
 	offer, ok := s.currentOffer(ctx)
-	return ok && offer.MayEarn(bookshop.PromoLinesOfOrder(q.Lines))
+	return ok && offer.MayEarn(bookshop.PromoLinesOfOrder(q.Lines)), ok
 }
 
 // discount returns the discount Promotions gives q for customerID now
@@ -353,7 +354,7 @@ func (s *Service) mayEarn(ctx context.Context, q bookshop.Quote) bool {
 // checkouts), or when Promotions cannot answer in time (logged), so that
 // the shopper is shown the full price.
 func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quote) (bookshop.Discount, bool) {
-	if !s.mayEarn(ctx, q) {
+	if may, _ := s.mayEarn(ctx, q); !may {
 		return bookshop.Discount{}, false
 	}
 	cctx, cancel := s.call(ctx)
@@ -401,6 +402,16 @@ func minus(subtotal, discount bookshop.Money) bookshop.Money {
 // the claim says: the Checkout charges a total below the full price only
 // when it is the subtotal less the discount its claim was granted, as
 // recorded before the charge (see holdAndCharge).
+//
+// The cost of knowing no campaign: a total that no discount of the
+// campaign leaves, but that is between zero and the subtotal, is refused
+// only once the claim answers, after the checkout was recorded in the
+// saga log, its stock held and its claim made (and then released, the
+// stock too, nothing charged); a total outside those bounds is refused
+// here, before any of it. That cost is paid by a checkout whose discount
+// changed since its quote (a price or the cart changed: rare), and by a
+// request with a total made up rather than quoted (the checkout page
+// confirms the quote's), which the Marketplace's rate limits bound.
 func couldBe(q bookshop.Quote, total bookshop.Money, mayEarn bool) bool {
 	if total == q.Total {
 		return true
@@ -640,12 +651,17 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		}
 		return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
 	}
-	mayEarn := s.mayEarn(ctx, q)
+	mayEarn, offerKnown := s.mayEarn(ctx, q)
 	if !couldBe(q, req.Total, mayEarn) {
+		s.metrics.outcome(outcomeTotalChanged)
+		if !offerKnown && req.Total.Currency == q.Total.Currency && req.Total.Units > 0 && req.Total.Units < q.Total.Units {
+			// A discount confirmed while this Checkout has no offer (see
+			// currentOffer): it cannot be applied right now.
+			return bookshop.Order{}, offerNotApplied(q.Total, req.Total, sentenceUnanswered)
+		}
 		// Neither the full price nor one a discount could leave: a price
 		// or the cart changed. The shopper is told the total a quote gives
 		// now.
-		s.metrics.outcome(outcomeTotalChanged)
 		now := q.Total
 		if d, ok := s.discount(ctx, req.CustomerID, q); ok {
 			now = minus(q.Subtotal, d.Amount)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
@@ -52,6 +54,17 @@ func (c *Client) Offer(ctx context.Context, customerID int32) (bookshop.Offer, e
 		return bookshop.Offer{}, rpc.FromStatus(err)
 	}
 	return OfferFromProto(resp.GetOffer()), nil
+}
+
+// Outdated reports whether err is the Promotions service's refusal of a
+// call as one it does not serve to this caller: PERMISSION_DENIED (its
+// policy does not name the caller's identity for the method, as a version
+// from before the caller needed it) or UNIMPLEMENTED (it has no such
+// method). While a deploy has reached the caller and not yet the service,
+// the caller goes on as it did before it made the call, rather than as
+// if Promotions were down.
+func Outdated(err error) bool {
+	return bookshop.ErrorCode(err) == bookshop.Forbidden || status.Code(err) == codes.Unimplemented
 }
 
 // Price implements [bookshop.Promotions]: the discount lines would get

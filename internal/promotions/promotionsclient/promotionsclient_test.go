@@ -7,9 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
@@ -26,6 +30,9 @@ func newClient(tb testing.TB, cfg promotions.Config) *promotionsclient.Client {
 		tb.Fatal(err)
 	}
 	cfg.DB = ":memory:"
+	if cfg.Promotion.Rule == nil { // the campaign these tests are of, whichever the shop runs now
+		cfg.Promotion = promotions.BuyTwoGetOneFree()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -199,6 +206,49 @@ func TestName(t *testing.T) {
 	for _, code := range []string{"", "spring_sale"} {
 		if got := promotionsclient.Name(code); got != "Special offer" {
 			t.Errorf("Name(%q) = %q, want %q", code, got, "Special offer")
+		}
+	}
+}
+
+// deniedOffers is a PromotionsService from before its callers were let
+// read the offer: GetOffer is refused as a policy refuses a caller it
+// does not name; the other methods are not served at all.
+type deniedOffers struct {
+	promotionsv1.UnimplementedPromotionsServiceServer
+}
+
+func (deniedOffers) GetOffer(context.Context, *promotionsv1.GetOfferRequest) (*promotionsv1.GetOfferResponse, error) {
+	return nil, status.Error(codes.PermissionDenied, `identity "checkout" may not call /bookshop.promotions.v1.PromotionsService/GetOffer`)
+}
+
+// TestOutdated checks which failed calls are a Promotions service older
+// than its caller, over real gRPC: a method its policy does not open to
+// the caller (PERMISSION_DENIED) or that it does not have (UNIMPLEMENTED)
+// is; a service that cannot be reached, or a malformed request, is not.
+func TestOutdated(t *testing.T) {
+	ctx := rpctest.Context(t)
+	addr := rpctest.Start(t, func(srv *rpc.Server, _ *slog.Logger) {
+		promotionsv1.RegisterPromotionsServiceServer(srv, deniedOffers{})
+	})
+	old := promotionsclient.New(rpctest.Dial(t, addr), 5*time.Second)
+	_, denied := old.Offer(ctx, 0)
+	_, _, unimplemented := old.Price(ctx, 0, nil)
+	down := promotionsclient.New(rpctest.Dial(t, rpctest.ClosedAddr(t)), time.Second)
+	_, unreachable := down.Offer(ctx, 0)
+	_, invalid := newClient(t, promotions.DefaultConfig()).Offer(ctx, -1)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"GetOffer denied by an older policy", denied, true},
+		{"PriceCart not served", unimplemented, true},
+		{"a service down", unreachable, false},
+		{"a malformed request", invalid, false},
+		{"no error", nil, false},
+	} {
+		if got := promotionsclient.Outdated(tc.err); got != tc.want {
+			t.Errorf("%s: Outdated(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
 		}
 	}
 }
