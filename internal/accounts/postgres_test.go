@@ -72,8 +72,8 @@ func waitHealth(tb testing.TB, addr string, want healthpb.HealthCheckResponse_Se
 // reaches through a proxy: an account opened on one signs in on the
 // other, its email is taken on both, and a session started on one is
 // known to the other and ended for both; while the proxy is down the
-// first's health is NOT_SERVING, and once it is back, SERVING, and it
-// signs in again.
+// first's health is NOT_SERVING and its calls fail with UNAVAILABLE, and
+// once it is back, SERVING, and it signs in again.
 func TestRunOnPostgres(t *testing.T) {
 	st := pgtest.Settings(t)
 	proxy := pgtest.NewProxy(t, st.URL)
@@ -112,6 +112,9 @@ func TestRunOnPostgres(t *testing.T) {
 	waitHealth(t, firstAddr, healthpb.HealthCheckResponse_SERVING, "with the database")
 	proxy.Down()
 	waitHealth(t, firstAddr, healthpb.HealthCheckResponse_NOT_SERVING, "without the database")
+	if _, err := first.GetSession(ctx, &accountsv1.GetSessionRequest{Token: in.GetSession().GetToken()}); status.Code(err) != codes.Unavailable {
+		t.Errorf("GetSession on the first without its database = %v, want UNAVAILABLE, which a caller retries", err)
+	}
 	waitHealth(t, secondAddr, healthpb.HealthCheckResponse_SERVING, "of the other replica")
 	proxy.Up()
 	waitHealth(t, firstAddr, healthpb.HealthCheckResponse_SERVING, "once the database is back")

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/cart"
 	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
@@ -67,8 +69,8 @@ func waitHealth(tb testing.TB, addr string, want healthpb.HealthCheckResponse_Se
 // proxy: a cart filled through both holds what each added, a keyed
 // addition retried on the other adds nothing, and a guest's cart merged
 // on one is found merged on the other; while the proxy is down the
-// first's health is NOT_SERVING, and once it is back, SERVING, and it
-// adds again.
+// first's health is NOT_SERVING and its calls fail with UNAVAILABLE, and
+// once it is back, SERVING, and it adds again.
 func TestRunOnPostgres(t *testing.T) {
 	catalogAddr, _ := serveCatalog(t, "127.0.0.1:0", catalogBooks(10, price))
 	st := pgtest.Settings(t)
@@ -113,6 +115,12 @@ func TestRunOnPostgres(t *testing.T) {
 	waitHealth(t, firstAddr, healthpb.HealthCheckResponse_SERVING, "with the database")
 	proxy.Down()
 	waitHealth(t, firstAddr, healthpb.HealthCheckResponse_NOT_SERVING, "without the database")
+	if _, err := first.CountItems(ctx, &cartv1.CountItemsRequest{CartId: "c-1"}); status.Code(err) != codes.Unavailable {
+		t.Errorf("CountItems on the first without its database = %v, want UNAVAILABLE, which a caller retries", err)
+	}
+	if _, err := first.AddItem(ctx, &cartv1.AddItemRequest{CartId: "c-1", BookId: 5, Quantity: 1}); status.Code(err) != codes.Unavailable {
+		t.Errorf("AddItem on the first without its database = %v, want UNAVAILABLE, which a caller retries", err)
+	}
 	waitHealth(t, secondAddr, healthpb.HealthCheckResponse_SERVING, "of the other replica")
 	proxy.Up()
 	waitHealth(t, firstAddr, healthpb.HealthCheckResponse_SERVING, "once the database is back")

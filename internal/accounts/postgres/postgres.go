@@ -16,6 +16,9 @@
 //     take turns, and each counts the sessions the other left.
 //
 // Every change is one pgdb.DB.Tx; reads are one statement on the pool.
+// While the database cannot be reached, or a connection to it is lost,
+// every method fails with the kernel's Unavailable (pgdb.Classify), which
+// a gRPC caller receives as UNAVAILABLE and may retry.
 // What the service counts in memory, the throttling of sign-ins and
 // sign-ups, is not here: each replica counts its own (see accounts.Limits).
 package postgres
@@ -129,7 +132,7 @@ func (db *DB) CustomerByEmail(ctx context.Context, email string) (bookshop.Custo
 		return bookshop.Customer{}, "", bookshop.Errorf(bookshop.NotFound, "no account with this email")
 	}
 	if err != nil {
-		return bookshop.Customer{}, "", fmt.Errorf("read customer: %w", err)
+		return bookshop.Customer{}, "", pgdb.Classify(fmt.Errorf("read customer: %w", err))
 	}
 	c.Created = fromMillis(created)
 	return c, hash, nil
@@ -138,7 +141,7 @@ func (db *DB) CustomerByEmail(ctx context.Context, email string) (bookshop.Custo
 // SetPasswordHash implements the Accounts service's Store.
 func (db *DB) SetPasswordHash(ctx context.Context, id int32, passwordHash string) error {
 	if _, err := db.db.Pool.Exec(ctx, `UPDATE customers SET password_hash = $1 WHERE id = $2`, passwordHash, id); err != nil {
-		return fmt.Errorf("set password hash of customer %d: %w", id, err)
+		return pgdb.Classify(fmt.Errorf("set password hash of customer %d: %w", id, err))
 	}
 	return nil
 }
@@ -184,7 +187,7 @@ func (db *DB) Session(ctx context.Context, tokenHash [sha256.Size]byte) (booksho
 		return bookshop.Session{}, bookshop.Errorf(bookshop.NotFound, "no such session")
 	}
 	if err != nil {
-		return bookshop.Session{}, fmt.Errorf("read session: %w", err)
+		return bookshop.Session{}, pgdb.Classify(fmt.Errorf("read session: %w", err))
 	}
 	s.Expires, s.Customer.Created = fromMillis(expires), fromMillis(created)
 	return s, nil
@@ -195,7 +198,7 @@ func (db *DB) Session(ctx context.Context, tokenHash [sha256.Size]byte) (booksho
 func (db *DB) DeleteSession(ctx context.Context, tokenHash [sha256.Size]byte) (bool, error) {
 	tag, err := db.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash[:])
 	if err != nil {
-		return false, fmt.Errorf("delete session: %w", err)
+		return false, pgdb.Classify(fmt.Errorf("delete session: %w", err))
 	}
 	return tag.RowsAffected() > 0, nil
 }
@@ -205,7 +208,7 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash [sha256.Size]byte) (b
 func (db *DB) DeleteExpired(ctx context.Context, t time.Time) (int, error) {
 	tag, err := db.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE expires <= $1`, millis(t))
 	if err != nil {
-		return 0, fmt.Errorf("delete expired sessions: %w", err)
+		return 0, pgdb.Classify(fmt.Errorf("delete expired sessions: %w", err))
 	}
 	return int(tag.RowsAffected()), nil
 }
@@ -214,7 +217,7 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) (int, error) {
 func (db *DB) CountSessions(ctx context.Context, t time.Time) (int, error) {
 	var n int
 	if err := db.db.Pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE expires > $1`, millis(t)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count sessions: %w", err)
+		return 0, pgdb.Classify(fmt.Errorf("count sessions: %w", err))
 	}
 	return n, nil
 }
@@ -223,7 +226,7 @@ func (db *DB) CountSessions(ctx context.Context, t time.Time) (int, error) {
 func (db *DB) CountCustomers(ctx context.Context) (int, error) {
 	var n int
 	if err := db.db.Pool.QueryRow(ctx, `SELECT count(*) FROM customers`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count customers: %w", err)
+		return 0, pgdb.Classify(fmt.Errorf("count customers: %w", err))
 	}
 	return n, nil
 }

@@ -19,7 +19,10 @@
 // cart's lock; a key's first use inserts its row, on the same terms, so
 // that of two uses of one key at once one changes the cart and the other
 // finds the record. Changes to other carts do not wait for each other.
-// Reads of a cart are one statement, one snapshot.
+// Reads of a cart are one statement, one snapshot. While the database
+// cannot be reached, or a connection to it is lost, every method fails
+// with the kernel's Unavailable (pgdb.Classify), which a gRPC caller
+// receives as UNAVAILABLE and may retry.
 package postgres
 
 import (
@@ -106,7 +109,7 @@ func (db *DB) change(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // has none.
 func (db *DB) Lines(ctx context.Context, id string) ([]bookshop.CartLine, error) {
 	lines, _, err := readLines(ctx, db.db.Pool, id)
-	return lines, err
+	return lines, pgdb.Classify(err)
 }
 
 // Count returns how many copies cart id holds: 0 for an unknown cart.
@@ -114,7 +117,7 @@ func (db *DB) Count(ctx context.Context, id string) (int, error) {
 	var n int
 	err := db.db.Pool.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0) FROM cart_lines WHERE cart_id = $1`, id).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("count cart %s: %w", id, err)
+		return 0, pgdb.Classify(fmt.Errorf("count cart %s: %w", id, err))
 	}
 	return n, nil
 }
@@ -428,7 +431,7 @@ func (db *DB) DeleteIdle(ctx context.Context, prefix string, before time.Time) (
 		SELECT id FROM carts WHERE updated_at < $1 AND starts_with(id, $2) LIMIT $3) AND updated_at < $1`,
 		before.Unix(), prefix, sweepBatch)
 	if err != nil {
-		return n, fmt.Errorf("delete idle carts: %w", err)
+		return n, pgdb.Classify(fmt.Errorf("delete idle carts: %w", err))
 	}
 	return n, nil
 }
@@ -445,7 +448,7 @@ func (db *DB) DeleteKeys(ctx context.Context, before time.Time) (int, error) {
 			before.Unix(), sweepBatch)
 		deleted += n
 		if err != nil {
-			return deleted, fmt.Errorf("delete old idempotency keys: %w", err)
+			return deleted, pgdb.Classify(fmt.Errorf("delete old idempotency keys: %w", err))
 		}
 	}
 	return deleted, nil
