@@ -47,7 +47,21 @@ func (c Config) perCaller() int {
 // server: its two goroutines, grpc-go's stream and, once it remembers
 // MaxSessionBooks books, its Session (SessionBytes).
 // TestLiveStreamMemory measures it; docs/capacity.md budgets with it.
+// It holds as well for a client that sends events without reading their
+// lists, until its stream ends (MaxPendingEvents), or reads them late
+// through the windows it opens as it reads, as grpc-go's client does by
+// default (TestLiveStreamUnreadMemory).
 const LiveStreamBytes = 32 << 10
+
+// LiveStreamStalledBytes is the most memory one LiveRecommend stream holds
+// on the server when its client reads none of its lists and keeps its
+// HTTP/2 windows at their smallest: the server's sends then wait with up
+// to 64 KiB of lists queued (grpc-go's write quota of a stream, which no
+// option sets) and MaxPendingEvents events read. Only a client that
+// means to do so gets there: with mutual TLS, only the Marketplace's
+// identity may open streams, and it reads every list as it comes
+// (docs/capacity.md).
+const LiveStreamStalledBytes = 128 << 10
 
 // DefaultConfig returns Recommendations' defaults.
 func DefaultConfig() Config {

@@ -18,6 +18,13 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
+// MaxPendingEvents is the most events of one stream that wait for their
+// lists on the server, read but not yet applied: a client sends more only
+// while it reads none of its lists (the server's sends wait), and its
+// stream ends with RESOURCE_EXHAUSTED. The Marketplace reads every list
+// as it comes, and its shoppers' events are rate-limited.
+const MaxPendingEvents = 64
+
 // LiveServer serves bookshop.recommendations.v1.LiveRecommendationsService:
 // one Session per stream.
 type LiveServer struct {
@@ -48,7 +55,8 @@ func NewLiveServer(newSession func() *Session, logger *slog.Logger) *LiveServer 
 // an invalid argument, not NOT_FOUND: the stream, not a book, is what the
 // client asked for); RESOURCE_EXHAUSTED at once when the server serves as
 // many streams as it may, in all or of this caller (see
-// Config.MaxLiveStreams); CANCELLED or DEADLINE_EXCEEDED when the client
+// Config.MaxLiveStreams), and when more than MaxPendingEvents events wait
+// for their lists (the client reads none); CANCELLED or DEADLINE_EXCEEDED when the client
 // goes away; UNAVAILABLE (rpc.ErrDraining) at once when the server shuts down,
 // so that the client opens a new stream elsewhere; INTERNAL for anything
 // unexpected.
@@ -82,42 +90,59 @@ func (s *LiveServer) LiveRecommend(stream grpc.BidiStreamingServer[recommendatio
 	defer s.metrics.liveStreamClosed()
 	session := s.newSession()
 	// Receive in a goroutine of its own, so that this one can watch for
-	// shutdown: Recv returns only when the client sends, goes away, or
-	// the stream ends, which returning from here makes it do.
-	type received struct {
-		req *recommendationsv1.LiveRecommendRequest
-		err error
-	}
-	in := make(chan received)
+	// shutdown (Recv returns only when the client sends, goes away, or
+	// the stream ends, which returning from here makes it do), and so that
+	// what the client sends is read as it comes, even while this one
+	// cannot send a list (the client reads none): an event left in
+	// grpc-go's buffers, up to the stream's window, costs far more than
+	// one waiting here. At most MaxPendingEvents wait here; past them the
+	// stream ends with RESOURCE_EXHAUSTED, and until it does the receiver
+	// reads and drops what comes.
+	in := make(chan *recommendationsv1.LiveRecommendRequest, MaxPendingEvents)
+	var recvErr error // why Recv failed: set before in gets nil
+	flooded := make(chan struct{})
 	go func() {
+		dropping := false
 		for {
 			req, err := stream.Recv()
-			select {
-			case in <- received{req, err}:
-			case <-ctx.Done():
+			if err != nil {
+				recvErr = err
+				if !dropping {
+					select {
+					case in <- nil: // after the events before it
+					case <-ctx.Done():
+					}
+				}
 				return
 			}
-			if err != nil {
-				return
+			if dropping {
+				continue
+			}
+			select {
+			case in <- req:
+			default:
+				dropping = true
+				close(flooded)
 			}
 		}
 	}()
 	var events int32
 	for {
-		var r received
+		var req *recommendationsv1.LiveRecommendRequest
 		select {
-		case r = <-in:
+		case <-flooded:
+			return status.Errorf(codes.ResourceExhausted, "more than %d events wait for their lists: read the lists as they come", MaxPendingEvents)
+		case req = <-in:
 		case <-s.draining:
 			return rpc.ErrDraining
 		case <-ctx.Done(): // the client went away: the receiver may not say so
 			return status.FromContextError(ctx.Err()).Err()
 		}
-		req, err := r.req, r.err
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err // the stream broke off; err carries its status
+		if req == nil {
+			if errors.Is(recvErr, io.EOF) {
+				return nil
+			}
+			return recvErr // the stream broke off; it carries its status
 		}
 		ev, err := eventFromProto(req)
 		if err != nil {

@@ -477,3 +477,42 @@ func TestLiveClientRefused(t *testing.T) {
 		t.Fatalf("Recv: %v", err)
 	}
 }
+
+// TestLiveRecommendFlooded checks that a client that sends events faster
+// than the server answers them, and reads none of their lists until it
+// has sent 2,000, gets the lists of the events the server took, if any,
+// and then RESOURCE_EXHAUSTED, once more than MaxPendingEvents events
+// waited: the server reads what the client sends as it comes, and keeps
+// no more. (Before, the events waited, unread, in grpc-go's buffers, and
+// the client's sends waited once they were full.)
+func TestLiveRecommendFlooded(t *testing.T) {
+	addr, live := startBuiltinLive(t)
+	// Windows that only the client's reading opens: the server's sends
+	// wait once they are full.
+	client := recommendationsv1.NewLiveRecommendationsServiceClient(dial(t, addr, grpc.WithStaticStreamWindowSize(64<<10)))
+	stream, err := client.LiveRecommend(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int32(2000) {
+		req := &recommendationsv1.LiveRecommendRequest{Type: recommendationsv1.EventType_EVENT_TYPE_VIEWED, BookId: i%2 + 1, MaxResults: 20}
+		if err := stream.Send(req); errors.Is(err, io.EOF) {
+			break // the server ended the stream: Recv has its status
+		} else if err != nil {
+			t.Fatalf("Send %d: %v", i+1, err)
+		}
+	}
+	lists := 0
+	for ; ; lists++ {
+		if _, err = stream.Recv(); err != nil {
+			break
+		}
+	}
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(status.Convert(err).Message(), "read the lists") {
+		t.Errorf("after %d lists: %v, want RESOURCE_EXHAUSTED saying to read the lists", lists, err)
+	}
+	t.Logf("%d lists before the end", lists)
+	if err := waitEnded(t, live, 5*time.Second); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("LiveRecommend returned %v, want RESOURCE_EXHAUSTED", err)
+	}
+}

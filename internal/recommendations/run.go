@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/grpc"
+
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	recommendationsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/recommendations/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
@@ -84,7 +86,11 @@ func newGRPCServer(cfg Config, books *Books, deps process.Deps) (*rpc.Server, er
 	}
 	scfg.Ready = books.Ready()
 	scfg.MaxConcurrentStreams = uint32(cfg.perCaller() + rpc.DefaultMaxConcurrentStreams)
-	srv := rpc.NewServer(scfg)
+	// A stream's window stays at HTTP/2's 64 KiB rather than grow with
+	// the connection's bandwidth: what a client sends and the server has
+	// not read waits in it. The connection's window is opened as data
+	// comes, read or not; 1 MiB lets many streams send at once.
+	srv := rpc.NewServer(scfg, grpc.StaticStreamWindowSize(64<<10), grpc.StaticConnWindowSize(1<<20))
 	recommendationspb.RegisterRecommendationsServer(srv, NewServer(m.counting(New(books, nil)), deps.Logger))
 	live := NewLiveServer(func() *Session { return NewSession(books, nil) }, deps.Logger)
 	live.metrics = m

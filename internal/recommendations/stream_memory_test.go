@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -210,4 +212,88 @@ func TestLiveStreamCaps(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestLiveStreamUnreadMemory opens live streams whose client sends
+// events and reads none of the lists they answer with, and checks what
+// each then holds on the server:
+//
+//   - a client that sends as fast as it can: its stream ends with
+//     RESOURCE_EXHAUSTED once recommendations.MaxPendingEvents events
+//     wait for their lists, and holds at most
+//     recommendations.LiveStreamBytes until it does (before, the events
+//     waited in grpc-go's buffers, up to a window that grew to megabytes:
+//     1 MB a stream);
+//   - a client that sends one event at a time and keeps its windows shut
+//     (the smallest, opened only by its reading): the server's sends wait,
+//     with grpc-go's write quota of lists queued, and the stream holds at
+//     most recommendations.LiveStreamStalledBytes.
+func TestLiveStreamUnreadMemory(t *testing.T) {
+	memtest.Budgets(t)
+	if testing.Short() {
+		t.Skip("fills the windows of 150 streams")
+	}
+	c := startChild(t, recommendations.DefaultMaxLiveStreams, 0)
+	viewed := func(id int32) *recommendationsv1.LiveRecommendRequest {
+		return &recommendationsv1.LiveRecommendRequest{Type: recommendationsv1.EventType_EVENT_TYPE_VIEWED, BookId: id%childBooks + 1, MaxResults: 20}
+	}
+	t.Run("flood", func(t *testing.T) {
+		const n = 50
+		client := recommendationsv1.NewLiveRecommendationsServiceClient(dial(t, c.addr))
+		before := c.heldBytes(t)
+		var sent atomic.Int64
+		for i := range n {
+			stream, err := c.open(t, client)
+			if err != nil {
+				t.Fatalf("live stream %d: %v", i+1, err)
+			}
+			go func() { // until the stream ends, or its sends wait
+				for id := range int32(20_000) {
+					if stream.Send(viewed(id)) != nil {
+						return
+					}
+					sent.Add(1)
+				}
+			}()
+		}
+		// Until the events stop going out.
+		for last := int64(-1); sent.Load() != last; time.Sleep(300 * time.Millisecond) {
+			last = sent.Load()
+		}
+		each := (c.heldBytes(t) - before) / n
+		t.Logf("%d live streams, %d events sent in all, their lists unread: %d bytes each on the server", n, sent.Load(), each)
+		if each > recommendations.LiveStreamBytes {
+			t.Errorf("a live stream whose client floods it holds %d bytes, more than recommendations.LiveStreamBytes, %d", each, recommendations.LiveStreamBytes)
+		}
+	})
+	t.Run("windows shut", func(t *testing.T) {
+		const (
+			n      = 100
+			events = 400 // more than the lists that the windows and the quota hold
+		)
+		client := recommendationsv1.NewLiveRecommendationsServiceClient(dial(t, c.addr, grpc.WithStaticStreamWindowSize(64<<10)))
+		before := c.heldBytes(t)
+		var wg sync.WaitGroup
+		for i := range n {
+			stream, err := c.open(t, client)
+			if err != nil {
+				t.Fatalf("live stream %d: %v", i+1, err)
+			}
+			wg.Go(func() {
+				for id := range int32(events) {
+					if stream.Send(viewed(id)) != nil {
+						return
+					}
+					time.Sleep(time.Millisecond) // one at a time, as a shopper does
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(300 * time.Millisecond)
+		each := (c.heldBytes(t) - before) / n
+		t.Logf("%d live streams, %d events each, their lists unread, windows shut: %d bytes each on the server", n, events, each)
+		if each > recommendations.LiveStreamStalledBytes {
+			t.Errorf("a live stream whose client reads nothing holds %d bytes, more than recommendations.LiveStreamStalledBytes, %d", each, recommendations.LiveStreamStalledBytes)
+		}
+	})
 }
