@@ -267,54 +267,52 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer closeConn()
 
-	// A file is written beside its final name and renamed over it only
-	// when the export is complete: a failed export leaves the old file.
-	w := stdout
-	var file *os.File
-	if out != "" {
-		if file, err = os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp"); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		defer os.Remove(file.Name()) // fails harmlessly after the rename
-		defer file.Close()
-		w = file
-	}
-	var bw catalogfile.Writer
-	if format == "json" {
-		bw = catalogfile.NewJSONWriter(w)
-	} else {
-		bw = catalogfile.NewCSVWriter(w)
-	}
 	ctx, cancel := context.WithTimeout(ctx, client.timeout)
 	defer cancel()
 	n, formulas := 0, 0
-	err = cat.ExportBooks(ctx, which, catalog.ExportBatchSize, func(batch []bookshop.Book) error {
-		for _, b := range batch {
-			if err := bw.Write(b); err != nil {
+	var exportErr error // what export failed with, as the operator sees it
+	export := func(w io.Writer) error {
+		var bw catalogfile.Writer
+		if format == "json" {
+			bw = catalogfile.NewJSONWriter(w)
+		} else {
+			bw = catalogfile.NewCSVWriter(w)
+		}
+		err := cat.ExportBooks(ctx, which, catalog.ExportBatchSize, func(batch []bookshop.Book) error {
+			for _, b := range batch {
+				if err := bw.Write(b); err != nil {
+					return err
+				}
+				if format != "json" && (formulaLike(b.Title) || formulaLike(b.Author)) {
+					formulas++
+				}
+			}
+			n += len(batch)
+			return nil
+		})
+		switch {
+		case err != nil:
+			// The operator sees the cause: the gRPC status and address.
+			exportErr = fmt.Errorf("export from %s: %w", client.host, err)
+		default:
+			if err := bw.Close(); err != nil {
+				exportErr = fmt.Errorf("export: %w", err)
+			}
+		}
+		return exportErr
+	}
+	if out == "" {
+		if err := export(stdout); err != nil {
+			return err
+		}
+	} else {
+		// The file is written beside its final name and renamed over it
+		// only when the export is complete: a failed export leaves the
+		// old file.
+		if err := replaceFileWith(out, export); err != nil {
+			if err == exportErr {
 				return err
 			}
-			if format != "json" && (formulaLike(b.Title) || formulaLike(b.Author)) {
-				formulas++
-			}
-		}
-		n += len(batch)
-		return nil
-	})
-	if err != nil {
-		// The operator sees the cause: the gRPC status and address.
-		return fmt.Errorf("export from %s: %w", client.host, err)
-	}
-	if err := bw.Close(); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	if file != nil {
-		if err := keepMode(file, out); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		if err := file.Close(); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		if err := os.Rename(file.Name(), out); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
 		fmt.Fprintf(stderr, "Exported %d books to %s.\n", n, out)
@@ -332,23 +330,4 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 // (OWASP's list for CSV injection).
 func formulaLike(s string) bool {
 	return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0]))
-}
-
-// keepMode gives file, the new export about to be renamed over out, the
-// mode (and, where the process may, the owner) of the file out names, so
-// that an export over a file kept private stays private. A new file is
-// 0644 when its directory is readable by all, and 0600 when it is not.
-func keepMode(file *os.File, out string) error {
-	if fi, err := os.Stat(out); err == nil {
-		if err := file.Chmod(fi.Mode().Perm()); err != nil {
-			return err
-		}
-		chownLike(file, fi) // best effort: only root may give a file away
-		return nil
-	}
-	mode := os.FileMode(0o600)
-	if di, err := os.Stat(filepath.Dir(out)); err == nil && di.Mode().Perm()&0o004 != 0 {
-		mode = 0o644
-	}
-	return file.Chmod(mode)
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"google.golang.org/grpc"
@@ -180,32 +178,6 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 		return fmt.Errorf("-o: %w", err)
 	}
 	return nil
-}
-
-// replaceFile writes data to the file out names, whole or not at all: to
-// a file beside it, synced and given the old file's mode (see keepMode),
-// then renamed over it, so that a reader of out sees the old report or
-// the new one, never half of one, and a failure leaves the old one.
-func replaceFile(out string, data []byte) error {
-	file, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(file.Name()) // fails harmlessly after the rename
-	defer file.Close()
-	if _, err := file.Write(data); err != nil {
-		return err
-	}
-	if err := keepMode(file, out); err != nil {
-		return err
-	}
-	if err := file.Sync(); err != nil {
-		return err
-	}
-	if err := file.Close(); err != nil {
-		return err
-	}
-	return os.Rename(file.Name(), out)
 }
 
 // reportDay reads a -from or -to date in loc; "" is def's day.
