@@ -112,7 +112,7 @@ func (s *server) handleCart() http.Handler {
 				page.setCart(cart)
 				page.warnStock(s.stockOf(r.Context(), cartBooks(cart)))
 				if d, ok := s.cartDiscount(r.Context(), cart); ok {
-					page.setDiscount(cart, d, s.discountLabel(r.Context(), d), v.customer == nil)
+					page.setDiscount(cart, d, s.discountLabel(r.Context(), d), s.promotionName(r.Context(), d.Code), v.customer == nil)
 				}
 				s.setCount(w, r, v, cart.Count) // the header agrees with the page
 			}
@@ -161,9 +161,9 @@ func (p *cartPage) setUnpriced(lines []bookshop.CartLine, known func(int32) (boo
 }
 
 // setDiscount shows the promotion's discount on the page: its line, in
-// the words of label (the free book's title, if it names it, marked up),
-// and the total after it.
-func (p *cartPage) setDiscount(cart bookshop.Cart, d bookshop.Discount, label string, guest bool) {
+// the words of label (the free book's title, if it names it, marked up;
+// see lineOf, with name, the promotion's), and the total after it.
+func (p *cartPage) setDiscount(cart bookshop.Cart, d bookshop.Discount, label, name string, guest bool) {
 	total, err := cart.Subtotal.Add(bookshop.Money{Units: -d.Amount.Units, Currency: d.Amount.Currency})
 	if err != nil {
 		return // another currency: no discount shown
@@ -175,7 +175,7 @@ func (p *cartPage) setDiscount(cart bookshop.Cart, d bookshop.Discount, label st
 			title = l.Book.Title
 		}
 	}
-	p.DiscountLine = lineOf(label, title)
+	p.DiscountLine = lineOf(label, name, title)
 }
 
 // cartBooks returns the books of cart's lines.

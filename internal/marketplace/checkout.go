@@ -145,14 +145,15 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 	page.Discount, page.DiscountLine = "", discountLine{}
 	if quote.Discount.Units != 0 {
 		page.Discount = "−" + quote.Discount.Format()
-		label := cmp.Or(quote.DiscountLabel, s.promotionNames(r.Context(), quote.Promotions), promotionsclient.Name(""))
+		name := s.promotionNames(r.Context(), quote.Promotions)
+		label := cmp.Or(quote.DiscountLabel, name, promotionsclient.Name(""))
 		title := ""
 		for _, l := range quote.Lines {
 			if l.BookID == quote.FreeBookID && quote.FreeBookID != 0 {
 				title = l.Title
 			}
 		}
-		page.DiscountLine = lineOf(label, title)
+		page.DiscountLine = lineOf(label, name, title)
 	}
 	page.TotalUnits, page.Currency = quote.Total.Units, quote.Total.Currency
 	if c := page.Confirmed; c != nil {

@@ -186,14 +186,27 @@ type discountLine struct {
 }
 
 // lineOf returns label, a discount's words, as a page shows them, title
-// (the free book's; "" for none) marked where label names it, last.
-func lineOf(label, title string) discountLine {
-	if title != "" {
-		if i := strings.LastIndex(label, title); i >= 0 {
-			return discountLine{Before: label[:i], Title: title, After: label[i+len(title):]}
-		}
+// (the free book's; "" for none) marked where label names it. The label
+// is plain text, which says nowhere where the title is: lineOf looks for
+// it past the promotion's name (name, when label starts with it), and
+// marks it only where it is found once, so that it never marks one of
+// the label's own words ("free", in "one free free", or "one"): a title
+// found twice, or not at all, is left as plain text, unmarked but in
+// its place.
+func lineOf(label, name, title string) discountLine {
+	if title == "" {
+		return discountLine{Before: label}
 	}
-	return discountLine{Before: label}
+	head := 0
+	if name != "" && strings.HasPrefix(label, name) {
+		head = len(name)
+	}
+	i := strings.Index(label[head:], title)
+	if i < 0 || strings.LastIndex(label[head:], title) != i {
+		return discountLine{Before: label}
+	}
+	i += head
+	return discountLine{Before: label[:i], Title: title, After: label[i+len(title):]}
 }
 
 // promotionNames returns the names of the promotions of codes (see

@@ -66,15 +66,16 @@ func (s *shopServices) options(o *marketplace.Options) {
 	o.Promotions = s.promos
 }
 
-// startShop starts a shop until the test ends; opts change the
-// Marketplace's options before it starts.
+// startShop starts a shop until the test ends, its Promotions running
+// "buy two books, get the third free" (which the shop's tests are of,
+// whichever campaign the shop runs now); opts change the Marketplace's
+// options before it starts.
 func startShop(tb testing.TB, opts ...func(*marketplace.Options)) *shop {
 	tb.Helper()
-	return startShopWith(tb, promotions.Promotion{}, opts...)
+	return startShopWith(tb, promotions.BuyTwoGetOneFree(), opts...)
 }
 
-// startShopWith is startShop with Promotions running promo (the zero
-// Promotion: the shop's own).
+// startShopWith is startShop with Promotions running promo.
 func startShopWith(tb testing.TB, promo promotions.Promotion, opts ...func(*marketplace.Options)) *shop {
 	tb.Helper()
 	svc := startServices(tb, builtinCatalog(tb), seededRand())
@@ -99,14 +100,15 @@ func startShopWith(tb testing.TB, promo promotions.Promotion, opts ...func(*mark
 // startShopServices runs Accounts, Cart, Inventory, Payments, Orders,
 // Promotions and Checkout as their commands do (their Run), with their
 // databases in memory, the Cart and the Checkout calling the Catalog at
-// catalogAddr, until the test ends or their stop functions are called.
+// catalogAddr, until the test ends or their stop functions are called;
+// Promotions runs "buy two books, get the third free".
 func startShopServices(tb testing.TB, catalogAddr string) *shopServices {
 	tb.Helper()
-	return startShopServicesWith(tb, catalogAddr, promotions.Promotion{})
+	return startShopServicesWith(tb, catalogAddr, promotions.BuyTwoGetOneFree())
 }
 
 // startShopServicesWith is startShopServices with Promotions running
-// promo (the zero Promotion: the shop's own).
+// promo.
 func startShopServicesWith(tb testing.TB, catalogAddr string, promo promotions.Promotion) *shopServices {
 	tb.Helper()
 	var s shopServices

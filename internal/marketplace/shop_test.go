@@ -19,8 +19,8 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
-	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionstest"
 )
 
 // The shop's pages: accounts and the cart, over real Accounts, Cart and
@@ -1189,27 +1189,7 @@ func TestPromotionRefusedSaysWhy(t *testing.T) {
 // total, and name it on the order's page; a cart of two books is not
 // offered it.
 func TestAnotherCampaign(t *testing.T) {
-	tenPercent := promotions.Promotion{
-		Code: "ten_percent_off", Name: "Ten percent off", MinBooks: 3,
-		Banner: "Ten percent off: 10% off any order of three books or more.",
-		Rule: func(lines []bookshop.PromoLine) (bookshop.Discount, bool) {
-			var sub bookshop.Money
-			for _, l := range lines {
-				if l.UnitPrice.Currency == "" {
-					continue
-				}
-				if sub.Currency != "" && l.UnitPrice.Currency != sub.Currency {
-					return bookshop.Discount{}, false
-				}
-				sub = bookshop.Money{Units: sub.Units + l.UnitPrice.Units*int64(l.Quantity), Currency: l.UnitPrice.Currency}
-			}
-			if bookshop.Copies(lines) < 3 || sub.Units < 10 {
-				return bookshop.Discount{}, false
-			}
-			return bookshop.Discount{Amount: bookshop.Money{Units: sub.Units / 10, Currency: sub.Currency}, Label: "Ten percent off: 10% off your order"}, true
-		},
-	}
-	shop := startShopWith(t, tenPercent)
+	shop := startShopWith(t, promotionstest.TenPercentOff())
 	book1, _ := shop.catalog.Book(testContext(t), 1)
 	book3, _ := shop.catalog.Book(testContext(t), 3)
 	subtotal := 2*book1.Price.Units + book3.Price.Units
