@@ -229,7 +229,8 @@ func TestReportPromotion(t *testing.T) {
 
 // startPromotions runs the Promotions service in this process until the
 // test ends, in memory, with mutual TLS from the certificates in dir and
-// its campaign starting at starts; it returns its address.
+// its campaign, "buy two books, get the third free" (whose code this
+// file's orders record), starting at starts; it returns its address.
 func startPromotions(tb testing.TB, dir string, starts time.Time) string {
 	tb.Helper()
 	serverTLS, err := rpc.ServerTLS(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), filepath.Join(dir, "ca.crt"))
@@ -241,7 +242,7 @@ func startPromotions(tb testing.TB, dir string, starts time.Time) string {
 		tb.Fatal(err)
 	}
 	cfg := promotions.DefaultConfig()
-	cfg.DB, cfg.Starts = promotionsdb.Memory, starts
+	cfg.DB, cfg.Starts, cfg.Promotion = promotionsdb.Memory, starts, promotions.BuyTwoGetOneFree()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -174,7 +174,7 @@ func promotionsService() *service {
 		name:      "promotions",
 		title:     "Promotions",
 		summary:   "run the Promotions gRPC service alone",
-		about:     "Runs the Promotions gRPC service (bookshop.promotions.v1.PromotionsService):\nthe promotion \"buy two books, get the third free\", its campaign and each\ncustomer's one use of it, with the standard health service and server\nreflection.",
+		about:     "Runs the Promotions gRPC service (bookshop.promotions.v1.PromotionsService):\nthe promotion campaign the shop runs (its banner, the discount a cart\nearns by its rule, its dates) and each customer's one use of it, with the\nstandard health service and server reflection.",
 		serves:    true,
 		flags:     cfg.Flags,
 		validate:  cfg.Validate,
