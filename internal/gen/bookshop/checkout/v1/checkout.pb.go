@@ -142,9 +142,9 @@ type Quote struct {
 	Lines []*v1.OrderLine `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
 	// The sum of the lines' totals; unset without a priced line.
 	Subtotal *v11.Money `protobuf:"bytes,2,opt,name=subtotal,proto3" json:"subtotal,omitempty"`
-	// What promotions take off the subtotal (the promotion's free book,
-	// when the customer may still use it); 0 without one, unset when the
-	// subtotal is.
+	// What promotions take off the subtotal (the campaign's discount, such
+	// as a free book, when the customer may still use it); 0 without one,
+	// unset when the subtotal is.
 	Discount *v11.Money `protobuf:"bytes,3,opt,name=discount,proto3" json:"discount,omitempty"`
 	// What PlaceOrder would charge: subtotal minus discount. This is the
 	// total the shopper confirms, for PlaceOrderRequest.total.
@@ -154,14 +154,16 @@ type Quote struct {
 	// PlaceOrder refuses a cart with such a line.
 	ShortLines []*ShortLine `protobuf:"bytes,5,rep,name=short_lines,json=shortLines,proto3" json:"short_lines,omitempty"`
 	// The book one copy of which the discount makes free, for the page to
-	// name it: the book_id of one of lines; 0 without a discount.
+	// name it: the book_id of one of lines; 0 without a discount, or for a
+	// discount that makes no book free.
 	FreeBookId int32 `protobuf:"varint,6,opt,name=free_book_id,json=freeBookId,proto3" json:"free_book_id,omitempty"`
 	// The codes of the promotions that gave the discount, as the order
 	// records them (bookshop.orders.v1.Order.promotions), for the page to
 	// name the promotion; empty without a discount.
 	Promotions []string `protobuf:"bytes,7,rep,name=promotions,proto3" json:"promotions,omitempty"`
-	// The discount's line for people, as Promotions words it ("Buy two, get
-	// one free: one Dune free"; see bookshop.promotions.v1.Discount.label),
+	// The discount's line for people, as Promotions words it (such as "Buy
+	// two, get one free: one Dune free"; see
+	// bookshop.promotions.v1.Discount.label),
 	// for the page to show as it is; empty without a discount, or when
 	// Promotions gave none (the page then names the promotion by its code).
 	DiscountLabel string `protobuf:"bytes,8,opt,name=discount_label,json=discountLabel,proto3" json:"discount_label,omitempty"`
