@@ -12,8 +12,10 @@
 // the records of package saga;
 // the gRPC server of bookshop.checkout.v1.CheckoutService (server.go), with
 // its request rules and authorization entries ([Policy]); its metrics;
-// [Config] and [Run]; the saga log in package sqlite; and, for callers,
-// package checkoutclient.
+// [Config] and [Run]; the saga log in package sqlite (a file, the
+// default) or package postgres (a database that replicas share), both
+// keeping the same records by the same rules (package storetest); and,
+// for callers, package checkoutclient.
 //
 // # The saga
 //
@@ -112,6 +114,25 @@
 // taken; no hold outlives its expiry (the Inventory ends it by itself); no
 // order is recorded twice; a customer has at most one order with the
 // promotion's discount, and its use is spent when they have it.
+//
+// # Replicas
+//
+// Several Checkouts may share one saga log (in PostgreSQL), each a
+// replica. A checkout is worked on by one replica at a time: the one that
+// holds its lease (saga.Lease), recorded with it, taken by the request
+// that begins it, or by a request or a recoverer that finds it unfinished
+// and no one else's, and given back when the checkout ends or stalls. It
+// runs for longer than a checkout may run (-place-timeout, and a margin),
+// so that a replica that died holds nothing for long: its checkouts are
+// taken up by the others' recoverers once its leases expire. A request of
+// a key whose checkout another replica works on waits for its outcome, as
+// one waits for another request of this replica; a recoverer passes it
+// over. So a key starts one checkout whichever replicas its requests
+// reach, a checkout in flight on one replica is never taken up by
+// another's recoverer, and each unfinished one is taken up by one at a
+// time. A replica that lost its lease (it outlived it) can no longer
+// write the record, and its calls, made with the checkout's keys, do
+// nothing twice.
 //
 // # The key
 //

@@ -8,11 +8,13 @@ import (
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
+	"github.com/bookshop-go/bookshop/internal/checkout/postgres"
 	"github.com/bookshop-go/bookshop/internal/checkout/sqlite"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
@@ -36,7 +38,11 @@ const (
 // Config is the Checkout's own configuration; see Flags for each setting.
 type Config struct {
 	Port int    // the gRPC port
-	DB   string // the saga log's database file, or sqlite.Memory
+	DB   string // the saga log's database file, or sqlite.Memory; unused with Database.URL
+	// Database, when its URL is set, keeps the saga log in PostgreSQL, in
+	// schema checkout, instead of the file DB, so that replicas share it:
+	// see pgdb.Settings.
+	Database pgdb.Settings
 	// HoldTTL, PlaceTimeout, CallTimeout and MaxCheckouts are the
 	// Service's Options of those names.
 	HoldTTL      time.Duration
@@ -49,12 +55,16 @@ type Config struct {
 	// PromotionsHost are where the services the Checkout calls are: host,
 	// host:port or a gRPC target each.
 	CartHost, CatalogHost, InventoryHost, PaymentsHost, OrdersHost, PromotionsHost string
+	// ReadyInterval is how often the database is checked for readiness
+	// (rpc.Server.Watch); rpc.DefaultWatchInterval when 0. No setting
+	// sets it: for tests.
+	ReadyInterval time.Duration
 }
 
 // DefaultConfig returns the Checkout's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Port: DefaultPort, DB: "checkout.db",
+		Port: DefaultPort, DB: "checkout.db", Database: pgdb.DefaultSettings(),
 		HoldTTL: DefaultHoldTTL, PlaceTimeout: DefaultPlaceTimeout, CallTimeout: DefaultCallTimeout,
 		MaxCheckouts: DefaultMaxCheckouts, RecoverInterval: DefaultRecoverInterval,
 		CartHost: "localhost", CatalogHost: "localhost", InventoryHost: "localhost", PaymentsHost: "localhost", OrdersHost: "localhost",
@@ -66,7 +76,8 @@ func DefaultConfig() Config {
 // c's values as defaults.
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Checkout's gRPC port")
-	s.String(&c.DB, "db", c.DB, "the saga log's database file (SQLite), created on first start: every checkout's steps, so that one cut off by a crash is finished or undone at the next start; "+sqlite.Memory+" keeps it in memory, and loses that at exit")
+	s.String(&c.DB, "db", c.DB, "the saga log's database file (SQLite), created on first start: every checkout's steps, so that one cut off by a crash is finished or undone at the next start; "+sqlite.Memory+" keeps it in memory, and loses that at exit; unused with -"+s.Flag("database-url"))
+	c.Database.Flags(s, postgres.Schema)
 	s.Duration(&c.HoldTTL, "hold-ttl", c.HoldTTL, fmt.Sprintf("how long a checkout holds the stock it buys (the Inventory's reservation), from %s to %s and longer than -place-timeout: a checkout that could not finish within it is refunded", MinHoldTTL, MaxHoldTTL))
 	s.Duration(&c.PlaceTimeout, "place-timeout", c.PlaceTimeout, fmt.Sprintf("the longest a checkout runs, its steps and their undoing included, up to %s; a caller that stops waiting sooner gets UNAVAILABLE, and the checkout goes on", MaxPlaceTimeout))
 	s.Duration(&c.CallTimeout, "call-timeout", c.CallTimeout, fmt.Sprintf("the deadline of each call to another service, up to %s and no more than -place-timeout", MaxCallTimeout))
@@ -120,6 +131,9 @@ func (c *Config) Validate(s *config.Set) error {
 		return config.UsageErrorf("%s %d: want from 1 to %d", s.Setting("max-checkouts"), c.MaxCheckouts, MaxCheckouts)
 	case c.RecoverInterval < 100*time.Millisecond || c.RecoverInterval > time.Hour:
 		return config.UsageErrorf("%s %s: want from 100ms to 1h, such as 10s", s.Setting("recover-interval"), c.RecoverInterval)
+	}
+	if err := c.Database.Validate(s); err != nil {
+		return err
 	}
 	for _, d := range c.dependencies() {
 		if _, err := rpc.Target(*d.host, d.port); err != nil {

@@ -10,6 +10,23 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 )
 
+// TestHelpHidesPassword checks that -h, with a database URL holding a
+// password in the environment, does not print it.
+func TestHelpHidesPassword(t *testing.T) {
+	const password = "S3cret-Pa55word"
+	var out strings.Builder
+	fs := config.NewFlagSet("bookshop checkout", "", &out)
+	cfg := checkout.DefaultConfig()
+	cfg.Flags(fs.Service("checkout", true))
+	env := map[string]string{"CHECKOUT_DATABASE_URL": "postgres://co:" + password + "@db/co", "DATABASE_URL": "postgres://shop:" + password + "@db/shop"}
+	if err := fs.Parse([]string{"-h"}, func(k string) string { return env[k] }); err == nil {
+		t.Fatal("Parse(-h) = nil, want the help's error")
+	}
+	if !strings.Contains(out.String(), "-database-url") || strings.Contains(out.String(), password) {
+		t.Errorf("-h does not name -database-url, or shows the password:\n%s", out.String())
+	}
+}
+
 // TestConfig checks the Checkout's settings: their defaults, flags and
 // environment variables, and the refusal of bad ones, naming the setting.
 func TestConfig(t *testing.T) {
@@ -32,6 +49,15 @@ func TestConfig(t *testing.T) {
 		{name: "a flag wins", args: []string{"-place-timeout", "10s"}, env: map[string]string{"CHECKOUT_PLACE_TIMEOUT": "20s"},
 			check: func(c checkout.Config) bool { return c.PlaceTimeout == 10*time.Second }},
 		{name: "no database", args: []string{"-db", ""}, wantErr: "-db or CHECKOUT_DB: want a file path"},
+		{name: "the shared database", env: map[string]string{"DATABASE_URL": "postgres://shop@db/shop"},
+			check: func(c checkout.Config) bool {
+				return c.Database.URL == "postgres://shop@db/shop" && c.Database.MaxConns == 8
+			}},
+		{name: "its own database wins", env: map[string]string{"DATABASE_URL": "postgres://shop@db/shop", "CHECKOUT_DATABASE_URL": "postgres://co@db2/co", "CHECKOUT_DATABASE_MIN_CONNS": "2"},
+			check: func(c checkout.Config) bool {
+				return c.Database.URL == "postgres://co@db2/co" && c.Database.MinConns == 2
+			}},
+		{name: "no connection", args: []string{"-database-max-conns", "0"}, wantErr: "-database-max-conns or CHECKOUT_DATABASE_MAX_CONNS 0: want 1 to 200"},
 		{name: "a hold shorter than a checkout", args: []string{"-hold-ttl", "20s"}, wantErr: "-hold-ttl or CHECKOUT_HOLD_TTL 20s: want from 1s to 1h0m0s, and longer than -place-timeout (30s)"},
 		{name: "a hold over an hour", args: []string{"-hold-ttl", "2h"}, wantErr: "-hold-ttl or CHECKOUT_HOLD_TTL 2h0m0s"},
 		{name: "a place timeout of 0", args: []string{"-place-timeout", "0s"}, wantErr: "-place-timeout or CHECKOUT_PLACE_TIMEOUT 0s: want from 1s"},

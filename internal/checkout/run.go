@@ -1,14 +1,18 @@
 package checkout
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
 
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/cart/cartclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/checkout/postgres"
 	"github.com/bookshop-go/bookshop/internal/checkout/sqlite"
 	checkoutv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/checkout/v1"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
@@ -25,12 +29,16 @@ import (
 const SweepInterval = time.Hour
 
 // Run runs the Checkout on deps.Listener until ctx is done: it opens the
-// saga log (creating it on first start), connects to the Cart, the
-// Catalog, the Inventory, Payments, Orders and Promotions at cfg's hosts
-// (it serves while they are down: a checkout that needs one fails with
-// UNAVAILABLE, or waits for it, recorded; without Promotions, carts are
-// quoted and charged at their full price), serves CheckoutService with health and
-// reflection, takes up the unfinished checkouts at once and then every
+// saga log, in PostgreSQL when cfg.Database has a URL (where replicas
+// share it) and in the SQLite file cfg.DB otherwise (creating it on first
+// start), connects to the Cart, the Catalog, the Inventory, Payments,
+// Orders and Promotions at cfg's hosts (it serves while they are down: a
+// checkout that needs one fails with UNAVAILABLE, or waits for it,
+// recorded; without Promotions, carts are quoted and charged at their
+// full price), serves CheckoutService with health and reflection,
+// NOT_SERVING while the saga log's database does not answer, takes up
+// the unfinished checkouts (those no other replica works on) at once and
+// then every
 // cfg.RecoverInterval, deletes the records of the checkouts ended more
 // than KeyTTL ago every SweepInterval, and then shuts down gracefully,
 // giving the checkouts running deps.DrainTimeout to end.
@@ -48,7 +56,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		targets[d.name] = t
 	}
-	db, err := sqlite.Open(ctx, cfg.DB)
+	db, where, replica, err := openDatabase(ctx, cfg)
 	if err != nil {
 		deps.Close()
 		if ctx.Err() != nil {
@@ -57,7 +65,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	defer db.Close()
-	deps.Logger.Info("checkout database open", "path", cfg.DB)
+	deps.Logger.Info("checkout database open", "db", where, "replica", replica)
 	conns := make(map[string]*grpc.ClientConn, len(targets))
 	for name, t := range targets {
 		conn, err := rpc.Dial(t, rpc.ClientConfig{TLS: deps.ClientTLS, Metrics: deps.Metrics, Tracing: deps.Tracing})
@@ -70,7 +78,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	}
 	timeout := cfg.CallTimeout
 	opts := cfg.options()
-	opts.Logger, opts.Metrics = deps.Logger, deps.Metrics
+	opts.Logger, opts.Metrics, opts.Replica = deps.Logger, deps.Metrics, replica
 	svc := NewService(Deps{
 		Carts:      cartclient.New(conns["cart"], timeout),
 		Catalog:    catalogclient.New(conns["catalog"], timeout),
@@ -93,6 +101,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		"tracing", deps.Tracing != nil)
 	return process.RunAll(ctx,
 		func(ctx context.Context) error { return recoverLoop(ctx, svc, cfg.RecoverInterval, deps.Logger) },
+		func(ctx context.Context) error { return srv.Watch(ctx, cfg.ReadyInterval, db.Ping) },
 		func(ctx context.Context) error {
 			err := srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
 			drain, cancel := context.WithTimeout(context.Background(), deps.DrainTimeout)
@@ -100,6 +109,43 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 			svc.Wait(drain)
 			return err
 		})
+}
+
+// database is where Run keeps the saga log: an SQLite file, or
+// PostgreSQL.
+type database interface {
+	Store
+	// Ping returns nil while the database answers: readiness.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// sqliteReplica is the name of the one process that uses an SQLite saga
+// log, in the leases it takes (see Options.Replica): the same at every
+// start, so that a restart takes up at once the checkouts its last run
+// held.
+const sqliteReplica = "sqlite"
+
+// openDatabase opens the PostgreSQL database of cfg.Database when it has
+// a URL, and the SQLite file cfg.DB otherwise, each created and migrated
+// as needed. It returns the database, its name for the log, which shows
+// no password, and the name of this process among the replicas that use
+// it: on PostgreSQL, the host's name and a random part, new at each
+// start (the leases of a replica that died expire by themselves).
+func openDatabase(ctx context.Context, cfg Config) (db database, where, replica string, err error) {
+	if cfg.Database.URL != "" {
+		pg, err := postgres.Open(ctx, cfg.Database)
+		if err != nil {
+			return nil, "", "", err
+		}
+		host, _ := os.Hostname()
+		return pg, pg.String(), cmp.Or(host, "checkout") + "-" + bookshop.NewID()[:8], nil
+	}
+	lite, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return lite, "SQLite " + cfg.DB, sqliteReplica, nil
 }
 
 // recoverLoop takes up the unfinished checkouts at once and then every
@@ -148,7 +194,8 @@ func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
 
 // The promises of the Checkout's parts, checked by the compiler.
 var (
-	_ Store      = (*sqlite.DB)(nil)
+	_ database   = (*sqlite.DB)(nil)
+	_ database   = (*postgres.DB)(nil)
 	_ Carts      = (*cartclient.Client)(nil)
 	_ Catalog    = (*catalogclient.Client)(nil)
 	_ Inventory  = (*inventoryclient.Client)(nil)

@@ -93,28 +93,42 @@ func (noPromotions) Confirm(context.Context, int32, string) error { return nil }
 func (noPromotions) Release(context.Context, int32, string) error { return nil }
 
 // Store is the saga log: where the Service records its checkouts, each
-// change on disk before it returns. *sqlite.DB is one.
+// change on disk before it returns. *sqlite.DB and *postgres.DB are two.
+// Each record carries the lease of the replica that works on it (see
+// saga.Lease): an owner writes only the records it leases.
 type Store interface {
 	// Get returns the record of a customer's key, or nil when there is
 	// none.
 	Get(ctx context.Context, customerID int32, key string) (*saga.Record, error)
-	// Begin records r as the checkout of its customer and key. When the
-	// key has a record already, it replaces only one that failed with
-	// Unavailable (see saga.Record.Retryable), and fails with saga.ErrKeyTaken for
-	// any other.
-	Begin(ctx context.Context, r *saga.Record) error
-	// Save writes r over the record of its customer, key and ID. It fails
-	// with saga.ErrKeyTaken when there is no such record.
-	Save(ctx context.Context, r *saga.Record) error
-	// Unfinished returns at most limit records that have not ended and
-	// are due at now (NextTry zero or not after now): those paid for and
-	// without an order (Charged, Committed) first, then by NextTry, then
-	// those changed least recently first.
-	Unfinished(ctx context.Context, now time.Time, limit int) ([]*saga.Record, error)
+	// Begin records r as the checkout of its customer and key, leased to
+	// lease's owner for its TTL. When the key has a record already, it
+	// replaces only one that failed with Unavailable (see
+	// saga.Record.Retryable), and fails with saga.ErrKeyTaken for any
+	// other: of replicas that begin one key at once, one succeeds.
+	Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
+	// Lease returns the record of a customer's key (nil when there is
+	// none) and, when it has not ended and no other owner's lease runs on
+	// it, leases it to lease's owner for its TTL, and reports true; of
+	// replicas that lease one checkout at once, one gets it. It reports
+	// false for a record that ended or that another's lease holds.
+	Lease(ctx context.Context, customerID int32, key string, lease saga.Lease) (*saga.Record, bool, error)
+	// EndLease ends owner's lease on the record of a customer's key, if
+	// owner holds it.
+	EndLease(ctx context.Context, customerID int32, key, owner string) error
+	// Save writes r over the record of its customer, key and ID that
+	// owner leases; a record that ends ends the lease. It fails with
+	// saga.ErrNotHeld when there is no such record.
+	Save(ctx context.Context, r *saga.Record, owner string) error
+	// Unfinished returns at most limit records that have not ended, are
+	// due at now (NextTry zero or not after now), and that no lease but
+	// owner's holds: those paid for and without an order (Charged,
+	// Committed) first, then by NextTry, then those changed least
+	// recently first.
+	Unfinished(ctx context.Context, owner string, now time.Time, limit int) ([]*saga.Record, error)
 	// Postpone writes r's Attempts and NextTry over the record of its
-	// customer, key and ID in r's state, and nothing else. It fails with
-	// saga.ErrKeyTaken when there is no such record.
-	Postpone(ctx context.Context, r *saga.Record) error
+	// customer, key and ID that owner leases, in r's state, and nothing
+	// else. It fails with saga.ErrNotHeld when there is no such record.
+	Postpone(ctx context.Context, r *saga.Record, owner string) error
 	// CountUnfinished returns how many records have not ended, and when
 	// the oldest of them was created (zero when none).
 	CountUnfinished(ctx context.Context) (n int, oldest time.Time, err error)
@@ -169,6 +183,20 @@ func retryDelay(attempts int) time.Duration {
 	return min(d, maxRetryDelay)
 }
 
+// leaseMargin is how much longer a lease runs than a checkout may (the
+// Service's PlaceTimeout, which bounds whatever it does under a lease):
+// room for the time between taking the lease and the start of the
+// timeout, and for the database's clock and the process's to drift.
+const leaseMargin = 5 * time.Second
+
+// The bounds of the wait of a request whose checkout another replica
+// works on: it asks again after firstLeaseWait, then twice as long each
+// time, up to maxLeaseWait.
+const (
+	firstLeaseWait = 20 * time.Millisecond
+	maxLeaseWait   = 500 * time.Millisecond
+)
+
 // stuckAge is the age past which an unfinished checkout is warned about,
 // at each Recover, in the log.
 const stuckAge = 15 * time.Minute
@@ -202,6 +230,12 @@ type Options struct {
 	MaxCheckouts int
 	// Now is the clock, for the records' times; time.Now. For tests.
 	Now func() time.Time
+	// Replica names the Service in the leases it takes of the checkouts
+	// it works on (see saga.Lease): replicas that share a saga log need
+	// names of their own. A random one when empty. Run gives a process on
+	// an SQLite file, which no other process shares, a fixed one, so that
+	// a restart takes up at once the checkouts its last run held.
+	Replica string
 }
 
 // Service is the Checkout: it quotes carts, places orders as sagas over
@@ -248,6 +282,9 @@ func NewService(deps Deps, opts Options) *Service {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Replica == "" {
+		opts.Replica = "checkout-" + bookshop.NewID()
 	}
 	if deps.Promotions == nil {
 		deps.Promotions = noPromotions{}
@@ -562,7 +599,11 @@ func (s *Service) Place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.
 	}
 }
 
-// place is Place's checkout, run apart from its caller.
+// place is Place's checkout, run apart from its caller. It works on the
+// key's checkout once no one else does: no other request or recoverer of
+// this Service (claim), and no other replica (a lease of the record, see
+// take). A request that waited for another's work is answered with the
+// outcome of the checkout it found.
 func (s *Service) place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.Order, error) {
 	k := claimKey{req.CustomerID, req.Key}
 	release, waited, err := s.claim(ctx, k)
@@ -570,14 +611,37 @@ func (s *Service) place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.
 		return bookshop.Order{}, errUnsure
 	}
 	defer release()
-	r, err := s.deps.Store.Get(ctx, req.CustomerID, req.Key)
-	if err != nil {
-		return bookshop.Order{}, err
+	for {
+		r, busy, err := s.take(ctx, k)
+		if err != nil {
+			return bookshop.Order{}, err
+		}
+		waited = waited || busy
+		order, worked, err := s.placeTaken(ctx, req, r, waited)
+		if worked != nil && !worked.State.Ended() {
+			// Stalled: the recoverers of every replica may take it up.
+			s.letGo(ctx, k)
+		}
+		if !errors.Is(err, saga.ErrKeyTaken) {
+			return order, err
+		}
+		// Another replica began the key's checkout between take and
+		// Begin: wait for it as for one found under way.
+		waited = true
 	}
+}
+
+// placeTaken is place with the key's record r, leased to this Service
+// unless it ended (nil when the key has none); waited reports whether
+// another request, recoverer or replica worked on it meanwhile. It
+// returns the record it worked on, as it leaves it: r, or the one it
+// began; nil when none. Errors: saga.ErrKeyTaken (wrapped) when another
+// replica began the key's checkout first; those of Place.
+func (s *Service) placeTaken(ctx context.Context, req bookshop.PlaceOrder, r *saga.Record, waited bool) (bookshop.Order, *saga.Record, error) {
 	if r != nil {
-		// Under way when the request came (another request or the
-		// recoverer worked on it, or it is unfinished): the key's
-		// checkout, whatever the request says, is answered as it ends.
+		// Under way when the request came (another request, recoverer or
+		// replica worked on it, or it is unfinished): the key's checkout,
+		// whatever the request says, is answered as it ends.
 		underWay := waited || !r.State.Ended()
 		if !r.State.Ended() {
 			s.logger.InfoContext(ctx, "checkout found unfinished: taken up", "checkout", r.ID, "state", r.State)
@@ -587,12 +651,57 @@ func (s *Service) place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.
 		case r.Retryable():
 			// Nothing was done in the end: the request is tried anew.
 		case r.State == saga.Done && !underWay:
-			return s.replay(ctx, req, r)
+			order, err := s.replay(ctx, req, r)
+			return order, r, err
 		default:
-			return s.answer(r)
+			order, err := s.answer(r)
+			return order, r, err
 		}
 	}
 	return s.attempt(ctx, req, r)
+}
+
+// take returns the record of checkout k, leased to this Service when it
+// has not ended (nil when there is none). While another replica's lease
+// holds it, take waits, asking again after a pause that doubles up to
+// maxLeaseWait, and reports busy; it ends when the other replica lets go
+// (its request ended, or it stalled) or its lease expires. Errors: the
+// store's; errUnsure when ctx ends first.
+func (s *Service) take(ctx context.Context, k claimKey) (*saga.Record, bool, error) {
+	wait, busy := firstLeaseWait, false
+	for {
+		r, leased, err := s.deps.Store.Lease(ctx, k.customer, k.key, s.lease())
+		if err != nil || r == nil || leased || r.State.Ended() {
+			return r, busy, err
+		}
+		busy = true
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, busy, errUnsure
+		case <-t.C:
+		}
+		wait = min(2*wait, maxLeaseWait)
+	}
+}
+
+// lease returns the lease this Service takes of a checkout it works on:
+// its own, for longer than it may work on one (PlaceTimeout).
+func (s *Service) lease() saga.Lease {
+	return saga.Lease{Owner: s.opts.Replica, TTL: s.opts.PlaceTimeout + leaseMargin}
+}
+
+// letGo ends this Service's lease of checkout k, if it has one, so that
+// another replica may take it up at once (one that ended let go when it
+// ended). It is done even when ctx has ended; a failure is logged, and
+// the lease then expires by itself.
+func (s *Service) letGo(ctx context.Context, k claimKey) {
+	lctx, cancel := s.call(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := s.deps.Store.EndLease(lctx, k.customer, k.key, s.opts.Replica); err != nil {
+		s.logger.WarnContext(ctx, "let go of a checkout: another replica takes it up once its lease expires", "err", err)
+	}
 }
 
 // replay answers req with r's order, placed before req came under its
@@ -633,23 +742,25 @@ func (s *Service) placedAlready(r *saga.Record) error {
 }
 
 // attempt prices req's cart, records a new checkout (replacing prior, a
-// checkout of the key that failed with Unavailable) and runs it.
-func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *saga.Record) (bookshop.Order, error) {
+// checkout of the key that failed with Unavailable), leased to this
+// Service, and runs it. It returns the checkout's record as it leaves it,
+// nil when it recorded none.
+func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *saga.Record) (bookshop.Order, *saga.Record, error) {
 	q, unsold, err := s.price(ctx, req.CartID)
 	switch {
 	case err != nil:
 		s.metrics.outcome(outcomeUnavailable)
-		return bookshop.Order{}, err
+		return bookshop.Order{}, nil, err
 	case len(q.Lines) == 0:
 		s.metrics.outcome(outcomeRefused)
-		return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict, "your cart is empty: nothing to check out")
+		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "your cart is empty: nothing to check out")
 	case len(unsold) > 0:
 		s.metrics.outcome(outcomeSoldOut)
 		short := make([]bookshop.SoldOut, len(unsold))
 		for i, id := range unsold {
 			short[i] = bookshop.SoldOut{BookID: id}
 		}
-		return bookshop.Order{}, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
+		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
 	}
 	mayEarn, offerKnown := s.mayEarn(ctx, q)
 	if !couldBe(q, req.Total, mayEarn) {
@@ -657,7 +768,7 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		if !offerKnown && req.Total.Currency == q.Total.Currency && req.Total.Units > 0 && req.Total.Units < q.Total.Units {
 			// A discount confirmed while this Checkout has no offer (see
 			// currentOffer): it cannot be applied right now.
-			return bookshop.Order{}, offerNotApplied(q.Total, req.Total, sentenceUnanswered)
+			return bookshop.Order{}, nil, offerNotApplied(q.Total, req.Total, sentenceUnanswered)
 		}
 		// Neither the full price nor one a discount could leave: a price
 		// or the cart changed. The shopper is told the total a quote gives
@@ -666,7 +777,7 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		if d, ok := s.discount(ctx, req.CustomerID, q); ok {
 			now = minus(q.Subtotal, d.Amount)
 		}
-		return bookshop.Order{}, totalChanged(now, req.Total, "a price or your cart changed")
+		return bookshop.Order{}, nil, totalChanged(now, req.Total, "a price or your cart changed")
 	}
 	now := s.opts.Now().UTC()
 	r := &saga.Record{
@@ -678,14 +789,15 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		// The claim's key is the record's: recorded before it is made.
 		r.Claim = saga.Claiming
 	}
-	if err := s.deps.Store.Begin(ctx, r); err != nil {
-		// saga.ErrKeyTaken: another process recorded the key meanwhile, which
-		// one Checkout per database never does.
-		return bookshop.Order{}, fmt.Errorf("begin checkout (after %v): %w", prior != nil, err)
+	if err := s.deps.Store.Begin(ctx, r, s.lease()); err != nil {
+		// saga.ErrKeyTaken: another replica recorded the key meanwhile;
+		// place waits for its checkout.
+		return bookshop.Order{}, nil, fmt.Errorf("begin checkout (after %v): %w", prior != nil, err)
 	}
 	fault.Point("checkout/after-begin")
 	s.advance(ctx, r, &req.Card)
-	return s.answer(r)
+	order, err := s.answer(r)
+	return order, r, err
 }
 
 // answer returns what a request of r's key is answered with, as far as r
@@ -779,7 +891,7 @@ func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Ca
 func (s *Service) save(ctx context.Context, r *saga.Record, next saga.Record) error {
 	next.Updated = s.opts.Now().UTC()
 	next.Attempts, next.NextTry = 0, time.Time{}
-	if err := s.deps.Store.Save(ctx, &next); err != nil {
+	if err := s.deps.Store.Save(ctx, &next, s.opts.Replica); err != nil {
 		return fmt.Errorf("%w: record %s: %w", errStalled, next.State, err)
 	}
 	*r = next
@@ -1311,7 +1423,9 @@ func (e *dependencyError) Unwrap() []error { return []error{e.domain, e.cause} }
 
 // Recover finishes or undoes the checkouts left unfinished that are due
 // and that no one is working on (their process died, or a service they
-// need was down), and returns how many it took up. It takes up at most a
+// need was down): no request or recoverer of this Service, and no other
+// replica, whose lease it passes over (see Store.Lease). It returns how
+// many it took up. It takes up at most a
 // hundred, four at a time: those paid for and without an order first
 // (Charged, Committed), then the longest due first. A checkout in its
 // first state, whose charge only its request could make, is finished if
@@ -1335,7 +1449,7 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 	if age > stuckAge {
 		s.logger.WarnContext(ctx, "checkouts unfinished for long: a service they need may be down", "unfinished", count, "oldest_age", age.Round(time.Second))
 	}
-	recs, err := s.deps.Store.Unfinished(ctx, now, recoverBatch)
+	recs, err := s.deps.Store.Unfinished(ctx, s.opts.Replica, now, recoverBatch)
 	if err != nil {
 		return 0, err
 	}
@@ -1370,10 +1484,11 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 }
 
 // recoverOne takes up the checkout of stale, claimed, as it is recorded
-// now, and reports whether it was still unfinished. A checkout that
-// stalls is postponed (see Recover). A panic (a bug) is logged, and
-// leaves the checkout as it is, so that one checkout cannot stop the
-// recoverer for the others.
+// now, and reports whether it was still unfinished and no other replica
+// works on it: it leases it first (see Store.Lease), and lets go when it
+// stalls. A checkout that stalls is postponed (see Recover). A panic (a
+// bug) is logged, and leaves the checkout as it is, so that one checkout
+// cannot stop the recoverer for the others.
 func (s *Service) recoverOne(ctx context.Context, stale *saga.Record) (took bool) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -1381,12 +1496,18 @@ func (s *Service) recoverOne(ctx context.Context, stale *saga.Record) (took bool
 			took = false
 		}
 	}()
-	r, err := s.deps.Store.Get(ctx, stale.CustomerID, stale.Key)
-	if err != nil || r == nil || r.State.Ended() {
-		return false
-	}
+	// The timeout starts before the lease, which outlasts it.
 	rctx, cancel := context.WithTimeout(ctx, s.opts.PlaceTimeout)
 	defer cancel()
+	r, leased, err := s.deps.Store.Lease(rctx, stale.CustomerID, stale.Key, s.lease())
+	if err != nil || !leased {
+		return false // ended, gone, or another replica's
+	}
+	defer func() {
+		if !r.State.Ended() {
+			s.letGo(ctx, claimKey{r.CustomerID, r.Key})
+		}
+	}()
 	from := r.State
 	s.advance(rctx, r, nil)
 	switch {
@@ -1411,7 +1532,7 @@ func (s *Service) postpone(ctx context.Context, r *saga.Record) {
 	next := *r
 	next.Attempts++
 	next.NextTry = s.opts.Now().Add(retryDelay(next.Attempts)).UTC()
-	if err := s.deps.Store.Postpone(ctx, &next); err != nil {
+	if err := s.deps.Store.Postpone(ctx, &next, s.opts.Replica); err != nil {
 		s.logger.ErrorContext(ctx, "record a checkout's next try", "checkout", r.ID, "err", err)
 		return
 	}

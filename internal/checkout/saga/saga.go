@@ -1,7 +1,8 @@
 // Package saga holds the records of the Checkout's saga log: a
-// checkout's [Record], its [State], and the idempotency keys of its calls
-// to the other services, shared by the Service (package checkout) and the
-// log's storage (package sqlite). See package checkout for the steps.
+// checkout's [Record], its [State], the idempotency keys of its calls to
+// the other services, and the [Lease] of the replica that works on it,
+// shared by the Service (package checkout) and the log's two stores
+// (packages sqlite and postgres). See package checkout for the steps.
 package saga
 
 import (
@@ -15,6 +16,31 @@ import (
 // ErrKeyTaken is the error of a log whose record of a key is not the one
 // the caller expected.
 var ErrKeyTaken = errors.New("the checkout's key has another record")
+
+// ErrNotHeld is the error of a write to a record that is not the
+// writer's: there is no record of its attempt (another replaced it), or
+// another replica holds its lease (see Lease).
+var ErrNotHeld = errors.New("the checkout's record is not this replica's to write: another attempt replaced it, or another replica took it over")
+
+// Lease is a replica's hold on a checkout, recorded in the saga log with
+// it: while a lease runs, only its owner works on the checkout (takes
+// its steps, writes its record), and other replicas leave it alone, their
+// requests of its key waiting for its outcome and their recoverers
+// passing it over. A lease ends when its owner lets go of the checkout,
+// with the checkout's end, or when TTL has passed since it was taken, by
+// the database's clock (a replica that died lets go of nothing). Its TTL
+// outlasts everything its owner does under it, so that no two replicas
+// ever work on a checkout at once; and were one still at work past it,
+// its writes would be refused (ErrNotHeld), and its calls, made with the
+// checkout's idempotency keys, would do nothing twice.
+type Lease struct {
+	// Owner names the replica, unique among those that share a log; ""
+	// for no lease (a record begun by a tool or a test, for any replica
+	// to take up).
+	Owner string
+	// TTL is how long the lease runs from when it is taken.
+	TTL time.Duration
+}
 
 // State is where a checkout is; see package checkout.
 type State string

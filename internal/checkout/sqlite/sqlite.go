@@ -12,19 +12,22 @@
 // synced at each commit (synchronous=FULL), so that a step recorded
 // survives a power cut, not only a crash. Changes are serialized on one
 // writing connection; reads go through a pool of read-only connections.
+//
+// A record carries the lease of the replica that works on it (see
+// saga.Lease), by the clock of this process: the log keeps the rules of
+// package postgres's, which replicas share, though one process uses a
+// file.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
-	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
 	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
 )
@@ -70,61 +73,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (db *DB) Close() error { return db.pools.Close() }
 
-// data is the record column's JSON: the Record but its other columns.
-type data struct {
-	CartID                    string
-	Lines                     []bookshop.OrderLine
-	Subtotal, Discount, Total bookshop.Money
-	Confirmed                 *bookshop.Money `json:",omitempty"`
-	Promotions                []string        `json:",omitempty"`
-	Claim                     saga.ClaimState `json:",omitempty"`
-	Shipping                  bookshop.Address
-	ReservationID             string          `json:",omitempty"`
-	ChargeID                  string          `json:",omitempty"`
-	ChargeTried               bool            `json:",omitempty"`
-	Order                     *bookshop.Order `json:",omitempty"`
-	ErrCode                   bookshop.Code   `json:",omitempty"`
-	ErrMessage                string          `json:",omitempty"`
-}
-
-// encode returns the JSON of the record column of r.
-func encode(r *saga.Record) (string, error) {
-	d := data{
-		CartID: r.CartID, Lines: r.Lines, Subtotal: r.Subtotal, Discount: r.Discount, Total: r.Total,
-		Shipping: r.Shipping, ReservationID: r.ReservationID, ChargeID: r.ChargeID, ChargeTried: r.ChargeTried,
-		ErrCode: r.ErrCode, ErrMessage: r.ErrMessage, Promotions: r.Promotions, Claim: r.Claim,
-	}
-	if r.Confirmed != (bookshop.Money{}) {
-		d.Confirmed = &r.Confirmed
-	}
-	if r.Order.ID != "" {
-		d.Order = &r.Order
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return "", fmt.Errorf("encode checkout %s: %w", r.ID, err)
-	}
-	return string(b), nil
-}
-
-// decode fills r from the JSON of its record column.
-func decode(r *saga.Record, js string) error {
-	var d data
-	if err := json.Unmarshal([]byte(js), &d); err != nil {
-		return fmt.Errorf("decode checkout %s: %w", r.ID, err)
-	}
-	r.CartID, r.Lines, r.Subtotal, r.Discount, r.Total = d.CartID, d.Lines, d.Subtotal, d.Discount, d.Total
-	r.Shipping, r.ReservationID, r.ChargeID, r.ChargeTried = d.Shipping, d.ReservationID, d.ChargeID, d.ChargeTried
-	r.ErrCode, r.ErrMessage = d.ErrCode, d.ErrMessage
-	r.Promotions, r.Claim = d.Promotions, d.Claim
-	if d.Confirmed != nil {
-		r.Confirmed = *d.Confirmed
-	}
-	if d.Order != nil {
-		r.Order = *d.Order
-	}
-	return nil
-}
+// Ping returns nil when the database answers, for readiness.
+func (db *DB) Ping(ctx context.Context) error { return db.pools.Read.PingContext(ctx) }
 
 // columns are the columns a Record is read from, in scan's order.
 const columns = `customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at`
@@ -167,7 +117,7 @@ func scan(s scanner) (*saga.Record, error) {
 	r.State = saga.State(state)
 	r.Created, r.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
 	r.NextTry = fromMillis(nextTry)
-	if err := decode(&r, js); err != nil {
+	if err := saga.Decode(&r, js); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -185,21 +135,28 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 	return r, nil
 }
 
-// Begin records r as the checkout of its customer and key, replacing a
-// record of the key that failed with Unavailable, and no other: for any
-// other, it fails with saga.ErrKeyTaken.
-func (db *DB) Begin(ctx context.Context, r *saga.Record) error {
-	data, err := encode(r)
+// Begin records r as the checkout of its customer and key, leased to
+// lease's owner for its TTL (none for an Owner of ""), replacing a record
+// of the key that failed with Unavailable, and no other: for any other,
+// it fails with saga.ErrKeyTaken.
+func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error {
+	data, err := saga.Encode(r)
 	if err != nil {
 		return err
 	}
-	res, err := db.pools.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	until := int64(0)
+	if lease.Owner != "" {
+		until = leaseUntil(lease.TTL)
+	}
+	res, err := db.pools.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`, lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
 			created_at = excluded.created_at, updated_at = excluded.updated_at,
-			attempts = excluded.attempts, next_try_at = excluded.next_try_at
+			attempts = excluded.attempts, next_try_at = excluded.next_try_at,
+			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
 		WHERE checkouts.state = 'failed' AND json_extract(checkouts.record, '$.ErrCode') = 'unavailable'`,
-		r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry))
+		r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry),
+		lease.Owner, until)
 	if err != nil {
 		return fmt.Errorf("record checkout %s: %w", r.ID, err)
 	}
@@ -209,49 +166,95 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record) error {
 	return nil
 }
 
-// Save writes r over the record of its customer, key and ID. It fails
-// with saga.ErrKeyTaken when there is none.
-func (db *DB) Save(ctx context.Context, r *saga.Record) error {
-	data, err := encode(r)
+// leaseUntil returns when a lease taken now for ttl ends, by this
+// process's clock, the one that reads it too (one process uses a file).
+func leaseUntil(ttl time.Duration) int64 { return time.Now().Add(ttl).UnixMilli() }
+
+// Lease returns the record of customerID's key (nil when there is none)
+// and, when it has not ended and no lease of another owner runs on it,
+// leases it to lease's owner for its TTL (or renews the owner's), and
+// reports true. It reports false, and changes nothing, for a record that
+// ended or that another owner's lease holds.
+func (db *DB) Lease(ctx context.Context, customerID int32, key string, lease saga.Lease) (*saga.Record, bool, error) {
+	r, err := db.Get(ctx, customerID, key)
+	if err != nil || r == nil || r.State.Ended() {
+		return r, false, err
+	}
+	// Not durable by itself: a lease matters only while its process
+	// lives, and a later commit syncs it.
+	r, err = scan(db.pools.Write.QueryRowContext(ctx, `UPDATE checkouts SET lease_owner = ?3, lease_until = ?4
+		WHERE customer_id = ?1 AND key = ?2 AND `+unfinished+` AND (lease_owner IN ('', ?3) OR lease_until <= ?5)
+		RETURNING `+columns, customerID, key, lease.Owner, leaseUntil(lease.TTL), time.Now().UnixMilli()))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// Ended, or another's, since it was read.
+		r, err := db.Get(ctx, customerID, key)
+		return r, false, err
+	case err != nil:
+		return nil, false, fmt.Errorf("lease checkout %d/%s: %w", customerID, key, err)
+	}
+	return r, true, nil
+}
+
+// EndLease ends owner's lease on the record of customerID's key, if owner
+// holds it: other replicas may take the checkout up at once.
+func (db *DB) EndLease(ctx context.Context, customerID int32, key, owner string) error {
+	if _, err := db.pools.ExecContext(ctx, `UPDATE checkouts SET lease_owner = '', lease_until = 0
+		WHERE customer_id = ? AND key = ? AND lease_owner = ?`, customerID, key, owner); err != nil {
+		return fmt.Errorf("end the lease of checkout %d/%s: %w", customerID, key, err)
+	}
+	return nil
+}
+
+// Save writes r over the record of its customer, key and ID, which owner
+// leases (or leased, and no other took it since); a record that ends (r
+// is Done or Failed) ends the lease. It fails with saga.ErrNotHeld when
+// there is no such record.
+func (db *DB) Save(ctx context.Context, r *saga.Record, owner string) error {
+	data, err := saga.Encode(r)
 	if err != nil {
 		return err
 	}
-	res, err := db.pools.ExecContext(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?, attempts = ?, next_try_at = ?
-		WHERE customer_id = ? AND key = ? AND id = ?`,
-		string(r.State), data, r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry), r.CustomerID, r.Key, r.ID)
+	res, err := db.pools.ExecContext(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?, attempts = ?, next_try_at = ?,
+			lease_owner = CASE WHEN ? THEN '' ELSE lease_owner END, lease_until = CASE WHEN ? THEN 0 ELSE lease_until END
+		WHERE customer_id = ? AND key = ? AND id = ? AND lease_owner = ?`,
+		string(r.State), data, r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry), r.State.Ended(), r.State.Ended(),
+		r.CustomerID, r.Key, r.ID, owner)
 	if err != nil {
 		return fmt.Errorf("record checkout %s: %w", r.ID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("record checkout %s: %w", r.ID, saga.ErrKeyTaken)
+		return fmt.Errorf("record checkout %s: %w", r.ID, saga.ErrNotHeld)
 	}
 	return nil
 }
 
 // Postpone writes r's Attempts and NextTry over the record of its
-// customer, key and ID, in the state r has, and nothing else of it. It
-// fails with saga.ErrKeyTaken when there is no such record.
-func (db *DB) Postpone(ctx context.Context, r *saga.Record) error {
+// customer, key and ID, which owner leases, in the state r has, and
+// nothing else of it. It fails with saga.ErrNotHeld when there is no such
+// record.
+func (db *DB) Postpone(ctx context.Context, r *saga.Record, owner string) error {
 	res, err := db.pools.ExecContext(ctx, `UPDATE checkouts SET attempts = ?, next_try_at = ?
-		WHERE customer_id = ? AND key = ? AND id = ? AND state = ?`,
-		r.Attempts, millis(r.NextTry), r.CustomerID, r.Key, r.ID, string(r.State))
+		WHERE customer_id = ? AND key = ? AND id = ? AND state = ? AND lease_owner = ?`,
+		r.Attempts, millis(r.NextTry), r.CustomerID, r.Key, r.ID, string(r.State), owner)
 	if err != nil {
 		return fmt.Errorf("postpone checkout %s: %w", r.ID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("postpone checkout %s: %w", r.ID, saga.ErrKeyTaken)
+		return fmt.Errorf("postpone checkout %s: %w", r.ID, saga.ErrNotHeld)
 	}
 	return nil
 }
 
-// Unfinished returns at most limit records that have not ended and are
-// due at now (their NextTry is zero, or not after now): those paid for
-// and without an order (charged, committed) first, then by NextTry, the
-// earliest first, then those changed least recently.
-func (db *DB) Unfinished(ctx context.Context, now time.Time, limit int) ([]*saga.Record, error) {
+// Unfinished returns at most limit records that have not ended, are due
+// at now (their NextTry is zero, or not after now) and that no lease of
+// another owner than owner holds: those paid for and without an order
+// (charged, committed) first, then by NextTry, the earliest first, then
+// those changed least recently.
+func (db *DB) Unfinished(ctx context.Context, owner string, now time.Time, limit int) ([]*saga.Record, error) {
 	rows, err := db.pools.QueryContext(ctx, `SELECT `+columns+` FROM checkouts
-		WHERE `+unfinished+` AND next_try_at <= ?
-		ORDER BY state NOT IN ('charged', 'committed'), next_try_at, updated_at LIMIT ?`, now.UnixMilli(), limit)
+		WHERE `+unfinished+` AND next_try_at <= ? AND (lease_owner IN ('', ?) OR lease_until <= ?)
+		ORDER BY state NOT IN ('charged', 'committed'), next_try_at, updated_at LIMIT ?`, now.UnixMilli(), owner, time.Now().UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read unfinished checkouts: %w", err)
 	}
