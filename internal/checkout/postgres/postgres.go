@@ -22,6 +22,12 @@
 // replica is not undone by another's recoverer, and each unfinished one
 // is taken up by one. Every change is one statement, atomic by itself;
 // none waits for another but on its own row.
+//
+// While the database cannot be reached, or a connection to it is lost,
+// every method fails with the kernel's Unavailable (pgdb.Classify): a
+// request is answered UNAVAILABLE, and a step stalls, to be taken up
+// again; a write cut off at its commit may have been made, which the
+// next reading of the record finds.
 package postgres
 
 import (
@@ -138,7 +144,7 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("read checkout %d/%s: %w", customerID, key, err)
+		return nil, pgdb.Classify(fmt.Errorf("read checkout %d/%s: %w", customerID, key, err))
 	}
 	return r, nil
 }
@@ -165,7 +171,7 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
 		r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry),
 		lease.Owner, lease.TTL.Milliseconds())
 	if err != nil {
-		return fmt.Errorf("record checkout %s: %w", r.ID, err)
+		return pgdb.Classify(fmt.Errorf("record checkout %s: %w", r.ID, err))
 	}
 	if tag.RowsAffected() != 1 {
 		return fmt.Errorf("record checkout %s: %w", r.ID, saga.ErrKeyTaken)
@@ -202,7 +208,7 @@ func (db *DB) Lease(ctx context.Context, customerID int32, key string, lease sag
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, false, nil
 	case err != nil:
-		return nil, false, fmt.Errorf("lease checkout %d/%s: %w", customerID, key, err)
+		return nil, false, pgdb.Classify(fmt.Errorf("lease checkout %d/%s: %w", customerID, key, err))
 	}
 	r.State = saga.State(state)
 	r.Created, r.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
@@ -218,7 +224,7 @@ func (db *DB) Lease(ctx context.Context, customerID int32, key string, lease sag
 func (db *DB) EndLease(ctx context.Context, customerID int32, key, owner string) error {
 	if _, err := db.db.Pool.Exec(ctx, `UPDATE checkouts SET lease_owner = '', lease_until = 0
 		WHERE customer_id = $1 AND key = $2 AND lease_owner = $3`, customerID, key, owner); err != nil {
-		return fmt.Errorf("end the lease of checkout %d/%s: %w", customerID, key, err)
+		return pgdb.Classify(fmt.Errorf("end the lease of checkout %d/%s: %w", customerID, key, err))
 	}
 	return nil
 }
@@ -238,7 +244,7 @@ func (db *DB) Save(ctx context.Context, r *saga.Record, owner string) error {
 		string(r.State), data, r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry), r.State.Ended(),
 		r.CustomerID, r.Key, r.ID, owner)
 	if err != nil {
-		return fmt.Errorf("record checkout %s: %w", r.ID, err)
+		return pgdb.Classify(fmt.Errorf("record checkout %s: %w", r.ID, err))
 	}
 	if tag.RowsAffected() != 1 {
 		return fmt.Errorf("record checkout %s: %w", r.ID, saga.ErrNotHeld)
@@ -255,7 +261,7 @@ func (db *DB) Postpone(ctx context.Context, r *saga.Record, owner string) error 
 		WHERE customer_id = $3 AND key = $4 AND id = $5 AND state = $6 AND lease_owner = $7`,
 		r.Attempts, millis(r.NextTry), r.CustomerID, r.Key, r.ID, string(r.State), owner)
 	if err != nil {
-		return fmt.Errorf("postpone checkout %s: %w", r.ID, err)
+		return pgdb.Classify(fmt.Errorf("postpone checkout %s: %w", r.ID, err))
 	}
 	if tag.RowsAffected() != 1 {
 		return fmt.Errorf("postpone checkout %s: %w", r.ID, saga.ErrNotHeld)
@@ -275,11 +281,11 @@ func (db *DB) Unfinished(ctx context.Context, owner string, now time.Time, limit
 		WHERE `+unfinished+` AND next_try_at <= $1 AND (lease_owner IN ('', $2) OR lease_until <= `+nowMillis+`)
 		ORDER BY state NOT IN ('charged', 'committed'), next_try_at, updated_at LIMIT $3`, now.UnixMilli(), owner, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read unfinished checkouts: %w", err)
+		return nil, pgdb.Classify(fmt.Errorf("read unfinished checkouts: %w", err))
 	}
 	recs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*saga.Record, error) { return scan(row) })
 	if err != nil {
-		return nil, fmt.Errorf("read unfinished checkouts: %w", err)
+		return nil, pgdb.Classify(fmt.Errorf("read unfinished checkouts: %w", err))
 	}
 	return recs, nil
 }
@@ -291,7 +297,7 @@ func (db *DB) CountUnfinished(ctx context.Context) (n int, oldest time.Time, err
 	var created int64
 	err = db.db.Pool.QueryRow(ctx, `SELECT count(*), coalesce(min(created_at), 0) FROM checkouts WHERE `+unfinished).Scan(&n, &created)
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("count unfinished checkouts: %w", err)
+		return 0, time.Time{}, pgdb.Classify(fmt.Errorf("count unfinished checkouts: %w", err))
 	}
 	return n, fromMillis(created), nil
 }
@@ -311,7 +317,7 @@ func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
 				LIMIT $2 FOR UPDATE SKIP LOCKED)
 			AND state IN ('done', 'failed') AND updated_at < $1`, before.UnixMilli(), sweepBatch)
 		if err != nil {
-			return deleted, fmt.Errorf("delete ended checkouts: %w", err)
+			return deleted, pgdb.Classify(fmt.Errorf("delete ended checkouts: %w", err))
 		}
 		n := int(tag.RowsAffected())
 		deleted += n

@@ -21,6 +21,11 @@
 // pass over the rows that a change holds (SKIP LOCKED): that change
 // expires its customer's claims itself, and the next sweep finds the
 // others.
+//
+// While the database cannot be reached, or a connection to it is lost,
+// every method fails with the kernel's Unavailable (pgdb.Classify), which
+// a gRPC caller receives as UNAVAILABLE and may retry: a claim retried
+// with its key finds what the first did, if it committed.
 package postgres
 
 import (
@@ -99,7 +104,7 @@ func (db *DB) FirstStart(ctx context.Context, now time.Time) (time.Time, error) 
 		err = db.db.Pool.QueryRow(ctx, `SELECT started_at FROM service_start WHERE id = 1`).Scan(&ms)
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("record the first start: %w", err)
+		return time.Time{}, pgdb.Classify(fmt.Errorf("record the first start: %w", err))
 	}
 	return time.UnixMilli(ms).UTC(), nil
 }
@@ -114,7 +119,7 @@ func (db *DB) Usage(ctx context.Context, customerID int32, now time.Time) (claim
 		EXISTS (SELECT 1 FROM claims WHERE customer_id = $1 AND state = 'held' AND expires_at > $2)`,
 		customerID, now.UnixMilli()).Scan(&u.Spent, &u.Held)
 	if err != nil {
-		return claim.Usage{}, fmt.Errorf("read the use of customer %d: %w", customerID, err)
+		return claim.Usage{}, pgdb.Classify(fmt.Errorf("read the use of customer %d: %w", customerID, err))
 	}
 	return u, nil
 }
@@ -255,7 +260,7 @@ func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
 				LIMIT $2 FOR UPDATE SKIP LOCKED)
 			AND state IN ('released', 'expired') AND updated_at < $1`, before.UnixMilli(), sweepBatch)
 		if err != nil {
-			return deleted, fmt.Errorf("delete ended claims: %w", err)
+			return deleted, pgdb.Classify(fmt.Errorf("delete ended claims: %w", err))
 		}
 		n := int(tag.RowsAffected())
 		deleted += n
