@@ -144,6 +144,10 @@ type shop struct {
 	charges   *paymentsclient.Client
 	orderBook *ordersclient.Client
 	promos    *promotionsclient.Client
+
+	// promotion is the code of the campaign Promotions runs: what an
+	// order with its discount records.
+	promotion string
 }
 
 // startShop runs the Catalog (books), the Cart, the Inventory (stock),
@@ -157,7 +161,11 @@ func startShop(tb testing.TB, opts shopOptions) *shop {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { catalogDB.Close() })
-	s := &shop{}
+	promo := opts.promotion
+	if promo.Rule == nil {
+		promo = promotions.BuyTwoGetOneFree()
+	}
+	s := &shop{promotion: promo.Code}
 	s.catalog = serve(tb, func(ctx context.Context, lis net.Listener) error {
 		srv, err := catalog.NewGRPCServer(catalog.NewService(catalogDB, "EUR", 0, nil), deps(lis))
 		if err != nil {
@@ -187,10 +195,7 @@ func startShop(tb testing.TB, opts shopOptions) *shop {
 	})
 	s.promotions = serve(tb, func(ctx context.Context, lis net.Listener) error {
 		cfg := promotions.DefaultConfig()
-		cfg.DB, cfg.Promotion = filepath.Join(dir, "promotions.db"), opts.promotion
-		if cfg.Promotion.Rule == nil {
-			cfg.Promotion = promotions.BuyTwoGetOneFree()
-		}
+		cfg.DB, cfg.Promotion = filepath.Join(dir, "promotions.db"), promo
 		if opts.claimTTL > 0 {
 			cfg.ClaimTTL = opts.claimTTL
 		}
@@ -375,8 +380,8 @@ func checkInvariants(tb testing.TB, s *shop, r *saga.Record, before map[int32]in
 	var discounted bool
 	if placed && len(page.Orders) == 1 {
 		discounted = len(page.Orders[0].Promotions) > 0
-		if o := page.Orders[0]; discounted != (o.Discount.Units > 0) || discounted && !reflect.DeepEqual(o.Promotions, []string{promotionsclient.BuyTwoGetOneFreeCode}) {
-			tb.Errorf("checkout %s placed order %+v: want promotions %q with a discount, or neither", r.ID, o, promotionsclient.BuyTwoGetOneFreeCode)
+		if o := page.Orders[0]; discounted != (o.Discount.Units > 0) || discounted && !reflect.DeepEqual(o.Promotions, []string{s.promotion}) {
+			tb.Errorf("checkout %s placed order %+v: want promotions %q with a discount, or neither", r.ID, o, s.promotion)
 		}
 	}
 	if s.promos != nil {
