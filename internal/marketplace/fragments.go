@@ -68,24 +68,35 @@ func renderFragment(t *template.Template, name string, data any) (template.HTML,
 	if err := t.ExecuteTemplate(&b, name, data); err != nil {
 		return "", fmt.Errorf("render %s: %w", name, err)
 	}
-	// The output of html/template, escaped for the context it is put in.
-	return template.HTML(b.String()), nil
+	// The output of html/template, escaped for the context it is put in,
+	// in memory of its own size: the builder's, grown by doubling, may
+	// be twice that, and what is rendered here is kept (bookItems,
+	// accountBars).
+	return template.HTML(strings.Clone(b.String())), nil
 }
 
-// maxBookItems bounds the book items kept: about 400 bytes each, so a few
-// megabytes at most.
-const maxBookItems = 10_000
+// The bounds of the book items kept: a number, and the bytes of their
+// text (each item's, and the title, author, price and stock label it is
+// kept by). An item of a usual book takes some 500 bytes, so the bytes
+// hold a category page of 5,000 books; one of the longest titles and
+// authors that the catalog allows takes up to 7 KB, and the number alone
+// would have let such items take 70 MiB (docs/capacity.md).
+const (
+	maxBookItems     = 10_000
+	maxBookItemBytes = 3 << 20
+)
 
 // bookItems renders books as list items ("book-item") and keeps what it
-// rendered, by book: an item depends on nothing else. Past maxBookItems it
-// starts again empty, so that a catalog that changes, or category pages of
-// thousands of books, cannot make it grow without bound. It is safe for
-// concurrent use.
+// rendered, by book: an item depends on nothing else. Past maxBookItems
+// items or maxBookItemBytes it starts again empty, so that a catalog that
+// changes, or category pages of thousands of books, cannot make it grow
+// without bound. It is safe for concurrent use.
 type bookItems struct {
 	t *template.Template
 
 	mu    sync.RWMutex
 	items map[bookView]template.HTML
+	bytes int // of the items and of their keys' text
 }
 
 // list returns the items of books, in order, each on a line of its own:
@@ -126,11 +137,15 @@ func (c *bookItems) each(dst []template.HTML, books []bookView) ([]template.HTML
 			if item, err = renderFragment(c.t, "book-item", b); err != nil {
 				return nil, err
 			}
+			n := len(item) + len(b.Title) + len(b.Author) + len(b.Price) + len(b.Stock)
 			c.mu.Lock()
-			if c.items == nil || len(c.items) >= maxBookItems {
-				c.items = make(map[bookView]template.HTML)
+			if c.items == nil || len(c.items) >= maxBookItems || c.bytes+n > maxBookItemBytes {
+				c.items, c.bytes = make(map[bookView]template.HTML), 0
 			}
-			c.items[b] = item
+			if _, ok := c.items[b]; !ok {
+				c.items[b] = item
+				c.bytes += n
+			}
 			c.mu.Unlock()
 		}
 		dst = append(dst, item)

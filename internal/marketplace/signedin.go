@@ -20,8 +20,11 @@ import (
 // Accounts refuses it everywhere from then on. A session is never kept
 // past its own expiry.
 const (
-	sessionCacheTTL   = 5 * time.Second
-	maxCachedSessions = 10_000 // about 250 bytes each: a few MiB at most
+	sessionCacheTTL = 5 * time.Second
+	// Up to 750 bytes each with the longest email and name (a customer's
+	// own), some 4 MiB at most (docs/capacity.md); kept 5 s, 5,000
+	// hold a thousand signed-in page loads a second.
+	maxCachedSessions = 5_000
 )
 
 // signedIn is the Marketplace's short memory of the sessions Accounts

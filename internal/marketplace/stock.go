@@ -18,8 +18,11 @@ import (
 // books it has not asked about lately. If Inventory cannot answer, the
 // pages show no label and keep the button.
 const (
-	stockCacheTTL   = 2 * time.Second
-	maxStockEntries = 100_000 // some 40 bytes each
+	stockCacheTTL = 2 * time.Second
+	// About 70 bytes each in memory, some 3 MiB at most
+	// (docs/capacity.md); kept 2 s, 50,000 hold a hundred category
+	// pages a second.
+	maxStockEntries = 50_000
 	// lowStock is the count from which a page says "Only N left".
 	lowStock = 3
 	// maxStockBatch is the most books one call asks about (GetStock's cap).

@@ -457,18 +457,26 @@ func (s *server) accountBar(r *http.Request) template.HTML {
 	return html
 }
 
-// maxAccountBars bounds the account bars kept: a few hundred bytes each.
-const maxAccountBars = 10_000
+// The bounds of the account bars kept: a number, and the bytes of their
+// text (each bar's, and the name it is kept by). A bar takes some 200
+// bytes; one of a name of 60 characters that escape to 5 bytes each
+// (customers choose their names) some 500, and 900 with its key and its
+// place in the map, which the bytes bound to 2 MiB (docs/capacity.md).
+const (
+	maxAccountBars     = 10_000
+	maxAccountBarBytes = 2 << 20
+)
 
 // accountBars renders the header's account bar, and keeps what it
 // rendered: a customer's bar is the same from page to page until the cart
-// changes. Past maxAccountBars it starts again empty. It is safe for
-// concurrent use.
+// changes. Past maxAccountBars bars or maxAccountBarBytes it starts again
+// empty. It is safe for concurrent use.
 type accountBars struct {
 	t *template.Template
 
-	mu   sync.RWMutex
-	bars map[accountBar]template.HTML
+	mu    sync.RWMutex
+	bars  map[accountBar]template.HTML
+	bytes int // of the bars and of their names
 }
 
 func (c *accountBars) get(bar accountBar) (template.HTML, error) {
@@ -482,11 +490,15 @@ func (c *accountBars) get(bar accountBar) (template.HTML, error) {
 	if err != nil {
 		return "", err
 	}
+	n := len(html) + len(bar.Name)
 	c.mu.Lock()
-	if c.bars == nil || len(c.bars) >= maxAccountBars {
-		c.bars = make(map[accountBar]template.HTML)
+	if c.bars == nil || len(c.bars) >= maxAccountBars || c.bytes+n > maxAccountBarBytes {
+		c.bars, c.bytes = make(map[accountBar]template.HTML), 0
 	}
-	c.bars[bar] = html
+	if _, ok := c.bars[bar]; !ok {
+		c.bars[bar] = html
+		c.bytes += n
+	}
 	c.mu.Unlock()
 	return html, nil
 }
