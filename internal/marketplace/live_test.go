@@ -1034,6 +1034,14 @@ func wantLiveRetryAfter(tb testing.TB, what string, r response) {
 // client of its live streams.
 func startCappedLive(tb testing.TB, streams int) *recommendationsclient.LiveClient {
 	tb.Helper()
+	live, _ := startRunningLive(tb, streams)
+	return live
+}
+
+// startRunningLive is startCappedLive, and returns as well a function
+// that shuts Recommendations down and waits until it has.
+func startRunningLive(tb testing.TB, streams int) (*recommendationsclient.LiveClient, func()) {
+	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -1048,13 +1056,49 @@ func startCappedLive(tb testing.TB, streams int) *recommendationsclient.LiveClie
 			Books: recommendations.StaticBooks(builtinCatalog(tb).Books()),
 		})
 	}()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("Recommendations: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				tb.Errorf("Recommendations: %v", err)
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return recommendationsclient.NewLiveClient(mustDial(tb, lis.Addr().String())), stop
+}
+
+// TestLiveRecommendationsShutdown checks that a session whose stream
+// Recommendations ends at its shutdown (rpc.ErrDraining) ends, so that
+// the browser opens a new one, and that this is logged at Debug, not as
+// a warning: it is no fault.
+func TestLiveRecommendationsShutdown(t *testing.T) {
+	logger, logs := testLogger(t)
+	live, stop := startRunningLive(t, 10)
+	srv, _ := startLiveSite(t, marketplace.Options{Logger: logger, Live: live})
+	stream := openLive(t, srv)
+	stream.session(t)
+	stop()
+	timeout := time.After(5 * time.Second)
+	for ended := false; !ended; {
+		select {
+		case _, ok := <-stream.events:
+			ended = !ok
+		case <-timeout:
+			t.Fatal("the event stream did not end when Recommendations shut down")
 		}
-	})
-	return recommendationsclient.NewLiveClient(mustDial(tb, lis.Addr().String()))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), `level=DEBUG msg="live: the stream ended"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no Debug line for the stream's end:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), `level=WARN msg="live:`) {
+		t.Errorf("a stream ended by Recommendations' shutdown was logged as a warning:\n%s", logs.String())
+	}
 }
 
 // TestLiveRecommendationsBusy checks that a session Recommendations
