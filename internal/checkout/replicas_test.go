@@ -41,8 +41,8 @@ type replicatedShop struct {
 // the test ends.
 func startReplicatedShop(tb testing.TB, opts shopOptions) *replicatedShop {
 	tb.Helper()
+	inventoryDB, promotionsDB := pgtest.Settings(tb), pgtest.Settings(tb) // first: skips without a server
 	s := &replicatedShop{shop: startShop(tb, opts)}
-	inventoryDB, promotionsDB := pgtest.Settings(tb), pgtest.Settings(tb)
 	for i := range 2 {
 		s.inventoryAddrs[i] = serve(tb, func(ctx context.Context, lis net.Listener) error {
 			cfg := inventory.DefaultConfig()
