@@ -51,7 +51,10 @@ func startReplicatedShop(tb testing.TB, opts shopOptions) *replicatedShop {
 		}).addr
 		s.promotionsAddrs[i] = serve(tb, func(ctx context.Context, lis net.Listener) error {
 			cfg := promotions.DefaultConfig()
-			cfg.Database = promotionsDB
+			cfg.Database, cfg.Promotion = promotionsDB, opts.promotion
+			if cfg.Promotion.Rule == nil { // as startShop's
+				cfg.Promotion = promotions.BuyTwoGetOneFree()
+			}
 			if opts.claimTTL > 0 {
 				cfg.ClaimTTL = opts.claimTTL
 			}
@@ -256,7 +259,7 @@ func TestReplicasPromotionOncePerCustomer(t *testing.T) {
 			switch {
 			case err == nil:
 				placed.Add(1)
-				if o.Total != discounted || !reflect.DeepEqual(o.Promotions, []string{promotionsclient.BuyTwoGetOneFreeCode}) {
+				if o.Total != discounted || !reflect.DeepEqual(o.Promotions, []string{s.promotion}) {
 					t.Errorf("checkout %d placed %+v, want the discounted order", i, o)
 				}
 			case bookshop.ErrorCode(err) != bookshop.Conflict:
