@@ -429,8 +429,12 @@ func (w *itemWriter) limitError(n, books int, text int64) error {
 	if l := w.limits; l.Books > 0 && books > l.Books {
 		return bookshop.Errorf(bookshop.Exhausted, "the import's %d books would take the catalog to %d, past its cap of %d books (-max-books): %s", n, books, l.Books, fix)
 	}
+	got, limit := mib(text), mib(w.limits.TextBytes)
+	if got == limit { // just past it
+		got, limit = strconv.FormatInt(text, 10)+" bytes", strconv.FormatInt(w.limits.TextBytes, 10)+" bytes"
+	}
 	return bookshop.Errorf(bookshop.Exhausted, "the import's %d books would take the titles and authors of the catalog to %s, past its cap of %s (-max-text-mib): %s",
-		n, mib(text), mib(w.limits.TextBytes), fix)
+		n, got, limit, fix)
 }
 
 // mib formats n bytes in mebibytes, for people.

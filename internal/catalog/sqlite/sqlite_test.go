@@ -331,8 +331,8 @@ func TestImportLimits(t *testing.T) {
 	}
 	defer db.Close()
 	if _, err := db.ImportBooks(ctx, "", []bookshop.ImportItem{book(0, "Eleven Byte")}); bookshop.ErrorCode(err) != bookshop.Exhausted ||
-		!strings.Contains(err.Error(), "past its cap of") || !strings.Contains(err.Error(), "(-max-text-mib)") {
-		t.Errorf("an import past the cap on text = %v, want Exhausted, naming -max-text-mib", err)
+		!strings.Contains(err.Error(), fmt.Sprintf("to %d bytes, past its cap of %d bytes (-max-text-mib)", text+12, text+10)) {
+		t.Errorf("an import past the cap on text = %v, want Exhausted, saying %d bytes, past %d, and naming -max-text-mib", err, text+12, text+10)
 	}
 	if res, err := db.ImportBooks(ctx, "", []bookshop.ImportItem{book(0, "Ten Bytes")}); err != nil || res.Imported != 1 || db.TextBytes() != text+10 {
 		t.Errorf("an import that reaches the cap on text = %+v, %v, text %d; want it imported, text %d", res, err, db.TextBytes(), text+10)
