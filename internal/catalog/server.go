@@ -264,7 +264,7 @@ func watchBatch(books []bookshop.Book) []*catalogv1.Book {
 }
 
 // WatchBooks sends the whole catalog, in messages of at most
-// WatchBatchBooks books and some 16 KiB, the last of them marked
+// WatchBatchBooks books and 4 KiB, the last of them marked
 // snapshot_complete, then the books of each import as it commits, the
 // last message of each marked change_complete, until the client goes
 // away. Errors: UNAVAILABLE when the server shuts down, when the client
