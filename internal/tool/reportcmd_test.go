@@ -89,7 +89,7 @@ func TestReportPromotion(t *testing.T) {
 		}
 		o.Subtotal, o.Total = eur(subtotal), eur(subtotal)
 		if promo {
-			o.Promotions = []string{promotionsclient.BuyTwoGetOneFreeCode}
+			o.Promotions = []string{promotionsclient.LatestCode} // what the report reads by default
 			o.Discount, o.Total = eur(cheapest), eur(subtotal-cheapest)
 		}
 		var placed bookshop.Order
@@ -222,15 +222,16 @@ func TestReportPromotion(t *testing.T) {
 	if compared != len(want) {
 		t.Errorf("report with the Promotions service's campaign has %d of the %d records compared, want all:\n%s", compared, len(want), out)
 	}
-	if _, err := runReport(t, vars, "-promotion", "spring_sale"); err == nil || !strings.Contains(err.Error(), `is of promotion "buy_two_get_one_free", not "spring_sale"`) {
+	if _, err := runReport(t, vars, "-promotion", "not_a_campaign"); err == nil || !strings.Contains(err.Error(), fmt.Sprintf(`is of promotion %q, not "not_a_campaign"`, promotionsclient.LatestCode)) {
 		t.Errorf("report of another promotion than the Promotions service's = %v, want an error that says so", err)
 	}
 }
 
 // startPromotions runs the Promotions service in this process until the
 // test ends, in memory, with mutual TLS from the certificates in dir and
-// its campaign, "buy two books, get the third free" (whose code this
-// file's orders record), starting at starts; it returns its address.
+// its campaign the one the shop ships with (promotions.Current(), whose
+// code, promotionsclient.LatestCode, this file's orders record), starting
+// at starts; it returns its address.
 func startPromotions(tb testing.TB, dir string, starts time.Time) string {
 	tb.Helper()
 	serverTLS, err := rpc.ServerTLS(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), filepath.Join(dir, "ca.crt"))
@@ -242,7 +243,7 @@ func startPromotions(tb testing.TB, dir string, starts time.Time) string {
 		tb.Fatal(err)
 	}
 	cfg := promotions.DefaultConfig()
-	cfg.DB, cfg.Starts, cfg.Promotion = promotionsdb.Memory, starts, promotions.BuyTwoGetOneFree()
+	cfg.DB, cfg.Starts, cfg.Promotion = promotionsdb.Memory, starts, promotions.Current()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

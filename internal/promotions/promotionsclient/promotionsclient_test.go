@@ -203,7 +203,7 @@ func TestName(t *testing.T) {
 	if got, want := promotionsclient.Name(promotionsclient.BuyTwoGetOneFreeCode), promotions.BuyTwoGetOneFree().Name; got != want || got != "Buy two, get one free" {
 		t.Errorf("Name(%q) = %q, want %q, the service's", promotionsclient.BuyTwoGetOneFreeCode, got, want)
 	}
-	for _, code := range []string{"", "spring_sale"} {
+	for _, code := range []string{"", "not a code of any campaign"} {
 		if got := promotionsclient.Name(code); got != "Special offer" {
 			t.Errorf("Name(%q) = %q, want %q", code, got, "Special offer")
 		}

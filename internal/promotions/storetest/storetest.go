@@ -284,13 +284,14 @@ func (c *clock) Advance(d time.Duration) {
 const claimTTL = time.Minute
 
 // services returns a Promotions service on each of n handles of one new
-// database ("replicas"), whose campaign runs from before t0, and whose
-// clock is the returned one, standing at t0.
+// database ("replicas"), running "buy two books, get the third free"
+// (whichever campaign the shop runs now) from before t0, and whose clock
+// is the returned one, standing at t0.
 func services(tb testing.TB, newDB NewDatabase, n int) ([]*promotions.Service, *clock) {
 	tb.Helper()
 	db, again := open(tb, newDB)
 	clk := &clock{now: t0}
-	opts := promotions.Options{Now: clk.Now, ClaimTTL: claimTTL, Campaign: bookshop.Campaign{Starts: t0.Add(-time.Hour)}}
+	opts := promotions.Options{Now: clk.Now, ClaimTTL: claimTTL, Campaign: bookshop.Campaign{Starts: t0.Add(-time.Hour)}, Promotion: promotions.BuyTwoGetOneFree()}
 	var svcs []*promotions.Service
 	for i := range n {
 		store := db
