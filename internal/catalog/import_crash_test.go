@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
@@ -126,5 +127,31 @@ func TestImportIdleTimeout(t *testing.T) {
 	}
 	if n := exportCount(t, catalogclient.New(conn, 5*time.Second)); n != 47 {
 		t.Errorf("the catalog holds %d books, want 47: none of the paused import", n)
+	}
+}
+
+// TestImportRefusesOversizedLaterMessage sends a book, then a message larger
+// than any book: the import ends with INVALID_ARGUMENT naming the second
+// message, and writes nothing.
+func TestImportRefusesOversizedLaterMessage(t *testing.T) {
+	db := openDB(t, builtinBooks(t))
+	conn := dial(t, startService(t, catalog.NewService(db, "", 0, nil)))
+	stream, err := catalogv1.NewCatalogServiceClient(conn).ImportBooks(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := largestBook(1)
+	big.Book.Title += strings.Repeat("x", 3_000) // past 4 KiB, within gRPC's 4 MiB
+	for _, req := range []*catalogv1.ImportBooksRequest{largestBook(0), big, largestBook(2)} {
+		if err := stream.Send(req); err != nil {
+			break // the server ended the stream: CloseAndRecv says why
+		}
+	}
+	_, err = stream.CloseAndRecv()
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "message 2 of the import is") {
+		t.Errorf("an import whose second message is %d bytes = %v, want INVALID_ARGUMENT naming message 2", proto.Size(big), err)
+	}
+	if db.Len() != 45 {
+		t.Errorf("the catalog holds %d books, want the 45 it had", db.Len())
 	}
 }
