@@ -36,10 +36,15 @@ type LiveRecommendationsServiceClient interface {
 	// stand: no book the shopper viewed or dismissed in this session, books
 	// of the categories they look at first. The server may also send a list
 	// on its own. INVALID_ARGUMENT for an event without a type, or for a book
-	// that does not exist (the stream ends). RESOURCE_EXHAUSTED, at once, when
-	// the server serves as many streams as it may, in all or of this caller:
-	// open the stream again later, or on another server. UNAVAILABLE when the
-	// server shuts down: open it again, elsewhere.
+	// that does not exist (the stream ends). The server sends the response
+	// headers as soon as it has taken the stream, before any list: a client
+	// that waits for them knows the stream is served, or why not.
+	// RESOURCE_EXHAUSTED, at once (before the headers), when the server
+	// serves as many streams as it may, in all or of this caller: open the
+	// stream again later, or on another server; and later, ending the stream,
+	// when more than 64 events wait unread: send an event after the last
+	// list has come. UNAVAILABLE when the server shuts down: open it again,
+	// elsewhere.
 	LiveRecommend(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LiveRecommendRequest, LiveRecommendResponse], error)
 }
 
@@ -75,10 +80,15 @@ type LiveRecommendationsServiceServer interface {
 	// stand: no book the shopper viewed or dismissed in this session, books
 	// of the categories they look at first. The server may also send a list
 	// on its own. INVALID_ARGUMENT for an event without a type, or for a book
-	// that does not exist (the stream ends). RESOURCE_EXHAUSTED, at once, when
-	// the server serves as many streams as it may, in all or of this caller:
-	// open the stream again later, or on another server. UNAVAILABLE when the
-	// server shuts down: open it again, elsewhere.
+	// that does not exist (the stream ends). The server sends the response
+	// headers as soon as it has taken the stream, before any list: a client
+	// that waits for them knows the stream is served, or why not.
+	// RESOURCE_EXHAUSTED, at once (before the headers), when the server
+	// serves as many streams as it may, in all or of this caller: open the
+	// stream again later, or on another server; and later, ending the stream,
+	// when more than 64 events wait unread: send an event after the last
+	// list has come. UNAVAILABLE when the server shuts down: open it again,
+	// elsewhere.
 	LiveRecommend(grpc.BidiStreamingServer[LiveRecommendRequest, LiveRecommendResponse]) error
 	mustEmbedUnimplementedLiveRecommendationsServiceServer()
 }
