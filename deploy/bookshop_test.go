@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -98,7 +99,10 @@ type flagDef struct {
 	Type    string // "int", "string", "duration", "value", ...; "" for a bool
 	Default string // the default, unquoted; "" when -h shows none (the zero value)
 	Env     string // the environment variable that sets it, from "(env NAME)"; "" for none
-	Usage   string
+	// AltEnv are the variables that set it when Env is not set, in order,
+	// from "(env NAME, or OTHER)": DATABASE_URL for -database-url.
+	AltEnv []string
+	Usage  string
 }
 
 // command is a command of the binary, with its flags.
@@ -143,7 +147,7 @@ func commandOf(tb testing.TB, path ...string) *command {
 
 var (
 	flagLine   = regexp.MustCompile(`^  -([A-Za-z0-9][-A-Za-z0-9_]*)(?: (\S+))?$`)
-	envInUsage = regexp.MustCompile(`\(env ([A-Z][A-Z0-9_]*)`)
+	envInUsage = regexp.MustCompile(`\(env ([A-Z][A-Z0-9_]*)((?:, or [A-Z][A-Z0-9_]*)*)`)
 	defInUsage = regexp.MustCompile(`^.*\(default (.*)\)$`) // the last "(default"
 )
 
@@ -167,10 +171,17 @@ func parseHelp(path []string, help string) (*command, error) {
 		}
 		if m := envInUsage.FindStringSubmatch(cur.Usage); m != nil {
 			cur.Env = m[1]
-			if other, dup := c.ofEnv[cur.Env]; dup {
-				return fmt.Errorf("-%s and -%s both say (env %s)", other.Name, cur.Name, cur.Env)
+			for alt := range strings.SplitSeq(m[2], ", or ") {
+				if alt != "" {
+					cur.AltEnv = append(cur.AltEnv, alt)
+				}
 			}
-			c.ofEnv[cur.Env] = *cur
+			for _, name := range append([]string{cur.Env}, cur.AltEnv...) {
+				if other, dup := c.ofEnv[name]; dup {
+					return fmt.Errorf("-%s and -%s both say (env %s)", other.Name, cur.Name, name)
+				}
+				c.ofEnv[name] = *cur
+			}
 		}
 		c.flags[cur.Name] = *cur
 		cur = nil
@@ -199,7 +210,8 @@ func parseHelp(path []string, help string) (*command, error) {
 
 // setting returns the value that the flag name of c takes when the command
 // runs with args after its path and with env: a flag in args wins over its
-// environment variable, which wins over the default.
+// environment variable, which wins over the variables it falls back to
+// (AltEnv), in order, which win over the default.
 func (c *command) setting(tb testing.TB, name string, args []string, env map[string]string) string {
 	tb.Helper()
 	f, ok := c.flags[name]
@@ -207,9 +219,10 @@ func (c *command) setting(tb testing.TB, name string, args []string, env map[str
 		tb.Fatalf("%s has no flag -%s; its flags:\n%s", c, name, c.output)
 	}
 	v := f.Default
-	if f.Env != "" {
-		if e, ok := env[f.Env]; ok && e != "" {
+	for _, k := range append([]string{f.Env}, f.AltEnv...) {
+		if e, ok := env[k]; ok && k != "" && e != "" {
 			v = e
+			break
 		}
 	}
 	for i := 0; i < len(args); i++ {
@@ -390,6 +403,7 @@ func TestParseHelp(t *testing.T) {
 	fs.Duration("shutdown-timeout", 10*time.Second, "drain timeout (env SHUTDOWN_TIMEOUT)")
 	fs.Bool("force", false, "replace the files")
 	fs.String("catalog", "", "seeds a new database (env CATALOG_FILE; format in the README)\nsecond line")
+	fs.String("database-url", "", "keep the data in PostgreSQL (env INVENTORY_DATABASE_URL, or DATABASE_URL)")
 	fs.PrintDefaults()
 	c, err := parseHelp([]string{"x"}, out.String())
 	if err != nil {
@@ -402,10 +416,11 @@ func TestParseHelp(t *testing.T) {
 		{Name: "shutdown-timeout", Type: "duration", Default: "10s", Env: "SHUTDOWN_TIMEOUT"},
 		{Name: "force", Type: "", Default: "", Env: ""},
 		{Name: "catalog", Type: "string", Default: "", Env: "CATALOG_FILE"},
+		{Name: "database-url", Type: "string", Default: "", Env: "INVENTORY_DATABASE_URL", AltEnv: []string{"DATABASE_URL"}},
 	} {
 		got := c.flags[want.Name]
 		got.Usage = ""
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("parseHelp: -%s = %+v, want %+v", want.Name, got, want)
 		}
 	}
@@ -417,5 +432,14 @@ func TestParseHelp(t *testing.T) {
 	}
 	if got := c.setting(t, "force", []string{"-force", "/certs"}, nil); got != "true" {
 		t.Errorf("setting(force) with -force = %s, want true", got)
+	}
+	if got := c.setting(t, "database-url", nil, map[string]string{"DATABASE_URL": "postgres://shared"}); got != "postgres://shared" {
+		t.Errorf("setting(database-url) with DATABASE_URL = %s, want postgres://shared", got)
+	}
+	if got := c.setting(t, "database-url", nil, map[string]string{"DATABASE_URL": "postgres://shared", "INVENTORY_DATABASE_URL": "postgres://own"}); got != "postgres://own" {
+		t.Errorf("setting(database-url) with DATABASE_URL and INVENTORY_DATABASE_URL = %s, want postgres://own", got)
+	}
+	if f := c.ofEnv["DATABASE_URL"]; f.Name != "database-url" {
+		t.Errorf("parseHelp: DATABASE_URL sets -%s, want -database-url", f.Name)
 	}
 }

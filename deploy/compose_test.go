@@ -17,6 +17,15 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
+// composeFileSets are the ways to run the Compose files: compose.yaml
+// alone, every service with state on SQLite; and merged with
+// compose.postgres.yaml, those that can on PostgreSQL.
+var composeFileSets = [][]string{{"compose.yaml"}, {"compose.yaml", postgresOverride}}
+
+// postgresOverride is the Compose file that puts the services with state
+// on PostgreSQL, merged over compose.yaml.
+const postgresOverride = "compose.postgres.yaml"
+
 // loadCompose loads compose.yaml with the Compose Go library, as `docker
 // compose` does: schema validation (an unknown key fails), interpolation,
 // merges of the x- anchors, every profile, and no variable set.
@@ -30,20 +39,32 @@ func loadCompose(tb testing.TB) *types.Project {
 // variables of the shell it runs in.
 func loadComposeWith(tb testing.TB, profiles, env []string) *types.Project {
 	tb.Helper()
+	return loadComposeFiles(tb, []string{"compose.yaml"}, profiles, env)
+}
+
+// loadComposeFiles loads files, at the root of the repository, as `docker
+// compose -f FILE -f FILE ...` does, each merged over those before it;
+// profiles and env as loadComposeWith's.
+func loadComposeFiles(tb testing.TB, files, profiles, env []string) *types.Project {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "compose.yaml")},
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, filepath.Join(root, f))
+	}
+	opts, err := cli.NewProjectOptions(paths,
 		cli.WithWorkingDirectory(root), cli.WithProfiles(profiles), cli.WithEnv(append([]string{}, env...)))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	p, err := opts.LoadProject(ctx)
 	if err != nil {
-		tb.Fatalf("load compose.yaml: %v", err)
+		tb.Fatalf("load %s: %v", strings.Join(files, " with "), err)
 	}
 	return p
 }
@@ -61,6 +82,14 @@ type composeService struct {
 func (s *composeService) setting(tb testing.TB, flag string) string {
 	tb.Helper()
 	return s.cmd.setting(tb, flag, s.args, s.env)
+}
+
+// onPostgres reports whether the service keeps its data in PostgreSQL:
+// its command has -database-url, and it is set.
+func (s *composeService) onPostgres(tb testing.TB) bool {
+	tb.Helper()
+	_, ok := s.cmd.flags["database-url"]
+	return ok && s.setting(tb, "database-url") != ""
 }
 
 // replicas is how many containers the service runs.
@@ -204,11 +233,20 @@ func longRunning(s *composeService) bool {
 	return s.svc.Restart != "no" && s.svc.Restart != ""
 }
 
-// TestCompose checks compose.yaml against the binary: the commands, flags
-// and environment variables of its services, their ports, health checks,
-// volumes and certificates.
+// TestCompose checks compose.yaml against the binary, alone and merged
+// with compose.postgres.yaml: the commands, flags and environment
+// variables of its services, their ports, health checks, volumes and
+// certificates. TestComposePostgres checks what the override adds.
 func TestCompose(t *testing.T) {
-	p := loadCompose(t)
+	for _, files := range composeFileSets {
+		t.Run(strings.Join(files, "+"), func(t *testing.T) {
+			checkCompose(t, loadComposeFiles(t, files, []string{"*"}, nil))
+		})
+	}
+}
+
+// checkCompose checks the Compose project p, as TestCompose says.
+func checkCompose(t *testing.T, p *types.Project) {
 	services := composeServices(t, p)
 	df := mustParseDockerfile(t)
 	entrypoint, err := df.entrypoint()
@@ -226,14 +264,16 @@ func TestCompose(t *testing.T) {
 		}
 		// The Catalog, Accounts, the Cart, the Inventory, Orders, Payments,
 		// Promotions and the Checkout are each the one writer of their
-		// SQLite database.
+		// SQLite database; on PostgreSQL, replicas may share it.
 		for _, cmd := range stateful {
 			n = 0
+			shared := true
 			for _, s := range running(services, cmd) {
 				n += s.replicas()
+				shared = shared && s.onPostgres(t)
 			}
-			if n != 1 {
-				t.Errorf("%d containers run bookshop %s, want 1: it is the one writer of its database", n, cmd)
+			if n == 0 || n > 1 && !shared {
+				t.Errorf("%d containers run bookshop %s, want 1: it is the one writer of its SQLite database", n, cmd)
 			}
 		}
 		for _, path := range [][]string{{"marketplace"}, {"demo", "serve"}, {"certs"}} {
@@ -436,6 +476,9 @@ func TestCompose(t *testing.T) {
 		for _, c := range withState {
 			db := c.setting(t, "db")
 			m := c.mountOf(db)
+			if m == nil && c.onPostgres(t) {
+				continue // no file: its data is in PostgreSQL
+			}
 			if m == nil || m.Type != types.VolumeTypeVolume || m.ReadOnly {
 				t.Errorf("service %s: %s=%s is not on a writable named volume", c.name, c.cmd.flags["db"].Env, db)
 				continue
