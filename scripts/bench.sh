@@ -23,8 +23,9 @@
 # Settings (environment): SERVER_CPU and LOAD_CPU (0 and 1), ROUNDS (5)
 # and ROUND (3s) for the paired loads, SOAK (60s), CHART (docs/latency.svg;
 # empty for none), INSTRUCTION_CALLS (20000; fewer make the count
-# quicker and noisier; 0 skips it, and fails its targets), KEEP=1 to keep
-# the work directory with every log and record.
+# quicker and noisier; 0 skips it, and fails its targets), POSTGRES (1;
+# 0 skips the checkout on PostgreSQL, and fails its target), KEEP=1 to
+# keep the work directory with every log and record.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,7 @@ ROUND=${ROUND:-3s}
 SOAK=${SOAK:-60s}
 CHART=${CHART-docs/latency.svg}
 INSTRUCTION_CALLS=${INSTRUCTION_CALLS:-20000}
+POSTGRES=${POSTGRES:-1}
 
 for tool in taskset go awk; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
@@ -47,11 +49,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bookshop-bench.XXXXXX")
 bin=$work/bin
 records=$work/records.jsonl
 pids=()
+pg_dir=""
 cleanup() {
 	for pid in "${pids[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
+	if [[ -n "$pg_dir" ]]; then
+		cp "$pg_dir/server.log" "$work/postgres.log" 2>/dev/null || true
+		scripts/postgres.sh stop "$pg_dir"
+	fi
 	if [[ "${KEEP:-}" == 1 ]]; then
 		echo "Logs and records kept in $work"
 	else
@@ -409,6 +416,74 @@ for r in $(seq "$ROUNDS"); do
 	load -target first-orders -copies 3 -c 20 -d "$ROUND" -warmup 1s -addr "127.0.0.1:$co_off_port" -cart-addr "127.0.0.1:$cart_port" -label "first-nopromo-$r"
 done
 
+# The checkout on PostgreSQL (issue 16): a throwaway cluster of the
+# script's own (scripts/postgres.sh) on SERVER_CPU, durable as a
+# deployment's (fsync and synchronous_commit on), with pgbench's TPC-B
+# figure on it for scale; every service with state but the Catalog on it,
+# each in its own schema (the Catalog and Recommendations are the ones
+# above); purchases as above, against the limit of the same writes as one
+# pgx transaction per order on the same server, in a database of its own
+# (loadgen.PostgresCheckoutLimit). Paired, round by round.
+pg_skipped=""
+if [[ "$POSTGRES" == 0 ]]; then
+	pg_skipped="skipped (POSTGRES=0)"
+elif ! taskset -c "$SERVER_CPU" scripts/postgres.sh bin >/dev/null 2>>"$work/postgres.out"; then
+	pg_skipped="skipped: no PostgreSQL"
+	echo "bench.sh: no PostgreSQL server could be found or installed ($work/postgres.out); its checkout is skipped, and fails its target" >&2
+	KEEP=1
+fi
+if [[ -z "$pg_skipped" ]]; then
+	step "Checkout on PostgreSQL: pgbench's TPC-B for scale, then $ROUNDS rounds of $ROUND of a purchase's writes in one pgx transaction (the limit), then $ROUND of purchases, 20 buyers each"
+	pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/bookshop-bench-pg.XXXXXX")
+	pg_url=$(taskset -c "$SERVER_CPU" scripts/postgres.sh start "$pg_dir" 2>>"$work/postgres.out")
+	pg_bin=$(scripts/postgres.sh bin)
+	pg_base=${pg_url%/postgres*}
+	# A failure here leaves the figure 0, which has no target.
+	"$pg_bin/createdb" -h 127.0.0.1 -p "${pg_base##*:}" -U postgres pgbench >>"$work/pgbench.out" 2>&1 &&
+		"$pg_bin/pgbench" -i -q "$pg_base/pgbench" >>"$work/pgbench.out" 2>&1 || true
+	taskset -c "$LOAD_CPU" "$pg_bin/pgbench" -c 20 -j 1 -T 5 -M prepared "$pg_base/pgbench" >>"$work/pgbench.out" 2>&1 || true
+	pgbench_tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$work/pgbench.out")
+	pg=(-database-url "$pg_url")
+	pg_acc_port=$(pick_port)
+	serve accounts-pg "$bin/bookshop" accounts -port "$pg_acc_port" "${pg[@]}" -admin-addr "127.0.0.1:$(pick_port)"
+	wait_ready "Accounts (PostgreSQL)" "$bin/bookshop" health -grpc "127.0.0.1:$pg_acc_port"
+	pg_cart_port=$(pick_port)
+	serve cart-pg "$bin/bookshop" cart -port "$pg_cart_port" "${pg[@]}" -catalog-host "127.0.0.1:$cat_port" -admin-addr "127.0.0.1:$(pick_port)"
+	wait_ready "Cart (PostgreSQL)" "$bin/bookshop" health -grpc "127.0.0.1:$pg_cart_port"
+	pg_inv_port=$(pick_port)
+	serve inventory-pg "$bin/bookshop" inventory -port "$pg_inv_port" "${pg[@]}" -admin-addr "127.0.0.1:$(pick_port)"
+	wait_ready "Inventory (PostgreSQL)" "$bin/bookshop" health -grpc "127.0.0.1:$pg_inv_port"
+	pg_pay_port=$(pick_port)
+	serve payments-pg "$bin/bookshop" payments -port "$pg_pay_port" "${pg[@]}" -admin-addr "127.0.0.1:$(pick_port)"
+	wait_ready "Payments (PostgreSQL)" "$bin/bookshop" health -grpc "127.0.0.1:$pg_pay_port"
+	pg_ord_port=$(pick_port)
+	serve orders-pg "$bin/bookshop" orders -port "$pg_ord_port" "${pg[@]}" -admin-addr "127.0.0.1:$(pick_port)"
+	wait_ready "Orders (PostgreSQL)" "$bin/bookshop" health -grpc "127.0.0.1:$pg_ord_port"
+	pg_promo_port=$(pick_port)
+	serve promotions-pg "$bin/bookshop" promotions -port "$pg_promo_port" "${pg[@]}" -admin-addr "127.0.0.1:$(pick_port)"
+	wait_ready "Promotions (PostgreSQL)" "$bin/bookshop" health -grpc "127.0.0.1:$pg_promo_port"
+	pg_co_port=$(pick_port)
+	serve checkout-pg "$bin/bookshop" checkout -port "$pg_co_port" "${pg[@]}" -cart-host "127.0.0.1:$pg_cart_port" \
+		-catalog-host "127.0.0.1:$cat_port" -inventory-host "127.0.0.1:$pg_inv_port" -payments-host "127.0.0.1:$pg_pay_port" \
+		-orders-host "127.0.0.1:$pg_ord_port" -promotions-host "127.0.0.1:$pg_promo_port" -admin-addr "127.0.0.1:$(pick_port)"
+	wait_ready "Checkout (PostgreSQL)" "$bin/bookshop" health -grpc "127.0.0.1:$pg_co_port"
+	pg_web_port=$(pick_port)
+	serve marketplace-pg "$bin/bookshop" marketplace -port "$pg_web_port" -recommendations-host "127.0.0.1:$recs_port" \
+		-catalog-host "127.0.0.1:$cat_port" -accounts-host "127.0.0.1:$pg_acc_port" -cart-host "127.0.0.1:$pg_cart_port" \
+		-inventory-host "127.0.0.1:$pg_inv_port" -checkout-host "127.0.0.1:$pg_co_port" -orders-host "127.0.0.1:$pg_ord_port" \
+		-promotions-host "127.0.0.1:$pg_promo_port" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -live-sessions-per-network 100000 -admin-addr "127.0.0.1:$(pick_port)"
+	wait_ready "Marketplace (PostgreSQL)" "$bin/bookshop" health -http "http://127.0.0.1:$pg_web_port/readyz"
+	if ! "$bin/bookshop" stock -inventory-host "127.0.0.1:$pg_inv_port" -book 1 -set 1000000 >>"$work/bench.out" 2>&1; then
+		echo "bench.sh: could not set the stock of book 1 on PostgreSQL; the output is in $work/bench.out" >&2
+		KEEP=1
+		exit 1
+	fi
+	for r in $(seq "$ROUNDS"); do
+		load -target checkout-limit -database-url "$pg_url" -c 20 -d "$ROUND" -label "pg-limit-$r"
+		load -target checkout -c 20 -d "$ROUND" -warmup 1s -url "http://127.0.0.1:$pg_web_port/" -label "pg-purchases-$r"
+	done
+fi
+
 # The table.
 fails=0
 met=0
@@ -508,6 +583,16 @@ read -r promo_rate nopromo_rate promo_q < <(rounds checkout-promo checkout-nopro
 row 15 "Checkout, promotion on, orders/s, 20 customers buying 3" "$(num "$promo_rate")" "$(num "$nopromo_rate") campaign over" "$(fix "$promo_q")" ">= 0.80" "$(ok "$promo_q >= 0.80 && $(errors checkout-promo) == 0 && $(errors checkout-nopromo) == 0")"
 read -r first_rate first_off_rate first_q < <(rounds first-promo first-nopromo calls_per_s)
 row 15 "First orders (discount claimed, confirmed), gRPC, 20 in flight" "$(num "$first_rate")" "$(num "$first_off_rate") campaign over" "$(fix "$first_q")" ">= 0.80" "$(ok "$first_q >= 0.80 && $(errors first-promo) == 0 && $(errors first-nopromo) == 0")"
+if [[ -z "$pg_skipped" ]]; then
+	read -r pg_rate pg_limit pg_q < <(rounds pg-purchases pg-limit calls_per_s)
+	pg_errs=$(($(errors pg-purchases) + $(errors pg-limit)))
+	read -r pg_p99 _ _ < <(rounds pg-purchases pg-purchases part_p99_ms)
+	row 16 "Checkout on PostgreSQL: orders/s end to end, 20 buyers" "$(num "$pg_rate")" "$(num "$pg_limit") one pgx tx each" "$(fix "$pg_q")" ">= 0.25" "$(ok "$pg_q >= 0.25 && $pg_errs == 0")"
+	row 16 "Checkout on PostgreSQL p99: POST to confirmation" "$(fix "$pg_p99") ms" "" "" "" "$( ((pg_errs == 0)) && echo info || echo 0)"
+	row 16 "PostgreSQL's own TPC-B (pgbench), 20 clients" "$(num "${pgbench_tps:-0}") tps" "for scale" "" "" info
+else
+	row 16 "Checkout on PostgreSQL: orders/s end to end, 20 buyers" "$pg_skipped" "" "" ">= 0.25" 0
+fi
 
 echo
 printf "$fmt\n" "#" "Measure" "Bookshop" "Comparison" "Ratio" "Goal" "Result" "Server CPU per call (ours / comparison)"

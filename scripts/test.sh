@@ -85,39 +85,11 @@ step "PostgreSQL for the tests"
 # whether the tests pass or not. Without the variable those tests skip;
 # with it, a server that does not answer fails them.
 if [[ -z "${BOOKSHOP_TEST_DATABASE_URL:-}" ]]; then
-	pg_bin() { find /usr/lib/postgresql -path '*/bin/initdb' 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname; }
-	pgbin="$(pg_bin)"
-	if [[ -z "$pgbin" ]]; then
-		echo "installing postgresql (the storage tests run against a real server)"
-		install postgresql
-		pgbin="$(pg_bin)"
-	fi
 	pgdir="$(mktemp -d -t bookshop-pg.XXXXXX)"
-	# initdb refuses to run as root: as root, the cluster is the postgres
-	# user's, which Debian's package makes.
-	as_pg=()
-	if [[ "$(id -u)" -eq 0 ]]; then
-		chown postgres "$pgdir"
-		as_pg=(runuser -u postgres --)
-	fi
-	stop_postgres() {
-		"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true
-		rm -rf "$pgdir"
-	}
-	trap stop_postgres EXIT
-	"${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --no-sync >"$pgdir/initdb.log" 2>&1 ||
-		{ cat "$pgdir/initdb.log" >&2; exit 1; }
-	# A free port: one that nothing answers on (bash's /dev/tcp).
-	for _ in $(seq 20); do
-		pgport=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$pgport") 2>/dev/null; then break; fi
-	done
+	trap 'scripts/postgres.sh stop "$pgdir"' EXIT
 	# Durability off: the cluster is thrown away, and the tests go faster.
-	"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 30 \
-		-o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-		start >/dev/null || { cat "$pgdir/server.log" >&2; exit 1; }
-	export BOOKSHOP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable"
-	echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pgport, in $pgdir (removed at exit)"
+	BOOKSHOP_TEST_DATABASE_URL="$(scripts/postgres.sh start "$pgdir" fsync=off synchronous_commit=off full_page_writes=off)"
+	export BOOKSHOP_TEST_DATABASE_URL
 else
 	echo "using BOOKSHOP_TEST_DATABASE_URL as set"
 fi

@@ -15,6 +15,7 @@ import (
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/loadgen"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
@@ -36,7 +37,7 @@ var benchTargets = []struct {
 	{"live-web", "the Marketplace's live panel at -url: one event stream a worker, one event posted a call, timed until its list arrives", 1000, ""},
 	{"checkout", "a purchase at -url, -copies of -book (3 earn the promotion, each customer's first order only): POST /cart/items, GET /checkout, POST /checkout with the approved test card, 303 to the order; a customer a worker (signs up at start), the POST also timed alone", 20, "POST /checkout"},
 	{"first-orders", "a purchase over gRPC, each the first order of a new customer id (3 -copies earn the promotion: claimed and confirmed every time): Cart AddItem at -cart-addr, Checkout GetQuote and PlaceOrder at -addr, approved test card", 20, ""},
-	{"checkout-limit", "no server: a purchase's database writes (cart, saga, reservation, charge, order) in one transaction, one SQLite file in TMPDIR, synchronous=FULL", 20, ""},
+	{"checkout-limit", "no service: a purchase's database writes (cart, saga, reservation, charge, order) in one transaction, one SQLite file in TMPDIR, synchronous=FULL; with -database-url, one pgx transaction in a database of its own on that PostgreSQL server, made by the services' migrations, dropped at the end", 20, ""},
 }
 
 // benchConfig is the configuration of `bookshop bench`.
@@ -63,6 +64,7 @@ type benchConfig struct {
 	chart       string
 	chartTitle  string
 	serverPIDs  string
+	databaseURL string
 	pids        []int // serverPIDs, parsed by validate
 }
 
@@ -87,6 +89,7 @@ func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.record, "record", "", "append each level's result to this file as a line of JSON")
 	fs.StringVar(&c.chart, "chart", "", "then draw the -record file's results of this target as an SVG chart of latency against load, to this file")
 	fs.StringVar(&c.chartTitle, "chart-title", "", "the chart's title (default: from the target)")
+	fs.StringVar(&c.databaseURL, "database-url", "", "checkout-limit: a PostgreSQL server, postgres://USER@HOST:PORT/DATABASE, whose user may create databases (a password is best given as PGPASSWORD: ps shows flags); empty for SQLite")
 	fs.StringVar(&c.serverPIDs, "server-pids", "", "the process ids of the servers under load, such as 123,456: the CPU time they use per call is measured (from /proc, on Linux), printed and recorded")
 	return c.tls.register(fs)
 }
@@ -216,6 +219,8 @@ func (c *benchConfig) validate() ([]int, error) {
 		return nil, usageErrorf("-copies %d: want 1 to %d", c.copies, bookshop.MaxQuantity)
 	case c.maxBook < 1 || int64(c.maxBook) > 1<<31-1:
 		return nil, usageErrorf("-max-book %d: want a book id from 1", c.maxBook)
+	case c.databaseURL != "" && c.target != "checkout-limit":
+		return nil, usageErrorf("-database-url is for -target checkout-limit")
 	case c.chart != "" && c.record == "":
 		return nil, usageErrorf("-chart draws the results of -record: give -record FILE too")
 	}
@@ -274,6 +279,13 @@ func (c *benchConfig) newTarget(ctx context.Context) (loadgen.Target, string, er
 		t, err = loadgen.NewCheckout(c.url, int32(c.book), c.copies, idle)
 		return t, c.url, err
 	case "checkout-limit":
+		if c.databaseURL != "" {
+			limit, err := loadgen.NewPostgresCheckoutLimit(ctx, c.databaseURL, int32(c.book))
+			if err != nil {
+				return nil, "", err
+			}
+			return limit, "PostgreSQL " + pgdb.Redact(limit.URL()), nil
+		}
 		limit, err := loadgen.NewCheckoutLimit(ctx, "", int32(c.book))
 		if err != nil {
 			return nil, "", err

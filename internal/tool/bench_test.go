@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/loadgen"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
@@ -99,6 +101,31 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchCheckoutLimitPostgres runs the limit on PostgreSQL, as
+// scripts/bench.sh does, and checks that the report names the limit's
+// database without the password. It skips without a PostgreSQL to test
+// with (pgtest).
+func TestBenchCheckoutLimitPostgres(t *testing.T) {
+	server := pgtest.URL(t)
+	var stdout, stderr bytes.Buffer
+	args := []string{"-target", "checkout-limit", "-database-url", server, "-c", "2", "-n", "20", "-d", "0"}
+	if err := tool.RunBench(testContext(t, 30*time.Second), args, env(nil), &stdout, &stderr); err != nil {
+		t.Fatalf("bench %q = %v\nstdout:\n%s\nstderr:\n%s", args, err, &stdout, &stderr)
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "at PostgreSQL ") || !strings.Contains(out, "/"+loadgen.PostgresCheckoutLimitPrefix) {
+		t.Errorf("bench %q named no limit's database of its own on PostgreSQL:\n%s", args, out)
+	}
+	if u, err := url.Parse(server); err == nil {
+		if pw, has := u.User.Password(); has && strings.Contains(out, pw) {
+			t.Errorf("bench %q printed the server's password:\n%s", args, out)
+		}
+	}
+	if !strings.Contains(out, " 20 ") {
+		t.Errorf("bench %q did not report 20 calls:\n%s", args, out)
+	}
+}
+
 // upSiteAndStock matches what `bookshop up` prints: the Marketplace URL
 // and the addresses of the Checkout, the Inventory and the Cart.
 var upSiteAndStock = regexp.MustCompile(`(?s)Marketplace:\s+(http://\S+/).*Checkout:\s+(\S+) \(gRPC\).*Inventory:\s+(\S+) \(gRPC\).*Cart:\s+(\S+) \(gRPC\)`)
@@ -137,6 +164,7 @@ func TestBenchFailures(t *testing.T) {
 		{[]string{"-target", "checkout", "-copies", "0"}, "-copies"},
 		{[]string{"-target", "checkout", "-copies", "11"}, "-copies"},
 		{[]string{"-timeout", "0"}, "-timeout"},
+		{[]string{"-target", "recommend", "-database-url", "postgres://127.0.0.1:1/x"}, "-database-url"},
 		{[]string{"-server-pids", "12,x"}, "-server-pids"},
 		{[]string{"-server-pids", "1073741824"}, "-server-pids"},
 		{[]string{"extra"}, "unexpected argument"},
