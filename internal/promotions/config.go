@@ -25,11 +25,12 @@ type Config struct {
 	// them: see pgdb.Settings.
 	Database pgdb.Settings
 	// Starts is when the campaign starts; the zero time for the service's
-	// first start on its database, recorded there.
+	// first start with this campaign (Promotion) on its database, recorded
+	// there by the campaign's code: the campaign before keeps its own.
 	Starts time.Time
 	// Ends is when the campaign ends; the zero time for never. It must be
-	// after Starts (Validate), or, when Starts is zero, after the first
-	// start recorded in the database (Run).
+	// after Starts (Validate), or, when Starts is zero, after the
+	// campaign's first start recorded in the database (Run).
 	Ends time.Time
 	// ClaimTTL is how long a checkout's claim holds a customer's use,
 	// unless confirmed or released before. Nothing rests on how it

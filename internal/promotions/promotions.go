@@ -1,6 +1,7 @@
 // Package promotions is the Promotions service: it runs the shop's
 // promotion campaign ([Current]; the first was "buy two books, get the
-// third free"), once per customer.
+// third free"), once per customer: a customer may use each campaign once,
+// the next as well as the one before.
 //
 // The slice: the campaigns themselves, each its code, words and rule
 // ([Promotion]; every one the shop ran in [Campaigns]), in campaign.go;
@@ -15,10 +16,14 @@
 // (promotionsclient.Name), for the orders of campaigns that are over.
 //
 // The campaign runs between two times (settings; by default from the
-// service's first start on its database, recorded there, and without
-// end). Outside them there is no banner and no discount.
+// service's first start with this campaign on its database, recorded
+// there by the campaign's code, and without end). Outside them there is
+// no banner and no discount.
 //
-// A customer may use the promotion for one order. A checkout claims the
+// A customer may use the campaign for one order. Their uses of the
+// campaigns before it (the claims of other codes) count for nothing
+// here: a customer who used "buy two books, get the third free" sees the
+// next campaign's banner and may use it. A checkout claims the
 // customer's use under a key of its own, with the discount its order
 // gets; the claim holds the use until the checkout confirms it (its
 // charge went through: the use is spent) or releases it (no order was
@@ -30,12 +35,13 @@
 // claim, confirmation and release is one transaction that no other change
 // of the customer's claims interleaves with (SQLite's one writer; on
 // PostgreSQL, the customer's rows locked first), and a unique index lets
-// at most one claim of a customer be held or confirmed: of any number of
-// checkouts of one customer claiming at once, one gets the discount,
-// across processes, replicas and restarts. A claim refused says why (a [bookshop.ClaimOutcome]: the
-// campaign does not run, the lines earn nothing, the customer has used
-// the promotion, or another of their checkouts holds it), for the
-// checkout to tell its shopper.
+// at most one claim of a customer be held or confirmed for each campaign
+// (by its code): of any number of checkouts of one customer claiming at
+// once, one gets the discount, across processes, replicas and restarts.
+// A claim refused says why (a [bookshop.ClaimOutcome]: the campaign does
+// not run, the lines earn nothing, the customer has used the promotion,
+// or another of their checkouts holds it), for the checkout to tell its
+// shopper.
 //
 // # What a campaign changes
 //
@@ -81,10 +87,10 @@ const (
 	Expired   = claim.Expired
 )
 
-// Claim is a checkout's claim of its customer's one use of the promotion.
+// Claim is a checkout's claim of its customer's one use of a campaign.
 type Claim = claim.Claim
 
-// Usage is what a customer has done with their use of the promotion.
+// Usage is what a customer has done with their use of a campaign.
 type Usage = claim.Usage
 
 // The limits of the requests and of the claims.
@@ -169,22 +175,27 @@ func CheckLines(lines []bookshop.PromoLine) error {
 }
 
 // Store is where the Service keeps the claims; *sqlite.DB and
-// *postgres.DB are two.
+// *postgres.DB are two. A campaign is named by its code (Promotion.Code,
+// the code of its claims' discounts), and a customer has a use of each.
 type Store interface {
-	// FirstStart returns when the service first started on the store:
-	// now, recorded, the first time; what was recorded, ever after.
-	FirstStart(ctx context.Context, now time.Time) (time.Time, error)
-	// Usage returns what a customer has done with their use at now.
-	Usage(ctx context.Context, customerID int32, now time.Time) (Usage, error)
+	// FirstStart returns when the service first ran the campaign of code
+	// on the store: now, recorded, the first time; what was recorded,
+	// ever after. Each campaign has its own.
+	FirstStart(ctx context.Context, code string, now time.Time) (time.Time, error)
+	// Usage returns what a customer has done with their use of the
+	// campaign of code at now.
+	Usage(ctx context.Context, customerID int32, code string, now time.Time) (Usage, error)
 	// Update changes the claim of a customer's key in one transaction,
 	// which no other change interleaves with: it records the customer's
 	// claims held past their expiry at now as expired, and writes the
-	// claim that decide returns given the key's claim and the customer's
-	// live one (see claim.Decide). It returns the claim as it leaves it
+	// claim that decide returns given the key's claim (of whichever
+	// campaign) and the customer's live one of the campaign of code (see
+	// claim.Decide); the store refuses a second claim of a customer held
+	// or confirmed for one campaign. It returns the claim as it leaves it
 	// and how many it expired; it writes nothing when decide fails. It
 	// may call decide more than once (when it runs its transaction
 	// again), and returns what the last call decided.
-	Update(ctx context.Context, customerID int32, key string, now time.Time, decide claim.Decide) (Claim, int, error)
+	Update(ctx context.Context, customerID int32, code, key string, now time.Time, decide claim.Decide) (Claim, int, error)
 	// Expire records as expired the claims held past their expiry at now,
 	// and returns how many.
 	Expire(ctx context.Context, now time.Time) (int, error)
@@ -218,8 +229,8 @@ type Options struct {
 	// means the current one, Current().
 	Promotion Promotion
 	// Campaign is when the promotion runs. A zero Starts is the store's
-	// first start (FirstStart, at NewService's first call that needs it);
-	// a zero Ends never ends.
+	// first start with this Promotion (FirstStart of its code, at the
+	// first NewService that needs it); a zero Ends never ends.
 	Campaign bookshop.Campaign
 	// ClaimTTL is how long a claim holds a customer's use; DefaultClaimTTL.
 	ClaimTTL time.Duration
@@ -229,7 +240,8 @@ type Options struct {
 
 // NewService returns the Promotions service over store, made as opts say.
 // When opts.Campaign has no start, it reads (or records) the store's first
-// start. Errors: a Promotion without a code, a name or a rule; the
+// start with the Promotion: the campaign before has a start of its own,
+// not this one's. Errors: a Promotion without a code, a name or a rule; the
 // store's.
 func NewService(ctx context.Context, store Store, opts Options) (*Service, error) {
 	if opts.Promotion.Code == "" && opts.Promotion.Rule == nil {
@@ -248,7 +260,7 @@ func NewService(ctx context.Context, store Store, opts Options) (*Service, error
 		opts.Now = time.Now
 	}
 	if opts.Campaign.Starts.IsZero() {
-		start, err := store.FirstStart(ctx, opts.Now())
+		start, err := store.FirstStart(ctx, opts.Promotion.Code, opts.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -327,8 +339,9 @@ func CheckDiscount(d bookshop.Discount, lines []bookshop.PromoLine) error {
 
 // Offer implements [bookshop.Promotions]: the offer as customerID (0 for
 // a guest) is shown it now. A guest is always eligible; a customer until
-// a claim of theirs is confirmed (a claim held by a checkout in progress
-// does not hide the banner). Errors: Invalid for a negative customer id.
+// a claim of theirs of this campaign is confirmed (a claim held by a
+// checkout in progress does not hide the banner; one of a campaign before
+// hides nothing). Errors: Invalid for a negative customer id.
 func (s *Service) Offer(ctx context.Context, customerID int32) (bookshop.Offer, error) {
 	if err := CheckShopper(customerID); err != nil {
 		return bookshop.Offer{}, err
@@ -340,7 +353,7 @@ func (s *Service) Offer(ctx context.Context, customerID int32) (bookshop.Offer, 
 		Starts: s.campaign.Starts, Ends: s.campaign.Ends, MinBooks: s.promo.MinBooks,
 	}
 	if customerID > 0 {
-		u, err := s.store.Usage(ctx, customerID, now)
+		u, err := s.store.Usage(ctx, customerID, s.promo.Code, now)
 		if err != nil {
 			return bookshop.Offer{}, err
 		}
@@ -359,7 +372,8 @@ func (s *Service) Offer(ctx context.Context, customerID int32) (bookshop.Offer, 
 
 // Price implements [bookshop.Promotions]: the discount lines would get
 // now, when the campaign runs, the lines earn it and customerID may use
-// it (has not, and no claim of theirs holds it); a guest (0) may. It
+// it (has not, and no claim of theirs of this campaign holds it); a guest
+// (0) may. It
 // holds nothing. Errors: Invalid for a negative customer id or malformed
 // lines (CheckLines).
 func (s *Service) Price(ctx context.Context, customerID int32, lines []bookshop.PromoLine) (bookshop.Discount, bool, error) {
@@ -375,7 +389,7 @@ func (s *Service) Price(ctx context.Context, customerID int32, lines []bookshop.
 		return bookshop.Discount{}, false, nil
 	}
 	if customerID > 0 {
-		u, err := s.store.Usage(ctx, customerID, now)
+		u, err := s.store.Usage(ctx, customerID, s.promo.Code, now)
 		if err != nil {
 			return bookshop.Discount{}, false, err
 		}
@@ -393,12 +407,14 @@ func (s *Service) Price(ctx context.Context, customerID int32, lines []bookshop.
 // returns its discount (a retry after the order); otherwise, when the
 // campaign does not run, ClaimInactive, or when lines earn nothing,
 // ClaimNotEarned (and a claim of key held is released); when another
-// claim of the customer is confirmed, ClaimUsed, or held, ClaimHeld;
-// otherwise key holds the use, with lines' discount, for the Service's
-// claim TTL from now: a new claim, a claim of key held (priced anew, its
-// expiry put off), or one released or expired (held again). A discount
-// granted has its label when lines earn it as recorded (the record keeps
-// no words).
+// claim of the customer of this campaign is confirmed, ClaimUsed, or
+// held, ClaimHeld (their claims of the campaigns before count for
+// nothing); otherwise key holds the use, with lines' discount, for the
+// Service's claim TTL from now: a new claim, a claim of key held (priced
+// anew, its expiry put off), or one released or expired (held again); a
+// claim of key of a campaign before, not confirmed, becomes one of this
+// campaign. A discount granted has its label when lines earn it as
+// recorded (the record keeps no words).
 //
 // Errors: Invalid for a customer id under 1 (CheckCustomer), a malformed
 // key (CheckKey) or malformed lines (CheckLines).
@@ -420,7 +436,7 @@ func (s *Service) Claim(ctx context.Context, customerID int32, key string, lines
 		answer   bookshop.ClaimOutcome
 		released bool
 	)
-	c, expired, err := s.store.Update(ctx, customerID, key, now, func(own, live *Claim) (Claim, error) {
+	c, expired, err := s.store.Update(ctx, customerID, s.promo.Code, key, now, func(own, live *Claim) (Claim, error) {
 		// Set afresh: the store may call this again.
 		outcome, answer, released = "", "", false
 		var keep Claim // own as it is: nothing to write
@@ -483,8 +499,10 @@ func (s *Service) Confirm(ctx context.Context, customerID int32, key string) err
 // checkout releases it before it records its order (see Release). It
 // returns the claim, confirmed.
 // Confirming again changes nothing; a claim released or expired is
-// confirmed all the same when no other claim of the customer holds or
-// spent the use. Errors: Invalid for a customer id under 1 or a malformed
+// confirmed all the same when no other claim of the customer of its
+// campaign holds or spent the use. A claim of the campaign before this
+// one (claimed before the service ran this one) is confirmed as one of
+// that campaign. Errors: Invalid for a customer id under 1 or a malformed
 // key; NotFound when key made no claim (or its record is gone, RecordTTL
 // after it ended); Conflict when another claim of the customer holds or
 // spent the use.
@@ -496,15 +514,29 @@ func (s *Service) ConfirmClaim(ctx context.Context, customerID int32, key string
 		return Claim{}, err
 	}
 	now := s.now()
-	var confirmed bool
-	c, expired, err := s.store.Update(ctx, customerID, key, now, func(own, live *Claim) (Claim, error) {
-		confirmed = false // set afresh: the store may call this again
+	var (
+		c         Claim
+		err       error
+		confirmed bool
+		code      = s.promo.Code // the campaign whose live claim the store reads
+		other     string         // the campaign of key's claim, when not code's
+	)
+	decide := func(own, live *Claim) (Claim, error) {
+		confirmed, other = false, "" // set afresh: the store may call this again
 		switch {
 		case own == nil:
 			return Claim{}, bookshop.Errorf(bookshop.NotFound, "customer %d has no claim under key %q", customerID, key)
 		case own.State == Confirmed:
 			return *own, nil
-		case live != nil && live.Key != key:
+		case own.Discount.Code != code && own.State == Held:
+			live = own // held, so the live claim of its campaign
+		case own.Discount.Code != code:
+			// Ended, of another campaign: whether another claim took the
+			// use is a question of that campaign's claims.
+			other = own.Discount.Code
+			return *own, nil
+		}
+		if live != nil && live.Key != key {
 			return Claim{}, bookshop.Errorf(bookshop.Conflict,
 				"the claim under key %q was %s, and another checkout of customer %d has %s the promotion since", key, own.State, customerID, map[string]string{Held: "claimed", Confirmed: "used"}[live.State])
 		}
@@ -512,8 +544,19 @@ func (s *Service) ConfirmClaim(ctx context.Context, customerID int32, key string
 		next := *own
 		next.State = Confirmed
 		return next, nil
-	})
-	s.metrics.claimsExpired(expired)
+	}
+	for range confirmRuns {
+		var expired int
+		c, expired, err = s.store.Update(ctx, customerID, code, key, now, decide)
+		s.metrics.claimsExpired(expired)
+		if err != nil || other == "" {
+			break
+		}
+		code = other // and again, reading that campaign's claims
+	}
+	if err == nil && other != "" {
+		err = bookshop.Errorf(bookshop.Unavailable, "the claim under key %q changed campaign while it was confirmed: try again", key)
+	}
 	if err != nil {
 		if bookshop.ErrorCode(err) == bookshop.Conflict {
 			s.logger.WarnContext(ctx, "promotion confirmed after its claim ended, and another checkout took it", "customer", customerID, "err", err)
@@ -525,6 +568,13 @@ func (s *Service) ConfirmClaim(ctx context.Context, customerID int32, key string
 	}
 	return c, nil
 }
+
+// confirmRuns bounds the transactions of one ConfirmClaim: the first
+// reads the claims of the Service's campaign, and, when the key's claim
+// is of another campaign and ended, a second reads that campaign's. A
+// third is needed only if a claim under the key changed campaign between
+// the two, and none more.
+const confirmRuns = 3
 
 // Release implements [bookshop.Promotions]: it gives back the use that
 // customerID's claim under key holds or spent: its checkout did not
@@ -544,7 +594,7 @@ func (s *Service) Release(ctx context.Context, customerID int32, key string) err
 		return err
 	}
 	var was string
-	_, expired, err := s.store.Update(ctx, customerID, key, s.now(), func(own, _ *Claim) (Claim, error) {
+	_, expired, err := s.store.Update(ctx, customerID, s.promo.Code, key, s.now(), func(own, _ *Claim) (Claim, error) {
 		was = "" // set afresh: the store may call this again
 		switch {
 		case own == nil:

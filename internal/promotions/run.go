@@ -21,13 +21,14 @@ const SweepInterval = 30 * time.Second
 
 // Run runs the Promotions service on deps.Listener until ctx is done: it
 // opens the database, PostgreSQL when cfg.Database has a URL and the
-// SQLite file cfg.DB otherwise (creating it on first start, and recording
-// that start, the campaign's by default), serves PromotionsService with
+// SQLite file cfg.DB otherwise (creating it on first start), records the
+// service's first start with its campaign there (the campaign's start by
+// default; each campaign has its own), serves PromotionsService with
 // health and reflection, NOT_SERVING while the database does not answer,
 // sweeps the claims at once and every SweepInterval, and
 // then shuts down gracefully. It refuses (a config.UsageError) an end
-// without a start that is not after the first start recorded: the
-// campaign would never run.
+// without a start that is not after the campaign's first start recorded:
+// the campaign would never run.
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
@@ -56,11 +57,12 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	c := svc.Campaign()
 	if cfg.Starts.IsZero() && !c.Ends.IsZero() && !c.Ends.After(c.Starts) {
 		// Validate checks -ends against -starts; without -starts, the start
-		// is the first start recorded in the database, known only now.
+		// is the campaign's first start recorded in the database, known
+		// only now.
 		deps.Close()
-		return config.UsageErrorf("-ends or PROMOTIONS_ENDS %s is not after the campaign's start, %s, the service's first start on %s (-starts is empty): "+
+		return config.UsageErrorf("-ends or PROMOTIONS_ENDS %s is not after the campaign's start, %s, the service's first start with campaign %s on %s (-starts is empty): "+
 			"the campaign would never run; set -starts, or an -ends after it",
-			c.Ends.UTC().Format(time.RFC3339), c.Starts.UTC().Format(time.RFC3339), where)
+			c.Ends.UTC().Format(time.RFC3339), c.Starts.UTC().Format(time.RFC3339), svc.Promotion().Code, where)
 	}
 	srv, err := NewGRPCServer(svc, deps)
 	if err != nil {

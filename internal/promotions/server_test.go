@@ -20,6 +20,7 @@ import (
 	moneyv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
 	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/logtest"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
@@ -516,6 +517,84 @@ func TestAnotherPromotion(t *testing.T) {
 
 	if _, err := promotions.NewService(testContext(t), open(t, ":memory:"), promotions.Options{Promotion: promotions.Promotion{Code: "nameless", Rule: tenPercent.Rule}}); err == nil {
 		t.Error("NewService(a promotion without a name) = nil error, want it refused")
+	}
+}
+
+// TestNextCampaign runs the Promotions service as `bookshop promotions`
+// does, without -starts, on one database (an SQLite file, and PostgreSQL
+// when there is one to test with): first with "buy two books, get the
+// third free", then, as the shop's next release would, with another
+// campaign (promotionstest.TenPercentOff). A customer who used the first
+// sees the next one's banner and is granted its discount, once. The next
+// campaign runs from its own first start, not the first campaign's: the
+// start its offer gives, which `bookshop report promotion` takes as the
+// line between "before the campaign" and "during it" when not given
+// -campaign-start. Each campaign keeps its own start across restarts.
+func TestNextCampaign(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(t *testing.T) promotions.Config
+	}{
+		{"SQLite", func(t *testing.T) promotions.Config {
+			cfg := promotions.DefaultConfig()
+			cfg.DB = filepath.Join(t.TempDir(), "promotions.db")
+			return cfg
+		}},
+		{"PostgreSQL", func(t *testing.T) promotions.Config {
+			cfg := promotions.DefaultConfig()
+			cfg.Database = pgtest.Settings(t)
+			return cfg
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg(t)
+			run := func(p promotions.Promotion) (promotionsv1.PromotionsServiceClient, func()) {
+				cfg.Promotion = p
+				return runWith(t, cfg)
+			}
+			client, stop := run(promotions.BuyTwoGetOneFree())
+			firstStart := offer(t, client, 0).GetStartTime().AsTime()
+			wantClaim(t, client, 1, "placed", three, claimed(freeBook2))
+			confirm(t, client, 1, "placed")
+			if o := offer(t, client, 1); o.GetEligible() {
+				t.Fatalf("GetOffer(1) after its order = %v, want the use spent", o)
+			}
+			stop()
+
+			time.Sleep(5 * time.Millisecond) // the next campaign's first start is later
+			switched := time.Now().Truncate(time.Millisecond)
+			tenPercent := promotionstest.TenPercentOff()
+			client, stop = run(tenPercent)
+			o := offer(t, client, 1)
+			nextStart := o.GetStartTime().AsTime()
+			if o.GetCode() != tenPercent.Code || o.GetBanner() != tenPercent.Banner || !o.GetActive() || !o.GetEligible() {
+				t.Errorf("GetOffer(1) of the next campaign = %v, want its banner, active and eligible: customer 1 used the first only", o)
+			}
+			if nextStart.Before(switched) || !nextStart.After(firstStart) {
+				t.Errorf("the next campaign starts at %v, want its own first start, at %v or after, not the first campaign's %v", nextStart, switched, firstStart)
+			}
+			want := &promotionsv1.Discount{Amount: eur(369), Code: tenPercent.Code, Label: promotionstest.TenPercentOffLabel} // 10% of 36.98
+			if d := price(t, client, 1, three...); !proto.Equal(d, want) {
+				t.Errorf("PriceCart(1, three) of the next campaign = %v, want %v", d, want)
+			}
+			wantClaim(t, client, 1, "next", three, claimed(want))
+			confirm(t, client, 1, "next")
+			if o := offer(t, client, 1); o.GetEligible() {
+				t.Errorf("GetOffer(1) after its order of the next campaign = %v, want the use spent", o)
+			}
+			wantClaim(t, client, 1, "again", three, used)
+			stop()
+
+			client, stop = run(tenPercent)
+			if got := offer(t, client, 0).GetStartTime().AsTime(); !got.Equal(nextStart) {
+				t.Errorf("the next campaign after a restart starts at %v, want its first start %v", got, nextStart)
+			}
+			stop()
+			client, _ = run(promotions.BuyTwoGetOneFree())
+			if o := offer(t, client, 1); !o.GetStartTime().AsTime().Equal(firstStart) || o.GetEligible() {
+				t.Errorf("GetOffer(1) of the first campaign, run again = %v; want its own first start %v, and the use spent", o, firstStart)
+			}
+		})
 	}
 }
 

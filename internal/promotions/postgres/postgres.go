@@ -13,10 +13,11 @@
 // reads are still so when it writes, whichever replica writes at the same
 // time, as SQLite's one writer ensures there. A customer's first claim
 // has no row to lock: of two transactions that each find no claim held
-// and write one, the unique index claims_one_use_per_customer (or, for
-// one key, the primary key) refuses the second, which is run again and
-// finds the first's. So at most one claim of a customer is held or
-// confirmed, and one key makes one claim, across replicas. Changes of
+// and write one, the unique index claims_one_use_per_customer_and_campaign
+// (or, for one key, the primary key) refuses the second, which is run
+// again and finds the first's. So at most one claim of a customer is held
+// or confirmed for each campaign, and one key makes one claim, across
+// replicas. Changes of
 // different customers do not wait for each other. The sweeper's changes
 // pass over the rows that a change holds (SKIP LOCKED): that change
 // expires its customer's claims itself, and the next sweep finds the
@@ -90,34 +91,36 @@ func (db *DB) Ping(ctx context.Context) error { return db.db.Ping(ctx) }
 // String names the database for logs, without its password.
 func (db *DB) String() string { return "PostgreSQL " + db.db.String() }
 
-// FirstStart returns when the service first started on this database:
-// now, recorded, on the first call to a new database (by whichever
-// replica calls first); what was recorded then on every later call.
-func (db *DB) FirstStart(ctx context.Context, now time.Time) (time.Time, error) {
+// FirstStart returns when the service first ran the campaign of code on
+// this database: now, recorded, on the first call for code (by whichever
+// replica calls first); what was recorded then on every later call. Each
+// campaign has its own.
+func (db *DB) FirstStart(ctx context.Context, code string, now time.Time) (time.Time, error) {
 	var ms int64
 	// One statement: the row written, or the one there. A concurrent first
 	// write waits for the other's to commit, and returns nothing then; the
 	// read after it finds it.
-	err := db.db.Pool.QueryRow(ctx, `INSERT INTO service_start (id, started_at) VALUES (1, $1)
-		ON CONFLICT (id) DO NOTHING RETURNING started_at`, now.UnixMilli()).Scan(&ms)
+	err := db.db.Pool.QueryRow(ctx, `INSERT INTO campaign_starts (code, started_at) VALUES ($1, $2)
+		ON CONFLICT (code) DO NOTHING RETURNING started_at`, code, now.UnixMilli()).Scan(&ms)
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = db.db.Pool.QueryRow(ctx, `SELECT started_at FROM service_start WHERE id = 1`).Scan(&ms)
+		err = db.db.Pool.QueryRow(ctx, `SELECT started_at FROM campaign_starts WHERE code = $1`, code).Scan(&ms)
 	}
 	if err != nil {
-		return time.Time{}, pgdb.Classify(fmt.Errorf("record the first start: %w", err))
+		return time.Time{}, pgdb.Classify(fmt.Errorf("record the first start of %s: %w", code, err))
 	}
 	return time.UnixMilli(ms).UTC(), nil
 }
 
-// Usage returns what customerID has done with their use at now: whether
-// a claim of theirs was confirmed, and whether one is held and expires
-// after now. One statement, so one snapshot.
-func (db *DB) Usage(ctx context.Context, customerID int32, now time.Time) (claim.Usage, error) {
+// Usage returns what customerID has done with their use of the campaign
+// of code at now: whether a claim of theirs of code was confirmed, and
+// whether one is held and expires after now. One statement, so one
+// snapshot.
+func (db *DB) Usage(ctx context.Context, customerID int32, code string, now time.Time) (claim.Usage, error) {
 	var u claim.Usage
 	err := db.db.Pool.QueryRow(ctx, `SELECT
-		EXISTS (SELECT 1 FROM claims WHERE customer_id = $1 AND state = 'confirmed'),
-		EXISTS (SELECT 1 FROM claims WHERE customer_id = $1 AND state = 'held' AND expires_at > $2)`,
-		customerID, now.UnixMilli()).Scan(&u.Spent, &u.Held)
+		EXISTS (SELECT 1 FROM claims WHERE customer_id = $1 AND discount_code = $2 AND state = 'confirmed'),
+		EXISTS (SELECT 1 FROM claims WHERE customer_id = $1 AND discount_code = $2 AND state = 'held' AND expires_at > $3)`,
+		customerID, code, now.UnixMilli()).Scan(&u.Spent, &u.Held)
 	if err != nil {
 		return claim.Usage{}, pgdb.Classify(fmt.Errorf("read the use of customer %d: %w", customerID, err))
 	}
@@ -126,8 +129,8 @@ func (db *DB) Usage(ctx context.Context, customerID int32, now time.Time) (claim
 
 // Update changes the claim of customerID's key in one transaction: it
 // locks the customer's claims, records as expired, at now, those held
-// past their expiry; reads the key's claim and the customer's live one;
-// calls decide with them; and writes the claim decide returns, unless it
+// past their expiry; reads the key's claim and the customer's live one of
+// the campaign of code; calls decide with them; and writes the claim decide returns, unless it
 // is own unchanged. It returns the claim as it leaves it (the zero Claim
 // when there is none), and how many claims it recorded as expired. It
 // writes nothing, and returns decide's error, when decide fails; the
@@ -138,7 +141,7 @@ func (db *DB) Usage(ctx context.Context, customerID int32, now time.Time) (claim
 // written by another replica since this one read the customer's claims
 // refuses its write (a unique violation), Update runs it again, and the
 // rule decides anew on what it reads then.
-func (db *DB) Update(ctx context.Context, customerID int32, key string, now time.Time, decide claim.Decide) (claim.Claim, int, error) {
+func (db *DB) Update(ctx context.Context, customerID int32, code, key string, now time.Time, decide claim.Decide) (claim.Claim, int, error) {
 	at := now.UnixMilli()
 	var (
 		next    claim.Claim
@@ -159,7 +162,7 @@ func (db *DB) Update(ctx context.Context, customerID int32, key string, now time
 		if err != nil {
 			return err
 		}
-		live, err := readClaim(ctx, tx, `customer_id = $1 AND state IN ('held', 'confirmed')`, customerID)
+		live, err := readClaim(ctx, tx, `customer_id = $1 AND discount_code = $2 AND state IN ('held', 'confirmed')`, customerID, code)
 		if err != nil {
 			return err
 		}

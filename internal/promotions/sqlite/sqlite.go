@@ -3,13 +3,14 @@
 //
 // The database is one file. Open creates it when it is missing and
 // applies the schema migrations embedded in the binary. It holds when the
-// service first started (the campaign's start by default), and the
-// claims: each checkout's claim of its customer's one use of the
-// promotion (package claim's records), under the customer and the
-// checkout's key, with the discount it was given. A unique index lets at
-// most one claim of a customer be held or confirmed at a time. The times are the caller's
-// (each method takes its now), in milliseconds, so that tests can set the
-// clock.
+// service first ran each campaign (that campaign's start by default), and
+// the claims: each checkout's claim of its customer's one use of a
+// campaign (package claim's records), under the customer and the
+// checkout's key, with the discount it was given and the campaign's code.
+// A unique index lets at most one claim of a customer be held or
+// confirmed for each campaign: a customer who used one campaign may use
+// the next. The times are the caller's (each method takes its now), in
+// milliseconds, so that tests can set the clock.
 //
 // Changes are serialized: one connection writes, and each change is one
 // transaction that takes SQLite's write lock as it begins (BEGIN
@@ -78,30 +79,32 @@ func (db *DB) Close() error { return db.pools.Close() }
 // Ping returns nil when the database answers, for readiness.
 func (db *DB) Ping(ctx context.Context) error { return db.pools.Read.PingContext(ctx) }
 
-// FirstStart returns when the service first started on this database:
-// now, recorded, on the first call to a new database; what was recorded
-// then on every later call, across restarts.
-func (db *DB) FirstStart(ctx context.Context, now time.Time) (time.Time, error) {
-	if _, err := db.pools.ExecContext(ctx, `INSERT INTO service_start (id, started_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`,
-		now.UnixMilli()); err != nil {
-		return time.Time{}, fmt.Errorf("record the first start: %w", err)
+// FirstStart returns when the service first ran the campaign of code on
+// this database: now, recorded, on the first call for code; what was
+// recorded then on every later call, across restarts. Each campaign has
+// its own.
+func (db *DB) FirstStart(ctx context.Context, code string, now time.Time) (time.Time, error) {
+	if _, err := db.pools.ExecContext(ctx, `INSERT INTO campaign_starts (code, started_at) VALUES (?, ?) ON CONFLICT (code) DO NOTHING`,
+		code, now.UnixMilli()); err != nil {
+		return time.Time{}, fmt.Errorf("record the first start of %s: %w", code, err)
 	}
 	var ms int64
-	if err := db.pools.Write.QueryRowContext(ctx, `SELECT started_at FROM service_start WHERE id = 1`).Scan(&ms); err != nil {
-		return time.Time{}, fmt.Errorf("read the first start: %w", err)
+	if err := db.pools.Write.QueryRowContext(ctx, `SELECT started_at FROM campaign_starts WHERE code = ?`, code).Scan(&ms); err != nil {
+		return time.Time{}, fmt.Errorf("read the first start of %s: %w", code, err)
 	}
 	return time.UnixMilli(ms).UTC(), nil
 }
 
-// Usage returns what customerID has done with their use at now: whether
-// a claim of theirs was confirmed, and whether one is held and expires
-// after now. One statement, so one snapshot.
-func (db *DB) Usage(ctx context.Context, customerID int32, now time.Time) (claim.Usage, error) {
+// Usage returns what customerID has done with their use of the campaign
+// of code at now: whether a claim of theirs of code was confirmed, and
+// whether one is held and expires after now. One statement, so one
+// snapshot.
+func (db *DB) Usage(ctx context.Context, customerID int32, code string, now time.Time) (claim.Usage, error) {
 	var u claim.Usage
 	err := db.pools.QueryRowContext(ctx, `SELECT
-		EXISTS (SELECT 1 FROM claims WHERE customer_id = ?1 AND state = 'confirmed'),
-		EXISTS (SELECT 1 FROM claims WHERE customer_id = ?1 AND state = 'held' AND expires_at > ?2)`,
-		customerID, now.UnixMilli()).Scan(&u.Spent, &u.Held)
+		EXISTS (SELECT 1 FROM claims WHERE customer_id = ?1 AND discount_code = ?2 AND state = 'confirmed'),
+		EXISTS (SELECT 1 FROM claims WHERE customer_id = ?1 AND discount_code = ?2 AND state = 'held' AND expires_at > ?3)`,
+		customerID, code, now.UnixMilli()).Scan(&u.Spent, &u.Held)
 	if err != nil {
 		return claim.Usage{}, fmt.Errorf("read the use of customer %d: %w", customerID, err)
 	}
@@ -110,13 +113,13 @@ func (db *DB) Usage(ctx context.Context, customerID int32, now time.Time) (claim
 
 // Update changes the claim of customerID's key in one transaction: it
 // records as expired, at now, the customer's claims held past their
-// expiry; reads the key's claim and the customer's live one; calls decide
-// with them; and writes the claim decide returns, unless it is own
-// unchanged. It returns the claim as it leaves it (the zero Claim when
+// expiry; reads the key's claim and the customer's live one of the
+// campaign of code; calls decide with them; and writes the claim decide
+// returns, unless it is own unchanged. It returns the claim as it leaves it (the zero Claim when
 // there is none), and how many claims it recorded as expired. It writes
 // nothing, and returns decide's error, when decide fails; the expiries
 // are then not recorded either (a later call records them).
-func (db *DB) Update(ctx context.Context, customerID int32, key string, now time.Time, decide claim.Decide) (claim.Claim, int, error) {
+func (db *DB) Update(ctx context.Context, customerID int32, code, key string, now time.Time, decide claim.Decide) (claim.Claim, int, error) {
 	tx, err := db.pools.Begin(ctx)
 	if err != nil {
 		return claim.Claim{}, 0, fmt.Errorf("claim of customer %d: begin: %w", customerID, err)
@@ -137,7 +140,7 @@ func (db *DB) Update(ctx context.Context, customerID int32, key string, now time
 	if err != nil {
 		return claim.Claim{}, 0, err
 	}
-	live, err := readClaim(ctx, tx, `customer_id = ? AND state IN ('held', 'confirmed')`, customerID)
+	live, err := readClaim(ctx, tx, `customer_id = ? AND discount_code = ? AND state IN ('held', 'confirmed')`, customerID, code)
 	if err != nil {
 		return claim.Claim{}, 0, err
 	}

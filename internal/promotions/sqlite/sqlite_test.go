@@ -37,7 +37,14 @@ func open(tb testing.TB, path string) *sqlite.DB {
 	return db
 }
 
-var discount = bookshop.Discount{Amount: bookshop.Money{Units: 899, Currency: "EUR"}, BookID: 2, Code: "buy_two_get_one_free"}
+// code is the campaign of the tests' claims, "buy two books, get the
+// third free"; next is another, "ten percent off".
+const (
+	code = "buy_two_get_one_free"
+	next = "ten_percent_off"
+)
+
+var discount = bookshop.Discount{Amount: bookshop.Money{Units: 899, Currency: "EUR"}, BookID: 2, Code: code}
 
 // held is customer's claim under key, held until expires.
 func held(customer int32, key string, expires time.Time) claim.Claim {
@@ -53,11 +60,11 @@ func to(c claim.Claim, own, live **claim.Claim) claim.Decide {
 	}
 }
 
-func usage(tb testing.TB, db *sqlite.DB, customer int32, now time.Time) claim.Usage {
+func usage(tb testing.TB, db *sqlite.DB, customer int32, code string, now time.Time) claim.Usage {
 	tb.Helper()
-	u, err := db.Usage(testContext(tb), customer, now)
+	u, err := db.Usage(testContext(tb), customer, code, now)
 	if err != nil {
-		tb.Fatalf("Usage(%d): %v", customer, err)
+		tb.Fatalf("Usage(%d, %s): %v", customer, code, err)
 	}
 	return u
 }
@@ -98,7 +105,8 @@ func TestOpenRefuses(t *testing.T) {
 
 // TestSchemaRefusesTwoUses writes to the file behind the service's back:
 // the schema itself refuses a second claim held or confirmed of one
-// customer, and a claim without a discount.
+// customer and campaign (but takes one of another campaign), and a claim
+// without a discount.
 func TestSchemaRefusesTwoUses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "promotions.db")
 	open(t, path).Close()
@@ -125,6 +133,39 @@ func TestSchemaRefusesTwoUses(t *testing.T) {
 	if err := insert("d", "released", 0); err == nil {
 		t.Error("a claim of no discount was written")
 	}
+	if _, err := raw.Exec(`INSERT INTO claims VALUES (1, 'e', 'held', 309, 'EUR', 0, 'ten_percent_off', 0, 0, 0)`); err != nil {
+		t.Errorf("a claim held of another campaign beside a confirmed one: %v", err)
+	}
+}
+
+// atSchema makes a database at path of the schema of the first version
+// migrations (as a binary of that version left it), and runs stmts on
+// it: the rows that binary wrote.
+func atSchema(tb testing.TB, path string, version int, stmts ...string) {
+	tb.Helper()
+	ctx := testContext(tb)
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer raw.Close()
+	all := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`}
+	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if err != nil || len(files) < version {
+		tb.Fatalf("the migrations: %v, %v; want %d at least", files, err, version)
+	}
+	for i, f := range files[:version] {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		all = append(all, string(b), fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', '2026-03-01T00:00:00Z')`, i+1, filepath.Base(f)))
+	}
+	for _, stmt := range append(all, stmts...) {
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			tb.Fatalf("make a database of schema %d: %v", version, err)
+		}
+	}
 }
 
 // TestMigrateToDiscountsWithoutBook opens a database of the first schema
@@ -134,45 +175,28 @@ func TestSchemaRefusesTwoUses(t *testing.T) {
 func TestMigrateToDiscountsWithoutBook(t *testing.T) {
 	ctx := testContext(t)
 	path := filepath.Join(t.TempDir(), "promotions.db")
-	first, err := os.ReadFile(filepath.Join("migrations", "0001_promotions.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{
-		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`,
-		string(first),
-		`INSERT INTO schema_migrations VALUES (1, '0001_promotions.sql', '2026-03-01T00:00:00Z')`,
+	atSchema(t, path, 1,
 		`INSERT INTO claims VALUES (1, 'placed', 'confirmed', 899, 'EUR', 2, 'buy_two_get_one_free', 0, 0, 0)`,
-		fmt.Sprintf(`INSERT INTO claims VALUES (2, 'pending', 'held', 899, 'EUR', 2, 'buy_two_get_one_free', 0, %d, 0)`, t0.Add(time.Hour).UnixMilli()),
-	} {
-		if _, err := raw.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("make a database of schema 1: %v", err)
-		}
-	}
-	raw.Close()
+		fmt.Sprintf(`INSERT INTO claims VALUES (2, 'pending', 'held', 899, 'EUR', 2, 'buy_two_get_one_free', 0, %d, 0)`, t0.Add(time.Hour).UnixMilli()))
 
 	db := open(t, path)
-	if u := usage(t, db, 1, t0); !u.Spent {
+	if u := usage(t, db, 1, code, t0); !u.Spent {
 		t.Errorf("Usage(1) after the migration = %+v, want spent", u)
 	}
-	if u := usage(t, db, 2, t0); !u.Held {
+	if u := usage(t, db, 2, code, t0); !u.Held {
 		t.Errorf("Usage(2) after the migration = %+v, want held", u)
 	}
 	var own, live *claim.Claim
-	if _, _, err := db.Update(ctx, 2, "another", t0, to(held(2, "another", t0.Add(time.Hour)), &own, &live)); err == nil {
+	if _, _, err := db.Update(ctx, 2, code, "another", t0, to(held(2, "another", t0.Add(time.Hour)), &own, &live)); err == nil {
 		t.Error("a second claim held of customer 2 was written after the migration")
 	}
 	bookless := held(3, "k", t0.Add(time.Hour))
-	bookless.Discount = bookshop.Discount{Amount: bookshop.Money{Units: 370, Currency: "EUR"}, Code: "ten_percent_off"}
-	c, _, err := db.Update(ctx, 3, "k", t0, to(bookless, &own, &live))
+	bookless.Discount = bookshop.Discount{Amount: bookshop.Money{Units: 370, Currency: "EUR"}, Code: next}
+	c, _, err := db.Update(ctx, 3, next, "k", t0, to(bookless, &own, &live))
 	if err != nil || c.Discount != bookless.Discount {
 		t.Errorf("Update(a discount that makes no book free) = %+v, %v; want it written", c, err)
 	}
-	if _, _, err := db.Update(ctx, 3, "k", t0, func(own, _ *claim.Claim) (claim.Claim, error) {
+	if _, _, err := db.Update(ctx, 3, next, "k", t0, func(own, _ *claim.Claim) (claim.Claim, error) {
 		if own == nil || own.Discount != bookless.Discount {
 			return claim.Claim{}, fmt.Errorf("read back %+v, want %+v", own, bookless.Discount)
 		}
@@ -180,4 +204,14 @@ func TestMigrateToDiscountsWithoutBook(t *testing.T) {
 	}); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestMigrateToOncePerCampaign opens a database of the schema before
+// campaigns were told apart (0002), with the rows a service wrote then:
+// migrated, it keeps them, each campaign has a first start and a use of
+// each customer of its own (see storetest.CheckMigratedToCampaigns).
+func TestMigrateToOncePerCampaign(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "promotions.db")
+	atSchema(t, path, 2, storetest.RowsBeforeCampaigns()...)
+	storetest.CheckMigratedToCampaigns(t, open(t, path))
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/promotions/claim"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
+	"github.com/bookshop-go/bookshop/internal/promotions/promotionstest"
 )
 
 // NewDatabase makes a new, empty database for one test and returns how to
@@ -39,6 +41,8 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"OncePerCustomer", testOncePerCustomer},
 		{"SameKey", testSameKey},
 		{"ConfirmLateOrClaimAnother", testConfirmLateOrClaimAnother},
+		{"OncePerCampaign", testOncePerCampaign},
+		{"NextCampaign", testNextCampaign},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newDB) })
 	}
@@ -71,7 +75,14 @@ func open(tb testing.TB, newDB NewDatabase) (promotions.Store, func() promotions
 	}
 }
 
-var discount = bookshop.Discount{Amount: bookshop.Money{Units: 899, Currency: "EUR"}, BookID: 2, Code: "buy_two_get_one_free"}
+// code is the campaign of the claims of the store's tests, "buy two
+// books, get the third free"; next is another, "ten percent off".
+const (
+	code = promotionsclient.BuyTwoGetOneFreeCode
+	next = promotionstest.TenPercentOffCode
+)
+
+var discount = bookshop.Discount{Amount: bookshop.Money{Units: 899, Currency: "EUR"}, BookID: 2, Code: code}
 
 // held is customer's claim under key, held until expires.
 func held(customer int32, key string, expires time.Time) claim.Claim {
@@ -95,11 +106,11 @@ func keep(own, _ *claim.Claim) (claim.Claim, error) {
 	return *own, nil
 }
 
-func usage(tb testing.TB, db promotions.Store, customer int32, now time.Time) claim.Usage {
+func usage(tb testing.TB, db promotions.Store, customer int32, code string, now time.Time) claim.Usage {
 	tb.Helper()
-	u, err := db.Usage(testContext(tb), customer, now)
+	u, err := db.Usage(testContext(tb), customer, code, now)
 	if err != nil {
-		tb.Fatalf("Usage(%d): %v", customer, err)
+		tb.Fatalf("Usage(%d, %s): %v", customer, code, err)
 	}
 	return u
 }
@@ -113,62 +124,62 @@ func testUpdate(t *testing.T, newDB NewDatabase) {
 	db, _ := open(t, newDB)
 	var own, live *claim.Claim
 
-	got, expired, err := db.Update(ctx, 1, "a", t0, to(held(1, "a", t0.Add(time.Minute)), &own, &live))
+	got, expired, err := db.Update(ctx, 1, code, "a", t0, to(held(1, "a", t0.Add(time.Minute)), &own, &live))
 	want := held(1, "a", t0.Add(time.Minute))
 	want.Updated = t0
 	if err != nil || expired != 0 || got != want || own != nil || live != nil {
 		t.Fatalf("Update(1, a) = %+v, %d, %v, given %v and %v; want %+v, given nothing", got, expired, err, own, live, want)
 	}
-	if u := usage(t, db, 1, t0); u != (claim.Usage{Held: true}) {
+	if u := usage(t, db, 1, code, t0); u != (claim.Usage{Held: true}) {
 		t.Errorf("Usage(1) = %+v, want held", u)
 	}
-	if u := usage(t, db, 1, t0.Add(time.Minute)); u != (claim.Usage{}) {
+	if u := usage(t, db, 1, code, t0.Add(time.Minute)); u != (claim.Usage{}) {
 		t.Errorf("Usage(1) at the claim's expiry = %+v, want nothing: it holds nothing from then", u)
 	}
 
 	// Another key of the customer sees "a" live; a failed rule writes
 	// nothing.
 	refused := errors.New("refused")
-	_, _, err = db.Update(ctx, 1, "b", t0, func(o, l *claim.Claim) (claim.Claim, error) {
+	_, _, err = db.Update(ctx, 1, code, "b", t0, func(o, l *claim.Claim) (claim.Claim, error) {
 		own, live = o, l
 		return held(1, "b", t0), refused
 	})
 	if !errors.Is(err, refused) || own != nil || live == nil || *live != want {
 		t.Errorf("Update(1, b) = %v, given %v and %v; want refused, given no claim of b and a's %+v", err, own, live, want)
 	}
-	if _, _, err := db.Update(ctx, 1, "b", t0, keep); err != nil {
+	if _, _, err := db.Update(ctx, 1, code, "b", t0, keep); err != nil {
 		t.Fatal(err)
 	}
 
 	// A second claim held or confirmed is refused by the unique index,
 	// whatever the rule says.
-	if _, _, err := db.Update(ctx, 1, "b", t0, to(held(1, "b", t0.Add(time.Minute)), &own, &live)); err == nil {
+	if _, _, err := db.Update(ctx, 1, code, "b", t0, to(held(1, "b", t0.Add(time.Minute)), &own, &live)); err == nil {
 		t.Error("Update(1, b) to held while a is held = nil, want the unique index's refusal")
 	}
 	c := held(1, "b", t0)
 	c.State = claim.Confirmed
-	if _, _, err := db.Update(ctx, 1, "b", t0, to(c, &own, &live)); err == nil {
+	if _, _, err := db.Update(ctx, 1, code, "b", t0, to(c, &own, &live)); err == nil {
 		t.Error("Update(1, b) to confirmed while a is held = nil, want the unique index's refusal")
 	}
 
 	// At a's expiry, the next Update of the customer records it expired,
 	// and b may hold.
 	later := t0.Add(time.Minute)
-	got, expired, err = db.Update(ctx, 1, "b", later, to(held(1, "b", later.Add(time.Minute)), &own, &live))
+	got, expired, err = db.Update(ctx, 1, code, "b", later, to(held(1, "b", later.Add(time.Minute)), &own, &live))
 	if err != nil || expired != 1 || live != nil || got.State != claim.Held {
 		t.Errorf("Update(1, b) at a's expiry = %+v, %d expired, %v, given live %v; want b held, 1 expired, no live claim", got, expired, err, live)
 	}
-	_, _, err = db.Update(ctx, 1, "a", later, to(claim.Claim{}, &own, &live))
+	_, _, err = db.Update(ctx, 1, code, "a", later, to(claim.Claim{}, &own, &live))
 	if err == nil || own == nil || own.State != claim.Expired || !own.Updated.Equal(later) || live == nil || live.Key != "b" {
 		t.Errorf("Update(1, a) after: %v, given %+v and %+v; want a expired at %v, b live, and an error for a zero claim", err, own, live, later)
 	}
 
 	// The claim of another customer under the same key is another claim.
-	if _, _, err := db.Update(ctx, 2, "a", t0, to(held(2, "a", later), &own, &live)); err != nil || own != nil || live != nil {
+	if _, _, err := db.Update(ctx, 2, code, "a", t0, to(held(2, "a", later), &own, &live)); err != nil || own != nil || live != nil {
 		t.Errorf("Update(2, a) = %v, given %v and %v; want nothing of customer 1's", err, own, live)
 	}
 	// A rule that returns another claim than its key's is refused.
-	if _, _, err := db.Update(ctx, 3, "a", t0, to(held(4, "a", later), &own, &live)); err == nil {
+	if _, _, err := db.Update(ctx, 3, code, "a", t0, to(held(4, "a", later), &own, &live)); err == nil {
 		t.Error("Update(3, a) writing customer 4's claim = nil, want an error")
 	}
 }
@@ -182,13 +193,13 @@ func testSweep(t *testing.T, newDB NewDatabase) {
 	var own, live *claim.Claim
 	const n = 600 // more than a batch
 	for i := range int32(n) {
-		if _, _, err := db.Update(ctx, i+1, "k", t0, to(held(i+1, "k", t0.Add(time.Minute)), &own, &live)); err != nil {
+		if _, _, err := db.Update(ctx, i+1, code, "k", t0, to(held(i+1, "k", t0.Add(time.Minute)), &own, &live)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c := held(n+1, "k", t0.Add(time.Minute))
 	c.State = claim.Confirmed
-	if _, _, err := db.Update(ctx, n+1, "k", t0, to(c, &own, &live)); err != nil {
+	if _, _, err := db.Update(ctx, n+1, code, "k", t0, to(c, &own, &live)); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := db.Expire(ctx, t0.Add(time.Minute-time.Millisecond)); got != 0 || err != nil {
@@ -203,7 +214,7 @@ func testSweep(t *testing.T, newDB NewDatabase) {
 	if got, err := db.DeleteEnded(ctx, t0.Add(time.Hour)); got != n || err != nil {
 		t.Errorf("DeleteEnded later = %d, %v; want %d", got, err, n)
 	}
-	if u := usage(t, db, n+1, t0.AddDate(1, 0, 0)); !u.Spent {
+	if u := usage(t, db, n+1, code, t0.AddDate(1, 0, 0)); !u.Spent {
 		t.Errorf("Usage(%d) a year on = %+v, want spent: a use is kept for good", n+1, u)
 	}
 }
@@ -214,27 +225,27 @@ func testSweep(t *testing.T, newDB NewDatabase) {
 func testAnotherHandle(t *testing.T, newDB NewDatabase) {
 	ctx := testContext(t)
 	db, again := open(t, newDB)
-	if start, err := db.FirstStart(ctx, t0); err != nil || !start.Equal(t0) {
+	if start, err := db.FirstStart(ctx, code, t0); err != nil || !start.Equal(t0) {
 		t.Errorf("FirstStart(t0) of a new database = %v, %v; want %v", start, err, t0)
 	}
-	if start, err := db.FirstStart(ctx, t0.Add(time.Hour)); err != nil || !start.Equal(t0) {
+	if start, err := db.FirstStart(ctx, code, t0.Add(time.Hour)); err != nil || !start.Equal(t0) {
 		t.Errorf("FirstStart again = %v, %v; want %v, the first", start, err, t0)
 	}
 	c := held(1, "k", t0.Add(time.Minute))
 	c.State = claim.Confirmed
 	var own, live *claim.Claim
-	if _, _, err := db.Update(ctx, 1, "k", t0, to(c, &own, &live)); err != nil {
+	if _, _, err := db.Update(ctx, 1, code, "k", t0, to(c, &own, &live)); err != nil {
 		t.Fatal(err)
 	}
 
 	other := again()
-	if start, err := other.FirstStart(ctx, t0.Add(48*time.Hour)); err != nil || !start.Equal(t0) {
+	if start, err := other.FirstStart(ctx, code, t0.Add(48*time.Hour)); err != nil || !start.Equal(t0) {
 		t.Errorf("FirstStart through another handle = %v, %v; want %v", start, err, t0)
 	}
-	if _, _, err := other.Update(ctx, 1, "k", t0, keep); err != nil {
+	if _, _, err := other.Update(ctx, 1, code, "k", t0, keep); err != nil {
 		t.Fatal(err)
 	}
-	if u := usage(t, other, 1, t0); !u.Spent {
+	if u := usage(t, other, 1, code, t0); !u.Spent {
 		t.Errorf("Usage(1) through another handle = %+v, want spent", u)
 	}
 }
@@ -246,12 +257,12 @@ func testDiscountWithoutBook(t *testing.T, newDB NewDatabase) {
 	db, _ := open(t, newDB)
 	var own, live *claim.Claim
 	bookless := held(3, "k", t0.Add(time.Hour))
-	bookless.Discount = bookshop.Discount{Amount: bookshop.Money{Units: 370, Currency: "EUR"}, Code: "ten_percent_off"}
-	c, _, err := db.Update(ctx, 3, "k", t0, to(bookless, &own, &live))
+	bookless.Discount = bookshop.Discount{Amount: bookshop.Money{Units: 370, Currency: "EUR"}, Code: next}
+	c, _, err := db.Update(ctx, 3, next, "k", t0, to(bookless, &own, &live))
 	if err != nil || c.Discount != bookless.Discount {
 		t.Errorf("Update(a discount that makes no book free) = %+v, %v; want it written", c, err)
 	}
-	if _, _, err := db.Update(ctx, 3, "k", t0, func(own, _ *claim.Claim) (claim.Claim, error) {
+	if _, _, err := db.Update(ctx, 3, next, "k", t0, func(own, _ *claim.Claim) (claim.Claim, error) {
 		if own == nil || own.Discount != bookless.Discount {
 			return claim.Claim{}, fmt.Errorf("read back %+v, want %+v", own, bookless.Discount)
 		}
@@ -465,6 +476,256 @@ func testConfirmLateOrClaimAnother(t *testing.T, newDB NewDatabase) {
 	for c := range customers {
 		if lateWon[c] == anotherWon[c] {
 			t.Errorf("customer %d: the late confirmation went through: %v, the other claim: %v; want exactly one", c+1, lateWon[c], anotherWon[c])
+		}
+	}
+}
+
+// look returns a Decide that writes nothing, and stores what it was given
+// in own and live.
+func look(own, live **claim.Claim) claim.Decide {
+	return func(o, l *claim.Claim) (claim.Claim, error) {
+		*own, *live = o, l
+		return keep(o, l)
+	}
+}
+
+// testOncePerCampaign checks that a customer has a use of each campaign:
+// each campaign's first start is its own; a customer's claim confirmed of
+// one campaign is not the live claim of another, which they may hold and
+// spend beside it; and the unique index refuses a second claim held or
+// confirmed of one campaign, not of two.
+func testOncePerCampaign(t *testing.T, newDB NewDatabase) {
+	ctx := testContext(t)
+	db, again := open(t, newDB)
+	later := t0.Add(24 * time.Hour)
+	other := again()
+	for _, tc := range []struct {
+		store     promotions.Store
+		code      string
+		now, want time.Time
+	}{
+		{db, code, t0, t0},
+		{db, next, later, later},
+		{db, code, later, t0},
+		{other, next, later.Add(time.Hour), later},
+		{other, code, later.Add(time.Hour), t0},
+	} {
+		if start, err := tc.store.FirstStart(ctx, tc.code, tc.now); err != nil || !start.Equal(tc.want) {
+			t.Errorf("FirstStart(%s, %v) = %v, %v; want %v, the first start of %s", tc.code, tc.now, start, err, tc.want, tc.code)
+		}
+	}
+
+	var own, live *claim.Claim
+	used := held(1, "used", t0.Add(time.Minute))
+	used.State = claim.Confirmed
+	if _, _, err := db.Update(ctx, 1, code, "used", t0, to(used, &own, &live)); err != nil {
+		t.Fatal(err)
+	}
+	if u := usage(t, db, 1, next, later); u != (claim.Usage{}) {
+		t.Errorf("Usage(1, %s) = %+v, want nothing: customer 1 used %s only", next, u, code)
+	}
+	tenOff := func(customer int32, key string, state string) claim.Claim {
+		return claim.Claim{CustomerID: customer, Key: key, State: state, Expires: later.Add(time.Minute),
+			Discount: bookshop.Discount{Amount: bookshop.Money{Units: 309, Currency: "EUR"}, Code: next}}
+	}
+	got, _, err := db.Update(ctx, 1, next, "next", later, to(tenOff(1, "next", claim.Held), &own, &live))
+	if err != nil || got.State != claim.Held || own != nil || live != nil {
+		t.Errorf("Update(1, %s, next) = %+v, %v, given %v and %v; want it held, given no claim: customer 1's use of %s is not one of %s", next, got, err, own, live, code, next)
+	}
+	if u := usage(t, db, 1, next, later); u != (claim.Usage{Held: true}) {
+		t.Errorf("Usage(1, %s) = %+v, want held", next, u)
+	}
+	if u := usage(t, db, 1, code, later); u != (claim.Usage{Spent: true}) {
+		t.Errorf("Usage(1, %s) = %+v, want spent, and held by none", code, u)
+	}
+	for _, tc := range []struct {
+		code, live string
+	}{{code, "used"}, {next, "next"}} {
+		if _, _, err := db.Update(ctx, 1, tc.code, "another", later, look(&own, &live)); err != nil || own != nil || live == nil || live.Key != tc.live {
+			t.Errorf("Update(1, %s, another) = %v, given %v and %+v; want the live claim of %s, %q", tc.code, err, own, live, tc.code, tc.live)
+		}
+	}
+	for _, state := range []string{claim.Held, claim.Confirmed} {
+		if _, _, err := db.Update(ctx, 1, next, "another", later, to(tenOff(1, "another", state), &own, &live)); err == nil {
+			t.Errorf("Update(1, %s, another) to %s while next is held = nil, want the unique index's refusal", next, state)
+		}
+	}
+	c := tenOff(1, "next", claim.Confirmed)
+	if _, _, err := other.Update(ctx, 1, next, "next", later, to(c, &own, &live)); err != nil {
+		t.Errorf("Update(1, %s, next) to confirmed: %v", next, err)
+	}
+	if u := usage(t, other, 1, next, later); !u.Spent {
+		t.Errorf("Usage(1, %s) after its claim was confirmed = %+v, want spent", next, u)
+	}
+
+	// A claim of each campaign held at once, by one customer.
+	if _, _, err := db.Update(ctx, 2, code, "a", later, to(held(2, "a", later.Add(time.Minute)), &own, &live)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.Update(ctx, 2, next, "b", later, to(tenOff(2, "b", claim.Held), &own, &live)); err != nil || live != nil {
+		t.Errorf("Update(2, %s, b) while customer 2 holds a claim of %s = %v, given live %v; want it held, given none", next, code, err, live)
+	}
+}
+
+// testNextCampaign runs "buy two books, get the third free", each of its
+// services from the first start of its campaign as the shop runs it, and
+// then, on the same database, as the shop's next release would, another
+// campaign (promotionstest.TenPercentOff), from its own first start: a
+// customer who used the first sees the next one's banner and is granted
+// its discount, once; a claim of the first that its checkout confirms
+// after the switch is confirmed as the first's, against the first's
+// claims (held: confirmed; expired and taken by none: confirmed; expired
+// and spent by another checkout: refused).
+func testNextCampaign(t *testing.T, newDB NewDatabase) {
+	ctx := testContext(t)
+	db, again := open(t, newDB)
+	clk := &clock{now: t0}
+	service := func(store promotions.Store, p promotions.Promotion) *promotions.Service {
+		t.Helper()
+		svc, err := promotions.NewService(ctx, store, promotions.Options{Now: clk.Now, ClaimTTL: claimTTL, Promotion: p})
+		if err != nil {
+			t.Fatalf("NewService(%s): %v", p.Code, err)
+		}
+		return svc
+	}
+	grant := func(svc *promotions.Service, customer int32, key string) bookshop.Discount {
+		t.Helper()
+		d, outcome, err := svc.Claim(ctx, customer, key, three)
+		if err != nil || outcome != bookshop.ClaimGranted {
+			t.Fatalf("Claim(%d, %s) of %s = %v, %v; want it granted", customer, key, svc.Promotion().Code, outcome, err)
+		}
+		return d
+	}
+	confirm := func(svc *promotions.Service, customer int32, key string) {
+		t.Helper()
+		if err := svc.Confirm(ctx, customer, key); err != nil {
+			t.Fatalf("Confirm(%d, %s) through %s: %v", customer, key, svc.Promotion().Code, err)
+		}
+	}
+
+	first := service(db, promotions.BuyTwoGetOneFree())
+	if s := first.Campaign().Starts; !s.Equal(t0) {
+		t.Errorf("the first campaign starts at %v, want %v, its first start", s, t0)
+	}
+	grant(first, 1, "first")
+	confirm(first, 1, "first")
+	grant(first, 3, "late") // expires, and is confirmed after the switch
+	grant(first, 4, "late") // expires, and another checkout spends the use
+	clk.Advance(claimTTL)
+	grant(first, 4, "other")
+	confirm(first, 4, "other")
+	clk.Advance(24 * time.Hour)
+	grant(first, 2, "in-flight") // held at the switch
+
+	switched := clk.Now()
+	nextSvc := service(again(), promotionstest.TenPercentOff())
+	o, err := nextSvc.Offer(ctx, 1)
+	if err != nil || o.Code != next || o.Banner != promotionstest.TenPercentOffBanner || !o.Active || !o.Eligible || !o.Starts.Equal(switched) {
+		t.Errorf("Offer(1) of the next campaign = %+v, %v; want its banner, active and eligible, from its own first start %v", o, err, switched)
+	}
+	if s := service(db, promotions.BuyTwoGetOneFree()).Campaign().Starts; !s.Equal(t0) {
+		t.Errorf("the first campaign, run again after the next started, starts at %v; want its own first start %v", s, t0)
+	}
+	want := bookshop.Discount{Amount: bookshop.Money{Units: 309, Currency: "EUR"}, Code: next, Label: promotionstest.TenPercentOffLabel} // 10% of 30.97
+	if d, ok, err := nextSvc.Price(ctx, 1, three); err != nil || !ok || d != want {
+		t.Errorf("Price(1) of the next campaign = %+v, %v, %v; want %+v", d, ok, err, want)
+	}
+	if d := grant(nextSvc, 1, "next"); d != want {
+		t.Errorf("Claim(1, next) of the next campaign granted %+v, want %+v", d, want)
+	}
+	confirm(nextSvc, 1, "next")
+	if o, err := nextSvc.Offer(ctx, 1); err != nil || o.Eligible {
+		t.Errorf("Offer(1) of the next campaign after its use = %+v, %v; want it spent", o, err)
+	}
+	if _, outcome, err := nextSvc.Claim(ctx, 1, "again", three); err != nil || outcome != bookshop.ClaimUsed {
+		t.Errorf("Claim(1, again) of the next campaign = %v, %v; want used: once per campaign", outcome, err)
+	}
+	if d := grant(nextSvc, 1, "first"); d.Code != code || d.Amount.Units != 899 {
+		t.Errorf("Claim(1, first) again, its order placed under the first campaign = %+v, want the first's discount", d)
+	}
+
+	// Customer 2 holds a claim of the first at the switch: it does not
+	// stand in the way of the next, and is confirmed as the first's.
+	grant(nextSvc, 2, "ten")
+	c, err := nextSvc.ConfirmClaim(ctx, 2, "in-flight")
+	if err != nil || c.State != claim.Confirmed || c.Discount.Code != code {
+		t.Errorf("ConfirmClaim(2, in-flight) after the switch = %+v, %v; want it confirmed, of %s", c, err, code)
+	}
+	confirm(nextSvc, 2, "ten")
+	// Customer 3's claim of the first expired, and no other took the use.
+	c, err = nextSvc.ConfirmClaim(ctx, 3, "late")
+	if err != nil || c.State != claim.Confirmed || c.Discount.Code != code {
+		t.Errorf("ConfirmClaim(3, late) after the switch, expired = %+v, %v; want it confirmed, of %s", c, err, code)
+	}
+	if o, err := nextSvc.Offer(ctx, 3); err != nil || !o.Eligible {
+		t.Errorf("Offer(3) of the next campaign = %+v, %v; want eligible: customer 3 used the first only", o, err)
+	}
+	// Customer 4's expired, and another checkout of theirs spent the use.
+	if err := nextSvc.Confirm(ctx, 4, "late"); bookshop.ErrorCode(err) != bookshop.Conflict {
+		t.Errorf("Confirm(4, late) after the switch, expired and the use spent by another = %v, want a conflict", err)
+	}
+}
+
+// RowsBeforeCampaigns are rows of a database of the schema before
+// campaigns were told apart (SQLite's 0002, PostgreSQL's 0001), in SQL
+// that both take: the service's first start at t0, the use of customer 1
+// spent, that of customer 2 held (until an hour after t0), and a claim of
+// customer 3 released, all of "buy two books, get the third free", the
+// one campaign run then.
+func RowsBeforeCampaigns() []string {
+	return []string{
+		fmt.Sprintf(`INSERT INTO service_start VALUES (1, %d)`, t0.UnixMilli()),
+		`INSERT INTO claims VALUES (1, 'placed', 'confirmed', 899, 'EUR', 2, 'buy_two_get_one_free', 0, 0, 0)`,
+		fmt.Sprintf(`INSERT INTO claims VALUES (2, 'pending', 'held', 899, 'EUR', 2, 'buy_two_get_one_free', 0, %d, 0)`, t0.Add(time.Hour).UnixMilli()),
+		`INSERT INTO claims VALUES (3, 'failed', 'released', 899, 'EUR', 2, 'buy_two_get_one_free', 0, 0, 0)`,
+	}
+}
+
+// CheckMigratedToCampaigns checks db, opened on a database that held
+// RowsBeforeCampaigns and was migrated since: the first start recorded is
+// that of "buy two books, get the third free", and the next campaign
+// gets one of its own; the uses are kept, each customer may still use
+// "buy two" once, and every one of them may use the next campaign beside
+// it.
+func CheckMigratedToCampaigns(t *testing.T, db promotions.Store) {
+	t.Helper()
+	ctx := testContext(t)
+	later := t0.Add(24 * time.Hour)
+	for _, tc := range []struct {
+		code string
+		want time.Time
+	}{{code, t0}, {next, later}} {
+		if start, err := db.FirstStart(ctx, tc.code, later); err != nil || !start.Equal(tc.want) {
+			t.Errorf("FirstStart(%s) after the migration = %v, %v; want %v", tc.code, start, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		customer int32
+		code     string
+		want     claim.Usage
+	}{
+		{1, code, claim.Usage{Spent: true}},
+		{2, code, claim.Usage{Held: true}},
+		{3, code, claim.Usage{}},
+		{1, next, claim.Usage{}},
+		{2, next, claim.Usage{}},
+	} {
+		if u := usage(t, db, tc.customer, tc.code, t0); u != tc.want {
+			t.Errorf("Usage(%d, %s) after the migration = %+v, want %+v", tc.customer, tc.code, u, tc.want)
+		}
+	}
+	var own, live *claim.Claim
+	if _, _, err := db.Update(ctx, 2, code, "another", t0, to(held(2, "another", t0.Add(time.Hour)), &own, &live)); err == nil {
+		t.Errorf("a second claim of %s held by customer 2 was written after the migration", code)
+	}
+	if _, _, err := db.Update(ctx, 3, code, "again", t0, to(held(3, "again", t0.Add(time.Hour)), &own, &live)); err != nil || live != nil {
+		t.Errorf("Update(3, %s, again) after the migration = %v, given live %v; want it held, given none: 3's claim was released", code, err, live)
+	}
+	for _, customer := range []int32{1, 2, 3} {
+		c := held(customer, "next", later.Add(time.Hour))
+		c.Discount = bookshop.Discount{Amount: bookshop.Money{Units: 309, Currency: "EUR"}, Code: next}
+		if _, _, err := db.Update(ctx, customer, next, "next", later, to(c, &own, &live)); err != nil || live != nil {
+			t.Errorf("Update(%d, %s, next) after the migration = %v, given live %v; want it held, given none", customer, next, err, live)
 		}
 	}
 }
