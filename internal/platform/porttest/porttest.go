@@ -10,7 +10,6 @@
 package porttest
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -57,7 +56,7 @@ func Pick(tb testing.TB) int {
 		picked[port] = true
 		return port
 	}
-	tb.Fatal(fmt.Sprintf("porttest: no free port between %d and %d after 100 tries", low, first))
+	tb.Fatalf("porttest: no free port between %d and %d after 100 tries", low, first)
 	return 0
 }
 

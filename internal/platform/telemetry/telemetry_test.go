@@ -230,10 +230,10 @@ func TestHTTPHandlerPath(t *testing.T) {
 		var path string
 		for _, a := range spans[i].Attributes() {
 			if a.Key == "url.path" {
-				path = a.Value.Emit()
+				path = a.Value.String()
 			}
-			if strings.Contains(a.Value.Emit(), "SECRET") {
-				t.Errorf("span %d records %s = %q, which holds the secret of the path", i, a.Key, a.Value.Emit())
+			if strings.Contains(a.Value.String(), "SECRET") {
+				t.Errorf("span %d records %s = %q, which holds the secret of the path", i, a.Key, a.Value.String())
 			}
 		}
 		if path != want {
