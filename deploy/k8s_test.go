@@ -28,12 +28,24 @@ import (
 )
 
 // overlays are the kustomize overlays under k8s/overlays.
-var overlays = []string{"dev", "prod"}
+var overlays = []string{"dev", "prod", "postgres"}
 
 // secretsMadeByHand are the Secrets that the manifests use but do not
-// hold, as the README says to create them: the certificates of `bookshop
-// certs`, which are not committed.
-var secretsMadeByHand = []string{"bookshop-tls"}
+// hold, as docs/deployment.md says to create them: the certificates of
+// `bookshop certs`, and the database's connection string (and CA), which
+// are not committed.
+var secretsMadeByHand = []string{"bookshop-tls", databaseSecret}
+
+// databaseSecret is the Secret that holds the PostgreSQL connection
+// string (key uri) and the server's CA (key ca.crt, optional).
+const databaseSecret = "bookshop-database"
+
+// secretStandIns are what the tests read for a variable from a key of a
+// Secret made by hand, which the manifests do not hold: a value of the
+// same shape, with no real password.
+var secretStandIns = map[string]map[string]string{
+	databaseSecret: {"uri": "postgres://bookshop:xxxxx@db.example.internal:5432/bookshop?sslmode=verify-full&sslrootcert=/etc/bookshop/postgres/ca.crt"},
+}
 
 // cluster is what `kustomize build` of an overlay makes, decoded into the
 // Kubernetes API types.
@@ -48,6 +60,7 @@ type cluster struct {
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
 	netpols     []*networkingv1.NetworkPolicy
 	ingresses   []*networkingv1.Ingress
+	secrets     []*corev1.Secret // none: their values would be committed
 	objects     []metav1.Object
 }
 
@@ -101,6 +114,8 @@ func buildOverlay(tb testing.TB, overlay string) *cluster {
 			c.netpols = append(c.netpols, o)
 		case *networkingv1.Ingress:
 			c.ingresses = append(c.ingresses, o)
+		case *corev1.Secret:
+			c.secrets = append(c.secrets, o)
 		default:
 			tb.Errorf("%s: %s %s: a kind the test does not check", overlay, gvk, r.GetName())
 			continue
@@ -114,13 +129,23 @@ func buildOverlay(tb testing.TB, overlay string) *cluster {
 }
 
 // pod is a container of a Deployment, with the command it runs and its
-// environment, resolved from its env and its ConfigMaps.
+// environment, resolved from its env and its ConfigMaps, and from the
+// stand-ins of the Secrets it reads (secretStandIns).
 type pod struct {
-	dep  *appsv1.Deployment
-	c    *corev1.Container
-	cmd  *command
-	args []string
-	env  map[string]string
+	dep        *appsv1.Deployment
+	c          *corev1.Container
+	cmd        *command
+	args       []string
+	env        map[string]string
+	fromSecret map[string]*corev1.SecretKeySelector // the variables of env read from a Secret
+}
+
+// onPostgres reports whether the container keeps its data in PostgreSQL:
+// its command has -database-url, and it is set.
+func (p *pod) onPostgres(tb testing.TB) bool {
+	tb.Helper()
+	_, ok := p.cmd.flags["database-url"]
+	return ok && p.setting(tb, "database-url") != ""
 }
 
 func (p *pod) String() string {
@@ -219,13 +244,23 @@ func (c *cluster) pods(tb testing.TB) []*pod {
 					env[from.Prefix+k] = v
 				}
 			}
+			fromSecret := make(map[string]*corev1.SecretKeySelector)
 			for _, e := range ct.Env {
-				if e.ValueFrom != nil {
-					tb.Errorf("%s: Deployment %s: env %s from %v: the test reads only values", c.overlay, d.Name, e.Name, e.ValueFrom)
+				switch {
+				case e.ValueFrom == nil:
+					env[e.Name] = e.Value
+				case e.ValueFrom.SecretKeyRef != nil:
+					ref := e.ValueFrom.SecretKeyRef
+					v, ok := secretStandIns[ref.Name][ref.Key]
+					if !ok || !slices.Contains(secretsMadeByHand, ref.Name) {
+						tb.Errorf("%s: Deployment %s: env %s from key %s of Secret %s, which docs/deployment.md does not say to make", c.overlay, d.Name, e.Name, ref.Key, ref.Name)
+					}
+					env[e.Name], fromSecret[e.Name] = v, ref
+				default:
+					tb.Errorf("%s: Deployment %s: env %s from %v: the test reads values and Secrets' keys only", c.overlay, d.Name, e.Name, e.ValueFrom)
 				}
-				env[e.Name] = e.Value
 			}
-			pods = append(pods, &pod{dep: d, c: ct, cmd: commandOf(tb, path...), args: rest, env: env})
+			pods = append(pods, &pod{dep: d, c: ct, cmd: commandOf(tb, path...), args: rest, env: env, fromSecret: fromSecret})
 		}
 	}
 	return pods
@@ -309,6 +344,12 @@ func TestKubernetes(t *testing.T) {
 					if _, isNS := o.(*corev1.Namespace); !isNS && o.GetNamespace() != ns.Name {
 						t.Errorf("%T %s is in namespace %q, want %s", o, o.GetName(), o.GetNamespace(), ns.Name)
 					}
+				}
+			})
+
+			t.Run("no Secret in the manifests", func(t *testing.T) {
+				for _, sec := range c.secrets {
+					t.Errorf("Secret %s: its value would be committed with the manifests: make it in the cluster (docs/deployment.md)", sec.Name)
 				}
 			})
 
@@ -489,6 +530,9 @@ func TestKubernetes(t *testing.T) {
 
 			t.Run("writable files are on volumes", func(t *testing.T) {
 				for _, p := range slices.Concat(catalogs, accts, carts, ords, invs, pays, proms, checkouts) {
+					if p.onPostgres(t) {
+						continue // no file: TestKubernetesPostgres checks it
+					}
 					db, env := p.setting(t, "db"), p.cmd.flags["db"].Env
 					mnt, v := p.mountOf(db)
 					switch {
@@ -768,11 +812,23 @@ func TestKubernetes(t *testing.T) {
 				}
 			})
 
+			t.Run("egress, where it is restricted, reaches what each pod calls", func(t *testing.T) {
+				for _, p := range pods {
+					if c.egressRestricted(t, p) {
+						c.checkEgress(t, p, pods)
+					}
+				}
+			})
+
 			t.Run("replicas, autoscaling and disruption budgets", func(t *testing.T) {
 				// The Catalog, Accounts, the Cart, Orders, the Inventory,
 				// Payments, Promotions and the Checkout are each the one
 				// writer of their SQLite database: one pod, never scaled.
+				// On PostgreSQL, replicas share the database.
 				for _, p := range slices.Concat(catalogs, accts, carts, ords, invs, pays, proms, checkouts) {
+					if p.onPostgres(t) {
+						continue
+					}
 					if d := p.dep; d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || c.hpaOf(d.Name) != nil {
 						t.Errorf("Deployment %s runs %s, the writer of an SQLite database: want replicas: 1 and no HorizontalPodAutoscaler", d.Name, p.cmd)
 					}
@@ -829,9 +885,18 @@ func TestKubernetesDev(t *testing.T) {
 // certs`, each caller with its own identity, the health ports apart,
 // autoscaling from two replicas but for the Catalog, Accounts, the Cart,
 // Orders, the Inventory, Payments, Promotions and the Checkout, and an
-// Ingress.
+// Ingress. The overlay postgres, which is prod with the component
+// postgres, must keep all that.
 func TestKubernetesProd(t *testing.T) {
-	c := buildOverlay(t, "prod")
+	for _, overlay := range []string{"prod", "postgres"} {
+		t.Run(overlay, func(t *testing.T) {
+			checkProd(t, buildOverlay(t, overlay))
+		})
+	}
+}
+
+// checkProd checks c as TestKubernetesProd says.
+func checkProd(t *testing.T, c *cluster) {
 	pods := c.pods(t)
 	recs, markets, catalogs := runningIn(pods, "recommendations"), runningIn(pods, "marketplace"), runningIn(pods, "catalog")
 	if len(recs) != 1 || len(markets) != 1 || len(catalogs) != 1 {

@@ -1,0 +1,355 @@
+package deploy
+
+import (
+	"net"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// maxDatabaseConnections is the most connections that the pods on
+// PostgreSQL may open together, at the height of a rollout: PostgreSQL's
+// default max_connections (100, CloudNativePG's too), less 3 reserved for
+// superusers and 7 for an operator's psql, bookshop migrate-data and the
+// server's own tools.
+const maxDatabaseConnections = 90
+
+// destination is where a pod connects: another pod (its namespace, their
+// labels, and its container ports, for named ports) or an address outside
+// the cluster.
+type destination struct {
+	peer
+	ip    string                 // outside the cluster; "" for a pod
+	ports []corev1.ContainerPort // a pod's
+}
+
+// Destinations that pods connect to besides the overlay's own: the
+// cluster's DNS, a managed PostgreSQL server in the cloud network, a
+// CloudNativePG primary in the namespace, and a server on the Internet.
+var (
+	kubeDNS = destination{
+		peer:  podOf("kube-system", map[string]string{"k8s-app": "kube-dns"}),
+		ports: []corev1.ContainerPort{{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP}, {Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP}},
+	}
+	managedPostgres = destination{ip: "10.128.0.5"}
+	internet        = destination{ip: "93.184.215.14"}
+)
+
+// cnpgPrimary is the primary instance of a CloudNativePG Cluster named
+// bookshop-db in namespace ns.
+func cnpgPrimary(ns *corev1.Namespace) destination {
+	return destination{
+		peer:  peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: map[string]string{"cnpg.io/cluster": "bookshop-db", "cnpg.io/instanceRole": "primary"}},
+		ports: []corev1.ContainerPort{{Name: "postgresql", ContainerPort: 5432}},
+	}
+}
+
+// egressPolicies returns the NetworkPolicies that select p's pods for
+// Egress: with none, they may connect anywhere.
+func (c *cluster) egressPolicies(tb testing.TB, p *pod) []*networkingv1.NetworkPolicy {
+	tb.Helper()
+	var out []*networkingv1.NetworkPolicy
+	for _, np := range c.netpols {
+		if np.Namespace == p.dep.Namespace && slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) && matchesLS(tb, &np.Spec.PodSelector, p.dep.Spec.Template.Labels) {
+			out = append(out, np)
+		}
+	}
+	return out
+}
+
+// egressRestricted reports whether a NetworkPolicy restricts where p's
+// pods may connect.
+func (c *cluster) egressRestricted(tb testing.TB, p *pod) bool {
+	tb.Helper()
+	return len(c.egressPolicies(tb, p)) > 0
+}
+
+// egressAllows reports whether p's pods may open a connection to port
+// (proto) of dest under the overlay's NetworkPolicies, as Kubernetes
+// defines them: any while no policy selects the pods for Egress;
+// otherwise one that a rule of one of those policies allows, by port (a
+// named port is the destination pod's) and by peer (selectors select
+// pods, an ipBlock addresses outside the cluster).
+func (c *cluster) egressAllows(tb testing.TB, p *pod, dest destination, port int32, proto corev1.Protocol) bool {
+	tb.Helper()
+	policies := c.egressPolicies(tb, p)
+	for _, np := range policies {
+		for _, rule := range np.Spec.Egress {
+			portOK := len(rule.Ports) == 0
+			for _, pp := range rule.Ports {
+				if protocolOf(pp.Protocol) != proto {
+					continue
+				}
+				switch {
+				case pp.Port == nil:
+					portOK = true
+				case pp.Port.Type == intstr.String:
+					for _, cp := range dest.ports {
+						if cp.Name == pp.Port.StrVal && cp.ContainerPort == port && protocolOf(&cp.Protocol) == proto {
+							portOK = true
+						}
+					}
+				case pp.Port.IntVal == port, pp.EndPort != nil && pp.Port.IntVal <= port && port <= *pp.EndPort:
+					portOK = true
+				}
+			}
+			peerOK := len(rule.To) == 0
+			for _, to := range rule.To {
+				switch {
+				case to.IPBlock != nil:
+					if dest.ip != "" && inIPBlock(tb, to.IPBlock, dest.ip) {
+						peerOK = true
+					}
+				case dest.ip == "":
+					nsOK := dest.namespace == np.Namespace
+					if to.NamespaceSelector != nil {
+						nsOK = matchesLS(tb, to.NamespaceSelector, dest.nsLabels)
+					}
+					if nsOK && (to.PodSelector == nil || matchesLS(tb, to.PodSelector, dest.podLabels)) {
+						peerOK = true
+					}
+				}
+			}
+			if portOK && peerOK {
+				return true
+			}
+		}
+	}
+	return len(policies) == 0
+}
+
+// protocolOf is a port's protocol: TCP unless it says.
+func protocolOf(p *corev1.Protocol) corev1.Protocol {
+	if p == nil || *p == "" {
+		return corev1.ProtocolTCP
+	}
+	return *p
+}
+
+// inIPBlock reports whether ip is in the block's CIDR and in none of its
+// exceptions.
+func inIPBlock(tb testing.TB, b *networkingv1.IPBlock, ip string) bool {
+	tb.Helper()
+	addr := net.ParseIP(ip)
+	_, cidr, err := net.ParseCIDR(b.CIDR)
+	if err != nil {
+		tb.Errorf("ipBlock %s: %v", b.CIDR, err)
+		return false
+	}
+	if !cidr.Contains(addr) {
+		return false
+	}
+	for _, e := range b.Except {
+		if _, ex, err := net.ParseCIDR(e); err == nil && ex.Contains(addr) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkEgress checks that p's pods may connect to what they need: the
+// cluster's DNS, their PostgreSQL server if they use one (a managed one
+// outside the cluster, or CloudNativePG's primary in the namespace), and
+// the gRPC port of every service they call.
+func (c *cluster) checkEgress(t *testing.T, p *pod, pods []*pod) {
+	t.Helper()
+	for _, proto := range []corev1.Protocol{corev1.ProtocolUDP, corev1.ProtocolTCP} {
+		if !c.egressAllows(t, p, kubeDNS, 53, proto) {
+			t.Errorf("%s: its NetworkPolicies let it reach no DNS server on port 53/%s: it dials names", p, proto)
+		}
+	}
+	if p.onPostgres(t) && !c.egressAllows(t, p, managedPostgres, 5432, corev1.ProtocolTCP) && !c.egressAllows(t, p, cnpgPrimary(c.namespaces[0]), 5432, corev1.ProtocolTCP) {
+		t.Errorf("%s keeps its data in PostgreSQL, but its NetworkPolicies let it reach port 5432 neither outside the cluster nor of a CloudNativePG primary in namespace %s", p, c.namespaces[0].Name)
+	}
+	ns := c.namespaces[0]
+	for _, flag := range sortedKeys(calls) {
+		if _, ok := p.cmd.flags[flag]; !ok {
+			continue
+		}
+		for _, srv := range runningIn(pods, calls[flag]) {
+			port, err := strconv.ParseInt(srv.setting(t, "port"), 10, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dest := destination{peer: peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: srv.dep.Spec.Template.Labels}, ports: srv.c.Ports}
+			if !c.egressAllows(t, p, dest, int32(port), corev1.ProtocolTCP) {
+				t.Errorf("%s calls %s (-%s), but its NetworkPolicies do not let it reach port %d of %s", p, srv.dep.Name, flag, port, srv)
+			}
+		}
+	}
+}
+
+// TestKubernetesPostgres checks what the component postgres makes of prod
+// in the overlay postgres: every service that can keep its data in
+// PostgreSQL reads its connection string from the Secret made in the
+// cluster, has no volume and rolls its pods one by one; the Inventory and
+// the Checkout run two or three replicas on the shared database; the
+// pools, at the height of a rollout, stay under the server's
+// max_connections; and each pod's egress is restricted to DNS, PostgreSQL
+// and the services it calls.
+func TestKubernetesPostgres(t *testing.T) {
+	c := buildOverlay(t, "postgres")
+	pods := c.pods(t)
+	var onPostgres []*pod
+	for _, p := range pods {
+		if p.onPostgres(t) {
+			onPostgres = append(onPostgres, p)
+		}
+	}
+
+	t.Run("every service with state reads its URL from the Secret", func(t *testing.T) {
+		var from *corev1.SecretKeySelector
+		for _, p := range pods {
+			f, ok := p.cmd.flags["database-url"]
+			if !ok {
+				continue
+			}
+			if !p.onPostgres(t) {
+				t.Errorf("%s: %s can keep its data in PostgreSQL, but the component postgres does not point it there (DATABASE_URL from Secret %s)", p, p.cmd, databaseSecret)
+				continue
+			}
+			// The variable it takes the URL from, by the binary's precedence.
+			var name string
+			for _, k := range append([]string{f.Env}, f.AltEnv...) {
+				if p.env[k] != "" {
+					name = k
+					break
+				}
+			}
+			ref := p.fromSecret[name]
+			switch {
+			case ref == nil:
+				t.Errorf("%s: %s is a value in the manifests: want it from a Secret made in the cluster (valueFrom.secretKeyRef), as it holds a password", p, name)
+			case from == nil:
+				from = ref
+			case ref.Name != from.Name || ref.Key != from.Key:
+				t.Errorf("%s: %s from key %s of Secret %s, others from key %s of %s: want one database, each service in its schema", p, name, ref.Key, ref.Name, from.Key, from.Name)
+			}
+			if ref != nil && isTrue(ref.Optional) {
+				t.Errorf("%s: %s from an optional key: without it the service would start on an SQLite file on the read-only root file system", p, name)
+			}
+		}
+		if len(onPostgres) == 0 {
+			t.Fatal("no Deployment keeps its data in PostgreSQL")
+		}
+	})
+
+	t.Run("no volume, and rolling updates", func(t *testing.T) {
+		for _, p := range onPostgres {
+			for _, v := range p.dep.Spec.Template.Spec.Volumes {
+				if v.PersistentVolumeClaim != nil {
+					t.Errorf("%s keeps its data in PostgreSQL, but mounts PersistentVolumeClaim %s: a ReadWriteOnce claim would hold its replicas to one node", p, v.PersistentVolumeClaim.ClaimName)
+				}
+			}
+			if p.dep.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+				t.Errorf("%s keeps its data in PostgreSQL: want strategy RollingUpdate, which Recreate makes a few seconds of downtime", p)
+			}
+			if ru := p.dep.Spec.Strategy.RollingUpdate; deref(p.dep.Spec.Replicas) == 1 && (ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 || ru.MaxUnavailable.Type != intstr.Int) {
+				t.Errorf("%s: one replica: want rollingUpdate maxUnavailable 0, so that the new pod is ready before the old one stops", p)
+			}
+		}
+		for _, claim := range c.pvcs {
+			if !c.claimed(claim.Name) {
+				t.Errorf("PersistentVolumeClaim %s: no Deployment mounts it", claim.Name)
+			}
+		}
+	})
+
+	t.Run("the Inventory and the Checkout run replicas on the shared database", func(t *testing.T) {
+		for _, cmd := range []string{"inventory", "checkout"} {
+			for _, p := range runningIn(pods, cmd) {
+				if n := deref(p.dep.Spec.Replicas); n < 2 || n > 3 || !p.onPostgres(t) {
+					t.Errorf("%s: %d replicas, on PostgreSQL %v: want 2 or 3 on the shared database, as the concurrency tests run them", p, n, p.onPostgres(t))
+				}
+			}
+		}
+	})
+
+	t.Run("the pools stay under max_connections", func(t *testing.T) {
+		total := 0
+		for _, p := range onPostgres {
+			replicas := int(deref(p.dep.Spec.Replicas))
+			if h := c.hpaOf(p.dep.Name); h != nil {
+				replicas = int(h.Spec.MaxReplicas)
+			}
+			surge := 0
+			if p.dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+				ms := intstr.FromString("25%") // Kubernetes' default
+				if ru := p.dep.Spec.Strategy.RollingUpdate; ru != nil && ru.MaxSurge != nil {
+					ms = *ru.MaxSurge
+				}
+				var err error
+				if surge, err = intstr.GetScaledValueFromIntOrPercent(&ms, replicas, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			conns, err := strconv.Atoi(p.setting(t, "database-max-conns"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: (%d replicas + %d during a rollout) × %d connections", p.dep.Name, replicas, surge, conns)
+			total += (replicas + surge) * conns
+		}
+		if total > maxDatabaseConnections {
+			t.Errorf("the pools open %d connections at most, past %d (PostgreSQL's default max_connections of 100, less what operators need): lower -database-max-conns, or raise max_connections and this bound", total, maxDatabaseConnections)
+		}
+	})
+
+	t.Run("egress only to DNS, PostgreSQL and the services each calls", func(t *testing.T) {
+		for _, p := range onPostgres {
+			if !c.egressRestricted(t, p) {
+				t.Errorf("%s: no NetworkPolicy restricts its egress: it holds the database's password, and may connect anywhere", p)
+				continue
+			}
+			c.checkEgress(t, p, pods)
+			if c.egressAllows(t, p, internet, 443, corev1.ProtocolTCP) {
+				t.Errorf("%s: its NetworkPolicies let it reach port 443 of any address on the Internet", p)
+			}
+		}
+	})
+
+	t.Run("the server's CA from the Secret", func(t *testing.T) {
+		for _, p := range onPostgres {
+			u, err := url.Parse(p.setting(t, "database-url"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ca := u.Query().Get("sslrootcert")
+			if ca == "" || ca == "system" {
+				continue
+			}
+			mnt, v := p.mountOf(ca)
+			switch {
+			case v == nil || v.Secret == nil || v.Secret.SecretName != databaseSecret:
+				t.Errorf("%s: sslrootcert=%s, as docs/deployment.md says, but no volume of Secret %s is mounted there", p, ca, databaseSecret)
+			case !mnt.ReadOnly:
+				t.Errorf("%s: the volume %s is mounted read-write", p, v.Name)
+			case !isTrue(v.Secret.Optional):
+				t.Errorf("%s: the volume %s: want optional: true, for a Secret with no ca.crt (sslrootcert=system, or no TLS)", p, v.Name)
+			case !slices.ContainsFunc(v.Secret.Items, func(it corev1.KeyToPath) bool {
+				return it.Key == "ca.crt" && path.Join(mnt.MountPath, it.Path) == path.Clean(ca)
+			}):
+				t.Errorf("%s: the volume %s does not put the key ca.crt at %s", p, v.Name, ca)
+			}
+		}
+	})
+}
+
+// claimed reports whether a Deployment mounts the PersistentVolumeClaim.
+func (c *cluster) claimed(name string) bool {
+	for _, d := range c.deployments {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == name {
+				return true
+			}
+		}
+	}
+	return false
+}
