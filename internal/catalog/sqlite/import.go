@@ -5,24 +5,21 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogdb"
 	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
 )
 
 // importBatchRows is how many items an import holds before it writes them
 // to import_items, and how many it reads back at a time to check and
 // write them: the items an import holds in memory, whatever its size.
-const importBatchRows = 256
+const importBatchRows = catalogdb.BatchRows
 
 // importItemColumns are the columns of import_items, in the order
 // stagedItem.args gives them.
@@ -195,8 +192,7 @@ type itemWriter struct {
 	batch    []stagedItem
 	args     []any
 	stage    *sql.Stmt // stageBatch, prepared at the first whole batch
-	hash     hash.Hash
-	num      [8]byte
+	fp       *catalogdb.Fingerprint
 	// The catalog's limits, and its books and their text before the
 	// import; write adds addedText.
 	limits    Limits
@@ -208,13 +204,13 @@ type itemWriter struct {
 // newItemWriter returns an itemWriter of tx, for a catalog of books books
 // and text bytes of titles and authors, held to limits.
 func newItemWriter(tx *sqlitedb.Tx, limits Limits, books int, text int64) *itemWriter {
-	return &itemWriter{tx: tx, hash: sha256.New(), batch: make([]stagedItem, 0, importBatchRows), limits: limits, books: books, text: text}
+	return &itemWriter{tx: tx, fp: catalogdb.NewFingerprint(), batch: make([]stagedItem, 0, importBatchRows), limits: limits, books: books, text: text}
 }
 
 // add takes the next item; reject, when not "", is why the caller
 // refused it.
 func (w *itemWriter) add(ctx context.Context, it bookshop.ImportItem, reject string) error {
-	w.hashItem(it)
+	w.fp.Add(it)
 	idx := w.n
 	w.n++
 	if w.readOnly {
@@ -273,42 +269,13 @@ func (w *itemWriter) flush(ctx context.Context) error {
 	return nil
 }
 
-// hashItem adds it to the fingerprint: each field and the line,
-// length-prefixed, in order.
-func (w *itemWriter) hashItem(it bookshop.ImportItem) {
-	b := it.Book
-	w.put(int64(b.ID))
-	w.put(int64(b.Category))
-	w.str(b.Title)
-	w.str(b.Author)
-	w.put(int64(b.Year))
-	w.put(b.Price.Units)
-	w.str(b.Price.Currency)
-	w.put(int64(it.Line))
-}
-
-func (w *itemWriter) put(v int64) {
-	binary.BigEndian.PutUint64(w.num[:], uint64(v))
-	w.hash.Write(w.num[:])
-}
-
-func (w *itemWriter) str(s string) {
-	w.put(int64(len(s)))
-	w.hash.Write([]byte(s))
-}
-
-// fingerprint returns the SHA-256 of the items, then of how many there
-// were: what tells a retry of an import from another import under the
-// same key.
-func (w *itemWriter) fingerprint() [sha256.Size]byte {
-	w.put(w.n)
-	var sum [sha256.Size]byte
-	w.hash.Sum(sum[:0])
-	return sum
-}
+// fingerprint returns the fingerprint of the items (catalogdb.Fingerprint):
+// what tells a retry of an import from another import under the same key.
+func (w *itemWriter) fingerprint() [sha256.Size]byte { return w.fp.Sum() }
 
 // write checks the items held in import_items, in order, writes the valid
-// ones to books, and empties import_items. It returns the report and the
+// ones to books, as the catalog's next version (the highest books have,
+// plus one), and empties import_items. It returns the report and the
 // books written, with their ids. The caller commits. When the books
 // written would take the catalog past its limits, it writes them all, to
 // count them, but holds no more of them, and returns an Exhausted error
@@ -318,8 +285,8 @@ func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []booksh
 	// An insert that conflicts with a book already there changes no row;
 	// one that goes in tells its id by LastInsertId. (A RETURNING clause
 	// would say the same, at the cost of a temporary table per row.)
-	insert, err := w.tx.PrepareContext(ctx, `INSERT INTO books (id, category, title, author, year, match_key, price, currency)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	insert, err := w.tx.PrepareContext(ctx, `INSERT INTO books (id, category, title, author, year, match_key, price, currency, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return res, nil, fmt.Errorf("import: prepare: %w", err)
 	}
@@ -339,13 +306,15 @@ func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []booksh
 	// the id that a later row asks for: the result is the same whatever
 	// the order of the rows. Once that is past the highest id, such a
 	// book is refused.
-	var next int64
+	// The books written are the catalog's next version.
+	var next, version int64
 	if err := w.tx.QueryRowContext(ctx, `SELECT max(coalesce((SELECT max(id) FROM books), 0),
-		coalesce((SELECT max(id) FROM import_items WHERE reject IS NULL), 0))`).Scan(&next); err != nil {
+		coalesce((SELECT max(id) FROM import_items WHERE reject IS NULL), 0)),
+		coalesce((SELECT max(version) FROM books), 0) + 1`).Scan(&next, &version); err != nil {
 		return res, nil, fmt.Errorf("import: read the highest id: %w", err)
 	}
-	lineOf := make(map[int32]int) // id -> line, for books of this import
-	var added []bookshop.Book     // as written, with their ids
+	taken := make(catalogdb.Taken) // id -> line, for books of this import
+	var added []bookshop.Book      // as written, with their ids
 	// The catalog as the import leaves it; once past the limits, the
 	// books are written only to be counted, and not held.
 	books, text := w.books, w.text
@@ -382,7 +351,7 @@ func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []booksh
 				}
 				id = next + 1
 			}
-			r, err := insert.ExecContext(rowCtx, id, b.Category.String(), b.Title, b.Author, b.Year, b.MatchKey(), b.Price.Units, b.Price.Currency)
+			r, err := insert.ExecContext(rowCtx, id, b.Category.String(), b.Title, b.Author, b.Year, catalogdb.MatchKey(b), b.Price.Units, b.Price.Currency, version)
 			var changed, got int64
 			if err == nil {
 				changed, err = r.RowsAffected()
@@ -394,7 +363,7 @@ func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []booksh
 				return bookshop.ImportResult{}, nil, fmt.Errorf("import: insert book %d: %w", b.ID, err)
 			}
 			if changed == 0 {
-				reject(s, "%s", conflict(rowCtx, w.tx, b, lineOf))
+				reject(s, "%s", conflict(rowCtx, w.tx, b, taken))
 				continue
 			}
 			b.ID = int32(got)
@@ -403,43 +372,22 @@ func (w *itemWriter) write(ctx context.Context) (bookshop.ImportResult, []booksh
 			}
 			res.Imported++
 			books++
-			text += textBytes(b)
-			if over = over || w.limits.over(books, text); over {
+			text += catalogdb.TextBytes(b)
+			if over = over || w.limits.Over(books, text); over {
 				continue
 			}
-			lineOf[b.ID] = s.item.Line
+			taken[b.ID] = s.item.Line
 			added = append(added, b)
 		}
 	}
 	if over {
-		return bookshop.ImportResult{}, nil, w.limitError(res.Imported, books, text)
+		return bookshop.ImportResult{}, nil, w.limits.Error(res.Imported, books, text)
 	}
 	if _, err := w.tx.ExecContext(rowCtx, `DELETE FROM import_items`); err != nil {
 		return bookshop.ImportResult{}, nil, fmt.Errorf("import: forget the items: %w", err)
 	}
 	w.addedText = text - w.text
 	return res, added, nil
-}
-
-// limitError is the Exhausted error of an import of n books that would
-// take the catalog to books books and text bytes of titles and authors,
-// past its limits.
-func (w *itemWriter) limitError(n, books int, text int64) error {
-	const fix = "nothing was written: import fewer books, or raise the Catalog's cap with its memory limit (docs/capacity.md)"
-	if l := w.limits; l.Books > 0 && books > l.Books {
-		return bookshop.Errorf(bookshop.Exhausted, "the import's %d books would take the catalog to %d, past its cap of %d books (-max-books): %s", n, books, l.Books, fix)
-	}
-	got, limit := mib(text), mib(w.limits.TextBytes)
-	if got == limit { // just past it
-		got, limit = strconv.FormatInt(text, 10)+" bytes", strconv.FormatInt(w.limits.TextBytes, 10)+" bytes"
-	}
-	return bookshop.Errorf(bookshop.Exhausted, "the import's %d books would take the titles and authors of the catalog to %s, past its cap of %s (-max-text-mib): %s",
-		n, got, limit, fix)
-}
-
-// mib formats n bytes in mebibytes, for people.
-func mib(n int64) string {
-	return strings.TrimSuffix(strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64), ".0") + " MiB"
 }
 
 // read returns up to importBatchRows items of import_items from index
@@ -470,19 +418,6 @@ func (w *itemWriter) read(ctx context.Context, from int64) ([]stagedItem, error)
 	return batch, nil
 }
 
-// importResult is an import's answer as import_keys keeps it.
-type importResult struct {
-	Imported int               `json:"imported"`
-	Rejected []importRejection `json:"rejected"`
-}
-
-// importRejection is a bookshop.Rejection as import_keys keeps it.
-type importRejection struct {
-	Index  int    `json:"index"`
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-}
-
 // importByKey returns the result of the import that key wrote, found
 // true, when there is one: Replayed when it was of the same items (its
 // fingerprint), a Conflict when it was of others.
@@ -498,16 +433,11 @@ func importByKey(ctx context.Context, tx *sqlitedb.Tx, key string, fingerprint [
 	case err != nil:
 		return bookshop.ImportResult{}, false, fmt.Errorf("import: read key: %w", err)
 	case !bytes.Equal(fp, fingerprint[:]):
-		return bookshop.ImportResult{}, true, bookshop.Errorf(bookshop.Conflict,
-			"idempotency key %q was used by an import of other books: use a new key for each import", key)
+		return bookshop.ImportResult{}, true, catalogdb.KeyConflict(key)
 	}
-	var r importResult
-	if err := json.Unmarshal([]byte(result), &r); err != nil {
-		return bookshop.ImportResult{}, false, fmt.Errorf("import: read key %q: %w", key, err)
-	}
-	res := bookshop.ImportResult{Imported: r.Imported, Replayed: true}
-	for _, rj := range r.Rejected {
-		res.Rejected = append(res.Rejected, bookshop.Rejection(rj))
+	res, err := catalogdb.DecodeResult(result)
+	if err != nil {
+		return bookshop.ImportResult{}, false, fmt.Errorf("import: key %q: %w", key, err)
 	}
 	return res, true, nil
 }
@@ -515,49 +445,36 @@ func importByKey(ctx context.Context, tx *sqlitedb.Tx, key string, fingerprint [
 // recordImportKey records key, the fingerprint of its items and res in
 // tx, and deletes the keys older than bookshop.ImportKeyTTL.
 func recordImportKey(ctx context.Context, tx *sqlitedb.Tx, key string, fingerprint [sha256.Size]byte, res bookshop.ImportResult) error {
-	r := importResult{Imported: res.Imported, Rejected: make([]importRejection, len(res.Rejected))}
-	for i, rj := range res.Rejected {
-		r.Rejected[i] = importRejection(rj)
-	}
-	result, err := json.Marshal(r)
+	result, err := catalogdb.EncodeResult(res)
 	if err != nil {
-		return fmt.Errorf("import: record key: %w", err)
+		return fmt.Errorf("import: %w", err)
 	}
 	now := time.Now()
 	if _, err := tx.ExecContext(ctx, `DELETE FROM import_keys WHERE created_at < ?`, now.Add(-bookshop.ImportKeyTTL).UnixMilli()); err != nil {
 		return fmt.Errorf("import: forget old keys: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO import_keys (key, fingerprint, result, created_at) VALUES (?, ?, ?, ?)`,
-		key, fingerprint[:], string(result), now.UnixMilli()); err != nil {
+		key, fingerprint[:], result, now.UnixMilli()); err != nil {
 		return fmt.Errorf("import: record key: %w", err)
 	}
 	return nil
 }
 
 // conflict says which book already holds b's id or title and author.
-func conflict(ctx context.Context, tx *sqlitedb.Tx, b bookshop.Book, lineOf map[int32]int) string {
+func conflict(ctx context.Context, tx *sqlitedb.Tx, b bookshop.Book, taken catalogdb.Taken) string {
 	var (
 		id            int32
 		title, author string
 	)
-	where := func(id int32) string {
-		if line, ok := lineOf[id]; ok {
-			if line > 0 {
-				return "earlier in this import (line " + strconv.Itoa(line) + ")"
-			}
-			return "earlier in this import"
-		}
-		return "in the catalog"
-	}
 	if b.ID != 0 {
 		err := tx.QueryRowContext(ctx, `SELECT title, author FROM books WHERE id = ?`, b.ID).Scan(&title, &author)
 		if err == nil {
-			return fmt.Sprintf("id: %d is already used by %q by %s, %s", b.ID, title, author, where(b.ID))
+			return taken.IDUsed(b.ID, title, author)
 		}
 	}
-	err := tx.QueryRowContext(ctx, `SELECT id FROM books WHERE match_key = ?`, b.MatchKey()).Scan(&id)
+	err := tx.QueryRowContext(ctx, `SELECT id FROM books WHERE match_key = ?`, catalogdb.MatchKey(b)).Scan(&id)
 	if err == nil {
-		return fmt.Sprintf("title: %q by %s is already book %d, %s", b.Title, b.Author, id, where(id))
+		return taken.TitleUsed(b, id)
 	}
 	return "the book conflicts with one already in the catalog"
 }

@@ -10,8 +10,8 @@
 //
 // The snapshot is taken at Open and after each import through this DB. A
 // second process that writes to the same file is not seen until restart:
-// replicas that share one catalog should share a database server, which a
-// later version brings.
+// replicas that share one catalog share a PostgreSQL database instead
+// (package postgres), whose tables are these.
 package sqlite
 
 import (
@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogdb"
 	"github.com/bookshop-go/bookshop/internal/platform/sqlitedb"
 )
 
@@ -46,23 +47,9 @@ type DB struct {
 	text atomic.Int64
 }
 
-// Limits bound the catalog a DB holds in memory, whose size grows with
-// its books and with the text of their titles and authors: an import that
-// would take the catalog past either is refused whole, with an Exhausted
-// error that says how far, before it commits. A field of 0 is no limit.
-type Limits struct {
-	// Books is the most books.
-	Books int
-	// TextBytes is the most bytes of titles and authors, of all the books
-	// together, in UTF-8.
-	TextBytes int64
-}
-
-// over reports whether a catalog of books books and text bytes of titles
-// and authors is past l.
-func (l Limits) over(books int, text int64) bool {
-	return (l.Books > 0 && books > l.Books) || (l.TextBytes > 0 && text > l.TextBytes)
-}
+// Limits bound the catalog a DB holds in memory: an import that would
+// take the catalog past either is refused whole (see catalogdb.Limits).
+type Limits = catalogdb.Limits
 
 // Open opens the catalog database at path (or Memory), creating it if
 // needed, and migrates it to the schema this binary knows. A database
@@ -116,11 +103,7 @@ func (db *DB) Limits() Limits { return db.limits }
 
 // Over reports whether the catalog is past its limits, as a database
 // written under higher ones may be.
-func (db *DB) Over() bool { return db.limits.over(db.Len(), db.TextBytes()) }
-
-// textBytes returns the bytes of b's title and author, as Limits count
-// them.
-func textBytes(b bookshop.Book) int64 { return int64(len(b.Title) + len(b.Author)) }
+func (db *DB) Over() bool { return db.limits.Over(db.Len(), db.TextBytes()) }
 
 // All returns every book of the snapshot, in id order. The slice is shared
 // and never changes: callers must not modify it.
@@ -166,7 +149,7 @@ func (db *DB) reload(ctx context.Context) error {
 			return fmt.Errorf("read book %d: category %q", b.ID, cat)
 		}
 		books = append(books, b)
-		text += textBytes(b)
+		text += catalogdb.TextBytes(b)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read books: %w", err)
