@@ -371,6 +371,17 @@ func TestComposePostgres(t *testing.T) {
 
 	t.Run("the documented commands make secrets that work", func(t *testing.T) {
 		cmds := documentedCommands(t, postgresOverride)
+		// docs/deployment.md gives the same commands.
+		doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "deployment.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(doc), "\n")
+		for _, cmd := range cmds {
+			if !slices.Contains(lines, cmd) {
+				t.Errorf("docs/deployment.md does not give the command %q of %s: keep them the same", cmd, postgresOverride)
+			}
+		}
 		dir := t.TempDir()
 		sh := exec.Command("sh", "-e", "-c", strings.Join(cmds, "\n"))
 		sh.Dir = dir
