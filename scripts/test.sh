@@ -107,6 +107,14 @@ step "memory budgets"
 # allocation: under -race they skip (memtest.Budgets).
 go test -count=1 -run 'Memory$' ./internal/...
 
+step "moving a shop of 100,000 orders to PostgreSQL"
+# bookshop migrate-data on a generated shop, straight and killed half-way
+# then run again, every row compared after, again without -race: under it
+# the test moves a twentieth of the shop, as the detector makes it some
+# ten times slower. -v prints each run's figures (rows, time, verified a
+# table), as docs/database.md gives them.
+go test -count=1 -run '^TestMigrateDataBigShop$' -v ./internal/tool
+
 step "deploy: the Dockerfile, compose.yaml and Kubernetes manifests (module deploy/)"
 # A module of its own, so that kustomize, the Kubernetes API types,
 # compose-go and BuildKit's parser stay out of the main module.

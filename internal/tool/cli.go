@@ -1,10 +1,10 @@
 // Package tool is the bookshop command and the composition root of the
 // system: `bookshop` with its subcommands (up, import, export, stock,
-// report, certs, health, bench, demo) and the commands that run each
-// service alone. It reads each service's settings, builds what the
-// process gives it (logger, metrics, tracing, TLS, listeners), and calls
-// the service's Run. It is the one package that knows every service.
-// Each command is a function of the form
+// report, migrate-data, certs, health, bench, demo) and the commands
+// that run each service alone. It reads each service's settings, builds
+// what the process gives it (logger, metrics, tracing, TLS, listeners),
+// and calls the service's Run. It is the one package that knows every
+// service. Each command is a function of the form
 //
 //	func(ctx, args, getenv, stdout, stderr) error
 //
@@ -58,6 +58,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		subcommand{"export", "write the books of the Catalog, or of one category, as CSV or JSON", RunExport},
 		subcommand{"stock", "print the stock of books in the Inventory, or set a book's (admin)", RunStock},
 		subcommand{"report", "reports on sales, such as a promotion's impact (admin)", RunReport},
+		subcommand{"migrate-data", "move services' data from SQLite to PostgreSQL, and verify every row", RunMigrateData},
 		subcommand{"demo", "the tutorial's demo services and their clients: the four kinds of gRPC call", RunDemo},
 		subcommand{"certs", "make a CA and server and client certificates for TLS and mutual TLS", RunCerts},
 		subcommand{"health", "check once whether a service is healthy, for container health checks", RunHealth},

@@ -37,6 +37,7 @@ var referenceCommands = [][]string{
 	{"export"},
 	{"stock"},
 	{"report", "promotion"},
+	{"migrate-data"},
 	{"certs"},
 	{"health"},
 	{"bench"},
