@@ -3,55 +3,16 @@ package pgdb
 import (
 	"context"
 	"fmt"
+	"github.com/bookshop-go/bookshop/internal/platform/migrations"
 	"hash/fnv"
-	"io/fs"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// migration is one schema change.
-type migration struct {
-	version int
-	name    string // the file's name, as schema_migrations records it
-	sql     string
-}
-
-// migrations returns the migrations of fsys in version order.
-func migrations(fsys fs.FS) ([]migration, error) {
-	if fsys == nil {
-		return nil, fmt.Errorf("no migrations")
-	}
-	entries, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		return nil, fmt.Errorf("read the migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 || !strings.HasSuffix(e.Name(), ".sql") || e.IsDir() {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", e.Name())
-		}
-		b, err := fs.ReadFile(fsys, e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: %w", e.Name(), err)
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	if len(ms) == 0 {
-		return nil, fmt.Errorf("no migrations")
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
-}
+// migration is one schema change, as package migrations reads it.
+type migration = migrations.Migration
 
 // LockKey returns the key of the advisory lock under which the migrations
 // of schema run: the first 8 bytes of the FNV-1a hash of
@@ -124,7 +85,7 @@ func (db *DB) migrate(ctx context.Context, ms []migration, seed func(context.Con
 	if err := c.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+schema+`.schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("schema version: %w", err)
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	if current > latest {
 		return fmt.Errorf("the schema has version %d, newer than this binary knows (%d): run a bookshop as new as the one that migrated it", current, latest)
 	}
@@ -134,11 +95,11 @@ func (db *DB) migrate(ctx context.Context, ms []migration, seed func(context.Con
 	apply := func(tx pgx.Tx, m migration) error {
 		// No arguments: the simple protocol, which runs a file of several
 		// statements.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+schema+`.schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO `+schema+`.schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		return nil
 	}
@@ -158,7 +119,7 @@ func (db *DB) migrate(ctx context.Context, ms []migration, seed func(context.Con
 		})
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
 		if err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return apply(tx, m) }); err != nil {

@@ -23,6 +23,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/bookshop-go/bookshop/internal/platform/migrations"
 	"io/fs"
 	"regexp"
 	"time"
@@ -101,7 +102,7 @@ func Open(ctx context.Context, st Settings, s Schema) (*DB, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	ms, err := migrations(s.Migrations)
+	ms, err := migrations.Read(s.Migrations)
 	if err != nil {
 		return nil, fmt.Errorf("schema %s: %w", s.Name, err)
 	}

@@ -5,9 +5,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/bookshop-go/bookshop/internal/platform/migrations"
 	"io/fs"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -31,46 +31,6 @@ type Schema struct {
 	Seed func(ctx context.Context, tx *Tx) error
 }
 
-// migration is one schema change.
-type migration struct {
-	version int
-	name    string // the file's name, as schema_migrations records it
-	sql     string
-}
-
-// migrations returns the migrations of fsys in version order.
-func migrations(fsys fs.FS) ([]migration, error) {
-	if fsys == nil {
-		return nil, fmt.Errorf("no migrations")
-	}
-	entries, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		return nil, fmt.Errorf("read the migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 || !strings.HasSuffix(e.Name(), ".sql") || e.IsDir() {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", e.Name())
-		}
-		b, err := fs.ReadFile(fsys, e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: %w", e.Name(), err)
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	if len(ms) == 0 {
-		return nil, fmt.Errorf("no migrations")
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
-}
 
 // Migrate brings the database to the latest version of s.Migrations: it
 // applies, in version order, each migration newer than the database's
@@ -90,11 +50,11 @@ func migrations(fsys fs.FS) ([]migration, error) {
 // into; that error tells the operator to give -db, the setting every
 // service names its file with, a new file.
 func Migrate(ctx context.Context, db *DB, s Schema) error {
-	ms, err := migrations(s.Migrations)
+	ms, err := migrations.Read(s.Migrations)
 	if err != nil {
 		return err
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	// An up-to-date database, the usual case, needs no write lock. A
 	// missing table (a new database) is an error here, and a reason to go
 	// on: the transaction below checks again, under the lock.
@@ -130,15 +90,15 @@ func Migrate(ctx context.Context, db *DB, s Schema) error {
 		return fmt.Errorf("the database has schema version %d, newer than this binary knows (%d): run a newer bookshop", current, latest)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			m.Version, m.Name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	if current == 0 && s.Seed != nil {
