@@ -31,7 +31,6 @@ type Schema struct {
 	Seed func(ctx context.Context, tx *Tx) error
 }
 
-
 // Migrate brings the database to the latest version of s.Migrations: it
 // applies, in version order, each migration newer than the database's
 // version, and records it in the table schema_migrations (version INTEGER
