@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"maps"
 	"net/url"
@@ -366,6 +367,36 @@ func TestComposePostgres(t *testing.T) {
 		}
 		if n == 0 {
 			t.Errorf("no service of %s has -database-url", postgresOverride)
+		}
+	})
+
+	// The documented move of an SQLite shop's data: bookshop migrate-data
+	// run in each service's own container (docker compose run NAME
+	// migrate-data -service NAME), which mounts the service's volume and
+	// has its environment. It must find there the service's SQLite file,
+	// on its volume, and the URL the service would use.
+	t.Run("migrate-data runs in each service's container", func(t *testing.T) {
+		migrate := commandOf(t, "migrate-data")
+		for _, s := range composeServices(t, p) {
+			if !s.onPostgres(t) || !longRunning(s) {
+				continue
+			}
+			args := []string{"-service", s.name}
+			if _, ok := migrate.flags[s.name+"-db"]; !ok {
+				t.Errorf("service %s is on PostgreSQL, but bookshop migrate-data cannot move its SQLite file (no -%s-db)", s.name, s.name)
+				continue
+			}
+			file := migrate.setting(t, s.name+"-db", args, s.env)
+			if want := s.setting(t, "db"); file != want || s.mountOf(file) == nil {
+				t.Errorf("service %s: migrate-data in its container reads %s; the service's file is %s, on its volume", s.name, file, want)
+			}
+			url := cmp.Or(migrate.setting(t, s.name+"-database-url", args, s.env), migrate.setting(t, "database-url", args, s.env))
+			if want := s.setting(t, "database-url"); url != want {
+				t.Errorf("service %s: migrate-data in its container moves into %q; the service uses %q", s.name, url, want)
+			}
+			if res := runBookshop(t, s.env, append([]string{"migrate-data"}, append(args, "-h")...)...); res.exitCode != 0 {
+				t.Errorf("service %s: bookshop migrate-data -service %s -h with the service's environment: exit status %d\n%s", s.name, s.name, res.exitCode, lastLines(res.stderr, 3))
+			}
 		}
 	})
 
