@@ -5,7 +5,9 @@
 // The slice: the rules and the feed of changes here ([Service]); the gRPC
 // server of bookshop.catalog.v1.CatalogService (server.go), with its
 // request rules and its authorization entries ([Policy]); its metrics;
-// [Config] and [Run]; its storage in package sqlite; its file formats in
+// [Config] and [Run]; its storage in package sqlite (one file, one
+// replica) or package postgres (one database, any number of replicas,
+// which follow each other's imports: [Follower]); its file formats in
 // package catalogfile; and, for callers, package catalogclient.
 package catalog
 
@@ -13,8 +15,10 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
@@ -31,6 +35,27 @@ type Store interface {
 	// All returns every book, in id order. The slice is shared and never
 	// changes.
 	All() []bookshop.Book
+}
+
+// Follower is a Store that other replicas of the Catalog import into as
+// well, on a database they share; *postgres.DB is one. Its snapshot
+// takes each import, its own and the others', once, in the order they
+// committed, and tells the function OnChange set of it: the Service then
+// adds its books to the search index and sends them to its watchers, as
+// for an import of its own. Follow keeps it up to date.
+type Follower interface {
+	Store
+	// OnChange sets the function called with the books of each import as
+	// the snapshot takes them: in Commit, for an import of this store, and
+	// in CatchUp. It is called with the store's lock held.
+	OnChange(func(books []bookshop.Book))
+	// WaitChange waits until another replica may have committed an
+	// import, and returns nil then; ctx's error when it ends, another
+	// when the database cannot be reached (wait, and call it again).
+	WaitChange(ctx context.Context) error
+	// CatchUp brings the snapshot up to the latest import committed,
+	// whichever replica committed it.
+	CatchUp(ctx context.Context) error
 }
 
 // MaxWatches is the most WatchBooks streams one Catalog serves at once:
@@ -101,9 +126,10 @@ type Service struct {
 	// the start, and of each import's, added as it commits.
 	index *search.Index
 
-	// importMu orders the commits of imports against the start of
-	// watches, so that a watcher's snapshot holds exactly the imports
-	// before its place in the feed.
+	// importMu orders the commits of imports, and the other replicas'
+	// imports as a Follower takes them, against the start of watches, so
+	// that a watcher's snapshot holds exactly the imports before its
+	// place in the feed.
 	importMu sync.Mutex
 	// imports holds a value for each import running or waiting, up to
 	// MaxImports.
@@ -146,7 +172,85 @@ func NewService(store Store, currency string, maxFeedBooks int, m *telemetry.Met
 	if currency == "" {
 		currency = bookshop.DefaultCurrency
 	}
-	return &Service{store: store, currency: currency, metrics: newMetrics(m), index: search.New(store.All()), maxFeed: maxFeedBooks, imports: make(chan struct{}, MaxImports), changed: make(chan struct{}), stopping: make(chan struct{})}
+	s := &Service{store: store, currency: currency, metrics: newMetrics(m), index: search.New(store.All()), maxFeed: maxFeedBooks, imports: make(chan struct{}, MaxImports), changed: make(chan struct{}), stopping: make(chan struct{})}
+	if f, ok := store.(Follower); ok {
+		f.OnChange(s.added)
+	}
+	return s
+}
+
+// added takes the books of an import that the store's snapshot has just
+// taken into the search index and the feed. The caller holds importMu,
+// so that no watch starts in between (see Watch).
+func (s *Service) added(books []bookshop.Book) {
+	s.index.Add(books)
+	// Every book imported is in the shop's currency (see ImportFrom);
+	// servedBooks keeps the rule of Watch whatever the Store returns.
+	s.publish(s.servedBooks(books))
+}
+
+// Follow keeps the Service up to date with the imports that other
+// replicas commit to the database it shares with them, when its Store is
+// a Follower, until ctx ends: each reaches its watchers and its search
+// index as soon as the store hears of it (see package postgres: within
+// its PollInterval at most). While the database cannot be reached it
+// logs a warning to logger, once, tries again every few seconds, and
+// logs when it follows again. It returns nil when ctx ends, at once or
+// not: for a Store that is no Follower, it only waits for ctx.
+func (s *Service) Follow(ctx context.Context, logger *slog.Logger) error {
+	f, ok := s.store.(Follower)
+	if !ok {
+		<-ctx.Done()
+		return nil
+	}
+	failing := false
+	pause := followFirstPause
+	for {
+		err := f.WaitChange(ctx)
+		if err == nil {
+			err = s.catchUp(ctx, f)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			if failing {
+				logger.Info("following the other replicas' imports again")
+				failing = false
+			}
+			pause = followFirstPause
+			continue
+		}
+		if !failing {
+			logger.Warn("cannot follow the other replicas' imports: trying again; until then this replica serves the catalog as it was", "err", err)
+			failing = true
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		pause = min(2*pause, followMaxPause)
+	}
+}
+
+// The pauses of Follow between its tries while the database cannot be
+// reached: doubling from the first to the most.
+const (
+	followFirstPause = 500 * time.Millisecond
+	followMaxPause   = 5 * time.Second
+)
+
+// catchUp brings f up to date, holding importMu, so that each import
+// reaches the snapshot and the feed together (see Watch).
+func (s *Service) catchUp(ctx context.Context, f Follower) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	s.importMu.Lock()
+	defer s.importMu.Unlock()
+	return f.CatchUp(ctx)
 }
 
 // Currency returns the shop's currency: that of every price it imports.
@@ -322,11 +426,10 @@ func (s *Service) ImportFrom(ctx context.Context, key string, items iter.Seq2[bo
 	}
 	fault.Point("catalog/after-import") // committed, not yet answered
 	s.metrics.imported(n, res)
-	if len(res.Books) > 0 {
-		s.index.Add(res.Books)
-		// Every book imported is in the shop's currency (see above);
-		// servedBooks keeps the rule of Watch whatever the Store returns.
-		s.publish(s.servedBooks(res.Books))
+	if _, ok := s.store.(Follower); !ok && len(res.Books) > 0 {
+		// A Follower's Commit told s.added already, in turn with the
+		// other replicas' imports.
+		s.added(res.Books)
 	}
 	return res, nil
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogdb"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
+	"github.com/bookshop-go/bookshop/internal/catalog/postgres"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
@@ -14,9 +16,12 @@ import (
 )
 
 // Run runs the Catalog on deps.Listener until ctx is done: it opens the
-// database (creating and seeding it on first start), serves
+// database, PostgreSQL when cfg.Database has a URL and the SQLite file
+// cfg.DB otherwise (creating and seeding it on first start), serves
 // CatalogService with health and reflection, then shuts down gracefully,
-// ending the watches first.
+// ending the watches first. On PostgreSQL it follows the imports of the
+// other replicas (Service.Follow), and its health is NOT_SERVING while
+// the database does not answer.
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
@@ -42,7 +47,38 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	// shutdown begins, so that followers go elsewhere and the graceful
 	// stop need not wait.
 	defer srv.OnDrain(svc.StopWatches)()
-	return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
+	parts := []func(context.Context) error{
+		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) },
+	}
+	if shared, ok := db.(sharedDatabase); ok {
+		parts = append(parts,
+			func(ctx context.Context) error { return srv.Watch(ctx, cfg.ReadyInterval, shared.Ping) },
+			func(ctx context.Context) error { return svc.Follow(ctx, deps.Logger) })
+	}
+	return process.RunAll(ctx, parts...)
+}
+
+// Database is where the Catalog keeps its books: an SQLite file
+// (*sqlite.DB), or PostgreSQL (*postgres.DB), shared with other replicas.
+type Database interface {
+	Store
+	bookshop.BookStore
+	// Len returns the number of books.
+	Len() int
+	// TextBytes returns the bytes of the books' titles and authors.
+	TextBytes() int64
+	// Over reports whether the catalog is past its caps.
+	Over() bool
+	Close() error
+}
+
+// sharedDatabase is a Database that other replicas share, which Run
+// follows and checks for readiness.
+type sharedDatabase interface {
+	Database
+	Follower
+	// Ping returns nil while the database answers: readiness.
+	Ping(ctx context.Context) error
 }
 
 // Open opens the Catalog's database as cfg says, creating it and seeding
@@ -53,7 +89,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 // does for books priced in another currency than cfg.Currency (the shop's
 // currency changed): the Service serves them without a price too, since a
 // cart cannot add their prices to the others', and exports them with it.
-func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error) {
+func Open(ctx context.Context, cfg Config, deps process.Deps) (Database, error) {
 	currency := cmp.Or(cfg.Currency, bookshop.DefaultCurrency)
 	var (
 		seed *bookshop.Shelf
@@ -71,11 +107,11 @@ func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error
 		return nil, fmt.Errorf("load catalog: %w", err)
 	}
 	limits := cfg.Limits()
-	db, err := sqlite.OpenLimited(ctx, cfg.DB, seed.Books(), limits)
+	db, where, err := openDatabase(ctx, cfg, seed.Books(), limits)
 	if err != nil {
 		return nil, err
 	}
-	deps.Logger.Info("catalog database open", "path", cfg.DB, "books", db.Len(), "text_bytes", db.TextBytes(), "seed", cmp.Or(cfg.File, "built-in"), "currency", currency)
+	deps.Logger.Info("catalog database open", "db", where, "books", db.Len(), "text_bytes", db.TextBytes(), "seed", cmp.Or(cfg.File, "built-in"), "currency", currency)
 	if db.Over() {
 		deps.Logger.Warn("the catalog is larger than its caps: it is served as it is, but every import that adds a book is refused; raise -max-books or -max-text-mib with the memory limit (docs/capacity.md)",
 			"books", db.Len(), "max_books", limits.Books, "text_bytes", db.TextBytes(), "max_text_bytes", limits.TextBytes)
@@ -98,6 +134,25 @@ func Open(ctx context.Context, cfg Config, deps process.Deps) (*sqlite.DB, error
 	return db, nil
 }
 
+// openDatabase opens the PostgreSQL database of cfg.Database when it has
+// a URL, and the SQLite file cfg.DB otherwise, each created and migrated
+// as needed and seeded with seed when new, held to limits. It returns the
+// database and its name for the log, which shows no password.
+func openDatabase(ctx context.Context, cfg Config, seed []bookshop.Book, limits catalogdb.Limits) (Database, string, error) {
+	if cfg.Database.URL != "" {
+		db, err := postgres.Open(ctx, cfg.Database, seed, limits)
+		if err != nil {
+			return nil, "", err
+		}
+		return db, db.String(), nil
+	}
+	db, err := sqlite.OpenLimited(ctx, cfg.DB, seed, limits)
+	if err != nil {
+		return nil, "", err
+	}
+	return db, "SQLite " + cfg.DB, nil
+}
+
 // NewGRPCServer returns a gRPC server with CatalogService registered over
 // svc, authorized by Policy when deps' TLS verifies client certificates.
 func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
@@ -114,5 +169,6 @@ func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
 var (
 	_ bookshop.Catalog  = (*Service)(nil)
 	_ bookshop.Importer = (*Service)(nil)
-	_ Store             = (*sqlite.DB)(nil)
+	_ Database          = (*sqlite.DB)(nil)
+	_ sharedDatabase    = (*postgres.DB)(nil)
 )

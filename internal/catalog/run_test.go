@@ -97,11 +97,11 @@ func TestOpenLogsBooksInAnotherCurrency(t *testing.T) {
 	var logs bytes.Buffer
 	cfg := catalog.DefaultConfig()
 	cfg.DB = path
-	db, err = catalog.Open(testContext(t), cfg, process.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	opened, err := catalog.Open(testContext(t), cfg, process.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer opened.Close()
 	for _, want := range []string{`level=WARN msg="books priced in another currency than the shop's: they are shown without a price`, "re-import them priced in the shop's currency", "books=1", "currency=EUR"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("Open logged:\n%s\nwant %q", logs.String(), want)
