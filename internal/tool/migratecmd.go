@@ -19,6 +19,9 @@ import (
 	"github.com/bookshop-go/bookshop/internal/cart"
 	cartpg "github.com/bookshop-go/bookshop/internal/cart/postgres"
 	cartsqlite "github.com/bookshop-go/bookshop/internal/cart/sqlite"
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	catalogpg "github.com/bookshop-go/bookshop/internal/catalog/postgres"
+	catalogsqlite "github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	"github.com/bookshop-go/bookshop/internal/checkout"
 	checkoutpg "github.com/bookshop-go/bookshop/internal/checkout/postgres"
 	checkoutsqlite "github.com/bookshop-go/bookshop/internal/checkout/sqlite"
@@ -58,6 +61,13 @@ type movable struct {
 // here; a test fails while a postgres/ package has none.
 func movables() []movable {
 	return []movable{
+		{
+			name: "catalog", db: catalog.DefaultConfig().DB, schema: catalogpg.Schema,
+			sqlite: func(ctx context.Context, path string) error { return closed(catalogsqlite.Open(ctx, path, nil)) },
+			postgres: func(ctx context.Context, st pgdb.Settings) error {
+				return closed(catalogpg.Open(ctx, st, nil, catalogpg.Limits{}))
+			},
+		},
 		{
 			name: "cart", db: cart.DefaultConfig().DB, schema: cartpg.Schema,
 			sqlite:   func(ctx context.Context, path string) error { return closed(cartsqlite.Open(ctx, path)) },

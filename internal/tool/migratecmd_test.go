@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,8 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	cartpg "github.com/bookshop-go/bookshop/internal/cart/postgres"
 	cartsqlite "github.com/bookshop-go/bookshop/internal/cart/sqlite"
+	catalogpg "github.com/bookshop-go/bookshop/internal/catalog/postgres"
+	catalogsqlite "github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	checkoutpg "github.com/bookshop-go/bookshop/internal/checkout/postgres"
 	checkoutsqlite "github.com/bookshop-go/bookshop/internal/checkout/sqlite"
 	inventorypg "github.com/bookshop-go/bookshop/internal/inventory/postgres"
@@ -365,6 +368,25 @@ func sameAnswers(t *testing.T, ctx context.Context, files map[string]string, url
 	gn, gold, err2 := kpg.CountUnfinished(ctx)
 	if err1 != nil || err2 != nil || wn != gn || !wo.Equal(gold) || wn == 0 {
 		t.Errorf("CountUnfinished: PostgreSQL %d, %v, %v; SQLite %d, %v, %v", gn, gold, err2, wn, wo, err1)
+	}
+
+	// The catalog: every book the same, and the version of the last
+	// import, from which the replicas go on.
+	glite, err := catalogsqlite.Open(ctx, files["catalog"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer glite.Close()
+	gpg, err := catalogpg.Open(ctx, st, nil, catalogpg.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpg.Close()
+	if got, want := gpg.All(), glite.All(); len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("the catalog: PostgreSQL holds %d books, SQLite %d, not the same", len(got), len(want))
+	}
+	if v := gpg.Version(); v == 0 {
+		t.Errorf("the catalog's version on PostgreSQL = %d, want that of the last import moved", v)
 	}
 
 	// A new customer takes the number after the largest SQLite ever gave

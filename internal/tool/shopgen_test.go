@@ -12,6 +12,8 @@ import (
 	accountssqlite "github.com/bookshop-go/bookshop/internal/accounts/sqlite"
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	cartsqlite "github.com/bookshop-go/bookshop/internal/cart/sqlite"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogdb"
+	catalogsqlite "github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
 	checkoutsqlite "github.com/bookshop-go/bookshop/internal/checkout/sqlite"
 	inventorysqlite "github.com/bookshop-go/bookshop/internal/inventory/sqlite"
@@ -54,7 +56,7 @@ var smallShop = shopSize{customers: 60, orders: 300, carts: 40, books: 30}
 
 // The services a generated shop has a file of, in the order a move takes
 // them.
-var shopServices = []string{"cart", "accounts", "inventory", "orders", "payments", "promotions", "checkout"}
+var shopServices = []string{"catalog", "cart", "accounts", "inventory", "orders", "payments", "promotions", "checkout"}
 
 // titles are the books' titles, in several scripts and with characters
 // that a careless copy would mangle.
@@ -74,6 +76,7 @@ func genShop(tb testing.TB, dir string, size shopSize) map[string]string {
 	}
 	// Each file made by the service's own store, at the binary's version.
 	opens := map[string]func(path string) error{
+		"catalog":    func(p string) error { return closeStore(catalogsqlite.Open(ctx, p, nil)) },
 		"cart":       func(p string) error { return closeStore(cartsqlite.Open(ctx, p)) },
 		"accounts":   func(p string) error { return closeStore(accountssqlite.Open(ctx, p)) },
 		"inventory":  func(p string) error { return closeStore(inventorysqlite.Open(ctx, p, nil)) },
@@ -92,7 +95,7 @@ func genShop(tb testing.TB, dir string, size shopSize) map[string]string {
 		name string
 		fill func(context.Context, *genTx) error
 	}{
-		{"accounts", g.accounts}, {"orders", g.orders}, {"payments", g.payments},
+		{"catalog", g.catalog}, {"accounts", g.accounts}, {"orders", g.orders}, {"payments", g.payments},
 		{"promotions", g.promotions}, {"cart", g.carts}, {"inventory", g.inventory}, {"checkout", g.checkouts},
 	} {
 		if err := fillFile(ctx, files[s.name], s.fill); err != nil {
@@ -466,6 +469,60 @@ func (g *shopGen) carts(ctx context.Context, tx *genTx) error {
 				id, "remove-"+g.word(20, mixed62), fmt.Sprintf("%d:1,%d:2", 1+i%g.size.books, 2+i%g.size.books), now); err != nil {
 				return fmt.Errorf("cart %d, removal: %w", i, err)
 			}
+		}
+	}
+	return nil
+}
+
+// catalog: the books, of every category, most with a price and some
+// without (from before prices), each with the version of the import
+// that brought it (0 for the first, from before versions), and the
+// largest id there is; and the keys of a few imports. import_items is
+// empty outside an import, but for rows an earlier version might have
+// left there (the next import empties it): a few, that the move keeps as
+// they are, NULLs and all.
+func (g *shopGen) catalog(ctx context.Context, tx *genTx) error {
+	categories := []string{"mystery", "science_fiction", "self_help"}
+	add := func(id int32, title string, version int64) error {
+		b := bookshop.Book{ID: id, Title: title, Author: g.word(1+g.rnd.IntN(20), mixed62), Year: 1 + g.rnd.IntN(9999)}
+		price, currency := int64(0), ""
+		if id%50 != 0 {
+			price, currency = 1+g.rnd.Int64N(1_000_000), "EUR"
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO books (id, category, title, author, year, match_key, price, currency, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, categories[g.rnd.IntN(len(categories))], b.Title, b.Author, b.Year, catalogdb.MatchKey(b), price, currency, version)
+		if err != nil {
+			return fmt.Errorf("book %d: %w", id, err)
+		}
+		return nil
+	}
+	for b := 1; b <= g.size.books; b++ {
+		// Titles hold no control character: the Catalog takes none.
+		title := titles[g.rnd.IntN(len(titles))]
+		if title == "Tab\tand\nnewline" {
+			title = "Tab and newline"
+		}
+		if err := add(int32(b), fmt.Sprintf("%s %d", title, b), int64((b-1)/100)); err != nil {
+			return err
+		}
+	}
+	if err := add(2147483647, "The Last Book", int64(g.size.books/100)+1); err != nil {
+		return err
+	}
+	for i := range 5 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO import_keys (key, fingerprint, result, created_at) VALUES (?, ?, ?, ?)`,
+			"import-"+g.word(20, mixed62), g.blob(32), fmt.Sprintf(`{"imported":%d,"rejected":[{"index":0,"line":2,"reason":"title: must not be empty"}]}`, 100+i), g.at()); err != nil {
+			return fmt.Errorf("import key %d: %w", i, err)
+		}
+	}
+	for i := range 10 {
+		var reject any
+		if i%3 == 0 {
+			reject = "price: 12.00 USD is not in the shop's currency, EUR"
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO import_items (idx, line, id, category, title, author, year, price, currency, reject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			i, i+2, g.rnd.Int32N(1000)-10, g.rnd.IntN(5), titles[g.rnd.IntN(len(titles))], g.word(g.rnd.IntN(10), mixed62), g.rnd.IntN(10000), g.rnd.Int64N(100_000), "EUR", reject); err != nil {
+			return fmt.Errorf("import item %d: %w", i, err)
 		}
 	}
 	return nil
