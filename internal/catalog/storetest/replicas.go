@@ -150,7 +150,9 @@ func testImportsAtOnce(t *testing.T, newDB NewReplicas) {
 	errs := make([]error, len(rs))
 	var wg sync.WaitGroup
 	for i, r := range rs {
-		wg.Go(func() { results[i], errs[i] = r.ImportBooks(testContext(t), "", newItems(fmt.Sprintf("Replica %d", i), n)) })
+		wg.Go(func() {
+			results[i], errs[i] = r.ImportBooks(testContext(t), "", newItems(fmt.Sprintf("Replica %d", i), n))
+		})
 	}
 	wg.Wait()
 	var ids []int32
