@@ -2,7 +2,9 @@
 // server named by BOOKSHOP_TEST_DATABASE_URL, which scripts/test.sh sets
 // to a throwaway server it starts. Without the variable, a test that
 // needs PostgreSQL skips, saying how to run it; with it, a server that
-// does not answer fails the test.
+// does not answer fails the test. A test that must stop the server, or
+// crash it, makes a cluster of its own instead (NewCluster), under the
+// same rule.
 package pgtest
 
 import (
@@ -32,10 +34,8 @@ const timeout = 30 * time.Second
 // answer.
 func URL(tb testing.TB) string {
 	tb.Helper()
+	skipWithoutServer(tb)
 	u := os.Getenv(EnvURL)
-	if u == "" {
-		tb.Skipf("no PostgreSQL to test with: scripts/test.sh starts one and sets %s; or set it to a server of your own, such as %s=postgres://postgres@127.0.0.1:5432/postgres (the tests make and drop databases named bookshop_test_*)", EnvURL, EnvURL)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, u)
@@ -44,6 +44,14 @@ func URL(tb testing.TB) string {
 	}
 	conn.Close(ctx)
 	return u
+}
+
+// skipWithoutServer skips tb when EnvURL is unset, saying how to run it.
+func skipWithoutServer(tb testing.TB) {
+	tb.Helper()
+	if os.Getenv(EnvURL) == "" {
+		tb.Skipf("no PostgreSQL to test with: scripts/test.sh starts one and sets %s; or set it to a server of your own, such as %s=postgres://postgres@127.0.0.1:5432/postgres (the tests make and drop databases named bookshop_test_*)", EnvURL, EnvURL)
+	}
 }
 
 // NewDatabase makes an empty database on the server of EnvURL and returns
