@@ -15,18 +15,21 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/postgres"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/memtest"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
 // serveEnv, set in its environment to "DB", makes the test binary a child
-// process that serves the Catalog of the database file DB (see
-// startChild), or, as "kill-staged:DB", one that kills itself with
-// SIGKILL once an import has staged its first batch of books.
+// process that serves the Catalog of the database DB, a file or a
+// postgres:// URL (see startChild), or, as "kill-staged:DB", one that
+// kills itself with SIGKILL once an import has staged its first batch of
+// books.
 const serveEnv = "CATALOG_TEST_SERVE"
 
 func TestMain(m *testing.M) {
@@ -52,7 +55,7 @@ func serveChild(ctx context.Context, lis net.Listener, what string) error {
 	go http.Serve(heldLis, mux) //nolint:errcheck // ends with the process
 	fmt.Printf("held http://%s/\n", heldLis.Addr())
 	path, killStaged := strings.CutPrefix(what, "kill-staged:")
-	db, err := sqlite.Open(ctx, path, nil)
+	db, err := openStore(ctx, path, nil)
 	if err != nil {
 		return err
 	}
@@ -76,8 +79,8 @@ type child struct {
 	held string // the URL of its memtest.Handler
 }
 
-// startChild runs the Catalog of the database file path in a child
-// process (as "kill-staged:PATH", one that kills itself once an import
+// startChild runs the Catalog of the database at path (a file, or a
+// postgres:// URL) in a child process (as "kill-staged:PATH", one that kills itself once an import
 // has staged a batch) and waits until it serves.
 func startChild(tb testing.TB, what string) child {
 	tb.Helper()
@@ -110,16 +113,26 @@ func (c child) heldBytes(tb testing.TB) uint64 {
 	return n
 }
 
+// openStore opens the catalog's database at where, an SQLite file or a
+// postgres:// URL, seeded with seed when new.
+func openStore(ctx context.Context, where string, seed []bookshop.Book) (catalog.Database, error) {
+	if strings.HasPrefix(where, "postgres://") {
+		return postgres.Open(ctx, pgdb.Settings{URL: where}, seed, postgres.Limits{})
+	}
+	return sqlite.Open(ctx, where, seed)
+}
+
 // killingStore is a Store whose imports kill the process, with SIGKILL as
 // kill -9 does, once they have staged killAfter books: the first batch
 // written to the database, inside the import's transaction.
-type killingStore struct{ *sqlite.DB }
+type killingStore struct{ catalog.Store }
 
-// killAfter is past the books that sqlite stages in one batch (256).
+// killAfter is past the books that a store stages in one batch
+// (catalogdb.BatchRows, 256).
 const killAfter = 300
 
 func (s killingStore) BeginImport(ctx context.Context, key string) (bookshop.PendingImport, error) {
-	im, err := s.DB.BeginImport(ctx, key)
+	im, err := s.Store.BeginImport(ctx, key)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -16,8 +17,8 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
-	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
@@ -28,8 +29,21 @@ import (
 // holds none of them and nothing is left staged, and the same import,
 // with the same key, then goes in whole.
 func TestImportKilledAfterStaging(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "catalog.db")
-	db, err := sqlite.Open(testContext(t), path, builtinBooks(t))
+	testImportKilledAfterStaging(t, filepath.Join(t.TempDir(), "catalog.db"))
+}
+
+// TestImportKilledAfterStagingOnPostgres is TestImportKilledAfterStaging
+// with the catalog in PostgreSQL: the killed replica's transaction is
+// rolled back, its import lock with it, so that the next import, of the
+// Catalog started again, goes in.
+func TestImportKilledAfterStagingOnPostgres(t *testing.T) {
+	testImportKilledAfterStaging(t, pgtest.NewDatabase(t))
+}
+
+// testImportKilledAfterStaging is TestImportKilledAfterStaging on the
+// database at path, a file or a postgres:// URL.
+func testImportKilledAfterStaging(t *testing.T, path string) {
+	db, err := openStore(testContext(t), path, builtinBooks(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +74,22 @@ func TestImportKilledAfterStaging(t *testing.T) {
 	}
 }
 
-// stagedRows returns the rows of import_items in the database file path,
-// read by a connection of its own.
+// stagedRows returns the rows of import_items in the database at path,
+// a file or a postgres:// URL, read by a connection of its own.
 func stagedRows(tb testing.TB, path string) int {
 	tb.Helper()
+	if strings.HasPrefix(path, "postgres://") {
+		conn, err := pgx.Connect(testContext(tb), path)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var n int
+		if err := conn.QueryRow(testContext(tb), `SELECT count(*) FROM catalog.import_items`).Scan(&n); err != nil {
+			tb.Fatal(err)
+		}
+		return n
+	}
 	raw, err := sql.Open("sqlite", path)
 	if err != nil {
 		tb.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 	"github.com/bookshop-go/bookshop/internal/platform/logtest"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
@@ -375,8 +376,19 @@ func TestCatalogAndRecommendationsProcesses(t *testing.T) {
 // the same database, the same command reports the first import, and
 // writes nothing twice.
 func TestImportAnswerLost(t *testing.T) {
+	testImportAnswerLost(t, "-db", filepath.Join(t.TempDir(), "catalog.db"))
+}
+
+// TestImportAnswerLostOnPostgres is TestImportAnswerLost with the catalog
+// in PostgreSQL.
+func TestImportAnswerLostOnPostgres(t *testing.T) {
+	testImportAnswerLost(t, "-database-url", pgtest.NewDatabase(t))
+}
+
+// testImportAnswerLost is TestImportAnswerLost with the Catalog's
+// database given by flag and value.
+func testImportAnswerLost(t *testing.T, flag, db string) {
 	dir := t.TempDir()
-	db := filepath.Join(dir, "catalog.db")
 	file := filepath.Join(dir, "books.csv")
 	if err := os.WriteFile(file, []byte("id,category,title,author,year,price\n"+
 		",mystery,Lost Answer One,A. Writer,2001,9.99\n"+
@@ -392,7 +404,7 @@ func TestImportAnswerLost(t *testing.T) {
 		return out.String(), err
 	}
 
-	p := start(t, "bookshop", []string{"BOOKSHOP_FAULT=catalog/after-import"}, "catalog", "-port", itoa(port), "-db", db)
+	p := start(t, "bookshop", []string{"BOOKSHOP_FAULT=catalog/after-import"}, "catalog", "-port", itoa(port), flag, db)
 	waitServing(t, addr, "bookshop.catalog.v1.CatalogService")
 	if out, err := importFile(); err == nil || !strings.Contains(err.Error(), "Run the same command again") {
 		t.Fatalf("import, the Catalog killed before it answered = %q, %v; want an error saying to run it again", out, err)
@@ -407,7 +419,7 @@ func TestImportAnswerLost(t *testing.T) {
 		t.Fatal("the Catalog was not killed at catalog/after-import")
 	}
 
-	start(t, "bookshop", nil, "catalog", "-port", itoa(port), "-db", db)
+	start(t, "bookshop", nil, "catalog", "-port", itoa(port), flag, db)
 	waitServing(t, addr, "bookshop.catalog.v1.CatalogService")
 	out, err := importFile()
 	if err != nil || !strings.Contains(out, "This file was imported before") || !strings.Contains(out, "Imported 2 of 2 books") {
