@@ -21,6 +21,12 @@ import (
 // server's own tools.
 const maxDatabaseConnections = 90
 
+// connectionsBesidesPool are the connections that a command's process
+// opens to PostgreSQL besides its pool (-database-max-conns): the
+// Catalog's one, on which it LISTENs for the imports of other replicas
+// (internal/catalog/postgres).
+var connectionsBesidesPool = map[string]int{"catalog": 1}
+
 // destination is where a pod connects: another pod (its namespace, their
 // labels, and its container ports, for named ports) or an address outside
 // the cluster.
@@ -294,6 +300,7 @@ func TestKubernetesPostgres(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			conns += connectionsBesidesPool[p.cmd.path[0]]
 			t.Logf("%s: (%d replicas + %d during a rollout) × %d connections", p.dep.Name, replicas, surge, conns)
 			total += (replicas + surge) * conns
 		}
