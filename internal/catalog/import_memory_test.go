@@ -17,9 +17,11 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
+	"github.com/bookshop-go/bookshop/internal/catalog/postgres"
 	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/platform/memtest"
+	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
@@ -49,12 +51,32 @@ func TestImportMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sends 80 MB of books")
 	}
-	const n = 20_000
 	db, err := sqlite.Open(testContext(t), filepath.Join(t.TempDir(), "catalog.db"), builtinBooks(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	testImportMemory(t, db)
+}
+
+// TestImportOnPostgresMemory is TestImportMemory with the catalog in
+// PostgreSQL: its import stages and writes its books in batches too.
+func TestImportOnPostgresMemory(t *testing.T) {
+	memtest.Budgets(t)
+	if testing.Short() {
+		t.Skip("sends 80 MB of books")
+	}
+	db, err := postgres.Open(testContext(t), pgtest.Settings(t), builtinBooks(t), postgres.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	testImportMemory(t, db)
+}
+
+// testImportMemory is TestImportMemory on db.
+func testImportMemory(t *testing.T, db catalog.Database) {
+	const n = 20_000
 	svc := catalog.NewService(db, "", 0, nil)
 	addr := rpctest.Start(t, func(srv *rpc.Server, logger *slog.Logger) {
 		catalogv1.RegisterCatalogServiceServer(srv, catalog.NewServer(svc, slog.New(slog.DiscardHandler)))
