@@ -3,8 +3,13 @@ package deploy
 import (
 	"bufio"
 	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +24,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -555,4 +561,122 @@ func TestNoPasswordsCommitted(t *testing.T) {
 			t.Errorf("%s: a Secret, whose value would be committed: make it in the cluster (kubectl create secret), as docs/deployment.md says", f)
 		}
 	}
+}
+
+// TestComposePostgresRunsOnLoopback runs compose.yaml merged with
+// compose.postgres.yaml as TestComposeRunsOnLoopback runs compose.yaml,
+// with the PostgreSQL server that BOOKSHOP_TEST_DATABASE_URL names (as
+// scripts/test.sh sets it) standing in for the service postgres: a role
+// and a database of the test's own, with a password, which the services
+// read from a password file of the documented form, named by their URLs'
+// passfile. Every service must pass its health check and the shop must
+// show books, as on SQLite; then each service on PostgreSQL must have
+// made its schema in that database.
+func TestComposePostgresRunsOnLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole system")
+	}
+	admin := os.Getenv("BOOKSHOP_TEST_DATABASE_URL")
+	if admin == "" {
+		t.Skip("BOOKSHOP_TEST_DATABASE_URL is not set: scripts/test.sh sets it to a throwaway server; or run BOOKSHOP_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres go -C deploy test -run ComposePostgresRuns")
+	}
+	p := loadComposeFiles(t, composeFileSets[1], []string{"*"}, nil)
+	servers := postgresServers(t, p)
+	if len(servers) != 1 {
+		t.Fatalf("%d services run the postgres image with %s, want 1", len(servers), postgresOverride)
+	}
+	srv := servers[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	au, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("BOOKSHOP_TEST_DATABASE_URL does not parse: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("BOOKSHOP_TEST_DATABASE_URL is set, but its server does not answer: %v", err)
+	}
+	defer conn.Close(context.Background())
+
+	// A role and a database of the test's own; the password, as the
+	// documented command makes it, hexadecimal.
+	name := "bookshop_deploy_" + randomHex(t, 6)
+	password := randomHex(t, 32)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", name, password)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("drop the test's database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		for _, stmt := range []string{"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "DROP ROLE IF EXISTS " + name} {
+			if _, err := c.Exec(ctx, stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", name, name)); err != nil {
+		t.Fatal(err)
+	}
+	host, port := au.Hostname(), cmp.Or(au.Port(), "5432")
+	passfile := filepath.Join(t.TempDir(), "pgpass")
+	if err := os.WriteFile(passfile, []byte(fmt.Sprintf("%s:%s:%s:%s:%s\n", host, port, name, name, password)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wrong := &url.URL{Scheme: "postgres", User: url.UserPassword(name, "not-"+password), Host: net.JoinHostPort(host, port), Path: "/" + name, RawQuery: au.RawQuery}
+	if c, err := pgx.Connect(ctx, wrong.String()); err == nil {
+		c.Close(ctx)
+		t.Logf("the server of BOOKSHOP_TEST_DATABASE_URL lets %s in with a wrong password (trust): the services read the password file, but the server does not check it", name)
+	}
+
+	// The services' URLs name the server postgres:5432, its user and
+	// database, and the password file in /run/secrets: here, the test's.
+	runComposeOnLoopback(t, p, func(word string) (string, bool) {
+		u, err := url.Parse(word)
+		if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" || !slices.Contains(srv.names(p), u.Hostname()) {
+			return "", false
+		}
+		u.Host, u.User, u.Path = net.JoinHostPort(host, port), url.User(name), "/"+name
+		q := u.Query()
+		q.Set("passfile", passfile)
+		u.RawQuery = q.Encode()
+		return u.String(), true
+	})
+
+	// Each service on PostgreSQL made its schema there, and migrated it.
+	db := *au
+	db.Path = "/" + name
+	dc, err := pgx.Connect(ctx, db.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close(context.Background())
+	for _, s := range composeServices(t, p) {
+		if !s.onPostgres(t) || !longRunning(s) {
+			continue
+		}
+		schema := s.cmd.path[0]
+		var migrated bool
+		if err := dc.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", schema+".schema_migrations").Scan(&migrated); err != nil {
+			t.Fatal(err)
+		}
+		if !migrated {
+			t.Errorf("service %s ran on %s, but its schema %s has no schema_migrations: it did not keep its data there", s.name, postgresOverride, schema)
+		}
+	}
+}
+
+// randomHex returns n random bytes in hexadecimal.
+func randomHex(tb testing.TB, n int) string {
+	tb.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatal(err)
+	}
+	return hex.EncodeToString(b)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,7 +46,16 @@ func TestComposeRunsOnLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole system")
 	}
-	p := loadCompose(t)
+	runComposeOnLoopback(t, loadCompose(t), nil)
+}
+
+// runComposeOnLoopback runs the services of p that run the bookshop binary
+// as TestComposeRunsOnLoopback says. A service of another image (such as
+// compose.postgres.yaml's PostgreSQL) is not started: the caller stands in
+// for it, and rewrite, unless nil, is given every word of the commands and
+// environments first, and returns the word that replaces it, or false to
+// leave it to the rewrites above.
+func runComposeOnLoopback(t *testing.T, p *types.Project, rewrite func(word string) (string, bool)) {
 	services := composeServices(t, p)
 	byName := make(map[string]*composeService)
 	for _, s := range services {
@@ -67,6 +78,11 @@ func TestComposeRunsOnLoopback(t *testing.T) {
 
 	// local rewrites one word of a service's command or environment.
 	local := func(s *composeService, word string) string {
+		if rewrite != nil {
+			if w, ok := rewrite(word); ok {
+				return w
+			}
+		}
 		for _, v := range s.svc.Volumes {
 			if v.Type == types.VolumeTypeVolume && (word == v.Target || strings.HasPrefix(word, v.Target+"/")) {
 				return volumes[v.Source] + strings.TrimPrefix(word, v.Target)
@@ -135,6 +151,9 @@ func TestComposeRunsOnLoopback(t *testing.T) {
 			return
 		}
 		for _, dep := range sortedKeys(s.svc.DependsOn) {
+			if byName[dep] == nil {
+				continue // another image's: the caller stands in for it
+			}
 			start(dep)
 			switch cond := s.svc.DependsOn[dep].Condition; cond {
 			case types.ServiceConditionCompletedSuccessfully:
@@ -347,14 +366,48 @@ func (p *process) waitHealthy(ctx context.Context, t *testing.T, hc *types.Healt
 	t.Fatalf("service %s did not pass its health check %q in %v: %s", p.name, check, patience, last)
 }
 
+// givenPorts are the ports that freePort has returned: it returns each
+// once.
+var givenPorts struct {
+	sync.Mutex
+	m map[int]bool
+}
+
+// freePort returns a port that nothing listens on, below the kernel's
+// range of ephemeral ports: the ports are chosen before the services
+// start, and one in that range could meanwhile become the local port of
+// one of their own connections (to each other, to PostgreSQL), and the
+// service given it would fail to listen.
 func freePort(tb testing.TB) string {
 	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	low := 32768 // Linux's default, when the range cannot be read
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 2048 {
+				low = n
+			}
+		}
 	}
-	defer lis.Close()
-	return strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
+	givenPorts.Lock()
+	defer givenPorts.Unlock()
+	for range 100 {
+		port := 1024 + mathrand.IntN(low-1024)
+		if givenPorts.m[port] {
+			continue // another service's, which may not listen yet
+		}
+		lis, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue // taken
+		}
+		lis.Close()
+		if givenPorts.m == nil {
+			givenPorts.m = make(map[int]bool)
+		}
+		givenPorts.m[port] = true
+		return strconv.Itoa(port)
+	}
+	tb.Fatalf("no free port below %d after 100 tries", low)
+	return ""
 }
 
 func get(ctx context.Context, tb testing.TB, u string) string {
