@@ -57,11 +57,11 @@ func DefaultConfig() Config {
 // "promotions", with c's values as defaults.
 func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Promotions service's gRPC port")
-	s.String(&c.DB, "db", c.DB, "the promotion's database file (SQLite): the customers' uses and the checkouts' claims, and the service's first start; "+
+	s.String(&c.DB, "db", c.DB, "the promotion's database file (SQLite): the customers' uses and the checkouts' claims, and each campaign's first start; "+
 		sqlite.Memory+" keeps them in memory, lost at exit; unused with -"+s.Flag("database-url"))
 	c.Database.Flags(s, postgres.Schema)
 	s.Text((*instant)(&c.Starts), "starts", instant(c.Starts),
-		"when the campaign starts: a `time` in RFC 3339, such as 2026-03-01T00:00:00Z; empty for the service's first start on its database, recorded there")
+		"when the campaign starts: a `time` in RFC 3339, such as 2026-03-01T00:00:00Z; empty for the service's first start with this campaign on its database, recorded there")
 	s.Text((*instant)(&c.Ends), "ends", instant(c.Ends),
 		"when the campaign ends (no discount from then on): a `time` in RFC 3339, such as 2026-04-01T00:00:00Z; empty for never")
 	s.Duration(&c.ClaimTTL, "claim-ttl", c.ClaimTTL,
