@@ -179,6 +179,13 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 	expires := r.Expires.UnixMilli()
 	reserve := func(tx pgx.Tx) error {
 		got, replayed = bookshop.Reservation{}, false
+		// The stock's rows first, then the key: a Reserve of the same key
+		// that holds them commits before this one reads the key, which
+		// then finds that reservation (READ COMMITTED reads what committed
+		// before each statement), rather than the copies it took, gone.
+		if err := lockStock(ctx, tx, ids); err != nil {
+			return fmt.Errorf("reserve: %w", err)
+		}
 		var id string
 		err := tx.QueryRow(ctx, `SELECT id FROM reservations WHERE idempotency_key = $1`, key).Scan(&id)
 		switch {
@@ -188,9 +195,6 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 			return err
 		case !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("reserve: read key: %w", err)
-		}
-		if err := lockStock(ctx, tx, ids); err != nil {
-			return fmt.Errorf("reserve: %w", err)
 		}
 		stock, err := levels(ctx, tx, ids, now)
 		if err != nil {

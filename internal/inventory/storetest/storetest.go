@@ -437,4 +437,34 @@ func testSameKey(t *testing.T, newDB NewDatabase) {
 	if want := (inventoryclient.Level{BookID: 1, OnHand: 10, Held: 2, Available: 8}); err != nil || levels[0] != want {
 		t.Errorf("Levels = %+v, %v; want %+v", levels, err, want)
 	}
+
+	// The last copy: a retry that waits for the first Reserve of its key
+	// to commit must find that reservation, not the copy gone.
+	const rounds = 10
+	seed := make(map[int32]int, rounds)
+	for b := range int32(rounds) {
+		seed[b+1] = 1
+	}
+	svcs = services(t, newDB, 2, seed)
+	for b := range int32(rounds) {
+		book, key := b+1, fmt.Sprintf("last-copy-%d", b+1)
+		ids := make(map[string]bool)
+		for i := range 8 {
+			svc := svcs[i%2]
+			wg.Go(func() {
+				r, err := svc.Reserve(testContext(t), key, []bookshop.StockLine{line(book, 1)}, 0)
+				if err != nil {
+					t.Errorf("Reserve of %s, book %d's last copy, retried at once: %v", key, book, err)
+					return
+				}
+				mu.Lock()
+				ids[r.ID] = true
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if len(ids) != 1 {
+			t.Errorf("Reserve of %s made reservations %v, want one", key, ids)
+		}
+	}
 }
