@@ -2,8 +2,10 @@
 # Runs every check and every test of Bookshop, as CI does (.ci/run calls
 # this script). On a fresh Debian or Ubuntu machine with only Go, it first
 # installs what the tests need: a C compiler for the race detector,
-# Chromium for the end-to-end browser tests, and Python's grpcio for the
-# interop tests with the tutorial's Python clients and servers.
+# Chromium for the end-to-end browser tests, Python's grpcio for the
+# interop tests with the tutorial's Python clients and servers, and
+# PostgreSQL, a throwaway cluster of which it starts for the tests of the
+# services' PostgreSQL storage and stops at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,6 +93,8 @@ if [[ -z "${BOOKSHOP_TEST_DATABASE_URL:-}" ]]; then
 	BOOKSHOP_TEST_DATABASE_URL="$(scripts/postgres.sh start "$pgdir" fsync=off synchronous_commit=off full_page_writes=off)"
 	export BOOKSHOP_TEST_DATABASE_URL
 else
+	# The tests that crash a server of their own need the programs too.
+	scripts/postgres.sh bin >/dev/null
 	echo "using BOOKSHOP_TEST_DATABASE_URL as set"
 fi
 
