@@ -286,6 +286,10 @@ func (db *DB) Merge(ctx context.Context, from, into string, now time.Time, merge
 			return err
 		}
 		if len(fromLines) == 0 {
+			// Nothing to move (a merge elsewhere took it since a run of this
+			// transaction that was undone): merge is told so, so that what
+			// it counted in that run is not taken as done.
+			merge(intoLines, nil)
 			lines = intoLines
 			return nil
 		}
