@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,42 +28,14 @@ var discard = slog.New(slog.DiscardHandler)
 // the address it serves on.
 func runAccounts(tb testing.TB, cfg accounts.Config, logger *slog.Logger) string {
 	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- accounts.Run(ctx, cfg, process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis})
-	}()
-	stop := sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("accounts.Run: %v", err)
-		}
-	})
-	tb.Cleanup(stop)
-	return lis.Addr().String()
+	return rpctest.Run(tb, "accounts.Run", func(ctx context.Context, deps process.Deps) error { return accounts.Run(ctx, cfg, deps) }, logger)
 }
 
 // waitHealth waits until the health of AccountsService at addr is want,
 // and fails the test if it is not within 10 seconds.
 func waitHealth(tb testing.TB, addr string, want healthpb.HealthCheckResponse_ServingStatus, when string) {
 	tb.Helper()
-	health := healthpb.NewHealthClient(dial(tb, addr))
-	ctx := testContext(tb)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: accountsv1.AccountsService_ServiceDesc.ServiceName})
-		if err == nil && resp.GetStatus() == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("health %s = %v, %v; want %v", when, resp.GetStatus(), err, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	rpctest.WaitHealth(tb, addr, accountsv1.AccountsService_ServiceDesc.ServiceName, want, when)
 }
 
 // TestRunOnPostgres runs two Accounts services, as `bookshop accounts`

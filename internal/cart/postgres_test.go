@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,42 +25,14 @@ import (
 // and logger, until the test ends, and returns the address it serves on.
 func runCartWith(tb testing.TB, cfg cart.Config, logger *slog.Logger) string {
 	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- cart.Run(ctx, cfg, process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis})
-	}()
-	stop := sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("cart.Run: %v", err)
-		}
-	})
-	tb.Cleanup(stop)
-	return lis.Addr().String()
+	return rpctest.Run(tb, "cart.Run", func(ctx context.Context, deps process.Deps) error { return cart.Run(ctx, cfg, deps) }, logger)
 }
 
 // waitHealth waits until the health of CartService at addr is want, and
 // fails the test if it is not within 10 seconds.
 func waitHealth(tb testing.TB, addr string, want healthpb.HealthCheckResponse_ServingStatus, when string) {
 	tb.Helper()
-	health := healthpb.NewHealthClient(rpctest.Dial(tb, addr))
-	ctx := testContext(tb)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: cartv1.CartService_ServiceDesc.ServiceName})
-		if err == nil && resp.GetStatus() == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("health %s = %v, %v; want %v", when, resp.GetStatus(), err, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	rpctest.WaitHealth(tb, addr, cartv1.CartService_ServiceDesc.ServiceName, want, when)
 }
 
 // TestRunOnPostgres runs two Carts, as `bookshop cart` with a database

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,22 +30,7 @@ import (
 // answers.
 func runCatalog(tb testing.TB, cfg catalog.Config, logger *slog.Logger) string {
 	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- catalog.Run(ctx, cfg, process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis})
-	}()
-	tb.Cleanup(sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("catalog.Run: %v", err)
-		}
-	}))
-	addr := lis.Addr().String()
+	addr := rpctest.Run(tb, "catalog.Run", func(ctx context.Context, deps process.Deps) error { return catalog.Run(ctx, cfg, deps) }, logger)
 	client := catalogv1.NewCatalogServiceClient(dial(tb, addr))
 	deadline := time.Now().Add(30 * time.Second)
 	for {

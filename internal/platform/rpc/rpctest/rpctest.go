@@ -8,12 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
@@ -77,4 +80,49 @@ func Dial(tb testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn 
 	}
 	tb.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// Run runs a service as its command does (run is such as
+// inventory.Run with its Config bound) with logger, on 127.0.0.1 at a
+// free port until the test ends, and returns the address it serves on.
+// The test fails if run returns an error, named by name.
+func Run(tb testing.TB, name string, run func(context.Context, process.Deps) error, logger *slog.Logger) string {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis})
+	}()
+	tb.Cleanup(sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("%s: %v", name, err)
+		}
+	}))
+	return lis.Addr().String()
+}
+
+// WaitHealth waits until the gRPC health of service at addr is want, and
+// fails the test if it is not within 10 seconds; when says at which
+// moment of the test, for the failure's message.
+func WaitHealth(tb testing.TB, addr, service string, want healthpb.HealthCheckResponse_ServingStatus, when string) {
+	tb.Helper()
+	health := healthpb.NewHealthClient(Dial(tb, addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+		if err == nil && resp.GetStatus() == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("health %s = %v, %v; want %v", when, resp.GetStatus(), err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
