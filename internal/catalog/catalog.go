@@ -85,7 +85,7 @@ const MaxImports = 4
 // its books, the transport's buffers of its stream and the database's
 // statements, whatever its size (TestImportMemory; TestImportsAtOnceMemory
 // for MaxImports at once).
-const ImportBytes = 8 << 20
+const ImportBytes = 12 << 20
 
 // The default caps on the catalog's size (Config.MaxBooks and
 // MaxTextMiB), past which an import is refused whole with Exhausted: the
