@@ -111,6 +111,12 @@ step "memory budgets"
 # allocation: under -race they skip (memtest.Budgets).
 go test -count=1 -run 'Memory$' ./internal/...
 
+step "benchmarks, once each"
+# Each benchmark run once, so that one that no longer runs (a new option
+# its setup lacks, a seed that changed) fails here rather than on the
+# day someone measures with it.
+go test -count=1 -run '^$' -bench . -benchtime 1x ./...
+
 step "moving a shop of 100,000 orders to PostgreSQL"
 # bookshop migrate-data on a generated shop, straight and killed half-way
 # then run again, every row compared after, again without -race: under it

@@ -1010,17 +1010,22 @@ func (w *discardResponseWriter) Write(p []byte) (int, error) {
 
 // BenchmarkHomeInProcess measures the Marketplace's own cost for the
 // homepage (routing, middleware, the handler and rendering), with the
-// recommender called in process and no network.
+// recommender called in process and no network, for a guest: the shop's
+// services are down, so that the page is shown without the promotion's
+// banner, as it is when Promotions is.
 func BenchmarkHomeInProcess(b *testing.B) {
 	books := builtinCatalog(b)
-	h, err := marketplace.NewServer(marketplace.Options{
+	opts := marketplace.Options{
 		Logger:           slog.New(slog.DiscardHandler),
 		Recommender:      recommendations.New(books, nil),
 		RecommendTimeout: time.Second,
 		Catalog:          books,
+		Searcher:         noSearch{},
 		Live:             noLive{},
 		RateLimit:        rate.Inf,
-	})
+	}
+	downShop(b, &opts)
+	h, err := marketplace.NewServer(opts)
 	if err != nil {
 		b.Fatalf("NewServer: %v", err)
 	}

@@ -58,6 +58,7 @@ func manyBooks(n int, prefix string) []bookshop.Book {
 			Author:   "Benchmark",
 			Year:     2000,
 			Category: bookshop.Category(i % 3),
+			Price:    bookshop.Money{Units: 999, Currency: "EUR"},
 		}
 	}
 	return books
