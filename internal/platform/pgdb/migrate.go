@@ -3,12 +3,13 @@ package pgdb
 import (
 	"context"
 	"fmt"
-	"github.com/bookshop-go/bookshop/internal/platform/migrations"
 	"hash/fnv"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bookshop-go/bookshop/internal/platform/migrations"
 )
 
 // migration is one schema change, as package migrations reads it.

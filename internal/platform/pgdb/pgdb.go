@@ -23,13 +23,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/bookshop-go/bookshop/internal/platform/migrations"
 	"io/fs"
 	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookshop-go/bookshop/internal/platform/migrations"
 )
 
 // The defaults of Settings: a pool that fits a small server, where each
