@@ -136,3 +136,50 @@ func TestRunHidesPassword(t *testing.T) {
 		t.Errorf("Run without its database = %v, want an error that hides the password as xxxxx", err)
 	}
 }
+
+// TestRunWaitsForDatabase starts the Cart while its database is away (a
+// proxy down), as Compose or a rollout may start a service before its
+// database: it waits rather than exits, logging each attempt at Warn
+// without the password, and once the database is back it serves,
+// SERVING. A login the server refuses (a user it does not know) ends the
+// start at once, however long the wait, with an error that says so and
+// hides the password.
+func TestRunWaitsForDatabase(t *testing.T) {
+	const password = "Wa1t-For-Me-pw"
+	st := pgtest.Settings(t)
+	proxy := pgtest.NewProxy(t, st.URL)
+	parsed, err := url.Parse(proxy.URL(st.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed.User = url.UserPassword(parsed.User.Username(), password) // the test server trusts any
+	logger, logs := logtest.TextLogger(slog.LevelInfo)
+	cfg := cart.DefaultConfig()
+	cfg.CatalogHost = rpctest.ClosedAddr(t) // the Cart serves without its Catalog
+	cfg.Database = st
+	cfg.Database.URL, cfg.Database.ConnectTimeout, cfg.Database.Wait = parsed.String(), time.Second, 30*time.Second
+	proxy.Down()
+	addr := runCartWith(t, cfg, logger)
+	time.Sleep(time.Second)
+	if !strings.Contains(logs.String(), "database not reachable yet") || strings.Contains(logs.String(), password) {
+		t.Errorf("log while the database is away: want attempts logged, the password hidden:\n%s", logs)
+	}
+	proxy.Up()
+	waitHealth(t, addr, healthpb.HealthCheckResponse_SERVING, "once its database is back")
+
+	parsed.User = url.UserPassword("bookshop_no_such_user", password)
+	cfg.Database.URL, cfg.Database.Wait = parsed.String(), time.Minute
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = cart.Run(testContext(t), cfg, process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Run with a login the server refuses took %v, want it to end at once", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "refuses the login (SQLSTATE 28000)") || strings.Contains(err.Error(), password) || !strings.Contains(err.Error(), "xxxxx@") {
+		t.Errorf("Run with a login the server refuses = %v, want an error that says so and hides the password as xxxxx", err)
+	}
+	t.Log(err)
+}

@@ -35,6 +35,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		deps.Close()
 		return err
 	}
+	cfg.Database.Logger = deps.Logger // told of each attempt while it waits for the database
 	db, where, err := openDatabase(ctx, cfg)
 	if err != nil {
 		deps.Close()

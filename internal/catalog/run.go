@@ -107,6 +107,7 @@ func Open(ctx context.Context, cfg Config, deps process.Deps) (Database, error) 
 		return nil, fmt.Errorf("load catalog: %w", err)
 	}
 	limits := cfg.Limits()
+	cfg.Database.Logger = deps.Logger // told of each attempt while it waits for the database
 	db, where, err := openDatabase(ctx, cfg, seed.Books(), limits)
 	if err != nil {
 		return nil, err

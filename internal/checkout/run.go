@@ -56,6 +56,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		targets[d.name] = t
 	}
+	cfg.Database.Logger = deps.Logger // told of each attempt while it waits for the database
 	db, where, replica, err := openDatabase(ctx, cfg)
 	if err != nil {
 		deps.Close()

@@ -304,7 +304,8 @@ func sqliteVersion(ctx context.Context, m movable) (int, error) {
 // it did, a line a table.
 func migrateOne(ctx context.Context, t migrateTarget, version int, opts fromsqlite.Options, verifyOnly bool, stdout io.Writer) (fromsqlite.Report, error) {
 	st := pgdb.DefaultSettings()
-	st.URL, st.MaxConns = t.url, 2
+	// A command run by hand says at once that the database is not there.
+	st.URL, st.MaxConns, st.Wait = t.url, 2, 0
 	if err := t.postgres(ctx, st); err != nil {
 		return fromsqlite.Report{}, fmt.Errorf("%s: %w", t.name, err)
 	}

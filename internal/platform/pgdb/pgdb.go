@@ -5,9 +5,10 @@
 //
 // What is the same for every service is here: the settings (a URL and the
 // pool's bounds, see [Settings]), a schema per service (every connection's
-// search_path, created if missing), versioned migrations applied at start
-// under an advisory lock so that replicas starting at once migrate once
-// (see [Open]), a transaction helper that runs again what PostgreSQL
+// search_path, created if missing), a start that waits for a database
+// not up yet, and versioned migrations applied at start under an advisory
+// lock so that replicas starting at once migrate once (see [Open]), a
+// transaction helper that runs again what PostgreSQL
 // aborts for another's sake, with the rule for porting code written for
 // SQLite's one writer: lock the rows a decision rests on ([DB.Tx]),
 // a [DB.Ping] for
@@ -92,12 +93,26 @@ type DB struct {
 
 // Open connects to the database at st.URL, creates schema s.Name if it is
 // missing, and migrates it to the latest of s.Migrations (see
-// [DB.migrate]): it returns once the schema is the binary's. It fails if
-// the URL does not parse, if the server cannot be reached or refuses the
-// login (within st.ConnectTimeout), if the schema holds another program's
-// tables, or if its version is newer than the binary knows: a replica with
-// an older binary than the schema refuses to start, naming both versions.
-// Its errors name the database by its redacted URL, never its password.
+// [DB.migrate]): it returns once the schema is the binary's.
+//
+// A database that cannot be reached yet (down, starting up, refusing
+// connections) is tried again, with pauses that grow from a quarter of a
+// second to 5 s, at random within each, until it answers or st.Wait has
+// passed since the first attempt; each failed attempt is logged to
+// st.Logger at Warn. So a service started before its database, as
+// Compose or a rollout may start them, waits for it rather than exiting
+// (and, in Kubernetes, looping through restarts).
+//
+// It fails if the URL does not parse; at once if the server refuses the
+// login for a reason that trying again cannot fix (a wrong user or
+// password, SQLSTATE class 28; a missing database, 3D000; no right to
+// connect, 42501), saying what to check; if the server cannot be reached
+// within st.Wait (each attempt bounded by st.ConnectTimeout), with the
+// last attempt's error; when ctx ends first, with ctx's error; if the
+// schema holds another program's tables; or if its version is newer than
+// the binary knows: a replica with an older binary than the schema
+// refuses to start, naming both versions. Its errors name the database by
+// its redacted URL, never its password.
 func Open(ctx context.Context, st Settings, s Schema) (*DB, error) {
 	where := Redact(st.URL)
 	if err := s.check(); err != nil {
@@ -116,6 +131,10 @@ func Open(ctx context.Context, st Settings, s Schema) (*DB, error) {
 		return nil, fmt.Errorf("database %s: %w", where, err)
 	}
 	db := &DB{Pool: pool, schema: s.Name, where: where}
+	if err := db.reach(ctx, st); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	if err := db.migrate(ctx, ms, s.Seed); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("database %s, schema %s: %w", where, s.Name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
 )
@@ -298,7 +300,8 @@ func TestRedact(t *testing.T) {
 }
 
 // TestOpenHidesPassword opens databases that cannot be had, with a
-// password in each URL: no error shows it. No server is needed.
+// password in each URL, waiting a moment for each: no error shows it, nor
+// any line logged while waiting. No server is needed.
 func TestOpenHidesPassword(t *testing.T) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -307,8 +310,9 @@ func TestOpenHidesPassword(t *testing.T) {
 	closed := lis.Addr().String()
 	lis.Close()
 	const password = "Sup3rSecretPassw0rd"
+	logger, logs := logtest.TextLogger(slog.LevelInfo)
 	st := pgdb.DefaultSettings()
-	st.ConnectTimeout = time.Second
+	st.ConnectTimeout, st.Wait, st.Logger = time.Second, 300*time.Millisecond, logger
 	for _, u := range []string{
 		fmt.Sprintf("postgres://shop:%s@%s/bookshop", password, closed),
 		fmt.Sprintf("postgres://shop@%s/bookshop?password=%s", closed, password),
@@ -327,6 +331,9 @@ func TestOpenHidesPassword(t *testing.T) {
 			t.Errorf("Open(%s) = %q: the error shows the password", pgdb.Redact(u), err)
 		}
 		t.Logf("%v", err)
+	}
+	if !strings.Contains(logs.String(), "database not reachable yet") || strings.Contains(logs.String(), password) {
+		t.Errorf("the log of the attempts shows the password, or has no attempt:\n%s", logs)
 	}
 }
 

@@ -67,11 +67,13 @@ func NewDatabase(tb testing.TB) string {
 }
 
 // Settings returns the settings of a service on a new database (see
-// NewDatabase), with a small pool.
+// NewDatabase), with a small pool, and no wait for a database that does
+// not answer at start (Wait 0): a test of a start without its database
+// fails at once, and one of the wait sets Wait.
 func Settings(tb testing.TB) pgdb.Settings {
 	tb.Helper()
 	st := pgdb.DefaultSettings()
-	st.URL = NewDatabase(tb)
+	st.URL, st.Wait = NewDatabase(tb), 0
 	return st
 }
 
