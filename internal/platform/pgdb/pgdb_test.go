@@ -14,10 +14,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 func testContext(tb testing.TB) context.Context {
@@ -379,4 +383,35 @@ func TestUniqueViolation(t *testing.T) {
 	if pgdb.UniqueViolation(errors.New("no"), "") {
 		t.Error("UniqueViolation(another error) = true")
 	}
+}
+
+// TestTxStoppedWhileRetrying ends the context between two attempts of a
+// transaction that PostgreSQL gave up (a serialization failure): Tx
+// returns the context's error, wrapping the last attempt's, which
+// Classify leaves as it is and a gRPC edge answers CANCELLED, not an
+// internal error.
+func TestTxStoppedWhileRetrying(t *testing.T) {
+	db := open(t, pgtest.Settings(t), pgdb.Schema{Name: "notes", Migrations: notes()})
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	runs := 0
+	err := db.Tx(ctx, func(pgx.Tx) error {
+		runs++
+		cancel() // the caller goes away while this attempt fails
+		return &pgconn.PgError{Severity: "ERROR", Code: "40001", Message: "could not serialize access due to concurrent update"}
+	})
+	if runs != 1 {
+		t.Errorf("fn ran %d times, want 1: the context had ended", runs)
+	}
+	if !errors.Is(err, context.Canceled) || !pgdb.Retryable(err) {
+		t.Fatalf("Tx = %v, want the context's error wrapping the serialization failure", err)
+	}
+	got := pgdb.Classify(err)
+	if got != err {
+		t.Errorf("Classify(%v) = %v, want it as it is", err, got)
+	}
+	if code := status.Code(rpc.ToStatus(ctx, slog.New(slog.DiscardHandler), "/test", got)); code != codes.Canceled {
+		t.Errorf("Tx's error as gRPC = %v, want CANCELLED", code)
+	}
+	t.Log(err)
 }

@@ -60,10 +60,11 @@ const (
 //
 // Errors: fn's own error, as it returned it, unless it is Unreachable; a
 // *pgconn.PgError, wrapped with the number of attempts, when every
-// attempt failed as above; the errors of beginning and committing; and,
-// for any of them that says the database could not be reached or the
-// connection was lost (Unreachable), that error as the kernel's
-// Unavailable (see Classify), which a gRPC caller may retry. Such a
+// attempt failed as above; ctx's error, wrapping the last attempt's, when
+// ctx ends before the next attempt; the errors of beginning and
+// committing; and, for any of them that says the database could not be
+// reached or the connection was lost (Unreachable), that error as the
+// kernel's Unavailable (see Classify), which a gRPC caller may retry. Such a
 // transaction is not run again here: it may have committed, and only the
 // caller's retry, keyed, can find out.
 func (db *DB) Tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
@@ -77,15 +78,26 @@ func (db *DB) Tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		if attempt == TxAttempts {
 			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 		}
+		if ctx.Err() != nil {
+			return stopped(ctx, attempt, err)
+		}
 		t := time.NewTimer(rand.N(backoff) + 1)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return stopped(ctx, attempt, err)
 		case <-t.C:
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+}
+
+// stopped is Tx's error when ctx ends before the attempt after attempt,
+// whose error was last: ctx's error, which the caller's edge maps as the
+// end of its call (a gRPC status of CANCELLED or DEADLINE_EXCEEDED), not
+// as an internal error, wrapped with the last attempt's, for the log.
+func stopped(ctx context.Context, attempt int, last error) error {
+	return fmt.Errorf("%w before attempt %d (attempt %d: %w)", ctx.Err(), attempt+1, attempt, last)
 }
 
 // Retryable reports whether err is, or wraps, PostgreSQL's word that a
