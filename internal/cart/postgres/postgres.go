@@ -421,18 +421,22 @@ func writeLines(ctx context.Context, tx pgx.Tx, id string, exists bool, old, lin
 // DeleteIdle deletes the carts whose id starts with prefix (letters,
 // digits, '-' and '_' only) and whose last change was before before, a
 // few hundred per statement, and returns how many it deleted. A cart
-// changed meanwhile, by any replica, is kept. It stops early, with ctx's
-// error, when ctx ends.
+// changed meanwhile, by any replica, is kept. It waits for no other
+// transaction: a cart whose row another holds (a change of it, or
+// another replica's sweep) is skipped, and left to that transaction or
+// to the next sweep. It stops early, with ctx's error, when ctx ends.
 func (db *DB) DeleteIdle(ctx context.Context, prefix string, before time.Time) (int, error) {
 	if strings.ContainsFunc(prefix, func(r rune) bool {
 		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
 	}) {
 		return 0, fmt.Errorf("delete idle carts: prefix %q: want letters, digits, '-' and '_'", prefix)
 	}
-	// The outer condition is checked again on a row that another change
-	// updated meanwhile: a cart added to since the inner SELECT is kept.
+	// The inner SELECT locks the rows it picks, skipping those another
+	// transaction holds, so that sweeps on several replicas at once share
+	// the work rather than wait for each other, and a change under way is
+	// not waited for. The outer condition is checked again all the same.
 	n, err := db.deleteInBatches(ctx, `DELETE FROM carts WHERE id IN (
-		SELECT id FROM carts WHERE updated_at < $1 AND starts_with(id, $2) LIMIT $3) AND updated_at < $1`,
+		SELECT id FROM carts WHERE updated_at < $1 AND starts_with(id, $2) LIMIT $3 FOR UPDATE SKIP LOCKED) AND updated_at < $1`,
 		before.Unix(), prefix, sweepBatch)
 	if err != nil {
 		return n, pgdb.Classify(fmt.Errorf("delete idle carts: %w", err))
@@ -442,13 +446,14 @@ func (db *DB) DeleteIdle(ctx context.Context, prefix string, before time.Time) (
 
 // DeleteKeys deletes the records of the idempotency keys made before
 // before (see AddOnce and RemoveOnce), a few hundred per statement, and
-// returns how many it deleted. A record renewed meanwhile is kept. It
-// stops early, with ctx's error, when ctx ends.
+// returns how many it deleted. A record renewed meanwhile is kept. As
+// DeleteIdle, it skips the records another transaction holds rather than
+// wait. It stops early, with ctx's error, when ctx ends.
 func (db *DB) DeleteKeys(ctx context.Context, before time.Time) (int, error) {
 	deleted := 0
 	for _, table := range []string{"cart_add_keys", "cart_remove_keys"} {
 		n, err := db.deleteInBatches(ctx, `DELETE FROM `+table+` WHERE (cart_id, key) IN (
-			SELECT cart_id, key FROM `+table+` WHERE created_at < $1 LIMIT $2) AND created_at < $1`,
+			SELECT cart_id, key FROM `+table+` WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND created_at < $1`,
 			before.Unix(), sweepBatch)
 		deleted += n
 		if err != nil {
@@ -460,7 +465,8 @@ func (db *DB) DeleteKeys(ctx context.Context, before time.Time) (int, error) {
 
 // deleteInBatches runs query, a DELETE of at most sweepBatch rows (its
 // last argument), until it deletes fewer, and returns how many rows it
-// deleted in all.
+// deleted in all. A batch short for rows skipped as locked ends it too:
+// the next sweep finds them.
 func (db *DB) deleteInBatches(ctx context.Context, query string, args ...any) (int, error) {
 	deleted := 0
 	for {
