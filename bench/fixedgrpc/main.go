@@ -6,6 +6,9 @@
 // service. What Bookshop's server does beyond it is what its figures are
 // compared against.
 //
+// On SIGUSR1 it writes a line of its heap's figures to its output, for
+// scripts/allocs.sh: what it allocated and how often it collected.
+//
 //	fixedgrpc -addr 127.0.0.1:50061
 package main
 
@@ -20,6 +23,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/bookshop-go/bookshop/bench/internal/heapstats"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 )
 
@@ -48,6 +52,8 @@ func run(args []string) error {
 		<-ctx.Done()
 		srv.Stop()
 	}()
+	// SIGUSR1 writes a line of the heap's figures, for scripts/allocs.sh.
+	go heapstats.ReportOnSignal(ctx, os.Stdout)
 	fmt.Printf("fixedgrpc serving on %s\n", lis.Addr())
 	return srv.Serve(lis)
 }

@@ -5,6 +5,9 @@
 // executes one fixed html/template with the books it returns: no
 // middleware, no access log, no rate limit, no security headers.
 //
+// On SIGUSR1 it writes a line of its heap's figures to its output, for
+// scripts/allocs.sh: what it allocated and how often it collected.
+//
 //	fixedweb -addr 127.0.0.1:8081 -recommendations 127.0.0.1:50061
 package main
 
@@ -23,6 +26,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/bookshop-go/bookshop/bench/internal/heapstats"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 )
 
@@ -62,6 +66,8 @@ func run(args []string) error {
 		<-ctx.Done()
 		srv.Close()
 	}()
+	// SIGUSR1 writes a line of the heap's figures, for scripts/allocs.sh.
+	go heapstats.ReportOnSignal(ctx, os.Stdout)
 	fmt.Printf("fixedweb serving on %s\n", lis.Addr())
 	if err := srv.Serve(lis); err != http.ErrServerClosed {
 		return err
