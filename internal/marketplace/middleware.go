@@ -77,17 +77,17 @@ func (s *server) middleware(next http.Handler) http.Handler {
 }
 
 // logRequest writes the access log line of r. It runs for every request,
-// so it makes the record itself, with typed attributes, rather than call
-// logger.InfoContext, which boxes each value and looks up its caller's
+// so it passes typed attributes to telemetry.LogAttrs rather than call
+// logger.InfoContext, which boxes each value, looks up its caller's
 // program counter (runtime.Callers) for a source no handler of ours
-// prints.
+// prints, and copies the attributes past the fifth to a slice of their
+// own.
 func (s *server) logRequest(r *http.Request, rec *statusRecorder, start time.Time, id string) {
 	ctx := r.Context()
 	if !s.logger.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	record := slog.NewRecord(time.Now(), slog.LevelInfo, "http request", 0)
-	record.AddAttrs(
+	_ = telemetry.LogAttrs(ctx, s.logger, time.Now(), slog.LevelInfo, "http request", // nowhere to report a failed log write
 		slog.String("method", r.Method),
 		slog.String("path", loggedPath(r)),
 		slog.Int("status", rec.statusCode()),
@@ -95,7 +95,6 @@ func (s *server) logRequest(r *http.Request, rec *statusRecorder, start time.Tim
 		slog.Duration("duration", time.Since(start)),
 		slog.String("remote", r.RemoteAddr),
 		slog.String("request_id", id))
-	_ = s.logger.Handler().Handle(ctx, record) // nowhere to report a failed log write
 }
 
 // loggedPath is the path of r as the log says it: the request's own, but

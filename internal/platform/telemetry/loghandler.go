@@ -125,64 +125,95 @@ var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b 
 // Handle implements slog.Handler.
 func (h *lineHandler) Handle(ctx context.Context, r slog.Record) error {
 	p := linePool.Get().(*[]byte)
-	b, ok := h.appendRecord((*p)[:0], r)
+	b, ok := h.appendHead((*p)[:0], r.Time, r.Level, r.Message)
+	if ok {
+		r.Attrs(func(a slog.Attr) bool {
+			b, ok = h.appendAttr(b, a)
+			return ok
+		})
+	}
 	var err error
 	if ok {
-		_, err = h.w.Write(b)
+		_, err = h.w.Write(h.appendEnd(b))
 	}
-	if cap(b) <= maxKeptLine {
-		*p = b
-		linePool.Put(p)
-	}
+	h.keep(p, b)
 	if !ok {
 		return h.std.Handle(ctx, r)
 	}
 	return err
 }
 
-// appendRecord appends the line of r, or reports that it has something
-// for the standard library's handler.
-func (h *lineHandler) appendRecord(b []byte, r slog.Record) ([]byte, bool) {
+// handleAttrs is Handle for the record of msg and attrs at level, made at
+// t, without the record: see LogAttrs.
+func (h *lineHandler) handleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	p := linePool.Get().(*[]byte)
+	b, ok := h.appendHead((*p)[:0], t, level, msg)
+	for i := 0; ok && i < len(attrs); i++ {
+		b, ok = h.appendAttr(b, attrs[i])
+	}
+	var err error
+	if ok {
+		_, err = h.w.Write(h.appendEnd(b))
+	}
+	h.keep(p, b)
+	if !ok {
+		r := slog.NewRecord(t, level, msg, 0)
+		r.AddAttrs(attrs...)
+		return h.std.Handle(ctx, r)
+	}
+	return err
+}
+
+// keep puts b, the buffer of a line taken from linePool as p, back in the
+// pool, unless it grew too large to keep.
+func (h *lineHandler) keep(p *[]byte, b []byte) {
+	if cap(b) <= maxKeptLine {
+		*p = b
+		linePool.Put(p)
+	}
+}
+
+// appendHead appends the start of a record's line: its time, level and
+// message, and the attributes given to WithAttrs; or reports that the
+// record is for the standard library's handler.
+func (h *lineHandler) appendHead(b []byte, t time.Time, level slog.Level, msg string) ([]byte, bool) {
 	first := true
 	if h.json {
 		b = append(b, '{')
 	}
 	// The keys of the built-in attributes, and the names of the four
 	// levels, need no quoting or escaping.
-	if !r.Time.IsZero() {
+	if !t.IsZero() {
 		b = h.appendPlainKey(b, slog.TimeKey, first)
 		first = false
 		var ok bool
-		if b, ok = h.appendTime(b, r.Time.Round(0)); !ok {
+		if b, ok = h.appendTime(b, t.Round(0)); !ok {
 			return b, false
 		}
 	}
 	b = h.appendPlainKey(b, slog.LevelKey, first)
-	switch r.Level {
+	switch level {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
 		if h.json {
-			b = append(append(append(b, '"'), r.Level.String()...), '"')
+			b = append(append(append(b, '"'), level.String()...), '"')
 		} else {
-			b = append(b, r.Level.String()...)
+			b = append(b, level.String()...)
 		}
 	default:
-		b = h.appendString(b, r.Level.String())
+		b = h.appendString(b, level.String())
 	}
 	b = h.appendPlainKey(b, slog.MessageKey, false)
-	b = h.appendString(b, r.Message)
-	b = append(b, h.attrs...)
-	ok := true
-	r.Attrs(func(a slog.Attr) bool {
-		b, ok = h.appendAttr(b, a)
-		return ok
-	})
-	if !ok {
-		return b, false
-	}
+	b = h.appendString(b, msg)
+	return append(b, h.attrs...), true
+}
+
+// appendEnd ends the line that appendHead and the record's attributes
+// began.
+func (h *lineHandler) appendEnd(b []byte) []byte {
 	if h.json {
 		b = append(b, '}')
 	}
-	return append(b, '\n'), true
+	return append(b, '\n')
 }
 
 // appendAttr appends a's separator, key and value, nothing for an empty
