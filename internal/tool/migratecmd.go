@@ -153,7 +153,7 @@ func RunMigrateData(ctx context.Context, args []string, getenv func(string) stri
 	fs.StringVar(&service, "service", "", "the services to move, separated by commas, or all: "+strings.Join(names, ", "))
 	fs.Process().String(&shared, "database-url", "", "the PostgreSQL database to move into, each service into its schema, unless -SERVICE-database-url names its own: postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=MODE")
 	fs.IntVar(&batchRows, "batch-rows", fromsqlite.DefaultBatchRows, fmt.Sprintf("rows copied in one transaction, 1 to %d", fromsqlite.MaxBatchRows))
-	fs.BoolVar(&verifyOnly, "verify-only", false, "copy nothing: only compare every table on both sides, as the move's last step does")
+	fs.BoolVar(&verifyOnly, "verify-only", false, "write nothing: only compare every table on both sides, and check each sequence, as the move's last step does")
 	targets := make([]migrateTarget, len(all))
 	for i, m := range all {
 		s := fs.Service(m.name, false)
@@ -301,13 +301,17 @@ func sqliteVersion(ctx context.Context, m movable) (int, error) {
 }
 
 // migrateOne moves (or verifies) the data of one service and prints what
-// it did, a line a table.
+// it did, a line a table. A move first makes or migrates the service's
+// schema with its own store; a verification writes nothing, and finds a
+// schema not made as not verified.
 func migrateOne(ctx context.Context, t migrateTarget, version int, opts fromsqlite.Options, verifyOnly bool, stdout io.Writer) (fromsqlite.Report, error) {
-	st := pgdb.DefaultSettings()
-	// A command run by hand says at once that the database is not there.
-	st.URL, st.MaxConns, st.Wait = t.url, 2, 0
-	if err := t.postgres(ctx, st); err != nil {
-		return fromsqlite.Report{}, fmt.Errorf("%s: %w", t.name, err)
+	if !verifyOnly {
+		st := pgdb.DefaultSettings()
+		// A command run by hand says at once that the database is not there.
+		st.URL, st.MaxConns, st.Wait = t.url, 2, 0
+		if err := t.postgres(ctx, st); err != nil {
+			return fromsqlite.Report{}, fmt.Errorf("%s: %w", t.name, err)
+		}
 	}
 	src, err := fromsqlite.OpenSource(ctx, t.file)
 	if err != nil {

@@ -538,6 +538,40 @@ func TestMigrateDataRefuses(t *testing.T) {
 		}
 	})
 
+	t.Run("verify-only writes nothing", func(t *testing.T) {
+		url := pgtest.NewDatabase(t)
+		out, err := migrateData(t, map[string]string{"DATABASE_URL": url}, "-verify-only", "-service", "accounts", "-accounts-db", files["accounts"])
+		if err == nil || !strings.Contains(err.Error(), "accounts: ") || !strings.Contains(err.Error(), "not verified: the schema has not been made, so nothing has been moved there") {
+			t.Errorf("migrate-data -verify-only before any move = %v, want it to say nothing was moved\n%s", err, out)
+		}
+		t.Log(err)
+		if n := schemas(t, url); n != 0 {
+			t.Errorf("-verify-only made %d schemas, want none: it must write nothing", n)
+		}
+	})
+
+	t.Run("a sequence behind", func(t *testing.T) {
+		url := pgtest.NewDatabase(t)
+		accounts := []string{"-service", "accounts", "-accounts-db", files["accounts"]}
+		if out, err := migrateData(t, map[string]string{"DATABASE_URL": url}, accounts...); err != nil {
+			t.Fatalf("migrate-data: %v\n%s", err, out)
+		}
+		exec1(t, url, `SELECT setval('accounts.customers_id_seq', 1)`)
+		out, err := migrateData(t, map[string]string{"DATABASE_URL": url}, append([]string{"-verify-only"}, accounts...)...)
+		if err == nil || !strings.Contains(err.Error(), "not verified: table customers: the sequence of id (accounts.customers_id_seq) gives 2 next, not past the largest id") ||
+			!strings.Contains(out, "DIFFERS   customers") || strings.Contains(out, "Every service") {
+			t.Errorf("migrate-data -verify-only with the customers' sequence set back = %v, want it to name the sequence and fail\n%s", err, out)
+		}
+		t.Log(err)
+		// The move, run again, sets it.
+		if out, err := migrateData(t, map[string]string{"DATABASE_URL": url}, accounts...); err != nil {
+			t.Fatalf("migrate-data again: %v\n%s", err, out)
+		}
+		if out, err := migrateData(t, map[string]string{"DATABASE_URL": url}, append([]string{"-verify-only"}, accounts...)...); err != nil {
+			t.Errorf("migrate-data -verify-only after the move again: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("no password shown", func(t *testing.T) {
 		const pw = "Pa55-w0rd-secret"
 		url := strings.Replace(pgtest.NewDatabase(t), "postgres://postgres@", "postgres://postgres:"+pw+"@", 1)

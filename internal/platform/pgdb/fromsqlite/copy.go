@@ -220,6 +220,52 @@ func resetSequences(ctx context.Context, src *Source, dst *Target, tables []Tabl
 	return set, nil
 }
 
+// checkSequences returns how each sequence that numbers a column of t
+// falls short, "" when none does: the number it gives next must be past
+// the largest value of the column, and past the largest SQLite ever gave
+// the key (AUTOINCREMENT), as resetSequences sets it; otherwise the next
+// row PostgreSQL numbers would collide with a row moved, or take a
+// deleted one's number.
+func checkSequences(ctx context.Context, dst *Target, t Table) (string, error) {
+	var short []string
+	for ci, c := range t.Columns {
+		if c.Sequence == "" {
+			continue
+		}
+		var largest *int64
+		if err := dst.pool.QueryRow(ctx, "SELECT max("+ident(c.Name)+")::bigint FROM "+ident(t.Name)).Scan(&largest); err != nil {
+			return "", fmt.Errorf("table %s: the largest %s: %w", t.Name, c.Name, err)
+		}
+		want, what := int64(0), ""
+		if largest != nil {
+			want, what = *largest, fmt.Sprintf("the largest %s, %d", c.Name, *largest)
+		}
+		if len(t.Key) == 1 && t.Key[0] == ci && t.Autoincrement > want {
+			want, what = t.Autoincrement, fmt.Sprintf("the largest %s SQLite gave, %d", c.Name, t.Autoincrement)
+		}
+		if what == "" {
+			continue
+		}
+		// c.Sequence is PostgreSQL's own name of the sequence, quoted as
+		// it needs (pg_get_serial_sequence).
+		var last, increment int64
+		var called bool
+		err := dst.pool.QueryRow(ctx, `SELECT s.last_value, s.is_called, p.seqincrement FROM `+c.Sequence+` AS s, pg_sequence AS p WHERE p.seqrelid = $1::regclass`, c.Sequence).
+			Scan(&last, &called, &increment)
+		if err != nil {
+			return "", fmt.Errorf("table %s: the sequence of %s: %w", t.Name, c.Name, err)
+		}
+		next := last
+		if called {
+			next = last + increment
+		}
+		if next <= want {
+			short = append(short, fmt.Sprintf("the sequence of %s (%s) gives %d next, not past %s: a new row would take a number already used (run the move again, which sets it)", c.Name, c.Sequence, next, what))
+		}
+	}
+	return strings.Join(short, "; "), nil
+}
+
 // verified is the outcome of comparing a table on both sides.
 type verified struct {
 	rows     int64  // SQLite's

@@ -28,9 +28,11 @@
 //  5. Verify: every table is read again on both sides, in primary-key
 //     order, and each row turned into one canonical text (see [Checksum])
 //     whose SHA-256 over the table, and the number of rows, must be the
-//     same. When they are not, the move says which table, how many rows
-//     each side has, and the first row that differs, and returns an
-//     error: it never reports success over a difference.
+//     same; and each sequence must give next a number past those of step
+//     4, or the next insert would collide. When they are not, the move
+//     says which table, how many rows each side has, and the first row
+//     that differs (or the sequence short), and returns an error: it
+//     never reports success over a difference.
 //
 // The file is opened read-only ([OpenSource]): the move never changes
 // it. Messages name the PostgreSQL database by its redacted URL
@@ -154,6 +156,14 @@ func OpenTarget(ctx context.Context, url, schema string) (*Target, error) {
 	return &Target{pool: pool, schema: schema, where: where}, nil
 }
 
+// made reports whether the schema has been made by a service's Open: it
+// has a schema_migrations table.
+func (t *Target) made(ctx context.Context) (bool, error) {
+	var ok bool
+	err := t.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'schema_migrations')`, t.schema).Scan(&ok)
+	return ok, err
+}
+
 // Close closes the connections.
 func (t *Target) Close() { t.pool.Close() }
 
@@ -242,7 +252,8 @@ var ErrBusy = errors.New("another migrate-data is moving this schema")
 
 // Move copies every table of src into dst and verifies them (see the
 // package documentation). It returns the report and nil only when every
-// table was verified. Errors: the schemas differ (Plan's), ErrBusy,
+// table was verified. Errors: the schema not made yet (a service's Open
+// makes it), the schemas differ (Plan's), ErrBusy,
 // ErrOtherData, ErrNotVerified, each wrapped with what it concerns; and
 // those of reading or writing either database, after which the move can
 // be run again and goes on from where it stopped.
@@ -250,10 +261,12 @@ func Move(ctx context.Context, src *Source, dst *Target, opts Options) (Report, 
 	return run(ctx, src, dst, opts, true)
 }
 
-// Verify compares src and dst as Move's last step does, writing nothing:
-// to check a move again before switching a service over. It returns the
-// report and nil only when every table has the same rows on both sides;
-// otherwise ErrNotVerified, wrapped with each difference.
+// Verify compares src and dst as Move's last step does, writing nothing
+// (it makes no schema, and sets no sequence): to check a move again
+// before switching a service over. It returns the report and nil only
+// when every table has the same rows on both sides and every sequence is
+// past its column's numbers; otherwise ErrNotVerified, wrapped with each
+// difference, or with the schema's absence when it has not been made.
 func Verify(ctx context.Context, src *Source, dst *Target, opts Options) (Report, error) {
 	return run(ctx, src, dst, opts, false)
 }
@@ -289,6 +302,15 @@ func run(ctx context.Context, src *Source, dst *Target, opts Options, copyRows b
 	}
 	defer lock.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockKey(dst.schema)) //nolint:errcheck // the session's end releases it too
 
+	made, err := dst.made(ctx)
+	switch {
+	case err != nil:
+		return rep, fmt.Errorf("%s: look for the schema: %w", dst, err)
+	case !made && copyRows:
+		return rep, fmt.Errorf("%s: the schema has not been made: open the service's PostgreSQL store on it first, which makes it", dst)
+	case !made:
+		return rep, fmt.Errorf("%s: %w: the schema has not been made, so nothing has been moved there", dst, ErrNotVerified)
+	}
 	tables, err := Plan(ctx, src, dst)
 	if err != nil {
 		return rep, err
@@ -333,6 +355,9 @@ func run(ctx context.Context, src *Source, dst *Target, opts Options, copyRows b
 		r := &rep.Tables[i]
 		t0 := time.Now()
 		v, err := verifyTable(ctx, src, dst, t)
+		if err == nil && v.problem == "" {
+			v.problem, err = checkSequences(ctx, dst, t)
+		}
 		r.VerifyTime = time.Since(t0)
 		if err != nil {
 			return rep, fmt.Errorf("verify table %s: %w", t.Name, err)

@@ -388,6 +388,71 @@ func TestVerifyFindsDifferences(t *testing.T) {
 	}
 }
 
+// TestVerifyChecksSequences: a sequence that would number the next row at
+// or below the rows moved (as a move by hand, or one set back, leaves it)
+// is a difference that Verify names and does not verify; Move, run again,
+// sets it past them, as its first run did.
+func TestVerifyChecksSequences(t *testing.T) {
+	path := newSource(t, liteSchema, fillPeople(30))
+	url := newTarget(t, pgSchema)
+	src, dst := open(t, path, url)
+	ctx := testContext(t)
+	if _, err := fromsqlite.Move(ctx, src, dst, fromsqlite.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, set, want string
+	}{
+		{"behind the largest id", `SELECT setval('test.people_id_seq', 5)`, "gives 6 next, not past the largest id SQLite gave, 30"},
+		{"never used", `ALTER TABLE people ALTER COLUMN id RESTART`, "gives 1 next, not past the largest id SQLite gave, 30"},
+		{"at the largest SQLite gave", `SELECT setval('test.people_id_seq', 30, false)`, "gives 30 next, not past the largest id SQLite gave, 30"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exec(t, url, tc.set)
+			rep, err := fromsqlite.Verify(ctx, src, dst, fromsqlite.Options{})
+			if !errors.Is(err, fromsqlite.ErrNotVerified) || !strings.Contains(err.Error(), "table people: the sequence of id (test.people_id_seq) "+tc.want) {
+				t.Fatalf("Verify = %v, want ErrNotVerified naming the sequence of people.id, which %s", err, tc.want)
+			}
+			if rep.Verified() {
+				t.Error("the report says verified")
+			}
+			t.Log(err)
+			if _, err := fromsqlite.Move(ctx, src, dst, fromsqlite.Options{}); err != nil {
+				t.Fatalf("Move again: %v", err)
+			}
+			if _, err := fromsqlite.Verify(ctx, src, dst, fromsqlite.Options{}); err != nil {
+				t.Errorf("Verify after the move set the sequence again: %v", err)
+			}
+		})
+	}
+	// Past the largest, as the service leaves it once it has numbered rows
+	// of its own, it verifies.
+	exec(t, url, `SELECT setval('test.people_id_seq', 40)`)
+	if _, err := fromsqlite.Verify(ctx, src, dst, fromsqlite.Options{}); err != nil {
+		t.Errorf("Verify with the sequence past the largest id: %v", err)
+	}
+}
+
+// TestVerifyWritesNothing: Verify of a schema that has not been made
+// (nothing moved there yet) is not verified, and leaves the database as
+// it was: no schema made.
+func TestVerifyWritesNothing(t *testing.T) {
+	path := newSource(t, liteSchema, fillPeople(5))
+	url := pgtest.NewDatabase(t)
+	src, dst := open(t, path, url)
+	_, err := fromsqlite.Verify(testContext(t), src, dst, fromsqlite.Options{})
+	if !errors.Is(err, fromsqlite.ErrNotVerified) || !strings.Contains(err.Error(), "the schema has not been made") {
+		t.Errorf("Verify of a schema not made = %v, want ErrNotVerified saying it has not been made", err)
+	}
+	if n := queryInt(t, url, `SELECT count(*) FROM pg_namespace WHERE nspname = 'test'`); n != 0 {
+		t.Error("Verify made the schema")
+	}
+	_, err = fromsqlite.Move(testContext(t), src, dst, fromsqlite.Options{})
+	if err == nil || !strings.Contains(err.Error(), "the schema has not been made: open the service's PostgreSQL store on it first") {
+		t.Errorf("Move into a schema not made = %v, want a refusal that says to make it first", err)
+	}
+}
+
 // TestPlanNamesEveryDifference: tables whose columns differ between the
 // two stores stop the move before it writes, each difference named.
 func TestPlanNamesEveryDifference(t *testing.T) {
