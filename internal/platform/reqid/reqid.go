@@ -7,6 +7,7 @@ package reqid
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 )
 
@@ -57,13 +58,42 @@ func New() string {
 
 // With returns a copy of ctx that carries id.
 func With(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
+	return &idContext{Context: ctx, id: id}
 }
 
 // From returns the request id ctx carries, or "".
 func From(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
+	if c, ok := ctx.Value(ctxKey{}).(*idContext); ok {
+		return c.id
+	}
+	return ""
+}
+
+// idContext is a context that carries a request id. The services make one
+// for every call and page, so it is one allocation of 32 bytes, where
+// context.WithValue made two of 64 (the context, and the id's string
+// boxed in an interface): its Value gives the context itself, a pointer,
+// which an interface holds without allocating. Everything else it
+// passes to the context it wraps, so that contexts made from it
+// (context.WithCancel, WithTimeout) find their parent's cancellation as
+// they would through context.WithValue, without a goroutine.
+type idContext struct {
+	context.Context
+	id string
+}
+
+// Value implements context.Context.
+func (c *idContext) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// String describes the context, as the standard library's contexts
+// describe themselves.
+func (c *idContext) String() string {
+	return fmt.Sprintf("%v.WithRequestID(%q)", c.Context, c.id)
 }
 
 // Valid reports whether id, received from a caller, is safe to log and pass

@@ -2,8 +2,11 @@ package reqid_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bookshop-go/bookshop/internal/platform/reqid"
 )
@@ -77,5 +80,51 @@ func BenchmarkNew(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = reqid.New()
+	}
+}
+
+// TestWithIsAContext checks that a context carrying a request id is a
+// context like any other: it passes other values, deadlines and
+// cancellation through, and contexts made from it carry its id.
+func TestWithIsAContext(t *testing.T) {
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	ctx := reqid.With(parent, "ABC")
+	if got := ctx.Value(key{}); got != "v" {
+		t.Errorf("Value of the parent's key = %v, want v", got)
+	}
+	child, cancelChild := context.WithTimeout(ctx, time.Hour)
+	defer cancelChild()
+	if got := reqid.From(child); got != "ABC" {
+		t.Errorf("From(a context made from With(ctx, ABC)) = %q", got)
+	}
+	if got := reqid.From(reqid.With(child, "DEF")); got != "DEF" {
+		t.Errorf("From(With(With(ctx, ABC), DEF)) = %q, want the inner DEF", got)
+	}
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancelling the parent did not end a context made from With")
+	}
+	if !errors.Is(child.Err(), context.Canceled) || !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("Err() = %v and %v, want context.Canceled", child.Err(), ctx.Err())
+	}
+	if s := fmt.Sprint(ctx); !strings.Contains(s, "ABC") {
+		t.Errorf("the context describes itself as %q, without its id", s)
+	}
+}
+
+// TestWithAllocatesOnce checks that carrying a request id costs one small
+// allocation.
+func TestWithAllocatesOnce(t *testing.T) {
+	ctx := context.Background()
+	id := reqid.New()
+	var sink context.Context
+	if n := testing.AllocsPerRun(100, func() { sink = reqid.With(ctx, id) }); n != 1 {
+		t.Errorf("With: %v allocations, want 1", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = reqid.From(sink) }); n != 0 {
+		t.Errorf("From: %v allocations, want 0", n)
 	}
 }
