@@ -1,6 +1,7 @@
 package marketplace
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,38 @@ var securityHeaders = map[string]string{
 	"X-Frame-Options":        "DENY",
 }
 
+// requestState is what the Marketplace learns of a request as it serves
+// it, held in the request's context from the middleware on: the request
+// id, and, once withVisitor has found it, the visitor. Each thing learned
+// later is set in it, rather than given a context and a request of its
+// own: Request.WithContext copies the request (some 250 bytes), and a
+// page made two such copies. It is written by the request's own
+// goroutine, before the handlers that read it run.
+type requestState struct {
+	context.Context
+	// visitor is who asks for the page (see withVisitor); nil until
+	// withVisitor has found it, and for a request that shows no page.
+	visitor *visitor
+}
+
+type requestStateKey struct{}
+
+// Value implements context.Context: a requestState gives itself, a
+// pointer, without allocating.
+func (c *requestState) Value(key any) any {
+	if key == (requestStateKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// stateOf returns the requestState of the request ctx belongs to, or nil
+// outside the middleware.
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	return st
+}
+
 // middleware wraps the site in what every request gets: a request id,
 // security headers, a limit of maxBodyBytes on the body, an access log
 // line, metrics, the route in the name of the trace's span, and recovery
@@ -43,7 +76,7 @@ func (s *server) middleware(next http.Handler) http.Handler {
 			id = reqid.New()
 		}
 		w.Header().Set(reqid.Key, id)
-		r = r.WithContext(reqid.With(r.Context(), id))
+		r = r.WithContext(&requestState{Context: reqid.With(r.Context(), id)})
 		rec := &statusRecorder{ResponseWriter: w}
 		for k, v := range securityHeaders {
 			w.Header().Set(k, v)

@@ -100,10 +100,22 @@ func visitorOf(r *http.Request) *visitor { return visitorIn(r.Context()) }
 
 // visitorIn returns the visitor of the request ctx belongs to, or a guest.
 func visitorIn(ctx context.Context) *visitor {
-	if v, ok := ctx.Value(visitorKey{}).(*visitor); ok {
+	if v, ok := foundVisitor(ctx); ok {
 		return v
 	}
 	return &visitor{}
+}
+
+// foundVisitor returns the visitor withVisitor found for the request ctx
+// belongs to, if it did.
+func foundVisitor(ctx context.Context) (*visitor, bool) {
+	if v, ok := ctx.Value(visitorKey{}).(*visitor); ok {
+		return v, true
+	}
+	if st := stateOf(ctx); st != nil && st.visitor != nil {
+		return st.visitor, true
+	}
+	return nil, false
 }
 
 // withVisitor finds who is asking for a page before h serves it: it checks
@@ -128,6 +140,11 @@ func (s *server) withVisitor(h http.Handler) http.Handler {
 		}
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !v.countKnown { // a merge has counted
 			s.resolveCount(w, r, v)
+		}
+		if st := stateOf(r.Context()); st != nil && st.visitor == nil {
+			st.visitor = v // no copy of the request (see requestState)
+			h.ServeHTTP(w, r)
+			return
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), visitorKey{}, v)))
 	})
@@ -423,7 +440,7 @@ func validToken(s string) bool {
 // counts nothing, rather than a guest's "Sign in" and "Cart 0" that a
 // signed-in customer would take for a lost cart.
 func (s *server) accountBar(r *http.Request) template.HTML {
-	v, ok := r.Context().Value(visitorKey{}).(*visitor)
+	v, ok := foundVisitor(r.Context())
 	if !ok {
 		return s.pages.unknownBar
 	}
