@@ -77,11 +77,14 @@ trap cleanup EXIT
 step() { printf '==> %s\n' "$*" >&2; }
 
 # pick_port prints a TCP port of 127.0.0.1 that nothing listens on and
-# that no server of this run was given, remembered in $work/ports.
+# that no server of this run was given, remembered in $work/ports. It is
+# below Linux's range of ephemeral ports (32768 and up), from which the
+# connections of this machine take theirs, one of which could otherwise
+# take it before its server listens.
 pick_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		if ! port_open "$p" && ! grep -qx "$p" "$work/ports" 2>/dev/null; then
 			echo "$p" >>"$work/ports"
 			echo "$p"
