@@ -26,6 +26,44 @@ var securityHeaders = map[string]string{
 	"X-Frame-Options":        "DENY",
 }
 
+// headerValue is a header's name, canonical, and its value as
+// http.Header holds it, made once: assigned to a response's header map
+// (h[name] = value) it costs no allocation, where Header.Set makes a
+// slice of the value for every response. The slices are shared by every
+// response, which is safe: net/http only reads them, and a Set or an Add
+// on the same header replaces the slice or, its capacity being one,
+// appends to a copy.
+type headerValue struct {
+	name  string
+	value []string
+}
+
+// newHeaderValue returns the headerValue of name and value.
+func newHeaderValue(name, value string) headerValue {
+	return headerValue{name: http.CanonicalHeaderKey(name), value: []string{value}[:1:1]}
+}
+
+// set sets the header on h.
+func (v headerValue) set(h http.Header) { h[v.name] = v.value }
+
+// securityHeaderValues are securityHeaders, made once.
+var securityHeaderValues = func() []headerValue {
+	var vs []headerValue
+	for k, v := range securityHeaders {
+		vs = append(vs, newHeaderValue(k, v))
+	}
+	return vs
+}()
+
+// The headers of every page, made once (see headerValue).
+var (
+	htmlContentType = newHeaderValue("Content-Type", "text/html; charset=utf-8")
+	noStore         = newHeaderValue("Cache-Control", "no-store")
+)
+
+// requestIDHeader is reqid.Key as net/http spells it in a header map.
+var requestIDHeader = http.CanonicalHeaderKey(reqid.Key)
+
 // requestState is what the Marketplace learns of a request as it serves
 // it, held in the request's context from the middleware on: the request
 // id, and, once withVisitor has found it, the visitor. Each thing learned
@@ -75,11 +113,12 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		if !reqid.Valid(id) {
 			id = reqid.New()
 		}
-		w.Header().Set(reqid.Key, id)
+		h := w.Header()
+		h[requestIDHeader] = []string{id}
 		r = r.WithContext(&requestState{Context: reqid.With(r.Context(), id)})
 		rec := &statusRecorder{ResponseWriter: w}
-		for k, v := range securityHeaders {
-			w.Header().Set(k, v)
+		for _, v := range securityHeaderValues {
+			v.set(h)
 		}
 		// Given the server's own writer, MaxBytesReader also tells it to
 		// close the connection rather than read the rest of a body that

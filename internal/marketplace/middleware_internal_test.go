@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/bookshop-go/bookshop/internal/platform/reqid"
@@ -45,5 +46,46 @@ func TestVisitorInRequestState(t *testing.T) {
 	}
 	if _, ok := foundVisitor(req.Context()); ok {
 		t.Error("a request withVisitor never saw has a visitor")
+	}
+}
+
+// TestSecurityHeadersShared checks that every response gets the security
+// headers, whose values every response shares (see headerValue), and
+// that a handler that adds to one or sets it changes its own response
+// only.
+func TestSecurityHeadersShared(t *testing.T) {
+	s := &server{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h := s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/add":
+			w.Header().Add("X-Frame-Options", "SAMEORIGIN")
+			w.Header().Add("Content-Type", "text/plain")
+		case "/set":
+			w.Header().Set("Referrer-Policy", "no-referrer")
+		}
+		htmlContentType.set(w.Header())
+	}))
+	for _, path := range []string{"/add", "/set", "/"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		got := rec.Result().Header
+		for k, v := range securityHeaders {
+			want := []string{v}
+			switch {
+			case path == "/add" && k == "X-Frame-Options":
+				want = []string{v, "SAMEORIGIN"}
+			case path == "/set" && k == "Referrer-Policy":
+				want = []string{"no-referrer"}
+			}
+			if !slices.Equal(got[k], want) {
+				t.Errorf("GET %s: %s = %q, want %q", path, k, got[k], want)
+			}
+		}
+		if want := []string{"text/html; charset=utf-8"}; !slices.Equal(got["Content-Type"], want) {
+			t.Errorf("GET %s: Content-Type = %q, want %q", path, got["Content-Type"], want)
+		}
+		if !reqid.Valid(got.Get(reqid.Key)) {
+			t.Errorf("GET %s: X-Request-Id = %q, want a request id", path, got.Get(reqid.Key))
+		}
 	}
 }

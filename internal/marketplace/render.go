@@ -235,9 +235,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, t *t
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
+	htmlContentType.set(h)
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Cache-Control", "no-store")
+	noStore.set(h)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

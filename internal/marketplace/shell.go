@@ -116,9 +116,9 @@ func (sh *shell) write(w http.ResponseWriter, account, banner template.HTML, ite
 		n += len(itemSep) + len(item)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
+	htmlContentType.set(h)
 	h.Set("Content-Length", strconv.Itoa(n))
-	h.Set("Cache-Control", "no-store")
+	noStore.set(h)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(sh.parts[0])
 	_, _ = io.WriteString(w, string(account))
