@@ -221,7 +221,15 @@ func (s *server) layout(r *http.Request, title string, current bookshop.Category
 	return layout{Title: title, Head: s.pages.head, Nav: s.pages.navFor(current), Account: s.accountBar(r)}
 }
 
+// bufPool holds the buffers pages are rendered into, used again from page
+// to page.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxKeptPageBuffer is the largest buffer put back in bufPool: a page
+// larger than most (a long cart, a search's last page) would otherwise
+// leave its buffer in the pool, and in the live heap, for pages that need
+// a tenth of it.
+const maxKeptPageBuffer = 64 << 10
 
 // render executes t with data into a buffer and, only if that succeeds,
 // writes it with the given status, so that a template error never sends
@@ -229,7 +237,11 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, data any) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer bufPool.Put(buf)
+	defer func() {
+		if buf.Cap() <= maxKeptPageBuffer {
+			bufPool.Put(buf)
+		}
+	}()
 	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
 		s.renderFailed(w, r, err)
 		return
