@@ -47,8 +47,11 @@ func (s *server) handleHome() http.Handler {
 		})
 		s.recommended.add(cat, books)
 
-		var buf [recommendationsShown]template.HTML
-		items, renderErr := s.pages.items.each(buf[:0], s.views(r.Context(), books))
+		var (
+			viewBuf [recommendationsShown]bookView
+			buf     [recommendationsShown]template.HTML
+		)
+		items, renderErr := s.pages.items.each(buf[:0], s.appendViews(r.Context(), viewBuf[:0], books))
 		if renderErr != nil {
 			s.renderFailed(w, r, renderErr)
 			return

@@ -2,6 +2,7 @@ package marketplace
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -47,24 +48,22 @@ func newStockCache(now func() time.Time) *stockCache {
 	return &stockCache{now: now, books: make(map[int32]stockEntry)}
 }
 
-// stock returns the copies left of each of ids that Inventory has said
-// within stockCacheTTL, and the ids it must be asked about.
-func (c *stockCache) stock(ids []int32) (map[int32]int, []int32) {
+// stock records in known the copies left of each of ids that Inventory
+// has said within stockCacheTTL, and returns the ids it must be asked
+// about.
+func (c *stockCache) stock(ids []int32, known map[int32]int) []int32 {
 	now := c.now()
-	known := make(map[int32]int, len(ids))
 	var missing []int32
-	asked := make(map[int32]bool, len(ids))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
 		if e, ok := c.books[id]; ok && now.Sub(e.at) < stockCacheTTL {
 			known[id] = e.available
-		} else if !asked[id] { // a page may list a book twice
-			asked[id] = true
+		} else if !slices.Contains(missing, id) { // a page may list a book twice
 			missing = append(missing, id)
 		}
 	}
-	return known, missing
+	return missing
 }
 
 // put records what Inventory said.
@@ -83,15 +82,26 @@ func (c *stockCache) put(stock map[int32]int) {
 // stockOf returns the copies left of each of books, as far as Inventory
 // can say in time; a book missing from the map has no label.
 func (s *server) stockOf(ctx context.Context, books []bookshop.Book) map[int32]int {
-	ids := make([]int32, 0, len(books))
+	known := make(map[int32]int, len(books))
+	s.fillStock(ctx, books, known)
+	return known
+}
+
+// fillStock records in known the copies left of each of books, as far as
+// Inventory can say in time; a book left out of known has no label. The
+// caller makes known, so that a page's few books need no map on the
+// heap (see appendViews).
+func (s *server) fillStock(ctx context.Context, books []bookshop.Book, known map[int32]int) {
+	var idBuf [recommendationsShown]int32
+	ids := idBuf[:0]
 	for _, b := range books {
 		if b.Price != (bookshop.Money{}) { // only a book for sale has a stock to show
 			ids = append(ids, b.ID)
 		}
 	}
-	known, missing := s.stocks.stock(ids)
+	missing := s.stocks.stock(ids, known)
 	if len(missing) == 0 || s.inventoryOutage.down(time.Now()) {
-		return known
+		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
 	defer cancel()
@@ -102,7 +112,7 @@ func (s *server) stockOf(ctx context.Context, books []bookshop.Book) map[int32]i
 		if err != nil {
 			s.logger.WarnContext(ctx, "inventory failed; serving the page without stock", "err", err)
 			s.inventoryOutage.failed(time.Now())
-			return known
+			return
 		}
 		// A book Inventory does not know has none: say so too.
 		for _, id := range batch {
@@ -110,21 +120,29 @@ func (s *server) stockOf(ctx context.Context, books []bookshop.Book) map[int32]i
 		}
 		s.stocks.put(got)
 	}
-	return known
 }
 
 // views returns books as the pages show them, with what is left of each.
 func (s *server) views(ctx context.Context, books []bookshop.Book) []bookView {
-	stock := s.stockOf(ctx, books)
-	views := make([]bookView, len(books))
-	for i, b := range books {
-		views[i] = viewOf(b)
-		if n, ok := stock[b.ID]; ok && views[i].Price != "" {
-			views[i].Stock = stockLabel(n)
-			views[i].SoldOut = n <= 0
+	return s.appendViews(ctx, make([]bookView, 0, len(books)), books)
+}
+
+// appendViews appends books to dst as the pages show them, with what is
+// left of each, and returns the result. The homepage gives it an array on
+// its stack: with the map of the stock made here, its three books' views
+// cost the collector nothing.
+func (s *server) appendViews(ctx context.Context, dst []bookView, books []bookshop.Book) []bookView {
+	stock := make(map[int32]int, recommendationsShown)
+	s.fillStock(ctx, books, stock)
+	for _, b := range books {
+		v := viewOf(b)
+		if n, ok := stock[b.ID]; ok && v.Price != "" {
+			v.Stock = stockLabel(n)
+			v.SoldOut = n <= 0
 		}
+		dst = append(dst, v)
 	}
-	return views
+	return dst
 }
 
 // stockLabel says how many copies are left, for a page.
