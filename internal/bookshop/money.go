@@ -122,48 +122,76 @@ func (m Money) Mul(quantity int64) (Money, error) {
 // Format returns m for a shopper, with the currency's symbol where it has
 // a common one, and the whole units in groups of three: "€12.99",
 // "€1,300.00", "£3.50", "$5.00", else "1,300.00 CHF". (Decimal, which
-// ParseMoney reads back, has no grouping.)
+// ParseMoney reads back, has no grouping.) It makes its text in one
+// allocation: the pages show a price for every book they list.
 func (m Money) Format() string {
-	amount := groupThousands(m.Decimal())
-	symbol, ok := map[string]string{"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥"}[m.Currency]
-	if !ok {
-		return amount + " " + m.Currency
-	}
-	if m.Units < 0 {
-		return "-" + symbol + amount[1:]
-	}
-	return symbol + amount
+	var buf [48]byte // the longest: "-¥9,223,372,036,854,775,808", or a minor unit's point more
+	return string(m.appendFormat(buf[:0]))
 }
 
-// groupThousands puts a comma between each group of three digits of the
-// whole part of decimal, an amount as Decimal writes it: "1300.00" is
+// appendFormat appends Format's text to b.
+func (m Money) appendFormat(b []byte) []byte {
+	symbol := currencySymbol(m.Currency)
+	if m.Units < 0 {
+		b = append(b, '-')
+	}
+	b = append(b, symbol...)
+	b = appendGrouped(b, absUnits(m.Units), MinorDigits(m.Currency))
+	if symbol == "" {
+		b = append(b, ' ')
+		b = append(b, m.Currency...)
+	}
+	return b
+}
+
+// currencySymbol is the common symbol of currency, or "" when it has
+// none that Format writes.
+func currencySymbol(currency string) string {
+	switch currency {
+	case "EUR":
+		return "€"
+	case "GBP":
+		return "£"
+	case "USD":
+		return "$"
+	case "JPY":
+		return "¥"
+	}
+	return ""
+}
+
+// appendGrouped appends u minor units, of a currency whose minor unit has
+// digits digits, as Decimal writes them but with a comma between each
+// group of three digits of the whole part: 130000 with 2 digits is
 // "1,300.00".
-func groupThousands(decimal string) string {
-	sign := ""
-	if strings.HasPrefix(decimal, "-") {
-		sign, decimal = "-", decimal[1:]
+func appendGrouped(b []byte, u uint64, digits int) []byte {
+	var d [24]byte
+	abs := strconv.AppendUint(d[:0], u, 10)
+	whole, frac := abs, abs[len(abs):]
+	if digits > 0 {
+		if len(abs) <= digits { // less than one whole unit: "0.05"
+			whole, frac = []byte{'0'}, abs
+		} else {
+			whole, frac = abs[:len(abs)-digits], abs[len(abs)-digits:]
+		}
 	}
-	whole, frac, hasPoint := strings.Cut(decimal, ".")
-	if len(whole) <= 3 {
-		return sign + decimal
-	}
-	var b strings.Builder
-	b.Grow(len(sign) + len(decimal) + len(whole)/3)
-	b.WriteString(sign)
 	first := len(whole) % 3
 	if first == 0 {
 		first = 3
 	}
-	b.WriteString(whole[:first])
+	b = append(b, whole[:min(first, len(whole))]...)
 	for i := first; i < len(whole); i += 3 {
-		b.WriteByte(',')
-		b.WriteString(whole[i : i+3])
+		b = append(b, ',')
+		b = append(b, whole[i:i+3]...)
 	}
-	if hasPoint {
-		b.WriteByte('.')
-		b.WriteString(frac)
+	if digits > 0 {
+		b = append(b, '.')
+		for range digits - len(frac) {
+			b = append(b, '0')
+		}
+		b = append(b, frac...)
 	}
-	return b.String()
+	return b
 }
 
 var _ fmt.Stringer = Money{}

@@ -2,6 +2,8 @@ package bookshop_test
 
 import (
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -77,6 +79,66 @@ func TestMoneyDecimalAndFormat(t *testing.T) {
 		if got := tt.m.Format(); got != tt.text {
 			t.Errorf("%#v.Format() = %q, want %q", tt.m, got, tt.text)
 		}
+	}
+}
+
+// TestMoneyFormatGroups checks Format against its definition, on amounts
+// of every length and sign in currencies of 0, 2 and 3 minor digits, with
+// and without a symbol: Decimal's text, its whole units grouped by three,
+// the sign before the symbol, or the code after.
+func TestMoneyFormatGroups(t *testing.T) {
+	want := func(m bookshop.Money) string {
+		d := m.Decimal()
+		sign := ""
+		if strings.HasPrefix(d, "-") {
+			sign, d = "-", d[1:]
+		}
+		whole, frac, point := strings.Cut(d, ".")
+		var g []string
+		for len(whole) > 3 {
+			g, whole = append([]string{whole[len(whole)-3:]}, g...), whole[:len(whole)-3]
+		}
+		amount := strings.Join(append([]string{whole}, g...), ",")
+		if point {
+			amount += "." + frac
+		}
+		symbol := map[string]string{"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥"}[m.Currency]
+		if symbol == "" {
+			return sign + amount + " " + m.Currency
+		}
+		return sign + symbol + amount
+	}
+	r := rand.New(rand.NewPCG(18, 13))
+	for i := range 20000 {
+		units := r.Int64N(1 << uint(r.IntN(63)))
+		if i%2 == 1 {
+			units = -units
+		}
+		switch i {
+		case 0:
+			units = math.MinInt64
+		case 1:
+			units = math.MaxInt64
+		}
+		for _, c := range []string{"EUR", "JPY", "KWD", "CHF", "GBP"} {
+			m := bookshop.Money{Units: units, Currency: c}
+			if got, want := m.Format(), want(m); got != want {
+				t.Fatalf("%#v.Format() = %q, want %q", m, got, want)
+			}
+		}
+	}
+}
+
+// TestMoneyFormatAllocatesOnce checks that a price costs the pages one
+// allocation, its text.
+func TestMoneyFormatAllocatesOnce(t *testing.T) {
+	m := bookshop.Money{Units: 123456789, Currency: "EUR"}
+	var text string
+	if n := testing.AllocsPerRun(100, func() { text = m.Format() }); n > 1 {
+		t.Errorf("Format: %v allocations, want 1", n)
+	}
+	if text != "€1,234,567.89" {
+		t.Errorf("Format() = %q", text)
 	}
 }
 
