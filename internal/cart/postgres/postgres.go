@@ -132,11 +132,11 @@ func (db *DB) Count(ctx context.Context, id string) (int, error) {
 func (db *DB) Update(ctx context.Context, id string, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
 	var lines []bookshop.CartLine
 	err := db.change(ctx, func(tx pgx.Tx) error {
-		exists, err := lockCart(ctx, tx, id)
+		exists, _, old, next, err := lockAndRead(ctx, tx, id, "", nil)
 		if err != nil {
 			return err
 		}
-		lines, err = update(ctx, tx, id, exists, now, change)
+		lines, err = apply(ctx, tx, id, exists, old, next, now, change, nil)
 		return err
 	})
 	if err != nil {
@@ -158,36 +158,28 @@ func (db *DB) Update(ctx context.Context, id string, now time.Time, change func(
 func (db *DB) AddOnce(ctx context.Context, id, key string, add bookshop.CartLine, now, since time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) (lines []bookshop.CartLine, prior *bookshop.CartLine, err error) {
 	err = db.change(ctx, func(tx pgx.Tx) error {
 		lines, prior = nil, nil
-		exists, err := lockCart(ctx, tx, id)
-		if err != nil {
-			return err
-		}
 		var (
 			rec     bookshop.CartLine
 			created int64
 		)
-		err = tx.QueryRow(ctx, `SELECT book_id, quantity, created_at FROM cart_add_keys WHERE cart_id = $1 AND key = $2 FOR UPDATE`,
-			id, key).Scan(&rec.Book.ID, &rec.Quantity, &created)
-		found := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("add to cart %s: read key: %w", id, err)
+		exists, found, old, next, err := lockAndRead(ctx, tx, id,
+			`SELECT book_id, quantity, created_at FROM cart_add_keys WHERE cart_id = $1 AND key = $2 FOR UPDATE`, []any{id, key},
+			&rec.Book.ID, &rec.Quantity, &created)
+		if err != nil {
+			return fmt.Errorf("add to cart %s: %w", id, err)
 		}
 		if found && created >= since.Unix() {
-			lines, _, err = readLines(ctx, tx, id)
-			prior = &rec
-			return err
-		}
-		if lines, err = update(ctx, tx, id, exists, now, change); err != nil {
-			return err
+			lines, prior = old, &rec
+			return nil
 		}
 		query := `INSERT INTO cart_add_keys (cart_id, key, book_id, quantity, created_at) VALUES ($1, $2, $3, $4, $5)`
 		if found {
 			query = `UPDATE cart_add_keys SET book_id = $3, quantity = $4, created_at = $5 WHERE cart_id = $1 AND key = $2`
 		}
-		if _, err := tx.Exec(ctx, query, id, key, add.Book.ID, add.Quantity, now.Unix()); err != nil {
-			return fmt.Errorf("add to cart %s: record key: %w", id, err)
-		}
-		return nil
+		var b pgx.Batch // the key's record, with the lines' writes
+		b.Queue(query, id, key, add.Book.ID, add.Quantity, now.Unix())
+		lines, err = apply(ctx, tx, id, exists, old, next, now, change, &b)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
@@ -208,36 +200,28 @@ func (db *DB) AddOnce(ctx context.Context, id, key string, add bookshop.CartLine
 func (db *DB) RemoveOnce(ctx context.Context, id, key, what string, now, since time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) (lines []bookshop.CartLine, prior string, err error) {
 	err = db.change(ctx, func(tx pgx.Tx) error {
 		lines, prior = nil, ""
-		exists, err := lockCart(ctx, tx, id)
-		if err != nil {
-			return err
-		}
 		var (
 			rec     string
 			created int64
 		)
-		err = tx.QueryRow(ctx, `SELECT lines, created_at FROM cart_remove_keys WHERE cart_id = $1 AND key = $2 FOR UPDATE`,
-			id, key).Scan(&rec, &created)
-		found := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("remove from cart %s: read key: %w", id, err)
+		exists, found, old, next, err := lockAndRead(ctx, tx, id,
+			`SELECT lines, created_at FROM cart_remove_keys WHERE cart_id = $1 AND key = $2 FOR UPDATE`, []any{id, key},
+			&rec, &created)
+		if err != nil {
+			return fmt.Errorf("remove from cart %s: %w", id, err)
 		}
 		if found && created >= since.Unix() {
-			lines, _, err = readLines(ctx, tx, id)
-			prior = rec
-			return err
-		}
-		if lines, err = update(ctx, tx, id, exists, now, change); err != nil {
-			return err
+			lines, prior = old, rec
+			return nil
 		}
 		query := `INSERT INTO cart_remove_keys (cart_id, key, lines, created_at) VALUES ($1, $2, $3, $4)`
 		if found {
 			query = `UPDATE cart_remove_keys SET lines = $3, created_at = $4 WHERE cart_id = $1 AND key = $2`
 		}
-		if _, err := tx.Exec(ctx, query, id, key, what, now.Unix()); err != nil {
-			return fmt.Errorf("remove from cart %s: record key: %w", id, err)
-		}
-		return nil
+		var b pgx.Batch // the key's record, with the lines' writes
+		b.Queue(query, id, key, what, now.Unix())
+		lines, err = apply(ctx, tx, id, exists, old, next, now, change, &b)
+		return err
 	})
 	if err != nil {
 		return nil, "", err
@@ -245,21 +229,69 @@ func (db *DB) RemoveOnce(ctx context.Context, id, key, what string, now, since t
 	return lines, prior, nil
 }
 
-// update is the body of Update, AddOnce and RemoveOnce, in tx, once cart
-// id is locked (exists says whether it has a row).
-func update(ctx context.Context, tx pgx.Tx, id string, exists bool, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error)) ([]bookshop.CartLine, error) {
-	old, next, err := readLines(ctx, tx, id)
-	if err != nil {
-		return nil, err
-	}
+// apply is the body of Update, AddOnce and RemoveOnce, in tx, once cart
+// id is locked (exists says whether it has a row) and its lines read (old,
+// and the seq a new line would take, next): it replaces them with those
+// change returns, sending the writes in one round trip after those b
+// holds (nil for none), which are sent even when the lines do not change.
+func apply(ctx context.Context, tx pgx.Tx, id string, exists bool, old []bookshop.CartLine, next int64, now time.Time, change func([]bookshop.CartLine) ([]bookshop.CartLine, error), b *pgx.Batch) ([]bookshop.CartLine, error) {
 	lines, err := change(old)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeLines(ctx, tx, id, exists, old, lines, next, now); err != nil {
+	if b == nil {
+		b = new(pgx.Batch)
+	}
+	if err := writeLines(ctx, tx, id, exists, old, lines, next, now, b); err != nil {
 		return nil, err
 	}
 	return lines, nil
+}
+
+// lockAndRead locks cart id (see lockCarts), then reads the record of
+// keyQuery (with keyArgs, into dest: found reports whether it has one;
+// none is read when keyQuery is "") and the cart's lines (see readLines),
+// in one round trip: the statements in one batch, each read a snapshot of
+// its own taken once the lock is granted.
+func lockAndRead(ctx context.Context, tx pgx.Tx, id, keyQuery string, keyArgs []any, dest ...any) (exists, found bool, lines []bookshop.CartLine, next int64, err error) {
+	var b pgx.Batch
+	b.Queue(lockQuery, []string{id})
+	if keyQuery != "" {
+		b.Queue(keyQuery, keyArgs...)
+	}
+	b.Queue(linesQuery, id)
+	br := tx.SendBatch(ctx, &b)
+	err = func() error {
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("lock cart %s: %w", id, err)
+		}
+		exist, err := scanLocked(rows)
+		if err != nil {
+			return fmt.Errorf("lock cart %s: %w", id, err)
+		}
+		exists = exist[id]
+		if keyQuery != "" {
+			err := br.QueryRow().Scan(dest...)
+			found = err == nil
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("read key: %w", err)
+			}
+		}
+		rows, err = br.Query()
+		if err != nil {
+			return fmt.Errorf("read cart %s: %w", id, err)
+		}
+		lines, next, err = scanLines(rows)
+		if err != nil {
+			return fmt.Errorf("read cart %s: %w", id, err)
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("read cart %s: %w", id, cerr)
+	}
+	return exists, found, lines, next, err
 }
 
 // Merge reads the lines of carts from and into, replaces into's with
@@ -294,7 +326,7 @@ func (db *DB) Merge(ctx context.Context, from, into string, now time.Time, merge
 			return nil
 		}
 		merged := merge(intoLines, fromLines)
-		if err := writeLines(ctx, tx, into, exist[into], intoLines, merged, next, now); err != nil {
+		if err := writeLines(ctx, tx, into, exist[into], intoLines, merged, next, now, new(pgx.Batch)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM carts WHERE id = $1`, from); err != nil {
@@ -309,31 +341,35 @@ func (db *DB) Merge(ctx context.Context, from, into string, now time.Time, merge
 	return lines, nil
 }
 
-// lockCart locks the row of cart id, if it has one, until the transaction
-// ends, and reports whether it has one.
-func lockCart(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
-	exist, err := lockCarts(ctx, tx, id)
-	return exist[id], err
-}
-
 // lockCarts locks the rows of the carts of ids that have one, in the
 // order of their ids, until the transaction ends, and returns which have
 // one: a change of a cart takes its row first, so that no other change of
 // the cart interleaves.
 func lockCarts(ctx context.Context, tx pgx.Tx, ids ...string) (map[string]bool, error) {
-	rows, err := tx.Query(ctx, `SELECT id FROM carts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	rows, err := tx.Query(ctx, lockQuery, ids)
 	if err != nil {
 		return nil, fmt.Errorf("lock carts %s: %w", strings.Join(ids, ", "), err)
 	}
-	exist := make(map[string]bool, len(ids))
-	var id string
-	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
-		exist[id] = true
-		return nil
-	}); err != nil {
+	exist, err := scanLocked(rows)
+	if err != nil {
 		return nil, fmt.Errorf("lock carts %s: %w", strings.Join(ids, ", "), err)
 	}
 	return exist, nil
+}
+
+// lockQuery locks the rows of the carts $1 that have one, in the order of
+// their ids, and returns their ids.
+const lockQuery = `SELECT id FROM carts WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+
+// scanLocked reads the rows of lockQuery: which carts have a row.
+func scanLocked(rows pgx.Rows) (map[string]bool, error) {
+	exist := make(map[string]bool, 2)
+	var id string
+	_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+		exist[id] = true
+		return nil
+	})
+	return exist, err
 }
 
 // querier is what readLines needs: the pool, or a transaction.
@@ -344,24 +380,35 @@ type querier interface {
 // readLines returns the lines of cart id in order, and the seq a new
 // line would take.
 func readLines(ctx context.Context, q querier, id string) ([]bookshop.CartLine, int64, error) {
-	rows, err := q.Query(ctx, `SELECT book_id, quantity, seq FROM cart_lines WHERE cart_id = $1 ORDER BY seq`, id)
+	rows, err := q.Query(ctx, linesQuery, id)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read cart %s: %w", id, err)
 	}
+	lines, next, err := scanLines(rows)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read cart %s: %w", id, err)
+	}
+	return lines, next, nil
+}
+
+// linesQuery reads the lines of cart $1, in order.
+const linesQuery = `SELECT book_id, quantity, seq FROM cart_lines WHERE cart_id = $1 ORDER BY seq`
+
+// scanLines reads the rows of linesQuery: the lines, and the seq a new
+// line would take.
+func scanLines(rows pgx.Rows) ([]bookshop.CartLine, int64, error) {
 	var (
 		lines []bookshop.CartLine
 		l     bookshop.CartLine
 		seq   int64
 		next  int64 = 1
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&l.Book.ID, &l.Quantity, &seq}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&l.Book.ID, &l.Quantity, &seq}, func() error {
 		lines = append(lines, l)
 		next = seq + 1
 		return nil
-	}); err != nil {
-		return nil, 0, fmt.Errorf("read cart %s: %w", id, err)
-	}
-	return lines, next, nil
+	})
+	return lines, next, err
 }
 
 // writeLines changes the lines of cart id in tx from old to lines: it
@@ -369,22 +416,25 @@ func readLines(ctx context.Context, q querier, id string) ([]bookshop.CartLine, 
 // that changed, and adds the new books after the others (from seq next),
 // in the order of lines. It records now as the time of the change, on
 // the cart's row (inserted when exists is false), or deletes the cart
-// when lines is empty. It writes nothing when nothing changes.
-func writeLines(ctx context.Context, tx pgx.Tx, id string, exists bool, old, lines []bookshop.CartLine, next int64, now time.Time) error {
+// when lines is empty. Its writes go in one round trip, after those b
+// holds; it writes nothing when nothing changes and b holds none.
+func writeLines(ctx context.Context, tx pgx.Tx, id string, exists bool, old, lines []bookshop.CartLine, next int64, now time.Time, b *pgx.Batch) error {
 	if slices.Equal(old, lines) {
-		return nil
+		if b.Len() == 0 {
+			return nil
+		}
+		return sendWrites(ctx, tx, id, b)
 	}
 	if len(lines) > bookshop.MaxCartLines {
 		return fmt.Errorf("write cart %s: %d lines, more than %d", id, len(lines), bookshop.MaxCartLines)
 	}
-	var b pgx.Batch // the writes in one round trip
 	switch {
 	case len(lines) == 0:
 		b.Queue(`DELETE FROM carts WHERE id = $1`, id) // its lines go with it
 	case exists:
 		b.Queue(`UPDATE carts SET updated_at = $2 WHERE id = $1`, id, now.Unix())
 	default:
-		// Refused when another change inserted the row since lockCart
+		// Refused when another change inserted the row since lockAndRead
 		// found none: the change runs again (DB.change).
 		b.Queue(`INSERT INTO carts (id, updated_at) VALUES ($1, $2)`, id, now.Unix())
 	}
@@ -412,7 +462,12 @@ func writeLines(ctx context.Context, tx pgx.Tx, id string, exists bool, old, lin
 			}
 		}
 	}
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+	return sendWrites(ctx, tx, id, b)
+}
+
+// sendWrites sends the writes of b to cart id in one round trip.
+func sendWrites(ctx context.Context, tx pgx.Tx, id string, b *pgx.Batch) error {
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write cart %s: %w", id, err)
 	}
 	return nil
