@@ -152,6 +152,36 @@ func lockKey(ctx context.Context, tx pgx.Tx, key string) error {
 	return nil
 }
 
+// lockedByKey takes the advisory lock of key until tx ends (see lockKey),
+// then looks the key up (see byKey), in one round trip: three statements
+// in one batch, the lookups run once the lock is granted.
+func lockedByKey(ctx context.Context, tx pgx.Tx, key string) (c *bookshop.Charge, cancelled bool, err error) {
+	var b pgx.Batch
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, keyLock(key))
+	b.Queue(`SELECT `+columns+` FROM charges WHERE idempotency_key = $1`, key)
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM cancelled_keys WHERE idempotency_key = $1)`, key)
+	br := tx.SendBatch(ctx, &b)
+	err = func() error {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("lock key: %w", err)
+		}
+		if c, err = scan(br.QueryRow()); err != nil {
+			return fmt.Errorf("read key: %w", err)
+		}
+		if err := br.QueryRow().Scan(&cancelled); err != nil {
+			return fmt.Errorf("read key: %w", err)
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("read key: %w", cerr)
+	}
+	if c != nil {
+		cancelled = false // a key that charged was never cancelled
+	}
+	return c, cancelled, err
+}
+
 // ChargeByID returns charge id, or nil when there is none.
 func (db *DB) ChargeByID(ctx context.Context, id string) (*bookshop.Charge, error) {
 	c, err := scan(db.db.Pool.QueryRow(ctx, `SELECT `+columns+` FROM charges WHERE id = $1`, id))
@@ -179,13 +209,10 @@ func (db *DB) ChargeByKey(ctx context.Context, key string) (*bookshop.Charge, bo
 func (db *DB) AddCharge(ctx context.Context, c bookshop.Charge) (prior *bookshop.Charge, cancelled bool, err error) {
 	add := func(tx pgx.Tx) error {
 		prior, cancelled = nil, false
-		if err := lockKey(ctx, tx, c.Key); err != nil {
-			return fmt.Errorf("add charge %s: %w", c.ID, err)
-		}
 		var err error
-		prior, cancelled, err = byKey(ctx, tx, c.Key)
+		prior, cancelled, err = lockedByKey(ctx, tx, c.Key)
 		if err != nil {
-			return fmt.Errorf("add charge %s: read key: %w", c.ID, err)
+			return fmt.Errorf("add charge %s: %w", c.ID, err)
 		}
 		if prior != nil || cancelled {
 			return nil
