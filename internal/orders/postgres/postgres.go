@@ -106,58 +106,55 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// Create implements the Orders service's Store: in one transaction, it
-// looks key up, and records order with key and fingerprint unless the key
-// is there; then it returns the order the key recorded and its
-// fingerprint, with created false.
+// Create implements the Orders service's Store: it looks key up, and
+// records order with key and fingerprint unless the key is there; then it
+// returns the order the key recorded and its fingerprint, with created
+// false. The order's rows are written in one round trip, one implicit
+// transaction (a batch: all or none), and the key's unique constraint
+// refuses a second order of the key made since the look: the look, run
+// again, finds the first.
 func (db *DB) Create(ctx context.Context, key string, fingerprint [sha256.Size]byte, o bookshop.Order) (bookshop.Order, [sha256.Size]byte, bool, error) {
-	var (
-		recorded   bookshop.Order
-		recordedFP [sha256.Size]byte
-		created    bool
-	)
-	create := func(tx pgx.Tx) error {
-		recorded, recordedFP, created = bookshop.Order{}, [sha256.Size]byte{}, false
+	for run := 1; ; run++ {
 		var (
 			id string
 			fp []byte
 		)
-		err := tx.QueryRow(ctx, `SELECT id, fingerprint FROM orders WHERE idempotency_key = $1`, key).Scan(&id, &fp)
+		err := db.db.Pool.QueryRow(ctx, `SELECT id, fingerprint FROM orders WHERE idempotency_key = $1`, key).Scan(&id, &fp)
 		switch {
 		case err == nil:
-			orders, err := readOrders(ctx, tx, `WHERE o.id = $1`, id)
+			orders, err := readOrders(ctx, db.db.Pool, `WHERE o.id = $1`, id)
 			if err != nil {
-				return err
+				return bookshop.Order{}, [sha256.Size]byte{}, false, pgdb.Classify(err)
 			}
 			if len(orders) != 1 || len(fp) != sha256.Size {
-				return fmt.Errorf("create order: the order %s of key %q is not whole", id, key)
+				return bookshop.Order{}, [sha256.Size]byte{}, false, fmt.Errorf("create order: the order %s of key %q is not whole", id, key)
 			}
-			recorded, recordedFP = orders[0], [sha256.Size]byte(fp)
-			return nil
+			return orders[0], [sha256.Size]byte(fp), false, nil
 		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("create order: read key: %w", err)
+			return bookshop.Order{}, [sha256.Size]byte{}, false, pgdb.Classify(fmt.Errorf("create order: read key: %w", err))
 		}
-		if err := insert(ctx, tx, key, fingerprint, o); err != nil {
-			return err
+		err = insert(ctx, db.db.Pool, key, fingerprint, o)
+		if pgdb.UniqueViolation(err, keyConstraint) && run < 2 {
+			// Another Create of the same key committed since this one
+			// looked for it: look again, to find that one's order.
+			continue
 		}
-		recorded, recordedFP, created = o, fingerprint, true
-		return nil
+		if err != nil {
+			return bookshop.Order{}, [sha256.Size]byte{}, false, pgdb.Classify(err)
+		}
+		return o, fingerprint, true, nil
 	}
-	err := db.db.Tx(ctx, create)
-	if pgdb.UniqueViolation(err, keyConstraint) {
-		// Another Create of the same key committed since this one looked
-		// for it: run again, it finds that one's order.
-		err = db.db.Tx(ctx, create)
-	}
-	if err != nil {
-		return bookshop.Order{}, [sha256.Size]byte{}, false, err
-	}
-	return recorded, recordedFP, created, nil
 }
 
-// insert writes order o, its lines and its promotions in tx, in one round
-// trip.
-func insert(ctx context.Context, tx pgx.Tx, key string, fingerprint [sha256.Size]byte, o bookshop.Order) error {
+// batchSender is what insert needs: the pool (a batch is then one
+// implicit transaction), or a transaction.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// insert writes order o, its lines and its promotions through tx, in one
+// round trip.
+func insert(ctx context.Context, tx batchSender, key string, fingerprint [sha256.Size]byte, o bookshop.Order) error {
 	a := o.Shipping
 	var b pgx.Batch
 	b.Queue(`INSERT INTO orders (id, idempotency_key, fingerprint, customer_id, currency,
