@@ -415,3 +415,74 @@ func TestTxStoppedWhileRetrying(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestTwoTrips runs transactions of two round trips: concurrent
+// increments of one row, from two pools, each locking it in the first
+// trip and writing it in the second, lose none; a write that refuses,
+// a read callback that fails and a statement of the second trip that
+// fails each roll the whole back (their first trip's writes too), and
+// leave the connection fit for the next transaction.
+func TestTwoTrips(t *testing.T) {
+	st := pgtest.Settings(t)
+	a := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	b := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	const workers, each = 16, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		db := []*pgdb.DB{a, b}[w%2]
+		wg.Go(func() {
+			for range each {
+				var n int
+				err := db.TwoTrips(testContext(t), func(b *pgx.Batch) {
+					b.Queue(`SELECT n FROM counter FOR UPDATE`).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+				}, func(b *pgx.Batch) error {
+					b.Queue(`UPDATE counter SET n = $1`, n+1)
+					return nil
+				})
+				if err != nil {
+					t.Errorf("TwoTrips: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := count(t, a, `SELECT n FROM counter`); got != workers*each {
+		t.Errorf("counter = %d, want %d: increments were lost", got, workers*each)
+	}
+
+	notes := func() int { return count(t, a, `SELECT count(*) FROM notes`) }
+	before := notes()
+	mine := errors.New("mine")
+	insert := func(b *pgx.Batch) { b.Queue(`INSERT INTO notes (text) VALUES ('first trip')`) }
+	if err := a.TwoTrips(testContext(t), insert, func(*pgx.Batch) error { return mine }); err != mine {
+		t.Errorf("TwoTrips(write refusing) = %v, want its error", err)
+	}
+	wrote := false
+	err := a.TwoTrips(testContext(t), func(b *pgx.Batch) {
+		insert(b)
+		b.Queue(`SELECT 1`).Exec(func(pgconn.CommandTag) error { return mine })
+	}, func(*pgx.Batch) error { wrote = true; return nil })
+	if !errors.Is(err, mine) || wrote {
+		t.Errorf("TwoTrips(read callback failing) = %v, write called %v; want its error, write not called", err, wrote)
+	}
+	err = a.TwoTrips(testContext(t), insert, func(b *pgx.Batch) error {
+		b.Queue(`INSERT INTO notes (text) VALUES ('second trip')`)
+		b.Queue(`INSERT INTO notes (id, text) VALUES (1, 'taken')`)
+		return nil
+	})
+	if !pgdb.UniqueViolation(err, "") {
+		t.Errorf("TwoTrips(a second trip's statement failing) = %v, want its unique violation", err)
+	}
+	if got := notes(); got != before {
+		t.Errorf("notes = %d after three transactions rolled back, want %d", got, before)
+	}
+	// The pools' connections are fit: a transaction on each commits.
+	for _, db := range []*pgdb.DB{a, b} {
+		if err := db.TwoTrips(testContext(t), insert, func(*pgx.Batch) error { return nil }); err != nil {
+			t.Errorf("TwoTrips after the failures: %v", err)
+		}
+	}
+	if got := notes(); got != before+2 {
+		t.Errorf("notes = %d, want %d", got, before+2)
+	}
+}

@@ -69,9 +69,88 @@ const (
 // caller's retry, keyed, can find out.
 func (db *DB) Tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	opts := pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+	return retry(ctx, func() error { return pgx.BeginTxFunc(ctx, db.Pool, opts, fn) })
+}
+
+// TwoTrips runs a transaction, READ COMMITTED as Tx's, in two round
+// trips: the first sends BEGIN and the statements that read queues
+// (which take their locks, then read, in statements of their own: each a
+// snapshot taken once the locks before it are granted), whose results
+// read's callbacks take (pgx.QueuedQuery's Query, QueryRow and Exec);
+// the second sends the statements that write queues, decided on those
+// results, with the COMMIT. A lock taken in the first is held for one
+// round trip and the commit; one taken in the second, for the commit
+// alone. That is what a row that every request wants (a popular book's
+// stock) needs: Tx holds its locks across a round trip per statement,
+// each a wait for the caller's process to run again on a busy machine.
+//
+// write returning an error rolls the transaction back, and TwoTrips
+// returns it; so does a callback of read, which write is then not
+// called after. The statements of the second trip cannot decide
+// whether it commits: a statement that fails rolls it back (PostgreSQL
+// ignores the rest, the COMMIT included), but a result that a callback
+// of write's refuses comes after the commit. So a check that must stop
+// the commit is a statement that fails (a constraint, a cast), not a
+// callback. write may be called more than once, and read's callbacks
+// too, as Tx's fn (see Tx, whose retries, errors and classification
+// TwoTrips shares).
+func (db *DB) TwoTrips(ctx context.Context, read func(b *pgx.Batch), write func(b *pgx.Batch) error) error {
+	return retry(ctx, func() error { return db.twoTrips(ctx, read, write) })
+}
+
+// errRolledBack is the error of a second trip whose COMMIT PostgreSQL
+// answered with ROLLBACK: a statement before it failed, and its error
+// comes first; this one, if none did.
+var errRolledBack = errors.New("the transaction was rolled back at its commit")
+
+func (db *DB) twoTrips(ctx context.Context, read func(b *pgx.Batch), write func(b *pgx.Batch) error) error {
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	defer func() {
+		// A transaction left open (a read or a write refused, an error,
+		// ctx ended) is rolled back, with a context of its own; a
+		// connection that cannot is closed, which ends it.
+		if conn.Conn().PgConn().TxStatus() == 'I' || conn.Conn().IsClosed() {
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		if _, err := conn.Exec(rctx, "ROLLBACK"); err != nil {
+			conn.Conn().Close(rctx)
+		}
+	}()
+	var first pgx.Batch
+	first.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	read(&first)
+	if err := conn.SendBatch(ctx, &first).Close(); err != nil {
+		return err
+	}
+	var second pgx.Batch
+	if err := write(&second); err != nil {
+		return err
+	}
+	second.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error {
+		if ct.String() != "COMMIT" {
+			return errRolledBack
+		}
+		return nil
+	})
+	return conn.SendBatch(ctx, &second).Close()
+}
+
+// rollbackTimeout bounds the rollback of a transaction that TwoTrips
+// leaves open.
+const rollbackTimeout = 5 * time.Second
+
+// retry runs run, and again after a deadlock or a serialization
+// failure, as Tx does.
+func retry(ctx context.Context, run func() error) error {
 	backoff := firstBackoff
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
+		err := run()
 		if err == nil || !Retryable(err) {
 			return Classify(err)
 		}
