@@ -5,7 +5,7 @@
 //
 // The tables are those of package sqlite, with the same columns and
 // rules (migrations/), so that the data moves between the two as it is.
-// Every change is one pgdb.DB.Tx, which first locks the rows its decision
+// Every change is one transaction, which first locks the rows its decision
 // rests on: a Reserve, the stock rows of its books (in the order of their
 // ids, so that two never deadlock), before it counts their holds; a
 // Finish, its reservation's row, then the stock rows it takes copies
@@ -17,13 +17,11 @@
 // are one statement, one snapshot.
 //
 // A popular book's stock row is what every purchase of it waits for, so
-// a change holds it for as few round trips as it can: a Reserve sends
-// the lock, the count of the holds and the look for its key together, as
-// one batch (three statements, so that each read, a snapshot of its own,
-// sees what committed before the lock was granted), then its writes as
-// another; a commit takes the stock rows last, in the batch of its
-// writes. Each holds the row for one or two round trips and its commit,
-// where it held it for four or five.
+// a Reserve and a Finish are two round trips each (pgdb.DB.TwoTrips):
+// the first takes the locks and reads, the second writes, with the
+// commit. A Reserve holds the stock rows for one round trip and its
+// commit; a Finish takes them last, in its second trip, and holds them
+// for its commit alone.
 //
 // While the database cannot be reached, or a connection to it is lost,
 // every method fails with the kernel's Unavailable (pgdb.Classify), which
@@ -40,6 +38,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
@@ -151,6 +150,10 @@ const levelsSQL = `SELECT s.book_id, s.on_hand,
 	coalesce((SELECT sum(h.quantity) FROM holds h WHERE h.book_id = s.book_id AND h.expires_at > $1), 0)
 	FROM stock s WHERE s.book_id = ANY($2)`
 
+// linesSQL reads the lines of reservation $1, in the order of its
+// request.
+const linesSQL = `SELECT book_id, quantity FROM reservation_lines WHERE reservation_id = $1 ORDER BY seq`
+
 // lockSQL locks the stock rows of the books $1 that exist, in the order
 // of their ids, until the transaction ends.
 const lockSQL = `SELECT book_id FROM stock WHERE book_id = ANY($1) ORDER BY book_id FOR UPDATE`
@@ -195,6 +198,10 @@ func scanLevels(rows pgx.Rows, order []int32) ([]inventoryclient.Level, error) {
 	return out, nil
 }
 
+// errReplayed is the refusal of a Reserve's writes by a key that made a
+// reservation: it writes nothing, and returns that one.
+var errReplayed = errors.New("the key made a reservation")
+
 // Reserve records r (held, with its ID, Lines and Expires, to the
 // millisecond) under key, in one transaction, unless key has a record:
 // then it writes nothing and returns the reservation the key made, as
@@ -209,16 +216,35 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 		ids[i] = l.BookID
 	}
 	expires := r.Expires.UnixMilli()
-	reserve := func(tx pgx.Tx) error {
-		got, replayed = bookshop.Reservation{}, false
-		stock, keyed, err := lockForReserve(ctx, tx, ids, key, now)
-		if err != nil {
-			return fmt.Errorf("reserve: %w", err)
-		}
-		if keyed != "" {
-			replayed = true
-			got, err = readReservation(ctx, tx, keyed, false)
+	order := distinct(ids)
+	var (
+		stock []inventoryclient.Level
+		keyed string
+	)
+	// The first trip locks the stock rows, then counts their holds and
+	// looks for the key: each read a snapshot of its own, taken once the
+	// locks are granted, so that it sees every hold and reservation
+	// committed before, and a Reserve of the same key that held the
+	// locks first is found, not counted as copies gone. The second
+	// writes the reservation, its lines and its holds, with the commit.
+	read := func(b *pgx.Batch) {
+		stock, keyed = nil, ""
+		b.Queue(lockSQL, order)
+		b.Queue(levelsSQL, now.UnixMilli(), order).Query(func(rows pgx.Rows) error {
+			var err error
+			stock, err = scanLevels(rows, order)
 			return err
+		})
+		b.Queue(`SELECT id FROM reservations WHERE idempotency_key = $1`, key).QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&keyed); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			return nil
+		})
+	}
+	write := func(b *pgx.Batch) error {
+		if keyed != "" {
+			return errReplayed
 		}
 		available := make(map[int32]int, len(stock))
 		for _, l := range stock {
@@ -227,31 +253,30 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 		if err := check(available); err != nil {
 			return err
 		}
-		// The writes in one round trip.
-		var b pgx.Batch
 		b.Queue(`INSERT INTO reservations (id, idempotency_key, state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
 			r.ID, key, held, now.UnixMilli(), expires)
 		for i, l := range r.Lines {
 			b.Queue(`INSERT INTO reservation_lines (reservation_id, seq, book_id, quantity) VALUES ($1, $2, $3, $4)`, r.ID, i, l.BookID, l.Quantity)
 			b.Queue(`INSERT INTO holds (book_id, reservation_id, quantity, expires_at) VALUES ($1, $2, $3, $4)`, l.BookID, r.ID, l.Quantity, expires)
 		}
-		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-			return fmt.Errorf("reserve %s: %w", r.ID, err)
-		}
 		return nil
 	}
-	err = db.db.Tx(ctx, reserve)
+	err = db.db.TwoTrips(ctx, read, write)
 	if pgdb.UniqueViolation(err, keyConstraint) {
 		// Another Reserve of the same key, of other books, committed
 		// since this one looked for it: run again, it finds that one's
 		// reservation.
-		err = db.db.Tx(ctx, reserve)
+		err = db.db.TwoTrips(ctx, read, write)
+	}
+	if errors.Is(err, errReplayed) {
+		got, err = readReservation(ctx, db.db.Pool, keyed)
+		if err != nil {
+			return bookshop.Reservation{}, false, pgdb.Classify(err)
+		}
+		return got, true, nil
 	}
 	if err != nil {
 		return bookshop.Reservation{}, false, err
-	}
-	if replayed {
-		return got, true, nil
 	}
 	r.State = held
 	r.Expires = time.UnixMilli(expires).UTC()
@@ -270,19 +295,41 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 // the rules never ask for, and for a commit that would take the stock
 // below zero, which the database's CHECK refuses.
 func (db *DB) Finish(ctx context.Context, id string, now time.Time, decide func(bookshop.Reservation) (string, error)) (bookshop.Reservation, error) {
-	var r bookshop.Reservation
-	err := db.db.Tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		r, err = readReservation(ctx, tx, id, true)
-		if err != nil {
+	var (
+		r       bookshop.Reservation
+		to      string
+		expires int64
+	)
+	// The first trip locks the reservation's row and reads it; the
+	// second writes its end, and, for a commit, takes its copies off the
+	// stock rows last, locked in the order of their ids, so that they are
+	// held for the rest of the trip and the commit alone.
+	read := func(b *pgx.Batch) {
+		r, to = bookshop.Reservation{ID: id}, ""
+		b.Queue(`SELECT state, expires_at FROM reservations WHERE id = $1 FOR UPDATE`, id).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&r.State, &expires)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return bookshop.Errorf(bookshop.NotFound, "no reservation %s", id)
+			}
 			return err
-		}
-		to, err := decide(r)
-		if err != nil {
+		})
+		b.Queue(linesSQL, id).Query(func(rows pgx.Rows) error {
+			var l bookshop.StockLine
+			_, err := pgx.ForEachRow(rows, []any{&l.BookID, &l.Quantity}, func() error {
+				r.Lines = append(r.Lines, l)
+				return nil
+			})
+			return err
+		})
+	}
+	write := func(b *pgx.Batch) error {
+		r.Expires = time.UnixMilli(expires).UTC()
+		var err error
+		if to, err = decide(r); err != nil {
 			return err
 		}
 		if to == r.State {
-			return nil
+			return errUnchanged
 		}
 		if r.State != held {
 			return fmt.Errorf("end reservation %s: from %s to %s: only a held reservation changes", id, r.State, to)
@@ -291,10 +338,6 @@ func (db *DB) Finish(ctx context.Context, id string, now time.Time, decide func(
 		if to == expired {
 			ended = r.Expires.UnixMilli()
 		}
-		// The writes in one round trip; a commit's stock rows last, locked
-		// in the order of their ids, so that they are held for the rest
-		// of the batch and the commit alone.
-		var b pgx.Batch
 		b.Queue(`DELETE FROM holds WHERE reservation_id = $1`, id)
 		b.Queue(`UPDATE reservations SET state = $1, ended_at = $2 WHERE id = $3`, to, ended, id)
 		if to == committed {
@@ -304,50 +347,40 @@ func (db *DB) Finish(ctx context.Context, id string, now time.Time, decide func(
 			}
 			b.Queue(lockSQL, ids)
 			for _, l := range r.Lines {
-				b.Queue(`UPDATE stock SET on_hand = on_hand - $1, updated_at = $2 WHERE book_id = $3`, l.Quantity, now.UnixMilli(), l.BookID)
+				// A book without a stock row fails the statement (its
+				// count is 0), which rolls the whole back: the second
+				// trip's results come after its commit.
+				b.Queue(`WITH taken AS (UPDATE stock SET on_hand = on_hand - $1, updated_at = $2 WHERE book_id = $3 RETURNING 1)
+					SELECT 1 / count(*) FROM taken`, l.Quantity, now.UnixMilli(), l.BookID)
 			}
 		}
-		br := tx.SendBatch(ctx, &b)
-		err = func() error {
-			// The holds' delete, the reservation's update and, for a
-			// commit, the lock; then each book's copies taken.
-			n := 2
-			if to == committed {
-				n = 3
-			}
-			for range n {
-				if _, err := br.Exec(); err != nil {
-					return err
-				}
-			}
-			if to != committed {
-				return nil
-			}
-			for _, l := range r.Lines {
-				tag, err := br.Exec()
-				if err != nil {
-					return err
-				}
-				if tag.RowsAffected() != 1 {
-					return fmt.Errorf("book %d has no stock to take its copies from", l.BookID)
-				}
-			}
-			return nil
-		}()
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("end reservation %s: %w", id, err)
-		}
-		r.State = to
 		return nil
-	})
-	if err != nil {
+	}
+	err := db.db.TwoTrips(ctx, read, write)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, errUnchanged):
+		r.Expires = time.UnixMilli(expires).UTC()
+		return r, nil
+	case errors.As(err, &pgErr) && pgErr.Code == divisionByZero:
+		return bookshop.Reservation{}, fmt.Errorf("end reservation %s: a book of it has no stock to take its copies from", id)
+	case err != nil:
+		if bookshop.ErrorCode(err) == "" {
+			err = fmt.Errorf("end reservation %s: %w", id, err)
+		}
 		return bookshop.Reservation{}, err
 	}
+	r.State = to
 	return r, nil
 }
+
+// errUnchanged is the refusal of a Finish's writes by a decision that
+// leaves the reservation as it is: it writes nothing.
+var errUnchanged = errors.New("the reservation stays as it is")
+
+// divisionByZero is the SQLSTATE of a Finish's commit of copies of a book
+// without a stock row (see Finish).
+const divisionByZero = "22012"
 
 // lockStock locks the stock rows of ids that exist, in the order of their
 // ids, until the transaction ends: a change that counts a book's copies
@@ -360,57 +393,14 @@ func lockStock(ctx context.Context, tx pgx.Tx, ids []int32) error {
 	return nil
 }
 
-// lockForReserve locks the stock rows of ids (see lockStock), then
-// reads their levels at now (see levels) and the id of the reservation
-// that key made, "" if none, in one round trip: three statements in one
-// batch, so that the two reads, each a snapshot of its own taken once the
-// locks are granted, see every hold and every reservation committed
-// before them: a Reserve of the same key that held the locks first is
-// found, not counted as copies gone.
-func lockForReserve(ctx context.Context, tx pgx.Tx, ids []int32, key string, now time.Time) (ls []inventoryclient.Level, keyed string, err error) {
-	order := distinct(ids)
-	var b pgx.Batch
-	b.Queue(lockSQL, order)
-	b.Queue(levelsSQL, now.UnixMilli(), order)
-	b.Queue(`SELECT id FROM reservations WHERE idempotency_key = $1`, key)
-	br := tx.SendBatch(ctx, &b)
-	err = func() error {
-		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("lock stock: %w", err)
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return fmt.Errorf("read stock: %w", err)
-		}
-		if ls, err = scanLevels(rows, order); err != nil {
-			return err
-		}
-		if err := br.QueryRow().Scan(&keyed); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("read key: %w", err)
-		}
-		return nil
-	}()
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("read stock: %w", cerr)
-	}
-	return ls, keyed, err
-}
-
 // readReservation reads reservation id and its lines, in the order of its
-// request; with lock, it locks the reservation's row until the
-// transaction ends, so that no other change of it interleaves. Errors:
-// NotFound for an unknown id.
-func readReservation(ctx context.Context, q querier, id string, lock bool) (bookshop.Reservation, error) {
+// request, in one round trip. Errors: NotFound for an unknown id.
+func readReservation(ctx context.Context, q querier, id string) (bookshop.Reservation, error) {
 	r := bookshop.Reservation{ID: id}
 	var expires int64
-	query := `SELECT state, expires_at FROM reservations WHERE id = $1`
-	if lock {
-		query += ` FOR UPDATE`
-	}
-	// Both statements in one round trip.
 	var b pgx.Batch
-	b.Queue(query, id)
-	b.Queue(`SELECT book_id, quantity FROM reservation_lines WHERE reservation_id = $1 ORDER BY seq`, id)
+	b.Queue(`SELECT state, expires_at FROM reservations WHERE id = $1`, id)
+	b.Queue(linesSQL, id)
 	br := q.SendBatch(ctx, &b)
 	err := func() error {
 		if err := br.QueryRow().Scan(&r.State, &expires); err != nil {
