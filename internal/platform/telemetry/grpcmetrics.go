@@ -41,16 +41,18 @@ const numCodes = int(codes.Unauthenticated) + 1
 // labels, which go-grpc-middleware's provider did five times a call, at a
 // cost that showed in the load tests.
 type grpcMetrics struct {
-	started, handled, received, sent *prometheus.CounterVec
-	handling                         *prometheus.HistogramVec
-	methods                          sync.Map // full method name -> *methodMetrics
-	exemplars                        bool     // see WithExemplars
+	started, received, sent *prometheus.CounterVec
+	handled                 *handledCounts
+	handling                *prometheus.HistogramVec
+	methods                 sync.Map   // full method name -> *methodMetrics
+	newMethod               sync.Mutex // held to make a method's series, once
+	exemplars               bool       // see WithExemplars
 }
 
 // methodMetrics are the series of one method.
 type methodMetrics struct {
 	started, received, sent prometheus.Counter
-	handled                 [numCodes]prometheus.Counter
+	handled                 *codeCounts
 	handling                prometheus.Observer
 	exemplars               bool
 }
@@ -62,7 +64,7 @@ func newGRPCMetrics(side string) *grpcMetrics {
 	}
 	return &grpcMetrics{
 		started:  counter("started_total", "gRPC calls started on the "+side+".", labels),
-		handled:  counter("handled_total", "gRPC calls completed on the "+side+", by status code.", append(labels, "grpc_code")),
+		handled:  newHandledCounts("grpc_"+side+"_handled_total", "gRPC calls completed on the "+side+", by status code."),
 		received: counter("msg_received_total", "Messages the "+side+" received in gRPC calls.", labels),
 		sent:     counter("msg_sent_total", "Messages the "+side+" sent in gRPC calls.", labels),
 		handling: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -83,19 +85,22 @@ func (g *grpcMetrics) method(fullMethod, typ string) *methodMetrics {
 	if m, ok := g.methods.Load(fullMethod); ok {
 		return m.(*methodMetrics)
 	}
+	g.newMethod.Lock()
+	defer g.newMethod.Unlock()
+	if m, ok := g.methods.Load(fullMethod); ok { // made while this call waited
+		return m.(*methodMetrics)
+	}
 	service, name, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
 	m := &methodMetrics{
 		started:   g.started.WithLabelValues(typ, service, name),
 		received:  g.received.WithLabelValues(typ, service, name),
 		sent:      g.sent.WithLabelValues(typ, service, name),
+		handled:   g.handled.method(typ, service, name),
 		handling:  g.handling.WithLabelValues(typ, service, name),
 		exemplars: g.exemplars,
 	}
-	for c := range m.handled {
-		m.handled[c] = g.handled.WithLabelValues(typ, service, name, codes.Code(c).String())
-	}
-	actual, _ := g.methods.LoadOrStore(fullMethod, m)
-	return actual.(*methodMetrics)
+	g.methods.Store(fullMethod, m)
+	return m
 }
 
 // init makes the series of every method of srv's services, so that they
@@ -142,16 +147,16 @@ func (m *methodMetrics) done(ctx context.Context, err error, start time.Time) {
 	}
 	d := time.Since(start).Seconds()
 	if !m.exemplars {
-		m.handled[code].Inc()
+		m.handled.inc(code)
 		m.handling.Observe(d)
 		return
 	}
 	if ex := exemplar(ctx); ex != nil {
-		m.handled[code].(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
+		m.handled.incWithExemplar(code, ex)
 		m.handling.(prometheus.ExemplarObserver).ObserveWithExemplar(d, ex)
 		return
 	}
-	m.handled[code].Inc()
+	m.handled.inc(code)
 	m.handling.Observe(d)
 }
 
