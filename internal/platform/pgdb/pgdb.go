@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -89,6 +90,11 @@ type DB struct {
 
 	schema string
 	where  string // the URL, redacted
+
+	// ping is Ping's connection, apart from the pool's (see Ping),
+	// opened on first use and again after it fails.
+	pingMu   sync.Mutex
+	pingConn *pgx.Conn
 }
 
 // Open connects to the database at st.URL, creates schema s.Name if it is
@@ -168,6 +174,14 @@ func (st Settings) poolConfig(schema string) (*pgxpool.Config, error) {
 // back. It returns nil: a pool has nothing to flush.
 func (db *DB) Close() error {
 	db.Pool.Close()
+	db.pingMu.Lock()
+	defer db.pingMu.Unlock()
+	if db.pingConn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		db.pingConn.Close(ctx)
+		db.pingConn = nil
+	}
 	return nil
 }
 
@@ -175,8 +189,25 @@ func (db *DB) Close() error {
 // otherwise an error that names it (redacted), Unavailable when it is
 // Unreachable (see Classify): for readiness, which rpc.Server.Watch
 // checks every few seconds.
+//
+// It asks on a connection of its own, not one of the pool's: under load
+// every pooled connection may be busy, and a readiness check that waited
+// its turn behind them would call a busy service down, and send its
+// traffic elsewhere, when its database answers. So a service holds one
+// connection more than its pool's MaxConns.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.Pool.Ping(ctx); err != nil {
+	db.pingMu.Lock()
+	defer db.pingMu.Unlock()
+	if db.pingConn == nil || db.pingConn.IsClosed() {
+		conn, err := pgx.ConnectConfig(ctx, db.Pool.Config().ConnConfig.Copy())
+		if err != nil {
+			return Classify(fmt.Errorf("database %s: %w", db.where, err))
+		}
+		db.pingConn = conn
+	}
+	if err := db.pingConn.Ping(ctx); err != nil {
+		db.pingConn.Close(context.WithoutCancel(ctx))
+		db.pingConn = nil
 		return Classify(fmt.Errorf("database %s: %w", db.where, err))
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -351,6 +352,23 @@ func TestPing(t *testing.T) {
 	db := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
 	if err := db.Ping(testContext(t)); err != nil {
 		t.Fatalf("Ping = %v, want nil", err)
+	}
+	// Every pooled connection busy: the database answers all the same.
+	var held []*pgxpool.Conn
+	for range db.Pool.Config().MaxConns {
+		c, err := db.Pool.Acquire(testContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	busy, cancel := context.WithTimeout(testContext(t), time.Second)
+	if err := db.Ping(busy); err != nil {
+		t.Errorf("Ping with every pooled connection busy = %v, want nil: a busy service is not a down one", err)
+	}
+	cancel()
+	for _, c := range held {
+		c.Release()
 	}
 	proxy.Down()
 	if err := db.Ping(testContext(t)); err == nil {
