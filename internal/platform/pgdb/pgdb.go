@@ -95,6 +95,7 @@ type DB struct {
 	// opened on first use and again after it fails.
 	pingMu   sync.Mutex
 	pingConn *pgx.Conn
+	pingLost bool // the last ping failed
 }
 
 // Open connects to the database at st.URL, creates schema s.Name if it is
@@ -194,21 +195,38 @@ func (db *DB) Close() error {
 // every pooled connection may be busy, and a readiness check that waited
 // its turn behind them would call a busy service down, and send its
 // traffic elsewhere, when its database answers. So a service holds one
-// connection more than its pool's MaxConns.
+// connection more than its pool's MaxConns. The first ping that answers
+// after one that did not resets the pool: its connections were likely
+// cut with the database's, and the calls after it get new ones rather
+// than find the dead ones one by one.
 func (db *DB) Ping(ctx context.Context) error {
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
+	if err := db.ping(ctx); err != nil {
+		db.pingLost = true
+		return Classify(fmt.Errorf("database %s: %w", db.where, err))
+	}
+	if db.pingLost {
+		db.pingLost = false
+		db.Pool.Reset()
+	}
+	return nil
+}
+
+// ping asks the database on Ping's connection, opening it first if it
+// has none; a connection that fails is closed, for the next to open anew.
+func (db *DB) ping(ctx context.Context) error {
 	if db.pingConn == nil || db.pingConn.IsClosed() {
 		conn, err := pgx.ConnectConfig(ctx, db.Pool.Config().ConnConfig.Copy())
 		if err != nil {
-			return Classify(fmt.Errorf("database %s: %w", db.where, err))
+			return err
 		}
 		db.pingConn = conn
 	}
 	if err := db.pingConn.Ping(ctx); err != nil {
 		db.pingConn.Close(context.WithoutCancel(ctx))
 		db.pingConn = nil
-		return Classify(fmt.Errorf("database %s: %w", db.where, err))
+		return err
 	}
 	return nil
 }
