@@ -22,8 +22,7 @@
 // A checkout is recorded in the saga log (a saga.Record in the [Store],
 // synced to disk at each change) before any other service is asked to do
 // anything, and each step's outcome is recorded before the next step
-// acts on it, or can be found again from the service that took it (the
-// charge: see Charged). Every call to another service carries an idempotency key
+// acts on it. Every call to another service carries an idempotency key
 // made from the checkout's own random id (saga.Record's HoldKey,
 // PromoKey, PayKey, OrderKey and CartKey), so that doing a step again,
 // after a crash or a lost answer, does it once. The states:
@@ -40,13 +39,7 @@
 //     charge went through (Payments is asked by key), and undone
 //     otherwise, the charge's key cancelled so that a charge still in
 //     flight takes nothing.
-//   - Charged: the hold's id and the charge's id known. The request that
-//     charged does not record this state by itself: it goes on at once,
-//     and the next step's record (the claim confirmed, or Committed)
-//     says so, or this one when that step stalls; a crash in between
-//     leaves the checkout Reserving, finished as above (the charge is
-//     found by its key, the hold, held or taken, by its own), so that
-//     every order is one write and one sync shorter. Next: confirm
+//   - Charged: the hold's id and the charge's id recorded. Next: confirm
 //     the claim of the promotion whose discount was charged (Granted: see
 //     below), then take the stock held for good (Commit). Both come
 //     before the order is recorded, so that no order exists without its

@@ -971,14 +971,7 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 	fault.Point("checkout/after-charge")
 	switch bookshop.ErrorCode(err) {
 	case "":
-		// Charged, and not recorded: the next step's record (Committed,
-		// or the claim kept) says so. A checkout taken up before it is
-		// found Reserving, and asks Payments for the charge by its key
-		// (settleCharge), which answers with this one; the hold, asked
-		// for again by its key, is this one, held or taken. One write
-		// and one sync fewer on every order.
-		r.State, r.ReservationID, r.ChargeID, r.ChargeTried = saga.Charged, hold.ID, charge.ID, true
-		return nil
+		return s.charged(ctx, r, hold.ID, charge.ID)
 	case bookshop.Invalid:
 		// A card that fails its checks: nothing charged, nothing recorded.
 		return s.fail(ctx, r, domainError(err), outcomeInvalid, true, hold.ID, false)
@@ -1076,20 +1069,6 @@ func (s *Service) charged(ctx context.Context, r *saga.Record, hold, charge stri
 	return s.save(ctx, r, next)
 }
 
-// stalledCharged records r, a Charged checkout whose next step stalled
-// with err, as it is, so that its record says what was done (a charge
-// made in this request is not recorded until its next step is), and
-// returns err; or the error of recording it.
-func (s *Service) stalledCharged(ctx context.Context, r *saga.Record, err error) error {
-	if !errors.Is(err, errStalled) {
-		return err
-	}
-	if e := s.save(ctx, r, *r); e != nil {
-		return e
-	}
-	return err
-}
-
 // commit is the step of a Charged checkout: it confirms the claim of
 // the promotion whose discount the checkout was charged with (Granted:
 // see keepDiscount), then takes the stock held for good, and records that
@@ -1106,7 +1085,7 @@ func (s *Service) stalledCharged(ctx context.Context, r *saga.Record, err error)
 func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	if r.Claim == saga.Granted {
 		if err := s.keepDiscount(ctx, r); err != nil {
-			return s.stalledCharged(ctx, r, err)
+			return err
 		}
 		if r.State != saga.Charged {
 			return nil // undoing
@@ -1121,7 +1100,7 @@ func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 		s.logger.WarnContext(ctx, "a checkout's hold ended before its stock was taken: refunding", "checkout", r.ID, "err", err)
 		return s.fail(ctx, r, errHoldEnded, outcomeUnavailable, true, r.ReservationID, true)
 	default:
-		return s.stalledCharged(ctx, r, fmt.Errorf("%w: take the stock: %w", errStalled, err))
+		return fmt.Errorf("%w: take the stock: %w", errStalled, err)
 	}
 	fault.Point("checkout/after-commit")
 	next := *r
