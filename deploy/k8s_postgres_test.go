@@ -22,10 +22,16 @@ import (
 const maxDatabaseConnections = 90
 
 // connectionsBesidesPool are the connections that a command's process
-// opens to PostgreSQL besides its pool (-database-max-conns): the
-// Catalog's one, on which it LISTENs for the imports of other replicas
+// opens to PostgreSQL besides its pool (-database-max-conns): every one
+// its readiness connection (pgdb.DB.Ping), and the Catalog one more, on
+// which it LISTENs for the imports of other replicas
 // (internal/catalog/postgres).
-var connectionsBesidesPool = map[string]int{"catalog": 1}
+func connectionsBesidesPool(cmd string) int {
+	if cmd == "catalog" {
+		return 2
+	}
+	return 1
+}
 
 // destination is where a pod connects: another pod (its namespace, their
 // labels, and its container ports, for named ports) or an address outside
@@ -300,7 +306,7 @@ func TestKubernetesPostgres(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			conns += connectionsBesidesPool[p.cmd.path[0]]
+			conns += connectionsBesidesPool(p.cmd.path[0])
 			t.Logf("%s: (%d replicas + %d during a rollout) × %d connections", p.dep.Name, replicas, surge, conns)
 			total += (replicas + surge) * conns
 		}

@@ -96,6 +96,7 @@ type DB struct {
 	pingMu   sync.Mutex
 	pingConn *pgx.Conn
 	pingLost bool // the last ping failed
+	closed   bool // Close was called: Ping opens nothing more
 }
 
 // Open connects to the database at st.URL, creates schema s.Name if it is
@@ -177,6 +178,7 @@ func (db *DB) Close() error {
 	db.Pool.Close()
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
+	db.closed = true
 	if db.pingConn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -202,6 +204,9 @@ func (db *DB) Close() error {
 func (db *DB) Ping(ctx context.Context) error {
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
+	if db.closed {
+		return fmt.Errorf("database %s: closed", db.where)
+	}
 	if err := db.ping(ctx); err != nil {
 		db.pingLost = true
 		return Classify(fmt.Errorf("database %s: %w", db.where, err))
