@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -270,6 +271,27 @@ func TestKubernetesPostgres(t *testing.T) {
 		for _, claim := range c.pvcs {
 			if !c.claimed(claim.Name) {
 				t.Errorf("PersistentVolumeClaim %s: no Deployment mounts it", claim.Name)
+			}
+		}
+	})
+
+	t.Run("a pod waits for its database less long than its startupProbe", func(t *testing.T) {
+		for _, p := range pods {
+			if !p.onPostgres(t) {
+				continue
+			}
+			wait, err := time.ParseDuration(p.setting(t, "database-wait"))
+			if err != nil {
+				t.Fatalf("%s: -database-wait: %v", p, err)
+			}
+			pr := p.c.StartupProbe
+			if pr == nil {
+				t.Errorf("%s: no startupProbe", p)
+				continue
+			}
+			budget := time.Duration(pr.PeriodSeconds*pr.FailureThreshold) * time.Second
+			if wait >= budget {
+				t.Errorf("%s: -database-wait %v, at or past its startupProbe's %v: the kubelet restarts it before it can say why it gave up", p, wait, budget)
 			}
 		}
 	})
