@@ -166,10 +166,11 @@ func checkNoCardData(tb testing.TB, s string, c bookshop.Card) {
 	}
 }
 
-// holdsValue reports whether s holds v with no digit just before or
-// just after it.
+// holdsValue reports whether s holds v as a value of its own: with no
+// digit or decimal point just before or just after it (so not in
+// "1796178265534", nor in a duration of "826.4µs").
 func holdsValue(s, v string) bool {
-	isDigit := func(b byte) bool { return '0' <= b && b <= '9' }
+	isDigit := func(b byte) bool { return '0' <= b && b <= '9' || b == '.' }
 	for i := 0; ; {
 		j := strings.Index(s[i:], v)
 		if j < 0 {
@@ -194,6 +195,8 @@ func TestHoldsValue(t *testing.T) {
 		{"1796178265534", "826", false},
 		{"1796178265534 and 826", "826", true},
 		{"8264", "826", false},
+		{"duration=826.4µs", "826", false},
+		{"0.826", "826", false},
 		{"", "826", false},
 	} {
 		if got := holdsValue(tt.s, tt.v); got != tt.want {
