@@ -10,9 +10,9 @@
 // lock so that replicas starting at once migrate once (see [Open]), a
 // transaction helper that runs again what PostgreSQL
 // aborts for another's sake, with the rule for porting code written for
-// SQLite's one writer: lock the rows a decision rests on ([DB.Tx]),
-// a [DB.Ping] for
-// readiness, [Classify], which makes a lost database the kernel's
+// SQLite's one writer: lock the rows a decision rests on ([DB.Tx]; and
+// [DB.TwoTrips], for rows that every request wants), a [DB.Ping] for
+// readiness, on a connection of its own, [Classify], which makes a lost database the kernel's
 // Unavailable (UNAVAILABLE to a gRPC caller, who may retry) rather than an
 // internal error, and [Redact], which every message that names the
 // database goes through so that no password reaches a log or an error.

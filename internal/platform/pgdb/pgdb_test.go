@@ -504,3 +504,71 @@ func TestTwoTrips(t *testing.T) {
 		t.Errorf("notes = %d, want %d", got, before+2)
 	}
 }
+
+// TestTwoTripsEnds runs transactions of two round trips that end early:
+// ctx cancelled between the trips, and a deadlock in the first trip,
+// which is run again. Each leaves no transaction open and no connection
+// taken from the pool.
+func TestTwoTripsEnds(t *testing.T) {
+	st := pgtest.Settings(t)
+	db := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	before := count(t, db, `SELECT count(*) FROM notes`)
+
+	ctx, cancel := context.WithCancel(testContext(t))
+	err := db.TwoTrips(ctx, func(b *pgx.Batch) {
+		b.Queue(`INSERT INTO notes (text) VALUES ('cancelled')`)
+	}, func(b *pgx.Batch) error {
+		cancel()
+		b.Queue(`INSERT INTO notes (text) VALUES ('cancelled too')`)
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("TwoTrips(ctx cancelled between the trips) = %v, want context.Canceled", err)
+	}
+	if got := count(t, db, `SELECT count(*) FROM notes`); got != before {
+		t.Errorf("notes = %d after a cancelled transaction, want %d", got, before)
+	}
+
+	// Two transactions each lock a row in their first trip, and the
+	// other's in their second: one is chosen as the deadlock's victim,
+	// rolled back at its commit, and run again.
+	if _, err := db.Pool.Exec(testContext(t), `INSERT INTO notes (text) VALUES ('second')`); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg     sync.WaitGroup
+		locked sync.WaitGroup
+		runs   atomic.Int32
+	)
+	locked.Add(2)
+	for _, order := range []string{"ASC", "DESC"} {
+		other := map[string]string{"ASC": "DESC", "DESC": "ASC"}[order]
+		first := true
+		wg.Go(func() {
+			err := db.TwoTrips(testContext(t), func(b *pgx.Batch) {
+				runs.Add(1)
+				b.Queue(`SELECT id FROM notes ORDER BY id ` + order + ` LIMIT 1 FOR UPDATE`)
+			}, func(b *pgx.Batch) error {
+				if first {
+					// Both hold their row before either asks for the other's.
+					first = false
+					locked.Done()
+					locked.Wait()
+				}
+				b.Queue(`UPDATE notes SET text = text WHERE id = (SELECT id FROM notes ORDER BY id ` + other + ` LIMIT 1)`)
+				b.Queue(`UPDATE counter SET n = n + 1`)
+				return nil
+			})
+			if err != nil {
+				t.Errorf("TwoTrips in a deadlock: %v, want it run again", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := count(t, db, `SELECT n FROM counter`); got != 2 || runs.Load() != 3 {
+		t.Errorf("counter = %d after %d runs, want 2 after 3: one deadlock, run again", got, runs.Load())
+	}
+	if s := db.Pool.Stat(); s.AcquiredConns() != 0 {
+		t.Errorf("%d connections still taken from the pool, want 0", s.AcquiredConns())
+	}
+}

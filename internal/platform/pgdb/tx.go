@@ -73,7 +73,9 @@ func (db *DB) Tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // TwoTrips runs a transaction, READ COMMITTED as Tx's, in two round
-// trips: the first sends BEGIN and the statements that read queues
+// trips (once the connection has its statements prepared: on a new one,
+// pgx first prepares each batch's new statements, a round trip more):
+// the first sends BEGIN and the statements that read queues
 // (which take their locks, then read, in statements of their own: each a
 // snapshot taken once the locks before it are granted), whose results
 // read's callbacks take (pgx.QueuedQuery's Query, QueryRow and Exec);
