@@ -143,17 +143,9 @@ func keyLock(key string) int64 {
 	return int64(h.Sum64())
 }
 
-// lockKey takes the advisory lock of key until tx ends, so that no other
-// change of key, on any replica, interleaves with tx's.
-func lockKey(ctx context.Context, tx pgx.Tx, key string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, keyLock(key)); err != nil {
-		return fmt.Errorf("lock key: %w", err)
-	}
-	return nil
-}
-
-// lockedByKey takes the advisory lock of key until tx ends (see lockKey),
-// then looks the key up (see byKey), in one round trip: three statements
+// lockedByKey takes the advisory lock of key until tx ends, so that no
+// other change of key, on any replica, interleaves with tx's, then looks
+// the key up (see byKey), in one round trip: three statements
 // in one batch, the lookups run once the lock is granted.
 func lockedByKey(ctx context.Context, tx pgx.Tx, key string) (c *bookshop.Charge, cancelled bool, err error) {
 	var b pgx.Batch
@@ -243,15 +235,11 @@ func (db *DB) AddCharge(ctx context.Context, c bookshop.Charge) (prior *bookshop
 func (db *DB) CancelKey(ctx context.Context, key string, now time.Time) (*bookshop.Charge, error) {
 	var c *bookshop.Charge
 	err := db.db.Tx(ctx, func(tx pgx.Tx) error {
-		c = nil
-		if err := lockKey(ctx, tx, key); err != nil {
-			return fmt.Errorf("cancel key %s: %w", key, err)
-		}
 		var (
 			cancelled bool
 			err       error
 		)
-		c, cancelled, err = byKey(ctx, tx, key)
+		c, cancelled, err = lockedByKey(ctx, tx, key)
 		if err != nil {
 			return fmt.Errorf("cancel key %s: %w", key, err)
 		}
