@@ -149,12 +149,18 @@ snapshot() {
 		local p=${rest%%:*} log=${rest#*:} n
 		n=$(grep -c '^heapstats ' "$log" || true)
 		kill -USR1 "$p"
+		local got=""
 		for _ in $(seq 200); do
 			if (($(grep -c '^heapstats ' "$log" || true) > n)); then
+				got=1
 				break
 			fi
 			sleep 0.01
 		done
+		if [[ -z "$got" ]]; then
+			echo "allocs.sh: process $p wrote no heapstats line within 2s of SIGUSR1; its output is in $log" >&2
+			exit 1
+		fi
 		grep '^heapstats ' "$log" | tail -n 1 | awk '{
 			for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 			printf "%.0f %.0f %.0f %.0f\n", v["allocs_bytes"], v["allocs_objects"], v["gc_cycles"], v["heap_goal_bytes"]

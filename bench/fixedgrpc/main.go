@@ -53,7 +53,7 @@ func run(args []string) error {
 		srv.Stop()
 	}()
 	// SIGUSR1 writes a line of the heap's figures, for scripts/allocs.sh.
-	go heapstats.ReportOnSignal(ctx, os.Stdout)
+	heapstats.ReportOnSignal(ctx, os.Stdout)
 	fmt.Printf("fixedgrpc serving on %s\n", lis.Addr())
 	return srv.Serve(lis)
 }

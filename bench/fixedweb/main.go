@@ -67,7 +67,7 @@ func run(args []string) error {
 		srv.Close()
 	}()
 	// SIGUSR1 writes a line of the heap's figures, for scripts/allocs.sh.
-	go heapstats.ReportOnSignal(ctx, os.Stdout)
+	heapstats.ReportOnSignal(ctx, os.Stdout)
 	fmt.Printf("fixedweb serving on %s\n", lis.Addr())
 	if err := srv.Serve(lis); err != http.ErrServerClosed {
 		return err

@@ -28,19 +28,24 @@ var names = []string{
 }
 
 // ReportOnSignal writes a line of the heap's figures (see Line) to w each
-// time the process receives SIGUSR1, until ctx ends.
+// time the process receives SIGUSR1, until ctx ends. It takes the signal
+// before it returns, so that a SIGUSR1 sent once the caller has said it
+// serves cannot end the process (its default action); the lines are
+// written by a goroutine of its own.
 func ReportOnSignal(ctx context.Context, w io.Writer) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
-	defer signal.Stop(sig)
-	for {
-		select {
-		case <-sig:
-			_, _ = io.WriteString(w, Line())
-		case <-ctx.Done():
-			return
+	go func() {
+		defer signal.Stop(sig)
+		for {
+			select {
+			case <-sig:
+				_, _ = io.WriteString(w, Line())
+			case <-ctx.Done():
+				return
+			}
 		}
-	}
+	}()
 }
 
 // Line is the heap's figures now, as one line:
