@@ -69,12 +69,16 @@ trap cleanup EXIT
 
 step() { printf '==> %s\n' "$*" >&2; }
 
-# pick_port prints a TCP port of 127.0.0.1 that nothing listens on.
+# pick_port prints a TCP port of 127.0.0.1 that nothing listens on and
+# that this run has not picked before, below Linux's ephemeral range
+# (32768 and up, where the loads' own connections take their ports: a
+# server could not listen on one that a connection holds).
 pick_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
-		if ! port_open "$p"; then
+		p=$((20000 + RANDOM % 12000))
+		if ! port_open "$p" && ! grep -qx "$p" "$work/ports" 2>/dev/null; then
+			echo "$p" >>"$work/ports"
 			echo "$p"
 			return
 		fi
@@ -331,9 +335,14 @@ for i in 1 2 3; do
 	up_port=$(pick_port)
 	up_recs=$(pick_port)
 	t0=$(date +%s%N)
+	# Every service's port given: their defaults (50051 to 50130) are in
+	# the ephemeral range.
+	up_ports=()
+	for svc in catalog accounts cart inventory payments orders promotions checkout; do
+		up_ports+=("-$svc-port" "$(pick_port)")
+	done
 	(cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin/bookshop" up -marketplace-port "$up_port" -recommendations-port "$up_recs" \
-		-catalog-port "$(pick_port)" \
-		-admin-addr "127.0.0.1:$(pick_port)" >up.log 2>&1) &
+		"${up_ports[@]}" -admin-addr "127.0.0.1:$(pick_port)" >up.log 2>&1) &
 	up_pid=$!
 	pids+=("$up_pid")
 	# Ready (Recommendations answers its health checks), then the page.

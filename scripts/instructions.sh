@@ -82,7 +82,7 @@ step() { printf '==> %s\n' "$*" >&2; }
 pick_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768 and up)
 		if ! port_open "$p" && ! grep -qx "$p" "$work/ports" 2>/dev/null; then
 			echo "$p" >>"$work/ports"
 			echo "$p"

@@ -57,7 +57,7 @@ start() {
 		{ cat "$dir/initdb.log" >&2; exit 1; }
 	# A free port: one that nothing answers on (bash's /dev/tcp).
 	for _ in $(seq 20); do
-		port=$((20000 + RANDOM % 30000))
+		port=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768 and up)
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
 	done
 	for setting in "$@"; do opts+=" -c $setting"; done
