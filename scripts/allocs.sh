@@ -76,23 +76,8 @@ trap cleanup EXIT
 
 step() { printf '==> %s\n' "$*" >&2; }
 
-# pick_port prints a TCP port of 127.0.0.1 that nothing listens on and
-# that no server of this run was given, remembered in $work/ports. It is
-# below Linux's range of ephemeral ports (32768 and up), from which the
-# connections of this machine take theirs, one of which could otherwise
-# take it before its server listens.
-pick_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		if ! port_open "$p" && ! grep -qx "$p" "$work/ports" 2>/dev/null; then
-			echo "$p" >>"$work/ports"
-			echo "$p"
-			return
-		fi
-	done
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# pick_port and port_open.
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 # serve NAME CMD... starts a server on SERVER_CPU, its output in
 # $work/NAME.log, and sets pid to its process id.

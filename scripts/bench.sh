@@ -69,22 +69,8 @@ trap cleanup EXIT
 
 step() { printf '==> %s\n' "$*" >&2; }
 
-# pick_port prints a TCP port of 127.0.0.1 that nothing listens on and
-# that this run has not picked before, below Linux's ephemeral range
-# (32768 and up, where the loads' own connections take their ports: a
-# server could not listen on one that a connection holds).
-pick_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		if ! port_open "$p" && ! grep -qx "$p" "$work/ports" 2>/dev/null; then
-			echo "$p" >>"$work/ports"
-			echo "$p"
-			return
-		fi
-	done
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# pick_port and port_open.
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 # serve NAME CMD... starts a server on SERVER_CPU, its output in
 # $work/NAME.log, and sets pid to its process id.

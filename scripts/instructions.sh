@@ -76,21 +76,8 @@ trap cleanup EXIT
 
 step() { printf '==> %s\n' "$*" >&2; }
 
-# pick_port prints a TCP port of 127.0.0.1 that nothing listens on and
-# that no server of this run was given (they start after their ports are
-# picked), remembered in $work/ports.
-pick_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768 and up)
-		if ! port_open "$p" && ! grep -qx "$p" "$work/ports" 2>/dev/null; then
-			echo "$p" >>"$work/ports"
-			echo "$p"
-			return
-		fi
-	done
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# pick_port and port_open.
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 # serve NAME CMD... starts a server natively, its output in $work/NAME.log.
 serve() {
