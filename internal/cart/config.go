@@ -24,6 +24,9 @@ type Config struct {
 	// CatalogHost is the Catalog that prices the carts: host, host:port or
 	// a gRPC target.
 	CatalogHost string
+	// CatalogCache is how long a book read from the Catalog is kept to
+	// price carts (see catalogclient.Cache); 0 for not at all.
+	CatalogCache time.Duration
 	// Database, when its URL is set, keeps the carts in PostgreSQL, in
 	// schema cart, instead of the file DB: see pgdb.Settings.
 	Database pgdb.Settings
@@ -35,7 +38,7 @@ type Config struct {
 
 // DefaultConfig returns the Cart's defaults.
 func DefaultConfig() Config {
-	return Config{Port: DefaultPort, DB: "cart.db", Database: pgdb.DefaultSettings(), GuestTTL: DefaultGuestTTL, CatalogHost: "localhost"}
+	return Config{Port: DefaultPort, DB: "cart.db", Database: pgdb.DefaultSettings(), GuestTTL: DefaultGuestTTL, CatalogHost: "localhost", CatalogCache: catalogclient.DefaultCacheTTL}
 }
 
 // Flags declares the Cart's settings on s, namespace "cart", with c's
@@ -45,6 +48,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.String(&c.DB, "db", c.DB, "the carts' database file (SQLite), created on first start; "+sqlite.Memory+" keeps the carts in memory, lost at exit; unused with -"+s.Flag("database-url"))
 	c.Database.Flags(s, postgres.Schema)
 	s.Duration(&c.GuestTTL, "guest-ttl", c.GuestTTL, "how long a guest's cart is kept after its last change (customers' carts are kept for good); bounds the database to the guests' carts of this period, 50 lines each at most")
+	catalogclient.CacheFlag(s, &c.CatalogCache, "carts")
 }
 
 // Dependencies declares, on the process's set, where the services that
@@ -67,6 +71,9 @@ func (c *Config) Validate(s *config.Set) error {
 	}
 	if c.GuestTTL < time.Hour {
 		return config.UsageErrorf("%s %v: want 1h or more, such as 720h for 30 days", s.Setting("guest-ttl"), c.GuestTTL)
+	}
+	if err := catalogclient.CheckCacheFlag(s, c.CatalogCache); err != nil {
+		return err
 	}
 	if _, err := rpc.Target(c.CatalogHost, catalogclient.DefaultPort); err != nil {
 		return config.UsageErrorf("-catalog-host or CATALOG_HOST: %v", err)

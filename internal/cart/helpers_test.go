@@ -76,12 +76,19 @@ func serveCatalog(tb testing.TB, addr string, books []bookshop.Book) (string, fu
 // test ends or stop is called. It returns a client of it.
 func runCart(tb testing.TB, db, catalogAddr string) (cartv1.CartServiceClient, func()) {
 	tb.Helper()
+	return runCartCaching(tb, db, catalogAddr, cart.DefaultConfig().CatalogCache)
+}
+
+// runCartCaching is runCart with its Catalog's books kept for cache (0:
+// not kept).
+func runCartCaching(tb testing.TB, db, catalogAddr string, cache time.Duration) (cartv1.CartServiceClient, func()) {
+	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cfg := cart.DefaultConfig()
-	cfg.DB, cfg.CatalogHost = db, catalogAddr
+	cfg.DB, cfg.CatalogHost, cfg.CatalogCache = db, catalogAddr, cache
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

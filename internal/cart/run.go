@@ -52,7 +52,10 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		return err
 	}
 	defer conn.Close()
-	svc := NewService(db, catalogclient.New(conn, rpc.DefaultCallTimeout), Options{Logger: deps.Logger, Metrics: deps.Metrics, GuestTTL: cfg.GuestTTL})
+	// A change prices its cart without a call to the Catalog for the books
+	// priced lately (catalogclient.Cache).
+	books := catalogclient.Cached(catalogclient.New(conn, rpc.DefaultCallTimeout), cfg.CatalogCache)
+	svc := NewService(db, books, Options{Logger: deps.Logger, Metrics: deps.Metrics, GuestTTL: cfg.GuestTTL})
 	srv, err := NewGRPCServer(svc, deps)
 	if err != nil {
 		deps.Close()
@@ -136,4 +139,5 @@ var (
 	_ database = (*sqlite.DB)(nil)
 	_ database = (*postgres.DB)(nil)
 	_ Catalog  = (*catalogclient.Client)(nil)
+	_ Catalog  = (*catalogclient.Cache)(nil)
 )

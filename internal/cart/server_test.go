@@ -104,11 +104,13 @@ func TestPricesFromTheCatalog(t *testing.T) {
 // TestCatalogDown stops the Catalog, then serves another at its address
 // whose prices have changed and which lacks a book: while it is down,
 // what needs prices is UNAVAILABLE and changes nothing, while counts still
-// work; once it is back, the cart has the new prices.
+// work; once it is back, the cart has the new prices. The Cart keeps no
+// books here (-catalog-cache 0): see TestCatalogDownCached for what it
+// does with them.
 func TestCatalogDown(t *testing.T) {
 	ctx := testContext(t)
 	catalogAddr, stopCatalog := serveCatalog(t, "127.0.0.1:0", catalogBooks(20, price))
-	client, _ := runCart(t, ":memory:", catalogAddr)
+	client, _ := runCartCaching(t, ":memory:", catalogAddr, 0)
 	for _, id := range []int32{3, 9} {
 		if _, err := client.AddItem(ctx, &cartv1.AddItemRequest{CartId: "c-1", BookId: id, Quantity: 2}); err != nil {
 			t.Fatalf("AddItem(%d): %v", id, err)
@@ -172,6 +174,35 @@ func TestCatalogDown(t *testing.T) {
 	wantCart(t, "SetQuantity(9, 0)", set.GetCart(), &cartv1.Cart{
 		Id: "c-1", Lines: []*cartv1.CartLine{line(3, 2, doubled)}, Count: 2, Subtotal: money(eur(2 * 2 * 399)),
 	})
+}
+
+// TestCatalogDownCached stops the Catalog of a Cart that keeps the books
+// it priced (as it does by default): the books it priced lately still
+// price carts, and a change that needs another book is UNAVAILABLE and
+// changes nothing.
+func TestCatalogDownCached(t *testing.T) {
+	ctx := testContext(t)
+	catalogAddr, stopCatalog := serveCatalog(t, "127.0.0.1:0", catalogBooks(20, price))
+	client, _ := runCart(t, ":memory:", catalogAddr)
+	for _, id := range []int32{3, 9} {
+		if _, err := client.AddItem(ctx, &cartv1.AddItemRequest{CartId: "c-1", BookId: id, Quantity: 2}); err != nil {
+			t.Fatalf("AddItem(%d): %v", id, err)
+		}
+	}
+	stopCatalog()
+	got, err := client.AddItem(ctx, &cartv1.AddItemRequest{CartId: "c-1", BookId: 3, Quantity: 1})
+	if err != nil {
+		t.Fatalf("AddItem of a book priced lately, the Catalog down: %v", err)
+	}
+	wantCart(t, "AddItem(3, 1), the Catalog down", got.GetCart(), &cartv1.Cart{
+		Id: "c-1", Lines: []*cartv1.CartLine{line(3, 3, price), line(9, 2, price)}, Count: 5, Subtotal: money(eur(3*399 + 2*price(9).Units)),
+	})
+	_, err = client.AddItem(ctx, &cartv1.AddItemRequest{CartId: "c-1", BookId: 4, Quantity: 1})
+	wantCode(t, "AddItem of a book not priced yet, the Catalog down", err, codes.Unavailable, "catalog")
+	n, err := client.CountItems(ctx, &cartv1.CountItemsRequest{CartId: "c-1"})
+	if err != nil || n.GetCount() != 5 {
+		t.Errorf("CountItems = %v, %v; want 5: the refused change changed nothing", n, err)
+	}
 }
 
 // TestCountWithoutACatalog runs a Cart whose Catalog never answers: it

@@ -51,6 +51,9 @@ type Config struct {
 	MaxCheckouts int
 	// RecoverInterval is how often the unfinished checkouts are taken up.
 	RecoverInterval time.Duration
+	// CatalogCache is how long a book read from the Catalog is kept to
+	// price quotes and orders (see catalogclient.Cache); 0 for not at all.
+	CatalogCache time.Duration
 	// CartHost, CatalogHost, InventoryHost, PaymentsHost, OrdersHost and
 	// PromotionsHost are where the services the Checkout calls are: host,
 	// host:port or a gRPC target each.
@@ -66,7 +69,7 @@ func DefaultConfig() Config {
 	return Config{
 		Port: DefaultPort, DB: "checkout.db", Database: pgdb.DefaultSettings(),
 		HoldTTL: DefaultHoldTTL, PlaceTimeout: DefaultPlaceTimeout, CallTimeout: DefaultCallTimeout,
-		MaxCheckouts: DefaultMaxCheckouts, RecoverInterval: DefaultRecoverInterval,
+		MaxCheckouts: DefaultMaxCheckouts, RecoverInterval: DefaultRecoverInterval, CatalogCache: catalogclient.DefaultCacheTTL,
 		CartHost: "localhost", CatalogHost: "localhost", InventoryHost: "localhost", PaymentsHost: "localhost", OrdersHost: "localhost",
 		PromotionsHost: "localhost",
 	}
@@ -83,6 +86,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Duration(&c.CallTimeout, "call-timeout", c.CallTimeout, fmt.Sprintf("the deadline of each call to another service, up to %s and no more than -place-timeout", MaxCallTimeout))
 	s.Int(&c.MaxCheckouts, "max-checkouts", c.MaxCheckouts, fmt.Sprintf("the most checkouts run at once, 1 to %d; more wait for one to end", MaxCheckouts))
 	s.Duration(&c.RecoverInterval, "recover-interval", c.RecoverInterval, "how often the checkouts left unfinished (by a crash, or a service down) are finished or undone, from 100ms to 1h; also at start")
+	catalogclient.CacheFlag(s, &c.CatalogCache, "quotes and orders")
 }
 
 // Dependencies declares, on the process's set, where the services that
@@ -131,6 +135,9 @@ func (c *Config) Validate(s *config.Set) error {
 		return config.UsageErrorf("%s %d: want from 1 to %d", s.Setting("max-checkouts"), c.MaxCheckouts, MaxCheckouts)
 	case c.RecoverInterval < 100*time.Millisecond || c.RecoverInterval > time.Hour:
 		return config.UsageErrorf("%s %s: want from 100ms to 1h, such as 10s", s.Setting("recover-interval"), c.RecoverInterval)
+	}
+	if err := catalogclient.CheckCacheFlag(s, c.CatalogCache); err != nil {
+		return err
 	}
 	if err := c.Database.Validate(s); err != nil {
 		return err

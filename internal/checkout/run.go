@@ -81,8 +81,10 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	opts := cfg.options()
 	opts.Logger, opts.Metrics, opts.Replica = deps.Logger, deps.Metrics, replica
 	svc := NewService(Deps{
-		Carts:      cartclient.New(conns["cart"], timeout),
-		Catalog:    catalogclient.New(conns["catalog"], timeout),
+		Carts: cartclient.New(conns["cart"], timeout),
+		// Quotes and orders price their books without a call to the Catalog
+		// for the books priced lately (catalogclient.Cache).
+		Catalog:    catalogclient.Cached(catalogclient.New(conns["catalog"], timeout), cfg.CatalogCache),
 		Inventory:  inventoryclient.New(conns["inventory"], timeout),
 		Payments:   paymentsclient.New(conns["payments"], timeout),
 		Orders:     ordersclient.New(conns["orders"], timeout),
@@ -199,6 +201,7 @@ var (
 	_ database   = (*postgres.DB)(nil)
 	_ Carts      = (*cartclient.Client)(nil)
 	_ Catalog    = (*catalogclient.Client)(nil)
+	_ Catalog    = (*catalogclient.Cache)(nil)
 	_ Inventory  = (*inventoryclient.Client)(nil)
 	_ Payments   = (*paymentsclient.Client)(nil)
 	_ Orders     = (*ordersclient.Client)(nil)

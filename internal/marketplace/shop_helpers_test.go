@@ -119,7 +119,10 @@ func startShopServicesWith(tb testing.TB, catalogAddr string, promo promotions.P
 	})
 	cartAddr, stopCart := runService(tb, "cart", func(ctx context.Context, deps process.Deps) error {
 		cfg := cart.DefaultConfig()
-		cfg.DB, cfg.CatalogHost = ":memory:", catalogAddr
+		// The Cart asks the Catalog at each change, keeping no books, so
+		// that a Catalog stopped by a test stops pricing the carts at once
+		// (the pages' notices are what these tests check).
+		cfg.DB, cfg.CatalogHost, cfg.CatalogCache = ":memory:", catalogAddr, 0
 		return cart.Run(ctx, cfg, deps)
 	})
 	inventoryAddr, stopInventory := runService(tb, "inventory", func(ctx context.Context, deps process.Deps) error {
