@@ -2,6 +2,8 @@ package pgdb
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,13 +53,33 @@ func refused(err error) (string, bool) {
 	return "", false
 }
 
+// untrusted reports whether err is, or wraps, a failure of the TLS
+// handshake to verify the server's certificate (signed by an authority
+// not trusted, for another host name, expired), which retrying cannot
+// fix: the URL's sslmode, sslrootcert or host, or the server's
+// certificate, must change.
+func untrusted(err error) bool {
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.HostnameError](err); ok {
+		return true
+	}
+	_, ok := errors.AsType[x509.CertificateInvalidError](err)
+	return ok
+}
+
 // reach returns once the database answers a query, trying again while it
 // cannot be reached (Unreachable: refused, down, starting up, timed out)
 // for up to st.Wait from the first attempt, with pauses that grow (see
 // firstWaitPause) and each failed attempt logged to st.Logger at Warn. It
 // fails at once, with an error that says what to check, when the server
 // refuses the login (a wrong user or password, a missing database: see
-// refused); after st.Wait, with the last attempt's error; and when ctx
+// refused), or its certificate cannot be verified (see untrusted); after
+// st.Wait, with the last attempt's error; and when ctx
 // ends, with ctx's error wrapped with the last attempt's. Its errors and
 // logs name the database as db.where, redacted.
 func (db *DB) reach(ctx context.Context, st Settings) error {
@@ -80,6 +102,9 @@ func (db *DB) reach(ctx context.Context, st Settings) error {
 		}
 		if code, ok := refused(err); ok {
 			return fmt.Errorf("database %s refuses the login (SQLSTATE %s), which trying again cannot fix: check the user, password and database name in the URL, and that the user may connect: %w", db.where, code, err)
+		}
+		if untrusted(err) {
+			return fmt.Errorf("database %s: its TLS certificate cannot be verified, which trying again cannot fix: check sslmode and sslrootcert in the URL, the host name, and the server's certificate: %w", db.where, err)
 		}
 		if !Unreachable(err) {
 			return fmt.Errorf("database %s: %w", db.where, err)

@@ -2,10 +2,16 @@ package pgdb_test
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/binary"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,4 +170,63 @@ func TestOpenRefusedFailsAtOnce(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+// TestOpenUntrustedFailsAtOnce: a server whose TLS certificate the URL's
+// sslmode cannot verify (here one signed by no authority this machine
+// trusts) fails Open at once, however long Wait is, saying what to check.
+// The server answers PostgreSQL's request for TLS ('S') and then shakes
+// hands with crypto/tls, as a PostgreSQL server with ssl=on does.
+func TestOpenUntrustedFailsAtOnce(t *testing.T) {
+	untrusted := httptest.NewTLSServer(nil) // for its certificate, for 127.0.0.1
+	cert := untrusted.TLS.Certificates[0]
+	untrusted.Close()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	var handshakes atomic.Int32
+	go func() {
+		for {
+			conn, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(5 * time.Second))
+				var req [8]byte // length 8, then the SSLRequest code 80877103
+				if _, err := io.ReadFull(conn, req[:]); err != nil || binary.BigEndian.Uint32(req[4:]) != 80877103 {
+					return
+				}
+				if _, err := conn.Write([]byte{'S'}); err != nil {
+					return
+				}
+				handshakes.Add(1)
+				tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{cert}}).Handshake()
+			}()
+		}
+	}()
+
+	logger, logs := logtest.TextLogger(slog.LevelInfo)
+	st := pgdb.DefaultSettings()
+	st.URL = "postgres://bookshop:Untru5ted-Secret@" + lis.Addr().String() + "/bookshop?sslmode=verify-full"
+	st.Wait, st.Logger = time.Minute, logger
+	start := time.Now()
+	_, err = pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Open took %v, want it to fail at once", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "TLS certificate cannot be verified") || !strings.Contains(err.Error(), "sslrootcert") ||
+		strings.Contains(err.Error(), "Untru5ted-Secret") {
+		t.Errorf("Open = %v; want a certificate that cannot be verified, saying what to check, the password hidden", err)
+	}
+	if handshakes.Load() == 0 {
+		t.Error("Open never reached the TLS handshake")
+	}
+	if strings.Contains(logs.String(), "not reachable yet") {
+		t.Errorf("Open tried again:\n%s", logs)
+	}
+	t.Log(err)
 }
