@@ -21,8 +21,8 @@
 # and exits 1 when a target is missed.
 #
 # Settings (environment): SERVER_CPU and LOAD_CPU (0 and 1), ROUNDS (5)
-# and ROUND (3s) for the paired loads, SOAK (60s), CHART (docs/latency.svg;
-# empty for none), INSTRUCTION_CALLS (20000; fewer make the count
+# and ROUND (3s) for the paired loads, SOAK (60s; whole seconds), CHART
+# (docs/latency.svg; empty for none), INSTRUCTION_CALLS (20000; fewer make the count
 # quicker and noisier; 0 skips it, and fails its targets), POSTGRES (1;
 # 0 skips the checkout on PostgreSQL, and fails its target), KEEP=1 to
 # keep the work directory with every log and record.
@@ -37,6 +37,11 @@ SOAK=${SOAK:-60s}
 CHART=${CHART-docs/latency.svg}
 INSTRUCTION_CALLS=${INSTRUCTION_CALLS:-20000}
 POSTGRES=${POSTGRES:-1}
+
+if ! [[ "$SOAK" =~ ^[0-9]+s$ ]] || ((${SOAK%s} < 2)); then
+	echo "bench.sh: want SOAK in whole seconds, 2s or more, such as 60s; got $SOAK" >&2
+	exit 1
+fi
 
 for tool in taskset go awk; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
@@ -293,8 +298,10 @@ taskset -c "$LOAD_CPU" "$bin/bookshop" bench -target home -c 50 -d "$SOAK" -warm
 	-label soak -record "$records" >>"$work/bench.out" 2>&1 &
 soak_pid=$!
 pids+=("$soak_pid")
-for t in $(seq 5 5 "$soak_s"); do
-	sleep 5
+# An RSS sample every 5 s (every second in a soak shorter than 20 s).
+every=$((soak_s < 20 ? 1 : 5))
+for t in $(seq "$every" "$every" "$soak_s"); do
+	sleep "$every"
 	echo "$t $(rss_mib "$recs_pid" VmRSS) $(rss_mib "$web_pid" VmRSS)" >>"$samples"
 done
 wait "$soak_pid" || true
@@ -303,9 +310,11 @@ recs_peak=$(rss_mib "$recs_pid" VmHWM)
 web_peak=$(rss_mib "$web_pid" VmHWM)
 # Growth: the last sample against the one after the first quarter, once
 # the heap's goal and the pools have settled.
-settle=$(((soak_s / 4 + 4) / 5 * 5))
-read -r recs_soak0 web_soak0 < <(awk -v t="$settle" '$1 == t { print $2, $3 }' "$samples")
-read -r recs_soak1 web_soak1 < <(tail -n 1 "$samples" | awk '{ print $2, $3 }')
+settle=$(((soak_s / 4 + every - 1) / every * every))
+settle=$((settle < every ? every : settle))
+read -r recs_soak0 web_soak0 < <(awk -v t="$settle" '$1 == t { print $2, $3 }' "$samples") || true
+read -r recs_soak1 web_soak1 < <(tail -n 1 "$samples" | awk '{ print $2, $3 }') || true
+recs_soak0=${recs_soak0:-0} web_soak0=${web_soak0:-0} recs_soak1=${recs_soak1:-0} web_soak1=${web_soak1:-0}
 
 step "Live recommendations: 1,000 sessions through the Marketplace, then 1,000 streams, an event a second each"
 load -target live-web -c 1000 -interval 1s -d 10s -warmup 2s -url "http://127.0.0.1:$web_port/" -label live-web
