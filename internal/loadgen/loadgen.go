@@ -87,6 +87,10 @@ type Options struct {
 	// used so far (see ProcessesCPU): Run reads it when the measured time
 	// starts and when it ends, for Result.ServerCPU.
 	ServerCPU func() (time.Duration, error)
+	// ServerAllocs, when set, reads what the servers under load have
+	// allocated so far (see ServersAllocs): Run reads it when the measured
+	// time starts and when it ends, for Result.ServerAllocs.
+	ServerAllocs func() (Allocs, error)
 }
 
 // DefaultTimeout is the deadline of a call when Options.Timeout is zero.
@@ -126,6 +130,19 @@ type Result struct {
 	// ServerCPU is the CPU time the servers used over the measured time,
 	// when Options.ServerCPU was set and could be read; else zero.
 	ServerCPU time.Duration
+	// ServerAllocs is what the servers allocated over the measured time,
+	// when Options.ServerAllocs was set and could be read; else zero.
+	ServerAllocs Allocs
+}
+
+// ServerAllocsPerCall returns the bytes and the objects the servers
+// allocated per call of the measured time, failed ones included, or
+// zeros when they were not measured.
+func (r *Result) ServerAllocsPerCall() (bytes, objects float64) {
+	if n := r.Calls + r.Errors; n > 0 {
+		return float64(r.ServerAllocs.Bytes) / float64(n), float64(r.ServerAllocs.Objects) / float64(n)
+	}
+	return 0, 0
 }
 
 // ServerCPUPerCall returns the servers' CPU time per call of the measured
@@ -232,8 +249,10 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		timer := time.AfterFunc(opts.Warmup+opts.Duration, stop)
 		defer timer.Stop()
 	}
-	cpu := newCPUMeter(opts.ServerCPU, opts.Warmup)
+	cpu := newMeter(opts.ServerCPU, opts.Warmup)
 	defer cpu.stop()
+	allocs := newAllocMeter(opts.ServerAllocs, opts.Warmup)
+	defer allocs.stop()
 
 	var wg sync.WaitGroup
 	for _, w := range workers {
@@ -277,28 +296,32 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		elapsed = opts.Duration // calls cut off at the end were not counted either
 	}
 	res := rec.result(opts.Concurrency, elapsed)
-	res.ServerCPU = cpu.end()
+	if c0, c1, ok := cpu.end(); ok && c1 >= c0 {
+		res.ServerCPU = c1 - c0
+	}
+	res.ServerAllocs = allocs.end()
 	return res, nil
 }
 
-// cpuMeter reads a CPU clock when the measured time starts, after the
-// warmup, and when it ends.
-type cpuMeter struct {
-	read  func() (time.Duration, error)
+// meter reads a counter of the servers (their CPU clock, their
+// allocations) when the measured time starts, after the warmup, and when
+// it ends.
+type meter[T any] struct {
+	read  func() (T, error)
 	timer *time.Timer
-	start chan time.Duration // the first reading; nothing when it failed
+	start chan T // the first reading; nothing when it failed
 }
 
-// newCPUMeter starts a meter of read, the measured time starting after
+// newMeter starts a meter of read, the measured time starting after
 // warmup; a nil read measures nothing.
-func newCPUMeter(read func() (time.Duration, error), warmup time.Duration) *cpuMeter {
-	m := &cpuMeter{read: read, start: make(chan time.Duration, 1)}
+func newMeter[T any](read func() (T, error), warmup time.Duration) *meter[T] {
+	m := &meter[T]{read: read, start: make(chan T, 1)}
 	if read == nil {
 		return m
 	}
 	first := func() {
-		if d, err := read(); err == nil {
-			m.start <- d
+		if v, err := read(); err == nil {
+			m.start <- v
 		}
 		close(m.start)
 	}
@@ -310,24 +333,21 @@ func newCPUMeter(read func() (time.Duration, error), warmup time.Duration) *cpuM
 	return m
 }
 
-// end returns the time the clock advanced since the start, or zero when
-// either reading failed or the run ended before the measured time began.
-func (m *cpuMeter) end() time.Duration {
+// end returns the readings at the start and at the end, and false when
+// either failed or the run ended before the measured time began.
+func (m *meter[T]) end() (start, end T, ok bool) {
 	if m.read == nil || (m.timer != nil && m.timer.Stop()) {
-		return 0
+		return start, end, false
 	}
-	d0, ok := <-m.start
+	start, ok = <-m.start
 	if !ok {
-		return 0
+		return start, end, false
 	}
-	d1, err := m.read()
-	if err != nil || d1 < d0 {
-		return 0
-	}
-	return d1 - d0
+	end, err := m.read()
+	return start, end, err == nil
 }
 
-func (m *cpuMeter) stop() {
+func (m *meter[T]) stop() {
 	if m.timer != nil {
 		m.timer.Stop()
 	}

@@ -32,6 +32,11 @@ type Record struct {
 	// microseconds, when the run measured it (Options.ServerCPU); absent
 	// otherwise.
 	ServerCPU float64 `json:"server_cpu_us,omitempty"`
+	// ServerAllocBytes and ServerAllocs are the bytes and the objects the
+	// servers under load allocated per call, when the run measured them
+	// (Options.ServerAllocs); absent otherwise.
+	ServerAllocBytes float64 `json:"server_alloc_bytes,omitempty"`
+	ServerAllocs     float64 `json:"server_allocs,omitempty"`
 }
 
 // NewRecord returns the record of r, a run of target labelled label.
@@ -58,6 +63,7 @@ func NewRecord(label, target string, r *Result) Record {
 	if d := r.ServerCPUPerCall(); d > 0 {
 		rec.ServerCPU = float64(d.Nanoseconds()) / 1000
 	}
+	rec.ServerAllocBytes, rec.ServerAllocs = r.ServerAllocsPerCall()
 	return rec
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -64,8 +65,10 @@ type benchConfig struct {
 	chart       string
 	chartTitle  string
 	serverPIDs  string
+	metrics     string
 	databaseURL string
-	pids        []int // serverPIDs, parsed by validate
+	pids        []int    // serverPIDs, parsed by validate
+	metricURLs  []string // metrics, parsed by validate
 }
 
 func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
@@ -91,6 +94,7 @@ func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.chartTitle, "chart-title", "", "the chart's title (default: from the target)")
 	fs.StringVar(&c.databaseURL, "database-url", "", "checkout-limit: a PostgreSQL server, postgres://USER@HOST:PORT/DATABASE, whose user may create databases (a password is best given as PGPASSWORD: ps shows flags); empty for SQLite")
 	fs.StringVar(&c.serverPIDs, "server-pids", "", "the process ids of the servers under load, such as 123,456: the CPU time they use per call is measured (from /proc, on Linux), printed and recorded")
+	fs.StringVar(&c.metrics, "server-metrics", "", "the Prometheus metrics of the servers under load, such as http://127.0.0.1:9090/metrics,http://127.0.0.1:9091/metrics (each service's -admin-addr): what they allocate per call is measured, printed and recorded")
 	return c.tls.register(fs)
 }
 
@@ -135,9 +139,12 @@ func RunBench(ctx context.Context, args []string, getenv func(string) string, st
 	if len(cfg.pids) > 0 {
 		opts.ServerCPU = func() (time.Duration, error) { return loadgen.ProcessesCPU(cfg.pids) }
 	}
+	if len(cfg.metricURLs) > 0 {
+		opts.ServerAllocs = func() (loadgen.Allocs, error) { return loadgen.ServersAllocs(ctx, cfg.metricURLs) }
+	}
 	fmt.Fprintf(stdout, "%s: %s at %s; %s\n", cfg.target, cfg.label, where, describeRun(opts))
 	items := cfg.target == "export" || cfg.target == "import"
-	printHeader(stdout, items, opts.ServerCPU != nil)
+	printHeader(stdout, items, opts.ServerCPU != nil, opts.ServerAllocs != nil)
 	var failed, calls int64
 	for _, n := range levels {
 		opts.Concurrency = n
@@ -151,7 +158,7 @@ func RunBench(ctx context.Context, args []string, getenv func(string) string, st
 		if cpu1, ok := loadgen.ProcessCPU(); ok && cpuOK {
 			cpu = fmt.Sprintf("%.0f%%", 100*(cpu1-cpu0).Seconds()/time.Since(wall0).Seconds())
 		}
-		printRow(stdout, res, items, cpu, opts.ServerCPU != nil)
+		printRow(stdout, res, items, cpu, opts.ServerCPU != nil, opts.ServerAllocs != nil)
 		if res.Part != nil {
 			fmt.Fprintf(stdout, "    %s alone: p50 %s, p90 %s, p99 %s, max %s\n", partName(cfg.target),
 				ms(res.PartPercentile(50)), ms(res.PartPercentile(90)), ms(res.PartPercentile(99)), ms(res.PartPercentile(100)))
@@ -235,6 +242,16 @@ func (c *benchConfig) validate() ([]int, error) {
 		}
 		if _, err := loadgen.ProcessesCPU(c.pids); err != nil {
 			return nil, usageErrorf("-server-pids: %v", err)
+		}
+	}
+	c.metricURLs = nil
+	if c.metrics != "" {
+		for s := range strings.SplitSeq(c.metrics, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, usageErrorf("-server-metrics %q: want URLs of metrics, such as http://127.0.0.1:9090/metrics", c.metrics)
+			}
+			c.metricURLs = append(c.metricURLs, u.String())
 		}
 	}
 	return levels, nil
@@ -412,7 +429,7 @@ func describeRun(o loadgen.Options) string {
 	return strings.Join(parts, ", ")
 }
 
-func printHeader(w io.Writer, items, serverCPU bool) {
+func printHeader(w io.Writer, items, serverCPU, serverAllocs bool) {
 	fmt.Fprintf(w, "%9s %10s %9s %9s %9s %9s %9s %10s %7s %8s", "in flight", "calls/s", "p50", "p90", "p99", "p99.9", "max", "calls", "errors", "load CPU")
 	if items {
 		fmt.Fprintf(w, " %10s", "books/s")
@@ -420,10 +437,13 @@ func printHeader(w io.Writer, items, serverCPU bool) {
 	if serverCPU {
 		fmt.Fprintf(w, " %14s", "server CPU/call")
 	}
+	if serverAllocs {
+		fmt.Fprintf(w, " %22s", "server allocs/call")
+	}
 	fmt.Fprintln(w)
 }
 
-func printRow(w io.Writer, r *loadgen.Result, items bool, cpu string, serverCPU bool) {
+func printRow(w io.Writer, r *loadgen.Result, items bool, cpu string, serverCPU, serverAllocs bool) {
 	fmt.Fprintf(w, "%9d %10s %9s %9s %9s %9s %9s %10s %7s %8s", r.Concurrency, thousands(int64(r.Rate()+0.5)),
 		ms(r.Percentile(50)), ms(r.Percentile(90)), ms(r.Percentile(99)), ms(r.Percentile(99.9)), ms(r.Max()),
 		thousands(r.Calls), thousands(r.Errors), cpu)
@@ -436,6 +456,13 @@ func printRow(w io.Writer, r *loadgen.Result, items bool, cpu string, serverCPU 
 			per = fmt.Sprintf("%.1fµs", float64(d.Nanoseconds())/1000)
 		}
 		fmt.Fprintf(w, " %14s", per)
+	}
+	if serverAllocs {
+		per := "-"
+		if b, n := r.ServerAllocsPerCall(); b > 0 {
+			per = fmt.Sprintf("%s B, %.0f objects", thousands(int64(b+0.5)), n)
+		}
+		fmt.Fprintf(w, " %22s", per)
 	}
 	fmt.Fprintln(w)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/loadgen"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 	"github.com/bookshop-go/bookshop/internal/tool"
 )
 
@@ -33,9 +35,13 @@ func TestBench(t *testing.T) {
 	dir := t.TempDir()
 	record := filepath.Join(dir, "records.jsonl")
 	chart := filepath.Join(dir, "latency.svg")
+	// The metrics of this process, where the services of up run: what
+	// they allocate per call is measured from them.
+	admin := httptest.NewServer(telemetry.AdminHandler(telemetry.NewMetrics()))
+	defer admin.Close()
 
 	for _, args := range [][]string{
-		{"-target", "recommend", "-addr", grpcAddr, "-c", "1,4", "-d", "200ms", "-warmup", "50ms", "-record", record, "-chart", chart, "-label", "test"},
+		{"-target", "recommend", "-addr", grpcAddr, "-c", "1,4", "-d", "200ms", "-warmup", "50ms", "-record", record, "-chart", chart, "-label", "test", "-server-metrics", admin.URL + "/metrics"},
 		{"-target", "home", "-url", siteURL, "-c", "2", "-n", "20", "-d", "0"},
 		{"-target", "home-customer", "-url", siteURL, "-c", "2", "-n", "20", "-d", "0"},
 		// 450 calls: past the 400 that a worker adds to one cart.
@@ -94,6 +100,13 @@ func TestBench(t *testing.T) {
 	}
 	if len(recs) != 2 || recs[0].Concurrency != 1 || recs[1].Concurrency != 4 || recs[0].Label != "test" || recs[0].Calls == 0 {
 		t.Errorf("record file = %+v, want one record for each of 1 and 4 in flight", recs)
+	}
+	for _, r := range recs {
+		// A Recommend call costs the server some 6 KB in some 70 objects
+		// (scripts/allocs.sh); this process allocates for the load too.
+		if r.ServerAllocBytes < 1000 || r.ServerAllocs < 10 {
+			t.Errorf("record of %d in flight: %v B, %v objects allocated per call, want what a call allocates", r.Concurrency, r.ServerAllocBytes, r.ServerAllocs)
+		}
 	}
 	svg, err := os.ReadFile(chart)
 	if err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
@@ -167,6 +180,8 @@ func TestBenchFailures(t *testing.T) {
 		{[]string{"-target", "recommend", "-database-url", "postgres://127.0.0.1:1/x"}, "-database-url"},
 		{[]string{"-server-pids", "12,x"}, "-server-pids"},
 		{[]string{"-server-pids", "1073741824"}, "-server-pids"},
+		{[]string{"-server-metrics", "127.0.0.1:9090/metrics"}, "-server-metrics"},
+		{[]string{"-server-metrics", "http://127.0.0.1:9090/metrics,ftp://x/metrics"}, "-server-metrics"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
 		err := tool.RunBench(ctx, tt.args, env(nil), new(bytes.Buffer), new(bytes.Buffer))
