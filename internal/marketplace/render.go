@@ -48,7 +48,7 @@ type pages struct {
 // parsePages parses the embedded templates once, at start, and renders
 // the fragments, whose links are urls.
 func parsePages(urls assetURLs) (*pages, error) {
-	layout, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, "templates/layout.html")
+	layout, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
@@ -122,17 +122,12 @@ func parsePages(urls assetURLs) (*pages, error) {
 	return &p, nil
 }
 
-// pageFuncs are the functions the pages' templates call.
-var pageFuncs = template.FuncMap{"field": newFormField}
-
 // formField is one field of a form, as the template "field" of
-// checkout.html shows it: its label, its value, and what is wrong with it.
+// checkout.html shows it: its label, its value, and what is wrong with it;
+// Numeric for a field of digits (the phone's keyboard shows digits).
 type formField struct {
 	Name, Label, Value, Autocomplete, Error string
-}
-
-func newFormField(name, label, value, autocomplete string, errs map[string]string) formField {
-	return formField{Name: name, Label: label, Value: value, Autocomplete: autocomplete, Error: errs[name]}
+	Numeric                                 bool
 }
 
 // layout is what every page shows around its content. Each page's data
