@@ -271,25 +271,26 @@ func chainStream(interceptors []grpc.StreamServerInterceptor) grpc.StreamServerI
 	}
 }
 
-// withRequestID returns ctx with the caller's request id, or a new one,
-// and sends it back in the response trailer. Not in the header: a header
-// sent with a failed call commits it, and the client could no longer retry
-// it (gRPC retries only calls that have received nothing).
+// withRequestID returns ctx with the caller's request id, or a new one
+// that it sends back in the response trailer: a caller that sent its own
+// id knows it already (every Bookshop service sends the id of the request
+// it serves), so only one that sent none, or an id not valid, is told the
+// id its call got. Not in the header: a header sent with a failed call
+// commits it, and the client could no longer retry it (gRPC retries only
+// calls that have received nothing).
 //
 // It runs on every call, so it reads the one value it needs rather than
 // copying all the metadata (metadata.FromIncomingContext copies it), and
 // builds the trailer directly, its key being lower case already, in a map
 // it uses again: the stream copies what SetTrailer gives it into a map of
 // its own (grpc-go merges the trailers of a call with metadata.Join), and
-// a map of one key is some 400 bytes for the collector to reclaim.
+// a map of one key is some 400 bytes for the collector to reclaim, and as
+// many again in the client, which copies the trailer it receives.
 func withRequestID(ctx context.Context) context.Context {
-	id := ""
 	if v := metadata.ValueFromIncomingContext(ctx, reqid.Key); len(v) > 0 && reqid.Valid(v[0]) {
-		id = v[0]
+		return reqid.With(ctx, v[0])
 	}
-	if id == "" {
-		id = reqid.New()
-	}
+	id := reqid.New()
 	md := trailers.Get().(metadata.MD)
 	md[reqid.Key][0] = id
 	_ = grpc.SetTrailer(ctx, md)

@@ -59,8 +59,9 @@ func (b *logBuffer) records(t *testing.T, msg string) []map[string]any {
 }
 
 // TestAccessLogAndRequestID checks the access log line of a call and that
-// the request id of the client's context reaches the server, its log, and
-// comes back in the response trailer.
+// the request id of the client's context reaches the server and its log;
+// a call that comes without one gets one, which the response trailer
+// tells the caller.
 func TestAccessLogAndRequestID(t *testing.T) {
 	var log logBuffer
 	logger := slog.New(slog.NewJSONHandler(&log, nil))
@@ -83,8 +84,8 @@ func TestAccessLogAndRequestID(t *testing.T) {
 	if got := rec.id(); got != "shopper-42" {
 		t.Errorf("handler saw request id %q, want shopper-42", got)
 	}
-	if got := trailer.Get(reqid.Key); len(got) != 1 || got[0] != "shopper-42" {
-		t.Errorf("response trailer %s = %q, want shopper-42", reqid.Key, got)
+	if got := trailer.Get(reqid.Key); len(got) != 0 {
+		t.Errorf("response trailer %s = %q for a call that sent its id, want none: the caller knows it", reqid.Key, got)
 	}
 	_, err = client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: -1})
 	if status.Code(err) != codes.InvalidArgument {
@@ -119,6 +120,37 @@ func TestAccessLogAndRequestID(t *testing.T) {
 }
 
 // idRecorder records the request id each call's context carries.
+// TestRequestIDTrailer checks that a call that comes without a request
+// id, or with one that is not valid, gets a new one, which the handler
+// sees and the response trailer tells the caller.
+func TestRequestIDTrailer(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	rec := &idRecorder{}
+	addr := startServer(t, logger, recommendations.Validators(), func(srv *rpc.Server) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
+	})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := recommendationspb.NewRecommendationsClient(conn)
+	for i, sent := range []string{"", "not a valid id!"} {
+		ctx := testContext(t)
+		if sent != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, reqid.Key, sent)
+		}
+		var trailer metadata.MD
+		if _, err := client.Recommend(ctx, &recommendationspb.RecommendationRequest{MaxResults: 1}, grpc.Trailer(&trailer)); err != nil {
+			t.Fatal(err)
+		}
+		got := trailer.Get(reqid.Key)
+		if len(got) != 1 || !reqid.Valid(got[0]) || got[0] != rec.idAt(i) {
+			t.Errorf("a call with request id %q: response trailer %s = %q, want the new id that the handler saw, %q", sent, reqid.Key, got, rec.idAt(i))
+		}
+	}
+}
+
 type idRecorder struct {
 	mu  sync.Mutex
 	ids []string
@@ -138,6 +170,15 @@ func (r *idRecorder) id() string {
 		return ""
 	}
 	return r.ids[0]
+}
+
+func (r *idRecorder) idAt(i int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i >= len(r.ids) {
+		return ""
+	}
+	return r.ids[i]
 }
 
 func (r *idRecorder) calls() int {
