@@ -534,3 +534,66 @@ func TestOpenRefuses(t *testing.T) {
 		t.Errorf("a refused Open left a file: %v", err)
 	}
 }
+
+// TestTxEndsWithItsContext: the statements of a transaction run to their
+// end once begun (see Tx.ExecContext), but a transaction whose context
+// ends runs no statement more, and what it wrote is rolled back.
+func TestTxEndsWithItsContext(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "test.db"), sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 2})
+	if err := sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var n int
+		if err := db.Read.QueryRowContext(testContext(t), `SELECT count(*) FROM notes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	ctx, cancel := context.WithCancel(testContext(t))
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('kept only if committed')`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notes`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the transaction reads %d notes, %v; want its 1", n, err)
+	}
+	cancel()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('never')`); !errors.Is(err, context.Canceled) {
+		t.Errorf("ExecContext once the context ended = %v, want context.Canceled", err)
+	}
+	if _, err := tx.QueryContext(ctx, `SELECT text FROM notes`); !errors.Is(err, context.Canceled) {
+		t.Errorf("QueryContext once the context ended = %v, want context.Canceled", err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notes`).Scan(&n); !errors.Is(err, context.Canceled) {
+		t.Errorf("QueryRowContext once the context ended = %v, want context.Canceled", err)
+	}
+	if err := tx.Commit(); err == nil {
+		t.Error("Commit of a transaction whose context ended = nil, want an error")
+	}
+	tx.Rollback()
+	if n := count(); n != 0 {
+		t.Errorf("after the transaction's context ended, %d notes are in the database, want none", n)
+	}
+
+	// The writing connection is free again, and the next transaction
+	// commits.
+	tx, err = db.Begin(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(testContext(t), `INSERT INTO notes (text) VALUES ('committed')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("after a commit, %d notes, want 1", n)
+	}
+}

@@ -151,28 +151,60 @@ func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 	return nil
 }
 
-// ExecContext runs query in the transaction.
+// ExecContext runs query in the transaction. A statement of a
+// transaction runs to its end once begun, as every statement of the
+// stores takes a fraction of a millisecond: ctx ending stops the
+// transaction before its next statement (database/sql rolls it back), not
+// in the middle of one. The driver would otherwise start a goroutine for
+// each statement, to interrupt SQLite when ctx ends (see stmtContext).
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx = stmtContext(ctx)
 	if st := tx.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
 	return tx.Tx.ExecContext(ctx, query, args...)
 }
 
-// QueryContext runs query in the transaction.
+// QueryContext runs query in the transaction; see ExecContext. The rows
+// stay open until they are closed, whatever ctx does.
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx = stmtContext(ctx)
 	if st := tx.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return tx.Tx.QueryContext(ctx, query, args...)
 }
 
-// QueryRowContext runs query in the transaction.
+// QueryRowContext runs query in the transaction; see ExecContext.
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if ctx.Err() != nil {
+		return tx.Tx.QueryRowContext(ctx, query, args...) // a Row that holds ctx's error
+	}
+	ctx = stmtContext(ctx)
 	if st := tx.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return tx.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// stmtContext returns ctx for a statement of a transaction: with its
+// values, but never done. modernc.org/sqlite interrupts a statement whose
+// context ends, from a goroutine it starts for each statement run with a
+// context that can end: a goroutine, its wake-up and some ten allocations
+// for a statement that takes microseconds. The transaction itself keeps
+// the caller's context, so that ctx ending still ends it (ExecContext and
+// the others look first, and database/sql rolls it back).
+func stmtContext(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
 }
 
 // Commit commits the transaction and, with SyncFull, returns once the
