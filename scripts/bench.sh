@@ -38,7 +38,7 @@ CHART=${CHART-docs/latency.svg}
 INSTRUCTION_CALLS=${INSTRUCTION_CALLS:-20000}
 POSTGRES=${POSTGRES:-1}
 
-if ! [[ "$SOAK" =~ ^[0-9]+s$ ]] || ((${SOAK%s} < 2)); then
+if ! [[ "$SOAK" =~ ^[1-9][0-9]*s$ ]] || ((${SOAK%s} < 2)); then
 	echo "bench.sh: want SOAK in whole seconds, 2s or more, such as 60s; got $SOAK" >&2
 	exit 1
 fi
@@ -562,9 +562,9 @@ allocs() {
 	local b n
 	if [[ -n "$(field "$1-1" calls_per_s | grep -v '^0$')" ]]; then
 		read -r b _ _ < <(rounds "$1" "$1" server_alloc_bytes)
-		read -r n _ _ < <(rounds "$1" "$1" server_allocs)
+		read -r n _ _ < <(rounds "$1" "$1" server_alloc_objects)
 	else
-		b=$(field "$1" server_alloc_bytes) n=$(field "$1" server_allocs)
+		b=$(field "$1" server_alloc_bytes) n=$(field "$1" server_alloc_objects)
 	fi
 	if awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
 		printf '%s B, %s objects' "$(num "$b")" "$(num "$n")"

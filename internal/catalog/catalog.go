@@ -1,6 +1,10 @@
 // Package catalog is the Catalog service: it owns the books of the shop,
 // their rules, imports and exports, and tells the services that keep a
-// copy of the books (Recommendations) of every change.
+// copy of the books (Recommendations) of every change. A book does not
+// change once the catalog has it: imports only add books, each under a
+// new id, and the Cart and the Checkout keep the books they price for a
+// while on that promise (catalogclient.Cache); a change to a book would
+// have to reach them too.
 //
 // The slice: the rules and the feed of changes here ([Service]); the gRPC
 // server of bookshop.catalog.v1.CatalogService (server.go), with its

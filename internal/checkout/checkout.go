@@ -384,7 +384,8 @@ func quoteLines(q bookshop.Quote) []bookshop.StockLine {
 // not sell it. A quote of no priced line has zero amounts. Errors:
 // Internal when the prices have different currencies or the sum does not
 // fit (the Catalog has one currency and bounded prices, so neither should
-// happen).
+// happen, unless the shop's currency changed within the minute the
+// Checkout keeps the books it read: see docs/configuration.md).
 func Priced(lines []bookshop.CartLine, books map[int32]bookshop.Book) (q bookshop.Quote, unsold []int32, err error) {
 	q.Lines = make([]bookshop.OrderLine, 0, len(lines))
 	for _, l := range lines {

@@ -36,7 +36,7 @@ type Record struct {
 	// servers under load allocated per call, when the run measured them
 	// (Options.ServerAllocs); absent otherwise.
 	ServerAllocBytes float64 `json:"server_alloc_bytes,omitempty"`
-	ServerAllocs     float64 `json:"server_allocs,omitempty"`
+	ServerAllocs     float64 `json:"server_alloc_objects,omitempty"`
 }
 
 // NewRecord returns the record of r, a run of target labelled label.

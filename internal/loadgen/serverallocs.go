@@ -40,9 +40,9 @@ var metricsClient = &http.Client{Timeout: 5 * time.Second}
 // urls (such as http://127.0.0.1:9090/metrics, each a Bookshop service's
 // admin endpoint) have allocated so far, together: the sums of their
 // go_memstats_alloc_bytes_total and go_memstats_mallocs_total. A scrape
-// allocates too, on the server: a run measures what one costs and leaves
-// it out (see Options.ServerAllocs). Errors: a server that does not
-// answer, or whose metrics lack those counters.
+// allocates too, on the server: a run measures what one costs, once its
+// calls are over, and leaves it out (see Options.ServerAllocs). Errors: a
+// server that does not answer, or whose metrics lack those counters.
 func ServersAllocs(ctx context.Context, urls []string) (Allocs, error) {
 	var total Allocs
 	for _, u := range urls {
@@ -100,50 +100,31 @@ func scrapeAllocs(ctx context.Context, url string) (Allocs, error) {
 	return a, nil
 }
 
-// newAllocMeter is newMeter of read, the servers' allocations: at the
-// start it reads them twice in a row, and what the second reading finds
-// allocated since the first is what one reading costs the servers, which
-// end leaves out.
+// newAllocMeter is newMeter of read, the servers' allocations. A reading
+// allocates too, on every server (a scrape of its metrics): end reads the
+// counters twice when the run is over and the servers are idle, and
+// leaves out what the second reading found the first had cost, the cost
+// of the one reading the measured time holds (its start's allocations
+// come after its counters are read; its end's, before).
 func newAllocMeter(read func() (Allocs, error), warmup time.Duration) *allocMeter {
-	m := &allocMeter{}
-	if read != nil {
-		m.meter = newMeter(func() (Allocs, error) {
-			if m.started {
-				return read()
-			}
-			m.started = true
-			a, err := read()
-			if err != nil {
-				return Allocs{}, err
-			}
-			b, err := read()
-			if err != nil {
-				return Allocs{}, err
-			}
-			m.cost = b.sub(a)
-			return b, nil
-		}, warmup)
-	} else {
-		m.meter = newMeter[Allocs](nil, warmup)
-	}
-	return m
+	return &allocMeter{meter: newMeter(read, warmup)}
 }
 
 // allocMeter measures the servers' allocations over the measured time.
-// started and cost are written by the first reading, before the meter's
-// channel hands its value to end, and read after.
 type allocMeter struct {
 	*meter[Allocs]
-	started bool
-	cost    Allocs
 }
 
 // end returns what the servers allocated over the measured time, less
-// what the reading at its end cost; zero when it was not measured.
+// what a reading costs them; zero when it was not measured.
 func (m *allocMeter) end() Allocs {
 	a0, a1, ok := m.meter.end()
 	if !ok {
 		return Allocs{}
 	}
-	return a1.sub(a0).sub(m.cost)
+	a2, err := m.read()
+	if err != nil {
+		return Allocs{}
+	}
+	return a1.sub(a0).sub(a2.sub(a1))
 }

@@ -14,8 +14,9 @@ import (
 
 // TestRunServerAllocs checks that a run reads the servers' allocations
 // when the measured time starts and when it ends, and leaves out what a
-// reading itself costs them: here each call allocates 100 bytes in one
-// object, and each reading 7 bytes in one object more.
+// reading itself costs them, measured once the calls are over: here each
+// call allocates 100 bytes in one object, and each reading 7 bytes in one
+// object more.
 func TestRunServerAllocs(t *testing.T) {
 	target := &fakeTarget{}
 	var reads atomic.Uint64
@@ -36,7 +37,7 @@ func TestRunServerAllocs(t *testing.T) {
 	}
 	rec := loadgen.NewRecord("l", "recommend", res)
 	if rec.ServerAllocBytes != 100 || rec.ServerAllocs != 1 {
-		t.Errorf("record's server_alloc_bytes, server_allocs = %v, %v; want 100, 1", rec.ServerAllocBytes, rec.ServerAllocs)
+		t.Errorf("record's server_alloc_bytes, server_alloc_objects = %v, %v; want 100, 1", rec.ServerAllocBytes, rec.ServerAllocs)
 	}
 
 	// With a warmup: the calls before the measured time are left out.

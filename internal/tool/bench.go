@@ -249,7 +249,7 @@ func (c *benchConfig) validate() ([]int, error) {
 		for s := range strings.SplitSeq(c.metrics, ",") {
 			u, err := url.Parse(strings.TrimSpace(s))
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return nil, usageErrorf("-server-metrics %q: want URLs of metrics, such as http://127.0.0.1:9090/metrics", c.metrics)
+				return nil, usageErrorf("-server-metrics: %q is not the URL of metrics, such as http://127.0.0.1:9090/metrics", s)
 			}
 			c.metricURLs = append(c.metricURLs, u.String())
 		}

@@ -64,10 +64,12 @@ func Cached(c *Client, ttl time.Duration) Reader {
 // books; nothing edits or deletes one), so a kept book is the Catalog's
 // own. A Cache still keeps one for a TTL at most, so that a catalog
 // restored under the same ids, or priced in a new shop currency, shows
-// within it. An id with no book is not kept: an import may add it at any
-// time. A Cache holds at most max books; when it is full, it drops those
-// past their TTL, and if none is, all of them (rare: the books of carts
-// are few, and max is many). It is safe for concurrent use.
+// within it (after a change of the shop's currency, restart the services
+// that keep books, or wait for their TTL: docs/operations.md). An id with
+// no book is not kept: an import may add it at any time. A Cache holds at
+// most max books; when it is full, it drops those past their TTL, and then
+// as many others as the new ones need, whichever come first in the map
+// (about at random). It is safe for concurrent use.
 type Cache struct {
 	src Reader
 	max int
@@ -154,8 +156,11 @@ func (c *Cache) put(books []bookshop.Book, now time.Time) {
 				delete(c.books, id)
 			}
 		}
-		if len(c.books)+len(books) > c.max {
-			clear(c.books)
+		for id := range c.books {
+			if len(c.books)+len(books) <= c.max {
+				break
+			}
+			delete(c.books, id)
 		}
 	}
 	for _, b := range books[:min(len(books), c.max)] {

@@ -23,12 +23,19 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // catalogServer serves a Catalog of books, in memory, over gRPC on
 // loopback, and returns a client of it and the ids each GetBooks call
 // asked for, as the server saw them.
 func catalogServer(t *testing.T, books []bookshop.Book) (*catalogclient.Client, func() [][]int32) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), sqlite.Memory, books)
+	db, err := sqlite.Open(testContext(t), sqlite.Memory, books)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +91,7 @@ func ids(books []bookshop.Book) []int32 {
 func TestCacheAsksOnlyForWhatItLacks(t *testing.T) {
 	client, calls := catalogServer(t, threeBooks())
 	cache := catalogclient.NewCache(client, 100, time.Hour)
-	ctx := context.Background()
+	ctx := testContext(t)
 	steps := []struct {
 		ask, want []int32
 		asked     [][]int32
@@ -122,9 +129,13 @@ func TestCacheAsksOnlyForWhatItLacks(t *testing.T) {
 // A book is kept for the TTL, then read again.
 func TestCacheTTL(t *testing.T) {
 	client, calls := catalogServer(t, threeBooks())
-	const ttl = 50 * time.Millisecond
+	ctx := testContext(t)
+	if _, err := client.Books(ctx, []int32{2}); err != nil { // connects, before the TTL starts
+		t.Fatal(err)
+	}
+	calls()
+	const ttl = 300 * time.Millisecond
 	cache := catalogclient.NewCache(client, 100, ttl)
-	ctx := context.Background()
 	for range 2 {
 		if _, err := cache.Books(ctx, []int32{1}); err != nil {
 			t.Fatal(err)
@@ -142,11 +153,12 @@ func TestCacheTTL(t *testing.T) {
 	}
 }
 
-// The Cache holds at most its size, and answers right past it.
+// The Cache holds at most its size, and answers right past it: a full
+// cache makes room for a new book by dropping one other, not all.
 func TestCacheCap(t *testing.T) {
-	client, _ := catalogServer(t, threeBooks())
+	client, calls := catalogServer(t, threeBooks())
 	cache := catalogclient.NewCache(client, 2, time.Hour)
-	ctx := context.Background()
+	ctx := testContext(t)
 	for _, ask := range [][]int32{{1}, {2}, {3}, {1, 2, 3}, {3, 2}} {
 		got, err := cache.Books(ctx, ask)
 		if err != nil {
@@ -159,6 +171,48 @@ func TestCacheCap(t *testing.T) {
 			t.Fatalf("after Books(%v) the cache holds %d books, more than its 2", ask, n)
 		}
 	}
+	full := catalogclient.NewCache(client, 2, time.Hour)
+	for _, id := range []int32{1, 2, 3} {
+		if _, err := full.Books(ctx, []int32{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := full.Len(); n != 2 {
+		t.Errorf("after a third book in a cache of 2, it holds %d books, want 2: one dropped to make room", n)
+	}
+	calls()
+	if _, err := full.Books(ctx, []int32{3}); err != nil {
+		t.Fatal(err)
+	}
+	if asked := calls(); len(asked) != 0 {
+		t.Errorf("the book just read, read again, asked the Catalog for %v, want nothing", asked)
+	}
+}
+
+// The Cache is safe for concurrent use (run with -race): readers of
+// books kept and books not kept at once, past its cap.
+func TestCacheConcurrent(t *testing.T) {
+	client, _ := catalogServer(t, threeBooks())
+	cache := catalogclient.NewCache(client, 2, time.Hour)
+	ctx := testContext(t)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				ask := []int32{int32((i+j)%3 + 1), int32((i+2*j)%3 + 1)}
+				got, err := cache.Books(ctx, ask)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if want := slices.Compact(slices.Clone(ask)); !slices.Equal(ids(got), want) {
+					t.Errorf("Books(%v) = %v, want %v", ask, ids(got), want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // The Catalog's refusals and failures reach the caller as the Client's
@@ -166,7 +220,7 @@ func TestCacheCap(t *testing.T) {
 func TestCacheErrors(t *testing.T) {
 	client, calls := catalogServer(t, threeBooks())
 	cache := catalogclient.NewCache(client, 100, time.Hour)
-	ctx := context.Background()
+	ctx := testContext(t)
 	if _, err := cache.Books(ctx, []int32{1, 0}); bookshop.ErrorCode(err) != bookshop.Invalid {
 		t.Errorf("an id of 0: %v, want Invalid", err)
 	}
@@ -220,7 +274,7 @@ func TestCacheMemory(t *testing.T) {
 	}
 	client, _ := catalogServer(t, books)
 	cache := catalogclient.NewCache(client, n, time.Hour)
-	ctx := context.Background()
+	ctx := testContext(t)
 	read := func(c *catalogclient.Cache) {
 		for from := 1; from <= n; from += catalogclient.MaxGetBooks {
 			batch := make([]int32, 0, catalogclient.MaxGetBooks)

@@ -33,7 +33,7 @@ import (
 //     refused below too;
 //  2. the access log, one line per call when it ends (logCall), and the
 //     request id, taken from the x-request-id metadata or made, put in the
-//     context and sent back in the trailer (withRequestID);
+//     context, and, when made, sent back in the trailer (withRequestID);
 //  3. recovery: a panic in what follows is INTERNAL for the caller, its
 //     stack in the log only, so that one bad call cannot take the server
 //     down;

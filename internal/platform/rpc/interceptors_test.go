@@ -64,17 +64,7 @@ func (b *logBuffer) records(t *testing.T, msg string) []map[string]any {
 // tells the caller.
 func TestAccessLogAndRequestID(t *testing.T) {
 	var log logBuffer
-	logger := slog.New(slog.NewJSONHandler(&log, nil))
-	rec := &idRecorder{}
-	addr := startServer(t, logger, recommendations.Validators(), func(srv *rpc.Server) {
-		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
-	})
-	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	client := recommendationspb.NewRecommendationsClient(conn)
+	client, rec := recordingServer(t, slog.New(slog.NewJSONHandler(&log, nil)))
 
 	ctx := reqid.With(testContext(t), "shopper-42")
 	var trailer metadata.MD
@@ -87,7 +77,7 @@ func TestAccessLogAndRequestID(t *testing.T) {
 	if got := trailer.Get(reqid.Key); len(got) != 0 {
 		t.Errorf("response trailer %s = %q for a call that sent its id, want none: the caller knows it", reqid.Key, got)
 	}
-	_, err = client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: -1})
+	_, err := client.Recommend(testContext(t), &recommendationspb.RecommendationRequest{MaxResults: -1})
 	if status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("Recommend(max_results -1) = %v, want InvalidArgument", err)
 	}
@@ -119,22 +109,11 @@ func TestAccessLogAndRequestID(t *testing.T) {
 	}
 }
 
-// idRecorder records the request id each call's context carries.
 // TestRequestIDTrailer checks that a call that comes without a request
 // id, or with one that is not valid, gets a new one, which the handler
 // sees and the response trailer tells the caller.
 func TestRequestIDTrailer(t *testing.T) {
-	logger := slog.New(slog.DiscardHandler)
-	rec := &idRecorder{}
-	addr := startServer(t, logger, recommendations.Validators(), func(srv *rpc.Server) {
-		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
-	})
-	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	client := recommendationspb.NewRecommendationsClient(conn)
+	client, rec := recordingServer(t, slog.New(slog.DiscardHandler))
 	for i, sent := range []string{"", "not a valid id!"} {
 		ctx := testContext(t)
 		if sent != "" {
@@ -151,6 +130,23 @@ func TestRequestIDTrailer(t *testing.T) {
 	}
 }
 
+// recordingServer serves Recommendations over an idRecorder, logging to
+// logger, and returns a client of it and the recorder.
+func recordingServer(t *testing.T, logger *slog.Logger) (recommendationspb.RecommendationsClient, *idRecorder) {
+	t.Helper()
+	rec := &idRecorder{}
+	addr := startServer(t, logger, recommendations.Validators(), func(srv *rpc.Server) {
+		recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
+	})
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return recommendationspb.NewRecommendationsClient(conn), rec
+}
+
+// idRecorder records the request id each call's context carries.
 type idRecorder struct {
 	mu  sync.Mutex
 	ids []string

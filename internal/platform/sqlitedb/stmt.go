@@ -152,33 +152,44 @@ func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 // ExecContext runs query in the transaction. A statement of a
-// transaction runs to its end once begun, as every statement of the
-// stores takes a fraction of a millisecond: ctx ending stops the
-// transaction before its next statement (database/sql rolls it back), not
-// in the middle of one. The driver would otherwise start a goroutine for
-// each statement, to interrupt SQLite when ctx ends (see stmtContext).
+// transaction is not interrupted: once begun, it runs to its end, whatever
+// ctx does. ctx ending fails the transaction's next statement with ctx's
+// error, and database/sql rolls the transaction back as soon as the
+// statement in progress has ended (most statements of the stores take
+// microseconds; a few take longer, such as a sweep of many expired holds
+// or the staging of a large import). The driver would otherwise start a
+// goroutine for each statement, to interrupt SQLite when ctx ends (see
+// stmtContext).
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ctx = stmtContext(ctx)
-	if st := tx.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+	sctx := stmtContext(ctx)
+	var res sql.Result
+	var err error
+	if st := tx.stmt(sctx, query); st != nil {
+		res, err = st.ExecContext(sctx, args...)
+	} else {
+		res, err = tx.Tx.ExecContext(sctx, query, args...)
 	}
-	return tx.Tx.ExecContext(ctx, query, args...)
+	return res, ended(ctx, err)
 }
 
 // QueryContext runs query in the transaction; see ExecContext. The rows
-// stay open until they are closed, whatever ctx does.
+// are closed by database/sql when the transaction's context ends.
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ctx = stmtContext(ctx)
-	if st := tx.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+	sctx := stmtContext(ctx)
+	var rows *sql.Rows
+	var err error
+	if st := tx.stmt(sctx, query); st != nil {
+		rows, err = st.QueryContext(sctx, args...)
+	} else {
+		rows, err = tx.Tx.QueryContext(sctx, query, args...)
 	}
-	return tx.Tx.QueryContext(ctx, query, args...)
+	return rows, ended(ctx, err)
 }
 
 // QueryRowContext runs query in the transaction; see ExecContext.
@@ -186,11 +197,11 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	if ctx.Err() != nil {
 		return tx.Tx.QueryRowContext(ctx, query, args...) // a Row that holds ctx's error
 	}
-	ctx = stmtContext(ctx)
-	if st := tx.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+	sctx := stmtContext(ctx)
+	if st := tx.stmt(sctx, query); st != nil {
+		return st.QueryRowContext(sctx, args...)
 	}
-	return tx.Tx.QueryRowContext(ctx, query, args...)
+	return tx.Tx.QueryRowContext(sctx, query, args...)
 }
 
 // stmtContext returns ctx for a statement of a transaction: with its
@@ -205,6 +216,17 @@ func stmtContext(ctx context.Context) context.Context {
 		return ctx
 	}
 	return context.WithoutCancel(ctx)
+}
+
+// ended returns ctx's error in place of err when ctx ended while the
+// statement was being started: database/sql then reports the transaction
+// it rolled back as sql.ErrTxDone, which would read as a bug of the
+// caller's rather than the end of its request.
+func ended(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, sql.ErrTxDone) {
+		return ctx.Err()
+	}
+	return err
 }
 
 // Commit commits the transaction and, with SyncFull, returns once the

@@ -82,7 +82,10 @@ func (Category) EnumDescriptor() ([]byte, []int) {
 	return file_bookshop_catalog_v1_catalog_proto_rawDescGZIP(), []int{0}
 }
 
-// Book is one book of the catalog.
+// Book is one book of the catalog. A book does not change once the catalog
+// has it (an import only adds books, each under a new id): services that
+// price carts keep the books they read for a while (catalogclient.Cache).
+// An RPC that changed a book would have to tell them.
 type Book struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id, from 1. In an import, 0 asks the server to choose one.
