@@ -55,9 +55,10 @@ func refused(err error) (string, bool) {
 
 // untrusted reports whether err is, or wraps, a failure of the TLS
 // handshake to verify the server's certificate (signed by an authority
-// not trusted, for another host name, expired), which retrying cannot
-// fix: the URL's sslmode, sslrootcert or host, or the server's
-// certificate, must change.
+// not trusted, for another host name, expired, of an algorithm refused),
+// which retrying cannot fix: the URL's sslmode, sslrootcert or host, or
+// the server's certificate, must change. (With sslmode=verify-ca, pgx
+// returns x509's error of its own check, not wrapped by crypto/tls.)
 func untrusted(err error) bool {
 	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
 		return true
@@ -68,7 +69,16 @@ func untrusted(err error) bool {
 	if _, ok := errors.AsType[x509.HostnameError](err); ok {
 		return true
 	}
-	_, ok := errors.AsType[x509.CertificateInvalidError](err)
+	if _, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.InsecureAlgorithmError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.ConstraintViolationError](err); ok {
+		return true
+	}
+	_, ok := errors.AsType[x509.SystemRootsError](err)
 	return ok
 }
 

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -209,24 +212,38 @@ func TestOpenUntrustedFailsAtOnce(t *testing.T) {
 		}
 	}()
 
-	logger, logs := logtest.TextLogger(slog.LevelInfo)
-	st := pgdb.DefaultSettings()
-	st.URL = "postgres://bookshop:Untru5ted-Secret@" + lis.Addr().String() + "/bookshop?sslmode=verify-full"
-	st.Wait, st.Logger = time.Minute, logger
-	start := time.Now()
-	_, err = pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: notes()})
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("Open took %v, want it to fail at once", took)
+	// The certificate as a root the client trusts: for the hostname case.
+	rootCert := filepath.Join(t.TempDir(), "root.crt")
+	if err := os.WriteFile(rootCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if err == nil || !strings.Contains(err.Error(), "TLS certificate cannot be verified") || !strings.Contains(err.Error(), "sslrootcert") ||
-		strings.Contains(err.Error(), "Untru5ted-Secret") {
-		t.Errorf("Open = %v; want a certificate that cannot be verified, saying what to check, the password hidden", err)
+	_, port, _ := net.SplitHostPort(lis.Addr().String())
+	for _, tc := range []struct{ name, hostPort, query string }{
+		{"signed by an authority not trusted", lis.Addr().String(), "sslmode=verify-full"},
+		{"trusted, but for another host name", net.JoinHostPort("localhost", port), "sslmode=verify-full&sslrootcert=" + url.QueryEscape(rootCert)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := handshakes.Load()
+			logger, logs := logtest.TextLogger(slog.LevelInfo)
+			st := pgdb.DefaultSettings()
+			st.URL = "postgres://bookshop:Untru5ted-Secret@" + tc.hostPort + "/bookshop?" + tc.query
+			st.Wait, st.Logger = time.Minute, logger
+			start := time.Now()
+			_, err := pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: notes()})
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("Open took %v, want it to fail at once", took)
+			}
+			if err == nil || !strings.Contains(err.Error(), "TLS certificate cannot be verified") || !strings.Contains(err.Error(), "sslrootcert") ||
+				strings.Contains(err.Error(), "Untru5ted-Secret") {
+				t.Errorf("Open = %v; want a certificate that cannot be verified, saying what to check, the password hidden", err)
+			}
+			if handshakes.Load() == before {
+				t.Error("Open never reached the TLS handshake")
+			}
+			if strings.Contains(logs.String(), "not reachable yet") {
+				t.Errorf("Open tried again:\n%s", logs)
+			}
+			t.Log(err)
+		})
 	}
-	if handshakes.Load() == 0 {
-		t.Error("Open never reached the TLS handshake")
-	}
-	if strings.Contains(logs.String(), "not reachable yet") {
-		t.Errorf("Open tried again:\n%s", logs)
-	}
-	t.Log(err)
 }
