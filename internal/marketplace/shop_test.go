@@ -790,6 +790,18 @@ func TestCheckoutRefusals(t *testing.T) {
 	if strings.Contains(r.body, "4242 4242 4242 4241") {
 		t.Error("the page shows the card number back")
 	}
+	// The card's number and code come back empty, the digits' fields ask
+	// phones for a keyboard of digits, and the others do not.
+	for _, want := range []string{
+		`name="card_number" value="" autocomplete="cc-number" inputmode="numeric" aria-invalid="true"`,
+		`name="cvc" value="" autocomplete="cc-csc" inputmode="numeric">`,
+		`name="exp_month" value="` + bad.Get("exp_month") + `" autocomplete="cc-exp-month" inputmode="numeric">`,
+		`name="city" value="` + bad.Get("city") + `" autocomplete="address-level2">`,
+	} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the form sent back has no %s:\n%s", want, r.body)
+		}
+	}
 
 	// Missing fields: each named, and no call.
 	empty := b.checkoutForm(paymentsclient.TestCardApproved)
