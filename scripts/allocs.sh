@@ -62,10 +62,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/bookshop-allocs.XXXXXX")
 pids=()
 cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
+	stop_servers
 	if [[ "${KEEP:-}" == 1 || "${PROFILE:-}" == 1 ]]; then
 		echo "Logs and profiles kept in $work" >&2
 	else
@@ -74,47 +71,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '==> %s\n' "$*" >&2; }
+# pick_port, port_open, step, serve, wait_ready, calls and stop_servers.
+. "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-# pick_port and port_open.
-. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
-# serve NAME CMD... starts a server on SERVER_CPU, its output in
-# $work/NAME.log, and sets pid to its process id.
-serve() {
-	local name=$1
-	shift
-	taskset -c "$SERVER_CPU" "$@" >"$work/$name.log" 2>&1 &
-	pid=$!
-	pids+=("$pid")
-}
 
-# wait_ready WHAT CHECK... retries CHECK for up to 15s.
-wait_ready() {
-	local what=$1
-	shift
-	for _ in $(seq 300); do
-		if "$@" >/dev/null 2>&1; then
-			return
-		fi
-		sleep 0.05
-	done
-	echo "allocs.sh: $what did not get ready within 15s; its log is in $work" >&2
-	KEEP=1
-	exit 1
-}
-
-# load N ARGS... makes N calls with `bookshop bench`, CONC in flight. A
-# failed call fails the script.
-load() {
-	local n=$1
-	shift
-	if ! taskset -c "$LOAD_CPU" "$bin/bookshop" bench -c "$CONC" -n "$n" -d 0 -timeout 1m "$@" >>"$work/bench.out" 2>&1; then
-		echo "allocs.sh: calls failed; the output is in $work/bench.out" >&2
-		KEEP=1
-		exit 1
-	fi
-}
 
 # snapshot SERVER prints the heap counters of SERVER: "bytes objects
 # cycles goal". A SERVER is "metrics:ADDR", a service's admin address, or
@@ -170,7 +131,7 @@ scrape_cost() {
 }
 
 # measure NAME SERVERS... -- ARGS... warms up, reads the counters of each
-# SERVER (see snapshot), makes CALLS calls (load ARGS...), reads them
+# SERVER (see snapshot), makes CALLS calls (calls ARGS...), reads them
 # again and prints a line per server: its bytes and objects per call,
 # collections per 10,000 calls, and its heap's goal.
 measure() {
@@ -182,13 +143,13 @@ measure() {
 		shift
 	done
 	shift
-	load "$WARMUP" "$@"
+	calls "$WARMUP" "$@"
 	local before=() after=() s i
 	profile "$name" before "${servers[@]}"
 	for s in "${servers[@]}"; do
 		before+=("$(snapshot "$s")")
 	done
-	load "$CALLS" "$@"
+	calls "$CALLS" "$@"
 	for s in "${servers[@]}"; do
 		after+=("$(snapshot "$s")")
 	done

@@ -56,10 +56,7 @@ records=$work/records.jsonl
 pids=()
 pg_dir=""
 cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
+	stop_servers
 	if [[ -n "$pg_dir" ]]; then
 		cp "$pg_dir/server.log" "$work/postgres.log" 2>/dev/null || true
 		scripts/postgres.sh stop "$pg_dir"
@@ -72,35 +69,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '==> %s\n' "$*" >&2; }
+# pick_port, port_open, step, serve, wait_ready and stop_servers.
+. "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-# pick_port and port_open.
-. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
-# serve NAME CMD... starts a server on SERVER_CPU, its output in
-# $work/NAME.log, and sets pid to its process id.
-serve() {
-	local name=$1
-	shift
-	taskset -c "$SERVER_CPU" "$@" >"$work/$name.log" 2>&1 &
-	pid=$!
-	pids+=("$pid")
-}
-
-# wait_ready WHAT CHECK... retries CHECK for up to 15s.
-wait_ready() {
-	local what=$1
-	shift
-	for _ in $(seq 300); do
-		if "$@" >/dev/null 2>&1; then
-			return
-		fi
-		sleep 0.05
-	done
-	echo "bench.sh: $what did not get ready within 15s; its log is in $work" >&2
-	KEEP=1
-	exit 1
-}
 
 # rss_mib PID FIELD prints FIELD of /proc/PID/status (VmRSS, or VmHWM:
 # the peak of VmRSS) in MiB.

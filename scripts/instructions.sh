@@ -62,10 +62,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/bookshop-instructions.XXXXXX")
 pids=()
 cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
+	stop_servers
 	if [[ "${KEEP:-}" == 1 ]]; then
 		echo "Logs and callgrind dumps kept in $work" >&2
 	else
@@ -74,13 +71,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '==> %s\n' "$*" >&2; }
+# pick_port, port_open, step, wait_ready, calls and stop_servers; a
+# server under Valgrind starts some 50 times slower.
+. "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+READY_WAIT=120
 
-# pick_port and port_open.
-. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
-
-# serve NAME CMD... starts a server natively, its output in $work/NAME.log.
-serve() {
+# native NAME CMD... starts a server natively and on any core (harness.sh's
+# serve pins one to SERVER_CPU, the measured ones' core), its output in
+# $work/NAME.log.
+native() {
 	local name=$1
 	shift
 	"$@" >"$work/$name.log" 2>&1 &
@@ -99,36 +98,10 @@ measured() {
 	pids+=("$pid")
 }
 
-# wait_ready WHAT CHECK... retries CHECK for up to 120s (a server under
-# Valgrind starts some 50 times slower).
-wait_ready() {
-	local what=$1
-	shift
-	for _ in $(seq 1200); do
-		if "$@" >/dev/null 2>&1; then
-			return
-		fi
-		sleep 0.1
-	done
-	echo "instructions.sh: $what did not get ready within 120s; its log is in $work" >&2
-	KEEP=1
-	exit 1
-}
 
-# load N ARGS... makes N calls with `bookshop bench`, CONC in flight. A
-# failed call fails the script: a count of failures is no measure.
-load() {
-	local n=$1
-	shift
-	if ! taskset -c "$LOAD_CPU" "$bin/bookshop" bench -c "$CONC" -n "$n" -d 0 -timeout 1m "$@" >>"$work/bench.out" 2>&1; then
-		echo "instructions.sh: calls failed; the output is in $work/bench.out" >&2
-		KEEP=1
-		exit 1
-	fi
-}
 
 # count N PIDS -- ARGS... zeroes the counts of the processes PIDS, makes
-# N calls (load ARGS...), dumps the counts, and prints each process's
+# N calls (calls ARGS...), dumps the counts, and prints each process's
 # instructions, in the order of PIDS.
 count() {
 	local n=$1 p
@@ -142,7 +115,7 @@ count() {
 	for p in "${ps[@]}"; do
 		callgrind_control -z "$p" >/dev/null 2>&1
 	done
-	load "$n" "$@"
+	calls "$n" "$@"
 	for p in "${ps[@]}"; do
 		# Callgrind itself fails now and then on a signal to a Go program
 		# (an assertion in its signal handling): then there is no count.
@@ -213,7 +186,7 @@ done
 
 step "Start the services the measured ones call, natively"
 cat_port=$(pick_port)
-serve catalog "$bin/bookshop" catalog -port "$cat_port" -db "$work/catalog.db"
+native catalog "$bin/bookshop" catalog -port "$cat_port" -db "$work/catalog.db"
 wait_ready Catalog "$bin/bookshop" health -grpc "127.0.0.1:$cat_port"
 declare -A port
 if [[ -n "$home" ]]; then
@@ -224,11 +197,11 @@ if [[ -n "$home" ]]; then
 		port[$s]=$(pick_port)
 		extra=()
 		[[ "$s" == cart ]] && extra=(-catalog-host "127.0.0.1:$cat_port")
-		serve "$s" "$bin/bookshop" "$s" -port "${port[$s]}" -db "$work/$s.db" "${extra[@]}"
+		native "$s" "$bin/bookshop" "$s" -port "${port[$s]}" -db "$work/$s.db" "${extra[@]}"
 		wait_ready "$s" "$bin/bookshop" health -grpc "127.0.0.1:${port[$s]}"
 	done
 	port[checkout]=$(pick_port)
-	serve checkout "$bin/bookshop" checkout -port "${port[checkout]}" -db "$work/checkout.db" -cart-host "127.0.0.1:${port[cart]}" \
+	native checkout "$bin/bookshop" checkout -port "${port[checkout]}" -db "$work/checkout.db" -cart-host "127.0.0.1:${port[cart]}" \
 		-catalog-host "127.0.0.1:$cat_port" -inventory-host "127.0.0.1:${port[inventory]}" -payments-host "127.0.0.1:${port[payments]}" \
 		-orders-host "127.0.0.1:${port[orders]}" -promotions-host "127.0.0.1:${port[promotions]}"
 	wait_ready Checkout "$bin/bookshop" health -grpc "127.0.0.1:${port[checkout]}"
@@ -263,16 +236,16 @@ for m in $MEASURES; do
 	case $m in
 	recommend)
 		step "Recommend: $WARMUP calls each to warm up, then $CALLS counted"
-		load "$WARMUP" -target recommend -addr "127.0.0.1:$recs_port"
+		calls "$WARMUP" -target recommend -addr "127.0.0.1:$recs_port"
 		per_call recommend-ours "$recs_pid" -- -target recommend -addr "127.0.0.1:$recs_port"
-		load "$WARMUP" -target recommend -addr "127.0.0.1:$fixg_port"
+		calls "$WARMUP" -target recommend -addr "127.0.0.1:$fixg_port"
 		per_call recommend-min "$fixg_pid" -- -target recommend -addr "127.0.0.1:$fixg_port"
 		;;
 	home)
 		step "Homepage: $WARMUP pages each to warm up, then $CALLS counted"
-		load "$WARMUP" -target home -url "http://127.0.0.1:$web_port/"
+		calls "$WARMUP" -target home -url "http://127.0.0.1:$web_port/"
 		per_call home-ours "$web_pid" "$recs_pid" -- -target home -url "http://127.0.0.1:$web_port/"
-		load "$WARMUP" -target home -url "http://127.0.0.1:$fixw_port/"
+		calls "$WARMUP" -target home -url "http://127.0.0.1:$fixw_port/"
 		per_call home-min "$fixw_pid" "$fixg_pid" -- -target home -url "http://127.0.0.1:$fixw_port/"
 		;;
 	esac
