@@ -65,7 +65,7 @@ func Cached(c *Client, ttl time.Duration) Reader {
 // own. A Cache still keeps one for a TTL at most, so that a catalog
 // restored under the same ids, or priced in a new shop currency, shows
 // within it (after a change of the shop's currency, restart the services
-// that keep books, or wait for their TTL: docs/operations.md). An id with
+// that keep books, or wait for their TTL: docs/configuration.md). An id with
 // no book is not kept: an import may add it at any time. A Cache holds at
 // most max books; when it is full, it drops those past their TTL, and then
 // as many others as the new ones need, whichever come first in the map
