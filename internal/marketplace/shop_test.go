@@ -520,6 +520,11 @@ func TestPagesWithTheShopDown(t *testing.T) {
 	if !strings.Contains(home.body, "Accounts are unavailable") {
 		t.Errorf("the header with Accounts down does not say so:\n%s", home.body)
 	}
+	// Whose cart it is cannot be known either: the header does not count
+	// a guest's empty one.
+	if got := headerCount(t, home.body); got != "unavailable" {
+		t.Errorf("header count of a customer Accounts cannot vouch for = %q, want unavailable", got)
+	}
 	// A customer whose session cannot be checked is not shown, nor given,
 	// a guest's cart.
 	theirs := unchecked.get("/cart")

@@ -297,6 +297,12 @@ const (
 // sets the cookie (unless w is nil).
 func (s *server) resolveCount(w http.ResponseWriter, r *http.Request, v *visitor) {
 	id := v.cartID()
+	if id == "" && v.accountsDown {
+		// A session Accounts could not vouch for: whose cart it is, and so
+		// its count, cannot be known; a guest's empty one it is not.
+		v.cartDown = true
+		return
+	}
 	if id == "" {
 		v.count, v.countKnown = 0, true
 		return
