@@ -691,19 +691,32 @@ func TestNotFound(t *testing.T) {
 	}
 }
 
-// TestMethods checks the methods the homepage takes and refuses.
+// TestMethods checks the methods the pages take and refuses: a method a
+// page does not take gets 405 with the ones it does, never the 404 of a
+// path with no page.
 func TestMethods(t *testing.T) {
 	srv := startBuiltinSite(t)
-	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
-		t.Run(method, func(t *testing.T) {
-			r := do(t, srv, method, "/")
-			if r.status != http.StatusMethodNotAllowed {
-				t.Fatalf("%s / = %d, want %d", method, r.status, http.StatusMethodNotAllowed)
+	for _, page := range []struct{ path, allow string }{
+		{"/", "GET, HEAD"},
+		{"/checkout", "GET, HEAD, POST"},
+		{"/cart", "GET, HEAD"},
+		{"/cart/items", "POST"},
+		{"/signin", "GET, HEAD, POST"},
+	} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+			if strings.Contains(page.allow, method) {
+				continue
 			}
-			if got, want := r.header.Get("Allow"), "GET, HEAD"; got != want {
-				t.Errorf("%s / Allow = %q, want %q", method, got, want)
-			}
-		})
+			t.Run(method+page.path, func(t *testing.T) {
+				r := do(t, srv, method, page.path)
+				if r.status != http.StatusMethodNotAllowed {
+					t.Fatalf("%s %s = %d, want %d", method, page.path, r.status, http.StatusMethodNotAllowed)
+				}
+				if got := r.header.Get("Allow"); got != page.allow {
+					t.Errorf("%s %s Allow = %q, want %q", method, page.path, got, page.allow)
+				}
+			})
+		}
 	}
 	t.Run("HEAD", func(t *testing.T) {
 		r := do(t, srv, http.MethodHead, "/")

@@ -36,12 +36,25 @@ func (s *server) routes() {
 	s.mux.Handle("/cart", page(s.handleCart(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/cart/items", page(s.handleAddToCart(), http.MethodPost))
 	s.mux.Handle("/cart/items/{id}", page(s.handleSetQuantity(), http.MethodPost))
-	s.mux.Handle("GET /checkout", page(s.handleCheckout(), http.MethodGet, http.MethodHead))
-	s.mux.Handle("POST /checkout", page(s.handlePlaceOrder(), http.MethodPost))
+	s.mux.Handle("/checkout", page(byMethod(s.handleCheckout(), s.handlePlaceOrder()), http.MethodGet, http.MethodHead, http.MethodPost))
 	s.mux.Handle("/orders", page(s.handleOrders(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/orders/{id}", page(s.handleOrder(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("GET /healthz", handleHealthz())
 	s.mux.Handle("GET /readyz", s.handleReadyz())
 	s.mux.Handle("GET /static/", s.handleStatic())
 	s.mux.Handle("/", s.limitPage(s.withVisitor(s.handleNotFound())))
+}
+
+// byMethod returns the handler of a page that shows a form (get, for GET
+// and HEAD) and takes it (post, for POST), at one path, so that the page
+// answers any other method with its 405 (see allowPageMethods) rather than
+// leaving it to the catch-all's 404.
+func byMethod(get, post http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			post.ServeHTTP(w, r)
+			return
+		}
+		get.ServeHTTP(w, r)
+	})
 }
