@@ -206,17 +206,6 @@ func FuzzBookIDFromPath(f *testing.F) {
 	})
 }
 
-// FuzzSignUpForm posts any body to /signup, as a browser's form would,
-// against a real Accounts service: the site never fails (no 500), answers
-// one of the statuses a sign-up has, never shows the password it was
-// sent or internal text, and sets a session cookie exactly when it
-// signed someone up.
-//
-// Every input must reach Accounts' rules, not its throttle: each comes
-// from an address of its own (from a hash of the body), and this
-// Accounts' limits are raised past what a fuzzing run makes (with one
-// address and the default 10 sign-ups an hour, all but the first few
-// inputs were answered 429). So a 429 is a failure here.
 // addressOf returns a client address for body, of its own: 10.x.y.z from
 // a hash of it.
 func addressOf(body string) string {
@@ -251,6 +240,17 @@ func startAccountsWith(tb testing.TB, limits accounts.Limits) *accountsclient.Cl
 	return accountsclient.New(rpctest.Dial(tb, addr), 10*time.Second)
 }
 
+// FuzzSignUpForm posts any body to /signup, as a browser's form would,
+// against a real Accounts service: the site never fails (no 500), answers
+// one of the statuses a sign-up has, never shows the password it was
+// sent or internal text, and sets a session cookie exactly when it
+// signed someone up.
+//
+// Every input must reach Accounts' rules, not its throttle: each comes
+// from an address of its own (from a hash of the body), and this
+// Accounts' limits are raised past what a fuzzing run makes (with one
+// address and the default 10 sign-ups an hour, all but the first few
+// inputs were answered 429). So a 429 is a failure here.
 func FuzzSignUpForm(f *testing.F) {
 	for _, body := range []string{
 		"email=ada%40example.com&name=Ada&password=correct+horse+battery",
