@@ -54,6 +54,10 @@ type Config struct {
 	// CatalogCache is how long a book read from the Catalog is kept to
 	// price quotes and orders (see catalogclient.Cache); 0 for not at all.
 	CatalogCache time.Duration
+	// StockCache is how long what the Inventory said of a book's stock is
+	// kept for the quotes (see inventoryclient.StockCache); 0 for not at
+	// all. Orders reserve the stock itself, never a kept count.
+	StockCache time.Duration
 	// CartHost, CatalogHost, InventoryHost, PaymentsHost, OrdersHost and
 	// PromotionsHost are where the services the Checkout calls are: host,
 	// host:port or a gRPC target each.
@@ -70,7 +74,8 @@ func DefaultConfig() Config {
 		Port: DefaultPort, DB: "checkout.db", Database: pgdb.DefaultSettings(),
 		HoldTTL: DefaultHoldTTL, PlaceTimeout: DefaultPlaceTimeout, CallTimeout: DefaultCallTimeout,
 		MaxCheckouts: DefaultMaxCheckouts, RecoverInterval: DefaultRecoverInterval, CatalogCache: catalogclient.DefaultCacheTTL,
-		CartHost: "localhost", CatalogHost: "localhost", InventoryHost: "localhost", PaymentsHost: "localhost", OrdersHost: "localhost",
+		StockCache: inventoryclient.DefaultStockTTL,
+		CartHost:   "localhost", CatalogHost: "localhost", InventoryHost: "localhost", PaymentsHost: "localhost", OrdersHost: "localhost",
 		PromotionsHost: "localhost",
 	}
 }
@@ -87,6 +92,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Int(&c.MaxCheckouts, "max-checkouts", c.MaxCheckouts, fmt.Sprintf("the most checkouts run at once, 1 to %d; more wait for one to end", MaxCheckouts))
 	s.Duration(&c.RecoverInterval, "recover-interval", c.RecoverInterval, "how often the checkouts left unfinished (by a crash, or a service down) are finished or undone, from 100ms to 1h; also at start")
 	catalogclient.CacheFlag(s, &c.CatalogCache, "quotes and orders")
+	s.Duration(&c.StockCache, "stock-cache", c.StockCache, fmt.Sprintf("how long the stock the Inventory gave for a book is kept to tell a quote's shopper how many copies are left, up to %s; 0 asks the Inventory at every quote. A hint only: an order reserves its copies at the Inventory itself", inventoryclient.MaxStockTTL))
 }
 
 // Dependencies declares, on the process's set, where the services that
@@ -138,6 +144,9 @@ func (c *Config) Validate(s *config.Set) error {
 	}
 	if err := catalogclient.CheckCacheFlag(s, c.CatalogCache); err != nil {
 		return err
+	}
+	if c.StockCache < 0 || c.StockCache > inventoryclient.MaxStockTTL {
+		return config.UsageErrorf("%s %s: want from 0 (no cache) to %s, such as 2s", s.Setting("stock-cache"), c.StockCache, inventoryclient.MaxStockTTL)
 	}
 	if err := c.Database.Validate(s); err != nil {
 		return err

@@ -40,8 +40,10 @@ func TestConfig(t *testing.T) {
 		{name: "defaults", check: func(c checkout.Config) bool {
 			return c.Port == 50120 && c.DB == "checkout.db" && c.HoldTTL == 10*time.Minute && c.PlaceTimeout == 30*time.Second &&
 				c.CallTimeout == 3*time.Second && c.MaxCheckouts == 64 && c.RecoverInterval == 10*time.Second && c.PaymentsHost == "localhost" &&
-				c.PromotionsHost == "localhost"
+				c.PromotionsHost == "localhost" && c.StockCache == 2*time.Second
 		}},
+		{name: "no stock cache", args: []string{"-stock-cache", "0"}, check: func(c checkout.Config) bool { return c.StockCache == 0 }},
+		{name: "a stock cache too long", env: map[string]string{"CHECKOUT_STOCK_CACHE": "2m"}, wantErr: "-stock-cache or CHECKOUT_STOCK_CACHE 2m0s: want from 0 (no cache) to 1m0s"},
 		{name: "from the environment", env: map[string]string{"CHECKOUT_HOLD_TTL": "20m", "PAYMENTS_HOST": "payments:50100", "CHECKOUT_RECOVER_INTERVAL": "1s", "PROMOTIONS_HOST": "promotions:50130"},
 			check: func(c checkout.Config) bool {
 				return c.HoldTTL == 20*time.Minute && c.PaymentsHost == "payments:50100" && c.RecoverInterval == time.Second && c.PromotionsHost == "promotions:50130"

@@ -84,8 +84,10 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		Carts: cartclient.New(conns["cart"], timeout),
 		// Quotes and orders price their books without a call to the Catalog
 		// for the books priced lately (catalogclient.Cache).
-		Catalog:    catalogclient.Cached(catalogclient.New(conns["catalog"], timeout), cfg.CatalogCache),
-		Inventory:  inventoryclient.New(conns["inventory"], timeout),
+		Catalog: catalogclient.Cached(catalogclient.New(conns["catalog"], timeout), cfg.CatalogCache),
+		// Quotes say how many copies are left from a count kept a moment
+		// (inventoryclient.StockCache); orders reserve at the Inventory.
+		Inventory:  inventoryclient.WithStockCache(inventoryclient.New(conns["inventory"], timeout), cfg.StockCache),
 		Payments:   paymentsclient.New(conns["payments"], timeout),
 		Orders:     ordersclient.New(conns["orders"], timeout),
 		Promotions: promotionsclient.New(conns["promotions"], timeout),
@@ -203,6 +205,7 @@ var (
 	_ Catalog    = (*catalogclient.Client)(nil)
 	_ Catalog    = (*catalogclient.Cache)(nil)
 	_ Inventory  = (*inventoryclient.Client)(nil)
+	_ Inventory  = (*inventoryclient.CachedStock)(nil)
 	_ Payments   = (*paymentsclient.Client)(nil)
 	_ Orders     = (*ordersclient.Client)(nil)
 	_ Promotions = (*promotionsclient.Client)(nil)

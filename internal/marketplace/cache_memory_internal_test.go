@@ -55,13 +55,13 @@ func marketplaceCaches(tb testing.TB) []cacheFill {
 			return l
 		}, nil},
 		{"stock counts", maxStockEntries, func(tb testing.TB) any {
-			c := newStockCache(clock)
+			c := newStockCache()
 			for i := 0; i < maxStockEntries; i += maxStockBatch {
 				batch := make(map[int32]int, maxStockBatch)
 				for id := range maxStockBatch {
 					batch[int32(i+id+1)] = id
 				}
-				c.put(batch)
+				c.Put(batch)
 			}
 			return c
 		}, nil},

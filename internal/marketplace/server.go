@@ -23,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
@@ -172,7 +173,7 @@ type server struct {
 	inventory   bookshop.Inventory
 	checkout    bookshop.Checkout
 	orders      bookshop.Orders
-	stocks      *stockCache // what Inventory said lately
+	stocks      *inventoryclient.StockCache // what Inventory said lately
 	promotions  bookshop.Promotions
 	offers      *offers // what Promotions said lately
 	searcher    bookshop.Searcher
@@ -290,7 +291,7 @@ func NewServer(cfg Options) (http.Handler, error) {
 		inventory:      cfg.Inventory,
 		checkout:       cfg.Checkout,
 		orders:         cfg.Orders,
-		stocks:         newStockCache(time.Now),
+		stocks:         newStockCache(),
 		promotions:     cfg.Promotions,
 		offers:         newOffers(time.Now),
 		searcher:       cfg.Searcher,

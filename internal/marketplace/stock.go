@@ -2,81 +2,36 @@ package marketplace
 
 import (
 	"context"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 )
 
 // The pages say how many copies of a book are left ("In stock", "Only 2
 // left", "Out of stock", and then no "Add to cart"), from the Inventory
 // service. What they say is a hint, not a promise: checkout reserves the
 // copies, and is what tells a shopper a book sold out. So the Marketplace
-// keeps what Inventory told it for stockCacheTTL, for at most
-// maxStockEntries books, and a page costs a call to Inventory only for the
-// books it has not asked about lately. If Inventory cannot answer, the
-// pages show no label and keep the button.
+// keeps what Inventory told it for inventoryclient.DefaultStockTTL, for
+// at most maxStockEntries books (an inventoryclient.StockCache), and a
+// page costs a call to Inventory only for the books it has not asked
+// about lately. If Inventory cannot answer, the pages show no label and
+// keep the button.
 const (
-	stockCacheTTL = 2 * time.Second
-	// About 70 bytes each in memory, some 3 MiB at most
-	// (docs/capacity.md); kept 2 s, 50,000 hold a hundred category
-	// pages a second.
+	// At most inventoryclient.StockCountBytes each in memory, some 3 MiB
+	// (docs/capacity.md); kept 2 s, 50,000 hold a hundred category pages
+	// a second.
 	maxStockEntries = 50_000
 	// lowStock is the count from which a page says "Only N left".
 	lowStock = 3
 	// maxStockBatch is the most books one call asks about (GetStock's cap).
-	maxStockBatch = 100
+	maxStockBatch = inventoryclient.MaxStockIDs
 )
 
-// stockCache is the Marketplace's short memory of the stock. It is safe
-// for concurrent use.
-type stockCache struct {
-	now func() time.Time
-
-	mu    sync.Mutex
-	books map[int32]stockEntry
-}
-
-type stockEntry struct {
-	available int
-	at        time.Time
-}
-
-func newStockCache(now func() time.Time) *stockCache {
-	return &stockCache{now: now, books: make(map[int32]stockEntry)}
-}
-
-// stock records in known the copies left of each of ids that Inventory
-// has said within stockCacheTTL, and returns the ids it must be asked
-// about.
-func (c *stockCache) stock(ids []int32, known map[int32]int) []int32 {
-	now := c.now()
-	var missing []int32
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, id := range ids {
-		if e, ok := c.books[id]; ok && now.Sub(e.at) < stockCacheTTL {
-			known[id] = e.available
-		} else if !slices.Contains(missing, id) { // a page may list a book twice
-			missing = append(missing, id)
-		}
-	}
-	return missing
-}
-
-// put records what Inventory said.
-func (c *stockCache) put(stock map[int32]int) {
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.books)+len(stock) > maxStockEntries {
-		clear(c.books) // rare: a catalog this large is browsed widely
-	}
-	for id, n := range stock {
-		c.books[id] = stockEntry{available: n, at: now}
-	}
+// newStockCache returns the Marketplace's short memory of the stock.
+func newStockCache() *inventoryclient.StockCache {
+	return inventoryclient.NewStockCache(nil, maxStockEntries, inventoryclient.DefaultStockTTL)
 }
 
 // stockOf returns the copies left of each of books, as far as Inventory
@@ -99,7 +54,7 @@ func (s *server) fillStock(ctx context.Context, books []bookshop.Book, known map
 			ids = append(ids, b.ID)
 		}
 	}
-	missing := s.stocks.stock(ids, known)
+	missing := s.stocks.Known(ids, known)
 	if len(missing) == 0 || s.inventoryOutage.down(time.Now()) {
 		return
 	}
@@ -118,7 +73,7 @@ func (s *server) fillStock(ctx context.Context, books []bookshop.Book, known map
 		for _, id := range batch {
 			known[id] = got[id]
 		}
-		s.stocks.put(got)
+		s.stocks.Put(got)
 	}
 }
 

@@ -151,7 +151,10 @@ type Quote struct {
 	Total *v11.Money `protobuf:"bytes,4,opt,name=total,proto3" json:"total,omitempty"`
 	// The lines that cannot be bought as they are: a book with fewer copies
 	// available than the cart holds (perhaps none), or one no longer sold.
-	// PlaceOrder refuses a cart with such a line.
+	// PlaceOrder refuses a cart with such a line. The copies available are
+	// a hint, as the Inventory gave them within the last few seconds (the
+	// Checkout keeps them that long: -stock-cache); PlaceOrder reserves the
+	// copies at the Inventory, and refuses a book that sold out meanwhile.
 	ShortLines []*ShortLine `protobuf:"bytes,5,rep,name=short_lines,json=shortLines,proto3" json:"short_lines,omitempty"`
 	// The book one copy of which the discount makes free, for the page to
 	// name it: the book_id of one of lines; 0 without a discount, or for a
