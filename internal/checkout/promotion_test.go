@@ -363,6 +363,88 @@ func TestPromotionsSlow(t *testing.T) {
 	}
 }
 
+// The budgets of the Marketplace, whose pages call the Checkout, with its
+// default call timeout of 1 s: three of it for a quote (the checkout
+// page), nine for a checkout (the form sent).
+const (
+	pageQuoteBudget = 3 * time.Second
+	pagePlaceBudget = 9 * time.Second
+)
+
+// TestPromotionsHung has Promotions accept calls and answer none (its
+// handlers block until the caller gives up: its database blackholed, say),
+// with the Checkout's default call timeout, 3 s. A quote under the
+// deadline the checkout page gives it, 3 s, is answered in time, at the
+// full price, whether the Checkout had the offer before Promotions hung
+// or not; and the shopper who confirms that total is charged it, within
+// the deadline of the page's form.
+func TestPromotionsHung(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	for i, tc := range []struct {
+		name       string
+		offerKnown bool // the Checkout quoted with the offer before Promotions hung
+	}{
+		{"hung after the offer was given", true},
+		{"hung from the start", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			promos := promotionstest.StartHangable(t, promotions.BuyTwoGetOneFree())
+			c := startCheckoutWith(t, s, checkout.Options{CallTimeout: checkout.DefaultCallTimeout}, func(d *checkout.Deps) {
+				d.Promotions = promotionsclient.New(dial(t, promos.Addr), checkout.DefaultCallTimeout)
+			})
+			customer := int32(121 + i)
+			s.fillThree(t, cartOf(customer))
+			if tc.offerKnown {
+				if q, err := c.client.Quote(ctx, customer, cartOf(customer)); err != nil || q.Total != discounted {
+					t.Fatalf("Quote, Promotions answering = %+v, %v; want the discount", q, err)
+				}
+			}
+			promos.Hang()
+
+			qctx, cancel := context.WithTimeout(ctx, pageQuoteBudget)
+			began := time.Now()
+			q, err := c.client.Quote(qctx, customer, cartOf(customer))
+			elapsed := time.Since(began)
+			cancel()
+			t.Logf("Promotions hung: quoted in %v (%v, %d calls held)", elapsed.Round(time.Millisecond), err, promos.Held())
+			if err != nil || q.Total != fullPrice || q.Discount != eur(0) || q.Promotions != nil {
+				t.Fatalf("Quote under the checkout page's %v, Promotions hung = %+v, %v; want the full price, %s", pageQuoteBudget, q, err, fullPrice.Format())
+			}
+			if limit := 2 * time.Second; elapsed > limit {
+				t.Errorf("Quote, Promotions hung, answered in %v; want within %v", elapsed, limit)
+			}
+			if promos.Held() == 0 {
+				t.Fatal("Promotions held no call: the test did not have the quote wait for it")
+			}
+
+			req := order(customer, fmt.Sprintf("k-hung-%d", i), q.Total, paymentsclient.TestCardApproved)
+			pctx, cancel := context.WithTimeout(ctx, pagePlaceBudget)
+			began = time.Now()
+			o, err := c.client.Place(pctx, req)
+			elapsed = time.Since(began)
+			cancel()
+			t.Logf("Promotions hung: placed in %v", elapsed.Round(time.Millisecond))
+			if err != nil || o.Total != fullPrice || o.Discount != eur(0) || o.Promotions != nil {
+				t.Fatalf("Place(the full price) under the checkout form's %v, Promotions hung = %+v, %v; want the order at the full price", pagePlaceBudget, o, err)
+			}
+			// A claim made (the Checkout had the offer) and not answered
+			// waits to be released, the order placed; none made otherwise.
+			wantClaim := saga.NoClaim
+			if tc.offerKnown {
+				wantClaim = saga.Unanswered
+			}
+			r, err := c.log.Get(ctx, customer, req.Key)
+			if err != nil || r == nil || r.Order.ID != o.ID || r.Claim != wantClaim {
+				t.Fatalf("the checkout's record = %+v, %v; want order %s, its claim %q", r, err, o.ID, wantClaim)
+			}
+			if charge, err := s.charges.ChargeByKey(ctx, r.PayKey()); err != nil || charge.Amount != fullPrice {
+				t.Errorf("the order's charge = %+v, %v; want the full price, %s", charge, err, fullPrice.Format())
+			}
+		})
+	}
+}
+
 // flakyPromotions is Promotions whose Confirm and Release cannot be
 // reached while down is set.
 type flakyPromotions struct {

@@ -320,9 +320,11 @@ var (
 // any, in FreeBookID, the promotion's code in Promotions) and the total,
 // subtotal less discount; and the lines that cannot be
 // bought as they are (Short: too few copies in stock, or a book no
-// longer sold). When Promotions cannot answer in time, the cart is quoted
-// at its full price, which Place charges if Promotions still cannot
-// answer then. An empty cart has a Quote without lines and zero amounts.
+// longer sold). When Promotions cannot answer in time (a second at most,
+// and half of what is left of ctx's deadline: see promotionsCall), the
+// cart is quoted at its full price, which Place charges if Promotions
+// still cannot answer then. An empty cart has a Quote without lines and
+// zero amounts.
 // Errors: Invalid for a customer id under 1 or a malformed cart id;
 // Unavailable when the Cart, the Catalog or the Inventory cannot be
 // reached.
@@ -389,14 +391,16 @@ func (s *Service) mayEarn(ctx context.Context, q bookshop.Quote) (may, known boo
 // label), and true; or false when q's lines do not earn it (see mayEarn),
 // when the customer may not use it (used, or held by another of their
 // checkouts), or when Promotions cannot answer in time (logged), so that
-// the shopper is shown the full price.
+// the shopper is shown the full price. In time is within the budget of
+// promotionsCall, for the offer, if the Checkout must wait for it, and
+// the price together.
 func (s *Service) discount(ctx context.Context, customerID int32, q bookshop.Quote) (bookshop.Discount, bool) {
-	if may, _ := s.mayEarn(ctx, q); !may {
+	pctx, cancel := s.promotionsCall(ctx)
+	defer cancel()
+	if may, _ := s.mayEarn(pctx, q); !may {
 		return bookshop.Discount{}, false
 	}
-	cctx, cancel := s.call(ctx)
-	d, ok, err := s.deps.Promotions.Price(cctx, customerID, bookshop.PromoLinesOfOrder(q.Lines))
-	cancel()
+	d, ok, err := s.deps.Promotions.Price(pctx, customerID, bookshop.PromoLinesOfOrder(q.Lines))
 	switch {
 	case err != nil:
 		s.logger.WarnContext(ctx, "Promotions did not price a cart: quoted at its full price", "err", err)
@@ -1390,6 +1394,46 @@ func domainError(err error) *bookshop.Error {
 // deadline of CallTimeout at most.
 func (s *Service) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.opts.CallTimeout)
+}
+
+// promotionsWait is the most a quote waits for Promotions (see
+// promotionsCall).
+const promotionsWait = time.Second
+
+// promotionsCall returns ctx bounded for what a quote asks of Promotions
+// (the offer, when the Checkout must wait for it, and the cart's price),
+// and its cancel: less than the call timeout, which bounds a call to the
+// Cart, the Catalog or the Inventory. Without those, a quote fails;
+// without Promotions, it is only at the full price, which the shopper
+// sees and Place charges (its claim says whether the discount is theirs).
+// So Promotions never gets all of a quote's time: one that takes calls and
+// answers none (its database blackholed, say) would hold every quote of a
+// cart that may earn the discount until its caller gave up, and the
+// checkout page, which gives a quote 3 s (the call timeout's default),
+// would fail rather than show the full price.
+//
+// The bound is the least of three:
+//   - half of what is left of the caller's deadline: the other half is
+//     the caller's, for the answer to reach it and for its own work on
+//     it (the Marketplace renders the page within the same deadline),
+//     which the Checkout cannot measure: a fixed margin would be too
+//     little on a busy host, and too much of a short deadline. (The
+//     stock, asked meanwhile, needs none of it.)
+//   - promotionsWait, 1 s: a Promotions that answers prices a cart in
+//     milliseconds (a read of the customer's claims), and while it hangs
+//     every such quote waits all of the bound: with the Marketplace's
+//     3 s, half would be a second and a half of every checkout page.
+//   - the call timeout, which bounds every call.
+//
+// Place's claim keeps the call timeout (see claimPromotion): it decides
+// whether a shopper who confirmed the discount gets it, and Place has its
+// own budget, longer than a page's.
+func (s *Service) promotionsCall(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := min(s.opts.CallTimeout, promotionsWait)
+	if deadline, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(deadline)/2)
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // dependency returns the error of a call to another service (what, for

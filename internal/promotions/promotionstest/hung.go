@@ -1,0 +1,78 @@
+package promotionstest
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	promotionsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/promotions/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/promotions"
+	"github.com/bookshop-go/bookshop/internal/promotions/sqlite"
+)
+
+// Hangable is a real Promotions service, served over real gRPC on
+// loopback for a test, that can be made to hang: from Hang on, each call
+// of PromotionsService blocks until its context ends (the caller's
+// deadline), and answers nothing, as a Promotions whose database stopped
+// answering (blackholed: the connection open, no reply) does. It still
+// accepts connections and calls, and its health stays SERVING, so that
+// its callers' clients keep sending it calls: it is up, and useless,
+// which a Promotions stopped (its port closed, refused at once) is not.
+type Hangable struct {
+	// Addr is the server's address, "127.0.0.1:PORT".
+	Addr string
+
+	hung  atomic.Bool
+	calls atomic.Int64 // the calls it holds or held, from their arrival
+}
+
+// StartHangable serves a Promotions running promo, its claims in an
+// SQLite database in memory, until the test ends; it answers until Hang
+// is called.
+func StartHangable(tb testing.TB, promo promotions.Promotion) *Hangable {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		tb.Fatalf("open the Promotions database: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	svc, err := promotions.NewService(ctx, db, promotions.Options{Promotion: promo})
+	if err != nil {
+		tb.Fatalf("start Promotions: %v", err)
+	}
+	h := &Hangable{}
+	h.Addr = rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
+		promotionsv1.RegisterPromotionsServiceServer(srv, promotions.NewServer(svc, logger))
+	}, grpc.ChainUnaryInterceptor(h.intercept))
+	return h
+}
+
+// Hang makes every call from now on hang until its caller gives up.
+func (h *Hangable) Hang() { h.hung.Store(true) }
+
+// Held returns how many calls it has held since Hang, counting those
+// still held (their caller waiting).
+func (h *Hangable) Held() int64 { return h.calls.Load() }
+
+// service is the prefix of the full names of PromotionsService's methods.
+var service = "/" + promotionsv1.PromotionsService_ServiceDesc.ServiceName + "/"
+
+// intercept holds a call of PromotionsService until its context ends,
+// once Hang was called; the health service answers as ever.
+func (h *Hangable) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !h.hung.Load() || !strings.HasPrefix(info.FullMethod, service) {
+		return handler(ctx, req)
+	}
+	h.calls.Add(1)
+	<-ctx.Done()
+	return nil, status.FromContextError(ctx.Err()).Err()
+}
