@@ -78,8 +78,27 @@ func startShop(tb testing.TB, opts ...func(*marketplace.Options)) *shop {
 // startShopWith is startShop with Promotions running promo.
 func startShopWith(tb testing.TB, promo promotions.Promotion, opts ...func(*marketplace.Options)) *shop {
 	tb.Helper()
+	return startShopAround(tb, func(catalogAddr string) *shopServices {
+		return startShopServicesWith(tb, catalogAddr, promo)
+	}, opts...)
+}
+
+// startShopCalling is startShop with the Promotions at promotionsAddr,
+// which the test runs, in place of one of its own (its stopPromotions is
+// nil).
+func startShopCalling(tb testing.TB, promotionsAddr string, opts ...func(*marketplace.Options)) *shop {
+	tb.Helper()
+	return startShopAround(tb, func(catalogAddr string) *shopServices {
+		return startShopServicesCalling(tb, catalogAddr, promotionsAddr, nil)
+	}, opts...)
+}
+
+// startShopAround is startShop with the services that services starts, given
+// the Catalog's address.
+func startShopAround(tb testing.TB, services func(catalogAddr string) *shopServices, opts ...func(*marketplace.Options)) *shop {
+	tb.Helper()
 	svc := startServices(tb, builtinCatalog(tb), seededRand())
-	s := &shop{catalog: svc.catalog, shopServices: startShopServicesWith(tb, svc.catalogAddr, promo)}
+	s := &shop{catalog: svc.catalog, shopServices: services(svc.catalogAddr)}
 	o := marketplace.Options{
 		Recommender: grpcRecommender(tb, recommendations.New(builtinCatalog(tb), seededRand())),
 		Catalog:     svc.catalog,
@@ -111,6 +130,18 @@ func startShopServices(tb testing.TB, catalogAddr string) *shopServices {
 // promo.
 func startShopServicesWith(tb testing.TB, catalogAddr string, promo promotions.Promotion) *shopServices {
 	tb.Helper()
+	promotionsAddr, stopPromotions := runService(tb, "promotions", func(ctx context.Context, deps process.Deps) error {
+		cfg := promotions.DefaultConfig()
+		cfg.DB, cfg.Promotion = ":memory:", promo
+		return promotions.Run(ctx, cfg, deps)
+	})
+	return startShopServicesCalling(tb, catalogAddr, promotionsAddr, stopPromotions)
+}
+
+// startShopServicesCalling is startShopServices with the Promotions at
+// promotionsAddr, which stopPromotions stops.
+func startShopServicesCalling(tb testing.TB, catalogAddr, promotionsAddr string, stopPromotions func()) *shopServices {
+	tb.Helper()
 	var s shopServices
 	accountsAddr, stopAccounts := runService(tb, "accounts", func(ctx context.Context, deps process.Deps) error {
 		cfg := accounts.DefaultConfig()
@@ -139,11 +170,6 @@ func startShopServicesWith(tb testing.TB, catalogAddr string, promo promotions.P
 		cfg := orders.DefaultConfig()
 		cfg.DB = ":memory:"
 		return orders.Run(ctx, cfg, deps)
-	})
-	promotionsAddr, stopPromotions := runService(tb, "promotions", func(ctx context.Context, deps process.Deps) error {
-		cfg := promotions.DefaultConfig()
-		cfg.DB, cfg.Promotion = ":memory:", promo
-		return promotions.Run(ctx, cfg, deps)
 	})
 	s.promos, s.stopPromotions = promotionsclient.New(rpctest.Dial(tb, promotionsAddr), 10*time.Second), stopPromotions
 	checkoutAddr, stopCheckout := runService(tb, "checkout", func(ctx context.Context, deps process.Deps) error {

@@ -15,10 +15,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionstest"
 )
@@ -693,6 +695,13 @@ func (s *shopper) checkoutForm(card string) url.Values {
 	if r.status != http.StatusOK {
 		s.tb.Fatalf("GET /checkout: status %d:\n%s", r.status, r.body)
 	}
+	return checkoutFormOf(s.tb, r, card)
+}
+
+// checkoutFormOf returns the form of r, a checkout page, filled in with
+// an address and card.
+func checkoutFormOf(tb testing.TB, r response, card string) url.Values {
+	tb.Helper()
 	form := url.Values{
 		"name": {"Ada Lovelace"}, "line1": {"12 Analytical Row"}, "city": {"London"}, "postal_code": {"N1 7AA"},
 		"country": {"GB"}, "card_number": {card}, "exp_month": {"12"}, "exp_year": {"2040"}, "cvc": {"123"},
@@ -702,7 +711,7 @@ func (s *shopper) checkoutForm(card string) url.Values {
 		form.Set(m[1], m[2])
 	}
 	if form.Get("key") == "" || form.Get("total_units") == "" {
-		s.tb.Fatalf("GET /checkout: no key or total in the form:\n%s", r.body)
+		tb.Fatalf("GET /checkout: no key or total in the form:\n%s", r.body)
 	}
 	return form
 }
@@ -996,6 +1005,85 @@ func TestPromotionBannerAndCart(t *testing.T) {
 	wantHTML(t, "GET", "/cart", cart, http.StatusOK)
 	if strings.Contains(cart.body, `id="cart-discount"`) {
 		t.Error("with Promotions down the cart shows a discount")
+	}
+}
+
+// fullPriceOrder has b, whose cart comes to full, check out (why says
+// when, for the messages): the checkout page shows no discount, and full
+// to pay, and the order placed at it is paid full, with no promotion. The
+// page and the placing of the order, timed, take pageLimit and
+// placeLimit at most, when these are not zero.
+func fullPriceOrder(tb testing.TB, b *shopper, full bookshop.Money, why string, pageLimit, placeLimit time.Duration) {
+	tb.Helper()
+	checkout := timed(tb, why, "GET /checkout", pageLimit, func() response { return b.get("/checkout") })
+	wantHTML(tb, "GET", "/checkout", checkout, http.StatusOK)
+	if strings.Contains(checkout.body, `id="checkout-discount"`) || !strings.Contains(checkout.body, `id="checkout-total">`+full.Format()+"<") {
+		tb.Errorf("%s the checkout page does not show the full price, %s, without a discount:\n%s", why, full.Format(), checkout.body)
+	}
+	form := checkoutFormOf(tb, checkout, paymentsclient.TestCardApproved)
+	r := timed(tb, why, "POST /checkout", placeLimit, func() response { return b.post("/checkout", form) })
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/orders/") {
+		tb.Fatalf("%s POST /checkout: status %d, Location %q, want 303 to the order:\n%s", why, r.status, r.header.Get("Location"), r.body)
+	}
+	order := b.get(r.header.Get("Location"))
+	wantHTML(tb, "GET", "the order", order, http.StatusOK)
+	if !strings.Contains(order.body, `id="order-total">`+full.Format()+"<") || !strings.Contains(order.body, `id="order-promo">none<`) {
+		tb.Errorf("%s the order is not at the full price, %s, without a promotion:\n%s", why, full.Format(), order.body)
+	}
+}
+
+// timed returns what do gets, and logs how long it took, for what (the
+// page, when why: "with Promotions hung"); it fails tb when that is over
+// limit, if limit is not zero.
+func timed(tb testing.TB, why, what string, limit time.Duration, do func() response) response {
+	tb.Helper()
+	began := time.Now()
+	r := do()
+	elapsed := time.Since(began)
+	tb.Logf("%s: %s in %v", why, what, elapsed.Round(time.Millisecond))
+	if limit > 0 && elapsed > limit {
+		tb.Errorf("%s %s took %v, want within %v", why, what, elapsed, limit)
+	}
+	return r
+}
+
+// TestPromotionsHung has Promotions take calls and answer none (see
+// promotionstest.Hangable: its database blackholed, say), with the
+// Marketplace's and the Checkout's default call timeouts, 1 s and 3 s.
+// The homepage and the cart are served within a call timeout (and a
+// second's room) without the banner or the discount; the checkout page,
+// which gives its quote three call timeouts, shows the full price rather
+// than failing, and the order confirmed at it is placed within the nine
+// that the form gives the checkout.
+func TestPromotionsHung(t *testing.T) {
+	promos := promotionstest.StartHangable(t, promotions.BuyTwoGetOneFree())
+	shop := startShopCalling(t, promos.Addr, func(o *marketplace.Options) { o.RecommendTimeout = time.Second })
+	book1, _ := shop.catalog.Book(testContext(t), 1)
+	full := bookshop.Money{Units: 3 * book1.Price.Units, Currency: book1.Price.Currency}
+	b := newShopper(t, shop.site)
+	b.signUp("hung@example.com", "Hung")
+	b.add(1, 3)
+	// Promotions answering: the Checkout has the offer, and the page the
+	// discount.
+	if checkout := b.get("/checkout"); !strings.Contains(checkout.body, `id="checkout-discount">−`+book1.Price.Format()) {
+		t.Fatalf("the checkout of three copies of a book does not show one free (%s):\n%s", book1.Price.Format(), checkout.body)
+	}
+	promos.Hang()
+
+	guest := newShopper(t, shop.site)
+	home := timed(t, "with Promotions hung", "a guest's homepage", 2*time.Second, func() response { return guest.get("/") })
+	wantHTML(t, "GET", "/", home, http.StatusOK)
+	if strings.Contains(home.body, `class="promo-banner"`) {
+		t.Error("with Promotions hung the homepage shows the banner")
+	}
+	cart := timed(t, "with Promotions hung", "the cart", 2*time.Second, func() response { return b.get("/cart") })
+	wantHTML(t, "GET", "/cart", cart, http.StatusOK)
+	if strings.Contains(cart.body, `id="cart-discount"`) {
+		t.Error("with Promotions hung the cart shows a discount")
+	}
+	fullPriceOrder(t, b, full, "with Promotions hung", 3*time.Second, 9*time.Second)
+	if promos.Held() == 0 {
+		t.Error("Promotions held no call: the test did not have the pages wait for it")
 	}
 }
 
