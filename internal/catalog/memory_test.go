@@ -137,47 +137,15 @@ func capItems(n int, text int64, next *int) iter.Seq2[bookshop.ImportItem, error
 // checks what it holds against docs/capacity.md: the books in memory,
 // their text and the feed of recent imports once they are in; those, the
 // commit of the second and an import's own at the most while it runs.
-// One more book is then refused.
+// One more book is then refused. A reading of the most counts garbage
+// too, more on a busy host (see memtest.Least): up to three Catalogs are
+// filled, and the least reading is held to the budget.
 func TestCatalogMemory(t *testing.T) {
 	memtest.Budgets(t)
 	if testing.Short() {
-		t.Skip("imports 250,000 books")
+		t.Skip("imports 250,000 books, up to three times")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	base := memtest.Held()
-	db, err := sqlite.OpenLimited(ctx, filepath.Join(t.TempDir(), "catalog.db"), builtinBooks(t),
-		sqlite.Limits{Books: catalog.DefaultMaxBooks, TextBytes: catalog.DefaultMaxTextBytes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	svc := catalog.NewService(db, "", 0, nil)
-	room, text := catalog.DefaultMaxBooks-db.Len(), catalog.DefaultMaxTextBytes-db.TextBytes()
-	next := 0
-	start := time.Now()
-	if res, err := svc.ImportFrom(ctx, "", capItems(room/2, text/2, &next)); err != nil || res.Imported != room/2 {
-		t.Fatalf("the first import of %d books = %d imported, %v", room/2, res.Imported, err)
-	}
-	half := memtest.Held()
-	peak := memtest.StartPeak(20 * time.Millisecond)
-	res, err := svc.ImportFrom(ctx, "", capItems(room-room/2, text-text/2, &next))
-	top := peak.Stop()
-	if err != nil || res.Imported != room-room/2 {
-		t.Fatalf("the second import of %d books = %d imported, %v", room-room/2, res.Imported, err)
-	}
-	res = bookshop.ImportResult{}
-	held := memtest.Held()
-	t.Logf("%d books, %d bytes of titles and authors, in %v: the heap went from %s to %s with half of them, to %s at the most during the second import, and %s after (%d bytes a book)",
-		db.Len(), db.TextBytes(), time.Since(start).Round(time.Second), memtest.MiB(base), memtest.MiB(half), memtest.MiB(top), memtest.MiB(held), (held-base)/uint64(db.Len()))
-	if db.Len() != catalog.DefaultMaxBooks || db.TextBytes() != catalog.DefaultMaxTextBytes {
-		t.Fatalf("the catalog holds %d books of %d bytes of text, want the caps, %d and %d", db.Len(), db.TextBytes(), catalog.DefaultMaxBooks, catalog.DefaultMaxTextBytes)
-	}
-	_, err = svc.ImportBooks(ctx, "", []bookshop.ImportItem{{Book: bookshop.Book{Category: bookshop.Mystery, Title: "One More", Author: "A", Year: 2000, Price: testPrice}}})
-	if bookshop.ErrorCode(err) != bookshop.Exhausted {
-		t.Errorf("an import of one more book = %v, want Exhausted", err)
-	}
-
+	const rounds = 3 // a round takes 10 s, 30 on a busy host
 	books, perBook := memtest.Documented(t, "Catalog", "books in memory")
 	textBytes, perByte := memtest.Documented(t, "Catalog", "bytes of their titles and authors")
 	feed, perFeedBook := memtest.Documented(t, "Catalog", "books of recent imports")
@@ -187,11 +155,57 @@ func TestCatalogMemory(t *testing.T) {
 			books, textBytes, feed, catalog.DefaultMaxBooks, catalog.DefaultMaxTextBytes, catalog.DefaultMaxFeedBooks)
 	}
 	budget := uint64(books)*perBook + uint64(textBytes)*perByte + uint64(feed)*perFeedBook
-	if held-base > budget {
-		t.Errorf("the catalog at its caps holds %s, more than the %s docs/capacity.md budgets for its books, their text and the feed", memtest.MiB(held-base), memtest.MiB(budget))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	// fill fills a new Catalog to its caps and returns what it held at
+	// the most during the second import and after, over where it began.
+	round := 0
+	var held uint64
+	fill := func() (top uint64) {
+		round++
+		base := memtest.Held()
+		db, err := sqlite.OpenLimited(ctx, filepath.Join(t.TempDir(), "catalog.db"), builtinBooks(t),
+			sqlite.Limits{Books: catalog.DefaultMaxBooks, TextBytes: catalog.DefaultMaxTextBytes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		svc := catalog.NewService(db, "", 0, nil)
+		room, text := catalog.DefaultMaxBooks-db.Len(), catalog.DefaultMaxTextBytes-db.TextBytes()
+		next := 0
+		start := time.Now()
+		if res, err := svc.ImportFrom(ctx, "", capItems(room/2, text/2, &next)); err != nil || res.Imported != room/2 {
+			t.Fatalf("the first import of %d books = %d imported, %v", room/2, res.Imported, err)
+		}
+		half := memtest.Held()
+		peak := memtest.StartPeak(20 * time.Millisecond)
+		res, err := svc.ImportFrom(ctx, "", capItems(room-room/2, text-text/2, &next))
+		top = peak.Stop()
+		if err != nil || res.Imported != room-room/2 {
+			t.Fatalf("the second import of %d books = %d imported, %v", room-room/2, res.Imported, err)
+		}
+		res = bookshop.ImportResult{}
+		after := memtest.Held()
+		t.Logf("round %d: %d books, %d bytes of titles and authors, in %v: the heap went from %s to %s with half of them, to %s at the most during the second import, and %s after (%d bytes a book)",
+			round, db.Len(), db.TextBytes(), time.Since(start).Round(time.Second), memtest.MiB(base), memtest.MiB(half), memtest.MiB(top), memtest.MiB(after), (after-base)/uint64(db.Len()))
+		if db.Len() != catalog.DefaultMaxBooks || db.TextBytes() != catalog.DefaultMaxTextBytes {
+			t.Fatalf("the catalog holds %d books of %d bytes of text, want the caps, %d and %d", db.Len(), db.TextBytes(), catalog.DefaultMaxBooks, catalog.DefaultMaxTextBytes)
+		}
+		_, err = svc.ImportBooks(ctx, "", []bookshop.ImportItem{{Book: bookshop.Book{Category: bookshop.Mystery, Title: "One More", Author: "A", Year: 2000, Price: testPrice}}})
+		if bookshop.ErrorCode(err) != bookshop.Exhausted {
+			t.Errorf("an import of one more book = %v, want Exhausted", err)
+		}
+		held = after - base // read once quiet: no garbage counted
+		runtime.KeepAlive(svc)
+		return top - base
 	}
-	if top-base > budget+commit+catalog.ImportBytes {
-		t.Errorf("the import that filled the catalog took the heap to %s over the start, more than the %s budgeted for the catalog at its caps, %s for the commit and %s for an import",
-			memtest.MiB(top-base), memtest.MiB(budget), memtest.MiB(commit), memtest.MiB(catalog.ImportBytes))
+	top, readings := memtest.Least(rounds, budget+commit+catalog.ImportBytes, fill)
+	if held > budget {
+		t.Errorf("the catalog at its caps holds %s, more than the %s docs/capacity.md budgets for its books, their text and the feed", memtest.MiB(held), memtest.MiB(budget))
+	}
+	if top > budget+commit+catalog.ImportBytes {
+		t.Errorf("the import that filled the catalog took the heap to %s over the start (the least of %s), more than the %s budgeted for the catalog at its caps, %s for the commit and %s for an import",
+			memtest.MiB(top), memtest.MiBs(readings), memtest.MiB(budget), memtest.MiB(commit), memtest.MiB(catalog.ImportBytes))
 	}
 }
