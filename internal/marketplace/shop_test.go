@@ -992,9 +992,19 @@ func TestPromotionBannerAndCart(t *testing.T) {
 
 	// With Promotions down: no banner, no discount, the pages still there.
 	// (What it said lately is kept 5 s: a new customer's offer is not.)
+	// The checkout's discount, shown while Promotions answered, is gone
+	// with it: the page shows the full price, which the order is placed
+	// at.
 	fresh := newShopper(t, shop.site)
 	fresh.signUp("fresh@example.com", "Fresh")
 	fresh.add(1, 3)
+	buyer := newShopper(t, shop.site)
+	buyer.signUp("downbuyer@example.com", "Down Buyer")
+	buyer.add(1, 3)
+	full := bookshop.Money{Units: 3 * book1.Price.Units, Currency: book1.Price.Currency}
+	if checkout := buyer.get("/checkout"); !strings.Contains(checkout.body, `id="checkout-discount">−`+book1.Price.Format()) {
+		t.Errorf("a new customer's checkout of three copies of a book does not show one free (%s):\n%s", book1.Price.Format(), checkout.body)
+	}
 	shop.stopPromotions()
 	home = fresh.get("/")
 	wantHTML(t, "GET", "/", home, http.StatusOK)
@@ -1006,6 +1016,7 @@ func TestPromotionBannerAndCart(t *testing.T) {
 	if strings.Contains(cart.body, `id="cart-discount"`) {
 		t.Error("with Promotions down the cart shows a discount")
 	}
+	fullPriceOrder(t, buyer, full, "with Promotions down", 0, 0)
 }
 
 // fullPriceOrder has b, whose cart comes to full, check out (why says
