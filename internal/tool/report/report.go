@@ -488,8 +488,9 @@ func (t *tally) report() (*Report, error) {
 }
 
 // Daily returns the figures of each day of the period, its phases added
-// together, in order: what the chart draws. Each Day's Span is the whole
-// day, and its Phase that of the day's start.
+// together, in order: what the chart's line of revenue draws (its bars
+// draw each phase of a day apart: see WriteSVG). Each Day's Span is the
+// whole day, and its Phase that of the day's start.
 func (r *Report) Daily() []Day {
 	var out []Day
 	for _, d := range r.Days {

@@ -24,6 +24,7 @@ const (
 	svgTop       = 92
 	svgBottom    = 56
 	ordersColor  = "#0072b2" // blue and vermilion: told apart by the color-blind
+	outsideColor = "#56b4e9" // the orders outside the campaign: a lighter blue
 	revenueColor = "#d55e00"
 	campaignFill = "#fbeccb"
 	campaignLine = "#8a6d00"
@@ -40,10 +41,13 @@ const (
 // script, no style sheet, no font or image from elsewhere): the day's
 // orders as bars against the left axis, its revenue as a line against
 // the right axis, the campaign's days shaded, its start marked with a
-// line (and its end, if it has one, in the period). A legend names both
-// series; each bar and point has a title with its figures, which
-// browsers show on hover. The text is escaped, so that the file is
-// well-formed XML.
+// line (and its end, if it has one, in the period). The orders during
+// the campaign are blue, those outside it a lighter blue; the bar of a
+// day that the campaign starts or ends in is stacked, a part for each
+// phase, the earliest at the bottom, so that the orders before the start
+// are not drawn as the campaign's. A legend names both series; each bar,
+// part and point has a title with its figures, which browsers show on
+// hover. The text is escaped, so that the file is well-formed XML.
 func WriteSVG(w io.Writer, r *Report) error {
 	days := r.Daily()
 	o := r.Options
@@ -96,7 +100,7 @@ func WriteSVG(w io.Writer, r *Report) error {
 		OrdersSeries, revenueName, campaignText(o), loc)))
 	p(`<rect width="100%%" height="100%%" fill="#fff"/>` + "\n")
 	p(`<text x="%d" y="26" font-size="16" font-weight="bold">%s</text>`+"\n", svgLeft, escape(title))
-	p(`<text x="%d" y="46" fill="#444">%s</text>`+"\n", svgLeft, escape(fmt.Sprintf("Campaign %s. Days in %s. Placed orders; revenue is what was charged.", campaignText(o), loc)))
+	p(`<text x="%d" y="46" fill="#444">%s</text>`+"\n", svgLeft, escape(fmt.Sprintf("Campaign %s. Days in %s. Placed orders, lighter outside the campaign; revenue is what was charged.", campaignText(o), loc)))
 
 	// The campaign's days, shaded, under everything else.
 	for _, ph := range r.Phases {
@@ -129,14 +133,31 @@ func WriteSVG(w io.Writer, r *Report) error {
 	}
 	p(`<text x="%.1f" y="%d" text-anchor="middle" fill="#444">%s</text>`+"\n", svgLeft+plotW/2, svgHeight-12, escape("day ("+loc.String()+")"))
 
-	// The orders, as bars.
-	p(`<g id="orders" fill="%s">`+"\n", ordersColor)
-	for i, d := range days {
-		if n := d.Orders(); n > 0 {
-			p(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s</title></rect>`+"\n",
-				svgLeft+band*(float64(i)+0.15), yOrders(float64(n)), band*0.7, bottom-yOrders(float64(n)),
-				escape(fmt.Sprintf("%s: %d orders, %d with the promotion", date(d.Date), n, d.WithPromotion)))
+	// The orders, as bars: a day's parts, one for each phase of a day that
+	// the campaign starts or ends in, stacked in the order they come.
+	p(`<g id="orders">` + "\n")
+	i := -1
+	var top float64 // the top of the day's bar so far
+	for k, d := range r.Days {
+		if k == 0 || !d.Date.Equal(r.Days[k-1].Date) {
+			i, top = i+1, bottom
 		}
+		n := d.Orders()
+		if n == 0 {
+			continue
+		}
+		fill, what := outsideColor, date(d.Date)
+		if d.Phase == During {
+			fill = ordersColor
+		}
+		if d.From.After(d.Date) || d.Until.Before(next(d.Date)) { // a part of its day
+			what = fmt.Sprintf("%s, %s the campaign", spanText(d.Span, loc), d.Phase)
+		}
+		h := bottom - yOrders(float64(n))
+		top -= h
+		p(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s</title></rect>`+"\n",
+			svgLeft+band*(float64(i)+0.15), top, band*0.7, h, fill,
+			escape(fmt.Sprintf("%s: %d orders, %d with the promotion", what, n, d.WithPromotion)))
 	}
 	p("</g>\n")
 
@@ -177,7 +198,8 @@ func WriteSVG(w io.Writer, r *Report) error {
 
 	// The legend: both series, and the campaign's shade.
 	p(`<g id="legend">` + "\n")
-	p(`<rect x="%d" y="58" width="14" height="10" fill="%s"/>`+"\n", svgLeft, ordersColor)
+	p(`<rect x="%d" y="58" width="7" height="10" fill="%s"/>`+"\n", svgLeft, outsideColor)
+	p(`<rect x="%d" y="58" width="7" height="10" fill="%s"/>`+"\n", svgLeft+7, ordersColor)
 	p(`<text x="%d" y="67">%s</text>`+"\n", svgLeft+20, OrdersSeries)
 	p(`<line x1="%d" y1="63" x2="%d" y2="63" stroke="%s" stroke-width="2"/>`+"\n", svgLeft+110, svgLeft+134, revenueColor)
 	p(`<text x="%d" y="67">%s</text>`+"\n", svgLeft+140, escape(revenueName))

@@ -6,7 +6,9 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -143,11 +145,20 @@ func TestWriteCSV(t *testing.T) {
 }
 
 // svgChart is what TestWriteSVG reads of a chart: the text of the legend,
-// of the rest, the bars of the orders and the points of the revenue.
+// of the rest, the bars of the orders (each part of a stacked bar is one)
+// and the points of the revenue.
 type svgChart struct {
 	legend, texts []string
 	bars, points  int
 	title         string
+	parts         []svgBar
+}
+
+// svgBar is a rect of the orders' bars: where it is, its fill, and its
+// title.
+type svgBar struct {
+	x, y, width, height float64
+	fill, title         string
 }
 
 // readSVG parses an SVG strictly, failing the test if it is not
@@ -193,6 +204,7 @@ func readSVG(tb testing.TB, data []byte) svgChart {
 			case "rect":
 				if in("orders") {
 					c.bars++
+					c.parts = append(c.parts, barOf(tb, tok))
 				}
 			case "circle":
 				if in("revenue") {
@@ -215,6 +227,8 @@ func readSVG(tb testing.TB, data []byte) svgChart {
 				switch {
 				case intro:
 					c.title = text.String()
+				case tok.Name.Local == "title" && slices.Contains(stack, "orders") && len(c.parts) > 0:
+					c.parts[len(c.parts)-1].title = text.String()
 				case tok.Name.Local == "text" && slices.Contains(stack, "legend"):
 					c.legend = append(c.legend, text.String())
 				case tok.Name.Local == "text":
@@ -230,9 +244,35 @@ func readSVG(tb testing.TB, data []byte) svgChart {
 	return c
 }
 
+// barOf returns the bar that rect draws, without its title.
+func barOf(tb testing.TB, rect xml.StartElement) svgBar {
+	tb.Helper()
+	var b svgBar
+	for _, a := range rect.Attr {
+		var err error
+		switch a.Name.Local {
+		case "x":
+			b.x, err = strconv.ParseFloat(a.Value, 64)
+		case "y":
+			b.y, err = strconv.ParseFloat(a.Value, 64)
+		case "width":
+			b.width, err = strconv.ParseFloat(a.Value, 64)
+		case "height":
+			b.height, err = strconv.ParseFloat(a.Value, 64)
+		case "fill":
+			b.fill = a.Value
+		}
+		if err != nil {
+			tb.Fatalf("a bar's %s: %v", a.Name.Local, err)
+		}
+	}
+	return b
+}
+
 // TestWriteSVG parses the chart of known orders with encoding/xml: it is
 // well-formed and self-contained, its legend names both series, it has a
-// bar for each day with orders and a point of revenue for each day, and
+// bar for each day with orders (a part for each phase of a day that the
+// campaign starts or ends in) and a point of revenue for each day, and
 // it marks the campaign's start (and end).
 func TestWriteSVG(t *testing.T) {
 	for _, tc := range []struct {
@@ -244,12 +284,12 @@ func TestWriteSVG(t *testing.T) {
 	}{
 		{"a campaign without an end", nil,
 			[]string{report.OrdersSeries, report.RevenueSeries + " (EUR)", "Campaign"},
-			"Campaign starts 2025-06-10 09:00", "Promotion buy_two_get_one_free: orders and revenue a day, 2025-06-08 to 2025-06-12", 4, 5},
+			"Campaign starts 2025-06-10 09:00", "Promotion buy_two_get_one_free: orders and revenue a day, 2025-06-08 to 2025-06-12", 5, 5},
 		{"a campaign with an end, and a code to escape", func(o *report.Options) {
 			o.Promotion = `b2g1<"&">`
 			o.Campaign.Ends = at(t, "2025-06-11 12:00:00.000")
 		}, []string{report.OrdersSeries, report.RevenueSeries + " (EUR)", "Campaign"},
-			"Campaign starts 2025-06-10 09:00|Campaign ends 2025-06-11 12:00", `Promotion b2g1<"&">: orders and revenue a day, 2025-06-08 to 2025-06-12`, 4, 5},
+			"Campaign starts 2025-06-10 09:00|Campaign ends 2025-06-11 12:00", `Promotion b2g1<"&">: orders and revenue a day, 2025-06-08 to 2025-06-12`, 5, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -286,5 +326,57 @@ func TestWriteSVG(t *testing.T) {
 	}
 	if c := readSVG(t, b.Bytes()); !slices.Equal(c.legend, []string{report.OrdersSeries, report.RevenueSeries, "Campaign"}) || c.bars != 0 || c.points != 5 {
 		t.Errorf("chart without orders: legend %q, %d bars, %d points; want both series named, 0 bars and 5 points", c.legend, c.bars, c.points)
+	}
+}
+
+// TestWriteSVGSplitDay checks the bar of the day the campaign of the
+// known orders starts in, 2025-06-10 at 09:00, with an order before the
+// start and one during the campaign: it is stacked, a part for each
+// phase, each saying in its title which part of the day it counts. The
+// part before the start stands on the axis, in the lighter blue of the
+// days before the campaign; the part during it is on top of it, in the
+// blue of the days of the campaign. (It was one bar of two orders, in the
+// campaign's colour and shade.)
+func TestWriteSVGSplitDay(t *testing.T) {
+	var b bytes.Buffer
+	if err := report.WriteSVG(&b, knownReport(t, nil)); err != nil {
+		t.Fatal(err)
+	}
+	c := readSVG(t, b.Bytes())
+	byDay := make(map[string][]svgBar)
+	for _, bar := range c.parts {
+		byDay[bar.title[:len("2025-06-10")]] = append(byDay[bar.title[:len("2025-06-10")]], bar)
+	}
+	split := byDay["2025-06-10"]
+	var titles []string
+	for _, bar := range split {
+		titles = append(titles, bar.title)
+	}
+	want := []string{
+		"2025-06-10 00:00 - 2025-06-10 09:00, before the campaign: 1 orders, 0 with the promotion",
+		"2025-06-10 09:00 - 2025-06-11 00:00, during the campaign: 1 orders, 1 with the promotion",
+	}
+	if !slices.Equal(titles, want) {
+		t.Fatalf("the bar of 2025-06-10 has parts %q, want %q", titles, want)
+	}
+	whole := byDay["2025-06-08"] // a day before the campaign, of one order
+	if len(whole) != 1 || len(byDay["2025-06-11"]) != 1 {
+		t.Fatalf("the bars of 2025-06-08 and 2025-06-11 have %d and %d parts, want 1 each", len(whole), len(byDay["2025-06-11"]))
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 0.15 } // the coordinates are rounded to 0.1
+	before, during, axis := split[0], split[1], whole[0].y+whole[0].height
+	switch {
+	case !near(before.y+before.height, axis):
+		t.Errorf("the part before the campaign ends at %.1f, want it on the axis, at %.1f", before.y+before.height, axis)
+	case !near(during.y+during.height, before.y):
+		t.Errorf("the part during the campaign ends at %.1f, want it on top of the part before, at %.1f", during.y+during.height, before.y)
+	case before.x != during.x || before.width != during.width:
+		t.Errorf("the parts are at x %.1f and %.1f, %.1f and %.1f wide; want one bar", before.x, during.x, before.width, during.width)
+	case !near(before.height, whole[0].height) || !near(during.height, whole[0].height):
+		t.Errorf("the parts of one order each are %.1f and %.1f high, a day of one order %.1f", before.height, during.height, whole[0].height)
+	}
+	if before.fill != whole[0].fill || during.fill != byDay["2025-06-11"][0].fill || before.fill == during.fill {
+		t.Errorf("the parts are filled %s and %s, the days before and during the campaign %s and %s; want the colours of their phases, which differ",
+			before.fill, during.fill, whole[0].fill, byDay["2025-06-11"][0].fill)
 	}
 }
