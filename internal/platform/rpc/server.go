@@ -62,12 +62,42 @@ const (
 	// connection of a client, so a server has about as many as it has
 	// connections from other services, a few dozen. Past it, a watch is
 	// refused with RESOURCE_EXHAUSTED (Check still answers). A watch holds
-	// a stream and its goroutine, some 13 KiB: 13 MiB at the cap.
+	// a stream and its goroutine, some 13 KB: 13 MiB at the cap.
 	MaxHealthWatches = 1_000
+	// HealthWatchBytes is the budget of one health watch: its stream and
+	// goroutine hold 13 KB (TestHealthMemory).
+	HealthWatchBytes = 16 << 10
 	// HealthMaxStreams is the most calls one connection to the health port
 	// has in flight at once (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS): a
 	// probe makes one Check at a time, and a client's further calls wait.
 	HealthMaxStreams = 16
+	// HealthMaxConns is the most connections the health port holds at
+	// once: past it, new ones are closed as soon as they are accepted,
+	// until some end. The kubelet opens one a probe, and closes it; 256
+	// idle connections hold some 4 MiB (15 KB each), where before any
+	// number could be opened, and kept, until the process ran out of
+	// memory. A client that holds them all keeps probes out while it
+	// does, which the keepalive below bounds and the port's network
+	// policy should (docs/security.md).
+	HealthMaxConns = 256
+	// HealthConnBytes is the budget of one idle connection to the health
+	// port: its goroutines, grpc-go's HTTP/2 state and the socket. Such a
+	// connection holds 15 KB (TestHealthMemory); with grpc-go's read
+	// buffer, 47 KB.
+	HealthConnBytes = 20 << 10
+	// The health port's keepalive: a connection with no call in flight
+	// for HealthMaxConnectionIdle is closed, and any connection after
+	// HealthMaxConnectionAge, its calls in flight given
+	// HealthMaxConnectionAgeGrace to end (a watch ends with it, and the
+	// watcher opens it again). So that a connection holds its place for a
+	// while at most: a probe's lasts a second.
+	HealthMaxConnectionIdle     = 30 * time.Second
+	HealthMaxConnectionAge      = 2 * time.Minute
+	HealthMaxConnectionAgeGrace = 5 * time.Second
+	// healthHandshakeTimeout bounds the wait for a new connection's HTTP/2
+	// preface (grpc-go's default is 2 minutes): a connection that sends
+	// nothing gives its place back within it.
+	healthHandshakeTimeout = 5 * time.Second
 	// healthMaxRecvBytes is the largest message the health port takes: a
 	// HealthCheckRequest is a service's name.
 	healthMaxRecvBytes = 1 << 10
@@ -159,6 +189,9 @@ type Server struct {
 	logger       *slog.Logger
 	drainTimeout time.Duration
 	ready        <-chan struct{}
+	// healthKeepalive is the health port's (see HealthMaxConnectionIdle);
+	// the tests of this package shorten it.
+	healthKeepalive keepalive.ServerParameters
 	// draining ends when shutdown begins: Draining's channel, and what
 	// ends the health watches and, through OnDrain, the streams of the
 	// services that never end by themselves.
@@ -256,6 +289,11 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 		logger:       cfg.Logger,
 		drainTimeout: cfg.DrainTimeout,
 		ready:        cfg.Ready,
+		healthKeepalive: keepalive.ServerParameters{
+			MaxConnectionIdle:     HealthMaxConnectionIdle,
+			MaxConnectionAge:      HealthMaxConnectionAge,
+			MaxConnectionAgeGrace: HealthMaxConnectionAgeGrace,
+		},
 	}
 	s.healthWatch = &drainingHealth{Server: s.health, draining: draining}
 	// Nothing is served until Run: probes see NOT_SERVING until then.
@@ -403,17 +441,25 @@ func (s *Server) RunWithHealth(ctx context.Context, lis, healthLis net.Listener)
 // is done: for probes that cannot present a client certificate, such as
 // Kubernetes' grpc probe, when the main port requires mutual TLS. It shows
 // the same statuses as the main port. Anyone who reaches the port may call
-// it, so it takes small messages and HealthMaxStreams calls a connection,
-// and its watches count with the main port's against MaxHealthWatches.
+// it, so it takes small messages, HealthMaxStreams calls a connection and
+// HealthMaxConns connections, closes them idle or old (HealthMaxConnectionIdle,
+// HealthMaxConnectionAge), and its watches count with the main port's
+// against MaxHealthWatches.
 func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
 	s.initHealth()
 	hs := grpc.NewServer(
 		grpc.MaxConcurrentStreams(HealthMaxStreams),
 		grpc.MaxRecvMsgSize(healthMaxRecvBytes),
+		// No read buffer: grpc-go's 32 KiB a connection, two thirds of
+		// what an idle one held, for requests of a few bytes.
+		grpc.ReadBufferSize(0),
+		grpc.KeepaliveParams(s.healthKeepalive),
+		grpc.ConnectionTimeout(healthHandshakeTimeout), // an option grpc-go marks experimental
 	)
 	healthpb.RegisterHealthServer(hs, s.healthWatch)
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(lis) }()
+	capped := capConns(lis, HealthMaxConns, s.logger)
+	go func() { served <- hs.Serve(capped) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve health on %s: %w", lis.Addr(), err)
