@@ -37,17 +37,22 @@ const (
 	RevenueSeries = "Revenue"
 )
 
+// OutsideLegend is the legend's words for the lighter blue of the orders
+// outside the campaign, beside the orders' own.
+const OutsideLegend = "outside the campaign"
+
 // WriteSVG writes r as a chart of its days, self-contained SVG (no
 // script, no style sheet, no font or image from elsewhere): the day's
 // orders as bars against the left axis, its revenue as a line against
 // the right axis, the campaign's days shaded, its start marked with a
 // line (and its end, if it has one, in the period). The orders during
-// the campaign are blue, those outside it a lighter blue; the bar of a
-// day that the campaign starts or ends in is stacked, a part for each
-// phase, the earliest at the bottom, so that the orders before the start
-// are not drawn as the campaign's. A legend names both series; each bar,
-// part and point has a title with its figures, which browsers show on
-// hover. The text is escaped, so that the file is well-formed XML.
+// the campaign are blue, those outside it a lighter blue (the legend's
+// OutsideLegend); the bar of a day that the campaign starts or ends in
+// is stacked, a part for each phase, the earliest at the bottom, so that
+// the orders before the start are not drawn as the campaign's. A legend
+// names both series; each bar, part and point has a title with its
+// figures, which browsers show on hover. The text is escaped, so that
+// the file is well-formed XML.
 func WriteSVG(w io.Writer, r *Report) error {
 	days := r.Daily()
 	o := r.Options
@@ -100,7 +105,7 @@ func WriteSVG(w io.Writer, r *Report) error {
 		OrdersSeries, revenueName, campaignText(o), loc)))
 	p(`<rect width="100%%" height="100%%" fill="#fff"/>` + "\n")
 	p(`<text x="%d" y="26" font-size="16" font-weight="bold">%s</text>`+"\n", svgLeft, escape(title))
-	p(`<text x="%d" y="46" fill="#444">%s</text>`+"\n", svgLeft, escape(fmt.Sprintf("Campaign %s. Days in %s. Placed orders, lighter outside the campaign; revenue is what was charged.", campaignText(o), loc)))
+	p(`<text x="%d" y="46" fill="#444">%s</text>`+"\n", svgLeft, escape(fmt.Sprintf("Campaign %s. Days in %s. Placed orders; revenue is what was charged.", campaignText(o), loc)))
 
 	// The campaign's days, shaded, under everything else.
 	for _, ph := range r.Phases {
@@ -196,15 +201,17 @@ func WriteSVG(w io.Writer, r *Report) error {
 		p(`<text x="%.1f" y="%d" text-anchor="%s" fill="%s">%s</text>`+"\n", at+dx, svgTop-8, anchor, campaignLine, escape(m.what+" "+clock(m.at, loc)))
 	}
 
-	// The legend: both series, and the campaign's shade.
+	// The legend: both series (the orders' lighter blue, outside the
+	// campaign, beside them), and the campaign's shade.
 	p(`<g id="legend">` + "\n")
-	p(`<rect x="%d" y="58" width="7" height="10" fill="%s"/>`+"\n", svgLeft, outsideColor)
-	p(`<rect x="%d" y="58" width="7" height="10" fill="%s"/>`+"\n", svgLeft+7, ordersColor)
+	p(`<rect x="%d" y="58" width="14" height="10" fill="%s"/>`+"\n", svgLeft, ordersColor)
 	p(`<text x="%d" y="67">%s</text>`+"\n", svgLeft+20, OrdersSeries)
-	p(`<line x1="%d" y1="63" x2="%d" y2="63" stroke="%s" stroke-width="2"/>`+"\n", svgLeft+110, svgLeft+134, revenueColor)
-	p(`<text x="%d" y="67">%s</text>`+"\n", svgLeft+140, escape(revenueName))
-	p(`<rect x="%d" y="58" width="14" height="10" fill="%s" stroke="%s" stroke-width="0.5"/>`+"\n", svgLeft+280, campaignFill, campaignLine)
-	p(`<text x="%d" y="67">Campaign</text>`+"\n", svgLeft+300)
+	p(`<rect x="%d" y="58" width="14" height="10" fill="%s"/>`+"\n", svgLeft+75, outsideColor)
+	p(`<text x="%d" y="67">%s</text>`+"\n", svgLeft+95, OutsideLegend)
+	p(`<line x1="%d" y1="63" x2="%d" y2="63" stroke="%s" stroke-width="2"/>`+"\n", svgLeft+240, svgLeft+264, revenueColor)
+	p(`<text x="%d" y="67">%s</text>`+"\n", svgLeft+270, escape(revenueName))
+	p(`<rect x="%d" y="58" width="14" height="10" fill="%s" stroke="%s" stroke-width="0.5"/>`+"\n", svgLeft+390, campaignFill, campaignLine)
+	p(`<text x="%d" y="67">Campaign</text>`+"\n", svgLeft+410)
 	p("</g>\n")
 	p("</svg>\n")
 	return b.Flush()

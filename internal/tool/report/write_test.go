@@ -283,12 +283,12 @@ func TestWriteSVG(t *testing.T) {
 		bars, points int
 	}{
 		{"a campaign without an end", nil,
-			[]string{report.OrdersSeries, report.RevenueSeries + " (EUR)", "Campaign"},
+			[]string{report.OrdersSeries, report.OutsideLegend, report.RevenueSeries + " (EUR)", "Campaign"},
 			"Campaign starts 2025-06-10 09:00", "Promotion buy_two_get_one_free: orders and revenue a day, 2025-06-08 to 2025-06-12", 5, 5},
 		{"a campaign with an end, and a code to escape", func(o *report.Options) {
 			o.Promotion = `b2g1<"&">`
 			o.Campaign.Ends = at(t, "2025-06-11 12:00:00.000")
-		}, []string{report.OrdersSeries, report.RevenueSeries + " (EUR)", "Campaign"},
+		}, []string{report.OrdersSeries, report.OutsideLegend, report.RevenueSeries + " (EUR)", "Campaign"},
 			"Campaign starts 2025-06-10 09:00|Campaign ends 2025-06-11 12:00", `Promotion b2g1<"&">: orders and revenue a day, 2025-06-08 to 2025-06-12`, 5, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -324,7 +324,7 @@ func TestWriteSVG(t *testing.T) {
 	if err := report.WriteSVG(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	if c := readSVG(t, b.Bytes()); !slices.Equal(c.legend, []string{report.OrdersSeries, report.RevenueSeries, "Campaign"}) || c.bars != 0 || c.points != 5 {
+	if c := readSVG(t, b.Bytes()); !slices.Equal(c.legend, []string{report.OrdersSeries, report.OutsideLegend, report.RevenueSeries, "Campaign"}) || c.bars != 0 || c.points != 5 {
 		t.Errorf("chart without orders: legend %q, %d bars, %d points; want both series named, 0 bars and 5 points", c.legend, c.bars, c.points)
 	}
 }
