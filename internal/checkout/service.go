@@ -320,7 +320,9 @@ var (
 // any, in FreeBookID, the promotion's code in Promotions) and the total,
 // subtotal less discount; and the lines that cannot be
 // bought as they are (Short: too few copies in stock, or a book no
-// longer sold). When Promotions cannot answer in time (a second at most,
+// longer sold), the stock as the Inventory gave it within the stock
+// cache's TTL (Config.StockCache: a hint; Place reserves at the
+// Inventory). When Promotions cannot answer in time (a second at most,
 // and half of what is left of ctx's deadline: see promotionsCall), the
 // cart is quoted at its full price, which Place charges if Promotions
 // still cannot answer then. An empty cart has a Quote without lines and
