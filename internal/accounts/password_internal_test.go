@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	rtmetrics "runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/accounts/sqlite"
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/memtest"
 )
 
 // cheap are argon2id parameters that cost little, for tests of what does
@@ -156,6 +158,32 @@ func TestHasherBoundsConcurrency(t *testing.T) {
 	h.release()
 	if _, err := h.hash(ctx, "a slot is free"); err != nil {
 		t.Errorf("hash with a slot free = %v", err)
+	}
+}
+
+// TestHashesMemory checks what password hashes take, against the budget
+// of docs/capacity.md: a Service runs DefaultMaxHashes at once, however
+// many sign-ins and sign-ups arrive together (TestHasherBoundsConcurrency),
+// and each allocates what it holds as it starts (argon2id's memory of
+// DefaultHashParams and a few small buffers) and holds it until it ends.
+func TestHashesMemory(t *testing.T) {
+	memtest.Budgets(t)
+	h := newTestHasher(t, DefaultHashParams, DefaultMaxHashes)
+	allocs := []rtmetrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	rtmetrics.Read(allocs)
+	before := allocs[0].Value.Uint64()
+	if _, err := h.hash(testContext(t), "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	rtmetrics.Read(allocs)
+	each := allocs[0].Value.Uint64() - before
+	t.Logf("a hash with %d KiB of memory allocates %d bytes; %d run at once", DefaultHashParams.Memory, each, cap(h.slots))
+	count, budget := memtest.Documented(t, "Accounts", "password hashes")
+	if count != DefaultMaxHashes || cap(h.slots) != DefaultMaxHashes {
+		t.Errorf("docs/capacity.md budgets %d password hashes at once, and a hasher runs %d; want DefaultMaxHashes, %d", count, cap(h.slots), DefaultMaxHashes)
+	}
+	if each > budget {
+		t.Errorf("a hash allocates %d bytes, more than the %d docs/capacity.md budgets", each, budget)
 	}
 }
 

@@ -35,9 +35,9 @@ type Limits struct {
 	SignUpsPerClient int
 	// MaxKeys is the most emails, and the most clients, each limiter
 	// counts at once: past it the oldest window is forgotten. An entry
-	// takes about 100 bytes (a 64-bit hash of the key, not the key
-	// itself), so the default, 100,000 of each, bounds the three limiters
-	// to some 30 MB.
+	// takes about 120 bytes (a 64-bit hash of the key, not the key
+	// itself: TestLimiterMemory), so the default, 100,000 of each, bounds
+	// the three limiters to some 36 MB (docs/capacity.md budgets 43 MiB).
 	MaxKeys int
 }
 
