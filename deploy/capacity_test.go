@@ -158,3 +158,62 @@ func TestCapacity(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveCapsAgree checks that a Marketplace replica can open as many
+// live sessions as it takes (-live-sessions) on the Recommendations
+// replicas it balances over, the fewest there may be: each takes at most
+// -live-streams-per-caller of one caller (0: half of -live-streams), so
+// that with one replica of each (the dev overlay) the cap of one caller
+// must be the Marketplace's whole cap, or its sessions past it are
+// refused. (`bookshop up`, where the Marketplace is the one caller, gives
+// one caller every stream: internal/tool's TestUpLiveStreamsOfOneCaller.)
+func TestLiveCapsAgree(t *testing.T) {
+	// check holds the caps of marketplace to those of recs, which run at
+	// least replicas at once.
+	check := func(t *testing.T, where string, sessions, streams, perCaller string, replicas int) {
+		t.Helper()
+		s, err1 := strconv.Atoi(sessions)
+		all, err2 := strconv.Atoi(streams)
+		per, err3 := 0, error(nil) // no default in the help: 0, half
+		if perCaller != "" {
+			per, err3 = strconv.Atoi(perCaller)
+		}
+		if err1 != nil || err2 != nil || err3 != nil {
+			t.Fatalf("%s: -live-sessions %q, -live-streams %q, -live-streams-per-caller %q: want numbers", where, sessions, streams, perCaller)
+		}
+		if per == 0 {
+			per = max(1, all/2)
+		}
+		if per*replicas < s {
+			t.Errorf("%s: a Marketplace replica takes %d live sessions, but the %d Recommendations replicas it balances over (the fewest) take %d of one caller each: set RECOMMENDATIONS_LIVE_STREAMS_PER_CALLER to %d or more",
+				where, s, replicas, per, (s+replicas-1)/replicas)
+		}
+	}
+	for _, o := range overlays {
+		t.Run(o, func(t *testing.T) {
+			c := buildOverlay(t, o)
+			pods := c.pods(t)
+			recs, markets := runningIn(pods, "recommendations"), runningIn(pods, "marketplace")
+			if len(recs) != 1 || len(markets) != 1 {
+				t.Fatalf("%d Deployments run Recommendations and %d the Marketplace, want one of each", len(recs), len(markets))
+			}
+			replicas := int(deref(recs[0].dep.Spec.Replicas))
+			if h := c.hpaOf(recs[0].dep.Name); h != nil {
+				replicas = int(deref(h.Spec.MinReplicas))
+			}
+			check(t, o, markets[0].setting(t, "live-sessions"), recs[0].setting(t, "live-streams"), recs[0].setting(t, "live-streams-per-caller"), max(replicas, 1))
+		})
+	}
+	t.Run("compose", func(t *testing.T) {
+		services := composeServices(t, loadCompose(t))
+		recs, replicas := running(services, "recommendations"), 0
+		for _, r := range recs {
+			replicas += r.replicas()
+		}
+		for _, m := range running(services, "marketplace") {
+			for _, r := range recs {
+				check(t, "compose.yaml, services "+m.name+" and "+r.name, m.setting(t, "live-sessions"), r.setting(t, "live-streams"), r.setting(t, "live-streams-per-caller"), replicas)
+			}
+		}
+	})
+}

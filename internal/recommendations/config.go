@@ -74,7 +74,7 @@ func (c *Config) Flags(s *config.Set) {
 	s.Port(&c.Port, "port", c.Port, "the Recommendations gRPC port; with -recommendations-replicas in bookshop up, the first of consecutive ports")
 	s.Int(&c.MaxBooks, "max-books", c.MaxBooks, "the most books a replica holds in memory, its copy of the catalog: about 220 bytes each, two and a half times that while a new snapshot replaces the old; raise it with the memory limit")
 	s.Int(&c.MaxLiveStreams, "live-streams", c.MaxLiveStreams, fmt.Sprintf("the live recommendation streams (shoppers' open book pages) a replica serves at once, each holding up to %d KiB: raise it with the memory limit (docs/capacity.md)", LiveStreamBytes>>10))
-	s.Int(&c.MaxLiveStreamsPerCaller, "live-streams-per-caller", c.MaxLiveStreamsPerCaller, "the live recommendation streams one caller (a client address, such as a Marketplace replica's) may have open on a replica at once; 0 is half of -live-streams")
+	s.Int(&c.MaxLiveStreamsPerCaller, "live-streams-per-caller", c.MaxLiveStreamsPerCaller, "the live recommendation streams one caller (a client address, such as a Marketplace replica's) may have open on a replica at once; 0 is half of -live-streams (in bookshop up, where the Marketplace is the one caller, all of them)")
 }
 
 // Dependencies declares, on the process's set, where the services that

@@ -257,9 +257,18 @@ func recommendationsService() *service {
 		scales:       true,
 		flags:        cfg.Flags,
 		dependencies: cfg.Dependencies,
-		wire:         func(addrs map[string]string) { cfg.CatalogHost = addrs["catalog"] },
-		validate:     cfg.Validate,
-		port:         func() int { return cfg.Port },
+		wire: func(addrs map[string]string) {
+			cfg.CatalogHost = addrs["catalog"]
+			// The one Marketplace is each replica's one caller: it may
+			// open every live stream, not half (the default's share, for
+			// replicas that serve several Marketplaces), or its sessions
+			// past half of its cap would be refused (docs/capacity.md).
+			if cfg.MaxLiveStreamsPerCaller == 0 {
+				cfg.MaxLiveStreamsPerCaller = cfg.MaxLiveStreams
+			}
+		},
+		validate: cfg.Validate,
+		port:     func() int { return cfg.Port },
 		run: func(ctx context.Context, deps process.Deps) error {
 			rdeps := recommendations.Deps{Deps: deps}
 			if cfg.CatalogHost == "" {
