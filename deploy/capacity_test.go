@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,11 +98,13 @@ func countOf(tb testing.TB, s string) float64 {
 // product is an item that multiplies: "6,000 live sessions × 20 KiB".
 var product = regexp.MustCompile(`^([0-9][0-9,]*) [^×]*× ([0-9][0-9,]* (?:B|KiB|MiB)) = `)
 
-// TestCapacity checks the memory budgets of docs/capacity.md: that each
-// adds up (each product, and the idle process and the items to the worst
-// case, to the MiB the table rounds to), that the worst case at the caps
-// leaves a quarter of the limit to the collector, and that the limit is
-// the one Kubernetes (every overlay) and Compose give the service.
+// TestCapacity checks the memory budgets of docs/capacity.md: that every
+// service has one, a gRPC server's with its health watches and health
+// connections; that each adds up (each product, and the idle process and
+// the items to the worst case, to the MiB the table rounds to), that the
+// worst case at the caps leaves a quarter of the limit to the collector,
+// and that the limit is the one Kubernetes (every overlay) and Compose
+// give the service.
 func TestCapacity(t *testing.T) {
 	const mib = 1 << 20
 	near := func(a, b float64) bool { return math.Abs(a-b) <= 1*mib }
@@ -110,7 +113,26 @@ func TestCapacity(t *testing.T) {
 		clusters[o] = buildOverlay(t, o)
 	}
 	compose := loadCompose(t)
-	for _, b := range readBudgets(t) {
+	budgets := readBudgets(t)
+	// Every service has its row, and every gRPC server (those with a
+	// plaintext health port) counts what anyone who reaches its ports may
+	// make it hold: health watches and health connections.
+	for _, p := range clusters["dev"].pods(t) {
+		i := slices.IndexFunc(budgets, func(b budget) bool { return strings.ToLower(b.service) == p.dep.Name })
+		if i < 0 {
+			t.Errorf("docs/capacity.md has no budget of %s", p.dep.Name)
+			continue
+		}
+		if _, grpc := p.cmd.flags["health-addr"]; !grpc {
+			continue
+		}
+		for _, what := range []string{"health watches", "health connections"} {
+			if !slices.ContainsFunc(budgets[i].items, func(item string) bool { return strings.Contains(item, " "+what+" × ") }) {
+				t.Errorf("docs/capacity.md: %s serves gRPC, but its worst case counts no %s", budgets[i].service, what)
+			}
+		}
+	}
+	for _, b := range budgets {
 		t.Run(b.service, func(t *testing.T) {
 			sum := b.idle
 			for i, item := range b.items {

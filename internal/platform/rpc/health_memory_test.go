@@ -140,8 +140,8 @@ func http2Conn(tb testing.TB, addr string) (net.Conn, error) {
 // idle connections to its plaintext health port, at most
 // rpc.HealthConnBytes each, and rpc.MaxHealthWatches watches, at most
 // rpc.HealthWatchBytes each; the figures docs/capacity.md budgets every
-// gRPC service with. The server is a child process, so that the test's
-// own clients do not count.
+// gRPC service with, which it checks. The server is a child process, so
+// that the test's own clients do not count.
 func TestHealthMemory(t *testing.T) {
 	memtest.Budgets(t)
 	if testing.Short() {
@@ -187,5 +187,15 @@ func TestHealthMemory(t *testing.T) {
 	}
 	if eachWatch > rpc.HealthWatchBytes {
 		t.Errorf("a health watch holds %d bytes, more than rpc.HealthWatchBytes, %d", eachWatch, rpc.HealthWatchBytes)
+	}
+	// Every gRPC service counts them in its worst case (deploy's
+	// TestCapacity checks that each has the items).
+	for _, service := range []string{"Recommendations", "Catalog", "Cart", "Checkout", "Accounts", "Inventory", "Orders", "Payments", "Promotions"} {
+		if n, each := memtest.Documented(t, service, "health watches"); n != rpc.MaxHealthWatches || each != rpc.HealthWatchBytes {
+			t.Errorf("docs/capacity.md budgets %d health watches of %d bytes for %s, want rpc.MaxHealthWatches, %d, of rpc.HealthWatchBytes, %d", n, each, service, rpc.MaxHealthWatches, rpc.HealthWatchBytes)
+		}
+		if n, each := memtest.Documented(t, service, "health connections"); n != rpc.HealthMaxConns || each != rpc.HealthConnBytes {
+			t.Errorf("docs/capacity.md budgets %d health connections of %d bytes for %s, want rpc.HealthMaxConns, %d, of rpc.HealthConnBytes, %d", n, each, service, rpc.HealthMaxConns, rpc.HealthConnBytes)
+		}
 	}
 }
