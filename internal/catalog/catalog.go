@@ -84,6 +84,11 @@ const WatchBytes = 128 << 10
 // holds a stream and a little memory while it waits.
 const MaxImports = 4
 
+// ImportRetryAfter is when an import refused past MaxImports is told to
+// try again (gRPC's RetryInfo): an import of the largest size takes a
+// few seconds to write.
+const ImportRetryAfter = 5 * time.Second
+
 // ImportBytes is the most memory an import holds while its stream comes,
 // besides the books it adds, as docs/capacity.md budgets it: a batch of
 // its books, the transport's buffers of its stream and the database's
@@ -383,7 +388,7 @@ func (s *Service) ImportBooks(ctx context.Context, key string, items []bookshop.
 // is rejected (field price), whatever else it holds: the Catalog converts
 // no currency. Key, when not "", makes the import happen at most once
 // (see [bookshop.Importer]). Errors: Invalid for a malformed key;
-// Exhausted when MaxImports imports run or wait already.
+// Exhausted, with RetryAfter, when MaxImports imports run or wait already.
 func (s *Service) ImportFrom(ctx context.Context, key string, items iter.Seq2[bookshop.ImportItem, error]) (bookshop.ImportResult, error) {
 	if key != "" {
 		if err := bookshop.CheckKey("idempotency key", key); err != nil {
@@ -398,8 +403,8 @@ func (s *Service) ImportFrom(ctx context.Context, key string, items iter.Seq2[bo
 			<-s.imports
 		}()
 	default:
-		return bookshop.ImportResult{}, bookshop.Errorf(bookshop.Exhausted,
-			"%d imports are running or waiting already: try again when one has finished", MaxImports)
+		return bookshop.ImportResult{}, &bookshop.Error{Code: bookshop.Exhausted, RetryAfter: ImportRetryAfter,
+			Message: fmt.Sprintf("%d imports are running or waiting already: try again when one has finished", MaxImports)}
 	}
 	im, err := s.store.BeginImport(ctx, key)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -234,6 +235,21 @@ func TestImportsAtOnce(t *testing.T) {
 	}
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("an import past the %d running or waiting = %v, want RESOURCE_EXHAUSTED", catalog.MaxImports, err)
+	}
+	// It says when to try again, as gRPC's RetryInfo, which a client
+	// reads as a quota it used up, with its message (rpc.FromStatus),
+	// rather than as the service being unavailable.
+	var retry *errdetails.RetryInfo
+	for _, d := range status.Convert(err).Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			retry = ri
+		}
+	}
+	if got := retry.GetRetryDelay().AsDuration(); got != catalog.ImportRetryAfter {
+		t.Errorf("an import past the %d running or waiting: RetryInfo %v, want a delay of catalog.ImportRetryAfter, %v", catalog.MaxImports, retry, catalog.ImportRetryAfter)
+	}
+	if de := rpc.FromStatus(err); bookshop.ErrorCode(de) != bookshop.Exhausted || bookshop.RetryAfter(de) != catalog.ImportRetryAfter {
+		t.Errorf("rpc.FromStatus(%v) = %v, want Exhausted with RetryAfter %v", err, de, catalog.ImportRetryAfter)
 	}
 	a.finish(t)
 }

@@ -124,7 +124,8 @@ func (s *Server) ExportBooks(req *catalogv1.ExportBooksRequest, stream grpc.Serv
 // breaks off or is cancelled, nothing is written. Errors:
 // RESOURCE_EXHAUSTED past MaxImportBooks, when the books would take the
 // catalog past its caps (the store's Limits), or when MaxImports imports
-// run or wait already; INVALID_ARGUMENT for a message larger than any
+// run or wait already (with a RetryInfo of ImportRetryAfter: the only one
+// of these that passes by itself); INVALID_ARGUMENT for a message larger than any
 // book; ABORTED when no message comes for ImportIdleTimeout.
 func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[catalogv1.ImportBooksRequest, catalogv1.ImportBooksResponse]) error {
 	ctx := stream.Context()
