@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogdb"
@@ -161,7 +162,12 @@ func NewGRPCServer(svc *Service, deps process.Deps) (*rpc.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := rpc.NewServer(scfg)
+	// A stream's window stays at HTTP/2's 64 KiB rather than grow with
+	// the connection's bandwidth: what the client of an import that waits
+	// for the one before it sends waits unread in it. The connection's
+	// window is opened as data comes, read or not; 1 MiB lets an import
+	// stream at full speed. (As Recommendations does.)
+	srv := rpc.NewServer(scfg, grpc.StaticStreamWindowSize(64<<10), grpc.StaticConnWindowSize(1<<20))
 	catalogv1.RegisterCatalogServiceServer(srv, NewServer(svc, deps.Logger))
 	return srv, nil
 }

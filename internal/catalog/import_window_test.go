@@ -1,0 +1,116 @@
+package catalog_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bookshop-go/bookshop/internal/catalog"
+	"github.com/bookshop-go/bookshop/internal/catalog/sqlite"
+	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+)
+
+// TestImportWaitingWindow checks what a waiting import's client can make
+// the Catalog hold: its stream is not read until the import before it
+// ends, so what the client sends waits in the server's buffers, up to the
+// stream's HTTP/2 window. The Catalog's server (NewGRPCServer, as Run
+// makes it) keeps that window at 64 KiB: a client that sends without end
+// for two seconds, while an import on the same connection streams 40 MB,
+// gets 248 KiB of titles and authors out (the receiver's 64 books read
+// ahead, the window, and its own gRPC write quota). Before, the window
+// grew with the connection's bandwidth (BDP estimation, up to 16 MiB): 1.0
+// to 1.6 MiB in two seconds, more the longer the other import.
+func TestImportWaitingWindow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "catalog.db"), builtinBooks(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	logger := slog.New(slog.DiscardHandler)
+	metrics := telemetry.NewMetrics()
+	srv, err := catalog.NewGRPCServer(catalog.NewService(db, "", 0, metrics), process.Deps{Logger: logger, DrainTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx, lis) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+
+	// The first import holds the database, and then sends 20,000 books
+	// at their largest, which the server reads as they come; the second,
+	// on the same connection, waits, its client sending as fast as gRPC
+	// lets it.
+	client := catalogv1.NewCatalogServiceClient(dial(t, lis.Addr().String()))
+	first, err := client.ImportBooks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Send(largestBook(0)); err != nil {
+		t.Fatal(err)
+	}
+	// It has taken its place, and a moment later the database, before
+	// the second begins.
+	waitImports(t, metrics, 1)
+	time.Sleep(100 * time.Millisecond)
+	waitCtx, cancelWait := context.WithCancel(ctx)
+	waiting, err := client.ImportBooks(waitCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const firstBooks = 20_000
+	firstSent := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		for i := 1; i < firstBooks; i++ {
+			if err := first.Send(largestBook(-i)); err != nil {
+				firstSent <- err
+				return
+			}
+		}
+		firstSent <- nil
+	}()
+	sent := make(chan int)
+	go func() {
+		n := 0
+		for i := 1; ; i++ {
+			book := largestBook(i)
+			if waiting.Send(book) != nil {
+				break
+			}
+			n += len(book.GetBook().GetTitle()) + len(book.GetBook().GetAuthor())
+		}
+		sent <- n
+	}()
+	time.Sleep(2 * time.Second)
+	cancelWait()
+	n := <-sent
+	t.Logf("a waiting import's client sent %d KiB of titles and authors in 2s", n>>10)
+	if max := 384 << 10; n > max {
+		t.Errorf("a waiting import's client sent %d KiB in 2s, more than %d KiB: the stream's window grows", n>>10, max>>10)
+	}
+	if err := <-firstSent; err != nil {
+		t.Fatal(err)
+	}
+	resp, err := first.CloseAndRecv()
+	if err != nil || resp.GetImported() != firstBooks {
+		t.Errorf("the first import = %v, %v; want its %d books imported", resp, err, firstBooks)
+	}
+	t.Logf("the first import, %d books at their largest (40 MB), took %v with the waiting one beside it", firstBooks, time.Since(start).Round(10*time.Millisecond))
+}
