@@ -1074,6 +1074,21 @@ func checkProd(t *testing.T, c *cluster) {
 				}
 			}
 		}
+		// The controller caps what one client address has in flight
+		// (ingress-nginx's limit-connections, answered 503 past it), above
+		// the live sessions the Marketplace lets one client open, each a
+		// request that lasts.
+		perClient, err := strconv.Atoi(m.setting(t, "live-sessions-per-client"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ing := range c.ingresses {
+			const key = "nginx.ingress.kubernetes.io/limit-connections"
+			n, err := strconv.Atoi(ing.Annotations[key])
+			if err != nil || n <= perClient {
+				t.Errorf("Ingress %s: %s %q, want a number above the %d live sessions of one client (-live-sessions-per-client)", ing.Name, key, ing.Annotations[key], perClient)
+			}
+		}
 		// The Ingress controller adds the client's address to X-Forwarded-For.
 		if got := m.setting(t, "trusted-proxies"); got != "1" {
 			t.Errorf("%s: %s=%s behind an Ingress, want 1", m, m.cmd.flags["trusted-proxies"].Env, got)
