@@ -223,7 +223,10 @@ func (s *server) handleLive() http.Handler {
 		client, network := clientKeys(r, s.trustedProxies)
 		id, secret, ok := s.sessions.reserve(client, network)
 		if !ok {
-			s.logger.WarnContext(r.Context(), "live: too many sessions; refusing one",
+			// Debug, not Warn: past a cap, a client that opens sessions
+			// without end would flood the log at the rate it asks. The
+			// request metrics count the refusals (route GET /live, 503).
+			s.logger.DebugContext(r.Context(), "live: too many sessions; refusing one",
 				"max", s.sessions.max, "max_per_client", s.sessions.perClient, "max_per_network", s.sessions.perNetwork,
 				"client", client, "network", network)
 			retryLater(w)
