@@ -72,13 +72,13 @@ const (
 	// probe makes one Check at a time, and a client's further calls wait.
 	HealthMaxStreams = 16
 	// HealthMaxConns is the most connections the health port holds at
-	// once: past it, new ones are closed as soon as they are accepted,
-	// until some end. The kubelet opens one a probe, and closes it; 256
-	// idle connections hold some 4 MiB (15 KB each), where before any
-	// number could be opened, and kept, until the process ran out of
-	// memory. A client that holds them all keeps probes out while it
-	// does, which the keepalive below bounds and the port's network
-	// policy should (docs/security.md).
+	// once: at it, a new connection is taken, and the oldest of the
+	// client (address) that holds the most is closed to make room. The
+	// kubelet opens one a probe, and closes it; 256 idle connections hold
+	// some 4 MiB (15 KB each), where before any number could be opened,
+	// and kept, until the process ran out of memory. A client that holds
+	// them all cannot keep a probe out: the probe's connection is taken,
+	// and one of the client's closed.
 	HealthMaxConns = 256
 	// HealthConnBytes is the budget of one idle connection to the health
 	// port: its goroutines, grpc-go's HTTP/2 state and the socket. Such a
@@ -442,9 +442,10 @@ func (s *Server) RunWithHealth(ctx context.Context, lis, healthLis net.Listener)
 // Kubernetes' grpc probe, when the main port requires mutual TLS. It shows
 // the same statuses as the main port. Anyone who reaches the port may call
 // it, so it takes small messages, HealthMaxStreams calls a connection and
-// HealthMaxConns connections, closes them idle or old (HealthMaxConnectionIdle,
-// HealthMaxConnectionAge), and its watches count with the main port's
-// against MaxHealthWatches.
+// HealthMaxConns connections (at the cap, the oldest of the client that
+// holds the most makes room for a new one), closes them idle or old
+// (HealthMaxConnectionIdle, HealthMaxConnectionAge), and its watches count
+// with the main port's against MaxHealthWatches.
 func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
 	s.initHealth()
 	hs := grpc.NewServer(
