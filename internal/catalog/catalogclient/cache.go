@@ -3,11 +3,11 @@ package catalogclient
 import (
 	"context"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/ttlcache"
 )
 
 // Reader is what a Cache reads the books it does not hold from: a
@@ -67,22 +67,12 @@ func Cached(c *Client, ttl time.Duration) Reader {
 // within it (after a change of the shop's currency, restart the services
 // that keep books, or wait for their TTL: docs/configuration.md). An id with
 // no book is not kept: an import may add it at any time. A Cache holds at
-// most max books; when it is full, it drops those past their TTL, and then
-// as many others as the new ones need, whichever come first in the map
-// (about at random). It is safe for concurrent use.
+// most max books; when it is full, a new book takes the place of one past
+// its TTL, or else of any other (see ttlcache). It is safe for concurrent
+// use.
 type Cache struct {
-	src Reader
-	max int
-	ttl time.Duration
-	now func() time.Time
-
-	mu    sync.Mutex
-	books map[int32]cachedBook
-}
-
-type cachedBook struct {
-	book  bookshop.Book
-	until time.Time
+	src   Reader
+	books *ttlcache.Cache[int32, bookshop.Book]
 }
 
 // The Cache's promise, checked by the compiler.
@@ -91,7 +81,7 @@ var _ Reader = (*Cache)(nil)
 // NewCache returns a Cache over src that holds at most size books (at
 // least 1), each for ttl.
 func NewCache(src Reader, size int, ttl time.Duration) *Cache {
-	return &Cache{src: src, max: max(size, 1), ttl: ttl, now: time.Now, books: make(map[int32]cachedBook)}
+	return &Cache{src: src, books: ttlcache.New[int32, bookshop.Book](size, ttl)}
 }
 
 // Books returns the books of ids that exist, in the order of ids, each
@@ -107,19 +97,11 @@ func (c *Cache) Books(ctx context.Context, ids []int32) ([]bookshop.Book, error)
 		return c.src.Books(ctx, ids) // refused, as the Reader says
 	}
 	books := make([]bookshop.Book, 0, len(ids))
-	var missing []int32
-	now := c.now()
-	c.mu.Lock()
-	for _, id := range ids {
-		if e, ok := c.books[id]; ok && now.Before(e.until) {
-			if !containsBook(books, id) {
-				books = append(books, e.book)
-			}
-		} else if !slices.Contains(missing, id) {
-			missing = append(missing, id)
+	missing := c.books.Lookup(ids, func(id int32, b bookshop.Book) {
+		if !containsBook(books, id) {
+			books = append(books, b)
 		}
-	}
-	c.mu.Unlock()
+	})
 	if len(missing) == 0 {
 		return books, nil
 	}
@@ -127,7 +109,13 @@ func (c *Cache) Books(ctx context.Context, ids []int32) ([]bookshop.Book, error)
 	if err != nil {
 		return nil, err
 	}
-	c.put(got, now)
+	c.books.Put(func(yield func(int32, bookshop.Book) bool) {
+		for _, b := range got {
+			if !yield(b.ID, b) {
+				return
+			}
+		}
+	})
 	if len(missing) == len(ids) {
 		return got, nil // all of them read: in the order asked, each once
 	}
@@ -142,38 +130,8 @@ func (c *Cache) Books(ctx context.Context, ids []int32) ([]bookshop.Book, error)
 	return books, nil
 }
 
-// put keeps books, read at now.
-func (c *Cache) put(books []bookshop.Book, now time.Time) {
-	if len(books) == 0 {
-		return
-	}
-	until := now.Add(c.ttl)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.books)+len(books) > c.max {
-		for id, e := range c.books {
-			if !now.Before(e.until) {
-				delete(c.books, id)
-			}
-		}
-		for id := range c.books {
-			if len(c.books)+len(books) <= c.max {
-				break
-			}
-			delete(c.books, id)
-		}
-	}
-	for _, b := range books[:min(len(books), c.max)] {
-		c.books[b.ID] = cachedBook{book: b, until: until}
-	}
-}
-
 // Len returns how many books c holds, some of them perhaps past their TTL.
-func (c *Cache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.books)
-}
+func (c *Cache) Len() int { return c.books.Len() }
 
 func containsBook(books []bookshop.Book, id int32) bool {
 	return slices.ContainsFunc(books, func(b bookshop.Book) bool { return b.ID == id })

@@ -273,7 +273,6 @@ func TestCacheMemory(t *testing.T) {
 		}
 	}
 	client, _ := catalogServer(t, books)
-	cache := catalogclient.NewCache(client, n, time.Hour)
 	ctx := testContext(t)
 	read := func(c *catalogclient.Cache) {
 		for from := 1; from <= n; from += catalogclient.MaxGetBooks {
@@ -289,19 +288,26 @@ func TestCacheMemory(t *testing.T) {
 	// A first pass through a Cache of its own warms the server and the
 	// connection, whose buffers are not the Cache's.
 	read(catalogclient.NewCache(client, 1, time.Hour))
-	before := memtest.Held()
-	read(cache)
-	after := memtest.Held()
-	if cache.Len() != n {
-		t.Fatalf("the cache holds %d books, want %d", cache.Len(), n)
-	}
-	var each uint64
-	if after > before {
-		each = (after - before) / n
-	}
-	t.Logf("%d books with the longest title and author: %d B each", n, each)
-	if each > 2560 {
+	// What the server and the collector do meanwhile counts too, more on a
+	// busy host: the least of a few fresh caches is the Cache's (see
+	// memtest.Least).
+	const budget = 2560
+	each, readings := memtest.Least(3, budget, func() uint64 {
+		cache := catalogclient.NewCache(client, n, time.Hour)
+		before := memtest.Held()
+		read(cache)
+		after := memtest.Held()
+		if cache.Len() != n {
+			t.Fatalf("the cache holds %d books, want %d", cache.Len(), n)
+		}
+		runtime.KeepAlive(cache)
+		if after < before {
+			return 0
+		}
+		return (after - before) / n
+	})
+	t.Logf("%d books with the longest title and author: %d B each (readings %v)", n, each, readings)
+	if each > budget {
 		t.Errorf("a kept book holds %d B, over its budget of 2,560 B (docs/capacity.md)", each)
 	}
-	runtime.KeepAlive(cache)
 }

@@ -2,9 +2,11 @@ package inventoryclient
 
 import (
 	"context"
-	"slices"
-	"sync"
+	"maps"
 	"time"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/platform/ttlcache"
 )
 
 // StockReader is what a StockCache asks for the stock it does not hold:
@@ -27,28 +29,17 @@ const (
 	MaxStockTTL = time.Minute
 	// StockCountBytes is what a StockCache holds for a count, at most:
 	// the budget of docs/capacity.md, held to it by the memory tests.
-	StockCountBytes = 72
+	StockCountBytes = 80
 )
 
 // StockCache is a [StockReader] that keeps, for its TTL, what its reader
 // said of each book's stock, and asks it only about the books it has not
-// heard of since. It holds at most its size of counts; when it is full,
-// it drops those past their TTL, and then all of them (rare: only a shop
-// whose every book is asked about within a TTL fills it). It is safe for
-// concurrent use.
+// heard of since. It holds at most its size of counts; when it is full, a
+// new count takes the place of one past its TTL, or else of any other
+// (see ttlcache). It is safe for concurrent use.
 type StockCache struct {
-	src StockReader
-	max int
-	ttl time.Duration
-	now func() time.Time
-
-	mu    sync.Mutex
-	books map[int32]stockCount
-}
-
-type stockCount struct {
-	available int
-	until     time.Time
+	src    StockReader
+	counts *ttlcache.Cache[int32, int]
 }
 
 // The StockCache's promise, checked by the compiler.
@@ -58,7 +49,7 @@ var _ StockReader = (*StockCache)(nil)
 // asked what it holds: Known and Put) that holds at most size counts (at
 // least 1), each for ttl.
 func NewStockCache(src StockReader, size int, ttl time.Duration) *StockCache {
-	return &StockCache{src: src, max: max(size, 1), ttl: ttl, now: time.Now, books: make(map[int32]stockCount)}
+	return &StockCache{src: src, counts: ttlcache.New[int32, int](size, ttl)}
 }
 
 // Stock implements [StockReader]: the copies of each of ids that can be
@@ -74,10 +65,16 @@ func (c *StockCache) Stock(ctx context.Context, ids []int32) (map[int32]int, err
 	if err != nil {
 		return nil, err
 	}
-	c.Put(got)
 	for _, id := range missing {
 		known[id] = got[id] // a book the reader does not know has none
 	}
+	c.counts.Put(func(yield func(int32, int) bool) {
+		for _, id := range missing {
+			if !yield(id, known[id]) {
+				return
+			}
+		}
+	})
 	return known, nil
 }
 
@@ -86,62 +83,29 @@ func (c *StockCache) Stock(ctx context.Context, ids []int32) (map[int32]int, err
 // The caller makes known, so that a page of a few books can keep it off
 // the heap.
 func (c *StockCache) Known(ids []int32, known map[int32]int) []int32 {
-	var missing []int32
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, id := range ids {
-		if e, ok := c.books[id]; ok && now.Before(e.until) {
-			known[id] = e.available
-		} else if !slices.Contains(missing, id) { // a page may list a book twice
-			missing = append(missing, id)
-		}
-	}
-	return missing
+	return c.counts.Lookup(ids, func(id int32, n int) { known[id] = n })
 }
 
 // Put keeps stock, as the Inventory said it now.
 func (c *StockCache) Put(stock map[int32]int) {
-	if len(stock) == 0 {
-		return
-	}
-	now := c.now()
-	until := now.Add(c.ttl)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.books)+len(stock) > c.max {
-		for id, e := range c.books {
-			if !now.Before(e.until) {
-				delete(c.books, id)
-			}
-		}
-		if len(c.books)+len(stock) > c.max {
-			clear(c.books)
-		}
-	}
-	for id, n := range stock {
-		if len(c.books) == c.max {
-			break
-		}
-		c.books[id] = stockCount{available: n, until: until}
+	if len(stock) > 0 {
+		c.counts.Put(maps.All(stock))
 	}
 }
 
 // Len returns how many counts c holds, some of them perhaps past their
 // TTL.
-func (c *StockCache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.books)
-}
+func (c *StockCache) Len() int { return c.counts.Len() }
 
 // CachedStock is a [Client] whose Stock answers from a [StockCache]: for
 // the Checkout, whose quotes show the stock of the same few books again
 // and again. Reserve, Commit and Release still go to the Inventory each
-// time: they are what the hint may lag behind.
+// time: they are what the hint may lag behind. A Reserve refused as sold
+// out tells the cache the counts it was refused with, so that the quote
+// that follows shows them.
 type CachedStock struct {
 	*Client
-	stock StockReader
+	cache *StockCache // nil: Stock asks the Inventory every time
 }
 
 // DefaultStockCounts is how many counts the StockCache of WithStockCache
@@ -153,13 +117,30 @@ const DefaultStockCounts = 10_000
 // Inventory every time when ttl is 0.
 func WithStockCache(c *Client, ttl time.Duration) *CachedStock {
 	if ttl <= 0 {
-		return &CachedStock{Client: c, stock: c}
+		return &CachedStock{Client: c}
 	}
-	return &CachedStock{Client: c, stock: NewStockCache(c, DefaultStockCounts, ttl)}
+	return &CachedStock{Client: c, cache: NewStockCache(c, DefaultStockCounts, ttl)}
 }
 
 // Stock returns the copies of each of ids that can be bought, as the
 // Inventory said of them within the cache's TTL (see [StockCache.Stock]).
 func (c *CachedStock) Stock(ctx context.Context, ids []int32) (map[int32]int, error) {
-	return c.stock.Stock(ctx, ids)
+	if c.cache == nil {
+		return c.Client.Stock(ctx, ids)
+	}
+	return c.cache.Stock(ctx, ids)
+}
+
+// Reserve is [Client.Reserve]; when the Inventory refuses it as sold out,
+// the counts it names are kept as the Inventory's latest.
+func (c *CachedStock) Reserve(ctx context.Context, key string, lines []bookshop.StockLine, ttl time.Duration) (bookshop.Reservation, error) {
+	r, err := c.Client.Reserve(ctx, key, lines, ttl)
+	if short := SoldOutOf(err); len(short) > 0 && c.cache != nil {
+		counts := make(map[int32]int, len(short))
+		for _, l := range short {
+			counts[l.BookID] = l.Available
+		}
+		c.cache.Put(counts)
+	}
+	return r, err
 }

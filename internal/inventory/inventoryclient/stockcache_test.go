@@ -140,7 +140,8 @@ func TestStockCacheErrors(t *testing.T) {
 }
 
 // WithStockCache keeps the counts its quotes read, and sends what changes
-// the stock to the Inventory every time; with a TTL of 0 it keeps none.
+// the stock to the Inventory every time, learning the counts a sold-out
+// refusal gives; with a TTL of 0 it keeps none.
 func TestWithStockCache(t *testing.T) {
 	client, _ := stocked(t)
 	ctx := rpctest.Context(t)
@@ -158,6 +159,17 @@ func TestWithStockCache(t *testing.T) {
 	}
 	if got, _ := uncached.Stock(ctx, []int32{5}); got[5] != 10 {
 		t.Errorf("Stock(5) with no cache = %d, want 10 (the Reserve made through the cache took 2)", got[5])
+	}
+	// A Reserve refused as sold out tells the cache what is left, so that
+	// the quote the shopper sees next says it.
+	if _, err := cached.Reserve(ctx, "nine-of-five", []bookshop.StockLine{{BookID: 5, Quantity: 9}}, time.Minute); err != nil {
+		t.Fatalf("Reserve of 9 of the 10 left: %v", err)
+	}
+	if _, err := cached.Reserve(ctx, "two-of-five-again", []bookshop.StockLine{{BookID: 5, Quantity: 2}}, time.Minute); len(inventoryclient.SoldOutOf(err)) != 1 {
+		t.Fatalf("Reserve of 2 of the 1 left = %v, want sold out", err)
+	}
+	if got, _ := cached.Stock(ctx, []int32{5}); got[5] != 1 {
+		t.Errorf("Stock(5) kept after a sold-out Reserve = %d, want the 1 it was refused with", got[5])
 	}
 }
 
