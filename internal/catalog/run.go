@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+
 	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"

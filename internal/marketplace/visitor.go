@@ -52,7 +52,8 @@ type visitor struct {
 	accountsDown bool
 
 	// The cart's count for the header, once resolveCount has found it:
-	// countKnown, or cartDown when the Cart could not say.
+	// countKnown, or cartDown when it cannot be known: the Cart could not
+	// say, or Accounts could not vouch for whose cart it is.
 	count      int
 	countKnown bool
 	cartDown   bool
