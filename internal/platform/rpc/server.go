@@ -53,8 +53,9 @@ const streamWorkers = 64
 
 // The caps of the health service, which a server serves on its own port
 // and, in plaintext, on its health port (RunHealth), where anyone who
-// reaches the port may call it: the kubelet's probes, and whatever else
-// runs in the cluster.
+// reaches the port may call it: the kubelet's probes, from the node, and,
+// where nothing keeps them out (Compose, a network plugin that enforces
+// no NetworkPolicy), whatever else runs beside it.
 const (
 	// MaxHealthWatches is the most health watches
 	// (grpc.health.v1.Health/Watch) a server serves at once, on both
