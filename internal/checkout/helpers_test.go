@@ -451,14 +451,45 @@ func checkPromotion(tb testing.TB, promos *promotionsclient.Client, customer int
 // a moment to be reached (the connection's reconnection backoff).
 func (c *checkoutUnderTest) recoverUntilEnded(tb testing.TB, customer int32, key string) {
 	tb.Helper()
+	recoverUntilEnded(tb, c.svc, c.log, customer, key)
+}
+
+// recoverUntilEnded runs the recoverer of svc until the checkout of
+// customer's key, in the saga log log, has ended, for at most 20 s.
+func recoverUntilEnded(tb testing.TB, svc *checkout.Service, log *checkoutsqlite.DB, customer int32, key string) {
+	tb.Helper()
 	ctx := testContext(tb)
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if _, err := c.svc.Recover(ctx); err != nil {
+		if _, err := svc.Recover(ctx); err != nil {
 			tb.Fatalf("Recover: %v", err)
 		}
-		if r, err := c.log.Get(ctx, customer, key); err == nil && r != nil && r.State.Ended() {
+		if r, err := log.Get(ctx, customer, key); err == nil && r != nil && r.State.Ended() {
 			return
 		}
 	}
 	tb.Fatalf("checkout %d/%s did not end within 20s of recovery", customer, key)
+}
+
+// restartCheckout returns a Checkout's Service started again over c's
+// saga log, as after c's process was killed: it knows c's checkouts by
+// their records alone. It calls the services of s, and Promotions
+// through promos, with the default call timeout; it serves no requests.
+func restartCheckout(tb testing.TB, s *shop, c *checkoutUnderTest, promos checkout.Promotions) *checkout.Service {
+	tb.Helper()
+	db, err := checkoutsqlite.Open(testContext(tb), c.path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	svc := checkout.NewService(checkout.Deps{
+		Carts:      s.carts,
+		Catalog:    catalogclient.New(dial(tb, s.catalog.addr), checkout.DefaultCallTimeout),
+		Inventory:  s.stock,
+		Payments:   s.charges,
+		Orders:     s.orderBook,
+		Promotions: promos,
+		Store:      db,
+	}, checkout.Options{CallTimeout: checkout.DefaultCallTimeout})
+	tb.Cleanup(func() { svc.Wait(context.Background()) })
+	return svc
 }

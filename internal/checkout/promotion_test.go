@@ -377,7 +377,9 @@ const (
 // deadline the checkout page gives it, 3 s, is answered in time, at the
 // full price, whether the Checkout had the offer before Promotions hung
 // or not; and the shopper who confirms that total is charged it, within
-// the deadline of the page's form.
+// 3 s (a second for the claim, when the Checkout had the offer, and one
+// for its release after the order), well within the 9 s of the page's
+// form.
 func TestPromotionsHung(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
@@ -428,6 +430,11 @@ func TestPromotionsHung(t *testing.T) {
 			if err != nil || o.Total != fullPrice || o.Discount != eur(0) || o.Promotions != nil {
 				t.Fatalf("Place(the full price) under the checkout form's %v, Promotions hung = %+v, %v; want the order at the full price", pagePlaceBudget, o, err)
 			}
+			// A second for the claim, and one for its release after the
+			// order, not the call timeout each.
+			if limit := 3 * time.Second; elapsed > limit {
+				t.Errorf("Place, Promotions hung, answered in %v; want within %v", elapsed, limit)
+			}
 			// A claim made (the Checkout had the offer) and not answered
 			// waits to be released, the order placed; none made otherwise.
 			wantClaim := saga.NoClaim
@@ -440,6 +447,123 @@ func TestPromotionsHung(t *testing.T) {
 			}
 			if charge, err := s.charges.ChargeByKey(ctx, r.PayKey()); err != nil || charge.Amount != fullPrice {
 				t.Errorf("the order's charge = %+v, %v; want the full price, %s", charge, err, fullPrice.Format())
+			}
+		})
+	}
+}
+
+// lateBy is how late the Promotions of TestPromotionsLate answers: later
+// than a quote waits for it (a second), sooner than the Checkout's call
+// timeout (3 s, its default).
+const lateBy = 1500 * time.Millisecond
+
+// TestPromotionsLate has Promotions answer every call lateBy late, its
+// claims granted after their caller gave up (see
+// promotionstest.Hangable's Slow: its database slow, say), with the
+// Checkout's default call timeout, 3 s. A first-time buyer of three books
+// is quoted the full price, in a second, and the checkout at that total
+// places the order at once, at the full price, with no discount (it is
+// not refused as one the promotion now applies to: the next quote would
+// show the full price again, and the shopper could never check out), and
+// the claim that Promotions granted too late is released: the customer
+// has not used the promotion. So whether the Checkout had the offer
+// before Promotions slowed or not. When Promotions answers at once again
+// by the time the order is sent, the claim is granted in time: the
+// shopper is told that the promotion now applies, and their next quote
+// shows it, at which the order is placed with the discount.
+func TestPromotionsLate(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	for i, tc := range []struct {
+		name       string
+		offerKnown bool // the Checkout quoted with the offer before Promotions slowed
+		fastAgain  bool // Promotions answers at once again before the order is sent
+	}{
+		{"late after the offer was given", true, false},
+		{"late from the start", false, false},
+		{"at once again when the order is sent", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			promos := promotionstest.StartHangable(t, promotions.BuyTwoGetOneFree())
+			c := startCheckoutWith(t, s, checkout.Options{CallTimeout: checkout.DefaultCallTimeout}, func(d *checkout.Deps) {
+				d.Promotions = promotionsclient.New(dial(t, promos.Addr), checkout.DefaultCallTimeout)
+			})
+			// The invariants asked of this Promotions, which answers
+			// at once by then.
+			ps := *s
+			ps.promos = promotionsclient.New(dial(t, promos.Addr), 10*time.Second)
+			customer := int32(131 + i)
+			s.fillThree(t, cartOf(customer))
+			before := s.levels(t, 1, 2)
+			if tc.offerKnown {
+				if q, err := c.client.Quote(ctx, customer, cartOf(customer)); err != nil || q.Total != discounted {
+					t.Fatalf("Quote, Promotions answering at once = %+v, %v; want the discount", q, err)
+				}
+			}
+			promos.Slow(lateBy)
+
+			qctx, cancel := context.WithTimeout(ctx, pageQuoteBudget)
+			began := time.Now()
+			q, err := c.client.Quote(qctx, customer, cartOf(customer))
+			elapsed := time.Since(began)
+			cancel()
+			t.Logf("Promotions %v late: quoted in %v", lateBy, elapsed.Round(time.Millisecond))
+			if err != nil || q.Total != fullPrice || q.Discount != eur(0) || q.Promotions != nil {
+				t.Fatalf("Quote under the checkout page's %v, Promotions %v late = %+v, %v; want the full price, %s", pageQuoteBudget, lateBy, q, err, fullPrice.Format())
+			}
+			if tc.fastAgain {
+				promos.Slow(0)
+			}
+
+			req := order(customer, fmt.Sprintf("k-late-%d", i), q.Total, paymentsclient.TestCardApproved)
+			pctx, cancel := context.WithTimeout(ctx, pagePlaceBudget)
+			began = time.Now()
+			o, err := c.client.Place(pctx, req)
+			elapsed = time.Since(began)
+			cancel()
+			t.Logf("Promotions %v late (at once again: %v): placed in %v (%v)", lateBy, tc.fastAgain, elapsed.Round(time.Millisecond), err)
+			if tc.fastAgain {
+				// Granted in time: the shopper is shown the discount, and
+				// confirms it.
+				want := "the total is now €25.00, not the €35.99 you confirmed: the promotion now applies to your order"
+				if bookshop.ErrorCode(err) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(err), want) {
+					t.Fatalf("Place(the full price), Promotions answering at once again = %+v, %v; want a Conflict: %q", o, err, want)
+				}
+				if q, err = c.client.Quote(ctx, customer, cartOf(customer)); err != nil || q.Total != discounted {
+					t.Fatalf("Quote after the Conflict = %+v, %v; want the discount", q, err)
+				}
+				req = order(customer, fmt.Sprintf("k-late-%d-again", i), q.Total, paymentsclient.TestCardApproved)
+				if o, err = c.client.Place(ctx, req); err != nil || o.Total != discounted || o.Discount != eur(1099) {
+					t.Fatalf("Place(the discount) = %+v, %v; want the order with the discount, %s", o, err, discounted.Format())
+				}
+				c.recoverUntilEnded(t, customer, fmt.Sprintf("k-late-%d", i))
+				if r := c.invariants(t, &ps, customer, req.Key, before, 3); r.State != saga.Done || r.Claim != saga.Confirmed {
+					t.Errorf("the checkout with the discount is %s, its claim %q; want done, confirmed", r.State, r.Claim)
+				}
+				return
+			}
+			if err != nil || o.Total != fullPrice || o.Discount != eur(0) || o.Promotions != nil {
+				t.Fatalf("Place(the full price) under the checkout form's %v, Promotions %v late = %+v, %v; want the order at the full price", pagePlaceBudget, lateBy, o, err)
+			}
+			if limit := 3 * time.Second; elapsed > limit {
+				t.Errorf("Place, Promotions %v late, answered in %v; want within %v", lateBy, elapsed, limit)
+			}
+			// The claim, granted after the Checkout stopped waiting, was not
+			// answered, nor was its release, in the second they had: the
+			// order placed, the release waits for the recoverer.
+			if r, err := c.log.Get(ctx, customer, req.Key); err != nil || r == nil || r.State != saga.Ordered || r.Claim != saga.Unanswered {
+				t.Fatalf("the checkout's record = %+v, %v; want it ordered, its claim unanswered", r, err)
+			}
+			// The recoverer of the Checkout started again (killed once the
+			// order was placed), which knows the checkout by its record
+			// alone, releases the claim by its key, waiting for Promotions
+			// the call timeout.
+			again := restartCheckout(t, s, c, promotionsclient.New(dial(t, promos.Addr), checkout.DefaultCallTimeout))
+			recoverUntilEnded(t, again, c.log, customer, req.Key)
+			promos.Slow(0)
+			r := c.invariants(t, &ps, customer, req.Key, before, 3)
+			if r.State != saga.Done || r.Claim != saga.Released {
+				t.Errorf("the checkout is %s, its claim %q; want done, released", r.State, r.Claim)
 			}
 		})
 	}

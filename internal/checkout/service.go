@@ -768,7 +768,9 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		}
 		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
 	}
-	mayEarn, offerKnown := s.mayEarn(ctx, q)
+	mctx, cancel := s.claimCall(ctx, req.Total, q.Subtotal)
+	mayEarn, offerKnown := s.mayEarn(mctx, q)
+	cancel()
 	if !couldBe(q, req.Total, mayEarn) {
 		s.metrics.outcome(outcomeTotalChanged)
 		if !offerKnown && req.Total.Currency == q.Total.Currency && req.Total.Units > 0 && req.Total.Units < q.Total.Units {
@@ -1019,10 +1021,13 @@ func changedSinceConfirmed(r *saga.Record, outcome bookshop.ClaimOutcome) *books
 // answer, or granted a discount that cannot be the order's: one that
 // does not fit its subtotal, or names no promotion): no discount, and
 // the claim, which may have been made, is released before the checkout
-// ends. The answer is recorded before the card is charged, so that a
-// checkout found Claiming was charged nothing.
+// ends (by its key: a claim granted after the Checkout stopped waiting
+// too). The answer is recorded before the card is charged, so that a
+// checkout found Claiming was charged nothing. It waits for Promotions
+// as claimCall says: as a quote does when the shopper confirmed the full
+// price.
 func (s *Service) claimPromotion(ctx context.Context, r *saga.Record) (bookshop.ClaimOutcome, error) {
-	cctx, cancel := s.call(ctx)
+	cctx, cancel := s.claimCall(ctx, r.Confirmed, r.Subtotal)
 	d, outcome, err := s.deps.Promotions.Claim(cctx, r.CustomerID, r.PromoKey(), bookshop.PromoLinesOfOrder(r.Lines))
 	cancel()
 	fault.Point("checkout/after-claim")
@@ -1154,7 +1159,7 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 	next := *r
 	next.Order = order
 	next.State = saga.Ordered
-	err = s.afterOrder(ctx, &next)
+	err = s.afterOrder(ctx, &next, true)
 	if err == nil {
 		next.State = saga.Done
 	}
@@ -1208,10 +1213,11 @@ func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
 }
 
 // finish is the step of an Ordered checkout: it does what afterOrder has
-// left to do, and then the checkout is done.
+// left to do (waiting for each service the call timeout), and then the
+// checkout is done.
 func (s *Service) finish(ctx context.Context, r *saga.Record) error {
 	next := *r
-	err := s.afterOrder(ctx, &next)
+	err := s.afterOrder(ctx, &next, false)
 	if err == nil {
 		next.State = saga.Done
 	} else if next.Claim == r.Claim {
@@ -1231,12 +1237,14 @@ func (s *Service) finish(ctx context.Context, r *saga.Record) error {
 // bought out of the cart, if that is still safe (see cartWindow), whether
 // Promotions answered or not. It records in r what it did of the claim
 // (the removal, by its key, is done once however often it is asked), and
-// returns errStalled when it could not do both.
-func (s *Service) afterOrder(ctx context.Context, r *saga.Record) error {
+// returns errStalled when it could not do both. first is true for its
+// first try, right after the order is recorded (see complete), which a
+// shopper may be waiting for: see settleClaim.
+func (s *Service) afterOrder(ctx context.Context, r *saga.Record, first bool) error {
 	var claimErr error
 	if r.Claim.Holds() {
 		var claim saga.ClaimState
-		claim, claimErr = s.settleClaim(ctx, r)
+		claim, claimErr = s.settleClaim(ctx, r, first)
 		r.Claim = claim
 		fault.Point("checkout/after-confirm")
 	}
@@ -1255,9 +1263,22 @@ func (s *Service) afterOrder(ctx context.Context, r *saga.Record) error {
 // state then, Confirmed or Released. A refusal of Promotions (which
 // should not happen) is logged, for an operator, and counts as done: the
 // order stands as it was recorded.
-func (s *Service) settleClaim(ctx context.Context, r *saga.Record) (saga.ClaimState, error) {
+//
+// A release on its first try (first), which the shopper whose order is
+// placed may be waiting for, waits for Promotions as a quote does
+// (promotionsCall), not the call timeout: nothing of the order rests on
+// it (the claim gave no discount), and a Promotions that does not answer
+// in that time has it retried by the recoverer (see finish), with the
+// call timeout, until it does. So a Promotions that takes calls and
+// answers none costs a checkout whose claim it did not answer a second
+// after its order, not the call timeout.
+func (s *Service) settleClaim(ctx context.Context, r *saga.Record, first bool) (saga.ClaimState, error) {
 	confirm := r.Claim == saga.Granted
-	cctx, cancel := s.call(ctx)
+	call := s.call
+	if first && !confirm {
+		call = s.promotionsCall
+	}
+	cctx, cancel := call(ctx)
 	var err error
 	if confirm {
 		err = s.deps.Promotions.Confirm(cctx, r.CustomerID, r.PromoKey())
@@ -1427,15 +1448,52 @@ const promotionsWait = time.Second
 //     3 s, half would be a second and a half of every checkout page.
 //   - the call timeout, which bounds every call.
 //
-// Place's claim keeps the call timeout (see claimPromotion): it decides
-// whether a shopper who confirmed the discount gets it, and Place has its
-// own budget, longer than a page's.
+// Place waits as long for Promotions when its shopper confirmed the full
+// price (see claimCall), and so does the release, after the order, of a
+// claim that gave no discount, on its first try (see settleClaim).
 func (s *Service) promotionsCall(ctx context.Context) (context.Context, context.CancelFunc) {
 	d := min(s.opts.CallTimeout, promotionsWait)
 	if deadline, ok := ctx.Deadline(); ok {
 		d = min(d, time.Until(deadline)/2)
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// claimCall returns ctx bounded for what Place asks of Promotions, the
+// offer (when the Checkout must wait for it) and the claim, for a
+// shopper who confirmed total, of an order of subtotal, and its cancel.
+//
+// A shopper who confirmed the full price waits for Promotions as a quote
+// does (promotionsCall), no longer: that total is the one a quote gives
+// when Promotions does not answer in its time, and a claim granted
+// against it is refused as a total changed ("the promotion now
+// applies"; see changedSinceConfirmed), for a new quote. Were the claim
+// to wait longer (the call timeout), a Promotions that answers later
+// than a quote waits and sooner than the call timeout (in 1.5 s, say)
+// would have every quote at the full price and every claim granted in
+// time: each checkout refused, each new quote at the full price again,
+// and the shopper could never check out. Bounded alike, a claim not
+// answered in time is Unanswered: no discount, the full price they
+// confirmed charged, and the claim (which Promotions may grant after the
+// Checkout stopped waiting) released by its key after the order (see
+// settleClaim), by the recoverer if need be. A Promotions that answers
+// in time grants the claim: the shopper is told that the promotion now
+// applies, and their next quote, in time too, shows it.
+//
+// The quote's time is also half of what was left of its caller's
+// deadline: a caller that gives its quotes less than 2 s has them wait
+// less than a second, less than Place waits, and a Promotions answering
+// between the two may refuse its shopper's checkouts as above. The
+// Marketplace gives a quote 3 s.
+//
+// A shopper who confirmed a discount waits the call timeout: the claim
+// decides whether they get the discount they were shown, and a claim
+// not answered fails the checkout, nothing charged.
+func (s *Service) claimCall(ctx context.Context, total, subtotal bookshop.Money) (context.Context, context.CancelFunc) {
+	if total == subtotal {
+		return s.promotionsCall(ctx)
+	}
+	return s.call(ctx)
 }
 
 // dependency returns the error of a call to another service (what, for

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -25,17 +26,19 @@ import (
 // accepts connections and calls, and its health stays SERVING, so that
 // its callers' clients keep sending it calls: it is up, and useless,
 // which a Promotions stopped (its port closed, refused at once) is not.
+// It can be made slow too (see Slow): each call answered, late.
 type Hangable struct {
 	// Addr is the server's address, "127.0.0.1:PORT".
 	Addr string
 
 	hung  atomic.Bool
+	delay atomic.Int64 // of each call, in nanoseconds (see Slow)
 	calls atomic.Int64 // the calls it holds or held, from their arrival
 }
 
 // StartHangable serves a Promotions running promo, its claims in an
-// SQLite database in memory, until the test ends; it answers until Hang
-// is called.
+// SQLite database in memory, until the test ends; it answers at once
+// until Hang or Slow is called.
 func StartHangable(tb testing.TB, promo promotions.Promotion) *Hangable {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,20 +62,38 @@ func StartHangable(tb testing.TB, promo promotions.Promotion) *Hangable {
 // Hang makes every call from now on hang until its caller gives up.
 func (h *Hangable) Hang() { h.hung.Store(true) }
 
-// Held returns how many calls it has held since Hang, counting those
-// still held (their caller waiting).
+// Slow makes every call from now on (until Hang) wait d before it is
+// served, and then served to its end even if its caller has given up
+// meanwhile: as a Promotions whose database is slow, whose writes land
+// after their caller stopped waiting (a claim granted that its caller
+// never hears of). Slow(0) has it answer at once again.
+func (h *Hangable) Slow(d time.Duration) { h.delay.Store(int64(d)) }
+
+// Held returns how many calls it has held since Hang or Slow, counting
+// those still held (their caller waiting, or their delay not over).
 func (h *Hangable) Held() int64 { return h.calls.Load() }
 
 // service is the prefix of the full names of PromotionsService's methods.
 var service = "/" + promotionsv1.PromotionsService_ServiceDesc.ServiceName + "/"
 
 // intercept holds a call of PromotionsService until its context ends,
-// once Hang was called; the health service answers as ever.
+// once Hang was called; or, made slow, for the delay, and then serves it
+// apart from its caller's cancellation (see Slow). The health service
+// answers as ever.
 func (h *Hangable) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if !h.hung.Load() || !strings.HasPrefix(info.FullMethod, service) {
+	if !strings.HasPrefix(info.FullMethod, service) {
 		return handler(ctx, req)
 	}
-	h.calls.Add(1)
-	<-ctx.Done()
-	return nil, status.FromContextError(ctx.Err()).Err()
+	delay := time.Duration(h.delay.Load())
+	switch {
+	case h.hung.Load():
+		h.calls.Add(1)
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case delay > 0:
+		h.calls.Add(1)
+		time.Sleep(delay)
+		return handler(context.WithoutCancel(ctx), req)
+	}
+	return handler(ctx, req)
 }

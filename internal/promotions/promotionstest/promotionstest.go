@@ -3,8 +3,8 @@
 // (promotions.Config.Promotion, promotions.Options.Promotion) to show
 // that the other services know no campaign, and held by the Promotions
 // tests to what every rule must keep, as the shop's own are; and a
-// Promotions that can be made to hang (see Hangable), for the tests of its
-// callers.
+// Promotions that can be made to hang, or to answer late (see Hangable),
+// for the tests of its callers.
 package promotionstest
 
 import (
