@@ -138,7 +138,8 @@ func http2Conn(tb testing.TB, addr string) (net.Conn, error) {
 // TestHealthMemory checks what a server holds for the health calls that
 // anyone who reaches its ports may make, at their caps: rpc.HealthMaxConns
 // idle connections to its plaintext health port, at most
-// rpc.HealthConnBytes each, and rpc.MaxHealthWatches watches, at most
+// rpc.HealthConnBytes each, and rpc.MaxHealthWatches watches on its port
+// and rpc.HealthPortMaxWatches on the health port, at most
 // rpc.HealthWatchBytes each; the figures docs/capacity.md budgets every
 // gRPC service with, which it checks. The server is a child process, so
 // that the test's own clients do not count.
@@ -160,22 +161,24 @@ func TestHealthMemory(t *testing.T) {
 	conns := c.heldBytes(t)
 	eachConn := (conns - before) / rpc.HealthMaxConns
 
-	// The watches: one connection of the test holds them all, as a
-	// client's health checks on its connections would (each a watch).
+	// The watches: on the server's port, one connection of the test
+	// holds them all, as a client's health checks on its connections
+	// would (each a watch); on the health port, two connections (which
+	// take the places of two of the idle ones above).
 	health := grpc_health_v1.NewHealthClient(dial(t, c.addr))
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
-	for i := range rpc.MaxHealthWatches {
-		w, err := health.Watch(ctx, &grpc_health_v1.HealthCheckRequest{})
-		if err == nil {
-			_, err = w.Recv()
+	const watches = rpc.MaxHealthWatches + rpc.HealthPortMaxWatches
+	for i := range watches {
+		if i >= rpc.MaxHealthWatches && (i-rpc.MaxHealthWatches)%rpc.HealthMaxStreams == 0 {
+			health = grpc_health_v1.NewHealthClient(dial(t, c.health))
 		}
-		if err != nil {
-			t.Fatalf("watch %d of %d: %v", i+1, rpc.MaxHealthWatches, err)
+		if err := watchHealth(ctx, health); err != nil {
+			t.Fatalf("watch %d of %d: %v", i+1, watches, err)
 		}
 	}
-	eachWatch := (c.heldBytes(t) - conns) / rpc.MaxHealthWatches
-	t.Logf("%d idle connections to the health port: %d bytes each; %d health watches: %d bytes each", rpc.HealthMaxConns, eachConn, rpc.MaxHealthWatches, eachWatch)
+	eachWatch := (c.heldBytes(t) - conns) / watches
+	t.Logf("%d idle connections to the health port: %d bytes each; %d health watches on both ports: %d bytes each", rpc.HealthMaxConns, eachConn, watches, eachWatch)
 	if eachConn > rpc.HealthConnBytes {
 		t.Errorf("an idle connection to the health port holds %d bytes, more than rpc.HealthConnBytes, %d", eachConn, rpc.HealthConnBytes)
 	}
@@ -185,8 +188,8 @@ func TestHealthMemory(t *testing.T) {
 	// Every gRPC service counts them in its worst case (deploy's
 	// TestCapacity checks that each has the items).
 	for _, service := range []string{"Recommendations", "Catalog", "Cart", "Checkout", "Accounts", "Inventory", "Orders", "Payments", "Promotions"} {
-		if n, each := memtest.Documented(t, service, "health watches"); n != rpc.MaxHealthWatches || each != rpc.HealthWatchBytes {
-			t.Errorf("docs/capacity.md budgets %d health watches of %d bytes for %s, want rpc.MaxHealthWatches, %d, of rpc.HealthWatchBytes, %d", n, each, service, rpc.MaxHealthWatches, rpc.HealthWatchBytes)
+		if n, each := memtest.Documented(t, service, "health watches"); n != rpc.MaxHealthWatches+rpc.HealthPortMaxWatches || each != rpc.HealthWatchBytes {
+			t.Errorf("docs/capacity.md budgets %d health watches of %d bytes for %s, want those of both ports, rpc.MaxHealthWatches and rpc.HealthPortMaxWatches, %d, of rpc.HealthWatchBytes, %d", n, each, service, rpc.MaxHealthWatches+rpc.HealthPortMaxWatches, rpc.HealthWatchBytes)
 		}
 		if n, each := memtest.Documented(t, service, "health connections"); n != rpc.HealthMaxConns || each != rpc.HealthConnBytes {
 			t.Errorf("docs/capacity.md budgets %d health connections of %d bytes for %s, want rpc.HealthMaxConns, %d, of rpc.HealthConnBytes, %d", n, each, service, rpc.HealthMaxConns, rpc.HealthConnBytes)

@@ -18,10 +18,10 @@ import (
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
-// TestHealthWatchesCapped opens more health watches than a server serves:
-// on its port, rpc.MaxHealthWatches of them over one connection are
+// TestHealthWatchesCapped opens more health watches than a server serves
+// on its port: rpc.MaxHealthWatches of them over one connection are
 // served and one more, on another connection, is refused with
-// RESOURCE_EXHAUSTED; on its plaintext health port, which anyone who
+// RESOURCE_EXHAUSTED; and on its plaintext health port, which anyone who
 // reaches it may call, one connection carries at most
 // rpc.HealthMaxStreams calls at once, so that the next waits. Before,
 // both took any number, each watch holding a stream and two goroutines.
@@ -30,46 +30,85 @@ func TestHealthWatchesCapped(t *testing.T) {
 		t.Skip("opens a thousand watches")
 	}
 	lis, hlis := runWithHealth(t)
-	var err error
-
-	// watch opens a watch on client and waits for its first status.
-	watch := func(ctx context.Context, client grpc_health_v1.HealthClient) error {
-		w, err := client.Watch(ctx, &grpc_health_v1.HealthCheckRequest{})
-		if err == nil {
-			_, err = w.Recv()
-		}
-		return err
-	}
 	watchCtx, cancelWatches := context.WithCancel(testContext(t))
 	defer cancelWatches()
 
 	health := grpc_health_v1.NewHealthClient(dial(t, hlis.Addr().String()))
 	for i := range rpc.HealthMaxStreams {
-		if err := watch(watchCtx, health); err != nil {
+		if err := watchHealth(watchCtx, health); err != nil {
 			t.Fatalf("health port: watch %d of %d: %v", i+1, rpc.HealthMaxStreams, err)
 		}
 	}
 	waitCtx, cancel := context.WithTimeout(watchCtx, 300*time.Millisecond)
-	err = watch(waitCtx, health)
+	err := watchHealth(waitCtx, health)
 	cancel()
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Errorf("health port: a watch past %d on one connection = %v, want it to wait (DeadlineExceeded)", rpc.HealthMaxStreams, err)
 	}
 
 	main := grpc_health_v1.NewHealthClient(dial(t, lis.Addr().String()))
-	for i := rpc.HealthMaxStreams; i < rpc.MaxHealthWatches; i++ {
-		if err := watch(watchCtx, main); err != nil {
+	for i := range rpc.MaxHealthWatches {
+		if err := watchHealth(watchCtx, main); err != nil {
 			t.Fatalf("watch %d of %d: %v", i+1, rpc.MaxHealthWatches, err)
 		}
 	}
-	err = watch(watchCtx, grpc_health_v1.NewHealthClient(dial(t, lis.Addr().String())))
+	// On another connection: the first carries as many calls at once as
+	// the server lets one (rpc.DefaultMaxConcurrentStreams).
+	other := grpc_health_v1.NewHealthClient(dial(t, lis.Addr().String()))
+	err = watchHealth(watchCtx, other)
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("a watch past the %d the server serves = %v, want RESOURCE_EXHAUSTED", rpc.MaxHealthWatches, err)
 	}
 	// Check, which ends at once, is still answered.
-	if resp, err := main.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{}); err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
+	if resp, err := other.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{}); err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
 		t.Errorf("Check with every watch taken = %v, %v; want SERVING", resp.GetStatus(), err)
 	}
+}
+
+// TestHealthPortWatchesApart opens as many health watches on the
+// plaintext health port, which anyone who reaches it may call, as it
+// serves, rpc.HealthMaxStreams a connection, until one is refused: the
+// port serves rpc.HealthPortMaxWatches and refuses the next with
+// RESOURCE_EXHAUSTED, and a watch on the server's own port, as another
+// service's client-side health check keeps on each connection, is still
+// served. Before, watches on both ports counted against the one
+// rpc.MaxHealthWatches: the health port served 1,000 (63 connections),
+// and the main port's next watch was refused, which takes a client's
+// connection out of use.
+func TestHealthPortWatchesApart(t *testing.T) {
+	lis, hlis := runWithHealth(t)
+	watchCtx, cancelWatches := context.WithCancel(testContext(t))
+	defer cancelWatches()
+
+	served := 0
+	var (
+		health grpc_health_v1.HealthClient
+		err    error
+	)
+	for ; served <= rpc.MaxHealthWatches; served++ {
+		if served%rpc.HealthMaxStreams == 0 {
+			health = grpc_health_v1.NewHealthClient(dial(t, hlis.Addr().String()))
+		}
+		if err = watchHealth(watchCtx, health); err != nil {
+			break
+		}
+	}
+	if served != rpc.HealthPortMaxWatches || status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("the health port served %d watches, then %v; want %d, then RESOURCE_EXHAUSTED", served, err, rpc.HealthPortMaxWatches)
+	}
+	main := grpc_health_v1.NewHealthClient(dial(t, lis.Addr().String()))
+	if err := watchHealth(watchCtx, main); err != nil {
+		t.Errorf("a watch on the server's port, with the health port's watches taken = %v, want served", err)
+	}
+}
+
+// watchHealth opens a watch on client and waits for its first status.
+func watchHealth(ctx context.Context, client grpc_health_v1.HealthClient) error {
+	w, err := client.Watch(ctx, &grpc_health_v1.HealthCheckRequest{})
+	if err == nil {
+		_, err = w.Recv()
+	}
+	return err
 }
 
 // runWithHealth runs a server of Recommendations with its plaintext health

@@ -58,13 +58,21 @@ const streamWorkers = 64
 // no NetworkPolicy), whatever else runs beside it.
 const (
 	// MaxHealthWatches is the most health watches
-	// (grpc.health.v1.Health/Watch) a server serves at once, on both
-	// ports together: a client-side health check keeps one on each
-	// connection of a client, so a server has about as many as it has
-	// connections from other services, a few dozen. Past it, a watch is
-	// refused with RESOURCE_EXHAUSTED (Check still answers). A watch holds
-	// a stream and its goroutine, some 13 KB: 13 MiB at the cap.
+	// (grpc.health.v1.Health/Watch) a server serves at once on its own
+	// port: a client-side health check keeps one on each connection of a
+	// client, so a server has about as many as it has connections from
+	// other services, a few dozen. Past it, a watch is refused with
+	// RESOURCE_EXHAUSTED (Check still answers). A watch holds a stream and
+	// its goroutine, some 13 KB: 12.4 MiB at the cap.
 	MaxHealthWatches = 1_000
+	// HealthPortMaxWatches is the most health watches the plaintext
+	// health port serves at once, apart from the main port's: the
+	// kubelet's probes call Check alone, so no one needs many, and anyone
+	// who reaches the port may open them. Were they counted with the main
+	// port's, 63 connections of 16 watches there would take every place,
+	// and the other services' client-side health checks, refused with
+	// RESOURCE_EXHAUSTED, would take their connections out of use.
+	HealthPortMaxWatches = 32
 	// HealthWatchBytes is the budget of one health watch: its stream and
 	// goroutine hold 13 KB (TestHealthMemory).
 	HealthWatchBytes = 16 << 10
@@ -183,13 +191,16 @@ func ServiceConfig(deps process.Deps, policy Policy, validators Validators) (Ser
 // *grpc.Server, then call Run.
 type Server struct {
 	*grpc.Server
-	health       *health.Server
-	healthInit   sync.Once
-	healthWatch  *drainingHealth
-	metrics      *telemetry.Metrics
-	logger       *slog.Logger
-	drainTimeout time.Duration
-	ready        <-chan struct{}
+	health      *health.Server
+	healthInit  sync.Once
+	healthWatch *drainingHealth // the main port's
+	// healthPortWatch is the plaintext health port's: the same statuses,
+	// its own cap on watches.
+	healthPortWatch *drainingHealth
+	metrics         *telemetry.Metrics
+	logger          *slog.Logger
+	drainTimeout    time.Duration
+	ready           <-chan struct{}
 	// healthKeepalive is the health port's (see HealthMaxConnectionIdle);
 	// the tests of this package shorten it.
 	healthKeepalive keepalive.ServerParameters
@@ -296,7 +307,8 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 			MaxConnectionAgeGrace: HealthMaxConnectionAgeGrace,
 		},
 	}
-	s.healthWatch = &drainingHealth{Server: s.health, draining: draining}
+	s.healthWatch = &drainingHealth{Server: s.health, draining: draining, max: MaxHealthWatches}
+	s.healthPortWatch = &drainingHealth{Server: s.health, draining: draining, max: HealthPortMaxWatches}
 	// Nothing is served until Run: probes see NOT_SERVING until then.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(s.Server, s.healthWatch)
@@ -445,8 +457,9 @@ func (s *Server) RunWithHealth(ctx context.Context, lis, healthLis net.Listener)
 // it, so it takes small messages, HealthMaxStreams calls a connection and
 // HealthMaxConns connections (at the cap, the oldest of the client that
 // holds the most makes room for a new one), closes them idle or old
-// (HealthMaxConnectionIdle, HealthMaxConnectionAge), and its watches count
-// with the main port's against MaxHealthWatches.
+// (HealthMaxConnectionIdle, HealthMaxConnectionAge), and serves
+// HealthPortMaxWatches watches, which take none of the main port's
+// MaxHealthWatches.
 func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
 	s.initHealth()
 	hs := grpc.NewServer(
@@ -458,7 +471,7 @@ func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
 		grpc.KeepaliveParams(s.healthKeepalive),
 		grpc.ConnectionTimeout(healthHandshakeTimeout), // an option grpc-go marks experimental
 	)
-	healthpb.RegisterHealthServer(hs, s.healthWatch)
+	healthpb.RegisterHealthServer(hs, s.healthPortWatch)
 	served := make(chan error, 1)
 	capped := capConns(lis, HealthMaxConns, s.logger)
 	go func() { served <- hs.Serve(capped) }()
@@ -476,22 +489,24 @@ func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
 
 // drainingHealth is the standard health server, except that its watches
 // end at shutdown, after telling the watcher NOT_SERVING, and that it
-// serves at most MaxHealthWatches of them at once. A watch is a call like
-// any other, and a client-side health check keeps one open on every
-// connection: without this, each would hold a graceful stop open until
-// the drain timeout.
+// serves at most max of them at once. A watch is a call like any other,
+// and a client-side health check keeps one open on every connection:
+// without this, each would hold a graceful stop open until the drain
+// timeout. Each port has its own, over the one health.Server.
 type drainingHealth struct {
 	*health.Server
 	draining context.Context // ends when shutdown begins
+	max      int32           // watches at once
 	watches  atomic.Int32    // running
 }
 
 // Watch implements grpc.health.v1.Health/Watch. Errors: RESOURCE_EXHAUSTED
-// past MaxHealthWatches; UNAVAILABLE at shutdown.
+// past the port's cap (MaxHealthWatches, HealthPortMaxWatches);
+// UNAVAILABLE at shutdown.
 func (h *drainingHealth) Watch(req *healthpb.HealthCheckRequest, stream grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
-	if h.watches.Add(1) > MaxHealthWatches {
+	if h.watches.Add(1) > h.max {
 		h.watches.Add(-1)
-		return status.Errorf(codes.ResourceExhausted, "the server serves %d health watches already: use Check, or watch again later", MaxHealthWatches)
+		return status.Errorf(codes.ResourceExhausted, "this port serves %d health watches already: use Check, or watch again later", h.max)
 	}
 	defer h.watches.Add(-1)
 	ctx, cancel := context.WithCancel(stream.Context())
