@@ -1,6 +1,7 @@
 package rpc_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health/grpc_health_v1"
@@ -135,14 +138,131 @@ func http2Conn(tb testing.TB, addr string) (net.Conn, error) {
 	return c, nil
 }
 
+// heavyHealthConn opens an HTTP/2 connection to the health port at addr
+// (see http2Conn) and leaves it idle holding the most that a client can
+// make the server keep on a connection once its calls are over, as far as
+// we know grpc-go's and x/net's HTTP/2:
+//   - the framer's read buffer, which keeps the size of the largest frame
+//     other than DATA read on the connection: a frame of an unknown type,
+//     which the server ignores, of 16 KiB, the largest frame it reads;
+//   - HPACK's table of the header fields the client sent, 4 KiB as HPACK
+//     counts it (each field's name and value and 32 bytes): three Checks,
+//     each answered SERVING, whose headers fill it with the smallest
+//     fields, which take the most memory for their size (the table's
+//     entry and two map entries each; 26 KB a connection, against 27 KB
+//     with one field of 4 KiB, whose frame also grows the read buffer);
+//   - the HPACK decoder's buffer of a header field split across frames,
+//     which keeps its capacity: a field whose name and value are as long
+//     as the port allows (maxString), split after its last byte but one,
+//     and a CONTINUATION of as many bytes as the server takes after it.
+//
+// Errors: the connection's, such as the server closing it.
+func heavyHealthConn(tb testing.TB, addr string, maxString int) error {
+	tb.Helper()
+	c, err := http2Conn(tb, addr)
+	if err != nil {
+		return err
+	}
+	fr := http2.NewFramer(c, c)
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	// request writes the headers of a Check on stream id, and fields more,
+	// into block.
+	request := func(fields ...hpack.HeaderField) {
+		block.Reset()
+		for _, f := range append([]hpack.HeaderField{
+			{Name: ":method", Value: "POST"},
+			{Name: ":scheme", Value: "http"},
+			{Name: ":path", Value: "/grpc.health.v1.Health/Check"},
+			{Name: ":authority", Value: addr},
+			{Name: "content-type", Value: "application/grpc"},
+			{Name: "te", Value: "trailers"},
+		}, fields...) {
+			enc.WriteField(f) //nolint:errcheck // into a bytes.Buffer
+		}
+	}
+	err = fr.WriteRawFrame(0x20, 0, 0, make([]byte, 16<<10))
+	stream := uint32(1)
+	for i := 0; i < 3 && err == nil; i++ {
+		var fillers []hpack.HeaderField
+		for j := range 45 {
+			n := 45*i + j
+			fillers = append(fillers, hpack.HeaderField{Name: fmt.Sprintf("x%c%c", 'a'+n/26, 'a'+n%26)})
+		}
+		request(fillers...)
+		err = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: stream, BlockFragment: block.Bytes(), EndHeaders: true})
+		if err == nil {
+			err = fr.WriteData(stream, true, []byte{0, 0, 0, 0, 0}) // an empty HealthCheckRequest
+		}
+		stream += 2
+	}
+	if err == nil {
+		request()
+		split := append(block.Bytes(), 0x00) // a literal field, not indexed, with a new name
+		split = hpackString(split, strings.Repeat("x", maxString))
+		split = hpackString(split, strings.Repeat("v", maxString))
+		rest := append([]byte{'v'}, bytes.Repeat([]byte{0x82}, 7<<10)...) // the last byte, then ":method: GET", indexed, again and again
+		err = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: stream, BlockFragment: split[:len(split)-1]})
+		if err == nil {
+			err = fr.WriteContinuation(stream, true, rest)
+		}
+		if err == nil {
+			err = fr.WriteRSTStream(stream, http2.ErrCodeCancel) // where the server took the headers, the call ends
+		}
+	}
+	if err == nil {
+		// The server has read it all when it answers a PING sent after.
+		err = fr.WritePing(false, [8]byte{1})
+	}
+	// Then the three answers, and the PING's, come back.
+	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a plain TCP connection
+	defer c.SetDeadline(time.Time{})                //nolint:errcheck // a plain TCP connection
+	serving, pinged := 0, false
+	for err == nil && (serving < 3 || !pinged) {
+		var f http2.Frame
+		if f, err = fr.ReadFrame(); err != nil {
+			break
+		}
+		switch f := f.(type) {
+		case *http2.DataFrame:
+			if bytes.Equal(f.Data(), []byte{0, 0, 0, 0, 2, 0x08, byte(grpc_health_v1.HealthCheckResponse_SERVING)}) {
+				serving++
+			}
+		case *http2.PingFrame:
+			pinged = pinged || f.IsAck()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%d of the 3 Checks answered SERVING: %w", serving, err)
+	}
+	return nil
+}
+
+// hpackString appends s to b as an HPACK string literal, not Huffman-coded.
+func hpackString(b []byte, s string) []byte {
+	n := len(s)
+	if n < 127 {
+		return append(append(b, byte(n)), s...)
+	}
+	b = append(b, 127)
+	for n -= 127; n >= 128; n >>= 7 {
+		b = append(b, byte(n&127|128))
+	}
+	return append(append(b, byte(n)), s...)
+}
+
 // TestHealthMemory checks what a server holds for the health calls that
-// anyone who reaches its ports may make, at their caps: rpc.HealthMaxConns
-// idle connections to its plaintext health port, at most
-// rpc.HealthConnBytes each, and rpc.MaxHealthWatches watches on its port
-// and rpc.HealthPortMaxWatches on the health port, at most
-// rpc.HealthWatchBytes each; the figures docs/capacity.md budgets every
-// gRPC service with, which it checks. The server is a child process, so
-// that the test's own clients do not count.
+// anyone who reaches its ports may make, at their caps:
+// rpc.MaxHealthWatches watches on its port and rpc.HealthPortMaxWatches
+// on its plaintext health port, at most rpc.HealthWatchBytes each, and
+// rpc.HealthMaxConns connections to the health port, each left holding
+// the most a client can make it keep once its calls are over
+// (heavyHealthConn), at most rpc.HealthConnBytes each; the figures
+// docs/capacity.md budgets every gRPC service with, which it checks.
+// The server is a child process, so that the test's own clients do not
+// count. Before, the connections were measured idle, having made no
+// call: 15 KB each, where such a connection holds 54 KB, and one whose
+// header fields were as long as grpc-go then took, megabytes.
 func TestHealthMemory(t *testing.T) {
 	memtest.Budgets(t)
 	if testing.Short() {
@@ -150,25 +270,17 @@ func TestHealthMemory(t *testing.T) {
 	}
 	c := startHealthChild(t)
 	before := c.heldBytes(t)
-	// The connection that saw the child serving may hold its place for a
-	// moment after it closed: the port, full, closes it, the oldest.
-	for i := range rpc.HealthMaxConns {
-		if _, err := http2Conn(t, c.health); err != nil {
-			t.Fatalf("connection %d of %d to the health port: %v", i+1, rpc.HealthMaxConns, err)
-		}
-	}
-	time.Sleep(100 * time.Millisecond) // the server has read the last acknowledgements
-	conns := c.heldBytes(t)
-	eachConn := (conns - before) / rpc.HealthMaxConns
 
 	// The watches: on the server's port, one connection of the test
 	// holds them all, as a client's health checks on its connections
-	// would (each a watch); on the health port, two connections (which
-	// take the places of two of the idle ones above).
+	// would (each a watch); on the health port, two connections. (What
+	// those two hold themselves counts with the watches: 30 bytes a
+	// watch.)
 	health := grpc_health_v1.NewHealthClient(dial(t, c.addr))
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
 	const watches = rpc.MaxHealthWatches + rpc.HealthPortMaxWatches
+	const watchConns = rpc.HealthPortMaxWatches / rpc.HealthMaxStreams
 	for i := range watches {
 		if i >= rpc.MaxHealthWatches && (i-rpc.MaxHealthWatches)%rpc.HealthMaxStreams == 0 {
 			health = grpc_health_v1.NewHealthClient(dial(t, c.health))
@@ -177,10 +289,24 @@ func TestHealthMemory(t *testing.T) {
 			t.Fatalf("watch %d of %d: %v", i+1, watches, err)
 		}
 	}
-	eachWatch := (c.heldBytes(t) - conns) / watches
-	t.Logf("%d idle connections to the health port: %d bytes each; %d health watches on both ports: %d bytes each", rpc.HealthMaxConns, eachConn, watches, eachWatch)
+	watched := c.heldBytes(t)
+	eachWatch := (watched - before) / watches
+
+	// The health port's other places, each taken by a connection left
+	// holding what it can (heavyHealthConn). The connection that saw the
+	// child serving may hold its place for a moment after it closed: the
+	// port, full, closes it, the oldest.
+	const conns = rpc.HealthMaxConns - watchConns
+	for i := range conns {
+		if err := heavyHealthConn(t, c.health, 2<<10); err != nil {
+			t.Fatalf("connection %d of %d to the health port: %v", i+1, conns, err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the server has read the last acknowledgements
+	eachConn := (c.heldBytes(t) - watched) / conns
+	t.Logf("%d health watches on both ports: %d bytes each; %d connections to the health port, each left holding what it can: %d bytes each", watches, eachWatch, conns, eachConn)
 	if eachConn > rpc.HealthConnBytes {
-		t.Errorf("an idle connection to the health port holds %d bytes, more than rpc.HealthConnBytes, %d", eachConn, rpc.HealthConnBytes)
+		t.Errorf("a connection to the health port holds %d bytes, more than rpc.HealthConnBytes, %d", eachConn, rpc.HealthConnBytes)
 	}
 	if eachWatch > rpc.HealthWatchBytes {
 		t.Errorf("a health watch holds %d bytes, more than rpc.HealthWatchBytes, %d", eachWatch, rpc.HealthWatchBytes)

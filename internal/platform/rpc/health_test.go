@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
@@ -99,6 +101,25 @@ func TestHealthPortWatchesApart(t *testing.T) {
 	main := grpc_health_v1.NewHealthClient(dial(t, lis.Addr().String()))
 	if err := watchHealth(watchCtx, main); err != nil {
 		t.Errorf("a watch on the server's port, with the health port's watches taken = %v, want served", err)
+	}
+}
+
+// TestHealthHeadersCapped calls Check on the plaintext health port with
+// more header fields than it takes (4 KiB of metadata): it is refused,
+// and a probe's Check, with the usual headers, is answered SERVING.
+// Before, the port took 16 MiB of headers a call, and x/net's HPACK
+// decoder kept the buffer of a field split across frames as long as the
+// connection lasted (TestHealthMemory).
+func TestHealthHeadersCapped(t *testing.T) {
+	_, hlis := runWithHealth(t)
+	health := grpc_health_v1.NewHealthClient(dial(t, hlis.Addr().String()))
+	ctx := metadata.AppendToOutgoingContext(testContext(t), "x-padding", strings.Repeat("x", 4<<10))
+	if resp, err := health.Check(ctx, &grpc_health_v1.HealthCheckRequest{}); err == nil {
+		t.Errorf("Check with 4 KiB of headers = %v, want refused", resp.GetStatus())
+	}
+	resp, err := health.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
+		t.Errorf("Check = %v, %v; want SERVING", resp.GetStatus(), err)
 	}
 }
 

@@ -83,17 +83,22 @@ const (
 	// HealthMaxConns is the most connections the health port holds at
 	// once: at it, a new connection is taken, and the oldest of the
 	// client (address) that holds the most is closed to make room. The
-	// kubelet opens one a probe, and closes it; 256 idle connections hold
-	// some 4 MiB (15 KB each), where before any number could be opened,
-	// and kept, until the process ran out of memory. A client that holds
-	// them all cannot keep a probe out: the probe's connection is taken,
-	// and one of the client's closed.
-	HealthMaxConns = 256
-	// HealthConnBytes is the budget of one idle connection to the health
-	// port: its goroutines, grpc-go's HTTP/2 state and the socket. Such a
-	// connection holds 15 KB (TestHealthMemory); with grpc-go's read
-	// buffer, 47 KB.
-	HealthConnBytes = 20 << 10
+	// kubelet opens one a probe, and closes it, so a few are open at
+	// once; 64 hold 4 MiB at most (HealthConnBytes), where before any
+	// number could be opened, and kept, until the process ran out of
+	// memory. A client that holds them all cannot keep a probe out: the
+	// probe's connection is taken, and one of the client's closed.
+	HealthMaxConns = 64
+	// HealthConnBytes is the budget of one connection to the health port
+	// once its calls are over: its goroutines, grpc-go's HTTP/2 state and
+	// the socket, 15 KB idle; and what a client can make it keep from its
+	// calls, as TestHealthMemory's connections do: the framer's read
+	// buffer, as large as the largest frame other than DATA read (16 KiB),
+	// HPACK's table of the header fields sent (4 KiB as HPACK counts:
+	// 10 KB of the smallest fields), and the HPACK decoder's buffer of a
+	// field split across frames (12 KB, bounded by healthMaxHeaderBytes).
+	// Such a connection holds 54 KB (TestHealthMemory).
+	HealthConnBytes = 64 << 10
 	// The health port's keepalive: a connection with no call in flight
 	// for HealthMaxConnectionIdle is closed, and any connection after
 	// HealthMaxConnectionAge, its calls in flight given
@@ -107,6 +112,15 @@ const (
 	// preface (grpc-go's default is 2 minutes): a connection that sends
 	// nothing gives its place back within it.
 	healthHandshakeTimeout = 5 * time.Second
+	// healthMaxHeaderBytes is the most header bytes a call to the health
+	// port may send (HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE; a field
+	// counts its name, its value and 32): a probe sends some 500. Past it
+	// the call is refused, and a connection whose header field is longer
+	// closed. Without it grpc-go takes 16 MiB of headers, and x/net's
+	// HPACK decoder keeps the buffer that held a field split across frames
+	// as long as the connection lasts: a client could make the server keep
+	// megabytes a connection (101 KB a connection with a header of 64 KiB).
+	healthMaxHeaderBytes = 2 << 10
 	// healthMaxRecvBytes is the largest message the health port takes: a
 	// HealthCheckRequest is a service's name.
 	healthMaxRecvBytes = 1 << 10
@@ -454,8 +468,8 @@ func (s *Server) RunWithHealth(ctx context.Context, lis, healthLis net.Listener)
 // is done: for probes that cannot present a client certificate, such as
 // Kubernetes' grpc probe, when the main port requires mutual TLS. It shows
 // the same statuses as the main port. Anyone who reaches the port may call
-// it, so it takes small messages, HealthMaxStreams calls a connection and
-// HealthMaxConns connections (at the cap, the oldest of the client that
+// it, so it takes small messages and headers, HealthMaxStreams calls a
+// connection and HealthMaxConns connections (at the cap, the oldest of the client that
 // holds the most makes room for a new one), closes them idle or old
 // (HealthMaxConnectionIdle, HealthMaxConnectionAge), and serves
 // HealthPortMaxWatches watches, which take none of the main port's
@@ -465,6 +479,7 @@ func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
 	hs := grpc.NewServer(
 		grpc.MaxConcurrentStreams(HealthMaxStreams),
 		grpc.MaxRecvMsgSize(healthMaxRecvBytes),
+		grpc.MaxHeaderListSize(healthMaxHeaderBytes),
 		// No read buffer: grpc-go's 32 KiB a connection, two thirds of
 		// what an idle one held, for requests of a few bytes.
 		grpc.ReadBufferSize(0),
