@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,16 +51,25 @@ func Start(tb testing.TB, register func(srv *rpc.Server, logger *slog.Logger), o
 }
 
 // ClosedAddr returns the address of a port on 127.0.0.1 that nothing
-// listens on, for tests of a service that is down.
+// listens on, for tests of a service that is down: a connection to it is
+// refused. The port stays bound, not listening, until the test ends, so
+// that no server of this or another test is given it meanwhile (a port
+// only closed was, now and then, the next one a test's own server got).
 func ClosedAddr(tb testing.TB) string {
 	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		tb.Fatalf("listen: %v", err)
+		tb.Fatalf("socket: %v", err)
 	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
+	tb.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		tb.Fatalf("bind 127.0.0.1:0: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		tb.Fatalf("getsockname: %v", err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }
 
 // Context returns a context that ends with the test, or after 10 s: no
