@@ -123,6 +123,27 @@ func TestHealthHeadersCapped(t *testing.T) {
 	}
 }
 
+// The main port takes the headers of any call of ours, and refuses past
+// rpc.MaxHeaderBytes.
+func TestHeadersCapped(t *testing.T) {
+	lis, _ := runWithHealth(t)
+	health := grpc_health_v1.NewHealthClient(dial(t, lis.Addr().String()))
+	for _, tc := range []struct {
+		padding int
+		ok      bool
+	}{{4 << 10, true}, {rpc.MaxHeaderBytes, false}, {1 << 20, false}} {
+		ctx := metadata.AppendToOutgoingContext(testContext(t), "x-padding", strings.Repeat("x", tc.padding))
+		resp, err := health.Check(ctx, &grpc_health_v1.HealthCheckRequest{})
+		if got := err == nil && resp.GetStatus() == grpc_health_v1.HealthCheckResponse_SERVING; got != tc.ok {
+			t.Errorf("Check with %d bytes of headers on the main port = %v, %v; want served %v", tc.padding, resp.GetStatus(), err, tc.ok)
+		}
+	}
+	resp, err := health.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
+		t.Errorf("Check after refused ones = %v, %v; want SERVING", resp.GetStatus(), err)
+	}
+}
+
 // watchHealth opens a watch on client and waits for its first status.
 func watchHealth(ctx context.Context, client grpc_health_v1.HealthClient) error {
 	w, err := client.Watch(ctx, &grpc_health_v1.HealthCheckRequest{})

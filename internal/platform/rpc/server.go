@@ -112,6 +112,14 @@ const (
 	// preface (grpc-go's default is 2 minutes): a connection that sends
 	// nothing gives its place back within it.
 	healthHandshakeTimeout = 5 * time.Second
+	// MaxHeaderBytes is the most header bytes a call to a server's main
+	// port may send (HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE, as for the
+	// health port's healthMaxHeaderBytes): our calls send well under 1
+	// KiB (the authority, a request id, a trace's context), the
+	// tutorial's clients less. Without it grpc-go takes 16 MiB of
+	// headers a call, and a connection keeps the HPACK decoder's buffer
+	// of a field split across frames as long as it lasts.
+	MaxHeaderBytes = 16 << 10
 	// healthMaxHeaderBytes is the most header bytes a call to the health
 	// port may send (HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE; a field
 	// counts its name, its value and 32): a probe sends some 500. Past it
@@ -283,6 +291,7 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 		grpc.ChainStreamInterceptor(calls.stream),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMessageSize),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		grpc.MaxHeaderListSize(MaxHeaderBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionAge: cfg.MaxConnectionAge,
 			// New calls go to a new connection at once; calls in flight,
