@@ -186,8 +186,9 @@ func insertSQL(t Table, n int) string {
 
 // resetSequences sets each sequence that numbers a column of tables (an
 // identity or serial column) past the largest value the column holds,
-// and past the largest SQLite ever gave it (AUTOINCREMENT), so that the
-// next row PostgreSQL numbers takes a number never used. A table with no
+// and past the largest SQLite ever gave it (AUTOINCREMENT), and never
+// back, so that the next row PostgreSQL numbers takes a number never
+// used. A table with no
 // rows and no counter leaves its sequence as it is. It returns what it
 // set, "TABLE.COLUMN: next N".
 func resetSequences(ctx context.Context, src *Source, dst *Target, tables []Table) ([]string, error) {
@@ -207,6 +208,16 @@ func resetSequences(ctx context.Context, src *Source, dst *Target, tables []Tabl
 			}
 			if len(t.Key) == 1 && t.Key[0] == ci {
 				v = max(v, t.Autoincrement)
+			}
+			// Nor back: PostgreSQL may have numbered rows since deleted (a
+			// move run again after the service wrote), whose numbers were
+			// given once.
+			var given *int64
+			if err := dst.pool.QueryRow(ctx, `SELECT pg_sequence_last_value($1::regclass)`, c.Sequence).Scan(&given); err != nil {
+				return set, fmt.Errorf("table %s: the sequence of %s: %w", t.Name, c.Name, err)
+			}
+			if given != nil {
+				v = max(v, *given)
 			}
 			if v < 1 {
 				continue

@@ -233,6 +233,14 @@ func TestMove(t *testing.T) {
 			t.Errorf("again, table %s: %+v; want nothing copied, every row there before, verified, the same checksum", tr.Table, tr)
 		}
 	}
+	// PostgreSQL gave 121 to the row deleted since: a sequence never
+	// moves back, or the next row would take a number given once.
+	if want := []string{"people.id: next 122"}; !slices.Equal(again.Sequences, want) {
+		t.Errorf("again, sequences = %q, want %q", again.Sequences, want)
+	}
+	if id := queryInt(t, url, `INSERT INTO people (name) VALUES ('newer') RETURNING id`); id != 122 {
+		t.Errorf("after a second move, a new person's id = %d, want 122: past the one PostgreSQL gave and lost", id)
+	}
 }
 
 // compareTables fails t unless table has the same rows in the SQLite file
