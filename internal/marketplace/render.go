@@ -42,6 +42,9 @@ type pages struct {
 	guestBar   template.HTML
 	unknownBar template.HTML
 	bars       *accountBars
+	// blankFields are the fields of the checkout form as a checkout page
+	// first shows them (see renderFields).
+	blankFields template.HTML
 	*fragments
 }
 
@@ -98,6 +101,11 @@ func parsePages(urls assetURLs) (*pages, error) {
 		return nil, err
 	}
 	if p.order, err = page("order.html"); err != nil {
+		return nil, err
+	}
+	var blank checkoutFieldsets
+	blank.Address, blank.Card = checkoutFields(blankForm, nil)
+	if p.blankFields, err = renderFragment(p.checkout, "checkout-fields", blank); err != nil {
 		return nil, err
 	}
 	if p.fragments, err = parseFragments(urls); err != nil {

@@ -1,0 +1,63 @@
+package marketplace
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCheckoutFields checks that the checkout form's fields rendered once,
+// at start, are byte for byte those the template renders for the blank
+// form, and that a form sent back is rendered afresh: what was typed,
+// escaped, and what is wrong beside it.
+func TestCheckoutFields(t *testing.T) {
+	a, err := newAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := parsePages(a.urls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blank checkoutFieldsets
+	blank.Address, blank.Card = checkoutFields(blankForm, nil)
+	var want strings.Builder
+	if err := p.checkout.ExecuteTemplate(&want, "checkout-fields", blank); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.renderFields(blankForm, nil)
+	if err != nil || string(got) != want.String() {
+		t.Fatalf("the blank form's fields = %v\n%s\nwant the template's:\n%s", err, got, want.String())
+	}
+	for _, f := range append(blank.Address[:], blank.Card[:]...) {
+		if !strings.Contains(string(got), `<input id="f-`+f.Name+`" name="`+f.Name+`"`) {
+			t.Errorf("the blank form has no field %s:\n%s", f.Name, got)
+		}
+	}
+	if !strings.Contains(string(got), `name="country" value="DE"`) {
+		t.Errorf("the blank form's country is not DE:\n%s", got)
+	}
+
+	typed := blankForm
+	typed.City = `"><script>alert(1)</script>`
+	got, err = p.renderFields(typed, map[string]string{"city": "No <city> here."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"`,
+		`aria-invalid="true" aria-describedby="e-city"`,
+		`<span class="field-error" id="e-city">No &lt;city&gt; here.</span>`,
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("a form sent back has no %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(string(got), "<script>") || strings.Contains(string(got), "<city>") {
+		t.Errorf("a form sent back shows what was typed unescaped:\n%s", got)
+	}
+	// The blank form with something wrong is rendered afresh too.
+	got, err = p.renderFields(blankForm, map[string]string{"cvc": "The security code is required."})
+	if err != nil || !strings.Contains(string(got), `id="e-cvc"`) {
+		t.Errorf("the blank form with an error = %v\n%s\nwant the error beside the code", err, got)
+	}
+}
