@@ -3,6 +3,7 @@ package marketplace
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -73,16 +74,21 @@ type checkoutFieldsets struct {
 
 // renderFields renders the fields of the form f with what is wrong with
 // them (errs). Those of the blank form, which every checkout page shows
-// first, were rendered once, at start: the template escapes each of the
-// 11 fields' values in five places, some sixty calls through reflect and
-// 600 allocations a page.
+// first, are rendered once, at start: the template prints six escaped
+// values of each of the 11 fields (its name three times, its label, value
+// and autocomplete), 66 calls of an escaper through reflect a page.
 func (p *pages) renderFields(f checkoutForm, errs map[string]string) (template.HTML, error) {
 	if f == blankForm && len(errs) == 0 {
 		return p.blankFields, nil
 	}
 	var fs checkoutFieldsets
 	fs.Address, fs.Card = checkoutFields(f, errs)
-	return renderFragment(p.checkout, "checkout-fields", fs)
+	// Not renderFragment: this is the page's, not kept.
+	var b strings.Builder
+	if err := p.checkout.ExecuteTemplate(&b, "checkout-fields", fs); err != nil {
+		return "", fmt.Errorf("render checkout-fields: %w", err)
+	}
+	return template.HTML(b.String()), nil
 }
 
 // The limits of the address fields.

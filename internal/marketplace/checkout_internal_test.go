@@ -20,13 +20,13 @@ func TestCheckoutFields(t *testing.T) {
 	}
 	var blank checkoutFieldsets
 	blank.Address, blank.Card = checkoutFields(blankForm, nil)
-	var want strings.Builder
-	if err := p.checkout.ExecuteTemplate(&want, "checkout-fields", blank); err != nil {
+	var fresh strings.Builder
+	if err := p.checkout.ExecuteTemplate(&fresh, "checkout-fields", blank); err != nil {
 		t.Fatal(err)
 	}
 	got, err := p.renderFields(blankForm, nil)
-	if err != nil || string(got) != want.String() {
-		t.Fatalf("the blank form's fields = %v\n%s\nwant the template's:\n%s", err, got, want.String())
+	if err != nil || string(got) != fresh.String() {
+		t.Fatalf("the blank form's fields = %v\n%s\nwant the template's:\n%s", err, got, fresh.String())
 	}
 	for _, f := range append(blank.Address[:], blank.Card[:]...) {
 		if !strings.Contains(string(got), `<input id="f-`+f.Name+`" name="`+f.Name+`"`) {
