@@ -187,10 +187,10 @@ func insertSQL(t Table, n int) string {
 // resetSequences sets each sequence that numbers a column of tables (an
 // identity or serial column) past the largest value the column holds,
 // and past the largest SQLite ever gave it (AUTOINCREMENT), and never
-// back, so that the next row PostgreSQL numbers takes a number never
-// used. A table with no
-// rows and no counter leaves its sequence as it is. It returns what it
-// set, "TABLE.COLUMN: next N".
+// back (PostgreSQL may have given numbers since: a move run again after
+// the service wrote), so that the next row PostgreSQL numbers takes a
+// number never used. A sequence already there is left as it is. It
+// returns what it set, "TABLE.COLUMN: next N".
 func resetSequences(ctx context.Context, src *Source, dst *Target, tables []Table) ([]string, error) {
 	var set []string
 	for _, t := range tables {
@@ -209,18 +209,12 @@ func resetSequences(ctx context.Context, src *Source, dst *Target, tables []Tabl
 			if len(t.Key) == 1 && t.Key[0] == ci {
 				v = max(v, t.Autoincrement)
 			}
-			// Nor back: PostgreSQL may have numbered rows since deleted (a
-			// move run again after the service wrote), whose numbers were
-			// given once.
-			var given *int64
-			if err := dst.pool.QueryRow(ctx, `SELECT pg_sequence_last_value($1::regclass)`, c.Sequence).Scan(&given); err != nil {
+			next, err := nextValue(ctx, dst, c.Sequence)
+			if err != nil {
 				return set, fmt.Errorf("table %s: the sequence of %s: %w", t.Name, c.Name, err)
 			}
-			if given != nil {
-				v = max(v, *given)
-			}
-			if v < 1 {
-				continue
+			if v < next {
+				continue // the sequence gives a number past v already
 			}
 			if _, err := dst.pool.Exec(ctx, `SELECT setval($1::regclass, $2)`, c.Sequence, v); err != nil {
 				return set, fmt.Errorf("table %s: set the sequence of %s: %w", t.Name, c.Name, err)
@@ -229,6 +223,22 @@ func resetSequences(ctx context.Context, src *Source, dst *Target, tables []Tabl
 		}
 	}
 	return set, nil
+}
+
+// nextValue returns the number that sequence, PostgreSQL's own name of
+// it quoted as it needs (pg_get_serial_sequence), gives next.
+func nextValue(ctx context.Context, dst *Target, sequence string) (int64, error) {
+	var last, increment int64
+	var called bool
+	err := dst.pool.QueryRow(ctx, `SELECT s.last_value, s.is_called, p.seqincrement FROM `+sequence+` AS s, pg_sequence AS p WHERE p.seqrelid = $1::regclass`, sequence).
+		Scan(&last, &called, &increment)
+	if err != nil {
+		return 0, err
+	}
+	if called {
+		return last + increment, nil
+	}
+	return last, nil
 }
 
 // checkSequences returns how each sequence that numbers a column of t
@@ -257,18 +267,9 @@ func checkSequences(ctx context.Context, dst *Target, t Table) (string, error) {
 		if what == "" {
 			continue
 		}
-		// c.Sequence is PostgreSQL's own name of the sequence, quoted as
-		// it needs (pg_get_serial_sequence).
-		var last, increment int64
-		var called bool
-		err := dst.pool.QueryRow(ctx, `SELECT s.last_value, s.is_called, p.seqincrement FROM `+c.Sequence+` AS s, pg_sequence AS p WHERE p.seqrelid = $1::regclass`, c.Sequence).
-			Scan(&last, &called, &increment)
+		next, err := nextValue(ctx, dst, c.Sequence)
 		if err != nil {
 			return "", fmt.Errorf("table %s: the sequence of %s: %w", t.Name, c.Name, err)
-		}
-		next := last
-		if called {
-			next = last + increment
 		}
 		if next <= want {
 			short = append(short, fmt.Sprintf("the sequence of %s (%s) gives %d next, not past %s: a new row would take a number already used (run the move again, which sets it)", c.Name, c.Sequence, next, what))
