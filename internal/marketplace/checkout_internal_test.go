@@ -10,14 +10,7 @@ import (
 // form, and that a form sent back is rendered afresh: what was typed,
 // escaped, and what is wrong beside it.
 func TestCheckoutFields(t *testing.T) {
-	a, err := newAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := parsePages(a.urls)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, _ := parsedPages(t)
 	var blank checkoutFieldsets
 	blank.Address, blank.Card = checkoutFields(blankForm, nil)
 	var fresh strings.Builder

@@ -21,14 +21,7 @@ func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 // homepage with three books, and a category page of 1,000 books. The book
 // items are rendered the first time, then kept, as in the server.
 func BenchmarkRender(b *testing.B) {
-	assets, err := newAssets()
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := parsePages(assets.urls)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p, assets := parsedPages(b)
 	s := &server{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), pages: p, assets: assets}
 	views := func(n int) []bookView {
 		v := make([]bookView, n)
@@ -72,4 +65,29 @@ func BenchmarkRender(b *testing.B) {
 			})
 		}
 	})
+	// The checkout page of one book, its form blank (a GET's) and sent
+	// back with what is wrong with two fields (a POST's).
+	for _, bc := range []struct {
+		name string
+		form checkoutForm
+		errs map[string]string
+	}{
+		{"checkout", blankForm, nil},
+		{"checkout sent back", checkoutForm{Name: "Ada Lovelace", City: "London", Country: "GB"}, map[string]string{"line1": "Address is required.", "cvc": "Security code is required."}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				fields, err := p.renderFields(bc.form, bc.errs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.render(w, r, http.StatusOK, p.checkout, checkoutPage{
+					Layout: s.layout(r, "Checkout · "+siteTitle, noCategory),
+					Lines:  []cartLineView{{ID: 1, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Price: "€9.99", Quantity: 1, Total: "€9.99"}},
+					Total:  "€9.99", TotalUnits: 999, Currency: "EUR", Key: "k", Form: bc.form, Errors: bc.errs, Fields: fields,
+				})
+			}
+		})
+	}
 }

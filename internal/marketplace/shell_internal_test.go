@@ -15,14 +15,7 @@ import (
 // its shell is, byte for byte, the page the template renders from the
 // same data, for every category and notice, with and without books.
 func TestShellsRenderAsTheTemplate(t *testing.T) {
-	a, err := newAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := parsePages(a.urls)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, _ := parsedPages(t)
 	s := &server{pages: p}
 	shells := newShells(p.home, s.shellLayout)
 	customerBar, err := renderFragment(p.header, "account-bar", accountBar{Name: "Ada <&> Lovelace", Count: 3})
