@@ -23,6 +23,7 @@ package pgdb
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -97,6 +98,10 @@ type DB struct {
 	pingConn *pgx.Conn
 	pingLost bool // the last ping failed
 	closed   bool // Close was called: Ping opens nothing more
+	// closing ends with Close (endClosing): it stops a ping's opening
+	// of its connection, which ctx's deadline does not (see Ping).
+	closing    context.Context
+	endClosing context.CancelFunc
 }
 
 // Open connects to the database at st.URL, creates schema s.Name if it is
@@ -139,6 +144,7 @@ func Open(ctx context.Context, st Settings, s Schema) (*DB, error) {
 		return nil, fmt.Errorf("database %s: %w", where, err)
 	}
 	db := &DB{Pool: pool, schema: s.Name, where: where}
+	db.closing, db.endClosing = context.WithCancel(context.Background())
 	if err := db.reach(ctx, st); err != nil {
 		pool.Close()
 		return nil, err
@@ -175,6 +181,7 @@ func (st Settings) poolConfig(schema string) (*pgxpool.Config, error) {
 // Close closes every connection, waiting for those in use to be given
 // back. It returns nil: a pool has nothing to flush.
 func (db *DB) Close() error {
+	db.endClosing()
 	db.Pool.Close()
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
@@ -201,6 +208,14 @@ func (db *DB) Close() error {
 // after one that did not resets the pool: its connections were likely
 // cut with the database's, and the calls after it get new ones rather
 // than find the dead ones one by one.
+//
+// That connection, when Ping must open it, gets the connect timeout that
+// the pool's connections get, not what is left of ctx (its cancellation
+// still stops it): a database that takes longer to open a connection
+// than a check's interval, as a busy one may, is slow, not down, and a
+// check that gave up on every opening would never find it up. The
+// opening is itself the database's answer (it ends when the server says
+// it is ready for a query), so no query follows it.
 func (db *DB) Ping(ctx context.Context) error {
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
@@ -218,15 +233,26 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// ping asks the database on Ping's connection, opening it first if it
-// has none; a connection that fails is closed, for the next to open anew.
+// ping asks the database on Ping's connection, or opens it if it has
+// none; a connection that fails is closed, for the next to open anew.
 func (db *DB) ping(ctx context.Context) error {
 	if db.pingConn == nil || db.pingConn.IsClosed() {
-		conn, err := pgx.ConnectConfig(ctx, db.Pool.Config().ConnConfig.Copy())
+		// The connect timeout (the config's ConnectTimeout) bounds the
+		// opening; ctx's deadline does not, its cancellation and Close do.
+		octx, cancel := context.WithCancel(db.closing)
+		defer cancel()
+		stop := context.AfterFunc(ctx, func() {
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				cancel()
+			}
+		})
+		defer stop()
+		conn, err := pgx.ConnectConfig(octx, db.Pool.Config().ConnConfig.Copy())
 		if err != nil {
 			return err
 		}
 		db.pingConn = conn
+		return nil
 	}
 	if err := db.pingConn.Ping(ctx); err != nil {
 		db.pingConn.Close(context.WithoutCancel(ctx))

@@ -380,6 +380,64 @@ func TestPing(t *testing.T) {
 	}
 }
 
+// TestPingSlowToOpen checks readiness against a database that takes
+// longer to open a connection than a check lasts, as a busy one does:
+// Ping's opening of its connection is bounded by the connect timeout,
+// not by the check's deadline, so a 50 ms check of a database that opens
+// in 300 ms answers, where before every check gave up and the next began
+// again, and the service stayed NOT_SERVING. A Ping whose ctx is
+// cancelled, or a Close, still stops the opening.
+func TestPingSlowToOpen(t *testing.T) {
+	st := pgtest.Settings(t)
+	proxy := pgtest.NewProxy(t, st.URL)
+	st.URL = proxy.URL(st.URL)
+	st.ConnectTimeout = 5 * time.Second
+	db := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	proxy.Delay(300 * time.Millisecond)
+
+	cancelled, cancel := context.WithCancel(testContext(t))
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	if err := db.Ping(cancelled); err == nil {
+		t.Error("Ping, cancelled while its connection opens = nil, want an error")
+	}
+	if took := time.Since(start); took > 250*time.Millisecond {
+		t.Errorf("Ping, cancelled after 50 ms while its connection opens, took %v: the cancellation did not stop it", took)
+	}
+
+	check, cancel := context.WithTimeout(testContext(t), 50*time.Millisecond)
+	defer cancel()
+	if err := db.Ping(check); err != nil {
+		t.Errorf("Ping with 50 ms, of a database that opens a connection in 300 ms = %v, want nil: slow is not down", err)
+	}
+	// The connection is open: the next checks are one round trip.
+	for i := range 3 {
+		check, cancel := context.WithTimeout(testContext(t), time.Second)
+		if err := db.Ping(check); err != nil {
+			t.Errorf("Ping %d on the open connection = %v, want nil", i+2, err)
+		}
+		cancel()
+	}
+
+	proxy.Down()
+	if err := db.Ping(testContext(t)); err == nil {
+		t.Error("Ping with the database away = nil, want an error")
+	}
+	proxy.Up()
+	proxy.Delay(2 * time.Second)
+	pinged := make(chan error, 1)
+	go func() { pinged <- db.Ping(testContext(t)) }()
+	time.Sleep(100 * time.Millisecond) // the ping is opening its connection
+	start = time.Now()
+	db.Close()
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Close, while a ping opened its connection, took %v: it waited for the opening", took)
+	}
+	if err := <-pinged; err == nil {
+		t.Error("Ping, stopped by Close = nil, want an error")
+	}
+}
+
 // TestOpenRefusesSchemaName checks the names a schema may have.
 func TestOpenRefusesSchemaName(t *testing.T) {
 	for _, name := range []string{"", "Inventory", "pg_catalog", "1st", "a-b", "a;DROP", strings.Repeat("a", 64)} {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -24,6 +25,7 @@ type Proxy struct {
 	mu    sync.Mutex
 	lis   net.Listener // nil while down
 	conns map[net.Conn]bool
+	delay time.Duration // before a new connection reaches the server
 	wg    sync.WaitGroup
 }
 
@@ -73,6 +75,15 @@ func (p *Proxy) Down() {
 	}
 }
 
+// Delay makes every connection opened from now on wait d before it
+// reaches the server, as it waits for a busy server to start its
+// process; the connections already open are not slowed.
+func (p *Proxy) Delay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
+}
+
 // Up opens the proxy's port again, the same one.
 func (p *Proxy) Up() {
 	p.tb.Helper()
@@ -95,7 +106,17 @@ func (p *Proxy) serve(lis net.Listener) {
 			if err != nil {
 				return
 			}
-			p.pipe(c)
+			p.mu.Lock()
+			delay := p.delay
+			p.mu.Unlock()
+			if delay == 0 {
+				p.pipe(c)
+				continue
+			}
+			p.wg.Go(func() {
+				time.Sleep(delay)
+				p.pipe(c)
+			})
 		}
 	})
 }
