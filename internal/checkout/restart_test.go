@@ -258,7 +258,7 @@ func TestDatabaseRestart(t *testing.T) {
 	// (scripts/test.sh's server has it off): with it off, a commit is
 	// acknowledged before its WAL is written, and a crash loses it.
 	cluster := pgtest.NewCluster(t, "fsync=off")
-	// The connect timeout as deployed (5 s): on a busy machine, ten
+	// The connect timeout as deployed (5 s): on a busy machine, eight
 	// services opening their pools at once can wait more than a second
 	// for the server to start their connections' processes.
 	st := pgdb.DefaultSettings()

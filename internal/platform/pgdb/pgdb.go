@@ -23,7 +23,6 @@ package pgdb
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -83,7 +82,7 @@ func (s Schema) check() error {
 }
 
 // DB is a service's database: a pool of connections whose search_path is
-// the service's schema. It is safe for concurrent use.
+// the service's schema. It is safe for concurrent use. Open makes one.
 type DB struct {
 	// Pool is the connections, at most Settings.MaxConns. Each statement
 	// is prepared once per connection and kept (pgx's statement cache).
@@ -96,12 +95,20 @@ type DB struct {
 	// opened on first use and again after it fails.
 	pingMu   sync.Mutex
 	pingConn *pgx.Conn
-	pingLost bool // the last ping failed
-	closed   bool // Close was called: Ping opens nothing more
-	// closing ends with Close (endClosing): it stops a ping's opening
-	// of its connection, which ctx's deadline does not (see Ping).
+	opening  *opening // the opening of pingConn under way, or nil
+	pingLost bool     // the last ping failed
+	closed   bool     // Close was called: Ping opens nothing more
+	// closing ends with Close (endClosing), and an opening with it.
 	closing    context.Context
 	endClosing context.CancelFunc
+}
+
+// opening is the opening of a Ping's connection, which outlives the Ping
+// that started it (see Ping). conn and err are set before done closes.
+type opening struct {
+	done chan struct{}
+	conn *pgx.Conn
+	err  error
 }
 
 // Open connects to the database at st.URL, creates schema s.Name if it is
@@ -179,13 +186,21 @@ func (st Settings) poolConfig(schema string) (*pgxpool.Config, error) {
 }
 
 // Close closes every connection, waiting for those in use to be given
-// back. It returns nil: a pool has nothing to flush.
+// back, and stops Ping's opening of its connection if one is under way.
+// It returns nil: a pool has nothing to flush.
 func (db *DB) Close() error {
 	db.endClosing()
 	db.Pool.Close()
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
 	db.closed = true
+	if o := db.opening; o != nil {
+		<-o.done // at once: endClosing stopped it
+		db.opening = nil
+		if o.conn != nil {
+			db.pingConn = o.conn
+		}
+	}
 	if db.pingConn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -195,10 +210,10 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Ping returns nil when the database answers a query within ctx, and
-// otherwise an error that names it (redacted), Unavailable when it is
-// Unreachable (see Classify): for readiness, which rpc.Server.Watch
-// checks every few seconds.
+// Ping returns nil when the database answers within ctx, and otherwise
+// an error that names it (redacted), Unavailable when it is Unreachable
+// (see Classify): for readiness, which rpc.Server.Watch checks every few
+// seconds.
 //
 // It asks on a connection of its own, not one of the pool's: under load
 // every pooled connection may be busy, and a readiness check that waited
@@ -209,13 +224,14 @@ func (db *DB) Close() error {
 // cut with the database's, and the calls after it get new ones rather
 // than find the dead ones one by one.
 //
-// That connection, when Ping must open it, gets the connect timeout that
-// the pool's connections get, not what is left of ctx (its cancellation
-// still stops it): a database that takes longer to open a connection
-// than a check's interval, as a busy one may, is slow, not down, and a
-// check that gave up on every opening would never find it up. The
-// opening is itself the database's answer (it ends when the server says
-// it is ready for a query), so no query follows it.
+// When it has no connection, Ping opens one, and the opening is the
+// database's answer (it ends when the server is ready for a query). The
+// opening has the connect timeout of the pool's connections, not ctx's:
+// a Ping whose ctx ends first returns ctx's error and leaves the opening
+// going, for the next Ping to take up. A busy database may take longer
+// to start a connection's process than a check lasts; were each opening
+// given up with its check, the next would start again from nothing, and
+// a database that is slow, not down, would never be found up.
 func (db *DB) Ping(ctx context.Context) error {
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
@@ -233,33 +249,55 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// ping asks the database on Ping's connection, or opens it if it has
-// none; a connection that fails is closed, for the next to open anew.
+// ping asks the database on Ping's connection; without one, it waits
+// within ctx for the opening under way, or starts one. A connection that
+// fails is closed, for the next to open anew.
 func (db *DB) ping(ctx context.Context) error {
-	if db.pingConn == nil || db.pingConn.IsClosed() {
-		// The connect timeout (the config's ConnectTimeout) bounds the
-		// opening; ctx's deadline does not, its cancellation and Close do.
-		octx, cancel := context.WithCancel(db.closing)
-		defer cancel()
-		stop := context.AfterFunc(ctx, func() {
-			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				cancel()
-			}
-		})
-		defer stop()
-		conn, err := pgx.ConnectConfig(octx, db.Pool.Config().ConnConfig.Copy())
-		if err != nil {
+	if db.pingConn != nil && !db.pingConn.IsClosed() {
+		if err := db.pingConn.Ping(ctx); err != nil {
+			db.pingConn.Close(context.WithoutCancel(ctx))
+			db.pingConn = nil
 			return err
 		}
-		db.pingConn = conn
 		return nil
 	}
-	if err := db.pingConn.Ping(ctx); err != nil {
-		db.pingConn.Close(context.WithoutCancel(ctx))
-		db.pingConn = nil
-		return err
+	db.pingConn = nil
+	o := db.opening
+	if o == nil {
+		o = db.open()
+		db.opening = o
 	}
+	select {
+	case <-o.done:
+	default:
+		select {
+		case <-o.done:
+		case <-ctx.Done():
+			return fmt.Errorf("opening a connection: %w", ctx.Err())
+		}
+	}
+	db.opening = nil
+	if o.err != nil {
+		return o.err
+	}
+	db.pingConn = o.conn
 	return nil
+}
+
+// open starts opening a connection for Ping, within the connect timeout
+// and until Close.
+func (db *DB) open() *opening {
+	o := &opening{done: make(chan struct{})}
+	cfg := db.Pool.Config().ConnConfig.Copy()
+	go func() {
+		defer close(o.done)
+		// One bound for the whole opening (pgx applies its connect
+		// timeout to each address it tries, but not to the name lookup).
+		ctx, cancel := context.WithTimeout(db.closing, cfg.ConnectTimeout)
+		defer cancel()
+		o.conn, o.err = pgx.ConnectConfig(ctx, cfg)
+	}()
+	return o
 }
 
 // Schema returns the name of the service's schema.

@@ -382,11 +382,11 @@ func TestPing(t *testing.T) {
 
 // TestPingSlowToOpen checks readiness against a database that takes
 // longer to open a connection than a check lasts, as a busy one does:
-// Ping's opening of its connection is bounded by the connect timeout,
-// not by the check's deadline, so a 50 ms check of a database that opens
-// in 300 ms answers, where before every check gave up and the next began
-// again, and the service stayed NOT_SERVING. A Ping whose ctx is
-// cancelled, or a Close, still stops the opening.
+// checks of 50 ms, one every 50 ms as Watch makes them, of a database
+// that opens a connection in 300 ms find it up once the one opening that
+// the first check began has ended, where before each check gave its
+// opening up and the next began again, and the service stayed
+// NOT_SERVING. Close stops an opening under way.
 func TestPingSlowToOpen(t *testing.T) {
 	st := pgtest.Settings(t)
 	proxy := pgtest.NewProxy(t, st.URL)
@@ -395,46 +395,56 @@ func TestPingSlowToOpen(t *testing.T) {
 	db := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
 	proxy.Delay(300 * time.Millisecond)
 
-	cancelled, cancel := context.WithCancel(testContext(t))
-	time.AfterFunc(50*time.Millisecond, cancel)
-	start := time.Now()
-	if err := db.Ping(cancelled); err == nil {
-		t.Error("Ping, cancelled while its connection opens = nil, want an error")
+	check := func(d time.Duration) error {
+		ctx, cancel := context.WithTimeout(testContext(t), d)
+		defer cancel()
+		return db.Ping(ctx)
 	}
-	if took := time.Since(start); took > 250*time.Millisecond {
-		t.Errorf("Ping, cancelled after 50 ms while its connection opens, took %v: the cancellation did not stop it", took)
+	before, start := proxy.Accepted(), time.Now()
+	err := check(50 * time.Millisecond)
+	for err != nil && time.Since(start) < 5*time.Second {
+		time.Sleep(50 * time.Millisecond)
+		err = check(50 * time.Millisecond)
 	}
-
-	check, cancel := context.WithTimeout(testContext(t), 50*time.Millisecond)
-	defer cancel()
-	if err := db.Ping(check); err != nil {
-		t.Errorf("Ping with 50 ms, of a database that opens a connection in 300 ms = %v, want nil: slow is not down", err)
+	if err != nil {
+		t.Fatalf("checks of 50 ms, of a database that opens a connection in 300 ms, still %v after 5 s; want nil: slow is not down", err)
 	}
-	// The connection is open: the next checks are one round trip.
+	t.Logf("found up %v after the first check", time.Since(start).Round(time.Millisecond))
+	if n := proxy.Accepted() - before; n != 1 {
+		t.Errorf("the checks opened %d connections, want 1: each gave its opening up", n)
+	}
+	// The connection is open: the next checks ask on it, and open none.
 	for i := range 3 {
-		check, cancel := context.WithTimeout(testContext(t), time.Second)
-		if err := db.Ping(check); err != nil {
-			t.Errorf("Ping %d on the open connection = %v, want nil", i+2, err)
+		if err := check(time.Second); err != nil {
+			t.Errorf("check %d on the open connection = %v, want nil", i+1, err)
 		}
-		cancel()
+	}
+	if n := proxy.Accepted() - before; n != 1 {
+		t.Errorf("after three more checks, %d connections opened, want 1", n)
 	}
 
 	proxy.Down()
-	if err := db.Ping(testContext(t)); err == nil {
+	if err := check(time.Second); err == nil {
 		t.Error("Ping with the database away = nil, want an error")
 	}
 	proxy.Up()
 	proxy.Delay(2 * time.Second)
-	pinged := make(chan error, 1)
-	go func() { pinged <- db.Ping(testContext(t)) }()
-	time.Sleep(100 * time.Millisecond) // the ping is opening its connection
+	before = proxy.Accepted()
+	if err := check(50 * time.Millisecond); err == nil {
+		t.Error("a check of 50 ms, of a database that opens a connection in 2 s = nil, want its deadline")
+	}
+	for wait := time.Now(); proxy.Accepted() == before; time.Sleep(10 * time.Millisecond) {
+		if time.Since(wait) > 5*time.Second {
+			t.Fatal("the check's opening has not reached the proxy within 5 s")
+		}
+	}
 	start = time.Now()
 	db.Close()
 	if took := time.Since(start); took > time.Second {
-		t.Errorf("Close, while a ping opened its connection, took %v: it waited for the opening", took)
+		t.Errorf("Close, while a ping's connection was opening, took %v: it waited for the opening", took)
 	}
-	if err := <-pinged; err == nil {
-		t.Error("Ping, stopped by Close = nil, want an error")
+	if err := check(time.Second); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Ping after Close = %v, want an error that says it is closed", err)
 	}
 }
 

@@ -22,11 +22,13 @@ type Proxy struct {
 	target string // the server's host:port
 	addr   string // the proxy's host:port, kept across Down and Up
 
-	mu    sync.Mutex
-	lis   net.Listener // nil while down
-	conns map[net.Conn]bool
-	delay time.Duration // before a new connection reaches the server
-	wg    sync.WaitGroup
+	mu       sync.Mutex
+	lis      net.Listener  // nil while down
+	down     chan struct{} // closed by Down: the connections accepted before it end
+	conns    map[net.Conn]bool
+	delay    time.Duration // before a new connection reaches the server
+	accepted int           // connections accepted
+	wg       sync.WaitGroup
 }
 
 // NewProxy returns a proxy to the server of u, a postgres:// URL on TCP,
@@ -69,19 +71,28 @@ func (p *Proxy) Down() {
 	if p.lis != nil {
 		p.lis.Close()
 		p.lis = nil
+		close(p.down)
 	}
 	for c := range p.conns {
 		c.Close()
 	}
 }
 
-// Delay makes every connection opened from now on wait d before it
+// Delay makes every connection accepted from now on wait d before it
 // reaches the server, as it waits for a busy server to start its
-// process; the connections already open are not slowed.
+// process; the connections already open are not slowed. Down ends the
+// wait, and the connection.
 func (p *Proxy) Delay(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.delay = d
+}
+
+// Accepted returns how many connections the proxy has accepted.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
 }
 
 // Up opens the proxy's port again, the same one.
@@ -98,7 +109,8 @@ func (p *Proxy) Up() {
 // server.
 func (p *Proxy) serve(lis net.Listener) {
 	p.mu.Lock()
-	p.lis = lis
+	p.lis, p.down = lis, make(chan struct{})
+	down := p.down
 	p.mu.Unlock()
 	p.wg.Go(func() {
 		for {
@@ -107,34 +119,43 @@ func (p *Proxy) serve(lis net.Listener) {
 				return
 			}
 			p.mu.Lock()
+			p.accepted++
 			delay := p.delay
 			p.mu.Unlock()
 			if delay == 0 {
-				p.pipe(c)
+				p.pipe(c, down)
 				continue
 			}
 			p.wg.Go(func() {
-				time.Sleep(delay)
-				p.pipe(c)
+				wait := time.NewTimer(delay)
+				defer wait.Stop()
+				select {
+				case <-wait.C:
+					p.pipe(c, down)
+				case <-down:
+					c.Close()
+				}
 			})
 		}
 	})
 }
 
 // pipe copies between c and a new connection to the server, both ways,
-// until either side closes.
-func (p *Proxy) pipe(c net.Conn) {
+// until either side closes, or down is closed.
+func (p *Proxy) pipe(c net.Conn, down <-chan struct{}) {
 	s, err := net.Dial("tcp", p.target)
 	if err != nil {
 		c.Close()
 		return
 	}
 	p.mu.Lock()
-	if p.lis == nil { // went down meanwhile
+	select {
+	case <-down: // went down meanwhile
 		p.mu.Unlock()
 		c.Close()
 		s.Close()
 		return
+	default:
 	}
 	p.conns[c], p.conns[s] = true, true
 	p.mu.Unlock()
