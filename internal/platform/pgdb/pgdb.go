@@ -23,6 +23,7 @@ package pgdb
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -195,11 +196,10 @@ func (db *DB) Close() error {
 	defer db.pingMu.Unlock()
 	db.closed = true
 	if o := db.opening; o != nil {
-		<-o.done // at once: endClosing stopped it
-		db.opening = nil
-		if o.conn != nil {
-			db.pingConn = o.conn
-		}
+		// At once: endClosing stopped it. pingConn is nil while an
+		// opening runs.
+		<-o.done
+		db.opening, db.pingConn = nil, o.conn
 	}
 	if db.pingConn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -228,10 +228,14 @@ func (db *DB) Close() error {
 // database's answer (it ends when the server is ready for a query). The
 // opening has the connect timeout of the pool's connections, not ctx's:
 // a Ping whose ctx ends first returns ctx's error and leaves the opening
-// going, for the next Ping to take up. A busy database may take longer
-// to start a connection's process than a check lasts; were each opening
-// given up with its check, the next would start again from nothing, and
-// a database that is slow, not down, would never be found up.
+// going, for the next Ping to take up (and resets nothing: the database
+// is slow, not lost). A busy database may take longer to start a
+// connection's process than a check lasts; were each opening given up
+// with its check, the next would start again from nothing, and a database
+// that is slow, not down, would never be found up.
+//
+// Ping is made for one caller, the readiness check: calls wait for one
+// another.
 func (db *DB) Ping(ctx context.Context) error {
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
@@ -239,7 +243,9 @@ func (db *DB) Ping(ctx context.Context) error {
 		return fmt.Errorf("database %s: closed", db.where)
 	}
 	if err := db.ping(ctx); err != nil {
-		db.pingLost = true
+		if !errors.Is(err, errStillOpening) {
+			db.pingLost = true
+		}
 		return Classify(fmt.Errorf("database %s: %w", db.where, err))
 	}
 	if db.pingLost {
@@ -249,10 +255,19 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// errStillOpening is ping's error when ctx ends before the opening of its
+// connection does.
+var errStillOpening = errors.New("still opening a connection (for up to the connect timeout)")
+
 // ping asks the database on Ping's connection; without one, it waits
 // within ctx for the opening under way, or starts one. A connection that
 // fails is closed, for the next to open anew.
 func (db *DB) ping(ctx context.Context) error {
+	if o := db.opening; o != nil && ended(o) {
+		// It ended while no one waited: its connection is asked now, and
+		// its failure, an old one, is not the answer.
+		db.opening, db.pingConn = nil, o.conn
+	}
 	if db.pingConn != nil && !db.pingConn.IsClosed() {
 		if err := db.pingConn.Ping(ctx); err != nil {
 			db.pingConn.Close(context.WithoutCancel(ctx))
@@ -269,12 +284,8 @@ func (db *DB) ping(ctx context.Context) error {
 	}
 	select {
 	case <-o.done:
-	default:
-		select {
-		case <-o.done:
-		case <-ctx.Done():
-			return fmt.Errorf("opening a connection: %w", ctx.Err())
-		}
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", errStillOpening, ctx.Err())
 	}
 	db.opening = nil
 	if o.err != nil {
@@ -284,11 +295,21 @@ func (db *DB) ping(ctx context.Context) error {
 	return nil
 }
 
+// ended reports whether o has ended.
+func ended(o *opening) bool {
+	select {
+	case <-o.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // open starts opening a connection for Ping, within the connect timeout
 // and until Close.
 func (db *DB) open() *opening {
 	o := &opening{done: make(chan struct{})}
-	cfg := db.Pool.Config().ConnConfig.Copy()
+	cfg := db.Pool.Config().ConnConfig // Config returns a copy
 	go func() {
 		defer close(o.done)
 		// One bound for the whole opening (pgx applies its connect
