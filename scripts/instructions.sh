@@ -22,7 +22,9 @@
 # over CALLS, the garbage collector's share included (a cycle every few
 # hundred calls, so CALLS is large enough for their number not to jitter
 # the result). Go's asynchronous preemption is off in the servers under
-# Valgrind (GODEBUG=asyncpreemptoff=1), whose signal handling it trips.
+# Valgrind (GODEBUG=asyncpreemptoff=1), whose signal handling it trips,
+# and so is the runtime's use of RDTSCP (cpu.rdtscp=off), which Valgrind
+# 3.19 reports on AMD processors but cannot run (SIGILL at the start).
 # Callgrind counts user space only: the kernel's work for a system call
 # is not in the counts (bench.sh's CPU per call has it).
 #
@@ -92,7 +94,7 @@ native() {
 measured() {
 	local name=$1
 	shift
-	GODEBUG=asyncpreemptoff=1 taskset -c "$SERVER_CPU" valgrind --tool=callgrind \
+	GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off taskset -c "$SERVER_CPU" valgrind --tool=callgrind \
 		--callgrind-out-file="$work/cg.%p" "$@" >"$work/$name.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
