@@ -337,8 +337,12 @@ func (p *slowPromotions) Claim(ctx context.Context, customerID int32, key string
 func TestPromotionsSlow(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
-	c := startCheckoutWith(t, s, checkout.Options{CallTimeout: 300 * time.Millisecond}, func(d *checkout.Deps) {
-		d.Promotions = &slowPromotions{Promotions: d.Promotions, delay: 2 * time.Second}
+	// A call timeout of a second, which every call of the Checkout has
+	// (to the Cart, the Inventory and the rest, which a loaded machine
+	// may take some hundred milliseconds to answer), and so the wait for
+	// Promotions; Promotions answers in 3 s.
+	c := startCheckoutWith(t, s, checkout.Options{CallTimeout: time.Second}, func(d *checkout.Deps) {
+		d.Promotions = &slowPromotions{Promotions: d.Promotions, delay: 3 * time.Second}
 	})
 	s.fillThree(t, cartOf(65))
 	before := s.levels(t, 1, 2)
@@ -348,10 +352,10 @@ func TestPromotionsSlow(t *testing.T) {
 	if err != nil || q.Total != fullPrice {
 		t.Fatalf("Quote, Promotions slow = %+v, %v; want the full price", q, err)
 	}
-	if elapsed > time.Second {
-		t.Errorf("Quote, Promotions slow, answered in %v; want within a second", elapsed)
+	if elapsed > 2*time.Second {
+		t.Errorf("Quote, Promotions slow, answered in %v; want within 2 s (its 1 s wait for Promotions, and the rest)", elapsed)
 	}
-	t.Logf("Promotions slower (2s) than a call's deadline (300ms): quoted in %v", elapsed.Round(time.Millisecond))
+	t.Logf("Promotions slower (3s) than a call's deadline (1s): quoted in %v", elapsed.Round(time.Millisecond))
 	req := order(65, "k-promo-slow", q.Total, paymentsclient.TestCardApproved)
 	o, err := c.client.Place(ctx, req)
 	if err != nil || o.Total != fullPrice || o.Promotions != nil {
@@ -413,7 +417,7 @@ func TestPromotionsHung(t *testing.T) {
 			if err != nil || q.Total != fullPrice || q.Discount != eur(0) || q.Promotions != nil {
 				t.Fatalf("Quote under the checkout page's %v, Promotions hung = %+v, %v; want the full price, %s", pageQuoteBudget, q, err, fullPrice.Format())
 			}
-			if limit := 2 * time.Second; elapsed > limit {
+			if limit := 2500 * time.Millisecond; elapsed > limit {
 				t.Errorf("Quote, Promotions hung, answered in %v; want within %v", elapsed, limit)
 			}
 			if promos.Held() == 0 {
@@ -431,8 +435,9 @@ func TestPromotionsHung(t *testing.T) {
 				t.Fatalf("Place(the full price) under the checkout form's %v, Promotions hung = %+v, %v; want the order at the full price", pagePlaceBudget, o, err)
 			}
 			// A second for the claim, and one for its release after the
-			// order, not the call timeout each.
-			if limit := 3 * time.Second; elapsed > limit {
+			// order, not the call timeout (3 s) each: within 5 s, which
+			// leaves the other calls and writes time on a loaded machine.
+			if limit := 5 * time.Second; elapsed > limit {
 				t.Errorf("Place, Promotions hung, answered in %v; want within %v", elapsed, limit)
 			}
 			// A claim made (the Checkout had the offer) and not answered

@@ -57,20 +57,26 @@ func TestOpenWaitsForDatabase(t *testing.T) {
 		db, err := pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: notes()})
 		done <- opened{db, err}
 	}()
-	time.Sleep(800 * time.Millisecond)
+	// Two attempts, each logged, while Open goes on waiting.
+	warned := func() int {
+		n := 0
+		for _, line := range logs.Lines() {
+			if strings.Contains(line, "level=WARN") && strings.Contains(line, "database not reachable yet") {
+				n++
+			}
+		}
+		return n
+	}
+	for wait := time.Now(); warned() < 2 && time.Since(wait) < 10*time.Second; {
+		time.Sleep(20 * time.Millisecond)
+	}
 	select {
 	case o := <-done:
 		t.Fatalf("Open with the database away = %v, %v; want it to wait", o.db, o.err)
 	default:
 	}
-	warned := 0
-	for _, line := range logs.Lines() {
-		if strings.Contains(line, "level=WARN") && strings.Contains(line, "database not reachable yet") {
-			warned++
-		}
-	}
-	if warned < 2 || !strings.Contains(logs.String(), ":xxxxx@") || strings.Contains(logs.String(), password) {
-		t.Errorf("log while waiting (%d attempts logged at Warn, want 2 or more, the password hidden):\n%s", warned, logs)
+	if n := warned(); n < 2 || !strings.Contains(logs.String(), ":xxxxx@") || strings.Contains(logs.String(), password) {
+		t.Errorf("log while waiting (%d attempts logged at Warn, want 2 or more, the password hidden):\n%s", n, logs)
 	}
 	proxy.Up()
 	var o opened
