@@ -98,8 +98,8 @@ type DB struct {
 	pingConn *pgx.Conn
 	opening  *opening // the opening of pingConn under way, or nil
 	pingLost bool     // the last ping failed
-	closed   bool     // Close was called: Ping opens nothing more
-	// closing ends with Close (endClosing), and an opening with it.
+	// closing ends with Close (endClosing), and an opening with it;
+	// then Ping opens nothing more.
 	closing    context.Context
 	endClosing context.CancelFunc
 }
@@ -194,7 +194,6 @@ func (db *DB) Close() error {
 	db.Pool.Close()
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
-	db.closed = true
 	if o := db.opening; o != nil {
 		// At once: endClosing stopped it. pingConn is nil while an
 		// opening runs.
@@ -239,7 +238,7 @@ func (db *DB) Close() error {
 func (db *DB) Ping(ctx context.Context) error {
 	db.pingMu.Lock()
 	defer db.pingMu.Unlock()
-	if db.closed {
+	if db.closing.Err() != nil {
 		return fmt.Errorf("database %s: closed", db.where)
 	}
 	if err := db.ping(ctx); err != nil {
