@@ -169,7 +169,18 @@ func connect(ctx context.Context, write *sql.DB) error {
 	}
 }
 
-// Close closes both pools, and returns the first error.
+// closeWait bounds how long Close waits for connections still in use.
+const closeWait = busyTimeout
+
+// Close closes both pools, and returns the first error. It returns once
+// their connections are closed, or after closeWait with an error if some
+// are still in use. database/sql closes a connection in use only when it
+// is given back: a transaction whose context ends is rolled back, and
+// its connection closed, by a goroutine of database/sql's own, which may
+// run after a service stopped using the database. Until the last
+// connection closes, SQLite's files are open (the write-ahead log is
+// checkpointed and removed then): a Close that returned before would let
+// a restart, or a removal of the directory, race with it.
 func (db *DB) Close() error {
 	db.writes.close()
 	var err error
@@ -179,6 +190,18 @@ func (db *DB) Close() error {
 	}
 	if werr := db.Write.Close(); err == nil {
 		err = werr
+	}
+	deadline := time.Now().Add(closeWait)
+	for _, pool := range []*sql.DB{db.Read, db.Write} {
+		for pool.Stats().OpenConnections > 0 {
+			if time.Now().After(deadline) {
+				if err == nil {
+					err = fmt.Errorf("close: %d connections still in use after %v", pool.Stats().OpenConnections, closeWait)
+				}
+				return err
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	return err
 }

@@ -597,3 +597,53 @@ func TestTxEndsWithItsContext(t *testing.T) {
 		t.Errorf("after a commit, %d notes, want 1", n)
 	}
 }
+
+// TestCloseWaitsForContextRollbacks: a transaction whose context ends is
+// rolled back, and its connection closed, by a goroutine of database/sql,
+// possibly after the service's last use of the database (a sweep cut
+// short by shutdown). Close waits for it: when Close returns, the last
+// connection has closed, and SQLite has removed the write-ahead log and
+// its index, so a restart or a removal of the directory (t.TempDir's, in
+// the services' restart tests) no longer races with them.
+func TestCloseWaitsForContextRollbacks(t *testing.T) {
+	for i := range 50 {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "test.db")
+		db, err := sqlitedb.Open(testContext(t), path, sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(testContext(t))
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('cut short')`); err != nil {
+			t.Fatal(err)
+		}
+		rtx, err := db.BeginRead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		tx.Rollback()  // ErrTxDone when database/sql's goroutine got there first
+		rtx.Rollback() // likewise
+		if err := db.Close(); err != nil {
+			t.Fatalf("round %d: Close: %v", i, err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if !slices.Equal(names, []string{"test.db"}) {
+			t.Fatalf("round %d: once Close returned, the directory holds %v, want only test.db (every connection closed)", i, names)
+		}
+	}
+}
