@@ -183,8 +183,8 @@ func TestStockCacheMemory(t *testing.T) {
 	const n = inventoryclient.DefaultStockCounts
 	// A reading counts more than the cache holds, never less: what the
 	// package's earlier tests left running (a connection closing, say)
-	// may allocate between the two. The least of three is held to the
-	// budget.
+	// may allocate between the two. The least of up to three is held to
+	// the budget.
 	each, readings := memtest.Least(3, inventoryclient.StockCountBytes, func() uint64 {
 		before := memtest.Held()
 		cache := inventoryclient.NewStockCache(nil, n, time.Hour)
@@ -204,7 +204,7 @@ func TestStockCacheMemory(t *testing.T) {
 		}
 		return (after - before) / n
 	})
-	t.Logf("%d stock counts: %v B each (least of the readings held to the budget)", n, readings)
+	t.Logf("%d stock counts: %d B each (readings %v)", n, each, readings)
 	if each > inventoryclient.StockCountBytes {
 		t.Errorf("a stock count holds %d B, past its budget of %d B", each, inventoryclient.StockCountBytes)
 	}

@@ -169,18 +169,23 @@ func connect(ctx context.Context, write *sql.DB) error {
 	}
 }
 
-// closeWait bounds how long Close waits for connections still in use.
-const closeWait = busyTimeout
+// closeWait bounds how long Close waits for the pools' connections to
+// close: a rollback and a checkpoint take milliseconds, and a service's
+// drain timeout (10 s) plus closeWait stays within the 15 s its container
+// is given to stop (docs/deployment.md).
+const closeWait = 2 * time.Second
 
 // Close closes both pools, and returns the first error. It returns once
-// their connections are closed, or after closeWait with an error if some
-// are still in use. database/sql closes a connection in use only when it
-// is given back: a transaction whose context ends is rolled back, and
-// its connection closed, by a goroutine of database/sql's own, which may
-// run after a service stopped using the database. Until the last
-// connection closes, SQLite's files are open (the write-ahead log is
-// checkpointed and removed then): a Close that returned before would let
-// a restart, or a removal of the directory, race with it.
+// their connections are closed, or after closeWait with an error.
+// database/sql closes a connection in use only when it is given back: a
+// transaction whose context ended is rolled back, and its connection
+// closed, by a goroutine of database/sql's own, which may run after the
+// service's last use of the database. SQLite keeps its files open until
+// its last connection closes (it then checkpoints the write-ahead log and
+// removes it), and a restart, or a removal of the directory, must not
+// race with that. (The wait also ends at closeWait in one case where
+// database/sql counts a connection that it will never open: one asked
+// for by a caller still waiting when the pool closed.)
 func (db *DB) Close() error {
 	db.writes.close()
 	var err error
@@ -196,7 +201,7 @@ func (db *DB) Close() error {
 		for pool.Stats().OpenConnections > 0 {
 			if time.Now().After(deadline) {
 				if err == nil {
-					err = fmt.Errorf("close: %d connections still in use after %v", pool.Stats().OpenConnections, closeWait)
+					err = fmt.Errorf("close: %d connections still open after %v", pool.Stats().OpenConnections, closeWait)
 				}
 				return err
 			}
