@@ -31,7 +31,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		return err
 	}
-	defer db.Close()
+	defer deps.CloseLogged("database", db)
 	opts := cfg.options()
 	opts.Logger, opts.Metrics = deps.Logger, deps.Metrics
 	svc, err := NewService(ctx, db, opts)

@@ -44,7 +44,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		return err
 	}
-	defer db.Close()
+	defer deps.CloseLogged("database", db)
 	deps.Logger.Info("cart database open", "db", where)
 	conn, err := rpc.Dial(target, rpc.ClientConfig{TLS: deps.ClientTLS, Metrics: deps.Metrics, Tracing: deps.Tracing})
 	if err != nil {

@@ -37,7 +37,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		return err
 	}
-	defer db.Close()
+	defer deps.CloseLogged("database", db)
 	svc := NewService(db, cfg.Currency, cfg.MaxFeedBooks, deps.Metrics)
 	srv, err := NewGRPCServer(svc, deps)
 	if err != nil {

@@ -65,7 +65,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		return err
 	}
-	defer db.Close()
+	defer deps.CloseLogged("database", db)
 	deps.Logger.Info("checkout database open", "db", where, "replica", replica)
 	conns := make(map[string]*grpc.ClientConn, len(targets))
 	for name, t := range targets {

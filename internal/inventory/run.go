@@ -38,7 +38,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		return err
 	}
-	defer db.Close()
+	defer deps.CloseLogged("database", db)
 	svc := NewService(db, Options{Logger: deps.Logger, Metrics: deps.Metrics, TTL: cfg.ReservationTTL})
 	srv, err := NewGRPCServer(svc, deps)
 	if err != nil {

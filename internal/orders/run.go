@@ -31,7 +31,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		return err
 	}
-	defer db.Close()
+	defer deps.CloseLogged("database", db)
 	n, err := db.CountOrders(ctx)
 	if err != nil {
 		deps.Close()

@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		}
 		return err
 	}
-	defer db.Close()
+	defer deps.CloseLogged("database", db)
 	svc, err := NewService(ctx, db, Options{
 		Logger: deps.Logger, Metrics: deps.Metrics, ClaimTTL: cfg.ClaimTTL, Promotion: cfg.Promotion,
 		Campaign: bookshop.Campaign{Starts: cfg.Starts, Ends: cfg.Ends},

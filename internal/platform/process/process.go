@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -70,6 +71,15 @@ func (d Deps) Close() {
 	}
 	if d.HealthListener != nil {
 		d.HealthListener.Close()
+	}
+}
+
+// CloseLogged closes c, something the service opened for its run such as
+// its database, and logs the error of Close, naming what: for the Close
+// deferred at the end of a Run, whose error nothing would see otherwise.
+func (d Deps) CloseLogged(what string, c io.Closer) {
+	if err := c.Close(); err != nil {
+		d.Logger.Error("could not close the "+what, "err", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,5 +179,26 @@ func TestWatch(t *testing.T) {
 		if reported[i] != want[i] {
 			t.Errorf("Watch reported %v, want %v", reported, want)
 		}
+	}
+}
+
+// closerFunc is an io.Closer that calls itself.
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+func TestCloseLoggedLogsTheError(t *testing.T) {
+	var logs strings.Builder
+	d := process.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	closed := 0
+	d.CloseLogged("database", closerFunc(func() error { closed++; return nil }))
+	if closed != 1 || logs.Len() != 0 {
+		t.Errorf("a Close that succeeds: called %d times, logged %q; want once, nothing", closed, logs.String())
+	}
+	d.CloseLogged("database", closerFunc(func() error { closed++; return errors.New("2 connections still open after 2s") }))
+	got := logs.String()
+	if closed != 2 || !strings.Contains(got, "level=ERROR") || !strings.Contains(got, `msg="could not close the database"`) ||
+		!strings.Contains(got, `err="2 connections still open after 2s"`) {
+		t.Errorf("a Close that fails logged %q; want an error naming the database and the cause", got)
 	}
 }
