@@ -80,26 +80,40 @@ func (c *signedIn) put(session bookshop.Session) {
 	if ok && e.signedOut && c.now().Before(e.until) {
 		return // signed out here a moment ago
 	}
-	if !ok && len(c.byID) >= maxCachedSessions {
-		// Full: forget one, whichever the map yields first (Go's map
-		// iteration starts at random), which is O(1) and, under churn,
-		// as good as the oldest.
-		for k := range c.byID {
-			delete(c.byID, k)
-			break
-		}
+	if !ok {
+		c.makeRoom()
 	}
 	c.byID[key] = cachedSession{customer: session.Customer, until: until}
 }
 
 // forget drops token's session, signed out, and for sessionCacheTTL
-// refuses to take it back.
+// refuses to take it back. Its mark counts against maxCachedSessions
+// like a session: a sign-out may carry any token (while Accounts is down
+// the Marketplace cannot tell a real one), so marks must not grow the
+// map past its cap. A mark pushed out by the cap costs at most what a
+// sign-out through another replica does.
 func (c *signedIn) forget(token string) {
 	key := sha256.Sum256([]byte(token))
 	until := c.now().Add(sessionCacheTTL)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, ok := c.byID[key]; !ok {
+		c.makeRoom()
+	}
 	c.byID[key] = cachedSession{until: until, signedOut: true}
+}
+
+// makeRoom forgets one entry when the map is full, whichever the map
+// yields first (Go's map iteration starts at random): O(1) and, under
+// churn, as good as the oldest. c.mu must be held.
+func (c *signedIn) makeRoom() {
+	if len(c.byID) < maxCachedSessions {
+		return
+	}
+	for k := range c.byID {
+		delete(c.byID, k)
+		break
+	}
 }
 
 // len returns how many sessions are kept.

@@ -51,4 +51,11 @@ func TestSignedIn(t *testing.T) {
 	if n := c.len(); n != maxCachedSessions {
 		t.Errorf("kept %d sessions, want at most %d", n, maxCachedSessions)
 	}
+	// Sign-outs too: each may carry a token of its own, never vouched for.
+	for i := range maxCachedSessions + 100 {
+		c.forget("signed-out-" + strconv.Itoa(i))
+	}
+	if n := c.len(); n != maxCachedSessions {
+		t.Errorf("after as many sign-outs of unknown tokens, kept %d entries, want at most %d", n, maxCachedSessions)
+	}
 }

@@ -1,6 +1,8 @@
 package orders
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -8,7 +10,8 @@ import (
 )
 
 // metrics are the Orders service's own: bookshop_orders_created_total,
-// bookshop_orders_sales_minor_units_total (by currency; the series of
+// bookshop_orders_sales_minor_units_total (by currency, at most
+// maxCurrencySeries of them; the series of
 // bookshop.DefaultCurrency from the start),
 // bookshop_orders_create_replays_total,
 // bookshop_orders_create_refused_total and
@@ -16,7 +19,16 @@ import (
 type metrics struct {
 	createdTotal, replaysTotal, refusedTotal, cancelledTotal prometheus.Counter
 	salesTotal                                               *prometheus.CounterVec
+
+	mu         sync.Mutex
+	currencies map[string]bool // the currencies that have a series of salesTotal
 }
+
+// maxCurrencySeries caps the series of bookshop_orders_sales_minor_units_total:
+// any three capital letters make a valid currency, so the sales of the
+// currencies past the first maxCurrencySeries are counted under
+// currency="other" rather than let an order make a series of its own.
+const maxCurrencySeries = 16
 
 // newMetrics registers the Orders service's metrics with m (see
 // telemetry.Register); a nil m counts in vain.
@@ -46,13 +58,28 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 	// The shop's usual currency has its series from the start, at 0, so
 	// that a dashboard shows the sales before the first order.
 	ms.salesTotal.WithLabelValues(bookshop.DefaultCurrency)
+	ms.currencies = map[string]bool{bookshop.DefaultCurrency: true}
 	return ms
+}
+
+// currencyLabel returns the label of currency's sales: itself while it has
+// a series or there is room for one, and "other" past maxCurrencySeries.
+func (m *metrics) currencyLabel(currency string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.currencies[currency] {
+		if len(m.currencies) >= maxCurrencySeries {
+			return "other"
+		}
+		m.currencies[currency] = true
+	}
+	return currency
 }
 
 func (m *metrics) recorded(o bookshop.Order) {
 	if m != nil {
 		m.createdTotal.Inc()
-		m.salesTotal.WithLabelValues(o.Total.Currency).Add(float64(o.Total.Units))
+		m.salesTotal.WithLabelValues(m.currencyLabel(o.Total.Currency)).Add(float64(o.Total.Units))
 	}
 }
 
