@@ -68,6 +68,7 @@ var exportedMetrics = []metricDef{
 	{"bookshop_books_imported_total", counter, []string{}},                     // Catalog
 	{"bookshop_books_rejected_total", counter, []string{}},                     // Catalog
 	{"bookshop_catalog_watches", gauge, []string{}},                            // Catalog: open WatchBooks streams
+	{"bookshop_catalog_imports", gauge, []string{}},                            // Catalog: ImportBooks streams writing or waiting
 	{"bookshop_recommendations_books", gauge, []string{}},                      // Recommendations: books of its copy of the catalog
 	{"bookshop_live_streams", gauge, []string{}},                               // Recommendations: open live gRPC streams
 	{"bookshop_live_sessions", gauge, []string{}},                              // Marketplace: open browser live sessions

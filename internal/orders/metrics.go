@@ -1,8 +1,6 @@
 package orders
 
 import (
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -19,9 +17,7 @@ import (
 type metrics struct {
 	createdTotal, replaysTotal, refusedTotal, cancelledTotal prometheus.Counter
 	salesTotal                                               *prometheus.CounterVec
-
-	mu         sync.Mutex
-	currencies map[string]bool // the currencies that have a series of salesTotal
+	currencies                                               *telemetry.CappedValues // salesTotal's
 }
 
 // maxCurrencySeries caps the series of bookshop_orders_sales_minor_units_total:
@@ -58,28 +54,14 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 	// The shop's usual currency has its series from the start, at 0, so
 	// that a dashboard shows the sales before the first order.
 	ms.salesTotal.WithLabelValues(bookshop.DefaultCurrency)
-	ms.currencies = map[string]bool{bookshop.DefaultCurrency: true}
+	ms.currencies = telemetry.NewCappedValues(maxCurrencySeries, bookshop.DefaultCurrency)
 	return ms
-}
-
-// currencyLabel returns the label of currency's sales: itself while it has
-// a series or there is room for one, and "other" past maxCurrencySeries.
-func (m *metrics) currencyLabel(currency string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.currencies[currency] {
-		if len(m.currencies) >= maxCurrencySeries {
-			return "other"
-		}
-		m.currencies[currency] = true
-	}
-	return currency
 }
 
 func (m *metrics) recorded(o bookshop.Order) {
 	if m != nil {
 		m.createdTotal.Inc()
-		m.salesTotal.WithLabelValues(m.currencyLabel(o.Total.Currency)).Add(float64(o.Total.Units))
+		m.salesTotal.WithLabelValues(m.currencies.Value(o.Total.Currency)).Add(float64(o.Total.Units))
 	}
 }
 

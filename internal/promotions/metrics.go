@@ -40,13 +40,20 @@ var claimOutcomes = []string{claimClaimed, claimReplayed, claimUsed, claimTaken,
 // bookshop_promotions_offers_total by outcome,
 // bookshop_promotions_claims_total by outcome,
 // bookshop_promotions_uses_total, and
-// bookshop_promotions_discount_minor_units_total by currency (the series
-// of bookshop.DefaultCurrency from the start). A nil *metrics counts
+// bookshop_promotions_discount_minor_units_total by currency (at most
+// maxCurrencySeries of them, the rest as "other"; the series of
+// bookshop.DefaultCurrency from the start). A nil *metrics counts
 // nothing.
 type metrics struct {
 	offers, claims, discount *prometheus.CounterVec
 	uses                     prometheus.Counter
+	currencies               *telemetry.CappedValues // discount's
 }
+
+// maxCurrencySeries caps the currencies of
+// bookshop_promotions_discount_minor_units_total, which come from the
+// claims: any three capital letters make a valid currency.
+const maxCurrencySeries = 16
 
 // newMetrics registers the Promotions service's metrics with m (see
 // telemetry.Register); a nil m counts in vain.
@@ -82,6 +89,7 @@ func newMetrics(m *telemetry.Metrics) *metrics {
 		mm.claims.WithLabelValues(o)
 	}
 	mm.discount.WithLabelValues(bookshop.DefaultCurrency)
+	mm.currencies = telemetry.NewCappedValues(maxCurrencySeries, bookshop.DefaultCurrency)
 	return mm
 }
 
@@ -110,6 +118,6 @@ func (m *metrics) claimsExpired(n int) {
 func (m *metrics) confirmed(d bookshop.Discount) {
 	if m != nil {
 		m.uses.Inc()
-		m.discount.WithLabelValues(d.Amount.Currency).Add(float64(d.Amount.Units))
+		m.discount.WithLabelValues(m.currencies.Value(d.Amount.Currency)).Add(float64(d.Amount.Units))
 	}
 }
