@@ -626,6 +626,14 @@ func TestNoCardDataKept(t *testing.T) {
 		s.fill(t, cartOf(customer), 1, 1)
 		_, _ = c.client.Place(ctx, order(customer, "k-card", eur(1250), number))
 	}
+	// A card that has expired, refused by Payments after the checkout is
+	// recorded: its refusal is logged and kept, its expiry is not.
+	expired := order(299, "k-card", eur(1250), paymentsclient.TestCardApproved)
+	expired.Card.ExpMonth, expired.Card.ExpYear = 3, 2024
+	s.fill(t, cartOf(299), 1, 1)
+	if _, err := c.client.Place(ctx, expired); bookshop.ErrorCode(err) != bookshop.Invalid {
+		t.Errorf("Place with a card that expired in 03/2024 = %v, want Invalid", err)
+	}
 	c.svc.Wait(ctx)
 	files, err := filepath.Glob(c.path + "*")
 	if err != nil || len(files) == 0 {
@@ -647,11 +655,14 @@ func TestNoCardDataKept(t *testing.T) {
 				}
 			}
 		}
-		for _, field := range []string{"CVC", "ExpMonth", "\"Card\""} {
+		for _, field := range []string{"CVC", "ExpMonth", "\"Card\"", "03/2024", "3/2024"} {
 			if strings.Contains(text, field) {
 				t.Errorf("%s holds a card's field %s", where, field)
 			}
 		}
+	}
+	if !strings.Contains(logs.String(), "the card has expired") {
+		t.Errorf("the log shows no card refused as expired; was the checkout recorded before the charge?\n%s", logs.String())
 	}
 	if !strings.Contains(logs.String(), "order placed") {
 		t.Errorf("the log shows no order placed; is it the Checkout's?\n%s", logs.String())

@@ -233,9 +233,12 @@ func checkExpiry(month, year int, now time.Time) string {
 	now = now.UTC()
 	switch {
 	case year < now.Year() || year == now.Year() && time.Month(month) < now.Month():
-		return problem(paymentsclient.FieldExpiry, "the card expired at the end of %02d/%d", month, year)
+		// The messages name no month or year: they reach Checkout's log
+		// and saga record, which keep nothing of a card but its brand and
+		// last four digits.
+		return problem(paymentsclient.FieldExpiry, "the card has expired: check the month and year")
 	case year > now.Year()+MaxYearsAhead:
-		return problem(paymentsclient.FieldExpiry, "%d is more than %d years ahead: check the year", year, MaxYearsAhead)
+		return problem(paymentsclient.FieldExpiry, "more than %d years ahead: check the year", MaxYearsAhead)
 	}
 	return ""
 }

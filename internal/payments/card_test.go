@@ -217,10 +217,10 @@ func TestCheckExpiry(t *testing.T) {
 		{4, 2031, ""},
 		{1, 2032, ""},
 		{12, 2051, ""}, // 20 years ahead
-		{2, 2031, "expiry: the card expired at the end of 02/2031"},
-		{12, 2030, "expiry: the card expired at the end of 12/2030"},
-		{1, 1999, "expiry: the card expired at the end of 01/1999"},
-		{1, 2052, "expiry: 2052 is more than 20 years ahead: check the year"},
+		{2, 2031, "expiry: the card has expired: check the month and year"},
+		{12, 2030, "expiry: the card has expired: check the month and year"},
+		{1, 1999, "expiry: the card has expired: check the month and year"},
+		{1, 2052, "expiry: more than 20 years ahead: check the year"},
 		{0, 2032, "expiry: month 0: want 1 to 12"},
 		{3, 31, "expiry: year 31: want the year in four digits, such as 2031"},
 	} {

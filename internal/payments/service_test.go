@@ -36,7 +36,7 @@ func TestCharge(t *testing.T) {
 		{"the unavailable test card", card(paymentsclient.TestCardUnavailable), "", "", bookshop.Unavailable,
 			"the card processor cannot be reached: nothing was charged; try again shortly"},
 		{"a typo", card("4242 4242 4242 4243"), "", "", bookshop.Invalid, "card number: the number is not valid: check the digits"},
-		{"an expired card", expired, "", "", bookshop.Invalid, "expiry: the card expired at the end of 01/2020"},
+		{"an expired card", expired, "", "", bookshop.Invalid, "expiry: the card has expired: check the month and year"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testContext(t)
@@ -443,7 +443,7 @@ func TestChargeRetryAfterExpiry(t *testing.T) {
 	if again, err := svc.Charge(ctx, "month-end", eur(100), cd); err != nil || again != c {
 		t.Errorf("the retry after the card expired = %+v, %v; want %+v", again, err, c)
 	}
-	const expired = "expiry: the card expired at the end of 03/2031"
+	const expired = "expiry: the card has expired: check the month and year"
 	if _, err := svc.Charge(ctx, "new", eur(100), cd); bookshop.ErrorCode(err) != bookshop.Invalid || bookshop.ErrorMessage(err) != expired {
 		t.Errorf("a new charge with the expired card = %v, want Invalid %q", err, expired)
 	}
@@ -458,14 +458,14 @@ func TestChargeNamesEveryProblem(t *testing.T) {
 	svc := newService(t, payments.Options{Now: func() time.Time { return time.Date(2030, 6, 15, 0, 0, 0, 0, time.UTC) }})
 	bad := bookshop.Card{Number: "4242 4242 4242 4241", ExpMonth: 5, ExpYear: 2030, CVC: "12", Name: "Ada"}
 	_, err := svc.Charge(ctx, "k", eur(100), bad)
-	const want = "card number: the number is not valid: check the digits; expiry: the card expired at the end of 05/2030; cvc: want 3 digits (4 for American Express)"
+	const want = "card number: the number is not valid: check the digits; expiry: the card has expired: check the month and year; cvc: want 3 digits (4 for American Express)"
 	if bookshop.ErrorCode(err) != bookshop.Invalid || bookshop.ErrorMessage(err) != want {
 		t.Fatalf("Charge = %v, want Invalid %q", err, want)
 	}
 	fields := paymentsclient.CardErrors(err)
 	wantFields := map[string]string{
 		paymentsclient.FieldNumber: "the number is not valid: check the digits",
-		paymentsclient.FieldExpiry: "the card expired at the end of 05/2030",
+		paymentsclient.FieldExpiry: "the card has expired: check the month and year",
 		paymentsclient.FieldCVC:    "want 3 digits (4 for American Express)",
 	}
 	if fmt.Sprint(fields) != fmt.Sprint(wantFields) {
