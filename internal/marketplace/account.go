@@ -2,6 +2,7 @@ package marketplace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -21,6 +22,7 @@ const (
 	messageAccountsDown  = "Signing in is unavailable right now. Please try again in a moment."
 	messageAccountExists = "An account with this email already exists. Sign in instead."
 	messageBadForm       = "The form could not be read. Please try again."
+	messageFormTooLarge  = "The form is too large. Please shorten what you typed and send it again."
 	messageTooManyTries  = "Too many failed attempts. Please try again in %s."
 	messageTooManySignUp = "Too many accounts were opened from your network lately. Please try again in %s."
 	messageSignOutFailed = "We could not sign you out just now, so you are still signed in. Please try again in a moment."
@@ -56,15 +58,11 @@ func (s *server) handleSignIn() http.Handler {
 			s.renderSign(w, r, http.StatusOK, signPage{Next: nextFrom(r)})
 			return
 		}
-		if err := r.ParseForm(); err != nil {
-			s.renderSign(w, r, http.StatusBadRequest, signPage{Message: messageBadForm})
+		if status, msg := readForm(r); status != 0 {
+			s.renderSign(w, r, status, signPage{Message: msg})
 			return
 		}
 		page := signPage{Email: r.PostForm.Get("email"), Next: localPath(r.PostForm.Get("next"))}
-		if !validText(r.PostForm) {
-			s.renderSign(w, r, http.StatusBadRequest, signPage{Message: messageBadForm})
-			return
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.signInTimeout())
 		defer cancel()
 		session, err := s.accounts.SignIn(ctx, page.Email, r.PostForm.Get("password"), clientKey(r, s.trustedProxies))
@@ -83,12 +81,8 @@ func (s *server) handleSignUp() http.Handler {
 			s.renderSign(w, r, http.StatusOK, signPage{SignUp: true, Next: nextFrom(r)})
 			return
 		}
-		if err := r.ParseForm(); err != nil {
-			s.renderSign(w, r, http.StatusBadRequest, signPage{SignUp: true, Message: messageBadForm})
-			return
-		}
-		if !validText(r.PostForm) {
-			s.renderSign(w, r, http.StatusBadRequest, signPage{SignUp: true, Message: messageBadForm})
+		if status, msg := readForm(r); status != 0 {
+			s.renderSign(w, r, status, signPage{SignUp: true, Message: msg})
 			return
 		}
 		form := signUpForm(r.PostForm)
@@ -116,6 +110,25 @@ func signUpForm(form url.Values) bookshop.NewAccount {
 // validText reports whether every value of form is valid UTF-8, which is
 // all a contract's string may hold: a form that is not was not sent by a
 // browser from our page, and gets 400 without a call.
+// readForm parses r's form: the url-encoded fields of its body, which the
+// middleware limits to maxBodyBytes, and of its query. It returns 0 and
+// "" when the form can be used, and otherwise the status and message to
+// answer with: 413 for a body past the limit, which sending it again
+// cannot mend, and 400 for one that is malformed or holds text that is
+// not UTF-8 (which no service takes: a gRPC string must be).
+func readForm(r *http.Request) (status int, message string) {
+	if err := r.ParseForm(); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return http.StatusRequestEntityTooLarge, messageFormTooLarge
+		}
+		return http.StatusBadRequest, messageBadForm
+	}
+	if !validText(r.PostForm) {
+		return http.StatusBadRequest, messageBadForm
+	}
+	return 0, ""
+}
+
 func validText(form url.Values) bool {
 	for _, values := range form {
 		for _, v := range values {

@@ -220,8 +220,8 @@ type cartChange struct {
 // reload.
 func (s *server) handleAddToCart() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			s.cartFailed(w, r, http.StatusBadRequest, messageBadForm)
+		if status, msg := readForm(r); status != 0 {
+			s.cartFailed(w, r, status, msg)
 			return
 		}
 		book, err := strconv.ParseInt(r.PostForm.Get("book"), 10, 32)
@@ -279,8 +279,8 @@ func (s *server) handleSetQuantity() http.Handler {
 			s.cartFailed(w, r, http.StatusBadRequest, msg)
 			return
 		}
-		if err := r.ParseForm(); err != nil {
-			s.cartFailed(w, r, http.StatusBadRequest, messageBadForm)
+		if status, msg := readForm(r); status != 0 {
+			s.cartFailed(w, r, status, msg)
 			return
 		}
 		quantity, err := strconv.Atoi(r.PostForm.Get("quantity"))

@@ -267,8 +267,8 @@ func (s *server) handlePlaceOrder() http.Handler {
 		if !ok {
 			return
 		}
-		if err := r.ParseForm(); err != nil || !validText(r.PostForm) {
-			s.renderCheckout(w, r, v, http.StatusBadRequest, checkoutPage{Key: newToken(), Message: messageBadForm})
+		if status, msg := readForm(r); status != 0 {
+			s.renderCheckout(w, r, v, status, checkoutPage{Key: newToken(), Message: msg})
 			return
 		}
 		f := r.PostForm

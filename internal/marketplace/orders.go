@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
@@ -82,7 +83,7 @@ func (s *server) handleOrders() http.Handler {
 		}
 		page := ordersPage{Layout: s.layout(r, "Your orders · "+siteTitle, noCategory)}
 		token := r.URL.Query().Get("page")
-		if len(token) > 200 {
+		if len(token) > 200 || !utf8.ValidString(token) {
 			s.renderError(w, r, http.StatusBadRequest, "The address names a page of orders that does not exist.")
 			return
 		}
@@ -121,7 +122,7 @@ func (s *server) handleOrder() http.Handler {
 			return
 		}
 		id := r.PathValue("id")
-		if id == "" || len(id) > 64 {
+		if id == "" || len(id) > 64 || !utf8.ValidString(id) {
 			s.renderError(w, r, http.StatusNotFound, messageNoSuchOrder)
 			return
 		}

@@ -452,6 +452,49 @@ func TestCartLimits(t *testing.T) {
 	wantHTML(t, "POST", "/cart/items/1", bad, http.StatusBadRequest)
 }
 
+// TestFormsRefused posts forms that cannot be used to every page that
+// takes one: a body past the 8 KiB limit gets 413 and says so (sending it
+// again cannot mend it), and text that is not UTF-8 gets 400, as does an
+// address of orders that is not: neither reaches a service, whose gRPC
+// strings must be UTF-8, to come back as an outage.
+func TestFormsRefused(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.signUp("forms@example.com", "Forms")
+	b.add(2, 1)
+	long := strings.Repeat("x", 9000)
+	for _, tt := range []struct {
+		path   string
+		form   url.Values
+		status int
+		want   string
+	}{
+		{"/signup", url.Values{"email": {"a@example.com"}, "name": {"A"}, "password": {long}}, http.StatusRequestEntityTooLarge, "too large"},
+		{"/signin", url.Values{"email": {long}, "password": {"x"}}, http.StatusRequestEntityTooLarge, "too large"},
+		{"/cart/items", url.Values{"book": {"1"}, "key": {long}}, http.StatusRequestEntityTooLarge, "too large"},
+		{"/cart/items/2", url.Values{"quantity": {"1"}, "pad": {long}}, http.StatusRequestEntityTooLarge, "too large"},
+		{"/checkout", url.Values{"name": {long}}, http.StatusRequestEntityTooLarge, "too large"},
+		{"/cart/items", url.Values{"book": {"1"}, "key": {"\xff"}}, http.StatusBadRequest, "could not be read"},
+		{"/signin", url.Values{"email": {"\xff@example.com"}, "password": {"x"}}, http.StatusBadRequest, "could not be read"},
+	} {
+		r := b.post(tt.path, tt.form)
+		wantHTML(t, "POST", tt.path, r, tt.status)
+		if !strings.Contains(r.body, tt.want) {
+			t.Errorf("POST %s (%d bytes): no %q in the page:\n%s", tt.path, len(tt.form.Encode()), tt.want, r.body)
+		}
+	}
+	if got := headerCount(t, b.get("/cart").body); !strings.HasPrefix(got, "1") {
+		t.Errorf("after the refused forms the cart holds %q, want its 1 book", got)
+	}
+	for path, status := range map[string]int{"/orders/%FF": http.StatusNotFound, "/orders?page=%FF": http.StatusBadRequest} {
+		r := b.get(path)
+		wantHTML(t, "GET", path, r, status)
+		if strings.Contains(r.body, "unavailable") {
+			t.Errorf("GET %s: the page says the orders are unavailable:\n%s", path, r.body)
+		}
+	}
+}
+
 func TestRecommendationsAreTheCustomers(t *testing.T) {
 	rec := &recordingRecommender{}
 	shop := startShop(t, func(o *marketplace.Options) { o.Recommender = rec })
