@@ -248,7 +248,16 @@ func (s *server) handleAddToCart() http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
-		cart, err := s.carts.Add(ctx, id, int32(book), quantity, r.PostForm.Get("key"))
+		key := r.PostForm.Get("key") // the page's script sends one a click
+		if key == "" {
+			// A form sent without the script carries none. One made here
+			// still makes the call add once however often the gRPC client
+			// sends it: it retries a Cart that answers UNAVAILABLE, which
+			// a Cart whose database connection broke at the commit does
+			// after the add was made.
+			key = newToken()
+		}
+		cart, err := s.carts.Add(ctx, id, int32(book), quantity, key)
 		if bookshop.ErrorCode(err) == bookshop.Conflict {
 			s.cartFailed(w, r, http.StatusConflict, s.addRefused(ctx, id, int32(book)))
 			return

@@ -55,6 +55,9 @@ type shopServices struct {
 	orders    *ordersclient.Client
 	payments  *paymentsclient.Client
 	promos    *promotionsclient.Client
+	// cartAddr is the Cart's address, for a test that puts something
+	// between it and the Marketplace.
+	cartAddr string
 	// stopCart, stopAccounts and the others stop those services, for tests
 	// of the pages when they are down.
 	stopCart, stopAccounts, stopInventory, stopCheckout, stopOrders, stopPayments, stopPromotions func()
@@ -180,7 +183,7 @@ func startShopServicesCalling(tb testing.TB, catalogAddr, promotionsAddr string,
 		return checkout.Run(ctx, cfg, deps)
 	})
 	s.accounts = accountsclient.New(rpctest.Dial(tb, accountsAddr), 10*time.Second)
-	s.carts = cartclient.New(rpctest.Dial(tb, cartAddr), 10*time.Second)
+	s.carts, s.cartAddr = cartclient.New(rpctest.Dial(tb, cartAddr), 10*time.Second), cartAddr
 	s.inventory = inventoryclient.New(rpctest.Dial(tb, inventoryAddr), 10*time.Second)
 	s.payments = paymentsclient.New(rpctest.Dial(tb, paymentsAddr), 10*time.Second)
 	s.orders = ordersclient.New(rpctest.Dial(tb, ordersAddr), 10*time.Second)

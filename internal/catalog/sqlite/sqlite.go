@@ -69,10 +69,12 @@ func OpenLimited(ctx context.Context, path string, seed []bookshop.Book, limits 
 	if err != nil {
 		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
 	}
-	// No readers: reads come from the snapshot. NORMAL, the Catalog's
-	// choice: a crash of the process loses nothing; a power cut may lose
-	// the last imports, which their files can bring again.
-	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: sqlitedb.SyncNormal})
+	// No readers: reads come from the snapshot. Every import is on the
+	// disk before it is answered (SyncFull: one sync a commit, nothing
+	// beside an import's writes): the ids it gave its books go at once to
+	// the replicas of Recommendations, and from them to carts and orders,
+	// so a power cut must not take them back.
+	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: sqlitedb.SyncFull})
 	if err != nil {
 		return nil, fmt.Errorf("open catalog database %q: %w", path, err)
 	}
