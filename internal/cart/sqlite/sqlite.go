@@ -142,6 +142,9 @@ func (db *DB) AddOnce(ctx context.Context, id, key string, add bookshop.CartLine
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := db.pools.Durable(); err != nil { // answered again: on the disk first
+			return nil, nil, fmt.Errorf("add to cart %s: %w", id, err)
+		}
 		return lines, &rec, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, nil, fmt.Errorf("add to cart %s: read key: %w", id, err)
@@ -182,6 +185,9 @@ func (db *DB) RemoveOnce(ctx context.Context, id, key, what string, now, since t
 		lines, _, err := readLines(ctx, tx, id)
 		if err != nil {
 			return nil, "", err
+		}
+		if err := db.pools.Durable(); err != nil { // answered again: on the disk first
+			return nil, "", fmt.Errorf("remove from cart %s: %w", id, err)
 		}
 		return lines, prior, nil
 	case !errors.Is(err, sql.ErrNoRows):

@@ -190,6 +190,9 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 	switch {
 	case err == nil:
 		prior, err := readReservation(ctx, tx, id)
+		if err == nil {
+			err = db.pools.Durable() // answered again: on the disk first
+		}
 		return prior, true, err
 	case !errors.Is(err, sql.ErrNoRows):
 		return bookshop.Reservation{}, false, fmt.Errorf("reserve: read key: %w", err)

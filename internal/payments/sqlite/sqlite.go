@@ -139,6 +139,9 @@ func (db *DB) ChargeByID(ctx context.Context, id string) (*bookshop.Charge, erro
 // and whether the key was cancelled.
 func (db *DB) ChargeByKey(ctx context.Context, key string) (*bookshop.Charge, bool, error) {
 	c, cancelled, err := byKey(ctx, db.pools, key)
+	if err == nil && (c != nil || cancelled) {
+		err = db.pools.Durable() // what the key did is answered again: on the disk first
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read the charge of key %s: %w", key, err)
 	}
@@ -161,6 +164,11 @@ func (db *DB) AddCharge(ctx context.Context, c bookshop.Charge) (prior *bookshop
 		return nil, false, fmt.Errorf("add charge %s: read key: %w", c.ID, err)
 	}
 	if prior != nil || cancelled {
+		// Answered again: on the disk first (the request that made it
+		// may still wait for its sync).
+		if err := db.pools.Durable(); err != nil {
+			return nil, false, fmt.Errorf("add charge %s: %w", c.ID, err)
+		}
 		return prior, cancelled, nil
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO charges (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
@@ -189,6 +197,9 @@ func (db *DB) CancelKey(ctx context.Context, key string, now time.Time) (*booksh
 		return nil, fmt.Errorf("cancel key %s: %w", key, err)
 	}
 	if c != nil || cancelled {
+		if err := db.pools.Durable(); err != nil { // answered again: on the disk first
+			return nil, fmt.Errorf("cancel key %s: %w", key, err)
+		}
 		return c, nil
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO cancelled_keys (idempotency_key, cancelled) VALUES (?, ?)`, key, millis(now)); err != nil {

@@ -285,6 +285,23 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	return res, err
 }
 
+// Durable returns once every change committed to the database before the
+// call, by any connection, is on the disk: for an answer built from a
+// change the caller read rather than made, such as the first result of an
+// idempotency key sent again. Another request may have committed it an
+// instant before, and still wait for its sync (see Tx.Commit); answered
+// before that sync, the retry would promise what a power cut could take
+// back. With SyncFull it syncs the write-ahead log unless a sync that
+// began after the call has ended, so a replay costs one sync at most;
+// without SyncFull, or in memory, it returns nil at once. An error says
+// the change may not be on the disk.
+func (db *DB) Durable() error {
+	if db.wal == nil {
+		return nil
+	}
+	return db.wal.durable()
+}
+
 // QueryContext runs query on Read, its statement prepared once.
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := db.reads.prepare(ctx, query); st != nil {

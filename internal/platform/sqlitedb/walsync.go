@@ -25,7 +25,9 @@ import (
 // error, the change is on the disk and survives a power cut. Other
 // connections may read a change in the instant between its commit and
 // its sync; a crash of the process loses nothing of it (its frames are in
-// the kernel's cache), only a power cut in that instant would.
+// the kernel's cache), only a power cut in that instant would. So an
+// answer built from such a read, a key's first result sent again, waits
+// for DB.Durable first.
 //
 // A sync that fails leaves the log's state on the disk unknown (the
 // kernel may drop the pages it could not write, and say so only once),

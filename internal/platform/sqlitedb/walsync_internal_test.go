@@ -184,3 +184,36 @@ func TestNoSyncsWithoutSyncFull(t *testing.T) {
 		t.Errorf("syncs %v, want none", got)
 	}
 }
+
+// TestDurableSyncsWhatAnotherCommitted commits a change with SQLite alone
+// (committed, readable, not yet synced: the instant between a commit and
+// its sync), then asks Durable: it returns only after a sync of the log
+// that began after it was called. Without SyncFull it syncs nothing.
+func TestDurableSyncsWhatAnotherCommitted(t *testing.T) {
+	syncs := recordSyncs(t, 0)
+	db := openNotes(t, Options{Synchronous: SyncFull})
+	if _, err := db.Write.ExecContext(context.Background(), `INSERT INTO notes (text) VALUES ('read before its sync')`); err != nil {
+		t.Fatal(err)
+	}
+	before := len(syncs())
+	called := time.Now()
+	if err := db.Durable(); err != nil {
+		t.Fatalf("Durable = %v", err)
+	}
+	got := syncs()[before:]
+	var logSynced bool
+	for _, s := range got {
+		if strings.HasSuffix(s.path, "-wal") && !s.start.Before(called) {
+			logSynced = true
+		}
+	}
+	if !logSynced {
+		t.Errorf("Durable synced %v, want the write-ahead log, in a sync begun after the call", got)
+	}
+
+	normal := openNotes(t, Options{Synchronous: SyncNormal})
+	before = len(syncs())
+	if err := normal.Durable(); err != nil || len(syncs()) != before {
+		t.Errorf("Durable without SyncFull = %v after %d syncs, want nil and none", err, len(syncs())-before)
+	}
+}
