@@ -2,7 +2,6 @@ package marketplace
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
@@ -21,8 +19,6 @@ const (
 	messageWrongPassword = "The email or the password is wrong."
 	messageAccountsDown  = "Signing in is unavailable right now. Please try again in a moment."
 	messageAccountExists = "An account with this email already exists. Sign in instead."
-	messageBadForm       = "The form could not be read. Please try again."
-	messageFormTooLarge  = "The form is too large. Please shorten what you typed and send it again."
 	messageTooManyTries  = "Too many failed attempts. Please try again in %s."
 	messageTooManySignUp = "Too many accounts were opened from your network lately. Please try again in %s."
 	messageSignOutFailed = "We could not sign you out just now, so you are still signed in. Please try again in a moment."
@@ -105,39 +101,6 @@ func signUpForm(form url.Values) bookshop.NewAccount {
 		Name:     form.Get("name"),
 		Password: form.Get("password"),
 	}
-}
-
-// validText reports whether every value of form is valid UTF-8, which is
-// all a contract's string may hold: a form that is not was not sent by a
-// browser from our page, and gets 400 without a call.
-// readForm parses r's form: the url-encoded fields of its body, which the
-// middleware limits to maxBodyBytes, and of its query. It returns 0 and
-// "" when the form can be used, and otherwise the status and message to
-// answer with: 413 for a body past the limit, which sending it again
-// cannot mend, and 400 for one that is malformed or holds text that is
-// not UTF-8 (which no service takes: a gRPC string must be).
-func readForm(r *http.Request) (status int, message string) {
-	if err := r.ParseForm(); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return http.StatusRequestEntityTooLarge, messageFormTooLarge
-		}
-		return http.StatusBadRequest, messageBadForm
-	}
-	if !validText(r.PostForm) {
-		return http.StatusBadRequest, messageBadForm
-	}
-	return 0, ""
-}
-
-func validText(form url.Values) bool {
-	for _, values := range form {
-		for _, v := range values {
-			if !utf8.ValidString(v) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // signInTimeout bounds a sign-in or a sign-up: the Accounts service hashes

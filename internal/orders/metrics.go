@@ -9,7 +9,7 @@ import (
 
 // metrics are the Orders service's own: bookshop_orders_created_total,
 // bookshop_orders_sales_minor_units_total (by currency, at most
-// maxCurrencySeries of them; the series of
+// maxCurrencySeries of them, the rest as "other"; the series of
 // bookshop.DefaultCurrency from the start),
 // bookshop_orders_create_replays_total,
 // bookshop_orders_create_refused_total and

@@ -142,7 +142,7 @@ func (db *DB) AddOnce(ctx context.Context, id, key string, add bookshop.CartLine
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := db.pools.Durable(); err != nil { // answered again: on the disk first
+		if err := tx.EndReplay(); err != nil { // answered again: on the disk first
 			return nil, nil, fmt.Errorf("add to cart %s: %w", id, err)
 		}
 		return lines, &rec, nil
@@ -186,7 +186,7 @@ func (db *DB) RemoveOnce(ctx context.Context, id, key, what string, now, since t
 		if err != nil {
 			return nil, "", err
 		}
-		if err := db.pools.Durable(); err != nil { // answered again: on the disk first
+		if err := tx.EndReplay(); err != nil { // answered again: on the disk first
 			return nil, "", fmt.Errorf("remove from cart %s: %w", id, err)
 		}
 		return lines, prior, nil

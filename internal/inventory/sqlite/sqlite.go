@@ -190,10 +190,13 @@ func (db *DB) Reserve(ctx context.Context, key string, r bookshop.Reservation, n
 	switch {
 	case err == nil:
 		prior, err := readReservation(ctx, tx, id)
-		if err == nil {
-			err = db.pools.Durable() // answered again: on the disk first
+		if err != nil {
+			return bookshop.Reservation{}, false, err
 		}
-		return prior, true, err
+		if err := tx.EndReplay(); err != nil { // answered again: on the disk first
+			return bookshop.Reservation{}, false, fmt.Errorf("reserve: %w", err)
+		}
+		return prior, true, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return bookshop.Reservation{}, false, fmt.Errorf("reserve: read key: %w", err)
 	}
@@ -262,9 +265,17 @@ func (db *DB) Finish(ctx context.Context, id string, now time.Time, decide func(
 	}
 	to, err := decide(r)
 	if err != nil {
+		// Refused by the state recorded, which another request may have
+		// committed an instant ago: on the disk before it is answered.
+		if derr := tx.EndReplay(); derr != nil {
+			return bookshop.Reservation{}, fmt.Errorf("end reservation %s: %w", id, derr)
+		}
 		return bookshop.Reservation{}, err
 	}
 	if to == r.State {
+		if err := tx.EndReplay(); err != nil { // a retry of an ending done: on the disk first
+			return bookshop.Reservation{}, fmt.Errorf("end reservation %s: %w", id, err)
+		}
 		return r, nil
 	}
 	if r.State != held {

@@ -118,7 +118,7 @@ func (db *DB) Create(ctx context.Context, key string, fingerprint [sha256.Size]b
 		if len(orders) != 1 || len(fp) != sha256.Size {
 			return bookshop.Order{}, none, false, fmt.Errorf("create order: the order %s of key %q is not whole", id, key)
 		}
-		if err := db.pools.Durable(); err != nil { // answered again: on the disk first
+		if err := tx.EndReplay(); err != nil { // answered again: on the disk first
 			return bookshop.Order{}, none, false, fmt.Errorf("create order: %w", err)
 		}
 		return orders[0], [sha256.Size]byte(fp), false, nil

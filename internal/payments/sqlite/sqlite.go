@@ -166,7 +166,7 @@ func (db *DB) AddCharge(ctx context.Context, c bookshop.Charge) (prior *bookshop
 	if prior != nil || cancelled {
 		// Answered again: on the disk first (the request that made it
 		// may still wait for its sync).
-		if err := db.pools.Durable(); err != nil {
+		if err := tx.EndReplay(); err != nil {
 			return nil, false, fmt.Errorf("add charge %s: %w", c.ID, err)
 		}
 		return prior, cancelled, nil
@@ -197,7 +197,7 @@ func (db *DB) CancelKey(ctx context.Context, key string, now time.Time) (*booksh
 		return nil, fmt.Errorf("cancel key %s: %w", key, err)
 	}
 	if c != nil || cancelled {
-		if err := db.pools.Durable(); err != nil { // answered again: on the disk first
+		if err := tx.EndReplay(); err != nil { // answered again: on the disk first
 			return nil, fmt.Errorf("cancel key %s: %w", key, err)
 		}
 		return c, nil

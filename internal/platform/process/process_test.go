@@ -187,6 +187,9 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
+// TestCloseLoggedLogsTheError closes with CloseLogged what closes well,
+// which logs nothing, and what fails, which logs an error naming what was
+// closed and why.
 func TestCloseLoggedLogsTheError(t *testing.T) {
 	var logs strings.Builder
 	d := process.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))}

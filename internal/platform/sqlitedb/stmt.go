@@ -242,6 +242,19 @@ func (tx *Tx) Commit() error {
 	return err
 }
 
+// EndReplay ends a transaction that wrote nothing because it found what
+// an earlier request made (a key's first result, a state already
+// reached), to be answered again: it rolls back, freeing the writing
+// connection at once, and then returns as DB.Durable does, once that
+// earlier change is on the disk.
+func (tx *Tx) EndReplay() error {
+	tx.Rollback() //nolint:errcheck // it wrote nothing: only the connection's end could fail
+	if tx.wal == nil {
+		return nil
+	}
+	return tx.wal.durable()
+}
+
 // Rollback aborts the transaction (a no-op, returning sql.ErrTxDone,
 // after Commit), and then prepares the queries it ran unprepared.
 func (tx *Tx) Rollback() error {

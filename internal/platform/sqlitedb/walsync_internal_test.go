@@ -187,8 +187,9 @@ func TestNoSyncsWithoutSyncFull(t *testing.T) {
 
 // TestDurableSyncsWhatAnotherCommitted commits a change with SQLite alone
 // (committed, readable, not yet synced: the instant between a commit and
-// its sync), then asks Durable: it returns only after a sync of the log
-// that began after it was called. Without SyncFull it syncs nothing.
+// its sync), then asks Durable, and then Tx.EndReplay: each returns only
+// after a sync of the log that began after it was called. Without
+// SyncFull they sync nothing.
 func TestDurableSyncsWhatAnotherCommitted(t *testing.T) {
 	syncs := recordSyncs(t, 0)
 	db := openNotes(t, Options{Synchronous: SyncFull})
@@ -209,6 +210,32 @@ func TestDurableSyncsWhatAnotherCommitted(t *testing.T) {
 	}
 	if !logSynced {
 		t.Errorf("Durable synced %v, want the write-ahead log, in a sync begun after the call", got)
+	}
+
+	// The same from a transaction that found it, ended by EndReplay.
+	if _, err := db.Write.ExecContext(context.Background(), `INSERT INTO notes (text) VALUES ('found by a retry')`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = len(syncs())
+	called = time.Now()
+	if err := tx.EndReplay(); err != nil {
+		t.Fatalf("EndReplay = %v", err)
+	}
+	logSynced = false
+	for _, s := range syncs()[before:] {
+		if strings.HasSuffix(s.path, "-wal") && !s.start.Before(called) {
+			logSynced = true
+		}
+	}
+	if !logSynced {
+		t.Error("EndReplay returned without a sync of the log begun after it was called")
+	}
+	if _, err := db.ExecContext(context.Background(), `INSERT INTO notes (text) VALUES ('the writer is free')`); err != nil {
+		t.Errorf("a write after EndReplay: %v", err)
 	}
 
 	normal := openNotes(t, Options{Synchronous: SyncNormal})

@@ -11,16 +11,16 @@ const OtherValue = "other"
 // process, for every value a caller sends. It is safe for concurrent
 // use.
 type CappedValues struct {
-	max  int
-	mu   sync.Mutex
-	seen map[string]bool
+	limit int
+	mu    sync.Mutex
+	seen  map[string]bool
 }
 
-// NewCappedValues returns a CappedValues that lets through at most max
+// NewCappedValues returns a CappedValues that lets through at most limit
 // values, counting those of initial (such as the value whose series a
 // metric makes at start).
-func NewCappedValues(max int, initial ...string) *CappedValues {
-	c := &CappedValues{max: max, seen: make(map[string]bool, max)}
+func NewCappedValues(limit int, initial ...string) *CappedValues {
+	c := &CappedValues{limit: limit, seen: make(map[string]bool, limit)}
 	for _, v := range initial {
 		c.seen[v] = true
 	}
@@ -33,7 +33,7 @@ func (c *CappedValues) Value(v string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.seen[v] {
-		if len(c.seen) >= c.max {
+		if len(c.seen) >= c.limit {
 			return OtherValue
 		}
 		c.seen[v] = true
