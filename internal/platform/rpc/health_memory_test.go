@@ -74,7 +74,9 @@ func startHealthChild(tb testing.TB) healthChild {
 		tb.Fatal("the child process did not say where its health port is, and where to read what it holds")
 	}
 	// Serving, asked on a connection closed at once, which gives its
-	// place on the health port back.
+	// place on the health port back. The health port may answer before
+	// the server's port has marked it SERVING (the two start at once),
+	// so NOT_SERVING is asked again until then.
 	conn, err := grpc.NewClient(c.health, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		tb.Fatal(err)
@@ -82,11 +84,16 @@ func startHealthChild(tb testing.TB) healthChild {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := grpc_health_v1.NewHealthClient(conn).Check(ctx, &grpc_health_v1.HealthCheckRequest{}, grpc.WaitForReady(true))
-	if err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
-		tb.Fatalf("the child's health = %v, %v; want SERVING", resp.GetStatus(), err)
+	for {
+		resp, err := grpc_health_v1.NewHealthClient(conn).Check(ctx, &grpc_health_v1.HealthCheckRequest{}, grpc.WaitForReady(true))
+		if err == nil && resp.GetStatus() == grpc_health_v1.HealthCheckResponse_SERVING {
+			return c
+		}
+		if err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_NOT_SERVING || ctx.Err() != nil {
+			tb.Fatalf("the child's health = %v, %v; want SERVING", resp.GetStatus(), err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return c
 }
 
 // heldBytes returns what the child holds (memtest.Held).
