@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -154,7 +155,9 @@ func watchHealth(ctx context.Context, client grpc_health_v1.HealthClient) error 
 }
 
 // runWithHealth runs a server of Recommendations with its plaintext health
-// port until the test ends, and returns the listeners of both ports.
+// port until the test ends, and returns the listeners of both ports once
+// the server says SERVING: the health port may answer before the main
+// port has marked the services so, as the two start at once.
 func runWithHealth(t *testing.T) (lis, hlis net.Listener) {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
@@ -177,7 +180,19 @@ func runWithHealth(t *testing.T) (lis, hlis net.Listener) {
 			t.Error(err)
 		}
 	})
-	return lis, hlis
+	health := grpc_health_v1.NewHealthClient(dial(t, lis.Addr().String()))
+	waitCtx, cancel := context.WithTimeout(testContext(t), 10*time.Second)
+	defer cancel()
+	for {
+		resp, err := health.Check(waitCtx, &grpc_health_v1.HealthCheckRequest{}, grpc.WaitForReady(true))
+		if err == nil && resp.GetStatus() == grpc_health_v1.HealthCheckResponse_SERVING {
+			return lis, hlis
+		}
+		if waitCtx.Err() != nil {
+			t.Fatalf("the server's health = %v, %v; want SERVING within 10s", resp.GetStatus(), err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // TestHealthConnectionsCapped has one client hold as many connections to
