@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -40,8 +41,9 @@ const SweepInterval = time.Hour
 // the unfinished checkouts (those no other replica works on) at once and
 // then every
 // cfg.RecoverInterval, deletes the records of the checkouts ended more
-// than KeyTTL ago every SweepInterval, and then shuts down gracefully,
-// giving the checkouts running deps.DrainTimeout to end.
+// than KeyTTL ago every SweepInterval, and then shuts down gracefully:
+// the calls in flight and the checkouts running get deps.DrainTimeout,
+// together, to end (an unfinished one is taken up at the next start).
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
@@ -108,9 +110,17 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		func(ctx context.Context) error { return recoverLoop(ctx, svc, cfg.RecoverInterval, deps.Logger) },
 		func(ctx context.Context) error { return srv.Watch(ctx, cfg.ReadyInterval, db.Ping) },
 		func(ctx context.Context) error {
-			err := srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
-			drain, cancel := context.WithTimeout(context.Background(), deps.DrainTimeout)
+			// One drain budget, from when the drain begins (ctx ends, or
+			// serving fails), for the calls in flight and the checkouts
+			// they started alike: the two one after the other took up
+			// to twice deps.DrainTimeout, past the grace that Compose
+			// and Kubernetes give a container to stop.
+			drain, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			begin := sync.OnceFunc(func() { time.AfterFunc(deps.DrainTimeout, cancel) })
+			defer context.AfterFunc(ctx, begin)()
+			err := srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
+			begin()
 			svc.Wait(drain)
 			return err
 		})

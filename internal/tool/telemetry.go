@@ -108,14 +108,7 @@ func (o *observer) serveAdmin(ctx context.Context, logger *slog.Logger) error {
 		return nil
 	}
 	logger.Info("admin endpoints serving in plaintext", "addr", o.admin.Addr().String(), "paths", "/metrics /debug/pprof/")
-	srv := &http.Server{
-		Handler:           telemetry.AdminHandler(o.metrics),
-		ReadHeaderTimeout: 5 * time.Second,
-		// No write timeout: a CPU profile or an execution trace takes as
-		// long as it is asked to.
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := telemetry.AdminServer(o.metrics, slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(o.admin) }()
 	select {

@@ -2,9 +2,11 @@ package telemetry
 
 import (
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"time"
 )
 
 // maxProfileSeconds bounds how long one CPU profile or execution trace
@@ -46,4 +48,24 @@ func AdminHandler(m *Metrics) http.Handler {
 		fmt.Fprint(w, "Bookshop admin\n\n/metrics        Prometheus metrics\n/debug/pprof/   Go profiler\n")
 	})
 	return mux
+}
+
+// AdminServer returns the server of AdminHandler, with the bounds of a
+// port that operators' tools reach and anyone else may: 5 s for a
+// request's headers, at most 32 KiB of them, 10 s for its body (the
+// profiler's forms are a few bytes), and 30 s to write an answer
+// (net/http/pprof adds a profile's or a trace's length to it), so that a
+// client that reads nothing, or sends a body it never finishes, holds
+// its connection and goroutine for a while at most. errorLog receives
+// net/http's own errors; nil is its default.
+func AdminServer(m *Metrics, errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           AdminHandler(m),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          errorLog,
+	}
 }

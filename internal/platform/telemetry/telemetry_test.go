@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -239,5 +242,51 @@ func TestHTTPHandlerPath(t *testing.T) {
 		if path != want {
 			t.Errorf("span %d records url.path %q, want %q", i, path, want)
 		}
+	}
+}
+
+// TestAdminServer serves AdminServer on loopback: a request with more
+// than 32 KiB of headers is refused with 431; a short trace is served;
+// and the longest profile the handler takes (120 s), longer than the
+// server's write timeout, is started, not refused.
+func TestAdminServer(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := telemetry.AdminServer(telemetry.NewMetrics(), nil)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	defer func() {
+		srv.Close()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve = %v", err)
+		}
+	}()
+	base := "http://" + lis.Addr().String()
+
+	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	req.Header.Set("X-Padding", strings.Repeat("x", 40<<10))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("GET /metrics with 40 KiB of headers = %v, %v; want 431", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	if resp, err := http.Get(base + "/debug/pprof/trace?seconds=0.05"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("a trace of 50 ms = %v, %v; want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// Profiling, it answers nothing until the profile ends; refused, it
+	// would answer at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, base+"/debug/pprof/profile?seconds=120", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Errorf("a profile of 120 s answered at once: %d %s; want it started", resp.StatusCode, body)
 	}
 }
