@@ -32,12 +32,18 @@ func TestRunDrainsWithinItsTimeout(t *testing.T) {
 	cfg.PaymentsHost, cfg.OrdersHost, cfg.PromotionsHost = s.payments.addr, s.orders.addr, s.promotions.addr
 	cfg.CallTimeout = 30 * time.Second // the charge waits on Payments, not on its deadline
 	const drainTimeout = time.Second
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
+	ctx, stop := context.WithCancel(testContext(t))
 	done := make(chan error, 1)
 	go func() {
 		done <- checkout.Run(ctx, cfg, process.Deps{Logger: discard, DrainTimeout: drainTimeout, Listener: lis})
 	}()
+	returned := false
+	t.Cleanup(func() {
+		stop()
+		if !returned {
+			<-done
+		}
+	})
 
 	client := checkoutclient.New(dial(t, lis.Addr().String()), 30*time.Second)
 	go client.Place(testContext(t), order(400, "k-drain", eur(1250), paymentsclient.TestCardApproved)) //nolint:errcheck // cut off by the stop
@@ -49,6 +55,7 @@ func TestRunDrainsWithinItsTimeout(t *testing.T) {
 	start := time.Now()
 	select {
 	case err := <-done:
+		returned = true
 		if err != nil {
 			t.Errorf("Run = %v, want nil after a stop", err)
 		}

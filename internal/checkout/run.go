@@ -111,16 +111,16 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 		func(ctx context.Context) error { return srv.Watch(ctx, cfg.ReadyInterval, db.Ping) },
 		func(ctx context.Context) error {
 			// One drain budget, from when the drain begins (ctx ends, or
-			// serving fails), for the calls in flight and the checkouts
-			// they started alike: the two one after the other took up
-			// to twice deps.DrainTimeout, past the grace that Compose
-			// and Kubernetes give a container to stop.
+			// RunWithHealth returns), for the calls in flight and the
+			// checkouts they started alike: the two one after the other
+			// took up to twice deps.DrainTimeout, past the 15 s that
+			// Compose gives a container to stop.
 			drain, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			begin := sync.OnceFunc(func() { time.AfterFunc(deps.DrainTimeout, cancel) })
-			defer context.AfterFunc(ctx, begin)()
+			begin := sync.OnceValue(func() *time.Timer { return time.AfterFunc(deps.DrainTimeout, cancel) })
+			defer context.AfterFunc(ctx, func() { begin() })()
 			err := srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
-			begin()
+			defer begin().Stop()
 			svc.Wait(drain)
 			return err
 		})

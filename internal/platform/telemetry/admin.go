@@ -38,7 +38,7 @@ func boundSeconds(h http.HandlerFunc) http.Handler {
 func AdminHandler(m *Metrics) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	mux.HandleFunc("/debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, ...
+	mux.Handle("/debug/pprof/", boundSeconds(pprof.Index)) // and the named profiles: heap, goroutine, ...
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.Handle("/debug/pprof/profile", boundSeconds(pprof.Profile))
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
@@ -52,8 +52,8 @@ func AdminHandler(m *Metrics) http.Handler {
 
 // AdminServer returns the server of AdminHandler, with the bounds of a
 // port that operators' tools reach and anyone else may: 5 s for a
-// request's headers, at most 32 KiB of them, 10 s for its body (the
-// profiler's forms are a few bytes), and 30 s to write an answer
+// request's headers, at most 32 KiB of them, 10 s for the whole request
+// (the profiler's forms are a few bytes), and 30 s to write an answer
 // (net/http/pprof adds a profile's or a trace's length to it), so that a
 // client that reads nothing, or sends a body it never finishes, holds
 // its connection and goroutine for a while at most. errorLog receives
