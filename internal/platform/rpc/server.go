@@ -239,6 +239,16 @@ type Server struct {
 	checkErr error
 }
 
+// LivenessService is the health service name that says only that the
+// server runs, for a liveness probe: SERVING from the start of Run until
+// it shuts down, whatever the checks of Watch say, where every other name
+// ("" and each service's) follows them. A database that goes away then
+// takes the replicas out of the balancers (readiness, NOT_SERVING) without
+// the kubelet restarting every one of them (liveness), which would not
+// bring the database back, and would drop the caches and streams that
+// still serve reads into a crash loop until it came back.
+const LivenessService = "liveness"
+
 // ErrDraining is the status a long-lived stream ends with when its server
 // shuts down (see Draining): UNAVAILABLE, which a client takes as "try
 // again", and a message that says to open the stream again, which a
@@ -404,18 +414,20 @@ func (s *Server) checkFailed() bool {
 func (s *Server) initHealth() {
 	s.healthInit.Do(func() {
 		s.SetServing(false)
+		s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_NOT_SERVING)
 		s.metrics.InitServer(s.Server)
 	})
 }
 
 // Run serves on lis until ctx is done or serving fails. At the start it
-// marks every registered service SERVING (or once ServerConfig.Ready is
-// closed). When ctx is done it marks them
+// marks LivenessService SERVING, and every registered service SERVING (or
+// once ServerConfig.Ready is closed). When ctx is done it marks them all
 // NOT_SERVING and ends health watches, so that balancers stop sending
 // calls, lets calls in flight finish for up to the drain timeout, then
 // stops hard. It returns nil after a shutdown asked for by ctx.
 func (s *Server) Run(ctx context.Context, lis net.Listener) error {
 	s.initHealth()
+	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	if s.ready == nil {
 		s.setState(func() { s.running = true })
 	} else {

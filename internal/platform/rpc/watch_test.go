@@ -60,10 +60,21 @@ func TestServerWatch(t *testing.T) {
 			}
 		}
 	}
+	// The liveness probe's name says only that the server runs: a failing
+	// dependency must not have the kubelet restart it.
+	live := func(when string) {
+		t.Helper()
+		resp, err := grpc_health_v1.NewHealthClient(dial(t, addr)).Check(testContext(t), &grpc_health_v1.HealthCheckRequest{Service: rpc.LivenessService})
+		if err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
+			t.Errorf("health %q %s = %v, %v; want SERVING", rpc.LivenessService, when, resp.GetStatus(), err)
+		}
+	}
 	want(grpc_health_v1.HealthCheckResponse_SERVING, "while the check passes")
+	live("while the check passes")
 	down := errors.New("database unreachable")
 	failure.Store(&down)
 	want(grpc_health_v1.HealthCheckResponse_NOT_SERVING, "while the check fails")
+	live("while the check fails")
 	failure.Store(nil)
 	want(grpc_health_v1.HealthCheckResponse_SERVING, "once the check passes again")
 }
