@@ -19,6 +19,13 @@ const (
 	MaxPrice = 10_000
 )
 
+// MaxChargeUnits is the most one payment may take, in the minor units of
+// its currency: 999,999.99 EUR, as card processors cap a charge at eight
+// digits. Payments refuses a charge above it, and the Checkout an order
+// whose total is above it, before anything is held or charged: a cart may
+// hold more (its caps are of books and copies, at up to MaxPrice each).
+const MaxChargeUnits = 99_999_999
+
 // DefaultCurrency is the shop's currency unless it is set otherwise.
 const DefaultCurrency = "EUR"
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -57,6 +58,17 @@ var books = []bookshop.Book{
 	{ID: 4, Title: "The Last Copy", Author: "A. Nonymous", Year: 2020, Category: bookshop.Mystery, Price: eur(500)},
 	{ID: 5, Title: "Three Left", Author: "A. Nonymous", Year: 2021, Category: bookshop.Mystery, Price: eur(700)},
 }
+
+// dearBooks are books 101 to 110, each at the most a book may cost, none
+// in stock: ten copies of each come to more than one payment can take.
+var dearBooks = func() []bookshop.Book {
+	var dear []bookshop.Book
+	for id := int32(101); id <= 110; id++ {
+		dear = append(dear, bookshop.Book{ID: id, Title: fmt.Sprintf("Folio %d", id), Author: "A. Nonymous", Year: 1600,
+			Category: bookshop.Mystery, Price: eur(bookshop.MaxPriceUnits("EUR"))})
+	}
+	return dear
+}()
 
 // stock is the Inventory's stock at the start of each test.
 var stock = map[int32]int{1: 20, 2: 20, 3: 2, 4: 1, 5: 3}
@@ -156,7 +168,7 @@ type shop struct {
 func startShop(tb testing.TB, opts shopOptions) *shop {
 	tb.Helper()
 	dir := tb.TempDir()
-	catalogDB, err := catalogsqlite.Open(testContext(tb), catalogsqlite.Memory, books)
+	catalogDB, err := catalogsqlite.Open(testContext(tb), catalogsqlite.Memory, slices.Concat(books, dearBooks))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -558,7 +558,8 @@ func (s *Service) price(ctx context.Context, cartID string) (bookshop.Quote, []i
 //
 // Errors, with messages for the shopper: Invalid for a malformed request
 // (CheckPlace), or a card Payments refuses ("card number: ..."); Conflict,
-// nothing charged, for an empty cart, a book no longer sold, a total that
+// nothing charged, for an empty cart, a book no longer sold, a subtotal
+// over the most one payment can take (bookshop.MaxChargeUnits), a total that
 // is not the cart's now ("the total is now ...": a price or the cart
 // changed, or the promotion's discount, which the checkout claims before
 // it charges, came or went), a book sold out ("sold
@@ -767,6 +768,12 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 			short[i] = bookshop.SoldOut{BookID: id}
 		}
 		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
+	case q.Subtotal.Units > bookshop.MaxChargeUnits:
+		// Payments would refuse the charge: refused here, before stock
+		// is held for it.
+		s.metrics.outcome(outcomeRefused)
+		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "your order comes to %s, more than one payment can take (%s): take some books out of your cart",
+			q.Subtotal.Format(), bookshop.Money{Units: bookshop.MaxChargeUnits, Currency: q.Subtotal.Currency}.Format())
 	}
 	mctx, cancel := s.claimCall(ctx, req.Total, q.Subtotal)
 	mayEarn, offerKnown := s.mayEarn(mctx, q)

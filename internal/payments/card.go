@@ -32,9 +32,8 @@ const (
 	// MaxYearsAhead is how far ahead an expiry may be.
 	MaxYearsAhead = 20
 	// MaxAmountUnits is the most one charge may take, in the currency's
-	// minor units: 999,999.99 EUR (as processors cap a charge at eight
-	// digits).
-	MaxAmountUnits = 99_999_999
+	// minor units: the shop's bookshop.MaxChargeUnits, 999,999.99 EUR.
+	MaxAmountUnits = bookshop.MaxChargeUnits
 )
 
 // What the processor answers for the test cards (paymentsclient's
