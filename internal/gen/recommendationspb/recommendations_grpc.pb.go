@@ -39,7 +39,9 @@ const (
 type RecommendationsClient interface {
 	// Recommend returns distinct books of the requested category, chosen at
 	// random. Errors: NOT_FOUND for a category without books, INVALID_ARGUMENT
-	// for a negative max_results.
+	// for a negative max_results; UNAVAILABLE before the server holds the
+	// catalog (it has not loaded yet) or while it shuts down: try again, or
+	// another server.
 	Recommend(ctx context.Context, in *RecommendationRequest, opts ...grpc.CallOption) (*RecommendationResponse, error)
 }
 
@@ -69,7 +71,9 @@ func (c *recommendationsClient) Recommend(ctx context.Context, in *Recommendatio
 type RecommendationsServer interface {
 	// Recommend returns distinct books of the requested category, chosen at
 	// random. Errors: NOT_FOUND for a category without books, INVALID_ARGUMENT
-	// for a negative max_results.
+	// for a negative max_results; UNAVAILABLE before the server holds the
+	// catalog (it has not loaded yet) or while it shuts down: try again, or
+	// another server.
 	Recommend(context.Context, *RecommendationRequest) (*RecommendationResponse, error)
 	mustEmbedUnimplementedRecommendationsServer()
 }

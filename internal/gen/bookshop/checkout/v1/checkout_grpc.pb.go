@@ -83,23 +83,29 @@ type CheckoutServiceClient interface {
 	// each line at the Catalog's current price, the subtotal, the discount
 	// that Promotions gives the customer now (none when it cannot answer in
 	// time), and the total, and the lines the Inventory has too few copies
-	// for. An empty cart has a quote without lines, and amounts unset.
+	// for. An empty cart has a quote without lines, and amounts unset. A
+	// cart whose subtotal is more than one payment can take (99,999,999
+	// minor units) is quoted, and PlaceOrder refuses it (see there).
 	// Errors: INVALID_ARGUMENT for a customer id under 1 or a malformed cart
 	// id; UNAVAILABLE when the Cart, the Catalog or the Inventory cannot be
 	// reached.
 	GetQuote(ctx context.Context, in *GetQuoteRequest, opts ...grpc.CallOption) (*GetQuoteResponse, error)
 	// PlaceOrder places the order of a customer's cart, and returns it. Its
 	// idempotency_key makes it happen at most once (see PlaceOrderRequest).
-	// Errors, each with a message for the shopper, and then the request
-	// left the cart as it was, and charged nothing or refunded what it
-	// charged (a paid checkout that could not be finished: the message
-	// says that the payment was refunded):
+	// Errors, each with a message for the shopper. After INVALID_ARGUMENT
+	// and FAILED_PRECONDITION, the request left the cart as it was, and
+	// charged nothing or refunded what it charged (a paid checkout that
+	// could not be finished: the message says that the payment was
+	// refunded):
 	//
 	//   - INVALID_ARGUMENT for a malformed request: the message names the
 	//     field ("shipping address: ...", or, from Payments, "card number:
 	//     ...", "expiry: ...", "cvc: ...", "cardholder name: ...", joined by
 	//     "; ");
-	//   - FAILED_PRECONDITION when the cart is empty, when the total is no
+	//   - FAILED_PRECONDITION when the cart is empty, when its subtotal is
+	//     more than one payment can take ("your order comes to ..., more
+	//     than one payment can take (...)": nothing held, nothing charged),
+	//     when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
 	//     cart changed, or the promotion's discount came or went, or, the
 	//     order paid, its discount could not be kept: refunded; a discount
@@ -115,9 +121,14 @@ type CheckoutServiceClient interface {
 	//     order ...": that order stands, and nothing more was done);
 	//   - UNAVAILABLE when a service could not be reached, or the checkout
 	//     could not finish in time: the order was not placed, or is not yet
-	//     known to be. Send the same request again (the same key) to learn
-	//     which: it returns the order if it was placed, and tries again if
-	//     nothing was done.
+	//     known to be; or, with "your payment went through, and your order
+	//     is being completed", the card was charged and the order is being
+	//     recorded (it will be, or the charge refunded). Send the same
+	//     request again (the same key) to learn which: it returns the order
+	//     if it was placed, and tries again if nothing was done;
+	//   - INTERNAL when a service answered what the Checkout cannot act on
+	//     (it is logged): the checkout was undone, and the same key answers
+	//     the same for 24 hours.
 	PlaceOrder(ctx context.Context, in *PlaceOrderRequest, opts ...grpc.CallOption) (*PlaceOrderResponse, error)
 }
 
@@ -203,23 +214,29 @@ type CheckoutServiceServer interface {
 	// each line at the Catalog's current price, the subtotal, the discount
 	// that Promotions gives the customer now (none when it cannot answer in
 	// time), and the total, and the lines the Inventory has too few copies
-	// for. An empty cart has a quote without lines, and amounts unset.
+	// for. An empty cart has a quote without lines, and amounts unset. A
+	// cart whose subtotal is more than one payment can take (99,999,999
+	// minor units) is quoted, and PlaceOrder refuses it (see there).
 	// Errors: INVALID_ARGUMENT for a customer id under 1 or a malformed cart
 	// id; UNAVAILABLE when the Cart, the Catalog or the Inventory cannot be
 	// reached.
 	GetQuote(context.Context, *GetQuoteRequest) (*GetQuoteResponse, error)
 	// PlaceOrder places the order of a customer's cart, and returns it. Its
 	// idempotency_key makes it happen at most once (see PlaceOrderRequest).
-	// Errors, each with a message for the shopper, and then the request
-	// left the cart as it was, and charged nothing or refunded what it
-	// charged (a paid checkout that could not be finished: the message
-	// says that the payment was refunded):
+	// Errors, each with a message for the shopper. After INVALID_ARGUMENT
+	// and FAILED_PRECONDITION, the request left the cart as it was, and
+	// charged nothing or refunded what it charged (a paid checkout that
+	// could not be finished: the message says that the payment was
+	// refunded):
 	//
 	//   - INVALID_ARGUMENT for a malformed request: the message names the
 	//     field ("shipping address: ...", or, from Payments, "card number:
 	//     ...", "expiry: ...", "cvc: ...", "cardholder name: ...", joined by
 	//     "; ");
-	//   - FAILED_PRECONDITION when the cart is empty, when the total is no
+	//   - FAILED_PRECONDITION when the cart is empty, when its subtotal is
+	//     more than one payment can take ("your order comes to ..., more
+	//     than one payment can take (...)": nothing held, nothing charged),
+	//     when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
 	//     cart changed, or the promotion's discount came or went, or, the
 	//     order paid, its discount could not be kept: refunded; a discount
@@ -235,9 +252,14 @@ type CheckoutServiceServer interface {
 	//     order ...": that order stands, and nothing more was done);
 	//   - UNAVAILABLE when a service could not be reached, or the checkout
 	//     could not finish in time: the order was not placed, or is not yet
-	//     known to be. Send the same request again (the same key) to learn
-	//     which: it returns the order if it was placed, and tries again if
-	//     nothing was done.
+	//     known to be; or, with "your payment went through, and your order
+	//     is being completed", the card was charged and the order is being
+	//     recorded (it will be, or the charge refunded). Send the same
+	//     request again (the same key) to learn which: it returns the order
+	//     if it was placed, and tries again if nothing was done;
+	//   - INTERNAL when a service answered what the Checkout cannot act on
+	//     (it is logged): the checkout was undone, and the same key answers
+	//     the same for 24 hours.
 	PlaceOrder(context.Context, *PlaceOrderRequest) (*PlaceOrderResponse, error)
 	mustEmbedUnimplementedCheckoutServiceServer()
 }

@@ -53,7 +53,11 @@ const (
 // (each method says which), before any work; UNAVAILABLE when the service
 // is shutting down; DEADLINE_EXCEEDED when the caller's deadline passes
 // first (a CreateOrder may then have recorded its order: call again with
-// its key).
+// its key). With mutual TLS, PERMISSION_DENIED for a caller whose
+// certificate's identity may not call the method: the Checkout records
+// orders, the Marketplace reads a customer's, and admin alone lists every
+// customer's (ListAllOrders) and cancels one (CancelOrder);
+// UNAUTHENTICATED for a caller without an identity.
 type OrdersServiceClient interface {
 	// CreateOrder records an order, in the state ORDER_STATE_PLACED, with a
 	// new id and the time now, and returns it. Its idempotency_key makes it
@@ -171,7 +175,11 @@ func (c *ordersServiceClient) CancelOrder(ctx context.Context, in *CancelOrderRe
 // (each method says which), before any work; UNAVAILABLE when the service
 // is shutting down; DEADLINE_EXCEEDED when the caller's deadline passes
 // first (a CreateOrder may then have recorded its order: call again with
-// its key).
+// its key). With mutual TLS, PERMISSION_DENIED for a caller whose
+// certificate's identity may not call the method: the Checkout records
+// orders, the Marketplace reads a customer's, and admin alone lists every
+// customer's (ListAllOrders) and cancels one (CancelOrder);
+// UNAUTHENTICATED for a caller without an identity.
 type OrdersServiceServer interface {
 	// CreateOrder records an order, in the state ORDER_STATE_PLACED, with a
 	// new id and the time now, and returns it. Its idempotency_key makes it

@@ -65,8 +65,14 @@ const (
 // Every change is on disk before it is answered.
 //
 // Errors common to every method: INVALID_ARGUMENT for a malformed request
-// (the message says which field: see ChargeRequest); UNAVAILABLE when the
-// service is shutting down, or cannot be reached; then nothing was done.
+// (the message says which field: see ChargeRequest), and then nothing was
+// done; UNAVAILABLE or DEADLINE_EXCEEDED when the service is shutting
+// down, cannot be reached, or its answer was lost on the way: a Charge may
+// then have been made (a connection that broke after the server committed
+// looks the same), so send it again with the same idempotency key, never
+// a new one, to learn its outcome without charging twice;
+// PERMISSION_DENIED for a caller (by its certificate's identity) that may
+// not call the method (Charge and Refund: the Checkout and admin).
 type PaymentsServiceClient interface {
 	// Charge takes an amount from a card, once for each idempotency key.
 	// Returns the charge, approved. Errors: INVALID_ARGUMENT for a malformed
@@ -78,8 +84,9 @@ type PaymentsServiceClient interface {
 	// recorded under the key, and a retry gets the same answer), when the
 	// key was used for another amount or card, or when the key was
 	// cancelled by a Refund that named it before any charge (see Refund);
-	// UNAVAILABLE when the processor cannot be reached: nothing was
-	// charged, and nothing recorded.
+	// UNAVAILABLE with "the card processor is unavailable" when the
+	// processor cannot be reached: nothing was charged, and nothing
+	// recorded (any other UNAVAILABLE: see the service's comment).
 	Charge(ctx context.Context, in *ChargeRequest, opts ...grpc.CallOption) (*ChargeResponse, error)
 	// Refund gives a charge's whole amount back. Refunding again returns the
 	// same refunded charge; a declined charge took nothing, and is returned
@@ -162,8 +169,14 @@ func (c *paymentsServiceClient) GetCharge(ctx context.Context, in *GetChargeRequ
 // Every change is on disk before it is answered.
 //
 // Errors common to every method: INVALID_ARGUMENT for a malformed request
-// (the message says which field: see ChargeRequest); UNAVAILABLE when the
-// service is shutting down, or cannot be reached; then nothing was done.
+// (the message says which field: see ChargeRequest), and then nothing was
+// done; UNAVAILABLE or DEADLINE_EXCEEDED when the service is shutting
+// down, cannot be reached, or its answer was lost on the way: a Charge may
+// then have been made (a connection that broke after the server committed
+// looks the same), so send it again with the same idempotency key, never
+// a new one, to learn its outcome without charging twice;
+// PERMISSION_DENIED for a caller (by its certificate's identity) that may
+// not call the method (Charge and Refund: the Checkout and admin).
 type PaymentsServiceServer interface {
 	// Charge takes an amount from a card, once for each idempotency key.
 	// Returns the charge, approved. Errors: INVALID_ARGUMENT for a malformed
@@ -175,8 +188,9 @@ type PaymentsServiceServer interface {
 	// recorded under the key, and a retry gets the same answer), when the
 	// key was used for another amount or card, or when the key was
 	// cancelled by a Refund that named it before any charge (see Refund);
-	// UNAVAILABLE when the processor cannot be reached: nothing was
-	// charged, and nothing recorded.
+	// UNAVAILABLE with "the card processor is unavailable" when the
+	// processor cannot be reached: nothing was charged, and nothing
+	// recorded (any other UNAVAILABLE: see the service's comment).
 	Charge(context.Context, *ChargeRequest) (*ChargeResponse, error)
 	// Refund gives a charge's whole amount back. Refunding again returns the
 	// same refunded charge; a declined charge took nothing, and is returned

@@ -122,7 +122,8 @@ type PromotionsServiceClient interface {
 	// a customer id under 1 or a malformed key; NOT_FOUND when the key made
 	// no claim (or its record was deleted, 7 days after it was released or
 	// expired); FAILED_PRECONDITION when another checkout of the customer
-	// holds or spent the use.
+	// holds or spent the use; UNAVAILABLE when the campaign changed while
+	// the claim was confirmed: confirm it again.
 	Confirm(ctx context.Context, in *ConfirmRequest, opts ...grpc.CallOption) (*ConfirmResponse, error)
 	// Release gives back the use a claim holds, or spent when it was
 	// confirmed: its checkout did not record the order (and will not: a
@@ -280,7 +281,8 @@ type PromotionsServiceServer interface {
 	// a customer id under 1 or a malformed key; NOT_FOUND when the key made
 	// no claim (or its record was deleted, 7 days after it was released or
 	// expired); FAILED_PRECONDITION when another checkout of the customer
-	// holds or spent the use.
+	// holds or spent the use; UNAVAILABLE when the campaign changed while
+	// the claim was confirmed: confirm it again.
 	Confirm(context.Context, *ConfirmRequest) (*ConfirmResponse, error)
 	// Release gives back the use a claim holds, or spent when it was
 	// confirmed: its checkout did not record the order (and will not: a

@@ -85,7 +85,8 @@ type LiveRecommendRequest struct {
 	Type EventType `protobuf:"varint,1,opt,name=type,proto3,enum=bookshop.recommendations.v1.EventType" json:"type,omitempty"`
 	// The book they did it to.
 	BookId int32 `protobuf:"varint,2,opt,name=book_id,json=bookId,proto3" json:"book_id,omitempty"`
-	// The shopper; zero is anonymous.
+	// The shopper; zero is anonymous. Not used yet: the session, not the
+	// shopper, is what the recommendations follow.
 	UserId int32 `protobuf:"varint,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// How many books to recommend, 1 to 20; 0 means 4.
 	MaxResults    int32 `protobuf:"varint,4,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`

@@ -35,7 +35,8 @@ type LiveRecommendationsServiceClient interface {
 	// LiveRecommend answers each event with the recommendations as they now
 	// stand: no book the shopper viewed or dismissed in this session, books
 	// of the categories they look at first. The server may also send a list
-	// on its own. INVALID_ARGUMENT for an event without a type, or for a book
+	// on its own. INVALID_ARGUMENT for an event without a type or of a type
+	// this server does not know, a max_results outside 0 to 20, or a book
 	// that does not exist (the stream ends). The server sends the response
 	// headers as soon as it has taken the stream, before any list: a client
 	// that waits for them knows the stream is served, or why not.
@@ -79,7 +80,8 @@ type LiveRecommendationsServiceServer interface {
 	// LiveRecommend answers each event with the recommendations as they now
 	// stand: no book the shopper viewed or dismissed in this session, books
 	// of the categories they look at first. The server may also send a list
-	// on its own. INVALID_ARGUMENT for an event without a type, or for a book
+	// on its own. INVALID_ARGUMENT for an event without a type or of a type
+	// this server does not know, a max_results outside 0 to 20, or a book
 	// that does not exist (the stream ends). The server sends the response
 	// headers as soon as it has taken the stream, before any list: a client
 	// that waits for them knows the stream is served, or why not.
