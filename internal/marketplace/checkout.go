@@ -18,12 +18,13 @@ import (
 
 // Messages of the checkout.
 const (
-	messageCheckoutUnavailable = "We cannot take orders right now. Please try again in a moment. You have not been charged."
-	messageCheckoutUnsure      = "We could not confirm your order in time. Please type your card again and send the form as it is: you will not be charged twice, and an order that was placed will be in your orders."
-	messageCheckoutFailed      = "We could not place your order. Please try again in a moment. A charge for an order that was not placed is refunded."
-	messageFixFields           = "Please correct the fields marked below."
-	messageCheckoutShort       = "Some books in your cart have fewer copies left than you chose: change them in your cart to check out."
-	messageTotalChanged        = "The total has changed since you saw it. Please check the new total and confirm again."
+	messageCheckoutUnavailable  = "We cannot take orders right now. Please try again in a moment. You have not been charged."
+	messageCheckoutUnsure       = "We could not confirm your order in time. Please type your card again and send the form as it is: you will not be charged twice, and an order that was placed will be in your orders."
+	messageCheckoutUnsureNoCart = "We could not confirm your order in time, and cannot show your cart right now. Please type your card again and send the form as it is: you will not be charged twice, and an order that was placed will be in your orders."
+	messageCheckoutFailed       = "We could not place your order. Please try again in a moment. A charge for an order that was not placed is refunded."
+	messageFixFields            = "Please correct the fields marked below."
+	messageCheckoutShort        = "Some books in your cart have fewer copies left than you chose: change them in your cart to check out."
+	messageTotalChanged         = "The total has changed since you saw it. Please check the new total and confirm again."
 )
 
 // checkoutPage is the data of checkout.html.
@@ -141,14 +142,20 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout*3)
 	quote, err := s.checkout.Quote(ctx, v.customer.ID, v.cartID())
 	cancel()
-	if err != nil {
+	switch {
+	case err != nil && page.Confirmed == nil:
 		s.logger.WarnContext(r.Context(), "checkout failed; cannot quote the cart", "err", err)
-		msg := messageCheckoutUnavailable
-		if page.Confirmed != nil {
-			msg = messageCheckoutUnsure // a checkout may be under way: no promise about charges
-		}
-		s.renderError(w, r, http.StatusServiceUnavailable, msg)
+		s.renderError(w, r, http.StatusServiceUnavailable, messageCheckoutUnavailable)
 		return
+	case err != nil:
+		// A checkout whose outcome is not known, and a cart that cannot be
+		// read now: the form comes back all the same, with its key and the
+		// total confirmed, without the cart's lines, so that sending it
+		// again is that checkout, which the Checkout finishes or answers
+		// from its record. A page without the form would leave the
+		// shopper only a new checkout, with a new key.
+		s.logger.WarnContext(r.Context(), "checkout: cannot quote the cart; the form comes back without its lines", "err", err)
+		quote, page.Message = bookshop.Quote{}, messageCheckoutUnsureNoCart
 	}
 	if len(quote.Lines) == 0 && page.Confirmed == nil {
 		http.Redirect(w, r, "/cart", http.StatusSeeOther)

@@ -958,6 +958,35 @@ func TestCheckoutSubmittedTenTimesAtOnce(t *testing.T) {
 	}
 }
 
+// TestCheckoutUnsureKeepsItsForm posts a checkout to a Checkout that does
+// not answer, whose cart cannot be quoted either: the outcome is not
+// known, so the form must come back with its key and the total confirmed,
+// for the shopper to send again as the same checkout.
+func TestCheckoutUnsureKeepsItsForm(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	b.signUp("unsure@example.com", "Unsure")
+	b.add(1, 1)
+	form := b.checkoutForm(paymentsclient.TestCardApproved)
+	shop.stopCheckout()
+	r := b.post("/checkout", form)
+	wantHTML(t, "POST", "/checkout", r, http.StatusServiceUnavailable)
+	for _, want := range []string{
+		`name="key" value="` + form.Get("key") + `"`,
+		`name="total_units" value="` + form.Get("total_units") + `"`,
+		`action="/checkout"`,
+		"cannot show your cart right now",
+	} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the page after a checkout of unknown outcome lacks %s:\n%s", want, r.body)
+		}
+	}
+	if strings.Contains(r.body, "4242") {
+		t.Error("the page after a checkout of unknown outcome shows the card's number")
+	}
+	wantNoInternalText(t, "checkout unsure", r.body)
+}
+
 func TestShopPagesWithPartTwoDown(t *testing.T) {
 	shop := startShop(t)
 	b := newShopper(t, shop.site)
