@@ -55,6 +55,14 @@ var securityHeaderValues = func() []headerValue {
 	return vs
 }()
 
+// strictTransport is the Strict-Transport-Security of a response served
+// over HTTPS (see isSecure): the browser asks for the site by HTTPS alone
+// for a year, so that no later request, typed or linked as http://, goes
+// out in the clear for someone on the way to answer, or to read its
+// session cookie. Not on plain HTTP, where it would mean nothing (browsers
+// ignore it there), and not for subdomains, which may be another team's.
+var strictTransport = newHeaderValue("Strict-Transport-Security", "max-age=31536000")
+
 // The headers of every page, made once (see headerValue).
 var (
 	htmlContentType = newHeaderValue("Content-Type", "text/html; charset=utf-8")
@@ -119,6 +127,9 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		for _, v := range securityHeaderValues {
 			v.set(h)
+		}
+		if s.isSecure(r) {
+			strictTransport.set(h)
 		}
 		// Given the server's own writer, MaxBytesReader also tells it to
 		// close the connection rather than read the rest of a body that

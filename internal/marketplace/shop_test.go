@@ -297,6 +297,14 @@ func TestSecureCookiesBehindHTTPS(t *testing.T) {
 	if !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
 		t.Errorf("cookie %+v: want Secure, HttpOnly, Path=/ and no Domain", c)
 	}
+	// Served over HTTPS, the site tells the browser to keep to it; over
+	// plain HTTP it says nothing.
+	if got := r.header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+		t.Errorf("behind HTTPS, Strict-Transport-Security = %q, want max-age=31536000", got)
+	}
+	if got := b.get("/").header.Get("Strict-Transport-Security"); got != "" {
+		t.Errorf("over plain HTTP, Strict-Transport-Security = %q, want none", got)
+	}
 }
 
 func TestCrossOriginPostsRefused(t *testing.T) {
