@@ -249,6 +249,12 @@ func (s *server) handleAddToCart() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
 		key := r.PostForm.Get("key") // the page's script sends one a click
+		if key != "" && bookshop.CheckKey("key", key) != nil {
+			// Not the page's script: no shopper typed it, and the Cart's
+			// rules, with what was sent, are not for the page.
+			s.cartFailed(w, r, http.StatusBadRequest, messageBadForm)
+			return
+		}
 		if key == "" {
 			// A form sent without the script carries none. One made here
 			// still makes the call add once however often the gRPC client

@@ -483,6 +483,10 @@ func TestFormsRefused(t *testing.T) {
 		{"/cart/items/2", url.Values{"quantity": {"1"}, "pad": {long}}, http.StatusRequestEntityTooLarge, "too large"},
 		{"/checkout", url.Values{"name": {long}}, http.StatusRequestEntityTooLarge, "too large"},
 		{"/cart/items", url.Values{"book": {"1"}, "key": {"\xff"}}, http.StatusBadRequest, "could not be read"},
+		// A key the page's script would never send: refused as the form,
+		// the Cart's rules for keys not shown.
+		{"/cart/items", url.Values{"book": {"1"}, "key": {strings.Repeat("k", 65)}}, http.StatusBadRequest, "could not be read"},
+		{"/cart/items", url.Values{"book": {"1"}, "key": {"<b>x</b>"}}, http.StatusBadRequest, "could not be read"},
 		{"/signin", url.Values{"email": {"\xff@example.com"}, "password": {"x"}}, http.StatusBadRequest, "could not be read"},
 	} {
 		r := b.post(tt.path, tt.form)
