@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -352,8 +353,17 @@ func (s *server) handlePlaceOrder() http.Handler {
 	})
 }
 
-// trimmed returns the form's field name without spaces around it.
-func trimmed(f url.Values, name string) string { return strings.TrimSpace(f.Get(name)) }
+// trimmed returns the form's field name without spaces around it, and
+// with each tab or line break in it, which a paste into a field keeps, as
+// a space.
+func trimmed(f url.Values, name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, strings.TrimSpace(f.Get(name)))
+}
 
 // checkoutCalls is how many call timeouts a checkout may take: it calls
 // Cart, the Catalog, Inventory (hold, then commit), Promotions (claim,
@@ -371,12 +381,15 @@ func withMessage(p checkoutPage, msg string) checkoutPage {
 func checkFields(f url.Values) map[string]string {
 	errs := make(map[string]string)
 	for _, a := range addressFields {
-		v := strings.TrimSpace(f.Get(a.name))
+		v := trimmed(f, a.name)
 		switch {
 		case a.required && v == "":
 			errs[a.name] = a.label + " is required."
 		case utf8.RuneCountInString(v) > a.max:
 			errs[a.name] = a.label + " is too long: at most " + strconv.Itoa(a.max) + " characters."
+		case strings.IndexFunc(v, unicode.IsControl) >= 0:
+			// What the Checkout refuses, told here, beside the field.
+			errs[a.name] = a.label + ": use letters, digits, spaces and punctuation only."
 		}
 	}
 	if c := strings.TrimSpace(f.Get("country")); c != "" && (len(c) != 2 || strings.IndexFunc(strings.ToUpper(c), func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0) {
@@ -403,7 +416,7 @@ func checkFields(f url.Values) map[string]string {
 // formTotal reads the total the shopper confirmed.
 func formTotal(f url.Values) (bookshop.Money, error) {
 	units, err := strconv.ParseInt(f.Get("total_units"), 10, 64)
-	if err != nil || units < 0 {
+	if err != nil || units < 1 { // the page never confirms a total of nothing
 		return bookshop.Money{}, bookshop.Errorf(bookshop.Invalid, "bad total")
 	}
 	currency := f.Get("currency")

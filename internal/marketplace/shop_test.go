@@ -771,6 +771,9 @@ func checkoutFormOf(tb testing.TB, r response, card string) url.Values {
 	return form
 }
 
+// messageBadFormText is what the pages say of a form that cannot be read.
+const messageBadFormText = "The form could not be read."
+
 func TestCheckout(t *testing.T) {
 	shop := startShop(t)
 	b := newShopper(t, shop.site)
@@ -779,6 +782,7 @@ func TestCheckout(t *testing.T) {
 	b.add(4, 1)
 
 	form := b.checkoutForm(paymentsclient.TestCardApproved)
+	form.Set("line1", "12\tAnalytical Row") // a tab, as a paste keeps it: a space
 	r := b.post("/checkout", form)
 	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/orders/") {
 		t.Fatalf("POST /checkout: status %d, Location %q, want 303 to the order:\n%s", r.status, r.header.Get("Location"), r.body)
@@ -794,6 +798,9 @@ func TestCheckout(t *testing.T) {
 		t.Fatalf("the customer's orders = %+v, %v; want one", list, err)
 	}
 	order := list.Orders[0]
+	if got := order.Shipping.Line1; got != "12 Analytical Row" {
+		t.Errorf("the order's address line = %q, want the tab pasted in it as a space", got)
+	}
 	if got := order.Total.Units; strconv.FormatInt(got, 10) != form.Get("total_units") {
 		t.Errorf("the order's total = %d, want the %s the shopper confirmed", got, form.Get("total_units"))
 	}
@@ -882,6 +889,24 @@ func TestCheckoutRefusals(t *testing.T) {
 		if !strings.Contains(r.body, id) {
 			t.Errorf("a missing field has no message %s:\n%s", id, r.body)
 		}
+	}
+
+	// A control character in the address: beside its field, and not the
+	// Checkout's rule; and a total of nothing, which no page confirms: a
+	// form that cannot be read.
+	ctrl := b.checkoutForm(paymentsclient.TestCardApproved)
+	ctrl.Set("line1", "12 Analytical\x01Row")
+	r = b.post("/checkout", ctrl)
+	wantHTML(t, "POST", "/checkout", r, http.StatusBadRequest)
+	if !strings.Contains(r.body, `id="e-line1"`) || strings.Contains(r.body, "shipping address:") {
+		t.Errorf("a control character in the address is not marked beside its field:\n%s", r.body)
+	}
+	zero := b.checkoutForm(paymentsclient.TestCardApproved)
+	zero.Set("total_units", "0")
+	r = b.post("/checkout", zero)
+	wantHTML(t, "POST", "/checkout", r, http.StatusBadRequest)
+	if !strings.Contains(r.body, messageBadFormText) {
+		t.Errorf("a total of nothing: the page does not say the form could not be read:\n%s", r.body)
 	}
 
 	// A total the shopper was not shown: nothing charged, the new total.
