@@ -18,6 +18,7 @@ import (
 const (
 	noticeCartUnavailable = "Your cart is unavailable right now. Please try again in a moment."
 	noticeNoPrices        = "Prices are unavailable right now, so your cart cannot be priced or checked out. Please try again in a moment."
+	noticeOffersUnknown   = "Offers cannot be checked right now: the checkout shows your order's final total."
 	messageNotForSale     = "We have no such book for sale."
 	messageNotInCart      = "That book is not in your cart."
 	messageBadBook        = "Choose a book to add."
@@ -111,8 +112,13 @@ func (s *server) handleCart() http.Handler {
 			default:
 				page.setCart(cart)
 				page.warnStock(s.stockOf(r.Context(), cartBooks(cart)))
-				if d, ok := s.cartDiscount(r.Context(), cart); ok {
+				switch d, ok, known := s.cartDiscount(r.Context(), cart); {
+				case ok:
 					page.setDiscount(cart, d, s.discountLabel(r.Context(), d), s.promotionName(r.Context(), d.Code), v.customer == nil)
+				case !known:
+					// A discount the cart may have earned is not shown:
+					// say why, rather than let the total look final.
+					page.Notice = noticeOffersUnknown
 				}
 				s.setCount(w, r, v, cart.Count) // the header agrees with the page
 			}

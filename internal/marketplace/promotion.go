@@ -137,10 +137,14 @@ func (s *server) banner(ctx context.Context) template.HTML {
 }
 
 // cartDiscount returns what the promotion takes off cart for the visitor
-// of ctx, if anything and if Promotions can say.
-func (s *server) cartDiscount(ctx context.Context, cart bookshop.Cart) (bookshop.Discount, bool) {
-	if s.promotionsOutage.down(time.Now()) || len(cart.Lines) == 0 {
-		return bookshop.Discount{}, false
+// of ctx, if anything (ok); known is false when Promotions cannot say (it
+// is down, or did not answer in time).
+func (s *server) cartDiscount(ctx context.Context, cart bookshop.Cart) (d bookshop.Discount, ok, known bool) {
+	if len(cart.Lines) == 0 {
+		return bookshop.Discount{}, false, true
+	}
+	if s.promotionsOutage.down(time.Now()) {
+		return bookshop.Discount{}, false, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
 	defer cancel()
@@ -148,9 +152,9 @@ func (s *server) cartDiscount(ctx context.Context, cart bookshop.Cart) (bookshop
 	if err != nil {
 		s.logger.WarnContext(ctx, "promotions failed; serving the cart without the discount", "err", err)
 		s.promotionsOutage.failed(time.Now())
-		return bookshop.Discount{}, false
+		return bookshop.Discount{}, false, false
 	}
-	return d, ok
+	return d, ok, true
 }
 
 // promotionName returns the name of the promotion of code for the pages

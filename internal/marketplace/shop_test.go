@@ -1125,6 +1125,9 @@ func TestPromotionBannerAndCart(t *testing.T) {
 	if strings.Contains(cart.body, `id="cart-discount"`) {
 		t.Error("with Promotions down the cart shows a discount")
 	}
+	if !strings.Contains(cart.body, "Offers cannot be checked right now") {
+		t.Errorf("with Promotions down the cart does not say that its offers cannot be checked:\n%s", cart.body)
+	}
 	fullPriceOrder(t, buyer, full, "with Promotions down", 0, 0)
 }
 
