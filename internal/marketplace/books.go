@@ -257,7 +257,14 @@ func (s *server) handleCategory() http.Handler {
 			s.renderFailed(w, r, err)
 			return
 		}
-		s.render(w, r, http.StatusOK, s.pages.category, page)
+		status := http.StatusOK
+		if page.Notice == noticeCatalogUnavailable {
+			// The page, with its notice, but not as the category's books
+			// (none): a crawler or a cache keeps nothing of it, as of a
+			// search that could not be made.
+			status = http.StatusServiceUnavailable
+		}
+		s.render(w, r, status, s.pages.category, page)
 	})
 }
 

@@ -806,6 +806,22 @@ func TestStatic(t *testing.T) {
 	})
 }
 
+// TestEndpointMethods checks that the health endpoints and the static
+// files answer another method than GET or HEAD with 405 and the methods
+// they take, as the pages do, rather than as a page that is not there.
+func TestEndpointMethods(t *testing.T) {
+	srv := startBuiltinSite(t)
+	for _, target := range []string{"/healthz", "/readyz", "/static/style.css"} {
+		r := do(t, srv, http.MethodPost, target)
+		if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("POST %s = %d, Allow %q; want 405, Allow GET, HEAD", target, r.status, r.header.Get("Allow"))
+		}
+		if r := do(t, srv, http.MethodHead, target); r.status == http.StatusMethodNotAllowed {
+			t.Errorf("HEAD %s = 405, want it served", target)
+		}
+	}
+}
+
 // TestSecurityHeaders checks the headers every response carries, whatever
 // route answers it.
 func TestSecurityHeaders(t *testing.T) {

@@ -39,9 +39,11 @@ func (s *server) routes() {
 	s.mux.Handle("/checkout", page(byMethod(s.handleCheckout(), s.handlePlaceOrder()), http.MethodGet, http.MethodHead, http.MethodPost))
 	s.mux.Handle("/orders", page(s.handleOrders(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/orders/{id}", page(s.handleOrder(), http.MethodGet, http.MethodHead))
-	s.mux.Handle("GET /healthz", handleHealthz())
-	s.mux.Handle("GET /readyz", s.handleReadyz())
-	s.mux.Handle("GET /static/", s.handleStatic())
+	// Not "GET /healthz" and the like: a pattern with a method leaves the
+	// others to "/", which would answer them 404 rather than 405.
+	s.mux.Handle("/healthz", allowMethods(handleHealthz(), http.MethodGet, http.MethodHead))
+	s.mux.Handle("/readyz", allowMethods(s.handleReadyz(), http.MethodGet, http.MethodHead))
+	s.mux.Handle("/static/", allowMethods(s.handleStatic(), http.MethodGet, http.MethodHead))
 	s.mux.Handle("/", s.limitPage(s.withVisitor(s.handleNotFound())))
 }
 
