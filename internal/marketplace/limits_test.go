@@ -117,6 +117,30 @@ func TestRateLimit(t *testing.T) {
 			}
 		})
 	}
+
+	// The add-to-cart script asks for JSON, and shows its message beside
+	// the button: a page it could not read would send it away to it.
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, srv.URL+"/cart/items", strings.NewReader("book=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var answer struct {
+		Count   int    `json:"count"`
+		Message string `json:"message"`
+	}
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Content-Type") != "application/json" ||
+		json.Unmarshal(body, &answer) != nil || !strings.Contains(answer.Message, messageTooFast) || answer.Count != -1 {
+		t.Errorf("POST /cart/items asking for JSON past the rate = %d %s %q; want 429 with JSON saying %q and count -1",
+			resp.StatusCode, resp.Header.Get("Content-Type"), body, messageTooFast)
+	}
 }
 
 // TestRateLimitRefills checks that a client is let through again once its

@@ -113,6 +113,13 @@ func (l *clientLimiter) forget(e *list.Element) {
 // past it.
 func (s *server) limitPage(h http.Handler) http.Handler {
 	return s.limit(h, func(w http.ResponseWriter, r *http.Request) {
+		if wantsJSON(r) {
+			// The add-to-cart script, which shows the message beside its
+			// button, and would send the shopper away to a page it cannot
+			// read.
+			writeJSON(w, http.StatusTooManyRequests, cartChange{Count: -1, Message: messageTooManyRequests})
+			return
+		}
 		s.renderError(w, r, http.StatusTooManyRequests, messageTooManyRequests)
 	})
 }
