@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -121,7 +122,8 @@ const (
 type Service struct {
 	store       Store
 	hasher      *hasher
-	accounts    *limiter // failed sign-ins, by email
+	pairs       *limiter // failed sign-ins, by email and client
+	accounts    *limiter // failed sign-ins, by email: the ceiling
 	clients     *limiter // failures, by client
 	signUps     *limiter // sign-ups, by client
 	ttl         time.Duration
@@ -152,6 +154,9 @@ func NewService(ctx context.Context, store Store, opts Options) (*Service, error
 	if l.Window <= 0 {
 		l.Window = DefaultLimits.Window
 	}
+	if l.PerAccountClient <= 0 {
+		l.PerAccountClient = DefaultLimits.PerAccountClient
+	}
 	if l.PerAccount <= 0 {
 		l.PerAccount = DefaultLimits.PerAccount
 	}
@@ -180,6 +185,7 @@ func NewService(ctx context.Context, store Store, opts Options) (*Service, error
 	s := &Service{
 		store:       store,
 		hasher:      h,
+		pairs:       newLimiter(l.PerAccountClient, l.Window, l.MaxKeys),
 		accounts:    newLimiter(l.PerAccount, l.Window, l.MaxKeys),
 		clients:     newLimiter(l.PerClient, l.Window, l.MaxKeys),
 		signUps:     newLimiter(l.SignUpsPerClient, l.SignUpWindow, l.MaxKeys),
@@ -221,8 +227,9 @@ func hashToken(token string) ([sha256.Size]byte, bool) {
 
 // The reasons of a refused attempt, as exhausted words them.
 const (
-	// tooManyFailures: the same whether the account, the client or both
-	// have failed too often, and whether or not the email has an account.
+	// tooManyFailures: the same whichever count refused (the email's from
+	// this client, the email's from all, the client's), and whether or not
+	// the email has an account.
 	tooManyFailures = "too many failed attempts"
 	// tooManySignUps: the client has used its sign-ups of the window,
 	// which says nothing of any email.
@@ -253,6 +260,14 @@ func checkClient(client string) error {
 // MaxClientLen is the longest client a caller may pass: an IPv6 address
 // with a zone, and room to spare.
 const MaxClientLen = 128
+
+// pairKey is the key of an email and a client together. The client comes
+// first with its length, so that no two pairs make one key: joined bare,
+// client "10.0.0.1" with email "1a@b.co" and client "10.0.0.11" with email
+// "a@b.co" would share a count.
+func pairKey(email, client string) string {
+	return strconv.Itoa(len(client)) + ":" + client + email
+}
 
 // SignUp implements [bookshop.Accounts]: it opens an account and starts
 // its first session. Every attempt counts against the client's sign-ups
@@ -338,18 +353,28 @@ var errEmailTaken = bookshop.Errorf(bookshop.Exists, "an account with this email
 // SignIn implements [bookshop.Accounts]: it checks the email and password
 // and starts a new session, with a new token. Errors: Unauthenticated,
 // with the same message and after the same work, for an email without an
-// account and for a wrong password; Exhausted, before any work, when the
-// email or the client has failed too often in the window (see Limits);
-// Invalid for a missing client.
+// account and for a wrong password; Exhausted, before any work, when in
+// the window the email has failed too often from this client or from all
+// clients together, or the client has failed too often (see Limits): a
+// client that has failed too often at an email is refused it even with
+// the right password, and other clients are not; Invalid for a missing
+// client.
 func (s *Service) SignIn(ctx context.Context, email, password, client string) (bookshop.Session, error) {
 	if err := checkClient(client); err != nil {
 		return bookshop.Session{}, err
 	}
 	email = NormalizeEmail(email)
+	pair := pairKey(email, client)
 	now := s.now()
+	// All counted before the work (see limiter); if one refuses, the
+	// others give back what they took: a refused attempt is no failure.
+	waitPair, okPair := s.pairs.take(pair, now)
 	waitAccount, okAccount := s.accounts.take(email, now)
 	waitClient, okClient := s.clients.take(client, now)
-	if !okAccount || !okClient {
+	if !okPair || !okAccount || !okClient {
+		if okPair {
+			s.pairs.refund(pair)
+		}
 		if okAccount {
 			s.accounts.refund(email)
 		}
@@ -357,18 +382,26 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (b
 			s.clients.refund(client)
 		}
 		s.metrics.signedIn(resultThrottled)
-		return bookshop.Session{}, exhausted(tooManyFailures, max(waitAccount, waitClient))
+		return bookshop.Session{}, exhausted(tooManyFailures, max(waitPair, waitAccount, waitClient))
 	}
 	sess, err := s.signIn(ctx, email, password, now)
 	switch bookshop.ErrorCode(err) {
 	case "":
-		s.accounts.forget(email)
+		// The customer's own mistakes from this client are cleared, so
+		// that who mistypes and then signs in may mistype again. The
+		// failures of other clients stay on the email's count: the
+		// owner's sign-in says nothing of them, and clearing them would
+		// give a guess spread over many clients a fresh ceiling each time
+		// the owner signs in. This attempt itself was no failure.
+		s.pairs.forget(pair)
+		s.accounts.refund(email)
 		s.clients.refund(client)
 		s.metrics.signedIn(resultOK)
 	case bookshop.Unauthenticated:
 		s.metrics.signedIn(resultWrong)
 	default:
 		// Not the caller's failure (the store, a deadline): given back.
+		s.pairs.refund(pair)
 		s.accounts.refund(email)
 		s.clients.refund(client)
 	}

@@ -225,9 +225,10 @@ func TestSignInUnknownEmailSpendsAHash(t *testing.T) {
 }
 
 // TestSignInThrottledPerAccount checks that an email is refused after
-// PerAccount failures, even with the right password and from another
-// client, with a RetryAfter to the end of the window; and that the window's
-// end lets it in again.
+// PerAccount failures from all clients together, each of them under its
+// own limit, even with the right password and from yet another client,
+// with a RetryAfter to the end of the window; and that the window's end
+// lets it in again.
 func TestSignInThrottledPerAccount(t *testing.T) {
 	c := newClock()
 	s := newService(t, openDB(t), c, accounts.Options{Limits: accounts.Limits{Window: 15 * time.Minute, PerAccount: 5, PerClient: 100}})
@@ -248,11 +249,84 @@ func TestSignInThrottledPerAccount(t *testing.T) {
 	}
 }
 
-// TestSignInSuccessClearsAccountCount checks that a sign-in that succeeds
-// clears the failures of its email: a customer who mistypes four times,
-// then signs in, may mistype again.
-func TestSignInSuccessClearsAccountCount(t *testing.T) {
-	s := newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{PerAccount: 3, PerClient: 100}})
+// TestSignInThrottlesTheClientNotTheAccount checks, with the default
+// limits, that five wrong passwords for an email from one client stop
+// that client, not the account's owner: the owner signs in from another
+// address at once. The client that failed stays refused until its window
+// closes, even with the right password: the refusal comes before the
+// password is checked, or a guesser past the limit would still learn
+// which guess was right.
+func TestSignInThrottlesTheClientNotTheAccount(t *testing.T) {
+	c := newClock()
+	s := newService(t, openDB(t), c, accounts.Options{})
+	signUp(t, s)
+	const guesser = "198.51.100.7"
+	for i := range 5 {
+		if _, err := s.SignIn(testContext(t), adaEmail, "wrong-password", guesser); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
+			t.Fatalf("failure %d: %v, want Unauthenticated", i+1, err)
+		}
+	}
+	c.Advance(time.Minute)
+	if _, err := s.SignIn(testContext(t), adaEmail, "wrong-password", guesser); bookshop.ErrorCode(err) != bookshop.Exhausted || bookshop.RetryAfter(err) != 14*time.Minute {
+		t.Fatalf("sixth guess from the same client = %v (retry after %v), want Exhausted, retry after 14m", err, bookshop.RetryAfter(err))
+	}
+	if _, err := s.SignIn(testContext(t), adaEmail, adaPassword, client2); err != nil {
+		t.Fatalf("SignIn by the owner from another client after 5 failures elsewhere = %v, want signed in", err)
+	}
+	if _, err := s.SignIn(testContext(t), adaEmail, adaPassword, guesser); bookshop.ErrorCode(err) != bookshop.Exhausted || bookshop.RetryAfter(err) != 14*time.Minute {
+		t.Errorf("the right password from the throttled client = %v (retry after %v), want Exhausted, retry after 14m", err, bookshop.RetryAfter(err))
+	}
+	if _, err := s.SignIn(testContext(t), "grace@example.com", "wrong-password", guesser); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
+		t.Errorf("the throttled client at another email = %v, want Unauthenticated (its own count, 6 of 20, is not used up)", err)
+	}
+	c.Advance(14 * time.Minute)
+	if _, err := s.SignIn(testContext(t), adaEmail, adaPassword, guesser); err != nil {
+		t.Errorf("SignIn from that client once its window has passed = %v, want signed in", err)
+	}
+}
+
+// TestSignInAccountCeiling checks, with the default limits, that failures
+// of one email from many clients, each under its own limit, are bounded
+// too: at 100 in the window the email is refused to everyone, its owner
+// included, until the window closes. A sign-in of the owner meanwhile is
+// not refused, and does not clear the failures of the others.
+func TestSignInAccountCeiling(t *testing.T) {
+	c := newClock()
+	s := newService(t, openDB(t), c, accounts.Options{})
+	signUp(t, s)
+	guess := func(from int) {
+		t.Helper()
+		for i := range 5 {
+			client := fmt.Sprintf("203.0.113.%d", from)
+			if _, err := s.SignIn(testContext(t), adaEmail, "wrong-password", client); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
+				t.Fatalf("failure %d of client %s: %v, want Unauthenticated", i+1, client, err)
+			}
+		}
+	}
+	for from := range 19 {
+		guess(from)
+	}
+	if _, err := s.SignIn(testContext(t), adaEmail, adaPassword, client2); err != nil {
+		t.Fatalf("SignIn by the owner after 95 failures from 19 other clients = %v, want signed in", err)
+	}
+	c.Advance(time.Minute)
+	guess(19)
+	for _, client := range []string{client2, "192.0.2.200"} {
+		if _, err := s.SignIn(testContext(t), adaEmail, adaPassword, client); bookshop.ErrorCode(err) != bookshop.Exhausted || bookshop.RetryAfter(err) != 14*time.Minute {
+			t.Errorf("SignIn from %s after 100 failures = %v (retry after %v), want Exhausted, retry after 14m (the window opened with the first failure, a minute before)", client, err, bookshop.RetryAfter(err))
+		}
+	}
+	c.Advance(14 * time.Minute)
+	if _, err := s.SignIn(testContext(t), adaEmail, adaPassword, client2); err != nil {
+		t.Errorf("SignIn once the window has passed = %v, want signed in", err)
+	}
+}
+
+// TestSignInSuccessClearsItsFailures checks that a sign-in that succeeds
+// clears the failures of its email from its client: a customer who
+// mistypes twice of three allowed, then signs in, may mistype again.
+func TestSignInSuccessClearsItsFailures(t *testing.T) {
+	s := newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{PerAccountClient: 3, PerClient: 100}})
 	signUp(t, s)
 	for round := range 3 {
 		for range 2 {
@@ -284,53 +358,81 @@ func TestSignInThrottledPerClient(t *testing.T) {
 }
 
 // TestThrottleSameForUnknownEmail checks that an email without an account
-// is throttled exactly as one with an account: the same errors, in the
-// same order, with the same RetryAfter. Otherwise the sixth answer would
-// tell whether the email has an account.
+// is throttled exactly as one with an account, by either count of an
+// email (from one client, from all): the same errors, in the same order,
+// with the same RetryAfter. Otherwise the fourth answer would tell
+// whether the email has an account.
 func TestThrottleSameForUnknownEmail(t *testing.T) {
-	answers := func(email string) []string {
-		c := newClock()
-		s := newService(t, openDB(t), c, accounts.Options{Limits: accounts.Limits{Window: 10 * time.Minute, PerAccount: 3, PerClient: 100}})
-		signUp(t, s)
-		var got []string
-		for range 5 {
-			_, err := s.SignIn(testContext(t), email, "wrong-password", client2)
-			got = append(got, fmt.Sprintf("%s %q %v", bookshop.ErrorCode(err), bookshop.ErrorMessage(err), bookshop.RetryAfter(err)))
-			c.Advance(time.Second)
-		}
-		return got
-	}
-	known, unknown := answers(adaEmail), answers("nobody@example.com")
-	if fmt.Sprint(known) != fmt.Sprint(unknown) {
-		t.Errorf("answers for an email with an account:\n%q\nwithout one:\n%q\nwant the same", known, unknown)
-	}
-	if want := fmt.Sprintf("%s %q %v", bookshop.Exhausted, "too many failed attempts: try again in 9m56s", 596*time.Second); known[4] != want {
-		t.Errorf("fifth answer = %s, want %s", known[4], want)
+	for _, tt := range []struct {
+		name   string
+		limits accounts.Limits
+		client func(i int) string
+	}{
+		{"per account and client", accounts.Limits{Window: 10 * time.Minute, PerAccountClient: 3, PerClient: 100},
+			func(int) string { return client2 }},
+		{"per account", accounts.Limits{Window: 10 * time.Minute, PerAccount: 3, PerClient: 100},
+			func(i int) string { return fmt.Sprintf("198.51.100.%d", i) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			answers := func(email string) []string {
+				c := newClock()
+				s := newService(t, openDB(t), c, accounts.Options{Limits: tt.limits})
+				signUp(t, s)
+				var got []string
+				for i := range 5 {
+					_, err := s.SignIn(testContext(t), email, "wrong-password", tt.client(i))
+					got = append(got, fmt.Sprintf("%s %q %v", bookshop.ErrorCode(err), bookshop.ErrorMessage(err), bookshop.RetryAfter(err)))
+					c.Advance(time.Second)
+				}
+				return got
+			}
+			known, unknown := answers(adaEmail), answers("nobody@example.com")
+			if fmt.Sprint(known) != fmt.Sprint(unknown) {
+				t.Errorf("answers for an email with an account:\n%q\nwithout one:\n%q\nwant the same", known, unknown)
+			}
+			if want := fmt.Sprintf("%s %q %v", bookshop.Exhausted, "too many failed attempts: try again in 9m56s", 596*time.Second); known[4] != want {
+				t.Errorf("fifth answer = %s, want %s", known[4], want)
+			}
+		})
 	}
 }
 
 // TestThrottleCountsBursts checks that concurrent failed attempts are
-// counted before their hashes finish: of a burst of 20 at once, no more
-// than the limit are let through to be checked.
+// counted before their hashes finish: of a burst of 20 at once, from one
+// client or from twenty, no more than the limit are let through to be
+// checked.
 func TestThrottleCountsBursts(t *testing.T) {
-	s := newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{PerAccount: 5, PerClient: 100}})
-	signUp(t, s)
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		counts = map[bookshop.Code]int{}
-	)
-	for i := range 20 {
-		wg.Go(func() {
-			_, err := s.SignIn(testContext(t), adaEmail, "wrong-password", fmt.Sprintf("203.0.113.%d", i))
-			mu.Lock()
-			counts[bookshop.ErrorCode(err)]++
-			mu.Unlock()
+	for _, tt := range []struct {
+		name   string
+		limits accounts.Limits
+		client func(i int) string
+	}{
+		{"per account and client", accounts.Limits{PerAccountClient: 5, PerClient: 100},
+			func(int) string { return client2 }},
+		{"per account", accounts.Limits{PerAccount: 5, PerClient: 100},
+			func(i int) string { return fmt.Sprintf("203.0.113.%d", i) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newService(t, openDB(t), newClock(), accounts.Options{Limits: tt.limits})
+			signUp(t, s)
+			var (
+				wg     sync.WaitGroup
+				mu     sync.Mutex
+				counts = map[bookshop.Code]int{}
+			)
+			for i := range 20 {
+				wg.Go(func() {
+					_, err := s.SignIn(testContext(t), adaEmail, "wrong-password", tt.client(i))
+					mu.Lock()
+					counts[bookshop.ErrorCode(err)]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			if counts[bookshop.Unauthenticated] != 5 || counts[bookshop.Exhausted] != 15 {
+				t.Errorf("a burst of 20 wrong passwords: %v, want 5 checked (unauthenticated) and 15 refused (exhausted)", counts)
+			}
 		})
-	}
-	wg.Wait()
-	if counts[bookshop.Unauthenticated] != 5 || counts[bookshop.Exhausted] != 15 {
-		t.Errorf("a burst of 20 wrong passwords: %v, want 5 checked (unauthenticated) and 15 refused (exhausted)", counts)
 	}
 }
 
@@ -532,10 +634,10 @@ func TestParametersRenewedAtSignIn(t *testing.T) {
 }
 
 // TestSignInGivesBackOnCancel checks that an attempt that fails for its
-// own context, not for its credentials, does not count against the
-// account.
+// own context, not for its credentials, counts against neither count of
+// the email (from its client, from all) nor the client's.
 func TestSignInGivesBackOnCancel(t *testing.T) {
-	s := newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{PerAccount: 2, PerClient: 100}})
+	s := newService(t, openDB(t), newClock(), accounts.Options{Limits: accounts.Limits{PerAccountClient: 2, PerAccount: 2, PerClient: 2}})
 	signUp(t, s)
 	ctx, cancel := context.WithCancel(testContext(t))
 	cancel()

@@ -8,9 +8,16 @@ import (
 )
 
 // Limits bound the attempts that a Service accepts before it refuses
-// more for a while: failed sign-ins per account (the email, whether or
-// not it has an account) and per client (the network address the caller
-// passes), and sign-ups per client, failed or not.
+// more for a while: failed sign-ins of one email (whether or not it has an
+// account) from one client, and of one email from all clients together;
+// failures per client (the network address the caller passes); and
+// sign-ups per client, failed or not.
+//
+// The count of an email and a client together is the one that stops
+// someone guessing at an account, and the one a customer who mistypes
+// meets; it is not the email's alone, or anyone could lock a customer out
+// by failing a few times from anywhere. The email's own count is a
+// ceiling, much higher, on a guess spread over many clients.
 //
 // Each limiter counts in fixed windows: the first attempt of a key opens
 // a window, and past the limit the key is refused until the window
@@ -19,7 +26,17 @@ import (
 type Limits struct {
 	// Window is how long a count of failures lasts.
 	Window time.Duration
-	// PerAccount is the most failed sign-ins of one email in a Window.
+	// PerAccountClient is the most failed sign-ins of one email from one
+	// client in a Window. Past it that client is refused that email until
+	// the window closes, even with the right password (refused before the
+	// password is checked, or a guess past the limit would still be
+	// answered), while the same email from another client is not.
+	PerAccountClient int
+	// PerAccount is the most failed sign-ins of one email in a Window,
+	// from all clients together. Past it the email is refused to every
+	// client, its owner's included, until the window closes: set well
+	// above PerAccountClient, so that it bounds a guess spread over many
+	// addresses without being what a customer meets.
 	PerAccount int
 	// PerClient is the most failures of one client in a Window: sign-ins
 	// that fail, and sign-ups for an email that has an account.
@@ -33,22 +50,38 @@ type Limits struct {
 	// sign-ins wait for. Shoppers behind one address (an office, a
 	// carrier's NAT) share it.
 	SignUpsPerClient int
-	// MaxKeys is the most emails, and the most clients, each limiter
-	// counts at once: past it the oldest window is forgotten. An entry
-	// takes about 120 bytes (a 64-bit hash of the key, not the key
-	// itself: TestLimiterMemory), so the default, 100,000 of each, bounds
-	// the three limiters to some 36 MB (docs/capacity.md budgets 43 MiB).
+	// MaxKeys is the most keys each of the four limiters counts at once
+	// (emails; pairs of an email and a client; clients, for failures;
+	// clients, for sign-ups): past it the oldest window is forgotten. An
+	// entry takes about 130 bytes (a 64-bit hash of the key, not the key
+	// itself: TestLimiterMemory, 128 at 75,000, 120 at 100,000, as the
+	// map's table is fuller or emptier), so the default, 75,000 of each,
+	// bounds the four limiters to some 38 MB (docs/capacity.md budgets
+	// 300,000 keys at 150 B, 43 MiB). The four share what three limiters of
+	// 100,000 had: a limiter is full only when that many keys fail within
+	// a window (75,000 pairs take 3,750 clients at their 20 failures), and
+	// then the oldest are forgotten while the other counts still hold.
 	MaxKeys int
 }
 
-// DefaultLimits are those of OWASP's Authentication Cheat Sheet, more or
-// less: 5 failures per account and 20 per client in 15 minutes; and 10
-// sign-ups per client in an hour, plenty for the people of one household
-// or office, and a bound on what one address costs the service.
+// DefaultLimits are 5 failures of one email from one client and 20 of one
+// client in 15 minutes, those of OWASP's Authentication Cheat Sheet, more
+// or less; 10 sign-ups per client in an hour, plenty for the people of one
+// household or office, and a bound on what one address costs the service.
+//
+// And 100 failures of one email in 15 minutes, from all clients. No
+// customer comes near it: their own mistakes stop at 5 an address. It
+// bounds a guess at one account spread over many addresses to 100 a
+// window, 9,600 a day, against passwords of 10 characters or more and
+// none of the most common (NormalizeAccount); NIST SP 800-63B (5.2.2)
+// allows a verifier no more than 100 consecutive failures on one account.
+// Lower, it would make locking a customer out cheaper again: reaching it
+// takes 20 addresses each window (at 5 each), where the limit of the
+// email alone, 5, took one.
 var DefaultLimits = Limits{
-	Window: 15 * time.Minute, PerAccount: 5, PerClient: 20,
+	Window: 15 * time.Minute, PerAccountClient: 5, PerAccount: 100, PerClient: 20,
 	SignUpWindow: time.Hour, SignUpsPerClient: 10,
-	MaxKeys: 100_000,
+	MaxKeys: 75_000,
 }
 
 // limiter counts the attempts of keys in fixed windows, for at most

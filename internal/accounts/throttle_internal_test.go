@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/accounts/sqlite"
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/platform/memtest"
 )
 
@@ -86,11 +88,46 @@ func TestLimiterCap(t *testing.T) {
 	}
 }
 
+// serviceLimiters is how many limiters a Service keeps, each capped at
+// MaxKeys (TestServiceCapsEveryCount): failed sign-ins by email and
+// client, by email, and failures by client; sign-ups by client.
+const serviceLimiters = 4
+
+// TestServiceCapsEveryCount checks that each count a Service keeps holds
+// at most Limits.MaxKeys keys, however many emails and clients fail or
+// sign up.
+func TestServiceCapsEveryCount(t *testing.T) {
+	db, err := sqlite.Open(testContext(t), sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := NewService(testContext(t), db, Options{Hash: cheap, Limits: Limits{MaxKeys: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		client := fmt.Sprintf("192.0.2.%d", i)
+		s.SignIn(testContext(t), fmt.Sprintf("guess%d@example.com", i), "wrong-password", client)
+		s.SignUp(testContext(t), bookshop.NewAccount{Email: fmt.Sprintf("new%d@example.com", i), Name: "New", Password: "a-long-enough-password"}, client)
+		// Taken: a failure of the client, as a wrong password is.
+		s.SignUp(testContext(t), bookshop.NewAccount{Email: fmt.Sprintf("new%d@example.com", i), Name: "New", Password: "a-long-enough-password"}, client)
+	}
+	limiters := map[string]*limiter{"by email and client": s.pairs, "by email": s.accounts, "by client": s.clients, "sign-ups": s.signUps}
+	if len(limiters) != serviceLimiters {
+		t.Fatalf("the test names %d limiters, serviceLimiters says %d", len(limiters), serviceLimiters)
+	}
+	for name, l := range limiters {
+		if n := l.len(); n != 3 {
+			t.Errorf("limiter %s counts %d keys after 10, want its cap, 3", name, n)
+		}
+	}
+}
+
 // TestLimiterMemory fills a limiter to its cap, DefaultLimits.MaxKeys
 // keys, and ten thousand more (the oldest make way), and holds what it
-// holds per key to the budget of docs/capacity.md: the Service has three
-// such limiters (failed sign-ins by email and by client, sign-ups by
-// client).
+// holds per key to the budget of docs/capacity.md: the Service has
+// serviceLimiters such limiters.
 func TestLimiterMemory(t *testing.T) {
 	memtest.Budgets(t)
 	if testing.Short() {
@@ -116,8 +153,8 @@ func TestLimiterMemory(t *testing.T) {
 		t.Errorf("the limiter counts %d keys after %d, want its cap, %d", len(l.entries), len(keys), n)
 	}
 	count, each := memtest.Documented(t, "Accounts", "throttled keys")
-	if count != 3*DefaultLimits.MaxKeys {
-		t.Errorf("docs/capacity.md budgets %d throttled keys, want three limiters of DefaultLimits.MaxKeys, %d", count, 3*DefaultLimits.MaxKeys)
+	if want := serviceLimiters * DefaultLimits.MaxKeys; count != want {
+		t.Errorf("docs/capacity.md budgets %d throttled keys, want %d limiters of DefaultLimits.MaxKeys, %d", count, serviceLimiters, want)
 	}
 	if per > each {
 		t.Errorf("a limiter holds %d bytes per key, more than the %d docs/capacity.md budgets", per, each)

@@ -66,9 +66,13 @@ type AccountsServiceClient interface {
 	// new token: a token the client held before is not reused. Errors:
 	// UNAUTHENTICATED, with the same message, for an email that has no
 	// account and for a wrong password; RESOURCE_EXHAUSTED, with a
-	// google.rpc.RetryInfo detail saying when to try again, when the account
-	// or the client has failed too often recently (whether or not the email
-	// has an account).
+	// google.rpc.RetryInfo detail saying when to try again, when recently
+	// this client has failed too often at this email (5 in 15 minutes by
+	// default) or at any emails (20), or the email has failed very often
+	// from all clients together (100), whether or not it has an account. A
+	// client refused an email is refused it even with the right password,
+	// until the delay has passed; another client is not, unless the email's
+	// count from all clients is used up.
 	SignIn(ctx context.Context, in *SignInRequest, opts ...grpc.CallOption) (*SignInResponse, error)
 	// GetSession returns the session of a token, with its customer. Errors:
 	// NOT_FOUND when the token names no live session: unknown, expired or
@@ -163,9 +167,13 @@ type AccountsServiceServer interface {
 	// new token: a token the client held before is not reused. Errors:
 	// UNAUTHENTICATED, with the same message, for an email that has no
 	// account and for a wrong password; RESOURCE_EXHAUSTED, with a
-	// google.rpc.RetryInfo detail saying when to try again, when the account
-	// or the client has failed too often recently (whether or not the email
-	// has an account).
+	// google.rpc.RetryInfo detail saying when to try again, when recently
+	// this client has failed too often at this email (5 in 15 minutes by
+	// default) or at any emails (20), or the email has failed very often
+	// from all clients together (100), whether or not it has an account. A
+	// client refused an email is refused it even with the right password,
+	// until the delay has passed; another client is not, unless the email's
+	// count from all clients is used up.
 	SignIn(context.Context, *SignInRequest) (*SignInResponse, error)
 	// GetSession returns the session of a token, with its customer. Errors:
 	// NOT_FOUND when the token names no live session: unknown, expired or
