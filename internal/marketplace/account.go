@@ -35,6 +35,26 @@ type signPage struct {
 	Email   string // kept when the form comes back with a message
 	Name    string
 	Next    string // a path of the site to go to once signed in
+	// Errors are what is wrong with the form's fields, by name ("email",
+	// "name", "password"), shown beside each.
+	Errors map[string]string
+}
+
+// signFields are the fields of the sign-in and sign-up forms, by the name
+// the Accounts service gives them at the start of its messages, with the
+// label the page gives them.
+var signFields = map[string]string{"email": "Email", "name": "Name", "password": "Password"}
+
+// signFieldErrors returns the field of msg, a message of the Accounts
+// service ("password: at least 10 characters, got 5"), and what it says
+// for the page beside it; ok is false for a message of no field.
+func signFieldErrors(msg string) (errs map[string]string, ok bool) {
+	field, rule, found := strings.Cut(msg, ": ")
+	label, known := signFields[field]
+	if !found || !known || rule == "" {
+		return nil, false
+	}
+	return map[string]string{field: label + ": " + rule + "."}, true
 }
 
 // accountPage is the data of account.html.
@@ -115,6 +135,9 @@ func (s *server) signFailed(w http.ResponseWriter, r *http.Request, page signPag
 		return false
 	case bookshop.Invalid:
 		page.Message = bookshop.ErrorMessage(err)
+		if errs, ok := signFieldErrors(page.Message); ok {
+			page.Errors, page.Message = errs, messageFixFields
+		}
 		s.renderSign(w, r, http.StatusBadRequest, page)
 	case bookshop.Unauthenticated:
 		page.Message = messageWrongPassword

@@ -3,6 +3,7 @@ package marketplace_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -192,6 +193,39 @@ func TestSignUpSignOut(t *testing.T) {
 	}
 	if _, err := shop.accounts.Session(testContext(t), token); bookshop.ErrorCode(err) != bookshop.NotFound {
 		t.Errorf("Session(signed-out token) = %v, want NotFound", err)
+	}
+}
+
+// TestSignUpFieldErrors checks that what Accounts finds wrong with a
+// field of the sign-up form is shown beside that field, marked for
+// assistive technology, and the form comes back with what was typed but
+// the password.
+func TestSignUpFieldErrors(t *testing.T) {
+	shop := startShop(t)
+	b := newShopper(t, shop.site)
+	for _, tt := range []struct {
+		form        url.Values
+		field, want string
+	}{
+		{url.Values{"email": {"ada@example.com"}, "name": {"Ada"}, "password": {"short"}}, "password", "Password: at least 10 characters, got 5."},
+		{url.Values{"email": {"ada@example.com"}, "name": {strings.Repeat("n", 61)}, "password": {testPassword}}, "name", "Name: at most 60 characters, got 61."},
+		{url.Values{"email": {"not an address"}, "name": {"Ada"}, "password": {testPassword}}, "email", "Email: "},
+	} {
+		r := b.post("/signup", tt.form)
+		wantHTML(t, "POST", "/signup", r, http.StatusBadRequest)
+		for _, want := range []string{
+			`aria-invalid="true" aria-describedby="e-` + tt.field + `"`,
+			`<span class="field-error" id="e-` + tt.field + `">` + html.EscapeString(tt.want),
+			"Please correct the fields marked below.",
+			`value="` + html.EscapeString(tt.form.Get("email")) + `"`,
+		} {
+			if !strings.Contains(r.body, want) {
+				t.Errorf("POST /signup with a bad %s: no %s in the page:\n%s", tt.field, want, r.body)
+			}
+		}
+		if strings.Contains(r.body, `"`+tt.form.Get("password")+`"`) {
+			t.Errorf("POST /signup with a bad %s: the page holds the password", tt.field)
+		}
 	}
 }
 
