@@ -3,8 +3,11 @@ package deploy
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -103,4 +106,78 @@ func (s *certSet) isCA(tb testing.TB, name string) bool {
 func (s *certSet) coversName(tb testing.TB, name, host string) bool {
 	tb.Helper()
 	return s.certificate(tb, name).VerifyHostname(host) == nil
+}
+
+// certsCommand is a command line that runs `bookshop certs` (or `go run
+// ./cmd/bookshop certs`), with its flags and the directory it writes, the
+// last word.
+var certsCommand = regexp.MustCompile(`^\s*(?:\$ +)?(?:go run \./cmd/|\./)?bookshop certs((?: +\S+)+)\s*$`)
+
+// inlineCode is a Markdown code span.
+var inlineCode = regexp.MustCompile("`([^`\n]+)`")
+
+// codeOf returns the code of a Markdown document: each line of its fenced
+// blocks, and each code span of the other lines.
+func codeOf(doc string) []string {
+	var code []string
+	fenced := false
+	for line := range strings.SplitSeq(doc, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced {
+			code = append(code, line)
+			continue
+		}
+		for _, m := range inlineCode.FindAllStringSubmatch(line, -1) {
+			code = append(code, m[1])
+		}
+	}
+	return code
+}
+
+// TestDocumentedCertsIgnored checks the directories that the documents'
+// `bookshop certs DIR` commands write within the clone, such as
+// docs/security.md's `go run ./cmd/bookshop certs certs` at its root: every
+// file the command writes there, private keys among them, must be ignored
+// by git and left out of the image's build context. A directory named by
+// a variable ("$CERTS"), an absolute path (a container's /certs) or a
+// placeholder (DIR) is not checked.
+func TestDocumentedCertsIgnored(t *testing.T) {
+	requireGit(t)
+	set := certsFor(t, "bookshop")
+	docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := make(map[string]string) // directory -> where a document names it
+	for _, doc := range append(docs, filepath.Join(repoRoot, "README.md")) {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(repoRoot, doc)
+		for _, line := range codeOf(string(data)) {
+			m := certsCommand.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			words := strings.Fields(m[1])
+			dir := words[len(words)-1]
+			if strings.ContainsAny(dir[:1], `$"'/~-<[`) || dir == "DIR" {
+				continue
+			}
+			dirs[path.Clean(dir)] = fmt.Sprintf("%s: %q", filepath.ToSlash(rel), strings.TrimSpace(line))
+		}
+	}
+	if len(dirs) == 0 {
+		t.Fatal("no document runs bookshop certs into a directory of the clone (docs/security.md did): is the pattern stale?")
+	}
+	for _, dir := range sortedKeys(dirs) {
+		t.Logf("%s writes %s/", dirs[dir], dir)
+		for _, f := range set.files {
+			checkUncommitted(t, dirs[dir], path.Join(dir, f))
+		}
+	}
 }

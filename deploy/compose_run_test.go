@@ -26,6 +26,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // TestComposeRunsOnLoopback runs the services of compose.yaml as processes
@@ -197,6 +198,31 @@ func runComposeOnLoopback(t *testing.T, p *types.Project, rewrite func(word stri
 			}
 		}
 	}
+	// The health names and paths that the Kubernetes probes ask, asked of
+	// the same servers: each must answer healthy, as a name the binary
+	// does not serve is answered NOT_FOUND and a path it has not 404.
+	t.Run("what the Kubernetes probes ask", func(t *testing.T) {
+		names := kubernetesHealthNames(t)
+		for _, s := range services {
+			if _, ok := procs[s.name]; !ok || !longRunning(s) {
+				continue
+			}
+			for _, name := range names[s.cmd.path[0]] {
+				check := argsOf(s, withHealthService(s.svc.HealthCheck.Test[2:], name))
+				cmd := exec.CommandContext(ctx, bookshopBinary(t), check...)
+				cmd.Env = envSlice(envOf(s))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Errorf("service %s: %q, the name a Kubernetes probe of %s asks: %v\n%s", s.name, check, s.cmd, err, out)
+				}
+			}
+		}
+		for _, m := range running(services, "marketplace") {
+			site := "http://localhost:" + ports[m.name][m.setting(t, "port")]
+			get(ctx, t, site+marketplaceLivenessPath)
+			get(ctx, t, site+marketplaceReadinessPath)
+		}
+	})
+
 	for _, a := range running(services, "export") {
 		cmd := exec.CommandContext(ctx, bookshopBinary(t), argsOf(a, a.svc.Command)...)
 		cmd.Env = envSlice(envOf(a))
@@ -426,4 +452,42 @@ func get(ctx context.Context, tb testing.TB, u string) string {
 		tb.Fatalf("GET %s: %s %v", u, resp.Status, err)
 	}
 	return string(body)
+}
+
+// kubernetesHealthNames returns, by command, the health service names
+// that the gRPC probes of the overlays' Deployments ask.
+func kubernetesHealthNames(tb testing.TB) map[string][]string {
+	tb.Helper()
+	names := make(map[string][]string)
+	for _, overlay := range overlays {
+		c := buildOverlay(tb, overlay)
+		for _, p := range c.pods(tb) {
+			for _, pr := range []*corev1.Probe{p.c.StartupProbe, p.c.ReadinessProbe, p.c.LivenessProbe} {
+				if pr == nil || pr.GRPC == nil {
+					continue
+				}
+				cmd, name := p.cmd.path[0], deref(pr.GRPC.Service)
+				if !slices.Contains(names[cmd], name) {
+					names[cmd] = append(names[cmd], name)
+				}
+			}
+		}
+	}
+	return names
+}
+
+// withHealthService returns the words of a `bookshop health -grpc` check
+// with -service name in place of the one it asks.
+func withHealthService(check []string, name string) []string {
+	var out []string
+	for i := 0; i < len(check); i++ {
+		switch w := check[i]; {
+		case w == "-service" || w == "--service":
+			i++ // and its value
+		case strings.HasPrefix(w, "-service=") || strings.HasPrefix(w, "--service="):
+		default:
+			out = append(out, w)
+		}
+	}
+	return append(out, "-service="+name)
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,6 +183,33 @@ func (p *pod) listenPorts(tb testing.TB) []int32 {
 		}
 	}
 	return ports
+}
+
+// serves reports whether the container runs a server: its command has
+// -port, or it declares a port named grpc or http.
+func (p *pod) serves() bool {
+	_, port := p.cmd.flags["port"]
+	return port || slices.ContainsFunc(p.c.Ports, func(cp corev1.ContainerPort) bool { return cp.Name == "grpc" || cp.Name == "http" })
+}
+
+// servesGRPC reports whether the container runs a gRPC server: it declares
+// a port named grpc.
+func (p *pod) servesGRPC() bool {
+	return slices.ContainsFunc(p.c.Ports, func(cp corev1.ContainerPort) bool { return cp.Name == "grpc" })
+}
+
+// healthPort is the port its gRPC health service answers on: that of
+// -health-addr when set, which serves health alone in plaintext, else
+// -port.
+func (p *pod) healthPort(tb testing.TB) string {
+	tb.Helper()
+	if _, ok := p.cmd.flags["health-addr"]; ok {
+		if addr := p.setting(tb, "health-addr"); addr != "" {
+			_, port, _ := net.SplitHostPort(addr)
+			return port
+		}
+	}
+	return p.setting(tb, "port")
 }
 
 // adminPort is the port of its admin server (-admin-addr: /metrics and
@@ -458,10 +487,56 @@ func TestKubernetes(t *testing.T) {
 						}
 					}
 				}
-				for _, rp := range []*pod{recs[0], catalogs[0], accts[0], carts[0], ords[0], invs[0], pays[0], proms[0], checkouts[0]} {
+				for _, rp := range pods {
+					if !rp.servesGRPC() {
+						continue
+					}
 					for kind, pr := range map[string]*corev1.Probe{"startup": rp.c.StartupProbe, "readiness": rp.c.ReadinessProbe, "liveness": rp.c.LivenessProbe} {
 						if pr != nil && pr.GRPC == nil {
 							t.Errorf("%s: %s probe: want a native grpc probe", rp, kind)
+						}
+					}
+				}
+			})
+
+			// What each probe asks: a typo in a health service name is
+			// answered NOT_FOUND, and in a path 404, and the kubelet takes
+			// either for a failure (a pod never ready, or restarted for
+			// ever); a liveness probe that follows the dependency checks
+			// restarts every replica while a database is out.
+			t.Run("probes ask the names and paths that answer", func(t *testing.T) {
+				httpPaths := map[string][]string{
+					"liveness":  {marketplaceLivenessPath},
+					"readiness": {marketplaceReadinessPath},
+					"startup":   {marketplaceLivenessPath, marketplaceReadinessPath},
+				}
+				for _, p := range pods {
+					for kind, pr := range map[string]*corev1.Probe{"startup": p.c.StartupProbe, "readiness": p.c.ReadinessProbe, "liveness": p.c.LivenessProbe} {
+						switch {
+						case pr == nil:
+						case pr.GRPC != nil:
+							if name := deref(pr.GRPC.Service); !knownHealthName(t, name) {
+								t.Errorf("%s: %s probe asks health for %q, which is neither %q, %q nor a service of the .proto files under proto/: the server answers NOT_FOUND", p, kind, name, "", livenessService)
+							}
+							if port := strconv.Itoa(int(pr.GRPC.Port)); port != p.healthPort(t) {
+								t.Errorf("%s: %s probe on port %s, want the health port %s (-health-addr)", p, kind, port, p.healthPort(t))
+							}
+						case pr.HTTPGet != nil:
+							if !slices.Contains(httpPaths[kind], pr.HTTPGet.Path) {
+								t.Errorf("%s: %s probe gets %q, want one of %q", p, kind, pr.HTTPGet.Path, httpPaths[kind])
+							}
+						}
+					}
+					if !p.servesGRPC() {
+						continue
+					}
+					if pr := p.c.LivenessProbe; pr != nil && pr.GRPC != nil && deref(pr.GRPC.Service) != livenessService {
+						t.Errorf("%s: liveness probe asks %q, want %q: every other name follows the checks of the database and of the services it depends on, so an outage of 30 s would restart every replica into CrashLoopBackOff", p, deref(pr.GRPC.Service), livenessService)
+					}
+					own := ownServices(t, p.cmd.path[0])
+					if pr := p.c.ReadinessProbe; pr != nil && pr.GRPC != nil {
+						if name := deref(pr.GRPC.Service); name != "" && !slices.Contains(own, name) {
+							t.Errorf("%s: readiness probe asks %q, want \"\" or a service of its own (%q), whose health follows its checks: the pod must leave the balancers while it cannot serve", p, name, own)
 						}
 					}
 				}
@@ -623,6 +698,90 @@ func TestKubernetes(t *testing.T) {
 				}
 			})
 
+			// A gRPC client holds one connection to a cluster IP and sends
+			// every call down it, so replicas behind one get none of its
+			// calls; over a headless Service, dialled with dns:///, it
+			// holds one to each pod and spreads its calls (round_robin).
+			t.Run("replicated gRPC services are headless, dialled per pod, spread over nodes", func(t *testing.T) {
+				for _, p := range pods {
+					if c.maxReplicas(p.dep) < 2 {
+						continue
+					}
+					if !slices.ContainsFunc(p.dep.Spec.Template.Spec.TopologySpreadConstraints, func(tsc corev1.TopologySpreadConstraint) bool {
+						return tsc.TopologyKey == "kubernetes.io/hostname" && tsc.LabelSelector != nil && selectsLS(t, tsc.LabelSelector, p.dep.Spec.Template.Labels)
+					}) {
+						t.Errorf("%s: up to %d replicas, and no topologySpreadConstraints over kubernetes.io/hostname that select its pods: they may all land on one node", p, c.maxReplicas(p.dep))
+					}
+					if !p.servesGRPC() {
+						continue
+					}
+					for _, svc := range c.services {
+						if selects(svc.Spec.Selector, p.dep.Spec.Template.Labels) && svc.Spec.ClusterIP != corev1.ClusterIPNone {
+							t.Errorf("Service %s: clusterIP %q in front of %s, which runs up to %d replicas: want None (headless), so that each caller reaches every pod and spreads its calls over them", svc.Name, svc.Spec.ClusterIP, p.dep.Name, c.maxReplicas(p.dep))
+						}
+					}
+					for _, q := range pods {
+						for _, flag := range sortedKeys(calls) {
+							if _, ok := q.cmd.flags[flag]; !ok || calls[flag] != p.cmd.path[0] {
+								continue
+							}
+							if u, err := url.Parse(q.setting(t, flag)); err != nil || u.Scheme != "dns" {
+								t.Errorf("%s: %s=%s: want dns:///NAME:PORT, as %s runs up to %d replicas: gRPC's DNS resolver gets every pod's address", q, q.cmd.flags[flag].Env, q.setting(t, flag), p.dep.Name, c.maxReplicas(p.dep))
+							}
+						}
+					}
+				}
+			})
+
+			// A live panel is a session in the memory of the Marketplace
+			// replica that opened it: its events sent to another are
+			// answered 404. With more than one replica, a browser must
+			// come back to the same one.
+			t.Run("a browser stays on the Marketplace replica of its live session", func(t *testing.T) {
+				m := markets[0]
+				if c.maxReplicas(m.dep) < 2 {
+					return
+				}
+				var headless, routed bool
+				for _, svc := range c.services {
+					switch {
+					case !selects(svc.Spec.Selector, m.dep.Spec.Template.Labels):
+					case svc.Spec.ClusterIP == corev1.ClusterIPNone:
+						// No virtual IP for kube-proxy to keep affinity on: only
+						// an Ingress's cookie can (below).
+						headless = true
+					case svc.Spec.SessionAffinity != corev1.ServiceAffinityClientIP:
+						t.Errorf("Service %s: sessionAffinity %q in front of %s, which runs up to %d replicas: want ClientIP, so that a client without the Ingress comes back to the pod that holds its live session", svc.Name, svc.Spec.SessionAffinity, m.dep.Name, c.maxReplicas(m.dep))
+					}
+				}
+				for _, ing := range c.ingresses {
+					if !c.routesTo(ing, m) {
+						continue
+					}
+					routed = true
+					want := map[string]func(string) bool{
+						"affinity":                func(v string) bool { return v == "cookie" },
+						"affinity-mode":           func(v string) bool { return v == "persistent" }, // balanced moves browsers to new pods
+						"session-cookie-name":     func(v string) bool { return v != "" },
+						"session-cookie-path":     func(v string) bool { return v == "/" }, // the page, /live and its events
+						"session-cookie-samesite": func(v string) bool { return v == "Lax" || v == "Strict" },
+						"session-cookie-secure":   func(v string) bool { return v == "true" },
+					}
+					var wrong []string
+					for _, key := range sortedKeys(want) {
+						if v := ing.Annotations[nginxAnnotation+key]; !want[key](v) {
+							wrong = append(wrong, fmt.Sprintf("%s %q", key, v))
+						}
+					}
+					if len(wrong) > 0 {
+						t.Errorf("Ingress %s: %s: want cookie affinity (%saffinity cookie, affinity-mode persistent, a session-cookie-name, session-cookie-path /, session-cookie-samesite Lax, session-cookie-secure true), as %s runs up to %d replicas and a live session is in one replica's memory", ing.Name, strings.Join(wrong, ", "), nginxAnnotation, m.dep.Name, c.maxReplicas(m.dep))
+					}
+				}
+				if headless && !routed {
+					t.Errorf("a headless Service selects %s, which runs up to %d replicas, and no Ingress routes to it: nothing keeps a browser on the replica of its live session", m.dep.Name, c.maxReplicas(m.dep))
+				}
+			})
+
 			t.Run("callers find the services they call", func(t *testing.T) {
 				for _, p := range pods {
 					for _, flag := range sortedKeys(calls) {
@@ -679,8 +838,25 @@ func TestKubernetes(t *testing.T) {
 				c.onlyCallersReach(t, proms[0], slices.Concat(markets, checkouts)...)
 			})
 
+			// Without a NetworkPolicy that selects its pods, every pod of the
+			// cluster reaches every port of a server: its gRPC port, its
+			// health port and its admin port (pprof shows the heap).
+			t.Run("every server has an ingress NetworkPolicy", func(t *testing.T) {
+				for _, p := range pods {
+					if !p.serves() {
+						continue
+					}
+					if !slices.ContainsFunc(c.netpols, func(np *networkingv1.NetworkPolicy) bool {
+						ingress := len(np.Spec.PolicyTypes) == 0 || slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+						return ingress && np.Namespace == p.dep.Namespace && selectsLS(t, &np.Spec.PodSelector, p.dep.Spec.Template.Labels)
+					}) {
+						t.Errorf("%s serves (ports %v), but no NetworkPolicy selects its pods for Ingress: every pod of the cluster reaches each of them", p, p.listenPorts(t))
+					}
+				}
+			})
+
 			t.Run("metrics for Prometheus", func(t *testing.T) {
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, proms, checkouts, markets) {
+				for _, p := range pods { // every Deployment, a new one too
 					if _, ok := p.cmd.flags["admin-addr"]; !ok {
 						t.Errorf("%s: %s has no -admin-addr, so ADMIN_ADDR serves no metrics", p, p.cmd)
 						continue
@@ -756,7 +932,7 @@ func TestKubernetes(t *testing.T) {
 						t.Errorf("a pod in namespace %s with labels %v reaches port %s of %s: %v, want %v", from.namespace, from.podLabels, portName, p, got, want)
 					}
 				}
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, proms, checkouts, markets) {
+				for _, p := range pods {
 					check(p, metricsPortName, scraper, true)
 					for _, other := range append(neighbours, ingress, stranger) {
 						check(p, metricsPortName, other, false)
@@ -765,7 +941,10 @@ func TestKubernetes(t *testing.T) {
 				// The plaintext health ports: no pod, not even a caller; the
 				// kubelet probes them from the node, which NetworkPolicies
 				// always let in (not modelled by reaches).
-				for _, p := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, proms, checkouts) {
+				for _, p := range pods {
+					if !p.servesGRPC() {
+						continue
+					}
 					for _, other := range append(neighbours, scraper, ingress, stranger) {
 						check(p, "health", other, false)
 					}
@@ -893,8 +1072,8 @@ func TestKubernetesDev(t *testing.T) {
 // certs`, each caller with its own identity, the health ports apart,
 // autoscaling from two replicas but for the Catalog, Accounts, the Cart,
 // Orders, the Inventory, Payments, Promotions and the Checkout, and an
-// Ingress. The overlay postgres, which is prod with the component
-// postgres, must keep all that.
+// Ingress that serves every host over HTTPS. The overlay postgres, which
+// is prod with the component postgres, must keep all that.
 func TestKubernetesProd(t *testing.T) {
 	for _, overlay := range []string{"prod", "postgres"} {
 		t.Run(overlay, func(t *testing.T) {
@@ -990,7 +1169,18 @@ func checkProd(t *testing.T, c *cluster) {
 	}
 
 	t.Run("the gRPC services require client certificates", func(t *testing.T) {
-		for _, r := range slices.Concat(catalogs, recs, accts, carts, ords, invs, pays, proms, checkouts) {
+		// Every gRPC server, whatever it runs: a new one must not serve
+		// in plaintext, or without asking who calls.
+		var grpcServers []*pod
+		for _, p := range pods {
+			if p.servesGRPC() {
+				grpcServers = append(grpcServers, p)
+			}
+		}
+		if len(grpcServers) < 9 {
+			t.Errorf("%d containers declare a port named grpc, want the 9 gRPC services at least", len(grpcServers))
+		}
+		for _, r := range grpcServers {
 			if f := file(r, "tls-cert"); f != "" && !set.usage(t, f, x509.ExtKeyUsageServerAuth) {
 				t.Errorf("%s: -tls-cert %s is not a server certificate", r, f)
 			}
@@ -1102,6 +1292,68 @@ func checkProd(t *testing.T, c *cluster) {
 			t.Errorf("%s: %s=%s behind an Ingress, want 1", m, m.cmd.flags["trusted-proxies"].Env, got)
 		}
 	})
+
+	// Shoppers sign in and pay through the Ingress: every host it serves
+	// has a certificate, and plain HTTP is redirected.
+	t.Run("the Ingress serves HTTPS", func(t *testing.T) {
+		realCluster := docSection(t, "docs/deployment.md", "## A real cluster")
+		for _, ing := range c.ingresses {
+			if v := ing.Annotations[nginxAnnotation+"ssl-redirect"]; v != "true" {
+				t.Errorf("Ingress %s: %sssl-redirect %q, want \"true\": plain HTTP must be redirected to HTTPS", ing.Name, nginxAnnotation, v)
+			}
+			for _, rule := range ing.Spec.Rules {
+				if rule.Host == "" {
+					t.Errorf("Ingress %s: a rule with no host, which no tls entry can name", ing.Name)
+					continue
+				}
+				if !slices.ContainsFunc(ing.Spec.TLS, func(tls networkingv1.IngressTLS) bool {
+					return tls.SecretName != "" && slices.ContainsFunc(tls.Hosts, func(h string) bool { return hostCovers(h, rule.Host) })
+				}) {
+					t.Errorf("Ingress %s: host %s is covered by no tls entry with a secretName: it would be served in plaintext, or with the controller's default certificate", ing.Name, rule.Host)
+				}
+			}
+			for _, tls := range ing.Spec.TLS {
+				named := regexp.MustCompile(`(^|[^-\w])` + regexp.QuoteMeta(tls.SecretName) + `([^-\w]|$)`)
+				if tls.SecretName != "" && !named.MatchString(realCluster) {
+					t.Errorf("Ingress %s: tls Secret %s, which docs/deployment.md's \"A real cluster\" does not say how to make", ing.Name, tls.SecretName)
+				}
+			}
+		}
+	})
+}
+
+// hostCovers reports whether a tls entry's host, such as shop.example.com
+// or *.example.com (one label, as in a certificate), covers host.
+func hostCovers(pattern, host string) bool {
+	if strings.EqualFold(pattern, host) {
+		return true
+	}
+	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
+		label, domain, found := strings.Cut(host, ".")
+		return found && label != "" && label != "*" && strings.EqualFold(domain, rest)
+	}
+	return false
+}
+
+// docSection returns the section of the document file, from its heading
+// (such as "## A real cluster") to the next heading of the same level.
+func docSection(tb testing.TB, file, heading string) string {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, file))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	text := string(data)
+	start := strings.Index(text, "\n"+heading+"\n")
+	if start < 0 {
+		tb.Fatalf("%s has no heading %q", file, heading)
+	}
+	level := heading[:strings.Index(heading, " ")+1]
+	section := text[start+1:]
+	if end := strings.Index(section[len(heading):], "\n"+level); end >= 0 {
+		section = section[:len(heading)+end]
+	}
+	return section
 }
 
 // metricsPortName is the name of the containerPort of the admin server.
@@ -1345,6 +1597,46 @@ func (c *cluster) onlyCallersReach(t *testing.T, server *pod, callers ...*pod) {
 			t.Errorf("no NetworkPolicy of %s names the pods of its caller %s", server.dep.Name, caller.dep.Name)
 		}
 	}
+}
+
+// nginxAnnotation is the prefix of ingress-nginx's annotations.
+const nginxAnnotation = "nginx.ingress.kubernetes.io/"
+
+// maxReplicas is the most replicas the Deployment may run: its
+// autoscaler's maxReplicas, or its replicas (1 when unset).
+func (c *cluster) maxReplicas(d *appsv1.Deployment) int32 {
+	if h := c.hpaOf(d.Name); h != nil {
+		return h.Spec.MaxReplicas
+	}
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}
+
+// routesTo reports whether the Ingress sends requests to a Service that
+// selects p's pods.
+func (c *cluster) routesTo(ing *networkingv1.Ingress, p *pod) bool {
+	var backends []*networkingv1.IngressBackend
+	if ing.Spec.DefaultBackend != nil {
+		backends = append(backends, ing.Spec.DefaultBackend)
+	}
+	for _, rule := range ing.Spec.Rules {
+		if rule.HTTP == nil {
+			continue
+		}
+		for i := range rule.HTTP.Paths {
+			backends = append(backends, &rule.HTTP.Paths[i].Backend)
+		}
+	}
+	for _, b := range backends {
+		if b.Service != nil {
+			if svc := c.service(b.Service.Name); svc != nil && selects(svc.Spec.Selector, p.dep.Spec.Template.Labels) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (c *cluster) hpaOf(deployment string) *autoscalingv2.HorizontalPodAutoscaler {
