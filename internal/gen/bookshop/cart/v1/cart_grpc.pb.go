@@ -56,6 +56,11 @@ const (
 // once for each idempotency_key (see AddItemRequest): a retried AddItem
 // without a key may add twice; and RemoveLines, which takes away, does so
 // at most once for its idempotency_key, which it requires.
+//
+// With mutual TLS, every method answers PERMISSION_DENIED to a caller
+// whose certificate's identity may not call it (who may is in
+// docs/authorization-reference.md), and UNAUTHENTICATED to a caller
+// without an identity.
 type CartServiceClient interface {
 	// GetCart returns a cart, priced (or only its lines, with unpriced).
 	// INVALID_ARGUMENT for a malformed cart id; UNAVAILABLE when the Catalog
@@ -208,6 +213,11 @@ func (c *cartServiceClient) RemoveLines(ctx context.Context, in *RemoveLinesRequ
 // once for each idempotency_key (see AddItemRequest): a retried AddItem
 // without a key may add twice; and RemoveLines, which takes away, does so
 // at most once for its idempotency_key, which it requires.
+//
+// With mutual TLS, every method answers PERMISSION_DENIED to a caller
+// whose certificate's identity may not call it (who may is in
+// docs/authorization-reference.md), and UNAUTHENTICATED to a caller
+// without an identity.
 type CartServiceServer interface {
 	// GetCart returns a cart, priced (or only its lines, with unpriced).
 	// INVALID_ARGUMENT for a malformed cart id; UNAVAILABLE when the Catalog

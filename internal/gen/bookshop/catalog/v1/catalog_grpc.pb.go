@@ -35,6 +35,11 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // CatalogService reads and changes the catalog.
+//
+// With mutual TLS, every method answers PERMISSION_DENIED to a caller
+// whose certificate's identity may not call it (who may is in
+// docs/authorization-reference.md), and UNAUTHENTICATED to a caller
+// without an identity.
 type CatalogServiceClient interface {
 	// GetBook returns one book. NOT_FOUND if there is no book with that id.
 	GetBook(ctx context.Context, in *GetBookRequest, opts ...grpc.CallOption) (*GetBookResponse, error)
@@ -182,6 +187,11 @@ func (c *catalogServiceClient) SearchBooks(ctx context.Context, in *SearchBooksR
 // for forward compatibility.
 //
 // CatalogService reads and changes the catalog.
+//
+// With mutual TLS, every method answers PERMISSION_DENIED to a caller
+// whose certificate's identity may not call it (who may is in
+// docs/authorization-reference.md), and UNAUTHENTICATED to a caller
+// without an identity.
 type CatalogServiceServer interface {
 	// GetBook returns one book. NOT_FOUND if there is no book with that id.
 	GetBook(context.Context, *GetBookRequest) (*GetBookResponse, error)

@@ -78,6 +78,11 @@ const (
 //
 // Card data: the card travels only in PlaceOrderRequest, on to Payments.
 // The service keeps and logs none of it.
+//
+// With mutual TLS, every method answers PERMISSION_DENIED to a caller
+// whose certificate's identity may not call it (who may is in
+// docs/authorization-reference.md), and UNAUTHENTICATED to a caller
+// without an identity.
 type CheckoutServiceClient interface {
 	// GetQuote prices a customer's cart as PlaceOrder would charge it now:
 	// each line at the Catalog's current price, the subtotal, the discount
@@ -209,6 +214,11 @@ func (c *checkoutServiceClient) PlaceOrder(ctx context.Context, in *PlaceOrderRe
 //
 // Card data: the card travels only in PlaceOrderRequest, on to Payments.
 // The service keeps and logs none of it.
+//
+// With mutual TLS, every method answers PERMISSION_DENIED to a caller
+// whose certificate's identity may not call it (who may is in
+// docs/authorization-reference.md), and UNAUTHENTICATED to a caller
+// without an identity.
 type CheckoutServiceServer interface {
 	// GetQuote prices a customer's cart as PlaceOrder would charge it now:
 	// each line at the Catalog's current price, the subtotal, the discount

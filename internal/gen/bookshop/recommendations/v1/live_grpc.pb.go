@@ -31,6 +31,11 @@ const (
 //
 // LiveRecommendationsService keeps recommendations up to date with what a
 // shopper does, over one bidirectional stream per shopper session.
+//
+// With mutual TLS, every method answers PERMISSION_DENIED to a caller
+// whose certificate's identity may not call it (who may is in
+// docs/authorization-reference.md), and UNAUTHENTICATED to a caller
+// without an identity.
 type LiveRecommendationsServiceClient interface {
 	// LiveRecommend answers each event with the recommendations as they now
 	// stand: no book the shopper viewed or dismissed in this session, books
@@ -76,6 +81,11 @@ type LiveRecommendationsService_LiveRecommendClient = grpc.BidiStreamingClient[L
 //
 // LiveRecommendationsService keeps recommendations up to date with what a
 // shopper does, over one bidirectional stream per shopper session.
+//
+// With mutual TLS, every method answers PERMISSION_DENIED to a caller
+// whose certificate's identity may not call it (who may is in
+// docs/authorization-reference.md), and UNAUTHENTICATED to a caller
+// without an identity.
 type LiveRecommendationsServiceServer interface {
 	// LiveRecommend answers each event with the recommendations as they now
 	// stand: no book the shopper viewed or dismissed in this session, books
