@@ -20,7 +20,13 @@ scripts/tools.sh
 baseline=buf.baseline.binpb
 
 if [[ "${1:-}" != "--check" ]]; then
-	if [[ -f "$baseline" ]] && ! bin/buf breaking --against "$baseline"; then
+	if [[ ! -f "$baseline" ]]; then
+		# Made anew, it would hold only what the contracts are now: restore
+		# it (git checkout -- buf.baseline.binpb) rather than lose what it held.
+		echo "$baseline is missing: restore it from git; scripts/test.sh also checks the contracts against every version of it committed" >&2
+		exit 1
+	fi
+	if ! bin/buf breaking --against "$baseline"; then
 		echo "the contracts break $baseline (above): a caller of the contracts as they were would fail; change them compatibly (new fields, new RPCs)" >&2
 		exit 1
 	fi

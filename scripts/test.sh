@@ -69,15 +69,32 @@ bin/buf lint
 echo "ok"
 
 step "buf breaking"
-# Against the baseline, the contracts as last generated (scripts/generate.sh
-# moves it on only when nothing breaks it); and, on a branch, against main
-# too, which may hold fields added since the branch's baseline.
-bin/buf breaking --against buf.baseline.binpb
-branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || true)
-if [[ "$branch" != main ]] && git rev-parse --verify --quiet main >/dev/null && git cat-file -e main:proto 2>/dev/null; then
-	bin/buf breaking --against '.git#branch=main'
+# Against every version of the baseline that was ever committed, the
+# contracts as they were generated at each step (scripts/generate.sh
+# moves the baseline on only when nothing breaks it): the baseline as it
+# is now equals the contracts (generate.sh --check), so checking against
+# it alone would compare them with themselves. Its history needs the
+# clone's history; a shallow clone is deepened once, and without it the
+# check fails rather than pass unchecked.
+if [[ "$(git rev-parse --is-shallow-repository)" == true ]]; then
+	git fetch --quiet --unshallow || true
 fi
-echo "ok"
+baselines=$(git log --format=%H -- buf.baseline.binpb)
+if [[ -z "$baselines" || "$(git rev-parse --is-shallow-repository)" == true ]]; then
+	echo "buf breaking needs the history of buf.baseline.binpb, which this clone lacks: clone it whole (git fetch --unshallow)" >&2
+	exit 1
+fi
+tmp_baseline=$(mktemp --suffix=.binpb)
+for commit in $baselines; do
+	git show "$commit:buf.baseline.binpb" >"$tmp_baseline"
+	if ! bin/buf breaking --against "$tmp_baseline"; then
+		rm -f "$tmp_baseline"
+		echo "the contracts break those of commit $commit (above): a caller of them would fail" >&2
+		exit 1
+	fi
+done
+rm -f "$tmp_baseline"
+echo "ok: $(wc -w <<<"$baselines") versions of the contracts"
 
 step "generated code"
 scripts/generate.sh --check
