@@ -368,21 +368,27 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (b
 	now := s.now()
 	// All counted before the work (see limiter); if one refuses, the
 	// others give back what they took: a refused attempt is no failure.
+	// The client first: a client refused counts, and adds, no email, so
+	// that its attempts at ever new emails cannot fill the limiters of
+	// emails and push out the counts of others (refund drops a count
+	// brought to nothing, too).
+	waitClient, okClient := s.clients.take(client, now)
+	if !okClient {
+		s.metrics.signedIn(resultThrottled)
+		return bookshop.Session{}, exhausted(tooManyFailures, waitClient)
+	}
 	waitPair, okPair := s.pairs.take(pair, now)
 	waitAccount, okAccount := s.accounts.take(email, now)
-	waitClient, okClient := s.clients.take(client, now)
-	if !okPair || !okAccount || !okClient {
+	if !okPair || !okAccount {
 		if okPair {
 			s.pairs.refund(pair)
 		}
 		if okAccount {
 			s.accounts.refund(email)
 		}
-		if okClient {
-			s.clients.refund(client)
-		}
+		s.clients.refund(client)
 		s.metrics.signedIn(resultThrottled)
-		return bookshop.Session{}, exhausted(tooManyFailures, max(waitPair, waitAccount, waitClient))
+		return bookshop.Session{}, exhausted(tooManyFailures, max(waitPair, waitAccount))
 	}
 	sess, err := s.signIn(ctx, email, password, now)
 	switch bookshop.ErrorCode(err) {

@@ -159,14 +159,24 @@ func (l *limiter) evict(now time.Time) {
 	}
 }
 
-// refund gives back one attempt of key, for an attempt that succeeded.
+// refund gives back one attempt of key, for an attempt that succeeded or
+// was refused. A key whose count it brings to nothing is dropped: it
+// holds no failure, and kept it would take the place of one that does,
+// so that a client refused again and again, at a new email each time,
+// could otherwise fill the limiter and have the counts that hold it back
+// forgotten.
 func (l *limiter) refund(key string) {
 	h := l.hash(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e, ok := l.entries[h]; ok {
-		if w := e.Value.(*window); w.n > 0 {
+		w := e.Value.(*window)
+		if w.n > 0 {
 			w.n--
+		}
+		if w.n == 0 {
+			l.order.Remove(e)
+			delete(l.entries, h)
 		}
 	}
 }

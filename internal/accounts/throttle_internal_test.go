@@ -124,6 +124,61 @@ func TestServiceCapsEveryCount(t *testing.T) {
 	}
 }
 
+// TestRefusedSignInsAddNoKeys has a client past its limit try sign-ins at
+// a new email each time: refused, they must add no key to the counts of
+// emails, or such a client could fill them and push out the counts that
+// hold back a guess at one account; and a refused count brought to
+// nothing is dropped.
+func TestRefusedSignInsAddNoKeys(t *testing.T) {
+	db, err := sqlite.Open(testContext(t), sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	limits := DefaultLimits
+	limits.PerClient = 2
+	s, err := NewService(testContext(t), db, Options{Hash: cheap, Limits: limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const client = "192.0.2.7"
+	for i := range 2 {
+		if _, err := s.SignIn(testContext(t), fmt.Sprintf("first%d@example.com", i), "wrong-password", client); bookshop.ErrorCode(err) != bookshop.Unauthenticated {
+			t.Fatalf("sign-in %d = %v, want Unauthenticated", i, err)
+		}
+	}
+	pairs, emails := s.pairs.len(), s.accounts.len()
+	for i := range 500 {
+		if _, err := s.SignIn(testContext(t), fmt.Sprintf("new%d@example.com", i), "wrong-password", client); bookshop.ErrorCode(err) != bookshop.Exhausted {
+			t.Fatalf("sign-in %d past the client's limit = %v, want Exhausted", i, err)
+		}
+	}
+	if s.pairs.len() != pairs || s.accounts.len() != emails {
+		t.Errorf("500 refused sign-ins at new emails took the counts from %d pairs and %d emails to %d and %d, want them unchanged",
+			pairs, emails, s.pairs.len(), s.accounts.len())
+	}
+
+	// A pair refused at its limit gives back the email's count it took:
+	// a new email's, brought to nothing, is dropped.
+	other := "198.51.100.1"
+	for range limits.PerAccountClient {
+		s.SignIn(testContext(t), "target@example.com", "wrong-password", other)
+	}
+	before := s.accounts.len()
+	if _, err := s.SignIn(testContext(t), "target@example.com", "wrong-password", other); bookshop.ErrorCode(err) != bookshop.Exhausted {
+		t.Fatalf("a sign-in past the pair's limit = %v, want Exhausted", err)
+	}
+	if s.accounts.len() != before {
+		t.Errorf("a refused sign-in changed the emails counted from %d to %d", before, s.accounts.len())
+	}
+	l := newLimiter(5, time.Minute, 10)
+	l.take("k", time.Now())
+	l.refund("k")
+	if l.len() != 0 {
+		t.Errorf("a key whose only attempt was given back is still counted (%d keys)", l.len())
+	}
+}
+
 // TestLimiterMemory fills a limiter to its cap, DefaultLimits.MaxKeys
 // keys, and ten thousand more (the oldest make way), and holds what it
 // holds per key to the budget of docs/capacity.md: the Service has
