@@ -59,11 +59,12 @@ var books = []bookshop.Book{
 	{ID: 5, Title: "Three Left", Author: "A. Nonymous", Year: 2021, Category: bookshop.Mystery, Price: eur(700)},
 }
 
-// dearBooks are books 101 to 110, each at the most a book may cost, none
-// in stock: ten copies of each come to more than one payment can take.
+// dearBooks are books 101 to 111, each at the most a book may cost, none
+// in stock: ten copies of each come to more than one payment can take,
+// even with one of them free.
 var dearBooks = func() []bookshop.Book {
 	var dear []bookshop.Book
-	for id := int32(101); id <= 110; id++ {
+	for id := int32(101); id <= 111; id++ {
 		dear = append(dear, bookshop.Book{ID: id, Title: fmt.Sprintf("Folio %d", id), Author: "A. Nonymous", Year: 1600,
 			Category: bookshop.Mystery, Price: eur(bookshop.MaxPriceUnits("EUR"))})
 	}

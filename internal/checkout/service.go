@@ -558,7 +558,7 @@ func (s *Service) price(ctx context.Context, cartID string) (bookshop.Quote, []i
 //
 // Errors, with messages for the shopper: Invalid for a malformed request
 // (CheckPlace), or a card Payments refuses ("card number: ..."); Conflict,
-// nothing charged, for an empty cart, a book no longer sold, a subtotal
+// nothing charged, for an empty cart, a book no longer sold, a total
 // over the most one payment can take (bookshop.MaxChargeUnits), a total that
 // is not the cart's now ("the total is now ...": a price or the cart
 // changed, or the promotion's discount, which the checkout claims before
@@ -768,16 +768,21 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 			short[i] = bookshop.SoldOut{BookID: id}
 		}
 		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
-	case q.Subtotal.Units > bookshop.MaxChargeUnits:
-		// Payments would refuse the charge: refused here, before stock
-		// is held for it.
-		s.metrics.outcome(outcomeRefused)
-		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "your order comes to %s, more than one payment can take (%s): take some books out of your cart",
-			q.Subtotal.Format(), bookshop.Money{Units: bookshop.MaxChargeUnits, Currency: q.Subtotal.Currency}.Format())
 	}
 	mctx, cancel := s.claimCall(ctx, req.Total, q.Subtotal)
 	mayEarn, offerKnown := s.mayEarn(mctx, q)
 	cancel()
+	// The most this checkout could charge: the total the shopper confirmed,
+	// or the subtotal when no discount can come. Payments would refuse
+	// more than one payment can take: refused here, before stock is held.
+	if most := req.Total; most.Units > bookshop.MaxChargeUnits || !mayEarn && q.Subtotal.Units > bookshop.MaxChargeUnits {
+		if !mayEarn {
+			most = q.Subtotal
+		}
+		s.metrics.outcome(outcomeRefused)
+		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "your order comes to %s, more than one payment can take (%s): take some books out of your cart",
+			most.Format(), bookshop.Money{Units: bookshop.MaxChargeUnits, Currency: most.Currency}.Format())
+	}
 	if !couldBe(q, req.Total, mayEarn) {
 		s.metrics.outcome(outcomeTotalChanged)
 		if !offerKnown && req.Total.Currency == q.Total.Currency && req.Total.Units > 0 && req.Total.Units < q.Total.Units {

@@ -127,8 +127,8 @@ func TestPlaceRefused(t *testing.T) {
 		{name: "a malformed key", customer: 20, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Key = "k/1" },
 			code: bookshop.Invalid, msg: `idempotency key "k/1"`},
 		{name: "a total past what one payment can take", customer: 21,
-			fill: []int{101, 10, 102, 10, 103, 10, 104, 10, 105, 10, 106, 10, 107, 10, 108, 10, 109, 10, 110, 10},
-			code: bookshop.Conflict, msg: "your order comes to €1,000,000.00, more than one payment can take (€999,999.99)"},
+			fill: []int{101, 10, 102, 10, 103, 10, 104, 10, 105, 10, 106, 10, 107, 10, 108, 10, 109, 10, 110, 10, 111, 10},
+			code: bookshop.Conflict, msg: "your order comes to €1,090,000.00, more than one payment can take (€999,999.99)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testContext(t)

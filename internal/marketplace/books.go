@@ -226,6 +226,7 @@ func (s *server) handleCategory() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 		defer cancel()
 		var views []bookView
+		status := http.StatusOK
 		err = s.catalog.ExportBooks(ctx, cat, 500, func(batch []bookshop.Book) error {
 			batch = batch[:min(len(batch), maxCategoryBooks-len(views))]
 			if len(views) < maxStockedCategoryBooks {
@@ -252,17 +253,14 @@ func (s *server) handleCategory() http.Handler {
 				"category", cat.String(), "err", err)
 			views = nil // a part of the list would mislead
 			page.Notice = noticeCatalogUnavailable
-		}
-		if page.Books, err = s.pages.items.list(views); err != nil {
-			s.renderFailed(w, r, err)
-			return
-		}
-		status := http.StatusOK
-		if page.Notice == noticeCatalogUnavailable {
 			// The page, with its notice, but not as the category's books
 			// (none): a crawler or a cache keeps nothing of it, as of a
 			// search that could not be made.
 			status = http.StatusServiceUnavailable
+		}
+		if page.Books, err = s.pages.items.list(views); err != nil {
+			s.renderFailed(w, r, err)
+			return
 		}
 		s.render(w, r, status, s.pages.category, page)
 	})
