@@ -155,10 +155,13 @@ func (g *gatedRecommender) Recommend(ctx context.Context, _ bookshop.RecommendRe
 // TestHealthPortThroughLifecycle watches health on the plaintext health
 // port through a server's life: NOT_SERVING before Run (not ready yet),
 // SERVING while it runs, NOT_SERVING as soon as shutdown begins, while a
-// call in flight still drains.
+// call in flight still drains. The liveness name is NOT_SERVING before
+// Run too, and SERVING from Run's start, while the server is not ready
+// yet (ServerConfig.Ready), until shutdown begins.
 func TestHealthPortThroughLifecycle(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: 10 * time.Second})
+	ready := make(chan struct{})
+	srv := rpc.NewServer(rpc.ServerConfig{Logger: logger, DrainTimeout: 10 * time.Second, Ready: ready})
 	rec := &gatedRecommender{started: make(chan struct{}), release: make(chan struct{})}
 	recommendationspb.RegisterRecommendationsServer(srv, recommendations.NewServer(rec, logger))
 	hlis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -175,14 +178,19 @@ func TestHealthPortThroughLifecycle(t *testing.T) {
 		}
 	}()
 	health := grpc_health_v1.NewHealthClient(dial(t, hlis.Addr().String()))
-	check := func(when string, want grpc_health_v1.HealthCheckResponse_ServingStatus) {
+	checkName := func(name, when string, want grpc_health_v1.HealthCheckResponse_ServingStatus) {
 		t.Helper()
-		resp, err := health.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{Service: "Recommendations"})
+		resp, err := health.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{Service: name})
 		if err != nil || resp.GetStatus() != want {
-			t.Errorf("health %s = %v, %v; want %v", when, resp.GetStatus(), err, want)
+			t.Errorf("health %q %s = %v, %v; want %v", name, when, resp.GetStatus(), err, want)
 		}
 	}
+	check := func(when string, want grpc_health_v1.HealthCheckResponse_ServingStatus) {
+		t.Helper()
+		checkName("Recommendations", when, want)
+	}
 	check("before Run", grpc_health_v1.HealthCheckResponse_NOT_SERVING)
+	checkName(rpc.LivenessService, "before Run", grpc_health_v1.HealthCheckResponse_NOT_SERVING)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -191,6 +199,15 @@ func TestHealthPortThroughLifecycle(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, lis) }()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		resp, err := health.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{Service: rpc.LivenessService})
+		if err == nil && resp.GetStatus() == grpc_health_v1.HealthCheckResponse_SERVING {
+			break
+		}
+	}
+	checkName(rpc.LivenessService, "once Run started, not ready yet", grpc_health_v1.HealthCheckResponse_SERVING)
+	check("once Run started, not ready yet", grpc_health_v1.HealthCheckResponse_NOT_SERVING)
+	close(ready)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := health.Check(testContext(t), &grpc_health_v1.HealthCheckRequest{Service: "Recommendations"})
@@ -218,6 +235,7 @@ func TestHealthPortThroughLifecycle(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	checkName(rpc.LivenessService, "once shutdown began", grpc_health_v1.HealthCheckResponse_NOT_SERVING)
 	select {
 	case err := <-done:
 		t.Fatalf("Run returned (%v) while a call was still in flight", err)
