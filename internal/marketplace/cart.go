@@ -115,9 +115,11 @@ func (s *server) handleCart() http.Handler {
 				switch d, ok, known := s.cartDiscount(r.Context(), cart); {
 				case ok:
 					page.setDiscount(cart, d, s.discountLabel(r.Context(), d), s.promotionName(r.Context(), d.Code), v.customer == nil)
-				case !known:
+				case !known && s.offers.mayEarn(bookshop.PromoLinesOfCart(cart.Lines)):
 					// A discount the cart may have earned is not shown:
-					// say why, rather than let the total look final.
+					// say why, rather than let the total look final. Not
+					// for a cart too small to earn one, by what Promotions
+					// said of its campaign when it last could.
 					page.Notice = noticeOffersUnknown
 				}
 				s.setCount(w, r, v, cart.Count) // the header agrees with the page

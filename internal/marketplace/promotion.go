@@ -40,6 +40,12 @@ type offers struct {
 	mu    sync.Mutex
 	byID  map[int32]cachedOffer // by customer; 0 for guests
 	htmls map[bannerData]template.HTML
+	// campaign is the guests' offer as Promotions last gave it, however
+	// long ago (known says whether it ever did): what it says of every
+	// cart alike (whether a campaign runs, and the copies a cart needs,
+	// Offer.MinBooks) for when Promotions cannot say now.
+	campaign bookshop.Offer
+	known    bool
 }
 
 type cachedOffer struct {
@@ -74,6 +80,17 @@ func (o *offers) put(customer int32, offer bookshop.Offer) {
 		clear(o.byID)
 	}
 	o.byID[customer] = cachedOffer{offer: offer, at: o.now()}
+	if customer == 0 {
+		o.campaign, o.known = offer, true
+	}
+}
+
+// mayEarn reports whether lines may earn a discount by the campaign as
+// Promotions last described it: true when it never did.
+func (o *offers) mayEarn(lines []bookshop.PromoLine) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return !o.known || o.campaign.Active && o.campaign.MayEarn(lines)
 }
 
 // forget drops a customer's offer: they may have just used it.

@@ -1112,6 +1112,10 @@ func TestPromotionBannerAndCart(t *testing.T) {
 	if !strings.Contains(cart.body, `id="cart-discount">−`+cheapest.Price.Format()) || !strings.Contains(cart.body, "(applies when you sign in)") {
 		t.Errorf("a guest's cart of three books does not show the cheapest (%s) free, when signed in:\n%s", cheapest.Price.Format(), cart.body)
 	}
+	const offersUnknown = "Offers cannot be checked right now"
+	if strings.Contains(cart.body, offersUnknown) {
+		t.Errorf("while Promotions answers, a cart with its discount says its offers cannot be checked:\n%s", cart.body)
+	}
 
 	// A customer who has used the promotion sees no banner, and no
 	// discount.
@@ -1129,8 +1133,8 @@ func TestPromotionBannerAndCart(t *testing.T) {
 		t.Errorf("a customer who used the promotion still sees its banner:\n%s", home.body)
 	}
 	used.add(1, 3)
-	if cart := used.get("/cart"); strings.Contains(cart.body, `id="cart-discount"`) {
-		t.Errorf("a customer who used the promotion still gets its discount:\n%s", cart.body)
+	if cart := used.get("/cart"); strings.Contains(cart.body, `id="cart-discount"`) || strings.Contains(cart.body, offersUnknown) {
+		t.Errorf("a customer who used the promotion still gets its discount, or is told offers cannot be checked:\n%s", cart.body)
 	}
 
 	// With Promotions down: no banner, no discount, the pages still there.
@@ -1159,8 +1163,15 @@ func TestPromotionBannerAndCart(t *testing.T) {
 	if strings.Contains(cart.body, `id="cart-discount"`) {
 		t.Error("with Promotions down the cart shows a discount")
 	}
-	if !strings.Contains(cart.body, "Offers cannot be checked right now") {
+	if !strings.Contains(cart.body, offersUnknown) {
 		t.Errorf("with Promotions down the cart does not say that its offers cannot be checked:\n%s", cart.body)
+	}
+	// A cart too small to earn anything, by the campaign as Promotions
+	// last described it, gets no such notice.
+	single := newShopper(t, shop.site)
+	single.add(2, 1)
+	if cart := single.get("/cart"); strings.Contains(cart.body, offersUnknown) {
+		t.Errorf("with Promotions down a cart of one book says its offers cannot be checked:\n%s", cart.body)
 	}
 	fullPriceOrder(t, buyer, full, "with Promotions down", 0, 0)
 }
