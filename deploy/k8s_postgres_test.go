@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"net"
 	"net/url"
 	"path"
 	"slices"
@@ -11,7 +10,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -34,26 +32,11 @@ func connectionsBesidesPool(cmd string) int {
 	return 1
 }
 
-// destination is where a pod connects: another pod (its namespace, their
-// labels, and its container ports, for named ports) or an address outside
-// the cluster.
-type destination struct {
-	peer
-	ip    string                 // outside the cluster; "" for a pod
-	ports []corev1.ContainerPort // a pod's
-}
-
-// Destinations that pods connect to besides the overlay's own: the
-// cluster's DNS, a managed PostgreSQL server in the cloud network, a
-// CloudNativePG primary in the namespace, and a server on the Internet.
-var (
-	kubeDNS = destination{
-		peer:  podOf("kube-system", map[string]string{"k8s-app": "kube-dns"}),
-		ports: []corev1.ContainerPort{{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP}, {Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP}},
-	}
-	managedPostgres = destination{ip: "10.128.0.5"}
-	internet        = destination{ip: "93.184.215.14"}
-)
+// The database, as the tests see it: a managed PostgreSQL server in the
+// cloud network, or the primary of the CloudNativePG Cluster that
+// docs/deployment.md makes. A pod on PostgreSQL must reach one of them on
+// 5432, and a pod not on it neither.
+var managedPostgres = destination{ip: "10.128.0.5"}
 
 // cnpgPrimary is the primary instance of a CloudNativePG Cluster named
 // bookshop-db in namespace ns.
@@ -64,149 +47,15 @@ func cnpgPrimary(ns *corev1.Namespace) destination {
 	}
 }
 
-// egressPolicies returns the NetworkPolicies that select p's pods for
-// Egress: with none, they may connect anywhere.
-func (c *cluster) egressPolicies(tb testing.TB, p *pod) []*networkingv1.NetworkPolicy {
-	tb.Helper()
-	var out []*networkingv1.NetworkPolicy
-	for _, np := range c.netpols {
-		if np.Namespace == p.dep.Namespace && slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) && matchesLS(tb, &np.Spec.PodSelector, p.dep.Spec.Template.Labels) {
-			out = append(out, np)
-		}
-	}
-	return out
-}
-
-// egressRestricted reports whether a NetworkPolicy restricts where p's
-// pods may connect.
-func (c *cluster) egressRestricted(tb testing.TB, p *pod) bool {
-	tb.Helper()
-	return len(c.egressPolicies(tb, p)) > 0
-}
-
-// egressAllows reports whether p's pods may open a connection to port
-// (proto) of dest under the overlay's NetworkPolicies, as Kubernetes
-// defines them: any while no policy selects the pods for Egress;
-// otherwise one that a rule of one of those policies allows, by port (a
-// named port is the destination pod's) and by peer (selectors select
-// pods, an ipBlock addresses outside the cluster).
-func (c *cluster) egressAllows(tb testing.TB, p *pod, dest destination, port int32, proto corev1.Protocol) bool {
-	tb.Helper()
-	policies := c.egressPolicies(tb, p)
-	for _, np := range policies {
-		for _, rule := range np.Spec.Egress {
-			portOK := len(rule.Ports) == 0
-			for _, pp := range rule.Ports {
-				if protocolOf(pp.Protocol) != proto {
-					continue
-				}
-				switch {
-				case pp.Port == nil:
-					portOK = true
-				case pp.Port.Type == intstr.String:
-					for _, cp := range dest.ports {
-						if cp.Name == pp.Port.StrVal && cp.ContainerPort == port && protocolOf(&cp.Protocol) == proto {
-							portOK = true
-						}
-					}
-				case pp.Port.IntVal == port, pp.EndPort != nil && pp.Port.IntVal <= port && port <= *pp.EndPort:
-					portOK = true
-				}
-			}
-			peerOK := len(rule.To) == 0
-			for _, to := range rule.To {
-				switch {
-				case to.IPBlock != nil:
-					if dest.ip != "" && inIPBlock(tb, to.IPBlock, dest.ip) {
-						peerOK = true
-					}
-				case dest.ip == "":
-					nsOK := dest.namespace == np.Namespace
-					if to.NamespaceSelector != nil {
-						nsOK = matchesLS(tb, to.NamespaceSelector, dest.nsLabels)
-					}
-					if nsOK && (to.PodSelector == nil || matchesLS(tb, to.PodSelector, dest.podLabels)) {
-						peerOK = true
-					}
-				}
-			}
-			if portOK && peerOK {
-				return true
-			}
-		}
-	}
-	return len(policies) == 0
-}
-
-// protocolOf is a port's protocol: TCP unless it says.
-func protocolOf(p *corev1.Protocol) corev1.Protocol {
-	if p == nil || *p == "" {
-		return corev1.ProtocolTCP
-	}
-	return *p
-}
-
-// inIPBlock reports whether ip is in the block's CIDR and in none of its
-// exceptions.
-func inIPBlock(tb testing.TB, b *networkingv1.IPBlock, ip string) bool {
-	tb.Helper()
-	addr := net.ParseIP(ip)
-	_, cidr, err := net.ParseCIDR(b.CIDR)
-	if err != nil {
-		tb.Errorf("ipBlock %s: %v", b.CIDR, err)
-		return false
-	}
-	if !cidr.Contains(addr) {
-		return false
-	}
-	for _, e := range b.Except {
-		if _, ex, err := net.ParseCIDR(e); err == nil && ex.Contains(addr) {
-			return false
-		}
-	}
-	return true
-}
-
-// checkEgress checks that p's pods may connect to what they need: the
-// cluster's DNS, their PostgreSQL server if they use one (a managed one
-// outside the cluster, or CloudNativePG's primary in the namespace), and
-// the gRPC port of every service they call.
-func (c *cluster) checkEgress(t *testing.T, p *pod, pods []*pod) {
-	t.Helper()
-	for _, proto := range []corev1.Protocol{corev1.ProtocolUDP, corev1.ProtocolTCP} {
-		if !c.egressAllows(t, p, kubeDNS, 53, proto) {
-			t.Errorf("%s: its NetworkPolicies let it reach no DNS server on port 53/%s: it dials names", p, proto)
-		}
-	}
-	if p.onPostgres(t) && !c.egressAllows(t, p, managedPostgres, 5432, corev1.ProtocolTCP) && !c.egressAllows(t, p, cnpgPrimary(c.namespaces[0]), 5432, corev1.ProtocolTCP) {
-		t.Errorf("%s keeps its data in PostgreSQL, but its NetworkPolicies let it reach port 5432 neither outside the cluster nor of a CloudNativePG primary in namespace %s", p, c.namespaces[0].Name)
-	}
-	ns := c.namespaces[0]
-	for _, flag := range sortedKeys(calls) {
-		if _, ok := p.cmd.flags[flag]; !ok {
-			continue
-		}
-		for _, srv := range runningIn(pods, calls[flag]) {
-			port, err := strconv.ParseInt(srv.setting(t, "port"), 10, 32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dest := destination{peer: peer{namespace: ns.Name, nsLabels: withName(ns.Name, ns.Labels), podLabels: srv.dep.Spec.Template.Labels}, ports: srv.c.Ports}
-			if !c.egressAllows(t, p, dest, int32(port), corev1.ProtocolTCP) {
-				t.Errorf("%s calls %s (-%s), but its NetworkPolicies do not let it reach port %d of %s", p, srv.dep.Name, flag, port, srv)
-			}
-		}
-	}
-}
-
 // TestKubernetesPostgres checks what the component postgres makes of prod
 // in the overlay postgres: every service that can keep its data in
 // PostgreSQL reads its connection string from the Secret made in the
 // cluster, has no volume and rolls its pods one by one; the Inventory and
 // the Checkout run two or three replicas on the shared database; the
 // pools, at the height of a rollout, stay under the server's
-// max_connections; and each pod's egress is restricted to DNS, PostgreSQL
-// and the services it calls.
+// max_connections. TestKubernetes checks its NetworkPolicies, as every
+// overlay's: each pod's egress is exactly DNS, its database's pods and the
+// services it calls (k8s_egress_test.go).
 func TestKubernetesPostgres(t *testing.T) {
 	c := buildOverlay(t, "postgres")
 	pods := c.pods(t)
@@ -334,19 +183,6 @@ func TestKubernetesPostgres(t *testing.T) {
 		}
 		if total > maxDatabaseConnections {
 			t.Errorf("the pools open %d connections at most, past %d (PostgreSQL's default max_connections of 100, less what operators need): lower -database-max-conns, or raise max_connections and this bound", total, maxDatabaseConnections)
-		}
-	})
-
-	t.Run("egress only to DNS, PostgreSQL and the services each calls", func(t *testing.T) {
-		for _, p := range onPostgres {
-			if !c.egressRestricted(t, p) {
-				t.Errorf("%s: no NetworkPolicy restricts its egress: it holds the database's password, and may connect anywhere", p)
-				continue
-			}
-			c.checkEgress(t, p, pods)
-			if c.egressAllows(t, p, internet, 443, corev1.ProtocolTCP) {
-				t.Errorf("%s: its NetworkPolicies let it reach port 443 of any address on the Internet", p)
-			}
 		}
 	})
 
