@@ -300,7 +300,7 @@ func (s *Service) SignUp(ctx context.Context, a bookshop.NewAccount, client stri
 		}
 		return bookshop.Session{}, exhausted(tooManySignUps, waitSignUps)
 	}
-	sess, err := s.signUp(ctx, a, now)
+	sess, again, err := s.signUp(ctx, a, now)
 	switch bookshop.ErrorCode(err) {
 	case "", bookshop.Invalid:
 		s.clients.refund(client) // a sign-up, not a failure
@@ -311,40 +311,72 @@ func (s *Service) SignUp(ctx context.Context, a bookshop.NewAccount, client stri
 		s.clients.refund(client)
 		s.signUps.refund(client)
 	}
-	if err == nil {
+	if err == nil && !again { // again: startSession counted the session, and the account was
 		s.metrics.signedUp()
 		s.metrics.sessionsChanged(1)
 	}
 	return sess, err
 }
 
-func (s *Service) signUp(ctx context.Context, a bookshop.NewAccount, now time.Time) (bookshop.Session, error) {
+// SignUpRetryWindow is how long after an account is opened a sign-up
+// with its email and its password is taken as the same sign-up again,
+// answered with a new session of the account rather than Exists: a client
+// that retries a sign-up whose answer it lost (UNAVAILABLE, which gRPC
+// clients retry by themselves), a form sent twice. After it, or with
+// another password, the email is taken, and no hash is spent on it.
+const SignUpRetryWindow = 10 * time.Minute
+
+// signUp opens the account of a, or, for a sign-up again (see
+// SignUpRetryWindow), starts a new session of the account it opened
+// (again true).
+func (s *Service) signUp(ctx context.Context, a bookshop.NewAccount, now time.Time) (_ bookshop.Session, again bool, _ error) {
 	a, err := NormalizeAccount(a)
 	if err != nil {
-		return bookshop.Session{}, err
+		return bookshop.Session{}, false, err
 	}
-	// A taken email is refused before a hash is spent on it; the store
+	// A taken email is refused before a hash is spent on it, unless the
+	// account is new enough for this to be its sign-up again; the store
 	// refuses it again if another sign-up takes it meanwhile.
-	switch _, _, err := s.store.CustomerByEmail(ctx, a.Email); {
+	switch c, hash, err := s.store.CustomerByEmail(ctx, a.Email); {
 	case err == nil:
-		return bookshop.Session{}, errEmailTaken
+		sess, err := s.signUpAgain(ctx, c, hash, a.Password, now)
+		return sess, err == nil, err
 	case bookshop.ErrorCode(err) != bookshop.NotFound:
-		return bookshop.Session{}, err
+		return bookshop.Session{}, false, err
 	}
 	hash, err := s.hasher.hashSignUp(ctx, a.Password)
 	if err != nil {
-		return bookshop.Session{}, err
+		return bookshop.Session{}, false, err
 	}
 	token, tokenHash := newToken()
 	expires := now.Add(s.ttl)
 	c, err := s.store.AddCustomer(ctx, bookshop.Customer{Email: a.Email, Name: a.Name, Created: now}, hash, tokenHash, expires)
 	if err != nil {
 		if bookshop.ErrorCode(err) == bookshop.Exists {
-			return bookshop.Session{}, errEmailTaken
+			return bookshop.Session{}, false, errEmailTaken
 		}
-		return bookshop.Session{}, err
+		return bookshop.Session{}, false, err
 	}
-	return bookshop.Session{Token: token, Customer: c, Expires: expires}, nil
+	return bookshop.Session{Token: token, Customer: c, Expires: expires}, false, nil
+}
+
+// signUpAgain answers a sign-up for c's email: a new session of c when
+// the sign-up is c's own again (see SignUpRetryWindow: c opened within it,
+// and password is c's, passwordHash verifying it), errEmailTaken
+// otherwise. The same password opens no other door: whoever has it may
+// sign in.
+func (s *Service) signUpAgain(ctx context.Context, c bookshop.Customer, passwordHash, password string, now time.Time) (bookshop.Session, error) {
+	if age := now.Sub(c.Created); age < 0 || age >= SignUpRetryWindow {
+		return bookshop.Session{}, errEmailTaken
+	}
+	match, _, err := s.hasher.verify(ctx, passwordHash, password)
+	switch {
+	case err != nil:
+		return bookshop.Session{}, fmt.Errorf("sign up again customer %d: %w", c.ID, err)
+	case !match:
+		return bookshop.Session{}, errEmailTaken
+	}
+	return s.startSession(ctx, c, now)
 }
 
 // errEmailTaken is SignUp's error for an email that has an account.

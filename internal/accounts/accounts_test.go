@@ -454,13 +454,41 @@ func TestSignUpThrottlesEmailProbing(t *testing.T) {
 		}
 	}
 	for i := range 3 {
-		if _, err := s.SignUp(testContext(t), bookshop.NewAccount{Email: adaEmail, Name: "Probe", Password: adaPassword}, client2); bookshop.ErrorCode(err) != bookshop.Exists {
+		if _, err := s.SignUp(testContext(t), bookshop.NewAccount{Email: adaEmail, Name: "Probe", Password: otherPassword}, client2); bookshop.ErrorCode(err) != bookshop.Exists {
 			t.Fatalf("probe %d = %v, want Exists", i+1, err)
 		}
 	}
 	_, err := s.SignUp(testContext(t), bookshop.NewAccount{Email: "new@example.com", Name: "New", Password: adaPassword}, client2)
 	if bookshop.ErrorCode(err) != bookshop.Exhausted || bookshop.RetryAfter(err) <= 0 {
 		t.Errorf("SignUp after 3 emails found taken = %v, want Exhausted with a RetryAfter", err)
+	}
+}
+
+// TestSignUpAgain checks that a sign-up sent again, as a client that lost
+// the answer does, with the same email and password within
+// SignUpRetryWindow of the account's opening, gets a new session of the
+// account it opened, where another password, or the same one later,
+// finds the email taken: one account, whatever the retries.
+func TestSignUpAgain(t *testing.T) {
+	c := newClock()
+	s := newService(t, openDB(t), c, accounts.Options{})
+	first := signUp(t, s)
+	c.Advance(accounts.SignUpRetryWindow - time.Second)
+	again, err := s.SignUp(testContext(t), bookshop.NewAccount{Email: "  ADA@example.com", Name: "Ada Lovelace", Password: adaPassword}, client1)
+	if err != nil || again.Customer.ID != first.Customer.ID || again.Token == first.Token || again.Token == "" {
+		t.Fatalf("SignUp again = %+v, %v; want a new session of customer %d", again, err, first.Customer.ID)
+	}
+	for _, tok := range []string{first.Token, again.Token} {
+		if got, err := s.Session(testContext(t), tok); err != nil || got.Customer.ID != first.Customer.ID {
+			t.Errorf("Session(%.6s...) = %+v, %v; want customer %d's", tok, got, err, first.Customer.ID)
+		}
+	}
+	if _, err := s.SignUp(testContext(t), bookshop.NewAccount{Email: adaEmail, Name: "Ada Lovelace", Password: otherPassword}, client1); bookshop.ErrorCode(err) != bookshop.Exists {
+		t.Errorf("SignUp of the email with another password = %v, want Exists", err)
+	}
+	c.Advance(time.Second)
+	if _, err := s.SignUp(testContext(t), bookshop.NewAccount{Email: adaEmail, Name: "Ada Lovelace", Password: adaPassword}, client1); bookshop.ErrorCode(err) != bookshop.Exists {
+		t.Errorf("SignUp again past SignUpRetryWindow = %v, want Exists", err)
 	}
 }
 
@@ -486,7 +514,7 @@ func TestSignUpThrottledPerClient(t *testing.T) {
 	}{
 		{newAccount("bob@example.com"), ""},
 		{newAccount("not an email"), bookshop.Invalid},
-		{newAccount(adaEmail), bookshop.Exists},
+		{bookshop.NewAccount{Email: adaEmail, Name: "New", Password: otherPassword}, bookshop.Exists},
 	} {
 		if _, err := s.SignUp(testContext(t), tt.a, client1); bookshop.ErrorCode(err) != tt.want {
 			t.Fatalf("sign-up %d of 4 = %v, want %q", i+2, err, tt.want)
@@ -605,7 +633,7 @@ func TestSessionSurvivesRestart(t *testing.T) {
 	if _, err := s.SignIn(testContext(t), adaEmail, adaPassword, client1); err != nil {
 		t.Errorf("SignIn after a restart = %v", err)
 	}
-	if _, err := s.SignUp(testContext(t), bookshop.NewAccount{Email: adaEmail, Name: "Ada", Password: adaPassword}, client2); bookshop.ErrorCode(err) != bookshop.Exists {
+	if _, err := s.SignUp(testContext(t), bookshop.NewAccount{Email: adaEmail, Name: "Ada", Password: otherPassword}, client2); bookshop.ErrorCode(err) != bookshop.Exists {
 		t.Errorf("SignUp of Ada's email after a restart = %v, want Exists", err)
 	}
 }

@@ -25,8 +25,11 @@ var cheapHash = accounts.HashParams{Memory: 64, Time: 1, Threads: 1}
 const (
 	adaEmail    = "ada@example.com"
 	adaPassword = "analytical-engine-1843"
-	client1     = "192.0.2.1"
-	client2     = "2001:db8::/64"
+	// otherPassword is not Ada's: a sign-up for her email with it is
+	// someone else's, and finds the email taken.
+	otherPassword = "difference-engine-1822"
+	client1       = "192.0.2.1"
+	client2       = "2001:db8::/64"
 )
 
 // clock is a clock that moves only when told: the Service's Now.

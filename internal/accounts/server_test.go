@@ -148,7 +148,7 @@ func TestServerErrors(t *testing.T) {
 			return err
 		}, codes.InvalidArgument, "most common passwords"},
 		{"sign-up for a taken email", func() error {
-			_, err := client.SignUp(ctx, &accountsv1.SignUpRequest{Email: adaEmail, Name: "B", Password: adaPassword, Client: client1})
+			_, err := client.SignUp(ctx, &accountsv1.SignUpRequest{Email: adaEmail, Name: "B", Password: otherPassword, Client: client1})
 			return err
 		}, codes.AlreadyExists, "already exists"},
 		{"sign-in without password", func() error {

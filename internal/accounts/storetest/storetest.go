@@ -233,9 +233,11 @@ func testAnotherHandle(t *testing.T, newDB NewDatabase) {
 var cheapHash = accounts.HashParams{Memory: 64, Time: 1, Threads: 1}
 
 // testSignUpOnceAcrossHandles signs up one email through two Services,
-// each on a handle of its own (two replicas), many times at once: one
-// account is opened, with one session, and every other sign-up is told
-// the email has an account.
+// each on a handle of its own (two replicas), many times at once, each
+// with a password of its own (with the same one, a sign-up after the
+// first is that sign-up again: accounts.SignUpRetryWindow): one account
+// is opened, with one session, and every other sign-up is told the email
+// has an account.
 func testSignUpOnceAcrossHandles(t *testing.T, newDB NewDatabase) {
 	db, again := open(t, newDB)
 	stores := []Store{db, again()}
@@ -260,7 +262,7 @@ func testSignUpOnceAcrossHandles(t *testing.T, newDB NewDatabase) {
 		svc := svcs[i%len(svcs)]
 		wg.Go(func() {
 			<-start
-			_, err := svc.SignUp(testContext(t), bookshop.NewAccount{Email: "ada@example.com", Name: "Ada", Password: "analytical-engine-1843"}, fmt.Sprintf("192.0.2.%d", i))
+			_, err := svc.SignUp(testContext(t), bookshop.NewAccount{Email: "ada@example.com", Name: "Ada", Password: fmt.Sprintf("analytical-engine-%d", 1800+i)}, fmt.Sprintf("192.0.2.%d", i))
 			if code := bookshop.ErrorCode(err); code != "" && code != bookshop.Exists {
 				t.Errorf("SignUp: %v, want an account or Exists", err)
 			}

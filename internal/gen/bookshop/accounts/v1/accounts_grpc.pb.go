@@ -57,10 +57,12 @@ type AccountsServiceClient interface {
 	// when the client has made too many sign-ups recently (every attempt
 	// counts, whatever its answer; 10 an hour by default) or has failed too
 	// often (an email already taken counts as a failure, so that nobody can
-	// test many emails for accounts). SignUp takes no idempotency key: a
-	// retry of a sign-up that was made, its answer lost (UNAVAILABLE, which
-	// clients retry by themselves), gets ALREADY_EXISTS, and counts as a
-	// failure; the customer then signs in with the password they chose.
+	// test many emails for accounts). A sign-up is its own idempotency key:
+	// sent again with the same email and password within 10 minutes of the
+	// account's opening (a retry whose answer was lost, which gRPC clients
+	// make by themselves on UNAVAILABLE, or a form sent twice), it is
+	// answered with a new session of the account it opened, and opens no
+	// other; after that, or with another password, ALREADY_EXISTS.
 	SignUp(ctx context.Context, in *SignUpRequest, opts ...grpc.CallOption) (*SignUpResponse, error)
 	// SignIn checks an email and a password and starts a new session, with a
 	// new token: a token the client held before is not reused. Errors:
@@ -158,10 +160,12 @@ type AccountsServiceServer interface {
 	// when the client has made too many sign-ups recently (every attempt
 	// counts, whatever its answer; 10 an hour by default) or has failed too
 	// often (an email already taken counts as a failure, so that nobody can
-	// test many emails for accounts). SignUp takes no idempotency key: a
-	// retry of a sign-up that was made, its answer lost (UNAVAILABLE, which
-	// clients retry by themselves), gets ALREADY_EXISTS, and counts as a
-	// failure; the customer then signs in with the password they chose.
+	// test many emails for accounts). A sign-up is its own idempotency key:
+	// sent again with the same email and password within 10 minutes of the
+	// account's opening (a retry whose answer was lost, which gRPC clients
+	// make by themselves on UNAVAILABLE, or a form sent twice), it is
+	// answered with a new session of the account it opened, and opens no
+	// other; after that, or with another password, ALREADY_EXISTS.
 	SignUp(context.Context, *SignUpRequest) (*SignUpResponse, error)
 	// SignIn checks an email and a password and starts a new session, with a
 	// new token: a token the client held before is not reused. Errors:
