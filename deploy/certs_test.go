@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 // certSet is a set of certificates made by `bookshop certs`.
 type certSet struct {
 	dir   string
-	files []string // the names of the files it wrote
+	files []string // the names of the files it wrote, slash-separated paths in dir: "server.key", or "server/server.key" with -split
 }
 
 var certSets struct {
@@ -29,27 +30,43 @@ var certSets struct {
 // makes, made once per namespace.
 func certsFor(tb testing.TB, ns string) *certSet {
 	tb.Helper()
+	return certsMade(tb, ns, false)
+}
+
+// certsMade returns the certificates that `bookshop certs -namespace ns
+// DIR` makes, with -split when split is true (a directory per holder),
+// made once per namespace and layout.
+func certsMade(tb testing.TB, ns string, split bool) *certSet {
+	tb.Helper()
 	certSets.Lock()
 	defer certSets.Unlock()
-	if s, ok := certSets.m[ns]; ok {
+	key, args := "certs-"+ns, []string{"certs", "-namespace", ns}
+	if split {
+		key, args = key+"-split", append(args, "-split")
+	}
+	if s, ok := certSets.m[key]; ok {
 		return s
 	}
-	dir := filepath.Join(scratch, "certs-"+ns)
-	if res := runBookshop(tb, nil, "certs", "-namespace", ns, dir); res.exitCode != 0 {
-		tb.Fatalf("bookshop certs -namespace %s %s: exit status %d\n%s", ns, dir, res.exitCode, res.stderr)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
+	dir := filepath.Join(scratch, key)
+	if res := runBookshop(tb, nil, append(args, dir)...); res.exitCode != 0 {
+		tb.Fatalf("bookshop %s %s: exit status %d\n%s", strings.Join(args, " "), dir, res.exitCode, res.stderr)
 	}
 	s := &certSet{dir: dir}
-	for _, e := range entries {
-		s.files = append(s.files, e.Name())
+	err := filepath.WalkDir(dir, func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, name)
+		s.files = append(s.files, filepath.ToSlash(rel))
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
 	}
 	if certSets.m == nil {
 		certSets.m = make(map[string]*certSet)
 	}
-	certSets.m[ns] = s
+	certSets.m[key] = s
 	return s
 }
 
@@ -59,7 +76,7 @@ func (s *certSet) has(name string) bool { return slices.Contains(s.files, name) 
 // certificate returns the certificate in the file name of the set.
 func (s *certSet) certificate(tb testing.TB, name string) *x509.Certificate {
 	tb.Helper()
-	data, err := os.ReadFile(filepath.Join(s.dir, name))
+	data, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(name)))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -34,7 +34,9 @@ import (
 // command and environment, and waits for each as Compose would: the
 // one-shot certs to exit 0, each server's health check, run as Compose
 // runs it, to pass. With no engine, three things differ: a directory
-// stands for each volume, each server gets free loopback ports (given as
+// stands for each volume (and its subdirectory for a mount of a volume's
+// subpath, which must exist when the service starts, as Docker requires;
+// read_only is not enforced), each server gets free loopback ports (given as
 // flags, which win over its environment), and a name that the Compose
 // network resolves is replaced by the loopback address of the first
 // service that answers to it. Then a page of the Marketplace must carry
@@ -69,6 +71,14 @@ func runComposeOnLoopback(t *testing.T, p *types.Project, rewrite func(word stri
 			t.Fatal(err)
 		}
 	}
+	// mounted returns the directory that stands for what v mounts: the
+	// volume's, or with a subpath, its subdirectory.
+	mounted := func(v types.ServiceVolumeConfig) string {
+		if v.Volume != nil && v.Volume.Subpath != "" {
+			return filepath.Join(volumes[v.Source], filepath.FromSlash(v.Volume.Subpath))
+		}
+		return volumes[v.Source]
+	}
 	ports := make(map[string]map[string]string) // service -> its port -> the port it gets here
 	for _, s := range services {
 		ports[s.name] = make(map[string]string)
@@ -86,7 +96,7 @@ func runComposeOnLoopback(t *testing.T, p *types.Project, rewrite func(word stri
 		}
 		for _, v := range s.svc.Volumes {
 			if v.Type == types.VolumeTypeVolume && (word == v.Target || strings.HasPrefix(word, v.Target+"/")) {
-				return volumes[v.Source] + strings.TrimPrefix(word, v.Target)
+				return mounted(v) + strings.TrimPrefix(word, v.Target)
 			}
 		}
 		if u, err := url.Parse(word); err == nil && u.Scheme == "dns" {
@@ -164,6 +174,15 @@ func runComposeOnLoopback(t *testing.T, p *types.Project, rewrite func(word stri
 			case types.ServiceConditionHealthy:
 				d := byName[dep]
 				procs[dep].waitHealthy(ctx, t, d.svc.HealthCheck, argsOf(d, d.svc.HealthCheck.Test[2:]), envOf(d))
+			}
+		}
+		for _, v := range s.svc.Volumes {
+			if v.Type != types.VolumeTypeVolume || v.Volume == nil || v.Volume.Subpath == "" {
+				continue
+			}
+			if info, err := os.Stat(mounted(v)); err != nil || !info.IsDir() {
+				t.Fatalf("service %s mounts %s of the volume %s, which holds no such directory when it starts: Docker would refuse to start it (%v)",
+					name, v.Volume.Subpath, v.Source, err)
 			}
 		}
 		args := argsOf(s, s.svc.Command)

@@ -518,7 +518,58 @@ func checkCompose(t *testing.T, p *types.Project) {
 			t.Errorf("service %s: %q without -keep fails at the second docker compose up, when the files are there", maker.name, maker.svc.Command)
 		}
 		ns := maker.cmd.setting(t, "namespace", maker.args, nil)
-		set := certsFor(t, ns)
+		split := maker.cmd.setting(t, "split", maker.args, nil) == "true"
+		set := certsMade(t, ns, split)
+
+		// Each service mounts of the certs volume only the directories of
+		// what it is, read-only: server/ if it serves with mutual TLS, the
+		// directory of its own identity if it calls others. Never the whole
+		// volume: it holds every identity's key, and as every container
+		// runs as the keys' owner, their mode 0600 keeps no one out, so a
+		// Marketplace taken over could call Payments as the Checkout, or
+		// import books as admin. Only the tools (admin) hold admin's key.
+		for _, s := range services {
+			if s == maker {
+				continue
+			}
+			mine := make(map[string]bool) // the directories of the volume that s may mount
+			if _, ok := s.cmd.flags["tls-client-ca"]; ok && s.setting(t, "tls-client-ca") != "" {
+				mine["server"] = true
+			}
+			if id := callerIdentity[s.cmd.path[0]]; id != "" {
+				mine[id] = true
+			}
+			for _, v := range s.svc.Volumes {
+				if v.Type != types.VolumeTypeVolume || v.Source != m.Source {
+					continue
+				}
+				sub := ""
+				if v.Volume != nil {
+					sub = strings.Trim(path.Clean("/"+v.Volume.Subpath), "/")
+				}
+				switch {
+				case sub == "":
+					t.Errorf("service %s mounts the whole volume %s at %s, where %s writes the keys of every identity: "+
+						"it can read them all; want only its own directories, %v, each with volume: {subpath: DIR} (bookshop certs -split)",
+						s.name, m.Source, v.Target, maker.name, sortedKeys(mine))
+				case !mine[sub]:
+					t.Errorf("service %s mounts %s/ of the volume %s: it is not its own (want only %v): it can read another identity's key",
+						s.name, sub, m.Source, sortedKeys(mine))
+				}
+				if !v.ReadOnly {
+					t.Errorf("service %s mounts the volume %s at %s writable: want read_only: true", s.name, m.Source, v.Target)
+				}
+			}
+		}
+
+		// inVolume returns the name, in the volume, of the file v that a
+		// service reads where mv mounts it: below mv's subpath, if any.
+		inVolume := func(mv *types.ServiceVolumeConfig, v string) string {
+			if mv.Volume != nil && mv.Volume.Subpath != "" {
+				return path.Join(mv.Volume.Subpath, path.Base(v))
+			}
+			return path.Base(v)
+		}
 
 		// file checks that flag names a file of the set in the certs volume,
 		// and returns its name in the set.
@@ -538,14 +589,15 @@ func checkCompose(t *testing.T, p *types.Project) {
 				t.Errorf("service %s: %s=%s is not in the volume %s that %s writes", s.name, f.Env, v, m.Source, maker.name)
 				return ""
 			}
-			if !set.has(path.Base(v)) {
-				t.Errorf("service %s: %s=%s: bookshop certs writes no such file (it writes %v)", s.name, f.Env, v, set.files)
+			name := inVolume(mv, v)
+			if !set.has(name) {
+				t.Errorf("service %s: %s=%s, %s in the volume: bookshop certs writes no such file (it writes %v)", s.name, f.Env, v, name, set.files)
 				return ""
 			}
 			if !waitsFor(p, s.name, maker.name, types.ServiceConditionCompletedSuccessfully) {
 				t.Errorf("service %s reads %s, but does not wait (depends_on) for %s to complete successfully", s.name, v, maker.name)
 			}
-			return path.Base(v)
+			return name
 		}
 
 		// The servers: their certificate, and client certificates required.
@@ -596,7 +648,12 @@ func checkCompose(t *testing.T, p *types.Project) {
 			for _, flag := range called {
 				host, _, _ := hostPortOf(c.setting(t, flag))
 				for _, srv := range running(services, calls[flag]) {
-					if sc := path.Base(srv.setting(t, "tls-cert")); set.has(sc) && !set.coversName(t, sc, host) {
+					v := srv.setting(t, "tls-cert")
+					mv := srv.mountOf(v)
+					if mv == nil {
+						continue // reported above
+					}
+					if sc := inVolume(mv, v); set.has(sc) && !set.coversName(t, sc, host) {
 						t.Errorf("service %s calls %s, a name that the server certificate of %s does not cover", c.name, host, srv.name)
 					}
 				}

@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +123,144 @@ func TestCertsKeep(t *testing.T) {
 	err := tool.RunCerts(testContext(t, 10*time.Second), []string{"-keep", "-force", dir}, env(nil), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "choose one") {
 		t.Errorf("RunCerts -keep -force = %v, want a usage error", err)
+	}
+}
+
+// TestCertsSplit checks -split: a directory per holder, each with the CA
+// certificate and that holder's certificate and key, and nothing of any
+// other holder's; the output names the files in their directories; and
+// -keep keeps a complete split set, and replaces one that lacks a file or
+// whose directories hold different CAs.
+func TestCertsSplit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	run := func(args ...string) string {
+		t.Helper()
+		var stdout bytes.Buffer
+		args = append([]string{"-split", "-identities", "marketplace,checkout,admin"}, append(args, dir)...)
+		if err := tool.RunCerts(testContext(t, 10*time.Second), args, env(nil), &stdout, io.Discard); err != nil {
+			t.Fatalf("RunCerts(%q): %v", args, err)
+		}
+		return stdout.String()
+	}
+	out := run()
+	t.Logf("bookshop certs -split printed:\n%s", out)
+
+	want := map[string][]string{
+		"server":      {"ca.crt", "server.crt", "server.key"},
+		"marketplace": {"ca.crt", "marketplace.crt", "marketplace.key"},
+		"checkout":    {"ca.crt", "checkout.crt", "checkout.key"},
+		"admin":       {"ca.crt", "admin.crt", "admin.key"},
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top []string
+	for _, e := range entries {
+		top = append(top, e.Name())
+		if !e.IsDir() {
+			t.Errorf("-split wrote %s at the top of %s, want a directory per holder alone", e.Name(), dir)
+		}
+	}
+	if len(top) != len(want) {
+		t.Errorf("-split wrote %v in %s, want the directories %v", top, dir, slices.Sorted(maps.Keys(want)))
+	}
+	ca := readCert(t, filepath.Join(dir, "server", "ca.crt"))
+	for holder, files := range want {
+		var got []string
+		entries, err := os.ReadDir(filepath.Join(dir, holder))
+		if err != nil {
+			t.Errorf("-split: %v", err)
+			continue
+		}
+		for _, e := range entries {
+			got = append(got, e.Name())
+		}
+		if files = slices.Sorted(slices.Values(files)); !slices.Equal(got, files) {
+			t.Errorf("%s/ holds %v, want %v: its holder's files alone", holder, got, files)
+		}
+		if c := readCert(t, filepath.Join(dir, holder, "ca.crt")); !c.Equal(ca) {
+			t.Errorf("%s/ca.crt is not the CA of server/ca.crt", holder)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(ca)
+		pair, err := tls.LoadX509KeyPair(filepath.Join(dir, holder, holder+".crt"), filepath.Join(dir, holder, holder+".key"))
+		if err != nil {
+			t.Fatalf("%s: %v", holder, err)
+		}
+		if _, err := pair.Leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Errorf("%s/%s.crt: %v", holder, holder, err)
+		}
+		if holder != "server" {
+			if id, _ := certs.IdentityOf(pair.Leaf); id != holder {
+				t.Errorf("%s/%s.crt carries identity %q", holder, holder, id)
+			}
+		}
+		if info, err := os.Stat(filepath.Join(dir, holder, holder+".key")); err != nil {
+			t.Error(err)
+		} else if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s/%s.key: mode %v, want 0600", holder, holder, info.Mode().Perm())
+		}
+	}
+	for _, file := range []string{
+		filepath.Join(dir, "server", "server.key"), filepath.Join(dir, "server", "ca.crt"),
+		filepath.Join(dir, "marketplace", "marketplace.key"), filepath.Join(dir, "admin", "admin.key"),
+	} {
+		if !strings.Contains(out, file) {
+			t.Errorf("the output does not name %s", file)
+		}
+	}
+
+	if out := run("-keep"); !strings.Contains(out, "Kept") {
+		t.Errorf("-split -keep on a complete split set printed %q, want it kept", out)
+	}
+	if got := readCert(t, filepath.Join(dir, "server", "ca.crt")); !got.Equal(ca) {
+		t.Fatal("-split -keep replaced a valid set")
+	}
+
+	// A flat set is not a split one: -split -keep makes a new set.
+	flat := filepath.Join(t.TempDir(), "flat")
+	if err := tool.RunCerts(testContext(t, 10*time.Second), []string{flat}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	if err := tool.RunCerts(testContext(t, 10*time.Second), []string{"-split", "-keep", flat}, env(nil), &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "Making a new set") {
+		t.Errorf("-split -keep on a flat set printed %q, want a new split set", stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(flat, "server", "server.key")); err != nil {
+		t.Errorf("-split -keep on a flat set: %v", err)
+	}
+
+	// A holder's directory that lacks its key, or holds another CA.
+	if err := os.Remove(filepath.Join(dir, "checkout", "checkout.key")); err != nil {
+		t.Fatal(err)
+	}
+	if out := run("-keep"); !strings.Contains(out, "checkout") {
+		t.Errorf("-split -keep with checkout/checkout.key gone printed %q, want the reason for a new set", out)
+	}
+	renewed := readCert(t, filepath.Join(dir, "server", "ca.crt"))
+	if renewed.Equal(ca) {
+		t.Error("-split -keep kept a set that lacked checkout/checkout.key")
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	if err := tool.RunCerts(testContext(t, 10*time.Second), []string{"-split", other}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(other, "admin", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "admin", "ca.crt"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := run("-keep"); !strings.Contains(out, "is not the CA") {
+		t.Errorf("-split -keep with another CA in admin/ printed %q, want the reason for a new set", out)
+	}
+	if got := readCert(t, filepath.Join(dir, "server", "ca.crt")); got.Equal(renewed) {
+		t.Error("-split -keep kept a set whose directories hold different CAs")
 	}
 }
 

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
-// File is one file of a Set, as WriteDir writes it.
+// File is one file of a Set, as WriteDir or WriteSplitDir writes it.
 type File struct {
-	Name  string      // the base name, such as "server.key"
+	Name  string      // the path in the directory, slash-separated: "server.key", or "server/server.key" in the split layout
 	About string      // what the file is, for people
 	Data  []byte      // the PEM content
 	Mode  fs.FileMode // 0644 for certificates, 0600 for private keys
@@ -35,6 +37,27 @@ func (s *Set) Files() []File {
 	return files
 }
 
+// SplitFiles returns the files of s in the split layout, one directory
+// per holder, each with the CA certificate and the holder's own
+// certificate and key only: server/ca.crt, server/server.crt and
+// server/server.key, then <identity>/ca.crt, <identity>/<identity>.crt and
+// <identity>/<identity>.key for each client. A holder's directory can so
+// be given to it alone (a Compose volume's subpath, say), and no other
+// holder's key comes with it. The CA's key is not among them.
+func (s *Set) SplitFiles() []File {
+	files := s.Files() // ca.crt, then a certificate and its key for each holder
+	var split []File
+	for pair := range slices.Chunk(files[1:], 2) {
+		holder := strings.TrimSuffix(pair[0].Name, ".crt")
+		split = append(split, File{holder + "/ca.crt", files[0].About, files[0].Data, files[0].Mode})
+		for _, f := range pair {
+			f.Name = holder + "/" + f.Name
+			split = append(split, f)
+		}
+	}
+	return split
+}
+
 // WriteDir writes the files of s (see Files) into dir, creating dir if it
 // does not exist. Each file is written under a temporary name, synced, and
 // then moved into place, so that no one sees half a file; private keys are
@@ -45,14 +68,27 @@ func (s *Set) Files() []File {
 // fs.ErrExist and names them; if it fails half-way, it removes the files it
 // wrote. Other errors are those of the file system.
 func (s *Set) WriteDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write certificates: %w", err)
+	return s.write(dir, s.Files())
+}
+
+// WriteSplitDir writes the files of s in the split layout (see SplitFiles)
+// into dir, creating dir and its subdirectories if they do not exist, as
+// WriteDir writes them, with the same errors.
+func (s *Set) WriteSplitDir(dir string) error {
+	return s.write(dir, s.SplitFiles())
+}
+
+// write writes files into dir, as WriteDir says.
+func (s *Set) write(dir string, files []File) error {
+	for _, f := range files {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(path.Dir(f.Name))), 0o755); err != nil {
+			return fmt.Errorf("write certificates: %w", err)
+		}
 	}
-	files := s.Files()
 	if !s.overwrite {
 		var existing []string
 		for _, f := range files {
-			_, err := os.Lstat(filepath.Join(dir, f.Name))
+			_, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(f.Name)))
 			if err == nil {
 				existing = append(existing, f.Name)
 			} else if !errors.Is(err, fs.ErrNotExist) {
@@ -65,15 +101,15 @@ func (s *Set) WriteDir(dir string) error {
 	}
 	var written []string
 	for _, f := range files {
-		path := filepath.Join(dir, f.Name)
-		if err := writeFile(path, f.Data, f.Mode, s.overwrite); err != nil {
+		name := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err := writeFile(name, f.Data, f.Mode, s.overwrite); err != nil {
 			for _, p := range written {
 				os.Remove(p)
 			}
 			return fmt.Errorf("write certificates: %w", err)
 		}
 		if !s.overwrite {
-			written = append(written, path)
+			written = append(written, name)
 		}
 	}
 	return nil
