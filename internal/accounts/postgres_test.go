@@ -63,7 +63,7 @@ func TestRunOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SignUp on the first: %v", err)
 	}
-	if _, err := second.SignUp(ctx, &accountsv1.SignUpRequest{Email: adaEmail, Name: "Other Ada", Password: adaPassword, Client: client2}); status.Code(err) != codes.AlreadyExists {
+	if _, err := second.SignUp(ctx, &accountsv1.SignUpRequest{Email: adaEmail, Name: "Other Ada", Password: otherPassword, Client: client2}); status.Code(err) != codes.AlreadyExists {
 		t.Errorf("SignUp of the same email on the second = %v, want ALREADY_EXISTS", err)
 	}
 	in, err := second.SignIn(ctx, &accountsv1.SignInRequest{Email: adaEmail, Password: adaPassword, Client: client2})

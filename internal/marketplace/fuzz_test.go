@@ -270,9 +270,37 @@ func FuzzSignUpForm(f *testing.F) {
 	shop := startShop(f, func(o *marketplace.Options) { o.Accounts = startAccountsWith(f, unlimited) })
 	h := shop.site.Config.Handler
 	// What the sign-up page says whatever was posted, which a password
-	// may happen to contain.
-	blank := httptest.NewRecorder()
-	h.ServeHTTP(blank, httptest.NewRequest(http.MethodGet, "/signup", nil))
+	// may happen to contain ("correct " is in "Please correct the
+	// fields marked below."): the blank form, and the form with each of
+	// the messages a sign-up can get, for bodies that echo nothing the
+	// fuzzer might send.
+	var said strings.Builder
+	for _, body := range []string{
+		"", "%zz", "email=&name=&password=",
+		"email=said%40example.com&name=&password=correct+horse+battery",
+		"email=said%40example.com&name=S%01&password=correct+horse+battery",
+		"email=said%40example.com&name=S&password=short",
+		"email=said%40example.com&name=S&password=password123",
+		"email=said%40example.com&name=S&password=said%40example.com",
+		"email=said%40example.com&name=S&password=" + strings.Repeat("y", accounts.MaxPasswordLen+1),
+		"email=not-an-email&name=S&password=correct+horse+battery",
+		"email=said%40example.com&name=S&password=correct+horse+battery",
+		"email=said%40example.com&name=S&password=another+horse+battery",
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.RemoteAddr = addressOf(body)
+		if body == "" {
+			req = httptest.NewRequest(http.MethodGet, "/signup", nil)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		said.WriteString(w.Body.String())
+	}
+	if !strings.Contains(said.String(), "Please correct") || !strings.Contains(said.String(), "already exists") {
+		f.Fatalf("the pages said do not hold the sign-up's messages:\n%s", said.String())
+	}
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -307,7 +335,7 @@ func FuzzSignUpForm(f *testing.F) {
 			// and the name, or in the page's own text, proves nothing.)
 			p := form.Get("password")
 			echoed := form.Get("email") + form.Get("name")
-			if len(p) >= 8 && !strings.Contains(echoed, p) && !strings.Contains(blank.Body.String(), template(p)) && strings.Contains(page, template(p)) {
+			if len(p) >= 8 && !strings.Contains(echoed, p) && !strings.Contains(said.String(), template(p)) && strings.Contains(page, template(p)) {
 				t.Errorf("POST /signup %q: the page shows the password", body)
 			}
 		}
