@@ -234,12 +234,26 @@ func checkoutFields(f checkoutForm, errs map[string]string) (address [6]formFiel
 		{Name: "card_name", Label: "Name on the card", Value: f.CardName, Autocomplete: "cc-name"},
 	}
 	for i := range address {
-		address[i].Error = errs[address[i].Name]
+		address[i].setError(errs[address[i].Name])
 	}
 	for i := range card {
-		card[i].Error = errs[card[i].Name]
+		card[i].setError(errs[card[i].Name])
+	}
+	// What is wrong with the expiry as a whole (the card has expired) is
+	// said after its year, the second of its fields, and marks both.
+	if msg := errs[expiryField]; msg != "" {
+		month, year := &card[1], &card[2]
+		year.setError(msg)
+		month.ErrorID = year.ErrorID
 	}
 	return address, card
+}
+
+// setError shows msg beside f, or nothing when msg is "".
+func (f *formField) setError(msg string) {
+	if msg != "" {
+		f.Error, f.ErrorID = msg, "e-"+f.Name
+	}
 }
 
 // confirmedDiscount makes page's discount agree with the total c that its
@@ -426,11 +440,15 @@ func formTotal(f url.Values) (bookshop.Money, error) {
 	return bookshop.Money{Units: units, Currency: currency}, nil
 }
 
+// expiryField is the key, among a form's errors, of what is wrong with
+// the card's expiry as a whole: its month and year together.
+const expiryField = "expiry"
+
 // cardFormFields are the form's fields of the card, by the name Payments
 // gives them in its errors.
 var cardFormFields = map[string]struct{ field, label string }{
 	paymentsclient.FieldNumber: {"card_number", "Card number"},
-	paymentsclient.FieldExpiry: {"exp_month", "Expiry"},
+	paymentsclient.FieldExpiry: {expiryField, "Expiry"},
 	paymentsclient.FieldCVC:    {"cvc", "Security code"},
 	paymentsclient.FieldName:   {"card_name", "Name on the card"},
 }

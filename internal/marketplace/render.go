@@ -134,8 +134,13 @@ func parsePages(urls assetURLs) (*pages, error) {
 // checkout.html shows it: its label, its value, and what is wrong with it;
 // Numeric for a field of digits (the phone's keyboard shows digits).
 type formField struct {
-	Name, Label, Value, Autocomplete, Error string
-	Numeric                                 bool
+	Name, Label, Value, Autocomplete string
+	Numeric                          bool
+	// Error is what is wrong with the field, shown beside it; ErrorID is
+	// the id of the message that says what is wrong with it, its own or
+	// another field's (a card that has expired is its month and its year
+	// together), and "" when nothing is.
+	Error, ErrorID string
 }
 
 // layout is what every page shows around its content. Each page's data

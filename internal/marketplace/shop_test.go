@@ -913,6 +913,26 @@ func TestCheckoutRefusals(t *testing.T) {
 		}
 	}
 
+	// A card that has expired: its month and year are both marked, the
+	// message said once, after the year.
+	expired := b.checkoutForm(paymentsclient.TestCardApproved)
+	expired.Set("exp_month", "1")
+	expired.Set("exp_year", "2020")
+	r = b.post("/checkout", expired)
+	wantHTML(t, "POST", "/checkout", r, http.StatusBadRequest)
+	for _, want := range []string{
+		`name="exp_month" value="1" autocomplete="cc-exp-month" inputmode="numeric" aria-invalid="true" aria-describedby="e-exp_year">`,
+		`name="exp_year" value="2020" autocomplete="cc-exp-year" inputmode="numeric" aria-invalid="true" aria-describedby="e-exp_year">`,
+		`<span class="field-error" id="e-exp_year">Expiry: the card has expired`,
+	} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("a card that has expired: the form sent back has no %s:\n%s", want, r.body)
+		}
+	}
+	if n := strings.Count(r.body, "the card has expired"); n != 1 {
+		t.Errorf("a card that has expired: the page says so %d times, want once", n)
+	}
+
 	// Missing fields: each named, and no call.
 	empty := b.checkoutForm(paymentsclient.TestCardApproved)
 	empty.Del("city")
