@@ -25,6 +25,7 @@ const (
 	messageCheckoutFailed       = "We could not place your order. Please try again in a moment. A charge for an order that was not placed is refunded."
 	messageFixFields            = "Please correct the fields marked below."
 	messageCheckoutShort        = "Some books in your cart have fewer copies left than you chose: change them in your cart to check out."
+	messageCheckoutTooMuch      = "Your order comes to %s, more than one payment can take (%s): take some books out of your cart to check out."
 	messageTotalChanged         = "The total has changed since you saw it. Please check the new total and confirm again."
 )
 
@@ -42,11 +43,14 @@ type checkoutPage struct {
 	// back with the form: Checkout refuses to charge any other.
 	TotalUnits int64
 	Currency   string
-	Short      bool   // a line has fewer copies left than asked: no form
-	Key        string // the order's idempotency key
-	Message    string
-	Form       checkoutForm
-	Errors     map[string]string // field name -> what is wrong with it
+	Short      bool // a line has fewer copies left than asked: no form
+	// TooMuch is set when the total is more than one payment can take
+	// (bookshop.MaxChargeUnits): no form, which the Checkout would refuse.
+	TooMuch bool
+	Key     string // the order's idempotency key
+	Message string
+	Form    checkoutForm
+	Errors  map[string]string // field name -> what is wrong with it
 	// Fields is the markup of the form's fields, as the page shows them:
 	// Form and Errors, put together by checkoutFields and rendered by the
 	// template "checkout-fields" (see renderFields).
@@ -182,6 +186,10 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	if page.Short && page.Message == "" {
 		page.Message = messageCheckoutShort
+	}
+	if quote.Total.Units > bookshop.MaxChargeUnits && page.Confirmed == nil {
+		page.TooMuch = true
+		page.Message = fmt.Sprintf(messageCheckoutTooMuch, quote.Total.Format(), bookshop.Money{Units: bookshop.MaxChargeUnits, Currency: quote.Total.Currency}.Format())
 	}
 	page.Subtotal, page.Total = quote.Subtotal.Format(), quote.Total.Format()
 	page.Discount, page.DiscountLine = "", discountLine{}

@@ -874,6 +874,39 @@ func TestCheckout(t *testing.T) {
 
 const messageNoSuchOrderText = "We have no order of yours with this number."
 
+// TestCheckoutPastWhatOnePaymentTakes fills a cart past the most one
+// payment may take: the checkout page says so, with its total and the
+// most, and has no form to pay with (the Checkout would refuse it), only
+// the way back to the cart.
+func TestCheckoutPastWhatOnePaymentTakes(t *testing.T) {
+	var books []bookshop.Book
+	var dear []int32
+	for id := int32(9001); id <= 9011; id++ {
+		books = append(books, bookshop.Book{ID: id, Title: fmt.Sprintf("Folio %d", id), Author: "A. Nonymous", Year: 1600,
+			Category: bookshop.Mystery, Price: bookshop.Money{Units: bookshop.MaxPriceUnits(bookshop.DefaultCurrency), Currency: bookshop.DefaultCurrency}})
+		dear = append(dear, id)
+	}
+	shop := startShopOf(t, books)
+	b := newShopper(t, shop.site)
+	b.signUp("collector@example.com", "Collector")
+	for _, id := range dear {
+		if err := shop.inventory.SetStock(testContext(t), id, bookshop.MaxQuantity); err != nil {
+			t.Fatal(err)
+		}
+		b.add(id, bookshop.MaxQuantity)
+	}
+	r := b.get("/checkout")
+	wantHTML(t, "GET", "/checkout", r, http.StatusOK)
+	for _, want := range []string{"Your order comes to €1,090,000.00, more than one payment can take (€999,999.99)", `<a class="button" href="/cart">Back to your cart</a>`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the checkout of a cart past what one payment takes has no %q:\n%s", want, r.body)
+		}
+	}
+	if strings.Contains(r.body, `action="/checkout"`) || strings.Contains(r.body, "Pay ") {
+		t.Errorf("the checkout of a cart past what one payment takes has a form to pay with:\n%s", r.body)
+	}
+}
+
 func TestCheckoutRefusals(t *testing.T) {
 	shop := startShop(t)
 	b := newShopper(t, shop.site)
