@@ -393,20 +393,35 @@ func passwords(u string) []string {
 
 // hideSecrets returns err with every one of secrets in its text replaced
 // by xxxxx, as pgdb.Redact does: a last guard, should a driver's message
-// quote a connection string.
+// quote a connection string. A password is replaced where a connection
+// string would hold it (":PASSWORD@", "password=PASSWORD"), and, when it
+// is long enough not to be in a message by chance (minSecretLen), wherever
+// it is: replaced everywhere, a password such as "p" or "postgres" took
+// the letters out of every word that held them, and showed where it was
+// not.
 func hideSecrets(err error, secrets []string) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
 	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, "xxxxx")
+		if len(s) >= minSecretLen {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+			continue
+		}
+		msg = strings.ReplaceAll(msg, ":"+s+"@", ":xxxxx@")
+		msg = strings.ReplaceAll(msg, "password="+s, "password=xxxxx")
+		msg = strings.ReplaceAll(msg, "password='"+s+"'", "password=xxxxx")
 	}
 	if msg == err.Error() {
 		return err
 	}
 	return redactedError{msg: msg, err: err}
 }
+
+// minSecretLen is the length from which hideSecrets replaces a password
+// wherever it is in a message.
+const minSecretLen = 12
 
 // redactedError is an error whose text had a secret taken out; it wraps
 // the original, for errors.Is, whose text must not be printed.

@@ -2,6 +2,7 @@ package tool
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -85,5 +86,28 @@ func TestMovedSchemasMatch(t *testing.T) {
 				t.Logf("%s: %d columns, key of %d", tb.Name, len(tb.Columns), len(tb.Key))
 			}
 		})
+	}
+}
+
+// TestHideSecrets checks that a password is taken out of a message where
+// a connection string holds it, and, when long, wherever it is, while a
+// short one leaves the words that hold its letters alone.
+func TestHideSecrets(t *testing.T) {
+	for _, tt := range []struct {
+		url, msg, want string
+	}{
+		{"postgres://u:p@127.0.0.1:1/db",
+			"open catalog database: dial tcp 127.0.0.1:1: connect: postgres://u:p@127.0.0.1:1/db refused",
+			"open catalog database: dial tcp 127.0.0.1:1: connect: postgres://u:xxxxx@127.0.0.1:1/db refused"},
+		{"postgres://u:postgres@h/db", "user=u password=postgres host=h: postgres refused",
+			"user=u password=xxxxx host=h: postgres refused"},
+		{"postgres://u:Pa55-w0rd-secret@h/db", "server said: Pa55-w0rd-secret is wrong",
+			"server said: xxxxx is wrong"},
+		{"postgres://u@h/db", "no password: unchanged", "no password: unchanged"},
+	} {
+		got := hideSecrets(errors.New(tt.msg), passwords(tt.url))
+		if got.Error() != tt.want {
+			t.Errorf("hideSecrets(%q) with the password of %s = %q, want %q", tt.msg, tt.url, got, tt.want)
+		}
 	}
 }
