@@ -245,10 +245,13 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 	)
 	fs.StringVar(&format, "format", "", "csv or json (default: from -o's name; csv for stdout)")
 	fs.StringVar(&category, "category", "all", "mystery, science_fiction, self_help, or all")
-	fs.StringVar(&out, "o", "", "write to this file instead of stdout")
+	fs.StringVar(&out, "o", "", "write to this file instead of stdout, replacing it once the export is complete (a failed export leaves it as it was); - is stdout")
 	env := client.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
+	}
+	if out == "-" {
+		out = ""
 	}
 	format, err := fileFormat(format, out)
 	if err != nil {

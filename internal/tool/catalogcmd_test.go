@@ -315,6 +315,19 @@ func TestExportKeepsModeAndWarnsOfFormulas(t *testing.T) {
 	if msg, err := export("-format", "json", "-o", filepath.Join(closed, "b.json")); err != nil || strings.Contains(msg, "Warning") {
 		t.Errorf("a JSON export printed %q, %v; want no warning: no spreadsheet runs JSON", msg, err)
 	}
+
+	// -o - is stdout, as for most commands that write files: no file
+	// named "-".
+	var stdout, stderr bytes.Buffer
+	wd := t.TempDir()
+	t.Chdir(wd)
+	err = tool.Run(testContext(t, 30*time.Second), []string{"export", "-o", "-"}, env(map[string]string{"CATALOG_HOST": addr}), &stdout, &stderr)
+	if err != nil || !strings.Contains(stdout.String(), "Harmless") {
+		t.Errorf("export -o - = %v, stdout %q; want the books on stdout", err, stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(wd, "-")); err == nil {
+		t.Error("export -o - wrote a file named -")
+	}
 }
 
 // TestImportReportsManyRejects imports more refused books than the Catalog

@@ -2,6 +2,7 @@ package tool
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -24,8 +25,27 @@ func replaceFile(out string, data []byte) error {
 // mode and owner (see keepMode), and renamed over it, so that a reader of
 // out sees the old file or the new one, never half of one, and a failure,
 // write's included, leaves the old one. It returns write's error as it is.
+//
+// A symbolic link is followed: the file it names is replaced, and the
+// link kept. What is not a file (a named pipe, a device such as
+// /dev/stdout) is written to as it is, since a rename would put a file
+// in its place; a directory is refused.
 func replaceFileWith(out string, write func(io.Writer) error) error {
+	out, err := followLinks(out)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory: name a file", out)
+		}
+		return writeThrough(out, write)
+	}
 	file, err := createBeside(out)
+	if pe, ok := err.(*fs.PathError); ok {
+		// Named so, not by the hidden file beside it.
+		return &fs.PathError{Op: "create", Path: out, Err: pe.Err}
+	}
 	if err != nil {
 		return err
 	}
@@ -44,6 +64,40 @@ func replaceFileWith(out string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(file.Name(), out)
+}
+
+// followLinks returns the path of the file that out names once its
+// symbolic links are followed, whether that file exists or not (a link
+// may name a file not yet written), or out itself when it is no link.
+func followLinks(out string) (string, error) {
+	for range 40 { // as many links as Linux follows
+		fi, err := os.Lstat(out)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return out, nil
+		}
+		target, err := os.Readlink(out)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(out), target)
+		}
+		out = target
+	}
+	return "", &fs.PathError{Op: "follow", Path: out, Err: errors.New("too many levels of symbolic links")}
+}
+
+// writeThrough writes to what out names, which is not a file, with write.
+func writeThrough(out string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(out, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // createBeside creates a new, hidden file in the directory of out, to be

@@ -68,11 +68,14 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 	fs.StringVar(&start, "campaign-start", "", "when the campaign started: a time such as 2025-06-10T09:00:00+02:00, or a date for its midnight in -tz; an order recorded at it is during the campaign")
 	fs.StringVar(&end, "campaign-end", "", "when the campaign ended, as -campaign-start; an order recorded at it is after the campaign (default: it has not ended; needs -campaign-start)")
 	fs.StringVar(&format, "format", "text", "text, csv or svg")
-	fs.StringVar(&out, "o", "", "write the report to this file instead of stdout (replaced if it exists)")
+	fs.StringVar(&out, "o", "", "write the report to this file instead of stdout (replaced if it exists); - is stdout")
 	fs.DurationVar(&timeout, "timeout", time.Minute, "give up after this long")
 	env := withEnv(tlsf.register(fs), map[string]string{"orders-host": "ORDERS_HOST", "promotions-host": "PROMOTIONS_HOST"})
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
+	}
+	if out == "-" {
+		out = ""
 	}
 
 	write, ok := reportFormats[format]
