@@ -316,7 +316,7 @@ func TestReportPromotionUsage(t *testing.T) {
 		{[]string{"-from", "2025-13-01"}, `-from "2025-13-01": want a date, YYYY-MM-DD`},
 		{[]string{"-to", "June"}, `-to "June": want a date`},
 		{[]string{"-from", "2025-06-10", "-to", "2025-06-01"}, "the period's first day 2025-06-10 is after its last day 2025-06-01"},
-		{[]string{"-from", "2024-01-01", "-to", "2025-06-01"}, "a report covers 366 days at most"},
+		{[]string{"-from", "2024-01-01", "-to", "2025-06-01"}, "is more than 366 days, the most a report covers"},
 		{[]string{"-tz", "Mars/Olympus"}, `-tz "Mars/Olympus": want a time zone's name`},
 		{[]string{"-campaign-end", "2025-06-10"}, "-campaign-end needs -campaign-start"},
 		{[]string{"-campaign-start", "yesterday"}, `-campaign-start "yesterday": want a time such as`},

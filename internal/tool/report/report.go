@@ -61,7 +61,7 @@ func (o Options) Validate() error {
 	case o.From.After(o.To):
 		return fmt.Errorf("the period's first day %s is after its last day %s", date(o.From), date(o.To))
 	case days > MaxDays:
-		return fmt.Errorf("the period from %s to %s is %d days: a report covers %d days at most", date(o.From), date(o.To), days, MaxDays)
+		return fmt.Errorf("the period from %s to %s is more than %d days, the most a report covers", date(o.From), date(o.To), MaxDays)
 	case o.Campaign.Starts.IsZero():
 		return fmt.Errorf("the campaign's start is not known: it is needed to tell orders before the campaign from those during it")
 	case !o.Campaign.Ends.IsZero() && !o.Campaign.Ends.After(o.Campaign.Starts):
@@ -81,7 +81,8 @@ func (o Options) normal() Options {
 	return o
 }
 
-// days returns how many days the normal period has: 1 when From is To.
+// days returns how many days the normal period has, 1 when From is To,
+// counted up to MaxDays+1: any number past MaxDays is too many.
 func (o Options) days() int {
 	n := 0
 	for d := o.From; !d.After(o.To) && n <= MaxDays; d = next(d) {

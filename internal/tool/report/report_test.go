@@ -305,7 +305,8 @@ func TestComputeRefuses(t *testing.T) {
 	}{
 		{"no promotion", opts(func(o *report.Options) { o.Promotion = "" }), nil, "the promotion's code is empty"},
 		{"from after to", opts(func(o *report.Options) { o.From = day(t, "2025-06-13") }), nil, "first day 2025-06-13 is after its last day 2025-06-12"},
-		{"too long", opts(func(o *report.Options) { o.From = day(t, "2024-06-11") }), nil, "367 days: a report covers 366 days at most"},
+		{"too long", opts(func(o *report.Options) { o.From = day(t, "2024-06-11") }), nil, "is more than 366 days, the most a report covers"},
+		{"far too long", opts(func(o *report.Options) { o.From = day(t, "1900-01-01") }), nil, "the period from 1900-01-01 to 2025-06-12 is more than 366 days, the most a report covers"},
 		{"no start", opts(func(o *report.Options) { o.Campaign.Starts = time.Time{} }), nil, "the campaign's start is not known"},
 		{"end at start", opts(func(o *report.Options) { o.Campaign.Ends = o.Campaign.Starts }), nil, "the campaign's end 2025-06-10 09:00 UTC is not after its start"},
 		{"two currencies", knownOptions(t), append(knownOrders(t), usd), "order o_usd is in USD, others of the period in EUR"},
