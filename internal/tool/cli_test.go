@@ -235,6 +235,20 @@ func TestHealthCommand(t *testing.T) {
 	if err := tool.Run(testContext(t, 5*time.Second), []string{"health"}, env(nil), io.Discard, io.Discard); err == nil {
 		t.Error("health with no target succeeded, want a usage error")
 	}
+	// Its TLS flags, named as health has them, with no environment
+	// variable: health reads none (see RunHealth).
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-tls-ca", "ca.crt", "-tls-cert", "admin.crt"}, "-tls-cert and -tls-key go together"},
+		{[]string{"-tls-cert", "admin.crt", "-tls-key", "admin.key"}, "-tls-ca is needed to call over TLS"},
+	} {
+		err := tool.Run(testContext(t, 5*time.Second), append([]string{"health", "-grpc", addr}, tt.args...), env(nil), io.Discard, io.Discard)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("health %v = %v, want %q", tt.args, err, tt.want)
+		}
+	}
 }
 
 // TestReflectionListsEveryService lists the services of the real

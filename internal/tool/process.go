@@ -88,6 +88,7 @@ func (f serverTLSFlags) rule() (certs.IdentityRule, error) {
 type clientTLSFlags struct {
 	ca, cert, key string
 	tool          bool // the flags are the tool's: -tls-cert, -tls-key
+	flagsOnly     bool // the flags have no environment variables (health)
 }
 
 // config loads the files: nil for plaintext.
@@ -95,14 +96,20 @@ func (f clientTLSFlags) config() (*tls.Config, error) {
 	if f.ca == "" && f.cert == "" && f.key == "" {
 		return nil, nil
 	}
+	env := func(vars string) string {
+		if f.flagsOnly {
+			return ""
+		}
+		return " (env " + vars + ")"
+	}
 	if f.ca == "" {
-		return nil, usageErrorf("-tls-ca is needed to call over TLS (env TLS_CA)")
+		return nil, usageErrorf("-tls-ca is needed to call over TLS%s", env("TLS_CA"))
 	}
 	if (f.cert == "") != (f.key == "") {
-		if f.tool {
-			return nil, usageErrorf("-tls-cert and -tls-key go together (env TLS_CERT, TLS_KEY)")
+		if f.tool || f.flagsOnly {
+			return nil, usageErrorf("-tls-cert and -tls-key go together%s", env("TLS_CERT, TLS_KEY"))
 		}
-		return nil, usageErrorf("-tls-client-cert and -tls-client-key go together (env TLS_CLIENT_CERT, TLS_CLIENT_KEY)")
+		return nil, usageErrorf("-tls-client-cert and -tls-client-key go together%s", env("TLS_CLIENT_CERT, TLS_CLIENT_KEY"))
 	}
 	return rpc.ClientTLS(f.ca, f.cert, f.key)
 }
