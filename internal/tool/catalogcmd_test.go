@@ -69,7 +69,8 @@ func TestExportImportRoundTrip(t *testing.T) {
 			if _, err := runCmd(t, from, "export", "-o", first); err != nil {
 				t.Fatalf("export: %v", err)
 			}
-			out, err := runCmd(t, to, "import", first)
+			// A flag after the file, as people type it.
+			out, err := runCmd(t, to, "import", "-format", format, first, "-timeout", "1m")
 			if err != nil {
 				t.Fatalf("import: %v\n%s", err, out)
 			}

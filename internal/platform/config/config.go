@@ -80,7 +80,9 @@ func (f *FlagSet) Parse(args []string, getenv func(string) string) error {
 }
 
 // ParseWithArgs is Parse for a command that takes positional arguments,
-// which it returns. They may come before or after the flags.
+// which it returns. They may come before, between or after the flags
+// ("import -format csv books.csv -catalog-host h"); after "--", every
+// argument is positional, and "-" is one (for stdin).
 func (f *FlagSet) ParseWithArgs(args []string, getenv func(string) string) ([]string, error) {
 	for flagName, envName := range f.env {
 		v := getenv(envName)
@@ -95,16 +97,26 @@ func (f *FlagSet) ParseWithArgs(args []string, getenv func(string) string) ([]st
 		}
 	}
 	var positional []string
-	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		positional, args = append(positional, args[0]), args[1:]
-	}
-	if err := f.FlagSet.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+	for {
+		for len(args) > 0 && (args[0] == "-" || !strings.HasPrefix(args[0], "-")) {
+			positional, args = append(positional, args[0]), args[1:]
 		}
-		return nil, UsageErrorf("%v", err)
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if err := f.FlagSet.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, UsageErrorf("%v", err)
+		}
+		rest := f.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			// The flag package stopped at "--", and took it.
+			return append(positional, rest...), nil
+		}
+		args = rest
 	}
-	return append(positional, f.Args()...), nil
 }
 
 // Set declares settings in one namespace of a FlagSet. Each method

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,6 +113,36 @@ func TestStringOr(t *testing.T) {
 		}
 		if tt.want != "" && strings.Contains(out.String(), tt.want) {
 			t.Errorf("usage = %q: it shows the value", out.String())
+		}
+	}
+}
+
+// TestParseWithArgsAnywhere checks that positional arguments may come
+// before, between and after the flags, as people type them, that "-" is
+// one, and that after "--" every argument is one.
+func TestParseWithArgsAnywhere(t *testing.T) {
+	for _, tt := range []struct {
+		args   []string
+		format string
+		rest   []string
+	}{
+		{[]string{"books.csv"}, "default", []string{"books.csv"}},
+		{[]string{"books.csv", "-format", "json"}, "json", []string{"books.csv"}},
+		{[]string{"-format", "json", "books.csv"}, "json", []string{"books.csv"}},
+		{[]string{"-format", "csv", "books.csv", "-verbose"}, "csv", []string{"books.csv"}},
+		{[]string{"-verbose", "a", "-format", "json", "b"}, "json", []string{"a", "b"}},
+		{[]string{"-", "-format", "json"}, "json", []string{"-"}},
+		{[]string{"-format", "json", "--", "-verbose", "x"}, "json", []string{"-verbose", "x"}},
+	} {
+		fs := config.NewFlagSet("t", "", io.Discard)
+		var format string
+		var verbose bool
+		set := fs.Service("tool", true)
+		set.String(&format, "format", "default", "a format")
+		fs.BoolVar(&verbose, "verbose", false, "say more")
+		rest, err := fs.ParseWithArgs(tt.args, func(string) string { return "" })
+		if err != nil || format != tt.format || !slices.Equal(rest, tt.rest) {
+			t.Errorf("ParseWithArgs(%q) = %q, %v with -format %q; want %q with -format %q", tt.args, rest, err, format, tt.rest, tt.format)
 		}
 	}
 }
