@@ -103,6 +103,9 @@ func (c *serverCalls) unaryGuarded(ctx context.Context, req any, info *grpc.Unar
 		}
 		ctx = authorized // with the caller's identity, for Identity
 	}
+	if err := malformed(req); err != nil {
+		return nil, err
+	}
 	if c.unaryNext != nil {
 		return c.unaryNext(ctx, req, info, func(ctx context.Context, req any) (any, error) {
 			if err := c.validators.validate(info.FullMethod, req); err != nil {
@@ -217,6 +220,9 @@ func (s *callStream) RecvMsg(m any) error {
 		return err
 	}
 	s.counts.Received()
+	if err := malformed(m); err != nil {
+		return err
+	}
 	return checkMessage(s.check, m)
 }
 

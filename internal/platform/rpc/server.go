@@ -315,6 +315,9 @@ func NewServer(cfg ServerConfig, opts ...grpc.ServerOption) *Server {
 		// Clients may ping every 20s (ours ping every 30s), even without calls.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
 		grpc.NumStreamWorkers(streamWorkers),
+		// A request that does not decode is the caller's mistake (see
+		// requestCodec). (An option that grpc-go marks experimental.)
+		grpc.ForceServerCodecV2(newRequestCodec()),
 	}
 	if cfg.TLS != nil {
 		base = append(base, grpc.Creds(credentials.NewTLS(cfg.TLS)))
