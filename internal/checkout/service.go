@@ -775,7 +775,10 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 	// The most this checkout could charge: the total the shopper confirmed,
 	// or the subtotal when no discount can come. Payments would refuse
 	// more than one payment can take: refused here, before stock is held.
-	if most := req.Total; most.Units > bookshop.MaxChargeUnits || !mayEarn && q.Subtotal.Units > bookshop.MaxChargeUnits {
+	// A total the cart cannot come to is refused below, with the one it
+	// comes to: a message that repeated it would name a sum the shopper
+	// never saw.
+	if most := req.Total; couldBe(q, req.Total, mayEarn) && (most.Units > bookshop.MaxChargeUnits || !mayEarn && q.Subtotal.Units > bookshop.MaxChargeUnits) {
 		if !mayEarn {
 			most = q.Subtotal
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -129,6 +130,10 @@ func TestPlaceRefused(t *testing.T) {
 		{name: "a total past what one payment can take", customer: 21,
 			fill: []int{101, 10, 102, 10, 103, 10, 104, 10, 105, 10, 106, 10, 107, 10, 108, 10, 109, 10, 110, 10, 111, 10},
 			code: bookshop.Conflict, msg: "your order comes to €1,090,000.00, more than one payment can take (€999,999.99)"},
+		{name: "a total past what one payment can take that the cart cannot come to", customer: 22,
+			fill:   []int{101, 10, 102, 10, 103, 10, 104, 10, 105, 10, 106, 10, 107, 10, 108, 10, 109, 10, 110, 10, 111, 10},
+			change: func(p *bookshop.PlaceOrder) { p.Total = eur(math.MaxInt64) },
+			code:   bookshop.Conflict, msg: "the total is now €1,090,000.00, not the €92,233,720,368,547,758.07 you confirmed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testContext(t)

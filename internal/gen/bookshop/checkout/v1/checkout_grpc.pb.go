@@ -89,8 +89,8 @@ type CheckoutServiceClient interface {
 	// that Promotions gives the customer now (none when it cannot answer in
 	// time), and the total, and the lines the Inventory has too few copies
 	// for. An empty cart has a quote without lines, and amounts unset. A
-	// cart whose subtotal is more than one payment can take (99,999,999
-	// minor units) is quoted, and PlaceOrder refuses it (see there).
+	// cart whose total is more than one payment can take (99,999,999 minor
+	// units) is quoted, and PlaceOrder refuses it (see there).
 	// Errors: INVALID_ARGUMENT for a customer id under 1 or a malformed cart
 	// id; UNAVAILABLE when the Cart, the Catalog or the Inventory cannot be
 	// reached.
@@ -106,11 +106,13 @@ type CheckoutServiceClient interface {
 	//   - INVALID_ARGUMENT for a malformed request: the message names the
 	//     field ("shipping address: ...", or, from Payments, "card number:
 	//     ...", "expiry: ...", "cvc: ...", "cardholder name: ...", joined by
-	//     "; ");
-	//   - FAILED_PRECONDITION when the cart is empty, when its subtotal is
-	//     more than one payment can take ("your order comes to ..., more
-	//     than one payment can take (...)": nothing held, nothing charged),
-	//     when the total is no
+	//     "; "). A card that Payments refuses so (its digits, its expiry,
+	//     its code: checked once the stock is held) is recorded, as a
+	//     declined card is: the corrected card goes with a new key;
+	//   - FAILED_PRECONDITION when the cart is empty, when its total (its
+	//     subtotal, when no discount can come) is more than one payment can
+	//     take ("your order comes to ..., more than one payment can take
+	//     (...)": nothing held, nothing charged), when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
 	//     cart changed, or the promotion's discount came or went, or, the
 	//     order paid, its discount could not be kept: refunded; a discount
@@ -225,8 +227,8 @@ type CheckoutServiceServer interface {
 	// that Promotions gives the customer now (none when it cannot answer in
 	// time), and the total, and the lines the Inventory has too few copies
 	// for. An empty cart has a quote without lines, and amounts unset. A
-	// cart whose subtotal is more than one payment can take (99,999,999
-	// minor units) is quoted, and PlaceOrder refuses it (see there).
+	// cart whose total is more than one payment can take (99,999,999 minor
+	// units) is quoted, and PlaceOrder refuses it (see there).
 	// Errors: INVALID_ARGUMENT for a customer id under 1 or a malformed cart
 	// id; UNAVAILABLE when the Cart, the Catalog or the Inventory cannot be
 	// reached.
@@ -242,11 +244,13 @@ type CheckoutServiceServer interface {
 	//   - INVALID_ARGUMENT for a malformed request: the message names the
 	//     field ("shipping address: ...", or, from Payments, "card number:
 	//     ...", "expiry: ...", "cvc: ...", "cardholder name: ...", joined by
-	//     "; ");
-	//   - FAILED_PRECONDITION when the cart is empty, when its subtotal is
-	//     more than one payment can take ("your order comes to ..., more
-	//     than one payment can take (...)": nothing held, nothing charged),
-	//     when the total is no
+	//     "; "). A card that Payments refuses so (its digits, its expiry,
+	//     its code: checked once the stock is held) is recorded, as a
+	//     declined card is: the corrected card goes with a new key;
+	//   - FAILED_PRECONDITION when the cart is empty, when its total (its
+	//     subtotal, when no discount can come) is more than one payment can
+	//     take ("your order comes to ..., more than one payment can take
+	//     (...)": nothing held, nothing charged), when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
 	//     cart changed, or the promotion's discount came or went, or, the
 	//     order paid, its discount could not be kept: refunded; a discount
