@@ -20,5 +20,5 @@ fmt: ## gofmt the code
 bench: ## the go test benchmarks of the hot paths
 	go test -run='^$$' -bench=. -benchmem ./...
 
-perf: ## the performance targets: servers and load on their own cores, one table (about 4 minutes)
+perf: ## the performance targets: servers and load on their own cores, one table (about ten minutes, plus the build)
 	./scripts/bench.sh
