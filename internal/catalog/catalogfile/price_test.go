@@ -362,3 +362,39 @@ func FuzzParsePrice(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONTextAfterTheArray checks that a JSON catalog is one array: text
+// after it (two files put together, a paste cut short) is refused at its
+// line, not left out without a word, while spaces after it are fine.
+func TestJSONTextAfterTheArray(t *testing.T) {
+	const book = `{"id":1,"category":"mystery","title":"T","author":"A","year":1930,"price":"9.99"}`
+	for _, tt := range []struct {
+		in       string
+		wantLine int // 0: no error
+	}{
+		{"[" + book + "]\n\n", 0},
+		{"[" + book + "]\n[" + book + "]\n", 2},
+		{"[" + book + "]]]{{garbage", 1},
+		{"[\n" + book + "\n]\n\n trailing", 5},
+	} {
+		rows, err := catalogfile.NewJSONRows(strings.NewReader(tt.in), "f.json", "EUR")
+		if err != nil {
+			t.Fatalf("NewJSONRows(%q): %v", tt.in, err)
+		}
+		n := 0
+		for {
+			_, err = rows.Next()
+			if err != nil {
+				break
+			}
+			n++
+		}
+		pe, isParse := errors.AsType[*catalogfile.ParseError](err)
+		switch {
+		case tt.wantLine == 0 && (err != io.EOF || n != 1):
+			t.Errorf("%q: %d books, then %v; want 1, then io.EOF", tt.in, n, err)
+		case tt.wantLine > 0 && (!isParse || pe.Line != tt.wantLine || !strings.Contains(err.Error(), "text after the array of books")):
+			t.Errorf("%q: %d books, then %v; want an error of text after the array at line %d", tt.in, n, err, tt.wantLine)
+		}
+	}
+}

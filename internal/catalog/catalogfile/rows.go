@@ -256,6 +256,13 @@ func (r *JSONRows) Next() (Row, error) {
 		if _, err := r.dec.Token(); err != nil {
 			return Row{}, &ParseError{File: r.name, Line: r.lineAt(int(r.dec.InputOffset())), Err: fmt.Errorf("the array of books is not closed: %v", err)}
 		}
+		// Only spaces may follow the array: two files put together, or a
+		// file cut and pasted, would otherwise import only their first
+		// part, and say nothing of the rest.
+		end := int(r.dec.InputOffset())
+		if rest := bytes.TrimLeft(r.data[end:], " \t\r\n"); len(rest) > 0 {
+			return Row{}, &ParseError{File: r.name, Line: r.lineAt(len(r.data) - len(rest)), Err: errors.New("text after the array of books: a JSON catalog is one array")}
+		}
 		return Row{}, io.EOF
 	}
 	var raw json.RawMessage
