@@ -115,7 +115,8 @@ func normalizeEmail(email string) (string, error) {
 // normalizeName trims name, puts it in NFC, and checks it: 1 to
 // MaxNameLen characters, none of them a control, private-use, line or
 // paragraph separator, or bidirectional control character (which would let
-// a name show as something else).
+// a name show as something else), and one at least that shows
+// (bookshop.Visible: a name of zero-width spaces reads as none).
 func normalizeName(name string) (string, error) {
 	if !utf8.ValidString(name) {
 		return "", bookshop.Errorf(bookshop.Invalid, "name: not valid UTF-8")
@@ -131,6 +132,9 @@ func normalizeName(name string) (string, error) {
 		if forbidden(r) {
 			return "", bookshop.Errorf(bookshop.Invalid, "name: must not hold control or invisible formatting characters")
 		}
+	}
+	if !bookshop.Visible(n) {
+		return "", bookshop.Errorf(bookshop.Invalid, "name: shows nothing: it needs a letter, a digit or a sign")
 	}
 	return n, nil
 }

@@ -54,6 +54,7 @@ func TestNormalizeAccount(t *testing.T) {
 		{"email not UTF-8", ok("ada\xff@example.com", "Ada", pw), bookshop.NewAccount{}, "email: not valid UTF-8"},
 
 		{"no name", ok("a@example.com", " \t", pw), bookshop.NewAccount{}, "name: required"},
+		{"a name that shows nothing", ok("a@example.com", "\u200b\u3164", pw), bookshop.NewAccount{}, "name: shows nothing"},
 		{"name of 61", ok("a@example.com", strings.Repeat("n", 61), pw), bookshop.NewAccount{}, "name: at most 60 characters, got 61"},
 		{"name with a newline", ok("a@example.com", "Ada\nLovelace", pw), bookshop.NewAccount{}, "name: must not hold control"},
 		{"name with a right-to-left override", ok("a@example.com", "Ada\u202eecalevoL", pw), bookshop.NewAccount{}, "name: must not hold control"},
@@ -108,6 +109,7 @@ var ruleMessage = regexp.MustCompile(`^(` + strings.Join([]string{
 	`name: required`,
 	`name: at most N characters, got N`,
 	`name: must not hold control or invisible formatting characters`,
+	`name: shows nothing: it needs a letter, a digit or a sign`,
 	`password: not valid UTF-N`,
 	`password: at most N characters`,
 	`password: at least N characters, got N`,

@@ -98,6 +98,8 @@ func checkText(s string, maxLen int) string {
 	switch {
 	case s == "":
 		return "must not be empty"
+	case !Visible(s):
+		return "shows nothing: it needs a letter, a digit or a sign"
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8"
 	case utf8.RuneCountInString(s) > maxLen:

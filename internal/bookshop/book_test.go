@@ -24,6 +24,7 @@ func TestBookValidate(t *testing.T) {
 		{"negative id", func(b *bookshop.Book) { b.ID = -1 }, "id"},
 		{"unknown category", func(b *bookshop.Book) { b.Category = 7 }, "category"},
 		{"empty title", func(b *bookshop.Book) { b.Title = "" }, "title"},
+		{"a title that shows nothing", func(b *bookshop.Book) { b.Title = "\u200b" }, "title"},
 		{"long title", func(b *bookshop.Book) { b.Title = strings.Repeat("é", bookshop.MaxTitleLen+1) }, "title"},
 		{"control character", func(b *bookshop.Book) { b.Author = "Frank\x07Herbert" }, "author"},
 		{"invalid UTF-8", func(b *bookshop.Book) { b.Author = "\xff" }, "author"},

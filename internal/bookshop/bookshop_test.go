@@ -82,3 +82,15 @@ func TestErrorCodeAndMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestVisible(t *testing.T) {
+	for s, want := range map[string]bool{
+		"Ada": true, " a ": true, "é": true, "e\u0301": true, "·": true, "1": true, "😀": true,
+		"": false, "   ": false, "\u200b": false, "\ufeff": false, "\u2060": false, "\u3164": false,
+		"\u0301": false, "\u200e\u200f": false, "\u00a0\u3000": false, "\u2800": false, "\x00\x01": false,
+	} {
+		if got := bookshop.Visible(s); got != want {
+			t.Errorf("Visible(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -224,7 +224,7 @@ const (
 // address: a name (1 to 100 characters), a first line (1 to 200), an
 // optional second line (up to 200), a city (1 to 100), a postal code (1 to
 // 20), and a country of two capital letters (ISO 3166-1 alpha-2); no
-// control characters, none only spaces. The message starts with
+// control characters, none only spaces or invisible characters. The message starts with
 // "shipping address: " and names the field.
 func CheckAddress(a bookshop.Address) error {
 	for _, f := range []struct {
@@ -240,7 +240,7 @@ func CheckAddress(a bookshop.Address) error {
 	} {
 		switch n := utf8.RuneCountInString(f.value); {
 		case f.optional && f.value == "":
-		case strings.TrimSpace(f.value) == "":
+		case !bookshop.Visible(f.value): // only spaces or invisible characters
 			return bookshop.Errorf(bookshop.Invalid, "shipping address: %s: required", f.name)
 		case n > f.max:
 			return bookshop.Errorf(bookshop.Invalid, "shipping address: %s: at most %d characters, not %d", f.name, f.max, n)

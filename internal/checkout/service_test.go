@@ -123,6 +123,8 @@ func TestPlaceRefused(t *testing.T) {
 			code: bookshop.Invalid, msg: "card number: required"},
 		{name: "no city", customer: 18, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Shipping.City = "" },
 			code: bookshop.Invalid, msg: "shipping address: city: required"},
+		{name: "a name that shows nothing", customer: 23, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Shipping.Name = "\u200b" },
+			code: bookshop.Invalid, msg: "shipping address: name: required"},
 		{name: "a bad country", customer: 19, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Shipping.Country = "Germany" },
 			code: bookshop.Invalid, msg: "shipping address: country: want a code of two capital letters"},
 		{name: "a malformed key", customer: 20, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Key = "k/1" },

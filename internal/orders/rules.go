@@ -222,11 +222,12 @@ func checkAddress(a bookshop.Address) error {
 }
 
 // checkText says what is wrong with a text of an order, or "": it must be
-// valid UTF-8, not only spaces, of at most maxLen characters, without
-// control characters.
+// valid UTF-8, show something (bookshop.Visible: not only spaces or
+// invisible characters), of at most maxLen characters, without control
+// characters.
 func checkText(s string, maxLen int) string {
 	switch {
-	case strings.TrimSpace(s) == "":
+	case !bookshop.Visible(s):
 		return "is missing"
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8"

@@ -74,6 +74,7 @@ func TestChecked(t *testing.T) {
 		{"a payment id with a slash", func(o *bookshop.Order) { o.PaymentID = "ch/1" }, `order: payment id: "ch/1": want 1 to 64 characters`},
 		{"a payment id too long", func(o *bookshop.Order) { o.PaymentID = strings.Repeat("c", 65) }, "want 1 to 64 characters"},
 		{"no name", func(o *bookshop.Order) { o.Shipping.Name = "" }, "order: shipping address: name is missing"},
+		{"a name that shows nothing", func(o *bookshop.Order) { o.Shipping.Name = "\u200b" }, "order: shipping address: name is missing"},
 		{"no street", func(o *bookshop.Order) { o.Shipping.Line1 = "  " }, "shipping address: line 1 is missing"},
 		{"a second line of spaces", func(o *bookshop.Order) { o.Shipping.Line2 = "  " }, "shipping address: line 2 is missing"},
 		{"a city with a tab", func(o *bookshop.Order) { o.Shipping.City = "Lon\tdon" }, "shipping address: city contains the control character U+0009"},

@@ -179,7 +179,8 @@ type SignUpRequest struct {
 	// a dot in the domain. Required.
 	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	// The name to be shown: 1 to 60 characters once trimmed, no control
-	// characters. Required.
+	// characters, one at least that shows (not only zero-width spaces and
+	// the like). Required.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// The password: 10 to 128 characters. Required. Never logged, never
 	// stored: only its argon2id hash is.

@@ -90,7 +90,8 @@ type Book struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id, from 1. In an import, 0 asks the server to choose one.
 	Id int32 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	// The title: required, at most 300 characters.
+	// The title: required, at most 300 characters, one at least that
+	// shows (not only zero-width spaces and the like).
 	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
 	// The author: required, at most 200 characters.
 	Author string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`

@@ -329,7 +329,8 @@ func (x *OrderLine) GetLineTotal() *v1.Money {
 }
 
 // Address is where an order is shipped. Its texts have no control
-// characters, and are not only spaces.
+// characters, and are not only spaces or other characters that show
+// nothing (such as U+200B ZERO WIDTH SPACE).
 type Address struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Who receives the parcel: 1 to 100 characters.
