@@ -418,7 +418,11 @@ func (s *Service) ImportFrom(ctx context.Context, key string, items iter.Seq2[bo
 		}
 		n++
 		if s.foreign(it.Book.Price) {
-			reason := (&bookshop.FieldError{Field: "price", Message: fmt.Sprintf("%s is not in the shop's currency, %s", it.Book.Price, s.currency)}).Error()
+			msg := fmt.Sprintf("%s is not in the shop's currency, %s", it.Book.Price, s.currency)
+			if it.Book.Price.Currency == "" {
+				msg = fmt.Sprintf("%s names no currency: want the shop's, %s", it.Book.Price.Decimal(), s.currency)
+			}
+			reason := (&bookshop.FieldError{Field: "price", Message: msg}).Error()
 			err = im.Reject(ctx, it, reason)
 		} else {
 			err = im.Add(ctx, it)

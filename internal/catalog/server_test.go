@@ -315,6 +315,7 @@ func TestImportForeignCurrency(t *testing.T) {
 		{Line: 4, Book: bookshop.Book{Category: bookshop.Mystery, Title: "", Author: "A", Year: 2000, Price: testPrice}},
 		{Line: 5, Book: bookshop.Book{Category: bookshop.Mystery, Title: "In Dollars Too", Author: "A", Year: 2000, Price: usd}},
 		{Line: 6, Book: bookshop.Book{Category: bookshop.Mystery, Title: "No Price", Author: "A", Year: 2000}},
+		{Line: 7, Book: bookshop.Book{Category: bookshop.Mystery, Title: "No Currency", Author: "A", Year: 2000, Price: bookshop.Money{Units: 1000}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -324,6 +325,7 @@ func TestImportForeignCurrency(t *testing.T) {
 		{Index: 2, Line: 4, Reason: "title: must not be empty"},
 		{Index: 3, Line: 5, Reason: "price: 12.99 USD is not in the shop's currency, EUR"},
 		{Index: 4, Line: 6, Reason: "price: missing: every book needs a price, such as 12.99"},
+		{Index: 5, Line: 7, Reason: "price: 10.00 names no currency: want the shop's, EUR"},
 	}
 	if res.Imported != 1 || fmt.Sprint(res.Rejected) != fmt.Sprint(want) {
 		t.Errorf("import = %d imported, rejected %+v; want 1, rejected %+v", res.Imported, res.Rejected, want)

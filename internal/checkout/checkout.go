@@ -303,6 +303,9 @@ func CheckPlace(req bookshop.PlaceOrder) error {
 	if err := CheckCartID(req.CartID); err != nil {
 		return err
 	}
+	if req.Total == (bookshop.Money{}) {
+		return bookshop.Errorf(bookshop.Invalid, "total: required: the total the shopper confirmed")
+	}
 	if err := bookshop.CheckCurrency(req.Total.Currency); err != nil {
 		return bookshop.Errorf(bookshop.Invalid, "total: %s", bookshop.ErrorMessage(err))
 	}

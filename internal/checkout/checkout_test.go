@@ -84,6 +84,7 @@ func TestCheckPlace(t *testing.T) {
 		{"a total of 0", func(p *bookshop.PlaceOrder) { p.Total = eur(0) }, "want more than zero"},
 		{"a negative total", func(p *bookshop.PlaceOrder) { p.Total = eur(-1) }, "want more than zero"},
 		{"a total without a currency", func(p *bookshop.PlaceOrder) { p.Total.Currency = "" }, "total: currency"},
+		{"no total", func(p *bookshop.PlaceOrder) { p.Total = bookshop.Money{} }, "total: required"},
 		{"a bad address", func(p *bookshop.PlaceOrder) { p.Shipping.City = "" }, "shipping address: city"},
 		{"a bad card", func(p *bookshop.PlaceOrder) { p.Card.CVC = "" }, "cvc: required"},
 	} {

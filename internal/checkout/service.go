@@ -339,7 +339,7 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 	}
 	q, unsold, err := s.price(ctx, cartID)
 	if err != nil || len(q.Lines) == 0 {
-		return q, err
+		return q, forQuote(err)
 	}
 	ids := make([]int32, len(q.Lines))
 	for i, l := range q.Lines {
@@ -357,7 +357,7 @@ func (s *Service) Quote(ctx context.Context, customerID int32, cartID string) (b
 	cancel()
 	wg.Wait()
 	if err != nil {
-		return bookshop.Quote{}, s.dependency(ctx, "the stock service", err)
+		return bookshop.Quote{}, forQuote(s.dependency(ctx, "the stock service", err))
 	}
 	if earned {
 		q.Discount, q.Total = discount.Amount, minus(q.Subtotal, discount.Amount)
@@ -1524,14 +1524,25 @@ func (s *Service) dependency(ctx context.Context, what string, err error) error 
 		return err
 	}
 	s.logger.WarnContext(ctx, "a service the checkout needs failed", "service", what, "err", err)
-	return &dependencyError{domain: bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: nothing was charged; please try again in a moment", what), cause: err}
+	return &dependencyError{domain: bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: nothing was charged; please try again in a moment", what), what: what, cause: err}
 }
 
 // dependencyError is an Unavailable error for the caller, with the error
 // of the service that failed kept for the log.
 type dependencyError struct {
 	domain *bookshop.Error
+	what   string // the service, in the shopper's words: "the stock service"
 	cause  error
+}
+
+// forQuote returns err as a quote's caller gets it: a service that
+// cannot be reached is said so without the words of a checkout's, that
+// nothing was charged, which a quote never does.
+func forQuote(err error) error {
+	if de, ok := errors.AsType[*dependencyError](err); ok {
+		return &dependencyError{domain: bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: please try again in a moment", de.what), what: de.what, cause: de.cause}
+	}
+	return err
 }
 
 func (e *dependencyError) Error() string { return e.domain.Message + ": " + e.cause.Error() }

@@ -16,8 +16,10 @@ import (
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/checkout"
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
@@ -277,6 +279,20 @@ func TestKeyUnderWay(t *testing.T) {
 
 // TestQuoteShort quotes a cart with more copies than the stock has: the
 // line is short, with the copies left, and Place refuses it.
+// TestQuoteUnavailable checks that a quote whose Inventory cannot be
+// reached says so, UNAVAILABLE, without a checkout's words of a charge.
+func TestQuoteUnavailable(t *testing.T) {
+	s := startShop(t, shopOptions{})
+	c := startCheckoutWith(t, s, checkout.Options{CallTimeout: time.Second}, func(d *checkout.Deps) {
+		d.Inventory = inventoryclient.New(dial(t, rpctest.ClosedAddr(t)), time.Second)
+	})
+	s.fill(t, "c-4", 1, 1)
+	_, err := c.client.Quote(testContext(t), 4, "c-4")
+	if bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(err.Error(), "the stock service cannot be reached right now: please try again in a moment") || strings.Contains(err.Error(), "charged") {
+		t.Errorf("Quote with the Inventory down = %v, want Unavailable saying the stock service cannot be reached, and nothing of a charge", err)
+	}
+}
+
 func TestQuoteShort(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})

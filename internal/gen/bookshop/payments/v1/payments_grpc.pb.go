@@ -84,7 +84,7 @@ type PaymentsServiceClient interface {
 	// recorded under the key, and a retry gets the same answer), when the
 	// key was used for another amount or card, or when the key was
 	// cancelled by a Refund that named it before any charge (see Refund);
-	// UNAVAILABLE with "the card processor is unavailable" when the
+	// UNAVAILABLE with "the card processor cannot be reached: ..." when the
 	// processor cannot be reached: nothing was charged, and nothing
 	// recorded (any other UNAVAILABLE: see the service's comment).
 	Charge(ctx context.Context, in *ChargeRequest, opts ...grpc.CallOption) (*ChargeResponse, error)
@@ -188,7 +188,7 @@ type PaymentsServiceServer interface {
 	// recorded under the key, and a retry gets the same answer), when the
 	// key was used for another amount or card, or when the key was
 	// cancelled by a Refund that named it before any charge (see Refund);
-	// UNAVAILABLE with "the card processor is unavailable" when the
+	// UNAVAILABLE with "the card processor cannot be reached: ..." when the
 	// processor cannot be reached: nothing was charged, and nothing
 	// recorded (any other UNAVAILABLE: see the service's comment).
 	Charge(context.Context, *ChargeRequest) (*ChargeResponse, error)
