@@ -54,7 +54,7 @@ const (
 	// MaxStockIDs is the most books one Levels call asks about.
 	MaxStockIDs = inventoryclient.MaxStockIDs
 	// MaxOnHand is the most copies on hand a book may have.
-	MaxOnHand = 1_000_000
+	MaxOnHand = inventoryclient.MaxOnHand
 	// MinTTL and MaxTTL bound how long a reservation may hold its copies.
 	MinTTL = time.Second
 	MaxTTL = time.Hour

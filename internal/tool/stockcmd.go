@@ -32,10 +32,10 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&host, "inventory-host", "localhost", fmt.Sprintf("the Inventory service: host or host:port (default port %d) (env INVENTORY_HOST)", inventoryclient.DefaultPort))
 	fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	fs.StringVar(&books, "book", "", fmt.Sprintf("the id of the book, or ids and ranges (FIRST-LAST) separated by commas: at most %d books", maxStockBooks))
-	fs.Func("set", "set the copies on hand of each book to this number, 0 to 1000000, before printing", func(s string) error {
+	fs.Func("set", fmt.Sprintf("set the copies on hand of each book to this number, 0 to %d, before printing", inventoryclient.MaxOnHand), func(s string) error {
 		n, err := strconv.Atoi(s)
-		if err != nil {
-			return fmt.Errorf("%q: want a whole number", s)
+		if err != nil || n < 0 || n > inventoryclient.MaxOnHand {
+			return fmt.Errorf("%q: want a whole number from 0 to %d", s, inventoryclient.MaxOnHand)
 		}
 		set = &n
 		return nil

@@ -74,7 +74,8 @@ func TestStockCommand(t *testing.T) {
 		{[]string{"-book", "1-200000"}, "more than 100000 books"},
 		{[]string{"-book", "1-1001", "-set", "5"}, "at most 1000 at once, not 1001"},
 		{[]string{"-book", "1", "-set", "many"}, `"many": want a whole number`},
-		{[]string{"-book", "1", "-set", "-1"}, "book 1: -1 copies on hand: want 0 to 1000000"},
+		{[]string{"-book", "1", "-set", "-1"}, `-set: "-1": want a whole number from 0 to 1000000`},
+		{[]string{"-book", "1", "-set", "2000000"}, `-set: "2000000": want a whole number from 0 to 1000000`},
 		{[]string{"-book", "1", "-inventory-host", "localhost:99999"}, "-inventory-host or INVENTORY_HOST"},
 		{[]string{"-book", "1", "-timeout", "0s"}, "-timeout 0s"},
 	} {

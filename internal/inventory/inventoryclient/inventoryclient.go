@@ -27,6 +27,9 @@ const DefaultPort = 50090
 // Stock and Levels ask in batches of it, so that they take any number.
 const MaxStockIDs = 100
 
+// MaxOnHand is the most copies on hand a book may have (SetStock).
+const MaxOnHand = 1_000_000
+
 // Level is the stock of one book, as an operator reads it.
 type Level struct {
 	BookID int32
