@@ -2,6 +2,7 @@ package tool
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -159,9 +160,12 @@ func RunImport(ctx context.Context, args []string, getenv func(string) string, s
 	case code == bookshop.Unavailable || errors.Is(err, context.DeadlineExceeded):
 		// The operator sees the cause (the gRPC status and address) and
 		// what is known.
-		return fmt.Errorf("import into %s: %w\nThe Catalog may have written the import before the answer was lost. "+
+		// An attempt before the last may have reached a Catalog that died
+		// since: the advice holds even when nothing answers now.
+		cause := cmp.Or(notThere(err, "Catalog", client.host, "catalog-host"), fmt.Errorf("import into %s: %w", client.host, err))
+		return fmt.Errorf("%w\nThe Catalog may have written the import before the answer was lost. "+
 			"Run the same command again: the import's key (%s) makes the Catalog report the first import if it was written, "+
-			"and import the file if it was not; nothing is written twice", client.host, err, key)
+			"and import the file if it was not; nothing is written twice", cause, key)
 	case code == bookshop.Conflict:
 		return fmt.Errorf("import into %s: %w (a file with other books, or another -key)", client.host, err)
 	case err != nil:
@@ -296,7 +300,7 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 		switch {
 		case err != nil:
 			// The operator sees the cause: the gRPC status and address.
-			exportErr = fmt.Errorf("export from %s: %w", client.host, err)
+			exportErr = cmp.Or(notThere(err, "Catalog", client.host, "catalog-host"), fmt.Errorf("export from %s: %w", client.host, err))
 		default:
 			if err := bw.Close(); err != nil {
 				exportErr = fmt.Errorf("export: %w", err)

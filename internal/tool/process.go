@@ -10,6 +10,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -306,5 +307,23 @@ func (f *clientTLSFlags) apply(cfg *rpc.ClientConfig) error {
 		return err
 	}
 	cfg.TLS = c
+	return nil
+}
+
+// notThere returns, for err of a call to the service what at host, which
+// the flag names, a plain error when nothing answered there (the
+// connection refused, or no such host): which service, where, and how to
+// start or name it, rather than gRPC's chain of retries. It returns nil
+// for any other error.
+func notThere(err error, what, host, flag string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, cause := range []string{"connection refused", "no such host"} {
+		if strings.Contains(msg, cause) {
+			return fmt.Errorf("no %s answers at %s (%s): start it (go run ./cmd/bookshop up starts them all), or say where it runs with -%s", what, host, cause, flag)
+		}
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package tool
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -147,6 +148,9 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 		conn.Close()
 		switch {
 		case err != nil:
+			if e := notThere(err, "Promotions service", promotionsHost, "promotions-host"); e != nil {
+				return fmt.Errorf("%w; it is asked for the campaign's start and end: or give -campaign-start", e)
+			}
 			return fmt.Errorf("ask %s for the campaign's start and end (or give -campaign-start): %w", promotionsHost, err)
 		case offer.Code != promotion:
 			return fmt.Errorf("the campaign that %s runs is of promotion %q, not %q: give -campaign-start (and -campaign-end) for this one", promotionsHost, offer.Code, promotion)
@@ -164,7 +168,7 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 	r, err := report.Collect(ctx, ordersclient.New(conn, timeout), opts)
 	if err != nil {
 		// The operator sees the cause: the gRPC status and address.
-		return fmt.Errorf("report from the orders of %s: %w", ordersHost, err)
+		return cmp.Or(notThere(err, "Orders service", ordersHost, "orders-host"), fmt.Errorf("report from the orders of %s: %w", ordersHost, err))
 	}
 
 	// The report is made whole before anything is written, so that a

@@ -202,7 +202,7 @@ func TestReportPromotion(t *testing.T) {
 	// with none there, then with one whose campaign starts at start.
 	vars := as("admin")
 	vars["PROMOTIONS_HOST"] = "localhost:" + itoa(freePort(t))
-	if _, err := runReport(t, vars, "-timeout=2s"); err == nil || !strings.Contains(err.Error(), "for the campaign's start and end (or give -campaign-start)") {
+	if _, err := runReport(t, vars, "-timeout=2s"); err == nil || !strings.Contains(err.Error(), "no Promotions service answers at") || !strings.Contains(err.Error(), "or give -campaign-start") {
 		t.Errorf("report without -campaign-start and no Promotions service = %v, want an error that says so", err)
 	}
 	vars["PROMOTIONS_HOST"] = startPromotions(t, dir, start)

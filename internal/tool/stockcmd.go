@@ -1,6 +1,7 @@
 package tool
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -87,6 +88,9 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 				if i > 0 {
 					done = fmt.Sprintf(" (the %d books before it are set)", i)
 				}
+				if e := notThere(err, "Inventory", host, "inventory-host"); e != nil {
+					return e
+				}
 				return fmt.Errorf("set the stock of book %d in %s%s: %w", id, host, done, err)
 			}
 			printLevel(stdout, l)
@@ -96,7 +100,7 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 	for batch := range slices.Chunk(ids, inventoryclient.MaxStockIDs) {
 		levels, err := inventory.Levels(ctx, batch)
 		if err != nil {
-			return fmt.Errorf("read the stock from %s: %w", host, err)
+			return cmp.Or(notThere(err, "Inventory", host, "inventory-host"), fmt.Errorf("read the stock from %s: %w", host, err))
 		}
 		for _, l := range levels {
 			printLevel(stdout, l)
