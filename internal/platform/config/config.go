@@ -25,7 +25,8 @@ import (
 // FlagSet is a command's flags with the environment variable of each.
 type FlagSet struct {
 	*flag.FlagSet
-	env map[string]string // flag name -> environment variable
+	help func()            // prints the help: see Usage
+	env  map[string]string // flag name -> environment variable
 	// fallback is the variable read when a flag's own is unset: flag
 	// name -> environment variable (see Set.StringOr).
 	fallback map[string]string
@@ -36,13 +37,23 @@ type FlagSet struct {
 // its help.
 func NewFlagSet(usage, summary string, stderr io.Writer) *FlagSet {
 	fs := flag.NewFlagSet(usage, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
+	// The flag package would print a mistake, then the whole help (two
+	// hundred lines for up), and the caller the mistake again: Parse
+	// returns it, said once, and prints the help only for -h.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	help := func() {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\n%s\n\nFlags (a flag wins over its environment variable):\n", usage, summary)
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
-	return &FlagSet{FlagSet: fs, env: make(map[string]string), fallback: make(map[string]string)}
+	return &FlagSet{FlagSet: fs, help: help, env: make(map[string]string), fallback: make(map[string]string)}
 }
+
+// Usage prints the command's help, as -h does: its usage, summary and
+// flags, each with its environment variable.
+func (f *FlagSet) Usage() { f.help() }
 
 // Process returns the Set of the process's own settings, which have no
 // namespace: -log-level is LOG_LEVEL wherever it is.
@@ -93,6 +104,9 @@ func (f *FlagSet) ParseWithArgs(args []string, getenv func(string) string) ([]st
 			continue
 		}
 		if err := f.Set(flagName, v); err != nil {
+			if want := f.wanted(flagName); want != "" && strings.HasSuffix(err.Error(), "parse error") {
+				return nil, UsageErrorf("environment variable %s=%q: %s", envName, v, want)
+			}
 			return nil, UsageErrorf("environment variable %s=%q: %v", envName, v, err)
 		}
 	}
@@ -106,9 +120,10 @@ func (f *FlagSet) ParseWithArgs(args []string, getenv func(string) string) ([]st
 		}
 		if err := f.FlagSet.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				f.Usage()
 				return nil, err
 			}
-			return nil, UsageErrorf("%v", err)
+			return nil, UsageErrorf("%s (run with -h for the flags)", f.explain(err))
 		}
 		rest := f.Args()
 		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
@@ -117,6 +132,42 @@ func (f *FlagSet) ParseWithArgs(args []string, getenv func(string) string) ([]st
 		}
 		args = rest
 	}
+}
+
+// explain returns the flag package's error err in words that say what was
+// wanted: its "invalid value "x" for flag -port: parse error" names no
+// kind of value.
+func (f *FlagSet) explain(err error) string {
+	msg := err.Error()
+	rest, ok := strings.CutSuffix(msg, ": parse error")
+	if !ok {
+		return msg
+	}
+	_, name, _ := strings.Cut(rest, " for flag -")
+	if want := f.wanted(name); want != "" {
+		return rest + ": " + want
+	}
+	return msg
+}
+
+// wanted says what kind of value the flag named name takes ("want a whole
+// number"), or "" when that is not a kind the flag package checks.
+func (f *FlagSet) wanted(name string) string {
+	fl := f.Lookup(name)
+	if fl == nil {
+		return ""
+	}
+	kind, _ := flag.UnquoteUsage(fl)
+	if want := map[string]string{
+		"int":      "a whole number",
+		"uint":     "a whole number, 0 or more",
+		"float":    "a number",
+		"duration": "a duration, such as 500ms, 30s or 5m",
+		"":         "true or false", // a bool flag's
+	}[kind]; want != "" {
+		return "want " + want
+	}
+	return ""
 }
 
 // Set declares settings in one namespace of a FlagSet. Each method

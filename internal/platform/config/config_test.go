@@ -2,11 +2,13 @@ package config_test
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 )
@@ -144,5 +146,42 @@ func TestParseWithArgsAnywhere(t *testing.T) {
 		if err != nil || format != tt.format || !slices.Equal(rest, tt.rest) {
 			t.Errorf("ParseWithArgs(%q) = %q, %v with -format %q; want %q with -format %q", tt.args, rest, err, format, tt.rest, tt.format)
 		}
+	}
+}
+
+// TestParseMistakes checks what a mistake on the command line or in the
+// environment says: once, in the error (nothing printed, not the whole
+// help), with the kind of value wanted where the flag package says only
+// "parse error"; -h prints the help.
+func TestParseMistakes(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-bogus"}, nil, "flag provided but not defined: -bogus (run with -h for the flags)"},
+		{[]string{"-port", "abc"}, nil, `invalid value "abc" for flag -port: want a whole number (run with -h for the flags)`},
+		{[]string{"-timeout", "5"}, nil, `invalid value "5" for flag -timeout: want a duration, such as 500ms, 30s or 5m (run with -h for the flags)`},
+		{[]string{"-verbose=maybe"}, nil, `invalid boolean value "maybe" for -verbose: parse error (run with -h for the flags)`},
+		{nil, map[string]string{"CATALOG_PORT": "abc"}, `environment variable CATALOG_PORT="abc": want a whole number`},
+	} {
+		var out strings.Builder
+		fs := config.NewFlagSet("t", "summary", &out)
+		var port int
+		var timeout time.Duration
+		var verbose bool
+		set := fs.Service("catalog", true)
+		set.Int(&port, "port", 50060, "the port")
+		set.Duration(&timeout, "timeout", time.Second, "how long")
+		fs.BoolVar(&verbose, "verbose", false, "say more")
+		err := fs.Parse(tt.args, func(k string) string { return tt.env[k] })
+		if err == nil || err.Error() != tt.want || out.Len() != 0 {
+			t.Errorf("Parse(%q, %v) = %v, printing %q; want %q, printing nothing", tt.args, tt.env, err, out.String(), tt.want)
+		}
+	}
+	var out strings.Builder
+	fs := config.NewFlagSet("t", "summary", &out)
+	if err := fs.Parse([]string{"-h"}, func(string) string { return "" }); !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(out.String(), "Usage: t [flags]\n\nsummary") {
+		t.Errorf("Parse(-h) = %v, printing %q; want flag.ErrHelp and the help", err, out.String())
 	}
 }
