@@ -124,6 +124,24 @@ func TestUpPortInUse(t *testing.T) {
 	}
 }
 
+// TestUpPortTwice checks that up refuses two of its services on one
+// port, naming both settings, before it listens on any: a replica takes
+// the port after its service's.
+func TestUpPortTwice(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-cart-port=43560", "-catalog-port=43560"}, "-catalog-port or CATALOG_PORT and -cart-port or CART_PORT give port 43560 to two services"},
+		{[]string{"-recommendations-port=43570", "-recommendations-replicas=2", "-catalog-port=43571"}, "-catalog-port or CATALOG_PORT and -recommendations-port or RECOMMENDATIONS_PORT give port 43571 to two services"},
+	} {
+		err := tool.Run(testContext(t, 10*time.Second), append([]string{"up", "-host=127.0.0.1", "-admin-addr="}, tt.args...), env(nil), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("up %v = %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
+
 // TestUpServesCustomCatalog checks -catalog-file end to end: the page shows
 // books from the file given.
 func TestUpServesCustomCatalog(t *testing.T) {

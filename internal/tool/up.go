@@ -54,6 +54,9 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 			return usageErrorf("%s %d: want 1 to 32", sets[i].Setting("replicas"), replicas[i])
 		}
 	}
+	if err := checkPorts(all, sets, replicas); err != nil {
+		return err
+	}
 	if tlsDirName != "" {
 		if err := checkTLSDir(tlsDirName, all); err != nil {
 			return err
@@ -170,6 +173,28 @@ func checkTLSDir(dir string, all []*service) error {
 	for _, name := range need {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			return usageErrorf("-tls-dir or TLS_DIR %s: no %s; make a complete set with bookshop certs -force %s", dir, name, dir)
+		}
+	}
+	return nil
+}
+
+// checkPorts refuses two services given one port, counting the ports
+// that replicas take after their service's: the second to listen would
+// find the port taken, and its advice to stop what uses it would point at
+// up itself. Port 0 (any free port) is never taken twice.
+func checkPorts(all []*service, sets []*config.Set, replicas []int) error {
+	taken := make(map[int]string) // port -> the setting of the service that has it
+	for i, s := range all {
+		port := s.port()
+		if port == 0 {
+			continue
+		}
+		for n := range replicas[i] {
+			if other, ok := taken[port+n]; ok {
+				return usageErrorf("%s and %s give port %d to two services: give each its own (replicas take the ports after their service's)",
+					other, sets[i].Setting("port"), port+n)
+			}
+			taken[port+n] = sets[i].Setting("port")
 		}
 	}
 	return nil
