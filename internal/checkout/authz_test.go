@@ -62,7 +62,7 @@ func TestValidators(t *testing.T) {
 		{checkoutv1.CheckoutService_GetQuote_FullMethodName, &checkoutv1.GetQuoteRequest{CustomerId: 1, CartId: "c/1"}, "cart id"},
 		{checkoutv1.CheckoutService_PlaceOrder_FullMethodName, place(nil), ""},
 		{checkoutv1.CheckoutService_PlaceOrder_FullMethodName, place(func(r *checkoutv1.PlaceOrderRequest) { r.IdempotencyKey = "" }), "idempotency key"},
-		{checkoutv1.CheckoutService_PlaceOrder_FullMethodName, place(func(r *checkoutv1.PlaceOrderRequest) { r.Total = nil }), "total: currency"},
+		{checkoutv1.CheckoutService_PlaceOrder_FullMethodName, place(func(r *checkoutv1.PlaceOrderRequest) { r.Total = nil }), "total: required"},
 		{checkoutv1.CheckoutService_PlaceOrder_FullMethodName, place(func(r *checkoutv1.PlaceOrderRequest) { r.ShippingAddress = nil }), "shipping address: name: required"},
 		{checkoutv1.CheckoutService_PlaceOrder_FullMethodName, place(func(r *checkoutv1.PlaceOrderRequest) { r.Card = nil }), "card number: required"},
 		{checkoutv1.CheckoutService_PlaceOrder_FullMethodName, place(func(r *checkoutv1.PlaceOrderRequest) { r.Card.ExpMonth = 1 << 30 }), "expiry: the month"},
