@@ -44,47 +44,57 @@ func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
-// malformedField is the field number of the mark: the largest there is,
-// which no contract of ours uses.
-const malformedField = protowire.MaxValidNumber
+// malformedField is the field number of the mark: 0, which is no field's,
+// so that no message a client sends can carry the mark (the decoder
+// refuses field 0 as bytes that are no message).
+const malformedField protowire.Number = 0
 
-// The marks, as the unknown fields of a message: malformedField, holding
-// what is wrong.
-var (
-	markNotUTF8  = mark("a text field is not valid UTF-8")
-	markNotProto = mark("not a message of the method's request type")
-	markPrefix   = protowire.AppendTag(nil, malformedField, protowire.BytesType)
-)
-
-func mark(why string) []byte {
-	return protowire.AppendBytes(protowire.AppendTag(nil, malformedField, protowire.BytesType), []byte(why))
-}
+// marks are what requestCodec leaves as the unknown fields of a message
+// that did not decode (malformedField, holding why), each with what the
+// caller is told.
+var marks = func() []struct {
+	mark []byte
+	msg  string
+} { var ms []struct {
+	mark []byte
+	msg  string
+}; for _, why := range []string{"not a message of the method's request type", "a text field is not valid UTF-8"} {
+	ms = append(ms, struct {
+		mark []byte
+		msg  string
+	}{
+		mark: protowire.AppendBytes(protowire.AppendTag(nil, malformedField, protowire.BytesType), []byte(why)),
+		msg:  "malformed request: " + why,
+	})
+}; return ms }()
 
 // markMalformed marks the empty message m as a request that did not
 // decode, with err. (protobuf-go's error for a string that is not UTF-8
 // is not exported: it is known by its text.)
 func markMalformed(m proto.Message, err error) {
-	why := markNotProto
+	mark := marks[0].mark
 	if strings.Contains(err.Error(), "UTF-8") {
-		why = markNotUTF8
+		mark = marks[1].mark
 	}
-	m.ProtoReflect().SetUnknown(why)
+	m.ProtoReflect().SetUnknown(mark)
 }
 
 // malformed returns INVALID_ARGUMENT, saying what is wrong, for a request
-// that requestCodec marked, and nil for any other.
+// that requestCodec marked, and nil for any other: a message with no
+// unknown fields, the most, after one length check.
 func malformed(req any) error {
 	m, ok := req.(proto.Message)
 	if !ok {
 		return nil
 	}
 	u := m.ProtoReflect().GetUnknown()
-	if !bytes.HasPrefix(u, markPrefix) {
+	if len(u) == 0 {
 		return nil
 	}
-	why, n := protowire.ConsumeBytes(u[len(markPrefix):])
-	if n < 0 {
-		why = []byte("not a message of the method's request type")
+	for _, k := range marks {
+		if bytes.Equal(u, k.mark) {
+			return status.Error(codes.InvalidArgument, k.msg)
+		}
 	}
-	return status.Error(codes.InvalidArgument, "malformed request: "+string(why))
+	return nil
 }

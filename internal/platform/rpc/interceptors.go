@@ -38,7 +38,9 @@ import (
 //     stack in the log only, so that one bad call cannot take the server
 //     down;
 //  4. authorization (see Authorize), so that an unauthorized caller learns
-//     nothing of the rules of the requests;
+//     nothing of the rules of the requests; then a request that could not
+//     be read (see requestCodec) is INVALID_ARGUMENT, and in a stream,
+//     each message received that could not;
 //  5. the interceptors the server is given (ServerConfig.UnaryInterceptors
 //     and StreamInterceptors), chained as grpc-go chains them;
 //  6. validation (see Validators): a request that breaks its method's rules

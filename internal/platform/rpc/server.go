@@ -500,6 +500,10 @@ func (s *Server) RunWithHealth(ctx context.Context, lis, healthLis net.Listener)
 // MaxHealthWatches.
 func (s *Server) RunHealth(ctx context.Context, lis net.Listener) error {
 	s.initHealth()
+	// grpc-go's codec: a request that does not decode is INTERNAL here.
+	// requestCodec needs serverCalls' interceptor, which refuses what it
+	// marks: without it, a Check that did not decode would be read as
+	// one of the whole server, and answered.
 	hs := grpc.NewServer(
 		grpc.MaxConcurrentStreams(HealthMaxStreams),
 		grpc.MaxRecvMsgSize(healthMaxRecvBytes),
