@@ -55,18 +55,22 @@ const malformedField protowire.Number = 0
 var marks = func() []struct {
 	mark []byte
 	msg  string
-} { var ms []struct {
-	mark []byte
-	msg  string
-}; for _, why := range []string{"not a message of the method's request type", "a text field is not valid UTF-8"} {
-	ms = append(ms, struct {
+} {
+	var ms []struct {
 		mark []byte
 		msg  string
-	}{
-		mark: protowire.AppendBytes(protowire.AppendTag(nil, malformedField, protowire.BytesType), []byte(why)),
-		msg:  "malformed request: " + why,
-	})
-}; return ms }()
+	}
+	for _, why := range []string{"not a message of the method's request type", "a text field is not valid UTF-8"} {
+		ms = append(ms, struct {
+			mark []byte
+			msg  string
+		}{
+			mark: protowire.AppendBytes(protowire.AppendTag(nil, malformedField, protowire.BytesType), []byte(why)),
+			msg:  "malformed request: " + why,
+		})
+	}
+	return ms
+}()
 
 // markMalformed marks the empty message m as a request that did not
 // decode, with err. (protobuf-go's error for a string that is not UTF-8
