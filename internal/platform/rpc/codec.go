@@ -49,28 +49,27 @@ func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // refuses field 0 as bytes that are no message).
 const malformedField protowire.Number = 0
 
-// marks are what requestCodec leaves as the unknown fields of a message
-// that did not decode (malformedField, holding why), each with what the
+// A markOf is a mark that requestCodec leaves as the unknown fields of a
+// message that did not decode (malformedField, holding why), with what the
 // caller is told.
-var marks = func() []struct {
+type markOf struct {
 	mark []byte
 	msg  string
-} {
-	var ms []struct {
-		mark []byte
-		msg  string
+}
+
+func newMark(why string) markOf {
+	return markOf{
+		mark: protowire.AppendBytes(protowire.AppendTag(nil, malformedField, protowire.BytesType), []byte(why)),
+		msg:  "malformed request: " + why,
 	}
-	for _, why := range []string{"not a message of the method's request type", "a text field is not valid UTF-8"} {
-		ms = append(ms, struct {
-			mark []byte
-			msg  string
-		}{
-			mark: protowire.AppendBytes(protowire.AppendTag(nil, malformedField, protowire.BytesType), []byte(why)),
-			msg:  "malformed request: " + why,
-		})
-	}
-	return ms
-}()
+}
+
+// The marks: the first for any message that did not decode, the second
+// for one whose text is not UTF-8.
+var marks = [...]markOf{
+	newMark("not a message of the method's request type"),
+	newMark("a text field is not valid UTF-8"),
+}
 
 // markMalformed marks the empty message m as a request that did not
 // decode, with err. (protobuf-go's error for a string that is not UTF-8
