@@ -249,7 +249,7 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 	)
 	fs.StringVar(&format, "format", "", "csv or json (default: from -o's name; csv for stdout)")
 	fs.StringVar(&category, "category", "all", "mystery, science_fiction, self_help, or all")
-	fs.StringVar(&out, "o", "", "write to this file instead of stdout, replacing it once the export is complete (a failed export leaves it as it was); - is stdout")
+	fs.StringVar(&out, "o", "", "write to this file instead of stdout, replacing it once the export is complete (a failed export leaves it as it was; a named pipe or a device gets what was written); - is stdout")
 	env := client.register(fs)
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
@@ -315,7 +315,8 @@ func RunExport(ctx context.Context, args []string, getenv func(string) string, s
 	} else {
 		// The file is written beside its final name and renamed over it
 		// only when the export is complete: a failed export leaves the
-		// old file.
+		// old file (a pipe or a device gets what was written: see
+		// replaceFileWith).
 		if err := replaceFileWith(out, export); err != nil {
 			if err == exportErr {
 				return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // replaceFile writes data to the file out names, whole or not at all (see
@@ -27,19 +28,25 @@ func replaceFile(out string, data []byte) error {
 // write's included, leaves the old one. It returns write's error as it is.
 //
 // A symbolic link is followed: the file it names is replaced, and the
-// link kept. What is not a file (a named pipe, a device such as
-// /dev/stdout) is written to as it is, since a rename would put a file
-// in its place; a directory is refused.
+// link kept. A named pipe, a character device, or a path that names an
+// open descriptor (/dev/stdout, /dev/fd/N, /proc/self/fd/N, whatever is
+// behind it: a rename there would replace the file a shell redirected
+// to) is written into as it is, and gets what was written when write
+// fails; a directory or another kind of file is refused.
 func replaceFileWith(out string, write func(io.Writer) error) error {
+	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() || namesDescriptor(out) {
+		switch {
+		case err != nil:
+		case fi.IsDir():
+			return fmt.Errorf("%s is a directory: name a file", out)
+		case fi.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) == 0 && !fi.Mode().IsRegular():
+			return fmt.Errorf("%s is not a file, a named pipe or a character device: name a file", out)
+		}
+		return writeThrough(out, write)
+	}
 	out, err := followLinks(out)
 	if err != nil {
 		return err
-	}
-	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() {
-		if fi.IsDir() {
-			return fmt.Errorf("%s is a directory: name a file", out)
-		}
-		return writeThrough(out, write)
 	}
 	file, err := createBeside(out)
 	if pe, ok := err.(*fs.PathError); ok {
@@ -80,15 +87,52 @@ func followLinks(out string) (string, error) {
 			return "", err
 		}
 		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(out), target)
+			// Not filepath.Join, which would take a ".." of target back
+			// over the link's directory as text: the kernel takes it back
+			// over the directory the link's directory leads to.
+			dir, _ := filepath.Split(out)
+			target = dir + target
 		}
 		out = target
 	}
 	return "", &fs.PathError{Op: "follow", Path: out, Err: errors.New("too many levels of symbolic links")}
 }
 
-// writeThrough writes to what out names, which is not a file, with write.
+// standardFile returns os.Stdout or os.Stderr when path names it (as
+// /dev/stdout, /dev/fd/1 or /proc/self/fd/1 does), and nil otherwise.
+func standardFile(path string) *os.File {
+	switch filepath.Clean(path) {
+	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+		return os.Stdout
+	case "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2":
+		return os.Stderr
+	}
+	return nil
+}
+
+// namesDescriptor reports whether path names a descriptor the process
+// has open, rather than a file: /dev/stdin, /dev/stdout, /dev/stderr,
+// /dev/fd/N and /proc/self/fd/N (or another process's).
+func namesDescriptor(path string) bool {
+	path = filepath.Clean(path)
+	switch {
+	case path == "/dev/stdin", path == "/dev/stdout", path == "/dev/stderr", strings.HasPrefix(path, "/dev/fd/"):
+		return true
+	case strings.HasPrefix(path, "/proc/"):
+		_, rest, _ := strings.Cut(path[len("/proc/"):], "/")
+		return strings.HasPrefix(rest, "fd/")
+	}
+	return false
+}
+
+// writeThrough writes to what out names, which is not a file to replace,
+// with write. The process's standard output and error are written to as
+// they are open: opened again, a file that a shell appends them to (>>)
+// would be written from its start.
 func writeThrough(out string, write func(io.Writer) error) error {
+	if f := standardFile(out); f != nil {
+		return write(f)
+	}
 	f, err := os.OpenFile(out, os.O_WRONLY, 0)
 	if err != nil {
 		return err
@@ -106,16 +150,18 @@ func writeThrough(out string, write func(io.Writer) error) error {
 // any file a program creates: os.CreateTemp's 0600 would ignore a
 // directory all may read, and a chmod to 0644 the umask).
 func createBeside(out string) (*os.File, error) {
+	// Not filepath.Join, which would take a ".." back over a linked
+	// directory as text (see followLinks).
 	dir, base := filepath.Split(out)
 	if dir == "" {
-		dir = "."
+		dir = "./"
 	}
 	mode := os.FileMode(0o600)
 	if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&0o004 != 0 {
 		mode = 0o644
 	}
 	for range 100 {
-		name := filepath.Join(dir, "."+base+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		name := dir + "." + base + "." + strconv.FormatUint(rand.Uint64(), 36) + ".tmp"
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
 		if !errors.Is(err, fs.ErrExist) {
 			return f, err

@@ -3,6 +3,8 @@
 package tool
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +74,54 @@ func TestReplaceFileThroughLinksAndPipes(t *testing.T) {
 	missing := filepath.Join(dir, "no-such-dir", "x.csv")
 	if err := replaceFile(missing, []byte("x")); err == nil || !strings.Contains(err.Error(), "create "+missing+": no such file or directory") {
 		t.Errorf("replaceFile(in a directory not there) = %v, want the file named", err)
+	}
+}
+
+// TestReplaceFileOddPaths checks two paths that name something other than
+// the file to replace: a relative link with ".." in a directory reached
+// through a link, which the kernel resolves after following that link
+// (not as text), and a descriptor of a pipe (/dev/fd/N), written into,
+// where following its links would lead to a name like "pipe:[N]".
+func TestReplaceFileOddPaths(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "srv", "data")
+	for _, d := range []string{filepath.Join(real, "exports"), filepath.Join(real, "archive"), filepath.Join(root, "work")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(real, "exports"), filepath.Join(root, "work", "exports")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../archive/books.csv", filepath.Join(real, "exports", "books.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if err := replaceFile(filepath.Join(root, "work", "exports", "books.csv"), []byte("kept")); err != nil {
+		t.Fatalf("replaceFile through a linked directory: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(real, "archive", "books.csv")); err != nil || string(b) != "kept" {
+		t.Errorf("the file the kernel reaches holds %q, %v; want the data", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "work", "archive")); err == nil {
+		t.Error("replaceFile made work/archive: it resolved .. as text")
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	read := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(r)
+		read <- string(b)
+	}()
+	err = replaceFile(fmt.Sprintf("/dev/fd/%d", w.Fd()), []byte("through the descriptor"))
+	w.Close()
+	if err != nil {
+		t.Fatalf("replaceFile(/dev/fd/N of a pipe): %v", err)
+	}
+	if got := <-read; got != "through the descriptor" {
+		t.Errorf("the pipe's reader read %q, want the data", got)
 	}
 }
