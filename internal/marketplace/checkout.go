@@ -405,8 +405,10 @@ func checkFields(f url.Values) map[string]string {
 	for _, a := range addressFields {
 		v := trimmed(f, a.name)
 		switch {
-		case a.required && v == "":
+		case a.required && !bookshop.Visible(v): // empty, or only characters that show nothing
 			errs[a.name] = a.label + " is required."
+		case v != "" && !bookshop.Visible(v):
+			errs[a.name] = a.label + " shows nothing: write it, or leave it empty."
 		case utf8.RuneCountInString(v) > a.max:
 			errs[a.name] = a.label + " is too long: at most " + strconv.Itoa(a.max) + " characters."
 		case strings.IndexFunc(v, unicode.IsControl) >= 0:

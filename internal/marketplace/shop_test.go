@@ -978,6 +978,17 @@ func TestCheckoutRefusals(t *testing.T) {
 		}
 	}
 
+	// A name of a zero-width space, and a second line of one: each beside
+	// its field, as the Checkout would refuse them, and no checkout made.
+	invisible := b.checkoutForm(paymentsclient.TestCardApproved)
+	invisible.Set("name", "\u200b")
+	invisible.Set("line2", "\u200b")
+	r = b.post("/checkout", invisible)
+	wantHTML(t, "POST", "/checkout", r, http.StatusBadRequest)
+	if !strings.Contains(r.body, `id="e-name"`) || !strings.Contains(r.body, `id="e-line2"`) || strings.Contains(r.body, "shipping address:") {
+		t.Errorf("a name and a second line that show nothing are not marked beside their fields:\n%s", r.body)
+	}
+
 	// A control character in the address: beside its field, and not the
 	// Checkout's rule; and a total of nothing, which no page confirms: a
 	// form that cannot be read.
