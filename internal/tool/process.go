@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
@@ -316,13 +317,13 @@ func (f *clientTLSFlags) apply(cfg *rpc.ClientConfig) error {
 // start or name it, rather than gRPC's chain of retries. It returns nil
 // for any other error.
 func notThere(err error, what, host, flag string) error {
-	if err == nil {
+	if bookshop.ErrorCode(err) != bookshop.Unavailable {
 		return nil
 	}
 	msg := err.Error()
 	for _, cause := range []string{"connection refused", "no such host"} {
 		if strings.Contains(msg, cause) {
-			return fmt.Errorf("no %s answers at %s (%s): start it (go run ./cmd/bookshop up starts them all), or say where it runs with -%s", what, host, cause, flag)
+			return fmt.Errorf("no %s answers at %s (%s): start it (bookshop up starts them all), or say where it runs with -%s", what, host, cause, flag)
 		}
 	}
 	return nil

@@ -149,7 +149,7 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 		switch {
 		case err != nil:
 			if e := notThere(err, "Promotions service", promotionsHost, "promotions-host"); e != nil {
-				return fmt.Errorf("%w; it is asked for the campaign's start and end: or give -campaign-start", e)
+				return fmt.Errorf("%w; or give -campaign-start, and it is not asked for the campaign's dates", e)
 			}
 			return fmt.Errorf("ask %s for the campaign's start and end (or give -campaign-start): %w", promotionsHost, err)
 		case offer.Code != promotion:

@@ -36,7 +36,7 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Func("set", fmt.Sprintf("set the copies on hand of each book to this number, 0 to %d, before printing", inventoryclient.MaxOnHand), func(s string) error {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > inventoryclient.MaxOnHand {
-			return fmt.Errorf("%q: want a whole number from 0 to %d", s, inventoryclient.MaxOnHand)
+			return fmt.Errorf("want a whole number from 0 to %d", inventoryclient.MaxOnHand)
 		}
 		set = &n
 		return nil
@@ -89,7 +89,7 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 					done = fmt.Sprintf(" (the %d books before it are set)", i)
 				}
 				if e := notThere(err, "Inventory", host, "inventory-host"); e != nil {
-					return e
+					return fmt.Errorf("%w%s", e, done)
 				}
 				return fmt.Errorf("set the stock of book %d in %s%s: %w", id, host, done, err)
 			}

@@ -73,9 +73,9 @@ func TestStockCommand(t *testing.T) {
 		{[]string{"-book", "1-x"}, `"1-x" is not a book id`},
 		{[]string{"-book", "1-200000"}, "more than 100000 books"},
 		{[]string{"-book", "1-1001", "-set", "5"}, "at most 1000 at once, not 1001"},
-		{[]string{"-book", "1", "-set", "many"}, `"many": want a whole number`},
-		{[]string{"-book", "1", "-set", "-1"}, `-set: "-1": want a whole number from 0 to 1000000`},
-		{[]string{"-book", "1", "-set", "2000000"}, `-set: "2000000": want a whole number from 0 to 1000000`},
+		{[]string{"-book", "1", "-set", "many"}, `invalid value "many" for flag -set: want a whole number`},
+		{[]string{"-book", "1", "-set", "-1"}, `invalid value "-1" for flag -set: want a whole number from 0 to 1000000`},
+		{[]string{"-book", "1", "-set", "2000000"}, `invalid value "2000000" for flag -set: want a whole number from 0 to 1000000`},
 		{[]string{"-book", "1", "-inventory-host", "localhost:99999"}, "-inventory-host or INVENTORY_HOST"},
 		{[]string{"-book", "1", "-timeout", "0s"}, "-timeout 0s"},
 	} {
