@@ -98,8 +98,6 @@ func checkText(s string, maxLen int) string {
 	switch {
 	case s == "":
 		return "must not be empty"
-	case !Visible(s):
-		return "shows nothing: it needs a letter, a digit or a sign"
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8"
 	case utf8.RuneCountInString(s) > maxLen:
@@ -109,6 +107,9 @@ func checkText(s string, maxLen int) string {
 		if unicode.IsControl(r) {
 			return fmt.Sprintf("contains the control character %U", r)
 		}
+	}
+	if !Visible(s) {
+		return "shows nothing: it needs a letter, a digit or a sign"
 	}
 	return ""
 }

@@ -778,7 +778,8 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 	// A total the cart cannot come to is refused below, with the one it
 	// comes to: a message that repeated it would name a sum the shopper
 	// never saw.
-	if most := req.Total; couldBe(q, req.Total, mayEarn) && (most.Units > bookshop.MaxChargeUnits || !mayEarn && q.Subtotal.Units > bookshop.MaxChargeUnits) {
+	could := couldBe(q, req.Total, mayEarn)
+	if most := req.Total; could && (most.Units > bookshop.MaxChargeUnits || !mayEarn && q.Subtotal.Units > bookshop.MaxChargeUnits) {
 		if !mayEarn {
 			most = q.Subtotal
 		}
@@ -786,7 +787,7 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "your order comes to %s, more than one payment can take (%s): take some books out of your cart",
 			most.Format(), bookshop.Money{Units: bookshop.MaxChargeUnits, Currency: most.Currency}.Format())
 	}
-	if !couldBe(q, req.Total, mayEarn) {
+	if !could {
 		s.metrics.outcome(outcomeTotalChanged)
 		if !offerKnown && req.Total.Currency == q.Total.Currency && req.Total.Units > 0 && req.Total.Units < q.Total.Units {
 			// A discount confirmed while this Checkout has no offer (see

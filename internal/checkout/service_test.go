@@ -277,8 +277,6 @@ func TestKeyUnderWay(t *testing.T) {
 	}
 }
 
-// TestQuoteShort quotes a cart with more copies than the stock has: the
-// line is short, with the copies left, and Place refuses it.
 // TestQuoteUnavailable checks that a quote whose Inventory cannot be
 // reached says so, UNAVAILABLE, without a checkout's words of a charge.
 func TestQuoteUnavailable(t *testing.T) {
@@ -293,6 +291,8 @@ func TestQuoteUnavailable(t *testing.T) {
 	}
 }
 
+// TestQuoteShort quotes a cart with more copies than the stock has: the
+// line is short, with the copies left, and Place refuses it.
 func TestQuoteShort(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})

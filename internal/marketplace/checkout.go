@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -250,11 +251,16 @@ func checkoutFields(f checkoutForm, errs map[string]string) (address [6]formFiel
 	// What is wrong with the expiry as a whole (the card has expired) is
 	// said after its year, the second of its fields, and marks both.
 	if msg := errs[expiryField]; msg != "" {
-		month, year := &card[1], &card[2]
+		month, year := fieldNamed(card[:], "exp_month"), fieldNamed(card[:], "exp_year")
 		year.setError(msg)
 		month.ErrorID = year.ErrorID
 	}
 	return address, card
+}
+
+// fieldNamed returns the field of fields named name; there is one.
+func fieldNamed(fields []formField, name string) *formField {
+	return &fields[slices.IndexFunc(fields, func(f formField) bool { return f.Name == name })]
 }
 
 // setError shows msg beside f, or nothing when msg is "".

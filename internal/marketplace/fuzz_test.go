@@ -296,6 +296,11 @@ func FuzzSignUpForm(f *testing.F) {
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
+		// The baseline must not hide a leak of its own.
+		if form, _ := url.ParseQuery(body); len(form.Get("password")) >= 8 && !strings.Contains(form.Get("email")+form.Get("name"), form.Get("password")) &&
+			strings.Contains(w.Body.String(), template(form.Get("password"))) {
+			f.Fatalf("POST /signup %q: the page shows the password:\n%s", body, w.Body)
+		}
 		said.WriteString(w.Body.String())
 	}
 	if !strings.Contains(said.String(), "Please correct") || !strings.Contains(said.String(), "already exists") {

@@ -22,7 +22,7 @@ func RunHealth(ctx context.Context, args []string, getenv func(string) string, s
 	var (
 		grpcAddr, service, url string
 		timeout                time.Duration
-		tlsFlags               = clientTLSFlags{flagsOnly: true}
+		tlsFlags               = clientTLSFlags{tool: true, noEnv: true}
 	)
 	fs.StringVar(&grpcAddr, "grpc", "", "gRPC server to check: host:port")
 	fs.StringVar(&service, "service", "", "the service whose health to ask; empty for the whole server")

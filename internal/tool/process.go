@@ -90,7 +90,7 @@ func (f serverTLSFlags) rule() (certs.IdentityRule, error) {
 type clientTLSFlags struct {
 	ca, cert, key string
 	tool          bool // the flags are the tool's: -tls-cert, -tls-key
-	flagsOnly     bool // the flags have no environment variables (health)
+	noEnv         bool // the flags have no environment variables (health)
 }
 
 // config loads the files: nil for plaintext.
@@ -99,7 +99,7 @@ func (f clientTLSFlags) config() (*tls.Config, error) {
 		return nil, nil
 	}
 	env := func(vars string) string {
-		if f.flagsOnly {
+		if f.noEnv {
 			return ""
 		}
 		return " (env " + vars + ")"
@@ -108,7 +108,7 @@ func (f clientTLSFlags) config() (*tls.Config, error) {
 		return nil, usageErrorf("-tls-ca is needed to call over TLS%s", env("TLS_CA"))
 	}
 	if (f.cert == "") != (f.key == "") {
-		if f.tool || f.flagsOnly {
+		if f.tool {
 			return nil, usageErrorf("-tls-cert and -tls-key go together%s", env("TLS_CERT, TLS_KEY"))
 		}
 		return nil, usageErrorf("-tls-client-cert and -tls-client-key go together%s", env("TLS_CLIENT_CERT, TLS_CLIENT_KEY"))
