@@ -224,8 +224,8 @@ const (
 // address: a name (1 to 100 characters), a first line (1 to 200), an
 // optional second line (up to 200), a city (1 to 100), a postal code (1 to
 // 20), and a country of two capital letters (ISO 3166-1 alpha-2); no
-// control characters, none only spaces or invisible characters. The message starts with
-// "shipping address: " and names the field.
+// control characters, none only spaces or invisible characters. The
+// message starts with "shipping address: " and names the field.
 func CheckAddress(a bookshop.Address) error {
 	for _, f := range []struct {
 		name, value string

@@ -346,8 +346,8 @@ type PlaceOrderRequest struct {
 	// again, as itself, with its own cart, total and address; and one
 	// refused before its first step (a request malformed in itself, not in
 	// its card, which Payments judges; an empty cart; a total no longer the
-	// one confirmed; a service down) was not recorded, and is judged anew. Keys are kept for 24 hours after their checkout
-	// ends.
+	// one confirmed; a service down) was not recorded, and is judged anew.
+	// Keys are kept for 24 hours after their checkout ends.
 	IdempotencyKey string `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// The customer who buys: 1 or more. The order is theirs.
 	CustomerId int32 `protobuf:"varint,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
