@@ -253,6 +253,12 @@ func TestHealthCommand(t *testing.T) {
 	if err := tool.Run(testContext(t, 5*time.Second), []string{"health"}, env(nil), io.Discard, io.Discard); err == nil {
 		t.Error("health with no target succeeded, want a usage error")
 	}
+	for _, bad := range []string{"not a url", "ftp://x/", "http://"} {
+		var usage *config.UsageError
+		if err := tool.Run(testContext(t, 5*time.Second), []string{"health", "-http", bad}, env(nil), io.Discard, io.Discard); !errors.As(err, &usage) {
+			t.Errorf("health -http %q = %v, want a usage error (exit 2)", bad, err)
+		}
+	}
 	// Its TLS flags, named as health has them, with no environment
 	// variable: health reads none (see RunHealth).
 	for _, tt := range []struct {

@@ -47,6 +47,9 @@ func RunHealth(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return usageErrorf("-http %q: %v", url, err)
 		}
+		if (req.URL.Scheme != "http" && req.URL.Scheme != "https") || req.URL.Host == "" {
+			return usageErrorf("-http %q: want an http:// or https:// URL, such as http://localhost:8080/readyz", url)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return fmt.Errorf("unhealthy: %w", err)
