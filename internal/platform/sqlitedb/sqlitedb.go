@@ -18,6 +18,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -101,6 +103,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	if opts.Readers < 0 {
 		return nil, fmt.Errorf("%d readers: want 0 or more", opts.Readers)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		// SQLite says only "unable to open database file (14)".
+		return nil, fmt.Errorf("%s is a directory: name a database file, such as %s", path, filepath.Join(path, "bookshop.db"))
 	}
 	syncMode, err := opts.Synchronous.pragma()
 	if err != nil {
