@@ -104,9 +104,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Readers < 0 {
 		return nil, fmt.Errorf("%d readers: want 0 or more", opts.Readers)
 	}
+	// For these SQLite says only "unable to open database file (14)".
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		// SQLite says only "unable to open database file (14)".
 		return nil, fmt.Errorf("%s is a directory: name a database file, such as %s", path, filepath.Join(path, "bookshop.db"))
+	}
+	if dir := filepath.Dir(path); path != Memory {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("cannot create %s: the directory %s does not exist", path, dir)
+		}
 	}
 	syncMode, err := opts.Synchronous.pragma()
 	if err != nil {

@@ -515,7 +515,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"? in the path", filepath.Join(dir, "a.db?mode=ro"), sqlitedb.Options{}, "the path must not contain ? or #"},
 		{"# in the path", filepath.Join(dir, "a#b.db"), sqlitedb.Options{}, "the path must not contain ? or #"},
 		{"a text file", notDB, sqlitedb.Options{}, "not a database"},
-		{"no such directory", filepath.Join(dir, "missing", "a.db"), sqlitedb.Options{}, "unable to open"},
+		{"no such directory", filepath.Join(dir, "missing", "a.db"), sqlitedb.Options{}, "the directory " + filepath.Join(dir, "missing") + " does not exist"},
 		{"a directory", dir, sqlitedb.Options{}, dir + " is a directory: name a database file"},
 		{"unknown synchronous", filepath.Join(dir, "a.db"), sqlitedb.Options{Synchronous: 7}, "synchronous 7: want SyncFull or SyncNormal"},
 		{"negative readers", filepath.Join(dir, "a.db"), sqlitedb.Options{Readers: -1}, "-1 readers: want 0 or more"},
