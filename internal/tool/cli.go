@@ -100,6 +100,14 @@ func dispatch(ctx context.Context, name, intro string, commands []subcommand, ar
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) == 2 && args[0] == "help" {
+			// "help up" is "up -h".
+			for _, c := range commands {
+				if c.name == args[1] {
+					return c.run(ctx, []string{"-h"}, getenv, stdout, stderr)
+				}
+			}
+		}
 		usage(stdout)
 		return nil
 	}

@@ -106,6 +106,11 @@ func TestRunHelp(t *testing.T) {
 			t.Errorf("up -h does not mention %s:\n%s", f, stderr.String())
 		}
 	}
+	// "help up" is "up -h".
+	var help bytes.Buffer
+	if err := tool.Run(testContext(t, 5*time.Second), []string{"help", "up"}, env(nil), io.Discard, &help); !errors.Is(err, flag.ErrHelp) || help.String() != stderr.String() {
+		t.Errorf("Run(help up) = %v, printing %d bytes; want flag.ErrHelp and what up -h prints", err, help.Len())
+	}
 }
 
 // TestUpPortInUse checks the advice given when the port is taken.
