@@ -70,7 +70,9 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -144,7 +146,7 @@ func CheckCustomer(id int32) error {
 // most MaxLines lines, each of a book id from 1, given once, 1 to
 // MaxLineQuantity copies, a unit price that is either none (the zero
 // Money) or 0 or more in an ISO 4217 currency, and a title of at most
-// bookshop.MaxTitleLen characters.
+// bookshop.MaxTitleLen characters, none a control character.
 func CheckLines(lines []bookshop.PromoLine) error {
 	if len(lines) > MaxLines {
 		return bookshop.Errorf(bookshop.Invalid, "%d lines: a cart holds at most %d books", len(lines), MaxLines)
@@ -166,6 +168,12 @@ func CheckLines(lines []bookshop.PromoLine) error {
 		}
 		if n := utf8.RuneCountInString(l.Title); n > bookshop.MaxTitleLen {
 			return bookshop.Errorf(bookshop.Invalid, "book %d: a title of %d characters: want at most %d", l.BookID, n, bookshop.MaxTitleLen)
+		}
+		// The title goes into the discount's label, which pages show as it
+		// is: no control characters, as the Catalog's titles have none.
+		if i := strings.IndexFunc(l.Title, unicode.IsControl); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(l.Title[i:])
+			return bookshop.Errorf(bookshop.Invalid, "book %d: the title holds the control character %U", l.BookID, r)
 		}
 		if slices.ContainsFunc(lines[:i], func(o bookshop.PromoLine) bool { return o.BookID == l.BookID }) {
 			return bookshop.Errorf(bookshop.Invalid, "book %d is on two lines: give each book once, with all its copies", l.BookID)

@@ -32,6 +32,7 @@ func TestCheckLines(t *testing.T) {
 		{"a book twice", []bookshop.PromoLine{{BookID: 4, UnitPrice: eur(1), Quantity: 1}, {BookID: 4, UnitPrice: eur(1), Quantity: 2}}, "book 4 is on two lines"},
 		{"a title as long as a book's", []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(1), Quantity: 1, Title: strings.Repeat("é", bookshop.MaxTitleLen)}}, ""},
 		{"a title too long", []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(1), Quantity: 1, Title: strings.Repeat("é", bookshop.MaxTitleLen+1)}}, "book 1: a title of 301 characters: want at most 300"},
+		{"a control character in a title", []bookshop.PromoLine{{BookID: 1, UnitPrice: eur(1), Quantity: 1, Title: "a\x00b"}}, "book 1: the title holds the control character U+0000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := promotions.CheckLines(tc.lines)

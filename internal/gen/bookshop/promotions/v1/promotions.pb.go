@@ -227,8 +227,8 @@ type CartLine struct {
 	// How many copies: 1 to 10.
 	Quantity int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	// The book's title, for the discount's label ("one Dune free"): at most
-	// 300 characters; empty when the caller does not give it (the label
-	// then names no title).
+	// 300 characters, no control characters; empty when the caller does not
+	// give it (the label then names no title).
 	Title         string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
