@@ -1525,7 +1525,7 @@ func (s *Service) dependency(ctx context.Context, what string, err error) error 
 		return err
 	}
 	s.logger.WarnContext(ctx, "a service the checkout needs failed", "service", what, "err", err)
-	return &dependencyError{domain: bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: nothing was charged; please try again in a moment", what), what: what, cause: err}
+	return &dependencyError{domain: unreachable(what, true), what: what, cause: err}
 }
 
 // dependencyError is an Unavailable error for the caller, with the error
@@ -1541,9 +1541,18 @@ type dependencyError struct {
 // nothing was charged, which a quote never does.
 func forQuote(err error) error {
 	if de, ok := errors.AsType[*dependencyError](err); ok {
-		return &dependencyError{domain: bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: please try again in a moment", de.what), what: de.what, cause: de.cause}
+		return &dependencyError{domain: unreachable(de.what, false), what: de.what, cause: de.cause}
 	}
 	return err
+}
+
+// unreachable is the Unavailable error of a service, what, that cannot be
+// reached, saying that nothing was charged when a checkout asks.
+func unreachable(what string, checkout bool) *bookshop.Error {
+	if checkout {
+		return bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: nothing was charged; please try again in a moment", what)
+	}
+	return bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: please try again in a moment", what)
 }
 
 func (e *dependencyError) Error() string { return e.domain.Message + ": " + e.cause.Error() }
