@@ -171,6 +171,11 @@ func (st Settings) poolConfig(schema string) (*pgxpool.Config, error) {
 	if err := st.check(); err != nil {
 		return nil, err
 	}
+	if passwordCut(st.URL) {
+		// pgx would take the part of the password after its #, / or ? for
+		// the host, and quote it in each error of connecting.
+		return nil, fmt.Errorf("database URL %s does not parse: percent-encode the @, #, / and ? of its password (as %%40, %%23, %%2F and %%3F), and an @ in its database name", Redact(st.URL))
+	}
 	cfg, err := pgxpool.ParseConfig(st.URL)
 	if err != nil {
 		return nil, fmt.Errorf("database URL %s does not parse: want postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=MODE, or key=value pairs", Redact(st.URL))

@@ -290,6 +290,17 @@ func TestRedact(t *testing.T) {
 		{"postgres://shop:p%40ss@db/bookshop?password=s3cret&sslmode=disable", "postgres://shop:xxxxx@db/bookshop?password=xxxxx&sslmode=disable"},
 		{"postgres://shop:s3cret@db:port/bookshop", "postgres://shop:xxxxx@db:port/bookshop"},
 		{"postgres://shop:s3c@ret@db/bookshop", "postgres://shop:xxxxx@db/bookshop"},
+		// Schemes pgx does not take as a URL (and so refuses), and
+		// passwords with a #, / or ? after an @, not percent-encoded.
+		{"POSTGRES://shop:s3cret@db/bookshop", "postgres://shop:xxxxx@db/bookshop"},
+		{" postgresql://shop:s3cret@db/bookshop", "postgresql://shop:xxxxx@db/bookshop"},
+		{"Postgres://shop:s3cret@db:port/bookshop", "Postgres://shop:xxxxx@db:port/bookshop"},
+		{"postgres://shop:s3c@3#ret!@db:5432/bookshop", "postgres://shop:xxxxx@db:5432/bookshop"},
+		{"postgres://shop:s3@c/ret#1@db/bookshop", "postgres://shop:xxxxx@db/bookshop"},
+		{"postgres://shop:1/s3cret@db/bookshop", "postgres://shop:xxxxx@db/bookshop"},
+		{"postgres://shop:s3@c?ret@db/bookshop", "postgres://shop:xxxxx@db/bookshop"},
+		{"postgres://shop:1?s3cret@db/bookshop", "postgres://shop:xxxxx@db/bookshop"},
+		{"postgres://shop:s3cret@db/my%40shop?application_name=a@b", "postgres://shop:xxxxx@db/my%40shop?application_name=a@b"},
 		{"host=db user=shop password=s3cret dbname=bookshop", "host=db user=shop password=xxxxx dbname=bookshop"},
 		{"host=db password = 's3 cret' dbname=bookshop", "host=db password = xxxxx dbname=bookshop"},
 		{"", ""},
@@ -337,7 +348,22 @@ func TestOpenHidesPassword(t *testing.T) {
 		}
 		t.Logf("%v", err)
 	}
-	if !strings.Contains(logs.String(), "database not reachable yet") || strings.Contains(logs.String(), password) {
+	// A password with an @ and then a #, / or ? that are not
+	// percent-encoded: url.Parse, and pgx, would take what follows for the
+	// host, to be quoted in every error of connecting.
+	for _, u := range []string{
+		fmt.Sprintf("postgres://shop:Sup3r@Secret#horse!@%s/bookshop", closed),
+		fmt.Sprintf("postgres://shop:Sup3r@Secret/horse#1@%s/bookshop", closed),
+		fmt.Sprintf("postgres://shop:Sup3r@Secret?horse@%s/bookshop", closed),
+		fmt.Sprintf("postgres://shop:1?Secrethorse@%s/bookshop", closed),
+	} {
+		st.URL = u
+		_, err := pgdb.Open(testContext(t), st, pgdb.Schema{Name: "notes", Migrations: notes()})
+		if err == nil || !strings.Contains(err.Error(), "percent-encode") || strings.Contains(err.Error(), "Secret") || strings.Contains(err.Error(), "horse") {
+			t.Errorf("Open(%s) = %v, want an error that says to percent-encode the password, without it", pgdb.Redact(u), err)
+		}
+	}
+	if !strings.Contains(logs.String(), "database not reachable yet") || strings.Contains(logs.String(), password) || strings.Contains(logs.String(), "horse") {
 		t.Errorf("the log of the attempts shows the password, or has no attempt:\n%s", logs)
 	}
 }
