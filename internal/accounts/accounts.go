@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -450,6 +451,12 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (b
 // the attempt.
 func (s *Service) signIn(ctx context.Context, email, password string, now time.Time) (bookshop.Session, error) {
 	wrong := bookshop.Errorf(bookshop.Unauthenticated, msgWrongCredentials)
+	if strings.ContainsRune(email, 0) {
+		// No account has it (sign-up refuses control characters), and
+		// PostgreSQL cannot be asked: its text holds no NUL, and it would
+		// answer an error, an internal one to the caller.
+		return bookshop.Session{}, wrong
+	}
 	c, hash, err := s.store.CustomerByEmail(ctx, email)
 	if err != nil && bookshop.ErrorCode(err) != bookshop.NotFound {
 		return bookshop.Session{}, err

@@ -47,13 +47,15 @@ const (
 // Validators returns the rules of AccountsService's requests that need no
 // data: required fields and sizes. Their messages never repeat a value.
 func Validators() rpc.Validators {
-	// field checks one field: required, and at most max bytes.
+	// field checks one field: required, and at most max bytes. Its
+	// messages are "field: rule", which the Marketplace shows beside the
+	// form's field of that name.
 	field := func(name, value string, max int) string {
 		switch {
 		case value == "":
-			return name + " is required"
+			return name + ": required"
 		case len(value) > max:
-			return fmt.Sprintf("%s: at most %d bytes, got %d", name, max, len(value))
+			return fmt.Sprintf("%s: too long, at most %d bytes", name, max)
 		}
 		return ""
 	}

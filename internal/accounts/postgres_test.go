@@ -70,6 +70,11 @@ func TestRunOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SignIn on the second: %v", err)
 	}
+	// An email with a NUL, which PostgreSQL's text cannot hold: a wrong
+	// email, as on SQLite, not an internal error.
+	if _, err := second.SignIn(ctx, &accountsv1.SignInRequest{Email: "a\x00da@example.com", Password: adaPassword, Client: client2}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("SignIn with a NUL in the email = %v, want UNAUTHENTICATED", err)
+	}
 	if got, err := first.GetSession(ctx, &accountsv1.GetSessionRequest{Token: in.GetSession().GetToken()}); err != nil || got.GetSession().GetCustomer().GetEmail() != adaEmail {
 		t.Errorf("GetSession on the first of a session started on the second = %v, %v; want Ada's", got, err)
 	}

@@ -130,15 +130,15 @@ func TestServerErrors(t *testing.T) {
 		{"sign-up without email", func() error {
 			_, err := client.SignUp(ctx, &accountsv1.SignUpRequest{Name: "A", Password: adaPassword, Client: client1})
 			return err
-		}, codes.InvalidArgument, "email is required"},
+		}, codes.InvalidArgument, "email: required"},
 		{"sign-up without client", func() error {
 			_, err := client.SignUp(ctx, &accountsv1.SignUpRequest{Email: "b@example.com", Name: "B", Password: adaPassword})
 			return err
-		}, codes.InvalidArgument, "client is required"},
+		}, codes.InvalidArgument, "client: required"},
 		{"sign-up with a huge password", func() error {
 			_, err := client.SignUp(ctx, &accountsv1.SignUpRequest{Email: "b@example.com", Name: "B", Password: long, Client: client1})
 			return err
-		}, codes.InvalidArgument, "password: at most 1024 bytes"},
+		}, codes.InvalidArgument, "password: too long, at most 1024 bytes"},
 		{"sign-up with a bad email", func() error {
 			_, err := client.SignUp(ctx, &accountsv1.SignUpRequest{Email: "b@localhost", Name: "B", Password: adaPassword, Client: client1})
 			return err
@@ -154,7 +154,7 @@ func TestServerErrors(t *testing.T) {
 		{"sign-in without password", func() error {
 			_, err := client.SignIn(ctx, &accountsv1.SignInRequest{Email: adaEmail, Client: client1})
 			return err
-		}, codes.InvalidArgument, "password is required"},
+		}, codes.InvalidArgument, "password: required"},
 		{"sign-in with a wrong password", func() error {
 			_, err := client.SignIn(ctx, &accountsv1.SignInRequest{Email: adaEmail, Password: "wrong-password", Client: client1})
 			return err
@@ -166,7 +166,7 @@ func TestServerErrors(t *testing.T) {
 		{"get-session without token", func() error {
 			_, err := client.GetSession(ctx, &accountsv1.GetSessionRequest{})
 			return err
-		}, codes.InvalidArgument, "token is required"},
+		}, codes.InvalidArgument, "token: required"},
 		{"get-session with an unknown token", func() error {
 			_, err := client.GetSession(ctx, &accountsv1.GetSessionRequest{Token: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})
 			return err
@@ -178,7 +178,7 @@ func TestServerErrors(t *testing.T) {
 		{"sign-out with an over-long token", func() error {
 			_, err := client.SignOut(ctx, &accountsv1.SignOutRequest{Token: long})
 			return err
-		}, codes.InvalidArgument, "token: at most 128 bytes"},
+		}, codes.InvalidArgument, "token: too long, at most 128 bytes"},
 	}
 	for _, tt := range tests {
 		err := tt.call()
