@@ -50,6 +50,11 @@ type Error struct {
 	// RetryAfter, for Exhausted, is how long the caller should wait before
 	// it tries again; zero when unknown.
 	RetryAfter time.Duration
+	// Reason, when set, names for a program what happened beyond what Code
+	// says, in a service's own terms (its client package declares the
+	// reasons it gives, as checkoutclient.ReasonNotPlaced): what a caller
+	// acts on, where Message is for people.
+	Reason string
 }
 
 // Errorf returns an *Error with the given code and a formatted message.
@@ -85,6 +90,15 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// ErrorReason returns the Reason of the first *Error in err's chain, or
+// "".
+func ErrorReason(err error) string {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Reason
+	}
+	return ""
 }
 
 // RetryAfter returns the RetryAfter of the first *Error in err's chain, or

@@ -48,6 +48,11 @@ func ToStatus(ctx context.Context, logger *slog.Logger, method string, err error
 				st = withInfo
 			}
 		}
+		if de.Reason != "" {
+			if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: de.Reason, Domain: reasonDomain}); err == nil {
+				st = withInfo
+			}
+		}
 		return st.Err()
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -61,9 +66,12 @@ func ToStatus(ctx context.Context, logger *slog.Logger, method string, err error
 // server's message is kept for the codes that say something about the
 // request (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED,
 // ALREADY_EXISTS, FAILED_PRECONDITION, and RESOURCE_EXHAUSTED with a
-// RetryInfo detail: a quota the caller used up, with RetryAfter set); the
-// others become Unavailable or Internal with a generic message, the
-// original kept in the chain for logs.
+// RetryInfo detail: a quota the caller used up, with RetryAfter set), and
+// for an UNAVAILABLE with a reason (an ErrorInfo detail that ToStatus
+// adds for a Reason, which only a Bookshop service gives, never the
+// transport); the others become Unavailable or Internal with a generic
+// message, the original kept in the chain for logs. A reason is kept as
+// the error's Reason, whatever the code.
 //
 // UNAUTHENTICATED stays Unauthenticated: a service's own answer (a wrong
 // password) and a refused client certificate both say the caller did not
@@ -98,7 +106,30 @@ func FromStatus(err error) error {
 	default:
 		de = bookshop.Errorf(bookshop.Internal, "internal error")
 	}
+	if reason := errorReason(st); reason != "" {
+		de.Reason = reason
+		if de.Code == bookshop.Unavailable {
+			// A Bookshop service's own answer, not the transport's, which
+			// gives no reason: its words say what happened.
+			de.Message = st.Message()
+		}
+	}
 	return &callError{domain: de, cause: err}
+}
+
+// reasonDomain is the domain of the ErrorInfo details that carry the
+// Reason of a *bookshop.Error.
+const reasonDomain = "bookshop"
+
+// errorReason returns the reason of st's ErrorInfo detail of Bookshop's
+// domain, or "".
+func errorReason(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == reasonDomain {
+			return info.GetReason()
+		}
+	}
+	return ""
 }
 
 // retryDelay returns the delay of st's RetryInfo detail, or zero.

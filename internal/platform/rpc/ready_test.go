@@ -186,3 +186,55 @@ func TestHealthReady(t *testing.T) {
 		}
 	})
 }
+
+// TestReconnectsSoon takes a server away for longer than gRPC's own
+// backoff lets a client notice its return at once, and brings it back on
+// the same address: a client of Dial reaches it again within about its
+// ReconnectMaxDelay (200 ms here), where gRPC's default backoff would wait
+// until its next attempt, 2 s later or more.
+func TestReconnectsSoon(t *testing.T) {
+	serve := func(addr string) (*grpc.Server, string) {
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("listen on %s: %v", addr, err)
+		}
+		srv := grpc.NewServer()
+		healthpb.RegisterHealthServer(srv, health.NewServer())
+		go func() { _ = srv.Serve(lis) }()
+		return srv, lis.Addr().String()
+	}
+	srv, addr := serve("127.0.0.1:0")
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{ReconnectMaxDelay: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := healthpb.NewHealthClient(conn)
+	check := func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	if err := check(); err != nil {
+		t.Fatalf("Check with the server up: %v", err)
+	}
+	srv.Stop()
+	down := time.Now()
+	for time.Since(down) < 3*time.Second {
+		_ = check() // the client tries, fails, and backs off
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv, _ = serve(addr)
+	t.Cleanup(srv.Stop)
+	back := time.Now()
+	for check() != nil {
+		if time.Since(back) > 5*time.Second {
+			t.Fatal("the client did not reach the server within 5 s of its return")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if took := time.Since(back); took > time.Second {
+		t.Errorf("the client reached the server %v after its return, want within about 200 ms (its ReconnectMaxDelay)", took)
+	}
+}
