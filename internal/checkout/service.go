@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
@@ -830,7 +831,9 @@ func (s *Service) answer(r *saga.Record) (bookshop.Order, error) {
 	switch r.State {
 	case saga.Done, saga.Ordered:
 		return r.Order, nil
-	case saga.Failed, saga.Undoing:
+	case saga.Failed:
+		return bookshop.Order{}, notPlaced(r.Err())
+	case saga.Undoing:
 		return bookshop.Order{}, r.Err()
 	case saga.Charged, saga.Committed:
 		return bookshop.Order{}, errCompleting
@@ -1000,8 +1003,15 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 		// A card that fails its checks: nothing charged, nothing recorded.
 		return s.fail(ctx, r, domainError(err), outcomeInvalid, true, hold.ID, false)
 	case bookshop.Conflict:
-		// A declined card: nothing taken.
-		return s.fail(ctx, r, domainError(err), outcomeDeclined, true, hold.ID, false)
+		if paymentsclient.Declined(err) {
+			// A declined card: nothing taken.
+			return s.fail(ctx, r, domainError(err), outcomeDeclined, true, hold.ID, false)
+		}
+		// The key refused (used with another amount or card, or
+		// cancelled): a bug, whose words are not the shopper's. A charge
+		// made under the key before, of another amount, is refunded.
+		s.logger.ErrorContext(ctx, "Payments refused a checkout's charge key", "checkout", r.ID, "err", err)
+		return s.fail(ctx, r, errInternal, outcomeInternal, true, hold.ID, true)
 	}
 	// Not known: the charge may have been made and its answer lost.
 	s.logger.WarnContext(ctx, "a charge's outcome is not known: asking Payments", "checkout", r.ID, "err", err)
@@ -1421,6 +1431,21 @@ var (
 		"your order could not be placed: anything charged was refunded")
 )
 
+// notPlaced returns err, the error of a checkout that failed (undone: no
+// order, nothing charged or the charge refunded), with the reason that
+// tells a caller so: an Unavailable one may then be said to the shopper
+// as it is, rather than as an outcome not known (see
+// checkoutclient.NotPlaced).
+func notPlaced(err error) error {
+	e, ok := errors.AsType[*bookshop.Error](err)
+	if !ok {
+		return err
+	}
+	withReason := *e
+	withReason.Reason = checkoutclient.ReasonNotPlaced
+	return &withReason
+}
+
 // domainError returns the *bookshop.Error of err, for a record.
 func domainError(err error) *bookshop.Error {
 	if e, ok := errors.AsType[*bookshop.Error](err); ok {
@@ -1550,7 +1575,9 @@ func forQuote(err error) error {
 // reached, saying that nothing was charged when a checkout asks.
 func unreachable(what string, checkout bool) *bookshop.Error {
 	if checkout {
-		return bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: nothing was charged; please try again in a moment", what)
+		e := bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: nothing was charged; please try again in a moment", what)
+		e.Reason = checkoutclient.ReasonNotPlaced
+		return e
 	}
 	return bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: please try again in a moment", what)
 }

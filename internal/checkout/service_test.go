@@ -15,6 +15,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/checkout"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
@@ -444,6 +445,13 @@ func TestPaymentsUnavailable(t *testing.T) {
 	_, err := c.client.Place(ctx, req)
 	if bookshop.ErrorCode(err) != bookshop.Unavailable {
 		t.Fatalf("Place(the unavailable card) = %v, want Unavailable", err)
+	}
+	// Known not placed, and said so, across the wire: the Marketplace
+	// tells the shopper nothing was charged, not that the outcome is not
+	// known.
+	if !checkoutclient.NotPlaced(err) || !strings.Contains(bookshop.ErrorMessage(err), "nothing was charged") {
+		t.Errorf("Place(the unavailable card) = %v (reason %q, message %q), want it known not placed, saying nothing was charged",
+			err, bookshop.ErrorReason(err), bookshop.ErrorMessage(err))
 	}
 	t.Logf("the processor unavailable: answered in %v", time.Since(start).Round(time.Millisecond))
 	r := c.invariants(t, s, 5, req.Key, before, 1)

@@ -53,6 +53,15 @@ func (c *Client) Quote(ctx context.Context, customerID int32, cartID string) (bo
 	return QuoteFromProto(resp.GetQuote()), nil
 }
 
+// ReasonNotPlaced is the reason (bookshop.Error.Reason) of the error of a
+// checkout that ended without an order: nothing is charged, whatever was
+// done is undone, and the error's message says why.
+const ReasonNotPlaced = "NOT_PLACED"
+
+// NotPlaced reports whether err, of Place, is known to mean that the
+// checkout ended without an order and with nothing charged.
+func NotPlaced(err error) bool { return bookshop.ErrorReason(err) == ReasonNotPlaced }
+
 // Place implements [bookshop.Checkout]: it places the order of req's cart
 // and returns it. Each error's message is for the shopper:
 //
@@ -70,7 +79,11 @@ func (c *Client) Quote(ctx context.Context, customerID int32, cartID string) (bo
 //     the deadline). Place again with the same req: it returns the order
 //     if it was placed, waits for it if it is being placed, and tries
 //     again if nothing was done. Never with a new key, which could place a
-//     second order.
+//     second order. When [NotPlaced] reports true, the checkout is known
+//     to have ended without an order, nothing charged (or the charge
+//     refunded), and the message says why, for the shopper ("the payment
+//     service could not take your payment: nothing was charged; ...");
+//     otherwise its outcome is not known.
 //   - Forbidden, Internal.
 func (c *Client) Place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.Order, error) {
 	ctx, cancel := rpc.WithDefaultTimeout(ctx, c.timeout)

@@ -8,6 +8,7 @@ package paymentsclient
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -58,6 +59,17 @@ var _ bookshop.Payments = (*Client)(nil)
 func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
 	return &Client{client: paymentsv1.NewPaymentsServiceClient(conn), timeout: timeout}
 }
+
+// Declined reports whether err, of [Client.Charge], is the decline of a
+// card ("card declined: insufficient funds"), whose message may be said
+// to the shopper, rather than another Conflict: a key used with another
+// amount or card, or cancelled, which is a caller's mistake.
+func Declined(err error) bool {
+	return bookshop.ErrorCode(err) == bookshop.Conflict && strings.HasPrefix(bookshop.ErrorMessage(err), declinedPrefix)
+}
+
+// declinedPrefix begins the message of a declined card (see Declined).
+const declinedPrefix = "card declined: "
 
 // Charge implements [bookshop.Payments]: it takes amount from card, once
 // for key. A retry with the same key, amount and card returns the first

@@ -132,7 +132,12 @@ type CheckoutServiceClient interface {
 	//     is being completed", the card was charged and the order is being
 	//     recorded (it will be, or the charge refunded). Send the same
 	//     request again (the same key) to learn which: it returns the order
-	//     if it was placed, and tries again if nothing was done;
+	//     if it was placed, and tries again if nothing was done. With a
+	//     google.rpc.ErrorInfo detail of domain "bookshop" and reason
+	//     "NOT_PLACED", the checkout is known to have ended with no order
+	//     and nothing charged (or the charge refunded), and the message says
+	//     why, for the shopper ("the payment service could not take your
+	//     payment: nothing was charged; ..."): the same key tries again;
 	//   - INTERNAL when a service answered what the Checkout cannot act on
 	//     (it is logged): the checkout was undone, and the same key answers
 	//     the same for 24 hours.
@@ -270,7 +275,12 @@ type CheckoutServiceServer interface {
 	//     is being completed", the card was charged and the order is being
 	//     recorded (it will be, or the charge refunded). Send the same
 	//     request again (the same key) to learn which: it returns the order
-	//     if it was placed, and tries again if nothing was done;
+	//     if it was placed, and tries again if nothing was done. With a
+	//     google.rpc.ErrorInfo detail of domain "bookshop" and reason
+	//     "NOT_PLACED", the checkout is known to have ended with no order
+	//     and nothing charged (or the charge refunded), and the message says
+	//     why, for the shopper ("the payment service could not take your
+	//     payment: nothing was charged; ..."): the same key tries again;
 	//   - INTERNAL when a service answered what the Checkout cannot act on
 	//     (it is logged): the checkout was undone, and the same key answers
 	//     the same for 24 hours.
