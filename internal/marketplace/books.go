@@ -204,16 +204,27 @@ var errEnoughBooks = errors.New("enough books for one page")
 
 // handleCategory serves a category's page: every book of the category, in
 // id order, streamed from the catalog (at most maxCategoryBooks, with a
-// note when there are more). An unknown category name gets a 400 page. If
-// the catalog cannot be read in time, the page is served with a notice in
-// place of the books.
+// note when there are more). An unknown category name has no page: 404,
+// as any address with none. A category named in other capitals
+// ("/categories/Mystery") is sent to its one address (301, its query
+// kept), so that each page has one address, for links and for crawlers.
+// If the catalog cannot be read in time, the page is served with a notice
+// in place of the books.
 func (s *server) handleCategory() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		cat, err := bookshop.ParseCategory(name)
 		if err != nil {
-			s.renderError(w, r, http.StatusBadRequest,
-				fmt.Sprintf("%q is not a category we have. Choose %s.", truncate(name, 40), bookshop.CategoryNames()))
+			s.renderError(w, r, http.StatusNotFound,
+				fmt.Sprintf("%s %q is not a category we have: choose %s.", messageNoPage, truncate(name, 40), bookshop.CategoryNames()))
+			return
+		}
+		if name != cat.String() {
+			target := categoryURL(cat)
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, target, http.StatusMovedPermanently)
 			return
 		}
 		heading := categoryLabel(cat) + " books"

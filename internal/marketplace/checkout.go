@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
@@ -27,7 +28,12 @@ const (
 	messageFixFields            = "Please correct the fields marked below."
 	messageCheckoutShort        = "Some books in your cart have fewer copies left than you chose: change them in your cart to check out."
 	messageCheckoutTooMuch      = "Your order comes to %s, more than one payment can take (%s): take some books out of your cart to check out."
-	messageTotalChanged         = "The total has changed since you saw it. Please check the new total and confirm again."
+	messageCheckoutEmptyCart    = "Your cart is empty, so no order was placed and nothing was charged. If you placed an order in another window, you will find it in your orders."
+	messageCardDeclined         = "Your card was declined: %s. Nothing was charged: please use another card."
+	messageCardDeclinedNoReason = "Your card was declined. Nothing was charged: please use another card."
+	// noticeCheckoutOffersUnknown is the checkout's noticeOffersUnknown:
+	// the total shown is the full price, which is charged.
+	noticeCheckoutOffersUnknown = "Offers cannot be checked right now, so the total below is the full price, with no discount. To have your order checked for offers, try again in a few minutes."
 )
 
 // checkoutPage is the data of checkout.html.
@@ -50,8 +56,11 @@ type checkoutPage struct {
 	TooMuch bool
 	Key     string // the order's idempotency key
 	Message string
-	Form    checkoutForm
-	Errors  map[string]string // field name -> what is wrong with it
+	// Notice says what the page could not check (offers), beside
+	// Message, which says what went wrong.
+	Notice string
+	Form   checkoutForm
+	Errors map[string]string // field name -> what is wrong with it
 	// Fields is the markup of the form's fields, as the page shows them:
 	// Form and Errors, put together by checkoutFields and rendered by the
 	// template "checkout-fields" (see renderFields).
@@ -143,7 +152,8 @@ func (s *server) checkoutVisitor(w http.ResponseWriter, r *http.Request) (*visit
 }
 
 // renderCheckout quotes v's cart and serves the checkout page with it. An
-// empty cart sends the shopper back to the cart.
+// empty cart sends the shopper back to the cart; after a form was sent
+// (status is its answer's), the cart page answers it, saying why.
 func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visitor, status int, page checkoutPage) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout*3)
 	quote, err := s.checkout.Quote(ctx, v.customer.ID, v.cartID())
@@ -164,7 +174,21 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 		quote, page.Message = bookshop.Quote{}, messageCheckoutUnsureNoCart
 	}
 	if len(quote.Lines) == 0 && page.Confirmed == nil {
-		http.Redirect(w, r, "/cart", http.StatusSeeOther)
+		if r.Method != http.MethodPost {
+			http.Redirect(w, r, "/cart", http.StatusSeeOther)
+			return
+		}
+		// A form sent for a cart emptied since (in another tab, perhaps by
+		// an order placed there): a bare redirect to the cart would leave
+		// the shopper to wonder whether they paid. The cart page says. Not
+		// charged is known of a form refused here (400, 413: no call) or
+		// by the Checkout (Conflict, Invalid: nothing charged); 413 keeps
+		// its own words, as the form must be shortened to be sent again.
+		msg := page.Message
+		if status == http.StatusBadRequest || status == http.StatusConflict {
+			msg = messageCheckoutEmptyCart
+		}
+		s.cartFailed(w, r, status, msg)
 		return
 	}
 	page.Lines = page.Lines[:0]
@@ -205,6 +229,13 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 			}
 		}
 		page.DiscountLine = lineOf(label, name, title)
+	}
+	page.Notice = ""
+	if quote.Discount.Units == 0 && len(quote.Lines) > 0 && page.Confirmed == nil &&
+		s.offersUnknown(r.Context(), bookshop.PromoLinesOfOrder(quote.Lines)) {
+		// As the cart page says: a total without the discount the order
+		// may have earned must not look final.
+		page.Notice = noticeCheckoutOffersUnknown
 	}
 	page.TotalUnits, page.Currency = quote.Total.Units, quote.Total.Currency
 	if c := page.Confirmed; c != nil {
@@ -362,8 +393,18 @@ func (s *server) handlePlaceOrder() http.Handler {
 			// The total changed, a book sold out, or the card was declined:
 			// the page shows the cart as it is now, and a new total.
 			page.Key = newToken()
-			s.renderCheckout(w, r, v, http.StatusConflict, withMessage(page, bookshop.ErrorMessage(err)))
+			s.renderCheckout(w, r, v, http.StatusConflict, withMessage(page, conflictMessage(bookshop.ErrorMessage(err))))
 		case bookshop.Unavailable:
+			if checkoutclient.NotPlaced(err) {
+				// Known to have ended with no order and nothing charged (the
+				// processor or the stock could not be reached): the Checkout
+				// says why. The form keeps its key and total: a checkout that
+				// ended so is tried again as the request that comes next.
+				s.logger.WarnContext(r.Context(), "checkout not placed", "err", err)
+				page.Message, page.Confirmed = conflictMessage(bookshop.ErrorMessage(err)), &total
+				s.renderCheckout(w, r, v, http.StatusServiceUnavailable, page)
+				return
+			}
 			// Not known to have failed (a deadline passed, a service did
 			// not answer): the checkout may be under way. The form comes
 			// back with its key and the total confirmed, so that sending it
@@ -379,6 +420,47 @@ func (s *server) handlePlaceOrder() http.Handler {
 			s.renderCheckout(w, r, v, http.StatusServiceUnavailable, withMessage(page, messageCheckoutFailed))
 		}
 	})
+}
+
+// conflictMessage returns msg, the Checkout's words for a checkout it
+// refused (Conflict), as the page says them: in sentences. The Checkout
+// words each as one clause of what happened and, after its last "; ",
+// what to do (see checkoutclient.Client.Place): "the total is now
+// €23.97, not the €15.98 you confirmed: a price or your cart changed;
+// check the new total and confirm it", "sold out: "Feeling Good" has no
+// copy left; change your cart to check out"; those are each made two
+// sentences, with what they name kept (the new total, the book). A
+// declined card ("card declined: insufficient funds") is said with its
+// reason, that nothing was charged, and to use another card, which the
+// Checkout's words leave out.
+func conflictMessage(msg string) string {
+	if reason, ok := strings.CutPrefix(msg, "card declined:"); ok {
+		if reason = strings.TrimRight(strings.TrimSpace(reason), "."); reason == "" {
+			return messageCardDeclinedNoReason
+		}
+		return fmt.Sprintf(messageCardDeclined, reason)
+	}
+	// The last "; ": a title in what happened may hold one, never the
+	// advice after it.
+	if i := strings.LastIndex(msg, "; "); i > 0 {
+		return sentence(msg[:i]) + " " + sentence(msg[i+2:])
+	}
+	return sentence(msg)
+}
+
+// sentence returns s with a capital first letter and a full stop, unless
+// it ends with one already (or with ? or !).
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") {
+		s += "."
+	}
+	return s
 }
 
 // trimmed returns the form's field name without spaces around it, and
@@ -422,16 +504,25 @@ func checkFields(f url.Values) map[string]string {
 			errs[a.name] = a.label + ": use letters, digits, spaces and punctuation only."
 		}
 	}
-	if c := strings.TrimSpace(f.Get("country")); c != "" && (len(c) != 2 || strings.IndexFunc(strings.ToUpper(c), func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0) {
-		errs["country"] = "Country: use its two-letter code, such as DE or FR."
+	if c := strings.TrimSpace(f.Get("country")); c != "" {
+		switch upper := strings.ToUpper(c); {
+		case len(c) != 2 || strings.IndexFunc(upper, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0:
+			errs["country"] = "Country: use its two-letter code, such as DE or FR."
+		case !shippingCountry(upper):
+			// Two letters that no country has (ZZ, UK): an address that
+			// cannot be shipped to, told before it is charged.
+			errs["country"] = "Country: " + upper + " is not the code of a country. Use its two-letter code, such as DE or FR."
+		}
 	}
 	if strings.TrimSpace(f.Get("card_number")) == "" {
 		errs["card_number"] = "Card number is required."
 	}
-	if m, err := strconv.Atoi(f.Get("exp_month")); err != nil || m < 1 || m > 12 {
+	// Read as the form shows them back and as handlePlaceOrder sends
+	// them (trimmed): " 5" is refused otherwise, and shown as a valid 5.
+	if m, err := strconv.Atoi(trimmed(f, "exp_month")); err != nil || m < 1 || m > 12 {
 		errs["exp_month"] = "Expiry month: a number from 1 to 12."
 	}
-	if y, err := strconv.Atoi(f.Get("exp_year")); err != nil || y < 2000 || y > 2100 {
+	if y, err := strconv.Atoi(trimmed(f, "exp_year")); err != nil || y < 2000 || y > 2100 {
 		errs["exp_year"] = "Expiry year: four digits, such as 2030."
 	}
 	if strings.TrimSpace(f.Get("cvc")) == "" {

@@ -54,3 +54,20 @@ func TestCheckoutFields(t *testing.T) {
 		t.Errorf("the blank form with an error = %v\n%s\nwant the error beside the code", err, got)
 	}
 }
+
+// TestConflictMessage words the Checkout's refusals as the page shows
+// them: sentences, what they name kept, a decline with or without its
+// reason.
+func TestConflictMessage(t *testing.T) {
+	for in, want := range map[string]string{
+		"card declined: insufficient funds": "Your card was declined: insufficient funds. Nothing was charged: please use another card.",
+		"card declined: ":                   "Your card was declined. Nothing was charged: please use another card.",
+		"card declined:":                    "Your card was declined. Nothing was charged: please use another card.",
+		`sold out: "A; B" has no copy left; change your cart to check out`: `Sold out: "A; B" has no copy left. Change your cart to check out.`,
+		"your cart is empty: nothing to check out":                         "Your cart is empty: nothing to check out.",
+	} {
+		if got := conflictMessage(in); got != want {
+			t.Errorf("conflictMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

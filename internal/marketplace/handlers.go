@@ -105,10 +105,13 @@ func handleHealthz() http.Handler {
 	})
 }
 
+// messageNoPage is what the 404 page says of an address with no page.
+const messageNoPage = "There is no page at this address."
+
 // handleNotFound serves the 404 page for every path no other route takes.
 func (s *server) handleNotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
+		s.renderError(w, r, http.StatusNotFound, messageNoPage)
 	})
 }
 

@@ -371,43 +371,66 @@ func TestCategoryPage(t *testing.T) {
 	books := builtinCatalog(t)
 	srv, _ := startLiveSite(t, marketplace.Options{})
 	for _, cat := range bookshop.Categories() {
-		for _, name := range []string{cat.String(), strings.ToUpper(cat.String())} {
-			target := "/categories/" + name
-			t.Run(target, func(t *testing.T) {
-				r := get(t, srv, target)
-				wantHTML(t, "GET", target, r, http.StatusOK)
-				p := parsePage(t, r.body)
-				heading := categoryLabels[cat] + " books"
-				if !slices.Equal(p.H1, []string{heading}) || p.Title != heading+" · "+siteTitle {
-					t.Errorf("GET %s h1 %q, title %q; want %q", target, p.H1, p.Title, heading)
+		target := "/categories/" + cat.String()
+		t.Run(target, func(t *testing.T) {
+			r := get(t, srv, target)
+			wantHTML(t, "GET", target, r, http.StatusOK)
+			p := parsePage(t, r.body)
+			heading := categoryLabels[cat] + " books"
+			if !slices.Equal(p.H1, []string{heading}) || p.Title != heading+" · "+siteTitle {
+				t.Errorf("GET %s h1 %q, title %q; want %q", target, p.H1, p.Title, heading)
+			}
+			if p.Notice != "" {
+				t.Errorf("GET %s notice = %q, want none", target, p.Notice)
+			}
+			want := inCategory(t, books, cat)
+			if len(p.Books) != len(want) {
+				t.Fatalf("GET %s shows %d books, want %d", target, len(p.Books), len(want))
+			}
+			links := bookLinks(parseHTML(t, r.body))
+			for i, b := range want {
+				got := p.Books[i]
+				if got.ID != strconv.Itoa(int(b.ID)) || got.Title != b.Title || got.Author != "by "+b.Author {
+					t.Errorf("GET %s book %d = %+v, want %+v", target, i, got, b)
 				}
-				if p.Notice != "" {
-					t.Errorf("GET %s notice = %q, want none", target, p.Notice)
+				if want := fmt.Sprintf("/books/%d", b.ID); links[i] != want {
+					t.Errorf("GET %s book %d links to %q, want %q", target, i, links[i], want)
 				}
-				want := inCategory(t, books, cat)
-				if len(p.Books) != len(want) {
-					t.Fatalf("GET %s shows %d books, want %d", target, len(p.Books), len(want))
-				}
-				links := bookLinks(parseHTML(t, r.body))
-				for i, b := range want {
-					got := p.Books[i]
-					if got.ID != strconv.Itoa(int(b.ID)) || got.Title != b.Title || got.Author != "by "+b.Author {
-						t.Errorf("GET %s book %d = %+v, want %+v", target, i, got, b)
-					}
-					if want := fmt.Sprintf("/books/%d", b.ID); links[i] != want {
-						t.Errorf("GET %s book %d links to %q, want %q", target, i, links[i], want)
-					}
-				}
-			})
+			}
+		})
+	}
+
+	// A category has one address: in other capitals, it is sent there,
+	// its query kept (the browser does not follow here, to see it).
+	noFollow := *srv.Client()
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, tt := range []struct{ target, location string }{
+		{"/categories/MYSTERY", "/categories/mystery"},
+		{"/categories/Mystery?utm=x&a=%2F", "/categories/mystery?utm=x&a=%2F"},
+		{"/categories/Science_Fiction", "/categories/science_fiction"},
+	} {
+		resp, err := noFollow.Get(srv.URL + tt.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != tt.location {
+			t.Errorf("GET %s = %d, Location %q; want 301 to %s", tt.target, resp.StatusCode, resp.Header.Get("Location"), tt.location)
 		}
 	}
 
-	for _, name := range []string{"romance", "category(3)", "%3Cb%3E"} {
+	// A category we do not have has no page: the 404 of any address
+	// without one, naming the categories we have.
+	for _, name := range []string{"nope", "romance", "category(3)", "%3Cb%3E"} {
 		target := "/categories/" + name
 		r := get(t, srv, target)
-		wantHTML(t, "GET", target, r, http.StatusBadRequest)
-		if p := parsePage(t, r.body); !strings.Contains(p.Notice, "is not a category we have") || !strings.Contains(p.Notice, categoryNames) {
-			t.Errorf("GET %s message = %q, want the homepage's", target, p.Notice)
+		wantHTML(t, "GET", target, r, http.StatusNotFound)
+		p := parsePage(t, r.body)
+		if !strings.HasPrefix(p.Notice, "There is no page at this address.") || !strings.Contains(p.Notice, "is not a category we have") || !strings.Contains(p.Notice, categoryNames) {
+			t.Errorf("GET %s message = %q, want the 404's, naming the categories", target, p.Notice)
+		}
+		if want := "Not Found"; !slices.Equal(p.H1, []string{want}) {
+			t.Errorf("GET %s h1 = %q, want [%q]", target, p.H1, want)
 		}
 		wantNoInternalText(t, target, r.body)
 	}

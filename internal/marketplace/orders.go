@@ -17,6 +17,10 @@ type ordersPage struct {
 	Layout layout
 	Orders []orderView
 	Next   string // the next page's URL, or ""
+	// First is the first page's URL (the newest orders) on a page past
+	// it, or "": the tokens of the pages lead only onwards, so the way
+	// back is to the start.
+	First  string
 	Notice string
 }
 
@@ -106,6 +110,9 @@ func (s *server) handleOrders() http.Handler {
 		}
 		if list.Next != "" {
 			page.Next = "/orders?page=" + list.Next
+		}
+		if token != "" {
+			page.First = "/orders"
 		}
 		s.render(w, r, http.StatusOK, s.pages.orders, page)
 	})

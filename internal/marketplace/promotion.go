@@ -20,7 +20,9 @@ import (
 // the promotion as the offer does (see promotionName). If Promotions
 // cannot answer, there is no banner and no discount line, and the
 // checkout charges full price (the Checkout asks Promotions itself, and
-// shows the total it will charge); the order pages name the promotion of
+// shows the total it will charge); the cart and the checkout say that
+// offers cannot be checked, for a cart that may earn one (see
+// offersUnknown); the order pages name the promotion of
 // an order from its code alone (promotionsclient.Name).
 //
 // The offer is the same for every guest, and a customer's changes only
@@ -157,7 +159,12 @@ func (s *server) banner(ctx context.Context) template.HTML {
 // of ctx, if anything (ok); known is false when Promotions cannot say (it
 // is down, or did not answer in time).
 func (s *server) cartDiscount(ctx context.Context, cart bookshop.Cart) (d bookshop.Discount, ok, known bool) {
-	if len(cart.Lines) == 0 {
+	return s.linesDiscount(ctx, bookshop.PromoLinesOfCart(cart.Lines))
+}
+
+// linesDiscount is cartDiscount for lines.
+func (s *server) linesDiscount(ctx context.Context, lines []bookshop.PromoLine) (d bookshop.Discount, ok, known bool) {
+	if len(lines) == 0 {
 		return bookshop.Discount{}, false, true
 	}
 	if s.promotionsOutage.down(time.Now()) {
@@ -165,13 +172,33 @@ func (s *server) cartDiscount(ctx context.Context, cart bookshop.Cart) (d booksh
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
 	defer cancel()
-	d, ok, err := s.promotions.Price(ctx, visitorIn(ctx).userID(), bookshop.PromoLinesOfCart(cart.Lines))
+	d, ok, err := s.promotions.Price(ctx, visitorIn(ctx).userID(), lines)
 	if err != nil {
-		s.logger.WarnContext(ctx, "promotions failed; serving the cart without the discount", "err", err)
+		s.logger.WarnContext(ctx, "promotions failed; serving the page without the discount", "err", err)
 		s.promotionsOutage.failed(time.Now())
 		return bookshop.Discount{}, false, false
 	}
 	return d, ok, true
+}
+
+// offersUnknown reports whether the checkout of lines, which the
+// Checkout quoted without a discount, should say that offers cannot be
+// checked: the quote cannot tell a discount refused from Promotions not
+// answering (the Checkout quotes the full price then), so the
+// Marketplace asks Promotions itself, as the cart page does, and says so
+// when it cannot answer (known) and lines may earn a discount by the
+// campaign as Promotions last described it. A customer whose offer, as
+// Promotions gave it within offerCacheTTL, they cannot use (used, or no
+// campaign) is not asked about.
+func (s *server) offersUnknown(ctx context.Context, lines []bookshop.PromoLine) bool {
+	if !s.offers.mayEarn(lines) {
+		return false
+	}
+	if offer, ok := s.offers.get(visitorIn(ctx).userID()); ok && (!offer.Active || !offer.Eligible) {
+		return false
+	}
+	_, _, known := s.linesDiscount(ctx, lines)
+	return !known
 }
 
 // promotionName returns the name of the promotion of code for the pages

@@ -210,6 +210,9 @@ func TestSignUpFieldErrors(t *testing.T) {
 		{url.Values{"email": {"ada@example.com"}, "name": {"Ada"}, "password": {"short"}}, "password", "Password: at least 10 characters, got 5."},
 		{url.Values{"email": {"ada@example.com"}, "name": {strings.Repeat("n", 61)}, "password": {testPassword}}, "name", "Name: at most 60 characters, got 61."},
 		{url.Values{"email": {"not an address"}, "name": {"Ada"}, "password": {testPassword}}, "email", "Email: "},
+		// A field missing, refused by the Accounts service's checks of a
+		// request before its rules: beside its field all the same.
+		{url.Values{"email": {"ada@example.com"}, "name": {""}, "password": {testPassword}}, "name", "Name: required."},
 	} {
 		r := b.post("/signup", tt.form)
 		wantHTML(t, "POST", "/signup", r, http.StatusBadRequest)
@@ -1489,7 +1492,7 @@ func TestPromotionRefusedSaysWhy(t *testing.T) {
 			wantHTML(t, "POST", "/checkout, the offer gone", r, http.StatusConflict)
 			for _, want := range []string{
 				tc.sentence,
-				"the total is now " + full.Format() + ", not the",
+				"The total is now " + full.Format() + ", not the",
 				`id="checkout-total">` + full.Format() + "<",
 				`name="total_units" value="` + strconv.FormatInt(full.Units, 10) + `"`,
 			} {
