@@ -247,6 +247,18 @@ func TestHealthCommand(t *testing.T) {
 	if err := tool.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", closed, "-timeout", "500ms"}, env(nil), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unhealthy") {
 		t.Errorf("health -grpc of a closed port = %v, want unhealthy", err)
 	}
+	// A Recommendations whose Catalog is not there: not ready, but alive,
+	// which health tells apart when asked for liveness (the probe of a
+	// container without a shell) whatever the server's overall status.
+	lonePort := freePort(t)
+	startCommand(t, []string{"recommendations", "-port", itoa(lonePort), "-catalog-host", closed}, nil)
+	lone := "127.0.0.1:" + itoa(lonePort)
+	waitFor(t, "Recommendations without its Catalog", func() bool {
+		return tool.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", lone, "-service", "liveness"}, env(nil), io.Discard, io.Discard) == nil
+	})
+	if err := tool.Run(testContext(t, 5*time.Second), []string{"health", "-grpc", lone, "-timeout", "1s"}, env(nil), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
+		t.Errorf("health -grpc of a Recommendations without its Catalog = %v, want unhealthy: NOT_SERVING", err)
+	}
 
 	url := startUp(t)
 	if err := tool.Run(testContext(t, 5*time.Second), []string{"health", "-http", url + "readyz"}, env(nil), io.Discard, io.Discard); err != nil {

@@ -274,6 +274,18 @@ func TestCheckoutEndToEnd(t *testing.T) {
 		}
 		return s
 	}
+	// countText is the header's count as the polls below read it, its
+	// textContent: Text's visible text differs from it by its spaces, so
+	// that a poll for a change would see one at once, before the add's
+	// answer, and the test go on while the add is still on its way.
+	countText := func() string {
+		t.Helper()
+		s, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("cart-count").textContent`))
+		if err != nil {
+			t.Fatalf("read the header's count: %v", err)
+		}
+		return s
+	}
 	fillCheckout := func(card string) {
 		t.Helper()
 		run("fill in the checkout form",
@@ -301,7 +313,7 @@ func TestCheckoutEndToEnd(t *testing.T) {
 	for _, id := range []int{2, 5} {
 		run("open a book page", chromedp.Navigate(fmt.Sprintf("%sbooks/%d", url, id)))
 		waitPath("book page", fmt.Sprintf("/books/%d", id))
-		before := text("#cart-count")
+		before := countText()
 		run("add the book", chromedp.Click(`#book form.add-to-cart button`, chromedp.NodeVisible))
 		if !poll(fmt.Sprintf(`document.getElementById("cart-count").textContent !== %q`, before)) {
 			t.Fatalf("adding book %d did not change the count %q", id, before)
@@ -428,6 +440,18 @@ func TestPromotionEndToEnd(t *testing.T) {
 		}
 		return s
 	}
+	// countText is the header's count as the polls below read it, its
+	// textContent: Text's visible text differs from it by its spaces, so
+	// that a poll for a change would see one at once, before the add's
+	// answer, and the test go on while the add is still on its way.
+	countText := func() string {
+		t.Helper()
+		s, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("cart-count").textContent`))
+		if err != nil {
+			t.Fatalf("read the header's count: %v", err)
+		}
+		return s
+	}
 	// The checkout form's fields, as the shopper fills them in.
 	fill := []chromedp.Action[chromedp.Void]{
 		chromedp.SendKeys(`#f-name`, "Ada Lovelace"),
@@ -452,7 +476,7 @@ func TestPromotionEndToEnd(t *testing.T) {
 		}{{1, "2"}, {2, "1"}} {
 			run(what+": add", chromedp.Navigate(fmt.Sprintf("%sbooks/%d", url, b.id)))
 			waitPath(what, fmt.Sprintf("/books/%d", b.id))
-			before := text("#cart-count")
+			before := countText()
 			run(what+": add", chromedp.Click(`#book form.add-to-cart button`, chromedp.NodeVisible))
 			if !poll(fmt.Sprintf(`document.getElementById("cart-count").textContent !== %q`, before)) {
 				t.Fatalf("%s: adding book %d did not change the count", what, b.id)
