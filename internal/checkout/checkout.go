@@ -25,7 +25,12 @@
 // acts on it. Every call to another service carries an idempotency key
 // made from the checkout's own random id (saga.Record's HoldKey,
 // PromoKey, PayKey, OrderKey and CartKey), so that doing a step again,
-// after a crash or a lost answer, does it once. The states:
+// after a crash or a lost answer, does it once. A cart is checked out
+// under one key at a time: the log records no checkout of a cart while
+// another key's checkout of it has not ended (see Store.Begin), and one
+// recorded reads its cart again, failing if it changed since it was
+// priced, so that two forms of one cart sent at once buy it once. The
+// states:
 //
 //   - Reserving: recorded, with the lines priced, the total the shopper
 //     confirmed, and whether the checkout claims the promotion (its

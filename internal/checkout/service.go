@@ -105,7 +105,10 @@ type Store interface {
 	// lease's owner for its TTL. When the key has a record already, it
 	// replaces only one that failed with Unavailable (see
 	// saga.Record.Retryable), and fails with saga.ErrKeyTaken for any
-	// other: of replicas that begin one key at once, one succeeds.
+	// other: of replicas that begin one key at once, one succeeds. It
+	// fails with saga.ErrCartBusy while a record of another key of the
+	// customer, of the same cart, has not ended: of replicas that begin
+	// checkouts of one cart at once, under any keys, one succeeds.
 	Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
 	// Lease returns the record of a customer's key (nil when there is
 	// none) and, when it has not ended and no other owner's lease runs on
@@ -312,6 +315,15 @@ var (
 		"the payment service could not be reached to confirm your payment: send the same order again in a moment to learn whether it was placed; you will not be charged twice")
 	errCompleting = bookshop.Errorf(bookshop.Unavailable,
 		"your payment went through, and your order is being completed: it will be in your orders within minutes, or, if it cannot be, your payment will be refunded")
+)
+
+// The refusals of a checkout of a cart that another checkout may be
+// buying: nothing was charged (see Store.Begin and Service.recheck).
+var (
+	errAnotherCheckout = bookshop.Errorf(bookshop.Conflict,
+		"another checkout of this cart is under way, and nothing was charged for this one; look at your orders in a moment, then check out what is still in your cart")
+	errCartChanged = bookshop.Errorf(bookshop.Conflict,
+		"your cart changed while it was checked out, and nothing was charged; check your cart and its total, then check out again")
 )
 
 // Quote implements [bookshop.Checkout]: the cart's lines priced from the
@@ -564,8 +576,11 @@ func (s *Service) price(ctx context.Context, cartID string) (bookshop.Quote, []i
 // is not the cart's now ("the total is now ...": a price or the cart
 // changed, or the promotion's discount, which the checkout claims before
 // it charges, came or went), a book sold out ("sold
-// out: ..."), a declined card ("card declined: ..."), or a key whose
-// checkout placed an order for another request; Unavailable when a
+// out: ..."), a declined card ("card declined: ..."), a key whose
+// checkout placed an order for another request, or a cart that another
+// key's checkout is buying, or bought since it was read ("another
+// checkout of this cart is under way, ...", "your cart changed while it
+// was checked out, ..."); Unavailable when a
 // service could not be reached, or the checkout did not end in time;
 // Internal.
 func (s *Service) Place(ctx context.Context, req bookshop.PlaceOrder) (bookshop.Order, error) {
@@ -815,14 +830,50 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		r.Claim = saga.Claiming
 	}
 	if err := s.deps.Store.Begin(ctx, r, s.lease()); err != nil {
+		if errors.Is(err, saga.ErrCartBusy) {
+			s.metrics.outcome(outcomeRefused)
+			return bookshop.Order{}, nil, errAnotherCheckout
+		}
 		// saga.ErrKeyTaken: another replica recorded the key meanwhile;
 		// place waits for its checkout.
 		return bookshop.Order{}, nil, fmt.Errorf("begin checkout (after %v): %w", prior != nil, err)
 	}
 	fault.Point("checkout/after-begin")
-	s.advance(ctx, r, &req.Card)
+	if s.recheck(ctx, r) {
+		s.advance(ctx, r, &req.Card)
+	}
 	order, err := s.answer(r)
 	return order, r, err
+}
+
+// recheck reads the cart of r, a checkout just begun, again, and reports
+// whether its lines are still those priced; when they are not, or the
+// cart cannot be read, it fails r (or, if that cannot be recorded, leaves
+// it to the recoverer, which undoes it), nothing done. The first reading
+// may have come before another checkout of the cart, which has ended since
+// (Begin refuses one that has not), took the lines it bought out of it:
+// without this one, both would buy them. Once r is recorded, no other
+// checkout of the cart begins until it ends, and this reading sees the
+// cart as every one before it left it.
+func (s *Service) recheck(ctx context.Context, r *saga.Record) bool {
+	cctx, cancel := s.call(ctx)
+	lines, err := s.deps.Carts.Lines(cctx, r.CartID)
+	cancel()
+	var why *bookshop.Error
+	outcome := outcomeTotalChanged
+	switch {
+	case err != nil:
+		s.logger.WarnContext(ctx, "a service the checkout needs failed", "service", "the cart service", "err", err)
+		why, outcome = unreachable("the cart service", true), outcomeUnavailable
+	case linesHash(cartLines(lines)) != linesHash(r.StockLines()):
+		why = errCartChanged
+	default:
+		return true
+	}
+	if err := s.fail(ctx, r, why, outcome, false, "", false); err != nil {
+		s.logger.WarnContext(ctx, "checkout stalled: it goes on later", "checkout", r.ID, "state", r.State, "err", err)
+	}
+	return false
 }
 
 // answer returns what a request of r's key is answered with, as far as r

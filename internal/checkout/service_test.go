@@ -361,6 +361,124 @@ func TestDoubleSubmit(t *testing.T) {
 	t.Logf("10 identical requests at once: %d order(s), answered %v; charge key %s", len(placed), placed, r.PayKey())
 }
 
+// TestFormsOfOneCart sends checkouts of one customer's cart under many
+// keys at once, as forms open in several tabs sent together: one order,
+// one charge, and every other form is refused (another checkout is under
+// way, or the cart is now empty or changed), nothing charged for it.
+func TestFormsOfOneCart(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	s.fill(t, "c-6", 1, 1, 2, 1) // two books: no discount, which only one checkout could claim
+	before := s.levels(t, 1, 2)
+	total := eur(1250 + 1099)
+	const n = 8
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		placed  []string
+		refused = make(map[string]int)
+	)
+	for i := range n {
+		wg.Go(func() {
+			_, err := c.client.Place(ctx, order(6, fmt.Sprintf("k-tab-%d", i), total, paymentsclient.TestCardApproved))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				placed = append(placed, fmt.Sprintf("k-tab-%d", i))
+			case bookshop.ErrorCode(err) == bookshop.Conflict:
+				refused[strings.SplitN(bookshop.ErrorMessage(err), ",", 2)[0]]++
+			default:
+				t.Errorf("Place %d: %v, want an order or Conflict", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(placed) != 1 {
+		t.Fatalf("%d forms of one cart sent at once placed %d orders (%v), want 1; refused %v", n, len(placed), placed, refused)
+	}
+	c.invariants(t, s, 6, placed[0], before, 2)
+	for i := range n {
+		key := fmt.Sprintf("k-tab-%d", i)
+		r, err := c.log.Get(ctx, 6, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if key == placed[0] || r == nil {
+			continue
+		}
+		if ch, err := s.charges.ChargeByKey(ctx, r.PayKey()); bookshop.ErrorCode(err) != bookshop.NotFound {
+			t.Errorf("form %s, refused, has charge %+v, %v; want none", key, ch, err)
+		}
+	}
+	t.Logf("%d forms of one cart at once: 1 order; refused: %v", n, refused)
+}
+
+// TestCartBoughtWhilePriced has a checkout's cart bought by another
+// checkout of the customer, another form, between its reading to price it
+// and its record: the checkout reads the cart again once recorded, finds
+// it changed, and fails, nothing charged; the other's order is the only
+// one.
+func TestCartBoughtWhilePriced(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	total := eur(1250 + 1099) // two books: no discount, which only one checkout could claim
+	var (
+		once  sync.Once
+		other *checkoutUnderTest
+		first bookshop.Order
+		err   error
+	)
+	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+		d.Carts = cartsReadHook{Carts: d.Carts, after: func() {
+			once.Do(func() {
+				first, err = other.client.Place(ctx, order(7, "k-other-tab", total, paymentsclient.TestCardApproved))
+			})
+		}}
+	})
+	other = startCheckout(t, s, checkout.Options{}) // another Checkout, without the hook, with a log of its own: the reading again alone keeps the cart from being bought twice
+	s.fill(t, "c-7", 1, 1, 2, 1)
+	before := s.levels(t, 1, 2)
+	_, late := c.client.Place(ctx, order(7, "k-this-tab", total, paymentsclient.TestCardApproved))
+	if err != nil {
+		t.Fatalf("the other form's checkout: %v", err)
+	}
+	if bookshop.ErrorCode(late) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(late), "your cart changed while it was checked out") {
+		t.Fatalf("the checkout whose cart was bought meanwhile = %v, want Conflict: the cart changed", late)
+	}
+	r, err := c.log.Get(ctx, 7, "k-this-tab")
+	if err != nil || r == nil || r.State != saga.Failed {
+		t.Fatalf("its record is %+v, %v; want one, failed", r, err)
+	}
+	if ch, err := s.charges.ChargeByKey(ctx, r.PayKey()); bookshop.ErrorCode(err) != bookshop.NotFound {
+		t.Errorf("its charge is %+v, %v; want none", ch, err)
+	}
+	if n, err := s.carts.Count(ctx, "c-7"); n != 0 || err != nil {
+		t.Errorf("the cart holds %d copies, %v; want none: the other form bought them", n, err)
+	}
+	page, err := s.orderBook.List(ctx, 7, "", 10)
+	if err != nil || len(page.Orders) != 1 || page.Orders[0].ID != first.ID {
+		t.Errorf("orders of the customer = %+v, %v; want the other form's %s alone", page.Orders, err, first.ID)
+	}
+	if l := s.levels(t, 1, 2); l[1].OnHand != before[1].OnHand-1 || l[2].OnHand != before[2].OnHand-1 {
+		t.Errorf("stock after = %+v, want what one order took from %+v", l, before)
+	}
+}
+
+// cartsReadHook is a checkout.Carts that calls after once a reading of a
+// cart's lines has returned, before its caller goes on.
+type cartsReadHook struct {
+	checkout.Carts
+	after func()
+}
+
+func (h cartsReadHook) Lines(ctx context.Context, id string) ([]bookshop.CartLine, error) {
+	lines, err := h.Carts.Lines(ctx, id)
+	h.after()
+	return lines, err
+}
+
 // TestLastCopies has many customers check out the last copies of a book
 // at once: exactly as many orders as copies, the others told it sold out,
 // the stock at 0 and nothing held.

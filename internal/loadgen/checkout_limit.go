@@ -334,13 +334,15 @@ func (w *checkoutLimitWorker) Call(ctx context.Context) (int, error) {
 		return stepFailed("checkout: begin", err)
 	}
 	if err := exec(`INSERT INTO checkouts (customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+		WHERE NOT EXISTS (SELECT 1 FROM checkouts
+			WHERE customer_id = ?1 AND key <> ?2 AND state NOT IN ('done', 'failed') AND json_extract(record, '$.CartID') = ?11)
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
 			created_at = excluded.created_at, updated_at = excluded.updated_at,
 			attempts = excluded.attempts, next_try_at = excluded.next_try_at
 		WHERE checkouts.state = 'failed' AND json_extract(checkouts.record, '$.ErrCode') = 'unavailable'`,
-		w.customer, key, saga, request, "reserving", string(js), ms, ms, 0, 0); err != nil {
+		w.customer, key, saga, request, "reserving", string(js), ms, ms, 0, 0, w.cart); err != nil {
 		return stepFailed("checkout: begin", err)
 	}
 

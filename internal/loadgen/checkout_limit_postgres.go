@@ -181,6 +181,15 @@ type postgresLimitWorker struct {
 	cart     string
 }
 
+// checkoutCustomerLock is the first key of the Checkout's advisory lock
+// of a customer, as its PostgreSQL store computes it (the customer's id
+// is the second).
+var checkoutCustomerLock = func() int32 {
+	h := fnv.New32a()
+	h.Write([]byte("bookshop checkout customers"))
+	return int32(h.Sum32())
+}()
+
 // paymentsKeyLock is the key of Payments' advisory lock of an
 // idempotency key, as its PostgreSQL store computes it.
 func paymentsKeyLock(key string) int64 {
@@ -308,6 +317,13 @@ func (w *postgresLimitWorker) Call(ctx context.Context) (int, error) {
 	js, err := json.Marshal(record)
 	if err != nil {
 		return stepFailed("checkout: begin", err)
+	}
+	if err := exec(`SELECT pg_advisory_xact_lock($1, $2)`, checkoutCustomerLock, w.customer); err != nil {
+		return stepFailed("checkout: begin: lock", err)
+	}
+	if err := absent(`SELECT 1 FROM checkout.checkouts
+		WHERE customer_id = $1 AND key <> $2 AND state NOT IN ('done', 'failed') AND record::jsonb ->> 'CartID' = $3`, w.customer, key, w.cart); err != nil {
+		return stepFailed("checkout: begin: another", err)
 	}
 	if err := exec(`INSERT INTO checkout.checkouts (customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at, lease_owner, lease_until)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11 = '' THEN 0 ELSE (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $12 END)

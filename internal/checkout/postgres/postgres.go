@@ -10,7 +10,12 @@
 // Replicas agree through the table's keys and the leases (saga.Lease).
 // A checkout's key is recorded once: two replicas that Begin it at once
 // both insert, and the primary key (customer, key) lets the first in and
-// refuses the second, which waits for the first's outcome. Each record
+// refuses the second, which waits for the first's outcome. A cart is
+// checked out under one key at a time: a Begin takes a transaction-level
+// advisory lock of the customer (customerLock) before it looks for
+// another key's record of the cart that has not ended, so that of two
+// Begins of one cart at once, on any replicas, the second finds the
+// first's record. Each record
 // carries the lease of the replica that works on it, taken when it is
 // begun or, for a checkout found unfinished, by one conditional UPDATE
 // (Lease), which of any number of replicas at once gives it to one; its
@@ -20,8 +25,9 @@
 // the recoverer's list (Unfinished) passes over the checkouts that
 // another replica's lease holds, so that a checkout in flight on one
 // replica is not undone by another's recoverer, and each unfinished one
-// is taken up by one. Every change is one statement, atomic by itself;
-// none waits for another but on its own row.
+// is taken up by one. Every change but Begin is one statement, atomic by
+// itself; none waits for another but on its own row (Begin, on its
+// customer's lock).
 //
 // While the database cannot be reached, or a connection to it is lost,
 // every method fails with the kernel's Unavailable (pgdb.Classify): a
@@ -35,10 +41,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
@@ -60,6 +68,10 @@ const (
 	// unfinished is the condition of the rows of the checkouts that have
 	// not ended, as the partial index checkouts_due has it.
 	unfinished = `state NOT IN ('done', 'failed')`
+	// retryable is the condition of the row of a checkout that failed
+	// with Unavailable, which a new attempt of its key replaces (see
+	// saga.Record.Retryable).
+	retryable = `(checkouts.state = 'failed' AND checkouts.record::jsonb ->> 'ErrCode' = 'unavailable')`
 	// nowMillis is the database's clock, in Unix milliseconds: the
 	// leases' time.
 	nowMillis = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`
@@ -155,29 +167,69 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 // it fails with saga.ErrKeyTaken. Of two Begins of one key at once, on
 // any replicas, the second waits for the first to commit and then fails
 // so (or, if the first's record failed with Unavailable, replaces it).
+// While another key of the customer has a record of the same cart that
+// has not ended, it records nothing and fails with saga.ErrCartBusy (a
+// key's own record comes first: ErrKeyTaken, when it has one). Two round
+// trips: the customer's lock and the look for another key's record, then
+// the insert and the commit.
 func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error {
 	data, err := saga.Encode(r)
 	if err != nil {
 		return err
 	}
-	tag, err := db.db.Pool.Exec(ctx, `INSERT INTO checkouts (`+columns+`, lease_owner, lease_until)
+	var taken, busy bool
+	read := func(b *pgx.Batch) {
+		b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, customerLock, r.CustomerID)
+		b.Queue(`SELECT
+				EXISTS (SELECT 1 FROM checkouts WHERE customer_id = $1 AND key = $2 AND NOT `+retryable+`),
+				EXISTS (SELECT 1 FROM checkouts
+					WHERE customer_id = $1 AND key <> $2 AND `+unfinished+` AND record::jsonb ->> 'CartID' = $3)`,
+			r.CustomerID, r.Key, r.CartID).QueryRow(func(row pgx.Row) error { return row.Scan(&taken, &busy) })
+	}
+	var inserted int64
+	write := func(b *pgx.Batch) error {
+		switch {
+		case taken:
+			return saga.ErrKeyTaken
+		case busy:
+			return saga.ErrCartBusy
+		}
+		b.Queue(`INSERT INTO checkouts (`+columns+`, lease_owner, lease_until)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11 = '' THEN 0 ELSE `+nowMillis+` + $12 END)
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
 			created_at = excluded.created_at, updated_at = excluded.updated_at,
 			attempts = excluded.attempts, next_try_at = excluded.next_try_at,
 			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
-		WHERE checkouts.state = 'failed' AND checkouts.record::jsonb ->> 'ErrCode' = 'unavailable'`,
-		r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry),
-		lease.Owner, lease.TTL.Milliseconds())
-	if err != nil {
+		WHERE `+retryable,
+			r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry),
+			lease.Owner, lease.TTL.Milliseconds()).Exec(func(tag pgconn.CommandTag) error {
+			inserted = tag.RowsAffected()
+			return nil
+		})
+		return nil
+	}
+	if err := db.db.TwoTrips(ctx, read, write); err != nil {
+		if errors.Is(err, saga.ErrKeyTaken) || errors.Is(err, saga.ErrCartBusy) {
+			return fmt.Errorf("record checkout %s: %w", r.ID, err)
+		}
 		return pgdb.Classify(fmt.Errorf("record checkout %s: %w", r.ID, err))
 	}
-	if tag.RowsAffected() != 1 {
+	if inserted != 1 {
 		return fmt.Errorf("record checkout %s: %w", r.ID, saga.ErrKeyTaken)
 	}
 	return nil
 }
+
+// customerLock is the first key of the transaction-level advisory locks
+// of customers that Begin takes, the customer's id the second: the first
+// 4 bytes of the FNV-1a hash of "bookshop checkout customers". (A lock of
+// two keys is never one of a single key, as other locks are.)
+var customerLock = func() int32 {
+	h := fnv.New32a()
+	h.Write([]byte("bookshop checkout customers"))
+	return int32(h.Sum32())
+}()
 
 // Lease returns the record of customerID's key (nil when there is none)
 // and, when it has not ended and no lease of another owner runs on it,

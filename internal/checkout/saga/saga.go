@@ -17,6 +17,12 @@ import (
 // the caller expected.
 var ErrKeyTaken = errors.New("the checkout's key has another record")
 
+// ErrCartBusy is the error of a Begin while another checkout of the cart,
+// under another key, has not ended: a cart is checked out once at a
+// time, so that two checkout forms of one cart, sent at once, do not
+// both buy it.
+var ErrCartBusy = errors.New("another checkout of the cart has not ended")
+
 // ErrNotHeld is the error of a write to a record that is not the
 // writer's: there is no record of its attempt (another replaced it), or
 // another replica holds its lease (see Lease).

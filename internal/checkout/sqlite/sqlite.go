@@ -138,7 +138,12 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 // Begin records r as the checkout of its customer and key, leased to
 // lease's owner for its TTL (none for an Owner of ""), replacing a record
 // of the key that failed with Unavailable, and no other: for any other,
-// it fails with saga.ErrKeyTaken.
+// it fails with saga.ErrKeyTaken. While another key of the customer has
+// a record of the same cart that has not ended, it records nothing and
+// fails with saga.ErrCartBusy (a key's own record comes first:
+// ErrKeyTaken, when it has one). One statement checks and writes: SQLite
+// runs one write at a time, so of two Begins of a cart at once, the
+// second finds the first's record.
 func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error {
 	data, err := saga.Encode(r)
 	if err != nil {
@@ -148,7 +153,12 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
 	if lease.Owner != "" {
 		until = leaseUntil(lease.TTL)
 	}
-	res, err := db.pools.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`, lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	// The WHERE of the SELECT also tells SQLite that ON CONFLICT is the
+	// upsert's, not a join's.
+	res, err := db.pools.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`, lease_owner, lease_until)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+		WHERE NOT EXISTS (SELECT 1 FROM checkouts
+			WHERE customer_id = ?1 AND key <> ?2 AND `+unfinished+` AND json_extract(record, '$.CartID') = ?13)
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
 			created_at = excluded.created_at, updated_at = excluded.updated_at,
@@ -156,14 +166,29 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
 			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
 		WHERE checkouts.state = 'failed' AND json_extract(checkouts.record, '$.ErrCode') = 'unavailable'`,
 		r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry),
-		lease.Owner, until)
+		lease.Owner, until, r.CartID)
 	if err != nil {
 		return fmt.Errorf("record checkout %s: %w", r.ID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("record checkout %s: %w", r.ID, saga.ErrKeyTaken)
+		return fmt.Errorf("record checkout %s: %w", r.ID, db.refusal(ctx, r))
 	}
 	return nil
+}
+
+// refusal returns why Begin recorded nothing for r: saga.ErrKeyTaken
+// when its key has a record a new attempt may not replace, and
+// saga.ErrCartBusy otherwise (another key of the cart has one that has
+// not ended), or the error of reading the key's record.
+func (db *DB) refusal(ctx context.Context, r *saga.Record) error {
+	prior, err := db.Get(ctx, r.CustomerID, r.Key)
+	switch {
+	case err != nil:
+		return err
+	case prior != nil && !prior.Retryable():
+		return saga.ErrKeyTaken
+	}
+	return saga.ErrCartBusy
 }
 
 // leaseUntil returns when a lease taken now for ttl ends, by this

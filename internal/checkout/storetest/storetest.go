@@ -37,6 +37,8 @@ func Run(t *testing.T, newDB NewDatabase) {
 	}{
 		{"RecordsRoundTrip", testRecordsRoundTrip},
 		{"BeginOnce", testBeginOnce},
+		{"OneCheckoutACart", testOneCheckoutACart},
+		{"OneCheckoutACartAtOnce", testOneCheckoutACartAtOnce},
 		{"UnfinishedAndDeleteEnded", testUnfinishedAndDeleteEnded},
 		{"UnfinishedDue", testUnfinishedDue},
 		{"DeleteEndedInBatches", testDeleteEndedInBatches},
@@ -213,6 +215,88 @@ func testBeginOnce(t *testing.T, newDB NewDatabase) {
 	}
 	if err := db.Begin(ctx, record(2, "k", "id6"), mine); err == nil {
 		t.Error("Begin(another key, the same attempt id) succeeded: attempt ids must be unique")
+	}
+}
+
+// testOneCheckoutACart checks that a cart is checked out under one key at
+// a time: while a record of it has not ended, Begin of another key of
+// the cart fails with ErrCartBusy and records nothing, whatever the
+// other's state, and a key's own record is told first; another cart of
+// the customer, and another customer, begin as usual; and once the
+// record ends, the next begins.
+func testOneCheckoutACart(t *testing.T, newDB NewDatabase) {
+	ctx := testContext(t)
+	db, _ := open(t, newDB)
+	first := record(1, "a", "id1")
+	begin(t, db, first)
+	for _, state := range []saga.State{saga.Reserving, saga.Charged, saga.Committed, saga.Ordered, saga.Undoing} {
+		first.State = state
+		save(t, db, first)
+		if err := db.Begin(ctx, record(1, "b", "id2-"+string(state)), mine); !errors.Is(err, saga.ErrCartBusy) {
+			t.Errorf("Begin(another key, the first %s) = %v, want ErrCartBusy", state, err)
+		}
+		if r := get(t, db, 1, "b"); r != nil {
+			t.Errorf("Begin refused recorded %+v", r)
+		}
+	}
+	begin(t, db, record(2, "b", "id3")) // another customer
+	otherCart := record(1, "d", "id3b")
+	otherCart.CartID = "c-1-other"
+	begin(t, db, otherCart)
+	first.State = saga.Done
+	save(t, db, first)
+	second := record(1, "b", "id4")
+	begin(t, db, second)
+	// A key that failed with Unavailable is not tried anew while another
+	// is under way; a key with a record is told so first.
+	second.State, second.ErrCode = saga.Failed, bookshop.Unavailable
+	save(t, db, second)
+	begin(t, db, record(1, "c", "id5"))
+	if err := db.Begin(ctx, record(1, "b", "id6"), mine); !errors.Is(err, saga.ErrCartBusy) {
+		t.Errorf("Begin(a key that failed with Unavailable, another under way) = %v, want ErrCartBusy", err)
+	}
+	if got := get(t, db, 1, "b"); got.ID != "id4" {
+		t.Errorf("after a refused Begin, the key's record is attempt %s, want id4 still", got.ID)
+	}
+	if err := db.Begin(ctx, record(1, "a", "id7"), mine); !errors.Is(err, saga.ErrKeyTaken) {
+		t.Errorf("Begin(a key done, another under way) = %v, want ErrKeyTaken", err)
+	}
+}
+
+// testOneCheckoutACartAtOnce begins checkouts of one cart under many
+// keys from many goroutines on two handles at once, as forms of one cart
+// sent together to two replicas: exactly one is recorded, and every other
+// is refused with ErrCartBusy.
+func testOneCheckoutACartAtOnce(t *testing.T, newDB NewDatabase) {
+	db, again := open(t, newDB)
+	handles := []checkout.Store{db, again()}
+	var (
+		wg    sync.WaitGroup
+		begun atomic.Int32
+	)
+	start := make(chan struct{})
+	const n = 16
+	for i := range n {
+		h := handles[i%2]
+		lease := saga.Lease{Owner: fmt.Sprintf("replica-%d", i), TTL: ttl}
+		wg.Go(func() {
+			<-start
+			err := h.Begin(testContext(t), record(1, fmt.Sprintf("k%d", i), fmt.Sprintf("id%d", i)), lease)
+			switch {
+			case err == nil:
+				begun.Add(1)
+			case !errors.Is(err, saga.ErrCartBusy):
+				t.Errorf("Begin %d: %v, want success or ErrCartBusy", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if begun.Load() != 1 {
+		t.Errorf("%d Begins of one cart's keys succeeded, want 1", begun.Load())
+	}
+	if got, _, err := db.CountUnfinished(testContext(t)); got != 1 || err != nil {
+		t.Errorf("CountUnfinished = %d, %v; want the one begun", got, err)
 	}
 }
 

@@ -123,9 +123,14 @@ type CheckoutServiceClient interface {
 	//     no longer qualifies for it.", or "The offer could not be applied
 	//     right now." when Promotions did not answer), when a book
 	//     has too few copies left ("sold out: ..."), when the card was
-	//     declined ("card declined: ..."), or when the key's checkout placed
+	//     declined ("card declined: ..."), when the key's checkout placed
 	//     an order for another request ("this checkout form already placed
-	//     order ...": that order stands, and nothing more was done);
+	//     order ...": that order stands, and nothing more was done), or when
+	//     another key's checkout of the cart is under way ("another checkout
+	//     of this cart is under way, ...": a cart is checked out under one
+	//     key at a time, so that two forms of it sent at once do not both
+	//     buy it) or ended since the cart was read ("your cart changed while
+	//     it was checked out, ..."): nothing was charged;
 	//   - UNAVAILABLE when a service could not be reached, or the checkout
 	//     could not finish in time: the order was not placed, or is not yet
 	//     known to be; or, with "your payment went through, and your order
@@ -266,9 +271,14 @@ type CheckoutServiceServer interface {
 	//     no longer qualifies for it.", or "The offer could not be applied
 	//     right now." when Promotions did not answer), when a book
 	//     has too few copies left ("sold out: ..."), when the card was
-	//     declined ("card declined: ..."), or when the key's checkout placed
+	//     declined ("card declined: ..."), when the key's checkout placed
 	//     an order for another request ("this checkout form already placed
-	//     order ...": that order stands, and nothing more was done);
+	//     order ...": that order stands, and nothing more was done), or when
+	//     another key's checkout of the cart is under way ("another checkout
+	//     of this cart is under way, ...": a cart is checked out under one
+	//     key at a time, so that two forms of it sent at once do not both
+	//     buy it) or ended since the cart was read ("your cart changed while
+	//     it was checked out, ..."): nothing was charged;
 	//   - UNAVAILABLE when a service could not be reached, or the checkout
 	//     could not finish in time: the order was not placed, or is not yet
 	//     known to be; or, with "your payment went through, and your order
