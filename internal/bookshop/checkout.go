@@ -192,6 +192,10 @@ type Quote struct {
 	// it (see Discount.Label), for the checkout page to show as it is; ""
 	// without a discount, or when the promotion gave none.
 	DiscountLabel string
+	// LinesDigest tells Lines from others: a digest of their books and
+	// quantities, the same in any order; "" without lines. A PlaceOrder
+	// that carries it is refused when the cart's lines are others.
+	LinesDigest string
 }
 
 // PlaceOrder is what a shopper confirms at checkout.
@@ -207,6 +211,10 @@ type PlaceOrder struct {
 	Total    Money
 	Shipping Address
 	Card     Card
+	// LinesDigest, when set, is the Quote's of the lines the shopper was
+	// shown and confirmed: if the cart's lines are others now, nothing is
+	// charged (Conflict), even at the same total.
+	LinesDigest string
 }
 
 // Checkout places orders: it reads the cart, prices it from the Catalog,

@@ -166,6 +166,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 )
 
 // MaxKeyLen is the longest idempotency key of a checkout, and the
@@ -317,6 +318,9 @@ func CheckPlace(req bookshop.PlaceOrder) error {
 	if req.Total.Units <= 0 {
 		return bookshop.Errorf(bookshop.Invalid, "total %s: want more than zero", req.Total)
 	}
+	if err := checkDigest(req.LinesDigest); err != nil {
+		return err
+	}
 	if err := CheckAddress(req.Shipping); err != nil {
 		return err
 	}
@@ -385,7 +389,8 @@ func quoteLines(q bookshop.Quote) []bookshop.StockLine {
 
 // Priced returns the quote of a cart's lines, each priced from books (by
 // id): the Catalog's current price times the line's quantity, in the
-// cart's order; the subtotal, no discount, and the total. A line whose
+// cart's order; the subtotal, no discount, the total, and the lines'
+// digest (see LinesDigest). A line whose
 // book is missing from books, or has no price, is quoted with its id, its
 // quantity and the title known (the book's, else the cart's), but no
 // price, out of the subtotal, and is returned in unsold: the Catalog does
@@ -422,7 +427,27 @@ func Priced(lines []bookshop.CartLine, books map[int32]bookshop.Book) (q booksho
 		q.Discount = bookshop.Money{Currency: q.Subtotal.Currency}
 		q.Total = q.Subtotal // subtotal minus a discount of 0
 	}
+	if len(q.Lines) > 0 {
+		q.LinesDigest = LinesDigest(quoteLines(q))
+	}
 	return q, unsold, nil
+}
+
+// LinesDigest returns what tells lines from others, for a quote
+// (bookshop.Quote.LinesDigest): the SHA-256, in hex, of their books and
+// quantities, in any order, the same book's quantities added up.
+func LinesDigest(lines []bookshop.StockLine) string { return linesHash(lines) }
+
+// checkDigest returns Invalid unless digest, a PlaceOrder's LinesDigest,
+// is empty or as LinesDigest makes them: 64 lower-case hex digits.
+func checkDigest(digest string) error {
+	if digest == "" {
+		return nil
+	}
+	if !checkoutclient.ValidLinesDigest(digest) {
+		return bookshop.Errorf(bookshop.Invalid, "lines digest: want 64 lower-case hex digits, the quote's")
+	}
+	return nil
 }
 
 // Short returns the lines of q that cannot be bought as they are: those

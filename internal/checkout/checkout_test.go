@@ -7,6 +7,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/checkout"
+	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
 )
 
@@ -87,12 +88,47 @@ func TestCheckPlace(t *testing.T) {
 		{"no total", func(p *bookshop.PlaceOrder) { p.Total = bookshop.Money{} }, "total: required"},
 		{"a bad address", func(p *bookshop.PlaceOrder) { p.Shipping.City = "" }, "shipping address: city"},
 		{"a bad card", func(p *bookshop.PlaceOrder) { p.Card.CVC = "" }, "cvc: required"},
+		{"a lines digest", func(p *bookshop.PlaceOrder) { p.LinesDigest = strings.Repeat("0f", 32) }, ""},
+		{"a short lines digest", func(p *bookshop.PlaceOrder) { p.LinesDigest = "0f" }, "lines digest: want 64 lower-case hex digits"},
+		{"an upper-case lines digest", func(p *bookshop.PlaceOrder) { p.LinesDigest = strings.Repeat("0F", 32) }, "lines digest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := order(1, "k-1", eur(100), "4242 4242 4242 4242")
 			tc.change(&req)
 			checkError(t, "CheckPlace", checkout.CheckPlace(req), tc.want)
 		})
+	}
+}
+
+// stockLines returns the books and quantities of lines.
+func stockLines(lines []bookshop.OrderLine) []bookshop.StockLine {
+	out := make([]bookshop.StockLine, len(lines))
+	for i, l := range lines {
+		out[i] = bookshop.StockLine{BookID: l.BookID, Quantity: l.Quantity}
+	}
+	return out
+}
+
+// TestLinesDigest checks that a digest of lines tells their books and
+// quantities, whatever their order and however a book's copies are split
+// among lines, and nothing else.
+func TestLinesDigest(t *testing.T) {
+	d := checkout.LinesDigest([]bookshop.StockLine{{BookID: 1, Quantity: 2}, {BookID: 3, Quantity: 1}})
+	if !checkoutclient.ValidLinesDigest(d) {
+		t.Fatalf("LinesDigest = %q, want 64 lower-case hex digits", d)
+	}
+	if same := checkout.LinesDigest([]bookshop.StockLine{{BookID: 3, Quantity: 1}, {BookID: 1, Quantity: 1}, {BookID: 1, Quantity: 1}}); same != d {
+		t.Errorf("the same books and quantities, in another order: %q, want %q", same, d)
+	}
+	for _, other := range [][]bookshop.StockLine{
+		{{BookID: 1, Quantity: 1}, {BookID: 3, Quantity: 2}},
+		{{BookID: 1, Quantity: 2}},
+		{{BookID: 1, Quantity: 2}, {BookID: 3, Quantity: 1}, {BookID: 4, Quantity: 1}},
+		{{BookID: 12, Quantity: 1}, {BookID: 3, Quantity: 1}},
+	} {
+		if got := checkout.LinesDigest(other); got == d {
+			t.Errorf("LinesDigest(%v) = the digest of other lines", other)
+		}
 	}
 }
 
@@ -198,6 +234,9 @@ func TestPriced(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.want.Lines) > 0 {
+				tc.want.LinesDigest = checkout.LinesDigest(stockLines(tc.want.Lines))
+			}
 			q, unsold, err := checkout.Priced(tc.lines, byID)
 			if err != nil || !reflect.DeepEqual(q, tc.want) || !reflect.DeepEqual(unsold, tc.unsold) {
 				t.Errorf("Priced = %+v, %v, %v; want %+v, %v", q, unsold, err, tc.want, tc.unsold)

@@ -317,11 +317,14 @@ var (
 		"your payment went through, and your order is being completed: it will be in your orders within minutes, or, if it cannot be, your payment will be refunded")
 )
 
-// The refusals of a checkout of a cart that another checkout may be
+// The refusals of a checkout of a cart whose lines are not those
+// confirmed (PlaceOrder.LinesDigest), or that another checkout may be
 // buying: nothing was charged (see Store.Begin and Service.recheck).
 var (
 	errAnotherCheckout = bookshop.Errorf(bookshop.Conflict,
 		"another checkout of this cart is under way, and nothing was charged for this one; look at your orders in a moment, then check out what is still in your cart")
+	errLinesChanged = bookshop.Errorf(bookshop.Conflict,
+		"your cart changed since you confirmed it, and nothing was charged; check your cart and its total, then confirm again")
 	errCartChanged = bookshop.Errorf(bookshop.Conflict,
 		"your cart changed while it was checked out, and nothing was charged; check your cart and its total, then check out again")
 )
@@ -572,7 +575,9 @@ func (s *Service) price(ctx context.Context, cartID string) (bookshop.Quote, []i
 // Errors, with messages for the shopper: Invalid for a malformed request
 // (CheckPlace), or a card Payments refuses ("card number: ..."); Conflict,
 // nothing charged, for an empty cart, a book no longer sold, a total
-// over the most one payment can take (bookshop.MaxChargeUnits), a total that
+// over the most one payment can take (bookshop.MaxChargeUnits), books
+// other than those confirmed (req.LinesDigest: "your cart changed since
+// you confirmed it, ..."), a total that
 // is not the cart's now ("the total is now ...": a price or the cart
 // changed, or the promotion's discount, which the checkout claims before
 // it charges, came or went), a book sold out ("sold
@@ -784,6 +789,9 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 			short[i] = bookshop.SoldOut{BookID: id}
 		}
 		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
+	case req.LinesDigest != "" && req.LinesDigest != q.LinesDigest:
+		s.metrics.outcome(outcomeTotalChanged)
+		return bookshop.Order{}, nil, errLinesChanged
 	}
 	mctx, cancel := s.claimCall(ctx, req.Total, q.Subtotal)
 	mayEarn, offerKnown := s.mayEarn(mctx, q)

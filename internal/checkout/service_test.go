@@ -21,6 +21,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
+	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
@@ -49,6 +50,7 @@ func TestPlace(t *testing.T) {
 		Subtotal: eur(3400), Discount: eur(900), Total: eur(2500),
 		FreeBookID: 3, Promotions: []string{promotionsclient.BuyTwoGetOneFreeCode}, // Solaris free
 		DiscountLabel: "Buy two, get one free: one Solaris free", // in the words of Promotions
+		LinesDigest:   checkout.LinesDigest([]bookshop.StockLine{{BookID: 3, Quantity: 1}, {BookID: 1, Quantity: 2}}),
 	}
 	if !reflect.DeepEqual(q, wantQuote) {
 		t.Errorf("Quote = %+v, want %+v", q, wantQuote)
@@ -477,6 +479,78 @@ func (h cartsReadHook) Lines(ctx context.Context, id string) ([]bookshop.CartLin
 	lines, err := h.Carts.Lines(ctx, id)
 	h.after()
 	return lines, err
+}
+
+// TestLinesConfirmed has a shopper confirm a cart's quote, and the cart
+// change in another tab to other books at the same total: the form, which
+// carries the quote's lines digest, is refused, nothing charged; the new
+// quote's digest places the order of the books it shows.
+func TestLinesConfirmed(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{promotion: noDiscount})
+	c := startCheckout(t, s, checkout.Options{})
+	for _, id := range []int32{4, 5} {
+		if err := s.stock.SetStock(ctx, id, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.fill(t, "c-8", 5, 5) // 5 × €7.00
+	seen, err := c.client.Quote(ctx, 8, "c-8")
+	if err != nil || seen.Total != eur(3500) || !checkoutclient.ValidLinesDigest(seen.LinesDigest) {
+		t.Fatalf("Quote = %+v, %v; want €35.00 with a lines digest", seen, err)
+	}
+	// Another tab: the same total, in other books.
+	if _, err := s.carts.RemoveLines(ctx, "c-8", []bookshop.StockLine{{BookID: 5, Quantity: 5}}, "k-other-tab"); err != nil {
+		t.Fatal(err)
+	}
+	s.fill(t, "c-8", 4, 7) // 7 × €5.00
+	before := s.levels(t, 4, 5)
+	req := order(8, "k-seen", seen.Total, paymentsclient.TestCardApproved)
+	req.LinesDigest = seen.LinesDigest
+	_, err = c.client.Place(ctx, req)
+	if bookshop.ErrorCode(err) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(err), "your cart changed since you confirmed it") {
+		t.Fatalf("Place(the lines seen, the cart's others at the same total) = %v, want Conflict: the cart changed", err)
+	}
+	if r, err := c.log.Get(ctx, 8, "k-seen"); r != nil || err != nil {
+		t.Errorf("the refused checkout has a record %+v, %v; want none: nothing was done", r, err)
+	}
+	if l := s.levels(t, 4, 5); !reflect.DeepEqual(l, before) {
+		t.Errorf("stock after the refusal = %+v, want %+v", l, before)
+	}
+	now, err := c.client.Quote(ctx, 8, "c-8")
+	if err != nil || now.Total != seen.Total || now.LinesDigest == seen.LinesDigest {
+		t.Fatalf("Quote again = %+v, %v; want the same total, another digest", now, err)
+	}
+	req = order(8, "k-now", now.Total, paymentsclient.TestCardApproved)
+	req.LinesDigest = now.LinesDigest
+	o, err := c.client.Place(ctx, req)
+	if err != nil || len(o.Lines) != 1 || o.Lines[0].BookID != 4 || o.Lines[0].Quantity != 7 {
+		t.Fatalf("Place(the lines now) = %+v, %v; want the order of 7 copies of book 4", o, err)
+	}
+	if ch, err := s.charges.ChargeByKey(ctx, mustRecord(t, c, 8, "k-now").PayKey()); err != nil || ch.Amount != now.Total || ch.ID != o.PaymentID {
+		t.Errorf("the order's charge = %+v, %v; want %s, paying order %s", ch, err, now.Total, o.ID)
+	}
+	if l := s.levels(t, 4, 5); l[4].OnHand != before[4].OnHand-7 || l[5] != before[5] {
+		t.Errorf("stock after the order = %+v, want 7 copies of book 4 fewer than %+v", l, before)
+	}
+}
+
+// mustRecord returns the saga log's record of customer's key, failing
+// the test when there is none.
+func mustRecord(tb testing.TB, c *checkoutUnderTest, customer int32, key string) *saga.Record {
+	tb.Helper()
+	r, err := c.log.Get(testContext(tb), customer, key)
+	if err != nil || r == nil {
+		tb.Fatalf("the saga log's record of %d/%s: %+v, %v", customer, key, r, err)
+	}
+	return r
+}
+
+// noDiscount is a campaign that gives no discount: the quotes of a test
+// that wants totals of the lines alone.
+var noDiscount = promotions.Promotion{
+	Code: "NONE", Name: "No offer", Banner: "No offer today.", MinBooks: 1000,
+	Rule: func([]bookshop.PromoLine) (bookshop.Discount, bool) { return bookshop.Discount{}, false },
 }
 
 // TestLastCopies has many customers check out the last copies of a book

@@ -27,8 +27,8 @@ import (
 //  1. POST /cart/items, as the page's script does (Accept:
 //     application/json), the book and its quantity, with a fresh
 //     idempotency key: 200;
-//  2. GET /checkout: 200, the form, whose hidden key, total_units and
-//     currency it reads;
+//  2. GET /checkout: 200, the form, whose hidden key, total_units,
+//     currency and lines it reads;
 //  3. POST /checkout, the form with an address and the approved test
 //     card (paymentsclient.TestCardApproved): 303 to /orders/{id}.
 //
@@ -134,8 +134,8 @@ func (w *checkoutWorker) Call(ctx context.Context) (int, error) {
 	if status != http.StatusOK {
 		return 0, fmt.Errorf("GET /checkout: %d %s", status, w.notice())
 	}
-	form := make(url.Values, len(checkoutForm)+3)
-	for _, name := range []string{"key", "total_units", "currency"} {
+	form := make(url.Values, len(checkoutForm)+4)
+	for _, name := range []string{"key", "total_units", "currency", "lines"} {
 		v, ok := hiddenField(w.buf.Bytes(), name)
 		if !ok {
 			return 0, fmt.Errorf("GET /checkout: no form with a %s field %s", name, w.notice())

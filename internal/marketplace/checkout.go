@@ -50,7 +50,11 @@ type checkoutPage struct {
 	// back with the form: Checkout refuses to charge any other.
 	TotalUnits int64
 	Currency   string
-	Short      bool // a line has fewer copies left than asked: no form
+	// LinesDigest is the quote's of the lines the shopper confirms
+	// (bookshop.Quote.LinesDigest), sent back with the form: Checkout
+	// refuses to charge for other books, even at the same total.
+	LinesDigest string
+	Short       bool // a line has fewer copies left than asked: no form
 	// TooMuch is set when the total is more than one payment can take
 	// (bookshop.MaxChargeUnits): no form, which the Checkout would refuse.
 	TooMuch bool
@@ -238,6 +242,9 @@ func (s *server) renderCheckout(w http.ResponseWriter, r *http.Request, v *visit
 		page.Notice = noticeCheckoutOffersUnknown
 	}
 	page.TotalUnits, page.Currency = quote.Total.Units, quote.Total.Currency
+	if page.Confirmed == nil {
+		page.LinesDigest = quote.LinesDigest
+	}
 	if c := page.Confirmed; c != nil {
 		page.TotalUnits, page.Currency, page.Total = c.Units, c.Currency, c.Format()
 		confirmedDiscount(&page, quote, *c, cmp.Or(s.promotionNames(r.Context(), quote.Promotions), promotionsclient.Name("")))
@@ -349,7 +356,8 @@ func (s *server) handlePlaceOrder() http.Handler {
 			Errors: checkFields(f),
 		}
 		total, terr := formTotal(f)
-		if !validToken(page.Key) || terr != nil {
+		page.LinesDigest = f.Get("lines")
+		if !validToken(page.Key) || terr != nil || page.LinesDigest != "" && !checkoutclient.ValidLinesDigest(page.LinesDigest) {
 			page.Key = newToken()
 			s.renderCheckout(w, r, v, http.StatusBadRequest, withMessage(page, messageBadForm))
 			return
@@ -362,10 +370,11 @@ func (s *server) handlePlaceOrder() http.Handler {
 		year, _ := strconv.Atoi(page.Form.ExpYear)
 		ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout*checkoutCalls)
 		order, err := s.checkout.Place(ctx, bookshop.PlaceOrder{
-			Key:        page.Key,
-			CustomerID: v.customer.ID,
-			CartID:     v.cartID(),
-			Total:      total,
+			Key:         page.Key,
+			CustomerID:  v.customer.ID,
+			CartID:      v.cartID(),
+			Total:       total,
+			LinesDigest: page.LinesDigest,
 			Shipping: bookshop.Address{
 				Name: page.Form.Name, Line1: page.Form.Line1, Line2: page.Form.Line2, City: page.Form.City,
 				PostalCode: page.Form.PostalCode, Country: page.Form.Country,

@@ -91,10 +91,13 @@ func TestCheckoutConflictsInSentences(t *testing.T) {
 	stale.Set("total_units", "1")
 	changed := b.post("/checkout", stale)
 	soldOutForm := b.checkoutForm(paymentsclient.TestCardApproved)
+	linesForm := b.checkoutForm(paymentsclient.TestCardApproved)
 	if err := shop.inventory.SetStock(testContext(t), 2, 0); err != nil {
 		t.Fatal(err)
 	}
 	soldOut := b.post("/checkout", soldOutForm)
+	b.add(3, 1) // in another tab
+	linesChanged := b.post("/checkout", linesForm)
 
 	now := bookshop.Money{Units: total, Currency: stale.Get("currency")}.Format()
 	confirmed := bookshop.Money{Units: 1, Currency: stale.Get("currency")}.Format()
@@ -106,6 +109,7 @@ func TestCheckoutConflictsInSentences(t *testing.T) {
 		{"a declined card", declined, "Your card was declined: insufficient funds. Nothing was charged: please use another card."},
 		{"a changed total", changed, "The total is now " + now + ", not the " + confirmed + " you confirmed: a price or your cart changed. Check the new total and confirm it."},
 		{"a book sold out", soldOut, "Sold out: " + strconv.Quote(book.Title) + " has no copy left. Change your cart to check out."},
+		{"other books", linesChanged, "Your cart changed since you confirmed it, and nothing was charged. Check your cart and its total, then confirm again."},
 	} {
 		wantHTML(t, "POST", "/checkout ("+tt.what+")", tt.r, http.StatusConflict)
 		if got := html.UnescapeString(tt.r.body); !strings.Contains(got, `role="alert">`+tt.want+"</p>") {

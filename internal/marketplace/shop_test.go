@@ -777,7 +777,7 @@ func TestAddToCartTwiceWithOneKey(t *testing.T) {
 	}
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(key|total_units|currency)" value="([^"]*)">`)
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(key|total_units|currency|lines)" value="([^"]*)">`)
 
 // checkoutForm GETs the checkout page and returns its form, filled in
 // with an address and card.
@@ -802,8 +802,8 @@ func checkoutFormOf(tb testing.TB, r response, card string) url.Values {
 	for _, m := range hiddenRE.FindAllStringSubmatch(r.body, -1) {
 		form.Set(m[1], m[2])
 	}
-	if form.Get("key") == "" || form.Get("total_units") == "" {
-		tb.Fatalf("GET /checkout: no key or total in the form:\n%s", r.body)
+	if form.Get("key") == "" || form.Get("total_units") == "" || form.Get("lines") == "" {
+		tb.Fatalf("GET /checkout: no key, total or lines in the form:\n%s", r.body)
 	}
 	return form
 }

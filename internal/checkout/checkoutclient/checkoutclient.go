@@ -7,6 +7,7 @@ package checkoutclient
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -51,6 +52,13 @@ func (c *Client) Quote(ctx context.Context, customerID int32, cartID string) (bo
 		return bookshop.Quote{}, rpc.FromStatus(err)
 	}
 	return QuoteFromProto(resp.GetQuote()), nil
+}
+
+// ValidLinesDigest reports whether d is a lines digest as quotes give
+// them (bookshop.Quote.LinesDigest): 64 lower-case hex digits, the
+// SHA-256 of the lines' books and quantities.
+func ValidLinesDigest(d string) bool {
+	return len(d) == 64 && strings.Trim(d, "0123456789abcdef") == ""
 }
 
 // ReasonNotPlaced is the reason (bookshop.Error.Reason) of the error of a

@@ -23,6 +23,7 @@ func QuoteToProto(q bookshop.Quote) *checkoutv1.Quote {
 		FreeBookId:    q.FreeBookID,
 		Promotions:    q.Promotions,
 		DiscountLabel: q.DiscountLabel,
+		LinesDigest:   q.LinesDigest,
 	}
 	for i, s := range q.Short {
 		m.ShortLines[i] = &checkoutv1.ShortLine{BookId: s.BookID, Available: rpc.Int32(s.Available)}
@@ -41,6 +42,7 @@ func QuoteFromProto(m *checkoutv1.Quote) bookshop.Quote {
 		FreeBookID:    m.GetFreeBookId(),
 		Promotions:    m.GetPromotions(),
 		DiscountLabel: m.GetDiscountLabel(),
+		LinesDigest:   m.GetLinesDigest(),
 	}
 	for _, s := range m.GetShortLines() {
 		q.Short = append(q.Short, bookshop.SoldOut{BookID: s.GetBookId(), Available: int(s.GetAvailable())})
@@ -90,18 +92,20 @@ func PlaceOrderToProto(p bookshop.PlaceOrder) *checkoutv1.PlaceOrderRequest {
 		Total:           catalogclient.MoneyToProto(p.Total),
 		ShippingAddress: ordersclient.AddressToProto(p.Shipping),
 		Card:            paymentsclient.CardToProto(p.Card),
+		LinesDigest:     p.LinesDigest,
 	}
 }
 
 // PlaceOrderFromProto converts a request to what the shopper confirmed.
 func PlaceOrderFromProto(m *checkoutv1.PlaceOrderRequest) bookshop.PlaceOrder {
 	return bookshop.PlaceOrder{
-		Key:        m.GetIdempotencyKey(),
-		CustomerID: m.GetCustomerId(),
-		CartID:     m.GetCartId(),
-		Total:      catalogclient.MoneyFromProto(m.GetTotal()),
-		Shipping:   ordersclient.AddressFromProto(m.GetShippingAddress()),
-		Card:       paymentsclient.CardFromProto(m.GetCard()),
+		Key:         m.GetIdempotencyKey(),
+		CustomerID:  m.GetCustomerId(),
+		CartID:      m.GetCartId(),
+		Total:       catalogclient.MoneyFromProto(m.GetTotal()),
+		Shipping:    ordersclient.AddressFromProto(m.GetShippingAddress()),
+		Card:        paymentsclient.CardFromProto(m.GetCard()),
+		LinesDigest: m.GetLinesDigest(),
 	}
 }
 

@@ -170,6 +170,12 @@ type Quote struct {
 	// for the page to show as it is; empty without a discount, or when
 	// Promotions gave none (the page then names the promotion by its code).
 	DiscountLabel string `protobuf:"bytes,8,opt,name=discount_label,json=discountLabel,proto3" json:"discount_label,omitempty"`
+	// What tells these lines from others: a digest of their books and
+	// quantities (64 lower-case hex digits), the same for the same books
+	// and quantities in any order; unset for an empty cart. The page sends
+	// it back as PlaceOrderRequest.lines_digest, so that an order holds the
+	// books the shopper saw, not only their total.
+	LinesDigest   string `protobuf:"bytes,9,opt,name=lines_digest,json=linesDigest,proto3" json:"lines_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -256,6 +262,13 @@ func (x *Quote) GetPromotions() []string {
 func (x *Quote) GetDiscountLabel() string {
 	if x != nil {
 		return x.DiscountLabel
+	}
+	return ""
+}
+
+func (x *Quote) GetLinesDigest() string {
+	if x != nil {
+		return x.LinesDigest
 	}
 	return ""
 }
@@ -363,7 +376,14 @@ type PlaceOrderRequest struct {
 	ShippingAddress *v1.Address `protobuf:"bytes,5,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
 	// The card to charge, checked by Payments (see bookshop.payments.v1.Card).
 	// Required. It is passed on to Payments and kept nowhere.
-	Card          *v12.Card `protobuf:"bytes,6,opt,name=card,proto3" json:"card,omitempty"`
+	Card *v12.Card `protobuf:"bytes,6,opt,name=card,proto3" json:"card,omitempty"`
+	// The lines the shopper was shown and confirmed (Quote.lines_digest).
+	// Optional: when set, and the cart's books or quantities are others now
+	// (another tab changed the cart, to the same total or not), nothing is
+	// charged (FAILED_PRECONDITION: "your cart changed since you confirmed
+	// it, ..."); when unset, the total alone is checked. 64 lower-case hex
+	// digits: INVALID_ARGUMENT otherwise.
+	LinesDigest   string `protobuf:"bytes,7,opt,name=lines_digest,json=linesDigest,proto3" json:"lines_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -440,6 +460,13 @@ func (x *PlaceOrderRequest) GetCard() *v12.Card {
 	return nil
 }
 
+func (x *PlaceOrderRequest) GetLinesDigest() string {
+	if x != nil {
+		return x.LinesDigest
+	}
+	return ""
+}
+
 // PlaceOrderResponse holds the order placed.
 type PlaceOrderResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -497,7 +524,7 @@ const file_bookshop_checkout_v1_checkout_proto_rawDesc = "" +
 	"customerId\x12\x17\n" +
 	"\acart_id\x18\x02 \x01(\tR\x06cartId\"E\n" +
 	"\x10GetQuoteResponse\x121\n" +
-	"\x05quote\x18\x01 \x01(\v2\x1b.bookshop.checkout.v1.QuoteR\x05quote\"\x83\x03\n" +
+	"\x05quote\x18\x01 \x01(\v2\x1b.bookshop.checkout.v1.QuoteR\x05quote\"\xa6\x03\n" +
 	"\x05Quote\x123\n" +
 	"\x05lines\x18\x01 \x03(\v2\x1d.bookshop.orders.v1.OrderLineR\x05lines\x124\n" +
 	"\bsubtotal\x18\x02 \x01(\v2\x18.bookshop.money.v1.MoneyR\bsubtotal\x124\n" +
@@ -510,10 +537,11 @@ const file_bookshop_checkout_v1_checkout_proto_rawDesc = "" +
 	"\n" +
 	"promotions\x18\a \x03(\tR\n" +
 	"promotions\x12%\n" +
-	"\x0ediscount_label\x18\b \x01(\tR\rdiscountLabel\"B\n" +
+	"\x0ediscount_label\x18\b \x01(\tR\rdiscountLabel\x12!\n" +
+	"\flines_digest\x18\t \x01(\tR\vlinesDigest\"B\n" +
 	"\tShortLine\x12\x17\n" +
 	"\abook_id\x18\x01 \x01(\x05R\x06bookId\x12\x1c\n" +
-	"\tavailable\x18\x02 \x01(\x05R\tavailable\"\x9e\x02\n" +
+	"\tavailable\x18\x02 \x01(\x05R\tavailable\"\xc1\x02\n" +
 	"\x11PlaceOrderRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\x05R\n" +
@@ -521,7 +549,8 @@ const file_bookshop_checkout_v1_checkout_proto_rawDesc = "" +
 	"\acart_id\x18\x03 \x01(\tR\x06cartId\x12.\n" +
 	"\x05total\x18\x04 \x01(\v2\x18.bookshop.money.v1.MoneyR\x05total\x12F\n" +
 	"\x10shipping_address\x18\x05 \x01(\v2\x1b.bookshop.orders.v1.AddressR\x0fshippingAddress\x12.\n" +
-	"\x04card\x18\x06 \x01(\v2\x1a.bookshop.payments.v1.CardR\x04card\"E\n" +
+	"\x04card\x18\x06 \x01(\v2\x1a.bookshop.payments.v1.CardR\x04card\x12!\n" +
+	"\flines_digest\x18\a \x01(\tR\vlinesDigest\"E\n" +
 	"\x12PlaceOrderResponse\x12/\n" +
 	"\x05order\x18\x01 \x01(\v2\x19.bookshop.orders.v1.OrderR\x05order2\xcd\x01\n" +
 	"\x0fCheckoutService\x12Y\n" +

@@ -109,10 +109,12 @@ type CheckoutServiceClient interface {
 	//     "; "). A card that Payments refuses so (its digits, its expiry,
 	//     its code: checked once the stock is held) is recorded, as a
 	//     declined card is: the corrected card goes with a new key;
-	//   - FAILED_PRECONDITION when the cart is empty, when its total (its
-	//     subtotal, when no discount can come) is more than one payment can
-	//     take ("your order comes to ..., more than one payment can take
-	//     (...)": nothing held, nothing charged), when the total is no
+	//   - FAILED_PRECONDITION when the cart is empty, when its books are not
+	//     those confirmed (lines_digest: "your cart changed since you
+	//     confirmed it, ..."), when its total (its subtotal, when no
+	//     discount can come) is more than one payment can take ("your order
+	//     comes to ..., more than one payment can take (...)": nothing
+	//     held, nothing charged), when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
 	//     cart changed, or the promotion's discount came or went, or, the
 	//     order paid, its discount could not be kept: refunded; a discount
@@ -257,10 +259,12 @@ type CheckoutServiceServer interface {
 	//     "; "). A card that Payments refuses so (its digits, its expiry,
 	//     its code: checked once the stock is held) is recorded, as a
 	//     declined card is: the corrected card goes with a new key;
-	//   - FAILED_PRECONDITION when the cart is empty, when its total (its
-	//     subtotal, when no discount can come) is more than one payment can
-	//     take ("your order comes to ..., more than one payment can take
-	//     (...)": nothing held, nothing charged), when the total is no
+	//   - FAILED_PRECONDITION when the cart is empty, when its books are not
+	//     those confirmed (lines_digest: "your cart changed since you
+	//     confirmed it, ..."), when its total (its subtotal, when no
+	//     discount can come) is more than one payment can take ("your order
+	//     comes to ..., more than one payment can take (...)": nothing
+	//     held, nothing charged), when the total is no
 	//     longer the one confirmed ("the total is now ...": a price or the
 	//     cart changed, or the promotion's discount came or went, or, the
 	//     order paid, its discount could not be kept: refunded; a discount
