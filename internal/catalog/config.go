@@ -41,9 +41,9 @@ type Config struct {
 	// share the catalog, and follow each other's imports (see
 	// pgdb.Settings, and package postgres).
 	Database pgdb.Settings
-	// ReadyInterval is how often the PostgreSQL database is checked for
-	// readiness (rpc.Server.Watch); rpc.DefaultWatchInterval when 0. No
-	// setting sets it: for tests.
+	// ReadyInterval is how often the PostgreSQL database is checked, for
+	// the log (see Run); rpc.DefaultWatchInterval when 0. No setting sets
+	// it: for tests.
 	ReadyInterval time.Duration
 }
 

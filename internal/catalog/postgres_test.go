@@ -61,18 +61,19 @@ func waitFor[T any](tb testing.TB, ch <-chan T, within time.Duration, what strin
 // an import through the first reaches a watch of the second at once
 // (within PollInterval however it goes), and its search; the import's
 // key, sent again to the second, replays the first's answer. While the
-// proxy is down the first is NOT_SERVING and refuses imports
-// (UNAVAILABLE), the second imports; once it is back, the first is
-// SERVING, and its watchers get what the second imported meanwhile.
+// proxy is down the first stays SERVING, serves the books it holds and
+// refuses imports (UNAVAILABLE), and the second imports; once it is
+// back, the first's watchers get what the second imported meanwhile.
 func TestReplicasOnPostgres(t *testing.T) {
 	st := pgtest.Settings(t)
 	proxy := pgtest.NewProxy(t, st.URL)
 	discard := slog.New(slog.DiscardHandler)
+	logger, logs := logtest.TextLogger(slog.LevelInfo)
 	cfg := catalog.DefaultConfig()
 	cfg.ReadyInterval = 50 * time.Millisecond
 	cfg.Database = st
 	cfg.Database.URL, cfg.Database.ConnectTimeout = proxy.URL(st.URL), time.Second
-	addrA := runCatalog(t, cfg, discard)
+	addrA := runCatalog(t, cfg, logger)
 	cfg.Database = st
 	addrB := runCatalog(t, cfg, discard)
 	a := catalogclient.New(dial(t, addrA), 10*time.Second)
@@ -125,7 +126,16 @@ func TestReplicasOnPostgres(t *testing.T) {
 	}
 	waitHealth(grpc_health_v1.HealthCheckResponse_SERVING, "with the database")
 	proxy.Down()
-	waitHealth(grpc_health_v1.HealthCheckResponse_NOT_SERVING, "without the database")
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "the database does not answer"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not log its database away:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitHealth(grpc_health_v1.HealthCheckResponse_SERVING, "without the database")
+	if book, err := a.Book(ctx, 47); err != nil || book.Title != "Replicated 1" {
+		t.Errorf("Book(47) from the replica without its database = %+v, %v; want the book it holds", book, err)
+	}
 	if _, err := a.ImportBooks(ctx, "", newBooks("Refused", 1)); status.Code(err) != codes.Unavailable && bookshop.ErrorCode(err) != bookshop.Unavailable {
 		t.Errorf("ImportBooks through the replica without its database = %v, want UNAVAILABLE", err)
 	}
@@ -136,13 +146,15 @@ func TestReplicasOnPostgres(t *testing.T) {
 		t.Fatalf("ImportBooks through the other replica meanwhile = %+v, %v; want 2 imported", res, err)
 	}
 	proxy.Up()
-	waitHealth(grpc_health_v1.HealthCheckResponse_SERVING, "once the database is back")
 	// Follow tries again within its longest pause, 5 s.
 	if got := waitFor(t, addedA, 15*time.Second, "change on the first replica once its database is back"); len(got) != 2 || got[0].Title != "While Away 0" {
 		t.Errorf("the first replica's watch got %+v once its database was back, want the 2 books imported meanwhile", got)
 	}
 	if n := exportCount(t, a); n != 50 {
 		t.Errorf("the first replica exports %d books once its database is back, want 50", n)
+	}
+	if !strings.Contains(logs.String(), "the database answers again") {
+		t.Errorf("the replica did not log its database back:\n%s", logs)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -22,8 +24,11 @@ import (
 // cfg.DB otherwise (creating and seeding it on first start), serves
 // CatalogService with health and reflection, then shuts down gracefully,
 // ending the watches first. On PostgreSQL it follows the imports of the
-// other replicas (Service.Follow), and its health is NOT_SERVING while
-// the database does not answer.
+// other replicas (Service.Follow). While the database does not answer it
+// stays SERVING: it serves the catalog it holds in memory, and refuses
+// imports (UNAVAILABLE); a replica whose readiness followed the database
+// would take the catalog away from every page with it (see
+// watchDatabase).
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
@@ -54,10 +59,32 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	}
 	if shared, ok := db.(sharedDatabase); ok {
 		parts = append(parts,
-			func(ctx context.Context) error { return srv.Watch(ctx, cfg.ReadyInterval, shared.Ping) },
+			func(ctx context.Context) error {
+				return watchDatabase(ctx, cfg.ReadyInterval, shared.Ping, deps.Logger)
+			},
 			func(ctx context.Context) error { return svc.Follow(ctx, deps.Logger) })
 	}
 	return process.RunAll(ctx, parts...)
+}
+
+// watchDatabase checks the database every interval (rpc.DefaultWatchInterval
+// when 0) and logs when it stops answering and when it answers again.
+// Unlike the other services', the Catalog's health does not follow it:
+// every replica holds the whole catalog in memory, which it serves with
+// or without its database, so that a database that is away for a while
+// (a restart, a failover) costs imports, not the shop's pages.
+func watchDatabase(ctx context.Context, interval time.Duration, ping func(context.Context) error, logger *slog.Logger) error {
+	away := false
+	return process.Watch(ctx, cmp.Or(interval, rpc.DefaultWatchInterval), ping, func(err error) {
+		switch {
+		case err != nil:
+			away = true
+			logger.Warn("the database does not answer: serving the catalog held in memory, refusing imports until it does", "err", err)
+		case away:
+			away = false
+			logger.Info("the database answers again")
+		}
+	})
 }
 
 // Database is where the Catalog keeps its books: an SQLite file
