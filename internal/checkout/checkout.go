@@ -477,14 +477,16 @@ func contains(ids []int32, id int32) bool {
 
 // SoldOutMessage says, for the shopper, which books of lines have too few
 // copies: short are the books and the copies left, as the Inventory
-// answers a hold it refused. It starts with "sold out: ".
+// answers a hold it refused. It starts with "sold out: ", and names each
+// book by its title in quotation marks (“Dune”), or by its id when the
+// lines have none.
 func SoldOutMessage(lines []bookshop.OrderLine, short []bookshop.SoldOut) string {
 	parts := make([]string, 0, len(short))
 	for _, s := range short {
 		title := fmt.Sprintf("book %d", s.BookID)
 		for _, l := range lines {
 			if l.BookID == s.BookID && l.Title != "" {
-				title = strconv.Quote(l.Title)
+				title = "“" + l.Title + "”"
 			}
 		}
 		switch s.Available {

@@ -265,7 +265,7 @@ func TestShortAndSoldOutMessage(t *testing.T) {
 		t.Errorf("Short = %v, want %v", short, want)
 	}
 	msg := checkout.SoldOutMessage(q.Lines, append(want, bookshop.SoldOut{BookID: 2}))
-	if wantMsg := `sold out: "The Maltese Falcon" has only 1 copy left, "Solaris" has only 2 copies left, book 9 has no copy left, "Dune" has no copy left; change your cart to check out`; msg != wantMsg {
+	if wantMsg := `sold out: “The Maltese Falcon” has only 1 copy left, “Solaris” has only 2 copies left, book 9 has no copy left, “Dune” has no copy left; change your cart to check out`; msg != wantMsg {
 		t.Errorf("SoldOutMessage = %q, want %q", msg, wantMsg)
 	}
 	if msg := checkout.SoldOutMessage(q.Lines, nil); !strings.HasPrefix(msg, "sold out: ") {

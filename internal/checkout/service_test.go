@@ -117,7 +117,7 @@ func TestPlaceRefused(t *testing.T) {
 		{name: "an empty cart", customer: 12, change: func(p *bookshop.PlaceOrder) { p.Total = eur(1000) },
 			code: bookshop.Conflict, msg: "your cart is empty"},
 		{name: "too few copies", customer: 13, fill: []int{3, 3},
-			code: bookshop.Conflict, msg: `sold out: "Solaris" has only 2 copies left`, recorded: true},
+			code: bookshop.Conflict, msg: `sold out: “Solaris” has only 2 copies left`, recorded: true},
 		{name: "a declined card", customer: 14, fill: []int{1, 1, 2, 1}, change: func(p *bookshop.PlaceOrder) { p.Card = card(paymentsclient.TestCardDeclined) },
 			code: bookshop.Conflict, msg: "card declined: insufficient funds", recorded: true},
 		{name: "a card that fails Luhn", customer: 15, fill: []int{1, 1}, change: func(p *bookshop.PlaceOrder) { p.Card = card("4242 4242 4242 4241") },

@@ -63,7 +63,7 @@ func TestConflictMessage(t *testing.T) {
 		"card declined: insufficient funds": "Your card was declined: insufficient funds. Nothing was charged: please use another card.",
 		"card declined: ":                   "Your card was declined. Nothing was charged: please use another card.",
 		"card declined:":                    "Your card was declined. Nothing was charged: please use another card.",
-		`sold out: "A; B" has no copy left; change your cart to check out`: `Sold out: "A; B" has no copy left. Change your cart to check out.`,
+		`sold out: “A; B” has no copy left; change your cart to check out`: `Sold out: “A; B” has no copy left. Change your cart to check out.`,
 		"your cart is empty: nothing to check out":                         "Your cart is empty: nothing to check out.",
 	} {
 		if got := conflictMessage(in); got != want {
