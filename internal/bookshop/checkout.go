@@ -3,6 +3,7 @@ package bookshop
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -213,8 +214,15 @@ type PlaceOrder struct {
 	Card     Card
 	// LinesDigest, when set, is the Quote's of the lines the shopper was
 	// shown and confirmed: if the cart's lines are others now, nothing is
-	// charged (Conflict), even at the same total.
+	// charged (Conflict), even at the same total. See ValidLinesDigest.
 	LinesDigest string
+}
+
+// ValidLinesDigest reports whether d has the form of a lines digest
+// (Quote.LinesDigest): 64 lower-case hex digits. Whether it is the digest
+// of any lines, only a comparison can tell.
+func ValidLinesDigest(d string) bool {
+	return len(d) == 64 && strings.Trim(d, "0123456789abcdef") == ""
 }
 
 // Checkout places orders: it reads the cart, prices it from the Catalog,
@@ -223,8 +231,10 @@ type PlaceOrder struct {
 type Checkout interface {
 	// Quote prices a customer's cart for the checkout page.
 	Quote(ctx context.Context, customerID int32, cartID string) (Quote, error)
-	// Place places the order. Errors: Conflict when the total changed,
-	// when a book sold out, or when the card was declined, each with a
+	// Place places the order. Errors: Conflict when the total or the
+	// cart's books changed (see PlaceOrder.LinesDigest), when a book sold
+	// out, when the card was declined, or when another checkout of the
+	// cart is under way (a cart is checked out once at a time), each with a
 	// message for the shopper and the cart left as it was; Invalid for a
 	// bad card or address; Unavailable when a service could not be reached
 	// in time (nothing is charged without an order). The same Key returns

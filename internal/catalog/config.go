@@ -1,8 +1,6 @@
 package catalog
 
 import (
-	"time"
-
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogdb"
@@ -41,10 +39,6 @@ type Config struct {
 	// share the catalog, and follow each other's imports (see
 	// pgdb.Settings, and package postgres).
 	Database pgdb.Settings
-	// ReadyInterval is how often the PostgreSQL database is checked, for
-	// the log (see Run); rpc.DefaultWatchInterval when 0. No setting sets
-	// it: for tests.
-	ReadyInterval time.Duration
 }
 
 // DefaultConfig returns the Catalog's defaults.

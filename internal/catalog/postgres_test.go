@@ -70,7 +70,6 @@ func TestReplicasOnPostgres(t *testing.T) {
 	discard := slog.New(slog.DiscardHandler)
 	logger, logs := logtest.TextLogger(slog.LevelInfo)
 	cfg := catalog.DefaultConfig()
-	cfg.ReadyInterval = 50 * time.Millisecond
 	cfg.Database = st
 	cfg.Database.URL, cfg.Database.ConnectTimeout = proxy.URL(st.URL), time.Second
 	addrA := runCatalog(t, cfg, logger)
@@ -126,12 +125,16 @@ func TestReplicasOnPostgres(t *testing.T) {
 	}
 	waitHealth(grpc_health_v1.HealthCheckResponse_SERVING, "with the database")
 	proxy.Down()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "the database does not answer"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica did not log its database away:\n%s", logs)
+	waitLog := func(line, when string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), line); {
+			if time.Now().After(deadline) {
+				t.Fatalf("the replica did not log %s:\n%s", when, logs)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	waitLog("cannot follow the other replicas' imports", "its database away")
 	waitHealth(grpc_health_v1.HealthCheckResponse_SERVING, "without the database")
 	if book, err := a.Book(ctx, 47); err != nil || book.Title != "Replicated 1" {
 		t.Errorf("Book(47) from the replica without its database = %+v, %v; want the book it holds", book, err)
@@ -153,9 +156,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	if n := exportCount(t, a); n != 50 {
 		t.Errorf("the first replica exports %d books once its database is back, want 50", n)
 	}
-	if !strings.Contains(logs.String(), "the database answers again") {
-		t.Errorf("the replica did not log its database back:\n%s", logs)
-	}
+	waitLog("following the other replicas' imports again", "its database back")
 }
 
 // TestRunHidesPasswordOnPostgres runs the Catalog on a database URL with

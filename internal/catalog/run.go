@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"log/slog"
-	"time"
 
 	"google.golang.org/grpc"
 
@@ -25,10 +23,12 @@ import (
 // CatalogService with health and reflection, then shuts down gracefully,
 // ending the watches first. On PostgreSQL it follows the imports of the
 // other replicas (Service.Follow). While the database does not answer it
-// stays SERVING: it serves the catalog it holds in memory, and refuses
-// imports (UNAVAILABLE); a replica whose readiness followed the database
-// would take the catalog away from every page with it (see
-// watchDatabase).
+// stays SERVING: it serves the catalog it holds in memory, refuses
+// imports (UNAVAILABLE), and Follow logs the database away and back.
+// Unlike the other services', its health does not follow the database:
+// every replica holds the whole catalog, so a database away for a while
+// (a restart, a failover) costs imports, not the shop's pages, which a
+// readiness that turned every replica unready at once would.
 func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err := deps.Validate(); err != nil {
 		deps.Close()
@@ -57,34 +57,10 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	parts := []func(context.Context) error{
 		func(ctx context.Context) error { return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener) },
 	}
-	if shared, ok := db.(sharedDatabase); ok {
-		parts = append(parts,
-			func(ctx context.Context) error {
-				return watchDatabase(ctx, cfg.ReadyInterval, shared.Ping, deps.Logger)
-			},
-			func(ctx context.Context) error { return svc.Follow(ctx, deps.Logger) })
+	if _, ok := db.(sharedDatabase); ok {
+		parts = append(parts, func(ctx context.Context) error { return svc.Follow(ctx, deps.Logger) })
 	}
 	return process.RunAll(ctx, parts...)
-}
-
-// watchDatabase checks the database every interval (rpc.DefaultWatchInterval
-// when 0) and logs when it stops answering and when it answers again.
-// Unlike the other services', the Catalog's health does not follow it:
-// every replica holds the whole catalog in memory, which it serves with
-// or without its database, so that a database that is away for a while
-// (a restart, a failover) costs imports, not the shop's pages.
-func watchDatabase(ctx context.Context, interval time.Duration, ping func(context.Context) error, logger *slog.Logger) error {
-	away := false
-	return process.Watch(ctx, cmp.Or(interval, rpc.DefaultWatchInterval), ping, func(err error) {
-		switch {
-		case err != nil:
-			away = true
-			logger.Warn("the database does not answer: serving the catalog held in memory, refusing imports until it does", "err", err)
-		case away:
-			away = false
-			logger.Info("the database answers again")
-		}
-	})
 }
 
 // Database is where the Catalog keeps its books: an SQLite file
@@ -101,13 +77,11 @@ type Database interface {
 	Close() error
 }
 
-// sharedDatabase is a Database that other replicas share, which Run
-// follows and checks for readiness.
+// sharedDatabase is a Database that other replicas share, whose imports
+// Run follows.
 type sharedDatabase interface {
 	Database
 	Follower
-	// Ping returns nil while the database answers: readiness.
-	Ping(ctx context.Context) error
 }
 
 // Open opens the Catalog's database as cfg says, creating it and seeding

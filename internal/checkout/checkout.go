@@ -166,7 +166,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 )
 
 // MaxKeyLen is the longest idempotency key of a checkout, and the
@@ -444,7 +443,7 @@ func checkDigest(digest string) error {
 	if digest == "" {
 		return nil
 	}
-	if !checkoutclient.ValidLinesDigest(digest) {
+	if !bookshop.ValidLinesDigest(digest) {
 		return bookshop.Errorf(bookshop.Invalid, "lines digest: want 64 lower-case hex digits, the quote's")
 	}
 	return nil

@@ -15,7 +15,7 @@ const (
 	outcomeSoldOut      = "sold_out"
 	outcomeDeclined     = "declined"
 	outcomeTotalChanged = "total_changed"
-	outcomeRefused      = "refused" // an empty cart, or one whose total no one payment can take
+	outcomeRefused      = "refused" // an empty cart, one whose total no one payment can take, one whose books are not those confirmed, or one another checkout is buying
 	outcomeInvalid      = "invalid" // a malformed request, a card refused, a key reused
 	outcomeUnavailable  = "unavailable"
 	outcomeInternal     = "internal"

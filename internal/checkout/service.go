@@ -322,11 +322,16 @@ var (
 // buying: nothing was charged (see Store.Begin and Service.recheck).
 var (
 	errAnotherCheckout = bookshop.Errorf(bookshop.Conflict,
-		"another checkout of this cart is under way, and nothing was charged for this one; look at your orders in a moment, then check out what is still in your cart")
+		"another checkout of this cart is under way: nothing was charged for this one; wait a moment, then look at your orders and check out what is still in your cart")
 	errLinesChanged = bookshop.Errorf(bookshop.Conflict,
-		"your cart changed since you confirmed it, and nothing was charged; check your cart and its total, then confirm again")
+		"your cart changed since you confirmed it: nothing was charged; check your cart and its total, then confirm again")
 	errCartChanged = bookshop.Errorf(bookshop.Conflict,
-		"your cart changed while it was checked out, and nothing was charged; check your cart and its total, then check out again")
+		"your cart changed while it was checked out: nothing was charged; check your cart and its total, then check out again")
+	// errNotGoneOn answers a checkout that recheck could not fail on
+	// record: unfinished, it is the recoverer's, which undoes it (it
+	// has no card to charge).
+	errNotGoneOn = bookshop.Errorf(bookshop.Unavailable,
+		"the checkout could not go on right now: nothing was charged; send the same order again in a moment")
 )
 
 // Quote implements [bookshop.Checkout]: the cart's lines priced from the
@@ -790,7 +795,7 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		}
 		return bookshop.Order{}, nil, bookshop.Errorf(bookshop.Conflict, "%s", SoldOutMessage(q.Lines, short))
 	case req.LinesDigest != "" && req.LinesDigest != q.LinesDigest:
-		s.metrics.outcome(outcomeTotalChanged)
+		s.metrics.outcome(outcomeRefused)
 		return bookshop.Order{}, nil, errLinesChanged
 	}
 	mctx, cancel := s.claimCall(ctx, req.Total, q.Subtotal)
@@ -847,17 +852,23 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		return bookshop.Order{}, nil, fmt.Errorf("begin checkout (after %v): %w", prior != nil, err)
 	}
 	fault.Point("checkout/after-begin")
-	if s.recheck(ctx, r) {
-		s.advance(ctx, r, &req.Card)
+	if !s.recheck(ctx, r) {
+		if !r.State.Ended() {
+			return bookshop.Order{}, r, errNotGoneOn
+		}
+		order, err := s.answer(r)
+		return order, r, err
 	}
+	s.advance(ctx, r, &req.Card)
 	order, err := s.answer(r)
 	return order, r, err
 }
 
 // recheck reads the cart of r, a checkout just begun, again, and reports
 // whether its lines are still those priced; when they are not, or the
-// cart cannot be read, it fails r (or, if that cannot be recorded, leaves
-// it to the recoverer, which undoes it), nothing done. The first reading
+// cart cannot be read, it fails r, nothing charged, or, if that cannot be
+// recorded, leaves r unfinished, for the recoverer, which undoes it
+// (without the card, it charges nothing). The first reading
 // may have come before another checkout of the cart, which has ended since
 // (Begin refuses one that has not), took the lines it bought out of it:
 // without this one, both would buy them. Once r is recorded, no other
@@ -868,7 +879,7 @@ func (s *Service) recheck(ctx context.Context, r *saga.Record) bool {
 	lines, err := s.deps.Carts.Lines(cctx, r.CartID)
 	cancel()
 	var why *bookshop.Error
-	outcome := outcomeTotalChanged
+	outcome := outcomeRefused
 	switch {
 	case err != nil:
 		s.logger.WarnContext(ctx, "a service the checkout needs failed", "service", "the cart service", "err", err)

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -468,6 +469,54 @@ func TestCartBoughtWhilePriced(t *testing.T) {
 	}
 }
 
+// TestCartUnreadWhenRechecked has the Cart fail the second reading of a
+// checkout's cart, once the checkout is recorded: the checkout ends, not
+// placed, with nothing held or charged, and the same form sent again
+// places the order.
+func TestCartUnreadWhenRechecked(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	var reads atomic.Int32
+	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+		d.Carts = failingRead{Carts: d.Carts, fail: func() bool { return reads.Add(1) == 2 }}
+	})
+	s.fill(t, "c-9", 1, 1, 2, 1)
+	before := s.levels(t, 1, 2)
+	req := order(9, "k-unread", eur(1250+1099), paymentsclient.TestCardApproved)
+	_, err := c.client.Place(ctx, req)
+	if bookshop.ErrorCode(err) != bookshop.Unavailable || !checkoutclient.NotPlaced(err) {
+		t.Fatalf("Place, the cart unread once recorded = %v, want UNAVAILABLE, not placed", err)
+	}
+	r := mustRecord(t, c, 9, "k-unread")
+	if !r.Retryable() {
+		t.Errorf("its record is %s (%s %q), want failed with Unavailable: the key tries again", r.State, r.ErrCode, r.ErrMessage)
+	}
+	if l := s.levels(t, 1, 2); !reflect.DeepEqual(l, before) {
+		t.Errorf("stock after = %+v, want %+v: nothing held", l, before)
+	}
+	if ch, err := s.charges.ChargeByKey(ctx, r.PayKey()); bookshop.ErrorCode(err) != bookshop.NotFound {
+		t.Errorf("its charge = %+v, %v; want none", ch, err)
+	}
+	if _, err := c.client.Place(ctx, req); err != nil {
+		t.Fatalf("the same form again = %v, want the order", err)
+	}
+	c.invariants(t, s, 9, "k-unread", before, 2)
+}
+
+// failingRead is a checkout.Carts whose reading of a cart's lines fails
+// with Unavailable when fail reports true.
+type failingRead struct {
+	checkout.Carts
+	fail func() bool
+}
+
+func (f failingRead) Lines(ctx context.Context, id string) ([]bookshop.CartLine, error) {
+	if f.fail() {
+		return nil, bookshop.Errorf(bookshop.Unavailable, "the cart service is down (a test)")
+	}
+	return f.Carts.Lines(ctx, id)
+}
+
 // cartsReadHook is a checkout.Carts that calls after once a reading of a
 // cart's lines has returned, before its caller goes on.
 type cartsReadHook struct {
@@ -496,7 +545,7 @@ func TestLinesConfirmed(t *testing.T) {
 	}
 	s.fill(t, "c-8", 5, 5) // 5 × €7.00
 	seen, err := c.client.Quote(ctx, 8, "c-8")
-	if err != nil || seen.Total != eur(3500) || !checkoutclient.ValidLinesDigest(seen.LinesDigest) {
+	if err != nil || seen.Total != eur(3500) || !bookshop.ValidLinesDigest(seen.LinesDigest) {
 		t.Fatalf("Quote = %+v, %v; want €35.00 with a lines digest", seen, err)
 	}
 	// Another tab: the same total, in other books.

@@ -48,7 +48,8 @@ const checkoutLimitStock = 1_000_000
 //     cart_lines row inserted, the key inserted in cart_add_keys.
 //   - Checkout, the saga's record begun (Begin): a checkouts row
 //     inserted, state reserving, with its JSON record of the lines,
-//     amounts and address.
+//     amounts and address, in the statement that looks for another key's
+//     unfinished checkout of the cart.
 //   - Inventory, the copy held (Reserve): the key's lookup in
 //     reservations and the book's stock and live holds counted; a
 //     reservations row, its reservation_lines row and its holds row

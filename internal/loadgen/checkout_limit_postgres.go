@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -50,8 +51,9 @@ const (
 // statements of their PostgreSQL stores: the same reads that guard each
 // write (the idempotency keys looked up), the same locks (the cart's row
 // FOR UPDATE, the book's stock row FOR UPDATE before its holds are
-// counted and again before the copy is taken, the payment key's advisory
-// lock, the reservation's row), and the same batches. Promotions gets no
+// counted and again before the copy is taken, the customer's advisory
+// lock before the look for another checkout of the cart, the payment
+// key's advisory lock, the reservation's row), and the same batches. Promotions gets no
 // row: a purchase of one copy earns nothing, and the Checkout does not
 // ask it. The statements come in the order [CheckoutLimit] lists, but
 // for the Inventory's, which come last: every purchase buys the same
@@ -321,9 +323,13 @@ func (w *postgresLimitWorker) Call(ctx context.Context) (int, error) {
 	if err := exec(`SELECT pg_advisory_xact_lock($1, $2)`, checkoutCustomerLock, w.customer); err != nil {
 		return stepFailed("checkout: begin: lock", err)
 	}
-	if err := absent(`SELECT 1 FROM checkout.checkouts
-		WHERE customer_id = $1 AND key <> $2 AND state NOT IN ('done', 'failed') AND record::jsonb ->> 'CartID' = $3`, w.customer, key, w.cart); err != nil {
-		return stepFailed("checkout: begin: another", err)
+	var taken, busy bool
+	if err := tx.QueryRow(ctx, `SELECT
+			EXISTS (SELECT 1 FROM checkout.checkouts WHERE customer_id = $1 AND key = $2),
+			EXISTS (SELECT 1 FROM checkout.checkouts
+				WHERE customer_id = $1 AND key <> $2 AND state NOT IN ('done', 'failed') AND record::jsonb ->> 'CartID' = $3)`,
+		w.customer, key, w.cart).Scan(&taken, &busy); err != nil || taken || busy {
+		return stepFailed("checkout: begin: the key or the cart", cmp.Or(err, errors.New("the key was taken, or another checkout of the cart is unfinished")))
 	}
 	if err := exec(`INSERT INTO checkout.checkouts (customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at, lease_owner, lease_until)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11 = '' THEN 0 ELSE (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $12 END)

@@ -357,7 +357,7 @@ func (s *server) handlePlaceOrder() http.Handler {
 		}
 		total, terr := formTotal(f)
 		page.LinesDigest = f.Get("lines")
-		if !validToken(page.Key) || terr != nil || page.LinesDigest != "" && !checkoutclient.ValidLinesDigest(page.LinesDigest) {
+		if !validToken(page.Key) || terr != nil || page.LinesDigest != "" && !bookshop.ValidLinesDigest(page.LinesDigest) {
 			page.Key = newToken()
 			s.renderCheckout(w, r, v, http.StatusBadRequest, withMessage(page, messageBadForm))
 			return
@@ -399,8 +399,9 @@ func (s *server) handlePlaceOrder() http.Handler {
 			}
 			s.renderCheckout(w, r, v, http.StatusBadRequest, withMessage(page, msg))
 		case bookshop.Conflict:
-			// The total changed, a book sold out, or the card was declined:
-			// the page shows the cart as it is now, and a new total.
+			// The total or the cart changed, a book sold out, the card was
+			// declined, or another checkout of the cart is under way: the
+			// page shows the cart as it is now, and a new total.
 			page.Key = newToken()
 			s.renderCheckout(w, r, v, http.StatusConflict, withMessage(page, conflictMessage(bookshop.ErrorMessage(err))))
 		case bookshop.Unavailable:

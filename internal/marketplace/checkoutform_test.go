@@ -109,7 +109,7 @@ func TestCheckoutConflictsInSentences(t *testing.T) {
 		{"a declined card", declined, "Your card was declined: insufficient funds. Nothing was charged: please use another card."},
 		{"a changed total", changed, "The total is now " + now + ", not the " + confirmed + " you confirmed: a price or your cart changed. Check the new total and confirm it."},
 		{"a book sold out", soldOut, "Sold out: “" + book.Title + "” has no copy left. Change your cart to check out."},
-		{"other books", linesChanged, "Your cart changed since you confirmed it, and nothing was charged. Check your cart and its total, then confirm again."},
+		{"other books", linesChanged, "Your cart changed since you confirmed it: nothing was charged. Check your cart and its total, then confirm again."},
 	} {
 		wantHTML(t, "POST", "/checkout ("+tt.what+")", tt.r, http.StatusConflict)
 		if got := html.UnescapeString(tt.r.body); !strings.Contains(got, `role="alert">`+tt.want+"</p>") {

@@ -7,7 +7,6 @@ package checkoutclient
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -54,13 +53,6 @@ func (c *Client) Quote(ctx context.Context, customerID int32, cartID string) (bo
 	return QuoteFromProto(resp.GetQuote()), nil
 }
 
-// ValidLinesDigest reports whether d is a lines digest as quotes give
-// them (bookshop.Quote.LinesDigest): 64 lower-case hex digits, the
-// SHA-256 of the lines' books and quantities.
-func ValidLinesDigest(d string) bool {
-	return len(d) == 64 && strings.Trim(d, "0123456789abcdef") == ""
-}
-
 // ReasonNotPlaced is the reason (bookshop.Error.Reason) of the error of a
 // checkout that ended without an order: nothing is charged, whatever was
 // done is undone, and the error's message says why.
@@ -76,12 +68,17 @@ func NotPlaced(err error) bool { return bookshop.ErrorReason(err) == ReasonNotPl
 //   - Invalid: a field is wrong. A card's field is named as Payments names
 //     it ("card number: ...": see paymentsclient.CardErrors); an address
 //     field as "shipping address: ...".
-//   - Conflict: nothing was charged, and the cart is as it was: the total
-//     is no longer req.Total ("the total is now ...", the promotion's
-//     discount included), a book has too few copies left ("sold out:
-//     ..."), the cart is empty, the card was declined ("card declined:
-//     ..."), or req.Key was used for another checkout. The next try needs
-//     a new key.
+//   - Conflict: nothing was charged: the total is no longer req.Total
+//     ("the total is now ...", the promotion's discount included), the
+//     cart's books are not those of req.LinesDigest ("your cart changed
+//     since you confirmed it: ..."), a book has too few copies left
+//     ("sold out: ..."), the cart is empty, the card was declined ("card
+//     declined: ..."), req.Key was used for another checkout, or another
+//     key's checkout of the cart is under way or bought it meanwhile
+//     ("another checkout of this cart is under way: ...", "your cart
+//     changed while it was checked out: ..."). The cart is as it was, but
+//     for what another checkout took out of it. The next try needs a new
+//     key.
 //   - Unavailable: the order was not placed, or is not known to be yet (a
 //     service could not be reached, or the checkout did not finish within
 //     the deadline). Place again with the same req: it returns the order

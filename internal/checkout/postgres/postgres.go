@@ -70,7 +70,8 @@ const (
 	unfinished = `state NOT IN ('done', 'failed')`
 	// retryable is the condition of the row of a checkout that failed
 	// with Unavailable, which a new attempt of its key replaces (see
-	// saga.Record.Retryable).
+	// saga.Record.Retryable); NULL, not false, for a record without an
+	// error code.
 	retryable = `(checkouts.state = 'failed' AND checkouts.record::jsonb ->> 'ErrCode' = 'unavailable')`
 	// nowMillis is the database's clock, in Unix milliseconds: the
 	// leases' time.
@@ -181,7 +182,7 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
 	read := func(b *pgx.Batch) {
 		b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, customerLock, r.CustomerID)
 		b.Queue(`SELECT
-				EXISTS (SELECT 1 FROM checkouts WHERE customer_id = $1 AND key = $2 AND NOT `+retryable+`),
+				EXISTS (SELECT 1 FROM checkouts WHERE customer_id = $1 AND key = $2 AND `+retryable+` IS NOT TRUE),
 				EXISTS (SELECT 1 FROM checkouts
 					WHERE customer_id = $1 AND key <> $2 AND `+unfinished+` AND record::jsonb ->> 'CartID' = $3)`,
 			r.CustomerID, r.Key, r.CartID).QueryRow(func(row pgx.Row) error { return row.Scan(&taken, &busy) })

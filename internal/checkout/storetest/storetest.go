@@ -239,7 +239,9 @@ func testOneCheckoutACart(t *testing.T, newDB NewDatabase) {
 			t.Errorf("Begin refused recorded %+v", r)
 		}
 	}
-	begin(t, db, record(2, "b", "id3")) // another customer
+	anotherCustomer := record(2, "b", "id3")
+	anotherCustomer.CartID = first.CartID // another customer's cart of the same name is another cart
+	begin(t, db, anotherCustomer)
 	otherCart := record(1, "d", "id3b")
 	otherCart.CartID = "c-1-other"
 	begin(t, db, otherCart)

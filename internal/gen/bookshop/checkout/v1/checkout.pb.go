@@ -172,7 +172,7 @@ type Quote struct {
 	DiscountLabel string `protobuf:"bytes,8,opt,name=discount_label,json=discountLabel,proto3" json:"discount_label,omitempty"`
 	// What tells these lines from others: a digest of their books and
 	// quantities (64 lower-case hex digits), the same for the same books
-	// and quantities in any order; unset for an empty cart. The page sends
+	// and quantities in any order; empty for an empty cart. The page sends
 	// it back as PlaceOrderRequest.lines_digest, so that an order holds the
 	// books the shopper saw, not only their total.
 	LinesDigest   string `protobuf:"bytes,9,opt,name=lines_digest,json=linesDigest,proto3" json:"lines_digest,omitempty"`
