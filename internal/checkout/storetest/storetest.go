@@ -271,31 +271,11 @@ func testOneCheckoutACart(t *testing.T, newDB NewDatabase) {
 // is refused with ErrCartBusy.
 func testOneCheckoutACartAtOnce(t *testing.T, newDB NewDatabase) {
 	db, again := open(t, newDB)
-	handles := []checkout.Store{db, again()}
-	var (
-		wg    sync.WaitGroup
-		begun atomic.Int32
-	)
-	start := make(chan struct{})
-	const n = 16
-	for i := range n {
-		h := handles[i%2]
-		lease := saga.Lease{Owner: fmt.Sprintf("replica-%d", i), TTL: ttl}
-		wg.Go(func() {
-			<-start
-			err := h.Begin(testContext(t), record(1, fmt.Sprintf("k%d", i), fmt.Sprintf("id%d", i)), lease)
-			switch {
-			case err == nil:
-				begun.Add(1)
-			case !errors.Is(err, saga.ErrCartBusy):
-				t.Errorf("Begin %d: %v, want success or ErrCartBusy", i, err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	if begun.Load() != 1 {
-		t.Errorf("%d Begins of one cart's keys succeeded, want 1", begun.Load())
+	begun := beginAtOnce(t, []checkout.Store{db, again()}, saga.ErrCartBusy, func(i int) *saga.Record {
+		return record(1, fmt.Sprintf("k%d", i), fmt.Sprintf("id%d", i))
+	})
+	if begun != 1 {
+		t.Errorf("%d Begins of one cart's keys succeeded, want 1", begun)
 	}
 	if got, _, err := db.CountUnfinished(testContext(t)); got != 1 || err != nil {
 		t.Errorf("CountUnfinished = %d, %v; want the one begun", got, err)
@@ -539,31 +519,41 @@ func testLeaseExpires(t *testing.T, newDB NewDatabase) {
 // is told the key is taken.
 func testBeginOnceAtOnce(t *testing.T, newDB NewDatabase) {
 	db, again := open(t, newDB)
-	handles := []checkout.Store{db, again()}
+	begun := beginAtOnce(t, []checkout.Store{db, again()}, saga.ErrKeyTaken, func(i int) *saga.Record {
+		return record(1, "k", fmt.Sprintf("id%d", i))
+	})
+	if begun != 1 {
+		t.Errorf("%d Begins of one key succeeded, want 1", begun)
+	}
+}
+
+// beginAtOnce begins the records that record makes for 0 to 15 from as
+// many goroutines at once, on handles in turn, each as a replica of its
+// own, and returns how many were begun; every other Begin must fail
+// with refused.
+func beginAtOnce(t *testing.T, handles []checkout.Store, refused error, record func(i int) *saga.Record) int {
 	var (
 		wg    sync.WaitGroup
 		begun atomic.Int32
 	)
 	start := make(chan struct{})
 	for i := range 16 {
-		h := handles[i%2]
+		h := handles[i%len(handles)]
 		lease := saga.Lease{Owner: fmt.Sprintf("replica-%d", i), TTL: ttl}
 		wg.Go(func() {
 			<-start
-			err := h.Begin(testContext(t), record(1, "k", fmt.Sprintf("id%d", i)), lease)
+			err := h.Begin(testContext(t), record(i), lease)
 			switch {
 			case err == nil:
 				begun.Add(1)
-			case !errors.Is(err, saga.ErrKeyTaken):
-				t.Errorf("Begin %d: %v, want success or ErrKeyTaken", i, err)
+			case !errors.Is(err, refused):
+				t.Errorf("Begin %d: %v, want success or %v", i, err, refused)
 			}
 		})
 	}
 	close(start)
 	wg.Wait()
-	if begun.Load() != 1 {
-		t.Errorf("%d Begins of one key succeeded, want 1", begun.Load())
-	}
+	return int(begun.Load())
 }
 
 // testLeaseOnceAtOnce has many replicas, on two handles, lease each of
