@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -979,6 +980,26 @@ func TestCheckoutRefusals(t *testing.T) {
 		if !strings.Contains(r.body, id) {
 			t.Errorf("a missing field has no message %s:\n%s", id, r.body)
 		}
+	}
+
+	// An address with a field missing and a card number that is not one:
+	// both told in one answer, beside their fields, by the rules the
+	// charge would meet, before any stock is held.
+	both := b.checkoutForm("4242 4242 4242 4241")
+	both.Del("city")
+	levels, err := shop.inventory.Levels(testContext(t), []int32{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = b.post("/checkout", both)
+	wantHTML(t, "POST", "/checkout", r, http.StatusBadRequest)
+	for _, id := range []string{`id="e-city"`, `id="e-card_number"`} {
+		if !strings.Contains(r.body, id) {
+			t.Errorf("an address and a card both wrong: no message %s in the one answer:\n%s", id, r.body)
+		}
+	}
+	if after, err := shop.inventory.Levels(testContext(t), []int32{2}); err != nil || !reflect.DeepEqual(after, levels) {
+		t.Errorf("stock after a form refused for its fields = %+v, %v; want %+v: nothing held", after, err, levels)
 	}
 
 	// A name of a zero-width space, and a second line of one: each beside

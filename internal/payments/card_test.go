@@ -35,7 +35,7 @@ func TestLuhn(t *testing.T) {
 		{"4242 4242 4242 4242", false}, // digits only: spaces are taken out before
 		{"42a2", false},
 	} {
-		if got := payments.Luhn(tt.digits); got != tt.want {
+		if got := paymentsclient.Luhn(tt.digits); got != tt.want {
 			t.Errorf("Luhn(%q) = %v, want %v", tt.digits, got, tt.want)
 		}
 	}
@@ -45,14 +45,14 @@ func TestBrand(t *testing.T) {
 	for _, tt := range []struct {
 		digits, want string
 	}{
-		{"4242424242424242", payments.BrandVisa},
-		{"4", payments.BrandVisa},
-		{"340000000000009", payments.BrandAmex},
-		{"378282246310005", payments.BrandAmex},
-		{"5105105105105100", payments.BrandMastercard},
-		{"5555555555554444", payments.BrandMastercard},
-		{"2221000000000009", payments.BrandMastercard},
-		{"2720999999999996", payments.BrandMastercard},
+		{"4242424242424242", paymentsclient.BrandVisa},
+		{"4", paymentsclient.BrandVisa},
+		{"340000000000009", paymentsclient.BrandAmex},
+		{"378282246310005", paymentsclient.BrandAmex},
+		{"5105105105105100", paymentsclient.BrandMastercard},
+		{"5555555555554444", paymentsclient.BrandMastercard},
+		{"2221000000000009", paymentsclient.BrandMastercard},
+		{"2720999999999996", paymentsclient.BrandMastercard},
 		{"2220000000000000", ""}, // just below the 2-series
 		{"2721000000000004", ""}, // just above
 		{"5000000000000009", ""},
@@ -63,7 +63,7 @@ func TestBrand(t *testing.T) {
 		{"3", ""},
 		{"", ""},
 	} {
-		if got := payments.Brand(tt.digits); got != tt.want {
+		if got := paymentsclient.Brand(tt.digits); got != tt.want {
 			t.Errorf("Brand(%q) = %q, want %q", tt.digits, got, tt.want)
 		}
 	}
@@ -136,7 +136,7 @@ func TestCheckCard(t *testing.T) {
 			"card number: the number is not valid: check the digits; expiry: month 13: want 1 to 12; cvc: required; cardholder name: only letters, spaces and punctuation, please"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := payments.CheckCard(tt.card)
+			err := paymentsclient.CheckCard(tt.card, time.Time{})
 			if tt.want == "" {
 				if err != nil {
 					t.Errorf("CheckCard = %v, want nil", err)
@@ -224,7 +224,7 @@ func TestCheckExpiry(t *testing.T) {
 		{0, 2032, "expiry: month 0: want 1 to 12"},
 		{3, 31, "expiry: year 31: want the year in four digits, such as 2031"},
 	} {
-		err := payments.CheckExpiry(tt.month, tt.year, now)
+		err := paymentsclient.CheckExpiry(tt.month, tt.year, now)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("CheckExpiry(%d, %d) = %v, want nil", tt.month, tt.year, err)
@@ -300,9 +300,9 @@ func FuzzCheckCard(f *testing.F) {
 	f.Add("٤٢٤٢", -1, 99999, "1; cvc: 2", "x; expiry: y")
 	f.Fuzz(func(t *testing.T, number string, month, year int, cvc, name string) {
 		c := bookshop.Card{Number: number, ExpMonth: month, ExpYear: year, CVC: cvc, Name: name}
-		err := payments.CheckCard(c)
+		err := paymentsclient.CheckCard(c, time.Time{})
 		if err == nil {
-			if !payments.Luhn(strings.ReplaceAll(number, " ", "")) {
+			if !paymentsclient.Luhn(strings.ReplaceAll(number, " ", "")) {
 				t.Fatalf("CheckCard(%+v) = nil for a number that fails the Luhn check", c)
 			}
 			return
@@ -325,7 +325,7 @@ func FuzzCheckCard(f *testing.F) {
 		// with it. Shifting each digit keeps the CVC exactly as valid.
 		if other := shiftDigits(cvc); other != cvc {
 			c.CVC = other
-			if again := bookshop.ErrorMessage(payments.CheckCard(c)); again != msg {
+			if again := bookshop.ErrorMessage(paymentsclient.CheckCard(c, time.Time{})); again != msg {
 				t.Fatalf("CheckCard(%+v) = %q, and %q with CVC %q: the message repeats the CVC", c, again, msg, cvc)
 			}
 		}

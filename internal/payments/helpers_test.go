@@ -37,7 +37,7 @@ func eur(cents int64) bookshop.Money { return bookshop.Money{Units: cents, Curre
 // now, with a CVC of the brand's length.
 func card(number string) bookshop.Card {
 	c := bookshop.Card{Number: number, ExpMonth: 12, ExpYear: time.Now().Year() + 3, CVC: "321", Name: "Ada Lovelace"}
-	if payments.Brand(number[:2]) == payments.BrandAmex {
+	if paymentsclient.Brand(number[:2]) == paymentsclient.BrandAmex {
 		c.CVC = "4321"
 	}
 	return c

@@ -163,11 +163,10 @@ func (s *Service) Charge(ctx context.Context, key string, amount bookshop.Money,
 		return bookshop.Charge{}, err
 	}
 	now := s.now()
-	info, problems := checkCard(c, now, false)
+	info, problems := paymentsclient.CardProblems(c, time.Time{})
 	if len(problems) > 0 {
 		// Every problem at once, for the shopper, the date's included.
-		_, problems = checkCard(c, now, true)
-		return bookshop.Charge{}, invalid(problems)
+		return bookshop.Charge{}, paymentsclient.CheckCard(c, now)
 	}
 	prior, cancelled, err := s.store.ChargeByKey(ctx, key)
 	switch {
@@ -178,8 +177,8 @@ func (s *Service) Charge(ctx context.Context, key string, amount bookshop.Money,
 	case cancelled:
 		return bookshop.Charge{}, s.cancelledKey(ctx, key)
 	}
-	if p := checkExpiry(c.ExpMonth, c.ExpYear, now); p != "" {
-		return bookshop.Charge{}, invalid([]string{p})
+	if err := paymentsclient.CheckExpiry(c.ExpMonth, c.ExpYear, now); err != nil {
+		return bookshop.Charge{}, err
 	}
 
 	// The processor.
@@ -188,7 +187,7 @@ func (s *Service) Charge(ctx context.Context, key string, amount bookshop.Money,
 		return bookshop.Charge{}, err
 	}
 	state, reason := paymentsclient.StateApproved, ""
-	switch info.digits {
+	switch info.Digits {
 	case unavailableDigits:
 		s.metrics.charged(resultUnavailable)
 		s.logger.WarnContext(ctx, "the card processor cannot be reached: nothing charged", "key", key, "amount", amount.String(), "card", info.String())
@@ -201,7 +200,7 @@ func (s *Service) Charge(ctx context.Context, key string, amount bookshop.Money,
 		return bookshop.Charge{}, err
 	}
 	ch := bookshop.Charge{
-		ID: id, Key: key, Amount: amount, Brand: info.brand, Last4: info.last4,
+		ID: id, Key: key, Amount: amount, Brand: info.Brand, Last4: info.Last4,
 		State: state, DeclineReason: reason, Created: s.now().UTC().Truncate(time.Millisecond),
 	}
 	prior, cancelled, err = s.store.AddCharge(ctx, ch)
@@ -225,8 +224,8 @@ func (s *Service) Charge(ctx context.Context, key string, amount bookshop.Money,
 
 // replay answers a Charge whose key made prior: as prior was answered,
 // when the request is the same; Conflict, when it is another.
-func (s *Service) replay(ctx context.Context, prior bookshop.Charge, amount bookshop.Money, c card) (bookshop.Charge, error) {
-	if prior.Amount != amount || prior.Brand != c.brand || prior.Last4 != c.last4 {
+func (s *Service) replay(ctx context.Context, prior bookshop.Charge, amount bookshop.Money, c paymentsclient.CardNumber) (bookshop.Charge, error) {
+	if prior.Amount != amount || prior.Brand != c.Brand || prior.Last4 != c.Last4 {
 		s.metrics.charged(resultConflict)
 		s.logger.WarnContext(ctx, "idempotency key used again for another charge: refused", "key", prior.Key, "charge", prior.ID,
 			"amount", amount.String(), "card", c.String())

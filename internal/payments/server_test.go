@@ -119,7 +119,7 @@ func TestClient(t *testing.T) {
 	var _ bookshop.Payments = client
 
 	c, err := client.Charge(ctx, "client-1", eur(4599), card("3782 822463 10005"))
-	if err != nil || c.Brand != payments.BrandAmex || c.Last4 != "0005" || c.State != paymentsclient.StateApproved || c.Key != "client-1" || c.Amount != eur(4599) {
+	if err != nil || c.Brand != paymentsclient.BrandAmex || c.Last4 != "0005" || c.State != paymentsclient.StateApproved || c.Key != "client-1" || c.Amount != eur(4599) {
 		t.Fatalf("Charge = %+v, %v; want an approved amex 0005 of 45.99 EUR", c, err)
 	}
 	for name, get := range map[string]func() (bookshop.Charge, error){

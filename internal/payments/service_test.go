@@ -28,10 +28,10 @@ func TestCharge(t *testing.T) {
 		code        bookshop.Code // "" for approved
 		message     string
 	}{
-		{"the approved test card", card(paymentsclient.TestCardApproved), payments.BrandVisa, "4242", "", ""},
-		{"another Visa", card("4000 0566 5566 5556"), payments.BrandVisa, "5556", "", ""},
-		{"a Mastercard", card("5555 5555 5555 4444"), payments.BrandMastercard, "4444", "", ""},
-		{"an American Express", card("3782 822463 10005"), payments.BrandAmex, "0005", "", ""},
+		{"the approved test card", card(paymentsclient.TestCardApproved), paymentsclient.BrandVisa, "4242", "", ""},
+		{"another Visa", card("4000 0566 5566 5556"), paymentsclient.BrandVisa, "5556", "", ""},
+		{"a Mastercard", card("5555 5555 5555 4444"), paymentsclient.BrandMastercard, "4444", "", ""},
+		{"an American Express", card("3782 822463 10005"), paymentsclient.BrandAmex, "0005", "", ""},
 		{"the declined test card", card(paymentsclient.TestCardDeclined), "", "", bookshop.Conflict, "card declined: insufficient funds"},
 		{"the unavailable test card", card(paymentsclient.TestCardUnavailable), "", "", bookshop.Unavailable,
 			"the card processor cannot be reached: nothing was charged; try again shortly"},
@@ -153,7 +153,7 @@ func TestChargeDeclinedIsRecorded(t *testing.T) {
 		t.Errorf("Charge with the key of a decline and another card = %v, want Conflict: the key was used", err)
 	}
 	c, err := svc.ChargeByKey(ctx, "pay-1")
-	want := bookshop.Charge{ID: c.ID, Key: "pay-1", Amount: eur(999), Brand: payments.BrandVisa, Last4: "9995",
+	want := bookshop.Charge{ID: c.ID, Key: "pay-1", Amount: eur(999), Brand: paymentsclient.BrandVisa, Last4: "9995",
 		State: paymentsclient.StateDeclined, DeclineReason: payments.DeclineInsufficientFunds, Created: c.Created}
 	if err != nil || c != want {
 		t.Errorf("ChargeByKey = %+v, %v; want %+v", c, err, want)
