@@ -51,7 +51,7 @@ var grpcLog = telemetry.NewGRPCLog(slog.New(slog.NewTextHandler(os.Stderr, &slog
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	commands := []subcommand{{"up", "run the whole system on this machine: every service, one process", RunUp}}
 	for _, s := range services() {
-		commands = append(commands, subcommand{s.name, s.summary, RunService(s.name)})
+		commands = append(commands, subcommand{s.name, s.summary, serviceSubcommand(s.name)})
 	}
 	commands = append(commands,
 		subcommand{"import", "import the books of a CSV or JSON file into the Catalog", RunImport},

@@ -200,11 +200,18 @@ func (r *running) healthListener() (net.Listener, error) {
 // calls are; it listens on the service's port, and runs it with the Deps
 // of the process.
 func runService(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer) error {
+	return runServiceAs(ctx, name, name, args, getenv, stderr)
+}
+
+// runServiceAs is runService for a command that its usage text calls
+// usage: "catalog" for cmd/catalog, "bookshop catalog" for the
+// subcommand.
+func runServiceAs(ctx context.Context, usage, name string, args []string, getenv func(string) string, stderr io.Writer) error {
 	s := serviceNamed(name)
 	if s == nil {
 		return fmt.Errorf("no service %q", name) // a bug of the tool, not of the caller
 	}
-	fs := flagSet(name, s.about, stderr)
+	fs := flagSet(usage, s.about, stderr)
 	own := fs.Service(name, true)
 	s.flags(own)
 	if s.dependencies != nil {
@@ -246,6 +253,14 @@ func runService(ctx context.Context, name string, args []string, getenv func(str
 func RunService(name string) Command {
 	return func(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 		return runService(ctx, name, args, getenv, stderr)
+	}
+}
+
+// serviceSubcommand returns `bookshop NAME`, the subcommand that runs the
+// service called name alone: RunService's, its usage text saying so.
+func serviceSubcommand(name string) Command {
+	return func(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+		return runServiceAs(ctx, "bookshop "+name, name, args, getenv, stderr)
 	}
 }
 
