@@ -166,6 +166,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 )
 
 // MaxKeyLen is the longest idempotency key of a checkout, and the
@@ -263,9 +264,9 @@ func CheckAddress(a bookshop.Address) error {
 // Payments, whose rules they are: Checkout only refuses what could be no
 // card at all, before it holds any stock.
 const (
-	maxCardNumberLen = 32
+	maxCardNumberLen = paymentsclient.MaxNumberLen
 	maxCVCLen        = 4
-	maxCardNameLen   = 100
+	maxCardNameLen   = paymentsclient.MaxNameLen
 )
 
 // CheckCard returns an Invalid error for a card whose fields could not be

@@ -5,13 +5,11 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -367,11 +365,22 @@ func (s *server) handlePlaceOrder() http.Handler {
 		month, _ := strconv.Atoi(page.Form.ExpMonth)
 		year, _ := strconv.Atoi(page.Form.ExpYear)
 		card := bookshop.Card{Number: f.Get("card_number"), ExpMonth: month, ExpYear: year, CVC: f.Get("cvc"), Name: page.Form.CardName}
-		if !cardFieldsWrong(page.Errors) {
-			// The card by the rules Payments will charge it by, in the
-			// same answer as the address: a bad number or an expired card
-			// is told now, beside its field, not after a second round.
-			maps.Copy(page.Errors, cardFieldErrors(paymentsclient.CheckCard(card, time.Now())))
+		// The card by the rules Payments will charge it by, in the same
+		// answer as the address: a bad number or code is told now, beside
+		// its field, not after a second round and a hold of the stock. Not
+		// its date: a form sent again after an unsure answer is the same
+		// checkout, which must reach the Checkout even if the card expired
+		// since (Payments answers it from its record).
+		for field, msg := range cardFieldErrors(paymentsclient.CheckCardFields(card)) {
+			_, told := page.Errors[field]
+			if field == expiryField {
+				_, m := page.Errors["exp_month"]
+				_, y := page.Errors["exp_year"]
+				told = told || m || y
+			}
+			if !told {
+				page.Errors[field] = msg
+			}
 		}
 		if len(page.Errors) > 0 {
 			s.renderCheckout(w, r, v, http.StatusBadRequest, withMessage(page, messageFixFields))
@@ -506,7 +515,8 @@ func withMessage(p checkoutPage, msg string) checkoutPage {
 
 // checkFields checks the address and the card's fields for what the
 // Marketplace can tell alone: present, and not too long. The card's rules
-// (its number, its expiry) are the Payments service's.
+// (its number, its code) are the Payments service's, which
+// handlePlaceOrder applies too, through paymentsclient.CheckCardFields.
 func checkFields(f url.Values) map[string]string {
 	errs := make(map[string]string)
 	for _, a := range addressFields {
@@ -577,17 +587,6 @@ var cardFormFields = map[string]struct{ field, label string }{
 	paymentsclient.FieldExpiry: {expiryField, "Expiry"},
 	paymentsclient.FieldCVC:    {"cvc", "Security code"},
 	paymentsclient.FieldName:   {"card_name", "Name on the card"},
-}
-
-// cardFieldsWrong reports whether errs, a form's, has one of a card's
-// fields (left empty, or unreadable), which the card's rules need filled.
-func cardFieldsWrong(errs map[string]string) bool {
-	for _, name := range []string{"card_number", "exp_month", "exp_year", "cvc", "card_name"} {
-		if _, ok := errs[name]; ok {
-			return true
-		}
-	}
-	return false
 }
 
 // cardFieldErrors returns what Payments found wrong with the card (or

@@ -1,8 +1,11 @@
 package marketplace
 
 import (
+	"maps"
 	"strings"
 	"testing"
+
+	"github.com/bookshop-go/bookshop/internal/bookshop"
 )
 
 // TestCheckoutFields checks that the checkout form's fields rendered once,
@@ -69,5 +72,22 @@ func TestConflictMessage(t *testing.T) {
 		if got := conflictMessage(in); got != want {
 			t.Errorf("conflictMessage(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCardFieldErrors reads Payments' words for a card it refused, as the
+// Checkout passes them on, into the form's fields, each with its label.
+func TestCardFieldErrors(t *testing.T) {
+	err := bookshop.Errorf(bookshop.Invalid, "card number: the number is not valid: check the digits; expiry: the card has expired: check the month and year; cvc: want the 3 digits on the back of the card")
+	want := map[string]string{
+		"card_number": "Card number: the number is not valid: check the digits",
+		expiryField:   "Expiry: the card has expired: check the month and year",
+		"cvc":         "Security code: want the 3 digits on the back of the card",
+	}
+	if got := cardFieldErrors(err); !maps.Equal(got, want) {
+		t.Errorf("cardFieldErrors = %v, want %v", got, want)
+	}
+	if got := cardFieldErrors(bookshop.Errorf(bookshop.Invalid, "shipping address: city: required")); len(got) != 0 {
+		t.Errorf("cardFieldErrors(an address's error) = %v, want none", got)
 	}
 }

@@ -4,14 +4,15 @@
 // the CVC), charges it once for each idempotency key, records declines,
 // and refunds.
 //
-// The slice: the rules of a card and of a charge (card.go) and the
-// [Service] here; the gRPC server of bookshop.payments.v1.PaymentsService
+// The slice: the rules of a charge (card.go; a card's are
+// paymentsclient's, which forms check a card by too) and the [Service]
+// here; the gRPC server of bookshop.payments.v1.PaymentsService
 // (server.go), with its request rules and its authorization entries
 // ([Policy]); its metrics; [Config] and [Run]; its storage in package
 // sqlite, or in package postgres, which replicas share; the Store's
 // contract as tests, run on both, in package storetest; and, for callers,
-// package paymentsclient, which also holds the test cards and the names
-// of a card's fields in the error messages.
+// package paymentsclient, which also holds the rules of a card, the test
+// cards and the names of a card's fields in the error messages.
 //
 // Card data. A card's number and CVC reach the Service, which checks them
 // and decides, and go no further: the Store is given a charge with the
@@ -147,8 +148,8 @@ func NewService(store Store, opts Options) *Service {
 // expiry has passed since the first call is not refused on its retry.
 //
 // Errors: Invalid for a malformed key or amount (see CheckKey,
-// CheckAmount), or a card that fails its checks (CheckCard,
-// CheckExpiry), with every problem of the card in one message that names
+// CheckAmount), or a card that fails its checks
+// (paymentsclient.CheckCard, CheckExpiry), with every problem of the card in one message that names
 // the fields (paymentsclient.CardErrors reads it), and nothing recorded;
 // Conflict for a declined card ("card declined: insufficient funds"), a
 // key used with another amount or card, or a key cancelled (RefundKey);

@@ -11,11 +11,13 @@ import (
 )
 
 // The rules of a card, which Payments applies to every charge (see
-// Client.Charge). They are here, in the contract's client package, so
-// that a form can check a card before it is sent, with every problem at
-// once beside its field, by the very rules the charge will meet. None of
-// their messages repeats a card's number or CVC, or its holder's name:
-// they say what is wrong, so that they may be shown, logged and traced.
+// Client.Charge). They are Payments', here in the contract's client
+// package so that a form can check a card before it is sent, with every
+// problem at once beside its field, by the very rules the charge will
+// meet (CheckCardFields). A change of them reaches such a form with its
+// next build: deploy it with Payments. None of their messages repeats a
+// card's number or CVC, or its holder's name: they say what is wrong, so
+// that they may be shown, logged and traced.
 
 // The brands of the cards the processor takes.
 const (
@@ -73,8 +75,15 @@ func CheckCard(c bookshop.Card, now time.Time) error {
 	return nil
 }
 
+// CheckCardFields is CheckCard without the date: every rule of c but
+// whether it is good today, which only the charge judges (Payments does
+// not refuse the retry of a charge whose card expired since the first
+// try, which a form must let through).
+func CheckCardFields(c bookshop.Card) error { return CheckCard(c, time.Time{}) }
+
 // CardProblems returns what c's number tells, when it passes its checks,
-// and the problems of CheckCard(c, now), in the order of the fields.
+// and the problems of CheckCard(c, now), in the order of the fields; a
+// zero now leaves the date out, as CheckCardFields does.
 func CardProblems(c bookshop.Card, now time.Time) (CardNumber, []string) {
 	var problems []string
 	number, p := checkNumber(c.Number)
@@ -202,7 +211,8 @@ func checkExpiryFields(month, year int) string {
 // CheckExpiry returns an Invalid error, naming the field "expiry", unless
 // a card that expires in month of year is good at now: until the end of
 // its month, in UTC, and for at most MaxYearsAhead years. It checks the
-// fields too (see CheckCard).
+// fields too (see CheckCard). A zero now is a date like any other (the
+// year 1), not none.
 func CheckExpiry(month, year int, now time.Time) error {
 	if p := checkExpiry(month, year, now); p != "" {
 		return invalid([]string{p})

@@ -1,7 +1,9 @@
 // Package paymentsclient is the Payments service's contract in Go terms: a
 // client of bookshop.payments.v1.PaymentsService that speaks the kernel's
 // types ([bookshop.Payments]), converting protobuf messages and status
-// codes at the edge; the names of the card's fields in its error messages
+// codes at the edge; the rules of a card ([CheckCard]), which Payments
+// charges by and the Marketplace's checkout form checks a card by before
+// it is sent; the names of the card's fields in its error messages
 // ([CardErrors]); and the test cards. The Checkout calls the Payments
 // service through it; it imports nothing of the service's own internals.
 package paymentsclient
