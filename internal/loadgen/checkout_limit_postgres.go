@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	cartpostgres "github.com/bookshop-go/bookshop/internal/cart/postgres"
@@ -320,27 +321,26 @@ func (w *postgresLimitWorker) Call(ctx context.Context) (int, error) {
 	if err != nil {
 		return stepFailed("checkout: begin", err)
 	}
-	if err := exec(`SELECT pg_advisory_xact_lock($1, $2)`, checkoutCustomerLock, w.customer); err != nil {
-		return stepFailed("checkout: begin: lock", err)
-	}
-	var taken, busy bool
-	if err := tx.QueryRow(ctx, `SELECT
-			EXISTS (SELECT 1 FROM checkout.checkouts WHERE customer_id = $1 AND key = $2),
-			EXISTS (SELECT 1 FROM checkout.checkouts
-				WHERE customer_id = $1 AND key <> $2 AND state NOT IN ('done', 'failed') AND record::jsonb ->> 'CartID' = $3)`,
-		w.customer, key, w.cart).Scan(&taken, &busy); err != nil || taken || busy {
-		return stepFailed("checkout: begin: the key or the cart", cmp.Or(err, errors.New("the key was taken, or another checkout of the cart is unfinished")))
-	}
-	if err := exec(`INSERT INTO checkout.checkouts (customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at, lease_owner, lease_until)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11 = '' THEN 0 ELSE (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $12 END)
-		ON CONFLICT (customer_id, key) DO UPDATE SET
-			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
-			created_at = excluded.created_at, updated_at = excluded.updated_at,
-			attempts = excluded.attempts, next_try_at = excluded.next_try_at,
-			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
-		WHERE checkouts.state = 'failed' AND checkouts.record::jsonb ->> 'ErrCode' = 'unavailable'`,
-		w.customer, key, saga, request, "reserving", string(js), ms, ms, 0, 0, limitLeaseOwner, limitLeaseTTL.Milliseconds()); err != nil {
-		return stepFailed("checkout: begin", err)
+	// As the store's Begin: the customer's lock and the insert, which
+	// looks for another key's unfinished checkout of the cart, in one trip.
+	var begun int64
+	if err := batch(func(b *pgx.Batch) {
+		b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, checkoutCustomerLock, w.customer)
+		b.Queue(`INSERT INTO checkout.checkouts (customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at, lease_owner, lease_until)
+			SELECT $1::integer, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::integer, $10::bigint,
+				$11::text, CASE WHEN $11 = '' THEN 0 ELSE (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $12::bigint END
+			WHERE NOT EXISTS (SELECT 1 FROM checkout.checkouts
+				WHERE customer_id = $1 AND key <> $2 AND state NOT IN ('done', 'failed') AND record::jsonb ->> 'CartID' = $13::text)
+			ON CONFLICT (customer_id, key) DO UPDATE SET
+				id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
+				created_at = excluded.created_at, updated_at = excluded.updated_at,
+				attempts = excluded.attempts, next_try_at = excluded.next_try_at,
+				lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+			WHERE checkouts.state = 'failed' AND checkouts.record::jsonb ->> 'ErrCode' = 'unavailable'`,
+			w.customer, key, saga, request, "reserving", string(js), ms, ms, 0, 0, limitLeaseOwner, limitLeaseTTL.Milliseconds(), w.cart).
+			Exec(func(tag pgconn.CommandTag) error { begun = tag.RowsAffected(); return nil })
+	}); err != nil || begun != 1 {
+		return stepFailed("checkout: begin", cmp.Or(err, errors.New("the key was taken, or another checkout of the cart is unfinished")))
 	}
 
 	// Payments: the charge, under its key's lock.

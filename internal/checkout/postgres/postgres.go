@@ -170,54 +170,46 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 // so (or, if the first's record failed with Unavailable, replaces it).
 // While another key of the customer has a record of the same cart that
 // has not ended, it records nothing and fails with saga.ErrCartBusy (a
-// key's own record comes first: ErrKeyTaken, when it has one). Two round
-// trips: the customer's lock and the look for another key's record, then
-// the insert and the commit.
+// key's own record comes first: ErrKeyTaken, when it has one). One round
+// trip (pgdb.DB.OneTrip): the customer's lock, then the insert, which
+// looks for another key's record of the cart in its snapshot, taken once
+// the lock is granted; a refusal reads the key's record to say which.
 func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error {
 	data, err := saga.Encode(r)
 	if err != nil {
 		return err
 	}
-	var taken, busy bool
-	read := func(b *pgx.Batch) {
-		b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, customerLock, r.CustomerID)
-		b.Queue(`SELECT
-				EXISTS (SELECT 1 FROM checkouts WHERE customer_id = $1 AND key = $2 AND `+retryable+` IS NOT TRUE),
-				EXISTS (SELECT 1 FROM checkouts
-					WHERE customer_id = $1 AND key <> $2 AND `+unfinished+` AND record::jsonb ->> 'CartID' = $3)`,
-			r.CustomerID, r.Key, r.CartID).QueryRow(func(row pgx.Row) error { return row.Scan(&taken, &busy) })
-	}
 	var inserted int64
-	write := func(b *pgx.Batch) error {
-		switch {
-		case taken:
-			return saga.ErrKeyTaken
-		case busy:
-			return saga.ErrCartBusy
-		}
+	err = db.db.OneTrip(ctx, func(b *pgx.Batch) {
+		b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, customerLock, r.CustomerID)
+		// An INSERT of a SELECT types its values by their casts, not by
+		// the columns.
 		b.Queue(`INSERT INTO checkouts (`+columns+`, lease_owner, lease_until)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11 = '' THEN 0 ELSE `+nowMillis+` + $12 END)
-		ON CONFLICT (customer_id, key) DO UPDATE SET
-			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
-			created_at = excluded.created_at, updated_at = excluded.updated_at,
-			attempts = excluded.attempts, next_try_at = excluded.next_try_at,
-			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
-		WHERE `+retryable,
+			SELECT $1::integer, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::integer, $10::bigint,
+				$11::text, CASE WHEN $11 = '' THEN 0 ELSE `+nowMillis+` + $12::bigint END
+			WHERE NOT EXISTS (SELECT 1 FROM checkouts
+				WHERE customer_id = $1 AND key <> $2 AND `+unfinished+` AND record::jsonb ->> 'CartID' = $13::text)
+			ON CONFLICT (customer_id, key) DO UPDATE SET
+				id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
+				created_at = excluded.created_at, updated_at = excluded.updated_at,
+				attempts = excluded.attempts, next_try_at = excluded.next_try_at,
+				lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+			WHERE `+retryable,
 			r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry),
-			lease.Owner, lease.TTL.Milliseconds()).Exec(func(tag pgconn.CommandTag) error {
+			lease.Owner, lease.TTL.Milliseconds(), r.CartID).Exec(func(tag pgconn.CommandTag) error {
 			inserted = tag.RowsAffected()
 			return nil
 		})
-		return nil
-	}
-	if err := db.db.TwoTrips(ctx, read, write); err != nil {
-		if errors.Is(err, saga.ErrKeyTaken) || errors.Is(err, saga.ErrCartBusy) {
-			return fmt.Errorf("record checkout %s: %w", r.ID, err)
-		}
+	})
+	if err != nil {
 		return pgdb.Classify(fmt.Errorf("record checkout %s: %w", r.ID, err))
 	}
 	if inserted != 1 {
-		return fmt.Errorf("record checkout %s: %w", r.ID, saga.ErrKeyTaken)
+		prior, err := db.Get(ctx, r.CustomerID, r.Key)
+		if err != nil {
+			return fmt.Errorf("record checkout %s: %w (the key's record could not be read: %v)", r.ID, saga.ErrKeyTaken, err)
+		}
+		return fmt.Errorf("record checkout %s: %w", r.ID, saga.Refusal(prior))
 	}
 	return nil
 }

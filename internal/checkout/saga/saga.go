@@ -23,6 +23,18 @@ var ErrKeyTaken = errors.New("the checkout's key has another record")
 // both buy it.
 var ErrCartBusy = errors.New("another checkout of the cart has not ended")
 
+// Refusal returns why a log's Begin of a record recorded nothing, given
+// prior, the record of its key now (nil when there is none): ErrKeyTaken
+// when the key has a record a new attempt may not replace, and
+// ErrCartBusy otherwise (another key's checkout of the cart has not
+// ended).
+func Refusal(prior *Record) error {
+	if prior != nil && !prior.Retryable() {
+		return ErrKeyTaken
+	}
+	return ErrCartBusy
+}
+
 // ErrNotHeld is the error of a write to a record that is not the
 // writer's: there is no record of its attempt (another replaced it), or
 // another replica holds its lease (see Lease).

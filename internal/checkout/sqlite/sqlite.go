@@ -176,20 +176,15 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
 	return nil
 }
 
-// refusal returns why Begin recorded nothing for r: saga.ErrKeyTaken
-// when its key has a record a new attempt may not replace (or when the
-// key's record cannot be read: the caller then waits for the key's
-// outcome, which it reads again), and saga.ErrCartBusy otherwise (another
-// key of the cart has one that has not ended).
+// refusal returns why Begin recorded nothing for r (see saga.Refusal),
+// reading its key's record; saga.ErrKeyTaken when that cannot be read:
+// the caller then waits for the key's outcome, which it reads again.
 func (db *DB) refusal(ctx context.Context, r *saga.Record) error {
 	prior, err := db.Get(ctx, r.CustomerID, r.Key)
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("%w (the key's record could not be read: %v)", saga.ErrKeyTaken, err)
-	case prior != nil && !prior.Retryable():
-		return saga.ErrKeyTaken
 	}
-	return saga.ErrCartBusy
+	return saga.Refusal(prior)
 }
 
 // leaseUntil returns when a lease taken now for ttl ends, by this

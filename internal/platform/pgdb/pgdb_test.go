@@ -609,6 +609,56 @@ func TestTwoTrips(t *testing.T) {
 	}
 }
 
+// TestOneTrip runs transactions of one round trip: a lock, then an
+// insert guarded by a look in SQL, from many goroutines on two pools at
+// once, inserts once (each statement's snapshot is taken once the lock
+// before it is granted); and a statement that fails rolls back those
+// before it.
+func TestOneTrip(t *testing.T) {
+	st := pgtest.Settings(t)
+	a := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	b := open(t, st, pgdb.Schema{Name: "notes", Migrations: notes()})
+	var (
+		wg       sync.WaitGroup
+		inserted atomic.Int64
+	)
+	start := make(chan struct{})
+	for w := range 16 {
+		db := []*pgdb.DB{a, b}[w%2]
+		wg.Go(func() {
+			<-start
+			err := db.OneTrip(testContext(t), func(b *pgx.Batch) {
+				b.Queue(`SELECT pg_advisory_xact_lock(7, 7)`)
+				// The pause widens the race the lock closes: without it,
+				// every statement's snapshot, taken at once, sees no row.
+				b.Queue(`INSERT INTO notes (text) SELECT 'once' FROM (SELECT pg_sleep(0.02)) AS pause
+					WHERE NOT EXISTS (SELECT 1 FROM notes WHERE text = 'once')`).
+					Exec(func(tag pgconn.CommandTag) error { inserted.Add(tag.RowsAffected()); return nil })
+			})
+			if err != nil {
+				t.Errorf("OneTrip: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if got := count(t, a, `SELECT count(*) FROM notes WHERE text = 'once'`); got != 1 || inserted.Load() != 1 {
+		t.Errorf("16 guarded inserts at once made %d rows (%d reported), want 1", got, inserted.Load())
+	}
+
+	before := count(t, a, `SELECT count(*) FROM notes`)
+	err := a.OneTrip(testContext(t), func(b *pgx.Batch) {
+		b.Queue(`INSERT INTO notes (text) VALUES ('rolled back')`)
+		b.Queue(`INSERT INTO notes (id, text) VALUES (1, 'taken')`)
+	})
+	if !pgdb.UniqueViolation(err, "") {
+		t.Errorf("OneTrip(a statement failing) = %v, want its unique violation", err)
+	}
+	if got := count(t, a, `SELECT count(*) FROM notes`); got != before {
+		t.Errorf("notes = %d after a transaction rolled back, want %d", got, before)
+	}
+}
+
 // TestTwoTripsEnds runs transactions of two round trips that end early:
 // ctx cancelled between the trips, and a deadlock in the first trip,
 // which is run again. Each leaves no transaction open and no connection

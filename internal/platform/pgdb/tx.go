@@ -100,6 +100,26 @@ func (db *DB) TwoTrips(ctx context.Context, read func(b *pgx.Batch), write func(
 	return retry(ctx, func() error { return db.twoTrips(ctx, read, write) })
 }
 
+// OneTrip runs the statements that queue puts in a batch as one
+// transaction, in one round trip (once the connection has its statements
+// prepared): pgx sends a batch with one Sync, and PostgreSQL runs its
+// statements as one implicit transaction, READ COMMITTED, each with a
+// snapshot of its own taken once the locks of the statements before it
+// are granted. A statement that fails rolls back those before it, and
+// the rest are not run. It is for a transaction whose statements need no
+// answer of the caller's between them, such as a lock and then a write
+// that a condition in SQL guards; TwoTrips is for one whose writes the
+// caller decides on what it read. queue may be called more than once, and
+// the callbacks it sets too (see Tx, whose retries, errors and
+// classification OneTrip shares).
+func (db *DB) OneTrip(ctx context.Context, queue func(b *pgx.Batch)) error {
+	return retry(ctx, func() error {
+		var b pgx.Batch
+		queue(&b)
+		return db.Pool.SendBatch(ctx, &b).Close()
+	})
+}
+
 // errRolledBack is the error of a second trip whose COMMIT PostgreSQL
 // answered with ROLLBACK: a statement before it failed, and its error
 // comes first; this one, if none did.
