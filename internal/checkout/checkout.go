@@ -336,7 +336,7 @@ const fingerprintSep = "/"
 // the cart as read for it (in any order: the same book's quantities are
 // added up). The card is not in it: it is never kept.
 func Fingerprint(req bookshop.PlaceOrder, lines []bookshop.StockLine) string {
-	return requestHash(req) + fingerprintSep + linesHash(lines)
+	return requestHash(req) + fingerprintSep + LinesDigest(lines)
 }
 
 // requestHash returns the hash of req's cart id, total and shipping
@@ -353,10 +353,12 @@ func requestHash(req bookshop.PlaceOrder) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// linesHash returns the hash of the books and quantities of lines, in
-// the order of the books' ids, each book once with its quantities added
-// up.
-func linesHash(lines []bookshop.StockLine) string {
+// LinesDigest returns what tells lines from others: the SHA-256, in hex,
+// of their books and quantities, in the order of the books' ids, each
+// book once with its quantities added up; so the same in any order. A
+// quote carries it (bookshop.Quote.LinesDigest), and a fingerprint ends
+// with it.
+func LinesDigest(lines []bookshop.StockLine) string {
 	quantities := make(map[int32]int, len(lines))
 	for _, l := range lines {
 		quantities[l.BookID] += l.Quantity
@@ -432,11 +434,6 @@ func Priced(lines []bookshop.CartLine, books map[int32]bookshop.Book) (q booksho
 	}
 	return q, unsold, nil
 }
-
-// LinesDigest returns what tells lines from others, for a quote
-// (bookshop.Quote.LinesDigest): the SHA-256, in hex, of their books and
-// quantities, in any order, the same book's quantities added up.
-func LinesDigest(lines []bookshop.StockLine) string { return linesHash(lines) }
 
 // checkDigest returns Invalid unless digest, a PlaceOrder's LinesDigest,
 // is empty or as LinesDigest makes them: 64 lower-case hex digits.

@@ -760,7 +760,7 @@ func (s *Service) replay(ctx context.Context, req bookshop.PlaceOrder, r *saga.R
 		return r.Order, nil
 	}
 	now := cartLines(inCart)
-	if linesHash(now) == lines || linesHash(append(now, r.StockLines()...)) == lines {
+	if LinesDigest(now) == lines || LinesDigest(append(now, r.StockLines()...)) == lines {
 		return r.Order, nil
 	}
 	return bookshop.Order{}, s.placedAlready(r)
@@ -884,7 +884,7 @@ func (s *Service) recheck(ctx context.Context, r *saga.Record) bool {
 	case err != nil:
 		s.logger.WarnContext(ctx, "a service the checkout needs failed", "service", "the cart service", "err", err)
 		why, outcome = unreachable("the cart service", true), outcomeUnavailable
-	case linesHash(cartLines(lines)) != linesHash(r.StockLines()):
+	case LinesDigest(cartLines(lines)) != LinesDigest(r.StockLines()):
 		why = errCartChanged
 	default:
 		return true
