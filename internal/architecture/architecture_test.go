@@ -301,6 +301,68 @@ func judgeKernel(imp string, to class) (rule int, why string) {
 	}
 }
 
+// linkable are the packages of a service, relative to the module, that
+// another service's command may link (rule 7): the Catalog's file format,
+// with which cmd/recommendations reads its built-in catalog. It imports
+// only the kernel.
+var linkable = []string{"internal/catalog/catalogfile"}
+
+// checkCommands returns every package that a service's own command,
+// cmd/<name> for a service <name> of the graph, links against rule 7: a
+// composition root, or a package of another service that is neither its
+// client package nor linkable. It follows the non-test imports from the
+// command, through every package of the module, and reports each bad
+// package once per command, with the package that imports it.
+func checkCommands(pkgs []Package) []violation {
+	byPath := make(map[string]Package, len(pkgs))
+	services := make(map[string]bool)
+	for _, p := range pkgs {
+		byPath[p.ImportPath] = p
+		if c := classify(p.ImportPath); c.layer == service {
+			services[c.service] = true
+		}
+	}
+	var vs []violation
+	for _, p := range pkgs {
+		rel, _ := relative(p.ImportPath)
+		name, ok := strings.CutPrefix(rel, "cmd/")
+		if !ok || !services[name] {
+			continue
+		}
+		seen := map[string]bool{p.ImportPath: true}
+		var walk func(from Package)
+		walk = func(from Package) {
+			for _, imp := range from.Imports {
+				if seen[imp] {
+					continue
+				}
+				seen[imp] = true
+				rel, ours := relative(imp)
+				if !ours {
+					continue // a module other than ours links none of ours
+				}
+				to := classify(imp)
+				bad := to.layer == root ||
+					(to.layer == service && to.service != name && !slices.Contains(linkable, rel))
+				if bad {
+					vs = append(vs, violation{pkg: p.ImportPath, imp: imp, rule: 7, why: fmt.Sprintf(
+						"the command of service %s links only its own service, other services' client packages, "+
+							"the kernel, platform and gen (this package comes in through %s): a service's binary holds "+
+							"that service alone, so that its heap, its collections and its start-up are its own",
+						name, short(from.ImportPath))})
+					continue
+				}
+				walk(byPath[imp])
+			}
+		}
+		walk(p)
+	}
+	slices.SortFunc(vs, func(a, b violation) int {
+		return cmp.Or(strings.Compare(a.pkg, b.pkg), strings.Compare(a.imp, b.imp))
+	})
+	return vs
+}
+
 // checkLayout returns the problems with the graph as a whole: packages of
 // the module in no layer, and a missing kernel, platform or expected service
 // (rule 6). Each problem starts with "layout: ".
@@ -351,6 +413,9 @@ func TestImportGraph(t *testing.T) {
 		t.Error(problem)
 	}
 	for _, v := range check(pkgs) {
+		t.Error(v)
+	}
+	for _, v := range checkCommands(pkgs) {
 		t.Error(v)
 	}
 }
@@ -579,6 +644,59 @@ func lines(vs []violation) string {
 		fmt.Fprintf(&b, "\t%v\n", v)
 	}
 	return b.String()
+}
+
+// TestCommands checks rule 7 on a synthetic graph: each service's command
+// links its own service and others' clients, and nothing else of theirs,
+// however deep the import that brings it in.
+func TestCommands(t *testing.T) {
+	graph := func(extra ...Package) []Package {
+		return append([]Package{
+			{ImportPath: ours("cmd/recommendations"), Imports: []string{
+				ours("internal/recommendations"), ours("internal/catalog/catalogfile"), ours("internal/platform/launch"),
+			}},
+			{ImportPath: ours("internal/recommendations"), Imports: []string{
+				ours("internal/catalog/catalogclient"), ours("internal/bookshop"), "google.golang.org/grpc",
+			}},
+			{ImportPath: ours("internal/catalog/catalogfile"), Imports: []string{ours("internal/bookshop")}},
+			{ImportPath: ours("internal/catalog/catalogclient"), Imports: []string{ours("internal/gen/bookshop/catalog/v1")}},
+			{ImportPath: ours("internal/catalog"), Imports: []string{ours("internal/catalog/sqlite")}},
+			{ImportPath: ours("internal/catalog/sqlite")},
+			{ImportPath: ours("internal/platform/launch")},
+			{ImportPath: ours("internal/tool"), Imports: []string{ours("internal/catalog")}},
+			{ImportPath: ours("internal/bookshop")},
+			{ImportPath: ours("cmd/bookshop"), Imports: []string{ours("internal/tool")}}, // not a service's command
+		}, extra...)
+	}
+	tests := []struct {
+		name string
+		pkgs []Package
+		want []string // each violation's start, sorted
+	}{
+		{"lean", graph(), nil},
+		{"a package no command links", graph(Package{ImportPath: ours("internal/recommendations/feed"),
+			Imports: []string{ours("internal/catalog")}}), nil}, // nothing imports feed
+		{"through the tool", append(graph()[1:], Package{ImportPath: ours("cmd/recommendations"), Imports: []string{
+			ours("internal/recommendations"), ours("internal/tool"),
+		}}), []string{"cmd/recommendations imports internal/tool: rule 7: "}},
+		{"another service's server, through its own", append(graph()[2:], Package{ImportPath: ours("cmd/recommendations"), Imports: []string{
+			ours("internal/recommendations"),
+		}}, Package{ImportPath: ours("internal/recommendations"), Imports: []string{ours("internal/catalog/catalogclient"), ours("internal/catalog")}}),
+			[]string{"cmd/recommendations imports internal/catalog: rule 7: "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := checkCommands(tt.pkgs)
+			if len(got) != len(tt.want) {
+				t.Fatalf("checkCommands(%s) = %d violations, want %d:\n%s", tt.name, len(got), len(tt.want), lines(got))
+			}
+			for i, v := range got {
+				if s := v.String(); !strings.HasPrefix(s, tt.want[i]) {
+					t.Errorf("checkCommands(%s)[%d] = %q, want it to start with %q", tt.name, i, s, tt.want[i])
+				}
+			}
+		})
+	}
 }
 
 // TestCheckLayout checks rule 6, and that a package of ours in no layer is

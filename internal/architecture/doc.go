@@ -51,9 +51,18 @@
 //     services catalog, recommendations, accounts, cart, payments,
 //     promotions, checkout and marketplace, so that a broken `go list` or
 //     a rename cannot make the test pass with nothing to check.
+//  7. A service's own command, cmd/<name> for a service <name>, links
+//     (through any chain of imports) no composition root and no package of
+//     another service but its client package: the binary of a service holds
+//     that service and the platform alone, so that its heap, its garbage
+//     collections and its start-up are its own (docs/performance.md
+//     measures what linking every service costs Recommendations a call).
+//     One package is linked across: internal/catalog/catalogfile, the
+//     Catalog's file format, with which cmd/recommendations reads its
+//     built-in catalog.
 //
-// Rules 1 to 5 are checked on each package's non-test imports (the Imports
-// field of `go list`). For the kernel, the imports of its _test.go files
+// Rules 1 to 5 and 7 are checked on each package's non-test imports (the
+// Imports field of `go list`). For the kernel, the imports of its _test.go files
 // (TestImports and XTestImports) are checked too, against the same rules;
 // those violations are marked "(in tests)". Other packages' test imports
 // are not checked: a service's tests may start other services, and the
@@ -77,7 +86,12 @@
 // list could not load, and usually mean the tree does not build.
 //
 // TestRules feeds the same checks a synthetic graph, showing that each rule
-// fires on a bad import and stays quiet on good ones.
+// fires on a bad import and stays quiet on good ones; TestCommands does the
+// same for rule 7, whose failures read
+//
+//	cmd/recommendations imports internal/cart: rule 7: the command of service recommendations links only ...
+//
+// naming, after the rule, the package through which the command links it.
 //
 // # Seeing it fail on purpose
 //

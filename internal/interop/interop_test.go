@@ -54,11 +54,11 @@ var pythonEnv struct {
 }
 
 // grpcLog is grpc-go's log in these tests, as in a process that
-// tool.Main runs: errors on stderr, unless a test gives it its logger.
+// launch.Main runs: errors on stderr, unless a test gives it its logger.
 var grpcLog = telemetry.NewGRPCLog(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 
 func TestMain(m *testing.M) {
-	grpclog.SetLoggerV2(grpcLog) // before any gRPC work, as tool.Main does
+	grpclog.SetLoggerV2(grpcLog) // before any gRPC work, as launch.Main does
 	code := m.Run()
 	if pythonEnv.cleanupFn != nil {
 		pythonEnv.cleanupFn()

@@ -16,6 +16,7 @@ import (
 	catalogv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/catalog/v1"
 	"github.com/bookshop-go/bookshop/internal/loadgen"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
@@ -59,7 +60,7 @@ type benchConfig struct {
 	maxBook     int
 	book        int
 	copies      int
-	tls         clientTLSFlags
+	tls         launch.ClientTLS
 	label       string
 	record      string
 	chart       string
@@ -95,7 +96,7 @@ func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.databaseURL, "database-url", "", "checkout-limit: a PostgreSQL server, postgres://USER@HOST:PORT/DATABASE, whose user may create databases (a password is best given as PGPASSWORD: ps shows flags); empty for SQLite")
 	fs.StringVar(&c.serverPIDs, "server-pids", "", "the process ids of the servers under load, such as 123,456: the CPU time they use per call is measured (from /proc, on Linux), printed and recorded")
 	fs.StringVar(&c.metrics, "server-metrics", "", "the Prometheus metrics of the servers under load, such as http://127.0.0.1:9090/metrics,http://127.0.0.1:9091/metrics (each service's -admin-addr): what they allocate per call is measured, printed and recorded")
-	return c.tls.register(fs)
+	return registerClientTLS(&c.tls, fs)
 }
 
 // RunBench is the `bookshop bench` command: it puts a running service
@@ -263,7 +264,7 @@ func (c *benchConfig) newTarget(ctx context.Context) (loadgen.Target, string, er
 	grpcCfg := func() (loadgen.GRPCConfig, error) {
 		g := loadgen.GRPCConfig{Addr: c.addr, Conns: c.conns}
 		var ccfg rpc.ClientConfig
-		if err := c.tls.apply(&ccfg); err != nil {
+		if err := applyClientTLS(c.tls, &ccfg); err != nil {
 			return g, err
 		}
 		g.TLS = ccfg.TLS

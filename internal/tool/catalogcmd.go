@@ -19,6 +19,7 @@ import (
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/catalog/catalogfile"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
@@ -27,13 +28,13 @@ import (
 type catalogClientFlags struct {
 	host    string
 	timeout time.Duration
-	tls     clientTLSFlags
+	tls     launch.ClientTLS
 }
 
 func (c *catalogClientFlags) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.host, "catalog-host", "localhost", "the Catalog service: host or host:port (default port 50060) (env CATALOG_HOST)")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up after this long")
-	return withEnv(c.tls.register(fs), map[string]string{"catalog-host": "CATALOG_HOST"})
+	return withEnv(registerClientTLS(&c.tls, fs), map[string]string{"catalog-host": "CATALOG_HOST"})
 }
 
 // dial connects to the catalog service, tracing the calls when tracing is
@@ -47,7 +48,7 @@ func (c *catalogClientFlags) dial(tracing *telemetry.Tracing) (*catalogclient.Cl
 		return nil, nil, usageErrorf("-catalog-host or CATALOG_HOST: %v", err)
 	}
 	ccfg := rpc.ClientConfig{CallTimeout: c.timeout, Tracing: tracing}
-	if err := c.tls.apply(&ccfg); err != nil {
+	if err := applyClientTLS(c.tls, &ccfg); err != nil {
 		return nil, nil, err
 	}
 	conn, err := rpc.Dial(target, ccfg)
@@ -61,7 +62,7 @@ func (c *catalogClientFlags) dial(tracing *telemetry.Tracing) (*catalogclient.Cl
 // OTEL_EXPORTER_OTLP_ENDPOINT says so; the returned func closes the
 // connection and sends the spans.
 func (c *catalogClientFlags) connect(ctx context.Context, name string, getenv func(string) string, stderr io.Writer) (*catalogclient.Client, func(), error) {
-	tracing, flush, err := clientTracing(ctx, name, getenv, stderr)
+	tracing, flush, err := launch.ClientTracing(ctx, name, getenv, stderr)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,10 +1,12 @@
 // Package tool is the bookshop command and the composition root of the
 // system: `bookshop` with its subcommands (up, import, export, stock,
-// report, migrate-data, certs, health, bench, demo) and the commands
-// that run each service alone. It reads each service's settings, builds
-// what the process gives it (logger, metrics, tracing, TLS, listeners),
-// and calls the service's Run. It is the one package that knows every
-// service. Each command is a function of the form
+// report, migrate-data, certs, health, bench, demo), and each service as
+// a subcommand (`bookshop catalog`). It is the one package that knows
+// every service: it takes each as its slice describes itself, a
+// launch.Service, and runs it alone or, in up, with the others, through
+// internal/platform/launch (each service's own binary, cmd/NAME, runs the
+// same launch.Service without the tool). Each command is a function of
+// the form
 //
 //	func(ctx, args, getenv, stdout, stderr) error
 //
@@ -16,42 +18,23 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"strings"
 
-	"google.golang.org/grpc/grpclog"
-
 	"github.com/bookshop-go/bookshop/internal/platform/config"
-	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
 )
 
 // Command is the shape of every command (see config.Command).
 type Command = config.Command
 
-// Main runs cmd as the process (see config.Main), with grpc-go's own log
-// going to the process's logger once it has one (see grpcLog), as
-// grpc-go's variables GRPC_GO_LOG_SEVERITY_LEVEL and
-// GRPC_GO_LOG_VERBOSITY_LEVEL say (see telemetry.GRPCLog.ReadEnv).
-func Main(name string, cmd Command) {
-	grpclog.SetLoggerV2(grpcLog) // before any gRPC work: grpc-go reads it without a lock
-	config.Main(name, func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-		grpcLog.ReadEnv(getenv)
-		return cmd(ctx, args, getenv, stdout, stderr)
-	})
-}
-
-// grpcLog is grpc-go's log in a process that Main runs: errors on stderr
-// until processFlags.start gives it the service's logger. It is global
-// because grpc-go's log is (grpclog.SetLoggerV2); tests, which do not run
-// Main, leave grpc-go's own logger in place.
-var grpcLog = telemetry.NewGRPCLog(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+// Main runs cmd as the process (see launch.Main).
+func Main(name string, cmd Command) { launch.Main(name, cmd) }
 
 // Run is the `bookshop` command: it dispatches to a subcommand.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	commands := []subcommand{{"up", "run the whole system on this machine: every service, one process", RunUp}}
 	for _, s := range services() {
-		commands = append(commands, subcommand{s.name, s.summary, serviceSubcommand(s.name)})
+		commands = append(commands, subcommand{s.Name, s.Summary, serviceSubcommand(s)})
 	}
 	commands = append(commands,
 		subcommand{"import", "import the books of a CSV or JSON file into the Catalog", RunImport},

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/internal/demo"
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
@@ -51,54 +52,50 @@ func RunDemo(ctx context.Context, args []string, getenv func(string) string, std
 func runDemoServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flagSet("bookshop demo serve", "Serves the four demo services on one port: the tutorial's\n/unary.Unary and /bidirectional.Bidirectional, and\nbookshop.demo.v1's ServerStreamingService and ClientStreamingService,\nwith the standard health service and server reflection.", stderr)
 	var (
-		pf   processFlags
+		pf   launch.Process
 		port int
 	)
 	fs.IntVar(&port, "port", DefaultDemoPort, "TCP port to serve gRPC on, on every interface (env DEMO_PORT)")
 	fs.BindEnv("port", "DEMO_PORT")
-	pf.register(fs.Process(), true, false, "")
+	pf.Register(fs.Process(), true, false, "")
 	if err := fs.Parse(args, getenv); err != nil {
 		return err
 	}
 	if port < 0 || port > 65535 {
 		return usageErrorf("-port or DEMO_PORT %d: want a port number from 1 to 65535 (0 picks a free one)", port)
 	}
-	r, err := pf.start(ctx, getenv, stderr, "demo")
+	r, err := pf.Start(ctx, getenv, stderr, "demo")
 	if err != nil {
 		return err
 	}
-	defer r.close(ctx)
-	logger, obs := r.logger, r.obs
-	rule, err := pf.server.rule()
+	defer r.Close(ctx)
+	lis, err := launch.Listen("", port, "-port or DEMO_PORT")
 	if err != nil {
 		return err
 	}
-	tlsCfg, err := pf.server.config()
+	deps, err := r.Deps("demo", lis, pf.Server, launch.ClientTLS{})
 	if err != nil {
+		lis.Close()
 		return err
 	}
-	scfg := rpc.ServerConfig{Logger: logger, DrainTimeout: pf.drain, TLS: tlsCfg, ClientIdentity: rule, Metrics: obs.metrics, Tracing: obs.tracing("demo")}
+	if deps.HealthListener, err = r.HealthListener(); err != nil {
+		lis.Close()
+		return err
+	}
+	scfg := rpc.ServerConfig{Logger: deps.Logger, DrainTimeout: deps.DrainTimeout, TLS: deps.ServerTLS, ClientIdentity: deps.ClientIdentity, Metrics: deps.Metrics, Tracing: deps.Tracing}
 	policy, err := rpc.Merge(rpc.CommonPolicy(), demo.Policy())
 	if err != nil {
+		deps.Close()
 		return err
 	}
 	rpc.Authorize(&scfg, policy)
 	srv := rpc.NewServer(scfg)
 	demo.Register(srv)
-	lis, err := listen("", port, "-port or DEMO_PORT")
-	if err != nil {
-		return err
-	}
-	hlis, err := r.healthListener()
-	if err != nil {
-		lis.Close()
-		return err
-	}
-	logger.Info("demo services serving gRPC", "addr", lis.Addr().String())
+	deps.Logger.Info("demo services serving gRPC", "addr", lis.Addr().String())
 	fmt.Fprintf(stdout, "Demo server listening on %s\n", lis.Addr())
 	return process.RunAll(ctx,
-		func(ctx context.Context) error { return srv.RunWithHealth(ctx, lis, hlis) },
-		func(ctx context.Context) error { return obs.serveAdmin(ctx, logger) })
+		func(ctx context.Context) error { return srv.RunWithHealth(ctx, lis, deps.HealthListener) },
+		r.ServeAdmin)
 }
 
 // demoCall is one demo client's call: it writes what it sends and receives
@@ -114,11 +111,11 @@ func demoClient(name, summary string, call demoCall) Command {
 		var (
 			addr     string
 			timeout  time.Duration
-			tlsFlags clientTLSFlags
+			tlsFlags launch.ClientTLS
 		)
 		fs.StringVar(&addr, "addr", fmt.Sprintf("localhost:%d", DefaultDemoPort), "demo server: host or host:port (default port 50051), or a gRPC target such as dns:///host:port (env DEMO_ADDR)")
 		fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of the call (env DEMO_TIMEOUT)")
-		env := withEnv(tlsFlags.register(fs), map[string]string{"addr": "DEMO_ADDR", "timeout": "DEMO_TIMEOUT"})
+		env := withEnv(registerClientTLS(&tlsFlags, fs), map[string]string{"addr": "DEMO_ADDR", "timeout": "DEMO_TIMEOUT"})
 		if err := parseFlags(fs, args, getenv, env); err != nil {
 			return err
 		}
@@ -131,13 +128,13 @@ func demoClient(name, summary string, call demoCall) Command {
 		}
 		// Plaintext unless -tls-ca says otherwise, as the tutorial's demos
 		// talk.
-		tracing, flush, err := clientTracing(ctx, "bookshop-demo", getenv, stderr)
+		tracing, flush, err := launch.ClientTracing(ctx, "bookshop-demo", getenv, stderr)
 		if err != nil {
 			return err
 		}
 		defer flush()
 		ccfg := rpc.ClientConfig{CallTimeout: timeout, Tracing: tracing}
-		if err := tlsFlags.apply(&ccfg); err != nil {
+		if err := applyClientTLS(tlsFlags, &ccfg); err != nil {
 			return err
 		}
 		conn, err := rpc.Dial(target, ccfg)

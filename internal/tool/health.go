@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
@@ -23,7 +24,7 @@ func RunHealth(ctx context.Context, args []string, getenv func(string) string, s
 	var (
 		grpcAddr, service, url string
 		timeout                time.Duration
-		tlsFlags               = clientTLSFlags{tool: true, noEnv: true}
+		tlsFlags               = launch.ClientTLS{Tool: true, NoEnv: true}
 	)
 	fs.StringVar(&grpcAddr, "grpc", "", "gRPC server to check: host:port")
 	fs.StringVar(&service, "service", "", "the service whose health to ask; empty for the whole server")
@@ -31,9 +32,9 @@ func RunHealth(ctx context.Context, args []string, getenv func(string) string, s
 	fs.DurationVar(&timeout, "timeout", 2*time.Second, "give up after this long")
 	// TLS settings come from flags only: in a server's container, TLS_CERT
 	// and TLS_KEY name the server's certificate, not a client's.
-	fs.StringVar(&tlsFlags.ca, "tls-ca", "", "check over TLS, trusting servers certified by this CA (PEM)")
-	fs.StringVar(&tlsFlags.cert, "tls-cert", "", "for mutual TLS, present this client certificate (PEM)")
-	fs.StringVar(&tlsFlags.key, "tls-key", "", "the private key of -tls-cert (PEM)")
+	fs.StringVar(&tlsFlags.CA, "tls-ca", "", "check over TLS, trusting servers certified by this CA (PEM)")
+	fs.StringVar(&tlsFlags.Cert, "tls-cert", "", "for mutual TLS, present this client certificate (PEM)")
+	fs.StringVar(&tlsFlags.Key, "tls-key", "", "the private key of -tls-cert (PEM)")
 	if err := parseFlags(fs, args, getenv, nil); err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func RunHealth(ctx context.Context, args []string, getenv func(string) string, s
 	}
 
 	var ccfg rpc.ClientConfig
-	if err := tlsFlags.apply(&ccfg); err != nil {
+	if err := applyClientTLS(tlsFlags, &ccfg); err != nil {
 		return err
 	}
 	target, err := rpc.Target(grpcAddr, recommendations.DefaultPort)

@@ -102,11 +102,11 @@ func TestAuthorizationReference(t *testing.T) {
 		policy rpc.Policy
 	}{{"every server", rpc.CommonPolicy()}}
 	for _, s := range services() {
-		if s.policy != nil {
+		if s.Policy != nil {
 			servers = append(servers, struct {
 				name   string
 				policy rpc.Policy
-			}{s.title, s.policy()})
+			}{s.Title, s.Policy()})
 		}
 	}
 	servers = append(servers, struct {
@@ -136,21 +136,21 @@ func TestAuthorizationReference(t *testing.T) {
 func TestPoliciesNameEveryMethod(t *testing.T) {
 	callers := append(shopIdentities(), "")
 	for _, s := range services() {
-		if (s.policy == nil) != (s.contracts == nil) || s.serves != (s.policy != nil) {
-			t.Errorf("%s serves gRPC %v, has a policy %v, contracts %v: a gRPC service needs both, others neither", s.name, s.serves, s.policy != nil, s.contracts != nil)
+		if (s.Policy == nil) != (s.Contracts == nil) || s.Serves != (s.Policy != nil) {
+			t.Errorf("%s serves gRPC %v, has a policy %v, contracts %v: a gRPC service needs both, others neither", s.Name, s.Serves, s.Policy != nil, s.Contracts != nil)
 			continue
 		}
-		if s.policy == nil {
+		if s.Policy == nil {
 			continue
 		}
-		policy, err := rpc.Merge(rpc.CommonPolicy(), s.policy())
+		policy, err := rpc.Merge(rpc.CommonPolicy(), s.Policy())
 		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
+			t.Fatalf("%s: %v", s.Name, err)
 		}
-		for _, desc := range s.contracts() {
+		for _, desc := range s.Contracts() {
 			methods := len(desc.Methods) + len(desc.Streams)
 			if methods == 0 {
-				t.Errorf("%s: %s has no methods", s.name, desc.ServiceName)
+				t.Errorf("%s: %s has no methods", s.Name, desc.ServiceName)
 			}
 			var names []string
 			for _, m := range desc.Methods {
@@ -162,7 +162,7 @@ func TestPoliciesNameEveryMethod(t *testing.T) {
 			for _, name := range names {
 				method := "/" + desc.ServiceName + "/" + name
 				if !slices.ContainsFunc(callers, func(id string) bool { return policy.Allows(id, method) }) {
-					t.Errorf("%s's policy lets no one call %s", s.name, method)
+					t.Errorf("%s's policy lets no one call %s", s.Name, method)
 				}
 			}
 		}
@@ -176,25 +176,25 @@ func TestPoliciesNameIssuedIdentities(t *testing.T) {
 	issued := shopIdentities()
 	named := map[string]bool{}
 	for _, s := range services() {
-		if s.policy == nil {
+		if s.Policy == nil {
 			continue
 		}
-		policy, err := rpc.Merge(rpc.CommonPolicy(), s.policy())
+		policy, err := rpc.Merge(rpc.CommonPolicy(), s.Policy())
 		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
+			t.Fatalf("%s: %v", s.Name, err)
 		}
 		for key, ids := range policy {
 			for _, id := range ids {
 				named[id] = true
 				if id != rpc.Anyone && !slices.Contains(issued, id) {
-					t.Errorf("%s's policy lets %q call %s, but bookshop certs issues only %v", s.name, id, key, issued)
+					t.Errorf("%s's policy lets %q call %s, but bookshop certs issues only %v", s.Name, id, key, issued)
 				}
 			}
 		}
 	}
 	for _, s := range services() {
-		if s.identity != "" && !named[s.identity] {
-			t.Errorf("%s calls others as %q, which no policy lets in", s.name, s.identity)
+		if s.Identity != "" && !named[s.Identity] {
+			t.Errorf("%s calls others as %q, which no policy lets in", s.Name, s.Identity)
 		}
 	}
 }

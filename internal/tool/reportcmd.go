@@ -12,6 +12,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 	"github.com/bookshop-go/bookshop/internal/tool/report"
@@ -58,7 +59,7 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 		promotion, from, to, zone  string
 		start, end, format, out    string
 		timeout                    time.Duration
-		tlsf                       clientTLSFlags
+		tlsf                       launch.ClientTLS
 	)
 	fs.StringVar(&ordersHost, "orders-host", "localhost", fmt.Sprintf("the Orders service: host or host:port (default port %d) (env ORDERS_HOST)", ordersclient.DefaultPort))
 	fs.StringVar(&promotionsHost, "promotions-host", "localhost", fmt.Sprintf("the Promotions service, asked for the campaign's start and end when no -campaign-start or -campaign-end is given: host or host:port (default port %d) (env PROMOTIONS_HOST)", promotionsclient.DefaultPort))
@@ -71,7 +72,7 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 	fs.StringVar(&format, "format", "text", "text, csv or svg")
 	fs.StringVar(&out, "o", "", "write the report to this file instead of stdout (replaced if it exists); - is stdout")
 	fs.DurationVar(&timeout, "timeout", time.Minute, "give up after this long")
-	env := withEnv(tlsf.register(fs), map[string]string{"orders-host": "ORDERS_HOST", "promotions-host": "PROMOTIONS_HOST"})
+	env := withEnv(registerClientTLS(&tlsf, fs), map[string]string{"orders-host": "ORDERS_HOST", "promotions-host": "PROMOTIONS_HOST"})
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
 	}
@@ -124,14 +125,14 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 		return usageErrorf("-promotions-host or PROMOTIONS_HOST: %v", err)
 	}
 
-	tracing, flush, err := clientTracing(ctx, "bookshop-report", getenv, stderr)
+	tracing, flush, err := launch.ClientTracing(ctx, "bookshop-report", getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer flush()
 	dial := func(target string) (*grpc.ClientConn, error) {
 		ccfg := rpc.ClientConfig{CallTimeout: timeout, Tracing: tracing}
-		if err := tlsf.apply(&ccfg); err != nil {
+		if err := applyClientTLS(tlsf, &ccfg); err != nil {
 			return nil, err
 		}
 		return rpc.Dial(target, ccfg)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
@@ -26,7 +27,7 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 	var (
 		host    string
 		timeout time.Duration
-		tlsf    clientTLSFlags
+		tlsf    launch.ClientTLS
 		books   string
 		set     *int
 	)
@@ -41,7 +42,7 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 		set = &n
 		return nil
 	})
-	env := withEnv(tlsf.register(fs), map[string]string{"inventory-host": "INVENTORY_HOST"})
+	env := withEnv(registerClientTLS(&tlsf, fs), map[string]string{"inventory-host": "INVENTORY_HOST"})
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
 	}
@@ -57,13 +58,13 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 		return usageErrorf("-inventory-host or INVENTORY_HOST: %v", err)
 	}
 
-	tracing, flush, err := clientTracing(ctx, "bookshop-stock", getenv, stderr)
+	tracing, flush, err := launch.ClientTracing(ctx, "bookshop-stock", getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer flush()
 	ccfg := rpc.ClientConfig{CallTimeout: timeout, Tracing: tracing}
-	if err := tlsf.apply(&ccfg); err != nil {
+	if err := applyClientTLS(tlsf, &ccfg); err != nil {
 		return err
 	}
 	conn, err := rpc.Dial(target, ccfg)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 )
 
@@ -26,7 +27,7 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	all := services()
 	fs := flagSet("bookshop up", "Runs the whole system on this machine: every service of the shop, each on\nits own port, talking gRPC over loopback. Prints the URL to open.", stderr)
 	var (
-		pf         processFlags
+		pf         launch.Process
 		host       string
 		tlsDirName string
 	)
@@ -35,19 +36,19 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	sets := make([]*config.Set, len(all))
 	replicas := make([]int, len(all))
 	for i, s := range all {
-		sets[i] = fs.Service(s.name, false)
-		s.flags(sets[i])
+		sets[i] = fs.Service(s.Name, false)
+		s.Flags(sets[i])
 		replicas[i] = 1
-		if s.scales {
-			sets[i].Int(&replicas[i], "replicas", 1, "how many "+s.title+" replicas to run, on consecutive ports; their callers balance over them")
+		if s.Scales {
+			sets[i].Int(&replicas[i], "replicas", 1, "how many "+s.Title+" replicas to run, on consecutive ports; their callers balance over them")
 		}
 	}
-	pf.register(fs.Process(), false, false, "localhost:9464")
+	pf.Register(fs.Process(), false, false, "localhost:9464")
 	if err := fs.Parse(args, getenv); err != nil {
 		return err
 	}
 	for i, s := range all {
-		if err := s.validate(sets[i]); err != nil {
+		if err := s.Validate(sets[i]); err != nil {
 			return err
 		}
 		if replicas[i] < 1 || replicas[i] > 32 {
@@ -64,14 +65,14 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	names := make([]string, len(all))
 	for i, s := range all {
-		names[i] = s.name
+		names[i] = s.Name
 	}
-	r, err := pf.start(ctx, getenv, stderr, names...)
+	r, err := pf.Start(ctx, getenv, stderr, names...)
 	if err != nil {
 		return err
 	}
-	defer r.close(ctx)
-	warnOldDatabase(r.logger, fs)
+	defer r.Close(ctx)
+	warnOldDatabase(r.Logger, fs)
 
 	// Listen for every replica of every service first, so that each can be
 	// told where the others are.
@@ -87,54 +88,54 @@ func RunUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	for i, s := range all {
 		var shown []string
 		for n := range replicas[i] {
-			port := s.port()
+			port := s.Port()
 			if port != 0 {
 				port += n // replicas take the ports that follow
 			}
-			l, err := listen(host, port, sets[i].Setting("port"))
+			l, err := launch.Listen(host, port, sets[i].Setting("port"))
 			if err != nil {
 				closeAll()
 				return err
 			}
 			listeners[i] = append(listeners[i], l)
-			shown = append(shown, loopbackAddr(l.Addr()))
+			shown = append(shown, launch.LoopbackAddr(l.Addr()))
 		}
-		addrs[s.name] = strings.Join(shown, ",")
+		addrs[s.Name] = strings.Join(shown, ",")
 	}
 	var run []func(context.Context) error
 	for i, s := range all {
-		if s.wire != nil {
-			s.wire(addrs)
+		if s.Wire != nil {
+			s.Wire(addrs)
 		}
-		srv, cli := tlsDir(tlsDirName, s.identity)
-		if tlsDirName == "" || !s.serves {
-			srv = serverTLSFlags{}
+		srv, cli := launch.TLSDir(tlsDirName, s.Identity)
+		if tlsDirName == "" || !s.Serves {
+			srv = launch.ServerTLS{}
 		}
-		if tlsDirName == "" || s.identity == "" {
-			cli = clientTLSFlags{}
+		if tlsDirName == "" || s.Identity == "" {
+			cli = launch.ClientTLS{}
 		}
 		for _, l := range listeners[i] {
-			deps, err := r.deps(s.name, l, srv, cli)
+			deps, err := r.Deps(s.Name, l, srv, cli)
 			if err != nil {
 				closeAll()
 				return err
 			}
-			run = append(run, func(ctx context.Context) error { return s.run(ctx, deps) })
+			run = append(run, func(ctx context.Context) error { return s.Run(ctx, deps) })
 		}
 	}
-	run = append(run, func(ctx context.Context) error { return r.obs.serveAdmin(ctx, r.logger) })
+	run = append(run, r.ServeAdmin)
 
 	// The front door first: the services in the reverse of their start.
 	fmt.Fprintln(stdout, "Bookshop is up.")
 	for _, s := range slices.Backward(all) {
-		if s.http {
-			fmt.Fprintf(stdout, "  %-17shttp://%s/\n", s.title+":", addrs[s.name])
+		if s.HTTP {
+			fmt.Fprintf(stdout, "  %-17shttp://%s/\n", s.Title+":", addrs[s.Name])
 		} else {
-			fmt.Fprintf(stdout, "  %-17s%s (gRPC)\n", s.title+":", strings.ReplaceAll(addrs[s.name], ",", ", "))
+			fmt.Fprintf(stdout, "  %-17s%s (gRPC)\n", s.Title+":", strings.ReplaceAll(addrs[s.Name], ",", ", "))
 		}
 	}
-	if r.obs.admin != nil {
-		fmt.Fprintf(stdout, "  %-17shttp://%s/metrics\n", "Metrics:", loopbackAddr(r.obs.admin.Addr()))
+	if a := r.AdminAddr(); a != nil {
+		fmt.Fprintf(stdout, "  %-17shttp://%s/metrics\n", "Metrics:", launch.LoopbackAddr(a))
 	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	// When any service stops, for a signal or a failure, the others stop.
@@ -163,11 +164,11 @@ func warnOldDatabase(logger *slog.Logger, fs *config.FlagSet) {
 // checkTLSDir refuses a -tls-dir that lacks a file the services need,
 // such as a set made before a service with an identity of its own was
 // added, with advice on making a new one.
-func checkTLSDir(dir string, all []*service) error {
+func checkTLSDir(dir string, all []*launch.Service) error {
 	need := []string{"ca.crt", "server.crt", "server.key"}
 	for _, s := range all {
-		if s.identity != "" {
-			need = append(need, s.identity+".crt", s.identity+".key")
+		if s.Identity != "" {
+			need = append(need, s.Identity+".crt", s.Identity+".key")
 		}
 	}
 	for _, name := range need {
@@ -182,10 +183,10 @@ func checkTLSDir(dir string, all []*service) error {
 // that replicas take after their service's: the second to listen would
 // find the port taken, and its advice to stop what uses it would point at
 // up itself. Port 0 (any free port) is never taken twice.
-func checkPorts(all []*service, sets []*config.Set, replicas []int) error {
+func checkPorts(all []*launch.Service, sets []*config.Set, replicas []int) error {
 	taken := make(map[int]string) // port -> the setting of the service that has it
 	for i, s := range all {
-		port := s.port()
+		port := s.Port()
 		if port == 0 {
 			continue
 		}

@@ -1,4 +1,4 @@
-package tool
+package launch
 
 import (
 	"context"
@@ -13,15 +13,9 @@ import (
 
 	"go.opentelemetry.io/otel"
 
+	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
-
-// observeFlags are the settings of how a service observes itself. Tracing
-// has no flags: it follows the standard OpenTelemetry variables (see
-// telemetry.TracingFromEnv).
-type observeFlags struct {
-	adminAddr string
-}
 
 // observer is how one process observes itself: its metrics, served on the
 // admin port (nil when there is none), and the tracing of each service it
@@ -36,28 +30,29 @@ type observer struct {
 // it listens on the admin address, if any, and makes the tracing of each
 // service as the environment asks for it. It returns logger with the
 // trace and span ids in its lines when tracing is on. Call close when
-// done.
-func newObserver(ctx context.Context, f observeFlags, getenv func(string) string, logger *slog.Logger, services ...string) (*observer, *slog.Logger, error) {
+// done. Tracing has no flags: it follows the standard OpenTelemetry
+// variables (see telemetry.TracingFromEnv).
+func newObserver(ctx context.Context, adminAddr string, getenv func(string) string, logger *slog.Logger, services ...string) (*observer, *slog.Logger, error) {
 	o := &observer{tracings: make(map[string]*telemetry.Tracing)}
 	for _, service := range services {
-		t, err := telemetry.TracingFromEnv(ctx, service, version(), getenv)
+		t, err := telemetry.TracingFromEnv(ctx, service, Version(), getenv)
 		if err != nil {
 			o.close(ctx, logger)
-			return nil, nil, usageErrorf("%v", err)
+			return nil, nil, config.UsageErrorf("%v", err)
 		}
 		if t != nil {
 			o.tracings[service] = t
 		}
 	}
-	if f.adminAddr != "" {
-		if _, _, err := net.SplitHostPort(f.adminAddr); err != nil {
+	if adminAddr != "" {
+		if _, _, err := net.SplitHostPort(adminAddr); err != nil {
 			o.close(ctx, logger)
-			return nil, nil, usageErrorf("-admin-addr or ADMIN_ADDR %q: want host:port or :port, such as :9464", f.adminAddr)
+			return nil, nil, config.UsageErrorf("-admin-addr or ADMIN_ADDR %q: want host:port or :port, such as :9464", adminAddr)
 		}
-		lis, err := net.Listen("tcp", f.adminAddr)
+		lis, err := net.Listen("tcp", adminAddr)
 		if err != nil {
 			o.close(ctx, logger)
-			return nil, nil, fmt.Errorf("listen for the admin endpoints on %s (-admin-addr or ADMIN_ADDR): %w", f.adminAddr, err)
+			return nil, nil, fmt.Errorf("listen for the admin endpoints on %s (-admin-addr or ADMIN_ADDR): %w", adminAddr, err)
 		}
 		var opts []telemetry.MetricsOption
 		if len(o.tracings) > 0 {
@@ -81,15 +76,15 @@ func newObserver(ctx context.Context, f observeFlags, getenv func(string) string
 // tracing is the tracing of service: nil when it is off.
 func (o *observer) tracing(service string) *telemetry.Tracing { return o.tracings[service] }
 
-// clientTracing is the tracing of a command that only calls services, such
+// ClientTracing is the tracing of a command that only calls services, such
 // as bookshop import, as the environment asks for it (nil for none): each
 // call is then a trace of its own, continued by the server. Call the
 // returned func before the command returns: it exports the spans, for up
 // to 5 seconds.
-func clientTracing(ctx context.Context, name string, getenv func(string) string, stderr io.Writer) (*telemetry.Tracing, func(), error) {
-	t, err := telemetry.TracingFromEnv(ctx, name, version(), getenv)
+func ClientTracing(ctx context.Context, name string, getenv func(string) string, stderr io.Writer) (*telemetry.Tracing, func(), error) {
+	t, err := telemetry.TracingFromEnv(ctx, name, Version(), getenv)
 	if err != nil {
-		return nil, nil, usageErrorf("%v", err)
+		return nil, nil, config.UsageErrorf("%v", err)
 	}
 	return t, func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -138,9 +133,9 @@ func (o *observer) close(ctx context.Context, logger *slog.Logger) {
 	}
 }
 
-// version is the version of the binary, as the Go toolchain recorded it:
+// Version is the version of the binary, as the Go toolchain recorded it:
 // the module version of a `go install`, else the VCS revision, else "dev".
-func version() string {
+func Version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "dev"
@@ -154,4 +149,17 @@ func version() string {
 		}
 	}
 	return "dev"
+}
+
+// ServeAdmin serves the process's admin endpoints, if it has an admin
+// address, until ctx is done.
+func (r *Running) ServeAdmin(ctx context.Context) error { return r.obs.serveAdmin(ctx, r.Logger) }
+
+// AdminAddr is where the admin endpoints listen: nil without an admin
+// address.
+func (r *Running) AdminAddr() net.Addr {
+	if r.obs.admin == nil {
+		return nil
+	}
+	return r.obs.admin.Addr()
 }

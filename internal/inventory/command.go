@@ -1,0 +1,29 @@
+package inventory
+
+import (
+	"context"
+
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
+	"github.com/bookshop-go/bookshop/internal/platform/process"
+)
+
+// Command returns the Inventory as a command of its own (cmd/inventory), and as one of
+// the services of `bookshop up`: its settings, port, Run and, for a gRPC
+// service, its authorization policy and contracts. Each call makes a new
+// one, with settings of its own.
+func Command() *launch.Service {
+	cfg := DefaultConfig()
+	return &launch.Service{
+		Name:      "inventory",
+		Title:     "Inventory",
+		Summary:   "run the Inventory gRPC service alone",
+		About:     "Runs the Inventory gRPC service (bookshop.inventory.v1.InventoryService):\nthe stock of every book and the checkouts' reservations, with the\nstandard health service and server reflection.",
+		Serves:    true,
+		Flags:     cfg.Flags,
+		Validate:  cfg.Validate,
+		Port:      func() int { return cfg.Port },
+		Run:       func(ctx context.Context, deps process.Deps) error { return Run(ctx, cfg, deps) },
+		Policy:    Policy,
+		Contracts: Contracts,
+	}
+}
