@@ -19,19 +19,19 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
-// Process are the settings of a process that runs services, which
-// belong to no service: logging, draining, the admin endpoints, health in
-// plaintext, and TLS.
+// Process is the settings of a process that runs services, which belong
+// to no service: logging, draining, the admin endpoints, health in
+// plaintext, and TLS. Register declares them; Start starts the process.
 type Process struct {
 	Logging    config.Logging
-	Drain      time.Duration
-	AdminAddr  string
-	HealthAddr string
+	Drain      time.Duration // how long a graceful shutdown waits for requests in flight
+	AdminAddr  string        // where /metrics and /debug/pprof/ listen; "" for nowhere
+	HealthAddr string        // where health is served alone, in plaintext; "" for nowhere
 	Server     ServerTLS
 	Client     ClientTLS
 }
 
-// register declares the settings on s: those of a server when server is
+// Register declares the settings on s: those of a server when server is
 // set, those of a caller of other services when client is.
 func (p *Process) Register(s *config.Set, server, client bool, adminDefault string) {
 	p.Logging.Flags(s)
@@ -55,7 +55,7 @@ func (p *Process) Register(s *config.Set, server, client bool, adminDefault stri
 // certificate names its caller (a certs.IdentityRule; "" is the default).
 type ServerTLS struct{ Cert, Key, ClientCA, Identity string }
 
-// config loads the files: nil for plaintext.
+// Config loads the files: nil for plaintext.
 func (f ServerTLS) Config() (*tls.Config, error) {
 	if f.Cert == "" && f.Key == "" && f.ClientCA == "" {
 		return nil, nil
@@ -66,7 +66,7 @@ func (f ServerTLS) Config() (*tls.Config, error) {
 	return rpc.ServerTLS(f.Cert, f.Key, f.ClientCA)
 }
 
-// rule returns how a client certificate names its caller. Errors: a name
+// Rule returns how a client certificate names its caller. Errors: a name
 // that is no rule; a rule without -tls-client-ca, where no caller has a
 // certificate to be named by, so that the rule would be silently ignored.
 func (f ServerTLS) Rule() (certs.IdentityRule, error) {
@@ -91,7 +91,7 @@ type ClientTLS struct {
 	NoEnv         bool // the flags have no environment variables (bookshop health)
 }
 
-// config loads the files: nil for plaintext.
+// Config loads the files: nil for plaintext.
 func (f ClientTLS) Config() (*tls.Config, error) {
 	if f.CA == "" && f.Cert == "" && f.Key == "" {
 		return nil, nil
@@ -132,7 +132,7 @@ type Running struct {
 }
 
 // Start makes the logger and the observer of a process that runs the
-// named services. Call close at the end.
+// named services. Call Close at the end.
 func (p *Process) Start(ctx context.Context, getenv func(string) string, stderr io.Writer, services ...string) (*Running, error) {
 	if p.Drain <= 0 {
 		return nil, config.UsageErrorf("-shutdown-timeout or SHUTDOWN_TIMEOUT %v: want a positive duration such as 10s", p.Drain)
