@@ -170,7 +170,7 @@ for target in \
 	./internal/catalog/catalogfile:FuzzJSONRows \
 	./internal/catalog/catalogfile:FuzzParsePrice \
 	./internal/accounts:FuzzNormalizeAccount \
-	./internal/payments:FuzzCheckCard \
+	./internal/payments/paymentsclient:FuzzCheckCard \
 	./internal/promotions:FuzzCampaigns \
 	./internal/catalog/search:FuzzSearch \
 	./internal/recommendations:FuzzRecommend \
