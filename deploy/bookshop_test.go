@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -42,22 +43,64 @@ func TestMain(m *testing.M) {
 }
 
 var built struct {
-	once sync.Once
-	path string
-	err  error
+	once       sync.Once
+	bins       map[string]string // the image's binaries, by their path in the image: where they were built here
+	entrypoint string            // the binary that the image's ENTRYPOINT runs, its path in the image
+	err        error
 }
 
-// bookshopBinary returns the path of the bookshop binary, built once as
-// the Dockerfile builds it (see buildAsDockerfile).
-func bookshopBinary(tb testing.TB) string {
+// imageBinaries returns the binaries that the image holds, by their path
+// in it (/bookshop, /recommendations, ...): where each was built, once, as
+// the Dockerfile builds them (see buildAsDockerfile).
+func imageBinaries(tb testing.TB) map[string]string {
 	tb.Helper()
 	built.once.Do(func() {
-		built.path, built.err = buildAsDockerfile(filepath.Join(scratch, "build"))
+		df, err := parseDockerfile()
+		if err != nil {
+			built.err = err
+			return
+		}
+		ep, err := df.entrypoint()
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.entrypoint = ep[0]
+		built.bins, built.err = buildAsDockerfile(filepath.Join(scratch, "build"))
 	})
 	if built.err != nil {
-		tb.Fatalf("build bookshop as the Dockerfile does: %v", built.err)
+		tb.Fatalf("build the image's binaries as the Dockerfile does: %v", built.err)
 	}
-	return built.path
+	return built.bins
+}
+
+// imageEntrypoint returns the binary that the image's ENTRYPOINT runs, its
+// path in the image: /bookshop.
+func imageEntrypoint(tb testing.TB) string {
+	tb.Helper()
+	imageBinaries(tb)
+	return built.entrypoint
+}
+
+// imageBinary returns where the image's binary bin (its path in the image)
+// was built here.
+func imageBinary(tb testing.TB, bin string) string {
+	tb.Helper()
+	bins := imageBinaries(tb)
+	p, ok := bins[bin]
+	if !ok {
+		tb.Fatalf("the image holds no %s; it holds %s", bin, strings.Join(sortedKeys(bins), ", "))
+	}
+	return p
+}
+
+// serviceBinaries returns the image's binaries other than the
+// ENTRYPOINT's, by their path in it: services' own binaries, each /NAME
+// running what `bookshop NAME` runs (TestImageServiceBinaries).
+func serviceBinaries(tb testing.TB) []string {
+	tb.Helper()
+	ep := imageEntrypoint(tb)
+	return slices.DeleteFunc(sortedKeys(imageBinaries(tb)), func(b string) bool { return b == ep })
 }
 
 // runResult is what a run of the binary did.
@@ -66,14 +109,21 @@ type runResult struct {
 	exitCode       int
 }
 
-// runBookshop runs the binary with args and no environment but env, and
-// waits for it to exit, for at most 30 s.
+// runBookshop runs the bookshop binary with args and no environment but
+// env, and waits for it to exit, for at most 30 s.
 func runBookshop(tb testing.TB, env map[string]string, args ...string) runResult {
 	tb.Helper()
-	bin := bookshopBinary(tb) // built before the clock starts
+	return runBinary(tb, imageEntrypoint(tb), env, args...)
+}
+
+// runBinary runs the image's binary bin (its path in the image) as
+// runBookshop runs bookshop.
+func runBinary(tb testing.TB, bin string, env map[string]string, args ...string) runResult {
+	tb.Helper()
+	exe := imageBinary(tb, bin) // built before the clock starts
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = []string{} // not the test's environment: only env
 	cmd.Dir = scratch    // where a command that writes files would write them
 	for k, v := range env {
@@ -86,7 +136,7 @@ func runBookshop(tb testing.TB, env map[string]string, args ...string) runResult
 	if err != nil {
 		exitErr, ok := err.(*exec.ExitError)
 		if !ok {
-			tb.Fatalf("run bookshop %s: %v", strings.Join(args, " "), err)
+			tb.Fatalf("run %s %s: %v", bin, strings.Join(args, " "), err)
 		}
 		res.exitCode = exitErr.ExitCode()
 	}
@@ -255,37 +305,80 @@ var sdkEnv = map[string]string{
 	"OTEL_SERVICE_NAME":           "go.opentelemetry.io/otel/sdk",
 }
 
-// checkEnvAccepted checks that every variable of env is one that c reads,
-// or one of sdkEnv with its module in the binary, and that c accepts its
-// value: `bookshop PATH ARGS -h` with env exits 0 (a bad value of a flag's
-// variable stops the command with status 2).
-func (c *command) checkEnvAccepted(tb testing.TB, where string, args []string, env map[string]string) {
+// containerCommand is what a container of the image runs: one of the
+// image's binaries, the words after it, and the command of bookshop that
+// it is.
+type containerCommand struct {
+	bin  string   // the binary, its path in the image: the ENTRYPOINT's, /bookshop, or a service's own, such as /recommendations
+	argv []string // the words after it
+	// cmd is the command of bookshop it runs: for a service's own binary
+	// /NAME, `bookshop NAME`, whose flags TestImageServiceBinaries holds
+	// to be exactly the binary's.
+	cmd  *command
+	args []string // the words after the command's path
+}
+
+// containerCommandOf returns what a container of the image runs with
+// entrypoint and command, as Compose's entrypoint and command, and
+// Kubernetes' command and args, give them; where names the container in
+// messages, and field the key of its entrypoint ("entrypoint",
+// "command"). With no entrypoint, it runs the image's ENTRYPOINT,
+// bookshop, and the command must name one of its commands. An entrypoint
+// replaces the image's, and its CMD with it: it must name one of the
+// image's own service binaries, /NAME, the same as `bookshop NAME`, with
+// the words after it and the command as arguments. An entrypoint that is
+// the image's own, or that names a binary the image does not hold, fails.
+func containerCommandOf(tb testing.TB, where, field string, entrypoint, command []string) containerCommand {
 	tb.Helper()
+	image := imageEntrypoint(tb)
+	if len(entrypoint) == 0 {
+		if len(command) == 0 {
+			tb.Fatalf("%s has no command: the image would run its default, bookshop up", where)
+		}
+		cmdPath, rest := commandPath(tb, command)
+		return containerCommand{bin: image, argv: command, cmd: commandOf(tb, cmdPath...), args: rest}
+	}
+	if own := serviceBinaries(tb); !slices.Contains(own, entrypoint[0]) {
+		tb.Fatalf("%s: %s %q: leave it to the image's ENTRYPOINT (%s), or name one of the image's own service binaries (%s)",
+			where, field, entrypoint, image, strings.Join(own, ", "))
+	}
+	argv := append(slices.Clone(entrypoint[1:]), command...)
+	cmdPath, _ := commandPath(tb, []string{path.Base(entrypoint[0])})
+	return containerCommand{bin: entrypoint[0], argv: argv, cmd: commandOf(tb, cmdPath...), args: argv}
+}
+
+// checkEnvAccepted checks that every variable of env is one that the
+// command reads, or one of sdkEnv with its module in the binary, and that
+// the binary accepts its value: `BINARY ARGV -h` with env exits 0 (a bad
+// value of a flag's variable stops the command with status 2).
+func (cc *containerCommand) checkEnvAccepted(tb testing.TB, where string, env map[string]string) {
+	tb.Helper()
+	c := cc.cmd
 	for k := range env {
 		if _, ok := c.ofEnv[k]; ok {
 			continue
 		}
 		if mod, ok := sdkEnv[k]; ok {
-			if !linksModule(tb, mod) {
-				tb.Errorf("%s: %s=%q: read by %s, which the binary does not link", where, k, env[k], mod)
+			if !linksModule(tb, cc.bin, mod) {
+				tb.Errorf("%s: %s=%q: read by %s, which %s does not link", where, k, env[k], mod, cc.bin)
 			}
 			continue
 		}
 		tb.Errorf("%s: %s=%q: %s reads no such variable; it reads %s", where, k, env[k], c, strings.Join(sortedKeys(c.ofEnv), ", "))
 	}
-	full := append(append(slices.Clone(c.path), args...), "-h")
-	if res := runBookshop(tb, env, full...); res.exitCode != 0 {
-		tb.Errorf("%s: bookshop %s with its environment: exit status %d:\n%s", where, strings.Join(full, " "), res.exitCode, lastLines(res.stderr, 3))
+	full := append(slices.Clone(cc.argv), "-h")
+	if res := runBinary(tb, cc.bin, env, full...); res.exitCode != 0 {
+		tb.Errorf("%s: %s %s with its environment: exit status %d:\n%s", where, cc.bin, strings.Join(full, " "), res.exitCode, lastLines(res.stderr, 3))
 	}
 }
 
-// linksModule reports whether the binary was built with the module path,
-// as its build information (`go version -m`) lists it.
-func linksModule(tb testing.TB, path string) bool {
+// linksModule reports whether the image's binary bin was built with the
+// module path, as its build information (`go version -m`) lists it.
+func linksModule(tb testing.TB, bin, path string) bool {
 	tb.Helper()
-	info, err := buildinfo.ReadFile(bookshopBinary(tb))
+	info, err := buildinfo.ReadFile(imageBinary(tb, bin))
 	if err != nil {
-		tb.Fatalf("read the binary's build information: %v", err)
+		tb.Fatalf("read the build information of %s: %v", bin, err)
 	}
 	return slices.ContainsFunc(info.Deps, func(m *debug.Module) bool { return m.Path == path })
 }

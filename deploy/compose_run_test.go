@@ -30,9 +30,10 @@ import (
 )
 
 // TestComposeRunsOnLoopback runs the services of compose.yaml as processes
-// of the binary, in the order their depends_on gives, each with its own
-// command and environment, and waits for each as Compose would: the
-// one-shot certs to exit 0, each server's health check, run as Compose
+// of the image's binaries, in the order their depends_on gives, each with
+// the binary it runs (bookshop, or the service's own that its entrypoint
+// names), its command and environment, and waits for each as Compose
+// would: the one-shot certs to exit 0, each server's health check, run as Compose
 // runs it, to pass. With no engine, three things differ: a directory
 // stands for each volume (and its subdirectory for a mount of a volume's
 // subpath, which must exist when the service starts, as Docker requires;
@@ -52,9 +53,9 @@ func TestComposeRunsOnLoopback(t *testing.T) {
 	runComposeOnLoopback(t, loadCompose(t), nil)
 }
 
-// runComposeOnLoopback runs the services of p that run the bookshop binary
-// as TestComposeRunsOnLoopback says. A service of another image (such as
-// compose.postgres.yaml's PostgreSQL) is not started: the caller stands in
+// runComposeOnLoopback runs the services of p that run the image's
+// binaries as TestComposeRunsOnLoopback says. A service of another image
+// (such as compose.postgres.yaml's PostgreSQL) is not started: the caller stands in
 // for it, and rewrite, unless nil, is given every word of the commands and
 // environments first, and returns the word that replaces it, or false to
 // leave it to the rewrites above.
@@ -185,7 +186,7 @@ func runComposeOnLoopback(t *testing.T, p *types.Project, rewrite func(word stri
 					name, v.Volume.Subpath, v.Source, err)
 			}
 		}
-		args := argsOf(s, s.svc.Command)
+		args := argsOf(s, s.argv)
 		for _, l := range s.listeners(t) {
 			if l.flag == "port" {
 				args = append(args, "-port", ports[name][l.port])
@@ -193,7 +194,7 @@ func runComposeOnLoopback(t *testing.T, p *types.Project, rewrite func(word stri
 				args = append(args, "-"+l.flag, "127.0.0.1:"+ports[name][l.port])
 			}
 		}
-		procs[name] = startProcess(t, name, args, envOf(s))
+		procs[name] = startProcess(t, name, s.bin, args, envOf(s))
 	}
 	for _, s := range services {
 		start(s.name)
@@ -228,7 +229,7 @@ func runComposeOnLoopback(t *testing.T, p *types.Project, rewrite func(word stri
 			}
 			for _, name := range names[s.cmd.path[0]] {
 				check := argsOf(s, withHealthService(s.svc.HealthCheck.Test[2:], name))
-				cmd := exec.CommandContext(ctx, bookshopBinary(t), check...)
+				cmd := exec.CommandContext(ctx, imageBinary(t, s.svc.HealthCheck.Test[1]), check...)
 				cmd.Env = envSlice(envOf(s))
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Errorf("service %s: %q, the name a Kubernetes probe of %s asks: %v\n%s", s.name, check, s.cmd, err, out)
@@ -243,13 +244,13 @@ func runComposeOnLoopback(t *testing.T, p *types.Project, rewrite func(word stri
 	})
 
 	for _, a := range running(services, "export") {
-		cmd := exec.CommandContext(ctx, bookshopBinary(t), argsOf(a, a.svc.Command)...)
+		cmd := exec.CommandContext(ctx, imageBinary(t, a.bin), argsOf(a, a.argv)...)
 		cmd.Env = envSlice(envOf(a))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil || bytes.Count(out, []byte("\n")) < 10 {
-			t.Errorf("service %s, %q: %v\n%s%s", a.name, a.svc.Command, err, out, stderr.String())
+			t.Errorf("service %s, %s %q: %v\n%s%s", a.name, a.bin, a.argv, err, out, stderr.String())
 		}
 	}
 
@@ -326,10 +327,12 @@ type process struct {
 	err    error         // how it exited
 }
 
-func startProcess(tb testing.TB, name string, args []string, env map[string]string) *process {
+// startProcess starts the service name: the image's binary bin (its path
+// in the image) with args and env.
+func startProcess(tb testing.TB, name, bin string, args []string, env map[string]string) *process {
 	tb.Helper()
 	p := &process{name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(bookshopBinary(tb), args...)
+	p.cmd = exec.Command(imageBinary(tb, bin), args...)
 	p.cmd.Dir = tb.TempDir()
 	p.cmd.Stdout, p.cmd.Stderr = io.Discard, &p.stderr
 	p.cmd.Env = envSlice(env)
@@ -382,9 +385,9 @@ func (p *process) stop() error {
 	}
 }
 
-// waitHealthy runs the health check, the words after [CMD, /bookshop], as
-// Compose does in the container, until it passes, or until Compose would
-// call the service unhealthy: after the start period, and as many more
+// waitHealthy runs the health check, the image's binary that hc.Test[1]
+// names with check, the words after it, as Compose does in the container,
+// until it passes, or until Compose would call the service unhealthy: after the start period, and as many more
 // intervals as the retries.
 func (p *process) waitHealthy(ctx context.Context, t *testing.T, hc *types.HealthCheckConfig, check []string, env map[string]string) {
 	t.Helper()
@@ -396,7 +399,7 @@ func (p *process) waitHealthy(ctx context.Context, t *testing.T, hc *types.Healt
 	defer cancel()
 	var last string
 	for ctx.Err() == nil && !p.exited() {
-		cmd := exec.CommandContext(ctx, bookshopBinary(t), check...)
+		cmd := exec.CommandContext(ctx, imageBinary(t, hc.Test[1]), check...)
 		cmd.Env = envSlice(env)
 		out, err := cmd.CombinedOutput()
 		if err == nil {

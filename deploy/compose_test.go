@@ -69,14 +69,13 @@ func loadComposeFiles(tb testing.TB, files, profiles, env []string) *types.Proje
 	return p
 }
 
-// composeService is a service of compose.yaml, with the command of the
-// binary it runs.
+// composeService is a service of compose.yaml, with what it runs: one of
+// the image's binaries, and the command of bookshop it is.
 type composeService struct {
 	name string
 	svc  types.ServiceConfig
-	cmd  *command
-	args []string          // the arguments after the command's path
-	env  map[string]string // its environment
+	containerCommand
+	env map[string]string // its environment
 }
 
 func (s *composeService) setting(tb testing.TB, flag string) string {
@@ -180,14 +179,16 @@ func (s *composeService) mountOf(file string) *types.ServiceVolumeConfig {
 }
 
 // builtHere reports whether the service runs the image of the repository's
-// Dockerfile (build: .), the bookshop binary, rather than another
-// project's image (the profile observability's).
+// Dockerfile (build: .), the bookshop binary or a service's own, rather
+// than another project's image (the profile observability's).
 func builtHere(p *types.Project, svc types.ServiceConfig) bool {
 	return svc.Build != nil && filepath.Clean(svc.Build.Context) == filepath.Clean(p.WorkingDir)
 }
 
-// composeServices returns the services that run the bookshop binary, with
-// its commands; observability_test.go checks the others.
+// composeServices returns the services that run the image's binaries,
+// with their commands (see containerCommandOf: an entrypoint other than
+// the image's own service binaries fails); observability_test.go checks
+// the others.
 func composeServices(tb testing.TB, p *types.Project) []*composeService {
 	tb.Helper()
 	var out []*composeService
@@ -196,17 +197,14 @@ func composeServices(tb testing.TB, p *types.Project) []*composeService {
 		if !builtHere(p, svc) {
 			continue
 		}
-		if len(svc.Command) == 0 {
-			tb.Fatalf("service %s has no command: the image would run its default, bookshop up", name)
-		}
-		cmdPath, rest := commandPath(tb, svc.Command)
+		run := containerCommandOf(tb, "service "+name, "entrypoint", svc.Entrypoint, svc.Command)
 		env := make(map[string]string)
 		for k, v := range svc.Environment {
 			if v != nil {
 				env[k] = *v
 			}
 		}
-		out = append(out, &composeService{name: name, svc: svc, cmd: commandOf(tb, cmdPath...), args: rest, env: env})
+		out = append(out, &composeService{name: name, svc: svc, containerCommand: run, env: env})
 	}
 	return out
 }
@@ -288,7 +286,7 @@ func checkCompose(t *testing.T, p *types.Project) {
 			if s.cmd.path[0] == "certs" {
 				continue // it takes no environment; its flags are checked below
 			}
-			s.cmd.checkEnvAccepted(t, "service "+s.name, s.args, s.env)
+			s.checkEnvAccepted(t, "service "+s.name, s.env)
 		}
 	})
 
@@ -312,9 +310,8 @@ func checkCompose(t *testing.T, p *types.Project) {
 			if u := s.svc.User; u != "" {
 				t.Errorf("service %s: user %q: leave it to the image's non-root USER", s.name, u)
 			}
-			if len(s.svc.Entrypoint) > 0 {
-				t.Errorf("service %s: entrypoint %v: leave it to the image's", s.name, s.svc.Entrypoint)
-			}
+			// An entrypoint, if any, is one of the image's own service
+			// binaries: composeServices fails on any other.
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"slices"
@@ -118,23 +119,87 @@ func (df *dockerfile) binary() (string, *instructions.CopyCommand, error) {
 	return "", nil, fmt.Errorf("no COPY --from=STAGE in the final stage puts the ENTRYPOINT, %s, in place", ep[0])
 }
 
-// buildCommand is the RUN of the build stage that makes the binary:
+// buildCommand is the RUN of the build stage that makes the binaries:
 // its environment and its command's words, as the shell would split them.
 type buildCommand struct {
 	stage *instructions.Stage
 	env   map[string]string // the stage's ARG and ENV, the RUN's own assignments, TARGETOS/TARGETARCH of this machine
 	words []string          // "go", "build", ...
-	out   string            // the value of -o
+	out   string            // the value of -o: a file, or a directory (DIR/) for several packages
+	outAt int               // the index in words of the word that holds it
+	// outputs are the binaries it writes, by their path in the stage: the
+	// package that each is built from.
+	outputs map[string]string
 }
 
 var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 
-// buildCommand finds the RUN that writes the binary the final stage copies.
+// goBuildValueFlags are the flags of go build that take their value as
+// the next word when not written -flag=value.
+var goBuildValueFlags = []string{"C", "o", "p", "asmflags", "buildmode", "compiler", "covermode", "coverpkg", "gccgoflags", "gcflags",
+	"installsuffix", "ldflags", "mod", "modfile", "overlay", "pgo", "pkgdir", "tags", "toolexec"}
+
+// goBuildOutputs reads the words of a go build after "go build", run in
+// workdir: the value of -o and where it is among args, and the binaries
+// it writes, by their path, with the package of each. With -o DIR/ (a
+// slash at the end), go build writes each package's binary into DIR,
+// named as the last element of the package's path; with -o FILE, its one
+// package's binary to FILE.
+func goBuildOutputs(args []string, workdir string) (out string, outAt int, outputs map[string]string, err error) {
+	outAt = -1
+	var pkgs []string
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		if !strings.HasPrefix(w, "-") {
+			pkgs = append(pkgs, w)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(w, "-"), "=")
+		switch {
+		case name == "o" && hasVal:
+			out, outAt = val, i
+		case name == "o" && i+1 < len(args):
+			out, outAt = args[i+1], i+1
+			i++
+		case !hasVal && slices.Contains(goBuildValueFlags, name):
+			i++ // its value
+		}
+	}
+	if outAt < 0 {
+		return "", -1, nil, fmt.Errorf("go build %s: no -o", strings.Join(args, " "))
+	}
+	if len(pkgs) == 0 {
+		return "", -1, nil, fmt.Errorf("go build %s: no package", strings.Join(args, " "))
+	}
+	dest := out
+	if !path.IsAbs(dest) {
+		dest = path.Join(workdir, dest)
+	}
+	outputs = make(map[string]string)
+	for _, pkg := range pkgs {
+		if strings.Contains(pkg, "...") {
+			return "", -1, nil, fmt.Errorf("go build %s: the test follows no package pattern (%s)", strings.Join(args, " "), pkg)
+		}
+		switch {
+		case strings.HasSuffix(out, "/"):
+			outputs[path.Join(dest, path.Base(pkg))] = pkg
+		case len(pkgs) == 1:
+			outputs[path.Clean(dest)] = pkg
+		default:
+			return "", -1, nil, fmt.Errorf("go build %s: -o %s with several packages: write -o DIR/, a directory", strings.Join(args, " "), out)
+		}
+	}
+	return out, outAt, outputs, nil
+}
+
+// buildCommand finds the RUN that writes the binary the final stage's
+// ENTRYPOINT runs (see binary).
 func (df *dockerfile) buildCommand() (*buildCommand, error) {
 	_, cp, err := df.binary()
 	if err != nil {
 		return nil, err
 	}
+	src := path.Clean(cp.SourcePaths[0])
 	st := df.stage(cp.From)
 	if st == nil {
 		return nil, fmt.Errorf("COPY --from=%s: no stage of that name", cp.From)
@@ -148,8 +213,11 @@ func (df *dockerfile) buildCommand() (*buildCommand, error) {
 		}
 	}
 	lex := shell.NewLex('\\')
+	workdir := "/"
 	for _, c := range st.Commands {
 		switch c := c.(type) {
+		case *instructions.WorkdirCommand:
+			workdir = path.Join(workdir, c.Path)
 		case *instructions.ArgCommand:
 			for _, kv := range c.Args {
 				if _, set := env[kv.Key]; !set && kv.Value != nil {
@@ -168,21 +236,72 @@ func (df *dockerfile) buildCommand() (*buildCommand, error) {
 			if err != nil {
 				return nil, fmt.Errorf("RUN %s: %w", c.CmdLine[0], err)
 			}
-			i := slices.Index(words, "-o")
-			if i < 0 || i+1 >= len(words) || words[i+1] != cp.SourcePaths[0] {
-				continue
-			}
-			bc := &buildCommand{stage: st, env: maps.Clone(env), out: words[i+1]}
+			runEnv := maps.Clone(env)
 			for len(words) > 0 && assignment.MatchString(words[0]) {
 				k, v, _ := strings.Cut(words[0], "=")
-				bc.env[k] = v
+				runEnv[k] = v
 				words = words[1:]
 			}
-			bc.words = words
-			return bc, nil
+			if len(words) < 2 || words[0] != "go" || words[1] != "build" {
+				if i := slices.Index(words, "-o"); i >= 0 && i+1 < len(words) && path.Clean(words[i+1]) == src {
+					return nil, fmt.Errorf("%s is made by %q, not go build", src, words)
+				}
+				continue
+			}
+			out, outAt, outputs, err := goBuildOutputs(words[2:], workdir)
+			if err != nil {
+				return nil, fmt.Errorf("RUN %s: %w", c.CmdLine[0], err)
+			}
+			if _, ok := outputs[src]; !ok {
+				continue
+			}
+			return &buildCommand{stage: st, env: runEnv, words: words, out: out, outAt: outAt + 2, outputs: outputs}, nil
 		}
 	}
-	return nil, fmt.Errorf("no RUN in stage %s writes %s with -o", cp.From, cp.SourcePaths[0])
+	return nil, fmt.Errorf("no RUN in stage %s writes %s with go build -o", cp.From, src)
+}
+
+// binaryCopy is a binary of the image: where the final stage puts it, the
+// COPY that does, and what the build command writes it from.
+type binaryCopy struct {
+	path string // in the image: /bookshop, /recommendations
+	src  string // in the build stage: /out/bookshop
+	pkg  string // the package: ./cmd/bookshop
+	cp   *instructions.CopyCommand
+}
+
+// binaries returns the build command and the binaries that the image
+// holds: what the final stage copies of what the build command writes,
+// by their path in the image. The ENTRYPOINT's (see binary) is one.
+func (df *dockerfile) binaries() (*buildCommand, []binaryCopy, error) {
+	bc, err := df.buildCommand()
+	if err != nil {
+		return nil, nil, err
+	}
+	var bins []binaryCopy
+	for _, c := range df.final().Commands {
+		cp, ok := c.(*instructions.CopyCommand)
+		if !ok || cp.From != bc.stage.Name {
+			continue
+		}
+		intoDir := strings.HasSuffix(cp.DestPath, "/") || len(cp.SourcePaths) > 1
+		for _, src := range cp.SourcePaths {
+			pkg, ok := bc.outputs[path.Clean(src)]
+			if !ok {
+				continue
+			}
+			dest := path.Clean(cp.DestPath)
+			if intoDir {
+				dest = path.Join(cp.DestPath, path.Base(src))
+			}
+			if slices.ContainsFunc(bins, func(b binaryCopy) bool { return b.path == dest }) {
+				return nil, nil, fmt.Errorf("the final stage copies %s twice", dest)
+			}
+			bins = append(bins, binaryCopy{path: dest, src: path.Clean(src), pkg: pkg, cp: cp})
+		}
+	}
+	slices.SortFunc(bins, func(a, b binaryCopy) int { return strings.Compare(a.path, b.path) })
+	return bc, bins, nil
 }
 
 func envSlice(m map[string]string) []string {
@@ -321,25 +440,26 @@ func copyInto(contextDir, root, workdir string, cp *instructions.CopyCommand) er
 	return nil
 }
 
-// buildAsDockerfile builds the binary as the Dockerfile's build stage
-// does, into dir, and returns its path: it copies the build context that
-// .dockerignore leaves, does the stage's WORKDIR and COPY instructions
-// in a directory that stands for the stage's root, and runs the RUN that
-// writes the binary the final stage copies, with that RUN's environment
-// and flags (only its -o is changed). The Go toolchain is this machine's,
-// not the golang image's.
-func buildAsDockerfile(dir string) (string, error) {
+// buildAsDockerfile builds the image's binaries as the Dockerfile's
+// build stage does, into dir, and returns where each is, by its path in
+// the image (see binaries): it copies the build context that .dockerignore
+// leaves, does the stage's WORKDIR and COPY instructions in a directory
+// that stands for the stage's root, and runs the RUN that writes the
+// binaries the final stage copies, with that RUN's environment, flags and
+// packages (only its -o is changed: a directory of dir for a directory).
+// The Go toolchain is this machine's, not the golang image's.
+func buildAsDockerfile(dir string) (map[string]string, error) {
 	df, err := parseDockerfile()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	bc, err := df.buildCommand()
+	bc, bins, err := df.binaries()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	contextDir, root := filepath.Join(dir, "context"), filepath.Join(dir, "root")
 	if err := copyContext(contextDir); err != nil {
-		return "", fmt.Errorf("copy the build context: %w", err)
+		return nil, fmt.Errorf("copy the build context: %w", err)
 	}
 	workdir := "/"
 	for _, c := range bc.stage.Commands {
@@ -348,19 +468,27 @@ func buildAsDockerfile(dir string) (string, error) {
 			workdir = path.Join(workdir, c.Path)
 		case *instructions.CopyCommand:
 			if c.From != "" {
-				return "", fmt.Errorf("COPY --from in the build stage: the test does not follow it")
+				return nil, fmt.Errorf("COPY --from in the build stage: the test does not follow it")
 			}
 			if err := copyInto(contextDir, root, workdir, c); err != nil {
-				return "", err
+				return nil, err
 			}
 		}
 	}
-	if bc.words[0] != "go" || len(bc.words) < 2 || bc.words[1] != "build" {
-		return "", fmt.Errorf("the binary is made by %q, not go build", bc.words)
+	// The -o here, and where the binary that the stage writes to src is
+	// written here.
+	outHere := filepath.Join(dir, path.Base(bc.out))
+	local := func(src string) string { return filepath.Join(dir, path.Base(src)) }
+	if strings.HasSuffix(bc.out, "/") {
+		outHere = filepath.Join(dir, "out") + string(filepath.Separator)
+		local = func(src string) string { return filepath.Join(dir, "out", path.Base(src)) }
 	}
-	bin := filepath.Join(dir, "bookshop")
 	args := slices.Clone(bc.words[1:])
-	args[slices.Index(args, "-o")+1] = bin
+	if w := bc.words[bc.outAt]; strings.HasPrefix(w, "-") { // -o=VALUE
+		args[bc.outAt-1] = w[:strings.Index(w, "=")+1] + outHere
+	} else {
+		args[bc.outAt-1] = outHere
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)
@@ -372,9 +500,16 @@ func buildAsDockerfile(dir string) (string, error) {
 		}
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%s in %s: %w\n%s", strings.Join(bc.words, " "), workdir, err, out)
+		return nil, fmt.Errorf("%s in %s: %w\n%s", strings.Join(bc.words, " "), workdir, err, out)
 	}
-	return bin, nil
+	built := make(map[string]string)
+	for _, b := range bins {
+		built[b.path] = local(b.src)
+		if _, err := os.Stat(built[b.path]); err != nil {
+			return nil, fmt.Errorf("%s wrote no %s for %s: %w", strings.Join(bc.words, " "), b.src, b.path, err)
+		}
+	}
+	return built, nil
 }
 
 // TestDockerfile checks the image: built in a stage of its own, with the
@@ -446,8 +581,34 @@ func TestDockerfile(t *testing.T) {
 		if !slices.Contains(bc.words, "-trimpath") {
 			t.Errorf("the build %q has no -trimpath", bc.words)
 		}
-		if pkg := bc.words[len(bc.words)-1]; pkg != "./cmd/bookshop" {
-			t.Errorf("the build makes %s, want ./cmd/bookshop, the binary of every command", pkg)
+		if pkg := bc.outputs[path.Clean(cp.SourcePaths[0])]; pkg != "./cmd/bookshop" {
+			t.Errorf("the build makes %s of %s, want of ./cmd/bookshop, the binary of every command", bin, pkg)
+		}
+	})
+
+	// Beside it, the image may hold services' own binaries, from the same
+	// build: /NAME, the binary of ./cmd/NAME, which runs the service that
+	// `bookshop NAME` runs (TestImageServiceBinaries holds them to the same
+	// flags), and which a container may name as its entrypoint.
+	t.Run("the other binaries are services' own, built alike", func(t *testing.T) {
+		bin, _, err := df.binary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, bins, err := df.binaries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bins {
+			if b.path == bin {
+				continue
+			}
+			if b.cp.Chown != "" {
+				t.Errorf("COPY --chown=%s %s: the binary should belong to root, so that the user cannot change it", b.cp.Chown, b.path)
+			}
+			if want := "./cmd/" + path.Base(b.path); b.pkg != want || path.Dir(b.path) != "/" {
+				t.Errorf("the image's %s is built from %s: want /NAME built from ./cmd/NAME, a service's own command", b.path, b.pkg)
+			}
 		}
 	})
 
@@ -522,27 +683,74 @@ func TestDockerignore(t *testing.T) {
 	}
 }
 
-// TestImageBinary builds the binary as the Dockerfile does, from the
-// context .dockerignore leaves (see buildAsDockerfile), and checks that it
-// is static. Its size is most of the image's.
+// TestImageBinary builds the image's binaries as the Dockerfile does, from
+// the context .dockerignore leaves (see buildAsDockerfile), and checks
+// that each is static. Their size is most of the image's.
 func TestImageBinary(t *testing.T) {
-	bin := bookshopBinary(t)
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Skipf("not an ELF binary on %s: %v", runtime.GOOS, err)
+	bins := imageBinaries(t)
+	for _, name := range sortedKeys(bins) {
+		t.Run(strings.TrimPrefix(name, "/"), func(t *testing.T) {
+			bin := bins[name]
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Skipf("not an ELF binary on %s: %v", runtime.GOOS, err)
+			}
+			defer f.Close()
+			for _, p := range f.Progs {
+				if p.Type == elf.PT_INTERP {
+					t.Errorf("%s has a program interpreter: it is dynamically linked, and distroless static has no C library", name)
+				}
+			}
+			if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+				t.Errorf("%s needs the shared libraries %s", name, libs)
+			}
+			info, err := os.Stat(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s is %.1f MB (%d bytes), built with %s", name, float64(info.Size())/1e6, info.Size(), runtime.Version())
+		})
 	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Errorf("%s has a program interpreter: it is dynamically linked, and distroless static has no C library", bin)
-		}
+}
+
+// TestImageServiceBinaries checks that each binary of the image other than
+// the ENTRYPOINT's, /NAME, is `bookshop NAME`, so that the tests may check
+// a container that runs it as one that runs `bookshop NAME`: NAME is a
+// command of bookshop (not a group of them), and `NAME -h`, run from the
+// binary built as the Dockerfile builds it, lists exactly the flags of
+// `bookshop NAME -h`, with the same types, defaults, environment
+// variables and usage.
+func TestImageServiceBinaries(t *testing.T) {
+	for _, bin := range serviceBinaries(t) {
+		t.Run(strings.TrimPrefix(bin, "/"), func(t *testing.T) {
+			name := path.Base(bin)
+			cmdPath, _ := commandPath(t, []string{name})
+			want := commandOf(t, cmdPath...)
+			res := runBinary(t, bin, nil, "-h")
+			if res.exitCode != 0 {
+				t.Fatalf("%s -h: exit status %d\n%s%s", bin, res.exitCode, res.stdout, res.stderr)
+			}
+			if strings.Contains(res.stdout, "Commands:") {
+				t.Errorf("%s -h lists commands: want one service's flags\n%s", bin, res.stdout)
+			}
+			got, err := parseHelp([]string{name}, res.stderr)
+			if err != nil {
+				t.Fatalf("%s -h: %v\n%s", bin, err, res.stderr)
+			}
+			for _, f := range sortedKeys(want.flags) {
+				g, ok := got.flags[f]
+				switch {
+				case !ok:
+					t.Errorf("%s has no -%s, which %s has: %+v", bin, f, want, want.flags[f])
+				case !reflect.DeepEqual(g, want.flags[f]):
+					t.Errorf("%s -%s:\n%+v\n%s -%s:\n%+v", bin, f, g, want, f, want.flags[f])
+				}
+			}
+			for _, f := range sortedKeys(got.flags) {
+				if _, ok := want.flags[f]; !ok {
+					t.Errorf("%s has -%s, which %s has not: %+v", bin, f, want, got.flags[f])
+				}
+			}
+		})
 	}
-	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
-		t.Errorf("%s needs the shared libraries %s", bin, libs)
-	}
-	info, err := os.Stat(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("the binary is %.1f MB (%d bytes), built with %s", float64(info.Size())/1e6, info.Size(), runtime.Version())
 }

@@ -130,14 +130,14 @@ func buildOverlay(tb testing.TB, overlay string) *cluster {
 	return c
 }
 
-// pod is a container of a Deployment, with the command it runs and its
+// pod is a container of a Deployment, with what it runs (one of the
+// image's binaries, and the command of bookshop it is) and its
 // environment, resolved from its env and its ConfigMaps, and from the
 // stand-ins of the Secrets it reads (secretStandIns).
 type pod struct {
-	dep        *appsv1.Deployment
-	c          *corev1.Container
-	cmd        *command
-	args       []string
+	dep *appsv1.Deployment
+	c   *corev1.Container
+	containerCommand
 	env        map[string]string
 	fromSecret map[string]*corev1.SecretKeySelector // the variables of env read from a Secret
 }
@@ -254,10 +254,9 @@ func (c *cluster) pods(tb testing.TB) []*pod {
 	for _, d := range c.deployments {
 		for i := range d.Spec.Template.Spec.Containers {
 			ct := &d.Spec.Template.Spec.Containers[i]
-			if len(ct.Command) > 0 {
-				tb.Errorf("%s: Deployment %s, container %s: command %q: leave the image's ENTRYPOINT, give args", c.overlay, d.Name, ct.Name, ct.Command)
-			}
-			path, rest := commandPath(tb, ct.Args)
+			// A command replaces the image's ENTRYPOINT, and its CMD with
+			// it: it must be one of the image's own service binaries.
+			run := containerCommandOf(tb, fmt.Sprintf("%s: Deployment %s, container %s", c.overlay, d.Name, ct.Name), "command", ct.Command, ct.Args)
 			env := make(map[string]string)
 			for _, from := range ct.EnvFrom {
 				if from.ConfigMapRef == nil {
@@ -289,7 +288,7 @@ func (c *cluster) pods(tb testing.TB) []*pod {
 					tb.Errorf("%s: Deployment %s: env %s from %v: the test reads values and Secrets' keys only", c.overlay, d.Name, e.Name, e.ValueFrom)
 				}
 			}
-			pods = append(pods, &pod{dep: d, c: ct, cmd: commandOf(tb, path...), args: rest, env: env, fromSecret: fromSecret})
+			pods = append(pods, &pod{dep: d, c: ct, containerCommand: run, env: env, fromSecret: fromSecret})
 		}
 	}
 	return pods
@@ -596,7 +595,7 @@ func TestKubernetes(t *testing.T) {
 			t.Run("commands and environment", func(t *testing.T) {
 				var image string
 				for _, p := range pods {
-					p.cmd.checkEnvAccepted(t, c.overlay+": "+p.String(), p.args, p.env)
+					p.checkEnvAccepted(t, c.overlay+": "+p.String(), p.env)
 					if image == "" {
 						image = p.c.Image
 					} else if p.c.Image != image {
