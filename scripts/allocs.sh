@@ -31,11 +31,12 @@
 # larger live heap makes it smaller), and the heap's goal at the end.
 # It takes about half a minute.
 #
-# Settings (environment): BIN, a directory holding bookshop, fixedgrpc
-# and fixedweb already built (default: build them), MEASURES ("recommend
-# home"), CALLS (20000), WARMUP (5000), CONC (50), SERVER_CPU (0),
-# LOAD_CPU (1), PROFILE=1 to save the services' allocation profiles
-# (/debug/pprof/allocs) before and after each measure (see profile;
+# Settings (environment): BIN, a directory holding bookshop,
+# recommendations, marketplace, fixedgrpc and fixedweb already built
+# (default: build them), MEASURES ("recommend home"), CALLS (20000),
+# WARMUP (5000), CONC (50), SERVER_CPU (0), LOAD_CPU (1), PROFILE=1 to
+# save the services' allocation profiles (/debug/pprof/allocs) before and
+# after each measure (see profile;
 # GODEBUG=memprofilerate=1 in the environment makes them exact, and the
 # servers slower), KEEP=1 to keep the work directory, with the logs.
 set -euo pipefail
@@ -190,7 +191,7 @@ else
 	step "Build"
 	bin=$work/bin
 	mkdir -p "$bin"
-	go build -o "$bin/" ./cmd/bookshop ./bench/fixedgrpc ./bench/fixedweb
+	go build -o "$bin/" ./cmd/bookshop ./cmd/recommendations ./cmd/marketplace ./bench/fixedgrpc ./bench/fixedweb
 fi
 
 home=
@@ -230,7 +231,7 @@ fi
 declare -A labels scrape
 recs_port=$(pick_port)
 recs_admin=127.0.0.1:$(pick_port)
-serve recommendations "$bin/bookshop" recommendations -port "$recs_port" -catalog-host "127.0.0.1:$cat_port" \
+serve recommendations "$bin/recommendations" -port "$recs_port" -catalog-host "127.0.0.1:$cat_port" \
 	-admin-addr "$recs_admin"
 recs=metrics:$recs_admin
 labels[$recs]=recommendations
@@ -244,7 +245,7 @@ wait_ready fixedgrpc port_open "$fixg_port"
 if [[ -n "$home" ]]; then
 	web_port=$(pick_port)
 	web_admin=127.0.0.1:$(pick_port)
-	serve marketplace "$bin/bookshop" marketplace -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
+	serve marketplace "$bin/marketplace" -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
 		-catalog-host "127.0.0.1:$cat_port" -accounts-host "127.0.0.1:${port[accounts]}" -cart-host "127.0.0.1:${port[cart]}" \
 		-inventory-host "127.0.0.1:${port[inventory]}" -checkout-host "127.0.0.1:${port[checkout]}" -orders-host "127.0.0.1:${port[orders]}" \
 		-promotions-host "127.0.0.1:${port[promotions]}" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 \

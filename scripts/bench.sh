@@ -2,7 +2,10 @@
 # Measures Bookshop against its performance targets (issue 6) and prints
 # one table: our figure, the comparison's, the ratio, and pass or fail.
 #
-# It builds bookshop and the two comparison servers: bench/fixedgrpc, a
+# It builds bookshop, the own binaries of Recommendations and the
+# Marketplace (cmd/recommendations, cmd/marketplace: what the image runs
+# them with, as compose.yaml and deploy/k8s do), and the two comparison
+# servers: bench/fixedgrpc, a
 # minimal grpc-go server of the same contract that answers one precomputed
 # response, and bench/fixedweb, a minimal net/http page that calls it and
 # executes one template. It runs every server on one core and the load
@@ -116,7 +119,7 @@ errors() {
 
 step "Build"
 mkdir -p "$bin"
-go build -o "$bin/" ./cmd/bookshop ./bench/fixedgrpc ./bench/fixedweb
+go build -o "$bin/" ./cmd/bookshop ./cmd/recommendations ./cmd/marketplace ./bench/fixedgrpc ./bench/fixedweb
 if ! "$bin/bookshop" bench -h >/dev/null 2>&1; then
 	echo "bench.sh: this bookshop has no bench command" >&2
 	exit 1
@@ -183,13 +186,13 @@ co_pid=$pid
 wait_ready Checkout "$bin/bookshop" health -grpc "127.0.0.1:$co_port"
 recs_port=$(pick_port)
 recs_admin=$(pick_port)
-serve recommendations "$bin/bookshop" recommendations -port "$recs_port" -catalog-host "127.0.0.1:$cat_port" \
+serve recommendations "$bin/recommendations" -port "$recs_port" -catalog-host "127.0.0.1:$cat_port" \
 	-admin-addr "127.0.0.1:$recs_admin"
 recs_pid=$pid
 wait_ready Recommendations "$bin/bookshop" health -grpc "127.0.0.1:$recs_port"
 web_port=$(pick_port)
 web_admin=$(pick_port)
-serve marketplace "$bin/bookshop" marketplace -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
+serve marketplace "$bin/marketplace" -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
 	-catalog-host "127.0.0.1:$cat_port" -accounts-host "127.0.0.1:$acc_port" -cart-host "127.0.0.1:$cart_port" \
 	-inventory-host "127.0.0.1:$inv_port" -checkout-host "127.0.0.1:$co_port" -orders-host "127.0.0.1:$ord_port" \
 	-promotions-host "127.0.0.1:$promo_port" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -live-sessions-per-network 100000 -admin-addr "127.0.0.1:$web_admin"
@@ -197,7 +200,7 @@ web_pid=$pid
 wait_ready Marketplace "$bin/bookshop" health -http "http://127.0.0.1:$web_port/readyz"
 certs=$work/certs
 tls_port=$(pick_port)
-serve recommendations-mtls "$bin/bookshop" recommendations -port "$tls_port" -catalog-host "127.0.0.1:$cat_port" \
+serve recommendations-mtls "$bin/recommendations" -port "$tls_port" -catalog-host "127.0.0.1:$cat_port" \
 	-tls-cert "$certs/server.crt" -tls-key "$certs/server.key" -tls-client-ca "$certs/ca.crt"
 tls_pid=$pid
 wait_ready "Recommendations (mutual TLS)" "$bin/bookshop" health -grpc "127.0.0.1:$tls_port" \
@@ -406,7 +409,7 @@ serve checkout-off "$bin/bookshop" checkout -port "$co_off_port" -db "$work/chec
 	-orders-host "127.0.0.1:$ord_port" -promotions-host "127.0.0.1:$promo_off_port" -admin-addr "127.0.0.1:$(pick_port)"
 wait_ready "Checkout (campaign over)" "$bin/bookshop" health -grpc "127.0.0.1:$co_off_port"
 web_off_port=$(pick_port)
-serve marketplace-off "$bin/bookshop" marketplace -port "$web_off_port" -recommendations-host "127.0.0.1:$recs_port" \
+serve marketplace-off "$bin/marketplace" -port "$web_off_port" -recommendations-host "127.0.0.1:$recs_port" \
 	-catalog-host "127.0.0.1:$cat_port" -accounts-host "127.0.0.1:$acc_port" -cart-host "127.0.0.1:$cart_port" \
 	-inventory-host "127.0.0.1:$inv_port" -checkout-host "127.0.0.1:$co_off_port" -orders-host "127.0.0.1:$ord_port" \
 	-promotions-host "127.0.0.1:$promo_off_port" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -live-sessions-per-network 100000 -admin-addr "127.0.0.1:$(pick_port)"
@@ -477,7 +480,7 @@ if [[ -z "$pg_skipped" ]]; then
 		-orders-host "127.0.0.1:$pg_ord_port" -promotions-host "127.0.0.1:$pg_promo_port" -admin-addr "127.0.0.1:$(pick_port)"
 	wait_ready "Checkout (PostgreSQL)" "$bin/bookshop" health -grpc "127.0.0.1:$pg_co_port"
 	pg_web_port=$(pick_port)
-	serve marketplace-pg "$bin/bookshop" marketplace -port "$pg_web_port" -recommendations-host "127.0.0.1:$recs_port" \
+	serve marketplace-pg "$bin/marketplace" -port "$pg_web_port" -recommendations-host "127.0.0.1:$recs_port" \
 		-catalog-host "127.0.0.1:$cat_port" -accounts-host "127.0.0.1:$pg_acc_port" -cart-host "127.0.0.1:$pg_cart_port" \
 		-inventory-host "127.0.0.1:$pg_inv_port" -checkout-host "127.0.0.1:$pg_co_port" -orders-host "127.0.0.1:$pg_ord_port" \
 		-promotions-host "127.0.0.1:$pg_promo_port" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 -live-sessions-per-client 100000 -live-sessions-per-network 100000 -admin-addr "127.0.0.1:$(pick_port)"

@@ -33,10 +33,10 @@
 # lines of "name value", for bench.sh. It takes about a minute for
 # recommend and three for home.
 #
-# Settings (environment): BIN, a directory holding bookshop, fixedgrpc
-# and fixedweb already built (default: build them), MEASURES ("recommend
-# home"), CALLS (20000), WARMUP (2000), CONC (50), SERVER_CPU (0) and
-# LOAD_CPU (1), OUT, and KEEP=1 to keep the work directory, with the
+# Settings (environment): BIN, a directory holding bookshop,
+# recommendations, marketplace, fixedgrpc and fixedweb already built
+# (default: build them), MEASURES ("recommend home"), CALLS (20000),
+# WARMUP (2000), CONC (50), SERVER_CPU (0) and LOAD_CPU (1), OUT, and KEEP=1 to keep the work directory, with the
 # dumps (callgrind_annotate reads them: the instructions of each
 # function).
 set -euo pipefail
@@ -170,7 +170,7 @@ else
 	step "Build"
 	bin=$work/bin
 	mkdir -p "$bin"
-	go build -o "$bin/" ./cmd/bookshop ./bench/fixedgrpc ./bench/fixedweb
+	go build -o "$bin/" ./cmd/bookshop ./cmd/recommendations ./cmd/marketplace ./bench/fixedgrpc ./bench/fixedweb
 fi
 [[ -z "$OUT" ]] || : >"$OUT"
 
@@ -211,7 +211,7 @@ fi
 
 step "Start the measured servers under callgrind (as bench.sh runs them: metrics on, the access log to a file)"
 recs_port=$(pick_port)
-measured recommendations "$bin/bookshop" recommendations -port "$recs_port" -catalog-host "127.0.0.1:$cat_port" \
+measured recommendations "$bin/recommendations" -port "$recs_port" -catalog-host "127.0.0.1:$cat_port" \
 	-admin-addr "127.0.0.1:$(pick_port)"
 recs_pid=$pid
 fixg_port=$(pick_port)
@@ -221,7 +221,7 @@ wait_ready Recommendations "$bin/bookshop" health -timeout 10s -grpc "127.0.0.1:
 wait_ready fixedgrpc port_open "$fixg_port"
 if [[ -n "$home" ]]; then
 	web_port=$(pick_port)
-	measured marketplace "$bin/bookshop" marketplace -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
+	measured marketplace "$bin/marketplace" -port "$web_port" -recommendations-host "127.0.0.1:$recs_port" \
 		-catalog-host "127.0.0.1:$cat_port" -accounts-host "127.0.0.1:${port[accounts]}" -cart-host "127.0.0.1:${port[cart]}" \
 		-inventory-host "127.0.0.1:${port[inventory]}" -checkout-host "127.0.0.1:${port[checkout]}" -orders-host "127.0.0.1:${port[orders]}" \
 		-promotions-host "127.0.0.1:${port[promotions]}" -trusted-proxies 1 -rate-limit 1000000000 -rate-burst 1000000 \
