@@ -1,7 +1,9 @@
 // Command accounts runs the Accounts gRPC service alone, on port 50070
 // unless told otherwise: see `accounts -h`.
-// The binary holds this service and the platform alone (see
-// internal/platform/launch); `bookshop accounts` runs the same service.
+//
+// The binary links no other service's server: this service, the
+// platform, and the clients of the services it calls (rule 7 of
+// internal/architecture). `bookshop accounts` runs the same service.
 package main
 
 import (
@@ -9,4 +11,4 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
 )
 
-func main() { launch.Main("accounts", launch.Alone("accounts", accounts.Command())) }
+func main() { launch.Run(accounts.Command()) }

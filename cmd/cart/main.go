@@ -1,8 +1,10 @@
 // Command cart runs the Cart gRPC service alone, on port 50080 unless told
 // otherwise, pricing carts from the Catalog at CATALOG_HOST: see
 // `cart -h`.
-// The binary holds this service and the platform alone (see
-// internal/platform/launch); `bookshop cart` runs the same service.
+//
+// The binary links no other service's server: this service, the
+// platform, and the clients of the services it calls (rule 7 of
+// internal/architecture). `bookshop cart` runs the same service.
 package main
 
 import (
@@ -10,4 +12,4 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
 )
 
-func main() { launch.Main("cart", launch.Alone("cart", cart.Command())) }
+func main() { launch.Run(cart.Command()) }

@@ -1,7 +1,9 @@
 // Command catalog runs the Catalog gRPC service alone, on port 50060 unless
 // told otherwise: see `catalog -h`.
-// The binary holds this service and the platform alone (see
-// internal/platform/launch); `bookshop catalog` runs the same service.
+//
+// The binary links no other service's server: this service, the
+// platform, and the clients of the services it calls (rule 7 of
+// internal/architecture). `bookshop catalog` runs the same service.
 package main
 
 import (
@@ -9,4 +11,4 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
 )
 
-func main() { launch.Main("catalog", launch.Alone("catalog", catalog.Command())) }
+func main() { launch.Run(catalog.Command()) }

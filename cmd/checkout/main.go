@@ -3,8 +3,10 @@
 // Inventory, Payments, Orders and Promotions at CART_HOST, CATALOG_HOST,
 // INVENTORY_HOST, PAYMENTS_HOST, ORDERS_HOST and PROMOTIONS_HOST: see
 // `checkout -h`.
-// The binary holds this service and the platform alone (see
-// internal/platform/launch); `bookshop checkout` runs the same service.
+//
+// The binary links no other service's server: this service, the
+// platform, and the clients of the services it calls (rule 7 of
+// internal/architecture). `bookshop checkout` runs the same service.
 package main
 
 import (
@@ -12,4 +14,4 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
 )
 
-func main() { launch.Main("checkout", launch.Alone("checkout", checkout.Command())) }
+func main() { launch.Run(checkout.Command()) }

@@ -1,8 +1,10 @@
 // Command inventory runs the Inventory gRPC service alone, on port 50090
 // unless told otherwise, with the stock in inventory.db: see
 // `inventory -h`.
-// The binary holds this service and the platform alone (see
-// internal/platform/launch); `bookshop inventory` runs the same service.
+//
+// The binary links no other service's server: this service, the
+// platform, and the clients of the services it calls (rule 7 of
+// internal/architecture). `bookshop inventory` runs the same service.
 package main
 
 import (
@@ -10,4 +12,4 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
 )
 
-func main() { launch.Main("inventory", launch.Alone("inventory", inventory.Command())) }
+func main() { launch.Run(inventory.Command()) }

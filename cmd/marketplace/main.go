@@ -2,8 +2,10 @@
 // 8080 unless told otherwise, calling Recommendations at
 // RECOMMENDATIONS_HOST and the Catalog at CATALOG_HOST: see
 // `marketplace -h`.
-// The binary holds this service and the platform alone (see
-// internal/platform/launch); `bookshop marketplace` runs the same service.
+//
+// The binary links no other service's server: this service, the
+// platform, and the clients of the services it calls (rule 7 of
+// internal/architecture). `bookshop marketplace` runs the same service.
 package main
 
 import (
@@ -11,4 +13,4 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
 )
 
-func main() { launch.Main("marketplace", launch.Alone("marketplace", marketplace.Command())) }
+func main() { launch.Run(marketplace.Command()) }

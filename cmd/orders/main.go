@@ -1,8 +1,10 @@
 // Command orders runs the Orders gRPC service alone, the shop's
 // transaction database, on port 50110 unless told otherwise: see
 // `orders -h`.
-// The binary holds this service and the platform alone (see
-// internal/platform/launch); `bookshop orders` runs the same service.
+//
+// The binary links no other service's server: this service, the
+// platform, and the clients of the services it calls (rule 7 of
+// internal/architecture). `bookshop orders` runs the same service.
 package main
 
 import (
@@ -10,4 +12,4 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
 )
 
-func main() { launch.Main("orders", launch.Alone("orders", orders.Command())) }
+func main() { launch.Run(orders.Command()) }

@@ -1,7 +1,9 @@
 // Command payments runs the Payments gRPC service alone, a fake card
 // processor, on port 50100 unless told otherwise: see `payments -h`.
-// The binary holds this service and the platform alone (see
-// internal/platform/launch); `bookshop payments` runs the same service.
+//
+// The binary links no other service's server: this service, the
+// platform, and the clients of the services it calls (rule 7 of
+// internal/architecture). `bookshop payments` runs the same service.
 package main
 
 import (
@@ -9,4 +11,4 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
 )
 
-func main() { launch.Main("payments", launch.Alone("payments", payments.Command())) }
+func main() { launch.Run(payments.Command()) }

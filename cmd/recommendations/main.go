@@ -1,7 +1,10 @@
 // Command recommendations runs the Recommendations gRPC service alone, on
 // port 50051 unless told otherwise: see `recommendations -h`.
-// The binary holds this service and the platform alone (see
-// internal/platform/launch); `bookshop recommendations` runs the same service.
+//
+// The binary links no other service's server: this service, the
+// platform, the clients of the services it calls, and the Catalog's file
+// format, for its built-in catalog (rule 7 of internal/architecture).
+// `bookshop recommendations` runs the same service.
 package main
 
 import (
@@ -10,6 +13,4 @@ import (
 	"github.com/bookshop-go/bookshop/internal/recommendations"
 )
 
-func main() {
-	launch.Main("recommendations", launch.Alone("recommendations", recommendations.Command(catalogfile.Builtin)))
-}
+func main() { launch.Run(recommendations.Command(catalogfile.Builtin)) }

@@ -7,10 +7,10 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 )
 
-// Command returns the Marketplace as a command of its own (cmd/marketplace), and as one of
-// the services of `bookshop up`: its settings, port, Run and, for a gRPC
-// service, its authorization policy and contracts. Each call makes a new
-// one, with settings of its own.
+// Command returns the Marketplace as a service the process runs: its
+// settings, port, Run, and where the services it calls are, for its own
+// binary (cmd/marketplace) and for the bookshop tool (bookshop marketplace,
+// bookshop up). Each call makes a new one, with settings of its own.
 func Command() *launch.Service {
 	cfg := DefaultConfig()
 	return &launch.Service{

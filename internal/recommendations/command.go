@@ -8,12 +8,13 @@ import (
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 )
 
-// Command returns Recommendations as a command of its own
-// (cmd/recommendations), and as one of the services of `bookshop up`: its
-// settings, port, Run, authorization policy and contracts. Without a
-// Catalog to follow (no CATALOG_HOST), it serves the books of builtin,
-// the Catalog's built-in catalog, from memory, as the tutorial's service
-// does. Each call makes a new one, with settings of its own.
+// Command returns Recommendations as a service the process runs: its
+// settings, port, Run, authorization policy and contracts, for its own
+// binary (cmd/recommendations) and for the bookshop tool (bookshop
+// recommendations, bookshop up). Without a Catalog to follow (no
+// CATALOG_HOST), it serves the books of builtin, the Catalog's built-in
+// catalog, from memory, as the tutorial's service does. Each call makes a
+// new one, with settings of its own.
 func Command(builtin func() (*bookshop.Shelf, error)) *launch.Service {
 	cfg := DefaultConfig()
 	return &launch.Service{

@@ -96,7 +96,7 @@ func (c *benchConfig) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.databaseURL, "database-url", "", "checkout-limit: a PostgreSQL server, postgres://USER@HOST:PORT/DATABASE, whose user may create databases (a password is best given as PGPASSWORD: ps shows flags); empty for SQLite")
 	fs.StringVar(&c.serverPIDs, "server-pids", "", "the process ids of the servers under load, such as 123,456: the CPU time they use per call is measured (from /proc, on Linux), printed and recorded")
 	fs.StringVar(&c.metrics, "server-metrics", "", "the Prometheus metrics of the servers under load, such as http://127.0.0.1:9090/metrics,http://127.0.0.1:9091/metrics (each service's -admin-addr): what they allocate per call is measured, printed and recorded")
-	return registerClientTLS(&c.tls, fs)
+	return c.tls.Register(fs)
 }
 
 // RunBench is the `bookshop bench` command: it puts a running service
@@ -264,7 +264,7 @@ func (c *benchConfig) newTarget(ctx context.Context) (loadgen.Target, string, er
 	grpcCfg := func() (loadgen.GRPCConfig, error) {
 		g := loadgen.GRPCConfig{Addr: c.addr, Conns: c.conns}
 		var ccfg rpc.ClientConfig
-		if err := applyClientTLS(c.tls, &ccfg); err != nil {
+		if err := c.tls.Apply(&ccfg); err != nil {
 			return g, err
 		}
 		g.TLS = ccfg.TLS

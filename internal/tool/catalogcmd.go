@@ -34,7 +34,7 @@ type catalogClientFlags struct {
 func (c *catalogClientFlags) register(fs *config.FlagSet) map[string]string {
 	fs.StringVar(&c.host, "catalog-host", "localhost", "the Catalog service: host or host:port (default port 50060) (env CATALOG_HOST)")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up after this long")
-	return withEnv(registerClientTLS(&c.tls, fs), map[string]string{"catalog-host": "CATALOG_HOST"})
+	return withEnv(c.tls.Register(fs), map[string]string{"catalog-host": "CATALOG_HOST"})
 }
 
 // dial connects to the catalog service, tracing the calls when tracing is
@@ -48,7 +48,7 @@ func (c *catalogClientFlags) dial(tracing *telemetry.Tracing) (*catalogclient.Cl
 		return nil, nil, usageErrorf("-catalog-host or CATALOG_HOST: %v", err)
 	}
 	ccfg := rpc.ClientConfig{CallTimeout: c.timeout, Tracing: tracing}
-	if err := applyClientTLS(c.tls, &ccfg); err != nil {
+	if err := c.tls.Apply(&ccfg); err != nil {
 		return nil, nil, err
 	}
 	conn, err := rpc.Dial(target, ccfg)

@@ -5,36 +5,13 @@ import (
 	"strings"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
-	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
-	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
 
 // serviceSubcommand returns `bookshop NAME`, the subcommand that runs the
 // service s alone.
 func serviceSubcommand(s *launch.Service) Command {
 	return launch.Alone("bookshop "+s.Name, s)
-}
-
-// registerClientTLS declares, on fs, the TLS flags of a command that only calls: -tls-ca,
-// -tls-cert and -tls-key (TLS_CA, TLS_CERT, TLS_KEY), the certificate of
-// the caller's identity.
-func registerClientTLS(f *launch.ClientTLS, fs *config.FlagSet) map[string]string {
-	f.Tool = true
-	fs.StringVar(&f.CA, "tls-ca", "", "call over TLS, trusting servers certified by this CA (PEM) (env TLS_CA)")
-	fs.StringVar(&f.Cert, "tls-cert", "", "for mutual TLS, present this client certificate (PEM); needs -tls-key (env TLS_CERT)")
-	fs.StringVar(&f.Key, "tls-key", "", "the private key of -tls-cert (PEM) (env TLS_KEY)")
-	return map[string]string{"tls-ca": "TLS_CA", "tls-cert": "TLS_CERT", "tls-key": "TLS_KEY"}
-}
-
-// applyClientTLS loads the files of f into cfg.
-func applyClientTLS(f launch.ClientTLS, cfg *rpc.ClientConfig) error {
-	c, err := f.Config()
-	if err != nil {
-		return err
-	}
-	cfg.TLS = c
-	return nil
 }
 
 // notThere returns, for err of a call to the service what at host, which

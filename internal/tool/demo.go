@@ -64,6 +64,9 @@ func runDemoServe(ctx context.Context, args []string, getenv func(string) string
 	if port < 0 || port > 65535 {
 		return usageErrorf("-port or DEMO_PORT %d: want a port number from 1 to 65535 (0 picks a free one)", port)
 	}
+	if err := pf.CheckTLS(); err != nil {
+		return err
+	}
 	r, err := pf.Start(ctx, getenv, stderr, "demo")
 	if err != nil {
 		return err
@@ -115,7 +118,7 @@ func demoClient(name, summary string, call demoCall) Command {
 		)
 		fs.StringVar(&addr, "addr", fmt.Sprintf("localhost:%d", DefaultDemoPort), "demo server: host or host:port (default port 50051), or a gRPC target such as dns:///host:port (env DEMO_ADDR)")
 		fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of the call (env DEMO_TIMEOUT)")
-		env := withEnv(registerClientTLS(&tlsFlags, fs), map[string]string{"addr": "DEMO_ADDR", "timeout": "DEMO_TIMEOUT"})
+		env := withEnv(tlsFlags.Register(fs), map[string]string{"addr": "DEMO_ADDR", "timeout": "DEMO_TIMEOUT"})
 		if err := parseFlags(fs, args, getenv, env); err != nil {
 			return err
 		}
@@ -134,7 +137,7 @@ func demoClient(name, summary string, call demoCall) Command {
 		}
 		defer flush()
 		ccfg := rpc.ClientConfig{CallTimeout: timeout, Tracing: tracing}
-		if err := applyClientTLS(tlsFlags, &ccfg); err != nil {
+		if err := tlsFlags.Apply(&ccfg); err != nil {
 			return err
 		}
 		conn, err := rpc.Dial(target, ccfg)

@@ -65,7 +65,7 @@ func RunHealth(ctx context.Context, args []string, getenv func(string) string, s
 	}
 
 	var ccfg rpc.ClientConfig
-	if err := applyClientTLS(tlsFlags, &ccfg); err != nil {
+	if err := tlsFlags.Apply(&ccfg); err != nil {
 		return err
 	}
 	target, err := rpc.Target(grpcAddr, recommendations.DefaultPort)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookshop-go/bookshop/internal/platform/launch"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb/fromsqlite"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
@@ -110,4 +111,14 @@ func TestHideSecrets(t *testing.T) {
 			t.Errorf("hideSecrets(%q) with the password of %s = %q, want %q", tt.msg, tt.url, got, tt.want)
 		}
 	}
+}
+
+// serviceNamed returns the service called name, or nil.
+func serviceNamed(name string) *launch.Service {
+	for _, s := range services() {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
 }

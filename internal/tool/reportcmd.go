@@ -72,7 +72,7 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 	fs.StringVar(&format, "format", "text", "text, csv or svg")
 	fs.StringVar(&out, "o", "", "write the report to this file instead of stdout (replaced if it exists); - is stdout")
 	fs.DurationVar(&timeout, "timeout", time.Minute, "give up after this long")
-	env := withEnv(registerClientTLS(&tlsf, fs), map[string]string{"orders-host": "ORDERS_HOST", "promotions-host": "PROMOTIONS_HOST"})
+	env := withEnv(tlsf.Register(fs), map[string]string{"orders-host": "ORDERS_HOST", "promotions-host": "PROMOTIONS_HOST"})
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func runReportPromotion(ctx context.Context, args []string, getenv func(string) 
 	defer flush()
 	dial := func(target string) (*grpc.ClientConn, error) {
 		ccfg := rpc.ClientConfig{CallTimeout: timeout, Tracing: tracing}
-		if err := applyClientTLS(tlsf, &ccfg); err != nil {
+		if err := tlsf.Apply(&ccfg); err != nil {
 			return nil, err
 		}
 		return rpc.Dial(target, ccfg)

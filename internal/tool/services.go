@@ -51,13 +51,3 @@ func shopNames() []string {
 	}
 	return append(names, "demo")
 }
-
-// serviceNamed returns the service called name, or nil.
-func serviceNamed(name string) *launch.Service {
-	for _, s := range services() {
-		if s.Name == name {
-			return s
-		}
-	}
-	return nil
-}

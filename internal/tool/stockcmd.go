@@ -42,7 +42,7 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 		set = &n
 		return nil
 	})
-	env := withEnv(registerClientTLS(&tlsf, fs), map[string]string{"inventory-host": "INVENTORY_HOST"})
+	env := withEnv(tlsf.Register(fs), map[string]string{"inventory-host": "INVENTORY_HOST"})
 	if err := parseFlags(fs, args, getenv, env); err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func RunStock(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer flush()
 	ccfg := rpc.ClientConfig{CallTimeout: timeout, Tracing: tracing}
-	if err := applyClientTLS(tlsf, &ccfg); err != nil {
+	if err := tlsf.Apply(&ccfg); err != nil {
 		return err
 	}
 	conn, err := rpc.Dial(target, ccfg)

@@ -6,12 +6,12 @@
 // draining, the admin endpoints, health in plaintext, TLS), a logger,
 // metrics, tracing, a listener, and graceful shutdown.
 //
-// A service's own command is one line:
+// A service's own command is one line, [Run] of the service's Service:
 //
-//	func main() { launch.Main("recommendations", launch.Alone("recommendations", recommendations.Service(books))) }
+//	func main() { launch.Run(orders.Command()) }
 //
-// so that the binary holds that service and the platform alone; the
-// bookshop tool runs the same [Service] values, alone (`bookshop NAME`)
+// so that its binary links no other service's server; the bookshop tool
+// runs the same Service values, alone (`bookshop orders`, with [Alone])
 // and all together (`bookshop up`).
 package launch
 
@@ -34,7 +34,8 @@ import (
 // its own command, or with the others in `bookshop up`. Its functions
 // close over the service's own Config: the process reads a service's
 // settings only through them, under the service's namespace, so that
-// adding a service adds no setting to another.
+// adding a service adds no setting to another. Name, Flags, Validate,
+// Port and Run are required; the rest may be left zero.
 type Service struct {
 	Name    string // the command, and the namespace of the settings
 	Title   string // the name people read: "Catalog"
@@ -79,6 +80,10 @@ func Main(name string, cmd config.Command) {
 	})
 }
 
+// Run runs s alone as the process, the command named after it: the main
+// of a service's own binary (see Main and Alone).
+func Run(s *Service) { Main(s.Name, Alone(s.Name, s)) }
+
 // grpcLog is grpc-go's log in a process that Main runs: errors on stderr
 // until Process.Start gives it the service's logger. It is global
 // because grpc-go's log is (grpclog.SetLoggerV2); tests, which do not run
@@ -105,6 +110,9 @@ func Alone(usage string, s *Service) config.Command {
 			return err
 		}
 		if err := s.Validate(own); err != nil {
+			return err
+		}
+		if err := p.CheckTLS(); err != nil {
 			return err
 		}
 		r, err := p.Start(ctx, getenv, stderr, s.Name)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +15,10 @@ import (
 )
 
 // echo is a service for the tests: it accepts connections on its
-// listener and writes its greeting to each, until ctx is done.
-func echo(ran chan<- process.Deps) *launch.Service {
+// listener and writes its greeting to each, until ctx is done. asked
+// counts the calls of its Port, which the process makes just before it
+// listens.
+func echo(ran chan<- process.Deps, asked *int) *launch.Service {
 	var port int
 	greeting := ""
 	return &launch.Service{
@@ -30,7 +31,10 @@ func echo(ran chan<- process.Deps) *launch.Service {
 			own.String(&greeting, "greeting", "hello", "what it says")
 		},
 		Validate: func(own *config.Set) error { return own.CheckPort("port", port) },
-		Port:     func() int { return port },
+		Port: func() int {
+			*asked++
+			return port
+		},
 		Run: func(ctx context.Context, deps process.Deps) error {
 			defer deps.Listener.Close()
 			ran <- deps
@@ -54,21 +58,16 @@ func echo(ran chan<- process.Deps) *launch.Service {
 // from its own environment variables, the process's from theirs, and a
 // graceful stop when ctx ends.
 func TestAlone(t *testing.T) {
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := free.Addr().(*net.TCPAddr).Port
-	free.Close()
-	env := map[string]string{"ECHO_PORT": strconv.Itoa(port), "ECHO_GREETING": "bonjour", "LOG_LEVEL": "warn", "SHUTDOWN_TIMEOUT": "3s"}
+	env := map[string]string{"ECHO_PORT": "0", "ECHO_GREETING": "bonjour", "LOG_LEVEL": "warn", "SHUTDOWN_TIMEOUT": "3s"}
 
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	ran := make(chan process.Deps, 1)
 	var stderr bytes.Buffer
 	done := make(chan error, 1)
+	var asked int
 	go func() {
-		done <- launch.Alone("echo", echo(ran))(ctx, nil, func(k string) string { return env[k] }, nil, &stderr)
+		done <- launch.Alone("echo", echo(ran, &asked))(ctx, nil, func(k string) string { return env[k] }, nil, &stderr)
 	}()
 	var deps process.Deps
 	select {
@@ -82,9 +81,9 @@ func TestAlone(t *testing.T) {
 		t.Errorf("deps = logger %v, drain %v, TLS %v, health %v; want a logger, 3s from SHUTDOWN_TIMEOUT, plaintext, no health port",
 			deps.Logger != nil, deps.DrainTimeout, deps.ServerTLS != nil, deps.HealthListener != nil)
 	}
-	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	c, err := net.Dial("tcp", deps.Listener.Addr().String())
 	if err != nil {
-		t.Fatalf("dial the port of ECHO_PORT: %v", err)
+		t.Fatalf("dial the service's listener: %v", err)
 	}
 	var got bytes.Buffer
 	got.ReadFrom(c)
@@ -104,7 +103,7 @@ func TestAlone(t *testing.T) {
 }
 
 // TestAloneUsageErrors checks that bad settings are usage errors that name
-// the setting, before anything listens.
+// the setting, told before the service's port is opened.
 func TestAloneUsageErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -120,13 +119,19 @@ func TestAloneUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := echo(make(chan process.Deps, 1))
+			var asked int
+			s := echo(make(chan process.Deps, 1), &asked)
 			s.Serves = true
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
 			var stderr bytes.Buffer
-			err := launch.Alone("echo", s)(t.Context(), tt.args, func(k string) string { return tt.env[k] }, nil, &stderr)
+			err := launch.Alone("echo", s)(ctx, tt.args, func(k string) string { return tt.env[k] }, nil, &stderr)
 			var usage *config.UsageError
 			if !errors.As(err, &usage) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Alone(%q) = %v, want a usage error naming %q", tt.args, err, tt.want)
+			}
+			if asked != 0 {
+				t.Errorf("Alone(%q) asked for the service's port before it failed: it listened first", tt.args)
 			}
 		})
 	}
@@ -175,4 +180,22 @@ func TestClientTLS(t *testing.T) {
 			t.Errorf("%+v.Config() = %v; want no environment variable named", tt.tls, err)
 		}
 	}
+}
+
+// The main of a service's own binary, cmd/orders: the service, as its
+// slice describes itself, run alone as the process.
+func ExampleRun() {
+	var port int
+	orders := &launch.Service{
+		Name:     "orders",
+		Flags:    func(own *config.Set) { own.Port(&port, "port", 50110, "the port") },
+		Validate: func(own *config.Set) error { return own.CheckPort("port", port) },
+		Port:     func() int { return port },
+		Run: func(ctx context.Context, deps process.Deps) error {
+			defer deps.Listener.Close()
+			<-ctx.Done() // serve until the process is told to stop
+			return nil
+		},
+	}
+	launch.Run(orders) // in func main: ORDERS_PORT or -port, LOG_LEVEL, TLS_CERT, ...
 }

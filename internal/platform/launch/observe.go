@@ -35,7 +35,7 @@ type observer struct {
 func newObserver(ctx context.Context, adminAddr string, getenv func(string) string, logger *slog.Logger, services ...string) (*observer, *slog.Logger, error) {
 	o := &observer{tracings: make(map[string]*telemetry.Tracing)}
 	for _, service := range services {
-		t, err := telemetry.TracingFromEnv(ctx, service, Version(), getenv)
+		t, err := telemetry.TracingFromEnv(ctx, service, version(), getenv)
 		if err != nil {
 			o.close(ctx, logger)
 			return nil, nil, config.UsageErrorf("%v", err)
@@ -82,7 +82,7 @@ func (o *observer) tracing(service string) *telemetry.Tracing { return o.tracing
 // returned func before the command returns: it exports the spans, for up
 // to 5 seconds.
 func ClientTracing(ctx context.Context, name string, getenv func(string) string, stderr io.Writer) (*telemetry.Tracing, func(), error) {
-	t, err := telemetry.TracingFromEnv(ctx, name, Version(), getenv)
+	t, err := telemetry.TracingFromEnv(ctx, name, version(), getenv)
 	if err != nil {
 		return nil, nil, config.UsageErrorf("%v", err)
 	}
@@ -133,9 +133,9 @@ func (o *observer) close(ctx context.Context, logger *slog.Logger) {
 	}
 }
 
-// Version is the version of the binary, as the Go toolchain recorded it:
+// version is the version of the binary, as the Go toolchain recorded it:
 // the module version of a `go install`, else the VCS revision, else "dev".
-func Version() string {
+func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "dev"

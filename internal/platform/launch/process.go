@@ -114,6 +114,20 @@ func (f ClientTLS) Config() (*tls.Config, error) {
 	return rpc.ClientTLS(f.CA, f.Cert, f.Key)
 }
 
+// CheckTLS loads the TLS files the settings name and checks the rule of
+// client identities, so that a mistake in them is told before the
+// process listens anywhere.
+func (p *Process) CheckTLS() error {
+	if _, err := p.Server.Rule(); err != nil {
+		return err
+	}
+	if _, err := p.Server.Config(); err != nil {
+		return err
+	}
+	_, err := p.Client.Config()
+	return err
+}
+
 // TLSDir returns both sides' files from a directory made by `bookshop
 // certs`: the server certificate, with the CA as client CA, and the
 // certificate of identity.
@@ -210,6 +224,31 @@ func Listen(host string, port int, setting string) (net.Listener, error) {
 // LoopbackAddr is addr as a client on this machine reaches it: "localhost"
 // with addr's port.
 func LoopbackAddr(addr net.Addr) string {
-	port := addr.(*net.TCPAddr).Port
-	return net.JoinHostPort("localhost", strconv.Itoa(port))
+	_, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	return net.JoinHostPort("localhost", port)
+}
+
+// Register declares, on fs, the TLS flags of a command that only calls,
+// such as bookshop import: -tls-ca, -tls-cert and -tls-key, the
+// certificate of the caller's identity. It returns their environment
+// variables (TLS_CA, TLS_CERT, TLS_KEY) by flag, for fs.BindEnv.
+func (f *ClientTLS) Register(fs *config.FlagSet) map[string]string {
+	f.Tool = true
+	fs.StringVar(&f.CA, "tls-ca", "", "call over TLS, trusting servers certified by this CA (PEM) (env TLS_CA)")
+	fs.StringVar(&f.Cert, "tls-cert", "", "for mutual TLS, present this client certificate (PEM); needs -tls-key (env TLS_CERT)")
+	fs.StringVar(&f.Key, "tls-key", "", "the private key of -tls-cert (PEM) (env TLS_KEY)")
+	return map[string]string{"tls-ca": "TLS_CA", "tls-cert": "TLS_CERT", "tls-key": "TLS_KEY"}
+}
+
+// Apply loads the files into cfg: plaintext when none are named.
+func (f ClientTLS) Apply(cfg *rpc.ClientConfig) error {
+	c, err := f.Config()
+	if err != nil {
+		return err
+	}
+	cfg.TLS = c
+	return nil
 }
