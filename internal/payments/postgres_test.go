@@ -16,6 +16,7 @@ import (
 	paymentsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/payments/v1"
 	"github.com/bookshop-go/bookshop/internal/payments"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentstest"
 	"github.com/bookshop-go/bookshop/internal/platform/logtest"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb/pgtest"
@@ -161,7 +162,7 @@ func TestRunKeepsNoCardDataOnPostgres(t *testing.T) {
 		t.Fatalf("the schema's rows do not hold the keys and the last four digits: the search proves nothing:\n%s", rows)
 	}
 	for _, cd := range []bookshop.Card{amex, declined, malformed} {
-		checkNoCardData(t, rows, cd)
+		paymentstest.CheckNoCardData(t, rows, cd)
 	}
 	if strings.Contains(rows, amex.Name) {
 		t.Errorf("the schema's rows hold the cardholder's name:\n%s", rows)

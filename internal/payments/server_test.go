@@ -23,6 +23,7 @@ import (
 	paymentsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/payments/v1"
 	"github.com/bookshop-go/bookshop/internal/payments"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/payments/paymentstest"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/pgdb"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
@@ -220,7 +221,7 @@ func TestRunKeepsNoCardData(t *testing.T) {
 	if bookshop.ErrorCode(err) != bookshop.Invalid {
 		t.Errorf("Charge with a malformed card = %v, want Invalid", err)
 	}
-	checkNoCardData(t, err.Error(), malformed)
+	paymentstest.CheckNoCardData(t, err.Error(), malformed)
 	if _, err := srv.client.Refund(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +252,7 @@ func TestRunKeepsNoCardData(t *testing.T) {
 				// digits of a time.
 				holds := bytes.Contains(b, []byte(s))
 				if strings.HasSuffix(what, "CVC") {
-					holds = len(s) > 3 && holdsValue(string(b), s)
+					holds = len(s) > 3 && paymentstest.HoldsValue(string(b), s)
 				}
 				if holds {
 					t.Errorf("%s, %s holds the %s", when, filepath.Base(f), what)
@@ -286,7 +287,7 @@ func TestRunKeepsNoCardData(t *testing.T) {
 		// for as a value of its own.
 		holds := strings.Contains
 		if strings.HasSuffix(what, "CVC") {
-			holds = holdsValue
+			holds = paymentstest.HoldsValue
 		}
 		if holds(logs.String(), s) {
 			t.Errorf("the log holds the %s", what)
