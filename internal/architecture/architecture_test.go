@@ -166,6 +166,7 @@ type violation struct {
 	pkg  string // the importing package, a full import path
 	imp  string // the imported package, a full import path
 	test bool   // whether only _test.go files import imp
+	link bool   // whether pkg links imp through others (rule 7), not imports it
 	rule int    // the number of the rule, as in the package documentation
 	why  string // the rule and the reason for it
 }
@@ -176,7 +177,11 @@ func (v violation) String() string {
 	if v.test {
 		in = " (in tests)"
 	}
-	return fmt.Sprintf("%s imports %s%s: rule %d: %s", short(v.pkg), short(v.imp), in, v.rule, v.why)
+	verb := "imports"
+	if v.link {
+		verb = "links"
+	}
+	return fmt.Sprintf("%s %s %s%s: rule %d: %s", short(v.pkg), verb, short(v.imp), in, v.rule, v.why)
 }
 
 // check returns every import in pkgs that breaks rules 1 to 5, sorted by
@@ -345,7 +350,7 @@ func checkCommands(pkgs []Package) []violation {
 				bad := to.layer == root ||
 					(to.layer == service && to.service != name && !slices.Contains(linkable, rel))
 				if bad {
-					vs = append(vs, violation{pkg: p.ImportPath, imp: imp, rule: 7, why: fmt.Sprintf(
+					vs = append(vs, violation{pkg: p.ImportPath, imp: imp, link: true, rule: 7, why: fmt.Sprintf(
 						"the command of service %s links only its own service, other services' client packages, "+
 							"the kernel, platform and gen (this package comes in through %s): a service's binary holds "+
 							"that service alone, so that its heap, its collections and its start-up are its own",
@@ -365,11 +370,13 @@ func checkCommands(pkgs []Package) []violation {
 
 // checkLayout returns the problems with the graph as a whole: packages of
 // the module in no layer, and a missing kernel, platform or expected service
-// (rule 6). Each problem starts with "layout: ".
+// (rule 6), or an expected service without its command cmd/<name>, which
+// rule 7 would then not check. Each problem starts with "layout: ".
 func checkLayout(pkgs []Package) []string {
 	var problems []string
 	var haveKernel, havePlatform bool
 	services := make(map[string]bool)
+	commands := make(map[string]bool)
 	for _, p := range pkgs {
 		if _, ours := relative(p.ImportPath); !ours {
 			continue
@@ -381,6 +388,10 @@ func checkLayout(pkgs []Package) []string {
 			havePlatform = true
 		case service, client:
 			services[c.service] = true
+		case root:
+			if rel, _ := relative(p.ImportPath); strings.HasPrefix(rel, "cmd/") {
+				commands[strings.TrimPrefix(rel, "cmd/")] = true
+			}
 		case unclassified:
 			problems = append(problems, fmt.Sprintf("layout: %s is in no layer: put commands under cmd/ "+
 				"and packages under internal/, or classify it in internal/architecture", short(p.ImportPath)))
@@ -396,6 +407,10 @@ func checkLayout(pkgs []Package) []string {
 	for _, s := range wantServices {
 		if !services[s] {
 			problems = append(problems, fmt.Sprintf("layout: no package of service %s (internal/%[1]s/...) in the graph%s", s, vacuous))
+		}
+		if !commands[s] {
+			problems = append(problems, fmt.Sprintf("layout: no command cmd/%s of service %[1]s: each service has a binary of its own, "+
+				"named after it, which rule 7 checks", s))
 		}
 	}
 	return problems
@@ -674,15 +689,18 @@ func TestCommands(t *testing.T) {
 		want []string // each violation's start, sorted
 	}{
 		{"lean", graph(), nil},
+		{"the linkable package, linking a server", append(graph()[:2], append([]Package{
+			{ImportPath: ours("internal/catalog/catalogfile"), Imports: []string{ours("internal/catalog/sqlite")}},
+		}, graph()[3:]...)...), []string{"cmd/recommendations links internal/catalog/sqlite: rule 7: "}},
 		{"a package no command links", graph(Package{ImportPath: ours("internal/recommendations/feed"),
 			Imports: []string{ours("internal/catalog")}}), nil}, // nothing imports feed
 		{"through the tool", append(graph()[1:], Package{ImportPath: ours("cmd/recommendations"), Imports: []string{
 			ours("internal/recommendations"), ours("internal/tool"),
-		}}), []string{"cmd/recommendations imports internal/tool: rule 7: "}},
+		}}), []string{"cmd/recommendations links internal/tool: rule 7: "}},
 		{"another service's server, through its own", append(graph()[2:], Package{ImportPath: ours("cmd/recommendations"), Imports: []string{
 			ours("internal/recommendations"),
 		}}, Package{ImportPath: ours("internal/recommendations"), Imports: []string{ours("internal/catalog/catalogclient"), ours("internal/catalog")}}),
-			[]string{"cmd/recommendations imports internal/catalog: rule 7: "}},
+			[]string{"cmd/recommendations links internal/catalog: rule 7: "}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -716,6 +734,9 @@ func TestCheckLayout(t *testing.T) {
 		{ImportPath: ours("cmd/bookshop")},
 		{ImportPath: "context"},
 	}
+	for _, name := range wantServices {
+		final = append(final, Package{ImportPath: ours("cmd/" + name)})
+	}
 	without := func(rel string) []Package {
 		return slices.DeleteFunc(slices.Clone(final), func(p Package) bool { return p.ImportPath == ours(rel) })
 	}
@@ -733,17 +754,18 @@ func TestCheckLayout(t *testing.T) {
 			[]string{"layout: no platform package"}},
 		{"package in no layer", append(slices.Clone(final), Package{ImportPath: ours("tools/x")}),
 			[]string{"layout: tools/x is in no layer"}},
+		{"a service without its command", without("cmd/payments"), []string{"layout: no command cmd/payments of service payments"}},
 		{"empty graph", nil, []string{
 			"layout: no kernel package",
 			"layout: no platform package",
-			"layout: no package of service catalog",
-			"layout: no package of service recommendations",
-			"layout: no package of service accounts",
-			"layout: no package of service cart",
-			"layout: no package of service payments",
-			"layout: no package of service promotions",
-			"layout: no package of service checkout",
-			"layout: no package of service marketplace",
+			"layout: no package of service catalog", "layout: no command cmd/catalog",
+			"layout: no package of service recommendations", "layout: no command cmd/recommendations",
+			"layout: no package of service accounts", "layout: no command cmd/accounts",
+			"layout: no package of service cart", "layout: no command cmd/cart",
+			"layout: no package of service payments", "layout: no command cmd/payments",
+			"layout: no package of service promotions", "layout: no command cmd/promotions",
+			"layout: no package of service checkout", "layout: no command cmd/checkout",
+			"layout: no package of service marketplace", "layout: no command cmd/marketplace",
 		}},
 	}
 	for _, tt := range tests {

@@ -17,7 +17,8 @@
 //   - composition roots: cmd/..., bench/..., internal/tool/...,
 //     internal/loadgen/..., internal/architecture, and the test-only
 //     packages internal/interop and internal/resilience. They wire
-//     everything together, so they may import anything and are not checked.
+//     everything together, so they may import anything (but a service's
+//     own command, by rule 7) and are checked by no other rule.
 //   - service: every other package under internal/<name>/; <name> is the
 //     service. A new directory internal/cart/ is a service named "cart"
 //     without any change here.
@@ -49,8 +50,9 @@
 //  5. No package except a composition root imports a composition root.
 //  6. The graph has the kernel, at least one platform package, and the
 //     services catalog, recommendations, accounts, cart, payments,
-//     promotions, checkout and marketplace, so that a broken `go list` or
-//     a rename cannot make the test pass with nothing to check.
+//     promotions, checkout and marketplace, each with its command
+//     cmd/<name>, so that a broken `go list` or a rename cannot make the
+//     test pass with nothing to check.
 //  7. A service's own command, cmd/<name> for a service <name>, links
 //     (through any chain of imports) no composition root and no package of
 //     another service but its client package: the binary of a service holds
@@ -89,7 +91,7 @@
 // fires on a bad import and stays quiet on good ones; TestCommands does the
 // same for rule 7, whose failures read
 //
-//	cmd/recommendations imports internal/cart: rule 7: the command of service recommendations links only ...
+//	cmd/recommendations links internal/cart: rule 7: the command of service recommendations links only ...
 //
 // naming, after the rule, the package through which the command links it.
 //
