@@ -513,8 +513,8 @@ func buildAsDockerfile(dir string) (map[string]string, error) {
 }
 
 // TestDockerfile checks the image: built in a stage of its own, with the
-// binary static, and run from distroless static (or scratch) as a user
-// that is not root, with nothing in it but the binary.
+// binaries static, and run from distroless static (or scratch) as a user
+// that is not root, with nothing in it but the binaries.
 func TestDockerfile(t *testing.T) {
 	df := mustParseDockerfile(t)
 	for _, w := range df.warnings {
@@ -533,9 +533,9 @@ func TestDockerfile(t *testing.T) {
 		for _, c := range final.Commands {
 			switch c := c.(type) {
 			case *instructions.RunCommand:
-				t.Errorf("RUN %s in the final stage: it has no shell, and the image should hold only the binary", c.CmdLine)
+				t.Errorf("RUN %s in the final stage: it has no shell, and the image should hold only the binaries", c.CmdLine)
 			case *instructions.AddCommand:
-				t.Errorf("ADD %s in the final stage: copy only the binary, from the build stage", c.SourcePaths)
+				t.Errorf("ADD %s in the final stage: copy only the binaries, from the build stage", c.SourcePaths)
 			case *instructions.CopyCommand:
 				if c.From == "" {
 					t.Errorf("COPY %s %s in the final stage copies from the build context: copy only from the build stage", c.SourcePaths, c.DestPath)

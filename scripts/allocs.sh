@@ -187,6 +187,12 @@ profile() {
 
 if [[ -n "${BIN:-}" ]]; then
 	bin=$BIN
+	for b in bookshop recommendations marketplace fixedgrpc fixedweb; do
+		if [[ ! -x "$bin/$b" ]]; then
+			echo "$(basename "$0"): BIN=$bin has no $b: build it with go build -o \"\$BIN/\" ./cmd/bookshop ./cmd/recommendations ./cmd/marketplace ./bench/fixedgrpc ./bench/fixedweb" >&2
+			exit 1
+		fi
+	done
 else
 	step "Build"
 	bin=$work/bin
