@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/internal/demo"
+	"github.com/bookshop-go/bookshop/internal/platform/config"
 	"github.com/bookshop-go/bookshop/internal/platform/launch"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
@@ -47,58 +48,38 @@ func RunDemo(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 // runDemoServe is the `bookshop demo serve` command: the four demo
-// services on one port, with health, reflection and graceful shutdown.
-// When it is ready it prints "Demo server listening on ADDR" to stdout.
+// services on one port, with health, reflection and graceful shutdown,
+// run as any service is (launch.Alone), its settings in the namespace
+// DEMO. When it is ready it prints "Demo server listening on ADDR" to
+// stdout.
 func runDemoServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flagSet("bookshop demo serve", "Serves the four demo services on one port: the tutorial's\n/unary.Unary and /bidirectional.Bidirectional, and\nbookshop.demo.v1's ServerStreamingService and ClientStreamingService,\nwith the standard health service and server reflection.", stderr)
-	var (
-		pf   launch.Process
-		port int
-	)
-	fs.IntVar(&port, "port", DefaultDemoPort, "TCP port to serve gRPC on, on every interface (env DEMO_PORT)")
-	fs.BindEnv("port", "DEMO_PORT")
-	pf.Register(fs.Process(), true, false, "")
-	if err := fs.Parse(args, getenv); err != nil {
-		return err
+	port := DefaultDemoPort
+	s := &launch.Service{
+		Name:   "demo",
+		Title:  "Demo",
+		About:  "Serves the four demo services on one port: the tutorial's\n/unary.Unary and /bidirectional.Bidirectional, and\nbookshop.demo.v1's ServerStreamingService and ClientStreamingService,\nwith the standard health service and server reflection.",
+		Serves: true,
+		Flags: func(own *config.Set) {
+			own.Port(&port, "port", port, "TCP port to serve gRPC on, on every interface")
+		},
+		Validate: func(own *config.Set) error { return own.CheckPort("port", port) },
+		Port:     func() int { return port },
+		Run: func(ctx context.Context, deps process.Deps) error {
+			scfg := rpc.ServerConfig{Logger: deps.Logger, DrainTimeout: deps.DrainTimeout, TLS: deps.ServerTLS, ClientIdentity: deps.ClientIdentity, Metrics: deps.Metrics, Tracing: deps.Tracing}
+			policy, err := rpc.Merge(rpc.CommonPolicy(), demo.Policy())
+			if err != nil {
+				deps.Close()
+				return err
+			}
+			rpc.Authorize(&scfg, policy)
+			srv := rpc.NewServer(scfg)
+			demo.Register(srv)
+			deps.Logger.Info("demo services serving gRPC", "addr", deps.Listener.Addr().String())
+			fmt.Fprintf(stdout, "Demo server listening on %s\n", deps.Listener.Addr())
+			return srv.RunWithHealth(ctx, deps.Listener, deps.HealthListener)
+		},
 	}
-	if port < 0 || port > 65535 {
-		return usageErrorf("-port or DEMO_PORT %d: want a port number from 1 to 65535 (0 picks a free one)", port)
-	}
-	if err := pf.CheckTLS(); err != nil {
-		return err
-	}
-	r, err := pf.Start(ctx, getenv, stderr, "demo")
-	if err != nil {
-		return err
-	}
-	defer r.Close(ctx)
-	lis, err := launch.Listen("", port, "-port or DEMO_PORT")
-	if err != nil {
-		return err
-	}
-	deps, err := r.Deps("demo", lis, pf.Server, launch.ClientTLS{})
-	if err != nil {
-		lis.Close()
-		return err
-	}
-	if deps.HealthListener, err = r.HealthListener(); err != nil {
-		lis.Close()
-		return err
-	}
-	scfg := rpc.ServerConfig{Logger: deps.Logger, DrainTimeout: deps.DrainTimeout, TLS: deps.ServerTLS, ClientIdentity: deps.ClientIdentity, Metrics: deps.Metrics, Tracing: deps.Tracing}
-	policy, err := rpc.Merge(rpc.CommonPolicy(), demo.Policy())
-	if err != nil {
-		deps.Close()
-		return err
-	}
-	rpc.Authorize(&scfg, policy)
-	srv := rpc.NewServer(scfg)
-	demo.Register(srv)
-	deps.Logger.Info("demo services serving gRPC", "addr", lis.Addr().String())
-	fmt.Fprintf(stdout, "Demo server listening on %s\n", lis.Addr())
-	return process.RunAll(ctx,
-		func(ctx context.Context) error { return srv.RunWithHealth(ctx, lis, deps.HealthListener) },
-		r.ServeAdmin)
+	return launch.Alone("bookshop demo serve", s)(ctx, args, getenv, stdout, stderr)
 }
 
 // demoCall is one demo client's call: it writes what it sends and receives
