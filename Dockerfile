@@ -8,8 +8,8 @@
 # /recommendations and /marketplace, the two services on every page's
 # path, whose CPU per call is the runtime's rather than a database's. Each
 # runs the same service as `bookshop recommendations` (or `bookshop
-# marketplace`), with the same flags and variables, but links only that
-# service and the platform, so its package initialisation leaves a smaller
+# marketplace`), with the same flags and variables, but links no other
+# service's server, so its package initialisation leaves a smaller
 # live heap for the collector to mark: Recommendations' costs about a tenth
 # less CPU per call than `bookshop recommendations`. All static binaries.
 # Build it from the repository root:

@@ -1,6 +1,7 @@
 // Command marketplace runs the Marketplace web front end alone, on port
-// 8080 unless told otherwise, calling Recommendations at
-// RECOMMENDATIONS_HOST and the Catalog at CATALOG_HOST: see
+// 8080 unless told otherwise, calling the other services at their
+// addresses (RECOMMENDATIONS_HOST, CATALOG_HOST, ACCOUNTS_HOST, CART_HOST,
+// INVENTORY_HOST, CHECKOUT_HOST, ORDERS_HOST, PROMOTIONS_HOST): see
 // `marketplace -h`.
 //
 // The binary links no other service's server: this service, the

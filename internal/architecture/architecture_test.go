@@ -22,7 +22,7 @@ const modulePath = "github.com/bookshop-go/bookshop"
 
 // wantServices are the services the final layout has; rule 6 fails if one is
 // missing from the graph.
-var wantServices = []string{"catalog", "recommendations", "accounts", "cart", "payments", "promotions", "checkout", "marketplace"}
+var wantServices = []string{"catalog", "recommendations", "accounts", "cart", "inventory", "payments", "orders", "promotions", "checkout", "marketplace"}
 
 // roots are the directories, relative to the module, whose packages are
 // composition roots: they may import anything and nothing may import them.
@@ -352,8 +352,8 @@ func checkCommands(pkgs []Package) []violation {
 				if bad {
 					vs = append(vs, violation{pkg: p.ImportPath, imp: imp, link: true, rule: 7, why: fmt.Sprintf(
 						"the command of service %s links only its own service, other services' client packages, "+
-							"the kernel, platform and gen (this package comes in through %s): a service's binary holds "+
-							"that service alone, so that its heap, its collections and its start-up are its own",
+							"the kernel, platform and gen (this package comes in through %s): a service's binary links "+
+							"no other service's server, so that its heap, its collections and its start-up are its own",
 						name, short(from.ImportPath))})
 					continue
 				}
@@ -727,7 +727,9 @@ func TestCheckLayout(t *testing.T) {
 		{ImportPath: ours("internal/recommendations")},
 		{ImportPath: ours("internal/accounts")},
 		{ImportPath: ours("internal/cart")},
+		{ImportPath: ours("internal/inventory")},
 		{ImportPath: ours("internal/payments")},
+		{ImportPath: ours("internal/orders")},
 		{ImportPath: ours("internal/promotions")},
 		{ImportPath: ours("internal/checkout")},
 		{ImportPath: ours("internal/marketplace")},
@@ -762,7 +764,9 @@ func TestCheckLayout(t *testing.T) {
 			"layout: no package of service recommendations", "layout: no command cmd/recommendations",
 			"layout: no package of service accounts", "layout: no command cmd/accounts",
 			"layout: no package of service cart", "layout: no command cmd/cart",
+			"layout: no package of service inventory", "layout: no command cmd/inventory",
 			"layout: no package of service payments", "layout: no command cmd/payments",
+			"layout: no package of service orders", "layout: no command cmd/orders",
 			"layout: no package of service promotions", "layout: no command cmd/promotions",
 			"layout: no package of service checkout", "layout: no command cmd/checkout",
 			"layout: no package of service marketplace", "layout: no command cmd/marketplace",

@@ -49,15 +49,16 @@
 //     a server.
 //  5. No package except a composition root imports a composition root.
 //  6. The graph has the kernel, at least one platform package, and the
-//     services catalog, recommendations, accounts, cart, payments,
-//     promotions, checkout and marketplace, each with its command
+//     services catalog, recommendations, accounts, cart, inventory,
+//     payments, orders, promotions, checkout and marketplace, each with its
+//     command
 //     cmd/<name>, so that a broken `go list` or a rename cannot make the
 //     test pass with nothing to check.
 //  7. A service's own command, cmd/<name> for a service <name>, links
 //     (through any chain of imports) no composition root and no package of
-//     another service but its client package: the binary of a service holds
-//     that service and the platform alone, so that its heap, its garbage
-//     collections and its start-up are its own (docs/performance.md
+//     another service but its client package: the binary of a service links
+//     no other service's server, so that its heap, its garbage collections
+//     and its start-up are its own (docs/performance.md
 //     measures what linking every service costs Recommendations a call).
 //     One package is linked across: internal/catalog/catalogfile, the
 //     Catalog's file format, with which cmd/recommendations reads its

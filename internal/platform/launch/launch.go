@@ -63,7 +63,10 @@ type Service struct {
 	// Run runs it on deps until ctx is done.
 	Run func(ctx context.Context, deps process.Deps) error
 	// Policy is who may call which of its gRPC methods, and Contracts the
-	// gRPC services it serves; both nil for a service that serves no gRPC.
+	// gRPC services it serves: the tool checks and documents the shop's
+	// services by them (its authorization reference), and the process does
+	// not read them. Both nil for a service that serves no gRPC, and for
+	// one the reference leaves out (bookshop demo serve).
 	Policy    func() rpc.Policy
 	Contracts func() []*grpc.ServiceDesc
 }

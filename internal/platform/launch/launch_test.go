@@ -188,6 +188,7 @@ func ExampleRun() {
 	var port int
 	orders := &launch.Service{
 		Name:     "orders",
+		Serves:   true,
 		Flags:    func(own *config.Set) { own.Port(&port, "port", 50110, "the port") },
 		Validate: func(own *config.Set) error { return own.CheckPort("port", port) },
 		Port:     func() int { return port },

@@ -222,7 +222,7 @@ func Listen(host string, port int, setting string) (net.Listener, error) {
 }
 
 // LoopbackAddr is addr as a client on this machine reaches it: "localhost"
-// with addr's port.
+// with addr's port; addr.String() itself for an address without a port.
 func LoopbackAddr(addr net.Addr) string {
 	_, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
@@ -233,7 +233,8 @@ func LoopbackAddr(addr net.Addr) string {
 
 // Register declares, on fs, the TLS flags of a command that only calls,
 // such as bookshop import: -tls-ca, -tls-cert and -tls-key, the
-// certificate of the caller's identity. It returns their environment
+// certificate of the caller's identity; it sets f.Tool, so that Config's
+// errors name those flags. It returns their environment
 // variables (TLS_CA, TLS_CERT, TLS_KEY) by flag, for fs.BindEnv.
 func (f *ClientTLS) Register(fs *config.FlagSet) map[string]string {
 	f.Tool = true
@@ -243,7 +244,9 @@ func (f *ClientTLS) Register(fs *config.FlagSet) map[string]string {
 	return map[string]string{"tls-ca": "TLS_CA", "tls-cert": "TLS_CERT", "tls-key": "TLS_KEY"}
 }
 
-// Apply loads the files into cfg: plaintext when none are named.
+// Apply loads the files into cfg: plaintext when none are named. Its
+// errors are Config's: a usage error for a missing CA or a certificate
+// without its key, or the error of loading a file.
 func (f ClientTLS) Apply(cfg *rpc.ClientConfig) error {
 	c, err := f.Config()
 	if err != nil {
