@@ -66,7 +66,7 @@ const (
 	// columns are the columns a Record is read from, in scan's order.
 	columns = `customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at`
 	// unfinished is the condition of the rows of the checkouts that have
-	// not ended, as the partial index checkouts_due has it.
+	// not ended, as the partial indexes checkouts_due and checkouts_open have it.
 	unfinished = `state NOT IN ('done', 'failed')`
 	// retryable is the condition of the row of a checkout that failed
 	// with Unavailable, which a new attempt of its key replaces (see

@@ -80,7 +80,7 @@ func (db *DB) Ping(ctx context.Context) error { return db.pools.Read.PingContext
 const columns = `customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at`
 
 // unfinished is the condition of the rows of the checkouts that have not
-// ended, as the partial index checkouts_due has it.
+// ended, as the partial indexes checkouts_due and checkouts_open have it.
 const unfinished = `state NOT IN ('done', 'failed')`
 
 // millis returns t as the Unix time in milliseconds of a column; 0 for
@@ -154,10 +154,13 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
 		until = leaseUntil(lease.TTL)
 	}
 	// The WHERE of the SELECT also tells SQLite that ON CONFLICT is the
-	// upsert's, not a join's.
+	// upsert's, not a join's. INDEXED BY holds the look for another
+	// checkout of the cart to the customer's unfinished ones (the
+	// statement fails to prepare if that index cannot serve it): through
+	// the primary key, it would read every checkout the customer made.
 	res, err := db.pools.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`, lease_owner, lease_until)
 		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
-		WHERE NOT EXISTS (SELECT 1 FROM checkouts
+		WHERE NOT EXISTS (SELECT 1 FROM checkouts INDEXED BY checkouts_open
 			WHERE customer_id = ?1 AND key <> ?2 AND `+unfinished+` AND json_extract(record, '$.CartID') = ?13)
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
