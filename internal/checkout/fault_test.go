@@ -3,10 +3,10 @@ package checkout_test
 import (
 	"errors"
 	"fmt"
-	"github.com/bookshop-go/bookshop/internal/platform/porttest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,17 +23,19 @@ import (
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/platform/fault"
+	"github.com/bookshop-go/bookshop/internal/platform/porttest"
 	"github.com/bookshop-go/bookshop/internal/promotions"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
 )
 
 // The tests here kill real processes: the shop's services run as the
-// bookshop binary (built with the tag faults) does, one process each, on free ports, with their
-// databases in files of the test's; a checkout process is armed with a
-// fault point (BOOKSHOP_FAULT) at which it kills itself with SIGKILL, and
-// then started again without it, on the same saga log; its recoverer
-// must finish or undo the checkout it was killed in, and every invariant
-// must hold, checked through the services' own clients.
+// bookshop binary (built with the tag faults) does, one process each, on
+// free ports, with their databases in files of the test's; a process, the
+// Checkout's or a service's it calls, is armed with a fault point
+// (BOOKSHOP_FAULT) at which it kills itself with SIGKILL, and then
+// started again without it, on the same database; the Checkout's
+// recoverer must finish or undo the checkout the kill interrupted, and
+// every invariant must hold, checked through the services' own clients.
 
 // binary is the bookshop binary, built once for the tests that run it.
 var binary struct {
@@ -173,6 +175,7 @@ func waitUntil(tb testing.TB, what string, cond func() bool) {
 // Payments, Orders and Promotions.
 type processShop struct {
 	*shop
+	tb    testing.TB // the test the processes live as long as
 	dir   string
 	ports map[string]int
 	procs map[string]*proc
@@ -185,7 +188,7 @@ func startProcessShop(tb testing.TB, paymentsEnv ...string) *processShop {
 	tb.Helper()
 	dir := tb.TempDir()
 	// The processes run the campaign the shop ships with.
-	ps := &processShop{shop: &shop{promotion: promotions.Current().Code}, dir: dir, ports: make(map[string]int), procs: make(map[string]*proc), env: make(map[string][]string)}
+	ps := &processShop{tb: tb, shop: &shop{promotion: promotions.Current().Code}, dir: dir, ports: make(map[string]int), procs: make(map[string]*proc), env: make(map[string][]string)}
 	for _, name := range []string{"catalog", "cart", "inventory", "payments", "orders", "promotions", "checkout"} {
 		ps.ports[name] = freePort(tb)
 	}
@@ -208,6 +211,19 @@ func startProcessShop(tb testing.TB, paymentsEnv ...string) *processShop {
 	ps.orderBook = ordersclient.New(dial(tb, ps.addr("orders")), 5*time.Second)
 	ps.promos = promotionsclient.New(dial(tb, ps.addr("promotions")), 5*time.Second)
 	ctx := testContext(tb)
+	ps.waitAnswering(tb)
+	for _, id := range []int32{1, 2} { // plaintext: no one is refused SetStock
+		if err := ps.stock.SetStock(ctx, id, 100); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ps
+}
+
+// waitAnswering waits until every service but the Checkout answers.
+func (ps *processShop) waitAnswering(tb testing.TB) {
+	tb.Helper()
+	ctx := testContext(tb)
 	waitUntil(tb, "the services to answer", func() bool {
 		_, e1 := ps.carts.Cart(ctx, "c-0") // the Cart and the Catalog
 		_, e2 := ps.stock.Levels(ctx, []int32{1})
@@ -216,12 +232,6 @@ func startProcessShop(tb testing.TB, paymentsEnv ...string) *processShop {
 		_, e5 := ps.promos.Offer(ctx, 0)
 		return e1 == nil && e2 == nil && bookshop.ErrorCode(e3) == bookshop.NotFound && e4 == nil && e5 == nil
 	})
-	for _, id := range []int32{1, 2} { // plaintext: no one is refused SetStock
-		if err := ps.stock.SetStock(ctx, id, 100); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return ps
 }
 
 // addr returns the address of the service name.
@@ -235,10 +245,20 @@ func (ps *processShop) kill(tb testing.TB, name string) {
 }
 
 // restart starts service name again, after a kill, on the same port and
-// database, without extra.
+// database, without extra, for as long as the test that started ps.
 func (ps *processShop) restart(tb testing.TB, name string) {
 	tb.Helper()
-	ps.procs[name] = run(tb, name, ps.env[name], name)
+	ps.procs[name] = run(ps.tb, name, ps.env[name], name)
+}
+
+// arm kills service name and starts it again with the fault point point
+// armed, for as long as the test that started ps, and waits until it
+// answers.
+func (ps *processShop) arm(tb testing.TB, name, point string) {
+	tb.Helper()
+	ps.kill(tb, name)
+	ps.procs[name] = run(ps.tb, name, append(slices.Clip(ps.env[name]), fault.EnvVar+"="+point), name)
+	ps.waitAnswering(tb)
 }
 
 // startCheckoutProcess starts the Checkout as a process over ps, its saga
@@ -440,4 +460,83 @@ func TestPaymentsKilledWhileCharging(t *testing.T) {
 	}
 	checkInvariants(t, ps.shop, r, before, 1)
 	p.stop(t)
+}
+
+// TestServicesKilledAtTheirSteps kills, with SIGKILL, each service that a
+// checkout changes right after it has recorded the change the Checkout
+// asked for and before it answers: the change is on its disk, and the
+// Checkout sees the call fail. The shopper gets an answer within the
+// deadline; once the service is started again, the recoverer finishes
+// the checkout (when the charge may have been made) or undoes it (when it
+// was not), and every invariant holds: the charge found by its key, the
+// hold released by its key, the stock taken and the order recorded once,
+// by their keys.
+func TestServicesKilledAtTheirSteps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills processes: not with -short")
+	}
+	ps := startProcessShop(t)
+	for i, tc := range []struct {
+		service, point string
+		want           saga.State
+		code           bookshop.Code // of the record, when it failed
+	}{
+		// The hold made, its answer lost: nothing charged, undone.
+		{"inventory", "inventory/after-reserve", saga.Failed, bookshop.Unavailable},
+		// The charge made, its answer lost: asked for by its key, and kept.
+		{"payments", "payments/after-charge", saga.Done, ""},
+		// The stock taken, or the order recorded, the answer lost: asked
+		// for again, by the reservation's id or the order's key.
+		{"inventory", "inventory/after-commit", saga.Done, ""},
+		{"orders", "orders/after-create", saga.Done, ""},
+	} {
+		t.Run(strings.ReplaceAll(tc.point, "/", "-"), func(t *testing.T) {
+			ctx := testContext(t)
+			customer := int32(3000 + i)
+			cartID := cartOf(customer)
+			ps.fill(t, cartID, 1, 1, 2, 1)
+			before := ps.levels(t, 1, 2)
+			ps.arm(t, tc.service, tc.point)
+			db := filepath.Join(t.TempDir(), "checkout.db")
+			p, client := ps.startCheckoutProcess(t, db, "")
+			defer p.stop(t)
+
+			q, err := client.Quote(ctx, customer, cartID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := order(customer, "k-"+tc.service+"-killed", q.Total, paymentsclient.TestCardApproved)
+			start := time.Now()
+			_, err = client.Place(ctx, req)
+			elapsed := time.Since(start)
+			if err == nil {
+				t.Fatalf("Place, %s killed at %s, succeeded", tc.service, tc.point)
+			}
+			if elapsed > 5*time.Second {
+				t.Errorf("Place, %s killed, answered in %v, want within 5s", tc.service, elapsed)
+			}
+			killed := ps.procs[tc.service]
+			killed.wait(t)
+			if !killed.killedAt(tc.point) {
+				t.Fatalf("%s ended with %v, want it killed at %s", tc.service, killed.err, tc.point)
+			}
+			if r := logRecord(t, db, customer, req.Key); r == nil || r.State.Ended() {
+				t.Fatalf("the saga log after the kill has %+v, want the checkout unfinished", r)
+			}
+
+			ps.restart(t, tc.service)
+			ps.waitAnswering(t)
+			var r *saga.Record
+			waitUntil(t, "the recoverer to end the checkout", func() bool {
+				r = logRecord(t, db, customer, req.Key)
+				return r != nil && r.State.Ended()
+			})
+			t.Logf("%s killed at %s: the shopper told %q in %v; the checkout %s %v after the request",
+				tc.service, tc.point, bookshop.ErrorMessage(err), elapsed.Round(time.Millisecond), r.State, time.Since(start).Round(time.Millisecond))
+			if r.State != tc.want || r.ErrCode != tc.code {
+				t.Errorf("the checkout ended %s (%s %q), want %s (%s)", r.State, r.ErrCode, r.ErrMessage, tc.want, tc.code)
+			}
+			checkInvariants(t, ps.shop, r, before, 2)
+		})
+	}
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
+	"github.com/bookshop-go/bookshop/internal/platform/fault"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
@@ -395,6 +396,7 @@ func (s *Service) Reserve(ctx context.Context, key string, lines []bookshop.Stoc
 		got.State = StateAt(got, now)
 		return got, nil
 	}
+	fault.Point("inventory/after-reserve") // recorded, not yet answered
 	s.metrics.reserved(Held)
 	s.metrics.stockOuts(stockOuts)
 	return got, nil
@@ -406,7 +408,11 @@ func (s *Service) Reserve(ctx context.Context, key string, lines []bookshop.Stoc
 // (or one whose record is gone, RecordTTL after it ended); Conflict for a
 // reservation released or expired (see Committing).
 func (s *Service) Commit(ctx context.Context, id string) (bookshop.Reservation, error) {
-	return s.finish(ctx, id, Committing)
+	r, err := s.finish(ctx, id, Committing)
+	if err == nil {
+		fault.Point("inventory/after-commit") // recorded, not yet answered
+	}
+	return r, err
 }
 
 // Release implements [bookshop.Inventory]: it gives a held reservation's

@@ -27,6 +27,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
+	"github.com/bookshop-go/bookshop/internal/platform/fault"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
@@ -133,6 +134,7 @@ func (s *Service) Create(ctx context.Context, key string, order bookshop.Order) 
 		s.metrics.replayed()
 		return got, nil
 	}
+	fault.Point("orders/after-create") // recorded, not yet answered
 	s.metrics.recorded(got)
 	s.logger.InfoContext(ctx, "order recorded", "order", got.ID, "customer", got.CustomerID,
 		"lines", len(got.Lines), "total", got.Total.String(), "payment", got.PaymentID)

@@ -36,6 +36,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
+	"github.com/bookshop-go/bookshop/internal/platform/fault"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
@@ -218,6 +219,7 @@ func (s *Service) Charge(ctx context.Context, key string, amount bookshop.Money,
 		s.logger.InfoContext(ctx, "charge declined", "charge", ch.ID, "key", key, "amount", amount.String(), "card", info.String(), "reason", reason)
 		return bookshop.Charge{}, declined(reason)
 	}
+	fault.Point("payments/after-charge") // recorded, not yet answered
 	s.metrics.charged(resultApproved)
 	s.logger.InfoContext(ctx, "charge approved", "charge", ch.ID, "key", key, "amount", amount.String(), "card", info.String())
 	return ch, nil
