@@ -169,23 +169,12 @@ type shop struct {
 func startShop(tb testing.TB, opts shopOptions) *shop {
 	tb.Helper()
 	dir := tb.TempDir()
-	catalogDB, err := catalogsqlite.Open(testContext(tb), catalogsqlite.Memory, slices.Concat(books, dearBooks))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { catalogDB.Close() })
 	promo := opts.promotion
 	if promo.Rule == nil {
 		promo = promotions.BuyTwoGetOneFree()
 	}
 	s := &shop{promotion: promo.Code}
-	s.catalog = serve(tb, func(ctx context.Context, lis net.Listener) error {
-		srv, err := catalog.NewGRPCServer(catalog.NewService(catalogDB, "EUR", 0, nil), deps(lis))
-		if err != nil {
-			return err
-		}
-		return srv.Run(ctx, lis)
-	})
+	s.catalog = serveCatalog(tb, slices.Concat(books, dearBooks))
 	s.cart = serve(tb, func(ctx context.Context, lis net.Listener) error {
 		cfg := cart.DefaultConfig()
 		cfg.DB, cfg.CatalogHost = filepath.Join(dir, "cart.db"), s.catalog.addr
@@ -220,6 +209,23 @@ func startShop(tb testing.TB, opts shopOptions) *shop {
 	s.orderBook = ordersclient.New(dial(tb, s.orders.addr), 5*time.Second)
 	s.promos = promotionsclient.New(dial(tb, s.promotions.addr), 5*time.Second)
 	return s
+}
+
+// serveCatalog runs a Catalog of books, in memory, until the test ends.
+func serveCatalog(tb testing.TB, books []bookshop.Book) *server {
+	tb.Helper()
+	db, err := catalogsqlite.Open(testContext(tb), catalogsqlite.Memory, books)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return serve(tb, func(ctx context.Context, lis net.Listener) error {
+		srv, err := catalog.NewGRPCServer(catalog.NewService(db, "EUR", 0, nil), deps(lis))
+		if err != nil {
+			return err
+		}
+		return srv.Run(ctx, lis)
+	})
 }
 
 // dial returns a connection to addr with Bookshop's client settings,

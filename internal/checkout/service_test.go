@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/catalog/catalogclient"
 	"github.com/bookshop-go/bookshop/internal/checkout"
 	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
@@ -603,8 +605,9 @@ var noDiscount = promotions.Promotion{
 }
 
 // TestLastCopies has many customers check out the last copies of a book
-// at once: exactly as many orders as copies, the others told it sold out,
-// the stock at 0 and nothing held.
+// at once: exactly as many orders and charges as copies, the others told
+// it sold out, charged nothing, their carts kept; the stock at 0 and
+// nothing held.
 func TestLastCopies(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -655,20 +658,105 @@ func TestLastCopies(t *testing.T) {
 			if l := s.levels(t, tc.book)[tc.book]; l.OnHand != 0 || l.Held != 0 || l.Available != 0 {
 				t.Errorf("stock after = %+v, want 0 on hand, 0 held", l)
 			}
-			total := 0
+			// Each buyer has an order, paid by an approved charge, and an
+			// empty cart; or none, no charge made, and their cart as it was.
+			total, charged := 0, 0
 			for i := range tc.buyers {
-				page, err := s.orderBook.List(ctx, tc.startID+int32(i), "", 10)
+				customer := tc.startID + int32(i)
+				page, err := s.orderBook.List(ctx, customer, "", 10)
 				if err != nil {
 					t.Fatal(err)
 				}
 				total += len(page.Orders)
+				r, err := c.log.Get(ctx, customer, "k-last")
+				if err != nil || r == nil {
+					t.Fatalf("the saga log has no record of customer %d's checkout: %v", customer, err)
+				}
+				charge, err := s.charges.ChargeByKey(ctx, r.PayKey())
+				switch {
+				case err == nil && charge.State == paymentsclient.StateApproved:
+					charged++
+				case bookshop.ErrorCode(err) != bookshop.NotFound:
+					t.Errorf("customer %d's charge = %+v, %v; want an approved one or none", customer, charge, err)
+				}
+				n, err := s.carts.Count(ctx, cartOf(customer))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := 1 - len(page.Orders); n != want {
+					t.Errorf("customer %d, with %d orders, has %d copies in their cart, want %d", customer, len(page.Orders), n, want)
+				}
 			}
-			if total != tc.copies {
-				t.Errorf("Orders has %d orders, want %d", total, tc.copies)
+			if total != tc.copies || charged != tc.copies {
+				t.Errorf("Orders has %d orders, Payments %d approved charges; want %d of each", total, charged, tc.copies)
 			}
 			t.Logf("%d buyers of %d copies at once: %d orders, %d sold out, in %v", tc.buyers, tc.copies, orders, soldOut, elapsed.Round(time.Millisecond))
 		})
 	}
+}
+
+// restorable is the Catalog of a Checkout whose catalog is restored, under
+// the same ids, at a moment of the test's choosing: the books of before
+// until then, those of after from then on.
+type restorable struct {
+	before, after checkout.Catalog
+	restored      atomic.Bool
+}
+
+func (c *restorable) Books(ctx context.Context, ids []int32) ([]bookshop.Book, error) {
+	if c.restored.Load() {
+		return c.after.Books(ctx, ids)
+	}
+	return c.before.Books(ctx, ids)
+}
+
+// TestPriceChangedSinceQuote has a book's price change between the quote
+// a shopper confirmed and their order (the catalog restored, under the
+// same ids, with Dune 2 euros dearer): the order is refused, nothing held
+// or charged, with the total the cart comes to now; the shopper confirms
+// that one, and the order is placed and charged at it.
+func TestPriceChangedSinceQuote(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	restored := slices.Clone(books)
+	restored[1].Price = eur(1299) // Dune, 10.99 before
+	after := serveCatalog(t, restored)
+	catalogs := &restorable{after: catalogclient.New(dial(t, after.addr), 5*time.Second)}
+	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+		catalogs.before = d.Catalog
+		d.Catalog = catalogs
+	})
+	s.fill(t, "c-9", 2, 1)
+	before := s.levels(t, 2)
+	q, err := c.client.Quote(ctx, 9, "c-9")
+	if err != nil || q.Total != eur(1099) {
+		t.Fatalf("Quote = %+v, %v; want a total of 10.99", q, err)
+	}
+
+	catalogs.restored.Store(true)
+	req := order(9, "k-price", q.Total, paymentsclient.TestCardApproved)
+	_, err = c.client.Place(ctx, req)
+	want := "the total is now €12.99, not the €10.99 you confirmed: a price or your cart changed"
+	if bookshop.ErrorCode(err) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(err), want) {
+		t.Fatalf("Place at the old total = %v; want a Conflict beginning %q", err, want)
+	}
+	if r, err := c.log.Get(ctx, 9, req.Key); r != nil || err != nil {
+		t.Errorf("the saga log has %+v, %v for the refused order; want nothing recorded: nothing held, nothing charged", r, err)
+	}
+	if l := s.levels(t, 2)[2]; l != before[2] {
+		t.Errorf("stock after the refusal = %+v, want %+v", l, before[2])
+	}
+
+	// The shopper sees the new total, and confirms it, with the same form.
+	if q, err = c.client.Quote(ctx, 9, "c-9"); err != nil || q.Total != eur(1299) {
+		t.Fatalf("Quote, the catalog restored = %+v, %v; want a total of 12.99", q, err)
+	}
+	req.Total = q.Total
+	o, err := c.client.Place(ctx, req)
+	if err != nil || o.Total != eur(1299) {
+		t.Fatalf("Place at the new total = %+v, %v; want an order of 12.99", o, err)
+	}
+	c.invariants(t, s, 9, req.Key, before, 1)
 }
 
 // TestPaymentsUnavailable charges the test card that the processor cannot
@@ -694,7 +782,11 @@ func TestPaymentsUnavailable(t *testing.T) {
 		t.Errorf("Place(the unavailable card) = %v (reason %q, message %q), want it known not placed, saying nothing was charged",
 			err, bookshop.ErrorReason(err), bookshop.ErrorMessage(err))
 	}
-	t.Logf("the processor unavailable: answered in %v", time.Since(start).Round(time.Millisecond))
+	elapsed := time.Since(start)
+	t.Logf("the processor unavailable: answered in %v", elapsed.Round(time.Millisecond))
+	if elapsed > 3*time.Second {
+		t.Errorf("Place(the unavailable card) answered in %v, want within 3 s: Payments answers at once that the processor cannot be reached", elapsed)
+	}
 	r := c.invariants(t, s, 5, req.Key, before, 1)
 	if r.State != saga.Failed || !strings.Contains(r.ErrMessage, "nothing was charged") {
 		t.Errorf("checkout is %s (%q), want failed: nothing was charged", r.State, r.ErrMessage)
@@ -762,7 +854,11 @@ func TestPaymentsDown(t *testing.T) {
 	if bookshop.ErrorCode(err) != bookshop.Unavailable {
 		t.Fatalf("Place, Payments down = %v, want Unavailable", err)
 	}
-	t.Logf("Payments down: answered %q in %v", bookshop.ErrorMessage(err), time.Since(start).Round(time.Millisecond))
+	elapsed := time.Since(start)
+	t.Logf("Payments down: answered %q in %v", bookshop.ErrorMessage(err), elapsed.Round(time.Millisecond))
+	if elapsed > 3500*time.Millisecond {
+		t.Errorf("Place, Payments down, answered in %v, want within 3.5 s: the call's deadline (1 s) and a little more", elapsed)
+	}
 	if r, _ := c.log.Get(ctx, 7, req.Key); r == nil || r.State.Ended() {
 		t.Fatalf("checkout = %+v, want it unfinished, for the recoverer", r)
 	}
