@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/marketplace"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
 	"github.com/bookshop-go/bookshop/internal/promotions"
@@ -858,15 +859,24 @@ func TestCheckout(t *testing.T) {
 		t.Errorf("after the same checkout again the customer has %d orders, want 1", len(list.Orders))
 	}
 
-	// Another customer's order is a 404, as an unknown one is.
+	// Another customer's order is a 404, the very page an unknown one
+	// gets: a well-formed id that no order has (the last character of
+	// the order's changed), and a malformed one.
 	other := newShopper(t, shop.site)
 	other.signUp("other@example.com", "Other")
-	for _, target := range []string{"/orders/" + order.ID, "/orders/o_nosuchorder"} {
+	last := order.ID[len(order.ID)-1]
+	unknown := order.ID[:len(order.ID)-1] + map[bool]string{true: "b", false: "a"}[last == 'a']
+	var pages []string
+	for _, target := range []string{"/orders/" + order.ID, "/orders/" + unknown, "/orders/o_nosuchorder"} {
 		r := other.get(target)
 		wantHTML(t, "GET", target, r, http.StatusNotFound)
 		if !strings.Contains(r.body, messageNoSuchOrderText) {
 			t.Errorf("GET %s: %q not in the page", target, messageNoSuchOrderText)
 		}
+		pages = append(pages, r.body)
+	}
+	if pages[0] != pages[1] {
+		t.Errorf("another customer's order and an unknown one get different pages:\n%s\n---\n%s", pages[0], pages[1])
 	}
 	// A guest is sent to sign in.
 	guest := newShopper(t, shop.site)
@@ -1060,10 +1070,44 @@ func TestStockLabels(t *testing.T) {
 			t.Errorf("GET /books/%d: the Add to cart form hidden = %v, want %v", id, soldOut, id == 1)
 		}
 	}
-	// The cart warns of a line past what is left.
+	// The lists say the same of each book, and offer no Add to cart for
+	// the one sold out: the category page of the three (mysteries all),
+	// and a search that finds the first.
+	for _, target := range []string{"/categories/mystery", "/search?q=Maltese+Falcon"} {
+		page := b.get(target)
+		ids := map[int32]string{1: "Out of stock", 2: "Only 2 left", 3: "In stock"}
+		if target != "/categories/mystery" {
+			ids = map[int32]string{1: "Out of stock"}
+		}
+		for id, want := range ids {
+			item := regexp.MustCompile(`(?s)<li class="book" data-book-id="` + strconv.Itoa(int(id)) + `">.*?</li>`).FindString(page.body)
+			if !strings.Contains(item, ">"+want+"</p>") {
+				t.Errorf("GET %s: book %d's item has no %q:\n%s", target, id, want, item)
+			}
+			if button := strings.Contains(item, `<form class="add-to-cart"`); button != (id != 1) {
+				t.Errorf("GET %s: book %d's item has an Add to cart form = %v, want %v:\n%s", target, id, button, id != 1, item)
+			}
+		}
+	}
+	// The cart warns of a line past what is left, and of one sold out
+	// since it was added, once the Marketplace's memory of the stock
+	// (inventoryclient.DefaultStockTTL) has let go of its 50 copies.
 	b.add(2, 3)
-	if page := b.get("/cart"); !strings.Contains(page.body, "Only 2 left") {
-		t.Errorf("the cart does not warn that 2 are left of 3 asked:\n%s", page.body)
+	b.add(3, 1)
+	if err := shop.inventory.SetStock(ctx, 3, 0); err != nil {
+		t.Fatal(err)
+	}
+	warnings := []string{"Only 2 left: lower the quantity to check out.", "Out of stock: remove it to check out."}
+	deadline := time.Now().Add(inventoryclient.DefaultStockTTL + 3*time.Second)
+	for {
+		page := b.get("/cart")
+		if strings.Contains(page.body, warnings[0]) && strings.Contains(page.body, warnings[1]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cart does not warn %q:\n%s", warnings, page.body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -310,6 +310,20 @@ func TestCheckoutEndToEnd(t *testing.T) {
 		chromedp.Submit(`#password`),
 	)
 	waitPath("signed up", "/")
+	// Signed out, and in again, as a shopper coming back does: the
+	// checkout below is for a signed-in customer only.
+	run("open the account page", chromedp.Navigate(url+"account"))
+	waitPath("account", "/account")
+	run("sign out", chromedp.Click(`form[action="/signout"] button`, chromedp.NodeVisible))
+	waitPath("signed out", "/")
+	run("open the sign-in page", chromedp.Navigate(url+"signin"))
+	waitPath("sign-in page", "/signin")
+	run("sign in",
+		chromedp.SendKeys(`#email`, "buyer@example.com"),
+		chromedp.SendKeys(`#password`, "a long and unusual passphrase"),
+		chromedp.Submit(`#password`),
+	)
+	waitPath("signed in", "/")
 	for _, id := range []int{2, 5} {
 		run("open a book page", chromedp.Navigate(fmt.Sprintf("%sbooks/%d", url, id)))
 		waitPath("book page", fmt.Sprintf("/books/%d", id))
