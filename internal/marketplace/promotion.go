@@ -42,10 +42,11 @@ type offers struct {
 	mu    sync.Mutex
 	byID  map[int32]cachedOffer // by customer; 0 for guests
 	htmls map[bannerData]template.HTML
-	// campaign is the guests' offer as Promotions last gave it, however
-	// long ago (known says whether it ever did): what it says of every
-	// cart alike (whether a campaign runs, and the copies a cart needs,
-	// Offer.MinBooks) for when Promotions cannot say now.
+	// campaign is the last offer Promotions gave, a guest's or a
+	// customer's, however long ago (known says whether it ever did):
+	// what it says of every cart alike (whether a campaign runs, and the
+	// copies a cart needs, Offer.MinBooks), for when Promotions cannot say
+	// now and for the carts too small to ask it about.
 	campaign bookshop.Offer
 	known    bool
 }
@@ -82,9 +83,15 @@ func (o *offers) put(customer int32, offer bookshop.Offer) {
 		clear(o.byID)
 	}
 	o.byID[customer] = cachedOffer{offer: offer, at: o.now()}
-	if customer == 0 {
-		o.campaign, o.known = offer, true
-	}
+	o.campaign, o.known = offer, true
+}
+
+// described reports whether Promotions ever described the campaign (see
+// mayEarn).
+func (o *offers) described() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.known
 }
 
 // mayEarn reports whether lines may earn a discount by the campaign as
@@ -189,12 +196,20 @@ func (s *server) linesDiscount(ctx context.Context, lines []bookshop.PromoLine) 
 // when it cannot answer (known) and lines may earn a discount by the
 // campaign as Promotions last described it. A customer whose offer, as
 // Promotions gave it within offerCacheTTL, they cannot use (used, or no
-// campaign) is not asked about.
+// campaign) is not asked about. When Promotions never described the
+// campaign (no page with its banner has been served yet), the visitor's
+// offer is asked for first: it describes the campaign too, so that a cart
+// too small to earn the discount costs no call from then on, rather than
+// one on every checkout page.
 func (s *server) offersUnknown(ctx context.Context, lines []bookshop.PromoLine) bool {
-	if !s.offers.mayEarn(lines) {
+	offer, ok := s.offers.get(visitorIn(ctx).userID())
+	if !ok && !s.offers.described() {
+		offer, ok = s.offerFor(ctx)
+	}
+	if ok && (!offer.Active || !offer.Eligible) {
 		return false
 	}
-	if offer, ok := s.offers.get(visitorIn(ctx).userID()); ok && (!offer.Active || !offer.Eligible) {
+	if !s.offers.mayEarn(lines) {
 		return false
 	}
 	_, _, known := s.linesDiscount(ctx, lines)

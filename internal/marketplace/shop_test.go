@@ -1111,6 +1111,31 @@ func TestStockLabels(t *testing.T) {
 	}
 }
 
+// TestCheckoutPageLearnsTheCampaign serves the checkout page of a cart
+// too small to earn the promotion again and again, to a customer who was
+// shown no page with its banner: the Marketplace learns the campaign from
+// the customer's offer, asked for once, and prices none of these carts
+// with Promotions, where it asked on every page while it knew the campaign
+// only from a guest's offer.
+func TestCheckoutPageLearnsTheCampaign(t *testing.T) {
+	promos := promotionstest.StartHangable(t, promotions.BuyTwoGetOneFree())
+	shop := startShopCalling(t, promos.Addr)
+	b := newShopper(t, shop.site)
+	b.signUp("small@example.com", "Small")
+	b.add(2, 1)
+	for range 5 {
+		if r := b.get("/checkout"); r.status != http.StatusOK {
+			t.Fatalf("GET /checkout: %d\n%s", r.status, r.body)
+		}
+	}
+	if n := promos.Calls("PriceCart"); n != 0 {
+		t.Errorf("five checkout pages of one copy asked Promotions to price a cart %d times, want none", n)
+	}
+	if n := promos.Calls("GetOffer"); n < 1 || n > 2 {
+		t.Errorf("Promotions was asked for an offer %d times, want once by the Marketplace (and once by the Checkout, at most)", n)
+	}
+}
+
 func TestCheckoutSubmittedTenTimesAtOnce(t *testing.T) {
 	logger, logs := testLogger(t)
 	shop := startShop(t, func(o *marketplace.Options) { o.Logger = logger })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ import (
 // accepts connections and calls, and its health stays SERVING, so that
 // its callers' clients keep sending it calls: it is up, and useless,
 // which a Promotions stopped (its port closed, refused at once) is not.
-// It can be made slow too (see Slow): each call answered, late.
+// It can be made slow too (see Slow): each call answered, late. It counts
+// the calls it receives, by method (see Calls).
 type Hangable struct {
 	// Addr is the server's address, "127.0.0.1:PORT".
 	Addr string
@@ -34,6 +36,9 @@ type Hangable struct {
 	hung  atomic.Bool
 	delay atomic.Int64 // of each call, in nanoseconds (see Slow)
 	calls atomic.Int64 // the calls it holds or held, from their arrival
+
+	mu       sync.Mutex
+	byMethod map[string]int64 // every call received, by method (see Calls)
 }
 
 // StartHangable serves a Promotions running promo, its claims in an
@@ -52,7 +57,7 @@ func StartHangable(tb testing.TB, promo promotions.Promotion) *Hangable {
 	if err != nil {
 		tb.Fatalf("start Promotions: %v", err)
 	}
-	h := &Hangable{}
+	h := &Hangable{byMethod: make(map[string]int64)}
 	h.Addr = rpctest.Start(tb, func(srv *rpc.Server, logger *slog.Logger) {
 		promotionsv1.RegisterPromotionsServiceServer(srv, promotions.NewServer(svc, logger))
 	}, grpc.ChainUnaryInterceptor(h.intercept))
@@ -73,6 +78,14 @@ func (h *Hangable) Slow(d time.Duration) { h.delay.Store(int64(d)) }
 // those still held (their caller waiting, or their delay not over).
 func (h *Hangable) Held() int64 { return h.calls.Load() }
 
+// Calls returns how many calls of PromotionsService's method (its name
+// alone, "PriceCart") it has received since it started, held or not.
+func (h *Hangable) Calls(method string) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.byMethod[method]
+}
+
 // service is the prefix of the full names of PromotionsService's methods.
 var service = "/" + promotionsv1.PromotionsService_ServiceDesc.ServiceName + "/"
 
@@ -81,9 +94,13 @@ var service = "/" + promotionsv1.PromotionsService_ServiceDesc.ServiceName + "/"
 // apart from its caller's cancellation (see Slow). The health service
 // answers as ever.
 func (h *Hangable) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if !strings.HasPrefix(info.FullMethod, service) {
+	method, ok := strings.CutPrefix(info.FullMethod, service)
+	if !ok {
 		return handler(ctx, req)
 	}
+	h.mu.Lock()
+	h.byMethod[method]++
+	h.mu.Unlock()
 	delay := time.Duration(h.delay.Load())
 	switch {
 	case h.hung.Load():
