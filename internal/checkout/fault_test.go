@@ -105,9 +105,16 @@ func (b *syncBuffer) String() string {
 // the process is killed when the test ends, if it is still running.
 func run(tb testing.TB, name string, env []string, args ...string) *proc {
 	tb.Helper()
+	return runFor(tb, tb, name, env, args...)
+}
+
+// runFor is run for a process that lives as long as owner, a test that
+// encloses tb's: a failure to start is tb's.
+func runFor(tb, owner testing.TB, name string, env []string, args ...string) *proc {
+	tb.Helper()
 	p := &proc{name: name, cmd: exec.Command(bookshopBinary(tb), args...), out: new(syncBuffer), done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Dir = tb.TempDir()
+	p.cmd.Dir = owner.TempDir()
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatalf("start %s: %v", name, err)
@@ -116,11 +123,11 @@ func run(tb testing.TB, name string, env []string, args ...string) *proc {
 		p.err = p.cmd.Wait()
 		close(p.done)
 	}()
-	tb.Cleanup(func() {
+	owner.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		if tb.Failed() {
-			tb.Logf("%s's output:\n%s", name, p.out)
+		if owner.Failed() {
+			owner.Logf("%s's output:\n%s", name, p.out)
 		}
 	})
 	return p
@@ -248,16 +255,25 @@ func (ps *processShop) kill(tb testing.TB, name string) {
 // database, without extra, for as long as the test that started ps.
 func (ps *processShop) restart(tb testing.TB, name string) {
 	tb.Helper()
-	ps.procs[name] = run(ps.tb, name, ps.env[name], name)
+	ps.procs[name] = runFor(tb, ps.tb, name, ps.env[name], name)
 }
 
 // arm kills service name and starts it again with the fault point point
 // armed, for as long as the test that started ps, and waits until it
-// answers.
+// answers. If the process armed is still the service's when tb ends (tb
+// failed before it was killed at the point and started again), it is
+// killed and the service started again, unarmed, for the tests after tb.
 func (ps *processShop) arm(tb testing.TB, name, point string) {
 	tb.Helper()
 	ps.kill(tb, name)
-	ps.procs[name] = run(ps.tb, name, append(slices.Clip(ps.env[name]), fault.EnvVar+"="+point), name)
+	armed := runFor(tb, ps.tb, name, append(slices.Clip(ps.env[name]), fault.EnvVar+"="+point), name)
+	ps.procs[name] = armed
+	tb.Cleanup(func() {
+		if ps.procs[name] == armed {
+			ps.kill(tb, name)
+			ps.restart(tb, name)
+		}
+	})
 	ps.waitAnswering(tb)
 }
 
@@ -462,15 +478,17 @@ func TestPaymentsKilledWhileCharging(t *testing.T) {
 	p.stop(t)
 }
 
-// TestServicesKilledAtTheirSteps kills, with SIGKILL, each service that a
-// checkout changes right after it has recorded the change the Checkout
-// asked for and before it answers: the change is on its disk, and the
-// Checkout sees the call fail. The shopper gets an answer within the
-// deadline; once the service is started again, the recoverer finishes
-// the checkout (when the charge may have been made) or undoes it (when it
-// was not), and every invariant holds: the charge found by its key, the
-// hold released by its key, the stock taken and the order recorded once,
-// by their keys.
+// TestServicesKilledAtTheirSteps kills, with SIGKILL, the Inventory,
+// Payments and Orders at each step of a checkout that they record (the
+// Cart's and Promotions' steps are not killed here), right after the
+// change the Checkout asked for is recorded and before the answer: the
+// change is on the service's disk, and the Checkout sees the call fail.
+// The shopper gets an answer within the deadline; once the service is
+// started again, the recoverer finishes the checkout (when the charge may
+// have been made) or undoes it (when it was not), and every invariant
+// holds: the charge found by its key, the hold released by its key, the
+// stock taken and the order recorded once, by their keys, and an undoing
+// done again to its end.
 func TestServicesKilledAtTheirSteps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes: not with -short")
@@ -478,17 +496,23 @@ func TestServicesKilledAtTheirSteps(t *testing.T) {
 	ps := startProcessShop(t)
 	for i, tc := range []struct {
 		service, point string
+		number         string // the card
 		want           saga.State
 		code           bookshop.Code // of the record, when it failed
 	}{
 		// The hold made, its answer lost: nothing charged, undone.
-		{"inventory", "inventory/after-reserve", saga.Failed, bookshop.Unavailable},
+		{"inventory", "inventory/after-reserve", paymentsclient.TestCardApproved, saga.Failed, bookshop.Unavailable},
 		// The charge made, its answer lost: asked for by its key, and kept.
-		{"payments", "payments/after-charge", saga.Done, ""},
+		{"payments", "payments/after-charge", paymentsclient.TestCardApproved, saga.Done, ""},
 		// The stock taken, or the order recorded, the answer lost: asked
 		// for again, by the reservation's id or the order's key.
-		{"inventory", "inventory/after-commit", saga.Done, ""},
-		{"orders", "orders/after-create", saga.Done, ""},
+		{"inventory", "inventory/after-commit", paymentsclient.TestCardApproved, saga.Done, ""},
+		{"orders", "orders/after-create", paymentsclient.TestCardApproved, saga.Done, ""},
+		// Undoing: the hold of a declined card released, and the charge
+		// key of a processor that could not be reached cancelled, the
+		// answer lost: done again, to the end of the undoing.
+		{"inventory", "inventory/after-release", paymentsclient.TestCardDeclined, saga.Failed, bookshop.Conflict},
+		{"payments", "payments/after-refund", paymentsclient.TestCardUnavailable, saga.Failed, bookshop.Unavailable},
 	} {
 		t.Run(strings.ReplaceAll(tc.point, "/", "-"), func(t *testing.T) {
 			ctx := testContext(t)
@@ -505,7 +529,7 @@ func TestServicesKilledAtTheirSteps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := order(customer, "k-"+tc.service+"-killed", q.Total, paymentsclient.TestCardApproved)
+			req := order(customer, "k-"+tc.service+"-killed", q.Total, tc.number)
 			start := time.Now()
 			_, err = client.Place(ctx, req)
 			elapsed := time.Since(start)
@@ -514,6 +538,9 @@ func TestServicesKilledAtTheirSteps(t *testing.T) {
 			}
 			if elapsed > 5*time.Second {
 				t.Errorf("Place, %s killed, answered in %v, want within 5s", tc.service, elapsed)
+			}
+			if tc.want == saga.Done && checkoutclient.NotPlaced(err) {
+				t.Errorf("Place, %s killed = %v: told not placed, of a checkout that places its order", tc.service, err)
 			}
 			killed := ps.procs[tc.service]
 			killed.wait(t)
@@ -531,8 +558,8 @@ func TestServicesKilledAtTheirSteps(t *testing.T) {
 				r = logRecord(t, db, customer, req.Key)
 				return r != nil && r.State.Ended()
 			})
-			t.Logf("%s killed at %s: the shopper told %q in %v; the checkout %s %v after the request",
-				tc.service, tc.point, bookshop.ErrorMessage(err), elapsed.Round(time.Millisecond), r.State, time.Since(start).Round(time.Millisecond))
+			t.Logf("%s killed at %s: the shopper told %s %q in %v; the checkout %s %v after the request",
+				tc.service, tc.point, bookshop.ErrorCode(err), bookshop.ErrorMessage(err), elapsed.Round(time.Millisecond), r.State, time.Since(start).Round(time.Millisecond))
 			if r.State != tc.want || r.ErrCode != tc.code {
 				t.Errorf("the checkout ended %s (%s %q), want %s (%s)", r.State, r.ErrCode, r.ErrMessage, tc.want, tc.code)
 			}

@@ -19,7 +19,6 @@ import (
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
-	"github.com/bookshop-go/bookshop/internal/platform/fault"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/promotions/promotionsclient"
@@ -99,9 +98,6 @@ func Run(ctx context.Context, cfg Config, deps process.Deps) error {
 	if err != nil {
 		deps.Close()
 		return err
-	}
-	if armed := fault.Armed(); len(armed) > 0 {
-		deps.Logger.Warn("fault points armed: the process kills itself at them; for tests only", "env", fault.EnvVar, "points", armed)
 	}
 	deps.Logger.Info("Checkout serving gRPC", "addr", deps.Listener.Addr().String(), "cart", targets["cart"], "catalog", targets["catalog"],
 		"inventory", targets["inventory"], "payments", targets["payments"], "orders", targets["orders"], "promotions", targets["promotions"],

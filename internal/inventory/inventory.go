@@ -408,11 +408,7 @@ func (s *Service) Reserve(ctx context.Context, key string, lines []bookshop.Stoc
 // (or one whose record is gone, RecordTTL after it ended); Conflict for a
 // reservation released or expired (see Committing).
 func (s *Service) Commit(ctx context.Context, id string) (bookshop.Reservation, error) {
-	r, err := s.finish(ctx, id, Committing)
-	if err == nil {
-		fault.Point("inventory/after-commit") // recorded, not yet answered
-	}
-	return r, err
+	return s.finish(ctx, id, Committing)
 }
 
 // Release implements [bookshop.Inventory]: it gives a held reservation's
@@ -439,6 +435,13 @@ func (s *Service) finish(ctx context.Context, id string, decide func(bookshop.Re
 		return bookshop.Reservation{}, err
 	}
 	if recorded == Held && r.State != Held {
+		// This call ended it: recorded, not yet answered.
+		switch r.State {
+		case Committed:
+			fault.Point("inventory/after-commit")
+		case Released, Expired:
+			fault.Point("inventory/after-release")
+		}
 		s.metrics.reserved(r.State) // committed, released, or expired as it was released
 	}
 	return r, nil

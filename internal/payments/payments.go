@@ -293,6 +293,7 @@ func (s *Service) RefundKey(ctx context.Context, key string) (bookshop.Charge, e
 	c, cancelled, err := s.store.ChargeByKey(ctx, key)
 	if err == nil && c == nil && !cancelled {
 		if c, err = s.store.CancelKey(ctx, key, s.now().UTC()); err == nil && c == nil {
+			fault.Point("payments/after-refund") // the key cancelled, not yet answered
 			s.metrics.cancelled()
 			s.logger.InfoContext(ctx, "idempotency key cancelled before any charge", "key", key)
 		}
@@ -323,6 +324,7 @@ func (s *Service) refund(ctx context.Context, c bookshop.Charge) (bookshop.Charg
 		return bookshop.Charge{}, fmt.Errorf("refund charge %s: gone from the database", c.ID)
 	}
 	if after.State == paymentsclient.StateRefunded && after.Refunded.Equal(now) {
+		fault.Point("payments/after-refund") // recorded, not yet answered
 		s.metrics.refunded()
 		s.logger.InfoContext(ctx, "charge refunded", "charge", c.ID, "key", c.Key, "amount", c.Amount.String())
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/config"
+	"github.com/bookshop-go/bookshop/internal/platform/fault"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 )
@@ -146,7 +147,8 @@ type Running struct {
 }
 
 // Start makes the logger and the observer of a process that runs the
-// named services. Call Close at the end.
+// named services, and warns in the log of fault points armed (see package
+// fault). Call Close at the end.
 func (p *Process) Start(ctx context.Context, getenv func(string) string, stderr io.Writer, services ...string) (*Running, error) {
 	if p.Drain <= 0 {
 		return nil, config.UsageErrorf("-shutdown-timeout or SHUTDOWN_TIMEOUT %v: want a positive duration such as 10s", p.Drain)
@@ -161,6 +163,9 @@ func (p *Process) Start(ctx context.Context, getenv func(string) string, stderr 
 		return nil, err
 	}
 	process.TuneRuntime(getenv, logger)
+	if armed := fault.Armed(); len(armed) > 0 {
+		logger.Warn("fault points armed: the process kills itself at them; for tests only", "env", fault.EnvVar, "points", armed)
+	}
 	grpcLog.SetLogger(logger, closeLog) // grpc-go's Fatal writes out the log before it exits
 	return &Running{Logger: logger, closeLog: closeLog, obs: obs, flags: p}, nil
 }
