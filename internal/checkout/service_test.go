@@ -857,7 +857,7 @@ func TestPaymentsDown(t *testing.T) {
 	elapsed := time.Since(start)
 	t.Logf("Payments down: answered %q in %v", bookshop.ErrorMessage(err), elapsed.Round(time.Millisecond))
 	if elapsed > 3500*time.Millisecond {
-		t.Errorf("Place, Payments down, answered in %v, want within 3.5 s: the call's deadline (1 s) and a little more", elapsed)
+		t.Errorf("Place, Payments down, answered in %v, want within 3.5 s: a Payments stopped is refused at once, and the call's deadline is 1 s", elapsed)
 	}
 	if r, _ := c.log.Get(ctx, 7, req.Key); r == nil || r.State.Ended() {
 		t.Fatalf("checkout = %+v, want it unfinished, for the recoverer", r)

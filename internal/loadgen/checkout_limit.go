@@ -336,7 +336,7 @@ func (w *checkoutLimitWorker) Call(ctx context.Context) (int, error) {
 	}
 	if err := exec(`INSERT INTO checkouts (customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at)
 		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
-		WHERE NOT EXISTS (SELECT 1 FROM checkouts
+		WHERE NOT EXISTS (SELECT 1 FROM checkouts INDEXED BY checkouts_open
 			WHERE customer_id = ?1 AND key <> ?2 AND state NOT IN ('done', 'failed') AND json_extract(record, '$.CartID') = ?11)
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,

@@ -42,11 +42,12 @@ type offers struct {
 	mu    sync.Mutex
 	byID  map[int32]cachedOffer // by customer; 0 for guests
 	htmls map[bannerData]template.HTML
-	// campaign is the last offer Promotions gave, a guest's or a
-	// customer's, however long ago (known says whether it ever did):
-	// what it says of every cart alike (whether a campaign runs, and the
-	// copies a cart needs, Offer.MinBooks), for when Promotions cannot say
-	// now and for the carts too small to ask it about.
+	// campaign is what the last offer Promotions gave, a guest's or a
+	// customer's, however long ago (known says whether it ever did),
+	// says of every shopper alike: whether a campaign runs, and the
+	// copies a cart needs (Offer.MinBooks), for when Promotions cannot
+	// say now and for the carts too small to ask it about. Eligible, the
+	// one shopper's, is left out (false).
 	campaign bookshop.Offer
 	known    bool
 }
@@ -84,6 +85,7 @@ func (o *offers) put(customer int32, offer bookshop.Offer) {
 	}
 	o.byID[customer] = cachedOffer{offer: offer, at: o.now()}
 	o.campaign, o.known = offer, true
+	o.campaign.Eligible = false
 }
 
 // described reports whether Promotions ever described the campaign (see
@@ -197,10 +199,10 @@ func (s *server) linesDiscount(ctx context.Context, lines []bookshop.PromoLine) 
 // campaign as Promotions last described it. A customer whose offer, as
 // Promotions gave it within offerCacheTTL, they cannot use (used, or no
 // campaign) is not asked about. When Promotions never described the
-// campaign (no page with its banner has been served yet), the visitor's
-// offer is asked for first: it describes the campaign too, so that a cart
-// too small to earn the discount costs no call from then on, rather than
-// one on every checkout page.
+// campaign (no offer was asked for since the Marketplace started), the
+// visitor's offer is asked for first: it describes the campaign too, so
+// that a cart too small to earn the discount costs no call from then on,
+// rather than one on every checkout page.
 func (s *server) offersUnknown(ctx context.Context, lines []bookshop.PromoLine) bool {
 	offer, ok := s.offers.get(visitorIn(ctx).userID())
 	if !ok && !s.offers.described() {

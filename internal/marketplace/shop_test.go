@@ -860,12 +860,16 @@ func TestCheckout(t *testing.T) {
 	}
 
 	// Another customer's order is a 404, the very page an unknown one
-	// gets: a well-formed id that no order has (the last character of
-	// the order's changed), and a malformed one.
+	// gets: a well-formed id that no order has (a character in the middle
+	// of the order's changed), and a malformed one.
 	other := newShopper(t, shop.site)
 	other.signUp("other@example.com", "Other")
-	last := order.ID[len(order.ID)-1]
-	unknown := order.ID[:len(order.ID)-1] + map[bool]string{true: "b", false: "a"}[last == 'a']
+	mid := len(order.ID) / 2
+	swap := byte('a')
+	if order.ID[mid] == 'a' {
+		swap = 'b'
+	}
+	unknown := order.ID[:mid] + string(swap) + order.ID[mid+1:]
 	var pages []string
 	for _, target := range []string{"/orders/" + order.ID, "/orders/" + unknown, "/orders/o_nosuchorder"} {
 		r := other.get(target)
@@ -1073,14 +1077,23 @@ func TestStockLabels(t *testing.T) {
 	// The lists say the same of each book, and offer no Add to cart for
 	// the one sold out: the category page of the three (mysteries all),
 	// and a search that finds the first.
-	for _, target := range []string{"/categories/mystery", "/search?q=Maltese+Falcon"} {
+	items := regexp.MustCompile(`(?s)<li class="book" data-book-id="(\d+)">.*?</li>`)
+	for _, list := range []struct {
+		target string
+		labels map[int32]string // by book
+	}{
+		{"/categories/mystery", map[int32]string{1: "Out of stock", 2: "Only 2 left", 3: "In stock"}},
+		{"/search?q=Maltese+Falcon", map[int32]string{1: "Out of stock"}},
+	} {
+		target := list.target
 		page := b.get(target)
-		ids := map[int32]string{1: "Out of stock", 2: "Only 2 left", 3: "In stock"}
-		if target != "/categories/mystery" {
-			ids = map[int32]string{1: "Out of stock"}
+		byBook := make(map[int32]string)
+		for _, m := range items.FindAllStringSubmatch(page.body, -1) {
+			id, _ := strconv.Atoi(m[1])
+			byBook[int32(id)] = m[0]
 		}
-		for id, want := range ids {
-			item := regexp.MustCompile(`(?s)<li class="book" data-book-id="` + strconv.Itoa(int(id)) + `">.*?</li>`).FindString(page.body)
+		for id, want := range list.labels {
+			item := byBook[id]
 			if !strings.Contains(item, ">"+want+"</p>") {
 				t.Errorf("GET %s: book %d's item has no %q:\n%s", target, id, want, item)
 			}

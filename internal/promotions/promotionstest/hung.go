@@ -35,7 +35,7 @@ type Hangable struct {
 
 	hung  atomic.Bool
 	delay atomic.Int64 // of each call, in nanoseconds (see Slow)
-	calls atomic.Int64 // the calls it holds or held, from their arrival
+	held  atomic.Int64 // the calls it holds or held, from their arrival
 
 	mu       sync.Mutex
 	byMethod map[string]int64 // every call received, by method (see Calls)
@@ -76,7 +76,7 @@ func (h *Hangable) Slow(d time.Duration) { h.delay.Store(int64(d)) }
 
 // Held returns how many calls it has held since Hang or Slow, counting
 // those still held (their caller waiting, or their delay not over).
-func (h *Hangable) Held() int64 { return h.calls.Load() }
+func (h *Hangable) Held() int64 { return h.held.Load() }
 
 // Calls returns how many calls of PromotionsService's method (its name
 // alone, "PriceCart") it has received since it started, held or not.
@@ -104,11 +104,11 @@ func (h *Hangable) intercept(ctx context.Context, req any, info *grpc.UnaryServe
 	delay := time.Duration(h.delay.Load())
 	switch {
 	case h.hung.Load():
-		h.calls.Add(1)
+		h.held.Add(1)
 		<-ctx.Done()
 		return nil, status.FromContextError(ctx.Err()).Err()
 	case delay > 0:
-		h.calls.Add(1)
+		h.held.Add(1)
 		time.Sleep(delay)
 		return handler(context.WithoutCancel(ctx), req)
 	}
