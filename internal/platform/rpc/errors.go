@@ -80,7 +80,7 @@ func FromStatus(err error) error {
 	if err == nil {
 		return nil
 	}
-	st := status.Convert(err)
+	st := statusOf(err)
 	var de *bookshop.Error
 	switch st.Code() {
 	case codes.InvalidArgument, codes.OutOfRange:
@@ -115,6 +115,21 @@ func FromStatus(err error) error {
 		}
 	}
 	return &callError{domain: de, cause: err}
+}
+
+// statusOf returns the status of err, a call's error: the status the
+// server answered, with its own message, when err wraps it. grpc-go wraps
+// the last attempt's when its retries are spent ("max retries exhausted:
+// failed after 3 attempts: rpc error: code = ..."), and status.Convert
+// would take that account, meant for logs, as the status's message.
+func statusOf(err error) *status.Status {
+	if se, ok := errors.AsType[interface {
+		error
+		GRPCStatus() *status.Status
+	}](err); ok {
+		return se.GRPCStatus()
+	}
+	return status.Convert(err)
 }
 
 // reasonDomain is the domain of the ErrorInfo details that carry the

@@ -3,12 +3,18 @@ package rpc_test
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
 // TestErrorReasonCrossesTheWire passes domain errors through the status
@@ -41,5 +47,35 @@ func TestErrorReasonCrossesTheWire(t *testing.T) {
 					tc.sent, bookshop.ErrorCode(got), bookshop.ErrorMessage(got), bookshop.ErrorReason(got), tc.sent.Code, tc.wantMsg, tc.wantReason)
 			}
 		})
+	}
+}
+
+// TestReasonKeptThroughRetries has a server answer every call UNAVAILABLE
+// with a reason, which a Bookshop client (rpc.Dial) retries: the caller
+// gets the server's own words once the retries are spent, not grpc-go's
+// account of them ("max retries exhausted: failed after 3 attempts: rpc
+// error: code = ..."), which is for logs, never for a shopper's page.
+func TestReasonKeptThroughRetries(t *testing.T) {
+	sent := &bookshop.Error{Code: bookshop.Unavailable, Message: "the stock service cannot be reached right now: nothing was charged", Reason: "NOT_PLACED"}
+	var attempts atomic.Int32
+	addr := rpctest.Start(t, func(*rpc.Server, *slog.Logger) {}, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		attempts.Add(1)
+		return rpc.ToStatus(stream.Context(), slog.New(slog.DiscardHandler), "/x.X/Y", sent)
+	}))
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = conn.Invoke(ctx, "/x.X/Y", &emptypb.Empty{}, &emptypb.Empty{})
+	if !strings.Contains(err.Error(), "max retries exhausted") || attempts.Load() < 2 {
+		t.Fatalf("the call = %v after %d attempts; want it retried, and its error wrapped by grpc-go", err, attempts.Load())
+	}
+	got := rpc.FromStatus(err)
+	if bookshop.ErrorCode(got) != sent.Code || bookshop.ErrorMessage(got) != sent.Message || bookshop.ErrorReason(got) != sent.Reason {
+		t.Errorf("FromStatus(%v) = code %s, message %q, reason %q; want %s, %q, %q",
+			err, bookshop.ErrorCode(got), bookshop.ErrorMessage(got), bookshop.ErrorReason(got), sent.Code, sent.Message, sent.Reason)
 	}
 }
