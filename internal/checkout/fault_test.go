@@ -500,7 +500,8 @@ func TestServicesKilledAtTheirSteps(t *testing.T) {
 		want           saga.State
 		code           bookshop.Code // of the record, when it failed
 	}{
-		// The hold made, its answer lost: nothing charged, undone.
+		// The hold made, its answer lost: nothing charged, undone; the
+		// shopper told so at once, though the hold is released later.
 		{"inventory", "inventory/after-reserve", paymentsclient.TestCardApproved, saga.Failed, bookshop.Unavailable},
 		// The charge made, its answer lost: asked for by its key, and kept.
 		{"payments", "payments/after-charge", paymentsclient.TestCardApproved, saga.Done, ""},
@@ -541,6 +542,9 @@ func TestServicesKilledAtTheirSteps(t *testing.T) {
 			}
 			if tc.want == saga.Done && checkoutclient.NotPlaced(err) {
 				t.Errorf("Place, %s killed = %v: told not placed, of a checkout that places its order", tc.service, err)
+			}
+			if tc.point == "inventory/after-reserve" && !checkoutclient.NotPlaced(err) {
+				t.Errorf("Place, %s killed before any charge = %v: want it told not placed, nothing charged", tc.service, err)
 			}
 			killed := ps.procs[tc.service]
 			killed.wait(t)

@@ -904,6 +904,11 @@ func (s *Service) answer(r *saga.Record) (bookshop.Order, error) {
 	case saga.Failed:
 		return bookshop.Order{}, notPlaced(r.Err())
 	case saga.Undoing:
+		if !r.ChargeTried && r.ChargeID == "" {
+			// No charge was ever asked for: no order, and nothing charged,
+			// though a hold may be still to release.
+			return bookshop.Order{}, notPlaced(r.Err())
+		}
 		return bookshop.Order{}, r.Err()
 	case saga.Charged, saga.Committed:
 		return bookshop.Order{}, errCompleting
