@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -61,6 +63,26 @@ func ToStatus(ctx context.Context, logger *slog.Logger, method string, err error
 	logger.ErrorContext(ctx, "rpc failed", "method", method, "err", err)
 	return status.Error(codes.Internal, "internal error")
 }
+
+// NoRetry tells the client of the call that ctx serves not to retry
+// the answer the handler is about to return: gRPC's retry pushback, a
+// negative one, which grpc-go's client obeys (gRFC A6). A Bookshop client
+// retries UNAVAILABLE (see serviceConfig), for the calls that did not
+// reach a healthy server; a service that answers UNAVAILABLE itself,
+// once it has tried what it could (Payments, its card processor; the
+// Checkout, its services, each through retries of its own), calls
+// NoRetry, so that its callers do not do the work again at once, and
+// again, multiplying the calls to a service that is down and holding a
+// shopper for the backoffs. An UNAVAILABLE that another replica could
+// answer otherwise (this one shuts down, or is full) leaves the retry be.
+// Outside a gRPC server's call, it does nothing.
+func NoRetry(ctx context.Context) {
+	_ = grpc.SetTrailer(ctx, noRetryTrailer) // fails only outside a call
+}
+
+// noRetryTrailer is NoRetry's trailer: a stream copies what SetTrailer
+// gives it, so one map serves every call.
+var noRetryTrailer = metadata.Pairs("grpc-retry-pushback-ms", "-1")
 
 // FromStatus converts an error of a gRPC call into a domain error. The
 // server's message is kept for the codes that say something about the

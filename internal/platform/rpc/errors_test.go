@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -78,4 +79,36 @@ func TestReasonKeptThroughRetries(t *testing.T) {
 		t.Errorf("FromStatus(%v) = code %s, message %q, reason %q; want %s, %q, %q",
 			err, bookshop.ErrorCode(got), bookshop.ErrorMessage(got), bookshop.ErrorReason(got), sent.Code, sent.Message, sent.Reason)
 	}
+}
+
+// TestNoRetry has a server answer UNAVAILABLE with NoRetry, as a service
+// does that tried what it could before it answered: a Bookshop client,
+// which retries UNAVAILABLE, makes one attempt, and gets the server's
+// words; without NoRetry (TestReasonKeptThroughRetries), it makes three.
+func TestNoRetry(t *testing.T) {
+	sent := &bookshop.Error{Code: bookshop.Unavailable, Message: "the card processor cannot be reached: nothing was charged"}
+	var attempts atomic.Int32
+	addr := rpctest.Start(t, func(*rpc.Server, *slog.Logger) {}, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		attempts.Add(1)
+		rpc.NoRetry(stream.Context())
+		return rpc.ToStatus(stream.Context(), slog.New(slog.DiscardHandler), "/x.X/Y", sent)
+	}))
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 3 {
+		err = conn.Invoke(ctx, "/x.X/Y", &emptypb.Empty{}, &emptypb.Empty{})
+		if status.Code(err) != codes.Unavailable || strings.Contains(err.Error(), "retries") {
+			t.Fatalf("call %d = %v, want the server's UNAVAILABLE, not retried", i+1, err)
+		}
+		if n := attempts.Swap(0); n != 1 {
+			t.Fatalf("call %d made %d attempts, want 1", i+1, n)
+		}
+	}
+	// Outside a call, NoRetry does nothing (and does not panic).
+	rpc.NoRetry(ctx)
 }
