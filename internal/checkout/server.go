@@ -44,6 +44,12 @@ func (s *Server) GetQuote(ctx context.Context, req *checkoutv1.GetQuoteRequest) 
 func (s *Server) PlaceOrder(ctx context.Context, req *checkoutv1.PlaceOrderRequest) (*checkoutv1.PlaceOrderResponse, error) {
 	order, err := s.checkout.Place(ctx, checkoutclient.PlaceOrderFromProto(req))
 	if err != nil {
+		if checkoutclient.NotPlaced(err) {
+			// Final: the checkout ended, undone, having retried the services
+			// it calls; another attempt is the shopper's to ask for, not
+			// their gRPC client's (see rpc.NoRetry).
+			rpc.NoRetry(ctx)
+		}
 		return nil, rpc.ToStatus(ctx, s.logger, checkoutv1.CheckoutService_PlaceOrder_FullMethodName, err)
 	}
 	return &checkoutv1.PlaceOrderResponse{Order: checkoutclient.OrderToProto(order)}, nil

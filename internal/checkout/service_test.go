@@ -787,6 +787,11 @@ func TestPaymentsUnavailable(t *testing.T) {
 	if elapsed > 3*time.Second {
 		t.Errorf("Place(the unavailable card) answered in %v, want within 3 s: Payments answers at once that the processor cannot be reached", elapsed)
 	}
+	// Payments asked once: its answer says not to retry it at once (its
+	// processor was just found down), which the Checkout's client obeys.
+	if n := s.paymentsCalls.calls("/bookshop.payments.v1.PaymentsService/Charge"); n != 1 {
+		t.Errorf("Payments served %d charges for the checkout, want 1: its UNAVAILABLE is not to be retried", n)
+	}
 	r := c.invariants(t, s, 5, req.Key, before, 1)
 	if r.State != saga.Failed || !strings.Contains(r.ErrMessage, "nothing was charged") {
 		t.Errorf("checkout is %s (%q), want failed: nothing was charged", r.State, r.ErrMessage)
@@ -805,6 +810,31 @@ func TestPaymentsUnavailable(t *testing.T) {
 	// The first try's charge key is cancelled: it can never charge.
 	if _, err := s.charges.Charge(ctx, r.PayKey(), eur(1099), card(paymentsclient.TestCardApproved)); bookshop.ErrorCode(err) != bookshop.Conflict {
 		t.Errorf("Charge with the first try's key = %v, want it refused", err)
+	}
+}
+
+// TestNotPlacedNotRetried checks out with the card whose processor
+// cannot be reached, through a client with Bookshop's settings (the
+// Marketplace's), which retries UNAVAILABLE: the checkout is tried once,
+// and Payments asked once. Each answer says it is not to be retried at
+// once: before, the client made three checkouts of the request, each of
+// which charged three times.
+func TestNotPlacedNotRetried(t *testing.T) {
+	ctx := testContext(t)
+	s := startShop(t, shopOptions{})
+	c := startCheckout(t, s, checkout.Options{})
+	s.fill(t, "c-5", 2, 1)
+	before := s.levels(t, 2)
+	client := checkoutclient.New(dial(t, c.addr), 30*time.Second)
+	_, err := client.Place(ctx, order(5, "k-not-retried", eur(1099), paymentsclient.TestCardUnavailable))
+	if !checkoutclient.NotPlaced(err) {
+		t.Fatalf("Place(the unavailable card) = %v, want it not placed", err)
+	}
+	if n := s.paymentsCalls.calls("/bookshop.payments.v1.PaymentsService/Charge"); n != 1 {
+		t.Errorf("Payments served %d charges for one request, want 1", n)
+	}
+	if r := c.invariants(t, s, 5, "k-not-retried", before, 1); r.State != saga.Failed {
+		t.Errorf("checkout is %s, want failed", r.State)
 	}
 }
 

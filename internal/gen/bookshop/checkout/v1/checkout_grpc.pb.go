@@ -144,7 +144,9 @@ type CheckoutServiceClient interface {
 	//     "NOT_PLACED", the checkout is known to have ended with no order
 	//     and nothing charged (or the charge refunded), and the message says
 	//     why, for the shopper ("the payment service could not take your
-	//     payment: nothing was charged; ..."): the same key tries again;
+	//     payment: nothing was charged; ..."): the same key tries again,
+	//     when the shopper asks (the answer carries a grpc-retry-pushback-ms
+	//     of -1, so that a gRPC client's retry policy does not);
 	//   - INTERNAL when a service answered what the Checkout cannot act on
 	//     (it is logged): the checkout was undone, and the same key answers
 	//     the same for 24 hours.
@@ -294,7 +296,9 @@ type CheckoutServiceServer interface {
 	//     "NOT_PLACED", the checkout is known to have ended with no order
 	//     and nothing charged (or the charge refunded), and the message says
 	//     why, for the shopper ("the payment service could not take your
-	//     payment: nothing was charged; ..."): the same key tries again;
+	//     payment: nothing was charged; ..."): the same key tries again,
+	//     when the shopper asks (the answer carries a grpc-retry-pushback-ms
+	//     of -1, so that a gRPC client's retry policy does not);
 	//   - INTERNAL when a service answered what the Checkout cannot act on
 	//     (it is logged): the checkout was undone, and the same key answers
 	//     the same for 24 hours.
