@@ -283,10 +283,10 @@ func dial(tb testing.TB, addr string) *grpc.ClientConn {
 // checkoutUnderTest is a Checkout served over gRPC for a test: its
 // Service, its saga log, and a client of it.
 type checkoutUnderTest struct {
-	svc    *checkout.Service
-	log    *checkoutsqlite.DB
-	path   string // the saga log's file
-	addr   string // where it serves gRPC
+	svc  *checkout.Service
+	log  *checkoutsqlite.DB
+	path string // the saga log's file
+	addr string // where it serves gRPC
 	// client is a plain gRPC client of it, which retries nothing.
 	client *checkoutclient.Client
 }
