@@ -83,23 +83,31 @@ func runCart(tb testing.TB, db, catalogAddr string) (cartv1.CartServiceClient, f
 // not kept).
 func runCartCaching(tb testing.TB, db, catalogAddr string, cache time.Duration) (cartv1.CartServiceClient, func()) {
 	tb.Helper()
+	cfg := cart.DefaultConfig()
+	cfg.DB, cfg.CatalogHost, cfg.CatalogCache = db, catalogAddr, cache
+	addr, stop := serveCart(tb, cfg, discard)
+	return cartv1.NewCartServiceClient(rpctest.Dial(tb, addr)), stop
+}
+
+// serveCart runs a Cart of cfg, logging to logger, on loopback until the
+// test ends or stop is called, and returns its address.
+func serveCart(tb testing.TB, cfg cart.Config, logger *slog.Logger) (addr string, stop func()) {
+	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := cart.DefaultConfig()
-	cfg.DB, cfg.CatalogHost, cfg.CatalogCache = db, catalogAddr, cache
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- cart.Run(ctx, cfg, process.Deps{Logger: discard, DrainTimeout: time.Second, Listener: lis})
+		done <- cart.Run(ctx, cfg, process.Deps{Logger: logger, DrainTimeout: time.Second, Listener: lis})
 	}()
-	stop := sync.OnceFunc(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			tb.Errorf("cart.Run: %v", err)
 		}
 	})
 	tb.Cleanup(stop)
-	return cartv1.NewCartServiceClient(rpctest.Dial(tb, lis.Addr().String())), stop
+	return lis.Addr().String(), stop
 }

@@ -2,6 +2,7 @@ package cart_test
 
 import (
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,8 +16,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
+	"github.com/bookshop-go/bookshop/internal/cart"
 	cartv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/cart/v1"
 	moneyv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc"
 	"github.com/bookshop-go/bookshop/internal/platform/rpc/rpctest"
 )
 
@@ -174,6 +177,31 @@ func TestCatalogDown(t *testing.T) {
 	wantCart(t, "SetQuantity(9, 0)", set.GetCart(), &cartv1.Cart{
 		Id: "c-1", Lines: []*cartv1.CartLine{line(3, 2, doubled)}, Count: 2, Subtotal: money(eur(2 * 2 * 399)),
 	})
+}
+
+// TestCatalogDownNotRetried has a client with Bookshop's settings (the
+// Marketplace's, which retry UNAVAILABLE) add a book while the Catalog is
+// down: the Cart, which asked the Catalog through retries of its own,
+// says not to retry its answer, and serves the call once, not three
+// times (each of which asked the Catalog three times).
+func TestCatalogDownNotRetried(t *testing.T) {
+	ctx := testContext(t)
+	catalogAddr, stopCatalog := serveCatalog(t, "127.0.0.1:0", catalogBooks(20, price))
+	stopCatalog()
+	cfg := cart.DefaultConfig()
+	cfg.DB, cfg.CatalogHost = ":memory:", catalogAddr
+	var calls rpctest.Calls
+	addr, _ := serveCart(t, cfg, slog.New(&calls))
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_, err = cartv1.NewCartServiceClient(conn).AddItem(ctx, &cartv1.AddItemRequest{CartId: "c-1", BookId: 3, Quantity: 1})
+	wantCode(t, "AddItem, the Catalog down", err, codes.Unavailable, "catalog")
+	if n := calls.Of(cartv1.CartService_AddItem_FullMethodName); n != 1 {
+		t.Errorf("the Cart served AddItem %d times, want once", n)
+	}
 }
 
 // TestCatalogDownCached stops the Catalog of a Cart that keeps the books

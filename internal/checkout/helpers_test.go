@@ -153,7 +153,7 @@ type shop struct {
 	catalog, cart, inventory, payments, orders, promotions *server
 
 	// paymentsCalls counts the calls Payments served, by method.
-	paymentsCalls *callCounter
+	paymentsCalls *rpctest.Calls
 
 	carts     *cartclient.Client
 	stock     *inventoryclient.Client
@@ -188,7 +188,7 @@ func startShop(tb testing.TB, opts shopOptions) *shop {
 		cfg.DB, cfg.Seed = filepath.Join(dir, "inventory.db"), stock
 		return inventory.Run(ctx, cfg, deps(lis))
 	})
-	s.paymentsCalls = &callCounter{n: map[string]int{}}
+	s.paymentsCalls = &rpctest.Calls{}
 	s.payments = serve(tb, func(ctx context.Context, lis net.Listener) error {
 		cfg := payments.DefaultConfig()
 		cfg.DB, cfg.Latency = filepath.Join(dir, "payments.db"), opts.paymentsLatency
@@ -215,40 +215,6 @@ func startShop(tb testing.TB, opts shopOptions) *shop {
 	s.orderBook = ordersclient.New(dial(tb, s.orders.addr), 5*time.Second)
 	s.promos = promotionsclient.New(dial(tb, s.promotions.addr), 5*time.Second)
 	return s
-}
-
-// callCounter is a log handler that counts the calls a server's access
-// log records, by method, and drops every line.
-type callCounter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *callCounter) Enabled(context.Context, slog.Level) bool { return true }
-func (c *callCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
-func (c *callCounter) WithGroup(string) slog.Handler            { return c }
-
-func (c *callCounter) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "rpc" {
-		return nil
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key != "method" {
-			return true
-		}
-		c.mu.Lock()
-		c.n[a.Value.String()]++
-		c.mu.Unlock()
-		return false
-	})
-	return nil
-}
-
-// calls returns how many calls of method were served.
-func (c *callCounter) calls(method string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n[method]
 }
 
 // serveCatalog runs a Catalog of books, in memory, until the test ends.

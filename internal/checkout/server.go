@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -31,6 +32,11 @@ func NewServer(checkout bookshop.Checkout, logger *slog.Logger) *Server {
 func (s *Server) GetQuote(ctx context.Context, req *checkoutv1.GetQuoteRequest) (*checkoutv1.GetQuoteResponse, error) {
 	q, err := s.checkout.Quote(ctx, req.GetCustomerId(), req.GetCartId())
 	if err != nil {
+		if _, ok := errors.AsType[*dependencyError](err); ok {
+			// Final: a service the quote needs did not answer the
+			// Checkout's own retries (see rpc.NoRetry).
+			rpc.NoRetry(ctx)
+		}
 		return nil, rpc.ToStatus(ctx, s.logger, checkoutv1.CheckoutService_GetQuote_FullMethodName, err)
 	}
 	return &checkoutv1.GetQuoteResponse{Quote: checkoutclient.QuoteToProto(q)}, nil

@@ -284,16 +284,25 @@ func TestKeyUnderWay(t *testing.T) {
 }
 
 // TestQuoteUnavailable checks that a quote whose Inventory cannot be
-// reached says so, UNAVAILABLE, without a checkout's words of a charge.
+// reached says so, UNAVAILABLE, without a checkout's words of a charge;
+// and that a client with Bookshop's settings (the Marketplace's, which
+// retry UNAVAILABLE) asks once: the Checkout, which asked the Inventory
+// through retries of its own, says not to retry its answer.
 func TestQuoteUnavailable(t *testing.T) {
 	s := startShop(t, shopOptions{})
-	c := startCheckoutWith(t, s, checkout.Options{CallTimeout: time.Second}, func(d *checkout.Deps) {
+	var calls rpctest.Calls
+	c := startCheckoutWith(t, s, checkout.Options{CallTimeout: time.Second, Logger: slog.New(&calls)}, func(d *checkout.Deps) {
 		d.Inventory = inventoryclient.New(dial(t, rpctest.ClosedAddr(t)), time.Second)
 	})
 	s.fill(t, "c-4", 1, 1)
-	_, err := c.client.Quote(testContext(t), 4, "c-4")
-	if bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(err.Error(), "the stock service cannot be reached right now: please try again in a moment") || strings.Contains(err.Error(), "charged") {
-		t.Errorf("Quote with the Inventory down = %v, want Unavailable saying the stock service cannot be reached, and nothing of a charge", err)
+	for _, client := range []*checkoutclient.Client{c.client, checkoutclient.New(dial(t, c.addr), 5*time.Second)} {
+		_, err := client.Quote(testContext(t), 4, "c-4")
+		if bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(err.Error(), "the stock service cannot be reached right now: please try again in a moment") || strings.Contains(err.Error(), "charged") {
+			t.Errorf("Quote with the Inventory down = %v, want Unavailable saying the stock service cannot be reached, and nothing of a charge", err)
+		}
+	}
+	if n := calls.Of("/bookshop.checkout.v1.CheckoutService/GetQuote"); n != 2 {
+		t.Errorf("the Checkout served %d quotes for 2 requests, want 2", n)
 	}
 }
 
@@ -789,7 +798,7 @@ func TestPaymentsUnavailable(t *testing.T) {
 	}
 	// Payments asked once: its answer says not to retry it at once (its
 	// processor was just found down), which the Checkout's client obeys.
-	if n := s.paymentsCalls.calls("/bookshop.payments.v1.PaymentsService/Charge"); n != 1 {
+	if n := s.paymentsCalls.Of("/bookshop.payments.v1.PaymentsService/Charge"); n != 1 {
 		t.Errorf("Payments served %d charges for the checkout, want 1: its UNAVAILABLE is not to be retried", n)
 	}
 	r := c.invariants(t, s, 5, req.Key, before, 1)
@@ -830,7 +839,7 @@ func TestNotPlacedNotRetried(t *testing.T) {
 	if !checkoutclient.NotPlaced(err) {
 		t.Fatalf("Place(the unavailable card) = %v, want it not placed", err)
 	}
-	if n := s.paymentsCalls.calls("/bookshop.payments.v1.PaymentsService/Charge"); n != 1 {
+	if n := s.paymentsCalls.Of("/bookshop.payments.v1.PaymentsService/Charge"); n != 1 {
 		t.Errorf("Payments served %d charges for one request, want 1", n)
 	}
 	if r := c.invariants(t, s, 5, "k-not-retried", before, 1); r.State != saga.Failed {

@@ -1,0 +1,47 @@
+package rpctest
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+)
+
+// Calls is a log handler that counts the calls a server's access log
+// records (its "rpc" lines), by method, and drops every line: give a
+// service slog.New(calls) as its logger to learn how often it was asked,
+// retries included. It is safe for concurrent use.
+type Calls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// Of returns how many calls of method ("/pkg.Service/Method") were
+// served.
+func (c *Calls) Of(method string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[method]
+}
+
+func (c *Calls) Enabled(context.Context, slog.Level) bool { return true }
+func (c *Calls) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *Calls) WithGroup(string) slog.Handler            { return c }
+
+func (c *Calls) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "rpc" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "method" {
+			return true
+		}
+		c.mu.Lock()
+		if c.n == nil {
+			c.n = map[string]int{}
+		}
+		c.n[a.Value.String()]++
+		c.mu.Unlock()
+		return false
+	})
+	return nil
+}
