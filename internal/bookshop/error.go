@@ -55,6 +55,14 @@ type Error struct {
 	// reasons it gives, as checkoutclient.ReasonNotPlaced): what a caller
 	// acts on, where Message is for people.
 	Reason string
+	// Final, for Unavailable, says that the service answered so once it
+	// had tried what it could (its own calls to the service it needs,
+	// retried): the caller is not to try again at once, as another
+	// attempt would find what this one did and multiply the calls to a
+	// service that is down. Trying again later is the caller's user's to
+	// ask for. A gRPC server says it with a retry pushback of -1, which
+	// gRPC clients obey.
+	Final bool
 }
 
 // Errorf returns an *Error with the given code and a formatted message.

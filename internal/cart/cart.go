@@ -676,7 +676,9 @@ func (s *Service) pricedAfterChange(ctx context.Context, id string, lines []book
 // Catalog's error kept for errors.Is and errors.As.
 type unavailableError struct{ cause error }
 
-var errCatalogUnavailable = bookshop.Errorf(bookshop.Unavailable, "the catalog cannot be reached to price the cart: try again shortly")
+// errCatalogUnavailable is the domain error of a Catalog that did not
+// answer; Final, as the Cart's client of the Catalog retried the call.
+var errCatalogUnavailable = &bookshop.Error{Code: bookshop.Unavailable, Message: "the catalog cannot be reached to price the cart: try again shortly", Final: true}
 
 func (e *unavailableError) Error() string { return "price cart: " + e.cause.Error() }
 

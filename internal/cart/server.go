@@ -2,7 +2,6 @@ package cart
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -37,16 +36,6 @@ func NewServer(carts Carts, logger *slog.Logger) *Server {
 	return &Server{carts: carts, logger: logger}
 }
 
-// status is rpc.ToStatus for the method's err: a Catalog that could not
-// be reached, through the Cart's retries of its own, is final for the
-// call (see rpc.NoRetry).
-func (s *Server) status(ctx context.Context, method string, err error) error {
-	if errors.Is(err, errCatalogUnavailable) {
-		rpc.NoRetry(ctx)
-	}
-	return rpc.ToStatus(ctx, s.logger, method, err)
-}
-
 // GetCart returns a cart, priced, or only its lines with unpriced, which
 // needs no Catalog. Errors: INVALID_ARGUMENT, UNAVAILABLE (the Catalog,
 // when pricing).
@@ -54,7 +43,7 @@ func (s *Server) GetCart(ctx context.Context, req *cartv1.GetCartRequest) (*cart
 	if req.GetUnpriced() {
 		lines, err := s.carts.Lines(ctx, req.GetCartId())
 		if err != nil {
-			return nil, s.status(ctx, cartv1.CartService_GetCart_FullMethodName, err)
+			return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_GetCart_FullMethodName, err)
 		}
 		c := bookshop.Cart{ID: req.GetCartId(), Lines: lines}
 		for _, l := range lines {
@@ -64,7 +53,7 @@ func (s *Server) GetCart(ctx context.Context, req *cartv1.GetCartRequest) (*cart
 	}
 	c, err := s.carts.Cart(ctx, req.GetCartId())
 	if err != nil {
-		return nil, s.status(ctx, cartv1.CartService_GetCart_FullMethodName, err)
+		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_GetCart_FullMethodName, err)
 	}
 	return &cartv1.GetCartResponse{Cart: cartclient.CartToProto(c)}, nil
 }
@@ -74,7 +63,7 @@ func (s *Server) GetCart(ctx context.Context, req *cartv1.GetCartRequest) (*cart
 func (s *Server) CountItems(ctx context.Context, req *cartv1.CountItemsRequest) (*cartv1.CountItemsResponse, error) {
 	n, err := s.carts.Count(ctx, req.GetCartId())
 	if err != nil {
-		return nil, s.status(ctx, cartv1.CartService_CountItems_FullMethodName, err)
+		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_CountItems_FullMethodName, err)
 	}
 	return &cartv1.CountItemsResponse{Count: int32(n)}, nil
 }
@@ -85,7 +74,7 @@ func (s *Server) CountItems(ctx context.Context, req *cartv1.CountItemsRequest) 
 func (s *Server) AddItem(ctx context.Context, req *cartv1.AddItemRequest) (*cartv1.AddItemResponse, error) {
 	c, err := s.carts.Add(ctx, req.GetCartId(), req.GetBookId(), int(req.GetQuantity()), req.GetIdempotencyKey())
 	if err != nil {
-		return nil, s.status(ctx, cartv1.CartService_AddItem_FullMethodName, err)
+		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_AddItem_FullMethodName, err)
 	}
 	return &cartv1.AddItemResponse{Cart: cartclient.CartToProto(c)}, nil
 }
@@ -96,7 +85,7 @@ func (s *Server) AddItem(ctx context.Context, req *cartv1.AddItemRequest) (*cart
 func (s *Server) SetQuantity(ctx context.Context, req *cartv1.SetQuantityRequest) (*cartv1.SetQuantityResponse, error) {
 	c, err := s.carts.SetQuantity(ctx, req.GetCartId(), req.GetBookId(), int(req.GetQuantity()))
 	if err != nil {
-		return nil, s.status(ctx, cartv1.CartService_SetQuantity_FullMethodName, err)
+		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_SetQuantity_FullMethodName, err)
 	}
 	return &cartv1.SetQuantityResponse{Cart: cartclient.CartToProto(c)}, nil
 }
@@ -106,7 +95,7 @@ func (s *Server) SetQuantity(ctx context.Context, req *cartv1.SetQuantityRequest
 func (s *Server) MergeCarts(ctx context.Context, req *cartv1.MergeCartsRequest) (*cartv1.MergeCartsResponse, error) {
 	m, err := s.carts.Merge(ctx, req.GetFromCartId(), req.GetIntoCartId())
 	if err != nil {
-		return nil, s.status(ctx, cartv1.CartService_MergeCarts_FullMethodName, err)
+		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_MergeCarts_FullMethodName, err)
 	}
 	return &cartv1.MergeCartsResponse{
 		Cart:         cartclient.CartToProto(m.Cart),
@@ -121,7 +110,7 @@ func (s *Server) MergeCarts(ctx context.Context, req *cartv1.MergeCartsRequest) 
 func (s *Server) RemoveLines(ctx context.Context, req *cartv1.RemoveLinesRequest) (*cartv1.RemoveLinesResponse, error) {
 	n, err := s.carts.RemoveLines(ctx, req.GetCartId(), cartclient.RemovalsFromProto(req.GetLines()), req.GetIdempotencyKey())
 	if err != nil {
-		return nil, s.status(ctx, cartv1.CartService_RemoveLines_FullMethodName, err)
+		return nil, rpc.ToStatus(ctx, s.logger, cartv1.CartService_RemoveLines_FullMethodName, err)
 	}
 	return &cartv1.RemoveLinesResponse{Count: int32(n)}, nil
 }

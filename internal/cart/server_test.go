@@ -180,16 +180,15 @@ func TestCatalogDown(t *testing.T) {
 }
 
 // TestCatalogDownNotRetried has a client with Bookshop's settings (the
-// Marketplace's, which retry UNAVAILABLE) add a book while the Catalog is
-// down: the Cart, which asked the Catalog through retries of its own,
-// says not to retry its answer, and serves the call once, not three
-// times (each of which asked the Catalog three times).
+// Marketplace's, which retry UNAVAILABLE) add a book while the Catalog
+// cannot be reached: the Cart, which asked the Catalog through retries of
+// its own, says not to retry its answer (bookshop.Error.Final), and
+// serves the call once, not three times (each of which asked the Catalog
+// three times).
 func TestCatalogDownNotRetried(t *testing.T) {
 	ctx := testContext(t)
-	catalogAddr, stopCatalog := serveCatalog(t, "127.0.0.1:0", catalogBooks(20, price))
-	stopCatalog()
 	cfg := cart.DefaultConfig()
-	cfg.DB, cfg.CatalogHost = ":memory:", catalogAddr
+	cfg.DB, cfg.CatalogHost = ":memory:", rpctest.ClosedAddr(t)
 	var calls rpctest.Calls
 	addr, _ := serveCart(t, cfg, slog.New(&calls))
 	conn, err := rpc.Dial(addr, rpc.ClientConfig{})

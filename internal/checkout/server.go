@@ -2,7 +2,6 @@ package checkout
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -32,11 +31,6 @@ func NewServer(checkout bookshop.Checkout, logger *slog.Logger) *Server {
 func (s *Server) GetQuote(ctx context.Context, req *checkoutv1.GetQuoteRequest) (*checkoutv1.GetQuoteResponse, error) {
 	q, err := s.checkout.Quote(ctx, req.GetCustomerId(), req.GetCartId())
 	if err != nil {
-		if _, ok := errors.AsType[*dependencyError](err); ok {
-			// Final: a service the quote needs did not answer the
-			// Checkout's own retries (see rpc.NoRetry).
-			rpc.NoRetry(ctx)
-		}
 		return nil, rpc.ToStatus(ctx, s.logger, checkoutv1.CheckoutService_GetQuote_FullMethodName, err)
 	}
 	return &checkoutv1.GetQuoteResponse{Quote: checkoutclient.QuoteToProto(q)}, nil
@@ -50,12 +44,6 @@ func (s *Server) GetQuote(ctx context.Context, req *checkoutv1.GetQuoteRequest) 
 func (s *Server) PlaceOrder(ctx context.Context, req *checkoutv1.PlaceOrderRequest) (*checkoutv1.PlaceOrderResponse, error) {
 	order, err := s.checkout.Place(ctx, checkoutclient.PlaceOrderFromProto(req))
 	if err != nil {
-		if checkoutclient.NotPlaced(err) {
-			// Final: the checkout ended, undone, having retried the services
-			// it calls; another attempt is the shopper's to ask for, not
-			// their gRPC client's (see rpc.NoRetry).
-			rpc.NoRetry(ctx)
-		}
 		return nil, rpc.ToStatus(ctx, s.logger, checkoutv1.CheckoutService_PlaceOrder_FullMethodName, err)
 	}
 	return &checkoutv1.PlaceOrderResponse{Order: checkoutclient.OrderToProto(order)}, nil

@@ -1518,6 +1518,10 @@ func notPlaced(err error) error {
 	}
 	withReason := *e
 	withReason.Reason = checkoutclient.ReasonNotPlaced
+	// Another attempt at once is not the caller's gRPC client's to make:
+	// the checkout ended, its services' calls retried (see
+	// bookshop.Error.Final).
+	withReason.Final = e.Code == bookshop.Unavailable
 	return &withReason
 }
 
@@ -1648,13 +1652,17 @@ func forQuote(err error) error {
 
 // unreachable is the Unavailable error of a service, what, that cannot be
 // reached, saying that nothing was charged when a checkout asks.
+// Final: the Checkout's client of that service retried the call (or the
+// service answered what another attempt would answer too).
 func unreachable(what string, checkout bool) *bookshop.Error {
 	if checkout {
 		e := bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: nothing was charged; please try again in a moment", what)
-		e.Reason = checkoutclient.ReasonNotPlaced
+		e.Reason, e.Final = checkoutclient.ReasonNotPlaced, true
 		return e
 	}
-	return bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: please try again in a moment", what)
+	e := bookshop.Errorf(bookshop.Unavailable, "%s cannot be reached right now: please try again in a moment", what)
+	e.Final = true
+	return e
 }
 
 func (e *dependencyError) Error() string { return e.domain.Message + ": " + e.cause.Error() }

@@ -20,6 +20,8 @@ import (
 	"github.com/bookshop-go/bookshop/internal/checkout"
 	"github.com/bookshop-go/bookshop/internal/checkout/checkoutclient"
 	"github.com/bookshop-go/bookshop/internal/checkout/saga"
+	checkoutv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/checkout/v1"
+	paymentsv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/payments/v1"
 	"github.com/bookshop-go/bookshop/internal/inventory/inventoryclient"
 	"github.com/bookshop-go/bookshop/internal/orders/ordersclient"
 	"github.com/bookshop-go/bookshop/internal/payments/paymentsclient"
@@ -301,7 +303,7 @@ func TestQuoteUnavailable(t *testing.T) {
 			t.Errorf("Quote with the Inventory down = %v, want Unavailable saying the stock service cannot be reached, and nothing of a charge", err)
 		}
 	}
-	if n := calls.Of("/bookshop.checkout.v1.CheckoutService/GetQuote"); n != 2 {
+	if n := calls.Of(checkoutv1.CheckoutService_GetQuote_FullMethodName); n != 2 {
 		t.Errorf("the Checkout served %d quotes for 2 requests, want 2", n)
 	}
 }
@@ -796,11 +798,6 @@ func TestPaymentsUnavailable(t *testing.T) {
 	if elapsed > 3*time.Second {
 		t.Errorf("Place(the unavailable card) answered in %v, want within 3 s: Payments answers at once that the processor cannot be reached", elapsed)
 	}
-	// Payments asked once: its answer says not to retry it at once (its
-	// processor was just found down), which the Checkout's client obeys.
-	if n := s.paymentsCalls.Of("/bookshop.payments.v1.PaymentsService/Charge"); n != 1 {
-		t.Errorf("Payments served %d charges for the checkout, want 1: its UNAVAILABLE is not to be retried", n)
-	}
 	r := c.invariants(t, s, 5, req.Key, before, 1)
 	if r.State != saga.Failed || !strings.Contains(r.ErrMessage, "nothing was charged") {
 		t.Errorf("checkout is %s (%q), want failed: nothing was charged", r.State, r.ErrMessage)
@@ -824,14 +821,16 @@ func TestPaymentsUnavailable(t *testing.T) {
 
 // TestNotPlacedNotRetried checks out with the card whose processor
 // cannot be reached, through a client with Bookshop's settings (the
-// Marketplace's), which retries UNAVAILABLE: the checkout is tried once,
-// and Payments asked once. Each answer says it is not to be retried at
-// once: before, the client made three checkouts of the request, each of
-// which charged three times.
+// Marketplace's), which retries UNAVAILABLE: the Checkout serves the
+// request once, as its answer ("not placed") says not to retry it, and
+// Payments is asked three times, by the Checkout's own client, the one
+// layer of retries, nearest the failure. Before, the Marketplace's client
+// made three checkouts of the request, of three charges each.
 func TestNotPlacedNotRetried(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
-	c := startCheckout(t, s, checkout.Options{})
+	var calls rpctest.Calls
+	c := startCheckout(t, s, checkout.Options{Logger: slog.New(&calls)})
 	s.fill(t, "c-5", 2, 1)
 	before := s.levels(t, 2)
 	client := checkoutclient.New(dial(t, c.addr), 30*time.Second)
@@ -839,8 +838,11 @@ func TestNotPlacedNotRetried(t *testing.T) {
 	if !checkoutclient.NotPlaced(err) {
 		t.Fatalf("Place(the unavailable card) = %v, want it not placed", err)
 	}
-	if n := s.paymentsCalls.Of("/bookshop.payments.v1.PaymentsService/Charge"); n != 1 {
-		t.Errorf("Payments served %d charges for one request, want 1", n)
+	if n := calls.Of(checkoutv1.CheckoutService_PlaceOrder_FullMethodName); n != 1 {
+		t.Errorf("the Checkout served the request %d times, want once", n)
+	}
+	if n := s.paymentsCalls.Of(paymentsv1.PaymentsService_Charge_FullMethodName); n != 3 {
+		t.Errorf("Payments served %d charges for one request, want 3: one attempt and the Checkout's two retries", n)
 	}
 	if r := c.invariants(t, s, 5, "k-not-retried", before, 1); r.State != saga.Failed {
 		t.Errorf("checkout is %s, want failed", r.State)

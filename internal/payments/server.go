@@ -2,7 +2,6 @@ package payments
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/bookshop-go/bookshop/internal/bookshop"
@@ -34,11 +33,6 @@ func NewServer(svc *Service, logger *slog.Logger) *Server {
 func (s *Server) Charge(ctx context.Context, req *paymentsv1.ChargeRequest) (*paymentsv1.ChargeResponse, error) {
 	c, err := s.svc.Charge(ctx, req.GetIdempotencyKey(), catalogclient.MoneyFromProto(req.GetAmount()), paymentsclient.CardFromProto(req.GetCard()))
 	if err != nil {
-		if errors.Is(err, errProcessorUnavailable) {
-			// Final: another attempt at once would find the processor as
-			// this one did (see rpc.NoRetry).
-			rpc.NoRetry(ctx)
-		}
 		return nil, rpc.ToStatus(ctx, s.logger, paymentsv1.PaymentsService_Charge_FullMethodName, err)
 	}
 	return &paymentsv1.ChargeResponse{Charge: paymentsclient.ChargeToProto(c)}, nil

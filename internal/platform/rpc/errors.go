@@ -39,9 +39,11 @@ var codeOf = map[bookshop.Code]codes.Code{
 }
 
 // ToStatus converts an error of the domain into a gRPC status error for the
-// caller. The message of a *bookshop.Error is passed on; any other error is
-// logged and answered with a bare INTERNAL, so that internal details stay in
-// the log.
+// caller. The message of a *bookshop.Error is passed on (with its
+// RetryAfter, Reason, and, for a Final UNAVAILABLE, a trailer that says
+// not to retry it: see noRetryTrailer); any other error is logged and
+// answered with a bare INTERNAL, so that internal details stay in the log.
+// ctx is the call's: the trailer is set on it.
 func ToStatus(ctx context.Context, logger *slog.Logger, method string, err error) error {
 	if de, ok := errors.AsType[*bookshop.Error](err); ok {
 		st := status.New(codeOf[de.Code], de.Message)
@@ -49,6 +51,12 @@ func ToStatus(ctx context.Context, logger *slog.Logger, method string, err error
 			if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(de.RetryAfter)}); err == nil {
 				st = withInfo
 			}
+		}
+		if de.Final && de.Code == bookshop.Unavailable {
+			// Only an UNAVAILABLE: a negative pushback also counts against
+			// the client's retry throttling, which answers that it would
+			// not retry anyway must not use up.
+			_ = grpc.SetTrailer(ctx, noRetryTrailer) // fails only outside a call, or once it ended
 		}
 		if de.Reason != "" {
 			if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: de.Reason, Domain: reasonDomain}); err == nil {
@@ -64,24 +72,13 @@ func ToStatus(ctx context.Context, logger *slog.Logger, method string, err error
 	return status.Error(codes.Internal, "internal error")
 }
 
-// NoRetry tells the client of the call that ctx serves not to retry
-// the answer the handler is about to return: gRPC's retry pushback, a
-// negative one, which grpc-go's client obeys (gRFC A6). A Bookshop client
-// retries UNAVAILABLE (see serviceConfig), for the calls that did not
-// reach a healthy server; a service that answers UNAVAILABLE itself,
-// once it has tried what it could (Payments, its card processor; the
-// Checkout, its services, each through retries of its own), calls
-// NoRetry, so that its callers do not do the work again at once, and
-// again, multiplying the calls to a service that is down and holding a
-// shopper for the backoffs. An UNAVAILABLE that another replica could
-// answer otherwise (this one shuts down, or is full) leaves the retry be.
-// Outside a gRPC server's call, it does nothing.
-func NoRetry(ctx context.Context) {
-	_ = grpc.SetTrailer(ctx, noRetryTrailer) // fails only outside a call
-}
-
-// noRetryTrailer is NoRetry's trailer: a stream copies what SetTrailer
-// gives it, so one map serves every call.
+// noRetryTrailer is the trailer of a Final UNAVAILABLE: gRPC's retry
+// pushback, a negative one, which tells the caller's gRPC client not to
+// retry the call (gRFC A6; grpc-go obeys it). A Bookshop client retries
+// UNAVAILABLE (see serviceConfig), for the calls that did not reach a
+// healthy server; a service that answered itself, having retried the
+// calls it made, is not asked again at once. A stream copies what
+// SetTrailer gives it, so one map serves every call.
 var noRetryTrailer = metadata.Pairs("grpc-retry-pushback-ms", "-1")
 
 // FromStatus converts an error of a gRPC call into a domain error. The

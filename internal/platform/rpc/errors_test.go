@@ -3,6 +3,7 @@ package rpc_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -81,17 +83,18 @@ func TestReasonKeptThroughRetries(t *testing.T) {
 	}
 }
 
-// TestNoRetry has a server answer UNAVAILABLE with NoRetry, as a service
-// does that tried what it could before it answered: a Bookshop client,
-// which retries UNAVAILABLE, makes one attempt, and gets the server's
-// words; without NoRetry (TestReasonKeptThroughRetries), it makes three.
-func TestNoRetry(t *testing.T) {
-	sent := &bookshop.Error{Code: bookshop.Unavailable, Message: "the card processor cannot be reached: nothing was charged"}
+// TestFinalNotRetried has a server answer UNAVAILABLE marked Final, as
+// a service does once it has retried the calls it made: a Bookshop
+// client, which retries UNAVAILABLE, makes one attempt (three without
+// Final: TestReasonKeptThroughRetries). A Final error of another code
+// carries no pushback, which would count against the client's retry
+// throttling.
+func TestFinalNotRetried(t *testing.T) {
 	var attempts atomic.Int32
+	var sent atomic.Pointer[bookshop.Error]
 	addr := rpctest.Start(t, func(*rpc.Server, *slog.Logger) {}, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
 		attempts.Add(1)
-		rpc.NoRetry(stream.Context())
-		return rpc.ToStatus(stream.Context(), slog.New(slog.DiscardHandler), "/x.X/Y", sent)
+		return rpc.ToStatus(stream.Context(), slog.New(slog.DiscardHandler), "/x.X/Y", sent.Load())
 	}))
 	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
 	if err != nil {
@@ -100,15 +103,25 @@ func TestNoRetry(t *testing.T) {
 	t.Cleanup(func() { conn.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for i := range 3 {
-		err = conn.Invoke(ctx, "/x.X/Y", &emptypb.Empty{}, &emptypb.Empty{})
-		if status.Code(err) != codes.Unavailable || strings.Contains(err.Error(), "retries") {
-			t.Fatalf("call %d = %v, want the server's UNAVAILABLE, not retried", i+1, err)
+	for _, tc := range []struct {
+		err      *bookshop.Error
+		code     codes.Code
+		pushback []string
+	}{
+		{&bookshop.Error{Code: bookshop.Unavailable, Message: "the catalog cannot be reached", Final: true}, codes.Unavailable, []string{"-1"}},
+		{&bookshop.Error{Code: bookshop.Conflict, Message: "card declined: insufficient funds", Final: true}, codes.FailedPrecondition, nil},
+	} {
+		sent.Store(tc.err)
+		var trailer metadata.MD
+		err = conn.Invoke(ctx, "/x.X/Y", &emptypb.Empty{}, &emptypb.Empty{}, grpc.Trailer(&trailer))
+		if status.Code(err) != tc.code || strings.Contains(err.Error(), "retries") {
+			t.Errorf("the call, answered %s = %v, want the server's %s, not retried", tc.err.Code, err, tc.code)
 		}
 		if n := attempts.Swap(0); n != 1 {
-			t.Fatalf("call %d made %d attempts, want 1", i+1, n)
+			t.Errorf("the call, answered %s, made %d attempts, want 1", tc.err.Code, n)
+		}
+		if got := trailer.Get("grpc-retry-pushback-ms"); !slices.Equal(got, tc.pushback) {
+			t.Errorf("the call, answered %s: pushback %q, want %q", tc.err.Code, got, tc.pushback)
 		}
 	}
-	// Outside a call, NoRetry does nothing (and does not panic).
-	rpc.NoRetry(ctx)
 }

@@ -55,7 +55,10 @@ const (
 // empty, which a retry finds so; AddItem, which adds, does so at most
 // once for each idempotency_key (see AddItemRequest): a retried AddItem
 // without a key may add twice; and RemoveLines, which takes away, does so
-// at most once for its idempotency_key, which it requires.
+// at most once for its idempotency_key, which it requires. An
+// UNAVAILABLE because the Catalog cannot be reached comes with a
+// grpc-retry-pushback-ms of -1: the Cart retried its own call, and a gRPC
+// client's retry policy does not ask again.
 //
 // With mutual TLS, every method answers PERMISSION_DENIED to a caller
 // whose certificate's identity may not call it (who may is in
@@ -212,7 +215,10 @@ func (c *cartServiceClient) RemoveLines(ctx context.Context, in *RemoveLinesRequ
 // empty, which a retry finds so; AddItem, which adds, does so at most
 // once for each idempotency_key (see AddItemRequest): a retried AddItem
 // without a key may add twice; and RemoveLines, which takes away, does so
-// at most once for its idempotency_key, which it requires.
+// at most once for its idempotency_key, which it requires. An
+// UNAVAILABLE because the Catalog cannot be reached comes with a
+// grpc-retry-pushback-ms of -1: the Cart retried its own call, and a gRPC
+// client's retry policy does not ask again.
 //
 // With mutual TLS, every method answers PERMISSION_DENIED to a caller
 // whose certificate's identity may not call it (who may is in

@@ -93,7 +93,8 @@ type CheckoutServiceClient interface {
 	// units) is quoted, and PlaceOrder refuses it (see there).
 	// Errors: INVALID_ARGUMENT for a customer id under 1 or a malformed cart
 	// id; UNAVAILABLE when the Cart, the Catalog or the Inventory cannot be
-	// reached.
+	// reached (with a grpc-retry-pushback-ms of -1: the Checkout retried
+	// its own call, and a gRPC client's retry policy does not ask again).
 	GetQuote(ctx context.Context, in *GetQuoteRequest, opts ...grpc.CallOption) (*GetQuoteResponse, error)
 	// PlaceOrder places the order of a customer's cart, and returns it. Its
 	// idempotency_key makes it happen at most once (see PlaceOrderRequest).
@@ -245,7 +246,8 @@ type CheckoutServiceServer interface {
 	// units) is quoted, and PlaceOrder refuses it (see there).
 	// Errors: INVALID_ARGUMENT for a customer id under 1 or a malformed cart
 	// id; UNAVAILABLE when the Cart, the Catalog or the Inventory cannot be
-	// reached.
+	// reached (with a grpc-retry-pushback-ms of -1: the Checkout retried
+	// its own call, and a gRPC client's retry policy does not ask again).
 	GetQuote(context.Context, *GetQuoteRequest) (*GetQuoteResponse, error)
 	// PlaceOrder places the order of a customer's cart, and returns it. Its
 	// idempotency_key makes it happen at most once (see PlaceOrderRequest).

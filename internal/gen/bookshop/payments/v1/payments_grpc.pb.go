@@ -86,9 +86,7 @@ type PaymentsServiceClient interface {
 	// cancelled by a Refund that named it before any charge (see Refund);
 	// UNAVAILABLE with "the card processor cannot be reached: ..." when the
 	// processor cannot be reached: nothing was charged, and nothing
-	// recorded; the answer carries a grpc-retry-pushback-ms of -1, so that
-	// a gRPC client's retry policy does not ask again at once (any other
-	// UNAVAILABLE: see the service's comment).
+	// recorded (any other UNAVAILABLE: see the service's comment).
 	Charge(ctx context.Context, in *ChargeRequest, opts ...grpc.CallOption) (*ChargeResponse, error)
 	// Refund gives a charge's whole amount back. Refunding again returns the
 	// same refunded charge; a declined charge took nothing, and is returned
@@ -192,9 +190,7 @@ type PaymentsServiceServer interface {
 	// cancelled by a Refund that named it before any charge (see Refund);
 	// UNAVAILABLE with "the card processor cannot be reached: ..." when the
 	// processor cannot be reached: nothing was charged, and nothing
-	// recorded; the answer carries a grpc-retry-pushback-ms of -1, so that
-	// a gRPC client's retry policy does not ask again at once (any other
-	// UNAVAILABLE: see the service's comment).
+	// recorded (any other UNAVAILABLE: see the service's comment).
 	Charge(context.Context, *ChargeRequest) (*ChargeResponse, error)
 	// Refund gives a charge's whole amount back. Refunding again returns the
 	// same refunded charge; a declined charge took nothing, and is returned
