@@ -12,6 +12,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
@@ -147,6 +148,12 @@ func statusOf(err error) *status.Status {
 		GRPCStatus() *status.Status
 	}](err); ok {
 		return se.GRPCStatus()
+	}
+	if errors.Is(err, io.EOF) {
+		// grpc-go's retries spent on an UNAVAILABLE (only a retryable code
+		// is retried) whose last answer came before the request was all
+		// sent: the attempt's error is the send's io.EOF, its status lost.
+		return status.New(codes.Unavailable, err.Error())
 	}
 	return status.Convert(err)
 }

@@ -2,6 +2,8 @@ package rpc_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -63,6 +65,12 @@ func TestReasonKeptThroughRetries(t *testing.T) {
 	var attempts atomic.Int32
 	addr := rpctest.Start(t, func(*rpc.Server, *slog.Logger) {}, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
 		attempts.Add(1)
+		// The request read first, as a handler does: an answer that comes
+		// before the client has sent it all loses its status in grpc-go's
+		// retries (see statusOf).
+		if err := stream.RecvMsg(&emptypb.Empty{}); err != nil {
+			return err
+		}
 		return rpc.ToStatus(stream.Context(), slog.New(slog.DiscardHandler), "/x.X/Y", sent)
 	}))
 	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
@@ -123,5 +131,16 @@ func TestFinalNotRetried(t *testing.T) {
 		if got := trailer.Get("grpc-retry-pushback-ms"); !slices.Equal(got, tc.pushback) {
 			t.Errorf("the call, answered %s: pushback %q, want %q", tc.err.Code, got, tc.pushback)
 		}
+	}
+}
+
+// TestRetriesSpentOnEOF: grpc-go's retries spent on an UNAVAILABLE
+// whose last answer came before the request was all sent end in the
+// send's io.EOF, with no status: the caller gets Unavailable, not
+// Internal.
+func TestRetriesSpentOnEOF(t *testing.T) {
+	err := rpc.FromStatus(fmt.Errorf("max retries exhausted: failed after 3 attempts: %w", io.EOF))
+	if bookshop.ErrorCode(err) != bookshop.Unavailable {
+		t.Errorf("FromStatus(retries spent on EOF) = %v, want Unavailable", err)
 	}
 }
