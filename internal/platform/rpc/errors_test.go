@@ -62,25 +62,10 @@ func TestErrorReasonCrossesTheWire(t *testing.T) {
 // error: code = ..."), which is for logs, never for a shopper's page.
 func TestReasonKeptThroughRetries(t *testing.T) {
 	sent := &bookshop.Error{Code: bookshop.Unavailable, Message: "the stock service cannot be reached right now: nothing was charged", Reason: "NOT_PLACED"}
-	var attempts atomic.Int32
-	addr := rpctest.Start(t, func(*rpc.Server, *slog.Logger) {}, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
-		attempts.Add(1)
-		// The request read first, as a handler does: an answer that comes
-		// before the client has sent it all loses its status in grpc-go's
-		// retries (see statusOf).
-		if err := stream.RecvMsg(&emptypb.Empty{}); err != nil {
-			return err
-		}
-		return rpc.ToStatus(stream.Context(), slog.New(slog.DiscardHandler), "/x.X/Y", sent)
-	}))
-	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn, attempts := answering(t, func() *bookshop.Error { return sent })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = conn.Invoke(ctx, "/x.X/Y", &emptypb.Empty{}, &emptypb.Empty{})
+	err := conn.Invoke(ctx, "/x.X/Y", &emptypb.Empty{}, &emptypb.Empty{})
 	if !strings.Contains(err.Error(), "max retries exhausted") || attempts.Load() < 2 {
 		t.Fatalf("the call = %v after %d attempts; want it retried, and its error wrapped by grpc-go", err, attempts.Load())
 	}
@@ -98,17 +83,8 @@ func TestReasonKeptThroughRetries(t *testing.T) {
 // carries no pushback, which would count against the client's retry
 // throttling.
 func TestFinalNotRetried(t *testing.T) {
-	var attempts atomic.Int32
 	var sent atomic.Pointer[bookshop.Error]
-	addr := rpctest.Start(t, func(*rpc.Server, *slog.Logger) {}, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
-		attempts.Add(1)
-		return rpc.ToStatus(stream.Context(), slog.New(slog.DiscardHandler), "/x.X/Y", sent.Load())
-	}))
-	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn, attempts := answering(t, sent.Load)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, tc := range []struct {
@@ -121,7 +97,7 @@ func TestFinalNotRetried(t *testing.T) {
 	} {
 		sent.Store(tc.err)
 		var trailer metadata.MD
-		err = conn.Invoke(ctx, "/x.X/Y", &emptypb.Empty{}, &emptypb.Empty{}, grpc.Trailer(&trailer))
+		err := conn.Invoke(ctx, "/x.X/Y", &emptypb.Empty{}, &emptypb.Empty{}, grpc.Trailer(&trailer))
 		if status.Code(err) != tc.code || strings.Contains(err.Error(), "retries") {
 			t.Errorf("the call, answered %s = %v, want the server's %s, not retried", tc.err.Code, err, tc.code)
 		}
@@ -143,4 +119,28 @@ func TestRetriesSpentOnEOF(t *testing.T) {
 	if bookshop.ErrorCode(err) != bookshop.Unavailable {
 		t.Errorf("FromStatus(retries spent on EOF) = %v, want Unavailable", err)
 	}
+}
+
+// answering serves, until the test ends, every call with the domain
+// error answer returns, through rpc.ToStatus, once it has read the
+// request (as a handler does: an answer that comes before the client
+// has sent it all loses its status in grpc-go's retries, see statusOf).
+// It returns a client connection with Bookshop's settings (rpc.Dial,
+// which retries UNAVAILABLE), and the count of the calls served.
+func answering(t *testing.T, answer func() *bookshop.Error) (*grpc.ClientConn, *atomic.Int32) {
+	t.Helper()
+	attempts := new(atomic.Int32)
+	addr := rpctest.Start(t, func(*rpc.Server, *slog.Logger) {}, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		attempts.Add(1)
+		if err := stream.RecvMsg(&emptypb.Empty{}); err != nil {
+			return err
+		}
+		return rpc.ToStatus(stream.Context(), slog.New(slog.DiscardHandler), "/x.X/Y", answer())
+	}))
+	conn, err := rpc.Dial(addr, rpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, attempts
 }

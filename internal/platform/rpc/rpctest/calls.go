@@ -23,10 +23,19 @@ func (c *Calls) Of(method string) int {
 	return c.n[method]
 }
 
-func (c *Calls) Enabled(context.Context, slog.Level) bool { return true }
-func (c *Calls) WithAttrs([]slog.Attr) slog.Handler       { return c }
-func (c *Calls) WithGroup(string) slog.Handler            { return c }
+var _ slog.Handler = (*Calls)(nil)
 
+// Enabled implements slog.Handler: every level.
+func (c *Calls) Enabled(context.Context, slog.Level) bool { return true }
+
+// WithAttrs implements slog.Handler: the attributes are dropped.
+func (c *Calls) WithAttrs([]slog.Attr) slog.Handler { return c }
+
+// WithGroup implements slog.Handler: the group is dropped.
+func (c *Calls) WithGroup(string) slog.Handler { return c }
+
+// Handle implements slog.Handler: it counts an access-log line by its
+// method, and drops it.
 func (c *Calls) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "rpc" {
 		return nil
