@@ -17,11 +17,12 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/reflection"
+
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
 	"github.com/bookshop-go/bookshop/internal/platform/process"
+	"github.com/bookshop-go/bookshop/internal/platform/rpc/reflection"
 	"github.com/bookshop-go/bookshop/internal/platform/telemetry"
 )
 
