@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/bookshop-go/bookshop/bench/internal/heapstats"
+	moneyv1 "github.com/bookshop-go/bookshop/internal/gen/bookshop/money/v1"
 	"github.com/bookshop-go/bookshop/internal/gen/recommendationspb"
 )
 
@@ -59,12 +60,16 @@ func run(args []string) error {
 }
 
 // fixedResponse is the answer to every call: the homepage's three mystery
-// books of the built-in catalog, with their authors and years.
+// books of the built-in catalog, with their authors, years and prices, as
+// Bookshop's Recommendations answers: the same fields, and so the same
+// work for the client that decodes them. (Before the prices were here,
+// the comparison's client decoded three messages fewer a call from this
+// server than from ours.)
 func fixedResponse() *recommendationspb.RecommendationResponse {
 	return &recommendationspb.RecommendationResponse{Recommendations: []*recommendationspb.BookRecommendation{
-		{Id: 1, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930},
-		{Id: 2, Title: "Murder on the Orient Express", Author: "Agatha Christie", Year: 1934},
-		{Id: 3, Title: "The Hound of the Baskervilles", Author: "Arthur Conan Doyle", Year: 1902},
+		{Id: 1, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930, Price: &moneyv1.Money{Units: 1099, Currency: "EUR"}},
+		{Id: 2, Title: "Murder on the Orient Express", Author: "Agatha Christie", Year: 1934, Price: &moneyv1.Money{Units: 999, Currency: "EUR"}},
+		{Id: 3, Title: "The Hound of the Baskervilles", Author: "Arthur Conan Doyle", Year: 1902, Price: &moneyv1.Money{Units: 899, Currency: "EUR"}},
 	}}
 }
 
