@@ -69,7 +69,7 @@ func fixedResponse() *recommendationspb.RecommendationResponse {
 	return &recommendationspb.RecommendationResponse{Recommendations: []*recommendationspb.BookRecommendation{
 		{Id: 1, Title: "The Maltese Falcon", Author: "Dashiell Hammett", Year: 1930, Price: &moneyv1.Money{Units: 1099, Currency: "EUR"}},
 		{Id: 2, Title: "Murder on the Orient Express", Author: "Agatha Christie", Year: 1934, Price: &moneyv1.Money{Units: 999, Currency: "EUR"}},
-		{Id: 3, Title: "The Hound of the Baskervilles", Author: "Arthur Conan Doyle", Year: 1902, Price: &moneyv1.Money{Units: 899, Currency: "EUR"}},
+		{Id: 3, Title: "The Hound of the Baskervilles", Author: "Arthur Conan Doyle", Year: 1902, Price: &moneyv1.Money{Units: 799, Currency: "EUR"}},
 	}}
 }
 

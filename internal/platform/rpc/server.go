@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
-
 	"google.golang.org/grpc/status"
 
 	"github.com/bookshop-go/bookshop/internal/platform/certs"
