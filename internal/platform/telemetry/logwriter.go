@@ -2,18 +2,18 @@ package telemetry
 
 import (
 	"io"
+	"runtime"
 	"sync"
 	"time"
 )
 
 const (
-	// flushDelay is how long a line may wait for others to join it: a
-	// line written while the service is idle goes out this soon.
-	flushDelay = time.Millisecond
+	// busyLines is how many lines in a batch make the service busy: its
+	// next batch waits flushDelay to gather more.
+	busyLines = 8
 
-	// flushSize is how much log output makes a write at once, without
-	// waiting for flushDelay.
-	flushSize = 64 << 10
+	// flushDelay is how long a busy service's batch gathers lines.
+	flushDelay = time.Millisecond
 
 	// maxPendingLog is how much log output may wait to be written before
 	// the services' writers wait for it: a log that cannot keep up slows
@@ -23,39 +23,34 @@ const (
 
 // LogWriter writes a service's log to w from a goroutine of its own, in
 // batches: each Write appends to a buffer and returns, and the goroutine
-// writes what has gathered a millisecond (flushDelay) after the first line
-// of a batch, or as soon as 64 KiB wait. The access log writes a line for
-// every call and page, and a system call for each line cost more than
-// making the line (see docs/performance.md). Nothing wakes the goroutine
-// but a timer, once a batch: under load it runs a thousand times a
-// second, not whenever the calls in hand are done, where its system call
-// kept the server from reading the next calls (docs/performance.md).
-// Lines keep their order. Close writes what is left; a Write after Close
-// goes straight to w.
+// writes whatever has gathered. The access log writes a line for every
+// call and page, and a system call for each line cost more than making
+// the line (see docs/performance.md). Lines keep their order. Close
+// writes what is left; a Write after Close goes straight to w.
+//
+// When a batch took fewer than busyLines lines, the next line goes out
+// as soon as the goroutines ready to run have run: an idle service's line
+// at once, and a quiet one's without a wake-up of its own. When a batch
+// took more, the service is busy, and the next batch gathers for a
+// millisecond (flushDelay): a busy server would otherwise write whenever
+// it had run every call in hand, just when it should read the next ones
+// (docs/performance.md).
 type LogWriter struct {
-	w     io.Writer
-	timer *time.Timer   // set by the first line of a batch
-	full  chan struct{} // flushSize waits, or Close was called
-	done  chan struct{} // closed when the goroutine has written everything
+	w    io.Writer
+	done chan struct{} // closed when the goroutine has written everything
 
 	mu      sync.Mutex
-	room    *sync.Cond // the goroutine took the pending lines
+	changed *sync.Cond // lines arrived, room was made, or Close was called
 	pending []byte
-	timed   bool // the timer is set for the pending lines
+	lines   int // Writes in pending
 	closed  bool
 }
 
 // NewLogWriter returns a LogWriter to w and starts its goroutine; Close
 // ends it.
 func NewLogWriter(w io.Writer) *LogWriter {
-	l := &LogWriter{
-		w:     w,
-		timer: time.NewTimer(time.Hour),
-		full:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
-	}
-	l.timer.Stop()
-	l.room = sync.NewCond(&l.mu)
+	l := &LogWriter{w: w, done: make(chan struct{})}
+	l.changed = sync.NewCond(&l.mu)
 	go l.run()
 	return l
 }
@@ -64,60 +59,56 @@ func NewLogWriter(w io.Writer) *LogWriter {
 func (l *LogWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	for len(l.pending) >= maxPendingLog && !l.closed {
-		l.room.Wait()
+		l.changed.Wait()
 	}
 	if l.closed {
 		l.mu.Unlock()
 		return l.w.Write(p)
 	}
-	was := len(l.pending)
 	l.pending = append(l.pending, p...)
-	if !l.timed {
-		l.timed = true
-		l.timer.Reset(flushDelay)
-	}
-	full := was < flushSize && len(l.pending) >= flushSize
+	l.lines++
 	l.mu.Unlock()
-	if full {
-		l.signal()
-	}
+	l.changed.Broadcast()
 	return len(p), nil
 }
 
-// signal wakes the goroutine, unless a wake is pending already.
-func (l *LogWriter) signal() {
-	select {
-	case l.full <- struct{}{}:
-	default:
-	}
-}
-
-// run writes the pending lines when the timer fires or they fill, until
-// Close.
+// run writes the pending lines until Close.
 func (l *LogWriter) run() {
 	defer close(l.done)
-	defer l.timer.Stop()
 	var out []byte
+	busy := false
+	l.mu.Lock()
 	for {
-		select {
-		case <-l.timer.C:
-		case <-l.full:
+		for len(l.pending) == 0 && !l.closed {
+			l.changed.Wait()
 		}
-		l.mu.Lock()
-		out, l.pending = l.pending, out[:0] // the two buffers take turns
-		l.timed = false
-		closed := l.closed
-		l.mu.Unlock()
-		l.room.Broadcast() // room for writers waiting
-		if len(out) > 0 {
-			_, _ = l.w.Write(out) // as slog does, a log that cannot be written is dropped
-		}
-		if cap(out) > flushSize*2 {
-			out = nil // do not keep a burst's buffer
-		}
-		if closed {
+		if len(l.pending) == 0 {
+			l.mu.Unlock()
 			return
 		}
+		if !l.closed {
+			// Let the goroutines that are ready run first, and a busy
+			// service's for a millisecond: their lines join this write.
+			// Without it, a core serving 50 calls at once made a write
+			// every two calls.
+			l.mu.Unlock()
+			if busy {
+				time.Sleep(flushDelay)
+			} else {
+				runtime.Gosched()
+			}
+			l.mu.Lock()
+		}
+		busy = l.lines >= busyLines
+		out, l.pending = l.pending, out[:0] // the two buffers take turns
+		l.lines = 0
+		l.mu.Unlock()
+		l.changed.Broadcast() // room for writers waiting
+		_, _ = l.w.Write(out) // as slog does, a log that cannot be written is dropped
+		if cap(out) > 64<<10 {
+			out = nil // do not keep a burst's buffer
+		}
+		l.mu.Lock()
 	}
 }
 
@@ -126,8 +117,7 @@ func (l *LogWriter) Close() error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
-	l.room.Broadcast()
-	l.signal()
+	l.changed.Broadcast()
 	<-l.done
 	return nil
 }

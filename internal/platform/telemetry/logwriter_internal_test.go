@@ -116,11 +116,15 @@ func TestLogWriterBackPressure(t *testing.T) {
 }
 
 // TestLogWriterIdleLine checks that a line written while the service is
-// idle goes out at once, without waiting for others to join it.
+// idle goes out without waiting for others to join it, after a busy
+// burst (whose next batch waits flushDelay) as well.
 func TestLogWriterIdleLine(t *testing.T) {
 	var out lockedBuffer
 	lw := NewLogWriter(&out)
 	defer lw.Close()
+	for i := range 10 * busyLines {
+		fmt.Fprintf(lw, "burst %d\n", i)
+	}
 	for i := range 3 {
 		line := fmt.Sprintf("line %d\n", i)
 		fmt.Fprint(lw, line)
