@@ -368,6 +368,51 @@ func checkCommands(pkgs []Package) []violation {
 	return vs
 }
 
+// unlinked are the packages that no command links (rule 8), with why.
+var unlinked = map[string]string{
+	"google.golang.org/protobuf/reflect/protodesc": "it builds the descriptors of descriptor.proto at start, " +
+		"some 132 KB of live heap that every collection marks, for server reflection, which " +
+		"internal/platform/rpc/reflection serves without it (grpc-go's reflection package brings it in)",
+}
+
+// checkUnlinked returns, for each command under cmd/, every package of
+// unlinked that it links (rule 8), through any chain of non-test imports,
+// with the package that imports it.
+func checkUnlinked(pkgs []Package) []violation {
+	byPath := make(map[string]Package, len(pkgs))
+	for _, p := range pkgs {
+		byPath[p.ImportPath] = p
+	}
+	var vs []violation
+	for _, p := range pkgs {
+		if rel, _ := relative(p.ImportPath); !strings.HasPrefix(rel, "cmd/") {
+			continue
+		}
+		seen := map[string]bool{p.ImportPath: true}
+		queue := []Package{p}
+		for len(queue) > 0 {
+			from := queue[0]
+			queue = queue[1:]
+			for _, imp := range from.Imports {
+				if seen[imp] {
+					continue
+				}
+				seen[imp] = true
+				if why, ok := unlinked[imp]; ok {
+					vs = append(vs, violation{pkg: p.ImportPath, imp: imp, link: true, rule: 8,
+						why: fmt.Sprintf("no command links it (this one does through %s): %s", short(from.ImportPath), why)})
+					continue
+				}
+				queue = append(queue, byPath[imp])
+			}
+		}
+	}
+	slices.SortFunc(vs, func(a, b violation) int {
+		return cmp.Or(strings.Compare(a.pkg, b.pkg), strings.Compare(a.imp, b.imp))
+	})
+	return vs
+}
+
 // checkLayout returns the problems with the graph as a whole: packages of
 // the module in no layer, and a missing kernel, platform or expected service
 // (rule 6), or an expected service without its command cmd/<name>, which
@@ -431,6 +476,9 @@ func TestImportGraph(t *testing.T) {
 		t.Error(v)
 	}
 	for _, v := range checkCommands(pkgs) {
+		t.Error(v)
+	}
+	for _, v := range checkUnlinked(pkgs) {
 		t.Error(v)
 	}
 }
@@ -714,6 +762,28 @@ func TestCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUnlinked checks rule 8 on a synthetic graph: a command that links
+// protodesc, however deep, is reported once, with the package that
+// imports it; one that does not, and a package that is no command, are not.
+func TestUnlinked(t *testing.T) {
+	const protodesc = "google.golang.org/protobuf/reflect/protodesc"
+	pkgs := []Package{
+		{ImportPath: ours("cmd/catalog"), Imports: []string{ours("internal/catalog"), "google.golang.org/grpc"}},
+		{ImportPath: ours("cmd/cart"), Imports: []string{ours("internal/cart")}},
+		{ImportPath: ours("internal/catalog"), Imports: []string{"google.golang.org/grpc/reflection", "google.golang.org/grpc"}},
+		{ImportPath: ours("internal/cart"), Imports: []string{"google.golang.org/grpc"}},
+		{ImportPath: "google.golang.org/grpc/reflection", Imports: []string{protodesc, "google.golang.org/grpc"}},
+		{ImportPath: "google.golang.org/grpc"},
+		{ImportPath: protodesc},
+		{ImportPath: ours("internal/tool"), Imports: []string{protodesc}}, // no command's import
+	}
+	got := checkUnlinked(pkgs)
+	want := "cmd/catalog links " + protodesc + ": rule 8: no command links it (this one does through google.golang.org/grpc/reflection): "
+	if len(got) != 1 || !strings.HasPrefix(got[0].String(), want) {
+		t.Fatalf("checkUnlinked = %d violations:\n%s\nwant one starting with %q", len(got), lines(got), want)
 	}
 }
 

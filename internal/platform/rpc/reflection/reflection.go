@@ -16,7 +16,8 @@
 // generated code, which each generated message or enum of the open API
 // still gives out, gzipped, through its deprecated Descriptor method. A
 // file with neither (only services or extensions), or generated with the
-// opaque API, cannot be described: a NOT_FOUND error_response.
+// opaque API, cannot be described: an INTERNAL error_response (a name
+// not in the registry is a NOT_FOUND one, as with grpc-go).
 package reflection
 
 import (
@@ -25,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 
 	"google.golang.org/grpc"
@@ -67,28 +69,9 @@ type v1Server struct{ r *reflector }
 var _ reflectionv1.ServerReflectionServer = v1Server{}
 
 // ServerReflectionInfo answers each request the stream receives, in
-// order, until the client closes its side. A request that asks for
-// nothing known to the protocol ends the stream with INVALID_ARGUMENT; a
-// name that is not found is a NOT_FOUND error_response, and the stream
-// goes on.
+// order, until the client closes its side (see reflector.serve).
 func (s v1Server) ServerReflectionInfo(stream reflectionv1.ServerReflection_ServerReflectionInfoServer) error {
-	sent := make(map[string]bool)
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		resp, err := s.r.answer(req, sent)
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-	}
+	return s.r.serve(stream.Recv, stream.Send)
 }
 
 // v1alphaServer serves grpc.reflection.v1alpha, whose messages are those
@@ -100,29 +83,45 @@ var _ reflectionv1alpha.ServerReflectionServer = v1alphaServer{}
 
 // ServerReflectionInfo is v1Server's, for v1alpha's messages.
 func (s v1alphaServer) ServerReflectionInfo(stream reflectionv1alpha.ServerReflection_ServerReflectionInfoServer) error {
+	recv := func() (*reflectionv1.ServerReflectionRequest, error) {
+		alphaReq, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		req := new(reflectionv1.ServerReflectionRequest)
+		return req, convert(alphaReq, req)
+	}
+	send := func(resp *reflectionv1.ServerReflectionResponse) error {
+		//lint:ignore SA1019 v1alpha is deprecated, and still what older tools ask for
+		alphaResp := new(reflectionv1alpha.ServerReflectionResponse)
+		if err := convert(resp, alphaResp); err != nil {
+			return err
+		}
+		return stream.Send(alphaResp)
+	}
+	return s.r.serve(recv, send)
+}
+
+// serve answers each request recv gives, in order, with send, until the
+// client closes its side. A request that asks for nothing known to the
+// protocol ends the stream with INVALID_ARGUMENT; a name that is not found
+// is a NOT_FOUND error_response, a file that cannot be described an
+// INTERNAL one, and the stream goes on.
+func (r *reflector) serve(recv func() (*reflectionv1.ServerReflectionRequest, error), send func(*reflectionv1.ServerReflectionResponse) error) error {
 	sent := make(map[string]bool)
 	for {
-		alphaReq, err := stream.Recv()
+		req, err := recv()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		req := new(reflectionv1.ServerReflectionRequest)
-		if err := convert(alphaReq, req); err != nil {
-			return err
-		}
-		resp, err := s.r.answer(req, sent)
+		resp, err := r.answer(req, sent)
 		if err != nil {
 			return err
 		}
-		//lint:ignore SA1019 v1alpha is deprecated, and still what older tools ask for
-		alphaResp := new(reflectionv1alpha.ServerReflectionResponse)
-		if err := convert(resp, alphaResp); err != nil {
-			return err
-		}
-		if err := stream.Send(alphaResp); err != nil {
+		if err := send(resp); err != nil {
 			return err
 		}
 	}
@@ -211,10 +210,17 @@ func (r *reflector) listServices() *reflectionv1.ListServiceResponse {
 
 // describe sets resp to the answer that sends fd and, breadth first, the
 // files it imports, directly or not, that the stream has not sent yet; or
-// to a NOT_FOUND error_response if one of them cannot be described.
+// to an error_response: NOT_FOUND if one of them is not in the registry,
+// INTERNAL if one of them is but cannot be described (the server's
+// failing, not the client's).
 func (r *reflector) describe(resp *reflectionv1.ServerReflectionResponse, fd protoreflect.FileDescriptor, sent map[string]bool) {
 	files, err := r.withImports(fd, sent)
-	if err != nil {
+	var cannot *undescribable
+	switch {
+	case errors.As(err, &cannot):
+		resp.MessageResponse = errorResponse(codes.Internal, "%v", err)
+		return
+	case err != nil:
 		resp.MessageResponse = notFound("%v", err)
 		return
 	}
@@ -261,10 +267,26 @@ func (r *reflector) withImports(fd protoreflect.FileDescriptor, sent map[string]
 
 // notFound is a NOT_FOUND error_response saying what was not found.
 func notFound(format string, args ...any) *reflectionv1.ServerReflectionResponse_ErrorResponse {
+	return errorResponse(codes.NotFound, format, args...)
+}
+
+// errorResponse is an error_response of code c saying why.
+func errorResponse(c codes.Code, format string, args ...any) *reflectionv1.ServerReflectionResponse_ErrorResponse {
 	return &reflectionv1.ServerReflectionResponse_ErrorResponse{ErrorResponse: &reflectionv1.ErrorResponse{
-		ErrorCode:    int32(codes.NotFound),
+		ErrorCode:    int32(c),
 		ErrorMessage: fmt.Sprintf(format, args...),
 	}}
+}
+
+// undescribable is the error of a file in the registry whose descriptor
+// no generated type of it gives out.
+type undescribable struct {
+	path string
+	why  string
+}
+
+func (e *undescribable) Error() string {
+	return fmt.Sprintf("file %q cannot be described: %s", e.path, e.why)
 }
 
 // legacyMessage and legacyEnum are the methods through which generated
@@ -277,53 +299,64 @@ type (
 
 // rawDescriptor returns fd as a serialized FileDescriptorProto: the one
 // its generated code holds, given out by the Go type of one of its
-// messages or enums. A file with neither (one of services or extensions
-// alone) cannot be described.
+// messages or enums, the first whose descriptor is fd's. A file with
+// neither (one of services or extensions alone), or whose types give out
+// other files' descriptors, cannot be described: an *undescribable.
 func (r *reflector) rawDescriptor(fd protoreflect.FileDescriptor) ([]byte, error) {
-	gz := r.gzippedDescriptor(fd)
-	if gz == nil {
-		return nil, fmt.Errorf("file %q: no generated message or enum of it gives its descriptor", fd.Path())
+	why := "no generated message or enum of it gives its descriptor"
+	for gz := range r.gzippedDescriptors(fd) {
+		b, err := gunzip(gz)
+		if err != nil {
+			why = err.Error()
+			continue
+		}
+		if name := fileName(b); name != fd.Path() {
+			why = fmt.Sprintf("its generated code gives the descriptor of %q", name)
+			continue
+		}
+		return b, nil
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		return nil, fmt.Errorf("file %q: %w", fd.Path(), err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, fmt.Errorf("file %q: %w", fd.Path(), err)
-	}
-	if name := fileName(b); name != fd.Path() {
-		return nil, fmt.Errorf("file %q: its generated code gives the descriptor of %q", fd.Path(), name)
-	}
-	return b, nil
+	return nil, &undescribable{path: fd.Path(), why: why}
 }
 
-// gzippedDescriptor returns fd's descriptor, gzipped, from the first of
-// its messages or enums whose Go type gives it out; nil if none does.
-func (r *reflector) gzippedDescriptor(fd protoreflect.FileDescriptor) []byte {
-	msgs := fd.Messages()
-	for i := range msgs.Len() {
-		mt, err := r.types.FindMessageByName(msgs.Get(i).FullName())
-		if err != nil {
-			continue
+// gzippedDescriptors yields the gzipped descriptors that fd's messages,
+// then its enums, give out through their Go types, in their order in fd.
+func (r *reflector) gzippedDescriptors(fd protoreflect.FileDescriptor) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		msgs := fd.Messages()
+		for i := range msgs.Len() {
+			mt, err := r.types.FindMessageByName(msgs.Get(i).FullName())
+			if err != nil {
+				continue
+			}
+			if m, ok := mt.Zero().Interface().(legacyMessage); ok {
+				if gz, _ := m.Descriptor(); !yield(gz) {
+					return
+				}
+			}
 		}
-		if m, ok := mt.Zero().Interface().(legacyMessage); ok {
-			gz, _ := m.Descriptor()
-			return gz
+		enums := fd.Enums()
+		for i := range enums.Len() {
+			et, err := r.types.FindEnumByName(enums.Get(i).FullName())
+			if err != nil {
+				continue
+			}
+			if e, ok := et.New(0).(legacyEnum); ok {
+				if gz, _ := e.EnumDescriptor(); !yield(gz) {
+					return
+				}
+			}
 		}
 	}
-	enums := fd.Enums()
-	for i := range enums.Len() {
-		et, err := r.types.FindEnumByName(enums.Get(i).FullName())
-		if err != nil {
-			continue
-		}
-		if e, ok := et.New(0).(legacyEnum); ok {
-			gz, _ := e.EnumDescriptor()
-			return gz
-		}
+}
+
+// gunzip returns the bytes that gz holds, gzipped.
+func gunzip(gz []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return io.ReadAll(zr)
 }
 
 // fileName returns the name (field 1) of the serialized
