@@ -4,6 +4,7 @@
 // client as the Marketplace, to the fixed-response server (fixedgrpc), and
 // executes one fixed html/template with the books it returns: no
 // middleware, no access log, no rate limit, no security headers.
+// Its garbage collector's target is the services' (heapstats.MatchServices).
 //
 // On SIGUSR1 it writes a line of its heap's figures to its output, for
 // scripts/allocs.sh: what it allocated and how often it collected.
@@ -38,6 +39,7 @@ func main() {
 }
 
 func run(args []string) error {
+	heapstats.MatchServices()
 	fs := flag.NewFlagSet("fixedweb", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8081", "address to serve HTTP on")
 	recs := fs.String("recommendations", "127.0.0.1:50061", "the fixed Recommendations server, host:port")

@@ -13,8 +13,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/metrics"
 	"syscall"
+
+	"github.com/bookshop-go/bookshop/internal/platform/process"
 )
 
 // names are the runtime metrics of a line, in its order.
@@ -69,4 +72,15 @@ func Line() string {
 	}
 	return fmt.Sprintf("heapstats allocs_bytes=%d allocs_objects=%d gc_cycles=%d heap_goal_bytes=%d heap_live_bytes=%d\n",
 		v[0], v[1]+v[5], v[2], v[3], v[4])
+}
+
+// MatchServices sets the garbage collector's target to the one Bookshop's
+// services set (process.GCPercent), unless GOGC says otherwise: a
+// comparison server collects as often as a service would with its heap,
+// so that a ratio of the two measures what the service does, not how
+// their collectors are set.
+func MatchServices() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(process.GCPercent)
+	}
 }

@@ -108,6 +108,8 @@ func TestContainerMemoryLimit(t *testing.T) {
 func TestTuneRuntime(t *testing.T) {
 	oldLimit := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(oldLimit)
+	oldPercent := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(oldPercent)
 	logger := slog.New(slog.DiscardHandler)
 	limit := filepath.Join(t.TempDir(), "memory.max")
 	if err := os.WriteFile(limit, []byte("268435456\n"), 0o644); err != nil {
@@ -118,9 +120,18 @@ func TestTuneRuntime(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != oldLimit {
 		t.Errorf("with GOMEMLIMIT set, the memory limit became %d, want it left alone", got)
 	}
+	if got := debug.SetGCPercent(100); got != process.GCPercent {
+		t.Errorf("without GOGC, the collector's target is %d, want %d", got, process.GCPercent)
+	}
 	process.TuneRuntimeWith(func(string) string { return "" }, logger, []string{limit})
 	if got, want := debug.SetMemoryLimit(-1), int64(268435456/10*9); got != want {
 		t.Errorf("without GOMEMLIMIT, under a limit of 256 MiB, the memory limit is %d, want %d", got, want)
+	}
+	set["GOGC"] = "150" // the runtime read it at start; TuneRuntime leaves it
+	debug.SetGCPercent(150)
+	process.TuneRuntimeWith(func(k string) string { return set[k] }, logger, []string{limit})
+	if got := debug.SetGCPercent(100); got != 150 {
+		t.Errorf("with GOGC set, the collector's target became %d, want it left alone (150)", got)
 	}
 }
 
