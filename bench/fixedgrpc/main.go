@@ -37,7 +37,7 @@ func main() {
 }
 
 func run(args []string) error {
-	heapstats.MatchServices()
+	heapstats.MatchServices(os.Getenv)
 	fs := flag.NewFlagSet("fixedgrpc", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:50061", "address to serve gRPC on")
 	if err := fs.Parse(args); err != nil {

@@ -39,7 +39,7 @@ func main() {
 }
 
 func run(args []string) error {
-	heapstats.MatchServices()
+	heapstats.MatchServices(os.Getenv)
 	fs := flag.NewFlagSet("fixedweb", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8081", "address to serve HTTP on")
 	recs := fs.String("recommendations", "127.0.0.1:50061", "the fixed Recommendations server, host:port")

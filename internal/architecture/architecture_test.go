@@ -166,7 +166,7 @@ type violation struct {
 	pkg  string // the importing package, a full import path
 	imp  string // the imported package, a full import path
 	test bool   // whether only _test.go files import imp
-	link bool   // whether pkg links imp through others (rule 7), not imports it
+	link bool   // whether pkg links imp, perhaps through others (rules 7 and 8), rather than imports it
 	rule int    // the number of the rule, as in the package documentation
 	why  string // the rule and the reason for it
 }
@@ -385,7 +385,7 @@ func checkUnlinked(pkgs []Package) []violation {
 	}
 	var vs []violation
 	for _, p := range pkgs {
-		if rel, _ := relative(p.ImportPath); !strings.HasPrefix(rel, "cmd/") {
+		if rel, ours := relative(p.ImportPath); !ours || !strings.HasPrefix(rel, "cmd/") {
 			continue
 		}
 		seen := map[string]bool{p.ImportPath: true}
@@ -399,8 +399,12 @@ func checkUnlinked(pkgs []Package) []violation {
 				}
 				seen[imp] = true
 				if why, ok := unlinked[imp]; ok {
+					how := "imports it"
+					if from.ImportPath != p.ImportPath {
+						how = "links it through " + short(from.ImportPath)
+					}
 					vs = append(vs, violation{pkg: p.ImportPath, imp: imp, link: true, rule: 8,
-						why: fmt.Sprintf("no command links it (this one does through %s): %s", short(from.ImportPath), why)})
+						why: fmt.Sprintf("no command links it (this one %s): %s", how, why)})
 					continue
 				}
 				queue = append(queue, byPath[imp])
@@ -766,24 +770,37 @@ func TestCommands(t *testing.T) {
 }
 
 // TestUnlinked checks rule 8 on a synthetic graph: a command that links
-// protodesc, however deep, is reported once, with the package that
-// imports it; one that does not, and a package that is no command, are not.
+// protodesc, however deep and by however many paths, is reported once,
+// with the package that imports it; one that does not, and packages that
+// are no command of ours (Go's own cmd/..., a root that is no command),
+// are not.
 func TestUnlinked(t *testing.T) {
 	const protodesc = "google.golang.org/protobuf/reflect/protodesc"
 	pkgs := []Package{
-		{ImportPath: ours("cmd/catalog"), Imports: []string{ours("internal/catalog"), "google.golang.org/grpc"}},
+		{ImportPath: ours("cmd/catalog"), Imports: []string{ours("internal/catalog"), ours("internal/tool"), "google.golang.org/grpc"}},
 		{ImportPath: ours("cmd/cart"), Imports: []string{ours("internal/cart")}},
+		{ImportPath: ours("cmd/orders"), Imports: []string{protodesc}},
 		{ImportPath: ours("internal/catalog"), Imports: []string{"google.golang.org/grpc/reflection", "google.golang.org/grpc"}},
 		{ImportPath: ours("internal/cart"), Imports: []string{"google.golang.org/grpc"}},
+		{ImportPath: ours("internal/tool"), Imports: []string{protodesc}},
 		{ImportPath: "google.golang.org/grpc/reflection", Imports: []string{protodesc, "google.golang.org/grpc"}},
 		{ImportPath: "google.golang.org/grpc"},
 		{ImportPath: protodesc},
-		{ImportPath: ours("internal/tool"), Imports: []string{protodesc}}, // no command's import
+		{ImportPath: "cmd/go", Imports: []string{protodesc}}, // Go's own command, not ours
+		{ImportPath: ours("bench/fixedgrpc"), Imports: []string{protodesc}},
+	}
+	want := []string{
+		"cmd/catalog links " + protodesc + ": rule 8: no command links it (this one links it through internal/tool): ",
+		"cmd/orders links " + protodesc + ": rule 8: no command links it (this one imports it): ",
 	}
 	got := checkUnlinked(pkgs)
-	want := "cmd/catalog links " + protodesc + ": rule 8: no command links it (this one does through google.golang.org/grpc/reflection): "
-	if len(got) != 1 || !strings.HasPrefix(got[0].String(), want) {
-		t.Fatalf("checkUnlinked = %d violations:\n%s\nwant one starting with %q", len(got), lines(got), want)
+	if len(got) != len(want) {
+		t.Fatalf("checkUnlinked = %d violations, want %d:\n%s", len(got), len(want), lines(got))
+	}
+	for i, v := range got {
+		if s := v.String(); !strings.HasPrefix(s, want[i]) {
+			t.Errorf("checkUnlinked[%d] = %q, want it to start with %q", i, s, want[i])
+		}
 	}
 }
 

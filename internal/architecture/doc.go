@@ -18,7 +18,8 @@
 //     internal/loadgen/..., internal/architecture, and the test-only
 //     packages internal/interop and internal/resilience. They wire
 //     everything together, so they may import anything (but a service's
-//     own command, by rule 7) and are checked by no other rule.
+//     own command, by rule 7, and every command, by rule 8) and are
+//     checked by no other rule.
 //   - service: every other package under internal/<name>/; <name> is the
 //     service. A new directory internal/cart/ is a service named "cart"
 //     without any change here.
@@ -63,11 +64,12 @@
 //     One package is linked across: internal/catalog/catalogfile, the
 //     Catalog's file format, with which cmd/recommendations reads its
 //     built-in catalog.
-//  8. No command, cmd/<name>, links google.golang.org/protobuf/reflect/protodesc
-//     (grpc-go's reflection package brings it in): it builds the
-//     descriptors of descriptor.proto when the program starts, some 132 KB
-//     that every garbage collection marks, for server reflection, which
-//     internal/platform/rpc/reflection serves without it.
+//  8. No command, cmd/<name>, links
+//     google.golang.org/protobuf/reflect/protodesc (grpc-go's reflection
+//     package brings it in): it builds the descriptors of descriptor.proto
+//     when the program starts, some 132 KB that every garbage collection
+//     marks, for server reflection, which internal/platform/rpc/reflection
+//     serves without it.
 //
 // Rules 1 to 5, 7 and 8 are checked on each package's non-test imports (the
 // Imports field of `go list`). For the kernel, the imports of its _test.go files
@@ -94,8 +96,8 @@
 // list could not load, and usually mean the tree does not build.
 //
 // TestRules feeds the same checks a synthetic graph, showing that each rule
-// fires on a bad import and stays quiet on good ones; TestCommands does the
-// same for rule 7, whose failures read
+// fires on a bad import and stays quiet on good ones; TestCommands and
+// TestUnlinked do the same for rules 7 and 8. Rule 7's failures read
 //
 //	cmd/recommendations links internal/cart: rule 7: the command of service recommendations links only ...
 //

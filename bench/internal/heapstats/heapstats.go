@@ -4,7 +4,8 @@
 // services tell the same on their admin port's /metrics (the go_*
 // metrics); the comparison servers have no such port, and a line written
 // on a signal keeps them as small as they are: nothing runs until the
-// signal comes.
+// signal comes. MatchServices sets their garbage collector's target to
+// the services'.
 package heapstats
 
 import (
@@ -16,8 +17,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"syscall"
-
-	"github.com/bookshop-go/bookshop/internal/platform/process"
 )
 
 // names are the runtime metrics of a line, in its order.
@@ -74,13 +73,19 @@ func Line() string {
 		v[0], v[1]+v[5], v[2], v[3], v[4])
 }
 
+// servicesGCPercent is process.GCPercent, the garbage collector's target
+// that the services set (a test holds them equal): this package does not
+// import process, which would link the services' telemetry into the
+// comparison servers and grow the heaps they are compared by.
+const servicesGCPercent = 300
+
 // MatchServices sets the garbage collector's target to the one Bookshop's
-// services set (process.GCPercent), unless GOGC says otherwise: a
-// comparison server collects as often as a service would with its heap,
-// so that a ratio of the two measures what the service does, not how
-// their collectors are set.
-func MatchServices() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(process.GCPercent)
+// services set, unless getenv("GOGC") says otherwise: a comparison server
+// collects as often as a service would with its heap, so that a ratio of
+// the two measures what the service does, not how their collectors are
+// set.
+func MatchServices(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(servicesGCPercent)
 	}
 }

@@ -133,6 +133,15 @@ func TestTuneRuntime(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != 150 {
 		t.Errorf("with GOGC set, the collector's target became %d, want it left alone (150)", got)
 	}
+	var log strings.Builder
+	set["GOGC"] = "lots"
+	process.TuneRuntimeWith(func(k string) string { return set[k] }, slog.New(slog.NewTextHandler(&log, nil)), []string{limit})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC=lots, the collector's target became %d, want it left alone (100)", got)
+	}
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "GOGC=lots") {
+		t.Errorf("with GOGC=lots, the log says %q, want a warning naming it", log.String())
+	}
 }
 
 // TestEvery checks that Every calls at once, then on each tick, and

@@ -30,7 +30,8 @@ func cgroupLimitFiles() []string {
 // by three times what the last one left (Go's default is once).
 //
 // The services' heaps are small (Recommendations keeps some 1 MB live),
-// and Go's default puts the next collection at 4 MB, the least it allows:
+// and Go's default puts the next collection at 4 MB, the least it allows
+// at 100 (the least scales with the target: 12 MB at 300):
 // under load Recommendations collected every 7 ms, each time marking
 // more than the minimal gRPC server does, and its callers' latency paid
 // for it. At 300 it collects a third as often; paired with the minimal
@@ -52,9 +53,15 @@ func TuneRuntime(getenv func(string) string, logger *slog.Logger) {
 }
 
 func tuneRuntime(getenv func(string) string, logger *slog.Logger, limitFiles []string) {
-	if getenv("GOGC") == "" {
+	switch gogc := getenv("GOGC"); {
+	case gogc == "":
 		debug.SetGCPercent(GCPercent)
-		logger.Debug("Go runtime: the garbage collector's target set", "gogc", GCPercent)
+		logger.Info("Go runtime: the garbage collector's target set", "gogc", GCPercent)
+	case gogc != "off":
+		if _, err := strconv.Atoi(gogc); err != nil {
+			// The runtime reads such a value as 100, and says nothing.
+			logger.Warn("Go runtime: GOGC is neither a number nor off: the garbage collector's target is Go's default, 100", "GOGC", gogc)
+		}
 	}
 	if getenv("GOMEMLIMIT") == "" {
 		if l, ok := containerMemoryLimit(limitFiles); ok {

@@ -8,9 +8,9 @@ import (
 )
 
 const (
-	// busyLines is how many lines in a batch make the service busy: its
-	// next batch waits flushDelay to gather more.
-	busyLines = 8
+	// busyWrites is how many writes in a batch make the service busy: its
+	// next batch gathers for flushDelay.
+	busyWrites = 8
 
 	// flushDelay is how long a busy service's batch gathers lines.
 	flushDelay = time.Millisecond
@@ -28,28 +28,35 @@ const (
 // the line (see docs/performance.md). Lines keep their order. Close
 // writes what is left; a Write after Close goes straight to w.
 //
-// When a batch took fewer than busyLines lines, the next line goes out
-// as soon as the goroutines ready to run have run: an idle service's line
-// at once, and a quiet one's without a wake-up of its own. When a batch
-// took more, the service is busy, and the next batch gathers for a
-// millisecond (flushDelay): a busy server would otherwise write whenever
-// it had run every call in hand, just when it should read the next ones
-// (docs/performance.md).
+// A batch goes out as soon as the goroutines ready to run have run (their
+// lines join it): an idle service's line at once, with no wake-up of its
+// own. After a batch of busyWrites writes or more, the service is busy,
+// and the next batch gathers for a millisecond (flushDelay): a busy
+// server would otherwise write whenever it had run every call in hand,
+// just when it should read the next ones (docs/performance.md). Once the
+// goroutine finds nothing to write, the service is idle again.
 type LogWriter struct {
-	w    io.Writer
-	done chan struct{} // closed when the goroutine has written everything
+	w       io.Writer
+	delay   time.Duration // flushDelay, but in tests
+	closing chan struct{} // closed by Close: a batch gathers no longer
+	done    chan struct{} // closed when the goroutine has written everything
 
 	mu      sync.Mutex
 	changed *sync.Cond // lines arrived, room was made, or Close was called
 	pending []byte
-	lines   int // Writes in pending
+	writes  int  // Writes in pending
+	busy    bool // the last batch held busyWrites writes or more
 	closed  bool
 }
 
 // NewLogWriter returns a LogWriter to w and starts its goroutine; Close
 // ends it.
 func NewLogWriter(w io.Writer) *LogWriter {
-	l := &LogWriter{w: w, done: make(chan struct{})}
+	return newLogWriter(w, flushDelay)
+}
+
+func newLogWriter(w io.Writer, delay time.Duration) *LogWriter {
+	l := &LogWriter{w: w, delay: delay, closing: make(chan struct{}), done: make(chan struct{})}
 	l.changed = sync.NewCond(&l.mu)
 	go l.run()
 	return l
@@ -63,10 +70,11 @@ func (l *LogWriter) Write(p []byte) (int, error) {
 	}
 	if l.closed {
 		l.mu.Unlock()
+		<-l.done // after the lines before it, and not while they are written
 		return l.w.Write(p)
 	}
 	l.pending = append(l.pending, p...)
-	l.lines++
+	l.writes++
 	l.mu.Unlock()
 	l.changed.Broadcast()
 	return len(p), nil
@@ -76,9 +84,11 @@ func (l *LogWriter) Write(p []byte) (int, error) {
 func (l *LogWriter) run() {
 	defer close(l.done)
 	var out []byte
-	busy := false
 	l.mu.Lock()
 	for {
+		if len(l.pending) == 0 {
+			l.busy = false
+		}
 		for len(l.pending) == 0 && !l.closed {
 			l.changed.Wait()
 		}
@@ -91,17 +101,18 @@ func (l *LogWriter) run() {
 			// service's for a millisecond: their lines join this write.
 			// Without it, a core serving 50 calls at once made a write
 			// every two calls.
+			busy := l.busy
 			l.mu.Unlock()
 			if busy {
-				time.Sleep(flushDelay)
+				l.gather()
 			} else {
 				runtime.Gosched()
 			}
 			l.mu.Lock()
 		}
-		busy = l.lines >= busyLines
+		l.busy = l.writes >= busyWrites
 		out, l.pending = l.pending, out[:0] // the two buffers take turns
-		l.lines = 0
+		l.writes = 0
 		l.mu.Unlock()
 		l.changed.Broadcast() // room for writers waiting
 		_, _ = l.w.Write(out) // as slog does, a log that cannot be written is dropped
@@ -112,11 +123,27 @@ func (l *LogWriter) run() {
 	}
 }
 
+// gather waits l.delay, or until Close.
+func (l *LogWriter) gather() {
+	t := time.NewTimer(l.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-l.closing:
+	}
+}
+
 // Close writes the pending lines and stops the goroutine.
 func (l *LogWriter) Close() error {
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		<-l.done
+		return nil
+	}
 	l.closed = true
 	l.mu.Unlock()
+	close(l.closing)
 	l.changed.Broadcast()
 	<-l.done
 	return nil

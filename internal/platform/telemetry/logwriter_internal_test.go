@@ -117,23 +117,88 @@ func TestLogWriterBackPressure(t *testing.T) {
 
 // TestLogWriterIdleLine checks that a line written while the service is
 // idle goes out without waiting for others to join it, after a busy
-// burst (whose next batch waits flushDelay) as well.
+// batch as well: once the writer has found nothing to write, a busy
+// service's millisecond (here an hour) is not waited for.
 func TestLogWriterIdleLine(t *testing.T) {
 	var out lockedBuffer
-	lw := NewLogWriter(&out)
+	lw := newLogWriter(&out, time.Hour)
 	defer lw.Close()
-	for i := range 10 * busyLines {
-		fmt.Fprintf(lw, "burst %d\n", i)
+	// A busy batch: busyWrites lines that the goroutine takes at once.
+	lw.mu.Lock()
+	for i := range busyWrites {
+		lw.pending = fmt.Appendf(lw.pending, "burst %d\n", i)
+		lw.writes++
+	}
+	lw.mu.Unlock()
+	lw.changed.Broadcast()
+	waitFor(t, &out, fmt.Sprintf("burst %d\n", busyWrites-1))
+	// The goroutine finds nothing more to write: the service is idle.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		lw.mu.Lock()
+		busy := lw.busy
+		lw.mu.Unlock()
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer still counts the service busy 5s after its last line")
+		}
 	}
 	for i := range 3 {
 		line := fmt.Sprintf("line %d\n", i)
 		fmt.Fprint(lw, line)
-		deadline := time.Now().Add(5 * time.Second)
-		for !strings.HasSuffix(out.String(), line) {
-			if time.Now().After(deadline) {
-				t.Fatalf("line %d not written 5s after it was given: %q", i, out.String())
-			}
-			time.Sleep(time.Millisecond)
+		waitFor(t, &out, line)
+	}
+}
+
+// waitFor waits until out ends with line, for 5 s at most.
+func waitFor(t *testing.T, out *lockedBuffer, line string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.HasSuffix(out.String(), line) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not written 5s after it was given: %q", line, out.String())
 		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLogWriterBusyGathers checks that the lines written while a busy
+// batch is being written wait for the next batch to gather, and that
+// Close writes them at once, without waiting out the delay.
+func TestLogWriterBusyGathers(t *testing.T) {
+	out := &lockedBuffer{gate: make(chan struct{})} // holds the burst's write
+	lw := newLogWriter(out, time.Hour)
+	lw.mu.Lock()
+	for i := range busyWrites {
+		lw.pending = fmt.Appendf(lw.pending, "burst %d\n", i)
+		lw.writes++
+	}
+	lw.mu.Unlock()
+	lw.changed.Broadcast()
+	// Once the goroutine has taken the burst (it is writing it, held at
+	// the gate), the next line.
+	lw.mu.Lock()
+	for len(lw.pending) > 0 {
+		lw.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		lw.mu.Lock()
+	}
+	lw.pending = append(lw.pending, "gathering\n"...)
+	lw.writes++
+	lw.mu.Unlock()
+	close(out.gate)
+	waitFor(t, out, fmt.Sprintf("burst %d\n", busyWrites-1))
+	time.Sleep(50 * time.Millisecond)
+	if strings.Contains(out.String(), "gathering") {
+		t.Fatal("a line after a busy batch went out before the batch gathered")
+	}
+	start := time.Now()
+	lw.Close()
+	if !strings.HasSuffix(out.String(), "gathering\n") {
+		t.Errorf("Close did not write the gathering line: %q", out.String())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %v, waiting out the batch's delay", d)
 	}
 }

@@ -7,11 +7,10 @@
 // google.golang.org/protobuf/reflect/protodesc, which grpc-go's needs to
 // turn a descriptor back into a FileDescriptorProto. Linking protodesc
 // builds the descriptors of descriptor.proto, with their message
-// information, when the program starts: 132 KB of Recommendations'
-// live heap under load, kept in every Bookshop service for a feature
-// used a few times a day. The garbage collector marks them at every cycle, and with the
-// small heaps of these services (Go's 4 MB minimum goal) they leave it
-// less room before the next one (docs/performance.md). This package sends
+// information, when the program starts: 132 KB of Recommendations' live
+// heap under load, kept in every Bookshop service for a feature used a
+// few times a day. The garbage collector marks them at every cycle
+// (docs/performance.md). This package sends
 // instead the FileDescriptorProto that protoc-gen-go wrote into the
 // generated code, which each generated message or enum of the open API
 // still gives out, gzipped, through its deprecated Descriptor method. A
@@ -209,10 +208,11 @@ func (r *reflector) listServices() *reflectionv1.ListServiceResponse {
 }
 
 // describe sets resp to the answer that sends fd and, breadth first, the
-// files it imports, directly or not, that the stream has not sent yet; or
-// to an error_response: NOT_FOUND if one of them is not in the registry,
-// INTERNAL if one of them is but cannot be described (the server's
-// failing, not the client's).
+// files it imports, directly or not, that the stream has not sent yet
+// (an import missing from the registry is left out, as grpc-go leaves it);
+// or to an INTERNAL error_response if one of them cannot be described
+// (the server's failing, not the client's), or a NOT_FOUND one if fd is
+// a placeholder.
 func (r *reflector) describe(resp *reflectionv1.ServerReflectionResponse, fd protoreflect.FileDescriptor, sent map[string]bool) {
 	files, err := r.withImports(fd, sent)
 	var cannot *undescribable
@@ -307,7 +307,7 @@ func (r *reflector) rawDescriptor(fd protoreflect.FileDescriptor) ([]byte, error
 	for gz := range r.gzippedDescriptors(fd) {
 		b, err := gunzip(gz)
 		if err != nil {
-			why = err.Error()
+			why = fmt.Sprintf("the descriptor its generated code gives does not gunzip: %v", err)
 			continue
 		}
 		if name := fileName(b); name != fd.Path() {

@@ -81,6 +81,22 @@ func TestOutcomes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// checkout.proto's own messages, without those of the files it
+	// imports: money.proto cannot be described.
+	checkoutOnly := new(protoregistry.Types)
+	checkoutFile, err := protoregistry.GlobalFiles.FindFileByPath("bookshop/checkout/v1/checkout.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range checkoutFile.Messages().Len() {
+		mt, err := protoregistry.GlobalTypes.FindMessageByName(checkoutFile.Messages().Get(i).FullName())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkoutOnly.RegisterMessage(mt); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name     string
 		files    *protoregistry.Files
@@ -95,6 +111,7 @@ func TestOutcomes(t *testing.T) {
 		{"no generated type", dynamicFiles, dynamicTypes, "dynamic/thing.proto", codes.Internal, "no generated message or enum"},
 		{"no type at all", dynamicFiles, new(protoregistry.Types), "dynamic/thing.proto", codes.Internal, `"dynamic/thing.proto"`},
 		{"another file's type, then its own", protoregistry.GlobalFiles, wrongThenRight, "unary/unary.proto", codes.OK, ""},
+		{"an import that cannot be described", protoregistry.GlobalFiles, checkoutOnly, "bookshop/checkout/v1/checkout.proto", codes.Internal, `"bookshop/money/v1/money.proto"`},
 		{"another file's type alone", protoregistry.GlobalFiles, wrongOnly, "unary/unary.proto", codes.Internal, `gives the descriptor of "bookshop/money/v1/money.proto"`},
 	}
 	for _, tt := range tests {
