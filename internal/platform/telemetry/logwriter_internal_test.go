@@ -115,14 +115,25 @@ func TestLogWriterBackPressure(t *testing.T) {
 	}
 }
 
-// TestLogWriterIdleLine checks that a line written while the service is
-// idle goes out without waiting for others to join it, after a busy
-// batch as well: once the writer has found nothing to write, a busy
-// service's millisecond (here an hour) is not waited for.
+// TestLogWriterIdleLine checks that lines written while the service is
+// idle go out without waiting for others to join them: at once, and
+// after a busy batch, once one batch has gathered for the delay (here
+// 2 s) and held fewer than busyWrites lines.
 func TestLogWriterIdleLine(t *testing.T) {
+	const delay = 2 * time.Second
 	var out lockedBuffer
-	lw := newLogWriter(&out, time.Hour)
+	lw := newLogWriter(&out, delay)
 	defer lw.Close()
+	idle := func(line string) {
+		t.Helper()
+		start := time.Now()
+		fmt.Fprint(lw, line)
+		waitFor(t, &out, line)
+		if d := time.Since(start); d >= delay {
+			t.Errorf("%q went out after %v, want at once, not after the busy mode's %v", line, d, delay)
+		}
+	}
+	idle("first\n")
 	// A busy batch: busyWrites lines that the goroutine takes at once.
 	lw.mu.Lock()
 	for i := range busyWrites {
@@ -132,22 +143,10 @@ func TestLogWriterIdleLine(t *testing.T) {
 	lw.mu.Unlock()
 	lw.changed.Broadcast()
 	waitFor(t, &out, fmt.Sprintf("burst %d\n", busyWrites-1))
-	// The goroutine finds nothing more to write: the service is idle.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		lw.mu.Lock()
-		busy := lw.busy
-		lw.mu.Unlock()
-		if !busy {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the writer still counts the service busy 5s after its last line")
-		}
-	}
+	fmt.Fprint(lw, "gathered\n") // the batch after a busy one gathers
+	waitFor(t, &out, "gathered\n")
 	for i := range 3 {
-		line := fmt.Sprintf("line %d\n", i)
-		fmt.Fprint(lw, line)
-		waitFor(t, &out, line)
+		idle(fmt.Sprintf("line %d\n", i))
 	}
 }
 
