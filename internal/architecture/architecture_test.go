@@ -756,16 +756,22 @@ func TestCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := checkCommands(tt.pkgs)
-			if len(got) != len(tt.want) {
-				t.Fatalf("checkCommands(%s) = %d violations, want %d:\n%s", tt.name, len(got), len(tt.want), lines(got))
-			}
-			for i, v := range got {
-				if s := v.String(); !strings.HasPrefix(s, tt.want[i]) {
-					t.Errorf("checkCommands(%s)[%d] = %q, want it to start with %q", tt.name, i, s, tt.want[i])
-				}
-			}
+			wantViolations(t, "checkCommands("+tt.name+")", checkCommands(tt.pkgs), tt.want)
 		})
+	}
+}
+
+// wantViolations checks that got, the violations check found, are as
+// many as want and each starts with want's string at its index.
+func wantViolations(t *testing.T, check string, got []violation, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s = %d violations, want %d:\n%s", check, len(got), len(want), lines(got))
+	}
+	for i, v := range got {
+		if s := v.String(); !strings.HasPrefix(s, want[i]) {
+			t.Errorf("%s[%d] = %q, want it to start with %q", check, i, s, want[i])
+		}
 	}
 }
 
@@ -793,15 +799,7 @@ func TestUnlinked(t *testing.T) {
 		"cmd/catalog links " + protodesc + ": rule 8: no command links it (this one links it through internal/tool): ",
 		"cmd/orders links " + protodesc + ": rule 8: no command links it (this one imports it): ",
 	}
-	got := checkUnlinked(pkgs)
-	if len(got) != len(want) {
-		t.Fatalf("checkUnlinked = %d violations, want %d:\n%s", len(got), len(want), lines(got))
-	}
-	for i, v := range got {
-		if s := v.String(); !strings.HasPrefix(s, want[i]) {
-			t.Errorf("checkUnlinked[%d] = %q, want it to start with %q", i, s, want[i])
-		}
-	}
+	wantViolations(t, "checkUnlinked", checkUnlinked(pkgs), want)
 }
 
 // TestCheckLayout checks rule 6, and that a package of ours in no layer is

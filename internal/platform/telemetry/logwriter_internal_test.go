@@ -134,7 +134,18 @@ func TestLogWriterIdleLine(t *testing.T) {
 		}
 	}
 	idle("first\n")
-	// A busy batch: busyWrites lines that the goroutine takes at once.
+	burst(lw)
+	waitFor(t, &out, fmt.Sprintf("burst %d\n", busyWrites-1))
+	fmt.Fprint(lw, "gathered\n") // the batch after a busy one gathers
+	waitFor(t, &out, "gathered\n")
+	for i := range 3 {
+		idle(fmt.Sprintf("line %d\n", i))
+	}
+}
+
+// burst gives lw a busy batch: busyWrites lines, "burst 0" and on, that
+// its goroutine takes at once.
+func burst(lw *LogWriter) {
 	lw.mu.Lock()
 	for i := range busyWrites {
 		lw.pending = fmt.Appendf(lw.pending, "burst %d\n", i)
@@ -142,12 +153,6 @@ func TestLogWriterIdleLine(t *testing.T) {
 	}
 	lw.mu.Unlock()
 	lw.changed.Broadcast()
-	waitFor(t, &out, fmt.Sprintf("burst %d\n", busyWrites-1))
-	fmt.Fprint(lw, "gathered\n") // the batch after a busy one gathers
-	waitFor(t, &out, "gathered\n")
-	for i := range 3 {
-		idle(fmt.Sprintf("line %d\n", i))
-	}
 }
 
 // waitFor waits until out ends with line, for 5 s at most.
@@ -168,13 +173,7 @@ func waitFor(t *testing.T, out *lockedBuffer, line string) {
 func TestLogWriterBusyGathers(t *testing.T) {
 	out := &lockedBuffer{gate: make(chan struct{})} // holds the burst's write
 	lw := newLogWriter(out, time.Hour)
-	lw.mu.Lock()
-	for i := range busyWrites {
-		lw.pending = fmt.Appendf(lw.pending, "burst %d\n", i)
-		lw.writes++
-	}
-	lw.mu.Unlock()
-	lw.changed.Broadcast()
+	burst(lw)
 	// Once the goroutine has taken the burst (it is writing it, held at
 	// the gate), the next line.
 	lw.mu.Lock()
