@@ -19,10 +19,15 @@
 //
 // # The saga
 //
-// A checkout is recorded in the saga log (a saga.Record in the [Store],
-// synced to disk at each change) before any other service is asked to do
-// anything, and each step's outcome is recorded before the next step
-// acts on it. Every call to another service carries an idempotency key
+// A checkout is recorded in the saga log (a saga.Record in the [Store])
+// before any other service is asked to do anything, and each step's
+// outcome is recorded before the next step acts on it. A crash of the
+// process loses nothing recorded. The record is on the disk, safe from a
+// power cut too, before the card is charged and when the checkout ends;
+// Charged and Committed, between the two, reach the disk with the next
+// sync (see Store.SaveUnsynced): a power cut before it takes the
+// checkout back a step or two, to steps that are done again by their
+// keys, once. Every call to another service carries an idempotency key
 // made from the checkout's own random id (saga.Record's HoldKey,
 // PromoKey, PayKey, OrderKey and CartKey), so that doing a step again,
 // after a crash or a lost answer, does it once. A cart is checked out
@@ -58,7 +63,9 @@
 //     once, however often it is asked), then release a claim that gave no
 //     discount (Unanswered) and take the lines bought out of the cart.
 //     The stock is never asked for again (the hold's record may be gone
-//     by the time the checkout is taken up), and the charge is refunded
+//     by the time the checkout is taken up; only a power cut that takes
+//     the checkout back to Charged has it asked again, as the Inventory
+//     keeps a committed hold's record for a week), and the charge is refunded
 //     only if Orders refuses the order as malformed, which records none
 //     (the stock, taken, stays taken then, logged for an operator): never
 //     once an order may exist.

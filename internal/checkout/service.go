@@ -94,7 +94,8 @@ func (noPromotions) Confirm(context.Context, int32, string) error { return nil }
 func (noPromotions) Release(context.Context, int32, string) error { return nil }
 
 // Store is the saga log: where the Service records its checkouts, each
-// change on disk before it returns. *sqlite.DB and *postgres.DB are two.
+// change on disk before it returns (but those of BeginUnsynced and
+// SaveUnsynced). *sqlite.DB and *postgres.DB are two.
 // Each record carries the lease of the replica that works on it (see
 // saga.Lease): an owner writes only the records it leases.
 type Store interface {
@@ -123,6 +124,16 @@ type Store interface {
 	// owner leases; a record that ends ends the lease. It fails with
 	// saga.ErrNotHeld when there is no such record.
 	Save(ctx context.Context, r *saga.Record, owner string) error
+	// BeginUnsynced and SaveUnsynced are Begin and Save, but may return
+	// before their change is on the disk: a crash of the process loses
+	// none of it, a power cut may, until the next durable write (Begin,
+	// Save, Postpone, ...) or Sync has returned. The Service writes so
+	// only a step that recovery can take again from the state before it.
+	BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease) error
+	SaveUnsynced(ctx context.Context, r *saga.Record, owner string) error
+	// Sync returns once every change that BeginUnsynced and SaveUnsynced
+	// made before the call is on the disk.
+	Sync(ctx context.Context) error
 	// Unfinished returns at most limit records that have not ended, are
 	// due at now (NextTry zero or not after now), and that no lease but
 	// owner's holds: those paid for and without an order (Charged,
@@ -842,7 +853,10 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		// The claim's key is the record's: recorded before it is made.
 		r.Claim = saga.Claiming
 	}
-	if err := s.deps.Store.Begin(ctx, r, s.lease()); err != nil {
+	// Unsynced: nothing is charged before it is on the disk (see
+	// holdAndCharge), and a hold made by a checkout that a power cut
+	// took back expires by itself.
+	if err := s.deps.Store.BeginUnsynced(ctx, r, s.lease()); err != nil {
 		if errors.Is(err, saga.ErrCartBusy) {
 			s.metrics.outcome(outcomeRefused)
 			return bookshop.Order{}, nil, errAnotherCheckout
@@ -991,9 +1005,21 @@ func (s *Service) advance(ctx context.Context, r *saga.Record, card *bookshop.Ca
 // the recoverer, with no attempt), and then makes r next; if it cannot, r
 // stays as it was and save returns errStalled.
 func (s *Service) save(ctx context.Context, r *saga.Record, next saga.Record) error {
+	return s.write(ctx, r, next, s.deps.Store.Save)
+}
+
+// saveUnsynced is save, but returns before next is on the disk (see
+// Store.SaveUnsynced): for a step that a checkout taken back to the one
+// before it, by a power cut, does again, once, by its keys.
+func (s *Service) saveUnsynced(ctx context.Context, r *saga.Record, next saga.Record) error {
+	return s.write(ctx, r, next, s.deps.Store.SaveUnsynced)
+}
+
+// write is save and saveUnsynced, next written by save.
+func (s *Service) write(ctx context.Context, r *saga.Record, next saga.Record, save func(context.Context, *saga.Record, string) error) error {
 	next.Updated = s.opts.Now().UTC()
 	next.Attempts, next.NextTry = 0, time.Time{}
-	if err := s.deps.Store.Save(ctx, &next, s.opts.Replica); err != nil {
+	if err := save(ctx, &next, s.opts.Replica); err != nil {
 		return fmt.Errorf("%w: record %s: %w", errStalled, next.State, err)
 	}
 	*r = next
@@ -1066,6 +1092,13 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 	}
 	if r.Confirmed != (bookshop.Money{}) && r.Total != r.Confirmed {
 		return s.fail(ctx, r, changedSinceConfirmed(r, outcome), outcomeTotalChanged, true, hold.ID, false)
+	}
+	// The record is on the disk before the card is charged: a charge
+	// whose checkout a power cut took back would be one that no recoverer
+	// knows of. The sync of another checkout's durable write has most
+	// often covered it by now.
+	if err := s.deps.Store.Sync(ctx); err != nil {
+		return fmt.Errorf("%w: record the checkout on the disk: %w", errStalled, err)
 	}
 	cctx, cancel = s.call(ctx)
 	charge, err := s.deps.Payments.Charge(cctx, r.PayKey(), r.Total, *card)
@@ -1174,11 +1207,13 @@ func (s *Service) settleCharge(ctx context.Context, r *saga.Record, hold string,
 	return fmt.Errorf("%w: ask Payments for the charge: %w", errStalled, err)
 }
 
-// charged records r's hold and charge, and that it is charged.
+// charged records r's hold and charge, and that it is charged. Unsynced:
+// a checkout that a power cut takes back to Reserving is finished all the
+// same, its hold and charge found by their keys.
 func (s *Service) charged(ctx context.Context, r *saga.Record, hold, charge string) error {
 	next := *r
 	next.State, next.ReservationID, next.ChargeID, next.ChargeTried = saga.Charged, hold, charge, true
-	return s.save(ctx, r, next)
+	return s.saveUnsynced(ctx, r, next)
 }
 
 // commit is the step of a Charged checkout: it confirms the claim of
@@ -1217,7 +1252,9 @@ func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	fault.Point("checkout/after-commit")
 	next := *r
 	next.State = saga.Committed
-	return s.save(ctx, r, next)
+	// Unsynced: taken back to Charged by a power cut, the checkout takes
+	// its hold again, which the Inventory answers as committed.
+	return s.saveUnsynced(ctx, r, next)
 }
 
 // complete is the step of a Committed checkout: it records the order

@@ -214,6 +214,19 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
 	return nil
 }
 
+// BeginUnsynced is Begin: PostgreSQL commits every write durably.
+func (db *DB) BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease) error {
+	return db.Begin(ctx, r, lease)
+}
+
+// SaveUnsynced is Save: PostgreSQL commits every write durably.
+func (db *DB) SaveUnsynced(ctx context.Context, r *saga.Record, owner string) error {
+	return db.Save(ctx, r, owner)
+}
+
+// Sync returns nil: every write is on the disk when it returns.
+func (db *DB) Sync(context.Context) error { return nil }
+
 // customerLock is the first key of the transaction-level advisory locks
 // of customers that Begin takes, the customer's id the second: the first
 // 4 bytes of the FNV-1a hash of "bookshop checkout customers". (A lock of

@@ -10,8 +10,11 @@
 //
 // Every change is on disk before it returns: the write-ahead log is
 // synced at each commit (synchronous=FULL), so that a step recorded
-// survives a power cut, not only a crash. Changes are serialized on one
-// writing connection; reads go through a pool of read-only connections.
+// survives a power cut, not only a crash. The exceptions say so
+// (BeginUnsynced, SaveUnsynced): their changes reach the disk with the
+// next sync, a durable write's or Sync's, and a crash of the process
+// loses none of them meanwhile. Changes are serialized on one writing
+// connection; reads go through a pool of read-only connections.
 //
 // A record carries the lease of the replica that works on it (see
 // saga.Lease), by the clock of this process: the log keeps the rules of
@@ -145,6 +148,22 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 // runs one write at a time, so of two Begins of a cart at once, the
 // second finds the first's record.
 func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error {
+	return db.begin(ctx, r, lease, db.pools.ExecContext)
+}
+
+// BeginUnsynced is Begin, but returns without waiting for the disk: the
+// record survives a crash of the process at once, and a power cut once
+// the next durable write (Begin, Save, ...) or Sync has returned.
+func (db *DB) BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease) error {
+	return db.begin(ctx, r, lease, db.pools.ExecUnsynced)
+}
+
+// exec runs a statement that changes the database: sqlitedb.DB's
+// ExecContext, or its ExecUnsynced.
+type exec func(ctx context.Context, query string, args ...any) (sql.Result, error)
+
+// begin is Begin, its statement run by exec.
+func (db *DB) begin(ctx context.Context, r *saga.Record, lease saga.Lease, exec exec) error {
 	data, err := saga.Encode(r)
 	if err != nil {
 		return err
@@ -158,7 +177,7 @@ func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
 	// checkout of the cart to the customer's unfinished ones (the
 	// statement fails to prepare if that index cannot serve it): through
 	// the primary key, it would read every checkout the customer made.
-	res, err := db.pools.ExecContext(ctx, `INSERT INTO checkouts (`+columns+`, lease_owner, lease_until)
+	res, err := exec(ctx, `INSERT INTO checkouts (`+columns+`, lease_owner, lease_until)
 		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
 		WHERE NOT EXISTS (SELECT 1 FROM checkouts INDEXED BY checkouts_open
 			WHERE customer_id = ?1 AND key <> ?2 AND `+unfinished+` AND json_extract(record, '$.CartID') = ?13)
@@ -235,11 +254,28 @@ func (db *DB) EndLease(ctx context.Context, customerID int32, key, owner string)
 // is Done or Failed) ends the lease. It fails with saga.ErrNotHeld when
 // there is no such record.
 func (db *DB) Save(ctx context.Context, r *saga.Record, owner string) error {
+	return db.save(ctx, r, owner, db.pools.ExecContext)
+}
+
+// SaveUnsynced is Save, but returns without waiting for the disk: the
+// change survives a crash of the process at once, and a power cut once
+// the next durable write (Begin, Save, ...) or Sync has returned.
+func (db *DB) SaveUnsynced(ctx context.Context, r *saga.Record, owner string) error {
+	return db.save(ctx, r, owner, db.pools.ExecUnsynced)
+}
+
+// Sync returns once every record written by BeginUnsynced and
+// SaveUnsynced before the call is on the disk: at once when the sync of
+// a durable write made since has covered them.
+func (db *DB) Sync(context.Context) error { return db.pools.Sync() }
+
+// save is Save, its statement run by exec.
+func (db *DB) save(ctx context.Context, r *saga.Record, owner string, exec exec) error {
 	data, err := saga.Encode(r)
 	if err != nil {
 		return err
 	}
-	res, err := db.pools.ExecContext(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?, attempts = ?, next_try_at = ?,
+	res, err := exec(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?, attempts = ?, next_try_at = ?,
 			lease_owner = CASE WHEN ? THEN '' ELSE lease_owner END, lease_until = CASE WHEN ? THEN 0 ELSE lease_until END
 		WHERE customer_id = ? AND key = ? AND id = ? AND lease_owner = ?`,
 		string(r.State), data, r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry), r.State.Ended(), r.State.Ended(),

@@ -43,6 +43,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"UnfinishedDue", testUnfinishedDue},
 		{"DeleteEndedInBatches", testDeleteEndedInBatches},
 		{"AnotherHandle", testAnotherHandle},
+		{"Unsynced", testUnsynced},
 		{"Lease", testLease},
 		{"LeaseExpires", testLeaseExpires},
 		{"BeginOnceAtOnce", testBeginOnceAtOnce},
@@ -416,6 +417,56 @@ func testAnotherHandle(t *testing.T, newDB NewDatabase) {
 	}
 	if recs, err := other.Unfinished(ctx, me, t0, 10); err != nil || len(recs) != 1 {
 		t.Errorf("through another handle, Unfinished = %v, %v; want the checkout", recs, err)
+	}
+}
+
+// testUnsynced checks that BeginUnsynced and SaveUnsynced keep the rules
+// of Begin and Save (a key recorded once, a cart checked out under one
+// key at a time, a write only of the attempt the owner leases) and write
+// what they are given, readable at once, through another handle too;
+// and that Sync then returns nil.
+func testUnsynced(t *testing.T, newDB NewDatabase) {
+	ctx := testContext(t)
+	db, again := open(t, newDB)
+	r := record(8, "k", "id8")
+	if err := db.BeginUnsynced(ctx, r, mine); err != nil {
+		t.Fatalf("BeginUnsynced: %v", err)
+	}
+	if err := db.BeginUnsynced(ctx, record(8, "k", "id8b"), mine); !errors.Is(err, saga.ErrKeyTaken) {
+		t.Errorf("BeginUnsynced(the key again) = %v, want ErrKeyTaken", err)
+	}
+	if err := db.BeginUnsynced(ctx, record(8, "k2", "id8c"), mine); !errors.Is(err, saga.ErrCartBusy) {
+		t.Errorf("BeginUnsynced(another key, the same cart) = %v, want ErrCartBusy", err)
+	}
+	r.State, r.ReservationID, r.ChargeID, r.ChargeTried, r.Updated = saga.Charged, "res-8", "ch_8", true, t0.Add(time.Second)
+	if err := db.SaveUnsynced(ctx, r, me); err != nil {
+		t.Fatalf("SaveUnsynced: %v", err)
+	}
+	if err := db.SaveUnsynced(ctx, r, other); !errors.Is(err, saga.ErrNotHeld) {
+		t.Errorf("SaveUnsynced(by another owner) = %v, want ErrNotHeld", err)
+	}
+	stale := *r
+	stale.ID = "id8-another-attempt"
+	if err := db.SaveUnsynced(ctx, &stale, me); !errors.Is(err, saga.ErrNotHeld) {
+		t.Errorf("SaveUnsynced(another attempt) = %v, want ErrNotHeld", err)
+	}
+	if got := get(t, again(), 8, "k"); !reflect.DeepEqual(got, r) {
+		t.Errorf("through another handle, Get = %+v, want %+v", got, r)
+	}
+	if err := db.Sync(ctx); err != nil {
+		t.Errorf("Sync = %v", err)
+	}
+	r.State = saga.Committed
+	if err := db.SaveUnsynced(ctx, r, me); err != nil {
+		t.Fatalf("SaveUnsynced: %v", err)
+	}
+	r.State, r.Updated = saga.Done, t0.Add(2*time.Second)
+	save(t, db, r)
+	if err := db.Sync(ctx); err != nil {
+		t.Errorf("Sync after a durable Save = %v", err)
+	}
+	if got := get(t, db, 8, "k"); !reflect.DeepEqual(got, r) {
+		t.Errorf("Get = %+v, want %+v", got, r)
 	}
 }
 

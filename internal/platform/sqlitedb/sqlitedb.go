@@ -80,8 +80,10 @@ type DB struct {
 	// what a transaction reads holds until it commits, against other
 	// goroutines and other processes; writes from this process wait for
 	// the connection, in turn. Change the database through Begin or
-	// DB.ExecContext: with SyncFull, a change made on Write itself is on
-	// the disk only after a later commit's sync.
+	// DB.ExecContext (or DB.ExecUnsynced, for a change that may wait for
+	// a later sync): with SyncFull, a change made on Write itself is on
+	// the disk only after a later commit's sync, and DB.Sync does not
+	// know of it.
 	Write *sql.DB
 	// Read has up to Options.Readers read-only connections, which see the
 	// last commit and neither wait for the writer nor hold it up. It is

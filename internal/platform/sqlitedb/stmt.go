@@ -298,6 +298,46 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	return res, err
 }
 
+// ExecUnsynced runs query on Write as a transaction of its own, as
+// ExecContext does, but returns once it is committed, without waiting
+// for its sync: at once, the change survives a crash of the process (it
+// is in the operating system's cache) but not a power cut; it is on the
+// disk once a later sync covers it, that of a commit of ExecContext or
+// Tx.Commit, or Sync. It is for a change that recovery could do again
+// from the state before it, and that a durable change follows anyway: a
+// saga's step between two that must be durable, say. Without SyncFull,
+// or in memory, it is ExecContext.
+func (db *DB) ExecUnsynced(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if db.wal == nil {
+		return db.ExecContext(ctx, query, args...)
+	}
+	var res sql.Result
+	var err error
+	if st := db.writes.prepare(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = db.Write.ExecContext(ctx, query, args...)
+	}
+	if err == nil {
+		if err = db.wal.left(); err != nil {
+			return nil, err
+		}
+	}
+	return res, err
+}
+
+// Sync returns once every change ExecUnsynced committed before the call
+// is on the disk: at once when a sync that began after the last of them
+// has ended, as one of a durable commit's often has, and otherwise after
+// a sync of its own. An error says they may not be on the disk. Without
+// SyncFull, or in memory, it returns nil.
+func (db *DB) Sync() error {
+	if db.wal == nil {
+		return nil
+	}
+	return db.wal.syncLeft()
+}
+
 // Durable returns once every change committed to the database before the
 // call, by any connection, is on the disk: for an answer built from a
 // change the caller read rather than made, such as the first result of an

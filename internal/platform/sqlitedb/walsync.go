@@ -37,7 +37,9 @@ type walSync struct {
 	path string // the write-ahead log's file: the database's path and "-wal"
 	dir  string // the directory that holds it
 
-	committed atomic.Uint64 // commits that asked to be made durable
+	committed atomic.Uint64 // commits counted: made durable, or left to a later sync
+	unsynced  atomic.Uint64 // the number of the last commit left to a later sync (see left)
+	failed    atomic.Bool   // err is set: read without mu, which a sync holds
 
 	mu     sync.Mutex // held during a sync; guards the fields below
 	synced uint64     // committed's value when the last sync began
@@ -66,8 +68,51 @@ var syncFile = func(path string) error {
 // durable returns once a commit that has just returned is on the disk:
 // at once if a sync that began after it has already ended, and otherwise
 // after the next sync, which covers every commit made until it begins.
-func (w *walSync) durable() error {
+func (w *walSync) durable() error { return w.durableTo(w.committed.Add(1)) }
+
+// left counts a commit that has just returned and is left to a later
+// sync: the next durable, or syncLeft. It returns the error of a sync
+// that failed before, as durable does: that commit's fate on the disk is
+// unknown too.
+func (w *walSync) left() error {
 	n := w.committed.Add(1)
+	for {
+		last := w.unsynced.Load()
+		if last >= n || w.unsynced.CompareAndSwap(last, n) {
+			break
+		}
+	}
+	if w.failed.Load() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.err
+	}
+	return nil
+}
+
+// fail keeps err, a sync's failure, for good, and returns it. w.mu is
+// held.
+func (w *walSync) fail(err error) error {
+	w.err = err
+	w.failed.Store(true)
+	return err
+}
+
+// syncLeft returns once the commits left to a later sync before the call
+// are on the disk: at once when a sync that began after the last of them
+// has ended (or there were none), and otherwise after a sync.
+func (w *walSync) syncLeft() error {
+	if n := w.unsynced.Load(); n > 0 {
+		return w.durableTo(n)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// durableTo returns once commit n, numbered from committed, is on the
+// disk: at once if a sync that began after it has already ended.
+func (w *walSync) durableTo(n uint64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -79,14 +124,12 @@ func (w *walSync) durable() error {
 	upTo := w.committed.Load()
 	if !w.dirOK {
 		if err := syncFile(w.dir); err != nil {
-			w.err = fmt.Errorf("sync the database's directory, so the write-ahead log's entry is durable: %w", err)
-			return w.err
+			return w.fail(fmt.Errorf("sync the database's directory, so the write-ahead log's entry is durable: %w", err))
 		}
 		w.dirOK = true
 	}
 	if err := syncFile(w.path); err != nil {
-		w.err = fmt.Errorf("sync the write-ahead log: the last commits may not be on the disk; restart the service: %w", err)
-		return w.err
+		return w.fail(fmt.Errorf("sync the write-ahead log: the last commits may not be on the disk; restart the service: %w", err))
 	}
 	w.synced = upTo
 	return nil

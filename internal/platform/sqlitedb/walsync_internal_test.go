@@ -142,7 +142,8 @@ func TestCommitsSyncedInGroups(t *testing.T) {
 }
 
 // TestFailedSyncIsKept fails one sync of the log: that commit returns
-// the error, and so does every later one, though the syncs after succeed:
+// the error, and so does every later one (unsynced ones and Sync too),
+// though the syncs after succeed:
 // what the disk holds is unknown after a failed sync.
 func TestFailedSyncIsKept(t *testing.T) {
 	disk := errors.New("input/output error")
@@ -161,6 +162,12 @@ func TestFailedSyncIsKept(t *testing.T) {
 	}
 	if err := tx.Commit(); !errors.Is(err, disk) || !strings.Contains(err.Error(), "restart") {
 		t.Fatalf("commit after a failed sync: %v, want %v, saying to restart", err, disk)
+	}
+	if _, err := db.ExecUnsynced(ctx, `INSERT INTO notes (text) VALUES ('c')`); !errors.Is(err, disk) {
+		t.Errorf("unsynced commit after a failed sync: %v, want %v", err, disk)
+	}
+	if err := db.Sync(); !errors.Is(err, disk) {
+		t.Errorf("Sync after a failed sync: %v, want %v", err, disk)
 	}
 }
 
@@ -242,5 +249,76 @@ func TestDurableSyncsWhatAnotherCommitted(t *testing.T) {
 	before = len(syncs())
 	if err := normal.Durable(); err != nil || len(syncs()) != before {
 		t.Errorf("Durable without SyncFull = %v after %d syncs, want nil and none", err, len(syncs())-before)
+	}
+}
+
+// TestUnsyncedCommitsWaitForSync commits through ExecUnsynced: no sync of
+// its own, the change readable at once; Sync then syncs the log once, in
+// a sync begun after the commit, and a second Sync does not sync again.
+// A durable commit's sync covers the unsynced commits before it: Sync
+// after it returns without a sync of its own.
+func TestUnsyncedCommitsWaitForSync(t *testing.T) {
+	syncs := recordSyncs(t, 0)
+	db := openNotes(t, Options{Synchronous: SyncFull})
+	ctx := context.Background()
+	logSyncs := func() (n int, last syncRecord) {
+		for _, s := range syncs() {
+			if strings.HasSuffix(s.path, "-wal") {
+				n++
+				last = s
+			}
+		}
+		return n, last
+	}
+
+	before, _ := logSyncs()
+	committed := time.Now()
+	for _, text := range []string{"charged", "committed"} {
+		if _, err := db.ExecUnsynced(ctx, `INSERT INTO notes (text) VALUES (?)`, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := logSyncs(); n != before {
+		t.Errorf("ExecUnsynced synced the log %d times, want none", n-before)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM notes`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d notes, %v; want the 2 unsynced commits readable", n, err)
+	}
+	if err := db.Sync(); err != nil {
+		t.Fatalf("Sync = %v", err)
+	}
+	if n, last := logSyncs(); n != before+1 || last.start.Before(committed) {
+		t.Errorf("Sync: %d syncs of the log, the last begun at %v; want 1, begun after the commits (%v)",
+			n-before, last.start.Format(time.StampMicro), committed.Format(time.StampMicro))
+	}
+	if err := db.Sync(); err != nil {
+		t.Fatalf("Sync again = %v", err)
+	}
+	if n, _ := logSyncs(); n != before+1 {
+		t.Errorf("Sync with nothing left to sync: %d syncs of the log in all, want 1", n-before)
+	}
+
+	if _, err := db.ExecUnsynced(ctx, `INSERT INTO notes (text) VALUES ('ordered')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('done')`); err != nil {
+		t.Fatal(err)
+	}
+	n, _ = logSyncs()
+	if err := db.Sync(); err != nil {
+		t.Fatalf("Sync after a durable commit = %v", err)
+	}
+	if m, _ := logSyncs(); m != n {
+		t.Errorf("Sync after a durable commit synced the log %d times, want none: its sync covers what came before", m-n)
+	}
+
+	normal := openNotes(t, Options{Synchronous: SyncNormal})
+	before = len(syncs())
+	if _, err := normal.ExecUnsynced(ctx, `INSERT INTO notes (text) VALUES ('normal')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := normal.Sync(); err != nil || len(syncs()) != before {
+		t.Errorf("without SyncFull: Sync = %v after %d syncs, want nil and none", err, len(syncs())-before)
 	}
 }
