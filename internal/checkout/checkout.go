@@ -24,10 +24,10 @@
 // outcome is recorded before the next step acts on it. A crash of the
 // process loses nothing recorded. The record is on the disk, safe from a
 // power cut too, before the card is charged and when the checkout ends;
-// Charged and Committed, between the two, reach the disk with the next
-// sync (see Store.SaveUnsynced): a power cut before it takes the
-// checkout back a step or two, to steps that are done again by their
-// keys, once. Every call to another service carries an idempotency key
+// the steps between (Charged, the claim confirmed, Committed) reach the
+// disk with the next sync (see Store.SaveUnsynced): a power cut before
+// it takes the checkout back a step or two, to steps that are done again
+// by their keys, once. Every call to another service carries an idempotency key
 // made from the checkout's own random id (saga.Record's HoldKey,
 // PromoKey, PayKey, OrderKey and CartKey), so that doing a step again,
 // after a crash or a lost answer, does it once. A cart is checked out

@@ -1093,10 +1093,11 @@ func (s *Service) holdAndCharge(ctx context.Context, r *saga.Record, card *books
 	if r.Confirmed != (bookshop.Money{}) && r.Total != r.Confirmed {
 		return s.fail(ctx, r, changedSinceConfirmed(r, outcome), outcomeTotalChanged, true, hold.ID, false)
 	}
-	// The record is on the disk before the card is charged: a charge
-	// whose checkout a power cut took back would be one that no recoverer
-	// knows of. The sync of another checkout's durable write has most
-	// often covered it by now.
+	// The record, and the claim's answer, are on the disk before the card
+	// is charged: a charge whose checkout a power cut took back would be
+	// one that no recoverer knows of, or of another total than the one
+	// recorded. The sync of another checkout's durable write has most
+	// often covered them by now.
 	if err := s.deps.Store.Sync(ctx); err != nil {
 		return fmt.Errorf("%w: record the checkout on the disk: %w", errStalled, err)
 	}
@@ -1184,7 +1185,8 @@ func (s *Service) claimPromotion(ctx context.Context, r *saga.Record) (bookshop.
 		s.logger.WarnContext(ctx, "Promotions did not answer a checkout's claim: no discount", "checkout", r.ID, "err", err)
 		next.Claim = saga.Unanswered
 	}
-	return outcome, s.save(ctx, r, next)
+	// Unsynced: holdAndCharge syncs it before the card is charged.
+	return outcome, s.saveUnsynced(ctx, r, next)
 }
 
 // settleCharge finds out from Payments whether r's charge was made, for
@@ -1340,7 +1342,9 @@ func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
 		fault.Point("checkout/after-confirm")
 		next := *r
 		next.Claim = saga.Confirmed
-		return s.save(ctx, r, next)
+		// Unsynced: taken back to Granted by a power cut, the checkout
+		// confirms again, which changes nothing.
+		return s.saveUnsynced(ctx, r, next)
 	case bookshop.Conflict, bookshop.NotFound, bookshop.Invalid:
 		s.logger.WarnContext(ctx, "a paid checkout's claim of the promotion ended, and its discount cannot be kept: refunding, no order recorded",
 			"checkout", r.ID, "err", err)
