@@ -22,12 +22,15 @@
 // A checkout is recorded in the saga log (a saga.Record in the [Store])
 // before any other service is asked to do anything, and each step's
 // outcome is recorded before the next step acts on it. A crash of the
-// process loses nothing recorded. The record is on the disk, safe from a
-// power cut too, before the card is charged and when the checkout ends;
-// the steps between (Charged, the claim confirmed, Committed) reach the
-// disk with the next sync (see Store.SaveUnsynced): a power cut before
-// it takes the checkout back a step or two, to steps that are done again
-// by their keys, once. Every call to another service carries an idempotency key
+// process loses nothing recorded. Against a power cut, the record and
+// the claim's answer are on the disk before the card is charged (a hold,
+// or a claim, made by a checkout whose record the cut took expires by
+// itself: the claim holds the customer's use until then), and the
+// checkout when it ends; the steps between (Charged, the claim
+// confirmed, Committed) reach the disk with the next sync (see
+// Store.SaveUnsynced): a power cut before it takes the checkout back a
+// step or two, to steps that are done again by their keys, once. Every
+// call to another service carries an idempotency key
 // made from the checkout's own random id (saga.Record's HoldKey,
 // PromoKey, PayKey, OrderKey and CartKey), so that doing a step again,
 // after a crash or a lost answer, does it once. A cart is checked out
@@ -63,12 +66,15 @@
 //     once, however often it is asked), then release a claim that gave no
 //     discount (Unanswered) and take the lines bought out of the cart.
 //     The stock is never asked for again (the hold's record may be gone
-//     by the time the checkout is taken up; only a power cut that takes
-//     the checkout back to Charged has it asked again, as the Inventory
-//     keeps a committed hold's record for a week), and the charge is refunded
+//     by the time the checkout is taken up), and the charge is refunded
 //     only if Orders refuses the order as malformed, which records none
 //     (the stock, taken, stays taken then, logged for an operator): never
-//     once an order may exist.
+//     once an order may exist. A power cut that takes the checkout back
+//     to Charged or Reserving (see above) has the hold asked for again,
+//     by its id or its key, which the Inventory answers as committed for
+//     a week (inventory.RecordTTL): recovery within that week holds all
+//     of this; after it, the hold is not found, and the checkout is
+//     undone (from Charged) or holds the stock again (from Reserving).
 //   - Ordered: the order recorded; a claim not yet released, or the
 //     cart's lines not yet taken out (Promotions or the Cart could not be
 //     reached). The order is placed.

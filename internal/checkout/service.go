@@ -94,8 +94,8 @@ func (noPromotions) Confirm(context.Context, int32, string) error { return nil }
 func (noPromotions) Release(context.Context, int32, string) error { return nil }
 
 // Store is the saga log: where the Service records its checkouts, each
-// change on disk before it returns (but those of BeginUnsynced and
-// SaveUnsynced). *sqlite.DB and *postgres.DB are two.
+// change on disk before it returns, except those of BeginUnsynced and
+// SaveUnsynced. *sqlite.DB and *postgres.DB are two.
 // Each record carries the lease of the replica that works on it (see
 // saga.Lease): an owner writes only the records it leases.
 type Store interface {
@@ -128,7 +128,10 @@ type Store interface {
 	// before their change is on the disk: a crash of the process loses
 	// none of it, a power cut may, until the next durable write (Begin,
 	// Save, Postpone, ...) or Sync has returned. The Service writes so
-	// only a step that recovery can take again from the state before it.
+	// only what it syncs before anything rests on it (the checkout begun,
+	// the claim's answer: synced before the card is charged), and the
+	// steps that a checkout taken back to the one before them does again
+	// by their keys (Charged, the claim confirmed, Committed).
 	BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease) error
 	SaveUnsynced(ctx context.Context, r *saga.Record, owner string) error
 	// Sync returns once every change that BeginUnsynced and SaveUnsynced
@@ -1015,11 +1018,11 @@ func (s *Service) saveUnsynced(ctx context.Context, r *saga.Record, next saga.Re
 	return s.write(ctx, r, next, s.deps.Store.SaveUnsynced)
 }
 
-// write is save and saveUnsynced, next written by save.
-func (s *Service) write(ctx context.Context, r *saga.Record, next saga.Record, save func(context.Context, *saga.Record, string) error) error {
+// write is save and saveUnsynced, next written by put.
+func (s *Service) write(ctx context.Context, r *saga.Record, next saga.Record, put func(context.Context, *saga.Record, string) error) error {
 	next.Updated = s.opts.Now().UTC()
 	next.Attempts, next.NextTry = 0, time.Time{}
-	if err := save(ctx, &next, s.opts.Replica); err != nil {
+	if err := put(ctx, &next, s.opts.Replica); err != nil {
 		return fmt.Errorf("%w: record %s: %w", errStalled, next.State, err)
 	}
 	*r = next
@@ -1229,7 +1232,7 @@ func (s *Service) charged(ctx context.Context, r *saga.Record, hold, charge stri
 // the checkout is undone, the charge refunded, the claim released, no
 // order having been asked for (only a Committed checkout asks); a claim
 // that cannot be kept is undone with the hold released, no stock lost.
-// Once Committed, the stock is never asked for again: the hold's record
+// Once Committed on the disk, the stock is never asked for again: the hold's record
 // may be gone by the time a checkout is taken up.
 func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 	if r.Claim == saga.Granted {

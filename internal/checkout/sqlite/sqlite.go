@@ -158,12 +158,12 @@ func (db *DB) BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Leas
 	return db.begin(ctx, r, lease, db.pools.ExecUnsynced)
 }
 
-// exec runs a statement that changes the database: sqlitedb.DB's
+// execFunc runs a statement that changes the database: sqlitedb.DB's
 // ExecContext, or its ExecUnsynced.
-type exec func(ctx context.Context, query string, args ...any) (sql.Result, error)
+type execFunc func(ctx context.Context, query string, args ...any) (sql.Result, error)
 
 // begin is Begin, its statement run by exec.
-func (db *DB) begin(ctx context.Context, r *saga.Record, lease saga.Lease, exec exec) error {
+func (db *DB) begin(ctx context.Context, r *saga.Record, lease saga.Lease, exec execFunc) error {
 	data, err := saga.Encode(r)
 	if err != nil {
 		return err
@@ -270,7 +270,7 @@ func (db *DB) SaveUnsynced(ctx context.Context, r *saga.Record, owner string) er
 func (db *DB) Sync(context.Context) error { return db.pools.Sync() }
 
 // save is Save, its statement run by exec.
-func (db *DB) save(ctx context.Context, r *saga.Record, owner string, exec exec) error {
+func (db *DB) save(ctx context.Context, r *saga.Record, owner string, exec execFunc) error {
 	data, err := saga.Encode(r)
 	if err != nil {
 		return err

@@ -38,8 +38,9 @@ const (
 	// read on each side of most calls between services that call one
 	// another now and then (a purchase's eleven calls, say). 1 MiB a
 	// stream moves 1 GB/s at 1 ms of round trip, more than a cluster's
-	// calls need; 2 MiB a connection caps what its sender can make the
-	// other side hold.
+	// calls need, and is the most a stream's sender can make the other
+	// side hold unread (grpc-go gives the connection's window back as
+	// data arrives, read or not: the streams' windows are the bound).
 	streamWindow = 1 << 20
 	connWindow   = 2 << 20
 

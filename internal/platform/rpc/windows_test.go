@@ -29,7 +29,7 @@ const (
 
 // TestServerWindows calls Recommend over a raw HTTP/2 connection: the
 // server's SETTINGS give the stream window, a WINDOW_UPDATE brings the
-// connection's to its size, and the server answers without a PING.
+// connection's to its size, and the server answers, OK, without a PING.
 func TestServerWindows(t *testing.T) {
 	addr := startBuiltin(t, nil)
 	c, err := net.Dial("tcp", addr)
@@ -42,6 +42,7 @@ func TestServerWindows(t *testing.T) {
 		t.Fatal(err)
 	}
 	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	if err := fr.WriteSettings(); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +72,7 @@ func TestServerWindows(t *testing.T) {
 		connWindow   uint32 = 65535 // HTTP/2's first window, before updates
 		pings        int
 		answered     bool
+		status       string
 	)
 	for !answered {
 		f, err := fr.ReadFrame()
@@ -97,9 +99,19 @@ func TestServerWindows(t *testing.T) {
 				pings++
 				fr.WritePing(true, f.Data) //nolint:errcheck // answered as a client does
 			}
-		case *http2.HeadersFrame:
-			answered = f.StreamEnded()
+		case *http2.MetaHeadersFrame:
+			if f.StreamEnded() {
+				answered = true
+				for _, hf := range f.Fields {
+					if hf.Name == "grpc-status" {
+						status = hf.Value
+					}
+				}
+			}
 		}
+	}
+	if status != "0" {
+		t.Errorf("the call ended with grpc-status %q, want 0 (OK)", status)
 	}
 	if streamWindow != wantStreamWindow {
 		t.Errorf("the server's stream window is %d, want %d", streamWindow, wantStreamWindow)

@@ -283,19 +283,22 @@ func (tx *Tx) prepareLearned() {
 // transaction of its own: with SyncFull it returns once the change is on
 // the disk, as Tx.Commit does.
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	var res sql.Result
-	var err error
-	if st := db.writes.prepare(ctx, query); st != nil {
-		res, err = st.ExecContext(ctx, args...)
-	} else {
-		res, err = db.Write.ExecContext(ctx, query, args...)
-	}
+	res, err := db.exec(ctx, query, args...)
 	if err == nil && db.wal != nil {
 		if err = db.wal.durable(); err != nil {
 			return nil, err
 		}
 	}
 	return res, err
+}
+
+// exec runs query on Write, its statement prepared once, and returns
+// once it is committed, before any sync.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := db.writes.prepare(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return db.Write.ExecContext(ctx, query, args...)
 }
 
 // ExecUnsynced runs query on Write as a transaction of its own, as
@@ -311,13 +314,7 @@ func (db *DB) ExecUnsynced(ctx context.Context, query string, args ...any) (sql.
 	if db.wal == nil {
 		return db.ExecContext(ctx, query, args...)
 	}
-	var res sql.Result
-	var err error
-	if st := db.writes.prepare(ctx, query); st != nil {
-		res, err = st.ExecContext(ctx, args...)
-	} else {
-		res, err = db.Write.ExecContext(ctx, query, args...)
-	}
+	res, err := db.exec(ctx, query, args...)
 	if err == nil {
 		if err = db.wal.left(); err != nil {
 			return nil, err

@@ -27,7 +27,9 @@ import (
 // its sync; a crash of the process loses nothing of it (its frames are in
 // the kernel's cache), only a power cut in that instant would. So an
 // answer built from such a read, a key's first result sent again, waits
-// for DB.Durable first.
+// for DB.Durable first. A commit of DB.ExecUnsynced returns before its
+// sync, counted (left) so that DB.Sync (syncLeft) knows what it must
+// cover; the next sync of any commit covers it too.
 //
 // A sync that fails leaves the log's state on the disk unknown (the
 // kernel may drop the pages it could not write, and say so only once),

@@ -272,12 +272,12 @@ func TestUnsyncedCommitsWaitForSync(t *testing.T) {
 	}
 
 	before, _ := logSyncs()
-	committed := time.Now()
 	for _, text := range []string{"charged", "committed"} {
 		if _, err := db.ExecUnsynced(ctx, `INSERT INTO notes (text) VALUES (?)`, text); err != nil {
 			t.Fatal(err)
 		}
 	}
+	committed := time.Now()
 	if n, _ := logSyncs(); n != before {
 		t.Errorf("ExecUnsynced synced the log %d times, want none", n-before)
 	}
@@ -320,5 +320,45 @@ func TestUnsyncedCommitsWaitForSync(t *testing.T) {
 	}
 	if err := normal.Sync(); err != nil || len(syncs()) != before {
 		t.Errorf("without SyncFull: Sync = %v after %d syncs, want nil and none", err, len(syncs())-before)
+	}
+}
+
+// TestSyncWaitsForASyncBegunAfter commits through ExecUnsynced while a
+// durable commit's sync, begun before, is under way: Sync returns only
+// after a sync of the log that began after the unsynced commit, not when
+// the one under way ends.
+func TestSyncWaitsForASyncBegunAfter(t *testing.T) {
+	syncs := recordSyncs(t, 20*time.Millisecond)
+	db := openNotes(t, Options{Synchronous: SyncFull})
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('the directory synced')`); err != nil {
+		t.Fatal(err)
+	}
+	durable := make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('durable')`)
+		durable <- err
+	}()
+	time.Sleep(5 * time.Millisecond) // its sync under way, for 20 ms
+	if _, err := db.ExecUnsynced(ctx, `INSERT INTO notes (text) VALUES ('unsynced')`); err != nil {
+		t.Fatal(err)
+	}
+	committed := time.Now()
+	if err := db.Sync(); err != nil {
+		t.Fatalf("Sync = %v", err)
+	}
+	returned := time.Now()
+	if err := <-durable; err != nil {
+		t.Fatal(err)
+	}
+	covered := false
+	for _, s := range syncs() {
+		if strings.HasSuffix(s.path, "-wal") && !s.start.Before(committed) && !s.end.After(returned) {
+			covered = true
+		}
+	}
+	if !covered {
+		t.Errorf("Sync returned at %v with no sync of the log begun after the unsynced commit (%v) and ended: %v",
+			returned.Format(time.StampMicro), committed.Format(time.StampMicro), syncs())
 	}
 }
