@@ -52,9 +52,7 @@
 //     charge went through (Payments is asked by key), and undone
 //     otherwise, the charge's key cancelled so that a charge still in
 //     flight takes nothing.
-//   - Charged: the hold's id and the charge's id recorded (written
-//     before a claim is confirmed, which may stall; otherwise with the
-//     write of the step after, or when that step stalls). Next: confirm
+//   - Charged: the hold's id and the charge's id recorded. Next: confirm
 //     the claim of the promotion whose discount was charged (Granted: see
 //     below), then take the stock held for good (Commit). Both come
 //     before the order is recorded, so that no order exists without its

@@ -2,7 +2,6 @@ package checkout_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -218,58 +217,5 @@ func TestOrderRecordedHoldSwept(t *testing.T) {
 	}
 	if ch, err := s.charges.ChargeByKey(ctx, r.PayKey()); err != nil || ch.State != paymentsclient.StateApproved {
 		t.Errorf("the charge = %+v, %v; want it approved, not refunded", ch, err)
-	}
-}
-
-// downInventory is the Inventory whose Commit answers Unavailable while
-// down is set.
-type downInventory struct {
-	checkout.Inventory
-	down atomic.Bool
-}
-
-func (i *downInventory) Commit(ctx context.Context, id string) (bookshop.Reservation, error) {
-	if i.down.Load() {
-		return bookshop.Reservation{}, bookshop.Errorf(bookshop.Unavailable, "connection refused")
-	}
-	return i.Inventory.Commit(ctx, id)
-}
-
-// TestStockUnavailableAfterCharge has the Inventory refuse to take the
-// stock held, once the card is charged: the shopper is told the payment
-// went through and the order is being completed, and the saga log
-// records the checkout as charged, its hold and its charge (charged
-// leaves Charged to the write of the step after it, which stalled); the
-// recoverer, once the Inventory is back, takes the stock and records
-// the order, once.
-func TestStockUnavailableAfterCharge(t *testing.T) {
-	ctx := testContext(t)
-	s := startShop(t, shopOptions{})
-	inventory := &downInventory{}
-	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
-		inventory.Inventory = d.Inventory
-		d.Inventory = inventory
-	})
-	s.fill(t, "c-42", 2, 1)
-	before := s.levels(t, 2)
-	inventory.down.Store(true)
-	req := order(42, "k-commit-later", eur(1099), paymentsclient.TestCardApproved)
-	if _, err := c.client.Place(ctx, req); bookshop.ErrorCode(err) != bookshop.Unavailable || !strings.Contains(fmt.Sprint(err), "your payment went through") {
-		t.Fatalf("Place, the stock not taken = %v; want Unavailable: your payment went through, the order being completed", err)
-	}
-	r, err := c.log.Get(ctx, 42, req.Key)
-	if err != nil || r == nil || r.State != saga.Charged || r.ReservationID == "" || r.ChargeID == "" || !r.ChargeTried {
-		t.Fatalf("checkout = %+v, %v; want it charged, with its hold and its charge", r, err)
-	}
-	if n, err := c.svc.Recover(ctx); n != 1 || err != nil {
-		t.Errorf("Recover, the Inventory still down = %d, %v; want 1 taken up (and stalled)", n, err)
-	}
-	if r, _ := c.log.Get(ctx, 42, req.Key); r == nil || r.State != saga.Charged || r.Attempts != 1 {
-		t.Errorf("checkout after a stalled recovery = %+v; want it charged still, one attempt counted", r)
-	}
-	inventory.down.Store(false)
-	c.recoverUntilEnded(t, 42, req.Key)
-	if r := c.invariants(t, s, 42, req.Key, before, 1); r.State != saga.Done || r.Order.ID == "" {
-		t.Errorf("the checkout is %s (%q), order %q; want done, with its order", r.State, r.ErrMessage, r.Order.ID)
 	}
 }

@@ -1020,20 +1020,13 @@ func (s *Service) saveUnsynced(ctx context.Context, r *saga.Record, next saga.Re
 
 // write is save and saveUnsynced, next written by put.
 func (s *Service) write(ctx context.Context, r *saga.Record, next saga.Record, put func(context.Context, *saga.Record, string) error) error {
-	next = s.moved(next)
+	next.Updated = s.opts.Now().UTC()
+	next.Attempts, next.NextTry = 0, time.Time{}
 	if err := put(ctx, &next, s.opts.Replica); err != nil {
 		return fmt.Errorf("%w: record %s: %w", errStalled, next.State, err)
 	}
 	*r = next
 	return nil
-}
-
-// moved returns next as a checkout moved on to it now: changed now, due
-// at once to the recoverer, with no attempt.
-func (s *Service) moved(next saga.Record) saga.Record {
-	next.Updated = s.opts.Now().UTC()
-	next.Attempts, next.NextTry = 0, time.Time{}
-	return next
 }
 
 // fail records r as failed with err, through Undoing when anything may
@@ -1219,21 +1212,13 @@ func (s *Service) settleCharge(ctx context.Context, r *saga.Record, hold string,
 	return fmt.Errorf("%w: ask Payments for the charge: %w", errStalled, err)
 }
 
-// charged takes r on to Charged, with its hold and its charge. It writes
-// that (unsynced) only when the claim of the promotion is to be confirmed
-// next, a call that may stall; otherwise the next step's write records it
-// (Committed, or the checkout undone), or commit's when the stock cannot
-// be taken now. A checkout that a crash or a power cut takes back to
-// Reserving is finished all the same, its hold and its charge found by
-// their keys.
+// charged records r's hold and charge, and that it is charged. Unsynced:
+// a checkout that a power cut takes back to Reserving is finished all the
+// same, its hold and charge found by their keys.
 func (s *Service) charged(ctx context.Context, r *saga.Record, hold, charge string) error {
 	next := *r
 	next.State, next.ReservationID, next.ChargeID, next.ChargeTried = saga.Charged, hold, charge, true
-	if r.Claim == saga.Granted {
-		return s.saveUnsynced(ctx, r, next)
-	}
-	*r = s.moved(next)
-	return nil
+	return s.saveUnsynced(ctx, r, next)
 }
 
 // commit is the step of a Charged checkout: it confirms the claim of
@@ -1267,12 +1252,6 @@ func (s *Service) commit(ctx context.Context, r *saga.Record) error {
 		s.logger.WarnContext(ctx, "a checkout's hold ended before its stock was taken: refunding", "checkout", r.ID, "err", err)
 		return s.fail(ctx, r, errHoldEnded, outcomeUnavailable, true, r.ReservationID, true)
 	default:
-		// Charged, which charged may have left to this step's write, is
-		// written as r has it (its attempts too, for the recoverer's
-		// backoff), so that the checkout waits as paid for.
-		if err := s.deps.Store.SaveUnsynced(ctx, r, s.opts.Replica); err != nil {
-			s.logger.WarnContext(ctx, "record a charged checkout: it is found by its keys", "checkout", r.ID, "err", err)
-		}
 		return fmt.Errorf("%w: take the stock: %w", errStalled, err)
 	}
 	fault.Point("checkout/after-commit")
