@@ -72,8 +72,10 @@ const checkoutLimitStock = 1_000_000
 //   - Checkout, the end recorded (Save): the checkouts row updated to
 //     done, with the order.
 //
-// The services make these in ten transactions, each synced to the disk,
-// in five database files, over gRPC; the limit is what the same writes
+// The services make these in ten transactions, in five database files,
+// over gRPC, all but the saga's charged and committed synced to the disk
+// before they return (and its begun synced before the charge); the limit
+// is what the same writes
 // cost when nothing else is done. Each worker is a customer with a cart
 // of its own; all buy the same book, as the purchases of [Checkout] do.
 type CheckoutLimit struct {
