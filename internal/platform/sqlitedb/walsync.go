@@ -103,14 +103,7 @@ func (w *walSync) fail(err error) error {
 // syncLeft returns once the commits left to a later sync before the call
 // are on the disk: at once when a sync that began after the last of them
 // has ended (or there were none), and otherwise after a sync.
-func (w *walSync) syncLeft() error {
-	if n := w.unsynced.Load(); n > 0 {
-		return w.durableTo(n)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
-}
+func (w *walSync) syncLeft() error { return w.durableTo(w.unsynced.Load()) }
 
 // durableTo returns once commit n, numbered from committed, is on the
 // disk: at once if a sync that began after it has already ended.
