@@ -599,6 +599,113 @@ func TestTxEndsWithItsContext(t *testing.T) {
 	}
 }
 
+// TestLeftTxEndsWithItsContext: a transaction that its caller leaves,
+// neither committed nor rolled back, is rolled back when its context
+// ends, and the writing connection is free again.
+func TestLeftTxEndsWithItsContext(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "test.db"), sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 2})
+	if err := sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(testContext(t))
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('left')`); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+
+	short, stop := context.WithTimeout(testContext(t), 5*time.Second)
+	defer stop()
+	if _, err := db.ExecContext(short, `INSERT INTO notes (text) VALUES ('after')`); err != nil {
+		t.Fatalf("a write after the left transaction's context ended = %v, want it to commit", err)
+	}
+	var texts []string
+	rows, err := db.QueryContext(testContext(t), `SELECT text FROM notes`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, s)
+	}
+	if err := rows.Err(); err != nil || !slices.Equal(texts, []string{"after"}) {
+		t.Errorf("notes = %q, %v; want only [after]: the left transaction rolled back", texts, err)
+	}
+}
+
+// TestWaitForTheConnectionEndsWithItsContext: a write that waits for the
+// writing connection, which a transaction holds, gives up when its
+// context ends, as a read waits for none; a call whose context has
+// ended runs nothing.
+func TestWaitForTheConnectionEndsWithItsContext(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "test.db"), sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 1})
+	if err := sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+
+	for name, call := range map[string]func(context.Context) error{
+		"ExecContext": func(ctx context.Context) error {
+			_, err := db.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('waited')`)
+			return err
+		},
+		"ExecUnsynced": func(ctx context.Context) error {
+			_, err := db.ExecUnsynced(ctx, `INSERT INTO notes (text) VALUES ('waited')`)
+			return err
+		},
+		"Begin": func(ctx context.Context) error {
+			tx, err := db.Begin(ctx)
+			if err == nil {
+				tx.Rollback()
+			}
+			return err
+		},
+	} {
+		ctx, cancel := context.WithTimeout(testContext(t), 50*time.Millisecond)
+		err := call(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while a transaction holds the writing connection = %v, want context.DeadlineExceeded", name, err)
+		}
+	}
+
+	// The one reader is free: a read does not wait. With its context
+	// ended, it runs nothing.
+	var n int
+	if err := db.QueryRowContext(testContext(t), `SELECT count(*) FROM notes`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("a read during the transaction = %d, %v; want 0", n, err)
+	}
+	ended, cancel := context.WithCancel(testContext(t))
+	cancel()
+	if err := db.QueryRowContext(ended, `SELECT count(*) FROM notes`).Scan(&n); !errors.Is(err, context.Canceled) {
+		t.Errorf("QueryRowContext with its context ended = %v, want context.Canceled", err)
+	}
+	if _, err := db.QueryContext(ended, `SELECT text FROM notes`); !errors.Is(err, context.Canceled) {
+		t.Errorf("QueryContext with its context ended = %v, want context.Canceled", err)
+	}
+	if _, err := db.BeginRead(ended); !errors.Is(err, context.Canceled) {
+		t.Errorf("BeginRead with its context ended = %v, want context.Canceled", err)
+	}
+	tx.Rollback()
+	if _, err := db.ExecContext(ended, `INSERT INTO notes (text) VALUES ('never')`); !errors.Is(err, context.Canceled) {
+		t.Errorf("ExecContext with its context ended = %v, want context.Canceled", err)
+	}
+	if err := db.QueryRowContext(testContext(t), `SELECT count(*) FROM notes`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("notes = %d, %v; want none written", n, err)
+	}
+}
+
 // TestCloseWaitsForConnections ends the context of a write and of a read
 // transaction, left open, and closes the database at once: database/sql
 // rolls them back, and closes their connections, in goroutines of its

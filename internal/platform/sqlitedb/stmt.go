@@ -57,9 +57,10 @@ func (c *statements) prepare(ctx context.Context, query string) *sql.Stmt {
 	if c.n.Load() >= maxStatements {
 		return nil
 	}
-	// The statement outlives the request that first runs it: the
-	// request's deadline must not decide that it is never prepared.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), prepareTimeout)
+	// A failure for a passing reason, such as ctx ending while the
+	// statement waits for a connection, is not kept: the statement
+	// outlives the request that first runs it.
+	pctx, cancel := context.WithTimeout(ctx, prepareTimeout)
 	st, err := c.pool.PrepareContext(pctx, query)
 	cancel()
 	if err != nil && !neverPrepares(err) {
@@ -114,29 +115,44 @@ func (c *statements) close() {
 type Tx struct {
 	*sql.Tx
 	stmts *statements
-	wal   *walSync // makes a commit durable; nil for reads and without SyncFull
-	learn []string // queries run unprepared, to prepare when the transaction ends
+	wal   *walSync    // makes a commit durable; nil for reads and without SyncFull
+	learn []string    // queries run unprepared, to prepare when the transaction ends
+	watch func() bool // stops the rollback at ctx's end (see begin); nil when database/sql watches
+	ctx   context.Context
 }
 
 // Begin starts a transaction of Write: it takes the database's write lock
 // as it begins (BEGIN IMMEDIATE), waiting for the connection if another
-// transaction has it.
+// transaction has it. ctx ending rolls the transaction back, as it does
+// one of *sql.DB: Commit then fails with ctx's error.
 func (db *DB) Begin(ctx context.Context) (*Tx, error) {
-	tx, err := db.Write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &Tx{Tx: tx, stmts: db.writes, wal: db.wal}, nil
+	return begin(ctx, db.Write, nil, db.writes, db.wal)
 }
 
 // BeginRead starts a read-only transaction of Read: its reads see one
 // snapshot of the database.
 func (db *DB) BeginRead(ctx context.Context) (*Tx, error) {
-	tx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	return begin(ctx, db.Read, &sql.TxOptions{ReadOnly: true}, db.reads, nil)
+}
+
+// begin starts a transaction of pool. When a connection is free, the
+// transaction begins with a context that never ends (see callContext),
+// and a callback of ctx's, which costs no goroutine until ctx ends, rolls
+// it back then, as database/sql would.
+func begin(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, stmts *statements, wal *walSync) (*Tx, error) {
+	cctx := callContext(ctx, pool)
+	if err := cctx.Err(); err != nil {
+		return nil, err
+	}
+	stx, err := pool.BeginTx(cctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, stmts: db.reads}, nil
+	tx := &Tx{Tx: stx, stmts: stmts, wal: wal, ctx: ctx}
+	if cctx != ctx {
+		tx.watch = context.AfterFunc(ctx, func() { stx.Rollback() }) //nolint:errcheck // the connection's end, if it fails
+	}
+	return tx, nil
 }
 
 // stmt returns query's statement for use in tx, or nil, and then notes
@@ -154,7 +170,7 @@ func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 // ExecContext runs query in the transaction. A statement of a
 // transaction is not interrupted: once begun, it runs to its end, whatever
 // ctx does. ctx ending fails the transaction's next statement with ctx's
-// error, and database/sql rolls the transaction back as soon as the
+// error, and the transaction is rolled back as soon as the
 // statement in progress has ended (most statements of the stores take
 // microseconds; a few take longer, such as a sweep of many expired holds
 // or the staging of a large import). The driver would otherwise start a
@@ -210,9 +226,23 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 // context that can end: a goroutine, its wake-up and some ten allocations
 // for a statement that takes microseconds. The transaction itself keeps
 // the caller's context, so that ctx ending still ends it (ExecContext and
-// the others look first, and database/sql rolls it back).
+// the others look first, and the transaction is rolled back).
 func stmtContext(ctx context.Context) context.Context {
 	if ctx.Done() == nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
+// callContext returns the context for a call of pool that may have to
+// wait for one of its connections: ctx itself while every connection is
+// in use, so that the wait ends with ctx; otherwise, when one is free,
+// ctx's values, never done (see stmtContext). The call checks ctx first.
+// Between the look and the call, another may take the free connection:
+// the call then waits for the next one to be free, past ctx's end if it
+// comes first, and runs.
+func callContext(ctx context.Context, pool *sql.DB) context.Context {
+	if ctx.Done() == nil || ctx.Err() != nil || pool.Stats().Idle == 0 {
 		return ctx
 	}
 	return context.WithoutCancel(ctx)
@@ -234,6 +264,12 @@ func ended(ctx context.Context, err error) error {
 // connections may have read it); then it prepares the queries the
 // transaction ran unprepared.
 func (tx *Tx) Commit() error {
+	if tx.watch != nil && !tx.watch() {
+		// ctx ended: the transaction is rolled back, or being.
+		tx.Tx.Rollback() //nolint:errcheck // sql.ErrTxDone, when it is already
+		tx.prepareLearned()
+		return tx.ctx.Err()
+	}
 	err := tx.Tx.Commit()
 	if err == nil && tx.wal != nil {
 		err = tx.wal.durable()
@@ -258,6 +294,9 @@ func (tx *Tx) EndReplay() error {
 // Rollback aborts the transaction (a no-op, returning sql.ErrTxDone,
 // after Commit), and then prepares the queries it ran unprepared.
 func (tx *Tx) Rollback() error {
+	if tx.watch != nil {
+		tx.watch()
+	}
 	err := tx.Tx.Rollback()
 	tx.prepareLearned()
 	return err
@@ -295,6 +334,10 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 // exec runs query on Write, its statement prepared once, and returns
 // once it is committed, before any sync.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = callContext(ctx, db.Write)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if st := db.writes.prepare(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -354,6 +397,10 @@ func (db *DB) Durable() error {
 
 // QueryContext runs query on Read, its statement prepared once.
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = callContext(ctx, db.Read)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if st := db.reads.prepare(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -362,6 +409,10 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql
 
 // QueryRowContext runs query on Read, its statement prepared once.
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = callContext(ctx, db.Read)
+	if ctx.Err() != nil {
+		return db.Read.QueryRowContext(ctx, query, args...) // a Row that holds ctx's error
+	}
 	if st := db.reads.prepare(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
