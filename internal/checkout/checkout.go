@@ -35,9 +35,11 @@
 // PromoKey, PayKey, OrderKey and CartKey), so that doing a step again,
 // after a crash or a lost answer, does it once. A cart is checked out
 // under one key at a time: the log records no checkout of a cart while
-// another key's checkout of it has not ended (see Store.Begin), and one
-// recorded reads its cart again, failing if it changed since it was
-// priced, so that two forms of one cart sent at once buy it once. The
+// another key's checkout of it has not ended, nor one whose cart another
+// key's checkout bought after the log's mark, read before the cart was
+// (see Store.Begin and saga.Mark); with a log that keeps no marks, a
+// checkout recorded reads its cart again, failing if it changed since it
+// was priced. So two forms of one cart sent at once buy it once. The
 // states:
 //
 //   - Reserving: recorded, with the lines priced, the total the shopper

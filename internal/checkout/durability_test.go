@@ -44,12 +44,12 @@ func (w *syncWatch) atRisk() int {
 	return w.unsynced
 }
 
-func (w *syncWatch) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error {
-	return w.wrote(true, w.Store.Begin(ctx, r, lease))
+func (w *syncWatch) Begin(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark) error {
+	return w.wrote(true, w.Store.Begin(ctx, r, lease, since))
 }
 
-func (w *syncWatch) BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease) error {
-	return w.wrote(false, w.Store.BeginUnsynced(ctx, r, lease))
+func (w *syncWatch) BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark) error {
+	return w.wrote(false, w.Store.BeginUnsynced(ctx, r, lease, since))
 }
 
 func (w *syncWatch) Save(ctx context.Context, r *saga.Record, owner string) error {

@@ -58,7 +58,7 @@ func TestRecoverStuckLeaveOthersTheirTurn(t *testing.T) {
 			ChargeTried: true, ErrCode: bookshop.Unavailable, ErrMessage: "the payment service could not take your payment",
 			Created: at, Updated: at,
 		}
-		if err := c.log.Begin(ctx, r, saga.Lease{}); err != nil {
+		if err := c.log.Begin(ctx, r, saga.Lease{}, saga.NoMark); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -108,9 +108,15 @@ type Store interface {
 	// saga.Record.Retryable), and fails with saga.ErrKeyTaken for any
 	// other: of replicas that begin one key at once, one succeeds. It
 	// fails with saga.ErrCartBusy while a record of another key of the
-	// customer, of the same cart, has not ended: of replicas that begin
-	// checkouts of one cart at once, under any keys, one succeeds.
-	Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error
+	// customer, of the same cart, has not ended, or placed its order
+	// after since (a mark of EndedMark's, or saga.NoMark): of replicas
+	// that begin checkouts of one cart at once, under any keys, one
+	// succeeds.
+	Begin(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark) error
+	// EndedMark returns the log's mark of the checkouts that have placed
+	// their orders so far (see saga.Mark), or saga.NoMark when the log
+	// keeps none.
+	EndedMark(ctx context.Context) (saga.Mark, error)
 	// Lease returns the record of a customer's key (nil when there is
 	// none) and, when it has not ended and no other owner's lease runs on
 	// it, leases it to lease's owner for its TTL, and reports true; of
@@ -132,7 +138,7 @@ type Store interface {
 	// the claim's answer: synced before the card is charged), and the
 	// steps that a checkout taken back to the one before them does again
 	// by their keys (Charged, the claim confirmed, Committed).
-	BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease) error
+	BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark) error
 	SaveUnsynced(ctx context.Context, r *saga.Record, owner string) error
 	// Sync returns once every change that BeginUnsynced and SaveUnsynced
 	// made before the call is on the disk.
@@ -793,6 +799,13 @@ func (s *Service) placedAlready(r *saga.Record) error {
 // Service, and runs it. It returns the checkout's record as it leaves it,
 // nil when it recorded none.
 func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *saga.Record) (bookshop.Order, *saga.Record, error) {
+	// The mark before the cart is read: Begin refuses the checkout if
+	// another of the cart placed its order after it (see recheck).
+	mark, err := s.deps.Store.EndedMark(ctx)
+	if err != nil {
+		s.logger.WarnContext(ctx, "the saga log's mark could not be read: the cart is read again once the checkout has begun", "err", err)
+		mark = saga.NoMark
+	}
 	q, unsold, err := s.price(ctx, req.CartID)
 	switch {
 	case err != nil:
@@ -859,7 +872,7 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 	// Unsynced: nothing is charged before it is on the disk (see
 	// holdAndCharge), and a hold made by a checkout that a power cut
 	// took back expires by itself.
-	if err := s.deps.Store.BeginUnsynced(ctx, r, s.lease()); err != nil {
+	if err := s.deps.Store.BeginUnsynced(ctx, r, s.lease(), mark); err != nil {
 		if errors.Is(err, saga.ErrCartBusy) {
 			s.metrics.outcome(outcomeRefused)
 			return bookshop.Order{}, nil, errAnotherCheckout
@@ -869,7 +882,7 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 		return bookshop.Order{}, nil, fmt.Errorf("begin checkout (after %v): %w", prior != nil, err)
 	}
 	fault.Point("checkout/after-begin")
-	if !s.recheck(ctx, r) {
+	if mark == saga.NoMark && !s.recheck(ctx, r) {
 		if !r.State.Ended() {
 			return bookshop.Order{}, r, errNotGoneOn
 		}
@@ -881,16 +894,18 @@ func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *s
 	return order, r, err
 }
 
-// recheck reads the cart of r, a checkout just begun, again, and reports
-// whether its lines are still those priced; when they are not, or the
-// cart cannot be read, it fails r, nothing charged, or, if that cannot be
-// recorded, leaves r unfinished, for the recoverer, which undoes it
-// (without the card, it charges nothing). The first reading
-// may have come before another checkout of the cart, which has ended since
-// (Begin refuses one that has not), took the lines it bought out of it:
-// without this one, both would buy them. Once r is recorded, no other
-// checkout of the cart begins until it ends, and this reading sees the
-// cart as every one before it left it.
+// recheck reads the cart of r, a checkout just begun without a mark
+// (saga.NoMark: the log keeps none), again, and reports whether its lines
+// are still those priced; when they are not, or the cart cannot be read,
+// it fails r, nothing charged, or, if that cannot be recorded, leaves r
+// unfinished, for the recoverer, which undoes it (without the card, it
+// charges nothing). The first reading may have come before another
+// checkout of the cart, which has ended since (Begin refuses one that has
+// not), took the lines it bought out of it: without this one, both would
+// buy them. Once r is recorded, no other checkout of the cart begins
+// until it ends, and this reading sees the cart as every one before it
+// left it. With a mark, read before the first reading, Begin itself
+// refuses r after such a checkout, and this reading is not needed.
 func (s *Service) recheck(ctx context.Context, r *saga.Record) bool {
 	cctx, cancel := s.call(ctx)
 	lines, err := s.deps.Carts.Lines(cctx, r.CartID)

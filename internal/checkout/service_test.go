@@ -433,65 +433,110 @@ func TestFormsOfOneCart(t *testing.T) {
 
 // TestCartBoughtWhilePriced has a checkout's cart bought by another
 // checkout of the customer, another form, between its reading to price it
-// and its record: the checkout reads the cart again once recorded, finds
-// it changed, and fails, nothing charged; the other's order is the only
-// one.
+// and its record. With the saga log's mark (the SQLite log's), read
+// before the cart, Begin refuses the checkout, nothing recorded or
+// charged, and the cart is read once. With a log that keeps no marks
+// (PostgreSQL's), the checkout reads the cart again once recorded, finds
+// it changed, and fails, nothing charged; the other form's checkout runs
+// on another Checkout, with a log of its own, so that the reading again
+// alone keeps the cart from being bought twice. Either way, the other's
+// order is the only one.
 func TestCartBoughtWhilePriced(t *testing.T) {
-	ctx := testContext(t)
-	s := startShop(t, shopOptions{})
-	total := eur(1250 + 1099) // two books: no discount, which only one checkout could claim
-	var (
-		once  sync.Once
-		other *checkoutUnderTest
-		first bookshop.Order
-		err   error
-	)
-	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
-		d.Carts = cartsReadHook{Carts: d.Carts, after: func() {
-			once.Do(func() {
-				first, err = other.client.Place(ctx, order(7, "k-other-tab", total, paymentsclient.TestCardApproved))
+	for _, tc := range []struct {
+		name      string
+		marks     bool
+		reads     int32  // the readings of the cart by the checkout
+		wantErr   string // the start of its message
+		wantState saga.State
+	}{
+		{"mark", true, 1, "another checkout of this cart is under way", ""},
+		{"reading again", false, 2, "your cart changed while it was checked out", saga.Failed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			s := startShop(t, shopOptions{})
+			total := eur(1250 + 1099) // two books: no discount, which only one checkout could claim
+			var (
+				once  sync.Once
+				reads atomic.Int32
+				other *checkoutUnderTest
+				first bookshop.Order
+				err   error
+			)
+			c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+				d.Carts = cartsReadHook{Carts: d.Carts, after: func() {
+					reads.Add(1)
+					once.Do(func() {
+						first, err = other.client.Place(ctx, order(7, "k-other-tab", total, paymentsclient.TestCardApproved))
+					})
+				}}
+				if !tc.marks {
+					d.Store = noMarks{d.Store}
+				}
 			})
-		}}
-	})
-	other = startCheckout(t, s, checkout.Options{}) // another Checkout, without the hook, with a log of its own: the reading again alone keeps the cart from being bought twice
-	s.fill(t, "c-7", 1, 1, 2, 1)
-	before := s.levels(t, 1, 2)
-	_, late := c.client.Place(ctx, order(7, "k-this-tab", total, paymentsclient.TestCardApproved))
-	if err != nil {
-		t.Fatalf("the other form's checkout: %v", err)
-	}
-	if bookshop.ErrorCode(late) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(late), "your cart changed while it was checked out") {
-		t.Fatalf("the checkout whose cart was bought meanwhile = %v, want Conflict: the cart changed", late)
-	}
-	r, err := c.log.Get(ctx, 7, "k-this-tab")
-	if err != nil || r == nil || r.State != saga.Failed {
-		t.Fatalf("its record is %+v, %v; want one, failed", r, err)
-	}
-	if ch, err := s.charges.ChargeByKey(ctx, r.PayKey()); bookshop.ErrorCode(err) != bookshop.NotFound {
-		t.Errorf("its charge is %+v, %v; want none", ch, err)
-	}
-	if n, err := s.carts.Count(ctx, "c-7"); n != 0 || err != nil {
-		t.Errorf("the cart holds %d copies, %v; want none: the other form bought them", n, err)
-	}
-	page, err := s.orderBook.List(ctx, 7, "", 10)
-	if err != nil || len(page.Orders) != 1 || page.Orders[0].ID != first.ID {
-		t.Errorf("orders of the customer = %+v, %v; want the other form's %s alone", page.Orders, err, first.ID)
-	}
-	if l := s.levels(t, 1, 2); l[1].OnHand != before[1].OnHand-1 || l[2].OnHand != before[2].OnHand-1 {
-		t.Errorf("stock after = %+v, want what one order took from %+v", l, before)
+			other = startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
+				if tc.marks {
+					d.Store = c.log // the one log a Checkout's replicas share
+				}
+			})
+			s.fill(t, "c-7", 1, 1, 2, 1)
+			before := s.levels(t, 1, 2)
+			_, late := c.client.Place(ctx, order(7, "k-this-tab", total, paymentsclient.TestCardApproved))
+			if err != nil {
+				t.Fatalf("the other form's checkout: %v", err)
+			}
+			if bookshop.ErrorCode(late) != bookshop.Conflict || !strings.HasPrefix(bookshop.ErrorMessage(late), tc.wantErr) {
+				t.Fatalf("the checkout whose cart was bought meanwhile = %v, want Conflict: %s", late, tc.wantErr)
+			}
+			if n := reads.Load(); n != tc.reads {
+				t.Errorf("the checkout read the cart %d times, want %d", n, tc.reads)
+			}
+			r, err := c.log.Get(ctx, 7, "k-this-tab")
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case tc.wantState == "" && r != nil:
+				t.Errorf("its record is %+v, want none: Begin refused it", r)
+			case tc.wantState != "" && (r == nil || r.State != tc.wantState):
+				t.Fatalf("its record is %+v, want one, %s", r, tc.wantState)
+			}
+			if r != nil {
+				if ch, err := s.charges.ChargeByKey(ctx, r.PayKey()); bookshop.ErrorCode(err) != bookshop.NotFound {
+					t.Errorf("its charge is %+v, %v; want none", ch, err)
+				}
+			}
+			if n, err := s.carts.Count(ctx, "c-7"); n != 0 || err != nil {
+				t.Errorf("the cart holds %d copies, %v; want none: the other form bought them", n, err)
+			}
+			page, err := s.orderBook.List(ctx, 7, "", 10)
+			if err != nil || len(page.Orders) != 1 || page.Orders[0].ID != first.ID {
+				t.Errorf("orders of the customer = %+v, %v; want the other form's %s alone", page.Orders, err, first.ID)
+			}
+			if l := s.levels(t, 1, 2); l[1].OnHand != before[1].OnHand-1 || l[2].OnHand != before[2].OnHand-1 {
+				t.Errorf("stock after = %+v, want what one order took from %+v", l, before)
+			}
+		})
 	}
 }
 
+// noMarks is a saga log that keeps no marks, as package postgres's: a
+// checkout reads its cart again once it has begun.
+type noMarks struct{ checkout.Store }
+
+func (noMarks) EndedMark(context.Context) (saga.Mark, error) { return saga.NoMark, nil }
+
 // TestCartUnreadWhenRechecked has the Cart fail the second reading of a
-// checkout's cart, once the checkout is recorded: the checkout ends, not
-// placed, with nothing held or charged, and the same form sent again
-// places the order.
+// checkout's cart, once the checkout is recorded in a log that keeps no
+// marks (see TestCartBoughtWhilePriced): the checkout ends, not placed,
+// with nothing held or charged, and the same form sent again places the
+// order.
 func TestCartUnreadWhenRechecked(t *testing.T) {
 	ctx := testContext(t)
 	s := startShop(t, shopOptions{})
 	var reads atomic.Int32
 	c := startCheckoutWith(t, s, checkout.Options{}, func(d *checkout.Deps) {
 		d.Carts = failingRead{Carts: d.Carts, fail: func() bool { return reads.Add(1) == 2 }}
+		d.Store = noMarks{d.Store}
 	})
 	s.fill(t, "c-9", 1, 1, 2, 1)
 	before := s.levels(t, 1, 2)

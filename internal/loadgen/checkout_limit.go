@@ -46,10 +46,11 @@ const checkoutLimitStock = 1_000_000
 //   - Cart, the book added to the cart (AddOnce): the key's lookup in
 //     cart_add_keys and the cart's lines read; the carts row upserted, a
 //     cart_lines row inserted, the key inserted in cart_add_keys.
-//   - Checkout, the saga's record begun (Begin): a checkouts row
-//     inserted, state reserving, with its JSON record of the lines,
-//     amounts and address, in the statement that looks for another key's
-//     unfinished checkout of the cart.
+//   - Checkout, the saga's record begun (Begin): the mark of the orders
+//     placed read (EndedMark), and a checkouts row inserted, state
+//     reserving, with its JSON record of the lines, amounts and address,
+//     in the statement that looks for another key's checkout of the cart,
+//     unfinished or placed since the mark.
 //   - Inventory, the copy held (Reserve): the key's lookup in
 //     reservations and the book's stock and live holds counted; a
 //     reservations row, its reservation_lines row and its holds row
@@ -70,7 +71,7 @@ const checkoutLimitStock = 1_000_000
 //     its cart_lines row with it (ON DELETE CASCADE), the key inserted in
 //     cart_remove_keys.
 //   - Checkout, the end recorded (Save): the checkouts row updated to
-//     done, with the order.
+//     done, with the order, and its number among the orders placed.
 //
 // The services make these in ten transactions, in five database files,
 // over gRPC, all but the saga's charged and committed synced to the disk
@@ -309,8 +310,10 @@ func (w *checkoutLimitWorker) Call(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		return exec(`UPDATE checkouts SET state = ?, record = ?, updated_at = ?, attempts = ?, next_try_at = ?
-			WHERE customer_id = ? AND key = ? AND id = ?`,
+		return exec(`UPDATE checkouts SET state = ?1, record = ?2, updated_at = ?3, attempts = ?4, next_try_at = ?5,
+			placed_seq = CASE WHEN ?1 = 'done' THEN coalesce(placed_seq,
+				(SELECT coalesce(max(placed_seq), 0) + 1 FROM checkouts WHERE placed_seq IS NOT NULL)) ELSE placed_seq END
+			WHERE customer_id = ?6 AND key = ?7 AND id = ?8`,
 			state, string(js), ms, 0, 0, w.customer, key, saga)
 	}
 
@@ -331,7 +334,12 @@ func (w *checkoutLimitWorker) Call(ctx context.Context) (int, error) {
 		return stepFailed("cart: add", err)
 	}
 
-	// The Checkout: the saga begun.
+	// The Checkout: the mark of the orders placed, read before the cart,
+	// and the saga begun.
+	var mark int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(placed_seq), 0) FROM checkouts WHERE placed_seq IS NOT NULL`).Scan(&mark); err != nil {
+		return stepFailed("checkout: mark", err)
+	}
 	js, err := json.Marshal(record)
 	if err != nil {
 		return stepFailed("checkout: begin", err)
@@ -340,12 +348,14 @@ func (w *checkoutLimitWorker) Call(ctx context.Context) (int, error) {
 		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
 		WHERE NOT EXISTS (SELECT 1 FROM checkouts INDEXED BY checkouts_open
 			WHERE customer_id = ?1 AND key <> ?2 AND state NOT IN ('done', 'failed') AND json_extract(record, '$.CartID') = ?11)
+		AND (?12 < 0 OR NOT EXISTS (SELECT 1 FROM checkouts INDEXED BY checkouts_placed
+			WHERE placed_seq > ?12 AND customer_id = ?1 AND key <> ?2 AND json_extract(record, '$.CartID') = ?11))
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
 			created_at = excluded.created_at, updated_at = excluded.updated_at,
 			attempts = excluded.attempts, next_try_at = excluded.next_try_at
 		WHERE checkouts.state = 'failed' AND json_extract(checkouts.record, '$.ErrCode') = 'unavailable'`,
-		w.customer, key, saga, request, "reserving", string(js), ms, ms, 0, 0, w.cart); err != nil {
+		w.customer, key, saga, request, "reserving", string(js), ms, ms, 0, 0, w.cart, mark); err != nil {
 		return stepFailed("checkout: begin", err)
 	}
 

@@ -18,16 +18,30 @@ import (
 var ErrKeyTaken = errors.New("the checkout's key has another record")
 
 // ErrCartBusy is the error of a Begin while another checkout of the cart,
-// under another key, has not ended: a cart is checked out once at a
-// time, so that two checkout forms of one cart, sent at once, do not
-// both buy it.
-var ErrCartBusy = errors.New("another checkout of the cart has not ended")
+// under another key, has not ended, or placed its order after the Mark
+// the Begin was given: a cart is checked out once at a time, so that two
+// checkout forms of one cart, sent at once, do not both buy it.
+var ErrCartBusy = errors.New("another checkout of the cart has not ended, or placed its order since the cart was read")
+
+// Mark is a point in the order in which a log's checkouts placed their
+// orders (reached Done), as its EndedMark returns it. A checkout reads
+// the log's mark before it reads its cart, and gives it to Begin, which
+// refuses it when another checkout of the cart placed its order after
+// the mark: that one may have taken books out of the cart after it was
+// read. With the mark, the checkout needs no second reading of the cart
+// once it has begun.
+type Mark int64
+
+// NoMark is the Mark of a log that keeps none: Begin then looks only for
+// the checkouts of the cart that have not ended, and the checkout reads
+// its cart again once it has begun.
+const NoMark Mark = -1
 
 // Refusal returns why a log's Begin of a record recorded nothing, given
 // prior, the record of its key now (nil when there is none): ErrKeyTaken
 // when the key has a record a new attempt may not replace, and
 // ErrCartBusy otherwise (another key's checkout of the cart has not
-// ended).
+// ended, or placed its order after the mark).
 func Refusal(prior *Record) error {
 	if prior != nil && !prior.Retryable() {
 		return ErrKeyTaken

@@ -138,24 +138,35 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 	return r, nil
 }
 
+// EndedMark returns the log's mark (see saga.Mark): the number of the
+// last checkout that placed its order, 0 when none has.
+func (db *DB) EndedMark(ctx context.Context) (saga.Mark, error) {
+	var mark int64
+	if err := db.pools.QueryRowContext(ctx, `SELECT coalesce(max(placed_seq), 0) FROM checkouts WHERE placed_seq IS NOT NULL`).Scan(&mark); err != nil {
+		return saga.NoMark, fmt.Errorf("read the checkouts' mark: %w", err)
+	}
+	return saga.Mark(mark), nil
+}
+
 // Begin records r as the checkout of its customer and key, leased to
 // lease's owner for its TTL (none for an Owner of ""), replacing a record
 // of the key that failed with Unavailable, and no other: for any other,
 // it fails with saga.ErrKeyTaken. While another key of the customer has
-// a record of the same cart that has not ended, it records nothing and
-// fails with saga.ErrCartBusy (a key's own record comes first:
-// ErrKeyTaken, when it has one). One statement checks and writes: SQLite
-// runs one write at a time, so of two Begins of a cart at once, the
-// second finds the first's record.
-func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease) error {
-	return db.begin(ctx, r, lease, db.pools.ExecContext)
+// a record of the same cart that has not ended, or that placed its order
+// after since (a mark of EndedMark's; saga.NoMark for none), it records
+// nothing and fails with saga.ErrCartBusy (a key's own record comes
+// first: ErrKeyTaken, when it has one). One statement checks and writes:
+// SQLite runs one write at a time, so of two Begins of a cart at once,
+// the second finds the first's record.
+func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark) error {
+	return db.begin(ctx, r, lease, since, db.pools.ExecContext)
 }
 
 // BeginUnsynced is Begin, but returns without waiting for the disk: the
 // record survives a crash of the process at once, and a power cut once
 // the next durable write (Begin, Save, ...) or Sync has returned.
-func (db *DB) BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease) error {
-	return db.begin(ctx, r, lease, db.pools.ExecUnsynced)
+func (db *DB) BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark) error {
+	return db.begin(ctx, r, lease, since, db.pools.ExecUnsynced)
 }
 
 // execFunc runs a statement that changes the database: sqlitedb.DB's
@@ -163,7 +174,7 @@ func (db *DB) BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Leas
 type execFunc func(ctx context.Context, query string, args ...any) (sql.Result, error)
 
 // begin is Begin, its statement run by exec.
-func (db *DB) begin(ctx context.Context, r *saga.Record, lease saga.Lease, exec execFunc) error {
+func (db *DB) begin(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark, exec execFunc) error {
 	data, err := saga.Encode(r)
 	if err != nil {
 		return err
@@ -177,10 +188,15 @@ func (db *DB) begin(ctx context.Context, r *saga.Record, lease saga.Lease, exec 
 	// checkout of the cart to the customer's unfinished ones (the
 	// statement fails to prepare if that index cannot serve it): through
 	// the primary key, it would read every checkout the customer made.
+	// Likewise, the look for a checkout of the cart that placed its order
+	// after since reads only those placed after it, a few at most.
+	// (NoMark, -1, is before every number.)
 	res, err := exec(ctx, `INSERT INTO checkouts (`+columns+`, lease_owner, lease_until)
 		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
 		WHERE NOT EXISTS (SELECT 1 FROM checkouts INDEXED BY checkouts_open
 			WHERE customer_id = ?1 AND key <> ?2 AND `+unfinished+` AND json_extract(record, '$.CartID') = ?13)
+		AND (?14 < 0 OR NOT EXISTS (SELECT 1 FROM checkouts INDEXED BY checkouts_placed
+			WHERE placed_seq > ?14 AND customer_id = ?1 AND key <> ?2 AND json_extract(record, '$.CartID') = ?13))
 		ON CONFLICT (customer_id, key) DO UPDATE SET
 			id = excluded.id, request = excluded.request, state = excluded.state, record = excluded.record,
 			created_at = excluded.created_at, updated_at = excluded.updated_at,
@@ -188,7 +204,7 @@ func (db *DB) begin(ctx context.Context, r *saga.Record, lease saga.Lease, exec 
 			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
 		WHERE checkouts.state = 'failed' AND json_extract(checkouts.record, '$.ErrCode') = 'unavailable'`,
 		r.CustomerID, r.Key, r.ID, r.Request, string(r.State), data, r.Created.UnixMilli(), r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry),
-		lease.Owner, until, r.CartID)
+		lease.Owner, until, r.CartID, int64(since))
 	if err != nil {
 		return fmt.Errorf("record checkout %s: %w", r.ID, err)
 	}
@@ -275,10 +291,14 @@ func (db *DB) save(ctx context.Context, r *saga.Record, owner string, exec execF
 	if err != nil {
 		return err
 	}
-	res, err := exec(ctx, `UPDATE checkouts SET state = ?, record = ?, updated_at = ?, attempts = ?, next_try_at = ?,
-			lease_owner = CASE WHEN ? THEN '' ELSE lease_owner END, lease_until = CASE WHEN ? THEN 0 ELSE lease_until END
-		WHERE customer_id = ? AND key = ? AND id = ? AND lease_owner = ?`,
-		string(r.State), data, r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry), r.State.Ended(), r.State.Ended(),
+	// A checkout that placed its order takes the next number of
+	// placed_seq (see EndedMark), once.
+	res, err := exec(ctx, `UPDATE checkouts SET state = ?1, record = ?2, updated_at = ?3, attempts = ?4, next_try_at = ?5,
+			lease_owner = CASE WHEN ?6 THEN '' ELSE lease_owner END, lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END,
+			placed_seq = CASE WHEN ?1 = 'done' THEN coalesce(placed_seq,
+				(SELECT coalesce(max(placed_seq), 0) + 1 FROM checkouts WHERE placed_seq IS NOT NULL)) ELSE placed_seq END
+		WHERE customer_id = ?7 AND key = ?8 AND id = ?9 AND lease_owner = ?10`,
+		string(r.State), data, r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry), r.State.Ended(),
 		r.CustomerID, r.Key, r.ID, owner)
 	if err != nil {
 		return fmt.Errorf("record checkout %s: %w", r.ID, err)
@@ -347,12 +367,16 @@ func (db *DB) CountUnfinished(ctx context.Context) (n int, oldest time.Time, err
 
 // DeleteEnded deletes the records of the checkouts that ended (done or
 // failed) before before, a few hundred per transaction, and returns how
-// many it deleted. It stops early, with ctx's error, when ctx ends.
+// many it deleted. It keeps the last that placed its order, whose number
+// the next goes on from (see EndedMark). It stops early, with ctx's error, when ctx ends.
 func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
 	deleted := 0
 	for {
+		// The row with the highest placed_seq stays: the numbers of the
+		// orders placed after it go on from it (see EndedMark).
 		res, err := db.pools.ExecContext(ctx, `DELETE FROM checkouts WHERE (customer_id, key) IN (
-			SELECT customer_id, key FROM checkouts WHERE state IN ('done', 'failed') AND updated_at < ? LIMIT ?)`,
+			SELECT customer_id, key FROM checkouts WHERE state IN ('done', 'failed') AND updated_at < ?1
+				AND coalesce(placed_seq < (SELECT max(placed_seq) FROM checkouts WHERE placed_seq IS NOT NULL), true) LIMIT ?2)`,
 			before.UnixMilli(), sweepBatch)
 		if err != nil {
 			return deleted, fmt.Errorf("delete ended checkouts: %w", err)

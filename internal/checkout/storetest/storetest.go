@@ -39,6 +39,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"BeginOnce", testBeginOnce},
 		{"OneCheckoutACart", testOneCheckoutACart},
 		{"OneCheckoutACartAtOnce", testOneCheckoutACartAtOnce},
+		{"PlacedSinceTheMark", testPlacedSinceTheMark},
 		{"UnfinishedAndDeleteEnded", testUnfinishedAndDeleteEnded},
 		{"UnfinishedDue", testUnfinishedDue},
 		{"DeleteEndedInBatches", testDeleteEndedInBatches},
@@ -116,7 +117,7 @@ func get(tb testing.TB, db checkout.Store, customer int32, key string) *saga.Rec
 // begin records r, leased to me, failing the test on an error.
 func begin(tb testing.TB, db checkout.Store, r *saga.Record) {
 	tb.Helper()
-	if err := db.Begin(testContext(tb), r, mine); err != nil {
+	if err := db.Begin(testContext(tb), r, mine, saga.NoMark); err != nil {
 		tb.Fatalf("Begin(%d, %s): %v", r.CustomerID, r.Key, err)
 	}
 }
@@ -175,7 +176,7 @@ func testBeginOnce(t *testing.T, newDB NewDatabase) {
 	for _, state := range []saga.State{saga.Reserving, saga.Charged, saga.Done} {
 		first.State = state
 		save(t, db, first)
-		if err := db.Begin(ctx, record(1, "k", "id2"), mine); !errors.Is(err, saga.ErrKeyTaken) {
+		if err := db.Begin(ctx, record(1, "k", "id2"), mine, saga.NoMark); !errors.Is(err, saga.ErrKeyTaken) {
 			t.Errorf("Begin(the key, %s) = %v, want ErrKeyTaken", state, err)
 		}
 	}
@@ -188,7 +189,7 @@ func testBeginOnce(t *testing.T, newDB NewDatabase) {
 	}
 	// A record that ended is written by a tool or a test, unleased.
 	again := record(1, "k2", "id3")
-	if err := db.Begin(ctx, again, saga.Lease{}); err != nil {
+	if err := db.Begin(ctx, again, saga.Lease{}, saga.NoMark); err != nil {
 		t.Fatal(err)
 	}
 	if _, leased, err := db.Lease(ctx, 1, "k2", mine); err != nil || !leased {
@@ -196,7 +197,7 @@ func testBeginOnce(t *testing.T, newDB NewDatabase) {
 	}
 	again.State, again.ErrCode, again.ErrMessage = saga.Failed, bookshop.Conflict, "card declined"
 	save(t, db, again)
-	if err := db.Begin(ctx, record(1, "k2", "id4"), mine); !errors.Is(err, saga.ErrKeyTaken) {
+	if err := db.Begin(ctx, record(1, "k2", "id4"), mine, saga.NoMark); !errors.Is(err, saga.ErrKeyTaken) {
 		t.Errorf("Begin(the key, failed for good) = %v, want ErrKeyTaken", err)
 	}
 	unavailable := record(1, "k3", "id5")
@@ -204,7 +205,7 @@ func testBeginOnce(t *testing.T, newDB NewDatabase) {
 	unavailable.State, unavailable.ErrCode = saga.Failed, bookshop.Unavailable
 	save(t, db, unavailable)
 	second := record(1, "k3", "id6")
-	if err := db.Begin(ctx, second, others); err != nil {
+	if err := db.Begin(ctx, second, others, saga.NoMark); err != nil {
 		t.Fatalf("Begin(the key, failed with Unavailable) = %v, want a new attempt", err)
 	}
 	if got := get(t, db, 1, "k3"); !reflect.DeepEqual(got, second) {
@@ -214,7 +215,7 @@ func testBeginOnce(t *testing.T, newDB NewDatabase) {
 	if err := db.Save(ctx, unavailable, other); !errors.Is(err, saga.ErrNotHeld) {
 		t.Errorf("Save(the replaced attempt) = %v, want ErrNotHeld", err)
 	}
-	if err := db.Begin(ctx, record(2, "k", "id6"), mine); err == nil {
+	if err := db.Begin(ctx, record(2, "k", "id6"), mine, saga.NoMark); err == nil {
 		t.Error("Begin(another key, the same attempt id) succeeded: attempt ids must be unique")
 	}
 }
@@ -233,7 +234,7 @@ func testOneCheckoutACart(t *testing.T, newDB NewDatabase) {
 	for _, state := range []saga.State{saga.Reserving, saga.Charged, saga.Committed, saga.Ordered, saga.Undoing} {
 		first.State = state
 		save(t, db, first)
-		if err := db.Begin(ctx, record(1, "b", "id2-"+string(state)), mine); !errors.Is(err, saga.ErrCartBusy) {
+		if err := db.Begin(ctx, record(1, "b", "id2-"+string(state)), mine, saga.NoMark); !errors.Is(err, saga.ErrCartBusy) {
 			t.Errorf("Begin(another key, the first %s) = %v, want ErrCartBusy", state, err)
 		}
 		if r := get(t, db, 1, "b"); r != nil {
@@ -255,14 +256,107 @@ func testOneCheckoutACart(t *testing.T, newDB NewDatabase) {
 	second.State, second.ErrCode = saga.Failed, bookshop.Unavailable
 	save(t, db, second)
 	begin(t, db, record(1, "c", "id5"))
-	if err := db.Begin(ctx, record(1, "b", "id6"), mine); !errors.Is(err, saga.ErrCartBusy) {
+	if err := db.Begin(ctx, record(1, "b", "id6"), mine, saga.NoMark); !errors.Is(err, saga.ErrCartBusy) {
 		t.Errorf("Begin(a key that failed with Unavailable, another under way) = %v, want ErrCartBusy", err)
 	}
 	if got := get(t, db, 1, "b"); got.ID != "id4" {
 		t.Errorf("after a refused Begin, the key's record is attempt %s, want id4 still", got.ID)
 	}
-	if err := db.Begin(ctx, record(1, "a", "id7"), mine); !errors.Is(err, saga.ErrKeyTaken) {
+	if err := db.Begin(ctx, record(1, "a", "id7"), mine, saga.NoMark); !errors.Is(err, saga.ErrKeyTaken) {
 		t.Errorf("Begin(a key done, another under way) = %v, want ErrKeyTaken", err)
+	}
+}
+
+// testPlacedSinceTheMark: Begin refuses a checkout of a cart that
+// another key's checkout of it placed its order of after the mark it is
+// given, and no other; the marks go on from the last placed order after
+// a sweep. A log that keeps no marks says so, and refuses one.
+func testPlacedSinceTheMark(t *testing.T, newDB NewDatabase) {
+	ctx := testContext(t)
+	db, again := open(t, newDB)
+	mark := func() saga.Mark {
+		t.Helper()
+		m, err := db.EndedMark(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m0 := mark()
+	if m0 == saga.NoMark {
+		if err := db.Begin(ctx, record(1, "a", "id1"), mine, 0); err == nil {
+			t.Error("Begin with a mark, on a log that keeps none = nil, want an error")
+		}
+		return
+	}
+	if m0 != 0 {
+		t.Errorf("the mark of a new log = %d, want 0", m0)
+	}
+
+	// Key a places its order of cart c-1; the mark moves on.
+	a := record(1, "a", "id1")
+	begin(t, db, a)
+	a.State = saga.Done
+	save(t, db, a)
+	m1 := mark()
+	if m1 <= m0 {
+		t.Fatalf("the mark after an order placed = %d, want more than %d", m1, m0)
+	}
+
+	// Key b read the cart before a placed its order: refused. Read after,
+	// it begins.
+	if err := db.Begin(ctx, record(1, "b", "id2"), mine, m0); !errors.Is(err, saga.ErrCartBusy) {
+		t.Errorf("Begin(since a mark before another key's order of the cart) = %v, want ErrCartBusy", err)
+	}
+	if r := get(t, db, 1, "b"); r != nil {
+		t.Errorf("Begin refused recorded %+v", r)
+	}
+	b := record(1, "b", "id2")
+	if err := db.BeginUnsynced(ctx, b, mine, m1); err != nil {
+		t.Errorf("BeginUnsynced(since the mark after the order) = %v, want nil", err)
+	}
+	// The key's own order, another cart's and another customer's do not
+	// refuse a checkout.
+	a2 := record(1, "a", "id3")
+	a2.CartID = "c-1-other"
+	if err := db.Begin(ctx, a2, mine, m0); !errors.Is(err, saga.ErrKeyTaken) {
+		t.Errorf("Begin(the key done, since a mark before its own order) = %v, want ErrKeyTaken", err)
+	}
+	other := record(1, "d", "id4")
+	other.CartID = "c-1-other"
+	if err := db.Begin(ctx, other, mine, m0); err != nil {
+		t.Errorf("Begin(another cart, since a mark before the order) = %v, want nil", err)
+	}
+	c := record(2, "c", "id5")
+	c.CartID = a.CartID // another customer's cart of the same name is another cart
+	if err := db.Begin(ctx, c, mine, m0); err != nil {
+		t.Errorf("Begin(another customer, since a mark before the order) = %v, want nil", err)
+	}
+	// A checkout that failed placed no order: the mark stays.
+	c.State, c.ErrCode = saga.Failed, bookshop.Conflict
+	save(t, db, c)
+	if m := mark(); m != m1 {
+		t.Errorf("the mark after a checkout failed = %d, want %d", m, m1)
+	}
+
+	// A sweep of every ended checkout keeps the last order placed: the
+	// next goes on from it, and another handle reads the same mark.
+	b.State = saga.Done
+	save(t, db, b)
+	m2 := mark()
+	if m2 <= m1 {
+		t.Fatalf("the mark after a second order = %d, want more than %d", m2, m1)
+	}
+	if n, err := db.DeleteEnded(ctx, t0.Add(time.Hour)); err != nil || n != 2 {
+		t.Errorf("DeleteEnded = %d, %v; want 2 (a and c, not b, the last placed)", n, err)
+	}
+	if m, err := again().EndedMark(ctx); err != nil || m != m2 {
+		t.Errorf("the mark after a sweep, from another handle = %d, %v; want %d", m, err, m2)
+	}
+	other.State = saga.Done
+	save(t, db, other)
+	if m := mark(); m <= m2 {
+		t.Errorf("the mark after a sweep and an order = %d, want more than %d", m, m2)
 	}
 }
 
@@ -307,7 +401,13 @@ func testUnfinishedAndDeleteEnded(t *testing.T, newDB NewDatabase) {
 	if n, oldest, err := db.CountUnfinished(ctx); n != 5 || !oldest.Equal(t0) || err != nil {
 		t.Errorf("CountUnfinished = %d, %v, %v; want 5, %v", n, oldest, err, t0)
 	}
-	// Done was changed at t0+2m, Failed at t0+1m.
+	// Done was changed at t0+2m, Failed at t0+1m. Another checkout placed
+	// its order after Done, at t0+2h: a log that keeps marks keeps the
+	// last order placed (see EndedMark), which is not Done then.
+	later := record(int32(len(states)+1), "k", "id-later")
+	begin(t, db, later)
+	later.State, later.Updated = saga.Done, t0.Add(2*time.Hour)
+	save(t, db, later)
 	if n, err := db.DeleteEnded(ctx, t0.Add(90*time.Second)); n != 1 || err != nil {
 		t.Errorf("DeleteEnded(t0+90s) = %d, %v; want 1 (the failed)", n, err)
 	}
@@ -392,7 +492,7 @@ func testDeleteEndedInBatches(t *testing.T, newDB NewDatabase) {
 	for i := range n {
 		r := record(int32(i+1), "k", "id"+strconv.Itoa(i))
 		r.State = saga.Done
-		if err := db.Begin(ctx, r, saga.Lease{}); err != nil {
+		if err := db.Begin(ctx, r, saga.Lease{}, saga.NoMark); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -429,13 +529,13 @@ func testUnsynced(t *testing.T, newDB NewDatabase) {
 	ctx := testContext(t)
 	db, again := open(t, newDB)
 	r := record(8, "k", "id8")
-	if err := db.BeginUnsynced(ctx, r, mine); err != nil {
+	if err := db.BeginUnsynced(ctx, r, mine, saga.NoMark); err != nil {
 		t.Fatalf("BeginUnsynced: %v", err)
 	}
-	if err := db.BeginUnsynced(ctx, record(8, "k", "id8b"), mine); !errors.Is(err, saga.ErrKeyTaken) {
+	if err := db.BeginUnsynced(ctx, record(8, "k", "id8b"), mine, saga.NoMark); !errors.Is(err, saga.ErrKeyTaken) {
 		t.Errorf("BeginUnsynced(the key again) = %v, want ErrKeyTaken", err)
 	}
-	if err := db.BeginUnsynced(ctx, record(8, "k2", "id8c"), mine); !errors.Is(err, saga.ErrCartBusy) {
+	if err := db.BeginUnsynced(ctx, record(8, "k2", "id8c"), mine, saga.NoMark); !errors.Is(err, saga.ErrCartBusy) {
 		t.Errorf("BeginUnsynced(another key, the same cart) = %v, want ErrCartBusy", err)
 	}
 	r.State, r.ReservationID, r.ChargeID, r.ChargeTried, r.Updated = saga.Charged, "res-8", "ch_8", true, t0.Add(time.Second)
@@ -547,7 +647,7 @@ func testLeaseExpires(t *testing.T, newDB NewDatabase) {
 	replica := again()
 	const short = 300 * time.Millisecond
 	r := record(1, "k", "id1")
-	if err := db.Begin(ctx, r, saga.Lease{Owner: me, TTL: short}); err != nil {
+	if err := db.Begin(ctx, r, saga.Lease{Owner: me, TTL: short}, saga.NoMark); err != nil {
 		t.Fatal(err)
 	}
 	if _, leased, err := replica.Lease(ctx, 1, "k", others); err != nil || leased {
@@ -593,7 +693,7 @@ func beginAtOnce(t *testing.T, handles []checkout.Store, refused error, record f
 		lease := saga.Lease{Owner: fmt.Sprintf("replica-%d", i), TTL: ttl}
 		wg.Go(func() {
 			<-start
-			err := h.Begin(testContext(t), record(i), lease)
+			err := h.Begin(testContext(t), record(i), lease, saga.NoMark)
 			switch {
 			case err == nil:
 				begun.Add(1)
@@ -615,7 +715,7 @@ func testLeaseOnceAtOnce(t *testing.T, newDB NewDatabase) {
 	db, again := open(t, newDB)
 	handles := []checkout.Store{db, again()}
 	for i := range checkouts {
-		if err := db.Begin(testContext(t), record(int32(i+1), "k", fmt.Sprintf("id%d", i)), saga.Lease{}); err != nil {
+		if err := db.Begin(testContext(t), record(int32(i+1), "k", fmt.Sprintf("id%d", i)), saga.Lease{}, saga.NoMark); err != nil {
 			t.Fatal(err)
 		}
 	}
