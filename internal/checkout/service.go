@@ -137,7 +137,7 @@ type Store interface {
 	// only what it syncs before anything rests on it (the checkout begun,
 	// the claim's answer: synced before the card is charged), and the
 	// steps that a checkout taken back to the one before them does again
-	// by their keys (Charged, the claim confirmed, Committed).
+	// by their keys (Charged; Committed, with the claim confirmed).
 	BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark) error
 	SaveUnsynced(ctx context.Context, r *saga.Record, owner string) error
 	// Sync returns once every change that BeginUnsynced and SaveUnsynced
@@ -1333,7 +1333,8 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 
 // keepDiscount confirms the claim of r, a paid checkout charged with the
 // promotion's discount (r.Claim is Granted), before its stock is taken
-// and its order recorded (see commit), and moves it on Confirmed: the
+// and its order recorded (see commit), and moves it on Confirmed, which
+// the caller's next write records: the
 // customer's use is spent, so that no other checkout of theirs can claim
 // it however long the order takes (a claim held expires, and Orders may
 // be down for longer than that). A claim that expired meanwhile is
@@ -1358,11 +1359,12 @@ func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
 	switch bookshop.ErrorCode(err) {
 	case "":
 		fault.Point("checkout/after-confirm")
-		next := *r
-		next.Claim = saga.Confirmed
-		// Unsynced: taken back to Granted by a power cut, the checkout
-		// confirms again, which changes nothing.
-		return s.saveUnsynced(ctx, r, next)
+		// Recorded with the next step (Committed, or Done for a checkout
+		// Committed before), not on its own: taken up from Granted, after
+		// a crash or a stall, the checkout confirms again, which changes
+		// nothing.
+		r.Claim = saga.Confirmed
+		return nil
 	case bookshop.Conflict, bookshop.NotFound, bookshop.Invalid:
 		s.logger.WarnContext(ctx, "a paid checkout's claim of the promotion ended, and its discount cannot be kept: refunding, no order recorded",
 			"checkout", r.ID, "err", err)

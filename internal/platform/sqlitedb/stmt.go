@@ -240,7 +240,8 @@ func stmtContext(ctx context.Context) context.Context {
 // ctx's values, never done (see stmtContext). The call checks ctx first.
 // Between the look and the call, another may take the free connection:
 // the call then waits for the next one to be free, past ctx's end if it
-// comes first, and runs.
+// comes first, and runs. Nor does ctx end a wait for a lock that another
+// process holds: the busy timeout does.
 func callContext(ctx context.Context, pool *sql.DB) context.Context {
 	if ctx.Done() == nil || ctx.Err() != nil || pool.Stats().Idle == 0 {
 		return ctx
