@@ -24,16 +24,15 @@
 // outcome is recorded before the next step acts on it, but one: the
 // claim confirmed is recorded with the stock committed, the step after
 // it, as a checkout taken up before that confirms again, which changes
-// nothing. A crash of the
-// process loses nothing recorded. Against a power cut, the record and
-// the claim's answer are on the disk before the card is charged (a hold,
-// or a claim, made by a checkout whose record the cut took expires by
-// itself: the claim holds the customer's use until then), and the
-// checkout when it ends; the steps between (Charged, Committed, with
-// the claim confirmed) reach the disk with the next sync (see
-// Store.SaveUnsynced): a power cut before it takes the checkout back a
-// step or two, to steps that are done again by their keys, once. Every
-// call to another service carries an idempotency key
+// nothing. A crash of the process loses nothing recorded. Against a
+// power cut, the record and the claim's answer are on the disk before
+// the card is charged (a hold, or a claim, made by a checkout whose
+// record the cut took expires by itself: the claim holds the customer's
+// use until then), and the checkout when it ends; the steps between
+// (Charged, Committed, with the claim confirmed) reach the disk with the
+// next sync (see Store.SaveUnsynced): a power cut before it takes the
+// checkout back a step or two, to steps that are done again by their
+// keys, once. Every call to another service carries an idempotency key
 // made from the checkout's own random id (saga.Record's HoldKey,
 // PromoKey, PayKey, OrderKey and CartKey), so that doing a step again,
 // after a crash or a lost answer, does it once. A cart is checked out

@@ -109,14 +109,14 @@ type Store interface {
 	// other: of replicas that begin one key at once, one succeeds. It
 	// fails with saga.ErrCartBusy while a record of another key of the
 	// customer, of the same cart, has not ended, or placed its order
-	// after since (a mark of EndedMark's, or saga.NoMark): of replicas
+	// after since (a mark of PlacedMark's, or saga.NoMark): of replicas
 	// that begin checkouts of one cart at once, under any keys, one
 	// succeeds.
 	Begin(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark) error
-	// EndedMark returns the log's mark of the checkouts that have placed
+	// PlacedMark returns the log's mark of the checkouts that have placed
 	// their orders so far (see saga.Mark), or saga.NoMark when the log
 	// keeps none.
-	EndedMark(ctx context.Context) (saga.Mark, error)
+	PlacedMark(ctx context.Context) (saga.Mark, error)
 	// Lease returns the record of a customer's key (nil when there is
 	// none) and, when it has not ended and no other owner's lease runs on
 	// it, leases it to lease's owner for its TTL, and reports true; of
@@ -342,7 +342,7 @@ var (
 // buying: nothing was charged (see Store.Begin and Service.recheck).
 var (
 	errAnotherCheckout = bookshop.Errorf(bookshop.Conflict,
-		"another checkout of this cart is under way: nothing was charged for this one; wait a moment, then look at your orders and check out what is still in your cart")
+		"another checkout of this cart is under way, or has just placed its order: nothing was charged for this one; wait a moment, then look at your orders and check out what is still in your cart")
 	errLinesChanged = bookshop.Errorf(bookshop.Conflict,
 		"your cart changed since you confirmed it: nothing was charged; check your cart and its total, then confirm again")
 	errCartChanged = bookshop.Errorf(bookshop.Conflict,
@@ -801,7 +801,7 @@ func (s *Service) placedAlready(r *saga.Record) error {
 func (s *Service) attempt(ctx context.Context, req bookshop.PlaceOrder, prior *saga.Record) (bookshop.Order, *saga.Record, error) {
 	// The mark before the cart is read: Begin refuses the checkout if
 	// another of the cart placed its order after it (see recheck).
-	mark, err := s.deps.Store.EndedMark(ctx)
+	mark, err := s.deps.Store.PlacedMark(ctx)
 	if err != nil {
 		s.logger.WarnContext(ctx, "the saga log's mark could not be read: the cart is read again once the checkout has begun", "err", err)
 		mark = saga.NoMark
@@ -1334,16 +1334,16 @@ func (s *Service) complete(ctx context.Context, r *saga.Record) error {
 // keepDiscount confirms the claim of r, a paid checkout charged with the
 // promotion's discount (r.Claim is Granted), before its stock is taken
 // and its order recorded (see commit), and moves it on Confirmed, which
-// the caller's next write records: the
-// customer's use is spent, so that no other checkout of theirs can claim
-// it however long the order takes (a claim held expires, and Orders may
-// be down for longer than that). A claim that expired meanwhile is
-// confirmed all the same when no other claim of the customer took the
-// use. When one did (Conflict), or the claim's record is gone (NotFound),
-// the discount cannot be kept: the checkout is undone, its charge
-// refunded and its hold released (a Charged checkout's; for one recorded
-// Committed by an earlier Checkout, the stock, taken, stays taken,
-// logged), so that the shopper may check out again at the full price.
+// the caller's next write records: the customer's use is spent, so that
+// no other checkout of theirs can claim it however long the order takes
+// (a claim held expires, and Orders may be down for longer than that). A
+// claim that expired meanwhile is confirmed all the same when no other
+// claim of the customer took the use. When one did (Conflict), or the
+// claim's record is gone (NotFound), the discount cannot be kept: the
+// checkout is undone, its charge refunded and its hold released (a
+// Charged checkout's; for one recorded Committed by an earlier Checkout,
+// the stock, taken, stays taken, logged), so that the shopper may check
+// out again at the full price.
 // Promotions unreachable: the checkout waits, nothing taken.
 //
 // Confirmed before the stock is taken, both steps can be undone: a hold
@@ -1359,10 +1359,10 @@ func (s *Service) keepDiscount(ctx context.Context, r *saga.Record) error {
 	switch bookshop.ErrorCode(err) {
 	case "":
 		fault.Point("checkout/after-confirm")
-		// Recorded with the next step (Committed, or Done for a checkout
-		// Committed before), not on its own: taken up from Granted, after
-		// a crash or a stall, the checkout confirms again, which changes
-		// nothing.
+		// Not recorded on its own: the caller's next write of r (Committed,
+		// Ordered, Done, or Undoing) records it. Until then the log says
+		// Granted; taken up from there, after a crash or a stall that left
+		// r unwritten, the checkout confirms again, which changes nothing.
 		r.Claim = saga.Confirmed
 		return nil
 	case bookshop.Conflict, bookshop.NotFound, bookshop.Invalid:

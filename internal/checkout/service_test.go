@@ -449,7 +449,7 @@ func TestCartBoughtWhilePriced(t *testing.T) {
 		wantErr   string // the start of its message
 		wantState saga.State
 	}{
-		{"mark", true, 1, "another checkout of this cart is under way", ""},
+		{"mark", true, 1, "another checkout of this cart is under way, or has just placed its order", ""},
 		{"reading again", false, 2, "your cart changed while it was checked out", saga.Failed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -523,7 +523,7 @@ func TestCartBoughtWhilePriced(t *testing.T) {
 // checkout reads its cart again once it has begun.
 type noMarks struct{ checkout.Store }
 
-func (noMarks) EndedMark(context.Context) (saga.Mark, error) { return saga.NoMark, nil }
+func (noMarks) PlacedMark(context.Context) (saga.Mark, error) { return saga.NoMark, nil }
 
 // TestCartUnreadWhenRechecked has the Cart fail the second reading of a
 // checkout's cart, once the checkout is recorded in a log that keeps no

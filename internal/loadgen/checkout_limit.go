@@ -47,7 +47,7 @@ const checkoutLimitStock = 1_000_000
 //     cart_add_keys and the cart's lines read; the carts row upserted, a
 //     cart_lines row inserted, the key inserted in cart_add_keys.
 //   - Checkout, the saga's record begun (Begin): the mark of the orders
-//     placed read (EndedMark), and a checkouts row inserted, state
+//     placed read (PlacedMark), and a checkouts row inserted, state
 //     reserving, with its JSON record of the lines, amounts and address,
 //     in the statement that looks for another key's checkout of the cart,
 //     unfinished or placed since the mark.

@@ -237,8 +237,8 @@ func (w *itemWriter) flush(ctx context.Context) error {
 	}
 	// Written with a context that is never cancelled: given one that can
 	// be, the driver starts a goroutine to watch it for each statement.
-	// The transaction still watches ctx: database/sql rolls it back when
-	// ctx ends.
+	// The transaction still watches ctx: it is rolled back when ctx
+	// ends (see sqlitedb.DB.Begin).
 	rowCtx := context.WithoutCancel(ctx)
 	if len(w.batch) == importBatchRows {
 		if w.stage == nil {

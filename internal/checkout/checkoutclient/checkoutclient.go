@@ -75,7 +75,8 @@ func NotPlaced(err error) bool { return bookshop.ErrorReason(err) == ReasonNotPl
 //     ("sold out: ..."), the cart is empty, the card was declined ("card
 //     declined: ..."), req.Key was used for another checkout, or another
 //     key's checkout of the cart is under way or bought it meanwhile
-//     ("another checkout of this cart is under way: ...", "your cart
+//     ("another checkout of this cart is under way, or has just placed
+//     its order: ...", "your cart
 //     changed while it was checked out: ..."). The cart is as it was, but
 //     for what another checkout took out of it. The next try needs a new
 //     key.

@@ -174,7 +174,7 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 // trip (pgdb.DB.OneTrip): the customer's lock, then the insert, which
 // looks for another key's record of the cart in its snapshot, taken once
 // the lock is granted; a refusal reads the key's record to say which.
-// This log keeps no marks (see EndedMark): since must be saga.NoMark.
+// This log keeps no marks (see PlacedMark): since must be saga.NoMark.
 func (db *DB) Begin(ctx context.Context, r *saga.Record, lease saga.Lease, since saga.Mark) error {
 	if since != saga.NoMark {
 		return fmt.Errorf("record checkout %s: mark %d: this log keeps no marks", r.ID, since)
@@ -223,12 +223,12 @@ func (db *DB) BeginUnsynced(ctx context.Context, r *saga.Record, lease saga.Leas
 	return db.Begin(ctx, r, lease, since)
 }
 
-// EndedMark returns saga.NoMark: this log keeps no order of the
+// PlacedMark returns saga.NoMark: this log keeps no order of the
 // checkouts that placed their orders. Replicas' writes share no sequence
 // that a mark could be read from in the round trip the checkout makes
 // anyway, and the checkout reads its cart again once it has begun
 // instead.
-func (db *DB) EndedMark(context.Context) (saga.Mark, error) { return saga.NoMark, nil }
+func (db *DB) PlacedMark(context.Context) (saga.Mark, error) { return saga.NoMark, nil }
 
 // SaveUnsynced is Save: PostgreSQL commits every write durably.
 func (db *DB) SaveUnsynced(ctx context.Context, r *saga.Record, owner string) error {

@@ -24,7 +24,7 @@ var ErrKeyTaken = errors.New("the checkout's key has another record")
 var ErrCartBusy = errors.New("another checkout of the cart has not ended, or placed its order since the cart was read")
 
 // Mark is a point in the order in which a log's checkouts placed their
-// orders (reached Done), as its EndedMark returns it. A checkout reads
+// orders (reached Done), as its PlacedMark returns it. A checkout reads
 // the log's mark before it reads its cart, and gives it to Begin, which
 // refuses it when another checkout of the cart placed its order after
 // the mark: that one may have taken books out of the cart after it was

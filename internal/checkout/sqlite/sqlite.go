@@ -138,9 +138,9 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 	return r, nil
 }
 
-// EndedMark returns the log's mark (see saga.Mark): the number of the
+// PlacedMark returns the log's mark (see saga.Mark): the number of the
 // last checkout that placed its order, 0 when none has.
-func (db *DB) EndedMark(ctx context.Context) (saga.Mark, error) {
+func (db *DB) PlacedMark(ctx context.Context) (saga.Mark, error) {
 	var mark int64
 	if err := db.pools.QueryRowContext(ctx, `SELECT coalesce(max(placed_seq), 0) FROM checkouts WHERE placed_seq IS NOT NULL`).Scan(&mark); err != nil {
 		return saga.NoMark, fmt.Errorf("read the checkouts' mark: %w", err)
@@ -153,7 +153,7 @@ func (db *DB) EndedMark(ctx context.Context) (saga.Mark, error) {
 // of the key that failed with Unavailable, and no other: for any other,
 // it fails with saga.ErrKeyTaken. While another key of the customer has
 // a record of the same cart that has not ended, or that placed its order
-// after since (a mark of EndedMark's; saga.NoMark for none), it records
+// after since (a mark of PlacedMark's; saga.NoMark for none), it records
 // nothing and fails with saga.ErrCartBusy (a key's own record comes
 // first: ErrKeyTaken, when it has one). One statement checks and writes:
 // SQLite runs one write at a time, so of two Begins of a cart at once,
@@ -292,7 +292,7 @@ func (db *DB) save(ctx context.Context, r *saga.Record, owner string, exec execF
 		return err
 	}
 	// A checkout that placed its order takes the next number of
-	// placed_seq (see EndedMark), once.
+	// placed_seq (see PlacedMark), once.
 	res, err := exec(ctx, `UPDATE checkouts SET state = ?1, record = ?2, updated_at = ?3, attempts = ?4, next_try_at = ?5,
 			lease_owner = CASE WHEN ?6 THEN '' ELSE lease_owner END, lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END,
 			placed_seq = CASE WHEN ?1 = 'done' THEN coalesce(placed_seq,
@@ -368,12 +368,13 @@ func (db *DB) CountUnfinished(ctx context.Context) (n int, oldest time.Time, err
 // DeleteEnded deletes the records of the checkouts that ended (done or
 // failed) before before, a few hundred per transaction, and returns how
 // many it deleted. It keeps the last that placed its order, whose number
-// the next goes on from (see EndedMark). It stops early, with ctx's error, when ctx ends.
+// the next goes on from (see PlacedMark). It stops early, with ctx's
+// error, when ctx ends.
 func (db *DB) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
 	deleted := 0
 	for {
 		// The row with the highest placed_seq stays: the numbers of the
-		// orders placed after it go on from it (see EndedMark).
+		// orders placed after it go on from it (see PlacedMark).
 		res, err := db.pools.ExecContext(ctx, `DELETE FROM checkouts WHERE (customer_id, key) IN (
 			SELECT customer_id, key FROM checkouts WHERE state IN ('done', 'failed') AND updated_at < ?1
 				AND coalesce(placed_seq < (SELECT max(placed_seq) FROM checkouts WHERE placed_seq IS NOT NULL), true) LIMIT ?2)`,

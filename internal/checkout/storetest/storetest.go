@@ -276,7 +276,7 @@ func testPlacedSinceTheMark(t *testing.T, newDB NewDatabase) {
 	db, again := open(t, newDB)
 	mark := func() saga.Mark {
 		t.Helper()
-		m, err := db.EndedMark(ctx)
+		m, err := db.PlacedMark(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -350,7 +350,7 @@ func testPlacedSinceTheMark(t *testing.T, newDB NewDatabase) {
 	if n, err := db.DeleteEnded(ctx, t0.Add(time.Hour)); err != nil || n != 2 {
 		t.Errorf("DeleteEnded = %d, %v; want 2 (a and c, not b, the last placed)", n, err)
 	}
-	if m, err := again().EndedMark(ctx); err != nil || m != m2 {
+	if m, err := again().PlacedMark(ctx); err != nil || m != m2 {
 		t.Errorf("the mark after a sweep, from another handle = %d, %v; want %d", m, err, m2)
 	}
 	other.State = saga.Done
@@ -403,7 +403,7 @@ func testUnfinishedAndDeleteEnded(t *testing.T, newDB NewDatabase) {
 	}
 	// Done was changed at t0+2m, Failed at t0+1m. Another checkout placed
 	// its order after Done, at t0+2h: a log that keeps marks keeps the
-	// last order placed (see EndedMark), which is not Done then.
+	// last order placed (see PlacedMark), which is not Done then.
 	later := record(int32(len(states)+1), "k", "id-later")
 	begin(t, db, later)
 	later.State, later.Updated = saga.Done, t0.Add(2*time.Hour)

@@ -36,7 +36,7 @@ const (
 	// bandwidth-delay product, which grows the windows up to 16 MiB but
 	// sends a PING with a call's first data, and so costs a write and a
 	// read on each side of most calls between services that call one
-	// another now and then (a purchase's eleven calls, say). 1 MiB a
+	// another now and then (a purchase's ten calls, say). 1 MiB a
 	// stream moves 1 GB/s at 1 ms of round trip, more than a cluster's
 	// calls need, and is the most a stream's sender can make the other
 	// side hold unread (grpc-go gives the connection's window back as

@@ -192,8 +192,8 @@ const closeWait = 2 * time.Second
 // their connections are closed, or after closeWait with an error.
 // database/sql closes a connection in use only when it is given back: a
 // transaction whose context ended is rolled back, and its connection
-// closed, by a goroutine of database/sql's own, which may run after the
-// service's last use of the database. SQLite keeps its files open until
+// closed, by a goroutine of database/sql's own (or of the context's: see
+// Begin), which may run after the service's last use of the database. SQLite keeps its files open until
 // its last connection closes (it then checkpoints the write-ahead log and
 // removes it), and a restart, or a removal of the directory, must not
 // race with that. (The wait also ends at closeWait in one case where

@@ -640,6 +640,57 @@ func TestLeftTxEndsWithItsContext(t *testing.T) {
 	}
 }
 
+// TestCommitAfterTheEnd: a transaction rolled back, or committed, is
+// over; Commit then fails with sql.ErrTxDone, as *sql.Tx's does, and
+// writes nothing.
+func TestCommitAfterTheEnd(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "test.db"), sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 2})
+	if err := sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('rolled back')`); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	if err := tx.Commit(); !errors.Is(err, sql.ErrTxDone) {
+		t.Errorf("Commit after Rollback = %v, want sql.ErrTxDone", err)
+	}
+	tx, err = db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('committed')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); !errors.Is(err, sql.ErrTxDone) {
+		t.Errorf("Commit again = %v, want sql.ErrTxDone", err)
+	}
+	var texts []string
+	rows, err := db.QueryContext(ctx, `SELECT text FROM notes`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, s)
+	}
+	if err := rows.Err(); err != nil || !slices.Equal(texts, []string{"committed"}) {
+		t.Errorf("notes = %q, %v; want only [committed]", texts, err)
+	}
+}
+
 // TestWaitForTheConnectionEndsWithItsContext: a write that waits for the
 // writing connection, which a transaction holds, gives up when its
 // context ends, as a read waits for none; a call whose context has
@@ -655,28 +706,35 @@ func TestWaitForTheConnectionEndsWithItsContext(t *testing.T) {
 	}
 	defer tx.Rollback()
 
-	for name, call := range map[string]func(context.Context) error{
-		"ExecContext": func(ctx context.Context) error {
+	// Each a statement of its own, not yet prepared: preparing it waits
+	// for the connection too, and must give up with ctx as well.
+	for _, tc := range []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{"ExecContext", func(ctx context.Context) error {
 			_, err := db.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('waited')`)
 			return err
-		},
-		"ExecUnsynced": func(ctx context.Context) error {
-			_, err := db.ExecUnsynced(ctx, `INSERT INTO notes (text) VALUES ('waited')`)
+		}},
+		{"ExecUnsynced", func(ctx context.Context) error {
+			_, err := db.ExecUnsynced(ctx, `INSERT INTO notes (text) VALUES ('waited, unsynced')`)
 			return err
-		},
-		"Begin": func(ctx context.Context) error {
+		}},
+		{"Begin", func(ctx context.Context) error {
 			tx, err := db.Begin(ctx)
 			if err == nil {
 				tx.Rollback()
 			}
 			return err
-		},
+		}},
 	} {
 		ctx, cancel := context.WithTimeout(testContext(t), 50*time.Millisecond)
-		err := call(ctx)
+		start := time.Now()
+		err := tc.call(ctx)
+		took := time.Since(start)
 		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("%s while a transaction holds the writing connection = %v, want context.DeadlineExceeded", name, err)
+		if !errors.Is(err, context.DeadlineExceeded) || took > time.Second {
+			t.Errorf("%s while a transaction holds the writing connection = %v after %v, want context.DeadlineExceeded after 50ms", tc.name, err, took)
 		}
 	}
 
@@ -707,9 +765,9 @@ func TestWaitForTheConnectionEndsWithItsContext(t *testing.T) {
 }
 
 // TestCloseWaitsForConnections ends the context of a write and of a read
-// transaction, left open, and closes the database at once: database/sql
-// rolls them back, and closes their connections, in goroutines of its
-// own. When Close returns, the connections have closed, and SQLite has
+// transaction, left open, and closes the database at once: they are
+// rolled back, and their connections closed, in goroutines of
+// database/sql's or of the contexts'. When Close returns, the connections have closed, and SQLite has
 // removed the write-ahead log and its index.
 func TestCloseWaitsForConnections(t *testing.T) {
 	for i := range 20 {

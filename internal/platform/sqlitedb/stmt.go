@@ -118,7 +118,10 @@ type Tx struct {
 	wal   *walSync    // makes a commit durable; nil for reads and without SyncFull
 	learn []string    // queries run unprepared, to prepare when the transaction ends
 	watch func() bool // stops the rollback at ctx's end (see begin); nil when database/sql watches
-	ctx   context.Context
+	// ctx is the context the transaction began with, kept so that Commit
+	// answers with its error once the watch has rolled the transaction
+	// back, as *sql.Tx does with its own.
+	ctx context.Context
 }
 
 // Begin starts a transaction of Write: it takes the database's write lock
@@ -192,7 +195,8 @@ func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 }
 
 // QueryContext runs query in the transaction; see ExecContext. The rows
-// are closed by database/sql when the transaction's context ends.
+// are closed when the transaction is rolled back, as it is when its
+// context ends.
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -265,8 +269,10 @@ func ended(ctx context.Context, err error) error {
 // connections may have read it); then it prepares the queries the
 // transaction ran unprepared.
 func (tx *Tx) Commit() error {
-	if tx.watch != nil && !tx.watch() {
-		// ctx ended: the transaction is rolled back, or being.
+	if tx.watch != nil && !tx.watch() && tx.ctx.Err() != nil {
+		// ctx ended: the transaction is rolled back, or being. (The watch
+		// also reports false when it was stopped before, by Rollback or
+		// Commit: then database/sql's Commit answers sql.ErrTxDone.)
 		tx.Tx.Rollback() //nolint:errcheck // sql.ErrTxDone, when it is already
 		tx.prepareLearned()
 		return tx.ctx.Err()
@@ -396,7 +402,10 @@ func (db *DB) Durable() error {
 	return db.wal.durable()
 }
 
-// QueryContext runs query on Read, its statement prepared once.
+// QueryContext runs query on Read, its statement prepared once. With a
+// connection free, ctx is looked at once, before the query (see
+// callContext): its end then neither interrupts the query nor closes
+// the rows, which the caller closes, as always.
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = callContext(ctx, db.Read)
 	if err := ctx.Err(); err != nil {
@@ -408,7 +417,8 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql
 	return db.Read.QueryContext(ctx, query, args...)
 }
 
-// QueryRowContext runs query on Read, its statement prepared once.
+// QueryRowContext runs query on Read, its statement prepared once; ctx
+// as for QueryContext.
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = callContext(ctx, db.Read)
 	if ctx.Err() != nil {

@@ -2,7 +2,7 @@
 --
 -- placed_seq numbers the checkouts that reached done, 1, 2, 3 and on, in
 -- the order they did: the row's Save to done takes the highest number so
--- far, plus one. A checkout reads the highest (EndedMark) before it reads
+-- far, plus one. A checkout reads the highest (PlacedMark) before it reads
 -- its cart, and Begin refuses it when another checkout of the same cart,
 -- under another key of the customer, has a higher one: that checkout
 -- took its books out of the cart after the cart was read. The sweeper
