@@ -540,10 +540,7 @@ func TestOpenRefuses(t *testing.T) {
 // end once begun (see Tx.ExecContext), but a transaction whose context
 // ends runs no statement more, and what it wrote is rolled back.
 func TestTxEndsWithItsContext(t *testing.T) {
-	db := open(t, filepath.Join(t.TempDir(), "test.db"), sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 2})
-	if err := sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
-		t.Fatal(err)
-	}
+	db := notesDB(t, 2)
 	count := func() int {
 		var n int
 		if err := db.Read.QueryRowContext(testContext(t), `SELECT count(*) FROM notes`).Scan(&n); err != nil {
@@ -599,14 +596,44 @@ func TestTxEndsWithItsContext(t *testing.T) {
 	}
 }
 
+// notesDB opens a new database file with SyncFull and readers readers,
+// and gives it the notes table (schemaV1).
+func notesDB(tb testing.TB, readers int) *sqlitedb.DB {
+	tb.Helper()
+	db := open(tb, filepath.Join(tb.TempDir(), "test.db"), sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: readers})
+	if err := sqlitedb.Migrate(testContext(tb), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// notes returns the text of every row of the notes table.
+func notes(tb testing.TB, db *sqlitedb.DB) []string {
+	tb.Helper()
+	rows, err := db.QueryContext(testContext(tb), `SELECT text FROM notes`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var texts []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			tb.Fatal(err)
+		}
+		texts = append(texts, s)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return texts
+}
+
 // TestLeftTxEndsWithItsContext: a transaction that its caller leaves,
 // neither committed nor rolled back, is rolled back when its context
 // ends, and the writing connection is free again.
 func TestLeftTxEndsWithItsContext(t *testing.T) {
-	db := open(t, filepath.Join(t.TempDir(), "test.db"), sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 2})
-	if err := sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
-		t.Fatal(err)
-	}
+	db := notesDB(t, 2)
 	ctx, cancel := context.WithCancel(testContext(t))
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -622,21 +649,8 @@ func TestLeftTxEndsWithItsContext(t *testing.T) {
 	if _, err := db.ExecContext(short, `INSERT INTO notes (text) VALUES ('after')`); err != nil {
 		t.Fatalf("a write after the left transaction's context ended = %v, want it to commit", err)
 	}
-	var texts []string
-	rows, err := db.QueryContext(testContext(t), `SELECT text FROM notes`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		texts = append(texts, s)
-	}
-	if err := rows.Err(); err != nil || !slices.Equal(texts, []string{"after"}) {
-		t.Errorf("notes = %q, %v; want only [after]: the left transaction rolled back", texts, err)
+	if got := notes(t, db); !slices.Equal(got, []string{"after"}) {
+		t.Errorf("notes = %q, want only [after]: the left transaction rolled back", got)
 	}
 }
 
@@ -644,50 +658,33 @@ func TestLeftTxEndsWithItsContext(t *testing.T) {
 // over; Commit then fails with sql.ErrTxDone, as *sql.Tx's does, and
 // writes nothing.
 func TestCommitAfterTheEnd(t *testing.T) {
-	db := open(t, filepath.Join(t.TempDir(), "test.db"), sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 2})
-	if err := sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
-		t.Fatal(err)
+	db := notesDB(t, 2)
+	// write begins a transaction that writes a note of text.
+	write := func(text string) *sqlitedb.Tx {
+		t.Helper()
+		tx, err := db.Begin(testContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(testContext(t), `INSERT INTO notes (text) VALUES (?)`, text); err != nil {
+			t.Fatal(err)
+		}
+		return tx
 	}
-	ctx := testContext(t)
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('rolled back')`); err != nil {
-		t.Fatal(err)
-	}
+	tx := write("rolled back")
 	tx.Rollback()
 	if err := tx.Commit(); !errors.Is(err, sql.ErrTxDone) {
 		t.Errorf("Commit after Rollback = %v, want sql.ErrTxDone", err)
 	}
-	tx, err = db.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO notes (text) VALUES ('committed')`); err != nil {
-		t.Fatal(err)
-	}
+	tx = write("committed")
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); !errors.Is(err, sql.ErrTxDone) {
 		t.Errorf("Commit again = %v, want sql.ErrTxDone", err)
 	}
-	var texts []string
-	rows, err := db.QueryContext(ctx, `SELECT text FROM notes`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		texts = append(texts, s)
-	}
-	if err := rows.Err(); err != nil || !slices.Equal(texts, []string{"committed"}) {
-		t.Errorf("notes = %q, %v; want only [committed]", texts, err)
+	if got := notes(t, db); !slices.Equal(got, []string{"committed"}) {
+		t.Errorf("notes = %q, want only [committed]", got)
 	}
 }
 
@@ -696,10 +693,7 @@ func TestCommitAfterTheEnd(t *testing.T) {
 // context ends, as a read waits for none; a call whose context has
 // ended runs nothing.
 func TestWaitForTheConnectionEndsWithItsContext(t *testing.T) {
-	db := open(t, filepath.Join(t.TempDir(), "test.db"), sqlitedb.Options{Synchronous: sqlitedb.SyncFull, Readers: 1})
-	if err := sqlitedb.Migrate(testContext(t), db, sqlitedb.Schema{Name: "test database", Migrations: schemaV1}); err != nil {
-		t.Fatal(err)
-	}
+	db := notesDB(t, 1)
 	tx, err := db.Begin(testContext(t))
 	if err != nil {
 		t.Fatal(err)
