@@ -82,6 +82,11 @@ func (db *DB) Ping(ctx context.Context) error { return db.pools.Read.PingContext
 // columns are the columns a Record is read from, in scan's order.
 const columns = `customer_id, key, id, request, state, record, created_at, updated_at, attempts, next_try_at`
 
+// lastPlaced reads the number of the last checkout that placed its
+// order, 0 when none has (see PlacedMark); its WHERE lets the partial
+// index checkouts_placed serve it.
+const lastPlaced = `SELECT coalesce(max(placed_seq), 0) FROM checkouts WHERE placed_seq IS NOT NULL`
+
 // unfinished is the condition of the rows of the checkouts that have not
 // ended, as the partial indexes checkouts_due and checkouts_open have it.
 const unfinished = `state NOT IN ('done', 'failed')`
@@ -142,7 +147,7 @@ func (db *DB) Get(ctx context.Context, customerID int32, key string) (*saga.Reco
 // last checkout that placed its order, 0 when none has.
 func (db *DB) PlacedMark(ctx context.Context) (saga.Mark, error) {
 	var mark int64
-	if err := db.pools.QueryRowContext(ctx, `SELECT coalesce(max(placed_seq), 0) FROM checkouts WHERE placed_seq IS NOT NULL`).Scan(&mark); err != nil {
+	if err := db.pools.QueryRowContext(ctx, lastPlaced).Scan(&mark); err != nil {
 		return saga.NoMark, fmt.Errorf("read the checkouts' mark: %w", err)
 	}
 	return saga.Mark(mark), nil
@@ -295,8 +300,7 @@ func (db *DB) save(ctx context.Context, r *saga.Record, owner string, exec execF
 	// placed_seq (see PlacedMark), once.
 	res, err := exec(ctx, `UPDATE checkouts SET state = ?1, record = ?2, updated_at = ?3, attempts = ?4, next_try_at = ?5,
 			lease_owner = CASE WHEN ?6 THEN '' ELSE lease_owner END, lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END,
-			placed_seq = CASE WHEN ?1 = 'done' THEN coalesce(placed_seq,
-				(SELECT coalesce(max(placed_seq), 0) + 1 FROM checkouts WHERE placed_seq IS NOT NULL)) ELSE placed_seq END
+			placed_seq = CASE WHEN ?1 = 'done' THEN coalesce(placed_seq, (`+lastPlaced+`) + 1) ELSE placed_seq END
 		WHERE customer_id = ?7 AND key = ?8 AND id = ?9 AND lease_owner = ?10`,
 		string(r.State), data, r.Updated.UnixMilli(), r.Attempts, millis(r.NextTry), r.State.Ended(),
 		r.CustomerID, r.Key, r.ID, owner)

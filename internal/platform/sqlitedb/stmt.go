@@ -273,8 +273,7 @@ func (tx *Tx) Commit() error {
 		// ctx ended: the transaction is rolled back, or being. (The watch
 		// also reports false when it was stopped before, by Rollback or
 		// Commit: then database/sql's Commit answers sql.ErrTxDone.)
-		tx.Tx.Rollback() //nolint:errcheck // sql.ErrTxDone, when it is already
-		tx.prepareLearned()
+		tx.Rollback() //nolint:errcheck // sql.ErrTxDone, when it is already
 		return tx.ctx.Err()
 	}
 	err := tx.Tx.Commit()
